@@ -1,0 +1,50 @@
+/*
+ * client.h - HTTPS/JSON client of the primary's API (libcurl).
+ *
+ * Over TLS the client presents this host's certificate (from struct
+ * eca_cred, installed into libcurl's OpenSSL context) and verifies the
+ * primary's certificate against this host's trust store and the primary's
+ * name.  Over the control socket (a UNIX socket on the primary) no TLS is
+ * used: the daemon checks the caller's credentials.
+ */
+#ifndef ECA_CLIENT_H
+#define ECA_CLIENT_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "err.h"
+#include "x509.h"
+
+#define ECA_RESPONSE_MAX (8 * 1024 * 1024)
+
+struct eca_client;
+
+/*
+ * A client for the primary at ep (name checked against its certificate;
+ * host:port is where to connect).  cred is borrowed and must outlive the
+ * client.  timeout_ms bounds each request (connect + transfer).
+ */
+int eca_client_new_tls(const struct eca_endpoint *ep,
+    const struct eca_cred *cred, long timeout_ms, struct eca_client **out,
+    struct eca_err *err) ECA_WUR;
+/* A client for the local control socket at path. */
+int eca_client_new_unix(const char *path, long timeout_ms,
+    struct eca_client **out, struct eca_err *err) ECA_WUR;
+void eca_client_free(struct eca_client *c);
+
+/*
+ * One request: method ("GET", "POST", "DELETE"), path ("/v1/..."), body
+ * (NULL for none).  On a transport failure returns ECA_ERR_UNREACHABLE (or
+ * _TIMEOUT) naming the primary and the remedy.  Otherwise returns 0 with
+ * *status the HTTP status and *resp the parsed JSON body (caller's, NULL
+ * if the body was empty).  A response that is not JSON, or larger than
+ * ECA_RESPONSE_MAX, is ECA_ERR_PROTOCOL.
+ */
+int eca_client_request(struct eca_client *c, const char *method,
+    const char *path, const json_t *body, long *status, json_t **resp,
+    struct eca_err *err) ECA_WUR;
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * config.h - eca.conf: `KEY = value` lines, `#` comments.
+ *
+ * Parsing follows "unset, then defaults, then validate": the keyword table
+ * in config.c names each key, its type and whether it may repeat; every
+ * error is reported as `file:line: message`.  Unknown keys are errors.
+ */
+#ifndef ECA_CONFIG_H
+#define ECA_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define ECA_DEFAULT_API_PORT "1556"
+#define ECA_DEFAULT_PEER_PORT "1557"
+#define ECA_CONFIG_MAX_SIZE (1024 * 1024)
+#define ECA_MAX_SERVERS 32
+#define ECA_MAX_PEERS 1024
+#define ECA_MAX_ADMINS 64
+
+enum eca_role { ECA_ROLE_CLIENT, ECA_ROLE_MEDIA, ECA_ROLE_PRIMARY };
+enum eca_crl_check { ECA_CRL_DISABLE, ECA_CRL_LEAF, ECA_CRL_CHAIN };
+/* Which certificate field names the host. */
+enum eca_identity { ECA_ID_SAN, ECA_ID_CN, ECA_ID_DN };
+
+/* `SERVER = name [host:port]` and `PEER = name host:port`. */
+struct eca_endpoint {
+	char *name;
+	char *host; /* where to connect; defaults to name */
+	char *port; /* defaults to the role's default port */
+};
+
+/*
+ * The effective configuration.  All strings are owned by the struct and
+ * freed by eca_config_free(); unset optional strings are NULL.
+ */
+struct eca_config {
+	char *path;		/* file it came from, for messages */
+	char *client_name;	/* CLIENT_NAME (required) */
+	enum eca_role role;	/* ROLE, default client */
+	struct eca_endpoint servers[ECA_MAX_SERVERS]; /* SERVER, 1st default */
+	size_t nservers;
+	struct eca_endpoint peers[ECA_MAX_PEERS]; /* PEER */
+	size_t npeers;
+	struct eca_endpoint listen;	/* LISTEN host:port (peer listener) */
+	int nat_client;			/* NAT_CLIENT YES/NO, default NO */
+	char *state_dir;		/* STATE_DIR, default /var/lib/eca */
+
+	/* S10: this host's external certificate. */
+	char *cert_path;		/* ECA_CERT_PATH */
+	char *key_path;			/* ECA_PRIVATE_KEY_PATH */
+	char *trust_store_path;		/* ECA_TRUST_STORE_PATH */
+	char *key_passphrase_file;	/* ECA_KEY_PASSPHRASEFILE */
+	enum eca_crl_check crl_check;	/* ECA_CRL_CHECK, default LEAF */
+	char *crl_path;			/* ECA_CRL_PATH */
+	int crl_path_sync_hours;	/* ECA_CRL_PATH_SYNC_HOURS, default 1 */
+	int crl_refresh_hours;		/* ECA_CRL_REFRESH_HOURS, default 24 */
+	int disable_auto_enrollment;	/* ECA_DISABLE_AUTO_ENROLLMENT */
+
+	/* Primary only. */
+	struct eca_endpoint api_listen;	/* API_LISTEN, default *:1556 */
+	char *db;			/* ECA_DB, default sqlite:STATE_DIR/registry.db */
+	enum eca_identity identity;	/* ECA_IDENTITY, default SAN */
+	char *admins[ECA_MAX_ADMINS];	/* ADMIN_IDENTITY */
+	size_t nadmins;
+	char *audit_log;		/* AUDIT_LOG */
+	int allow_forced_reenrollment;	/* ECA_ALLOW_FORCED_REENROLLMENT, default NO */
+	char *control_socket;		/* CONTROL_SOCKET, default STATE_DIR/ecad.sock */
+	int workers;			/* WORKERS, default 0 = one per core */
+	int max_connections;		/* MAX_CONNECTIONS, default 4096 */
+	int request_timeout;		/* REQUEST_TIMEOUT seconds, default 10 */
+	int idle_timeout;		/* IDLE_TIMEOUT seconds, default 60 */
+
+	/* Daemon. */
+	char *user;			/* USER to drop to when started as root */
+	char *pid_file;			/* PID_FILE, default STATE_DIR/ecad.pid */
+	char *log_level;		/* LOG_LEVEL debug|info|warn|error */
+};
+
+/*
+ * Parse the file at path.  On success *out is owned by the caller; on
+ * failure *out is NULL and err holds `file:line: message`.
+ */
+int eca_config_load(const char *path, struct eca_config **out,
+    struct eca_err *err) ECA_WUR;
+/* Same for a buffer (len bytes, need not be NUL-terminated); name is used in messages. */
+int eca_config_parse(const char *buf, size_t len, const char *name,
+    struct eca_config **out, struct eca_err *err) ECA_WUR;
+void eca_config_free(struct eca_config *cfg);
+
+/*
+ * The effective configuration as `KEY = value` lines (defaults filled in),
+ * parseable again by eca_config_parse.  Caller frees with free().
+ */
+char *eca_config_dump(const struct eca_config *cfg);
+
+/* The SERVER entry with this name, or the first one if name is NULL. */
+const struct eca_endpoint *eca_config_server(const struct eca_config *cfg,
+    const char *name);
+/* Parse "YES"/"NO" (case-insensitive); -1 if neither. */
+int eca_config_parse_bool(const char *s);
+
+const char *eca_role_name(enum eca_role role);
+const char *eca_crl_check_name(enum eca_crl_check c);
+const char *eca_identity_name(enum eca_identity id);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * enroll.h - the enrollment policy, in one place.
+ *
+ * eca_enroll_decide() is the pure rule: given the record a host has (if
+ * any) and the certificate it presents, what happens.  eca_registry_apply()
+ * carries out a group of requests in one transaction (one savepoint each,
+ * one durable commit for all): this is the group commit that keeps
+ * throughput under load while every acknowledged change is on disk.
+ */
+#ifndef ECA_ENROLL_H
+#define ECA_ENROLL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "certinfo.h"
+#include "err.h"
+#include "store.h"
+
+enum eca_enroll_outcome {
+	ECA_OUTCOME_NONE,
+	ECA_OUTCOME_ENROLLED,	/* new enrollment (or again after removal) */
+	ECA_OUTCOME_UNCHANGED,	/* the enrolled certificate again */
+	ECA_OUTCOME_RENEWED,	/* new certificate, same public key */
+	ECA_OUTCOME_CONFLICT,	/* different key: waits for an administrator */
+	ECA_OUTCOME_FORCED,	/* different key, force allowed by policy */
+	ECA_OUTCOME_APPROVED,
+	ECA_OUTCOME_REJECTED,
+	ECA_OUTCOME_REMOVED,
+};
+
+struct eca_enroll_req {
+	char primary[ECA_HOST_MAX];
+	char host[ECA_HOST_MAX];
+	enum eca_role role;
+	enum eca_method method;
+	struct eca_certinfo cert;	/* the certificate presented (TLS client cert) */
+	char source[ECA_SOURCE_MAX];
+	int force;			/* the host asked for forced re-enrollment */
+	int allow_force;		/* the primary's policy allows it */
+	int64_t now;
+};
+
+/*
+ * The rule.  existing is NULL when the host has no record.  Returns 0 with
+ * *outcome ENROLLED/UNCHANGED/RENEWED/FORCED, or an error with *outcome set
+ * where one applies: ECA_ERR_CONFLICT (outcome CONFLICT: the caller records
+ * the candidate), ECA_ERR_FORCE_NOT_ALLOWED, ECA_ERR_BANNED, ECA_ERR_REVOKED.
+ * err gets a sentence with the remedy.
+ */
+int eca_enroll_decide(const struct eca_enrollment *existing,
+    const struct eca_enroll_req *req, enum eca_enroll_outcome *outcome,
+    struct eca_err *err);
+
+enum eca_op_type {
+	ECA_OP_ENROLL,
+	ECA_OP_REMOVE,	/* by the host itself or an administrator */
+	ECA_OP_APPROVE,	/* administrator: the candidate becomes enrolled */
+	ECA_OP_REJECT,	/* administrator: the candidate is dropped */
+};
+
+struct eca_op {
+	/* in */
+	enum eca_op_type type;
+	struct eca_enroll_req req;	/* ENROLL: all; others: primary, host, source, now */
+	char actor[ECA_DN_MAX];		/* who asked (for the history) */
+	/*
+	 * REMOVE by the host itself: the fingerprint it presented, which must
+	 * be the enrolled one.  Empty for an administrator.
+	 */
+	char require_fingerprint[ECA_FP_HEX_LEN + 1];
+	/* out */
+	int status;			/* 0 or ECA_ERR_* */
+	struct eca_err err;
+	enum eca_enroll_outcome outcome;
+	struct eca_enrollment rec;	/* the record after the op */
+};
+
+/*
+ * Apply ops in one transaction: BEGIN IMMEDIATE, each op inside its own
+ * savepoint (a failing op leaves no trace and does not fail the others),
+ * one COMMIT.  Returns 0 if the commit succeeded (each op's own status
+ * says how it went), else the commit's error, in which case every op's
+ * status is that error and nothing was written.
+ */
+int eca_registry_apply(struct eca_store *st, struct eca_op *ops, size_t n,
+    struct eca_err *err) ECA_WUR;
+
+/* Random UUID v4 text (RAND_bytes). */
+int eca_uuid_new(char out[ECA_HOST_ID_LEN + 1]) ECA_WUR;
+
+const char *eca_outcome_name(enum eca_enroll_outcome o);
+
+#endif

@@ -1,0 +1,117 @@
+/*
+ * store.h - the registry store: enrollment records and their history.
+ *
+ * A backend-neutral interface; store_sqlite.c is the embedded backend and a
+ * PostgreSQL backend can sit beside it behind the same calls.  The store
+ * knows rows, not policy: what a request does to a row is decided in
+ * enroll.c.  Writes happen inside eca_store_begin/commit; the daemon's one
+ * writer thread is the only writer.
+ */
+#ifndef ECA_STORE_H
+#define ECA_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "certinfo.h"
+#include "config.h"
+#include "err.h"
+
+enum eca_state {
+	ECA_STATE_ENROLLED,
+	ECA_STATE_CONFLICT,	/* enrolled cert kept; a candidate waits */
+	ECA_STATE_REMOVED,
+	ECA_STATE_BANNED,
+	ECA_STATE_REVOKED,
+};
+enum eca_method { ECA_METHOD_AUTO, ECA_METHOD_MANUAL, ECA_METHOD_ADMIN };
+
+#define ECA_HOST_ID_LEN 36	/* UUID text form */
+#define ECA_SOURCE_MAX 64	/* "203.0.113.9:51234", "local" */
+
+struct eca_enrollment {
+	char primary[ECA_HOST_MAX];	/* the primary whose domain this is */
+	char host[ECA_HOST_MAX];
+	char host_id[ECA_HOST_ID_LEN + 1];
+	enum eca_role role;
+	enum eca_state state;
+	enum eca_method method;
+	struct eca_certinfo cert;	/* the enrolled certificate */
+	int has_candidate;		/* CONFLICT: a certificate waits */
+	struct eca_certinfo candidate;
+	int64_t candidate_at;
+	char candidate_source[ECA_SOURCE_MAX];
+	int64_t enrolled_at;		/* first enrollment of this cert */
+	int64_t updated_at;		/* last change of the record */
+	int64_t last_seen;		/* last request from the host */
+	char source[ECA_SOURCE_MAX];	/* address the enrollment came from */
+	int64_t version;		/* registry version of the last change */
+};
+
+/* One change of a record, appended for every decision that writes. */
+struct eca_history_entry {
+	int64_t id;
+	char primary[ECA_HOST_MAX];
+	char host[ECA_HOST_MAX];
+	char host_id[ECA_HOST_ID_LEN + 1];
+	char event[16];			/* ENROLL RENEW CONFLICT APPROVE REJECT REMOVE FORCE */
+	enum eca_state state;		/* state after the change */
+	char fingerprint[ECA_FP_HEX_LEN + 1];
+	char spki_fingerprint[ECA_FP_HEX_LEN + 1];
+	char actor[ECA_DN_MAX];		/* host name, admin identity or "local:UID" */
+	char source[ECA_SOURCE_MAX];
+	int64_t at;
+};
+
+struct eca_store;
+
+#define ECA_STORE_READONLY 0x1	/* a reader connection */
+
+/*
+ * Open the store named by uri: "sqlite:PATH" (created and migrated unless
+ * READONLY).  Sets WAL, synchronous=FULL and the busy timeout in one place.
+ */
+int eca_store_open(const char *uri, int flags, struct eca_store **out,
+    struct eca_err *err) ECA_WUR;
+void eca_store_close(struct eca_store *st);
+
+/* Transactions: begin is BEGIN IMMEDIATE; commit is durable on return. */
+int eca_store_begin(struct eca_store *st, struct eca_err *err) ECA_WUR;
+int eca_store_commit(struct eca_store *st, struct eca_err *err) ECA_WUR;
+void eca_store_rollback(struct eca_store *st);
+/* A savepoint inside the transaction, so one request of a group can fail alone. */
+int eca_store_savepoint(struct eca_store *st, struct eca_err *err) ECA_WUR;
+int eca_store_release(struct eca_store *st, struct eca_err *err) ECA_WUR;
+void eca_store_rollback_to(struct eca_store *st);
+
+/* ECA_ERR_NOT_FOUND if (primary, host) has no record. */
+int eca_store_get(struct eca_store *st, const char *primary, const char *host,
+    struct eca_enrollment *out, struct eca_err *err) ECA_WUR;
+/* Insert or replace the record of (rec->primary, rec->host). */
+int eca_store_put(struct eca_store *st, const struct eca_enrollment *rec,
+    struct eca_err *err) ECA_WUR;
+/* Next registry version (monotonic, inside the transaction). */
+int eca_store_next_version(struct eca_store *st, int64_t *out,
+    struct eca_err *err) ECA_WUR;
+int eca_store_add_history(struct eca_store *st,
+    const struct eca_history_entry *h, struct eca_err *err) ECA_WUR;
+
+/*
+ * Records of primary ordered by host, hosts strictly after after_host (NULL:
+ * from the start), at most limit; state < 0 means any state.  *out is the
+ * caller's (free()), *n its length.
+ */
+int eca_store_list(struct eca_store *st, const char *primary, int state,
+    const char *after_host, size_t limit, struct eca_enrollment **out,
+    size_t *n, struct eca_err *err) ECA_WUR;
+/* History of one host, oldest first, at most limit entries. */
+int eca_store_history(struct eca_store *st, const char *primary,
+    const char *host, size_t limit, struct eca_history_entry **out, size_t *n,
+    struct eca_err *err) ECA_WUR;
+
+const char *eca_state_name(enum eca_state s);
+int eca_state_from_name(const char *name); /* -1 if unknown */
+const char *eca_method_name(enum eca_method m);
+int eca_method_from_name(const char *name); /* -1 if unknown */
+
+#endif

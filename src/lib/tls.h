@@ -1,0 +1,43 @@
+/*
+ * tls.h - TLS contexts with eca's settings: TLS 1.2 and 1.3 only, this
+ * host's certificate, chain and key, and its trust store.
+ */
+#ifndef ECA_TLS_H
+#define ECA_TLS_H
+
+#include <openssl/ssl.h>
+
+#include "err.h"
+#include "x509.h"
+
+/*
+ * Server context: asks every client for a certificate but lets the
+ * handshake complete without one or with one that fails verification, so
+ * the application can refuse with a reason code and remedy instead of a
+ * bare TLS alert.  Callers MUST run eca_x509_check_peer() on the peer's
+ * chain (eca_tls_peer_chain) before trusting anything it says.
+ */
+int eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
+    SSL_CTX **out, struct eca_err *err) ECA_WUR;
+
+/*
+ * Client context: presents cred's certificate and verifies the server's
+ * chain against cred's trust store (host name checked by the caller, e.g.
+ * SSL_set1_host or libcurl).
+ */
+int eca_tls_client_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
+    SSL_CTX **out, struct eca_err *err) ECA_WUR;
+
+/* Install cred's certificate, chain, key and trust store into ctx. */
+int eca_tls_ctx_use_cred(SSL_CTX *ctx, const struct eca_cred *cred,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * The peer's leaf and intermediates after the handshake.  *leaf is NULL if
+ * the peer sent no certificate (ECA_ERR_NO_CLIENT_CERT).  Both out values
+ * are new references owned by the caller.
+ */
+int eca_tls_peer_chain(SSL *ssl, X509 **leaf, STACK_OF(X509) **chain,
+    struct eca_err *err) ECA_WUR;
+
+#endif

@@ -1,0 +1,132 @@
+/*
+ * x509.h - certificates, keys and trust stores (OpenSSL 3).
+ *
+ * Loading accepts what administrators have: ECA_CERT_PATH as PEM (one or
+ * more certificates), DER (exactly one certificate, no trailing bytes) or
+ * PKCS#7 (PEM or DER), leaf first then intermediates; keys as PEM or DER,
+ * encrypted ones decrypted with the passphrase file; trust stores as a
+ * bundle file or a hashed directory.
+ *
+ * The acceptance policy for a certificate presented by a peer lives in one
+ * function, eca_x509_check_peer(); everything else here is a building block
+ * of it or of the health check.
+ *
+ * Every function taking an OSSL_LIB_CTX accepts NULL for the default one.
+ * Every function clears OpenSSL's error queue before it returns.
+ */
+#ifndef ECA_X509_H
+#define ECA_X509_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "certinfo.h"
+#include "config.h"
+#include "err.h"
+
+#define ECA_CERT_FILE_MAX (1024 * 1024) /* largest certificate/key file read */
+#define ECA_CHAIN_MAX 10		/* most certificates in a chain */
+#define ECA_PASSPHRASE_MAX 1024
+
+/*
+ * Parse a certificate chain from memory: leaf first, then intermediates.
+ * On success *leaf and *chain (intermediates only, possibly empty) are the
+ * caller's; on failure both are NULL.  ECA_ERR_PARSE for anything that is
+ * not a complete PEM, DER or PKCS#7 encoding of 1..ECA_CHAIN_MAX certs.
+ */
+int eca_x509_parse_chain(OSSL_LIB_CTX *libctx, const unsigned char *buf,
+    size_t len, X509 **leaf, STACK_OF(X509) **chain,
+    struct eca_err *err) ECA_WUR;
+/* The same from a file (ECA_ERR_UNREADABLE if it cannot be read). */
+int eca_x509_load_chain(OSSL_LIB_CTX *libctx, const char *path, X509 **leaf,
+    STACK_OF(X509) **chain, struct eca_err *err) ECA_WUR;
+
+/*
+ * Parse a private key (PEM or DER, possibly encrypted).  pass may be NULL.
+ * ECA_ERR_PASSPHRASE if it is encrypted and pass is NULL or wrong.
+ */
+int eca_x509_parse_key(OSSL_LIB_CTX *libctx, const unsigned char *buf,
+    size_t len, const char *pass, EVP_PKEY **out,
+    struct eca_err *err) ECA_WUR;
+/*
+ * Load a private key file.  Refuses (ECA_ERR_FILE_PERMISSIONS) a key file
+ * readable or writable by group or others, and likewise a passphrase file.
+ * passfile may be NULL.  The passphrase and the file buffer are wiped.
+ */
+int eca_x509_load_key(OSSL_LIB_CTX *libctx, const char *path,
+    const char *passfile, EVP_PKEY **out, struct eca_err *err) ECA_WUR;
+
+/* A trust store from a bundle file or a hashed directory (c_rehash). */
+int eca_x509_load_trust(OSSL_LIB_CTX *libctx, const char *path,
+    X509_STORE **out, struct eca_err *err) ECA_WUR;
+
+/* 0 if key is the private half of leaf's public key, else ECA_ERR_KEY_MISMATCH. */
+int eca_x509_key_match(X509 *leaf, EVP_PKEY *key, struct eca_err *err) ECA_WUR;
+
+/*
+ * Verify leaf (with untrusted intermediates chain, may be NULL) against
+ * trust at time now (0: the current time), for TLS client and server use.
+ * Maps OpenSSL's verdict to ECA_ERR_UNTRUSTED, _EXPIRED, _NOT_YET_VALID,
+ * _REVOKED or _BAD_CERTIFICATE, naming the failing certificate's subject.
+ */
+int eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
+    STACK_OF(X509) *chain, time_t now, struct eca_err *err) ECA_WUR;
+
+/*
+ * Key and signature policy for leaf and intermediates (chain may be NULL):
+ * RSA >= 2048 bits, EC P-256/P-384, Ed25519 (else ECA_ERR_WEAK_KEY); no MD5
+ * or SHA-1 signatures (ECA_ERR_WEAK_SIGNATURE); if the leaf has an extended
+ * key usage it must allow both clientAuth and serverAuth, and a leaf must
+ * not be a CA (ECA_ERR_BAD_KEY_USAGE).
+ */
+int eca_x509_check_acceptable(X509 *leaf, STACK_OF(X509) *chain,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * Does leaf name host under the identity rule?  SAN: host equals one of the
+ * dNSNames (case-insensitive, no wildcards); CN: the subject commonName; DN:
+ * the RFC 2253 subject.  ECA_ERR_IDENTITY_MISMATCH otherwise.
+ */
+int eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
+    const char *host, struct eca_err *err) ECA_WUR;
+
+/* Fill info from leaf (fingerprints, names, validity, key, signature). */
+int eca_x509_info(X509 *leaf, struct eca_certinfo *info,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * THE acceptance policy for a certificate presented by a peer: chain and
+ * validity, key/signature/usage policy, then identity (skipped when
+ * expected_host is NULL).  Fills info (may be NULL) even when a check fails
+ * after parsing, so a refusal can name the fingerprint.
+ */
+struct eca_peer_policy {
+	OSSL_LIB_CTX *libctx;
+	X509_STORE *trust;
+	enum eca_identity identity;
+	time_t now; /* 0: current time */
+};
+int eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
+    STACK_OF(X509) *chain, const char *expected_host,
+    struct eca_certinfo *info, struct eca_err *err) ECA_WUR;
+
+/*
+ * This host's credentials from its configuration: certificate chain, key
+ * (permission-checked, decrypted) and trust store; the key must match.
+ * Validity is not checked here (the health check and peers do that).
+ */
+struct eca_cred {
+	X509 *leaf;
+	STACK_OF(X509) *chain; /* intermediates, may be empty */
+	EVP_PKEY *key;
+	X509_STORE *trust;
+};
+int eca_cred_load(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
+    struct eca_cred **out, struct eca_err *err) ECA_WUR;
+void eca_cred_free(struct eca_cred *cred);
+
+#endif
