@@ -8,7 +8,7 @@ PACKAGES="
 build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 libssl-dev openssl libevent-dev libsqlite3-dev sqlite3 libpq-dev
 libcurl4-openssl-dev curl libjansson-dev libcmocka-dev
-nginx-light python3 iproute2 procps
+nginx-light python3 iproute2 procps jq
 "
 
 missing=""
@@ -32,8 +32,13 @@ echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # nginx is only a benchmark baseline: never let its package start a service.
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-chmod 755 /usr/sbin/policy-rc.d
+made_policy=no
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	made_policy=yes
+fi
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing
-rm -f /usr/sbin/policy-rc.d
+apt-get install -y -qq --no-install-recommends $missing || rc=$?
+[ "$made_policy" = yes ] && rm -f /usr/sbin/policy-rc.d
+exit "${rc:-0}"

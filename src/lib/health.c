@@ -1,1 +1,554 @@
+/*
+ * health.c - the health check of a host's certificate configuration.
+ *
+ * Each validation is a small function that fills one report entry.  Later
+ * validations use what earlier ones loaded; when that is missing because
+ * an earlier one failed, the later one is marked skipped, not failed, so
+ * the report shows one root cause rather than a cascade.
+ */
 #include "health.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "certinfo.h"
+#include "x509.h"
+
+#define EXPIRY_WARN_DAYS 30
+
+struct hstate {
+	OSSL_LIB_CTX *libctx;
+	const struct eca_config *cfg;
+	struct eca_health_report *rep;
+	X509 *leaf;
+	STACK_OF(X509) *chain;
+	struct eca_certinfo info;
+	EVP_PKEY *key;
+	X509_STORE *trust;
+	int cert_path_ok;
+	int key_path_ok;
+};
+
+static struct eca_health_check *
+begin(struct hstate *st, const char *id, const char *title)
+{
+	struct eca_health_check *c;
+
+	/* ECA_HEALTH_MAX leaves room; the last entry absorbs any excess. */
+	if (st->rep->n >= ECA_HEALTH_MAX)
+		st->rep->n = ECA_HEALTH_MAX - 1;
+	c = &st->rep->checks[st->rep->n++];
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->title = title;
+	return c;
+}
+
+static void ECA_PRINTF(2, 3)
+detail(struct eca_health_check *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
+	va_end(ap);
+}
+
+static void
+fail_err(struct hstate *st, struct eca_health_check *c, int code,
+    const struct eca_err *err)
+{
+	c->code = code;
+	detail(c, "%s", err->msg[0] != '\0' ? err->msg : eca_strerror(code));
+	st->rep->failed++;
+}
+
+static void ECA_PRINTF(4, 5)
+fail(struct hstate *st, struct eca_health_check *c, int code,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	c->code = code;
+	va_start(ap, fmt);
+	(void)vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
+	va_end(ap);
+	st->rep->failed++;
+}
+
+static void
+skip(struct eca_health_check *c, const char *because)
+{
+	c->skipped = 1;
+	detail(c, "not checked: %s did not pass", because);
+}
+
+/*
+ * Path checks without parsing, so that "no such file" and "mode 0644"
+ * are reported as what they are.
+ */
+static int
+check_path(struct hstate *st, struct eca_health_check *c, const char *key,
+    const char *path, int private)
+{
+	struct stat sb;
+
+	if (path == NULL || *path == '\0') {
+		fail(st, c, ECA_ERR_CONFIG, "%s is not set: add it to %s", key,
+		    st->cfg->path != NULL ? st->cfg->path : "eca.conf");
+		return -1;
+	}
+	if (stat(path, &sb) == -1) {
+		fail(st, c, ECA_ERR_UNREADABLE, "%s = %s: %s (check the path)",
+		    key, path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		fail(st, c, ECA_ERR_UNREADABLE,
+		    "%s = %s is not a regular file", key, path);
+		return -1;
+	}
+	if (private && (sb.st_mode & 077) != 0) {
+		fail(st, c, ECA_ERR_FILE_PERMISSIONS,
+		    "%s = %s is accessible by group or others (mode %04o): "
+		    "run chmod 600 %s", key, path,
+		    (unsigned)(sb.st_mode & 07777), path);
+		return -1;
+	}
+	if (access(path, R_OK) == -1) {
+		fail(st, c, ECA_ERR_UNREADABLE,
+		    "%s = %s cannot be read by this user: %s", key, path,
+		    strerror(errno));
+		return -1;
+	}
+	if (sb.st_size > ECA_CERT_FILE_MAX) {
+		fail(st, c, ECA_ERR_UNREADABLE,
+		    "%s = %s is larger than %d bytes", key, path,
+		    ECA_CERT_FILE_MAX);
+		return -1;
+	}
+	detail(c, "%s = %s (%lld bytes, mode %04o)", key, path,
+	    (long long)sb.st_size, (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
+static void
+cert_path(struct hstate *st)
+{
+	struct eca_health_check *c;
+
+	c = begin(st, "USER_INPUT_CERT_PATH_VALIDATION",
+	    "Certificate file");
+	st->cert_path_ok = check_path(st, c, "ECA_CERT_PATH",
+	    st->cfg->cert_path, 0) == 0;
+}
+
+static void
+certificates(struct hstate *st)
+{
+	struct eca_health_check *c;
+	struct eca_err err;
+	int r;
+
+	c = begin(st, "USER_INPUT_CERTIFICATES_VALIDATION",
+	    "Certificate chain format");
+	if (!st->cert_path_ok) {
+		skip(c, "USER_INPUT_CERT_PATH_VALIDATION");
+		return;
+	}
+	eca_err_clear(&err);
+	if ((r = eca_x509_load_chain(st->libctx, st->cfg->cert_path,
+	    &st->leaf, &st->chain, &err)) != 0 ||
+	    (r = eca_x509_info(st->leaf, &st->info, &err)) != 0) {
+		X509_free(st->leaf);
+		sk_X509_pop_free(st->chain, X509_free);
+		st->leaf = NULL;
+		st->chain = NULL;
+		fail_err(st, c, r, &err);
+		return;
+	}
+	detail(c, "leaf %s issued by %s, %d intermediate certificate(s); "
+	    "SHA-256 fingerprint %s", st->info.subject, st->info.issuer,
+	    sk_X509_num(st->chain), st->info.fingerprint);
+}
+
+static void
+key_path(struct hstate *st)
+{
+	struct eca_health_check *c;
+
+	c = begin(st, "USER_INPUT_PRIVATE_KEY_PATH_VALIDATION",
+	    "Private key file");
+	st->key_path_ok = check_path(st, c, "ECA_PRIVATE_KEY_PATH",
+	    st->cfg->key_path, 1) == 0;
+}
+
+static void
+passphrase(struct hstate *st)
+{
+	struct eca_health_check *c;
+	const char *pf = st->cfg->key_passphrase_file;
+	struct eca_err err;
+	int r;
+
+	c = begin(st, "USER_INPUT_PASSPHRASE_VALIDATION",
+	    "Private key decryption");
+	if (!st->key_path_ok) {
+		skip(c, "USER_INPUT_PRIVATE_KEY_PATH_VALIDATION");
+		return;
+	}
+	if (pf != NULL && check_path(st, c, "ECA_KEY_PASSPHRASEFILE", pf,
+	    1) != 0)
+		return;
+	eca_err_clear(&err);
+	if ((r = eca_x509_load_key(st->libctx, st->cfg->key_path, pf,
+	    &st->key, &err)) != 0) {
+		fail_err(st, c, r, &err);
+		return;
+	}
+	detail(c, "private key %s read (%s, %d bits)%s%s",
+	    st->cfg->key_path, EVP_PKEY_get0_type_name(st->key) != NULL ?
+	    EVP_PKEY_get0_type_name(st->key) : "unknown type",
+	    EVP_PKEY_get_bits(st->key), pf != NULL ?
+	    " with the passphrase in " : "; no passphrase file configured",
+	    pf != NULL ? pf : "");
+}
+
+static void
+trust_store(struct hstate *st)
+{
+	struct eca_health_check *c;
+	const char *path = st->cfg->trust_store_path;
+	struct eca_err err;
+	struct stat sb;
+	int r;
+
+	c = begin(st, "USER_INPUT_TRUST_STORE_VALIDATION", "Trust store");
+	eca_err_clear(&err);
+	if ((r = eca_x509_load_trust(st->libctx, path, &st->trust, &err)) !=
+	    0) {
+		fail_err(st, c, r, &err);
+		return;
+	}
+	detail(c, "ECA_TRUST_STORE_PATH = %s (%s)", path,
+	    stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) ?
+	    "hashed certificate directory" : "CA bundle file");
+}
+
+static void
+crl_config(struct hstate *st)
+{
+	struct eca_health_check *c;
+	const struct eca_config *cfg = st->cfg;
+	struct stat sb;
+
+	c = begin(st, "USER_INPUT_CRL_CONFIG_VALIDATION",
+	    "Revocation checking configuration");
+	if (cfg->crl_refresh_hours <= 0 ||
+	    (cfg->crl_path != NULL && cfg->crl_path_sync_hours <= 0)) {
+		fail(st, c, ECA_ERR_CONFIG, "ECA_CRL_REFRESH_HOURS and "
+		    "ECA_CRL_PATH_SYNC_HOURS must be at least 1 (refresh %d, "
+		    "sync %d)", cfg->crl_refresh_hours,
+		    cfg->crl_path_sync_hours);
+		return;
+	}
+	if (cfg->crl_check == ECA_CRL_DISABLE) {
+		detail(c, "ECA_CRL_CHECK = DISABLE: peers' certificates are "
+		    "not checked for revocation (set LEAF or CHAIN to check "
+		    "them)");
+		return;
+	}
+	if (cfg->crl_path != NULL) {
+		if (stat(cfg->crl_path, &sb) == -1 ||
+		    access(cfg->crl_path, R_OK) == -1) {
+			fail(st, c, ECA_ERR_UNREADABLE,
+			    "ECA_CRL_PATH = %s cannot be read: %s (create it "
+			    "or unset ECA_CRL_PATH to use distribution "
+			    "points)", cfg->crl_path, strerror(errno));
+			return;
+		}
+		detail(c, "ECA_CRL_CHECK = %s; CRLs from ECA_CRL_PATH = %s, "
+		    "synced every %d hour(s)", eca_crl_check_name(
+		    cfg->crl_check), cfg->crl_path, cfg->crl_path_sync_hours);
+		return;
+	}
+	detail(c, "ECA_CRL_CHECK = %s; CRLs from the certificates' "
+	    "distribution points, refreshed every %d hour(s)",
+	    eca_crl_check_name(cfg->crl_check), cfg->crl_refresh_hours);
+}
+
+static void
+key_cert_match(struct hstate *st)
+{
+	struct eca_health_check *c;
+	struct eca_err err;
+	int r;
+
+	c = begin(st, "KEY_CERT_MATCH_VALIDATION",
+	    "Private key matches certificate");
+	if (st->leaf == NULL) {
+		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+		return;
+	}
+	if (st->key == NULL) {
+		skip(c, "USER_INPUT_PASSPHRASE_VALIDATION");
+		return;
+	}
+	eca_err_clear(&err);
+	if ((r = eca_x509_key_match(st->leaf, st->key, &err)) != 0) {
+		fail_err(st, c, r, &err);
+		return;
+	}
+	detail(c, "the private key belongs to %s (public key SHA-256 %s)",
+	    st->info.subject, st->info.spki_fingerprint);
+}
+
+static void
+cert_chain(struct hstate *st)
+{
+	struct eca_health_check *c;
+	struct eca_err err;
+	time_t mid;
+	int r;
+
+	c = begin(st, "CERT_CHAIN_VALIDATION", "Chain to a trusted CA");
+	if (st->leaf == NULL) {
+		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+		return;
+	}
+	if (st->trust == NULL) {
+		skip(c, "USER_INPUT_TRUST_STORE_VALIDATION");
+		return;
+	}
+	eca_err_clear(&err);
+	r = eca_x509_verify(st->libctx, st->trust, st->leaf, st->chain, 0,
+	    &err);
+	if (r == ECA_ERR_EXPIRED || r == ECA_ERR_NOT_YET_VALID) {
+		/*
+		 * Dates are CERT_VALIDITY_VALIDATION's business: judge the
+		 * chain as of the middle of the leaf's lifetime, so an
+		 * expired certificate is not also reported as untrusted.
+		 */
+		mid = (time_t)(st->info.not_before +
+		    (st->info.not_after - st->info.not_before) / 2);
+		eca_err_clear(&err);
+		r = eca_x509_verify(st->libctx, st->trust, st->leaf,
+		    st->chain, mid, &err);
+	}
+	if (r != 0) {
+		fail_err(st, c, r, &err);
+		return;
+	}
+	detail(c, "%s chains through %d intermediate(s) to a CA in the "
+	    "trust store; usable for TLS client and server", st->info.subject,
+	    sk_X509_num(st->chain));
+}
+
+static void
+fmt_time(int64_t t, char *buf, size_t size)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		(void)snprintf(buf, size, "%lld", (long long)t);
+}
+
+static void
+cert_validity(struct hstate *st)
+{
+	struct eca_health_check *c;
+	char when[64], subj[ECA_DN_MAX];
+	time_t now = time(NULL);
+	X509 *x;
+	int64_t days;
+	int i;
+
+	c = begin(st, "CERT_VALIDITY_VALIDATION", "Validity period");
+	if (st->leaf == NULL) {
+		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+		return;
+	}
+	for (i = -1; i < sk_X509_num(st->chain); i++) {
+		x = i < 0 ? st->leaf : sk_X509_value(st->chain, i);
+		if (X509_NAME_oneline(X509_get_subject_name(x), subj,
+		    sizeof(subj)) == NULL)
+			(void)snprintf(subj, sizeof(subj), "(unnamed)");
+		if (X509_cmp_time(X509_get0_notAfter(x), &now) <= 0) {
+			fail(st, c, ECA_ERR_EXPIRED, "certificate %s has "
+			    "expired: renew the certificate", subj);
+			ERR_clear_error();
+			return;
+		}
+		if (X509_cmp_time(X509_get0_notBefore(x), &now) >= 0) {
+			fail(st, c, ECA_ERR_NOT_YET_VALID, "certificate %s "
+			    "is not valid yet: check the system clock or "
+			    "wait until it becomes valid", subj);
+			ERR_clear_error();
+			return;
+		}
+	}
+	fmt_time(st->info.not_after, when, sizeof(when));
+	days = (st->info.not_after - (int64_t)now) / 86400;
+	if (days < EXPIRY_WARN_DAYS)
+		detail(c, "WARNING: the certificate expires in %lld day(s), "
+		    "on %s: renew it soon", (long long)days, when);
+	else
+		detail(c, "valid until %s (%lld days left)", when,
+		    (long long)days);
+}
+
+static void
+key_strength(struct hstate *st)
+{
+	struct eca_health_check *c;
+	struct eca_err err;
+	X509 *x;
+	int i, r;
+
+	c = begin(st, "KEY_STRENGTH_VALIDATION", "Key type and size");
+	if (st->leaf == NULL) {
+		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+		return;
+	}
+	eca_err_clear(&err);
+	for (i = -1; i < sk_X509_num(st->chain); i++) {
+		x = i < 0 ? st->leaf : sk_X509_value(st->chain, i);
+		if ((r = eca_x509_check_key_strength(x, &err)) != 0) {
+			fail_err(st, c, r, &err);
+			return;
+		}
+	}
+	detail(c, "leaf key %s; every key in the chain is RSA >= 2048, "
+	    "EC P-256/P-384 or Ed25519", st->info.key_desc);
+}
+
+static void
+signature_alg(struct hstate *st)
+{
+	struct eca_health_check *c;
+	struct eca_err err;
+	X509 *x;
+	int i, r;
+
+	c = begin(st, "SIGNATURE_ALGORITHM_VALIDATION",
+	    "Signature algorithms");
+	if (st->leaf == NULL) {
+		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+		return;
+	}
+	eca_err_clear(&err);
+	for (i = -1; i < sk_X509_num(st->chain); i++) {
+		x = i < 0 ? st->leaf : sk_X509_value(st->chain, i);
+		if ((r = eca_x509_check_signature(x, &err)) != 0) {
+			fail_err(st, c, r, &err);
+			return;
+		}
+	}
+	detail(c, "leaf signed with %s; no MD5 or SHA-1 in the chain",
+	    st->info.sig_alg);
+}
+
+static void
+key_usage(struct hstate *st)
+{
+	struct eca_health_check *c;
+	struct eca_err err;
+	int r;
+
+	c = begin(st, "KEY_USAGE_VALIDATION", "Key usage");
+	if (st->leaf == NULL) {
+		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+		return;
+	}
+	eca_err_clear(&err);
+	if ((r = eca_x509_check_usage(st->leaf, &err)) != 0) {
+		fail_err(st, c, r, &err);
+		return;
+	}
+	detail(c, "end-entity certificate usable for TLS client and server "
+	    "authentication%s", (X509_get_extension_flags(st->leaf) &
+	    EXFLAG_XKUSAGE) != 0 ? " (extended key usage allows both)" :
+	    " (no extended key usage restriction)");
+}
+
+static void
+identity(struct hstate *st)
+{
+	struct eca_health_check *c;
+	const char *rule = eca_identity_name(st->cfg->identity);
+	struct eca_err err;
+	int r;
+
+	c = begin(st, "CERT_IDENTITY_VALIDATION", "Host identity");
+	if (st->leaf == NULL) {
+		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+		return;
+	}
+	if (st->cfg->client_name == NULL) {
+		fail(st, c, ECA_ERR_CONFIG, "CLIENT_NAME is not set: add this "
+		    "host's name to %s", st->cfg->path != NULL ?
+		    st->cfg->path : "eca.conf");
+		return;
+	}
+	eca_err_clear(&err);
+	if ((r = eca_x509_identity_matches(st->leaf, st->cfg->identity,
+	    st->cfg->client_name, &err)) != 0) {
+		fail(st, c, r, "%s (CLIENT_NAME = %s, ECA_IDENTITY = %s)",
+		    err.msg, st->cfg->client_name, rule);
+		return;
+	}
+	detail(c, "the certificate names CLIENT_NAME %s under ECA_IDENTITY "
+	    "= %s", st->cfg->client_name, rule);
+}
+
+int
+eca_health_run(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
+    struct eca_health_report *report)
+{
+	struct hstate st;
+	size_t i;
+
+	memset(report, 0, sizeof(*report));
+	memset(&st, 0, sizeof(st));
+	st.libctx = libctx;
+	st.cfg = cfg;
+	st.rep = report;
+	if (cfg == NULL)
+		return ECA_ERR_INTERNAL;
+
+	cert_path(&st);
+	certificates(&st);
+	key_path(&st);
+	passphrase(&st);
+	trust_store(&st);
+	crl_config(&st);
+	key_cert_match(&st);
+	cert_chain(&st);
+	cert_validity(&st);
+	key_strength(&st);
+	signature_alg(&st);
+	key_usage(&st);
+	identity(&st);
+
+	X509_free(st.leaf);
+	sk_X509_pop_free(st.chain, X509_free);
+	EVP_PKEY_free(st.key);
+	X509_STORE_free(st.trust);
+	ERR_clear_error();
+	for (i = 0; i < report->n; i++)
+		if (report->checks[i].code != 0)
+			return report->checks[i].code;
+	return 0;
+}

@@ -1,1 +1,1454 @@
+/*
+ * x509.c - certificates, keys and trust stores (OpenSSL 3).
+ *
+ * Everything a peer sends us or an administrator points us at is parsed
+ * here with size limits and end-pointer checks; the acceptance policy for
+ * a peer's certificate is eca_x509_check_peer() at the bottom.
+ */
 #include "x509.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <stdarg.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/decoder.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+
+#define CERT_REMEDY "provide the leaf certificate first, then its " \
+	"intermediates, as PEM, DER or PKCS#7"
+
+/* snprintf where a truncated result is acceptable (messages, labels). */
+static void ECA_PRINTF(3, 4)
+sfmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
+/* A file's contents; wiped before it is freed since it may hold a key. */
+struct filebuf {
+	unsigned char *data;
+	size_t len;
+	mode_t mode;
+};
+
+static void
+filebuf_clear(struct filebuf *fb)
+{
+	if (fb->data != NULL) {
+		OPENSSL_cleanse(fb->data, fb->len);
+		free(fb->data);
+	}
+	fb->data = NULL;
+	fb->len = 0;
+}
+
+/*
+ * Read a whole file of at most ECA_CERT_FILE_MAX bytes.  The mode comes
+ * from fstat() of the descriptor we read, so a permission check on it
+ * cannot race with a rename.  what names the file in messages.
+ */
+static int
+read_file(const char *path, const char *what, struct filebuf *fb,
+    struct eca_err *err)
+{
+	struct stat st;
+	unsigned char *buf = NULL;
+	size_t off = 0;
+	ssize_t n;
+	int fd = -1, r = ECA_ERR_INTERNAL;
+
+	memset(fb, 0, sizeof(*fb));
+	if (path == NULL || *path == '\0')
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "no %s file is configured", what);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		r = eca_err_set(err, ECA_ERR_UNREADABLE,
+		    "cannot open %s file %s: %s (check the path and that "
+		    "this user may read it)", what, path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) == -1) {
+		r = eca_err_set(err, ECA_ERR_UNREADABLE,
+		    "cannot stat %s file %s: %s", what, path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = eca_err_set(err, ECA_ERR_UNREADABLE,
+		    "%s path %s is not a regular file", what, path);
+		goto out;
+	}
+	if (st.st_size > ECA_CERT_FILE_MAX) {
+		r = eca_err_set(err, ECA_ERR_UNREADABLE,
+		    "%s file %s is larger than %d bytes, which is not a "
+		    "plausible certificate or key file", what, path,
+		    ECA_CERT_FILE_MAX);
+		goto out;
+	}
+	/* One spare byte detects a file that grew since fstat(). */
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory reading %s",
+		    path);
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, buf + off, (size_t)st.st_size + 1 - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			r = eca_err_set(err, ECA_ERR_UNREADABLE,
+			    "cannot read %s file %s: %s", what, path,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+		if (off > (size_t)st.st_size) {
+			r = eca_err_set(err, ECA_ERR_UNREADABLE,
+			    "%s file %s changed while it was read", what, path);
+			goto out;
+		}
+	}
+	fb->data = buf;
+	fb->len = off;
+	fb->mode = st.st_mode;
+	buf = NULL;
+	r = 0;
+ out:
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, (size_t)st.st_size + 1);
+		free(buf);
+	}
+	if (fd != -1)
+		close(fd);
+	return r;
+}
+
+static int
+check_private_mode(const char *path, const char *what, mode_t mode,
+    struct eca_err *err)
+{
+	if ((mode & 077) == 0)
+		return 0;
+	return eca_err_set(err, ECA_ERR_FILE_PERMISSIONS,
+	    "%s file %s is accessible by group or others (mode %04o): "
+	    "run chmod 600 %s", what, path, (unsigned)(mode & 07777), path);
+}
+
+/* Prefix err->msg with "prefix: " (for adding a path to a parse error). */
+static void
+err_prefix(struct eca_err *err, const char *prefix)
+{
+	char tmp[ECA_ERR_MSG_MAX];
+
+	if (err == NULL)
+		return;
+	memcpy(tmp, err->msg, sizeof(tmp));
+	tmp[sizeof(tmp) - 1] = '\0';
+	sfmt(err->msg, sizeof(err->msg), "%s: %s", prefix, tmp);
+}
+
+/* The RFC 2253 one-line form of name; ECA_ERR_BAD_CERTIFICATE if too long. */
+static int
+name_rfc2253(const X509_NAME *name, char *buf, size_t size,
+    struct eca_err *err)
+{
+	BIO *bio = NULL;
+	char *p;
+	long len;
+	int r = ECA_ERR_INTERNAL;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) < 0) {
+		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "cannot print a certificate name");
+		eca_err_add_openssl(err);
+		goto out;
+	}
+	len = BIO_get_mem_data(bio, &p);
+	if (len < 0 || (size_t)len >= size) {
+		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "certificate name is longer than %zu characters", size - 1);
+		goto out;
+	}
+	if (len > 0)
+		memcpy(buf, p, (size_t)len);
+	buf[len] = '\0';
+	r = 0;
+ out:
+	BIO_free(bio);
+	return r;
+}
+
+/* Subject for messages; never fails (a placeholder when unprintable). */
+static const char *
+subject_str(X509 *x, char *buf, size_t size)
+{
+	if (x == NULL ||
+	    name_rfc2253(X509_get_subject_name(x), buf, size, NULL) != 0)
+		sfmt(buf, size, "(unnamed certificate)");
+	return buf;
+}
+
+/*
+ * Certificate chain parsing
+ */
+
+static int
+push_cert(STACK_OF(X509) *all, X509 **x, struct eca_err *err)
+{
+	if (sk_X509_num(all) >= ECA_CHAIN_MAX)
+		return eca_err_set(err, ECA_ERR_PARSE,
+		    "more than %d certificates in the chain: " CERT_REMEDY
+		    " (at most %d)", ECA_CHAIN_MAX, ECA_CHAIN_MAX);
+	if (sk_X509_push(all, *x) <= 0)
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+	*x = NULL;
+	return 0;
+}
+
+/*
+ * One DER certificate occupying exactly len bytes.  *decoded (may be NULL)
+ * tells a certificate with trailing bytes from something else entirely.
+ */
+static int
+der_cert(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
+    X509 **out, int *decoded, struct eca_err *err)
+{
+	const unsigned char *p = buf;
+	X509 *x = NULL;
+	int r = ECA_ERR_INTERNAL;
+
+	*out = NULL;
+	if (decoded != NULL)
+		*decoded = 0;
+	if (len > LONG_MAX)
+		return eca_err_set(err, ECA_ERR_PARSE, "certificate too large");
+	if ((x = X509_new_ex(libctx, NULL)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	/* d2i frees x and sets it to NULL on failure. */
+	if (d2i_X509(&x, &p, (long)len) == NULL) {
+		x = NULL;
+		r = eca_err_set(err, ECA_ERR_PARSE,
+		    "not a valid DER certificate");
+		eca_err_add_openssl(err);
+		goto out;
+	}
+	if (decoded != NULL)
+		*decoded = 1;
+	if (p != buf + len) {
+		r = eca_err_set(err, ECA_ERR_PARSE,
+		    "%zu unexpected bytes after the DER certificate: "
+		    CERT_REMEDY, (size_t)(buf + len - p));
+		goto out;
+	}
+	*out = x;
+	x = NULL;
+	r = 0;
+ out:
+	X509_free(x);
+	return r;
+}
+
+/*
+ * PKCS#7 certificates are a SET OF, which DER encoders sort, so their
+ * order says nothing: put the one that issued no other first, then walk
+ * up by issuer, then anything left over.
+ */
+static int
+order_p7_certs(STACK_OF(X509) *certs, STACK_OF(X509) *all,
+    struct eca_err *err)
+{
+	X509 *cur = NULL, *x, *y;
+	int i, j, n, r, issued_other;
+	unsigned char used[ECA_CHAIN_MAX];
+
+	n = sk_X509_num(certs);
+	if (n > ECA_CHAIN_MAX)
+		return eca_err_set(err, ECA_ERR_PARSE,
+		    "more than %d certificates in the PKCS#7 chain: "
+		    CERT_REMEDY, ECA_CHAIN_MAX);
+	memset(used, 0, sizeof(used));
+	for (i = 0; i < n && cur == NULL; i++) {
+		x = sk_X509_value(certs, i);
+		issued_other = 0;
+		for (j = 0; j < n; j++) {
+			y = sk_X509_value(certs, j);
+			if (i != j && X509_check_issued(x, y) == X509_V_OK)
+				issued_other = 1;
+		}
+		if (!issued_other) {
+			cur = x;
+			used[i] = 1;
+		}
+	}
+	if (cur == NULL) {
+		cur = sk_X509_value(certs, 0);
+		used[0] = 1;
+	}
+	while (cur != NULL) {
+		X509_up_ref(cur);
+		x = cur;
+		if ((r = push_cert(all, &x, err)) != 0) {
+			X509_free(x);
+			return r;
+		}
+		cur = NULL;
+		for (j = 0; j < n && cur == NULL; j++) {
+			y = sk_X509_value(certs, j);
+			if (!used[j] && X509_check_issued(y,
+			    sk_X509_value(all, sk_X509_num(all) - 1)) ==
+			    X509_V_OK) {
+				cur = y;
+				used[j] = 1;
+			}
+		}
+	}
+	for (j = 0; j < n; j++) {
+		if (used[j])
+			continue;
+		x = sk_X509_value(certs, j);
+		X509_up_ref(x);
+		if ((r = push_cert(all, &x, err)) != 0) {
+			X509_free(x);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* A DER PKCS#7 SignedData occupying exactly len bytes. */
+static int
+der_pkcs7(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
+    STACK_OF(X509) *all, struct eca_err *err)
+{
+	const unsigned char *p = buf;
+	PKCS7 *p7 = NULL;
+	STACK_OF(X509) *certs;
+	int r = ECA_ERR_INTERNAL;
+
+	if (len > LONG_MAX)
+		return eca_err_set(err, ECA_ERR_PARSE, "PKCS#7 too large");
+	if ((p7 = PKCS7_new_ex(libctx, NULL)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (d2i_PKCS7(&p7, &p, (long)len) == NULL) {
+		p7 = NULL;
+		r = eca_err_set(err, ECA_ERR_PARSE,
+		    "not a certificate, PEM or PKCS#7 file: " CERT_REMEDY);
+		ERR_clear_error();
+		goto out;
+	}
+	if (p != buf + len) {
+		r = eca_err_set(err, ECA_ERR_PARSE,
+		    "unexpected bytes after the PKCS#7 structure");
+		goto out;
+	}
+	if (!PKCS7_type_is_signed(p7) || p7->d.sign == NULL ||
+	    (certs = p7->d.sign->cert) == NULL || sk_X509_num(certs) == 0) {
+		r = eca_err_set(err, ECA_ERR_PARSE,
+		    "the PKCS#7 file contains no certificates: " CERT_REMEDY);
+		goto out;
+	}
+	r = order_p7_certs(certs, all, err);
+ out:
+	PKCS7_free(p7);
+	return r;
+}
+
+static int
+is_cert_pem_name(const char *name)
+{
+	return strcmp(name, PEM_STRING_X509) == 0 ||
+	    strcmp(name, PEM_STRING_X509_OLD) == 0;
+}
+
+static int
+is_p7_pem_name(const char *name)
+{
+	return strcmp(name, PEM_STRING_PKCS7) == 0 ||
+	    strcmp(name, PEM_STRING_PKCS7_SIGNED) == 0;
+}
+
+/*
+ * Every PEM block in buf: certificates and PKCS#7 are taken, other blocks
+ * (a key someone concatenated, parameters) are skipped, but a block that
+ * is broken or truncated refuses the whole file: a chain silently cut
+ * short would fail later with a far less helpful message.
+ */
+static int
+pem_certs(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
+    STACK_OF(X509) *all, struct eca_err *err)
+{
+	BIO *bio = NULL;
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long datalen = 0;
+	unsigned long e;
+	X509 *x = NULL;
+	int r = ECA_ERR_INTERNAL, nblocks = 0;
+
+	if (len > INT_MAX)
+		return eca_err_set(err, ECA_ERR_PARSE, "file too large");
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	ERR_clear_error();
+	for (;;) {
+		if (PEM_read_bio_ex(bio, &name, &header, &data, &datalen,
+		    PEM_FLAG_EAY_COMPATIBLE) != 1) {
+			e = ERR_peek_last_error();
+			if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+			    ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+				ERR_clear_error();
+				break;
+			}
+			r = eca_err_set(err, ECA_ERR_PARSE,
+			    "PEM block %d is broken or truncated",
+			    nblocks + 1);
+			eca_err_add_openssl(err);
+			goto out;
+		}
+		nblocks++;
+		if (is_cert_pem_name(name)) {
+			if ((r = der_cert(libctx, data, (size_t)datalen, &x,
+			    NULL, err)) != 0) {
+				err_prefix(err, "PEM certificate block");
+				goto out;
+			}
+			if ((r = push_cert(all, &x, err)) != 0)
+				goto out;
+		} else if (is_p7_pem_name(name)) {
+			if ((r = der_pkcs7(libctx, data, (size_t)datalen, all,
+			    err)) != 0)
+				goto out;
+		}
+		OPENSSL_cleanse(data, (size_t)datalen);
+		OPENSSL_free(data);
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		data = NULL;
+		name = header = NULL;
+	}
+	if (sk_X509_num(all) == 0) {
+		r = eca_err_set(err, ECA_ERR_PARSE,
+		    "no certificate found in the PEM data: " CERT_REMEDY);
+		goto out;
+	}
+	r = 0;
+ out:
+	if (data != NULL) {
+		OPENSSL_cleanse(data, (size_t)datalen);
+		OPENSSL_free(data);
+	}
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	X509_free(x);
+	BIO_free(bio);
+	return r;
+}
+
+static int
+looks_like_pem(const unsigned char *buf, size_t len)
+{
+	static const char begin[] = "-----BEGIN ";
+
+	return memmem(buf, len, begin, sizeof(begin) - 1) != NULL;
+}
+
+int
+eca_x509_parse_chain(OSSL_LIB_CTX *libctx, const unsigned char *buf,
+    size_t len, X509 **leaf, STACK_OF(X509) **chain, struct eca_err *err)
+{
+	STACK_OF(X509) *all = NULL;
+	X509 *x = NULL;
+	int r = ECA_ERR_INTERNAL, decoded = 0;
+
+	*leaf = NULL;
+	*chain = NULL;
+	if (buf == NULL || len == 0) {
+		r = eca_err_set(err, ECA_ERR_PARSE,
+		    "the certificate file is empty: " CERT_REMEDY);
+		goto out;
+	}
+	if ((all = sk_X509_new_null()) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (looks_like_pem(buf, len)) {
+		if ((r = pem_certs(libctx, buf, len, all, err)) != 0)
+			goto out;
+	} else if (buf[0] == 0x30) {
+		/* DER: one certificate, or else a PKCS#7 SignedData. */
+		r = der_cert(libctx, buf, len, &x, &decoded, err);
+		if (r == 0) {
+			if ((r = push_cert(all, &x, err)) != 0)
+				goto out;
+		} else if (decoded) {
+			goto out;
+		} else if ((r = der_pkcs7(libctx, buf, len, all, err)) != 0)
+			goto out;
+	} else {
+		r = eca_err_set(err, ECA_ERR_PARSE,
+		    "not a certificate, PEM or PKCS#7 file: " CERT_REMEDY);
+		goto out;
+	}
+	*leaf = sk_X509_shift(all);
+	*chain = all;
+	all = NULL;
+	r = 0;
+ out:
+	X509_free(x);
+	sk_X509_pop_free(all, X509_free);
+	ERR_clear_error();
+	return r;
+}
+
+int
+eca_x509_load_chain(OSSL_LIB_CTX *libctx, const char *path, X509 **leaf,
+    STACK_OF(X509) **chain, struct eca_err *err)
+{
+	struct filebuf fb;
+	int r;
+
+	*leaf = NULL;
+	*chain = NULL;
+	if ((r = read_file(path, "certificate", &fb, err)) != 0)
+		return r;
+	if ((r = eca_x509_parse_chain(libctx, fb.data, fb.len, leaf, chain,
+	    err)) != 0)
+		err_prefix(err, path);
+	filebuf_clear(&fb);
+	return r;
+}
+
+/*
+ * Private keys
+ */
+
+struct pass_state {
+	const char *pass;
+	int asked;
+};
+
+/*
+ * Called by the decoder only when the key is encrypted, which is how we
+ * tell "wrong or missing passphrase" from garbage.
+ */
+static int
+pass_cb(char *buf, size_t size, size_t *len, const OSSL_PARAM params[],
+    void *arg)
+{
+	struct pass_state *ps = arg;
+	size_t n;
+
+	(void)params;
+	ps->asked = 1;
+	if (ps->pass == NULL)
+		return 0;
+	n = strlen(ps->pass);
+	if (n > size)
+		return 0;
+	memcpy(buf, ps->pass, n);
+	*len = n;
+	return 1;
+}
+
+int
+eca_x509_parse_key(OSSL_LIB_CTX *libctx, const unsigned char *buf,
+    size_t len, const char *pass, EVP_PKEY **out, struct eca_err *err)
+{
+	OSSL_DECODER_CTX *dctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	struct pass_state ps;
+	const unsigned char *p = buf;
+	size_t left = len;
+	int r = ECA_ERR_INTERNAL;
+
+	*out = NULL;
+	ps.pass = pass;
+	ps.asked = 0;
+	if (buf == NULL || len == 0) {
+		r = eca_err_set(err, ECA_ERR_PARSE,
+		    "the private key file is empty");
+		goto out;
+	}
+	dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, NULL,
+	    EVP_PKEY_KEYPAIR, libctx, NULL);
+	if (dctx == NULL) {
+		r = eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot set up the private key decoder");
+		eca_err_add_openssl(err);
+		goto out;
+	}
+	if (OSSL_DECODER_CTX_set_passphrase_cb(dctx, pass_cb, &ps) != 1) {
+		r = eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot set the key passphrase callback");
+		eca_err_add_openssl(err);
+		goto out;
+	}
+	if (OSSL_DECODER_from_data(dctx, &p, &left) != 1 || pkey == NULL) {
+		if (ps.asked && pass == NULL)
+			r = eca_err_set(err, ECA_ERR_PASSPHRASE,
+			    "the private key is encrypted and no passphrase "
+			    "was given: set ECA_KEY_PASSPHRASEFILE to a file "
+			    "(mode 600) holding the passphrase");
+		else if (ps.asked)
+			r = eca_err_set(err, ECA_ERR_PASSPHRASE,
+			    "the private key cannot be decrypted with the "
+			    "passphrase given: check the first line of the "
+			    "file in ECA_KEY_PASSPHRASEFILE");
+		else
+			r = eca_err_set(err, ECA_ERR_PARSE,
+			    "not a PEM or DER private key");
+		goto out;
+	}
+	*out = pkey;
+	pkey = NULL;
+	r = 0;
+ out:
+	EVP_PKEY_free(pkey);
+	OSSL_DECODER_CTX_free(dctx);
+	ERR_clear_error();
+	return r;
+}
+
+/* The passphrase is the first line of the file, without its newline. */
+static int
+read_passphrase(const char *path, char *pass, size_t size,
+    struct eca_err *err)
+{
+	struct filebuf fb;
+	size_t n;
+	int r;
+
+	if ((r = read_file(path, "passphrase", &fb, err)) != 0)
+		return r;
+	if ((r = check_private_mode(path, "passphrase", fb.mode, err)) != 0)
+		goto out;
+	for (n = 0; n < fb.len && fb.data[n] != '\n'; n++)
+		;
+	if (n > 0 && fb.data[n - 1] == '\r')
+		n--;
+	if (n == 0 || n >= size || n > ECA_PASSPHRASE_MAX ||
+	    memchr(fb.data, '\0', n) != NULL) {
+		r = eca_err_set(err, ECA_ERR_PASSPHRASE,
+		    "passphrase file %s must hold the passphrase (1 to %d "
+		    "characters) on its first line", path, ECA_PASSPHRASE_MAX);
+		goto out;
+	}
+	memcpy(pass, fb.data, n);
+	pass[n] = '\0';
+	r = 0;
+ out:
+	filebuf_clear(&fb);
+	return r;
+}
+
+int
+eca_x509_load_key(OSSL_LIB_CTX *libctx, const char *path,
+    const char *passfile, EVP_PKEY **out, struct eca_err *err)
+{
+	struct filebuf fb;
+	char pass[ECA_PASSPHRASE_MAX + 1];
+	int r = ECA_ERR_INTERNAL, havepass = 0;
+
+	*out = NULL;
+	memset(&fb, 0, sizeof(fb));
+	if ((r = read_file(path, "private key", &fb, err)) != 0)
+		goto out;
+	if ((r = check_private_mode(path, "private key", fb.mode, err)) != 0)
+		goto out;
+	if (passfile != NULL) {
+		if ((r = read_passphrase(passfile, pass, sizeof(pass),
+		    err)) != 0)
+			goto out;
+		havepass = 1;
+	}
+	if ((r = eca_x509_parse_key(libctx, fb.data, fb.len,
+	    havepass ? pass : NULL, out, err)) != 0)
+		err_prefix(err, path);
+ out:
+	OPENSSL_cleanse(pass, sizeof(pass));
+	filebuf_clear(&fb);
+	return r;
+}
+
+/*
+ * Trust stores
+ */
+
+/* Does dir hold at least one c_rehash-style name (8 hex digits . N)? */
+static int
+dir_has_hashed_entries(const char *path)
+{
+	DIR *d;
+	struct dirent *de;
+	size_t i;
+	int found = 0;
+
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		for (i = 0; i < 8 && isxdigit((unsigned char)de->d_name[i]);
+		    i++)
+			;
+		if (i == 8 && de->d_name[8] == '.' &&
+		    isdigit((unsigned char)de->d_name[9]))
+			found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+static int
+count_store_certs(X509_STORE *store)
+{
+	STACK_OF(X509_OBJECT) *objs;
+	int i, n = 0;
+
+	/* The store is ours alone here, so reading it unlocked is safe. */
+	objs = X509_STORE_get0_objects(store);
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
+		if (X509_OBJECT_get_type(sk_X509_OBJECT_value(objs, i)) ==
+		    X509_LU_X509)
+			n++;
+	return n;
+}
+
+int
+eca_x509_load_trust(OSSL_LIB_CTX *libctx, const char *path,
+    X509_STORE **out, struct eca_err *err)
+{
+	X509_STORE *store = NULL;
+	X509_LOOKUP *lookup;
+	struct stat st;
+	int r = ECA_ERR_INTERNAL;
+
+	*out = NULL;
+	if (path == NULL || *path == '\0') {
+		r = eca_err_set(err, ECA_ERR_CONFIG,
+		    "ECA_TRUST_STORE_PATH is not set: name a CA bundle file "
+		    "or a hashed directory");
+		goto out;
+	}
+	if (stat(path, &st) == -1) {
+		r = eca_err_set(err, ECA_ERR_UNREADABLE,
+		    "cannot access trust store %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((store = X509_STORE_new()) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (access(path, R_OK | X_OK) == -1) {
+			r = eca_err_set(err, ECA_ERR_UNREADABLE,
+			    "cannot read trust store directory %s: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		if (!dir_has_hashed_entries(path)) {
+			r = eca_err_set(err, ECA_ERR_PARSE,
+			    "trust store directory %s holds no hashed "
+			    "certificate names: run openssl rehash %s", path,
+			    path);
+			goto out;
+		}
+		if ((lookup = X509_STORE_add_lookup(store,
+		    X509_LOOKUP_hash_dir())) == NULL ||
+		    X509_LOOKUP_add_dir(lookup, path, X509_FILETYPE_PEM) != 1) {
+			r = eca_err_set(err, ECA_ERR_PARSE,
+			    "cannot use trust store directory %s", path);
+			eca_err_add_openssl(err);
+			goto out;
+		}
+	} else {
+		if (st.st_size > ECA_CERT_FILE_MAX * 16) {
+			r = eca_err_set(err, ECA_ERR_UNREADABLE,
+			    "trust store %s is implausibly large", path);
+			goto out;
+		}
+		if (X509_STORE_load_file_ex(store, path, libctx, NULL) != 1 ||
+		    count_store_certs(store) == 0) {
+			r = eca_err_set(err, ECA_ERR_PARSE,
+			    "trust store %s holds no readable CA certificate: "
+			    "put the PEM certificates of the CAs that issue "
+			    "this domain's certificates in it", path);
+			eca_err_add_openssl(err);
+			goto out;
+		}
+	}
+	*out = store;
+	store = NULL;
+	r = 0;
+ out:
+	X509_STORE_free(store);
+	ERR_clear_error();
+	return r;
+}
+
+int
+eca_x509_key_match(X509 *leaf, EVP_PKEY *key, struct eca_err *err)
+{
+	EVP_PKEY *pub;
+	char subj[ECA_DN_MAX];
+
+	if (leaf == NULL || key == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "no certificate or key to match");
+	pub = X509_get0_pubkey(leaf);
+	if (pub == NULL || EVP_PKEY_eq(pub, key) != 1) {
+		ERR_clear_error();
+		return eca_err_set(err, ECA_ERR_KEY_MISMATCH,
+		    "the private key does not belong to certificate %s: "
+		    "set ECA_PRIVATE_KEY_PATH to the key this certificate "
+		    "was requested with",
+		    subject_str(leaf, subj, sizeof(subj)));
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+/*
+ * Verification
+ */
+
+static int
+map_verify_error(int e, const char **remedy)
+{
+	switch (e) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		*remedy = "renew the certificate";
+		return ECA_ERR_EXPIRED;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		*remedy = "check the system clock or wait until the "
+		    "certificate becomes valid";
+		return ECA_ERR_NOT_YET_VALID;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_CERT_UNTRUSTED:
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		*remedy = "install the issuing CA in ECA_TRUST_STORE_PATH "
+		    "and send the intermediates with the certificate";
+		return ECA_ERR_UNTRUSTED;
+	case X509_V_ERR_CERT_REVOKED:
+		*remedy = "request a new certificate";
+		return ECA_ERR_REVOKED;
+	case X509_V_ERR_INVALID_PURPOSE:
+		*remedy = "request a certificate whose extended key usage "
+		    "allows both clientAuth and serverAuth";
+		return ECA_ERR_BAD_KEY_USAGE;
+	default:
+		*remedy = "request a certificate that follows RFC 5280";
+		return ECA_ERR_BAD_CERTIFICATE;
+	}
+}
+
+int
+eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
+    STACK_OF(X509) *chain, time_t now, struct eca_err *err)
+{
+	X509_STORE_CTX *ctx = NULL;
+	X509_VERIFY_PARAM *param;
+	const char *remedy = "";
+	char subj[ECA_DN_MAX];
+	int r = ECA_ERR_INTERNAL, e;
+
+	if (trust == NULL || leaf == NULL) {
+		r = eca_err_set(err, ECA_ERR_INTERNAL,
+		    "no trust store or certificate to verify");
+		goto out;
+	}
+	if ((ctx = X509_STORE_CTX_new_ex(libctx, NULL)) == NULL ||
+	    X509_STORE_CTX_init(ctx, trust, leaf, chain) != 1) {
+		r = eca_err_set(err, ECA_ERR_NOMEM,
+		    "cannot set up certificate verification");
+		eca_err_add_openssl(err);
+		goto out;
+	}
+	param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
+	X509_VERIFY_PARAM_set_depth(param, ECA_CHAIN_MAX);
+	if (now != 0)
+		X509_VERIFY_PARAM_set_time(param, now);
+	if (X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT) != 1) {
+		r = eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot set the verification purpose");
+		eca_err_add_openssl(err);
+		goto out;
+	}
+	if (X509_verify_cert(ctx) != 1) {
+		e = X509_STORE_CTX_get_error(ctx);
+		r = map_verify_error(e, &remedy);
+		(void)eca_err_set(err, r, "certificate %s: %s; %s",
+		    subject_str(X509_STORE_CTX_get_current_cert(ctx) != NULL ?
+		    X509_STORE_CTX_get_current_cert(ctx) : leaf, subj,
+		    sizeof(subj)), X509_verify_cert_error_string(e), remedy);
+		goto out;
+	}
+	/* The same certificate serves both ends of host-to-host TLS. */
+	if (X509_check_purpose(leaf, X509_PURPOSE_SSL_SERVER, 0) != 1) {
+		r = eca_err_set(err, ECA_ERR_BAD_KEY_USAGE,
+		    "certificate %s cannot be used by a TLS server: request "
+		    "a certificate whose key usage allows both clientAuth "
+		    "and serverAuth", subject_str(leaf, subj, sizeof(subj)));
+		goto out;
+	}
+	r = 0;
+ out:
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	return r;
+}
+
+/*
+ * Acceptability: key, signature and usage policy
+ */
+
+static int
+key_desc(EVP_PKEY *pkey, char *buf, size_t size)
+{
+	char group[64];
+	size_t glen = 0;
+	const char *curve;
+	int id;
+
+	id = EVP_PKEY_get_base_id(pkey);
+	switch (id) {
+	case EVP_PKEY_RSA:
+	case EVP_PKEY_RSA_PSS:
+		sfmt(buf, size, "%s %d", id == EVP_PKEY_RSA ?
+		    "RSA" : "RSA-PSS", EVP_PKEY_get_bits(pkey));
+		break;
+	case EVP_PKEY_EC:
+		if (EVP_PKEY_get_group_name(pkey, group, sizeof(group),
+		    &glen) != 1)
+			sfmt(group, sizeof(group), "unknown curve");
+		curve = group;
+		if (strcmp(group, "prime256v1") == 0)
+			curve = "P-256";
+		else if (strcmp(group, "secp384r1") == 0)
+			curve = "P-384";
+		else if (strcmp(group, "secp521r1") == 0)
+			curve = "P-521";
+		sfmt(buf, size, "EC %s", curve);
+		break;
+	case EVP_PKEY_ED25519:
+		sfmt(buf, size, "ED25519");
+		break;
+	case EVP_PKEY_ED448:
+		sfmt(buf, size, "ED448");
+		break;
+	default:
+		sfmt(buf, size, "%s %d",
+		    id != EVP_PKEY_NONE && OBJ_nid2sn(id) != NULL ?
+		    OBJ_nid2sn(id) : "unknown", EVP_PKEY_get_bits(pkey));
+		break;
+	}
+	ERR_clear_error();
+	return id;
+}
+
+int
+eca_x509_check_key_strength(X509 *x, struct eca_err *err)
+{
+	EVP_PKEY *pkey;
+	char desc[64], subj[ECA_DN_MAX];
+	int id, ok = 0;
+
+	if ((pkey = X509_get0_pubkey(x)) == NULL) {
+		ERR_clear_error();
+		return eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "certificate %s has an unreadable public key",
+		    subject_str(x, subj, sizeof(subj)));
+	}
+	id = key_desc(pkey, desc, sizeof(desc));
+	if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS)
+		ok = EVP_PKEY_get_bits(pkey) >= 2048;
+	else if (id == EVP_PKEY_EC)
+		ok = strcmp(desc, "EC P-256") == 0 ||
+		    strcmp(desc, "EC P-384") == 0;
+	else if (id == EVP_PKEY_ED25519)
+		ok = 1;
+	ERR_clear_error();
+	if (!ok)
+		return eca_err_set(err, ECA_ERR_WEAK_KEY,
+		    "certificate %s has a %s key: use RSA of at least 2048 "
+		    "bits, EC P-256/P-384 or Ed25519",
+		    subject_str(x, subj, sizeof(subj)), desc);
+	return 0;
+}
+
+int
+eca_x509_check_signature(X509 *x, struct eca_err *err)
+{
+	char subj[ECA_DN_MAX];
+	const char *ln;
+	int nid, mdnid = NID_undef, pknid = NID_undef;
+
+	/*
+	 * A self-signed certificate's own signature proves nothing (trust
+	 * in it comes from the store), so an old root signed with SHA-1
+	 * does not make a chain unacceptable.
+	 */
+	if ((X509_get_extension_flags(x) & EXFLAG_SS) != 0) {
+		ERR_clear_error();
+		return 0;
+	}
+	nid = X509_get_signature_nid(x);
+	ln = OBJ_nid2ln(nid);
+	if (nid == NID_undef || OBJ_find_sigid_algs(nid, &mdnid, &pknid) != 1)
+		return eca_err_set(err, ECA_ERR_WEAK_SIGNATURE,
+		    "certificate %s has an unknown signature algorithm: "
+		    "request one signed with SHA-256 or better",
+		    subject_str(x, subj, sizeof(subj)));
+	switch (mdnid) {
+	case NID_md2:
+	case NID_md4:
+	case NID_md5:
+	case NID_md5_sha1:
+	case NID_sha1:
+	case NID_mdc2:
+	case NID_ripemd160:
+		return eca_err_set(err, ECA_ERR_WEAK_SIGNATURE,
+		    "certificate %s is signed with %s: request one signed "
+		    "with SHA-256 or better",
+		    subject_str(x, subj, sizeof(subj)),
+		    ln != NULL ? ln : "a weak digest");
+	default:
+		return 0;
+	}
+}
+
+int
+eca_x509_check_usage(X509 *leaf, struct eca_err *err)
+{
+	char subj[ECA_DN_MAX];
+	uint32_t flags, xku;
+
+	flags = X509_get_extension_flags(leaf);
+	ERR_clear_error();
+	if ((flags & EXFLAG_INVALID) != 0)
+		return eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "certificate %s has malformed extensions",
+		    subject_str(leaf, subj, sizeof(subj)));
+	if ((flags & EXFLAG_BCONS) != 0 && (flags & EXFLAG_CA) != 0)
+		return eca_err_set(err, ECA_ERR_BAD_KEY_USAGE,
+		    "certificate %s is a CA certificate (basicConstraints "
+		    "CA:TRUE) and cannot identify a host: request an "
+		    "end-entity certificate", subject_str(leaf, subj,
+		    sizeof(subj)));
+	if ((flags & EXFLAG_XKUSAGE) != 0) {
+		xku = X509_get_extended_key_usage(leaf);
+		if ((xku & XKU_ANYEKU) == 0 &&
+		    (xku & (XKU_SSL_CLIENT | XKU_SSL_SERVER)) !=
+		    (XKU_SSL_CLIENT | XKU_SSL_SERVER))
+			return eca_err_set(err, ECA_ERR_BAD_KEY_USAGE,
+			    "certificate %s has an extended key usage "
+			    "without both clientAuth and serverAuth: "
+			    "request a certificate that allows both",
+			    subject_str(leaf, subj, sizeof(subj)));
+	}
+	/* TLS 1.3 and ECDHE always sign with the host's key. */
+	if ((flags & EXFLAG_KUSAGE) != 0 &&
+	    (X509_get_key_usage(leaf) & KU_DIGITAL_SIGNATURE) == 0)
+		return eca_err_set(err, ECA_ERR_BAD_KEY_USAGE,
+		    "certificate %s has a key usage without "
+		    "digitalSignature: request a certificate that allows it",
+		    subject_str(leaf, subj, sizeof(subj)));
+	return 0;
+}
+
+int
+eca_x509_check_acceptable(X509 *leaf, STACK_OF(X509) *chain,
+    struct eca_err *err)
+{
+	X509 *x;
+	int i, r;
+
+	if (leaf == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL, "no certificate");
+	for (i = -1; i < sk_X509_num(chain); i++) {
+		x = i < 0 ? leaf : sk_X509_value(chain, i);
+		if ((r = eca_x509_check_key_strength(x, err)) != 0)
+			goto out;
+	}
+	for (i = -1; i < sk_X509_num(chain); i++) {
+		x = i < 0 ? leaf : sk_X509_value(chain, i);
+		if ((r = eca_x509_check_signature(x, err)) != 0)
+			goto out;
+	}
+	r = eca_x509_check_usage(leaf, err);
+ out:
+	ERR_clear_error();
+	return r;
+}
+
+/*
+ * Identity
+ */
+
+/* The last (most specific) commonName of x's subject as UTF-8. */
+static int
+subject_cn(X509 *x, char *buf, size_t size)
+{
+	X509_NAME *name;
+	X509_NAME_ENTRY *ent;
+	unsigned char *utf8 = NULL;
+	int i, last = -1, len;
+
+	buf[0] = '\0';
+	name = X509_get_subject_name(x);
+	while ((i = X509_NAME_get_index_by_NID(name, NID_commonName,
+	    last)) >= 0)
+		last = i;
+	if (last < 0)
+		return 0;
+	ent = X509_NAME_get_entry(name, last);
+	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(ent));
+	if (len < 0)
+		return -1;
+	/* An embedded NUL would let "a\0.evil" compare as "a". */
+	if ((size_t)len >= size || memchr(utf8, '\0', (size_t)len) != NULL) {
+		OPENSSL_free(utf8);
+		return -1;
+	}
+	memcpy(buf, utf8, (size_t)len);
+	buf[len] = '\0';
+	OPENSSL_free(utf8);
+	return 0;
+}
+
+int
+eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
+    const char *host, struct eca_err *err)
+{
+	char got[ECA_DN_MAX], subj[ECA_DN_MAX];
+	int match = 0;
+
+	if (leaf == NULL || host == NULL || *host == '\0')
+		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
+		    "no host name to match the certificate against");
+	switch (rule) {
+	case ECA_ID_SAN:
+		/* A wildcard can name many hosts; a host has one name. */
+		if (strchr(host, '*') == NULL)
+			match = X509_check_host(leaf, host, strlen(host),
+			    X509_CHECK_FLAG_NO_WILDCARDS |
+			    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1;
+		if (!match) {
+			(void)eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
+			    "certificate %s has no subjectAltName dNSName "
+			    "%s (wildcards are not accepted): request a "
+			    "certificate naming the host in its SAN",
+			    subject_str(leaf, subj, sizeof(subj)), host);
+		}
+		break;
+	case ECA_ID_CN:
+		if (subject_cn(leaf, got, sizeof(got)) == 0)
+			match = got[0] != '\0' && strcasecmp(got, host) == 0;
+		if (!match)
+			(void)eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
+			    "certificate %s has commonName \"%s\", not %s: "
+			    "request a certificate whose CN is the host name",
+			    subject_str(leaf, subj, sizeof(subj)), got, host);
+		break;
+	case ECA_ID_DN:
+		if (name_rfc2253(X509_get_subject_name(leaf), got,
+		    sizeof(got), NULL) == 0)
+			match = strcmp(got, host) == 0;
+		if (!match)
+			(void)eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
+			    "certificate subject %s is not %s: the identity "
+			    "rule DN compares the full RFC 2253 subject",
+			    subject_str(leaf, subj, sizeof(subj)), host);
+		break;
+	default:
+		(void)eca_err_set(err, ECA_ERR_INTERNAL,
+		    "unknown identity rule %d", (int)rule);
+		ERR_clear_error();
+		return ECA_ERR_INTERNAL;
+	}
+	ERR_clear_error();
+	return match ? 0 : ECA_ERR_IDENTITY_MISMATCH;
+}
+
+/*
+ * Details
+ */
+
+static void
+hex_lower(const unsigned char *md, unsigned int n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+static int
+asn1_time_unix(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+static int
+san_list(X509 *x, char *buf, size_t size, struct eca_err *err)
+{
+	GENERAL_NAMES *gens;
+	const GENERAL_NAME *gen;
+	const unsigned char *s;
+	size_t off = 0, len;
+	int i, r = 0;
+
+	buf[0] = '\0';
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	if (gens == NULL)
+		return 0;
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		gen = sk_GENERAL_NAME_value(gens, i);
+		if (gen->type != GEN_DNS)
+			continue;
+		s = ASN1_STRING_get0_data(gen->d.dNSName);
+		len = (size_t)ASN1_STRING_length(gen->d.dNSName);
+		if (memchr(s, '\0', len) != NULL || memchr(s, ',', len) != NULL)
+			continue;
+		if (off + len + 2 > size) {
+			r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+			    "the certificate's subjectAltName list is longer "
+			    "than %zu characters", size - 1);
+			break;
+		}
+		if (off > 0)
+			buf[off++] = ',';
+		memcpy(buf + off, s, len);
+		off += len;
+		buf[off] = '\0';
+	}
+	GENERAL_NAMES_free(gens);
+	return r;
+}
+
+int
+eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], *spki = NULL;
+	unsigned int mdlen = 0;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	EVP_PKEY *pkey;
+	int len, r = ECA_ERR_INTERNAL;
+
+	memset(info, 0, sizeof(*info));
+	if (leaf == NULL) {
+		r = eca_err_set(err, ECA_ERR_INTERNAL, "no certificate");
+		goto out;
+	}
+	if (X509_digest(leaf, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
+		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "cannot compute the certificate fingerprint");
+		eca_err_add_openssl(err);
+		goto out;
+	}
+	hex_lower(md, mdlen, info->fingerprint);
+	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &spki)) <= 0 ||
+	    EVP_Digest(spki, (size_t)len, md, &mdlen, EVP_sha256(), NULL) !=
+	    1 || mdlen != 32) {
+		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "cannot compute the public key fingerprint");
+		eca_err_add_openssl(err);
+		goto out;
+	}
+	hex_lower(md, mdlen, info->spki_fingerprint);
+	if ((r = name_rfc2253(X509_get_subject_name(leaf), info->subject,
+	    sizeof(info->subject), err)) != 0 ||
+	    (r = name_rfc2253(X509_get_issuer_name(leaf), info->issuer,
+	    sizeof(info->issuer), err)) != 0)
+		goto out;
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL)) ==
+	    NULL || (hex = BN_bn2hex(bn)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "cannot read the certificate serial number");
+		eca_err_add_openssl(err);
+		goto out;
+	}
+	if (strlen(hex) >= sizeof(info->serial)) {
+		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "the certificate serial number is too long");
+		goto out;
+	}
+	memcpy(info->serial, hex, strlen(hex) + 1);
+	if (asn1_time_unix(X509_get0_notBefore(leaf), &info->not_before) != 0 ||
+	    asn1_time_unix(X509_get0_notAfter(leaf), &info->not_after) != 0) {
+		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "cannot read the certificate validity dates");
+		goto out;
+	}
+	if ((pkey = X509_get0_pubkey(leaf)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "cannot read the certificate public key");
+		goto out;
+	}
+	(void)key_desc(pkey, info->key_desc, sizeof(info->key_desc));
+	sfmt(info->sig_alg, sizeof(info->sig_alg), "%s",
+	    OBJ_nid2ln(X509_get_signature_nid(leaf)) != NULL ?
+	    OBJ_nid2ln(X509_get_signature_nid(leaf)) : "unknown");
+	if (subject_cn(leaf, info->cn, sizeof(info->cn)) != 0) {
+		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "the certificate commonName is unreadable or longer "
+		    "than %d characters", ECA_HOST_MAX - 1);
+		goto out;
+	}
+	if ((r = san_list(leaf, info->san, sizeof(info->san), err)) != 0)
+		goto out;
+	r = 0;
+ out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	OPENSSL_free(spki);
+	ERR_clear_error();
+	return r;
+}
+
+/*
+ * THE acceptance policy for a peer's certificate.
+ */
+int
+eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
+    STACK_OF(X509) *chain, const char *expected_host,
+    struct eca_certinfo *info, struct eca_err *err)
+{
+	struct eca_certinfo local;
+	int r;
+
+	if (policy == NULL || policy->trust == NULL || leaf == NULL) {
+		r = eca_err_set(err, ECA_ERR_INTERNAL,
+		    "no policy, trust store or certificate to check");
+		goto out;
+	}
+	if (sk_X509_num(chain) >= ECA_CHAIN_MAX) {
+		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "the peer sent more than %d certificates", ECA_CHAIN_MAX);
+		goto out;
+	}
+	/* Details first, so that any refusal can name the fingerprint. */
+	if ((r = eca_x509_info(leaf, info != NULL ? info : &local, err)) != 0)
+		goto out;
+	if ((r = eca_x509_verify(policy->libctx, policy->trust, leaf, chain,
+	    policy->now, err)) != 0)
+		goto out;
+	if ((r = eca_x509_check_acceptable(leaf, chain, err)) != 0)
+		goto out;
+	if (expected_host != NULL &&
+	    (r = eca_x509_identity_matches(leaf, policy->identity,
+	    expected_host, err)) != 0)
+		goto out;
+	r = 0;
+ out:
+	ERR_clear_error();
+	return r;
+}
+
+/*
+ * This host's credentials
+ */
+
+void
+eca_cred_free(struct eca_cred *cred)
+{
+	if (cred == NULL)
+		return;
+	X509_free(cred->leaf);
+	sk_X509_pop_free(cred->chain, X509_free);
+	EVP_PKEY_free(cred->key);
+	X509_STORE_free(cred->trust);
+	free(cred);
+}
+
+int
+eca_cred_load(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
+    struct eca_cred **out, struct eca_err *err)
+{
+	struct eca_cred *cred = NULL;
+	int r = ECA_ERR_INTERNAL;
+
+	*out = NULL;
+	if (cfg == NULL) {
+		r = eca_err_set(err, ECA_ERR_INTERNAL, "no configuration");
+		goto out;
+	}
+	if (cfg->cert_path == NULL || cfg->key_path == NULL ||
+	    cfg->trust_store_path == NULL) {
+		r = eca_err_set(err, ECA_ERR_CONFIG,
+		    "%s is not set: configure this host's certificate "
+		    "(ECA_CERT_PATH, ECA_PRIVATE_KEY_PATH, "
+		    "ECA_TRUST_STORE_PATH)", cfg->cert_path == NULL ?
+		    "ECA_CERT_PATH" : cfg->key_path == NULL ?
+		    "ECA_PRIVATE_KEY_PATH" : "ECA_TRUST_STORE_PATH");
+		goto out;
+	}
+	if ((cred = calloc(1, sizeof(*cred))) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = eca_x509_load_chain(libctx, cfg->cert_path, &cred->leaf,
+	    &cred->chain, err)) != 0)
+		goto out;
+	if ((r = eca_x509_load_key(libctx, cfg->key_path,
+	    cfg->key_passphrase_file, &cred->key, err)) != 0)
+		goto out;
+	if ((r = eca_x509_key_match(cred->leaf, cred->key, err)) != 0)
+		goto out;
+	if ((r = eca_x509_load_trust(libctx, cfg->trust_store_path,
+	    &cred->trust, err)) != 0)
+		goto out;
+	*out = cred;
+	cred = NULL;
+	r = 0;
+ out:
+	eca_cred_free(cred);
+	return r;
+}

@@ -85,6 +85,16 @@ int eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
  */
 int eca_x509_check_acceptable(X509 *leaf, STACK_OF(X509) *chain,
     struct eca_err *err) ECA_WUR;
+/*
+ * The three parts of eca_x509_check_acceptable() for one certificate, so
+ * the health check can report each: key type and size (ECA_ERR_WEAK_KEY),
+ * signature digest (ECA_ERR_WEAK_SIGNATURE; a self-signed certificate's own
+ * signature is not judged), and for a leaf not a CA, EKU with clientAuth
+ * and serverAuth, keyUsage with digitalSignature (ECA_ERR_BAD_KEY_USAGE).
+ */
+int eca_x509_check_key_strength(X509 *x, struct eca_err *err) ECA_WUR;
+int eca_x509_check_signature(X509 *x, struct eca_err *err) ECA_WUR;
+int eca_x509_check_usage(X509 *leaf, struct eca_err *err) ECA_WUR;
 
 /*
  * Does leaf name host under the identity rule?  SAN: host equals one of the

@@ -1,0 +1,575 @@
+/* test_health.c - the health check: each broken input fails its own ID. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include <openssl/err.h>
+
+#include "health.h"
+#include "testca.h"
+
+static const char *const ids[] = {
+	"USER_INPUT_CERT_PATH_VALIDATION",
+	"USER_INPUT_CERTIFICATES_VALIDATION",
+	"USER_INPUT_PRIVATE_KEY_PATH_VALIDATION",
+	"USER_INPUT_PASSPHRASE_VALIDATION",
+	"USER_INPUT_TRUST_STORE_VALIDATION",
+	"USER_INPUT_CRL_CONFIG_VALIDATION",
+	"KEY_CERT_MATCH_VALIDATION",
+	"CERT_CHAIN_VALIDATION",
+	"CERT_VALIDITY_VALIDATION",
+	"KEY_STRENGTH_VALIDATION",
+	"SIGNATURE_ALGORITHM_VALIDATION",
+	"KEY_USAGE_VALIDATION",
+	"CERT_IDENTITY_VALIDATION",
+};
+#define NIDS (sizeof(ids) / sizeof(ids[0]))
+
+/* Everything that depends on the parsed certificate. */
+static const char *const cert_dependants[] = {
+	"KEY_CERT_MATCH_VALIDATION", "CERT_CHAIN_VALIDATION",
+	"CERT_VALIDITY_VALIDATION", "KEY_STRENGTH_VALIDATION",
+	"SIGNATURE_ALGORITHM_VALIDATION", "KEY_USAGE_VALIDATION",
+	"CERT_IDENTITY_VALIDATION",
+};
+
+static struct testca *ca, *rogue;
+
+struct host {
+	char *dir;
+	struct eca_config cfg;
+	char cert[512], key[512], trust[512], pass[512];
+	struct eca_health_report rep;
+};
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	ca = testca_new("Test");
+	rogue = testca_new("Rogue");
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	testca_free(ca);
+	testca_free(rogue);
+	return 0;
+}
+
+/* A host whose files are good apart from what o changes. */
+static struct host *
+host_new(const struct testca_leaf_opts *o)
+{
+	struct testca_leaf_opts def = { .cn = "host1.example",
+	    .san = "host1.example" };
+	struct host *h;
+	EVP_PKEY *key = NULL;
+	X509 *leaf = NULL;
+
+	assert_non_null(h = calloc(1, sizeof(*h)));
+	h->dir = testca_tmpdir();
+	testca_leaf(ca, o != NULL ? o : &def, &leaf, &key);
+	testca_write_host(h->dir, ca, leaf, key);
+	snprintf(h->cert, sizeof(h->cert), "%s/cert.pem", h->dir);
+	snprintf(h->key, sizeof(h->key), "%s/key.pem", h->dir);
+	snprintf(h->trust, sizeof(h->trust), "%s/trust.pem", h->dir);
+	snprintf(h->pass, sizeof(h->pass), "%s/pass", h->dir);
+	h->cfg.path = (char *)"test.conf";
+	h->cfg.client_name = (char *)"host1.example";
+	h->cfg.cert_path = h->cert;
+	h->cfg.key_path = h->key;
+	h->cfg.trust_store_path = h->trust;
+	h->cfg.crl_check = ECA_CRL_LEAF;
+	h->cfg.crl_path_sync_hours = 1;
+	h->cfg.crl_refresh_hours = 24;
+	h->cfg.identity = ECA_ID_SAN;
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	return h;
+}
+
+static void
+host_free(struct host *h)
+{
+	testca_rmdir(h->dir);
+	free(h);
+}
+
+static int
+run(struct host *h)
+{
+	int r;
+
+	r = eca_health_run(NULL, &h->cfg, &h->rep);
+	assert_int_equal(ERR_peek_error(), 0);
+	return r;
+}
+
+static const struct eca_health_check *
+find(const struct eca_health_report *rep, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < rep->n; i++)
+		if (strcmp(rep->checks[i].id, id) == 0)
+			return &rep->checks[i];
+	fail_msg("no check %s in the report", id);
+	return NULL;
+}
+
+static void
+expect(const struct eca_health_report *rep, const char *id, int code,
+    int skipped)
+{
+	const struct eca_health_check *c = find(rep, id);
+
+	if (c->code != code || c->skipped != skipped)
+		fail_msg("%s: code %s skipped %d, want %s skipped %d (%s)", id,
+		    eca_err_name(c->code), c->skipped, eca_err_name(code),
+		    skipped, c->detail);
+	assert_true(c->detail[0] != '\0');
+	assert_non_null(c->title);
+}
+
+/* Exactly the listed IDs failed/skipped; all the others passed. */
+static void
+expect_only(const struct eca_health_report *rep, const char *failed_id,
+    int code, const char *const *skipped, size_t nskipped)
+{
+	size_t i, j;
+	int sk, nfailed = 0;
+
+	assert_int_equal(rep->n, NIDS);
+	for (i = 0; i < NIDS; i++) {
+		assert_string_equal(rep->checks[i].id, ids[i]);
+		sk = 0;
+		for (j = 0; j < nskipped; j++)
+			if (strcmp(ids[i], skipped[j]) == 0)
+				sk = 1;
+		if (strcmp(ids[i], failed_id) == 0) {
+			expect(rep, ids[i], code, 0);
+			nfailed++;
+		} else
+			expect(rep, ids[i], 0, sk);
+	}
+	assert_int_equal(rep->failed, nfailed);
+}
+
+static void
+assert_detail_has(const struct eca_health_report *rep, const char *id,
+    const char *s)
+{
+	const struct eca_health_check *c = find(rep, id);
+
+	if (strstr(c->detail, s) == NULL)
+		fail_msg("%s detail \"%s\" lacks \"%s\"", id, c->detail, s);
+}
+
+/*
+ * Negative cases
+ */
+
+static void
+test_missing_cert_file_fails_cert_path_and_skips_dependants(void **state)
+{
+	static const char *const skipped[] = {
+		"USER_INPUT_CERTIFICATES_VALIDATION",
+		"KEY_CERT_MATCH_VALIDATION", "CERT_CHAIN_VALIDATION",
+		"CERT_VALIDITY_VALIDATION", "KEY_STRENGTH_VALIDATION",
+		"SIGNATURE_ALGORITHM_VALIDATION", "KEY_USAGE_VALIDATION",
+		"CERT_IDENTITY_VALIDATION",
+	};
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	assert_int_equal(remove(h->cert), 0);
+	assert_int_equal(run(h), ECA_ERR_UNREADABLE);
+	expect_only(&h->rep, "USER_INPUT_CERT_PATH_VALIDATION",
+	    ECA_ERR_UNREADABLE, skipped, 8);
+	assert_detail_has(&h->rep, "USER_INPUT_CERT_PATH_VALIDATION", h->cert);
+	host_free(h);
+}
+
+static void
+test_unset_cert_path_fails_as_configuration(void **state)
+{
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	h->cfg.cert_path = NULL;
+	assert_int_equal(run(h), ECA_ERR_CONFIG);
+	expect(&h->rep, "USER_INPUT_CERT_PATH_VALIDATION", ECA_ERR_CONFIG, 0);
+	assert_detail_has(&h->rep, "USER_INPUT_CERT_PATH_VALIDATION",
+	    "ECA_CERT_PATH");
+	expect(&h->rep, "USER_INPUT_CERTIFICATES_VALIDATION", 0, 1);
+	host_free(h);
+}
+
+static void
+test_garbage_certificate_fails_certificates_and_skips_dependants(void **state)
+{
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	testca_write_file(h->cert, "garbage\n", 8, 0644);
+	assert_int_equal(run(h), ECA_ERR_PARSE);
+	expect_only(&h->rep, "USER_INPUT_CERTIFICATES_VALIDATION",
+	    ECA_ERR_PARSE, cert_dependants, 7);
+	host_free(h);
+}
+
+static void
+test_group_readable_key_fails_key_path_and_skips_passphrase(void **state)
+{
+	static const char *const skipped[] = {
+		"USER_INPUT_PASSPHRASE_VALIDATION",
+		"KEY_CERT_MATCH_VALIDATION",
+	};
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	assert_int_equal(chmod(h->key, 0640), 0);
+	assert_int_equal(run(h), ECA_ERR_FILE_PERMISSIONS);
+	expect_only(&h->rep, "USER_INPUT_PRIVATE_KEY_PATH_VALIDATION",
+	    ECA_ERR_FILE_PERMISSIONS, skipped, 2);
+	assert_detail_has(&h->rep, "USER_INPUT_PRIVATE_KEY_PATH_VALIDATION",
+	    "chmod 600");
+	host_free(h);
+}
+
+static void
+test_wrong_passphrase_fails_passphrase_and_skips_key_match(void **state)
+{
+	static const char *const skipped[] = { "KEY_CERT_MATCH_VALIDATION" };
+	struct host *h = host_new(NULL);
+	EVP_PKEY *key = testca_key(TESTCA_RSA2048);
+
+	(void)state;
+	testca_write_key(h->key, key, TESTCA_KEY_PEM_ENC, "right", 0600);
+	testca_write_file(h->pass, "wrong\n", 6, 0600);
+	h->cfg.key_passphrase_file = h->pass;
+	assert_int_equal(run(h), ECA_ERR_PASSPHRASE);
+	expect_only(&h->rep, "USER_INPUT_PASSPHRASE_VALIDATION",
+	    ECA_ERR_PASSPHRASE, skipped, 1);
+	assert_detail_has(&h->rep, "USER_INPUT_PASSPHRASE_VALIDATION",
+	    "ECA_KEY_PASSPHRASEFILE");
+	/* Missing passphrase: the same check fails. */
+	h->cfg.key_passphrase_file = NULL;
+	assert_int_equal(run(h), ECA_ERR_PASSPHRASE);
+	expect(&h->rep, "USER_INPUT_PASSPHRASE_VALIDATION",
+	    ECA_ERR_PASSPHRASE, 0);
+	EVP_PKEY_free(key);
+	host_free(h);
+}
+
+static void
+test_readable_passphrase_file_fails_passphrase_validation(void **state)
+{
+	struct host *h = host_new(NULL);
+	EVP_PKEY *key = testca_key(TESTCA_RSA2048);
+
+	(void)state;
+	testca_write_key(h->key, key, TESTCA_KEY_PEM_ENC, "right", 0600);
+	testca_write_file(h->pass, "right\n", 6, 0644);
+	h->cfg.key_passphrase_file = h->pass;
+	assert_int_equal(run(h), ECA_ERR_FILE_PERMISSIONS);
+	expect(&h->rep, "USER_INPUT_PASSPHRASE_VALIDATION",
+	    ECA_ERR_FILE_PERMISSIONS, 0);
+	assert_detail_has(&h->rep, "USER_INPUT_PASSPHRASE_VALIDATION",
+	    "chmod 600");
+	expect(&h->rep, "KEY_CERT_MATCH_VALIDATION", 0, 1);
+	EVP_PKEY_free(key);
+	host_free(h);
+}
+
+static void
+test_empty_trust_store_fails_trust_and_skips_chain(void **state)
+{
+	static const char *const skipped[] = { "CERT_CHAIN_VALIDATION" };
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	testca_write_file(h->trust, "", 0, 0644);
+	assert_int_equal(run(h), ECA_ERR_PARSE);
+	expect_only(&h->rep, "USER_INPUT_TRUST_STORE_VALIDATION",
+	    ECA_ERR_PARSE, skipped, 1);
+	host_free(h);
+}
+
+static void
+test_unreadable_crl_path_fails_crl_config(void **state)
+{
+	struct host *h = host_new(NULL);
+	char crl[600];
+
+	(void)state;
+	snprintf(crl, sizeof(crl), "%s/no-such-crl-dir", h->dir);
+	h->cfg.crl_path = crl;
+	assert_int_equal(run(h), ECA_ERR_UNREADABLE);
+	expect_only(&h->rep, "USER_INPUT_CRL_CONFIG_VALIDATION",
+	    ECA_ERR_UNREADABLE, NULL, 0);
+	h->cfg.crl_path = NULL;
+	h->cfg.crl_refresh_hours = 0;
+	assert_int_equal(run(h), ECA_ERR_CONFIG);
+	expect(&h->rep, "USER_INPUT_CRL_CONFIG_VALIDATION", ECA_ERR_CONFIG,
+	    0);
+	host_free(h);
+}
+
+static void
+test_key_of_another_certificate_fails_key_match(void **state)
+{
+	struct host *h = host_new(NULL);
+	EVP_PKEY *other = testca_key(TESTCA_EC_P256);
+
+	(void)state;
+	testca_write_key(h->key, other, TESTCA_KEY_PEM, NULL, 0600);
+	assert_int_equal(run(h), ECA_ERR_KEY_MISMATCH);
+	expect_only(&h->rep, "KEY_CERT_MATCH_VALIDATION",
+	    ECA_ERR_KEY_MISMATCH, NULL, 0);
+	EVP_PKEY_free(other);
+	host_free(h);
+}
+
+static void
+test_untrusted_issuer_fails_chain_validation(void **state)
+{
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	testca_write_pem(h->trust, &rogue->root, 1, 0644);
+	assert_int_equal(run(h), ECA_ERR_UNTRUSTED);
+	expect_only(&h->rep, "CERT_CHAIN_VALIDATION", ECA_ERR_UNTRUSTED,
+	    NULL, 0);
+	assert_detail_has(&h->rep, "CERT_CHAIN_VALIDATION",
+	    "ECA_TRUST_STORE_PATH");
+	host_free(h);
+}
+
+static void
+test_expired_certificate_fails_validity_not_chain(void **state)
+{
+	struct testca_leaf_opts o = { .cn = "host1.example",
+	    .san = "host1.example", .not_before = -72000,
+	    .not_after = -3600 };
+	struct host *h = host_new(&o);
+
+	(void)state;
+	assert_int_equal(run(h), ECA_ERR_EXPIRED);
+	expect_only(&h->rep, "CERT_VALIDITY_VALIDATION", ECA_ERR_EXPIRED,
+	    NULL, 0);
+	assert_detail_has(&h->rep, "CERT_VALIDITY_VALIDATION", "renew");
+	host_free(h);
+}
+
+static void
+test_not_yet_valid_certificate_fails_validity(void **state)
+{
+	struct testca_leaf_opts o = { .cn = "host1.example",
+	    .san = "host1.example", .not_before = 86400,
+	    .not_after = 86400L * 60 };
+	struct host *h = host_new(&o);
+
+	(void)state;
+	assert_int_equal(run(h), ECA_ERR_NOT_YET_VALID);
+	expect_only(&h->rep, "CERT_VALIDITY_VALIDATION",
+	    ECA_ERR_NOT_YET_VALID, NULL, 0);
+	host_free(h);
+}
+
+static void
+test_rsa1024_key_fails_key_strength(void **state)
+{
+	struct testca_leaf_opts o = { .keytype = TESTCA_RSA1024,
+	    .cn = "host1.example", .san = "host1.example" };
+	struct host *h = host_new(&o);
+
+	(void)state;
+	assert_int_equal(run(h), ECA_ERR_WEAK_KEY);
+	expect_only(&h->rep, "KEY_STRENGTH_VALIDATION", ECA_ERR_WEAK_KEY,
+	    NULL, 0);
+	host_free(h);
+}
+
+static void
+test_sha1_signature_fails_signature_algorithm(void **state)
+{
+	struct testca_leaf_opts o = { .sha1 = 1, .cn = "host1.example",
+	    .san = "host1.example" };
+	struct host *h = host_new(&o);
+
+	(void)state;
+	assert_int_equal(run(h), ECA_ERR_WEAK_SIGNATURE);
+	expect_only(&h->rep, "SIGNATURE_ALGORITHM_VALIDATION",
+	    ECA_ERR_WEAK_SIGNATURE, NULL, 0);
+	host_free(h);
+}
+
+static void
+test_ca_leaf_fails_key_usage(void **state)
+{
+	struct testca_leaf_opts o = { .ca = 1, .cn = "host1.example",
+	    .san = "host1.example" };
+	struct host *h = host_new(&o);
+
+	(void)state;
+	assert_int_equal(run(h), ECA_ERR_BAD_KEY_USAGE);
+	expect(&h->rep, "KEY_USAGE_VALIDATION", ECA_ERR_BAD_KEY_USAGE, 0);
+	expect(&h->rep, "CERT_IDENTITY_VALIDATION", 0, 0);
+	host_free(h);
+}
+
+static void
+test_code_signing_eku_fails_key_usage(void **state)
+{
+	struct testca_leaf_opts o = { .eku = TESTCA_EKU_CODESIGN,
+	    .cn = "host1.example", .san = "host1.example" };
+	struct host *h = host_new(&o);
+
+	(void)state;
+	/* Chain verification checks the purpose too, and says so first. */
+	assert_int_equal(run(h), ECA_ERR_BAD_KEY_USAGE);
+	expect(&h->rep, "CERT_CHAIN_VALIDATION", ECA_ERR_BAD_KEY_USAGE, 0);
+	expect(&h->rep, "KEY_USAGE_VALIDATION", ECA_ERR_BAD_KEY_USAGE, 0);
+	assert_int_equal(h->rep.failed, 2);
+	host_free(h);
+}
+
+static void
+test_other_host_name_fails_identity(void **state)
+{
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	h->cfg.client_name = (char *)"host2.example";
+	assert_int_equal(run(h), ECA_ERR_IDENTITY_MISMATCH);
+	expect_only(&h->rep, "CERT_IDENTITY_VALIDATION",
+	    ECA_ERR_IDENTITY_MISMATCH, NULL, 0);
+	assert_detail_has(&h->rep, "CERT_IDENTITY_VALIDATION",
+	    "host2.example");
+	assert_detail_has(&h->rep, "CERT_IDENTITY_VALIDATION", "SAN");
+	/* Under the DN rule a bare host name never matches. */
+	h->cfg.client_name = (char *)"host1.example";
+	h->cfg.identity = ECA_ID_DN;
+	assert_int_equal(run(h), ECA_ERR_IDENTITY_MISMATCH);
+	h->cfg.client_name = NULL;
+	assert_int_equal(run(h), ECA_ERR_CONFIG);
+	expect(&h->rep, "CERT_IDENTITY_VALIDATION", ECA_ERR_CONFIG, 0);
+	host_free(h);
+}
+
+/*
+ * Positive cases
+ */
+
+static void
+test_good_config_passes_every_check(void **state)
+{
+	struct host *h = host_new(NULL);
+	size_t i;
+
+	(void)state;
+	assert_int_equal(run(h), 0);
+	expect_only(&h->rep, "", 0, NULL, 0);
+	for (i = 0; i < h->rep.n; i++)
+		assert_true(strlen(h->rep.checks[i].title) > 0);
+	assert_detail_has(&h->rep, "USER_INPUT_CERT_PATH_VALIDATION", h->cert);
+	assert_detail_has(&h->rep, "USER_INPUT_CERTIFICATES_VALIDATION",
+	    "CN=host1.example");
+	assert_detail_has(&h->rep, "USER_INPUT_CERTIFICATES_VALIDATION",
+	    "fingerprint");
+	assert_detail_has(&h->rep, "CERT_VALIDITY_VALIDATION", "valid until");
+	assert_detail_has(&h->rep, "KEY_STRENGTH_VALIDATION", "RSA 2048");
+	assert_detail_has(&h->rep, "CERT_IDENTITY_VALIDATION",
+	    "host1.example");
+	host_free(h);
+}
+
+static void
+test_certificate_expiring_soon_passes_with_a_warning(void **state)
+{
+	struct testca_leaf_opts o = { .cn = "host1.example",
+	    .san = "host1.example", .not_after = 86400L * 10 };
+	struct host *h = host_new(&o);
+
+	(void)state;
+	assert_int_equal(run(h), 0);
+	expect(&h->rep, "CERT_VALIDITY_VALIDATION", 0, 0);
+	assert_detail_has(&h->rep, "CERT_VALIDITY_VALIDATION", "WARNING");
+	assert_int_equal(h->rep.failed, 0);
+	host_free(h);
+}
+
+static void
+test_encrypted_key_and_hashed_trust_dir_pass(void **state)
+{
+	struct testca_leaf_opts o = { .keytype = TESTCA_EC_P256,
+	    .cn = "host1.example", .san = "host1.example" };
+	struct host *h = host_new(&o);
+	char hdir[600];
+	EVP_PKEY *key = NULL;
+	X509 *leaf = NULL;
+	X509 *chain[2];
+
+	(void)state;
+	/* Re-issue with a key we hold, so we can write it encrypted. */
+	testca_leaf(ca, &o, &leaf, &key);
+	chain[0] = leaf;
+	chain[1] = ca->inter;
+	testca_write_p7(h->cert, chain, 2, 0, 0644);
+	testca_write_key(h->key, key, TESTCA_KEY_DER_ENC, "pw", 0600);
+	testca_write_file(h->pass, "pw\n", 3, 0600);
+	h->cfg.key_passphrase_file = h->pass;
+	snprintf(hdir, sizeof(hdir), "%s/cas", h->dir);
+	testca_write_hashdir(hdir, ca->root);
+	h->cfg.trust_store_path = hdir;
+	h->cfg.identity = ECA_ID_CN;
+	assert_int_equal(run(h), 0);
+	expect_only(&h->rep, "", 0, NULL, 0);
+	assert_detail_has(&h->rep, "USER_INPUT_TRUST_STORE_VALIDATION",
+	    "directory");
+	assert_detail_has(&h->rep, "KEY_STRENGTH_VALIDATION", "EC P-256");
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	host_free(h);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_missing_cert_file_fails_cert_path_and_skips_dependants),
+		cmocka_unit_test(test_unset_cert_path_fails_as_configuration),
+		cmocka_unit_test(test_garbage_certificate_fails_certificates_and_skips_dependants),
+		cmocka_unit_test(test_group_readable_key_fails_key_path_and_skips_passphrase),
+		cmocka_unit_test(test_wrong_passphrase_fails_passphrase_and_skips_key_match),
+		cmocka_unit_test(test_readable_passphrase_file_fails_passphrase_validation),
+		cmocka_unit_test(test_empty_trust_store_fails_trust_and_skips_chain),
+		cmocka_unit_test(test_unreadable_crl_path_fails_crl_config),
+		cmocka_unit_test(test_key_of_another_certificate_fails_key_match),
+		cmocka_unit_test(test_untrusted_issuer_fails_chain_validation),
+		cmocka_unit_test(test_expired_certificate_fails_validity_not_chain),
+		cmocka_unit_test(test_not_yet_valid_certificate_fails_validity),
+		cmocka_unit_test(test_rsa1024_key_fails_key_strength),
+		cmocka_unit_test(test_sha1_signature_fails_signature_algorithm),
+		cmocka_unit_test(test_ca_leaf_fails_key_usage),
+		cmocka_unit_test(test_code_signing_eku_fails_key_usage),
+		cmocka_unit_test(test_other_host_name_fails_identity),
+		cmocka_unit_test(test_good_config_passes_every_check),
+		cmocka_unit_test(test_certificate_expiring_soon_passes_with_a_warning),
+		cmocka_unit_test(test_encrypted_key_and_hashed_trust_dir_pass),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,435 @@
+/*
+ * test_tls.c - eca's TLS contexts in real in-process handshakes over a
+ * BIO pair.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "testca.h"
+#include "tls.h"
+#include "x509.h"
+
+static struct testca *ca, *rogue;
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	ca = testca_new("Test");
+	rogue = testca_new("Rogue");
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	testca_free(ca);
+	testca_free(rogue);
+	return 0;
+}
+
+/* Credentials of host name issued by c, trusting c's root. */
+static struct eca_cred *
+make_cred(struct testca *c, const char *name)
+{
+	struct testca_leaf_opts o = { .cn = name, .san = name };
+	struct eca_cred *cred;
+
+	assert_non_null(cred = calloc(1, sizeof(*cred)));
+	testca_leaf(c, &o, &cred->leaf, &cred->key);
+	assert_non_null(cred->chain = sk_X509_new_null());
+	assert_true(sk_X509_push(cred->chain, c->inter) > 0);
+	X509_up_ref(c->inter);
+	assert_non_null(cred->trust = X509_STORE_new());
+	assert_int_equal(X509_STORE_add_cert(cred->trust, c->root), 1);
+	return cred;
+}
+
+struct conn {
+	SSL_CTX *sctx, *cctx;
+	SSL *s, *c;
+};
+
+static void
+conn_open(struct conn *k, SSL_CTX *sctx, SSL_CTX *cctx)
+{
+	BIO *bs = NULL, *bc = NULL;
+
+	k->sctx = sctx;
+	k->cctx = cctx;
+	assert_non_null(k->s = SSL_new(sctx));
+	assert_non_null(k->c = SSL_new(cctx));
+	assert_int_equal(BIO_new_bio_pair(&bs, 0, &bc, 0), 1);
+	SSL_set_bio(k->s, bs, bs);
+	SSL_set_bio(k->c, bc, bc);
+	SSL_set_accept_state(k->s);
+	SSL_set_connect_state(k->c);
+}
+
+static void
+conn_close(struct conn *k)
+{
+	SSL_free(k->s);
+	SSL_free(k->c);
+	SSL_CTX_free(k->sctx);
+	SSL_CTX_free(k->cctx);
+	ERR_clear_error();
+}
+
+static int
+step(SSL *ssl, int *done)
+{
+	int rc, e;
+
+	if (*done)
+		return 0;
+	rc = SSL_do_handshake(ssl);
+	if (rc == 1) {
+		*done = 1;
+		return 0;
+	}
+	e = SSL_get_error(ssl, rc);
+	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+}
+
+/*
+ * Drive both ends until both finish or one fails; then move one
+ * application byte each way so that a late refusal (TLS 1.3 sends the
+ * server's verdict on the client's certificate after the client is done)
+ * shows up here too.
+ */
+static int
+handshake(struct conn *k)
+{
+	int cdone = 0, sdone = 0, i;
+	char b = 0;
+
+	for (i = 0; i < 64 && !(cdone && sdone); i++)
+		if (step(k->c, &cdone) != 0 || step(k->s, &sdone) != 0)
+			return -1;
+	if (!(cdone && sdone))
+		return -1;
+	if (SSL_write(k->c, "x", 1) != 1 || SSL_read(k->s, &b, 1) != 1 ||
+	    b != 'x')
+		return -1;
+	if (SSL_write(k->s, "y", 1) != 1 || SSL_read(k->c, &b, 1) != 1 ||
+	    b != 'y')
+		return -1;
+	return 0;
+}
+
+static SSL_CTX *
+server_ctx(struct eca_cred *cred)
+{
+	struct eca_err err;
+	SSL_CTX *ctx = NULL;
+
+	if (eca_tls_server_ctx(NULL, cred, &ctx, &err) != 0)
+		fail_msg("server ctx: %s", err.msg);
+	return ctx;
+}
+
+static SSL_CTX *
+client_ctx(struct eca_cred *cred)
+{
+	struct eca_err err;
+	SSL_CTX *ctx = NULL;
+
+	if (eca_tls_client_ctx(NULL, cred, &ctx, &err) != 0)
+		fail_msg("client ctx: %s", err.msg);
+	return ctx;
+}
+
+/* A plain OpenSSL context limited to TLS 1.1, at security level 0. */
+static SSL_CTX *
+tls11_ctx(const SSL_METHOD *method, struct eca_cred *cred)
+{
+	SSL_CTX *ctx;
+
+	assert_non_null(ctx = SSL_CTX_new(method));
+	assert_int_equal(SSL_CTX_set_min_proto_version(ctx, TLS1_1_VERSION),
+	    1);
+	assert_int_equal(SSL_CTX_set_max_proto_version(ctx, TLS1_1_VERSION),
+	    1);
+	assert_int_equal(SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0"), 1);
+	if (cred != NULL) {
+		assert_int_equal(SSL_CTX_use_certificate(ctx, cred->leaf), 1);
+		assert_int_equal(SSL_CTX_use_PrivateKey(ctx, cred->key), 1);
+	}
+	return ctx;
+}
+
+/*
+ * Negative cases
+ */
+
+static void
+test_tls11_client_is_refused(void **state)
+{
+	struct eca_cred *srv = make_cred(ca, "server.example");
+	struct conn k;
+
+	(void)state;
+	conn_open(&k, server_ctx(srv), tls11_ctx(TLS_client_method(), NULL));
+	ERR_clear_error();
+	assert_int_equal(handshake(&k), -1);
+	assert_int_equal(SSL_is_init_finished(k.s), 0);
+	/* Refused for its version, not for anything else. */
+	assert_int_equal(ERR_GET_REASON(ERR_peek_last_error()),
+	    SSL_R_UNSUPPORTED_PROTOCOL);
+	conn_close(&k);
+	eca_cred_free(srv);
+}
+
+static void
+test_tls11_server_is_refused(void **state)
+{
+	struct eca_cred *srv = make_cred(ca, "server.example");
+	struct eca_cred *cli = make_cred(ca, "client.example");
+	struct conn k;
+
+	(void)state;
+	conn_open(&k, tls11_ctx(TLS_server_method(), srv), client_ctx(cli));
+	ERR_clear_error();
+	assert_int_equal(handshake(&k), -1);
+	assert_int_equal(SSL_is_init_finished(k.c), 0);
+	assert_int_equal(ERR_GET_REASON(ERR_peek_last_error()),
+	    SSL_R_UNSUPPORTED_PROTOCOL);
+	conn_close(&k);
+	eca_cred_free(srv);
+	eca_cred_free(cli);
+}
+
+static void
+test_tls12_without_forward_secrecy_is_refused(void **state)
+{
+	struct eca_cred *srv = make_cred(ca, "server.example");
+	SSL_CTX *cctx;
+	struct conn k;
+
+	(void)state;
+	assert_non_null(cctx = SSL_CTX_new(TLS_client_method()));
+	assert_int_equal(SSL_CTX_set_max_proto_version(cctx, TLS1_2_VERSION),
+	    1);
+	assert_int_equal(SSL_CTX_set_cipher_list(cctx, "AES128-GCM-SHA256"),
+	    1);
+	conn_open(&k, server_ctx(srv), cctx);
+	assert_int_equal(handshake(&k), -1);
+	conn_close(&k);
+	eca_cred_free(srv);
+}
+
+static void
+test_client_refuses_a_server_from_an_untrusted_ca(void **state)
+{
+	struct eca_cred *srv = make_cred(rogue, "server.example");
+	struct eca_cred *cli = make_cred(ca, "client.example");
+	struct conn k;
+
+	(void)state;
+	conn_open(&k, server_ctx(srv), client_ctx(cli));
+	assert_int_equal(handshake(&k), -1);
+	assert_int_equal(SSL_is_init_finished(k.c), 0);
+	assert_int_equal(SSL_get_verify_result(k.c),
+	    X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
+	conn_close(&k);
+	eca_cred_free(srv);
+	eca_cred_free(cli);
+}
+
+static void
+test_handshake_without_client_cert_completes_with_no_peer_chain(void **state)
+{
+	struct eca_cred *srv = make_cred(ca, "server.example");
+	STACK_OF(X509) *chain = NULL;
+	struct eca_err err;
+	X509 *leaf = NULL;
+	SSL_CTX *cctx;
+	struct conn k;
+
+	(void)state;
+	assert_non_null(cctx = SSL_CTX_new(TLS_client_method()));
+	conn_open(&k, server_ctx(srv), cctx);
+	assert_int_equal(handshake(&k), 0);
+	assert_int_equal(eca_tls_peer_chain(k.s, &leaf, &chain, &err),
+	    ECA_ERR_NO_CLIENT_CERT);
+	assert_int_equal(err.code, ECA_ERR_NO_CLIENT_CERT);
+	assert_null(leaf);
+	assert_null(chain);
+	conn_close(&k);
+	eca_cred_free(srv);
+}
+
+static void
+test_untrusted_client_completes_handshake_and_policy_refuses_it(void **state)
+{
+	struct eca_cred *srv = make_cred(ca, "server.example");
+	struct eca_cred *cli = make_cred(rogue, "client.example");
+	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0 };
+	STACK_OF(X509) *chain = NULL;
+	struct eca_err err;
+	X509 *leaf = NULL;
+	SSL_CTX *cctx;
+	struct conn k;
+
+	(void)state;
+	/* The rogue client trusts our server so that only its own
+	 * certificate is in question. */
+	cctx = client_ctx(cli);
+	assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(cctx),
+	    ca->root), 1);
+	conn_open(&k, server_ctx(srv), cctx);
+	assert_int_equal(handshake(&k), 0);
+	assert_int_equal(eca_tls_peer_chain(k.s, &leaf, &chain, &err), 0);
+	pol.trust = srv->trust;
+	assert_int_equal(eca_x509_check_peer(&pol, leaf, chain,
+	    "client.example", NULL, &err), ECA_ERR_UNTRUSTED);
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+	conn_close(&k);
+	eca_cred_free(srv);
+	eca_cred_free(cli);
+}
+
+static void
+test_contexts_refuse_incomplete_credentials(void **state)
+{
+	struct eca_cred *cred = make_cred(ca, "server.example");
+	struct eca_err err;
+	SSL_CTX *ctx = NULL;
+	EVP_PKEY *key;
+
+	(void)state;
+	key = cred->key;
+	cred->key = NULL;
+	assert_int_equal(eca_tls_server_ctx(NULL, cred, &ctx, &err),
+	    ECA_ERR_INTERNAL);
+	assert_null(ctx);
+	assert_int_equal(eca_tls_client_ctx(NULL, cred, &ctx, &err),
+	    ECA_ERR_INTERNAL);
+	assert_null(ctx);
+	/* A key of another certificate. */
+	cred->key = testca_key(TESTCA_EC_P256);
+	assert_int_equal(eca_tls_server_ctx(NULL, cred, &ctx, &err),
+	    ECA_ERR_KEY_MISMATCH);
+	assert_null(ctx);
+	assert_int_equal(ERR_peek_error(), 0);
+	EVP_PKEY_free(key);
+	eca_cred_free(cred);
+}
+
+/*
+ * Positive cases
+ */
+
+static void
+test_contexts_allow_only_tls12_and_tls13(void **state)
+{
+	struct eca_cred *cred = make_cred(ca, "server.example");
+	SSL_CTX *s, *c;
+
+	(void)state;
+	s = server_ctx(cred);
+	c = client_ctx(cred);
+	assert_int_equal(SSL_CTX_get_min_proto_version(s), TLS1_2_VERSION);
+	assert_int_equal(SSL_CTX_get_max_proto_version(s), TLS1_3_VERSION);
+	assert_int_equal(SSL_CTX_get_min_proto_version(c), TLS1_2_VERSION);
+	assert_int_equal(SSL_CTX_get_max_proto_version(c), TLS1_3_VERSION);
+	assert_true((SSL_CTX_get_options(s) & SSL_OP_NO_RENEGOTIATION) != 0);
+	assert_true((SSL_CTX_get_options(s) & SSL_OP_NO_COMPRESSION) != 0);
+	assert_true((SSL_CTX_get_options(c) & SSL_OP_NO_RENEGOTIATION) != 0);
+	assert_int_equal(SSL_CTX_get_verify_mode(s), SSL_VERIFY_PEER);
+	assert_int_equal(SSL_CTX_get_verify_mode(c), SSL_VERIFY_PEER);
+	SSL_CTX_free(s);
+	SSL_CTX_free(c);
+	eca_cred_free(cred);
+}
+
+static void
+check_mutual(long max_version)
+{
+	struct eca_cred *srv = make_cred(ca, "server.example");
+	struct eca_cred *cli = make_cred(ca, "client.example");
+	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0 };
+	STACK_OF(X509) *chain = NULL;
+	struct eca_certinfo info;
+	struct eca_err err;
+	X509 *leaf = NULL;
+	SSL_CTX *cctx;
+	struct conn k;
+
+	cctx = client_ctx(cli);
+	assert_int_equal(SSL_CTX_set_max_proto_version(cctx, max_version), 1);
+	conn_open(&k, server_ctx(srv), cctx);
+	assert_int_equal(SSL_set1_host(k.c, "server.example"), 1);
+	assert_int_equal(handshake(&k), 0);
+	assert_int_equal(SSL_version(k.c), max_version);
+	if (max_version == TLS1_2_VERSION)
+		assert_non_null(strstr(SSL_get_cipher_name(k.c), "ECDHE"));
+
+	/* Server side: the client's leaf, and a chain without it. */
+	assert_int_equal(eca_tls_peer_chain(k.s, &leaf, &chain, &err), 0);
+	assert_int_equal(X509_cmp(leaf, cli->leaf), 0);
+	assert_int_equal(sk_X509_num(chain), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(chain, 0), ca->inter), 0);
+	pol.trust = srv->trust;
+	assert_int_equal(eca_x509_check_peer(&pol, leaf, chain,
+	    "client.example", &info, &err), 0);
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+
+	/* Client side sees the same shape for the server. */
+	assert_int_equal(eca_tls_peer_chain(k.c, &leaf, &chain, &err), 0);
+	assert_int_equal(X509_cmp(leaf, srv->leaf), 0);
+	assert_int_equal(sk_X509_num(chain), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(chain, 0), ca->inter), 0);
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+
+	conn_close(&k);
+	eca_cred_free(srv);
+	eca_cred_free(cli);
+}
+
+static void
+test_client_cert_is_visible_with_no_leaf_in_chain_tls13(void **state)
+{
+	(void)state;
+	check_mutual(TLS1_3_VERSION);
+}
+
+static void
+test_client_cert_is_visible_with_no_leaf_in_chain_tls12(void **state)
+{
+	(void)state;
+	check_mutual(TLS1_2_VERSION);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tls11_client_is_refused),
+		cmocka_unit_test(test_tls11_server_is_refused),
+		cmocka_unit_test(test_tls12_without_forward_secrecy_is_refused),
+		cmocka_unit_test(test_client_refuses_a_server_from_an_untrusted_ca),
+		cmocka_unit_test(test_handshake_without_client_cert_completes_with_no_peer_chain),
+		cmocka_unit_test(test_untrusted_client_completes_handshake_and_policy_refuses_it),
+		cmocka_unit_test(test_contexts_refuse_incomplete_credentials),
+		cmocka_unit_test(test_contexts_allow_only_tls12_and_tls13),
+		cmocka_unit_test(test_client_cert_is_visible_with_no_leaf_in_chain_tls13),
+		cmocka_unit_test(test_client_cert_is_visible_with_no_leaf_in_chain_tls12),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
