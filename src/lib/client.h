@@ -23,6 +23,14 @@
 struct eca_client;
 
 /*
+ * Initialise libcurl once per program, before any thread and any client
+ * (curl_global_init).  0 or ECA_ERR_INTERNAL.
+ */
+int eca_client_global_init(void) ECA_WUR;
+/* Undo eca_client_global_init at exit, after every client is freed. */
+void eca_client_global_cleanup(void);
+
+/*
  * A client for the primary at ep (name checked against its certificate;
  * host:port is where to connect).  cred is borrowed and must outlive the
  * client.  timeout_ms bounds each request (connect + transfer).

@@ -1,0 +1,119 @@
+/*
+ * cli.h - what eca's commands share: the invocation, the command table,
+ * parsed options, and the helpers that load the configuration and talk to
+ * a primary.
+ */
+#ifndef ECA_CLI_H
+#define ECA_CLI_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "client.h"
+#include "config.h"
+#include "err.h"
+#include "x509.h"
+
+#define CLI_DEFAULT_CONFIG "/etc/eca/eca.conf"
+#define CLI_TIMEOUT_MS 15000L
+#define CLI_OPTS_MAX 8		/* options of one command */
+#define CLI_ARGS_MAX 4		/* positional arguments of one command */
+
+/* An option of a command: `--name [ARG]`, NetBackup-style `-alias [ARG]`. */
+struct cli_opt {
+	const char *name;	/* "--server" */
+	const char *alias;	/* "-server", or NULL */
+	const char *arg;	/* "S", or NULL for a flag */
+};
+
+/* A command line after its options were matched against the table. */
+struct cli_args {
+	const struct cli_opt *opts;
+	const char *val[CLI_OPTS_MAX];	/* value; "" a set flag; NULL unset */
+	const char *pos[CLI_ARGS_MAX];
+	int npos;
+};
+
+struct cli;
+typedef int cli_handler(struct cli *cli, const struct cli_args *args);
+
+struct cli_cmd {
+	const char *name;
+	const char *alias;		/* NetBackup-style spelling, or NULL */
+	cli_handler *fn;
+	int min_args;
+	int max_args;
+	const struct cli_opt *opts;	/* terminated by a NULL name */
+	const char *usage;		/* the arguments part */
+	const char *summary;
+};
+
+/* One invocation of eca. */
+struct cli {
+	const char *conf_path;		/* -f, $ECA_CONFIG or the default */
+	int json;
+	const struct cli_cmd *cmd;
+	struct eca_config *cfg;		/* loaded by cli_config() */
+	struct eca_cred *cred;		/* loaded by cli_cred() */
+};
+
+/* The value of option name ("--server"), "" for a set flag, NULL if unset. */
+const char *cli_opt(const struct cli_args *a, const char *name);
+/* Usage error for the current command: prints usage, returns exit code 2. */
+int cli_usage(struct cli *cli, const char *fmt, ...) ECA_PRINTF(2, 3);
+
+/*
+ * Load the configuration / this host's credentials (once).  On failure the
+ * error has been printed and the exit code is returned (0 on success).
+ */
+int cli_config(struct cli *cli);
+int cli_cred(struct cli *cli);
+/*
+ * The SERVER entry named name (NULL: the first).  On failure prints the
+ * error and returns the exit code.
+ */
+int cli_server(struct cli *cli, const char *name,
+    const struct eca_endpoint **out);
+/* A TLS client for ep with this host's credentials (loaded here). */
+int cli_tls_client(struct cli *cli, const struct eca_endpoint *ep,
+    struct eca_client **out);
+/*
+ * The client for administration: the control socket when ROLE is primary
+ * and server is NULL, otherwise TLS to server (NULL: the first SERVER).
+ * *who names the target for messages.
+ */
+int cli_admin_client(struct cli *cli, const char *server,
+    struct eca_client **out, const char **who);
+
+/*
+ * One API call.  Returns 0 for a 2xx answer.  Otherwise the error: the
+ * server's {"error"} (code and message) in err, ECA_ERR_PROTOCOL for an
+ * answer without one, or the transport error.  *resp keeps whatever JSON
+ * came back (caller's), so --json can show it as is.
+ */
+int cli_call(struct eca_client *c, const char *method, const char *path,
+    const json_t *body, long *status, json_t **resp, struct eca_err *err);
+/*
+ * Print a failed call: with --json the server's error object as is (or a
+ * generated one), `eca: WHAT: MESSAGE [CODE]` on stderr.  Returns the exit
+ * code.
+ */
+int cli_call_failed(struct cli *cli, const char *what, const json_t *resp,
+    const struct eca_err *err);
+
+/* Percent-encode s for a URL path segment or query value. */
+int cli_url_escape(const char *s, char *buf, size_t len);
+
+int cmd_enroll(struct cli *, const struct cli_args *);
+int cmd_unenroll(struct cli *, const struct cli_args *);
+int cmd_status(struct cli *, const struct cli_args *);
+int cmd_health(struct cli *, const struct cli_args *);
+int cmd_cert(struct cli *, const struct cli_args *);
+int cmd_list(struct cli *, const struct cli_args *);
+int cmd_show(struct cli *, const struct cli_args *);
+int cmd_approve(struct cli *, const struct cli_args *);
+int cmd_reject(struct cli *, const struct cli_args *);
+int cmd_remove(struct cli *, const struct cli_args *);
+
+#endif

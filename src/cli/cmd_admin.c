@@ -1,0 +1,413 @@
+/*
+ * cmd_admin.c - primary administration: list, show, approve, reject,
+ * remove.  On the primary itself these go through the control socket;
+ * elsewhere over TLS with this host's certificate, which the primary
+ * accepts only if its identity is an ADMIN_IDENTITY.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "output.h"
+#include "wire.h"
+
+#define PAGE_MAX 1000		/* the API's largest page */
+#define PAGES_MAX 100000	/* a bound on a misbehaving server's paging */
+
+static int
+host_path(struct cli *cli, const char *host, const char *suffix, char *buf,
+    size_t len)
+{
+	char esc[ECA_HOST_MAX * 3];
+
+	if (!eca_wire_host_valid(host) ||
+	    cli_url_escape(host, esc, sizeof(esc)) != 0)
+		return cli_usage(cli, "'%s' is not a valid host name", host);
+	snprintf(buf, len, "/v1/enrollments/%s%s", esc, suffix);
+	return 0;
+}
+
+static int
+table_add_record(struct out_table *t, const struct eca_enrollment *rec)
+{
+	char fp[64], na[32];
+	const char *cells[6];
+
+	cells[0] = rec->host;
+	cells[1] = eca_state_name(rec->state);
+	cells[2] = out_dash(rec->host_id);
+	cells[3] = eca_method_name(rec->method);
+	cells[4] = out_fp_short(rec->cert.fingerprint, fp, sizeof(fp));
+	cells[5] = out_time(rec->cert.not_after, na, sizeof(na));
+	return out_table_add(t, cells);
+}
+
+/* Fetch pages of the list into all until next is null or limit is reached. */
+static int
+fetch_all(struct cli *cli, struct eca_client *c, const char *state,
+    long limit, json_t *all, const char *who)
+{
+	struct eca_err err;
+	json_t *resp = NULL, *page, *next;
+	char path[ECA_HOST_MAX * 3 + 128], after[ECA_HOST_MAX * 3];
+	char esc[ECA_HOST_MAX * 3];
+	char what[ECA_HOST_MAX + 64];
+	size_t i, got = 0, npages;
+	long status, want;
+	int r;
+
+	after[0] = '\0';
+	snprintf(what, sizeof(what), "cannot list the enrollments on %s",
+	    who);
+	for (npages = 0; npages < PAGES_MAX; npages++) {
+		want = PAGE_MAX;
+		if (limit > 0 && limit - (long)got < want)
+			want = limit - (long)got;
+		snprintf(path, sizeof(path),
+		    "/v1/enrollments?limit=%ld%s%s%s%s", want,
+		    state != NULL ? "&state=" : "", state != NULL ? state : "",
+		    after[0] != '\0' ? "&after=" : "", after);
+		if (cli_call(c, "GET", path, NULL, &status, &resp, &err) != 0) {
+			r = cli_call_failed(cli, what, resp, &err);
+			goto out;
+		}
+		page = resp != NULL ? json_object_get(resp, "enrollments") :
+		    NULL;
+		if (!json_is_array(page)) {
+			r = out_error(cli->json, ECA_ERR_PROTOCOL, "%s: the "
+			    "answer has no \"enrollments\" array", what);
+			goto out;
+		}
+		for (i = 0; i < json_array_size(page); i++) {
+			if (limit > 0 && (long)got >= limit)
+				break;
+			if (json_array_append(all, json_array_get(page, i)) !=
+			    0) {
+				r = out_error(cli->json, ECA_ERR_NOMEM,
+				    "out of memory");
+				goto out;
+			}
+			got++;
+		}
+		next = json_object_get(resp, "next");
+		if (!json_is_string(next) || json_string_length(next) == 0 ||
+		    json_array_size(page) == 0 ||
+		    (limit > 0 && (long)got >= limit))
+			break;
+		/* A server repeating its cursor would loop forever. */
+		if (cli_url_escape(json_string_value(next), esc,
+		    sizeof(esc)) != 0 || strcmp(esc, after) == 0) {
+			r = out_error(cli->json, ECA_ERR_PROTOCOL, "%s: bad "
+			    "\"next\" cursor in the answer", what);
+			goto out;
+		}
+		memcpy(after, esc, sizeof(after));
+		json_decref(resp);
+		resp = NULL;
+	}
+	r = 0;
+ out:
+	json_decref(resp);
+	return r;
+}
+
+int
+cmd_list(struct cli *cli, const struct cli_args *a)
+{
+	static const char *const hdr[] = { "HOST", "STATE", "HOST ID",
+	    "METHOD", "FINGERPRINT", "EXPIRES" };
+	struct eca_client *c = NULL;
+	struct out_table *t = NULL;
+	struct eca_enrollment rec;
+	struct eca_err err;
+	json_t *all = NULL, *top = NULL;
+	const char *s, *who;
+	char state[32], *end;
+	long limit = 0;
+	size_t i;
+	int r;
+
+	state[0] = '\0';
+	if ((s = cli_opt(a, "--state")) != NULL) {
+		for (i = 0; s[i] != '\0' && i + 1 < sizeof(state); i++)
+			state[i] = (char)toupper((unsigned char)s[i]);
+		state[i] = '\0';
+		if (s[i] != '\0' || eca_state_from_name(state) < 0)
+			return cli_usage(cli, "--state is one of ENROLLED, "
+			    "CONFLICT, REMOVED, BANNED, REVOKED, not '%s'", s);
+	}
+	if ((s = cli_opt(a, "--limit")) != NULL) {
+		errno = 0;
+		limit = strtol(s, &end, 10);
+		if (errno != 0 || end == s || *end != '\0' || limit < 1 ||
+		    limit > 10000000)
+			return cli_usage(cli, "--limit is a number from 1 to "
+			    "10000000, not '%s'", s);
+	}
+	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &c, &who)) != 0)
+		goto out;
+	if ((all = json_array()) == NULL) {
+		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = fetch_all(cli, c, state[0] != '\0' ? state : NULL, limit,
+	    all, who)) != 0)
+		goto out;
+	if (cli->json) {
+		if ((top = json_pack("{s:O}", "enrollments", all)) == NULL) {
+			r = out_error(cli->json, ECA_ERR_NOMEM,
+			    "out of memory");
+			goto out;
+		}
+		out_json(top);
+		r = 0;
+		goto out;
+	}
+	if (json_array_size(all) == 0) {
+		printf("No enrollments%s%s on %s.\n",
+		    state[0] != '\0' ? " in state " : "", state, who);
+		r = 0;
+		goto out;
+	}
+	if ((t = out_table_new(6, hdr)) == NULL) {
+		r = out_error(0, ECA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < json_array_size(all); i++) {
+		eca_err_clear(&err);
+		if (eca_wire_parse_enrollment(json_array_get(all, i), &rec,
+		    &err) != 0) {
+			r = out_error(0, ECA_ERR_PROTOCOL, "cannot read "
+			    "enrollment %zu of the list: %s", i + 1, err.msg);
+			goto out;
+		}
+		if (table_add_record(t, &rec) != 0) {
+			r = out_error(0, ECA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	out_table_print(t, stdout);
+	r = 0;
+ out:
+	out_table_free(t);
+	json_decref(top);
+	json_decref(all);
+	eca_client_free(c);
+	return r;
+}
+
+static void
+print_cert(const char *title, const struct eca_certinfo *ci)
+{
+	char nb[32], na[32];
+
+	printf("%s\n", title);
+	printf("  Fingerprint:   %s\n", out_dash(ci->fingerprint));
+	printf("  SPKI SHA-256:  %s\n", out_dash(ci->spki_fingerprint));
+	printf("  Subject:       %s\n", out_dash(ci->subject));
+	printf("  Issuer:        %s\n", out_dash(ci->issuer));
+	printf("  Serial:        %s\n", out_dash(ci->serial));
+	printf("  Valid:         %s to %s\n", out_time(ci->not_before, nb,
+	    sizeof(nb)), out_time(ci->not_after, na, sizeof(na)));
+	printf("  Key:           %s, signed %s\n", out_dash(ci->key_desc),
+	    out_dash(ci->sig_alg));
+}
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return json_is_string(v) ? json_string_value(v) : "-";
+}
+
+static void
+print_record(const struct eca_enrollment *rec, const json_t *history)
+{
+	static const char *const hdr[] = { "AT", "EVENT", "STATE",
+	    "FINGERPRINT", "ACTOR", "SOURCE" };
+	struct out_table *t;
+	const json_t *h;
+	const char *cells[6];
+	char b1[32], b2[32], b3[32], fp[64], title[2 * ECA_HOST_MAX + 80];
+	size_t i;
+
+	printf("Host:          %s\n", rec->host);
+	printf("Host ID:       %s\n", out_dash(rec->host_id));
+	printf("State:         %s\n", eca_state_name(rec->state));
+	printf("Role:          %s\n", eca_role_name(rec->role));
+	printf("Method:        %s\n", eca_method_name(rec->method));
+	printf("Primary:       %s\n", out_dash(rec->primary));
+	printf("Enrolled at:   %s\n", out_time(rec->enrolled_at, b1,
+	    sizeof(b1)));
+	printf("Updated at:    %s\n", out_time(rec->updated_at, b2,
+	    sizeof(b2)));
+	printf("Last seen:     %s from %s\n", out_time(rec->last_seen, b3,
+	    sizeof(b3)), out_dash(rec->source));
+	print_cert("Enrolled certificate:", &rec->cert);
+	if (rec->has_candidate) {
+		snprintf(title, sizeof(title), "Candidate certificate "
+		    "(waiting: `eca approve %s` or `eca reject %s`):",
+		    rec->host, rec->host);
+		print_cert(title, &rec->candidate);
+		printf("  Received:      %s from %s\n",
+		    out_time(rec->candidate_at, b1, sizeof(b1)),
+		    out_dash(rec->candidate_source));
+	}
+	printf("History:\n");
+	if (json_array_size(history) == 0) {
+		printf("  (none)\n");
+		return;
+	}
+	if ((t = out_table_new(6, hdr)) == NULL)
+		return;
+	for (i = 0; i < json_array_size(history); i++) {
+		h = json_array_get(history, i);
+		cells[0] = jstr(h, "at");
+		cells[1] = jstr(h, "event");
+		cells[2] = jstr(h, "state");
+		cells[3] = out_fp_short(json_is_string(json_object_get(h,
+		    "fingerprint")) ? jstr(h, "fingerprint") : "", fp,
+		    sizeof(fp));
+		cells[4] = jstr(h, "actor");
+		cells[5] = jstr(h, "source");
+		if (out_table_add(t, cells) != 0)
+			break;
+	}
+	out_table_print(t, stdout);
+	out_table_free(t);
+}
+
+int
+cmd_show(struct cli *cli, const struct cli_args *a)
+{
+	struct eca_client *c = NULL;
+	struct eca_enrollment rec;
+	struct eca_err err;
+	json_t *resp = NULL, *hresp = NULL, *hist, *top = NULL;
+	const char *host = a->pos[0], *who;
+	char path[ECA_HOST_MAX * 3 + 32], what[ECA_HOST_MAX * 2 + 64];
+	long status;
+	int r;
+
+	if ((r = host_path(cli, host, "", path, sizeof(path))) != 0)
+		return r;
+	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &c, &who)) != 0)
+		goto out;
+	snprintf(what, sizeof(what), "cannot show %s on %s", host, who);
+	if (cli_call(c, "GET", path, NULL, &status, &resp, &err) != 0) {
+		r = cli_call_failed(cli, what, resp, &err);
+		goto out;
+	}
+	eca_err_clear(&err);
+	if (resp == NULL || eca_wire_parse_enrollment(resp, &rec, &err) != 0) {
+		r = out_error(cli->json, ECA_ERR_PROTOCOL, "%s: bad record in "
+		    "the answer: %s", what, err.msg);
+		goto out;
+	}
+	(void)host_path(cli, host, "/history", path, sizeof(path));
+	if (cli_call(c, "GET", path, NULL, &status, &hresp, &err) != 0) {
+		r = cli_call_failed(cli, what, hresp, &err);
+		goto out;
+	}
+	hist = hresp != NULL ? json_object_get(hresp, "history") : NULL;
+	if (!json_is_array(hist)) {
+		r = out_error(cli->json, ECA_ERR_PROTOCOL, "%s: the answer has "
+		    "no \"history\" array", what);
+		goto out;
+	}
+	if (cli->json) {
+		if ((top = json_pack("{s:O, s:O}", "enrollment", resp,
+		    "history", hist)) == NULL) {
+			r = out_error(cli->json, ECA_ERR_NOMEM,
+			    "out of memory");
+			goto out;
+		}
+		out_json(top);
+	} else
+		print_record(&rec, hist);
+	r = 0;
+ out:
+	json_decref(top);
+	json_decref(resp);
+	json_decref(hresp);
+	eca_client_free(c);
+	return r;
+}
+
+/* approve, reject, remove: one call on HOST, then its outcome. */
+static int
+host_action(struct cli *cli, const struct cli_args *a, const char *method,
+    const char *suffix, const char *verb)
+{
+	struct eca_client *c = NULL;
+	struct eca_enrollment rec;
+	struct eca_err err;
+	json_t *resp = NULL, *j;
+	const char *host = a->pos[0], *who, *outcome;
+	char path[ECA_HOST_MAX * 3 + 32], what[ECA_HOST_MAX * 2 + 64];
+	long status;
+	int r, have_rec = 0;
+
+	if ((r = host_path(cli, host, suffix, path, sizeof(path))) != 0)
+		return r;
+	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &c, &who)) != 0)
+		goto out;
+	snprintf(what, sizeof(what), "cannot %s %s on %s", verb, host, who);
+	if (cli_call(c, method, path, NULL, &status, &resp, &err) != 0) {
+		r = cli_call_failed(cli, what, resp, &err);
+		goto out;
+	}
+	if (cli->json) {
+		out_json(resp);
+		r = 0;
+		goto out;
+	}
+	outcome = resp != NULL ?
+	    json_string_value(json_object_get(resp, "outcome")) : NULL;
+	j = resp != NULL ? json_object_get(resp, "enrollment") : NULL;
+	if (json_is_object(j))
+		have_rec = eca_wire_parse_enrollment(j, &rec, NULL) == 0;
+	if (outcome == NULL)
+		outcome = "done";
+	if (strcmp(outcome, "APPROVED") == 0)
+		printf("Approved %s on %s: the waiting certificate is now "
+		    "enrolled", host, who);
+	else if (strcmp(outcome, "REJECTED") == 0)
+		printf("Rejected the waiting certificate of %s on %s: the "
+		    "enrolled one stays", host, who);
+	else if (strcmp(outcome, "REMOVED") == 0)
+		printf("Removed the enrollment of %s from %s", host, who);
+	else
+		printf("%s %s on %s: %s", verb, host, who, outcome);
+	if (have_rec)
+		printf(" (state %s, fingerprint %s)", eca_state_name(rec.state),
+		    out_dash(rec.cert.fingerprint));
+	printf("\n");
+	r = 0;
+ out:
+	json_decref(resp);
+	eca_client_free(c);
+	return r;
+}
+
+int
+cmd_approve(struct cli *cli, const struct cli_args *a)
+{
+	return host_action(cli, a, "POST", "/approve", "approve");
+}
+
+int
+cmd_reject(struct cli *cli, const struct cli_args *a)
+{
+	return host_action(cli, a, "POST", "/reject", "reject");
+}
+
+int
+cmd_remove(struct cli *cli, const struct cli_args *a)
+{
+	return host_action(cli, a, "DELETE", "", "remove");
+}

@@ -1,0 +1,229 @@
+/*
+ * cmd_status.c - `eca status`: this host's enrollment with each of its
+ * primary servers, one row per SERVER line.  One primary failing does not
+ * stop the others.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "output.h"
+#include "wire.h"
+
+struct row {
+	const char *server;
+	const char *status;	/* ENROLLED ... UNREACHABLE, ERROR */
+	int have_rec;
+	struct eca_enrollment rec;
+	int code;		/* error code, 0 if none */
+	char error[ECA_ERR_MSG_MAX];
+};
+
+/* Status of a record as the table shows it. */
+static const char *
+state_status(enum eca_state s)
+{
+	switch (s) {
+	case ECA_STATE_ENROLLED:
+		return "ENROLLED";
+	case ECA_STATE_CONFLICT:
+		return "CONFLICT";
+	case ECA_STATE_BANNED:
+		return "BANNED";
+	case ECA_STATE_REVOKED:
+		return "REVOKED";
+	case ECA_STATE_REMOVED:
+	default:
+		return "NOT_ENROLLED";
+	}
+}
+
+static void
+query_one(struct cli *cli, const struct eca_endpoint *ep, const char *path,
+    struct row *row)
+{
+	struct eca_client *c = NULL;
+	struct eca_err err;
+	json_t *resp = NULL;
+	long status;
+	int r;
+
+	memset(row, 0, sizeof(*row));
+	row->server = ep->name;
+	eca_err_clear(&err);
+	if ((r = eca_client_new_tls(ep, cli->cred, CLI_TIMEOUT_MS, &c,
+	    &err)) != 0)
+		goto fail;
+	if ((r = cli_call(c, "GET", path, NULL, &status, &resp, &err)) != 0)
+		goto fail;
+	if (resp == NULL || eca_wire_parse_enrollment(resp, &row->rec,
+	    &err) != 0) {
+		r = err.code != 0 ? err.code : ECA_ERR_PROTOCOL;
+		if (err.msg[0] == '\0')
+			eca_err_set(&err, r, "empty answer from %s", ep->name);
+		goto fail;
+	}
+	row->status = state_status(row->rec.state);
+	row->have_rec = row->rec.state != ECA_STATE_REMOVED;
+	goto out;
+ fail:
+	if (r == ECA_ERR_NOT_ENROLLED || r == ECA_ERR_NOT_FOUND) {
+		row->status = "NOT_ENROLLED";
+		goto out;
+	}
+	row->code = r;
+	snprintf(row->error, sizeof(row->error), "%s", err.msg[0] != '\0' ?
+	    err.msg : eca_strerror(r));
+	row->status = (r == ECA_ERR_UNREACHABLE || r == ECA_ERR_TIMEOUT) ?
+	    "UNREACHABLE" : "ERROR";
+ out:
+	json_decref(resp);
+	eca_client_free(c);
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
+}
+
+static json_t *
+time_or_null(int64_t t)
+{
+	char buf[32];
+
+	if (t == 0)
+		return json_null();
+	eca_wire_time(t, buf, sizeof(buf));
+	return str_or_null(buf);
+}
+
+static int
+print_json(struct cli *cli, const struct row *rows, size_t n)
+{
+	json_t *top = NULL, *arr, *o;
+	size_t i;
+	int r = ECA_ERR_NOMEM;
+
+	if ((top = json_object()) == NULL || (arr = json_array()) == NULL ||
+	    json_object_set_new(top, "host",
+	    json_string(cli->cfg->client_name)) != 0 ||
+	    json_object_set_new(top, "servers", arr) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const struct row *w = &rows[i];
+
+		if ((o = json_object()) == NULL || json_array_append_new(arr,
+		    o) != 0)
+			goto out;
+		if (json_object_set_new(o, "server",
+		    json_string(w->server)) != 0 ||
+		    json_object_set_new(o, "status",
+		    json_string(w->status)) != 0 ||
+		    json_object_set_new(o, "host_id", w->have_rec ?
+		    str_or_null(w->rec.host_id) : json_null()) != 0 ||
+		    json_object_set_new(o, "fingerprint", w->have_rec ?
+		    str_or_null(w->rec.cert.fingerprint) : json_null()) != 0 ||
+		    json_object_set_new(o, "not_after", w->have_rec ?
+		    time_or_null(w->rec.cert.not_after) : json_null()) != 0 ||
+		    json_object_set_new(o, "enrolled_at", w->have_rec ?
+		    time_or_null(w->rec.enrolled_at) : json_null()) != 0)
+			goto out;
+		if (w->code != 0 && (json_object_set_new(o, "error",
+		    json_string(w->error)) != 0 ||
+		    json_object_set_new(o, "code",
+		    json_string(eca_err_name(w->code))) != 0))
+			goto out;
+	}
+	out_json(top);
+	r = 0;
+ out:
+	json_decref(top);
+	if (r != 0)
+		return out_error(0, r, "cannot print the status: out of "
+		    "memory");
+	return 0;
+}
+
+static int
+print_table(const struct row *rows, size_t n)
+{
+	static const char *const hdr[] = { "SERVER", "STATUS", "HOST ID",
+	    "FINGERPRINT", "EXPIRES", "ENROLLED AT" };
+	struct out_table *t;
+	char fp[64], na[32], ea[32];
+	const char *cells[6];
+	size_t i;
+
+	if ((t = out_table_new(6, hdr)) == NULL)
+		return out_error(0, ECA_ERR_NOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		const struct row *w = &rows[i];
+
+		cells[0] = w->server;
+		cells[1] = w->status;
+		cells[2] = w->have_rec ? out_dash(w->rec.host_id) : "-";
+		cells[3] = w->have_rec ? out_fp_short(w->rec.cert.fingerprint,
+		    fp, sizeof(fp)) : "-";
+		cells[4] = w->have_rec ? out_time(w->rec.cert.not_after, na,
+		    sizeof(na)) : "-";
+		cells[5] = w->have_rec ? out_time(w->rec.enrolled_at, ea,
+		    sizeof(ea)) : "-";
+		if (out_table_add(t, cells) != 0) {
+			out_table_free(t);
+			return out_error(0, ECA_ERR_NOMEM, "out of memory");
+		}
+	}
+	out_table_print(t, stdout);
+	out_table_free(t);
+	for (i = 0; i < n; i++)
+		if (rows[i].code != 0)
+			out_note("%s: %s", rows[i].server, rows[i].error);
+	return 0;
+}
+
+int
+cmd_status(struct cli *cli, const struct cli_args *a)
+{
+	struct row *rows = NULL;
+	char path[ECA_HOST_MAX * 3 + 32], esc[ECA_HOST_MAX * 3];
+	size_t i, n;
+	int r, unreachable = 0, failed = 0;
+
+	(void)a;
+	if ((r = cli_config(cli)) != 0)
+		return r;
+	if (cli->cfg->nservers == 0)
+		return out_error(cli->json, ECA_ERR_CONFIG,
+		    "no primary server configured: %s has no SERVER line "
+		    "(add `SERVER = NAME [HOST:PORT]`)", cli->conf_path);
+	/* Without this host's credentials no primary can be asked. */
+	if ((r = cli_cred(cli)) != 0)
+		return r;
+	if (cli_url_escape(cli->cfg->client_name, esc, sizeof(esc)) != 0)
+		return out_error(cli->json, ECA_ERR_CONFIG,
+		    "CLIENT_NAME is too long");
+	snprintf(path, sizeof(path), "/v1/enrollments/%s", esc);
+
+	n = cli->cfg->nservers;
+	if ((rows = calloc(n, sizeof(*rows))) == NULL)
+		return out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		query_one(cli, &cli->cfg->servers[i], path, &rows[i]);
+		if (strcmp(rows[i].status, "UNREACHABLE") == 0)
+			unreachable = 1;
+		else if (strcmp(rows[i].status, "ERROR") == 0)
+			failed = 1;
+	}
+	if (cli->json)
+		r = print_json(cli, rows, n);
+	else
+		r = print_table(rows, n);
+	free(rows);
+	if (r != 0)
+		return r;
+	if (unreachable)
+		return ECA_EXIT_UNREACHABLE;
+	return failed ? ECA_EXIT_FAILURE : ECA_EXIT_OK;
+}

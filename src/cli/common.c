@@ -1,0 +1,210 @@
+/*
+ * common.c - what eca's commands share: configuration, credentials, the
+ * client for a primary and the handling of API errors.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "output.h"
+#include "wire.h"
+
+int
+cli_config(struct cli *cli)
+{
+	struct eca_err err;
+
+	if (cli->cfg != NULL)
+		return 0;
+	eca_err_clear(&err);
+	if (eca_config_load(cli->conf_path, &cli->cfg, &err) != 0) {
+		cli->cfg = NULL;
+		return out_error_err(cli->json,
+		    "cannot load the configuration", &err);
+	}
+	return 0;
+}
+
+int
+cli_cred(struct cli *cli)
+{
+	struct eca_err err;
+	int r;
+
+	if (cli->cred != NULL)
+		return 0;
+	if ((r = cli_config(cli)) != 0)
+		return r;
+	eca_err_clear(&err);
+	if (eca_cred_load(NULL, cli->cfg, &cli->cred, &err) != 0) {
+		cli->cred = NULL;
+		return out_error_err(cli->json,
+		    "cannot load this host's certificate and key", &err);
+	}
+	return 0;
+}
+
+int
+cli_server(struct cli *cli, const char *name, const struct eca_endpoint **out)
+{
+	const struct eca_endpoint *ep;
+	int r;
+
+	*out = NULL;
+	if ((r = cli_config(cli)) != 0)
+		return r;
+	if (cli->cfg->nservers == 0)
+		return out_error(cli->json, ECA_ERR_CONFIG,
+		    "no primary server configured: %s has no SERVER line "
+		    "(add `SERVER = NAME [HOST:PORT]`)",
+		    cli->cfg->path != NULL ? cli->cfg->path : cli->conf_path);
+	if ((ep = eca_config_server(cli->cfg, name)) == NULL)
+		return out_error(cli->json, ECA_ERR_NOT_FOUND,
+		    "no SERVER named %s in %s (use one of its SERVER names, "
+		    "e.g. %s)", name, cli->conf_path,
+		    cli->cfg->servers[0].name);
+	*out = ep;
+	return 0;
+}
+
+int
+cli_tls_client(struct cli *cli, const struct eca_endpoint *ep,
+    struct eca_client **out)
+{
+	struct eca_err err;
+	int r;
+
+	*out = NULL;
+	if ((r = cli_cred(cli)) != 0)
+		return r;
+	eca_err_clear(&err);
+	if (eca_client_new_tls(ep, cli->cred, CLI_TIMEOUT_MS, out, &err) != 0)
+		return out_error_err(cli->json, "cannot set up the client",
+		    &err);
+	return 0;
+}
+
+int
+cli_admin_client(struct cli *cli, const char *server,
+    struct eca_client **out, const char **who)
+{
+	const struct eca_endpoint *ep;
+	struct eca_err err;
+	int r;
+
+	*out = NULL;
+	*who = NULL;
+	if ((r = cli_config(cli)) != 0)
+		return r;
+	if (cli->cfg->role == ECA_ROLE_PRIMARY && server == NULL) {
+		eca_err_clear(&err);
+		if (eca_client_new_unix(cli->cfg->control_socket,
+		    CLI_TIMEOUT_MS, out, &err) != 0)
+			return out_error_err(cli->json,
+			    "cannot set up the control socket client", &err);
+		*who = cli->cfg->client_name != NULL ?
+		    cli->cfg->client_name : "the local primary";
+		return 0;
+	}
+	if ((r = cli_server(cli, server, &ep)) != 0)
+		return r;
+	*who = ep->name;
+	return cli_tls_client(cli, ep, out);
+}
+
+/*
+ * The primary's whole error message, control characters replaced, so a
+ * terminal shows what the server said and nothing it could abuse.
+ * (eca_wire_parse_error keeps only a short prefix of it.)
+ */
+static void
+full_message(const json_t *resp, struct eca_err *err)
+{
+	const json_t *m;
+	const char *s;
+	size_t i, len;
+
+	m = json_object_get(json_object_get(resp, "error"), "message");
+	if (!json_is_string(m) || json_string_length(m) == 0)
+		return;
+	s = json_string_value(m);
+	len = json_string_length(m);
+	if (len > sizeof(err->msg) - 1)
+		len = sizeof(err->msg) - 1;
+	for (i = 0; i < len; i++)
+		err->msg[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ?
+		    '?' : s[i];
+	err->msg[i] = '\0';
+}
+
+int
+cli_call(struct eca_client *c, const char *method, const char *path,
+    const json_t *body, long *status, json_t **resp, struct eca_err *err)
+{
+	int r;
+
+	eca_err_clear(err);
+	if ((r = eca_client_request(c, method, path, body, status, resp,
+	    err)) != 0)
+		return r;
+	if (*status >= 200 && *status < 300)
+		return 0;
+	if (*resp != NULL && (r = eca_wire_parse_error(*resp, err)) != 0) {
+		full_message(*resp, err);
+		return r;
+	}
+	return eca_err_set(err, ECA_ERR_PROTOCOL,
+	    "unexpected HTTP status %ld to %s %s without an error object",
+	    *status, method, path);
+}
+
+int
+cli_call_failed(struct cli *cli, const char *what, const json_t *resp,
+    const struct eca_err *err)
+{
+	int code;
+
+	code = err->code != 0 ? err->code : ECA_ERR_INTERNAL;
+	/*
+	 * A refusal from the primary: show its object as is (a CONFLICT
+	 * carries the enrollment too) and its reason code on stderr.
+	 */
+	if (resp != NULL && json_is_object(resp) &&
+	    json_object_get(resp, "error") != NULL) {
+		if (cli->json)
+			out_json(resp);
+		return out_error(0, code, "%s: %s [%s]", what, err->msg,
+		    eca_err_name(code));
+	}
+	return out_error_err(cli->json, what, err);
+}
+
+int
+cli_url_escape(const char *s, char *buf, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	unsigned char ch;
+
+	for (; *s != '\0'; s++) {
+		ch = (unsigned char)*s;
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+		    ch == '_' || ch == '~') {
+			if (o + 1 >= len)
+				return ECA_ERR_USAGE;
+			buf[o++] = (char)ch;
+		} else {
+			if (o + 3 >= len)
+				return ECA_ERR_USAGE;
+			buf[o++] = '%';
+			buf[o++] = hex[ch >> 4];
+			buf[o++] = hex[ch & 0xf];
+		}
+	}
+	if (o >= len)
+		return ECA_ERR_USAGE;
+	buf[o] = '\0';
+	return 0;
+}

@@ -1,0 +1,328 @@
+/*
+ * eca.c - the command line: global options, the command table, dispatch.
+ *
+ * The table below is the one place a command is declared: its name, its
+ * NetBackup-style alias, handler, arity, options, usage and summary.  Help
+ * text, usage errors and option parsing are all generated from it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+#include "output.h"
+
+static const struct cli_opt opts_enroll[] = {
+	{ "--server", "-server", "S" },
+	{ "--precheck", "-preCheck", NULL },
+	{ "--force", "-force", NULL },
+	{ NULL, NULL, NULL },
+};
+static const struct cli_opt opts_server[] = {
+	{ "--server", "-server", "S" },
+	{ NULL, NULL, NULL },
+};
+static const struct cli_opt opts_none[] = {
+	{ NULL, NULL, NULL },
+};
+static const struct cli_opt opts_health[] = {
+	{ "--fmt", "-fmt", "details|failures_only" },
+	{ NULL, NULL, NULL },
+};
+static const struct cli_opt opts_cert[] = {
+	{ "--cert", "-certPath", "FILE" },
+	{ NULL, NULL, NULL },
+};
+static const struct cli_opt opts_list[] = {
+	{ "--state", "-state", "S" },
+	{ "--limit", "-limit", "N" },
+	{ "--server", "-server", "S" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct cli_cmd commands[] = {
+	{ "enroll", "-enrollCertificate", cmd_enroll, 0, 0, opts_enroll,
+	    "[--server S] [--precheck] [--force]",
+	    "enroll this host's certificate with a primary server now" },
+	{ "unenroll", "-removeEnrollment", cmd_unenroll, 0, 0, opts_server,
+	    "[--server S]",
+	    "remove this host's enrollment from a primary server" },
+	{ "status", "-listEnrollmentStatus", cmd_status, 0, 0, opts_none,
+	    "",
+	    "show this host's enrollment status with each primary server" },
+	{ "health-check", "-ecaHealthCheck", cmd_health, 0, 0, opts_health,
+	    "[--fmt details|failures_only]",
+	    "validate this host's certificate configuration" },
+	{ "cert-details", "-getExternalCertDetails", cmd_cert, 0, 0,
+	    opts_cert, "--cert FILE",
+	    "print the details of a certificate chain file" },
+	{ "list", NULL, cmd_list, 0, 0, opts_list,
+	    "[--state S] [--limit N] [--server S]",
+	    "primary: list the enrollments" },
+	{ "show", NULL, cmd_show, 1, 1, opts_server, "[--server S] HOST",
+	    "primary: show a host's enrollment and its history" },
+	{ "approve", NULL, cmd_approve, 1, 1, opts_server,
+	    "[--server S] HOST",
+	    "primary: accept the certificate waiting in a conflict" },
+	{ "reject", NULL, cmd_reject, 1, 1, opts_server, "[--server S] HOST",
+	    "primary: refuse the certificate waiting in a conflict" },
+	{ "remove", NULL, cmd_remove, 1, 1, opts_server, "[--server S] HOST",
+	    "primary: remove a host's enrollment" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void
+usage_line(FILE *fp, const struct cli_cmd *c)
+{
+	fprintf(fp, "eca [-f FILE] [--json] %s%s%s", c->name,
+	    c->usage[0] != '\0' ? " " : "", c->usage);
+}
+
+static void
+print_help(FILE *fp)
+{
+	const struct cli_cmd *c;
+	size_t i, w = 0;
+
+	fprintf(fp, "usage: eca [-f FILE] [--json] COMMAND [ARGS]\n\n"
+	    "  -f FILE   configuration file (default: $ECA_CONFIG, then "
+	    CLI_DEFAULT_CONFIG ")\n"
+	    "  --json    print results (and errors) as JSON on stdout\n\n"
+	    "Commands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strlen(commands[i].name) > w)
+			w = strlen(commands[i].name);
+	for (i = 0; i < NCOMMANDS; i++) {
+		c = &commands[i];
+		fprintf(fp, "  %-*s  %s\n", (int)w, c->name, c->summary);
+		fprintf(fp, "  %-*s    eca %s%s%s\n", (int)w, "", c->name,
+		    c->usage[0] != '\0' ? " " : "", c->usage);
+		if (c->alias != NULL)
+			fprintf(fp, "  %-*s    alias: %s\n", (int)w, "",
+			    c->alias);
+	}
+	fprintf(fp, "\nExit codes: 0 success, 1 failure, 2 usage, "
+	    "3 not found / not enrolled,\n4 primary unreachable, "
+	    "5 refused by policy.  `eca help COMMAND` shows one command.\n");
+}
+
+static void
+print_cmd_help(FILE *fp, const struct cli_cmd *c)
+{
+	const struct cli_opt *o;
+
+	fprintf(fp, "usage: ");
+	usage_line(fp, c);
+	fprintf(fp, "\n  %s\n", c->summary);
+	if (c->alias != NULL)
+		fprintf(fp, "  alias: %s\n", c->alias);
+	for (o = c->opts; o->name != NULL; o++) {
+		fprintf(fp, "  %s%s%s", o->name, o->arg ? " " : "",
+		    o->arg ? o->arg : "");
+		if (o->alias != NULL)
+			fprintf(fp, "  (alias %s%s%s)", o->alias,
+			    o->arg ? " " : "", o->arg ? o->arg : "");
+		fputc('\n', fp);
+	}
+}
+
+int
+cli_usage(struct cli *cli, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cli->cmd == NULL)
+		return out_error(cli->json, ECA_ERR_USAGE, "usage: %s (eca "
+		    "[-f FILE] [--json] COMMAND [ARGS]; see `eca help`)", msg);
+	return out_error(cli->json, ECA_ERR_USAGE,
+	    "usage: %s (eca [-f FILE] [--json] %s%s%s)", msg,
+	    cli->cmd->name, cli->cmd->usage[0] != '\0' ? " " : "",
+	    cli->cmd->usage);
+}
+
+const char *
+cli_opt(const struct cli_args *a, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CLI_OPTS_MAX && a->opts[i].name != NULL; i++)
+		if (strcmp(a->opts[i].name, name) == 0)
+			return a->val[i];
+	return NULL;
+}
+
+static const struct cli_cmd *
+find_cmd(const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, word) == 0 ||
+		    (commands[i].alias != NULL &&
+		    strcasecmp(commands[i].alias, word) == 0))
+			return &commands[i];
+	return NULL;
+}
+
+/*
+ * Match one word against the command's options: `--name`, `--name=V`,
+ * or the alias (case-insensitive, as NetBackup's spellings are).
+ * Returns the option's index, or -1.
+ */
+static int
+match_opt(const struct cli_opt *opts, const char *word, const char **inl)
+{
+	size_t i, n;
+
+	*inl = NULL;
+	for (i = 0; opts[i].name != NULL; i++) {
+		n = strlen(opts[i].name);
+		if (strcmp(word, opts[i].name) == 0)
+			return (int)i;
+		if (opts[i].arg != NULL &&
+		    strncmp(word, opts[i].name, n) == 0 && word[n] == '=') {
+			*inl = word + n + 1;
+			return (int)i;
+		}
+		if (opts[i].alias != NULL &&
+		    strcasecmp(word, opts[i].alias) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* --json is accepted after the command too; -json is its NetBackup form. */
+static int
+is_json_flag(const char *w)
+{
+	return strcmp(w, "--json") == 0 || strcmp(w, "-json") == 0;
+}
+
+static int
+parse_args(struct cli *cli, int argc, char **argv, struct cli_args *a)
+{
+	const struct cli_cmd *c = cli->cmd;
+	const char *inl;
+	int i, k, only_pos = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->opts = c->opts;
+	for (i = 0; i < argc; i++) {
+		if (only_pos || argv[i][0] != '-' || argv[i][1] == '\0') {
+			if (a->npos >= CLI_ARGS_MAX || a->npos >= c->max_args)
+				return cli_usage(cli, "unexpected argument "
+				    "'%s'", argv[i]);
+			a->pos[a->npos++] = argv[i];
+			continue;
+		}
+		if (strcmp(argv[i], "--") == 0) {
+			only_pos = 1;
+			continue;
+		}
+		if (is_json_flag(argv[i])) {
+			cli->json = 1;
+			continue;
+		}
+		/* -f FILE after the command too, as administrators type it. */
+		if (strcmp(argv[i], "-f") == 0) {
+			if (i + 1 >= argc || argv[i + 1][0] == '\0')
+				return cli_usage(cli, "-f needs a FILE");
+			cli->conf_path = argv[++i];
+			continue;
+		}
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			print_cmd_help(stdout, c);
+			return -1;
+		}
+		if ((k = match_opt(c->opts, argv[i], &inl)) < 0)
+			return cli_usage(cli, "unknown option '%s' for %s",
+			    argv[i], c->name);
+		if (a->val[k] != NULL)
+			return cli_usage(cli, "option %s given twice",
+			    c->opts[k].name);
+		if (c->opts[k].arg == NULL) {
+			a->val[k] = "";
+			continue;
+		}
+		if (inl == NULL) {
+			if (i + 1 >= argc)
+				return cli_usage(cli, "option %s needs a "
+				    "value %s", argv[i], c->opts[k].arg);
+			inl = argv[++i];
+		}
+		if (inl[0] == '\0')
+			return cli_usage(cli, "option %s needs a non-empty "
+			    "value", c->opts[k].name);
+		a->val[k] = inl;
+	}
+	if (a->npos < c->min_args)
+		return cli_usage(cli, "%s needs %d argument%s", c->name,
+		    c->min_args, c->min_args == 1 ? "" : "s");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli;
+	struct cli_args args;
+	const char *env;
+	int i, r;
+
+	memset(&cli, 0, sizeof(cli));
+	cli.conf_path = CLI_DEFAULT_CONFIG;
+	if ((env = getenv("ECA_CONFIG")) != NULL && env[0] != '\0')
+		cli.conf_path = env;
+
+	/* Global options before the command word (-f, --json also after). */
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-f") == 0) {
+			if (i + 1 >= argc || argv[i + 1][0] == '\0')
+				return cli_usage(&cli, "-f needs a FILE");
+			cli.conf_path = argv[++i];
+		} else if (is_json_flag(argv[i])) {
+			cli.json = 1;
+		} else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "-help") == 0) {
+			print_help(stdout);
+			return ECA_EXIT_OK;
+		} else
+			break;
+	}
+	if (i >= argc)
+		return cli_usage(&cli, "no command given");
+	if (strcmp(argv[i], "help") == 0) {
+		if (i + 1 < argc) {
+			if ((cli.cmd = find_cmd(argv[i + 1])) == NULL)
+				return cli_usage(&cli, "unknown command '%s'",
+				    argv[i + 1]);
+			print_cmd_help(stdout, cli.cmd);
+		} else
+			print_help(stdout);
+		return ECA_EXIT_OK;
+	}
+	if ((cli.cmd = find_cmd(argv[i])) == NULL)
+		return cli_usage(&cli, "unknown command '%s'", argv[i]);
+	if ((r = parse_args(&cli, argc - i - 1, argv + i + 1, &args)) != 0)
+		return r < 0 ? ECA_EXIT_OK : r;
+
+	if (eca_client_global_init() != 0)
+		return out_error(cli.json, ECA_ERR_INTERNAL,
+		    "cannot initialise libcurl");
+	r = cli.cmd->fn(&cli, &args);
+
+	eca_cred_free(cli.cred);
+	eca_config_free(cli.cfg);
+	eca_client_global_cleanup();
+	if (fflush(stdout) != 0 && r == 0)
+		r = ECA_EXIT_FAILURE;
+	return r;
+}
