@@ -1,0 +1,49 @@
+/*
+ * store_impl.h - what a registry backend provides to store.c.
+ *
+ * Private to the store: store.c and the backends include it, nothing else.
+ * A backend embeds struct eca_store as the first member of its own
+ * connection struct and fills every entry of its eca_store_ops; store.c
+ * dispatches the public eca_store_* calls through it.
+ */
+#ifndef ECA_STORE_IMPL_H
+#define ECA_STORE_IMPL_H
+
+#include "store.h"
+
+struct eca_store_ops {
+	const char *name;	/* "sqlite", for messages */
+	/* target is the URI without its scheme ("PATH" of "sqlite:PATH"). */
+	int (*open)(const char *target, int flags, struct eca_store **out,
+	    struct eca_err *err);
+	void (*close)(struct eca_store *st);
+	int (*begin)(struct eca_store *st, struct eca_err *err);
+	int (*commit)(struct eca_store *st, struct eca_err *err);
+	void (*rollback)(struct eca_store *st);
+	int (*savepoint)(struct eca_store *st, struct eca_err *err);
+	int (*release)(struct eca_store *st, struct eca_err *err);
+	void (*rollback_to)(struct eca_store *st);
+	int (*get)(struct eca_store *st, const char *primary, const char *host,
+	    struct eca_enrollment *out, struct eca_err *err);
+	int (*put)(struct eca_store *st, const struct eca_enrollment *rec,
+	    struct eca_err *err);
+	int (*next_version)(struct eca_store *st, int64_t *out,
+	    struct eca_err *err);
+	int (*add_history)(struct eca_store *st,
+	    const struct eca_history_entry *h, struct eca_err *err);
+	int (*list)(struct eca_store *st, const char *primary, int state,
+	    const char *after_host, size_t limit, struct eca_enrollment **out,
+	    size_t *n, struct eca_err *err);
+	int (*history)(struct eca_store *st, const char *primary,
+	    const char *host, size_t limit, struct eca_history_entry **out,
+	    size_t *n, struct eca_err *err);
+};
+
+struct eca_store {
+	const struct eca_store_ops *ops;
+	int flags;		/* ECA_STORE_READONLY */
+};
+
+extern const struct eca_store_ops eca_store_sqlite_ops;
+
+#endif

@@ -1,0 +1,984 @@
+/* test_enroll.c - the enrollment rule and the group commit. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "enroll.h"
+#include "store.h"
+
+#define PRIMARY "primary.example"
+#define NOW 1750000000
+
+/* ---------------------------------------------------------------- */
+/* Helpers.                                                          */
+
+/* A certificate: leaf number and key number give the fingerprints. */
+static void
+fake_cert(struct eca_certinfo *ci, unsigned leaf, unsigned key)
+{
+	memset(ci, 0, sizeof(*ci));
+	snprintf(ci->fingerprint, sizeof(ci->fingerprint), "%064x", leaf);
+	snprintf(ci->spki_fingerprint, sizeof(ci->spki_fingerprint), "%064x",
+	    key + 0x10000u);
+	snprintf(ci->subject, sizeof(ci->subject), "CN=leaf%u", leaf);
+	snprintf(ci->issuer, sizeof(ci->issuer), "CN=CA");
+	snprintf(ci->serial, sizeof(ci->serial), "%X", leaf);
+	ci->not_before = NOW - 1000;
+	ci->not_after = NOW + 100000;
+	snprintf(ci->key_desc, sizeof(ci->key_desc), "EC P-256");
+	snprintf(ci->sig_alg, sizeof(ci->sig_alg), "ecdsa-with-SHA256");
+}
+
+static void
+make_rec(struct eca_enrollment *r, enum eca_state s, unsigned leaf,
+    unsigned key)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->primary, sizeof(r->primary), PRIMARY);
+	snprintf(r->host, sizeof(r->host), "h.example");
+	snprintf(r->host_id, sizeof(r->host_id),
+	    "11111111-1111-4111-8111-111111111111");
+	r->state = s;
+	fake_cert(&r->cert, leaf, key);
+}
+
+static void
+make_req(struct eca_enroll_req *q, const char *host, unsigned leaf,
+    unsigned key)
+{
+	memset(q, 0, sizeof(*q));
+	snprintf(q->primary, sizeof(q->primary), PRIMARY);
+	snprintf(q->host, sizeof(q->host), "%s", host);
+	q->role = ECA_ROLE_CLIENT;
+	q->method = ECA_METHOD_MANUAL;
+	fake_cert(&q->cert, leaf, key);
+	snprintf(q->source, sizeof(q->source), "192.0.2.1:40000");
+	q->now = NOW;
+}
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct eca_store *st;
+	int64_t now;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f;
+	struct eca_err err;
+	char uri[160];
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/eca-test-enroll-XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/registry.db", f->dir);
+	snprintf(uri, sizeof(uri), "sqlite:%s", f->path);
+	if (eca_store_open(uri, 0, &f->st, &err) != 0) {
+		rmdir(f->dir);
+		free(f);
+		return -1;
+	}
+	f->now = NOW;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char p[160];
+
+	eca_store_close(f->st);
+	unlink(f->path);
+	snprintf(p, sizeof(p), "%s-wal", f->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", f->path);
+	unlink(p);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+op_enroll(struct fixture *f, struct eca_op *op, const char *host,
+    unsigned leaf, unsigned key)
+{
+	memset(op, 0, sizeof(*op));
+	op->type = ECA_OP_ENROLL;
+	make_req(&op->req, host, leaf, key);
+	op->req.now = ++f->now;
+}
+
+static void
+op_admin(struct fixture *f, struct eca_op *op, enum eca_op_type type,
+    const char *host)
+{
+	memset(op, 0, sizeof(*op));
+	op->type = type;
+	snprintf(op->req.primary, sizeof(op->req.primary), PRIMARY);
+	snprintf(op->req.host, sizeof(op->req.host), "%s", host);
+	snprintf(op->req.source, sizeof(op->req.source), "local");
+	snprintf(op->actor, sizeof(op->actor), "local:0");
+	op->req.now = ++f->now;
+}
+
+/* Apply one op alone; returns its status. */
+static int
+apply1(struct fixture *f, struct eca_op *op)
+{
+	struct eca_err err;
+
+	assert_int_equal(eca_registry_apply(f->st, op, 1, &err), 0);
+	return op->status;
+}
+
+static int
+enroll(struct fixture *f, const char *host, unsigned leaf, unsigned key,
+    struct eca_op *op)
+{
+	op_enroll(f, op, host, leaf, key);
+	return apply1(f, op);
+}
+
+static void
+get(struct fixture *f, const char *host, struct eca_enrollment *r)
+{
+	struct eca_err err;
+
+	assert_int_equal(eca_store_get(f->st, PRIMARY, host, r, &err), 0);
+}
+
+static size_t
+history_len(struct fixture *f, const char *host,
+    struct eca_history_entry **out)
+{
+	struct eca_history_entry *l = NULL;
+	struct eca_err err;
+	size_t n = 0;
+
+	assert_int_equal(eca_store_history(f->st, PRIMARY, host, 1000, &l, &n,
+	    &err), 0);
+	if (out != NULL)
+		*out = l;
+	else
+		free(l);
+	return n;
+}
+
+static int
+decide(const struct eca_enrollment *ex, const struct eca_enroll_req *q,
+    enum eca_enroll_outcome *o, struct eca_err *err)
+{
+	return eca_enroll_decide(ex, q, o, err);
+}
+
+/* ---------------------------------------------------------------- */
+/* The rule: refusals first.                                         */
+
+static void
+test_decide_request_without_fingerprint_is_refused(void **state)
+{
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_req(&q, "h.example", 1, 1);
+	q.cert.fingerprint[0] = '\0';
+	assert_int_equal(decide(NULL, &q, &o, &err), ECA_ERR_BAD_REQUEST);
+	assert_int_equal(o, ECA_OUTCOME_NONE);
+}
+
+static void
+test_decide_banned_host_is_refused(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_BANNED, 1, 1);
+	make_req(&q, "h.example", 1, 1);
+	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_BANNED);
+	assert_int_equal(err.code, ECA_ERR_BANNED);
+	assert_non_null(strstr(err.msg, "banned"));
+	/* whatever it presents */
+	make_req(&q, "h.example", 2, 2);
+	q.force = q.allow_force = 1;
+	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_BANNED);
+	assert_int_equal(o, ECA_OUTCOME_NONE);
+}
+
+static void
+test_decide_revoked_certificate_again_is_refused(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_REVOKED, 1, 1);
+	make_req(&q, "h.example", 1, 1);
+	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_REVOKED);
+	assert_int_equal(o, ECA_OUTCOME_NONE);
+	assert_non_null(strstr(err.msg, "revoked"));
+}
+
+static void
+test_decide_revoked_host_with_other_cert_is_conflict(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_REVOKED, 1, 1);
+	make_req(&q, "h.example", 2, 2);
+	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_CONFLICT);
+	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
+	/* even a renewal of the revoked key needs an administrator */
+	make_req(&q, "h.example", 3, 1);
+	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_CONFLICT);
+	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
+}
+
+static void
+test_decide_new_key_without_force_is_conflict(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_ENROLLED, 1, 1);
+	make_req(&q, "h.example", 2, 2);
+	q.allow_force = 1;	/* allowed, but not asked */
+	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_CONFLICT);
+	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
+	assert_non_null(strstr(err.msg, "an administrator must run `eca "
+	    "approve HOST` or `eca reject HOST` on the primary"));
+}
+
+static void
+test_decide_new_key_with_force_not_allowed_is_refused(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_ENROLLED, 1, 1);
+	make_req(&q, "h.example", 2, 2);
+	q.force = 1;
+	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_FORCE_NOT_ALLOWED);
+	assert_int_equal(o, ECA_OUTCOME_NONE);
+	assert_non_null(strstr(err.msg, "ECA_ALLOW_FORCED_REENROLLMENT"));
+	assert_non_null(strstr(err.msg, "administrator to approve"));
+}
+
+static void
+test_decide_conflict_with_candidate_again_stays_conflict(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_CONFLICT, 1, 1);
+	ex.has_candidate = 1;
+	fake_cert(&ex.candidate, 2, 2);
+	make_req(&q, "h.example", 2, 2);
+	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_CONFLICT);
+	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
+}
+
+static void
+test_decide_conflict_with_another_new_cert_is_conflict(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_CONFLICT, 1, 1);
+	ex.has_candidate = 1;
+	fake_cert(&ex.candidate, 2, 2);
+	make_req(&q, "h.example", 3, 3);
+	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_CONFLICT);
+	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
+}
+
+/* ---------------------------------------------------------------- */
+/* The rule: what is accepted.                                       */
+
+static void
+test_decide_no_record_is_enrolled(void **state)
+{
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_req(&q, "h.example", 1, 1);
+	assert_int_equal(decide(NULL, &q, &o, &err), 0);
+	assert_int_equal(o, ECA_OUTCOME_ENROLLED);
+}
+
+static void
+test_decide_removed_record_is_enrolled(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_REMOVED, 1, 1);
+	make_req(&q, "h.example", 2, 2);
+	assert_int_equal(decide(&ex, &q, &o, &err), 0);
+	assert_int_equal(o, ECA_OUTCOME_ENROLLED);
+}
+
+static void
+test_decide_same_leaf_is_unchanged(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_ENROLLED, 1, 1);
+	make_req(&q, "h.example", 1, 1);
+	assert_int_equal(decide(&ex, &q, &o, &err), 0);
+	assert_int_equal(o, ECA_OUTCOME_UNCHANGED);
+}
+
+static void
+test_decide_same_key_new_leaf_is_renewed(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_ENROLLED, 1, 1);
+	make_req(&q, "h.example", 2, 1);
+	assert_int_equal(decide(&ex, &q, &o, &err), 0);
+	assert_int_equal(o, ECA_OUTCOME_RENEWED);
+}
+
+static void
+test_decide_new_key_with_force_allowed_is_forced(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_ENROLLED, 1, 1);
+	make_req(&q, "h.example", 2, 2);
+	q.force = q.allow_force = 1;
+	assert_int_equal(decide(&ex, &q, &o, &err), 0);
+	assert_int_equal(o, ECA_OUTCOME_FORCED);
+}
+
+static void
+test_decide_conflict_with_enrolled_cert_is_unchanged(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_CONFLICT, 1, 1);
+	ex.has_candidate = 1;
+	fake_cert(&ex.candidate, 2, 2);
+	make_req(&q, "h.example", 1, 1);
+	assert_int_equal(decide(&ex, &q, &o, &err), 0);
+	assert_int_equal(o, ECA_OUTCOME_UNCHANGED);
+}
+
+static void
+test_decide_conflict_with_renewal_of_enrolled_key_is_renewed(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_CONFLICT, 1, 1);
+	ex.has_candidate = 1;
+	fake_cert(&ex.candidate, 2, 2);
+	make_req(&q, "h.example", 3, 1);
+	assert_int_equal(decide(&ex, &q, &o, &err), 0);
+	assert_int_equal(o, ECA_OUTCOME_RENEWED);
+}
+
+static void
+test_outcome_names_are_upper_case(void **state)
+{
+	(void)state;
+	assert_string_equal(eca_outcome_name(ECA_OUTCOME_ENROLLED),
+	    "ENROLLED");
+	assert_string_equal(eca_outcome_name(ECA_OUTCOME_REMOVED), "REMOVED");
+	assert_string_equal(eca_outcome_name((enum eca_enroll_outcome)99),
+	    "UNKNOWN");
+}
+
+static void
+test_uuid_is_random_version_4(void **state)
+{
+	char a[ECA_HOST_ID_LEN + 1], b[ECA_HOST_ID_LEN + 1];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(eca_uuid_new(a), 0);
+	assert_int_equal(eca_uuid_new(b), 0);
+	assert_int_equal(strlen(a), ECA_HOST_ID_LEN);
+	for (i = 0; i < ECA_HOST_ID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+			assert_int_equal(a[i], '-');
+		else
+			assert_non_null(strchr("0123456789abcdef", a[i]));
+	}
+	assert_int_equal(a[14], '4');
+	assert_non_null(strchr("89ab", a[19]));
+	assert_string_not_equal(a, b);
+}
+
+/* ---------------------------------------------------------------- */
+/* Applying: refusals first.                                         */
+
+static void
+test_apply_remove_of_unknown_host_is_not_enrolled(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_op op;
+
+	op_admin(f, &op, ECA_OP_REMOVE, "nobody.example");
+	assert_int_equal(apply1(f, &op), ECA_ERR_NOT_ENROLLED);
+	assert_int_equal(op.err.code, ECA_ERR_NOT_ENROLLED);
+	assert_non_null(strstr(op.err.msg, "nobody.example"));
+}
+
+static void
+test_apply_remove_of_removed_host_is_not_enrolled(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	op_admin(f, &op, ECA_OP_REMOVE, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	op_admin(f, &op, ECA_OP_REMOVE, "a.example");
+	assert_int_equal(apply1(f, &op), ECA_ERR_NOT_ENROLLED);
+	assert_int_equal(op.rec.state, ECA_STATE_REMOVED);
+}
+
+static void
+test_apply_remove_with_wrong_fingerprint_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_certinfo other;
+	struct eca_op op;
+	int64_t version;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	version = op.rec.version;
+	op_admin(f, &op, ECA_OP_REMOVE, "a.example");
+	op.actor[0] = '\0';
+	fake_cert(&other, 9, 9);
+	snprintf(op.require_fingerprint, sizeof(op.require_fingerprint), "%s",
+	    other.fingerprint);
+	assert_int_equal(apply1(f, &op), ECA_ERR_FINGERPRINT_MISMATCH);
+	/* rec is the unchanged existing record */
+	assert_int_equal(op.rec.state, ECA_STATE_ENROLLED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	assert_int_equal(r.version, version);
+	assert_int_equal(history_len(f, "a.example", NULL), 1);
+}
+
+static void
+test_apply_remove_of_banned_host_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_err err;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	r = op.rec;
+	r.state = ECA_STATE_BANNED;
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_put(f->st, &r, &err), 0);
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+	op_admin(f, &op, ECA_OP_REMOVE, "a.example");
+	assert_int_equal(apply1(f, &op), ECA_ERR_BANNED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_BANNED);
+}
+
+static void
+test_apply_approve_without_conflict_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_op op;
+
+	op_admin(f, &op, ECA_OP_APPROVE, "a.example");
+	assert_int_equal(apply1(f, &op), ECA_ERR_NOT_FOUND);
+	assert_non_null(strstr(op.err.msg, "no pending conflict for "
+	    "a.example"));
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	op_admin(f, &op, ECA_OP_APPROVE, "a.example");
+	assert_int_equal(apply1(f, &op), ECA_ERR_NOT_FOUND);
+	op_admin(f, &op, ECA_OP_REJECT, "a.example");
+	assert_int_equal(apply1(f, &op), ECA_ERR_NOT_FOUND);
+	assert_int_equal(history_len(f, "a.example", NULL), 1);
+}
+
+static void
+test_apply_force_not_allowed_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	op_enroll(f, &op, "a.example", 2, 2);
+	op.req.force = 1;
+	assert_int_equal(apply1(f, &op), ECA_ERR_FORCE_NOT_ALLOWED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	assert_false(r.has_candidate);
+	assert_string_equal(op.rec.cert.fingerprint, r.cert.fingerprint);
+	assert_int_equal(history_len(f, "a.example", NULL), 1);
+}
+
+static void
+test_apply_one_failing_op_does_not_disturb_the_group(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op ops[4];
+	struct eca_err err;
+
+	assert_int_equal(enroll(f, "b.example", 1, 1, &ops[0]), 0);
+	op_enroll(f, &ops[0], "a.example", 10, 10);
+	op_admin(f, &ops[1], ECA_OP_REMOVE, "ghost.example");	/* fails */
+	op_enroll(f, &ops[2], "b.example", 2, 2);
+	ops[2].req.force = 1;				/* refused */
+	op_enroll(f, &ops[3], "c.example", 30, 30);
+	assert_int_equal(eca_registry_apply(f->st, ops, 4, &err), 0);
+	assert_int_equal(ops[0].status, 0);
+	assert_int_equal(ops[0].outcome, ECA_OUTCOME_ENROLLED);
+	assert_int_equal(ops[1].status, ECA_ERR_NOT_ENROLLED);
+	assert_int_equal(ops[2].status, ECA_ERR_FORCE_NOT_ALLOWED);
+	assert_int_equal(ops[2].outcome, ECA_OUTCOME_NONE);
+	assert_int_equal(ops[1].outcome, ECA_OUTCOME_NONE);
+	assert_int_equal(ops[3].status, 0);
+	assert_int_equal(ops[3].outcome, ECA_OUTCOME_ENROLLED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	get(f, "c.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	get(f, "b.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	assert_false(r.has_candidate);
+	/* versions are distinct and in order of the ops */
+	assert_true(ops[3].rec.version > ops[0].rec.version);
+}
+
+static void
+test_apply_when_transaction_cannot_start_fails_every_op(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_op ops[2];
+	struct eca_err err;
+
+	op_enroll(f, &ops[0], "a.example", 1, 1);
+	op_enroll(f, &ops[1], "b.example", 2, 2);
+	/* a transaction already open: BEGIN fails, nothing is applied */
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_not_equal(eca_registry_apply(f->st, ops, 2, &err), 0);
+	assert_int_equal(ops[0].status, err.code);
+	assert_int_equal(ops[1].status, err.code);
+	assert_int_not_equal(ops[1].status, 0);
+	eca_store_rollback(f->st);
+	assert_int_equal(eca_store_get(f->st, PRIMARY, "a.example",
+	    &ops[0].rec, &err), ECA_ERR_NOT_FOUND);
+}
+
+/* ---------------------------------------------------------------- */
+/* Applying: changes.                                                */
+
+static void
+test_apply_enroll_creates_record_and_history(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_ENROLLED);
+	get(f, "a.example", &r);
+	assert_string_equal(r.primary, PRIMARY);
+	assert_int_equal(strlen(r.host_id), ECA_HOST_ID_LEN);
+	assert_string_equal(r.host_id, op.rec.host_id);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	assert_int_equal(r.method, ECA_METHOD_MANUAL);
+	assert_int_equal(r.enrolled_at, f->now);
+	assert_int_equal(r.updated_at, f->now);
+	assert_int_equal(r.last_seen, f->now);
+	assert_string_equal(r.source, "192.0.2.1:40000");
+	assert_true(r.version >= 1);
+	assert_int_equal(r.version, op.rec.version);
+	assert_int_equal(history_len(f, "a.example", &h), 1);
+	assert_string_equal(h[0].event, "ENROLL");
+	assert_string_equal(h[0].actor, "a.example");
+	assert_string_equal(h[0].fingerprint, r.cert.fingerprint);
+	assert_string_equal(h[0].host_id, r.host_id);
+	assert_int_equal(h[0].state, ECA_STATE_ENROLLED);
+	free(h);
+}
+
+static void
+test_apply_same_cert_updates_only_last_seen(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment before, after;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	get(f, "a.example", &before);
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	get(f, "a.example", &after);
+	assert_int_equal(after.last_seen, before.last_seen + 1);
+	assert_int_equal(after.updated_at, before.updated_at);
+	assert_int_equal(after.version, before.version);
+	assert_int_equal(after.enrolled_at, before.enrolled_at);
+	assert_int_equal(history_len(f, "a.example", NULL), 1);
+}
+
+static void
+test_apply_renewal_keeps_host_id_and_adds_history(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment before, after;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	get(f, "a.example", &before);
+	assert_int_equal(enroll(f, "a.example", 2, 1, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_RENEWED);
+	get(f, "a.example", &after);
+	assert_string_equal(after.host_id, before.host_id);
+	assert_string_equal(after.cert.fingerprint, op.req.cert.fingerprint);
+	assert_true(after.version > before.version);
+	assert_int_equal(history_len(f, "a.example", &h), 2);
+	assert_string_equal(h[1].event, "RENEW");
+	free(h);
+}
+
+static void
+test_apply_conflict_is_persisted_with_candidate(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment r;
+	struct eca_op op;
+	char enrolled_fp[ECA_FP_HEX_LEN + 1];
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	snprintf(enrolled_fp, sizeof(enrolled_fp), "%s",
+	    op.rec.cert.fingerprint);
+	op_enroll(f, &op, "a.example", 2, 2);
+	snprintf(op.req.source, sizeof(op.req.source), "198.51.100.7:1234");
+	assert_int_equal(apply1(f, &op), ECA_ERR_CONFLICT);
+	assert_int_equal(op.outcome, ECA_OUTCOME_CONFLICT);
+	assert_int_equal(op.rec.state, ECA_STATE_CONFLICT);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_CONFLICT);
+	assert_string_equal(r.cert.fingerprint, enrolled_fp);
+	assert_true(r.has_candidate);
+	assert_string_equal(r.candidate.fingerprint, op.req.cert.fingerprint);
+	assert_int_equal(r.candidate_at, f->now);
+	assert_string_equal(r.candidate_source, "198.51.100.7:1234");
+	assert_int_equal(history_len(f, "a.example", &h), 2);
+	assert_string_equal(h[1].event, "CONFLICT");
+	assert_int_equal(h[1].state, ECA_STATE_CONFLICT);
+	assert_string_equal(h[1].fingerprint, op.req.cert.fingerprint);
+	free(h);
+
+	/* the same candidate again: still a conflict, but only a sighting */
+	op_enroll(f, &op, "a.example", 2, 2);
+	assert_int_equal(apply1(f, &op), ECA_ERR_CONFLICT);
+	assert_int_equal(op.outcome, ECA_OUTCOME_CONFLICT);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_CONFLICT);
+	assert_int_equal(r.last_seen, f->now);
+	assert_int_equal(r.candidate_at, f->now - 1);
+	assert_int_equal(history_len(f, "a.example", NULL), 2);
+
+	/* a newer different cert replaces the candidate */
+	op_enroll(f, &op, "a.example", 3, 3);
+	assert_int_equal(apply1(f, &op), ECA_ERR_CONFLICT);
+	get(f, "a.example", &r);
+	assert_string_equal(r.candidate.fingerprint, op.req.cert.fingerprint);
+	assert_string_equal(r.cert.fingerprint, enrolled_fp);
+
+	/* the enrolled cert still works and changes nothing */
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_CONFLICT);
+	assert_true(r.has_candidate);
+
+	/* a renewal of the enrolled key: renewed, conflict kept */
+	assert_int_equal(enroll(f, "a.example", 4, 1, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_RENEWED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_CONFLICT);
+	assert_true(r.has_candidate);
+	assert_string_equal(r.cert.fingerprint, op.req.cert.fingerprint);
+}
+
+static void
+test_apply_approve_makes_candidate_enrolled(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment r, before;
+	struct eca_op op;
+	char cand_fp[ECA_FP_HEX_LEN + 1];
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	get(f, "a.example", &before);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	snprintf(cand_fp, sizeof(cand_fp), "%s", op.req.cert.fingerprint);
+	op_admin(f, &op, ECA_OP_APPROVE, "a.example");
+	snprintf(op.actor, sizeof(op.actor), "CN=admin");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_APPROVED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	assert_int_equal(r.method, ECA_METHOD_ADMIN);
+	assert_string_equal(r.cert.fingerprint, cand_fp);
+	assert_false(r.has_candidate);
+	assert_int_equal(r.enrolled_at, f->now);
+	assert_string_equal(r.host_id, before.host_id);
+	assert_int_equal(history_len(f, "a.example", &h), 3);
+	assert_string_equal(h[2].event, "APPROVE");
+	assert_string_equal(h[2].actor, "CN=admin");
+	assert_string_equal(h[2].fingerprint, cand_fp);
+	free(h);
+	/* the approved cert is now the one that is unchanged */
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+}
+
+static void
+test_apply_reject_drops_candidate_and_returns_to_enrolled(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	op_admin(f, &op, ECA_OP_REJECT, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_REJECTED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	assert_false(r.has_candidate);
+	assert_string_equal(r.candidate.fingerprint, "");
+	fake_cert(&r.candidate, 1, 1);
+	assert_string_equal(r.cert.fingerprint, r.candidate.fingerprint);
+	assert_int_equal(history_len(f, "a.example", &h), 3);
+	assert_string_equal(h[2].event, "REJECT");
+	free(h);
+	/* the rejected cert comes back as a conflict again */
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+}
+
+static void
+test_apply_forced_reenrollment_when_allowed(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	op_enroll(f, &op, "a.example", 3, 3);
+	op.req.force = op.req.allow_force = 1;
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_FORCED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	assert_false(r.has_candidate);
+	assert_string_equal(r.cert.fingerprint, op.req.cert.fingerprint);
+	assert_int_equal(history_len(f, "a.example", &h), 3);
+	assert_string_equal(h[2].event, "FORCE");
+	free(h);
+}
+
+static void
+test_apply_host_id_is_stable_across_remove_and_reenroll(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment r;
+	struct eca_op op;
+	char id[ECA_HOST_ID_LEN + 1];
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	snprintf(id, sizeof(id), "%s", op.rec.host_id);
+	/* the host removes itself with its enrolled certificate */
+	op_admin(f, &op, ECA_OP_REMOVE, "a.example");
+	op.actor[0] = '\0';
+	fake_cert(&r.cert, 1, 1);
+	snprintf(op.require_fingerprint, sizeof(op.require_fingerprint), "%s",
+	    r.cert.fingerprint);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_REMOVED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_REMOVED);
+	assert_string_equal(r.host_id, id);
+	/* enrolls again with a brand new key: no conflict, same ID */
+	assert_int_equal(enroll(f, "a.example", 5, 5, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_ENROLLED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	assert_string_equal(r.host_id, id);
+	assert_int_equal(history_len(f, "a.example", &h), 3);
+	assert_string_equal(h[0].event, "ENROLL");
+	assert_string_equal(h[1].event, "REMOVE");
+	assert_int_equal(h[1].state, ECA_STATE_REMOVED);
+	assert_string_equal(h[2].event, "ENROLL");
+	free(h);
+}
+
+static void
+test_apply_admin_remove_drops_the_candidate(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	op_admin(f, &op, ECA_OP_REMOVE, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_REMOVED);
+	assert_false(r.has_candidate);
+}
+
+static void
+test_apply_new_hosts_get_distinct_host_ids(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_op ops[3];
+	struct eca_err err;
+
+	op_enroll(f, &ops[0], "a.example", 1, 1);
+	op_enroll(f, &ops[1], "b.example", 2, 2);
+	op_enroll(f, &ops[2], "c.example", 3, 3);
+	assert_int_equal(eca_registry_apply(f->st, ops, 3, &err), 0);
+	assert_string_not_equal(ops[0].rec.host_id, ops[1].rec.host_id);
+	assert_string_not_equal(ops[1].rec.host_id, ops[2].rec.host_id);
+	assert_string_not_equal(ops[0].rec.host_id, ops[2].rec.host_id);
+	assert_int_equal(ops[0].rec.host_id[14], '4');
+}
+
+static void
+test_apply_of_empty_group_does_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_err err;
+
+	assert_int_equal(eca_registry_apply(f->st, NULL, 0, &err), 0);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+#define U(f) cmocka_unit_test(f)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		U(test_decide_request_without_fingerprint_is_refused),
+		U(test_decide_banned_host_is_refused),
+		U(test_decide_revoked_certificate_again_is_refused),
+		U(test_decide_revoked_host_with_other_cert_is_conflict),
+		U(test_decide_new_key_without_force_is_conflict),
+		U(test_decide_new_key_with_force_not_allowed_is_refused),
+		U(test_decide_conflict_with_candidate_again_stays_conflict),
+		U(test_decide_conflict_with_another_new_cert_is_conflict),
+		U(test_decide_no_record_is_enrolled),
+		U(test_decide_removed_record_is_enrolled),
+		U(test_decide_same_leaf_is_unchanged),
+		U(test_decide_same_key_new_leaf_is_renewed),
+		U(test_decide_new_key_with_force_allowed_is_forced),
+		U(test_decide_conflict_with_enrolled_cert_is_unchanged),
+		U(test_decide_conflict_with_renewal_of_enrolled_key_is_renewed),
+		U(test_outcome_names_are_upper_case),
+		U(test_uuid_is_random_version_4),
+		T(test_apply_remove_of_unknown_host_is_not_enrolled),
+		T(test_apply_remove_of_removed_host_is_not_enrolled),
+		T(test_apply_remove_with_wrong_fingerprint_is_refused),
+		T(test_apply_remove_of_banned_host_is_refused),
+		T(test_apply_approve_without_conflict_is_not_found),
+		T(test_apply_force_not_allowed_writes_nothing),
+		T(test_apply_one_failing_op_does_not_disturb_the_group),
+		T(test_apply_when_transaction_cannot_start_fails_every_op),
+		T(test_apply_enroll_creates_record_and_history),
+		T(test_apply_same_cert_updates_only_last_seen),
+		T(test_apply_renewal_keeps_host_id_and_adds_history),
+		T(test_apply_conflict_is_persisted_with_candidate),
+		T(test_apply_approve_makes_candidate_enrolled),
+		T(test_apply_reject_drops_candidate_and_returns_to_enrolled),
+		T(test_apply_forced_reenrollment_when_allowed),
+		T(test_apply_host_id_is_stable_across_remove_and_reenroll),
+		T(test_apply_admin_remove_drops_the_candidate),
+		T(test_apply_new_hosts_get_distinct_host_ids),
+		T(test_apply_of_empty_group_does_nothing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,960 @@
+/* test_store.c - the registry store (SQLite backend) and its front. */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	char uri[160];
+	struct eca_store *st;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/eca-test-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/registry.db", f->dir);
+	snprintf(f->uri, sizeof(f->uri), "sqlite:%s", f->path);
+	*state = f;
+	return 0;
+}
+
+static void
+rm_f(const char *dir, const char *name)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	unlink(p);
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	eca_store_close(f->st);
+	rm_f(f->dir, "registry.db");
+	rm_f(f->dir, "registry.db-wal");
+	rm_f(f->dir, "registry.db-shm");
+	rm_f(f->dir, "registry.db-journal");
+	rm_f(f->dir, "afile");
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct eca_store *
+open_rw(struct fixture *f)
+{
+	struct eca_err err;
+	struct eca_store *st = NULL;
+
+	assert_int_equal(eca_store_open(f->uri, 0, &st, &err), 0);
+	assert_non_null(st);
+	return st;
+}
+
+static void
+fake_cert(struct eca_certinfo *ci, unsigned leaf, unsigned key)
+{
+	memset(ci, 0, sizeof(*ci));
+	snprintf(ci->fingerprint, sizeof(ci->fingerprint), "%064x", leaf);
+	snprintf(ci->spki_fingerprint, sizeof(ci->spki_fingerprint), "%064x",
+	    key + 0x10000u);
+	snprintf(ci->subject, sizeof(ci->subject), "CN=h%u,O=Example", leaf);
+	snprintf(ci->issuer, sizeof(ci->issuer), "CN=Issuing CA,O=Example");
+	snprintf(ci->serial, sizeof(ci->serial), "%08X", leaf);
+	ci->not_before = 1700000000 + leaf;
+	ci->not_after = 1800000000 + leaf;
+	snprintf(ci->key_desc, sizeof(ci->key_desc), "EC P-256");
+	snprintf(ci->sig_alg, sizeof(ci->sig_alg), "ecdsa-with-SHA256");
+	snprintf(ci->cn, sizeof(ci->cn), "h%u.example", leaf);
+	snprintf(ci->san, sizeof(ci->san), "h%u.example,alt%u.example", leaf,
+	    leaf);
+}
+
+static void
+fake_record(struct eca_enrollment *r, const char *host, unsigned n)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->primary, sizeof(r->primary), "primary.example");
+	snprintf(r->host, sizeof(r->host), "%s", host);
+	snprintf(r->host_id, sizeof(r->host_id),
+	    "00000000-0000-4000-8000-%012x", n);
+	r->role = ECA_ROLE_MEDIA;
+	r->state = ECA_STATE_ENROLLED;
+	r->method = ECA_METHOD_MANUAL;
+	fake_cert(&r->cert, n, n);
+	r->enrolled_at = 1750000000 + n;
+	r->updated_at = 1750000100 + n;
+	r->last_seen = 1750000200 + n;
+	snprintf(r->source, sizeof(r->source), "203.0.113.9:%u", 50000 + n);
+	r->version = n;
+}
+
+static void
+put_committed(struct eca_store *st, const struct eca_enrollment *r)
+{
+	struct eca_err err;
+
+	assert_int_equal(eca_store_begin(st, &err), 0);
+	assert_int_equal(eca_store_put(st, r, &err), 0);
+	assert_int_equal(eca_store_commit(st, &err), 0);
+}
+
+static void
+assert_cert_equal(const struct eca_certinfo *a, const struct eca_certinfo *b)
+{
+	assert_string_equal(a->fingerprint, b->fingerprint);
+	assert_string_equal(a->spki_fingerprint, b->spki_fingerprint);
+	assert_string_equal(a->subject, b->subject);
+	assert_string_equal(a->issuer, b->issuer);
+	assert_string_equal(a->serial, b->serial);
+	assert_int_equal(a->not_before, b->not_before);
+	assert_int_equal(a->not_after, b->not_after);
+	assert_string_equal(a->key_desc, b->key_desc);
+	assert_string_equal(a->sig_alg, b->sig_alg);
+	assert_string_equal(a->cn, b->cn);
+	assert_string_equal(a->san, b->san);
+}
+
+static void
+assert_record_equal(const struct eca_enrollment *a,
+    const struct eca_enrollment *b)
+{
+	assert_string_equal(a->primary, b->primary);
+	assert_string_equal(a->host, b->host);
+	assert_string_equal(a->host_id, b->host_id);
+	assert_int_equal(a->role, b->role);
+	assert_int_equal(a->state, b->state);
+	assert_int_equal(a->method, b->method);
+	assert_cert_equal(&a->cert, &b->cert);
+	assert_int_equal(a->has_candidate, b->has_candidate);
+	assert_cert_equal(&a->candidate, &b->candidate);
+	assert_int_equal(a->candidate_at, b->candidate_at);
+	assert_string_equal(a->candidate_source, b->candidate_source);
+	assert_int_equal(a->enrolled_at, b->enrolled_at);
+	assert_int_equal(a->updated_at, b->updated_at);
+	assert_int_equal(a->last_seen, b->last_seen);
+	assert_string_equal(a->source, b->source);
+	assert_int_equal(a->version, b->version);
+}
+
+static int
+raw_user_version(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int v = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1,
+	    &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	v = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return v;
+}
+
+/* ---------------------------------------------------------------- */
+/* Negative cases.                                                   */
+
+static void
+test_open_in_unwritable_directory_fails_cleanly(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *st = (struct eca_store *)&st;
+	struct eca_err err;
+	char uri[256];
+	int fd;
+
+	/*
+	 * Root ignores directory modes, so the directory here is a regular
+	 * file: no one can create anything under it.
+	 */
+	snprintf(uri, sizeof(uri), "%s/afile", f->dir);
+	fd = open(uri, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(uri, sizeof(uri), "sqlite:%s/afile/registry.db", f->dir);
+	eca_err_clear(&err);
+	assert_int_equal(eca_store_open(uri, 0, &st, &err), ECA_ERR_IO);
+	assert_null(st);
+	assert_int_equal(err.code, ECA_ERR_IO);
+	assert_non_null(strstr(err.msg, "afile/registry.db"));
+	assert_non_null(strstr(err.msg, "writable"));
+}
+
+static void
+test_open_in_mode_0500_directory_fails_unless_root(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+	char sub[128], uri[256];
+	int r;
+
+	snprintf(sub, sizeof(sub), "%s/ro", f->dir);
+	assert_int_equal(mkdir(sub, 0500), 0);
+	snprintf(uri, sizeof(uri), "sqlite:%s/registry.db", sub);
+	r = eca_store_open(uri, 0, &st, &err);
+	if (geteuid() == 0) {
+		/* root may write anyway: then it must be a working store */
+		assert_int_equal(r, 0);
+		eca_store_close(st);
+		snprintf(uri, sizeof(uri), "%s/registry.db", sub);
+		unlink(uri);
+		snprintf(uri, sizeof(uri), "%s/registry.db-wal", sub);
+		unlink(uri);
+		snprintf(uri, sizeof(uri), "%s/registry.db-shm", sub);
+		unlink(uri);
+	} else {
+		assert_int_equal(r, ECA_ERR_IO);
+		assert_null(st);
+	}
+	assert_int_equal(rmdir(sub), 0);
+}
+
+static void
+test_open_of_postgresql_uri_says_not_built(void **state)
+{
+	struct eca_store *st = NULL;
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(eca_store_open("postgresql://db.example/eca", 0, &st,
+	    &err), ECA_ERR_CONFIG);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "PostgreSQL backend not built yet"));
+}
+
+static void
+test_open_of_unknown_scheme_or_empty_path_is_refused(void **state)
+{
+	struct eca_store *st = NULL;
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(eca_store_open("mysql://x", 0, &st, &err),
+	    ECA_ERR_CONFIG);
+	assert_null(st);
+	assert_int_equal(eca_store_open("sqlite:", 0, &st, &err),
+	    ECA_ERR_CONFIG);
+	assert_null(st);
+	assert_int_equal(eca_store_open("/var/lib/eca/registry.db", 0, &st,
+	    &err), ECA_ERR_CONFIG);
+	assert_null(st);
+}
+
+static void
+test_readonly_open_of_missing_file_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+	struct stat sb;
+
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st,
+	    &err), ECA_ERR_NOT_FOUND);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, f->path));
+	/* and it did not create the file */
+	assert_int_equal(stat(f->path, &sb), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+static void
+test_readonly_open_of_empty_file_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+	int fd;
+
+	fd = open(f->path, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st,
+	    &err), ECA_ERR_NOT_FOUND);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "no schema"));
+}
+
+static void
+test_readonly_connection_refuses_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *ro = NULL;
+	struct eca_enrollment r;
+	struct eca_err err;
+	int64_t v;
+
+	f->st = open_rw(f);
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &ro,
+	    &err), 0);
+	fake_record(&r, "a.example", 1);
+	assert_int_not_equal(eca_store_begin(ro, &err), 0);
+	assert_int_not_equal(eca_store_put(ro, &r, &err), 0);
+	assert_int_not_equal(eca_store_next_version(ro, &v, &err), 0);
+	eca_store_close(ro);
+}
+
+static void
+test_get_of_missing_host_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	assert_int_equal(eca_store_get(f->st, "primary.example", "nohost",
+	    &r, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(err.code, ECA_ERR_NOT_FOUND);
+	assert_non_null(strstr(err.msg, "nohost"));
+}
+
+static void
+test_newer_schema_version_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+	sqlite3 *db = NULL;
+
+	f->st = open_rw(f);
+	eca_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(eca_store_open(f->uri, 0, &st, &err), ECA_ERR_DB);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "upgrade eca"));
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st,
+	    &err), ECA_ERR_DB);
+	assert_null(st);
+}
+
+static void
+test_duplicate_host_id_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment a, b, got;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	fake_record(&a, "a.example", 1);
+	fake_record(&b, "b.example", 1);	/* same host_id */
+	put_committed(f->st, &a);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_put(f->st, &b, &err), ECA_ERR_DB);
+	eca_store_rollback(f->st);
+	/* and a.example was not touched (no REPLACE semantics) */
+	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
+	    &got, &err), 0);
+	assert_record_equal(&got, &a);
+}
+
+static void
+test_put_of_unterminated_field_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, got;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	fake_record(&r, "a.example", 1);
+	memset(r.source, 'x', sizeof(r.source));	/* no NUL */
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_put(f->st, &r, &err), ECA_ERR_DB);
+	eca_store_rollback(f->st);
+	fake_record(&r, "a.example", 1);
+	r.state = (enum eca_state)42;
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_not_equal(eca_store_put(f->st, &r, &err), 0);
+	eca_store_rollback(f->st);
+	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
+	    &got, &err), ECA_ERR_NOT_FOUND);
+}
+
+static void
+test_history_of_unknown_host_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry h;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	memset(&h, 0, sizeof(h));
+	snprintf(h.primary, sizeof(h.primary), "primary.example");
+	snprintf(h.host, sizeof(h.host), "ghost.example");
+	snprintf(h.event, sizeof(h.event), "ENROLL");
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_add_history(f->st, &h, &err), ECA_ERR_DB);
+	eca_store_rollback(f->st);
+}
+
+static void
+test_rollback_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, got;
+	struct eca_history_entry *hist = NULL;
+	struct eca_history_entry h;
+	struct eca_err err;
+	size_t n = 99;
+	int64_t v1, v2;
+
+	f->st = open_rw(f);
+	fake_record(&r, "a.example", 1);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_next_version(f->st, &v1, &err), 0);
+	assert_int_equal(eca_store_put(f->st, &r, &err), 0);
+	memset(&h, 0, sizeof(h));
+	snprintf(h.primary, sizeof(h.primary), "primary.example");
+	snprintf(h.host, sizeof(h.host), "a.example");
+	snprintf(h.event, sizeof(h.event), "ENROLL");
+	assert_int_equal(eca_store_add_history(f->st, &h, &err), 0);
+	eca_store_rollback(f->st);
+	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
+	    &got, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_store_history(f->st, "primary.example",
+	    "a.example", 10, &hist, &n, &err), 0);
+	assert_int_equal(n, 0);
+	free(hist);
+	/* the version counter was rolled back too */
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_next_version(f->st, &v2, &err), 0);
+	assert_int_equal(v2, v1);
+	eca_store_rollback(f->st);
+}
+
+static void
+test_rollback_to_savepoint_undoes_only_that_step(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment a, b, got;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	fake_record(&a, "a.example", 1);
+	fake_record(&b, "b.example", 2);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_savepoint(f->st, &err), 0);
+	assert_int_equal(eca_store_put(f->st, &a, &err), 0);
+	assert_int_equal(eca_store_release(f->st, &err), 0);
+	assert_int_equal(eca_store_savepoint(f->st, &err), 0);
+	assert_int_equal(eca_store_put(f->st, &b, &err), 0);
+	eca_store_rollback_to(f->st);
+	assert_int_equal(eca_store_release(f->st, &err), 0);
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
+	    &got, &err), 0);
+	assert_int_equal(eca_store_get(f->st, "primary.example", "b.example",
+	    &got, &err), ECA_ERR_NOT_FOUND);
+}
+
+static void
+test_second_writer_gets_busy_after_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *other = NULL;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	other = open_rw(f);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	/* waits out the 5 s busy timeout, then says BUSY */
+	assert_int_equal(eca_store_begin(other, &err), ECA_ERR_BUSY);
+	assert_non_null(strstr(err.msg, "retry"));
+	eca_store_rollback(f->st);
+	assert_int_equal(eca_store_begin(other, &err), 0);
+	eca_store_rollback(other);
+	eca_store_close(other);
+}
+
+/* ---------------------------------------------------------------- */
+/* Positive cases.                                                   */
+
+static void
+test_put_get_round_trips_every_field(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, got;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	fake_record(&r, "a.example", 7);
+	r.role = ECA_ROLE_PRIMARY;
+	r.state = ECA_STATE_CONFLICT;
+	r.method = ECA_METHOD_ADMIN;
+	r.has_candidate = 1;
+	fake_cert(&r.candidate, 8, 9);
+	r.candidate_at = 1760000000;
+	snprintf(r.candidate_source, sizeof(r.candidate_source),
+	    "[2001:db8::1]:443");
+	put_committed(f->st, &r);
+	memset(&got, 0x5a, sizeof(got));
+	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
+	    &got, &err), 0);
+	assert_record_equal(&got, &r);
+
+	/* without a candidate, its fields read back empty */
+	r.state = ECA_STATE_ENROLLED;
+	r.has_candidate = 0;
+	memset(&r.candidate, 0, sizeof(r.candidate));
+	r.candidate_at = 0;
+	r.candidate_source[0] = '\0';
+	r.version = 8;
+	put_committed(f->st, &r);
+	memset(&got, 0x5a, sizeof(got));
+	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
+	    &got, &err), 0);
+	assert_record_equal(&got, &r);
+}
+
+static void
+test_every_state_method_and_role_is_stored(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, got;
+	struct eca_err err;
+	int s;
+
+	f->st = open_rw(f);
+	for (s = ECA_STATE_ENROLLED; s <= ECA_STATE_REVOKED; s++) {
+		fake_record(&r, "a.example", 3);
+		r.state = (enum eca_state)s;
+		r.method = (enum eca_method)(s % 3);
+		r.role = (enum eca_role)(s % 3);
+		put_committed(f->st, &r);
+		assert_int_equal(eca_store_get(f->st, "primary.example",
+		    "a.example", &got, &err), 0);
+		assert_int_equal(got.state, s);
+		assert_int_equal(got.method, s % 3);
+		assert_int_equal(got.role, s % 3);
+	}
+}
+
+static void
+test_records_are_kept_per_primary(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment a, b, got;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	fake_record(&a, "a.example", 1);
+	fake_record(&b, "a.example", 2);
+	snprintf(b.primary, sizeof(b.primary), "other-primary.example");
+	put_committed(f->st, &a);
+	put_committed(f->st, &b);
+	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
+	    &got, &err), 0);
+	assert_string_equal(got.host_id, a.host_id);
+	assert_int_equal(eca_store_get(f->st, "other-primary.example",
+	    "a.example", &got, &err), 0);
+	assert_string_equal(got.host_id, b.host_id);
+}
+
+static void
+test_list_filters_by_state_and_pages_after_host(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, *l = NULL;
+	struct eca_err err;
+	const char *hosts[] = { "e.example", "a.example", "d.example",
+	    "b.example", "c.example" };
+	size_t i, n;
+
+	f->st = open_rw(f);
+	for (i = 0; i < 5; i++) {
+		fake_record(&r, hosts[i], (unsigned)i + 1);
+		r.state = (i % 2 == 0) ? ECA_STATE_ENROLLED :
+		    ECA_STATE_CONFLICT;
+		put_committed(f->st, &r);
+	}
+	/* another primary's records are not listed */
+	fake_record(&r, "a.example", 99);
+	snprintf(r.primary, sizeof(r.primary), "other.example");
+	put_committed(f->st, &r);
+
+	assert_int_equal(eca_store_list(f->st, "primary.example", -1, NULL,
+	    100, &l, &n, &err), 0);
+	assert_int_equal(n, 5);
+	assert_string_equal(l[0].host, "a.example");
+	assert_string_equal(l[4].host, "e.example");
+	free(l);
+
+	assert_int_equal(eca_store_list(f->st, "primary.example",
+	    ECA_STATE_CONFLICT, NULL, 100, &l, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(l[0].host, "a.example");
+	assert_string_equal(l[1].host, "b.example");
+	assert_int_equal(l[0].state, ECA_STATE_CONFLICT);
+	free(l);
+
+	/* pages of two */
+	assert_int_equal(eca_store_list(f->st, "primary.example", -1, NULL, 2,
+	    &l, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(l[1].host, "b.example");
+	free(l);
+	assert_int_equal(eca_store_list(f->st, "primary.example", -1,
+	    "b.example", 2, &l, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(l[0].host, "c.example");
+	assert_string_equal(l[1].host, "d.example");
+	free(l);
+	assert_int_equal(eca_store_list(f->st, "primary.example", -1,
+	    "d.example", 2, &l, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(l[0].host, "e.example");
+	free(l);
+	assert_int_equal(eca_store_list(f->st, "primary.example", -1,
+	    "e.example", 2, &l, &n, &err), 0);
+	assert_int_equal(n, 0);
+	free(l);
+	assert_int_equal(eca_store_list(f->st, "primary.example", 17, NULL, 2,
+	    &l, &n, &err), ECA_ERR_USAGE);
+	assert_null(l);
+}
+
+static void
+test_list_grows_past_its_first_allocation(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, *l = NULL;
+	struct eca_err err;
+	char host[32];
+	size_t i, n;
+
+	f->st = open_rw(f);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	for (i = 0; i < 40; i++) {
+		snprintf(host, sizeof(host), "h%03zu.example", i);
+		fake_record(&r, host, (unsigned)i + 1);
+		assert_int_equal(eca_store_put(f->st, &r, &err), 0);
+	}
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+	assert_int_equal(eca_store_list(f->st, "primary.example", -1, NULL,
+	    1000, &l, &n, &err), 0);
+	assert_int_equal(n, 40);
+	assert_string_equal(l[39].host, "h039.example");
+	free(l);
+}
+
+static void
+test_history_is_oldest_first_and_limited(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_history_entry h, *l = NULL;
+	struct eca_err err;
+	const char *events[] = { "ENROLL", "RENEW", "CONFLICT", "REJECT" };
+	size_t i, n;
+
+	f->st = open_rw(f);
+	fake_record(&r, "a.example", 1);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_put(f->st, &r, &err), 0);
+	for (i = 0; i < 4; i++) {
+		memset(&h, 0, sizeof(h));
+		snprintf(h.primary, sizeof(h.primary), "primary.example");
+		snprintf(h.host, sizeof(h.host), "a.example");
+		snprintf(h.host_id, sizeof(h.host_id), "%s", r.host_id);
+		snprintf(h.event, sizeof(h.event), "%s", events[i]);
+		h.state = i == 2 ? ECA_STATE_CONFLICT : ECA_STATE_ENROLLED;
+		snprintf(h.fingerprint, sizeof(h.fingerprint), "%064zx", i);
+		snprintf(h.spki_fingerprint, sizeof(h.spki_fingerprint),
+		    "%064zx", i + 100);
+		snprintf(h.actor, sizeof(h.actor), "CN=admin %zu", i);
+		snprintf(h.source, sizeof(h.source), "local:%zu", i);
+		h.at = 1750000000 + (int64_t)i;
+		assert_int_equal(eca_store_add_history(f->st, &h, &err), 0);
+	}
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+
+	assert_int_equal(eca_store_history(f->st, "primary.example",
+	    "a.example", 100, &l, &n, &err), 0);
+	assert_int_equal(n, 4);
+	for (i = 0; i < 4; i++) {
+		assert_string_equal(l[i].event, events[i]);
+		assert_string_equal(l[i].host_id, r.host_id);
+		assert_int_equal(l[i].at, 1750000000 + (int64_t)i);
+		if (i > 0)
+			assert_true(l[i].id > l[i - 1].id);
+	}
+	assert_int_equal(l[2].state, ECA_STATE_CONFLICT);
+	assert_string_equal(l[3].actor, "CN=admin 3");
+	assert_string_equal(l[3].source, "local:3");
+	snprintf(h.fingerprint, sizeof(h.fingerprint), "%064x", 3);
+	assert_string_equal(l[3].fingerprint, h.fingerprint);
+	free(l);
+
+	assert_int_equal(eca_store_history(f->st, "primary.example",
+	    "a.example", 2, &l, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(l[0].event, "ENROLL");
+	assert_string_equal(l[1].event, "RENEW");
+	free(l);
+}
+
+static void
+test_versions_increase_across_transactions_and_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_err err;
+	int64_t a, b, c;
+
+	f->st = open_rw(f);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_next_version(f->st, &a, &err), 0);
+	assert_int_equal(eca_store_next_version(f->st, &b, &err), 0);
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+	assert_true(a >= 1);
+	assert_int_equal(b, a + 1);
+	eca_store_close(f->st);
+	f->st = open_rw(f);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_next_version(f->st, &c, &err), 0);
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+	assert_int_equal(c, b + 1);
+}
+
+static void
+test_new_file_is_migrated_and_sets_user_version(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int tables = 0;
+
+	f->st = open_rw(f);
+	assert_int_equal(raw_user_version(f->path), 1);
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+	    "name IN ('enrollments', 'history', 'meta')", -1, &stmt, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	tables = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1,
+	    &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	assert_int_equal(tables, 3);
+	/* opening again does not migrate twice */
+	eca_store_close(f->st);
+	f->st = open_rw(f);
+	assert_int_equal(raw_user_version(f->path), 1);
+}
+
+static void
+test_reopen_keeps_data(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, got;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	fake_record(&r, "a.example", 5);
+	put_committed(f->st, &r);
+	eca_store_close(f->st);
+	f->st = open_rw(f);
+	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
+	    &got, &err), 0);
+	assert_record_equal(&got, &r);
+}
+
+static void
+test_killed_writer_keeps_commits_and_loses_the_rest(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment a, b, got;
+	struct eca_err err;
+	struct eca_store *st = NULL;
+	pid_t pid;
+	int status;
+
+	fake_record(&a, "a.example", 1);
+	fake_record(&b, "b.example", 2);
+	if ((pid = fork()) == 0) {
+		/* the child commits a, starts on b, and dies hard */
+		if (eca_store_open(f->uri, 0, &st, &err) != 0 ||
+		    eca_store_begin(st, &err) != 0 ||
+		    eca_store_put(st, &a, &err) != 0 ||
+		    eca_store_commit(st, &err) != 0 ||
+		    eca_store_begin(st, &err) != 0 ||
+		    eca_store_put(st, &b, &err) != 0)
+			_exit(1);
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	f->st = open_rw(f);
+	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
+	    &got, &err), 0);
+	assert_record_equal(&got, &a);
+	assert_int_equal(eca_store_get(f->st, "primary.example", "b.example",
+	    &got, &err), ECA_ERR_NOT_FOUND);
+	/* and the store takes writes again */
+	put_committed(f->st, &b);
+}
+
+static void
+test_readonly_connection_sees_committed_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *ro = NULL;
+	struct eca_enrollment r, got;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &ro,
+	    &err), 0);
+	assert_int_equal(eca_store_get(ro, "primary.example", "a.example",
+	    &got, &err), ECA_ERR_NOT_FOUND);
+	fake_record(&r, "a.example", 5);
+	/* uncommitted: not visible */
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_put(f->st, &r, &err), 0);
+	assert_int_equal(eca_store_get(ro, "primary.example", "a.example",
+	    &got, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+	assert_int_equal(eca_store_get(ro, "primary.example", "a.example",
+	    &got, &err), 0);
+	assert_record_equal(&got, &r);
+	eca_store_close(ro);
+}
+
+static void
+test_database_file_is_created_mode_0600(void **state)
+{
+	struct fixture *f = *state;
+	struct stat sb;
+	char wal[160];
+	mode_t old;
+
+	old = umask(0);		/* a careless umask must not matter */
+	f->st = open_rw(f);
+	umask(old);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_int_equal(stat(wal, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+static void
+test_existing_file_open_to_others_is_made_private(void **state)
+{
+	struct fixture *f = *state;
+	struct stat sb;
+	int fd;
+
+	fd = open(f->path, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+	f->st = open_rw(f);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+static void
+test_state_and_method_names_round_trip(void **state)
+{
+	int s;
+
+	(void)state;
+	for (s = ECA_STATE_ENROLLED; s <= ECA_STATE_REVOKED; s++)
+		assert_int_equal(eca_state_from_name(eca_state_name(
+		    (enum eca_state)s)), s);
+	for (s = ECA_METHOD_AUTO; s <= ECA_METHOD_ADMIN; s++)
+		assert_int_equal(eca_method_from_name(eca_method_name(
+		    (enum eca_method)s)), s);
+	assert_string_equal(eca_state_name(ECA_STATE_CONFLICT), "CONFLICT");
+	assert_string_equal(eca_method_name(ECA_METHOD_MANUAL), "MANUAL");
+	assert_int_equal(eca_state_from_name("conflict"), ECA_STATE_CONFLICT);
+	assert_int_equal(eca_state_from_name("NOPE"), -1);
+	assert_int_equal(eca_state_from_name(NULL), -1);
+	assert_int_equal(eca_method_from_name("bogus"), -1);
+	assert_string_equal(eca_state_name((enum eca_state)42), "UNKNOWN");
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_open_in_unwritable_directory_fails_cleanly),
+		T(test_open_in_mode_0500_directory_fails_unless_root),
+		T(test_open_of_postgresql_uri_says_not_built),
+		T(test_open_of_unknown_scheme_or_empty_path_is_refused),
+		T(test_readonly_open_of_missing_file_is_not_found),
+		T(test_readonly_open_of_empty_file_is_not_found),
+		T(test_readonly_connection_refuses_writes),
+		T(test_get_of_missing_host_is_not_found),
+		T(test_newer_schema_version_is_refused),
+		T(test_duplicate_host_id_is_refused),
+		T(test_put_of_unterminated_field_is_refused),
+		T(test_history_of_unknown_host_is_refused),
+		T(test_rollback_leaves_nothing),
+		T(test_rollback_to_savepoint_undoes_only_that_step),
+		T(test_second_writer_gets_busy_after_timeout),
+		T(test_put_get_round_trips_every_field),
+		T(test_every_state_method_and_role_is_stored),
+		T(test_records_are_kept_per_primary),
+		T(test_list_filters_by_state_and_pages_after_host),
+		T(test_list_grows_past_its_first_allocation),
+		T(test_history_is_oldest_first_and_limited),
+		T(test_versions_increase_across_transactions_and_reopen),
+		T(test_new_file_is_migrated_and_sets_user_version),
+		T(test_reopen_keeps_data),
+		T(test_killed_writer_keeps_commits_and_loses_the_rest),
+		T(test_readonly_connection_sees_committed_writes),
+		T(test_database_file_is_created_mode_0600),
+		T(test_existing_file_open_to_others_is_made_private),
+		T(test_state_and_method_names_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

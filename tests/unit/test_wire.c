@@ -1,0 +1,860 @@
+/* test_wire.c - the JSON of the /v1 API. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "wire.h"
+
+static int
+body(const char *s, struct eca_enroll_body *b, struct eca_err *err)
+{
+	return eca_wire_parse_enroll_body(s, strlen(s), b, err);
+}
+
+static void
+refused(const char *s, const char *needle)
+{
+	struct eca_enroll_body b;
+	struct eca_err err;
+
+	eca_err_clear(&err);
+	assert_int_equal(body(s, &b, &err), ECA_ERR_BAD_REQUEST);
+	assert_int_equal(err.code, ECA_ERR_BAD_REQUEST);
+	if (needle != NULL && strstr(err.msg, needle) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", err.msg, needle);
+	/* nothing half-filled is left behind */
+	assert_string_equal(b.host, "");
+}
+
+static void
+fake_cert(struct eca_certinfo *ci, unsigned n)
+{
+	memset(ci, 0, sizeof(*ci));
+	snprintf(ci->fingerprint, sizeof(ci->fingerprint), "%064x", n);
+	snprintf(ci->spki_fingerprint, sizeof(ci->spki_fingerprint), "%064x",
+	    n + 7);
+	snprintf(ci->subject, sizeof(ci->subject),
+	    "CN=h%u.example,O=Example\\, Inc.,C=NL", n);
+	snprintf(ci->issuer, sizeof(ci->issuer), "CN=Issuing CA \"%u\"", n);
+	snprintf(ci->serial, sizeof(ci->serial), "0A1B%04X", n);
+	ci->not_before = 1700000000 + n;
+	ci->not_after = 1800000000 + n;
+	snprintf(ci->key_desc, sizeof(ci->key_desc), "RSA 2048");
+	snprintf(ci->sig_alg, sizeof(ci->sig_alg), "sha256WithRSAEncryption");
+	snprintf(ci->cn, sizeof(ci->cn), "h%u.example", n);
+	snprintf(ci->san, sizeof(ci->san), "h%u.example,www.h%u.example", n,
+	    n);
+}
+
+static void
+fake_record(struct eca_enrollment *r, int with_candidate)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->primary, sizeof(r->primary), "primary.example");
+	snprintf(r->host, sizeof(r->host), "h1.example");
+	snprintf(r->host_id, sizeof(r->host_id),
+	    "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9");
+	r->role = ECA_ROLE_MEDIA;
+	r->state = with_candidate ? ECA_STATE_CONFLICT : ECA_STATE_ENROLLED;
+	r->method = ECA_METHOD_MANUAL;
+	fake_cert(&r->cert, 1);
+	if (with_candidate) {
+		r->has_candidate = 1;
+		fake_cert(&r->candidate, 2);
+		r->candidate_at = 1750000500;
+		snprintf(r->candidate_source, sizeof(r->candidate_source),
+		    "[2001:db8::7]:50123");
+	}
+	r->enrolled_at = 1750000000;
+	r->updated_at = 1750000100;
+	r->last_seen = 1750000200;
+	snprintf(r->source, sizeof(r->source), "203.0.113.9:51234");
+	r->version = 42;
+}
+
+static void
+assert_cert_equal(const struct eca_certinfo *a, const struct eca_certinfo *b)
+{
+	assert_memory_equal(a, b, sizeof(*a));
+}
+
+/* Serialise to text and back, as across the network. */
+static json_t *
+through_text(json_t *j)
+{
+	char *s;
+	json_t *back;
+	json_error_t e;
+
+	assert_non_null(j);
+	s = json_dumps(j, JSON_COMPACT);
+	assert_non_null(s);
+	back = json_loads(s, JSON_REJECT_DUPLICATES, &e);
+	assert_non_null(back);
+	free(s);
+	json_decref(j);
+	return back;
+}
+
+/* ---------------------------------------------------------------- */
+/* Request body: refusals.                                           */
+
+static void
+test_body_that_is_not_json_is_refused(void **state)
+{
+	(void)state;
+	refused("host=a.example", "not valid JSON");
+	refused("{\"host\": \"a.example\"", "not valid JSON");
+	refused("{\"host\": \"a.example\"} trailing", "not valid JSON");
+	refused("\xff\xfe{}", "not valid JSON");
+	refused("{\"host\": \"a\\u0000b\"}", "not valid JSON");
+}
+
+static void
+test_empty_body_is_refused(void **state)
+{
+	struct eca_enroll_body b;
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(eca_wire_parse_enroll_body("", 0, &b, &err),
+	    ECA_ERR_BAD_REQUEST);
+	assert_int_equal(eca_wire_parse_enroll_body(NULL, 0, &b, &err),
+	    ECA_ERR_BAD_REQUEST);
+	assert_int_equal(eca_wire_parse_enroll_body(NULL, 5, &b, &err),
+	    ECA_ERR_BAD_REQUEST);
+}
+
+static void
+test_body_not_an_object_is_refused(void **state)
+{
+	(void)state;
+	refused("[\"host\", \"a.example\"]", "JSON object");
+	refused("[]", "JSON object");
+	refused("\"a.example\"", NULL);
+	refused("42", NULL);
+	refused("null", NULL);
+}
+
+static void
+test_body_with_unknown_key_is_refused(void **state)
+{
+	(void)state;
+	refused("{\"host\": \"a.example\", \"admin\": true}",
+	    "unknown field \"admin\"");
+	refused("{\"Host\": \"a.example\"}", "unknown field \"Host\"");
+	/* a hostile key is cut and made printable in the message */
+	refused("{\"host\": \"a.example\", \"\\u001b[31mxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\": 1}",
+	    "unknown field \"?[31mxxxx");
+}
+
+static void
+test_body_with_duplicate_key_is_refused(void **state)
+{
+	(void)state;
+	refused("{\"host\": \"a.example\", \"host\": \"b.example\"}",
+	    "duplicate");
+	refused("{\"host\": \"a.example\", \"force\": false, \"force\": true}",
+	    NULL);
+}
+
+static void
+test_body_with_wrong_types_is_refused(void **state)
+{
+	(void)state;
+	refused("{\"host\": 42}", "\"host\" must be a string");
+	refused("{\"host\": null}", "\"host\" must be a string");
+	refused("{\"host\": [\"a.example\"]}", "\"host\"");
+	refused("{\"host\": \"a.example\", \"precheck\": \"yes\"}",
+	    "\"precheck\" must be true or false");
+	refused("{\"host\": \"a.example\", \"force\": 1}",
+	    "\"force\" must be true or false");
+	refused("{\"host\": \"a.example\", \"force\": null}", "\"force\"");
+	refused("{\"host\": \"a.example\", \"role\": 1}", "\"role\"");
+	refused("{\"host\": \"a.example\", \"role\": \"admin\"}", "\"role\"");
+	refused("{\"host\": \"a.example\", \"role\": \"MEDIA\"}", "\"role\"");
+	refused("{\"host\": \"a.example\", \"method\": \"admin\"}",
+	    "\"method\"");
+	refused("{\"host\": \"a.example\", \"method\": true}", "\"method\"");
+}
+
+static void
+test_body_without_host_is_refused(void **state)
+{
+	(void)state;
+	refused("{}", "\"host\" is missing");
+	refused("{\"precheck\": true, \"force\": false}",
+	    "\"host\" is missing");
+}
+
+static void
+test_body_with_invalid_host_name_is_refused(void **state)
+{
+	const char *bad[] = {
+		"", ".", "a..b", ".a.example", "a.example.", "-a.example",
+		"a-.example", "a.-b.example", "a b.example", "a/b",
+		"a.example:1556", "h\xc3\xa9.example", "a;rm -rf", "*.example",
+		"a\\u000ab",
+	};
+	char buf[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(buf, sizeof(buf), "{\"host\": \"%s\"}", bad[i]);
+		refused(buf, "\"host\"");
+	}
+}
+
+static void
+test_body_with_over_long_strings_is_refused(void **state)
+{
+	char name[300], buf[512];
+
+	(void)state;
+	/* 254 characters, in valid labels */
+	memset(name, 'a', sizeof(name));
+	name[63] = name[127] = name[191] = '.';
+	name[254] = '\0';
+	assert_false(eca_wire_host_valid(name));
+	snprintf(buf, sizeof(buf), "{\"host\": \"%s\"}", name);
+	refused(buf, "\"host\"");
+	/* longer than the field holds */
+	memset(name, 'a', sizeof(name));
+	name[63] = name[127] = name[191] = name[255] = '.';
+	name[290] = '\0';
+	snprintf(buf, sizeof(buf), "{\"host\": \"%s\"}", name);
+	refused(buf, "longer than");
+	/* a 64-character label */
+	memset(name, 'b', 64);
+	snprintf(name + 64, sizeof(name) - 64, ".example");
+	assert_false(eca_wire_host_valid(name));
+	snprintf(buf, sizeof(buf), "{\"host\": \"%s\"}", name);
+	refused(buf, "\"host\"");
+}
+
+static void
+test_body_over_the_limit_is_too_large(void **state)
+{
+	struct eca_enroll_body b;
+	struct eca_err err;
+	char *big;
+	size_t n = ECA_BODY_MAX + 1;
+
+	(void)state;
+	big = malloc(n);
+	assert_non_null(big);
+	/* valid JSON, only too long */
+	memset(big, ' ', n);
+	memcpy(big, "{\"host\": \"a.example\"}", 21);
+	assert_int_equal(eca_wire_parse_enroll_body(big, n, &b, &err),
+	    ECA_ERR_TOO_LARGE);
+	assert_int_equal(err.code, ECA_ERR_TOO_LARGE);
+	/* the same at exactly the limit is fine */
+	assert_int_equal(eca_wire_parse_enroll_body(big, ECA_BODY_MAX, &b,
+	    &err), 0);
+	assert_string_equal(b.host, "a.example");
+	free(big);
+}
+
+static void
+test_body_is_read_only_within_its_length(void **state)
+{
+	struct eca_enroll_body b;
+	struct eca_err err;
+	const char *s = "{\"host\": \"a.example\"}GARBAGE";
+
+	(void)state;
+	/* not NUL-terminated: the length is the end */
+	assert_int_equal(eca_wire_parse_enroll_body(s, 21, &b, &err), 0);
+	assert_string_equal(b.host, "a.example");
+	assert_int_equal(eca_wire_parse_enroll_body(s, 20, &b, &err),
+	    ECA_ERR_BAD_REQUEST);
+}
+
+/* ---------------------------------------------------------------- */
+/* Parsers of responses: refusals.                                   */
+
+static void
+test_certinfo_of_wrong_shape_is_refused(void **state)
+{
+	struct eca_certinfo ci, out;
+	struct eca_err err;
+	json_t *j, *arr;
+	char big[ECA_DN_MAX + 10];
+
+	(void)state;
+	fake_cert(&ci, 1);
+	assert_int_equal(eca_wire_parse_certinfo(NULL, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	j = json_array();
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+
+	/* missing field */
+	j = eca_wire_certinfo(&ci);
+	json_object_del(j, "serial");
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	assert_non_null(strstr(err.msg, "\"serial\" is missing"));
+	assert_string_equal(out.fingerprint, "");
+	json_decref(j);
+
+	/* wrong type */
+	j = eca_wire_certinfo(&ci);
+	json_object_set_new(j, "subject", json_integer(1));
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	assert_non_null(strstr(err.msg, "\"subject\" must be a string"));
+	json_decref(j);
+
+	/* over-long string */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	j = eca_wire_certinfo(&ci);
+	json_object_set_new(j, "issuer", json_string(big));
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	assert_non_null(strstr(err.msg, "longer than"));
+	json_decref(j);
+	j = eca_wire_certinfo(&ci);
+	json_object_set_new(j, "fingerprint", json_string(big + 900));
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+
+	/* NUL inside a string */
+	j = eca_wire_certinfo(&ci);
+	json_object_set_new(j, "cn", json_stringn("a\0b", 3));
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+
+	/* bad time */
+	j = eca_wire_certinfo(&ci);
+	json_object_set_new(j, "not_after", json_integer(1800000000));
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+	j = eca_wire_certinfo(&ci);
+	json_object_set_new(j, "not_after", json_string("tomorrow"));
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	assert_non_null(strstr(err.msg, "RFC 3339"));
+	json_decref(j);
+
+	/* san: not an array, wrong elements, too long in total */
+	j = eca_wire_certinfo(&ci);
+	json_object_set_new(j, "san", json_string("a.example"));
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+	j = eca_wire_certinfo(&ci);
+	arr = json_array();
+	json_array_append_new(arr, json_integer(3));
+	json_object_set_new(j, "san", arr);
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+	j = eca_wire_certinfo(&ci);
+	arr = json_array();
+	json_array_append_new(arr, json_string("a.example,b.example"));
+	json_object_set_new(j, "san", arr);
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+	j = eca_wire_certinfo(&ci);
+	arr = json_array();
+	big[600] = '\0';
+	json_array_append_new(arr, json_string(big));
+	json_array_append_new(arr, json_string(big));
+	json_object_set_new(j, "san", arr);
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	assert_non_null(strstr(err.msg, "\"san\" is longer"));
+	json_decref(j);
+}
+
+static void
+test_enrollment_of_wrong_shape_is_refused(void **state)
+{
+	struct eca_enrollment r, out;
+	struct eca_err err;
+	json_t *j;
+
+	(void)state;
+	fake_record(&r, 1);
+	j = json_string("h1.example");
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+
+	j = eca_wire_enrollment(&r);
+	json_object_set_new(j, "role", json_string("PRIMARY"));
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	assert_non_null(strstr(err.msg, "\"role\""));
+	json_decref(j);
+
+	j = eca_wire_enrollment(&r);
+	json_object_set_new(j, "state", json_string("HAPPY"));
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+
+	j = eca_wire_enrollment(&r);
+	json_object_set_new(j, "method", json_integer(0));
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+
+	j = eca_wire_enrollment(&r);
+	json_object_set_new(j, "version", json_string("42"));
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+
+	j = eca_wire_enrollment(&r);
+	json_object_del(j, "certificate");
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+
+	j = eca_wire_enrollment(&r);
+	json_object_set_new(j, "candidate", json_true());
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+
+	/* a candidate without its "at" */
+	j = eca_wire_enrollment(&r);
+	json_object_del(json_object_get(j, "candidate"), "at");
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	assert_int_equal(out.has_candidate, 0);
+	assert_string_equal(out.host, "");
+	json_decref(j);
+
+	j = eca_wire_enrollment(&r);
+	json_object_set_new(j, "host_id",
+	    json_string("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9-and-more"));
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+}
+
+static void
+test_malformed_times_are_refused(void **state)
+{
+	const char *bad[] = {
+		"2025-06-15", "2025-06-15T15:06:40",
+		"2025-06-15T15:06:40+00:00",
+		"2025-06-15 15:06:40Z", "2025-06-15T15:06:40.5Z",
+		"2025-13-01T00:00:00Z", "2025-00-01T00:00:00Z",
+		"2025-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
+		"2025-04-31T00:00:00Z", "2025-06-15T24:00:00Z",
+		"2025-06-15T23:60:00Z", "2025-06-15T23:59:60Z",
+		"+025-06-15T15:06:40Z", "2025-06-15T15:06:40z",
+		"2025-06-15T15:06:40ZZ", "20a5-06-15T15:06:40Z", "now",
+	};
+	int64_t t;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t = 12345;
+		if (eca_wire_parse_time(bad[i], &t) != ECA_ERR_PARSE)
+			fail_msg("accepted \"%s\"", bad[i]);
+	}
+	assert_int_equal(eca_wire_parse_time(NULL, &t), ECA_ERR_PARSE);
+}
+
+static void
+test_non_error_objects_are_not_errors(void **state)
+{
+	struct eca_err err;
+	json_t *j;
+
+	(void)state;
+	eca_err_clear(&err);
+	assert_int_equal(eca_wire_parse_error(NULL, &err), 0);
+	j = json_pack("{s:s}", "host", "a.example");
+	assert_int_equal(eca_wire_parse_error(j, &err), 0);
+	json_decref(j);
+	j = json_pack("{s:s}", "error", "CONFLICT");
+	assert_int_equal(eca_wire_parse_error(j, &err), 0);
+	json_decref(j);
+	assert_int_equal(err.code, 0);
+	/* an error object without a code is a protocol error */
+	j = json_pack("{s:{s:s}}", "error", "message", "x");
+	assert_int_equal(eca_wire_parse_error(j, &err), ECA_ERR_PROTOCOL);
+	json_decref(j);
+	/* an unknown code still reads as an error */
+	j = json_pack("{s:{s:s,s:s}}", "error", "code", "MARTIAN", "message",
+	    "\x1b[2Jhello");
+	assert_int_equal(eca_wire_parse_error(j, &err), ECA_ERR_INTERNAL);
+	assert_string_equal(err.msg, "?[2Jhello");
+	json_decref(j);
+}
+
+static void
+test_error_message_is_kept_whole_but_without_controls(void **state)
+{
+	struct eca_err err;
+	char msg[400];
+	json_t *j;
+
+	(void)state;
+	memset(msg, 'm', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	msg[10] = '\n';
+	memcpy(msg + 20, "\xc3\xa9", 2);	/* UTF-8 stays */
+	j = json_pack("{s:{s:s,s:s}}", "error", "code", "CONFLICT",
+	    "message", msg);
+	assert_int_equal(eca_wire_parse_error(j, &err), ECA_ERR_CONFLICT);
+	json_decref(j);
+	msg[10] = '?';
+	assert_string_equal(err.msg, msg);
+}
+
+/* ---------------------------------------------------------------- */
+/* Positive cases.                                                   */
+
+static void
+test_valid_host_names_are_accepted(void **state)
+{
+	const char *good[] = {
+		"a", "A", "host-1", "host-1.example.com", "_srv.example",
+		"x_y.example", "123.example", "xn--bcher-kva.example",
+	};
+	char name[300];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!eca_wire_host_valid(good[i]))
+			fail_msg("refused \"%s\"", good[i]);
+	/* 253 characters in labels of 63 */
+	memset(name, 'a', sizeof(name));
+	name[63] = name[127] = name[191] = '.';
+	name[253] = '\0';
+	assert_true(eca_wire_host_valid(name));
+	assert_false(eca_wire_host_valid(NULL));
+}
+
+static void
+test_body_defaults_and_all_fields(void **state)
+{
+	struct eca_enroll_body b;
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(body("{\"host\": \"a.example\"}", &b, &err), 0);
+	assert_string_equal(b.host, "a.example");
+	assert_int_equal(b.precheck, 0);
+	assert_int_equal(b.force, 0);
+	assert_int_equal(b.role, ECA_ROLE_CLIENT);
+	assert_int_equal(b.method, ECA_METHOD_MANUAL);
+	assert_int_equal(body("  {\"force\": true, \"precheck\": true, "
+	    "\"role\": \"media\", \"method\": \"auto\", "
+	    "\"host\": \"B-2.example\"}\n", &b, &err), 0);
+	assert_string_equal(b.host, "B-2.example");
+	assert_int_equal(b.precheck, 1);
+	assert_int_equal(b.force, 1);
+	assert_int_equal(b.role, ECA_ROLE_MEDIA);
+	assert_int_equal(b.method, ECA_METHOD_AUTO);
+	assert_int_equal(body("{\"host\": \"p\", \"role\": \"primary\", "
+	    "\"method\": \"manual\", \"force\": false}", &b, &err), 0);
+	assert_int_equal(b.role, ECA_ROLE_PRIMARY);
+	assert_int_equal(b.force, 0);
+}
+
+static void
+test_certinfo_has_the_documented_shape(void **state)
+{
+	struct eca_certinfo ci;
+	json_t *j, *san;
+	char buf[32];
+
+	(void)state;
+	fake_cert(&ci, 1);
+	j = eca_wire_certinfo(&ci);
+	assert_non_null(j);
+	assert_int_equal(json_object_size(j), 11);
+	assert_string_equal(json_string_value(json_object_get(j,
+	    "fingerprint")), ci.fingerprint);
+	assert_string_equal(json_string_value(json_object_get(j,
+	    "spki_fingerprint")), ci.spki_fingerprint);
+	assert_string_equal(json_string_value(json_object_get(j, "key")),
+	    "RSA 2048");
+	assert_string_equal(json_string_value(json_object_get(j,
+	    "signature_algorithm")), "sha256WithRSAEncryption");
+	eca_wire_time(ci.not_before, buf, sizeof(buf));
+	assert_string_equal(json_string_value(json_object_get(j,
+	    "not_before")), buf);
+	san = json_object_get(j, "san");
+	assert_true(json_is_array(san));
+	assert_int_equal(json_array_size(san), 2);
+	assert_string_equal(json_string_value(json_array_get(san, 1)),
+	    "www.h1.example");
+	json_decref(j);
+	/* an empty SAN list is an empty array; spaces are trimmed */
+	ci.san[0] = '\0';
+	j = eca_wire_certinfo(&ci);
+	assert_int_equal(json_array_size(json_object_get(j, "san")), 0);
+	json_decref(j);
+	snprintf(ci.san, sizeof(ci.san), "a.example, b.example");
+	j = eca_wire_certinfo(&ci);
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(j, "san"), 1)), "b.example");
+	json_decref(j);
+}
+
+static void
+test_certinfo_with_invalid_utf8_still_serialises(void **state)
+{
+	struct eca_certinfo ci;
+	json_t *j;
+
+	(void)state;
+	fake_cert(&ci, 1);
+	snprintf(ci.subject, sizeof(ci.subject), "CN=bad\xff\xfe");
+	j = eca_wire_certinfo(&ci);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "subject")),
+	    "CN=bad??");
+	json_decref(j);
+}
+
+static void
+test_enrollment_has_the_documented_shape(void **state)
+{
+	struct eca_enrollment r;
+	json_t *j, *c;
+
+	(void)state;
+	fake_record(&r, 0);
+	j = eca_wire_enrollment(&r);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "primary")),
+	    "primary.example");
+	assert_string_equal(json_string_value(json_object_get(j, "role")),
+	    "media");
+	assert_string_equal(json_string_value(json_object_get(j, "state")),
+	    "ENROLLED");
+	assert_string_equal(json_string_value(json_object_get(j, "method")),
+	    "MANUAL");
+	assert_string_equal(json_string_value(json_object_get(j,
+	    "enrolled_at")), "2025-06-15T15:06:40Z");
+	assert_int_equal(json_integer_value(json_object_get(j, "version")),
+	    42);
+	assert_true(json_is_object(json_object_get(j, "certificate")));
+	assert_null(json_object_get(j, "candidate"));
+	assert_int_equal(json_object_size(j), 12);
+	json_decref(j);
+
+	fake_record(&r, 1);
+	j = eca_wire_enrollment(&r);
+	assert_string_equal(json_string_value(json_object_get(j, "state")),
+	    "CONFLICT");
+	c = json_object_get(j, "candidate");
+	assert_true(json_is_object(c));
+	assert_int_equal(json_object_size(c), 13);
+	assert_string_equal(json_string_value(json_object_get(c, "source")),
+	    "[2001:db8::7]:50123");
+	assert_non_null(json_object_get(c, "at"));
+	json_decref(j);
+}
+
+static void
+test_enrollment_round_trips_without_candidate(void **state)
+{
+	struct eca_enrollment r, out;
+	struct eca_err err;
+	json_t *j;
+
+	(void)state;
+	fake_record(&r, 0);
+	j = through_text(eca_wire_enrollment(&r));
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err), 0);
+	json_decref(j);
+	assert_memory_equal(&out, &r, sizeof(r));
+}
+
+static void
+test_enrollment_round_trips_with_candidate(void **state)
+{
+	struct eca_enrollment r, out;
+	struct eca_err err;
+	json_t *j;
+
+	(void)state;
+	fake_record(&r, 1);
+	j = through_text(eca_wire_enrollment(&r));
+	memset(&out, 0x5a, sizeof(out));
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err), 0);
+	json_decref(j);
+	assert_int_equal(out.has_candidate, 1);
+	assert_cert_equal(&out.candidate, &r.candidate);
+	assert_memory_equal(&out, &r, sizeof(r));
+	/* unknown members of a response are tolerated */
+	j = eca_wire_enrollment(&r);
+	json_object_set_new(j, "added_later", json_true());
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err), 0);
+	json_decref(j);
+	/* a null candidate is no candidate */
+	j = eca_wire_enrollment(&r);
+	json_object_set_new(j, "candidate", json_null());
+	assert_int_equal(eca_wire_parse_enrollment(j, &out, &err), 0);
+	assert_int_equal(out.has_candidate, 0);
+	json_decref(j);
+}
+
+static void
+test_history_entry_has_the_documented_shape(void **state)
+{
+	struct eca_history_entry h;
+	const char *keys[] = { "id", "host", "host_id", "event", "state",
+	    "fingerprint", "spki_fingerprint", "actor", "source", "at" };
+	json_t *j;
+	size_t i;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	h.id = 17;
+	snprintf(h.host, sizeof(h.host), "a.example");
+	snprintf(h.event, sizeof(h.event), "APPROVE");
+	h.state = ECA_STATE_ENROLLED;
+	snprintf(h.actor, sizeof(h.actor), "local:0");
+	h.at = 1750000000;
+	j = eca_wire_history_entry(&h);
+	assert_non_null(j);
+	assert_int_equal(json_object_size(j), 10);
+	for (i = 0; i < 10; i++)
+		assert_non_null(json_object_get(j, keys[i]));
+	assert_int_equal(json_integer_value(json_object_get(j, "id")), 17);
+	assert_string_equal(json_string_value(json_object_get(j, "event")),
+	    "APPROVE");
+	assert_string_equal(json_string_value(json_object_get(j, "state")),
+	    "ENROLLED");
+	assert_string_equal(json_string_value(json_object_get(j, "at")),
+	    "2025-06-15T15:06:40Z");
+	json_decref(j);
+}
+
+static void
+test_error_round_trips(void **state)
+{
+	struct eca_err err;
+	json_t *j, *e;
+
+	(void)state;
+	j = eca_wire_error(ECA_ERR_CONFLICT, "host waits for an administrator");
+	assert_non_null(j);
+	e = json_object_get(j, "error");
+	assert_int_equal(json_object_size(j), 1);
+	assert_int_equal(json_object_size(e), 2);
+	assert_string_equal(json_string_value(json_object_get(e, "code")),
+	    "CONFLICT");
+	assert_string_equal(json_string_value(json_object_get(e, "message")),
+	    "host waits for an administrator");
+	j = through_text(j);
+	assert_int_equal(eca_wire_parse_error(j, &err), ECA_ERR_CONFLICT);
+	assert_int_equal(err.code, ECA_ERR_CONFLICT);
+	assert_string_equal(err.msg, "host waits for an administrator");
+	json_decref(j);
+	/* no message: the generic sentence */
+	j = eca_wire_error(ECA_ERR_BANNED, NULL);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(j, "error"), "message")), "host is banned");
+	json_decref(j);
+}
+
+static void
+test_time_format_both_ways(void **state)
+{
+	static const struct {
+		int64_t t;
+		const char *s;
+	} cases[] = {
+		{ 1750000000, "2025-06-15T15:06:40Z" },
+		{ 951825600, "2000-02-29T12:00:00Z" },
+		{ 1, "1970-01-01T00:00:01Z" },
+		{ -1, "1969-12-31T23:59:59Z" },
+		{ 253402300799LL, "9999-12-31T23:59:59Z" },
+		{ -62167219200LL, "0000-01-01T00:00:00Z" },
+		{ 4107542400LL, "2100-03-01T00:00:00Z" },
+	};
+	char buf[32];
+	int64_t t;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		eca_wire_time(cases[i].t, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].s);
+		assert_int_equal(eca_wire_parse_time(cases[i].s, &t), 0);
+		assert_int_equal(t, cases[i].t);
+	}
+	/* 0 is "unset" both ways */
+	eca_wire_time(0, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	assert_int_equal(eca_wire_parse_time("", &t), 0);
+	assert_int_equal(t, 0);
+	/* out of range or too small a buffer: "" rather than garbage */
+	eca_wire_time(253402300800LL, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	eca_wire_time(INT64_MIN, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+	eca_wire_time(1750000000, buf, 20);
+	assert_string_equal(buf, "");
+	eca_wire_time(1750000000, buf, 21);
+	assert_string_equal(buf, "2025-06-15T15:06:40Z");
+}
+
+#define U(f) cmocka_unit_test(f)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		U(test_body_that_is_not_json_is_refused),
+		U(test_empty_body_is_refused),
+		U(test_body_not_an_object_is_refused),
+		U(test_body_with_unknown_key_is_refused),
+		U(test_body_with_duplicate_key_is_refused),
+		U(test_body_with_wrong_types_is_refused),
+		U(test_body_without_host_is_refused),
+		U(test_body_with_invalid_host_name_is_refused),
+		U(test_body_with_over_long_strings_is_refused),
+		U(test_body_over_the_limit_is_too_large),
+		U(test_body_is_read_only_within_its_length),
+		U(test_certinfo_of_wrong_shape_is_refused),
+		U(test_enrollment_of_wrong_shape_is_refused),
+		U(test_malformed_times_are_refused),
+		U(test_non_error_objects_are_not_errors),
+		U(test_error_message_is_kept_whole_but_without_controls),
+		U(test_valid_host_names_are_accepted),
+		U(test_body_defaults_and_all_fields),
+		U(test_certinfo_has_the_documented_shape),
+		U(test_certinfo_with_invalid_utf8_still_serialises),
+		U(test_enrollment_has_the_documented_shape),
+		U(test_enrollment_round_trips_without_candidate),
+		U(test_enrollment_round_trips_with_candidate),
+		U(test_history_entry_has_the_documented_shape),
+		U(test_error_round_trips),
+		U(test_time_format_both_ways),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
