@@ -113,31 +113,6 @@ cli_admin_client(struct cli *cli, const char *server,
 	return cli_tls_client(cli, ep, out);
 }
 
-/*
- * The primary's whole error message, control characters replaced, so a
- * terminal shows what the server said and nothing it could abuse.
- * (eca_wire_parse_error keeps only a short prefix of it.)
- */
-static void
-full_message(const json_t *resp, struct eca_err *err)
-{
-	const json_t *m;
-	const char *s;
-	size_t i, len;
-
-	m = json_object_get(json_object_get(resp, "error"), "message");
-	if (!json_is_string(m) || json_string_length(m) == 0)
-		return;
-	s = json_string_value(m);
-	len = json_string_length(m);
-	if (len > sizeof(err->msg) - 1)
-		len = sizeof(err->msg) - 1;
-	for (i = 0; i < len; i++)
-		err->msg[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ?
-		    '?' : s[i];
-	err->msg[i] = '\0';
-}
-
 int
 cli_call(struct eca_client *c, const char *method, const char *path,
     const json_t *body, long *status, json_t **resp, struct eca_err *err)
@@ -150,10 +125,8 @@ cli_call(struct eca_client *c, const char *method, const char *path,
 		return r;
 	if (*status >= 200 && *status < 300)
 		return 0;
-	if (*resp != NULL && (r = eca_wire_parse_error(*resp, err)) != 0) {
-		full_message(*resp, err);
+	if (*resp != NULL && (r = eca_wire_parse_error(*resp, err)) != 0)
 		return r;
-	}
 	return eca_err_set(err, ECA_ERR_PROTOCOL,
 	    "unexpected HTTP status %ld to %s %s without an error object",
 	    *status, method, path);
