@@ -1,0 +1,84 @@
+#!/bin/bash
+# ecad itself: -t, -T, SIGTERM and durability across kill -9.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+P=primary1.it.test
+H=d1.it.test
+
+c_check_good() {
+	make_primary "$P" || return
+	expect_exit 0 "$ECAD" -t -f "${P_CONF[$P]}" || return
+	expect_match "$OUT$ERR" "configuration OK" "ecad -t's output"
+}
+
+c_check_unknown_key() {
+	local bad=$T/bad.conf line
+	cp "${P_CONF[$P]}" "$bad"
+	echo "NO_SUCH_KEY = 1" >>"$bad"
+	line=$(wc -l <"$bad")
+	expect_exit 1 "$ECAD" -t -f "$bad" || return
+	expect_match "$ERR$OUT" "$bad:$line:" "ecad -t's message"
+}
+
+c_dump() {
+	expect_exit 0 "$ECAD" -T -f "${P_CONF[$P]}" || return
+	expect_match "$OUT" "^CLIENT_NAME *= *$P\$" "ecad -T's CLIENT_NAME line" || return
+	expect_match "$OUT" "^API_LISTEN *= *127.0.0.1:${P_PORT[$P]}\$" "ecad -T's API_LISTEN line" || return
+	# Defaults are filled in.
+	expect_match "$OUT" "^ECA_CRL_REFRESH_HOURS *= *24\$" "ecad -T's ECA_CRL_REFRESH_HOURS line" || return
+	# And the dump is itself a valid configuration.
+	printf '%s\n' "$OUT" >"$T/dumped.conf"
+	expect_exit 0 "$ECAD" -t -f "$T/dumped.conf"
+}
+
+c_sigterm() {
+	local sock=${P_DIR[$P]}/state/ecad.sock
+	start_primary "$P" || return
+	[ -S "$sock" ] || { fail "no control socket at $sock while running"; return; }
+	stop_primary "$P" TERM
+	expect_eq "$STOP_RC" 0 "ecad's exit status after SIGTERM" || return
+	[ ! -e "$sock" ] || { fail "control socket $sock left behind after SIGTERM"; return; }
+	[ ! -e "${P_DIR[$P]}/state/ecad.pid" ] ||
+	    fail "PID_FILE left behind after SIGTERM"
+}
+
+c_sighup_bad_config() {
+	local cfg=${P_CONF[$P]}
+	start_primary "$P" || return
+	cp "$cfg" "$T/good.conf"
+	echo "NO_SUCH_KEY = 1" >>"$cfg"
+	kill -HUP "${P_PID[$P]}"
+	sleep 1
+	cp "$T/good.conf" "$cfg"
+	kill -0 "${P_PID[$P]}" 2>/dev/null ||
+	    { fail "ecad exited after SIGHUP with a broken configuration"; return; }
+	primary_curl "$P" - GET /v1/health
+	expect_http 200 || return
+	expect_json .status ok || return
+	stop_primary "$P" TERM
+	expect_eq "$STOP_RC" 0 "ecad's exit status after SIGTERM"
+}
+
+c_survives_kill9() {
+	local fp
+	start_primary "$P" || return
+	make_host $H --server "$P" || return
+	fp=$(cert_fp "$(host_dir $H)/cert.pem")
+	host_eca $H enroll
+	expect_rc 0 || return
+	stop_primary "$P" KILL
+	start_primary "$P" || return
+	host_eca $H --json status
+	expect_rc 0 || return
+	expect_json '.servers[0].status' ENROLLED || return
+	expect_json '.servers[0].fingerprint' "$fp" || return
+	expect_db "SELECT fingerprint FROM enrollments WHERE host='$H'" "$fp"
+}
+
+run_case "ecad -t on a good configuration exits 0" c_check_good
+run_case "ecad -t on a configuration with an unknown key prints FILE:LINE: and exits 1" c_check_unknown_key
+run_case "ecad -T prints the effective configuration, defaults included" c_dump
+run_case "SIGTERM stops ecad with exit 0 and removes its socket and PID file" c_sigterm
+run_case "SIGHUP with a broken configuration keeps ecad serving with the old one" c_sighup_bad_config
+run_case "an acknowledged enrollment survives kill -9 of ecad and a restart" c_survives_kill9
