@@ -1,0 +1,886 @@
+/*
+ * api.c - the primary's /v1 API: a route table, one handler per route,
+ * and every answer through reply_json() or reply_error().
+ *
+ * A request runs on its worker's thread.  Reads and decisions that write
+ * nothing (prechecks, UNCHANGED enrollments, refusals) are answered from
+ * the worker's read-only registry connection; anything that would write
+ * is queued to the writer thread (writer.c), which decides again inside
+ * its transaction, and the reply is sent from job_done_cb once the group
+ * commit is durable.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#include "ecad.h"
+#include "log.h"
+#include "tls.h"
+#include "wire.h"
+
+#ifndef ECA_VERSION
+#define ECA_VERSION "0.0.0"
+#endif
+
+#define LIST_LIMIT_DEFAULT 100
+#define LIST_LIMIT_MAX 1000
+#define HISTORY_MAX 1000
+
+/* One request being handled. */
+struct call {
+	struct evhttp_request *req;
+	struct ecad *d;
+	struct ecad_worker *w;
+	struct ecad_snap *snap;		/* reference held for the call */
+	struct ecad_conn *conn;		/* TLS only; NULL on the control one */
+	SSL *ssl;
+	int control;
+	int admin;			/* -1 not decided yet */
+	uid_t uid;			/* control socket caller */
+	const char *method;
+	char path[256];
+	char name[ECA_HOST_MAX];	/* the host concerned, for the log */
+	char fp[ECA_FP_HEX_LEN + 1];	/* the caller's certificate */
+	char source[ECA_SOURCE_MAX];
+	char actor[ECA_DN_MAX];
+};
+
+/* A request waiting for the writer. */
+struct api_job {
+	struct ecad_job job;
+	struct call c;			/* snap and conn are NULL here */
+};
+
+typedef void handler_fn(struct call *);
+
+static handler_fn h_health, h_stats, h_list, h_enroll, h_show, h_remove,
+    h_history, h_approve, h_reject;
+
+/* "*" matches one path segment: the host NAME. */
+static const struct route {
+	enum evhttp_cmd_type method;
+	const char *pattern;
+	handler_fn *fn;
+} routes[] = {
+	{ EVHTTP_REQ_GET, "/v1/health", h_health },
+	{ EVHTTP_REQ_GET, "/v1/stats", h_stats },
+	{ EVHTTP_REQ_GET, "/v1/enrollments", h_list },
+	{ EVHTTP_REQ_POST, "/v1/enrollments", h_enroll },
+	{ EVHTTP_REQ_GET, "/v1/enrollments/*", h_show },
+	{ EVHTTP_REQ_DELETE, "/v1/enrollments/*", h_remove },
+	{ EVHTTP_REQ_GET, "/v1/enrollments/*/history", h_history },
+	{ EVHTTP_REQ_POST, "/v1/enrollments/*/approve", h_approve },
+	{ EVHTTP_REQ_POST, "/v1/enrollments/*/reject", h_reject },
+};
+
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	default:
+		return "?";
+	}
+}
+
+/* Send body (consumed) with status. */
+static void
+reply_json(struct call *c, int status, json_t *body)
+{
+	struct evbuffer *out = evhttp_request_get_output_buffer(c->req);
+	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+	char *s = NULL;
+
+	if (body != NULL)
+		s = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (s == NULL) {
+		status = 500;
+		evbuffer_add_printf(out, "{\"error\":{\"code\":\"NOMEM\","
+		    "\"message\":\"out of memory\"}}\n");
+	} else {
+		evbuffer_add(out, s, strlen(s));
+		evbuffer_add(out, "\n", 1);
+		free(s);
+	}
+	evhttp_add_header(h, "Content-Type", "application/json");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_send_reply(c->req, status, NULL, NULL);
+}
+
+/*
+ * THE error reply: {"error":{"code","message"}} (plus "enrollment" when
+ * rec is given, for 409) with the code's status unless status is set.
+ * Every refusal is logged with the host and fingerprint, never the cert.
+ */
+static void
+reply_errorv(struct call *c, int status, int code,
+    const struct eca_enrollment *rec, const char *fmt, va_list ap)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+	char msg[ECA_ERR_MSG_MAX];
+	json_t *body;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (msg[0] == '\0')
+		snprintf(msg, sizeof(msg), "%s", eca_strerror(code));
+	if (status == 0)
+		status = eca_err_http_status(code);
+	atomic_fetch_add(&c->d->stats.refusals, 1);
+	log_info("refused %s %s from %s (host %s, fingerprint %s): %s: %s",
+	    c->method, c->path, c->source, c->name[0] ? c->name : "-",
+	    c->fp[0] ? c->fp : "-", eca_err_name(code), msg);
+	if (code == ECA_ERR_BUSY)
+		evhttp_add_header(h, "Retry-After", "1");
+	body = eca_wire_error(code, msg);
+	if (body != NULL && rec != NULL)
+		json_object_set_new(body, "enrollment",
+		    eca_wire_enrollment(rec));
+	reply_json(c, status, body);
+}
+
+static void reply_error(struct call *, int, const char *, ...)
+    ECA_PRINTF(3, 4);
+static void
+reply_error(struct call *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_errorv(c, 0, code, NULL, fmt, ap);
+	va_end(ap);
+}
+
+static void reply_error_status(struct call *, int, int,
+    const struct eca_enrollment *, const char *, ...) ECA_PRINTF(5, 6);
+static void
+reply_error_status(struct call *c, int status, int code,
+    const struct eca_enrollment *rec, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_errorv(c, status, code, rec, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The caller's certificate against the peer policy (chain, validity,
+ * key, signature, usage).  Run once per TLS connection: a kept-alive
+ * connection reuses the verdict.
+ */
+static int
+call_peer(struct call *c, struct eca_err *err)
+{
+	struct ecad_conn *cn = c->conn;
+	struct eca_peer_policy pol;
+	STACK_OF(X509) *chain = NULL;
+	X509 *leaf = NULL;
+	int r;
+
+	if (cn == NULL)
+		return eca_err_set(err, ECA_ERR_NO_CLIENT_CERT,
+		    "this call needs the host's TLS client certificate; the "
+		    "control socket has none (run `eca` on the host itself)");
+	if (!cn->checked) {
+		eca_err_clear(&cn->err);
+		r = eca_tls_peer_chain(c->ssl, &leaf, &chain, &cn->err);
+		if (r == 0 && leaf == NULL)
+			r = ECA_ERR_NO_CLIENT_CERT;
+		if (r == ECA_ERR_NO_CLIENT_CERT)
+			eca_err_set(&cn->err, r, "no client certificate was "
+			    "presented (configure ECA_CERT_PATH and "
+			    "ECA_PRIVATE_KEY_PATH on the host; eca sends it)");
+		if (r == 0) {
+			memset(&pol, 0, sizeof(pol));
+			pol.trust = c->snap->cred->trust;
+			pol.identity = c->snap->cfg->identity;
+			r = eca_x509_check_peer(&pol, leaf, chain, NULL,
+			    &cn->info, &cn->err);
+		}
+		if (r == 0) {
+			cn->leaf = leaf;
+			leaf = NULL;
+		}
+		cn->code = r;
+		cn->checked = 1;
+		X509_free(leaf);
+		sk_X509_pop_free(chain, X509_free);
+	}
+	if (cn->info.fingerprint[0] != '\0')
+		snprintf(c->fp, sizeof(c->fp), "%s", cn->info.fingerprint);
+	if (cn->code != 0 && err != NULL)
+		*err = cn->err;
+	return cn->code;
+}
+
+/* Is the caller an administrator?  Sets c->actor when it is. */
+static int
+call_admin(struct call *c)
+{
+	const struct eca_config *cfg = c->snap->cfg;
+	size_t i;
+
+	if (c->admin >= 0)
+		return c->admin;
+	c->admin = 0;
+	if (c->control || call_peer(c, NULL) != 0)
+		return 0;
+	for (i = 0; i < cfg->nadmins; i++) {
+		if (eca_x509_identity_matches(c->conn->leaf, cfg->identity,
+		    cfg->admins[i], NULL) == 0) {
+			snprintf(c->actor, sizeof(c->actor), "%s",
+			    cfg->admins[i]);
+			c->admin = 1;
+			break;
+		}
+	}
+	return c->admin;
+}
+
+/* 0 if the caller is an administrator, else refuses and returns -1. */
+static int
+require_admin(struct call *c)
+{
+	struct eca_err e;
+	int r;
+
+	if (call_admin(c))
+		return 0;
+	if (c->control)
+		reply_error(c, ECA_ERR_FORBIDDEN, "uid %u may not administer "
+		    "primary %s (run eca as root or as the daemon's user)",
+		    (unsigned)c->uid, c->d->cfg->client_name);
+	else if ((r = call_peer(c, &e)) != 0)
+		reply_error(c, r, "%s", e.msg);
+	else
+		reply_error(c, ECA_ERR_FORBIDDEN, "your certificate's "
+		    "identity is not an administrator of primary %s (add it "
+		    "to ADMIN_IDENTITY on the primary, or run the command on "
+		    "the primary)", c->d->cfg->client_name);
+	return -1;
+}
+
+/*
+ * 0 if the caller is an administrator or the host NAME itself (*self
+ * set), else refuses and returns -1.
+ */
+static int
+require_host_or_admin(struct call *c, const char *name, int *self)
+{
+	struct eca_err e;
+	int r;
+
+	*self = 0;
+	if (call_admin(c))
+		return 0;
+	if (c->control) {
+		reply_error(c, ECA_ERR_FORBIDDEN, "uid %u may not use the "
+		    "control socket of primary %s (run eca as root or as the "
+		    "daemon's user)", (unsigned)c->uid,
+		    c->d->cfg->client_name);
+		return -1;
+	}
+	if ((r = call_peer(c, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return -1;
+	}
+	if (eca_x509_identity_matches(c->conn->leaf, c->snap->cfg->identity,
+	    name, NULL) != 0) {
+		reply_error(c, ECA_ERR_FORBIDDEN, "your certificate does not "
+		    "name %s: a host may only see or remove its own "
+		    "enrollment (administrators: see ADMIN_IDENTITY)", name);
+		return -1;
+	}
+	snprintf(c->actor, sizeof(c->actor), "%s", name);
+	*self = 1;
+	return 0;
+}
+
+static int
+read_body(struct call *c, const char **buf, size_t *len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+
+	*len = evbuffer_get_length(in);
+	if (*len > ECA_BODY_MAX) {
+		reply_error(c, ECA_ERR_TOO_LARGE, "the request body has %zu "
+		    "bytes; at most %d are accepted", *len, ECA_BODY_MAX);
+		return -1;
+	}
+	*buf = (const char *)evbuffer_pullup(in, -1);
+	if (*buf == NULL)
+		*buf = "";
+	return 0;
+}
+
+/* Fetch NAME's record on the read connection; 1 found, 0 none, -1 replied. */
+static int
+get_record(struct call *c, const char *name, struct eca_enrollment *rec)
+{
+	struct eca_err e;
+	int r;
+
+	eca_err_clear(&e);
+	r = eca_store_get(c->w->rd, c->d->cfg->client_name, name, rec, &e);
+	if (r == 0)
+		return 1;
+	if (r == ECA_ERR_NOT_FOUND)
+		return 0;
+	reply_error(c, r, "%s", e.msg);
+	return -1;
+}
+
+static void
+reply_not_enrolled(struct call *c, const char *name)
+{
+	reply_error(c, ECA_ERR_NOT_ENROLLED, "%s is not enrolled with primary "
+	    "%s (run `eca enroll` on %s)", name, c->d->cfg->client_name,
+	    name);
+}
+
+static void
+h_health(struct call *c)
+{
+	/* Role and name are restart-only: the start-up configuration's. */
+	const struct eca_config *cfg = c->d->cfg;
+
+	reply_json(c, 200, json_pack("{s:s, s:s, s:s, s:s}", "status", "ok",
+	    "role", eca_role_name(cfg->role), "primary", cfg->client_name,
+	    "version", ECA_VERSION));
+}
+
+static void
+h_stats(struct call *c)
+{
+	struct ecad_stats *s = &c->d->stats;
+
+	if (require_admin(c) != 0)
+		return;
+	reply_json(c, 200, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "requests", (json_int_t)atomic_load(&s->requests),
+	    "enrollments_written", (json_int_t)atomic_load(&s->written),
+	    "commits", (json_int_t)atomic_load(&s->commits),
+	    "refusals", (json_int_t)atomic_load(&s->refusals),
+	    "connections", (json_int_t)atomic_load(&s->connections),
+	    "open_connections", (json_int_t)atomic_load(&s->open)));
+}
+
+/* ?state=S&after=HOST&limit=N; 0 or -1 (replied). */
+static int
+list_query(struct call *c, int *state, char *after, size_t afterlen,
+    long *limit)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
+	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq kv;
+	struct evkeyval *p;
+	char up[32], *end;
+	size_t i;
+	int r = -1;
+
+	TAILQ_INIT(&kv);
+	*state = -1;
+	*limit = LIST_LIMIT_DEFAULT;
+	after[0] = '\0';
+	if (q == NULL)
+		return 0;
+	if (evhttp_parse_query_str(q, &kv) != 0) {
+		reply_error(c, ECA_ERR_BAD_REQUEST, "malformed query string");
+		goto out;
+	}
+	TAILQ_FOREACH(p, &kv, next) {
+		if (strcmp(p->key, "state") == 0) {
+			for (i = 0; p->value[i] != '\0' && i < sizeof(up) - 1;
+			    i++)
+				up[i] = (char)toupper(
+				    (unsigned char)p->value[i]);
+			up[i] = '\0';
+			if ((*state = eca_state_from_name(up)) < 0 ||
+			    strlen(p->value) >= sizeof(up)) {
+				reply_error(c, ECA_ERR_BAD_REQUEST, "unknown "
+				    "state '%.32s' (use ENROLLED, CONFLICT, "
+				    "REMOVED, BANNED or REVOKED)", p->value);
+				goto out;
+			}
+		} else if (strcmp(p->key, "after") == 0) {
+			if (!eca_wire_host_valid(p->value) ||
+			    strlen(p->value) >= afterlen) {
+				reply_error(c, ECA_ERR_BAD_REQUEST, "'after' "
+				    "must be a host name");
+				goto out;
+			}
+			snprintf(after, afterlen, "%s", p->value);
+		} else if (strcmp(p->key, "limit") == 0) {
+			errno = 0;
+			*limit = strtol(p->value, &end, 10);
+			if (errno != 0 || end == p->value || *end != '\0' ||
+			    *limit < 1 || *limit > LIST_LIMIT_MAX) {
+				reply_error(c, ECA_ERR_BAD_REQUEST, "'limit' "
+				    "must be a number from 1 to %d",
+				    LIST_LIMIT_MAX);
+				goto out;
+			}
+		} else {
+			reply_error(c, ECA_ERR_BAD_REQUEST, "unknown query "
+			    "parameter '%.64s' (use state, after, limit)",
+			    p->key);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	evhttp_clear_headers(&kv);
+	return r;
+}
+
+static void
+h_list(struct call *c)
+{
+	struct eca_enrollment *recs = NULL;
+	char after[ECA_HOST_MAX];
+	struct eca_err e;
+	json_t *arr = NULL, *next;
+	size_t n = 0, i;
+	long limit;
+	int state, r;
+
+	if (require_admin(c) != 0 ||
+	    list_query(c, &state, after, sizeof(after), &limit) != 0)
+		return;
+	eca_err_clear(&e);
+	/* One more than asked tells whether there is a next page. */
+	if ((r = eca_store_list(c->w->rd, c->d->cfg->client_name, state,
+	    after[0] ? after : NULL, (size_t)limit + 1, &recs, &n, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		goto out;
+	}
+	if ((arr = json_array()) == NULL)
+		goto nomem;
+	for (i = 0; i < n && i < (size_t)limit; i++)
+		if (json_array_append_new(arr,
+		    eca_wire_enrollment(&recs[i])) != 0)
+			goto nomem;
+	next = n > (size_t)limit ? json_string(recs[limit - 1].host) :
+	    json_null();
+	reply_json(c, 200, json_pack("{s:o, s:o}", "enrollments", arr,
+	    "next", next));
+	arr = NULL;
+	goto out;
+nomem:
+	reply_error(c, ECA_ERR_NOMEM, "out of memory listing enrollments");
+out:
+	json_decref(arr);
+	free(recs);
+}
+
+static void
+h_show(struct call *c)
+{
+	struct eca_enrollment rec;
+	int self, have;
+
+	if (require_host_or_admin(c, c->name, &self) != 0)
+		return;
+	if ((have = get_record(c, c->name, &rec)) < 0)
+		return;
+	if (have == 0) {
+		reply_not_enrolled(c, c->name);
+		return;
+	}
+	reply_json(c, 200, eca_wire_enrollment(&rec));
+}
+
+static void
+h_history(struct call *c)
+{
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment rec;
+	struct eca_err e;
+	json_t *arr = NULL;
+	size_t n = 0, i;
+	int have, r;
+
+	if (require_admin(c) != 0)
+		return;
+	if ((have = get_record(c, c->name, &rec)) < 0)
+		return;
+	if (have == 0) {
+		reply_not_enrolled(c, c->name);
+		return;
+	}
+	eca_err_clear(&e);
+	if ((r = eca_store_history(c->w->rd, c->d->cfg->client_name,
+	    c->name, HISTORY_MAX, &h, &n, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	if ((arr = json_array()) == NULL)
+		goto nomem;
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(arr,
+		    eca_wire_history_entry(&h[i])) != 0)
+			goto nomem;
+	reply_json(c, 200, json_pack("{s:o}", "history", arr));
+	free(h);
+	return;
+nomem:
+	json_decref(arr);
+	free(h);
+	reply_error(c, ECA_ERR_NOMEM, "out of memory reading the history");
+}
+
+/* The reply for a job the writer finished, sent on the worker's thread. */
+static void
+job_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_job *aj = arg;
+	struct eca_op *op = &aj->job.op;
+	struct call *c = &aj->c;
+	const char *outcome = eca_outcome_name(op->outcome);
+	json_t *body;
+
+	(void)fd;
+	(void)what;
+	c->w->inflight--;
+	if (op->status == ECA_ERR_CONFLICT)
+		reply_error_status(c, 0, op->status, &op->rec, "%s",
+		    op->err.msg);
+	else if (op->status != 0)
+		reply_error(c, op->status, "%s", op->err.msg);
+	else {
+		log_info("%s %s: %s (host ID %s, fingerprint %s, by %s "
+		    "from %s)",
+		    c->method, c->path, outcome, op->rec.host_id,
+		    op->rec.cert.fingerprint, op->actor, c->source);
+		if (op->type == ECA_OP_ENROLL)
+			body = json_pack("{s:s, s:b, s:o}", "outcome", outcome,
+			    "precheck", 0, "enrollment",
+			    eca_wire_enrollment(&op->rec));
+		else
+			body = json_pack("{s:s, s:o}", "outcome", outcome,
+			    "enrollment", eca_wire_enrollment(&op->rec));
+		reply_json(c, op->type == ECA_OP_ENROLL &&
+		    op->outcome == ECA_OUTCOME_ENROLLED ? 201 : 200, body);
+	}
+	event_free(aj->job.ev);
+	free(aj);
+}
+
+static struct api_job *
+job_new(struct call *c, enum eca_op_type type, const char *host)
+{
+	struct api_job *aj;
+
+	if ((aj = calloc(1, sizeof(*aj))) == NULL)
+		return NULL;
+	aj->c = *c;
+	aj->c.snap = NULL;
+	aj->c.conn = NULL;
+	aj->c.ssl = NULL;
+	aj->job.op.type = type;
+	snprintf(aj->job.op.req.primary, sizeof(aj->job.op.req.primary), "%s",
+	    c->d->cfg->client_name);
+	snprintf(aj->job.op.req.host, sizeof(aj->job.op.req.host), "%s", host);
+	snprintf(aj->job.op.req.source, sizeof(aj->job.op.req.source), "%s",
+	    c->source);
+	snprintf(aj->job.op.actor, sizeof(aj->job.op.actor), "%s", c->actor);
+	aj->job.op.req.now = (int64_t)time(NULL);
+	return aj;
+}
+
+/* Queue aj to the writer (taking it), or refuse with 429/500. */
+static void
+job_submit(struct call *c, struct api_job *aj)
+{
+	if (aj == NULL) {
+		reply_error(c, ECA_ERR_NOMEM, "out of memory queuing the "
+		    "request");
+		return;
+	}
+	aj->job.ev = event_new(c->w->base, -1, 0, job_done_cb, aj);
+	if (aj->job.ev == NULL) {
+		free(aj);
+		reply_error(c, ECA_ERR_NOMEM, "out of memory queuing the "
+		    "request");
+		return;
+	}
+	if (writer_submit(c->d->writer, &aj->job) != 0) {
+		event_free(aj->job.ev);
+		free(aj);
+		reply_error(c, ECA_ERR_BUSY, "primary %s has too many pending "
+		    "registry changes; retry in a second",
+		    c->d->cfg->client_name);
+		return;
+	}
+	c->w->inflight++;
+}
+
+static void
+reply_enroll(struct call *c, int status, const char *outcome, int precheck,
+    const struct eca_enrollment *rec)
+{
+	reply_json(c, status, json_pack("{s:s, s:b, s:o}", "outcome", outcome,
+	    "precheck", precheck, "enrollment",
+	    rec != NULL ? eca_wire_enrollment(rec) : json_null()));
+}
+
+static void
+h_enroll(struct call *c)
+{
+	const struct eca_config *cfg = c->snap->cfg;
+	struct eca_enroll_body body;
+	struct eca_enrollment rec;
+	struct eca_enroll_req rq;
+	enum eca_enroll_outcome outcome = ECA_OUTCOME_NONE;
+	struct api_job *aj;
+	struct eca_err e;
+	const char *buf;
+	size_t len;
+	int r, have;
+
+	eca_err_clear(&e);
+	if ((r = call_peer(c, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	if (read_body(c, &buf, &len) != 0)
+		return;
+	if ((r = eca_wire_parse_enroll_body(buf, len, &body, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", body.host);
+	snprintf(c->actor, sizeof(c->actor), "%s", body.host);
+	if ((r = eca_x509_identity_matches(c->conn->leaf, cfg->identity,
+	    body.host, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	memset(&rq, 0, sizeof(rq));
+	snprintf(rq.primary, sizeof(rq.primary), "%s", c->d->cfg->client_name);
+	snprintf(rq.host, sizeof(rq.host), "%s", body.host);
+	snprintf(rq.source, sizeof(rq.source), "%s", c->source);
+	rq.role = body.role;
+	rq.method = body.method;
+	rq.cert = c->conn->info;
+	rq.force = body.force;
+	rq.allow_force = cfg->allow_forced_reenrollment;
+	rq.now = (int64_t)time(NULL);
+
+	if ((have = get_record(c, body.host, &rec)) < 0)
+		return;
+	eca_err_clear(&e);
+	r = eca_enroll_decide(have ? &rec : NULL, &rq, &outcome, &e);
+	if (body.precheck) {
+		if (r == 0)
+			reply_enroll(c, 200, eca_outcome_name(outcome), 1,
+			    have ? &rec : NULL);
+		else
+			reply_error_status(c, 0, r, r == ECA_ERR_CONFLICT &&
+			    have ? &rec : NULL, "%s", e.msg);
+		return;
+	}
+	/* Nothing to write: answered here, without the writer. */
+	if (r == 0 && outcome == ECA_OUTCOME_UNCHANGED) {
+		reply_enroll(c, 200, eca_outcome_name(outcome), 0, &rec);
+		return;
+	}
+	if (r != 0 && r != ECA_ERR_CONFLICT) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	/* The writer decides again inside its transaction. */
+	if ((aj = job_new(c, ECA_OP_ENROLL, body.host)) != NULL)
+		aj->job.op.req = rq;
+	job_submit(c, aj);
+}
+
+static void
+h_remove(struct call *c)
+{
+	struct api_job *aj;
+	int self;
+
+	if (require_host_or_admin(c, c->name, &self) != 0)
+		return;
+	if ((aj = job_new(c, ECA_OP_REMOVE, c->name)) != NULL && self)
+		snprintf(aj->job.op.require_fingerprint,
+		    sizeof(aj->job.op.require_fingerprint), "%s", c->fp);
+	job_submit(c, aj);
+}
+
+static void
+admin_op(struct call *c, enum eca_op_type type)
+{
+	if (require_admin(c) != 0)
+		return;
+	job_submit(c, job_new(c, type, c->name));
+}
+
+static void
+h_approve(struct call *c)
+{
+	admin_op(c, ECA_OP_APPROVE);
+}
+
+static void
+h_reject(struct call *c)
+{
+	admin_op(c, ECA_OP_REJECT);
+}
+
+/* Does path match pattern?  The "*" segment is copied to name. */
+static int
+route_match(const char *pattern, const char *path, char *name, size_t len)
+{
+	size_t n;
+
+	while (*pattern != '\0') {
+		if (*pattern == '*') {
+			n = strcspn(path, "/");
+			if (n == 0 || n >= len)
+				return 0;
+			memcpy(name, path, n);
+			name[n] = '\0';
+			path += n;
+			pattern++;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return *path == '\0';
+}
+
+static void
+dispatch(struct call *c)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(c->req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	char name[ECA_HOST_MAX];
+	size_t i;
+	int path_known = 0;
+
+	atomic_fetch_add(&c->d->stats.requests, 1);
+	c->method = method_name(m);
+	snprintf(c->path, sizeof(c->path), "%s", path != NULL ? path : "/");
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		name[0] = '\0';
+		if (!route_match(routes[i].pattern, c->path, name,
+		    sizeof(name)))
+			continue;
+		path_known = 1;
+		if (routes[i].method != m)
+			continue;
+		if (name[0] != '\0') {
+			snprintf(c->name, sizeof(c->name), "%s", name);
+			if (!eca_wire_host_valid(name)) {
+				reply_error(c, ECA_ERR_BAD_REQUEST,
+				    "'%.64s' is not a valid host name", name);
+				return;
+			}
+		}
+		if (c->control && !c->admin && routes[i].fn != h_health) {
+			reply_error(c, ECA_ERR_FORBIDDEN, "uid %u may not use "
+			    "the control socket (run eca as root or as the "
+			    "daemon's user)", (unsigned)c->uid);
+			return;
+		}
+		routes[i].fn(c);
+		return;
+	}
+	if (path_known)
+		reply_error_status(c, 405, ECA_ERR_BAD_REQUEST, NULL,
+		    "%s is not allowed on %s", c->method, c->path);
+	else
+		reply_error(c, ECA_ERR_NOT_FOUND, "no such endpoint %s (see "
+		    "docs/api.md)", c->path);
+}
+
+static void
+call_init(struct call *c, struct ecad_worker *w, struct evhttp_request *req)
+{
+	memset(c, 0, sizeof(*c));
+	c->req = req;
+	c->w = w;
+	c->d = w->d;
+	c->admin = -1;
+	c->method = "?";
+	c->snap = ecad_snap_get(w->d);
+	snprintf(c->source, sizeof(c->source), "unknown");
+}
+
+void
+api_tls_cb(struct evhttp_request *req, void *arg)
+{
+	struct ecad_worker *w = arg;
+	struct evhttp_connection *evcon;
+	struct bufferevent *bev = NULL;
+	struct call c;
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	call_init(&c, w, req);
+	if ((evcon = evhttp_request_get_connection(req)) != NULL) {
+		bev = evhttp_connection_get_bufferevent(evcon);
+		evhttp_connection_get_peer(evcon, &addr, &port);
+		if (addr != NULL)
+			snprintf(c.source, sizeof(c.source),
+			    strchr(addr, ':') != NULL ? "[%s]:%u" : "%s:%u",
+			    addr, (unsigned)port);
+	}
+	if (bev != NULL)
+		c.ssl = bufferevent_openssl_get_ssl(bev);
+	if (c.ssl != NULL)
+		c.conn = SSL_get_ex_data(c.ssl, w->d->ssl_idx);
+	if (c.conn == NULL) {
+		/* Only a failed TLS set-up leaves a connection without one. */
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		reply_error(&c, ECA_ERR_INTERNAL, "connection without TLS "
+		    "state; retry");
+	} else
+		dispatch(&c);
+	ecad_snap_put(c.snap);
+}
+
+void
+api_control_request(struct ecad_worker *w, struct evhttp_request *req,
+    uid_t uid, int admin)
+{
+	struct call c;
+
+	call_init(&c, w, req);
+	c.control = 1;
+	c.uid = uid;
+	c.admin = admin;
+	snprintf(c.source, sizeof(c.source), "local:%u", (unsigned)uid);
+	snprintf(c.actor, sizeof(c.actor), "local:%u", (unsigned)uid);
+	dispatch(&c);
+	ecad_snap_put(c.snap);
+}

@@ -1,0 +1,191 @@
+/*
+ * ecad.h - the daemon's shared state and the seams between its files:
+ * ecad.c (main, phases, signals), server.c (worker threads and TLS
+ * listeners), api.c (the /v1 handlers), writer.c (the group-commit writer
+ * thread) and control.c (the control socket).
+ *
+ * There is one struct ecad, created by main() and passed explicitly; no
+ * file reaches it through a global.
+ */
+#ifndef ECAD_H
+#define ECAD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "enroll.h"
+#include "err.h"
+#include "store.h"
+#include "x509.h"
+
+#define ECAD_MAX_LISTEN 8		/* addresses API_LISTEN resolves to */
+#define ECAD_WRITER_BATCH 256		/* most ops in one group commit */
+#define ECAD_WRITER_QUEUE 4096		/* pending ops before 429 BUSY */
+#define ECAD_STOP_GRACE_SEC 5		/* bound on finishing in-flight work */
+#define ECAD_HEADERS_MAX 8192
+/*
+ * libevent reads bodies up to this size, so that api.c can refuse those
+ * over ECA_BODY_MAX with a JSON 413 TOO_LARGE; beyond it libevent answers
+ * a bare 413 itself without reading the body.
+ */
+#define ECAD_HTTP_BODY_MAX (4 * ECA_BODY_MAX)
+/*
+ * Methods evhttp hands to the router: the API uses GET, POST and DELETE;
+ * PUT and PATCH are let through only to get a JSON 405 from the router.
+ */
+#define ECAD_HTTP_METHODS (EVHTTP_REQ_GET | EVHTTP_REQ_POST | \
+	EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH)
+
+/*
+ * What SIGHUP replaces: the configuration (admin list, identity rule,
+ * policy), the credentials and the server SSL_CTX built from them.
+ * Refcounted: a request holds a reference while it runs, so a reload never
+ * frees what a worker is using.  Taken and replaced under ecad.snap_lock.
+ */
+struct ecad_snap {
+	atomic_int refs;
+	struct eca_config *cfg;
+	struct eca_cred *cred;
+	SSL_CTX *ctx;
+};
+
+/* Counters shown by GET /v1/stats. */
+struct ecad_stats {
+	atomic_ullong requests;
+	atomic_ullong written;		/* ops that wrote (incl. CONFLICT) */
+	atomic_ullong commits;		/* durable group commits */
+	atomic_ullong refusals;		/* error replies */
+	atomic_ullong connections;	/* TLS connections accepted */
+	atomic_llong open;		/* TLS connections open now */
+};
+
+struct ecad_writer;
+
+/* One worker thread: its own event base, HTTP server and read connection. */
+struct ecad_worker {
+	struct ecad *d;
+	int id;
+	pthread_t thread;
+	int started;
+	struct event_base *base;
+	struct evhttp *http;
+	int fds[ECAD_MAX_LISTEN];	/* listening sockets, until handed */
+	struct evhttp_bound_socket *bound[ECAD_MAX_LISTEN];
+	size_t nfds;
+	struct evhttp *ctl_http;	/* control socket (worker 0 only) */
+	struct evhttp_bound_socket *ctl_bound;
+	struct eca_store *rd;		/* read-only registry connection */
+	struct event *stop_ev;		/* activated by main on shutdown */
+	struct event *tick_ev;		/* shutdown progress timer */
+	int stopping;
+	time_t deadline;
+	int conns;			/* TLS connections open (own thread) */
+	int inflight;			/* requests waiting for the writer */
+	time_t cap_logged;		/* last "over MAX_CONNECTIONS" line */
+};
+
+struct ecad {
+	/* Options. */
+	const char *conf_path;
+	char *conf_abs;			/* conf_path made absolute */
+	int foreground;
+	int test_only;
+	int dump_only;
+
+	/*
+	 * The start-up configuration: listen addresses, DB, workers, user,
+	 * paths and limits come from here and need a restart to change.
+	 */
+	struct eca_config *cfg;
+	pthread_mutex_t snap_lock;
+	struct ecad_snap *snap;
+
+	struct event_base *base;	/* main thread: signals */
+	struct ecad_writer *writer;
+	struct eca_store *wstore;	/* handed to the writer thread */
+	struct ecad_worker *workers;
+	size_t nworkers;
+	int ctl_fd;
+	char listen_desc[300];		/* "HOST:PORT" for the ready line */
+	uid_t admin_uid;		/* the daemon's uid after dropping */
+	int ready_fd;			/* pipe to the waiting parent */
+	int pid_written;
+	int ctl_created;
+	int ssl_idx;			/* SSL ex_data slot of ecad_conn */
+	struct ecad_stats stats;
+};
+
+/* Per-TLS-connection state, hung on the SSL (ex_data). */
+struct ecad_conn {
+	struct ecad_worker *w;
+	int over_cap;			/* refused at its ClientHello */
+	int checked;			/* the peer check ran (cached) */
+	int code;			/* its result */
+	struct eca_err err;
+	X509 *leaf;			/* the peer's certificate, or NULL */
+	struct eca_certinfo info;	/* filled when a certificate was sent */
+};
+
+/* ecad.c */
+struct ecad_snap *ecad_snap_get(struct ecad *d);
+void ecad_snap_put(struct ecad_snap *s);
+int ecad_snap_new(struct eca_config *cfg, struct ecad_snap **out,
+    struct eca_err *err) ECA_WUR;
+
+/* server.c: listeners and workers. */
+int server_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
+int server_start(struct ecad *d, struct eca_err *err) ECA_WUR;
+/* Ask every worker to stop accepting and finish (returns at once). */
+void server_stop(struct ecad *d);
+/*
+ * Join the workers (after server_stop) and close their read connections;
+ * then the caller stops the writer.
+ */
+void server_join(struct ecad *d);
+/* Free everything of the workers (after the writer has drained). */
+void server_free(struct ecad *d);
+/* The SSL ex_data slot for struct ecad_conn (freed with the SSL). */
+int ecad_conn_index(void);
+/* Install ecad's callbacks in a new server SSL_CTX. */
+void server_ctx_setup(struct ecad *d, SSL_CTX *ctx);
+
+/* control.c: the UNIX control socket. */
+int control_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
+int control_attach(struct ecad *d, struct ecad_worker *w,
+    struct eca_err *err) ECA_WUR;
+void control_unlink(struct ecad *d);
+
+/* api.c: the request handlers (evhttp generic callbacks). */
+void api_tls_cb(struct evhttp_request *req, void *arg);	/* arg: worker */
+/* A control-socket request from a caller with uid; admin if allowed. */
+void api_control_request(struct ecad_worker *w, struct evhttp_request *req,
+    uid_t uid, int admin);
+
+/*
+ * writer.c: the one thread owning the writer store connection.  A job is
+ * queued by a worker and completed on that worker's thread: the writer
+ * fills job->op's out fields and activates job->ev (created by the worker
+ * in its own base), whose callback replies.
+ */
+struct ecad_job {
+	struct eca_op op;
+	struct event *ev;
+	struct ecad_job *next;
+};
+int writer_start(struct ecad *d, struct eca_store *st,
+    struct ecad_writer **out, struct eca_err *err) ECA_WUR;
+/* 0, or ECA_ERR_BUSY when the queue is full or the writer is stopping. */
+int writer_submit(struct ecad_writer *wr, struct ecad_job *job) ECA_WUR;
+/* Finish everything queued, close the store, join and free. */
+void writer_stop(struct ecad_writer *wr);
+
+#endif
