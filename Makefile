@@ -27,6 +27,7 @@ build-asan: deps $(BUILD_ASAN)/build.ninja
 	ninja -C $(BUILD_ASAN)
 
 check: build build-asan
+	@./scripts/check-banned.sh
 	@./tests/run-tests.sh $(BUILD) $(BUILD_ASAN)
 
 unit: build
