@@ -7,7 +7,7 @@ BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan check unit unit-asan integration demo demo-stop bench fuzz clean
+.PHONY: all deps build build-asan build-fuzz check unit unit-asan integration demo demo-stop bench fuzz clean
 
 all: build
 
@@ -26,9 +26,13 @@ build: deps $(BUILD)/build.ninja
 build-asan: deps $(BUILD_ASAN)/build.ninja
 	ninja -C $(BUILD_ASAN)
 
-check: build build-asan
+# CI fuzzes each target for a minute; a developer's `make check` for 10 s.
+CHECK_FUZZ_SECONDS ?= $(if $(CI),60,10)
+
+check: build build-asan build-fuzz
 	@./scripts/check-banned.sh
-	@./tests/run-tests.sh $(BUILD) $(BUILD_ASAN)
+	@FUZZ_BUILD=$(BUILD_FUZZ) FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) \
+	    ./tests/run-tests.sh $(BUILD) $(BUILD_ASAN)
 
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs
@@ -48,8 +52,10 @@ bench: build
 $(BUILD_FUZZ)/build.ninja:
 	CC=clang meson setup $(BUILD_FUZZ) -Dfuzz=true -Dtests=false >/dev/null
 
-fuzz: deps $(BUILD_FUZZ)/build.ninja
+build-fuzz: deps $(BUILD_FUZZ)/build.ninja
 	ninja -C $(BUILD_FUZZ)
+
+fuzz: build-fuzz
 	@./fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 clean:

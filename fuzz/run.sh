@@ -22,7 +22,11 @@ esac
 [ "$secs" -gt 0 ] || usage
 
 here=$(cd "$(dirname "$0")" && pwd)
-targets="config certs key enroll_body wire"
+# Every fuzz_<target>.c beside this script is a target.
+targets=$(for f in "$here"/fuzz_*.c; do
+	t=${f##*/fuzz_}
+	echo "${t%.c}"
+done)
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/eca-fuzz.XXXXXX") || exit 1
 trap 'rm -rf "$scratch"' EXIT INT TERM
 

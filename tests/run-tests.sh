@@ -3,7 +3,8 @@
 #   1. the unit tests (`meson test --suite unit`) in BUILD,
 #   2. the same in BUILD_ASAN (built with ASan+UBSan),
 #   3. the integration tests against BUILD's binaries
-#      (tests/integration/run.sh BUILD).
+#      (tests/integration/run.sh BUILD),
+#   4. with FUZZ_BUILD set, every fuzz target for FUZZ_SECONDS (fuzz/run.sh).
 # Unit tests are counted per cmocka test case (from cmocka's summary lines
 # in meson's testlog.json); a program that crashed or printed no summary
 # counts as one failure.  The last line is exactly `N passed, N failed`.
@@ -87,6 +88,23 @@ if [ -n "$line" ]; then
 else
 	echo "not ok - integration tests: no summary line"
 	failed=$((failed + 1))
+fi
+
+# 4. Each libFuzzer target briefly, when a fuzz build is given (make check
+#    sets FUZZ_BUILD; CI runs each target for FUZZ_SECONDS, 60 by default).
+if [ -n "${FUZZ_BUILD:-}" ]; then
+	echo "==> fuzz targets (${FUZZ_SECONDS:-60}s each, $FUZZ_BUILD)"
+	out=$(mktemp)
+	"$here/../fuzz/run.sh" "$FUZZ_BUILD" "${FUZZ_SECONDS:-60}" | tee "$out"
+	p=$(grep -cE '^fuzz_[a-z_]+: ok' "$out")
+	n=$(grep -cE '^fuzz_[a-z_]+: FAILED' "$out")
+	rm -f "$out"
+	if [ "$p" -eq 0 ] && [ "$n" -eq 0 ]; then
+		echo "not ok - fuzz targets: none ran"
+		n=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + n))
 fi
 
 echo "$passed passed, $failed failed"
