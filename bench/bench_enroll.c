@@ -4,7 +4,7 @@
  *
  * bench_enroll --target HOST:PORT --name NAME --trust FILE --certs DIR
  *     --n N --concurrency C --mode enroll|bare|get [--seconds S]
- *     [--timeout MS] [--json]
+ *     [--timeout MS] [--retry] [--json]
  *
  * DIR holds h00000.pem/.key ... (host hNNNNN.bench.eca).  Every TLS client
  * context is built before the clock starts, so the timed part is what a
@@ -15,6 +15,12 @@
  *   bare    N new connections, each GET / (nginx: `return 200`).
  *   get     C kept-alive connections, each GET /v1/enrollments/NAME of its
  *           own host again and again for S seconds.
+ *
+ * --retry (enroll, bare): an answer 429 BUSY is retried on a new
+ * connection after its Retry-After (1 s when absent) plus a random
+ * 0..999 ms (RAND_bytes), for at most RETRY_BUDGET_SEC per host, as eca's
+ * own client does (src/lib/client.c); the 429s are counted ("busy").
+ * The storm test (tests/integration/t_storm.sh) drives it this way.
  *
  * This is a benchmark, not a test: it measures and reports; it asserts
  * nothing beyond counting responses whose status is not 200/201 as errors.
@@ -41,6 +47,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "err.h"
@@ -52,6 +59,8 @@
 #define REQ_MAX 1024
 #define HEAD_MAX (16 * 1024)
 #define ERRMSG_MAX 256
+#define RETRY_BUDGET_SEC 60.0
+#define RETRY_AFTER_MAX 60
 
 enum mode { MODE_ENROLL, MODE_BARE, MODE_GET };
 
@@ -67,6 +76,7 @@ struct opts {
 	long timeout_ms;
 	enum mode mode;
 	int json;
+	int retry;
 };
 
 /* One host: its certificate and key as a ready TLS client context. */
@@ -97,6 +107,7 @@ struct bench {
 	atomic_size_t created;		/* 201 responses */
 	atomic_size_t errors;
 	atomic_size_t reconnects;	/* get: server closed a kept-alive connection */
+	atomic_size_t busy;		/* 429 answers (retried with --retry) */
 	pthread_mutex_t errmu;
 	char first_err[ERRMSG_MAX];
 };
@@ -115,7 +126,7 @@ usage(void)
 	    "usage: bench_enroll --target HOST:PORT --name NAME --trust FILE\n"
 	    "           --certs DIR --n N --concurrency C "
 	    "--mode enroll|bare|get\n"
-	    "           [--seconds S] [--timeout MS] [--json]\n");
+	    "           [--seconds S] [--timeout MS] [--retry] [--json]\n");
 	exit(2);
 }
 
@@ -185,6 +196,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "retry", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -236,6 +248,9 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'j':
 			o->json = 1;
+			break;
+		case 'r':
+			o->retry = 1;
 			break;
 		default:
 			usage();
@@ -456,10 +471,10 @@ find_header(const char *head, const char *name)
  */
 static int
 roundtrip(SSL *ssl, const char *req, size_t reqlen, int *status,
-    int *closing, char *why, size_t whylen)
+    int *closing, long *retry_after, char *why, size_t whylen)
 {
 	char buf[HEAD_MAX + 1];
-	const char *cl, *hdr_end, *conn;
+	const char *cl, *hdr_end, *conn, *ra;
 	size_t have = 0, need = 0, hlen;
 	long long clen = -1;
 	char *end;
@@ -467,6 +482,7 @@ roundtrip(SSL *ssl, const char *req, size_t reqlen, int *status,
 
 	*status = 0;
 	*closing = 0;
+	*retry_after = -1;
 	if (write_all(ssl, req, reqlen) != 0) {
 		snprintf(why, whylen, "send: %s", ossl_reason());
 		return -1;
@@ -498,6 +514,12 @@ roundtrip(SSL *ssl, const char *req, size_t reqlen, int *status,
 	if ((conn = find_header(buf, "Connection")) != NULL &&
 	    strncasecmp(conn, "close", 5) == 0)
 		*closing = 1;
+	if ((ra = find_header(buf, "Retry-After")) != NULL) {
+		errno = 0;
+		*retry_after = strtol(ra, &end, 10);
+		if (errno != 0 || end == ra || *retry_after < 0)
+			*retry_after = -1;
+	}
 	if ((cl = find_header(buf, "Content-Length")) != NULL) {
 		errno = 0;
 		clen = strtoll(cl, &end, 10);
@@ -560,6 +582,42 @@ status_ok(int status)
 	return status == 200 || status == 201;
 }
 
+/*
+ * --retry: the wait after a 429, in seconds, or a negative number once
+ * the host's budget (from t0) would be spent.  Same rule as eca's client.
+ */
+static double
+busy_wait(double t0, long retry_after)
+{
+	unsigned char rnd[2];
+	double wait;
+
+	if (retry_after < 0)
+		retry_after = 1;
+	if (retry_after > RETRY_AFTER_MAX)
+		retry_after = RETRY_AFTER_MAX;
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		ERR_clear_error();
+		rnd[0] = rnd[1] = 0;
+	}
+	wait = (double)retry_after +
+	    (double)(((unsigned)rnd[0] << 8 | rnd[1]) % 1000u) / 1000.0;
+	if (now_sec() + wait - t0 > RETRY_BUDGET_SEC)
+		return -1.0;
+	return wait;
+}
+
+static void
+sleep_sec(double s)
+{
+	struct timespec ts;
+
+	ts.tv_sec = (time_t)s;
+	ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
 /* enroll/bare: one new connection per host index. */
 static void *
 run_oneshot(void *arg)
@@ -569,7 +627,8 @@ run_oneshot(void *arg)
 	struct client *c;
 	char req[REQ_MAX], why[ERRMSG_MAX];
 	size_t i, reqlen;
-	double t0;
+	double t0, wait;
+	long retry_after;
 	int status, closing;
 	SSL *ssl;
 
@@ -578,12 +637,21 @@ run_oneshot(void *arg)
 		c = &b->clients[i];
 		reqlen = build_request(b, c, req, sizeof(req));
 		t0 = now_sec();
+	again:
 		if ((ssl = tls_open(b, c)) == NULL)
 			continue;
-		if (roundtrip(ssl, req, reqlen, &status, &closing, why,
-		    sizeof(why)) != 0) {
+		if (roundtrip(ssl, req, reqlen, &status, &closing,
+		    &retry_after, why, sizeof(why)) != 0) {
 			record_error(b, "%s: %s", c->host, why);
+		} else if (status == 429 && b->o.retry &&
+		    (wait = busy_wait(t0, retry_after)) >= 0.0) {
+			atomic_fetch_add(&b->busy, 1);
+			tls_close(ssl);
+			sleep_sec(wait);
+			goto again;
 		} else if (!status_ok(status)) {
+			if (status == 429)
+				atomic_fetch_add(&b->busy, 1);
 			record_error(b, "%s: HTTP status %d", c->host, status);
 		} else {
 			b->lat[i] = (now_sec() - t0) * 1000.0;
@@ -624,6 +692,7 @@ run_get(void *arg)
 	char req[REQ_MAX], why[ERRMSG_MAX];
 	size_t reqlen;
 	double t0;
+	long retry_after;
 	int status, closing;
 	SSL *ssl = NULL;
 
@@ -634,8 +703,8 @@ run_get(void *arg)
 			continue;
 		}
 		t0 = now_sec();
-		if (roundtrip(ssl, req, reqlen, &status, &closing, why,
-		    sizeof(why)) != 0) {
+		if (roundtrip(ssl, req, reqlen, &status, &closing,
+		    &retry_after, why, sizeof(why)) != 0) {
 			record_error(b, "%s: %s", c->host, why);
 			closing = 1;
 		} else if (!status_ok(status)) {
@@ -728,11 +797,13 @@ report(struct bench *b, double elapsed)
 		printf("{\"mode\":\"%s\",\"target\":\"%s:%s\",\"n\":%zu,"
 		    "\"concurrency\":%zu,\"seconds\":%.3f,\"ok\":%zu,"
 		    "\"created\":%zu,\"errors\":%zu,\"reconnects\":%zu,"
+		    "\"busy\":%zu,"
 		    "\"ops_per_sec\":%.1f,\"p50_ms\":%.2f,\"p99_ms\":%.2f}\n",
 		    mode_names[b->o.mode], b->o.host, b->o.port,
 		    b->o.mode == MODE_GET ? ok + errs : b->o.n, b->o.conc,
 		    elapsed, ok, atomic_load(&b->created), errs,
-		    atomic_load(&b->reconnects), rate, p50, p99);
+		    atomic_load(&b->reconnects), atomic_load(&b->busy), rate,
+		    p50, p99);
 	} else {
 		printf("mode %s  target %s:%s  concurrency %zu\n",
 		    mode_names[b->o.mode], b->o.host, b->o.port, b->o.conc);
@@ -740,6 +811,10 @@ report(struct bench *b, double elapsed)
 		    atomic_load(&b->created), errs, elapsed);
 		printf("  %.1f ops/s  p50 %.2f ms  p99 %.2f ms\n", rate, p50,
 		    p99);
+		if (atomic_load(&b->busy) > 0)
+			printf("  429 BUSY answers %zu%s\n",
+			    atomic_load(&b->busy), b->o.retry ?
+			    " (retried)" : "");
 		if (b->o.mode == MODE_GET)
 			printf("  reconnects %zu\n",
 			    atomic_load(&b->reconnects));
@@ -827,6 +902,7 @@ main(int argc, char **argv)
 	atomic_init(&b.created, 0);
 	atomic_init(&b.errors, 0);
 	atomic_init(&b.reconnects, 0);
+	atomic_init(&b.busy, 0);
 	atomic_init(&b.stop, 0);
 
 	if (resolve(&b) != 0)

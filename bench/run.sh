@@ -148,7 +148,11 @@ PID_FILE = $TMP/state/ecad.pid
 ECA_CERT_PATH = $CERTS/primary.pem
 ECA_PRIVATE_KEY_PATH = $CERTS/primary.key
 ECA_TRUST_STORE_PATH = $CERTS/ca/trust.pem
+# Compared with a bare mTLS nginx, which checks no CRL either.
+ECA_CRL_CHECK = DISABLE
 WORKERS = $NPROC
+# All benchmark traffic comes from 127.0.0.1: lift the per-source cap.
+MAX_CONNECTIONS_PER_SOURCE = 100000
 EOF
 
 echo "==> Starting ecad (WORKERS = $NPROC) on 127.0.0.1:$ECA_PORT"

@@ -3,40 +3,47 @@
 # scripts/demo.sh --stop   - `make demo-stop`: stop it.
 #
 # Makes ./demo/ in the repository (gitignored): a demo CA, a primary server
-# primary.demo.eca and three hosts (media1, client1, client2 .demo.eca),
-# each with its own eca.conf, certificate and key.  Starts the primary's
-# ecad in the background (embedded SQLite registry, 127.0.0.1, port 11556
-# or a free one), then enrolls the hosts with the real `eca` command,
-# shows their status, the registry, a pre-check and two refusals, and
-# leaves the primary running.  Running it again first stops the previous
-# demo and starts afresh.  Exits non-zero with a message if a step fails.
+# primary.demo.eca and four hosts (media1, media2, client1, client2
+# .demo.eca; client2 with ECA_DISABLE_AUTO_ENROLLMENT = YES), each with its
+# own eca.conf, certificate, key and STATE_DIR, and each running its own
+# ecad on its own loopback address (primary 127.0.0.2, media1 .3, media2
+# .4, client1 .5, client2 .6; peer listener port 11557 or a free one; the
+# primary's API on 127.0.0.1:11556 or a free port).  Then, with the real
+# `eca` command: first-contact enrollment (`eca ping`), the refusal of the
+# host with auto-enrollment disabled and its remedy, manual enrollment,
+# replication needing manual enrollment, `eca status` of every host, the
+# registry, a pre-check and two refusals by the primary; it leaves every
+# ecad running.  Running it again first stops the previous demo and starts
+# afresh.  Exits non-zero with a message if a step fails.
 set -euo pipefail
 
 prog="demo"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEMO="$ROOT/demo"
-PIDFILE="$DEMO/primary/ecad.pid"
 PORT_WANTED=11556
+PEER_PORT_WANTED=11557
 DOMAIN=demo.eca
-HOSTS="media1 client1 client2"
+HOSTS="media1 media2 client1 client2"
+declare -A ADDR=([primary]=127.0.0.2 [media1]=127.0.0.3 [media2]=127.0.0.4
+	[client1]=127.0.0.5 [client2]=127.0.0.6)
 
 die() {
 	echo "$prog: $*" >&2
 	exit 1
 }
 
-# Stop a running demo primary, if any.  Only the pid we recorded, and only
-# if it is still an ecad.
-stop_demo() {
-	local pid
-	[ -f "$PIDFILE" ] || return 1
-	pid=$(cat "$PIDFILE" 2>/dev/null || true)
+# Stop one ecad the demo started (its pid in FILE), if it still runs.  Only
+# the pid we recorded, and only if it is still an ecad.  0 if it stopped one.
+stop_pidfile() {
+	local f=$1 pid
+	[ -f "$f" ] || return 1
+	pid=$(cat "$f" 2>/dev/null || true)
 	case $pid in
-	'' | *[!0-9]*) rm -f "$PIDFILE"; return 1 ;;
+	'' | *[!0-9]*) rm -f "$f"; return 1 ;;
 	esac
 	if ! kill -0 "$pid" 2>/dev/null ||
 	    ! grep -q ecad "/proc/$pid/cmdline" 2>/dev/null; then
-		rm -f "$PIDFILE"
+		rm -f "$f"
 		return 1
 	fi
 	kill -TERM "$pid"
@@ -48,15 +55,28 @@ stop_demo() {
 		echo "$prog: ecad (pid $pid) ignored SIGTERM for 10 s; killing it" >&2
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
-	rm -f "$PIDFILE"
+	rm -f "$f"
 	return 0
+}
+
+# Stop every ecad of a running demo (demo/NAME/ecad.pid, primary and
+# hosts); 0 if any was running.
+stop_demo() {
+	local f any=1
+	for f in "$DEMO"/*/ecad.pid; do
+		[ -e "$f" ] || continue
+		if stop_pidfile "$f"; then
+			any=0
+		fi
+	done
+	return $any
 }
 
 if [ "${1:-}" = "--stop" ]; then
 	if stop_demo; then
-		echo "$prog: demo primary stopped (its files stay in demo/; 'make demo' starts afresh)"
+		echo "$prog: every demo ecad stopped (the files stay in demo/; 'make demo' starts afresh)"
 	else
-		echo "$prog: no demo primary running"
+		echo "$prog: no demo ecad running"
 	fi
 	exit 0
 fi
@@ -119,18 +139,19 @@ fail() {
 		tail -n 15 "$DEMO/primary/ecad.log" | sed 's/^/    /' >&2
 	fi
 	stop_demo || true
-	echo "$prog: the demo primary was stopped; files kept in demo/" >&2
+	echo "$prog: the demo's ecads were stopped; files kept in demo/" >&2
 	exit 1
 }
 
+# port_free PORT [ADDRESS]: nothing listens on ADDRESS (default 127.0.0.1):PORT.
 port_free() {
 	python3 -c 'import socket, sys
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
+    s.bind((sys.argv[2], int(sys.argv[1])))
 except OSError:
-    sys.exit(1)' "$1"
+    sys.exit(1)' "$1" "${2:-127.0.0.1}"
 }
 free_port() {
 	python3 -c 'import socket
@@ -141,7 +162,7 @@ print(s.getsockname()[1])'
 
 # --- a fresh demo directory ------------------------------------------------
 if stop_demo; then
-	echo "$prog: stopped the previous demo primary"
+	echo "$prog: stopped the previous demo's ecads"
 fi
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
@@ -152,6 +173,15 @@ if ! port_free "$PORT"; then
 	echo "$prog: port $PORT_WANTED is taken; using $PORT"
 fi
 PRIMARY="primary.$DOMAIN"
+# One peer listener port for every host, each on its own address.
+PEER_PORT=$PEER_PORT_WANTED
+for h in primary $HOSTS; do
+	if ! port_free "$PEER_PORT" "${ADDR[$h]}"; then
+		PEER_PORT=$(free_port)
+		echo "$prog: port $PEER_PORT_WANTED is taken; peer listeners use $PEER_PORT"
+		break
+	fi
+done
 
 step "Making a demo CA (root + intermediate, EC P-256) in demo/ca"
 "$MKCA" ca "$DEMO/ca" --name "eca demo" >/dev/null || fail "mkca.sh ca"
@@ -159,7 +189,7 @@ openssl x509 -in "$DEMO/ca/inter.pem" -noout -subject -issuer | sed 's/^/    /'
 
 # host_conf NAME ROLE: demo/NAME/ with its certificate, key and eca.conf.
 host_conf() {
-	local name=$1 role=$2 dir="$DEMO/$1"
+	local name=$1 role=$2 dir="$DEMO/$1" p
 	mkdir -p "$dir/state"
 	chmod 700 "$dir/state"
 	"$MKCA" leaf "$DEMO/ca" "$name.$DOMAIN" --out "$dir/$name" >/dev/null ||
@@ -173,7 +203,37 @@ STATE_DIR = $dir/state
 ECA_CERT_PATH = $dir/$name.pem
 ECA_PRIVATE_KEY_PATH = $dir/$name.key
 ECA_TRUST_STORE_PATH = $DEMO/ca/trust.pem
+# The demo CA publishes no CRL (docs/revocation.md shows how to add one).
+ECA_CRL_CHECK = DISABLE
+# This host's ecad: the peer listener, on its own loopback address.
+LISTEN = ${ADDR[$name]}:$PEER_PORT
+LOG_LEVEL = info
+# Where the other hosts of the domain listen (no DNS in the demo).
 EOF
+	for p in primary $HOSTS; do
+		echo "PEER = $p.$DOMAIN ${ADDR[$p]}:$PEER_PORT" >>"$dir/eca.conf"
+	done
+}
+
+# start_ecad NAME: start demo/NAME's ecad in the background, wait for ready.
+start_ecad() {
+	local name=$1 dir="$DEMO/$1"
+	show "$(rel "$ECAD") -d -f demo/$name/eca.conf >demo/$name/ecad.log 2>&1 &"
+	# -d keeps ecad in the foreground with its log on stderr; setsid +
+	# nohup detach it from this terminal and from make so it outlives
+	# the demo.
+	setsid nohup "$ECAD" -d -f "$dir/eca.conf" \
+		>"$dir/ecad.log" 2>&1 </dev/null &
+	echo $! >"$dir/ecad.pid"
+	for _ in $(seq 100); do
+		grep -q "ready" "$dir/ecad.log" 2>/dev/null && break
+		kill -0 "$(cat "$dir/ecad.pid")" 2>/dev/null ||
+			fail "ecad of $name exited at start-up (demo/$name/ecad.log)"
+		sleep 0.1
+	done
+	grep -q "ready" "$dir/ecad.log" || fail "ecad of $name not ready after 10 s"
+	{ grep -m 1 '^ecad: ready' "$dir/ecad.log" ||
+		grep -m 1 'ready' "$dir/ecad.log"; } | sed 's/^/    /'
 }
 
 step "Issuing each host its own certificate and eca.conf"
@@ -183,14 +243,17 @@ API_LISTEN = 127.0.0.1:$PORT
 ECA_DB = sqlite:$DEMO/primary/state/registry.db
 CONTROL_SOCKET = $DEMO/primary/state/ecad.sock
 PID_FILE = $DEMO/primary/state/ecad.pid
-LOG_LEVEL = info
 EOF
-for h in media1 client1 client2; do
+for h in $HOSTS; do
 	case $h in
 	media*) host_conf "$h" media ;;
 	*) host_conf "$h" client ;;
 	esac
 done
+cat >>"$DEMO/client2/eca.conf" <<EOF
+# S2: this host is enrolled by an administrator only.
+ECA_DISABLE_AUTO_ENROLLMENT = YES
+EOF
 for h in primary $HOSTS; do
 	printf '    %-20s demo/%s/eca.conf  demo/%s/%s.pem  demo/%s/%s.key\n' \
 		"$h.$DOMAIN" "$h" "$h" "$h" "$h" "$h"
@@ -202,30 +265,39 @@ rc=0
 "$ECAD" -t -f "$DEMO/primary/eca.conf" >"$DEMO/last.out" 2>&1 || rc=$?
 sed 's/^/    /' "$DEMO/last.out"
 [ "$rc" -eq 0 ] || fail "ecad -t rejected demo/primary/eca.conf (exit $rc)"
-# -d keeps ecad in the foreground with its log on stderr; setsid + nohup
-# detach it from this terminal and from make so it outlives the demo.
-show "$(rel "$ECAD") -d -f demo/primary/eca.conf >demo/primary/ecad.log 2>&1 &"
-setsid nohup "$ECAD" -d -f "$DEMO/primary/eca.conf" \
-	>"$DEMO/primary/ecad.log" 2>&1 </dev/null &
-echo $! >"$PIDFILE"
-for _ in $(seq 100); do
-	grep -q "ready" "$DEMO/primary/ecad.log" 2>/dev/null && break
-	kill -0 "$(cat "$PIDFILE")" 2>/dev/null || fail "ecad exited at start-up"
-	sleep 0.1
+start_ecad primary
+
+step "Starting each host's ecad on its own address (peer listeners, port $PEER_PORT)"
+for h in $HOSTS; do
+	start_ecad "$h"
 done
-grep -q "ready" "$DEMO/primary/ecad.log" || fail "ecad not ready after 10 s"
-{ grep -m 1 '^ecad: ready' "$DEMO/primary/ecad.log" ||
-	grep -m 1 'ready' "$DEMO/primary/ecad.log"; } | sed 's/^/    /'
+
+step "First contact: client1 backs up to media1; both enroll automatically"
+echo "    Neither host is enrolled yet.  client1 enrolls itself before it talks"
+echo "    to media1; media1 enrolls itself when client1's HELLO arrives."
+run -f demo/client1/eca.conf ping media1.$DOMAIN --purpose backup
+run -f demo/primary/eca.conf list
+
+step "A second contact needs no call to the primary (the rosters know both)"
+run -f demo/client1/eca.conf ping media1.$DOMAIN
+
+step "Refused: client2 has ECA_DISABLE_AUTO_ENROLLMENT = YES and is not enrolled"
+expect_refusal 3 -f demo/client2/eca.conf ping media1.$DOMAIN
+
+step "The remedy: an administrator enrolls client2 manually, then it works"
+run -f demo/client2/eca.conf enroll
+run -f demo/client2/eca.conf ping media1.$DOMAIN
+
+step "Replication between media servers never enrolls automatically (S7)"
+expect_refusal 3 -f demo/media1/eca.conf ping media2.$DOMAIN --purpose replication
+echo "    media2 is enrolled manually, then replication works:"
+run -f demo/media2/eca.conf enroll
+run -f demo/media1/eca.conf ping media2.$DOMAIN --purpose replication
 
 step "Pre-check for media1: every check runs, nothing is written"
 run -f demo/media1/eca.conf enroll --precheck
 
-for h in $HOSTS; do
-	step "Enrolling $h.$DOMAIN with $PRIMARY"
-	run -f "demo/$h/eca.conf" enroll
-done
-
-step "Enrolling client1 again: the same certificate changes nothing"
+step "Enrolling client1 again by hand: the same certificate changes nothing"
 run -f demo/client1/eca.conf enroll
 
 for h in $HOSTS; do
@@ -267,8 +339,12 @@ rm -f "$DEMO/last.out"
 R_CONF=demo/primary/eca.conf
 cat <<EOF
 
-==> The demo primary is running (pid $(cat "$PIDFILE"), https://127.0.0.1:$PORT).
+==> The demo domain is running: the primary's ecad (pid $(cat "$DEMO/primary/ecad.pid"),
+API https://127.0.0.1:$PORT) and one ecad per host, each with its peer listener:
+$(for h in primary $HOSTS; do printf '    %-20s %s:%s  (pid %s, log demo/%s/ecad.log)\n' "$h.$DOMAIN" "${ADDR[$h]}" "$PEER_PORT" "$(cat "$DEMO/$h/ecad.pid")" "$h"; done)
 Try the commands yourself, from $(pwd):
+    $R_ECA -f demo/client1/eca.conf ping media2.$DOMAIN
+    $R_ECA -f demo/client2/eca.conf --json ping media1.$DOMAIN --purpose restore
     $R_ECA -f demo/media1/eca.conf status
     $R_ECA -f demo/client2/eca.conf --json status
     $R_ECA -f demo/client2/eca.conf health-check
@@ -278,7 +354,7 @@ Try the commands yourself, from $(pwd):
     $R_ECA -f $R_CONF show client1.$DOMAIN
     $R_ECA cert-details --cert demo/media1/media1.pem
 Each host's files: demo/HOST/eca.conf, demo/HOST/HOST.pem, demo/HOST/HOST.key;
-the CA: demo/ca/.  The primary's log: demo/primary/ecad.log; its registry:
-demo/primary/state/registry.db (sqlite3).
-Stop it with: make demo-stop
+the CA: demo/ca/.  The primary's registry: demo/primary/state/registry.db
+(sqlite3); each host's roster and enrollment state: demo/HOST/state/.
+Stop every ecad with: make demo-stop
 EOF

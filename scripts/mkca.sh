@@ -2,13 +2,15 @@
 # mkca.sh - a throwaway two-level CA for tests, the demo and the benchmark.
 # Uses the `openssl` command only.  Never use these keys for anything real.
 #
-# mkca.sh ca DIR [--name NAME]
+# mkca.sh ca DIR [--name NAME] [--cdp URL]
 #     Creates DIR (if needed) with a root CA (EC P-256, 10 years, self-signed)
 #     and an intermediate CA signed by it (EC P-256, pathlen 0):
 #         DIR/root.pem  DIR/root.key  DIR/inter.pem  DIR/inter.key
 #         DIR/trust.pem (= the root certificate only)
 #     NAME (default "eca test") goes into the CAs' subject names
 #     ("NAME Root CA", "NAME Intermediate CA").  Keys are mode 0600.
+#     --cdp URL puts a CRL distribution point (the root's CRL) in the
+#     intermediate.
 #
 # mkca.sh leaf DIR NAME [options]
 #     A leaf certificate signed by DIR's intermediate.  Writes BASENAME.pem
@@ -35,6 +37,16 @@
 #       --out BASENAME           output base name (default DIR/NAME)
 #       --pass FILE              encrypt the key (AES-256) with the passphrase
 #                                in FILE's first line
+#       --cdp URL                a CRL distribution point (the intermediate's
+#                                CRL), e.g. http://127.0.0.1:8080/inter.crl
+#
+# mkca.sh crl DIR [--revoke PEM]... [--issuer root|inter] [--days N]
+#     [--expired] [--der]
+#     A CRL of DIR's intermediate (default) or root, listing the first
+#     certificate of each --revoke PEM file, valid from now for N days
+#     (default 7), or --expired (lastUpdate 3 days ago, nextUpdate 2 days
+#     ago).  Writes DIR/inter.crl or DIR/root.crl (PEM, or DER with --der);
+#     the CRL number grows with each call (DIR/.crlnumber-ISSUER).
 #
 # Exit status 0 on success; 1 with a message on stderr otherwise.
 set -eu
@@ -93,13 +105,14 @@ keyopts() {
 }
 
 cmd_ca() {
-	local dir="" name="eca test" ext
+	local dir="" name="eca test" ext cdp=""
 	[ $# -ge 1 ] || usage
 	dir=$1
 	shift
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--name) [ $# -ge 2 ] || usage; name=$2; shift 2 ;;
+		--cdp) [ $# -ge 2 ] || usage; cdp=$2; shift 2 ;;
 		*) die "ca: unknown option '$1'" ;;
 		esac
 	done
@@ -123,6 +136,8 @@ subjectKeyIdentifier = hash'
 keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always'
+	[ -z "$cdp" ] || ext="$ext
+crlDistributionPoints = URI:$cdp"
 	write_cnf "$tmp" "$ext" "$dir"
 	openssl req -config "$tmp" -x509 -new -noenc \
 	    -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
@@ -139,7 +154,7 @@ authorityKeyIdentifier = keyid:always'
 
 cmd_leaf() {
 	local dir name key=ec256 days=365 start="" end="" san="" cn="" eku=both
-	local caleaf=0 md=-sha256 reuse="" issuer="" out="" pass=""
+	local caleaf=0 md=-sha256 reuse="" issuer="" out="" pass="" cdp=""
 	local ext sanline="" e ku bc ekuline="" err
 	local -a kargs dargs passargs
 	[ $# -ge 2 ] || usage
@@ -148,7 +163,7 @@ cmd_leaf() {
 	shift 2
 	while [ $# -gt 0 ]; do
 		case "$1" in
-		--key|--days|--start|--end|--san|--cn|--eku|--reuse-key|--issuer|--out|--pass)
+		--key|--days|--start|--end|--san|--cn|--eku|--reuse-key|--issuer|--out|--pass|--cdp)
 			[ $# -ge 2 ] || die "leaf: $1 needs a value"
 			case "$1" in
 			--key) key=$2 ;;
@@ -162,6 +177,7 @@ cmd_leaf() {
 			--issuer) issuer=$2 ;;
 			--out) out=$2 ;;
 			--pass) pass=$2 ;;
+			--cdp) cdp=$2 ;;
 			esac
 			shift 2 ;;
 		--ca-leaf) caleaf=1; shift ;;
@@ -237,6 +253,7 @@ cmd_leaf() {
 $ku
 ${ekuline}
 ${sanline}
+${cdp:+crlDistributionPoints = URI:$cdp}
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always"
 
@@ -296,6 +313,74 @@ authorityKeyIdentifier = keyid:always"
 	fi
 }
 
+cmd_crl() {
+	local dir issuer=inter days=7 expired=0 der=0 pem serial err
+	local -a revoke=() dargs=()
+	[ $# -ge 1 ] || usage
+	dir=$1
+	shift
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--revoke|--issuer|--days)
+			[ $# -ge 2 ] || die "crl: $1 needs a value"
+			case "$1" in
+			--revoke) revoke+=("$2") ;;
+			--issuer) issuer=$2 ;;
+			--days) days=$2 ;;
+			esac
+			shift 2 ;;
+		--expired) expired=1; shift ;;
+		--der) der=1; shift ;;
+		*) die "crl: unknown option '$1'" ;;
+		esac
+	done
+	case "$issuer" in
+	root|inter) ;;
+	*) die "crl: --issuer is root or inter, not '$issuer'" ;;
+	esac
+	case "$days" in
+	''|*[!0-9]*) die "crl: --days needs a number of days" ;;
+	esac
+	{ [ -f "$dir/$issuer.pem" ] && [ -f "$dir/$issuer.key" ]; } ||
+	    die "crl: no $issuer CA in '$dir' (run: $prog ca $dir)"
+	umask 077
+	tmp="$dir/.mkca-crl.$$"
+	# shellcheck disable=SC2064
+	trap "rm -rf $(printf '%q' "$tmp")" EXIT
+	mkdir -p "$tmp"
+	: >"$tmp/index.txt"
+	for pem in "${revoke[@]}"; do
+		serial=$(openssl x509 -in "$pem" -noout -serial 2>/dev/null) ||
+		    die "crl: cannot read a certificate in '$pem'"
+		serial=${serial#serial=}
+		[ $((${#serial} % 2)) = 0 ] || serial="0$serial"
+		printf 'R\t491231235959Z\t%s\t%s\tunknown\t/CN=revoked\n' \
+		    "$(date -u +%y%m%d%H%M%SZ)" "$serial" >>"$tmp/index.txt"
+	done
+	[ -f "$dir/.crlnumber-$issuer" ] || echo 1000 >"$dir/.crlnumber-$issuer"
+	printf '%s\n' '[ca]' 'default_ca = mkca' '[mkca]' \
+	    "database = $tmp/index.txt" "crlnumber = $dir/.crlnumber-$issuer" \
+	    'default_md = sha256' >"$tmp/ca.cnf"
+	if [ $expired = 1 ]; then
+		dargs=(-crl_lastupdate "$(date -u -d '3 days ago' +%Y%m%d%H%M%SZ)"
+		    -crl_nextupdate "$(date -u -d '2 days ago' +%Y%m%d%H%M%SZ)")
+	else
+		dargs=(-crldays "$days")
+	fi
+	openssl ca -config "$tmp/ca.cnf" -gencrl -cert "$dir/$issuer.pem" \
+	    -keyfile "$dir/$issuer.key" "${dargs[@]}" -out "$tmp/crl.pem" \
+	    2>"$tmp/err" ||
+	    { err=$(cat "$tmp/err"); die "crl: openssl ca -gencrl failed: $err"; }
+	if [ $der = 1 ]; then
+		openssl crl -in "$tmp/crl.pem" -outform DER -out "$tmp/crl.out" ||
+		    die "crl: cannot convert the CRL to DER"
+	else
+		cp "$tmp/crl.pem" "$tmp/crl.out"
+	fi
+	chmod 644 "$tmp/crl.out"
+	mv -f "$tmp/crl.out" "$dir/$issuer.crl"
+}
+
 [ $# -ge 1 ] || usage
 command -v openssl >/dev/null || die "the openssl command is not installed"
 cmd=$1
@@ -303,6 +388,7 @@ shift
 case "$cmd" in
 ca) cmd_ca "$@" ;;
 leaf) cmd_leaf "$@" ;;
+crl) cmd_crl "$@" ;;
 -h|--help|help) usage ;;
-*) die "unknown command '$cmd' (ca, leaf)" ;;
+*) die "unknown command '$cmd' (ca, leaf, crl)" ;;
 esac

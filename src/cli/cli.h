@@ -17,6 +17,8 @@
 
 #define CLI_DEFAULT_CONFIG "/etc/eca/eca.conf"
 #define CLI_TIMEOUT_MS 15000L
+/* `enroll` retries a busy (429) primary for about this long in all. */
+#define CLI_BUSY_RETRY_MS 60000L
 #define CLI_OPTS_MAX 8		/* options of one command */
 #define CLI_ARGS_MAX 4		/* positional arguments of one command */
 
@@ -79,6 +81,15 @@ int cli_server(struct cli *cli, const char *name,
 int cli_tls_client(struct cli *cli, const struct eca_endpoint *ep,
     struct eca_client **out);
 /*
+ * This host's context for channels and enrollment (host.h), built from the
+ * configuration after its credentials loaded.  A certificate OpenSSL's
+ * security level refuses is reported with the reason the primary would
+ * give (WEAK_KEY, WEAK_SIGNATURE, ...), prefixed by what.  On failure
+ * prints the error and returns the exit code.
+ */
+struct eca_host;
+int cli_host(struct cli *cli, const char *what, struct eca_host **out);
+/*
  * The client for administration: the control socket when ROLE is primary
  * and server is NULL, otherwise TLS to server (NULL: the first SERVER).
  * *who names the target for messages.
@@ -115,5 +126,11 @@ int cmd_show(struct cli *, const struct cli_args *);
 int cmd_approve(struct cli *, const struct cli_args *);
 int cmd_reject(struct cli *, const struct cli_args *);
 int cmd_remove(struct cli *, const struct cli_args *);
+int cmd_crl(struct cli *, const struct cli_args *);
+int cmd_crl_cleanup(struct cli *, const struct cli_args *);
+int cmd_ban(struct cli *, const struct cli_args *);
+int cmd_unban(struct cli *, const struct cli_args *);
+int cmd_audit(struct cli *, const struct cli_args *);
+int cmd_ping(struct cli *, const struct cli_args *);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * cmd_admin.c - primary administration: list, show, approve, reject,
- * remove.  On the primary itself these go through the control socket;
- * elsewhere over TLS with this host's certificate, which the primary
- * accepts only if its identity is an ADMIN_IDENTITY.
+ * remove, ban, unban.  On the primary itself these go through the
+ * control socket; elsewhere over TLS with this host's certificate, which
+ * the primary accepts only if its identity is an ADMIN_IDENTITY.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -338,7 +338,7 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 	return r;
 }
 
-/* approve, reject, remove: one call on HOST, then its outcome. */
+/* approve, reject, remove, ban, unban: one call on HOST, then its outcome. */
 static int
 host_action(struct cli *cli, const struct cli_args *a, const char *method,
     const char *suffix, const char *verb)
@@ -381,6 +381,15 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 		    "enrolled one stays", host, who);
 	else if (strcmp(outcome, "REMOVED") == 0)
 		printf("Removed the enrollment of %s from %s", host, who);
+	else if (strcmp(outcome, "BANNED") == 0)
+		printf("Banned %s on %s: it cannot enroll until `eca unban "
+		    "%s`", host, who, host);
+	else if (strcmp(outcome, "UNBANNED") == 0)
+		printf("Lifted the ban of %s on %s: it must enroll again",
+		    host, who);
+	else if (strcmp(outcome, "UNCHANGED") == 0 &&
+	    strcmp(verb, "ban") == 0)
+		printf("%s was already banned on %s", host, who);
 	else
 		printf("%s %s on %s: %s", verb, host, who, outcome);
 	if (have_rec)
@@ -410,4 +419,16 @@ int
 cmd_remove(struct cli *cli, const struct cli_args *a)
 {
 	return host_action(cli, a, "DELETE", "", "remove");
+}
+
+int
+cmd_ban(struct cli *cli, const struct cli_args *a)
+{
+	return host_action(cli, a, "POST", "/ban", "ban");
+}
+
+int
+cmd_unban(struct cli *cli, const struct cli_args *a)
+{
+	return host_action(cli, a, "POST", "/unban", "unban");
 }

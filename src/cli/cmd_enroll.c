@@ -6,21 +6,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "host.h"
 #include "output.h"
 #include "wire.h"
-
-/* The enrollment in a response, if any: 1 parsed, 0 none or unparsable. */
-static int
-resp_enrollment(const json_t *resp, struct eca_enrollment *rec)
-{
-	const json_t *j;
-
-	memset(rec, 0, sizeof(*rec));
-	if (resp == NULL || (j = json_object_get(resp, "enrollment")) == NULL ||
-	    !json_is_object(j))
-		return 0;
-	return eca_wire_parse_enrollment(j, rec, NULL) == 0;
-}
 
 static void
 print_enrolled(const char *outcome, const char *host, const char *primary,
@@ -53,39 +41,80 @@ print_enrolled(const char *outcome, const char *host, const char *primary,
 		printf("\n");
 }
 
+/*
+ * Was err the primary's own answer (an {"error"} object), as opposed to a
+ * failure to reach it or to read its answer?
+ */
+static int
+primary_refused(int code)
+{
+	switch (code) {
+	case ECA_ERR_UNREACHABLE:
+	case ECA_ERR_TIMEOUT:
+	case ECA_ERR_PROTOCOL:
+	case ECA_ERR_NOMEM:
+	case ECA_ERR_INTERNAL:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+/* The primary's answer as the API gave it, for --json. */
+static int
+print_answer_json(enum eca_enroll_outcome outcome, int precheck,
+    const struct eca_enrollment *rec)
+{
+	json_t *j;
+
+	j = json_pack("{s:s, s:b, s:o}", "outcome", eca_outcome_name(outcome),
+	    "precheck", precheck, "enrollment", rec->host[0] != '\0' ?
+	    eca_wire_enrollment(rec) : json_null());
+	if (j == NULL)
+		return out_error(0, ECA_ERR_NOMEM, "cannot print the answer: "
+		    "out of memory");
+	out_json(j);
+	json_decref(j);
+	return 0;
+}
+
+/*
+ * `eca enroll`: the same call auto-enrollment makes (eca_domain_enroll),
+ * with method manual.
+ */
 int
 cmd_enroll(struct cli *cli, const struct cli_args *a)
 {
 	const struct eca_endpoint *ep;
-	struct eca_client *c = NULL;
+	struct eca_host *h = NULL;
+	struct eca_domain *d;
 	struct eca_enrollment rec;
+	enum eca_enroll_outcome outcome = ECA_OUTCOME_NONE;
 	struct eca_err err;
-	json_t *body = NULL, *resp = NULL;
-	const char *outcome;
+	json_t *j;
 	char what[ECA_HOST_MAX * 2 + 64];
-	int precheck, force, have_rec, r;
-	long status;
+	int precheck, force, r;
 
 	precheck = cli_opt(a, "--precheck") != NULL;
 	force = cli_opt(a, "--force") != NULL;
 	if ((r = cli_server(cli, cli_opt(a, "--server"), &ep)) != 0)
 		goto out;
-	if ((r = cli_tls_client(cli, ep, &c)) != 0)
-		goto out;
-	body = json_pack("{s:s, s:b, s:b, s:s, s:s}",
-	    "host", cli->cfg->client_name, "precheck", precheck,
-	    "force", force, "role", eca_role_name(cli->cfg->role),
-	    "method", "manual");
-	if (body == NULL) {
-		r = out_error(cli->json, ECA_ERR_NOMEM,
-		    "cannot build the enrollment request: out of memory");
-		goto out;
-	}
 	snprintf(what, sizeof(what), "cannot %s %s with %s",
 	    precheck ? "pre-check the enrollment of" : "enroll",
 	    cli->cfg->client_name, ep->name);
-	if (cli_call(c, "POST", "/v1/enrollments", body, &status, &resp,
-	    &err) != 0) {
+	if ((r = cli_host(cli, what, &h)) != 0)
+		goto out;
+	if ((d = eca_host_domain(h, ep->name)) == NULL) {
+		r = out_error(cli->json, ECA_ERR_INTERNAL, "no domain state "
+		    "for primary %s", ep->name);
+		goto out;
+	}
+	eca_err_clear(&err);
+	memset(&rec, 0, sizeof(rec));
+	if ((r = eca_domain_enroll(h, d, precheck, force, ECA_METHOD_MANUAL,
+	    &outcome, &rec, &err)) != 0) {
+		if (err.code == 0)
+			err.code = r;
 		if (err.code == ECA_ERR_CONFLICT &&
 		    strstr(err.msg, "eca approve") == NULL) {
 			/* The remedy is the administrator's, on the primary. */
@@ -96,34 +125,35 @@ cmd_enroll(struct cli *cli, const struct cli_args *a)
 			    "%s` keeps the enrolled one)", ep->name,
 			    cli->cfg->client_name, cli->cfg->client_name);
 		}
-		r = cli_call_failed(cli, what, resp, &err);
+		if (!primary_refused(err.code)) {
+			r = out_error_err(cli->json, what, &err);
+			goto out;
+		}
+		/* A refusal: its object on stdout, its reason on stderr. */
+		if (cli->json &&
+		    (j = eca_wire_error(err.code, err.msg)) != NULL) {
+			out_json(j);
+			json_decref(j);
+		}
+		r = out_error(0, err.code, "%s: %s [%s]", what, err.msg,
+		    eca_err_name(err.code));
 		goto out;
 	}
 	if (cli->json) {
-		out_json(resp);
-		r = 0;
+		r = print_answer_json(outcome, precheck, &rec);
 		goto out;
 	}
-	outcome = resp != NULL ?
-	    json_string_value(json_object_get(resp, "outcome")) : NULL;
-	if (outcome == NULL) {
-		r = out_error(cli->json, ECA_ERR_PROTOCOL,
-		    "%s: the answer has no outcome", what);
-		goto out;
-	}
-	have_rec = resp_enrollment(resp, &rec);
 	if (precheck)
 		printf("Pre-check passed: %s would be %s with %s%s\n",
-		    cli->cfg->client_name, outcome, ep->name,
+		    cli->cfg->client_name, eca_outcome_name(outcome), ep->name,
 		    " (nothing was written)");
 	else
-		print_enrolled(outcome, cli->cfg->client_name, ep->name, &rec,
-		    have_rec);
+		print_enrolled(eca_outcome_name(outcome),
+		    cli->cfg->client_name, ep->name, &rec,
+		    rec.host[0] != '\0');
 	r = 0;
  out:
-	json_decref(body);
-	json_decref(resp);
-	eca_client_free(c);
+	eca_host_free(h);
 	return r;
 }
 

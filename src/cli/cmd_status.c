@@ -3,12 +3,15 @@
  * primary servers, one row per SERVER line.  One primary failing does not
  * stop the others.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "output.h"
+#include "roster.h"
 #include "wire.h"
 
 struct row {
@@ -18,7 +21,51 @@ struct row {
 	struct eca_enrollment rec;
 	int code;		/* error code, 0 if none */
 	char error[ECA_ERR_MSG_MAX];
+	/* The local roster of this primary (STATE_DIR), if there is one. */
+	int have_roster;
+	size_t roster_hosts;
+	int64_t roster_version;
+	int64_t roster_synced_at;	/* 0 never */
 };
+
+/*
+ * The local copy of the primary's roster that ecad (or `eca ping`) keeps
+ * in STATE_DIR: how many hosts, which version, how old.  No file, or one
+ * that does not load: nothing to show.
+ */
+static void
+roster_info(const struct eca_config *cfg, const char *primary,
+    struct row *row)
+{
+	struct eca_roster *r = NULL;
+	char path[4096];
+
+	if (cfg->state_dir == NULL || eca_roster_path(cfg->state_dir, primary,
+	    path, sizeof(path), NULL) != 0 ||
+	    eca_roster_load(path, primary, &r, NULL) != 0)
+		return;
+	row->have_roster = 1;
+	row->roster_hosts = eca_roster_count(r);
+	row->roster_version = eca_roster_version(r);
+	row->roster_synced_at = eca_roster_synced_at(r);
+	eca_roster_free(r);
+}
+
+static const char *
+roster_cell(const struct row *w, char *buf, size_t len)
+{
+	int64_t age;
+
+	if (!w->have_roster)
+		return "-";
+	age = (int64_t)time(NULL) - w->roster_synced_at;
+	if (w->roster_synced_at == 0)
+		snprintf(buf, len, "%zu hosts, never synced", w->roster_hosts);
+	else
+		snprintf(buf, len, "%zu hosts, %" PRId64 " s old",
+		    w->roster_hosts, age < 0 ? 0 : age);
+	return buf;
+}
 
 /* Status of a record as the table shows it. */
 static const char *
@@ -130,6 +177,12 @@ print_json(struct cli *cli, const struct row *rows, size_t n)
 		    json_object_set_new(o, "enrolled_at", w->have_rec ?
 		    time_or_null(w->rec.enrolled_at) : json_null()) != 0)
 			goto out;
+		if (json_object_set_new(o, "roster", !w->have_roster ?
+		    json_null() : json_pack("{s:I, s:I, s:o}", "hosts",
+		    (json_int_t)w->roster_hosts, "version",
+		    (json_int_t)w->roster_version, "synced_at",
+		    time_or_null(w->roster_synced_at))) != 0)
+			goto out;
 		if (w->code != 0 && (json_object_set_new(o, "error",
 		    json_string(w->error)) != 0 ||
 		    json_object_set_new(o, "code",
@@ -150,13 +203,13 @@ static int
 print_table(const struct row *rows, size_t n)
 {
 	static const char *const hdr[] = { "SERVER", "STATUS", "HOST ID",
-	    "FINGERPRINT", "EXPIRES", "ENROLLED AT" };
+	    "FINGERPRINT", "EXPIRES", "ENROLLED AT", "LOCAL ROSTER" };
 	struct out_table *t;
-	char fp[64], na[32], ea[32];
-	const char *cells[6];
+	char fp[64], na[32], ea[32], ro[64];
+	const char *cells[7];
 	size_t i;
 
-	if ((t = out_table_new(6, hdr)) == NULL)
+	if ((t = out_table_new(7, hdr)) == NULL)
 		return out_error(0, ECA_ERR_NOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
 		const struct row *w = &rows[i];
@@ -170,6 +223,7 @@ print_table(const struct row *rows, size_t n)
 		    sizeof(na)) : "-";
 		cells[5] = w->have_rec ? out_time(w->rec.enrolled_at, ea,
 		    sizeof(ea)) : "-";
+		cells[6] = roster_cell(w, ro, sizeof(ro));
 		if (out_table_add(t, cells) != 0) {
 			out_table_free(t);
 			return out_error(0, ECA_ERR_NOMEM, "out of memory");
@@ -211,6 +265,7 @@ cmd_status(struct cli *cli, const struct cli_args *a)
 		return out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
 		query_one(cli, &cli->cfg->servers[i], path, &rows[i]);
+		roster_info(cli->cfg, cli->cfg->servers[i].name, &rows[i]);
 		if (strcmp(rows[i].status, "UNREACHABLE") == 0)
 			unreachable = 1;
 		else if (strcmp(rows[i].status, "ERROR") == 0)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "output.h"
 #include "wire.h"
 
@@ -83,6 +84,28 @@ cli_tls_client(struct cli *cli, const struct eca_endpoint *ep,
 		return out_error_err(cli->json, "cannot set up the client",
 		    &err);
 	return 0;
+}
+
+int
+cli_host(struct cli *cli, const char *what, struct eca_host **out)
+{
+	struct eca_err err, why;
+	int r;
+
+	*out = NULL;
+	if ((r = cli_cred(cli)) != 0)
+		return r;
+	eca_err_clear(&err);
+	if (eca_host_new(NULL, cli->cfg, out, &err) == 0)
+		return 0;
+	*out = NULL;
+	/* As the API client does: name the reason, not OpenSSL's words. */
+	eca_err_clear(&why);
+	if (err.code == ECA_ERR_BAD_CERTIFICATE && cli->cred != NULL &&
+	    eca_x509_check_acceptable(cli->cred->leaf, cli->cred->chain,
+	    &why) != 0)
+		err = why;
+	return out_error_err(cli->json, what, &err);
 }
 
 int

@@ -42,6 +42,23 @@ static const struct cli_opt opts_list[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const struct cli_opt opts_audit[] = {
+	{ "--file", "-file", "F" },
+	{ "--host", "-host", "H" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct cli_opt opts_ping[] = {
+	{ "--purpose", "-purpose", "P" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct cli_opt opts_crl[] = {
+	{ "--expired", "-expired", NULL },
+	{ "--issuer-hash", "-issuerHash", "H" },
+	{ NULL, NULL, NULL },
+};
+
 static const struct cli_cmd commands[] = {
 	{ "enroll", "-enrollCertificate", cmd_enroll, 0, 0, opts_enroll,
 	    "[--server S] [--precheck] [--force]",
@@ -70,6 +87,22 @@ static const struct cli_cmd commands[] = {
 	    "primary: refuse the certificate waiting in a conflict" },
 	{ "remove", NULL, cmd_remove, 1, 1, opts_server, "[--server S] HOST",
 	    "primary: remove a host's enrollment" },
+	{ "crl", NULL, cmd_crl, 1, 1, opts_crl,
+	    "list | download | cleanup --expired | --issuer-hash H",
+	    "list, refresh or clean up the local CRL cache" },
+	{ "crl-cleanup", "-cleanupCRLCache", cmd_crl_cleanup, 0, 0, opts_crl,
+	    "--expired | --issuer-hash H",
+	    "remove CRLs from the local cache (= crl cleanup)" },
+	{ "ban", NULL, cmd_ban, 1, 1, opts_server, "[--server S] HOST",
+	    "primary: ban a host, known or not, from enrolling" },
+	{ "unban", NULL, cmd_unban, 1, 1, opts_server, "[--server S] HOST",
+	    "primary: lift a ban (the host must enroll again)" },
+	{ "audit", NULL, cmd_audit, 1, 1, opts_audit,
+	    "verify|show [--file F] [--host H]",
+	    "primary: verify the audit journal's chain, or show its entries" },
+	{ "ping", NULL, cmd_ping, 1, 1, opts_ping, "[--purpose P] HOST",
+	    "open a verified channel to HOST and report each step and the "
+	    "verdict" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -27,9 +27,11 @@
 #include <jansson.h>
 #include <openssl/ssl.h>
 
+#include "audit.h"
 #include "ecad.h"
 #include "log.h"
 #include "tls.h"
+#include "roster.h"
 #include "wire.h"
 
 #ifndef ECA_VERSION
@@ -57,6 +59,8 @@ struct call {
 	char fp[ECA_FP_HEX_LEN + 1];	/* the caller's certificate */
 	char source[ECA_SOURCE_MAX];
 	char actor[ECA_DN_MAX];
+	int journaled;			/* the writer journaled the outcome */
+	int precheck;			/* a dry run (POST precheck) */
 };
 
 /* A request waiting for the writer. */
@@ -67,8 +71,10 @@ struct api_job {
 
 typedef void handler_fn(struct call *);
 
+static handler_fn h_roster;
+
 static handler_fn h_health, h_stats, h_list, h_enroll, h_show, h_remove,
-    h_history, h_approve, h_reject;
+    h_history, h_approve, h_reject, h_ban, h_unban;
 
 /* "*" matches one path segment: the host NAME. */
 static const struct route {
@@ -78,6 +84,7 @@ static const struct route {
 } routes[] = {
 	{ EVHTTP_REQ_GET, "/v1/health", h_health },
 	{ EVHTTP_REQ_GET, "/v1/stats", h_stats },
+	{ EVHTTP_REQ_GET, "/v1/roster", h_roster },
 	{ EVHTTP_REQ_GET, "/v1/enrollments", h_list },
 	{ EVHTTP_REQ_POST, "/v1/enrollments", h_enroll },
 	{ EVHTTP_REQ_GET, "/v1/enrollments/*", h_show },
@@ -85,6 +92,8 @@ static const struct route {
 	{ EVHTTP_REQ_GET, "/v1/enrollments/*/history", h_history },
 	{ EVHTTP_REQ_POST, "/v1/enrollments/*/approve", h_approve },
 	{ EVHTTP_REQ_POST, "/v1/enrollments/*/reject", h_reject },
+	{ EVHTTP_REQ_POST, "/v1/enrollments/*/ban", h_ban },
+	{ EVHTTP_REQ_POST, "/v1/enrollments/*/unban", h_unban },
 };
 
 static const char *
@@ -132,6 +141,46 @@ reply_json(struct call *c, int status, json_t *body)
 }
 
 /*
+ * A refusal goes into the audit journal (via the writer, not waited for)
+ * when it is a refusal by policy (exit code 5: untrusted, expired,
+ * identity mismatch, forbidden, banned, ...) on any call, or any refusal
+ * of a call that asks for a change.  Not journaled: 429 BUSY (storm
+ * control: the host retries) and what the writer already journaled.
+ */
+static void
+audit_refusal(struct call *c, int code)
+{
+	struct eca_audit_entry e;
+	const char *actor = c->actor;
+
+	if (c->journaled || code == ECA_ERR_BUSY)
+		return;
+	if (strcmp(c->method, "GET") == 0 &&
+	    eca_err_exit_code(code) != ECA_EXIT_REFUSED)
+		return;
+	memset(&e, 0, sizeof(e));
+	snprintf(e.event, sizeof(e.event), "%s",
+	    c->precheck ? "precheck_refused" : "refused");
+	snprintf(e.reason, sizeof(e.reason), "%s", eca_err_name(code));
+	/*
+	 * Who tried: the certificate's subject (a host's claimed name is
+	 * not proof, e.g. on IDENTITY_MISMATCH), else the administrator or
+	 * control-socket caller.
+	 */
+	if (c->admin != 1 && c->conn != NULL &&
+	    c->conn->info.subject[0] != '\0')
+		actor = c->conn->info.subject;
+	snprintf(e.actor, sizeof(e.actor), "%s", actor);
+	snprintf(e.host, sizeof(e.host), "%s", c->name);
+	snprintf(e.fingerprint, sizeof(e.fingerprint), "%s", c->fp);
+	if (c->conn != NULL)
+		snprintf(e.spki_fingerprint, sizeof(e.spki_fingerprint), "%s",
+		    c->conn->info.spki_fingerprint);
+	snprintf(e.source, sizeof(e.source), "%s", c->source);
+	writer_audit(c->d->writer, &e);
+}
+
+/*
  * THE error reply: {"error":{"code","message"}} (plus "enrollment" when
  * rec is given, for 409) with the code's status unless status is set.
  * Every refusal is logged with the host and fingerprint, never the cert.
@@ -141,7 +190,7 @@ reply_errorv(struct call *c, int status, int code,
     const struct eca_enrollment *rec, const char *fmt, va_list ap)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
-	char msg[ECA_ERR_MSG_MAX];
+	char msg[ECA_ERR_MSG_MAX], ra[16];
 	json_t *body;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -153,8 +202,13 @@ reply_errorv(struct call *c, int status, int code,
 	log_info("refused %s %s from %s (host %s, fingerprint %s): %s: %s",
 	    c->method, c->path, c->source, c->name[0] ? c->name : "-",
 	    c->fp[0] ? c->fp : "-", eca_err_name(code), msg);
-	if (code == ECA_ERR_BUSY)
-		evhttp_add_header(h, "Retry-After", "1");
+	audit_refusal(c, code);
+	if (code == ECA_ERR_BUSY) {
+		/* BUSY_RETRY_AFTER is restart-only: the start-up config. */
+		snprintf(ra, sizeof(ra), "%d", c->d->cfg->busy_retry_after);
+		evhttp_add_header(h, "Retry-After", ra);
+		atomic_fetch_add(&c->d->stats.busy, 1);
+	}
 	body = eca_wire_error(code, msg);
 	if (body != NULL && rec != NULL)
 		json_object_set_new(body, "enrollment",
@@ -218,6 +272,8 @@ call_peer(struct call *c, struct eca_err *err)
 			memset(&pol, 0, sizeof(pol));
 			pol.trust = c->snap->cred->trust;
 			pol.identity = c->snap->cfg->identity;
+			pol.crls = c->d->crls;
+			pol.crl_check = c->snap->cfg->crl_check;
 			r = eca_x509_check_peer(&pol, leaf, chain, NULL,
 			    &cn->info, &cn->err);
 		}
@@ -380,7 +436,11 @@ h_stats(struct call *c)
 
 	if (require_admin(c) != 0)
 		return;
-	reply_json(c, 200, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+	reply_json(c, 200, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:I, s:I}",
+	    "enroll_requests", (json_int_t)atomic_load(&s->enroll_requests),
+	    "roster_requests", (json_int_t)atomic_load(&s->roster_requests),
+	    "busy_replies", (json_int_t)atomic_load(&s->busy),
 	    "requests", (json_int_t)atomic_load(&s->requests),
 	    "enrollments_written", (json_int_t)atomic_load(&s->written),
 	    "commits", (json_int_t)atomic_load(&s->commits),
@@ -553,6 +613,124 @@ nomem:
 	reply_error(c, ECA_ERR_NOMEM, "out of memory reading the history");
 }
 
+/*
+ * THE rule for "too old to derive a delta": records are never deleted, so
+ * any since up to the current version has an exact delta; 0 asks for
+ * everything, and a since beyond the current version (a roster from a
+ * registry restored from backup, or from another one) cannot be trusted.
+ * Compaction, when it comes, raises the oldest derivable version here.
+ */
+static int
+roster_full(int64_t since, int64_t current)
+{
+	const int64_t oldest = 0;
+
+	return since <= oldest || since > current;
+}
+
+/* ?since=V&limit=N; 0 or -1 (replied). */
+static int
+roster_query(struct call *c, int64_t *since, long *limit)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
+	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq kv;
+	struct evkeyval *p;
+	long long v;
+	char *end;
+	int r = -1;
+
+	TAILQ_INIT(&kv);
+	*since = 0;
+	*limit = ECA_ROSTER_PAGE_DEFAULT;
+	if (q == NULL)
+		return 0;
+	if (evhttp_parse_query_str(q, &kv) != 0) {
+		reply_error(c, ECA_ERR_BAD_REQUEST, "malformed query string");
+		goto out;
+	}
+	TAILQ_FOREACH(p, &kv, next) {
+		errno = 0;
+		if (strcmp(p->key, "since") == 0) {
+			v = strtoll(p->value, &end, 10);
+			if (errno != 0 || end == p->value || *end != '\0' ||
+			    v < 0) {
+				reply_error(c, ECA_ERR_BAD_REQUEST, "'since' "
+				    "must be a roster version (0 or more)");
+				goto out;
+			}
+			*since = v;
+		} else if (strcmp(p->key, "limit") == 0) {
+			*limit = strtol(p->value, &end, 10);
+			if (errno != 0 || end == p->value || *end != '\0' ||
+			    *limit < 1 || *limit > ECA_ROSTER_PAGE_MAX) {
+				reply_error(c, ECA_ERR_BAD_REQUEST, "'limit' "
+				    "must be a number from 1 to %d",
+				    ECA_ROSTER_PAGE_MAX);
+				goto out;
+			}
+		} else {
+			reply_error(c, ECA_ERR_BAD_REQUEST, "unknown query "
+			    "parameter '%.64s' (use since, limit)", p->key);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	evhttp_clear_headers(&kv);
+	return r;
+}
+
+/*
+ * GET /v1/roster: the records changed after ?since=, in version order, a
+ * page at a time (docs/roster.md).  Any host whose certificate passes the
+ * peer check may read it, for peers judge each other with it; admins too.
+ */
+static void
+h_roster(struct call *c)
+{
+	struct eca_change *ch = NULL;
+	struct eca_err e;
+	int64_t since, current, next;
+	size_t n = 0;
+	long limit;
+	int r, full, more;
+
+	/* Counted before any check: every request that reached us. */
+	atomic_fetch_add(&c->d->stats.roster_requests, 1);
+	eca_err_clear(&e);
+	if (!c->control && (r = call_peer(c, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	if (roster_query(c, &since, &limit) != 0)
+		return;
+	/*
+	 * The current version first: a change committed between the two
+	 * reads then shows in the entries rather than being skipped.
+	 */
+	if ((r = eca_store_version(c->w->rd, &current, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	full = roster_full(since, current);
+	/* One more than asked tells whether there is a next page. */
+	if ((r = eca_store_changes(c->w->rd, c->d->cfg->client_name,
+	    full ? 0 : since, (size_t)limit + 1, &ch, &n, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	more = n > (size_t)limit;
+	if (more)
+		n = (size_t)limit;
+	next = current;
+	if (n > 0 && (more || ch[n - 1].version > next))
+		next = ch[n - 1].version;
+	reply_json(c, 200, eca_wire_roster(c->d->cfg->client_name, since,
+	    current, next, full, more, ch, n));
+	free(ch);
+}
+
 /* The reply for a job the writer finished, sent on the worker's thread. */
 static void
 job_done_cb(evutil_socket_t fd, short what, void *arg)
@@ -566,6 +744,7 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	c->w->inflight--;
+	c->journaled = 1;	/* by the writer, with the group */
 	if (op->status == ECA_ERR_CONFLICT)
 		reply_error_status(c, 0, op->status, &op->rec, "%s",
 		    op->err.msg);
@@ -632,8 +811,8 @@ job_submit(struct call *c, struct api_job *aj)
 		event_free(aj->job.ev);
 		free(aj);
 		reply_error(c, ECA_ERR_BUSY, "primary %s has too many pending "
-		    "registry changes; retry in a second",
-		    c->d->cfg->client_name);
+		    "registry changes (MAX_PENDING_ENROLLMENTS); retry after "
+		    "the Retry-After delay", c->d->cfg->client_name);
 		return;
 	}
 	c->w->inflight++;
@@ -646,6 +825,25 @@ reply_enroll(struct call *c, int status, const char *outcome, int precheck,
 	reply_json(c, status, json_pack("{s:s, s:b, s:o}", "outcome", outcome,
 	    "precheck", precheck, "enrollment",
 	    rec != NULL ? eca_wire_enrollment(rec) : json_null()));
+}
+
+/*
+ * For the log and the audit journal only: the host a caller refused
+ * before its body was read claims to be (nothing is decided on it).
+ */
+static void
+claimed_host(struct call *c)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+	struct eca_enroll_body body;
+	size_t len = evbuffer_get_length(in);
+	const char *buf;
+
+	if (len == 0 || len > ECA_BODY_MAX ||
+	    (buf = (const char *)evbuffer_pullup(in, -1)) == NULL)
+		return;
+	if (eca_wire_parse_enroll_body(buf, len, &body, NULL) == 0)
+		snprintf(c->name, sizeof(c->name), "%s", body.host);
 }
 
 static void
@@ -662,8 +860,11 @@ h_enroll(struct call *c)
 	size_t len;
 	int r, have;
 
+	/* Counted before any check: every request that reached us. */
+	atomic_fetch_add(&c->d->stats.enroll_requests, 1);
 	eca_err_clear(&e);
 	if ((r = call_peer(c, &e)) != 0) {
+		claimed_host(c);
 		reply_error(c, r, "%s", e.msg);
 		return;
 	}
@@ -675,6 +876,7 @@ h_enroll(struct call *c)
 	}
 	snprintf(c->name, sizeof(c->name), "%s", body.host);
 	snprintf(c->actor, sizeof(c->actor), "%s", body.host);
+	c->precheck = body.precheck;
 	if ((r = eca_x509_identity_matches(c->conn->leaf, cfg->identity,
 	    body.host, &e)) != 0) {
 		reply_error(c, r, "%s", e.msg);
@@ -751,6 +953,18 @@ static void
 h_reject(struct call *c)
 {
 	admin_op(c, ECA_OP_REJECT);
+}
+
+static void
+h_ban(struct call *c)
+{
+	admin_op(c, ECA_OP_BAN);
+}
+
+static void
+h_unban(struct call *c)
+{
+	admin_op(c, ECA_OP_UNBAN);
 }
 
 /* Does path match pattern?  The "*" segment is copied to name. */
@@ -864,8 +1078,18 @@ api_tls_cb(struct evhttp_request *req, void *arg)
 		    "Connection", "close");
 		reply_error(&c, ECA_ERR_INTERNAL, "connection without TLS "
 		    "state; retry");
-	} else
+	} else if (c.conn->over_handshakes) {
+		/* Storm control: nothing checked, one cheap answer, closed. */
+		atomic_fetch_add(&w->d->stats.requests, 1);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		reply_error(&c, ECA_ERR_BUSY, "primary %s has too many TLS "
+		    "handshakes in progress (MAX_HANDSHAKES); retry after the "
+		    "Retry-After delay", w->d->cfg->client_name);
+	} else {
+		server_handshake_done(c.conn);
 		dispatch(&c);
+	}
 	ecad_snap_put(c.snap);
 }
 

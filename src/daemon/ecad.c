@@ -28,8 +28,11 @@
 #include <event2/thread.h>
 #include <openssl/crypto.h>
 
+#include "client.h"
 #include "config.h"
+#include "crl.h"
 #include "ecad.h"
+#include "host.h"
 #include "log.h"
 #include "tls.h"
 #include "x509.h"
@@ -161,6 +164,8 @@ ecad_snap_put(struct ecad_snap *s)
 {
 	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	eca_host_free(s->host);		/* borrows cfg */
+	SSL_CTX_free(s->peer_ctx);
 	SSL_CTX_free(s->ctx);
 	eca_cred_free(s->cred);
 	eca_config_free(s->cfg);
@@ -187,6 +192,11 @@ snap_build(struct ecad *d, struct eca_config *cfg, struct ecad_snap **out,
 	server_ctx_setup(d, s->ctx);
 	atomic_init(&s->refs, 1);
 	s->cfg = cfg;
+	if ((r = peer_snap_setup(d, s, err)) != 0) {
+		s->cfg = NULL;	/* the caller keeps cfg on failure */
+		ecad_snap_put(s);
+		return r;
+	}
 	*out = s;
 	return 0;
 }
@@ -624,6 +634,39 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
+/*
+ * The CRL cache the workers share (created after dropping privileges, so
+ * that STATE_DIR/crl belongs to the daemon's user); ECA_CRL_PATH is synced
+ * once now, later by the checks themselves when it is due.
+ */
+static int
+crl_start(struct ecad *d, struct eca_err *err)
+{
+	struct ecad_snap *s;
+	struct eca_err e;
+	size_t added = 0, refused = 0;
+	int r;
+
+	if (eca_client_global_init() != 0)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot initialise libcurl");
+	if ((r = eca_crl_cache_open(NULL, d->cfg, &d->crls, err)) != 0)
+		return r;
+	if (d->cfg->crl_path == NULL)
+		return 0;
+	s = ecad_snap_get(d);
+	eca_err_clear(&e);
+	if (eca_crl_cache_sync_path(d->crls, s->cred->trust, s->cred->chain,
+	    &added, &refused, &e) != 0)
+		log_warn("%s", e.msg);
+	else
+		log_info("CRLs from %s: %zu stored, %zu refused%s%s",
+		    d->cfg->crl_path, added, refused, refused > 0 ? ": " : "",
+		    refused > 0 ? e.msg : "");
+	ecad_snap_put(s);
+	return 0;
+}
+
 /* Phase: the serving part, from the registry to the ready line. */
 static int
 start(struct ecad *d, struct eca_err *err)
@@ -631,33 +674,40 @@ start(struct ecad *d, struct eca_err *err)
 	int r;
 
 	if (d->cfg->role != ECA_ROLE_PRIMARY) {
-		log_info("role %s: nothing to serve yet (the peer listener "
-		    "comes in a later release); running idle",
-		    eca_role_name(d->cfg->role));
+		/* Every role: the peer listener (peer.c). */
 		if ((r = ensure_state_dir(d, err)) != 0 ||
+		    (r = peer_bind(d, err)) != 0 ||
 		    (r = pidfile_write(d, err)) != 0 ||
-		    (r = drop_privileges(d, err)) != 0)
+		    (r = drop_privileges(d, err)) != 0 ||
+		    (r = crl_start(d, err)) != 0)
 			return r;
-		return 0;
+		return peer_start(d, err);
 	}
 	if ((d->ssl_idx = ecad_conn_index()) < 0)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot register the connection state with OpenSSL");
 	if ((r = open_registry(d, err)) != 0 ||
 	    (r = server_bind(d, err)) != 0 ||
+	    (r = peer_bind(d, err)) != 0 ||
 	    (r = control_bind(d, err)) != 0 ||
 	    (r = pidfile_write(d, err)) != 0 ||
 	    (r = drop_privileges(d, err)) != 0)
 		return r;
+	if ((r = crl_start(d, err)) != 0)
+		return r;
 	if ((r = writer_start(d, d->wstore, &d->writer, err)) != 0)
 		return r;
 	d->wstore = NULL;	/* the writer owns it */
-	return server_start(d, err);
+	if ((r = server_start(d, err)) != 0)
+		return r;
+	return peer_start(d, err);
 }
 
 static void
 announce_ready(struct ecad *d)
 {
+	if (d->peer_desc[0] != '\0' && d->foreground)
+		fprintf(stderr, "ecad: peer listener on %s\n", d->peer_desc);
 	if (d->cfg->role == ECA_ROLE_PRIMARY) {
 		log_info("ready: primary %s, %zu worker(s), listening on %s, "
 		    "control socket %s", d->cfg->client_name, d->nworkers,
@@ -667,11 +717,13 @@ announce_ready(struct ecad *d)
 			fprintf(stderr, "ecad: ready, listening on %s\n",
 			    d->listen_desc);
 	} else {
-		log_info("ready: %s %s", eca_role_name(d->cfg->role),
-		    d->cfg->client_name);
+		log_info("ready: %s %s, peer listener on %s",
+		    eca_role_name(d->cfg->role), d->cfg->client_name,
+		    d->peer_desc[0] != '\0' ? d->peer_desc : "none");
 		if (d->foreground)
-			fprintf(stderr, "ecad: ready, role %s\n",
-			    eca_role_name(d->cfg->role));
+			fprintf(stderr, "ecad: ready, role %s, listening on "
+			    "%s\n", eca_role_name(d->cfg->role),
+			    d->peer_desc[0] != '\0' ? d->peer_desc : "none");
 	}
 	if (d->ready_fd != -1) {
 		if (write(d->ready_fd, "ready", 5) != 5)
@@ -685,11 +737,15 @@ announce_ready(struct ecad *d)
 static void
 shutdown_all(struct ecad *d)
 {
+	peer_stop(d);
+	peer_free(d);
 	server_stop(d);
 	server_join(d);
 	writer_stop(d->writer);
 	d->writer = NULL;
 	server_free(d);
+	eca_crl_cache_free(d->crls);
+	d->crls = NULL;
 	if (d->wstore != NULL)
 		eca_store_close(d->wstore);
 	d->wstore = NULL;

@@ -29,9 +29,14 @@
 
 #define ECAD_MAX_LISTEN 8		/* addresses API_LISTEN resolves to */
 #define ECAD_WRITER_BATCH 256		/* most ops in one group commit */
-#define ECAD_WRITER_QUEUE 4096		/* pending ops before 429 BUSY */
 #define ECAD_STOP_GRACE_SEC 5		/* bound on finishing in-flight work */
 #define ECAD_HEADERS_MAX 8192
+/*
+ * Largest TLS certificate message accepted from a client: room for
+ * ECA_CHAIN_MAX + 1 certificates with big RSA keys and many names, far
+ * below what would let a client make every worker buffer megabytes.
+ */
+#define ECAD_CERT_LIST_MAX (64 * 1024)
 /*
  * libevent reads bodies up to this size, so that api.c can refuse those
  * over ECA_BODY_MAX with a JSON 413 TOO_LARGE; beyond it libevent answers
@@ -45,6 +50,8 @@
 #define ECAD_HTTP_METHODS (EVHTTP_REQ_GET | EVHTTP_REQ_POST | \
 	EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH)
 
+struct eca_host;
+
 /*
  * What SIGHUP replaces: the configuration (admin list, identity rule,
  * policy), the credentials and the server SSL_CTX built from them.
@@ -56,6 +63,14 @@ struct ecad_snap {
 	struct eca_config *cfg;
 	struct eca_cred *cred;
 	SSL_CTX *ctx;
+	/*
+	 * The peer listener's (peer.c): its own server context (no API
+	 * callbacks) and this host's domains, built from cfg (which they
+	 * borrow).  Rebuilt with the rest on SIGHUP; the rosters and the
+	 * enrollment state live in STATE_DIR, so nothing is lost.
+	 */
+	SSL_CTX *peer_ctx;
+	struct eca_host *host;
 };
 
 /* Counters shown by GET /v1/stats. */
@@ -66,9 +81,20 @@ struct ecad_stats {
 	atomic_ullong refusals;		/* error replies */
 	atomic_ullong connections;	/* TLS connections accepted */
 	atomic_llong open;		/* TLS connections open now */
+	atomic_ullong busy;		/* 429 BUSY replies (storm control) */
+	/*
+	 * Admitted TLS handshakes in progress: from accept() until the
+	 * connection's first request is read, or it closes (storm control,
+	 * MAX_HANDSHAKES; see docs/storm-control.md).
+	 */
+	atomic_llong handshakes;
+	/* Primary: POST /v1/enrollments and GET /v1/roster received. */
+	atomic_ullong enroll_requests;
+	atomic_ullong roster_requests;
 };
 
 struct ecad_writer;
+struct ecad_peer;
 
 /* One worker thread: its own event base, HTTP server and read connection. */
 struct ecad_worker {
@@ -91,6 +117,9 @@ struct ecad_worker {
 	int conns;			/* TLS connections open (own thread) */
 	int inflight;			/* requests waiting for the writer */
 	time_t cap_logged;		/* last "over MAX_CONNECTIONS" line */
+	time_t src_cap_logged;		/* last "over ..._PER_SOURCE" line */
+	time_t deadline_logged;		/* last "no complete request" line */
+	time_t hs_logged;		/* last "over MAX_HANDSHAKES" line */
 };
 
 struct ecad {
@@ -121,18 +150,30 @@ struct ecad {
 	int pid_written;
 	int ctl_created;
 	int ssl_idx;			/* SSL ex_data slot of ecad_conn */
+	struct ecad_srcmap *srcmap;	/* open connections per source (server.c) */
 	struct ecad_stats stats;
+	struct eca_crl_cache *crls;	/* shared CRL cache (crl.h), primary */
+	struct ecad_peer *peer;		/* the peer listener (peer.c) */
+	char peer_desc[300];		/* its "HOST:PORT", "" if none */
 };
 
 /* Per-TLS-connection state, hung on the SSL (ex_data). */
 struct ecad_conn {
 	struct ecad_worker *w;
 	int over_cap;			/* refused at its ClientHello */
+	int in_handshake;		/* holds a MAX_HANDSHAKES slot */
+	int over_handshakes;		/* answered 429 BUSY, then closed */
 	int checked;			/* the peer check ran (cached) */
 	int code;			/* its result */
 	struct eca_err err;
 	X509 *leaf;			/* the peer's certificate, or NULL */
 	struct eca_certinfo info;	/* filled when a certificate was sent */
+	/* Hostile-client bounds (server.c). */
+	struct bufferevent *bev;	/* the connection's, not owned */
+	struct event *timer;		/* source check, then request deadline */
+	int src_checked;		/* the per-source cap was applied */
+	int src_counted;		/* counted in d->srcmap under src */
+	unsigned char src[16];		/* source address (IPv4 mapped) */
 };
 
 /* ecad.c */
@@ -157,6 +198,25 @@ void server_free(struct ecad *d);
 int ecad_conn_index(void);
 /* Install ecad's callbacks in a new server SSL_CTX. */
 void server_ctx_setup(struct ecad *d, SSL_CTX *ctx);
+/*
+ * The connection's first request has arrived: its handshake is over and
+ * its MAX_HANDSHAKES slot is given back (idempotent).
+ */
+void server_handshake_done(struct ecad_conn *cn);
+
+/*
+ * peer.c: the peer listener (every role), its judges and the periodic
+ * roster sync.  peer_bind before dropping privileges (no-op without
+ * LISTEN), peer_start after; peer_stop closes everything and joins its
+ * threads; peer_free releases the rest.  peer_snap_setup builds a
+ * snapshot's peer context and host (called by snap_build).
+ */
+int peer_snap_setup(struct ecad *d, struct ecad_snap *s,
+    struct eca_err *err) ECA_WUR;
+int peer_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
+int peer_start(struct ecad *d, struct eca_err *err) ECA_WUR;
+void peer_stop(struct ecad *d);
+void peer_free(struct ecad *d);
 
 /* control.c: the UNIX control socket. */
 int control_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
@@ -187,5 +247,23 @@ int writer_start(struct ecad *d, struct eca_store *st,
 int writer_submit(struct ecad_writer *wr, struct ecad_job *job) ECA_WUR;
 /* Finish everything queued, close the store, join and free. */
 void writer_stop(struct ecad_writer *wr);
+/*
+ * Queue an audit-only journal line (a refusal decided by a worker): the
+ * writer appends it with the next group; no reply is waited for.  The
+ * entry is copied.  Never blocks on the journal; drops (and logs) when
+ * its own bounded queue is full.
+ */
+struct eca_audit_entry;
+void writer_audit(struct ecad_writer *wr, const struct eca_audit_entry *e);
+
+/* listen.c */
+struct addrinfo;
+/*
+ * A non-blocking listening socket on ai with ecad's options; with probe,
+ * refuse (EADDRINUSE) a port someone already listens on.  -1 and errno.
+ */
+int ecad_listen_socket(const struct addrinfo *ai, int probe, int *out);
+/* The port fd is bound to, as text (port 0 picks a free one); -1 on error. */
+int ecad_bound_port(int fd, char *buf, size_t len);
 
 #endif

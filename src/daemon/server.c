@@ -7,6 +7,7 @@
  * connection: workers share nothing but the writer queue, the counters
  * and the reloadable TLS snapshot.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -30,7 +31,132 @@
 #include "log.h"
 #include "wire.h"
 
-#define LISTEN_BACKLOG 1024
+#define SRCMAP_BUCKETS 1024
+
+/*
+ * Open connections per source address, shared by the workers: a
+ * connection is counted when it is accepted and uncounted when its SSL
+ * is freed.  Entries with no connection are removed.
+ */
+struct srcent {
+	unsigned char addr[16];
+	int count;
+	struct srcent *next;
+};
+struct ecad_srcmap {
+	pthread_mutex_t lock;
+	struct srcent *b[SRCMAP_BUCKETS];
+};
+
+static size_t
+src_hash(const unsigned char addr[16])
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	/* FNV-1a; the table is small and the addresses are not secret. */
+	for (i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return h % SRCMAP_BUCKETS;
+}
+
+/*
+ * Count one more connection from addr unless it already has max: 1 if it
+ * was counted, 0 if the source is at its cap, -1 without memory.
+ */
+static int
+src_take(struct ecad_srcmap *m, const unsigned char addr[16], int max)
+{
+	struct srcent *e;
+	size_t h = src_hash(addr);
+	int r = 1;
+
+	pthread_mutex_lock(&m->lock);
+	for (e = m->b[h]; e != NULL; e = e->next)
+		if (memcmp(e->addr, addr, 16) == 0)
+			break;
+	if (e == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			r = -1;
+		else {
+			memcpy(e->addr, addr, 16);
+			e->next = m->b[h];
+			m->b[h] = e;
+		}
+	}
+	if (e != NULL) {
+		if (e->count >= max)
+			r = 0;
+		else
+			e->count++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+static void
+src_put(struct ecad_srcmap *m, const unsigned char addr[16])
+{
+	struct srcent *e, **pe;
+
+	pthread_mutex_lock(&m->lock);
+	for (pe = &m->b[src_hash(addr)]; (e = *pe) != NULL; pe = &e->next) {
+		if (memcmp(e->addr, addr, 16) != 0)
+			continue;
+		if (--e->count <= 0) {
+			*pe = e->next;
+			free(e);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void
+srcmap_free(struct ecad_srcmap *m)
+{
+	struct srcent *e, *next;
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < SRCMAP_BUCKETS; i++)
+		for (e = m->b[i]; e != NULL; e = next) {
+			next = e->next;
+			free(e);
+		}
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+/* The peer's address as 16 bytes (IPv4 mapped into IPv6) and as text. */
+static int
+peer_addr(evutil_socket_t fd, unsigned char addr[16], char *text,
+    size_t len)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin;
+	struct sockaddr_in6 *sin6;
+	socklen_t sl = sizeof(ss);
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return -1;
+	memset(addr, 0, 16);
+	if (ss.ss_family == AF_INET) {
+		sin = (struct sockaddr_in *)&ss;
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &sin->sin_addr, 4);
+		if (inet_ntop(AF_INET, &sin->sin_addr, text, len) == NULL)
+			snprintf(text, len, "?");
+	} else if (ss.ss_family == AF_INET6) {
+		sin6 = (struct sockaddr_in6 *)&ss;
+		memcpy(addr, &sin6->sin6_addr, 16);
+		if (inet_ntop(AF_INET6, &sin6->sin6_addr, text, len) == NULL)
+			snprintf(text, len, "?");
+	} else
+		return -1;
+	return 0;
+}
 
 static void
 conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
@@ -48,6 +174,11 @@ conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	/* The SSL is freed with its bufferevent: the connection is closed. */
 	cn->w->conns--;
 	atomic_fetch_sub(&cn->w->d->stats.open, 1);
+	server_handshake_done(cn);
+	if (cn->src_counted)
+		src_put(cn->w->d->srcmap, cn->src);
+	if (cn->timer != NULL)
+		event_free(cn->timer);
 	X509_free(cn->leaf);
 	free(cn);
 }
@@ -73,9 +204,176 @@ client_hello_cb(SSL *ssl, int *al, void *arg)
 }
 
 void
+server_handshake_done(struct ecad_conn *cn)
+{
+	if (!cn->in_handshake)
+		return;
+	cn->in_handshake = 0;
+	atomic_fetch_sub(&cn->w->d->stats.handshakes, 1);
+}
+
+/*
+ * Storm control: a connection beyond MAX_HANDSHAKES admitted handshakes
+ * in progress still completes its handshake (a 429 can only be sent
+ * inside TLS), but it takes no slot, its certificate is not checked and
+ * its request is answered 429 BUSY with Retry-After, then closed
+ * (api_tls_cb).  Only admitted connections hold a slot, so the ones
+ * admitted always make progress.
+ */
+static void
+admit_handshake(struct ecad_worker *w, struct ecad_conn *cn)
+{
+	struct ecad *d = w->d;
+	long long hs;
+
+	hs = atomic_fetch_add(&d->stats.handshakes, 1) + 1;
+	if (hs <= d->cfg->max_handshakes) {
+		cn->in_handshake = 1;
+		return;
+	}
+	atomic_fetch_sub(&d->stats.handshakes, 1);
+	cn->over_handshakes = 1;
+	if (time(NULL) != w->hs_logged) {
+		w->hs_logged = time(NULL);
+		log_warn("connection to be answered 429 BUSY: %lld handshakes "
+		    "in progress, MAX_HANDSHAKES is %d", hs - 1,
+		    d->cfg->max_handshakes);
+	}
+}
+
+void
 server_ctx_setup(struct ecad *d, SSL_CTX *ctx)
 {
 	SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, d);
+	/*
+	 * A client's Certificate message is buffered whole before anything
+	 * can judge it: bound it (OpenSSL's default is 100 KiB; the chain
+	 * length itself is capped by eca_tls_peer_chain).
+	 */
+	SSL_CTX_set_max_cert_list(ctx, ECAD_CERT_LIST_MAX);
+}
+
+/*
+ * Close a connection evhttp owns: shutting the socket down makes its next
+ * read see end-of-file, and evhttp then frees the connection (and with it
+ * the SSL and cn) in its usual way.
+ */
+static void
+conn_cut(struct ecad_conn *cn)
+{
+	evutil_socket_t fd;
+
+	if (cn->bev != NULL && (fd = bufferevent_getfd(cn->bev)) >= 0)
+		(void)shutdown(fd, SHUT_RDWR);
+}
+
+/*
+ * The connection's timer.  Its first run comes right after evhttp has
+ * given the bufferevent its socket (activated from server_bevcb): count
+ * the connection against its source address, then arm the request
+ * deadline.  Later runs are that deadline.
+ *
+ * Why a deadline of our own: evhttp_set_timeout() sets the bufferevent's
+ * read timeout, which libevent re-arms on every successful read, so a
+ * client that trickles its handshake or headers a byte at a time, each
+ * byte within the timeout, would keep a connection forever (slowloris).
+ * The deadline runs from accept (or from the end of the previous reply)
+ * to the moment the whole request has been read, whatever arrives.
+ */
+static void
+conn_timer_cb(evutil_socket_t unused, short what, void *arg)
+{
+	struct ecad_conn *cn = arg;
+	struct ecad_worker *w = cn->w;
+	struct ecad *d = w->d;
+	struct timeval tv;
+	char text[INET6_ADDRSTRLEN];
+	int r;
+
+	(void)unused;
+	(void)what;
+	if (cn->src_checked) {
+		if (time(NULL) != w->deadline_logged) {
+			w->deadline_logged = time(NULL);
+			log_warn("connection closed: no complete request "
+			    "within REQUEST_TIMEOUT (%d s)",
+			    d->cfg->request_timeout);
+		}
+		conn_cut(cn);
+		return;
+	}
+	cn->src_checked = 1;
+	if (!cn->over_cap && cn->bev != NULL &&
+	    peer_addr(bufferevent_getfd(cn->bev), cn->src, text,
+	    sizeof(text)) == 0) {
+		r = src_take(d->srcmap, cn->src,
+		    d->cfg->max_connections_per_source);
+		if (r == 1)
+			cn->src_counted = 1;
+		else if (r == 0) {
+			cn->over_cap = 1;
+			if (time(NULL) != w->src_cap_logged) {
+				w->src_cap_logged = time(NULL);
+				log_warn("connection from %s refused: it has "
+				    "%d open, MAX_CONNECTIONS_PER_SOURCE is "
+				    "%d", text,
+				    d->cfg->max_connections_per_source,
+				    d->cfg->max_connections_per_source);
+			}
+			conn_cut(cn);
+			return;
+		}
+	}
+	tv.tv_sec = d->cfg->request_timeout;
+	tv.tv_usec = 0;
+	evtimer_add(cn->timer, &tv);
+}
+
+static struct ecad_conn *
+req_conn(struct ecad_worker *w, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon;
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
+	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL)
+		return NULL;
+	return SSL_get_ex_data(ssl, w->d->ssl_idx);
+}
+
+/* The reply went out: the next request on this connection gets its own. */
+static void
+req_done_cb(struct evhttp_request *req, void *arg)
+{
+	struct ecad_worker *w = arg;
+	struct ecad_conn *cn;
+	struct timeval tv;
+
+	if ((cn = req_conn(w, req)) == NULL || cn->timer == NULL)
+		return;
+	tv.tv_sec = w->d->cfg->request_timeout;
+	tv.tv_usec = 0;
+	evtimer_add(cn->timer, &tv);
+}
+
+/*
+ * Every API request passes here once it has been read whole: the deadline
+ * stops while the request is served (a reply waiting for the writer's
+ * commit must not be cut off) and restarts when the reply is sent.
+ */
+static void
+server_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct ecad_worker *w = arg;
+	struct ecad_conn *cn;
+
+	if ((cn = req_conn(w, req)) != NULL && cn->timer != NULL) {
+		evtimer_del(cn->timer);
+		evhttp_request_set_on_complete_cb(req, req_done_cb, w);
+	}
+	api_tls_cb(req, w);
 }
 
 static struct bufferevent *
@@ -83,7 +381,7 @@ server_bevcb(struct event_base *base, void *arg)
 {
 	struct ecad_worker *w = arg;
 	struct ecad *d = w->d;
-	struct ecad_conn *cn = NULL;
+	struct ecad_conn *cn = NULL, *c;
 	struct bufferevent *bev = NULL;
 	SSL *ssl = NULL;
 	long long open;
@@ -91,6 +389,8 @@ server_bevcb(struct event_base *base, void *arg)
 	if ((cn = calloc(1, sizeof(*cn))) == NULL)
 		goto fail;
 	cn->w = w;
+	if ((cn->timer = evtimer_new(base, conn_timer_cb, cn)) == NULL)
+		goto fail;
 	pthread_mutex_lock(&d->snap_lock);
 	ssl = SSL_new(d->snap->ctx);
 	pthread_mutex_unlock(&d->snap_lock);
@@ -113,8 +413,11 @@ server_bevcb(struct event_base *base, void *arg)
 			    "MAX_CONNECTIONS is %d", open,
 			    d->cfg->max_connections);
 		}
-	} else
+	} else {
 		atomic_fetch_add(&d->stats.connections, 1);
+		admit_handshake(w, cn);
+	}
+	c = cn;
 	cn = NULL;
 	bev = bufferevent_openssl_socket_new(base, -1, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING,
@@ -123,6 +426,12 @@ server_bevcb(struct event_base *base, void *arg)
 		goto fail;
 	/* Clients that just close the socket are not an error. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	/*
+	 * evhttp gives bev its socket after we return; the timer's first
+	 * run (next turn of the loop) sees it and applies the source cap.
+	 */
+	c->bev = bev;
+	event_active(c->timer, EV_TIMEOUT, 0);
 	return bev;
 fail:
 	/*
@@ -131,87 +440,27 @@ fail:
 	 */
 	log_error("cannot set up a TLS connection: out of memory");
 	SSL_free(ssl);
+	if (cn != NULL && cn->timer != NULL)
+		event_free(cn->timer);
 	free(cn);
 	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-}
-
-/*
- * SO_REUSEPORT would let a second ecad of the same user bind the same
- * port and silently take half the connections: a probe bound without it
- * fails if anyone listens there already.
- */
-static int
-port_free(const struct addrinfo *ai)
-{
-	int fd, one = 1, ok;
-
-	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-	    ai->ai_protocol)) == -1)
-		return 1;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ai->ai_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-		    sizeof(one));
-	ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno != EADDRINUSE;
-	close(fd);
-	return ok;
 }
 
 static int
 bind_one(const struct addrinfo *ai, int probe, int *out, struct eca_err *err)
 {
 	char host[NI_MAXHOST], port[NI_MAXSERV];
-	int fd = -1, one = 1, r;
+	int e;
 
-	*out = -1;
+	if (ecad_listen_socket(ai, probe, out) == 0)
+		return 0;
+	e = errno;
 	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), port,
 	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		snprintf(host, sizeof(host), "?");
-	if (probe && !port_free(ai)) {
-		errno = EADDRINUSE;
-		goto fail;
-	}
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, ai->ai_protocol);
-	if (fd == -1)
-		goto fail;
-	/*
-	 * TCP_NODELAY is inherited by accepted sockets: without it a reply on
-	 * a kept-alive connection waits ~40 ms for the client's delayed ACK.
-	 */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
-	    (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &one, sizeof(one)) == -1) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-	    listen(fd, LISTEN_BACKLOG) == -1)
-		goto fail;
-	*out = fd;
-	return 0;
-
-fail:
-	r = eca_err_set(err, ECA_ERR_IO,
+	return eca_err_set(err, ECA_ERR_IO,
 	    "cannot listen on %s port %s (API_LISTEN): %s (is another "
-	    "ecad or service using the port?)", host, port, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	return r;
-}
-
-/* The port actually bound (API_LISTEN port 0 picks a free one). */
-static int
-bound_port(int fd, char *buf, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	char host[NI_MAXHOST];
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1 ||
-	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), buf,
-	    len, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		return -1;
-	return 0;
+	    "ecad or service using the port?)", host, port, strerror(e));
 }
 
 /*
@@ -229,6 +478,10 @@ server_bind(struct ecad *d, struct eca_err *err)
 	long nproc;
 	int r = ECA_ERR_CONFIG, e;
 
+	if ((d->srcmap = calloc(1, sizeof(*d->srcmap))) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "cannot allocate the per-source connection table");
+	pthread_mutex_init(&d->srcmap->lock, NULL);
 	n = d->cfg->workers > 0 ? (size_t)d->cfg->workers : 0;
 	if (n == 0) {
 		nproc = sysconf(_SC_NPROCESSORS_ONLN);
@@ -266,7 +519,7 @@ server_bind(struct ecad *d, struct eca_err *err)
 				goto out;
 			/* Port 0: every worker shares the first one's port. */
 			if (w->nfds == 0 && i == 0 && strcmp(port, "0") == 0) {
-				if (bound_port(w->fds[0], port,
+				if (ecad_bound_port(w->fds[0], port,
 				    sizeof(port)) == -1) {
 					r = eca_err_set(err, ECA_ERR_IO,
 					    "cannot read the bound port: %s",
@@ -365,7 +618,7 @@ worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "cannot create worker %d's event loop", w->id);
 	evhttp_set_bevcb(w->http, server_bevcb, w);
-	evhttp_set_gencb(w->http, api_tls_cb, w);
+	evhttp_set_gencb(w->http, server_request_cb, w);
 	evhttp_set_max_headers_size(w->http, ECAD_HEADERS_MAX);
 	evhttp_set_max_body_size(w->http, ECAD_HTTP_BODY_MAX);
 	/* Bounds reading a request, a stalled handshake and idle keep-alive. */
@@ -475,6 +728,8 @@ server_free(struct ecad *d)
 	free(d->workers);
 	d->workers = NULL;
 	d->nworkers = 0;
+	srcmap_free(d->srcmap);
+	d->srcmap = NULL;
 }
 
 int

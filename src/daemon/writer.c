@@ -6,15 +6,38 @@
  * then hands each job back to its worker, which acknowledges it.  Under
  * load the queue fills while a commit is on its way to disk, so the cost
  * of the fsync is shared by many enrollments.
+ *
+ * The writer is also the only appender of the audit journal (audit.h):
+ * a group's lines are written and fsynced inside the transaction, before
+ * its COMMIT (eca_registry_apply_hook), so no registry change exists that
+ * the journal does not show; if the journal cannot be written the group is
+ * rolled back.  Refusals decided by workers arrive as audit-only items
+ * (writer_audit) and go into the next group's write.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "audit.h"
 #include "ecad.h"
 #include "log.h"
+
+/*
+ * Audit-only items waiting (refusals): bounded so that a flood of bad
+ * requests cannot grow the daemon without limit; beyond it they are
+ * logged as lost.
+ */
+#define ECAD_AUDIT_QUEUE 65536
+
+struct audit_item {
+	struct eca_audit_entry e;
+	struct audit_item *next;
+};
 
 struct ecad_writer {
 	struct ecad *d;
@@ -26,19 +49,215 @@ struct ecad_writer {
 	size_t queued;
 	int stopping;
 	struct eca_op *ops;		/* ECAD_WRITER_BATCH, for the apply */
+	struct eca_audit *audit;	/* the journal, writer thread only */
+	struct audit_item *ahead, *atail;	/* audit-only FIFO */
+	size_t aqueued;
+	time_t alost_logged;		/* last "audit queue full" line */
+	/* One group's journal lines: audit-only items, then the ops. */
+	struct eca_audit_entry *entries;
+	size_t nentries, centries;
 };
 
+/* The journal's event for an outcome: its name in lower case. */
 static void
-writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n)
+event_name(enum eca_enroll_outcome o, char *buf, size_t len)
 {
+	const char *s = eca_outcome_name(o);
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (char)tolower((unsigned char)s[i]);
+	buf[i] = '\0';
+}
+
+/*
+ * The journal line of an op after it was applied; 0 if it has none (a
+ * request that changed nothing, e.g. an enrollment found UNCHANGED).
+ */
+static int
+op_entry(const struct eca_op *op, struct eca_audit_entry *e)
+{
+	const struct eca_certinfo *ci;
+
+	memset(e, 0, sizeof(*e));
+	if (op->status == 0 && (op->outcome == ECA_OUTCOME_NONE ||
+	    op->outcome == ECA_OUTCOME_UNCHANGED))
+		return 0;
+	if (op->status == 0 || (op->status == ECA_ERR_CONFLICT &&
+	    op->outcome == ECA_OUTCOME_CONFLICT))
+		event_name(op->outcome, e->event, sizeof(e->event));
+	else
+		snprintf(e->event, sizeof(e->event), "refused");
+	if (op->status != 0)
+		snprintf(e->reason, sizeof(e->reason), "%s",
+		    eca_err_name(op->status));
+	/* The certificate the decision was about. */
+	ci = op->type == ECA_OP_ENROLL ? &op->req.cert : &op->rec.cert;
+	snprintf(e->actor, sizeof(e->actor), "%s", op->actor);
+	snprintf(e->host, sizeof(e->host), "%s", op->req.host);
+	snprintf(e->fingerprint, sizeof(e->fingerprint), "%s",
+	    ci->fingerprint);
+	snprintf(e->spki_fingerprint, sizeof(e->spki_fingerprint), "%s",
+	    ci->spki_fingerprint);
+	snprintf(e->source, sizeof(e->source), "%s", op->req.source);
+	return 1;
+}
+
+static int
+entries_reserve(struct ecad_writer *wr, size_t n)
+{
+	struct eca_audit_entry *v;
+
+	if (n <= wr->centries)
+		return 0;
+	if ((v = realloc(wr->entries, n * sizeof(*v))) == NULL)
+		return ECA_ERR_NOMEM;
+	wr->entries = v;
+	wr->centries = n;
+	return 0;
+}
+
+/* Hand back the audit-only items taken for a group. */
+static void
+items_free(struct audit_item *it)
+{
+	struct audit_item *next;
+
+	for (; it != NULL; it = next) {
+		next = it->next;
+		free(it);
+	}
+}
+
+/*
+ * Write entries 0..nentries-1 to the journal and fsync it.  The error
+ * says the registry was not changed: the caller rolls back (or, for
+ * audit-only items, had nothing to change).
+ */
+static int
+journal_write(struct ecad_writer *wr, struct eca_err *err)
+{
+	struct eca_err e;
+	int r;
+
+	eca_err_clear(&e);
+	if ((r = eca_audit_append(wr->audit, wr->entries, wr->nentries,
+	    &e)) != 0)
+		return eca_err_set(err, r, "%s; the registry was not changed "
+		    "(free space or fix the journal, then retry)", e.msg);
+	return 0;
+}
+
+struct group {
+	struct ecad_writer *wr;
+	struct audit_item *items;
+	int written;			/* the journal has the group's lines */
+};
+
+/* eca_registry_hook: the group's lines, before the COMMIT. */
+static int
+audit_hook(const struct eca_op *ops, size_t n, void *arg,
+    struct eca_err *err)
+{
+	struct group *g = arg;
+	struct ecad_writer *wr = g->wr;
+	struct audit_item *it;
+	size_t i, k = 0;
+	int r;
+
+	for (it = g->items; it != NULL; it = it->next)
+		k++;
+	if (entries_reserve(wr, k + n) != 0)
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory for the "
+		    "audit journal's lines; the registry was not changed");
+	wr->nentries = 0;
+	for (it = g->items; it != NULL; it = it->next)
+		wr->entries[wr->nentries++] = it->e;
+	for (i = 0; i < n; i++)
+		if (op_entry(&ops[i], &wr->entries[wr->nentries]))
+			wr->nentries++;
+	if ((r = journal_write(wr, err)) != 0)
+		return r;
+	g->written = 1;
+	return 0;
+}
+
+/*
+ * The journal has a group's lines but its COMMIT failed: say so, so that
+ * the journal does not claim decisions the registry does not hold.
+ */
+static void
+journal_undo(struct ecad_writer *wr, int code)
+{
+	struct eca_err e;
+	size_t i, k = 0;
+
+	for (i = 0; i < wr->nentries; i++) {
+		if (strcmp(wr->entries[i].event, "refused") == 0)
+			continue;
+		wr->entries[k] = wr->entries[i];
+		snprintf(wr->entries[k].event, sizeof(wr->entries[k].event),
+		    "rolled_back");
+		snprintf(wr->entries[k].reason, sizeof(wr->entries[k].reason),
+		    "%s", eca_err_name(code));
+		wr->entries[k].time[0] = '\0';
+		k++;
+	}
+	wr->nentries = k;
+	eca_err_clear(&e);
+	if (k > 0 && journal_write(wr, &e) != 0)
+		log_error("cannot record in the audit journal that a group "
+		    "commit failed: %s", e.msg);
+}
+
+/* Audit-only items when there is no op to go with them. */
+static void
+audit_only(struct ecad_writer *wr, struct audit_item *items)
+{
+	struct audit_item *it;
+	struct eca_err e;
+	size_t k = 0;
+
+	for (it = items; it != NULL; it = it->next)
+		k++;
+	if (k == 0)
+		return;
+	eca_err_clear(&e);
+	if (entries_reserve(wr, k) != 0) {
+		log_error("out of memory: %zu refusal(s) not written to the "
+		    "audit journal", k);
+		return;
+	}
+	wr->nentries = 0;
+	for (it = items; it != NULL; it = it->next)
+		wr->entries[wr->nentries++] = it->e;
+	if (journal_write(wr, &e) != 0)
+		log_error("%zu refusal(s) not written to the audit journal: "
+		    "%s", k, e.msg);
+}
+
+static void
+writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
+    struct audit_item *items)
+{
+	struct group g;
 	struct eca_err err;
 	size_t i, wrote = 0;
 	int r;
 
+	if (n == 0) {
+		audit_only(wr, items);
+		return;
+	}
 	for (i = 0; i < n; i++)
 		wr->ops[i] = batch[i]->op;
 	eca_err_clear(&err);
-	r = eca_registry_apply(wr->st, wr->ops, n, &err);
+	memset(&g, 0, sizeof(g));
+	g.wr = wr;
+	g.items = items;
+	r = eca_registry_apply_hook(wr->st, wr->ops, n, audit_hook, &g, &err);
+	if (r != 0 && g.written)
+		journal_undo(wr, r);
 	if (r != 0)
 		log_error("group commit of %zu request(s) failed: %s: %s", n,
 		    eca_err_name(r), err.msg);
@@ -61,15 +280,19 @@ writer_main(void *arg)
 {
 	struct ecad_writer *wr = arg;
 	struct ecad_job *batch[ECAD_WRITER_BATCH];
+	struct audit_item *items;
 	size_t n;
 
 	pthread_mutex_lock(&wr->lock);
 	for (;;) {
-		while (wr->head == NULL && !wr->stopping)
+		while (wr->head == NULL && wr->ahead == NULL && !wr->stopping)
 			pthread_cond_wait(&wr->cond, &wr->lock);
 		/* On stop, the queue is drained before the loop ends. */
-		if (wr->head == NULL)
+		if (wr->head == NULL && wr->ahead == NULL)
 			break;
+		items = wr->ahead;
+		wr->ahead = wr->atail = NULL;
+		wr->aqueued = 0;
 		for (n = 0; n < ECAD_WRITER_BATCH && wr->head != NULL; n++) {
 			batch[n] = wr->head;
 			wr->head = wr->head->next;
@@ -79,7 +302,8 @@ writer_main(void *arg)
 			wr->tail = NULL;
 		wr->queued -= n;
 		pthread_mutex_unlock(&wr->lock);
-		writer_apply(wr, batch, n);
+		writer_apply(wr, batch, n, items);
+		items_free(items);
 		pthread_mutex_lock(&wr->lock);
 	}
 	pthread_mutex_unlock(&wr->lock);
@@ -91,6 +315,7 @@ writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
     struct eca_err *err)
 {
 	struct ecad_writer *wr = NULL;
+	char path[4096];
 	sigset_t all, old;
 	int r = ECA_ERR_NOMEM, e;
 
@@ -103,6 +328,15 @@ writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
 	}
 	wr->d = d;
 	wr->st = st;
+	/*
+	 * The journal continues from its last line; a corrupt tail stops
+	 * the start (the message points to `eca audit verify`).
+	 */
+	if ((r = eca_audit_path(d->cfg, path, sizeof(path), err)) != 0 ||
+	    (r = eca_audit_open(path, &wr->audit, err)) != 0)
+		goto out;
+	log_info("audit journal %s: continuing at seq %lld", path,
+	    (long long)eca_audit_last_seq(wr->audit) + 1);
 	pthread_mutex_init(&wr->lock, NULL);
 	pthread_cond_init(&wr->cond, NULL);
 	/* Signals belong to the main thread's event loop. */
@@ -122,10 +356,47 @@ writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
 	r = 0;
 out:
 	if (wr != NULL) {
+		eca_audit_close(wr->audit);
 		free(wr->ops);
 		free(wr);
 	}
 	return r;
+}
+
+void
+writer_audit(struct ecad_writer *wr, const struct eca_audit_entry *e)
+{
+	struct audit_item *it;
+	time_t now;
+
+	if (wr == NULL)
+		return;
+	if ((it = malloc(sizeof(*it))) == NULL) {
+		log_error("out of memory: refusal of %s not written to the "
+		    "audit journal", e->host[0] ? e->host : "-");
+		return;
+	}
+	it->e = *e;
+	it->next = NULL;
+	pthread_mutex_lock(&wr->lock);
+	if (wr->stopping || wr->aqueued >= ECAD_AUDIT_QUEUE) {
+		now = time(NULL);
+		if (now != wr->alost_logged)
+			log_error("audit journal queue full or stopping: "
+			    "refusals are not being journaled");
+		wr->alost_logged = now;
+		pthread_mutex_unlock(&wr->lock);
+		free(it);
+		return;
+	}
+	if (wr->atail != NULL)
+		wr->atail->next = it;
+	else
+		wr->ahead = it;
+	wr->atail = it;
+	wr->aqueued++;
+	pthread_cond_signal(&wr->cond);
+	pthread_mutex_unlock(&wr->lock);
 }
 
 int
@@ -135,7 +406,9 @@ writer_submit(struct ecad_writer *wr, struct ecad_job *job)
 
 	job->next = NULL;
 	pthread_mutex_lock(&wr->lock);
-	if (wr->stopping || wr->queued >= ECAD_WRITER_QUEUE) {
+	/* MAX_PENDING_ENROLLMENTS is restart-only: the start-up config. */
+	if (wr->stopping ||
+	    wr->queued >= (size_t)wr->d->cfg->max_pending_enrollments) {
 		r = ECA_ERR_BUSY;
 		goto out;
 	}
@@ -162,6 +435,9 @@ writer_stop(struct ecad_writer *wr)
 	pthread_mutex_unlock(&wr->lock);
 	pthread_join(wr->thread, NULL);
 	eca_store_close(wr->st);
+	eca_audit_close(wr->audit);
+	items_free(wr->ahead);
+	free(wr->entries);
 	pthread_cond_destroy(&wr->cond);
 	pthread_mutex_destroy(&wr->lock);
 	free(wr->ops);

@@ -12,11 +12,16 @@
  */
 #include "client.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "tls.h"
@@ -40,6 +45,9 @@ struct eca_client {
 	int overflow;
 	/* Set by the SSL_CTX callback when it cannot install the cred. */
 	struct eca_err ctx_err;
+	long busy_retry_ms;		/* 0: a 429 is returned as is */
+	long retry_after;		/* of the last response; -1 absent */
+	unsigned long busy_retries;
 };
 
 int
@@ -85,6 +93,40 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	memcpy(c->buf + c->len, ptr, n);
 	c->len += n;
 	c->buf[c->len] = '\0';
+	return n;
+}
+
+/*
+ * Response headers: only Retry-After matters, in its delay-seconds form
+ * (an HTTP-date, or garbage, counts as absent).  libcurl's own
+ * CURLINFO_RETRY_AFTER cannot tell "Retry-After: 0" from no header.
+ */
+static size_t
+header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	static const char name[] = "Retry-After:";
+	struct eca_client *c = arg;
+	char num[16], *end;
+	size_t n, i, k;
+	long v;
+
+	if (nmemb != 0 && size > SIZE_MAX / nmemb)
+		return 0;
+	n = size * nmemb;
+	if (n < sizeof(name) - 1 ||
+	    strncasecmp(ptr, name, sizeof(name) - 1) != 0)
+		return n;
+	for (i = sizeof(name) - 1; i < n && (ptr[i] == ' ' || ptr[i] == '\t');
+	    i++)
+		;
+	for (k = 0; i < n && k < sizeof(num) - 1 && ptr[i] >= '0' &&
+	    ptr[i] <= '9'; i++)
+		num[k++] = ptr[i];
+	num[k] = '\0';
+	errno = 0;
+	v = strtol(num, &end, 10);
+	if (k > 0 && errno == 0 && *end == '\0')
+		c->retry_after = v;
 	return n;
 }
 
@@ -152,6 +194,11 @@ setup_common(struct eca_client *c, long timeout_ms, struct eca_err *err)
 		rc = curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION,
+		    header_cb);
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
 	if (rc == CURLE_OK)
@@ -373,6 +420,72 @@ eca_client_free(struct eca_client *c)
 	free(c);
 }
 
+void
+eca_client_set_busy_retry(struct eca_client *c, long total_ms)
+{
+	if (c != NULL)
+		c->busy_retry_ms = total_ms > 0 ? total_ms : 0;
+}
+
+unsigned long
+eca_client_busy_retries(const struct eca_client *c)
+{
+	return c != NULL ? c->busy_retries : 0;
+}
+
+long
+eca_client_busy_delay_ms(long retry_after_s, unsigned int jitter)
+{
+	if (retry_after_s < 0)
+		retry_after_s = 1;
+	if (retry_after_s > ECA_CLIENT_RETRY_AFTER_MAX)
+		retry_after_s = ECA_CLIENT_RETRY_AFTER_MAX;
+	return retry_after_s * 1000L + (long)(jitter % 1000u);
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * After a 429: the wait before the next try, or -1 when it would go past
+ * the retry budget (spent: ms waited so far in this request).
+ */
+static long
+busy_wait_ms(struct eca_client *c, long spent)
+{
+	unsigned char rnd[2];
+	unsigned int jitter;
+	long delay;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) == 1)
+		jitter = (unsigned int)rnd[0] << 8 | rnd[1];
+	else {
+		ERR_clear_error();
+		jitter = 500;
+	}
+	delay = eca_client_busy_delay_ms(c->retry_after, jitter);
+	if (spent + delay > c->busy_retry_ms)
+		return -1;
+	return delay;
+}
+
 /* The transport failure as a sentence naming the primary and the remedy. */
 static int
 transport_error(struct eca_client *c, CURLcode rc, struct eca_err *err)
@@ -475,8 +588,9 @@ set_method(CURL *curl, const char *method, const char *body, size_t blen)
 	return rc;
 }
 
-int
-eca_client_request(struct eca_client *c, const char *method,
+/* One request, no retry: eca_client_request's contract. */
+static int
+request_once(struct eca_client *c, const char *method,
     const char *path, const json_t *body, long *status, json_t **resp,
     struct eca_err *err)
 {
@@ -515,6 +629,7 @@ eca_client_request(struct eca_client *c, const char *method,
 
 	c->len = 0;
 	c->overflow = 0;
+	c->retry_after = -1;
 	c->errbuf[0] = '\0';
 	eca_err_clear(&c->ctx_err);
 	if (c->buf != NULL)
@@ -557,4 +672,35 @@ eca_client_request(struct eca_client *c, const char *method,
 	free(text);
 	free(url);
 	return r;
+}
+
+int
+eca_client_request(struct eca_client *c, const char *method,
+    const char *path, const json_t *body, long *status, json_t **resp,
+    struct eca_err *err)
+{
+	unsigned long n = 0;
+	long t0, wait;
+	int r;
+
+	t0 = now_ms();
+	for (;;) {
+		r = request_once(c, method, path, body, status, resp, err);
+		if (r != 0 || *status != 429 || c->busy_retry_ms <= 0)
+			return r;
+		if ((wait = busy_wait_ms(c, now_ms() - t0)) < 0)
+			break;
+		json_decref(*resp);
+		*resp = NULL;
+		c->busy_retries++;
+		n++;
+		sleep_ms(wait);
+	}
+	json_decref(*resp);
+	*resp = NULL;
+	return eca_err_set(err, ECA_ERR_BUSY,
+	    "%s stayed busy (HTTP 429) through %lu retries in %ld s: it is "
+	    "overloaded by other hosts (try again in a few minutes; on the "
+	    "primary, see MAX_HANDSHAKES and MAX_PENDING_ENROLLMENTS)",
+	    c->is_unix ? "ecad" : c->name, n, (now_ms() - t0) / 1000);
 }

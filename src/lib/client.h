@@ -44,6 +44,25 @@ int eca_client_new_unix(const char *path, long timeout_ms,
 void eca_client_free(struct eca_client *c);
 
 /*
+ * Storm control: retry answers 429 BUSY.  Each retry waits the server's
+ * Retry-After (1 s when absent, at most ECA_CLIENT_RETRY_AFTER_MAX) plus a
+ * random 0..999 ms from RAND_bytes, so a crowd of hosts told to come back
+ * does not come back in step.  At most total_ms are spent waiting in one
+ * eca_client_request; past it the request fails with ECA_ERR_BUSY and a
+ * remedy.  total_ms 0 (the default) turns retrying off: a 429 is returned
+ * like any other status.
+ */
+#define ECA_CLIENT_RETRY_AFTER_MAX 60
+void eca_client_set_busy_retry(struct eca_client *c, long total_ms);
+/*
+ * The wait before a retry, in ms: retry_after_s seconds (-1: absent, i.e.
+ * 1 s; clamped to 0..ECA_CLIENT_RETRY_AFTER_MAX) plus jitter % 1000.
+ */
+long eca_client_busy_delay_ms(long retry_after_s, unsigned int jitter);
+/* 429 answers retried by c so far (for figures and tests). */
+unsigned long eca_client_busy_retries(const struct eca_client *c);
+
+/*
  * One request: method ("GET", "POST", "DELETE"), path ("/v1/..."), body
  * (NULL for none).  On a transport failure returns ECA_ERR_UNREACHABLE (or
  * _TIMEOUT) naming the primary and the remedy.  Otherwise returns 0 with

@@ -121,8 +121,16 @@ static const struct keyword keywords[] = {
 	    1, 8760, "1", NULL },
 	{ "ECA_CRL_REFRESH_HOURS", KW_INT, 0, OFF(crl_refresh_hours), NULL,
 	    1, 8760, "24", NULL },
+	{ "ECA_CRL_GRACE_HOURS", KW_INT, 0, OFF(crl_grace_hours), NULL,
+	    0, 8760, "24", NULL },
+	{ "ECA_CRL_FAIL_OPEN", KW_BOOL, 0, OFF(crl_fail_open), NULL, 0, 0,
+	    "NO", NULL },
 	{ "ECA_DISABLE_AUTO_ENROLLMENT", KW_BOOL, 0,
 	    OFF(disable_auto_enrollment), NULL, 0, 0, "NO", NULL },
+	{ "ECA_ROSTER_MAX_AGE", KW_INT, 0, OFF(roster_max_age), NULL,
+	    1, 31536000, "3600", NULL },
+	{ "ECA_ROSTER_SYNC_SECONDS", KW_INT, 0, OFF(roster_sync_seconds),
+	    NULL, 1, 31536000, "300", NULL },
 	{ "API_LISTEN", KW_ADDR, 0, OFF(api_listen), NULL, 0, 0,
 	    "0.0.0.0:" ECA_DEFAULT_API_PORT, NULL },
 	{ "ECA_DB", KW_DB, 0, OFF(db), NULL, 0, 0, NULL,
@@ -140,8 +148,16 @@ static const struct keyword keywords[] = {
 	    1, 1000000, "4096", NULL },
 	{ "REQUEST_TIMEOUT", KW_INT, 0, OFF(request_timeout), NULL,
 	    1, 3600, "10", NULL },
+	{ "MAX_CONNECTIONS_PER_SOURCE", KW_INT, 0,
+	    OFF(max_connections_per_source), NULL, 1, 1000000, "64", NULL },
 	{ "IDLE_TIMEOUT", KW_INT, 0, OFF(idle_timeout), NULL,
 	    1, 86400, "60", NULL },
+	{ "MAX_HANDSHAKES", KW_INT, 0, OFF(max_handshakes), NULL,
+	    1, 1000000, "256", NULL },
+	{ "MAX_PENDING_ENROLLMENTS", KW_INT, 0, OFF(max_pending_enrollments),
+	    NULL, 1, 1000000, "1024", NULL },
+	{ "BUSY_RETRY_AFTER", KW_INT, 0, OFF(busy_retry_after), NULL,
+	    1, 3600, "1", NULL },
 	{ "USER", KW_STRING, 0, OFF(user), NULL, 0, 0, NULL, NULL },
 	{ "PID_FILE", KW_STRING, 0, OFF(pid_file), NULL, 0, 0,
 	    NULL, "%.*s/ecad.pid" },
@@ -713,6 +729,47 @@ validate(struct pstate *ps)
 	return 0;
 }
 
+/*
+ * A primary is a host of its own domain (PRODUCT.md section 2): when no
+ * SERVER line names it, it gets one, first (the default), pointing at its
+ * own API_LISTEN (a wildcard address becomes loopback).
+ */
+static int
+add_self_server(struct pstate *ps)
+{
+	struct eca_config *cfg = ps->cfg;
+	struct eca_endpoint self = { NULL, NULL, NULL };
+	const char *host = cfg->api_listen.host;
+	size_t i;
+
+	if (cfg->role != ECA_ROLE_PRIMARY)
+		return 0;
+	for (i = 0; i < cfg->nservers; i++)
+		if (strcasecmp(cfg->servers[i].name, cfg->client_name) == 0)
+			return 0;
+	if (cfg->nservers >= ECA_MAX_SERVERS)
+		return perr(ps, "too many SERVER entries (at most %d, and a "
+		    "primary adds itself)", ECA_MAX_SERVERS);
+	if (host == NULL || strcmp(host, "*") == 0 ||
+	    strcmp(host, "0.0.0.0") == 0)
+		host = "127.0.0.1";
+	else if (strcmp(host, "::") == 0)
+		host = "::1";
+	self.name = strdup(cfg->client_name);
+	self.host = strdup(host);
+	self.port = strdup(cfg->api_listen.port != NULL ?
+	    cfg->api_listen.port : ECA_DEFAULT_API_PORT);
+	if (self.name == NULL || self.host == NULL || self.port == NULL) {
+		endpoint_clear(&self);
+		return nomem(ps);
+	}
+	memmove(&cfg->servers[1], &cfg->servers[0],
+	    cfg->nservers * sizeof(cfg->servers[0]));
+	cfg->servers[0] = self;
+	cfg->nservers++;
+	return 0;
+}
+
 int
 eca_config_parse(const char *buf, size_t len, const char *name,
     struct eca_config **out, struct eca_err *err)
@@ -745,7 +802,7 @@ eca_config_parse(const char *buf, size_t len, const char *name,
 		goto out;
 	if ((r = apply_defaults(ps)) != 0)
 		goto out;
-	if ((r = validate(ps)) != 0)
+	if ((r = validate(ps)) != 0 || (r = add_self_server(ps)) != 0)
 		goto out;
 
 	*out = cfg;

@@ -57,7 +57,11 @@ struct eca_config {
 	char *crl_path;			/* ECA_CRL_PATH */
 	int crl_path_sync_hours;	/* ECA_CRL_PATH_SYNC_HOURS, default 1 */
 	int crl_refresh_hours;		/* ECA_CRL_REFRESH_HOURS, default 24 */
+	int crl_grace_hours;		/* ECA_CRL_GRACE_HOURS, default 24 */
+	int crl_fail_open;		/* ECA_CRL_FAIL_OPEN, default NO */
 	int disable_auto_enrollment;	/* ECA_DISABLE_AUTO_ENROLLMENT */
+	int roster_max_age;		/* ECA_ROSTER_MAX_AGE seconds, default 3600 */
+	int roster_sync_seconds;	/* ECA_ROSTER_SYNC_SECONDS, default 300 */
 
 	/* Primary only. */
 	struct eca_endpoint api_listen;	/* API_LISTEN, default *:1556 */
@@ -71,7 +75,11 @@ struct eca_config {
 	int workers;			/* WORKERS, default 0 = one per core */
 	int max_connections;		/* MAX_CONNECTIONS, default 4096 */
 	int request_timeout;		/* REQUEST_TIMEOUT seconds, default 10 */
+	int max_connections_per_source;	/* MAX_CONNECTIONS_PER_SOURCE, default 64 */
 	int idle_timeout;		/* IDLE_TIMEOUT seconds, default 60 */
+	int max_handshakes;		/* MAX_HANDSHAKES, default 256 */
+	int max_pending_enrollments;	/* MAX_PENDING_ENROLLMENTS, default 1024 */
+	int busy_retry_after;		/* BUSY_RETRY_AFTER seconds, default 1 */
 
 	/* Daemon. */
 	char *user;			/* USER to drop to when started as root */

@@ -26,6 +26,8 @@ static const char *const outcome_names[] = {
 	[ECA_OUTCOME_APPROVED] = "APPROVED",
 	[ECA_OUTCOME_REJECTED] = "REJECTED",
 	[ECA_OUTCOME_REMOVED] = "REMOVED",
+	[ECA_OUTCOME_BANNED] = "BANNED",
+	[ECA_OUTCOME_UNBANNED] = "UNBANNED",
 };
 
 const char *
@@ -139,9 +141,9 @@ eca_enroll_decide(const struct eca_enrollment *ex,
 		return decide_new_key(ex, req, outcome, err);
 	case ECA_STATE_BANNED:
 		return eca_err_set(err, ECA_ERR_BANNED,
-		    "host \"%.253s\" is banned on primary \"%.253s\" (an "
-		    "administrator must unban it first)", req->host,
-		    ex->primary);
+		    "host \"%.253s\" is banned on primary \"%.253s\" and "
+		    "may not enroll (ask an administrator (eca unban %.253s))",
+		    req->host, ex->primary, req->host);
 	case ECA_STATE_REVOKED:
 		if (same_leaf(&ex->cert, &req->cert))
 			return eca_err_set(err, ECA_ERR_REVOKED,
@@ -383,6 +385,63 @@ apply_decision(struct eca_store *st, struct eca_op *op)
 	return write_change(st, op, "REJECT", &cand);
 }
 
+/*
+ * Ban: whatever the record was, it becomes BANNED with its certificate
+ * and candidate kept for the record.  A host never seen gets a record of
+ * its own (a host ID, no certificate), so that the ban holds when it
+ * first tries to enroll.
+ */
+static int
+apply_ban(struct eca_store *st, struct eca_op *op)
+{
+	struct eca_enrollment *rec = &op->rec;
+	int r, have;
+
+	if ((r = fetch(st, op, &have)) != 0)
+		return r;
+	if (have && rec->state == ECA_STATE_BANNED) {
+		op->outcome = ECA_OUTCOME_UNCHANGED;
+		return 0;
+	}
+	if (!have) {
+		memset(rec, 0, sizeof(*rec));
+		snprintf(rec->primary, sizeof(rec->primary), "%s",
+		    op->req.primary);
+		snprintf(rec->host, sizeof(rec->host), "%s", op->req.host);
+		if ((r = eca_uuid_new(rec->host_id)) != 0)
+			return eca_err_set(&op->err, r, "cannot draw a random "
+			    "host ID: the system's random generator failed");
+		rec->role = ECA_ROLE_CLIENT;
+		rec->method = ECA_METHOD_ADMIN;
+		rec->enrolled_at = op->req.now;
+		snprintf(rec->source, sizeof(rec->source), "%s",
+		    op->req.source);
+	}
+	rec->state = ECA_STATE_BANNED;
+	op->outcome = ECA_OUTCOME_BANNED;
+	return write_change(st, op, "BAN", &rec->cert);
+}
+
+/* Unban: BANNED becomes REMOVED; the host must enroll again. */
+static int
+apply_unban(struct eca_store *st, struct eca_op *op)
+{
+	struct eca_enrollment *rec = &op->rec;
+	int r, have;
+
+	if ((r = fetch(st, op, &have)) != 0)
+		return r;
+	if (!have || rec->state != ECA_STATE_BANNED)
+		return eca_err_set(&op->err, ECA_ERR_NOT_FOUND,
+		    "host \"%.253s\" is not banned on primary \"%.253s\" "
+		    "(see `eca list --state BANNED`)", op->req.host,
+		    op->req.primary);
+	rec->state = ECA_STATE_REMOVED;
+	drop_candidate(rec);
+	op->outcome = ECA_OUTCOME_UNBANNED;
+	return write_change(st, op, "UNBAN", &rec->cert);
+}
+
 static int
 apply_one(struct eca_store *st, struct eca_op *op)
 {
@@ -394,6 +453,10 @@ apply_one(struct eca_store *st, struct eca_op *op)
 	case ECA_OP_APPROVE:
 	case ECA_OP_REJECT:
 		return apply_decision(st, op);
+	case ECA_OP_BAN:
+		return apply_ban(st, op);
+	case ECA_OP_UNBAN:
+		return apply_unban(st, op);
 	default:
 		return eca_err_set(&op->err, ECA_ERR_INTERNAL,
 		    "unknown registry operation %d", (int)op->type);
@@ -433,6 +496,13 @@ int
 eca_registry_apply(struct eca_store *st, struct eca_op *ops, size_t n,
     struct eca_err *err)
 {
+	return eca_registry_apply_hook(st, ops, n, NULL, NULL, err);
+}
+
+int
+eca_registry_apply_hook(struct eca_store *st, struct eca_op *ops, size_t n,
+    eca_registry_hook *hook, void *arg, struct eca_err *err)
+{
 	struct eca_err e;
 	struct eca_op *op;
 	size_t i;
@@ -467,6 +537,11 @@ eca_registry_apply(struct eca_store *st, struct eca_op *ops, size_t n,
 			undo_op(st);
 			op->outcome = ECA_OUTCOME_NONE;
 		}
+	}
+	/* E.g. the audit journal: written and synced before the commit. */
+	if (hook != NULL && (r = hook(ops, n, arg, &e)) != 0) {
+		eca_store_rollback(st);
+		goto fail;
 	}
 	if ((r = eca_store_commit(st, &e)) != 0) {
 		eca_store_rollback(st);

@@ -27,6 +27,8 @@ enum eca_enroll_outcome {
 	ECA_OUTCOME_APPROVED,
 	ECA_OUTCOME_REJECTED,
 	ECA_OUTCOME_REMOVED,
+	ECA_OUTCOME_BANNED,	/* administrator: the host may not enroll */
+	ECA_OUTCOME_UNBANNED,	/* administrator: ban lifted, record REMOVED */
 };
 
 struct eca_enroll_req {
@@ -57,6 +59,15 @@ enum eca_op_type {
 	ECA_OP_REMOVE,	/* by the host itself or an administrator */
 	ECA_OP_APPROVE,	/* administrator: the candidate becomes enrolled */
 	ECA_OP_REJECT,	/* administrator: the candidate is dropped */
+	/*
+	 * Administrator: the host becomes BANNED (certificate and candidate
+	 * kept for the record; a host without a record gets one with no
+	 * certificate, so that it cannot enroll later).  Banning a banned
+	 * host is outcome UNCHANGED and writes nothing.
+	 */
+	ECA_OP_BAN,
+	/* Administrator: a BANNED host becomes REMOVED (must enroll again). */
+	ECA_OP_UNBAN,
 };
 
 struct eca_op {
@@ -85,6 +96,18 @@ struct eca_op {
  */
 int eca_registry_apply(struct eca_store *st, struct eca_op *ops, size_t n,
     struct eca_err *err) ECA_WUR;
+
+/*
+ * A step run by eca_registry_apply_hook after every op was applied (each
+ * op's status, outcome and rec are final) and before the COMMIT.  Non-zero
+ * (an ECA_ERR_* with err filled) rolls the whole transaction back: every
+ * op then fails with that error and nothing was written.
+ */
+typedef int eca_registry_hook(const struct eca_op *ops, size_t n, void *arg,
+    struct eca_err *err);
+/* eca_registry_apply with hook (may be NULL) run before the COMMIT. */
+int eca_registry_apply_hook(struct eca_store *st, struct eca_op *ops,
+    size_t n, eca_registry_hook *hook, void *arg, struct eca_err *err) ECA_WUR;
 
 /* Random UUID v4 text (RAND_bytes). */
 int eca_uuid_new(char out[ECA_HOST_ID_LEN + 1]) ECA_WUR;

@@ -245,6 +245,40 @@ eca_store_history(struct eca_store *st, const char *primary,
 	return st->ops->history(st, primary, host, limit, out, n, err);
 }
 
+int
+eca_store_changes(struct eca_store *st, const char *primary, int64_t since,
+    size_t limit, struct eca_change **out, size_t *n, struct eca_err *err)
+{
+	int r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if ((r = check_open(st, err)) != 0)
+		return r;
+	if (primary == NULL || out == NULL || n == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_store_changes: missing argument");
+	if (since < 0)
+		return eca_err_set(err, ECA_ERR_USAGE,
+		    "roster version %lld is negative", (long long)since);
+	return st->ops->changes(st, primary, since, limit, out, n, err);
+}
+
+int
+eca_store_version(struct eca_store *st, int64_t *out, struct eca_err *err)
+{
+	int r;
+
+	if ((r = check_open(st, err)) != 0)
+		return r;
+	if (out == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_store_version: missing argument");
+	return st->ops->version(st, out, err);
+}
+
 const char *
 eca_state_name(enum eca_state s)
 {

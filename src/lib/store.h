@@ -54,7 +54,8 @@ struct eca_history_entry {
 	char primary[ECA_HOST_MAX];
 	char host[ECA_HOST_MAX];
 	char host_id[ECA_HOST_ID_LEN + 1];
-	char event[16];			/* ENROLL RENEW CONFLICT APPROVE REJECT REMOVE FORCE */
+	/* ENROLL RENEW CONFLICT APPROVE REJECT REMOVE FORCE BAN UNBAN */
+	char event[16];
 	enum eca_state state;		/* state after the change */
 	char fingerprint[ECA_FP_HEX_LEN + 1];
 	char spki_fingerprint[ECA_FP_HEX_LEN + 1];
@@ -107,6 +108,33 @@ int eca_store_list(struct eca_store *st, const char *primary, int state,
 /* History of one host, oldest first, at most limit entries. */
 int eca_store_history(struct eca_store *st, const char *primary,
     const char *host, size_t limit, struct eca_history_entry **out, size_t *n,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * What the roster carries of one record (GET /v1/roster): the fields a
+ * peer needs to judge a host, nothing else.
+ */
+struct eca_change {
+	char host[ECA_HOST_MAX];
+	char host_id[ECA_HOST_ID_LEN + 1];
+	enum eca_state state;
+	char fingerprint[ECA_FP_HEX_LEN + 1];
+	char spki_fingerprint[ECA_FP_HEX_LEN + 1];
+	int64_t not_after;
+	int64_t version;
+};
+
+/*
+ * Records of primary whose version is greater than since, in version
+ * order, at most limit.  Records are never deleted (a removal is a REMOVED
+ * record with a new version), so since = 0 gives every record.  *out is
+ * the caller's (free()), *n its length.
+ */
+int eca_store_changes(struct eca_store *st, const char *primary,
+    int64_t since, size_t limit, struct eca_change **out, size_t *n,
+    struct eca_err *err) ECA_WUR;
+/* The current registry version (the last one handed out; 0 when none). */
+int eca_store_version(struct eca_store *st, int64_t *out,
     struct eca_err *err) ECA_WUR;
 
 const char *eca_state_name(enum eca_state s);

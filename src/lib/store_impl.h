@@ -37,6 +37,11 @@ struct eca_store_ops {
 	int (*history)(struct eca_store *st, const char *primary,
 	    const char *host, size_t limit, struct eca_history_entry **out,
 	    size_t *n, struct eca_err *err);
+	int (*changes)(struct eca_store *st, const char *primary,
+	    int64_t since, size_t limit, struct eca_change **out, size_t *n,
+	    struct eca_err *err);
+	int (*version)(struct eca_store *st, int64_t *out,
+	    struct eca_err *err);
 };
 
 struct eca_store {

@@ -95,8 +95,13 @@ static const char SQL_MIGRATION_1[] =
     ");"
     "CREATE INDEX history_host ON history (primary_name, host, id);";
 
+/* 2: the roster reads records by version (GET /v1/roster?since=V). */
+static const char SQL_MIGRATION_2[] =
+    "CREATE INDEX enrollments_version ON enrollments (primary_name, version);";
+
 static const char *const migrations[] = {
 	SQL_MIGRATION_1,
+	SQL_MIGRATION_2,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -194,10 +199,19 @@ static const char SQL_HISTORY[] =
     " spki_fingerprint, actor, source, at FROM history"
     " WHERE primary_name = ?1 AND host = ?2 ORDER BY id LIMIT ?3";
 
+/* The roster's view of the records changed after a version. */
+static const char SQL_CHANGES[] =
+    "SELECT host, host_id, state, fingerprint, spki_fingerprint, not_after,"
+    " version FROM enrollments"
+    " WHERE primary_name = ?1 AND version > ?2 ORDER BY version LIMIT ?3";
+
+static const char SQL_VERSION[] =
+    "SELECT value FROM meta WHERE key = ?1";
+
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_GET, S_PUT, S_NEXT_VERSION, S_ADD_HISTORY, S_LIST_ALL,
-	S_LIST_STATE, S_HISTORY,
+	S_LIST_STATE, S_HISTORY, S_CHANGES, S_VERSION,
 	S_COUNT
 };
 
@@ -215,6 +229,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_LIST_ALL] = SQL_LIST_ALL,
 	[S_LIST_STATE] = SQL_LIST_STATE,
 	[S_HISTORY] = SQL_HISTORY,
+	[S_CHANGES] = SQL_CHANGES,
+	[S_VERSION] = SQL_VERSION,
 };
 
 struct sqlite_store {
@@ -1092,6 +1108,88 @@ sqlite_history(struct eca_store *st, const char *primary, const char *host,
 	return r;
 }
 
+static int
+sqlite_changes(struct eca_store *st, const char *primary, int64_t since,
+    size_t limit, struct eca_change **out, size_t *n, struct eca_err *err)
+{
+	struct sqlite_store *s = impl(st);
+	struct eca_change *arr = NULL, *ch;
+	sqlite3_stmt *stmt = NULL;
+	size_t cap = 0, cnt = 0;
+	int r = ECA_ERR_INTERNAL, rc = SQLITE_OK, bad = 0;
+
+	if ((r = stmt_get(s, S_CHANGES, &stmt, err)) != 0)
+		goto out;
+	bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
+	bind_i64(stmt, 1, since, &rc);
+	bind_i64(stmt, 2, limit_i64(limit), &rc);
+	if (rc != SQLITE_OK) {
+		r = db_error(s, rc, err, "cannot read the roster changes");
+		goto out;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((r = grow((void **)&arr, &cap, cnt, sizeof(*arr),
+		    err)) != 0)
+			goto out;
+		ch = &arr[cnt];
+		memset(ch, 0, sizeof(*ch));
+		COL_STR(stmt, 0, ch->host, &bad);
+		COL_STR(stmt, 1, ch->host_id, &bad);
+		ch->state = col_enum(stmt, 2, state_names, NELEM(state_names),
+		    &bad);
+		COL_STR(stmt, 3, ch->fingerprint, &bad);
+		COL_STR(stmt, 4, ch->spki_fingerprint, &bad);
+		ch->not_after = sqlite3_column_int64(stmt, 5);
+		ch->version = sqlite3_column_int64(stmt, 6);
+		if (bad) {
+			r = eca_err_set(err, ECA_ERR_DB,
+			    "registry record of host \"%.64s\" has a field "
+			    "that is too long or unknown (is the database "
+			    "damaged?)", ch->host);
+			goto out;
+		}
+		cnt++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_error(s, rc, err, "cannot read the roster changes");
+		goto out;
+	}
+	*out = arr;
+	*n = cnt;
+	arr = NULL;
+	r = 0;
+ out:
+	stmt_done(stmt);
+	free(arr);
+	return r;
+}
+
+static int
+sqlite_version(struct eca_store *st, int64_t *out, struct eca_err *err)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *stmt = NULL;
+	int r = ECA_ERR_INTERNAL, rc = SQLITE_OK;
+
+	if ((r = stmt_get(s, S_VERSION, &stmt, err)) != 0)
+		return r;
+	bind_str(stmt, 0, VERSION_KEY, sizeof(VERSION_KEY), &rc);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ?
+		    eca_err_set(err, ECA_ERR_DB, "registry version counter "
+		    "is missing (is the database damaged?)") :
+		    db_error(s, rc, err, "cannot read the registry version");
+		goto out;
+	}
+	*out = sqlite3_column_int64(stmt, 0);
+	r = 0;
+ out:
+	stmt_done(stmt);
+	return r;
+}
+
 const struct eca_store_ops eca_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -1108,4 +1206,6 @@ const struct eca_store_ops eca_store_sqlite_ops = {
 	.add_history = sqlite_add_history,
 	.list = sqlite_list,
 	.history = sqlite_history,
+	.changes = sqlite_changes,
+	.version = sqlite_version,
 };

@@ -378,6 +378,60 @@ eca_wire_history_entry(const struct eca_history_entry *h)
 }
 
 json_t *
+eca_wire_roster_entry(const struct eca_change *ch)
+{
+	json_t *o;
+	int ok = 1;
+
+	if (ch == NULL || (o = json_object()) == NULL)
+		return NULL;
+	put(o, "host", JSTR(ch->host), &ok);
+	put(o, "host_id", JSTR(ch->host_id), &ok);
+	put(o, "state", json_string(eca_state_name(ch->state)), &ok);
+	put(o, "fingerprint", JSTR(ch->fingerprint), &ok);
+	put(o, "spki_fingerprint", JSTR(ch->spki_fingerprint), &ok);
+	put(o, "not_after", jtime(ch->not_after), &ok);
+	put(o, "version", json_integer(ch->version), &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *
+eca_wire_roster(const char *primary, int64_t since, int64_t version,
+    int64_t next, int full, int more, const struct eca_change *ch, size_t n)
+{
+	json_t *o, *a;
+	size_t i;
+	int ok = 1;
+
+	if (primary == NULL || (ch == NULL && n > 0) ||
+	    (o = json_object()) == NULL)
+		return NULL;
+	if ((a = json_array()) == NULL) {
+		json_decref(o);
+		return NULL;
+	}
+	for (i = 0; i < n && ok; i++)
+		if (json_array_append_new(a, eca_wire_roster_entry(&ch[i])) != 0)
+			ok = 0;
+	put(o, "primary", json_string(primary), &ok);
+	put(o, "since", json_integer(since), &ok);
+	put(o, "version", json_integer(version), &ok);
+	put(o, "next", json_integer(next), &ok);
+	put(o, "full", json_boolean(full), &ok);
+	put(o, "more", json_boolean(more), &ok);
+	put(o, "entries", a, &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *
 eca_wire_error(int code, const char *message)
 {
 	json_t *o, *e;

@@ -48,6 +48,16 @@ int eca_wire_parse_enrollment(const json_t *j, struct eca_enrollment *out,
     struct eca_err *err) ECA_WUR;
 json_t *eca_wire_history_entry(const struct eca_history_entry *h);
 
+/*
+ * GET /v1/roster: one record as {"host", "host_id", "state", "fingerprint",
+ * "spki_fingerprint", "not_after", "version"}, and the whole answer
+ * {"primary", "since", "version", "next", "full", "more", "entries"}
+ * (docs/roster.md).  The decoder is eca_roster_delta_parse (roster.h).
+ */
+json_t *eca_wire_roster_entry(const struct eca_change *ch);
+json_t *eca_wire_roster(const char *primary, int64_t since, int64_t version,
+    int64_t next, int full, int more, const struct eca_change *ch, size_t n);
+
 /* {"error": {"code": NAME, "message": MSG}} */
 json_t *eca_wire_error(int code, const char *message);
 /*

@@ -7,6 +7,8 @@
  */
 #include "x509.h"
 
+#include "crl.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -1380,6 +1382,10 @@ eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
 	if ((r = eca_x509_verify(policy->libctx, policy->trust, leaf, chain,
 	    policy->now, err)) != 0)
 		goto out;
+	if (policy->crls != NULL && policy->crl_check != ECA_CRL_DISABLE &&
+	    (r = eca_crl_check(policy->crls, policy->trust, leaf, chain,
+	    policy->crl_check, policy->now, NULL, err)) != 0)
+		goto out;
 	if ((r = eca_x509_check_acceptable(leaf, chain, err)) != 0)
 		goto out;
 	if (expected_host != NULL &&
@@ -1406,6 +1412,37 @@ eca_cred_free(struct eca_cred *cred)
 	EVP_PKEY_free(cred->key);
 	X509_STORE_free(cred->trust);
 	free(cred);
+}
+
+/*
+ * The key belongs to no leaf: if it is the key of a certificate listed
+ * later in ECA_CERT_PATH, the file is in the wrong order, and "use the
+ * right key" would be the wrong remedy.  Returns r unchanged otherwise.
+ */
+static int
+chain_order_hint(const char *path, const struct eca_cred *cred, int r,
+    struct eca_err *err)
+{
+	char first[ECA_DN_MAX], subj[ECA_DN_MAX];
+	X509 *x;
+	int i;
+
+	for (i = 0; i < sk_X509_num(cred->chain); i++) {
+		x = sk_X509_value(cred->chain, i);
+		if (X509_get0_pubkey(x) == NULL ||
+		    EVP_PKEY_eq(X509_get0_pubkey(x), cred->key) != 1)
+			continue;
+		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "%s lists %s first, but the private key belongs to "
+		    "certificate %d, %s: the chain is in the wrong order; "
+		    "list this host's certificate first, then its "
+		    "intermediates", path,
+		    subject_str(cred->leaf, first, sizeof(first)), i + 2,
+		    subject_str(x, subj, sizeof(subj)));
+		break;
+	}
+	ERR_clear_error();
+	return r;
 }
 
 int
@@ -1440,8 +1477,10 @@ eca_cred_load(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 	if ((r = eca_x509_load_key(libctx, cfg->key_path,
 	    cfg->key_passphrase_file, &cred->key, err)) != 0)
 		goto out;
-	if ((r = eca_x509_key_match(cred->leaf, cred->key, err)) != 0)
+	if ((r = eca_x509_key_match(cred->leaf, cred->key, err)) != 0) {
+		r = chain_order_hint(cfg->cert_path, cred, r, err);
 		goto out;
+	}
 	if ((r = eca_x509_load_trust(libctx, cfg->trust_store_path,
 	    &cred->trust, err)) != 0)
 		goto out;

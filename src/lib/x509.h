@@ -108,9 +108,12 @@ int eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
 int eca_x509_info(X509 *leaf, struct eca_certinfo *info,
     struct eca_err *err) ECA_WUR;
 
+struct eca_crl_cache;
+
 /*
  * THE acceptance policy for a certificate presented by a peer: chain and
- * validity, key/signature/usage policy, then identity (skipped when
+ * validity, revocation (ECA_ERR_REVOKED, ECA_ERR_CRL_UNAVAILABLE; see
+ * eca_crl_check), key/signature/usage policy, then identity (skipped when
  * expected_host is NULL).  Fills info (may be NULL) even when a check fails
  * after parsing, so a refusal can name the fingerprint.
  */
@@ -119,6 +122,12 @@ struct eca_peer_policy {
 	X509_STORE *trust;
 	enum eca_identity identity;
 	time_t now; /* 0: current time */
+	/*
+	 * Revocation (crl.h): the shared CRL cache, or NULL for no check,
+	 * and the level (DISABLE, the zero value, skips it too).
+	 */
+	struct eca_crl_cache *crls;
+	enum eca_crl_check crl_check;
 };
 int eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
     STACK_OF(X509) *chain, const char *expected_host,

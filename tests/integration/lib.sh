@@ -142,7 +142,9 @@ stop_all() {
 free_port() {
 	local p i
 	for ((i = 0; i < 200; i++)); do
-		p=$((20000 + RANDOM % 40000))
+		# Below Linux's ephemeral range (32768-60999), so no client
+		# connection can take the port between two restarts of ecad.
+		p=$((20000 + RANDOM % 12000))
 		if [ -n "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ]; then
 			continue
 		fi
@@ -490,6 +492,81 @@ expect_http() {
 		return 1
 	fi
 	return 0
+}
+
+# --- hosts with their own ecad (peer listener), for host-to-host channels ---
+
+declare -A H_PID=()
+
+# set_conf FILE KEY VALUE: sets `KEY = VALUE` in a config file (replacing
+# the key's line, or appending it).  VALUE "" removes the key.
+set_conf() {
+	local f=$1 key=$2 val=$3
+	sed -i "/^$key = /d" "$f" || return 1
+	[ -z "$val" ] || echo "$key = $val" >>"$f"
+}
+
+# _it_start_ecad NAME CONF DIR: starts `ecad -d -f CONF` (stderr appended to
+# DIR/ecad.log) and waits for `ecad: ready`; the pid in IT_STARTED_PID.
+_it_start_ecad() {
+	local name=$1 conf=$2 d=$3 pid i
+	: >"$d/ecad.log"
+	"$ECAD" -d -f "$conf" 2>>"$d/ecad.log" >>"$d/ecad.out" &
+	pid=$!
+	IT_PIDS+=("$pid")
+	IT_STARTED_PID=$pid
+	for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+		if grep -q 'ecad: ready' "$d/ecad.log" 2>/dev/null; then
+			return 0
+		fi
+		if ! kill -0 "$pid" 2>/dev/null; then
+			fail "ecad for $name exited before ready: $(tail -3 "$d/ecad.log" | tr '\n' ' ')"
+			return 1
+		fi
+		sleep 0.1
+	done
+	fail "ecad for $name not ready within ${READY_TIMEOUT}s: $(tail -3 "$d/ecad.log" | tr '\n' ' ')"
+	return 1
+}
+
+# start_host NAME: starts the ecad of a host made by make_host (its peer
+# listener; LISTEN in its config) and waits for it to be ready.
+start_host() {
+	local name=$1 d
+	d=${H_DIR[$name]:-}
+	[ -n "$d" ] || { fail "test error: no host $name made (make_host)"; return 1; }
+	mkdir -p "$d/state" && chmod 700 "$d/state"
+	_it_start_ecad "$name" "$d/eca.conf" "$d" || return 1
+	H_PID[$name]=$IT_STARTED_PID
+}
+
+# stop_host NAME [SIGNAL]: stops a host's ecad (bounded, as stop_primary).
+stop_host() {
+	local name=$1 sig=${2:-TERM} pid i
+	pid=${H_PID[$name]:-}
+	[ -n "$pid" ] || return 0
+	{
+		kill -"$sig" "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	} 2>/dev/null
+	H_PID[$name]=""
+	local -a keep=()
+	for i in "${IT_PIDS[@]}"; do
+		[ "$i" = "$pid" ] || keep+=("$i")
+	done
+	IT_PIDS=("${keep[@]}")
+}
+
+# primary_stats NAME: GET /v1/stats over the primary's control socket;
+# the JSON in $OUT.
+primary_stats() {
+	run_cmd curl -sS --max-time 10 --unix-socket \
+	    "${P_DIR[$1]}/state/ecad.sock" http://localhost/v1/stats
 }
 
 # The binaries must exist; otherwise every case would fail for one reason.

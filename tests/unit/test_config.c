@@ -643,6 +643,36 @@ test_server_entries_keep_order_and_default_port(void **state)
 }
 
 static void
+test_primary_is_a_host_of_its_own_domain(void **state)
+{
+	struct eca_config *cfg = NULL;
+	struct eca_err err;
+
+	(void)state;
+	/* No SERVER line for itself: it gets one, first, on its API address. */
+	assert_int_equal(load_text("CLIENT_NAME = p1.example.com\n"
+	    "ROLE = primary\n" CREDS "API_LISTEN = 0.0.0.0:2556\n"
+	    "SERVER = other.example.com 192.0.2.9:1556\n", &cfg, &err), 0);
+	assert_int_equal(cfg->nservers, 2);
+	assert_string_equal(cfg->servers[0].name, "p1.example.com");
+	assert_string_equal(cfg->servers[0].host, "127.0.0.1");
+	assert_string_equal(cfg->servers[0].port, "2556");
+	assert_string_equal(cfg->servers[1].name, "other.example.com");
+	eca_config_free(cfg);
+	/* An explicit line is kept as written, not doubled. */
+	assert_int_equal(load_text("CLIENT_NAME = p1.example.com\n"
+	    "ROLE = primary\n" CREDS
+	    "SERVER = P1.example.com 127.0.0.5:1556\n", &cfg, &err), 0);
+	assert_int_equal(cfg->nservers, 1);
+	assert_string_equal(cfg->servers[0].host, "127.0.0.5");
+	eca_config_free(cfg);
+	/* Other roles get nothing implicit. */
+	assert_int_equal(load_text(HOST, &cfg, &err), 0);
+	assert_int_equal(cfg->nservers, 0);
+	eca_config_free(cfg);
+}
+
+static void
 test_ipv6_addresses_are_taken_without_brackets(void **state)
 {
 	struct eca_config *cfg = NULL;
@@ -917,6 +947,7 @@ main(void)
 		cmocka_unit_test(test_invalid_client_name_is_refused),
 		cmocka_unit_test(test_missing_client_name_is_refused_without_line),
 		cmocka_unit_test(test_primary_without_certificate_keys_is_refused),
+		cmocka_unit_test(test_primary_is_a_host_of_its_own_domain),
 		cmocka_unit_test(test_partial_certificate_keys_are_refused),
 		cmocka_unit_test(test_passphrase_file_without_key_is_refused),
 		cmocka_unit_test(

@@ -934,6 +934,214 @@ test_apply_of_empty_group_does_nothing(void **state)
 	assert_int_equal(eca_registry_apply(f->st, NULL, 0, &err), 0);
 }
 
+/* ---------------------------------------------------------------- */
+/* Ban and unban: refusals first.                                    */
+
+static void
+test_apply_unban_of_unknown_host_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_op op;
+
+	op_admin(f, &op, ECA_OP_UNBAN, "a.example");
+	assert_int_equal(apply1(f, &op), ECA_ERR_NOT_FOUND);
+	assert_non_null(strstr(op.err.msg, "not banned"));
+	assert_int_equal(history_len(f, "a.example", NULL), 0);
+}
+
+static void
+test_apply_unban_of_enrolled_host_is_not_found_and_writes_nothing(
+    void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	op_admin(f, &op, ECA_OP_UNBAN, "a.example");
+	assert_int_equal(apply1(f, &op), ECA_ERR_NOT_FOUND);
+	assert_int_equal(op.outcome, ECA_OUTCOME_NONE);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	assert_int_equal(history_len(f, "a.example", NULL), 1);
+}
+
+static void
+test_decide_banned_message_names_the_unban_remedy(void **state)
+{
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_BANNED, 1, 1);
+	make_req(&q, "h.example", 1, 1);
+	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_BANNED);
+	assert_non_null(strstr(err.msg,
+	    "ask an administrator (eca unban h.example)"));
+}
+
+static void
+test_apply_banned_host_cannot_enroll_with_any_certificate(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+	int64_t version;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	op_admin(f, &op, ECA_OP_BAN, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	get(f, "a.example", &r);
+	version = r.version;
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), ECA_ERR_BANNED);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_BANNED);
+	op_enroll(f, &op, "a.example", 3, 3);
+	op.req.force = op.req.allow_force = 1;
+	assert_int_equal(apply1(f, &op), ECA_ERR_BANNED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_BANNED);
+	assert_int_equal(r.version, version);
+	assert_int_equal(history_len(f, "a.example", NULL), 2);
+}
+
+static void
+test_apply_banned_host_cannot_remove_itself(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+	char fp[ECA_FP_HEX_LEN + 1];
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	snprintf(fp, sizeof(fp), "%s", op.rec.cert.fingerprint);
+	op_admin(f, &op, ECA_OP_BAN, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	op_admin(f, &op, ECA_OP_REMOVE, "a.example");
+	snprintf(op.actor, sizeof(op.actor), "a.example");
+	snprintf(op.require_fingerprint, sizeof(op.require_fingerprint), "%s",
+	    fp);
+	assert_int_equal(apply1(f, &op), ECA_ERR_BANNED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_BANNED);
+}
+
+static void
+test_apply_ban_of_unknown_host_creates_banned_record_without_cert(
+    void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	op_admin(f, &op, ECA_OP_BAN, "new.example");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_BANNED);
+	get(f, "new.example", &r);
+	assert_int_equal(r.state, ECA_STATE_BANNED);
+	assert_int_equal(r.method, ECA_METHOD_ADMIN);
+	assert_int_equal(strlen(r.host_id), ECA_HOST_ID_LEN);
+	assert_string_equal(r.cert.fingerprint, "");
+	assert_false(r.has_candidate);
+	assert_int_equal(history_len(f, "new.example", &h), 1);
+	assert_string_equal(h[0].event, "BAN");
+	assert_string_equal(h[0].actor, "local:0");
+	assert_int_equal(h[0].state, ECA_STATE_BANNED);
+	free(h);
+	/* and it cannot enroll later */
+	assert_int_equal(enroll(f, "new.example", 1, 1, &op), ECA_ERR_BANNED);
+	get(f, "new.example", &r);
+	assert_int_equal(r.state, ECA_STATE_BANNED);
+}
+
+static void
+test_apply_ban_keeps_certificate_and_candidate(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment r;
+	struct eca_op op;
+	char host_id[ECA_HOST_ID_LEN + 1], fp[ECA_FP_HEX_LEN + 1];
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	snprintf(host_id, sizeof(host_id), "%s", op.rec.host_id);
+	snprintf(fp, sizeof(fp), "%s", op.rec.cert.fingerprint);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	op_admin(f, &op, ECA_OP_BAN, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_BANNED);
+	assert_int_equal(op.rec.state, ECA_STATE_BANNED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_BANNED);
+	assert_string_equal(r.host_id, host_id);
+	assert_string_equal(r.cert.fingerprint, fp);
+	assert_true(r.has_candidate);
+	assert_int_equal(history_len(f, "a.example", &h), 3);
+	assert_string_equal(h[2].event, "BAN");
+	assert_string_equal(h[2].fingerprint, fp);
+	free(h);
+}
+
+static void
+test_apply_ban_of_banned_host_is_unchanged_and_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+	int64_t version;
+
+	op_admin(f, &op, ECA_OP_BAN, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	get(f, "a.example", &r);
+	version = r.version;
+	op_admin(f, &op, ECA_OP_BAN, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.version, version);
+	assert_int_equal(history_len(f, "a.example", NULL), 1);
+}
+
+static void
+test_apply_unban_makes_host_removed_and_it_can_enroll_again(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment r;
+	struct eca_op op;
+	char host_id[ECA_HOST_ID_LEN + 1];
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	snprintf(host_id, sizeof(host_id), "%s", op.rec.host_id);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	op_admin(f, &op, ECA_OP_BAN, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	op_admin(f, &op, ECA_OP_UNBAN, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNBANNED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_REMOVED);
+	assert_false(r.has_candidate);
+	assert_int_equal(history_len(f, "a.example", &h), 4);
+	assert_string_equal(h[3].event, "UNBAN");
+	assert_int_equal(h[3].state, ECA_STATE_REMOVED);
+	free(h);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_ENROLLED);
+	assert_string_equal(op.rec.host_id, host_id);
+}
+
+static void
+test_outcome_names_of_ban_and_unban(void **state)
+{
+	(void)state;
+	assert_string_equal(eca_outcome_name(ECA_OUTCOME_BANNED), "BANNED");
+	assert_string_equal(eca_outcome_name(ECA_OUTCOME_UNBANNED),
+	    "UNBANNED");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 #define U(f) cmocka_unit_test(f)
@@ -978,6 +1186,16 @@ main(void)
 		T(test_apply_admin_remove_drops_the_candidate),
 		T(test_apply_new_hosts_get_distinct_host_ids),
 		T(test_apply_of_empty_group_does_nothing),
+		T(test_apply_unban_of_unknown_host_is_not_found),
+		T(test_apply_unban_of_enrolled_host_is_not_found_and_writes_nothing),
+		U(test_decide_banned_message_names_the_unban_remedy),
+		T(test_apply_banned_host_cannot_enroll_with_any_certificate),
+		T(test_apply_banned_host_cannot_remove_itself),
+		T(test_apply_ban_of_unknown_host_creates_banned_record_without_cert),
+		T(test_apply_ban_keeps_certificate_and_candidate),
+		T(test_apply_ban_of_banned_host_is_unchanged_and_writes_nothing),
+		T(test_apply_unban_makes_host_removed_and_it_can_enroll_again),
+		U(test_outcome_names_of_ban_and_unban),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

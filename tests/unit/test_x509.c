@@ -84,7 +84,8 @@ static int
 peer_check(X509 *leaf, const char *host, enum eca_identity rule,
     struct eca_err *err)
 {
-	struct eca_peer_policy pol = { NULL, trust, rule, 0 };
+	struct eca_peer_policy pol = { NULL, trust, rule, 0, NULL,
+	    ECA_CRL_DISABLE };
 	STACK_OF(X509) *chain = stack_of(ca->inter, NULL);
 	struct eca_certinfo info;
 	int r;
@@ -137,7 +138,8 @@ load_chain_file(const char *path, X509 **leaf, STACK_OF(X509) **chain,
 static void
 test_chain_from_untrusted_ca_is_refused(void **state)
 {
-	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0 };
+	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0, NULL,
+	    ECA_CRL_DISABLE };
 	STACK_OF(X509) *chain;
 	struct eca_certinfo info;
 	struct eca_err err;
@@ -743,6 +745,32 @@ test_cred_load_refuses_a_key_of_another_certificate(void **state)
 	EVP_PKEY_free(other);
 }
 
+static void
+test_cred_load_names_a_chain_in_the_wrong_order(void **state)
+{
+	struct eca_config cfg;
+	struct eca_cred *cred = NULL;
+	struct eca_err err;
+	X509 *certs[2];
+	const char *cpath = testca_path(dir, "wrong-order.pem");
+
+	(void)state;
+	/* The intermediate first, then the leaf whose key is configured. */
+	certs[0] = ca->inter;
+	certs[1] = good_leaf;
+	testca_write_pem(cpath, certs, 2, 0644);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.cert_path = (char *)cpath;
+	cfg.key_path = (char *)testca_path(dir, "key.pem");
+	cfg.trust_store_path = (char *)testca_path(dir, "trust.pem");
+	assert_int_equal(eca_cred_load(NULL, &cfg, &cred, &err),
+	    ECA_ERR_BAD_CERTIFICATE);
+	assert_null(cred);
+	assert_msg_has(&err, "wrong order");
+	assert_msg_has(&err, "certificate 2");
+	assert_int_equal(ERR_peek_error(), 0);
+}
+
 /*
  * Positive cases
  */
@@ -865,7 +893,8 @@ static void
 test_chain_including_the_root_verifies(void **state)
 {
 	STACK_OF(X509) *chain = stack_of(ca->inter, ca->root);
-	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0 };
+	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0, NULL,
+	    ECA_CRL_DISABLE };
 	struct eca_err err;
 
 	(void)state;
@@ -1128,6 +1157,7 @@ main(void)
 		cmocka_unit_test(test_der_with_trailing_bytes_is_refused),
 		cmocka_unit_test(test_pkcs7_without_certificates_is_refused),
 		cmocka_unit_test(test_more_than_chain_max_certificates_is_refused),
+		cmocka_unit_test(test_cred_load_names_a_chain_in_the_wrong_order),
 		cmocka_unit_test(test_missing_file_is_unreadable),
 		cmocka_unit_test(test_oversized_file_is_refused),
 		cmocka_unit_test(test_empty_trust_bundle_is_refused),

@@ -244,6 +244,10 @@ make_leaf(X509 *issuer, EVP_PKEY *issuer_key,
 		free(p);
 		add_ext(x, NULL, NID_subject_alt_name, san);
 	}
+	if (opts->cdp != NULL) {
+		snprintf(san, sizeof(san), "URI:%s", opts->cdp);
+		add_ext(x, NULL, NID_crl_distribution_points, san);
+	}
 	add_ext(x, NULL, NID_subject_key_identifier, "hash");
 	add_ext(x, issuer, NID_authority_key_identifier, "keyid:always");
 	sign_cert(x, issuer_key, opts->sha1);
@@ -441,4 +445,86 @@ testca_write_host(const char *dir, struct testca *ca, X509 *leaf,
 	testca_write_key(testca_path(dir, "key.pem"), key, TESTCA_KEY_PEM,
 	    NULL, 0600);
 	testca_write_pem(testca_path(dir, "trust.pem"), &ca->root, 1, 0644);
+}
+
+X509_CRL *
+testca_crl(X509 *issuer, EVP_PKEY *key, X509 *const *revoked, size_t n,
+    long last, long next, long number)
+{
+	X509_CRL *crl;
+	X509_REVOKED *rev;
+	ASN1_TIME *t;
+	ASN1_INTEGER *num;
+	const EVP_MD *md = NULL;
+	size_t i;
+
+	CHECK((crl = X509_CRL_new()) != NULL);
+	CHECK(X509_CRL_set_version(crl, X509_CRL_VERSION_2) == 1);
+	CHECK(X509_CRL_set_issuer_name(crl,
+	    X509_get_subject_name(issuer)) == 1);
+	CHECK((t = X509_gmtime_adj(NULL, last)) != NULL);
+	CHECK(X509_CRL_set1_lastUpdate(crl, t) == 1);
+	ASN1_TIME_free(t);
+	CHECK((t = X509_gmtime_adj(NULL, next)) != NULL);
+	CHECK(X509_CRL_set1_nextUpdate(crl, t) == 1);
+	ASN1_TIME_free(t);
+	for (i = 0; i < n; i++) {
+		CHECK((rev = X509_REVOKED_new()) != NULL);
+		CHECK(X509_REVOKED_set_serialNumber(rev,
+		    X509_get_serialNumber(revoked[i])) == 1);
+		CHECK((t = X509_gmtime_adj(NULL, -3600)) != NULL);
+		CHECK(X509_REVOKED_set_revocationDate(rev, t) == 1);
+		ASN1_TIME_free(t);
+		CHECK(X509_CRL_add0_revoked(crl, rev) == 1);
+	}
+	if (number != 0) {
+		CHECK((num = ASN1_INTEGER_new()) != NULL);
+		CHECK(ASN1_INTEGER_set(num, number) == 1);
+		CHECK(X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0,
+		    0) == 1);
+		ASN1_INTEGER_free(num);
+	}
+	CHECK(X509_CRL_sort(crl) == 1);
+	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_ED25519)
+		md = EVP_sha256();
+	CHECK(X509_CRL_sign(crl, key, md) > 0);
+	return crl;
+}
+
+unsigned char *
+testca_crl_bytes(X509_CRL *crl, int pem, size_t *len)
+{
+	unsigned char *der = NULL, *out;
+	char *data;
+	BIO *bio;
+	long n;
+	int dlen;
+
+	if (!pem) {
+		CHECK((dlen = i2d_X509_CRL(crl, &der)) > 0);
+		CHECK((out = malloc((size_t)dlen)) != NULL);
+		memcpy(out, der, (size_t)dlen);
+		OPENSSL_free(der);
+		*len = (size_t)dlen;
+		return out;
+	}
+	CHECK((bio = BIO_new(BIO_s_mem())) != NULL);
+	CHECK(PEM_write_bio_X509_CRL(bio, crl) == 1);
+	CHECK((n = BIO_get_mem_data(bio, &data)) > 0);
+	CHECK((out = malloc((size_t)n)) != NULL);
+	memcpy(out, data, (size_t)n);
+	*len = (size_t)n;
+	BIO_free(bio);
+	return out;
+}
+
+void
+testca_write_crl(const char *path, X509_CRL *crl, int pem, mode_t mode)
+{
+	unsigned char *buf;
+	size_t len;
+
+	buf = testca_crl_bytes(crl, pem, &len);
+	testca_write_file(path, buf, len, mode);
+	free(buf);
 }

@@ -44,6 +44,7 @@ struct testca_leaf_opts {
 	int ca;			/* basicConstraints CA:TRUE */
 	int sha1;		/* sign with SHA-1 */
 	long serial;		/* 0: a random serial */
+	const char *cdp;	/* a CRL distribution point URI, or NULL */
 };
 
 /* A root CA and an intermediate it signed (both EC P-256). */
@@ -104,5 +105,17 @@ void testca_write_hashdir(const char *dir, X509 *cert);
  * key.pem (0600), trust.pem (root). */
 void testca_write_host(const char *dir, struct testca *ca, X509 *leaf,
     EVP_PKEY *key);
+
+/*
+ * A CRL of issuer, signed with key, listing revoked (n may be 0; each
+ * revoked an hour ago), lastUpdate `last` and nextUpdate `next` seconds
+ * from now, CRL number `number` (0: no number extension).  Caller frees.
+ */
+X509_CRL *testca_crl(X509 *issuer, EVP_PKEY *key, X509 *const *revoked,
+    size_t n, long last, long next, long number);
+/* The CRL as PEM (pem set) or DER. */
+void testca_write_crl(const char *path, X509_CRL *crl, int pem, mode_t mode);
+/* Its encoding in memory (caller frees). */
+unsigned char *testca_crl_bytes(X509_CRL *crl, int pem, size_t *len);
 
 #endif

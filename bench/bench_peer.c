@@ -1,0 +1,600 @@
+/*
+ * bench_peer.c - issue 3 section 10 (a) and (c): what a host-to-host
+ * channel costs beyond mutual TLS itself.
+ *
+ * (a) setup: N times, at concurrency C, eca_channel_open + close to an
+ *     enrolled peer's ecad (TCP, TLS, HELLOs, the verdict on both sides:
+ *     roster lookups) against a bare mutual-TLS server run in this
+ *     process: TCP, the same TLS handshake (same client context, same
+ *     server certificate, key, TLS settings and cipher suites, the client
+ *     chain verified against the same trust store), one byte each way so
+ *     that the server has finished verifying the client, close.
+ * (c) stream: one bulk receive of B bytes over a channel (purpose restore)
+ *     against B bytes read from the bare server over the same kind of TLS
+ *     connection; only the transfer is timed.
+ *
+ * bench_peer --config CLIENT.conf --peer NAME --server-config PEER.conf
+ *     [--n N] [--concurrency C] [--bytes B] [--json]
+ *
+ * CLIENT.conf is the calling host's eca.conf (with a PEER entry for NAME,
+ * both hosts enrolled); PEER.conf is the peer's, for the bare server's
+ * certificate, key and trust store (it listens on the peer's LISTEN
+ * address, on a free port).  Prints each figure and the ratios.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "channel.h"
+#include "config.h"
+#include "host.h"
+#include "tls.h"
+#include "x509.h"
+
+#define IO_BUF (16 * 1024)
+
+struct bench {
+	const char *peer;
+	struct eca_host *host;
+	SSL_CTX *bare_ctx;		/* the bare server's */
+	int bare_fd;			/* its listening socket */
+	struct sockaddr_storage bare_addr;
+	socklen_t bare_addrlen;
+	long n;
+	int conc;
+	int64_t bytes;
+	/* one run */
+	int mode;			/* 0 bare, 1 channel */
+	atomic_long next;
+	atomic_long errors;
+	double *lat;			/* seconds, per operation */
+	char first_err[512];
+	pthread_mutex_t err_lock;
+	atomic_int stop;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+note_error(struct bench *b, const char *fmt, const char *detail)
+{
+	atomic_fetch_add(&b->errors, 1);
+	pthread_mutex_lock(&b->err_lock);
+	if (b->first_err[0] == '\0')
+		snprintf(b->first_err, sizeof(b->first_err), fmt, detail);
+	pthread_mutex_unlock(&b->err_lock);
+}
+
+static int
+write_all(SSL *ssl, const unsigned char *p, size_t n)
+{
+	int w;
+
+	while (n > 0) {
+		if ((w = SSL_write(ssl, p, n > IO_BUF ? IO_BUF : (int)n)) <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+read_all(SSL *ssl, unsigned char *p, size_t n)
+{
+	int r;
+
+	while (n > 0) {
+		if ((r = SSL_read(ssl, p, (int)n)) <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* ---- the bare mutual-TLS server ---------------------------------------- */
+
+/*
+ * One connection: handshake (the client's chain verified by OpenSSL
+ * against the trust store), read an 8-byte count, answer one byte for 0,
+ * else that many bytes; then close.
+ */
+static void
+bare_serve(struct bench *b, int fd)
+{
+	unsigned char req[8], *buf = NULL;
+	uint64_t want = 0;
+	SSL *ssl = NULL;
+	size_t k;
+	int i;
+
+	if ((ssl = SSL_new(b->bare_ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
+	    SSL_accept(ssl) != 1 || read_all(ssl, req, sizeof(req)) != 0)
+		goto out;
+	for (i = 0; i < 8; i++)
+		want = (want << 8) | req[i];
+	if (want == 0) {
+		(void)write_all(ssl, (const unsigned char *)"k", 1);
+		goto out;
+	}
+	if ((buf = calloc(1, IO_BUF)) == NULL)
+		goto out;
+	while (want > 0) {
+		k = want > IO_BUF ? IO_BUF : (size_t)want;
+		if (write_all(ssl, buf, k) != 0)
+			goto out;
+		want -= k;
+	}
+ out:
+	if (ssl != NULL) {
+		(void)SSL_shutdown(ssl);
+		SSL_free(ssl);
+	}
+	free(buf);
+	close(fd);
+	ERR_clear_error();
+}
+
+static void *
+bare_acceptor(void *arg)
+{
+	struct bench *b = arg;
+	int fd, one = 1;
+
+	while (!atomic_load(&b->stop)) {
+		if ((fd = accept(b->bare_fd, NULL, NULL)) == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+		bare_serve(b, fd);
+	}
+	return NULL;
+}
+
+/* ---- the client side ------------------------------------------------------ */
+
+static int
+bare_connect(struct bench *b, SSL **out)
+{
+	SSL *ssl = NULL;
+	int fd, one = 1;
+
+	*out = NULL;
+	if ((fd = socket(b->bare_addr.ss_family, SOCK_STREAM, 0)) == -1)
+		return -1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&b->bare_addr,
+	    b->bare_addrlen) == -1 ||
+	    (ssl = SSL_new(b->host->client_ctx)) == NULL ||
+	    SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1) {
+		SSL_free(ssl);
+		close(fd);
+		return -1;
+	}
+	*out = ssl;
+	return 0;
+}
+
+static void
+bare_close(SSL *ssl)
+{
+	int fd;
+
+	if (ssl == NULL)
+		return;
+	fd = SSL_get_fd(ssl);
+	(void)SSL_shutdown(ssl);
+	SSL_free(ssl);
+	close(fd);
+}
+
+static int
+bare_request(SSL *ssl, uint64_t n)
+{
+	unsigned char req[8];
+	int i;
+
+	for (i = 7; i >= 0; i--) {
+		req[i] = (unsigned char)(n & 0xff);
+		n >>= 8;
+	}
+	return write_all(ssl, req, sizeof(req));
+}
+
+/* One bare setup: connect, handshake, one byte each way, close. */
+static int
+bare_once(struct bench *b)
+{
+	unsigned char k;
+	SSL *ssl = NULL;
+	int r = -1;
+
+	if (bare_connect(b, &ssl) != 0)
+		goto out;
+	if (bare_request(ssl, 0) != 0 || read_all(ssl, &k, 1) != 0)
+		goto out;
+	r = 0;
+ out:
+	bare_close(ssl);
+	ERR_clear_error();
+	return r;
+}
+
+static void *
+setup_worker(void *arg)
+{
+	struct bench *b = arg;
+	struct eca_channel *ch;
+	struct eca_err err;
+	double t;
+	long i;
+
+	while ((i = atomic_fetch_add(&b->next, 1)) < b->n) {
+		t = now_s();
+		if (b->mode == 0) {
+			if (bare_once(b) != 0)
+				note_error(b, "bare handshake failed%s", "");
+		} else {
+			ch = NULL;
+			eca_err_clear(&err);
+			if (eca_channel_open(b->host, b->peer,
+			    ECA_PURPOSE_PING, 15000, &ch, NULL, &err) != 0)
+				note_error(b, "channel: %s", err.msg);
+			eca_channel_close(ch);
+		}
+		b->lat[i] = now_s() - t;
+	}
+	return NULL;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct setup_result {
+	double seconds, rate, p50_ms, p99_ms;
+	long errors;
+};
+
+static int
+run_setup(struct bench *b, int mode, struct setup_result *res)
+{
+	pthread_t *th;
+	double t0;
+	int i;
+
+	b->mode = mode;
+	atomic_store(&b->next, 0);
+	atomic_store(&b->errors, 0);
+	b->first_err[0] = '\0';
+	if ((th = calloc((size_t)b->conc, sizeof(*th))) == NULL)
+		return -1;
+	t0 = now_s();
+	for (i = 0; i < b->conc; i++)
+		if (pthread_create(&th[i], NULL, setup_worker, b) != 0) {
+			fprintf(stderr, "bench_peer: cannot start a thread\n");
+			exit(1);
+		}
+	for (i = 0; i < b->conc; i++)
+		pthread_join(th[i], NULL);
+	res->seconds = now_s() - t0;
+	free(th);
+	qsort(b->lat, (size_t)b->n, sizeof(double), cmp_double);
+	res->rate = (double)b->n / res->seconds;
+	res->p50_ms = b->lat[b->n / 2] * 1000.0;
+	res->p99_ms = b->lat[(b->n * 99) / 100] * 1000.0;
+	res->errors = atomic_load(&b->errors);
+	if (res->errors > 0)
+		fprintf(stderr, "bench_peer: %s: %ld errors, first: %s\n",
+		    mode ? "channel" : "bare", res->errors, b->first_err);
+	return 0;
+}
+
+/* (c): bytes over the bare TLS stream; transfer time only. */
+static int
+stream_bare(struct bench *b, double *secs, char *cipher, size_t clen)
+{
+	unsigned char *buf = NULL;
+	SSL *ssl = NULL;
+	int64_t left = b->bytes;
+	double t0;
+	int r = -1, k;
+
+	if ((buf = malloc(IO_BUF)) == NULL || bare_connect(b, &ssl) != 0)
+		goto out;
+	snprintf(cipher, clen, "%s %s", SSL_get_version(ssl),
+	    SSL_get_cipher_name(ssl));
+	t0 = now_s();
+	if (bare_request(ssl, (uint64_t)b->bytes) != 0)
+		goto out;
+	while (left > 0) {
+		if ((k = SSL_read(ssl, buf, IO_BUF)) <= 0)
+			goto out;
+		left -= k;
+	}
+	*secs = now_s() - t0;
+	r = 0;
+ out:
+	bare_close(ssl);
+	free(buf);
+	ERR_clear_error();
+	return r;
+}
+
+static int
+stream_channel(struct bench *b, double *secs, char *cipher, size_t clen)
+{
+	struct eca_channel *ch = NULL;
+	struct eca_err err;
+	SSL *ssl;
+	double t0;
+	int r = -1;
+
+	eca_err_clear(&err);
+	if (eca_channel_open(b->host, b->peer, ECA_PURPOSE_RESTORE, 15000, &ch,
+	    NULL, &err) != 0) {
+		fprintf(stderr, "bench_peer: stream channel: %s\n", err.msg);
+		goto out;
+	}
+	if ((ssl = eca_channel_ssl(ch)) != NULL)
+		snprintf(cipher, clen, "%s %s", SSL_get_version(ssl),
+		    SSL_get_cipher_name(ssl));
+	t0 = now_s();
+	if (eca_channel_bulk_receive(ch, b->bytes, &err) != 0) {
+		fprintf(stderr, "bench_peer: bulk receive: %s\n", err.msg);
+		goto out;
+	}
+	*secs = now_s() - t0;
+	r = 0;
+ out:
+	eca_channel_close(ch);
+	return r;
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+static int
+bare_server_start(struct bench *b, const char *server_conf,
+    pthread_t **threads, int *nthreads)
+{
+	struct eca_config *cfg = NULL;
+	struct eca_cred *cred = NULL;
+	struct addrinfo hints, *ai = NULL;
+	struct eca_err err;
+	const char *host;
+	int i, one = 1, r = -1;
+
+	eca_err_clear(&err);
+	if (eca_config_load(server_conf, &cfg, &err) != 0 ||
+	    eca_cred_load(NULL, cfg, &cred, &err) != 0 ||
+	    eca_tls_server_ctx(NULL, cred, &b->bare_ctx, &err) != 0) {
+		fprintf(stderr, "bench_peer: %s: %s\n", server_conf, err.msg);
+		goto out;
+	}
+	/*
+	 * The same context as ecad's peer listener, but verifying the
+	 * client's chain in the handshake, as a bare mutual-TLS server does
+	 * (nginx's ssl_verify_client on): ecad does that check itself, in
+	 * its verdict, after the handshake.
+	 */
+	SSL_CTX_set_cert_verify_callback(b->bare_ctx, NULL, NULL);
+	SSL_CTX_set_verify(b->bare_ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	if (SSL_CTX_set1_verify_cert_store(b->bare_ctx, cred->trust) != 1) {
+		fprintf(stderr, "bench_peer: cannot set the trust store\n");
+		goto out;
+	}
+	host = cfg->listen.host != NULL ? cfg->listen.host : "127.0.0.1";
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST;
+	if (getaddrinfo(host, "0", &hints, &ai) != 0) {
+		fprintf(stderr, "bench_peer: bad LISTEN address %s\n", host);
+		goto out;
+	}
+	if ((b->bare_fd = socket(ai->ai_family, SOCK_STREAM, 0)) == -1 ||
+	    setsockopt(b->bare_fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) != 0 ||
+	    bind(b->bare_fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    listen(b->bare_fd, 1024) != 0) {
+		fprintf(stderr, "bench_peer: cannot listen on %s: %s\n", host,
+		    strerror(errno));
+		goto out;
+	}
+	b->bare_addrlen = sizeof(b->bare_addr);
+	if (getsockname(b->bare_fd, (struct sockaddr *)&b->bare_addr,
+	    &b->bare_addrlen) != 0)
+		goto out;
+	/* One thread per concurrent connection, as many as the clients. */
+	*nthreads = b->conc + 1;
+	if ((*threads = calloc((size_t)*nthreads, sizeof(pthread_t))) == NULL)
+		goto out;
+	for (i = 0; i < *nthreads; i++)
+		if (pthread_create(&(*threads)[i], NULL, bare_acceptor,
+		    b) != 0) {
+			fprintf(stderr, "bench_peer: cannot start a thread\n");
+			exit(1);
+		}
+	r = 0;
+ out:
+	if (ai != NULL)
+		freeaddrinfo(ai);
+	eca_cred_free(cred);
+	eca_config_free(cfg);
+	return r;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: bench_peer --config CLIENT.conf --peer NAME "
+	    "--server-config PEER.conf [--n N] [--concurrency C] "
+	    "[--bytes B] [--json]\n");
+	exit(2);
+}
+
+static long long
+num_arg(const char *s, long long min, long long max)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		usage();
+	return v;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct bench b;
+	struct eca_config *cfg = NULL;
+	struct eca_err err;
+	struct setup_result bare, chan;
+	const char *conf = NULL, *server_conf = NULL;
+	pthread_t *srv = NULL;
+	char cb[128] = "", cc[128] = "";
+	double tb = 0, tc = 0, mbb, mbc;
+	int i, json = 0, nsrv = 0, rc = 1;
+
+	memset(&b, 0, sizeof(b));
+	b.n = 2000;
+	b.conc = 8;
+	b.bytes = (int64_t)1 << 30;
+	b.bare_fd = -1;
+	pthread_mutex_init(&b.err_lock, NULL);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (i + 1 >= argc)
+			usage();
+		else if (strcmp(argv[i], "--config") == 0)
+			conf = argv[++i];
+		else if (strcmp(argv[i], "--server-config") == 0)
+			server_conf = argv[++i];
+		else if (strcmp(argv[i], "--peer") == 0)
+			b.peer = argv[++i];
+		else if (strcmp(argv[i], "--n") == 0)
+			b.n = (long)num_arg(argv[++i], 1, 10000000);
+		else if (strcmp(argv[i], "--concurrency") == 0)
+			b.conc = (int)num_arg(argv[++i], 1, 1024);
+		else if (strcmp(argv[i], "--bytes") == 0)
+			b.bytes = (int64_t)num_arg(argv[++i], 1, ECA_BULK_MAX);
+		else
+			usage();
+	}
+	if (conf == NULL || server_conf == NULL || b.peer == NULL)
+		usage();
+	eca_err_clear(&err);
+	if (eca_config_load(conf, &cfg, &err) != 0 ||
+	    eca_host_new(NULL, cfg, &b.host, &err) != 0) {
+		fprintf(stderr, "bench_peer: %s: %s\n", conf, err.msg);
+		goto out;
+	}
+	if ((b.lat = calloc((size_t)b.n, sizeof(double))) == NULL ||
+	    bare_server_start(&b, server_conf, &srv, &nsrv) != 0)
+		goto out;
+
+	/* Warm up both paths (roster synced, code paged in); 1% or 20. */
+	{
+		long keep = b.n;
+
+		b.n = keep / 100 > 20 ? keep / 100 : 20;
+		if (b.n > keep)
+			b.n = keep;
+		(void)run_setup(&b, 1, &chan);
+		(void)run_setup(&b, 0, &bare);
+		b.n = keep;
+	}
+	if (run_setup(&b, 0, &bare) != 0 || run_setup(&b, 1, &chan) != 0)
+		goto out;
+	if (stream_bare(&b, &tb, cb, sizeof(cb)) != 0) {
+		fprintf(stderr, "bench_peer: the bare stream failed\n");
+		goto out;
+	}
+	if (stream_channel(&b, &tc, cc, sizeof(cc)) != 0)
+		goto out;
+	mbb = (double)b.bytes / tb / 1048576.0;
+	mbc = (double)b.bytes / tc / 1048576.0;
+
+	if (json) {
+		printf("{\"n\":%ld,\"concurrency\":%d,"
+		    "\"setup_bare\":{\"per_sec\":%.1f,\"p50_ms\":%.3f,"
+		    "\"p99_ms\":%.3f,\"errors\":%ld},"
+		    "\"setup_channel\":{\"per_sec\":%.1f,\"p50_ms\":%.3f,"
+		    "\"p99_ms\":%.3f,\"errors\":%ld},"
+		    "\"setup_time_ratio\":%.3f,\"setup_p50_ratio\":%.3f,"
+		    "\"bytes\":%lld,\"stream_bare_mib_s\":%.1f,"
+		    "\"stream_channel_mib_s\":%.1f,\"stream_ratio\":%.3f,"
+		    "\"cipher_bare\":\"%s\",\"cipher_channel\":\"%s\"}\n",
+		    b.n, b.conc, bare.rate, bare.p50_ms, bare.p99_ms,
+		    bare.errors, chan.rate, chan.p50_ms, chan.p99_ms,
+		    chan.errors, bare.rate / chan.rate,
+		    chan.p50_ms / bare.p50_ms, (long long)b.bytes, mbb, mbc,
+		    mbc / mbb, cb, cc);
+	} else {
+		printf("(a) setup, %ld connections at concurrency %d\n", b.n,
+		    b.conc);
+		printf("    bare mTLS   %9.1f /s  p50 %7.3f ms  p99 %7.3f ms"
+		    "  errors %ld\n", bare.rate, bare.p50_ms, bare.p99_ms,
+		    bare.errors);
+		printf("    channel     %9.1f /s  p50 %7.3f ms  p99 %7.3f ms"
+		    "  errors %ld\n", chan.rate, chan.p50_ms, chan.p99_ms,
+		    chan.errors);
+		printf("    ratio channel/bare: time %.3f, p50 %.3f "
+		    "(target <= 1.10)\n", bare.rate / chan.rate,
+		    chan.p50_ms / bare.p50_ms);
+		printf("(c) stream, %lld bytes, one connection\n",
+		    (long long)b.bytes);
+		printf("    raw TLS     %9.1f MiB/s  (%s)\n", mbb, cb);
+		printf("    channel     %9.1f MiB/s  (%s)\n", mbc, cc);
+		printf("    ratio channel/raw: %.3f (target >= 0.9)\n",
+		    mbc / mbb);
+	}
+	rc = bare.errors + chan.errors > 0 ? 1 : 0;
+ out:
+	atomic_store(&b.stop, 1);
+	if (b.bare_fd != -1)
+		shutdown(b.bare_fd, SHUT_RDWR);
+	for (i = 0; i < nsrv; i++)
+		pthread_join(srv[i], NULL);
+	if (b.bare_fd != -1)
+		close(b.bare_fd);
+	free(srv);
+	free(b.lat);
+	SSL_CTX_free(b.bare_ctx);
+	eca_host_free(b.host);
+	eca_config_free(cfg);
+	return rc;
+}

@@ -1,0 +1,126 @@
+#!/bin/bash
+# bench/peer.sh BUILD - the channel benchmark (issue 3 section 10 (a), (c)).
+#
+# Starts a primary (ecad, API on 127.0.0.1) and a media server's ecad
+# (peer listener on 127.0.0.3), enrolls the media server and a client
+# (127.0.0.5's configuration) with the real `eca enroll`, then runs
+# BUILD/bench/bench_peer from the client: channel setup + verdict against
+# the media server's ecad versus a bare mutual-TLS server with the same
+# certificates and TLS settings, and one bulk stream over a channel versus
+# a raw TLS stream with the same cipher.  Prints each figure and the ratios.
+#
+# Environment: BENCH_PEER_N (setups, default 2000), BENCH_PEER_CONCURRENCY
+# (8), BENCH_PEER_BYTES (stream size, default 1073741824 = 1 GiB).
+# Everything started here is stopped on exit; every wait is bounded.
+set -euo pipefail
+
+prog="bench/peer.sh"
+die() {
+	echo "$prog: $*" >&2
+	exit 1
+}
+
+[ $# -eq 1 ] || { echo "usage: $prog BUILD" >&2; exit 2; }
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "$1" 2>/dev/null && pwd) || die "build directory '$1' not found"
+ECAD=$BUILD/src/daemon/ecad
+ECA=$BUILD/src/cli/eca
+BENCH=$BUILD/bench/bench_peer
+MKCA=$ROOT/scripts/mkca.sh
+N=${BENCH_PEER_N:-2000}
+CONC=${BENCH_PEER_CONCURRENCY:-8}
+BYTES=${BENCH_PEER_BYTES:-1073741824}
+for f in "$ECAD" "$ECA" "$BENCH"; do
+	[ -x "$f" ] || die "$f not built (ninja -C $BUILD)"
+done
+
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/eca-bench-peer.XXXXXX")
+PIDS=()
+ok=0
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	if [ $ok = 1 ]; then
+		rm -rf "$DIR"
+	else
+		echo "$prog: files kept in $DIR" >&2
+	fi
+}
+trap cleanup EXIT
+
+P=primary.bench.eca
+M=media.bench.eca
+C=client.bench.eca
+API=$(free_port)
+PEER=$(free_port)
+"$MKCA" ca "$DIR/ca" --name "eca bench" >/dev/null || die "mkca.sh ca"
+
+# conf NAME ROLE ADDRESS: DIR/NAME/ with certificate, key and eca.conf.
+conf() {
+	local name=$1 role=$2 addr=$3 d=$DIR/$1
+	mkdir -p "$d/state"
+	chmod 700 "$d/state"
+	"$MKCA" leaf "$DIR/ca" "$name" --out "$d/host" >/dev/null || die "mkca.sh leaf $name"
+	cat >"$d/eca.conf" <<EOF
+CLIENT_NAME = $name
+ROLE = $role
+SERVER = $P 127.0.0.1:$API
+STATE_DIR = $d/state
+ECA_CERT_PATH = $d/host.pem
+ECA_PRIVATE_KEY_PATH = $d/host.key
+ECA_TRUST_STORE_PATH = $DIR/ca/trust.pem
+ECA_CRL_CHECK = DISABLE
+LISTEN = $addr:$PEER
+LOG_LEVEL = warn
+PEER = $M 127.0.0.3:$PEER
+EOF
+}
+conf "$P" primary 127.0.0.2
+cat >>"$DIR/$P/eca.conf" <<EOF
+API_LISTEN = 127.0.0.1:$API
+ECA_DB = sqlite:$DIR/$P/state/registry.db
+CONTROL_SOCKET = $DIR/$P/state/ecad.sock
+PID_FILE = $DIR/$P/state/ecad.pid
+EOF
+conf "$M" media 127.0.0.3
+conf "$C" client 127.0.0.5
+
+start() {
+	local d=$DIR/$1
+	"$ECAD" -d -f "$d/eca.conf" 2>"$d/ecad.log" >/dev/null &
+	PIDS+=($!)
+	for _ in $(seq 150); do
+		grep -q 'ecad: ready' "$d/ecad.log" 2>/dev/null && return 0
+		kill -0 "${PIDS[-1]}" 2>/dev/null || die "ecad of $1 exited: $(tail -3 "$d/ecad.log")"
+		sleep 0.1
+	done
+	die "ecad of $1 not ready in 15 s"
+}
+start "$P"
+start "$M"
+timeout 30 "$ECA" -f "$DIR/$M/eca.conf" enroll >/dev/null || die "enroll $M"
+timeout 30 "$ECA" -f "$DIR/$C/eca.conf" enroll >/dev/null || die "enroll $C"
+timeout 30 "$ECA" -f "$DIR/$C/eca.conf" ping "$M" >/dev/null || die "ping $M"
+
+echo "bench/peer: $N channel setups at concurrency $CONC; a $BYTES-byte stream;" \
+    "$(nproc) cores shared by the client, ecad and the bare server"
+timeout 600 "$BENCH" --config "$DIR/$C/eca.conf" --peer "$M" \
+    --server-config "$DIR/$M/eca.conf" --n "$N" --concurrency "$CONC" \
+    --bytes "$BYTES" || die "bench_peer failed"
+ok=1

@@ -1,0 +1,156 @@
+/*
+ * cmd_audit.c - `eca audit verify` and `eca audit show`: the audit
+ * journal read straight from its file, so both work offline, without the
+ * daemon, on the primary or on a copy of the journal anywhere.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "cli.h"
+#include "output.h"
+#include "wire.h"
+
+/* --file F, else the configuration's AUDIT_LOG (or STATE_DIR/audit.jsonl). */
+static int
+journal_path(struct cli *cli, const struct cli_args *a, char *buf,
+    size_t len)
+{
+	struct eca_err err;
+	const char *f;
+	int r;
+
+	if ((f = cli_opt(a, "--file")) != NULL) {
+		if ((size_t)snprintf(buf, len, "%s", f) >= len)
+			return cli_usage(cli, "--file: the path is too long");
+		return 0;
+	}
+	if ((r = cli_config(cli)) != 0)
+		return r;
+	eca_err_clear(&err);
+	if (eca_audit_path(cli->cfg, buf, len, &err) != 0)
+		return out_error_err(cli->json, NULL, &err);
+	return 0;
+}
+
+static int
+audit_verify(struct cli *cli, const char *path)
+{
+	struct eca_audit_report rep;
+	struct eca_err err;
+	json_t *j;
+
+	eca_err_clear(&err);
+	if (eca_audit_verify(path, &rep, &err) != 0)
+		return out_error_err(cli->json, "cannot verify the audit "
+		    "journal", &err);
+	if (cli->json) {
+		j = json_pack("{s:s, s:I, s:b}", "path", path, "entries",
+		    (json_int_t)rep.entries, "intact", rep.intact);
+		if (j != NULL && !rep.intact &&
+		    (json_object_set_new(j, "first_bad_line",
+		    json_integer((json_int_t)rep.first_bad_line)) != 0 ||
+		    json_object_set_new(j, "problem",
+		    json_string(rep.problem)) != 0)) {
+			json_decref(j);
+			j = NULL;
+		}
+		if (j == NULL)
+			return out_error(cli->json, ECA_ERR_NOMEM,
+			    "out of memory");
+		out_json(j);
+		json_decref(j);
+	} else if (rep.intact)
+		printf("audit journal %s: %zu entries, chain intact\n", path,
+		    rep.entries);
+	else
+		printf("audit journal %s: line %zu: %s (%zu good entries "
+		    "before it; everything from this line on is suspect)\n",
+		    path, rep.first_bad_line, rep.problem, rep.entries);
+	return rep.intact ? ECA_EXIT_OK : ECA_EXIT_FAILURE;
+}
+
+static int
+audit_show(struct cli *cli, const char *path, const char *host)
+{
+	static const char *const hdr[] = { "SEQ", "TIME", "EVENT", "HOST",
+	    "ACTOR", "FINGERPRINT", "REASON" };
+	struct eca_audit_entry *v = NULL;
+	struct out_table *t = NULL;
+	struct eca_err err;
+	json_t *arr = NULL, *top = NULL, *o;
+	const char *cells[7];
+	char seq[24], fp[64];
+	size_t n = 0, i;
+	int r;
+
+	if (host != NULL && !eca_wire_host_valid(host))
+		return cli_usage(cli, "'%s' is not a valid host name", host);
+	eca_err_clear(&err);
+	if (eca_audit_read(path, host, &v, &n, &err) != 0) {
+		r = out_error_err(cli->json, "cannot read the audit journal",
+		    &err);
+		goto out;
+	}
+	if (cli->json) {
+		if ((arr = json_array()) == NULL)
+			goto nomem;
+		for (i = 0; i < n; i++)
+			if ((o = eca_audit_entry_json(&v[i])) == NULL ||
+			    json_array_append_new(arr, o) != 0)
+				goto nomem;
+		if ((top = json_pack("{s:O}", "entries", arr)) == NULL)
+			goto nomem;
+		out_json(top);
+		r = 0;
+		goto out;
+	}
+	if ((t = out_table_new(7, hdr)) == NULL)
+		goto nomem;
+	for (i = 0; i < n; i++) {
+		snprintf(seq, sizeof(seq), "%lld", (long long)v[i].seq);
+		cells[0] = seq;
+		cells[1] = v[i].time;
+		cells[2] = v[i].event;
+		cells[3] = out_dash(v[i].host);
+		cells[4] = out_dash(v[i].actor);
+		cells[5] = out_fp_short(v[i].fingerprint, fp, sizeof(fp));
+		cells[6] = out_dash(v[i].reason);
+		if (out_table_add(t, cells) != 0)
+			goto nomem;
+	}
+	out_table_print(t, stdout);
+	if (n == 0)
+		out_note("no entries in %s%s%s", path,
+		    host != NULL ? " about " : "", host != NULL ? host : "");
+	r = 0;
+	goto out;
+nomem:
+	r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
+out:
+	out_table_free(t);
+	json_decref(top);
+	json_decref(arr);
+	free(v);
+	return r;
+}
+
+int
+cmd_audit(struct cli *cli, const struct cli_args *a)
+{
+	char path[4096];
+	const char *sub = a->pos[0];
+	int r;
+
+	if (strcmp(sub, "verify") != 0 && strcmp(sub, "show") != 0)
+		return cli_usage(cli, "unknown audit command '%s' (use verify "
+		    "or show)", sub);
+	if (strcmp(sub, "verify") == 0 && cli_opt(a, "--host") != NULL)
+		return cli_usage(cli, "--host is an option of `audit show`");
+	if ((r = journal_path(cli, a, path, sizeof(path))) != 0)
+		return r;
+	if (strcmp(sub, "verify") == 0)
+		return audit_verify(cli, path);
+	return audit_show(cli, path, cli_opt(a, "--host"));
+}

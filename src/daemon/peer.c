@@ -1,0 +1,1330 @@
+/*
+ * peer.c - the peer listener: other hosts' channels to this one
+ * (docs/channels.md, docs/daemon.md "Peer listener"), on every role.
+ *
+ * Threads, all owned here:
+ * - I/O threads (WORKERS of them, default one per core up to
+ *   PEER_IO_MAX), each with its own event base and its own listening
+ *   socket(s) on LISTEN (SO_REUSEPORT): TLS (bufferevent_openssl), the
+ *   HELLO exchange, the services.  Nothing in them blocks.
+ * - PEER_JUDGES judge threads: judging a caller can block (this host's
+ *   own auto-enrollment with the primary, a roster refresh, waiting for
+ *   the caller's enrollment in flight), so a connection whose client HELLO
+ *   has arrived is queued to them and its verdict comes back to its I/O
+ *   thread with event_active().
+ * - One sync thread: every domain's roster is synced at start and every
+ *   ECA_ROSTER_SYNC_SECONDS (a blocking HTTP call each).
+ *
+ * A connection belongs to its I/O thread (its list) from accept to free.
+ * While a judge has it (JUDGING), the I/O thread never frees it: a peer
+ * that goes away then only closes the socket, and the verdict's callback
+ * frees what is left.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "channel.h"
+#include "ecad.h"
+#include "host.h"
+#include "log.h"
+#include "tls.h"
+#include "verdict.h"
+
+#define PEER_IO_MAX 4		/* I/O threads when WORKERS is 0 */
+#define PEER_JUDGES 16		/* judge threads */
+#define PEER_READ_MAX (256 * 1024)	/* input buffered per connection */
+#define PEER_OUT_HIGH (256 * 1024)	/* output buffered per connection */
+#define PEER_OUT_LOW (64 * 1024)	/* refill bulk output below this */
+#define PEER_BULK_CHUNK (64 * 1024)
+#define PEER_LINGER_SEC 2	/* after a refusal, wait for the peer's close */
+
+enum pstate {
+	PS_TLS,		/* TLS handshake */
+	PS_HELLO,	/* server HELLO sent, waiting for the client's */
+	PS_JUDGING,	/* queued to or held by a judge */
+	PS_SERVING,	/* accepted: frames of the purpose's service */
+	PS_BULK_IN,	/* reading `remaining` raw bytes */
+	PS_BULK_OUT,	/* sending `remaining` raw bytes */
+	PS_CLOSING,	/* last frame flushed; waiting for the peer to close */
+};
+
+struct peer_thread;
+
+struct pconn {
+	struct peer_thread *t;
+	struct pconn *prev, *next;	/* the thread's list */
+	struct pconn *qnext;		/* the judges' queue */
+	struct bufferevent *bev;	/* NULL once closed */
+	struct event *timer;		/* handshake deadline, then linger */
+	struct event *judged_ev;	/* the verdict is ready */
+	enum pstate state;
+	int dead;			/* closed while JUDGING */
+	int echo;			/* PING/CONSOLE/CONTROL */
+	int throttled;			/* reading paused: output is full */
+	char addr[INET6_ADDRSTRLEN + 8];
+	/* Judge input (set by the I/O thread before queueing). */
+	struct eca_hello_client hello;
+	X509 *leaf;
+	STACK_OF(X509) *chain;
+	int pre_code;			/* refusal decided before judging */
+	char pre_msg[ECA_ERR_MSG_MAX];
+	/* Judge output. */
+	struct eca_chan_verdict v;
+	char fingerprint[ECA_FP_HEX_LEN + 1];
+	/* Bulk. */
+	int64_t remaining;
+	int64_t total;
+};
+
+struct peer_thread {
+	struct ecad_peer *p;
+	int id;
+	pthread_t thread;
+	int started;
+	struct event_base *base;
+	int fds[ECAD_MAX_LISTEN];	/* until handed to a listener */
+	size_t nfds;
+	struct evconnlistener *lis[ECAD_MAX_LISTEN];
+	struct event *stop_ev;
+	struct pconn *conns;
+	time_t cap_logged;
+};
+
+struct ecad_peer {
+	struct ecad *d;
+	struct peer_thread *threads;
+	size_t nthreads;
+	atomic_llong open;		/* connections open now */
+
+	pthread_mutex_t lock;		/* guards everything below */
+	pthread_cond_t work;		/* the queue has a connection */
+	pthread_cond_t wake;		/* the sync thread: stop */
+	struct pconn *qhead, *qtail;
+	int stopping;
+	pthread_t judges[PEER_JUDGES];
+	size_t njudges;
+	pthread_t sync_thread;
+	int sync_started;
+};
+
+/* Bulk output comes from here (evbuffer_add_reference: no copy). */
+static const unsigned char bulk_zeros[PEER_BULK_CHUNK];
+
+static void conn_read(struct pconn *);
+
+/* The connection is gone: free it, or leave it to its judge. */
+static void
+conn_free(struct pconn *pc)
+{
+	struct peer_thread *t = pc->t;
+
+	if (pc->bev != NULL)
+		bufferevent_free(pc->bev);
+	pc->bev = NULL;
+	if (pc->state == PS_JUDGING) {
+		/* judged_cb frees it when the judge is done. */
+		pc->dead = 1;
+		return;
+	}
+	if (pc->prev != NULL)
+		pc->prev->next = pc->next;
+	else
+		t->conns = pc->next;
+	if (pc->next != NULL)
+		pc->next->prev = pc->prev;
+	if (pc->timer != NULL)
+		event_free(pc->timer);
+	if (pc->judged_ev != NULL)
+		event_free(pc->judged_ev);
+	X509_free(pc->leaf);
+	sk_X509_pop_free(pc->chain, X509_free);
+	atomic_fetch_sub(&t->p->open, 1);
+	free(pc);
+}
+
+/* Write one frame for a JSON object (consumed). */
+static int
+send_json(struct pconn *pc, json_t *obj)
+{
+	struct eca_err e;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	eca_err_clear(&e);
+	if (obj == NULL)
+		return ECA_ERR_NOMEM;
+	r = eca_frame_encode_json(obj, &buf, &len, &e);
+	json_decref(obj);
+	if (r != 0) {
+		log_error("peer %s: cannot encode a frame: %s", pc->addr,
+		    e.msg);
+		return r;
+	}
+	if (bufferevent_write(pc->bev, buf, len) != 0)
+		r = ECA_ERR_NOMEM;
+	free(buf);
+	return r;
+}
+
+/*
+ * Close after what is queued has gone out: half-close once the output is
+ * flushed (write_cb), then wait a little for the peer's own close so that
+ * unread input does not turn our last frame into a reset.
+ */
+static void
+conn_closing(struct pconn *pc)
+{
+	struct timeval tv = { PEER_LINGER_SEC, 0 };
+
+	pc->state = PS_CLOSING;
+	bufferevent_setwatermark(pc->bev, EV_WRITE, 0, 0);
+	bufferevent_set_timeouts(pc->bev, NULL, NULL);
+	evtimer_add(pc->timer, &tv);
+	bufferevent_enable(pc->bev, EV_READ | EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(pc->bev)) == 0)
+		(void)shutdown(bufferevent_getfd(pc->bev), SHUT_WR);
+}
+
+/* A service-level error: {"error":{"code":C,"message":M}}, then close. */
+static void service_error(struct pconn *, int, const char *, ...)
+	ECA_PRINTF(3, 4);
+static void
+service_error(struct pconn *pc, int code, const char *fmt, ...)
+{
+	char msg[ECA_ERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_info("peer channel from %s (%s) closed: %s", pc->hello.host,
+	    pc->addr, msg);
+	if (send_json(pc, json_pack("{s:{s:s, s:s}}", "error", "code",
+	    eca_err_name(code), "message", msg)) != 0) {
+		conn_free(pc);
+		return;
+	}
+	conn_closing(pc);
+}
+
+/* Refusal before judging (the judge passes it through). */
+static void pre_refuse(struct pconn *, int, const char *, ...)
+	ECA_PRINTF(3, 4);
+static void
+pre_refuse(struct pconn *pc, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (pc->pre_code != 0)
+		return;
+	pc->pre_code = code;
+	va_start(ap, fmt);
+	vsnprintf(pc->pre_msg, sizeof(pc->pre_msg), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The first whole frame in the input: 0 with *flen (header included) and
+ * the payload made contiguous at *payload; 1 if more bytes are needed;
+ * else the frame's error.
+ */
+static int
+frame_peek(struct pconn *pc, unsigned char **payload, size_t *flen)
+{
+	struct evbuffer *in = bufferevent_get_input(pc->bev);
+	size_t len = evbuffer_get_length(in);
+	unsigned char *p;
+	int r;
+
+	if (len < 4)
+		return 1;
+	if ((p = evbuffer_pullup(in, 4)) == NULL)
+		return ECA_ERR_NOMEM;
+	if ((r = eca_frame_need(p, len, flen)) != 0)
+		return r;
+	if ((p = evbuffer_pullup(in, (ssize_t)*flen)) == NULL)
+		return ECA_ERR_NOMEM;
+	*payload = p + 4;
+	return 0;
+}
+
+/* Queue pc to the judges. */
+static void
+judge_submit(struct pconn *pc)
+{
+	struct ecad_peer *p = pc->t->p;
+
+	pc->state = PS_JUDGING;
+	bufferevent_disable(pc->bev, EV_READ);
+	evtimer_del(pc->timer);
+	pthread_mutex_lock(&p->lock);
+	pc->qnext = NULL;
+	if (p->qtail != NULL)
+		p->qtail->qnext = pc;
+	else
+		p->qhead = pc;
+	p->qtail = pc;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* The client HELLO is in: parse it, take the peer's chain, judge. */
+static void
+on_client_hello(struct pconn *pc, const unsigned char *payload, size_t plen)
+{
+	struct eca_err e;
+	int r;
+
+	eca_err_clear(&e);
+	if ((r = eca_chan_parse_client_hello(payload, plen, &pc->hello,
+	    &e)) != 0) {
+		memset(&pc->hello, 0, sizeof(pc->hello));
+		snprintf(pc->hello.host, sizeof(pc->hello.host), "?");
+		pre_refuse(pc, r, "malformed client HELLO: %s", e.msg);
+		return;
+	}
+	r = eca_tls_peer_chain(bufferevent_openssl_get_ssl(pc->bev),
+	    &pc->leaf, &pc->chain, &e);
+	/* No certificate is the verdict's to state (NO_CLIENT_CERT). */
+	if (r != 0 && !(r == ECA_ERR_NO_CLIENT_CERT && pc->leaf == NULL))
+		pre_refuse(pc, r, "%s", e.msg);
+}
+
+/* Echo services: every frame back as it came. */
+static void
+serve_echo(struct pconn *pc)
+{
+	struct evbuffer *in = bufferevent_get_input(pc->bev);
+	struct evbuffer *out = bufferevent_get_output(pc->bev);
+	unsigned char *payload;
+	size_t flen;
+	int r;
+
+	while (pc->state == PS_SERVING) {
+		if (evbuffer_get_length(out) >= PEER_OUT_HIGH) {
+			/* The peer does not read: stop reading too. */
+			pc->throttled = 1;
+			bufferevent_disable(pc->bev, EV_READ);
+			return;
+		}
+		if ((r = frame_peek(pc, &payload, &flen)) == 1)
+			return;
+		if (r != 0) {
+			service_error(pc, r, "bad frame from %s: %s",
+			    pc->hello.host, eca_strerror(r));
+			return;
+		}
+		if (evbuffer_remove_buffer(in, out, flen) != (int)flen) {
+			conn_free(pc);
+			return;
+		}
+	}
+}
+
+/* Send more of a bulk "receive" while the output has room. */
+static void
+bulk_fill(struct pconn *pc)
+{
+	struct evbuffer *out = bufferevent_get_output(pc->bev);
+	size_t n;
+
+	while (pc->remaining > 0 && evbuffer_get_length(out) < PEER_OUT_HIGH) {
+		n = pc->remaining < (int64_t)sizeof(bulk_zeros) ?
+		    (size_t)pc->remaining : sizeof(bulk_zeros);
+		if (evbuffer_add_reference(out, bulk_zeros, n, NULL,
+		    NULL) != 0) {
+			conn_free(pc);
+			return;
+		}
+		pc->remaining -= (int64_t)n;
+	}
+	if (pc->remaining > 0)
+		return;
+	/*
+	 * Back to frames once the last byte has gone out: only then does
+	 * the idle timeout (a read timeout) start again.
+	 */
+	if (evbuffer_get_length(out) > 0) {
+		bufferevent_setwatermark(pc->bev, EV_WRITE, 0, 0);
+		return;
+	}
+	pc->state = PS_SERVING;
+	bufferevent_enable(pc->bev, EV_READ);
+	conn_read(pc);
+}
+
+/* Bulk services: a request frame, then raw bytes one way. */
+static void
+serve_bulk(struct pconn *pc)
+{
+	struct evbuffer *in = bufferevent_get_input(pc->bev);
+	unsigned char *payload;
+	json_error_t jerr;
+	json_t *req = NULL, *jop, *jn;
+	const char *op;
+	json_int_t n;
+	size_t flen, avail;
+	int r;
+
+	for (;;) {
+		if (pc->state == PS_BULK_IN) {
+			avail = evbuffer_get_length(in);
+			if ((int64_t)avail > pc->remaining)
+				avail = (size_t)pc->remaining;
+			evbuffer_drain(in, avail);
+			pc->remaining -= (int64_t)avail;
+			if (pc->remaining > 0)
+				return;
+			pc->state = PS_SERVING;
+			if (send_json(pc, json_pack("{s:I}", "received",
+			    (json_int_t)pc->total)) != 0) {
+				conn_free(pc);
+				return;
+			}
+			continue;
+		}
+		if (pc->state != PS_SERVING)
+			return;
+		if ((r = frame_peek(pc, &payload, &flen)) == 1)
+			return;
+		if (r != 0) {
+			service_error(pc, r, "bad frame from %s: %s",
+			    pc->hello.host, eca_strerror(r));
+			return;
+		}
+		req = json_loadb((const char *)payload, flen - 4,
+		    JSON_REJECT_DUPLICATES, &jerr);
+		evbuffer_drain(in, flen);
+		if (req == NULL || !json_is_object(req) ||
+		    (jop = json_object_get(req, "op")) == NULL ||
+		    !json_is_string(jop) ||
+		    (jn = json_object_get(req, "bytes")) == NULL ||
+		    !json_is_integer(jn)) {
+			json_decref(req);
+			service_error(pc, ECA_ERR_PROTOCOL, "a %s channel "
+			    "expects {\"op\":\"send\"|\"receive\","
+			    "\"bytes\":N}", eca_purpose_name(pc->hello.purpose));
+			return;
+		}
+		n = json_integer_value(jn);
+		op = json_string_value(jop);
+		if (n < 0 || n > ECA_BULK_MAX) {
+			json_decref(req);
+			service_error(pc, ECA_ERR_TOO_LARGE, "bulk transfer "
+			    "of %lld bytes refused (0 to %lld)", (long long)n,
+			    (long long)ECA_BULK_MAX);
+			return;
+		}
+		pc->remaining = pc->total = n;
+		if (strcmp(op, "send") == 0) {
+			json_decref(req);
+			pc->state = PS_BULK_IN;
+			continue;
+		}
+		if (strcmp(op, "receive") != 0) {
+			service_error(pc, ECA_ERR_PROTOCOL, "unknown bulk "
+			    "op \"%.32s\" (send or receive)", op);
+			json_decref(req);
+			return;
+		}
+		json_decref(req);
+		/*
+		 * Reading waits (no idle timeout meanwhile); write_cb
+		 * refills below the low watermark.
+		 */
+		pc->state = PS_BULK_OUT;
+		bufferevent_disable(pc->bev, EV_READ);
+		bufferevent_setwatermark(pc->bev, EV_WRITE, PEER_OUT_LOW, 0);
+		bulk_fill(pc);
+		return;
+	}
+}
+
+static void
+conn_read(struct pconn *pc)
+{
+	struct evbuffer *in = bufferevent_get_input(pc->bev);
+	unsigned char *payload;
+	size_t flen;
+	int r;
+
+	switch (pc->state) {
+	case PS_HELLO:
+		if ((r = frame_peek(pc, &payload, &flen)) == 1)
+			return;
+		if (r != 0) {
+			memset(&pc->hello, 0, sizeof(pc->hello));
+			snprintf(pc->hello.host, sizeof(pc->hello.host), "?");
+			pre_refuse(pc, r, "bad client HELLO frame: %s",
+			    eca_strerror(r));
+		} else {
+			on_client_hello(pc, payload, flen - 4);
+			evbuffer_drain(in, flen);
+		}
+		judge_submit(pc);
+		return;
+	case PS_SERVING:
+	case PS_BULK_IN:
+		if (pc->echo)
+			serve_echo(pc);
+		else
+			serve_bulk(pc);
+		return;
+	case PS_CLOSING:
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_read(arg);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct pconn *pc = arg;
+
+	switch (pc->state) {
+	case PS_BULK_OUT:
+		bulk_fill(pc);
+		return;
+	case PS_SERVING:
+		if (pc->throttled &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) <
+		    PEER_OUT_LOW) {
+			pc->throttled = 0;
+			bufferevent_enable(bev, EV_READ);
+			conn_read(pc);
+		}
+		return;
+	case PS_CLOSING:
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			(void)shutdown(bufferevent_getfd(bev), SHUT_WR);
+		return;
+	default:
+		return;
+	}
+}
+
+/* TLS is up: send the server HELLO. */
+static void
+on_connected(struct pconn *pc)
+{
+	struct ecad *d = pc->t->p->d;
+	struct ecad_snap *s;
+	struct eca_hello_server h;
+	struct eca_err e;
+	unsigned char *buf = NULL;
+	size_t len = 0, i;
+	int r;
+
+	memset(&h, 0, sizeof(h));
+	eca_err_clear(&e);
+	s = ecad_snap_get(d);
+	snprintf(h.host, sizeof(h.host), "%s", s->cfg->client_name);
+	h.role = s->cfg->role;
+	for (i = 0; i < s->cfg->nservers && i < ECA_MAX_SERVERS; i++)
+		snprintf(h.primaries[h.nprimaries++], ECA_HOST_MAX, "%s",
+		    s->cfg->servers[i].name);
+	h.has_cert = s->cred != NULL;
+	ecad_snap_put(s);
+	if ((r = eca_chan_encode_server_hello(&h, &buf, &len, &e)) != 0 ||
+	    bufferevent_write(pc->bev, buf, len) != 0) {
+		log_error("peer %s: cannot send the server HELLO: %s",
+		    pc->addr, r != 0 ? e.msg : "out of memory");
+		free(buf);
+		conn_free(pc);
+		return;
+	}
+	free(buf);
+	pc->state = PS_HELLO;
+	conn_read(pc);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct pconn *pc = arg;
+	unsigned long e;
+	char buf[256];
+
+	if (what & BEV_EVENT_CONNECTED) {
+		on_connected(pc);
+		return;
+	}
+	if (pc->state == PS_TLS && (what & BEV_EVENT_ERROR)) {
+		buf[0] = '\0';
+		while ((e = bufferevent_get_openssl_error(bev)) != 0)
+			ERR_error_string_n(e, buf, sizeof(buf));
+		log_info("peer %s: TLS handshake failed%s%s", pc->addr,
+		    buf[0] != '\0' ? ": " : "", buf);
+	} else if (what & BEV_EVENT_TIMEOUT)
+		log_info("peer channel from %s (%s) closed: idle for "
+		    "IDLE_TIMEOUT", pc->hello.host, pc->addr);
+	else if (pc->state == PS_BULK_IN || pc->state == PS_BULK_OUT)
+		log_info("peer channel from %s (%s) closed mid-transfer, "
+		    "%lld of %lld bytes left", pc->hello.host, pc->addr,
+		    (long long)pc->remaining, (long long)pc->total);
+	else
+		log_debug("peer channel from %s (%s) closed",
+		    pc->hello.host[0] != '\0' ? pc->hello.host : "?",
+		    pc->addr);
+	conn_free(pc);
+}
+
+/* The handshake phase took too long, or the linger after a refusal. */
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pconn *pc = arg;
+	struct ecad *d = pc->t->p->d;
+
+	(void)fd;
+	(void)what;
+	if (pc->state != PS_CLOSING)
+		log_info("peer %s: closed, no client HELLO within "
+		    "REQUEST_TIMEOUT (%d s)", pc->addr,
+		    d->cfg->request_timeout);
+	conn_free(pc);
+}
+
+/* The verdict is in (on the connection's own thread). */
+static void
+judged_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pconn *pc = arg;
+	struct ecad *d = pc->t->p->d;
+	struct eca_err e;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	struct timeval tv;
+	int r;
+
+	(void)fd;
+	(void)what;
+	pc->state = PS_CLOSING;		/* no judge holds it any more */
+	if (pc->dead) {
+		log_info("peer channel from %s (%s): closed by the peer "
+		    "before the verdict", pc->hello.host, pc->addr);
+		conn_free(pc);
+		return;
+	}
+	if (pc->v.accept)
+		log_info("peer channel from %s (%s), fingerprint %s, "
+		    "primary %s, purpose %s: accepted", pc->hello.host,
+		    pc->addr, pc->fingerprint, pc->v.primary,
+		    eca_purpose_name(pc->hello.purpose));
+	else
+		log_info("peer channel from %s (%s), fingerprint %s, "
+		    "primary %s, purpose %s: refused %s: %s", pc->hello.host,
+		    pc->addr, pc->fingerprint[0] != '\0' ? pc->fingerprint :
+		    "none", pc->v.primary[0] != '\0' ? pc->v.primary : "none",
+		    eca_purpose_name(pc->hello.purpose),
+		    eca_err_name(pc->v.code), pc->v.message);
+	eca_err_clear(&e);
+	if ((r = eca_chan_encode_verdict(&pc->v, &buf, &len, &e)) != 0 ||
+	    bufferevent_write(pc->bev, buf, len) != 0) {
+		log_error("peer %s: cannot send the verdict: %s", pc->addr,
+		    r != 0 ? e.msg : "out of memory");
+		free(buf);
+		conn_free(pc);
+		return;
+	}
+	free(buf);
+	if (!pc->v.accept) {
+		conn_closing(pc);
+		return;
+	}
+	pc->state = PS_SERVING;
+	pc->echo = pc->hello.purpose == ECA_PURPOSE_PING ||
+	    pc->hello.purpose == ECA_PURPOSE_CONSOLE ||
+	    pc->hello.purpose == ECA_PURPOSE_CONTROL;
+	tv.tv_sec = d->cfg->idle_timeout;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(pc->bev, &tv, &tv);
+	bufferevent_enable(pc->bev, EV_READ | EV_WRITE);
+	conn_read(pc);
+}
+
+static void refuse(struct pconn *, int, const char *, ...) ECA_PRINTF(3, 4);
+static void
+refuse(struct pconn *pc, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	pc->v.accept = 0;
+	pc->v.code = code;
+	va_start(ap, fmt);
+	vsnprintf(pc->v.message, sizeof(pc->v.message), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Judge one caller (a judge thread; may block).  The order: the primary
+ * must be one we share; the caller's certificate (chain, validity,
+ * identity: cheap, and a stranger must not make us enroll or sync); this
+ * host's own auto-enrollment with that primary when the rule allows; the
+ * caller's roster entry (refreshed on a miss, waited for when the caller
+ * may be enrolling right now); then the one verdict.
+ */
+static void
+judge(struct ecad *d, struct pconn *pc, struct eca_config *caller)
+{
+	struct ecad_snap *s = ecad_snap_get(d);
+	const struct eca_config *cfg = s->cfg;
+	struct eca_host *h = s->host;
+	struct eca_domain *dom;
+	struct eca_roster_entry entry;
+	struct eca_verdict_input in;
+	struct eca_verdict v;
+	struct eca_certinfo info;
+	enum eca_enroll_outcome outcome = ECA_OUTCOME_NONE;
+	struct eca_err e, le;
+	const char *why = NULL;
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+	int r, have = 0, lr = 0, allowed;
+
+	eca_err_clear(&e);
+	eca_err_clear(&le);
+	memset(&pc->v, 0, sizeof(pc->v));
+	memset(&info, 0, sizeof(info));
+	snprintf(pc->v.primary, sizeof(pc->v.primary), "%s",
+	    pc->hello.primary);
+	if (pc->pre_code != 0) {
+		refuse(pc, pc->pre_code, "%s", pc->pre_msg);
+		goto out;
+	}
+	if (h == NULL) {
+		refuse(pc, ECA_ERR_CONFIG, "%s has no certificate configured "
+		    "(ECA_CERT_PATH) and takes no channels", cfg->client_name);
+		goto out;
+	}
+	if ((dom = eca_host_domain(h, pc->hello.primary)) == NULL) {
+		refuse(pc, ECA_ERR_FORBIDDEN, "%s asked for a channel in the "
+		    "domain of primary %s, which %s does not belong to; "
+		    "add SERVER = %s to %s's configuration, or use a primary "
+		    "both hosts list", pc->hello.host, pc->hello.primary,
+		    cfg->client_name, pc->hello.primary, cfg->client_name);
+		goto out;
+	}
+	/* The caller's certificate first. */
+	if (pc->leaf != NULL && eca_x509_check_peer(&h->policy, pc->leaf,
+	    pc->chain, pc->hello.host, &info, &e) == 0) {
+		if (!eca_domain_is_enrolled(h, dom) &&
+		    eca_autoenroll_allowed(cfg, h->cred != NULL,
+		    pc->hello.role, pc->hello.has_cert, 0, pc->hello.purpose,
+		    NULL)) {
+			r = eca_domain_enroll(h, dom, 0, 0, ECA_METHOD_AUTO,
+			    &outcome, NULL, &e);
+			if (r != 0) {
+				log_warn("auto-enrollment of %s with %s "
+				    "(first channel from %s) failed: %s",
+				    cfg->client_name, pc->hello.primary,
+				    pc->hello.host, e.msg);
+				refuse(pc, r, "%s could not enroll itself "
+				    "with %s: %s", cfg->client_name,
+				    pc->hello.primary, e.msg);
+				goto out;
+			}
+			log_info("auto-enrolled %s with %s (first channel "
+			    "from %s, purpose %s): %s", cfg->client_name,
+			    pc->hello.primary, pc->hello.host,
+			    eca_purpose_name(pc->hello.purpose),
+			    eca_outcome_name(outcome));
+		}
+		/*
+		 * Would the caller enroll itself for this channel?  Its own
+		 * ECA_DISABLE_AUTO_ENROLLMENT is not known here: assumed off
+		 * (the wait is bounded).
+		 */
+		caller->role = pc->hello.role;
+		caller->disable_auto_enrollment = 0;
+		caller->nat_client = 0;
+		allowed = eca_autoenroll_allowed(caller, pc->hello.has_cert,
+		    cfg->role, h->cred != NULL, 0, pc->hello.purpose, &why);
+		lr = eca_domain_lookup(h, dom, pc->hello.host,
+		    allowed ? ECA_ENROLL_WAIT_MS : 0, &entry, &le);
+		/*
+		 * Found with another certificate: the caller may have just
+		 * renewed (or re-enrolled); refresh once (rate-limited and
+		 * shared) before calling it a mismatch.
+		 */
+		if (lr == 0 && eca_roster_fp_from_hex(info.fingerprint,
+		    fp) == 0 && memcmp(fp, entry.fingerprint,
+		    sizeof(fp)) != 0 &&
+		    eca_domain_sync(h, dom, 1, NULL) == 0) {
+			eca_err_clear(&le);
+			lr = eca_domain_lookup(h, dom, pc->hello.host, 0,
+			    &entry, &le);
+		}
+		if (lr == 0)
+			have = 1;
+		else if (lr != ECA_ERR_NOT_FOUND &&
+		    lr != ECA_ERR_ROSTER_STALE) {
+			refuse(pc, lr, "cannot check %s's enrollment with %s: "
+			    "%s", pc->hello.host, pc->hello.primary, le.msg);
+			goto out;
+		}
+	} else
+		allowed = 0;
+	memset(&in, 0, sizeof(in));
+	in.policy = &h->policy;
+	in.leaf = pc->leaf;
+	in.chain = pc->chain;
+	in.expected_host = pc->hello.host;
+	in.primary = pc->hello.primary;
+	in.entry = have ? &entry : NULL;
+	in.roster_status = lr == ECA_ERR_ROSTER_STALE ? lr : 0;
+	in.roster_err = lr == ECA_ERR_ROSTER_STALE ? le.msg : NULL;
+	in.autoenroll_allowed = allowed;
+	in.no_autoenroll_why = why;
+	in.purpose = pc->hello.purpose;
+	memset(&v, 0, sizeof(v));
+	eca_verdict_peer(&in, &v);
+	pc->v.accept = v.code == 0;
+	pc->v.code = v.code;
+	snprintf(pc->v.message, sizeof(pc->v.message), "%s", v.message);
+	snprintf(pc->fingerprint, sizeof(pc->fingerprint), "%s",
+	    v.peer.fingerprint);
+out:
+	if (pc->fingerprint[0] == '\0' && info.fingerprint[0] != '\0')
+		snprintf(pc->fingerprint, sizeof(pc->fingerprint), "%s",
+		    info.fingerprint);
+	ecad_snap_put(s);
+}
+
+static void *
+judge_main(void *arg)
+{
+	struct ecad_peer *p = arg;
+	struct eca_config *caller;
+	struct pconn *pc;
+
+	/* A stand-in for the caller's configuration (the rule reads it). */
+	caller = calloc(1, sizeof(*caller));
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		while (!p->stopping && p->qhead == NULL)
+			pthread_cond_wait(&p->work, &p->lock);
+		if (p->stopping) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		pc = p->qhead;
+		if ((p->qhead = pc->qnext) == NULL)
+			p->qtail = NULL;
+		pthread_mutex_unlock(&p->lock);
+		if (caller == NULL) {
+			memset(&pc->v, 0, sizeof(pc->v));
+			refuse(pc, ECA_ERR_NOMEM, "out of memory");
+		} else
+			judge(p->d, pc, caller);
+		event_active(pc->judged_ev, EV_TIMEOUT, 0);
+	}
+	free(caller);
+	return NULL;
+}
+
+/* Sync every domain's roster now; failures are logged. */
+static void
+sync_all(struct ecad *d)
+{
+	struct ecad_snap *s = ecad_snap_get(d);
+	struct eca_err e;
+	size_t i;
+
+	for (i = 0; s->host != NULL && i < s->host->ndomains; i++) {
+		eca_err_clear(&e);
+		/* host.c has logged the failure itself. */
+		if (eca_domain_sync(s->host, &s->host->domains[i], 0, &e) != 0)
+			log_info("next roster sync with %s in %d s",
+			    s->host->domains[i].server->name,
+			    s->cfg->roster_sync_seconds);
+		else
+			log_debug("roster of %s synced",
+			    s->host->domains[i].server->name);
+	}
+	ecad_snap_put(s);
+}
+
+static void *
+sync_main(void *arg)
+{
+	struct ecad_peer *p = arg;
+	struct ecad_snap *s;
+	struct timespec next;
+	int every;
+
+	for (;;) {
+		sync_all(p->d);
+		s = ecad_snap_get(p->d);
+		every = s->cfg->roster_sync_seconds > 0 ?
+		    s->cfg->roster_sync_seconds : 300;
+		ecad_snap_put(s);
+		clock_gettime(CLOCK_MONOTONIC, &next);
+		next.tv_sec += every;
+		pthread_mutex_lock(&p->lock);
+		while (!p->stopping && pthread_cond_timedwait(&p->wake,
+		    &p->lock, &next) != ETIMEDOUT)
+			;
+		if (p->stopping) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
+
+static void
+accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct peer_thread *t = arg;
+	struct ecad_peer *p = t->p;
+	struct ecad *d = p->d;
+	struct pconn *pc = NULL;
+	struct ecad_snap *s;
+	struct timeval tv;
+	char host[INET6_ADDRSTRLEN], port[8];
+	SSL *ssl = NULL;
+	long long open;
+
+	(void)lis;
+	open = atomic_fetch_add(&p->open, 1) + 1;
+	if (open > d->cfg->max_connections) {
+		atomic_fetch_sub(&p->open, 1);
+		if (time(NULL) != t->cap_logged) {
+			t->cap_logged = time(NULL);
+			log_warn("peer connection refused: %lld open, "
+			    "MAX_CONNECTIONS is %d", open - 1,
+			    d->cfg->max_connections);
+		}
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((pc = calloc(1, sizeof(*pc))) == NULL)
+		goto fail;
+	pc->t = t;
+	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port,
+	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(pc->addr, sizeof(pc->addr), "?");
+	else
+		snprintf(pc->addr, sizeof(pc->addr), "%s:%s", host, port);
+	if ((pc->timer = evtimer_new(t->base, timer_cb, pc)) == NULL ||
+	    (pc->judged_ev = event_new(t->base, -1, 0, judged_cb, pc)) ==
+	    NULL)
+		goto fail;
+	s = ecad_snap_get(d);
+	ssl = s->peer_ctx != NULL ? SSL_new(s->peer_ctx) : NULL;
+	ecad_snap_put(s);
+	if (ssl == NULL)
+		goto fail;
+	pc->bev = bufferevent_openssl_socket_new(t->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (pc->bev == NULL)
+		goto fail;
+	ssl = NULL;
+	fd = -1;
+	bufferevent_openssl_set_allow_dirty_shutdown(pc->bev, 1);
+	bufferevent_setcb(pc->bev, read_cb, write_cb, event_cb, pc);
+	bufferevent_setwatermark(pc->bev, EV_READ, 0, PEER_READ_MAX);
+	bufferevent_enable(pc->bev, EV_READ | EV_WRITE);
+	/* The whole handshake phase: TLS and both HELLOs. */
+	tv.tv_sec = d->cfg->request_timeout;
+	tv.tv_usec = 0;
+	evtimer_add(pc->timer, &tv);
+	pc->state = PS_TLS;
+	pc->next = t->conns;
+	if (t->conns != NULL)
+		t->conns->prev = pc;
+	t->conns = pc;
+	return;
+fail:
+	log_error("cannot set up a peer connection: out of memory");
+	SSL_free(ssl);
+	if (pc != NULL) {
+		if (pc->timer != NULL)
+			event_free(pc->timer);
+		if (pc->judged_ev != NULL)
+			event_free(pc->judged_ev);
+		free(pc);
+	}
+	if (fd >= 0)
+		evutil_closesocket(fd);
+	atomic_fetch_sub(&p->open, 1);
+}
+
+/* Stop (on the thread's own loop): close everything it has. */
+static void
+thread_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer_thread *t = arg;
+	struct pconn *pc;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < t->nfds; i++) {
+		if (t->lis[i] != NULL)
+			evconnlistener_free(t->lis[i]);
+		t->lis[i] = NULL;
+	}
+	/* The judges are gone: a JUDGING connection is ours again. */
+	while ((pc = t->conns) != NULL) {
+		if (pc->state == PS_JUDGING)
+			pc->state = PS_CLOSING;
+		conn_free(pc);
+	}
+	event_base_loopbreak(t->base);
+}
+
+static void *
+thread_main(void *arg)
+{
+	struct peer_thread *t = arg;
+
+	event_base_dispatch(t->base);
+	return NULL;
+}
+
+/* LISTEN is the documented default (not set in the file, most likely). */
+static int
+listen_is_default(const struct eca_endpoint *ep)
+{
+	return ep->host != NULL && strcmp(ep->host, "0.0.0.0") == 0 &&
+	    ep->port != NULL && strcmp(ep->port, ECA_DEFAULT_PEER_PORT) == 0;
+}
+
+static void
+close_fds(struct ecad_peer *p)
+{
+	size_t i, j;
+
+	for (i = 0; i < p->nthreads; i++)
+		for (j = 0; j < p->threads[i].nfds; j++) {
+			if (p->threads[i].fds[j] != -1)
+				close(p->threads[i].fds[j]);
+			p->threads[i].fds[j] = -1;
+		}
+}
+
+/*
+ * Bind LISTEN once per I/O thread, before privileges are dropped.  Port 0
+ * (tests) gets one I/O thread on the first address.  When LISTEN is the
+ * default and cannot be bound (another ecad on this machine), the daemon
+ * runs without a peer listener and says so; an explicit LISTEN that
+ * cannot be bound is fatal.
+ */
+int
+peer_bind(struct ecad *d, struct eca_err *err)
+{
+	const struct eca_endpoint *ep = &d->cfg->listen;
+	struct addrinfo hints, *res = NULL, *ai;
+	struct ecad_peer *p = NULL;
+	struct ecad_snap *s;
+	pthread_condattr_t ca;
+	const char *host;
+	char port[NI_MAXSERV], ahost[NI_MAXHOST];
+	size_t i, n;
+	long nproc;
+	int r = 0, e, has_host;
+
+	d->peer_desc[0] = '\0';
+	s = ecad_snap_get(d);
+	has_host = s->host != NULL;
+	ecad_snap_put(s);
+	if (!has_host) {
+		log_info("no certificate configured: no peer listener");
+		return 0;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+	p->d = d;
+	atomic_init(&p->open, 0);
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	host = ep->host;
+	if (host != NULL && (strcmp(host, "*") == 0 || host[0] == '\0'))
+		host = NULL;
+	snprintf(port, sizeof(port), "%s",
+	    ep->port != NULL ? ep->port : ECA_DEFAULT_PEER_PORT);
+	n = d->cfg->workers > 0 ? (size_t)d->cfg->workers : 0;
+	if (n == 0) {
+		nproc = sysconf(_SC_NPROCESSORS_ONLN);
+		n = nproc > 0 ? (size_t)nproc : 1;
+		if (n > PEER_IO_MAX)
+			n = PEER_IO_MAX;
+	}
+	if (strcmp(port, "0") == 0)
+		n = 1;
+	if ((p->threads = calloc(n, sizeof(*p->threads))) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	p->nthreads = n;
+	for (i = 0; i < n; i++) {
+		p->threads[i].p = p;
+		p->threads[i].id = (int)i;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		r = eca_err_set(err, ECA_ERR_CONFIG, "cannot resolve LISTEN "
+		    "%s:%s: %s (use an address of this host or *)",
+		    host != NULL ? host : "*", port, gai_strerror(e));
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct peer_thread *t = &p->threads[i];
+
+		for (ai = res; ai != NULL && t->nfds < ECAD_MAX_LISTEN;
+		    ai = ai->ai_next) {
+			if (ecad_listen_socket(ai, i == 0 && strcmp(port, "0") != 0,
+			    &t->fds[t->nfds]) != 0) {
+				e = errno;
+				if (getnameinfo(ai->ai_addr, ai->ai_addrlen,
+				    ahost, sizeof(ahost), NULL, 0,
+				    NI_NUMERICHOST) != 0)
+					snprintf(ahost, sizeof(ahost), "?");
+				if (listen_is_default(ep)) {
+					log_warn("no peer listener: cannot "
+					    "listen on %s port %s (the default "
+					    "LISTEN): %s; set LISTEN in %s",
+					    ahost, port, strerror(e),
+					    d->conf_path);
+					goto out;
+				}
+				r = eca_err_set(err, ECA_ERR_IO, "cannot "
+				    "listen on %s port %s (LISTEN, the peer "
+				    "listener): %s (is another ecad or "
+				    "service using the port?)", ahost, port,
+				    strerror(e));
+				goto out;
+			}
+			if (t->nfds++ == 0 && strcmp(port, "0") == 0)
+				break;
+		}
+	}
+	if (strcmp(port, "0") == 0 &&
+	    ecad_bound_port(p->threads[0].fds[0], port, sizeof(port)) != 0)
+		snprintf(port, sizeof(port), "0");
+	snprintf(d->peer_desc, sizeof(d->peer_desc), "%s:%s",
+	    host != NULL ? host : "*", port);
+	d->peer = p;
+	p = NULL;
+out:
+	if (res != NULL)
+		freeaddrinfo(res);
+	if (p != NULL) {
+		close_fds(p);
+		free(p->threads);
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->work);
+		pthread_cond_destroy(&p->wake);
+		free(p);
+	}
+	return r;
+}
+
+/* A snapshot's peer TLS context and host (snap_build, every reload). */
+int
+peer_snap_setup(struct ecad *d, struct ecad_snap *s, struct eca_err *err)
+{
+	int r;
+
+	if (s->cred == NULL)
+		return 0;
+	/* A primary lists itself in SERVER: config.c adds it (own domain). */
+	if ((r = eca_tls_server_ctx(NULL, s->cred, &s->peer_ctx, err)) != 0)
+		return r;
+	/* As the API's: bound a client's Certificate message. */
+	SSL_CTX_set_max_cert_list(s->peer_ctx, ECAD_CERT_LIST_MAX);
+	if ((r = eca_host_new(NULL, s->cfg, &s->host, err)) != 0)
+		return r;
+	s->host->persist_rosters = 1;
+	if (s->host->policy.crls == NULL)
+		s->host->policy.crls = d->crls;
+	return 0;
+}
+
+int
+peer_start(struct ecad *d, struct eca_err *err)
+{
+	struct ecad_peer *p = d->peer;
+	struct ecad_snap *s;
+	sigset_t all, old;
+	size_t i, j;
+	int e, r = 0;
+
+	if (p == NULL)
+		return 0;
+	/* The CRL cache exists now (crl_start); the first host lacked it. */
+	s = ecad_snap_get(d);
+	if (s->host != NULL && s->host->policy.crls == NULL)
+		s->host->policy.crls = d->crls;
+	if (s->host != NULL && s->host->ndomains == 0)
+		log_warn("no SERVER in %s: every peer channel will be refused "
+		    "(add SERVER = PRIMARY for each domain this host is in%s)",
+		    d->conf_path, d->cfg->role == ECA_ROLE_PRIMARY ?
+		    ", this primary's own name included" : "");
+	ecad_snap_put(s);
+	for (i = 0; i < p->nthreads; i++) {
+		struct peer_thread *t = &p->threads[i];
+
+		if ((t->base = event_base_new()) == NULL ||
+		    (t->stop_ev = event_new(t->base, -1, 0, thread_stop_cb,
+		    t)) == NULL)
+			return eca_err_set(err, ECA_ERR_NOMEM, "cannot create "
+			    "peer thread %zu's event loop", i);
+		for (j = 0; j < t->nfds; j++) {
+			t->lis[j] = evconnlistener_new(t->base, accept_cb, t,
+			    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
+			    t->fds[j]);
+			if (t->lis[j] == NULL)
+				return eca_err_set(err, ECA_ERR_IO, "peer "
+				    "thread %zu cannot accept on its socket",
+				    i);
+			t->fds[j] = -1;	/* the listener owns it */
+		}
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (i = 0; i < p->nthreads && r == 0; i++) {
+		if ((e = pthread_create(&p->threads[i].thread, NULL,
+		    thread_main, &p->threads[i])) != 0)
+			r = eca_err_set(err, ECA_ERR_INTERNAL, "cannot start "
+			    "peer thread %zu: %s", i, strerror(e));
+		else
+			p->threads[i].started = 1;
+	}
+	for (i = 0; i < PEER_JUDGES && r == 0; i++) {
+		if ((e = pthread_create(&p->judges[i], NULL, judge_main,
+		    p)) != 0)
+			r = eca_err_set(err, ECA_ERR_INTERNAL, "cannot start "
+			    "peer judge %zu: %s", i, strerror(e));
+		else
+			p->njudges++;
+	}
+	if (r == 0) {
+		if ((e = pthread_create(&p->sync_thread, NULL, sync_main,
+		    p)) != 0)
+			r = eca_err_set(err, ECA_ERR_INTERNAL, "cannot start "
+			    "the roster sync thread: %s", strerror(e));
+		else
+			p->sync_started = 1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0)
+		log_info("peer listener on %s: %zu I/O thread(s), %d judge(s), "
+		    "roster sync every %d s", d->peer_desc, p->nthreads,
+		    PEER_JUDGES, d->cfg->roster_sync_seconds);
+	return r;
+}
+
+/*
+ * Judges and the sync thread finish what they are doing (bounded by the
+ * HTTP client's timeouts and ECA_ENROLL_WAIT_MS), then every I/O thread
+ * closes its connections and stops.
+ */
+void
+peer_stop(struct ecad *d)
+{
+	struct ecad_peer *p = d->peer;
+	size_t i;
+
+	if (p == NULL || p->stopping)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < p->njudges; i++)
+		pthread_join(p->judges[i], NULL);
+	p->njudges = 0;
+	if (p->sync_started)
+		pthread_join(p->sync_thread, NULL);
+	p->sync_started = 0;
+	/* Queued connections are freed by their threads below. */
+	p->qhead = p->qtail = NULL;
+	for (i = 0; i < p->nthreads; i++)
+		if (p->threads[i].started)
+			event_active(p->threads[i].stop_ev, EV_READ, 0);
+	for (i = 0; i < p->nthreads; i++) {
+		if (!p->threads[i].started)
+			continue;
+		pthread_join(p->threads[i].thread, NULL);
+		p->threads[i].started = 0;
+	}
+}
+
+void
+peer_free(struct ecad *d)
+{
+	struct ecad_peer *p = d->peer;
+	struct peer_thread *t;
+	struct pconn *pc;
+	size_t i, j;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nthreads; i++) {
+		t = &p->threads[i];
+		/* A thread that never ran still has its connections here. */
+		for (j = 0; j < t->nfds; j++)
+			if (t->lis[j] != NULL)
+				evconnlistener_free(t->lis[j]);
+		while ((pc = t->conns) != NULL) {
+			if (pc->state == PS_JUDGING)
+				pc->state = PS_CLOSING;
+			conn_free(pc);
+		}
+		if (t->stop_ev != NULL)
+			event_free(t->stop_ev);
+		if (t->base != NULL)
+			event_base_free(t->base);
+	}
+	close_fds(p);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->wake);
+	free(p->threads);
+	free(p);
+	d->peer = NULL;
+}

@@ -1,0 +1,664 @@
+/*
+ * audit.c - the hash-chained audit journal (see audit.h for the format).
+ *
+ * Appends are one write(2) of whole lines followed by fsync(2); a failed
+ * append is cut back off the file so the chain never has a half line in
+ * the middle.  Reading uses stdio line by line and judges each line on its
+ * own (parse, own hash) and against the one before (seq, prev), so the
+ * first bad line is named precisely.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "audit.h"
+
+#define ZERO_HASH \
+	"0000000000000000000000000000000000000000000000000000000000000000"
+
+struct eca_audit {
+	int fd;
+	int regular;			/* a regular file: can be cut back */
+	char *path;
+	int64_t seq;			/* last seq written */
+	char hash[ECA_AUDIT_HASH_LEN + 1];	/* last hash written */
+};
+
+int
+eca_audit_path(const struct eca_config *cfg, char *buf, size_t len,
+    struct eca_err *err)
+{
+	int n;
+
+	if (cfg->audit_log != NULL && cfg->audit_log[0] != '\0')
+		n = snprintf(buf, len, "%s", cfg->audit_log);
+	else if (cfg->state_dir != NULL && cfg->state_dir[0] != '\0')
+		n = snprintf(buf, len, "%s/%s", cfg->state_dir,
+		    ECA_AUDIT_DEFAULT_NAME);
+	else
+		return eca_err_set(err, ECA_ERR_CONFIG, "no audit journal "
+		    "configured (set AUDIT_LOG or STATE_DIR, or name the file "
+		    "with --file)");
+	if (n < 0 || (size_t)n >= len)
+		return eca_err_set(err, ECA_ERR_CONFIG, "the audit journal's "
+		    "path is too long (shorten AUDIT_LOG or STATE_DIR)");
+	return 0;
+}
+
+static int
+is_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < ECA_AUDIT_HASH_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[i] == '\0';
+}
+
+int
+eca_audit_hash(const char *prev, const json_t *obj,
+    char out[ECA_AUDIT_HASH_LEN + 1])
+{
+	static const char hexd[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	json_t *copy = NULL;
+	char *canon = NULL, *buf = NULL;
+	size_t clen, mdlen = 0, i;
+	int r = ECA_ERR_NOMEM;
+
+	out[0] = '\0';
+	if (prev == NULL || strlen(prev) != ECA_AUDIT_HASH_LEN ||
+	    !json_is_object(obj))
+		return ECA_ERR_INTERNAL;
+	/* A shallow copy: only the top-level "hash" member is dropped. */
+	if ((copy = json_copy((json_t *)obj)) == NULL)
+		goto out;
+	json_object_del(copy, "hash");
+	if ((canon = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT)) == NULL)
+		goto out;
+	clen = strlen(canon);
+	if ((buf = malloc(ECA_AUDIT_HASH_LEN + clen)) == NULL)
+		goto out;
+	memcpy(buf, prev, ECA_AUDIT_HASH_LEN);
+	memcpy(buf + ECA_AUDIT_HASH_LEN, canon, clen);
+	if (EVP_Q_digest(NULL, "SHA256", NULL, buf, ECA_AUDIT_HASH_LEN + clen,
+	    md, &mdlen) != 1 || mdlen != ECA_AUDIT_HASH_LEN / 2) {
+		ERR_clear_error();
+		r = ECA_ERR_INTERNAL;
+		goto out;
+	}
+	for (i = 0; i < mdlen; i++) {
+		out[2 * i] = hexd[md[i] >> 4];
+		out[2 * i + 1] = hexd[md[i] & 0x0f];
+	}
+	out[2 * mdlen] = '\0';
+	r = 0;
+out:
+	free(buf);
+	free(canon);
+	json_decref(copy);
+	return r;
+}
+
+/*
+ * A JSON string for s: as is when it is valid UTF-8, else with every byte
+ * outside printable ASCII replaced by '?', so that a strange DN still
+ * makes an entry instead of losing it.
+ */
+static json_t *
+str_json(const char *s)
+{
+	char buf[ECA_DN_MAX];
+	json_t *j;
+	size_t i;
+
+	if ((j = json_string(s)) != NULL)
+		return j;
+	for (i = 0; s[i] != '\0' && i + 1 < sizeof(buf); i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	return json_string(buf);
+}
+
+json_t *
+eca_audit_entry_json(const struct eca_audit_entry *e)
+{
+	json_t *o;
+	int bad = 0;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	bad |= json_object_set_new(o, "seq", json_integer(e->seq));
+	bad |= json_object_set_new(o, "time", str_json(e->time));
+	bad |= json_object_set_new(o, "event", str_json(e->event));
+	bad |= json_object_set_new(o, "actor", str_json(e->actor));
+	bad |= json_object_set_new(o, "host", str_json(e->host));
+	bad |= json_object_set_new(o, "fingerprint", str_json(e->fingerprint));
+	bad |= json_object_set_new(o, "spki_fingerprint",
+	    str_json(e->spki_fingerprint));
+	bad |= json_object_set_new(o, "source", str_json(e->source));
+	if (e->reason[0] != '\0')
+		bad |= json_object_set_new(o, "reason", str_json(e->reason));
+	bad |= json_object_set_new(o, "prev", str_json(e->prev));
+	if (e->hash[0] != '\0')
+		bad |= json_object_set_new(o, "hash", str_json(e->hash));
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Copy the optional string member key into buf; -1 if wrong type/size. */
+static int
+get_str(const json_t *o, const char *key, int required, char *buf,
+    size_t len)
+{
+	const json_t *v = json_object_get(o, key);
+
+	buf[0] = '\0';
+	if (v == NULL)
+		return required ? -1 : 0;
+	if (!json_is_string(v) || json_string_length(v) >= len ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return -1;
+	memcpy(buf, json_string_value(v), json_string_length(v) + 1);
+	return 0;
+}
+
+/* An entry from a parsed line; -1 with why when it is not one. */
+static int
+entry_from_json(const json_t *o, struct eca_audit_entry *e, const char **why)
+{
+	const json_t *seq;
+
+	memset(e, 0, sizeof(*e));
+	*why = "not a JSON object";
+	if (!json_is_object(o))
+		return -1;
+	*why = "no integer \"seq\" of 1 or more";
+	seq = json_object_get(o, "seq");
+	if (!json_is_integer(seq) || json_integer_value(seq) < 1)
+		return -1;
+	e->seq = (int64_t)json_integer_value(seq);
+	*why = "a field is missing, too long or not a string";
+	if (get_str(o, "time", 1, e->time, sizeof(e->time)) != 0 ||
+	    get_str(o, "event", 1, e->event, sizeof(e->event)) != 0 ||
+	    get_str(o, "actor", 0, e->actor, sizeof(e->actor)) != 0 ||
+	    get_str(o, "host", 0, e->host, sizeof(e->host)) != 0 ||
+	    get_str(o, "fingerprint", 0, e->fingerprint,
+	    sizeof(e->fingerprint)) != 0 ||
+	    get_str(o, "spki_fingerprint", 0, e->spki_fingerprint,
+	    sizeof(e->spki_fingerprint)) != 0 ||
+	    get_str(o, "source", 0, e->source, sizeof(e->source)) != 0 ||
+	    get_str(o, "reason", 0, e->reason, sizeof(e->reason)) != 0 ||
+	    get_str(o, "prev", 1, e->prev, sizeof(e->prev)) != 0 ||
+	    get_str(o, "hash", 1, e->hash, sizeof(e->hash)) != 0)
+		return -1;
+	*why = "\"prev\" or \"hash\" is not 64 lowercase hex digits";
+	if (!is_hex64(e->prev) || !is_hex64(e->hash))
+		return -1;
+	*why = "empty \"event\"";
+	if (e->event[0] == '\0')
+		return -1;
+	return 0;
+}
+
+/*
+ * Judge one line on its own (len bytes, without the newline).  Returns 0
+ * with *e filled, or -1 with a problem sentence in prob.
+ */
+static int
+judge_line(const char *line, size_t len, struct eca_audit_entry *e,
+    char *prob, size_t plen)
+{
+	char h[ECA_AUDIT_HASH_LEN + 1];
+	json_error_t jerr;
+	const char *why;
+	json_t *o = NULL;
+	int r = -1;
+
+	if (len > ECA_AUDIT_LINE_MAX) {
+		snprintf(prob, plen, "garbage: the line is longer than %d "
+		    "bytes and is not a journal entry", ECA_AUDIT_LINE_MAX);
+		goto out;
+	}
+	if ((o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL) {
+		snprintf(prob, plen, "garbage: not a journal entry (%s)",
+		    jerr.text);
+		goto out;
+	}
+	if (entry_from_json(o, e, &why) != 0) {
+		snprintf(prob, plen, "garbage: not a journal entry (%s)", why);
+		goto out;
+	}
+	if (eca_audit_hash(e->prev, o, h) != 0) {
+		snprintf(prob, plen, "cannot compute the line's hash (out of "
+		    "memory?)");
+		goto out;
+	}
+	if (strcmp(h, e->hash) != 0) {
+		snprintf(prob, plen, "edited: the line's content does not "
+		    "match its hash (seq %lld)", (long long)e->seq);
+		goto out;
+	}
+	r = 0;
+out:
+	json_decref(o);
+	return r;
+}
+
+static void
+now_rfc3339(char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t = time(NULL);
+
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "1970-01-01T00:00:00Z");
+}
+
+static int
+io_error(struct eca_err *err, int e, const char *path, const char *what)
+{
+	return eca_err_set(err, (e == ENOSPC || e == EDQUOT) ?
+	    ECA_ERR_DISK_FULL : ECA_ERR_IO, "audit journal %s cannot be %s: "
+	    "%s", path, what, strerror(e));
+}
+
+/* Continue the chain from the last line of a regular file of size sz. */
+static int
+read_tail(struct eca_audit *a, off_t sz, struct eca_err *err)
+{
+	struct eca_audit_entry e;
+	char prob[ECA_ERR_MSG_MAX];
+	char *buf = NULL, *start, *p;
+	size_t chunk, len;
+	ssize_t got;
+	off_t off;
+	int r;
+
+	chunk = (size_t)sz > ECA_AUDIT_LINE_MAX + 1 ?
+	    ECA_AUDIT_LINE_MAX + 1 : (size_t)sz;
+	off = sz - (off_t)chunk;
+	if ((buf = malloc(chunk)) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory reading "
+		    "the audit journal");
+	for (len = 0; len < chunk; len += (size_t)got) {
+		got = pread(a->fd, buf + len, chunk - len, off + (off_t)len);
+		if (got <= 0) {
+			r = got == 0 ? eca_err_set(err, ECA_ERR_IO, "audit "
+			    "journal %s shrank while being read", a->path) :
+			    io_error(err, errno, a->path, "read");
+			goto out;
+		}
+	}
+	if (buf[chunk - 1] != '\n') {
+		snprintf(prob, sizeof(prob), "its last line is cut short "
+		    "(no newline at the end)");
+		goto bad;
+	}
+	start = buf;
+	for (p = buf + chunk - 1; p > buf; p--)
+		if (p[-1] == '\n') {
+			start = p;
+			break;
+		}
+	if (start == buf && off > 0) {
+		snprintf(prob, sizeof(prob), "its last line is longer than "
+		    "%d bytes", ECA_AUDIT_LINE_MAX);
+		goto bad;
+	}
+	if (judge_line(start, (size_t)(buf + chunk - 1 - start), &e, prob,
+	    sizeof(prob)) != 0)
+		goto bad;
+	a->seq = e.seq;
+	memcpy(a->hash, e.hash, sizeof(a->hash));
+	r = 0;
+	goto out;
+bad:
+	r = eca_err_set(err, ECA_ERR_PARSE, "audit journal %s cannot be "
+	    "continued: %s; nothing will be appended to it until it is "
+	    "repaired (run `eca audit verify --file %s` to find the first "
+	    "bad line)", a->path, prob, a->path);
+out:
+	free(buf);
+	return r;
+}
+
+/* Make a new file's directory entry durable. */
+static void
+sync_dir(const char *path)
+{
+	char *copy;
+	int fd;
+
+	if ((copy = strdup(path)) == NULL)
+		return;
+	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
+	    -1) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	free(copy);
+}
+
+int
+eca_audit_open(const char *path, struct eca_audit **out, struct eca_err *err)
+{
+	struct eca_audit *a = NULL;
+	struct stat st;
+	int r, created = 0;
+
+	*out = NULL;
+	if (path == NULL || path[0] == '\0')
+		return eca_err_set(err, ECA_ERR_CONFIG, "no audit journal "
+		    "path given (set AUDIT_LOG)");
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory opening "
+		    "the audit journal");
+		goto out;
+	}
+	a->fd = -1;
+	if ((a->path = strdup(path)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory opening "
+		    "the audit journal");
+		goto out;
+	}
+	a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0640);
+	if (a->fd != -1)
+		created = 1;
+	else if (errno == EEXIST)
+		a->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	if (a->fd == -1) {
+		r = eca_err_set(err, errno == ENOSPC ? ECA_ERR_DISK_FULL :
+		    ECA_ERR_IO, "audit journal %s cannot be opened: %s (check "
+		    "AUDIT_LOG and its directory's permissions)", path,
+		    strerror(errno));
+		goto out;
+	}
+	if (fstat(a->fd, &st) == -1) {
+		r = io_error(err, errno, path, "examined");
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		r = eca_err_set(err, ECA_ERR_CONFIG, "audit journal %s is a "
+		    "directory (AUDIT_LOG names a file)", path);
+		goto out;
+	}
+	a->regular = S_ISREG(st.st_mode);
+	memcpy(a->hash, ZERO_HASH, sizeof(a->hash));
+	if (a->regular && st.st_size > 0 &&
+	    (r = read_tail(a, st.st_size, err)) != 0)
+		goto out;
+	if (created)
+		sync_dir(path);
+	*out = a;
+	a = NULL;
+	r = 0;
+out:
+	eca_audit_close(a);
+	return r;
+}
+
+int
+eca_audit_append(struct eca_audit *a, struct eca_audit_entry *e, size_t n,
+    struct eca_err *err)
+{
+	char hash[ECA_AUDIT_HASH_LEN + 1];
+	char *buf = NULL, *line = NULL, *nb;
+	size_t len = 0, cap = 0, ll, off;
+	json_t *o = NULL;
+	struct stat st;
+	off_t size0 = 0;
+	int64_t seq = a->seq;
+	ssize_t w;
+	int r, saved;
+
+	if (n == 0)
+		return 0;
+	memcpy(hash, a->hash, sizeof(hash));
+	for (off = 0; off < n; off++) {
+		e[off].seq = ++seq;
+		memcpy(e[off].prev, hash, sizeof(e[off].prev));
+		e[off].hash[0] = '\0';
+		if (e[off].time[0] == '\0')
+			now_rfc3339(e[off].time, sizeof(e[off].time));
+		if ((o = eca_audit_entry_json(&e[off])) == NULL ||
+		    eca_audit_hash(hash, o, e[off].hash) != 0 ||
+		    json_object_set_new(o, "hash",
+		    json_string(e[off].hash)) != 0 ||
+		    (line = json_dumps(o, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER)) == NULL) {
+			r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory "
+			    "writing the audit journal %s", a->path);
+			goto out;
+		}
+		memcpy(hash, e[off].hash, sizeof(hash));
+		ll = strlen(line);
+		if (len + ll + 1 > cap) {
+			cap = (len + ll + 1) * 2;
+			if ((nb = realloc(buf, cap)) == NULL) {
+				r = eca_err_set(err, ECA_ERR_NOMEM, "out of "
+				    "memory writing the audit journal %s",
+				    a->path);
+				goto out;
+			}
+			buf = nb;
+		}
+		memcpy(buf + len, line, ll);
+		buf[len + ll] = '\n';
+		len += ll + 1;
+		free(line);
+		line = NULL;
+		json_decref(o);
+		o = NULL;
+	}
+	if (a->regular) {
+		if (fstat(a->fd, &st) == -1) {
+			r = io_error(err, errno, a->path, "written");
+			goto out;
+		}
+		size0 = st.st_size;
+	}
+	for (off = 0; off < len; off += (size_t)w) {
+		if ((w = write(a->fd, buf + off, len - off)) < 0) {
+			if (errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			goto fail;
+		}
+		if (w == 0) {
+			errno = EIO;
+			goto fail;
+		}
+	}
+	/* A device (e.g. a terminal or /dev/null) may not support fsync. */
+	if (fsync(a->fd) == -1 && (a->regular ||
+	    (errno != EINVAL && errno != EROFS && errno != ENOTSUP)))
+		goto fail;
+	a->seq = seq;
+	memcpy(a->hash, hash, sizeof(a->hash));
+	r = 0;
+	goto out;
+fail:
+	saved = errno;
+	/* Best effort: leave no half group for the next start to trip on. */
+	if (a->regular && ftruncate(a->fd, size0) == 0)
+		(void)fsync(a->fd);
+	r = io_error(err, saved, a->path, "written");
+out:
+	free(line);
+	json_decref(o);
+	free(buf);
+	return r;
+}
+
+int64_t
+eca_audit_last_seq(const struct eca_audit *a)
+{
+	return a->seq;
+}
+
+const char *
+eca_audit_file(const struct eca_audit *a)
+{
+	return a->path;
+}
+
+void
+eca_audit_close(struct eca_audit *a)
+{
+	if (a == NULL)
+		return;
+	if (a->fd != -1)
+		close(a->fd);
+	free(a->path);
+	free(a);
+}
+
+static FILE *
+open_read(const char *path, struct eca_err *err)
+{
+	FILE *fp;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		eca_err_set(err, errno == ENOENT ? ECA_ERR_NOT_FOUND :
+		    ECA_ERR_UNREADABLE, "audit journal %s cannot be read: %s",
+		    path, strerror(errno));
+	return fp;
+}
+
+int
+eca_audit_verify(const char *path, struct eca_audit_report *rep,
+    struct eca_err *err)
+{
+	struct eca_audit_entry e;
+	char prev[ECA_AUDIT_HASH_LEN + 1];
+	char prob[ECA_ERR_MSG_MAX];
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	int64_t want = 1;
+	ssize_t got;
+	FILE *fp;
+	int r = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	if ((fp = open_read(path, err)) == NULL)
+		return err != NULL ? err->code : ECA_ERR_IO;
+	memcpy(prev, ZERO_HASH, sizeof(prev));
+	rep->intact = 1;
+	while ((got = getline(&line, &cap, fp)) > 0) {
+		lineno++;
+		prob[0] = '\0';
+		if (line[got - 1] != '\n')
+			snprintf(prob, sizeof(prob), "truncated: the last "
+			    "line is cut short (no newline at the end)");
+		else if (judge_line(line, (size_t)got - 1, &e, prob,
+		    sizeof(prob)) != 0)
+			;
+		else if (lineno == 1 && (e.seq != 1 ||
+		    strcmp(e.prev, ZERO_HASH) != 0))
+			snprintf(prob, sizeof(prob), "removed or reordered: "
+			    "the first entry has seq %lld and %s, where the "
+			    "journal starts at seq 1 with a prev of 64 zeros "
+			    "(lines before it were removed)",
+			    (long long)e.seq, strcmp(e.prev, ZERO_HASH) ?
+			    "a non-zero prev" : "a zero prev");
+		else if (e.seq != want || strcmp(e.prev, prev) != 0)
+			snprintf(prob, sizeof(prob), "removed or reordered: "
+			    "seq %lld%s follows seq %lld (a line was removed, "
+			    "moved or inserted here)", (long long)e.seq,
+			    e.seq == want ? " with the wrong prev" : "",
+			    (long long)(want - 1));
+		if (prob[0] != '\0') {
+			rep->intact = 0;
+			rep->first_bad_line = lineno;
+			snprintf(rep->problem, sizeof(rep->problem), "%s",
+			    prob);
+			break;
+		}
+		rep->entries++;
+		want = e.seq + 1;
+		memcpy(prev, e.hash, sizeof(prev));
+	}
+	if (rep->intact && ferror(fp))
+		r = eca_err_set(err, ECA_ERR_IO, "audit journal %s cannot be "
+		    "read: %s", path, strerror(errno));
+	free(line);
+	fclose(fp);
+	return r;
+}
+
+int
+eca_audit_read(const char *path, const char *host,
+    struct eca_audit_entry **out, size_t *n, struct eca_err *err)
+{
+	struct eca_audit_entry *v = NULL, *nv, e;
+	char prob[ECA_ERR_MSG_MAX];
+	char *line = NULL;
+	size_t cap = 0, nv_cap = 0, cnt = 0, lineno = 0;
+	ssize_t got;
+	FILE *fp;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if ((fp = open_read(path, err)) == NULL)
+		return err != NULL ? err->code : ECA_ERR_IO;
+	while ((got = getline(&line, &cap, fp)) > 0) {
+		lineno++;
+		if (line[got - 1] == '\n')
+			got--;
+		if (judge_line(line, (size_t)got, &e, prob, sizeof(prob)) !=
+		    0) {
+			r = eca_err_set(err, ECA_ERR_PARSE, "audit journal %s, "
+			    "line %zu: %s (run `eca audit verify --file %s`)",
+			    path, lineno, prob, path);
+			goto out;
+		}
+		if (host != NULL && strcmp(e.host, host) != 0)
+			continue;
+		if (cnt == nv_cap) {
+			nv_cap = nv_cap ? nv_cap * 2 : 64;
+			if ((nv = realloc(v, nv_cap * sizeof(*v))) == NULL) {
+				r = eca_err_set(err, ECA_ERR_NOMEM, "out of "
+				    "memory reading the audit journal");
+				goto out;
+			}
+			v = nv;
+		}
+		v[cnt++] = e;
+	}
+	if (ferror(fp)) {
+		r = eca_err_set(err, ECA_ERR_IO, "audit journal %s cannot be "
+		    "read: %s", path, strerror(errno));
+		goto out;
+	}
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	r = 0;
+out:
+	free(v);
+	free(line);
+	fclose(fp);
+	return r;
+}

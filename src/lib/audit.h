@@ -1,0 +1,132 @@
+/*
+ * audit.h - the tamper-evident audit journal of enrollment decisions.
+ *
+ * One JSON object per line, appended in order:
+ *
+ *   {"seq":N,"time":"2024-05-01T12:00:00Z","event":"enrolled",
+ *    "actor":A,"host":H,"fingerprint":F,"spki_fingerprint":S,
+ *    "source":ADDR,"reason":CODE,"prev":HEX,"hash":HEX}
+ *
+ * "reason" is present only for refusals (and failed or undone decisions).
+ * seq starts at 1 and grows by one per line.  "prev" is the previous
+ * line's "hash" (64 zeros on the first line) and
+ *
+ *   hash = lowercase hex SHA-256 of (prev as its 64 hex characters,
+ *          followed by the line's JSON without "hash", dumped by jansson
+ *          with JSON_SORT_KEYS | JSON_COMPACT)
+ *
+ * so an edited line fails its own hash, and a removed or reordered line
+ * breaks the seq/prev link of the line after it.  Every field in the line
+ * (known or not) is covered by the hash.
+ *
+ * The journal is opened for appending by exactly one writer
+ * (eca_audit_open); verification and reading (eca_audit_verify,
+ * eca_audit_read) need only the file.
+ */
+#ifndef ECA_AUDIT_H
+#define ECA_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "certinfo.h"
+#include "config.h"
+#include "err.h"
+#include "store.h"
+
+#define ECA_AUDIT_HASH_LEN 64
+#define ECA_AUDIT_EVENT_MAX 32
+#define ECA_AUDIT_REASON_MAX 48
+#define ECA_AUDIT_TIME_MAX 32
+/* Longest line read back; longer ones are not journal entries. */
+#define ECA_AUDIT_LINE_MAX 16384
+#define ECA_AUDIT_DEFAULT_NAME "audit.jsonl"
+
+struct eca_audit_entry {
+	int64_t seq;				/* set by append */
+	char time[ECA_AUDIT_TIME_MAX];		/* RFC 3339 UTC; now if empty */
+	char event[ECA_AUDIT_EVENT_MAX];	/* "enrolled", "refused", ... */
+	char actor[ECA_DN_MAX];
+	char host[ECA_HOST_MAX];
+	char fingerprint[ECA_FP_HEX_LEN + 1];
+	char spki_fingerprint[ECA_FP_HEX_LEN + 1];
+	char source[ECA_SOURCE_MAX];
+	char reason[ECA_AUDIT_REASON_MAX];	/* "" when absent */
+	char prev[ECA_AUDIT_HASH_LEN + 1];	/* set by append */
+	char hash[ECA_AUDIT_HASH_LEN + 1];	/* set by append */
+};
+
+/* An open journal, for appending. */
+struct eca_audit;
+
+/*
+ * The journal file of cfg: AUDIT_LOG, or STATE_DIR/audit.jsonl when it is
+ * unset.  ECA_ERR_CONFIG if neither is known or the path is too long.
+ */
+int eca_audit_path(const struct eca_config *cfg, char *buf, size_t len,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * Open (creating it 0640 if missing) the journal at path for appending and
+ * continue its chain from its last line.  A last line that is cut short,
+ * is not an entry or fails its own hash makes this fail with ECA_ERR_PARSE
+ * and a message pointing to `eca audit verify`: nothing is appended to a
+ * journal whose tail cannot be trusted.
+ */
+int eca_audit_open(const char *path, struct eca_audit **out,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * Append n entries as one write followed by fsync: all of them or none.
+ * Fills each entry's seq, prev, hash (and time when empty).  On failure
+ * (ECA_ERR_DISK_FULL for ENOSPC/EDQUOT, else ECA_ERR_IO) the file is cut
+ * back to its previous length where possible, and the chain state is
+ * unchanged, so a later append continues correctly.
+ */
+int eca_audit_append(struct eca_audit *a, struct eca_audit_entry *e,
+    size_t n, struct eca_err *err) ECA_WUR;
+
+/* The last seq written (0 for an empty journal). */
+int64_t eca_audit_last_seq(const struct eca_audit *a);
+const char *eca_audit_file(const struct eca_audit *a);
+void eca_audit_close(struct eca_audit *a);
+
+struct eca_audit_report {
+	size_t entries;		/* lines read that were good */
+	int intact;
+	size_t first_bad_line;	/* 1-based; 0 when intact */
+	/* "edited", "removed or reordered", ... with the detail. */
+	char problem[ECA_ERR_MSG_MAX];
+};
+
+/*
+ * Check the whole chain of the journal at path.  Returns 0 when the file
+ * was read (rep tells whether it is intact and names the FIRST bad line),
+ * or an error when it cannot be read at all.  A missing file is an error
+ * (ECA_ERR_NOT_FOUND); an empty one is intact with 0 entries.
+ */
+int eca_audit_verify(const char *path, struct eca_audit_report *rep,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * Read the entries of the journal at path (those about host only, when
+ * host is not NULL).  *out is the caller's (free()).  A line that is not
+ * an entry is an error (ECA_ERR_PARSE naming the line); the chain is not
+ * checked here (that is eca_audit_verify).
+ */
+int eca_audit_read(const char *path, const char *host,
+    struct eca_audit_entry **out, size_t *n, struct eca_err *err) ECA_WUR;
+
+/* The entry as a JSON object in the journal's field order; NULL on ENOMEM. */
+json_t *eca_audit_entry_json(const struct eca_audit_entry *e);
+
+/*
+ * The hash of a line: prev (64 hex) and the JSON object (without its
+ * "hash" member, which is ignored if present).  out gets 64 hex + NUL.
+ */
+int eca_audit_hash(const char *prev, const json_t *obj,
+    char out[ECA_AUDIT_HASH_LEN + 1]) ECA_WUR;
+
+#endif

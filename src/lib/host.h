@@ -1,0 +1,126 @@
+/*
+ * host.h - this host's view of its backup domains.
+ *
+ * A struct eca_host holds what every host-to-host communication needs:
+ * the configuration, this host's credentials and TLS client context, and
+ * one struct eca_domain per SERVER entry (the primary's roster, the local
+ * enrollment state, a client of the primary's API).  `eca` builds one per
+ * command; ecad one for its lifetime, shared by its threads: every
+ * function here is thread-safe (each domain has its own lock).
+ */
+#ifndef ECA_HOST_H
+#define ECA_HOST_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "channel.h"
+#include "client.h"
+#include "config.h"
+#include "enroll.h"
+#include "err.h"
+#include "roster.h"
+#include "store.h"
+#include "x509.h"
+
+/* On a roster miss, refresh at most this often per domain (seconds). */
+#define ECA_ROSTER_MISS_INTERVAL 2
+/* How long an accepting host waits for a caller's enrollment in flight. */
+#define ECA_ENROLL_WAIT_MS 5000
+
+struct eca_domain {
+	const struct eca_endpoint *server;	/* borrowed from the config */
+	pthread_mutex_t lock;			/* guards everything below */
+	pthread_cond_t synced;			/* a sync finished */
+	struct eca_roster *roster;
+	int syncing;				/* a sync is in flight */
+	int64_t last_sync_try;			/* unix seconds */
+	int64_t sync_count;			/* completed syncs, for tests */
+	struct eca_err last_sync_err;		/* code 0: last sync succeeded */
+	/* Local enrollment state (STATE_DIR/enrollment-PRIMARY.json). */
+	int enrolled;
+	char enrolled_fp[ECA_FP_HEX_LEN + 1];
+	char host_id[ECA_HOST_ID_LEN + 1];
+};
+
+struct eca_host {
+	OSSL_LIB_CTX *libctx;
+	const struct eca_config *cfg;		/* borrowed */
+	struct eca_cred *cred;			/* owned; NULL: no external cert */
+	struct eca_certinfo self;		/* this host's leaf */
+	SSL_CTX *client_ctx;			/* owned: channels as client;
+						 * NULL when cred is NULL */
+	/* For judging peers; crls is NULL: the owner of a CRL cache
+	 * (ecad) installs it. */
+	struct eca_peer_policy policy;
+	struct eca_domain domains[ECA_MAX_SERVERS];
+	size_t ndomains;
+	int64_t roster_max_age;			/* seconds */
+	int persist_rosters;			/* ecad: save rosters to STATE_DIR */
+};
+
+/*
+ * Build the host context from cfg (borrowed; must outlive it): load the
+ * credentials (a host without ECA_CERT_PATH gets cred NULL), make the TLS
+ * client context, and for each SERVER a domain with its roster loaded from
+ * STATE_DIR when present (a corrupt file is logged and ignored: full sync).
+ */
+int eca_host_new(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
+    struct eca_host **out, struct eca_err *err) ECA_WUR;
+void eca_host_free(struct eca_host *h);
+
+/* The domain of primary name (case-insensitive), or NULL. */
+struct eca_domain *eca_host_domain(struct eca_host *h, const char *primary);
+
+/*
+ * Sync d's roster with its primary (GET /v1/roster?since=V, all pages).
+ * Single flight: a caller arriving while a sync runs waits for it and
+ * shares its result.  With on_miss, skipped (returns 0) when the last try
+ * was less than ECA_ROSTER_MISS_INTERVAL ago.  Saves the roster to
+ * STATE_DIR when persist_rosters is set.
+ */
+int eca_domain_sync(struct eca_host *h, struct eca_domain *d, int on_miss,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * Look host up in d's roster.  0 and *out, ECA_ERR_NOT_FOUND, or
+ * ECA_ERR_ROSTER_STALE (with err) when the roster is older than
+ * roster_max_age and could not be refreshed.  On a miss it syncs once
+ * (on_miss) and, if wait_ms > 0, keeps re-syncing until the host appears
+ * or wait_ms passes (a caller's enrollment in flight).  A REMOVED record
+ * gets the one refresh, not the wait, and is returned (state REMOVED).
+ */
+int eca_domain_lookup(struct eca_host *h, struct eca_domain *d,
+    const char *host, long wait_ms, struct eca_roster_entry *out,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * Enroll this host with d's primary: POST /v1/enrollments, the same call
+ * `eca enroll` makes.  On success the local state (enrolled fingerprint,
+ * host ID) is recorded in STATE_DIR and *out (may be NULL) gets the record;
+ * *outcome the outcome.  Refusals come back as their ECA_ERR_* with the
+ * primary's message.
+ */
+int eca_domain_enroll(struct eca_host *h, struct eca_domain *d, int precheck,
+    int force, enum eca_method method, enum eca_enroll_outcome *outcome,
+    struct eca_enrollment *out, struct eca_err *err) ECA_WUR;
+
+/* Is this host's current certificate the one enrolled with d, as far as the
+ * local state knows?  (No network.) */
+int eca_domain_is_enrolled(struct eca_host *h, struct eca_domain *d);
+
+/*
+ * THE rule "does this communication enroll?" (S2, S3, S6, S7, S8): only if
+ * auto-enrollment is enabled for self, both hosts have external
+ * certificates, neither is a NAT client (S6, later), the purpose is not
+ * console (S8), and it is not replication between two media servers (S7).
+ * Returns 1 or 0; *why (may be NULL) gets a phrase for the refusal's remedy
+ * when 0 ("replication between media servers needs manual enrollment").
+ */
+int eca_autoenroll_allowed(const struct eca_config *self, int self_has_cert,
+    enum eca_role peer_role, int peer_has_cert, int peer_nat,
+    enum eca_purpose purpose, const char **why);
+
+#endif

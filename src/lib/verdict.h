@@ -1,0 +1,62 @@
+/*
+ * verdict.h - one verdict with a reason, for a peer host's certificate.
+ *
+ * eca_verdict_peer() is THE decision on whether a peer may talk to this
+ * host: chain and validity (and revocation, through the peer policy),
+ * identity equals the expected host name, then the peer's enrollment in
+ * the roster of the primary both hosts share.  It is pure: the caller
+ * looks the peer up in the roster (refreshing it on a miss) and passes
+ * what it found.
+ */
+#ifndef ECA_VERDICT_H
+#define ECA_VERDICT_H
+
+#include <openssl/x509.h>
+
+#include "certinfo.h"
+#include "channel.h"
+#include "err.h"
+#include "roster.h"
+#include "x509.h"
+
+struct eca_verdict_input {
+	const struct eca_peer_policy *policy;	/* trust, identity, CRLs */
+	X509 *leaf;				/* NULL: no certificate */
+	STACK_OF(X509) *chain;
+	const char *expected_host;		/* the host the peer claims */
+	const char *primary;			/* the shared primary */
+	/* The peer's roster entry, NULL if it has none. */
+	const struct eca_roster_entry *entry;
+	/* 0, or ECA_ERR_ROSTER_STALE with the roster's error in roster_err. */
+	int roster_status;
+	const char *roster_err;
+	/*
+	 * Would this communication enroll the peer automatically?  Only
+	 * changes the remedy of NOT_ENROLLED: "run `eca enroll` on HOST
+	 * (manual enrollment is required for PURPOSE)" or "retry".
+	 */
+	int autoenroll_allowed;
+	const char *no_autoenroll_why;
+	enum eca_purpose purpose;
+};
+
+struct eca_verdict {
+	int code;			/* 0 accept, else the reason (ECA_ERR_*) */
+	char message[ECA_ERR_MSG_MAX];	/* what, about whom, and the remedy */
+	struct eca_certinfo peer;	/* filled as far as parsing got */
+};
+
+/*
+ * Reasons, in the order they are checked: NO_CLIENT_CERT; the peer
+ * policy's (UNTRUSTED, EXPIRED, NOT_YET_VALID, REVOKED, CRL_UNAVAILABLE,
+ * WEAK_KEY, WEAK_SIGNATURE, BAD_KEY_USAGE, IDENTITY_MISMATCH);
+ * ROSTER_STALE; NOT_ENROLLED (no entry, or REMOVED); BANNED; REVOKED;
+ * then the fingerprint: presented == enrolled → accept (also in CONFLICT:
+ * the enrolled certificate stays valid while a candidate waits); else
+ * CONFLICT if the record is in CONFLICT, FINGERPRINT_MISMATCH otherwise.
+ * Returns out->code.
+ */
+int eca_verdict_peer(const struct eca_verdict_input *in,
+    struct eca_verdict *out);
+
+#endif

@@ -1,0 +1,596 @@
+/* test_audit.c - the hash-chained audit journal. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "audit.h"
+
+#define NLINES_MAX 16
+#define ZEROS \
+	"0000000000000000000000000000000000000000000000000000000000000000"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/eca-test-audit-XXXXXX");
+	if (mkdtemp(f->dir) == NULL) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/audit.jsonl", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	unlink(f->path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+fill(struct eca_audit_entry *e, const char *event, const char *host,
+    const char *reason)
+{
+	memset(e, 0, sizeof(*e));
+	snprintf(e->event, sizeof(e->event), "%s", event);
+	snprintf(e->host, sizeof(e->host), "%s", host);
+	snprintf(e->actor, sizeof(e->actor), "%s", host);
+	snprintf(e->fingerprint, sizeof(e->fingerprint), "%064x", 0xab);
+	snprintf(e->spki_fingerprint, sizeof(e->spki_fingerprint), "%064x",
+	    0xcd);
+	snprintf(e->source, sizeof(e->source), "192.0.2.7:40000");
+	snprintf(e->reason, sizeof(e->reason), "%s", reason);
+}
+
+/* A journal of n entries (hosts h1..hn, every third one a refusal). */
+static void
+make_journal(const char *path, size_t n)
+{
+	struct eca_audit_entry e[NLINES_MAX];
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	char host[16];
+	size_t i;
+
+	assert_true(n <= NLINES_MAX);
+	for (i = 0; i < n; i++) {
+		snprintf(host, sizeof(host), "h%zu", i + 1);
+		fill(&e[i], i % 3 == 2 ? "refused" : "enrolled", host,
+		    i % 3 == 2 ? "UNTRUSTED" : "");
+	}
+	assert_int_equal(eca_audit_open(path, &a, &err), 0);
+	assert_int_equal(eca_audit_append(a, e, n, &err), 0);
+	assert_int_equal(eca_audit_last_seq(a), (int64_t)n);
+	eca_audit_close(a);
+}
+
+struct lines {
+	char *v[NLINES_MAX + 2];
+	size_t n;
+};
+
+static void
+read_lines(const char *path, struct lines *l)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *fp;
+
+	memset(l, 0, sizeof(*l));
+	assert_non_null(fp = fopen(path, "r"));
+	while (getline(&line, &cap, fp) > 0) {
+		assert_true(l->n < NLINES_MAX + 2);
+		assert_non_null(l->v[l->n++] = strdup(line));
+	}
+	free(line);
+	fclose(fp);
+}
+
+static void
+write_lines(const char *path, struct lines *l)
+{
+	FILE *fp;
+	size_t i;
+
+	assert_non_null(fp = fopen(path, "w"));
+	for (i = 0; i < l->n; i++) {
+		if (l->v[i] != NULL)
+			fputs(l->v[i], fp);
+		free(l->v[i]);
+		l->v[i] = NULL;
+	}
+	fclose(fp);
+}
+
+static void
+verify_bad(const char *path, size_t line, const char *prefix)
+{
+	struct eca_audit_report rep;
+	struct eca_err err;
+
+	assert_int_equal(eca_audit_verify(path, &rep, &err), 0);
+	assert_false(rep.intact);
+	assert_int_equal(rep.first_bad_line, line);
+	assert_int_equal(rep.entries, line - 1);
+	if (strncmp(rep.problem, prefix, strlen(prefix)) != 0)
+		fail_msg("problem '%s' does not start with '%s'", rep.problem,
+		    prefix);
+}
+
+/* Replace the first occurrence of from by to in s (same length). */
+static void
+patch(char *s, const char *from, const char *to)
+{
+	char *p = strstr(s, from);
+
+	assert_non_null(p);
+	assert_int_equal(strlen(from), strlen(to));
+	memcpy(p, to, strlen(to));
+}
+
+/* --- negative cases --- */
+
+static void
+test_edited_line_is_reported_as_edited_at_its_line(void **state)
+{
+	struct fixture *f = *state;
+	struct lines l;
+
+	make_journal(f->path, 4);
+	read_lines(f->path, &l);
+	patch(l.v[1], "\"host\":\"h2\"", "\"host\":\"h9\"");
+	write_lines(f->path, &l);
+	verify_bad(f->path, 2, "edited");
+}
+
+static void
+test_removed_line_is_reported_at_the_line_that_took_its_place(void **state)
+{
+	struct fixture *f = *state;
+	struct lines l;
+
+	make_journal(f->path, 4);
+	read_lines(f->path, &l);
+	free(l.v[1]);
+	l.v[1] = NULL;
+	write_lines(f->path, &l);
+	verify_bad(f->path, 2, "removed or reordered");
+}
+
+static void
+test_swapped_lines_are_reported_at_the_first_of_them(void **state)
+{
+	struct fixture *f = *state;
+	struct lines l;
+	char *t;
+
+	make_journal(f->path, 5);
+	read_lines(f->path, &l);
+	t = l.v[2];
+	l.v[2] = l.v[3];
+	l.v[3] = t;
+	write_lines(f->path, &l);
+	verify_bad(f->path, 3, "removed or reordered");
+}
+
+static void
+test_truncated_last_line_is_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+
+	make_journal(f->path, 3);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(truncate(f->path, st.st_size - 10), 0);
+	verify_bad(f->path, 3, "truncated");
+}
+
+static void
+test_garbage_line_is_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct lines l;
+
+	make_journal(f->path, 3);
+	read_lines(f->path, &l);
+	free(l.v[1]);
+	assert_non_null(l.v[1] = strdup("rm -rf / # not json\n"));
+	write_lines(f->path, &l);
+	verify_bad(f->path, 2, "garbage");
+}
+
+static void
+test_object_without_the_fields_is_garbage(void **state)
+{
+	struct fixture *f = *state;
+	struct lines l;
+
+	make_journal(f->path, 2);
+	read_lines(f->path, &l);
+	free(l.v[0]);
+	assert_non_null(l.v[0] = strdup("{\"seq\":1}\n"));
+	write_lines(f->path, &l);
+	verify_bad(f->path, 1, "garbage");
+}
+
+static void
+test_removed_first_line_is_reported_as_wrong_first_prev(void **state)
+{
+	struct fixture *f = *state;
+	struct lines l;
+
+	make_journal(f->path, 3);
+	read_lines(f->path, &l);
+	free(l.v[0]);
+	l.v[0] = NULL;
+	write_lines(f->path, &l);
+	verify_bad(f->path, 1, "removed or reordered");
+}
+
+static void
+test_edited_line_with_recomputed_hash_breaks_the_next_link(void **state)
+{
+	struct fixture *f = *state;
+	struct lines l;
+	json_t *o;
+	char h[ECA_AUDIT_HASH_LEN + 1];
+	char *s;
+
+	make_journal(f->path, 3);
+	read_lines(f->path, &l);
+	/* A forger who recomputes the edited line's own hash. */
+	assert_non_null(o = json_loads(l.v[1], 0, NULL));
+	json_object_set_new(o, "host", json_string("forged"));
+	assert_int_equal(eca_audit_hash(json_string_value(
+	    json_object_get(o, "prev")), o, h), 0);
+	json_object_set_new(o, "hash", json_string(h));
+	assert_non_null(s = json_dumps(o, JSON_COMPACT));
+	free(l.v[1]);
+	assert_int_not_equal(asprintf(&l.v[1], "%s\n", s), -1);
+	free(s);
+	json_decref(o);
+	write_lines(f->path, &l);
+	verify_bad(f->path, 3, "removed or reordered");
+}
+
+static void
+test_open_refuses_a_journal_whose_last_line_is_cut(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	struct stat st;
+
+	make_journal(f->path, 3);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(truncate(f->path, st.st_size - 1), 0);
+	assert_int_equal(eca_audit_open(f->path, &a, &err), ECA_ERR_PARSE);
+	assert_null(a);
+	assert_non_null(strstr(err.msg, "eca audit verify"));
+	assert_non_null(strstr(err.msg, f->path));
+}
+
+static void
+test_open_refuses_a_journal_whose_last_line_was_edited(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	struct lines l;
+
+	make_journal(f->path, 3);
+	read_lines(f->path, &l);
+	patch(l.v[2], "\"reason\":\"UNTRUSTED\"", "\"reason\":\"UNTRUSTEE\"");
+	write_lines(f->path, &l);
+	assert_int_equal(eca_audit_open(f->path, &a, &err), ECA_ERR_PARSE);
+	assert_null(a);
+	assert_non_null(strstr(err.msg, "edited"));
+}
+
+static void
+test_append_to_a_full_device_fails_with_disk_full(void **state)
+{
+	struct eca_audit_entry e;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+
+	(void)state;
+	if (access("/dev/full", W_OK) != 0)
+		fail_msg("/dev/full is needed by this test");
+	assert_int_equal(eca_audit_open("/dev/full", &a, &err), 0);
+	fill(&e, "enrolled", "h1", "");
+	assert_int_equal(eca_audit_append(a, &e, 1, &err), ECA_ERR_DISK_FULL);
+	assert_non_null(strstr(err.msg, "/dev/full"));
+	assert_non_null(strstr(err.msg, "cannot be written"));
+	/* The chain state did not move. */
+	assert_int_equal(eca_audit_last_seq(a), 0);
+	eca_audit_close(a);
+}
+
+static void
+test_open_of_a_directory_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+
+	assert_int_not_equal(eca_audit_open(f->dir, &a, &err), 0);
+	assert_null(a);
+	assert_non_null(strstr(err.msg, f->dir));
+}
+
+static void
+test_verify_of_a_missing_file_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_report rep;
+	struct eca_err err;
+
+	assert_int_equal(eca_audit_verify(f->path, &rep, &err),
+	    ECA_ERR_NOT_FOUND);
+	assert_non_null(strstr(err.msg, f->path));
+}
+
+static void
+test_read_refuses_a_garbage_line_naming_it(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_entry *v = NULL;
+	struct eca_err err;
+	struct lines l;
+	size_t n = 0;
+
+	make_journal(f->path, 3);
+	read_lines(f->path, &l);
+	free(l.v[2]);
+	assert_non_null(l.v[2] = strdup("[1,2,3]\n"));
+	write_lines(f->path, &l);
+	assert_int_equal(eca_audit_read(f->path, NULL, &v, &n, &err),
+	    ECA_ERR_PARSE);
+	assert_null(v);
+	assert_non_null(strstr(err.msg, "line 3"));
+}
+
+static void
+test_path_needs_audit_log_or_state_dir(void **state)
+{
+	struct eca_config cfg;
+	struct eca_err err;
+	char buf[64];
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(eca_audit_path(&cfg, buf, sizeof(buf), &err),
+	    ECA_ERR_CONFIG);
+	cfg.state_dir = "/a/very/long/state/directory/that/does/not/fit/in/the/buffer";
+	assert_int_equal(eca_audit_path(&cfg, buf, sizeof(buf), &err),
+	    ECA_ERR_CONFIG);
+}
+
+/* --- positive cases --- */
+
+static void
+test_good_chain_verifies_intact(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_report rep;
+	struct eca_err err;
+	struct lines l;
+	json_t *o;
+
+	make_journal(f->path, 6);
+	assert_int_equal(eca_audit_verify(f->path, &rep, &err), 0);
+	assert_true(rep.intact);
+	assert_int_equal(rep.entries, 6);
+	assert_int_equal(rep.first_bad_line, 0);
+	read_lines(f->path, &l);
+	assert_int_equal(l.n, 6);
+	/* Line 1: seq 1, prev all zeros, no reason for a decision. */
+	assert_non_null(o = json_loads(l.v[0], 0, NULL));
+	assert_int_equal(json_integer_value(json_object_get(o, "seq")), 1);
+	assert_string_equal(json_string_value(json_object_get(o, "prev")),
+	    ZEROS);
+	assert_null(json_object_get(o, "reason"));
+	assert_string_equal(json_string_value(json_object_get(o, "event")),
+	    "enrolled");
+	assert_string_equal(json_string_value(json_object_get(o, "source")),
+	    "192.0.2.7:40000");
+	json_decref(o);
+	/* Line 3 is a refusal and carries its reason. */
+	assert_non_null(o = json_loads(l.v[2], 0, NULL));
+	assert_string_equal(json_string_value(json_object_get(o, "reason")),
+	    "UNTRUSTED");
+	json_decref(o);
+	write_lines(f->path, &l);
+}
+
+static void
+test_hash_is_sha256_of_prev_and_sorted_compact_json(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char md[32];
+	char hex[65], *canon, *buf;
+	struct lines l;
+	json_t *o, *copy;
+	const char *prev;
+	size_t mdlen = 0, i;
+
+	make_journal(f->path, 2);
+	read_lines(f->path, &l);
+	assert_non_null(o = json_loads(l.v[1], 0, NULL));
+	prev = json_string_value(json_object_get(o, "prev"));
+	assert_non_null(copy = json_deep_copy(o));
+	json_object_del(copy, "hash");
+	assert_non_null(canon = json_dumps(copy, JSON_SORT_KEYS |
+	    JSON_COMPACT));
+	assert_int_not_equal(asprintf(&buf, "%s%s", prev, canon), -1);
+	assert_int_equal(EVP_Q_digest(NULL, "SHA256", NULL, buf, strlen(buf),
+	    md, &mdlen), 1);
+	for (i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	assert_string_equal(hex, json_string_value(json_object_get(o,
+	    "hash")));
+	/* And line 2's prev is line 1's hash. */
+	json_decref(copy);
+	assert_non_null(copy = json_loads(l.v[0], 0, NULL));
+	assert_string_equal(prev, json_string_value(json_object_get(copy,
+	    "hash")));
+	json_decref(copy);
+	json_decref(o);
+	free(canon);
+	free(buf);
+	write_lines(f->path, &l);
+}
+
+static void
+test_append_after_reopen_continues_the_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_entry e[2];
+	struct eca_audit_report rep;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	char last[ECA_AUDIT_HASH_LEN + 1];
+	struct lines l;
+	json_t *o;
+
+	make_journal(f->path, 2);
+	read_lines(f->path, &l);
+	assert_non_null(o = json_loads(l.v[1], 0, NULL));
+	snprintf(last, sizeof(last), "%s",
+	    json_string_value(json_object_get(o, "hash")));
+	json_decref(o);
+	write_lines(f->path, &l);
+
+	assert_int_equal(eca_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(eca_audit_last_seq(a), 2);
+	fill(&e[0], "removed", "h1", "");
+	fill(&e[1], "refused", "h1", "FORBIDDEN");
+	assert_int_equal(eca_audit_append(a, e, 2, &err), 0);
+	assert_int_equal(e[0].seq, 3);
+	assert_string_equal(e[0].prev, last);
+	assert_int_equal(e[1].seq, 4);
+	assert_string_equal(e[1].prev, e[0].hash);
+	eca_audit_close(a);
+	assert_int_equal(eca_audit_verify(f->path, &rep, &err), 0);
+	assert_true(rep.intact);
+	assert_int_equal(rep.entries, 4);
+}
+
+static void
+test_new_journal_is_created_private_and_empty_one_is_intact(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_report rep;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	struct stat st;
+
+	assert_int_equal(eca_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(eca_audit_last_seq(a), 0);
+	assert_string_equal(eca_audit_file(a), f->path);
+	eca_audit_close(a);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 0027, 0);
+	assert_int_equal(eca_audit_verify(f->path, &rep, &err), 0);
+	assert_true(rep.intact);
+	assert_int_equal(rep.entries, 0);
+}
+
+static void
+test_read_filters_by_host(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_entry *v = NULL;
+	struct eca_err err;
+	size_t n = 0;
+
+	make_journal(f->path, 5);
+	assert_int_equal(eca_audit_read(f->path, "h3", &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].host, "h3");
+	assert_string_equal(v[0].event, "refused");
+	assert_string_equal(v[0].reason, "UNTRUSTED");
+	assert_int_equal(v[0].seq, 3);
+	free(v);
+	assert_int_equal(eca_audit_read(f->path, NULL, &v, &n, &err), 0);
+	assert_int_equal(n, 5);
+	free(v);
+}
+
+static void
+test_path_defaults_to_state_dir_and_prefers_audit_log(void **state)
+{
+	struct eca_config cfg;
+	struct eca_err err;
+	char buf[256];
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.state_dir = "/var/lib/eca";
+	assert_int_equal(eca_audit_path(&cfg, buf, sizeof(buf), &err), 0);
+	assert_string_equal(buf, "/var/lib/eca/audit.jsonl");
+	cfg.audit_log = "/var/log/eca/audit.log";
+	assert_int_equal(eca_audit_path(&cfg, buf, sizeof(buf), &err), 0);
+	assert_string_equal(buf, "/var/log/eca/audit.log");
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_edited_line_is_reported_as_edited_at_its_line),
+		T(test_removed_line_is_reported_at_the_line_that_took_its_place),
+		T(test_swapped_lines_are_reported_at_the_first_of_them),
+		T(test_truncated_last_line_is_reported),
+		T(test_garbage_line_is_reported),
+		T(test_object_without_the_fields_is_garbage),
+		T(test_removed_first_line_is_reported_as_wrong_first_prev),
+		T(test_edited_line_with_recomputed_hash_breaks_the_next_link),
+		T(test_open_refuses_a_journal_whose_last_line_is_cut),
+		T(test_open_refuses_a_journal_whose_last_line_was_edited),
+		T(test_append_to_a_full_device_fails_with_disk_full),
+		T(test_open_of_a_directory_is_refused),
+		T(test_verify_of_a_missing_file_is_not_found),
+		T(test_read_refuses_a_garbage_line_naming_it),
+		T(test_path_needs_audit_log_or_state_dir),
+		T(test_good_chain_verifies_intact),
+		T(test_hash_is_sha256_of_prev_and_sorted_compact_json),
+		T(test_append_after_reopen_continues_the_chain),
+		T(test_new_journal_is_created_private_and_empty_one_is_intact),
+		T(test_read_filters_by_host),
+		T(test_path_defaults_to_state_dir_and_prefers_audit_log),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

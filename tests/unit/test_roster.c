@@ -1,0 +1,882 @@
+/* test_roster.c - the in-memory roster, its delta decoder and its file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "roster.h"
+#include "wire.h"
+
+#define PRIMARY "primary.example"
+
+/* Deterministic 32 bytes for host i, generation g (splitmix64). */
+static void
+fake_fp(unsigned i, unsigned g, uint8_t out[ECA_ROSTER_FP_LEN])
+{
+	uint64_t x = ((uint64_t)i << 20) ^ g ^ 0x1234567ULL, z;
+	size_t k;
+
+	for (k = 0; k < ECA_ROSTER_FP_LEN; k += 8) {
+		x += 0x9e3779b97f4a7c15ULL;
+		z = x;
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		z ^= z >> 31;
+		memcpy(out + k, &z, 8);
+	}
+}
+
+static void
+fake_change(struct eca_change *c, unsigned i, unsigned g,
+    enum eca_state state, int64_t version)
+{
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->host, sizeof(c->host), "host-%u.example", i);
+	snprintf(c->host_id, sizeof(c->host_id),
+	    "%08x-0000-4000-8000-%012x", i, g);
+	c->state = state;
+	fake_fp(i, g, fp);
+	eca_roster_fp_to_hex(fp, c->fingerprint);
+	fake_fp(i, g + 1000, fp);
+	eca_roster_fp_to_hex(fp, c->spki_fingerprint);
+	c->not_after = 1800000000 + i;
+	c->version = version;
+}
+
+/* The primary's encoder, so decoder and encoder are tested together. */
+static char *
+body_of(const char *primary, int64_t since, int64_t next, int full,
+    int more, const struct eca_change *ch, size_t n)
+{
+	json_t *j;
+	char *s;
+
+	j = eca_wire_roster(primary, since, next, next, full, more, ch, n);
+	assert_non_null(j);
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	assert_non_null(s);
+	return s;
+}
+
+static int
+parse(const char *s, struct eca_roster_delta **d, struct eca_err *err)
+{
+	return eca_roster_delta_parse(s, strlen(s), d, err);
+}
+
+static void
+refused(const char *s, int code, const char *needle)
+{
+	struct eca_roster_delta *d = (void *)1;
+	struct eca_err err;
+
+	eca_err_clear(&err);
+	assert_int_equal(parse(s, &d, &err), code);
+	assert_null(d);
+	assert_int_equal(err.code, code);
+	if (needle != NULL && strstr(err.msg, needle) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", err.msg, needle);
+}
+
+static const char ENTRY_OK[] =
+    "{\"host\":\"a.example\",\"host_id\":"
+    "\"01234567-89ab-4cde-8f01-23456789abcd\",\"state\":\"ENROLLED\","
+    "\"fingerprint\":\"" "0123456789abcdef0123456789abcdef"
+    "0123456789abcdef0123456789abcdef\",\"spki_fingerprint\":\""
+    "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\","
+    "\"not_after\":\"2030-01-01T00:00:00Z\",\"version\":3}";
+
+/* A body around one entry text. */
+static char *
+wrap(const char *entry)
+{
+	char *s;
+	size_t len = strlen(entry) + 256;
+
+	s = malloc(len);
+	assert_non_null(s);
+	snprintf(s, len, "{\"primary\":\"" PRIMARY "\",\"since\":0,"
+	    "\"version\":3,\"next\":3,\"full\":true,\"more\":false,"
+	    "\"entries\":[%s]}", entry);
+	return s;
+}
+
+/* ENTRY_OK with the text from `from` replaced by `to`. */
+static void
+refused_entry(const char *from, const char *to, const char *needle)
+{
+	char entry[1024], *p, *s;
+
+	p = strstr(ENTRY_OK, from);
+	assert_non_null(p);
+	snprintf(entry, sizeof(entry), "%.*s%s%s", (int)(p - ENTRY_OK),
+	    ENTRY_OK, to, p + strlen(from));
+	s = wrap(entry);
+	refused(s, ECA_ERR_PROTOCOL, needle);
+	free(s);
+}
+
+static struct eca_roster *
+roster(void)
+{
+	struct eca_roster *r = NULL;
+
+	assert_int_equal(eca_roster_new(PRIMARY, &r, NULL), 0);
+	return r;
+}
+
+static int
+apply_body(struct eca_roster *r, const char *s, int64_t now,
+    struct eca_err *err)
+{
+	struct eca_roster_delta *d = NULL;
+	int rc;
+
+	if ((rc = parse(s, &d, err)) != 0)
+		return rc;
+	rc = eca_roster_apply(r, d, now, err);
+	eca_roster_delta_free(d);
+	return rc;
+}
+
+static void
+apply_ok(struct eca_roster *r, int64_t since, int64_t next, int full,
+    int more, const struct eca_change *ch, size_t n, int64_t now)
+{
+	struct eca_err err;
+	char *s;
+
+	eca_err_clear(&err);
+	s = body_of(PRIMARY, since, next, full, more, ch, n);
+	if (apply_body(r, s, now, &err) != 0)
+		fail_msg("apply: %s", err.msg);
+	free(s);
+}
+
+static void
+tmp_path(char *buf, size_t len, const char *name)
+{
+	const char *dir = getenv("TMPDIR");
+
+	snprintf(buf, len, "%s/test_roster.%ld.%s", dir != NULL ? dir :
+	    "/tmp", (long)getpid(), name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Negative cases first.                                               */
+
+static void
+test_delta_that_is_not_json_is_refused(void **state)
+{
+	(void)state;
+	refused("", ECA_ERR_PROTOCOL, "not JSON");
+	refused("{\"primary\":", ECA_ERR_PROTOCOL, "not JSON");
+	refused("\x01\x02garbage", ECA_ERR_PROTOCOL, "not JSON");
+}
+
+static void
+test_delta_that_is_not_an_object_is_refused(void **state)
+{
+	(void)state;
+	refused("[]", ECA_ERR_PROTOCOL, "not a JSON object");
+	refused("42", ECA_ERR_PROTOCOL, NULL);
+	refused("\"roster\"", ECA_ERR_PROTOCOL, NULL);
+}
+
+static void
+test_delta_with_missing_or_wrong_typed_fields_is_refused(void **state)
+{
+	(void)state;
+	refused("{\"since\":0,\"version\":0,\"next\":0,\"full\":true,"
+	    "\"more\":false,\"entries\":[]}", ECA_ERR_PROTOCOL, "primary");
+	refused("{\"primary\":\"" PRIMARY "\",\"since\":\"0\",\"version\":0,"
+	    "\"next\":0,\"full\":true,\"more\":false,\"entries\":[]}",
+	    ECA_ERR_PROTOCOL, "since");
+	refused("{\"primary\":\"" PRIMARY "\",\"since\":-1,\"version\":0,"
+	    "\"next\":0,\"full\":true,\"more\":false,\"entries\":[]}",
+	    ECA_ERR_PROTOCOL, "since");
+	refused("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":0.5,"
+	    "\"next\":0,\"full\":true,\"more\":false,\"entries\":[]}",
+	    ECA_ERR_PROTOCOL, "version");
+	refused("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":0,"
+	    "\"next\":0,\"full\":1,\"more\":false,\"entries\":[]}",
+	    ECA_ERR_PROTOCOL, "full");
+	refused("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":0,"
+	    "\"next\":0,\"full\":true,\"more\":null,\"entries\":[]}",
+	    ECA_ERR_PROTOCOL, "more");
+	refused("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":0,"
+	    "\"next\":0,\"full\":true,\"more\":false,\"entries\":{}}",
+	    ECA_ERR_PROTOCOL, "entries");
+	refused("{\"primary\":\"bad host!\",\"since\":0,\"version\":0,"
+	    "\"next\":0,\"full\":true,\"more\":false,\"entries\":[]}",
+	    ECA_ERR_PROTOCOL, "primary");
+	/* duplicate keys are refused, not resolved silently */
+	refused("{\"primary\":\"" PRIMARY "\",\"primary\":\"x\",\"since\":0,"
+	    "\"version\":0,\"next\":0,\"full\":true,\"more\":false,"
+	    "\"entries\":[]}", ECA_ERR_PROTOCOL, "not JSON");
+}
+
+static void
+test_entry_with_bad_fields_is_refused(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = wrap("[]");
+	refused(s, ECA_ERR_PROTOCOL, "not an object");
+	free(s);
+	refused_entry("\"a.example\"", "\"a b\"", "host");
+	refused_entry("\"a.example\"", "7", "host");
+	refused_entry("\"01234567-89ab", "\"01234567_89ab", "host_id");
+	refused_entry("4cde", "4CDE", "host_id");
+	refused_entry("\"ENROLLED\"", "\"enrolled\"", "state");
+	refused_entry("\"ENROLLED\"", "\"GONE\"", "state");
+	refused_entry("\"0123456789abcdef0123", "\"0123456789ABCDEF0123",
+	    "fingerprint");
+	refused_entry("\"fedcba98", "\"fedcba9", "spki_fingerprint");
+	refused_entry("\"2030-01-01T00:00:00Z\"", "\"2030-13-01T00:00:00Z\"",
+	    "not_after");
+	refused_entry("\"2030-01-01T00:00:00Z\"", "1893456000", "not_after");
+	refused_entry("\"version\":3", "\"version\":0", "version");
+	refused_entry("\"version\":3", "\"versio\":3", "version");
+}
+
+static void
+test_oversize_delta_is_refused(void **state)
+{
+	struct eca_roster_delta *d = (void *)1;
+	struct eca_change *ch;
+	struct eca_err err;
+	char *big, *s;
+	size_t i, n = ECA_ROSTER_PAGE_MAX + 1;
+
+	(void)state;
+	big = malloc(ECA_ROSTER_BODY_MAX + 1);
+	assert_non_null(big);
+	memset(big, ' ', ECA_ROSTER_BODY_MAX + 1);
+	assert_int_equal(eca_roster_delta_parse(big, ECA_ROSTER_BODY_MAX + 1,
+	    &d, &err), ECA_ERR_TOO_LARGE);
+	assert_null(d);
+	free(big);
+
+	ch = calloc(n, sizeof(*ch));
+	assert_non_null(ch);
+	for (i = 0; i < n; i++)
+		fake_change(&ch[i], (unsigned)i, 0, ECA_STATE_ENROLLED,
+		    (int64_t)i + 1);
+	s = body_of(PRIMARY, 0, (int64_t)n, 1, 0, ch, n);
+	refused(s, ECA_ERR_TOO_LARGE, "entries");
+	free(s);
+	free(ch);
+}
+
+static void
+test_delta_with_versions_out_of_order_is_refused(void **state)
+{
+	struct eca_change ch[2];
+	char *s;
+
+	(void)state;
+	fake_change(&ch[0], 1, 0, ECA_STATE_ENROLLED, 5);
+	fake_change(&ch[1], 2, 0, ECA_STATE_ENROLLED, 5);
+	s = body_of(PRIMARY, 0, 5, 1, 0, ch, 2);
+	refused(s, ECA_ERR_PROTOCOL, "not after");
+	free(s);
+	/* a delta's entries come after its since */
+	fake_change(&ch[1], 2, 0, ECA_STATE_ENROLLED, 6);
+	s = body_of(PRIMARY, 5, 6, 0, 0, ch, 2);
+	refused(s, ECA_ERR_PROTOCOL, "not after");
+	free(s);
+	/* next before the last entry */
+	s = body_of(PRIMARY, 0, 4, 1, 0, ch, 2);
+	refused(s, ECA_ERR_PROTOCOL, "next");
+	free(s);
+	/* more=true must resume right after the last entry */
+	s = body_of(PRIMARY, 0, 9, 1, 1, ch, 2);
+	refused(s, ECA_ERR_PROTOCOL, "more");
+	free(s);
+	s = body_of(PRIMARY, 0, 0, 1, 1, NULL, 0);
+	refused(s, ECA_ERR_PROTOCOL, "more");
+	free(s);
+}
+
+static void
+test_delta_from_another_primary_is_not_applied(void **state)
+{
+	struct eca_roster *r = roster();
+	struct eca_change ch;
+	struct eca_err err;
+	char *s;
+
+	(void)state;
+	fake_change(&ch, 1, 0, ECA_STATE_ENROLLED, 1);
+	s = body_of("other.example", 0, 1, 1, 0, &ch, 1);
+	assert_int_equal(apply_body(r, s, 100, &err), ECA_ERR_PROTOCOL);
+	assert_non_null(strstr(err.msg, "other.example"));
+	assert_int_equal(eca_roster_count(r), 0);
+	assert_int_equal(eca_roster_synced_at(r), 0);
+	free(s);
+	eca_roster_free(r);
+}
+
+static void
+test_delta_that_does_not_follow_the_version_is_not_applied(void **state)
+{
+	struct eca_roster *r = roster();
+	struct eca_change ch[2];
+	struct eca_err err;
+	char *s;
+
+	(void)state;
+	fake_change(&ch[0], 1, 0, ECA_STATE_ENROLLED, 1);
+	apply_ok(r, 0, 1, 1, 0, ch, 1, 100);
+	fake_change(&ch[1], 2, 0, ECA_STATE_ENROLLED, 9);
+	/* the roster is at 1: a delta since 5 would skip changes 2..5 */
+	s = body_of(PRIMARY, 5, 9, 0, 0, &ch[1], 1);
+	assert_int_equal(apply_body(r, s, 200, &err), ECA_ERR_PROTOCOL);
+	assert_non_null(strstr(err.msg, "since=1"));
+	assert_int_equal(eca_roster_count(r), 1);
+	assert_int_equal(eca_roster_version(r), 1);
+	assert_int_equal(eca_roster_synced_at(r), 100);
+	free(s);
+	eca_roster_free(r);
+}
+
+static void
+test_bad_primary_name_is_refused(void **state)
+{
+	struct eca_roster *r = (void *)1;
+
+	(void)state;
+	assert_int_equal(eca_roster_new("not a host", &r, NULL),
+	    ECA_ERR_CONFIG);
+	assert_null(r);
+	assert_int_equal(eca_roster_new("", &r, NULL), ECA_ERR_CONFIG);
+}
+
+static void
+test_lookup_of_unknown_host_or_fingerprint_is_not_found(void **state)
+{
+	struct eca_roster *r = roster();
+	struct eca_roster_entry e;
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+	char longname[300];
+
+	(void)state;
+	/* empty roster: no index yet */
+	assert_int_equal(eca_roster_lookup_host(r, "a.example", &e),
+	    ECA_ERR_NOT_FOUND);
+	fake_fp(1, 0, fp);
+	assert_int_equal(eca_roster_lookup_fp(r, fp, &e), ECA_ERR_NOT_FOUND);
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(eca_roster_lookup_host(r, longname, &e),
+	    ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_roster_lookup_host(r, "", &e),
+	    ECA_ERR_NOT_FOUND);
+	eca_roster_free(r);
+}
+
+/* Save a small roster to path; returns its size. */
+static long
+saved_roster(const char *path)
+{
+	struct eca_roster *r = roster();
+	struct eca_change ch[3];
+	struct eca_err err;
+	struct stat sb;
+	unsigned i;
+
+	for (i = 0; i < 3; i++)
+		fake_change(&ch[i], i, 0, ECA_STATE_ENROLLED, i + 1);
+	apply_ok(r, 0, 3, 1, 0, ch, 3, 1000);
+	eca_err_clear(&err);
+	if (eca_roster_save(r, path, &err) != 0)
+		fail_msg("save: %s", err.msg);
+	eca_roster_free(r);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	return (long)sb.st_size;
+}
+
+static void
+rewrite_byte(const char *path, long off, int delta)
+{
+	FILE *f = fopen(path, "r+b");
+	int c;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, off, SEEK_SET), 0);
+	c = fgetc(f);
+	assert_int_not_equal(c, EOF);
+	assert_int_equal(fseek(f, off, SEEK_SET), 0);
+	fputc((c + delta) & 0xff, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+load_refused(const char *path, int code, const char *needle)
+{
+	struct eca_roster *r = (void *)1;
+	struct eca_err err;
+
+	eca_err_clear(&err);
+	assert_int_equal(eca_roster_load(path, PRIMARY, &r, &err), code);
+	assert_null(r);
+	if (needle != NULL && strstr(err.msg, needle) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", err.msg, needle);
+}
+
+static void
+test_missing_roster_file_is_not_found(void **state)
+{
+	char path[256];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "missing");
+	unlink(path);
+	load_refused(path, ECA_ERR_NOT_FOUND, "synced in full");
+}
+
+static void
+test_corrupt_roster_file_is_refused(void **state)
+{
+	char path[256];
+	long size;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "corrupt");
+	size = saved_roster(path);
+	/* a byte of a record's host name */
+	rewrite_byte(path, size - 40, 1);
+	load_refused(path, ECA_ERR_PARSE, "starts empty");
+	saved_roster(path);
+	rewrite_byte(path, 0, 1);
+	load_refused(path, ECA_ERR_PARSE, "not an eca roster file");
+	unlink(path);
+}
+
+static void
+test_roster_file_with_wrong_checksum_is_refused(void **state)
+{
+	char path[256];
+	long size;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "checksum");
+	size = saved_roster(path);
+	rewrite_byte(path, size - 1, 1);
+	load_refused(path, ECA_ERR_PARSE, "wrong checksum");
+	unlink(path);
+}
+
+static void
+test_truncated_roster_file_is_refused(void **state)
+{
+	char path[256];
+	long size, cut;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "truncated");
+	size = saved_roster(path);
+	for (cut = size - 1; cut >= 0; cut -= 37) {
+		assert_int_equal(truncate(path, cut), 0);
+		load_refused(path, ECA_ERR_PARSE, NULL);
+	}
+	unlink(path);
+}
+
+static void
+test_roster_file_of_another_primary_is_refused(void **state)
+{
+	struct eca_roster *r = (void *)1;
+	struct eca_err err;
+	char path[256];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "other");
+	saved_roster(path);
+	assert_int_equal(eca_roster_load(path, "other.example", &r, &err),
+	    ECA_ERR_PARSE);
+	assert_null(r);
+	assert_non_null(strstr(err.msg, "another primary"));
+	unlink(path);
+}
+
+static void
+test_never_synced_roster_is_stale(void **state)
+{
+	struct eca_roster *r = roster();
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(eca_roster_check_fresh(r, 1000, 3600, &err),
+	    ECA_ERR_ROSTER_STALE);
+	assert_non_null(strstr(err.msg, "never been synced"));
+	eca_roster_free(r);
+}
+
+static void
+test_roster_older_than_max_age_is_stale(void **state)
+{
+	struct eca_roster *r = roster();
+	struct eca_err err;
+
+	(void)state;
+	/* an empty complete sync counts as a sync */
+	apply_ok(r, 0, 0, 1, 0, NULL, 0, 10000);
+	assert_int_equal(eca_roster_check_fresh(r, 10000 + 3601, 3600, &err),
+	    ECA_ERR_ROSTER_STALE);
+	assert_non_null(strstr(err.msg, "ECA_ROSTER_MAX_AGE"));
+	assert_non_null(strstr(err.msg, "3601 s ago"));
+	assert_int_equal(eca_roster_check_fresh(r, 10000 + 3600, 3600, &err),
+	    0);
+	assert_int_equal(eca_roster_check_fresh(r, 10000, 3600, &err), 0);
+	eca_roster_free(r);
+}
+
+static void
+test_incomplete_sync_does_not_refresh(void **state)
+{
+	struct eca_roster *r = roster();
+	struct eca_change ch[2];
+	struct eca_err err;
+
+	(void)state;
+	fake_change(&ch[0], 1, 0, ECA_STATE_ENROLLED, 1);
+	fake_change(&ch[1], 2, 0, ECA_STATE_ENROLLED, 2);
+	apply_ok(r, 0, 1, 1, 1, ch, 1, 500);
+	assert_int_equal(eca_roster_synced_at(r), 0);
+	assert_int_equal(eca_roster_check_fresh(r, 500, 3600, &err),
+	    ECA_ERR_ROSTER_STALE);
+	assert_int_equal(eca_roster_version(r), 1);
+	apply_ok(r, 1, 2, 0, 0, &ch[1], 1, 600);
+	assert_int_equal(eca_roster_synced_at(r), 600);
+	assert_int_equal(eca_roster_count(r), 2);
+	eca_roster_free(r);
+}
+
+static void
+test_config_max_age_out_of_range_is_refused(void **state)
+{
+	static const char bad[] = "CLIENT_NAME = h.example\n"
+	    "ECA_ROSTER_MAX_AGE = 0\n";
+	struct eca_config *cfg = NULL;
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(eca_config_parse(bad, strlen(bad), "t.conf", &cfg,
+	    &err), ECA_ERR_CONFIG);
+	assert_null(cfg);
+	assert_non_null(strstr(err.msg, "t.conf:2"));
+}
+
+/* ------------------------------------------------------------------ */
+/* What works.                                                         */
+
+static void
+test_config_max_age_defaults_to_an_hour(void **state)
+{
+	static const char def[] = "CLIENT_NAME = h.example\n";
+	static const char set[] = "CLIENT_NAME = h.example\n"
+	    "ECA_ROSTER_MAX_AGE = 120\n";
+	struct eca_config *cfg = NULL;
+	struct eca_err err;
+	char *dump;
+
+	(void)state;
+	if (eca_config_parse(def, strlen(def), "t.conf", &cfg, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(cfg->roster_max_age, ECA_ROSTER_MAX_AGE_DEFAULT);
+	assert_int_equal(cfg->roster_max_age, 3600);
+	dump = eca_config_dump(cfg);
+	assert_non_null(dump);
+	assert_non_null(strstr(dump, "ECA_ROSTER_MAX_AGE = 3600"));
+	free(dump);
+	eca_config_free(cfg);
+	if (eca_config_parse(set, strlen(set), "t.conf", &cfg, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(cfg->roster_max_age, 120);
+	eca_config_free(cfg);
+}
+
+static void
+test_decoder_reads_what_the_primary_writes(void **state)
+{
+	struct eca_roster_delta *d = NULL;
+	struct eca_change ch[2];
+	struct eca_err err;
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+	char hex[ECA_FP_HEX_LEN + 1], *s;
+
+	(void)state;
+	fake_change(&ch[0], 1, 0, ECA_STATE_ENROLLED, 4);
+	fake_change(&ch[1], 2, 0, ECA_STATE_REMOVED, 7);
+	s = body_of(PRIMARY, 3, 7, 0, 0, ch, 2);
+	if (parse(s, &d, &err) != 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(d->primary, PRIMARY);
+	assert_int_equal(d->since, 3);
+	assert_int_equal(d->next, 7);
+	assert_false(d->full);
+	assert_false(d->more);
+	assert_int_equal(d->n, 2);
+	assert_string_equal(d->entries[0].host, "host-1.example");
+	assert_string_equal(d->entries[0].host_id, ch[0].host_id);
+	eca_roster_fp_to_hex(d->entries[0].fingerprint, hex);
+	assert_string_equal(hex, ch[0].fingerprint);
+	eca_roster_fp_to_hex(d->entries[0].spki_fingerprint, hex);
+	assert_string_equal(hex, ch[0].spki_fingerprint);
+	assert_int_equal(d->entries[0].not_after, ch[0].not_after);
+	assert_int_equal(d->entries[1].state, ECA_STATE_REMOVED);
+	assert_int_equal(d->entries[1].version, 7);
+	assert_int_equal(eca_roster_fp_from_hex(ch[1].fingerprint, fp), 0);
+	assert_memory_equal(fp, d->entries[1].fingerprint, sizeof(fp));
+	eca_roster_delta_free(d);
+	free(s);
+	/* unknown keys from a newer primary are ignored */
+	s = wrap(ENTRY_OK);
+	s[strlen(s) - 1] = '\0';
+	{
+		char buf[2048];
+
+		snprintf(buf, sizeof(buf), "%s,\"compacted_below\":0}", s);
+		if (parse(buf, &d, &err) != 0)
+			fail_msg("%s", err.msg);
+		assert_int_equal(d->n, 1);
+		eca_roster_delta_free(d);
+	}
+	free(s);
+}
+
+static void
+test_apply_adds_replaces_and_removes(void **state)
+{
+	struct eca_roster *r = roster();
+	struct eca_roster_entry e;
+	struct eca_change ch[3], upd[2];
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+
+	(void)state;
+	fake_change(&ch[0], 1, 0, ECA_STATE_ENROLLED, 1);
+	fake_change(&ch[1], 2, 0, ECA_STATE_ENROLLED, 2);
+	fake_change(&ch[2], 3, 0, ECA_STATE_CONFLICT, 3);
+	apply_ok(r, 0, 3, 1, 0, ch, 3, 100);
+	assert_int_equal(eca_roster_count(r), 3);
+	assert_int_equal(eca_roster_version(r), 3);
+	assert_string_equal(eca_roster_primary(r), PRIMARY);
+
+	assert_int_equal(eca_roster_lookup_host(r, "host-2.example", &e), 0);
+	assert_string_equal(e.host, "host-2.example");
+	assert_string_equal(e.host_id, ch[1].host_id);
+	assert_int_equal(e.state, ECA_STATE_ENROLLED);
+	assert_int_equal(e.version, 2);
+	assert_int_equal(e.not_after, 1800000002);
+	fake_fp(3, 0, fp);
+	assert_int_equal(eca_roster_lookup_fp(r, fp, &e), 0);
+	assert_string_equal(e.host, "host-3.example");
+	assert_int_equal(e.state, ECA_STATE_CONFLICT);
+
+	/* renewal of host 1 (new certificate), removal of host 2 */
+	fake_change(&upd[0], 1, 1, ECA_STATE_ENROLLED, 4);
+	fake_change(&upd[1], 2, 0, ECA_STATE_REMOVED, 5);
+	apply_ok(r, 3, 5, 0, 0, upd, 2, 200);
+	assert_int_equal(eca_roster_count(r), 3);
+	assert_int_equal(eca_roster_version(r), 5);
+	assert_int_equal(eca_roster_synced_at(r), 200);
+	fake_fp(1, 0, fp);
+	assert_int_equal(eca_roster_lookup_fp(r, fp, &e), ECA_ERR_NOT_FOUND);
+	fake_fp(1, 1, fp);
+	assert_int_equal(eca_roster_lookup_fp(r, fp, &e), 0);
+	assert_string_equal(e.host, "host-1.example");
+	assert_int_equal(e.version, 4);
+	assert_int_equal(eca_roster_lookup_host(r, "host-2.example", &e), 0);
+	assert_int_equal(e.state, ECA_STATE_REMOVED);
+
+	/* a full answer replaces everything */
+	fake_change(&ch[0], 9, 0, ECA_STATE_ENROLLED, 8);
+	apply_ok(r, 0, 8, 1, 0, ch, 1, 300);
+	assert_int_equal(eca_roster_count(r), 1);
+	assert_int_equal(eca_roster_lookup_host(r, "host-1.example", &e),
+	    ECA_ERR_NOT_FOUND);
+	fake_fp(3, 0, fp);
+	assert_int_equal(eca_roster_lookup_fp(r, fp, &e), ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_roster_lookup_host(r, "host-9.example", &e), 0);
+	eca_roster_free(r);
+}
+
+static void
+test_many_hosts_stay_findable_through_growth_and_renewals(void **state)
+{
+	struct eca_roster *r = roster();
+	struct eca_roster_entry e;
+	struct eca_change *ch;
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+	char host[64];
+	unsigned i, n = 20000, page = ECA_ROSTER_PAGE_MAX, k;
+	int64_t v = 0;
+
+	(void)state;
+	ch = calloc(page, sizeof(*ch));
+	assert_non_null(ch);
+	for (i = 0; i < n; i += page) {
+		for (k = 0; k < page && i + k < n; k++)
+			fake_change(&ch[k], i + k, 0, ECA_STATE_ENROLLED,
+			    v + k + 1);
+		apply_ok(r, v, v + k, v == 0, 0, ch, k, 10);
+		v += k;
+	}
+	assert_int_equal(eca_roster_count(r), n);
+	/* renew every third host, in pages */
+	for (i = 0, k = 0; i < n; i += 3) {
+		fake_change(&ch[k], i, 1, ECA_STATE_ENROLLED, v + k + 1);
+		if (++k == page || i + 3 >= n) {
+			apply_ok(r, v, v + k, 0, 0, ch, k, 20);
+			v += k;
+			k = 0;
+		}
+	}
+	assert_int_equal(eca_roster_count(r), n);
+	for (i = 0; i < n; i++) {
+		snprintf(host, sizeof(host), "host-%u.example", i);
+		assert_int_equal(eca_roster_lookup_host(r, host, &e), 0);
+		assert_string_equal(e.host, host);
+		fake_fp(i, i % 3 == 0 ? 1 : 0, fp);
+		assert_memory_equal(e.fingerprint, fp, sizeof(fp));
+		assert_int_equal(eca_roster_lookup_fp(r, fp, &e), 0);
+		assert_string_equal(e.host, host);
+		if (i % 3 == 0) {
+			fake_fp(i, 0, fp);
+			assert_int_equal(eca_roster_lookup_fp(r, fp, &e),
+			    ECA_ERR_NOT_FOUND);
+		}
+	}
+	/*
+	 * Compact even with the slack of growth (the 200 B/host target at
+	 * 1,000,000 hosts is bench/bench_roster's to measure).
+	 */
+	assert_true(eca_roster_memory(r) / n < 300);
+	free(ch);
+	eca_roster_free(r);
+}
+
+static void
+test_save_and_load_round_trip(void **state)
+{
+	struct eca_roster *r = roster(), *l = NULL;
+	struct eca_roster_entry a, b;
+	struct eca_change ch[50];
+	struct eca_err err;
+	char path[256];
+	unsigned i;
+
+	(void)state;
+	tmp_path(path, sizeof(path), "roundtrip");
+	for (i = 0; i < 50; i++)
+		fake_change(&ch[i], i, 0, (enum eca_state)(i % 5), i + 1);
+	apply_ok(r, 0, 60, 1, 0, ch, 50, 123456);
+	eca_err_clear(&err);
+	if (eca_roster_save(r, path, &err) != 0)
+		fail_msg("save: %s", err.msg);
+	/* saving again replaces the file atomically */
+	if (eca_roster_save(r, path, &err) != 0)
+		fail_msg("save: %s", err.msg);
+	if (eca_roster_load(path, PRIMARY, &l, &err) != 0)
+		fail_msg("load: %s", err.msg);
+	assert_int_equal(eca_roster_count(l), 50);
+	assert_int_equal(eca_roster_version(l), 60);
+	assert_int_equal(eca_roster_synced_at(l), 123456);
+	for (i = 0; i < 50; i++) {
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		assert_int_equal(eca_roster_lookup_host(r, ch[i].host, &a), 0);
+		assert_int_equal(eca_roster_lookup_host(l, ch[i].host, &b), 0);
+		assert_memory_equal(&a, &b, sizeof(a));
+		assert_int_equal(eca_roster_lookup_fp(l, a.fingerprint, &b), 0);
+		assert_string_equal(b.host, ch[i].host);
+	}
+	eca_roster_free(l);
+	/* an empty roster round-trips too */
+	eca_roster_free(r);
+	r = roster();
+	if (eca_roster_save(r, path, &err) != 0)
+		fail_msg("save: %s", err.msg);
+	if (eca_roster_load(path, PRIMARY, &l, &err) != 0)
+		fail_msg("load: %s", err.msg);
+	assert_int_equal(eca_roster_count(l), 0);
+	assert_int_equal(eca_roster_synced_at(l), 0);
+	eca_roster_free(l);
+	eca_roster_free(r);
+	unlink(path);
+}
+
+static void
+test_roster_path_is_under_state_dir(void **state)
+{
+	char buf[48];
+
+	(void)state;
+	assert_int_equal(eca_roster_path("/var/lib/eca", PRIMARY, buf,
+	    sizeof(buf), NULL), 0);
+	assert_string_equal(buf, "/var/lib/eca/roster-" PRIMARY ".bin");
+	assert_int_equal(eca_roster_path("/a/very/long/state/directory/name",
+	    PRIMARY, buf, sizeof(buf), NULL), ECA_ERR_CONFIG);
+}
+
+static void
+test_free_of_null_is_a_no_op(void **state)
+{
+	(void)state;
+	eca_roster_free(NULL);
+	eca_roster_delta_free(NULL);
+	assert_int_equal(eca_roster_count(NULL), 0);
+}
+
+#define U(f) cmocka_unit_test(f)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		U(test_delta_that_is_not_json_is_refused),
+		U(test_delta_that_is_not_an_object_is_refused),
+		U(test_delta_with_missing_or_wrong_typed_fields_is_refused),
+		U(test_entry_with_bad_fields_is_refused),
+		U(test_oversize_delta_is_refused),
+		U(test_delta_with_versions_out_of_order_is_refused),
+		U(test_delta_from_another_primary_is_not_applied),
+		U(test_delta_that_does_not_follow_the_version_is_not_applied),
+		U(test_bad_primary_name_is_refused),
+		U(test_lookup_of_unknown_host_or_fingerprint_is_not_found),
+		U(test_missing_roster_file_is_not_found),
+		U(test_corrupt_roster_file_is_refused),
+		U(test_roster_file_with_wrong_checksum_is_refused),
+		U(test_truncated_roster_file_is_refused),
+		U(test_roster_file_of_another_primary_is_refused),
+		U(test_never_synced_roster_is_stale),
+		U(test_roster_older_than_max_age_is_stale),
+		U(test_incomplete_sync_does_not_refresh),
+		U(test_config_max_age_out_of_range_is_refused),
+		U(test_config_max_age_defaults_to_an_hour),
+		U(test_decoder_reads_what_the_primary_writes),
+		U(test_apply_adds_replaces_and_removes),
+		U(test_many_hosts_stay_findable_through_growth_and_renewals),
+		U(test_save_and_load_round_trip),
+		U(test_roster_path_is_under_state_dir),
+		U(test_free_of_null_is_a_no_op),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
