@@ -696,7 +696,7 @@ refuse(struct pconn *pc, int code, const char *fmt, ...)
  * may be enrolling right now); then the one verdict.
  */
 static void
-judge(struct ecad *d, struct pconn *pc, struct eca_config *caller)
+judge(struct ecad *d, struct pconn *pc)
 {
 	struct ecad_snap *s = ecad_snap_get(d);
 	const struct eca_config *cfg = s->cfg;
@@ -708,6 +708,7 @@ judge(struct ecad *d, struct pconn *pc, struct eca_config *caller)
 	struct eca_certinfo info;
 	enum eca_enroll_outcome outcome = ECA_OUTCOME_NONE;
 	struct eca_err e, le;
+	struct eca_autoenroll_side caller, me;
 	const char *why = NULL;
 	uint8_t fp[ECA_ROSTER_FP_LEN];
 	int r, have = 0, lr = 0, allowed;
@@ -761,15 +762,27 @@ judge(struct ecad *d, struct pconn *pc, struct eca_config *caller)
 			    eca_outcome_name(outcome));
 		}
 		/*
-		 * Would the caller enroll itself for this channel?  Its own
-		 * ECA_DISABLE_AUTO_ENROLLMENT is not known here: assumed off
-		 * (the wait is bounded).
+		 * Would the caller enroll itself for this channel?  Its HELLO
+		 * says so ("auto": its own rule and settings); a caller that
+		 * does not say is asked the rule with auto-enrollment on (the
+		 * wait is bounded).
 		 */
-		caller->role = pc->hello.role;
-		caller->disable_auto_enrollment = 0;
-		caller->nat_client = 0;
-		allowed = eca_autoenroll_allowed(caller, pc->hello.has_cert,
-		    cfg->role, h->cred != NULL, 0, pc->hello.purpose, &why);
+		caller.role = pc->hello.role;
+		caller.has_cert = pc->hello.has_cert;
+		caller.nat = 0;
+		caller.disabled = 0;
+		me.role = cfg->role;
+		me.has_cert = h->cred != NULL;
+		me.nat = cfg->nat_client;
+		me.disabled = cfg->disable_auto_enrollment;
+		allowed = eca_autoenroll_rule(&caller, &me, pc->hello.purpose,
+		    &why);
+		if (allowed && pc->hello.has_autoenroll &&
+		    !pc->hello.autoenroll) {
+			allowed = 0;
+			why = "auto-enrollment is disabled on the caller "
+			    "(ECA_DISABLE_AUTO_ENROLLMENT = YES)";
+		}
 		lr = eca_domain_lookup(h, dom, pc->hello.host,
 		    allowed ? ECA_ENROLL_WAIT_MS : 0, &entry, &le);
 		/*
@@ -825,11 +838,8 @@ static void *
 judge_main(void *arg)
 {
 	struct ecad_peer *p = arg;
-	struct eca_config *caller;
 	struct pconn *pc;
 
-	/* A stand-in for the caller's configuration (the rule reads it). */
-	caller = calloc(1, sizeof(*caller));
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
 		while (!p->stopping && p->qhead == NULL)
@@ -842,14 +852,9 @@ judge_main(void *arg)
 		if ((p->qhead = pc->qnext) == NULL)
 			p->qtail = NULL;
 		pthread_mutex_unlock(&p->lock);
-		if (caller == NULL) {
-			memset(&pc->v, 0, sizeof(pc->v));
-			refuse(pc, ECA_ERR_NOMEM, "out of memory");
-		} else
-			judge(p->d, pc, caller);
+		judge(p->d, pc);
 		event_active(pc->judged_ev, EV_TIMEOUT, 0);
 	}
-	free(caller);
 	return NULL;
 }
 

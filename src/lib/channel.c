@@ -504,6 +504,11 @@ eca_chan_encode_client_hello(const struct eca_hello_client *h,
 	    ECA_PROTOCOL_VERSION, "host", h->host, "role",
 	    eca_role_name(h->role), "primary", h->primary, "purpose",
 	    eca_purpose_name(h->purpose), "cert", h->has_cert ? 1 : 0);
+	if (j != NULL && h->has_autoenroll &&
+	    json_object_set_new(j, "auto", json_boolean(h->autoenroll)) != 0) {
+		json_decref(j);
+		j = NULL;
+	}
 	return frame_and_free(j, out, len, err);
 }
 
@@ -528,6 +533,12 @@ eca_chan_parse_client_hello(const unsigned char *buf, size_t len,
 	    (r = get_bool(j, "cert", what, &out->has_cert, err)) != 0 ||
 	    (r = get_string(j, "purpose", what, &s, &slen, err)) != 0)
 		goto out;
+	if (json_object_get(j, "auto") != NULL) {
+		if ((r = get_bool(j, "auto", what, &out->autoenroll,
+		    err)) != 0)
+			goto out;
+		out->has_autoenroll = 1;
+	}
 	if (strlen(s) != slen || (p = eca_purpose_from_name(s)) < 0) {
 		show(s, slen, text, sizeof(text));
 		r = eca_err_set(err, ECA_ERR_PROTOCOL, "the %s's \"purpose\" "
@@ -1264,19 +1275,19 @@ judge_peer(struct eca_host *h, struct eca_channel *ch, struct eca_domain *d,
  */
 static int
 peer_autoenroll(const struct eca_host *h, const struct eca_hello_server *sh,
-    enum eca_purpose purpose, const char **why, struct eca_err *err)
+    enum eca_purpose purpose, const char **why)
 {
-	struct eca_config *view;
-	int allowed;
+	struct eca_autoenroll_side peer, me;
 
-	if ((view = calloc(1, sizeof(*view))) == NULL)
-		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
-	view->role = sh->role;
-	view->client_name = (char *)(uintptr_t)sh->host;
-	allowed = eca_autoenroll_allowed(view, sh->has_cert, h->cfg->role,
-	    h->cred != NULL, h->cfg->nat_client, purpose, why);
-	free(view);
-	return allowed;
+	peer.role = sh->role;
+	peer.has_cert = sh->has_cert;
+	peer.nat = 0;
+	peer.disabled = 0;
+	me.role = h->cfg->role;
+	me.has_cert = h->cred != NULL;
+	me.nat = h->cfg->nat_client;
+	me.disabled = h->cfg->disable_auto_enrollment;
+	return eca_autoenroll_rule(&peer, &me, purpose, why);
 }
 
 int
@@ -1297,7 +1308,7 @@ eca_channel_open(struct eca_host *h, const char *peer,
 	const char *primary, *why = NULL;
 	size_t len;
 	int64_t t0, t;
-	int r = ECA_ERR_INTERNAL, peer_can, deferred = 0;
+	int r = ECA_ERR_INTERNAL, peer_can, self_can, deferred = 0;
 
 	if (steps == NULL)
 		steps = &local;
@@ -1378,9 +1389,9 @@ eca_channel_open(struct eca_host *h, const char *peer,
 	steps->identity_us = now_us() - t;
 
 	/* This host's own enrollment first (S1, S3): the rule decides. */
-	if (!eca_domain_is_enrolled(h, d) &&
-	    eca_autoenroll_allowed(h->cfg, 1, sh.role, sh.has_cert,
-	    0, purpose, NULL)) {
+	self_can = eca_autoenroll_allowed(h->cfg, 1, sh.role, sh.has_cert, 0,
+	    purpose, NULL);
+	if (!eca_domain_is_enrolled(h, d) && self_can) {
 		t = now_us();
 		r = eca_domain_enroll(h, d, 0, 0, ECA_METHOD_AUTO, &outcome,
 		    NULL, err);
@@ -1399,10 +1410,7 @@ eca_channel_open(struct eca_host *h, const char *peer,
 	 * only after it has read our HELLO: then the judgment waits until
 	 * after its VERDICT (nothing but the HELLO is sent before it).
 	 */
-	if ((peer_can = peer_autoenroll(h, &sh, purpose, &why, err)) < 0) {
-		r = peer_can;
-		goto out;
-	}
+	peer_can = peer_autoenroll(h, &sh, purpose, &why);
 	r = judge_peer(h, ch, d, primary, leaf, chain, 0, peer_can, why,
 	    steps, err);
 	if (r == ECA_ERR_NOT_ENROLLED && peer_can)
@@ -1416,6 +1424,8 @@ eca_channel_open(struct eca_host *h, const char *peer,
 	snprintf(hc.primary, sizeof(hc.primary), "%s", primary);
 	hc.purpose = purpose;
 	hc.has_cert = 1;
+	hc.autoenroll = self_can;
+	hc.has_autoenroll = 1;
 	if ((r = eca_chan_encode_client_hello(&hc, &frame, &len, err)) != 0 ||
 	    (r = write_full(ch, frame, len, deadline_of(ch->timeout_ms),
 	    "sending this host's HELLO", err)) != 0)

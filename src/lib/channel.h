@@ -10,7 +10,7 @@
  *   server -> client  HELLO   {"v":1,"host":H,"role":R,"primaries":[P...],
  *                              "cert":true}
  *   client -> server  HELLO   {"v":1,"host":H,"role":R,"primary":P,
- *                              "purpose":U,"cert":true}
+ *                              "purpose":U,"cert":true,"auto":bool}
  *                     (P: the first of the client's SERVER entries that the
  *                      server also lists; the client auto-enrolls with P
  *                      before sending this, if the rule allows)
@@ -76,6 +76,15 @@ struct eca_hello_client {
 	char primary[ECA_HOST_MAX];
 	enum eca_purpose purpose;
 	int has_cert;
+	/*
+	 * "auto": does the caller enroll itself for this communication (its
+	 * own rule, its own ECA_DISABLE_AUTO_ENROLLMENT)?  The server waits
+	 * for the caller's enrollment in flight only then, and names the
+	 * right remedy otherwise.  Optional on the wire: has_autoenroll says
+	 * whether it was sent.
+	 */
+	int autoenroll;
+	int has_autoenroll;
 };
 
 struct eca_chan_verdict {

@@ -69,34 +69,55 @@ sleep_ms(int64_t ms)
 /* The rule.                                                           */
 
 int
-eca_autoenroll_allowed(const struct eca_config *self, int self_has_cert,
-    enum eca_role peer_role, int peer_has_cert, int peer_nat,
-    enum eca_purpose purpose, const char **why)
+eca_autoenroll_rule(const struct eca_autoenroll_side *self,
+    const struct eca_autoenroll_side *peer, enum eca_purpose purpose,
+    const char **why)
 {
 	const char *w = NULL;
 
 	/* Checked in this order, so the phrase names the first reason. */
-	if (self == NULL)
-		w = "this host has no configuration";
-	else if (self->disable_auto_enrollment)
+	if (self->disabled)
 		w = "auto-enrollment is disabled on this host "
 		    "(ECA_DISABLE_AUTO_ENROLLMENT = YES)";
-	else if (!self_has_cert)
+	else if (!self->has_cert)
 		w = "this host has no external certificate (ECA_CERT_PATH)";
-	else if (!peer_has_cert)
+	else if (!peer->has_cert)
 		w = "the peer has no external certificate";
 	/* S6: the NAT case lives here and nowhere else. */
-	else if (peer_nat || self->nat_client)
+	else if (peer->nat || self->nat)
 		w = "communication with a NAT client needs manual enrollment";
 	else if (purpose == ECA_PURPOSE_CONSOLE)
 		w = "the administration console needs manual enrollment";
 	else if (purpose == ECA_PURPOSE_REPLICATION &&
-	    self->role == ECA_ROLE_MEDIA && peer_role == ECA_ROLE_MEDIA)
+	    self->role == ECA_ROLE_MEDIA && peer->role == ECA_ROLE_MEDIA)
 		w = "replication between media servers needs manual "
 		    "enrollment";
 	if (why != NULL)
 		*why = w;
 	return w == NULL;
+}
+
+int
+eca_autoenroll_allowed(const struct eca_config *self, int self_has_cert,
+    enum eca_role peer_role, int peer_has_cert, int peer_nat,
+    enum eca_purpose purpose, const char **why)
+{
+	struct eca_autoenroll_side me, them;
+
+	if (self == NULL) {
+		if (why != NULL)
+			*why = "this host has no configuration";
+		return 0;
+	}
+	me.role = self->role;
+	me.has_cert = self_has_cert;
+	me.nat = self->nat_client;
+	me.disabled = self->disable_auto_enrollment;
+	them.role = peer_role;
+	them.has_cert = peer_has_cert;
+	them.nat = peer_nat;
+	them.disabled = 0;
+	return eca_autoenroll_rule(&me, &them, purpose, why);
 }
 
 /* ------------------------------------------------------------------ */
@@ -579,28 +600,31 @@ domain_sync(struct eca_host *h, struct eca_domain *d, int on_miss,
     struct eca_err *err)
 {
 	struct eca_err e;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = (int64_t)time(NULL), due;
 	int r;
 
 	if (h == NULL || d == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_domain_sync: missing argument");
 	pthread_mutex_lock(&d->lock);
-	if (d->syncing) {
-		/* Single flight: share the result of the sync in flight. */
-		while (d->syncing)
-			pthread_cond_wait(&d->synced, &d->lock);
-		r = d->last_sync_err.code;
-		if (r != 0 && err != NULL)
-			*err = d->last_sync_err;
-		pthread_mutex_unlock(&d->lock);
-		return r;
-	}
+	if (d->syncing)
+		goto share;
 	if (on_miss && d->last_sync_try != 0 &&
 	    now - d->last_sync_try < ECA_ROSTER_MISS_INTERVAL &&
 	    now >= d->last_sync_try) {
+		/*
+		 * Rate-limited, not skipped: the miss waits for the next
+		 * allowed sync (at most ECA_ROSTER_MISS_INTERVAL), so an
+		 * enrollment made just after the last sync is still seen.
+		 * Misses that wait together share one sync.
+		 */
+		due = d->last_sync_try + ECA_ROSTER_MISS_INTERVAL;
 		pthread_mutex_unlock(&d->lock);
-		return 0;
+		sleep_ms((due - now) * 1000);
+		pthread_mutex_lock(&d->lock);
+		if (d->syncing || d->last_sync_try >= due)
+			goto share;
+		now = (int64_t)time(NULL);
 	}
 	d->syncing = 1;
 	d->last_sync_try = now;
@@ -627,6 +651,16 @@ domain_sync(struct eca_host *h, struct eca_domain *d, int on_miss,
 	pthread_mutex_unlock(&d->lock);
 	if (r != 0 && err != NULL)
 		*err = e;
+	return r;
+
+share:
+	/* Single flight: share the result of the sync in flight (or just done). */
+	while (d->syncing)
+		pthread_cond_wait(&d->synced, &d->lock);
+	r = d->last_sync_err.code;
+	if (r != 0 && err != NULL)
+		*err = d->last_sync_err;
+	pthread_mutex_unlock(&d->lock);
 	return r;
 }
 

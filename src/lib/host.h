@@ -77,8 +77,9 @@ struct eca_domain *eca_host_domain(struct eca_host *h, const char *primary);
 /*
  * Sync d's roster with its primary (GET /v1/roster?since=V, all pages).
  * Single flight: a caller arriving while a sync runs waits for it and
- * shares its result.  With on_miss, skipped (returns 0) when the last try
- * was less than ECA_ROSTER_MISS_INTERVAL ago.  Saves the roster to
+ * shares its result.  With on_miss, rate-limited: when the last try was
+ * less than ECA_ROSTER_MISS_INTERVAL ago it waits for that interval to end
+ * and then syncs (or shares a sync that started since).  Saves the roster to
  * STATE_DIR when persist_rosters is set.
  */
 int eca_domain_sync(struct eca_host *h, struct eca_domain *d, int on_miss,
@@ -111,14 +112,27 @@ int eca_domain_enroll(struct eca_host *h, struct eca_domain *d, int precheck,
  * local state knows?  (No network.) */
 int eca_domain_is_enrolled(struct eca_host *h, struct eca_domain *d);
 
+/* One side of a communication, as the auto-enrollment rule sees it. */
+struct eca_autoenroll_side {
+	enum eca_role role;
+	int has_cert;		/* has an external certificate configured */
+	int nat;		/* NAT_CLIENT = YES */
+	int disabled;		/* ECA_DISABLE_AUTO_ENROLLMENT = YES */
+};
+
 /*
- * THE rule "does this communication enroll?" (S2, S3, S6, S7, S8): only if
- * auto-enrollment is enabled for self, both hosts have external
- * certificates, neither is a NAT client (S6, later), the purpose is not
- * console (S8), and it is not replication between two media servers (S7).
+ * THE rule "does this communication enroll self?" (S2, S3, S6, S7, S8):
+ * only if auto-enrollment is enabled for self, both hosts have external
+ * certificates, neither is a NAT client (S6), the purpose is not console
+ * (S8), and it is not replication between two media servers (S7).
  * Returns 1 or 0; *why (may be NULL) gets a phrase for the refusal's remedy
  * when 0 ("replication between media servers needs manual enrollment").
  */
+int eca_autoenroll_rule(const struct eca_autoenroll_side *self,
+    const struct eca_autoenroll_side *peer, enum eca_purpose purpose,
+    const char **why);
+
+/* The rule for this host (self from its configuration). */
 int eca_autoenroll_allowed(const struct eca_config *self, int self_has_cert,
     enum eca_role peer_role, int peer_has_cert, int peer_nat,
     enum eca_purpose purpose, const char **why);
