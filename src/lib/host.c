@@ -712,8 +712,12 @@ eca_domain_lookup(struct eca_host *h, struct eca_domain *d,
 		if (lr == 0 && (out->state != ECA_STATE_REMOVED || miss_tried))
 			return 0;
 		if (!miss_tried) {
+			/*
+			 * Waiting for an enrollment in flight paces its own
+			 * syncs (HOST_WAIT_STEP_MS): no rate-limit wait here.
+			 */
 			miss_tried = 1;
-			domain_sync(h, d, 1, NULL);
+			domain_sync(h, d, wait_ms <= 0, NULL);
 			continue;
 		}
 		left = wait_ms - (mono_ms() - start);

@@ -26,7 +26,7 @@
 #include "x509.h"
 
 /* On a roster miss, refresh at most this often per domain (seconds). */
-#define ECA_ROSTER_MISS_INTERVAL 2
+#define ECA_ROSTER_MISS_INTERVAL 1
 /* How long an accepting host waits for a caller's enrollment in flight. */
 #define ECA_ENROLL_WAIT_MS 5000
 
