@@ -3,7 +3,8 @@
 #   1. the unit tests (`meson test --suite unit`) in BUILD,
 #   2. the same in BUILD_ASAN (built with ASan+UBSan),
 #   3. the integration tests against BUILD's binaries
-#      (tests/integration/run.sh BUILD),
+#      (tests/integration/run.sh BUILD; t_disconnect.sh also runs
+#      BUILD_ASAN's ecad, found in $ECA_IT_ASAN_BUILD),
 #   4. with FUZZ_BUILD set, every fuzz target for FUZZ_SECONDS (fuzz/run.sh).
 # Unit tests are counted per cmocka test case (from cmocka's summary lines
 # in meson's testlog.json); a program that crashed or printed no summary
@@ -77,6 +78,10 @@ unit asan "$2"
 
 echo "==> integration tests ($1)"
 out=$(mktemp)
+# Files that also run a daemon under the sanitizers (t_disconnect.sh) find
+# the ASan build here.
+ECA_IT_ASAN_BUILD=$(cd "$2" 2>/dev/null && pwd) || ECA_IT_ASAN_BUILD=""
+export ECA_IT_ASAN_BUILD
 "$here/integration/run.sh" "$1" | tee "$out"
 line=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
 rm -f "$out"

@@ -14,6 +14,7 @@
 
 #include "channel.h"
 #include "cli.h"
+#include "crl.h"
 #include "host.h"
 #include "output.h"
 
@@ -233,6 +234,8 @@ cmd_ping(struct cli *cli, const struct cli_args *a)
 {
 	struct eca_host *h = NULL;
 	struct eca_channel *ch = NULL;
+	struct eca_crl_cache *crls = NULL;
+	struct eca_err cerr;
 	struct ping_result pr;
 	int64_t before[ECA_MAX_SERVERS], t;
 	const char *pname;
@@ -261,6 +264,20 @@ cmd_ping(struct cli *cli, const struct cli_args *a)
 	 * this host finds the peer without a call to the primary.
 	 */
 	h->persist_rosters = 1;
+	/*
+	 * The client side judges the peer's certificate against this host's
+	 * CRL cache (STATE_DIR/crl), as ecad's peer listener does on the
+	 * other side; without a cache, the check fails closed by itself.
+	 */
+	if (cli->cfg->crl_check != ECA_CRL_DISABLE) {
+		eca_err_clear(&cerr);
+		if ((r = eca_crl_cache_open(NULL, cli->cfg, &crls,
+		    &cerr)) != 0) {
+			r = out_error(cli->json, r, "%s", cerr.msg);
+			goto out;
+		}
+		h->policy.crls = crls;
+	}
 	for (i = 0; i < h->ndomains && i < ECA_MAX_SERVERS; i++)
 		before[i] = domain_syncs(&h->domains[i]);
 
@@ -300,5 +317,6 @@ cmd_ping(struct cli *cli, const struct cli_args *a)
  out:
 	eca_channel_close(ch);
 	eca_host_free(h);
+	eca_crl_cache_free(crls);
 	return r;
 }

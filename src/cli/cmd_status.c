@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
+#include "crl.h"
 #include "output.h"
 #include "roster.h"
 #include "wire.h"
@@ -68,6 +70,61 @@ roster_cell(const struct row *w, char *buf, size_t len)
 }
 
 /* Status of a record as the table shows it. */
+#define CRL_WARN_MAX 16
+
+/*
+ * The loud warnings of issue 4 section 1 about this host's CRL cache
+ * (STATE_DIR/crl, read only: nothing is fetched): each CRL expired but
+ * used in its grace period, and each expired past it.  Returns how many
+ * lines were written to warn.
+ */
+static size_t
+crl_warnings(const struct eca_config *cfg, char warn[][600], size_t max)
+{
+	struct eca_crl_cache *c = NULL;
+	struct eca_crl_info *v = NULL;
+	struct eca_crl_opts o;
+	struct stat sb;
+	char dir[4096], nu[32];
+	size_t i, n = 0, k = 0;
+
+	if (cfg->state_dir == NULL || cfg->crl_check == ECA_CRL_DISABLE)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/crl", cfg->state_dir);
+	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode))
+		return 0;
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.grace_hours = cfg->crl_grace_hours;
+	o.no_fetch = 1;
+	if (eca_crl_cache_new(NULL, &o, &c, NULL) != 0)
+		return 0;
+	if (eca_crl_cache_list(c, 0, &v, &n, NULL) == 0) {
+		for (i = 0; i < n && k < max; i++) {
+			if (v[i].state == ECA_CRL_OK)
+				continue;
+			out_time(v[i].next_update, nu, sizeof(nu));
+			if (v[i].state == ECA_CRL_IN_GRACE)
+				snprintf(warn[k++], sizeof(warn[0]), "WARNING: "
+				    "the CRL of %.200s expired on %s and is "
+				    "only used in its grace period "
+				    "(ECA_CRL_GRACE_HOURS = %d): publish a "
+				    "current CRL, then run `eca crl download`",
+				    v[i].issuer, nu, cfg->crl_grace_hours);
+			else
+				snprintf(warn[k++], sizeof(warn[0]), "WARNING: "
+				    "the CRL of %.200s expired on %s, past its "
+				    "grace period: certificates it covers are "
+				    "refused (CRL_UNAVAILABLE); publish a "
+				    "current CRL, then run `eca crl download`",
+				    v[i].issuer, nu);
+		}
+	}
+	free(v);
+	eca_crl_cache_free(c);
+	return k;
+}
+
 static const char *
 state_status(enum eca_state s)
 {
@@ -147,17 +204,23 @@ time_or_null(int64_t t)
 }
 
 static int
-print_json(struct cli *cli, const struct row *rows, size_t n)
+print_json(struct cli *cli, const struct row *rows, size_t n,
+    char warn[][600], size_t nwarn)
 {
-	json_t *top = NULL, *arr, *o;
+	json_t *top = NULL, *arr, *o, *wa;
 	size_t i;
 	int r = ECA_ERR_NOMEM;
 
 	if ((top = json_object()) == NULL || (arr = json_array()) == NULL ||
 	    json_object_set_new(top, "host",
 	    json_string(cli->cfg->client_name)) != 0 ||
-	    json_object_set_new(top, "servers", arr) != 0)
+	    json_object_set_new(top, "servers", arr) != 0 ||
+	    (wa = json_array()) == NULL ||
+	    json_object_set_new(top, "crl_warnings", wa) != 0)
 		goto out;
+	for (i = 0; i < nwarn; i++)
+		if (json_array_append_new(wa, json_string(warn[i])) != 0)
+			goto out;
 	for (i = 0; i < n; i++) {
 		const struct row *w = &rows[i];
 
@@ -200,7 +263,8 @@ print_json(struct cli *cli, const struct row *rows, size_t n)
 }
 
 static int
-print_table(const struct row *rows, size_t n)
+print_table(const struct row *rows, size_t n, char warn[][600],
+    size_t nwarn)
 {
 	static const char *const hdr[] = { "SERVER", "STATUS", "HOST ID",
 	    "FINGERPRINT", "EXPIRES", "ENROLLED AT", "LOCAL ROSTER" };
@@ -234,15 +298,18 @@ print_table(const struct row *rows, size_t n)
 	for (i = 0; i < n; i++)
 		if (rows[i].code != 0)
 			out_note("%s: %s", rows[i].server, rows[i].error);
+	for (i = 0; i < nwarn; i++)
+		out_note("%s", warn[i]);
 	return 0;
 }
 
 int
 cmd_status(struct cli *cli, const struct cli_args *a)
 {
+	static char warn[CRL_WARN_MAX][600];
 	struct row *rows = NULL;
 	char path[ECA_HOST_MAX * 3 + 32], esc[ECA_HOST_MAX * 3];
-	size_t i, n;
+	size_t i, n, nwarn;
 	int r, unreachable = 0, failed = 0;
 
 	(void)a;
@@ -271,10 +338,11 @@ cmd_status(struct cli *cli, const struct cli_args *a)
 		else if (strcmp(rows[i].status, "ERROR") == 0)
 			failed = 1;
 	}
+	nwarn = crl_warnings(cli->cfg, warn, CRL_WARN_MAX);
 	if (cli->json)
-		r = print_json(cli, rows, n);
+		r = print_json(cli, rows, n, warn, nwarn);
 	else
-		r = print_table(rows, n);
+		r = print_table(rows, n, warn, nwarn);
 	free(rows);
 	if (r != 0)
 		return r;

@@ -241,6 +241,8 @@ reply_error_status(struct call *c, int status, int code,
 	va_end(ap);
 }
 
+static void mark_revoked(struct call *);
+
 /*
  * The caller's certificate against the peer policy (chain, validity,
  * key, signature, usage).  Run once per TLS connection: a kept-alive
@@ -283,6 +285,9 @@ call_peer(struct call *c, struct eca_err *err)
 		}
 		cn->code = r;
 		cn->checked = 1;
+		/* Issue 4 §2: the registry learns what the CRL says. */
+		if (r == ECA_ERR_REVOKED)
+			mark_revoked(c);
 		X509_free(leaf);
 		sk_X509_pop_free(chain, X509_free);
 	}
@@ -816,6 +821,85 @@ job_submit(struct call *c, struct api_job *aj)
 		return;
 	}
 	c->w->inflight++;
+}
+
+/* A REVOKE finished: nobody waits for it, the writer journaled it. */
+static void
+revoke_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct api_job *aj = arg;
+	struct eca_op *op = &aj->job.op;
+
+	(void)fd;
+	(void)what;
+	aj->c.w->inflight--;
+	if (op->status != 0)
+		log_error("cannot mark the enrollment of %s REVOKED: %s: %s",
+		    op->req.host, eca_err_name(op->status), op->err.msg);
+	else if (op->outcome == ECA_OUTCOME_REVOKED)
+		log_warn("%s: enrolled certificate %s is revoked by its CRL; "
+		    "the enrollment is now REVOKED (registry version %lld)",
+		    op->req.host, op->rec.cert.fingerprint,
+		    (long long)op->rec.version);
+	event_free(aj->job.ev);
+	free(aj);
+}
+
+/*
+ * The caller's certificate was found revoked by the CRL.  If it is the
+ * enrolled certificate of the host it names (its commonName or one of
+ * its DNS names), the record becomes REVOKED through the writer, so the
+ * roster carries it and peers refuse the host before their own CRL
+ * refresh.  Not waited for: the caller gets its REVOKED refusal at once;
+ * the writer checks the record again inside its transaction.
+ */
+static void
+mark_revoked(struct call *c)
+{
+	const struct eca_certinfo *ci = &c->conn->info;
+	struct eca_enrollment rec;
+	struct eca_err e;
+	struct api_job *aj;
+	char names[ECA_HOST_MAX + ECA_DN_MAX + 2], *p, *next;
+	size_t i;
+
+	if (c->control || ci->fingerprint[0] == '\0')
+		return;
+	snprintf(names, sizeof(names), "%s,%s", ci->cn, ci->san);
+	for (p = names; p != NULL; p = next) {
+		if ((next = strchr(p, ',')) != NULL)
+			*next++ = '\0';
+		if (*p == '\0' || strlen(p) >= ECA_HOST_MAX)
+			continue;
+		for (i = 0; p[i] != '\0'; i++)
+			p[i] = (char)tolower((unsigned char)p[i]);
+		eca_err_clear(&e);
+		if (eca_store_get(c->w->rd, c->d->cfg->client_name, p, &rec,
+		    &e) != 0)
+			continue;
+		if ((rec.state != ECA_STATE_ENROLLED &&
+		    rec.state != ECA_STATE_CONFLICT) ||
+		    strcmp(rec.cert.fingerprint, ci->fingerprint) != 0)
+			continue;
+		if ((aj = job_new(c, ECA_OP_REVOKE, p)) == NULL)
+			return;
+		aj->c.req = NULL;	/* nobody is answered */
+		snprintf(aj->job.op.actor, sizeof(aj->job.op.actor), "crl");
+		aj->job.op.req.cert = *ci;
+		aj->job.ev = event_new(c->w->base, -1, 0, revoke_done_cb, aj);
+		if (aj->job.ev == NULL) {
+			free(aj);
+			return;
+		}
+		if (writer_submit(c->d->writer, &aj->job) != 0) {
+			/* Busy: the next connection of the host tries again. */
+			event_free(aj->job.ev);
+			free(aj);
+			return;
+		}
+		c->w->inflight++;
+		return;
+	}
 }
 
 static void

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -583,6 +584,11 @@ drop_privileges(struct ecad *d, struct eca_err *err)
 	if (uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
 		return eca_err_set(err, ECA_ERR_INTERNAL, "dropped to %s but "
 		    "could regain root; refusing to run", d->cfg->user);
+	/* Nor through an exec of a set-uid or file-capability program. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		return eca_err_set(err, ECA_ERR_INTERNAL, "cannot set "
+		    "no_new_privs after dropping to %s: %s", d->cfg->user,
+		    strerror(errno));
 	d->admin_uid = uid;
 	log_info("running as %s (uid %u)", d->cfg->user, (unsigned)uid);
 	return 0;
@@ -637,7 +643,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 /*
  * The CRL cache the workers share (created after dropping privileges, so
  * that STATE_DIR/crl belongs to the daemon's user); ECA_CRL_PATH is synced
- * once now, later by the checks themselves when it is due.
+ * once now, later by the CRL refresh thread (crlsync.c).
  */
 static int
 crl_start(struct ecad *d, struct eca_err *err)
@@ -679,7 +685,8 @@ start(struct ecad *d, struct eca_err *err)
 		    (r = peer_bind(d, err)) != 0 ||
 		    (r = pidfile_write(d, err)) != 0 ||
 		    (r = drop_privileges(d, err)) != 0 ||
-		    (r = crl_start(d, err)) != 0)
+		    (r = crl_start(d, err)) != 0 ||
+		    (r = crlsync_start(d, err)) != 0)
 			return r;
 		return peer_start(d, err);
 	}
@@ -693,7 +700,8 @@ start(struct ecad *d, struct eca_err *err)
 	    (r = pidfile_write(d, err)) != 0 ||
 	    (r = drop_privileges(d, err)) != 0)
 		return r;
-	if ((r = crl_start(d, err)) != 0)
+	if ((r = crl_start(d, err)) != 0 ||
+	    (r = crlsync_start(d, err)) != 0)
 		return r;
 	if ((r = writer_start(d, d->wstore, &d->writer, err)) != 0)
 		return r;
@@ -744,6 +752,7 @@ shutdown_all(struct ecad *d)
 	writer_stop(d->writer);
 	d->writer = NULL;
 	server_free(d);
+	crlsync_stop(d);
 	eca_crl_cache_free(d->crls);
 	d->crls = NULL;
 	if (d->wstore != NULL)

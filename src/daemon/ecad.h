@@ -154,6 +154,7 @@ struct ecad {
 	struct ecad_stats stats;
 	struct eca_crl_cache *crls;	/* shared CRL cache (crl.h), primary */
 	struct ecad_peer *peer;		/* the peer listener (peer.c) */
+	struct ecad_crlsync *crlsync;	/* the CRL refresh thread (crlsync.c) */
 	char peer_desc[300];		/* its "HOST:PORT", "" if none */
 };
 
@@ -217,6 +218,16 @@ int peer_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
 int peer_start(struct ecad *d, struct eca_err *err) ECA_WUR;
 void peer_stop(struct ecad *d);
 void peer_free(struct ecad *d);
+
+/*
+ * crlsync.c: the CRL refresh thread (after crl_start; none when
+ * ECA_CRL_CHECK is DISABLE); crlsync_stop joins it (before the cache is
+ * freed).  It wakes every ECAD_CRL_TICK_SEC.
+ */
+#define ECAD_CRL_TICK_SEC 60
+struct ecad_crlsync;
+int crlsync_start(struct ecad *d, struct eca_err *err) ECA_WUR;
+void crlsync_stop(struct ecad *d);
 
 /* control.c: the UNIX control socket. */
 int control_bind(struct ecad *d, struct eca_err *err) ECA_WUR;

@@ -46,6 +46,9 @@ struct ent {
 	time_t attempt;		/* last fetch a check triggered */
 	time_t fetched;		/* when the CRL was stored (file mtime) */
 	char source[512];	/* where the CRL came from */
+	/* The cache file as last loaded or looked at (reload_changed). */
+	ino_t seen_ino;
+	struct timespec seen_mtim;
 };
 
 struct eca_crl_cache {
@@ -604,6 +607,42 @@ load_cached(struct eca_crl_cache *c, unsigned long hash)
 	free(buf);
 }
 
+/*
+ * Load the cache's file for hash if it is newer than what this process
+ * holds (a missing entry, or a file written after ours was stored): a
+ * CRL another process stored is used at once.  One stat when unchanged.
+ */
+static void
+reload_changed(struct eca_crl_cache *c, unsigned long hash)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	struct ent *ent;
+	int load;
+
+	ent_path(c, hash, path, sizeof(path));
+	load = stat(path, &st) == 0;
+	/*
+	 * The entry is made either way: a check fetches for it when due.
+	 * The file is written by rename, so a new one has a new inode; the
+	 * modification time covers the rest.  Our own writes are looked at
+	 * once more, found not newer and dropped.
+	 */
+	pthread_mutex_lock(&c->lock);
+	ent = ent_get(c, hash);
+	load = load && ent != NULL && (ent->crl == NULL ||
+	    st.st_ino != ent->seen_ino ||
+	    st.st_mtim.tv_sec != ent->seen_mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != ent->seen_mtim.tv_nsec);
+	if (load) {
+		ent->seen_ino = st.st_ino;
+		ent->seen_mtim = st.st_mtim;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (load)
+		load_cached(c, hash);
+}
+
 static void
 load_dir(struct eca_crl_cache *c)
 {
@@ -803,8 +842,8 @@ dl_write(char *ptr, size_t size, size_t nmemb, void *arg)
 
 /* GET url (http or https) into *out, at most ECA_CRL_FILE_MAX bytes. */
 static int
-fetch_url(const char *url, unsigned char **out, size_t *outlen,
-    struct eca_err *err)
+fetch_url(const char *url, long timeout_ms, unsigned char **out,
+    size_t *outlen, struct eca_err *err)
 {
 	char errbuf[CURL_ERROR_SIZE];
 	struct dl d;
@@ -832,8 +871,7 @@ fetch_url(const char *url, unsigned char **out, size_t *outlen,
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-		    ECA_CRL_FETCH_TIMEOUT_MS);
+		rc = curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
 		    (curl_off_t)ECA_CRL_FILE_MAX);
@@ -922,7 +960,8 @@ cdp_urls(X509 *x, char urls[][512], size_t max)
  */
 static int
 fetch_cdp(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, X509 *x, int *stored, struct eca_err *err)
+    STACK_OF(X509) *untrusted, X509 *x, long timeout_ms, int *stored,
+    struct eca_err *err)
 {
 	char urls[ECA_CRL_URLS_MAX][512];
 	unsigned char *buf = NULL;
@@ -934,7 +973,8 @@ fetch_cdp(struct eca_crl_cache *c, X509_STORE *trust,
 		return eca_err_set(err, ECA_ERR_NOT_FOUND, "the certificate "
 		    "names no http(s) CRL distribution point");
 	for (i = 0; i < n; i++) {
-		if ((r = fetch_url(urls[i], &buf, &len, err)) != 0) {
+		if ((r = fetch_url(urls[i], timeout_ms, &buf, &len,
+		    err)) != 0) {
 			log_debug("%s", err != NULL ? err->msg : urls[i]);
 			continue;
 		}
@@ -951,7 +991,8 @@ fetch_cdp(struct eca_crl_cache *c, X509_STORE *trust,
 /* Fetch for x's issuer from whichever source is configured. */
 static int
 fetch_for(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, X509 *x, size_t *added, struct eca_err *err)
+    STACK_OF(X509) *untrusted, X509 *x, long timeout_ms, size_t *added,
+    struct eca_err *err)
 {
 	size_t n = 0;
 	int r, stored = 0;
@@ -962,9 +1003,97 @@ fetch_for(struct eca_crl_cache *c, X509_STORE *trust,
 			*added += n;
 		return r;
 	}
-	r = fetch_cdp(c, trust, untrusted, x, &stored, err);
+	r = fetch_cdp(c, trust, untrusted, x, timeout_ms, &stored, err);
 	if (added != NULL && stored)
 		*added += 1;
+	return r;
+}
+
+int
+eca_crl_cache_maintain(struct eca_crl_cache *c, X509_STORE *trust,
+    STACK_OF(X509) *untrusted, time_t now, size_t *added,
+    struct eca_err *err)
+{
+	char url[512], dir[PATH_MAX];
+	unsigned char *buf = NULL;
+	struct eca_err e;
+	struct dirent *de;
+	unsigned long h;
+	size_t i, n, len, nadd = 0;
+	DIR *d;
+	int r = 0, rr, sync = 0, stored;
+
+	if (added != NULL)
+		*added = 0;
+	if (c == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL, "no CRL cache");
+	if (now == 0)
+		now = time(NULL);
+	/* What other processes stored (eca crl download). */
+	sfmt(dir, sizeof(dir), "%s", c->dir);
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (cache_name(de->d_name, &h))
+				reload_changed(c, h);
+		closedir(d);
+	}
+	if (c->no_fetch)
+		goto out;
+	pthread_mutex_lock(&c->lock);
+	if (c->crl_path != NULL &&
+	    now - c->last_sync >= (time_t)c->path_sync_hours * 3600)
+		sync = 1;
+	pthread_mutex_unlock(&c->lock);
+	if (sync) {
+		r = eca_crl_cache_sync_path(c, trust, untrusted, &n, NULL,
+		    err);
+		nadd += n;
+	}
+	if (c->crl_path != NULL)
+		goto out;
+	/*
+	 * Distribution points: each cached CRL that is due (expired, or
+	 * older than ECA_CRL_REFRESH_HOURS) again from where it came.
+	 */
+	for (i = 0;; i++) {
+		url[0] = '\0';
+		pthread_mutex_lock(&c->lock);
+		if (i >= c->n) {
+			pthread_mutex_unlock(&c->lock);
+			break;
+		}
+		if (c->ents[i].crl != NULL &&
+		    (strncasecmp(c->ents[i].source, "http://", 7) == 0 ||
+		    strncasecmp(c->ents[i].source, "https://", 8) == 0) &&
+		    (crl_state(c, c->ents[i].crl, now) != ECA_CRL_OK ||
+		    now - c->ents[i].fetched >=
+		    (time_t)c->refresh_hours * 3600) &&
+		    now - c->ents[i].attempt >= ECA_CRL_RETRY_SEC) {
+			c->ents[i].attempt = now;
+			sfmt(url, sizeof(url), "%s", c->ents[i].source);
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (url[0] == '\0')
+			continue;
+		eca_err_clear(&e);
+		rr = fetch_url(url, ECA_CRL_FETCH_TIMEOUT_MS, &buf, &len, &e);
+		if (rr == 0) {
+			rr = crl_add_from(c, trust, untrusted, buf, len, url,
+			    &stored, &e);
+			free(buf);
+			buf = NULL;
+			if (rr == 0 && stored)
+				nadd++;
+		}
+		if (rr != 0) {
+			r = rr;
+			if (err != NULL)
+				*err = e;
+		}
+	}
+ out:
+	if (added != NULL)
+		*added = nadd;
 	return r;
 }
 
@@ -1007,7 +1136,8 @@ eca_crl_cache_refresh(struct eca_crl_cache *c, X509_STORE *trust,
 			continue;
 		tried++;
 		eca_err_clear(&e);
-		if (fetch_for(c, trust, chain, sk_X509_value(all, i), &n,
+		if (fetch_for(c, trust, chain, sk_X509_value(all, i),
+		    ECA_CRL_FETCH_TIMEOUT_MS, &n,
 		    &e) == 0)
 			ok++;
 		else {
@@ -1230,14 +1360,8 @@ fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
 		issuer = sk_X509_value(full, i + 1);
 		if ((h = name_hash(c, X509_get_subject_name(issuer))) == 0)
 			continue;
-		due = 0;
-		pthread_mutex_lock(&c->lock);
-		ent = ent_get(c, h);
-		due = ent != NULL && ent->crl == NULL;
-		pthread_mutex_unlock(&c->lock);
 		/* Another process (eca crl download) may have cached it. */
-		if (due)
-			load_cached(c, h);
+		reload_changed(c, h);
 		due = 0;
 		pthread_mutex_lock(&c->lock);
 		if ((ent = ent_find(c, h)) != NULL &&
@@ -1253,7 +1377,8 @@ fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
 		if (!due)
 			continue;
 		eca_err_clear(&e);
-		if (fetch_for(c, trust, full, x, NULL, &e) != 0)
+		if (fetch_for(c, trust, full, x, ECA_CRL_CHECK_TIMEOUT_MS,
+		    NULL, &e) != 0)
 			log_warn("cannot refresh the CRL for %08lx: %s", h,
 			    e.msg);
 	}

@@ -35,6 +35,12 @@
 #define ECA_CRL_FILE_MAX (16 * 1024 * 1024)	/* largest CRL accepted */
 #define ECA_CRL_RETRY_SEC (15 * 60)	/* at most one fetch per CA per this */
 #define ECA_CRL_FETCH_TIMEOUT_MS 10000L	/* one distribution point download */
+/*
+ * A download a check triggers (on a request's path): short, so that a
+ * slow distribution point never holds a request for long; the background
+ * refresh (eca_crl_cache_maintain) uses ECA_CRL_FETCH_TIMEOUT_MS.
+ */
+#define ECA_CRL_CHECK_TIMEOUT_MS 2000L
 #define ECA_CRL_MAX_CAS 1024		/* CAs the cache tracks */
 #define ECA_CRL_URLS_MAX 4		/* distribution points tried per CA */
 
@@ -93,6 +99,23 @@ int eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
  */
 int eca_crl_cache_refresh(struct eca_crl_cache *c, X509_STORE *trust,
     X509 *leaf, STACK_OF(X509) *chain, size_t *added,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * Background maintenance, for a thread of its own (ecad's), never a
+ * request: load the CRLs other processes stored in the cache directory
+ * (`eca crl download`), sync ECA_CRL_PATH when ECA_CRL_PATH_SYNC_HOURS
+ * have passed since the last sync, and, without ECA_CRL_PATH, fetch again
+ * from its distribution point each cached CRL that is expired or older
+ * than ECA_CRL_REFRESH_HOURS (at most once per ECA_CRL_RETRY_SEC per CA).
+ * With no_fetch, only the first (nothing is synced or downloaded).
+ * The new CRL's issuer must be in trust or in untrusted (may be NULL) and
+ * chain to trust.  now 0: the current time.  Returns 0, or the last
+ * failure (the other CAs were still tried).  *added (may be NULL) counts
+ * CRLs stored.
+ */
+int eca_crl_cache_maintain(struct eca_crl_cache *c, X509_STORE *trust,
+    STACK_OF(X509) *untrusted, time_t now, size_t *added,
     struct eca_err *err) ECA_WUR;
 
 /* What a check found besides its verdict. */

@@ -6,7 +6,9 @@
  */
 #include "enroll.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -28,6 +30,7 @@ static const char *const outcome_names[] = {
 	[ECA_OUTCOME_REMOVED] = "REMOVED",
 	[ECA_OUTCOME_BANNED] = "BANNED",
 	[ECA_OUTCOME_UNBANNED] = "UNBANNED",
+	[ECA_OUTCOME_REVOKED] = "REVOKED",
 };
 
 const char *
@@ -356,20 +359,62 @@ apply_remove(struct eca_store *st, struct eca_op *op)
 	return write_change(st, op, "REMOVE", &removed);
 }
 
+/*
+ * The state a CONFLICT record returns to when its candidate is rejected:
+ * the state before the conflict began, read from the history (newest
+ * first, past the CONFLICT entries).  A conflict on a REVOKED record
+ * returns to REVOKED, so that rejecting the new certificate does not
+ * bring the revoked one back; unless the enrolled certificate was renewed
+ * meanwhile (a RENEW during the conflict), which is then the enrolled one.
+ */
+static int
+state_before_conflict(struct eca_store *st, struct eca_op *op,
+    enum eca_state *state)
+{
+	struct eca_history_entry *h = NULL;
+	size_t n = 0, i;
+	int r;
+
+	*state = ECA_STATE_ENROLLED;
+	if ((r = eca_store_history(st, op->req.primary, op->req.host,
+	    SIZE_MAX, &h, &n, &op->err)) != 0)
+		return r;
+	for (i = n; i > 0; i--) {
+		if (strcmp(h[i - 1].event, "RENEW") == 0)
+			break;
+		if (h[i - 1].state == ECA_STATE_CONFLICT)
+			continue;
+		if (h[i - 1].state == ECA_STATE_REVOKED)
+			*state = ECA_STATE_REVOKED;
+		break;
+	}
+	free(h);
+	return 0;
+}
+
 static int
 apply_decision(struct eca_store *st, struct eca_op *op)
 {
 	struct eca_enrollment *rec = &op->rec;
 	struct eca_certinfo cand;
+	enum eca_state back = ECA_STATE_ENROLLED;
 	int r, have;
 
 	if ((r = fetch(st, op, &have)) != 0)
 		return r;
-	if (!have || rec->state != ECA_STATE_CONFLICT || !rec->has_candidate)
+	/* A REVOKED record may keep the candidate that waited before. */
+	if (!have || (rec->state != ECA_STATE_CONFLICT &&
+	    rec->state != ECA_STATE_REVOKED) || !rec->has_candidate)
 		return eca_err_set(&op->err, ECA_ERR_NOT_FOUND,
 		    "no pending conflict for %.253s", op->req.host);
+	if (op->type == ECA_OP_REJECT) {
+		if (rec->state == ECA_STATE_REVOKED)
+			back = ECA_STATE_REVOKED;
+		else if ((r = state_before_conflict(st, op, &back)) != 0)
+			return r;
+	}
 	cand = rec->candidate;
-	rec->state = ECA_STATE_ENROLLED;
+	rec->state = back;
 	if (op->type == ECA_OP_APPROVE) {
 		rec->cert = cand;
 		rec->method = ECA_METHOD_ADMIN;
@@ -422,6 +467,31 @@ apply_ban(struct eca_store *st, struct eca_op *op)
 	return write_change(st, op, "BAN", &rec->cert);
 }
 
+/*
+ * Revoke: the enrolled certificate of an ENROLLED or CONFLICT record was
+ * found revoked.  Anything else is no change: the caller may send this
+ * for any revoked certificate it sees, and the writer decides here, in
+ * the transaction, against the record as it is now.
+ */
+static int
+apply_revoke(struct eca_store *st, struct eca_op *op)
+{
+	struct eca_enrollment *rec = &op->rec;
+	int r, have;
+
+	if ((r = fetch(st, op, &have)) != 0)
+		return r;
+	op->outcome = ECA_OUTCOME_UNCHANGED;
+	if (!have || (rec->state != ECA_STATE_ENROLLED &&
+	    rec->state != ECA_STATE_CONFLICT) ||
+	    op->req.cert.fingerprint[0] == '\0' ||
+	    strcmp(rec->cert.fingerprint, op->req.cert.fingerprint) != 0)
+		return 0;
+	rec->state = ECA_STATE_REVOKED;
+	op->outcome = ECA_OUTCOME_REVOKED;
+	return write_change(st, op, "REVOKE", &rec->cert);
+}
+
 /* Unban: BANNED becomes REMOVED; the host must enroll again. */
 static int
 apply_unban(struct eca_store *st, struct eca_op *op)
@@ -457,6 +527,8 @@ apply_one(struct eca_store *st, struct eca_op *op)
 		return apply_ban(st, op);
 	case ECA_OP_UNBAN:
 		return apply_unban(st, op);
+	case ECA_OP_REVOKE:
+		return apply_revoke(st, op);
 	default:
 		return eca_err_set(&op->err, ECA_ERR_INTERNAL,
 		    "unknown registry operation %d", (int)op->type);

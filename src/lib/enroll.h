@@ -29,6 +29,7 @@ enum eca_enroll_outcome {
 	ECA_OUTCOME_REMOVED,
 	ECA_OUTCOME_BANNED,	/* administrator: the host may not enroll */
 	ECA_OUTCOME_UNBANNED,	/* administrator: ban lifted, record REMOVED */
+	ECA_OUTCOME_REVOKED,	/* the enrolled certificate found revoked */
 };
 
 struct eca_enroll_req {
@@ -68,6 +69,16 @@ enum eca_op_type {
 	ECA_OP_BAN,
 	/* Administrator: a BANNED host becomes REMOVED (must enroll again). */
 	ECA_OP_UNBAN,
+	/*
+	 * The primary found req.cert (the certificate a host presented)
+	 * revoked by its CRL.  If it is the host's enrolled certificate and
+	 * the record is ENROLLED or CONFLICT, the record becomes REVOKED
+	 * (candidate kept, so that an administrator can still approve or
+	 * reject it), history REVOKE, outcome REVOKED.  Otherwise (no
+	 * record, another certificate, already REVOKED, REMOVED or BANNED)
+	 * nothing is written: status 0, outcome UNCHANGED.
+	 */
+	ECA_OP_REVOKE,
 };
 
 struct eca_op {

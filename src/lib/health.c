@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "certinfo.h"
+#include "crl.h"
 #include "x509.h"
 
 #define EXPIRY_WARN_DAYS 30
@@ -37,6 +38,8 @@ struct hstate {
 	X509_STORE *trust;
 	int cert_path_ok;
 	int key_path_ok;
+	int chain_ok;		/* CERT_CHAIN_VALIDATION passed */
+	int validity_ok;	/* CERT_VALIDITY_VALIDATION passed */
 };
 
 static struct eca_health_check *
@@ -349,6 +352,7 @@ cert_chain(struct hstate *st)
 		fail_err(st, c, r, &err);
 		return;
 	}
+	st->chain_ok = 1;
 	detail(c, "%s chains through %d intermediate(s) to a CA in the "
 	    "trust store; usable for TLS client and server", st->info.subject,
 	    sk_X509_num(st->chain));
@@ -399,6 +403,7 @@ cert_validity(struct hstate *st)
 			return;
 		}
 	}
+	st->validity_ok = 1;
 	fmt_time(st->info.not_after, when, sizeof(when));
 	days = (st->info.not_after - (int64_t)now) / 86400;
 	if (days < EXPIRY_WARN_DAYS)
@@ -513,6 +518,99 @@ identity(struct hstate *st)
 	    "= %s", st->cfg->client_name, rule);
 }
 
+/*
+ * This host's own certificate against the CRL cache, as peers will check
+ * it (ECA_CRL_CHECK: the leaf, or the whole chain), without fetching:
+ * what the cache holds now.  Missing or in grace passes with a WARNING
+ * (a new host has none until its first check or `eca crl download`);
+ * expired past the grace period, or the certificate revoked, fails.
+ */
+static void
+crl_status(struct hstate *st)
+{
+	struct eca_health_check *c;
+	const struct eca_config *cfg = st->cfg;
+	struct eca_crl_cache *cache = NULL;
+	struct eca_crl_result res;
+	struct eca_crl_opts o;
+	struct eca_err err;
+	struct stat sb;
+	char dir[4096];
+	int r;
+
+	c = begin(st, "CRL_STATUS_VALIDATION", "Revocation status (CRL cache)");
+	if (cfg->crl_check == ECA_CRL_DISABLE) {
+		detail(c, "ECA_CRL_CHECK = DISABLE: no CRL is needed");
+		return;
+	}
+	if (cfg->state_dir == NULL) {
+		detail(c, "no CRL cache: STATE_DIR is not set");
+		return;
+	}
+	if (st->leaf == NULL) {
+		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+		return;
+	}
+	if (st->trust == NULL) {
+		skip(c, "USER_INPUT_TRUST_STORE_VALIDATION");
+		return;
+	}
+	if (!st->chain_ok) {
+		skip(c, "CERT_CHAIN_VALIDATION");
+		return;
+	}
+	if (!st->validity_ok) {
+		skip(c, "CERT_VALIDITY_VALIDATION");
+		return;
+	}
+	(void)snprintf(dir, sizeof(dir), "%s/crl", cfg->state_dir);
+	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		detail(c, "WARNING: no CRL cache in %s yet: the CRL of %s is "
+		    "fetched at the first check of a peer, or now with `eca "
+		    "crl download`", dir, st->info.issuer);
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.crl_path = cfg->crl_path;
+	o.path_sync_hours = cfg->crl_path_sync_hours;
+	o.refresh_hours = cfg->crl_refresh_hours;
+	o.grace_hours = cfg->crl_grace_hours;
+	o.fail_open = 0;	/* report what is there, not the policy */
+	o.no_fetch = 1;
+	eca_err_clear(&err);
+	if ((r = eca_crl_cache_new(st->libctx, &o, &cache, &err)) != 0) {
+		fail_err(st, c, r, &err);
+		return;
+	}
+	eca_err_clear(&err);
+	r = eca_crl_check(cache, st->trust, st->leaf, st->chain,
+	    cfg->crl_check, 0, &res, &err);
+	eca_crl_cache_free(cache);
+	ERR_clear_error();
+	if (r == ECA_ERR_CRL_UNAVAILABLE &&
+	    strstr(err.msg, "no CRL of") != NULL) {
+		detail(c, "WARNING: %s", err.msg);
+		return;
+	}
+	if (r == ECA_ERR_CRL_UNAVAILABLE && cfg->crl_fail_open) {
+		detail(c, "WARNING: %s (accepted: ECA_CRL_FAIL_OPEN = YES)",
+		    err.msg);
+		return;
+	}
+	if (r != 0) {
+		fail_err(st, c, r, &err);
+		return;
+	}
+	if (res.in_grace) {
+		detail(c, "WARNING: %s", res.note);
+		return;
+	}
+	detail(c, "ECA_CRL_CHECK = %s: a current CRL is cached for %s and "
+	    "does not list this certificate",
+	    eca_crl_check_name(cfg->crl_check), st->info.issuer);
+}
+
 int
 eca_health_run(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
     struct eca_health_report *report)
@@ -541,6 +639,7 @@ eca_health_run(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 	signature_alg(&st);
 	key_usage(&st);
 	identity(&st);
+	crl_status(&st);
 
 	X509_free(st.leaf);
 	sk_X509_pop_free(st.chain, X509_free);

@@ -35,7 +35,12 @@ struct eca_health_report {
  * USER_INPUT_TRUST_STORE_VALIDATION, USER_INPUT_CRL_CONFIG_VALIDATION,
  * KEY_CERT_MATCH_VALIDATION, CERT_CHAIN_VALIDATION, CERT_VALIDITY_VALIDATION,
  * KEY_STRENGTH_VALIDATION, SIGNATURE_ALGORITHM_VALIDATION,
- * KEY_USAGE_VALIDATION, CERT_IDENTITY_VALIDATION.
+ * KEY_USAGE_VALIDATION, CERT_IDENTITY_VALIDATION, CRL_STATUS_VALIDATION
+ * (this host's certificate against the CRL cache in STATE_DIR/crl, per
+ * ECA_CRL_CHECK, without fetching: a current CRL passes; none yet, or one
+ * expired but in its grace period, passes with a detail starting
+ * "WARNING:"; expired past the grace period fails CRL_UNAVAILABLE, unless
+ * ECA_CRL_FAIL_OPEN; the certificate revoked fails REVOKED).
  * Returns 0 if all passed, else the code of the first failure.
  */
 int eca_health_run(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,

@@ -54,7 +54,7 @@ struct eca_history_entry {
 	char primary[ECA_HOST_MAX];
 	char host[ECA_HOST_MAX];
 	char host_id[ECA_HOST_ID_LEN + 1];
-	/* ENROLL RENEW CONFLICT APPROVE REJECT REMOVE FORCE BAN UNBAN */
+	/* ENROLL RENEW CONFLICT APPROVE REJECT REMOVE FORCE BAN UNBAN REVOKE */
 	char event[16];
 	enum eca_state state;		/* state after the change */
 	char fingerprint[ECA_FP_HEX_LEN + 1];

@@ -58,10 +58,11 @@ struct filebuf {
 static void
 filebuf_clear(struct filebuf *fb)
 {
-	if (fb->data != NULL) {
-		OPENSSL_cleanse(fb->data, fb->len);
-		free(fb->data);
-	}
+	/*
+	 * OpenSSL's allocator, like OpenSSL's own copies of key material, so
+	 * that test_secrets.c can check every such buffer is wiped.
+	 */
+	OPENSSL_clear_free(fb->data, fb->len);
 	fb->data = NULL;
 	fb->len = 0;
 }
@@ -109,7 +110,7 @@ read_file(const char *path, const char *what, struct filebuf *fb,
 		goto out;
 	}
 	/* One spare byte detects a file that grew since fstat(). */
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+	if ((buf = OPENSSL_malloc((size_t)st.st_size + 1)) == NULL) {
 		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory reading %s",
 		    path);
 		goto out;
@@ -139,10 +140,8 @@ read_file(const char *path, const char *what, struct filebuf *fb,
 	buf = NULL;
 	r = 0;
  out:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, (size_t)st.st_size + 1);
-		free(buf);
-	}
+	if (buf != NULL)
+		OPENSSL_clear_free(buf, (size_t)st.st_size + 1);
 	if (fd != -1)
 		close(fd);
 	return r;

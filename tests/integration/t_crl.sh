@@ -175,6 +175,155 @@ c_cdp_down() {
 	no_rows dead.it.test "$Q"
 }
 
+# wait_state HOST STATE PRIMARY: the record reaches STATE within 5 s (the
+# primary marks it through its writer, after answering the request).
+wait_state() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ "$(db_count "SELECT state FROM enrollments WHERE host='$1'" "$3")" = "$2" ] &&
+		    return 0
+		sleep 0.1
+	done
+	fail "the record of $1 on $3 is '$(db_count "SELECT state FROM enrollments WHERE host='$1'" "$3")', expected $2"
+	return 1
+}
+
+c_enrolled_revoked() {
+	make_host reader.it.test --server "$P" --issuer "$PATHCA" \
+	    --trust "$T/path-trust.pem" || return
+	expect_db "SELECT state FROM enrollments WHERE host='good.it.test'" ENROLLED "$P" || return
+	# A new CRL revokes the enrolled certificate of good.it.test.
+	"$MKCA" crl "$PATHCA" --revoke "$(host_dir revoked.it.test)/cert.pem" \
+	    --revoke "$(host_dir good.it.test)/cert.pem" --der >/dev/null ||
+	    { fail "mkca.sh crl failed"; return; }
+	cp "$PATHCA/inter.crl" "$T/crls/inter.der"
+	primary_eca "$P" --json crl download
+	expect_rc 0 || return
+	expect_json .stored 1 || return
+	# Its next call is refused and marks the record.
+	host_eca good.it.test --json enroll
+	expect_json .error.code REVOKED || return
+	expect_rc 5 || return
+	wait_state good.it.test REVOKED "$P" || return
+	expect_db "SELECT count(*) FROM history WHERE host='good.it.test' AND event='REVOKE'" 1 "$P" || return
+	primary_eca "$P" --json list --state REVOKED
+	expect_rc 0 || return
+	expect_json '[.enrollments[].host] | join(",")' good.it.test || return
+	primary_eca "$P" list
+	expect_rc 0 || return
+	expect_match "$(grep good.it.test <<<"$OUT")" REVOKED "eca list's row" || return
+	primary_curl "$P" reader.it.test GET '/v1/roster?since=0'
+	expect_http 200 || return
+	expect_json '.entries[] | select(.host == "good.it.test") | .state' REVOKED || return
+	primary_eca "$P" --json audit show --host good.it.test
+	expect_rc 0 || return
+	expect_json '[.entries[].event] | index("revoked") != null' true
+}
+
+c_revoked_again_writes_nothing() {
+	local v
+	v=$(db_count "SELECT version FROM enrollments WHERE host='good.it.test'" "$P")
+	host_eca good.it.test --json enroll
+	expect_json .error.code REVOKED || return
+	sleep 0.3
+	expect_db "SELECT version FROM enrollments WHERE host='good.it.test'" "$v" "$P" || return
+	expect_db "SELECT count(*) FROM history WHERE host='good.it.test' AND event='REVOKE'" 1 "$P"
+}
+
+c_status_warns_about_a_crl_in_grace() {
+	local conf
+	make_host graced.it.test --server "$P" --issuer "$PATHCA" \
+	    --trust "$T/path-trust.pem" || return
+	mkdir -p "$T/crls-old"
+	# lastUpdate 3 days ago, nextUpdate 2 days ago
+	"$MKCA" crl "$PATHCA" --expired >/dev/null ||
+	    { fail "mkca.sh crl --expired failed"; return; }
+	cp "$PATHCA/inter.crl" "$T/crls-old/inter.crl"
+	conf=$(host_dir graced.it.test)/eca.conf
+	set_conf "$conf" ECA_CRL_CHECK LEAF
+	set_conf "$conf" ECA_CRL_PATH "$T/crls-old"
+	set_conf "$conf" ECA_CRL_GRACE_HOURS 72
+	host_eca graced.it.test --json crl download
+	expect_rc 0 || return
+	host_eca graced.it.test status
+	expect_match "$ERR" 'WARNING: the CRL of .*crl path it Intermediate CA.* grace period' "eca status's warning" || return
+	host_eca graced.it.test --json status
+	expect_json '.crl_warnings | length' 1 || return
+	expect_match "$(jq -r '.crl_warnings[0]' <<<"$OUT")" 'ECA_CRL_GRACE_HOURS = 72' "the JSON warning" || return
+	host_eca graced.it.test health-check
+	expect_match "$(grep CRL_STATUS_VALIDATION <<<"$OUT")" "PASS +CRL_STATUS_VALIDATION +WARNING: the CRL" "eca health-check's CRL line" || return
+	# Past the grace period: the warning says certificates are refused.
+	set_conf "$conf" ECA_CRL_GRACE_HOURS 1
+	host_eca graced.it.test status
+	expect_match "$ERR" 'past its grace period: certificates it covers are refused' "eca status's warning past grace" || return
+	host_eca graced.it.test --json status
+	expect_json '.crl_warnings | length' 1
+}
+
+# Two hosts with their own ecad (peer listener) on 127.0.0.21/.22, issued
+# by the CRL path CA, revocation at LEAF with their own ECA_CRL_PATH.
+CHX=chx.it.test
+CHY=chy.it.test
+declare -A CHADDR=([$CHX]=127.0.0.21 [$CHY]=127.0.0.22) CHPORT=()
+
+c_channel_hosts() {
+	local h g conf
+	for h in $CHX $CHY; do
+		CHPORT[$h]=$(free_port) || return
+	done
+	mkdir -p "$T/chcrls"
+	cp "$T/crls/inter.der" "$T/chcrls/inter.der"
+	for h in $CHX $CHY; do
+		make_host $h --server "$P" --issuer "$PATHCA" \
+		    --trust "$T/path-trust.pem" || return
+		conf=$(host_dir $h)/eca.conf
+		set_conf "$conf" ECA_CRL_CHECK LEAF
+		set_conf "$conf" ECA_CRL_PATH "$T/chcrls"
+		{
+			echo "ROLE = media"
+			echo "LISTEN = ${CHADDR[$h]}:${CHPORT[$h]}"
+			echo "LOG_LEVEL = debug"
+			for g in $CHX $CHY; do
+				echo "PEER = $g ${CHADDR[$g]}:${CHPORT[$g]}"
+			done
+		} >>"$conf"
+		sed -i '/^ROLE = client$/d' "$conf"
+		start_host $h || return
+		host_eca $h --json enroll
+		expect_rc 0 || return
+	done
+	host_eca $CHX --json ping $CHY
+	expect_rc 0 || return
+	expect_json .verdict.accept true || return
+	host_eca $CHY --json ping $CHX
+	expect_rc 0 || return
+	expect_json .verdict.accept true
+}
+
+c_channel_revoked_peer_is_refused_by_both_sides() {
+	"$MKCA" crl "$PATHCA" --revoke "$(host_dir revoked.it.test)/cert.pem" \
+	    --revoke "$(host_dir good.it.test)/cert.pem" \
+	    --revoke "$(host_dir $CHX)/cert.pem" --der >/dev/null ||
+	    { fail "mkca.sh crl failed"; return; }
+	cp "$PATHCA/inter.crl" "$T/chcrls/inter.der"
+	# Into both hosts' caches now (their ecad picks the file up at its
+	# next check; the periodic sync would do it later by itself).
+	host_eca $CHY --json crl download
+	expect_rc 0 || return
+	host_eca $CHX --json crl download
+	expect_rc 0 || return
+	# CHY's peer listener refuses CHX, the client.
+	host_eca $CHX --json ping $CHY
+	expect_rc 5 || return
+	expect_json .verdict.accept false || return
+	expect_json .verdict.code REVOKED || return
+	# CHY's own channel client refuses CHX, the server.
+	host_eca $CHY --json ping $CHX
+	expect_rc 5 || return
+	expect_json .verdict.accept false || return
+	expect_json .verdict.code REVOKED
+}
+
 run_case "the CAs of this file are made" c_setup
 run_case "a primary with ECA_CRL_PATH and ECA_CRL_CHECK = LEAF starts" c_path_primary
 [ "$IT_FAILED" = 0 ] || exit 1
@@ -183,6 +332,11 @@ run_case "a leaf of the same CA that is not revoked enrolls" c_good_enrolls
 run_case "a leaf whose CA has no CRL is refused with CRL_UNAVAILABLE" c_missing_crl
 run_case "eca crl list shows the cached CRL as a table and as JSON" c_list
 run_case "eca crl cleanup and -cleanupCRLCache remove CRLs, eca crl download restores them" c_cleanup
+run_case "an enrolled certificate found revoked makes its record REVOKED: eca list, the roster and the journal show it" c_enrolled_revoked
+run_case "the revoked certificate again is refused and writes nothing more" c_revoked_again_writes_nothing
+run_case "two hosts with their own ecad and ECA_CRL_CHECK = LEAF enroll and open a channel" c_channel_hosts
+run_case "a host whose certificate is revoked is refused with REVOKED by the other side, as client and as server" c_channel_revoked_peer_is_refused_by_both_sides
+run_case "eca status and eca health-check warn loudly about a cached CRL expired but in grace, and past grace" c_status_warns_about_a_crl_in_grace
 run_case "a primary using distribution points starts next to a python3 http.server" c_cdp_setup
 run_case "the CRL is downloaded from the distribution point: revoked refused, good enrolled" c_cdp_revoked
 run_case "a distribution point that does not answer gives CRL_UNAVAILABLE" c_cdp_down

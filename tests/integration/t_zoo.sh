@@ -9,6 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 
 P=primary1.it.test
+PL=zoocrl-leaf.it.test
+PC=zoocrl-chain.it.test
 Z=$T/zoo
 declare -A SEEN=() DSEEN=()
 declare -a ORDER=()
@@ -22,6 +24,19 @@ c_setup() {
 	sed -i "s|^ECA_TRUST_STORE_PATH = .*|ECA_TRUST_STORE_PATH = $Z/ca-trust.pem|" \
 	    "${P_CONF[$P]}"
 	start_primary "$P" || return
+	# The revocation cases' primaries: ECA_CRL_CHECK = LEAF and CHAIN
+	# with the zoo's CRLs (ZOO-CRL-CASES in zoo.sh).
+	local p lvl
+	for p in "$PL" "$PC"; do
+		lvl=LEAF
+		[ "$p" = "$PC" ] && lvl=CHAIN
+		make_primary "$p" "ECA_CRL_PATH = $Z/crls" ||
+		    { fail "cannot make $p"; return; }
+		sed -i -e "s|^ECA_CRL_CHECK = DISABLE|ECA_CRL_CHECK = $lvl|" \
+		    -e "s|^ECA_TRUST_STORE_PATH = .*|ECA_TRUST_STORE_PATH = $Z/crl-trust.pem|" \
+		    "${P_CONF[$p]}"
+		start_primary "$p" || return
+	done
 	cat >"$T/lowsec.cnf" <<-'EOF'
 	openssl_conf = openssl_init
 	[openssl_init]
@@ -36,14 +51,24 @@ c_setup() {
 	[ "$n" -ge 25 ] || fail "the zoo has $n cases, expected at least 25"
 }
 
+# case_primary EXTRA: the primary a case enrolls with.
+case_primary() {
+	case " $1 " in
+	*" crlleaf "*) echo "$PL" ;;
+	*" crlchain "*) echo "$PC" ;;
+	*) echo "$P" ;;
+	esac
+}
+
 # zoo_conf CASE HOST EXTRA: the host's eca.conf for the case.
 zoo_conf() {
-	local c=$1 h=$2 extra=$3 d=$Z/$1 trust=$CA/trust.pem
+	local c=$1 h=$2 extra=$3 d=$Z/$1 trust=$CA/trust.pem p
+	p=$(case_primary "$extra")
 	case " $extra " in *" trust "*) trust=$Z/ca-trust.pem ;; esac
 	{
 		echo "CLIENT_NAME = $h"
 		echo "ROLE = client"
-		echo "SERVER = $P 127.0.0.1:${P_PORT[$P]}"
+		echo "SERVER = $p 127.0.0.1:${P_PORT[$p]}"
 		echo "STATE_DIR = $d/state"
 		echo "ECA_CERT_PATH = $d/cert"
 		echo "ECA_PRIVATE_KEY_PATH = $d/key"
@@ -56,9 +81,10 @@ zoo_conf() {
 	} >"$d/eca.conf"
 }
 
+# no_rows HOST [PRIMARY]
 no_rows() {
-	expect_db "SELECT count(*) FROM enrollments WHERE host='$1'" 0 || return
-	expect_db "SELECT count(*) FROM history WHERE host='$1'" 0
+	expect_db "SELECT count(*) FROM enrollments WHERE host='$1'" 0 "${2:-$P}" || return
+	expect_db "SELECT count(*) FROM history WHERE host='$1'" 0 "${2:-$P}"
 }
 
 # The primary's own verdict with curl (no client-side checks): only for
@@ -91,7 +117,8 @@ direct() {
 
 # One case: CASE HOST EXPECTED PHRASE EXTRA.
 zoo_case() {
-	local c=$1 h=$2 want=$3 phrase=$4 extra=$5 got msg
+	local c=$1 h=$2 want=$3 phrase=$4 extra=$5 got msg p
+	p=$(case_primary "$extra")
 	zoo_conf "$c" "$h" "$extra"
 	run_cmd "$ECA" -f "$Z/$c/eca.conf" --json enroll
 	if [ "$RC" = 0 ]; then
@@ -104,7 +131,7 @@ zoo_case() {
 	if [ "$want" = OK ]; then
 		expect_rc 0 || return
 		expect_json .outcome ENROLLED || return
-		expect_db "SELECT count(*) FROM enrollments WHERE host='$h' AND state='ENROLLED'" 1
+		expect_db "SELECT count(*) FROM enrollments WHERE host='$h' AND state='ENROLLED'" 1 "$p"
 		return
 	fi
 	expect_json .error.code "$want" || return
@@ -113,7 +140,7 @@ zoo_case() {
 		msg=$(printf '%s' "$OUT" | jq -r '.error.message')
 		expect_match "$msg" "$phrase" "the $want message" || return
 	fi
-	no_rows "$h" || return
+	no_rows "$h" "$p" || return
 	direct "$c" "$h" "$want"
 }
 
@@ -139,8 +166,8 @@ while IFS=$'\t' read -r c h want phrase extra; do
 done <"$Z/cases.tsv"
 
 # Revocation cases (revoked leaf at LEAF, revoked intermediate at CHAIN and
-# accepted at LEAF) join the zoo with the CRL work: see ZOO-CRL-CASES in
-# zoo.sh.
+# accepted at LEAF, CRL expired past grace) are rows of the table above,
+# enrolled with the CRL primaries: see ZOO-CRL-CASES in zoo.sh.
 
 echo "# zoo: case -> expected -> seen by eca enroll [-> seen by the API directly]"
 while IFS=$'\t' read -r c h want phrase extra; do

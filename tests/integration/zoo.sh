@@ -296,10 +296,45 @@ std goodpass --pass "$OUT/pass.right"
 cp "$OUT/pass.right" "$OUT/goodpass/pass"
 row goodpass OK '-' pass
 
-# Revocation (revoked leaf with ECA_CRL_CHECK = LEAF, revoked intermediate
-# with CHAIN and accepted with LEAF) comes with the CRL work: its cases
-# belong here, once ECA_CRL_PATH is honoured by the primary.
 # ZOO-CRL-CASES
+# --- revocation ---------------------------------------------------------
+# Three CAs of their own (mkca.sh), so that the CRLs do not touch the other
+# cases: A revokes a leaf, B's root revokes B's intermediate, C's
+# intermediate CRL is expired past the grace period (default 24 hours).
+# Their CRLs go to OUT/crls (the CRL primaries' ECA_CRL_PATH), their roots
+# to OUT/crl-trust.pem (the intermediates' CRLs are checked against the
+# chains the hosts send).  extra names the primary: crlleaf
+# (ECA_CRL_CHECK = LEAF) or crlchain (CHAIN).
+mkdir -p "$OUT/crls"
+for x in A B C; do
+	"$MKCA" ca "$OUT/.crl$x" --name "zoo crl $x" >/dev/null ||
+	    die "cannot make CRL CA $x"
+done
+std crlrevoked --issuer "$OUT/.crlA"
+"$MKCA" crl "$OUT/.crlA" --revoke "$OUT/crlrevoked/cert" >/dev/null ||
+    die "crl A"
+cp "$OUT/.crlA/inter.crl" "$OUT/crls/a-inter.crl"
+"$MKCA" crl "$OUT/.crlA" --issuer root >/dev/null || die "crl A root"
+cp "$OUT/.crlA/root.crl" "$OUT/crls/a-root.crl"
+row crlrevoked REVOKED 'revoked' crlleaf
+std crlinter --issuer "$OUT/.crlB"
+std crlinterleaf --issuer "$OUT/.crlB"
+"$MKCA" crl "$OUT/.crlB" --revoke "$OUT/.crlB/inter.pem" --issuer root \
+    >/dev/null || die "crl B root"
+cp "$OUT/.crlB/root.crl" "$OUT/crls/b-root.crl"
+"$MKCA" crl "$OUT/.crlB" >/dev/null || die "crl B"
+cp "$OUT/.crlB/inter.crl" "$OUT/crls/b-inter.crl"
+row crlinter REVOKED 'revoked' crlchain
+row crlinterleaf OK '-' crlleaf
+std crlexpired --issuer "$OUT/.crlC"
+"$MKCA" crl "$OUT/.crlC" --expired >/dev/null || die "crl C"
+cp "$OUT/.crlC/inter.crl" "$OUT/crls/c-inter.crl"
+"$MKCA" crl "$OUT/.crlC" --issuer root >/dev/null || die "crl C root"
+cp "$OUT/.crlC/root.crl" "$OUT/crls/c-root.crl"
+row crlexpired CRL_UNAVAILABLE 'CRL' crlleaf
+cat "$OUT/.crlA/trust.pem" "$OUT/.crlB/trust.pem" "$OUT/.crlC/trust.pem" \
+    >"$OUT/crl-trust.pem"
+chmod 644 "$OUT/crl-trust.pem" "$OUT"/crls/*
 
 chmod -R go-w "$OUT"
 find "$OUT" -type d -exec chmod 755 {} +

@@ -596,6 +596,118 @@ test_cleanup_removes_expired_crls_and_by_issuer_hash(void **state)
 	fix_free(f);
 }
 
+/*
+ * Background maintenance (eca_crl_cache_maintain)
+ */
+
+static void
+test_maintain_without_a_cache_is_an_internal_error(void **state)
+{
+	struct eca_err err;
+	size_t added = 7;
+
+	(void)state;
+	assert_int_equal(eca_crl_cache_maintain(NULL, trust, NULL, 0, &added,
+	    &err), ECA_ERR_INTERNAL);
+	assert_int_equal(added, 0);
+}
+
+static void
+test_maintain_picks_up_a_crl_another_process_stored(void **state)
+{
+	struct fix *f = fix_new();
+	struct eca_crl_cache *other_proc = NULL;
+	struct eca_crl_opts o;
+	struct eca_err err;
+	X509_CRL *crl;
+	unsigned char *buf;
+	size_t len, added = 0;
+	int stored = 0;
+
+	(void)state;
+	put_inter_crl(f, NULL, 0, HOURS(24), 1);
+	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
+	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+	/* e.g. `eca crl download`: its own cache over the same directory */
+	memset(&o, 0, sizeof(o));
+	o.dir = testca_path(f->dir, "crl");
+	o.no_fetch = 1;
+	o.grace_hours = 24;
+	assert_int_equal(eca_crl_cache_new(NULL, &o, &other_proc, &err), 0);
+	crl = testca_crl(ca->inter, ca->int_key, &leaf, 1, -HOURS(1),
+	    HOURS(24), 2);
+	buf = testca_crl_bytes(crl, 1, &len);
+	assert_int_equal(eca_crl_cache_add(other_proc, trust, f->chain, buf,
+	    len, &stored, &err), 0);
+	assert_int_equal(stored, 1);
+	/* unchanged until maintained: no_fetch checks do not look */
+	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
+	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+	assert_int_equal(eca_crl_cache_maintain(f->cache, trust, f->chain, 0,
+	    &added, &err), 0);
+	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
+	    ECA_CRL_LEAF, 0, NULL, &err), ECA_ERR_REVOKED);
+	/* maintaining again changes nothing */
+	assert_int_equal(eca_crl_cache_maintain(f->cache, trust, f->chain, 0,
+	    &added, &err), 0);
+	assert_int_equal(added, 0);
+	free(buf);
+	X509_CRL_free(crl);
+	eca_crl_cache_free(other_proc);
+	fix_free(f);
+}
+
+static void
+test_maintain_syncs_crl_path_only_when_it_is_due(void **state)
+{
+	struct eca_crl_cache *c = NULL;
+	struct eca_crl_opts o;
+	struct eca_err err;
+	X509_CRL *crl;
+	STACK_OF(X509) *chain;
+	time_t now = time(NULL);
+	size_t added = 0;
+	char *dir;
+
+	(void)state;
+	dir = testca_tmpdir();
+	assert_int_equal(mkdir(testca_path(dir, "in"), 0700), 0);
+	crl = testca_crl(ca->inter, ca->int_key, NULL, 0, -HOURS(1),
+	    HOURS(24), 1);
+	testca_write_crl(testca_path(dir, "in/inter.crl"), crl, 0, 0644);
+	X509_CRL_free(crl);
+	assert_non_null(chain = sk_X509_new_null());
+	assert_true(sk_X509_push(chain, ca->inter) > 0);
+	memset(&o, 0, sizeof(o));
+	o.dir = testca_path(dir, "cache");
+	o.crl_path = testca_path(dir, "in");
+	o.path_sync_hours = 2;
+	o.grace_hours = 24;
+	assert_int_equal(eca_crl_cache_new(NULL, &o, &c, &err), 0);
+	/* never synced: due at once */
+	assert_int_equal(eca_crl_cache_maintain(c, trust, chain, now, &added,
+	    &err), 0);
+	assert_int_equal(added, 1);
+	/* a newer CRL revoking the leaf appears in ECA_CRL_PATH */
+	crl = testca_crl(ca->inter, ca->int_key, &leaf, 1, -HOURS(1),
+	    HOURS(24), 2);
+	testca_write_crl(testca_path(dir, "in/inter.crl"), crl, 1, 0644);
+	X509_CRL_free(crl);
+	/* an hour later: not due yet (ECA_CRL_PATH_SYNC_HOURS 2) */
+	assert_int_equal(eca_crl_cache_maintain(c, trust, chain,
+	    now + HOURS(1), &added, &err), 0);
+	assert_int_equal(added, 0);
+	/* two hours later: synced */
+	assert_int_equal(eca_crl_cache_maintain(c, trust, chain,
+	    now + HOURS(2) + 1, &added, &err), 0);
+	assert_int_equal(added, 1);
+	assert_int_equal(eca_crl_check(c, trust, leaf, chain, ECA_CRL_LEAF,
+	    now, NULL, &err), ECA_ERR_REVOKED);
+	eca_crl_cache_free(c);
+	sk_X509_free(chain);
+	testca_rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -630,6 +742,11 @@ main(void)
 		    test_sync_path_stores_good_crls_and_counts_bad_ones),
 		cmocka_unit_test(
 		    test_cleanup_removes_expired_crls_and_by_issuer_hash),
+		cmocka_unit_test(
+		    test_maintain_without_a_cache_is_an_internal_error),
+		cmocka_unit_test(
+		    test_maintain_picks_up_a_crl_another_process_stored),
+		cmocka_unit_test(test_maintain_syncs_crl_path_only_when_it_is_due),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

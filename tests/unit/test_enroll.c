@@ -1142,6 +1142,204 @@ test_outcome_names_of_ban_and_unban(void **state)
 	    "UNBANNED");
 }
 
+/* ---------------------------------------------------------------- */
+/* REVOKE: the enrolled certificate found revoked (refusals first).  */
+
+static void
+op_revoke(struct fixture *f, struct eca_op *op, const char *host,
+    unsigned leaf, unsigned key)
+{
+	op_admin(f, op, ECA_OP_REVOKE, host);
+	op->actor[0] = '\0';
+	fake_cert(&op->req.cert, leaf, key);
+}
+
+static void
+test_apply_revoke_of_unknown_host_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_err err;
+	struct eca_op op;
+
+	op_revoke(f, &op, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	assert_int_equal(eca_store_get(f->st, PRIMARY, "a.example", &r, &err),
+	    ECA_ERR_NOT_FOUND);
+}
+
+static void
+test_apply_revoke_of_another_certificate_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	/* an older certificate of the same key, revoked: not the enrolled */
+	op_revoke(f, &op, "a.example", 9, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	assert_int_equal(history_len(f, "a.example", NULL), 1);
+}
+
+static void
+test_apply_revoke_of_banned_or_removed_host_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	op_admin(f, &op, ECA_OP_BAN, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	op_revoke(f, &op, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_BANNED);
+
+	assert_int_equal(enroll(f, "b.example", 2, 2, &op), 0);
+	op_admin(f, &op, ECA_OP_REMOVE, "b.example");
+	assert_int_equal(apply1(f, &op), 0);
+	op_revoke(f, &op, "b.example", 2, 2);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	get(f, "b.example", &r);
+	assert_int_equal(r.state, ECA_STATE_REMOVED);
+}
+
+static void
+test_apply_revoke_of_revoked_host_is_unchanged_and_writes_nothing(
+    void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment before, r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	op_revoke(f, &op, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	get(f, "a.example", &before);
+	op_revoke(f, &op, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.version, before.version);
+	assert_int_equal(history_len(f, "a.example", NULL), 2);
+}
+
+static void
+test_apply_revoke_of_enrolled_certificate_makes_record_revoked(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment before, r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	get(f, "a.example", &before);
+	op_revoke(f, &op, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_REVOKED);
+	assert_int_equal(op.rec.state, ECA_STATE_REVOKED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_REVOKED);
+	assert_true(r.version > before.version);
+	assert_string_equal(r.host_id, before.host_id);
+	assert_string_equal(r.cert.fingerprint, before.cert.fingerprint);
+	assert_int_equal(history_len(f, "a.example", &h), 2);
+	assert_string_equal(h[1].event, "REVOKE");
+	assert_int_equal(h[1].state, ECA_STATE_REVOKED);
+	assert_string_equal(h[1].fingerprint, before.cert.fingerprint);
+	/* the host's own name is the actor */
+	assert_string_equal(h[1].actor, "a.example");
+	free(h);
+	/* the revoked certificate cannot enroll again */
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), ECA_ERR_REVOKED);
+	/* the journal names the outcome */
+	assert_string_equal(eca_outcome_name(ECA_OUTCOME_REVOKED), "REVOKED");
+}
+
+static void
+test_apply_revoke_of_conflict_keeps_candidate_for_a_decision(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	op_revoke(f, &op, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_REVOKED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_REVOKED);
+	assert_true(r.has_candidate);
+	/* rejecting the candidate leaves the record REVOKED */
+	op_admin(f, &op, ECA_OP_REJECT, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_REJECTED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_REVOKED);
+	assert_false(r.has_candidate);
+}
+
+static void
+test_apply_reject_of_conflict_on_revoked_record_returns_to_revoked(
+    void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment r;
+	struct eca_op op;
+	size_t n;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	op_revoke(f, &op, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	/* a new certificate, then a newer one: both wait as conflicts */
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	assert_int_equal(enroll(f, "a.example", 3, 3, &op), ECA_ERR_CONFLICT);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_CONFLICT);
+	op_admin(f, &op, ECA_OP_REJECT, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_REJECTED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_REVOKED);
+	assert_false(r.has_candidate);
+	n = history_len(f, "a.example", &h);
+	assert_string_equal(h[n - 1].event, "REJECT");
+	assert_int_equal(h[n - 1].state, ECA_STATE_REVOKED);
+	free(h);
+	/* and the revoked certificate is still refused */
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), ECA_ERR_REVOKED);
+}
+
+static void
+test_apply_approve_of_conflict_on_revoked_record_enrolls_candidate(
+    void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	op_revoke(f, &op, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	op_admin(f, &op, ECA_OP_APPROVE, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	fake_cert(&r.candidate, 2, 2);
+	assert_string_equal(r.cert.fingerprint, r.candidate.fingerprint);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 #define U(f) cmocka_unit_test(f)
@@ -1196,6 +1394,14 @@ main(void)
 		T(test_apply_ban_of_banned_host_is_unchanged_and_writes_nothing),
 		T(test_apply_unban_makes_host_removed_and_it_can_enroll_again),
 		U(test_outcome_names_of_ban_and_unban),
+		T(test_apply_revoke_of_unknown_host_writes_nothing),
+		T(test_apply_revoke_of_another_certificate_writes_nothing),
+		T(test_apply_revoke_of_banned_or_removed_host_writes_nothing),
+		T(test_apply_revoke_of_revoked_host_is_unchanged_and_writes_nothing),
+		T(test_apply_revoke_of_enrolled_certificate_makes_record_revoked),
+		T(test_apply_revoke_of_conflict_keeps_candidate_for_a_decision),
+		T(test_apply_reject_of_conflict_on_revoked_record_returns_to_revoked),
+		T(test_apply_approve_of_conflict_on_revoked_record_enrolls_candidate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

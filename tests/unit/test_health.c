@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "health.h"
 #include "testca.h"
@@ -29,6 +30,7 @@ static const char *const ids[] = {
 	"SIGNATURE_ALGORITHM_VALIDATION",
 	"KEY_USAGE_VALIDATION",
 	"CERT_IDENTITY_VALIDATION",
+	"CRL_STATUS_VALIDATION",
 };
 #define NIDS (sizeof(ids) / sizeof(ids[0]))
 
@@ -545,6 +547,146 @@ test_encrypted_key_and_hashed_trust_dir_pass(void **state)
 	host_free(h);
 }
 
+/*
+ * CRL_STATUS_VALIDATION: this host's certificate against its CRL cache.
+ */
+
+#define HOURS(n) (3600L * (n))
+
+/*
+ * Give h a STATE_DIR whose CRL cache holds the intermediate's CRL (made
+ * with lastUpdate/nextUpdate relative to now), revoking h's certificate
+ * if revoke is set; no CRL at all if crl is 0.
+ */
+static void
+host_crl(struct host *h, int crl, int revoke, long last, long next)
+{
+	static char state[600];
+	char name[64];
+	unsigned long hash;
+	X509_CRL *x = NULL;
+	X509 *leaf = NULL;
+	FILE *fp;
+	int ok = 0;
+
+	snprintf(state, sizeof(state), "%s/state", h->dir);
+	assert_int_equal(mkdir(state, 0700), 0);
+	assert_int_equal(mkdir(testca_path(state, "crl"), 0700), 0);
+	h->cfg.state_dir = state;
+	h->cfg.crl_grace_hours = 24;
+	if (!crl)
+		return;
+	assert_non_null(fp = fopen(h->cert, "r"));
+	assert_non_null(leaf = PEM_read_X509(fp, NULL, NULL, NULL));
+	fclose(fp);
+	x = testca_crl(ca->inter, ca->int_key, &leaf, revoke ? 1 : 0, last,
+	    next, 1);
+	hash = X509_NAME_hash_ex(X509_get_subject_name(ca->inter), NULL, NULL,
+	    &ok);
+	assert_int_equal(ok, 1);
+	snprintf(name, sizeof(name), "crl/%08lx.crl", hash);
+	testca_write_crl(testca_path(state, name), x, 1, 0600);
+	X509_CRL_free(x);
+	X509_free(leaf);
+}
+
+static void
+test_revoked_own_certificate_fails_crl_status(void **state)
+{
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	host_crl(h, 1, 1, -HOURS(1), HOURS(24));
+	assert_int_equal(run(h), ECA_ERR_REVOKED);
+	expect_only(&h->rep, "CRL_STATUS_VALIDATION", ECA_ERR_REVOKED, NULL,
+	    0);
+	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "revoked");
+	host_free(h);
+}
+
+static void
+test_crl_expired_past_grace_fails_crl_status(void **state)
+{
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	host_crl(h, 1, 0, -HOURS(72), -HOURS(48));
+	assert_int_equal(run(h), ECA_ERR_CRL_UNAVAILABLE);
+	expect_only(&h->rep, "CRL_STATUS_VALIDATION",
+	    ECA_ERR_CRL_UNAVAILABLE, NULL, 0);
+	host_free(h);
+}
+
+static void
+test_crl_status_is_skipped_when_the_chain_is_untrusted(void **state)
+{
+	static const char *const skipped[] = { "CRL_STATUS_VALIDATION" };
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	host_crl(h, 1, 1, -HOURS(1), HOURS(24));
+	testca_write_pem(h->trust, &rogue->root, 1, 0644);
+	assert_int_equal(run(h), ECA_ERR_UNTRUSTED);
+	expect_only(&h->rep, "CERT_CHAIN_VALIDATION", ECA_ERR_UNTRUSTED,
+	    skipped, 1);
+	host_free(h);
+}
+
+static void
+test_no_cached_crl_passes_crl_status_with_a_warning(void **state)
+{
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	host_crl(h, 0, 0, 0, 0);
+	assert_int_equal(run(h), 0);
+	expect_only(&h->rep, "", 0, NULL, 0);
+	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "WARNING");
+	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "no CRL");
+	host_free(h);
+}
+
+static void
+test_crl_in_grace_passes_crl_status_with_a_warning(void **state)
+{
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	host_crl(h, 1, 0, -HOURS(48), -HOURS(2));
+	assert_int_equal(run(h), 0);
+	expect_only(&h->rep, "", 0, NULL, 0);
+	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "WARNING");
+	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "grace");
+	host_free(h);
+}
+
+static void
+test_current_crl_passes_crl_status(void **state)
+{
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	host_crl(h, 1, 0, -HOURS(1), HOURS(24));
+	assert_int_equal(run(h), 0);
+	expect_only(&h->rep, "", 0, NULL, 0);
+	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "current CRL");
+	host_free(h);
+}
+
+static void
+test_crl_status_with_check_disabled_passes(void **state)
+{
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	host_crl(h, 1, 1, -HOURS(1), HOURS(24));
+	h->cfg.crl_check = ECA_CRL_DISABLE;
+	assert_int_equal(run(h), 0);
+	expect_only(&h->rep, "", 0, NULL, 0);
+	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "DISABLE");
+	host_free(h);
+}
+
 int
 main(void)
 {
@@ -569,6 +711,16 @@ main(void)
 		cmocka_unit_test(test_good_config_passes_every_check),
 		cmocka_unit_test(test_certificate_expiring_soon_passes_with_a_warning),
 		cmocka_unit_test(test_encrypted_key_and_hashed_trust_dir_pass),
+		cmocka_unit_test(test_revoked_own_certificate_fails_crl_status),
+		cmocka_unit_test(test_crl_expired_past_grace_fails_crl_status),
+		cmocka_unit_test(
+		    test_crl_status_is_skipped_when_the_chain_is_untrusted),
+		cmocka_unit_test(
+		    test_no_cached_crl_passes_crl_status_with_a_warning),
+		cmocka_unit_test(
+		    test_crl_in_grace_passes_crl_status_with_a_warning),
+		cmocka_unit_test(test_current_crl_passes_crl_status),
+		cmocka_unit_test(test_crl_status_with_check_disabled_passes),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
