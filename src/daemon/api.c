@@ -28,6 +28,7 @@
 #include <openssl/ssl.h>
 
 #include "audit.h"
+#include "apiparse.h"
 #include "ecad.h"
 #include "log.h"
 #include "tls.h"
@@ -38,8 +39,6 @@
 #define ECA_VERSION "0.0.0"
 #endif
 
-#define LIST_LIMIT_DEFAULT 100
-#define LIST_LIMIT_MAX 1000
 #define HISTORY_MAX 1000
 
 /* One request being handled. */
@@ -454,72 +453,32 @@ h_stats(struct call *c)
 	    "open_connections", (json_int_t)atomic_load(&s->open)));
 }
 
+/* The request's query string, or NULL. */
+static const char *
+query_of(struct call *c)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
+
+	return uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+}
+
 /* ?state=S&after=HOST&limit=N; 0 or -1 (replied). */
 static int
 list_query(struct call *c, int *state, char *after, size_t afterlen,
     long *limit)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
-	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-	struct evkeyvalq kv;
-	struct evkeyval *p;
-	char up[32], *end;
-	size_t i;
-	int r = -1;
+	struct api_list_query lq;
+	struct eca_err e;
 
-	TAILQ_INIT(&kv);
-	*state = -1;
-	*limit = LIST_LIMIT_DEFAULT;
-	after[0] = '\0';
-	if (q == NULL)
-		return 0;
-	if (evhttp_parse_query_str(q, &kv) != 0) {
-		reply_error(c, ECA_ERR_BAD_REQUEST, "malformed query string");
-		goto out;
+	eca_err_clear(&e);
+	if (api_parse_list_query(query_of(c), &lq, &e) != 0) {
+		reply_error(c, e.code, "%s", e.msg);
+		return -1;
 	}
-	TAILQ_FOREACH(p, &kv, next) {
-		if (strcmp(p->key, "state") == 0) {
-			for (i = 0; p->value[i] != '\0' && i < sizeof(up) - 1;
-			    i++)
-				up[i] = (char)toupper(
-				    (unsigned char)p->value[i]);
-			up[i] = '\0';
-			if ((*state = eca_state_from_name(up)) < 0 ||
-			    strlen(p->value) >= sizeof(up)) {
-				reply_error(c, ECA_ERR_BAD_REQUEST, "unknown "
-				    "state '%.32s' (use ENROLLED, CONFLICT, "
-				    "REMOVED, BANNED or REVOKED)", p->value);
-				goto out;
-			}
-		} else if (strcmp(p->key, "after") == 0) {
-			if (!eca_wire_host_valid(p->value) ||
-			    strlen(p->value) >= afterlen) {
-				reply_error(c, ECA_ERR_BAD_REQUEST, "'after' "
-				    "must be a host name");
-				goto out;
-			}
-			snprintf(after, afterlen, "%s", p->value);
-		} else if (strcmp(p->key, "limit") == 0) {
-			errno = 0;
-			*limit = strtol(p->value, &end, 10);
-			if (errno != 0 || end == p->value || *end != '\0' ||
-			    *limit < 1 || *limit > LIST_LIMIT_MAX) {
-				reply_error(c, ECA_ERR_BAD_REQUEST, "'limit' "
-				    "must be a number from 1 to %d",
-				    LIST_LIMIT_MAX);
-				goto out;
-			}
-		} else {
-			reply_error(c, ECA_ERR_BAD_REQUEST, "unknown query "
-			    "parameter '%.64s' (use state, after, limit)",
-			    p->key);
-			goto out;
-		}
-	}
-	r = 0;
-out:
-	evhttp_clear_headers(&kv);
-	return r;
+	*state = lq.state;
+	snprintf(after, afterlen, "%s", lq.after);
+	*limit = lq.limit;
+	return 0;
 }
 
 static void
@@ -637,53 +596,14 @@ roster_full(int64_t since, int64_t current)
 static int
 roster_query(struct call *c, int64_t *since, long *limit)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
-	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-	struct evkeyvalq kv;
-	struct evkeyval *p;
-	long long v;
-	char *end;
-	int r = -1;
+	struct eca_err e;
 
-	TAILQ_INIT(&kv);
-	*since = 0;
-	*limit = ECA_ROSTER_PAGE_DEFAULT;
-	if (q == NULL)
-		return 0;
-	if (evhttp_parse_query_str(q, &kv) != 0) {
-		reply_error(c, ECA_ERR_BAD_REQUEST, "malformed query string");
-		goto out;
+	eca_err_clear(&e);
+	if (api_parse_roster_query(query_of(c), since, limit, &e) != 0) {
+		reply_error(c, e.code, "%s", e.msg);
+		return -1;
 	}
-	TAILQ_FOREACH(p, &kv, next) {
-		errno = 0;
-		if (strcmp(p->key, "since") == 0) {
-			v = strtoll(p->value, &end, 10);
-			if (errno != 0 || end == p->value || *end != '\0' ||
-			    v < 0) {
-				reply_error(c, ECA_ERR_BAD_REQUEST, "'since' "
-				    "must be a roster version (0 or more)");
-				goto out;
-			}
-			*since = v;
-		} else if (strcmp(p->key, "limit") == 0) {
-			*limit = strtol(p->value, &end, 10);
-			if (errno != 0 || end == p->value || *end != '\0' ||
-			    *limit < 1 || *limit > ECA_ROSTER_PAGE_MAX) {
-				reply_error(c, ECA_ERR_BAD_REQUEST, "'limit' "
-				    "must be a number from 1 to %d",
-				    ECA_ROSTER_PAGE_MAX);
-				goto out;
-			}
-		} else {
-			reply_error(c, ECA_ERR_BAD_REQUEST, "unknown query "
-			    "parameter '%.64s' (use since, limit)", p->key);
-			goto out;
-		}
-	}
-	r = 0;
-out:
-	evhttp_clear_headers(&kv);
-	return r;
+	return 0;
 }
 
 /*
@@ -1051,29 +971,6 @@ h_unban(struct call *c)
 	admin_op(c, ECA_OP_UNBAN);
 }
 
-/* Does path match pattern?  The "*" segment is copied to name. */
-static int
-route_match(const char *pattern, const char *path, char *name, size_t len)
-{
-	size_t n;
-
-	while (*pattern != '\0') {
-		if (*pattern == '*') {
-			n = strcspn(path, "/");
-			if (n == 0 || n >= len)
-				return 0;
-			memcpy(name, path, n);
-			name[n] = '\0';
-			path += n;
-			pattern++;
-			continue;
-		}
-		if (*pattern++ != *path++)
-			return 0;
-	}
-	return *path == '\0';
-}
-
 static void
 dispatch(struct call *c)
 {
@@ -1089,7 +986,7 @@ dispatch(struct call *c)
 	snprintf(c->path, sizeof(c->path), "%s", path != NULL ? path : "/");
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		name[0] = '\0';
-		if (!route_match(routes[i].pattern, c->path, name,
+		if (!api_route_match(routes[i].pattern, c->path, name,
 		    sizeof(name)))
 			continue;
 		path_known = 1;

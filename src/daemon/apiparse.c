@@ -1,0 +1,160 @@
+/*
+ * apiparse.c - route matching and query strings of the /v1 API.  Query
+ * strings are split and decoded by libevent (evhttp_parse_query_str);
+ * what each parameter may hold is decided here.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "apiparse.h"
+#include "roster.h"
+#include "store.h"
+#include "wire.h"
+
+int
+api_route_match(const char *pattern, const char *path, char *name,
+    size_t len)
+{
+	size_t n;
+
+	while (*pattern != '\0') {
+		if (*pattern == '*') {
+			n = strcspn(path, "/");
+			if (n == 0 || n >= len)
+				return 0;
+			memcpy(name, path, n);
+			name[n] = '\0';
+			path += n;
+			pattern++;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return *path == '\0';
+}
+
+/* A whole decimal number in [min, max], or -1. */
+static int
+number(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+list_param(const struct evkeyval *p, struct api_list_query *out,
+    struct eca_err *err)
+{
+	char up[32];
+	long long v;
+	size_t i;
+
+	if (strcmp(p->key, "state") == 0) {
+		for (i = 0; p->value[i] != '\0' && i < sizeof(up) - 1; i++)
+			up[i] = (char)toupper((unsigned char)p->value[i]);
+		up[i] = '\0';
+		if (strlen(p->value) >= sizeof(up) ||
+		    (out->state = eca_state_from_name(up)) < 0)
+			return eca_err_set(err, ECA_ERR_BAD_REQUEST, "unknown "
+			    "state '%.32s' (use ENROLLED, CONFLICT, REMOVED, "
+			    "BANNED or REVOKED)", p->value);
+	} else if (strcmp(p->key, "after") == 0) {
+		if (!eca_wire_host_valid(p->value) ||
+		    strlen(p->value) >= sizeof(out->after))
+			return eca_err_set(err, ECA_ERR_BAD_REQUEST, "'after' "
+			    "must be a host name");
+		memcpy(out->after, p->value, strlen(p->value) + 1);
+	} else if (strcmp(p->key, "limit") == 0) {
+		if (number(p->value, 1, API_LIST_LIMIT_MAX, &v) != 0)
+			return eca_err_set(err, ECA_ERR_BAD_REQUEST, "'limit' "
+			    "must be a number from 1 to %d",
+			    API_LIST_LIMIT_MAX);
+		out->limit = (long)v;
+	} else
+		return eca_err_set(err, ECA_ERR_BAD_REQUEST, "unknown query "
+		    "parameter '%.64s' (use state, after, limit)", p->key);
+	return 0;
+}
+
+int
+api_parse_list_query(const char *q, struct api_list_query *out,
+    struct eca_err *err)
+{
+	struct evkeyvalq kv;
+	struct evkeyval *p;
+	int r = 0;
+
+	TAILQ_INIT(&kv);
+	out->state = -1;
+	out->after[0] = '\0';
+	out->limit = API_LIST_LIMIT_DEFAULT;
+	if (q == NULL)
+		return 0;
+	if (evhttp_parse_query_str(q, &kv) != 0)
+		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+		    "malformed query string");
+	TAILQ_FOREACH(p, &kv, next)
+		if ((r = list_param(p, out, err)) != 0)
+			break;
+	evhttp_clear_headers(&kv);
+	return r;
+}
+
+int
+api_parse_roster_query(const char *q, int64_t *since, long *limit,
+    struct eca_err *err)
+{
+	struct evkeyvalq kv;
+	struct evkeyval *p;
+	long long v;
+	int r = 0;
+
+	TAILQ_INIT(&kv);
+	*since = 0;
+	*limit = ECA_ROSTER_PAGE_DEFAULT;
+	if (q == NULL)
+		return 0;
+	if (evhttp_parse_query_str(q, &kv) != 0)
+		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+		    "malformed query string");
+	TAILQ_FOREACH(p, &kv, next) {
+		if (strcmp(p->key, "since") == 0) {
+			if (number(p->value, 0, INT64_MAX, &v) != 0) {
+				r = eca_err_set(err, ECA_ERR_BAD_REQUEST,
+				    "'since' must be a roster version (0 or "
+				    "more)");
+				break;
+			}
+			*since = v;
+		} else if (strcmp(p->key, "limit") == 0) {
+			if (number(p->value, 1, ECA_ROSTER_PAGE_MAX, &v) != 0) {
+				r = eca_err_set(err, ECA_ERR_BAD_REQUEST,
+				    "'limit' must be a number from 1 to %d",
+				    ECA_ROSTER_PAGE_MAX);
+				break;
+			}
+			*limit = (long)v;
+		} else {
+			r = eca_err_set(err, ECA_ERR_BAD_REQUEST, "unknown "
+			    "query parameter '%.64s' (use since, limit)",
+			    p->key);
+			break;
+		}
+	}
+	evhttp_clear_headers(&kv);
+	return r;
+}

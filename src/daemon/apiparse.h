@@ -1,0 +1,45 @@
+/*
+ * apiparse.h - the parts of a /v1 request that ecad parses itself: the
+ * route pattern match and the query strings.  Kept apart from api.c (no
+ * event loop, no replies) so that a fuzzer can drive them directly.
+ */
+#ifndef ECAD_APIPARSE_H
+#define ECAD_APIPARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "certinfo.h"
+#include "err.h"
+
+#define API_LIST_LIMIT_DEFAULT 100
+#define API_LIST_LIMIT_MAX 1000
+
+/*
+ * Does path match pattern?  A "*" in pattern matches one non-empty path
+ * segment shorter than len, copied to name.  1 or 0.
+ */
+int api_route_match(const char *pattern, const char *path, char *name,
+    size_t len);
+
+/* GET /v1/enrollments?state=S&after=HOST&limit=N */
+struct api_list_query {
+	int state;			/* -1: any */
+	char after[ECA_HOST_MAX];	/* "" : from the start */
+	long limit;
+};
+
+/*
+ * Parse q (the query string, NULL for none).  ECA_ERR_BAD_REQUEST with a
+ * sentence naming the parameter for anything else: a malformed query, an
+ * unknown parameter, an unknown state, a bad host name, a limit outside
+ * 1..API_LIST_LIMIT_MAX.
+ */
+int api_parse_list_query(const char *q, struct api_list_query *out,
+    struct eca_err *err);
+
+/* GET /v1/roster?since=V&limit=N (limit 1..ECA_ROSTER_PAGE_MAX). */
+int api_parse_roster_query(const char *q, int64_t *since, long *limit,
+    struct eca_err *err);
+
+#endif
