@@ -381,6 +381,12 @@ eca_host_new(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 		    (r = eca_tls_client_ctx(libctx, h->cred, &h->client_ctx,
 		    err)) != 0)
 			goto out;
+		/*
+		 * A channel judges the server with the verdict (chain,
+		 * validity, identity, enrollment) before it sends anything
+		 * but its own certificate: verify the chain there, once.
+		 */
+		eca_tls_ctx_defer_verify(h->client_ctx);
 		h->policy.trust = h->cred->trust;
 	}
 	h->policy.libctx = libctx;

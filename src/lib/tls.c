@@ -91,6 +91,12 @@ accept_any_chain(X509_STORE_CTX *xctx, void *arg)
 	return 1;
 }
 
+void
+eca_tls_ctx_defer_verify(SSL_CTX *ctx)
+{
+	SSL_CTX_set_cert_verify_callback(ctx, accept_any_chain, NULL);
+}
+
 int
 eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
     SSL_CTX **out, struct eca_err *err)
@@ -110,7 +116,7 @@ eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 	    (r = eca_tls_ctx_use_cred(ctx, cred, err)) != 0)
 		goto out;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_cert_verify_callback(ctx, accept_any_chain, NULL);
+	eca_tls_ctx_defer_verify(ctx);
 	/*
 	 * A stateful cache rather than tickets: a resumed session then
 	 * still carries the client's whole chain (a ticket keeps only the

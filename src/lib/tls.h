@@ -28,6 +28,14 @@ int eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 int eca_tls_client_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
     SSL_CTX **out, struct eca_err *err) ECA_WUR;
 
+/*
+ * Let ctx's handshakes complete whatever chain the peer sends (the peer
+ * still proves it holds the key), for callers that judge the peer with
+ * eca_x509_check_peer() themselves before they send or trust anything:
+ * the chain is then verified once, not twice.
+ */
+void eca_tls_ctx_defer_verify(SSL_CTX *ctx);
+
 /* Install cred's certificate, chain, key and trust store into ctx. */
 int eca_tls_ctx_use_cred(SSL_CTX *ctx, const struct eca_cred *cred,
     struct eca_err *err) ECA_WUR;

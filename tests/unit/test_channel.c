@@ -1110,8 +1110,12 @@ test_server_from_an_untrusted_ca_is_refused(void **state)
 	fx_open(&f, M_ACCEPT, rogue_cred, 1, 1, NULL, NULL);
 	open_refused(&f, ECA_PURPOSE_PING, 3000, ECA_ERR_UNTRUSTED,
 	    "refused " SERVER, &steps);
+	/*
+	 * The chain is judged once, by the verdict, right after the
+	 * handshake: the server never sees this host's HELLO.
+	 */
 	assert_true(steps.tcp_us >= 0);
-	assert_int_equal(steps.tls_us, -1);
+	assert_true(steps.tls_us >= 0);
 	fx_close(&f);
 	assert_false(f.srv.got_hello);
 }
