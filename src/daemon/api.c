@@ -716,31 +716,40 @@ job_new(struct call *c, enum eca_op_type type, const char *host)
 	return aj;
 }
 
-/* Queue aj to the writer (taking it), or refuse with 429/500. */
-static void
-job_submit(struct call *c, struct api_job *aj)
+/*
+ * Hand aj to the writer; done runs on this worker's base when it is
+ * applied.  On failure aj is freed and the code says why (NOMEM, BUSY).
+ */
+static int
+job_enqueue(struct call *c, struct api_job *aj, event_callback_fn done)
 {
-	if (aj == NULL) {
-		reply_error(c, ECA_ERR_NOMEM, "out of memory queuing the "
-		    "request");
-		return;
-	}
-	aj->job.ev = event_new(c->w->base, -1, 0, job_done_cb, aj);
-	if (aj->job.ev == NULL) {
+	if ((aj->job.ev = event_new(c->w->base, -1, 0, done, aj)) == NULL) {
 		free(aj);
-		reply_error(c, ECA_ERR_NOMEM, "out of memory queuing the "
-		    "request");
-		return;
+		return ECA_ERR_NOMEM;
 	}
 	if (writer_submit(c->d->writer, &aj->job) != 0) {
 		event_free(aj->job.ev);
 		free(aj);
+		return ECA_ERR_BUSY;
+	}
+	c->w->inflight++;
+	return 0;
+}
+
+/* Queue aj to the writer (taking it), or refuse with 429/500. */
+static void
+job_submit(struct call *c, struct api_job *aj)
+{
+	int r;
+
+	if (aj == NULL || (r = job_enqueue(c, aj, job_done_cb)) ==
+	    ECA_ERR_NOMEM)
+		reply_error(c, ECA_ERR_NOMEM, "out of memory queuing the "
+		    "request");
+	else if (r == ECA_ERR_BUSY)
 		reply_error(c, ECA_ERR_BUSY, "primary %s has too many pending "
 		    "registry changes (MAX_PENDING_ENROLLMENTS); retry after "
 		    "the Retry-After delay", c->d->cfg->client_name);
-		return;
-	}
-	c->w->inflight++;
 }
 
 /* A REVOKE finished: nobody waits for it, the writer journaled it. */
@@ -806,18 +815,8 @@ mark_revoked(struct call *c)
 		aj->c.req = NULL;	/* nobody is answered */
 		snprintf(aj->job.op.actor, sizeof(aj->job.op.actor), "crl");
 		aj->job.op.req.cert = *ci;
-		aj->job.ev = event_new(c->w->base, -1, 0, revoke_done_cb, aj);
-		if (aj->job.ev == NULL) {
-			free(aj);
-			return;
-		}
-		if (writer_submit(c->d->writer, &aj->job) != 0) {
-			/* Busy: the next connection of the host tries again. */
-			event_free(aj->job.ev);
-			free(aj);
-			return;
-		}
-		c->w->inflight++;
+		/* Busy or out of memory: the host's next call tries again. */
+		(void)job_enqueue(c, aj, revoke_done_cb);
 		return;
 	}
 }
