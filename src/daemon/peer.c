@@ -705,7 +705,7 @@ judge(struct ecad *d, struct pconn *pc)
 	struct eca_roster_entry entry;
 	struct eca_verdict_input in;
 	struct eca_verdict v;
-	struct eca_certinfo info;
+	struct eca_cert_check cc;
 	enum eca_enroll_outcome outcome = ECA_OUTCOME_NONE;
 	struct eca_err e, le;
 	struct eca_autoenroll_side caller, me;
@@ -716,7 +716,8 @@ judge(struct ecad *d, struct pconn *pc)
 	eca_err_clear(&e);
 	eca_err_clear(&le);
 	memset(&pc->v, 0, sizeof(pc->v));
-	memset(&info, 0, sizeof(info));
+	memset(&cc, 0, sizeof(cc));
+	memset(&in, 0, sizeof(in));
 	snprintf(pc->v.primary, sizeof(pc->v.primary), "%s",
 	    pc->hello.primary);
 	if (pc->pre_code != 0) {
@@ -736,9 +737,15 @@ judge(struct ecad *d, struct pconn *pc)
 		    cfg->client_name, pc->hello.primary, cfg->client_name);
 		goto out;
 	}
-	/* The caller's certificate first. */
-	if (pc->leaf != NULL && eca_x509_check_peer(&h->policy, pc->leaf,
-	    pc->chain, pc->hello.host, &info, &e) == 0) {
+	/* The caller's certificate first (the verdict's own check, once). */
+	in.policy = &h->policy;
+	in.leaf = pc->leaf;
+	in.chain = pc->chain;
+	in.expected_host = pc->hello.host;
+	in.primary = pc->hello.primary;
+	in.purpose = pc->hello.purpose;
+	in.cert = &cc;
+	if (eca_verdict_check_cert(&in, &cc) == 0) {
 		if (!eca_domain_is_enrolled(h, dom) &&
 		    eca_autoenroll_allowed(cfg, h->cred != NULL,
 		    pc->hello.role, pc->hello.has_cert, 0, pc->hello.purpose,
@@ -790,7 +797,7 @@ judge(struct ecad *d, struct pconn *pc)
 		 * renewed (or re-enrolled); refresh once (rate-limited and
 		 * shared) before calling it a mismatch.
 		 */
-		if (lr == 0 && eca_roster_fp_from_hex(info.fingerprint,
+		if (lr == 0 && eca_roster_fp_from_hex(cc.info.fingerprint,
 		    fp) == 0 && memcmp(fp, entry.fingerprint,
 		    sizeof(fp)) != 0 &&
 		    eca_domain_sync(h, dom, 1, NULL) == 0) {
@@ -808,18 +815,11 @@ judge(struct ecad *d, struct pconn *pc)
 		}
 	} else
 		allowed = 0;
-	memset(&in, 0, sizeof(in));
-	in.policy = &h->policy;
-	in.leaf = pc->leaf;
-	in.chain = pc->chain;
-	in.expected_host = pc->hello.host;
-	in.primary = pc->hello.primary;
 	in.entry = have ? &entry : NULL;
 	in.roster_status = lr == ECA_ERR_ROSTER_STALE ? lr : 0;
 	in.roster_err = lr == ECA_ERR_ROSTER_STALE ? le.msg : NULL;
 	in.autoenroll_allowed = allowed;
 	in.no_autoenroll_why = why;
-	in.purpose = pc->hello.purpose;
 	memset(&v, 0, sizeof(v));
 	eca_verdict_peer(&in, &v);
 	pc->v.accept = v.code == 0;
@@ -828,9 +828,9 @@ judge(struct ecad *d, struct pconn *pc)
 	snprintf(pc->fingerprint, sizeof(pc->fingerprint), "%s",
 	    v.peer.fingerprint);
 out:
-	if (pc->fingerprint[0] == '\0' && info.fingerprint[0] != '\0')
+	if (pc->fingerprint[0] == '\0' && cc.info.fingerprint[0] != '\0')
 		snprintf(pc->fingerprint, sizeof(pc->fingerprint), "%s",
-		    info.fingerprint);
+		    cc.info.fingerprint);
 	ecad_snap_put(s);
 }
 

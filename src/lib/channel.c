@@ -1196,13 +1196,14 @@ tls_connect(struct eca_channel *ch, SSL_CTX *ctx,
 /*
  * Look the peer up in d's roster (waiting wait_ms for an enrollment in
  * flight) and judge it: 0, or the verdict's code with "refused PEER: ...".
- * *verdict_code gets the verdict's code when it got that far.
+ * The certificate is checked into *cc the first time (cc->code < 0) and
+ * that result is reused when the judgment is repeated.
  */
 static int
 judge_peer(struct eca_host *h, struct eca_channel *ch, struct eca_domain *d,
-    const char *primary, X509 *leaf, STACK_OF(X509) *chain, long wait_ms,
-    int peer_can_enroll, const char *why, struct eca_chan_steps *steps,
-    struct eca_err *err)
+    const char *primary, X509 *leaf, STACK_OF(X509) *chain,
+    struct eca_cert_check *cc, long wait_ms, int peer_can_enroll,
+    const char *why, struct eca_chan_steps *steps, struct eca_err *err)
 {
 	struct eca_verdict_input in;
 	struct eca_roster_entry entry;
@@ -1236,6 +1237,9 @@ judge_peer(struct eca_host *h, struct eca_channel *ch, struct eca_domain *d,
 	in.autoenroll_allowed = peer_can_enroll;
 	in.no_autoenroll_why = why;
 	in.purpose = ch->purpose;
+	if (cc->code < 0)
+		(void)eca_verdict_check_cert(&in, cc);
+	in.cert = cc;
 	memset(&v, 0, sizeof(v));
 	r = eca_verdict_peer(&in, &v);
 	steps->peer = v.peer;
@@ -1278,6 +1282,7 @@ eca_channel_open(struct eca_host *h, const char *peer,
 	struct eca_hello_server sh;
 	struct eca_hello_client hc;
 	struct eca_chan_verdict cv;
+	struct eca_cert_check cc;
 	struct eca_domain *d;
 	enum eca_enroll_outcome outcome;
 	STACK_OF(X509) *chain = NULL;
@@ -1389,7 +1394,8 @@ eca_channel_open(struct eca_host *h, const char *peer,
 	 * after its VERDICT (nothing but the HELLO is sent before it).
 	 */
 	peer_can = peer_autoenroll(h, &sh, purpose, &why);
-	r = judge_peer(h, ch, d, primary, leaf, chain, 0, peer_can, why,
+	cc.code = -1;
+	r = judge_peer(h, ch, d, primary, leaf, chain, &cc, 0, peer_can, why,
 	    steps, err);
 	if (r == ECA_ERR_NOT_ENROLLED && peer_can)
 		deferred = 1;
@@ -1430,7 +1436,7 @@ eca_channel_open(struct eca_host *h, const char *peer,
 		    primary);
 		goto out;
 	}
-	if (deferred && (r = judge_peer(h, ch, d, primary, leaf, chain,
+	if (deferred && (r = judge_peer(h, ch, d, primary, leaf, chain, &cc,
 	    ECA_ENROLL_WAIT_MS, peer_can, why, steps, err)) != 0)
 		goto out;
 

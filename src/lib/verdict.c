@@ -68,15 +68,34 @@ not_enrolled(const struct eca_verdict_input *in, struct eca_verdict *out,
 }
 
 int
+eca_verdict_check_cert(const struct eca_verdict_input *in,
+    struct eca_cert_check *out)
+{
+	memset(out, 0, sizeof(*out));
+	eca_err_clear(&out->err);
+	if (in == NULL || in->policy == NULL || in->leaf == NULL)
+		out->code = eca_err_set(&out->err, in == NULL ||
+		    in->policy == NULL ? ECA_ERR_INTERNAL :
+		    ECA_ERR_NO_CLIENT_CERT, "no %s to check",
+		    in == NULL || in->policy == NULL ? "peer policy" :
+		    "certificate");
+	else
+		out->code = eca_x509_check_peer(in->policy, in->leaf,
+		    in->chain, in->expected_host, &out->info, &out->err);
+	ERR_clear_error();
+	return out->code;
+}
+
+int
 eca_verdict_peer(const struct eca_verdict_input *in, struct eca_verdict *out)
 {
+	struct eca_cert_check local;
+	const struct eca_cert_check *cc;
 	const struct eca_roster_entry *e;
 	const char *host, *primary;
 	uint8_t fp[ECA_ROSTER_FP_LEN];
 	char enrolled_hex[ECA_FP_HEX_LEN + 1];
 	char s1[SHORT_FP + 1], s2[SHORT_FP + 1];
-	struct eca_err err;
-	int r;
 
 	memset(out, 0, sizeof(*out));
 	if (in == NULL || in->policy == NULL)
@@ -90,14 +109,15 @@ eca_verdict_peer(const struct eca_verdict_input *in, struct eca_verdict *out)
 		return set(out, ECA_ERR_NO_CLIENT_CERT,
 		    "%.253s presented no certificate; configure ECA_CERT_PATH "
 		    "and ECA_PRIVATE_KEY_PATH on %.253s", host, host);
-	eca_err_clear(&err);
-	if ((r = eca_x509_check_peer(in->policy, in->leaf, in->chain,
-	    in->expected_host, &out->peer, &err)) != 0) {
-		ERR_clear_error();
-		return set(out, r, "the certificate %s presented by %.253s "
-		    "is refused: %s", short_fp(out->peer.fingerprint, s1),
-		    host, err.msg);
+	if ((cc = in->cert) == NULL) {
+		(void)eca_verdict_check_cert(in, &local);
+		cc = &local;
 	}
+	out->peer = cc->info;
+	if (cc->code != 0)
+		return set(out, cc->code, "the certificate %s presented by "
+		    "%.253s is refused: %s", short_fp(out->peer.fingerprint,
+		    s1), host, cc->err.msg);
 
 	/* The roster of the shared primary: fail closed when it is old. */
 	if (in->roster_status != 0)

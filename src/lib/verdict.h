@@ -19,6 +19,17 @@
 #include "roster.h"
 #include "x509.h"
 
+/*
+ * The certificate part of the verdict (eca_x509_check_peer), kept so that
+ * a caller that needs it before the roster lookup (ecad's judge: a
+ * stranger must not make it enroll or sync) does not run it twice.
+ */
+struct eca_cert_check {
+	int code;			/* 0: trusted, valid, the host's */
+	struct eca_err err;		/* why not */
+	struct eca_certinfo info;	/* filled as far as parsing got */
+};
+
 struct eca_verdict_input {
 	const struct eca_peer_policy *policy;	/* trust, identity, CRLs */
 	X509 *leaf;				/* NULL: no certificate */
@@ -38,6 +49,11 @@ struct eca_verdict_input {
 	int autoenroll_allowed;
 	const char *no_autoenroll_why;
 	enum eca_purpose purpose;
+	/*
+	 * NULL: the verdict checks the certificate itself.  Else the result
+	 * of eca_verdict_check_cert() on this same input.
+	 */
+	const struct eca_cert_check *cert;
 };
 
 struct eca_verdict {
@@ -58,5 +74,13 @@ struct eca_verdict {
  */
 int eca_verdict_peer(const struct eca_verdict_input *in,
     struct eca_verdict *out);
+
+/*
+ * The certificate checks of the verdict alone (policy, leaf, chain and
+ * expected_host of in), for in->cert.  Returns out->code; a missing leaf
+ * is NO_CLIENT_CERT.
+ */
+int eca_verdict_check_cert(const struct eca_verdict_input *in,
+    struct eca_cert_check *out);
 
 #endif

@@ -99,6 +99,17 @@ judge(struct fx *f, int code)
 	return v;
 }
 
+/* Judge and check the code only. */
+static struct eca_verdict
+judge_any(struct fx *f, int code)
+{
+	struct eca_verdict v;
+
+	assert_int_equal(eca_verdict_peer(&f->in, &v), code);
+	assert_int_equal(v.code, code);
+	return v;
+}
+
 /* An entry whose enrolled certificate is some other one. */
 static void
 other_fp(struct fx *f)
@@ -301,6 +312,64 @@ test_enrolled_certificate_is_accepted_while_a_candidate_waits(void **state)
 }
 
 static void
+test_certificate_check_without_certificate_is_no_client_cert(void **state)
+{
+	struct fx *f = *state;
+	struct eca_cert_check cc;
+
+	f->in.leaf = NULL;
+	assert_int_equal(eca_verdict_check_cert(&f->in, &cc),
+	    ECA_ERR_NO_CLIENT_CERT);
+	assert_int_equal(cc.code, ECA_ERR_NO_CLIENT_CERT);
+	f->in.policy = NULL;
+	assert_int_equal(eca_verdict_check_cert(&f->in, &cc),
+	    ECA_ERR_INTERNAL);
+}
+
+static void
+test_refusal_of_a_certificate_check_already_run_stands(void **state)
+{
+	struct fx *f = *state;
+	struct eca_cert_check cc;
+	struct eca_verdict v;
+
+	/* The check ran (elsewhere) and refused: the verdict repeats it. */
+	memset(&cc, 0, sizeof(cc));
+	cc.info = f->info;
+	cc.code = eca_err_set(&cc.err, ECA_ERR_UNTRUSTED, "checked before");
+	f->in.cert = &cc;
+	v = judge(f, ECA_ERR_UNTRUSTED);
+	assert_non_null(strstr(v.message, "checked before"));
+	assert_string_equal(v.peer.fingerprint, f->info.fingerprint);
+}
+
+static void
+test_certificate_check_run_first_gives_the_same_verdict(void **state)
+{
+	struct fx *f = *state;
+	struct eca_cert_check cc;
+	struct eca_verdict alone, with;
+
+	alone = judge(f, 0);
+	assert_int_equal(eca_verdict_check_cert(&f->in, &cc), 0);
+	assert_string_equal(cc.info.fingerprint, f->info.fingerprint);
+	f->in.cert = &cc;
+	with = judge(f, 0);
+	assert_string_equal(with.message, alone.message);
+	assert_string_equal(with.peer.fingerprint, alone.peer.fingerprint);
+
+	/* The same for a refusal found by the check itself. */
+	f->in.expected_host = "other.example";
+	f->in.cert = NULL;
+	alone = judge_any(f, ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(eca_verdict_check_cert(&f->in, &cc),
+	    ECA_ERR_IDENTITY_MISMATCH);
+	f->in.cert = &cc;
+	with = judge_any(f, ECA_ERR_IDENTITY_MISMATCH);
+	assert_string_equal(with.message, alone.message);
+}
+
+static void
 test_enrolled_certificate_is_accepted(void **state)
 {
 	struct fx *f = *state;
@@ -330,6 +399,9 @@ main(void)
 		T(test_other_certificate_than_enrolled_is_refused_fingerprint_mismatch),
 		T(test_candidate_certificate_in_conflict_is_refused_conflict),
 		T(test_enrolled_certificate_is_accepted_while_a_candidate_waits),
+		T(test_certificate_check_without_certificate_is_no_client_cert),
+		T(test_refusal_of_a_certificate_check_already_run_stands),
+		T(test_certificate_check_run_first_gives_the_same_verdict),
 		T(test_enrolled_certificate_is_accepted),
 #undef T
 	};
