@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "tls.h"
+#include "vcache.h"
 #include "wire.h"
 
 /* Each request to the primary (connect + transfer). */
@@ -388,6 +389,13 @@ eca_host_new(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 		 */
 		eca_tls_ctx_defer_verify(h->client_ctx);
 		h->policy.trust = h->cred->trust;
+		/* The peers this host judges again and again (vcache.h). */
+		if ((r = eca_vcache_new(h->cred->trust, ECA_VCACHE_SLOTS,
+		    &h->policy.vcache)) != 0) {
+			r = eca_err_set(err, r, "cannot make the certificate "
+			    "verification cache");
+			goto out;
+		}
 	}
 	h->policy.libctx = libctx;
 	h->policy.identity = cfg->identity;
@@ -434,6 +442,7 @@ eca_host_free(struct eca_host *h)
 		pthread_mutex_destroy(&h->domains[i].lock);
 	}
 	SSL_CTX_free(h->client_ctx);
+	eca_vcache_free(h->policy.vcache);
 	eca_cred_free(h->cred);
 	free(h);
 }

@@ -8,6 +8,7 @@
 #include "x509.h"
 
 #include "crl.h"
+#include "vcache.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <stdarg.h>
@@ -878,9 +880,42 @@ map_verify_error(int e, const char **remedy)
 	}
 }
 
-int
-eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) *chain, time_t now, struct eca_err *err)
+static int asn1_time_unix(const ASN1_TIME *, int64_t *);
+
+/*
+ * When the chain ctx built is valid: the latest notBefore and the
+ * earliest notAfter of its certificates, trust anchor included.
+ */
+static int
+chain_window(X509_STORE_CTX *ctx, int64_t window[2])
+{
+	STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(ctx);
+	int64_t nb, na;
+	X509 *x;
+	int i;
+
+	if (sk_X509_num(built) <= 0)
+		return -1;
+	window[0] = INT64_MIN;
+	window[1] = INT64_MAX;
+	for (i = 0; i < sk_X509_num(built); i++) {
+		x = sk_X509_value(built, i);
+		if (asn1_time_unix(X509_get0_notBefore(x), &nb) != 0 ||
+		    asn1_time_unix(X509_get0_notAfter(x), &na) != 0)
+			return -1;
+		if (nb > window[0])
+			window[0] = nb;
+		if (na < window[1])
+			window[1] = na;
+	}
+	return 0;
+}
+
+/* eca_x509_verify, and the chain's window when window is not NULL. */
+static int
+verify_chain(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
+    STACK_OF(X509) *chain, time_t now, int64_t window[2],
+    struct eca_err *err)
 {
 	X509_STORE_CTX *ctx = NULL;
 	X509_VERIFY_PARAM *param;
@@ -928,10 +963,48 @@ eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
 		    "and serverAuth", subject_str(leaf, subj, sizeof(subj)));
 		goto out;
 	}
+	if (window != NULL && chain_window(ctx, window) != 0) {
+		/* Unreadable dates in a chain that verified: never cached. */
+		window[0] = 0;
+		window[1] = 0;
+	}
 	r = 0;
  out:
 	X509_STORE_CTX_free(ctx);
 	ERR_clear_error();
+	return r;
+}
+
+int
+eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
+    STACK_OF(X509) *chain, time_t now, struct eca_err *err)
+{
+	return verify_chain(libctx, trust, leaf, chain, now, NULL, err);
+}
+
+/*
+ * The chain part of the peer policy, answered from the policy's cache of
+ * verifications when this very chain verified before and is still inside
+ * its validity window (vcache.h).
+ */
+static int
+verify_peer_chain(const struct eca_peer_policy *policy, X509 *leaf,
+    STACK_OF(X509) *chain, struct eca_err *err)
+{
+	uint8_t key[ECA_VCACHE_KEY_LEN];
+	int64_t window[2], now;
+	int keyed, r;
+
+	now = policy->now != 0 ? (int64_t)policy->now : (int64_t)time(NULL);
+	keyed = policy->vcache != NULL && eca_vcache_key(leaf, chain,
+	    key) == 0;
+	if (keyed && eca_vcache_lookup(policy->vcache, policy->trust, key,
+	    now))
+		return 0;
+	if ((r = verify_chain(policy->libctx, policy->trust, leaf, chain,
+	    policy->now, window, err)) == 0 && keyed)
+		eca_vcache_store(policy->vcache, policy->trust, key,
+		    window[0], window[1]);
 	return r;
 }
 
@@ -1378,8 +1451,7 @@ eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
 	/* Details first, so that any refusal can name the fingerprint. */
 	if ((r = eca_x509_info(leaf, info != NULL ? info : &local, err)) != 0)
 		goto out;
-	if ((r = eca_x509_verify(policy->libctx, policy->trust, leaf, chain,
-	    policy->now, err)) != 0)
+	if ((r = verify_peer_chain(policy, leaf, chain, err)) != 0)
 		goto out;
 	if (policy->crls != NULL && policy->crl_check != ECA_CRL_DISABLE &&
 	    (r = eca_crl_check(policy->crls, policy->trust, leaf, chain,

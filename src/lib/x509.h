@@ -109,6 +109,7 @@ int eca_x509_info(X509 *leaf, struct eca_certinfo *info,
     struct eca_err *err) ECA_WUR;
 
 struct eca_crl_cache;
+struct eca_vcache;
 
 /*
  * THE acceptance policy for a certificate presented by a peer: chain and
@@ -128,6 +129,11 @@ struct eca_peer_policy {
 	 */
 	struct eca_crl_cache *crls;
 	enum eca_crl_check crl_check;
+	/*
+	 * Chains that verified against trust before (vcache.h), or NULL to
+	 * verify every time.  Borrowed; made for this trust store.
+	 */
+	struct eca_vcache *vcache;
 };
 int eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
     STACK_OF(X509) *chain, const char *expected_host,
