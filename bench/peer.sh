@@ -9,8 +9,11 @@
 # certificates and TLS settings, and one bulk stream over a channel versus
 # a raw TLS stream with the same cipher.  Prints each figure and the ratios.
 #
-# Environment: BENCH_PEER_N (setups, default 2000), BENCH_PEER_CONCURRENCY
-# (8), BENCH_PEER_BYTES (stream size, default 1073741824 = 1 GiB).
+# Environment: BENCH_PEER_N (setups of each kind, default 2000),
+# BENCH_PEER_CONCURRENCY (8), BENCH_PEER_ROUNDS (alternating rounds, 10),
+# BENCH_PEER_BYTES (stream size, default 1073741824 = 1 GiB),
+# BENCH_PEER_EXTRA (configuration lines added to every host's eca.conf,
+# e.g. "WORKERS = 4").
 # Everything started here is stopped on exit; every wait is bounded.
 set -euo pipefail
 
@@ -29,6 +32,7 @@ BENCH=$BUILD/bench/bench_peer
 MKCA=$ROOT/scripts/mkca.sh
 N=${BENCH_PEER_N:-2000}
 CONC=${BENCH_PEER_CONCURRENCY:-8}
+ROUNDS=${BENCH_PEER_ROUNDS:-10}
 BYTES=${BENCH_PEER_BYTES:-1073741824}
 for f in "$ECAD" "$ECA" "$BENCH"; do
 	[ -x "$f" ] || die "$f not built (ninja -C $BUILD)"
@@ -88,6 +92,7 @@ ECA_TRUST_STORE_PATH = $DIR/ca/trust.pem
 ECA_CRL_CHECK = DISABLE
 LISTEN = $addr:$PEER
 LOG_LEVEL = warn
+${BENCH_PEER_EXTRA:-}
 PEER = $M 127.0.0.3:$PEER
 EOF
 }
@@ -114,6 +119,7 @@ start() {
 }
 start "$P"
 start "$M"
+MPID=${PIDS[-1]}
 timeout 30 "$ECA" -f "$DIR/$M/eca.conf" enroll >/dev/null || die "enroll $M"
 timeout 30 "$ECA" -f "$DIR/$C/eca.conf" enroll >/dev/null || die "enroll $C"
 timeout 30 "$ECA" -f "$DIR/$C/eca.conf" ping "$M" >/dev/null || die "ping $M"
@@ -122,5 +128,6 @@ echo "bench/peer: $N channel setups at concurrency $CONC; a $BYTES-byte stream;"
     "$(nproc) cores shared by the client, ecad and the bare server"
 timeout 600 "$BENCH" --config "$DIR/$C/eca.conf" --peer "$M" \
     --server-config "$DIR/$M/eca.conf" --n "$N" --concurrency "$CONC" \
-    --bytes "$BYTES" || die "bench_peer failed"
+    --rounds "$ROUNDS" \
+    --bytes "$BYTES" --server-pid "$MPID" || die "bench_peer failed"
 ok=1
