@@ -611,8 +611,9 @@ load_cached(struct eca_crl_cache *c, unsigned long hash)
  * Load the cache's file for hash if it is newer than what this process
  * holds (a missing entry, or a file written after ours was stored): a
  * CRL another process stored is used at once.  One stat when unchanged.
+ * Returns 1 when it loaded the file.
  */
-static void
+static int
 reload_changed(struct eca_crl_cache *c, unsigned long hash)
 {
 	char path[PATH_MAX];
@@ -641,6 +642,7 @@ reload_changed(struct eca_crl_cache *c, unsigned long hash)
 	pthread_mutex_unlock(&c->lock);
 	if (load)
 		load_cached(c, hash);
+	return load;
 }
 
 static void
@@ -1034,7 +1036,7 @@ eca_crl_cache_maintain(struct eca_crl_cache *c, X509_STORE *trust,
 	if ((d = opendir(dir)) != NULL) {
 		while ((de = readdir(d)) != NULL)
 			if (cache_name(de->d_name, &h))
-				reload_changed(c, h);
+				(void)reload_changed(c, h);
 		closedir(d);
 	}
 	if (c->no_fetch)
@@ -1329,8 +1331,10 @@ build_chain(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
  * Before the verdict: fetch the CRLs of the CAs that issued the checked
  * certificates when missing, expired or due for refresh, at most once per
  * ECA_CRL_RETRY_SEC per CA, and sync ECA_CRL_PATH when it is due.
+ * Returns how many CRLs it loaded, fetched or tried to: 0 when the cache
+ * is as it was.
  */
-static void
+static int
 fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
     int ncheck, time_t now)
 {
@@ -1338,10 +1342,10 @@ fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
 	unsigned long h;
 	struct ent *ent;
 	X509 *x, *issuer;
-	int i, due, sync = 0;
+	int i, due, sync = 0, changed = 0;
 
 	if (c->no_fetch)
-		return;
+		return 0;
 	pthread_mutex_lock(&c->lock);
 	if (c->crl_path != NULL &&
 	    now - c->last_sync >= (time_t)c->path_sync_hours * 3600) {
@@ -1350,6 +1354,7 @@ fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
 	}
 	pthread_mutex_unlock(&c->lock);
 	if (sync) {
+		changed++;
 		eca_err_clear(&e);
 		if (eca_crl_cache_sync_path(c, trust, full, NULL, NULL,
 		    &e) != 0)
@@ -1361,7 +1366,7 @@ fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
 		if ((h = name_hash(c, X509_get_subject_name(issuer))) == 0)
 			continue;
 		/* Another process (eca crl download) may have cached it. */
-		reload_changed(c, h);
+		changed += reload_changed(c, h);
 		due = 0;
 		pthread_mutex_lock(&c->lock);
 		if ((ent = ent_find(c, h)) != NULL &&
@@ -1376,12 +1381,80 @@ fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
 		pthread_mutex_unlock(&c->lock);
 		if (!due)
 			continue;
+		changed++;
 		eca_err_clear(&e);
 		if (fetch_for(c, trust, full, x, ECA_CRL_CHECK_TIMEOUT_MS,
 		    NULL, &e) != 0)
 			log_warn("cannot refresh the CRL for %08lx: %s", h,
 			    e.msg);
 	}
+	return changed;
+}
+
+/* One verification with the CRLs cached at the time (crl_verify). */
+struct crl_run {
+	X509_STORE_CTX *ctx;		/* the error, the chain it built */
+	STACK_OF(X509_CRL) *crls;	/* the CRLs it used (ctx borrows) */
+	struct vstate vs;		/* grace and fail-open notes */
+	int ok;				/* 1: it verified */
+};
+
+static void
+crl_run_clear(struct crl_run *run)
+{
+	X509_STORE_CTX_free(run->ctx);
+	sk_X509_CRL_pop_free(run->crls, X509_CRL_free);
+	memset(run, 0, sizeof(*run));
+}
+
+/*
+ * Verify leaf's chain against trust with the CRLs cached now, into run
+ * (cleared first; the caller clears it after).  0, or an error when the
+ * verification could not be set up; run->ok says how it went.
+ */
+static int
+crl_verify(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
+    STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
+    struct crl_run *run, struct eca_err *err)
+{
+	X509_VERIFY_PARAM *param;
+	unsigned long flags;
+	size_t i;
+
+	crl_run_clear(run);
+	if ((run->crls = sk_X509_CRL_new_null()) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->n; i++) {
+		if (c->ents[i].crl == NULL ||
+		    X509_CRL_up_ref(c->ents[i].crl) != 1)
+			continue;
+		if (sk_X509_CRL_push(run->crls, c->ents[i].crl) <= 0)
+			X509_CRL_free(c->ents[i].crl);
+	}
+	pthread_mutex_unlock(&c->lock);
+
+	run->vs.c = c;
+	run->vs.now = now;
+	if ((run->ctx = X509_STORE_CTX_new_ex(c->libctx, NULL)) == NULL ||
+	    X509_STORE_CTX_init(run->ctx, trust, leaf, chain) != 1) {
+		ERR_clear_error();
+		return eca_err_set(err, ECA_ERR_NOMEM, "cannot set up the "
+		    "revocation check");
+	}
+	X509_STORE_CTX_set0_crls(run->ctx, run->crls);
+	X509_STORE_CTX_set_verify_cb(run->ctx, verify_cb);
+	X509_STORE_CTX_set_app_data(run->ctx, &run->vs);
+	param = X509_STORE_CTX_get0_param(run->ctx);
+	flags = X509_V_FLAG_X509_STRICT | X509_V_FLAG_CRL_CHECK;
+	if (level == ECA_CRL_CHAIN)
+		flags |= X509_V_FLAG_CRL_CHECK_ALL;
+	X509_VERIFY_PARAM_set_flags(param, flags);
+	X509_VERIFY_PARAM_set_depth(param, ECA_CHAIN_MAX);
+	X509_VERIFY_PARAM_set_time(param, now);
+	run->ok = X509_verify_cert(run->ctx) == 1;
+	ERR_clear_error();
+	return 0;
 }
 
 int
@@ -1389,17 +1462,13 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
     STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
     struct eca_crl_result *result, struct eca_err *err)
 {
-	X509_STORE_CTX *ctx = NULL;
 	STACK_OF(X509) *full = NULL;
-	STACK_OF(X509_CRL) *crls = NULL;
-	X509_VERIFY_PARAM *param;
-	struct vstate vs;
+	struct crl_run run;
 	char subj[ECA_DN_MAX], iss[ECA_DN_MAX];
 	X509 *x;
-	size_t i;
 	int r = ECA_ERR_INTERNAL, e, ncheck;
-	unsigned long flags;
 
+	memset(&run, 0, sizeof(run));
 	if (result != NULL)
 		memset(result, 0, sizeof(*result));
 	if (level == ECA_CRL_DISABLE)
@@ -1409,56 +1478,40 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 		    "no CRL cache, trust store or certificate to check");
 	if (now == 0)
 		now = time(NULL);
-	if ((r = build_chain(c, trust, leaf, chain, now, &full, err)) != 0)
+	/*
+	 * Verify with the CRLs cached now; then fetch what is due (for that,
+	 * the chain: as the verification built it, or built again without
+	 * CRLs when it failed) and, only if the cache changed, verify again.
+	 * The usual case is one verification: nothing was due.
+	 */
+	if ((r = crl_verify(c, trust, leaf, chain, level, now, &run,
+	    err)) != 0)
+		goto out;
+	if (run.ok) {
+		if ((full = X509_STORE_CTX_get1_chain(run.ctx)) == NULL) {
+			r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
+	} else if ((r = build_chain(c, trust, leaf, chain, now, &full,
+	    err)) != 0)
 		goto out;
 	/* The trust anchor (last) is not checked. */
 	ncheck = level == ECA_CRL_LEAF ? 1 : sk_X509_num(full) - 1;
-	fetch_due(c, trust, full, ncheck, now);
-
-	if ((crls = sk_X509_CRL_new_null()) == NULL) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+	if (fetch_due(c, trust, full, ncheck, now) != 0 &&
+	    (r = crl_verify(c, trust, leaf, chain, level, now, &run,
+	    err)) != 0)
 		goto out;
-	}
-	pthread_mutex_lock(&c->lock);
-	for (i = 0; i < c->n; i++) {
-		if (c->ents[i].crl == NULL ||
-		    X509_CRL_up_ref(c->ents[i].crl) != 1)
-			continue;
-		if (sk_X509_CRL_push(crls, c->ents[i].crl) <= 0)
-			X509_CRL_free(c->ents[i].crl);
-	}
-	pthread_mutex_unlock(&c->lock);
-
-	memset(&vs, 0, sizeof(vs));
-	vs.c = c;
-	vs.now = now;
-	if ((ctx = X509_STORE_CTX_new_ex(c->libctx, NULL)) == NULL ||
-	    X509_STORE_CTX_init(ctx, trust, leaf, chain) != 1) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "cannot set up the "
-		    "revocation check");
-		goto out;
-	}
-	X509_STORE_CTX_set0_crls(ctx, crls);
-	X509_STORE_CTX_set_verify_cb(ctx, verify_cb);
-	X509_STORE_CTX_set_app_data(ctx, &vs);
-	param = X509_STORE_CTX_get0_param(ctx);
-	flags = X509_V_FLAG_X509_STRICT | X509_V_FLAG_CRL_CHECK;
-	if (level == ECA_CRL_CHAIN)
-		flags |= X509_V_FLAG_CRL_CHECK_ALL;
-	X509_VERIFY_PARAM_set_flags(param, flags);
-	X509_VERIFY_PARAM_set_depth(param, ECA_CHAIN_MAX);
-	X509_VERIFY_PARAM_set_time(param, now);
-	if (X509_verify_cert(ctx) != 1) {
-		e = X509_STORE_CTX_get_error(ctx);
-		x = X509_STORE_CTX_get_current_cert(ctx);
+	if (!run.ok) {
+		e = X509_STORE_CTX_get_error(run.ctx);
+		x = X509_STORE_CTX_get_current_cert(run.ctx);
 		if (x == NULL)
 			x = leaf;
 		name_str(X509_get_subject_name(x), subj, sizeof(subj));
 		name_str(X509_get_issuer_name(x), iss, sizeof(iss));
 		if (e == X509_V_ERR_CERT_REVOKED)
 			r = eca_err_set(err, ECA_ERR_REVOKED, "%s by %s: the "
-			    "host needs a new certificate", vs.revoked[0] !=
-			    '\0' ? vs.revoked : subj, iss);
+			    "host needs a new certificate", run.vs.revoked[0] !=
+			    '\0' ? run.vs.revoked : subj, iss);
 		else if (e == X509_V_ERR_UNABLE_TO_GET_CRL)
 			r = eca_err_set(err, ECA_ERR_CRL_UNAVAILABLE, "no CRL "
 			    "of %s is available to check certificate %s: "
@@ -1479,17 +1532,16 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 			    "%s: %s", subj, X509_verify_cert_error_string(e));
 		goto out;
 	}
-	if (vs.in_grace || vs.failed_open)
-		log_warn("%s", vs.note);
+	if (run.vs.in_grace || run.vs.failed_open)
+		log_warn("%s", run.vs.note);
 	if (result != NULL) {
-		result->in_grace = vs.in_grace;
-		result->failed_open = vs.failed_open;
-		sfmt(result->note, sizeof(result->note), "%s", vs.note);
+		result->in_grace = run.vs.in_grace;
+		result->failed_open = run.vs.failed_open;
+		sfmt(result->note, sizeof(result->note), "%s", run.vs.note);
 	}
 	r = 0;
  out:
-	X509_STORE_CTX_free(ctx);
-	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	crl_run_clear(&run);
 	sk_X509_pop_free(full, X509_free);
 	ERR_clear_error();
 	return r;

@@ -59,7 +59,7 @@ group_teardown(void **state)
 }
 
 static struct fix *
-fix_new_opts(int grace_hours, int fail_open)
+fix_new_fetch(int grace_hours, int fail_open, int no_fetch)
 {
 	struct eca_crl_opts o;
 	struct eca_err err;
@@ -73,12 +73,19 @@ fix_new_opts(int grace_hours, int fail_open)
 	o.refresh_hours = 24;
 	o.grace_hours = grace_hours;
 	o.fail_open = fail_open;
-	o.no_fetch = 1;
+	o.no_fetch = no_fetch;
 	assert_int_equal(eca_crl_cache_new(NULL, &o, &f->cache, &err), 0);
 	assert_non_null(f->chain = sk_X509_new_null());
 	assert_int_equal(X509_up_ref(ca->inter), 1);
 	assert_true(sk_X509_push(f->chain, ca->inter) > 0);
 	return f;
+}
+
+/* A cache whose checks never fetch (most tests). */
+static struct fix *
+fix_new_opts(int grace_hours, int fail_open)
+{
+	return fix_new_fetch(grace_hours, fail_open, 1);
 }
 
 static struct fix *
@@ -612,23 +619,21 @@ test_maintain_without_a_cache_is_an_internal_error(void **state)
 	assert_int_equal(added, 0);
 }
 
+/*
+ * Another process (e.g. `eca crl download`, its own cache over the same
+ * directory) stores a newer CRL of the intermediate that revokes leaf.
+ */
 static void
-test_maintain_picks_up_a_crl_another_process_stored(void **state)
+other_process_revokes_leaf(struct fix *f)
 {
-	struct fix *f = fix_new();
 	struct eca_crl_cache *other_proc = NULL;
 	struct eca_crl_opts o;
 	struct eca_err err;
 	X509_CRL *crl;
 	unsigned char *buf;
-	size_t len, added = 0;
+	size_t len;
 	int stored = 0;
 
-	(void)state;
-	put_inter_crl(f, NULL, 0, HOURS(24), 1);
-	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), 0);
-	/* e.g. `eca crl download`: its own cache over the same directory */
 	memset(&o, 0, sizeof(o));
 	o.dir = testca_path(f->dir, "crl");
 	o.no_fetch = 1;
@@ -640,6 +645,23 @@ test_maintain_picks_up_a_crl_another_process_stored(void **state)
 	assert_int_equal(eca_crl_cache_add(other_proc, trust, f->chain, buf,
 	    len, &stored, &err), 0);
 	assert_int_equal(stored, 1);
+	free(buf);
+	X509_CRL_free(crl);
+	eca_crl_cache_free(other_proc);
+}
+
+static void
+test_maintain_picks_up_a_crl_another_process_stored(void **state)
+{
+	struct fix *f = fix_new();
+	struct eca_err err;
+	size_t added = 0;
+
+	(void)state;
+	put_inter_crl(f, NULL, 0, HOURS(24), 1);
+	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
+	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+	other_process_revokes_leaf(f);
 	/* unchanged until maintained: no_fetch checks do not look */
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
 	    ECA_CRL_LEAF, 0, NULL, &err), 0);
@@ -651,9 +673,28 @@ test_maintain_picks_up_a_crl_another_process_stored(void **state)
 	assert_int_equal(eca_crl_cache_maintain(f->cache, trust, f->chain, 0,
 	    &added, &err), 0);
 	assert_int_equal(added, 0);
-	free(buf);
-	X509_CRL_free(crl);
-	eca_crl_cache_free(other_proc);
+	fix_free(f);
+}
+
+static void
+test_check_uses_at_once_a_crl_another_process_stored(void **state)
+{
+	struct fix *f = fix_new_fetch(24, 0, 0);
+	struct eca_err err;
+
+	(void)state;
+	put_inter_crl(f, NULL, 0, HOURS(24), 1);
+	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
+	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+	other_process_revokes_leaf(f);
+	/*
+	 * The check's verification with the old CRL passes, but its look
+	 * at the cache directory finds the new one: it verifies again.
+	 */
+	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
+	    ECA_CRL_LEAF, 0, NULL, &err), ECA_ERR_REVOKED);
+	assert_int_equal(eca_crl_check(f->cache, trust, other, f->chain,
+	    ECA_CRL_LEAF, 0, NULL, &err), 0);
 	fix_free(f);
 }
 
@@ -747,6 +788,8 @@ main(void)
 		cmocka_unit_test(
 		    test_maintain_picks_up_a_crl_another_process_stored),
 		cmocka_unit_test(test_maintain_syncs_crl_path_only_when_it_is_due),
+		cmocka_unit_test(
+		    test_check_uses_at_once_a_crl_another_process_stored),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
