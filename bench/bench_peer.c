@@ -20,10 +20,12 @@
  *
  * bench_peer --config CLIENT.conf --peer NAME --server-config PEER.conf
  *     [--n N] [--concurrency C] [--rounds R] [--bytes B] [--server-pid PID]
- *     [--json]
+ *     [--crl FILE] [--json]
  *
  * With --server-pid (the peer's ecad), the CPU time each side spends per
  * setup is printed too: thread clocks in this process, /proc for ecad.
+ * With --crl (PEM), both bare sides check the peer's leaf against that CRL
+ * in the handshake (the hosts' configurations then check it too).
  *
  * CLIENT.conf is the calling host's eca.conf (with a PEER entry for NAME,
  * both hosts enrolled); PEER.conf is the peer's, for the bare server's
@@ -46,6 +48,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "channel.h"
@@ -61,6 +64,7 @@ struct bench {
 	struct eca_host *host;
 	SSL_CTX *bare_ctx;		/* the bare server's */
 	SSL_CTX *bare_client_ctx;	/* the bare client's */
+	X509_CRL *crl;			/* --crl: checked by both bare sides */
 	int bare_fd;			/* its listening socket */
 	struct sockaddr_storage bare_addr;
 	socklen_t bare_addrlen;
@@ -170,6 +174,38 @@ read_all(SSL *ssl, unsigned char *p, size_t n)
 		n -= (size_t)r;
 	}
 	return 0;
+}
+
+/*
+ * With --crl: make ctx's handshake verification check the leaf against
+ * the CRL, with a store of its own (trust's certificates and the CRL), as
+ * a mutual-TLS endpoint with a CRL file does (nginx's ssl_crl).
+ */
+static int
+bare_use_crl(SSL_CTX *ctx, X509_STORE *trust, X509_CRL *crl)
+{
+	STACK_OF(X509) *certs = NULL;
+	X509_STORE *st = NULL;
+	int i, r = -1;
+
+	if (crl == NULL)
+		return 0;
+	if ((st = X509_STORE_new()) == NULL ||
+	    (certs = X509_STORE_get1_all_certs(trust)) == NULL)
+		goto out;
+	for (i = 0; i < sk_X509_num(certs); i++)
+		if (X509_STORE_add_cert(st, sk_X509_value(certs, i)) != 1)
+			goto out;
+	if (X509_STORE_add_crl(st, crl) != 1 ||
+	    SSL_CTX_set1_verify_cert_store(ctx, st) != 1 ||
+	    X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx),
+	    X509_V_FLAG_CRL_CHECK) != 1)
+		goto out;
+	r = 0;
+ out:
+	sk_X509_pop_free(certs, X509_free);
+	X509_STORE_free(st);
+	return r;
 }
 
 /* ---- the bare mutual-TLS server ---------------------------------------- */
@@ -591,7 +627,8 @@ bare_server_start(struct bench *b, const char *server_conf,
 	SSL_CTX_set_cert_verify_callback(b->bare_ctx, NULL, NULL);
 	SSL_CTX_set_verify(b->bare_ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	if (SSL_CTX_set1_verify_cert_store(b->bare_ctx, cred->trust) != 1) {
+	if (SSL_CTX_set1_verify_cert_store(b->bare_ctx, cred->trust) != 1 ||
+	    bare_use_crl(b->bare_ctx, cred->trust, b->crl) != 0) {
 		fprintf(stderr, "bench_peer: cannot set the trust store\n");
 		goto out;
 	}
@@ -640,7 +677,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: bench_peer --config CLIENT.conf --peer NAME "
 	    "--server-config PEER.conf [--n N] [--concurrency C] "
-	    "[--bytes B] [--rounds R] [--server-pid PID] [--json]\n");
+	    "[--bytes B] [--rounds R] [--server-pid PID] [--crl FILE] "
+	    "[--json]\n");
 	exit(2);
 }
 
@@ -664,7 +702,8 @@ main(int argc, char **argv)
 	struct eca_config *cfg = NULL;
 	struct eca_err err;
 	struct setup_result bare, chan, warm_bare, warm_chan;
-	const char *conf = NULL, *server_conf = NULL;
+	const char *conf = NULL, *server_conf = NULL, *crl = NULL;
+	BIO *bio;
 	pthread_t *srv = NULL;
 	char cb[128] = "", cc[128] = "";
 	double tb = 0, tc = 0, mbb, mbc, median = 0, smedian = 0;
@@ -695,6 +734,8 @@ main(int argc, char **argv)
 			b.n = (long)num_arg(argv[++i], 1, 10000000);
 		else if (strcmp(argv[i], "--concurrency") == 0)
 			b.conc = (int)num_arg(argv[++i], 1, 1024);
+		else if (strcmp(argv[i], "--crl") == 0)
+			crl = argv[++i];
 		else if (strcmp(argv[i], "--rounds") == 0)
 			b.rounds = (int)num_arg(argv[++i], 1, 1000);
 		else if (strcmp(argv[i], "--server-pid") == 0)
@@ -720,6 +761,18 @@ main(int argc, char **argv)
 	    &err) != 0) {
 		fprintf(stderr, "bench_peer: %s: %s\n", conf, err.msg);
 		goto out;
+	}
+	if (crl != NULL) {
+		if ((bio = BIO_new_file(crl, "r")) != NULL) {
+			b.crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+			BIO_free(bio);
+		}
+		if (b.crl == NULL || bare_use_crl(b.bare_client_ctx,
+		    b.host->cred->trust, b.crl) != 0) {
+			fprintf(stderr, "bench_peer: cannot use the CRL %s\n",
+			    crl);
+			goto out;
+		}
 	}
 	if (bare_server_start(&b, server_conf, &srv, &nsrv) != 0)
 		goto out;
@@ -801,6 +854,7 @@ main(int argc, char **argv)
 	free(chan.lat);
 	SSL_CTX_free(b.bare_ctx);
 	SSL_CTX_free(b.bare_client_ctx);
+	X509_CRL_free(b.crl);
 	eca_host_free(b.host);
 	eca_config_free(cfg);
 	return rc;

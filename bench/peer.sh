@@ -13,7 +13,10 @@
 # BENCH_PEER_CONCURRENCY (8), BENCH_PEER_ROUNDS (alternating rounds, 10),
 # BENCH_PEER_BYTES (stream size, default 1073741824 = 1 GiB),
 # BENCH_PEER_EXTRA (configuration lines added to every host's eca.conf,
-# e.g. "WORKERS = 4").
+# e.g. "WORKERS = 4"), BENCH_PEER_CRL=1 (revocation checked on both sides:
+# the hosts with ECA_CRL_CHECK = LEAF and the intermediate's CRL in
+# ECA_CRL_PATH, the bare server and client with the same CRL in OpenSSL's
+# handshake verification; default: ECA_CRL_CHECK = DISABLE on both).
 # Everything started here is stopped on exit; every wait is bounded.
 set -euo pipefail
 
@@ -34,6 +37,7 @@ N=${BENCH_PEER_N:-2000}
 CONC=${BENCH_PEER_CONCURRENCY:-8}
 ROUNDS=${BENCH_PEER_ROUNDS:-10}
 BYTES=${BENCH_PEER_BYTES:-1073741824}
+CRL=${BENCH_PEER_CRL:-0}
 for f in "$ECAD" "$ECA" "$BENCH"; do
 	[ -x "$f" ] || die "$f not built (ninja -C $BUILD)"
 done
@@ -74,6 +78,16 @@ C=client.bench.eca
 API=$(free_port)
 PEER=$(free_port)
 "$MKCA" ca "$DIR/ca" --name "eca bench" >/dev/null || die "mkca.sh ca"
+CRL_CONF="ECA_CRL_CHECK = DISABLE"
+CRL_ARGS=()
+if [ "$CRL" = 1 ]; then
+	mkdir -p "$DIR/crl"
+	"$MKCA" crl "$DIR/ca" --days 30 >/dev/null || die "mkca.sh crl"
+	cp "$DIR/ca/inter.crl" "$DIR/crl/"
+	CRL_CONF="ECA_CRL_CHECK = LEAF
+ECA_CRL_PATH = $DIR/crl"
+	CRL_ARGS=(--crl "$DIR/crl/inter.crl")
+fi
 
 # conf NAME ROLE ADDRESS: DIR/NAME/ with certificate, key and eca.conf.
 conf() {
@@ -89,7 +103,7 @@ STATE_DIR = $d/state
 ECA_CERT_PATH = $d/host.pem
 ECA_PRIVATE_KEY_PATH = $d/host.key
 ECA_TRUST_STORE_PATH = $DIR/ca/trust.pem
-ECA_CRL_CHECK = DISABLE
+$CRL_CONF
 LISTEN = $addr:$PEER
 LOG_LEVEL = warn
 ${BENCH_PEER_EXTRA:-}
@@ -125,9 +139,11 @@ timeout 30 "$ECA" -f "$DIR/$C/eca.conf" enroll >/dev/null || die "enroll $C"
 timeout 30 "$ECA" -f "$DIR/$C/eca.conf" ping "$M" >/dev/null || die "ping $M"
 
 echo "bench/peer: $N channel setups at concurrency $CONC; a $BYTES-byte stream;" \
+    "revocation $([ "$CRL" = 1 ] && echo "checked (LEAF)" || echo "not checked");" \
     "$(nproc) cores shared by the client, ecad and the bare server"
 timeout 600 "$BENCH" --config "$DIR/$C/eca.conf" --peer "$M" \
     --server-config "$DIR/$M/eca.conf" --n "$N" --concurrency "$CONC" \
     --rounds "$ROUNDS" \
-    --bytes "$BYTES" --server-pid "$MPID" || die "bench_peer failed"
+    --bytes "$BYTES" --server-pid "$MPID" ${CRL_ARGS[@]+"${CRL_ARGS[@]}"} ||
+    die "bench_peer failed"
 ok=1
