@@ -67,6 +67,19 @@ int eca_x509_load_trust(OSSL_LIB_CTX *libctx, const char *path,
 /* 0 if key is the private half of leaf's public key, else ECA_ERR_KEY_MISMATCH. */
 int eca_x509_key_match(X509 *leaf, EVP_PKEY *key, struct eca_err *err) ECA_WUR;
 
+/* name's RFC 2253 one-line form into buf; ECA_ERR_BAD_CERTIFICATE if it
+ * does not fit in size. */
+int eca_x509_name_rfc2253(const X509_NAME *name, char *buf, size_t size,
+    struct eca_err *err) ECA_WUR;
+
+/* x's subject for a message, in buf; never fails (a placeholder when
+ * unprintable). */
+const char *eca_x509_subject_str(X509 *x, char *buf, size_t size);
+
+/*
+ * The rest is the acceptance policy (x509_policy.c).
+ */
+
 /*
  * Verify leaf (with untrusted intermediates chain, may be NULL) against
  * trust at time now (0: the current time), for TLS client and server use.
