@@ -11,7 +11,7 @@
  *
  * What it does not change: only successes are kept (a refusal is worked
  * out again each time, with its reason); revocation, key and signature
- * policy and identity are checked on every call (x509.c); a different
+ * policy and identity are checked on every call (x509_policy.c); a different
  * trust store (SIGHUP) is a different cache.  The handshake has already
  * proved that the peer holds the leaf's key.
  *
