@@ -64,7 +64,7 @@ struct bench {
 	struct eca_host *host;
 	SSL_CTX *bare_ctx;		/* the bare server's */
 	SSL_CTX *bare_client_ctx;	/* the bare client's */
-	X509_CRL *crl;			/* --crl: checked by both bare sides */
+	X509_CRL *crl;			/* --crl: the bare sides check it */
 	int bare_fd;			/* its listening socket */
 	struct sockaddr_storage bare_addr;
 	socklen_t bare_addrlen;
@@ -77,7 +77,7 @@ struct bench {
 	long batch;			/* setups in this batch */
 	atomic_long next;
 	atomic_long errors;
-	double *lat;			/* this batch's latencies, seconds */
+	double *lat;			/* this batch's latencies (s) */
 	char first_err[512];
 	pthread_mutex_t err_lock;
 	atomic_int stop;
@@ -385,7 +385,8 @@ struct setup_result {
 	double *lat;			/* seconds, one per setup */
 	/* then, from summarize() */
 	double rate, p50_ms, p99_ms;
-	double cpu_client_ms, cpu_server_ms;	/* per setup; server -1: unknown */
+	double cpu_client_ms;		/* per setup */
+	double cpu_server_ms;		/* per setup, -1: unknown */
 };
 
 /*
@@ -814,8 +815,8 @@ main(int argc, char **argv)
 		    bare.cpu_client_ms, bare.cpu_server_ms, bare.errors,
 		    chan.rate, chan.p50_ms, chan.p99_ms, chan.cpu_client_ms,
 		    chan.cpu_server_ms, chan.errors, bare.rate / chan.rate,
-		    median, chan.p50_ms / bare.p50_ms, (long long)b.bytes, mbb, mbc,
-		    mbc / mbb, smedian, cb, cc);
+		    median, chan.p50_ms / bare.p50_ms, (long long)b.bytes, mbb,
+		    mbc, mbc / mbb, smedian, cb, cc);
 	} else {
 		printf("(a) setup, %ld connections of each kind at concurrency "
 		    "%d, in %d alternating rounds\n", b.n, b.conc, b.rounds);

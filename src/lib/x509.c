@@ -209,7 +209,8 @@ const char *
 eca_x509_subject_str(X509 *x, char *buf, size_t size)
 {
 	if (x == NULL ||
-	    eca_x509_name_rfc2253(X509_get_subject_name(x), buf, size, NULL) != 0)
+	    eca_x509_name_rfc2253(X509_get_subject_name(x), buf, size,
+	    NULL) != 0)
 		sfmt(buf, size, "(unnamed certificate)");
 	return buf;
 }
@@ -877,8 +878,8 @@ chain_order_hint(const char *path, const struct eca_cred *cred, int r,
 		    "certificate %d, %s: the chain is in the wrong order; "
 		    "list this host's certificate first, then its "
 		    "intermediates", path,
-		    eca_x509_subject_str(cred->leaf, first, sizeof(first)), i + 2,
-		    eca_x509_subject_str(x, subj, sizeof(subj)));
+		    eca_x509_subject_str(cred->leaf, first, sizeof(first)),
+		    i + 2, eca_x509_subject_str(x, subj, sizeof(subj)));
 		break;
 	}
 	ERR_clear_error();

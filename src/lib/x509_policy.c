@@ -144,8 +144,8 @@ verify_chain(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
 		e = X509_STORE_CTX_get_error(ctx);
 		r = map_verify_error(e, &remedy);
 		(void)eca_err_set(err, r, "certificate %s: %s; %s",
-		    eca_x509_subject_str(X509_STORE_CTX_get_current_cert(ctx) != NULL ?
-		    X509_STORE_CTX_get_current_cert(ctx) : leaf, subj,
+		    eca_x509_subject_str(X509_STORE_CTX_get_current_cert(ctx)
+		    != NULL ? X509_STORE_CTX_get_current_cert(ctx) : leaf, subj,
 		    sizeof(subj)), X509_verify_cert_error_string(e), remedy);
 		goto out;
 	}
@@ -154,7 +154,8 @@ verify_chain(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
 		r = eca_err_set(err, ECA_ERR_BAD_KEY_USAGE,
 		    "certificate %s cannot be used by a TLS server: request "
 		    "a certificate whose key usage allows both clientAuth "
-		    "and serverAuth", eca_x509_subject_str(leaf, subj, sizeof(subj)));
+		    "and serverAuth", eca_x509_subject_str(leaf, subj,
+		    sizeof(subj)));
 		goto out;
 	}
 	if (window != NULL && chain_window(ctx, window) != 0) {
@@ -442,7 +443,8 @@ eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
 			    "certificate %s has no subjectAltName dNSName "
 			    "%s (wildcards are not accepted): request a "
 			    "certificate naming the host in its SAN",
-			    eca_x509_subject_str(leaf, subj, sizeof(subj)), host);
+			    eca_x509_subject_str(leaf, subj, sizeof(subj)),
+			    host);
 		}
 		break;
 	case ECA_ID_CN:
@@ -452,7 +454,8 @@ eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
 			(void)eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 			    "certificate %s has commonName \"%s\", not %s: "
 			    "request a certificate whose CN is the host name",
-			    eca_x509_subject_str(leaf, subj, sizeof(subj)), got, host);
+			    eca_x509_subject_str(leaf, subj, sizeof(subj)),
+			    got, host);
 		break;
 	case ECA_ID_DN:
 		if (eca_x509_name_rfc2253(X509_get_subject_name(leaf), got,
@@ -462,7 +465,8 @@ eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
 			(void)eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 			    "certificate subject %s is not %s: the identity "
 			    "rule DN compares the full RFC 2253 subject",
-			    eca_x509_subject_str(leaf, subj, sizeof(subj)), host);
+			    eca_x509_subject_str(leaf, subj, sizeof(subj)),
+			    host);
 		break;
 	default:
 		(void)eca_err_set(err, ECA_ERR_INTERNAL,
@@ -571,10 +575,10 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 		goto out;
 	}
 	hex_lower(md, mdlen, info->spki_fingerprint);
-	if ((r = eca_x509_name_rfc2253(X509_get_subject_name(leaf), info->subject,
-	    sizeof(info->subject), err)) != 0 ||
-	    (r = eca_x509_name_rfc2253(X509_get_issuer_name(leaf), info->issuer,
-	    sizeof(info->issuer), err)) != 0)
+	if ((r = eca_x509_name_rfc2253(X509_get_subject_name(leaf),
+	    info->subject, sizeof(info->subject), err)) != 0 ||
+	    (r = eca_x509_name_rfc2253(X509_get_issuer_name(leaf),
+	    info->issuer, sizeof(info->issuer), err)) != 0)
 		goto out;
 	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL)) ==
 	    NULL || (hex = BN_bn2hex(bn)) == NULL) {
