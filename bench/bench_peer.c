@@ -64,7 +64,7 @@ struct bench {
 	struct eca_host *host;
 	SSL_CTX *bare_ctx;		/* the bare server's */
 	SSL_CTX *bare_client_ctx;	/* the bare client's */
-	X509_CRL *crl;			/* --crl: the bare sides check it */
+	X509_CRL *crl;			/* --crl (bare sides) */
 	int bare_fd;			/* its listening socket */
 	struct sockaddr_storage bare_addr;
 	socklen_t bare_addrlen;
