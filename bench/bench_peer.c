@@ -53,6 +53,7 @@
 
 #include "channel.h"
 #include "config.h"
+#include "crl.h"
 #include "host.h"
 #include "tls.h"
 #include "x509.h"
@@ -62,6 +63,7 @@
 struct bench {
 	const char *peer;
 	struct eca_host *host;
+	struct eca_crl_cache *crls;	/* the client's, as `eca ping` opens */
 	SSL_CTX *bare_ctx;		/* the bare server's */
 	SSL_CTX *bare_client_ctx;	/* the bare client's */
 	X509_CRL *crl;			/* --crl (bare sides) */
@@ -763,6 +765,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_peer: %s: %s\n", conf, err.msg);
 		goto out;
 	}
+	/* The channel client checks revocation as `eca ping` does. */
+	if (cfg->crl_check != ECA_CRL_DISABLE) {
+		if (eca_crl_cache_open(NULL, cfg, &b.crls, &err) != 0) {
+			fprintf(stderr, "bench_peer: %s\n", err.msg);
+			goto out;
+		}
+		b.host->policy.crls = b.crls;
+	}
 	if (crl != NULL) {
 		if ((bio = BIO_new_file(crl, "r")) != NULL) {
 			b.crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
@@ -857,6 +867,7 @@ main(int argc, char **argv)
 	SSL_CTX_free(b.bare_client_ctx);
 	X509_CRL_free(b.crl);
 	eca_host_free(b.host);
+	eca_crl_cache_free(b.crls);
 	eca_config_free(cfg);
 	return rc;
 }

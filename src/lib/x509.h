@@ -137,8 +137,10 @@ struct eca_peer_policy {
 	enum eca_identity identity;
 	time_t now; /* 0: current time */
 	/*
-	 * Revocation (crl.h): the shared CRL cache, or NULL for no check,
-	 * and the level (DISABLE, the zero value, skips it too).
+	 * Revocation (crl.h): the level (DISABLE, the zero value, skips
+	 * it) and the shared CRL cache, borrowed.  A level other than
+	 * DISABLE with no cache refuses every certificate (CRL_UNAVAILABLE):
+	 * fail closed.
 	 */
 	struct eca_crl_cache *crls;
 	enum eca_crl_check crl_check;

@@ -651,7 +651,14 @@ eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
 		goto out;
 	if ((r = verify_peer_chain(policy, leaf, chain, err)) != 0)
 		goto out;
-	if (policy->crls != NULL && policy->crl_check != ECA_CRL_DISABLE &&
+	/* Revocation is checked, or refused: never skipped for want of CRLs. */
+	if (policy->crl_check != ECA_CRL_DISABLE && policy->crls == NULL) {
+		r = eca_err_set(err, ECA_ERR_CRL_UNAVAILABLE, "revocation "
+		    "checking is on (ECA_CRL_CHECK) but this program has no "
+		    "CRL cache open, so the certificate cannot be checked");
+		goto out;
+	}
+	if (policy->crl_check != ECA_CRL_DISABLE &&
 	    (r = eca_crl_check(policy->crls, policy->trust, leaf, chain,
 	    policy->crl_check, policy->now, NULL, err)) != 0)
 		goto out;

@@ -372,7 +372,7 @@ test_revoked_leaf_is_refused_even_with_fail_open(void **state)
 }
 
 static void
-test_check_peer_refuses_a_revoked_leaf_through_the_policy(void **state)
+test_check_peer_refuses_revoked_and_fails_closed_without_crls(void **state)
 {
 	struct fix *f = fix_new();
 	struct eca_peer_policy pol;
@@ -388,8 +388,13 @@ test_check_peer_refuses_a_revoked_leaf_through_the_policy(void **state)
 	assert_int_equal(eca_x509_check_peer(&pol, leaf, f->chain, NULL,
 	    &info, &err), ECA_ERR_REVOKED);
 	assert_true(info.fingerprint[0] != '\0');
-	/* No cache in the policy: no revocation check, as before. */
+	/* No cache in the policy: refused, never unchecked. */
 	pol.crls = NULL;
+	assert_int_equal(eca_x509_check_peer(&pol, other, f->chain, NULL,
+	    &info, &err), ECA_ERR_CRL_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "ECA_CRL_CHECK"));
+	/* The level DISABLE needs none. */
+	pol.crl_check = ECA_CRL_DISABLE;
 	assert_int_equal(eca_x509_check_peer(&pol, leaf, f->chain, NULL,
 	    &info, &err), 0);
 	fix_free(f);
@@ -770,7 +775,7 @@ main(void)
 		cmocka_unit_test(
 		    test_revoked_leaf_is_refused_even_with_fail_open),
 		cmocka_unit_test(
-		    test_check_peer_refuses_a_revoked_leaf_through_the_policy),
+		    test_check_peer_refuses_revoked_and_fails_closed_without_crls),
 		cmocka_unit_test(
 		    test_cleanup_with_an_unknown_or_malformed_hash_fails),
 		cmocka_unit_test(
