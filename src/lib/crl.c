@@ -35,6 +35,7 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
+#include "vcache.h"
 #include "x509.h"
 
 #define CRL_REMEDY "publish the CA's current CRL in ECA_CRL_PATH or at " \
@@ -51,9 +52,29 @@ struct ent {
 	struct timespec seen_mtim;
 };
 
+/*
+ * A revocation verdict that held: the chain (vcache.h's key: the exact
+ * certificates) at one level, with the CRLs the cache held then (gen),
+ * inside the time all of them and the chain were valid.  Only clean
+ * verdicts (no grace, no fail-open) are kept, so a warning is never lost.
+ */
+#define RESULT_SLOTS 256
+
+struct result {
+	uint8_t key[ECA_VCACHE_KEY_LEN];
+	enum eca_crl_check level;
+	uint64_t gen;
+	int64_t from, until;
+	STACK_OF(X509) *full;	/* the chain as built, for fetch_due */
+	int used;
+};
+
 struct eca_crl_cache {
 	OSSL_LIB_CTX *libctx;
 	pthread_mutex_t lock;
+	uint64_t gen;		/* grows with every change of a cached CRL */
+	struct result results[RESULT_SLOTS];
+	uint64_t hits, misses;
 	char *dir;
 	char *crl_path;
 	int path_sync_hours;
@@ -453,6 +474,7 @@ store_crl(struct eca_crl_cache *c, X509_CRL **crlp, const char *source,
 	}
 	X509_CRL_free(e->crl);
 	e->crl = crl;
+	c->gen++;
 	*crlp = NULL;
 	e->fetched = fetched;
 	if (source != NULL)
@@ -669,6 +691,8 @@ eca_crl_cache_free(struct eca_crl_cache *c)
 		return;
 	for (i = 0; i < c->n; i++)
 		X509_CRL_free(c->ents[i].crl);
+	for (i = 0; i < RESULT_SLOTS; i++)
+		sk_X509_pop_free(c->results[i].full, X509_free);
 	free(c->ents);
 	free(c->dir);
 	free(c->crl_path);
@@ -1396,6 +1420,7 @@ struct crl_run {
 	X509_STORE_CTX *ctx;		/* the error, the chain it built */
 	STACK_OF(X509_CRL) *crls;	/* the CRLs it used (ctx borrows) */
 	struct vstate vs;		/* grace and fail-open notes */
+	uint64_t gen;			/* the cache's generation of crls */
 	int ok;				/* 1: it verified */
 };
 
@@ -1432,6 +1457,7 @@ crl_verify(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 		if (sk_X509_CRL_push(run->crls, c->ents[i].crl) <= 0)
 			X509_CRL_free(c->ents[i].crl);
 	}
+	run->gen = c->gen;
 	pthread_mutex_unlock(&c->lock);
 
 	run->vs.c = c;
@@ -1457,6 +1483,108 @@ crl_verify(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 	return 0;
 }
 
+/*
+ * A remembered verdict for key at level, if the cache still holds the
+ * CRLs it was reached with and now is inside its window: 1 and *full (a
+ * copy of the chain, the caller's), else 0.
+ */
+static int
+result_get(struct eca_crl_cache *c, const uint8_t *key,
+    enum eca_crl_check level, time_t now, STACK_OF(X509) **full)
+{
+	struct result *res;
+	uint64_t h;
+	int hit;
+
+	*full = NULL;
+	memcpy(&h, key, sizeof(h));
+	pthread_mutex_lock(&c->lock);
+	res = &c->results[h % RESULT_SLOTS];
+	hit = res->used && res->level == level && res->gen == c->gen &&
+	    (int64_t)now >= res->from && (int64_t)now < res->until &&
+	    memcmp(res->key, key, ECA_VCACHE_KEY_LEN) == 0 &&
+	    (*full = X509_chain_up_ref(res->full)) != NULL;
+	if (hit)
+		c->hits++;
+	else
+		c->misses++;
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+/*
+ * Remember a clean verdict of run (the chain it built is full): valid
+ * while the cache holds run's CRLs, from the latest lastUpdate and
+ * notBefore to the earliest nextUpdate and notAfter among them.
+ */
+static void
+result_put(struct eca_crl_cache *c, const uint8_t *key,
+    enum eca_crl_check level, const struct crl_run *run,
+    STACK_OF(X509) *full)
+{
+	STACK_OF(X509) *copy;
+	struct result *res;
+	const ASN1_TIME *t;
+	X509_CRL *crl;
+	int64_t from = INT64_MIN, until = INT64_MAX;
+	time_t v;
+	uint64_t h;
+	int i;
+
+	for (i = 0; i < sk_X509_CRL_num(run->crls); i++) {
+		crl = sk_X509_CRL_value(run->crls, i);
+		if (asn1_unix(X509_CRL_get0_lastUpdate(crl), &v) != 0)
+			return;
+		if ((int64_t)v > from)
+			from = (int64_t)v;
+		if ((t = X509_CRL_get0_nextUpdate(crl)) != NULL) {
+			if (asn1_unix(t, &v) != 0)
+				return;
+			if ((int64_t)v < until)
+				until = (int64_t)v;
+		}
+	}
+	for (i = 0; i < sk_X509_num(full); i++) {
+		if (asn1_unix(X509_get0_notBefore(sk_X509_value(full, i)),
+		    &v) != 0)
+			return;
+		if ((int64_t)v > from)
+			from = (int64_t)v;
+		if (asn1_unix(X509_get0_notAfter(sk_X509_value(full, i)),
+		    &v) != 0)
+			return;
+		if ((int64_t)v < until)
+			until = (int64_t)v;
+	}
+	if (until <= from || (copy = X509_chain_up_ref(full)) == NULL)
+		return;
+	memcpy(&h, key, sizeof(h));
+	pthread_mutex_lock(&c->lock);
+	res = &c->results[h % RESULT_SLOTS];
+	sk_X509_pop_free(res->full, X509_free);
+	memcpy(res->key, key, ECA_VCACHE_KEY_LEN);
+	res->level = level;
+	res->gen = run->gen;
+	res->from = from;
+	res->until = until;
+	res->full = copy;
+	res->used = 1;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+eca_crl_cache_stats(struct eca_crl_cache *c, uint64_t *hits,
+    uint64_t *misses)
+{
+	*hits = *misses = 0;
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	*hits = c->hits;
+	*misses = c->misses;
+	pthread_mutex_unlock(&c->lock);
+}
+
 int
 eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
     STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
@@ -1464,9 +1592,10 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 {
 	STACK_OF(X509) *full = NULL;
 	struct crl_run run;
+	uint8_t key[ECA_VCACHE_KEY_LEN];
 	char subj[ECA_DN_MAX], iss[ECA_DN_MAX];
 	X509 *x;
-	int r = ECA_ERR_INTERNAL, e, ncheck;
+	int r = ECA_ERR_INTERNAL, e, ncheck, keyed;
 
 	memset(&run, 0, sizeof(run));
 	if (result != NULL)
@@ -1478,6 +1607,21 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 		    "no CRL cache, trust store or certificate to check");
 	if (now == 0)
 		now = time(NULL);
+	/*
+	 * The same chain, the same CRLs, inside their validity: the same
+	 * verdict, unless something is due for a fetch (which may change
+	 * the CRLs, so the check is run again).
+	 */
+	keyed = eca_vcache_key(leaf, chain, key) == 0;
+	if (keyed && result_get(c, key, level, now, &full)) {
+		ncheck = level == ECA_CRL_LEAF ? 1 : sk_X509_num(full) - 1;
+		if (fetch_due(c, trust, full, ncheck, now) == 0) {
+			r = 0;
+			goto out;
+		}
+		sk_X509_pop_free(full, X509_free);
+		full = NULL;
+	}
 	/*
 	 * Verify with the CRLs cached now; then fetch what is due (for that,
 	 * the chain: as the verification built it, or built again without
@@ -1534,6 +1678,8 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 	}
 	if (run.vs.in_grace || run.vs.failed_open)
 		log_warn("%s", run.vs.note);
+	else if (keyed)
+		result_put(c, key, level, &run, full);
 	if (result != NULL) {
 		result->in_grace = run.vs.in_grace;
 		result->failed_open = run.vs.failed_open;
@@ -1668,6 +1814,7 @@ eca_crl_cache_cleanup(struct eca_crl_cache *c, int expired,
 		X509_CRL_free(c->ents[i].crl);
 		c->ents[i].crl = NULL;
 		c->ents[i].source[0] = '\0';
+		c->gen++;
 		k++;
 	}
 	pthread_mutex_unlock(&c->lock);

@@ -132,10 +132,21 @@ struct eca_crl_result {
  * current time.  ECA_ERR_REVOKED names the serial and revocation date;
  * ECA_ERR_CRL_UNAVAILABLE when a CRL is missing, unusable or expired past
  * the grace period (unless fail-open).  result may be NULL.
+ *
+ * A clean verdict (no grace, no fail-open) is remembered for the exact
+ * chain and level while the cache holds the same CRLs and inside the
+ * validity of those CRLs and of the chain; a later check of that chain
+ * then only looks whether a CRL is due for a fetch or was stored by
+ * another process (and checks again if so).  A refusal is never
+ * remembered.
  */
 int eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
     STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
     struct eca_crl_result *result, struct eca_err *err) ECA_WUR;
+
+/* Checks answered from remembered verdicts, and the others. */
+void eca_crl_cache_stats(struct eca_crl_cache *c, uint64_t *hits,
+    uint64_t *misses);
 
 enum eca_crl_state { ECA_CRL_OK, ECA_CRL_IN_GRACE, ECA_CRL_EXPIRED };
 

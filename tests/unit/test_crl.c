@@ -609,6 +609,123 @@ test_cleanup_removes_expired_crls_and_by_issuer_hash(void **state)
 }
 
 /*
+ * Remembered verdicts
+ */
+
+static int
+check(struct fix *f, X509 *x, enum eca_crl_check level, time_t now,
+    struct eca_crl_result *res)
+{
+	struct eca_err err;
+
+	return eca_crl_check(f->cache, trust, x, f->chain, level, now, res,
+	    &err);
+}
+
+static void
+expect_hits(struct fix *f, uint64_t hits, uint64_t misses)
+{
+	uint64_t h, m;
+
+	eca_crl_cache_stats(f->cache, &h, &m);
+	assert_int_equal(h, hits);
+	assert_int_equal(m, misses);
+}
+
+static void
+test_refusal_is_never_remembered(void **state)
+{
+	struct fix *f = fix_new();
+
+	(void)state;
+	put_inter_crl(f, &leaf, 1, HOURS(24), 1);
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL),
+	    ECA_ERR_REVOKED);
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL),
+	    ECA_ERR_REVOKED);
+	expect_hits(f, 0, 2);
+	fix_free(f);
+}
+
+static void
+test_remembered_verdict_ends_when_a_new_crl_is_stored(void **state)
+{
+	struct fix *f = fix_new();
+
+	(void)state;
+	put_inter_crl(f, NULL, 0, HOURS(24), 1);
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL), 0);
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL), 0);
+	expect_hits(f, 1, 1);
+	put_inter_crl(f, &leaf, 1, HOURS(24), 2);
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL),
+	    ECA_ERR_REVOKED);
+	expect_hits(f, 1, 2);
+	fix_free(f);
+}
+
+static void
+test_remembered_verdict_ends_when_its_crl_is_removed(void **state)
+{
+	struct fix *f = fix_new();
+	struct eca_crl_info *v = NULL;
+	struct eca_err err;
+	char hash[9];
+	size_t n = 0, removed = 0;
+
+	(void)state;
+	put_inter_crl(f, NULL, 0, HOURS(24), 1);
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL), 0);
+	assert_int_equal(eca_crl_cache_list(f->cache, 0, &v, &n, &err), 0);
+	assert_int_equal(n, 1);
+	snprintf(hash, sizeof(hash), "%s", v[0].hash);
+	free(v);
+	assert_int_equal(eca_crl_cache_cleanup(f->cache, 0, hash, 0, &removed,
+	    &err), 0);
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL),
+	    ECA_ERR_CRL_UNAVAILABLE);
+	fix_free(f);
+}
+
+static void
+test_remembered_verdict_ends_at_the_crls_next_update(void **state)
+{
+	struct fix *f = fix_new();
+	struct eca_crl_result res;
+	time_t later = time(NULL) + HOURS(2);
+
+	(void)state;
+	put_inter_crl(f, NULL, 0, HOURS(1), 1);
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, &res), 0);
+	assert_int_equal(res.in_grace, 0);
+	/* Past nextUpdate: checked again, accepted in grace, with a note. */
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, later, &res), 0);
+	assert_int_equal(res.in_grace, 1);
+	/* ... every time: a verdict in grace is not remembered. */
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, later, &res), 0);
+	assert_int_equal(res.in_grace, 1);
+	expect_hits(f, 0, 3);
+	fix_free(f);
+}
+
+static void
+test_levels_are_remembered_apart(void **state)
+{
+	struct fix *f = fix_new();
+
+	(void)state;
+	put_inter_crl(f, NULL, 0, HOURS(24), 1);
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL), 0);
+	/* CHAIN also needs the root's CRL, which is not cached. */
+	assert_int_equal(check(f, leaf, ECA_CRL_CHAIN, 0, NULL),
+	    ECA_ERR_CRL_UNAVAILABLE);
+	/* Nor is another leaf of the same CA answered for the first. */
+	assert_int_equal(check(f, other, ECA_CRL_LEAF, 0, NULL), 0);
+	expect_hits(f, 0, 3);
+	fix_free(f);
+}
+
+/*
  * Background maintenance (eca_crl_cache_maintain)
  */
 
@@ -795,6 +912,14 @@ main(void)
 		cmocka_unit_test(test_maintain_syncs_crl_path_only_when_it_is_due),
 		cmocka_unit_test(
 		    test_check_uses_at_once_a_crl_another_process_stored),
+		cmocka_unit_test(test_refusal_is_never_remembered),
+		cmocka_unit_test(
+		    test_remembered_verdict_ends_when_a_new_crl_is_stored),
+		cmocka_unit_test(
+		    test_remembered_verdict_ends_when_its_crl_is_removed),
+		cmocka_unit_test(
+		    test_remembered_verdict_ends_at_the_crls_next_update),
+		cmocka_unit_test(test_levels_are_remembered_apart),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
