@@ -54,15 +54,18 @@ struct ent {
 
 /*
  * A revocation verdict that held: the chain (vcache.h's key: the exact
- * certificates) at one level, with the CRLs the cache held then (gen),
- * inside the time all of them and the chain were valid.  Only clean
- * verdicts (no grace, no fail-open) are kept, so a warning is never lost.
+ * certificates) at one level against one trust store (held, so that its
+ * address is not reused while the verdict is kept), with the CRLs the
+ * cache held then (gen), inside the time all of them and the chain were
+ * valid.  Only clean verdicts (no grace, no fail-open) are kept, so a
+ * warning is never lost.
  */
 #define RESULT_SLOTS 256
 
 struct result {
 	uint8_t key[ECA_VCACHE_KEY_LEN];
 	enum eca_crl_check level;
+	X509_STORE *trust;	/* up-ref'd */
 	uint64_t gen;
 	int64_t from, until;
 	STACK_OF(X509) *full;	/* the chain as built, for fetch_due */
@@ -691,8 +694,10 @@ eca_crl_cache_free(struct eca_crl_cache *c)
 		return;
 	for (i = 0; i < c->n; i++)
 		X509_CRL_free(c->ents[i].crl);
-	for (i = 0; i < RESULT_SLOTS; i++)
+	for (i = 0; i < RESULT_SLOTS; i++) {
 		sk_X509_pop_free(c->results[i].full, X509_free);
+		X509_STORE_free(c->results[i].trust);
+	}
 	free(c->ents);
 	free(c->dir);
 	free(c->crl_path);
@@ -1489,7 +1494,7 @@ crl_verify(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
  * copy of the chain, the caller's), else 0.
  */
 static int
-result_get(struct eca_crl_cache *c, const uint8_t *key,
+result_get(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
     enum eca_crl_check level, time_t now, STACK_OF(X509) **full)
 {
 	struct result *res;
@@ -1500,7 +1505,8 @@ result_get(struct eca_crl_cache *c, const uint8_t *key,
 	memcpy(&h, key, sizeof(h));
 	pthread_mutex_lock(&c->lock);
 	res = &c->results[h % RESULT_SLOTS];
-	hit = res->used && res->level == level && res->gen == c->gen &&
+	hit = res->used && res->level == level && res->trust == trust &&
+	    res->gen == c->gen &&
 	    (int64_t)now >= res->from && (int64_t)now < res->until &&
 	    memcmp(res->key, key, ECA_VCACHE_KEY_LEN) == 0 &&
 	    (*full = X509_chain_up_ref(res->full)) != NULL;
@@ -1518,7 +1524,7 @@ result_get(struct eca_crl_cache *c, const uint8_t *key,
  * notBefore to the earliest nextUpdate and notAfter among them.
  */
 static void
-result_put(struct eca_crl_cache *c, const uint8_t *key,
+result_put(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
     enum eca_crl_check level, const struct crl_run *run,
     STACK_OF(X509) *full)
 {
@@ -1558,12 +1564,18 @@ result_put(struct eca_crl_cache *c, const uint8_t *key,
 	}
 	if (until <= from || (copy = X509_chain_up_ref(full)) == NULL)
 		return;
+	if (X509_STORE_up_ref(trust) != 1) {
+		sk_X509_pop_free(copy, X509_free);
+		return;
+	}
 	memcpy(&h, key, sizeof(h));
 	pthread_mutex_lock(&c->lock);
 	res = &c->results[h % RESULT_SLOTS];
 	sk_X509_pop_free(res->full, X509_free);
+	X509_STORE_free(res->trust);
 	memcpy(res->key, key, ECA_VCACHE_KEY_LEN);
 	res->level = level;
+	res->trust = trust;
 	res->gen = run->gen;
 	res->from = from;
 	res->until = until;
@@ -1613,7 +1625,7 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 	 * the CRLs, so the check is run again).
 	 */
 	keyed = eca_vcache_key(leaf, chain, key) == 0;
-	if (keyed && result_get(c, key, level, now, &full)) {
+	if (keyed && result_get(c, trust, key, level, now, &full)) {
 		ncheck = level == ECA_CRL_LEAF ? 1 : sk_X509_num(full) - 1;
 		if (fetch_due(c, trust, full, ncheck, now) == 0) {
 			r = 0;
@@ -1679,7 +1691,7 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 	if (run.vs.in_grace || run.vs.failed_open)
 		log_warn("%s", run.vs.note);
 	else if (keyed)
-		result_put(c, key, level, &run, full);
+		result_put(c, trust, key, level, &run, full);
 	if (result != NULL) {
 		result->in_grace = run.vs.in_grace;
 		result->failed_open = run.vs.failed_open;

@@ -725,6 +725,28 @@ test_levels_are_remembered_apart(void **state)
 	fix_free(f);
 }
 
+static void
+test_trust_stores_are_remembered_apart(void **state)
+{
+	struct fix *f = fix_new();
+	X509_STORE *reloaded = X509_STORE_new();
+	struct eca_err err;
+
+	(void)state;
+	/* e.g. after a SIGHUP: the same CA, another store */
+	assert_non_null(reloaded);
+	assert_int_equal(X509_STORE_add_cert(reloaded, ca->root), 1);
+	put_inter_crl(f, NULL, 0, HOURS(24), 1);
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL), 0);
+	assert_int_equal(eca_crl_check(f->cache, reloaded, leaf, f->chain,
+	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+	expect_hits(f, 0, 2);
+	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL), 0);
+	expect_hits(f, 0, 3);
+	X509_STORE_free(reloaded);
+	fix_free(f);
+}
+
 /*
  * Background maintenance (eca_crl_cache_maintain)
  */
@@ -920,6 +942,7 @@ main(void)
 		cmocka_unit_test(
 		    test_remembered_verdict_ends_at_the_crls_next_update),
 		cmocka_unit_test(test_levels_are_remembered_apart),
+		cmocka_unit_test(test_trust_stores_are_remembered_apart),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
