@@ -275,6 +275,7 @@ call_peer(struct call *c, struct eca_err *err)
 			pol.identity = c->snap->cfg->identity;
 			pol.crls = c->d->crls;
 			pol.crl_check = c->snap->cfg->crl_check;
+			pol.vcache = c->snap->vcache;
 			r = eca_x509_check_peer(&pol, leaf, chain, NULL,
 			    &cn->info, &cn->err);
 		}

@@ -36,6 +36,7 @@
 #include "host.h"
 #include "log.h"
 #include "tls.h"
+#include "vcache.h"
 #include "x509.h"
 
 #define DEFAULT_CONF "/etc/eca/eca.conf"
@@ -168,6 +169,7 @@ ecad_snap_put(struct ecad_snap *s)
 	eca_host_free(s->host);		/* borrows cfg */
 	SSL_CTX_free(s->peer_ctx);
 	SSL_CTX_free(s->ctx);
+	eca_vcache_free(s->vcache);
 	eca_cred_free(s->cred);
 	eca_config_free(s->cfg);
 	free(s);
@@ -193,7 +195,13 @@ snap_build(struct ecad *d, struct eca_config *cfg, struct ecad_snap **out,
 	server_ctx_setup(d, s->ctx);
 	atomic_init(&s->refs, 1);
 	s->cfg = cfg;
-	if ((r = peer_snap_setup(d, s, err)) != 0) {
+	if ((r = eca_vcache_new(s->cred->trust, ECA_VCACHE_SLOTS,
+	    &s->vcache)) != 0)
+		r = eca_err_set(err, r, "cannot make the certificate "
+		    "verification cache");
+	else
+		r = peer_snap_setup(d, s, err);
+	if (r != 0) {
 		s->cfg = NULL;	/* the caller keeps cfg on failure */
 		ecad_snap_put(s);
 		return r;

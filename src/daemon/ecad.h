@@ -63,6 +63,8 @@ struct ecad_snap {
 	struct eca_config *cfg;
 	struct eca_cred *cred;
 	SSL_CTX *ctx;
+	/* API callers' chains that verified against cred->trust (vcache.h). */
+	struct eca_vcache *vcache;
 	/*
 	 * The peer listener's (peer.c): its own server context (no API
 	 * callbacks) and this host's domains, built from cfg (which they
