@@ -90,16 +90,6 @@ struct eca_crl_cache {
 	size_t n;
 };
 
-static void ECA_PRINTF(3, 4)
-sfmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-}
-
 static void
 name_str(const X509_NAME *name, char *buf, size_t size)
 {
@@ -137,7 +127,7 @@ fmt_time(const ASN1_TIME *t, char *buf, size_t size)
 	memset(&tm, 0, sizeof(tm));
 	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
 	    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		sfmt(buf, size, "an unknown date");
+		eca_sfmt(buf, size, "an unknown date");
 }
 
 static unsigned long
@@ -366,7 +356,7 @@ static void
 ent_path(const struct eca_crl_cache *c, unsigned long hash, char *buf,
     size_t size)
 {
-	sfmt(buf, size, "%s/%08lx.crl", c->dir, hash);
+	eca_sfmt(buf, size, "%s/%08lx.crl", c->dir, hash);
 }
 
 /* Write crl as PEM to path, atomically (temporary file, then rename). */
@@ -381,7 +371,7 @@ write_crl(const char *path, X509_CRL *crl, struct eca_err *err)
 	ssize_t w;
 	int fd = -1, r = ECA_ERR_IO;
 
-	sfmt(tmp, sizeof(tmp), "%s.tmp", path);
+	eca_sfmt(tmp, sizeof(tmp), "%s.tmp", path);
 	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
 	    PEM_write_bio_X509_CRL(bio, crl) != 1 ||
 	    (len = BIO_get_mem_data(bio, &data)) <= 0) {
@@ -481,7 +471,7 @@ store_crl(struct eca_crl_cache *c, X509_CRL **crlp, const char *source,
 	*crlp = NULL;
 	e->fetched = fetched;
 	if (source != NULL)
-		sfmt(e->source, sizeof(e->source), "%s", source);
+		eca_sfmt(e->source, sizeof(e->source), "%s", source);
 	*stored = 1;
  out:
 	pthread_mutex_unlock(&c->lock);
@@ -770,7 +760,7 @@ eca_crl_cache_open(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 	if (mkdir(cfg->state_dir, 0700) == -1 && errno != EEXIST)
 		return eca_err_set(err, ECA_ERR_IO, "cannot create STATE_DIR "
 		    "%s: %s", cfg->state_dir, strerror(errno));
-	sfmt(dir, sizeof(dir), "%s/crl", cfg->state_dir);
+	eca_sfmt(dir, sizeof(dir), "%s/crl", cfg->state_dir);
 	memset(&o, 0, sizeof(o));
 	o.dir = dir;
 	o.crl_path = cfg->crl_path;
@@ -817,7 +807,7 @@ eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		sfmt(path, sizeof(path), "%s/%s", c->crl_path, de->d_name);
+		eca_sfmt(path, sizeof(path), "%s/%s", c->crl_path, de->d_name);
 		eca_err_clear(&e);
 		if ((r = read_small(path, &buf, &len, NULL, &e)) == 0) {
 			r = crl_add_from(c, trust, untrusted, buf, len, path,
@@ -828,7 +818,7 @@ eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
 			nbad++;
 			log_debug("CRL %s refused: %s", path, e.msg);
 			if (bad[0] == '\0')
-				sfmt(bad, sizeof(bad), "%s", e.msg);
+				eca_sfmt(bad, sizeof(bad), "%s", e.msg);
 		} else if (stored)
 			nadd++;
 	}
@@ -1061,7 +1051,7 @@ eca_crl_cache_maintain(struct eca_crl_cache *c, X509_STORE *trust,
 	if (now == 0)
 		now = time(NULL);
 	/* What other processes stored (eca crl download). */
-	sfmt(dir, sizeof(dir), "%s", c->dir);
+	eca_sfmt(dir, sizeof(dir), "%s", c->dir);
 	if ((d = opendir(dir)) != NULL) {
 		while ((de = readdir(d)) != NULL)
 			if (cache_name(de->d_name, &h))
@@ -1101,7 +1091,7 @@ eca_crl_cache_maintain(struct eca_crl_cache *c, X509_STORE *trust,
 		    (time_t)c->refresh_hours * 3600) &&
 		    now - c->ents[i].attempt >= ECA_CRL_RETRY_SEC) {
 			c->ents[i].attempt = now;
-			sfmt(url, sizeof(url), "%s", c->ents[i].source);
+			eca_sfmt(url, sizeof(url), "%s", c->ents[i].source);
 		}
 		pthread_mutex_unlock(&c->lock);
 		if (url[0] == '\0')
@@ -1248,7 +1238,7 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 			vs->in_grace = 1;
 			fmt_time(X509_CRL_get0_nextUpdate(crl), when,
 			    sizeof(when));
-			sfmt(vs->note, sizeof(vs->note), "the CRL for %s "
+			eca_sfmt(vs->note, sizeof(vs->note), "the CRL for %s "
 			    "expired on %s and is used in its grace period "
 			    "(ECA_CRL_GRACE_HOURS = %d): " CRL_REMEDY, subj,
 			    when, vs->c->grace_hours);
@@ -1261,16 +1251,16 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 			fmt_time(X509_REVOKED_get0_revocationDate(rev), when,
 			    sizeof(when));
 		else
-			sfmt(when, sizeof(when), "an unknown date");
+			eca_sfmt(when, sizeof(when), "an unknown date");
 		if (x != NULL && (bn = ASN1_INTEGER_to_BN(
 		    X509_get0_serialNumber(x), NULL)) != NULL) {
 			if ((hex = BN_bn2hex(bn)) != NULL) {
-				sfmt(serial, sizeof(serial), "%s", hex);
+				eca_sfmt(serial, sizeof(serial), "%s", hex);
 				OPENSSL_free(hex);
 			}
 			BN_free(bn);
 		}
-		sfmt(vs->revoked, sizeof(vs->revoked), "certificate %s "
+		eca_sfmt(vs->revoked, sizeof(vs->revoked), "certificate %s "
 		    "(serial %s) was revoked on %s", subj, serial, when);
 		return 0;
 	default:
@@ -1291,9 +1281,9 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 	case X509_V_ERR_CRL_PATH_VALIDATION_ERROR:
 		if (vs->c->fail_open) {
 			vs->failed_open = 1;
-			sfmt(vs->note, sizeof(vs->note), "no usable CRL for "
-			    "%s (%s); accepted because ECA_CRL_FAIL_OPEN = "
-			    "YES", subj, X509_verify_cert_error_string(e));
+			eca_sfmt(vs->note, sizeof(vs->note), "no usable CRL "
+			    "for %s (%s); accepted because ECA_CRL_FAIL_OPEN "
+			    "= YES", subj, X509_verify_cert_error_string(e));
 			return 1;
 		}
 		break;
@@ -1695,7 +1685,7 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 	if (result != NULL) {
 		result->in_grace = run.vs.in_grace;
 		result->failed_open = run.vs.failed_open;
-		sfmt(result->note, sizeof(result->note), "%s", run.vs.note);
+		eca_sfmt(result->note, sizeof(result->note), "%s", run.vs.note);
 	}
 	r = 0;
  out:
@@ -1721,7 +1711,7 @@ fill_info(const struct eca_crl_cache *c, const struct ent *e, time_t now,
 	memset(info, 0, sizeof(*info));
 	name_str(X509_CRL_get_issuer(e->crl), info->issuer,
 	    sizeof(info->issuer));
-	sfmt(info->hash, sizeof(info->hash), "%08lx", e->hash);
+	eca_sfmt(info->hash, sizeof(info->hash), "%08lx", e->hash);
 	if (asn1_unix(X509_CRL_get0_lastUpdate(e->crl), &t) == 0)
 		info->last_update = (int64_t)t;
 	info->next_update = (int64_t)crl_next(e->crl);
@@ -1729,8 +1719,8 @@ fill_info(const struct eca_crl_cache *c, const struct ent *e, time_t now,
 	    NULL)) != NULL) {
 		if ((bn = ASN1_INTEGER_to_BN(num, NULL)) != NULL) {
 			if ((dec = BN_bn2dec(bn)) != NULL) {
-				sfmt(info->number, sizeof(info->number), "%s",
-				    dec);
+				eca_sfmt(info->number, sizeof(info->number),
+				    "%s", dec);
 				OPENSSL_free(dec);
 			}
 			BN_free(bn);
@@ -1741,7 +1731,7 @@ fill_info(const struct eca_crl_cache *c, const struct ent *e, time_t now,
 	if (info->entries < 0)
 		info->entries = 0;
 	info->state = crl_state(c, e->crl, now);
-	sfmt(info->source, sizeof(info->source), "%s", e->source);
+	eca_sfmt(info->source, sizeof(info->source), "%s", e->source);
 	ERR_clear_error();
 }
 
@@ -1801,7 +1791,7 @@ eca_crl_cache_cleanup(struct eca_crl_cache *c, int expired,
 	if (hash != NULL) {
 		char name[16];
 
-		sfmt(name, sizeof(name), "%s.crl", hash);
+		eca_sfmt(name, sizeof(name), "%s.crl", hash);
 		if (strlen(hash) != 8 || !cache_name(name, &h))
 			return eca_err_set(err, ECA_ERR_USAGE, "issuer hash "
 			    "'%s' is not 8 hex digits (see `eca crl list`)",

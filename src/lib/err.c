@@ -91,6 +91,18 @@ eca_err_exit_code(int code)
 	return d != NULL ? d->exitc : ECA_EXIT_FAILURE;
 }
 
+void
+eca_sfmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf == NULL || size == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
 int
 eca_err_set(struct eca_err *e, int code, const char *fmt, ...)
 {

@@ -37,17 +37,6 @@
 #define CERT_REMEDY "provide the leaf certificate first, then its " \
 	"intermediates, as PEM, DER or PKCS#7"
 
-/* snprintf where a truncated result is acceptable (messages, labels). */
-static void ECA_PRINTF(3, 4)
-sfmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-}
-
 /* A file's contents; wiped before it is freed since it may hold a key. */
 struct filebuf {
 	unsigned char *data;
@@ -168,7 +157,7 @@ err_prefix(struct eca_err *err, const char *prefix)
 		return;
 	memcpy(tmp, err->msg, sizeof(tmp));
 	tmp[sizeof(tmp) - 1] = '\0';
-	sfmt(err->msg, sizeof(err->msg), "%s: %s", prefix, tmp);
+	eca_sfmt(err->msg, sizeof(err->msg), "%s: %s", prefix, tmp);
 }
 
 int
@@ -211,7 +200,7 @@ eca_x509_subject_str(X509 *x, char *buf, size_t size)
 	if (x == NULL ||
 	    eca_x509_name_rfc2253(X509_get_subject_name(x), buf, size,
 	    NULL) != 0)
-		sfmt(buf, size, "(unnamed certificate)");
+		eca_sfmt(buf, size, "(unnamed certificate)");
 	return buf;
 }
 

@@ -25,17 +25,6 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
-/* snprintf where a truncated result is acceptable (messages, labels). */
-static void ECA_PRINTF(3, 4)
-sfmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Verification
  */
@@ -219,13 +208,13 @@ key_desc(EVP_PKEY *pkey, char *buf, size_t size)
 	switch (id) {
 	case EVP_PKEY_RSA:
 	case EVP_PKEY_RSA_PSS:
-		sfmt(buf, size, "%s %d", id == EVP_PKEY_RSA ?
+		eca_sfmt(buf, size, "%s %d", id == EVP_PKEY_RSA ?
 		    "RSA" : "RSA-PSS", EVP_PKEY_get_bits(pkey));
 		break;
 	case EVP_PKEY_EC:
 		if (EVP_PKEY_get_group_name(pkey, group, sizeof(group),
 		    &glen) != 1)
-			sfmt(group, sizeof(group), "unknown curve");
+			eca_sfmt(group, sizeof(group), "unknown curve");
 		curve = group;
 		if (strcmp(group, "prime256v1") == 0)
 			curve = "P-256";
@@ -233,16 +222,16 @@ key_desc(EVP_PKEY *pkey, char *buf, size_t size)
 			curve = "P-384";
 		else if (strcmp(group, "secp521r1") == 0)
 			curve = "P-521";
-		sfmt(buf, size, "EC %s", curve);
+		eca_sfmt(buf, size, "EC %s", curve);
 		break;
 	case EVP_PKEY_ED25519:
-		sfmt(buf, size, "ED25519");
+		eca_sfmt(buf, size, "ED25519");
 		break;
 	case EVP_PKEY_ED448:
-		sfmt(buf, size, "ED448");
+		eca_sfmt(buf, size, "ED448");
 		break;
 	default:
-		sfmt(buf, size, "%s %d",
+		eca_sfmt(buf, size, "%s %d",
 		    id != EVP_PKEY_NONE && OBJ_nid2sn(id) != NULL ?
 		    OBJ_nid2sn(id) : "unknown", EVP_PKEY_get_bits(pkey));
 		break;
@@ -605,7 +594,7 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 		goto out;
 	}
 	(void)key_desc(pkey, info->key_desc, sizeof(info->key_desc));
-	sfmt(info->sig_alg, sizeof(info->sig_alg), "%s",
+	eca_sfmt(info->sig_alg, sizeof(info->sig_alg), "%s",
 	    OBJ_nid2ln(X509_get_signature_nid(leaf)) != NULL ?
 	    OBJ_nid2ln(X509_get_signature_nid(leaf)) : "unknown");
 	if (subject_cn(leaf, info->cn, sizeof(info->cn)) != 0) {
