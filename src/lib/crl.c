@@ -75,7 +75,7 @@ struct result {
 struct eca_crl_cache {
 	OSSL_LIB_CTX *libctx;
 	pthread_mutex_t lock;
-	uint64_t gen;		/* grows with every change of a cached CRL */
+	uint64_t gen;		/* grows at every change of a CRL */
 	struct result results[RESULT_SLOTS];
 	uint64_t hits, misses;
 	char *dir;
@@ -107,18 +107,6 @@ name_str(const X509_NAME *name, char *buf, size_t size)
 	ERR_clear_error();
 }
 
-static int
-asn1_unix(const ASN1_TIME *t, time_t *out)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return -1;
-	*out = timegm(&tm);
-	return 0;
-}
-
 static void
 fmt_time(const ASN1_TIME *t, char *buf, size_t size)
 {
@@ -145,12 +133,12 @@ name_hash(struct eca_crl_cache *c, const X509_NAME *name)
 static time_t
 crl_next(X509_CRL *crl)
 {
-	time_t t = 0;
+	int64_t t = 0;
 
 	if (X509_CRL_get0_nextUpdate(crl) == NULL ||
-	    asn1_unix(X509_CRL_get0_nextUpdate(crl), &t) != 0)
+	    eca_x509_time(X509_CRL_get0_nextUpdate(crl), &t) != 0)
 		return 0;
-	return t;
+	return (time_t)t;
 }
 
 static enum eca_crl_state
@@ -1415,7 +1403,7 @@ struct crl_run {
 	X509_STORE_CTX *ctx;		/* the error, the chain it built */
 	STACK_OF(X509_CRL) *crls;	/* the CRLs it used (ctx borrows) */
 	struct vstate vs;		/* grace and fail-open notes */
-	uint64_t gen;			/* the cache's generation of crls */
+	uint64_t gen;			/* the cache's gen for crls */
 	int ok;				/* 1: it verified */
 };
 
@@ -1522,35 +1510,26 @@ result_put(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
 	struct result *res;
 	const ASN1_TIME *t;
 	X509_CRL *crl;
-	int64_t from = INT64_MIN, until = INT64_MAX;
-	time_t v;
+	int64_t w[2], from, until, v;
 	uint64_t h;
 	int i;
 
+	if (eca_x509_chain_window(full, w) != 0)
+		return;
+	from = w[0];
+	until = w[1];
 	for (i = 0; i < sk_X509_CRL_num(run->crls); i++) {
 		crl = sk_X509_CRL_value(run->crls, i);
-		if (asn1_unix(X509_CRL_get0_lastUpdate(crl), &v) != 0)
+		if (eca_x509_time(X509_CRL_get0_lastUpdate(crl), &v) != 0)
 			return;
-		if ((int64_t)v > from)
-			from = (int64_t)v;
+		if (v > from)
+			from = v;
 		if ((t = X509_CRL_get0_nextUpdate(crl)) != NULL) {
-			if (asn1_unix(t, &v) != 0)
+			if (eca_x509_time(t, &v) != 0)
 				return;
-			if ((int64_t)v < until)
-				until = (int64_t)v;
+			if (v < until)
+				until = v;
 		}
-	}
-	for (i = 0; i < sk_X509_num(full); i++) {
-		if (asn1_unix(X509_get0_notBefore(sk_X509_value(full, i)),
-		    &v) != 0)
-			return;
-		if ((int64_t)v > from)
-			from = (int64_t)v;
-		if (asn1_unix(X509_get0_notAfter(sk_X509_value(full, i)),
-		    &v) != 0)
-			return;
-		if ((int64_t)v < until)
-			until = (int64_t)v;
 	}
 	if (until <= from || (copy = X509_chain_up_ref(full)) == NULL)
 		return;
@@ -1592,12 +1571,24 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
     STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
     struct eca_crl_result *result, struct eca_err *err)
 {
+	uint8_t key[ECA_VCACHE_KEY_LEN];
+
+	return eca_crl_check_keyed(c, trust, leaf, chain,
+	    leaf != NULL && level != ECA_CRL_DISABLE &&
+	    eca_vcache_key(leaf, chain, key) == 0 ? key : NULL, level, now,
+	    result, err);
+}
+
+int
+eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
+    STACK_OF(X509) *chain, const uint8_t *key, enum eca_crl_check level,
+    time_t now, struct eca_crl_result *result, struct eca_err *err)
+{
 	STACK_OF(X509) *full = NULL;
 	struct crl_run run;
-	uint8_t key[ECA_VCACHE_KEY_LEN];
 	char subj[ECA_DN_MAX], iss[ECA_DN_MAX];
 	X509 *x;
-	int r = ECA_ERR_INTERNAL, e, ncheck, keyed;
+	int r = ECA_ERR_INTERNAL, e, ncheck;
 
 	memset(&run, 0, sizeof(run));
 	if (result != NULL)
@@ -1614,8 +1605,7 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 	 * verdict, unless something is due for a fetch (which may change
 	 * the CRLs, so the check is run again).
 	 */
-	keyed = eca_vcache_key(leaf, chain, key) == 0;
-	if (keyed && result_get(c, trust, key, level, now, &full)) {
+	if (key != NULL && result_get(c, trust, key, level, now, &full)) {
 		ncheck = level == ECA_CRL_LEAF ? 1 : sk_X509_num(full) - 1;
 		if (fetch_due(c, trust, full, ncheck, now) == 0) {
 			r = 0;
@@ -1680,7 +1670,7 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 	}
 	if (run.vs.in_grace || run.vs.failed_open)
 		log_warn("%s", run.vs.note);
-	else if (keyed)
+	else if (key != NULL)
 		result_put(c, trust, key, level, &run, full);
 	if (result != NULL) {
 		result->in_grace = run.vs.in_grace;
@@ -1706,14 +1696,14 @@ fill_info(const struct eca_crl_cache *c, const struct ent *e, time_t now,
 	ASN1_INTEGER *num;
 	BIGNUM *bn;
 	char *dec;
-	time_t t = 0;
+	int64_t t = 0;
 
 	memset(info, 0, sizeof(*info));
 	name_str(X509_CRL_get_issuer(e->crl), info->issuer,
 	    sizeof(info->issuer));
 	eca_sfmt(info->hash, sizeof(info->hash), "%08lx", e->hash);
-	if (asn1_unix(X509_CRL_get0_lastUpdate(e->crl), &t) == 0)
-		info->last_update = (int64_t)t;
+	if (eca_x509_time(X509_CRL_get0_lastUpdate(e->crl), &t) == 0)
+		info->last_update = t;
 	info->next_update = (int64_t)crl_next(e->crl);
 	if ((num = X509_CRL_get_ext_d2i(e->crl, NID_crl_number, NULL,
 	    NULL)) != NULL) {

@@ -144,6 +144,15 @@ int eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
     STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
     struct eca_crl_result *result, struct eca_err *err) ECA_WUR;
 
+/*
+ * The same, for a caller that already has the chain's key
+ * (eca_vcache_key of leaf and chain; NULL: none, nothing remembered).
+ */
+int eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust,
+    X509 *leaf, STACK_OF(X509) *chain, const uint8_t *key,
+    enum eca_crl_check level, time_t now, struct eca_crl_result *result,
+    struct eca_err *err) ECA_WUR;
+
 /* Checks answered from remembered verdicts, and the others. */
 void eca_crl_cache_stats(struct eca_crl_cache *c, uint64_t *hits,
     uint64_t *misses);

@@ -908,14 +908,19 @@ sqlite_put(struct eca_store *st, const struct eca_enrollment *rec,
 	return r;
 }
 
+/*
+ * The registry's version counter through statement which (S_VERSION
+ * reads it, S_NEXT_VERSION advances it and returns the new value); the
+ * statement is run to its end so that an update is complete.
+ */
 static int
-sqlite_next_version(struct eca_store *st, int64_t *out, struct eca_err *err)
+version_counter(struct sqlite_store *s, int which, const char *what,
+    int64_t *out, struct eca_err *err)
 {
-	struct sqlite_store *s = impl(st);
 	sqlite3_stmt *stmt = NULL;
 	int r = ECA_ERR_INTERNAL, rc = SQLITE_OK;
 
-	if ((r = stmt_get(s, S_NEXT_VERSION, &stmt, err)) != 0)
+	if ((r = stmt_get(s, which, &stmt, err)) != 0)
 		return r;
 	bind_str(stmt, 0, VERSION_KEY, sizeof(VERSION_KEY), &rc);
 	if (rc == SQLITE_OK)
@@ -924,20 +929,25 @@ sqlite_next_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 		r = rc == SQLITE_DONE ?
 		    eca_err_set(err, ECA_ERR_DB, "registry version counter "
 		    "is missing (is the database damaged?)") :
-		    db_error(s, rc, err, "cannot advance the registry version");
+		    db_error(s, rc, err, what);
 		goto out;
 	}
 	*out = sqlite3_column_int64(stmt, 0);
-	/* Run the statement to its end so the update is complete. */
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_DONE) {
-		r = db_error(s, rc, err, "cannot advance the registry version");
+	if ((rc = sqlite3_step(stmt)) != SQLITE_DONE) {
+		r = db_error(s, rc, err, what);
 		goto out;
 	}
 	r = 0;
  out:
 	stmt_done(stmt);
 	return r;
+}
+
+static int
+sqlite_next_version(struct eca_store *st, int64_t *out, struct eca_err *err)
+{
+	return version_counter(impl(st), S_NEXT_VERSION,
+	    "cannot advance the registry version", out, err);
 }
 
 static int
@@ -1167,27 +1177,8 @@ sqlite_changes(struct eca_store *st, const char *primary, int64_t since,
 static int
 sqlite_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 {
-	struct sqlite_store *s = impl(st);
-	sqlite3_stmt *stmt = NULL;
-	int r = ECA_ERR_INTERNAL, rc = SQLITE_OK;
-
-	if ((r = stmt_get(s, S_VERSION, &stmt, err)) != 0)
-		return r;
-	bind_str(stmt, 0, VERSION_KEY, sizeof(VERSION_KEY), &rc);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ?
-		    eca_err_set(err, ECA_ERR_DB, "registry version counter "
-		    "is missing (is the database damaged?)") :
-		    db_error(s, rc, err, "cannot read the registry version");
-		goto out;
-	}
-	*out = sqlite3_column_int64(stmt, 0);
-	r = 0;
- out:
-	stmt_done(stmt);
-	return r;
+	return version_counter(impl(st), S_VERSION,
+	    "cannot read the registry version", out, err);
 }
 
 const struct eca_store_ops eca_store_sqlite_ops = {

@@ -80,6 +80,16 @@ const char *eca_x509_subject_str(X509 *x, char *buf, size_t size);
  * The rest is the acceptance policy (x509_policy.c).
  */
 
+/* t as Unix time (UTC): 0, or -1 when t is NULL or unreadable. */
+int eca_x509_time(const ASN1_TIME *t, int64_t *out);
+
+/*
+ * When every certificate of chain is valid: window[0] the latest
+ * notBefore, window[1] the earliest notAfter.  -1 for an empty chain or an
+ * unreadable date.
+ */
+int eca_x509_chain_window(STACK_OF(X509) *chain, int64_t window[2]);
+
 /*
  * Verify leaf (with untrusted intermediates chain, may be NULL) against
  * trust at time now (0: the current time), for TLS client and server use.

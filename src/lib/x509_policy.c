@@ -63,28 +63,33 @@ map_verify_error(int e, const char **remedy)
 	}
 }
 
-static int asn1_time_unix(const ASN1_TIME *, int64_t *);
-
-/*
- * When the chain ctx built is valid: the latest notBefore and the
- * earliest notAfter of its certificates, trust anchor included.
- */
-static int
-chain_window(X509_STORE_CTX *ctx, int64_t window[2])
+int
+eca_x509_time(const ASN1_TIME *t, int64_t *out)
 {
-	STACK_OF(X509) *built = X509_STORE_CTX_get0_chain(ctx);
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
+int
+eca_x509_chain_window(STACK_OF(X509) *chain, int64_t window[2])
+{
 	int64_t nb, na;
 	X509 *x;
 	int i;
 
-	if (sk_X509_num(built) <= 0)
+	if (sk_X509_num(chain) <= 0)
 		return -1;
 	window[0] = INT64_MIN;
 	window[1] = INT64_MAX;
-	for (i = 0; i < sk_X509_num(built); i++) {
-		x = sk_X509_value(built, i);
-		if (asn1_time_unix(X509_get0_notBefore(x), &nb) != 0 ||
-		    asn1_time_unix(X509_get0_notAfter(x), &na) != 0)
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		x = sk_X509_value(chain, i);
+		if (eca_x509_time(X509_get0_notBefore(x), &nb) != 0 ||
+		    eca_x509_time(X509_get0_notAfter(x), &na) != 0)
 			return -1;
 		if (nb > window[0])
 			window[0] = nb;
@@ -147,7 +152,9 @@ verify_chain(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
 		    sizeof(subj)));
 		goto out;
 	}
-	if (window != NULL && chain_window(ctx, window) != 0) {
+	/* The chain as built, trust anchor included. */
+	if (window != NULL && eca_x509_chain_window(
+	    X509_STORE_CTX_get0_chain(ctx), window) != 0) {
 		/* Unreadable dates in a chain that verified: never cached. */
 		window[0] = 0;
 		window[1] = 0;
@@ -168,25 +175,22 @@ eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
 
 /*
  * The chain part of the peer policy, answered from the policy's cache of
- * verifications when this very chain verified before and is still inside
- * its validity window (vcache.h).
+ * verifications when this very chain (key: its eca_vcache_key, or NULL)
+ * verified before and is still inside its validity window (vcache.h).
  */
 static int
 verify_peer_chain(const struct eca_peer_policy *policy, X509 *leaf,
-    STACK_OF(X509) *chain, struct eca_err *err)
+    STACK_OF(X509) *chain, const uint8_t *key, struct eca_err *err)
 {
-	uint8_t key[ECA_VCACHE_KEY_LEN];
 	int64_t window[2], now;
-	int keyed, r;
+	int r;
 
 	now = policy->now != 0 ? (int64_t)policy->now : (int64_t)time(NULL);
-	keyed = policy->vcache != NULL && eca_vcache_key(leaf, chain,
-	    key) == 0;
-	if (keyed && eca_vcache_lookup(policy->vcache, policy->trust, key,
-	    now))
+	if (key != NULL && eca_vcache_lookup(policy->vcache, policy->trust,
+	    key, now))
 		return 0;
 	if ((r = verify_chain(policy->libctx, policy->trust, leaf, chain,
-	    policy->now, window, err)) == 0 && keyed)
+	    policy->now, window, err)) == 0 && key != NULL)
 		eca_vcache_store(policy->vcache, policy->trust, key,
 		    window[0], window[1]);
 	return r;
@@ -485,18 +489,6 @@ hex_lower(const unsigned char *md, unsigned int n, char *out)
 }
 
 static int
-asn1_time_unix(const ASN1_TIME *t, int64_t *out)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return -1;
-	*out = (int64_t)timegm(&tm);
-	return 0;
-}
-
-static int
 san_list(X509 *x, char *buf, size_t size, struct eca_err *err)
 {
 	GENERAL_NAMES *gens;
@@ -582,8 +574,8 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 		goto out;
 	}
 	memcpy(info->serial, hex, strlen(hex) + 1);
-	if (asn1_time_unix(X509_get0_notBefore(leaf), &info->not_before) != 0 ||
-	    asn1_time_unix(X509_get0_notAfter(leaf), &info->not_after) != 0) {
+	if (eca_x509_time(X509_get0_notBefore(leaf), &info->not_before) != 0 ||
+	    eca_x509_time(X509_get0_notAfter(leaf), &info->not_after) != 0) {
 		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "cannot read the certificate validity dates");
 		goto out;
@@ -623,7 +615,9 @@ eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
     struct eca_certinfo *info, struct eca_err *err)
 {
 	struct eca_certinfo local;
-	int r;
+	uint8_t kbuf[ECA_VCACHE_KEY_LEN];
+	const uint8_t *key = NULL;
+	int r, crl;
 
 	if (policy == NULL || policy->trust == NULL || leaf == NULL) {
 		r = eca_err_set(err, ECA_ERR_INTERNAL,
@@ -638,19 +632,27 @@ eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
 	/* Details first, so that any refusal can name the fingerprint. */
 	if ((r = eca_x509_info(leaf, info != NULL ? info : &local, err)) != 0)
 		goto out;
-	if ((r = verify_peer_chain(policy, leaf, chain, err)) != 0)
+	/* The chain's name, once, for the remembered verdicts of both. */
+	crl = policy->crl_check != ECA_CRL_DISABLE;
+	if ((policy->vcache != NULL || crl) &&
+	    eca_vcache_key(leaf, chain, kbuf) == 0)
+		key = kbuf;
+	if ((r = verify_peer_chain(policy, leaf, chain, key, err)) != 0)
 		goto out;
-	/* Revocation is checked, or refused: never skipped for want of CRLs. */
-	if (policy->crl_check != ECA_CRL_DISABLE && policy->crls == NULL) {
-		r = eca_err_set(err, ECA_ERR_CRL_UNAVAILABLE, "revocation "
-		    "checking is on (ECA_CRL_CHECK) but this program has no "
-		    "CRL cache open, so the certificate cannot be checked");
-		goto out;
+	if (crl) {
+		/* Checked, or refused: never skipped for want of CRLs. */
+		if (policy->crls == NULL) {
+			r = eca_err_set(err, ECA_ERR_CRL_UNAVAILABLE,
+			    "revocation checking is on (ECA_CRL_CHECK) but "
+			    "this program has no CRL cache open, so the "
+			    "certificate cannot be checked");
+			goto out;
+		}
+		if ((r = eca_crl_check_keyed(policy->crls, policy->trust,
+		    leaf, chain, key, policy->crl_check, policy->now, NULL,
+		    err)) != 0)
+			goto out;
 	}
-	if (policy->crl_check != ECA_CRL_DISABLE &&
-	    (r = eca_crl_check(policy->crls, policy->trust, leaf, chain,
-	    policy->crl_check, policy->now, NULL, err)) != 0)
-		goto out;
 	if ((r = eca_x509_check_acceptable(leaf, chain, err)) != 0)
 		goto out;
 	if (expected_host != NULL &&
