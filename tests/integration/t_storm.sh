@@ -9,8 +9,9 @@
 # happen, and every host still ends ENROLLED exactly once.  Then ~50
 # concurrent `eca enroll` processes meet a primary whose handshake slots
 # are all held, so each is answered 429 and gets through by the CLI's own
-# retry.  Host certificates come from mkca.sh, cached under
-# BUILD/storm-certs/nN like bench/run.sh does.
+# retry.  The host certificates are minted in-process by bench/mintcerts
+# (thousands per second) into this run's directory before any timed case,
+# so no cache of an earlier run is needed and none can be stale.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -23,7 +24,8 @@ SCLI=${ECA_IT_STORM_CLI:-50}
 SP=primary.bench.eca
 SHS=${ECA_IT_STORM_HANDSHAKES:-128}	# MAX_HANDSHAKES of the storm primary
 BENCH=$BUILD/bench/bench_enroll
-SCERTS=$BUILD/storm-certs/n$((SN + SCLI))
+MINT=$BUILD/bench/mintcerts
+SCERTS=$T/storm-certs
 
 c_setup() {
 	local i
@@ -60,29 +62,17 @@ c_stats_count() {
 }
 
 # hNNNNN.bench.eca certificates 0..SN+SCLI-1 and the primary's, signed by
-# a CA of their own, made once per size (in parallel) and then reused.
+# a CA of their own: two openssl runs for the CA and the primary, then one
+# mintcerts process for every host.
 make_storm_certs() {
-	local tmp total=$((SN + SCLI))
-	if [ -f "$SCERTS/.complete" ] &&
-	    [ -z "$(find "$SCERTS/.complete" -mtime +300)" ]; then
-		return 0
-	fi
-	echo "# making $total host certificates in $SCERTS (once)"
-	rm -rf "$SCERTS"
-	tmp=$SCERTS.tmp.$$
-	rm -rf "$tmp"
-	mkdir -p "$tmp"
-	"$MKCA" ca "$tmp/ca" --name "eca storm" >/dev/null || return 1
-	"$MKCA" leaf "$tmp/ca" "$SP" --out "$tmp/primary" >/dev/null || return 1
-	# shellcheck disable=SC2016 # expanded by the inner bash
-	seq 0 $((total - 1)) | xargs -P "$(nproc)" -n 50 bash -c '
-		mkca=$1; dir=$2; shift 2
-		for i in "$@"; do
-			h=$(printf "h%05d" "$i")
-			"$mkca" leaf "$dir/ca" "$h.bench.eca" --out "$dir/$h" >/dev/null || exit 255
-		done' _ "$MKCA" "$tmp" || return 1
-	touch "$tmp/.complete"
-	mv "$tmp" "$SCERTS"
+	local t0 t1
+	t0=$(date +%s.%N)
+	"$MKCA" ca "$SCERTS/ca" --name "eca storm" >/dev/null || return 1
+	"$MKCA" leaf "$SCERTS/ca" "$SP" --out "$SCERTS/primary" >/dev/null || return 1
+	"$MINT" --ca "$SCERTS/ca" --out "$SCERTS" --count $((SN + SCLI)) \
+	    --prefix h --domain bench.eca || return 1
+	t1=$(date +%s.%N)
+	echo "# minted $((SN + SCLI)) host certificates in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 }
 
 # stats of the storm primary (control socket): $OUT is the JSON.
@@ -93,6 +83,7 @@ storm_stats() {
 
 c_storm_setup() {
 	[ -x "$BENCH" ] || { fail "$BENCH not built"; return 1; }
+	[ -x "$MINT" ] || { fail "$MINT not built"; return 1; }
 	make_storm_certs || { fail "cannot make the storm certificates"; return 1; }
 	make_primary "$SP" "MAX_HANDSHAKES = $SHS" \
 	    "MAX_PENDING_ENROLLMENTS = 32" "MAX_CONNECTIONS_PER_SOURCE = 100000" \
@@ -200,7 +191,7 @@ run_case "ecad starts and $N hosts are made" c_setup
 [ "$IT_FAILED" = 0 ] || exit 1
 run_case "$N hosts enrolling at once are all acknowledged and recorded" c_storm
 run_case "the stats count every enrollment written and no more commits than enrollments" c_stats_count
-run_case "a primary with low storm caps starts ($SN + $SCLI cached host certificates)" c_storm_setup
+run_case "a primary with low storm caps starts ($SN + $SCLI host certificates minted for it)" c_storm_setup
 run_case "$SN first enrollments at once at concurrency $SCONC: some answered 429, all enrolled" c_storm_bench
 run_case "after the storm: $SN rows, $SN distinct host IDs, exactly one ENROLL per host, nothing else" c_storm_registry
 run_case "$SCLI concurrent eca enroll answered 429 all get through by the CLI's retry" c_storm_cli
