@@ -442,7 +442,7 @@ h_stats(struct call *c)
 	if (require_admin(c) != 0)
 		return;
 	reply_json(c, 200, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I}",
+	    "s:I, s:I, s:I}",
 	    "enroll_requests", (json_int_t)atomic_load(&s->enroll_requests),
 	    "roster_requests", (json_int_t)atomic_load(&s->roster_requests),
 	    "busy_replies", (json_int_t)atomic_load(&s->busy),
@@ -451,7 +451,8 @@ h_stats(struct call *c)
 	    "commits", (json_int_t)atomic_load(&s->commits),
 	    "refusals", (json_int_t)atomic_load(&s->refusals),
 	    "connections", (json_int_t)atomic_load(&s->connections),
-	    "open_connections", (json_int_t)atomic_load(&s->open)));
+	    "open_connections", (json_int_t)atomic_load(&s->open),
+	    "writer_pending", (json_int_t)writer_pending(c->d->writer)));
 }
 
 /* The request's query string, or NULL. */

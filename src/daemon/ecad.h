@@ -258,6 +258,8 @@ int writer_start(struct ecad *d, struct eca_store *st,
     struct ecad_writer **out, struct eca_err *err) ECA_WUR;
 /* 0, or ECA_ERR_BUSY when the queue is full or the writer is stopping. */
 int writer_submit(struct ecad_writer *wr, struct ecad_job *job) ECA_WUR;
+/* Jobs submitted and not yet committed (or failed): 0 when the writer is idle. */
+size_t writer_pending(struct ecad_writer *wr);
 /* Finish everything queued, close the store, join and free. */
 void writer_stop(struct ecad_writer *wr);
 /*

@@ -47,6 +47,7 @@ struct ecad_writer {
 	pthread_cond_t cond;
 	struct ecad_job *head, *tail;	/* FIFO */
 	size_t queued;
+	size_t pending;			/* queued + in the group being applied */
 	int stopping;
 	struct eca_op *ops;		/* ECAD_WRITER_BATCH, for the apply */
 	struct eca_audit *audit;	/* the journal, writer thread only */
@@ -305,6 +306,7 @@ writer_main(void *arg)
 		writer_apply(wr, batch, n, items);
 		items_free(items);
 		pthread_mutex_lock(&wr->lock);
+		wr->pending -= n;
 	}
 	pthread_mutex_unlock(&wr->lock);
 	return NULL;
@@ -418,10 +420,22 @@ writer_submit(struct ecad_writer *wr, struct ecad_job *job)
 		wr->head = job;
 	wr->tail = job;
 	wr->queued++;
+	wr->pending++;
 	pthread_cond_signal(&wr->cond);
 out:
 	pthread_mutex_unlock(&wr->lock);
 	return r;
+}
+
+size_t
+writer_pending(struct ecad_writer *wr)
+{
+	size_t n;
+
+	pthread_mutex_lock(&wr->lock);
+	n = wr->pending;
+	pthread_mutex_unlock(&wr->lock);
+	return n;
 }
 
 void

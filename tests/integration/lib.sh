@@ -433,13 +433,15 @@ expect_match() {
 
 # db_count SQL [PRIMARY]: prints the single number SQL yields on the
 # primary's registry (default: $DB_PRIMARY).  Tables: enrollments(host,
-# state, fingerprint, ...) and history(host, event, ...).
+# state, fingerprint, ...) and history(host, event, ...).  A registry that
+# does not exist is an error (a wrong primary or path must not read as an
+# empty registry).
 db_count() {
 	local sql=$1 name=${2:-$DB_PRIMARY} db
-	db=${P_DIR[$name]}/state/registry.db
-	if [ ! -f "$db" ]; then
-		echo 0
-		return 0
+	db=${P_DIR[$name]:-}/state/registry.db
+	if [ -z "${P_DIR[$name]:-}" ] || [ ! -f "$db" ]; then
+		echo "no registry $db (primary '$name')" >&2
+		return 1
 	fi
 	timeout 10 sqlite3 -readonly -cmd '.timeout 5000' "$db" "$sql"
 }
@@ -506,6 +508,28 @@ set_conf() {
 	[ -z "$val" ] || echo "$key = $val" >>"$f"
 }
 
+# wait_log FILE REGEX [SECONDS] [FROM_LINE]: waits (bounded, default 10 s)
+# until a line of FILE, from line FROM_LINE on (default 1), matches the
+# extended REGEX; fails the case otherwise.  Use it instead of a fixed sleep
+# before asserting that something did not happen: wait for the event that
+# shows the daemon got that far.
+wait_log() {
+	local f=$1 re=$2 secs=${3:-10} from=${4:-1} i
+	for ((i = 0; i < secs * 10; i++)); do
+		tail -n +"$from" "$f" 2>/dev/null | grep -qE -- "$re" && return 0
+		sleep 0.1
+	done
+	fail "no line matching '$re' in $f within ${secs}s"
+	return 1
+}
+
+# log_lines FILE: the number of lines FILE has now (for wait_log's FROM_LINE).
+log_lines() {
+	local n
+	n=$(wc -l <"$1" 2>/dev/null) || n=0
+	echo "$n"
+}
+
 # _it_start_ecad NAME CONF DIR: starts `ecad -d -f CONF` (stderr appended to
 # DIR/ecad.log) and waits for `ecad: ready`; the pid in IT_STARTED_PID.
 _it_start_ecad() {
@@ -567,6 +591,21 @@ stop_host() {
 primary_stats() {
 	run_cmd curl -sS --max-time 10 --unix-socket \
 	    "${P_DIR[$1]}/state/ecad.sock" http://localhost/v1/stats
+}
+
+# wait_settled NAME: waits (bounded, 10 s) until the primary has no open
+# API connection and its writer has committed every job it was given, so
+# that what the registry holds is final.
+wait_settled() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		primary_stats "$1" || return 1
+		[ "$(jq -r '.open_connections + .writer_pending' <<<"$OUT")" = 0 ] &&
+		    return 0
+		sleep 0.1
+	done
+	fail "primary $1 did not settle within 10 s: $(jq -c '{open_connections, writer_pending}' <<<"$OUT")"
+	return 1
 }
 
 # The binaries must exist; otherwise every case would fail for one reason.

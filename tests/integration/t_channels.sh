@@ -251,13 +251,18 @@ c_restarted_host_keeps_its_roster() {
 }
 
 c_stale_roster_is_refused_when_primary_is_down() {
-	local conf
+	local conf i
 	conf=$(host_dir $M1)/eca.conf
 	stop_host $M1
 	set_conf "$conf" ECA_ROSTER_MAX_AGE 1 || return
 	start_host $M1 || return
-	sleep 2
-	ping $C1 $M1
+	# The roster turns stale one second after its last sync: ask until the
+	# verdict says so (bounded), rather than sleeping and hoping.
+	for ((i = 0; i < 20; i++)); do
+		ping $C1 $M1
+		[ "$RC" = 5 ] && break
+		sleep 0.5
+	done
 	set_conf "$conf" ECA_ROSTER_MAX_AGE "" || return
 	expect_rc 5 || return
 	expect_json .verdict.code ROSTER_STALE || return
@@ -266,19 +271,37 @@ c_stale_roster_is_refused_when_primary_is_down() {
 	start_host $M1
 }
 
+# wait_synced HOST VERSION: HOST's ecad logs a sync of $P's roster at
+# VERSION or later (bounded; the host must log at debug).
+wait_synced() {
+	local log v i
+	log=$(host_dir "$1")/ecad.log
+	for ((i = 0; i < 100; i++)); do
+		v=$(grep -oE "synced the roster of $P: version [0-9]+" "$log" |
+		    tail -1 | awk '{ print $NF }')
+		[ -n "$v" ] && [ "$v" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "$1 did not sync $P's roster to version $2 within 10 s (last: ${v:-none})"
+	return 1
+}
+
 c_admin_removal_reaches_peers_within_one_sync() {
 	local conf
 	conf=$(host_dir $M2)/eca.conf
 	stop_host $M2
 	set_conf "$conf" ECA_ROSTER_SYNC_SECONDS 2 || return
+	set_conf "$conf" LOG_LEVEL debug || return
 	start_host $M2 || return
 	ping $C1 $M2
 	expect_rc 0 || return
 	expect_json .verdict.accept true || return
 	primary_eca "$P" remove $C1
 	expect_rc 0 || return
-	# One sync period and a margin; no call is made in between.
-	sleep 3
+	# The periodic sync (every 2 s) brings the removal; no call is made
+	# in between.
+	wait_synced $M2 "$(db_count 'SELECT max(version) FROM enrollments' "$P")" ||
+	    return
 	ping $C1 $M2
 	expect_rc 3 || return
 	expect_json .verdict.code NOT_ENROLLED

@@ -49,7 +49,9 @@ c_sighup_bad_config() {
 	cp "$cfg" "$T/good.conf"
 	echo "NO_SUCH_KEY = 1" >>"$cfg"
 	kill -HUP "${P_PID[$P]}"
-	sleep 1
+	wait_log "${P_DIR[$P]}/ecad.log" \
+	    "reload failed, keeping the running configuration: .*NO_SUCH_KEY" ||
+	    return
 	cp "$T/good.conf" "$cfg"
 	kill -0 "${P_PID[$P]}" 2>/dev/null ||
 	    { fail "ecad exited after SIGHUP with a broken configuration"; return; }

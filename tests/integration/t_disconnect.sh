@@ -203,8 +203,9 @@ c_api_leavers() {
 		wait "$i" || { fail "the raw client failed: $(cat "$T"/api.* | grep -v disc.it.test | head -3)"; return; }
 	done
 	expect_eq "$(cat "$T"/api.* | wc -l)" "$N" "connections made" || return
-	# Requests read whole may still be in the writer's group commit.
-	sleep 1
+	# Requests read whole may still be in the writer's group commit: wait
+	# until ecad has closed every connection and its writer is idle.
+	wait_settled "$P" || return
 	kill -0 "${P_PID[$P]}" 2>/dev/null || { fail "ecad exited: $(tail -3 "${P_DIR[$P]}/ecad.log")"; return; }
 	# Every host is whole or absent: an ENROLLED row with its own
 	# certificate, one history event and one audit line, or nothing.

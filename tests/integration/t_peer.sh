@@ -195,9 +195,7 @@ c_client_leaving_mid_transfer_frees_its_channel() {
 	expect_eq "$OUT" "hello $M
 verdict True OK
 left" "the raw client's view" || return
-	sleep 0.5
-	expect_match "$(cat "$(host_dir $M)/ecad.log")" \
-	    "closed mid-transfer" "the media's log" || return
+	wait_log "$(host_dir $M)/ecad.log" "closed mid-transfer" || return
 	kill -0 "${H_PID[$M]}" 2>/dev/null || { fail "ecad died"; return; }
 	raw echo
 	expect_match "$OUT" "echo 2" "a channel after it"
@@ -223,10 +221,11 @@ c_every_verdict_is_logged_with_fingerprint() {
 }
 
 c_stops_cleanly_with_channels_open() {
-	python3 "$RAW" "$LPORT" "$(host_dir $C)/cert.pem" \
-	    "$(host_dir $C)/key.pem" idle "$P" "$C" >/dev/null 2>&1 &
+	python3 -u "$RAW" "$LPORT" "$(host_dir $C)/cert.pem" \
+	    "$(host_dir $C)/key.pem" idle "$P" "$C" >"$T/idle.out" 2>&1 &
 	local bg=$!
-	sleep 0.5
+	# The channel is open once the raw client has its verdict.
+	wait_log "$T/idle.out" "^verdict True" || return
 	stop_host "$M"
 	wait "$bg" 2>/dev/null
 	expect_match "$(tail -1 "$(host_dir $M)/ecad.log")" "stopped" \
