@@ -263,6 +263,18 @@ set_string(struct pstate *ps, char **dst, const char *value)
 	return 0;
 }
 
+/* KW_HOSTNAME: the canonical form of the value. */
+static int
+set_hostname(struct pstate *ps, const struct keyword *kw, const char *value)
+{
+	char name[HOSTNAME_MAX_LEN + 1];
+	int r;
+
+	if ((r = canon_name(ps, kw->name, value, name, sizeof(name))) != 0)
+		return r;
+	return set_string(ps, field(ps->cfg, kw), name);
+}
+
 /*
  * A port: decimal 1..65535.  Service names are refused on purpose: the
  * configuration should mean the same on every host.
@@ -530,15 +542,8 @@ set_value(struct pstate *ps, const struct keyword *kw, const char *value)
 	switch (kw->type) {
 	case KW_STRING:
 		return set_string(ps, field(ps->cfg, kw), value);
-	case KW_HOSTNAME: {
-		char name[HOSTNAME_MAX_LEN + 1];
-		int r;
-
-		if ((r = canon_name(ps, kw->name, value, name,
-		    sizeof(name))) != 0)
-			return r;
-		return set_string(ps, field(ps->cfg, kw), name);
-	}
+	case KW_HOSTNAME:
+		return set_hostname(ps, kw, value);
 	case KW_WORD:
 		if ((i = name_index(kw->names, value)) < 0)
 			return bad_choice(ps, kw, value);
