@@ -198,9 +198,10 @@ c_revoked_host_configured_in_upper_case_is_marked() {
 # --- the upgrade of a registry with two spellings of one host -------------------
 
 c_upgrade_with_two_spellings_refuses_to_start() {
-	local db log
+	local db log v
 	stop_primary "$P"
 	db=${P_DIR[$P]}/state/registry.db
+	v=$(db_count "PRAGMA user_version")
 	# What an older eca could write: a second record in upper case.
 	timeout 10 sqlite3 "$db" "INSERT INTO enrollments SELECT primary_name,
 	    upper(host), '00000000-0000-4000-8000-00000000beef', role, state,
@@ -221,12 +222,15 @@ c_upgrade_with_two_spellings_refuses_to_start() {
 	expect_match "$ERR" "DELETE FROM enrollments" "ecad's remedy" || return
 	expect_db "PRAGMA user_version" 2 || return
 	expect_db "SELECT count(*) FROM enrollments WHERE lower(host)='$M1'" 2 || return
-	# The remedy as given, and ecad upgrades and starts.
+	# The remedy as given, and ecad starts.  (The schema is already the
+	# current one: put its version back, so that later migrations are not
+	# applied twice; the fold itself is test_store's.)
 	timeout 10 sqlite3 "$db" "DELETE FROM history WHERE host = '$(upper $M1)';
-	    DELETE FROM enrollments WHERE host = '$(upper $M1)'" ||
+	    DELETE FROM enrollments WHERE host = '$(upper $M1)';
+	    PRAGMA user_version = $v" ||
 	    { fail "cannot apply the remedy"; return; }
 	start_primary "$P" || return
-	expect_db "PRAGMA user_version" 3 || return
+	expect_db "PRAGMA user_version" "$v" || return
 	expect_db "SELECT count(*) FROM enrollments WHERE lower(host)='$M1'" 1
 }
 
