@@ -23,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (memchr(body.host, '\0', sizeof(body.host)) == NULL ||
-	    !eca_wire_host_valid(body.host))
+	    !eca_hostname_is_canon(body.host))
 		abort();
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "client.h"
 #include "config.h"
 #include "err.h"
+#include "hostname.h"
 #include "x509.h"
 
 #define CLI_DEFAULT_CONFIG "/etc/eca/eca.conf"

@@ -17,13 +17,29 @@
 #define PAGE_MAX 1000		/* the API's largest page */
 #define PAGES_MAX 100000	/* a bound on a misbehaving server's paging */
 
+/*
+ * A HOST argument in its canonical form (MEDIA1.Example is
+ * media1.example), or a usage error saying what is wrong with it.
+ */
+static int
+host_arg(struct cli *cli, const char *in, char *out, size_t outlen)
+{
+	struct eca_err e;
+
+	eca_err_clear(&e);
+	if (eca_hostname_canon(in, out, outlen, &e) != 0)
+		return cli_usage(cli, "%s", e.msg);
+	return 0;
+}
+
+/* host is canonical (host_arg). */
 static int
 host_path(struct cli *cli, const char *host, const char *suffix, char *buf,
     size_t len)
 {
 	char esc[ECA_HOST_MAX * 3];
 
-	if (!eca_wire_host_valid(host) ||
+	if (!eca_hostname_is_canon(host) ||
 	    cli_url_escape(host, esc, sizeof(esc)) != 0)
 		return cli_usage(cli, "'%s' is not a valid host name", host);
 	snprintf(buf, len, "/v1/enrollments/%s%s", esc, suffix);
@@ -290,9 +306,13 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 	json_t *resp = NULL, *hresp = NULL, *hist, *top = NULL;
 	const char *host = a->pos[0], *who;
 	char path[ECA_HOST_MAX * 3 + 32], what[ECA_HOST_MAX * 2 + 64];
+	char canon[ECA_HOST_MAX];
 	long status;
 	int r;
 
+	if ((r = host_arg(cli, host, canon, sizeof(canon))) != 0)
+		return r;
+	host = canon;
 	if ((r = host_path(cli, host, "", path, sizeof(path))) != 0)
 		return r;
 	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &c, &who)) != 0)
@@ -349,9 +369,13 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 	json_t *resp = NULL, *j;
 	const char *host = a->pos[0], *who, *outcome;
 	char path[ECA_HOST_MAX * 3 + 32], what[ECA_HOST_MAX * 2 + 64];
+	char canon[ECA_HOST_MAX];
 	long status;
 	int r, have_rec = 0;
 
+	if ((r = host_arg(cli, host, canon, sizeof(canon))) != 0)
+		return r;
+	host = canon;
 	if ((r = host_path(cli, host, suffix, path, sizeof(path))) != 0)
 		return r;
 	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &c, &who)) != 0)

@@ -81,13 +81,17 @@ audit_show(struct cli *cli, const char *path, const char *host)
 	struct eca_err err;
 	json_t *arr = NULL, *top = NULL, *o;
 	const char *cells[7];
-	char seq[24], fp[64];
+	char seq[24], fp[64], canon[ECA_HOST_MAX];
 	size_t n = 0, i;
 	int r;
 
-	if (host != NULL && !eca_wire_host_valid(host))
-		return cli_usage(cli, "'%s' is not a valid host name", host);
 	eca_err_clear(&err);
+	if (host != NULL) {
+		/* Journal lines name hosts canonically (older ones: any case). */
+		if (eca_hostname_canon(host, canon, sizeof(canon), &err) != 0)
+			return cli_usage(cli, "%s", err.msg);
+		host = canon;
+	}
 	if (eca_audit_read(path, host, &v, &n, &err) != 0) {
 		r = out_error_err(cli->json, "cannot read the audit journal",
 		    &err);

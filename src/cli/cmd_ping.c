@@ -239,11 +239,16 @@ cmd_ping(struct cli *cli, const struct cli_args *a)
 	struct ping_result pr;
 	int64_t before[ECA_MAX_SERVERS], t;
 	const char *pname;
+	char peer[ECA_HOST_MAX];
 	size_t i;
 	int r, p;
 
 	memset(&pr, 0, sizeof(pr));
-	pr.peer = a->pos[0];
+	/* The peer by its canonical name, as channels and rosters know it. */
+	eca_err_clear(&cerr);
+	if (eca_hostname_canon(a->pos[0], peer, sizeof(peer), &cerr) != 0)
+		return cli_usage(cli, "%s", cerr.msg);
+	pr.peer = peer;
 	pr.purpose = ECA_PURPOSE_PING;
 	pr.service_us = -1;
 	if ((pname = cli_opt(a, "--purpose")) != NULL) {

@@ -9,7 +9,6 @@
  * its transaction, and the reply is sent from job_done_cb once the group
  * commit is durable.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -792,7 +791,7 @@ mark_revoked(struct call *c)
 	struct eca_err e;
 	struct api_job *aj;
 	char names[ECA_HOST_MAX + ECA_DN_MAX + 2], *p, *next;
-	size_t i;
+	char host[ECA_HOST_MAX];
 
 	if (c->control || ci->fingerprint[0] == '\0')
 		return;
@@ -800,19 +799,21 @@ mark_revoked(struct call *c)
 	for (p = names; p != NULL; p = next) {
 		if ((next = strchr(p, ',')) != NULL)
 			*next++ = '\0';
-		if (*p == '\0' || strlen(p) >= ECA_HOST_MAX)
+		/*
+		 * The registry holds canonical names only; a name that has
+		 * none (a CN that is not a host name) names no record.
+		 */
+		if (eca_hostname_canon(p, host, sizeof(host), NULL) != 0)
 			continue;
-		for (i = 0; p[i] != '\0'; i++)
-			p[i] = (char)tolower((unsigned char)p[i]);
 		eca_err_clear(&e);
-		if (eca_store_get(c->w->rd, c->d->cfg->client_name, p, &rec,
+		if (eca_store_get(c->w->rd, c->d->cfg->client_name, host, &rec,
 		    &e) != 0)
 			continue;
 		if ((rec.state != ECA_STATE_ENROLLED &&
 		    rec.state != ECA_STATE_CONFLICT) ||
 		    strcmp(rec.cert.fingerprint, ci->fingerprint) != 0)
 			continue;
-		if ((aj = job_new(c, ECA_OP_REVOKE, p)) == NULL)
+		if ((aj = job_new(c, ECA_OP_REVOKE, host)) == NULL)
 			return;
 		aj->c.req = NULL;	/* nobody is answered */
 		snprintf(aj->job.op.actor, sizeof(aj->job.op.actor), "crl");
@@ -979,6 +980,7 @@ dispatch(struct call *c)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	char name[ECA_HOST_MAX];
+	struct eca_err e;
 	size_t i;
 	int path_known = 0;
 
@@ -994,10 +996,17 @@ dispatch(struct call *c)
 		if (routes[i].method != m)
 			continue;
 		if (name[0] != '\0') {
-			snprintf(c->name, sizeof(c->name), "%s", name);
-			if (!eca_wire_host_valid(name)) {
-				reply_error(c, ECA_ERR_BAD_REQUEST,
-				    "'%.64s' is not a valid host name", name);
+			/*
+			 * The host in the path, canonical from here on:
+			 * /v1/enrollments/MEDIA1.example is media1.example.
+			 */
+			eca_err_clear(&e);
+			if (eca_hostname_canon(name, c->name, sizeof(c->name),
+			    &e) != 0) {
+				snprintf(c->name, sizeof(c->name), "%.64s",
+				    name);
+				reply_error(c, e.code, "%s in the path %.64s",
+				    e.msg, c->path);
 				return;
 			}
 		}

@@ -13,6 +13,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "apiparse.h"
+#include "hostname.h"
 #include "roster.h"
 #include "store.h"
 #include "wire.h"
@@ -73,11 +74,11 @@ list_param(const struct evkeyval *p, struct api_list_query *out,
 			    "state '%.32s' (use ENROLLED, CONFLICT, REMOVED, "
 			    "BANNED or REVOKED)", p->value);
 	} else if (strcmp(p->key, "after") == 0) {
-		if (!eca_wire_host_valid(p->value) ||
-		    strlen(p->value) >= sizeof(out->after))
+		/* A cursor compares with stored, canonical, names. */
+		if (eca_hostname_canon(p->value, out->after,
+		    sizeof(out->after), NULL) != 0)
 			return eca_err_set(err, ECA_ERR_BAD_REQUEST, "'after' "
 			    "must be a host name");
-		memcpy(out->after, p->value, strlen(p->value) + 1);
 	} else if (strcmp(p->key, "limit") == 0) {
 		if (number(p->value, 1, API_LIST_LIMIT_MAX, &v) != 0)
 			return eca_err_set(err, ECA_ERR_BAD_REQUEST, "'limit' "

@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "audit.h"
+#include "hostname.h"
 
 #define ZERO_HASH \
 	"0000000000000000000000000000000000000000000000000000000000000000"
@@ -634,7 +635,9 @@ eca_audit_read(const char *path, const char *host,
 			    path, lineno, prob, path);
 			goto out;
 		}
-		if (host != NULL && strcmp(e.host, host) != 0)
+		/* Lines written before names were canonical: any case. */
+		if (host != NULL && strcmp(e.host, host) != 0 &&
+		    !eca_hostname_eq(e.host, host))
 			continue;
 		if (cnt == nv_cap) {
 			nv_cap = nv_cap ? nv_cap * 2 : 64;

@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -312,13 +311,16 @@ host_string(const json_t *v, const char *key, const char *what,
 		out[0] = '\0';
 		return 0;
 	}
+	/*
+	 * Kept in canonical form only: a peer saying MEDIA1.example is
+	 * judged as media1.example, the name it is enrolled under.
+	 */
 	if (len >= ECA_HOST_MAX || strlen(s) != len ||
-	    !eca_wire_host_valid(s)) {
+	    eca_hostname_canon(s, out, ECA_HOST_MAX, NULL) != 0) {
 		show(s, len, text, sizeof(text));
 		return eca_err_set(err, ECA_ERR_PROTOCOL, "the %s's \"%s\" "
 		    "is not a valid host name ('%s')", what, key, text);
 	}
-	memcpy(out, s, len + 1);
 	return 0;
 }
 
@@ -410,7 +412,7 @@ eca_chan_encode_server_hello(const struct eca_hello_server *h,
 
 	*out = NULL;
 	*len = 0;
-	if (h == NULL || !eca_wire_host_valid(h->host) ||
+	if (h == NULL || !eca_hostname_is_canon(h->host) ||
 	    !role_valid(h->role) || h->nprimaries > ECA_MAX_SERVERS)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot encode a server HELLO with an invalid host, role "
@@ -419,7 +421,7 @@ eca_chan_encode_server_hello(const struct eca_hello_server *h,
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "out of memory encoding a channel message");
 	for (i = 0; i < h->nprimaries; i++) {
-		if (!eca_wire_host_valid(h->primaries[i])) {
+		if (!eca_hostname_is_canon(h->primaries[i])) {
 			json_decref(arr);
 			return eca_err_set(err, ECA_ERR_INTERNAL, "cannot "
 			    "encode a server HELLO: primary %zu is not a valid "
@@ -494,8 +496,8 @@ eca_chan_encode_client_hello(const struct eca_hello_client *h,
 
 	*out = NULL;
 	*len = 0;
-	if (h == NULL || !eca_wire_host_valid(h->host) ||
-	    !role_valid(h->role) || !eca_wire_host_valid(h->primary) ||
+	if (h == NULL || !eca_hostname_is_canon(h->host) ||
+	    !role_valid(h->role) || !eca_hostname_is_canon(h->primary) ||
 	    (unsigned)h->purpose >= NELEM(purpose_names))
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot encode a client HELLO with an invalid host, role, "
@@ -566,7 +568,7 @@ eca_chan_encode_verdict(const struct eca_chan_verdict *v,
 	if (v == NULL || (v->accept != 0) != (v->code == 0) ||
 	    (v->code != 0 && (v->code <= ECA_ERR_FIRST_ ||
 	    v->code >= ECA_ERR_LAST_)) ||
-	    (v->primary[0] != '\0' && !eca_wire_host_valid(v->primary)))
+	    (v->primary[0] != '\0' && !eca_hostname_is_canon(v->primary)))
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot encode a VERDICT whose accept, code or primary "
 		    "disagree");
@@ -647,11 +649,11 @@ eca_chan_shared_primary(const struct eca_config *mine,
 			continue;
 		/* A primary is a host of its own domain, SERVER line or not. */
 		if (theirs->role == ECA_ROLE_PRIMARY &&
-		    strcasecmp(mine->servers[i].name, theirs->host) == 0)
+		    eca_hostname_eq(mine->servers[i].name, theirs->host))
 			return mine->servers[i].name;
 		for (k = 0; k < theirs->nprimaries && k < ECA_MAX_SERVERS; k++)
-			if (strcasecmp(mine->servers[i].name,
-			    theirs->primaries[k]) == 0)
+			if (eca_hostname_eq(mine->servers[i].name,
+			    theirs->primaries[k]))
 				return mine->servers[i].name;
 	}
 	return NULL;
@@ -1013,7 +1015,7 @@ peer_address(const struct eca_config *cfg, const char *peer,
 	*port = ECA_DEFAULT_PEER_PORT;
 	for (i = 0; i < cfg->npeers; i++) {
 		if (cfg->peers[i].name == NULL ||
-		    strcasecmp(cfg->peers[i].name, peer) != 0)
+		    strcmp(cfg->peers[i].name, peer) != 0)
 			continue;
 		if (cfg->peers[i].host != NULL)
 			*host = cfg->peers[i].host;
@@ -1289,6 +1291,7 @@ eca_channel_open(struct eca_host *h, const char *peer,
 	X509 *leaf = NULL;
 	unsigned char *buf = NULL, *frame = NULL;
 	const char *primary, *why = NULL;
+	char canon[ECA_HOST_MAX];
 	size_t len;
 	int64_t t0, t;
 	int r = ECA_ERR_INTERNAL, peer_can, self_can, deferred = 0;
@@ -1305,12 +1308,10 @@ eca_channel_open(struct eca_host *h, const char *peer,
 		    "eca_channel_open needs a host context");
 		goto out;
 	}
-	if (peer == NULL || !eca_wire_host_valid(peer) ||
-	    strlen(peer) >= ECA_HOST_MAX) {
-		r = eca_err_set(err, ECA_ERR_USAGE, "'%s' is not a valid host "
-		    "name", peer == NULL ? "" : peer);
+	if ((r = eca_hostname_canon(peer, canon, sizeof(canon), err)) != 0)
 		goto out;
-	}
+	/* From here on the peer is its canonical name. */
+	peer = canon;
 	if ((unsigned)purpose >= NELEM(purpose_names)) {
 		r = eca_err_set(err, ECA_ERR_USAGE, "unknown channel purpose "
 		    "%d", (int)purpose);
@@ -1347,7 +1348,7 @@ eca_channel_open(struct eca_host *h, const char *peer,
 		    "protocol", peer);
 		goto out;
 	}
-	if (strcasecmp(sh.host, peer) != 0) {
+	if (strcmp(sh.host, peer) != 0) {
 		r = eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH, "refused %s: "
 		    "the host at %s says it is %s (check the PEER entry or "
 		    "DNS for %s)", peer, steps->address, sh.host, peer);
@@ -1430,7 +1431,7 @@ eca_channel_open(struct eca_host *h, const char *peer,
 		    eca_strerror(cv.code));
 		goto out;
 	}
-	if (cv.primary[0] != '\0' && strcasecmp(cv.primary, primary) != 0) {
+	if (cv.primary[0] != '\0' && strcmp(cv.primary, primary) != 0) {
 		r = eca_err_set(err, ECA_ERR_PROTOCOL, "%s accepted this host "
 		    "for primary %s, not %s as asked", peer, cv.primary,
 		    primary);

@@ -127,7 +127,7 @@ int eca_chan_parse_verdict(const unsigned char *buf, size_t len,
 
 /*
  * The shared primary: the first of mine (in my SERVER order) that theirs
- * also lists (case-insensitive), a peer of role primary counting as
+ * also lists (in canonical form), a peer of role primary counting as
  * listing itself (it is a host of its own domain).  NULL if none.
  */
 const char *eca_chan_shared_primary(const struct eca_config *mine,

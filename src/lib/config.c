@@ -9,6 +9,7 @@
  * would refuse), and finally the whole file is validated.
  */
 #include "config.h"
+#include "hostname.h"
 
 #include <sys/stat.h>
 
@@ -207,11 +208,14 @@ field(struct eca_config *cfg, const struct keyword *kw)
 }
 
 /*
- * Letters, digits, '-', '.', '_', 1..253 bytes, not starting with '-' or
- * '.' (so a host name can never be mistaken for a command-line option).
+ * Where to connect or listen (the host of host:port): a name the resolver
+ * takes, or an IPv4 address.  Letters, digits, '-', '.', '_', 1..253
+ * bytes, not starting with '-' or '.' (so it can never be mistaken for a
+ * command-line option).  Not an identity: names that identify a host go
+ * through canon_name().
  */
 static int
-hostname_valid(const char *s)
+address_valid(const char *s)
 {
 	size_t i, len;
 
@@ -229,6 +233,24 @@ hostname_valid(const char *s)
 	return 1;
 }
 
+/*
+ * A host name that identifies a host (CLIENT_NAME, the name of a SERVER or
+ * PEER, an ADMIN_IDENTITY host) into out in its canonical form: eca
+ * compares names only that way (hostname.h), so MEDIA1.Example in the file
+ * is media1.example everywhere.
+ */
+static int
+canon_name(struct pstate *ps, const char *key, const char *value, char *out,
+    size_t outlen)
+{
+	struct eca_err e;
+
+	eca_err_clear(&e);
+	if (eca_hostname_canon(value, out, outlen, &e) != 0)
+		return perr(ps, "%s: %s", key, e.msg);
+	return 0;
+}
+
 static int
 set_string(struct pstate *ps, char **dst, const char *value)
 {
@@ -239,6 +261,18 @@ set_string(struct pstate *ps, char **dst, const char *value)
 	free(*dst);
 	*dst = s;
 	return 0;
+}
+
+/* KW_HOSTNAME: the canonical form of the value. */
+static int
+set_hostname(struct pstate *ps, const struct keyword *kw, const char *value)
+{
+	char name[HOSTNAME_MAX_LEN + 1];
+	int r;
+
+	if ((r = canon_name(ps, kw->name, value, name, sizeof(name))) != 0)
+		return r;
+	return set_string(ps, field(ps->cfg, kw), name);
 }
 
 /*
@@ -306,7 +340,7 @@ parse_hostport(struct pstate *ps, const char *key, const char *s,
 			    "host (expected host:port)", key, s);
 		memcpy(host, s, hlen);
 		host[hlen] = '\0';
-		if (!hostname_valid(host) &&
+		if (!address_valid(host) &&
 		    !(listening && strcmp(host, "*") == 0))
 			return perr(ps, "%s: '%s' is not a valid host name or "
 			    "address", key, host);
@@ -361,7 +395,7 @@ set_endpoint_entry(struct pstate *ps, const struct keyword *kw,
 {
 	struct eca_config *cfg = ps->cfg;
 	struct eca_endpoint *list, *ep;
-	char name[HOSTNAME_MAX_LEN + 1];
+	char word[HOSTNAME_MAX_LEN + 2], name[HOSTNAME_MAX_LEN + 1];
 	const char *rest;
 	size_t *count, max, i;
 	int peer, r;
@@ -371,10 +405,11 @@ set_endpoint_entry(struct pstate *ps, const struct keyword *kw,
 	count = peer ? &cfg->npeers : &cfg->nservers;
 	max = peer ? ECA_MAX_PEERS : ECA_MAX_SERVERS;
 
-	if (split_words(value, name, sizeof(name), &rest) != 0 ||
-	    !hostname_valid(name))
-		return perr(ps, "%s: '%.*s' is not a valid host name", kw->name,
-		    (int)strcspn(value, " \t"), value);
+	if (split_words(value, word, sizeof(word), &rest) != 0)
+		return perr(ps, "%s: '%.64s...' is not a valid host name: it "
+		    "is longer than 253 characters", kw->name, value);
+	if ((r = canon_name(ps, kw->name, word, name, sizeof(name))) != 0)
+		return r;
 	if (peer && *rest == '\0')
 		return perr(ps, "PEER: '%s' needs an address (expected "
 		    "PEER = name host:port)", name);
@@ -383,7 +418,7 @@ set_endpoint_entry(struct pstate *ps, const struct keyword *kw,
 		    "%s = name %shost:port%s)", kw->name, value, kw->name,
 		    peer ? "" : "[", peer ? "" : "]");
 	for (i = 0; i < *count; i++)
-		if (strcasecmp(list[i].name, name) == 0)
+		if (strcmp(list[i].name, name) == 0)
 			return perr(ps, "%s: '%s' is listed twice", kw->name,
 			    name);
 	if (*count >= max)
@@ -414,10 +449,23 @@ static int
 set_admin(struct pstate *ps, const struct keyword *kw, const char *value)
 {
 	struct eca_config *cfg = ps->cfg;
+	char name[HOSTNAME_MAX_LEN + 1];
+	int r;
 
 	if (cfg->nadmins >= ECA_MAX_ADMINS)
 		return perr(ps, "too many %s entries (at most %d)", kw->name,
 		    ECA_MAX_ADMINS);
+	/*
+	 * A distinguished name (it has an '=': CN=...,O=...) is kept as
+	 * written, for ECA_IDENTITY = DN; anything else is a host name
+	 * and is kept canonical, as the certificate's name is compared.
+	 */
+	if (strchr(value, '=') == NULL) {
+		if ((r = canon_name(ps, kw->name, value, name,
+		    sizeof(name))) != 0)
+			return r;
+		value = name;
+	}
 	if ((cfg->admins[cfg->nadmins] = strdup(value)) == NULL)
 		return nomem(ps);
 	cfg->nadmins++;
@@ -495,11 +543,7 @@ set_value(struct pstate *ps, const struct keyword *kw, const char *value)
 	case KW_STRING:
 		return set_string(ps, field(ps->cfg, kw), value);
 	case KW_HOSTNAME:
-		if (!hostname_valid(value))
-			return perr(ps, "%s: '%s' is not a valid host name "
-			    "(letters, digits, '-', '.', '_')", kw->name,
-			    value);
-		return set_string(ps, field(ps->cfg, kw), value);
+		return set_hostname(ps, kw, value);
 	case KW_WORD:
 		if ((i = name_index(kw->names, value)) < 0)
 			return bad_choice(ps, kw, value);
@@ -745,7 +789,7 @@ add_self_server(struct pstate *ps)
 	if (cfg->role != ECA_ROLE_PRIMARY)
 		return 0;
 	for (i = 0; i < cfg->nservers; i++)
-		if (strcasecmp(cfg->servers[i].name, cfg->client_name) == 0)
+		if (strcmp(cfg->servers[i].name, cfg->client_name) == 0)
 			return 0;
 	if (cfg->nservers >= ECA_MAX_SERVERS)
 		return perr(ps, "too many SERVER entries (at most %d, and a "
@@ -994,14 +1038,18 @@ eca_config_dump(const struct eca_config *cfg)
 const struct eca_endpoint *
 eca_config_server(const struct eca_config *cfg, const char *name)
 {
+	char canon[HOSTNAME_MAX_LEN + 1];
 	size_t i;
 
 	if (cfg == NULL || cfg->nservers == 0)
 		return NULL;
 	if (name == NULL)
 		return &cfg->servers[0];
+	/* --server MEDIA1.Example names SERVER = media1.example. */
+	if (eca_hostname_canon(name, canon, sizeof(canon), NULL) != 0)
+		return NULL;
 	for (i = 0; i < cfg->nservers; i++)
-		if (strcasecmp(cfg->servers[i].name, name) == 0)
+		if (strcmp(cfg->servers[i].name, canon) == 0)
 			return &cfg->servers[i];
 	return NULL;
 }

@@ -40,6 +40,7 @@
 	X(UNREACHABLE, 502, 4, "primary server unreachable")                   \
 	X(TIMEOUT, 504, 4, "timed out")                                        \
 	X(BAD_REQUEST, 400, 1, "malformed request")                            \
+	X(BAD_HOST_NAME, 400, 2, "not a valid host name")                      \
 	X(TOO_LARGE, 413, 1, "request too large")                              \
 	X(PROTOCOL, 502, 1, "protocol error")                                  \
 	X(BUSY, 429, 1, "server busy, retry later")                            \

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,7 +131,7 @@ state_path(const struct eca_host *h, const struct eca_domain *d, char *buf,
 
 	if (h->cfg->state_dir == NULL)
 		return eca_err_set(err, ECA_ERR_CONFIG, "STATE_DIR is not set");
-	if (!eca_wire_host_valid(d->server->name))
+	if (!eca_hostname_is_canon(d->server->name))
 		return eca_err_set(err, ECA_ERR_CONFIG, "primary name \"%.64s\" "
 		    "cannot name a state file", d->server->name);
 	n = snprintf(buf, len, "%s/enrollment-%s.json", h->cfg->state_dir,
@@ -204,14 +203,13 @@ state_load(struct eca_host *h, struct eca_domain *d)
 	host = json_string_value(json_object_get(j, "host"));
 	primary = json_string_value(json_object_get(j, "primary"));
 	if (fp == NULL || eca_roster_fp_from_hex(fp, raw) != 0 ||
-	    id == NULL || !is_uuid(id) || primary == NULL ||
-	    strcasecmp(primary, d->server->name) != 0) {
+	    id == NULL || !is_uuid(id) ||
+	    !eca_hostname_eq(primary, d->server->name)) {
 		log_warn("%s has a malformed or foreign enrollment record; "
 		    "ignored", path);
 		goto out;
 	}
-	if (host == NULL || h->cfg->client_name == NULL ||
-	    strcasecmp(host, h->cfg->client_name) != 0) {
+	if (!eca_hostname_eq(host, h->cfg->client_name)) {
 		log_info("%s records another host name; ignored (CLIENT_NAME "
 		    "changed)", path);
 		goto out;
@@ -450,12 +448,15 @@ eca_host_free(struct eca_host *h)
 struct eca_domain *
 eca_host_domain(struct eca_host *h, const char *primary)
 {
+	char canon[ECA_HOST_MAX];
 	size_t i;
 
-	if (h == NULL || primary == NULL)
+	if (h == NULL || eca_hostname_canon(primary, canon, sizeof(canon),
+	    NULL) != 0)
 		return NULL;
+	/* SERVER names are canonical (config.c). */
 	for (i = 0; i < h->ndomains; i++)
-		if (strcasecmp(h->domains[i].server->name, primary) == 0)
+		if (strcmp(h->domains[i].server->name, canon) == 0)
 			return &h->domains[i];
 	return NULL;
 }

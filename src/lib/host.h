@@ -71,7 +71,7 @@ int eca_host_new(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
     struct eca_host **out, struct eca_err *err) ECA_WUR;
 void eca_host_free(struct eca_host *h);
 
-/* The domain of primary name (case-insensitive), or NULL. */
+/* The domain of primary name (any spelling: compared canonical), or NULL. */
 struct eca_domain *eca_host_domain(struct eca_host *h, const char *primary);
 
 /*

@@ -441,12 +441,15 @@ eca_roster_new(const char *primary, struct eca_roster **out,
 	if (out == NULL || primary == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_roster_new: missing argument");
-	if (!eca_wire_host_valid(primary))
-		return eca_err_set(err, ECA_ERR_CONFIG, "\"%.64s\" is not a "
-		    "valid primary server name (check SERVER)", primary);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return nomem(err);
-	snprintf(r->primary, sizeof(r->primary), "%s", primary);
+	/* Kept canonical: a delta or a file names it that way. */
+	if (eca_hostname_canon(primary, r->primary, sizeof(r->primary),
+	    NULL) != 0) {
+		free(r);
+		return eca_err_set(err, ECA_ERR_CONFIG, "\"%.64s\" is not a "
+		    "valid primary server name (check SERVER)", primary);
+	}
 	*out = r;
 	return 0;
 }
@@ -467,15 +470,19 @@ int
 eca_roster_lookup_host(const struct eca_roster *r, const char *host,
     struct eca_roster_entry *out)
 {
+	char canon[ECA_HOST_MAX];
 	size_t i, len;
 	int found;
 
 	if (r == NULL || host == NULL || out == NULL || r->slots == 0)
 		return ECA_ERR_NOT_FOUND;
-	len = strnlen(host, NAME_LEN_MAX + 1);
-	if (len == 0 || len > NAME_LEN_MAX)
+	/* Keys are canonical: MEDIA1.example finds media1.example. */
+	if (eca_hostname_canon(host, canon, sizeof(canon), NULL) != 0)
 		return ECA_ERR_NOT_FOUND;
-	i = find_host_slot(r, host, len, &found);
+	len = strlen(canon);
+	if (len > NAME_LEN_MAX)
+		return ECA_ERR_NOT_FOUND;
+	i = find_host_slot(r, canon, len, &found);
 	if (!found)
 		return ECA_ERR_NOT_FOUND;
 	entry_out(r, &r->ents[r->by_host[i] - 1], out);
@@ -681,9 +688,9 @@ get_host(const json_t *o, const char *key, char *buf, size_t size, size_t i,
 
 	if ((s = get_str(o, key, i, err)) == NULL)
 		return ECA_ERR_PROTOCOL;
-	if (!eca_wire_host_valid(s) || strlen(s) >= size)
+	/* Folded to the canonical form: the roster's keys are canonical. */
+	if (eca_hostname_canon(s, buf, size, NULL) != 0)
 		return bad(err, "is not a valid host name", key, i);
-	snprintf(buf, size, "%s", s);
 	return 0;
 }
 
@@ -1025,6 +1032,11 @@ eca_roster_path(const char *state_dir, const char *primary, char *buf,
 	if (state_dir == NULL || primary == NULL || buf == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_roster_path: missing argument");
+	/* The file is named by the canonical spelling (one per primary). */
+	if (!eca_hostname_is_canon(primary))
+		return eca_err_set(err, ECA_ERR_CONFIG, "\"%.64s\" cannot "
+		    "name a roster file: not a canonical host name (check "
+		    "SERVER)", primary);
 	n = snprintf(buf, len, "%s/roster-%s.bin", state_dir, primary);
 	if (n < 0 || (size_t)n >= len)
 		return eca_err_set(err, ECA_ERR_CONFIG, "the roster file name "
@@ -1172,7 +1184,12 @@ read_record(struct fio *f, struct eca_roster *r, int64_t version)
 	if ((rc = rbytes(f, e.host, (size_t)nl)) != 0)
 		return rc;
 	e.host[nl] = '\0';
-	if (strlen(e.host) != nl || !eca_wire_host_valid(e.host))
+	/*
+	 * A file written before names were canonical is folded here; two
+	 * spellings of one host then count as listed twice.
+	 */
+	if (strlen(e.host) != nl || eca_hostname_canon(e.host, e.host,
+	    sizeof(e.host), NULL) != 0)
 		return corrupt(f, "damaged (an invalid host name)");
 	if (st > ECA_STATE_REVOKED)
 		return corrupt(f, "damaged (an unknown state)");
@@ -1220,7 +1237,7 @@ read_all(struct fio *f, const char *primary, struct eca_roster *r)
 	if ((rc = rbytes(f, pname, (size_t)plen)) != 0)
 		return rc;
 	pname[plen] = '\0';
-	if (strcmp(pname, primary) != 0)
+	if (!eca_hostname_eq(pname, primary))
 		return corrupt(f, "for another primary");
 	if ((rc = reserve(r, (size_t)count, (size_t)count * NAME_LEN_MAX <
 	    f->left ? (size_t)count * NAME_LEN_MAX : (size_t)f->left,

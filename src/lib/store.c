@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hostname.h"
 #include "store_impl.h"
 
 #define SCHEME_SQLITE "sqlite:"
@@ -147,6 +148,25 @@ eca_store_rollback_to(struct eca_store *st)
 	st->ops->rollback_to(st);
 }
 
+/*
+ * Defence in depth: the registry holds canonical host names only
+ * (hostname.h), so a name in another spelling reaching the store is a
+ * caller that skipped eca_hostname_canon().  Refused rather than looked up
+ * or written: a second spelling would be a second host.
+ */
+static int
+check_names(const char *what, const char *primary, const char *host,
+    struct eca_err *err)
+{
+	if (!eca_hostname_is_canon(primary))
+		return eca_err_set(err, ECA_ERR_INTERNAL, "%s: primary name "
+		    "'%.64s' is not in canonical form", what, primary);
+	if (host != NULL && !eca_hostname_is_canon(host))
+		return eca_err_set(err, ECA_ERR_INTERNAL, "%s: host name "
+		    "'%.64s' is not in canonical form", what, host);
+	return 0;
+}
+
 int
 eca_store_get(struct eca_store *st, const char *primary, const char *host,
     struct eca_enrollment *out, struct eca_err *err)
@@ -158,6 +178,8 @@ eca_store_get(struct eca_store *st, const char *primary, const char *host,
 	if (primary == NULL || host == NULL || out == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_store_get: missing argument");
+	if ((r = check_names("eca_store_get", primary, host, err)) != 0)
+		return r;
 	return st->ops->get(st, primary, host, out, err);
 }
 
@@ -172,6 +194,9 @@ eca_store_put(struct eca_store *st, const struct eca_enrollment *rec,
 	if (rec == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_store_put: missing record");
+	if ((r = check_names("eca_store_put", rec->primary, rec->host,
+	    err)) != 0)
+		return r;
 	return st->ops->put(st, rec, err);
 }
 
@@ -200,6 +225,9 @@ eca_store_add_history(struct eca_store *st,
 	if (h == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_store_add_history: missing entry");
+	if ((r = check_names("eca_store_add_history", h->primary, h->host,
+	    err)) != 0)
+		return r;
 	return st->ops->add_history(st, h, err);
 }
 
@@ -219,6 +247,9 @@ eca_store_list(struct eca_store *st, const char *primary, int state,
 	if (primary == NULL || out == NULL || n == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_store_list: missing argument");
+	if ((r = check_names("eca_store_list", primary, after_host != NULL &&
+	    after_host[0] != '\0' ? after_host : NULL, err)) != 0)
+		return r;
 	if (state >= (int)NELEM(state_names))
 		return eca_err_set(err, ECA_ERR_USAGE,
 		    "unknown enrollment state %d", state);
@@ -242,6 +273,8 @@ eca_store_history(struct eca_store *st, const char *primary,
 	if (primary == NULL || host == NULL || out == NULL || n == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_store_history: missing argument");
+	if ((r = check_names("eca_store_history", primary, host, err)) != 0)
+		return r;
 	return st->ops->history(st, primary, host, limit, out, n, err);
 }
 
@@ -260,6 +293,8 @@ eca_store_changes(struct eca_store *st, const char *primary, int64_t since,
 	if (primary == NULL || out == NULL || n == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_store_changes: missing argument");
+	if ((r = check_names("eca_store_changes", primary, NULL, err)) != 0)
+		return r;
 	if (since < 0)
 		return eca_err_set(err, ECA_ERR_USAGE,
 		    "roster version %lld is negative", (long long)since);

@@ -22,6 +22,7 @@
 
 #include <sqlite3.h>
 
+#include "hostname.h"
 #include "store.h"
 #include "store_impl.h"
 
@@ -99,9 +100,27 @@ static const char SQL_MIGRATION_1[] =
 static const char SQL_MIGRATION_2[] =
     "CREATE INDEX enrollments_version ON enrollments (primary_name, version);";
 
+/*
+ * 3: host names have one canonical spelling (hostname.h): every name
+ * written before is folded to lower case, in both tables (history rows
+ * follow their record; the foreign key is checked at COMMIT).  Runs only
+ * after fold_check() found every name valid and no two records that
+ * fold to one (see migration_check).  SQLite's lower() folds ASCII only,
+ * which is all a valid host name holds.
+ */
+static const char SQL_MIGRATION_3[] =
+    "PRAGMA defer_foreign_keys = ON;"
+    "UPDATE enrollments SET primary_name = lower(primary_name),"
+    " host = lower(host)"
+    " WHERE primary_name <> lower(primary_name) OR host <> lower(host);"
+    "UPDATE history SET primary_name = lower(primary_name),"
+    " host = lower(host)"
+    " WHERE primary_name <> lower(primary_name) OR host <> lower(host);";
+
 static const char *const migrations[] = {
 	SQL_MIGRATION_1,
 	SQL_MIGRATION_2,
+	SQL_MIGRATION_3,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -597,6 +616,106 @@ newer_schema(struct sqlite_store *s, int v, struct eca_err *err)
 	    "this eca knows (upgrade eca)", s->path, v, SCHEMA_VERSION);
 }
 
+/*
+ * Migration 3's precondition.  Every name must be a valid host name, and
+ * no two records may fold to one (media1.x and MEDIA1.x of one primary:
+ * two certificates for one host, the bug the canonical form closes).
+ * Which one is the host's own is for a person to decide, so the upgrade
+ * stops, changes nothing, and names both records and the remedy.
+ */
+static const char SQL_FOLD_NAMES[] =
+    "SELECT primary_name, host, state FROM enrollments";
+static const char SQL_FOLD_COLLISION[] =
+    "SELECT a.primary_name, a.host, a.state, b.host, b.state"
+    " FROM enrollments a JOIN enrollments b"
+    " ON lower(a.primary_name) = lower(b.primary_name)"
+    " AND lower(a.host) = lower(b.host) AND a.rowid < b.rowid"
+    " ORDER BY a.primary_name, a.host LIMIT 1";
+
+static const char *
+col_text(sqlite3_stmt *stmt, int col)
+{
+	const unsigned char *t = sqlite3_column_text(stmt, col);
+
+	return t != NULL ? (const char *)t : "";
+}
+
+static int
+fold_check(struct sqlite_store *s, struct eca_err *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	struct eca_err he;
+	char canon[ECA_HOST_MAX];
+	const char *p, *h;
+	int r = ECA_ERR_INTERNAL, rc;
+
+	/* History rows name records (foreign key): the records suffice. */
+	if ((rc = sqlite3_prepare_v2(s->db, SQL_FOLD_NAMES, -1, &stmt,
+	    NULL)) != SQLITE_OK) {
+		r = db_error(s, rc, err, "cannot check the registry's names");
+		goto out;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		p = col_text(stmt, 0);
+		h = col_text(stmt, 1);
+		if (eca_hostname_canon(p, canon, sizeof(canon), &he) == 0 &&
+		    eca_hostname_canon(h, canon, sizeof(canon), &he) == 0)
+			continue;
+		r = eca_err_set(err, ECA_ERR_DB, "registry %s cannot be "
+		    "upgraded (schema 3, one spelling per host name): the "
+		    "record of '%.64s' (%s) of primary '%.64s': %s.  Stop "
+		    "ecad, back the file up, and delete the record: sqlite3 "
+		    "%s \"DELETE FROM history WHERE host = '%.64s'; DELETE "
+		    "FROM enrollments WHERE host = '%.64s'\" (nothing was "
+		    "changed)", s->path, h, col_text(stmt, 2), p, he.msg,
+		    s->path, h, h);
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_error(s, rc, err, "cannot check the registry's names");
+		goto out;
+	}
+	sqlite3_finalize(stmt);
+	if ((rc = sqlite3_prepare_v2(s->db, SQL_FOLD_COLLISION, -1, &stmt,
+	    NULL)) != SQLITE_OK) {
+		r = db_error(s, rc, err, "cannot check the registry's names");
+		goto out;
+	}
+	if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		r = eca_err_set(err, ECA_ERR_DB, "registry %s cannot be "
+		    "upgraded (schema 3, one spelling per host name): records "
+		    "'%.64s' (%s) and '%.64s' (%s) of primary '%.64s' are one "
+		    "host.  Stop ecad, back the file up, decide which is the "
+		    "host's own (eca show, the audit journal) and delete the "
+		    "other: sqlite3 %s \"DELETE FROM history WHERE host = "
+		    "'NAME'; DELETE FROM enrollments WHERE host = 'NAME'\" "
+		    "(nothing was changed)", s->path, col_text(stmt, 1),
+		    col_text(stmt, 2), col_text(stmt, 3), col_text(stmt, 4),
+		    col_text(stmt, 0), s->path);
+		goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_error(s, rc, err, "cannot check the registry's names");
+		goto out;
+	}
+	r = 0;
+ out:
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+/* What must hold before migrations[i] runs (inside its transaction). */
+static int
+migration_check(struct sqlite_store *s, int i, struct eca_err *err)
+{
+	switch (i) {
+	case 2:
+		return fold_check(s, err);
+	default:
+		return 0;
+	}
+}
+
 /* Bring the schema to SCHEMA_VERSION, all steps in one transaction. */
 static int
 migrate(struct sqlite_store *s, struct eca_err *err)
@@ -615,6 +734,8 @@ migrate(struct sqlite_store *s, struct eca_err *err)
 		goto out;
 	}
 	for (i = v; i < SCHEMA_VERSION; i++) {
+		if ((r = migration_check(s, i, err)) != 0)
+			goto out;
 		rc = sqlite3_exec(s->db, migrations[i], NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
 			r = db_error(s, rc, err,

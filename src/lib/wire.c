@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HOST_NAME_MAX_LEN 253
-#define LABEL_MAX_LEN 63
 
 /* Lower case on the wire, like the ROLE key of eca.conf. */
 static const char *const role_names[] = {
@@ -70,40 +68,6 @@ sanitize_message(const char *s, size_t len, char *out, size_t outlen)
 		out[i] = (c < 0x20 || c == 0x7f) ? '?' : s[i];
 	}
 	out[i] = '\0';
-}
-
-/* ------------------------------------------------------------------ */
-/* Host names.                                                         */
-
-int
-eca_wire_host_valid(const char *name)
-{
-	size_t i, len, label = 0;
-	char c;
-
-	if (name == NULL)
-		return 0;
-	len = strnlen(name, HOST_NAME_MAX_LEN + 1);
-	if (len == 0 || len > HOST_NAME_MAX_LEN)
-		return 0;
-	for (i = 0; i < len; i++) {
-		c = name[i];
-		if (c == '.') {
-			/* No empty label, none ending in a dash. */
-			if (label == 0 || name[i - 1] == '-')
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return 0;
-		if (c == '-' && label == 0)
-			return 0;
-		if (++label > LABEL_MAX_LEN)
-			return 0;
-	}
-	return label != 0 && name[len - 1] != '-';
 }
 
 /* ------------------------------------------------------------------ */
@@ -707,6 +671,7 @@ body_fields(const json_t *o, struct eca_enroll_body *out, struct eca_err *err)
 {
 	const char *key;
 	const json_t *v;
+	struct eca_err he;
 	char safe[64];
 	int r, e, have_host = 0;
 
@@ -715,11 +680,11 @@ body_fields(const json_t *o, struct eca_enroll_body *out, struct eca_err *err)
 			if ((r = GET_STR(o, "host", out->host,
 			    ECA_ERR_BAD_REQUEST, err)) != 0)
 				return r;
-			if (!eca_wire_host_valid(out->host))
-				return eca_err_set(err, ECA_ERR_BAD_REQUEST,
-				    "field \"host\" is not a valid host name "
-				    "(letters, digits, '-', '_' in labels "
-				    "joined by dots, at most 253 characters)");
+			/* Only the canonical spelling goes further. */
+			if ((r = eca_hostname_canon(out->host, out->host,
+			    sizeof(out->host), &he)) != 0)
+				return eca_err_set(err, r, "field \"host\": "
+				    "%s", he.msg);
 			have_host = 1;
 		} else if (strcmp(key, "precheck") == 0) {
 			if ((r = body_bool(v, key, &out->precheck, err)) != 0)

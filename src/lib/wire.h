@@ -15,6 +15,7 @@
 #include "certinfo.h"
 #include "enroll.h"
 #include "err.h"
+#include "hostname.h"
 #include "store.h"
 
 #define ECA_BODY_MAX (16 * 1024)	/* largest request body accepted */
@@ -32,12 +33,11 @@ struct eca_enroll_body {
  * Parse a request body (len bytes, not NUL-terminated, at most
  * ECA_BODY_MAX).  ECA_ERR_BAD_REQUEST with a sentence naming the field for
  * anything else: not an object, unknown keys, wrong types, host missing,
- * empty, too long or not a valid host name.
+ * empty or too long; ECA_ERR_BAD_HOST_NAME when host is not a valid host
+ * name.  out->host is the canonical form (hostname.h).
  */
 int eca_wire_parse_enroll_body(const char *buf, size_t len,
     struct eca_enroll_body *out, struct eca_err *err) ECA_WUR;
-/* Is name a valid host name (letters, digits, '-', '.', '_'; 1..253)? */
-int eca_wire_host_valid(const char *name);
 
 json_t *eca_wire_certinfo(const struct eca_certinfo *ci);
 int eca_wire_parse_certinfo(const json_t *j, struct eca_certinfo *out,

@@ -120,9 +120,11 @@ int eca_x509_check_signature(X509 *x, struct eca_err *err) ECA_WUR;
 int eca_x509_check_usage(X509 *leaf, struct eca_err *err) ECA_WUR;
 
 /*
- * Does leaf name host under the identity rule?  SAN: host equals one of the
- * dNSNames (case-insensitive, no wildcards); CN: the subject commonName; DN:
- * the RFC 2253 subject.  ECA_ERR_IDENTITY_MISMATCH otherwise.
+ * Does leaf name host under the identity rule?  SAN: host's canonical form
+ * (hostname.h) equals that of one of the dNSNames; CN: that of the subject
+ * commonName; a certificate name with no canonical form (a wildcard, a
+ * trailing dot, '_') matches nothing.  DN: the RFC 2253 subject, exactly.
+ * ECA_ERR_IDENTITY_MISMATCH otherwise.
  */
 int eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
     const char *host, struct eca_err *err) ECA_WUR;

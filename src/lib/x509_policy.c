@@ -10,13 +10,13 @@
 #include "x509.h"
 
 #include "crl.h"
+#include "hostname.h"
 #include "vcache.h"
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <openssl/bn.h>
@@ -414,23 +414,60 @@ subject_cn(X509 *x, char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * Does a subjectAltName dNSName of x have the canonical form host?  A
+ * dNSName that is not a valid host name (a wildcard, a trailing dot, an
+ * underscore, a NUL inside) has no canonical form and matches nothing: a
+ * wildcard can name many hosts, and a host has one name.
+ */
+static int
+san_has_host(X509 *x, const char *host)
+{
+	GENERAL_NAMES *gens;
+	const GENERAL_NAME *gen;
+	char name[ECA_HOST_MAX];
+	int i, match = 0;
+
+	if ((gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
+	    NULL)) == NULL)
+		return 0;
+	for (i = 0; i < sk_GENERAL_NAME_num(gens) && !match; i++) {
+		gen = sk_GENERAL_NAME_value(gens, i);
+		if (gen->type != GEN_DNS)
+			continue;
+		if (eca_hostname_canon_n((const char *)ASN1_STRING_get0_data(
+		    gen->d.dNSName), (size_t)ASN1_STRING_length(gen->d.dNSName),
+		    name, sizeof(name), NULL) != 0)
+			continue;
+		match = strcmp(name, host) == 0;
+	}
+	GENERAL_NAMES_free(gens);
+	return match;
+}
+
 int
 eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
     const char *host, struct eca_err *err)
 {
-	char got[ECA_DN_MAX], subj[ECA_DN_MAX];
+	char got[ECA_DN_MAX], subj[ECA_DN_MAX], canon[ECA_HOST_MAX];
+	struct eca_err he;
 	int match = 0;
 
 	if (leaf == NULL || host == NULL || *host == '\0')
 		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 		    "no host name to match the certificate against");
+	/*
+	 * SAN and CN name a host: both sides are compared in their
+	 * canonical form (hostname.h), so case never matters and nothing
+	 * but a valid host name can match.  DN compares whole subjects.
+	 */
+	if (rule != ECA_ID_DN &&
+	    eca_hostname_canon(host, canon, sizeof(canon), &he) != 0)
+		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH, "%s; no "
+		    "certificate can match it", he.msg);
 	switch (rule) {
 	case ECA_ID_SAN:
-		/* A wildcard can name many hosts; a host has one name. */
-		if (strchr(host, '*') == NULL)
-			match = X509_check_host(leaf, host, strlen(host),
-			    X509_CHECK_FLAG_NO_WILDCARDS |
-			    X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, NULL) == 1;
+		match = san_has_host(leaf, canon);
 		if (!match) {
 			(void)eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 			    "certificate %s has no subjectAltName dNSName "
@@ -441,8 +478,9 @@ eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
 		}
 		break;
 	case ECA_ID_CN:
-		if (subject_cn(leaf, got, sizeof(got)) == 0)
-			match = got[0] != '\0' && strcasecmp(got, host) == 0;
+		if (subject_cn(leaf, got, sizeof(got)) == 0 &&
+		    eca_hostname_canon(got, subj, sizeof(subj), NULL) == 0)
+			match = strcmp(subj, canon) == 0;
 		if (!match)
 			(void)eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 			    "certificate %s has commonName \"%s\", not %s: "

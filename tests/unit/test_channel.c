@@ -369,6 +369,44 @@ test_bad_host_names_are_refused(void **state)
 	snprintf(text, sizeof(text), "{\"v\":1,\"host\":\"%s\",\"role\":"
 	    "\"media\",\"primaries\":[],\"cert\":true}", longname);
 	parse_as(SH, text, ECA_ERR_PROTOCOL, "\"host\"");
+	/* Not host names either: a trailing dot, an underscore. */
+	parse_as(CH, "{\"v\":1,\"host\":\"c.example.\",\"role\":\"client\","
+	    "\"primary\":\"p1.example\",\"purpose\":\"backup\",\"cert\":true}",
+	    ECA_ERR_PROTOCOL, "\"host\"");
+	parse_as(SH, "{\"v\":1,\"host\":\"s_1.example\",\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":true}", ECA_ERR_PROTOCOL, "\"host\"");
+}
+
+/*
+ * A HELLO naming a host or primary in another case is read in canonical
+ * form: the peer is judged as the host it is enrolled as.
+ */
+static void
+test_hello_names_are_read_canonical(void **state)
+{
+	struct eca_hello_server sh;
+	struct eca_hello_client hc;
+	unsigned char *f;
+	size_t len;
+	const char *s = "{\"v\":1,\"host\":\"MEDIA1.Example\",\"role\":"
+	    "\"media\",\"primaries\":[\"P1.EXAMPLE\"],\"cert\":true}";
+	const char *c = "{\"v\":1,\"host\":\"Client1.EXAMPLE\",\"role\":"
+	    "\"client\",\"primary\":\"P1.Example\",\"purpose\":\"backup\","
+	    "\"cert\":true}";
+
+	(void)state;
+	f = frame_of(s, &len);
+	assert_int_equal(eca_chan_parse_server_hello(f + 4, len - 4, &sh,
+	    NULL), 0);
+	free(f);
+	assert_string_equal(sh.host, "media1.example");
+	assert_string_equal(sh.primaries[0], "p1.example");
+	f = frame_of(c, &len);
+	assert_int_equal(eca_chan_parse_client_hello(f + 4, len - 4, &hc,
+	    NULL), 0);
+	free(f);
+	assert_string_equal(hc.host, "client1.example");
+	assert_string_equal(hc.primary, "p1.example");
 }
 
 static void
@@ -535,7 +573,7 @@ test_client_hello_round_trip_every_purpose(void **state)
 		    (enum eca_purpose)p)), p);
 		memset(&in, 0, sizeof(in));
 		snprintf(in.host, sizeof(in.host), "c%d.example", p);
-		snprintf(in.primary, sizeof(in.primary), "P.Example");
+		snprintf(in.primary, sizeof(in.primary), "p.example");
 		in.role = (enum eca_role)(p % 3);
 		in.purpose = (enum eca_purpose)p;
 		in.has_cert = p % 2;
@@ -1070,7 +1108,11 @@ test_open_refuses_an_invalid_peer_name(void **state)
 	(void)state;
 	fx_open(&f, M_NONE, server_cred, 1, 1, NULL, NULL);
 	assert_int_equal(eca_channel_open(f.h, "bad host", ECA_PURPOSE_PING,
-	    1000, &ch, NULL, &err), ECA_ERR_USAGE);
+	    1000, &ch, NULL, &err), ECA_ERR_BAD_HOST_NAME);
+	assert_null(ch);
+	assert_int_equal(eca_channel_open(f.h, "server.example.",
+	    ECA_PURPOSE_PING, 1000, &ch, NULL, &err), ECA_ERR_BAD_HOST_NAME);
+	assert_non_null(strstr(err.msg, "trailing dot"));
 	assert_null(ch);
 	assert_int_equal(eca_channel_open(f.h, SERVER, (enum eca_purpose)77,
 	    1000, &ch, NULL, &err), ECA_ERR_USAGE);
@@ -1433,6 +1475,7 @@ main(void)
 		cmocka_unit_test(test_encoders_refuse_invalid_input),
 		cmocka_unit_test(test_frame_round_trip),
 		cmocka_unit_test(test_server_hello_round_trip),
+		cmocka_unit_test(test_hello_names_are_read_canonical),
 		cmocka_unit_test(test_client_hello_round_trip_every_purpose),
 		cmocka_unit_test(test_verdict_round_trip_accept_and_refuse),
 		cmocka_unit_test(test_unknown_keys_are_ignored),

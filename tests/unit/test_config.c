@@ -241,7 +241,7 @@ test_bad_server_and_peer_entries_are_refused(void **state)
 	    "SERVER: 'bad!name' is not a valid host name");
 	assert_refused(HOST "SERVER = p1 p1:1556 extra\n", 2, "too many words");
 	assert_refused(HOST "SERVER = p1\nSERVER = P1 other:1556\n", 3,
-	    "SERVER: 'P1' is listed twice");
+	    "SERVER: 'p1' is listed twice");
 	assert_refused(HOST "PEER = h2\n", 2, "PEER: 'h2' needs an address");
 	assert_refused(HOST "PEER = -h2 h2:1557\n", 2, "not a valid host name");
 }
@@ -376,6 +376,68 @@ test_invalid_client_name_is_refused(void **state)
 	assert_refused("\nCLIENT_NAME = host one\n", 2,
 	    "CLIENT_NAME: 'host one' is not a valid host name");
 	assert_refused("CLIENT_NAME = -host\n", 1, "not a valid host name");
+	/* Host names have one spelling: these have none. */
+	assert_refused("ROLE = media\nCLIENT_NAME = host1.example.com.\n", 2,
+	    "CLIENT_NAME: 'host1.example.com.' is not a valid host name: it "
+	    "ends with a dot");
+	assert_refused("CLIENT_NAME = host_1.example.com\n", 1,
+	    "'_' is not allowed");
+	assert_refused(HOST "SERVER = P1.example..com\n", 2,
+	    "SERVER: 'P1.example..com' is not a valid host name: it has an "
+	    "empty label");
+	assert_refused(HOST "PEER = Media_1 10.0.0.5:1557\n", 2,
+	    "PEER: 'Media_1' is not a valid host name");
+	assert_refused(HOST "ADMIN_IDENTITY = Admin.Example.COM.\n", 2,
+	    "ADMIN_IDENTITY: 'Admin.Example.COM.' is not a valid host name");
+	assert_refused(HOST "ADMIN_IDENTITY = Backup Admin\n", 2,
+	    "ADMIN_IDENTITY: 'Backup Admin' is not a valid host name");
+	/* Two spellings of one peer are one peer, listed twice. */
+	assert_refused(HOST "PEER = media1 10.0.0.5:1557\n"
+	    "PEER = MEDIA1 10.0.0.6:1557\n", 3, "PEER: 'media1' is listed "
+	    "twice");
+}
+
+/*
+ * Names that identify hosts are kept in canonical form (lower case), so
+ * every comparison downstream is byte for byte; a DN is kept as written.
+ */
+static void
+test_host_names_in_mixed_case_are_folded(void **state)
+{
+	struct eca_config *cfg = NULL;
+	struct eca_err err;
+	char *d;
+
+	(void)state;
+	assert_int_equal(load_text("CLIENT_NAME = MEDIA1.It.Test\n"
+	    "ROLE = primary\n"
+	    "ECA_CERT_PATH = /c\nECA_PRIVATE_KEY_PATH = /k\n"
+	    "ECA_TRUST_STORE_PATH = /t\n"
+	    "SERVER = Primary1.IT.test\n"
+	    "SERVER = media1.it.TEST\n"
+	    "PEER = Client1.It.Test Client1.It.Test:1557\n"
+	    "ADMIN_IDENTITY = Admin-WS1.Example.COM\n"
+	    "ADMIN_IDENTITY = CN=Backup Admin,O=Example Corp\n", &cfg, &err), 0);
+	assert_string_equal(cfg->client_name, "media1.it.test");
+	/* The primary found itself among the SERVER lines: not added twice. */
+	assert_int_equal(cfg->nservers, 2);
+	assert_string_equal(cfg->servers[0].name, "primary1.it.test");
+	assert_string_equal(cfg->servers[1].name, "media1.it.test");
+	assert_string_equal(cfg->peers[0].name, "client1.it.test");
+	/* Where to connect is an address, not an identity: as written. */
+	assert_string_equal(cfg->peers[0].host, "Client1.It.Test");
+	assert_string_equal(cfg->admins[0], "admin-ws1.example.com");
+	assert_string_equal(cfg->admins[1], "CN=Backup Admin,O=Example Corp");
+	/* Any spelling of a SERVER name finds it. */
+	assert_ptr_equal(eca_config_server(cfg, "PRIMARY1.it.test"),
+	    &cfg->servers[0]);
+	assert_null(eca_config_server(cfg, "primary1.it.test."));
+	/* The dump is canonical and parses back the same. */
+	assert_non_null(d = eca_config_dump(cfg));
+	assert_non_null(strstr(d, "CLIENT_NAME = media1.it.test\n"));
+	assert_null(strstr(d, "MEDIA1"));
+	free(d);
+	eca_config_free(cfg);
 }
 
 static void
@@ -945,6 +1007,7 @@ main(void)
 		cmocka_unit_test(test_file_larger_than_the_limit_is_refused),
 		cmocka_unit_test(test_bad_database_url_is_refused),
 		cmocka_unit_test(test_invalid_client_name_is_refused),
+		cmocka_unit_test(test_host_names_in_mixed_case_are_folded),
 		cmocka_unit_test(test_missing_client_name_is_refused_without_line),
 		cmocka_unit_test(test_primary_without_certificate_keys_is_refused),
 		cmocka_unit_test(test_primary_is_a_host_of_its_own_domain),

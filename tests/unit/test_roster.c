@@ -389,6 +389,67 @@ test_lookup_of_unknown_host_or_fingerprint_is_not_found(void **state)
 	eca_roster_free(r);
 }
 
+/*
+ * Host names are canonical in the roster: a delta naming a host in any
+ * case is kept lower case, any spelling finds it, and a name that is not
+ * a host name (a trailing dot, an underscore) finds nothing.
+ */
+static void
+test_names_in_mixed_case_are_one_host(void **state)
+{
+	struct eca_roster *r = roster(), *r2 = NULL;
+	struct eca_roster_entry e;
+	struct eca_change ch[2];
+	struct eca_err err;
+	char path[256];
+	char *s;
+
+	(void)state;
+	/* A trailing dot or an underscore in a delta: refused. */
+	refused_entry("a.example", "a.example.", "\"host\"");
+	refused_entry("a.example", "a_1.example", "\"host\"");
+	fake_change(&ch[0], 1, 0, ECA_STATE_ENROLLED, 1);
+	snprintf(ch[0].host, sizeof(ch[0].host), "MEDIA1.It.Test");
+	fake_change(&ch[1], 2, 0, ECA_STATE_BANNED, 2);
+	snprintf(ch[1].host, sizeof(ch[1].host), "H1.EXAMPLE");
+	/* The primary's name in the answer, in another case, is the same. */
+	s = body_of("PRIMARY.Example", 0, 2, 1, 0, ch, 2);
+	eca_err_clear(&err);
+	if (apply_body(r, s, 1000, &err) != 0)
+		fail_msg("apply: %s", err.msg);
+	free(s);
+	assert_int_equal(eca_roster_lookup_host(r, "media1.it.test", &e), 0);
+	assert_string_equal(e.host, "media1.it.test");
+	assert_int_equal(eca_roster_lookup_host(r, "MEDIA1.IT.TEST", &e), 0);
+	assert_string_equal(e.host, "media1.it.test");
+	assert_int_equal(eca_roster_lookup_host(r, "h1.example", &e), 0);
+	assert_int_equal(e.state, ECA_STATE_BANNED);
+	assert_int_equal(eca_roster_lookup_host(r, "H1.Example", &e), 0);
+	assert_int_equal(e.state, ECA_STATE_BANNED);
+	assert_int_equal(eca_roster_lookup_host(r, "media1.it.test.", &e),
+	    ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_roster_lookup_host(r, "media1_it.test", &e),
+	    ECA_ERR_NOT_FOUND);
+	/* A later change under another spelling replaces the record. */
+	fake_change(&ch[0], 1, 1, ECA_STATE_REVOKED, 3);
+	snprintf(ch[0].host, sizeof(ch[0].host), "Media1.IT.test");
+	apply_ok(r, 2, 3, 0, 0, ch, 1, 1001);
+	assert_int_equal(eca_roster_count(r), 2);
+	assert_int_equal(eca_roster_lookup_host(r, "media1.it.test", &e), 0);
+	assert_int_equal(e.state, ECA_STATE_REVOKED);
+	/* Saved and loaded under any spelling of the primary. */
+	tmp_path(path, sizeof(path), "mixed");
+	assert_int_equal(eca_roster_save(r, path, &err), 0);
+	assert_int_equal(eca_roster_load(path, "Primary.EXAMPLE", &r2, &err),
+	    0);
+	assert_string_equal(eca_roster_primary(r2), PRIMARY);
+	assert_int_equal(eca_roster_lookup_host(r2, "MEDIA1.it.test", &e), 0);
+	assert_int_equal(e.state, ECA_STATE_REVOKED);
+	unlink(path);
+	eca_roster_free(r2);
+	eca_roster_free(r);
+}
+
 /* Save a small roster to path; returns its size. */
 static long
 saved_roster(const char *path)
@@ -860,6 +921,7 @@ main(void)
 		U(test_delta_that_does_not_follow_the_version_is_not_applied),
 		U(test_bad_primary_name_is_refused),
 		U(test_lookup_of_unknown_host_or_fingerprint_is_not_found),
+		U(test_names_in_mixed_case_are_one_host),
 		U(test_missing_roster_file_is_not_found),
 		U(test_corrupt_roster_file_is_refused),
 		U(test_roster_file_with_wrong_checksum_is_refused),

@@ -760,7 +760,7 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 	int tables = 0;
 
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 2);
+	assert_int_equal(raw_user_version(f->path), 3);
 	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY,
 	    NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db,
@@ -780,7 +780,7 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 	/* opening again does not migrate twice */
 	eca_store_close(f->st);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 2);
+	assert_int_equal(raw_user_version(f->path), 3);
 }
 
 static void
@@ -898,6 +898,260 @@ test_existing_file_open_to_others_is_made_private(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0600);
 }
 
+/* ------------------------------------------------------------------ */
+/* Migration 3: host names folded to their canonical (lower-case) form. */
+
+/*
+ * A registry as eca wrote it at schema version 2, frozen here (migrations
+ * 1 and 2 as they were), so the test does not depend on later migrations.
+ */
+static const char V2_SCHEMA[] =
+    "CREATE TABLE meta ("
+    "  key TEXT PRIMARY KEY NOT NULL,"
+    "  value INTEGER NOT NULL"
+    ") WITHOUT ROWID;"
+    "INSERT INTO meta (key, value) VALUES ('registry_version', 0);"
+    "CREATE TABLE enrollments ("
+    "  primary_name TEXT NOT NULL,"
+    "  host TEXT NOT NULL,"
+    "  host_id TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL CHECK (role IN ('client', 'media', 'primary')),"
+    "  state TEXT NOT NULL CHECK (state IN ('ENROLLED', 'CONFLICT',"
+    "    'REMOVED', 'BANNED', 'REVOKED')),"
+    "  method TEXT NOT NULL CHECK (method IN ('AUTO', 'MANUAL', 'ADMIN')),"
+    "  fingerprint TEXT NOT NULL,"
+    "  spki_fingerprint TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  issuer TEXT NOT NULL,"
+    "  serial TEXT NOT NULL,"
+    "  not_before INTEGER NOT NULL,"
+    "  not_after INTEGER NOT NULL,"
+    "  key_desc TEXT NOT NULL,"
+    "  sig_alg TEXT NOT NULL,"
+    "  cn TEXT NOT NULL,"
+    "  san TEXT NOT NULL,"
+    "  has_candidate INTEGER NOT NULL CHECK (has_candidate IN (0, 1)),"
+    "  cand_fingerprint TEXT,"
+    "  cand_spki_fingerprint TEXT,"
+    "  cand_subject TEXT,"
+    "  cand_issuer TEXT,"
+    "  cand_serial TEXT,"
+    "  cand_not_before INTEGER,"
+    "  cand_not_after INTEGER,"
+    "  cand_key_desc TEXT,"
+    "  cand_sig_alg TEXT,"
+    "  cand_cn TEXT,"
+    "  cand_san TEXT,"
+    "  candidate_at INTEGER,"
+    "  candidate_source TEXT,"
+    "  enrolled_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  PRIMARY KEY (primary_name, host)"
+    ");"
+    "CREATE INDEX enrollments_state ON enrollments (primary_name, state, host);"
+    "CREATE TABLE history ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  primary_name TEXT NOT NULL,"
+    "  host TEXT NOT NULL,"
+    "  host_id TEXT NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  state TEXT NOT NULL,"
+    "  fingerprint TEXT NOT NULL,"
+    "  spki_fingerprint TEXT NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  FOREIGN KEY (primary_name, host)"
+    "    REFERENCES enrollments (primary_name, host)"
+    ");"
+    "CREATE INDEX history_host ON history (primary_name, host, id);"
+    "CREATE INDEX enrollments_version ON enrollments (primary_name, version);"
+    "PRAGMA user_version = 2;";
+
+/* One version-2 record (and a history row for it) in raw SQL. */
+static void
+v2_insert(sqlite3 *db, const char *primary, const char *host, int n,
+    const char *state)
+{
+	char sql[2048];
+	char *e = NULL;
+
+	snprintf(sql, sizeof(sql),
+	    "INSERT INTO enrollments VALUES ('%s', '%s',"
+	    " '00000000-0000-4000-8000-%012d', 'media', '%s', 'MANUAL',"
+	    " '%064d', '%064d', 'CN=%s', 'CN=CA', '%02d', 1, 2, 'EC P-256',"
+	    " 'ecdsa-with-SHA256', '%s', '%s', 0, NULL, NULL, NULL, NULL,"
+	    " NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+	    " 10, 10, 10, '192.0.2.1:1', %d);"
+	    "INSERT INTO history (primary_name, host, host_id, event, state,"
+	    " fingerprint, spki_fingerprint, actor, source, at) VALUES"
+	    " ('%s', '%s', '00000000-0000-4000-8000-%012d', 'ENROLL', '%s',"
+	    " '%064d', '%064d', '%s', '192.0.2.1:1', 10);"
+	    "UPDATE meta SET value = %d WHERE key = 'registry_version';",
+	    primary, host, n, state, n, n + 1000, host, n, host, host, n,
+	    primary, host, n, state, n, n + 1000, host, n);
+	if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK)
+		fail_msg("v2 insert: %s", e != NULL ? e : "?");
+}
+
+static sqlite3 *
+v2_create(struct fixture *f)
+{
+	sqlite3 *db = NULL;
+	char *e = NULL;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	if (sqlite3_exec(db, V2_SCHEMA, NULL, NULL, &e) != SQLITE_OK)
+		fail_msg("v2 schema: %s", e != NULL ? e : "?");
+	return db;
+}
+
+static int
+raw_count(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int n;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	n = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * Two records that fold to one host: the upgrade stops, names both and
+ * the remedy, and leaves the file as it was (version 2, both rows).
+ */
+static void
+test_migration_3_refuses_two_spellings_of_one_host(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+	sqlite3 *db;
+
+	db = v2_create(f);
+	v2_insert(db, "primary.example", "media1.example", 1, "ENROLLED");
+	v2_insert(db, "primary.example", "MEDIA1.example", 2, "CONFLICT");
+	v2_insert(db, "primary.example", "Other.example", 3, "ENROLLED");
+	sqlite3_close(db);
+	eca_err_clear(&err);
+	assert_int_equal(eca_store_open(f->uri, 0, &st, &err), ECA_ERR_DB);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "'media1.example' (ENROLLED)"));
+	assert_non_null(strstr(err.msg, "'MEDIA1.example' (CONFLICT)"));
+	assert_non_null(strstr(err.msg, "primary 'primary.example'"));
+	assert_non_null(strstr(err.msg, "DELETE FROM enrollments"));
+	assert_non_null(strstr(err.msg, "nothing was changed"));
+	/* Rolled back: still version 2, nothing folded. */
+	assert_int_equal(raw_user_version(f->path), 2);
+	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM enrollments"
+	    " WHERE host IN ('MEDIA1.example', 'Other.example')"), 2);
+	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM history"
+	    " WHERE host = 'MEDIA1.example'"), 1);
+}
+
+/* A name that is not a host name at all: the same stop, named. */
+static void
+test_migration_3_refuses_a_name_that_is_no_host_name(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+	sqlite3 *db;
+
+	db = v2_create(f);
+	v2_insert(db, "primary.example", "media_1.example", 1, "BANNED");
+	sqlite3_close(db);
+	eca_err_clear(&err);
+	assert_int_equal(eca_store_open(f->uri, 0, &st, &err), ECA_ERR_DB);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "'media_1.example' (BANNED)"));
+	assert_non_null(strstr(err.msg, "'_' is not allowed"));
+	assert_int_equal(raw_user_version(f->path), 2);
+}
+
+/* No collision: every name is folded, history follows its record. */
+static void
+test_migration_3_folds_names_to_lower_case(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment got;
+	struct eca_history_entry *h = NULL;
+	struct eca_err err;
+	size_t n = 0;
+	sqlite3 *db;
+
+	db = v2_create(f);
+	v2_insert(db, "Primary.EXAMPLE", "MEDIA1.Example", 1, "ENROLLED");
+	v2_insert(db, "Primary.EXAMPLE", "h1.EXAMPLE", 2, "BANNED");
+	v2_insert(db, "primary.example", "client1.example", 3, "ENROLLED");
+	sqlite3_close(db);
+	f->st = open_rw(f);
+	assert_int_equal(raw_user_version(f->path), 3);
+	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM enrollments"
+	    " WHERE host <> lower(host) OR primary_name <> lower(primary_name)"),
+	    0);
+	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM history"
+	    " WHERE host <> lower(host) OR primary_name <> lower(primary_name)"),
+	    0);
+	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM enrollments"),
+	    3);
+	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM "
+	    "pragma_foreign_key_check"), 0);
+	eca_err_clear(&err);
+	assert_int_equal(eca_store_get(f->st, "primary.example",
+	    "media1.example", &got, &err), 0);
+	assert_string_equal(got.host, "media1.example");
+	assert_int_equal(eca_store_get(f->st, "primary.example", "h1.example",
+	    &got, &err), 0);
+	assert_int_equal(got.state, ECA_STATE_BANNED);
+	assert_int_equal(eca_store_history(f->st, "primary.example",
+	    "media1.example", 10, &h, &n, &err), 0);
+	assert_int_equal(n, 1);
+	free(h);
+	/* Opening again does not migrate twice. */
+	eca_store_close(f->st);
+	f->st = open_rw(f);
+	assert_int_equal(raw_user_version(f->path), 3);
+}
+
+/* Defence in depth: the store takes canonical names only. */
+static void
+test_store_refuses_names_not_in_canonical_form(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, got;
+	struct eca_history_entry *h = NULL;
+	struct eca_err err;
+	size_t n = 0;
+
+	f->st = open_rw(f);
+	fake_record(&r, "MEDIA1.example", 1);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_put(f->st, &r, &err), ECA_ERR_INTERNAL);
+	assert_non_null(strstr(err.msg, "canonical"));
+	fake_record(&r, "media1.example.", 1);
+	assert_int_equal(eca_store_put(f->st, &r, &err), ECA_ERR_INTERNAL);
+	eca_store_rollback(f->st);
+	assert_int_equal(eca_store_get(f->st, "primary.example",
+	    "Media1.example", &got, &err), ECA_ERR_INTERNAL);
+	assert_int_equal(eca_store_get(f->st, "PRIMARY.example",
+	    "media1.example", &got, &err), ECA_ERR_INTERNAL);
+	assert_int_equal(eca_store_history(f->st, "primary.example",
+	    "MEDIA1.example", 10, &h, &n, &err), ECA_ERR_INTERNAL);
+	assert_null(h);
+}
+
 static void
 test_state_and_method_names_round_trip(void **state)
 {
@@ -925,6 +1179,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(test_migration_3_refuses_two_spellings_of_one_host),
+		T(test_migration_3_refuses_a_name_that_is_no_host_name),
+		T(test_migration_3_folds_names_to_lower_case),
+		T(test_store_refuses_names_not_in_canonical_form),
 		T(test_open_in_unwritable_directory_fails_cleanly),
 		T(test_open_in_mode_0500_directory_fails_unless_root),
 		T(test_open_of_postgresql_uri_says_not_built),

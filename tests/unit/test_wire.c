@@ -33,6 +33,21 @@ refused(const char *s, const char *needle)
 	assert_string_equal(b.host, "");
 }
 
+/* A host name the body parser refuses as such (400 BAD_HOST_NAME). */
+static void
+refused_host(const char *s, const char *needle)
+{
+	struct eca_enroll_body b;
+	struct eca_err err;
+
+	eca_err_clear(&err);
+	assert_int_equal(body(s, &b, &err), ECA_ERR_BAD_HOST_NAME);
+	assert_int_equal(err.code, ECA_ERR_BAD_HOST_NAME);
+	if (needle != NULL && strstr(err.msg, needle) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", err.msg, needle);
+	assert_string_equal(b.host, "");
+}
+
 static void
 fake_cert(struct eca_certinfo *ci, unsigned n)
 {
@@ -202,7 +217,7 @@ test_body_with_invalid_host_name_is_refused(void **state)
 		"", ".", "a..b", ".a.example", "a.example.", "-a.example",
 		"a-.example", "a.-b.example", "a b.example", "a/b",
 		"a.example:1556", "h\xc3\xa9.example", "a;rm -rf", "*.example",
-		"a\\u000ab",
+		"a\\u000ab", "_srv.example", "x_y.example", "media1.example.",
 	};
 	char buf[512];
 	size_t i;
@@ -210,8 +225,10 @@ test_body_with_invalid_host_name_is_refused(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(buf, sizeof(buf), "{\"host\": \"%s\"}", bad[i]);
-		refused(buf, "\"host\"");
+		refused_host(buf, "field \"host\": ");
 	}
+	refused_host("{\"host\": \"media1.example.\"}", "trailing dot");
+	refused_host("{\"host\": \"x_y.example\"}", "'_' is not allowed");
 }
 
 static void
@@ -224,9 +241,9 @@ test_body_with_over_long_strings_is_refused(void **state)
 	memset(name, 'a', sizeof(name));
 	name[63] = name[127] = name[191] = '.';
 	name[254] = '\0';
-	assert_false(eca_wire_host_valid(name));
+	assert_false(eca_hostname_valid(name));
 	snprintf(buf, sizeof(buf), "{\"host\": \"%s\"}", name);
-	refused(buf, "\"host\"");
+	refused_host(buf, "\"host\"");
 	/* longer than the field holds */
 	memset(name, 'a', sizeof(name));
 	name[63] = name[127] = name[191] = name[255] = '.';
@@ -236,9 +253,9 @@ test_body_with_over_long_strings_is_refused(void **state)
 	/* a 64-character label */
 	memset(name, 'b', 64);
 	snprintf(name + 64, sizeof(name) - 64, ".example");
-	assert_false(eca_wire_host_valid(name));
+	assert_false(eca_hostname_valid(name));
 	snprintf(buf, sizeof(buf), "{\"host\": \"%s\"}", name);
-	refused(buf, "\"host\"");
+	refused_host(buf, "\"host\"");
 }
 
 static void
@@ -532,23 +549,34 @@ test_error_message_is_kept_whole_but_without_controls(void **state)
 static void
 test_valid_host_names_are_accepted(void **state)
 {
-	const char *good[] = {
-		"a", "A", "host-1", "host-1.example.com", "_srv.example",
-		"x_y.example", "123.example", "xn--bcher-kva.example",
+	const struct {
+		const char *in, *canon;
+	} good[] = {
+		{ "a", "a" }, { "A", "a" }, { "host-1", "host-1" },
+		{ "Host-1.Example.COM", "host-1.example.com" },
+		{ "123.example", "123.example" },
+		{ "XN--bcher-kva.example", "xn--bcher-kva.example" },
 	};
-	char name[300];
+	struct eca_enroll_body b;
+	struct eca_err err;
+	char name[300], buf[512];
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		if (!eca_wire_host_valid(good[i]))
-			fail_msg("refused \"%s\"", good[i]);
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(buf, sizeof(buf), "{\"host\": \"%s\"}", good[i].in);
+		if (body(buf, &b, &err) != 0)
+			fail_msg("refused \"%s\": %s", good[i].in, err.msg);
+		/* Only the canonical spelling leaves the parser. */
+		assert_string_equal(b.host, good[i].canon);
+	}
 	/* 253 characters in labels of 63 */
 	memset(name, 'a', sizeof(name));
 	name[63] = name[127] = name[191] = '.';
 	name[253] = '\0';
-	assert_true(eca_wire_host_valid(name));
-	assert_false(eca_wire_host_valid(NULL));
+	snprintf(buf, sizeof(buf), "{\"host\": \"%s\"}", name);
+	assert_int_equal(body(buf, &b, &err), 0);
+	assert_string_equal(b.host, name);
 }
 
 static void
@@ -567,7 +595,7 @@ test_body_defaults_and_all_fields(void **state)
 	assert_int_equal(body("  {\"force\": true, \"precheck\": true, "
 	    "\"role\": \"media\", \"method\": \"auto\", "
 	    "\"host\": \"B-2.example\"}\n", &b, &err), 0);
-	assert_string_equal(b.host, "B-2.example");
+	assert_string_equal(b.host, "b-2.example");
 	assert_int_equal(b.precheck, 1);
 	assert_int_equal(b.force, 1);
 	assert_int_equal(b.role, ECA_ROLE_MEDIA);

@@ -248,6 +248,46 @@ test_identity_mismatch_under_dn_rule_is_refused(void **state)
 	    "CN=host1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
 }
 
+/*
+ * Names are compared in canonical form: case never matters, and a
+ * certificate name that is no host name (a trailing dot, an underscore)
+ * matches nothing, not even its own spelling.
+ */
+static void
+test_identity_compares_canonical_names(void **state)
+{
+	struct testca_leaf_opts upper = { .cn = "Media1.Example",
+	    .san = "MEDIA1.Example" };
+	struct testca_leaf_opts odd = { .cn = "media1.example.",
+	    .san = "media1.example.,media_1.example" };
+	struct eca_err err;
+	X509 *leaf = NULL;
+
+	(void)state;
+	testca_leaf(ca, &odd, &leaf, NULL);
+	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
+	    "media1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
+	    "media1.example.", &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_msg_has(&err, "not a valid host name");
+	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
+	    "media_1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_CN,
+	    "media1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+	X509_free(leaf);
+	leaf = NULL;
+	testca_leaf(ca, &upper, &leaf, NULL);
+	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
+	    "media1.example", &err), 0);
+	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
+	    "MEDIA1.EXAMPLE", &err), 0);
+	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_CN,
+	    "media1.example", &err), 0);
+	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
+	    "media2.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+	X509_free(leaf);
+}
+
 static void
 test_wildcard_san_is_refused(void **state)
 {
@@ -1138,6 +1178,7 @@ main(void)
 		cmocka_unit_test(test_identity_mismatch_under_san_rule_is_refused),
 		cmocka_unit_test(test_identity_mismatch_under_cn_rule_is_refused),
 		cmocka_unit_test(test_identity_mismatch_under_dn_rule_is_refused),
+		cmocka_unit_test(test_identity_compares_canonical_names),
 		cmocka_unit_test(test_wildcard_san_is_refused),
 		cmocka_unit_test(test_rsa1024_key_is_refused),
 		cmocka_unit_test(test_weak_intermediate_key_is_refused),

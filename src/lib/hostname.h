@@ -1,0 +1,52 @@
+/*
+ * hostname.h - the one canonical spelling of a host name.
+ *
+ * Host names are DNS names, and DNS compares them without regard to ASCII
+ * case (RFC 4343).  eca compares names byte for byte everywhere (registry,
+ * roster, API, channels, configuration, command line), so every name that
+ * crosses a trust boundary goes through eca_hostname_canon() first and only
+ * its canonical form is kept and compared.  Two spellings of one host can
+ * then never stand for two hosts.
+ *
+ * The canonical form: ASCII lower case; labels of 1..63 characters from
+ * [a-z0-9-], not starting or ending with '-', joined by single dots; at
+ * most 253 characters; no trailing dot (a fully qualified "host.example."
+ * is refused rather than silently shortened, so that the name a host
+ * configures is the name its certificate must carry).  Underscores are
+ * refused: they are not valid in host names (RFC 952, RFC 1123) and no
+ * public CA issues them in a dNSName.  Internationalised names are given
+ * in their ASCII (A-label, "xn--") form; anything beyond ASCII is refused.
+ */
+#ifndef ECA_HOSTNAME_H
+#define ECA_HOSTNAME_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+#define ECA_HOSTNAME_MAX_LEN 253	/* without the NUL */
+#define ECA_HOSTNAME_LABEL_MAX 63
+
+/*
+ * Canonicalise the NUL-terminated name in into out (outlen bytes, at least
+ * strlen(in) + 1; ECA_HOST_MAX always suffices for a valid name).  0 on
+ * success; ECA_ERR_BAD_HOST_NAME with a sentence naming the name (shown
+ * safely) and what is wrong with it.  out is "" on failure.  in and out
+ * may be the same buffer.
+ */
+int eca_hostname_canon(const char *in, char *out, size_t outlen,
+    struct eca_err *err) ECA_WUR;
+/* The same for len bytes that need not be NUL-terminated (a NUL inside is refused). */
+int eca_hostname_canon_n(const char *in, size_t len, char *out,
+    size_t outlen, struct eca_err *err) ECA_WUR;
+/* 1 if in is a valid host name in any case, else 0. */
+int eca_hostname_valid(const char *in);
+/* 1 if s is a valid host name already in canonical form, else 0. */
+int eca_hostname_is_canon(const char *s);
+/*
+ * 1 if a and b are valid host names with the same canonical form, else 0
+ * (an invalid name equals nothing, not even itself).
+ */
+int eca_hostname_eq(const char *a, const char *b);
+
+#endif
