@@ -893,6 +893,38 @@ eca_x509_trust_set_partial(X509_STORE *trust, int on, struct eca_err *err)
 	return r;
 }
 
+/*
+ * An ECA_CERT_PATH without intermediates is completed by TLS from the
+ * trust store (OpenSSL's automatic chain), and TLS refuses to send a
+ * chain with a weak CA key ("ca key too small") in the middle of the
+ * handshake, where the failure reads as an unreachable peer.  Judge the
+ * chain TLS would send now, by the policy's key rule, so this host hears
+ * WEAK_KEY and which certificate, as its peers would say.
+ */
+static int
+auto_chain_keys(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
+    struct eca_err *err)
+{
+	STACK_OF(X509) *sent = NULL;
+	int i, r = 0;
+
+	if (sk_X509_num(cred->chain) > 0)
+		return 0;
+	/* Built as far as it goes; a chain that does not verify is judged
+	 * by the peers, with its own reason. */
+	if ((sent = X509_build_chain(cred->leaf, NULL, cred->trust, 1, libctx,
+	    NULL)) == NULL)
+		goto out;
+	for (i = 1; i < sk_X509_num(sent); i++)
+		if ((r = eca_x509_check_key_strength(sk_X509_value(sent, i),
+		    err)) != 0)
+			break;
+ out:
+	sk_X509_pop_free(sent, X509_free);
+	ERR_clear_error();
+	return r;
+}
+
 int
 eca_cred_load(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
     struct eca_cred **out, struct eca_err *err)
@@ -931,7 +963,8 @@ eca_cred_load(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 	if ((r = eca_x509_load_trust(libctx, cfg->trust_store_path,
 	    &cred->trust, err)) != 0 ||
 	    (r = eca_x509_trust_set_partial(cred->trust,
-	    cfg->trust_partial_chain, err)) != 0)
+	    cfg->trust_partial_chain, err)) != 0 ||
+	    (r = auto_chain_keys(libctx, cred, err)) != 0)
 		goto out;
 	*out = cred;
 	cred = NULL;
