@@ -419,6 +419,66 @@ test_rsa1024_key_fails_key_strength(void **state)
 	host_free(h);
 }
 
+/*
+ * Issue 15: a weak root in the trust store fails its own check, naming the
+ * file and the certificate, even when this host's chain does not use it.
+ */
+static void
+test_weak_trust_anchor_fails_trust_store_key_strength(void **state)
+{
+	struct testca_ca_opts co = { .keys_set = 1,
+	    .root_key = TESTCA_RSA1024, .int_key = TESTCA_EC_P256 };
+	struct testca *weak = testca_new_opts("Weak", &co);
+	X509 *both[2];
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	both[0] = ca->root;
+	both[1] = weak->root;
+	testca_write_pem(h->trust, both, 2, 0644);
+	assert_int_equal(run(h), ECA_ERR_WEAK_KEY);
+	expect_only(&h->rep, "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION",
+	    ECA_ERR_WEAK_KEY, NULL, 0);
+	assert_detail_has(&h->rep,
+	    "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION", h->trust);
+	assert_detail_has(&h->rep,
+	    "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION", "Weak Root CA");
+	assert_detail_has(&h->rep,
+	    "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION", "RSA 1024");
+	host_free(h);
+	testca_free(weak);
+}
+
+/*
+ * Issue 15: an expired root fails the chain check now, as enrollment
+ * does, though every certificate in the file is valid.
+ */
+static void
+test_expired_root_fails_chain_validation(void **state)
+{
+	struct testca_ca_opts co = { .root_not_before = -86400L * 30,
+	    .root_not_after = -60 };
+	struct testca *old = testca_new_opts("Old", &co);
+	struct testca_leaf_opts o = { .cn = "host1.example",
+	    .san = "host1.example", .not_before = -86400L * 20,
+	    .not_after = 86400L * 2 };
+	struct host *h = host_new(NULL);
+	EVP_PKEY *key = NULL;
+	X509 *leaf = NULL;
+
+	(void)state;
+	testca_leaf(old, &o, &leaf, &key);
+	testca_write_host(h->dir, old, leaf, key);
+	assert_int_equal(run(h), ECA_ERR_EXPIRED);
+	expect_only(&h->rep, "CERT_CHAIN_VALIDATION", ECA_ERR_EXPIRED,
+	    NULL, 0);
+	assert_detail_has(&h->rep, "CERT_CHAIN_VALIDATION", "Old Root CA");
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	host_free(h);
+	testca_free(old);
+}
+
 static void
 test_sha1_signature_fails_signature_algorithm(void **state)
 {
@@ -720,6 +780,9 @@ main(void)
 		cmocka_unit_test(test_not_yet_valid_certificate_fails_validity),
 		cmocka_unit_test(test_rsa1024_key_fails_key_strength),
 		cmocka_unit_test(test_sha1_signature_fails_signature_algorithm),
+		cmocka_unit_test(
+		    test_weak_trust_anchor_fails_trust_store_key_strength),
+		cmocka_unit_test(test_expired_root_fails_chain_validation),
 		cmocka_unit_test(test_ca_leaf_fails_key_usage),
 		cmocka_unit_test(test_code_signing_eku_fails_key_usage),
 		cmocka_unit_test(test_other_host_name_fails_identity),
