@@ -8,6 +8,7 @@
 # more: by the host's own `eca health-check` and by a media server's peer
 # listener over a channel (`eca ping`), and the three verdicts and reason
 # codes must agree.  Ends with a table case -> expected -> seen.
+# it-timeout: 600
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
