@@ -490,9 +490,11 @@ printable(const char *s, size_t len, char *buf, size_t size)
 /*
  * name (a valid host name) against the DNS subtrees of every CA of the
  * path: inside at least one permitted subtree of each CA that lists
- * some, inside no excluded subtree.  OpenSSL 3.0 checks these too, but
- * not with the leading-period reading above and not for names it does
- * not take for host names; this is eca's own check, on every name.
+ * some, inside no excluded subtree.  OpenSSL 3.0 checks DNS constraints
+ * too, but only when it takes the names for host names (it let ".x" and
+ * "a..x" through a constraint "x"), and it accepts empty subtree lists
+ * and constraints in a leaf; this is eca's own check, on every name, so
+ * the rule does not move with OpenSSL's version.
  */
 static int
 check_name_constraints(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
