@@ -174,9 +174,12 @@ struct eca_vcache;
 
 /*
  * THE acceptance policy for a certificate presented by a peer: chain and
- * validity, revocation (ECA_ERR_REVOKED, ECA_ERR_CRL_UNAVAILABLE; see
- * eca_crl_check), key/signature/usage policy, then identity (skipped when
- * expected_host is NULL).  Fills info (may be NULL) even when a check fails
+ * validity with the path policy on the path as built (eca_x509_verify:
+ * every key and signature of the path, trust anchor included, name
+ * constraints, the leaf's DNS names), revocation (ECA_ERR_REVOKED,
+ * ECA_ERR_CRL_UNAVAILABLE; see eca_crl_check), key/signature/usage policy
+ * of the certificates as sent, then identity (skipped when expected_host
+ * is NULL).  docs/hardening.md lists the rules in order.  Fills info (may be NULL) even when a check fails
  * after parsing, so a refusal can name the fingerprint.
  */
 struct eca_peer_policy {
