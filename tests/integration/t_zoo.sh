@@ -1,4 +1,5 @@
 #!/bin/bash
+# it-timeout: 600
 # The certificate zoo (zoo.sh): every case is enrolled through the real
 # primary with `eca --json enroll`, and refused ones also presented
 # straight to the API with curl where TLS can carry them.  A refused case
@@ -8,7 +9,6 @@
 # more: by the host's own `eca health-check` and by a media server's peer
 # listener over a channel (`eca ping`), and the three verdicts and reason
 # codes must agree.  Ends with a table case -> expected -> seen.
-# it-timeout: 600
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
