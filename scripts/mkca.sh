@@ -2,7 +2,7 @@
 # mkca.sh - a throwaway two-level CA for tests, the demo and the benchmark.
 # Uses the `openssl` command only.  Never use these keys for anything real.
 #
-# mkca.sh ca DIR [--name NAME] [--cdp URL]
+# mkca.sh ca DIR [--name NAME] [--cdp URL] [CA options]
 #     Creates DIR (if needed) with a root CA (EC P-256, 10 years, self-signed)
 #     and an intermediate CA signed by it (EC P-256, pathlen 0):
 #         DIR/root.pem  DIR/root.key  DIR/inter.pem  DIR/inter.key
@@ -10,7 +10,18 @@
 #     NAME (default "eca test") goes into the CAs' subject names
 #     ("NAME Root CA", "NAME Intermediate CA").  Keys are mode 0600.
 #     --cdp URL puts a CRL distribution point (the root's CRL) in the
-#     intermediate.
+#     intermediate.  CA options, for the certificate zoo (issue 15):
+#       --root-key TYPE, --inter-key TYPE
+#                                key types as for leaves, and also
+#                                ec192 (P-192) and dsa (DSA 2048)
+#       --root-sha1, --inter-sha1
+#                                the root signs itself / the intermediate
+#                                with SHA-1
+#       --root-start S --root-end E, --inter-start S --inter-end E
+#                                explicit validity (YYYYMMDDHHMMSSZ)
+#       --inter-nc VALUE         a nameConstraints extension for the
+#                                intermediate (openssl config syntax, e.g.
+#                                "critical, permitted;DNS:.example.com")
 #
 # mkca.sh leaf DIR NAME [options]
 #     A leaf certificate signed by DIR's intermediate.  Writes BASENAME.pem
@@ -100,12 +111,61 @@ keyopts() {
 	ec256) printf '%s\n' -newkey ec -pkeyopt ec_paramgen_curve:P-256 ;;
 	ec384) printf '%s\n' -newkey ec -pkeyopt ec_paramgen_curve:P-384 ;;
 	ed25519) printf '%s\n' -newkey ed25519 ;;
+	ec192) printf '%s\n' -newkey ec -pkeyopt ec_paramgen_curve:P-192 ;;
+	dsa)
+		# DSA needs its parameters first ($2: where to keep them).
+		openssl genpkey -genparam -algorithm DSA \
+		    -pkeyopt dsa_paramgen_bits:2048 -out "$2" 2>/dev/null ||
+		    die "cannot make DSA parameters"
+		printf '%s\n' -newkey "dsa:$2" ;;
 	*) die "unknown key type '$1' (rsa2048, rsa1024, ec256, ec384, ed25519)" ;;
 	esac
 }
 
+# ca_cert DIR WHAT KEYTYPE MD START END SUBJECT ISSUER_PEM ISSUER_KEY EXT:
+# DIR/WHAT.pem and DIR/WHAT.key; self-signed when ISSUER_PEM is empty;
+# with explicit dates (START and END) through `openssl ca`.
+ca_cert() {
+	local dir=$1 what=$2 kt=$3 md=$4 start=$5 end=$6 subj=$7 ipem=$8
+	local ikey=$9 ext=${10} err
+	local -a kargs
+	mapfile -t kargs < <(keyopts "$kt" "$dir/.$what.param")
+	write_cnf "$tmp" "$ext" "$dir/.$what.db"
+	if [ -z "$start" ]; then
+		if [ -n "$ipem" ]; then
+			kargs+=(-CA "$ipem" -CAkey "$ikey")
+		fi
+		openssl req -config "$tmp" -x509 -new -noenc "${kargs[@]}" \
+		    -keyout "$dir/$what.key" -out "$dir/$what.pem" \
+		    -subj "$subj" -days 3650 "$md" -extensions ext \
+		    2>"$dir/.mkca.err" ||
+		    die "ca: cannot create $what: $(cat "$dir/.mkca.err")"
+	else
+		mkdir -p "$dir/.$what.db"
+		: >"$dir/.$what.db/index.txt"
+		openssl req -config "$tmp" -new -noenc "${kargs[@]}" \
+		    -keyout "$dir/$what.key" -out "$dir/.$what.csr" \
+		    -subj "$subj" 2>"$dir/.mkca.err" ||
+		    die "ca: cannot request $what: $(cat "$dir/.mkca.err")"
+		if [ -n "$ipem" ]; then
+			kargs=(-cert "$ipem" -keyfile "$ikey")
+		else
+			kargs=(-selfsign -keyfile "$dir/$what.key")
+		fi
+		openssl ca -config "$tmp" -batch -notext -rand_serial \
+		    "${kargs[@]}" -startdate "$start" -enddate "$end" \
+		    -md "${md#-}" -extensions ext -preserveDN \
+		    -in "$dir/.$what.csr" -out "$dir/$what.pem" \
+		    2>"$dir/.mkca.err" ||
+		    { err=$(cat "$dir/.mkca.err"); die "ca: cannot sign $what: $err"; }
+		rm -rf "$dir/.$what.db" "$dir/.$what.csr"
+	fi
+	rm -f "$dir/.$what.param"
+}
+
 cmd_ca() {
-	local dir="" name="eca test" ext cdp=""
+	local dir="" name="eca test" ext cdp="" rkey=ec256 ikey=ec256
+	local rmd=-sha256 imd=-sha256 rstart="" rend="" istart="" iend="" nc=""
 	[ $# -ge 1 ] || usage
 	dir=$1
 	shift
@@ -113,9 +173,22 @@ cmd_ca() {
 		case "$1" in
 		--name) [ $# -ge 2 ] || usage; name=$2; shift 2 ;;
 		--cdp) [ $# -ge 2 ] || usage; cdp=$2; shift 2 ;;
+		--root-key) [ $# -ge 2 ] || usage; rkey=$2; shift 2 ;;
+		--inter-key) [ $# -ge 2 ] || usage; ikey=$2; shift 2 ;;
+		--root-sha1) rmd=-sha1; shift ;;
+		--inter-sha1) imd=-sha1; shift ;;
+		--root-start) [ $# -ge 2 ] || usage; rstart=$2; shift 2 ;;
+		--root-end) [ $# -ge 2 ] || usage; rend=$2; shift 2 ;;
+		--inter-start) [ $# -ge 2 ] || usage; istart=$2; shift 2 ;;
+		--inter-end) [ $# -ge 2 ] || usage; iend=$2; shift 2 ;;
+		--inter-nc) [ $# -ge 2 ] || usage; nc=$2; shift 2 ;;
 		*) die "ca: unknown option '$1'" ;;
 		esac
 	done
+	if { [ -n "$rstart$rend" ] && { [ -z "$rstart" ] || [ -z "$rend" ]; }; } ||
+	    { [ -n "$istart$iend" ] && { [ -z "$istart" ] || [ -z "$iend" ]; }; }; then
+		die "ca: --*-start and --*-end go together"
+	fi
 	mkdir -p "$dir"
 	umask 077
 	tmp="$dir/.mkca.$$.cnf"
@@ -124,13 +197,8 @@ cmd_ca() {
 	ext='basicConstraints = critical, CA:TRUE
 keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash'
-	write_cnf "$tmp" "$ext" "$dir"
-	openssl req -config "$tmp" -x509 -new -noenc \
-	    -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-	    -keyout "$dir/root.key" -out "$dir/root.pem" \
-	    -subj "/O=$name/CN=$name Root CA" -days 3650 -sha256 \
-	    -extensions ext 2>"$dir/.mkca.err" ||
-	    die "ca: cannot create the root CA: $(cat "$dir/.mkca.err")"
+	ca_cert "$dir" root "$rkey" "$rmd" "$rstart" "$rend" \
+	    "/O=$name/CN=$name Root CA" "" "" "$ext"
 
 	ext='basicConstraints = critical, CA:TRUE, pathlen:0
 keyUsage = critical, keyCertSign, cRLSign
@@ -138,14 +206,11 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always'
 	[ -z "$cdp" ] || ext="$ext
 crlDistributionPoints = URI:$cdp"
-	write_cnf "$tmp" "$ext" "$dir"
-	openssl req -config "$tmp" -x509 -new -noenc \
-	    -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-	    -keyout "$dir/inter.key" -out "$dir/inter.pem" \
-	    -CA "$dir/root.pem" -CAkey "$dir/root.key" \
-	    -subj "/O=$name/CN=$name Intermediate CA" -days 3650 -sha256 \
-	    -extensions ext 2>"$dir/.mkca.err" ||
-	    die "ca: cannot create the intermediate CA: $(cat "$dir/.mkca.err")"
+	[ -z "$nc" ] || ext="$ext
+nameConstraints = $nc"
+	ca_cert "$dir" inter "$ikey" "$imd" "$istart" "$iend" \
+	    "/O=$name/CN=$name Intermediate CA" "$dir/root.pem" \
+	    "$dir/root.key" "$ext"
 	rm -f "$dir/.mkca.err"
 	cp "$dir/root.pem" "$dir/trust.pem"
 	chmod 600 "$dir/root.key" "$dir/inter.key"

@@ -790,7 +790,7 @@ mark_revoked(struct call *c)
 	struct eca_enrollment rec;
 	struct eca_err e;
 	struct api_job *aj;
-	char names[ECA_HOST_MAX + ECA_DN_MAX + 2], *p, *next;
+	char names[ECA_HOST_MAX + ECA_SAN_MAX + 2], *p, *next;
 	char host[ECA_HOST_MAX];
 
 	if (c->control || ci->fingerprint[0] == '\0')

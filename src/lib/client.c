@@ -329,7 +329,9 @@ eca_client_new_tls(const struct eca_endpoint *ep,
 	/*
 	 * Trust only this host's trust store (installed by the callback):
 	 * no system CA bundle or directory, and no partial chains ending at
-	 * an intermediate.
+	 * an intermediate unless the store itself carries
+	 * X509_V_FLAG_PARTIAL_CHAIN (ECA_TRUST_PARTIAL_CHAIN = YES, set by
+	 * eca_cred_load): libcurl's own flag stays off either way.
 	 */
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(c->curl, CURLOPT_CAINFO, NULL);

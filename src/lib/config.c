@@ -126,6 +126,8 @@ static const struct keyword keywords[] = {
 	    0, 8760, "24", NULL },
 	{ "ECA_CRL_FAIL_OPEN", KW_BOOL, 0, OFF(crl_fail_open), NULL, 0, 0,
 	    "NO", NULL },
+	{ "ECA_TRUST_PARTIAL_CHAIN", KW_BOOL, 0, OFF(trust_partial_chain),
+	    NULL, 0, 0, "NO", NULL },
 	{ "ECA_DISABLE_AUTO_ENROLLMENT", KW_BOOL, 0,
 	    OFF(disable_auto_enrollment), NULL, 0, 0, "NO", NULL },
 	{ "ECA_ROSTER_MAX_AGE", KW_INT, 0, OFF(roster_max_age), NULL,

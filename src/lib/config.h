@@ -53,6 +53,12 @@ struct eca_config {
 	char *key_path;			/* ECA_PRIVATE_KEY_PATH */
 	char *trust_store_path;		/* ECA_TRUST_STORE_PATH */
 	char *key_passphrase_file;	/* ECA_KEY_PASSPHRASEFILE */
+	/*
+	 * ECA_TRUST_PARTIAL_CHAIN, default NO: a certificate of the trust
+	 * store is a trust anchor even when it is not self-signed (an
+	 * issuing CA trusted without its root).
+	 */
+	int trust_partial_chain;
 	enum eca_crl_check crl_check;	/* ECA_CRL_CHECK, default LEAF */
 	char *crl_path;			/* ECA_CRL_PATH */
 	int crl_path_sync_hours;	/* ECA_CRL_PATH_SYNC_HOURS, default 1 */

@@ -8,9 +8,11 @@
  */
 #include "health.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -18,6 +20,7 @@
 
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -239,13 +242,103 @@ trust_store(struct hstate *st)
 	c = begin(st, "USER_INPUT_TRUST_STORE_VALIDATION", "Trust store");
 	eca_err_clear(&err);
 	if ((r = eca_x509_load_trust(st->libctx, path, &st->trust, &err)) !=
-	    0) {
+	    0 || (r = eca_x509_trust_set_partial(st->trust,
+	    st->cfg->trust_partial_chain, &err)) != 0) {
+		X509_STORE_free(st->trust);
+		st->trust = NULL;
 		fail_err(st, c, r, &err);
 		return;
 	}
-	detail(c, "ECA_TRUST_STORE_PATH = %s (%s)", path,
+	detail(c, "ECA_TRUST_STORE_PATH = %s (%s)%s", path,
 	    stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) ?
-	    "hashed certificate directory" : "CA bundle file");
+	    "hashed certificate directory" : "CA bundle file",
+	    st->cfg->trust_partial_chain ? "; ECA_TRUST_PARTIAL_CHAIN = YES: "
+	    "every certificate in it is a trust anchor" : "");
+}
+
+/*
+ * Every certificate of one trust store file against the key policy: the
+ * first weak one is reported in c (failing it) with the file's name.
+ * *n counts the certificates read.
+ */
+static void
+trust_file_keys(struct hstate *st, struct eca_health_check *c,
+    const char *file, int *n)
+{
+	struct eca_err err;
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	int r;
+
+	if ((bio = BIO_new_file(file, "r")) == NULL)
+		goto out;
+	for (;;) {
+		if ((x = X509_new_ex(st->libctx, NULL)) == NULL ||
+		    PEM_read_bio_X509_AUX(bio, &x, NULL, NULL) == NULL)
+			break;
+		(*n)++;
+		eca_err_clear(&err);
+		if ((r = eca_x509_check_key_strength(x, &err)) != 0) {
+			fail(st, c, r, "ECA_TRUST_STORE_PATH: %s: %s; every "
+			    "chain under this CA hangs on a breakable key: "
+			    "remove it from the trust store and replace the "
+			    "CA", file, err.msg);
+			goto out;
+		}
+		X509_free(x);
+		x = NULL;
+	}
+ out:
+	X509_free(x);
+	BIO_free(bio);
+	ERR_clear_error();
+}
+
+/*
+ * The trust anchors themselves (issue 15): a root with a weak key makes
+ * every chain under it as weak as that key, whatever the leaves and
+ * intermediates use.  Every certificate of the bundle file, or of each
+ * hashed entry of the directory, must have a key the policy accepts.
+ */
+static void
+trust_key_strength(struct hstate *st)
+{
+	struct eca_health_check *c;
+	const char *path = st->cfg->trust_store_path;
+	char file[4096];
+	struct dirent *de;
+	struct stat sb;
+	DIR *dir;
+	int n = 0;
+
+	c = begin(st, "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION",
+	    "Trust anchor keys");
+	if (st->trust == NULL) {
+		skip(c, "USER_INPUT_TRUST_STORE_VALIDATION");
+		return;
+	}
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		if ((dir = opendir(path)) == NULL) {
+			fail(st, c, ECA_ERR_UNREADABLE, "ECA_TRUST_STORE_PATH "
+			    "= %s cannot be listed: %s", path,
+			    strerror(errno));
+			return;
+		}
+		while (c->code == 0 && (de = readdir(dir)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			(void)snprintf(file, sizeof(file), "%s/%s", path,
+			    de->d_name);
+			if (stat(file, &sb) == 0 && S_ISREG(sb.st_mode))
+				trust_file_keys(st, c, file, &n);
+		}
+		closedir(dir);
+	} else
+		trust_file_keys(st, c, path, &n);
+	if (c->code != 0)
+		return;
+	detail(c, "%d certificate(s) in ECA_TRUST_STORE_PATH = %s, every key "
+	    "RSA >= 2048, EC P-256/P-384 or Ed25519", n, path);
 }
 
 static void
@@ -308,7 +401,8 @@ key_cert_match(struct hstate *st)
 		return;
 	}
 	eca_err_clear(&err);
-	if ((r = eca_x509_key_match(st->leaf, st->key, &err)) != 0) {
+	if ((r = eca_x509_key_match_chain(st->cfg->cert_path, st->leaf,
+	    st->chain, st->key, &err)) != 0) {
 		fail_err(st, c, r, &err);
 		return;
 	}
@@ -316,12 +410,19 @@ key_cert_match(struct hstate *st)
 	    st->info.subject, st->info.spki_fingerprint);
 }
 
+/*
+ * The acceptance policy itself (eca_x509_check_peer), at the current
+ * time, as the primary and every peer will judge this host's
+ * certificate: the same verdict and reason code.  Identity and
+ * revocation have checks of their own below.
+ */
 static void
 cert_chain(struct hstate *st)
 {
 	struct eca_health_check *c;
+	struct eca_peer_policy pol;
+	struct eca_certinfo *info = NULL;
 	struct eca_err err;
-	time_t mid;
 	int r;
 
 	c = begin(st, "CERT_CHAIN_VALIDATION", "Chain to a trusted CA");
@@ -333,29 +434,28 @@ cert_chain(struct hstate *st)
 		skip(c, "USER_INPUT_TRUST_STORE_VALIDATION");
 		return;
 	}
-	eca_err_clear(&err);
-	r = eca_x509_verify(st->libctx, st->trust, st->leaf, st->chain, 0,
-	    &err);
-	if (r == ECA_ERR_EXPIRED || r == ECA_ERR_NOT_YET_VALID) {
-		/*
-		 * Dates are CERT_VALIDITY_VALIDATION's business: judge the
-		 * chain as of the middle of the leaf's lifetime, so an
-		 * expired certificate is not also reported as untrusted.
-		 */
-		mid = (time_t)(st->info.not_before +
-		    (st->info.not_after - st->info.not_before) / 2);
-		eca_err_clear(&err);
-		r = eca_x509_verify(st->libctx, st->trust, st->leaf,
-		    st->chain, mid, &err);
+	if ((info = calloc(1, sizeof(*info))) == NULL) {
+		fail(st, c, ECA_ERR_NOMEM, "out of memory");
+		return;
 	}
+	memset(&pol, 0, sizeof(pol));
+	pol.libctx = st->libctx;
+	pol.trust = st->trust;
+	pol.identity = st->cfg->identity;
+	pol.crl_check = ECA_CRL_DISABLE;
+	eca_err_clear(&err);
+	r = eca_x509_check_peer(&pol, st->leaf, st->chain, NULL, info, &err);
+	free(info);
 	if (r != 0) {
 		fail_err(st, c, r, &err);
 		return;
 	}
 	st->chain_ok = 1;
 	detail(c, "%s chains through %d intermediate(s) to a CA in the "
-	    "trust store; usable for TLS client and server", st->info.subject,
-	    sk_X509_num(st->chain));
+	    "trust store and passes the acceptance policy now (every "
+	    "certificate of the path valid, keys and signatures, name "
+	    "constraints); usable for TLS client and server",
+	    st->info.subject, sk_X509_num(st->chain));
 }
 
 static void
@@ -631,6 +731,7 @@ eca_health_run(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 	key_path(&st);
 	passphrase(&st);
 	trust_store(&st);
+	trust_key_strength(&st);
 	crl_config(&st);
 	key_cert_match(&st);
 	cert_chain(&st);

@@ -16,6 +16,7 @@
 
 struct slot {
 	uint8_t key[ECA_VCACHE_KEY_LEN];
+	unsigned long flags;	/* the trust store's verification flags */
 	int64_t not_before;
 	int64_t not_after;
 	int used;
@@ -105,6 +106,20 @@ eca_vcache_key(X509 *leaf, STACK_OF(X509) *chain,
 	return r;
 }
 
+/*
+ * The store's verification flags (ECA_TRUST_PARTIAL_CHAIN among them):
+ * a chain that verified with some flags proves nothing under others.
+ */
+static unsigned long
+trust_flags(const X509_STORE *trust)
+{
+	const X509_VERIFY_PARAM *param;
+
+	if ((param = X509_STORE_get0_param(trust)) == NULL)
+		return 0;
+	return X509_VERIFY_PARAM_get_flags(param);
+}
+
 static struct slot *
 slot_of(struct eca_vcache *c, const uint8_t key[ECA_VCACHE_KEY_LEN])
 {
@@ -119,14 +134,16 @@ eca_vcache_lookup(struct eca_vcache *c, const X509_STORE *trust,
     const uint8_t key[ECA_VCACHE_KEY_LEN], int64_t now)
 {
 	struct slot *s;
+	unsigned long flags;
 	int hit;
 
 	if (c == NULL || trust != c->trust)
 		return 0;
+	flags = trust_flags(trust);
 	pthread_mutex_lock(&c->lock);
 	s = slot_of(c, key);
 	hit = s->used && memcmp(s->key, key, ECA_VCACHE_KEY_LEN) == 0 &&
-	    now >= s->not_before && now < s->not_after;
+	    s->flags == flags && now >= s->not_before && now < s->not_after;
 	if (hit)
 		c->hits++;
 	else
@@ -141,12 +158,15 @@ eca_vcache_store(struct eca_vcache *c, const X509_STORE *trust,
     int64_t not_after)
 {
 	struct slot *s;
+	unsigned long flags;
 
 	if (c == NULL || trust != c->trust || not_after <= not_before)
 		return;
+	flags = trust_flags(trust);
 	pthread_mutex_lock(&c->lock);
 	s = slot_of(c, key);
 	memcpy(s->key, key, ECA_VCACHE_KEY_LEN);
+	s->flags = flags;
 	s->not_before = not_before;
 	s->not_after = not_after;
 	s->used = 1;

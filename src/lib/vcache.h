@@ -10,10 +10,15 @@
  * earliest notAfter of the chain as built, trust anchor included.
  *
  * What it does not change: only successes are kept (a refusal is worked
- * out again each time, with its reason); revocation, key and signature
- * policy and identity are checked on every call (x509_policy.c); a different
- * trust store (SIGHUP) is a different cache.  The handshake has already
- * proved that the peer holds the leaf's key.
+ * out again each time, with its reason); what is remembered is the
+ * verification and the path policy on the path it built (x509_policy.c:
+ * keys and signatures of every certificate of the path, anchor included,
+ * name constraints, the leaf's DNS names), all functions of the chain,
+ * the store and its verification flags alone; revocation, the leaf's
+ * usage and identity are checked on every call; a different trust store
+ * (SIGHUP) is a different cache, and a chain remembered under other
+ * verification flags of the store (ECA_TRUST_PARTIAL_CHAIN) is a miss.
+ * The handshake has already proved that the peer holds the leaf's key.
  *
  * Bounded: a fixed number of slots, a chain's slot taken from its key, a
  * newer chain replacing an older one there.  Thread-safe.

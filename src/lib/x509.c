@@ -845,32 +845,82 @@ eca_cred_free(struct eca_cred *cred)
 }
 
 /*
- * The key belongs to no leaf: if it is the key of a certificate listed
- * later in ECA_CERT_PATH, the file is in the wrong order, and "use the
- * right key" would be the wrong remedy.  Returns r unchanged otherwise.
+ * When the key belongs to no leaf but to a certificate listed later in
+ * ECA_CERT_PATH, the file is in the wrong order, and "use the right key"
+ * would be the wrong remedy.
  */
-static int
-chain_order_hint(const char *path, const struct eca_cred *cred, int r,
-    struct eca_err *err)
+int
+eca_x509_key_match_chain(const char *path, X509 *leaf, STACK_OF(X509) *chain,
+    EVP_PKEY *key, struct eca_err *err)
 {
 	char first[ECA_DN_MAX], subj[ECA_DN_MAX];
 	X509 *x;
-	int i;
+	int i, r;
 
-	for (i = 0; i < sk_X509_num(cred->chain); i++) {
-		x = sk_X509_value(cred->chain, i);
+	if ((r = eca_x509_key_match(leaf, key, err)) == 0)
+		return 0;
+	for (i = 0; i < sk_X509_num(chain); i++) {
+		x = sk_X509_value(chain, i);
 		if (X509_get0_pubkey(x) == NULL ||
-		    EVP_PKEY_eq(X509_get0_pubkey(x), cred->key) != 1)
+		    EVP_PKEY_eq(X509_get0_pubkey(x), key) != 1)
 			continue;
 		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "%s lists %s first, but the private key belongs to "
 		    "certificate %d, %s: the chain is in the wrong order; "
 		    "list this host's certificate first, then its "
 		    "intermediates", path,
-		    eca_x509_subject_str(cred->leaf, first, sizeof(first)),
+		    eca_x509_subject_str(leaf, first, sizeof(first)),
 		    i + 2, eca_x509_subject_str(x, subj, sizeof(subj)));
 		break;
 	}
+	ERR_clear_error();
+	return r;
+}
+
+int
+eca_x509_trust_set_partial(X509_STORE *trust, int on, struct eca_err *err)
+{
+	int r = 0;
+
+	if (trust == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL, "no trust store");
+	if ((on && X509_STORE_set_flags(trust, X509_V_FLAG_PARTIAL_CHAIN) !=
+	    1) || (!on && X509_VERIFY_PARAM_clear_flags(
+	    X509_STORE_get0_param(trust), X509_V_FLAG_PARTIAL_CHAIN) != 1))
+		r = eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot set ECA_TRUST_PARTIAL_CHAIN on the trust store");
+	ERR_clear_error();
+	return r;
+}
+
+/*
+ * An ECA_CERT_PATH without intermediates is completed by TLS from the
+ * trust store (OpenSSL's automatic chain), and TLS refuses to send a
+ * chain with a weak CA key ("ca key too small") in the middle of the
+ * handshake, where the failure reads as an unreachable peer.  Judge the
+ * chain TLS would send now, by the policy's key rule, so this host hears
+ * WEAK_KEY and which certificate, as its peers would say.
+ */
+static int
+auto_chain_keys(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
+    struct eca_err *err)
+{
+	STACK_OF(X509) *sent = NULL;
+	int i, r = 0;
+
+	if (sk_X509_num(cred->chain) > 0)
+		return 0;
+	/* Built as far as it goes; a chain that does not verify is judged
+	 * by the peers, with its own reason. */
+	if ((sent = X509_build_chain(cred->leaf, NULL, cred->trust, 1, libctx,
+	    NULL)) == NULL)
+		goto out;
+	for (i = 1; i < sk_X509_num(sent); i++)
+		if ((r = eca_x509_check_key_strength(sk_X509_value(sent, i),
+		    err)) != 0)
+			break;
+ out:
+	sk_X509_pop_free(sent, X509_free);
 	ERR_clear_error();
 	return r;
 }
@@ -907,12 +957,14 @@ eca_cred_load(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 	if ((r = eca_x509_load_key(libctx, cfg->key_path,
 	    cfg->key_passphrase_file, &cred->key, err)) != 0)
 		goto out;
-	if ((r = eca_x509_key_match(cred->leaf, cred->key, err)) != 0) {
-		r = chain_order_hint(cfg->cert_path, cred, r, err);
+	if ((r = eca_x509_key_match_chain(cfg->cert_path, cred->leaf,
+	    cred->chain, cred->key, err)) != 0)
 		goto out;
-	}
 	if ((r = eca_x509_load_trust(libctx, cfg->trust_store_path,
-	    &cred->trust, err)) != 0)
+	    &cred->trust, err)) != 0 ||
+	    (r = eca_x509_trust_set_partial(cred->trust,
+	    cfg->trust_partial_chain, err)) != 0 ||
+	    (r = auto_chain_keys(libctx, cred, err)) != 0)
 		goto out;
 	*out = cred;
 	cred = NULL;

@@ -63,9 +63,25 @@ int eca_x509_load_key(OSSL_LIB_CTX *libctx, const char *path,
 /* A trust store from a bundle file or a hashed directory (c_rehash). */
 int eca_x509_load_trust(OSSL_LIB_CTX *libctx, const char *path,
     X509_STORE **out, struct eca_err *err) ECA_WUR;
+/*
+ * ECA_TRUST_PARTIAL_CHAIN: with on set, every certificate of trust is a
+ * trust anchor, self-signed or not (X509_V_FLAG_PARTIAL_CHAIN on the
+ * store, so every verification with it inherits it: the policy, the TLS
+ * client's own verification of the primary, CRL issuers).  0, or
+ * ECA_ERR_INTERNAL.
+ */
+int eca_x509_trust_set_partial(X509_STORE *trust, int on,
+    struct eca_err *err) ECA_WUR;
 
 /* 0 if key is the private half of leaf's public key, else ECA_ERR_KEY_MISMATCH. */
 int eca_x509_key_match(X509 *leaf, EVP_PKEY *key, struct eca_err *err) ECA_WUR;
+/*
+ * The same, for a chain read from path: when key is the key of one of the
+ * intermediates instead, ECA_ERR_BAD_CERTIFICATE "the chain is in the
+ * wrong order" (enrollment and the health check say the same).
+ */
+int eca_x509_key_match_chain(const char *path, X509 *leaf,
+    STACK_OF(X509) *chain, EVP_PKEY *key, struct eca_err *err) ECA_WUR;
 
 /* name's RFC 2253 one-line form into buf; ECA_ERR_BAD_CERTIFICATE if it
  * does not fit in size. */
@@ -95,6 +111,12 @@ int eca_x509_chain_window(STACK_OF(X509) *chain, int64_t window[2]);
  * trust at time now (0: the current time), for TLS client and server use.
  * Maps OpenSSL's verdict to ECA_ERR_UNTRUSTED, _EXPIRED, _NOT_YET_VALID,
  * _REVOKED or _BAD_CERTIFICATE, naming the failing certificate's subject.
+ * Then the path policy on the path as built, trust anchor included: the
+ * anchor is a CA (UNTRUSTED), every key strong enough (WEAK_KEY), every
+ * signature but the anchor's own (WEAK_SIGNATURE), name constraints only
+ * in CAs and well formed, every leaf dNSName a host name inside every
+ * CA's DNS name constraints (BAD_CERTIFICATE; a wildcard dNSName is
+ * IDENTITY_MISMATCH).
  */
 int eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
     STACK_OF(X509) *chain, time_t now, struct eca_err *err) ECA_WUR;
@@ -129,7 +151,23 @@ int eca_x509_check_usage(X509 *leaf, struct eca_err *err) ECA_WUR;
 int eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
     const char *host, struct eca_err *err) ECA_WUR;
 
-/* Fill info from leaf (fingerprints, names, validity, key, signature). */
+/*
+ * Does the DNS name (a valid host name, nlen bytes) fall inside the
+ * dNSName name constraint base (blen bytes)?  RFC 5280 4.2.1.10: base
+ * itself and every name formed by adding labels on its left; a base with
+ * a leading period (".example.com") is read as the web PKI does, its
+ * subdomains only, not example.com itself; an empty base covers every
+ * name.  Compared without regard to ASCII case.  1 inside, 0 outside, -1
+ * base is not a host name (malformed constraint).
+ */
+int eca_x509_dns_in_subtree(const char *name, size_t nlen, const char *base,
+    size_t blen);
+
+/*
+ * Fill info from leaf (fingerprints, names, validity, key, signature).
+ * ECA_ERR_BAD_CERTIFICATE for more than ECA_SAN_NAMES_MAX dNSNames or
+ * ECA_SAN_MAX - 1 bytes of them (certinfo.h).
+ */
 int eca_x509_info(X509 *leaf, struct eca_certinfo *info,
     struct eca_err *err) ECA_WUR;
 
@@ -138,9 +176,12 @@ struct eca_vcache;
 
 /*
  * THE acceptance policy for a certificate presented by a peer: chain and
- * validity, revocation (ECA_ERR_REVOKED, ECA_ERR_CRL_UNAVAILABLE; see
- * eca_crl_check), key/signature/usage policy, then identity (skipped when
- * expected_host is NULL).  Fills info (may be NULL) even when a check fails
+ * validity with the path policy on the path as built (eca_x509_verify:
+ * every key and signature of the path, trust anchor included, name
+ * constraints, the leaf's DNS names), revocation (ECA_ERR_REVOKED,
+ * ECA_ERR_CRL_UNAVAILABLE; see eca_crl_check), key/signature/usage policy
+ * of the certificates as sent, then identity (skipped when expected_host
+ * is NULL).  docs/hardening.md lists the rules in order.  Fills info (may be NULL) even when a check fails
  * after parsing, so a refusal can name the fingerprint.
  */
 struct eca_peer_policy {

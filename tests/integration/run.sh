@@ -8,7 +8,8 @@
 # The run's files (CA, configs, logs) are in a temporary directory that is
 # removed when everything passed and kept, and named, otherwise.
 # ECA_IT_JOBS (default 2) files run at once; ECA_IT_FILE_TIMEOUT (default
-# 240) bounds each file in seconds.
+# 240) bounds each file in seconds, unless the file asks for more with a
+# line `# it-timeout: SECONDS` among its first ten.
 set -u
 
 if [ $# -lt 1 ]; then
@@ -52,8 +53,11 @@ start=$(date +%s)
 # that is printed whole when it finishes, so the lines do not interleave.
 run_one() {
 	local f=$1 name
+	local t=$file_timeout want
 	name=$(basename "$f" .sh)
-	timeout -k 10 "$file_timeout" bash "$f" >"$ECA_IT_RUN/$name.log" 2>&1
+	want=$(head -10 "$f" | sed -n 's/^# it-timeout: \([0-9][0-9]*\)$/\1/p')
+	[ -n "$want" ] && [ "$want" -gt "$t" ] && t=$want
+	timeout -k 10 "$t" bash "$f" >"$ECA_IT_RUN/$name.log" 2>&1
 	echo $? >"$ECA_IT_RUN/$name.rc"
 }
 for f in "${files[@]}"; do
@@ -75,7 +79,7 @@ for f in "${files[@]}"; do
 	summary=$(grep -E '^# summary: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
 	if [ -z "$summary" ]; then
 		if [ "$rc" = 124 ]; then
-			echo "not ok - $name: did not finish within ${file_timeout}s"
+			echo "not ok - $name: did not finish within its time limit"
 		else
 			echo "not ok - $name: ended (exit $rc) without a summary"
 		fi

@@ -1,18 +1,26 @@
 #!/bin/bash
+# it-timeout: 600
 # The certificate zoo (zoo.sh): every case is enrolled through the real
 # primary with `eca --json enroll`, and refused ones also presented
 # straight to the API with curl where TLS can carry them.  A refused case
 # must give its own reason code and a message naming the problem, and
 # leave no registry row or history; an accepted one must be enrolled.
-# Ends with a table case -> expected -> seen.
+# Then (issue 15, one verdict everywhere) every case is judged twice
+# more: by the host's own `eca health-check` and by a media server's peer
+# listener over a channel (`eca ping`), and the three verdicts and reason
+# codes must agree.  Ends with a table case -> expected -> seen.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 P=primary1.it.test
 PL=zoocrl-leaf.it.test
 PC=zoocrl-chain.it.test
+PP=zoopartial.it.test
+M=zoo-media.it.test
+G=zoo-good.it.test
 Z=$T/zoo
-declare -A SEEN=() DSEEN=()
+declare -A SEEN=() DSEEN=() HSEEN=() CSEEN=()
+M_PORT=""
 declare -a ORDER=()
 
 c_setup() {
@@ -37,6 +45,31 @@ c_setup() {
 		    "${P_CONF[$p]}"
 		start_primary "$p" || return
 	done
+	# The partial primary: an issuing CA alone, ECA_TRUST_PARTIAL_CHAIN.
+	make_primary "$PP" "ECA_TRUST_PARTIAL_CHAIN = YES" ||
+	    { fail "cannot make $PP"; return; }
+	sed -i "s|^ECA_TRUST_STORE_PATH = .*|ECA_TRUST_STORE_PATH = $Z/partial-trust.pem|" \
+	    "${P_CONF[$PP]}"
+	start_primary "$PP" || return
+	# The media server that judges every case over a channel: in P's
+	# domain, trusting what P trusts.  A good host's roster (which lists
+	# the media server) seeds each case host, so that the case host
+	# reaches the media server's verdict without asking the primary.
+	M_PORT=$(free_port) || { fail "no port"; return; }
+	make_host "$M" --server "$P" --trust "$Z/ca-trust.pem" \
+	    --conf "LISTEN = 127.0.0.1:$M_PORT" || return
+	sed -i 's/^ROLE = client$/ROLE = media/' "$(host_dir "$M")/eca.conf"
+	start_host "$M" || return
+	host_eca "$M" enroll
+	expect_rc 0 || return
+	make_host "$G" --server "$P" --conf "PEER = $M 127.0.0.1:$M_PORT" || return
+	mkdir -p "$(host_dir "$G")/state" && chmod 700 "$(host_dir "$G")/state"
+	host_eca "$G" enroll
+	expect_rc 0 || return
+	host_eca "$G" --json ping "$M"
+	expect_rc 0 || return
+	ls "$(host_dir "$G")"/state/*roster* >/dev/null 2>&1 ||
+	    { fail "the good host kept no roster"; return; }
 	cat >"$T/lowsec.cnf" <<-'EOF'
 	openssl_conf = openssl_init
 	[openssl_init]
@@ -48,7 +81,7 @@ c_setup() {
 	EOF
 	local n
 	n=$(wc -l <"$Z/cases.tsv")
-	[ "$n" -ge 25 ] || fail "the zoo has $n cases, expected at least 25"
+	[ "$n" -ge 60 ] || fail "the zoo has $n cases, expected at least 60"
 }
 
 # case_primary EXTRA: the primary a case enrolls with.
@@ -56,6 +89,7 @@ case_primary() {
 	case " $1 " in
 	*" crlleaf "*) echo "$PL" ;;
 	*" crlchain "*) echo "$PC" ;;
+	*" partial "*) echo "$PP" ;;
 	*) echo "$P" ;;
 	esac
 }
@@ -65,6 +99,7 @@ zoo_conf() {
 	local c=$1 h=$2 extra=$3 d=$Z/$1 trust=$CA/trust.pem p
 	p=$(case_primary "$extra")
 	case " $extra " in *" trust "*) trust=$Z/ca-trust.pem ;; esac
+	[ -f "$d/trust" ] && trust=$d/trust
 	{
 		echo "CLIENT_NAME = $h"
 		echo "ROLE = client"
@@ -74,6 +109,12 @@ zoo_conf() {
 		echo "ECA_PRIVATE_KEY_PATH = $d/key"
 		echo "ECA_TRUST_STORE_PATH = $trust"
 		echo "ECA_CRL_CHECK = DISABLE"
+		# Enrolled by hand here; the channel must not enroll it.
+		echo "ECA_DISABLE_AUTO_ENROLLMENT = YES"
+		echo "PEER = $M 127.0.0.1:$M_PORT"
+		case " $extra " in *" partial "*)
+			echo "ECA_TRUST_PARTIAL_CHAIN = YES" ;;
+		esac
 		case " $extra " in
 		*" pass "*) echo "ECA_KEY_PASSPHRASEFILE = $d/pass" ;;
 		*" missingpass "*) echo "ECA_KEY_PASSPHRASEFILE = $d/no-such-pass" ;;
@@ -90,7 +131,7 @@ no_rows() {
 # The primary's own verdict with curl (no client-side checks): only for
 # PEM chains with an unencrypted key, the reasons the primary gives.
 direct() {
-	local c=$1 h=$2 want=$3 d=$Z/$1 status
+	local c=$1 h=$2 want=$3 p=${4:-$P} d=$Z/$1 status
 	case "$want" in
 	EXPIRED|NOT_YET_VALID|UNTRUSTED|BAD_CERTIFICATE|BAD_KEY_USAGE|WEAK_KEY|WEAK_SIGNATURE) status=422 ;;
 	IDENTITY_MISMATCH) status=403 ;;
@@ -103,16 +144,16 @@ direct() {
 	    "$(openssl pkey -in "$d/key" -pubout 2>/dev/null)" ] || return 0
 	OPENSSL_CONF=$T/lowsec.cnf run_cmd curl -sS --max-time 15 \
 	    -o "$T/.body" -w '%{http_code}' --cacert "$CA/trust.pem" \
-	    --resolve "$P:${P_PORT[$P]}:127.0.0.1" --cert "$d/cert" \
+	    --resolve "$p:${P_PORT[$p]}:127.0.0.1" --cert "$d/cert" \
 	    --key "$d/key" -X POST -H 'Content-Type: application/json' \
 	    --data "{\"host\":\"$h\",\"precheck\":false,\"force\":false}" \
-	    "https://$P:${P_PORT[$P]}/v1/enrollments"
+	    "https://$p:${P_PORT[$p]}/v1/enrollments"
 	HTTP=$OUT
 	OUT=$(cat "$T/.body" 2>/dev/null)
 	DSEEN[$c]="$HTTP $(printf '%s' "$OUT" | jq -r '.error.code // "-"' 2>/dev/null)"
 	expect_http "$status" || return
 	expect_json .error.code "$want" || return
-	no_rows "$h"
+	no_rows "$h" "$p"
 }
 
 # One case: CASE HOST EXPECTED PHRASE EXTRA.
@@ -141,7 +182,42 @@ zoo_case() {
 		expect_match "$msg" "$phrase" "the $want message" || return
 	fi
 	no_rows "$h" "$p" || return
-	direct "$c" "$h" "$want"
+	direct "$c" "$h" "$want" "$p"
+}
+
+# The verdict of `eca --json health-check`: OK, or the code of the first
+# failing check (the command's own exit status comes from it).
+health_verdict() {
+	if [ "$RC" = 0 ]; then
+		echo OK
+		return
+	fi
+	jq -r '([.checks[]? | select(.status == "FAIL")][0].code) //
+	    .error.code // "exit '"$RC"'"' <<<"$OUT" 2>/dev/null || echo "?"
+}
+
+# One case judged by the host's health check and by the media server's
+# peer listener (`eca ping`), both of which must agree with the
+# enrollment's verdict and with the expected reason code.
+agree_case() {
+	local c=$1 h=$2 want=$3 d=$Z/$1 got
+	run_cmd "$ECA" -f "$d/eca.conf" --json health-check
+	got=$(health_verdict)
+	HSEEN[$c]=$got
+	expect_eq "$got" "$want" "the health check's verdict" || return
+	mkdir -p "$d/state" && chmod 700 "$d/state"
+	cp "$(host_dir "$G")"/state/*roster* "$d/state/" || return
+	run_cmd "$ECA" -f "$d/eca.conf" --json ping "$M"
+	if [ "$RC" = 0 ]; then
+		got=OK
+	else
+		got=$(jq -r '.verdict.code // .error.code // "?"' <<<"$OUT" \
+		    2>/dev/null)
+		[ -n "$got" ] || got="exit $RC"
+	fi
+	CSEEN[$c]=$got
+	expect_eq "$got" "$want" "the channel's verdict" || return
+	expect_eq "${SEEN[$c]:-?}" "$want" "the enrollment's verdict"
 }
 
 # eca's exit status for a reason code (err.h).
@@ -152,7 +228,7 @@ exit_of() {
 	esac
 }
 
-run_case "the zoo is generated (at least 25 cases) and the primary starts" c_setup
+run_case "the zoo is generated (at least 60 cases), its primaries and media server start" c_setup
 [ "$IT_FAILED" = 0 ] || exit 1
 
 while IFS=$'\t' read -r c h want phrase extra; do
@@ -169,8 +245,22 @@ done <"$Z/cases.tsv"
 # accepted at LEAF, CRL expired past grace) are rows of the table above,
 # enrolled with the CRL primaries: see ZOO-CRL-CASES in zoo.sh.
 
-echo "# zoo: case -> expected -> seen by eca enroll [-> seen by the API directly]"
+# One verdict everywhere: the health check and a channel agree with the
+# enrollment, case by case.  Not for the revocation cases (the host's
+# own ECA_CRL_CHECK decides what its health check looks at, and the
+# media server checks no CRLs) nor the partial-chain ones (they enroll
+# with the partial primary, whose domain has no media server).
 while IFS=$'\t' read -r c h want phrase extra; do
-	printf '# %-16s %-18s %-18s %s\n' "$c" "$want" "${SEEN[$c]:-?}" \
+	case " $extra " in
+	*" crlleaf "*|*" crlchain "*|*" partial "*) continue ;;
+	esac
+	run_case "zoo $c: health check, channel and enrollment all say $want" \
+	    agree_case "$c" "$h" "$want"
+done <"$Z/cases.tsv"
+
+echo "# zoo: case -> expected -> eca enroll, health-check, ping [, the API directly]"
+while IFS=$'\t' read -r c h want phrase extra; do
+	printf '# %-16s %-18s %-18s %-18s %-18s %s\n' "$c" "$want" \
+	    "${SEEN[$c]:-?}" "${HSEEN[$c]:--}" "${CSEEN[$c]:--}" \
 	    "${DSEEN[$c]:-}"
 done <"$Z/cases.tsv"

@@ -13,10 +13,18 @@
 # expected is OK (enrolls) or the reason code eca must give; phrase is an
 # extended regular expression its message must match (- for none); extra
 # is a space-separated list of KEY=value config lines' keys to add
-# (pass, nopassfile, missingpass, trust).  Nothing here starts a daemon.
+# (pass, nopassfile, missingpass, trust: OUT/ca-trust.pem; partial: the
+# host sets ECA_TRUST_PARTIAL_CHAIN = YES and enrolls with the partial
+# primary; crlleaf, crlchain: the CRL primaries).  Nothing here starts a
+# daemon.
 #
-# OUT/ca-trust.pem is what the zoo primary trusts: CA's root and its
-# intermediate (so that a lone DER leaf can be verified).
+# OUT/ca-trust.pem is what the zoo primary (and the zoo's media server)
+# trusts: CA's root and its intermediate (so that a lone DER leaf can be
+# verified), and the roots of the issue-15 cases' own CAs (weak keys,
+# expired, name constraints), plus one issuing CA without its root.
+# OUT/partial-trust.pem is what the partial primary trusts
+# (ECA_TRUST_PARTIAL_CHAIN = YES): an issuing CA alone, and one host
+# certificate.
 set -eu
 
 [ $# = 2 ] || { echo "usage: $0 CA OUT" >&2; exit 2; }
@@ -282,6 +290,7 @@ openssl crl2pkcs7 -nocrl -certfile "$OUT/p7pem/cert" -outform PEM \
 row p7pem OK '-'
 plain derleaf ec256
 openssl x509 -in "$OUT/derleaf/leaf.pem" -outform DER -out "$OUT/derleaf/cert"
+cat "$CA/trust.pem" "$CA/inter.pem" >"$OUT/derleaf/trust"
 row derleaf OK '-' trust
 plain derkey ec256
 openssl pkey -in "$OUT/derkey/key" -outform DER -out "$OUT/derkey/key.der" &&
@@ -295,6 +304,139 @@ row rsapkcs1 OK '-'
 std goodpass --pass "$OUT/pass.right"
 cp "$OUT/pass.right" "$OUT/goodpass/pass"
 row goodpass OK '-' pass
+
+# --- issue 15: the policy over the whole path ---------------------------
+# Each case's CA tree of its own (OUT/.ca-NAME, by mkca.sh); its root goes
+# into OUT/ca-trust.pem, and into the case host's own trust store
+# (OUT/CASE/trust: CA's root, for the primary's certificate, and the
+# case's CA), so that the host's health check judges the chain the way
+# the primary does.
+zca() {
+	local n=$1
+	shift
+	"$MKCA" ca "$OUT/.ca-$n" --name "zoo $n" "$@" >"$OUT/.ca-$n.log" 2>&1 ||
+	    die "ca $n: $(cat "$OUT/.ca-$n.log")"
+	rm -f "$OUT/.ca-$n.log"
+	cat "$OUT/.ca-$n/root.pem" >>"$OUT/ca-trust.pem"
+}
+# casetrust CASE FILE...: the case host's trust store.
+casetrust() {
+	cat "$CA/trust.pem" "${@:2}" >"$OUT/$1/trust"
+	chmod 644 "$OUT/$1/trust"
+}
+# ca_case CASE CANAME [mkca leaf options]: a leaf of that CA.
+ca_case() {
+	local c=$1 n=$2
+	shift 2
+	std "$c" --issuer "$OUT/.ca-$n" "$@"
+	casetrust "$c" "$OUT/.ca-$n/root.pem"
+}
+# names N PREFIX: N comma-separated DNS names.
+names() {
+	local i out=""
+	for ((i = 0; i < $1; i++)); do
+		out="${out:+$out,}$2-$i.lb.$DOM"
+	done
+	printf '%s' "$out"
+}
+ts() {
+	date -u -d "$1" +%Y%m%d%H%M%SZ
+}
+
+# 1. Trust anchors with breakable keys carry every chain under them.
+zca rsa1024 --root-key rsa1024
+ca_case anchorrsa1024 rsa1024
+row anchorrsa1024 WEAK_KEY 'trust anchor.*1024'
+zca p192 --root-key ec192
+ca_case anchorp192 p192
+row anchorp192 WEAK_KEY 'trust anchor.*(P-192|prime192v1)'
+zca dsa --root-key dsa
+ca_case anchordsa dsa
+row anchordsa WEAK_KEY 'trust anchor.*DSA'
+# A self-signed anchor's own signature is not judged (nothing verifies
+# it; trust comes from the store): SHA-1 there is accepted.
+zca rootsha1 --root-sha1
+ca_case anchorsha1 rootsha1
+row anchorsha1 OK '-'
+# An RSA-1024 intermediate that the peer does not send: it comes from
+# the primary's trust store, and is part of the path all the same.
+zca weakinter --inter-key rsa1024
+cat "$OUT/.ca-weakinter/inter.pem" >>"$OUT/ca-trust.pem"
+ca_case storeinter weakinter
+openssl x509 -in "$OUT/storeinter/cert" -out "$OUT/storeinter/leaf.pem"
+mv "$OUT/storeinter/leaf.pem" "$OUT/storeinter/cert"
+casetrust storeinter "$OUT/.ca-weakinter/root.pem" \
+    "$OUT/.ca-weakinter/inter.pem"
+row storeinter WEAK_KEY 'RSA 1024'
+
+# 2. Long SAN lists (load balancers): 500 names, the host's last.
+std san500 --san "$(names 499 z-san500),z-san500.$DOM"
+row san500 OK '-'
+std san1100 --san "z-san1100.$DOM,$(names 1100 z-san1100)"
+row san1100 BAD_CERTIFICATE 'at most 1024'
+
+# 3. Name constraints, and dNSNames that are no host names.
+zca ncdot --inter-nc "critical, permitted;DNS:.$DOM"
+ca_case ncdotok ncdot
+row ncdotok OK '-'
+ca_case ncdotapex ncdot --san "z-ncdotapex.$DOM,$DOM"
+row ncdotapex BAD_CERTIFICATE 'subtree'
+zca ncplain --inter-nc "critical, permitted;DNS:$DOM"
+ca_case ncplainok ncplain
+row ncplainok OK '-'
+ca_case sanleadingdot ncplain --san "z-sanleadingdot.$DOM,.$DOM"
+row sanleadingdot BAD_CERTIFICATE 'not a valid host name'
+ca_case sanemptylabel ncplain --san "z-sanemptylabel.$DOM,a..$DOM"
+row sanemptylabel BAD_CERTIFICATE 'not a valid host name'
+ca_case ncoutside ncplain --san "z-ncoutside.$DOM,z-ncoutside.other.test"
+row ncoutside BAD_CERTIFICATE 'subtree'
+std sanbadchar --san "z-sanbadchar.$DOM,bad!name.$DOM"
+row sanbadchar BAD_CERTIFICATE 'not a valid host name'
+plain leafnc ec256 "$(san z-leafnc.$DOM)
+nameConstraints = critical, permitted;DNS:$DOM"
+row leafnc BAD_CERTIFICATE 'only a CA'
+zca ncempty --inter-nc "critical, DER:30:04:a0:00:a1:00"
+ca_case ncempty ncempty
+row ncempty BAD_CERTIFICATE 'empty subtree'
+zca ncpermitempty --inter-nc "critical, DER:30:02:a0:00"
+ca_case ncpermitempty ncpermitempty
+row ncpermitempty BAD_CERTIFICATE 'empty subtree'
+zca ncexcl --inter-nc "critical, excluded;DNS:z-ncexcluded.$DOM"
+ca_case ncexcluded ncexcl
+row ncexcluded BAD_CERTIFICATE 'excluded'
+
+# 4. Trust in an issuing CA only: its intermediate without the root is in
+# both primaries' trust stores; only the partial one accepts the chain.
+"$MKCA" ca "$OUT/.ca-partial" --name "zoo partial" >/dev/null ||
+    die "ca partial"
+cat "$OUT/.ca-partial/inter.pem" >>"$OUT/ca-trust.pem"
+cp "$OUT/.ca-partial/inter.pem" "$OUT/partial-trust.pem"
+std partialyes --issuer "$OUT/.ca-partial"
+casetrust partialyes "$OUT/.ca-partial/inter.pem"
+row partialyes OK '-' partial
+std partialno --issuer "$OUT/.ca-partial"
+casetrust partialno "$OUT/.ca-partial/inter.pem"
+row partialno UNTRUSTED 'issuer'
+# A host certificate in a partial trust store is never its own anchor.
+std partialpinned
+openssl x509 -in "$OUT/partialpinned/cert" >>"$OUT/partial-trust.pem"
+casetrust partialpinned "$OUT/partialpinned/cert"
+openssl x509 -in "$OUT/partialpinned/cert" -out "$OUT/partialpinned/leaf.pem"
+cat "$CA/trust.pem" "$OUT/partialpinned/leaf.pem" >"$OUT/partialpinned/trust"
+rm -f "$OUT/partialpinned/leaf.pem"
+row partialpinned UNTRUSTED 'not a CA' partial
+
+# 5. Expired trust anchor and intermediate: one verdict everywhere (the
+# leaf's mid-life falls before the root's end, so a check "as of the
+# middle of the leaf's life" would pass).
+zca expiredroot --root-start "$(ts '-3 years')" --root-end "$(ts '-1 day')"
+ca_case expiredanchor expiredroot --start "$(ts '-300 days')" \
+    --end "$(ts '+100 days')"
+row expiredanchor EXPIRED 'expired'
+zca expiredinter --inter-start "$(ts '-3 years')" --inter-end "$(ts '-1 day')"
+ca_case expiredinter expiredinter
+row expiredinter EXPIRED 'expired'
+chmod 644 "$OUT/partial-trust.pem"
 
 # ZOO-CRL-CASES
 # --- revocation ---------------------------------------------------------

@@ -22,6 +22,7 @@ static const char *const ids[] = {
 	"USER_INPUT_PRIVATE_KEY_PATH_VALIDATION",
 	"USER_INPUT_PASSPHRASE_VALIDATION",
 	"USER_INPUT_TRUST_STORE_VALIDATION",
+	"USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION",
 	"USER_INPUT_CRL_CONFIG_VALIDATION",
 	"KEY_CERT_MATCH_VALIDATION",
 	"CERT_CHAIN_VALIDATION",
@@ -144,10 +145,14 @@ expect(const struct eca_health_report *rep, const char *id, int code,
 	assert_non_null(c->title);
 }
 
-/* Exactly the listed IDs failed/skipped; all the others passed. */
+/*
+ * Exactly failed_id (and also_failed, when not NULL) failed with code, the
+ * listed IDs were skipped; all the others passed.
+ */
 static void
-expect_only(const struct eca_health_report *rep, const char *failed_id,
-    int code, const char *const *skipped, size_t nskipped)
+expect_only2(const struct eca_health_report *rep, const char *failed_id,
+    const char *also_failed, int code, const char *const *skipped,
+    size_t nskipped)
 {
 	size_t i, j;
 	int sk, nfailed = 0;
@@ -159,13 +164,21 @@ expect_only(const struct eca_health_report *rep, const char *failed_id,
 		for (j = 0; j < nskipped; j++)
 			if (strcmp(ids[i], skipped[j]) == 0)
 				sk = 1;
-		if (strcmp(ids[i], failed_id) == 0) {
+		if (strcmp(ids[i], failed_id) == 0 || (also_failed != NULL &&
+		    strcmp(ids[i], also_failed) == 0)) {
 			expect(rep, ids[i], code, 0);
 			nfailed++;
 		} else
 			expect(rep, ids[i], 0, sk);
 	}
 	assert_int_equal(rep->failed, nfailed);
+}
+
+static void
+expect_only(const struct eca_health_report *rep, const char *failed_id,
+    int code, const char *const *skipped, size_t nskipped)
+{
+	expect_only2(rep, failed_id, NULL, code, skipped, nskipped);
 }
 
 static void
@@ -298,14 +311,15 @@ test_readable_passphrase_file_fails_passphrase_validation(void **state)
 static void
 test_empty_trust_store_fails_trust_and_skips_chain(void **state)
 {
-	static const char *const skipped[] = { "CERT_CHAIN_VALIDATION" };
+	static const char *const skipped[] = { "CERT_CHAIN_VALIDATION",
+	    "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION" };
 	struct host *h = host_new(NULL);
 
 	(void)state;
 	testca_write_file(h->trust, "", 0, 0644);
 	assert_int_equal(run(h), ECA_ERR_PARSE);
 	expect_only(&h->rep, "USER_INPUT_TRUST_STORE_VALIDATION",
-	    ECA_ERR_PARSE, skipped, 1);
+	    ECA_ERR_PARSE, skipped, 2);
 	host_free(h);
 }
 
@@ -360,7 +374,7 @@ test_untrusted_issuer_fails_chain_validation(void **state)
 }
 
 static void
-test_expired_certificate_fails_validity_not_chain(void **state)
+test_expired_certificate_fails_chain_and_validity(void **state)
 {
 	struct testca_leaf_opts o = { .cn = "host1.example",
 	    .san = "host1.example", .not_before = -72000,
@@ -369,8 +383,9 @@ test_expired_certificate_fails_validity_not_chain(void **state)
 
 	(void)state;
 	assert_int_equal(run(h), ECA_ERR_EXPIRED);
-	expect_only(&h->rep, "CERT_VALIDITY_VALIDATION", ECA_ERR_EXPIRED,
-	    NULL, 0);
+	/* Issue 15: the chain is judged now, as peers judge it. */
+	expect_only2(&h->rep, "CERT_CHAIN_VALIDATION",
+	    "CERT_VALIDITY_VALIDATION", ECA_ERR_EXPIRED, NULL, 0);
 	assert_detail_has(&h->rep, "CERT_VALIDITY_VALIDATION", "renew");
 	host_free(h);
 }
@@ -385,8 +400,8 @@ test_not_yet_valid_certificate_fails_validity(void **state)
 
 	(void)state;
 	assert_int_equal(run(h), ECA_ERR_NOT_YET_VALID);
-	expect_only(&h->rep, "CERT_VALIDITY_VALIDATION",
-	    ECA_ERR_NOT_YET_VALID, NULL, 0);
+	expect_only2(&h->rep, "CERT_CHAIN_VALIDATION",
+	    "CERT_VALIDITY_VALIDATION", ECA_ERR_NOT_YET_VALID, NULL, 0);
 	host_free(h);
 }
 
@@ -399,9 +414,69 @@ test_rsa1024_key_fails_key_strength(void **state)
 
 	(void)state;
 	assert_int_equal(run(h), ECA_ERR_WEAK_KEY);
-	expect_only(&h->rep, "KEY_STRENGTH_VALIDATION", ECA_ERR_WEAK_KEY,
-	    NULL, 0);
+	expect_only2(&h->rep, "CERT_CHAIN_VALIDATION",
+	    "KEY_STRENGTH_VALIDATION", ECA_ERR_WEAK_KEY, NULL, 0);
 	host_free(h);
+}
+
+/*
+ * Issue 15: a weak root in the trust store fails its own check, naming the
+ * file and the certificate, even when this host's chain does not use it.
+ */
+static void
+test_weak_trust_anchor_fails_trust_store_key_strength(void **state)
+{
+	struct testca_ca_opts co = { .keys_set = 1,
+	    .root_key = TESTCA_RSA1024, .int_key = TESTCA_EC_P256 };
+	struct testca *weak = testca_new_opts("Weak", &co);
+	X509 *both[2];
+	struct host *h = host_new(NULL);
+
+	(void)state;
+	both[0] = ca->root;
+	both[1] = weak->root;
+	testca_write_pem(h->trust, both, 2, 0644);
+	assert_int_equal(run(h), ECA_ERR_WEAK_KEY);
+	expect_only(&h->rep, "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION",
+	    ECA_ERR_WEAK_KEY, NULL, 0);
+	assert_detail_has(&h->rep,
+	    "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION", h->trust);
+	assert_detail_has(&h->rep,
+	    "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION", "Weak Root CA");
+	assert_detail_has(&h->rep,
+	    "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION", "RSA 1024");
+	host_free(h);
+	testca_free(weak);
+}
+
+/*
+ * Issue 15: an expired root fails the chain check now, as enrollment
+ * does, though every certificate in the file is valid.
+ */
+static void
+test_expired_root_fails_chain_validation(void **state)
+{
+	struct testca_ca_opts co = { .root_not_before = -86400L * 30,
+	    .root_not_after = -60 };
+	struct testca *old = testca_new_opts("Old", &co);
+	struct testca_leaf_opts o = { .cn = "host1.example",
+	    .san = "host1.example", .not_before = -86400L * 20,
+	    .not_after = 86400L * 2 };
+	struct host *h = host_new(NULL);
+	EVP_PKEY *key = NULL;
+	X509 *leaf = NULL;
+
+	(void)state;
+	testca_leaf(old, &o, &leaf, &key);
+	testca_write_host(h->dir, old, leaf, key);
+	assert_int_equal(run(h), ECA_ERR_EXPIRED);
+	expect_only(&h->rep, "CERT_CHAIN_VALIDATION", ECA_ERR_EXPIRED,
+	    NULL, 0);
+	assert_detail_has(&h->rep, "CERT_CHAIN_VALIDATION", "Old Root CA");
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	host_free(h);
+	testca_free(old);
 }
 
 static void
@@ -413,8 +488,8 @@ test_sha1_signature_fails_signature_algorithm(void **state)
 
 	(void)state;
 	assert_int_equal(run(h), ECA_ERR_WEAK_SIGNATURE);
-	expect_only(&h->rep, "SIGNATURE_ALGORITHM_VALIDATION",
-	    ECA_ERR_WEAK_SIGNATURE, NULL, 0);
+	expect_only2(&h->rep, "CERT_CHAIN_VALIDATION",
+	    "SIGNATURE_ALGORITHM_VALIDATION", ECA_ERR_WEAK_SIGNATURE, NULL, 0);
 	host_free(h);
 }
 
@@ -701,10 +776,13 @@ main(void)
 		cmocka_unit_test(test_unreadable_crl_path_fails_crl_config),
 		cmocka_unit_test(test_key_of_another_certificate_fails_key_match),
 		cmocka_unit_test(test_untrusted_issuer_fails_chain_validation),
-		cmocka_unit_test(test_expired_certificate_fails_validity_not_chain),
+		cmocka_unit_test(test_expired_certificate_fails_chain_and_validity),
 		cmocka_unit_test(test_not_yet_valid_certificate_fails_validity),
 		cmocka_unit_test(test_rsa1024_key_fails_key_strength),
 		cmocka_unit_test(test_sha1_signature_fails_signature_algorithm),
+		cmocka_unit_test(
+		    test_weak_trust_anchor_fails_trust_store_key_strength),
+		cmocka_unit_test(test_expired_root_fails_chain_validation),
 		cmocka_unit_test(test_ca_leaf_fails_key_usage),
 		cmocka_unit_test(test_code_signing_eku_fails_key_usage),
 		cmocka_unit_test(test_other_host_name_fails_identity),

@@ -307,6 +307,7 @@ test_certinfo_of_wrong_shape_is_refused(void **state)
 	struct eca_err err;
 	json_t *j, *arr;
 	char big[ECA_DN_MAX + 10];
+	size_t i;
 
 	(void)state;
 	fake_cert(&ci, 1);
@@ -389,11 +390,12 @@ test_certinfo_of_wrong_shape_is_refused(void **state)
 	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
 	    ECA_ERR_PROTOCOL);
 	json_decref(j);
+	/* SAN lists are kept whole up to ECA_SAN_MAX - 1 bytes, no more. */
 	j = eca_wire_certinfo(&ci);
 	arr = json_array();
 	big[600] = '\0';
-	json_array_append_new(arr, json_string(big));
-	json_array_append_new(arr, json_string(big));
+	for (i = 0; i < ECA_SAN_MAX / 601 + 1; i++)
+		json_array_append_new(arr, json_string(big));
 	json_object_set_new(j, "san", arr);
 	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err),
 	    ECA_ERR_PROTOCOL);
@@ -647,6 +649,30 @@ test_certinfo_has_the_documented_shape(void **state)
 	json_decref(j);
 }
 
+/* Issue 15: a certificate's 1,000 DNS names cross the wire whole. */
+static void
+test_certinfo_with_a_thousand_names_round_trips(void **state)
+{
+	static struct eca_certinfo ci, out;
+	struct eca_err err;
+	size_t off = 0, i;
+	json_t *j;
+
+	(void)state;
+	fake_cert(&ci, 1);
+	for (i = 0; i < 1000; i++)
+		off += (size_t)snprintf(ci.san + off, sizeof(ci.san) - off,
+		    "%ssan-%04zu.lb.example.com", i > 0 ? "," : "", i);
+	assert_true(off > 20000 && off < sizeof(ci.san));
+	j = eca_wire_certinfo(&ci);
+	assert_non_null(j);
+	assert_int_equal(json_array_size(json_object_get(j, "san")), 1000);
+	eca_err_clear(&err);
+	assert_int_equal(eca_wire_parse_certinfo(j, &out, &err), 0);
+	assert_string_equal(out.san, ci.san);
+	json_decref(j);
+}
+
 static void
 test_certinfo_with_invalid_utf8_still_serialises(void **state)
 {
@@ -876,6 +902,7 @@ main(void)
 		U(test_body_defaults_and_all_fields),
 		U(test_certinfo_has_the_documented_shape),
 		U(test_certinfo_with_invalid_utf8_still_serialises),
+		U(test_certinfo_with_a_thousand_names_round_trips),
 		U(test_enrollment_has_the_documented_shape),
 		U(test_enrollment_round_trips_without_candidate),
 		U(test_enrollment_round_trips_with_candidate),

@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 
 #include "testca.h"
+#include "vcache.h"
 #include "x509.h"
 
 static struct testca *ca, *rogue;
@@ -1167,6 +1168,339 @@ test_cred_load_loads_everything(void **state)
 	eca_cred_free(NULL);
 }
 
+/*
+ * Issue 15: the policy over the whole path
+ */
+
+/* A trust store holding exactly these certificates. */
+static X509_STORE *
+store_of(X509 *a, X509 *b)
+{
+	X509_STORE *st = X509_STORE_new();
+
+	assert_non_null(st);
+	if (a != NULL)
+		assert_int_equal(X509_STORE_add_cert(st, a), 1);
+	if (b != NULL)
+		assert_int_equal(X509_STORE_add_cert(st, b), 1);
+	return st;
+}
+
+/* check_peer of leaf + c's intermediate against st, with a vcache or not. */
+static int
+store_check(X509_STORE *st, struct eca_vcache *vc, X509 *leaf,
+    struct testca *c, const char *host, struct eca_err *err)
+{
+	struct eca_peer_policy pol = { NULL, st, ECA_ID_SAN, 0, NULL,
+	    ECA_CRL_DISABLE, vc };
+	STACK_OF(X509) *chain = stack_of(c->inter, NULL);
+	static struct eca_certinfo info;
+	int r;
+
+	eca_err_clear(err);
+	r = eca_x509_check_peer(&pol, leaf, chain, host, &info, err);
+	free_stack(chain);
+	assert_int_equal(ERR_peek_error(), 0);
+	return r;
+}
+
+/* A leaf of a made-to-measure CA, judged against that CA's root. */
+static int
+custom_check(const struct testca_ca_opts *co,
+    const struct testca_leaf_opts *lo, const char *host, struct eca_err *err)
+{
+	struct testca *c = testca_new_opts("Custom", co);
+	X509_STORE *st = store_of(c->root, NULL);
+	X509 *leaf = NULL;
+	int r;
+
+	testca_leaf(c, lo, &leaf, NULL);
+	r = store_check(st, NULL, leaf, c, host, err);
+	X509_free(leaf);
+	X509_STORE_free(st);
+	testca_free(c);
+	return r;
+}
+
+static void
+test_weak_trust_anchor_keys_are_refused(void **state)
+{
+	static const enum testca_keytype weak[] = { TESTCA_RSA1024,
+	    TESTCA_EC_P192, TESTCA_DSA };
+	struct testca_ca_opts co;
+	struct eca_err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(weak) / sizeof(weak[0]); i++) {
+		memset(&co, 0, sizeof(co));
+		co.keys_set = 1;
+		co.root_key = weak[i];
+		co.int_key = TESTCA_EC_P256;
+		assert_int_equal(custom_check(&co, NULL, "host1.example",
+		    &err), ECA_ERR_WEAK_KEY);
+		assert_msg_has(&err, "trust anchor");
+		assert_msg_has(&err, "Custom Root CA");
+	}
+	/* And a weak intermediate of the path, as before. */
+	memset(&co, 0, sizeof(co));
+	co.keys_set = 1;
+	co.root_key = TESTCA_EC_P256;
+	co.int_key = TESTCA_EC_P192;
+	assert_int_equal(custom_check(&co, NULL, "host1.example", &err),
+	    ECA_ERR_WEAK_KEY);
+	assert_msg_has(&err, "Custom Issuing CA");
+}
+
+static void
+test_anchor_signature_is_not_judged_but_the_path_is(void **state)
+{
+	struct testca_ca_opts co;
+	struct eca_err err;
+
+	(void)state;
+	/* Nothing verifies a self-signed anchor's own signature. */
+	memset(&co, 0, sizeof(co));
+	co.root_sha1 = 1;
+	assert_int_equal(custom_check(&co, NULL, "host1.example", &err), 0);
+	/* The intermediate's signature is part of the path. */
+	memset(&co, 0, sizeof(co));
+	co.int_sha1 = 1;
+	assert_int_equal(custom_check(&co, NULL, "host1.example", &err),
+	    ECA_ERR_WEAK_SIGNATURE);
+	assert_msg_has(&err, "Custom Issuing CA");
+}
+
+static void
+test_expired_anchor_or_intermediate_is_refused(void **state)
+{
+	struct testca_ca_opts co;
+	struct eca_err err;
+
+	(void)state;
+	memset(&co, 0, sizeof(co));
+	co.root_not_before = -86400L * 30;
+	co.root_not_after = -60;
+	assert_int_equal(custom_check(&co, NULL, "host1.example", &err),
+	    ECA_ERR_EXPIRED);
+	assert_msg_has(&err, "Custom Root CA");
+	memset(&co, 0, sizeof(co));
+	co.int_not_before = -86400L * 30;
+	co.int_not_after = -60;
+	assert_int_equal(custom_check(&co, NULL, "host1.example", &err),
+	    ECA_ERR_EXPIRED);
+	assert_msg_has(&err, "Custom Issuing CA");
+}
+
+static void
+test_partial_chain_trusts_an_issuing_ca_alone(void **state)
+{
+	X509_STORE *st = store_of(ca->inter, NULL);
+	X509_STORE *pinned = store_of(good_leaf, NULL);
+	struct eca_vcache *vc = NULL;
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(eca_vcache_new(st, 16, &vc), 0);
+	/* NO (the default): the intermediate alone is no trust anchor. */
+	assert_int_equal(store_check(st, vc, good_leaf, ca, "host1.example",
+	    &err), ECA_ERR_UNTRUSTED);
+	assert_int_equal(eca_x509_trust_set_partial(st, 1, &err), 0);
+	assert_int_equal(store_check(st, vc, good_leaf, ca, "host1.example",
+	    &err), 0);
+	/* Remembered under PARTIAL_CHAIN: a miss once the flag is off. */
+	assert_int_equal(eca_x509_trust_set_partial(st, 0, &err), 0);
+	assert_int_equal(store_check(st, vc, good_leaf, ca, "host1.example",
+	    &err), ECA_ERR_UNTRUSTED);
+	/* A host certificate in the store is never a trust anchor. */
+	assert_int_equal(eca_x509_trust_set_partial(pinned, 1, &err), 0);
+	assert_int_equal(store_check(pinned, NULL, good_leaf, ca,
+	    "host1.example", &err), ECA_ERR_UNTRUSTED);
+	assert_msg_has(&err, "not a CA");
+	eca_vcache_free(vc);
+	X509_STORE_free(st);
+	X509_STORE_free(pinned);
+}
+
+/* "san-0000.lb.example,...,san-(n-1).lb.example" (caller frees). */
+static char *
+many_names(size_t n)
+{
+	size_t size = n * 24 + 1, off = 0, i;
+	char *s = malloc(size);
+
+	assert_non_null(s);
+	s[0] = '\0';
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(s + off, size - off,
+		    "%ssan-%04zu.lb.example", i > 0 ? "," : "", i);
+	assert_true(off < size);
+	return s;
+}
+
+static void
+test_five_hundred_san_names_are_accepted_whole(void **state)
+{
+	struct testca_leaf_opts o = { .cn = "lb.example" };
+	static struct eca_certinfo info;
+	struct eca_err err;
+	X509 *leaf = NULL;
+	char *names = many_names(500);
+
+	(void)state;
+	o.san = names;
+	testca_leaf(ca, &o, &leaf, NULL);
+	assert_int_equal(eca_x509_info(leaf, &info, &err), 0);
+	assert_string_equal(info.san, names);
+	assert_true(strlen(info.san) > 9000);
+	/* Exactly, among them: the last, any case; no partial name. */
+	assert_int_equal(peer_check(leaf, "san-0499.lb.example", ECA_ID_SAN,
+	    &err), 0);
+	assert_int_equal(peer_check(leaf, "SAN-0250.LB.example", ECA_ID_SAN,
+	    &err), 0);
+	assert_int_equal(peer_check(leaf, "san-0500.lb.example", ECA_ID_SAN,
+	    &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(peer_check(leaf, "lb.example", ECA_ID_SAN, &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(peer_check(leaf, ".lb.example", ECA_ID_SAN, &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
+	X509_free(leaf);
+	free(names);
+}
+
+static void
+test_san_list_beyond_the_bound_is_refused(void **state)
+{
+	struct testca_leaf_opts o = { .cn = "lb.example" };
+	static struct eca_certinfo info;
+	struct eca_err err;
+	X509 *leaf = NULL;
+	char *names = many_names(ECA_SAN_NAMES_MAX + 1);
+
+	(void)state;
+	o.san = names;
+	testca_leaf(ca, &o, &leaf, NULL);
+	assert_int_equal(eca_x509_info(leaf, &info, &err),
+	    ECA_ERR_BAD_CERTIFICATE);
+	assert_msg_has(&err, "at most 1024 names");
+	assert_int_equal(peer_check(leaf, "san-0001.lb.example", ECA_ID_SAN,
+	    &err), ECA_ERR_BAD_CERTIFICATE);
+	X509_free(leaf);
+	free(names);
+}
+
+static void
+test_dns_subtree_matching_table(void **state)
+{
+	static const struct {
+		const char *name, *base;
+		int want;
+	} t[] = {
+		/* RFC 5280: the name itself and labels added on the left */
+		{ "example.com", "example.com", 1 },
+		{ "a.example.com", "example.com", 1 },
+		{ "a.b.example.com", "example.com", 1 },
+		{ "A.Example.COM", "example.COM", 1 },
+		{ "badexample.com", "example.com", 0 },
+		{ "example.com.evil", "example.com", 0 },
+		{ "xample.com", "example.com", 0 },
+		{ "com", "example.com", 0 },
+		/* leading period: subdomains only */
+		{ "a.example.com", ".example.com", 1 },
+		{ "a.b.example.com", ".example.com", 1 },
+		{ "example.com", ".example.com", 0 },
+		{ "badexample.com", ".example.com", 0 },
+		/* empty: every name (as OpenSSL reads it) */
+		{ "example.com", "", 1 },
+		/* malformed constraints */
+		{ "a.example.com", "..example.com", -1 },
+		{ "a.example.com", "example..com", -1 },
+		{ "a.example.com", "example.com.", -1 },
+		{ "a.example.com", "*.example.com", -1 },
+		{ "a.example.com", ".", -1 },
+		{ "a.example.com", "-example.com", -1 },
+	};
+	size_t i;
+	int got;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		got = eca_x509_dns_in_subtree(t[i].name, strlen(t[i].name),
+		    t[i].base, strlen(t[i].base));
+		if (got != t[i].want)
+			fail_msg("%s in %s: %d, want %d", t[i].name, t[i].base,
+			    got, t[i].want);
+	}
+}
+
+static void
+test_name_constraints_are_checked_on_every_name(void **state)
+{
+	static const struct {
+		const char *nc;		/* the intermediate's, or NULL */
+		const char *leaf_nc;	/* the leaf's, or NULL */
+		const char *san;
+		const char *host;
+		int want;
+		const char *phrase;
+	} t[] = {
+		{ "critical,permitted;DNS:.allowed.example", NULL,
+		  "h.allowed.example", "h.allowed.example", 0, NULL },
+		{ "critical,permitted;DNS:.allowed.example", NULL,
+		  "allowed.example", "allowed.example",
+		  ECA_ERR_BAD_CERTIFICATE, "subtree" },
+		{ "critical,permitted;DNS:allowed.example", NULL,
+		  "allowed.example", "allowed.example", 0, NULL },
+		{ "critical,permitted;DNS:allowed.example", NULL,
+		  "h.allowed.example,.allowed.example", "h.allowed.example",
+		  ECA_ERR_BAD_CERTIFICATE, "not a valid host name" },
+		{ "critical,permitted;DNS:allowed.example", NULL,
+		  "h.allowed.example,h..allowed.example", "h.allowed.example",
+		  ECA_ERR_BAD_CERTIFICATE, "not a valid host name" },
+		{ "critical,permitted;DNS:allowed.example", NULL,
+		  "h.allowed.example,h.other.example", "h.allowed.example",
+		  ECA_ERR_BAD_CERTIFICATE, "subtree" },
+		{ "critical,excluded;DNS:bad.allowed.example", NULL,
+		  "x.bad.allowed.example", "x.bad.allowed.example",
+		  ECA_ERR_BAD_CERTIFICATE, "excluded" },
+		{ "critical,DER:30:04:a0:00:a1:00", NULL,
+		  "h.allowed.example", "h.allowed.example",
+		  ECA_ERR_BAD_CERTIFICATE, "empty subtree" },
+		{ "critical,DER:30:00", NULL,
+		  "h.allowed.example", "h.allowed.example",
+		  ECA_ERR_BAD_CERTIFICATE, "malformed name constraints" },
+		{ NULL, "critical,permitted;DNS:allowed.example",
+		  "h.allowed.example", "h.allowed.example",
+		  ECA_ERR_BAD_CERTIFICATE, "only a CA" },
+		/* No constraints: an invalid name is still refused. */
+		{ NULL, NULL, "h.example,-bad.example", "h.example",
+		  ECA_ERR_BAD_CERTIFICATE, "not a valid host name" },
+		{ NULL, NULL, "h.example,h.example.", "h.example",
+		  ECA_ERR_BAD_CERTIFICATE, "not a valid host name" },
+	};
+	struct testca_ca_opts co;
+	struct testca_leaf_opts lo;
+	struct eca_err err;
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(&co, 0, sizeof(co));
+		memset(&lo, 0, sizeof(lo));
+		co.int_nc = t[i].nc;
+		lo.cn = t[i].host;
+		lo.san = t[i].san;
+		lo.nc = t[i].leaf_nc;
+		r = custom_check(&co, &lo, t[i].host, &err);
+		if (r != t[i].want || (t[i].phrase != NULL &&
+		    strstr(err.msg, t[i].phrase) == NULL))
+			fail_msg("case %zu: %s (%s), want %s with \"%s\"", i,
+			    eca_err_name(r), err.msg, eca_err_name(t[i].want),
+			    t[i].phrase != NULL ? t[i].phrase : "");
+	}
+}
+
 int
 main(void)
 {
@@ -1180,6 +1514,14 @@ main(void)
 		cmocka_unit_test(test_identity_mismatch_under_dn_rule_is_refused),
 		cmocka_unit_test(test_identity_compares_canonical_names),
 		cmocka_unit_test(test_wildcard_san_is_refused),
+		cmocka_unit_test(test_weak_trust_anchor_keys_are_refused),
+		cmocka_unit_test(test_anchor_signature_is_not_judged_but_the_path_is),
+		cmocka_unit_test(test_expired_anchor_or_intermediate_is_refused),
+		cmocka_unit_test(test_partial_chain_trusts_an_issuing_ca_alone),
+		cmocka_unit_test(test_five_hundred_san_names_are_accepted_whole),
+		cmocka_unit_test(test_san_list_beyond_the_bound_is_refused),
+		cmocka_unit_test(test_dns_subtree_matching_table),
+		cmocka_unit_test(test_name_constraints_are_checked_on_every_name),
 		cmocka_unit_test(test_rsa1024_key_is_refused),
 		cmocka_unit_test(test_weak_intermediate_key_is_refused),
 		cmocka_unit_test(test_sha1_signature_is_refused),

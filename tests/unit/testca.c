@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/dsa.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
@@ -36,6 +37,25 @@ die(const char *what, const char *file, int line)
 }
 
 static EVP_PKEY *shared_rsa;
+
+static EVP_PKEY *
+dsa_key(void)
+{
+	EVP_PKEY_CTX *pctx, *kctx;
+	EVP_PKEY *params = NULL, *k = NULL;
+
+	CHECK((pctx = EVP_PKEY_CTX_new_from_name(NULL, "DSA", NULL)) != NULL);
+	CHECK(EVP_PKEY_paramgen_init(pctx) == 1);
+	CHECK(EVP_PKEY_CTX_set_dsa_paramgen_bits(pctx, 2048) == 1);
+	CHECK(EVP_PKEY_paramgen(pctx, &params) == 1);
+	CHECK((kctx = EVP_PKEY_CTX_new_from_pkey(NULL, params, NULL)) != NULL);
+	CHECK(EVP_PKEY_keygen_init(kctx) == 1);
+	CHECK(EVP_PKEY_keygen(kctx, &k) == 1);
+	EVP_PKEY_CTX_free(kctx);
+	EVP_PKEY_CTX_free(pctx);
+	EVP_PKEY_free(params);
+	return k;
+}
 
 EVP_PKEY *
 testca_key(enum testca_keytype type)
@@ -64,6 +84,12 @@ testca_key(enum testca_keytype type)
 		break;
 	case TESTCA_ED25519:
 		k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		break;
+	case TESTCA_EC_P192:
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-192");
+		break;
+	case TESTCA_DSA:
+		k = dsa_key();
 		break;
 	}
 	CHECK(k != NULL);
@@ -127,7 +153,8 @@ sign_cert(X509 *x, EVP_PKEY *issuer_key, int sha1)
 }
 
 static X509 *
-make_ca(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key)
+make_ca_ex(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
+    long nb, long na, int sha1, const char *nc)
 {
 	X509_NAME *name;
 	X509 *x;
@@ -135,15 +162,24 @@ make_ca(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key)
 	CHECK((name = X509_NAME_new()) != NULL);
 	add_name(name, "O", "eca test");
 	add_name(name, "CN", cn);
-	x = make_cert(key, name, issuer, -86400, 86400L * 3650, 0);
+	x = make_cert(key, name, issuer, nb != 0 ? nb : -86400,
+	    na != 0 ? na : 86400L * 3650, 0);
 	X509_NAME_free(name);
 	add_ext(x, NULL, NID_basic_constraints, "critical,CA:TRUE");
 	add_ext(x, NULL, NID_key_usage, "critical,keyCertSign,cRLSign");
 	add_ext(x, NULL, NID_subject_key_identifier, "hash");
 	add_ext(x, issuer != NULL ? issuer : x, NID_authority_key_identifier,
 	    "keyid:always");
-	sign_cert(x, issuer_key, 0);
+	if (nc != NULL)
+		add_ext(x, NULL, NID_name_constraints, nc);
+	sign_cert(x, issuer_key, sha1);
 	return x;
+}
+
+static X509 *
+make_ca(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key)
+{
+	return make_ca_ex(key, cn, issuer, issuer_key, 0, 0, 0, NULL);
 }
 
 struct testca *
@@ -159,6 +195,24 @@ testca_new(const char *name)
 	ca->root = make_ca(ca->root_key, cn, NULL, ca->root_key);
 	snprintf(cn, sizeof(cn), "%s Issuing CA", name);
 	ca->inter = make_ca(ca->int_key, cn, ca->root, ca->root_key);
+	return ca;
+}
+
+struct testca *
+testca_new_opts(const char *name, const struct testca_ca_opts *o)
+{
+	struct testca *ca;
+	char cn[256];
+
+	CHECK((ca = calloc(1, sizeof(*ca))) != NULL);
+	ca->root_key = testca_key(o->keys_set ? o->root_key : TESTCA_EC_P256);
+	ca->int_key = testca_key(o->keys_set ? o->int_key : TESTCA_EC_P256);
+	snprintf(cn, sizeof(cn), "%s Root CA", name);
+	ca->root = make_ca_ex(ca->root_key, cn, NULL, ca->root_key,
+	    o->root_not_before, o->root_not_after, o->root_sha1, NULL);
+	snprintf(cn, sizeof(cn), "%s Issuing CA", name);
+	ca->inter = make_ca_ex(ca->int_key, cn, ca->root, ca->root_key,
+	    o->int_not_before, o->int_not_after, o->int_sha1, o->int_nc);
 	return ca;
 }
 
@@ -185,8 +239,8 @@ make_leaf(X509 *issuer, EVP_PKEY *issuer_key,
 	X509_NAME *name;
 	EVP_PKEY *key;
 	X509 *x;
-	char san[2048], *p, *tok, *next;
-	size_t off = 0;
+	char *san, *p, *tok, *next;
+	size_t off = 0, size;
 	long na;
 
 	if (opts == NULL)
@@ -231,23 +285,29 @@ make_leaf(X509 *issuer, EVP_PKEY *issuer_key,
 	case TESTCA_EKU_NONE:
 		break;
 	}
+	/* Room for "DNS:" before each name, and then some. */
+	size = 2 * (opts->san != NULL ? strlen(opts->san) : 0) + 2048;
+	CHECK((san = malloc(size)) != NULL);
 	if (opts->san != NULL) {
 		CHECK((p = strdup(opts->san)) != NULL);
 		san[0] = '\0';
 		for (tok = p; tok != NULL; tok = next) {
 			if ((next = strchr(tok, ',')) != NULL)
 				*next++ = '\0';
-			off += (size_t)snprintf(san + off, sizeof(san) - off,
+			off += (size_t)snprintf(san + off, size - off,
 			    "%sDNS:%s", off > 0 ? "," : "", tok);
-			CHECK(off < sizeof(san));
+			CHECK(off < size);
 		}
 		free(p);
 		add_ext(x, NULL, NID_subject_alt_name, san);
 	}
 	if (opts->cdp != NULL) {
-		snprintf(san, sizeof(san), "URI:%s", opts->cdp);
+		snprintf(san, size, "URI:%s", opts->cdp);
 		add_ext(x, NULL, NID_crl_distribution_points, san);
 	}
+	free(san);
+	if (opts->nc != NULL)
+		add_ext(x, NULL, NID_name_constraints, opts->nc);
 	add_ext(x, NULL, NID_subject_key_identifier, "hash");
 	add_ext(x, issuer, NID_authority_key_identifier, "keyid:always");
 	sign_cert(x, issuer_key, opts->sha1);

@@ -23,6 +23,8 @@ enum testca_keytype {
 	TESTCA_EC_P256,
 	TESTCA_EC_P384,
 	TESTCA_ED25519,
+	TESTCA_EC_P192,		/* a weak curve */
+	TESTCA_DSA,		/* DSA 2048 (refused whatever its size) */
 };
 
 enum testca_eku {
@@ -45,6 +47,7 @@ struct testca_leaf_opts {
 	int sha1;		/* sign with SHA-1 */
 	long serial;		/* 0: a random serial */
 	const char *cdp;	/* a CRL distribution point URI, or NULL */
+	const char *nc;		/* a nameConstraints value (v3 config), or NULL */
 };
 
 /* A root CA and an intermediate it signed (both EC P-256). */
@@ -57,6 +60,20 @@ struct testca {
 
 /* name goes into the CA subjects ("<name> Root CA", "<name> Issuing CA"). */
 struct testca *testca_new(const char *name);
+
+/* A CA pair made to measure (issue 15): zero fields keep the defaults. */
+struct testca_ca_opts {
+	int keys_set;			/* use root_key and int_key below */
+	enum testca_keytype root_key;	/* default EC P-256 */
+	enum testca_keytype int_key;	/* default EC P-256 */
+	long root_not_before, root_not_after;	/* seconds from now */
+	long int_not_before, int_not_after;
+	int root_sha1;			/* the root signs itself with SHA-1 */
+	int int_sha1;			/* the root signs the intermediate so */
+	const char *int_nc;		/* the intermediate's nameConstraints */
+};
+struct testca *testca_new_opts(const char *name,
+    const struct testca_ca_opts *o);
 void testca_free(struct testca *ca);
 
 /* A new key of the type; the caller owns it. */
