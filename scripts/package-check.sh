@@ -114,6 +114,30 @@ if "$top/scripts/mkca.sh" ca "$ca" --name "package check" >/dev/null 2>&1 &&
 	[ "$out" = "ecad: configuration OK" ] &&
 	    ok "ecad -t as _eca on the packaged eca.conf with a host identity" ||
 	    notok "ecad -t as _eca: $out"
+	# Started as _eca, as the unit does: it serves, writes its pid file
+	# in /run/eca, and removes it on SIGTERM.  Port 0: any free port.
+	echo "LISTEN = 127.0.0.1:0" >>"$root/etc/eca/eca.conf"
+	: >"$root/tmp/ecad.log"
+	in_root runuser -u _eca -- ecad -d -f /etc/eca/eca.conf \
+	    2>>"$root/tmp/ecad.log" &
+	for ((i = 0; i < 150; i++)); do
+		grep -q 'ecad: ready' "$root/tmp/ecad.log" && break
+		[ -n "$(jobs -r)" ] || break
+		sleep 0.1
+	done
+	pid=$(cat "$root/run/eca/ecad.pid" 2>/dev/null)
+	# _eca exists inside the root only: compare uids.
+	user=$([ -n "$pid" ] && stat -c %u "/proc/$pid" 2>/dev/null)
+	if grep -q 'ecad: ready' "$root/tmp/ecad.log" &&
+	    [ -n "$user" ] && [ "$user" = "$(in_root id -u _eca)" ]; then
+		ok "ecad -d runs as _eca (pid $pid in /run/eca/ecad.pid)"
+	else
+		notok "ecad -d as _eca did not get ready (pid '$pid', user '$user'): $(tail -3 "$root/tmp/ecad.log" | tr '\n' ' ')"
+	fi
+	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+	wait
+	[ ! -e "$root/run/eca/ecad.pid" ] && ok "ecad removed its pid file on SIGTERM" ||
+	    notok "ecad left /run/eca/ecad.pid behind"
 else
 	notok "mkca.sh could not make the test CA"
 fi
