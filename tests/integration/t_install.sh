@@ -72,6 +72,13 @@ c_install() {
 	got=$(cd "$DEST" && find . -type f | grep -vE \
 	    '/(sbin/ecad|bin/eca|eca/eca\.conf|man[158]/ecad?(\.conf)?\.[158]|completions/eca|ecad\.service|sysusers\.d/eca\.conf|tmpfiles\.d/eca\.conf|pkgconfig/eca\.pc|libeca\.a|include/eca/[a-z0-9_]+\.h)$')
 	expect_eq "$got" "" "files installed besides the expected ones" || return
+	# The installed headers include only installed headers.
+	local inc h
+	inc=$(dirname "$DEST$(installed include/eca/x509.h)") || return
+	for h in $(sed -n 's/^#include "\(.*\)"$/\1/p' "$inc"/*.h | sort -u); do
+		[ -f "$inc/$h" ] ||
+		    { fail "an installed header includes $h, which is not installed (dist/meson.build)"; return; }
+	done
 	INSTALLED=1
 }
 
