@@ -311,6 +311,71 @@ with open(sys.argv[2], "a") as f:
 	fi
 }
 
+# ecad -j logs to the journal: an enrollment decision carries HOST,
+# FINGERPRINT, REASON and PRIMARY as fields.  ecad runs in its own mount
+# namespace with a tmpfs on /run/systemd and this test's socket as
+# /run/systemd/journal/socket, so no real journal is touched.
+c_journal() {
+	local j wrapper line fp want i
+	need_install || return
+	if ! grep -q 'ECA_HAVE_SYSTEMD 1' "$BUILD/eca-config.h" 2>/dev/null; then
+		skipped "ecad built without libsystemd (-Dsystemd=disabled)"
+		return
+	fi
+	if [ "$(id -u)" != 0 ] || [ ! -d /run/systemd ] ||
+	    ! command -v unshare >/dev/null; then
+		skipped "needs root, unshare and /run/systemd for a private journal socket"
+		return
+	fi
+	j=$T/journal
+	mkdir -p "$j"
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1] + "/socket")
+s.settimeout(120)
+with open(sys.argv[1] + "/entries", "a") as f:
+    while True:
+        try:
+            m = s.recv(65536).decode(errors="replace")
+        except socket.timeout:
+            break
+        f.write(m.strip("\n").replace("\n", "\t") + "\n")
+        f.flush()
+' "$j" &
+	IT_PIDS+=("$!")
+	wrapper=$T/ecad-journal
+	cat >"$wrapper" <<-WRAP
+	#!/bin/sh
+	exec unshare -m sh -c 'mount -t tmpfs tmpfs /run/systemd &&
+	    mkdir /run/systemd/journal &&
+	    mount --bind "\$0" /run/systemd/journal && exec "\$@"' \\
+	    "$j" "$DEST$SBINDIR/ecad" -j "\$@"
+	WRAP
+	chmod 755 "$wrapper"
+	for ((i = 0; i < 50; i++)); do
+		[ -S "$j/socket" ] && break
+		sleep 0.1
+	done
+	local ECAD=$wrapper
+	start_primary jp.it.test || return
+	make_host jh.it.test --server jp.it.test || return
+	host_eca jh.it.test enroll
+	expect_rc 0 || return
+	fp=$(cert_fp "$(host_dir jh.it.test)/cert.pem")
+	wait_log "$j/entries" "HOST=jh.it.test" 10 || return
+	# One entry per line, its fields separated by tabs.
+	line=$(grep "HOST=jh.it.test" "$j/entries" | grep 'REASON=ENROLLED' |
+	    head -1 | tr '\t' '\n')
+	for want in "HOST=jh.it.test" "FINGERPRINT=$fp" "REASON=ENROLLED" \
+	    "PRIMARY=jp.it.test" "PRIORITY=6" "SYSLOG_IDENTIFIER=ecad"; do
+		printf '%s\n' "$line" | grep -qFx -- "$want" ||
+		    { fail "no $want in the journal entry: $(_it_short "$line")"; return; }
+	done
+	expect_match "$line" "^MESSAGE=POST /v1/enrollments: ENROLLED " \
+	    "the journal entry's MESSAGE"
+}
+
 run_case "meson install puts the programs, config template, unit, sysusers, tmpfiles, man pages, completion and libeca in DESTDIR with their modes" c_install
 run_case "the installed ecad -V and eca --version print the meson version; ecad -h prints usage" c_versions
 run_case "eca(1), ecad(8) and eca.conf(5) pass mandoc -T lint and render with man -l without warnings" c_man
@@ -319,3 +384,4 @@ run_case "the unit, sysusers.d, tmpfiles.d, the template and ecad's defaults agr
 run_case "the template lists every key with its default, and ecad -t accepts it with a host's identity" c_template
 run_case "bash completion sources cleanly and completes eca ap to approve and every command" c_completion
 run_case "ecad tells systemd READY, RELOADING and STOPPING, and logs without function names" c_notify
+run_case "ecad -j logs an enrollment to the journal with HOST, FINGERPRINT, REASON and PRIMARY fields" c_journal
