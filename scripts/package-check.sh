@@ -115,8 +115,13 @@ if "$top/scripts/mkca.sh" ca "$ca" --name "package check" >/dev/null 2>&1 &&
 	    ok "ecad -t as _eca on the packaged eca.conf with a host identity" ||
 	    notok "ecad -t as _eca: $out"
 	# Started as _eca, as the unit does: it serves, writes its pid file
-	# in /run/eca, and removes it on SIGTERM.  Port 0: any free port.
-	echo "LISTEN = 127.0.0.1:0" >>"$root/etc/eca/eca.conf"
+	# in /run/eca, and removes it on SIGTERM.  The root shares this
+	# machine's network: a port nothing listens on.
+	for ((i = 0; i < 100; i++)); do
+		port=$((20000 + RANDOM % 12000))
+		[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ] && break
+	done
+	echo "LISTEN = 127.0.0.1:$port" >>"$root/etc/eca/eca.conf"
 	: >"$root/tmp/ecad.log"
 	in_root runuser -u _eca -- ecad -d -f /etc/eca/eca.conf \
 	    2>>"$root/tmp/ecad.log" &
@@ -134,10 +139,14 @@ if "$top/scripts/mkca.sh" ca "$ca" --name "package check" >/dev/null 2>&1 &&
 	else
 		notok "ecad -d as _eca did not get ready (pid '$pid', user '$user'): $(tail -3 "$root/tmp/ecad.log" | tr '\n' ' ')"
 	fi
-	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+	if [ -n "$pid" ]; then
+		kill -TERM "$pid" 2>/dev/null
+		wait
+		[ ! -e "$root/run/eca/ecad.pid" ] &&
+		    ok "ecad removed its pid file on SIGTERM" ||
+		    notok "ecad left /run/eca/ecad.pid behind"
+	fi
 	wait
-	[ ! -e "$root/run/eca/ecad.pid" ] && ok "ecad removed its pid file on SIGTERM" ||
-	    notok "ecad left /run/eca/ecad.pid behind"
 else
 	notok "mkca.sh could not make the test CA"
 fi
