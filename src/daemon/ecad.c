@@ -714,8 +714,15 @@ drop_privileges(struct ecad *d, struct eca_err *err)
 	int r;
 
 	d->admin_uid = geteuid();
-	if (geteuid() != 0)
+	if (geteuid() != 0) {
+		/* Started unprivileged (ecad.service: User=_eca): nothing to drop. */
+		if (d->cfg->user != NULL && ((pw = getpwnam(d->cfg->user)) ==
+		    NULL || pw->pw_uid != geteuid()))
+			log_warn("USER %s is not used: ecad was started as uid "
+			    "%u, not as root", d->cfg->user,
+			    (unsigned)geteuid());
 		return 0;
+	}
 	if (d->cfg->user == NULL) {
 		log_warn("running as root: set USER in %s to drop privileges",
 		    d->conf_path);
