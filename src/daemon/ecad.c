@@ -117,8 +117,32 @@ log_syslog(enum eca_log_level level, const char *func,
 }
 
 #if ECA_HAVE_SYSTEMD
-#define JOURNAL_FIELDS_MAX 8
-#define JOURNAL_FIELD_LEN 512
+#define JOURNAL_FIELDS_MAX 8		/* fields of one message */
+#define JOURNAL_FIELD_LEN 1100		/* "NAME=" + a 1024-byte message */
+
+struct journal_entry {
+	char buf[4 + JOURNAL_FIELDS_MAX][JOURNAL_FIELD_LEN];
+	struct iovec iov[4 + JOURNAL_FIELDS_MAX];
+	size_t n;
+};
+
+/* One NAME=value field (cut at JOURNAL_FIELD_LEN); empty values left out. */
+static void
+journal_add(struct journal_entry *e, const char *name, const char *value)
+{
+	int len;
+
+	if (value == NULL || value[0] == '\0' ||
+	    e->n >= sizeof(e->iov) / sizeof(e->iov[0]))
+		return;
+	len = snprintf(e->buf[e->n], JOURNAL_FIELD_LEN, "%s=%s", name, value);
+	if (len < 0)
+		return;
+	e->iov[e->n].iov_base = e->buf[e->n];
+	e->iov[e->n].iov_len = len < JOURNAL_FIELD_LEN ? (size_t)len :
+	    JOURNAL_FIELD_LEN - 1;
+	e->n++;
+}
 
 /*
  * The journal: the message, its priority, the function as CODE_FUNC, and
@@ -129,43 +153,20 @@ static void
 log_journal(enum eca_log_level level, const char *func,
     const struct eca_log_field *fields, const char *msg, void *arg)
 {
-	char buf[4 + JOURNAL_FIELDS_MAX][JOURNAL_FIELD_LEN];
-	char mbuf[1100];
-	struct iovec iov[4 + JOURNAL_FIELDS_MAX];
-	size_t n = 0, i;
-	int len;
+	static const char *const prio[] = { "7", "6", "4", "3" };
+	struct journal_entry e;
+	size_t i;
 
 	(void)arg;
-	len = snprintf(mbuf, sizeof(mbuf), "MESSAGE=%s", msg);
-	iov[n].iov_base = mbuf;
-	iov[n++].iov_len = len < (int)sizeof(mbuf) ? (size_t)len :
-	    sizeof(mbuf) - 1;
-	len = snprintf(buf[n], JOURNAL_FIELD_LEN, "PRIORITY=%d",
-	    syslog_prio[level]);
-	iov[n].iov_base = buf[n];
-	iov[n].iov_len = (size_t)len;
-	n++;
-	len = snprintf(buf[n], JOURNAL_FIELD_LEN, "SYSLOG_IDENTIFIER=ecad");
-	iov[n].iov_base = buf[n];
-	iov[n].iov_len = (size_t)len;
-	n++;
-	len = snprintf(buf[n], JOURNAL_FIELD_LEN, "CODE_FUNC=%s", func);
-	iov[n].iov_base = buf[n];
-	iov[n].iov_len = len < JOURNAL_FIELD_LEN ? (size_t)len :
-	    JOURNAL_FIELD_LEN - 1;
-	n++;
+	e.n = 0;
+	journal_add(&e, "MESSAGE", msg);
+	journal_add(&e, "PRIORITY", prio[level]);
+	journal_add(&e, "SYSLOG_IDENTIFIER", "ecad");
+	journal_add(&e, "CODE_FUNC", func);
 	for (i = 0; fields != NULL && fields[i].name != NULL &&
-	    i < JOURNAL_FIELDS_MAX; i++) {
-		if (fields[i].value == NULL || fields[i].value[0] == '\0')
-			continue;
-		len = snprintf(buf[n], JOURNAL_FIELD_LEN, "%s=%s",
-		    fields[i].name, fields[i].value);
-		iov[n].iov_base = buf[n];
-		iov[n].iov_len = len < JOURNAL_FIELD_LEN ? (size_t)len :
-		    JOURNAL_FIELD_LEN - 1;
-		n++;
-	}
-	(void)sd_journal_sendv(iov, (int)n);
+	    i < JOURNAL_FIELDS_MAX; i++)
+		journal_add(&e, fields[i].name, fields[i].value);
+	(void)sd_journal_sendv(e.iov, (int)e.n);
 }
 
 /*
