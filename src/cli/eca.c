@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "eca-config.h"
 #include "output.h"
 
 static const struct cli_opt opts_enroll[] = {
@@ -119,7 +120,8 @@ print_help(FILE *fp)
 	const struct cli_cmd *c;
 	size_t i, w = 0;
 
-	fprintf(fp, "usage: eca [-f FILE] [--json] COMMAND [ARGS]\n\n"
+	fprintf(fp, "usage: eca [-f FILE] [--json] COMMAND [ARGS]\n"
+	    "       eca --version | --help\n\n"
 	    "  -f FILE   configuration file (default: $ECA_CONFIG, then "
 	    CLI_DEFAULT_CONFIG ")\n"
 	    "  --json    print results (and errors) as JSON on stdout\n\n"
@@ -326,6 +328,9 @@ main(int argc, char **argv)
 		    strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "-help") == 0) {
 			print_help(stdout);
+			return ECA_EXIT_OK;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("eca %s\n", ECA_VERSION);
 			return ECA_EXIT_OK;
 		} else
 			break;

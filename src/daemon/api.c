@@ -197,7 +197,10 @@ reply_errorv(struct call *c, int status, int code,
 	if (status == 0)
 		status = eca_err_http_status(code);
 	atomic_fetch_add(&c->d->stats.refusals, 1);
-	log_info("refused %s %s from %s (host %s, fingerprint %s): %s: %s",
+	log_info_fields(ECA_LOG_FIELDS({ "HOST", c->name },
+	    { "FINGERPRINT", c->fp }, { "REASON", eca_err_name(code) },
+	    { "PRIMARY", c->d->cfg->client_name }),
+	    "refused %s %s from %s (host %s, fingerprint %s): %s: %s",
 	    c->method, c->path, c->source, c->name[0] ? c->name : "-",
 	    c->fp[0] ? c->fp : "-", eca_err_name(code), msg);
 	audit_refusal(c, code);
@@ -677,7 +680,10 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 	else if (op->status != 0)
 		reply_error(c, op->status, "%s", op->err.msg);
 	else {
-		log_info("%s %s: %s (host ID %s, fingerprint %s, by %s "
+		log_info_fields(ECA_LOG_FIELDS({ "HOST", op->rec.host },
+		    { "FINGERPRINT", op->rec.cert.fingerprint },
+		    { "REASON", outcome }, { "PRIMARY", op->rec.primary }),
+		    "%s %s: %s (host ID %s, fingerprint %s, by %s "
 		    "from %s)",
 		    c->method, c->path, outcome, op->rec.host_id,
 		    op->rec.cert.fingerprint, op->actor, c->source);

@@ -28,6 +28,12 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <openssl/crypto.h>
+#include "eca-config.h"
+#if ECA_HAVE_SYSTEMD
+#include <sys/uio.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+#endif
 
 #include "client.h"
 #include "config.h"
@@ -42,13 +48,17 @@
 #define DEFAULT_CONF "/etc/eca/eca.conf"
 
 static void
-usage(void)
+usage(FILE *fp)
 {
-	fprintf(stderr, "usage: ecad [-dtT] [-f FILE]\n"
+	fprintf(fp, "usage: ecad [-dhjtTV] [-f FILE]\n"
 	    "  -f FILE  configuration (default $ECA_CONFIG, then %s)\n"
-	    "  -d       stay in the foreground and log to stderr\n"
+	    "  -d       stay in the foreground and log to stderr (or to the\n"
+	    "           journal when stderr is systemd's journal stream)\n"
+	    "  -j       with -d, log to the systemd journal with fields\n"
 	    "  -t       check the configuration and credentials, then exit\n"
-	    "  -T       print the effective configuration, then exit\n",
+	    "  -T       print the effective configuration, then exit\n"
+	    "  -V       print the version, then exit\n"
+	    "  -h       print this help, then exit\n",
 	    DEFAULT_CONF);
 }
 
@@ -68,31 +78,142 @@ level_name(enum eca_log_level l)
 	}
 }
 
+/*
+ * The function name is for developers: shown at debug level only.  Every
+ * other message says what happened on its own.
+ */
 static void
-log_stderr(enum eca_log_level level, const char *func, const char *msg,
-    void *arg)
+log_stderr(enum eca_log_level level, const char *func,
+    const struct eca_log_field *fields, const char *msg, void *arg)
 {
 	struct timeval tv;
 	struct tm tm;
 	char ts[32];
 
 	(void)arg;
+	(void)fields;
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ ecad[%ld] %s: %s: %s\n", ts,
-	    (long)tv.tv_usec / 1000, (long)getpid(), level_name(level), func,
-	    msg);
+	fprintf(stderr, "%s.%03ldZ ecad[%ld] %s: %s%s%s\n", ts,
+	    (long)tv.tv_usec / 1000, (long)getpid(), level_name(level),
+	    level == ECA_LOG_DEBUG ? func : "",
+	    level == ECA_LOG_DEBUG ? ": " : "", msg);
 }
 
+static const int syslog_prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING,
+    LOG_ERR };
+
 static void
-log_syslog(enum eca_log_level level, const char *func, const char *msg,
-    void *arg)
+log_syslog(enum eca_log_level level, const char *func,
+    const struct eca_log_field *fields, const char *msg, void *arg)
 {
-	static const int prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
+	(void)arg;
+	(void)fields;
+	if (level == ECA_LOG_DEBUG)
+		syslog(LOG_DEBUG, "debug: %s: %s", func, msg);
+	else
+		syslog(syslog_prio[level], "%s: %s", level_name(level), msg);
+}
+
+#if ECA_HAVE_SYSTEMD
+#define JOURNAL_FIELDS_MAX 8		/* fields of one message */
+#define JOURNAL_FIELD_LEN 1100		/* "NAME=" + a 1024-byte message */
+
+struct journal_entry {
+	char buf[4 + JOURNAL_FIELDS_MAX][JOURNAL_FIELD_LEN];
+	struct iovec iov[4 + JOURNAL_FIELDS_MAX];
+	size_t n;
+};
+
+/* One NAME=value field (cut at JOURNAL_FIELD_LEN); empty values left out. */
+static void
+journal_add(struct journal_entry *e, const char *name, const char *value)
+{
+	int len;
+
+	if (value == NULL || value[0] == '\0' ||
+	    e->n >= sizeof(e->iov) / sizeof(e->iov[0]))
+		return;
+	len = snprintf(e->buf[e->n], JOURNAL_FIELD_LEN, "%s=%s", name, value);
+	if (len < 0)
+		return;
+	e->iov[e->n].iov_base = e->buf[e->n];
+	e->iov[e->n].iov_len = len < JOURNAL_FIELD_LEN ? (size_t)len :
+	    JOURNAL_FIELD_LEN - 1;
+	e->n++;
+}
+
+/*
+ * The journal: the message, its priority, the function as CODE_FUNC, and
+ * the decision's fields (HOST, FINGERPRINT, REASON, PRIMARY) apart, so
+ * that `journalctl -u ecad HOST=db7.example.com` finds a host's verdicts.
+ */
+static void
+log_journal(enum eca_log_level level, const char *func,
+    const struct eca_log_field *fields, const char *msg, void *arg)
+{
+	static const char *const prio[] = { "7", "6", "4", "3" };
+	struct journal_entry e;
+	size_t i;
 
 	(void)arg;
-	syslog(prio[level], "%s: %s: %s", level_name(level), func, msg);
+	e.n = 0;
+	journal_add(&e, "MESSAGE", msg);
+	journal_add(&e, "PRIORITY", prio[level]);
+	journal_add(&e, "SYSLOG_IDENTIFIER", "ecad");
+	journal_add(&e, "CODE_FUNC", func);
+	for (i = 0; fields != NULL && fields[i].name != NULL &&
+	    i < JOURNAL_FIELDS_MAX; i++)
+		journal_add(&e, fields[i].name, fields[i].value);
+	(void)sd_journal_sendv(e.iov, (int)e.n);
+}
+
+/*
+ * systemd sets JOURNAL_STREAM to "DEV:INODE" of the stream it connected
+ * to stderr; it counts only if stderr is still that stream (a child with
+ * stderr redirected to a file inherits the variable).
+ */
+static int
+stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (e == NULL || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+#endif
+
+/* Tell systemd (Type=notify) where we are; a no-op outside systemd. */
+static void
+notify(const char *state)
+{
+#if ECA_HAVE_SYSTEMD
+	(void)sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+/* RELOADING=1 with the monotonic time systemd wants alongside it. */
+static void
+notify_reloading(void)
+{
+	struct timespec ts;
+	char buf[80];
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return;
+	snprintf(buf, sizeof(buf), "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000ULL);
+	notify(buf);
 }
 
 static enum eca_log_level
@@ -114,6 +235,11 @@ log_setup(struct ecad *d)
 {
 	enum eca_log_level min = log_level_of(d->cfg->log_level);
 
+#if ECA_HAVE_SYSTEMD
+	if (d->foreground && (d->journal || stderr_is_journal()))
+		eca_log_set_sink(log_journal, NULL, min);
+	else
+#endif
 	if (d->foreground)
 		eca_log_set_sink(log_stderr, NULL, min);
 	else {
@@ -210,18 +336,33 @@ snap_build(struct ecad *d, struct eca_config *cfg, struct ecad_snap **out,
 	return 0;
 }
 
-/* Phase: options. */
+/* Phase: options.  0 to go on, 1 when done (-V, -h), -1 on a usage error. */
 static int
 parse_options(struct ecad *d, int argc, char **argv)
 {
 	int ch;
 
 	d->conf_path = getenv("ECA_CONFIG");
-	while ((ch = getopt(argc, argv, "df:tT")) != -1) {
+	while ((ch = getopt(argc, argv, "df:hjtTV")) != -1) {
 		switch (ch) {
 		case 'd':
 			d->foreground = 1;
 			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'j':
+#if !ECA_HAVE_SYSTEMD
+			fprintf(stderr, "ecad: -j: this ecad was built without "
+			    "systemd support (rebuild with -Dsystemd=enabled)"
+			    "\n");
+			return -1;
+#endif
+			d->journal = 1;
+			break;
+		case 'V':
+			printf("ecad %s\n", ECA_VERSION);
+			return 1;
 		case 'f':
 			d->conf_path = optarg;
 			break;
@@ -232,12 +373,17 @@ parse_options(struct ecad *d, int argc, char **argv)
 			d->dump_only = 1;
 			break;
 		default:
-			usage();
+			usage(stderr);
 			return -1;
 		}
 	}
 	if (optind != argc) {
-		usage();
+		usage(stderr);
+		return -1;
+	}
+	if (d->journal && !d->foreground) {
+		fprintf(stderr, "ecad: -j needs -d (systemd runs ecad in the "
+		    "foreground)\n");
 		return -1;
 	}
 	if (d->conf_path == NULL || d->conf_path[0] == '\0')
@@ -569,8 +715,15 @@ drop_privileges(struct ecad *d, struct eca_err *err)
 	int r;
 
 	d->admin_uid = geteuid();
-	if (geteuid() != 0)
+	if (geteuid() != 0) {
+		/* Started unprivileged (ecad.service: User=_eca): nothing to drop. */
+		if (d->cfg->user != NULL && ((pw = getpwnam(d->cfg->user)) ==
+		    NULL || pw->pw_uid != geteuid()))
+			log_warn("USER %s is not used: ecad was started as uid "
+			    "%u, not as root", d->cfg->user,
+			    (unsigned)geteuid());
 		return 0;
+	}
 	if (d->cfg->user == NULL) {
 		log_warn("running as root: set USER in %s to drop privileges",
 		    d->conf_path);
@@ -640,10 +793,13 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
+		notify_reloading();
 		log_info("SIGHUP: reloading %s", d->conf_path);
 		reload(d);
+		notify("READY=1");
 		return;
 	}
+	notify("STOPPING=1");
 	log_info("signal %d: shutting down", (int)sig);
 	event_base_loopbreak(d->base);
 }
@@ -741,6 +897,7 @@ announce_ready(struct ecad *d)
 			    "%s\n", eca_role_name(d->cfg->role),
 			    d->peer_desc[0] != '\0' ? d->peer_desc : "none");
 	}
+	notify("READY=1\nSTATUS=ready");
 	if (d->ready_fd != -1) {
 		if (write(d->ready_fd, "ready", 5) != 5)
 			log_warn("cannot tell the parent process we are ready");
@@ -825,8 +982,9 @@ main(int argc, char **argv)
 	d.ready_fd = -1;
 	d.ctl_fd = -1;
 	pthread_mutex_init(&d.snap_lock, NULL);
-	if (parse_options(&d, argc, argv) != 0)
-		return 1;
+	if ((rc = parse_options(&d, argc, argv)) != 0)
+		return rc < 0 ? 1 : 0;
+	rc = 1;
 	if (evthread_use_pthreads() != 0) {
 		fprintf(stderr, "ecad: libevent has no thread support\n");
 		return 1;

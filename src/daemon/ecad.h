@@ -131,6 +131,7 @@ struct ecad {
 	int foreground;
 	int test_only;
 	int dump_only;
+	int journal;			/* -j: log to the systemd journal */
 
 	/*
 	 * The start-up configuration: listen addresses, DB, workers, user,

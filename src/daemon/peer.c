@@ -640,12 +640,19 @@ judged_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (pc->v.accept)
-		log_info("peer channel from %s (%s), fingerprint %s, "
+		log_info_fields(ECA_LOG_FIELDS({ "HOST", pc->hello.host },
+		    { "FINGERPRINT", pc->fingerprint },
+		    { "REASON", "ACCEPTED" }, { "PRIMARY", pc->v.primary }),
+		    "peer channel from %s (%s), fingerprint %s, "
 		    "primary %s, purpose %s: accepted", pc->hello.host,
 		    pc->addr, pc->fingerprint, pc->v.primary,
 		    eca_purpose_name(pc->hello.purpose));
 	else
-		log_info("peer channel from %s (%s), fingerprint %s, "
+		log_info_fields(ECA_LOG_FIELDS({ "HOST", pc->hello.host },
+		    { "FINGERPRINT", pc->fingerprint },
+		    { "REASON", eca_err_name(pc->v.code) },
+		    { "PRIMARY", pc->v.primary }),
+		    "peer channel from %s (%s), fingerprint %s, "
 		    "primary %s, purpose %s: refused %s: %s", pc->hello.host,
 		    pc->addr, pc->fingerprint[0] != '\0' ? pc->fingerprint :
 		    "none", pc->v.primary[0] != '\0' ? pc->v.primary : "none",

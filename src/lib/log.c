@@ -19,16 +19,37 @@ eca_log_set_sink(eca_log_sink *sink, void *arg, enum eca_log_level min)
 	log_min = min;
 }
 
+static void
+log_v(enum eca_log_level level, const char *func,
+    const struct eca_log_field *fields, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_sink(level, func, fields, msg, log_arg);
+}
+
 void
 eca_log(enum eca_log_level level, const char *func, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	if (log_sink == NULL || level < log_min)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_v(level, func, NULL, fmt, ap);
 	va_end(ap);
-	log_sink(level, func, msg, log_arg);
+}
+
+void
+eca_log_fields(enum eca_log_level level, const char *func,
+    const struct eca_log_field *fields, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (log_sink == NULL || level < log_min)
+		return;
+	va_start(ap, fmt);
+	log_v(level, func, fields, fmt, ap);
+	va_end(ap);
 }
