@@ -137,6 +137,19 @@ op_admin(struct fixture *f, struct eca_op *op, enum eca_op_type type,
 }
 
 /* Apply one op alone; returns its status. */
+/* APPROVE or REJECT of the waiting certificate fake_cert(leaf, key). */
+static void
+op_decide(struct fixture *f, struct eca_op *op, enum eca_op_type type,
+    const char *host, unsigned leaf, unsigned key)
+{
+	struct eca_certinfo ci;
+
+	op_admin(f, op, type, host);
+	fake_cert(&ci, leaf, key);
+	snprintf(op->require_fingerprint, sizeof(op->require_fingerprint),
+	    "%s", ci.fingerprint);
+}
+
 static int
 apply1(struct fixture *f, struct eca_op *op)
 {
@@ -183,7 +196,15 @@ static int
 decide(const struct eca_enrollment *ex, const struct eca_enroll_req *q,
     enum eca_enroll_outcome *o, struct eca_err *err)
 {
-	return eca_enroll_decide(ex, q, o, err);
+	struct eca_candidate c;
+
+	/* A record's summary candidate stands for its one waiting one. */
+	memset(&c, 0, sizeof(c));
+	if (ex != NULL && ex->has_candidate) {
+		c.cert = ex->candidate;
+		return eca_enroll_decide(ex, &c, 1, q, o, err);
+	}
+	return eca_enroll_decide(ex, NULL, 0, q, o, err);
 }
 
 /* ---------------------------------------------------------------- */
@@ -273,8 +294,8 @@ test_decide_new_key_without_force_is_conflict(void **state)
 	q.allow_force = 1;	/* allowed, but not asked */
 	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_CONFLICT);
 	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
-	assert_non_null(strstr(err.msg, "an administrator must run `eca "
-	    "approve HOST` or `eca reject HOST` on the primary"));
+	assert_non_null(strstr(err.msg, "`eca approve HOST --fingerprint FP` "
+	    "or `eca reject HOST --fingerprint FP` on the primary"));
 }
 
 static void
@@ -750,11 +771,12 @@ test_apply_conflict_is_persisted_with_candidate(void **state)
 	assert_int_equal(r.candidate_at, f->now - 1);
 	assert_int_equal(history_len(f, "a.example", NULL), 2);
 
-	/* a newer different cert replaces the candidate */
+	/* a newer different cert waits beside it (the summary is newest) */
 	op_enroll(f, &op, "a.example", 3, 3);
 	assert_int_equal(apply1(f, &op), ECA_ERR_CONFLICT);
 	get(f, "a.example", &r);
 	assert_string_equal(r.candidate.fingerprint, op.req.cert.fingerprint);
+	assert_int_equal(r.ncandidates, 2);
 	assert_string_equal(r.cert.fingerprint, enrolled_fp);
 
 	/* the enrolled cert still works and changes nothing */
@@ -786,7 +808,7 @@ test_apply_approve_makes_candidate_enrolled(void **state)
 	get(f, "a.example", &before);
 	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
 	snprintf(cand_fp, sizeof(cand_fp), "%s", op.req.cert.fingerprint);
-	op_admin(f, &op, ECA_OP_APPROVE, "a.example");
+	op_decide(f, &op, ECA_OP_APPROVE, "a.example", 2, 2);
 	snprintf(op.actor, sizeof(op.actor), "CN=admin");
 	assert_int_equal(apply1(f, &op), 0);
 	assert_int_equal(op.outcome, ECA_OUTCOME_APPROVED);
@@ -817,7 +839,7 @@ test_apply_reject_drops_candidate_and_returns_to_enrolled(void **state)
 
 	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
 	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
-	op_admin(f, &op, ECA_OP_REJECT, "a.example");
+	op_decide(f, &op, ECA_OP_REJECT, "a.example", 2, 2);
 	assert_int_equal(apply1(f, &op), 0);
 	assert_int_equal(op.outcome, ECA_OUTCOME_REJECTED);
 	get(f, "a.example", &r);
@@ -1280,7 +1302,7 @@ test_apply_revoke_of_conflict_keeps_candidate_for_a_decision(void **state)
 	assert_int_equal(r.state, ECA_STATE_REVOKED);
 	assert_true(r.has_candidate);
 	/* rejecting the candidate leaves the record REVOKED */
-	op_admin(f, &op, ECA_OP_REJECT, "a.example");
+	op_decide(f, &op, ECA_OP_REJECT, "a.example", 2, 2);
 	assert_int_equal(apply1(f, &op), 0);
 	assert_int_equal(op.outcome, ECA_OUTCOME_REJECTED);
 	get(f, "a.example", &r);
@@ -1306,7 +1328,14 @@ test_apply_reject_of_conflict_on_revoked_record_returns_to_revoked(
 	assert_int_equal(enroll(f, "a.example", 3, 3, &op), ECA_ERR_CONFLICT);
 	get(f, "a.example", &r);
 	assert_int_equal(r.state, ECA_STATE_CONFLICT);
-	op_admin(f, &op, ECA_OP_REJECT, "a.example");
+	assert_int_equal(r.ncandidates, 2);
+	/* rejecting one: the other still waits, the record stays CONFLICT */
+	op_decide(f, &op, ECA_OP_REJECT, "a.example", 3, 3);
+	assert_int_equal(apply1(f, &op), 0);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_CONFLICT);
+	assert_int_equal(r.ncandidates, 1);
+	op_decide(f, &op, ECA_OP_REJECT, "a.example", 2, 2);
 	assert_int_equal(apply1(f, &op), 0);
 	assert_int_equal(op.outcome, ECA_OUTCOME_REJECTED);
 	get(f, "a.example", &r);
@@ -1332,7 +1361,7 @@ test_apply_approve_of_conflict_on_revoked_record_enrolls_candidate(
 	op_revoke(f, &op, "a.example", 1, 1);
 	assert_int_equal(apply1(f, &op), 0);
 	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
-	op_admin(f, &op, ECA_OP_APPROVE, "a.example");
+	op_decide(f, &op, ECA_OP_APPROVE, "a.example", 2, 2);
 	assert_int_equal(apply1(f, &op), 0);
 	get(f, "a.example", &r);
 	assert_int_equal(r.state, ECA_STATE_ENROLLED);

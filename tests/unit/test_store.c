@@ -760,7 +760,7 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 	int tables = 0;
 
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 2);
+	assert_int_equal(raw_user_version(f->path), 5);
 	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY,
 	    NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db,
@@ -780,7 +780,7 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 	/* opening again does not migrate twice */
 	eca_store_close(f->st);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 2);
+	assert_int_equal(raw_user_version(f->path), 5);
 }
 
 static void

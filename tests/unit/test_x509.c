@@ -85,7 +85,7 @@ peer_check(X509 *leaf, const char *host, enum eca_identity rule,
     struct eca_err *err)
 {
 	struct eca_peer_policy pol = { NULL, trust, rule, 0, NULL,
-	    ECA_CRL_DISABLE, NULL };
+	    ECA_CRL_DISABLE, NULL, NULL, NULL };
 	STACK_OF(X509) *chain = stack_of(ca->inter, NULL);
 	struct eca_certinfo info;
 	int r;
@@ -139,7 +139,7 @@ static void
 test_chain_from_untrusted_ca_is_refused(void **state)
 {
 	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL };
+	    ECA_CRL_DISABLE, NULL, NULL, NULL };
 	STACK_OF(X509) *chain;
 	struct eca_certinfo info;
 	struct eca_err err;
@@ -894,7 +894,7 @@ test_chain_including_the_root_verifies(void **state)
 {
 	STACK_OF(X509) *chain = stack_of(ca->inter, ca->root);
 	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL };
+	    ECA_CRL_DISABLE, NULL, NULL, NULL };
 	struct eca_err err;
 
 	(void)state;
