@@ -245,6 +245,7 @@ reply_error_status(struct call *c, int status, int code,
 }
 
 static void mark_revoked(struct call *);
+static int store_dn_map(void *, const char *, char *, size_t);
 
 /*
  * The caller's certificate against the peer policy (chain, validity,
@@ -873,6 +874,10 @@ mark_revoked(struct call *c)
 	if (c->control || ci->fingerprint[0] == '\0')
 		return;
 	snprintf(names, sizeof(names), "%s,%s", ci->cn, ci->san);
+	/* DN: the subject names a host only through the mapping. */
+	if (c->snap->cfg->identity == ECA_ID_DN &&
+	    store_dn_map(c, ci->subject, names, sizeof(names)) != 0)
+		return;
 	for (p = names; p != NULL; p = next) {
 		if ((next = strchr(p, ',')) != NULL)
 			*next++ = '\0';

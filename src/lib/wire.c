@@ -341,6 +341,9 @@ eca_wire_enrollment(const struct eca_enrollment *rec)
 		}
 		put(o, "candidate", cand, &ok);
 	}
+	/* How many wait: "candidate" is only the newest of them. */
+	put(o, "candidate_count", json_integer(rec->ncandidates > 0 ?
+	    rec->ncandidates : rec->has_candidate), &ok);
 	put(o, "enrolled_at", jtime(rec->enrolled_at), &ok);
 	put(o, "updated_at", jtime(rec->updated_at), &ok);
 	put(o, "last_seen", jtime(rec->last_seen), &ok);
@@ -629,7 +632,16 @@ enrollment_fields(const json_t *j, struct eca_enrollment *rec,
 		    err)))
 			return r;
 		rec->has_candidate = 1;
+		rec->ncandidates = 1;
 	}
+	/* Absent from primaries from before the candidates list. */
+	v = json_object_get(j, "candidate_count");
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > ECA_CANDIDATES_MAX))
+		return eca_err_set(err, code, "field \"candidate_count\" must "
+		    "be a whole number from 0 to %d", ECA_CANDIDATES_MAX);
+	if (v != NULL)
+		rec->ncandidates = (int)json_integer_value(v);
 	if ((r = get_time(j, "enrolled_at", &rec->enrolled_at, code, err)) ||
 	    (r = get_time(j, "updated_at", &rec->updated_at, code, err)) ||
 	    (r = get_time(j, "last_seen", &rec->last_seen, code, err)) ||
