@@ -179,7 +179,10 @@ int
 eca_dn_normalize(const char *in, char *out, size_t size, struct eca_err *err)
 {
 	struct ava *avas = NULL;
-	X509_NAME *name = NULL;
+	X509_NAME *name = NULL, *canon = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	long len;
 	size_t n = 0, i, k, start, end, end_prev = 0;
 	int r = ECA_ERR_INTERNAL, slash, code;
 	char why[ECA_ERR_MSG_MAX];
@@ -235,7 +238,17 @@ eca_dn_normalize(const char *in, char *out, size_t size, struct eca_err *err)
 		if (!slash && start == 0)
 			break;
 	}
-	if ((r = eca_x509_name_rfc2253(name, out, size, err)) != 0)
+	/*
+	 * Through DER and back: the encoder sorts the AVAs of a multi-valued
+	 * RDN (a SET OF), as it did in the certificate, so both print alike.
+	 */
+	if ((len = i2d_X509_NAME(name, &der)) <= 0 ||
+	    (p = der, (canon = d2i_X509_NAME(NULL, &p, len)) == NULL) ||
+	    p != der + len) {
+		r = eca_err_set(err, ECA_ERR_PARSE, "cannot encode the name");
+		goto out;
+	}
+	if ((r = eca_x509_name_rfc2253(canon, out, size, err)) != 0)
 		goto out;
 	r = 0;
  out:
@@ -250,7 +263,9 @@ eca_dn_normalize(const char *in, char *out, size_t size, struct eca_err *err)
 	}
 	if (r != 0)
 		out[0] = '\0';
+	X509_NAME_free(canon);
 	X509_NAME_free(name);
+	OPENSSL_free(der);
 	free(avas);
 	ERR_clear_error();
 	return r;
