@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "config.h"
 #include "roster.h"
@@ -1017,6 +1018,55 @@ test_page_ending_on_a_mapping_carries_on(void **state)
 	eca_roster_free(r);
 }
 
+static void
+put_le(unsigned char *b, size_t *off, uint64_t v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		b[(*off)++] = (unsigned char)(v >> (8 * i));
+}
+
+static void
+test_roster_file_of_format_1_still_loads(void **state)
+{
+	unsigned char b[256];
+	struct eca_roster *l = NULL;
+	struct eca_err err;
+	char path[256];
+	size_t off = 0, plen = strlen(PRIMARY);
+	unsigned int mdlen = 0;
+	FILE *fp;
+
+	(void)state;
+	/* what an eca from before the mappings wrote: no mapping section */
+	memcpy(b, "ECAROST1", 8);
+	off = 8;
+	put_le(b, &off, 1, 4);
+	put_le(b, &off, 0, 4);
+	put_le(b, &off, 7, 8);		/* version */
+	put_le(b, &off, 12345, 8);	/* synced_at */
+	put_le(b, &off, 0, 8);		/* records */
+	put_le(b, &off, plen, 2);
+	memcpy(b + off, PRIMARY, plen);
+	off += plen;
+	assert_int_equal(EVP_Digest(b, off, b + off, &mdlen, EVP_sha256(),
+	    NULL), 1);
+	off += mdlen;
+	tmp_path(path, sizeof(path), "v1");
+	assert_non_null(fp = fopen(path, "wb"));
+	assert_int_equal(fwrite(b, 1, off, fp), off);
+	assert_int_equal(fclose(fp), 0);
+	eca_err_clear(&err);
+	if (eca_roster_load(path, PRIMARY, &l, &err) != 0)
+		fail_msg("load: %s", err.msg);
+	assert_int_equal(eca_roster_version(l), 7);
+	assert_int_equal(eca_roster_synced_at(l), 12345);
+	assert_int_equal(eca_roster_map_count(l), 0);
+	eca_roster_free(l);
+	unlink(path);
+}
+
 #define U(f) cmocka_unit_test(f)
 
 int
@@ -1052,6 +1102,7 @@ main(void)
 		U(test_delta_with_bad_mappings_is_refused),
 		U(test_mappings_apply_lookup_and_persist),
 		U(test_page_ending_on_a_mapping_carries_on),
+		U(test_roster_file_of_format_1_still_loads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
