@@ -224,6 +224,9 @@ map_list(struct cli *cli, const char *server)
 		}
 	}
 	out_table_print(t, stdout);
+	if (json_is_true(json_object_get(resp, "truncated")))
+		out_note("only the first %zu mappings of %s are shown",
+		    json_array_size(arr), who);
  out:
 	out_table_free(t);
 	json_decref(resp);

@@ -40,6 +40,7 @@
 #endif
 
 #define HISTORY_MAX 1000
+#define MAPPINGS_MAX 10000	/* GET /v1/mappings shows at most this many */
 
 /* One request being handled. */
 struct call {
@@ -1091,19 +1092,21 @@ h_maps(struct call *c)
 	if (require_admin(c) != 0)
 		return;
 	eca_err_clear(&e);
+	/* One more than shown tells whether the list was cut. */
 	if ((r = eca_store_dnmaps(c->w->rd, c->d->cfg->client_name, -1,
-	    ECA_ROSTER_MAPS_MAX, &m, &n, &e)) != 0) {
+	    MAPPINGS_MAX + 1, &m, &n, &e)) != 0) {
 		reply_error(c, r, "%s", e.msg);
 		return;
 	}
 	if ((arr = json_array()) == NULL)
 		goto nomem;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && i < MAPPINGS_MAX; i++)
 		if (json_array_append_new(arr, eca_wire_dnmap(&m[i])) != 0)
 			goto nomem;
 	free(m);
-	reply_json(c, 200, json_pack("{s:s, s:o}", "identity",
-	    eca_identity_name(c->snap->cfg->identity), "mappings", arr));
+	reply_json(c, 200, json_pack("{s:s, s:o, s:b}", "identity",
+	    eca_identity_name(c->snap->cfg->identity), "mappings", arr,
+	    "truncated", n > MAPPINGS_MAX));
 	return;
 nomem:
 	json_decref(arr);

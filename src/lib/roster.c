@@ -1485,7 +1485,14 @@ read_all(struct fio *f, const char *primary, struct eca_roster *r)
 	}
 	if (CRYPTO_memcmp(md, want, 32) != 0)
 		return corrupt(f, "damaged (wrong checksum)");
-	r->version = (int64_t)ver;
+	/*
+	 * A format 1 file was written by an eca that ignored the primary's
+	 * DN mappings: its records stand (they still judge peers while the
+	 * primary is away), but its version is no base for a delta, which
+	 * would skip the mappings it never kept.  Version 0: the next sync
+	 * is a full one.
+	 */
+	r->version = fmt == 1 ? 0 : (int64_t)ver;
 	r->synced_at = (int64_t)synced;
 	return 0;
 }
