@@ -95,9 +95,11 @@ parse_value(const char **p, const char *seps, struct ava *a,
 
 	while (*s == ' ')
 		s++;
-	if (*s == '#')
-		return eca_err_set(err, ECA_ERR_PARSE, "hex-encoded (#...) "
-		    "values are not accepted; write the value as text");
+	/*
+	 * A leading '#' is taken as text, not as RFC 4514's hex-encoded BER:
+	 * OpenSSL prints such a value unescaped ("O=#x"), and the printed
+	 * form must read back as itself.
+	 */
 	if (*s == '"') {
 		quoted = 1;
 		s++;

@@ -81,9 +81,10 @@ int eca_x509_name_rfc2253(const X509_NAME *name, char *buf, size_t size,
  * with eca_x509_name_rfc2253 (XN_FLAG_RFC2253), exactly as a certificate's
  * subject is, so the two compare with strcmp.  Attribute types are
  * case-insensitive (cn = CN) and spaces around them are dropped; values are
- * compared exactly.  ECA_ERR_PARSE with the reason for an empty name, an
- * unknown attribute type, a missing '=', a bad escape, a hex (#...) value
- * or a value the attribute does not allow (e.g. C=USA).
+ * compared exactly; a leading '#' is text (no hex-encoded BER values).
+ * The result is a fixed point.  ECA_ERR_PARSE with the reason for an empty
+ * name, an unknown attribute type, a missing '=', a bad escape or a value
+ * the attribute does not allow (e.g. C=USA).
  */
 int eca_dn_normalize(const char *in, char *out, size_t size,
     struct eca_err *err) ECA_WUR;
