@@ -403,9 +403,10 @@ apply_enroll(struct eca_store *st, struct eca_op *op)
 		rec->cert = req->cert;
 		rec->enrolled_at = req->now;
 		snprintf(rec->source, sizeof(rec->source), "%s", req->source);
-		if ((r = write_change(st, op, "ENROLL", &rec->cert)) == 0 &&
-		    have)
-			r = drop_candidates(st, op);
+		/* A REMOVED record lost its candidates then; none may linger. */
+		if (have && (r = drop_candidates(st, op)) != 0)
+			break;
+		r = write_change(st, op, "ENROLL", &rec->cert);
 		break;
 	case ECA_OUTCOME_RENEWED:
 		/* Same key: a CONFLICT stays one, its candidates kept. */
