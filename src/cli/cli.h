@@ -91,6 +91,11 @@ int cli_tls_client(struct cli *cli, const struct eca_endpoint *ep,
 struct eca_host;
 int cli_host(struct cli *cli, const char *what, struct eca_host **out);
 /*
+ * A HOST argument in its canonical form (MEDIA1.Example is media1.example,
+ * hostname.h) in out, or a usage error (exit 2) saying what is wrong.
+ */
+int cli_host_arg(struct cli *cli, const char *in, char *out, size_t outlen);
+/*
  * The client for administration: the control socket when ROLE is primary
  * and server is NULL, otherwise TLS to server (NULL: the first SERVER).
  * *who names the target for messages.
@@ -133,5 +138,9 @@ int cmd_ban(struct cli *, const struct cli_args *);
 int cmd_unban(struct cli *, const struct cli_args *);
 int cmd_audit(struct cli *, const struct cli_args *);
 int cmd_ping(struct cli *, const struct cli_args *);
+int cmd_map(struct cli *, const struct cli_args *);
+int cmd_map_add(struct cli *, const struct cli_args *);
+int cmd_map_remove(struct cli *, const struct cli_args *);
+int cmd_map_list(struct cli *, const struct cli_args *);
 
 #endif

@@ -17,22 +17,7 @@
 #define PAGE_MAX 1000		/* the API's largest page */
 #define PAGES_MAX 100000	/* a bound on a misbehaving server's paging */
 
-/*
- * A HOST argument in its canonical form (MEDIA1.Example is
- * media1.example), or a usage error saying what is wrong with it.
- */
-static int
-host_arg(struct cli *cli, const char *in, char *out, size_t outlen)
-{
-	struct eca_err e;
-
-	eca_err_clear(&e);
-	if (eca_hostname_canon(in, out, outlen, &e) != 0)
-		return cli_usage(cli, "%s", e.msg);
-	return 0;
-}
-
-/* host is canonical (host_arg). */
+/* host is canonical (cli_host_arg). */
 static int
 host_path(struct cli *cli, const char *host, const char *suffix, char *buf,
     size_t len)
@@ -240,8 +225,32 @@ jstr(const json_t *o, const char *key)
 	return json_is_string(v) ? json_string_value(v) : "-";
 }
 
+/* Every waiting certificate, with what an administrator decides by. */
 static void
-print_record(const struct eca_enrollment *rec, const json_t *history)
+print_candidates(const struct eca_enrollment *rec,
+    const struct eca_candidate *cands, size_t n)
+{
+	char b1[32], b2[32], title[ECA_HOST_MAX + 64];
+	size_t i;
+
+	if (n == 0)
+		return;
+	printf("Waiting certificates: %zu (decide on each: `eca approve %s "
+	    "--fingerprint FP` or `eca reject %s --fingerprint FP`)\n", n,
+	    rec->host, rec->host);
+	for (i = 0; i < n; i++) {
+		snprintf(title, sizeof(title), "Candidate %zu:", i + 1);
+		print_cert(title, &cands[i].cert);
+		printf("  Received:      %s from %s (last seen %s)\n",
+		    out_time(cands[i].at, b1, sizeof(b1)),
+		    out_dash(cands[i].source),
+		    out_time(cands[i].last_seen, b2, sizeof(b2)));
+	}
+}
+
+static void
+print_record(const struct eca_enrollment *rec, const struct eca_candidate
+    *cands, size_t ncands, const json_t *history)
 {
 	static const char *const hdr[] = { "AT", "EVENT", "STATE",
 	    "FINGERPRINT", "ACTOR", "SOURCE" };
@@ -264,7 +273,10 @@ print_record(const struct eca_enrollment *rec, const json_t *history)
 	printf("Last seen:     %s from %s\n", out_time(rec->last_seen, b3,
 	    sizeof(b3)), out_dash(rec->source));
 	print_cert("Enrolled certificate:", &rec->cert);
-	if (rec->has_candidate) {
+	if (ncands > 0)
+		print_candidates(rec, cands, ncands);
+	else if (rec->has_candidate) {
+		/* A primary from before the list: its one summary. */
 		snprintf(title, sizeof(title), "Candidate certificate "
 		    "(waiting: `eca approve %s` or `eca reject %s`):",
 		    rec->host, rec->host);
@@ -302,15 +314,17 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 {
 	struct eca_client *c = NULL;
 	struct eca_enrollment rec;
+	struct eca_candidate *cands = NULL;
 	struct eca_err err;
 	json_t *resp = NULL, *hresp = NULL, *hist, *top = NULL;
 	const char *host = a->pos[0], *who;
 	char path[ECA_HOST_MAX * 3 + 32], what[ECA_HOST_MAX * 2 + 64];
 	char canon[ECA_HOST_MAX];
+	size_t ncands = 0;
 	long status;
 	int r;
 
-	if ((r = host_arg(cli, host, canon, sizeof(canon))) != 0)
+	if ((r = cli_host_arg(cli, host, canon, sizeof(canon))) != 0)
 		return r;
 	host = canon;
 	if ((r = host_path(cli, host, "", path, sizeof(path))) != 0)
@@ -323,7 +337,8 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 		goto out;
 	}
 	eca_err_clear(&err);
-	if (resp == NULL || eca_wire_parse_enrollment(resp, &rec, &err) != 0) {
+	if (resp == NULL || eca_wire_parse_enrollment(resp, &rec, &err) != 0 ||
+	    eca_wire_parse_candidates(resp, &cands, &ncands, &err) != 0) {
 		r = out_error(cli->json, ECA_ERR_PROTOCOL, "%s: bad record in "
 		    "the answer: %s", what, err.msg);
 		goto out;
@@ -348,9 +363,10 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 		}
 		out_json(top);
 	} else
-		print_record(&rec, hist);
+		print_record(&rec, cands, ncands, hist);
 	r = 0;
  out:
+	free(cands);
 	json_decref(top);
 	json_decref(resp);
 	json_decref(hresp);
@@ -358,10 +374,13 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 	return r;
 }
 
-/* approve, reject, remove, ban, unban: one call on HOST, then its outcome. */
+/*
+ * approve, reject, remove, ban, unban: one call on HOST (with body, may
+ * be NULL), then its outcome.
+ */
 static int
 host_action(struct cli *cli, const struct cli_args *a, const char *method,
-    const char *suffix, const char *verb)
+    const char *suffix, const char *verb, const json_t *body)
 {
 	struct eca_client *c = NULL;
 	struct eca_enrollment rec;
@@ -373,7 +392,7 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 	long status;
 	int r, have_rec = 0;
 
-	if ((r = host_arg(cli, host, canon, sizeof(canon))) != 0)
+	if ((r = cli_host_arg(cli, host, canon, sizeof(canon))) != 0)
 		return r;
 	host = canon;
 	if ((r = host_path(cli, host, suffix, path, sizeof(path))) != 0)
@@ -381,7 +400,7 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &c, &who)) != 0)
 		goto out;
 	snprintf(what, sizeof(what), "cannot %s %s on %s", verb, host, who);
-	if (cli_call(c, method, path, NULL, &status, &resp, &err) != 0) {
+	if (cli_call(c, method, path, body, &status, &resp, &err) != 0) {
 		r = cli_call_failed(cli, what, resp, &err);
 		goto out;
 	}
@@ -398,11 +417,13 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 	if (outcome == NULL)
 		outcome = "done";
 	if (strcmp(outcome, "APPROVED") == 0)
-		printf("Approved %s on %s: the waiting certificate is now "
-		    "enrolled", host, who);
+		printf("Approved %s on %s: certificate %s is now enrolled",
+		    host, who, body != NULL ? json_string_value(
+		    json_object_get(body, "fingerprint")) : "-");
 	else if (strcmp(outcome, "REJECTED") == 0)
-		printf("Rejected the waiting certificate of %s on %s: the "
-		    "enrolled one stays", host, who);
+		printf("Rejected certificate %s of %s on %s: the enrolled one "
+		    "stays", body != NULL ? json_string_value(json_object_get(
+		    body, "fingerprint")) : "-", host, who);
 	else if (strcmp(outcome, "REMOVED") == 0)
 		printf("Removed the enrollment of %s from %s", host, who);
 	else if (strcmp(outcome, "BANNED") == 0)
@@ -420,6 +441,9 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 		printf(" (state %s, fingerprint %s)", eca_state_name(rec.state),
 		    out_dash(rec.cert.fingerprint));
 	printf("\n");
+	if (have_rec && rec.ncandidates > 0)
+		printf("%d other certificate(s) still wait for %s: see `eca "
+		    "show %s`\n", rec.ncandidates, host, host);
 	r = 0;
  out:
 	json_decref(resp);
@@ -427,32 +451,128 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 	return r;
 }
 
+/*
+ * Without --fingerprint: the one certificate waiting, said so; with more
+ * than one the administrator must choose (listed on stderr, exit 2).
+ */
+static int
+pick_candidate(struct cli *cli, const struct cli_args *a, const char *verb,
+    char fp[ECA_FP_HEX_LEN + 1])
+{
+	struct eca_client *c = NULL;
+	struct eca_enrollment rec;
+	struct eca_candidate *cands = NULL;
+	struct eca_err err;
+	json_t *resp = NULL;
+	const char *host = a->pos[0], *who;
+	char path[ECA_HOST_MAX * 3 + 32], what[ECA_HOST_MAX * 2 + 64];
+	char b1[32];
+	size_t n = 0, i;
+	long status;
+	int r;
+
+	if ((r = host_path(cli, host, "", path, sizeof(path))) != 0)
+		return r;
+	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &c, &who)) != 0)
+		goto out;
+	snprintf(what, sizeof(what), "cannot %s %s on %s", verb, host, who);
+	if (cli_call(c, "GET", path, NULL, &status, &resp, &err) != 0) {
+		r = cli_call_failed(cli, what, resp, &err);
+		goto out;
+	}
+	eca_err_clear(&err);
+	if (resp == NULL || eca_wire_parse_enrollment(resp, &rec, &err) != 0 ||
+	    eca_wire_parse_candidates(resp, &cands, &n, &err) != 0) {
+		r = out_error(cli->json, ECA_ERR_PROTOCOL, "%s: bad record in "
+		    "the answer: %s", what, err.msg);
+		goto out;
+	}
+	if (n == 0) {
+		r = out_error(cli->json, ECA_ERR_NOT_FOUND, "%s: no certificate "
+		    "waits for %s (state %s)", what, host,
+		    eca_state_name(rec.state));
+		goto out;
+	}
+	if (n > 1) {
+		out_note("%zu certificates wait for %s on %s; name the one to "
+		    "%s with --fingerprint:", n, host, who, verb);
+		for (i = 0; i < n; i++)
+			fprintf(stderr, "  %s  from %s at %s\n",
+			    cands[i].cert.fingerprint,
+			    out_dash(cands[i].source),
+			    out_time(cands[i].at, b1, sizeof(b1)));
+		r = out_error(cli->json, ECA_ERR_USAGE, "%s: more than one "
+		    "certificate waits (eca %s %s --fingerprint FP)", what,
+		    verb, host);
+		goto out;
+	}
+	snprintf(fp, ECA_FP_HEX_LEN + 1, "%s", cands[0].cert.fingerprint);
+	/* Said where it cannot spoil --json's stdout. */
+	if (cli->json)
+		out_note("one certificate waits for %s: %s from %s at %s; "
+		    "deciding on it", host, fp, out_dash(cands[0].source),
+		    out_time(cands[0].at, b1, sizeof(b1)));
+	else
+		printf("One certificate waits for %s: %s from %s at %s; "
+		    "deciding on it.\n", host, fp, out_dash(cands[0].source),
+		    out_time(cands[0].at, b1, sizeof(b1)));
+	r = 0;
+ out:
+	free(cands);
+	json_decref(resp);
+	eca_client_free(c);
+	return r;
+}
+
+static int
+decision(struct cli *cli, const struct cli_args *a, const char *suffix,
+    const char *verb)
+{
+	char fp[ECA_FP_HEX_LEN + 1];
+	const char *given = cli_opt(a, "--fingerprint");
+	json_t *body = NULL;
+	int r;
+
+	if (given != NULL) {
+		if (eca_wire_fp_normalize(given, fp) != 0)
+			return cli_usage(cli, "--fingerprint is a SHA-256 "
+			    "fingerprint (64 hex digits, colons allowed), "
+			    "not '%s'", given);
+	} else if ((r = pick_candidate(cli, a, verb, fp)) != 0)
+		return r;
+	if ((body = json_pack("{s:s}", "fingerprint", fp)) == NULL)
+		return out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
+	r = host_action(cli, a, "POST", suffix, verb, body);
+	json_decref(body);
+	return r;
+}
+
 int
 cmd_approve(struct cli *cli, const struct cli_args *a)
 {
-	return host_action(cli, a, "POST", "/approve", "approve");
+	return decision(cli, a, "/approve", "approve");
 }
 
 int
 cmd_reject(struct cli *cli, const struct cli_args *a)
 {
-	return host_action(cli, a, "POST", "/reject", "reject");
+	return decision(cli, a, "/reject", "reject");
 }
 
 int
 cmd_remove(struct cli *cli, const struct cli_args *a)
 {
-	return host_action(cli, a, "DELETE", "", "remove");
+	return host_action(cli, a, "DELETE", "", "remove", NULL);
 }
 
 int
 cmd_ban(struct cli *cli, const struct cli_args *a)
 {
-	return host_action(cli, a, "POST", "/ban", "ban");
+	return host_action(cli, a, "POST", "/ban", "ban", NULL);
 }
 
 int
 cmd_unban(struct cli *cli, const struct cli_args *a)
 {
-	return host_action(cli, a, "POST", "/unban", "unban");
+	return host_action(cli, a, "POST", "/unban", "unban", NULL);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "hostname.h"
 #include "output.h"
 #include "wire.h"
 
@@ -202,5 +203,16 @@ cli_url_escape(const char *s, char *buf, size_t len)
 	if (o >= len)
 		return ECA_ERR_USAGE;
 	buf[o] = '\0';
+	return 0;
+}
+
+int
+cli_host_arg(struct cli *cli, const char *in, char *out, size_t outlen)
+{
+	struct eca_err e;
+
+	eca_err_clear(&e);
+	if (eca_hostname_canon(in, out, outlen, &e) != 0)
+		return cli_usage(cli, "%s", e.msg);
 	return 0;
 }

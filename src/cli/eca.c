@@ -43,6 +43,18 @@ static const struct cli_opt opts_list[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const struct cli_opt opts_decision[] = {
+	{ "--fingerprint", "-fingerprint", "SHA256" },
+	{ "--server", "-server", "S" },
+	{ NULL, NULL, NULL },
+};
+static const struct cli_opt opts_map_entry[] = {
+	{ "--subject", "-subject", "DN" },
+	{ "--host", "-host", "NAME" },
+	{ "--server", "-server", "S" },
+	{ NULL, NULL, NULL },
+};
+
 static const struct cli_opt opts_audit[] = {
 	{ "--file", "-file", "F" },
 	{ "--host", "-host", "H" },
@@ -81,11 +93,12 @@ static const struct cli_cmd commands[] = {
 	    "primary: list the enrollments" },
 	{ "show", NULL, cmd_show, 1, 1, opts_server, "[--server S] HOST",
 	    "primary: show a host's enrollment and its history" },
-	{ "approve", NULL, cmd_approve, 1, 1, opts_server,
-	    "[--server S] HOST",
-	    "primary: accept the certificate waiting in a conflict" },
-	{ "reject", NULL, cmd_reject, 1, 1, opts_server, "[--server S] HOST",
-	    "primary: refuse the certificate waiting in a conflict" },
+	{ "approve", NULL, cmd_approve, 1, 1, opts_decision,
+	    "[--server S] [--fingerprint SHA256] HOST",
+	    "primary: enroll the waiting certificate with that fingerprint" },
+	{ "reject", NULL, cmd_reject, 1, 1, opts_decision,
+	    "[--server S] [--fingerprint SHA256] HOST",
+	    "primary: refuse the waiting certificate with that fingerprint" },
 	{ "remove", NULL, cmd_remove, 1, 1, opts_server, "[--server S] HOST",
 	    "primary: remove a host's enrollment" },
 	{ "crl", NULL, cmd_crl, 1, 1, opts_crl,
@@ -101,6 +114,17 @@ static const struct cli_cmd commands[] = {
 	{ "audit", NULL, cmd_audit, 1, 1, opts_audit,
 	    "verify|show [--file F] [--host H]",
 	    "primary: verify the audit journal's chain, or show its entries" },
+	{ "map", NULL, cmd_map, 1, 3, opts_server,
+	    "[--server S] add HOST SUBJECT | remove HOST | list",
+	    "primary, ECA_IDENTITY = DN: map certificate subjects to hosts" },
+	{ "map-add", "-createECACertEntry", cmd_map_add, 0, 0,
+	    opts_map_entry, "--subject DN --host NAME [--server S]",
+	    "primary: map a certificate subject to a host (= map add)" },
+	{ "map-remove", "-deleteECACertEntry", cmd_map_remove, 0, 0,
+	    opts_map_entry, "--subject DN | --host NAME [--server S]",
+	    "primary: remove a subject mapping (= map remove)" },
+	{ "map-list", "-listECACertEntries", cmd_map_list, 0, 0, opts_server,
+	    "[--server S]", "primary: list the subject mappings (= map list)" },
 	{ "ping", NULL, cmd_ping, 1, 1, opts_ping, "[--purpose P] HOST",
 	    "open a verified channel to HOST and report each step and the "
 	    "verdict" },

@@ -39,6 +39,7 @@
 #endif
 
 #define HISTORY_MAX 1000
+#define MAPPINGS_MAX 10000	/* GET /v1/mappings shows at most this many */
 
 /* One request being handled. */
 struct call {
@@ -72,7 +73,8 @@ typedef void handler_fn(struct call *);
 static handler_fn h_roster;
 
 static handler_fn h_health, h_stats, h_list, h_enroll, h_show, h_remove,
-    h_history, h_approve, h_reject, h_ban, h_unban;
+    h_history, h_approve, h_reject, h_ban, h_unban, h_maps, h_map_add,
+    h_map_remove;
 
 /* "*" matches one path segment: the host NAME. */
 static const struct route {
@@ -92,6 +94,9 @@ static const struct route {
 	{ EVHTTP_REQ_POST, "/v1/enrollments/*/reject", h_reject },
 	{ EVHTTP_REQ_POST, "/v1/enrollments/*/ban", h_ban },
 	{ EVHTTP_REQ_POST, "/v1/enrollments/*/unban", h_unban },
+	{ EVHTTP_REQ_GET, "/v1/mappings", h_maps },
+	{ EVHTTP_REQ_POST, "/v1/mappings", h_map_add },
+	{ EVHTTP_REQ_DELETE, "/v1/mappings/*", h_map_remove },
 };
 
 static const char *
@@ -243,6 +248,7 @@ reply_error_status(struct call *c, int status, int code,
 }
 
 static void mark_revoked(struct call *);
+static int store_dn_map(void *, const char *, char *, size_t);
 
 /*
  * The caller's certificate against the peer policy (chain, validity,
@@ -298,6 +304,35 @@ call_peer(struct call *c, struct eca_err *err)
 	if (cn->code != 0 && err != NULL)
 		*err = cn->err;
 	return cn->code;
+}
+
+/* ECA_IDENTITY = DN on the primary: the registry's subject mapping. */
+static int
+store_dn_map(void *arg, const char *subject, char *host, size_t size)
+{
+	struct call *c = arg;
+	struct eca_dnmap m;
+	int r;
+
+	r = eca_store_dnmap_by_subject(c->w->rd, c->d->cfg->client_name,
+	    subject, &m, NULL);
+	if (r == 0)
+		snprintf(host, size, "%s", m.host);
+	return r;
+}
+
+/*
+ * Does the caller's certificate name host under ECA_IDENTITY?  Under DN
+ * only through the administrator's mapping (`eca map add`).
+ */
+static int
+caller_names(struct call *c, const char *host, struct eca_err *err)
+{
+	if (c->snap->cfg->identity == ECA_ID_DN)
+		return eca_x509_identity_dn(c->conn->leaf, store_dn_map, c,
+		    host, err);
+	return eca_x509_identity_matches(c->conn->leaf,
+	    c->snap->cfg->identity, host, err);
 }
 
 /* Is the caller an administrator?  Sets c->actor when it is. */
@@ -371,8 +406,7 @@ require_host_or_admin(struct call *c, const char *name, int *self)
 		reply_error(c, r, "%s", e.msg);
 		return -1;
 	}
-	if (eca_x509_identity_matches(c->conn->leaf, c->snap->cfg->identity,
-	    name, NULL) != 0) {
+	if (caller_names(c, name, NULL) != 0) {
 		reply_error(c, ECA_ERR_FORBIDDEN, "your certificate does not "
 		    "name %s: a host may only see or remove its own "
 		    "enrollment (administrators: see ADMIN_IDENTITY)", name);
@@ -529,7 +563,11 @@ static void
 h_show(struct call *c)
 {
 	struct eca_enrollment rec;
-	int self, have;
+	struct eca_candidate *cands = NULL;
+	struct eca_err e;
+	json_t *body;
+	size_t n = 0;
+	int self, have, r;
 
 	if (require_host_or_admin(c, c->name, &self) != 0)
 		return;
@@ -539,7 +577,20 @@ h_show(struct call *c)
 		reply_not_enrolled(c, c->name);
 		return;
 	}
-	reply_json(c, 200, eca_wire_enrollment(&rec));
+	/* Every waiting certificate, so an approval names the one seen. */
+	eca_err_clear(&e);
+	if (rec.ncandidates > 0 && (r = eca_store_candidates(c->w->rd,
+	    c->d->cfg->client_name, c->name, &cands, &n, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	body = eca_wire_enrollment(&rec);
+	if (body != NULL && eca_wire_add_candidates(body, cands, n) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
+	free(cands);
+	reply_json(c, 200, body);
 }
 
 static void
@@ -619,9 +670,11 @@ static void
 h_roster(struct call *c)
 {
 	struct eca_change *ch = NULL;
+	struct eca_dnmap *maps = NULL;
 	struct eca_err e;
-	int64_t since, current, next;
-	size_t n = 0;
+	json_t *body;
+	int64_t since, current, next, last = 0;
+	size_t n = 0, nmaps = 0, i, j;
 	long limit;
 	int r, full, more;
 
@@ -645,19 +698,41 @@ h_roster(struct call *c)
 	full = roster_full(since, current);
 	/* One more than asked tells whether there is a next page. */
 	if ((r = eca_store_changes(c->w->rd, c->d->cfg->client_name,
-	    full ? 0 : since, (size_t)limit + 1, &ch, &n, &e)) != 0) {
+	    full ? 0 : since, (size_t)limit + 1, &ch, &n, &e)) != 0 ||
+	    (r = eca_store_dnmaps(c->w->rd, c->d->cfg->client_name,
+	    full ? 0 : since, (size_t)limit + 1, &maps, &nmaps, &e)) != 0) {
 		reply_error(c, r, "%s", e.msg);
-		return;
+		goto out;
 	}
-	more = n > (size_t)limit;
-	if (more)
-		n = (size_t)limit;
+	/*
+	 * Records and DN mappings share the version counter: a page takes
+	 * the first limit changes of either kind in version order, so next
+	 * (the last version taken) skips nothing of both.
+	 */
+	for (i = j = 0; i + j < (size_t)limit && (i < n || j < nmaps);) {
+		if (j >= nmaps || (i < n && ch[i].version < maps[j].version))
+			last = ch[i++].version;
+		else
+			last = maps[j++].version;
+	}
+	more = i < n || j < nmaps;
+	n = i;
+	nmaps = j;
 	next = current;
-	if (n > 0 && (more || ch[n - 1].version > next))
-		next = ch[n - 1].version;
-	reply_json(c, 200, eca_wire_roster(c->d->cfg->client_name, since,
-	    current, next, full, more, ch, n));
+	if (i + j > 0 && (more || last > next))
+		next = last;
+	body = eca_wire_roster(c->d->cfg->client_name, since, current, next,
+	    full, more, ch, n);
+	/* Only when there are any: an older host's parser is not bothered. */
+	if (body != NULL && nmaps > 0 &&
+	    eca_wire_roster_add_maps(body, maps, nmaps) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
+	reply_json(c, 200, body);
+ out:
 	free(ch);
+	free(maps);
 }
 
 /* The reply for a job the writer finished, sent on the worker's thread. */
@@ -687,7 +762,11 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 		    "from %s)",
 		    c->method, c->path, outcome, op->rec.host_id,
 		    op->rec.cert.fingerprint, op->actor, c->source);
-		if (op->type == ECA_OP_ENROLL)
+		if (op->type == ECA_OP_MAP_ADD ||
+		    op->type == ECA_OP_MAP_REMOVE)
+			body = json_pack("{s:s, s:o}", "outcome", outcome,
+			    "mapping", eca_wire_dnmap(&op->map));
+		else if (op->type == ECA_OP_ENROLL)
 			body = json_pack("{s:s, s:b, s:o}", "outcome", outcome,
 			    "precheck", 0, "enrollment",
 			    eca_wire_enrollment(&op->rec));
@@ -802,6 +881,10 @@ mark_revoked(struct call *c)
 	if (c->control || ci->fingerprint[0] == '\0')
 		return;
 	snprintf(names, sizeof(names), "%s,%s", ci->cn, ci->san);
+	/* DN: the subject names a host only through the mapping. */
+	if (c->snap->cfg->identity == ECA_ID_DN &&
+	    store_dn_map(c, ci->subject, names, sizeof(names)) != 0)
+		return;
 	for (p = names; p != NULL; p = next) {
 		if ((next = strchr(p, ',')) != NULL)
 			*next++ = '\0';
@@ -866,10 +949,11 @@ h_enroll(struct call *c)
 	struct eca_enrollment rec;
 	struct eca_enroll_req rq;
 	enum eca_enroll_outcome outcome = ECA_OUTCOME_NONE;
+	struct eca_candidate *cands = NULL;
 	struct api_job *aj;
 	struct eca_err e;
 	const char *buf;
-	size_t len;
+	size_t len, ncands = 0;
 	int r, have;
 
 	/* Counted before any check: every request that reached us. */
@@ -889,8 +973,7 @@ h_enroll(struct call *c)
 	snprintf(c->name, sizeof(c->name), "%s", body.host);
 	snprintf(c->actor, sizeof(c->actor), "%s", body.host);
 	c->precheck = body.precheck;
-	if ((r = eca_x509_identity_matches(c->conn->leaf, cfg->identity,
-	    body.host, &e)) != 0) {
+	if ((r = caller_names(c, body.host, &e)) != 0) {
 		reply_error(c, r, "%s", e.msg);
 		return;
 	}
@@ -908,7 +991,15 @@ h_enroll(struct call *c)
 	if ((have = get_record(c, body.host, &rec)) < 0)
 		return;
 	eca_err_clear(&e);
-	r = eca_enroll_decide(have ? &rec : NULL, &rq, &outcome, &e);
+	if (have && rec.ncandidates > 0 &&
+	    (r = eca_store_candidates(c->w->rd, c->d->cfg->client_name,
+	    body.host, &cands, &ncands, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	r = eca_enroll_decide(have ? &rec : NULL, cands, ncands, &rq,
+	    &outcome, &e);
+	free(cands);
 	if (body.precheck) {
 		if (r == 0)
 			reply_enroll(c, 200, eca_outcome_name(outcome), 1,
@@ -955,16 +1046,118 @@ admin_op(struct call *c, enum eca_op_type type)
 	job_submit(c, job_new(c, type, c->name));
 }
 
+/*
+ * Approve or reject: the body names the waiting certificate decided on
+ * ({"fingerprint": FP}, required), so that what is enrolled is exactly
+ * what the administrator saw, whatever arrived meanwhile.
+ */
+static void
+decision_op(struct call *c, enum eca_op_type type)
+{
+	char fp[ECA_FP_HEX_LEN + 1];
+	struct api_job *aj;
+	struct eca_err e;
+	const char *buf;
+	size_t len;
+	int r;
+
+	if (require_admin(c) != 0 || read_body(c, &buf, &len) != 0)
+		return;
+	eca_err_clear(&e);
+	if ((r = eca_wire_parse_decision_body(buf, len, fp, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	snprintf(c->fp, sizeof(c->fp), "%s", fp);
+	if ((aj = job_new(c, type, c->name)) != NULL)
+		snprintf(aj->job.op.require_fingerprint,
+		    sizeof(aj->job.op.require_fingerprint), "%s", fp);
+	job_submit(c, aj);
+}
+
 static void
 h_approve(struct call *c)
 {
-	admin_op(c, ECA_OP_APPROVE);
+	decision_op(c, ECA_OP_APPROVE);
 }
 
 static void
 h_reject(struct call *c)
 {
-	admin_op(c, ECA_OP_REJECT);
+	decision_op(c, ECA_OP_REJECT);
+}
+
+/* GET /v1/mappings: the live subject mappings, by host. */
+static void
+h_maps(struct call *c)
+{
+	struct eca_dnmap *m = NULL;
+	struct eca_err e;
+	json_t *arr = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if (require_admin(c) != 0)
+		return;
+	eca_err_clear(&e);
+	/* One more than shown tells whether the list was cut. */
+	if ((r = eca_store_dnmaps(c->w->rd, c->d->cfg->client_name, -1,
+	    MAPPINGS_MAX + 1, &m, &n, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	if ((arr = json_array()) == NULL)
+		goto nomem;
+	for (i = 0; i < n && i < MAPPINGS_MAX; i++)
+		if (json_array_append_new(arr, eca_wire_dnmap(&m[i])) != 0)
+			goto nomem;
+	free(m);
+	reply_json(c, 200, json_pack("{s:s, s:o, s:b}", "identity",
+	    eca_identity_name(c->snap->cfg->identity), "mappings", arr,
+	    "truncated", n > MAPPINGS_MAX));
+	return;
+nomem:
+	json_decref(arr);
+	free(m);
+	reply_error(c, ECA_ERR_NOMEM, "out of memory listing the mappings");
+}
+
+/* POST /v1/mappings {"host", "subject"}: the subject must parse. */
+static void
+h_map_add(struct call *c)
+{
+	char host[ECA_HOST_MAX], subject[ECA_DN_MAX], norm[ECA_DN_MAX];
+	struct api_job *aj;
+	struct eca_err e;
+	const char *buf;
+	size_t len;
+	int r;
+
+	if (require_admin(c) != 0 || read_body(c, &buf, &len) != 0)
+		return;
+	eca_err_clear(&e);
+	if ((r = eca_wire_parse_map_body(buf, len, host, subject, &e)) != 0) {
+		reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	snprintf(c->name, sizeof(c->name), "%s", host);
+	if ((r = eca_dn_normalize(subject, norm, sizeof(norm), &e)) != 0) {
+		reply_error(c, r == ECA_ERR_PARSE ? ECA_ERR_BAD_REQUEST : r,
+		    "%s (write it as RFC 4514, e.g. \"CN=host1,O=Example\")",
+		    e.msg);
+		return;
+	}
+	if ((aj = job_new(c, ECA_OP_MAP_ADD, host)) != NULL)
+		snprintf(aj->job.op.map.subject,
+		    sizeof(aj->job.op.map.subject), "%s", norm);
+	job_submit(c, aj);
+}
+
+/* The host in the path is canonical already (dispatch). */
+static void
+h_map_remove(struct call *c)
+{
+	admin_op(c, ECA_OP_MAP_REMOVE);
 }
 
 static void

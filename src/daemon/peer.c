@@ -715,6 +715,7 @@ judge(struct ecad *d, struct pconn *pc)
 	struct eca_verdict_input in;
 	struct eca_verdict v;
 	struct eca_cert_check cc;
+	struct eca_dn_lookup lk;
 	enum eca_enroll_outcome outcome = ECA_OUTCOME_NONE;
 	struct eca_err e, le;
 	struct eca_autoenroll_side caller, me;
@@ -754,6 +755,10 @@ judge(struct ecad *d, struct pconn *pc)
 	in.primary = pc->hello.primary;
 	in.purpose = pc->hello.purpose;
 	in.cert = &cc;
+	lk.h = h;
+	lk.d = dom;
+	in.dn_map = eca_domain_dn_map;
+	in.dn_map_arg = &lk;
 	if (eca_verdict_check_cert(&in, &cc) == 0) {
 		if (!eca_domain_is_enrolled(h, dom) &&
 		    eca_autoenroll_allowed(cfg, h->cred != NULL,

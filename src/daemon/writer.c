@@ -92,14 +92,31 @@ op_entry(const struct eca_op *op, struct eca_audit_entry *e)
 	if (op->status != 0)
 		snprintf(e->reason, sizeof(e->reason), "%s",
 		    eca_err_name(op->status));
-	/* The certificate the decision was about. */
-	ci = op->type == ECA_OP_ENROLL ? &op->req.cert : &op->rec.cert;
+	/*
+	 * The certificate the decision was about: the one presented, the
+	 * candidate approved or rejected, else the enrolled one.
+	 */
+	ci = op->type == ECA_OP_ENROLL || ((op->type == ECA_OP_APPROVE ||
+	    op->type == ECA_OP_REJECT) && op->req.cert.fingerprint[0] !=
+	    '\0') ? &op->req.cert : &op->rec.cert;
+	if ((op->type == ECA_OP_APPROVE || op->type == ECA_OP_REJECT) &&
+	    op->req.cert.fingerprint[0] == '\0')
+		ci = NULL;
+	if (op->type == ECA_OP_MAP_ADD || op->type == ECA_OP_MAP_REMOVE) {
+		ci = NULL;
+		snprintf(e->subject, sizeof(e->subject), "%s",
+		    op->map.subject);
+	}
 	snprintf(e->actor, sizeof(e->actor), "%s", op->actor);
 	snprintf(e->host, sizeof(e->host), "%s", op->req.host);
-	snprintf(e->fingerprint, sizeof(e->fingerprint), "%s",
-	    ci->fingerprint);
-	snprintf(e->spki_fingerprint, sizeof(e->spki_fingerprint), "%s",
-	    ci->spki_fingerprint);
+	if (ci != NULL) {
+		snprintf(e->fingerprint, sizeof(e->fingerprint), "%s",
+		    ci->fingerprint);
+		snprintf(e->spki_fingerprint, sizeof(e->spki_fingerprint),
+		    "%s", ci->spki_fingerprint);
+	} else if (op->require_fingerprint[0] != '\0')
+		snprintf(e->fingerprint, sizeof(e->fingerprint), "%s",
+		    op->require_fingerprint);
 	snprintf(e->source, sizeof(e->source), "%s", op->req.source);
 	return 1;
 }

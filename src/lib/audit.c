@@ -153,6 +153,8 @@ eca_audit_entry_json(const struct eca_audit_entry *e)
 	bad |= json_object_set_new(o, "source", str_json(e->source));
 	if (e->reason[0] != '\0')
 		bad |= json_object_set_new(o, "reason", str_json(e->reason));
+	if (e->subject[0] != '\0')
+		bad |= json_object_set_new(o, "subject", str_json(e->subject));
 	bad |= json_object_set_new(o, "prev", str_json(e->prev));
 	if (e->hash[0] != '\0')
 		bad |= json_object_set_new(o, "hash", str_json(e->hash));
@@ -206,6 +208,7 @@ entry_from_json(const json_t *o, struct eca_audit_entry *e, const char **why)
 	    sizeof(e->spki_fingerprint)) != 0 ||
 	    get_str(o, "source", 0, e->source, sizeof(e->source)) != 0 ||
 	    get_str(o, "reason", 0, e->reason, sizeof(e->reason)) != 0 ||
+	    get_str(o, "subject", 0, e->subject, sizeof(e->subject)) != 0 ||
 	    get_str(o, "prev", 1, e->prev, sizeof(e->prev)) != 0 ||
 	    get_str(o, "hash", 1, e->hash, sizeof(e->hash)) != 0)
 		return -1;

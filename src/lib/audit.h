@@ -7,7 +7,8 @@
  *    "actor":A,"host":H,"fingerprint":F,"spki_fingerprint":S,
  *    "source":ADDR,"reason":CODE,"prev":HEX,"hash":HEX}
  *
- * "reason" is present only for refusals (and failed or undone decisions).
+ * "reason" is present only for refusals (and failed or undone decisions),
+ * "subject" only for a DN mapping's change (`eca map add/remove`).
  * seq starts at 1 and grows by one per line.  "prev" is the previous
  * line's "hash" (64 zeros on the first line) and
  *
@@ -54,6 +55,7 @@ struct eca_audit_entry {
 	char spki_fingerprint[ECA_FP_HEX_LEN + 1];
 	char source[ECA_SOURCE_MAX];
 	char reason[ECA_AUDIT_REASON_MAX];	/* "" when absent */
+	char subject[ECA_DN_MAX];		/* DN mappings; "" when absent */
 	char prev[ECA_AUDIT_HASH_LEN + 1];	/* set by append */
 	char hash[ECA_AUDIT_HASH_LEN + 1];	/* set by append */
 };

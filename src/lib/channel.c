@@ -1209,6 +1209,7 @@ judge_peer(struct eca_host *h, struct eca_channel *ch, struct eca_domain *d,
 {
 	struct eca_verdict_input in;
 	struct eca_roster_entry entry;
+	struct eca_dn_lookup lk;
 	struct eca_verdict v;
 	struct eca_err lerr;
 	int64_t t;
@@ -1216,6 +1217,8 @@ judge_peer(struct eca_host *h, struct eca_channel *ch, struct eca_domain *d,
 
 	eca_err_clear(&lerr);
 	memset(&in, 0, sizeof(in));
+	lk.h = h;
+	lk.d = d;
 	t = now_us();
 	r = eca_domain_lookup(h, d, ch->peer, wait_ms, &entry, &lerr);
 	steps->enroll_check_us = (steps->enroll_check_us < 0 ? 0 :
@@ -1236,6 +1239,8 @@ judge_peer(struct eca_host *h, struct eca_channel *ch, struct eca_domain *d,
 	in.chain = chain;
 	in.expected_host = ch->peer;
 	in.primary = primary;
+	in.dn_map = eca_domain_dn_map;
+	in.dn_map_arg = &lk;
 	in.autoenroll_allowed = peer_can_enroll;
 	in.no_autoenroll_why = why;
 	in.purpose = ch->purpose;

@@ -15,8 +15,9 @@
 #include <openssl/rand.h>
 
 #define REMEDY_CONFLICT \
-	"an administrator must run `eca approve HOST` or `eca reject HOST` " \
-	"on the primary"
+	"an administrator must check it with `eca show HOST` and run " \
+	"`eca approve HOST --fingerprint FP` or `eca reject HOST " \
+	"--fingerprint FP` on the primary"
 
 static const char *const outcome_names[] = {
 	[ECA_OUTCOME_NONE] = "NONE",
@@ -31,6 +32,8 @@ static const char *const outcome_names[] = {
 	[ECA_OUTCOME_BANNED] = "BANNED",
 	[ECA_OUTCOME_UNBANNED] = "UNBANNED",
 	[ECA_OUTCOME_REVOKED] = "REVOKED",
+	[ECA_OUTCOME_MAPPED] = "MAPPED",
+	[ECA_OUTCOME_UNMAPPED] = "UNMAPPED",
 };
 
 const char *
@@ -73,12 +76,51 @@ same_key(const struct eca_certinfo *a, const struct eca_certinfo *b)
 	return strcmp(a->spki_fingerprint, b->spki_fingerprint) == 0;
 }
 
+int
+eca_candidate_find(const struct eca_candidate *cands, size_t n,
+    const char *fp)
+{
+	size_t i;
+
+	for (i = 0; cands != NULL && fp != NULL && i < n; i++)
+		if (strcmp(cands[i].cert.fingerprint, fp) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * A certificate other than the enrolled one waits for an administrator:
+ * one already waiting is only seen again; a new one is kept unless
+ * ECA_CANDIDATES_MAX others wait already (never replaced silently, so the
+ * administrator approves exactly the certificate they saw).
+ */
+static int
+decide_candidate(const struct eca_candidate *cands, size_t n,
+    const struct eca_enroll_req *req, const char *why,
+    enum eca_enroll_outcome *outcome, struct eca_err *err)
+{
+	if (eca_candidate_find(cands, n, req->cert.fingerprint) < 0 &&
+	    n >= ECA_CANDIDATES_MAX)
+		return eca_err_set(err, ECA_ERR_TOO_MANY_CANDIDATES,
+		    "host \"%.253s\" presented certificate %.64s, but %zu "
+		    "other certificates wait for a decision already; it is "
+		    "not kept (an administrator must settle them first: "
+		    "`eca show %.253s`, then `eca reject %.253s --fingerprint "
+		    "FP` for each one not wanted)", req->host,
+		    req->cert.fingerprint, n, req->host, req->host);
+	*outcome = ECA_OUTCOME_CONFLICT;
+	return eca_err_set(err, ECA_ERR_CONFLICT, "host \"%.253s\" %s; "
+	    "certificate %.64s waits as a conflict (%s)", req->host, why,
+	    req->cert.fingerprint, REMEDY_CONFLICT);
+}
+
 /*
  * A different key for an enrolled host: force if asked and allowed,
  * refuse if asked and not allowed, else a conflict for an administrator.
  */
 static int
 decide_new_key(const struct eca_enrollment *ex,
+    const struct eca_candidate *cands, size_t n,
     const struct eca_enroll_req *req, enum eca_enroll_outcome *outcome,
     struct eca_err *err)
 {
@@ -93,15 +135,13 @@ decide_new_key(const struct eca_enrollment *ex,
 		    "administrator to approve, or set "
 		    "ECA_ALLOW_FORCED_REENROLLMENT = YES on the primary)",
 		    req->host, ex->primary);
-	*outcome = ECA_OUTCOME_CONFLICT;
-	return eca_err_set(err, ECA_ERR_CONFLICT,
-	    "host \"%.253s\" presented a certificate with a different key "
-	    "than the enrolled one; it waits as a conflict (%s)", req->host,
-	    REMEDY_CONFLICT);
+	return decide_candidate(cands, n, req, "presented a certificate "
+	    "with a different key than the enrolled one", outcome, err);
 }
 
 int
 eca_enroll_decide(const struct eca_enrollment *ex,
+    const struct eca_candidate *cands, size_t n,
     const struct eca_enroll_req *req, enum eca_enroll_outcome *outcome,
     struct eca_err *err)
 {
@@ -126,12 +166,12 @@ eca_enroll_decide(const struct eca_enrollment *ex,
 			*outcome = ECA_OUTCOME_RENEWED;
 			return 0;
 		}
-		return decide_new_key(ex, req, outcome, err);
+		return decide_new_key(ex, cands, n, req, outcome, err);
 	case ECA_STATE_CONFLICT:
 		/*
 		 * The enrolled certificate stays valid while a candidate
 		 * waits: the host using it (or a renewal of its key) is
-		 * served; anything else replaces the candidate.
+		 * served; anything else waits beside the other candidates.
 		 */
 		if (same_leaf(&ex->cert, &req->cert)) {
 			*outcome = ECA_OUTCOME_UNCHANGED;
@@ -141,7 +181,7 @@ eca_enroll_decide(const struct eca_enrollment *ex,
 			*outcome = ECA_OUTCOME_RENEWED;
 			return 0;
 		}
-		return decide_new_key(ex, req, outcome, err);
+		return decide_new_key(ex, cands, n, req, outcome, err);
 	case ECA_STATE_BANNED:
 		return eca_err_set(err, ECA_ERR_BANNED,
 		    "host \"%.253s\" is banned on primary \"%.253s\" and "
@@ -153,10 +193,8 @@ eca_enroll_decide(const struct eca_enrollment *ex,
 			    "the enrolled certificate of host \"%.253s\" was "
 			    "revoked (install a new certificate and enroll "
 			    "it)", req->host);
-		*outcome = ECA_OUTCOME_CONFLICT;
-		return eca_err_set(err, ECA_ERR_CONFLICT,
-		    "host \"%.253s\" had its certificate revoked; the new one "
-		    "waits as a conflict (%s)", req->host, REMEDY_CONFLICT);
+		return decide_candidate(cands, n, req, "had its certificate "
+		    "revoked", outcome, err);
 	default:
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "host \"%.253s\" has a record in an unknown state",
@@ -210,12 +248,43 @@ write_change(struct eca_store *st, struct eca_op *op, const char *event,
 }
 
 static void
-drop_candidate(struct eca_enrollment *rec)
+clear_summary(struct eca_enrollment *rec)
 {
 	rec->has_candidate = 0;
 	memset(&rec->candidate, 0, sizeof(rec->candidate));
 	rec->candidate_at = 0;
 	rec->candidate_source[0] = '\0';
+}
+
+/* The record's summary: the newest of cands but skip (-1: none skipped). */
+static void
+set_summary(struct eca_enrollment *rec, const struct eca_candidate *cands,
+    size_t n, int skip)
+{
+	size_t i;
+
+	clear_summary(rec);
+	rec->ncandidates = 0;
+	for (i = 0; i < n; i++) {
+		if ((int)i == skip)
+			continue;
+		rec->ncandidates++;
+		rec->has_candidate = 1;
+		rec->candidate = cands[i].cert;
+		rec->candidate_at = cands[i].at;
+		snprintf(rec->candidate_source, sizeof(rec->candidate_source),
+		    "%s", cands[i].source);
+	}
+}
+
+/* Every waiting candidate dropped (enrolled anew, forced, removed, ...). */
+static int
+drop_candidates(struct eca_store *st, struct eca_op *op)
+{
+	clear_summary(&op->rec);
+	op->rec.ncandidates = 0;
+	return eca_store_candidate_del(st, op->rec.primary, op->rec.host,
+	    NULL, &op->err);
 }
 
 /* Fetch the record; *have says whether there is one. */
@@ -237,25 +306,82 @@ fetch(struct eca_store *st, struct eca_op *op, int *have)
 	return r;
 }
 
+/* The record's candidates, when it has any. */
+static int
+fetch_candidates(struct eca_store *st, struct eca_op *op,
+    struct eca_candidate **cands, size_t *n)
+{
+	*cands = NULL;
+	*n = 0;
+	if (op->rec.ncandidates == 0)
+		return 0;
+	return eca_store_candidates(st, op->req.primary, op->req.host, cands,
+	    n, &op->err);
+}
+
+/*
+ * CONFLICT: persisted although the op fails.  The enrolled certificate
+ * stays; the one presented waits beside the others.  A candidate that
+ * waits already (a host retrying) is only a sighting, so retries cannot
+ * flood the history.
+ */
+static int
+add_candidate(struct eca_store *st, struct eca_op *op,
+    const struct eca_candidate *cands, size_t n)
+{
+	struct eca_enrollment *rec = &op->rec;
+	const struct eca_enroll_req *req = &op->req;
+	struct eca_candidate c;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	c.cert = req->cert;
+	c.at = req->now;
+	c.last_seen = req->now;
+	snprintf(c.source, sizeof(c.source), "%s", req->source);
+	if ((r = eca_store_candidate_put(st, req->primary, req->host, &c,
+	    &op->err)) != 0)
+		return r;
+	if (eca_candidate_find(cands, n, req->cert.fingerprint) >= 0) {
+		rec->last_seen = req->now;
+		return eca_store_put(st, rec, &op->err);
+	}
+	rec->state = ECA_STATE_CONFLICT;
+	rec->has_candidate = 1;
+	rec->candidate = req->cert;
+	rec->candidate_at = req->now;
+	snprintf(rec->candidate_source, sizeof(rec->candidate_source), "%s",
+	    req->source);
+	rec->ncandidates = (int)n + 1;
+	return write_change(st, op, "CONFLICT", &rec->candidate);
+}
+
 static int
 apply_enroll(struct eca_store *st, struct eca_op *op)
 {
 	struct eca_enrollment *rec = &op->rec;
 	const struct eca_enroll_req *req = &op->req;
+	struct eca_candidate *cands = NULL;
+	size_t n = 0;
 	int r, rd, have;
 
 	if ((r = fetch(st, op, &have)) != 0)
 		return r;
-	rd = eca_enroll_decide(have ? rec : NULL, req, &op->outcome,
+	if (have && (r = fetch_candidates(st, op, &cands, &n)) != 0)
+		return r;
+	rd = eca_enroll_decide(have ? rec : NULL, cands, n, req, &op->outcome,
 	    &op->err);
-	if (rd != 0 && op->outcome != ECA_OUTCOME_CONFLICT)
-		return rd;
+	if (rd != 0 && op->outcome != ECA_OUTCOME_CONFLICT) {
+		r = rd;
+		goto out;
+	}
 
 	switch (op->outcome) {
 	case ECA_OUTCOME_UNCHANGED:
 		/* Only the sighting changes: no new version, no history. */
 		rec->last_seen = req->now;
-		return eca_store_put(st, rec, &op->err);
+		r = eca_store_put(st, rec, &op->err);
+		break;
 	case ECA_OUTCOME_ENROLLED:
 		if (!have) {
 			memset(rec, 0, sizeof(*rec));
@@ -263,67 +389,57 @@ apply_enroll(struct eca_store *st, struct eca_op *op)
 			    req->primary);
 			snprintf(rec->host, sizeof(rec->host), "%s",
 			    req->host);
-			if ((r = eca_uuid_new(rec->host_id)) != 0)
-				return eca_err_set(&op->err, r,
+			if ((r = eca_uuid_new(rec->host_id)) != 0) {
+				r = eca_err_set(&op->err, r,
 				    "cannot draw a random host ID: the "
 				    "system's random generator failed");
+				break;
+			}
 		}
 		/* else: enrolled again after removal, host_id kept */
 		rec->role = req->role;
 		rec->method = req->method;
 		rec->state = ECA_STATE_ENROLLED;
 		rec->cert = req->cert;
-		drop_candidate(rec);
 		rec->enrolled_at = req->now;
 		snprintf(rec->source, sizeof(rec->source), "%s", req->source);
-		return write_change(st, op, "ENROLL", &rec->cert);
+		/* A REMOVED record lost its candidates then; none may linger. */
+		if (have && (r = drop_candidates(st, op)) != 0)
+			break;
+		r = write_change(st, op, "ENROLL", &rec->cert);
+		break;
 	case ECA_OUTCOME_RENEWED:
-		/* Same key: a CONFLICT stays one, its candidate kept. */
+		/* Same key: a CONFLICT stays one, its candidates kept. */
 		rec->role = req->role;
 		rec->method = req->method;
 		rec->cert = req->cert;
 		rec->enrolled_at = req->now;
 		snprintf(rec->source, sizeof(rec->source), "%s", req->source);
-		return write_change(st, op, "RENEW", &rec->cert);
+		r = write_change(st, op, "RENEW", &rec->cert);
+		break;
 	case ECA_OUTCOME_FORCED:
 		rec->role = req->role;
 		rec->method = req->method;
 		rec->state = ECA_STATE_ENROLLED;
 		rec->cert = req->cert;
-		drop_candidate(rec);
 		rec->enrolled_at = req->now;
 		snprintf(rec->source, sizeof(rec->source), "%s", req->source);
-		return write_change(st, op, "FORCE", &rec->cert);
+		if ((r = drop_candidates(st, op)) == 0)
+			r = write_change(st, op, "FORCE", &rec->cert);
+		break;
 	case ECA_OUTCOME_CONFLICT:
-		/*
-		 * Persisted although the op fails: the enrolled cert stays,
-		 * the newest different one waits for an administrator.  The
-		 * waiting candidate again (a host retrying) is only a
-		 * sighting, so retries cannot flood the history.
-		 */
-		if (rec->state == ECA_STATE_CONFLICT && rec->has_candidate &&
-		    strcmp(rec->candidate.fingerprint,
-		    req->cert.fingerprint) == 0) {
-			rec->last_seen = req->now;
-			if ((r = eca_store_put(st, rec, &op->err)) != 0)
-				return r;
-			return rd;
-		}
-		rec->state = ECA_STATE_CONFLICT;
-		rec->has_candidate = 1;
-		rec->candidate = req->cert;
-		rec->candidate_at = req->now;
-		snprintf(rec->candidate_source, sizeof(rec->candidate_source),
-		    "%s", req->source);
-		r = write_change(st, op, "CONFLICT", &rec->candidate);
-		if (r != 0)
-			return r;
-		return rd;
+		if ((r = add_candidate(st, op, cands, n)) == 0)
+			r = rd;
+		break;
 	default:
-		return eca_err_set(&op->err, ECA_ERR_INTERNAL,
+		r = eca_err_set(&op->err, ECA_ERR_INTERNAL,
 		    "enrollment rule gave no outcome for host \"%.253s\"",
 		    req->host);
+		break;
 	}
+ out:
+	free(cands);
+	return r;
 }
 
 static int
@@ -354,7 +470,8 @@ apply_remove(struct eca_store *st, struct eca_op *op)
 		    op->req.host);
 	removed = rec->cert;
 	rec->state = ECA_STATE_REMOVED;
-	drop_candidate(rec);
+	if ((r = drop_candidates(st, op)) != 0)
+		return r;
 	op->outcome = ECA_OUTCOME_REMOVED;
 	return write_change(st, op, "REMOVE", &removed);
 }
@@ -380,7 +497,12 @@ state_before_conflict(struct eca_store *st, struct eca_op *op,
 	    SIZE_MAX, &h, &n, &op->err)) != 0)
 		return r;
 	for (i = n; i > 0; i--) {
-		if (strcmp(h[i - 1].event, "RENEW") == 0)
+		/*
+		 * A renewal or an approval during the conflict made the
+		 * enrolled certificate a good one.
+		 */
+		if (strcmp(h[i - 1].event, "RENEW") == 0 ||
+		    strcmp(h[i - 1].event, "APPROVE") == 0)
 			break;
 		if (h[i - 1].state == ECA_STATE_CONFLICT)
 			continue;
@@ -392,42 +514,72 @@ state_before_conflict(struct eca_store *st, struct eca_op *op,
 	return 0;
 }
 
+/*
+ * Approve or reject exactly the candidate the administrator names.  The
+ * other candidates keep waiting: each one is a claim to the host's name
+ * by a key the administrator has not judged, so none is dropped without
+ * a decision of its own (and its own history and journal entry).  The
+ * record stays CONFLICT while any waits.
+ */
 static int
 apply_decision(struct eca_store *st, struct eca_op *op)
 {
 	struct eca_enrollment *rec = &op->rec;
-	struct eca_certinfo cand;
-	enum eca_state back = ECA_STATE_ENROLLED;
-	int r, have;
+	struct eca_candidate *cands = NULL, cand;
+	enum eca_state back;
+	size_t n = 0;
+	int r, have, k;
 
 	if ((r = fetch(st, op, &have)) != 0)
 		return r;
-	/* A REVOKED record may keep the candidate that waited before. */
+	/* A REVOKED record may keep the candidates that waited before. */
 	if (!have || (rec->state != ECA_STATE_CONFLICT &&
-	    rec->state != ECA_STATE_REVOKED) || !rec->has_candidate)
+	    rec->state != ECA_STATE_REVOKED) || rec->ncandidates == 0)
 		return eca_err_set(&op->err, ECA_ERR_NOT_FOUND,
 		    "no pending conflict for %.253s", op->req.host);
-	if (op->type == ECA_OP_REJECT) {
-		if (rec->state == ECA_STATE_REVOKED)
-			back = ECA_STATE_REVOKED;
-		else if ((r = state_before_conflict(st, op, &back)) != 0)
-			return r;
+	if (op->require_fingerprint[0] == '\0')
+		return eca_err_set(&op->err, ECA_ERR_FINGERPRINT_REQUIRED,
+		    "%d certificate(s) wait for %.253s: name the one you "
+		    "decide on with its fingerprint (see `eca show %.253s`)",
+		    rec->ncandidates, op->req.host, op->req.host);
+	if ((r = fetch_candidates(st, op, &cands, &n)) != 0)
+		goto out;
+	if ((k = eca_candidate_find(cands, n, op->require_fingerprint)) < 0) {
+		r = eca_err_set(&op->err, ECA_ERR_NOT_FOUND, "no certificate "
+		    "with fingerprint %.64s waits for %.253s (see `eca show "
+		    "%.253s`)", op->require_fingerprint, op->req.host,
+		    op->req.host);
+		goto out;
 	}
-	cand = rec->candidate;
-	rec->state = back;
+	cand = cands[k];
+	if ((r = eca_store_candidate_del(st, op->req.primary, op->req.host,
+	    cand.cert.fingerprint, &op->err)) != 0)
+		goto out;
+	set_summary(rec, cands, n, k);
+	op->req.cert = cand.cert;	/* the journal names it */
 	if (op->type == ECA_OP_APPROVE) {
-		rec->cert = cand;
+		rec->cert = cand.cert;
 		rec->method = ECA_METHOD_ADMIN;
 		rec->enrolled_at = op->req.now;
-		snprintf(rec->source, sizeof(rec->source), "%s",
-		    rec->candidate_source);
-		drop_candidate(rec);
+		snprintf(rec->source, sizeof(rec->source), "%s", cand.source);
+		rec->state = rec->ncandidates > 0 ? ECA_STATE_CONFLICT :
+		    ECA_STATE_ENROLLED;
 		op->outcome = ECA_OUTCOME_APPROVED;
-		return write_change(st, op, "APPROVE", &cand);
+		r = write_change(st, op, "APPROVE", &cand.cert);
+		goto out;
 	}
-	drop_candidate(rec);
+	if (rec->ncandidates == 0) {
+		back = ECA_STATE_REVOKED;
+		if (rec->state != ECA_STATE_REVOKED &&
+		    (r = state_before_conflict(st, op, &back)) != 0)
+			goto out;
+		rec->state = back;
+	}
 	op->outcome = ECA_OUTCOME_REJECTED;
-	return write_change(st, op, "REJECT", &cand);
+	r = write_change(st, op, "REJECT", &cand.cert);
+ out:
+	free(cands);
+	return r;
 }
 
 /*
@@ -507,9 +659,80 @@ apply_unban(struct eca_store *st, struct eca_op *op)
 		    "(see `eca list --state BANNED`)", op->req.host,
 		    op->req.primary);
 	rec->state = ECA_STATE_REMOVED;
-	drop_candidate(rec);
+	if ((r = drop_candidates(st, op)) != 0)
+		return r;
 	op->outcome = ECA_OUTCOME_UNBANNED;
 	return write_change(st, op, "UNBAN", &rec->cert);
+}
+
+/*
+ * ECA_IDENTITY = DN: a subject names one host and a host has one
+ * subject, so that a certificate can never stand for two hosts.
+ */
+static int
+apply_map_add(struct eca_store *st, struct eca_op *op)
+{
+	struct eca_dnmap cur;
+	int r;
+
+	r = eca_store_dnmap_by_subject(st, op->req.primary, op->map.subject,
+	    &cur, &op->err);
+	if (r == 0 && strcmp(cur.host, op->req.host) == 0) {
+		op->map = cur;
+		op->outcome = ECA_OUTCOME_UNCHANGED;
+		return 0;
+	}
+	if (r == 0)
+		return eca_err_set(&op->err, ECA_ERR_MAPPING_EXISTS,
+		    "subject \"%.300s\" is mapped to host %.253s already; a "
+		    "subject names one host (remove that mapping first: `eca "
+		    "map remove %.253s`)", op->map.subject, cur.host,
+		    cur.host);
+	if (r != ECA_ERR_NOT_FOUND)
+		return r;
+	r = eca_store_dnmap_by_host(st, op->req.primary, op->req.host, &cur,
+	    &op->err);
+	if (r == 0)
+		return eca_err_set(&op->err, ECA_ERR_MAPPING_EXISTS,
+		    "host %.253s is mapped to subject \"%.300s\" already "
+		    "(remove that mapping first: `eca map remove %.253s`)",
+		    op->req.host, cur.subject, op->req.host);
+	if (r != ECA_ERR_NOT_FOUND)
+		return r;
+	eca_err_clear(&op->err);
+	snprintf(op->map.host, sizeof(op->map.host), "%s", op->req.host);
+	op->map.removed = 0;
+	op->map.created_at = op->req.now;
+	op->map.updated_at = op->req.now;
+	snprintf(op->map.actor, sizeof(op->map.actor), "%s", op->actor);
+	if ((r = eca_store_next_version(st, &op->map.version,
+	    &op->err)) != 0)
+		return r;
+	op->outcome = ECA_OUTCOME_MAPPED;
+	return eca_store_dnmap_put(st, op->req.primary, &op->map, &op->err);
+}
+
+static int
+apply_map_remove(struct eca_store *st, struct eca_op *op)
+{
+	int r;
+
+	r = eca_store_dnmap_by_host(st, op->req.primary, op->req.host,
+	    &op->map, &op->err);
+	if (r == ECA_ERR_NOT_FOUND)
+		return eca_err_set(&op->err, ECA_ERR_NOT_FOUND, "host %.253s "
+		    "has no subject mapping on primary %.253s (see `eca map "
+		    "list`)", op->req.host, op->req.primary);
+	if (r != 0)
+		return r;
+	op->map.removed = 1;
+	op->map.updated_at = op->req.now;
+	snprintf(op->map.actor, sizeof(op->map.actor), "%s", op->actor);
+	if ((r = eca_store_next_version(st, &op->map.version,
+	    &op->err)) != 0)
+		return r;
+	op->outcome = ECA_OUTCOME_UNMAPPED;
+	return eca_store_dnmap_put(st, op->req.primary, &op->map, &op->err);
 }
 
 static int
@@ -529,6 +752,10 @@ apply_one(struct eca_store *st, struct eca_op *op)
 		return apply_unban(st, op);
 	case ECA_OP_REVOKE:
 		return apply_revoke(st, op);
+	case ECA_OP_MAP_ADD:
+		return apply_map_add(st, op);
+	case ECA_OP_MAP_REMOVE:
+		return apply_map_remove(st, op);
 	default:
 		return eca_err_set(&op->err, ECA_ERR_INTERNAL,
 		    "unknown registry operation %d", (int)op->type);
@@ -586,6 +813,8 @@ eca_registry_apply_hook(struct eca_store *st, struct eca_op *ops, size_t n,
 		ops[i].outcome = ECA_OUTCOME_NONE;
 		eca_err_clear(&ops[i].err);
 		memset(&ops[i].rec, 0, sizeof(ops[i].rec));
+		if (ops[i].type != ECA_OP_MAP_ADD)
+			memset(&ops[i].map, 0, sizeof(ops[i].map));
 	}
 	if (n == 0)
 		return 0;

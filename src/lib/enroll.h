@@ -30,6 +30,8 @@ enum eca_enroll_outcome {
 	ECA_OUTCOME_BANNED,	/* administrator: the host may not enroll */
 	ECA_OUTCOME_UNBANNED,	/* administrator: ban lifted, record REMOVED */
 	ECA_OUTCOME_REVOKED,	/* the enrolled certificate found revoked */
+	ECA_OUTCOME_MAPPED,	/* administrator: a subject now names a host */
+	ECA_OUTCOME_UNMAPPED,	/* administrator: a host's mapping removed */
 };
 
 struct eca_enroll_req {
@@ -45,15 +47,23 @@ struct eca_enroll_req {
 };
 
 /*
- * The rule.  existing is NULL when the host has no record.  Returns 0 with
- * *outcome ENROLLED/UNCHANGED/RENEWED/FORCED, or an error with *outcome set
- * where one applies: ECA_ERR_CONFLICT (outcome CONFLICT: the caller records
- * the candidate), ECA_ERR_FORCE_NOT_ALLOWED, ECA_ERR_BANNED, ECA_ERR_REVOKED.
- * err gets a sentence with the remedy.
+ * The rule.  existing is NULL when the host has no record; cands are the
+ * n certificates waiting for it (eca_store_candidates; NULL, 0 when none).
+ * Returns 0 with *outcome ENROLLED/UNCHANGED/RENEWED/FORCED, or an error
+ * with *outcome set where one applies: ECA_ERR_CONFLICT (outcome CONFLICT:
+ * the caller records the candidate, or only sees it again when it waits
+ * already), ECA_ERR_TOO_MANY_CANDIDATES (ECA_CANDIDATES_MAX other
+ * certificates wait: this one is not kept), ECA_ERR_FORCE_NOT_ALLOWED,
+ * ECA_ERR_BANNED, ECA_ERR_REVOKED.  err gets a sentence with the remedy.
  */
 int eca_enroll_decide(const struct eca_enrollment *existing,
+    const struct eca_candidate *cands, size_t n,
     const struct eca_enroll_req *req, enum eca_enroll_outcome *outcome,
     struct eca_err *err);
+
+/* The index of the candidate with fingerprint fp in cands, or -1. */
+int eca_candidate_find(const struct eca_candidate *cands, size_t n,
+    const char *fp);
 
 enum eca_op_type {
 	ECA_OP_ENROLL,
@@ -79,6 +89,15 @@ enum eca_op_type {
 	 * nothing is written: status 0, outcome UNCHANGED.
 	 */
 	ECA_OP_REVOKE,
+	/*
+	 * Administrator, ECA_IDENTITY = DN: map.subject (normalized) names
+	 * req.host.  A subject mapped to another host, or a host mapped to
+	 * another subject, is MAPPING_EXISTS; the same mapping again is
+	 * outcome UNCHANGED.  Outcome MAPPED, op->map the new row.
+	 */
+	ECA_OP_MAP_ADD,
+	/* Administrator: req.host's mapping removed (NOT_FOUND if none). */
+	ECA_OP_MAP_REMOVE,
 };
 
 struct eca_op {
@@ -89,13 +108,21 @@ struct eca_op {
 	/*
 	 * REMOVE by the host itself: the fingerprint it presented, which must
 	 * be the enrolled one.  Empty for an administrator.
+	 * APPROVE, REJECT: the waiting candidate decided on (required: the
+	 * administrator names the certificate they saw).
 	 */
 	char require_fingerprint[ECA_FP_HEX_LEN + 1];
+	/* MAP_ADD: in, the subject; MAP_ADD/MAP_REMOVE: out, the row. */
+	struct eca_dnmap map;
 	/* out */
 	int status;			/* 0 or ECA_ERR_* */
 	struct eca_err err;
 	enum eca_enroll_outcome outcome;
 	struct eca_enrollment rec;	/* the record after the op */
+	/*
+	 * APPROVE, REJECT: req.cert is set to the candidate decided on, so
+	 * that the journal names it.
+	 */
 };
 
 /*

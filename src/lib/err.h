@@ -66,7 +66,10 @@
 	X(FORCE_NOT_ALLOWED, 403, 5, "forced re-enrollment not allowed")       \
 	X(BANNED, 403, 5, "host is banned")                                    \
 	X(FINGERPRINT_MISMATCH, 403, 5, "certificate is not the enrolled one") \
-	X(ROSTER_STALE, 503, 5, "enrollment roster is stale")
+	X(ROSTER_STALE, 503, 5, "enrollment roster is stale")                 \
+	X(TOO_MANY_CANDIDATES, 409, 5, "too many certificates waiting")        \
+	X(FINGERPRINT_REQUIRED, 400, 2, "certificate fingerprint required")    \
+	X(MAPPING_EXISTS, 409, 5, "subject already mapped to another host")
 
 enum eca_errcode {
 	ECA_OK = 0,

@@ -594,6 +594,7 @@ identity(struct hstate *st)
 	struct eca_health_check *c;
 	const char *rule = eca_identity_name(st->cfg->identity);
 	struct eca_err err;
+	char subj[ECA_DN_MAX];
 	int r;
 
 	c = begin(st, "CERT_IDENTITY_VALIDATION", "Host identity");
@@ -605,6 +606,17 @@ identity(struct hstate *st)
 		fail(st, c, ECA_ERR_CONFIG, "CLIENT_NAME is not set: add this "
 		    "host's name to %s", st->cfg->path != NULL ?
 		    st->cfg->path : "eca.conf");
+		return;
+	}
+	/*
+	 * DN: the subject names this host only through the primary's
+	 * mapping (`eca map add`), which is not known here: say so.
+	 */
+	if (st->cfg->identity == ECA_ID_DN) {
+		detail(c, "ECA_IDENTITY = DN: the certificate subject %s names "
+		    "CLIENT_NAME %s only if an administrator mapped it on the "
+		    "primary (`eca map list` there)", eca_x509_subject_str(
+		    st->leaf, subj, sizeof(subj)), st->cfg->client_name);
 		return;
 	}
 	eca_err_clear(&err);

@@ -688,6 +688,26 @@ eca_domain_sync(struct eca_host *h, struct eca_domain *d, int on_miss,
 }
 
 int
+eca_domain_dn_map(void *arg, const char *subject, char *host, size_t size)
+{
+	struct eca_dn_lookup *lk = arg;
+	int r, tried;
+
+	if (lk == NULL || lk->h == NULL || lk->d == NULL)
+		return ECA_ERR_NOT_FOUND;
+	for (tried = 0;; tried = 1) {
+		pthread_mutex_lock(&lk->d->lock);
+		r = eca_roster_lookup_dn(lk->d->roster, subject, host, size);
+		pthread_mutex_unlock(&lk->d->lock);
+		if (r == 0 || tried)
+			return r;
+		/* Mapped since the last sync?  Ask the primary once. */
+		if (domain_sync(lk->h, lk->d, 1, NULL) != 0)
+			return r;
+	}
+}
+
+int
 eca_domain_lookup(struct eca_host *h, struct eca_domain *d,
     const char *host, long wait_ms, struct eca_roster_entry *out,
     struct eca_err *err)

@@ -93,6 +93,18 @@ int eca_domain_sync(struct eca_host *h, struct eca_domain *d, int on_miss,
  * or wait_ms passes (a caller's enrollment in flight).  A REMOVED record
  * gets the one refresh, not the wait, and is returned (state REMOVED).
  */
+/*
+ * ECA_IDENTITY = DN: eca_dn_map_fn over the roster of a domain (arg is a
+ * struct eca_dn_lookup): the subject's host, refreshing the roster once
+ * (rate-limited, as on a host miss) when the subject is not mapped.
+ */
+struct eca_dn_lookup {
+	struct eca_host *h;
+	struct eca_domain *d;
+};
+int eca_domain_dn_map(void *arg, const char *subject, char *host,
+    size_t size);
+
 int eca_domain_lookup(struct eca_host *h, struct eca_domain *d,
     const char *host, long wait_ms, struct eca_roster_entry *out,
     struct eca_err *err) ECA_WUR;

@@ -56,6 +56,9 @@ struct eca_roster {
 	uint32_t *by_fp;
 	uint32_t *by_host;
 	size_t slots;			/* a power of two, or 0 */
+	/* DN mappings, live ones only, sorted by subject (bsearch). */
+	struct eca_roster_map *maps;
+	size_t nmaps, maps_cap;
 };
 
 /* ------------------------------------------------------------------ */
@@ -369,6 +372,7 @@ reserve(struct eca_roster *r, size_t add, size_t names_add,
 static void
 clear(struct eca_roster *r)
 {
+	r->nmaps = 0;
 	r->n = 0;
 	r->names_len = 0;
 	r->version = 0;
@@ -461,6 +465,7 @@ eca_roster_free(struct eca_roster *r)
 		return;
 	free(r->ents);
 	free(r->names);
+	free(r->maps);
 	free(r->by_fp);
 	free(r->by_host);
 	free(r);
@@ -503,6 +508,105 @@ eca_roster_lookup_fp(const struct eca_roster *r,
 		return ECA_ERR_NOT_FOUND;
 	entry_out(r, &r->ents[r->by_fp[i] - 1], out);
 	return 0;
+}
+
+/* Index of subject in r->maps, or where it would go (*found 0). */
+static size_t
+map_find(const struct eca_roster *r, const char *subject, int *found)
+{
+	size_t lo = 0, hi = r->nmaps, mid;
+	int c;
+
+	*found = 0;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(r->maps[mid].subject, subject);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Apply one mapping change; room for one more was reserved. */
+static void
+map_apply(struct eca_roster *r, const struct eca_roster_map *m)
+{
+	size_t i, k;
+	int found;
+
+	/* A host has one subject: a stale row for it goes. */
+	for (k = 0; !m->removed && k < r->nmaps; k++) {
+		if (strcmp(r->maps[k].host, m->host) == 0 &&
+		    strcmp(r->maps[k].subject, m->subject) != 0) {
+			memmove(&r->maps[k], &r->maps[k + 1],
+			    (r->nmaps - k - 1) * sizeof(*r->maps));
+			r->nmaps--;
+			break;
+		}
+	}
+	i = map_find(r, m->subject, &found);
+	if (m->removed) {
+		if (found) {
+			memmove(&r->maps[i], &r->maps[i + 1],
+			    (r->nmaps - i - 1) * sizeof(*r->maps));
+			r->nmaps--;
+		}
+		return;
+	}
+	if (!found) {
+		memmove(&r->maps[i + 1], &r->maps[i],
+		    (r->nmaps - i) * sizeof(*r->maps));
+		r->nmaps++;
+	}
+	r->maps[i] = *m;
+}
+
+static int
+maps_reserve(struct eca_roster *r, size_t add, struct eca_err *err)
+{
+	struct eca_roster_map *p;
+	size_t want;
+
+	if (add > ECA_ROSTER_MAPS_MAX || r->nmaps + add > ECA_ROSTER_MAPS_MAX)
+		return eca_err_set(err, ECA_ERR_TOO_LARGE, "more than %d "
+		    "subject mappings in the roster of %s",
+		    ECA_ROSTER_MAPS_MAX, r->primary);
+	want = r->nmaps + add;
+	if (want <= r->maps_cap)
+		return 0;
+	if ((p = realloc(r->maps, want * sizeof(*p))) == NULL)
+		return nomem(err);
+	r->maps = p;
+	r->maps_cap = want;
+	return 0;
+}
+
+int
+eca_roster_lookup_dn(const struct eca_roster *r, const char *subject,
+    char *host, size_t size)
+{
+	size_t i;
+	int found;
+
+	if (r == NULL || subject == NULL || host == NULL || size == 0)
+		return ECA_ERR_NOT_FOUND;
+	i = map_find(r, subject, &found);
+	if (!found)
+		return ECA_ERR_NOT_FOUND;
+	snprintf(host, size, "%s", r->maps[i].host);
+	return 0;
+}
+
+size_t
+eca_roster_map_count(const struct eca_roster *r)
+{
+	return r != NULL ? r->nmaps : 0;
 }
 
 const char *
@@ -595,13 +699,16 @@ eca_roster_apply(struct eca_roster *r, const struct eca_roster_delta *d,
 		names += strnlen(d->entries[i].host, NAME_LEN_MAX + 1);
 	}
 	/* Full: everything is replaced; reserve on top of the old anyway. */
-	if ((r_ = reserve(r, d->n, names, err)) != 0)
+	if ((r_ = reserve(r, d->n, names, err)) != 0 ||
+	    (r_ = maps_reserve(r, d->nmaps, err)) != 0)
 		goto out;
 	if (d->full)
 		clear(r);
 	for (i = 0; i < d->n; i++)
 		upsert(r, &d->entries[i], ids[i],
 		    strnlen(d->entries[i].host, NAME_LEN_MAX + 1));
+	for (i = 0; i < d->nmaps; i++)
+		map_apply(r, &d->maps[i]);
 	r->version = d->next;
 	if (!d->more)
 		r->synced_at = now;
@@ -620,6 +727,7 @@ eca_roster_delta_free(struct eca_roster_delta *d)
 	if (d == NULL)
 		return;
 	free(d->entries);
+	free(d->maps);
 	free(d);
 }
 
@@ -743,11 +851,75 @@ parse_entry(const json_t *o, size_t i, struct eca_roster_entry *e,
 	return get_int(o, "version", 1, &e->version, i, err);
 }
 
-/* Versions increase, follow since (unless full) and agree with next. */
+/* One mapping of "mappings"; its version must lie in (since, next]. */
+static int
+parse_map(const json_t *o, size_t i, const struct eca_roster_delta *d,
+    struct eca_roster_map *m, struct eca_err *err)
+{
+	const char *s;
+	const json_t *v;
+	int r;
+
+	if (!json_is_object(o))
+		return eca_err_set(err, ECA_ERR_PROTOCOL, "roster mapping %zu "
+		    "is not an object", i);
+	if ((s = get_str(o, "subject", i, err)) == NULL)
+		return ECA_ERR_PROTOCOL;
+	if (s[0] == '\0' || strlen(s) >= sizeof(m->subject) ||
+	    strlen(s) != json_string_length(json_object_get(o, "subject")))
+		return bad(err, "is not a subject", "subject", i);
+	snprintf(m->subject, sizeof(m->subject), "%s", s);
+	if ((r = get_host(o, "host", m->host, sizeof(m->host), i, err)) != 0 ||
+	    (r = get_int(o, "version", 1, &m->version, i, err)) != 0)
+		return r;
+	if ((v = json_object_get(o, "removed")) == NULL || !json_is_boolean(v))
+		return bad(err, "is missing or not true or false", "removed",
+		    i);
+	m->removed = json_is_true(v);
+	if ((!d->full && m->version <= d->since) || m->version > d->next)
+		return bad(err, "is outside the answer's versions", "version",
+		    i);
+	return 0;
+}
+
+static int
+parse_maps(const json_t *root, struct eca_roster_delta *d,
+    struct eca_err *err)
+{
+	const json_t *arr;
+	size_t i, n;
+	int r;
+
+	if ((arr = json_object_get(root, "mappings")) == NULL)
+		return 0;	/* a primary from before ECA_IDENTITY = DN */
+	if (!json_is_array(arr))
+		return bad(err, "is not an array", "mappings", (size_t)-1);
+	if ((n = json_array_size(arr)) > ECA_ROSTER_PAGE_MAX)
+		return eca_err_set(err, ECA_ERR_TOO_LARGE, "the roster answer "
+		    "has %zu mappings; at most %d are accepted", n,
+		    ECA_ROSTER_PAGE_MAX);
+	if (n > 0 && (d->maps = calloc(n, sizeof(*d->maps))) == NULL)
+		return nomem(err);
+	for (i = 0; i < n; i++) {
+		if ((r = parse_map(json_array_get(arr, i), i, d, &d->maps[i],
+		    err)) != 0)
+			return r;
+		if (i > 0 && d->maps[i].version <= d->maps[i - 1].version)
+			return bad(err, "is not increasing", "version", i);
+		d->nmaps++;
+	}
+	return 0;
+}
+
+/*
+ * Versions increase, follow since (unless full) and agree with next: when
+ * more follows, next is the answer's last version (of an entry or a
+ * mapping), so nothing between two pages is skipped.
+ */
 static int
 check_order(const struct eca_roster_delta *d, struct eca_err *err)
 {
-	int64_t prev = d->full ? 0 : d->since;
+	int64_t prev = d->full ? 0 : d->since, last;
 	size_t i;
 
 	for (i = 0; i < d->n; i++) {
@@ -757,10 +929,13 @@ check_order(const struct eca_roster_delta *d, struct eca_err *err)
 			    (long long)d->entries[i].version, (long long)prev);
 		prev = d->entries[i].version;
 	}
+	last = prev;
+	if (d->nmaps > 0 && d->maps[d->nmaps - 1].version > last)
+		last = d->maps[d->nmaps - 1].version;
 	if (d->next < prev || (!d->full && d->next < d->since))
 		return eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer's "
 		    "next version %lld is before its entries", (long long)d->next);
-	if (d->more && (d->n == 0 || d->next != prev))
+	if (d->more && ((d->n == 0 && d->nmaps == 0) || d->next != last))
 		return eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer "
 		    "says more follows but its next version %lld is not its "
 		    "last entry's", (long long)d->next);
@@ -832,7 +1007,7 @@ eca_roster_delta_parse(const char *buf, size_t len,
 			goto out;
 		d->n++;
 	}
-	if ((r = check_order(d, err)) != 0)
+	if ((r = parse_maps(root, d, err)) != 0 || (r = check_order(d, err)) != 0)
 		goto out;
 	*out = d;
 	d = NULL;
@@ -853,7 +1028,12 @@ eca_roster_delta_parse(const char *buf, size_t len,
  * name; then SHA-256 of everything before it.  Integers little-endian.
  */
 #define FILE_MAGIC "ECAROST1"
-#define FILE_FORMAT 1
+/*
+ * 2 adds, after the records: u32 mapping count, then per mapping
+ * i64 version, u16 subject length, subject, u8 host length, host.
+ * Format 1 files (no mappings) still load.
+ */
+#define FILE_FORMAT 2
 #define FILE_HEAD (8 + 4 + 4 + 8 + 8 + 8 + 2)
 #define FILE_REC_MIN (32 + 32 + 16 + 8 + 8 + 1 + 1 + 1)
 #define IOBUF 65536
@@ -953,7 +1133,7 @@ write_all(const struct eca_roster *r, struct fio *f)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	const struct rent *x;
 	unsigned int mdlen = 0;
-	size_t plen = strlen(r->primary), i;
+	size_t plen = strlen(r->primary), i, sl, hl;
 	int rc;
 
 	if ((rc = digest_start(f)) != 0 ||
@@ -976,6 +1156,18 @@ write_all(const struct eca_roster *r, struct fio *f)
 		    (rc = wr_int(f, x->state, 1)) != 0 ||
 		    (rc = wr_int(f, x->name_len, 1)) != 0 ||
 		    (rc = wbytes(f, r->names + x->name_off, x->name_len)) != 0)
+			return rc;
+	}
+	if ((rc = wr_int(f, r->nmaps, 4)) != 0)
+		return rc;
+	for (i = 0; i < r->nmaps; i++) {
+		sl = strlen(r->maps[i].subject);
+		hl = strlen(r->maps[i].host);
+		if ((rc = wr_int(f, (uint64_t)r->maps[i].version, 8)) != 0 ||
+		    (rc = wr_int(f, sl, 2)) != 0 ||
+		    (rc = wbytes(f, r->maps[i].subject, sl)) != 0 ||
+		    (rc = wr_int(f, hl, 1)) != 0 ||
+		    (rc = wbytes(f, r->maps[i].host, hl)) != 0)
 			return rc;
 	}
 	if ((rc = wflush(f)) != 0)
@@ -1206,6 +1398,51 @@ read_record(struct fio *f, struct eca_roster *r, int64_t version)
 	return 0;
 }
 
+/* Format 2's mappings, after the records. */
+static int
+read_maps(struct fio *f, struct eca_roster *r, int64_t version)
+{
+	struct eca_roster_map m;
+	uint64_t count, v, sl, hl, i;
+	int rc, found;
+
+	if ((rc = rd_int(f, 4, &count)) != 0)
+		return rc;
+	if (count > ECA_ROSTER_MAPS_MAX || count > f->left / 12)
+		return corrupt(f, "damaged (more mappings than it holds)");
+	if ((rc = maps_reserve(r, (size_t)count, f->err)) != 0)
+		return rc;
+	for (i = 0; i < count; i++) {
+		memset(&m, 0, sizeof(m));
+		if ((rc = rd_int(f, 8, &v)) != 0 ||
+		    (rc = rd_int(f, 2, &sl)) != 0)
+			return rc;
+		if (sl == 0 || sl >= sizeof(m.subject))
+			return corrupt(f, "damaged (a subject of bad length)");
+		if ((rc = rbytes(f, m.subject, (size_t)sl)) != 0 ||
+		    (rc = rd_int(f, 1, &hl)) != 0)
+			return rc;
+		if (hl == 0 || hl > NAME_LEN_MAX)
+			return corrupt(f, "damaged (a host name of bad length)");
+		if ((rc = rbytes(f, m.host, (size_t)hl)) != 0)
+			return rc;
+		/* Host names are kept canonical, as in the records. */
+		if (strlen(m.subject) != sl || strlen(m.host) != hl ||
+		    eca_hostname_canon(m.host, m.host, sizeof(m.host),
+		    NULL) != 0)
+			return corrupt(f, "damaged (an invalid mapping)");
+		if ((int64_t)v < 1 || (int64_t)v > version)
+			return corrupt(f, "damaged (a mapping newer than the "
+			    "roster)");
+		(void)map_find(r, m.subject, &found);
+		if (found)
+			return corrupt(f, "damaged (a subject listed twice)");
+		m.version = (int64_t)v;
+		map_apply(r, &m);
+	}
+	return 0;
+}
+
 static int
 read_all(struct fio *f, const char *primary, struct eca_roster *r)
 {
@@ -1225,7 +1462,7 @@ read_all(struct fio *f, const char *primary, struct eca_roster *r)
 	    (rc = rd_int(f, 8, &ver)) != 0 || (rc = rd_int(f, 8, &synced)) != 0 ||
 	    (rc = rd_int(f, 8, &count)) != 0 || (rc = rd_int(f, 2, &plen)) != 0)
 		return rc;
-	if (fmt != FILE_FORMAT || zero != 0)
+	if ((fmt != 1 && fmt != FILE_FORMAT) || zero != 0)
 		return corrupt(f, "of an unknown format version");
 	if ((int64_t)ver < 0 || (int64_t)synced < 0)
 		return corrupt(f, "damaged (a negative version or time)");
@@ -1246,6 +1483,8 @@ read_all(struct fio *f, const char *primary, struct eca_roster *r)
 	for (i = 0; i < count; i++)
 		if ((rc = read_record(f, r, (int64_t)ver)) != 0)
 			return rc;
+	if (fmt >= 2 && (rc = read_maps(f, r, (int64_t)ver)) != 0)
+		return rc;
 	if (f->left != 0)
 		return corrupt(f, "damaged (bytes after its records)");
 	if (EVP_DigestFinal_ex(f->md, md, &mdlen) != 1 || mdlen != 32) {
@@ -1265,7 +1504,14 @@ read_all(struct fio *f, const char *primary, struct eca_roster *r)
 	}
 	if (CRYPTO_memcmp(md, want, 32) != 0)
 		return corrupt(f, "damaged (wrong checksum)");
-	r->version = (int64_t)ver;
+	/*
+	 * A format 1 file was written by an eca that ignored the primary's
+	 * DN mappings: its records stand (they still judge peers while the
+	 * primary is away), but its version is no base for a delta, which
+	 * would skip the mappings it never kept.  Version 0: the next sync
+	 * is a full one.
+	 */
+	r->version = fmt == 1 ? 0 : (int64_t)ver;
 	r->synced_at = (int64_t)synced;
 	return 0;
 }

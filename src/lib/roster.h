@@ -46,6 +46,20 @@ struct eca_roster_entry {
 };
 
 /*
+ * ECA_IDENTITY = DN: one of the administrator's subject -> host mappings
+ * (`eca map add`), as the roster carries them ("mappings" of an answer:
+ * the mappings changed after since, removed ones with removed = 1).
+ */
+struct eca_roster_map {
+	char subject[ECA_DN_MAX];	/* eca_dn_normalize form */
+	char host[ECA_HOST_MAX];
+	int removed;
+	int64_t version;
+};
+/* Most mappings one roster holds. */
+#define ECA_ROSTER_MAPS_MAX (1024 * 1024)
+
+/*
  * One decoded answer of GET /v1/roster.  full: the entries restart from
  * the beginning and replace whatever the roster holds (since was 0 or
  * older than the primary can derive); more: another page follows,
@@ -60,6 +74,9 @@ struct eca_roster_delta {
 	int more;
 	size_t n;
 	struct eca_roster_entry *entries;
+	/* Mappings changed in (since, next]; absent from older primaries. */
+	size_t nmaps;
+	struct eca_roster_map *maps;
 };
 
 /*
@@ -100,6 +117,15 @@ int eca_roster_lookup_host(const struct eca_roster *r, const char *host,
 int eca_roster_lookup_fp(const struct eca_roster *r,
     const uint8_t fp[ECA_ROSTER_FP_LEN], struct eca_roster_entry *out)
     ECA_WUR;
+
+/*
+ * ECA_IDENTITY = DN: the host subject (eca_dn_normalize form) is mapped
+ * to; 0 with host filled (size bytes), or ECA_ERR_NOT_FOUND.
+ */
+int eca_roster_lookup_dn(const struct eca_roster *r, const char *subject,
+    char *host, size_t size) ECA_WUR;
+/* Live mappings held. */
+size_t eca_roster_map_count(const struct eca_roster *r);
 
 const char *eca_roster_primary(const struct eca_roster *r);
 /* The version to ask for next (since=); 0 for an empty roster. */

@@ -356,3 +356,115 @@ eca_method_from_name(const char *name)
 			return (int)i;
 	return -1;
 }
+
+/* ------------------------------------------------------------------ */
+/* Candidates and DN mappings.                                         */
+
+int
+eca_store_candidates(struct eca_store *st, const char *primary,
+    const char *host, struct eca_candidate **out, size_t *n,
+    struct eca_err *err)
+{
+	int r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if ((r = check_open(st, err)) != 0)
+		return r;
+	if (primary == NULL || host == NULL || out == NULL || n == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_store_candidates: missing argument");
+	return st->ops->candidates(st, primary, host, out, n, err);
+}
+
+int
+eca_store_candidate_put(struct eca_store *st, const char *primary,
+    const char *host, const struct eca_candidate *c, struct eca_err *err)
+{
+	int r;
+
+	if ((r = check_writable(st, err)) != 0)
+		return r;
+	if (primary == NULL || host == NULL || c == NULL ||
+	    c->cert.fingerprint[0] == '\0')
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_store_candidate_put: missing argument");
+	return st->ops->candidate_put(st, primary, host, c, err);
+}
+
+int
+eca_store_candidate_del(struct eca_store *st, const char *primary,
+    const char *host, const char *fp, struct eca_err *err)
+{
+	int r;
+
+	if ((r = check_writable(st, err)) != 0)
+		return r;
+	if (primary == NULL || host == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_store_candidate_del: missing argument");
+	return st->ops->candidate_del(st, primary, host, fp, err);
+}
+
+static int
+dnmap_get(struct eca_store *st, const char *primary, int by, const char *key,
+    struct eca_dnmap *out, struct eca_err *err)
+{
+	int r;
+
+	if ((r = check_open(st, err)) != 0)
+		return r;
+	if (primary == NULL || key == NULL || out == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_store_dnmap_by_*: missing argument");
+	return st->ops->dnmap_get(st, primary, by, key, out, err);
+}
+
+int
+eca_store_dnmap_by_subject(struct eca_store *st, const char *primary,
+    const char *subject, struct eca_dnmap *out, struct eca_err *err)
+{
+	return dnmap_get(st, primary, 0, subject, out, err);
+}
+
+int
+eca_store_dnmap_by_host(struct eca_store *st, const char *primary,
+    const char *host, struct eca_dnmap *out, struct eca_err *err)
+{
+	return dnmap_get(st, primary, 1, host, out, err);
+}
+
+int
+eca_store_dnmap_put(struct eca_store *st, const char *primary,
+    const struct eca_dnmap *m, struct eca_err *err)
+{
+	int r;
+
+	if ((r = check_writable(st, err)) != 0)
+		return r;
+	if (primary == NULL || m == NULL || m->subject[0] == '\0' ||
+	    m->host[0] == '\0')
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_store_dnmap_put: missing argument");
+	return st->ops->dnmap_put(st, primary, m, err);
+}
+
+int
+eca_store_dnmaps(struct eca_store *st, const char *primary, int64_t since,
+    size_t limit, struct eca_dnmap **out, size_t *n, struct eca_err *err)
+{
+	int r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (n != NULL)
+		*n = 0;
+	if ((r = check_open(st, err)) != 0)
+		return r;
+	if (primary == NULL || out == NULL || n == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_store_dnmaps: missing argument");
+	return st->ops->dnmaps(st, primary, since, limit, out, n, err);
+}

@@ -37,10 +37,17 @@ struct eca_enrollment {
 	enum eca_state state;
 	enum eca_method method;
 	struct eca_certinfo cert;	/* the enrolled certificate */
-	int has_candidate;		/* CONFLICT: a certificate waits */
+	/*
+	 * CONFLICT: certificates wait (each one in the candidates table,
+	 * eca_store_candidates).  candidate is the newest of them, kept in
+	 * the record for older clients and short listings; ncandidates (read
+	 * only: counted from the candidates table) says how many wait.
+	 */
+	int has_candidate;
 	struct eca_certinfo candidate;
 	int64_t candidate_at;
 	char candidate_source[ECA_SOURCE_MAX];
+	int ncandidates;
 	int64_t enrolled_at;		/* first enrollment of this cert */
 	int64_t updated_at;		/* last change of the record */
 	int64_t last_seen;		/* last request from the host */
@@ -135,6 +142,69 @@ int eca_store_changes(struct eca_store *st, const char *primary,
     struct eca_err *err) ECA_WUR;
 /* The current registry version (the last one handed out; 0 when none). */
 int eca_store_version(struct eca_store *st, int64_t *out,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * A certificate waiting for an administrator's decision (CONFLICT).
+ * Each distinct certificate (by leaf fingerprint) a host presented is
+ * kept, at most ECA_CANDIDATES_MAX per host, so that approval enrolls
+ * exactly the certificate the administrator saw.
+ */
+#define ECA_CANDIDATES_MAX 8
+struct eca_candidate {
+	struct eca_certinfo cert;
+	int64_t at;			/* first presented */
+	int64_t last_seen;		/* last presented */
+	char source[ECA_SOURCE_MAX];	/* address it first came from */
+};
+
+/* The candidates of (primary, host), oldest first; *out is the caller's. */
+int eca_store_candidates(struct eca_store *st, const char *primary,
+    const char *host, struct eca_candidate **out, size_t *n,
+    struct eca_err *err) ECA_WUR;
+/*
+ * Add c, or when its fingerprint waits already, only update its
+ * last_seen (at and source of the first sighting kept).
+ */
+int eca_store_candidate_put(struct eca_store *st, const char *primary,
+    const char *host, const struct eca_candidate *c,
+    struct eca_err *err) ECA_WUR;
+/* Drop one candidate (ECA_ERR_NOT_FOUND if it does not wait), or all (fp NULL). */
+int eca_store_candidate_del(struct eca_store *st, const char *primary,
+    const char *host, const char *fp, struct eca_err *err) ECA_WUR;
+
+/*
+ * ECA_IDENTITY = DN: the administrator's mapping of a certificate subject
+ * (RFC 2253, normalized by eca_dn_normalize) to a host.  One subject maps
+ * to one host and one host has one subject.  Rows are never deleted: a
+ * removed mapping keeps its row with removed = 1 and a new registry
+ * version, so the roster carries removals (like REMOVED records).
+ */
+struct eca_dnmap {
+	char subject[ECA_DN_MAX];
+	char host[ECA_HOST_MAX];
+	int removed;
+	int64_t created_at;
+	int64_t updated_at;
+	char actor[ECA_DN_MAX];
+	int64_t version;
+};
+
+/* The live mapping of subject, or of host: ECA_ERR_NOT_FOUND if none. */
+int eca_store_dnmap_by_subject(struct eca_store *st, const char *primary,
+    const char *subject, struct eca_dnmap *out, struct eca_err *err) ECA_WUR;
+int eca_store_dnmap_by_host(struct eca_store *st, const char *primary,
+    const char *host, struct eca_dnmap *out, struct eca_err *err) ECA_WUR;
+/* Insert or update the row of m->subject (the caller checked the rules). */
+int eca_store_dnmap_put(struct eca_store *st, const char *primary,
+    const struct eca_dnmap *m, struct eca_err *err) ECA_WUR;
+/*
+ * Mappings of primary: live ones ordered by host (since < 0), or every
+ * row, removed ones too, whose version is greater than since, in version
+ * order (the roster), at most limit.  *out is the caller's.
+ */
+int eca_store_dnmaps(struct eca_store *st, const char *primary,
+    int64_t since, size_t limit, struct eca_dnmap **out, size_t *n,
     struct eca_err *err) ECA_WUR;
 
 const char *eca_state_name(enum eca_state s);

@@ -42,6 +42,22 @@ struct eca_store_ops {
 	    struct eca_err *err);
 	int (*version)(struct eca_store *st, int64_t *out,
 	    struct eca_err *err);
+	int (*candidates)(struct eca_store *st, const char *primary,
+	    const char *host, struct eca_candidate **out, size_t *n,
+	    struct eca_err *err);
+	int (*candidate_put)(struct eca_store *st, const char *primary,
+	    const char *host, const struct eca_candidate *c,
+	    struct eca_err *err);
+	int (*candidate_del)(struct eca_store *st, const char *primary,
+	    const char *host, const char *fp, struct eca_err *err);
+	/* by: 0 subject, 1 host */
+	int (*dnmap_get)(struct eca_store *st, const char *primary, int by,
+	    const char *key, struct eca_dnmap *out, struct eca_err *err);
+	int (*dnmap_put)(struct eca_store *st, const char *primary,
+	    const struct eca_dnmap *m, struct eca_err *err);
+	int (*dnmaps)(struct eca_store *st, const char *primary,
+	    int64_t since, size_t limit, struct eca_dnmap **out, size_t *n,
+	    struct eca_err *err);
 };
 
 struct eca_store {

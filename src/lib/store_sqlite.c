@@ -116,11 +116,68 @@ static const char SQL_MIGRATION_3[] =
     "UPDATE history SET primary_name = lower(primary_name),"
     " host = lower(host)"
     " WHERE primary_name <> lower(primary_name) OR host <> lower(host);";
+/*
+ * 4: every distinct certificate waiting in a CONFLICT is kept (at most
+ * ECA_CANDIDATES_MAX per host), so that approval enrolls exactly the one
+ * the administrator saw.  The record's cand_* columns stay as a summary
+ * (the newest candidate); the one candidate a record had moves here.
+ */
+static const char SQL_MIGRATION_4[] =
+    "CREATE TABLE candidates ("
+    "  primary_name TEXT NOT NULL,"
+    "  host TEXT NOT NULL,"
+    "  fingerprint TEXT NOT NULL,"
+    "  spki_fingerprint TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  issuer TEXT NOT NULL,"
+    "  serial TEXT NOT NULL,"
+    "  not_before INTEGER NOT NULL,"
+    "  not_after INTEGER NOT NULL,"
+    "  key_desc TEXT NOT NULL,"
+    "  sig_alg TEXT NOT NULL,"
+    "  cn TEXT NOT NULL,"
+    "  san TEXT NOT NULL,"
+    "  at INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  PRIMARY KEY (primary_name, host, fingerprint),"
+    "  FOREIGN KEY (primary_name, host)"
+    "    REFERENCES enrollments (primary_name, host)"
+    ");"
+    "INSERT INTO candidates SELECT primary_name, host, cand_fingerprint,"
+    "  cand_spki_fingerprint, cand_subject, cand_issuer, cand_serial,"
+    "  cand_not_before, cand_not_after, cand_key_desc, cand_sig_alg,"
+    "  cand_cn, cand_san, candidate_at, last_seen, candidate_source"
+    "  FROM enrollments WHERE has_candidate = 1"
+    "  AND cand_fingerprint IS NOT NULL;";
+
+/*
+ * 5: ECA_IDENTITY = DN: the administrator's subject -> host mapping
+ * (`eca map add`).  Rows are never deleted (removed = 1, new version) so
+ * that the roster carries removals; one live row per subject and per host.
+ */
+static const char SQL_MIGRATION_5[] =
+    "CREATE TABLE dn_map ("
+    "  primary_name TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  host TEXT NOT NULL,"
+    "  removed INTEGER NOT NULL CHECK (removed IN (0, 1)),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  PRIMARY KEY (primary_name, subject)"
+    ");"
+    "CREATE UNIQUE INDEX dn_map_host ON dn_map (primary_name, host)"
+    "  WHERE removed = 0;"
+    "CREATE INDEX dn_map_version ON dn_map (primary_name, version);";
 
 static const char *const migrations[] = {
 	SQL_MIGRATION_1,
 	SQL_MIGRATION_2,
 	SQL_MIGRATION_3,
+	SQL_MIGRATION_4,
+	SQL_MIGRATION_5,
 };
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -155,11 +212,18 @@ enum {
 	C_CANDIDATE_AT = C_CAND + 11,
 	C_CANDIDATE_SOURCE,
 	C_ENROLLED_AT, C_UPDATED_AT, C_LAST_SEEN, C_SOURCE, C_VERSION,
-	C_COUNT
+	C_COUNT,
+	C_NCANDIDATES = C_COUNT	/* selected, never written */
 };
 
+/* A record as read: its columns and how many candidates wait. */
+#define ENROLLMENT_SELECT                                                   \
+	ENROLLMENT_COLUMNS ", (SELECT count(*) FROM candidates c"           \
+	" WHERE c.primary_name = enrollments.primary_name"                  \
+	" AND c.host = enrollments.host)"
+
 static const char SQL_GET[] =
-    "SELECT " ENROLLMENT_COLUMNS " FROM enrollments"
+    "SELECT " ENROLLMENT_SELECT " FROM enrollments"
     " WHERE primary_name = ?1 AND host = ?2";
 
 /*
@@ -205,11 +269,11 @@ static const char SQL_ADD_HISTORY[] =
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 static const char SQL_LIST_ALL[] =
-    "SELECT " ENROLLMENT_COLUMNS " FROM enrollments"
+    "SELECT " ENROLLMENT_SELECT " FROM enrollments"
     " WHERE primary_name = ?1 AND host > ?2 ORDER BY host LIMIT ?3";
 
 static const char SQL_LIST_STATE[] =
-    "SELECT " ENROLLMENT_COLUMNS " FROM enrollments"
+    "SELECT " ENROLLMENT_SELECT " FROM enrollments"
     " WHERE primary_name = ?1 AND host > ?2 AND state = ?4"
     " ORDER BY host LIMIT ?3";
 
@@ -227,10 +291,64 @@ static const char SQL_CHANGES[] =
 static const char SQL_VERSION[] =
     "SELECT value FROM meta WHERE key = ?1";
 
+#define CANDIDATE_COLUMNS                                                   \
+	"fingerprint, spki_fingerprint, subject, issuer, serial,"           \
+	" not_before, not_after, key_desc, sig_alg, cn, san,"               \
+	" at, last_seen, source"
+
+static const char SQL_CANDIDATES[] =
+    "SELECT " CANDIDATE_COLUMNS " FROM candidates"
+    " WHERE primary_name = ?1 AND host = ?2 ORDER BY at, rowid";
+
+/* The same certificate again is a sighting: only last_seen changes. */
+static const char SQL_CANDIDATE_PUT[] =
+    "INSERT INTO candidates (primary_name, host, " CANDIDATE_COLUMNS ")"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+    " ?15, ?16)"
+    " ON CONFLICT (primary_name, host, fingerprint) DO UPDATE SET"
+    " last_seen = excluded.last_seen";
+
+static const char SQL_CANDIDATE_DEL[] =
+    "DELETE FROM candidates"
+    " WHERE primary_name = ?1 AND host = ?2 AND fingerprint = ?3";
+
+static const char SQL_CANDIDATE_DEL_ALL[] =
+    "DELETE FROM candidates WHERE primary_name = ?1 AND host = ?2";
+
+#define DNMAP_COLUMNS \
+	"subject, host, removed, created_at, updated_at, actor, version"
+
+static const char SQL_DNMAP_BY_SUBJECT[] =
+    "SELECT " DNMAP_COLUMNS " FROM dn_map"
+    " WHERE primary_name = ?1 AND subject = ?2 AND removed = 0";
+
+static const char SQL_DNMAP_BY_HOST[] =
+    "SELECT " DNMAP_COLUMNS " FROM dn_map"
+    " WHERE primary_name = ?1 AND host = ?2 AND removed = 0";
+
+static const char SQL_DNMAP_PUT[] =
+    "INSERT INTO dn_map (primary_name, " DNMAP_COLUMNS ")"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    " ON CONFLICT (primary_name, subject) DO UPDATE SET"
+    " host = excluded.host, removed = excluded.removed,"
+    " created_at = excluded.created_at, updated_at = excluded.updated_at,"
+    " actor = excluded.actor, version = excluded.version";
+
+static const char SQL_DNMAP_LIVE[] =
+    "SELECT " DNMAP_COLUMNS " FROM dn_map"
+    " WHERE primary_name = ?1 AND removed = 0 ORDER BY host LIMIT ?2";
+
+static const char SQL_DNMAP_SINCE[] =
+    "SELECT " DNMAP_COLUMNS " FROM dn_map"
+    " WHERE primary_name = ?1 AND version > ?3 ORDER BY version LIMIT ?2";
+
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_GET, S_PUT, S_NEXT_VERSION, S_ADD_HISTORY, S_LIST_ALL,
 	S_LIST_STATE, S_HISTORY, S_CHANGES, S_VERSION,
+	S_CANDIDATES, S_CANDIDATE_PUT, S_CANDIDATE_DEL, S_CANDIDATE_DEL_ALL,
+	S_DNMAP_BY_SUBJECT, S_DNMAP_BY_HOST, S_DNMAP_PUT, S_DNMAP_LIVE,
+	S_DNMAP_SINCE,
 	S_COUNT
 };
 
@@ -250,6 +368,15 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_HISTORY] = SQL_HISTORY,
 	[S_CHANGES] = SQL_CHANGES,
 	[S_VERSION] = SQL_VERSION,
+	[S_CANDIDATES] = SQL_CANDIDATES,
+	[S_CANDIDATE_PUT] = SQL_CANDIDATE_PUT,
+	[S_CANDIDATE_DEL] = SQL_CANDIDATE_DEL,
+	[S_CANDIDATE_DEL_ALL] = SQL_CANDIDATE_DEL_ALL,
+	[S_DNMAP_BY_SUBJECT] = SQL_DNMAP_BY_SUBJECT,
+	[S_DNMAP_BY_HOST] = SQL_DNMAP_BY_HOST,
+	[S_DNMAP_PUT] = SQL_DNMAP_PUT,
+	[S_DNMAP_LIVE] = SQL_DNMAP_LIVE,
+	[S_DNMAP_SINCE] = SQL_DNMAP_SINCE,
 };
 
 struct sqlite_store {
@@ -526,6 +653,7 @@ row_enrollment(sqlite3_stmt *stmt, struct eca_enrollment *rec,
 	rec->last_seen = sqlite3_column_int64(stmt, C_LAST_SEEN);
 	COL_STR(stmt, C_SOURCE, rec->source, &bad);
 	rec->version = sqlite3_column_int64(stmt, C_VERSION);
+	rec->ncandidates = sqlite3_column_int(stmt, C_NCANDIDATES);
 	if (bad)
 		return eca_err_set(err, ECA_ERR_DB,
 		    "registry record of host \"%.64s\" has a field that is "
@@ -1302,6 +1430,237 @@ sqlite_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 	    "cannot read the registry version", out, err);
 }
 
+/* ------------------------------------------------------------------ */
+/* Candidates.                                                         */
+
+static int
+sqlite_candidates(struct eca_store *st, const char *primary,
+    const char *host, struct eca_candidate **out, size_t *n,
+    struct eca_err *err)
+{
+	struct sqlite_store *s = impl(st);
+	struct eca_candidate *arr = NULL, *c;
+	sqlite3_stmt *stmt = NULL;
+	size_t cap = 0, cnt = 0;
+	int r = ECA_ERR_INTERNAL, rc = SQLITE_OK, bad = 0;
+
+	if ((r = stmt_get(s, S_CANDIDATES, &stmt, err)) != 0)
+		goto out;
+	bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
+	bind_str(stmt, 1, host, ECA_HOST_MAX, &rc);
+	if (rc != SQLITE_OK) {
+		r = db_error(s, rc, err, "cannot read the waiting candidates");
+		goto out;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((r = grow((void **)&arr, &cap, cnt, sizeof(*arr),
+		    err)) != 0)
+			goto out;
+		c = &arr[cnt];
+		memset(c, 0, sizeof(*c));
+		col_certinfo(stmt, 0, &c->cert, &bad);
+		c->at = sqlite3_column_int64(stmt, 11);
+		c->last_seen = sqlite3_column_int64(stmt, 12);
+		COL_STR(stmt, 13, c->source, &bad);
+		if (bad) {
+			r = eca_err_set(err, ECA_ERR_DB, "a candidate of host "
+			    "\"%.64s\" has a field that is too long (is the "
+			    "database damaged?)", host);
+			goto out;
+		}
+		cnt++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_error(s, rc, err, "cannot read the waiting candidates");
+		goto out;
+	}
+	*out = arr;
+	*n = cnt;
+	arr = NULL;
+	r = 0;
+ out:
+	stmt_done(stmt);
+	free(arr);
+	return r;
+}
+
+static int
+sqlite_candidate_put(struct eca_store *st, const char *primary,
+    const char *host, const struct eca_candidate *c, struct eca_err *err)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *stmt = NULL;
+	int r = ECA_ERR_INTERNAL, rc = SQLITE_OK;
+
+	if ((r = stmt_get(s, S_CANDIDATE_PUT, &stmt, err)) != 0)
+		return r;
+	bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
+	bind_str(stmt, 1, host, ECA_HOST_MAX, &rc);
+	bind_certinfo(stmt, 2, &c->cert, 1, &rc);
+	bind_i64(stmt, 13, c->at, &rc);
+	bind_i64(stmt, 14, c->last_seen, &rc);
+	BIND_STR(stmt, 15, c->source, &rc);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	r = 0;
+	if (rc != SQLITE_DONE)
+		r = db_error(s, rc, err, "cannot store a waiting candidate");
+	stmt_done(stmt);
+	return r;
+}
+
+static int
+sqlite_candidate_del(struct eca_store *st, const char *primary,
+    const char *host, const char *fp, struct eca_err *err)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *stmt = NULL;
+	int r = ECA_ERR_INTERNAL, rc = SQLITE_OK;
+
+	if ((r = stmt_get(s, fp != NULL ? S_CANDIDATE_DEL :
+	    S_CANDIDATE_DEL_ALL, &stmt, err)) != 0)
+		return r;
+	bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
+	bind_str(stmt, 1, host, ECA_HOST_MAX, &rc);
+	if (fp != NULL)
+		bind_str(stmt, 2, fp, ECA_FP_HEX_LEN + 1, &rc);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	r = 0;
+	if (rc != SQLITE_DONE)
+		r = db_error(s, rc, err, "cannot drop a waiting candidate");
+	else if (fp != NULL && sqlite3_changes(s->db) == 0)
+		r = eca_err_set(err, ECA_ERR_NOT_FOUND, "no candidate with "
+		    "fingerprint %.64s waits for host \"%.253s\"", fp, host);
+	stmt_done(stmt);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* DN mappings.                                                        */
+
+static void
+row_dnmap(sqlite3_stmt *stmt, struct eca_dnmap *m, int *bad)
+{
+	memset(m, 0, sizeof(*m));
+	COL_STR(stmt, 0, m->subject, bad);
+	COL_STR(stmt, 1, m->host, bad);
+	m->removed = sqlite3_column_int(stmt, 2) != 0;
+	m->created_at = sqlite3_column_int64(stmt, 3);
+	m->updated_at = sqlite3_column_int64(stmt, 4);
+	COL_STR(stmt, 5, m->actor, bad);
+	m->version = sqlite3_column_int64(stmt, 6);
+}
+
+static int
+sqlite_dnmap_get(struct eca_store *st, const char *primary, int by,
+    const char *key, struct eca_dnmap *out, struct eca_err *err)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *stmt = NULL;
+	int r = ECA_ERR_INTERNAL, rc = SQLITE_OK, bad = 0;
+
+	if ((r = stmt_get(s, by ? S_DNMAP_BY_HOST : S_DNMAP_BY_SUBJECT,
+	    &stmt, err)) != 0)
+		return r;
+	bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
+	bind_str(stmt, 1, key, ECA_DN_MAX, &rc);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	if (rc == SQLITE_DONE)
+		r = eca_err_set(err, ECA_ERR_NOT_FOUND, "no mapping for %s "
+		    "\"%.253s\"", by ? "host" : "subject", key);
+	else if (rc != SQLITE_ROW)
+		r = db_error(s, rc, err, "cannot read a subject mapping");
+	else {
+		row_dnmap(stmt, out, &bad);
+		r = bad ? eca_err_set(err, ECA_ERR_DB, "a subject mapping has "
+		    "a field that is too long (is the database damaged?)") : 0;
+	}
+	stmt_done(stmt);
+	return r;
+}
+
+static int
+sqlite_dnmap_put(struct eca_store *st, const char *primary,
+    const struct eca_dnmap *m, struct eca_err *err)
+{
+	struct sqlite_store *s = impl(st);
+	sqlite3_stmt *stmt = NULL;
+	int r = ECA_ERR_INTERNAL, rc = SQLITE_OK;
+
+	if ((r = stmt_get(s, S_DNMAP_PUT, &stmt, err)) != 0)
+		return r;
+	bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
+	BIND_STR(stmt, 1, m->subject, &rc);
+	BIND_STR(stmt, 2, m->host, &rc);
+	bind_i64(stmt, 3, m->removed ? 1 : 0, &rc);
+	bind_i64(stmt, 4, m->created_at, &rc);
+	bind_i64(stmt, 5, m->updated_at, &rc);
+	BIND_STR(stmt, 6, m->actor, &rc);
+	bind_i64(stmt, 7, m->version, &rc);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(stmt);
+	r = 0;
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		r = eca_err_set(err, ECA_ERR_MAPPING_EXISTS, "host "
+		    "\"%.253s\" is mapped to another subject already (remove "
+		    "that mapping first: eca map remove %.253s)", m->host,
+		    m->host);
+	else if (rc != SQLITE_DONE)
+		r = db_error(s, rc, err, "cannot store a subject mapping");
+	stmt_done(stmt);
+	return r;
+}
+
+static int
+sqlite_dnmaps(struct eca_store *st, const char *primary, int64_t since,
+    size_t limit, struct eca_dnmap **out, size_t *n, struct eca_err *err)
+{
+	struct sqlite_store *s = impl(st);
+	struct eca_dnmap *arr = NULL;
+	sqlite3_stmt *stmt = NULL;
+	size_t cap = 0, cnt = 0;
+	int r = ECA_ERR_INTERNAL, rc = SQLITE_OK, bad = 0;
+
+	if ((r = stmt_get(s, since < 0 ? S_DNMAP_LIVE : S_DNMAP_SINCE, &stmt,
+	    err)) != 0)
+		goto out;
+	bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
+	bind_i64(stmt, 1, limit_i64(limit), &rc);
+	if (since >= 0)
+		bind_i64(stmt, 2, since, &rc);
+	if (rc != SQLITE_OK) {
+		r = db_error(s, rc, err, "cannot list the subject mappings");
+		goto out;
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if ((r = grow((void **)&arr, &cap, cnt, sizeof(*arr),
+		    err)) != 0)
+			goto out;
+		row_dnmap(stmt, &arr[cnt], &bad);
+		if (bad) {
+			r = eca_err_set(err, ECA_ERR_DB, "a subject mapping "
+			    "has a field that is too long (is the database "
+			    "damaged?)");
+			goto out;
+		}
+		cnt++;
+	}
+	if (rc != SQLITE_DONE) {
+		r = db_error(s, rc, err, "cannot list the subject mappings");
+		goto out;
+	}
+	*out = arr;
+	*n = cnt;
+	arr = NULL;
+	r = 0;
+ out:
+	stmt_done(stmt);
+	free(arr);
+	return r;
+}
+
 const struct eca_store_ops eca_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -1320,4 +1679,10 @@ const struct eca_store_ops eca_store_sqlite_ops = {
 	.history = sqlite_history,
 	.changes = sqlite_changes,
 	.version = sqlite_version,
+	.candidates = sqlite_candidates,
+	.candidate_put = sqlite_candidate_put,
+	.candidate_del = sqlite_candidate_del,
+	.dnmap_get = sqlite_dnmap_get,
+	.dnmap_put = sqlite_dnmap_put,
+	.dnmaps = sqlite_dnmaps,
 };

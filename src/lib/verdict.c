@@ -71,6 +71,8 @@ int
 eca_verdict_check_cert(const struct eca_verdict_input *in,
     struct eca_cert_check *out)
 {
+	struct eca_peer_policy pol;
+
 	memset(out, 0, sizeof(*out));
 	eca_err_clear(&out->err);
 	if (in == NULL || in->policy == NULL || in->leaf == NULL)
@@ -79,9 +81,15 @@ eca_verdict_check_cert(const struct eca_verdict_input *in,
 		    ECA_ERR_NO_CLIENT_CERT, "no %s to check",
 		    in == NULL || in->policy == NULL ? "peer policy" :
 		    "certificate");
-	else
-		out->code = eca_x509_check_peer(in->policy, in->leaf,
-		    in->chain, in->expected_host, &out->info, &out->err);
+	else {
+		pol = *in->policy;
+		if (in->dn_map != NULL) {
+			pol.dn_map = in->dn_map;
+			pol.dn_map_arg = in->dn_map_arg;
+		}
+		out->code = eca_x509_check_peer(&pol, in->leaf, in->chain,
+		    in->expected_host, &out->info, &out->err);
+	}
 	ERR_clear_error();
 	return out->code;
 }
@@ -153,14 +161,15 @@ eca_verdict_peer(const struct eca_verdict_input *in, struct eca_verdict *out)
 		return set(out, ECA_ERR_CONFLICT, "%.253s presented "
 		    "certificate %s but %s is enrolled with %.253s, and the "
 		    "new certificate waits for an administrator: `eca approve "
-		    "%.253s` on %.253s accepts it, `eca reject %.253s` keeps "
-		    "the enrolled one", host,
+		    "%.253s --fingerprint FP` on %.253s accepts it, `eca "
+		    "reject %.253s --fingerprint FP` keeps the enrolled one",
+		    host,
 		    short_fp(out->peer.fingerprint, s1),
 		    short_fp(enrolled_hex, s2), primary, host, primary, host);
 	return set(out, ECA_ERR_FINGERPRINT_MISMATCH, "%.253s presented "
 	    "certificate %s but %s is enrolled with %.253s; if the "
 	    "certificate was replaced, re-enroll it (`eca enroll --server "
-	    "%.253s` on %.253s; a new key needs `eca approve %.253s` on "
-	    "%.253s)", host, short_fp(out->peer.fingerprint, s1),
+	    "%.253s` on %.253s; a new key needs `eca approve %.253s "
+	    "--fingerprint FP` on %.253s)", host, short_fp(out->peer.fingerprint, s1),
 	    short_fp(enrolled_hex, s2), primary, primary, host, host, primary);
 }

@@ -54,6 +54,12 @@ struct eca_verdict_input {
 	 * of eca_verdict_check_cert() on this same input.
 	 */
 	const struct eca_cert_check *cert;
+	/*
+	 * ECA_IDENTITY = DN: the shared primary's subject -> host mapping
+	 * (eca_domain_dn_map); used in place of the policy's own.
+	 */
+	eca_dn_map_fn *dn_map;
+	void *dn_map_arg;
 };
 
 struct eca_verdict {

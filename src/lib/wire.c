@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -304,6 +305,9 @@ eca_wire_enrollment(const struct eca_enrollment *rec)
 		}
 		put(o, "candidate", cand, &ok);
 	}
+	/* How many wait: "candidate" is only the newest of them. */
+	put(o, "candidate_count", json_integer(rec->ncandidates > 0 ?
+	    rec->ncandidates : rec->has_candidate), &ok);
 	put(o, "enrolled_at", jtime(rec->enrolled_at), &ok);
 	put(o, "updated_at", jtime(rec->updated_at), &ok);
 	put(o, "last_seen", jtime(rec->last_seen), &ok);
@@ -592,7 +596,16 @@ enrollment_fields(const json_t *j, struct eca_enrollment *rec,
 		    err)))
 			return r;
 		rec->has_candidate = 1;
+		rec->ncandidates = 1;
 	}
+	/* Absent from primaries from before the candidates list. */
+	v = json_object_get(j, "candidate_count");
+	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > ECA_CANDIDATES_MAX))
+		return eca_err_set(err, code, "field \"candidate_count\" must "
+		    "be a whole number from 0 to %d", ECA_CANDIDATES_MAX);
+	if (v != NULL)
+		rec->ncandidates = (int)json_integer_value(v);
 	if ((r = get_time(j, "enrolled_at", &rec->enrolled_at, code, err)) ||
 	    (r = get_time(j, "updated_at", &rec->updated_at, code, err)) ||
 	    (r = get_time(j, "last_seen", &rec->last_seen, code, err)) ||
@@ -774,4 +787,313 @@ eca_wire_parse_enroll_body(const char *buf, size_t len,
 		out->method = ECA_METHOD_MANUAL;
 	}
 	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Candidates, fingerprints, decisions and DN mappings.                */
+
+json_t *
+eca_wire_candidate(const struct eca_candidate *c)
+{
+	json_t *o;
+	int ok = 1;
+
+	if (c == NULL || (o = eca_wire_certinfo(&c->cert)) == NULL)
+		return NULL;
+	put(o, "at", jtime(c->at), &ok);
+	put(o, "last_seen", jtime(c->last_seen), &ok);
+	put(o, "source", JSTR(c->source), &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int
+eca_wire_add_candidates(json_t *rec, const struct eca_candidate *c,
+    size_t n)
+{
+	json_t *a;
+	size_t i;
+	int ok = 1;
+
+	if (rec == NULL || (c == NULL && n > 0) || (a = json_array()) == NULL)
+		return ECA_ERR_NOMEM;
+	for (i = 0; i < n && ok; i++)
+		if (json_array_append_new(a, eca_wire_candidate(&c[i])) != 0)
+			ok = 0;
+	if (!ok) {
+		json_decref(a);
+		return ECA_ERR_NOMEM;
+	}
+	/* json_object_set_new takes a, even when it fails. */
+	return json_object_set_new(rec, "candidates", a) == 0 ? 0 : ECA_ERR_NOMEM;
+}
+
+int
+eca_wire_parse_candidates(const json_t *rec, struct eca_candidate **out,
+    size_t *n, struct eca_err *err)
+{
+	const int code = ECA_ERR_PROTOCOL;
+	struct eca_candidate *arr = NULL;
+	const json_t *a, *v;
+	size_t i;
+	int r = ECA_ERR_INTERNAL;
+
+	*out = NULL;
+	*n = 0;
+	if ((a = json_object_get(rec, "candidates")) == NULL ||
+	    json_is_null(a))
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) > ECA_CANDIDATES_MAX)
+		return eca_err_set(err, code, "field \"candidates\" must be an "
+		    "array of at most %d certificates", ECA_CANDIDATES_MAX);
+	if (json_array_size(a) == 0)
+		return 0;
+	if ((arr = calloc(json_array_size(a), sizeof(*arr))) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+	json_array_foreach(a, i, v) {
+		if ((r = certinfo_code(v, &arr[i].cert, code, err)) ||
+		    (r = get_time(v, "at", &arr[i].at, code, err)) ||
+		    (r = get_time(v, "last_seen", &arr[i].last_seen, code,
+		    err)) ||
+		    (r = GET_STR(v, "source", arr[i].source, code, err))) {
+			free(arr);
+			return r;
+		}
+	}
+	*out = arr;
+	*n = json_array_size(a);
+	return 0;
+}
+
+int
+eca_wire_fp_normalize(const char *in, char out[ECA_FP_HEX_LEN + 1])
+{
+	size_t i, n = 0;
+	char c;
+
+	out[0] = '\0';
+	if (in == NULL)
+		return -1;
+	for (i = 0; in[i] != '\0'; i++) {
+		c = in[i];
+		if (c == ':')
+			continue;
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) ||
+		    n >= ECA_FP_HEX_LEN) {
+			out[0] = '\0';
+			return -1;
+		}
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	if (n != ECA_FP_HEX_LEN) {
+		out[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* A JSON object body of at most ECA_BODY_MAX bytes; *root is the caller's. */
+static int
+load_body(const char *buf, size_t len, json_t **root, struct eca_err *err)
+{
+	json_error_t jerr;
+	char safe[64];
+
+	*root = NULL;
+	if (len > ECA_BODY_MAX)
+		return eca_err_set(err, ECA_ERR_TOO_LARGE, "request body of "
+		    "%zu bytes is larger than the %d allowed", len,
+		    ECA_BODY_MAX);
+	if ((*root = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
+	    &jerr)) == NULL) {
+		sanitize(jerr.text, strnlen(jerr.text, sizeof(jerr.text)), safe,
+		    sizeof(safe));
+		return eca_err_set(err, ECA_ERR_BAD_REQUEST, "request body is "
+		    "not valid JSON: %s (line %d, column %d)", safe,
+		    jerr.line, jerr.column);
+	}
+	if (!json_is_object(*root)) {
+		json_decref(*root);
+		*root = NULL;
+		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+		    "request body must be a JSON object");
+	}
+	return 0;
+}
+
+/* Only the keys in known (NULL-terminated) may appear in o. */
+static int
+only_keys(const json_t *o, const char *const *known, const char *list,
+    struct eca_err *err)
+{
+	const char *key;
+	const json_t *v;
+	char safe[64];
+	size_t i;
+
+	json_object_foreach((json_t *)o, key, v) {
+		(void)v;
+		for (i = 0; known[i] != NULL; i++)
+			if (strcmp(key, known[i]) == 0)
+				break;
+		if (known[i] == NULL) {
+			sanitize(key, strlen(key), safe, sizeof(safe));
+			return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+			    "unknown field \"%s\" in the request (known: %s)",
+			    safe, list);
+		}
+	}
+	return 0;
+}
+
+int
+eca_wire_parse_decision_body(const char *buf, size_t len,
+    char fp[ECA_FP_HEX_LEN + 1], struct eca_err *err)
+{
+	static const char *const known[] = { "fingerprint", NULL };
+	json_t *root = NULL;
+	char raw[128];
+	int r = ECA_ERR_INTERNAL;
+
+	fp[0] = '\0';
+	if (buf == NULL || len == 0)
+		return eca_err_set(err, ECA_ERR_FINGERPRINT_REQUIRED,
+		    "the request names no certificate: send "
+		    "{\"fingerprint\": SHA256} of the waiting certificate "
+		    "decided on (see GET /v1/enrollments/NAME)");
+	if ((r = load_body(buf, len, &root, err)) != 0 ||
+	    (r = only_keys(root, known, "fingerprint", err)) != 0)
+		goto out;
+	if (json_object_get(root, "fingerprint") == NULL) {
+		r = eca_err_set(err, ECA_ERR_FINGERPRINT_REQUIRED,
+		    "field \"fingerprint\" is missing: name the waiting "
+		    "certificate decided on (see GET /v1/enrollments/NAME)");
+		goto out;
+	}
+	if ((r = GET_STR(root, "fingerprint", raw, ECA_ERR_BAD_REQUEST,
+	    err)) != 0)
+		goto out;
+	if (eca_wire_fp_normalize(raw, fp) != 0) {
+		r = eca_err_set(err, ECA_ERR_BAD_REQUEST, "field "
+		    "\"fingerprint\" is not a SHA-256 fingerprint (64 hex "
+		    "digits, colons allowed)");
+		goto out;
+	}
+	r = 0;
+ out:
+	json_decref(root);
+	return r;
+}
+
+int
+eca_wire_parse_map_body(const char *buf, size_t len, char host[ECA_HOST_MAX],
+    char subject[ECA_DN_MAX], struct eca_err *err)
+{
+	static const char *const known[] = { "host", "subject", NULL };
+	json_t *root = NULL;
+	struct eca_err he;
+	int r = ECA_ERR_INTERNAL;
+
+	host[0] = '\0';
+	subject[0] = '\0';
+	if (buf == NULL || len == 0)
+		return eca_err_set(err, ECA_ERR_BAD_REQUEST, "request body is "
+		    "empty (send {\"host\": NAME, \"subject\": DN})");
+	if ((r = load_body(buf, len, &root, err)) != 0 ||
+	    (r = only_keys(root, known, "host, subject", err)) != 0 ||
+	    (r = get_str(root, "host", host, ECA_HOST_MAX,
+	    ECA_ERR_BAD_REQUEST, err)) != 0 ||
+	    (r = get_str(root, "subject", subject, ECA_DN_MAX,
+	    ECA_ERR_BAD_REQUEST, err)) != 0)
+		goto out;
+	/* Only the canonical spelling goes further. */
+	if ((r = eca_hostname_canon(host, host, ECA_HOST_MAX, &he)) != 0) {
+		r = eca_err_set(err, r, "field \"host\": %s", he.msg);
+		goto out;
+	}
+ out:
+	if (r != 0) {
+		host[0] = '\0';
+		subject[0] = '\0';
+	}
+	json_decref(root);
+	return r;
+}
+
+json_t *
+eca_wire_dnmap(const struct eca_dnmap *m)
+{
+	json_t *o;
+	int ok = 1;
+
+	if (m == NULL || (o = json_object()) == NULL)
+		return NULL;
+	put(o, "subject", JSTR(m->subject), &ok);
+	put(o, "host", JSTR(m->host), &ok);
+	put(o, "created_at", jtime(m->created_at), &ok);
+	put(o, "updated_at", jtime(m->updated_at), &ok);
+	put(o, "actor", JSTR(m->actor), &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int
+eca_wire_parse_dnmap(const json_t *j, struct eca_dnmap *out,
+    struct eca_err *err)
+{
+	const int code = ECA_ERR_PROTOCOL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(j))
+		return eca_err_set(err, code, "a mapping must be an object");
+	if ((r = GET_STR(j, "subject", out->subject, code, err)) ||
+	    (r = GET_STR(j, "host", out->host, code, err)) ||
+	    (r = get_time(j, "created_at", &out->created_at, code, err)) ||
+	    (r = get_time(j, "updated_at", &out->updated_at, code, err)) ||
+	    (r = GET_STR(j, "actor", out->actor, code, err))) {
+		memset(out, 0, sizeof(*out));
+		return r;
+	}
+	return 0;
+}
+
+int
+eca_wire_roster_add_maps(json_t *roster, const struct eca_dnmap *m,
+    size_t n)
+{
+	json_t *a, *o;
+	size_t i;
+	int ok = 1;
+
+	if (roster == NULL || (m == NULL && n > 0) ||
+	    (a = json_array()) == NULL)
+		return ECA_ERR_NOMEM;
+	for (i = 0; i < n && ok; i++) {
+		if ((o = json_object()) == NULL) {
+			ok = 0;
+			break;
+		}
+		put(o, "subject", JSTR(m[i].subject), &ok);
+		put(o, "host", JSTR(m[i].host), &ok);
+		put(o, "removed", json_boolean(m[i].removed), &ok);
+		put(o, "version", json_integer(m[i].version), &ok);
+		if (json_array_append_new(a, o) != 0)
+			ok = 0;
+	}
+	if (!ok) {
+		json_decref(a);
+		return ECA_ERR_NOMEM;
+	}
+	/* json_object_set_new takes a, even when it fails. */
+	return json_object_set_new(roster, "mappings", a) == 0 ? 0 : ECA_ERR_NOMEM;
 }

@@ -58,6 +58,54 @@ json_t *eca_wire_roster_entry(const struct eca_change *ch);
 json_t *eca_wire_roster(const char *primary, int64_t since, int64_t version,
     int64_t next, int full, int more, const struct eca_change *ch, size_t n);
 
+/*
+ * The certificates waiting for a host (CONFLICT): each is CERTINFO plus
+ * {"at", "last_seen", "source"}.  eca_wire_add_candidates sets
+ * rec["candidates"] to the array (0 or ECA_ERR_NOMEM);
+ * eca_wire_parse_candidates reads it back (an absent member is none; at
+ * most ECA_CANDIDATES_MAX; *out is the caller's).
+ */
+json_t *eca_wire_candidate(const struct eca_candidate *c);
+int eca_wire_add_candidates(json_t *rec, const struct eca_candidate *c,
+    size_t n) ECA_WUR;
+int eca_wire_parse_candidates(const json_t *rec, struct eca_candidate **out,
+    size_t *n, struct eca_err *err) ECA_WUR;
+
+/*
+ * A certificate fingerprint as an administrator types it: 64 hex digits,
+ * any case, optionally separated by colons (as `openssl x509 -fingerprint`
+ * prints it), into the canonical lower-case hex.  -1 if it is not one.
+ */
+int eca_wire_fp_normalize(const char *in, char out[ECA_FP_HEX_LEN + 1]);
+
+/*
+ * POST /v1/enrollments/NAME/approve|reject body: {"fingerprint": FP},
+ * required (ECA_ERR_FINGERPRINT_REQUIRED when the body or the member is
+ * missing), normalized into fp.  Anything else is ECA_ERR_BAD_REQUEST.
+ */
+int eca_wire_parse_decision_body(const char *buf, size_t len,
+    char fp[ECA_FP_HEX_LEN + 1], struct eca_err *err) ECA_WUR;
+
+/*
+ * POST /v1/mappings body: {"host": NAME, "subject": DN}.  The host is
+ * checked (eca_wire_host_valid) and lower-cased; the subject is returned
+ * as sent (the caller normalizes it with eca_dn_normalize).
+ */
+int eca_wire_parse_map_body(const char *buf, size_t len,
+    char host[ECA_HOST_MAX], char subject[ECA_DN_MAX],
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * A DN mapping: {"subject", "host", "created_at", "updated_at", "actor"};
+ * in the roster {"subject", "host", "removed", "version"}.
+ * eca_wire_roster_add_maps sets roster["mappings"] (0 or ECA_ERR_NOMEM).
+ */
+json_t *eca_wire_dnmap(const struct eca_dnmap *m);
+int eca_wire_parse_dnmap(const json_t *j, struct eca_dnmap *out,
+    struct eca_err *err) ECA_WUR;
+int eca_wire_roster_add_maps(json_t *roster, const struct eca_dnmap *m,
+    size_t n) ECA_WUR;
+
 /* {"error": {"code": NAME, "message": MSG}} */
 json_t *eca_wire_error(int code, const char *message);
 /*

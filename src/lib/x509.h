@@ -88,6 +88,23 @@ int eca_x509_key_match_chain(const char *path, X509 *leaf,
 int eca_x509_name_rfc2253(const X509_NAME *name, char *buf, size_t size,
     struct eca_err *err) ECA_WUR;
 
+/*
+ * ECA_IDENTITY = DN: the one string form of a distinguished name (dn.c).
+ * in is an RFC 4514/2253 string ("CN=host1,O=Example,C=US": the last RDN
+ * first, '+' joins a multi-valued RDN, backslash escapes and "quoted"
+ * values accepted) or OpenSSL's one-line form ("/C=US/O=Example/CN=host1":
+ * the first RDN first).  It is parsed into an X509_NAME and printed back
+ * with eca_x509_name_rfc2253 (XN_FLAG_RFC2253), exactly as a certificate's
+ * subject is, so the two compare with strcmp.  Attribute types are
+ * case-insensitive (cn = CN) and spaces around them are dropped; values are
+ * compared exactly; a leading '#' is text (no hex-encoded BER values).
+ * The result is a fixed point.  ECA_ERR_PARSE with the reason for an empty
+ * name, an unknown attribute type, a missing '=', a bad escape or a value
+ * the attribute does not allow (e.g. C=USA).
+ */
+int eca_dn_normalize(const char *in, char *out, size_t size,
+    struct eca_err *err) ECA_WUR;
+
 /* x's subject for a message, in buf; never fails (a placeholder when
  * unprintable). */
 const char *eca_x509_subject_str(X509 *x, char *buf, size_t size);
@@ -175,6 +192,22 @@ struct eca_crl_cache;
 struct eca_vcache;
 
 /*
+ * ECA_IDENTITY = DN: the host an administrator mapped subject (the
+ * eca_dn_normalize form) to, into host (size bytes): 0, or
+ * ECA_ERR_NOT_FOUND when it is mapped to none.
+ */
+typedef int eca_dn_map_fn(void *arg, const char *subject, char *host,
+    size_t size);
+
+/*
+ * Does leaf name host under ECA_IDENTITY = DN: is its subject mapped to
+ * host by map?  ECA_ERR_IDENTITY_MISMATCH with the remedy (`eca map add`)
+ * when it is mapped to none (or map is NULL) or to another host.
+ */
+int eca_x509_identity_dn(X509 *leaf, eca_dn_map_fn *map, void *arg,
+    const char *host, struct eca_err *err) ECA_WUR;
+
+/*
  * THE acceptance policy for a certificate presented by a peer: chain and
  * validity with the path policy on the path as built (eca_x509_verify:
  * every key and signature of the path, trust anchor included, name
@@ -202,6 +235,13 @@ struct eca_peer_policy {
 	 * verify every time.  Borrowed; made for this trust store.
 	 */
 	struct eca_vcache *vcache;
+	/*
+	 * ECA_IDENTITY = DN: the administrator's mapping (the registry on
+	 * the primary, the shared primary's roster on a host).  NULL: no
+	 * subject names any host, so every peer is refused.
+	 */
+	eca_dn_map_fn *dn_map;
+	void *dn_map_arg;
 };
 int eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
     STACK_OF(X509) *chain, const char *expected_host,

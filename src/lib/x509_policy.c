@@ -844,6 +844,41 @@ eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
 	return match ? 0 : ECA_ERR_IDENTITY_MISMATCH;
 }
 
+int
+eca_x509_identity_dn(X509 *leaf, eca_dn_map_fn *map, void *arg,
+    const char *host, struct eca_err *err)
+{
+	char subj[ECA_DN_MAX], mapped[ECA_HOST_MAX];
+	int r;
+
+	if (leaf == NULL || host == NULL || *host == '\0')
+		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
+		    "no host name to match the certificate against");
+	if (eca_x509_name_rfc2253(X509_get_subject_name(leaf), subj,
+	    sizeof(subj), NULL) != 0 || subj[0] == '\0') {
+		ERR_clear_error();
+		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
+		    "the certificate has no printable subject, so the identity "
+		    "rule DN cannot name a host with it");
+	}
+	r = map != NULL ? map(arg, subj, mapped, sizeof(mapped)) :
+	    ECA_ERR_NOT_FOUND;
+	if (r == ECA_ERR_NOT_FOUND)
+		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
+		    "certificate subject \"%s\" is mapped to no host (the "
+		    "identity rule is DN): an administrator must map it on the "
+		    "primary with `eca map add %s '%s'`", subj, host, subj);
+	if (r != 0)
+		return eca_err_set(err, r, "cannot look up the host of "
+		    "certificate subject \"%s\"", subj);
+	if (strcasecmp(mapped, host) != 0)
+		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
+		    "certificate subject \"%s\" is mapped to host %s, not %s "
+		    "(identity rule DN; see `eca map list` on the primary)",
+		    subj, mapped, host);
+	return 0;
+}
+
 /*
  * Details
  */
@@ -1040,7 +1075,12 @@ eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
 	}
 	if ((r = eca_x509_check_acceptable(leaf, chain, err)) != 0)
 		goto out;
-	if (expected_host != NULL &&
+	/* DN: the subject names a host only through the mapping. */
+	if (expected_host != NULL && policy->identity == ECA_ID_DN &&
+	    (r = eca_x509_identity_dn(leaf, policy->dn_map,
+	    policy->dn_map_arg, expected_host, err)) != 0)
+		goto out;
+	if (expected_host != NULL && policy->identity != ECA_ID_DN &&
 	    (r = eca_x509_identity_matches(leaf, policy->identity,
 	    expected_host, err)) != 0)
 		goto out;

@@ -136,6 +136,19 @@ op_admin(struct fixture *f, struct eca_op *op, enum eca_op_type type,
 	op->req.now = ++f->now;
 }
 
+/* APPROVE or REJECT of the waiting certificate fake_cert(leaf, key). */
+static void
+op_decide(struct fixture *f, struct eca_op *op, enum eca_op_type type,
+    const char *host, unsigned leaf, unsigned key)
+{
+	struct eca_certinfo ci;
+
+	op_admin(f, op, type, host);
+	fake_cert(&ci, leaf, key);
+	snprintf(op->require_fingerprint, sizeof(op->require_fingerprint),
+	    "%s", ci.fingerprint);
+}
+
 /* Apply one op alone; returns its status. */
 static int
 apply1(struct fixture *f, struct eca_op *op)
@@ -183,7 +196,15 @@ static int
 decide(const struct eca_enrollment *ex, const struct eca_enroll_req *q,
     enum eca_enroll_outcome *o, struct eca_err *err)
 {
-	return eca_enroll_decide(ex, q, o, err);
+	struct eca_candidate c;
+
+	/* A record's summary candidate stands for its one waiting one. */
+	memset(&c, 0, sizeof(c));
+	if (ex != NULL && ex->has_candidate) {
+		c.cert = ex->candidate;
+		return eca_enroll_decide(ex, &c, 1, q, o, err);
+	}
+	return eca_enroll_decide(ex, NULL, 0, q, o, err);
 }
 
 /* ---------------------------------------------------------------- */
@@ -273,8 +294,8 @@ test_decide_new_key_without_force_is_conflict(void **state)
 	q.allow_force = 1;	/* allowed, but not asked */
 	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_CONFLICT);
 	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
-	assert_non_null(strstr(err.msg, "an administrator must run `eca "
-	    "approve HOST` or `eca reject HOST` on the primary"));
+	assert_non_null(strstr(err.msg, "`eca approve HOST --fingerprint FP` "
+	    "or `eca reject HOST --fingerprint FP` on the primary"));
 }
 
 static void
@@ -750,11 +771,12 @@ test_apply_conflict_is_persisted_with_candidate(void **state)
 	assert_int_equal(r.candidate_at, f->now - 1);
 	assert_int_equal(history_len(f, "a.example", NULL), 2);
 
-	/* a newer different cert replaces the candidate */
+	/* a newer different cert waits beside it (the summary is newest) */
 	op_enroll(f, &op, "a.example", 3, 3);
 	assert_int_equal(apply1(f, &op), ECA_ERR_CONFLICT);
 	get(f, "a.example", &r);
 	assert_string_equal(r.candidate.fingerprint, op.req.cert.fingerprint);
+	assert_int_equal(r.ncandidates, 2);
 	assert_string_equal(r.cert.fingerprint, enrolled_fp);
 
 	/* the enrolled cert still works and changes nothing */
@@ -786,7 +808,7 @@ test_apply_approve_makes_candidate_enrolled(void **state)
 	get(f, "a.example", &before);
 	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
 	snprintf(cand_fp, sizeof(cand_fp), "%s", op.req.cert.fingerprint);
-	op_admin(f, &op, ECA_OP_APPROVE, "a.example");
+	op_decide(f, &op, ECA_OP_APPROVE, "a.example", 2, 2);
 	snprintf(op.actor, sizeof(op.actor), "CN=admin");
 	assert_int_equal(apply1(f, &op), 0);
 	assert_int_equal(op.outcome, ECA_OUTCOME_APPROVED);
@@ -817,7 +839,7 @@ test_apply_reject_drops_candidate_and_returns_to_enrolled(void **state)
 
 	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
 	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
-	op_admin(f, &op, ECA_OP_REJECT, "a.example");
+	op_decide(f, &op, ECA_OP_REJECT, "a.example", 2, 2);
 	assert_int_equal(apply1(f, &op), 0);
 	assert_int_equal(op.outcome, ECA_OUTCOME_REJECTED);
 	get(f, "a.example", &r);
@@ -1280,7 +1302,7 @@ test_apply_revoke_of_conflict_keeps_candidate_for_a_decision(void **state)
 	assert_int_equal(r.state, ECA_STATE_REVOKED);
 	assert_true(r.has_candidate);
 	/* rejecting the candidate leaves the record REVOKED */
-	op_admin(f, &op, ECA_OP_REJECT, "a.example");
+	op_decide(f, &op, ECA_OP_REJECT, "a.example", 2, 2);
 	assert_int_equal(apply1(f, &op), 0);
 	assert_int_equal(op.outcome, ECA_OUTCOME_REJECTED);
 	get(f, "a.example", &r);
@@ -1306,7 +1328,14 @@ test_apply_reject_of_conflict_on_revoked_record_returns_to_revoked(
 	assert_int_equal(enroll(f, "a.example", 3, 3, &op), ECA_ERR_CONFLICT);
 	get(f, "a.example", &r);
 	assert_int_equal(r.state, ECA_STATE_CONFLICT);
-	op_admin(f, &op, ECA_OP_REJECT, "a.example");
+	assert_int_equal(r.ncandidates, 2);
+	/* rejecting one: the other still waits, the record stays CONFLICT */
+	op_decide(f, &op, ECA_OP_REJECT, "a.example", 3, 3);
+	assert_int_equal(apply1(f, &op), 0);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_CONFLICT);
+	assert_int_equal(r.ncandidates, 1);
+	op_decide(f, &op, ECA_OP_REJECT, "a.example", 2, 2);
 	assert_int_equal(apply1(f, &op), 0);
 	assert_int_equal(op.outcome, ECA_OUTCOME_REJECTED);
 	get(f, "a.example", &r);
@@ -1332,12 +1361,320 @@ test_apply_approve_of_conflict_on_revoked_record_enrolls_candidate(
 	op_revoke(f, &op, "a.example", 1, 1);
 	assert_int_equal(apply1(f, &op), 0);
 	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
-	op_admin(f, &op, ECA_OP_APPROVE, "a.example");
+	op_decide(f, &op, ECA_OP_APPROVE, "a.example", 2, 2);
 	assert_int_equal(apply1(f, &op), 0);
 	get(f, "a.example", &r);
 	assert_int_equal(r.state, ECA_STATE_ENROLLED);
 	fake_cert(&r.candidate, 2, 2);
 	assert_string_equal(r.cert.fingerprint, r.candidate.fingerprint);
+}
+
+/* ---------------------------------------------------------------- */
+/* Candidates (issue 8 item 2): refusals first.                      */
+
+static void
+cands_of(struct eca_candidate *c, size_t n, unsigned first)
+{
+	size_t i;
+
+	memset(c, 0, n * sizeof(*c));
+	for (i = 0; i < n; i++)
+		fake_cert(&c[i].cert, first + (unsigned)i, first + (unsigned)i);
+}
+
+static void
+test_decide_ninth_candidate_is_refused(void **state)
+{
+	struct eca_candidate c[ECA_CANDIDATES_MAX];
+	struct eca_enrollment ex;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+
+	(void)state;
+	make_rec(&ex, ECA_STATE_CONFLICT, 1, 1);
+	cands_of(c, ECA_CANDIDATES_MAX, 10);
+	make_req(&q, "h.example", 99, 99);
+	assert_int_equal(eca_enroll_decide(&ex, c, ECA_CANDIDATES_MAX, &q, &o,
+	    &err), ECA_ERR_TOO_MANY_CANDIDATES);
+	assert_int_equal(o, ECA_OUTCOME_NONE);
+	assert_non_null(strstr(err.msg, "eca show h.example"));
+	/* one of the eight again is still only a conflict */
+	make_req(&q, "h.example", 13, 13);
+	assert_int_equal(eca_enroll_decide(&ex, c, ECA_CANDIDATES_MAX, &q, &o,
+	    &err), ECA_ERR_CONFLICT);
+	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
+	/* a revoked record counts its candidates too */
+	ex.state = ECA_STATE_REVOKED;
+	make_req(&q, "h.example", 99, 99);
+	assert_int_equal(eca_enroll_decide(&ex, c, ECA_CANDIDATES_MAX, &q, &o,
+	    &err), ECA_ERR_TOO_MANY_CANDIDATES);
+	/* the enrolled certificate is served whatever waits */
+	make_req(&q, "h.example", 1, 1);
+	ex.state = ECA_STATE_CONFLICT;
+	assert_int_equal(eca_enroll_decide(&ex, c, ECA_CANDIDATES_MAX, &q, &o,
+	    &err), 0);
+	assert_int_equal(o, ECA_OUTCOME_UNCHANGED);
+}
+
+static void
+test_candidate_find(void **state)
+{
+	struct eca_candidate c[3];
+
+	(void)state;
+	cands_of(c, 3, 5);
+	assert_int_equal(eca_candidate_find(c, 3, c[2].cert.fingerprint), 2);
+	assert_int_equal(eca_candidate_find(c, 3, "00"), -1);
+	assert_int_equal(eca_candidate_find(NULL, 0, "00"), -1);
+	assert_int_equal(eca_candidate_find(c, 3, NULL), -1);
+}
+
+static size_t
+cands_n(struct fixture *f, const char *host)
+{
+	struct eca_candidate *c = NULL;
+	struct eca_err err;
+	size_t n = 0;
+
+	assert_int_equal(eca_store_candidates(f->st, PRIMARY, host, &c, &n,
+	    &err), 0);
+	free(c);
+	return n;
+}
+
+static void
+test_apply_decision_without_fingerprint_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	op_admin(f, &op, ECA_OP_APPROVE, "a.example");
+	assert_int_equal(apply1(f, &op), ECA_ERR_FINGERPRINT_REQUIRED);
+	op_admin(f, &op, ECA_OP_REJECT, "a.example");
+	assert_int_equal(apply1(f, &op), ECA_ERR_FINGERPRINT_REQUIRED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_CONFLICT);
+	assert_int_equal(cands_n(f, "a.example"), 1);
+}
+
+static void
+test_apply_decision_on_fingerprint_not_waiting_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, before;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	get(f, "a.example", &before);
+	/* the enrolled certificate is not a candidate either */
+	op_decide(f, &op, ECA_OP_APPROVE, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), ECA_ERR_NOT_FOUND);
+	assert_non_null(strstr(op.err.msg, "eca show a.example"));
+	op_decide(f, &op, ECA_OP_REJECT, "a.example", 7, 7);
+	assert_int_equal(apply1(f, &op), ECA_ERR_NOT_FOUND);
+	get(f, "a.example", &r);
+	assert_int_equal(r.version, before.version);
+	assert_int_equal(cands_n(f, "a.example"), 1);
+}
+
+static void
+test_apply_ninth_candidate_is_refused_and_not_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, before;
+	struct eca_op op;
+	unsigned i;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	for (i = 0; i < ECA_CANDIDATES_MAX; i++)
+		assert_int_equal(enroll(f, "a.example", 10 + i, 10 + i, &op),
+		    ECA_ERR_CONFLICT);
+	get(f, "a.example", &before);
+	assert_int_equal(before.ncandidates, ECA_CANDIDATES_MAX);
+	assert_int_equal(enroll(f, "a.example", 99, 99, &op),
+	    ECA_ERR_TOO_MANY_CANDIDATES);
+	assert_int_equal(op.outcome, ECA_OUTCOME_NONE);
+	get(f, "a.example", &r);
+	assert_int_equal(r.version, before.version);
+	assert_int_equal(cands_n(f, "a.example"), ECA_CANDIDATES_MAX);
+	/* each of the eight again is still a sighting */
+	assert_int_equal(enroll(f, "a.example", 12, 12, &op),
+	    ECA_ERR_CONFLICT);
+	assert_int_equal(cands_n(f, "a.example"), ECA_CANDIDATES_MAX);
+}
+
+/* Candidates: positive cases. */
+
+static void
+test_apply_approve_enrolls_exactly_the_named_candidate(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_candidate *c = NULL;
+	struct eca_enrollment r;
+	struct eca_certinfo ci;
+	struct eca_err err;
+	struct eca_op op;
+	size_t n = 0, k;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	assert_int_equal(enroll(f, "a.example", 3, 3, &op), ECA_ERR_CONFLICT);
+	assert_int_equal(enroll(f, "a.example", 4, 4, &op), ECA_ERR_CONFLICT);
+	/* the oldest, not the newest */
+	op_decide(f, &op, ECA_OP_APPROVE, "a.example", 2, 2);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_APPROVED);
+	fake_cert(&ci, 2, 2);
+	assert_string_equal(op.req.cert.fingerprint, ci.fingerprint);
+	get(f, "a.example", &r);
+	assert_string_equal(r.cert.fingerprint, ci.fingerprint);
+	assert_int_equal(r.method, ECA_METHOD_ADMIN);
+	/* the others still wait: still a conflict */
+	assert_int_equal(r.state, ECA_STATE_CONFLICT);
+	assert_int_equal(r.ncandidates, 2);
+	assert_true(r.has_candidate);
+	fake_cert(&ci, 4, 4);
+	assert_string_equal(r.candidate.fingerprint, ci.fingerprint);
+	assert_int_equal(eca_store_candidates(f->st, PRIMARY, "a.example", &c,
+	    &n, &err), 0);
+	assert_int_equal(n, 2);
+	fake_cert(&ci, 3, 3);
+	assert_string_equal(c[0].cert.fingerprint, ci.fingerprint);
+	free(c);
+	/* reject the rest one by one: back to ENROLLED with the approved */
+	op_decide(f, &op, ECA_OP_REJECT, "a.example", 4, 4);
+	assert_int_equal(apply1(f, &op), 0);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_CONFLICT);
+	assert_int_equal(r.ncandidates, 1);
+	fake_cert(&ci, 3, 3);
+	assert_string_equal(r.candidate.fingerprint, ci.fingerprint);
+	op_decide(f, &op, ECA_OP_REJECT, "a.example", 3, 3);
+	assert_int_equal(apply1(f, &op), 0);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	assert_int_equal(r.ncandidates, 0);
+	assert_false(r.has_candidate);
+	fake_cert(&ci, 2, 2);
+	assert_string_equal(r.cert.fingerprint, ci.fingerprint);
+	/* every decision has its history entry naming its certificate */
+	n = history_len(f, "a.example", &h);
+	for (k = 0; k < n && strcmp(h[k].event, "APPROVE") != 0; k++)
+		;
+	assert_true(k + 2 < n);
+	assert_string_equal(h[k].fingerprint, ci.fingerprint);
+	assert_string_equal(h[k + 1].event, "REJECT");
+	fake_cert(&ci, 4, 4);
+	assert_string_equal(h[k + 1].fingerprint, ci.fingerprint);
+	free(h);
+}
+
+static void
+test_apply_forced_reenrollment_drops_every_candidate(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	assert_int_equal(enroll(f, "a.example", 3, 3, &op), ECA_ERR_CONFLICT);
+	op_enroll(f, &op, "a.example", 5, 5);
+	op.req.force = 1;
+	op.req.allow_force = 1;
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_FORCED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	assert_int_equal(r.ncandidates, 0);
+	assert_int_equal(cands_n(f, "a.example"), 0);
+}
+
+/* ---------------------------------------------------------------- */
+/* DN mappings (issue 8 item 7).                                     */
+
+static void
+op_map(struct fixture *f, struct eca_op *op, enum eca_op_type type,
+    const char *host, const char *subject)
+{
+	op_admin(f, op, type, host);
+	if (subject != NULL)
+		snprintf(op->map.subject, sizeof(op->map.subject), "%s",
+		    subject);
+}
+
+static void
+test_map_remove_of_unmapped_host_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_op op;
+
+	op_map(f, &op, ECA_OP_MAP_REMOVE, "a.example", NULL);
+	assert_int_equal(apply1(f, &op), ECA_ERR_NOT_FOUND);
+	assert_non_null(strstr(op.err.msg, "eca map list"));
+}
+
+static void
+test_map_of_a_subject_to_a_second_host_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_dnmap m;
+	struct eca_err err;
+	struct eca_op op;
+
+	op_map(f, &op, ECA_OP_MAP_ADD, "a.example", "CN=A");
+	assert_int_equal(apply1(f, &op), 0);
+	op_map(f, &op, ECA_OP_MAP_ADD, "b.example", "CN=A");
+	assert_int_equal(apply1(f, &op), ECA_ERR_MAPPING_EXISTS);
+	assert_non_null(strstr(op.err.msg, "mapped to host a.example"));
+	/* and a host to a second subject */
+	op_map(f, &op, ECA_OP_MAP_ADD, "a.example", "CN=Other");
+	assert_int_equal(apply1(f, &op), ECA_ERR_MAPPING_EXISTS);
+	assert_int_equal(eca_store_dnmap_by_subject(f->st, PRIMARY,
+	    "CN=Other", &m, &err), ECA_ERR_NOT_FOUND);
+}
+
+static void
+test_map_add_again_is_unchanged_and_remove_then_remap(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_dnmap m;
+	struct eca_err err;
+	struct eca_op op;
+	int64_t v;
+
+	op_map(f, &op, ECA_OP_MAP_ADD, "a.example", "CN=A");
+	snprintf(op.actor, sizeof(op.actor), "CN=admin");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_MAPPED);
+	assert_string_equal(op.map.host, "a.example");
+	assert_string_equal(op.map.actor, "CN=admin");
+	v = op.map.version;
+	assert_true(v > 0);
+	op_map(f, &op, ECA_OP_MAP_ADD, "a.example", "CN=A");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	assert_int_equal(op.map.version, v);
+	op_map(f, &op, ECA_OP_MAP_REMOVE, "a.example", NULL);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNMAPPED);
+	assert_string_equal(op.map.subject, "CN=A");
+	assert_true(op.map.version > v);
+	assert_int_equal(eca_store_dnmap_by_host(f->st, PRIMARY, "a.example",
+	    &m, &err), ECA_ERR_NOT_FOUND);
+	/* the subject is free for another host now */
+	op_map(f, &op, ECA_OP_MAP_ADD, "b.example", "CN=A");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(eca_store_dnmap_by_subject(f->st, PRIMARY, "CN=A",
+	    &m, &err), 0);
+	assert_string_equal(m.host, "b.example");
+	assert_string_equal(eca_outcome_name(ECA_OUTCOME_MAPPED), "MAPPED");
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1385,6 +1722,16 @@ main(void)
 		T(test_apply_new_hosts_get_distinct_host_ids),
 		T(test_apply_of_empty_group_does_nothing),
 		T(test_apply_unban_of_unknown_host_is_not_found),
+		U(test_decide_ninth_candidate_is_refused),
+		U(test_candidate_find),
+		T(test_apply_decision_without_fingerprint_is_refused),
+		T(test_apply_decision_on_fingerprint_not_waiting_is_not_found),
+		T(test_apply_ninth_candidate_is_refused_and_not_kept),
+		T(test_map_remove_of_unmapped_host_is_not_found),
+		T(test_map_of_a_subject_to_a_second_host_is_refused),
+		T(test_apply_approve_enrolls_exactly_the_named_candidate),
+		T(test_apply_forced_reenrollment_drops_every_candidate),
+		T(test_map_add_again_is_unchanged_and_remove_then_remap),
 		T(test_apply_unban_of_enrolled_host_is_not_found_and_writes_nothing),
 		U(test_decide_banned_message_names_the_unban_remedy),
 		T(test_apply_banned_host_cannot_enroll_with_any_certificate),

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "config.h"
 #include "roster.h"
@@ -905,6 +906,229 @@ test_free_of_null_is_a_no_op(void **state)
 	assert_int_equal(eca_roster_count(NULL), 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* DN mappings in the roster (issue 8 item 7).                         */
+
+/* A body with entries ch and mappings m, through the primary's encoder. */
+static char *
+body_maps(int64_t since, int64_t next, int full, int more,
+    const struct eca_change *ch, size_t n, const struct eca_dnmap *m,
+    size_t nm)
+{
+	json_t *j;
+	char *s;
+
+	j = eca_wire_roster(PRIMARY, since, next, next, full, more, ch, n);
+	assert_non_null(j);
+	if (nm > 0)
+		assert_int_equal(eca_wire_roster_add_maps(j, m, nm), 0);
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	assert_non_null(s);
+	return s;
+}
+
+static void
+fake_map(struct eca_dnmap *m, const char *subject, const char *host,
+    int removed, int64_t version)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->subject, sizeof(m->subject), "%s", subject);
+	snprintf(m->host, sizeof(m->host), "%s", host);
+	m->removed = removed;
+	m->version = version;
+}
+
+static void
+test_delta_with_bad_mappings_is_refused(void **state)
+{
+	struct eca_dnmap m[2];
+	char *s;
+
+	(void)state;
+	/* not an array */
+	s = strdup("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":3,"
+	    "\"next\":3,\"full\":true,\"more\":false,\"entries\":[],"
+	    "\"mappings\":{}}");
+	refused(s, ECA_ERR_PROTOCOL, "mappings");
+	free(s);
+	/* a bad host, an empty subject, no "removed" */
+	s = strdup("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":3,"
+	    "\"next\":3,\"full\":true,\"more\":false,\"entries\":[],"
+	    "\"mappings\":[{\"subject\":\"CN=a\",\"host\":\"-bad\","
+	    "\"removed\":false,\"version\":1}]}");
+	refused(s, ECA_ERR_PROTOCOL, "host");
+	free(s);
+	s = strdup("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":3,"
+	    "\"next\":3,\"full\":true,\"more\":false,\"entries\":[],"
+	    "\"mappings\":[{\"subject\":\"\",\"host\":\"a.example\","
+	    "\"removed\":false,\"version\":1}]}");
+	refused(s, ECA_ERR_PROTOCOL, "subject");
+	free(s);
+	s = strdup("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":3,"
+	    "\"next\":3,\"full\":true,\"more\":false,\"entries\":[],"
+	    "\"mappings\":[{\"subject\":\"CN=a\",\"host\":\"a.example\","
+	    "\"version\":1}]}");
+	refused(s, ECA_ERR_PROTOCOL, "removed");
+	free(s);
+	/* versions out of order, or beyond next */
+	fake_map(&m[0], "CN=a", "a.example", 0, 2);
+	fake_map(&m[1], "CN=b", "b.example", 0, 1);
+	s = body_maps(0, 3, 1, 0, NULL, 0, m, 2);
+	refused(s, ECA_ERR_PROTOCOL, "version");
+	free(s);
+	fake_map(&m[0], "CN=a", "a.example", 0, 9);
+	s = body_maps(0, 3, 1, 0, NULL, 0, m, 1);
+	refused(s, ECA_ERR_PROTOCOL, "version");
+	free(s);
+	/* a delta's mapping at or before since */
+	fake_map(&m[0], "CN=a", "a.example", 0, 2);
+	s = body_maps(2, 3, 0, 0, NULL, 0, m, 1);
+	refused(s, ECA_ERR_PROTOCOL, "version");
+	free(s);
+}
+
+static void
+test_mappings_apply_lookup_and_persist(void **state)
+{
+	struct eca_roster *r = roster(), *l = NULL;
+	struct eca_change ch[2];
+	struct eca_dnmap m[3];
+	struct eca_err err;
+	char host[ECA_HOST_MAX], path[256], *s;
+
+	(void)state;
+	fake_change(&ch[0], 1, 0, ECA_STATE_ENROLLED, 1);
+	fake_change(&ch[1], 2, 0, ECA_STATE_ENROLLED, 4);
+	fake_map(&m[0], "CN=one", "host-1.example", 0, 2);
+	fake_map(&m[1], "CN=two", "host-2.example", 0, 3);
+	s = body_maps(0, 4, 1, 0, ch, 2, m, 2);
+	eca_err_clear(&err);
+	if (apply_body(r, s, 100, &err) != 0)
+		fail_msg("%s", err.msg);
+	free(s);
+	assert_int_equal(eca_roster_map_count(r), 2);
+	assert_int_equal(eca_roster_lookup_dn(r, "CN=two", host,
+	    sizeof(host)), 0);
+	assert_string_equal(host, "host-2.example");
+	assert_int_equal(eca_roster_lookup_dn(r, "CN=three", host,
+	    sizeof(host)), ECA_ERR_NOT_FOUND);
+	/* a delta: one removed, one host given a new subject */
+	fake_map(&m[0], "CN=one", "host-1.example", 1, 5);
+	fake_map(&m[1], "CN=two bis", "host-2.example", 0, 6);
+	s = body_maps(4, 6, 0, 0, NULL, 0, m, 2);
+	if (apply_body(r, s, 200, &err) != 0)
+		fail_msg("%s", err.msg);
+	free(s);
+	assert_int_equal(eca_roster_lookup_dn(r, "CN=one", host,
+	    sizeof(host)), ECA_ERR_NOT_FOUND);
+	/* the host's old subject no longer names it */
+	assert_int_equal(eca_roster_lookup_dn(r, "CN=two", host,
+	    sizeof(host)), ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_roster_lookup_dn(r, "CN=two bis", host,
+	    sizeof(host)), 0);
+	assert_string_equal(host, "host-2.example");
+	assert_int_equal(eca_roster_map_count(r), 1);
+	/* saved and loaded (file format 2) */
+	tmp_path(path, sizeof(path), "maps");
+	if (eca_roster_save(r, path, &err) != 0)
+		fail_msg("save: %s", err.msg);
+	if (eca_roster_load(path, PRIMARY, &l, &err) != 0)
+		fail_msg("load: %s", err.msg);
+	assert_int_equal(eca_roster_map_count(l), 1);
+	assert_int_equal(eca_roster_lookup_dn(l, "CN=two bis", host,
+	    sizeof(host)), 0);
+	assert_string_equal(host, "host-2.example");
+	assert_int_equal(eca_roster_count(l), 2);
+	eca_roster_free(l);
+	unlink(path);
+	/* a full answer replaces the mappings too */
+	s = body_maps(0, 6, 1, 0, ch, 2, NULL, 0);
+	if (apply_body(r, s, 300, &err) != 0)
+		fail_msg("%s", err.msg);
+	free(s);
+	assert_int_equal(eca_roster_map_count(r), 0);
+	eca_roster_free(r);
+}
+
+static void
+test_page_ending_on_a_mapping_carries_on(void **state)
+{
+	struct eca_roster *r = roster();
+	struct eca_change ch[1];
+	struct eca_dnmap m[1];
+	struct eca_err err;
+	char host[ECA_HOST_MAX], *s;
+
+	(void)state;
+	/* more follows and next is the mapping's version, after the entry */
+	fake_change(&ch[0], 1, 0, ECA_STATE_ENROLLED, 1);
+	fake_map(&m[0], "CN=one", "host-1.example", 0, 2);
+	s = body_maps(0, 2, 1, 1, ch, 1, m, 1);
+	eca_err_clear(&err);
+	if (apply_body(r, s, 100, &err) != 0)
+		fail_msg("%s", err.msg);
+	free(s);
+	assert_int_equal(eca_roster_version(r), 2);
+	assert_int_equal(eca_roster_lookup_dn(r, "CN=one", host,
+	    sizeof(host)), 0);
+	/* but a next that is not the page's last version is refused */
+	s = body_maps(2, 3, 0, 1, NULL, 0, NULL, 0);
+	refused(s, ECA_ERR_PROTOCOL, "more follows");
+	free(s);
+	eca_roster_free(r);
+}
+
+static void
+put_le(unsigned char *b, size_t *off, uint64_t v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		b[(*off)++] = (unsigned char)(v >> (8 * i));
+}
+
+static void
+test_roster_file_of_format_1_still_loads(void **state)
+{
+	unsigned char b[256];
+	struct eca_roster *l = NULL;
+	struct eca_err err;
+	char path[256];
+	size_t off = 0, plen = strlen(PRIMARY);
+	unsigned int mdlen = 0;
+	FILE *fp;
+
+	(void)state;
+	/* what an eca from before the mappings wrote: no mapping section */
+	memcpy(b, "ECAROST1", 8);
+	off = 8;
+	put_le(b, &off, 1, 4);
+	put_le(b, &off, 0, 4);
+	put_le(b, &off, 7, 8);		/* version */
+	put_le(b, &off, 12345, 8);	/* synced_at */
+	put_le(b, &off, 0, 8);		/* records */
+	put_le(b, &off, plen, 2);
+	memcpy(b + off, PRIMARY, plen);
+	off += plen;
+	assert_int_equal(EVP_Digest(b, off, b + off, &mdlen, EVP_sha256(),
+	    NULL), 1);
+	off += mdlen;
+	tmp_path(path, sizeof(path), "v1");
+	assert_non_null(fp = fopen(path, "wb"));
+	assert_int_equal(fwrite(b, 1, off, fp), off);
+	assert_int_equal(fclose(fp), 0);
+	eca_err_clear(&err);
+	if (eca_roster_load(path, PRIMARY, &l, &err) != 0)
+		fail_msg("load: %s", err.msg);
+	/* its version is no base for a delta: the next sync is full */
+	assert_int_equal(eca_roster_version(l), 0);
+	assert_int_equal(eca_roster_synced_at(l), 12345);
+	assert_int_equal(eca_roster_map_count(l), 0);
+	eca_roster_free(l);
+	unlink(path);
+}
+
 #define U(f) cmocka_unit_test(f)
 
 int
@@ -938,6 +1162,10 @@ main(void)
 		U(test_save_and_load_round_trip),
 		U(test_roster_path_is_under_state_dir),
 		U(test_free_of_null_is_a_no_op),
+		U(test_delta_with_bad_mappings_is_refused),
+		U(test_mappings_apply_lookup_and_persist),
+		U(test_page_ending_on_a_mapping_carries_on),
+		U(test_roster_file_of_format_1_still_loads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

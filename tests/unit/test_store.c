@@ -760,7 +760,7 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 	int tables = 0;
 
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 3);
+	assert_int_equal(raw_user_version(f->path), 5);
 	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY,
 	    NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db,
@@ -780,7 +780,7 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 	/* opening again does not migrate twice */
 	eca_store_close(f->st);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 3);
+	assert_int_equal(raw_user_version(f->path), 5);
 }
 
 static void
@@ -1097,7 +1097,7 @@ test_migration_3_folds_names_to_lower_case(void **state)
 	v2_insert(db, "primary.example", "client1.example", 3, "ENROLLED");
 	sqlite3_close(db);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 3);
+	assert_int_equal(raw_user_version(f->path), 5);
 	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM enrollments"
 	    " WHERE host <> lower(host) OR primary_name <> lower(primary_name)"),
 	    0);
@@ -1122,7 +1122,7 @@ test_migration_3_folds_names_to_lower_case(void **state)
 	/* Opening again does not migrate twice. */
 	eca_store_close(f->st);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 3);
+	assert_int_equal(raw_user_version(f->path), 5);
 }
 
 /* Defence in depth: the store takes canonical names only. */
@@ -1173,6 +1173,276 @@ test_state_and_method_names_round_trip(void **state)
 	assert_string_equal(eca_state_name((enum eca_state)42), "UNKNOWN");
 }
 
+/* ---------------------------------------------------------------- */
+/* Candidates (issue 8 item 2) and DN mappings (issue 8 item 7).     */
+
+static void
+fake_cand(struct eca_candidate *c, unsigned n, int64_t at)
+{
+	memset(c, 0, sizeof(*c));
+	fake_cert(&c->cert, n, n);
+	c->at = at;
+	c->last_seen = at;
+	snprintf(c->source, sizeof(c->source), "198.51.100.%u:1234", n);
+}
+
+static void
+test_candidate_of_unknown_host_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_candidate c;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	fake_cand(&c, 1, 100);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	/* a candidate belongs to a record */
+	assert_int_equal(eca_store_candidate_put(f->st, "primary.example",
+	    "nobody.example", &c, &err), ECA_ERR_DB);
+	eca_store_rollback(f->st);
+}
+
+static void
+test_candidate_delete_of_one_not_waiting_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	fake_record(&r, "a.example", 1);
+	put_committed(f->st, &r);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_candidate_del(f->st, "primary.example",
+	    "a.example", "00", &err), ECA_ERR_NOT_FOUND);
+	/* all of none is fine */
+	assert_int_equal(eca_store_candidate_del(f->st, "primary.example",
+	    "a.example", NULL, &err), 0);
+	eca_store_rollback(f->st);
+}
+
+static void
+test_readonly_connection_refuses_candidate_and_mapping_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *ro = NULL;
+	struct eca_candidate c;
+	struct eca_dnmap m;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &ro,
+	    &err), 0);
+	fake_cand(&c, 1, 100);
+	memset(&m, 0, sizeof(m));
+	snprintf(m.subject, sizeof(m.subject), "CN=x");
+	snprintf(m.host, sizeof(m.host), "a.example");
+	assert_int_equal(eca_store_candidate_put(ro, "primary.example",
+	    "a.example", &c, &err), ECA_ERR_INTERNAL);
+	assert_int_equal(eca_store_candidate_del(ro, "primary.example",
+	    "a.example", NULL, &err), ECA_ERR_INTERNAL);
+	assert_int_equal(eca_store_dnmap_put(ro, "primary.example", &m, &err),
+	    ECA_ERR_INTERNAL);
+	eca_store_close(ro);
+}
+
+static void
+test_candidates_are_kept_distinct_and_oldest_first(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, got;
+	struct eca_candidate c, *list = NULL;
+	struct eca_err err;
+	size_t n = 0;
+
+	f->st = open_rw(f);
+	fake_record(&r, "a.example", 1);
+	put_committed(f->st, &r);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	fake_cand(&c, 2, 100);
+	assert_int_equal(eca_store_candidate_put(f->st, "primary.example",
+	    "a.example", &c, &err), 0);
+	fake_cand(&c, 3, 101);
+	assert_int_equal(eca_store_candidate_put(f->st, "primary.example",
+	    "a.example", &c, &err), 0);
+	/* the first one again: a sighting, first time and source kept */
+	fake_cand(&c, 2, 105);
+	snprintf(c.source, sizeof(c.source), "elsewhere");
+	assert_int_equal(eca_store_candidate_put(f->st, "primary.example",
+	    "a.example", &c, &err), 0);
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+
+	assert_int_equal(eca_store_candidates(f->st, "primary.example",
+	    "a.example", &list, &n, &err), 0);
+	assert_int_equal(n, 2);
+	fake_cand(&c, 2, 100);
+	assert_cert_equal(&list[0].cert, &c.cert);
+	assert_int_equal(list[0].at, 100);
+	assert_int_equal(list[0].last_seen, 105);
+	assert_string_equal(list[0].source, c.source);
+	fake_cand(&c, 3, 101);
+	assert_cert_equal(&list[1].cert, &c.cert);
+	free(list);
+	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
+	    &got, &err), 0);
+	assert_int_equal(got.ncandidates, 2);
+
+	/* drop exactly one, then the rest */
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_candidate_del(f->st, "primary.example",
+	    "a.example", c.cert.fingerprint, &err), 0);
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+	assert_int_equal(eca_store_candidates(f->st, "primary.example",
+	    "a.example", &list, &n, &err), 0);
+	assert_int_equal(n, 1);
+	fake_cand(&c, 2, 100);
+	assert_string_equal(list[0].cert.fingerprint, c.cert.fingerprint);
+	free(list);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_candidate_del(f->st, "primary.example",
+	    "a.example", NULL, &err), 0);
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+	assert_int_equal(eca_store_candidates(f->st, "primary.example",
+	    "a.example", &list, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_null(list);
+}
+
+static void
+test_migration_moves_the_waiting_candidate(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_candidate *list = NULL;
+	struct eca_err err;
+	sqlite3 *db = NULL;
+	size_t n = 0;
+
+	f->st = open_rw(f);
+	fake_record(&r, "a.example", 1);
+	r.state = ECA_STATE_CONFLICT;
+	r.has_candidate = 1;
+	fake_cert(&r.candidate, 8, 9);
+	r.candidate_at = 1760000000;
+	snprintf(r.candidate_source, sizeof(r.candidate_source), "x:1");
+	put_committed(f->st, &r);
+	eca_store_close(f->st);
+	f->st = NULL;
+	/* back to a schema-3 file: one candidate in the record only */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE candidates; DROP TABLE "
+	    "dn_map; PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	f->st = open_rw(f);
+	assert_int_equal(raw_user_version(f->path), 5);
+	assert_int_equal(eca_store_candidates(f->st, "primary.example",
+	    "a.example", &list, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_cert_equal(&list[0].cert, &r.candidate);
+	assert_int_equal(list[0].at, 1760000000);
+	assert_string_equal(list[0].source, "x:1");
+	free(list);
+}
+
+static void
+map_put(struct fixture *f, const char *subject, const char *host,
+    int removed, int expect)
+{
+	struct eca_dnmap m;
+	struct eca_err err;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.subject, sizeof(m.subject), "%s", subject);
+	snprintf(m.host, sizeof(m.host), "%s", host);
+	m.removed = removed;
+	m.created_at = 1;
+	m.updated_at = 2;
+	snprintf(m.actor, sizeof(m.actor), "local:0");
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_next_version(f->st, &m.version, &err), 0);
+	assert_int_equal(eca_store_dnmap_put(f->st, "primary.example", &m,
+	    &err), expect);
+	if (expect == 0)
+		assert_int_equal(eca_store_commit(f->st, &err), 0);
+	else
+		eca_store_rollback(f->st);
+}
+
+static void
+test_mapping_of_unknown_subject_or_host_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_dnmap m;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	assert_int_equal(eca_store_dnmap_by_subject(f->st, "primary.example",
+	    "CN=x", &m, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_store_dnmap_by_host(f->st, "primary.example",
+	    "a.example", &m, &err), ECA_ERR_NOT_FOUND);
+}
+
+static void
+test_host_with_two_live_subjects_is_refused(void **state)
+{
+	struct fixture *f = *state;
+
+	f->st = open_rw(f);
+	map_put(f, "CN=one", "a.example", 0, 0);
+	map_put(f, "CN=two", "a.example", 0, ECA_ERR_MAPPING_EXISTS);
+	/* once the first is removed, the host may get another subject */
+	map_put(f, "CN=one", "a.example", 1, 0);
+	map_put(f, "CN=two", "a.example", 0, 0);
+}
+
+static void
+test_mappings_add_remove_list_and_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_dnmap m, *list = NULL;
+	struct eca_err err;
+	size_t n = 0;
+
+	f->st = open_rw(f);
+	map_put(f, "CN=b", "b.example", 0, 0);		/* version 1 */
+	map_put(f, "CN=a", "a.example", 0, 0);		/* version 2 */
+	assert_int_equal(eca_store_dnmap_by_subject(f->st, "primary.example",
+	    "CN=a", &m, &err), 0);
+	assert_string_equal(m.host, "a.example");
+	assert_string_equal(m.actor, "local:0");
+	assert_int_equal(m.version, 2);
+	assert_int_equal(eca_store_dnmap_by_host(f->st, "primary.example",
+	    "b.example", &m, &err), 0);
+	assert_string_equal(m.subject, "CN=b");
+	/* live ones by host */
+	assert_int_equal(eca_store_dnmaps(f->st, "primary.example", -1, 100,
+	    &list, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].host, "a.example");
+	free(list);
+	/* a removal keeps the row with a new version */
+	map_put(f, "CN=b", "b.example", 1, 0);		/* version 3 */
+	assert_int_equal(eca_store_dnmap_by_subject(f->st, "primary.example",
+	    "CN=b", &m, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_store_dnmaps(f->st, "primary.example", -1, 100,
+	    &list, &n, &err), 0);
+	assert_int_equal(n, 1);
+	free(list);
+	/* the roster's view: every change after a version, in order */
+	assert_int_equal(eca_store_dnmaps(f->st, "primary.example", 1, 100,
+	    &list, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].subject, "CN=a");
+	assert_int_equal(list[1].removed, 1);
+	assert_int_equal(list[1].version, 3);
+	free(list);
+	/* another primary sees none */
+	assert_int_equal(eca_store_dnmaps(f->st, "other.example", 0, 100,
+	    &list, &n, &err), 0);
+	assert_int_equal(n, 0);
+	free(list);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1212,6 +1482,14 @@ main(void)
 		T(test_database_file_is_created_mode_0600),
 		T(test_existing_file_open_to_others_is_made_private),
 		T(test_state_and_method_names_round_trip),
+		T(test_candidate_of_unknown_host_is_refused),
+		T(test_candidate_delete_of_one_not_waiting_is_not_found),
+		T(test_readonly_connection_refuses_candidate_and_mapping_writes),
+		T(test_mapping_of_unknown_subject_or_host_is_not_found),
+		T(test_host_with_two_live_subjects_is_refused),
+		T(test_candidates_are_kept_distinct_and_oldest_first),
+		T(test_migration_moves_the_waiting_candidate),
+		T(test_mappings_add_remove_list_and_changes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -380,6 +380,36 @@ test_enrolled_certificate_is_accepted(void **state)
 	assert_string_equal(v.peer.cn, PEER);
 }
 
+/* ECA_IDENTITY = DN: the input's mapping (the shared primary's roster). */
+static int
+map_peer(void *arg, const char *subject, char *host, size_t size)
+{
+	if (arg == NULL || strstr(subject, "CN=" PEER) == NULL)
+		return ECA_ERR_NOT_FOUND;
+	snprintf(host, size, "%s", (const char *)arg);
+	return 0;
+}
+
+static void
+test_dn_rule_judges_through_the_mapping(void **state)
+{
+	struct fx *f = *state;
+	struct eca_verdict v;
+
+	f->policy.identity = ECA_ID_DN;
+	/* no mapping: refused with the remedy */
+	v = judge(f, ECA_ERR_IDENTITY_MISMATCH);
+	assert_non_null(strstr(v.message, "eca map add"));
+	/* mapped to another host: refused */
+	f->in.dn_map = map_peer;
+	f->in.dn_map_arg = (void *)"other.example";
+	v = judge(f, ECA_ERR_IDENTITY_MISMATCH);
+	assert_non_null(strstr(v.message, "other.example"));
+	/* mapped to the peer: the enrolled certificate is accepted */
+	f->in.dn_map_arg = (void *)PEER;
+	judge(f, 0);
+}
+
 int
 main(void)
 {
@@ -403,6 +433,7 @@ main(void)
 		T(test_refusal_of_a_certificate_check_already_run_stands),
 		T(test_certificate_check_run_first_gives_the_same_verdict),
 		T(test_enrolled_certificate_is_accepted),
+		T(test_dn_rule_judges_through_the_mapping),
 #undef T
 	};
 

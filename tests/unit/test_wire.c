@@ -82,6 +82,7 @@ fake_record(struct eca_enrollment *r, int with_candidate)
 	fake_cert(&r->cert, 1);
 	if (with_candidate) {
 		r->has_candidate = 1;
+		r->ncandidates = 1;
 		fake_cert(&r->candidate, 2);
 		r->candidate_at = 1750000500;
 		snprintf(r->candidate_source, sizeof(r->candidate_source),
@@ -713,7 +714,9 @@ test_enrollment_has_the_documented_shape(void **state)
 	    42);
 	assert_true(json_is_object(json_object_get(j, "certificate")));
 	assert_null(json_object_get(j, "candidate"));
-	assert_int_equal(json_object_size(j), 12);
+	assert_int_equal(json_integer_value(json_object_get(j,
+	    "candidate_count")), 0);
+	assert_int_equal(json_object_size(j), 13);
 	json_decref(j);
 
 	fake_record(&r, 1);
@@ -876,6 +879,175 @@ test_time_format_both_ways(void **state)
 	assert_string_equal(buf, "2025-06-15T15:06:40Z");
 }
 
+/* ---------------------------------------------------------------- */
+/* Decisions, fingerprints, candidates, mappings (issue 8).          */
+
+static void
+test_decision_body_without_fingerprint_is_refused(void **state)
+{
+	char fp[ECA_FP_HEX_LEN + 1];
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(eca_wire_parse_decision_body(NULL, 0, fp, &err),
+	    ECA_ERR_FINGERPRINT_REQUIRED);
+	assert_int_equal(eca_wire_parse_decision_body("{}", 2, fp, &err),
+	    ECA_ERR_FINGERPRINT_REQUIRED);
+	assert_int_equal(eca_wire_parse_decision_body("[]", 2, fp, &err),
+	    ECA_ERR_BAD_REQUEST);
+	assert_int_equal(eca_wire_parse_decision_body("{\"fingerprint\":1}",
+	    17, fp, &err), ECA_ERR_BAD_REQUEST);
+	assert_int_equal(eca_wire_parse_decision_body(
+	    "{\"fingerprint\":\"abc\"}", 21, fp, &err), ECA_ERR_BAD_REQUEST);
+	assert_int_equal(eca_wire_parse_decision_body(
+	    "{\"fingerprint\":\"\",\"x\":1}", 24, fp, &err),
+	    ECA_ERR_BAD_REQUEST);
+	assert_non_null(strstr(err.msg, "unknown field"));
+	assert_string_equal(fp, "");
+	assert_int_equal(eca_err_http_status(ECA_ERR_FINGERPRINT_REQUIRED),
+	    400);
+	assert_int_equal(eca_err_http_status(ECA_ERR_TOO_MANY_CANDIDATES),
+	    409);
+	assert_int_equal(eca_err_exit_code(ECA_ERR_TOO_MANY_CANDIDATES), 5);
+}
+
+static void
+test_fingerprints_are_normalized(void **state)
+{
+	char fp[ECA_FP_HEX_LEN + 1], in[200];
+	const char *want =
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	size_t i, o = 0;
+
+	(void)state;
+	assert_int_equal(eca_wire_fp_normalize(NULL, fp), -1);
+	assert_int_equal(eca_wire_fp_normalize("", fp), -1);
+	assert_int_equal(eca_wire_fp_normalize("0011", fp), -1);
+	/* one digit too many, or a letter past f */
+	snprintf(in, sizeof(in), "%s0", want);
+	assert_int_equal(eca_wire_fp_normalize(in, fp), -1);
+	snprintf(in, sizeof(in), "%.63sg", want);
+	assert_int_equal(eca_wire_fp_normalize(in, fp), -1);
+	assert_string_equal(fp, "");
+	assert_int_equal(eca_wire_fp_normalize(want, fp), 0);
+	assert_string_equal(fp, want);
+	/* upper case with colons, as openssl prints it */
+	for (i = 0; want[i] != '\0'; i++) {
+		in[o++] = (char)((want[i] >= 'a' && want[i] <= 'f') ?
+		    want[i] - 'a' + 'A' : want[i]);
+		if (i % 2 == 1 && want[i + 1] != '\0')
+			in[o++] = ':';
+	}
+	in[o] = '\0';
+	assert_int_equal(eca_wire_fp_normalize(in, fp), 0);
+	assert_string_equal(fp, want);
+	snprintf(in, sizeof(in), "{\"fingerprint\":\"%s\"}", want);
+	assert_int_equal(eca_wire_parse_decision_body(in, strlen(in), fp,
+	    NULL), 0);
+	assert_string_equal(fp, want);
+}
+
+static void
+test_map_body_is_checked_and_host_lowered(void **state)
+{
+	char host[ECA_HOST_MAX], subj[ECA_DN_MAX];
+	struct eca_err err;
+	const char *b;
+
+	(void)state;
+	assert_int_equal(eca_wire_parse_map_body(NULL, 0, host, subj, &err),
+	    ECA_ERR_BAD_REQUEST);
+	b = "{\"host\":\"a.example\"}";
+	assert_int_equal(eca_wire_parse_map_body(b, strlen(b), host, subj,
+	    &err), ECA_ERR_BAD_REQUEST);
+	b = "{\"host\":\"-a\",\"subject\":\"CN=a\"}";
+	assert_int_equal(eca_wire_parse_map_body(b, strlen(b), host, subj,
+	    &err), ECA_ERR_BAD_HOST_NAME);
+	b = "{\"host\":\"a.example\",\"subject\":\"CN=a\",\"x\":0}";
+	assert_int_equal(eca_wire_parse_map_body(b, strlen(b), host, subj,
+	    &err), ECA_ERR_BAD_REQUEST);
+	assert_string_equal(host, "");
+	b = "{\"host\":\"A.Example\",\"subject\":\"CN=a\"}";
+	assert_int_equal(eca_wire_parse_map_body(b, strlen(b), host, subj,
+	    &err), 0);
+	assert_string_equal(host, "a.example");
+	assert_string_equal(subj, "CN=a");
+}
+
+static void
+test_candidates_round_trip(void **state)
+{
+	struct eca_candidate c[2], *out = NULL;
+	struct eca_enrollment r;
+	struct eca_err err;
+	json_t *j, *bad;
+	size_t n = 0;
+
+	(void)state;
+	memset(c, 0, sizeof(c));
+	fake_cert(&c[0].cert, 3);
+	c[0].at = 1750000000;
+	c[0].last_seen = 1750000100;
+	snprintf(c[0].source, sizeof(c[0].source), "192.0.2.1:1");
+	fake_cert(&c[1].cert, 4);
+	c[1].at = 1750000200;
+	c[1].last_seen = 1750000200;
+	snprintf(c[1].source, sizeof(c[1].source), "192.0.2.2:2");
+	fake_record(&r, 1);
+	r.ncandidates = 2;
+	j = eca_wire_enrollment(&r);
+	/* none listed: none read */
+	assert_int_equal(eca_wire_parse_candidates(j, &out, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(eca_wire_add_candidates(j, c, 2), 0);
+	j = through_text(j);
+	assert_int_equal(eca_wire_parse_candidates(j, &out, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_memory_equal(out, c, sizeof(c));
+	free(out);
+	assert_int_equal(eca_wire_parse_enrollment(j, &r, &err), 0);
+	assert_int_equal(r.ncandidates, 2);
+	/* refusals: not an array, a bad member, a bad count */
+	bad = json_deep_copy(j);
+	json_object_set_new(bad, "candidates", json_true());
+	assert_int_equal(eca_wire_parse_candidates(bad, &out, &n, &err),
+	    ECA_ERR_PROTOCOL);
+	json_object_del(json_array_get(json_object_get(j, "candidates"), 1),
+	    "last_seen");
+	assert_int_equal(eca_wire_parse_candidates(j, &out, &n, &err),
+	    ECA_ERR_PROTOCOL);
+	assert_null(out);
+	json_object_set_new(bad, "candidate_count", json_integer(99));
+	assert_int_equal(eca_wire_parse_enrollment(bad, &r, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(bad);
+	json_decref(j);
+}
+
+static void
+test_mapping_round_trips(void **state)
+{
+	struct eca_dnmap m, out;
+	struct eca_err err;
+	json_t *j;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	snprintf(m.subject, sizeof(m.subject), "CN=Backup A,O=x");
+	snprintf(m.host, sizeof(m.host), "a.example");
+	m.created_at = 1750000000;
+	m.updated_at = 1750000001;
+	snprintf(m.actor, sizeof(m.actor), "local:0");
+	j = through_text(eca_wire_dnmap(&m));
+	assert_int_equal(json_object_size(j), 5);
+	assert_int_equal(eca_wire_parse_dnmap(j, &out, &err), 0);
+	assert_memory_equal(&out, &m, sizeof(m));
+	json_object_del(j, "host");
+	assert_int_equal(eca_wire_parse_dnmap(j, &out, &err),
+	    ECA_ERR_PROTOCOL);
+	json_decref(j);
+}
+
 #define U(f) cmocka_unit_test(f)
 
 int
@@ -909,6 +1081,11 @@ main(void)
 		U(test_history_entry_has_the_documented_shape),
 		U(test_error_round_trips),
 		U(test_time_format_both_ways),
+		U(test_decision_body_without_fingerprint_is_refused),
+		U(test_map_body_is_checked_and_host_lowered),
+		U(test_fingerprints_are_normalized),
+		U(test_candidates_round_trip),
+		U(test_mapping_round_trips),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

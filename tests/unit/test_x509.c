@@ -86,7 +86,7 @@ peer_check(X509 *leaf, const char *host, enum eca_identity rule,
     struct eca_err *err)
 {
 	struct eca_peer_policy pol = { NULL, trust, rule, 0, NULL,
-	    ECA_CRL_DISABLE, NULL };
+	    ECA_CRL_DISABLE, NULL, NULL, NULL };
 	STACK_OF(X509) *chain = stack_of(ca->inter, NULL);
 	struct eca_certinfo info;
 	int r;
@@ -140,7 +140,7 @@ static void
 test_chain_from_untrusted_ca_is_refused(void **state)
 {
 	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL };
+	    ECA_CRL_DISABLE, NULL, NULL, NULL };
 	STACK_OF(X509) *chain;
 	struct eca_certinfo info;
 	struct eca_err err;
@@ -287,6 +287,122 @@ test_identity_compares_canonical_names(void **state)
 	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
 	    "media2.example", &err), ECA_ERR_IDENTITY_MISMATCH);
 	X509_free(leaf);
+}
+
+/* ECA_IDENTITY = DN: the one string form, and the mapping. */
+
+static void
+norm_refused(const char *in, const char *needle)
+{
+	char out[ECA_DN_MAX];
+	struct eca_err err;
+
+	eca_err_clear(&err);
+	assert_int_equal(eca_dn_normalize(in, out, sizeof(out), &err),
+	    ECA_ERR_PARSE);
+	assert_string_equal(out, "");
+	if (strstr(err.msg, needle) == NULL)
+		fail_msg("\"%s\": \"%s\" lacks \"%s\"", in, err.msg, needle);
+	assert_int_equal(ERR_peek_error(), 0);
+}
+
+static void
+test_dn_that_does_not_parse_is_refused(void **state)
+{
+	char out[8];
+
+	(void)state;
+	norm_refused("", "empty");
+	norm_refused("   ", "empty");
+	norm_refused("no equals sign", "TYPE=VALUE");
+	norm_refused("XYZZY=1", "unknown attribute type");
+	norm_refused("CN=", "empty attribute value");
+	norm_refused("CN=a,", "TYPE=VALUE");
+	norm_refused("C=USA", "not allowed");
+	norm_refused("CN=\"unterminated", "unterminated");
+	norm_refused("CN=a\\q", "bad escape");
+	/* a result that does not fit is refused, not cut */
+	assert_int_equal(eca_dn_normalize("CN=host1.example", out,
+	    sizeof(out), NULL), ECA_ERR_PARSE);
+}
+
+static void
+norm_is(const char *in, const char *want)
+{
+	char out[ECA_DN_MAX], again[ECA_DN_MAX];
+	struct eca_err err;
+
+	if (eca_dn_normalize(in, out, sizeof(out), &err) != 0)
+		fail_msg("\"%s\": %s", in, err.msg);
+	assert_string_equal(out, want);
+	/* the form is a fixed point */
+	assert_int_equal(eca_dn_normalize(out, again, sizeof(again), &err), 0);
+	assert_string_equal(again, out);
+}
+
+static void
+test_dn_spellings_normalize_to_the_certificate_form(void **state)
+{
+	char subj[ECA_DN_MAX];
+
+	(void)state;
+	eca_x509_subject_str(good_leaf, subj, sizeof(subj));
+	assert_string_equal(subj, "CN=host1.example,O=eca test");
+	norm_is("CN=host1.example,O=eca test", subj);
+	norm_is("  cn = host1.example ,  o = eca test ", subj);
+	norm_is("commonName=host1.example;organizationName=eca test", subj);
+	norm_is("2.5.4.3=host1.example,O=eca test", subj);
+	/* OpenSSL's one-line form lists the first RDN first */
+	norm_is("/O=eca test/CN=host1.example", subj);
+	norm_is("CN=\"a, b\",O=x", "CN=a\\, b,O=x");
+	norm_is("CN=a\\2cb", "CN=a\\,b");
+	norm_is("CN=a+UID=b,O=x", "UID=b+CN=a,O=x");
+	/* a leading '#' is text (found by fuzz_dn), escaped or not */
+	norm_is("O=\\#", "O=#");
+	norm_is("CN=#0403", "CN=\\#0403");
+}
+
+static int
+map_to(void *arg, const char *subject, char *host, size_t size)
+{
+	(void)subject;
+	if (arg == NULL)
+		return ECA_ERR_NOT_FOUND;
+	snprintf(host, size, "%s", (const char *)arg);
+	return 0;
+}
+
+static void
+test_dn_identity_goes_through_the_mapping(void **state)
+{
+	struct eca_peer_policy pol = { NULL, trust, ECA_ID_DN, 0, NULL,
+	    ECA_CRL_DISABLE, NULL, map_to, NULL };
+	STACK_OF(X509) *chain = stack_of(ca->inter, NULL);
+	struct eca_certinfo info;
+	struct eca_err err;
+
+	(void)state;
+	/* refusals: no mapping at all, none for the subject, another host */
+	assert_int_equal(eca_x509_identity_dn(good_leaf, NULL, NULL,
+	    "host1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_non_null(strstr(err.msg, "eca map add host1.example "
+	    "'CN=host1.example,O=eca test'"));
+	assert_int_equal(eca_x509_identity_dn(good_leaf, map_to, NULL,
+	    "host1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(eca_x509_identity_dn(good_leaf, map_to,
+	    (void *)"other.example", "host1.example", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
+	assert_non_null(strstr(err.msg, "mapped to host other.example"));
+	assert_int_equal(eca_x509_check_peer(&pol, good_leaf, chain,
+	    "host1.example", &info, &err), ECA_ERR_IDENTITY_MISMATCH);
+	/* mapped: the subject names that host, in any case */
+	assert_int_equal(eca_x509_identity_dn(good_leaf, map_to,
+	    (void *)"a.example", "A.example", &err), 0);
+	pol.dn_map_arg = (void *)"host1.example";
+	assert_int_equal(eca_x509_check_peer(&pol, good_leaf, chain,
+	    "host1.example", &info, &err), 0);
+	free_stack(chain);
+	assert_int_equal(ERR_peek_error(), 0);
 }
 
 static void
@@ -935,7 +1051,7 @@ test_chain_including_the_root_verifies(void **state)
 {
 	STACK_OF(X509) *chain = stack_of(ca->inter, ca->root);
 	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL };
+	    ECA_CRL_DISABLE, NULL, NULL, NULL };
 	struct eca_err err;
 
 	(void)state;
@@ -1191,8 +1307,8 @@ static int
 store_check(X509_STORE *st, struct eca_vcache *vc, X509 *leaf,
     struct testca *c, const char *host, struct eca_err *err)
 {
-	struct eca_peer_policy pol = { NULL, st, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, vc };
+	struct eca_peer_policy pol = { .trust = st, .identity = ECA_ID_SAN,
+	    .crl_check = ECA_CRL_DISABLE, .vcache = vc };
 	STACK_OF(X509) *chain = stack_of(c->inter, NULL);
 	static struct eca_certinfo info;
 	int r;
@@ -1513,6 +1629,9 @@ main(void)
 		cmocka_unit_test(test_identity_mismatch_under_cn_rule_is_refused),
 		cmocka_unit_test(test_identity_mismatch_under_dn_rule_is_refused),
 		cmocka_unit_test(test_identity_compares_canonical_names),
+		cmocka_unit_test(test_dn_that_does_not_parse_is_refused),
+		cmocka_unit_test(test_dn_spellings_normalize_to_the_certificate_form),
+		cmocka_unit_test(test_dn_identity_goes_through_the_mapping),
 		cmocka_unit_test(test_wildcard_san_is_refused),
 		cmocka_unit_test(test_weak_trust_anchor_keys_are_refused),
 		cmocka_unit_test(test_anchor_signature_is_not_judged_but_the_path_is),
