@@ -33,6 +33,7 @@
 #include "log.h"
 #include "tls.h"
 #include "roster.h"
+#include "text.h"
 #include "wire.h"
 
 #ifndef ECA_VERSION
@@ -983,7 +984,14 @@ dispatch(struct call *c)
 
 	atomic_fetch_add(&c->d->stats.requests, 1);
 	c->method = method_name(m);
-	snprintf(c->path, sizeof(c->path), "%s", path != NULL ? path : "/");
+	/*
+	 * The path is the caller's text and goes into the log: escaped
+	 * (text.h).  Routes are plain ASCII, so matching the escaped form
+	 * gives the same answer; a host NAME with an escape is invalid.
+	 */
+	if (path == NULL)
+		path = "/";
+	eca_text_sanitize(path, strlen(path), c->path, sizeof(c->path));
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		name[0] = '\0';
 		if (!api_route_match(routes[i].pattern, c->path, name,

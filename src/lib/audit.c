@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "audit.h"
+#include "text.h"
 
 #define ZERO_HASH \
 	"0000000000000000000000000000000000000000000000000000000000000000"
@@ -115,7 +116,7 @@ out:
 
 /*
  * A JSON string for s: as is when it is valid UTF-8, else with every byte
- * outside printable ASCII replaced by '?', so that a strange DN still
+ * outside printable ASCII escaped (eca_text_sanitize), so that a strange DN still
  * makes an entry instead of losing it.
  */
 static json_t *
@@ -123,13 +124,10 @@ str_json(const char *s)
 {
 	char buf[ECA_DN_MAX];
 	json_t *j;
-	size_t i;
 
 	if ((j = json_string(s)) != NULL)
 		return j;
-	for (i = 0; s[i] != '\0' && i + 1 < sizeof(buf); i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[i] = '\0';
+	eca_text_sanitize(s, strlen(s), buf, sizeof(buf));
 	return json_string(buf);
 }
 

@@ -10,6 +10,7 @@
 #include "x509.h"
 
 #include "crl.h"
+#include "text.h"
 #include "vcache.h"
 
 #include <stdarg.h>
@@ -418,7 +419,7 @@ int
 eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
     const char *host, struct eca_err *err)
 {
-	char got[ECA_DN_MAX], subj[ECA_DN_MAX];
+	char got[ECA_DN_MAX], subj[ECA_DN_MAX], shown[80];
 	int match = 0;
 
 	if (leaf == NULL || host == NULL || *host == '\0')
@@ -443,12 +444,16 @@ eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
 	case ECA_ID_CN:
 		if (subject_cn(leaf, got, sizeof(got)) == 0)
 			match = got[0] != '\0' && strcasecmp(got, host) == 0;
-		if (!match)
+		if (!match) {
+			/* The CN is the certificate's text: escape it. */
+			eca_text_sanitize(got, strlen(got), shown,
+			    sizeof(shown));
 			(void)eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 			    "certificate %s has commonName \"%s\", not %s: "
 			    "request a certificate whose CN is the host name",
 			    eca_x509_subject_str(leaf, subj, sizeof(subj)),
-			    got, host);
+			    shown, host);
+		}
 		break;
 	case ECA_ID_DN:
 		if (eca_x509_name_rfc2253(X509_get_subject_name(leaf), got,
