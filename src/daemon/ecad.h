@@ -31,6 +31,7 @@
 #define ECAD_WRITER_BATCH 256		/* most ops in one group commit */
 #define ECAD_STOP_GRACE_SEC 5		/* bound on finishing in-flight work */
 #define ECAD_HEADERS_MAX 8192
+#define ECAD_KEY_LEN 32		/* a keymap's key (limits.c) */
 /*
  * Largest TLS certificate message accepted from a client: room for
  * ECA_CHAIN_MAX + 1 certificates with big RSA keys and many names, far
@@ -152,7 +153,7 @@ struct ecad {
 	int pid_written;
 	int ctl_created;
 	int ssl_idx;			/* SSL ex_data slot of ecad_conn */
-	struct ecad_srcmap *srcmap;	/* open connections per source (server.c) */
+	struct ecad_keymap *srcmap;	/* open connections per source (server.c) */
 	struct ecad_stats stats;
 	struct eca_crl_cache *crls;	/* shared CRL cache (crl.h), primary */
 	struct ecad_peer *peer;		/* the peer listener (peer.c) */
@@ -176,8 +177,39 @@ struct ecad_conn {
 	struct event *timer;		/* source check, then request deadline */
 	int src_checked;		/* the per-source cap was applied */
 	int src_counted;		/* counted in d->srcmap under src */
-	unsigned char src[16];		/* source address (IPv4 mapped) */
+	unsigned char src[ECAD_KEY_LEN];	/* source address (ecad_addr_key) */
 };
+
+/*
+ * limits.c: the bounds both listeners apply (docs/hardening.md).
+ *
+ * A keymap counts open things per key (a source address, a certificate
+ * fingerprint) under one mutex, for any thread; an entry lives while its
+ * count is above zero.  ecad_keymap_take counts one more unless the key
+ * has max already: 1 counted, 0 at the cap, -1 out of memory; *count
+ * (may be NULL) gets the key's count.
+ */
+struct ecad_keymap;
+int ecad_keymap_new(struct ecad_keymap **out) ECA_WUR;
+void ecad_keymap_free(struct ecad_keymap *m);
+int ecad_keymap_take(struct ecad_keymap *m,
+    const unsigned char key[ECAD_KEY_LEN], int max, int *count) ECA_WUR;
+void ecad_keymap_put(struct ecad_keymap *m,
+    const unsigned char key[ECAD_KEY_LEN]);
+/*
+ * The key of a peer's address (IPv4 mapped into IPv6, zero-padded) and,
+ * when text is not NULL, the address as text.  -1 for other families.
+ */
+struct sockaddr;
+int ecad_addr_key(const struct sockaddr *sa, unsigned char key[ECAD_KEY_LEN],
+    char *text, size_t len);
+/*
+ * Take one of max slots counted in *inuse (handshakes in progress): 1
+ * taken, 0 full (nothing taken).  *now (may be NULL) gets the count with
+ * this one.  ecad_slot_put gives a taken slot back.
+ */
+int ecad_slot_take(atomic_llong *inuse, long long max, long long *now);
+void ecad_slot_put(atomic_llong *inuse);
 
 /* ecad.c */
 struct ecad_snap *ecad_snap_get(struct ecad *d);

@@ -38,6 +38,7 @@ struct eca_domain {
 	int syncing;				/* a sync is in flight */
 	int64_t last_sync_try;			/* unix seconds */
 	int64_t sync_count;			/* completed syncs, for tests */
+	int64_t sync_done;			/* finished syncs, failed too */
 	struct eca_err last_sync_err;		/* code 0: last sync succeeded */
 	/* Local enrollment state (STATE_DIR/enrollment-PRIMARY.json). */
 	int enrolled;
@@ -95,6 +96,18 @@ int eca_domain_sync(struct eca_host *h, struct eca_domain *d, int on_miss,
  */
 int eca_domain_lookup(struct eca_host *h, struct eca_domain *d,
     const char *host, long wait_ms, struct eca_roster_entry *out,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * Look host up in d's roster as it is, without any network and without
+ * waiting (but for d's lock): 0 and *out, ECA_ERR_NOT_FOUND, or
+ * ECA_ERR_ROSTER_STALE (with err, naming the last sync's failure) when
+ * the roster is older than roster_max_age.  *synced (may be NULL) gets
+ * the number of syncs of d finished so far, failed ones included, so a
+ * caller that asked for a sync can tell when one has happened since.
+ */
+int eca_domain_peek(struct eca_host *h, struct eca_domain *d,
+    const char *host, struct eca_roster_entry *out, int64_t *synced,
     struct eca_err *err) ECA_WUR;
 
 /*
