@@ -61,6 +61,7 @@ struct call {
 	char actor[ECA_DN_MAX];
 	int journaled;			/* the writer journaled the outcome */
 	int precheck;			/* a dry run (POST precheck) */
+	int no_route;			/* no route serves the path */
 };
 
 /* A request waiting for the writer. */
@@ -180,6 +181,39 @@ audit_refusal(struct call *c, int code)
 	writer_audit(c->d->writer, &e);
 }
 
+static int call_peer(struct call *, struct eca_err *);
+
+/*
+ * A refusal that costs the caller nothing: no verified client
+ * certificate, or a path no route serves.  Counted per source and
+ * journaled as a summary (refusals.c), not logged and journaled one by
+ * one, so that strangers cannot grow the journal or the log.
+ */
+static int
+stranger(struct call *c, int code)
+{
+	if (c->control || c->journaled || code == ECA_ERR_BUSY)
+		return 0;
+	if (c->no_route || c->conn == NULL)
+		return 1;
+	return call_peer(c, NULL) != 0;
+}
+
+/* The caller's address without its port ("[v6]:port" or "v4:port"). */
+static void
+source_addr(const struct call *c, char *buf, size_t len)
+{
+	const char *s = c->source, *e;
+
+	if (s[0] == '[' && (e = strchr(s, ']')) != NULL)
+		s++;
+	else
+		e = strrchr(s, ':');
+	if (e == NULL)
+		e = s + strlen(s);
+	snprintf(buf, len, "%.*s", (int)(e - s), s);
+}
+
 /*
  * THE error reply: {"error":{"code","message"}} (plus "enrollment" when
  * rec is given, for 409) with the code's status unless status is set.
@@ -190,8 +224,9 @@ reply_errorv(struct call *c, int status, int code,
     const struct eca_enrollment *rec, const char *fmt, va_list ap)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
-	char msg[ECA_ERR_MSG_MAX], ra[16];
+	char msg[ECA_ERR_MSG_MAX], ra[16], addr[ECA_SOURCE_MAX];
 	json_t *body;
+	int counted = 0;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (msg[0] == '\0')
@@ -199,10 +234,18 @@ reply_errorv(struct call *c, int status, int code,
 	if (status == 0)
 		status = eca_err_http_status(code);
 	atomic_fetch_add(&c->d->stats.refusals, 1);
-	log_info("refused %s %s from %s (host %s, fingerprint %s): %s: %s",
-	    c->method, c->path, c->source, c->name[0] ? c->name : "-",
-	    c->fp[0] ? c->fp : "-", eca_err_name(code), msg);
-	audit_refusal(c, code);
+	if (stranger(c, code)) {
+		source_addr(c, addr, sizeof(addr));
+		counted = refusals_note(c->d, addr, code, c->method,
+		    c->path) == 0;
+	}
+	if (!counted) {
+		log_info("refused %s %s from %s (host %s, fingerprint %s): "
+		    "%s: %s", c->method, c->path, c->source,
+		    c->name[0] ? c->name : "-", c->fp[0] ? c->fp : "-",
+		    eca_err_name(code), msg);
+		audit_refusal(c, code);
+	}
 	if (code == ECA_ERR_BUSY) {
 		/* BUSY_RETRY_AFTER is restart-only: the start-up config. */
 		snprintf(ra, sizeof(ra), "%d", c->d->cfg->busy_retry_after);
@@ -1017,6 +1060,7 @@ dispatch(struct call *c)
 		routes[i].fn(c);
 		return;
 	}
+	c->no_route = 1;
 	if (path_known)
 		reply_error_status(c, 405, ECA_ERR_BAD_REQUEST, NULL,
 		    "%s is not allowed on %s", c->method, c->path);

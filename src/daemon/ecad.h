@@ -123,6 +123,7 @@ struct ecad_worker {
 	time_t src_cap_logged;		/* last "over ..._PER_SOURCE" line */
 	time_t deadline_logged;		/* last "no complete request" line */
 	time_t hs_logged;		/* last "over MAX_HANDSHAKES" line */
+	struct event *refusal_ev;	/* worker 0: refusals_flush timer */
 };
 
 struct ecad {
@@ -154,6 +155,7 @@ struct ecad {
 	int ctl_created;
 	int ssl_idx;			/* SSL ex_data slot of ecad_conn */
 	struct ecad_keymap *srcmap;	/* open connections per source (server.c) */
+	struct ecad_refusals *refusals;	/* strangers' refusals (refusals.c) */
 	struct ecad_stats stats;
 	struct eca_crl_cache *crls;	/* shared CRL cache (crl.h), primary */
 	struct ecad_peer *peer;		/* the peer listener (peer.c) */
@@ -210,6 +212,23 @@ int ecad_addr_key(const struct sockaddr *sa, unsigned char key[ECAD_KEY_LEN],
  */
 int ecad_slot_take(atomic_llong *inuse, long long max, long long *now);
 void ecad_slot_put(atomic_llong *inuse);
+
+/*
+ * refusals.c: refusals of callers without a verified certificate, or for
+ * no route, counted per source address and journaled as one summary line
+ * per source per minute at most.  refusals_note takes one (addr without
+ * port; method and path for the log, escaped already): 1 when the caller
+ * is to log and journal it as usual (the first from addr in a minute), 0
+ * when it was counted; refusals_flush writes the summaries that are due
+ * (all: every pending count, at shutdown, while the writer still runs).
+ */
+struct ecad_refusals;
+int refusals_new(struct ecad_refusals **out) ECA_WUR;
+void refusals_free(struct ecad_refusals *r);
+int refusals_note(struct ecad *d, const char *addr, int code,
+    const char *method, const char *path);
+void refusals_flush(struct ecad *d, int all);
+#define ECAD_REFUSAL_FLUSH_SEC 5
 
 /* ecad.c */
 struct ecad_snap *ecad_snap_get(struct ecad *d);

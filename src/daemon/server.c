@@ -363,7 +363,8 @@ server_bind(struct ecad *d, struct eca_err *err)
 	long nproc;
 	int r = ECA_ERR_CONFIG, e;
 
-	if (ecad_keymap_new(&d->srcmap) != 0)
+	if (ecad_keymap_new(&d->srcmap) != 0 ||
+	    refusals_new(&d->refusals) != 0)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "cannot allocate the per-source connection table");
 	n = d->cfg->workers > 0 ? (size_t)d->cfg->workers : 0;
@@ -476,6 +477,17 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 	event_add(w->tick_ev, &tv);
 }
 
+/* Worker 0: journal the strangers' refusals that are due (refusals.c). */
+static void
+refusal_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ecad_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	refusals_flush(w->d, 0);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -523,6 +535,15 @@ worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 	if (w->id == 0 && d->ctl_fd != -1 &&
 	    (r = control_attach(d, w, err)) != 0)
 		return r;
+	if (w->id == 0) {
+		struct timeval tv = { ECAD_REFUSAL_FLUSH_SEC, 0 };
+
+		if ((w->refusal_ev = event_new(w->base, -1, EV_PERSIST,
+		    refusal_flush_cb, w)) == NULL ||
+		    event_add(w->refusal_ev, &tv) != 0)
+			return eca_err_set(err, ECA_ERR_NOMEM,
+			    "cannot create worker 0's refusal timer");
+	}
 	return 0;
 }
 
@@ -573,6 +594,8 @@ server_join(struct ecad *d)
 		pthread_join(d->workers[i].thread, NULL);
 		d->workers[i].started = 0;
 	}
+	/* The counted refusals go to the journal while the writer runs. */
+	refusals_flush(d, 1);
 	/*
 	 * Readers close before the writer does, so that the last connection
 	 * to close is the writer's and SQLite can checkpoint the WAL.
@@ -602,6 +625,8 @@ server_free(struct ecad *d)
 			event_free(w->stop_ev);
 		if (w->tick_ev != NULL)
 			event_free(w->tick_ev);
+		if (w->refusal_ev != NULL)
+			event_free(w->refusal_ev);
 		if (w->base != NULL)
 			event_base_free(w->base);
 		eca_store_close(w->rd);
@@ -614,6 +639,8 @@ server_free(struct ecad *d)
 	d->nworkers = 0;
 	ecad_keymap_free(d->srcmap);
 	d->srcmap = NULL;
+	refusals_free(d->refusals);
+	d->refusals = NULL;
 }
 
 int

@@ -150,6 +150,10 @@ eca_audit_entry_json(const struct eca_audit_entry *e)
 	bad |= json_object_set_new(o, "source", str_json(e->source));
 	if (e->reason[0] != '\0')
 		bad |= json_object_set_new(o, "reason", str_json(e->reason));
+	if (e->count > 0)
+		bad |= json_object_set_new(o, "count", json_integer(e->count));
+	if (e->since[0] != '\0')
+		bad |= json_object_set_new(o, "since", str_json(e->since));
 	bad |= json_object_set_new(o, "prev", str_json(e->prev));
 	if (e->hash[0] != '\0')
 		bad |= json_object_set_new(o, "hash", str_json(e->hash));
@@ -181,7 +185,7 @@ get_str(const json_t *o, const char *key, int required, char *buf,
 static int
 entry_from_json(const json_t *o, struct eca_audit_entry *e, const char **why)
 {
-	const json_t *seq;
+	const json_t *seq, *cnt;
 
 	memset(e, 0, sizeof(*e));
 	*why = "not a JSON object";
@@ -203,9 +207,16 @@ entry_from_json(const json_t *o, struct eca_audit_entry *e, const char **why)
 	    sizeof(e->spki_fingerprint)) != 0 ||
 	    get_str(o, "source", 0, e->source, sizeof(e->source)) != 0 ||
 	    get_str(o, "reason", 0, e->reason, sizeof(e->reason)) != 0 ||
+	    get_str(o, "since", 0, e->since, sizeof(e->since)) != 0 ||
 	    get_str(o, "prev", 1, e->prev, sizeof(e->prev)) != 0 ||
 	    get_str(o, "hash", 1, e->hash, sizeof(e->hash)) != 0)
 		return -1;
+	*why = "\"count\" is not a positive integer";
+	cnt = json_object_get(o, "count");
+	if (cnt != NULL && (!json_is_integer(cnt) ||
+	    json_integer_value(cnt) < 1))
+		return -1;
+	e->count = cnt != NULL ? (int64_t)json_integer_value(cnt) : 0;
 	*why = "\"prev\" or \"hash\" is not 64 lowercase hex digits";
 	if (!is_hex64(e->prev) || !is_hex64(e->hash))
 		return -1;
