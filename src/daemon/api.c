@@ -29,6 +29,7 @@
 
 #include "audit.h"
 #include "apiparse.h"
+#include "crl.h"
 #include "ecad.h"
 #include "log.h"
 #include "tls.h"
@@ -288,8 +289,10 @@ static void mark_revoked(struct call *);
 
 /*
  * The caller's certificate against the peer policy (chain, validity,
- * key, signature, usage).  Run once per TLS connection: a kept-alive
- * connection reuses the verdict.
+ * key, signature, usage).  Run once per TLS connection and reused by its
+ * next requests, as long as the trust store (the snapshot, replaced by
+ * SIGHUP) and the CRL cache (its generation) are the ones it was reached
+ * with; after a change the next request is judged again.
  */
 static int
 call_peer(struct call *c, struct eca_err *err)
@@ -304,7 +307,17 @@ call_peer(struct call *c, struct eca_err *err)
 		return eca_err_set(err, ECA_ERR_NO_CLIENT_CERT,
 		    "this call needs the host's TLS client certificate; the "
 		    "control socket has none (run `eca` on the host itself)");
+	if (cn->checked && (cn->checked_snap != c->snap->gen ||
+	    cn->checked_crls != eca_crl_cache_gen(c->d->crls))) {
+		cn->checked = 0;
+		X509_free(cn->leaf);
+		cn->leaf = NULL;
+		memset(&cn->info, 0, sizeof(cn->info));
+	}
 	if (!cn->checked) {
+		/* Before the check: a change during it means one more. */
+		cn->checked_snap = c->snap->gen;
+		cn->checked_crls = eca_crl_cache_gen(c->d->crls);
 		eca_err_clear(&cn->err);
 		r = eca_tls_peer_chain(c->ssl, &leaf, &chain, &cn->err);
 		if (r == 0 && leaf == NULL)

@@ -61,6 +61,13 @@ struct eca_host;
  */
 struct ecad_snap {
 	atomic_int refs;
+	/*
+	 * Grows with every snapshot (ecad.c): a verdict remembered on a
+	 * connection remembers the trust store it was reached with by this
+	 * number, with the CRL cache's generation and (channels) the
+	 * roster's version, and is judged again when one of them moves.
+	 */
+	uint64_t gen;
 	struct eca_config *cfg;
 	struct eca_cred *cred;
 	SSL_CTX *ctx;
@@ -141,6 +148,7 @@ struct ecad {
 	struct eca_config *cfg;
 	pthread_mutex_t snap_lock;
 	struct ecad_snap *snap;
+	uint64_t snap_gen;		/* the last snapshot's gen (main thread) */
 
 	struct event_base *base;	/* main thread: signals */
 	struct ecad_writer *writer;
@@ -170,6 +178,8 @@ struct ecad_conn {
 	int in_handshake;		/* holds a MAX_HANDSHAKES slot */
 	int over_handshakes;		/* answered 429 BUSY, then closed */
 	int checked;			/* the peer check ran (cached) */
+	uint64_t checked_snap;		/* ... with this snapshot's trust */
+	uint64_t checked_crls;		/* ... and this CRL cache generation */
 	int code;			/* its result */
 	struct eca_err err;
 	X509 *leaf;			/* the peer's certificate, or NULL */

@@ -62,6 +62,7 @@
 #include <openssl/ssl.h>
 
 #include "channel.h"
+#include "crl.h"
 #include "ecad.h"
 #include "host.h"
 #include "log.h"
@@ -131,6 +132,15 @@ struct pconn {
 	unsigned char fpkey[ECAD_KEY_LEN];	/* the caller's fingerprint */
 	int wait_src_taken;		/* counted in p->waits_src */
 	int wait_fp_taken;		/* counted in p->waits_fp */
+	/*
+	 * What the verdict was reached with: the snapshot (trust store),
+	 * the CRL cache's generation and the roster's version.  When one
+	 * moves, the next frame is judged again first (rejudge).
+	 */
+	uint64_t gen_snap;
+	uint64_t gen_crls;
+	int64_t gen_roster;
+	int rejudge;			/* judging an accepted channel again */
 };
 
 struct peer_thread {
@@ -545,6 +555,30 @@ serve_bulk(struct pconn *pc)
 	}
 }
 
+/*
+ * Has anything the verdict depended on changed since it was reached?
+ * One snapshot reference, the CRL cache's and the domain's locks.
+ */
+static int
+verdict_stale(struct pconn *pc)
+{
+	struct ecad_snap *s = ecad_snap_get(pc->t->p->d);
+	struct eca_domain *dom;
+	int stale;
+
+	stale = s->gen != pc->gen_snap;
+	if (!stale && s->host != NULL) {
+		stale = eca_crl_cache_gen(s->host->policy.crls) !=
+		    pc->gen_crls;
+		if (!stale && (dom = eca_host_domain(s->host,
+		    pc->hello.primary)) != NULL)
+			stale = eca_domain_roster_version(dom) !=
+			    pc->gen_roster;
+	}
+	ecad_snap_put(s);
+	return stale;
+}
+
 static void
 conn_read(struct pconn *pc)
 {
@@ -569,6 +603,14 @@ conn_read(struct pconn *pc)
 		judge_submit(pc);
 		return;
 	case PS_SERVING:
+		if (evbuffer_get_length(in) > 0 && verdict_stale(pc)) {
+			/* Trust, CRLs or roster moved: judge it again first. */
+			pc->rejudge = 1;
+			pc->resumed = 1;	/* no roster wait this time */
+			judge_submit(pc);
+			return;
+		}
+		/* FALLTHROUGH */
 	case PS_BULK_IN:
 		if (pc->echo)
 			serve_echo(pc);
@@ -766,6 +808,23 @@ judged_cb(evutil_socket_t fd, short what, void *arg)
 		conn_free(pc);
 		return;
 	}
+	if (pc->rejudge) {
+		pc->rejudge = 0;
+		if (pc->v.accept) {
+			log_info("peer channel from %s (%s), fingerprint %s: "
+			    "judged again after a change of trust store, "
+			    "CRLs or roster: still accepted", pc->hello.host,
+			    pc->addr, pc->fingerprint);
+			pc->state = PS_SERVING;
+			bufferevent_enable(pc->bev, EV_READ);
+			conn_read(pc);
+			return;
+		}
+		pc->state = PS_SERVING;
+		service_error(pc, pc->v.code, "judged again after a change of "
+		    "trust store, CRLs or roster: %s", pc->v.message);
+		return;
+	}
 	if (pc->parked) {
 		/* Waits for a roster sync here, not on a judge. */
 		pc->parked = 0;
@@ -911,6 +970,10 @@ judge(struct ecad *d, struct pconn *pc)
 	memset(&in, 0, sizeof(in));
 	snprintf(pc->v.primary, sizeof(pc->v.primary), "%s",
 	    pc->hello.primary);
+	/* Read before judging: a change while judging means once more. */
+	pc->gen_snap = s->gen;
+	pc->gen_crls = h != NULL ? eca_crl_cache_gen(h->policy.crls) : 0;
+	pc->gen_roster = 0;
 	if (pc->pre_code != 0) {
 		refuse(pc, pc->pre_code, "%s", pc->pre_msg);
 		goto out;
@@ -928,6 +991,7 @@ judge(struct ecad *d, struct pconn *pc)
 		    cfg->client_name, pc->hello.primary, cfg->client_name);
 		goto out;
 	}
+	pc->gen_roster = eca_domain_roster_version(dom);
 	/* The caller's certificate first (the verdict's own check, once). */
 	in.policy = &h->policy;
 	in.leaf = pc->leaf;

@@ -746,6 +746,19 @@ eca_domain_lookup(struct eca_host *h, struct eca_domain *d,
 	    "enrollment roster of %s", host, d->server->name);
 }
 
+int64_t
+eca_domain_roster_version(struct eca_domain *d)
+{
+	int64_t v;
+
+	if (d == NULL)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	v = eca_roster_version(d->roster);
+	pthread_mutex_unlock(&d->lock);
+	return v;
+}
+
 int
 eca_domain_peek(struct eca_host *h, struct eca_domain *d, const char *host,
     struct eca_roster_entry *out, int64_t *synced, struct eca_err *err)

@@ -110,6 +110,9 @@ int eca_domain_peek(struct eca_host *h, struct eca_domain *d,
     const char *host, struct eca_roster_entry *out, int64_t *synced,
     struct eca_err *err) ECA_WUR;
 
+/* The version of d's roster now (its registry version; 0 when empty). */
+int64_t eca_domain_roster_version(struct eca_domain *d);
+
 /*
  * Enroll this host with d's primary: POST /v1/enrollments, the same call
  * `eca enroll` makes.  On success the local state (enrolled fingerprint,
