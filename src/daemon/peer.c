@@ -66,6 +66,7 @@
 #include "ecad.h"
 #include "host.h"
 #include "log.h"
+#include "text.h"
 #include "tls.h"
 #include "verdict.h"
 
@@ -537,8 +538,12 @@ serve_bulk(struct pconn *pc)
 			continue;
 		}
 		if (strcmp(op, "receive") != 0) {
+			char shown[48];
+
+			eca_text_sanitize(op, strlen(op), shown,
+			    sizeof(shown));
 			service_error(pc, ECA_ERR_PROTOCOL, "unknown bulk "
-			    "op \"%.32s\" (send or receive)", op);
+			    "op \"%s\" (send or receive)", shown);
 			json_decref(req);
 			return;
 		}
