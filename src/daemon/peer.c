@@ -1622,8 +1622,8 @@ peer_start(struct ecad *d, struct eca_err *err)
 
 /*
  * Judges and the sync thread finish what they are doing (bounded by the
- * HTTP client's timeouts and ECA_ENROLL_WAIT_MS), then every I/O thread
- * closes its connections and stops.
+ * HTTP client's timeouts; no judge waits for the roster), then every I/O
+ * thread closes its connections, parked ones included, and stops.
  */
 void
 peer_stop(struct ecad *d)
