@@ -28,10 +28,12 @@
 
 #include "audit.h"
 #include "apiparse.h"
+#include "crl.h"
 #include "ecad.h"
 #include "log.h"
 #include "tls.h"
 #include "roster.h"
+#include "text.h"
 #include "wire.h"
 
 #ifndef ECA_VERSION
@@ -60,6 +62,7 @@ struct call {
 	char actor[ECA_DN_MAX];
 	int journaled;			/* the writer journaled the outcome */
 	int precheck;			/* a dry run (POST precheck) */
+	int no_route;			/* no route serves the path */
 };
 
 /* A request waiting for the writer. */
@@ -183,6 +186,39 @@ audit_refusal(struct call *c, int code)
 	writer_audit(c->d->writer, &e);
 }
 
+static int call_peer(struct call *, struct eca_err *);
+
+/*
+ * A refusal that costs the caller nothing: no verified client
+ * certificate, or a path no route serves.  Counted per source and
+ * journaled as a summary (refusals.c), not logged and journaled one by
+ * one, so that strangers cannot grow the journal or the log.
+ */
+static int
+stranger(struct call *c, int code)
+{
+	if (c->control || c->journaled || code == ECA_ERR_BUSY)
+		return 0;
+	if (c->no_route || c->conn == NULL)
+		return 1;
+	return call_peer(c, NULL) != 0;
+}
+
+/* The caller's address without its port ("[v6]:port" or "v4:port"). */
+static void
+source_addr(const struct call *c, char *buf, size_t len)
+{
+	const char *s = c->source, *e;
+
+	if (s[0] == '[' && (e = strchr(s, ']')) != NULL)
+		s++;
+	else
+		e = strrchr(s, ':');
+	if (e == NULL)
+		e = s + strlen(s);
+	snprintf(buf, len, "%.*s", (int)(e - s), s);
+}
+
 /*
  * THE error reply: {"error":{"code","message"}} (plus "enrollment" when
  * rec is given, for 409) with the code's status unless status is set.
@@ -193,8 +229,9 @@ reply_errorv(struct call *c, int status, int code,
     const struct eca_enrollment *rec, const char *fmt, va_list ap)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
-	char msg[ECA_ERR_MSG_MAX], ra[16];
+	char msg[ECA_ERR_MSG_MAX], ra[16], addr[ECA_SOURCE_MAX];
 	json_t *body;
+	int counted = 0;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (msg[0] == '\0')
@@ -202,13 +239,20 @@ reply_errorv(struct call *c, int status, int code,
 	if (status == 0)
 		status = eca_err_http_status(code);
 	atomic_fetch_add(&c->d->stats.refusals, 1);
-	log_info_fields(ECA_LOG_FIELDS({ "HOST", c->name },
-	    { "FINGERPRINT", c->fp }, { "REASON", eca_err_name(code) },
-	    { "PRIMARY", c->d->cfg->client_name }),
-	    "refused %s %s from %s (host %s, fingerprint %s): %s: %s",
-	    c->method, c->path, c->source, c->name[0] ? c->name : "-",
-	    c->fp[0] ? c->fp : "-", eca_err_name(code), msg);
-	audit_refusal(c, code);
+	if (stranger(c, code)) {
+		source_addr(c, addr, sizeof(addr));
+		counted = refusals_note(c->d, addr, code, c->method,
+		    c->path) == 0;
+	}
+	if (!counted) {
+		log_info_fields(ECA_LOG_FIELDS({ "HOST", c->name },
+		    { "FINGERPRINT", c->fp }, { "REASON", eca_err_name(code) },
+		    { "PRIMARY", c->d->cfg->client_name }),
+		    "refused %s %s from %s (host %s, fingerprint %s): %s: %s",
+		    c->method, c->path, c->source, c->name[0] ? c->name : "-",
+		    c->fp[0] ? c->fp : "-", eca_err_name(code), msg);
+		audit_refusal(c, code);
+	}
 	if (code == ECA_ERR_BUSY) {
 		/* BUSY_RETRY_AFTER is restart-only: the start-up config. */
 		snprintf(ra, sizeof(ra), "%d", c->d->cfg->busy_retry_after);
@@ -252,8 +296,10 @@ static int store_dn_map(void *, const char *, char *, size_t);
 
 /*
  * The caller's certificate against the peer policy (chain, validity,
- * key, signature, usage).  Run once per TLS connection: a kept-alive
- * connection reuses the verdict.
+ * key, signature, usage).  Run once per TLS connection and reused by its
+ * next requests, as long as the trust store (the snapshot, replaced by
+ * SIGHUP) and the CRL cache (its generation) are the ones it was reached
+ * with; after a change the next request is judged again.
  */
 static int
 call_peer(struct call *c, struct eca_err *err)
@@ -268,7 +314,17 @@ call_peer(struct call *c, struct eca_err *err)
 		return eca_err_set(err, ECA_ERR_NO_CLIENT_CERT,
 		    "this call needs the host's TLS client certificate; the "
 		    "control socket has none (run `eca` on the host itself)");
+	if (cn->checked && (cn->checked_snap != c->snap->gen ||
+	    cn->checked_crls != eca_crl_cache_gen(c->d->crls))) {
+		cn->checked = 0;
+		X509_free(cn->leaf);
+		cn->leaf = NULL;
+		memset(&cn->info, 0, sizeof(cn->info));
+	}
 	if (!cn->checked) {
+		/* Before the check: a change during it means one more. */
+		cn->checked_snap = c->snap->gen;
+		cn->checked_crls = eca_crl_cache_gen(c->d->crls);
 		eca_err_clear(&cn->err);
 		r = eca_tls_peer_chain(c->ssl, &leaf, &chain, &cn->err);
 		if (r == 0 && leaf == NULL)
@@ -1185,7 +1241,14 @@ dispatch(struct call *c)
 
 	atomic_fetch_add(&c->d->stats.requests, 1);
 	c->method = method_name(m);
-	snprintf(c->path, sizeof(c->path), "%s", path != NULL ? path : "/");
+	/*
+	 * The path is the caller's text and goes into the log: escaped
+	 * (text.h).  Routes are plain ASCII, so matching the escaped form
+	 * gives the same answer; a host NAME with an escape is invalid.
+	 */
+	if (path == NULL)
+		path = "/";
+	eca_text_sanitize(path, strlen(path), c->path, sizeof(c->path));
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		name[0] = '\0';
 		if (!api_route_match(routes[i].pattern, c->path, name,
@@ -1218,6 +1281,7 @@ dispatch(struct call *c)
 		routes[i].fn(c);
 		return;
 	}
+	c->no_route = 1;
 	if (path_known)
 		reply_error_status(c, 405, ECA_ERR_BAD_REQUEST, NULL,
 		    "%s is not allowed on %s", c->method, c->path);

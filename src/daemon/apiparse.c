@@ -16,6 +16,7 @@
 #include "hostname.h"
 #include "roster.h"
 #include "store.h"
+#include "text.h"
 #include "wire.h"
 
 int
@@ -60,7 +61,7 @@ static int
 list_param(const struct evkeyval *p, struct api_list_query *out,
     struct eca_err *err)
 {
-	char up[32];
+	char up[32], shown[72];
 	long long v;
 	size_t i;
 
@@ -69,10 +70,14 @@ list_param(const struct evkeyval *p, struct api_list_query *out,
 			up[i] = (char)toupper((unsigned char)p->value[i]);
 		up[i] = '\0';
 		if (strlen(p->value) >= sizeof(up) ||
-		    (out->state = eca_state_from_name(up)) < 0)
+		    (out->state = eca_state_from_name(up)) < 0) {
+			/* Decoded from the query: the caller's bytes. */
+			eca_text_sanitize(p->value, strlen(p->value), shown,
+			    sizeof(shown));
 			return eca_err_set(err, ECA_ERR_BAD_REQUEST, "unknown "
-			    "state '%.32s' (use ENROLLED, CONFLICT, REMOVED, "
-			    "BANNED or REVOKED)", p->value);
+			    "state '%s' (use ENROLLED, CONFLICT, REMOVED, "
+			    "BANNED or REVOKED)", shown);
+		}
 	} else if (strcmp(p->key, "after") == 0) {
 		/* A cursor compares with stored, canonical, names. */
 		if (eca_hostname_canon(p->value, out->after,
@@ -85,9 +90,12 @@ list_param(const struct evkeyval *p, struct api_list_query *out,
 			    "must be a number from 1 to %d",
 			    API_LIST_LIMIT_MAX);
 		out->limit = (long)v;
-	} else
+	} else {
+		eca_text_sanitize(p->key, strlen(p->key), shown,
+		    sizeof(shown));
 		return eca_err_set(err, ECA_ERR_BAD_REQUEST, "unknown query "
-		    "parameter '%.64s' (use state, after, limit)", p->key);
+		    "parameter '%s' (use state, after, limit)", shown);
+	}
 	return 0;
 }
 
@@ -122,6 +130,7 @@ api_parse_roster_query(const char *q, int64_t *since, long *limit,
 	struct evkeyvalq kv;
 	struct evkeyval *p;
 	long long v;
+	char shown[72];
 	int r = 0;
 
 	TAILQ_INIT(&kv);
@@ -150,9 +159,10 @@ api_parse_roster_query(const char *q, int64_t *since, long *limit,
 			}
 			*limit = (long)v;
 		} else {
+			eca_text_sanitize(p->key, strlen(p->key), shown,
+			    sizeof(shown));
 			r = eca_err_set(err, ECA_ERR_BAD_REQUEST, "unknown "
-			    "query parameter '%.64s' (use since, limit)",
-			    p->key);
+			    "query parameter '%s' (use since, limit)", shown);
 			break;
 		}
 	}

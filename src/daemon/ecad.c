@@ -320,6 +320,7 @@ snap_build(struct ecad *d, struct eca_config *cfg, struct ecad_snap **out,
 	}
 	server_ctx_setup(d, s->ctx);
 	atomic_init(&s->refs, 1);
+	s->gen = ++d->snap_gen;
 	s->cfg = cfg;
 	if ((r = eca_vcache_new(s->cred->trust, ECA_VCACHE_SLOTS,
 	    &s->vcache)) != 0)

@@ -31,6 +31,7 @@
 #define ECAD_WRITER_BATCH 256		/* most ops in one group commit */
 #define ECAD_STOP_GRACE_SEC 5		/* bound on finishing in-flight work */
 #define ECAD_HEADERS_MAX 8192
+#define ECAD_KEY_LEN 32		/* a keymap's key (limits.c) */
 /*
  * Largest TLS certificate message accepted from a client: room for
  * ECA_CHAIN_MAX + 1 certificates with big RSA keys and many names, far
@@ -60,6 +61,13 @@ struct eca_host;
  */
 struct ecad_snap {
 	atomic_int refs;
+	/*
+	 * Grows with every snapshot (ecad.c): a verdict remembered on a
+	 * connection remembers the trust store it was reached with by this
+	 * number, with the CRL cache's generation and (channels) the
+	 * roster's version, and is judged again when one of them moves.
+	 */
+	uint64_t gen;
 	struct eca_config *cfg;
 	struct eca_cred *cred;
 	SSL_CTX *ctx;
@@ -122,6 +130,7 @@ struct ecad_worker {
 	time_t src_cap_logged;		/* last "over ..._PER_SOURCE" line */
 	time_t deadline_logged;		/* last "no complete request" line */
 	time_t hs_logged;		/* last "over MAX_HANDSHAKES" line */
+	struct event *refusal_ev;	/* worker 0: refusals_flush timer */
 };
 
 struct ecad {
@@ -140,6 +149,7 @@ struct ecad {
 	struct eca_config *cfg;
 	pthread_mutex_t snap_lock;
 	struct ecad_snap *snap;
+	uint64_t snap_gen;		/* the last snapshot's gen (main thread) */
 
 	struct event_base *base;	/* main thread: signals */
 	struct ecad_writer *writer;
@@ -153,7 +163,8 @@ struct ecad {
 	int pid_written;
 	int ctl_created;
 	int ssl_idx;			/* SSL ex_data slot of ecad_conn */
-	struct ecad_srcmap *srcmap;	/* open connections per source (server.c) */
+	struct ecad_keymap *srcmap;	/* open connections per source (server.c) */
+	struct ecad_refusals *refusals;	/* strangers' refusals (refusals.c) */
 	struct ecad_stats stats;
 	struct eca_crl_cache *crls;	/* shared CRL cache (crl.h), primary */
 	struct ecad_peer *peer;		/* the peer listener (peer.c) */
@@ -168,6 +179,8 @@ struct ecad_conn {
 	int in_handshake;		/* holds a MAX_HANDSHAKES slot */
 	int over_handshakes;		/* answered 429 BUSY, then closed */
 	int checked;			/* the peer check ran (cached) */
+	uint64_t checked_snap;		/* ... with this snapshot's trust */
+	uint64_t checked_crls;		/* ... and this CRL cache generation */
 	int code;			/* its result */
 	struct eca_err err;
 	X509 *leaf;			/* the peer's certificate, or NULL */
@@ -177,8 +190,56 @@ struct ecad_conn {
 	struct event *timer;		/* source check, then request deadline */
 	int src_checked;		/* the per-source cap was applied */
 	int src_counted;		/* counted in d->srcmap under src */
-	unsigned char src[16];		/* source address (IPv4 mapped) */
+	unsigned char src[ECAD_KEY_LEN];	/* source address (ecad_addr_key) */
 };
+
+/*
+ * limits.c: the bounds both listeners apply (docs/hardening.md).
+ *
+ * A keymap counts open things per key (a source address, a certificate
+ * fingerprint) under one mutex, for any thread; an entry lives while its
+ * count is above zero.  ecad_keymap_take counts one more unless the key
+ * has max already: 1 counted, 0 at the cap, -1 out of memory; *count
+ * (may be NULL) gets the key's count.
+ */
+struct ecad_keymap;
+int ecad_keymap_new(struct ecad_keymap **out) ECA_WUR;
+void ecad_keymap_free(struct ecad_keymap *m);
+int ecad_keymap_take(struct ecad_keymap *m,
+    const unsigned char key[ECAD_KEY_LEN], int max, int *count) ECA_WUR;
+void ecad_keymap_put(struct ecad_keymap *m,
+    const unsigned char key[ECAD_KEY_LEN]);
+/*
+ * The key of a peer's address (IPv4 mapped into IPv6, zero-padded) and,
+ * when text is not NULL, the address as text.  -1 for other families.
+ */
+struct sockaddr;
+int ecad_addr_key(const struct sockaddr *sa, unsigned char key[ECAD_KEY_LEN],
+    char *text, size_t len);
+/*
+ * Take one of max slots counted in *inuse (handshakes in progress): 1
+ * taken, 0 full (nothing taken).  *now (may be NULL) gets the count with
+ * this one.  ecad_slot_put gives a taken slot back.
+ */
+int ecad_slot_take(atomic_llong *inuse, long long max, long long *now);
+void ecad_slot_put(atomic_llong *inuse);
+
+/*
+ * refusals.c: refusals of callers without a verified certificate, or for
+ * no route, counted per source address and journaled as one summary line
+ * per source per minute at most.  refusals_note takes one (addr without
+ * port; method and path for the log, escaped already): 1 when the caller
+ * is to log and journal it as usual (the first from addr in a minute), 0
+ * when it was counted; refusals_flush writes the summaries that are due
+ * (all: every pending count, at shutdown, while the writer still runs).
+ */
+struct ecad_refusals;
+int refusals_new(struct ecad_refusals **out) ECA_WUR;
+void refusals_free(struct ecad_refusals *r);
+int refusals_note(struct ecad *d, const char *addr, int code,
+    const char *method, const char *path);
+void refusals_flush(struct ecad *d, int all);
+#define ECAD_REFUSAL_FLUSH_SEC 5
 
 /* ecad.c */
 struct ecad_snap *ecad_snap_get(struct ecad *d);

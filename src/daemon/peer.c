@@ -8,12 +8,29 @@
  *   socket(s) on LISTEN (SO_REUSEPORT): TLS (bufferevent_openssl), the
  *   HELLO exchange, the services.  Nothing in them blocks.
  * - PEER_JUDGES judge threads: judging a caller can block (this host's
- *   own auto-enrollment with the primary, a roster refresh, waiting for
- *   the caller's enrollment in flight), so a connection whose client HELLO
- *   has arrived is queued to them and its verdict comes back to its I/O
- *   thread with event_active().
+ *   own auto-enrollment with the primary, a CRL download), so a
+ *   connection whose client HELLO has arrived is queued to them and its
+ *   verdict comes back to its I/O thread with event_active().
  * - One sync thread: every domain's roster is synced at start and every
- *   ECA_ROSTER_SYNC_SECONDS (a blocking HTTP call each).
+ *   ECA_ROSTER_SYNC_SECONDS (a blocking HTTP call each), and sooner when
+ *   a parked judgment asks for it.
+ *
+ * A judge never waits for the roster.  A caller that is not in it (or is
+ * with another certificate, or the roster is stale) needs a sync first,
+ * and one that may be enrolling right now needs syncs until it appears
+ * (up to ECA_ENROLL_WAIT_MS): the judge *parks* the connection instead.
+ * A parked connection is its I/O thread's again; its timer looks at the
+ * roster every PEER_PARK_TICK_MS without any network, and once a sync
+ * has finished since (and the caller is found, when it waited for an
+ * enrollment), or the wait is over, it goes back to a judge, which
+ * decides with what the roster holds then.  Parking is bounded per
+ * source address (PEER_ENROLL_WAITS_PER_SOURCE) and, for enrollment
+ * waits, to one per certificate; beyond it the caller gets BUSY at once.
+ *
+ * The listener's other bounds (limits.c, as the API's): open connections
+ * per source address (PEER_MAX_CONNECTIONS_PER_SOURCE) and handshakes in
+ * progress, from accept to the verdict (PEER_MAX_HANDSHAKES); a
+ * connection over either is closed at accept.
  *
  * A connection belongs to its I/O thread (its list) from accept to free.
  * While a judge has it (JUDGING), the I/O thread never frees it: a peer
@@ -45,9 +62,11 @@
 #include <openssl/ssl.h>
 
 #include "channel.h"
+#include "crl.h"
 #include "ecad.h"
 #include "host.h"
 #include "log.h"
+#include "text.h"
 #include "tls.h"
 #include "verdict.h"
 
@@ -60,11 +79,13 @@
 #define PEER_OUT_LOW (64 * 1024)	/* refill bulk output below this */
 #define PEER_BULK_CHUNK (64 * 1024)
 #define PEER_LINGER_SEC 2	/* after a refusal, wait for the peer's close */
+#define PEER_PARK_TICK_MS 100	/* a parked judgment looks at the roster */
 
 enum pstate {
 	PS_TLS,		/* TLS handshake */
 	PS_HELLO,	/* server HELLO sent, waiting for the client's */
 	PS_JUDGING,	/* queued to or held by a judge */
+	PS_PARKED,	/* judgment waits for a roster sync (I/O thread's) */
 	PS_SERVING,	/* accepted: frames of the purpose's service */
 	PS_BULK_IN,	/* reading `remaining` raw bytes */
 	PS_BULK_OUT,	/* sending `remaining` raw bytes */
@@ -97,6 +118,30 @@ struct pconn {
 	/* Bulk. */
 	int64_t remaining;
 	int64_t total;
+	/* Bounds (limits.c). */
+	unsigned char src[ECAD_KEY_LEN];	/* source address */
+	int src_counted;		/* counted in p->srcmap */
+	int in_handshake;		/* holds a PEER_MAX_HANDSHAKES slot */
+	/* Parking (set by the judge while it holds the connection). */
+	int parked;			/* the judge parked it: no verdict yet */
+	int resumed;			/* judged again after parking */
+	int wait_enroll;		/* for the caller's enrollment in flight */
+	struct ecad_snap *snap;		/* held while parked: dom lives in it */
+	struct eca_domain *dom;
+	int64_t park_synced;		/* dom's finished syncs when parked */
+	int64_t park_until;		/* CLOCK_MONOTONIC ms */
+	unsigned char fpkey[ECAD_KEY_LEN];	/* the caller's fingerprint */
+	int wait_src_taken;		/* counted in p->waits_src */
+	int wait_fp_taken;		/* counted in p->waits_fp */
+	/*
+	 * What the verdict was reached with: the snapshot (trust store),
+	 * the CRL cache's generation and the roster's version.  When one
+	 * moves, the next frame is judged again first (rejudge).
+	 */
+	uint64_t gen_snap;
+	uint64_t gen_crls;
+	int64_t gen_roster;
+	int rejudge;			/* judging an accepted channel again */
 };
 
 struct peer_thread {
@@ -111,6 +156,8 @@ struct peer_thread {
 	struct event *stop_ev;
 	struct pconn *conns;
 	time_t cap_logged;
+	time_t src_cap_logged;
+	time_t hs_logged;
 };
 
 struct ecad_peer {
@@ -118,12 +165,17 @@ struct ecad_peer {
 	struct peer_thread *threads;
 	size_t nthreads;
 	atomic_llong open;		/* connections open now */
+	atomic_llong handshakes;	/* accepted, no verdict sent yet */
+	struct ecad_keymap *srcmap;	/* open connections per source */
+	struct ecad_keymap *waits_src;	/* parked judgments per source */
+	struct ecad_keymap *waits_fp;	/* enrollment waits per certificate */
 
 	pthread_mutex_t lock;		/* guards everything below */
 	pthread_cond_t work;		/* the queue has a connection */
-	pthread_cond_t wake;		/* the sync thread: stop */
+	pthread_cond_t wake;		/* the sync thread: stop, or sync */
 	struct pconn *qhead, *qtail;
 	int stopping;
+	int sync_wanted;		/* a parked judgment needs a sync */
 	pthread_t judges[PEER_JUDGES];
 	size_t njudges;
 	pthread_t sync_thread;
@@ -134,6 +186,42 @@ struct ecad_peer {
 static const unsigned char bulk_zeros[PEER_BULK_CHUNK];
 
 static void conn_read(struct pconn *);
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The verdict went out (or the connection is gone): free its slot. */
+static void
+handshake_done(struct pconn *pc)
+{
+	if (!pc->in_handshake)
+		return;
+	pc->in_handshake = 0;
+	ecad_slot_put(&pc->t->p->handshakes);
+}
+
+/* Give back what a parked judgment holds (idempotent). */
+static void
+park_release(struct pconn *pc)
+{
+	struct ecad_peer *p = pc->t->p;
+
+	if (pc->wait_src_taken)
+		ecad_keymap_put(p->waits_src, pc->src);
+	if (pc->wait_fp_taken)
+		ecad_keymap_put(p->waits_fp, pc->fpkey);
+	pc->wait_src_taken = pc->wait_fp_taken = 0;
+	if (pc->snap != NULL)
+		ecad_snap_put(pc->snap);
+	pc->snap = NULL;
+	pc->dom = NULL;
+}
 
 /* The connection is gone: free it, or leave it to its judge. */
 static void
@@ -161,6 +249,10 @@ conn_free(struct pconn *pc)
 		event_free(pc->judged_ev);
 	X509_free(pc->leaf);
 	sk_X509_pop_free(pc->chain, X509_free);
+	handshake_done(pc);
+	park_release(pc);
+	if (pc->src_counted)
+		ecad_keymap_put(t->p->srcmap, pc->src);
 	atomic_fetch_sub(&t->p->open, 1);
 	free(pc);
 }
@@ -446,8 +538,12 @@ serve_bulk(struct pconn *pc)
 			continue;
 		}
 		if (strcmp(op, "receive") != 0) {
+			char shown[48];
+
+			eca_text_sanitize(op, strlen(op), shown,
+			    sizeof(shown));
 			service_error(pc, ECA_ERR_PROTOCOL, "unknown bulk "
-			    "op \"%.32s\" (send or receive)", op);
+			    "op \"%s\" (send or receive)", shown);
 			json_decref(req);
 			return;
 		}
@@ -462,6 +558,30 @@ serve_bulk(struct pconn *pc)
 		bulk_fill(pc);
 		return;
 	}
+}
+
+/*
+ * Has anything the verdict depended on changed since it was reached?
+ * One snapshot reference, the CRL cache's and the domain's locks.
+ */
+static int
+verdict_stale(struct pconn *pc)
+{
+	struct ecad_snap *s = ecad_snap_get(pc->t->p->d);
+	struct eca_domain *dom;
+	int stale;
+
+	stale = s->gen != pc->gen_snap;
+	if (!stale && s->host != NULL) {
+		stale = eca_crl_cache_gen(s->host->policy.crls) !=
+		    pc->gen_crls;
+		if (!stale && (dom = eca_host_domain(s->host,
+		    pc->hello.primary)) != NULL)
+			stale = eca_domain_roster_version(dom) !=
+			    pc->gen_roster;
+	}
+	ecad_snap_put(s);
+	return stale;
 }
 
 static void
@@ -488,6 +608,14 @@ conn_read(struct pconn *pc)
 		judge_submit(pc);
 		return;
 	case PS_SERVING:
+		if (evbuffer_get_length(in) > 0 && verdict_stale(pc)) {
+			/* Trust, CRLs or roster moved: judge it again first. */
+			pc->rejudge = 1;
+			pc->resumed = 1;	/* no roster wait this time */
+			judge_submit(pc);
+			return;
+		}
+		/* FALLTHROUGH */
 	case PS_BULK_IN:
 		if (pc->echo)
 			serve_echo(pc);
@@ -602,6 +730,48 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_free(pc);
 }
 
+static void judge_submit(struct pconn *);
+
+/* Ask the sync thread for a roster sync soon (rate-limited there). */
+static void
+want_sync(struct ecad_peer *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->sync_wanted = 1;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * A parked judgment, every PEER_PARK_TICK_MS on its I/O thread: back to
+ * a judge once a sync has finished since it was parked (and, when it
+ * waits for the caller's enrollment, the caller is in the roster), or
+ * when its wait is over.  Looking costs the domain's lock, no network.
+ */
+static void
+park_tick(struct pconn *pc)
+{
+	struct eca_roster_entry entry;
+	struct timeval tv = { 0, PEER_PARK_TICK_MS * 1000 };
+	int64_t synced = 0;
+	int lr;
+
+	lr = eca_domain_peek(pc->snap->host, pc->dom, pc->hello.host, &entry,
+	    &synced, NULL);
+	if (mono_ms() >= pc->park_until || (synced > pc->park_synced &&
+	    (!pc->wait_enroll || (lr == 0 &&
+	    entry.state != ECA_STATE_REMOVED)))) {
+		park_release(pc);
+		pc->resumed = 1;
+		judge_submit(pc);
+		return;
+	}
+	/* Still waiting for an enrollment in flight: sync again. */
+	if (synced > pc->park_synced)
+		want_sync(pc->t->p);
+	evtimer_add(pc->timer, &tv);
+}
+
 /* The handshake phase took too long, or the linger after a refusal. */
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -611,6 +781,10 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (pc->state == PS_PARKED) {
+		park_tick(pc);
+		return;
+	}
 	if (pc->state != PS_CLOSING)
 		log_info("peer %s: closed, no client HELLO within "
 		    "REQUEST_TIMEOUT (%d s)", pc->addr,
@@ -639,6 +813,33 @@ judged_cb(evutil_socket_t fd, short what, void *arg)
 		conn_free(pc);
 		return;
 	}
+	if (pc->rejudge) {
+		pc->rejudge = 0;
+		if (pc->v.accept) {
+			log_info("peer channel from %s (%s), fingerprint %s: "
+			    "judged again after a change of trust store, "
+			    "CRLs or roster: still accepted", pc->hello.host,
+			    pc->addr, pc->fingerprint);
+			pc->state = PS_SERVING;
+			bufferevent_enable(pc->bev, EV_READ);
+			conn_read(pc);
+			return;
+		}
+		pc->state = PS_SERVING;
+		service_error(pc, pc->v.code, "judged again after a change of "
+		    "trust store, CRLs or roster: %s", pc->v.message);
+		return;
+	}
+	if (pc->parked) {
+		/* Waits for a roster sync here, not on a judge. */
+		pc->parked = 0;
+		pc->state = PS_PARKED;
+		tv.tv_sec = 0;
+		tv.tv_usec = PEER_PARK_TICK_MS * 1000;
+		evtimer_add(pc->timer, &tv);
+		return;
+	}
+	handshake_done(pc);
 	if (pc->v.accept)
 		log_info_fields(ECA_LOG_FIELDS({ "HOST", pc->hello.host },
 		    { "FINGERPRINT", pc->fingerprint },
@@ -697,12 +898,63 @@ refuse(struct pconn *pc, int code, const char *fmt, ...)
 }
 
 /*
- * Judge one caller (a judge thread; may block).  The order: the primary
- * must be one we share; the caller's certificate (chain, validity,
- * identity: cheap, and a stranger must not make us enroll or sync); this
- * host's own auto-enrollment with that primary when the rule allows; the
- * caller's roster entry (refreshed on a miss, waited for when the caller
- * may be enrolling right now); then the one verdict.
+ * Park pc (a judge thread, which holds it) until dom's roster has been
+ * synced, and with wait_enroll until the caller appears in it: 0, or -1
+ * when the caller's source (or, waiting for an enrollment, its
+ * certificate) already has all the waits it may, and pc is refused BUSY.
+ * s is the judge's snapshot; pc keeps a reference of its own.
+ */
+static int
+park(struct ecad_peer *p, struct pconn *pc, struct ecad_snap *s,
+    struct eca_domain *dom, int64_t synced, int wait_enroll,
+    const char *fphex)
+{
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+	int n = 0;
+
+	if (ecad_keymap_take(p->waits_src, pc->src,
+	    s->cfg->peer_enroll_waits_per_source, &n) != 1) {
+		refuse(pc, ECA_ERR_BUSY, "%s is busy: %d channels from %s "
+		    "already wait for a roster sync or an enrollment in "
+		    "flight (PEER_ENROLL_WAITS_PER_SOURCE); retry in 1 s",
+		    s->cfg->client_name, n, pc->addr);
+		return -1;
+	}
+	pc->wait_src_taken = 1;
+	if (wait_enroll && eca_roster_fp_from_hex(fphex, fp) == 0) {
+		memset(pc->fpkey, 0, sizeof(pc->fpkey));
+		memcpy(pc->fpkey, fp, sizeof(fp));
+		if (ecad_keymap_take(p->waits_fp, pc->fpkey, 1, NULL) != 1) {
+			ecad_keymap_put(p->waits_src, pc->src);
+			pc->wait_src_taken = 0;
+			refuse(pc, ECA_ERR_BUSY, "%s is busy: another channel "
+			    "with the certificate of %s already waits for its "
+			    "enrollment with %s; retry in 1 s",
+			    s->cfg->client_name, pc->hello.host,
+			    pc->hello.primary);
+			return -1;
+		}
+		pc->wait_fp_taken = 1;
+	}
+	atomic_fetch_add(&s->refs, 1);
+	pc->snap = s;
+	pc->dom = dom;
+	pc->park_synced = synced;
+	pc->park_until = mono_ms() + ECA_ENROLL_WAIT_MS;
+	pc->wait_enroll = wait_enroll;
+	pc->parked = 1;
+	want_sync(p);
+	return 0;
+}
+
+/*
+ * Judge one caller (a judge thread; never waits for the roster).  The
+ * order: the primary must be one we share; the caller's certificate
+ * (chain, validity, identity: cheap, and a stranger must not make us
+ * enroll or sync); this host's own auto-enrollment with that primary
+ * when the rule allows; the caller's roster entry, as the roster is now
+ * (a miss, another certificate or a stale roster parks the connection
+ * until a sync, the first time; see park); then the one verdict.
  */
 static void
 judge(struct ecad *d, struct pconn *pc)
@@ -721,7 +973,8 @@ judge(struct ecad *d, struct pconn *pc)
 	struct eca_autoenroll_side caller, me;
 	const char *why = NULL;
 	uint8_t fp[ECA_ROSTER_FP_LEN];
-	int r, have = 0, lr = 0, allowed;
+	int64_t synced = 0;
+	int r, have = 0, lr = 0, allowed, other;
 
 	eca_err_clear(&e);
 	eca_err_clear(&le);
@@ -730,6 +983,10 @@ judge(struct ecad *d, struct pconn *pc)
 	memset(&in, 0, sizeof(in));
 	snprintf(pc->v.primary, sizeof(pc->v.primary), "%s",
 	    pc->hello.primary);
+	/* Read before judging: a change while judging means once more. */
+	pc->gen_snap = s->gen;
+	pc->gen_crls = h != NULL ? eca_crl_cache_gen(h->policy.crls) : 0;
+	pc->gen_roster = 0;
 	if (pc->pre_code != 0) {
 		refuse(pc, pc->pre_code, "%s", pc->pre_msg);
 		goto out;
@@ -747,6 +1004,7 @@ judge(struct ecad *d, struct pconn *pc)
 		    cfg->client_name, pc->hello.primary, cfg->client_name);
 		goto out;
 	}
+	pc->gen_roster = eca_domain_roster_version(dom);
 	/* The caller's certificate first (the verdict's own check, once). */
 	in.policy = &h->policy;
 	in.leaf = pc->leaf;
@@ -804,20 +1062,24 @@ judge(struct ecad *d, struct pconn *pc)
 			why = "auto-enrollment is disabled on the caller "
 			    "(ECA_DISABLE_AUTO_ENROLLMENT = YES)";
 		}
-		lr = eca_domain_lookup(h, dom, pc->hello.host,
-		    allowed ? ECA_ENROLL_WAIT_MS : 0, &entry, &le);
+		lr = eca_domain_peek(h, dom, pc->hello.host, &entry, &synced,
+		    &le);
 		/*
-		 * Found with another certificate: the caller may have just
-		 * renewed (or re-enrolled); refresh once (rate-limited and
-		 * shared) before calling it a mismatch.
+		 * Not found, found removed or with another certificate (the
+		 * caller may have just enrolled, renewed or re-enrolled), or
+		 * a stale roster: one sync (rate-limited and shared) before
+		 * deciding, and when the caller may be enrolling right now,
+		 * syncs until it appears or ECA_ENROLL_WAIT_MS pass.  Parked,
+		 * not waited for here.
 		 */
-		if (lr == 0 && eca_roster_fp_from_hex(cc.info.fingerprint,
-		    fp) == 0 && memcmp(fp, entry.fingerprint,
-		    sizeof(fp)) != 0 &&
-		    eca_domain_sync(h, dom, 1, NULL) == 0) {
-			eca_err_clear(&le);
-			lr = eca_domain_lookup(h, dom, pc->hello.host, 0,
-			    &entry, &le);
+		other = lr == 0 && eca_roster_fp_from_hex(cc.info.fingerprint,
+		    fp) == 0 && memcmp(fp, entry.fingerprint, sizeof(fp)) != 0;
+		if (!pc->resumed && (lr != 0 || other ||
+		    entry.state == ECA_STATE_REMOVED)) {
+			(void)park(d->peer, pc, s, dom, synced,
+			    allowed && lr == ECA_ERR_NOT_FOUND,
+			    cc.info.fingerprint);
+			goto out;
 		}
 		if (lr == 0)
 			have = 1;
@@ -872,9 +1134,13 @@ judge_main(void *arg)
 	return NULL;
 }
 
-/* Sync every domain's roster now; failures are logged. */
+/*
+ * Sync every domain's roster now; failures are logged.  on_miss: for
+ * parked judgments, at most once per ECA_ROSTER_MISS_INTERVAL per domain
+ * (this thread waits for the interval, nobody else does).
+ */
 static void
-sync_all(struct ecad *d)
+sync_all(struct ecad *d, int on_miss)
 {
 	struct ecad_snap *s = ecad_snap_get(d);
 	struct eca_err e;
@@ -883,7 +1149,8 @@ sync_all(struct ecad *d)
 	for (i = 0; s->host != NULL && i < s->host->ndomains; i++) {
 		eca_err_clear(&e);
 		/* host.c has logged the failure itself. */
-		if (eca_domain_sync(s->host, &s->host->domains[i], 0, &e) != 0)
+		if (eca_domain_sync(s->host, &s->host->domains[i], on_miss,
+		    &e) != 0)
 			log_info("next roster sync with %s in %d s",
 			    s->host->domains[i].server->name,
 			    s->cfg->roster_sync_seconds);
@@ -894,31 +1161,53 @@ sync_all(struct ecad *d)
 	ecad_snap_put(s);
 }
 
+static int
+ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec &&
+	    a->tv_nsec < b->tv_nsec);
+}
+
+/*
+ * Every ECA_ROSTER_SYNC_SECONDS, and whenever a parked judgment asks
+ * (want_sync): the one thread that waits for the primaries.
+ */
 static void *
 sync_main(void *arg)
 {
 	struct ecad_peer *p = arg;
 	struct ecad_snap *s;
-	struct timespec next;
-	int every;
+	struct timespec next, now;
+	int every, wanted;
 
+	clock_gettime(CLOCK_MONOTONIC, &next);	/* the first sync: now */
 	for (;;) {
-		sync_all(p->d);
-		s = ecad_snap_get(p->d);
-		every = s->cfg->roster_sync_seconds > 0 ?
-		    s->cfg->roster_sync_seconds : 300;
-		ecad_snap_put(s);
-		clock_gettime(CLOCK_MONOTONIC, &next);
-		next.tv_sec += every;
 		pthread_mutex_lock(&p->lock);
-		while (!p->stopping && pthread_cond_timedwait(&p->wake,
-		    &p->lock, &next) != ETIMEDOUT)
-			;
+		for (;;) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (p->stopping || p->sync_wanted ||
+			    !ts_before(&now, &next))
+				break;
+			(void)pthread_cond_timedwait(&p->wake, &p->lock,
+			    &next);
+		}
 		if (p->stopping) {
 			pthread_mutex_unlock(&p->lock);
 			break;
 		}
+		wanted = p->sync_wanted;
+		p->sync_wanted = 0;
 		pthread_mutex_unlock(&p->lock);
+		sync_all(p->d, wanted && ts_before(&now, &next));
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!ts_before(&now, &next) || !wanted) {
+			s = ecad_snap_get(p->d);
+			every = s->cfg->roster_sync_seconds > 0 ?
+			    s->cfg->roster_sync_seconds : 300;
+			ecad_snap_put(s);
+			next = now;
+			next.tv_sec += every;
+		}
 	}
 	return NULL;
 }
@@ -934,8 +1223,10 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	struct ecad_snap *s;
 	struct timeval tv;
 	char host[INET6_ADDRSTRLEN], port[8];
+	unsigned char src[ECAD_KEY_LEN];
 	SSL *ssl = NULL;
-	long long open;
+	long long open, hs;
+	int src_counted = 0, r;
 
 	(void)lis;
 	open = atomic_fetch_add(&p->open, 1) + 1;
@@ -950,9 +1241,46 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
-	if ((pc = calloc(1, sizeof(*pc))) == NULL)
+	/*
+	 * Counted from accept, so silent sockets count too: one address
+	 * cannot fill MAX_CONNECTIONS, nor the handshake slots.  Closed at
+	 * once over either cap, before any TLS work.
+	 */
+	if (ecad_addr_key(sa, src, host, sizeof(host)) == 0) {
+		r = ecad_keymap_take(p->srcmap, src,
+		    d->cfg->peer_max_connections_per_source, NULL);
+		if (r == 0) {
+			if (time(NULL) != t->src_cap_logged) {
+				t->src_cap_logged = time(NULL);
+				log_warn("peer connection from %s refused: it "
+				    "has %d open, PEER_MAX_CONNECTIONS_PER_"
+				    "SOURCE is %d", host,
+				    d->cfg->peer_max_connections_per_source,
+				    d->cfg->peer_max_connections_per_source);
+			}
+			goto refused;
+		}
+		src_counted = r == 1;
+	}
+	if (!ecad_slot_take(&p->handshakes, d->cfg->peer_max_handshakes,
+	    &hs)) {
+		if (time(NULL) != t->hs_logged) {
+			t->hs_logged = time(NULL);
+			log_warn("peer connection refused: %lld handshakes in "
+			    "progress, PEER_MAX_HANDSHAKES is %d", hs - 1,
+			    d->cfg->peer_max_handshakes);
+		}
+		goto refused;
+	}
+	if ((pc = calloc(1, sizeof(*pc))) == NULL) {
+		ecad_slot_put(&p->handshakes);
 		goto fail;
+	}
 	pc->t = t;
+	pc->in_handshake = 1;
+	memcpy(pc->src, src, sizeof(src));
+	pc->src_counted = src_counted;
+	src_counted = 0;
 	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port,
 	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		snprintf(pc->addr, sizeof(pc->addr), "?");
@@ -996,8 +1324,14 @@ fail:
 			event_free(pc->timer);
 		if (pc->judged_ev != NULL)
 			event_free(pc->judged_ev);
+		handshake_done(pc);
+		if (pc->src_counted)
+			ecad_keymap_put(p->srcmap, pc->src);
 		free(pc);
 	}
+refused:
+	if (src_counted)
+		ecad_keymap_put(p->srcmap, src);
 	if (fd >= 0)
 		evutil_closesocket(fd);
 	atomic_fetch_sub(&p->open, 1);
@@ -1090,6 +1424,15 @@ peer_bind(struct ecad *d, struct eca_err *err)
 		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 	p->d = d;
 	atomic_init(&p->open, 0);
+	atomic_init(&p->handshakes, 0);
+	if (ecad_keymap_new(&p->srcmap) != 0 ||
+	    ecad_keymap_new(&p->waits_src) != 0 ||
+	    ecad_keymap_new(&p->waits_fp) != 0) {
+		ecad_keymap_free(p->srcmap);
+		ecad_keymap_free(p->waits_src);
+		free(p);
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_condattr_init(&ca);
@@ -1182,6 +1525,9 @@ out:
 		freeaddrinfo(res);
 	if (p != NULL) {
 		close_fds(p);
+		ecad_keymap_free(p->srcmap);
+		ecad_keymap_free(p->waits_src);
+		ecad_keymap_free(p->waits_fp);
 		free(p->threads);
 		pthread_mutex_destroy(&p->lock);
 		pthread_cond_destroy(&p->work);
@@ -1288,8 +1634,8 @@ peer_start(struct ecad *d, struct eca_err *err)
 
 /*
  * Judges and the sync thread finish what they are doing (bounded by the
- * HTTP client's timeouts and ECA_ENROLL_WAIT_MS), then every I/O thread
- * closes its connections and stops.
+ * HTTP client's timeouts; no judge waits for the roster), then every I/O
+ * thread closes its connections, parked ones included, and stops.
  */
 void
 peer_stop(struct ecad *d)
@@ -1350,6 +1696,9 @@ peer_free(struct ecad *d)
 			event_base_free(t->base);
 	}
 	close_fds(p);
+	ecad_keymap_free(p->srcmap);
+	ecad_keymap_free(p->waits_src);
+	ecad_keymap_free(p->waits_fp);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->wake);

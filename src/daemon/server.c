@@ -31,131 +31,17 @@
 #include "log.h"
 #include "wire.h"
 
-#define SRCMAP_BUCKETS 1024
-
-/*
- * Open connections per source address, shared by the workers: a
- * connection is counted when it is accepted and uncounted when its SSL
- * is freed.  Entries with no connection are removed.
- */
-struct srcent {
-	unsigned char addr[16];
-	int count;
-	struct srcent *next;
-};
-struct ecad_srcmap {
-	pthread_mutex_t lock;
-	struct srcent *b[SRCMAP_BUCKETS];
-};
-
-static size_t
-src_hash(const unsigned char addr[16])
-{
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	/* FNV-1a; the table is small and the addresses are not secret. */
-	for (i = 0; i < 16; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	return h % SRCMAP_BUCKETS;
-}
-
-/*
- * Count one more connection from addr unless it already has max: 1 if it
- * was counted, 0 if the source is at its cap, -1 without memory.
- */
+/* The peer's address as a keymap key and as text (limits.c). */
 static int
-src_take(struct ecad_srcmap *m, const unsigned char addr[16], int max)
-{
-	struct srcent *e;
-	size_t h = src_hash(addr);
-	int r = 1;
-
-	pthread_mutex_lock(&m->lock);
-	for (e = m->b[h]; e != NULL; e = e->next)
-		if (memcmp(e->addr, addr, 16) == 0)
-			break;
-	if (e == NULL) {
-		if ((e = calloc(1, sizeof(*e))) == NULL)
-			r = -1;
-		else {
-			memcpy(e->addr, addr, 16);
-			e->next = m->b[h];
-			m->b[h] = e;
-		}
-	}
-	if (e != NULL) {
-		if (e->count >= max)
-			r = 0;
-		else
-			e->count++;
-	}
-	pthread_mutex_unlock(&m->lock);
-	return r;
-}
-
-static void
-src_put(struct ecad_srcmap *m, const unsigned char addr[16])
-{
-	struct srcent *e, **pe;
-
-	pthread_mutex_lock(&m->lock);
-	for (pe = &m->b[src_hash(addr)]; (e = *pe) != NULL; pe = &e->next) {
-		if (memcmp(e->addr, addr, 16) != 0)
-			continue;
-		if (--e->count <= 0) {
-			*pe = e->next;
-			free(e);
-		}
-		break;
-	}
-	pthread_mutex_unlock(&m->lock);
-}
-
-static void
-srcmap_free(struct ecad_srcmap *m)
-{
-	struct srcent *e, *next;
-	size_t i;
-
-	if (m == NULL)
-		return;
-	for (i = 0; i < SRCMAP_BUCKETS; i++)
-		for (e = m->b[i]; e != NULL; e = next) {
-			next = e->next;
-			free(e);
-		}
-	pthread_mutex_destroy(&m->lock);
-	free(m);
-}
-
-/* The peer's address as 16 bytes (IPv4 mapped into IPv6) and as text. */
-static int
-peer_addr(evutil_socket_t fd, unsigned char addr[16], char *text,
+peer_addr(evutil_socket_t fd, unsigned char addr[ECAD_KEY_LEN], char *text,
     size_t len)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in *sin;
-	struct sockaddr_in6 *sin6;
 	socklen_t sl = sizeof(ss);
 
 	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
 		return -1;
-	memset(addr, 0, 16);
-	if (ss.ss_family == AF_INET) {
-		sin = (struct sockaddr_in *)&ss;
-		addr[10] = addr[11] = 0xff;
-		memcpy(addr + 12, &sin->sin_addr, 4);
-		if (inet_ntop(AF_INET, &sin->sin_addr, text, len) == NULL)
-			snprintf(text, len, "?");
-	} else if (ss.ss_family == AF_INET6) {
-		sin6 = (struct sockaddr_in6 *)&ss;
-		memcpy(addr, &sin6->sin6_addr, 16);
-		if (inet_ntop(AF_INET6, &sin6->sin6_addr, text, len) == NULL)
-			snprintf(text, len, "?");
-	} else
-		return -1;
-	return 0;
+	return ecad_addr_key((struct sockaddr *)&ss, addr, text, len);
 }
 
 static void
@@ -176,7 +62,7 @@ conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	atomic_fetch_sub(&cn->w->d->stats.open, 1);
 	server_handshake_done(cn);
 	if (cn->src_counted)
-		src_put(cn->w->d->srcmap, cn->src);
+		ecad_keymap_put(cn->w->d->srcmap, cn->src);
 	if (cn->timer != NULL)
 		event_free(cn->timer);
 	X509_free(cn->leaf);
@@ -209,7 +95,7 @@ server_handshake_done(struct ecad_conn *cn)
 	if (!cn->in_handshake)
 		return;
 	cn->in_handshake = 0;
-	atomic_fetch_sub(&cn->w->d->stats.handshakes, 1);
+	ecad_slot_put(&cn->w->d->stats.handshakes);
 }
 
 /*
@@ -226,12 +112,11 @@ admit_handshake(struct ecad_worker *w, struct ecad_conn *cn)
 	struct ecad *d = w->d;
 	long long hs;
 
-	hs = atomic_fetch_add(&d->stats.handshakes, 1) + 1;
-	if (hs <= d->cfg->max_handshakes) {
+	if (ecad_slot_take(&d->stats.handshakes, d->cfg->max_handshakes,
+	    &hs)) {
 		cn->in_handshake = 1;
 		return;
 	}
-	atomic_fetch_sub(&d->stats.handshakes, 1);
 	cn->over_handshakes = 1;
 	if (time(NULL) != w->hs_logged) {
 		w->hs_logged = time(NULL);
@@ -306,8 +191,8 @@ conn_timer_cb(evutil_socket_t unused, short what, void *arg)
 	if (!cn->over_cap && cn->bev != NULL &&
 	    peer_addr(bufferevent_getfd(cn->bev), cn->src, text,
 	    sizeof(text)) == 0) {
-		r = src_take(d->srcmap, cn->src,
-		    d->cfg->max_connections_per_source);
+		r = ecad_keymap_take(d->srcmap, cn->src,
+		    d->cfg->max_connections_per_source, NULL);
 		if (r == 1)
 			cn->src_counted = 1;
 		else if (r == 0) {
@@ -478,10 +363,10 @@ server_bind(struct ecad *d, struct eca_err *err)
 	long nproc;
 	int r = ECA_ERR_CONFIG, e;
 
-	if ((d->srcmap = calloc(1, sizeof(*d->srcmap))) == NULL)
+	if (ecad_keymap_new(&d->srcmap) != 0 ||
+	    refusals_new(&d->refusals) != 0)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "cannot allocate the per-source connection table");
-	pthread_mutex_init(&d->srcmap->lock, NULL);
 	n = d->cfg->workers > 0 ? (size_t)d->cfg->workers : 0;
 	if (n == 0) {
 		nproc = sysconf(_SC_NPROCESSORS_ONLN);
@@ -592,6 +477,17 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 	event_add(w->tick_ev, &tv);
 }
 
+/* Worker 0: journal the strangers' refusals that are due (refusals.c). */
+static void
+refusal_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ecad_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	refusals_flush(w->d, 0);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -639,6 +535,15 @@ worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 	if (w->id == 0 && d->ctl_fd != -1 &&
 	    (r = control_attach(d, w, err)) != 0)
 		return r;
+	if (w->id == 0) {
+		struct timeval tv = { ECAD_REFUSAL_FLUSH_SEC, 0 };
+
+		if ((w->refusal_ev = event_new(w->base, -1, EV_PERSIST,
+		    refusal_flush_cb, w)) == NULL ||
+		    event_add(w->refusal_ev, &tv) != 0)
+			return eca_err_set(err, ECA_ERR_NOMEM,
+			    "cannot create worker 0's refusal timer");
+	}
 	return 0;
 }
 
@@ -689,6 +594,8 @@ server_join(struct ecad *d)
 		pthread_join(d->workers[i].thread, NULL);
 		d->workers[i].started = 0;
 	}
+	/* The counted refusals go to the journal while the writer runs. */
+	refusals_flush(d, 1);
 	/*
 	 * Readers close before the writer does, so that the last connection
 	 * to close is the writer's and SQLite can checkpoint the WAL.
@@ -718,6 +625,8 @@ server_free(struct ecad *d)
 			event_free(w->stop_ev);
 		if (w->tick_ev != NULL)
 			event_free(w->tick_ev);
+		if (w->refusal_ev != NULL)
+			event_free(w->refusal_ev);
 		if (w->base != NULL)
 			event_base_free(w->base);
 		eca_store_close(w->rd);
@@ -728,8 +637,10 @@ server_free(struct ecad *d)
 	free(d->workers);
 	d->workers = NULL;
 	d->nworkers = 0;
-	srcmap_free(d->srcmap);
+	ecad_keymap_free(d->srcmap);
 	d->srcmap = NULL;
+	refusals_free(d->refusals);
+	d->refusals = NULL;
 }
 
 int

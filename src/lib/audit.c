@@ -24,6 +24,7 @@
 
 #include "audit.h"
 #include "hostname.h"
+#include "text.h"
 
 #define ZERO_HASH \
 	"0000000000000000000000000000000000000000000000000000000000000000"
@@ -116,7 +117,7 @@ out:
 
 /*
  * A JSON string for s: as is when it is valid UTF-8, else with every byte
- * outside printable ASCII replaced by '?', so that a strange DN still
+ * outside printable ASCII escaped (eca_text_sanitize), so that a strange DN still
  * makes an entry instead of losing it.
  */
 static json_t *
@@ -124,13 +125,10 @@ str_json(const char *s)
 {
 	char buf[ECA_DN_MAX];
 	json_t *j;
-	size_t i;
 
 	if ((j = json_string(s)) != NULL)
 		return j;
-	for (i = 0; s[i] != '\0' && i + 1 < sizeof(buf); i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[i] = '\0';
+	eca_text_sanitize(s, strlen(s), buf, sizeof(buf));
 	return json_string(buf);
 }
 
@@ -155,6 +153,10 @@ eca_audit_entry_json(const struct eca_audit_entry *e)
 		bad |= json_object_set_new(o, "reason", str_json(e->reason));
 	if (e->subject[0] != '\0')
 		bad |= json_object_set_new(o, "subject", str_json(e->subject));
+	if (e->count > 0)
+		bad |= json_object_set_new(o, "count", json_integer(e->count));
+	if (e->since[0] != '\0')
+		bad |= json_object_set_new(o, "since", str_json(e->since));
 	bad |= json_object_set_new(o, "prev", str_json(e->prev));
 	if (e->hash[0] != '\0')
 		bad |= json_object_set_new(o, "hash", str_json(e->hash));
@@ -186,7 +188,7 @@ get_str(const json_t *o, const char *key, int required, char *buf,
 static int
 entry_from_json(const json_t *o, struct eca_audit_entry *e, const char **why)
 {
-	const json_t *seq;
+	const json_t *seq, *cnt;
 
 	memset(e, 0, sizeof(*e));
 	*why = "not a JSON object";
@@ -209,9 +211,16 @@ entry_from_json(const json_t *o, struct eca_audit_entry *e, const char **why)
 	    get_str(o, "source", 0, e->source, sizeof(e->source)) != 0 ||
 	    get_str(o, "reason", 0, e->reason, sizeof(e->reason)) != 0 ||
 	    get_str(o, "subject", 0, e->subject, sizeof(e->subject)) != 0 ||
+	    get_str(o, "since", 0, e->since, sizeof(e->since)) != 0 ||
 	    get_str(o, "prev", 1, e->prev, sizeof(e->prev)) != 0 ||
 	    get_str(o, "hash", 1, e->hash, sizeof(e->hash)) != 0)
 		return -1;
+	*why = "\"count\" is not a positive integer";
+	cnt = json_object_get(o, "count");
+	if (cnt != NULL && (!json_is_integer(cnt) ||
+	    json_integer_value(cnt) < 1))
+		return -1;
+	e->count = cnt != NULL ? (int64_t)json_integer_value(cnt) : 0;
 	*why = "\"prev\" or \"hash\" is not 64 lowercase hex digits";
 	if (!is_hex64(e->prev) || !is_hex64(e->hash))
 		return -1;

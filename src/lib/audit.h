@@ -56,6 +56,13 @@ struct eca_audit_entry {
 	char source[ECA_SOURCE_MAX];
 	char reason[ECA_AUDIT_REASON_MAX];	/* "" when absent */
 	char subject[ECA_DN_MAX];		/* DN mappings; "" when absent */
+	/*
+	 * A summary line (event "refused_summary"): how many refusals it
+	 * stands for, since when (RFC 3339 UTC).  0 and "" otherwise, and
+	 * then absent from the line.
+	 */
+	int64_t count;
+	char since[ECA_AUDIT_TIME_MAX];
 	char prev[ECA_AUDIT_HASH_LEN + 1];	/* set by append */
 	char hash[ECA_AUDIT_HASH_LEN + 1];	/* set by append */
 };

@@ -37,6 +37,7 @@
 #include <openssl/x509.h>
 
 #include "host.h"
+#include "text.h"
 #include "tls.h"
 #include "verdict.h"
 #include "wire.h"
@@ -103,29 +104,19 @@ role_valid(enum eca_role r)
 	return (unsigned)r <= ECA_ROLE_PRIMARY;
 }
 
-/* Printable ASCII copy of at most SHOW_MAX bytes of s, for messages. */
+/* Peer text quoted in a message: at most SHOW_MAX bytes, escaped. */
 static void
 show(const char *s, size_t len, char *out, size_t outlen)
 {
-	size_t i, o = 0;
-
-	for (i = 0; i < len && o + 1 < outlen && o < SHOW_MAX; i++)
-		out[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	out[o] = '\0';
+	eca_text_sanitize(s, len, out, outlen < SHOW_MAX + 1 ? outlen :
+	    SHOW_MAX + 1);
 }
 
-/* s with control characters replaced, cut to fit out (UTF-8 is kept). */
+/* A peer's whole message, escaped, cut to fit out. */
 static void
 clean_text(const char *s, size_t len, char *out, size_t outlen)
 {
-	size_t i;
-	unsigned char c;
-
-	for (i = 0; i < len && i + 1 < outlen; i++) {
-		c = (unsigned char)s[i];
-		out[i] = (c < 0x20 || c == 0x7f) ? '?' : s[i];
-	}
-	out[i] = '\0';
+	eca_text_sanitize(s, len, out, outlen);
 }
 
 /* Put "prefix: " in front of err's message, keeping its code. */
@@ -378,13 +369,10 @@ text_json(const char *s)
 {
 	char buf[ECA_ERR_MSG_MAX];
 	json_t *j;
-	size_t i;
 
 	if ((j = json_string(s)) != NULL)
 		return j;
-	for (i = 0; s[i] != '\0' && i + 1 < sizeof(buf); i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[i] = '\0';
+	eca_text_sanitize(s, strlen(s), buf, sizeof(buf));
 	return json_string(buf);
 }
 

@@ -86,6 +86,10 @@ struct eca_config {
 	int max_handshakes;		/* MAX_HANDSHAKES, default 256 */
 	int max_pending_enrollments;	/* MAX_PENDING_ENROLLMENTS, default 1024 */
 	int busy_retry_after;		/* BUSY_RETRY_AFTER seconds, default 1 */
+	/* The peer listener's bounds (docs/hardening.md). */
+	int peer_max_connections_per_source; /* default 64 */
+	int peer_max_handshakes;	/* PEER_MAX_HANDSHAKES, default 256 */
+	int peer_enroll_waits_per_source; /* PEER_ENROLL_WAITS_..., default 4 */
 
 	/* Daemon. */
 	char *user;			/* USER to drop to when started as root */

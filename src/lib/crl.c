@@ -1553,6 +1553,19 @@ result_put(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
 	pthread_mutex_unlock(&c->lock);
 }
 
+uint64_t
+eca_crl_cache_gen(struct eca_crl_cache *c)
+{
+	uint64_t gen;
+
+	if (c == NULL)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	gen = c->gen;
+	pthread_mutex_unlock(&c->lock);
+	return gen;
+}
+
 void
 eca_crl_cache_stats(struct eca_crl_cache *c, uint64_t *hits,
     uint64_t *misses)

@@ -153,6 +153,15 @@ int eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust,
     enum eca_crl_check level, time_t now, struct eca_crl_result *result,
     struct eca_err *err) ECA_WUR;
 
+/*
+ * The cache's generation: it grows whenever a CRL is stored, replaced or
+ * removed, in this process (a check that loads a newer file another
+ * process stored, the refresh, a download).  A caller that remembers a
+ * verdict remembers the generation with it and judges again once it
+ * differs.  0 for a NULL cache.
+ */
+uint64_t eca_crl_cache_gen(struct eca_crl_cache *c);
+
 /* Checks answered from remembered verdicts, and the others. */
 void eca_crl_cache_stats(struct eca_crl_cache *c, uint64_t *hits,
     uint64_t *misses);

@@ -656,6 +656,7 @@ domain_sync(struct eca_host *h, struct eca_domain *d, int on_miss,
 
 	pthread_mutex_lock(&d->lock);
 	d->syncing = 0;
+	d->sync_done++;
 	d->last_sync_err = e;
 	if (r == 0) {
 		d->sync_count++;
@@ -764,6 +765,48 @@ eca_domain_lookup(struct eca_host *h, struct eca_domain *d,
 	}
 	return eca_err_set(err, ECA_ERR_NOT_FOUND, "%.253s is not in the "
 	    "enrollment roster of %s", host, d->server->name);
+}
+
+int64_t
+eca_domain_roster_version(struct eca_domain *d)
+{
+	int64_t v;
+
+	if (d == NULL)
+		return 0;
+	pthread_mutex_lock(&d->lock);
+	v = eca_roster_version(d->roster);
+	pthread_mutex_unlock(&d->lock);
+	return v;
+}
+
+int
+eca_domain_peek(struct eca_host *h, struct eca_domain *d, const char *host,
+    struct eca_roster_entry *out, int64_t *synced, struct eca_err *err)
+{
+	struct eca_err fe, se;
+	int fr, lr;
+
+	if (h == NULL || d == NULL || host == NULL || out == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_domain_peek: missing argument");
+	eca_err_clear(&fe);
+	pthread_mutex_lock(&d->lock);
+	fr = eca_roster_check_fresh(d->roster, (int64_t)time(NULL),
+	    h->roster_max_age, &fe);
+	lr = eca_roster_lookup_host(d->roster, host, out);
+	se = d->last_sync_err;
+	if (synced != NULL)
+		*synced = d->sync_done;
+	pthread_mutex_unlock(&d->lock);
+	if (fr != 0)
+		return eca_err_set(err, ECA_ERR_ROSTER_STALE, "%s; %s", fe.msg,
+		    se.code != 0 ? se.msg :
+		    "the roster could not be refreshed");
+	if (lr != 0)
+		return eca_err_set(err, ECA_ERR_NOT_FOUND, "%.253s is not in "
+		    "the enrollment roster of %s", host, d->server->name);
+	return 0;
 }
 
 static int

@@ -38,6 +38,7 @@ struct eca_domain {
 	int syncing;				/* a sync is in flight */
 	int64_t last_sync_try;			/* unix seconds */
 	int64_t sync_count;			/* completed syncs, for tests */
+	int64_t sync_done;			/* finished syncs, failed too */
 	struct eca_err last_sync_err;		/* code 0: last sync succeeded */
 	/* Local enrollment state (STATE_DIR/enrollment-PRIMARY.json). */
 	int enrolled;
@@ -108,6 +109,21 @@ int eca_domain_dn_map(void *arg, const char *subject, char *host,
 int eca_domain_lookup(struct eca_host *h, struct eca_domain *d,
     const char *host, long wait_ms, struct eca_roster_entry *out,
     struct eca_err *err) ECA_WUR;
+
+/*
+ * Look host up in d's roster as it is, without any network and without
+ * waiting (but for d's lock): 0 and *out, ECA_ERR_NOT_FOUND, or
+ * ECA_ERR_ROSTER_STALE (with err, naming the last sync's failure) when
+ * the roster is older than roster_max_age.  *synced (may be NULL) gets
+ * the number of syncs of d finished so far, failed ones included, so a
+ * caller that asked for a sync can tell when one has happened since.
+ */
+int eca_domain_peek(struct eca_host *h, struct eca_domain *d,
+    const char *host, struct eca_roster_entry *out, int64_t *synced,
+    struct eca_err *err) ECA_WUR;
+
+/* The version of d's roster now (its registry version; 0 when empty). */
+int64_t eca_domain_roster_version(struct eca_domain *d);
 
 /*
  * Enroll this host with d's primary: POST /v1/enrollments, the same call

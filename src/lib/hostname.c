@@ -10,31 +10,18 @@
 
 #include <string.h>
 
+#include "text.h"
+
 /* Longest piece of a refused name echoed in a message. */
 #define SHOW_MAX 64
-
-/* The name as it may appear in a message: printable ASCII, capped. */
-static void
-show(const char *s, size_t len, char *buf, size_t size)
-{
-	size_t i, n;
-
-	n = len < SHOW_MAX ? len : SHOW_MAX;
-	if (n >= size)
-		n = size - 1;
-	for (i = 0; i < n; i++)
-		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	buf[n] = '\0';
-	if (len > n && n >= 3)
-		memcpy(buf + n - 3, "...", 3);
-}
 
 static int
 refuse(struct eca_err *err, const char *in, size_t len, const char *why)
 {
 	char name[SHOW_MAX + 1];
 
-	show(in, len, name, sizeof(name));
+	/* The name is the caller's text: escaped, capped with "..." (text.h). */
+	(void)eca_text_sanitize(in, len, name, sizeof(name));
 	return eca_err_set(err, ECA_ERR_BAD_HOST_NAME, "'%s' is not a valid "
 	    "host name: %s", name, why);
 }

@@ -4,10 +4,12 @@
  * Builders return a new reference (or NULL when out of memory); parsers are
  * total: whatever they are given, they fill their result or return a clean
  * error, and never read past what they were given.  Peer-controlled text
- * that goes into an error message is cut short and stripped to printable
- * ASCII first, so messages stay safe to log and to send back.
+ * that goes into an error message is cut short and escaped
+ * (eca_text_sanitize) first, so messages stay safe to log and to send back.
  */
 #include "wire.h"
+
+#include "text.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -43,32 +45,18 @@ role_from_name(const char *s)
 	return -1;
 }
 
-/* Printable ASCII copy of at most 48 bytes of s, for messages. */
+/* Peer text quoted in a message: at most 48 bytes, escaped. */
 static void
 sanitize(const char *s, size_t len, char *out, size_t outlen)
 {
-	size_t i, o = 0;
-
-	for (i = 0; i < len && o + 1 < outlen && o < 48; i++)
-		out[o++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	out[o] = '\0';
+	eca_text_sanitize(s, len, out, outlen < 49 ? outlen : 49);
 }
 
-/*
- * A whole message from a peer, as long as out holds, with control
- * characters replaced (UTF-8 text is kept): safe on a terminal.
- */
+/* A whole message from a peer, escaped, as long as out holds. */
 static void
 sanitize_message(const char *s, size_t len, char *out, size_t outlen)
 {
-	size_t i;
-	unsigned char c;
-
-	for (i = 0; i < len && i + 1 < outlen; i++) {
-		c = (unsigned char)s[i];
-		out[i] = (c < 0x20 || c == 0x7f) ? '?' : s[i];
-	}
-	out[i] = '\0';
+	eca_text_sanitize(s, len, out, outlen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -194,16 +182,13 @@ jstr(const char *s, size_t size)
 {
 	json_t *j;
 	char tmp[ECA_DN_MAX];
-	size_t len, i;
+	size_t len;
 
 	len = strnlen(s, size);
 	if ((j = json_stringn(s, len)) != NULL)
 		return j;
-	if (len >= sizeof(tmp))
-		len = sizeof(tmp) - 1;
-	for (i = 0; i < len; i++)
-		tmp[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	return json_stringn(tmp, len);
+	eca_text_sanitize(s, len, tmp, sizeof(tmp));
+	return json_string(tmp);
 }
 
 #define JSTR(field) jstr((field), sizeof(field))

@@ -11,6 +11,7 @@
 
 #include "crl.h"
 #include "hostname.h"
+#include "text.h"
 #include "vcache.h"
 
 #include <stdarg.h>
@@ -785,6 +786,7 @@ eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
     const char *host, struct eca_err *err)
 {
 	char got[ECA_DN_MAX], subj[ECA_DN_MAX], canon[ECA_HOST_MAX];
+	char shown[80];
 	struct eca_err he;
 	int match = 0;
 
@@ -816,12 +818,16 @@ eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
 		if (subject_cn(leaf, got, sizeof(got)) == 0 &&
 		    eca_hostname_canon(got, subj, sizeof(subj), NULL) == 0)
 			match = strcmp(subj, canon) == 0;
-		if (!match)
+		if (!match) {
+			/* The CN is the certificate's text: escape it. */
+			eca_text_sanitize(got, strlen(got), shown,
+			    sizeof(shown));
 			(void)eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 			    "certificate %s has commonName \"%s\", not %s: "
 			    "request a certificate whose CN is the host name",
 			    eca_x509_subject_str(leaf, subj, sizeof(subj)),
-			    got, host);
+			    shown, host);
+		}
 		break;
 	case ECA_ID_DN:
 		if (eca_x509_name_rfc2253(X509_get_subject_name(leaf), got,

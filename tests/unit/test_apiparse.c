@@ -23,7 +23,8 @@ assert_list_refused(const char *q, const char *phrase)
 	eca_err_clear(&err);
 	assert_int_equal(api_parse_list_query(q, &lq, &err),
 	    ECA_ERR_BAD_REQUEST);
-	assert_non_null(strstr(err.msg, phrase));
+	if (strstr(err.msg, phrase) == NULL)
+		fail_msg("\"%s\" lacks \"%s\"", err.msg, phrase);
 }
 
 static void
@@ -36,7 +37,8 @@ assert_roster_refused(const char *q, const char *phrase)
 	eca_err_clear(&err);
 	assert_int_equal(api_parse_roster_query(q, &since, &limit, &err),
 	    ECA_ERR_BAD_REQUEST);
-	assert_non_null(strstr(err.msg, phrase));
+	if (strstr(err.msg, phrase) == NULL)
+		fail_msg("\"%s\" lacks \"%s\"", err.msg, phrase);
 }
 
 /* ---- refusals ---- */
@@ -85,6 +87,16 @@ test_roster_query_refuses_each_bad_parameter(void **state)
 	assert_roster_refused("limit=0", "'limit' must be a number from 1");
 	assert_roster_refused("limit=5001", "'limit' must be a number from 1");
 	assert_roster_refused("state=ENROLLED", "unknown query parameter");
+}
+
+/* A decoded query is the caller's bytes: quoted escaped, never raw. */
+static void
+test_query_text_in_messages_is_escaped(void **state)
+{
+	(void)state;
+	assert_list_refused("\x1b[31m=1", "parameter '\\x1b[31m'");
+	assert_list_refused("state=%1b%5d0x%07", "state '\\x1b]0x\\x07'");
+	assert_roster_refused("a\nb=1", "parameter 'a\\x0ab'");
 }
 
 /* ---- acceptance ---- */
@@ -146,6 +158,7 @@ main(void)
 		cmocka_unit_test(test_route_star_needs_a_nonempty_segment_that_fits),
 		cmocka_unit_test(test_list_query_refuses_each_bad_parameter),
 		cmocka_unit_test(test_roster_query_refuses_each_bad_parameter),
+		cmocka_unit_test(test_query_text_in_messages_is_escaped),
 		cmocka_unit_test(test_route_star_copies_the_host_segment),
 		cmocka_unit_test(test_list_query_defaults_and_values),
 		cmocka_unit_test(test_roster_query_defaults_and_values),

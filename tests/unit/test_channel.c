@@ -468,7 +468,7 @@ test_verdict_message_control_characters_are_replaced(void **state)
 	assert_int_equal(eca_chan_parse_verdict((const unsigned char *)text,
 	    strlen(text), &v, NULL), 0);
 	assert_int_equal(v.code, ECA_ERR_BANNED);
-	assert_string_equal(v.message, "a?[2Jb?c \xc3\xa9");
+	assert_string_equal(v.message, "a\\x1b[2Jb\\x0ac \\xc3\\xa9");
 	assert_string_equal(v.primary, "p.example");
 }
 

@@ -198,6 +198,11 @@ test_out_of_range_number_is_refused(void **state)
 	assert_refused(HOST "MAX_CONNECTIONS = 0\n", 2, "out of range");
 	assert_refused(HOST "MAX_CONNECTIONS = 1000001\n", 2, "out of range");
 	assert_refused(HOST "REQUEST_TIMEOUT = 3601\n", 2, "out of range");
+	assert_refused(HOST "PEER_MAX_CONNECTIONS_PER_SOURCE = 0\n", 2,
+	    "out of range");
+	assert_refused(HOST "PEER_MAX_HANDSHAKES = 0\n", 2, "out of range");
+	assert_refused(HOST "PEER_ENROLL_WAITS_PER_SOURCE = 0\n", 2,
+	    "out of range");
 	assert_refused(HOST "IDLE_TIMEOUT = 86401\n", 2, "out of range");
 	assert_refused(HOST "IDLE_TIMEOUT = 99999999999999999999999\n", 2,
 	    "out of range");
@@ -584,6 +589,9 @@ test_minimal_file_gets_every_default(void **state)
 	assert_int_equal(cfg->workers, 0);
 	assert_int_equal(cfg->max_connections, 4096);
 	assert_int_equal(cfg->request_timeout, 10);
+	assert_int_equal(cfg->peer_max_connections_per_source, 64);
+	assert_int_equal(cfg->peer_max_handshakes, 256);
+	assert_int_equal(cfg->peer_enroll_waits_per_source, 4);
 	assert_int_equal(cfg->idle_timeout, 60);
 	assert_null(cfg->user);
 	assert_string_equal(cfg->pid_file, "/var/lib/eca/ecad.pid");
@@ -956,7 +964,7 @@ test_dump_shows_defaults_and_omits_unset_keys(void **state)
 	assert_null(strstr(d, "USER"));
 	assert_null(strstr(d, "AUDIT_LOG"));
 	assert_null(strstr(d, "ADMIN_IDENTITY"));
-	assert_null(strstr(d, "PEER"));
+	assert_null(strstr(d, "\nPEER = "));	/* PEER_MAX_... are other keys */
 	free(d);
 	eca_config_free(cfg);
 	assert_null(eca_config_dump(NULL));

@@ -490,6 +490,72 @@ test_lookup_on_a_loaded_roster_needs_no_network(void **state)
 	assert_int_equal(d->sync_count, 0);
 }
 
+/*
+ * eca_domain_peek is what ecad's judges use: never the network, never a
+ * wait.  Negative cases first: a miss, a stale roster, then a hit.
+ */
+static void
+test_peek_never_syncs_nor_waits(void **state)
+{
+	struct fx *f = *state;
+	struct eca_roster_entry ent;
+	struct eca_domain *d;
+	struct eca_err e;
+	int64_t t0, synced = -1;
+
+	save_roster(f, (int64_t)time(NULL));
+	load_cfg(f, 1, closed_port(), NULL);
+	new_host(f);
+	d = eca_host_domain(f->h, PRIMARY);
+	eca_err_clear(&e);
+	t0 = now_ms();
+	assert_int_equal(eca_domain_peek(f->h, d, "nobody.example", &ent,
+	    &synced, &e), ECA_ERR_NOT_FOUND);
+	assert_non_null(strstr(e.msg, "nobody.example"));
+	assert_true(now_ms() - t0 < 500);
+	assert_int_equal(synced, 0);
+	assert_int_equal(d->last_sync_try, 0);
+	/* A hit, with its state (REMOVED is the caller's to judge). */
+	assert_int_equal(eca_domain_peek(f->h, d, "client3.example", &ent,
+	    NULL, &e), 0);
+	assert_int_equal(ent.state, ECA_STATE_REMOVED);
+	assert_int_equal(eca_domain_peek(f->h, d, "media1.example", &ent,
+	    NULL, NULL), 0);
+	assert_int_equal(ent.state, ECA_STATE_ENROLLED);
+	assert_int_equal(eca_domain_roster_version(d),
+	    eca_roster_version(d->roster));
+	assert_true(eca_domain_roster_version(d) > 0);
+	assert_int_equal(eca_domain_roster_version(NULL), 0);
+	/* A failed sync counts as finished: a parked caller goes on. */
+	assert_int_not_equal(eca_domain_sync(f->h, d, 0, NULL), 0);
+	assert_int_equal(eca_domain_peek(f->h, d, "media1.example", &ent,
+	    &synced, NULL), 0);
+	assert_int_equal(synced, 1);
+	assert_int_not_equal(d->last_sync_try, 0);
+}
+
+static void
+test_peek_on_a_stale_roster_is_roster_stale(void **state)
+{
+	struct fx *f = *state;
+	struct eca_roster_entry ent;
+	struct eca_err e;
+	struct eca_domain *d;
+
+	save_roster(f, (int64_t)time(NULL) - 7200);
+	load_cfg(f, 1, closed_port(), "ECA_ROSTER_MAX_AGE = 3600\n");
+	new_host(f);
+	d = eca_host_domain(f->h, PRIMARY);
+	eca_err_clear(&e);
+	assert_int_equal(eca_domain_peek(f->h, d, "media1.example", &ent,
+	    NULL, &e), ECA_ERR_ROSTER_STALE);
+	assert_non_null(strstr(e.msg, "ECA_ROSTER_MAX_AGE"));
+	/* No sync was tried for it. */
+	assert_int_equal(d->last_sync_try, 0);
+	assert_int_equal(eca_domain_peek(NULL, d, "x", &ent, NULL, NULL),
+	    ECA_ERR_INTERNAL);
+}
+
 /* ------------------------------------------------------------------ */
 /* Local enrollment state.                                             */
 
@@ -1116,6 +1182,8 @@ main(void)
 		T(test_missing_host_waits_then_is_not_found),
 		T(test_removed_host_is_refreshed_once_without_waiting),
 		T(test_lookup_on_a_loaded_roster_needs_no_network),
+		T(test_peek_never_syncs_nor_waits),
+		T(test_peek_on_a_stale_roster_is_roster_stale),
 		T(test_malformed_state_file_is_ignored),
 		T(test_state_of_another_certificate_is_not_enrolled),
 		T(test_state_file_of_current_certificate_is_enrolled),
