@@ -376,6 +376,9 @@ eca_store_candidates(struct eca_store *st, const char *primary,
 	if (primary == NULL || host == NULL || out == NULL || n == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_store_candidates: missing argument");
+	if ((r = check_names("eca_store_candidates", primary, host,
+	    err)) != 0)
+		return r;
 	return st->ops->candidates(st, primary, host, out, n, err);
 }
 
@@ -391,6 +394,9 @@ eca_store_candidate_put(struct eca_store *st, const char *primary,
 	    c->cert.fingerprint[0] == '\0')
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_store_candidate_put: missing argument");
+	if ((r = check_names("eca_store_candidate_put", primary, host,
+	    err)) != 0)
+		return r;
 	return st->ops->candidate_put(st, primary, host, c, err);
 }
 
@@ -405,6 +411,9 @@ eca_store_candidate_del(struct eca_store *st, const char *primary,
 	if (primary == NULL || host == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_store_candidate_del: missing argument");
+	if ((r = check_names("eca_store_candidate_del", primary, host,
+	    err)) != 0)
+		return r;
 	return st->ops->candidate_del(st, primary, host, fp, err);
 }
 
@@ -419,6 +428,9 @@ dnmap_get(struct eca_store *st, const char *primary, int by, const char *key,
 	if (primary == NULL || key == NULL || out == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_store_dnmap_by_*: missing argument");
+	if ((r = check_names("eca_store_dnmap_by_*", primary,
+	    by == 1 ? key : NULL, err)) != 0)
+		return r;
 	return st->ops->dnmap_get(st, primary, by, key, out, err);
 }
 
@@ -448,6 +460,9 @@ eca_store_dnmap_put(struct eca_store *st, const char *primary,
 	    m->host[0] == '\0')
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_store_dnmap_put: missing argument");
+	if ((r = check_names("eca_store_dnmap_put", primary, m->host,
+	    err)) != 0)
+		return r;
 	return st->ops->dnmap_put(st, primary, m, err);
 }
 
@@ -466,5 +481,7 @@ eca_store_dnmaps(struct eca_store *st, const char *primary, int64_t since,
 	if (primary == NULL || out == NULL || n == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_store_dnmaps: missing argument");
+	if ((r = check_names("eca_store_dnmaps", primary, NULL, err)) != 0)
+		return r;
 	return st->ops->dnmaps(st, primary, since, limit, out, n, err);
 }
