@@ -88,8 +88,9 @@ int eca_wire_parse_decision_body(const char *buf, size_t len,
 
 /*
  * POST /v1/mappings body: {"host": NAME, "subject": DN}.  The host is
- * checked (eca_wire_host_valid) and lower-cased; the subject is returned
- * as sent (the caller normalizes it with eca_dn_normalize).
+ * put in its canonical form (eca_hostname_canon, else BAD_HOST_NAME); the
+ * subject is returned as sent (the caller normalizes it with
+ * eca_dn_normalize).
  */
 int eca_wire_parse_map_body(const char *buf, size_t len,
     char host[ECA_HOST_MAX], char subject[ECA_DN_MAX],
