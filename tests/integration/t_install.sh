@@ -172,7 +172,8 @@ c_paths_agree() {
 }
 
 # Every key ecad knows is in the template, commented out with its
-# default: uncommenting every "#KEY = value" line gives ecad's defaults.
+# default, and described in eca.conf(5): uncommenting every "#KEY = value"
+# line gives ecad's defaults.
 c_template() {
 	local tmpl key d conf got want
 	need_install || return
@@ -184,6 +185,8 @@ c_template() {
 	for key in $(printf '%s\n' "$want" | sed -n 's/^\([A-Z_]*\) = .*/\1/p'); do
 		grep -qE "^#?$key =" "$tmpl" ||
 		    { fail "$key is not in the template"; return; }
+		grep -qx "\.It Cm $key" "$DEST$MANDIR/man5/eca.conf.5" ||
+		    { fail "$key is not described in eca.conf(5)"; return; }
 	done
 	make_host tpl.it.test --conf "SERVER = nowhere.it.test 127.0.0.1:9" || return
 	d=$(host_dir tpl.it.test)
@@ -381,7 +384,7 @@ run_case "the installed ecad -V and eca --version print the meson version; ecad 
 run_case "eca(1), ecad(8) and eca.conf(5) pass mandoc -T lint and render with man -l without warnings" c_man
 run_case "ecad.service passes systemd-analyze verify and its security exposure is at most 2.0" c_unit
 run_case "the unit, sysusers.d, tmpfiles.d, the template and ecad's defaults agree on user and paths" c_paths_agree
-run_case "the template lists every key with its default, and ecad -t accepts it with a host's identity" c_template
+run_case "the template lists every key with its default, eca.conf(5) describes every key, and ecad -t accepts the template with a host's identity" c_template
 run_case "bash completion sources cleanly and completes eca ap to approve and every command" c_completion
 run_case "ecad tells systemd READY, RELOADING and STOPPING, and logs without function names" c_notify
 run_case "ecad -j logs an enrollment to the journal with HOST, FINGERPRINT, REASON and PRIMARY fields" c_journal
