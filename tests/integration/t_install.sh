@@ -330,6 +330,12 @@ c_journal() {
 		skipped "needs root, unshare and /run/systemd for a private journal socket"
 		return
 	fi
+	# In a chroot whose / is no mount point (a fresh debootstrap root),
+	# unshare cannot make the new namespace's mounts private.
+	if ! unshare -m true 2>/dev/null; then
+		skipped "needs a private mount namespace (unshare -m fails here: $(unshare -m true 2>&1 | head -1))"
+		return
+	fi
 	j=$T/journal
 	mkdir -p "$j"
 	python3 -c '

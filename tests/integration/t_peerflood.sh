@@ -133,16 +133,17 @@ ping_timed() {
 	t0=$(date +%s.%N)
 	host_eca "$G" ping "$M"
 	t1=$(date +%s.%N)
-	PING_S=$(echo "$t1 - $t0" | bc)
+	PING_S=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 }
 
-# The ping under a flood succeeded, in well under 5 s (a sanity bound
-# only: the machines running the tests are noisy).
+# The ping under a flood succeeded, in well under 10 s (a sanity bound
+# only, below the 15 s a judge used to be held for: the machines running
+# the tests are noisy; on an idle machine it takes well under a second).
 expect_ping_ok() {
 	echo "# $1: eca ping took ${PING_S}s (exit $RC)"
 	expect_rc 0 || return
 	expect_match "$OUT" "verdict: ACCEPTED" "eca ping's output" || return
-	[ "$(echo "$PING_S < 5" | bc)" = 1 ] ||
+	awk -v s="$PING_S" 'BEGIN { exit !(s < 10) }' ||
 	    { fail "eca ping took ${PING_S}s under the flood"; return 1; }
 }
 
