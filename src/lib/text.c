@@ -1,9 +1,12 @@
 /*
- * text.c - the one sanitizer for peer-controlled text (text.h).
+ * text.c - the one sanitizer for peer-controlled text, hex and times
+ * (text.h).
  */
 #include "text.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char hexdig[] = "0123456789abcdef";
 
@@ -50,4 +53,44 @@ eca_text_sanitize(const char *s, size_t len, char *out, size_t outlen)
 	}
 	out[o] = '\0';
 	return o;
+}
+
+void
+eca_text_hex(const void *raw, size_t n, char *out, int upper)
+{
+	static const char updig[] = "0123456789ABCDEF";
+	const char *dig = upper ? updig : hexdig;
+	const unsigned char *p = raw;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = dig[p[i] >> 4];
+		out[2 * i + 1] = dig[p[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+static void
+fmt_utc(int64_t t, const char *fmt, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (len == 0)
+		return;
+	if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, fmt, &tm) == 0)
+		(void)snprintf(buf, len, "%lld", (long long)t);
+}
+
+void
+eca_text_rfc3339(int64_t t, char *buf, size_t len)
+{
+	fmt_utc(t, "%Y-%m-%dT%H:%M:%SZ", buf, len);
+}
+
+void
+eca_text_utc(int64_t t, char *buf, size_t len)
+{
+	fmt_utc(t, "%Y-%m-%d %H:%M:%S UTC", buf, len);
 }

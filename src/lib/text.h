@@ -1,5 +1,6 @@
 /*
- * text.h - peer-controlled text made safe to log, journal or show.
+ * text.h - peer-controlled text made safe to log, journal or show; hex
+ * and times written one way everywhere.
  *
  * Request paths, headers, HELLO fields, certificate subjects and peers'
  * messages are chosen by whoever is on the other end.  Written raw into a
@@ -11,6 +12,7 @@
 #define ECA_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* What a fully escaped byte takes: "\xNN". */
 #define ECA_TEXT_ESC_LEN 4
@@ -27,5 +29,23 @@
  */
 size_t eca_text_sanitize(const char *s, size_t len, char *out,
     size_t outlen);
+
+/*
+ * The n bytes at raw as 2n hex digits (lower case, or upper case when
+ * upper) into out, which has room for 2n + 1 bytes; NUL-terminated.
+ */
+void eca_text_hex(const void *raw, size_t n, char *out, int upper);
+
+/* Room for either time below, with its NUL. */
+#define ECA_TEXT_TIME_LEN 32
+
+/*
+ * A time in seconds since the epoch as RFC 3339 UTC, "2026-12-02T16:44:50Z"
+ * (what the API, the journal and JSON output carry), or for people,
+ * "2026-12-02 16:44:50 UTC".  A time gmtime() cannot represent is written
+ * as its number of seconds.
+ */
+void eca_text_rfc3339(int64_t t, char *buf, size_t len);
+void eca_text_utc(int64_t t, char *buf, size_t len);
 
 #endif

@@ -103,6 +103,38 @@ test_no_byte_outside_printable_ascii(void **state)
 	assert_int_equal(strlen(out), 94 + (256 - 94) * ECA_TEXT_ESC_LEN);
 }
 
+static void
+test_hex_both_cases(void **state)
+{
+	const unsigned char raw[] = { 0x00, 0x9f, 0xa0, 0xff };
+	char out[2 * sizeof(raw) + 1];
+
+	(void)state;
+	eca_text_hex(raw, 0, out, 0);
+	assert_string_equal(out, "");
+	eca_text_hex(raw, sizeof(raw), out, 0);
+	assert_string_equal(out, "009fa0ff");
+	eca_text_hex(raw, sizeof(raw), out, 1);
+	assert_string_equal(out, "009FA0FF");
+}
+
+static void
+test_times_are_utc_in_two_spellings(void **state)
+{
+	char buf[ECA_TEXT_TIME_LEN], small[8];
+
+	(void)state;
+	eca_text_rfc3339(0, buf, sizeof(buf));
+	assert_string_equal(buf, "1970-01-01T00:00:00Z");
+	eca_text_rfc3339(1796229890, buf, sizeof(buf));
+	assert_string_equal(buf, "2026-12-02T16:44:50Z");
+	eca_text_utc(1796229890, buf, sizeof(buf));
+	assert_string_equal(buf, "2026-12-02 16:44:50 UTC");
+	/* Too small for the date: the seconds, cut, never garbage. */
+	eca_text_rfc3339(1796229890, small, sizeof(small));
+	assert_string_equal(small, "1796229");
+}
+
 int
 main(void)
 {
@@ -110,6 +142,8 @@ main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_zero_outlen_writes_nothing),
 		cmocka_unit_test(test_no_byte_outside_printable_ascii),
+		cmocka_unit_test(test_hex_both_cases),
+		cmocka_unit_test(test_times_are_utc_in_two_spellings),
 	};
 
 	return cmocka_run_group_tests_name("text", tests, NULL, NULL);

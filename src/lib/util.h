@@ -1,0 +1,71 @@
+/*
+ * util.h - the one copy of small helpers every module needs: read a whole
+ * file with a size cap, replace a file atomically and durably, and a
+ * monotonic clock.  (Text helpers: hex, times and the sanitizer are in
+ * text.h.)
+ */
+#ifndef ECA_UTIL_H
+#define ECA_UTIL_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+/*
+ * Read the regular file at path, of at most max bytes, into *out (*outlen
+ * bytes, plus a NUL after them that is not counted).  what names the file
+ * in messages ("certificate", "CRL", ...).  The file's mode and mtime come
+ * from fstat() of the descriptor read (no race with a rename): *st_mode
+ * and *mtime when not NULL.  A file that grows while read is refused.
+ * The buffer comes from OpenSSL's allocator (key files are read with it)
+ * and is released with eca_util_free_file(), which wipes it.
+ * Errors: CONFIG (no path), UNREADABLE (missing, unreadable, not a
+ * regular file, too large, changed), NOMEM.
+ */
+int eca_util_read_file(const char *path, const char *what, size_t max,
+    unsigned char **out, size_t *outlen, mode_t *st_mode, time_t *mtime,
+    struct eca_err *err);
+void eca_util_free_file(unsigned char *buf, size_t len);
+
+/*
+ * Atomic, durable file replacement: the data goes to a temporary file
+ * beside path (created with mode), which is fsync()ed, renamed over path,
+ * and then the directory is fsync()ed, so that after a crash path holds
+ * either the old or the new content, never a mix and never nothing.
+ *
+ *	struct eca_util_afile f;
+ *	if (eca_util_afile_open(&f, path, 0600, err) != 0) ...
+ *	eca_util_afile_write(&f, buf, len, err) ...   (any number of times)
+ *	eca_util_afile_commit(&f, err)  or  eca_util_afile_abort(&f)
+ *
+ * commit and abort always release f; after a failed write the caller
+ * still calls one of them.  A full disk is DISK_FULL, other failures IO.
+ */
+struct eca_util_afile {
+	int fd;
+	char path[PATH_MAX];
+	char tmp[PATH_MAX + 8];	/* path.XXXXXX */
+};
+
+int eca_util_afile_open(struct eca_util_afile *f, const char *path,
+    mode_t mode, struct eca_err *err);
+int eca_util_afile_write(struct eca_util_afile *f, const void *buf,
+    size_t len, struct eca_err *err);
+int eca_util_afile_commit(struct eca_util_afile *f, struct eca_err *err);
+void eca_util_afile_abort(struct eca_util_afile *f);
+
+/* All of the above for data already in memory. */
+int eca_util_replace_file(const char *path, const void *data, size_t len,
+    mode_t mode, struct eca_err *err);
+
+/* fsync() the directory that holds path (after a rename or unlink). */
+int eca_util_sync_dir(const char *path, struct eca_err *err);
+
+/* CLOCK_MONOTONIC in milliseconds and microseconds. */
+int64_t eca_util_mono_ms(void);
+int64_t eca_util_mono_us(void);
+
+#endif
