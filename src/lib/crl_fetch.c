@@ -145,7 +145,8 @@ fetch_url(const char *url, long timeout_ms, unsigned char **out,
 		return eca_err_set(err, ECA_ERR_NOMEM, "cannot start libcurl");
 	rc = curl_easy_setopt(curl, CURLOPT_URL, url);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+		rc = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
+		    "http,https");
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR,
 		    "http,https");
@@ -174,8 +175,9 @@ fetch_url(const char *url, long timeout_ms, unsigned char **out,
 		goto out;
 	}
 	if ((rc = curl_easy_perform(curl)) != CURLE_OK) {
-		r = eca_err_set(err, d.overflow || rc == CURLE_FILESIZE_EXCEEDED ?
-		    ECA_ERR_TOO_LARGE : rc == CURLE_OPERATION_TIMEDOUT ?
+		r = eca_err_set(err, d.overflow ||
+		    rc == CURLE_FILESIZE_EXCEEDED ? ECA_ERR_TOO_LARGE :
+		    rc == CURLE_OPERATION_TIMEDOUT ?
 		    ECA_ERR_TIMEOUT : ECA_ERR_UNREACHABLE, "cannot download "
 		    "the CRL from %s: %s", url, d.overflow ? "larger than "
 		    "the CRL size limit" : errbuf[0] != '\0' ? errbuf :
@@ -220,8 +222,10 @@ static size_t
 cdp_urls(X509 *x, char urls[][URL_MAX], size_t max)
 {
 	STACK_OF(DIST_POINT) *dps;
+	STACK_OF(GENERAL_NAME) *names;
 	DIST_POINT *dp;
 	GENERAL_NAME *gn;
+	ASN1_IA5STRING *uri;
 	const char *s;
 	size_t n = 0;
 	int i, j, len;
@@ -231,15 +235,14 @@ cdp_urls(X509 *x, char urls[][URL_MAX], size_t max)
 		dp = sk_DIST_POINT_value(dps, i);
 		if (dp->distpoint == NULL || dp->distpoint->type != 0)
 			continue;
-		for (j = 0; j < sk_GENERAL_NAME_num(dp->distpoint->name.fullname)
-		    && n < max; j++) {
-			gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname,
-			    j);
+		names = dp->distpoint->name.fullname;
+		for (j = 0; j < sk_GENERAL_NAME_num(names) && n < max; j++) {
+			gn = sk_GENERAL_NAME_value(names, j);
 			if (gn->type != GEN_URI)
 				continue;
-			s = (const char *)ASN1_STRING_get0_data(
-			    gn->d.uniformResourceIdentifier);
-			len = ASN1_STRING_length(gn->d.uniformResourceIdentifier);
+			uri = gn->d.uniformResourceIdentifier;
+			s = (const char *)ASN1_STRING_get0_data(uri);
+			len = ASN1_STRING_length(uri);
 			if (len <= 0 || len >= URL_MAX ||
 			    memchr(s, '\0', (size_t)len) != NULL ||
 			    !crl_is_http(s))
