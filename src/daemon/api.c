@@ -219,14 +219,6 @@ api_reply_error_status(struct api_call *c, int status, int code,
 	va_end(ap);
 }
 
-void
-api_reply_not_enrolled(struct api_call *c, const char *name)
-{
-	api_reply_error(c, ECA_ERR_NOT_ENROLLED, "%s is not enrolled with "
-	    "primary %s (run `eca enroll` on %s)", name,
-	    c->d->cfg->client_name, name);
-}
-
 static void mark_revoked(struct api_call *);
 static int store_dn_map(void *, const char *, char *, size_t);
 

@@ -65,8 +65,6 @@ void api_reply_error(struct api_call *c, int code, const char *fmt, ...)
     ECA_PRINTF(3, 4);
 void api_reply_error_status(struct api_call *c, int status, int code,
     const struct eca_enrollment *rec, const char *fmt, ...) ECA_PRINTF(5, 6);
-/* NAME is not enrolled: 404 NOT_ENROLLED with the remedy. */
-void api_reply_not_enrolled(struct api_call *c, const char *name);
 
 /*
  * Does the caller's certificate name host under ECA_IDENTITY (under DN

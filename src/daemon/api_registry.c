@@ -102,6 +102,26 @@ api_h_list(struct api_call *c)
 	free(recs);
 }
 
+/*
+ * The record of the host in the path: 0, or -1 when there is none (404
+ * NOT_ENROLLED) or it could not be read (replied).
+ */
+static int
+enrolled_record(struct api_call *c, struct eca_enrollment *rec)
+{
+	int have;
+
+	if ((have = api_get_record(c, c->name, rec)) < 0)
+		return -1;
+	if (have == 0) {
+		api_reply_error(c, ECA_ERR_NOT_ENROLLED, "%s is not enrolled "
+		    "with primary %s (run `eca enroll` on %s)", c->name,
+		    c->d->cfg->client_name, c->name);
+		return -1;
+	}
+	return 0;
+}
+
 void
 api_h_show(struct api_call *c)
 {
@@ -110,14 +130,10 @@ api_h_show(struct api_call *c)
 	struct eca_err e;
 	json_t *body;
 	size_t n = 0;
-	int have, r;
+	int r;
 
-	if ((have = api_get_record(c, c->name, &rec)) < 0)
+	if (enrolled_record(c, &rec) != 0)
 		return;
-	if (have == 0) {
-		api_reply_not_enrolled(c, c->name);
-		return;
-	}
 	/* Every waiting certificate, so an approval names the one seen. */
 	eca_err_clear(&e);
 	if (rec.ncandidates > 0 && (r = eca_store_candidates(c->w->rd,
@@ -142,14 +158,10 @@ api_h_history(struct api_call *c)
 	struct eca_err e;
 	json_t *arr;
 	size_t n = 0;
-	int have, r;
+	int r;
 
-	if ((have = api_get_record(c, c->name, &rec)) < 0)
+	if (enrolled_record(c, &rec) != 0)
 		return;
-	if (have == 0) {
-		api_reply_not_enrolled(c, c->name);
-		return;
-	}
 	eca_err_clear(&e);
 	if ((r = eca_store_history(c->w->rd, c->d->cfg->client_name,
 	    c->name, HISTORY_MAX, &h, &n, &e)) != 0) {
