@@ -93,7 +93,7 @@ role_from_name(const char *name)
 	int i;
 
 	for (i = ECA_ROLE_CLIENT; i <= ECA_ROLE_PRIMARY; i++)
-		if (strcmp(name, eca_role_name((enum eca_role)i)) == 0)
+		if (strcmp(name, eca_config_role_name((enum eca_role)i)) == 0)
 			return i;
 	return -1;
 }
@@ -423,8 +423,8 @@ eca_chan_encode_server_hello(const struct eca_hello_server *h,
 		}
 	}
 	j = json_pack("{s:i, s:s, s:s, s:o, s:b}", "v", ECA_PROTOCOL_VERSION,
-	    "host", h->host, "role", eca_role_name(h->role), "primaries", arr,
-	    "cert", h->has_cert ? 1 : 0);
+	    "host", h->host, "role", eca_config_role_name(h->role),
+	    "primaries", arr, "cert", h->has_cert ? 1 : 0);
 	return frame_and_free(j, out, len, err);
 }
 
@@ -492,7 +492,7 @@ eca_chan_encode_client_hello(const struct eca_hello_client *h,
 		    "primary or purpose");
 	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:b}", "v",
 	    ECA_PROTOCOL_VERSION, "host", h->host, "role",
-	    eca_role_name(h->role), "primary", h->primary, "purpose",
+	    eca_config_role_name(h->role), "primary", h->primary, "purpose",
 	    eca_purpose_name(h->purpose), "cert", h->has_cert ? 1 : 0);
 	if (j != NULL && h->has_autoenroll &&
 	    json_object_set_new(j, "auto", json_boolean(h->autoenroll)) != 0) {

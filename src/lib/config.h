@@ -120,8 +120,8 @@ const struct eca_endpoint *eca_config_server(const struct eca_config *cfg,
 /* Parse "YES"/"NO" (case-insensitive); -1 if neither. */
 int eca_config_parse_bool(const char *s);
 
-const char *eca_role_name(enum eca_role role);
-const char *eca_crl_check_name(enum eca_crl_check c);
-const char *eca_identity_name(enum eca_identity id);
+const char *eca_config_role_name(enum eca_role role);
+const char *eca_config_crl_check_name(enum eca_crl_check c);
+const char *eca_config_identity_name(enum eca_identity id);
 
 #endif

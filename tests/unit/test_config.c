@@ -980,14 +980,15 @@ test_yes_no_and_names_are_spelled_as_documented(void **state)
 	assert_int_equal(eca_config_parse_bool("Y"), -1);
 	assert_int_equal(eca_config_parse_bool(""), -1);
 	assert_int_equal(eca_config_parse_bool(NULL), -1);
-	assert_string_equal(eca_role_name(ECA_ROLE_PRIMARY), "primary");
-	assert_string_equal(eca_role_name(ECA_ROLE_MEDIA), "media");
-	assert_string_equal(eca_role_name(ECA_ROLE_CLIENT), "client");
-	assert_string_equal(eca_role_name((enum eca_role)7), "unknown");
-	assert_string_equal(eca_crl_check_name(ECA_CRL_DISABLE), "DISABLE");
-	assert_string_equal(eca_crl_check_name(ECA_CRL_CHAIN), "CHAIN");
-	assert_string_equal(eca_identity_name(ECA_ID_CN), "CN");
-	assert_string_equal(eca_identity_name(ECA_ID_DN), "DN");
+	assert_string_equal(eca_config_role_name(ECA_ROLE_PRIMARY), "primary");
+	assert_string_equal(eca_config_role_name(ECA_ROLE_MEDIA), "media");
+	assert_string_equal(eca_config_role_name(ECA_ROLE_CLIENT), "client");
+	assert_string_equal(eca_config_role_name((enum eca_role)7), "unknown");
+	assert_string_equal(eca_config_crl_check_name(ECA_CRL_DISABLE),
+	    "DISABLE");
+	assert_string_equal(eca_config_crl_check_name(ECA_CRL_CHAIN), "CHAIN");
+	assert_string_equal(eca_config_identity_name(ECA_ID_CN), "CN");
+	assert_string_equal(eca_config_identity_name(ECA_ID_DN), "DN");
 	eca_config_free(NULL);
 }
 
