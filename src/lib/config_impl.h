@@ -2,9 +2,9 @@
  * config_impl.h - what the three parts of the eca.conf parser share; not
  * installed, not for use outside config*.c.
  *
- *	config_table.c	the keyword table, the names of the enums, the dump
- *	config.c	reading lines and handing each value to its setter
- *	config_check.c	defaults, then the rules about the file as a whole
+ *   config_table.c  the keyword table, the names of the enums, the dump
+ *   config.c        reading lines and handing each value to its setter
+ *   config_check.c  defaults, then the rules about the file as a whole
  */
 #ifndef ECA_CONFIG_IMPL_H
 #define ECA_CONFIG_IMPL_H
@@ -39,7 +39,7 @@ enum kwtype {
 	KW_SERVER,	/* servers[], `name [host:port]` */
 	KW_PEER,	/* peers[], `name host:port` */
 	KW_ADMIN,	/* admins[], any text */
-	KW_DB,		/* char * at off, sqlite:PATH or postgresql://... */
+	KW_DB,		/* char * at off, sqlite:PATH or postgresql://URI */
 };
 
 /*
@@ -55,12 +55,12 @@ _Static_assert(sizeof(enum eca_role) == sizeof(int) &&
 struct keyword {
 	const char *name;
 	enum kwtype type;
-	int repeatable;			/* may be given on several lines */
-	size_t off;			/* of the field in struct eca_config */
+	int repeatable;			/* may be given more than once */
+	size_t off;			/* in struct eca_config */
 	const char *const *names;	/* KW_ENUM, KW_WORD: NULL-terminated */
 	long long min, max;		/* KW_INT */
 	const char *def;		/* default, parsed like a value */
-	const char *derived;		/* default: format of STATE_DIR (%.*s) */
+	const char *derived;		/* default from STATE_DIR (%.*s) */
 };
 
 /* In the order of the dump; STATE_DIR before the keys derived from it. */
@@ -76,7 +76,8 @@ struct pstate {
 	struct eca_config *cfg;
 	const char *name;		/* the file, for messages */
 	size_t line;			/* 0 outside a line */
-	size_t seen[CONFIG_KEYWORDS_MAX]; /* line a keyword was first given on */
+	/* The line each keyword was first given on, 0 if not yet. */
+	size_t seen[CONFIG_KEYWORDS_MAX];
 	struct eca_err *err;
 };
 
