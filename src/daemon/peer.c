@@ -427,7 +427,7 @@ serve_echo(struct pconn *pc)
 			return;
 		if (r != 0) {
 			service_error(pc, r, "bad frame from %s: %s",
-			    pc->hello.host, eca_strerror(r));
+			    pc->hello.host, eca_err_desc(r));
 			return;
 		}
 		if (evbuffer_remove_buffer(in, out, flen) != (int)flen) {
@@ -505,7 +505,7 @@ serve_bulk(struct pconn *pc)
 			return;
 		if (r != 0) {
 			service_error(pc, r, "bad frame from %s: %s",
-			    pc->hello.host, eca_strerror(r));
+			    pc->hello.host, eca_err_desc(r));
 			return;
 		}
 		req = json_loadb((const char *)payload, flen - 4,
@@ -600,7 +600,7 @@ conn_read(struct pconn *pc)
 			memset(&pc->hello, 0, sizeof(pc->hello));
 			snprintf(pc->hello.host, sizeof(pc->hello.host), "?");
 			pre_refuse(pc, r, "bad client HELLO frame: %s",
-			    eca_strerror(r));
+			    eca_err_desc(r));
 		} else {
 			on_client_hello(pc, payload, flen - 4);
 			evbuffer_drain(in, flen);

@@ -138,7 +138,7 @@ err_prefix(struct eca_err *err, int code, const char *fmt, ...)
 	memcpy(old, err->msg, sizeof(old));
 	old[sizeof(old) - 1] = '\0';
 	if (old[0] == '\0')
-		return eca_err_set(err, code, "%s: %s", pre, eca_strerror(code));
+		return eca_err_set(err, code, "%s: %s", pre, eca_err_desc(code));
 	return eca_err_set(err, code, "%s: %s", pre, old);
 }
 
@@ -1421,7 +1421,7 @@ eca_channel_open(struct eca_host *h, const char *peer,
 	if (!cv.accept) {
 		r = eca_err_set(err, cv.code, "%s refused this host: %s", peer,
 		    cv.message[0] != '\0' ? cv.message :
-		    eca_strerror(cv.code));
+		    eca_err_desc(cv.code));
 		goto out;
 	}
 	if (cv.primary[0] != '\0' && strcmp(cv.primary, primary) != 0) {

@@ -5,6 +5,7 @@
  * rules about the file as a whole.
  */
 #include "config_impl.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ eca_config_apply_defaults(struct pstate *ps)
 static void
 missing_creds(const struct eca_config *cfg, char *buf, size_t size)
 {
-	eca_sfmt(buf, size, "%s%s%s",
+	eca_text_fmt(buf, size, "%s%s%s",
 	    cfg->cert_path == NULL ? " (ECA_CERT_PATH missing)" : "",
 	    cfg->key_path == NULL ? " (ECA_PRIVATE_KEY_PATH missing)" : "",
 	    cfg->trust_store_path == NULL ?

@@ -77,7 +77,7 @@ fail_err(struct hstate *st, struct eca_health_check *c, int code,
     const struct eca_err *err)
 {
 	c->code = code;
-	detail(c, "%s", err->msg[0] != '\0' ? err->msg : eca_strerror(code));
+	detail(c, "%s", err->msg[0] != '\0' ? err->msg : eca_err_desc(code));
 	st->rep->failed++;
 }
 

@@ -460,7 +460,7 @@ eca_wire_error(int code, const char *message)
 	int ok = 1;
 
 	if (message == NULL || message[0] == '\0')
-		message = eca_strerror(code);
+		message = eca_err_desc(code);
 	if ((e = json_object()) == NULL)
 		return NULL;
 	eca_wire_put(e, "code", json_string(eca_err_name(code)), &ok);
@@ -499,5 +499,5 @@ eca_wire_parse_error(const json_t *j, struct eca_err *err)
 	else
 		msg[0] = '\0';
 	return eca_err_set(err, code, "%s", msg[0] != '\0' ? msg :
-	    eca_strerror(code));
+	    eca_err_desc(code));
 }
