@@ -121,6 +121,11 @@ const struct eca_endpoint *eca_config_server(const struct eca_config *cfg,
 int eca_config_parse_bool(const char *s);
 
 const char *eca_config_role_name(enum eca_role role);
+/*
+ * The role named s exactly as eca_config_role_name spells it (the API and
+ * channels do; the ROLE key also takes other cases), or -1.
+ */
+int eca_config_role_from_name(const char *s);
 const char *eca_config_crl_check_name(enum eca_crl_check c);
 const char *eca_config_identity_name(enum eca_identity id);
 

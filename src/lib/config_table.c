@@ -200,6 +200,17 @@ eca_config_identity_name(enum eca_identity id)
 	return or_unknown(enum_name(identity_names, (int)id));
 }
 
+int
+eca_config_role_from_name(const char *s)
+{
+	int i;
+
+	for (i = 0; s != NULL && role_names[i] != NULL; i++)
+		if (strcmp(s, role_names[i]) == 0)
+			return i;
+	return -1;
+}
+
 /* host:port with IPv6 addresses in brackets, as the parser wants them. */
 static void
 dump_hostport(FILE *f, const struct eca_endpoint *ep)

@@ -17,18 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Lower case on the wire, the names of the ROLE key of eca.conf. */
-int
-eca_wire_role_from_name(const char *s)
-{
-	int r;
-
-	for (r = ECA_ROLE_CLIENT; r <= ECA_ROLE_PRIMARY; r++)
-		if (strcmp(s, eca_config_role_name((enum eca_role)r)) == 0)
-			return r;
-	return -1;
-}
-
 /* ------------------------------------------------------------------ */
 /* Times: RFC 3339 UTC, computed without the C library's time zone.   */
 
@@ -376,7 +364,7 @@ get_enum(const struct wire_field *f, const char *name)
 {
 	switch (f->type) {
 	case WF_ROLE:
-		return eca_wire_role_from_name(name);
+		return eca_config_role_from_name(name);
 	case WF_STATE:
 		return eca_state_from_name(name);
 	case WF_METHOD:

@@ -110,7 +110,7 @@ body_role(const json_t *v, enum eca_role *out, struct eca_err *err)
 	int e;
 
 	if (!json_is_string(v) ||
-	    (e = eca_wire_role_from_name(json_string_value(v))) < 0)
+	    (e = eca_config_role_from_name(json_string_value(v))) < 0)
 		return eca_err_set(err, ECA_ERR_BAD_REQUEST, "field \"role\" "
 		    "must be \"client\", \"media\" or \"primary\"");
 	*out = (enum eca_role)e;

@@ -78,7 +78,4 @@ int eca_wire_get_str(const json_t *o, const char *key, char *buf,
 #define WIRE_GET_STR(o, key, field, code, err) \
 	eca_wire_get_str((o), (key), (field), sizeof(field), (code), (err))
 
-/* The wire name of a role ("client", ...), or -1 for none. */
-int eca_wire_role_from_name(const char *s);
-
 #endif

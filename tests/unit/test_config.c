@@ -984,6 +984,15 @@ test_yes_no_and_names_are_spelled_as_documented(void **state)
 	assert_string_equal(eca_config_role_name(ECA_ROLE_MEDIA), "media");
 	assert_string_equal(eca_config_role_name(ECA_ROLE_CLIENT), "client");
 	assert_string_equal(eca_config_role_name((enum eca_role)7), "unknown");
+	/* The API's and the channels' spelling only: exact, lower case. */
+	assert_int_equal(eca_config_role_from_name(NULL), -1);
+	assert_int_equal(eca_config_role_from_name(""), -1);
+	assert_int_equal(eca_config_role_from_name("Primary"), -1);
+	assert_int_equal(eca_config_role_from_name("unknown"), -1);
+	assert_int_equal(eca_config_role_from_name("client"), ECA_ROLE_CLIENT);
+	assert_int_equal(eca_config_role_from_name("media"), ECA_ROLE_MEDIA);
+	assert_int_equal(eca_config_role_from_name("primary"),
+	    ECA_ROLE_PRIMARY);
 	assert_string_equal(eca_config_crl_check_name(ECA_CRL_DISABLE),
 	    "DISABLE");
 	assert_string_equal(eca_config_crl_check_name(ECA_CRL_CHAIN), "CHAIN");
