@@ -38,8 +38,9 @@ static const char *const loglevel_names[] = {
 /*
  * STATE_DIR comes before its derived keys so that the defaults pass sees it
  * set; the order is also the order of the dump.  Fields left out are zero:
- * not repeatable, no names, no default.
+ * not repeatable, no names, no default.  Laid out by hand: a row per key.
  */
+/* clang-format off */
 const struct keyword eca_config_keywords[] = {
 	/* Every host (docs/configuration.md). */
 	{ .name = "CLIENT_NAME", .type = KW_HOSTNAME,
@@ -143,6 +144,7 @@ const struct keyword eca_config_keywords[] = {
 	{ .name = "LOG_LEVEL", .type = KW_WORD,
 	    .off = OFF(log_level), .names = loglevel_names, .def = "info" },
 };
+/* clang-format on */
 #define NKEYWORDS (sizeof(eca_config_keywords) / sizeof(eca_config_keywords[0]))
 const size_t eca_config_nkeywords = NKEYWORDS;
 
