@@ -154,7 +154,7 @@ fp_index_del(struct eca_roster *r, size_t idx)
 	r->by_fp[i] = 0;
 	for (j = (i + 1) & mask; r->by_fp[j] != 0; j = (j + 1) & mask) {
 		k = slot_of(hash_fp(r->ents[r->by_fp[j] - 1].fp), r->slots);
-		/* Move j back to i unless its home lies cyclically in (i, j]. */
+		/* Move j back to i unless its home is cyclically in (i, j]. */
 		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
 		r->by_fp[i] = r->by_fp[j];

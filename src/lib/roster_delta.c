@@ -331,7 +331,8 @@ check_order(const struct eca_roster_delta *d, struct eca_err *err)
 		if (d->entries[i].version <= prev)
 			return eca_err_set(err, ECA_ERR_PROTOCOL, "roster entry "
 			    "%zu has version %lld, not after %lld", i,
-			    (long long)d->entries[i].version, (long long)prev);
+			    (long long)d->entries[i].version,
+			    (long long)prev);
 		prev = d->entries[i].version;
 	}
 	last = prev;
@@ -339,7 +340,8 @@ check_order(const struct eca_roster_delta *d, struct eca_err *err)
 		last = d->maps[d->nmaps - 1].version;
 	if (d->next < prev || (!d->full && d->next < d->since))
 		return eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer's "
-		    "next version %lld is before its entries", (long long)d->next);
+		    "next version %lld is before its entries",
+		    (long long)d->next);
 	if (d->more && ((d->n == 0 && d->nmaps == 0) || d->next != last))
 		return eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer "
 		    "says more follows but its next version %lld is not its "

@@ -44,7 +44,7 @@ struct fio {
 	EVP_MD_CTX *md;
 	unsigned char buf[IOBUF];
 	size_t len, pos;
-	uint64_t left;		/* bytes still to read before the digest */
+	uint64_t left;		/* bytes to read before the digest */
 	const char *path;
 	struct eca_err *err;
 };
@@ -352,7 +352,8 @@ read_maps(struct fio *f, struct eca_roster *r, int64_t version)
 		    (rc = rd_int(f, 1, &hl)) != 0)
 			return rc;
 		if (hl == 0 || hl > ROSTER_NAME_MAX)
-			return corrupt(f, "damaged (a host name of bad length)");
+			return corrupt(f,
+			    "damaged (a host name of bad length)");
 		if ((rc = rbytes(f, m.host, (size_t)hl)) != 0)
 			return rc;
 		/* Host names are kept canonical, as in the records. */
@@ -371,31 +372,36 @@ read_maps(struct fio *f, struct eca_roster *r, int64_t version)
 	return 0;
 }
 
+/* The header's fields (FILE_MAGIC checked, the primary's name compared). */
+struct head {
+	uint64_t fmt, ver, synced, count;
+};
+
 static int
-read_all(struct fio *f, const char *primary, struct eca_roster *r)
+read_head(struct fio *f, const char *primary, struct head *h)
 {
-	unsigned char md[EVP_MAX_MD_SIZE], want[32];
 	char magic[8], pname[ECA_HOST_MAX];
-	uint64_t fmt, zero, ver, synced, count, plen, i;
-	unsigned int mdlen = 0;
-	ssize_t got;
-	size_t off;
+	uint64_t zero, plen;
 	int rc;
 
-	if ((rc = digest_start(f)) != 0 || (rc = rbytes(f, magic, 8)) != 0)
+	if ((rc = rbytes(f, magic, 8)) != 0)
 		return rc;
 	if (memcmp(magic, FILE_MAGIC, 8) != 0)
 		return corrupt(f, "not an eca roster file");
-	if ((rc = rd_int(f, 4, &fmt)) != 0 || (rc = rd_int(f, 4, &zero)) != 0 ||
-	    (rc = rd_int(f, 8, &ver)) != 0 || (rc = rd_int(f, 8, &synced)) != 0 ||
-	    (rc = rd_int(f, 8, &count)) != 0 || (rc = rd_int(f, 2, &plen)) != 0)
+	if ((rc = rd_int(f, 4, &h->fmt)) != 0 ||
+	    (rc = rd_int(f, 4, &zero)) != 0 ||
+	    (rc = rd_int(f, 8, &h->ver)) != 0 ||
+	    (rc = rd_int(f, 8, &h->synced)) != 0 ||
+	    (rc = rd_int(f, 8, &h->count)) != 0 ||
+	    (rc = rd_int(f, 2, &plen)) != 0)
 		return rc;
-	if ((fmt != 1 && fmt != FILE_FORMAT) || zero != 0)
+	if ((h->fmt != 1 && h->fmt != FILE_FORMAT) || zero != 0)
 		return corrupt(f, "of an unknown format version");
-	if ((int64_t)ver < 0 || (int64_t)synced < 0)
+	if ((int64_t)h->ver < 0 || (int64_t)h->synced < 0)
 		return corrupt(f, "damaged (a negative version or time)");
 	/* Bound count by the bytes there are before reserving for it. */
-	if (count > ECA_ROSTER_HOSTS_MAX || count > f->left / FILE_REC_MIN)
+	if (h->count > ECA_ROSTER_HOSTS_MAX ||
+	    h->count > f->left / FILE_REC_MIN)
 		return corrupt(f, "damaged (more records than it holds)");
 	if (plen == 0 || plen >= sizeof(pname))
 		return corrupt(f, "damaged (bad primary name)");
@@ -404,17 +410,18 @@ read_all(struct fio *f, const char *primary, struct eca_roster *r)
 	pname[plen] = '\0';
 	if (!eca_hostname_eq(pname, primary))
 		return corrupt(f, "for another primary");
-	if ((rc = eca_roster_reserve(r, (size_t)count, (size_t)count * ROSTER_NAME_MAX <
-	    f->left ? (size_t)count * ROSTER_NAME_MAX : (size_t)f->left,
-	    f->err)) != 0)
-		return rc;
-	for (i = 0; i < count; i++)
-		if ((rc = read_record(f, r, (int64_t)ver)) != 0)
-			return rc;
-	if (fmt >= 2 && (rc = read_maps(f, r, (int64_t)ver)) != 0)
-		return rc;
-	if (f->left != 0)
-		return corrupt(f, "damaged (bytes after its records)");
+	return 0;
+}
+
+/* The digest after the hashed part must be the one computed. */
+static int
+check_digest(struct fio *f)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], want[32];
+	unsigned int mdlen = 0;
+	ssize_t got;
+	size_t off;
+
 	if (EVP_DigestFinal_ex(f->md, md, &mdlen) != 1 || mdlen != 32)
 		return checksum_error(f);
 	for (off = 0; off < sizeof(want); off += (size_t)got) {
@@ -428,6 +435,36 @@ read_all(struct fio *f, const char *primary, struct eca_roster *r)
 	}
 	if (CRYPTO_memcmp(md, want, 32) != 0)
 		return corrupt(f, "damaged (wrong checksum)");
+	return 0;
+}
+
+static int
+read_all(struct fio *f, const char *primary, struct eca_roster *r)
+{
+	struct head h;
+	uint64_t i;
+	size_t names;
+	int rc;
+
+	memset(&h, 0, sizeof(h));
+	if ((rc = digest_start(f)) != 0 ||
+	    (rc = read_head(f, primary, &h)) != 0)
+		return rc;
+	/* Room for the longest names, but no more than the file holds. */
+	names = (size_t)h.count * ROSTER_NAME_MAX;
+	if (names > f->left)
+		names = (size_t)f->left;
+	if ((rc = eca_roster_reserve(r, (size_t)h.count, names, f->err)) != 0)
+		return rc;
+	for (i = 0; i < h.count; i++)
+		if ((rc = read_record(f, r, (int64_t)h.ver)) != 0)
+			return rc;
+	if (h.fmt >= 2 && (rc = read_maps(f, r, (int64_t)h.ver)) != 0)
+		return rc;
+	if (f->left != 0)
+		return corrupt(f, "damaged (bytes after its records)");
+	if ((rc = check_digest(f)) != 0)
+		return rc;
 	/*
 	 * A format 1 file was written by an eca that ignored the primary's
 	 * DN mappings: its records stand (they still judge peers while the
@@ -435,8 +472,8 @@ read_all(struct fio *f, const char *primary, struct eca_roster *r)
 	 * would skip the mappings it never kept.  Version 0: the next sync
 	 * is a full one.
 	 */
-	r->version = fmt == 1 ? 0 : (int64_t)ver;
-	r->synced_at = (int64_t)synced;
+	r->version = h.fmt == 1 ? 0 : (int64_t)h.ver;
+	r->synced_at = (int64_t)h.synced;
 	return 0;
 }
 
