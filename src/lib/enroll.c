@@ -14,6 +14,8 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "hostname.h"
+
 #define REMEDY_CONFLICT \
 	"an administrator must check it with `eca show HOST` and run " \
 	"`eca approve HOST --fingerprint FP` or `eca reject HOST " \
@@ -203,6 +205,60 @@ eca_enroll_decide(const struct eca_enrollment *ex,
 }
 
 /* ------------------------------------------------------------------ */
+/* The revocation rule.                                                */
+
+/*
+ * A record loses its certificate to the CRL only while that certificate
+ * is the one enrolled and the record is in use (ENROLLED, or CONFLICT
+ * with the enrolled certificate still served): a REMOVED, BANNED or
+ * REVOKED record has nothing left to revoke.
+ */
+static int
+revocable(const struct eca_enrollment *rec, const char *fp)
+{
+	return (rec->state == ECA_STATE_ENROLLED ||
+	    rec->state == ECA_STATE_CONFLICT) && fp != NULL &&
+	    fp[0] != '\0' && strcmp(rec->cert.fingerprint, fp) == 0;
+}
+
+int
+eca_enroll_revoke_target(struct eca_store *st, const char *primary,
+    const struct eca_certinfo *ci, enum eca_identity identity, char *host,
+    size_t size)
+{
+	struct eca_enrollment rec;
+	struct eca_dnmap m;
+	char names[ECA_HOST_MAX + ECA_SAN_MAX + 2], *p, *next;
+
+	if (st == NULL || primary == NULL || ci == NULL || host == NULL ||
+	    size == 0 || ci->fingerprint[0] == '\0')
+		return ECA_ERR_NOT_FOUND;
+	/* DN: the subject names a host only through the mapping. */
+	if (identity == ECA_ID_DN) {
+		if (eca_store_dnmap_by_subject(st, primary, ci->subject, &m,
+		    NULL) != 0)
+			return ECA_ERR_NOT_FOUND;
+		snprintf(names, sizeof(names), "%s", m.host);
+	} else
+		snprintf(names, sizeof(names), "%s,%s", ci->cn, ci->san);
+	for (p = names; p != NULL; p = next) {
+		if ((next = strchr(p, ',')) != NULL)
+			*next++ = '\0';
+		/*
+		 * The registry holds canonical names only; a name that has
+		 * none (a CN that is not a host name) names no record.
+		 */
+		if (eca_hostname_canon(p, host, size, NULL) != 0)
+			continue;
+		if (eca_store_get(st, primary, host, &rec, NULL) == 0 &&
+		    revocable(&rec, ci->fingerprint))
+			return 0;
+	}
+	host[0] = '\0';
+	return ECA_ERR_NOT_FOUND;
+}
+
+/* ------------------------------------------------------------------ */
 /* Carrying a group of requests out.                                   */
 
 static void
@@ -287,6 +343,19 @@ drop_candidates(struct eca_store *st, struct eca_op *op)
 	    NULL, &op->err);
 }
 
+/*
+ * The record moves to state by an administrator's act or the CRL: the
+ * op's outcome, and the change written with its history entry event.
+ */
+static int
+change_state(struct eca_store *st, struct eca_op *op, enum eca_state state,
+    enum eca_enroll_outcome outcome, const char *event)
+{
+	op->rec.state = state;
+	op->outcome = outcome;
+	return write_change(st, op, event, &op->rec.cert);
+}
+
 /* Fetch the record; *have says whether there is one. */
 static int
 fetch(struct eca_store *st, struct eca_op *op, int *have)
@@ -356,11 +425,85 @@ add_candidate(struct eca_store *st, struct eca_op *op,
 	return write_change(st, op, "CONFLICT", &rec->candidate);
 }
 
+/* A record for a host never seen: its names and a fresh host ID. */
 static int
-apply_enroll(struct eca_store *st, struct eca_op *op)
+new_record(struct eca_op *op)
+{
+	struct eca_enrollment *rec = &op->rec;
+	int r;
+
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->primary, sizeof(rec->primary), "%s", op->req.primary);
+	snprintf(rec->host, sizeof(rec->host), "%s", op->req.host);
+	if ((r = eca_uuid_new(rec->host_id)) != 0)
+		return eca_err_set(&op->err, r, "cannot draw a random host ID: "
+		    "the system's random generator failed");
+	return 0;
+}
+
+/* The certificate presented becomes the enrolled one. */
+static void
+take_cert(struct eca_enrollment *rec, const struct eca_enroll_req *req)
+{
+	rec->role = req->role;
+	rec->method = req->method;
+	rec->cert = req->cert;
+	rec->enrolled_at = req->now;
+	snprintf(rec->source, sizeof(rec->source), "%s", req->source);
+}
+
+/*
+ * Carry out the rule's outcome for an enrollment request (have: a record
+ * was found; cands, n: its waiting candidates; rd: the rule's status,
+ * which a CONFLICT returns once the candidate is recorded).
+ */
+static int
+carry_out(struct eca_store *st, struct eca_op *op, int have,
+    const struct eca_candidate *cands, size_t n, int rd)
 {
 	struct eca_enrollment *rec = &op->rec;
 	const struct eca_enroll_req *req = &op->req;
+	int r;
+
+	switch (op->outcome) {
+	case ECA_OUTCOME_UNCHANGED:
+		/* Only the sighting changes: no new version, no history. */
+		rec->last_seen = req->now;
+		return eca_store_put(st, rec, &op->err);
+	case ECA_OUTCOME_ENROLLED:
+		/* Enrolled again after removal: host_id kept. */
+		if (!have && (r = new_record(op)) != 0)
+			return r;
+		take_cert(rec, req);
+		rec->state = ECA_STATE_ENROLLED;
+		/* A REMOVED record lost its candidates; none may linger. */
+		if (have && (r = drop_candidates(st, op)) != 0)
+			return r;
+		return write_change(st, op, "ENROLL", &rec->cert);
+	case ECA_OUTCOME_RENEWED:
+		/* Same key: a CONFLICT stays one, its candidates kept. */
+		take_cert(rec, req);
+		return write_change(st, op, "RENEW", &rec->cert);
+	case ECA_OUTCOME_FORCED:
+		take_cert(rec, req);
+		rec->state = ECA_STATE_ENROLLED;
+		if ((r = drop_candidates(st, op)) != 0)
+			return r;
+		return write_change(st, op, "FORCE", &rec->cert);
+	case ECA_OUTCOME_CONFLICT:
+		if ((r = add_candidate(st, op, cands, n)) != 0)
+			return r;
+		return rd;
+	default:
+		return eca_err_set(&op->err, ECA_ERR_INTERNAL,
+		    "enrollment rule gave no outcome for host \"%.253s\"",
+		    req->host);
+	}
+}
+
+static int
+apply_enroll(struct eca_store *st, struct eca_op *op)
+{
 	struct eca_candidate *cands = NULL;
 	size_t n = 0;
 	int r, rd, have;
@@ -369,75 +512,13 @@ apply_enroll(struct eca_store *st, struct eca_op *op)
 		return r;
 	if (have && (r = fetch_candidates(st, op, &cands, &n)) != 0)
 		return r;
-	rd = eca_enroll_decide(have ? rec : NULL, cands, n, req, &op->outcome,
-	    &op->err);
-	if (rd != 0 && op->outcome != ECA_OUTCOME_CONFLICT) {
+	rd = eca_enroll_decide(have ? &op->rec : NULL, cands, n, &op->req,
+	    &op->outcome, &op->err);
+	/* A conflict is refused, yet its candidate is recorded. */
+	if (rd != 0 && op->outcome != ECA_OUTCOME_CONFLICT)
 		r = rd;
-		goto out;
-	}
-
-	switch (op->outcome) {
-	case ECA_OUTCOME_UNCHANGED:
-		/* Only the sighting changes: no new version, no history. */
-		rec->last_seen = req->now;
-		r = eca_store_put(st, rec, &op->err);
-		break;
-	case ECA_OUTCOME_ENROLLED:
-		if (!have) {
-			memset(rec, 0, sizeof(*rec));
-			snprintf(rec->primary, sizeof(rec->primary), "%s",
-			    req->primary);
-			snprintf(rec->host, sizeof(rec->host), "%s",
-			    req->host);
-			if ((r = eca_uuid_new(rec->host_id)) != 0) {
-				r = eca_err_set(&op->err, r,
-				    "cannot draw a random host ID: the "
-				    "system's random generator failed");
-				break;
-			}
-		}
-		/* else: enrolled again after removal, host_id kept */
-		rec->role = req->role;
-		rec->method = req->method;
-		rec->state = ECA_STATE_ENROLLED;
-		rec->cert = req->cert;
-		rec->enrolled_at = req->now;
-		snprintf(rec->source, sizeof(rec->source), "%s", req->source);
-		/* A REMOVED record lost its candidates then; none may linger. */
-		if (have && (r = drop_candidates(st, op)) != 0)
-			break;
-		r = write_change(st, op, "ENROLL", &rec->cert);
-		break;
-	case ECA_OUTCOME_RENEWED:
-		/* Same key: a CONFLICT stays one, its candidates kept. */
-		rec->role = req->role;
-		rec->method = req->method;
-		rec->cert = req->cert;
-		rec->enrolled_at = req->now;
-		snprintf(rec->source, sizeof(rec->source), "%s", req->source);
-		r = write_change(st, op, "RENEW", &rec->cert);
-		break;
-	case ECA_OUTCOME_FORCED:
-		rec->role = req->role;
-		rec->method = req->method;
-		rec->state = ECA_STATE_ENROLLED;
-		rec->cert = req->cert;
-		rec->enrolled_at = req->now;
-		snprintf(rec->source, sizeof(rec->source), "%s", req->source);
-		if ((r = drop_candidates(st, op)) == 0)
-			r = write_change(st, op, "FORCE", &rec->cert);
-		break;
-	case ECA_OUTCOME_CONFLICT:
-		if ((r = add_candidate(st, op, cands, n)) == 0)
-			r = rd;
-		break;
-	default:
-		r = eca_err_set(&op->err, ECA_ERR_INTERNAL,
-		    "enrollment rule gave no outcome for host \"%.253s\"",
-		    req->host);
-		break;
-	}
- out:
+	else
+		r = carry_out(st, op, have, cands, n, rd);
 	free(cands);
 	return r;
 }
@@ -446,7 +527,6 @@ static int
 apply_remove(struct eca_store *st, struct eca_op *op)
 {
 	struct eca_enrollment *rec = &op->rec;
-	struct eca_certinfo removed;
 	int r, have;
 
 	if ((r = fetch(st, op, &have)) != 0)
@@ -468,12 +548,10 @@ apply_remove(struct eca_store *st, struct eca_op *op)
 		    "host \"%.253s\" (remove it with the enrolled certificate, "
 		    "or ask an administrator to run `eca remove HOST`)",
 		    op->req.host);
-	removed = rec->cert;
-	rec->state = ECA_STATE_REMOVED;
 	if ((r = drop_candidates(st, op)) != 0)
 		return r;
-	op->outcome = ECA_OUTCOME_REMOVED;
-	return write_change(st, op, "REMOVE", &removed);
+	return change_state(st, op, ECA_STATE_REMOVED, ECA_OUTCOME_REMOVED,
+	    "REMOVE");
 }
 
 /*
@@ -601,22 +679,16 @@ apply_ban(struct eca_store *st, struct eca_op *op)
 		return 0;
 	}
 	if (!have) {
-		memset(rec, 0, sizeof(*rec));
-		snprintf(rec->primary, sizeof(rec->primary), "%s",
-		    op->req.primary);
-		snprintf(rec->host, sizeof(rec->host), "%s", op->req.host);
-		if ((r = eca_uuid_new(rec->host_id)) != 0)
-			return eca_err_set(&op->err, r, "cannot draw a random "
-			    "host ID: the system's random generator failed");
+		if ((r = new_record(op)) != 0)
+			return r;
 		rec->role = ECA_ROLE_CLIENT;
 		rec->method = ECA_METHOD_ADMIN;
 		rec->enrolled_at = op->req.now;
 		snprintf(rec->source, sizeof(rec->source), "%s",
 		    op->req.source);
 	}
-	rec->state = ECA_STATE_BANNED;
-	op->outcome = ECA_OUTCOME_BANNED;
-	return write_change(st, op, "BAN", &rec->cert);
+	return change_state(st, op, ECA_STATE_BANNED, ECA_OUTCOME_BANNED,
+	    "BAN");
 }
 
 /*
@@ -634,14 +706,10 @@ apply_revoke(struct eca_store *st, struct eca_op *op)
 	if ((r = fetch(st, op, &have)) != 0)
 		return r;
 	op->outcome = ECA_OUTCOME_UNCHANGED;
-	if (!have || (rec->state != ECA_STATE_ENROLLED &&
-	    rec->state != ECA_STATE_CONFLICT) ||
-	    op->req.cert.fingerprint[0] == '\0' ||
-	    strcmp(rec->cert.fingerprint, op->req.cert.fingerprint) != 0)
+	if (!have || !revocable(rec, op->req.cert.fingerprint))
 		return 0;
-	rec->state = ECA_STATE_REVOKED;
-	op->outcome = ECA_OUTCOME_REVOKED;
-	return write_change(st, op, "REVOKE", &rec->cert);
+	return change_state(st, op, ECA_STATE_REVOKED, ECA_OUTCOME_REVOKED,
+	    "REVOKE");
 }
 
 /* Unban: BANNED becomes REMOVED; the host must enroll again. */
@@ -658,11 +726,10 @@ apply_unban(struct eca_store *st, struct eca_op *op)
 		    "host \"%.253s\" is not banned on primary \"%.253s\" "
 		    "(see `eca list --state BANNED`)", op->req.host,
 		    op->req.primary);
-	rec->state = ECA_STATE_REMOVED;
 	if ((r = drop_candidates(st, op)) != 0)
 		return r;
-	op->outcome = ECA_OUTCOME_UNBANNED;
-	return write_change(st, op, "UNBAN", &rec->cert);
+	return change_state(st, op, ECA_STATE_REMOVED, ECA_OUTCOME_UNBANNED,
+	    "UNBAN");
 }
 
 /*
