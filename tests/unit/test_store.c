@@ -364,6 +364,30 @@ test_newer_schema_version_is_refused(void **state)
 	assert_null(st);
 }
 
+/* No eca writes a negative version: the file is damaged, not migrated. */
+static void
+test_negative_schema_version_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+	sqlite3 *db = NULL;
+
+	f->st = open_rw(f);
+	eca_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = -1", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(eca_store_open(f->uri, 0, &st, &err), ECA_ERR_DB);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "no valid schema version"));
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st,
+	    &err), ECA_ERR_DB);
+	assert_null(st);
+}
+
 static void
 test_duplicate_host_id_is_refused(void **state)
 {
@@ -1462,6 +1486,7 @@ main(void)
 		T(test_readonly_connection_refuses_writes),
 		T(test_get_of_missing_host_is_not_found),
 		T(test_newer_schema_version_is_refused),
+		T(test_negative_schema_version_is_refused),
 		T(test_duplicate_host_id_is_refused),
 		T(test_put_of_unterminated_field_is_refused),
 		T(test_history_of_unknown_host_is_refused),
