@@ -85,6 +85,15 @@ int eca_sqlite_error(struct sqlite_store *s, int rc, const char *what,
 int eca_sqlite_stmt(struct sqlite_store *s, enum stmt_id id,
     sqlite3_stmt **out, struct eca_err *err) ECA_WUR;
 /*
+ * Statement id of st's connection, ready to run with primary bound as its
+ * first value and host, unless NULL, as its second (keysize bytes at most:
+ * ECA_HOST_MAX for a host, ECA_DN_MAX for a subject).  *rc is the binds'
+ * status, for the binds that follow.
+ */
+int eca_sqlite_start(struct eca_store *st, enum stmt_id id,
+    const char *primary, const char *key, size_t keysize,
+    sqlite3_stmt **stmt, int *rc, struct eca_err *err) ECA_WUR;
+/*
  * Step a statement that returns no rows, whose values are bound (rc: the
  * binds' status, see below), and ready it for its next use.
  */

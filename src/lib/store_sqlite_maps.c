@@ -42,10 +42,9 @@ eca_sqlite_candidates(struct eca_store *st, const char *primary,
 	void *arr = NULL;
 	int r, rc = SQLITE_OK;
 
-	if ((r = eca_sqlite_stmt(s, S_CANDIDATES, &stmt, err)) != 0)
+	if ((r = eca_sqlite_start(st, S_CANDIDATES, primary, host, ECA_HOST_MAX,
+	    &stmt, &rc, err)) != 0)
 		return r;
-	eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
-	eca_sqlite_bind_str(stmt, 1, host, ECA_HOST_MAX, &rc);
 	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_candidate, host,
 	    "cannot read the waiting candidates", &arr, n, err);
 	*out = arr;
@@ -60,10 +59,9 @@ eca_sqlite_candidate_put(struct eca_store *st, const char *primary,
 	sqlite3_stmt *stmt = NULL;
 	int r, rc = SQLITE_OK;
 
-	if ((r = eca_sqlite_stmt(s, S_CANDIDATE_PUT, &stmt, err)) != 0)
+	if ((r = eca_sqlite_start(st, S_CANDIDATE_PUT, primary, host,
+	    ECA_HOST_MAX, &stmt, &rc, err)) != 0)
 		return r;
-	eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
-	eca_sqlite_bind_str(stmt, 1, host, ECA_HOST_MAX, &rc);
 	eca_sqlite_bind_cert(stmt, 2, &c->cert, 1, &rc);
 	eca_sqlite_bind_i64(stmt, 13, c->at, &rc);
 	eca_sqlite_bind_i64(stmt, 14, c->last_seen, &rc);
@@ -80,11 +78,10 @@ eca_sqlite_candidate_del(struct eca_store *st, const char *primary,
 	sqlite3_stmt *stmt = NULL;
 	int r, rc = SQLITE_OK;
 
-	if ((r = eca_sqlite_stmt(s, fp != NULL ? S_CANDIDATE_DEL :
-	    S_CANDIDATE_DEL_ALL, &stmt, err)) != 0)
+	if ((r = eca_sqlite_start(st, fp != NULL ? S_CANDIDATE_DEL :
+	    S_CANDIDATE_DEL_ALL, primary, host, ECA_HOST_MAX, &stmt, &rc,
+	    err)) != 0)
 		return r;
-	eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
-	eca_sqlite_bind_str(stmt, 1, host, ECA_HOST_MAX, &rc);
 	if (fp != NULL)
 		eca_sqlite_bind_str(stmt, 2, fp, ECA_FP_HEX_LEN + 1, &rc);
 	if ((r = eca_sqlite_run(s, stmt, rc, "cannot drop a waiting candidate",
@@ -130,11 +127,9 @@ eca_sqlite_dnmap_get(struct eca_store *st, const char *primary, int by,
 	sqlite3_stmt *stmt = NULL;
 	int r, rc = SQLITE_OK;
 
-	if ((r = eca_sqlite_stmt(s, by ? S_DNMAP_BY_HOST : S_DNMAP_BY_SUBJECT,
-	    &stmt, err)) != 0)
+	if ((r = eca_sqlite_start(st, by ? S_DNMAP_BY_HOST : S_DNMAP_BY_SUBJECT,
+	    primary, key, ECA_DN_MAX, &stmt, &rc, err)) != 0)
 		return r;
-	eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
-	eca_sqlite_bind_str(stmt, 1, key, ECA_DN_MAX, &rc);
 	r = eca_sqlite_select_one(s, stmt, rc, row_dnmap, out, NULL,
 	    "cannot read a subject mapping", err);
 	if (r == ECA_ERR_NOT_FOUND)
@@ -151,9 +146,9 @@ eca_sqlite_dnmap_put(struct eca_store *st, const char *primary,
 	sqlite3_stmt *stmt = NULL;
 	int r, rc = SQLITE_OK;
 
-	if ((r = eca_sqlite_stmt(s, S_DNMAP_PUT, &stmt, err)) != 0)
+	if ((r = eca_sqlite_start(st, S_DNMAP_PUT, primary, NULL, 0, &stmt, &rc,
+	    err)) != 0)
 		return r;
-	eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
 	BIND_STR(stmt, 1, m->subject, &rc);
 	BIND_STR(stmt, 2, m->host, &rc);
 	eca_sqlite_bind_i64(stmt, 3, m->removed ? 1 : 0, &rc);
@@ -186,10 +181,9 @@ eca_sqlite_dnmaps(struct eca_store *st, const char *primary, int64_t since,
 	void *arr = NULL;
 	int r, rc = SQLITE_OK;
 
-	if ((r = eca_sqlite_stmt(s, since < 0 ? S_DNMAP_LIVE : S_DNMAP_SINCE,
-	    &stmt, err)) != 0)
+	if ((r = eca_sqlite_start(st, since < 0 ? S_DNMAP_LIVE : S_DNMAP_SINCE,
+	    primary, NULL, 0, &stmt, &rc, err)) != 0)
 		return r;
-	eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
 	eca_sqlite_bind_i64(stmt, 1, eca_sqlite_limit(limit), &rc);
 	if (since >= 0)
 		eca_sqlite_bind_i64(stmt, 2, since, &rc);

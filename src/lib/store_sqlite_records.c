@@ -59,10 +59,9 @@ eca_sqlite_get(struct eca_store *st, const char *primary, const char *host,
 	sqlite3_stmt *stmt = NULL;
 	int r, rc = SQLITE_OK;
 
-	if ((r = eca_sqlite_stmt(s, S_GET, &stmt, err)) != 0)
+	if ((r = eca_sqlite_start(st, S_GET, primary, host, ECA_HOST_MAX, &stmt,
+	    &rc, err)) != 0)
 		return r;
-	eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
-	eca_sqlite_bind_str(stmt, 1, host, ECA_HOST_MAX, &rc);
 	r = eca_sqlite_select_one(s, stmt, rc, row_enrollment, out, NULL,
 	    "cannot look a host up", err);
 	if (r == ECA_ERR_NOT_FOUND)
@@ -205,10 +204,9 @@ eca_sqlite_list(struct eca_store *st, const char *primary, int state,
 	void *arr = NULL;
 	int r, rc = SQLITE_OK;
 
-	if ((r = eca_sqlite_stmt(s, state < 0 ? S_LIST_ALL : S_LIST_STATE,
-	    &stmt, err)) != 0)
+	if ((r = eca_sqlite_start(st, state < 0 ? S_LIST_ALL : S_LIST_STATE,
+	    primary, NULL, 0, &stmt, &rc, err)) != 0)
 		return r;
-	eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
 	/* Every host name is non-empty, so "" starts at the beginning. */
 	eca_sqlite_bind_str(stmt, 1, after_host != NULL ? after_host : "",
 	    ECA_HOST_MAX, &rc);
@@ -260,10 +258,9 @@ eca_sqlite_history(struct eca_store *st, const char *primary,
 	void *arr = NULL;
 	int r, rc = SQLITE_OK;
 
-	if ((r = eca_sqlite_stmt(s, S_HISTORY, &stmt, err)) != 0)
+	if ((r = eca_sqlite_start(st, S_HISTORY, primary, host, ECA_HOST_MAX,
+	    &stmt, &rc, err)) != 0)
 		return r;
-	eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
-	eca_sqlite_bind_str(stmt, 1, host, ECA_HOST_MAX, &rc);
 	eca_sqlite_bind_i64(stmt, 2, eca_sqlite_limit(limit), &rc);
 	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_history, NULL,
 	    "cannot read the registry history", &arr, n, err);
@@ -305,9 +302,9 @@ eca_sqlite_changes(struct eca_store *st, const char *primary, int64_t since,
 	void *arr = NULL;
 	int r, rc = SQLITE_OK;
 
-	if ((r = eca_sqlite_stmt(s, S_CHANGES, &stmt, err)) != 0)
+	if ((r = eca_sqlite_start(st, S_CHANGES, primary, NULL, 0, &stmt, &rc,
+	    err)) != 0)
 		return r;
-	eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
 	eca_sqlite_bind_i64(stmt, 1, since, &rc);
 	eca_sqlite_bind_i64(stmt, 2, eca_sqlite_limit(limit), &rc);
 	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_change, NULL,

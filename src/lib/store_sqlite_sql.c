@@ -226,6 +226,22 @@ eca_sqlite_stmt(struct sqlite_store *s, enum stmt_id id, sqlite3_stmt **out,
 	return 0;
 }
 
+int
+eca_sqlite_start(struct eca_store *st, enum stmt_id id, const char *primary,
+    const char *key, size_t keysize, sqlite3_stmt **stmt, int *rc,
+    struct eca_err *err)
+{
+	int r;
+
+	*rc = SQLITE_OK;
+	if ((r = eca_sqlite_stmt(sqlite_impl(st), id, stmt, err)) != 0)
+		return r;
+	eca_sqlite_bind_str(*stmt, 0, primary, ECA_HOST_MAX, rc);
+	if (key != NULL)
+		eca_sqlite_bind_str(*stmt, 1, key, keysize, rc);
+	return 0;
+}
+
 void
 eca_sqlite_done(sqlite3_stmt *stmt)
 {
