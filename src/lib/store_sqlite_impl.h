@@ -161,9 +161,6 @@ int eca_sqlite_select_one(struct sqlite_store *s, sqlite3_stmt *stmt,
     int rc, eca_sqlite_row *row, void *item, const void *arg,
     const char *what, struct eca_err *err);
 
-/* The role names as stored (lower case, like the wire format). */
-extern const char *const eca_sqlite_roles[3];
-
 /* ---- store_sqlite_records.c and store_sqlite_maps.c: the ops. ---- */
 
 int eca_sqlite_get(struct eca_store *st, const char *primary,

@@ -9,6 +9,21 @@
 
 #include "store_sqlite_impl.h"
 
+/* The role column: config's names (lower case, like the wire format). */
+static enum eca_role
+col_role(sqlite3_stmt *stmt, int col, int *bad)
+{
+	int v;
+
+	v = eca_config_role_from_name((const char *)sqlite3_column_text(stmt,
+	    col));
+	if (v < 0) {
+		*bad = 1;
+		return ECA_ROLE_CLIENT;
+	}
+	return (enum eca_role)v;
+}
+
 /* One row of ENROLLMENT_COLUMNS (and the candidate count) into a record. */
 static int
 row_enrollment(sqlite3_stmt *stmt, void *item, const void *arg,
@@ -22,8 +37,7 @@ row_enrollment(sqlite3_stmt *stmt, void *item, const void *arg,
 	COL_STR(stmt, C_PRIMARY, rec->primary, &bad);
 	COL_STR(stmt, C_HOST, rec->host, &bad);
 	COL_STR(stmt, C_HOST_ID, rec->host_id, &bad);
-	rec->role = eca_sqlite_col_enum(stmt, C_ROLE, eca_sqlite_roles,
-	    NELEM(eca_sqlite_roles), &bad);
+	rec->role = col_role(stmt, C_ROLE, &bad);
 	rec->state = eca_sqlite_col_enum(stmt, C_STATE, eca_store_state_names,
 	    ECA_STORE_NSTATES, &bad);
 	rec->method = eca_sqlite_col_enum(stmt, C_METHOD,
@@ -78,7 +92,7 @@ eca_sqlite_put(struct eca_store *st, const struct eca_enrollment *rec,
 	sqlite3_stmt *stmt = NULL;
 	int r, rc = SQLITE_OK;
 
-	if ((unsigned)rec->role >= NELEM(eca_sqlite_roles) ||
+	if (eca_config_role_from_name(eca_config_role_name(rec->role)) < 0 ||
 	    (unsigned)rec->state >= ECA_STORE_NSTATES ||
 	    (unsigned)rec->method >= ECA_STORE_NMETHODS)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
@@ -88,7 +102,7 @@ eca_sqlite_put(struct eca_store *st, const struct eca_enrollment *rec,
 	BIND_STR(stmt, C_PRIMARY, rec->primary, &rc);
 	BIND_STR(stmt, C_HOST, rec->host, &rc);
 	BIND_STR(stmt, C_HOST_ID, rec->host_id, &rc);
-	eca_sqlite_bind_str(stmt, C_ROLE, eca_sqlite_roles[rec->role], 16,
+	eca_sqlite_bind_str(stmt, C_ROLE, eca_config_role_name(rec->role), 16,
 	    &rc);
 	eca_sqlite_bind_str(stmt, C_STATE, eca_store_state_names[rec->state],
 	    16, &rc);

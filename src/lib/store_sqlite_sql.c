@@ -174,13 +174,6 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_DNMAP_SINCE] = SQL_DNMAP_SINCE,
 };
 
-/* The role names as stored (lower case, like the wire format). */
-const char *const eca_sqlite_roles[3] = {
-	[ECA_ROLE_CLIENT] = "client",
-	[ECA_ROLE_MEDIA] = "media",
-	[ECA_ROLE_PRIMARY] = "primary",
-};
-
 /* ------------------------------------------------------------------ */
 /* Running a statement.                                                */
 
