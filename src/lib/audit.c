@@ -616,9 +616,11 @@ eca_audit_verify(const char *path, struct eca_audit_report *rep,
 		want = e.seq + 1;
 		memcpy(prev, e.hash, sizeof(prev));
 	}
-	if (rep->intact && ferror(fp))
-		r = eca_err_set(err, ECA_ERR_IO, "audit journal %s cannot be "
-		    "read: %s", path, strerror(errno));
+	/* getline's ENOMEM sets neither feof nor (glibc) ferror. */
+	if (rep->intact && (ferror(fp) || !feof(fp)))
+		r = eca_err_set(err, errno == ENOMEM ? ECA_ERR_NOMEM :
+		    ECA_ERR_IO, "audit journal %s cannot be read: %s", path,
+		    strerror(errno));
 	free(line);
 	fclose(fp);
 	return r;
@@ -666,9 +668,10 @@ eca_audit_read(const char *path, const char *host,
 		}
 		v[cnt++] = e;
 	}
-	if (ferror(fp)) {
-		r = eca_err_set(err, ECA_ERR_IO, "audit journal %s cannot be "
-		    "read: %s", path, strerror(errno));
+	if (ferror(fp) || !feof(fp)) {
+		r = eca_err_set(err, errno == ENOMEM ? ECA_ERR_NOMEM :
+		    ECA_ERR_IO, "audit journal %s cannot be read: %s", path,
+		    strerror(errno));
 		goto out;
 	}
 	*out = v;
