@@ -227,7 +227,9 @@ entry_from_json(const json_t *o, struct eca_audit_entry *e, const char **why)
 
 /*
  * Judge one line on its own (len bytes, without the newline).  Returns 0
- * with *e filled, or -1 with a problem sentence in prob.
+ * with *e filled, -1 with a problem sentence in prob, or ECA_ERR_NOMEM or
+ * ECA_ERR_INTERNAL (prob says why) when the line could not be judged:
+ * running out of memory is no verdict on the journal.
  */
 static int
 judge_line(const char *line, size_t len, struct eca_audit_entry *e,
@@ -237,26 +239,35 @@ judge_line(const char *line, size_t len, struct eca_audit_entry *e,
 	json_error_t jerr;
 	const char *why;
 	json_t *o = NULL;
-	int r = -1;
+	int r = -1, hr;
 
 	if (len > ECA_AUDIT_LINE_MAX) {
 		snprintf(prob, plen, "garbage: the line is longer than %d "
 		    "bytes and is not a journal entry", ECA_AUDIT_LINE_MAX);
 		goto out;
 	}
+	/* jansson leaves jerr untouched when it cannot even start. */
+	memset(&jerr, 0, sizeof(jerr));
 	if ((o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL) {
-		snprintf(prob, plen, "garbage: not a journal entry (%s)",
-		    jerr.text);
+		if (jerr.text[0] != '\0' &&
+		    json_error_code(&jerr) != json_error_out_of_memory) {
+			snprintf(prob, plen, "garbage: not a journal entry "
+			    "(%s)", jerr.text);
+			goto out;
+		}
+		snprintf(prob, plen, "out of memory reading a line");
+		r = ECA_ERR_NOMEM;
 		goto out;
 	}
 	if (entry_from_json(o, e, &why) != 0) {
 		snprintf(prob, plen, "garbage: not a journal entry (%s)", why);
 		goto out;
 	}
-	if (eca_audit_hash(e->prev, o, h) != 0) {
-		snprintf(prob, plen, "cannot compute the line's hash (out of "
-		    "memory?)");
+	if ((hr = eca_audit_hash(e->prev, o, h)) != 0) {
+		snprintf(prob, plen, "cannot compute the line's hash (%s)",
+		    eca_err_desc(hr));
+		r = hr;
 		goto out;
 	}
 	if (strcmp(h, e->hash) != 0) {
@@ -321,9 +332,13 @@ read_tail(struct eca_audit *a, off_t sz, struct eca_err *err)
 		    "%d bytes", ECA_AUDIT_LINE_MAX);
 		goto bad;
 	}
-	if (judge_line(start, (size_t)(buf + chunk - 1 - start), &e, prob,
-	    sizeof(prob)) != 0)
+	if ((r = judge_line(start, (size_t)(buf + chunk - 1 - start), &e,
+	    prob, sizeof(prob))) == -1)
 		goto bad;
+	if (r != 0) {
+		r = eca_err_set(err, r, "audit journal %s: %s", a->path, prob);
+		goto out;
+	}
 	a->seq = e.seq;
 	memcpy(a->hash, e.hash, sizeof(a->hash));
 	r = 0;
@@ -575,7 +590,7 @@ eca_audit_verify(const char *path, struct eca_audit_report *rep,
 	int64_t want = 1;
 	ssize_t got;
 	FILE *fp;
-	int r = 0;
+	int r = 0, jr;
 
 	memset(rep, 0, sizeof(*rep));
 	if ((fp = open_read(path, err)) == NULL)
@@ -588,8 +603,12 @@ eca_audit_verify(const char *path, struct eca_audit_report *rep,
 		if (line[got - 1] != '\n')
 			snprintf(prob, sizeof(prob), "truncated: the last "
 			    "line is cut short (no newline at the end)");
-		else if (judge_line(line, (size_t)got - 1, &e, prob,
-		    sizeof(prob)) != 0)
+		else if ((jr = judge_line(line, (size_t)got - 1, &e, prob,
+		    sizeof(prob))) < -1) {
+			r = eca_err_set(err, jr, "audit journal %s, line %zu "
+			    "cannot be checked: %s", path, lineno, prob);
+			break;
+		} else if (jr != 0)
 			;
 		else if (lineno == 1 && (e.seq != 1 ||
 		    strcmp(e.prev, ZERO_HASH) != 0))
@@ -617,7 +636,7 @@ eca_audit_verify(const char *path, struct eca_audit_report *rep,
 		memcpy(prev, e.hash, sizeof(prev));
 	}
 	/* getline's ENOMEM sets neither feof nor (glibc) ferror. */
-	if (rep->intact && (ferror(fp) || !feof(fp)))
+	if (r == 0 && rep->intact && (ferror(fp) || !feof(fp)))
 		r = eca_err_set(err, errno == ENOMEM ? ECA_ERR_NOMEM :
 		    ECA_ERR_IO, "audit journal %s cannot be read: %s", path,
 		    strerror(errno));
@@ -646,11 +665,11 @@ eca_audit_read(const char *path, const char *host,
 		lineno++;
 		if (line[got - 1] == '\n')
 			got--;
-		if (judge_line(line, (size_t)got, &e, prob, sizeof(prob)) !=
-		    0) {
-			r = eca_err_set(err, ECA_ERR_PARSE, "audit journal %s, "
-			    "line %zu: %s (run `eca audit verify --file %s`)",
-			    path, lineno, prob, path);
+		if ((r = judge_line(line, (size_t)got, &e, prob,
+		    sizeof(prob))) != 0) {
+			r = eca_err_set(err, r == -1 ? ECA_ERR_PARSE : r,
+			    "audit journal %s, line %zu: %s (run `eca audit "
+			    "verify --file %s`)", path, lineno, prob, path);
 			goto out;
 		}
 		/* Lines written before names were canonical: any case. */
