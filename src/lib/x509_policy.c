@@ -577,10 +577,15 @@ san_list(X509 *x, char *buf, size_t size, struct eca_err *err)
 	const unsigned char *s;
 	char subj[ECA_DN_MAX];
 	size_t off = 0, len;
-	int i, n = 0, r = 0;
+	int i, n = 0, r = 0, crit = -1;
 
 	buf[0] = '\0';
-	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
+	/* crit >= 0: there is one, undecodable (or no memory to decode). */
+	if (gens == NULL && crit >= 0)
+		return eca_err_set(err, ECA_ERR_BAD_CERTIFICATE, "the "
+		    "subjectAltName extension of certificate %s cannot be read",
+		    eca_x509_subject_str(x, subj, sizeof(subj)));
 	if (gens == NULL)
 		return 0;
 	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
