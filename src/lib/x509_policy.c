@@ -625,7 +625,8 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
 	EVP_PKEY *pkey;
-	int len, r = ECA_ERR_INTERNAL;
+	X509_ALGOR *alg = NULL;
+	int len, ptype = V_ASN1_UNDEF, r = ECA_ERR_INTERNAL;
 
 	memset(info, 0, sizeof(*info));
 	if (leaf == NULL) {
@@ -678,6 +679,19 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 		goto out;
 	}
 	(void)key_desc(pkey, info->key_desc, sizeof(info->key_desc));
+	/*
+	 * A curve named by its OID has a name unless OpenSSL ran out of
+	 * memory fetching it: no "EC unknown curve" into the registry then.
+	 */
+	if (X509_PUBKEY_get0_param(NULL, NULL, NULL, &alg,
+	    X509_get_X509_PUBKEY(leaf)) == 1 && alg != NULL)
+		X509_ALGOR_get0(NULL, &ptype, NULL, alg);
+	if (ptype == V_ASN1_OBJECT &&
+	    strcmp(info->key_desc, "EC unknown curve") == 0) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory reading "
+		    "the certificate's key");
+		goto out;
+	}
 	eca_text_fmt(info->sig_alg, sizeof(info->sig_alg), "%s",
 	    OBJ_nid2ln(X509_get_signature_nid(leaf)) != NULL ?
 	    OBJ_nid2ln(X509_get_signature_nid(leaf)) : "unknown");
