@@ -111,17 +111,16 @@ track(void *p, size_t size)
 		    nlive);
 		abort();
 	}
-	for (i = slot_of(p); table[i].p != NULL; i = (i + 1) & (SLOTS - 1))
-		if (table[i].p == p) {
-			/* glibc reused memory freed behind our back. */
-			table[i].size = size;
-			return;
-		}
+	for (i = slot_of(p); table[i].p != NULL && table[i].p != p;
+	    i = (i + 1) & (SLOTS - 1))
+		;
+	/* Found: glibc reused memory freed behind the wrappers' back. */
+	if (table[i].p == NULL)
+		nlive++;
 	table[i].p = p;
 	table[i].size = size;
 	table[i].run = run;
 	table[i].seq = count;
-	nlive++;
 	for (i = 0; i < ntrace; i++)
 		if (trace[i] == count) {
 			fprintf(stderr, "failalloc: allocation %lu (%zu bytes) "
@@ -164,11 +163,35 @@ untrack(const void *p)
 	}
 }
 
+/*
+ * A run that records where each allocation is made (failalloc_each with
+ * by_site): the hash of its call stack, by its count.
+ */
+#define RECORD_MAX ((size_t)1 << 16)
+static uint64_t *record_site;	/* RECORD_MAX hashes while recording */
+
+static uint64_t
+stack_hash(void)
+{
+	void *frames[24];
+	uint64_t h = 0xcbf29ce484222325ULL;
+	int n, i;
+
+	n = backtrace(frames, 24);
+	for (i = 0; i < n; i++) {
+		h ^= (uint64_t)(uintptr_t)frames[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
 /* Count one allocation; 1 if it is to fail.  Caller holds lock. */
 static int
 should_fail(void)
 {
 	count++;
+	if (record_site != NULL && count <= RECORD_MAX)
+		record_site[count - 1] = stack_hash();
 	if (fail_at == 0 || count < fail_at ||
 	    (count > fail_at && !fail_persistent))
 		return 0;
@@ -436,6 +459,80 @@ sq_shutdown(void *arg)
 	(void)arg;
 }
 
+/*
+ * Syncing to the disk: not what these tests are about, and thousands of
+ * runs each waiting for the disk take minutes.  libeca's fsync and
+ * fdatasync succeed at once (--wrap), and SQLite's default VFS becomes
+ * the unix one with a file's xSync doing nothing.
+ */
+int __wrap_fsync(int);
+int __wrap_fdatasync(int);
+
+int
+__wrap_fsync(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+int
+__wrap_fdatasync(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+static sqlite3_vfs *unix_vfs;
+static sqlite3_vfs nosync_vfs;
+/* The unix VFS's I/O methods, patched; one set per locking style seen. */
+static sqlite3_io_methods nosync_methods[4];
+static const sqlite3_io_methods *real_methods[4];
+
+static int
+nosync_sync(sqlite3_file *f, int flags)
+{
+	(void)f;
+	(void)flags;
+	return SQLITE_OK;
+}
+
+static int
+nosync_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
+    int *out_flags)
+{
+	size_t i;
+	int rc;
+
+	(void)vfs;
+	rc = unix_vfs->xOpen(unix_vfs, name, f, flags, out_flags);
+	if (rc != SQLITE_OK || f->pMethods == NULL)
+		return rc;
+	for (i = 0; i < 4 && real_methods[i] != NULL &&
+	    real_methods[i] != f->pMethods; i++)
+		;
+	if (i == 4)
+		return rc;	/* a fifth locking style: syncs, slowly */
+	if (real_methods[i] == NULL) {
+		real_methods[i] = f->pMethods;
+		nosync_methods[i] = *f->pMethods;
+		nosync_methods[i].xSync = nosync_sync;
+	}
+	f->pMethods = &nosync_methods[i];
+	return rc;
+}
+
+int
+failalloc_nosync(void)
+{
+	if ((unix_vfs = sqlite3_vfs_find("unix")) == NULL)
+		return -1;
+	nosync_vfs = *unix_vfs;
+	nosync_vfs.pNext = NULL;
+	nosync_vfs.zName = "failalloc-nosync";
+	nosync_vfs.xOpen = nosync_open;
+	return sqlite3_vfs_register(&nosync_vfs, 1) == SQLITE_OK ? 0 : -1;
+}
+
 int
 failalloc_install(void)
 {
@@ -629,16 +726,89 @@ run_one(const struct failalloc_case *c, void *arg, unsigned long n,
 	return nfailed == 0;
 }
 
+struct site {
+	uint64_t hash;
+	unsigned long n;
+};
+
+static int
+site_cmp(const void *a, const void *b)
+{
+	const struct site *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->n < y->n ? -1 : x->n > y->n;
+}
+
+static int
+ulong_cmp(const void *a, const void *b)
+{
+	const unsigned long *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+/*
+ * by_site: the Ns of a run without injection whose allocation is the
+ * first made from its call stack, ascending, into *ns (the caller frees);
+ * their number.  The run is the call's second, so that the libraries'
+ * one-time allocations are behind it (and it is checked for leaks).
+ */
+static size_t
+first_sites(const struct failalloc_case *c, void *arg, unsigned long **ns,
+    unsigned long *most)
+{
+	struct site *v;
+	size_t i, k, total;
+
+	assert_non_null(record_site = __real_calloc(RECORD_MAX,
+	    sizeof(*record_site)));
+	run_one(c, arg, 0, 0, 0, most);
+	total = failalloc_count() < RECORD_MAX ? failalloc_count() :
+	    RECORD_MAX;
+	assert_non_null(v = __real_calloc(total + 1, sizeof(*v)));
+	for (i = 0; i < total; i++) {
+		v[i].hash = record_site[i];
+		v[i].n = i + 1;
+	}
+	__real_free(record_site);
+	record_site = NULL;
+	qsort(v, total, sizeof(*v), site_cmp);
+	assert_non_null(*ns = __real_calloc(total + 1, sizeof(**ns)));
+	for (i = k = 0; i < total; i++)
+		if (i == 0 || v[i].hash != v[i - 1].hash)
+			(*ns)[k++] = v[i].n;
+	__real_free(v);
+	qsort(*ns, k, sizeof(**ns), ulong_cmp);
+	return k;
+}
+
 unsigned long
 failalloc_each(const struct failalloc_case *c, void *arg)
 {
-	unsigned long n, most = 0;
+	unsigned long n, most = 0, *ns = NULL;
+	size_t nns = 0, i;
 	int persistent;
 
 	/* One-time initialisation inside the libraries happens here. */
 	run_one(c, arg, 0, 0, 1, &most);
-	for (persistent = 0; persistent <= 1; persistent++)
+	if (c->by_site)
+		nns = first_sites(c, arg, &ns, &most);
+	for (persistent = 0; persistent <= 1; persistent++) {
+		if (c->by_site) {
+			for (i = 0; i < nns; i++)
+				(void)run_one(c, arg, ns[i], persistent, 0,
+				    &most);
+			continue;
+		}
 		for (n = 1; !run_one(c, arg, n, persistent, 0, &most); n++)
 			;
+	}
+	__real_free(ns);
+	/* How many Ns a call takes, to choose by_site: FAILALLOC_VERBOSE=1. */
+	if (getenv("FAILALLOC_VERBOSE") != NULL)
+		fprintf(stderr, "%s: %lu allocations, %zu sites\n", c->name,
+		    most, nns);
 	return most;
 }

@@ -14,6 +14,9 @@
  *    failure returns -1 / NULL with errno ENOMEM as glibc would;
  *  - OpenSSL (CRYPTO_set_mem_functions), jansson (json_set_alloc_funcs)
  *    and SQLite (SQLITE_CONFIG_MALLOC), installed by failalloc_install().
+ *    Once one of jansson's allocations has failed, every later one in
+ *    the run fails too: its lexer silently drops a byte when a single
+ *    allocation fails (load.c: lex_save), which no caller can detect.
  *
  * Live allocations are kept in a table (pointer and size), so a test can
  * count that a call that failed freed everything it allocated, whichever
@@ -32,6 +35,14 @@
  * SQLite once it is initialized.  0, or -1 if one of them refused.
  */
 int failalloc_install(void);
+
+/*
+ * Make syncing to the disk free: libeca's fsync and fdatasync (linked
+ * with --wrap) and SQLite's xSync return at once.  Durability is tested
+ * elsewhere; these tests run a call thousands of times.  After
+ * failalloc_install(); 0 or -1.
+ */
+int failalloc_nosync(void);
 
 /*
  * Fail the nth counted allocation from now (1 = the next one); with
@@ -70,6 +81,14 @@ struct failalloc_case {
 	void (*done)(void *arg, int r);
 	const int *ok;
 	void (*prepare)(void *arg);
+	/*
+	 * Fail each distinct allocation site once instead of every N: the
+	 * Ns whose allocation is the first from its call stack in a run
+	 * without injection.  For calls that allocate thousands of times
+	 * (OpenSSL's decoders, SQLite's schema), where every N would take
+	 * minutes and mostly repeat the same sites.
+	 */
+	int by_site;
 };
 
 /*
@@ -80,13 +99,16 @@ const char *failalloc_where(void);
 
 /*
  * Run c for every N from 1 until the call makes fewer than N allocations
- * (so nothing was failed), first failing only the Nth allocation, then
- * the Nth and all later ones.  For each N: the call returns 0 or an
- * accepted error code, never an error without an injected failure, and
- * afterwards as many allocations are live as before it.  The call is
- * run once before, without injection, so that the libraries' one-time
- * initialisation is not counted as a leak.  Returns the largest count of
- * allocations seen in one run (how many N were tried).
+ * (so nothing was failed), or with by_site for each N of a site, first
+ * failing only the Nth allocation, then the Nth and all later ones.  For
+ * each N: the call returns 0 or an accepted error code, never an error
+ * without an injected failure, and afterwards as many allocations are
+ * live as before it (OpenSSL's per-thread state, its error queue and
+ * random generators, is freed before both counts, as a thread's exit
+ * would).  The call is run once before, without injection, so that the
+ * libraries' one-time initialisation is not counted as a leak.  Returns
+ * the largest count of allocations seen in one run.  FAILALLOC_VERBOSE
+ * in the environment prints it, and the number of sites.
  */
 unsigned long failalloc_each(const struct failalloc_case *c, void *arg);
 

@@ -2,10 +2,18 @@
  * test_failalloc.c - libeca's parsers and its store when memory runs out.
  *
  * Each test runs one call with its Nth allocation failing, for every N
- * until the call makes fewer than N allocations (failalloc.h), and holds
- * it to three things: no crash, a clean error (ECA_ERR_NOMEM, with the
- * output empty as the header promises) or a success whose output is the
- * same as a run without injection, and nothing left allocated.
+ * until the call makes fewer than N allocations (failalloc.h; for the
+ * few calls that allocate thousands of times, each allocation site
+ * once), and holds it to three things: no crash; a clean error, with the
+ * output empty as the header promises, or a success whose output is the
+ * same as a run without injection; and nothing left allocated.
+ *
+ * A clean error is ECA_ERR_NOMEM, or where the libraries do not say that
+ * memory ran out (OpenSSL's decoders, jansson's syntax errors, SQLite's
+ * SQLITE_NOMEM as the store's DB), the error the call documents: each
+ * test lists which and why.
+ *
+ * FAILALLOC_TEST=pattern runs only the tests matching it.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -19,12 +27,20 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+#include <sqlite3.h>
 
 #include "audit.h"
 #include "channel.h"
 #include "config.h"
+#include "crl.h"
 #include "failalloc.h"
 #include "roster.h"
+#include "store.h"
+#include "testca.h"
 #include "wire.h"
 #include "x509.h"
 
@@ -92,6 +108,11 @@ static const char config_text[] =
     "PEER = media1 10.0.0.5:1557\n"
     "PEER = media2 [::1]:11557\n"
     "LISTEN = [::]:1557\n"
+    "NAT_CLIENT = no\n"
+    "ECA_DISABLE_AUTO_ENROLLMENT = YES\n"
+    "ECA_ALLOW_FORCED_REENROLLMENT = Yes\n"
+    "WORKERS = 4\n"
+    "MAX_CONNECTIONS = 1000\n"
     "ECA_CERT_PATH = /etc/eca/host cert.pem\n"
     "ECA_PRIVATE_KEY_PATH = /etc/eca/key.pem\n"
     "ECA_TRUST_STORE_PATH = /etc/ssl/certs\n"
@@ -329,7 +350,6 @@ test_api_body_parsers_out_of_memory_is_a_clean_error(void **state)
 	(void)state;
 	assert_true(failalloc_each(&c, &a) > 3);
 }
-
 
 /*
  * The channel's HELLO and VERDICT codecs, called through these wrappers
@@ -859,6 +879,26 @@ assert_dir_holds_only(const char *const *names)
 	closedir(d);
 }
 
+/* Remove the files in dir. */
+static int
+empty_dir(const char *dir)
+{
+	char path[1024];
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	return 0;
+}
+
 struct load_arg {
 	const char *path;
 	struct eca_roster *r;
@@ -1263,6 +1303,933 @@ test_audit_append_out_of_memory_appends_nothing(void **state)
 	free(a.want);
 }
 
+/*
+ * Certificates, keys and CRLs from memory (x509.h, crl.h).  Every x509.h
+ * function leaves OpenSSL's error queue empty, failing or not.
+ */
+static struct testca *ca;
+static X509 *leaf_cert;
+static EVP_PKEY *leaf_key;
+
+static void
+make_certs(void)
+{
+	struct testca_leaf_opts o;
+
+	if (ca != NULL)
+		return;
+	memset(&o, 0, sizeof(o));
+	o.keytype = TESTCA_EC_P256;
+	o.cn = "host1.example";
+	o.san = "host1.example,alias1.example";
+	ca = testca_new("failalloc");
+	testca_leaf(ca, &o, &leaf_cert, &leaf_key);
+}
+
+/* What a BIO holds, as a malloc'd buffer. */
+static unsigned char *
+bio_bytes(BIO *b, size_t *len)
+{
+	unsigned char *out;
+	char *data;
+	long n;
+
+	assert_true((n = BIO_get_mem_data(b, &data)) > 0);
+	assert_non_null(out = malloc((size_t)n));
+	memcpy(out, data, (size_t)n);
+	*len = (size_t)n;
+	BIO_free(b);
+	return out;
+}
+
+enum chain_form { CHAIN_PEM, CHAIN_DER, CHAIN_P7 };
+
+/* The leaf (and in PEM and PKCS#7 the intermediate) as a file holds it. */
+static unsigned char *
+chain_bytes(enum chain_form form, size_t *len)
+{
+	PKCS7 *p7;
+	BIO *b;
+
+	assert_non_null(b = BIO_new(BIO_s_mem()));
+	switch (form) {
+	case CHAIN_PEM:
+		assert_int_equal(PEM_write_bio_X509(b, leaf_cert), 1);
+		assert_int_equal(PEM_write_bio_X509(b, ca->inter), 1);
+		break;
+	case CHAIN_DER:
+		assert_int_equal(i2d_X509_bio(b, leaf_cert), 1);
+		break;
+	case CHAIN_P7:
+		assert_non_null(p7 = PKCS7_new());
+		assert_int_equal(PKCS7_set_type(p7, NID_pkcs7_signed), 1);
+		assert_int_equal(PKCS7_content_new(p7, NID_pkcs7_data), 1);
+		assert_int_equal(PKCS7_add_certificate(p7, leaf_cert), 1);
+		assert_int_equal(PKCS7_add_certificate(p7, ca->inter), 1);
+		assert_int_equal(i2d_PKCS7_bio(b, p7), 1);
+		PKCS7_free(p7);
+		break;
+	}
+	return bio_bytes(b, len);
+}
+
+struct chain_arg {
+	unsigned char *buf;
+	size_t len;
+	size_t want_chain;	/* intermediates expected */
+	X509 *leaf;
+	STACK_OF(X509) *chain;
+	struct eca_err err;
+};
+
+static int
+chain_call(void *p)
+{
+	struct chain_arg *a = p;
+
+	return eca_x509_parse_chain(NULL, a->buf, a->len, &a->leaf, &a->chain,
+	    &a->err);
+}
+
+static void
+chain_done(void *p, int r)
+{
+	struct chain_arg *a = p;
+
+	if (ERR_peek_error() != 0)
+		fail_msg("%s: OpenSSL's error queue is not empty",
+		    failalloc_where());
+	if (r != 0) {
+		assert_refusal(r, &a->err);
+		assert_null(a->leaf);
+		assert_null(a->chain);
+		return;
+	}
+	assert_non_null(a->leaf);
+	if (X509_cmp(a->leaf, leaf_cert) != 0)
+		fail_msg("%s: another leaf", failalloc_where());
+	assert_same_int(sk_X509_num(a->chain), a->want_chain);
+	if (a->want_chain > 0 && X509_cmp(sk_X509_value(a->chain, 0),
+	    ca->inter) != 0)
+		fail_msg("%s: another intermediate", failalloc_where());
+	X509_free(a->leaf);
+	sk_X509_pop_free(a->chain, X509_free);
+	a->leaf = NULL;
+	a->chain = NULL;
+}
+
+static void
+test_certificate_parser_out_of_memory_is_a_clean_error(void **state)
+{
+	/* OpenSSL does not tell a full heap from an encoding it refuses. */
+	static const int ok[] = { ECA_ERR_PARSE, 0 };
+	static const struct failalloc_case c = {
+		.name = "eca_x509_parse_chain",
+		.by_site = 1,
+		.call = chain_call,
+		.done = chain_done,
+		.ok = ok,
+	};
+	static const enum chain_form forms[] = { CHAIN_PEM, CHAIN_DER,
+	    CHAIN_P7 };
+	struct chain_arg a;
+	size_t i;
+
+	(void)state;
+	make_certs();
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		memset(&a, 0, sizeof(a));
+		a.buf = chain_bytes(forms[i], &a.len);
+		a.want_chain = forms[i] == CHAIN_DER ? 0 : 1;
+		assert_true(failalloc_each(&c, &a) > 1);
+		free(a.buf);
+	}
+}
+
+struct key_arg {
+	unsigned char *buf;
+	size_t len;
+	const char *pass;
+	EVP_PKEY *key;
+	struct eca_err err;
+};
+
+static int
+key_call(void *p)
+{
+	struct key_arg *a = p;
+
+	return eca_x509_parse_key(NULL, a->buf, a->len, a->pass, &a->key,
+	    &a->err);
+}
+
+static void
+key_done(void *p, int r)
+{
+	struct key_arg *a = p;
+
+	if (ERR_peek_error() != 0)
+		fail_msg("%s: OpenSSL's error queue is not empty",
+		    failalloc_where());
+	if (r != 0) {
+		assert_refusal(r, &a->err);
+		assert_null(a->key);
+		return;
+	}
+	if (EVP_PKEY_eq(a->key, leaf_key) != 1)
+		fail_msg("%s: another key", failalloc_where());
+	EVP_PKEY_free(a->key);
+	a->key = NULL;
+}
+
+static void
+test_key_parser_out_of_memory_is_a_clean_error(void **state)
+{
+	/*
+	 * OpenSSL does not tell a full heap from an encoding it refuses,
+	 * from a wrong passphrase, or (INTERNAL) from a decoder it lacks.
+	 */
+	static const int ok[] = { ECA_ERR_PARSE, ECA_ERR_PASSPHRASE,
+	    ECA_ERR_INTERNAL, 0 };
+	static const struct failalloc_case c = {
+		.name = "eca_x509_parse_key",
+		.by_site = 1,
+		.call = key_call,
+		.done = key_done,
+		.ok = ok,
+	};
+	struct key_arg a;
+	BIO *b;
+
+	(void)state;
+	make_certs();
+	memset(&a, 0, sizeof(a));
+	assert_non_null(b = BIO_new(BIO_s_mem()));
+	assert_int_equal(PEM_write_bio_PrivateKey(b, leaf_key, NULL, NULL, 0,
+	    NULL, NULL), 1);
+	a.buf = bio_bytes(b, &a.len);
+	assert_true(failalloc_each(&c, &a) > 1);
+	free(a.buf);
+	assert_non_null(b = BIO_new(BIO_s_mem()));
+	assert_int_equal(i2d_PrivateKey_bio(b, leaf_key), 1);
+	a.buf = bio_bytes(b, &a.len);
+	assert_true(failalloc_each(&c, &a) > 1);
+	free(a.buf);
+}
+
+struct info_arg {
+	struct eca_certinfo info;
+	struct eca_err err;
+	char *want;
+};
+
+static int
+info_call(void *p)
+{
+	struct info_arg *a = p;
+
+	memset(&a->info, 0, sizeof(a->info));
+	return eca_x509_info(leaf_cert, &a->info, &a->err);
+}
+
+static void
+info_done(void *p, int r)
+{
+	struct info_arg *a = p;
+
+	if (ERR_peek_error() != 0)
+		fail_msg("%s: OpenSSL's error queue is not empty",
+		    failalloc_where());
+	if (r != 0) {
+		assert_refusal(r, &a->err);
+		return;
+	}
+	same_text(&a->want, json_text(eca_wire_certinfo(&a->info)));
+}
+
+static void
+test_certificate_info_out_of_memory_is_a_clean_error(void **state)
+{
+	/* A name OpenSSL cannot print is a certificate it cannot show. */
+	static const int ok[] = { ECA_ERR_BAD_CERTIFICATE, ECA_ERR_INTERNAL,
+	    0 };
+	static const struct failalloc_case c = {
+		.name = "eca_x509_info",
+		.call = info_call,
+		.done = info_done,
+		.ok = ok,
+	};
+	struct info_arg a;
+
+	(void)state;
+	make_certs();
+	memset(&a, 0, sizeof(a));
+	assert_true(failalloc_each(&c, &a) > 1);
+	assert_non_null(strstr(a.want, "alias1.example"));
+	free(a.want);
+}
+
+struct crl_arg {
+	unsigned char *buf;
+	size_t len;
+	X509_STORE *trust;
+	STACK_OF(X509) *untrusted;
+	struct eca_crl_cache *cache;
+	int stored;
+	struct eca_err err;
+	char *want;
+};
+
+static void
+crl_prepare(void *p)
+{
+	struct crl_arg *a = p;
+	struct eca_crl_opts o;
+	struct eca_err err;
+
+	memset(&o, 0, sizeof(o));
+	o.dir = tmp_path("crl");
+	o.path_sync_hours = 1;
+	o.refresh_hours = 24;
+	o.grace_hours = 24;
+	o.no_fetch = 1;
+	assert_int_equal(eca_crl_cache_new(NULL, &o, &a->cache, &err), 0);
+}
+
+static int
+crl_call(void *p)
+{
+	struct crl_arg *a = p;
+
+	a->stored = -1;
+	return eca_crl_cache_add(a->cache, a->trust, a->untrusted, a->buf,
+	    a->len, &a->stored, &a->err);
+}
+
+/* The cache's list, and the names in its directory. */
+static char *
+crl_text(struct crl_arg *a)
+{
+	struct eca_crl_info *v = NULL;
+	struct eca_err err;
+	struct dirent *de;
+	char *s = NULL;
+	size_t len = 0, n, i;
+	FILE *f;
+	DIR *d;
+
+	assert_int_equal(eca_crl_cache_list(a->cache, 0, &v, &n, &err), 0);
+	assert_non_null(f = open_memstream(&s, &len));
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s %s %s %ld %d\n", v[i].issuer, v[i].hash,
+		    v[i].number, v[i].entries, (int)v[i].state);
+	free(v);
+	assert_non_null(d = opendir(tmp_path("crl")));
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			fprintf(f, "file %s\n", de->d_name);
+	closedir(d);
+	assert_int_equal(fclose(f), 0);
+	return s;
+}
+
+static void
+crl_done(void *p, int r)
+{
+	struct crl_arg *a = p;
+	char *now;
+
+	if (ERR_peek_error() != 0)
+		fail_msg("%s: OpenSSL's error queue is not empty",
+		    failalloc_where());
+	now = crl_text(a);
+	eca_crl_cache_free(a->cache);
+	a->cache = NULL;
+	empty_dir(tmp_path("crl"));
+	if (r != 0) {
+		assert_refusal(r, &a->err);
+		assert_true(a->stored != 1);
+		/* Nothing stored, in memory or on disk. */
+		assert_same_str(now, "");
+		free(now);
+		return;
+	}
+	assert_same_int(a->stored, 1);
+	same_text(&a->want, now);
+}
+
+static void
+test_crl_cache_add_out_of_memory_stores_nothing(void **state)
+{
+	/*
+	 * OpenSSL does not tell a full heap from an encoding it refuses or
+	 * a signature that does not verify.
+	 */
+	static const int ok[] = { ECA_ERR_PARSE, ECA_ERR_UNTRUSTED,
+	    ECA_ERR_INTERNAL, 0 };
+	static const struct failalloc_case c = {
+		.name = "eca_crl_cache_add",
+		.call = crl_call,
+		.done = crl_done,
+		.ok = ok,
+		.prepare = crl_prepare,
+	};
+	X509 *revoked[1];
+	X509_CRL *crl;
+	struct crl_arg a;
+
+	(void)state;
+	make_certs();
+	memset(&a, 0, sizeof(a));
+	assert_non_null(a.trust = X509_STORE_new());
+	assert_int_equal(X509_STORE_add_cert(a.trust, ca->root), 1);
+	assert_non_null(a.untrusted = sk_X509_new_null());
+	assert_int_equal(X509_up_ref(ca->inter), 1);
+	assert_true(sk_X509_push(a.untrusted, ca->inter) > 0);
+	revoked[0] = leaf_cert;
+	crl = testca_crl(ca->inter, ca->int_key, revoked, 1, -3600, 86400, 7);
+	a.buf = testca_crl_bytes(crl, 1, &a.len);
+	X509_CRL_free(crl);
+	assert_true(failalloc_each(&c, &a) > 1);
+	assert_non_null(strstr(a.want, ".crl"));
+	free(a.want);
+	free(a.buf);
+	X509_STORE_free(a.trust);
+	sk_X509_pop_free(a.untrusted, X509_free);
+	rmdir(tmp_path("crl"));
+}
+
+/*
+ * The SQLite store: opening (creating and migrating) a registry, a write
+ * transaction, and the reads.  SQLite's SQLITE_NOMEM is the store's
+ * ECA_ERR_DB; the database survives: after a failure, it opens and holds
+ * what was committed before.
+ */
+static const int store_ok[] = { ECA_ERR_DB, 0 };
+
+static const char *
+store_uri(void)
+{
+	static char uri[600];
+
+	snprintf(uri, sizeof(uri), "sqlite:%s", tmp_path("registry.db"));
+	return uri;
+}
+
+static void
+remove_store(void)
+{
+	static const char *const names[] = { "registry.db",
+	    "registry.db-wal", "registry.db-shm", "registry.db-journal" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		unlink(tmp_path(names[i]));
+}
+
+static void
+fake_cert(struct eca_certinfo *ci, unsigned n)
+{
+	memset(ci, 0, sizeof(*ci));
+	snprintf(ci->fingerprint, sizeof(ci->fingerprint), "%064x", n);
+	snprintf(ci->spki_fingerprint, sizeof(ci->spki_fingerprint), "%064x",
+	    n + 0x10000u);
+	snprintf(ci->subject, sizeof(ci->subject), "CN=h%u,O=Example", n);
+	snprintf(ci->issuer, sizeof(ci->issuer), "CN=Issuing CA,O=Example");
+	snprintf(ci->serial, sizeof(ci->serial), "%08X", n);
+	ci->not_before = 1700000000 + n;
+	ci->not_after = 1800000000 + n;
+	snprintf(ci->key_desc, sizeof(ci->key_desc), "EC P-256");
+	snprintf(ci->sig_alg, sizeof(ci->sig_alg), "ecdsa-with-SHA256");
+	snprintf(ci->cn, sizeof(ci->cn), "h%u.example", n);
+	snprintf(ci->san, sizeof(ci->san), "h%u.example,alt%u.example", n, n);
+}
+
+static void
+fake_record(struct eca_enrollment *r, unsigned n)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->primary, sizeof(r->primary), PRIMARY);
+	snprintf(r->host, sizeof(r->host), "h%u.example", n);
+	snprintf(r->host_id, sizeof(r->host_id),
+	    "00000000-0000-4000-8000-%012x", n);
+	r->role = ECA_ROLE_MEDIA;
+	r->state = ECA_STATE_CONFLICT;
+	r->method = ECA_METHOD_MANUAL;
+	fake_cert(&r->cert, n);
+	r->has_candidate = 1;
+	fake_cert(&r->candidate, n + 100);
+	r->candidate_at = 1750000050 + n;
+	snprintf(r->candidate_source, sizeof(r->candidate_source),
+	    "198.51.100.1:%u", 40000 + n);
+	r->enrolled_at = 1750000000 + n;
+	r->updated_at = 1750000100 + n;
+	r->last_seen = 1750000200 + n;
+	snprintf(r->source, sizeof(r->source), "203.0.113.9:%u", 50000 + n);
+}
+
+static void
+fake_history(struct eca_history_entry *h, const struct eca_enrollment *r,
+    const char *event)
+{
+	memset(h, 0, sizeof(*h));
+	snprintf(h->primary, sizeof(h->primary), "%s", r->primary);
+	snprintf(h->host, sizeof(h->host), "%s", r->host);
+	snprintf(h->host_id, sizeof(h->host_id), "%s", r->host_id);
+	snprintf(h->event, sizeof(h->event), "%s", event);
+	h->state = r->state;
+	snprintf(h->fingerprint, sizeof(h->fingerprint), "%s",
+	    r->cert.fingerprint);
+	snprintf(h->spki_fingerprint, sizeof(h->spki_fingerprint), "%s",
+	    r->cert.spki_fingerprint);
+	snprintf(h->actor, sizeof(h->actor), "%s", r->host);
+	snprintf(h->source, sizeof(h->source), "%s", r->source);
+	h->at = r->updated_at;
+}
+
+/* One enrollment as the API writes it: record, candidate, history. */
+static int
+store_write(struct eca_store *st, unsigned n, struct eca_err *err)
+{
+	struct eca_enrollment rec;
+	struct eca_history_entry h;
+	struct eca_candidate cand;
+	int r;
+
+	fake_record(&rec, n);
+	fake_history(&h, &rec, "CONFLICT");
+	memset(&cand, 0, sizeof(cand));
+	cand.cert = rec.candidate;
+	cand.at = rec.candidate_at;
+	cand.last_seen = rec.candidate_at;
+	snprintf(cand.source, sizeof(cand.source), "%s",
+	    rec.candidate_source);
+	if ((r = eca_store_begin(st, err)) != 0)
+		return r;
+	if ((r = eca_store_next_version(st, &rec.version, err)) != 0 ||
+	    (r = eca_store_put(st, &rec, err)) != 0 ||
+	    (r = eca_store_candidate_put(st, PRIMARY, rec.host, &cand,
+	    err)) != 0 ||
+	    (r = eca_store_add_history(st, &h, err)) != 0 ||
+	    (r = eca_store_commit(st, err)) != 0) {
+		eca_store_rollback(st);
+		return r;
+	}
+	return 0;
+}
+
+/* Everything the store answers about hosts 1 to 3, as text. */
+static char *
+store_text(struct eca_store *st)
+{
+	struct eca_enrollment rec, *list = NULL;
+	struct eca_history_entry *hist = NULL;
+	struct eca_candidate *cands = NULL;
+	struct eca_change *ch = NULL;
+	struct eca_err err;
+	char host[32], *s = NULL, *t;
+	size_t len = 0, n, i;
+	unsigned k;
+	int64_t v;
+	FILE *f;
+
+	assert_non_null(f = open_memstream(&s, &len));
+	assert_int_equal(eca_store_version(st, &v, &err), 0);
+	fprintf(f, "version %lld\n", (long long)v);
+	for (k = 1; k <= 3; k++) {
+		snprintf(host, sizeof(host), "h%u.example", k);
+		if (eca_store_get(st, PRIMARY, host, &rec, &err) != 0) {
+			fprintf(f, "%s: %s\n", host, err.msg);
+			continue;
+		}
+		t = json_text(eca_wire_enrollment(&rec));
+		fprintf(f, "%s\n", t);
+		free(t);
+		assert_int_equal(eca_store_history(st, PRIMARY, host, 10,
+		    &hist, &n, &err), 0);
+		for (i = 0; i < n; i++) {
+			t = json_text(eca_wire_history_entry(&hist[i]));
+			fprintf(f, "  %s\n", t);
+			free(t);
+		}
+		free(hist);
+		assert_int_equal(eca_store_candidates(st, PRIMARY, host,
+		    &cands, &n, &err), 0);
+		for (i = 0; i < n; i++) {
+			t = json_text(eca_wire_candidate(&cands[i]));
+			fprintf(f, "  %s\n", t);
+			free(t);
+		}
+		free(cands);
+	}
+	assert_int_equal(eca_store_list(st, PRIMARY, -1, NULL, 10, &list, &n,
+	    &err), 0);
+	for (i = 0; i < n; i++)
+		fprintf(f, "list %s\n", list[i].host);
+	free(list);
+	assert_int_equal(eca_store_changes(st, PRIMARY, 0, 10, &ch, &n,
+	    &err), 0);
+	for (i = 0; i < n; i++)
+		fprintf(f, "change %s %lld\n", ch[i].host,
+		    (long long)ch[i].version);
+	free(ch);
+	assert_int_equal(fclose(f), 0);
+	return s;
+}
+
+struct store_arg {
+	struct eca_store *st;
+	struct eca_err err;
+	char *before;	/* the registry before the call */
+	char *want;	/* and after a successful one */
+};
+
+static void
+open_prepare(void *p)
+{
+	(void)p;
+	remove_store();
+}
+
+static int
+open_call(void *p)
+{
+	struct store_arg *a = p;
+
+	return eca_store_open(store_uri(), 0, &a->st, &a->err);
+}
+
+/*
+ * The registry's schema as SQLite holds it: user_version and every
+ * object's SQL, read with SQLite itself (not the store); "" when there is
+ * no file.
+ */
+static char *
+schema_text(void)
+{
+	sqlite3_stmt *stmt = NULL;
+	sqlite3 *db = NULL;
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	assert_non_null(f = open_memstream(&s, &len));
+	if (access(tmp_path("registry.db"), F_OK) == 0) {
+		assert_int_equal(sqlite3_open_v2(tmp_path("registry.db"), &db,
+		    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, "SELECT "
+		    "(SELECT user_version FROM pragma_user_version), "
+		    "(SELECT group_concat(integrity_check) FROM "
+		    "pragma_integrity_check), name, sql FROM sqlite_master "
+		    "UNION ALL SELECT (SELECT user_version FROM "
+		    "pragma_user_version), NULL, NULL, NULL ORDER BY 3",
+		    -1, &stmt, NULL), SQLITE_OK);
+		while (sqlite3_step(stmt) == SQLITE_ROW)
+			fprintf(f, "%d %s %s %s\n", sqlite3_column_int(stmt, 0),
+			    (const char *)sqlite3_column_text(stmt, 1),
+			    (const char *)sqlite3_column_text(stmt, 2),
+			    (const char *)sqlite3_column_text(stmt, 3));
+		sqlite3_finalize(stmt);
+		sqlite3_close(db);
+	}
+	assert_int_equal(fclose(f), 0);
+	return s;
+}
+
+/*
+ * Creating a registry is all or nothing: after a failure the file holds
+ * no schema at all, or the whole of it (committed before the failure).
+ */
+static void
+open_done(void *p, int r)
+{
+	struct store_arg *a = p;
+	char *now;
+
+	eca_store_close(a->st);
+	a->st = NULL;
+	now = schema_text();
+	remove_store();
+	if (r != 0) {
+		assert_refusal(r, &a->err);
+		if (strcmp(now, "") != 0 && strcmp(now, "0 (null) (null) "
+		    "(null)\n") != 0 && strcmp(now, a->want) != 0)
+			fail_msg("%s: a schema half made:\n%s",
+			    failalloc_where(), now);
+		free(now);
+		return;
+	}
+	same_text(&a->want, now);
+}
+
+static void
+test_store_create_out_of_memory_makes_all_of_the_schema_or_none(
+    void **state)
+{
+	static const struct failalloc_case c = {
+		.name = "eca_store_open (create)",
+		.by_site = 1,
+		.call = open_call,
+		.done = open_done,
+		.ok = store_ok,
+		.prepare = open_prepare,
+	};
+	struct store_arg a;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	assert_true(failalloc_each(&c, &a) > 10);
+	assert_non_null(strstr(a.want, "CREATE TABLE"));
+	free(a.want);
+}
+
+/* A registry holding host 1; the call writes host 2. */
+static void
+write_prepare(void *p)
+{
+	struct store_arg *a = p;
+	struct eca_err err;
+
+	remove_store();
+	assert_int_equal(eca_store_open(store_uri(), 0, &a->st, &err), 0);
+	assert_int_equal(store_write(a->st, 1, &err), 0);
+}
+
+static int
+write_call(void *p)
+{
+	struct store_arg *a = p;
+
+	return store_write(a->st, 2, &a->err);
+}
+
+static void
+write_done(void *p, int r)
+{
+	struct store_arg *a = p;
+	char *now;
+
+	now = store_text(a->st);
+	eca_store_close(a->st);
+	a->st = NULL;
+	remove_store();
+	if (r != 0) {
+		assert_refusal(r, &a->err);
+		/* The transaction is rolled back whole. */
+		if (a->before == NULL)
+			a->before = now;
+		else {
+			assert_same_str(now, a->before);
+			free(now);
+		}
+		return;
+	}
+	same_text(&a->want, now);
+}
+
+static void
+test_store_write_out_of_memory_rolls_back_whole(void **state)
+{
+	static const struct failalloc_case c = {
+		.name = "eca_store put+candidate+history",
+		.call = write_call,
+		.done = write_done,
+		.ok = store_ok,
+		.prepare = write_prepare,
+	};
+	struct store_arg a;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	write_prepare(&a);
+	a.before = store_text(a.st);
+	eca_store_close(a.st);
+	a.st = NULL;
+	assert_true(failalloc_each(&c, &a) > 10);
+	assert_non_null(strstr(a.want, "list h2.example"));
+	free(a.before);
+	free(a.want);
+}
+
+struct read_store_arg {
+	struct eca_store *st;
+	struct eca_enrollment rec;
+	struct eca_enrollment *list;
+	struct eca_history_entry *hist;
+	struct eca_candidate *cands;
+	struct eca_change *ch;
+	size_t nlist, nhist, ncands, nch;
+	struct eca_err err;
+	char *want;
+};
+
+/* Opened afresh each time, so that statements are prepared again. */
+static void
+read_store_prepare(void *p)
+{
+	struct read_store_arg *a = p;
+	struct eca_err err;
+
+	assert_int_equal(eca_store_open(store_uri(), ECA_STORE_READONLY,
+	    &a->st, &err), 0);
+}
+
+static int
+read_store_call(void *p)
+{
+	struct read_store_arg *a = p;
+	int r;
+
+	if ((r = eca_store_get(a->st, PRIMARY, "h2.example", &a->rec,
+	    &a->err)) != 0 ||
+	    (r = eca_store_list(a->st, PRIMARY, -1, NULL, 10, &a->list,
+	    &a->nlist, &a->err)) != 0 ||
+	    (r = eca_store_history(a->st, PRIMARY, "h2.example", 10,
+	    &a->hist, &a->nhist, &a->err)) != 0 ||
+	    (r = eca_store_candidates(a->st, PRIMARY, "h2.example",
+	    &a->cands, &a->ncands, &a->err)) != 0)
+		return r;
+	return eca_store_changes(a->st, PRIMARY, 0, 10, &a->ch, &a->nch,
+	    &a->err);
+}
+
+static void
+read_store_done(void *p, int r)
+{
+	struct read_store_arg *a = p;
+	char *s = NULL, *t;
+	size_t len = 0, i;
+	FILE *f;
+
+	eca_store_close(a->st);
+	a->st = NULL;
+	if (r != 0)
+		assert_refusal(r, &a->err);
+	else {
+		assert_non_null(f = open_memstream(&s, &len));
+		t = json_text(eca_wire_enrollment(&a->rec));
+		fprintf(f, "%s\n", t);
+		free(t);
+		for (i = 0; i < a->nlist; i++) {
+			t = json_text(eca_wire_enrollment(&a->list[i]));
+			fprintf(f, "%s\n", t);
+			free(t);
+		}
+		for (i = 0; i < a->nhist; i++) {
+			t = json_text(eca_wire_history_entry(&a->hist[i]));
+			fprintf(f, "%s\n", t);
+			free(t);
+		}
+		for (i = 0; i < a->ncands; i++) {
+			t = json_text(eca_wire_candidate(&a->cands[i]));
+			fprintf(f, "%s\n", t);
+			free(t);
+		}
+		for (i = 0; i < a->nch; i++)
+			fprintf(f, "%s %lld\n", a->ch[i].host,
+			    (long long)a->ch[i].version);
+		assert_int_equal(fclose(f), 0);
+		same_text(&a->want, s);
+	}
+	/* What the calls before the failing one handed over. */
+	free(a->list);
+	free(a->hist);
+	free(a->cands);
+	free(a->ch);
+	a->list = NULL;
+	a->hist = NULL;
+	a->cands = NULL;
+	a->ch = NULL;
+}
+
+static void
+test_store_reads_out_of_memory_are_clean_errors(void **state)
+{
+	static const struct failalloc_case c = {
+		.name = "eca_store get+list+history+candidates+changes",
+		.by_site = 1,
+		.call = read_store_call,
+		.done = read_store_done,
+		.ok = store_ok,
+		.prepare = read_store_prepare,
+	};
+	struct read_store_arg a;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	remove_store();
+	assert_int_equal(eca_store_open(store_uri(), 0, &st, &err), 0);
+	assert_int_equal(store_write(st, 1, &err), 0);
+	assert_int_equal(store_write(st, 2, &err), 0);
+	eca_store_close(st);
+	assert_true(failalloc_each(&c, &a) > 10);
+	assert_non_null(strstr(a.want, "h1.example 1"));
+	remove_store();
+	free(a.want);
+}
+
+/* The API's JSON encoders: NULL, never an object with a member missing. */
+struct enc_arg {
+	struct eca_enrollment rec;
+	struct eca_change ch[3];
+	json_t *j;
+	char *want;
+};
+
+static int
+enc_call(void *p)
+{
+	struct enc_arg *a = p;
+	json_t *j;
+
+	if ((a->j = eca_wire_enrollment(&a->rec)) == NULL)
+		return ECA_ERR_NOMEM;
+	if ((j = eca_wire_roster(PRIMARY, 0, 3, 3, 1, 0, a->ch, 3)) == NULL ||
+	    json_object_set_new(a->j, "roster", j) != 0)
+		return ECA_ERR_NOMEM;
+	if ((j = eca_wire_error(ECA_ERR_CONFLICT, "another certificate is "
+	    "enrolled")) == NULL || json_object_set_new(a->j, "error", j) != 0)
+		return ECA_ERR_NOMEM;
+	return 0;
+}
+
+static void
+enc_done(void *p, int r)
+{
+	struct enc_arg *a = p;
+
+	if (r != 0) {
+		json_decref(a->j);
+		a->j = NULL;
+		return;
+	}
+	same_text(&a->want, json_text(a->j));
+	a->j = NULL;
+}
+
+static void
+test_api_encoders_out_of_memory_give_nothing_not_less(void **state)
+{
+	static const struct failalloc_case c = {
+		.name = "eca_wire_enrollment+roster+error",
+		.call = enc_call,
+		.done = enc_done,
+	};
+	struct enc_arg a;
+	unsigned i;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	fake_record(&a.rec, 4);
+	for (i = 0; i < 3; i++)
+		fake_change(&a.ch[i], i, ECA_STATE_ENROLLED, i + 1);
+	assert_true(failalloc_each(&c, &a) > 10);
+	assert_non_null(strstr(a.want, "host-2.example"));
+	free(a.want);
+}
+
 static int
 group_setup(void **state)
 {
@@ -1274,23 +2241,18 @@ group_setup(void **state)
 static int
 empty_tmpdir(void **state)
 {
-	struct dirent *de;
-	DIR *d;
-
 	(void)state;
-	if ((d = opendir(tmpdir)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			unlink(tmp_path(de->d_name));
-	closedir(d);
-	return 0;
+	empty_dir(tmp_path("crl"));
+	rmdir(tmp_path("crl"));
+	return empty_dir(tmpdir);
 }
 
 static int
 group_teardown(void **state)
 {
+	X509_free(leaf_cert);
+	EVP_PKEY_free(leaf_key);
+	testca_free(ca);
 	(void)state;
 	empty_tmpdir(state);
 	return rmdir(tmpdir);
@@ -1314,9 +2276,20 @@ main(void)
 		T(test_audit_verify_out_of_memory_is_an_error_not_a_verdict),
 		T(test_audit_read_out_of_memory_is_a_clean_error),
 		T(test_audit_append_out_of_memory_appends_nothing),
+		T(test_certificate_parser_out_of_memory_is_a_clean_error),
+		T(test_key_parser_out_of_memory_is_a_clean_error),
+		T(test_certificate_info_out_of_memory_is_a_clean_error),
+		T(test_crl_cache_add_out_of_memory_stores_nothing),
+		T(test_store_create_out_of_memory_makes_all_of_the_schema_or_none),
+		T(test_store_write_out_of_memory_rolls_back_whole),
+		T(test_store_reads_out_of_memory_are_clean_errors),
+		T(test_api_encoders_out_of_memory_give_nothing_not_less),
 	};
 
-	if (failalloc_install() != 0)
+	if (failalloc_install() != 0 || failalloc_nosync() != 0)
 		return 1;
+	/* FAILALLOC_TEST=test_store_* runs only those. */
+	if (getenv("FAILALLOC_TEST") != NULL)
+		cmocka_set_test_filter(getenv("FAILALLOC_TEST"));
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
