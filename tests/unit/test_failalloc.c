@@ -52,6 +52,29 @@ assert_refusal(int r, const struct eca_err *err)
 	assert_true(err->msg[0] != '\0');
 }
 
+/*
+ * After the call: 1 if it refused, the refusal checked and out (what it
+ * would have handed over, or NULL) checked to be NULL; 0 if it did not.
+ */
+static int
+refused(int r, const struct eca_err *err, const void *out)
+{
+	if (r == 0)
+		return 0;
+	assert_refusal(r, err);
+	assert_null(out);
+	return 1;
+}
+
+/* Every x509.h function leaves OpenSSL's error queue empty. */
+static void
+assert_no_openssl_error(void)
+{
+	if (ERR_peek_error() != 0)
+		fail_msg("%s: OpenSSL's error queue is not empty",
+		    failalloc_where());
+}
+
 /* A success under injection gives what a run without it gave. */
 #define assert_same_str(got, want) do {					\
 	if (strcmp((got), (want)) != 0)					\
@@ -152,11 +175,8 @@ config_parse_done(void *p, int r)
 	struct config_arg *a = p;
 	char *dump;
 
-	if (r != 0) {
-		assert_null(a->cfg);
-		assert_refusal(r, &a->err);
+	if (refused(r, &a->err, a->cfg))
 		return;
-	}
 	dump = eca_config_dump(a->cfg);
 	same_text(&a->want, dump);
 	eca_config_free(a->cfg);
@@ -311,10 +331,8 @@ body_done(void *p, int r)
 {
 	struct body_arg *a = p;
 
-	if (r != 0) {
-		assert_refusal(r, &a->err);
+	if (refused(r, &a->err, NULL))
 		return;
-	}
 	if (!a->have_want) {
 		a->want_body = a->body;
 		memcpy(a->want_fp, a->fp, sizeof(a->fp));
@@ -460,10 +478,8 @@ chan_parse_done(void *p, int r)
 {
 	struct chan_arg *a = p;
 
-	if (r != 0) {
-		assert_refusal(r, &a->err);
+	if (refused(r, &a->err, NULL))
 		return;
-	}
 	same_text(&a->want, chan_encoded(a));
 }
 
@@ -705,11 +721,8 @@ delta_done(void *p, int r)
 {
 	struct delta_arg *a = p;
 
-	if (r != 0) {
-		assert_null(a->d);
-		assert_refusal(r, &a->err);
+	if (refused(r, &a->err, a->d))
 		return;
-	}
 	same_text(&a->want, delta_text(a->d));
 	eca_roster_delta_free(a->d);
 	a->d = NULL;
@@ -919,11 +932,8 @@ load_done(void *p, int r)
 {
 	struct load_arg *a = p;
 
-	if (r != 0) {
-		assert_null(a->r);
-		assert_refusal(r, &a->err);
+	if (refused(r, &a->err, a->r))
 		return;
-	}
 	same_text(&a->want, roster_text(a->r));
 	eca_roster_free(a->r);
 	a->r = NULL;
@@ -1114,10 +1124,8 @@ verify_done(void *p, int r)
 	struct verify_arg *a = p;
 	char *s;
 
-	if (r != 0) {
-		assert_refusal(r, &a->err);
+	if (refused(r, &a->err, NULL))
 		return;
-	}
 	/*
 	 * jansson reports some failed allocations as a syntax error, which
 	 * the journal cannot tell from a damaged line: excused, that one.
@@ -1396,9 +1404,7 @@ chain_done(void *p, int r)
 {
 	struct chain_arg *a = p;
 
-	if (ERR_peek_error() != 0)
-		fail_msg("%s: OpenSSL's error queue is not empty",
-		    failalloc_where());
+	assert_no_openssl_error();
 	if (r != 0) {
 		assert_refusal(r, &a->err);
 		assert_null(a->leaf);
@@ -1468,14 +1474,9 @@ key_done(void *p, int r)
 {
 	struct key_arg *a = p;
 
-	if (ERR_peek_error() != 0)
-		fail_msg("%s: OpenSSL's error queue is not empty",
-		    failalloc_where());
-	if (r != 0) {
-		assert_refusal(r, &a->err);
-		assert_null(a->key);
+	assert_no_openssl_error();
+	if (refused(r, &a->err, a->key))
 		return;
-	}
 	if (EVP_PKEY_eq(a->key, leaf_key) != 1)
 		fail_msg("%s: another key", failalloc_where());
 	EVP_PKEY_free(a->key);
@@ -1537,13 +1538,9 @@ info_done(void *p, int r)
 {
 	struct info_arg *a = p;
 
-	if (ERR_peek_error() != 0)
-		fail_msg("%s: OpenSSL's error queue is not empty",
-		    failalloc_where());
-	if (r != 0) {
-		assert_refusal(r, &a->err);
+	assert_no_openssl_error();
+	if (refused(r, &a->err, NULL))
 		return;
-	}
 	same_text(&a->want, json_text(eca_wire_certinfo(&a->info)));
 }
 
@@ -1639,9 +1636,7 @@ crl_done(void *p, int r)
 	struct crl_arg *a = p;
 	char *now;
 
-	if (ERR_peek_error() != 0)
-		fail_msg("%s: OpenSSL's error queue is not empty",
-		    failalloc_where());
+	assert_no_openssl_error();
 	now = crl_text(a);
 	eca_crl_cache_free(a->cache);
 	a->cache = NULL;
