@@ -42,7 +42,6 @@
 #include "verdict.h"
 #include "wire.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define FRAME_HDR 4
 #define BULK_CHUNK (64 * 1024)
 /* Used when eca_channel_open is given no timeout (timeout_ms <= 0). */
@@ -56,36 +55,6 @@ struct eca_channel {
 	enum eca_purpose purpose;
 	char peer[ECA_HOST_MAX];
 };
-
-static const char *const purpose_names[] = {
-	[ECA_PURPOSE_BACKUP] = "backup",
-	[ECA_PURPOSE_RESTORE] = "restore",
-	[ECA_PURPOSE_REPLICATION] = "replication",
-	[ECA_PURPOSE_CONSOLE] = "console",
-	[ECA_PURPOSE_CONTROL] = "control",
-	[ECA_PURPOSE_PING] = "ping",
-};
-
-const char *
-eca_purpose_name(enum eca_purpose p)
-{
-	if ((unsigned)p >= NELEM(purpose_names))
-		return "unknown";
-	return purpose_names[p];
-}
-
-int
-eca_purpose_from_name(const char *name)
-{
-	size_t i;
-
-	if (name == NULL)
-		return -1;
-	for (i = 0; i < NELEM(purpose_names); i++)
-		if (strcmp(name, purpose_names[i]) == 0)
-			return (int)i;
-	return -1;
-}
 
 static int
 role_from_name(const char *name)
@@ -486,7 +455,7 @@ eca_chan_encode_client_hello(const struct eca_hello_client *h,
 	*len = 0;
 	if (h == NULL || !eca_hostname_is_canon(h->host) ||
 	    !role_valid(h->role) || !eca_hostname_is_canon(h->primary) ||
-	    (unsigned)h->purpose >= NELEM(purpose_names))
+	    !eca_purpose_valid((int)h->purpose))
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot encode a client HELLO with an invalid host, role, "
 		    "primary or purpose");
@@ -1305,7 +1274,7 @@ eca_channel_open(struct eca_host *h, const char *peer,
 		goto out;
 	/* From here on the peer is its canonical name. */
 	peer = canon;
-	if ((unsigned)purpose >= NELEM(purpose_names)) {
+	if (!eca_purpose_valid((int)purpose)) {
 		r = eca_err_set(err, ECA_ERR_USAGE, "unknown channel purpose "
 		    "%d", (int)purpose);
 		goto out;

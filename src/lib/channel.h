@@ -46,21 +46,12 @@
 #include "certinfo.h"
 #include "config.h"
 #include "err.h"
+#include "purpose.h"
 
 #define ECA_FRAME_MAX (16 * 1024)
 #define ECA_PROTOCOL_VERSION 1
 #define ECA_BULK_MAX ((int64_t)1 << 40)	/* largest bulk transfer asked */
 
-enum eca_purpose {
-	ECA_PURPOSE_BACKUP,
-	ECA_PURPOSE_RESTORE,
-	ECA_PURPOSE_REPLICATION,
-	ECA_PURPOSE_CONSOLE,
-	ECA_PURPOSE_CONTROL,
-	ECA_PURPOSE_PING,
-};
-const char *eca_purpose_name(enum eca_purpose p);	/* "backup", ... */
-int eca_purpose_from_name(const char *name);		/* -1 if unknown */
 
 struct eca_hello_server {
 	char host[ECA_HOST_MAX];

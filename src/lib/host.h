@@ -16,11 +16,11 @@
 
 #include <openssl/ssl.h>
 
-#include "channel.h"
 #include "client.h"
 #include "config.h"
 #include "enroll.h"
 #include "err.h"
+#include "purpose.h"
 #include "roster.h"
 #include "store.h"
 #include "x509.h"

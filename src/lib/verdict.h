@@ -14,8 +14,8 @@
 #include <openssl/x509.h>
 
 #include "certinfo.h"
-#include "channel.h"
 #include "err.h"
+#include "purpose.h"
 #include "roster.h"
 #include "x509.h"
 
