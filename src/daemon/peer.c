@@ -1022,7 +1022,7 @@ judge(struct ecad *d, struct pconn *pc)
 		    eca_autoenroll_allowed(cfg, h->cred != NULL,
 		    pc->hello.role, pc->hello.has_cert, 0, pc->hello.purpose,
 		    NULL)) {
-			r = eca_domain_enroll(h, dom, 0, 0, ECA_METHOD_AUTO,
+			r = eca_domain_enroll(h, dom, 0, ECA_METHOD_AUTO,
 			    &outcome, NULL, &e);
 			if (r != 0) {
 				log_warn("auto-enrollment of %s with %s "

@@ -1339,7 +1339,7 @@ eca_channel_open(struct eca_host *h, const char *peer,
 	    purpose, NULL);
 	if (!eca_domain_is_enrolled(h, d) && self_can) {
 		t = now_us();
-		r = eca_domain_enroll(h, d, 0, 0, ECA_METHOD_AUTO, &outcome,
+		r = eca_domain_enroll(h, d, 0, ECA_METHOD_AUTO, &outcome,
 		    NULL, err);
 		steps->autoenroll_us = now_us() - t;
 		if (r != 0) {

@@ -822,9 +822,10 @@ outcome_from_name(const char *name)
 }
 
 int
-eca_domain_enroll(struct eca_host *h, struct eca_domain *d, int precheck,
-    int force, enum eca_method method, enum eca_enroll_outcome *outcome,
-    struct eca_enrollment *out, struct eca_err *err)
+eca_domain_enroll(struct eca_host *h, struct eca_domain *d,
+    unsigned int flags, enum eca_method method,
+    enum eca_enroll_outcome *outcome, struct eca_enrollment *out,
+    struct eca_err *err)
 {
 	struct eca_client *c = NULL;
 	struct eca_enrollment rec;
@@ -833,6 +834,8 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d, int precheck,
 	json_t *body = NULL, *resp = NULL;
 	const char *name;
 	long status;
+	int precheck = (flags & ECA_ENROLL_PRECHECK) != 0;
+	int force = (flags & ECA_ENROLL_FORCE) != 0;
 	int r, o;
 
 	if (outcome != NULL)
@@ -848,8 +851,8 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d, int precheck,
 	/* A storm of first enrollments: come back when told, with jitter. */
 	eca_client_set_busy_retry(c, HOST_ENROLL_BUSY_MS);
 	body = json_pack("{s:s, s:b, s:b, s:s, s:s}",
-	    "host", h->cfg->client_name, "precheck", precheck != 0,
-	    "force", force != 0, "role", eca_role_name(h->cfg->role),
+	    "host", h->cfg->client_name, "precheck", precheck,
+	    "force", force, "role", eca_role_name(h->cfg->role),
 	    "method", method == ECA_METHOD_AUTO ? "auto" : "manual");
 	if (body == NULL) {
 		r = eca_err_set(err, ECA_ERR_NOMEM, "cannot build the "

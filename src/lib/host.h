@@ -125,16 +125,23 @@ int eca_domain_peek(struct eca_host *h, struct eca_domain *d,
 /* The version of d's roster now (its registry version; 0 when empty). */
 int64_t eca_domain_roster_version(struct eca_domain *d);
 
+/* How eca_domain_enroll asks; or-ed together, 0 for a plain enrollment. */
+enum eca_enroll_flags {
+	ECA_ENROLL_PRECHECK = 1 << 0,	/* the primary decides, writes nothing */
+	ECA_ENROLL_FORCE = 1 << 1,	/* replace another key (if policy allows) */
+};
+
 /*
  * Enroll this host with d's primary: POST /v1/enrollments, the same call
  * `eca enroll` makes.  On success the local state (enrolled fingerprint,
- * host ID) is recorded in STATE_DIR and *out (may be NULL) gets the record;
- * *outcome the outcome.  Refusals come back as their ECA_ERR_* with the
- * primary's message.
+ * host ID) is recorded in STATE_DIR (not for a precheck) and *out (may be
+ * NULL) gets the record; *outcome the outcome.  Refusals come back as
+ * their ECA_ERR_* with the primary's message.
  */
-int eca_domain_enroll(struct eca_host *h, struct eca_domain *d, int precheck,
-    int force, enum eca_method method, enum eca_enroll_outcome *outcome,
-    struct eca_enrollment *out, struct eca_err *err) ECA_WUR;
+int eca_domain_enroll(struct eca_host *h, struct eca_domain *d,
+    unsigned int flags, enum eca_method method,
+    enum eca_enroll_outcome *outcome, struct eca_enrollment *out,
+    struct eca_err *err) ECA_WUR;
 
 /* Is this host's current certificate the one enrolled with d, as far as the
  * local state knows?  (No network.) */

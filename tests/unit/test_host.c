@@ -348,7 +348,7 @@ test_host_without_certificate_cannot_sync_or_enroll(void **state)
 	assert_non_null(strstr(e.msg, "ECA_CERT_PATH"));
 	assert_int_equal(d->last_sync_err.code, ECA_ERR_NO_CLIENT_CERT);
 	eca_err_clear(&e);
-	assert_int_equal(eca_domain_enroll(f->h, d, 0, 0, ECA_METHOD_AUTO,
+	assert_int_equal(eca_domain_enroll(f->h, d, 0, ECA_METHOD_AUTO,
 	    &oc, NULL, &e), ECA_ERR_NO_CLIENT_CERT);
 	assert_int_equal(oc, ECA_OUTCOME_NONE);
 	assert_int_equal(d->sync_count, 0);
@@ -954,7 +954,7 @@ test_enroll_refusal_returns_the_primary_reason_and_records_nothing(
 	new_host(f);
 	fake_run(k);
 	eca_err_clear(&e);
-	assert_int_equal(eca_domain_enroll(f->h, &f->h->domains[0], 0, 0,
+	assert_int_equal(eca_domain_enroll(f->h, &f->h->domains[0], 0,
 	    ECA_METHOD_AUTO, &oc, NULL, &e), ECA_ERR_BANNED);
 	assert_non_null(strstr(e.msg, "banned"));
 	assert_int_equal(eca_domain_is_enrolled(f->h, &f->h->domains[0]), 0);
@@ -1009,7 +1009,7 @@ test_enroll_records_local_state_that_survives_a_restart(void **state)
 	new_host(f);
 	fake_run(k);
 	eca_err_clear(&e);
-	if (eca_domain_enroll(f->h, &f->h->domains[0], 0, 0, ECA_METHOD_AUTO,
+	if (eca_domain_enroll(f->h, &f->h->domains[0], 0, ECA_METHOD_AUTO,
 	    &oc, &rec, &e) != 0)
 		fail_msg("enroll: %s", e.msg);
 	assert_int_equal(oc, ECA_OUTCOME_ENROLLED);
@@ -1059,7 +1059,7 @@ test_precheck_records_nothing(void **state)
 	new_host(f);
 	fake_run(k);
 	eca_err_clear(&e);
-	if (eca_domain_enroll(f->h, &f->h->domains[0], 1, 0,
+	if (eca_domain_enroll(f->h, &f->h->domains[0], ECA_ENROLL_PRECHECK,
 	    ECA_METHOD_MANUAL, &oc, NULL, &e) != 0)
 		fail_msg("precheck: %s", e.msg);
 	assert_int_equal(oc, ECA_OUTCOME_ENROLLED);
