@@ -65,6 +65,7 @@
 #include "crl.h"
 #include "ecad.h"
 #include "host.h"
+#include "judge.h"
 #include "log.h"
 #include "text.h"
 #include "tls.h"
@@ -948,13 +949,77 @@ park(struct ecad_peer *p, struct pconn *pc, struct ecad_snap *s,
 }
 
 /*
- * Judge one caller (a judge thread; never waits for the roster).  The
- * order: the primary must be one we share; the caller's certificate
- * (chain, validity, identity: cheap, and a stranger must not make us
- * enroll or sync); this host's own auto-enrollment with that primary
- * when the rule allows; the caller's roster entry, as the roster is now
- * (a miss, another certificate or a stale roster parks the connection
- * until a sync, the first time; see park); then the one verdict.
+ * Log what this host did about its own enrollment while judging pc (the
+ * library does not log: judge.h).
+ */
+static void
+log_self_enrollment(const struct eca_config *cfg, const struct pconn *pc,
+    const struct eca_judge_result *res)
+{
+	if (res->end == ECA_JUDGE_END_ENROLL)
+		log_warn("auto-enrollment of %s with %s (first channel from "
+		    "%s) failed: %s", cfg->client_name, pc->hello.primary,
+		    pc->hello.host, res->enroll_err.msg);
+	else if (res->autoenrolled)
+		log_info("auto-enrolled %s with %s (first channel from %s, "
+		    "purpose %s): %s", cfg->client_name, pc->hello.primary,
+		    pc->hello.host, eca_purpose_name(pc->hello.purpose),
+		    eca_outcome_name(res->outcome));
+}
+
+/*
+ * The one judging path (judge.h) for a caller whose domain is dom: the
+ * verdict into pc->v, or pc parked until a roster sync (a judge never
+ * waits for the roster).  A resumed judgment checks the certificate
+ * again: keeping its check for a parked connection would cost more
+ * memory than the verification cache takes time.
+ */
+static void
+judge_caller(struct ecad *d, struct pconn *pc, struct ecad_snap *s,
+    struct eca_domain *dom)
+{
+	struct eca_judge_input in;
+	struct eca_judge_result res;
+	int r;
+
+	memset(&in, 0, sizeof(in));
+	in.side = ECA_JUDGE_ACCEPTING;
+	in.h = s->host;
+	in.d = dom;
+	in.primary = pc->hello.primary;
+	in.peer = pc->hello.host;
+	in.leaf = pc->leaf;
+	in.chain = pc->chain;
+	in.purpose = pc->hello.purpose;
+	in.peer_side.role = pc->hello.role;
+	in.peer_side.has_cert = pc->hello.has_cert;
+	in.has_autoenroll = pc->hello.has_autoenroll;
+	in.autoenroll = pc->hello.autoenroll;
+	in.resumed = pc->resumed;
+	eca_judge_init(&res);
+	r = eca_judge_peer(&in, &res);
+	log_self_enrollment(s->cfg, pc, &res);
+	if (res.cert_done)
+		snprintf(pc->fingerprint, sizeof(pc->fingerprint), "%s",
+		    res.cert.info.fingerprint);
+	if (r == ECA_JUDGE_NEED_SYNC) {
+		(void)park(d->peer, pc, s, dom, res.synced, res.wait_enroll,
+		    res.cert.info.fingerprint);
+		return;
+	}
+	pc->v.accept = r == 0;
+	pc->v.code = r;
+	snprintf(pc->v.message, sizeof(pc->v.message), "%s",
+	    res.verdict.message);
+}
+
+/*
+ * Judge one caller (a judge thread).  What only the accepting end knows
+ * comes first: a refusal decided while reading the HELLO, a host without
+ * a certificate, a primary this host does not share; then the one
+ * judging path.  The snapshot's, the CRL cache's and the roster's
+ * generations are read before judging: a change while judging means the
+ * next frame is judged once more.
  */
 static void
 judge(struct ecad *d, struct pconn *pc)
@@ -963,150 +1028,28 @@ judge(struct ecad *d, struct pconn *pc)
 	const struct eca_config *cfg = s->cfg;
 	struct eca_host *h = s->host;
 	struct eca_domain *dom;
-	struct eca_roster_entry entry;
-	struct eca_verdict_input in;
-	struct eca_verdict v;
-	struct eca_cert_check cc;
-	struct eca_dn_lookup lk;
-	enum eca_enroll_outcome outcome = ECA_OUTCOME_NONE;
-	struct eca_err e, le;
-	struct eca_autoenroll_side caller, me;
-	const char *why = NULL;
-	uint8_t fp[ECA_ROSTER_FP_LEN];
-	int64_t synced = 0;
-	int r, have = 0, lr = 0, allowed, other;
 
-	eca_err_clear(&e);
-	eca_err_clear(&le);
 	memset(&pc->v, 0, sizeof(pc->v));
-	memset(&cc, 0, sizeof(cc));
-	memset(&in, 0, sizeof(in));
 	snprintf(pc->v.primary, sizeof(pc->v.primary), "%s",
 	    pc->hello.primary);
-	/* Read before judging: a change while judging means once more. */
 	pc->gen_snap = s->gen;
 	pc->gen_crls = h != NULL ? eca_crl_cache_gen(h->policy.crls) : 0;
 	pc->gen_roster = 0;
-	if (pc->pre_code != 0) {
+	if (pc->pre_code != 0)
 		refuse(pc, pc->pre_code, "%s", pc->pre_msg);
-		goto out;
-	}
-	if (h == NULL) {
+	else if (h == NULL)
 		refuse(pc, ECA_ERR_CONFIG, "%s has no certificate configured "
 		    "(ECA_CERT_PATH) and takes no channels", cfg->client_name);
-		goto out;
-	}
-	if ((dom = eca_host_domain(h, pc->hello.primary)) == NULL) {
+	else if ((dom = eca_host_domain(h, pc->hello.primary)) == NULL)
 		refuse(pc, ECA_ERR_FORBIDDEN, "%s asked for a channel in the "
 		    "domain of primary %s, which %s does not belong to; "
 		    "add SERVER = %s to %s's configuration, or use a primary "
 		    "both hosts list", pc->hello.host, pc->hello.primary,
 		    cfg->client_name, pc->hello.primary, cfg->client_name);
-		goto out;
+	else {
+		pc->gen_roster = eca_domain_roster_version(dom);
+		judge_caller(d, pc, s, dom);
 	}
-	pc->gen_roster = eca_domain_roster_version(dom);
-	/* The caller's certificate first (the verdict's own check, once). */
-	in.policy = &h->policy;
-	in.leaf = pc->leaf;
-	in.chain = pc->chain;
-	in.expected_host = pc->hello.host;
-	in.primary = pc->hello.primary;
-	in.purpose = pc->hello.purpose;
-	in.cert = &cc;
-	lk.h = h;
-	lk.d = dom;
-	in.dn_map = eca_domain_dn_map;
-	in.dn_map_arg = &lk;
-	if (eca_verdict_check_cert(&in, &cc) == 0) {
-		if (!eca_domain_is_enrolled(h, dom) &&
-		    eca_autoenroll_allowed(cfg, h->cred != NULL,
-		    pc->hello.role, pc->hello.has_cert, 0, pc->hello.purpose,
-		    NULL)) {
-			r = eca_domain_enroll(h, dom, 0, ECA_METHOD_AUTO,
-			    &outcome, NULL, &e);
-			if (r != 0) {
-				log_warn("auto-enrollment of %s with %s "
-				    "(first channel from %s) failed: %s",
-				    cfg->client_name, pc->hello.primary,
-				    pc->hello.host, e.msg);
-				refuse(pc, r, "%s could not enroll itself "
-				    "with %s: %s", cfg->client_name,
-				    pc->hello.primary, e.msg);
-				goto out;
-			}
-			log_info("auto-enrolled %s with %s (first channel "
-			    "from %s, purpose %s): %s", cfg->client_name,
-			    pc->hello.primary, pc->hello.host,
-			    eca_purpose_name(pc->hello.purpose),
-			    eca_outcome_name(outcome));
-		}
-		/*
-		 * Would the caller enroll itself for this channel?  Its HELLO
-		 * says so ("auto": its own rule and settings); a caller that
-		 * does not say is asked the rule with auto-enrollment on (the
-		 * wait is bounded).
-		 */
-		caller.role = pc->hello.role;
-		caller.has_cert = pc->hello.has_cert;
-		caller.nat = 0;
-		caller.disabled = 0;
-		me.role = cfg->role;
-		me.has_cert = h->cred != NULL;
-		me.nat = cfg->nat_client;
-		me.disabled = cfg->disable_auto_enrollment;
-		allowed = eca_autoenroll_rule(&caller, &me, pc->hello.purpose,
-		    &why);
-		if (allowed && pc->hello.has_autoenroll &&
-		    !pc->hello.autoenroll) {
-			allowed = 0;
-			why = "auto-enrollment is disabled on the caller "
-			    "(ECA_DISABLE_AUTO_ENROLLMENT = YES)";
-		}
-		lr = eca_domain_peek(h, dom, pc->hello.host, &entry, &synced,
-		    &le);
-		/*
-		 * Not found, found removed or with another certificate (the
-		 * caller may have just enrolled, renewed or re-enrolled), or
-		 * a stale roster: one sync (rate-limited and shared) before
-		 * deciding, and when the caller may be enrolling right now,
-		 * syncs until it appears or ECA_ENROLL_WAIT_MS pass.  Parked,
-		 * not waited for here.
-		 */
-		other = lr == 0 && eca_roster_fp_from_hex(cc.info.fingerprint,
-		    fp) == 0 && memcmp(fp, entry.fingerprint, sizeof(fp)) != 0;
-		if (!pc->resumed && (lr != 0 || other ||
-		    entry.state == ECA_STATE_REMOVED)) {
-			(void)park(d->peer, pc, s, dom, synced,
-			    allowed && lr == ECA_ERR_NOT_FOUND,
-			    cc.info.fingerprint);
-			goto out;
-		}
-		if (lr == 0)
-			have = 1;
-		else if (lr != ECA_ERR_NOT_FOUND &&
-		    lr != ECA_ERR_ROSTER_STALE) {
-			refuse(pc, lr, "cannot check %s's enrollment with %s: "
-			    "%s", pc->hello.host, pc->hello.primary, le.msg);
-			goto out;
-		}
-	} else
-		allowed = 0;
-	in.entry = have ? &entry : NULL;
-	in.roster_status = lr == ECA_ERR_ROSTER_STALE ? lr : 0;
-	in.roster_err = lr == ECA_ERR_ROSTER_STALE ? le.msg : NULL;
-	in.autoenroll_allowed = allowed;
-	in.no_autoenroll_why = why;
-	memset(&v, 0, sizeof(v));
-	eca_verdict_peer(&in, &v);
-	pc->v.accept = v.code == 0;
-	pc->v.code = v.code;
-	snprintf(pc->v.message, sizeof(pc->v.message), "%s", v.message);
-	snprintf(pc->fingerprint, sizeof(pc->fingerprint), "%s",
-	    v.peer.fingerprint);
-out:
-	if (pc->fingerprint[0] == '\0' && cc.info.fingerprint[0] != '\0')
-		snprintf(pc->fingerprint, sizeof(pc->fingerprint), "%s",
-		    cc.info.fingerprint);
 	ecad_snap_put(s);
 }
 

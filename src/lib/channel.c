@@ -37,6 +37,8 @@
 #include <openssl/x509.h>
 
 #include "host.h"
+#include "judge.h"
+#include "log.h"
 #include "text.h"
 #include "tls.h"
 #include "verdict.h"
@@ -1152,88 +1154,222 @@ tls_connect(struct eca_channel *ch, SSL_CTX *ctx,
 	return 0;
 }
 
-/*
- * Look the peer up in d's roster (waiting wait_ms for an enrollment in
- * flight) and judge it: 0, or the verdict's code with "refused PEER: ...".
- * The certificate is checked into *cc the first time (cc->code < 0) and
- * that result is reused when the judgment is repeated.
- */
+/* What eca_channel_open holds while it opens a channel. */
+struct opening {
+	struct eca_host *h;
+	struct eca_channel *ch;
+	struct eca_chan_steps *steps;
+	unsigned char *buf;		/* one frame's payload */
+	struct eca_hello_server sh;	/* the server's HELLO */
+	const char *primary;		/* the primary both share */
+	struct eca_domain *d;		/* this host's domain of it */
+	X509 *leaf;			/* the server's certificate */
+	STACK_OF(X509) *chain;
+	int deferred;			/* judged after its VERDICT */
+	struct eca_judge_input in;
+	struct eca_judge_result res;
+};
+
+/* The arguments, before anything is opened: 0, or the usage error. */
 static int
-judge_peer(struct eca_host *h, struct eca_channel *ch, struct eca_domain *d,
-    const char *primary, X509 *leaf, STACK_OF(X509) *chain,
-    struct eca_cert_check *cc, long wait_ms, int peer_can_enroll,
-    const char *why, struct eca_chan_steps *steps, struct eca_err *err)
+open_check(struct eca_host *h, const char *peer, enum eca_purpose purpose,
+    char canon[ECA_HOST_MAX], struct eca_err *err)
 {
-	struct eca_verdict_input in;
-	struct eca_roster_entry entry;
-	struct eca_dn_lookup lk;
-	struct eca_verdict v;
-	struct eca_err lerr;
-	int64_t t;
 	int r;
 
-	eca_err_clear(&lerr);
-	memset(&in, 0, sizeof(in));
-	lk.h = h;
-	lk.d = d;
-	t = now_us();
-	r = eca_domain_lookup(h, d, ch->peer, wait_ms, &entry, &lerr);
-	steps->enroll_check_us = (steps->enroll_check_us < 0 ? 0 :
-	    steps->enroll_check_us) + (now_us() - t);
-	if (r == 0)
-		in.entry = &entry;
-	else if (r == ECA_ERR_ROSTER_STALE) {
-		in.roster_status = r;
-		in.roster_err = lerr.msg;
-	} else if (r != ECA_ERR_NOT_FOUND) {
-		if (err != NULL)
-			*err = lerr;
-		return err_prefix(err, r, "cannot check %s's enrollment with "
-		    "%s", ch->peer, primary);
-	}
-	in.policy = &h->policy;
-	in.leaf = leaf;
-	in.chain = chain;
-	in.expected_host = ch->peer;
-	in.primary = primary;
-	in.dn_map = eca_domain_dn_map;
-	in.dn_map_arg = &lk;
-	in.autoenroll_allowed = peer_can_enroll;
-	in.no_autoenroll_why = why;
-	in.purpose = ch->purpose;
-	if (cc->code < 0)
-		(void)eca_verdict_check_cert(&in, cc);
-	in.cert = cc;
-	memset(&v, 0, sizeof(v));
-	r = eca_verdict_peer(&in, &v);
-	steps->peer = v.peer;
-	if (r != 0)
-		return eca_err_set(err, r, "refused %s: %s", ch->peer,
-		    v.message);
+	if (h == NULL || h->cfg == NULL || h->cfg->client_name == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_channel_open needs a host context");
+	if ((r = eca_hostname_canon(peer, canon, ECA_HOST_MAX, err)) != 0)
+		return r;
+	if (!eca_purpose_valid((int)purpose))
+		return eca_err_set(err, ECA_ERR_USAGE, "unknown channel "
+		    "purpose %d", (int)purpose);
+	if (h->client_ctx == NULL || h->cred == NULL)
+		return eca_err_set(err, ECA_ERR_NO_CLIENT_CERT, "%s has no "
+		    "external certificate to open a channel with: configure "
+		    "ECA_CERT_PATH and ECA_PRIVATE_KEY_PATH",
+		    h->cfg->client_name);
 	return 0;
 }
 
 /*
- * Would the peer's side of this communication enroll it automatically?
- * Its configuration is not known here, so the rule is asked as if the
- * peer had not disabled auto-enrollment: what it changes is only how long
- * to wait for the peer's enrollment and which remedy the refusal names.
+ * The server's HELLO: who it says it is (it must be the host called),
+ * the primary both hosts share, and the certificate it presented.
  */
 static int
-peer_autoenroll(const struct eca_host *h, const struct eca_hello_server *sh,
-    enum eca_purpose purpose, const char **why)
+read_server_hello(struct opening *o, struct eca_err *err)
 {
-	struct eca_autoenroll_side peer, me;
+	struct eca_channel *ch = o->ch;
+	size_t len;
+	int64_t t = now_us();
+	int r;
 
-	peer.role = sh->role;
-	peer.has_cert = sh->has_cert;
-	peer.nat = 0;
-	peer.disabled = 0;
-	me.role = h->cfg->role;
-	me.has_cert = h->cred != NULL;
-	me.nat = h->cfg->nat_client;
-	me.disabled = h->cfg->disable_auto_enrollment;
-	return eca_autoenroll_rule(&peer, &me, purpose, why);
+	if ((r = recv_frame(ch, o->buf, ECA_FRAME_MAX, &len,
+	    "reading its HELLO", err)) != 0)
+		return r;
+	if ((r = eca_chan_parse_server_hello(o->buf, len, &o->sh, err)) != 0)
+		return err_prefix(err, r, "%s is not speaking the channel "
+		    "protocol", ch->peer);
+	if (strcmp(o->sh.host, ch->peer) != 0)
+		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH, "refused "
+		    "%s: the host at %s says it is %s (check the PEER entry "
+		    "or DNS for %s)", ch->peer, o->steps->address, o->sh.host,
+		    ch->peer);
+	if ((o->primary = eca_chan_shared_primary(o->h->cfg, &o->sh)) == NULL)
+		return eca_err_set(err, ECA_ERR_FORBIDDEN, "%s and %s share "
+		    "no primary: list a common primary in both hosts' SERVER "
+		    "entries", o->h->cfg->client_name, ch->peer);
+	snprintf(o->steps->primary, sizeof(o->steps->primary), "%s",
+	    o->primary);
+	if ((o->d = eca_host_domain(o->h, o->primary)) == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL, "no domain state "
+		    "for primary %s", o->primary);
+	if ((r = eca_tls_peer_chain(ch->ssl, &o->leaf, &o->chain, err)) != 0)
+		return err_prefix(err, r, "refused %s", ch->peer);
+	o->steps->identity_us = now_us() - t;
+	return 0;
+}
+
+/* Add us to a step's time (a step not reached yet counts from 0). */
+static void
+step_add(int64_t *step, int64_t us)
+{
+	*step = (*step < 0 ? 0 : *step) + us;
+}
+
+/*
+ * One judgment of the server (judge.h), with the roster refreshed first
+ * for wait_ms when this is the judgment resumed after a sync: 0,
+ * ECA_JUDGE_NEED_SYNC, or the refusal in err.  The certificate check
+ * counts as identity, this host's enrollment as its own step, the rest
+ * (roster look-ups and refreshes) as the enrollment check.
+ */
+static int
+judge_server(struct opening *o, long wait_ms, struct eca_err *err)
+{
+	struct eca_judge_result *res = &o->res;
+	struct eca_chan_steps *steps = o->steps;
+	struct eca_err se;
+	int64_t t, cert_us, enroll_us;
+	int r;
+
+	t = now_us();
+	cert_us = res->cert_done ? 0 : -1;
+	enroll_us = res->autoenroll_us;
+	/* A failed refresh shows in the verdict (stale, or still missing). */
+	eca_err_clear(&se);
+	if (o->in.resumed && eca_domain_refresh(o->h, o->d, o->ch->peer,
+	    wait_ms, &se) != 0)
+		log_debug("judging %s with the roster as it is: %s",
+		    o->ch->peer, se.msg);
+	r = eca_judge_peer(&o->in, res);
+	t = now_us() - t;
+	if (cert_us < 0 && res->cert_done) {
+		step_add(&steps->identity_us, res->cert_us);
+		t -= res->cert_us;
+	}
+	if (res->autoenroll_us != enroll_us) {
+		steps->autoenroll_us = res->autoenroll_us;
+		t -= res->autoenroll_us;
+	}
+	steps->autoenrolled = res->autoenrolled;
+	step_add(&steps->enroll_check_us, t > 0 ? t : 0);
+	steps->peer = res->cert.info;
+	if (r == 0 || r == ECA_JUDGE_NEED_SYNC)
+		return r;
+	if (res->end == ECA_JUDGE_END_VERDICT)
+		return eca_err_set(err, r, "refused %s: %s", o->ch->peer,
+		    res->verdict.message);
+	return eca_err_set(err, r, "%s", res->verdict.message);
+}
+
+/*
+ * Judge the server before sending anything but the TLS handshake.  A
+ * roster that must be synced first is refreshed once (rate-limited) and
+ * the server judged again; but a server that is not in the roster yet
+ * and would be enrolled by this very communication enrolls only after
+ * it has read our HELLO: then the judgment is deferred until after its
+ * VERDICT (nothing but the HELLO goes out before it).
+ */
+static int
+judge_before_hello(struct opening *o, enum eca_purpose purpose,
+    struct eca_err *err)
+{
+	struct eca_judge_input *in = &o->in;
+	int r;
+
+	memset(in, 0, sizeof(*in));
+	in->side = ECA_JUDGE_CALLING;
+	in->h = o->h;
+	in->d = o->d;
+	in->primary = o->primary;
+	in->peer = o->ch->peer;
+	in->leaf = o->leaf;
+	in->chain = o->chain;
+	in->purpose = purpose;
+	in->peer_side.role = o->sh.role;
+	in->peer_side.has_cert = o->sh.has_cert;
+	eca_judge_init(&o->res);
+	if ((r = judge_server(o, 0, err)) != ECA_JUDGE_NEED_SYNC)
+		return r;
+	in->resumed = 1;
+	if (o->res.wait_enroll) {
+		o->deferred = 1;
+		return 0;
+	}
+	return judge_server(o, 0, err);
+}
+
+/* This host's HELLO: who it is, the primary, the purpose. */
+static int
+send_client_hello(struct opening *o, enum eca_purpose purpose,
+    struct eca_err *err)
+{
+	struct eca_hello_client hc;
+	unsigned char *frame = NULL;
+	size_t len;
+	int r;
+
+	memset(&hc, 0, sizeof(hc));
+	snprintf(hc.host, sizeof(hc.host), "%s", o->h->cfg->client_name);
+	hc.role = o->h->cfg->role;
+	snprintf(hc.primary, sizeof(hc.primary), "%s", o->primary);
+	hc.purpose = purpose;
+	hc.has_cert = 1;
+	hc.autoenroll = o->res.self_autoenroll;
+	hc.has_autoenroll = 1;
+	if ((r = eca_chan_encode_client_hello(&hc, &frame, &len, err)) == 0)
+		r = write_full(o->ch, frame, len, deadline_of(o->ch->timeout_ms),
+		    "sending this host's HELLO", err);
+	free(frame);
+	return r;
+}
+
+/* The server's verdict on this host: 0 when it accepts. */
+static int
+read_verdict(struct opening *o, struct eca_err *err)
+{
+	struct eca_chan_verdict cv;
+	const char *peer = o->ch->peer;
+	size_t len;
+	int r;
+
+	if ((r = recv_frame(o->ch, o->buf, ECA_FRAME_MAX, &len,
+	    "reading its VERDICT", err)) != 0)
+		return r;
+	if ((r = eca_chan_parse_verdict(o->buf, len, &cv, err)) != 0)
+		return err_prefix(err, r, "%s is not speaking the channel "
+		    "protocol", peer);
+	if (!cv.accept)
+		return eca_err_set(err, cv.code, "%s refused this host: %s",
+		    peer, cv.message[0] != '\0' ? cv.message :
+		    eca_strerror(cv.code));
+	if (cv.primary[0] != '\0' && strcmp(cv.primary, o->primary) != 0)
+		return eca_err_set(err, ECA_ERR_PROTOCOL, "%s accepted this "
+		    "host for primary %s, not %s as asked", peer, cv.primary,
+		    o->primary);
+	return 0;
 }
 
 int
@@ -1242,21 +1378,10 @@ eca_channel_open(struct eca_host *h, const char *peer,
     struct eca_chan_steps *steps, struct eca_err *err)
 {
 	struct eca_chan_steps local;
-	struct eca_channel *ch = NULL;
-	struct eca_hello_server sh;
-	struct eca_hello_client hc;
-	struct eca_chan_verdict cv;
-	struct eca_cert_check cc;
-	struct eca_domain *d;
-	enum eca_enroll_outcome outcome;
-	STACK_OF(X509) *chain = NULL;
-	X509 *leaf = NULL;
-	unsigned char *buf = NULL, *frame = NULL;
-	const char *primary, *why = NULL;
+	struct opening *o = NULL;
 	char canon[ECA_HOST_MAX];
-	size_t len;
-	int64_t t0, t;
-	int r = ECA_ERR_INTERNAL, peer_can, self_can, deferred = 0;
+	int64_t t0;
+	int r;
 
 	if (steps == NULL)
 		steps = &local;
@@ -1264,155 +1389,48 @@ eca_channel_open(struct eca_host *h, const char *peer,
 	t0 = now_us();
 	if (out != NULL)
 		*out = NULL;
-	if (h == NULL || h->cfg == NULL || h->cfg->client_name == NULL ||
-	    out == NULL) {
-		r = eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_channel_open needs a host context");
+	if (out == NULL)
+		h = NULL;	/* nowhere to put the channel */
+	if ((r = open_check(h, peer, purpose, canon, err)) != 0)
 		goto out;
-	}
-	if ((r = eca_hostname_canon(peer, canon, sizeof(canon), err)) != 0)
-		goto out;
-	/* From here on the peer is its canonical name. */
-	peer = canon;
-	if (!eca_purpose_valid((int)purpose)) {
-		r = eca_err_set(err, ECA_ERR_USAGE, "unknown channel purpose "
-		    "%d", (int)purpose);
-		goto out;
-	}
-	if (h->client_ctx == NULL || h->cred == NULL) {
-		r = eca_err_set(err, ECA_ERR_NO_CLIENT_CERT, "%s has no "
-		    "external certificate to open a channel with: configure "
-		    "ECA_CERT_PATH and ECA_PRIVATE_KEY_PATH",
-		    h->cfg->client_name);
-		goto out;
-	}
-	if ((ch = calloc(1, sizeof(*ch))) == NULL ||
-	    (buf = malloc(ECA_FRAME_MAX)) == NULL) {
+	/* The judgment is big (two certificates' details): not on the stack. */
+	if ((o = calloc(1, sizeof(*o))) == NULL ||
+	    (o->ch = calloc(1, sizeof(*o->ch))) == NULL ||
+	    (o->buf = malloc(ECA_FRAME_MAX)) == NULL) {
 		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	ch->fd = -1;
-	ch->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
-	ch->purpose = purpose;
-	memcpy(ch->peer, peer, strlen(peer) + 1);
+	o->h = h;
+	o->steps = steps;
+	o->ch->fd = -1;
+	o->ch->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
+	o->ch->purpose = purpose;
+	/* From here on the peer is its canonical name. */
+	memcpy(o->ch->peer, canon, strlen(canon) + 1);
 
-	if ((r = tcp_connect(ch, h->cfg, steps, err)) != 0 ||
-	    (r = tls_connect(ch, h->client_ctx, steps, err)) != 0)
+	if ((r = tcp_connect(o->ch, h->cfg, steps, err)) != 0 ||
+	    (r = tls_connect(o->ch, h->client_ctx, steps, err)) != 0 ||
+	    (r = read_server_hello(o, err)) != 0 ||
+	    (r = judge_before_hello(o, purpose, err)) != 0 ||
+	    (r = send_client_hello(o, purpose, err)) != 0 ||
+	    (r = read_verdict(o, err)) != 0)
 		goto out;
-
-	/* The server's HELLO: who it says it is, and its primaries. */
-	t = now_us();
-	if ((r = recv_frame(ch, buf, ECA_FRAME_MAX, &len,
-	    "reading its HELLO", err)) != 0)
+	/* The server enrolled while reading our HELLO: wait to see it. */
+	if (o->deferred && (r = judge_server(o, ECA_ENROLL_WAIT_MS,
+	    err)) != 0)
 		goto out;
-	if ((r = eca_chan_parse_server_hello(buf, len, &sh, err)) != 0) {
-		r = err_prefix(err, r, "%s is not speaking the channel "
-		    "protocol", peer);
-		goto out;
-	}
-	if (strcmp(sh.host, peer) != 0) {
-		r = eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH, "refused %s: "
-		    "the host at %s says it is %s (check the PEER entry or "
-		    "DNS for %s)", peer, steps->address, sh.host, peer);
-		goto out;
-	}
-	if ((primary = eca_chan_shared_primary(h->cfg, &sh)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_FORBIDDEN, "%s and %s share no "
-		    "primary: list a common primary in both hosts' SERVER "
-		    "entries", h->cfg->client_name, peer);
-		goto out;
-	}
-	snprintf(steps->primary, sizeof(steps->primary), "%s", primary);
-	if ((d = eca_host_domain(h, primary)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_INTERNAL, "no domain state for "
-		    "primary %s", primary);
-		goto out;
-	}
-	if ((r = eca_tls_peer_chain(ch->ssl, &leaf, &chain, err)) != 0) {
-		r = err_prefix(err, r, "refused %s", peer);
-		goto out;
-	}
-	steps->identity_us = now_us() - t;
-
-	/* This host's own enrollment first (S1, S3): the rule decides. */
-	self_can = eca_autoenroll_allowed(h->cfg, 1, sh.role, sh.has_cert, 0,
-	    purpose, NULL);
-	if (!eca_domain_is_enrolled(h, d) && self_can) {
-		t = now_us();
-		r = eca_domain_enroll(h, d, 0, ECA_METHOD_AUTO, &outcome,
-		    NULL, err);
-		steps->autoenroll_us = now_us() - t;
-		if (r != 0) {
-			r = err_prefix(err, r, "automatic enrollment of %s "
-			    "with %s failed", h->cfg->client_name, primary);
-			goto out;
-		}
-		steps->autoenrolled = 1;
-	}
-
-	/*
-	 * Judge the server before sending anything.  A server that is not
-	 * enrolled yet but would be by this very communication enrolls
-	 * only after it has read our HELLO: then the judgment waits until
-	 * after its VERDICT (nothing but the HELLO is sent before it).
-	 */
-	peer_can = peer_autoenroll(h, &sh, purpose, &why);
-	cc.code = -1;
-	r = judge_peer(h, ch, d, primary, leaf, chain, &cc, 0, peer_can, why,
-	    steps, err);
-	if (r == ECA_ERR_NOT_ENROLLED && peer_can)
-		deferred = 1;
-	else if (r != 0)
-		goto out;
-
-	memset(&hc, 0, sizeof(hc));
-	snprintf(hc.host, sizeof(hc.host), "%s", h->cfg->client_name);
-	hc.role = h->cfg->role;
-	snprintf(hc.primary, sizeof(hc.primary), "%s", primary);
-	hc.purpose = purpose;
-	hc.has_cert = 1;
-	hc.autoenroll = self_can;
-	hc.has_autoenroll = 1;
-	if ((r = eca_chan_encode_client_hello(&hc, &frame, &len, err)) != 0 ||
-	    (r = write_full(ch, frame, len, deadline_of(ch->timeout_ms),
-	    "sending this host's HELLO", err)) != 0)
-		goto out;
-
-	/* The server's verdict on this host. */
-	if ((r = recv_frame(ch, buf, ECA_FRAME_MAX, &len,
-	    "reading its VERDICT", err)) != 0)
-		goto out;
-	if ((r = eca_chan_parse_verdict(buf, len, &cv, err)) != 0) {
-		r = err_prefix(err, r, "%s is not speaking the channel "
-		    "protocol", peer);
-		goto out;
-	}
-	if (!cv.accept) {
-		r = eca_err_set(err, cv.code, "%s refused this host: %s", peer,
-		    cv.message[0] != '\0' ? cv.message :
-		    eca_strerror(cv.code));
-		goto out;
-	}
-	if (cv.primary[0] != '\0' && strcmp(cv.primary, primary) != 0) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL, "%s accepted this host "
-		    "for primary %s, not %s as asked", peer, cv.primary,
-		    primary);
-		goto out;
-	}
-	if (deferred && (r = judge_peer(h, ch, d, primary, leaf, chain, &cc,
-	    ECA_ENROLL_WAIT_MS, peer_can, why, steps, err)) != 0)
-		goto out;
-
-	*out = ch;
-	ch = NULL;
+	*out = o->ch;
+	o->ch = NULL;
 	r = 0;
  out:
 	steps->total_us = now_us() - t0;
-	eca_channel_close(ch);
-	X509_free(leaf);
-	sk_X509_pop_free(chain, X509_free);
-	free(frame);
-	free(buf);
+	if (o != NULL) {
+		eca_channel_close(o->ch);
+		X509_free(o->leaf);
+		sk_X509_pop_free(o->chain, X509_free);
+		free(o->buf);
+		free(o);
+	}
 	return r;
 }
 

@@ -27,7 +27,7 @@
 
 /* On a roster miss, refresh at most this often per domain (seconds). */
 #define ECA_ROSTER_MISS_INTERVAL 1
-/* How long an accepting host waits for a caller's enrollment in flight. */
+/* How long a host waits for its peer's enrollment in flight. */
 #define ECA_ENROLL_WAIT_MS 5000
 
 struct eca_domain {
@@ -87,14 +87,6 @@ int eca_domain_sync(struct eca_host *h, struct eca_domain *d, int on_miss,
     struct eca_err *err) ECA_WUR;
 
 /*
- * Look host up in d's roster.  0 and *out, ECA_ERR_NOT_FOUND, or
- * ECA_ERR_ROSTER_STALE (with err) when the roster is older than
- * roster_max_age and could not be refreshed.  On a miss it syncs once
- * (on_miss) and, if wait_ms > 0, keeps re-syncing until the host appears
- * or wait_ms passes (a caller's enrollment in flight).  A REMOVED record
- * gets the one refresh, not the wait, and is returned (state REMOVED).
- */
-/*
  * ECA_IDENTITY = DN: eca_dn_map_fn over the roster of a domain (arg is a
  * struct eca_dn_lookup): the subject's host, refreshing the roster once
  * (rate-limited, as on a host miss) when the subject is not mapped.
@@ -106,9 +98,17 @@ struct eca_dn_lookup {
 int eca_domain_dn_map(void *arg, const char *subject, char *host,
     size_t size);
 
-int eca_domain_lookup(struct eca_host *h, struct eca_domain *d,
-    const char *host, long wait_ms, struct eca_roster_entry *out,
-    struct eca_err *err) ECA_WUR;
+/*
+ * Refresh d's roster for a peer that is missing from it, REMOVED, enrolled
+ * with another certificate, or when it is stale: one sync now (on a miss:
+ * rate-limited to ECA_ROSTER_MISS_INTERVAL, see eca_domain_sync), and with
+ * wait_ms > 0, a sync every half second until host is in the roster or
+ * wait_ms has passed (the peer's enrollment in flight).  Returns the last
+ * sync's result; the caller then looks with eca_domain_peek, which also
+ * tells a stale roster.
+ */
+int eca_domain_refresh(struct eca_host *h, struct eca_domain *d,
+    const char *host, long wait_ms, struct eca_err *err) ECA_WUR;
 
 /*
  * Look host up in d's roster as it is, without any network and without
