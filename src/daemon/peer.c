@@ -108,13 +108,13 @@ struct pconn {
 	int throttled;			/* reading paused: output is full */
 	char addr[INET6_ADDRSTRLEN + 8];
 	/* Judge input (set by the I/O thread before queueing). */
-	struct eca_hello_client hello;
+	struct eca_channel_client_hello hello;
 	X509 *leaf;
 	STACK_OF(X509) *chain;
 	int pre_code;			/* refusal decided before judging */
 	char pre_msg[ECA_ERR_MSG_MAX];
 	/* Judge output. */
-	struct eca_chan_verdict v;
+	struct eca_channel_verdict v;
 	char fingerprint[ECA_FP_HEX_LEN + 1];
 	/* Bulk. */
 	int64_t remaining;
@@ -270,7 +270,7 @@ send_json(struct pconn *pc, json_t *obj)
 	eca_err_clear(&e);
 	if (obj == NULL)
 		return ECA_ERR_NOMEM;
-	r = eca_frame_encode_json(obj, &buf, &len, &e);
+	r = eca_channel_frame_encode(obj, &buf, &len, &e);
 	json_decref(obj);
 	if (r != 0) {
 		log_error("peer %s: cannot encode a frame: %s", pc->addr,
@@ -357,7 +357,7 @@ frame_peek(struct pconn *pc, unsigned char **payload, size_t *flen)
 		return 1;
 	if ((p = evbuffer_pullup(in, 4)) == NULL)
 		return ECA_ERR_NOMEM;
-	if ((r = eca_frame_need(p, len, flen)) != 0)
+	if ((r = eca_channel_frame_need(p, len, flen)) != 0)
 		return r;
 	if ((p = evbuffer_pullup(in, (ssize_t)*flen)) == NULL)
 		return ECA_ERR_NOMEM;
@@ -393,7 +393,7 @@ on_client_hello(struct pconn *pc, const unsigned char *payload, size_t plen)
 	int r;
 
 	eca_err_clear(&e);
-	if ((r = eca_chan_parse_client_hello(payload, plen, &pc->hello,
+	if ((r = eca_channel_client_hello_parse(payload, plen, &pc->hello,
 	    &e)) != 0) {
 		memset(&pc->hello, 0, sizeof(pc->hello));
 		snprintf(pc->hello.host, sizeof(pc->hello.host), "?");
@@ -671,7 +671,7 @@ on_connected(struct pconn *pc)
 {
 	struct ecad *d = pc->t->p->d;
 	struct ecad_snap *s;
-	struct eca_hello_server h;
+	struct eca_channel_server_hello h;
 	struct eca_err e;
 	unsigned char *buf = NULL;
 	size_t len = 0, i;
@@ -687,7 +687,7 @@ on_connected(struct pconn *pc)
 		    s->cfg->servers[i].name);
 	h.has_cert = s->cred != NULL;
 	ecad_snap_put(s);
-	if ((r = eca_chan_encode_server_hello(&h, &buf, &len, &e)) != 0 ||
+	if ((r = eca_channel_server_hello_encode(&h, &buf, &len, &e)) != 0 ||
 	    bufferevent_write(pc->bev, buf, len) != 0) {
 		log_error("peer %s: cannot send the server HELLO: %s",
 		    pc->addr, r != 0 ? e.msg : "out of memory");
@@ -861,7 +861,7 @@ judged_cb(evutil_socket_t fd, short what, void *arg)
 		    eca_purpose_name(pc->hello.purpose),
 		    eca_err_name(pc->v.code), pc->v.message);
 	eca_err_clear(&e);
-	if ((r = eca_chan_encode_verdict(&pc->v, &buf, &len, &e)) != 0 ||
+	if ((r = eca_channel_verdict_encode(&pc->v, &buf, &len, &e)) != 0 ||
 	    bufferevent_write(pc->bev, buf, len) != 0) {
 		log_error("peer %s: cannot send the verdict: %s", pc->addr,
 		    r != 0 ? e.msg : "out of memory");

@@ -117,7 +117,7 @@ err_prefix(struct eca_err *err, int code, const char *fmt, ...)
 /* Frames.                                                             */
 
 int
-eca_frame_need(const unsigned char *buf, size_t len, size_t *frame_len)
+eca_channel_frame_need(const unsigned char *buf, size_t len, size_t *frame_len)
 {
 	uint32_t n;
 
@@ -137,7 +137,7 @@ eca_frame_need(const unsigned char *buf, size_t len, size_t *frame_len)
 }
 
 int
-eca_frame_encode_json(const void *json_obj, unsigned char **out,
+eca_channel_frame_encode(const void *json_obj, unsigned char **out,
     size_t *len, struct eca_err *err)
 {
 	char *s = NULL;
@@ -357,13 +357,13 @@ frame_and_free(json_t *j, unsigned char **out, size_t *len,
 	if (j == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "out of memory encoding a channel message");
-	r = eca_frame_encode_json(j, out, len, err);
+	r = eca_channel_frame_encode(j, out, len, err);
 	json_decref(j);
 	return r;
 }
 
 int
-eca_chan_encode_server_hello(const struct eca_hello_server *h,
+eca_channel_server_hello_encode(const struct eca_channel_server_hello *h,
     unsigned char **out, size_t *len, struct eca_err *err)
 {
 	json_t *j = NULL, *arr = NULL;
@@ -400,8 +400,8 @@ eca_chan_encode_server_hello(const struct eca_hello_server *h,
 }
 
 int
-eca_chan_parse_server_hello(const unsigned char *buf, size_t len,
-    struct eca_hello_server *out, struct eca_err *err)
+eca_channel_server_hello_parse(const unsigned char *buf, size_t len,
+    struct eca_channel_server_hello *out, struct eca_err *err)
 {
 	static const char what[] = "server HELLO";
 	json_t *j = NULL;
@@ -448,7 +448,7 @@ eca_chan_parse_server_hello(const unsigned char *buf, size_t len,
 }
 
 int
-eca_chan_encode_client_hello(const struct eca_hello_client *h,
+eca_channel_client_hello_encode(const struct eca_channel_client_hello *h,
     unsigned char **out, size_t *len, struct eca_err *err)
 {
 	json_t *j;
@@ -474,8 +474,8 @@ eca_chan_encode_client_hello(const struct eca_hello_client *h,
 }
 
 int
-eca_chan_parse_client_hello(const unsigned char *buf, size_t len,
-    struct eca_hello_client *out, struct eca_err *err)
+eca_channel_client_hello_parse(const unsigned char *buf, size_t len,
+    struct eca_channel_client_hello *out, struct eca_err *err)
 {
 	static const char what[] = "client HELLO";
 	char text[SHOW_MAX + 1];
@@ -517,7 +517,7 @@ eca_chan_parse_client_hello(const unsigned char *buf, size_t len,
 }
 
 int
-eca_chan_encode_verdict(const struct eca_chan_verdict *v,
+eca_channel_verdict_encode(const struct eca_channel_verdict *v,
     unsigned char **out, size_t *len, struct eca_err *err)
 {
 	json_t *j, *msg;
@@ -541,8 +541,8 @@ eca_chan_encode_verdict(const struct eca_chan_verdict *v,
 }
 
 int
-eca_chan_parse_verdict(const unsigned char *buf, size_t len,
-    struct eca_chan_verdict *out, struct eca_err *err)
+eca_channel_verdict_parse(const unsigned char *buf, size_t len,
+    struct eca_channel_verdict *out, struct eca_err *err)
 {
 	static const char what[] = "VERDICT";
 	char text[SHOW_MAX + 1];
@@ -596,8 +596,8 @@ eca_chan_parse_verdict(const unsigned char *buf, size_t len,
 }
 
 const char *
-eca_chan_shared_primary(const struct eca_config *mine,
-    const struct eca_hello_server *theirs)
+eca_channel_shared_primary(const struct eca_config *mine,
+    const struct eca_channel_server_hello *theirs)
 {
 	size_t i, k;
 
@@ -878,7 +878,7 @@ recv_frame(struct eca_channel *ch, unsigned char *buf, size_t cap,
 	*len = 0;
 	if ((r = read_full(ch, hdr, sizeof(hdr), deadline, what, err)) != 0)
 		return r;
-	switch (eca_frame_need(hdr, sizeof(hdr), &flen)) {
+	switch (eca_channel_frame_need(hdr, sizeof(hdr), &flen)) {
 	case ECA_ERR_PROTOCOL:
 		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "%s sent an empty frame while %s", ch->peer, what);
@@ -955,7 +955,7 @@ recv_json(struct eca_channel *ch, const char *what, json_t **out,
 /* Opening a channel.                                                  */
 
 static void
-steps_init(struct eca_chan_steps *s)
+steps_init(struct eca_channel_steps *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->resolve_us = s->tcp_us = s->tls_us = -1;
@@ -1038,7 +1038,7 @@ connect_one(const struct addrinfo *ai, int64_t deadline, int *fdp)
 
 static int
 tcp_connect(struct eca_channel *ch, const struct eca_config *cfg,
-    struct eca_chan_steps *steps, struct eca_err *err)
+    struct eca_channel_steps *steps, struct eca_err *err)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	const char *host, *port;
@@ -1105,7 +1105,7 @@ is_ip_literal(const char *s)
 
 static int
 tls_connect(struct eca_channel *ch, SSL_CTX *ctx,
-    struct eca_chan_steps *steps, struct eca_err *err)
+    struct eca_channel_steps *steps, struct eca_err *err)
 {
 	const char *name;
 	int64_t t, deadline;
@@ -1158,9 +1158,9 @@ tls_connect(struct eca_channel *ch, SSL_CTX *ctx,
 struct opening {
 	struct eca_host *h;
 	struct eca_channel *ch;
-	struct eca_chan_steps *steps;
+	struct eca_channel_steps *steps;
 	unsigned char *buf;		/* one frame's payload */
-	struct eca_hello_server sh;	/* the server's HELLO */
+	struct eca_channel_server_hello sh;	/* the server's HELLO */
 	const char *primary;		/* the primary both share */
 	struct eca_domain *d;		/* this host's domain of it */
 	X509 *leaf;			/* the server's certificate */
@@ -1208,7 +1208,7 @@ read_server_hello(struct opening *o, struct eca_err *err)
 	if ((r = recv_frame(ch, o->buf, ECA_FRAME_MAX, &len,
 	    "reading its HELLO", err)) != 0)
 		return r;
-	if ((r = eca_chan_parse_server_hello(o->buf, len, &o->sh, err)) != 0)
+	if ((r = eca_channel_server_hello_parse(o->buf, len, &o->sh, err)) != 0)
 		return err_prefix(err, r, "%s is not speaking the channel "
 		    "protocol", ch->peer);
 	if (strcmp(o->sh.host, ch->peer) != 0)
@@ -1216,7 +1216,8 @@ read_server_hello(struct opening *o, struct eca_err *err)
 		    "%s: the host at %s says it is %s (check the PEER entry "
 		    "or DNS for %s)", ch->peer, o->steps->address, o->sh.host,
 		    ch->peer);
-	if ((o->primary = eca_chan_shared_primary(o->h->cfg, &o->sh)) == NULL)
+	if ((o->primary = eca_channel_shared_primary(o->h->cfg,
+	    &o->sh)) == NULL)
 		return eca_err_set(err, ECA_ERR_FORBIDDEN, "%s and %s share "
 		    "no primary: list a common primary in both hosts' SERVER "
 		    "entries", o->h->cfg->client_name, ch->peer);
@@ -1249,7 +1250,7 @@ static int
 judge_server(struct opening *o, long wait_ms, struct eca_err *err)
 {
 	struct eca_judge_result *res = &o->res;
-	struct eca_chan_steps *steps = o->steps;
+	struct eca_channel_steps *steps = o->steps;
 	struct eca_err se;
 	int64_t t, cert_us, enroll_us;
 	int r;
@@ -1326,7 +1327,7 @@ static int
 send_client_hello(struct opening *o, enum eca_purpose purpose,
     struct eca_err *err)
 {
-	struct eca_hello_client hc;
+	struct eca_channel_client_hello hc;
 	unsigned char *frame = NULL;
 	size_t len;
 	int r;
@@ -1339,8 +1340,9 @@ send_client_hello(struct opening *o, enum eca_purpose purpose,
 	hc.has_cert = 1;
 	hc.autoenroll = o->res.self_autoenroll;
 	hc.has_autoenroll = 1;
-	if ((r = eca_chan_encode_client_hello(&hc, &frame, &len, err)) == 0)
-		r = write_full(o->ch, frame, len, deadline_of(o->ch->timeout_ms),
+	if ((r = eca_channel_client_hello_encode(&hc, &frame, &len, err)) == 0)
+		r = write_full(o->ch, frame, len,
+		    deadline_of(o->ch->timeout_ms),
 		    "sending this host's HELLO", err);
 	free(frame);
 	return r;
@@ -1350,7 +1352,7 @@ send_client_hello(struct opening *o, enum eca_purpose purpose,
 static int
 read_verdict(struct opening *o, struct eca_err *err)
 {
-	struct eca_chan_verdict cv;
+	struct eca_channel_verdict cv;
 	const char *peer = o->ch->peer;
 	size_t len;
 	int r;
@@ -1358,7 +1360,7 @@ read_verdict(struct opening *o, struct eca_err *err)
 	if ((r = recv_frame(o->ch, o->buf, ECA_FRAME_MAX, &len,
 	    "reading its VERDICT", err)) != 0)
 		return r;
-	if ((r = eca_chan_parse_verdict(o->buf, len, &cv, err)) != 0)
+	if ((r = eca_channel_verdict_parse(o->buf, len, &cv, err)) != 0)
 		return err_prefix(err, r, "%s is not speaking the channel "
 		    "protocol", peer);
 	if (!cv.accept)
@@ -1375,9 +1377,9 @@ read_verdict(struct opening *o, struct eca_err *err)
 int
 eca_channel_open(struct eca_host *h, const char *peer,
     enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
-    struct eca_chan_steps *steps, struct eca_err *err)
+    struct eca_channel_steps *steps, struct eca_err *err)
 {
-	struct eca_chan_steps local;
+	struct eca_channel_steps local;
 	struct opening *o = NULL;
 	char canon[ECA_HOST_MAX];
 	int64_t t0;
@@ -1465,7 +1467,7 @@ eca_channel_send_frame(struct eca_channel *ch, const unsigned char *frame,
 
 	if (ch == NULL || frame == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL, "no channel or frame");
-	if (eca_frame_need(frame, len, &flen) != 0 || flen != len)
+	if (eca_channel_frame_need(frame, len, &flen) != 0 || flen != len)
 		return eca_err_set(err, ECA_ERR_USAGE, "not one whole frame of "
 		    "at most %d bytes", ECA_FRAME_MAX);
 	return write_full(ch, frame, len, deadline_of(ch->timeout_ms),

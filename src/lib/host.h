@@ -127,8 +127,8 @@ int64_t eca_domain_roster_version(struct eca_domain *d);
 
 /* How eca_domain_enroll asks; or-ed together, 0 for a plain enrollment. */
 enum eca_enroll_flags {
-	ECA_ENROLL_PRECHECK = 1 << 0,	/* the primary decides, writes nothing */
-	ECA_ENROLL_FORCE = 1 << 1,	/* replace another key (if policy allows) */
+	ECA_ENROLL_PRECHECK = 1 << 0,	/* decide, but write nothing */
+	ECA_ENROLL_FORCE = 1 << 1,	/* replace another key if allowed */
 };
 
 /*

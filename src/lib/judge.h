@@ -110,7 +110,7 @@ struct eca_judge_result {
 	int self_autoenroll;
 	int autoenrolled;
 	enum eca_enroll_outcome outcome;
-	struct eca_err enroll_err;	/* why it failed (ECA_JUDGE_END_ENROLL) */
+	struct eca_err enroll_err;	/* why it failed (END_ENROLL) */
 	int64_t autoenroll_us;		/* -1: no enrollment tried */
 	/* Step 3. */
 	int peer_autoenroll;		/* the peer enrolls through this one */
