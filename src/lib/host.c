@@ -248,6 +248,26 @@ state_save(struct eca_host *h, struct eca_domain *d, const char *fp,
 	return r;
 }
 
+/* This host is enrolled with d as rec says: in d, and in STATE_DIR. */
+static void
+state_record(struct eca_host *h, struct eca_domain *d,
+    const struct eca_enrollment *rec)
+{
+	struct eca_err e;
+
+	/* The CLI may run without write access: not fatal. */
+	eca_err_clear(&e);
+	if (state_save(h, d, rec->cert.fingerprint, rec->host_id, &e) != 0)
+		log_debug("enrollment with %s not recorded locally: %s",
+		    d->server->name, e.msg);
+	pthread_mutex_lock(&d->lock);
+	snprintf(d->enrolled_fp, sizeof(d->enrolled_fp), "%s",
+	    rec->cert.fingerprint);
+	snprintf(d->host_id, sizeof(d->host_id), "%s", rec->host_id);
+	d->enrolled = 1;
+	pthread_mutex_unlock(&d->lock);
+}
+
 int
 eca_domain_is_enrolled(struct eca_host *h, struct eca_domain *d)
 {
@@ -801,20 +821,8 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d,
 	if (out != NULL)
 		*out = rec;
 	if (!precheck && rec.cert.fingerprint[0] != '\0' &&
-	    rec.host_id[0] != '\0') {
-		/* The CLI may run without write access: not fatal. */
-		eca_err_clear(&e);
-		if (state_save(h, d, rec.cert.fingerprint, rec.host_id,
-		    &e) != 0)
-			log_debug("enrollment with %s not recorded locally: %s",
-			    d->server->name, e.msg);
-		pthread_mutex_lock(&d->lock);
-		snprintf(d->enrolled_fp, sizeof(d->enrolled_fp), "%s",
-		    rec.cert.fingerprint);
-		snprintf(d->host_id, sizeof(d->host_id), "%s", rec.host_id);
-		d->enrolled = 1;
-		pthread_mutex_unlock(&d->lock);
-	}
+	    rec.host_id[0] != '\0')
+		state_record(h, d, &rec);
 	r = 0;
  out:
 	json_decref(body);
