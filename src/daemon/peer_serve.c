@@ -66,6 +66,25 @@ peer_service_error(struct pconn *pc, int code, const char *fmt, ...)
 	peer_conn_closing(pc);
 }
 
+/*
+ * The next whole frame of a service: 0 with it (peer_frame_peek), 1 when
+ * more bytes are needed or it was bad (then pc is refused and closing).
+ */
+static int
+service_frame(struct pconn *pc, unsigned char **payload, size_t *flen)
+{
+	int r;
+
+	if ((r = peer_frame_peek(pc, payload, flen)) == 1)
+		return 1;
+	if (r != 0) {
+		peer_service_error(pc, r, "bad frame from %s: %s",
+		    pc->hello.host, eca_strerror(r));
+		return 1;
+	}
+	return 0;
+}
+
 /* Echo services: every frame back as it came. */
 void
 peer_serve_echo(struct pconn *pc)
@@ -74,7 +93,6 @@ peer_serve_echo(struct pconn *pc)
 	struct evbuffer *out = bufferevent_get_output(pc->bev);
 	unsigned char *payload;
 	size_t flen;
-	int r;
 
 	while (pc->state == PS_SERVING) {
 		if (evbuffer_get_length(out) >= PEER_OUT_HIGH) {
@@ -83,13 +101,8 @@ peer_serve_echo(struct pconn *pc)
 			bufferevent_disable(pc->bev, EV_READ);
 			return;
 		}
-		if ((r = peer_frame_peek(pc, &payload, &flen)) == 1)
+		if (service_frame(pc, &payload, &flen) != 0)
 			return;
-		if (r != 0) {
-			peer_service_error(pc, r, "bad frame from %s: %s",
-			    pc->hello.host, eca_strerror(r));
-			return;
-		}
 		if (evbuffer_remove_buffer(in, out, flen) != (int)flen) {
 			peer_conn_free(pc);
 			return;
@@ -228,13 +241,8 @@ peer_serve_bulk(struct pconn *pc)
 		}
 		if (pc->state != PS_SERVING)
 			return;
-		if ((r = peer_frame_peek(pc, &payload, &flen)) == 1)
+		if (service_frame(pc, &payload, &flen) != 0)
 			return;
-		if (r != 0) {
-			peer_service_error(pc, r, "bad frame from %s: %s",
-			    pc->hello.host, eca_strerror(r));
-			return;
-		}
 		req = json_loadb((const char *)payload, flen - 4,
 		    JSON_REJECT_DUPLICATES, &jerr);
 		evbuffer_drain(in, flen);
