@@ -51,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	if (api_parse_list_query(q, &lq, &err) == 0) {
-		if (lq.limit < 1 || lq.limit > API_LIST_LIMIT_MAX ||
+		if (lq.limit < 1 || lq.limit > ECA_LIST_PAGE_MAX ||
 		    (lq.after[0] != '\0' && !eca_hostname_is_canon(lq.after)))
 			abort();
 	} else if (err.code != ECA_ERR_BAD_REQUEST)

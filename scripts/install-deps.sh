@@ -24,7 +24,7 @@ BUILD="build-essential pkg-config meson ninja-build libssl-dev libevent-dev
 libsqlite3-dev libpq-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev
 libsystemd-dev"
 TOOLS="openssl sqlite3 curl python3 iproute2 procps jq"
-TEST="$BUILD $TOOLS clang libclang-rt-14-dev mandoc man-db systemd
+TEST="$BUILD $TOOLS clang clang-format libclang-rt-14-dev mandoc man-db systemd
 bash-completion"
 DEMO="$BUILD $TOOLS"
 BENCH="$BUILD $TOOLS nginx-light"

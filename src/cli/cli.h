@@ -104,20 +104,13 @@ int cli_admin_client(struct cli *cli, const char *server,
     struct eca_client **out, const char **who);
 
 /*
- * One API call.  Returns 0 for a 2xx answer.  Otherwise the error: the
- * server's {"error"} (code and message) in err, ECA_ERR_PROTOCOL for an
- * answer without one, or the transport error.  *resp keeps whatever JSON
- * came back (caller's), so --json can show it as is.
+ * One API call (eca_client_call: 0 only for a 2xx answer).  A failure is
+ * printed, `eca: WHAT: MESSAGE [CODE]` on stderr and with --json the
+ * server's error object as it is (or a generated one), and its exit code
+ * returned.  *resp keeps whatever JSON came back (caller's, either way).
  */
-int cli_call(struct eca_client *c, const char *method, const char *path,
-    const json_t *body, long *status, json_t **resp, struct eca_err *err);
-/*
- * Print a failed call: with --json the server's error object as is (or a
- * generated one), `eca: WHAT: MESSAGE [CODE]` on stderr.  Returns the exit
- * code.
- */
-int cli_call_failed(struct cli *cli, const char *what, const json_t *resp,
-    const struct eca_err *err);
+int cli_request(struct cli *cli, struct eca_client *c, const char *method,
+    const char *path, const json_t *body, json_t **resp, const char *what);
 
 /* Percent-encode s for a URL path segment or query value. */
 int cli_url_escape(const char *s, char *buf, size_t len);

@@ -14,7 +14,6 @@
 #include "output.h"
 #include "wire.h"
 
-#define PAGE_MAX 1000		/* the API's largest page */
 #define PAGES_MAX 100000	/* a bound on a misbehaving server's paging */
 
 /* host is canonical (cli_host_arg). */
@@ -51,30 +50,28 @@ static int
 fetch_all(struct cli *cli, struct eca_client *c, const char *state,
     long limit, json_t *all, const char *who)
 {
-	struct eca_err err;
 	json_t *resp = NULL, *page, *next;
 	char path[ECA_HOST_MAX * 3 + 128], after[ECA_HOST_MAX * 3];
 	char esc[ECA_HOST_MAX * 3];
 	char what[ECA_HOST_MAX + 64];
 	size_t i, got = 0, npages;
-	long status, want;
+	long want;
 	int r;
 
 	after[0] = '\0';
 	snprintf(what, sizeof(what), "cannot list the enrollments on %s",
 	    who);
 	for (npages = 0; npages < PAGES_MAX; npages++) {
-		want = PAGE_MAX;
+		want = ECA_LIST_PAGE_MAX;
 		if (limit > 0 && limit - (long)got < want)
 			want = limit - (long)got;
 		snprintf(path, sizeof(path),
 		    "/v1/enrollments?limit=%ld%s%s%s%s", want,
 		    state != NULL ? "&state=" : "", state != NULL ? state : "",
 		    after[0] != '\0' ? "&after=" : "", after);
-		if (cli_call(c, "GET", path, NULL, &status, &resp, &err) != 0) {
-			r = cli_call_failed(cli, what, resp, &err);
+		if ((r = cli_request(cli, c, "GET", path, NULL, &resp,
+		    what)) != 0)
 			goto out;
-		}
 		page = resp != NULL ? json_object_get(resp, "enrollments") :
 		    NULL;
 		if (!json_is_array(page)) {
@@ -115,25 +112,19 @@ fetch_all(struct cli *cli, struct eca_client *c, const char *state,
 	return r;
 }
 
-int
-cmd_list(struct cli *cli, const struct cli_args *a)
+/* --state (upper case, in state) and --limit (0: all); 0 or usage. */
+static int
+list_args(struct cli *cli, const struct cli_args *a, char *state,
+    size_t len, long *limit)
 {
-	static const char *const hdr[] = { "HOST", "STATE", "HOST ID",
-	    "METHOD", "FINGERPRINT", "EXPIRES" };
-	struct eca_client *c = NULL;
-	struct out_table *t = NULL;
-	struct eca_enrollment rec;
-	struct eca_err err;
-	json_t *all = NULL, *top = NULL;
-	const char *s, *who;
-	char state[32], *end;
-	long limit = 0;
+	const char *s;
+	char *end;
 	size_t i;
-	int r;
 
 	state[0] = '\0';
+	*limit = 0;
 	if ((s = cli_opt(a, "--state")) != NULL) {
-		for (i = 0; s[i] != '\0' && i + 1 < sizeof(state); i++)
+		for (i = 0; s[i] != '\0' && i + 1 < len; i++)
 			state[i] = (char)toupper((unsigned char)s[i]);
 		state[i] = '\0';
 		if (s[i] != '\0' || eca_state_from_name(state) < 0)
@@ -142,41 +133,29 @@ cmd_list(struct cli *cli, const struct cli_args *a)
 	}
 	if ((s = cli_opt(a, "--limit")) != NULL) {
 		errno = 0;
-		limit = strtol(s, &end, 10);
-		if (errno != 0 || end == s || *end != '\0' || limit < 1 ||
-		    limit > 10000000)
+		*limit = strtol(s, &end, 10);
+		if (errno != 0 || end == s || *end != '\0' || *limit < 1 ||
+		    *limit > 10000000)
 			return cli_usage(cli, "--limit is a number from 1 to "
 			    "10000000, not '%s'", s);
 	}
-	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &c, &who)) != 0)
-		goto out;
-	if ((all = json_array()) == NULL) {
-		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	if ((r = fetch_all(cli, c, state[0] != '\0' ? state : NULL, limit,
-	    all, who)) != 0)
-		goto out;
-	if (cli->json) {
-		if ((top = json_pack("{s:O}", "enrollments", all)) == NULL) {
-			r = out_error(cli->json, ECA_ERR_NOMEM,
-			    "out of memory");
-			goto out;
-		}
-		out_json(top);
-		r = 0;
-		goto out;
-	}
-	if (json_array_size(all) == 0) {
-		printf("No enrollments%s%s on %s.\n",
-		    state[0] != '\0' ? " in state " : "", state, who);
-		r = 0;
-		goto out;
-	}
-	if ((t = out_table_new(6, hdr)) == NULL) {
-		r = out_error(0, ECA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
+	return 0;
+}
+
+/* The records of all as a table on stdout; 0 or the exit code. */
+static int
+print_list(const json_t *all)
+{
+	static const char *const hdr[] = { "HOST", "STATE", "HOST ID",
+	    "METHOD", "FINGERPRINT", "EXPIRES" };
+	struct out_table *t;
+	struct eca_enrollment rec;
+	struct eca_err err;
+	size_t i;
+	int r = 0;
+
+	if ((t = out_table_new(6, hdr)) == NULL)
+		return out_error(0, ECA_ERR_NOMEM, "out of memory");
 	for (i = 0; i < json_array_size(all); i++) {
 		eca_err_clear(&err);
 		if (eca_wire_parse_enrollment(json_array_get(all, i), &rec,
@@ -191,9 +170,44 @@ cmd_list(struct cli *cli, const struct cli_args *a)
 		}
 	}
 	out_table_print(t, stdout);
-	r = 0;
  out:
 	out_table_free(t);
+	return r;
+}
+
+int
+cmd_list(struct cli *cli, const struct cli_args *a)
+{
+	struct eca_client *c = NULL;
+	json_t *all = NULL, *top = NULL;
+	const char *who;
+	char state[32];
+	long limit;
+	int r;
+
+	if ((r = list_args(cli, a, state, sizeof(state), &limit)) != 0)
+		return r;
+	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &c, &who)) != 0)
+		goto out;
+	if ((all = json_array()) == NULL) {
+		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = fetch_all(cli, c, state[0] != '\0' ? state : NULL, limit,
+	    all, who)) != 0)
+		goto out;
+	if (cli->json) {
+		if ((top = json_pack("{s:O}", "enrollments", all)) == NULL)
+			r = out_error(cli->json, ECA_ERR_NOMEM,
+			    "out of memory");
+		else
+			out_json(top);
+	} else if (json_array_size(all) == 0)
+		printf("No enrollments%s%s on %s.\n",
+		    state[0] != '\0' ? " in state " : "", state, who);
+	else
+		r = print_list(all);
+ out:
 	json_decref(top);
 	json_decref(all);
 	eca_client_free(c);
@@ -321,7 +335,6 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 	char path[ECA_HOST_MAX * 3 + 32], what[ECA_HOST_MAX * 2 + 64];
 	char canon[ECA_HOST_MAX];
 	size_t ncands = 0;
-	long status;
 	int r;
 
 	if ((r = cli_host_arg(cli, host, canon, sizeof(canon))) != 0)
@@ -332,10 +345,8 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &c, &who)) != 0)
 		goto out;
 	snprintf(what, sizeof(what), "cannot show %s on %s", host, who);
-	if (cli_call(c, "GET", path, NULL, &status, &resp, &err) != 0) {
-		r = cli_call_failed(cli, what, resp, &err);
+	if ((r = cli_request(cli, c, "GET", path, NULL, &resp, what)) != 0)
 		goto out;
-	}
 	eca_err_clear(&err);
 	if (resp == NULL || eca_wire_parse_enrollment(resp, &rec, &err) != 0 ||
 	    eca_wire_parse_candidates(resp, &cands, &ncands, &err) != 0) {
@@ -344,10 +355,8 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 		goto out;
 	}
 	(void)host_path(cli, host, "/history", path, sizeof(path));
-	if (cli_call(c, "GET", path, NULL, &status, &hresp, &err) != 0) {
-		r = cli_call_failed(cli, what, hresp, &err);
+	if ((r = cli_request(cli, c, "GET", path, NULL, &hresp, what)) != 0)
 		goto out;
-	}
 	hist = hresp != NULL ? json_object_get(hresp, "history") : NULL;
 	if (!json_is_array(hist)) {
 		r = out_error(cli->json, ECA_ERR_PROTOCOL, "%s: the answer has "
@@ -384,12 +393,10 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 {
 	struct eca_client *c = NULL;
 	struct eca_enrollment rec;
-	struct eca_err err;
 	json_t *resp = NULL, *j;
 	const char *host = a->pos[0], *who, *outcome;
 	char path[ECA_HOST_MAX * 3 + 32], what[ECA_HOST_MAX * 2 + 64];
 	char canon[ECA_HOST_MAX];
-	long status;
 	int r, have_rec = 0;
 
 	if ((r = cli_host_arg(cli, host, canon, sizeof(canon))) != 0)
@@ -400,10 +407,8 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &c, &who)) != 0)
 		goto out;
 	snprintf(what, sizeof(what), "cannot %s %s on %s", verb, host, who);
-	if (cli_call(c, method, path, body, &status, &resp, &err) != 0) {
-		r = cli_call_failed(cli, what, resp, &err);
+	if ((r = cli_request(cli, c, method, path, body, &resp, what)) != 0)
 		goto out;
-	}
 	if (cli->json) {
 		out_json(resp);
 		r = 0;
@@ -468,7 +473,6 @@ pick_candidate(struct cli *cli, const struct cli_args *a, const char *verb,
 	char path[ECA_HOST_MAX * 3 + 32], what[ECA_HOST_MAX * 2 + 64];
 	char b1[32];
 	size_t n = 0, i;
-	long status;
 	int r;
 
 	if ((r = host_path(cli, host, "", path, sizeof(path))) != 0)
@@ -476,10 +480,8 @@ pick_candidate(struct cli *cli, const struct cli_args *a, const char *verb,
 	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &c, &who)) != 0)
 		goto out;
 	snprintf(what, sizeof(what), "cannot %s %s on %s", verb, host, who);
-	if (cli_call(c, "GET", path, NULL, &status, &resp, &err) != 0) {
-		r = cli_call_failed(cli, what, resp, &err);
+	if ((r = cli_request(cli, c, "GET", path, NULL, &resp, what)) != 0)
 		goto out;
-	}
 	eca_err_clear(&err);
 	if (resp == NULL || eca_wire_parse_enrollment(resp, &rec, &err) != 0 ||
 	    eca_wire_parse_candidates(resp, &cands, &n, &err) != 0) {
@@ -488,8 +490,8 @@ pick_candidate(struct cli *cli, const struct cli_args *a, const char *verb,
 		goto out;
 	}
 	if (n == 0) {
-		r = out_error(cli->json, ECA_ERR_NOT_FOUND, "%s: no certificate "
-		    "waits for %s (state %s)", what, host,
+		r = out_error(cli->json, ECA_ERR_NOT_FOUND, "%s: no "
+		    "certificate waits for %s (state %s)", what, host,
 		    eca_state_name(rec.state));
 		goto out;
 	}

@@ -87,7 +87,7 @@ audit_show(struct cli *cli, const char *path, const char *host)
 
 	eca_err_clear(&err);
 	if (host != NULL) {
-		/* Journal lines name hosts canonically (older ones: any case). */
+		/* Journal lines name hosts canonically (older: any case). */
 		if (eca_hostname_canon(host, canon, sizeof(canon), &err) != 0)
 			return cli_usage(cli, "%s", err.msg);
 		host = canon;

@@ -164,11 +164,9 @@ cmd_unenroll(struct cli *cli, const struct cli_args *a)
 {
 	const struct eca_endpoint *ep;
 	struct eca_client *c = NULL;
-	struct eca_err err;
 	json_t *resp = NULL;
 	char path[ECA_HOST_MAX * 3 + 32], esc[ECA_HOST_MAX * 3];
 	char what[ECA_HOST_MAX * 2 + 64];
-	long status;
 	int r;
 
 	if ((r = cli_server(cli, cli_opt(a, "--server"), &ep)) != 0)
@@ -183,10 +181,9 @@ cmd_unenroll(struct cli *cli, const struct cli_args *a)
 		goto out;
 	snprintf(what, sizeof(what), "cannot remove the enrollment of %s "
 	    "with %s", cli->cfg->client_name, ep->name);
-	if (cli_call(c, "DELETE", path, NULL, &status, &resp, &err) != 0) {
-		r = cli_call_failed(cli, what, resp, &err);
+	if ((r = cli_request(cli, c, "DELETE", path, NULL, &resp,
+	    what)) != 0)
 		goto out;
-	}
 	if (cli->json)
 		out_json(resp);
 	else

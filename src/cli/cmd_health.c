@@ -52,14 +52,9 @@ print_json(struct cli *cli, const struct eca_health_report *rep,
 		    json_string(ck->detail)) != 0)
 			goto out;
 	}
-	out_json(top);
 	r = 0;
  out:
-	json_decref(top);
-	if (r != 0)
-		return out_error(0, r, "cannot print the report: out of "
-		    "memory");
-	return 0;
+	return out_json_end(top, r, "the report");
 }
 
 static void

@@ -30,7 +30,6 @@ map_add(struct cli *cli, const char *server, const char *hostarg,
 	json_t *body = NULL, *resp = NULL;
 	const char *who, *outcome;
 	char host[ECA_HOST_MAX], what[ECA_HOST_MAX * 2 + 64];
-	long status;
 	int r;
 
 	if ((r = cli_host_arg(cli, hostarg, host, sizeof(host))) != 0)
@@ -46,11 +45,9 @@ map_add(struct cli *cli, const char *server, const char *hostarg,
 		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (cli_call(c, "POST", "/v1/mappings", body, &status, &resp,
-	    &err) != 0) {
-		r = cli_call_failed(cli, what, resp, &err);
+	if ((r = cli_request(cli, c, "POST", "/v1/mappings", body, &resp,
+	    what)) != 0)
 		goto out;
-	}
 	if (cli->json) {
 		out_json(resp);
 		r = 0;
@@ -79,15 +76,14 @@ static int
 map_fetch(struct cli *cli, struct eca_client *c, const char *who,
     json_t **resp)
 {
-	struct eca_err err;
 	char what[ECA_HOST_MAX + 64];
-	long status;
+	int r;
 
 	snprintf(what, sizeof(what), "cannot list the subject mappings on %s",
 	    who);
-	if (cli_call(c, "GET", "/v1/mappings", NULL, &status, resp,
-	    &err) != 0)
-		return cli_call_failed(cli, what, *resp, &err);
+	if ((r = cli_request(cli, c, "GET", "/v1/mappings", NULL, resp,
+	    what)) != 0)
+		return r;
 	if (!json_is_array(json_object_get(*resp, "mappings")))
 		return out_error(cli->json, ECA_ERR_PROTOCOL, "%s: the answer "
 		    "has no \"mappings\" array", what);
@@ -107,11 +103,11 @@ map_remove(struct cli *cli, const char *server, const char *hostarg,
 	char host[ECA_HOST_MAX], norm[ECA_DN_MAX], esc[ECA_HOST_MAX * 3];
 	char path[ECA_HOST_MAX * 3 + 32], what[ECA_DN_MAX + 64];
 	size_t i;
-	long status;
 	int r;
 
 	host[0] = '\0';
-	if (hostarg != NULL && (r = cli_host_arg(cli, hostarg, host, sizeof(host))) != 0)
+	if (hostarg != NULL &&
+	    (r = cli_host_arg(cli, hostarg, host, sizeof(host))) != 0)
 		return r;
 	if (subject != NULL && eca_dn_normalize(subject, norm, sizeof(norm),
 	    &err) != 0)
@@ -140,10 +136,9 @@ map_remove(struct cli *cli, const char *server, const char *hostarg,
 	snprintf(path, sizeof(path), "/v1/mappings/%s", esc);
 	snprintf(what, sizeof(what), "cannot remove the mapping of %s on %s",
 	    host, who);
-	if (cli_call(c, "DELETE", path, NULL, &status, &resp, &err) != 0) {
-		r = cli_call_failed(cli, what, resp, &err);
+	if ((r = cli_request(cli, c, "DELETE", path, NULL, &resp,
+	    what)) != 0)
 		goto out;
-	}
 	if (cli->json)
 		out_json(resp);
 	else if (eca_wire_parse_dnmap(json_object_get(resp, "mapping"), &m,
@@ -195,8 +190,8 @@ map_list(struct cli *cli, const char *server)
 	}
 	json_array_foreach(arr, i, v) {
 		if (eca_wire_parse_dnmap(v, &m, &err) != 0) {
-			r = out_error(0, ECA_ERR_PROTOCOL, "cannot read mapping "
-			    "%zu of the list: %s", i + 1, err.msg);
+			r = out_error(0, ECA_ERR_PROTOCOL, "cannot read "
+			    "mapping %zu of the list: %s", i + 1, err.msg);
 			goto out;
 		}
 		cells[0] = m.host;

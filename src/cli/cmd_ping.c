@@ -8,7 +8,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -17,6 +16,7 @@
 #include "crl.h"
 #include "host.h"
 #include "output.h"
+#include "util.h"
 
 /* Bytes moved by the bulk services' one transfer: small, it is a ping. */
 #define PING_BULK_BYTES (64 * 1024)
@@ -42,15 +42,6 @@ domain_syncs(struct eca_domain *d)
 	n = d->sync_count;
 	pthread_mutex_unlock(&d->lock);
 	return n;
-}
-
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* The purpose's service: one echo, or one small bulk transfer. */
@@ -150,14 +141,9 @@ print_json(const struct ping_result *pr)
 	    "service", service);
 	if (top == NULL)
 		goto out;
-	out_json(top);
 	r = 0;
  out:
-	json_decref(top);
-	if (r != 0)
-		return out_error(0, r, "cannot print the ping's result: out of "
-		    "memory");
-	return 0;
+	return out_json_end(top, r, "the ping's result");
 }
 
 /* One step line: name, what it found, its time ("-" if not reached). */
@@ -196,8 +182,8 @@ print_text(const struct eca_config *cfg, const struct ping_result *pr)
 	    s->cipher);
 	if (s->peer.fingerprint[0] != '\0')
 		step_line("peer identity", s->identity_us, "%s, fingerprint %s",
-		    s->peer.subject[0] != '\0' ? s->peer.subject : "(no subject)",
-		    s->peer.fingerprint);
+		    s->peer.subject[0] != '\0' ? s->peer.subject :
+		    "(no subject)", s->peer.fingerprint);
 	else
 		step_line("peer identity", s->identity_us, "%s",
 		    s->identity_us >= 0 ? "HELLO received" : "(not reached)");
@@ -205,7 +191,8 @@ print_text(const struct eca_config *cfg, const struct ping_result *pr)
 		step_line("enrollment", s->enroll_check_us,
 		    "primary %s, roster %s", s->primary[0] != '\0' ?
 		    s->primary : "-", pr->roster_refreshed ?
-		    "refreshed from the primary" : "hit (no call to the primary)");
+		    "refreshed from the primary" :
+		    "hit (no call to the primary)");
 	else
 		step_line("enrollment", -1, "primary %s (not checked)",
 		    s->primary[0] != '\0' ? s->primary : "-");
@@ -229,97 +216,135 @@ print_text(const struct eca_config *cfg, const struct ping_result *pr)
 		    pr->err.msg);
 }
 
-int
-cmd_ping(struct cli *cli, const struct cli_args *a)
+/* HOST in its canonical form and --purpose; 0 or the usage error. */
+static int
+ping_args(struct cli *cli, const struct cli_args *a, char *peer,
+    size_t len, struct ping_result *pr)
 {
-	struct eca_host *h = NULL;
-	struct eca_channel *ch = NULL;
-	struct eca_crl_cache *crls = NULL;
-	struct eca_err cerr;
-	struct ping_result pr;
-	int64_t before[ECA_MAX_SERVERS], t;
+	struct eca_err e;
 	const char *pname;
-	char peer[ECA_HOST_MAX];
-	size_t i;
-	int r, p;
+	int p;
 
-	memset(&pr, 0, sizeof(pr));
+	memset(pr, 0, sizeof(*pr));
 	/* The peer by its canonical name, as channels and rosters know it. */
-	eca_err_clear(&cerr);
-	if (eca_hostname_canon(a->pos[0], peer, sizeof(peer), &cerr) != 0)
-		return cli_usage(cli, "%s", cerr.msg);
-	pr.peer = peer;
-	pr.purpose = ECA_PURPOSE_PING;
-	pr.service_us = -1;
+	eca_err_clear(&e);
+	if (eca_hostname_canon(a->pos[0], peer, len, &e) != 0)
+		return cli_usage(cli, "%s", e.msg);
+	pr->peer = peer;
+	pr->purpose = ECA_PURPOSE_PING;
+	pr->service_us = -1;
 	if ((pname = cli_opt(a, "--purpose")) != NULL) {
 		if ((p = eca_purpose_from_name(pname)) < 0)
 			return cli_usage(cli, "unknown purpose '%s' (backup, "
 			    "restore, replication, console, control or ping)",
 			    pname);
-		pr.purpose = (enum eca_purpose)p;
+		pr->purpose = (enum eca_purpose)p;
 	}
-	if ((r = cli_config(cli)) != 0)
+	return 0;
+}
+
+/*
+ * This host as every communication sees it, with its CRL cache (*crls,
+ * NULL when CRL checks are off).  0 or the exit code (printed).
+ */
+static int
+ping_host(struct cli *cli, struct eca_host **h, struct eca_crl_cache **crls)
+{
+	struct eca_err e;
+	int r;
+
+	*crls = NULL;
+	if ((r = cli_config(cli)) != 0 ||
+	    (r = cli_host(cli, "cannot set up this host's channels", h)) != 0)
 		return r;
-	if ((r = cli_host(cli, "cannot set up this host's channels",
-	    &h)) != 0)
-		goto out;
 	/*
 	 * Keep what this ping learnt from the primary in STATE_DIR (an
 	 * atomic replace, as ecad does), so the next communication from
 	 * this host finds the peer without a call to the primary.
 	 */
-	h->persist_rosters = 1;
+	(*h)->persist_rosters = 1;
 	/*
 	 * The client side judges the peer's certificate against this host's
 	 * CRL cache (STATE_DIR/crl), as ecad's peer listener does on the
 	 * other side; without a cache, the check fails closed by itself.
 	 */
 	if (cli->cfg->crl_check != ECA_CRL_DISABLE) {
-		eca_err_clear(&cerr);
-		if ((r = eca_crl_cache_open(NULL, cli->cfg, &crls,
-		    &cerr)) != 0) {
-			r = out_error(cli->json, r, "%s", cerr.msg);
-			goto out;
-		}
-		h->policy.crls = crls;
+		eca_err_clear(&e);
+		if ((r = eca_crl_cache_open(NULL, cli->cfg, crls, &e)) != 0)
+			return out_error(cli->json, r, "%s", e.msg);
+		(*h)->policy.crls = *crls;
 	}
+	return 0;
+}
+
+/*
+ * Open the channel (*ch, NULL when refused) and, when accepted, run the
+ * purpose's service on it, timing each; whether a roster sync ran.
+ */
+static void
+ping_run(struct eca_host *h, struct ping_result *pr,
+    struct eca_channel **ch)
+{
+	int64_t before[ECA_MAX_SERVERS], t;
+	size_t i;
+
 	for (i = 0; i < h->ndomains && i < ECA_MAX_SERVERS; i++)
 		before[i] = domain_syncs(&h->domains[i]);
-
-	eca_err_clear(&pr.err);
-	pr.code = eca_channel_open(h, pr.peer, pr.purpose, CLI_TIMEOUT_MS,
-	    &ch, &pr.steps, &pr.err);
-	if (pr.code != 0)
-		ch = NULL;
+	eca_err_clear(&pr->err);
+	pr->code = eca_channel_open(h, pr->peer, pr->purpose, CLI_TIMEOUT_MS,
+	    ch, &pr->steps, &pr->err);
+	if (pr->code != 0)
+		*ch = NULL;
 	for (i = 0; i < h->ndomains && i < ECA_MAX_SERVERS; i++)
 		if (domain_syncs(&h->domains[i]) != before[i])
-			pr.roster_refreshed = 1;
-	if (pr.code == 0) {
-		eca_err_clear(&pr.service_err);
-		t = mono_us();
-		pr.service_code = run_service(ch, pr.purpose, &pr.service_err);
-		pr.service_us = mono_us() - t;
+			pr->roster_refreshed = 1;
+	if (pr->code == 0) {
+		eca_err_clear(&pr->service_err);
+		t = eca_util_mono_us();
+		pr->service_code = run_service(*ch, pr->purpose,
+		    &pr->service_err);
+		pr->service_us = eca_util_mono_us() - t;
 	}
+}
+
+/* The steps and the verdict, then the exit code. */
+static int
+ping_report(struct cli *cli, const struct ping_result *pr)
+{
+	int r;
 
 	if (cli->json) {
-		if ((r = print_json(&pr)) != 0)
-			goto out;
+		if ((r = print_json(pr)) != 0)
+			return r;
 	} else
-		print_text(cli->cfg, &pr);
-	if (pr.code != 0) {
-		/* The verdict line says it on stdout; stderr gets it too. */
-		r = out_error(0, pr.code, "ping %s: %s [%s]", pr.peer,
-		    pr.err.msg, eca_err_name(pr.code));
-		goto out;
+		print_text(cli->cfg, pr);
+	/* The verdict line says it on stdout; stderr gets it too. */
+	if (pr->code != 0)
+		return out_error(0, pr->code, "ping %s: %s [%s]", pr->peer,
+		    pr->err.msg, eca_err_name(pr->code));
+	if (pr->service_code != 0)
+		return out_error(0, pr->service_code, "ping %s: the %s service "
+		    "failed: %s", pr->peer, eca_purpose_name(pr->purpose),
+		    pr->service_err.msg);
+	return ECA_EXIT_OK;
+}
+
+int
+cmd_ping(struct cli *cli, const struct cli_args *a)
+{
+	struct eca_host *h = NULL;
+	struct eca_channel *ch = NULL;
+	struct eca_crl_cache *crls = NULL;
+	struct ping_result pr;
+	char peer[ECA_HOST_MAX];
+	int r;
+
+	if ((r = ping_args(cli, a, peer, sizeof(peer), &pr)) != 0)
+		return r;
+	if ((r = ping_host(cli, &h, &crls)) == 0) {
+		ping_run(h, &pr, &ch);
+		r = ping_report(cli, &pr);
 	}
-	if (pr.service_code != 0) {
-		r = out_error(0, pr.service_code, "ping %s: the %s service "
-		    "failed: %s", pr.peer, eca_purpose_name(pr.purpose),
-		    pr.service_err.msg);
-		goto out;
-	}
-	r = ECA_EXIT_OK;
- out:
 	eca_channel_close(ch);
 	eca_host_free(h);
 	eca_crl_cache_free(crls);

@@ -159,7 +159,8 @@ query_one(struct cli *cli, const struct eca_endpoint *ep, const char *path,
 	if ((r = eca_client_new_tls(ep, cli->cred, CLI_TIMEOUT_MS, &c,
 	    &err)) != 0)
 		goto fail;
-	if ((r = cli_call(c, "GET", path, NULL, &status, &resp, &err)) != 0)
+	if ((r = eca_client_call(c, "GET", path, NULL, &status, &resp,
+	    &err)) != 0)
 		goto fail;
 	if (resp == NULL || eca_wire_parse_enrollment(resp, &row->rec,
 	    &err) != 0) {
@@ -252,14 +253,9 @@ print_json(struct cli *cli, const struct row *rows, size_t n,
 		    json_string(eca_err_name(w->code))) != 0))
 			goto out;
 	}
-	out_json(top);
 	r = 0;
  out:
-	json_decref(top);
-	if (r != 0)
-		return out_error(0, r, "cannot print the status: out of "
-		    "memory");
-	return 0;
+	return out_json_end(top, r, "the status");
 }
 
 static int

@@ -10,7 +10,7 @@
 #include "host.h"
 #include "hostname.h"
 #include "output.h"
-#include "wire.h"
+#include "text.h"
 
 int
 cli_config(struct cli *cli)
@@ -137,27 +137,13 @@ cli_admin_client(struct cli *cli, const char *server,
 	return cli_tls_client(cli, ep, out);
 }
 
-int
-cli_call(struct eca_client *c, const char *method, const char *path,
-    const json_t *body, long *status, json_t **resp, struct eca_err *err)
-{
-	int r;
-
-	eca_err_clear(err);
-	if ((r = eca_client_request(c, method, path, body, status, resp,
-	    err)) != 0)
-		return r;
-	if (*status >= 200 && *status < 300)
-		return 0;
-	if (*resp != NULL && (r = eca_wire_parse_error(*resp, err)) != 0)
-		return r;
-	return eca_err_set(err, ECA_ERR_PROTOCOL,
-	    "unexpected HTTP status %ld to %s %s without an error object",
-	    *status, method, path);
-}
-
-int
-cli_call_failed(struct cli *cli, const char *what, const json_t *resp,
+/*
+ * Print a failed call: with --json the server's error object as is (or a
+ * generated one), `eca: WHAT: MESSAGE [CODE]` on stderr.  Returns the exit
+ * code.
+ */
+static int
+call_failed(struct cli *cli, const char *what, const json_t *resp,
     const struct eca_err *err)
 {
 	int code;
@@ -178,9 +164,20 @@ cli_call_failed(struct cli *cli, const char *what, const json_t *resp,
 }
 
 int
+cli_request(struct cli *cli, struct eca_client *c, const char *method,
+    const char *path, const json_t *body, json_t **resp, const char *what)
+{
+	struct eca_err err;
+	long status;
+
+	if (eca_client_call(c, method, path, body, &status, resp, &err) != 0)
+		return call_failed(cli, what, *resp, &err);
+	return 0;
+}
+
+int
 cli_url_escape(const char *s, char *buf, size_t len)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	size_t o = 0;
 	unsigned char ch;
 
@@ -196,8 +193,8 @@ cli_url_escape(const char *s, char *buf, size_t len)
 			if (o + 3 >= len)
 				return ECA_ERR_USAGE;
 			buf[o++] = '%';
-			buf[o++] = hex[ch >> 4];
-			buf[o++] = hex[ch & 0xf];
+			eca_text_hex(&ch, 1, buf + o, 1);
+			o += 2;
 		}
 	}
 	if (o >= len)

@@ -15,61 +15,56 @@
 #include "eca-config.h"
 #include "output.h"
 
+/* Options several commands share, spelled once. */
+#define OPT_SERVER { "--server", "-server", "S" }
+#define OPT_END { NULL, NULL, NULL }
+
 static const struct cli_opt opts_enroll[] = {
-	{ "--server", "-server", "S" },
+	OPT_SERVER,
 	{ "--precheck", "-preCheck", NULL },
 	{ "--force", "-force", NULL },
-	{ NULL, NULL, NULL },
+	OPT_END,
 };
-static const struct cli_opt opts_server[] = {
-	{ "--server", "-server", "S" },
-	{ NULL, NULL, NULL },
-};
-static const struct cli_opt opts_none[] = {
-	{ NULL, NULL, NULL },
-};
+static const struct cli_opt opts_server[] = { OPT_SERVER, OPT_END };
+static const struct cli_opt opts_none[] = { OPT_END };
 static const struct cli_opt opts_health[] = {
 	{ "--fmt", "-fmt", "details|failures_only" },
-	{ NULL, NULL, NULL },
+	OPT_END,
 };
 static const struct cli_opt opts_cert[] = {
 	{ "--cert", "-certPath", "FILE" },
-	{ NULL, NULL, NULL },
+	OPT_END,
 };
 static const struct cli_opt opts_list[] = {
 	{ "--state", "-state", "S" },
 	{ "--limit", "-limit", "N" },
-	{ "--server", "-server", "S" },
-	{ NULL, NULL, NULL },
+	OPT_SERVER,
+	OPT_END,
 };
-
 static const struct cli_opt opts_decision[] = {
 	{ "--fingerprint", "-fingerprint", "SHA256" },
-	{ "--server", "-server", "S" },
-	{ NULL, NULL, NULL },
+	OPT_SERVER,
+	OPT_END,
 };
 static const struct cli_opt opts_map_entry[] = {
 	{ "--subject", "-subject", "DN" },
 	{ "--host", "-host", "NAME" },
-	{ "--server", "-server", "S" },
-	{ NULL, NULL, NULL },
+	OPT_SERVER,
+	OPT_END,
 };
-
 static const struct cli_opt opts_audit[] = {
 	{ "--file", "-file", "F" },
 	{ "--host", "-host", "H" },
-	{ NULL, NULL, NULL },
+	OPT_END,
 };
-
 static const struct cli_opt opts_ping[] = {
 	{ "--purpose", "-purpose", "P" },
-	{ NULL, NULL, NULL },
+	OPT_END,
 };
-
 static const struct cli_opt opts_crl[] = {
 	{ "--expired", "-expired", NULL },
 	{ "--issuer-hash", "-issuerHash", "H" },
-	{ NULL, NULL, NULL },
+	OPT_END,
 };
 
 static const struct cli_cmd commands[] = {

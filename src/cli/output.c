@@ -26,6 +26,17 @@ out_json(const json_t *j)
 	fflush(stdout);
 }
 
+int
+out_json_end(json_t *top, int r, const char *what)
+{
+	if (r == 0)
+		out_json(top);
+	json_decref(top);
+	if (r != 0)
+		return out_error(0, r, "cannot print %s: out of memory", what);
+	return 0;
+}
+
 static int
 verror(int json, int code, const char *fmt, va_list ap)
 {

@@ -14,6 +14,12 @@
 
 /* Print j to stdout (indented, keys in insertion order) and a newline. */
 void out_json(const json_t *j);
+/*
+ * The end of a --json printer that built top: printed when r is 0, freed
+ * either way; else r is what stopped the building (out of memory) and
+ * `eca: cannot print WHAT: out of memory` is said.  0 or the exit code.
+ */
+int out_json_end(json_t *top, int r, const char *what);
 
 /*
  * Print an error: `eca: MSG` on stderr and, when json is set, also

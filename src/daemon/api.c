@@ -1,6 +1,10 @@
 /*
- * api.c - the primary's /v1 API: a route table, one handler per route,
- * and every answer through reply_json() or reply_error().
+ * api.c - the primary's /v1 API: the two entry points (TLS and control
+ * socket), dispatch through the route table (api_routes.c, which also
+ * decides who may call what), every answer through api_reply_json() or
+ * api_reply_error(), the caller's certificate, and requests handed to the
+ * writer.  The handlers are in api_status.c, api_enroll.c and
+ * api_registry.c (api_impl.h).
  *
  * A request runs on its worker's thread.  Reads and decisions that write
  * nothing (prechecks, UNCHANGED enrollments, refusals) are answered from
@@ -9,12 +13,10 @@
  * its transaction, and the reply is sent from job_done_cb once the group
  * commit is durable.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -22,85 +24,15 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <openssl/ssl.h>
 
+#include "api_impl.h"
 #include "audit.h"
-#include "apiparse.h"
 #include "crl.h"
-#include "ecad.h"
 #include "log.h"
-#include "tls.h"
-#include "roster.h"
 #include "text.h"
-#include "wire.h"
-
-#ifndef ECA_VERSION
-#define ECA_VERSION "0.0.0"
-#endif
-
-#define HISTORY_MAX 1000
-#define MAPPINGS_MAX 10000	/* GET /v1/mappings shows at most this many */
-
-/* One request being handled. */
-struct call {
-	struct evhttp_request *req;
-	struct ecad *d;
-	struct ecad_worker *w;
-	struct ecad_snap *snap;		/* reference held for the call */
-	struct ecad_conn *conn;		/* TLS only; NULL on the control one */
-	SSL *ssl;
-	int control;
-	int admin;			/* -1 not decided yet */
-	uid_t uid;			/* control socket caller */
-	const char *method;
-	char path[256];
-	char name[ECA_HOST_MAX];	/* the host concerned, for the log */
-	char fp[ECA_FP_HEX_LEN + 1];	/* the caller's certificate */
-	char source[ECA_SOURCE_MAX];
-	char actor[ECA_DN_MAX];
-	int journaled;			/* the writer journaled the outcome */
-	int precheck;			/* a dry run (POST precheck) */
-	int no_route;			/* no route serves the path */
-};
-
-/* A request waiting for the writer. */
-struct api_job {
-	struct ecad_job job;
-	struct call c;			/* snap and conn are NULL here */
-};
-
-typedef void handler_fn(struct call *);
-
-static handler_fn h_roster;
-
-static handler_fn h_health, h_stats, h_list, h_enroll, h_show, h_remove,
-    h_history, h_approve, h_reject, h_ban, h_unban, h_maps, h_map_add,
-    h_map_remove;
-
-/* "*" matches one path segment: the host NAME. */
-static const struct route {
-	enum evhttp_cmd_type method;
-	const char *pattern;
-	handler_fn *fn;
-} routes[] = {
-	{ EVHTTP_REQ_GET, "/v1/health", h_health },
-	{ EVHTTP_REQ_GET, "/v1/stats", h_stats },
-	{ EVHTTP_REQ_GET, "/v1/roster", h_roster },
-	{ EVHTTP_REQ_GET, "/v1/enrollments", h_list },
-	{ EVHTTP_REQ_POST, "/v1/enrollments", h_enroll },
-	{ EVHTTP_REQ_GET, "/v1/enrollments/*", h_show },
-	{ EVHTTP_REQ_DELETE, "/v1/enrollments/*", h_remove },
-	{ EVHTTP_REQ_GET, "/v1/enrollments/*/history", h_history },
-	{ EVHTTP_REQ_POST, "/v1/enrollments/*/approve", h_approve },
-	{ EVHTTP_REQ_POST, "/v1/enrollments/*/reject", h_reject },
-	{ EVHTTP_REQ_POST, "/v1/enrollments/*/ban", h_ban },
-	{ EVHTTP_REQ_POST, "/v1/enrollments/*/unban", h_unban },
-	{ EVHTTP_REQ_GET, "/v1/mappings", h_maps },
-	{ EVHTTP_REQ_POST, "/v1/mappings", h_map_add },
-	{ EVHTTP_REQ_DELETE, "/v1/mappings/*", h_map_remove },
-};
+#include "tls.h"
 
 static const char *
 method_name(enum evhttp_cmd_type m)
@@ -122,8 +54,8 @@ method_name(enum evhttp_cmd_type m)
 }
 
 /* Send body (consumed) with status. */
-static void
-reply_json(struct call *c, int status, json_t *body)
+void
+api_reply_json(struct api_call *c, int status, json_t *body)
 {
 	struct evbuffer *out = evhttp_request_get_output_buffer(c->req);
 	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
@@ -154,7 +86,7 @@ reply_json(struct call *c, int status, json_t *body)
  * control: the host retries) and what the writer already journaled.
  */
 static void
-audit_refusal(struct call *c, int code)
+audit_refusal(struct api_call *c, int code)
 {
 	struct eca_audit_entry e;
 	const char *actor = c->actor;
@@ -186,7 +118,7 @@ audit_refusal(struct call *c, int code)
 	writer_audit(c->d->writer, &e);
 }
 
-static int call_peer(struct call *, struct eca_err *);
+static int call_peer(struct api_call *, struct eca_err *);
 
 /*
  * A refusal that costs the caller nothing: no verified client
@@ -195,7 +127,7 @@ static int call_peer(struct call *, struct eca_err *);
  * one, so that strangers cannot grow the journal or the log.
  */
 static int
-stranger(struct call *c, int code)
+stranger(struct api_call *c, int code)
 {
 	if (c->control || c->journaled || code == ECA_ERR_BUSY)
 		return 0;
@@ -206,7 +138,7 @@ stranger(struct call *c, int code)
 
 /* The caller's address without its port ("[v6]:port" or "v4:port"). */
 static void
-source_addr(const struct call *c, char *buf, size_t len)
+source_addr(const struct api_call *c, char *buf, size_t len)
 {
 	const char *s = c->source, *e;
 
@@ -225,7 +157,7 @@ source_addr(const struct call *c, char *buf, size_t len)
  * Every refusal is logged with the host and fingerprint, never the cert.
  */
 static void
-reply_errorv(struct call *c, int status, int code,
+reply_errorv(struct api_call *c, int status, int code,
     const struct eca_enrollment *rec, const char *fmt, va_list ap)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
@@ -263,13 +195,11 @@ reply_errorv(struct call *c, int status, int code,
 	if (body != NULL && rec != NULL)
 		json_object_set_new(body, "enrollment",
 		    eca_wire_enrollment(rec));
-	reply_json(c, status, body);
+	api_reply_json(c, status, body);
 }
 
-static void reply_error(struct call *, int, const char *, ...)
-    ECA_PRINTF(3, 4);
-static void
-reply_error(struct call *c, int code, const char *fmt, ...)
+void
+api_reply_error(struct api_call *c, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -278,10 +208,8 @@ reply_error(struct call *c, int code, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void reply_error_status(struct call *, int, int,
-    const struct eca_enrollment *, const char *, ...) ECA_PRINTF(5, 6);
-static void
-reply_error_status(struct call *c, int status, int code,
+void
+api_reply_error_status(struct api_call *c, int status, int code,
     const struct eca_enrollment *rec, const char *fmt, ...)
 {
 	va_list ap;
@@ -291,7 +219,7 @@ reply_error_status(struct call *c, int status, int code,
 	va_end(ap);
 }
 
-static void mark_revoked(struct call *);
+static void mark_revoked(struct api_call *);
 static int store_dn_map(void *, const char *, char *, size_t);
 
 /*
@@ -302,7 +230,7 @@ static int store_dn_map(void *, const char *, char *, size_t);
  * with; after a change the next request is judged again.
  */
 static int
-call_peer(struct call *c, struct eca_err *err)
+call_peer(struct api_call *c, struct eca_err *err)
 {
 	struct ecad_conn *cn = c->conn;
 	struct eca_peer_policy pol;
@@ -366,7 +294,7 @@ call_peer(struct call *c, struct eca_err *err)
 static int
 store_dn_map(void *arg, const char *subject, char *host, size_t size)
 {
-	struct call *c = arg;
+	struct api_call *c = arg;
 	struct eca_dnmap m;
 	int r;
 
@@ -381,8 +309,8 @@ store_dn_map(void *arg, const char *subject, char *host, size_t size)
  * Does the caller's certificate name host under ECA_IDENTITY?  Under DN
  * only through the administrator's mapping (`eca map add`).
  */
-static int
-caller_names(struct call *c, const char *host, struct eca_err *err)
+int
+api_caller_names(struct api_call *c, const char *host, struct eca_err *err)
 {
 	if (c->snap->cfg->identity == ECA_ID_DN)
 		return eca_x509_identity_dn(c->conn->leaf, store_dn_map, c,
@@ -393,7 +321,7 @@ caller_names(struct call *c, const char *host, struct eca_err *err)
 
 /* Is the caller an administrator?  Sets c->actor when it is. */
 static int
-call_admin(struct call *c)
+call_admin(struct api_call *c)
 {
 	const struct eca_config *cfg = c->snap->cfg;
 	size_t i;
@@ -415,73 +343,86 @@ call_admin(struct call *c)
 	return c->admin;
 }
 
-/* 0 if the caller is an administrator, else refuses and returns -1. */
+/* The access check's questions (api_routes.h), asked of this call. */
 static int
-require_admin(struct call *c)
+ask_peer(void *arg, struct eca_err *err)
 {
-	struct eca_err e;
-	int r;
+	return call_peer(arg, err);
+}
 
-	if (call_admin(c))
-		return 0;
-	if (c->control)
-		reply_error(c, ECA_ERR_FORBIDDEN, "uid %u may not administer "
-		    "primary %s (run eca as root or as the daemon's user)",
-		    (unsigned)c->uid, c->d->cfg->client_name);
-	else if ((r = call_peer(c, &e)) != 0)
-		reply_error(c, r, "%s", e.msg);
-	else
-		reply_error(c, ECA_ERR_FORBIDDEN, "your certificate's "
-		    "identity is not an administrator of primary %s (add it "
-		    "to ADMIN_IDENTITY on the primary, or run the command on "
-		    "the primary)", c->d->cfg->client_name);
-	return -1;
+static int
+ask_admin(void *arg)
+{
+	return call_admin(arg);
+}
+
+static int
+ask_names(void *arg, const char *host)
+{
+	return api_caller_names(arg, host, NULL) == 0;
 }
 
 /*
- * 0 if the caller is an administrator or the host NAME itself (*self
- * set), else refuses and returns -1.
+ * For the log and the audit journal only: the host a caller refused
+ * before its body was read claims to be (nothing is decided on it).
  */
-static int
-require_host_or_admin(struct call *c, const char *name, int *self)
+static void
+claimed_host(struct api_call *c)
 {
+	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+	struct eca_enroll_body body;
+	size_t len = evbuffer_get_length(in);
+	const char *buf;
+
+	if (len == 0 || len > ECA_BODY_MAX ||
+	    (buf = (const char *)evbuffer_pullup(in, -1)) == NULL)
+		return;
+	if (eca_wire_parse_enroll_body(buf, len, &body, NULL) == 0)
+		snprintf(c->name, sizeof(c->name), "%s", body.host);
+}
+
+/* May the caller use rt?  0, or -1 when refused (replied). */
+static int
+admit(struct api_call *c, const struct api_route *rt)
+{
+	struct api_caller who;
+	enum api_access granted;
 	struct eca_err e;
 	int r;
 
-	*self = 0;
-	if (call_admin(c))
-		return 0;
-	if (c->control) {
-		reply_error(c, ECA_ERR_FORBIDDEN, "uid %u may not use the "
-		    "control socket of primary %s (run eca as root or as the "
-		    "daemon's user)", (unsigned)c->uid,
-		    c->d->cfg->client_name);
+	memset(&who, 0, sizeof(who));
+	who.control = c->control;
+	who.control_admin = c->control && c->admin == 1;
+	who.uid = c->uid;
+	who.primary = c->d->cfg->client_name;
+	who.host = c->name;
+	who.peer = ask_peer;
+	who.admin = ask_admin;
+	who.names = ask_names;
+	who.arg = c;
+	eca_err_clear(&e);
+	if ((r = api_access_check(rt, &who, &granted, &e)) != 0) {
+		if (rt->flags & API_F_BODY_HOST)
+			claimed_host(c);
+		api_reply_error(c, r, "%s", e.msg);
 		return -1;
 	}
-	if ((r = call_peer(c, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		return -1;
+	if (granted == API_SELF) {
+		c->self = 1;
+		snprintf(c->actor, sizeof(c->actor), "%s", c->name);
 	}
-	if (caller_names(c, name, NULL) != 0) {
-		reply_error(c, ECA_ERR_FORBIDDEN, "your certificate does not "
-		    "name %s: a host may only see or remove its own "
-		    "enrollment (administrators: see ADMIN_IDENTITY)", name);
-		return -1;
-	}
-	snprintf(c->actor, sizeof(c->actor), "%s", name);
-	*self = 1;
 	return 0;
 }
 
-static int
-read_body(struct call *c, const char **buf, size_t *len)
+int
+api_read_body(struct api_call *c, const char **buf, size_t *len)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
 
 	*len = evbuffer_get_length(in);
 	if (*len > ECA_BODY_MAX) {
-		reply_error(c, ECA_ERR_TOO_LARGE, "the request body has %zu "
-		    "bytes; at most %d are accepted", *len, ECA_BODY_MAX);
+		api_reply_error(c, ECA_ERR_TOO_LARGE, "the request body has "
+		    "%zu bytes; at most %d are accepted", *len, ECA_BODY_MAX);
 		return -1;
 	}
 	*buf = (const char *)evbuffer_pullup(in, -1);
@@ -491,8 +432,8 @@ read_body(struct call *c, const char **buf, size_t *len)
 }
 
 /* Fetch NAME's record on the read connection; 1 found, 0 none, -1 replied. */
-static int
-get_record(struct call *c, const char *name, struct eca_enrollment *rec)
+int
+api_get_record(struct api_call *c, const char *name, struct eca_enrollment *rec)
 {
 	struct eca_err e;
 	int r;
@@ -503,292 +444,16 @@ get_record(struct call *c, const char *name, struct eca_enrollment *rec)
 		return 1;
 	if (r == ECA_ERR_NOT_FOUND)
 		return 0;
-	reply_error(c, r, "%s", e.msg);
+	api_reply_error(c, r, "%s", e.msg);
 	return -1;
 }
 
-static void
-reply_not_enrolled(struct call *c, const char *name)
-{
-	reply_error(c, ECA_ERR_NOT_ENROLLED, "%s is not enrolled with primary "
-	    "%s (run `eca enroll` on %s)", name, c->d->cfg->client_name,
-	    name);
-}
-
-static void
-h_health(struct call *c)
-{
-	/* Role and name are restart-only: the start-up configuration's. */
-	const struct eca_config *cfg = c->d->cfg;
-
-	reply_json(c, 200, json_pack("{s:s, s:s, s:s, s:s}", "status", "ok",
-	    "role", eca_role_name(cfg->role), "primary", cfg->client_name,
-	    "version", ECA_VERSION));
-}
-
-static void
-h_stats(struct call *c)
-{
-	struct ecad_stats *s = &c->d->stats;
-
-	if (require_admin(c) != 0)
-		return;
-	reply_json(c, 200, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I}",
-	    "enroll_requests", (json_int_t)atomic_load(&s->enroll_requests),
-	    "roster_requests", (json_int_t)atomic_load(&s->roster_requests),
-	    "busy_replies", (json_int_t)atomic_load(&s->busy),
-	    "requests", (json_int_t)atomic_load(&s->requests),
-	    "enrollments_written", (json_int_t)atomic_load(&s->written),
-	    "commits", (json_int_t)atomic_load(&s->commits),
-	    "refusals", (json_int_t)atomic_load(&s->refusals),
-	    "connections", (json_int_t)atomic_load(&s->connections),
-	    "open_connections", (json_int_t)atomic_load(&s->open),
-	    "writer_pending", (json_int_t)writer_pending(c->d->writer)));
-}
-
-/* The request's query string, or NULL. */
-static const char *
-query_of(struct call *c)
+const char *
+api_query_of(struct api_call *c)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
 
 	return uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-}
-
-/* ?state=S&after=HOST&limit=N; 0 or -1 (replied). */
-static int
-list_query(struct call *c, int *state, char *after, size_t afterlen,
-    long *limit)
-{
-	struct api_list_query lq;
-	struct eca_err e;
-
-	eca_err_clear(&e);
-	if (api_parse_list_query(query_of(c), &lq, &e) != 0) {
-		reply_error(c, e.code, "%s", e.msg);
-		return -1;
-	}
-	*state = lq.state;
-	snprintf(after, afterlen, "%s", lq.after);
-	*limit = lq.limit;
-	return 0;
-}
-
-static void
-h_list(struct call *c)
-{
-	struct eca_enrollment *recs = NULL;
-	char after[ECA_HOST_MAX];
-	struct eca_err e;
-	json_t *arr = NULL, *next;
-	size_t n = 0, i;
-	long limit;
-	int state, r;
-
-	if (require_admin(c) != 0 ||
-	    list_query(c, &state, after, sizeof(after), &limit) != 0)
-		return;
-	eca_err_clear(&e);
-	/* One more than asked tells whether there is a next page. */
-	if ((r = eca_store_list(c->w->rd, c->d->cfg->client_name, state,
-	    after[0] ? after : NULL, (size_t)limit + 1, &recs, &n, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		goto out;
-	}
-	if ((arr = json_array()) == NULL)
-		goto nomem;
-	for (i = 0; i < n && i < (size_t)limit; i++)
-		if (json_array_append_new(arr,
-		    eca_wire_enrollment(&recs[i])) != 0)
-			goto nomem;
-	next = n > (size_t)limit ? json_string(recs[limit - 1].host) :
-	    json_null();
-	reply_json(c, 200, json_pack("{s:o, s:o}", "enrollments", arr,
-	    "next", next));
-	arr = NULL;
-	goto out;
-nomem:
-	reply_error(c, ECA_ERR_NOMEM, "out of memory listing enrollments");
-out:
-	json_decref(arr);
-	free(recs);
-}
-
-static void
-h_show(struct call *c)
-{
-	struct eca_enrollment rec;
-	struct eca_candidate *cands = NULL;
-	struct eca_err e;
-	json_t *body;
-	size_t n = 0;
-	int self, have, r;
-
-	if (require_host_or_admin(c, c->name, &self) != 0)
-		return;
-	if ((have = get_record(c, c->name, &rec)) < 0)
-		return;
-	if (have == 0) {
-		reply_not_enrolled(c, c->name);
-		return;
-	}
-	/* Every waiting certificate, so an approval names the one seen. */
-	eca_err_clear(&e);
-	if (rec.ncandidates > 0 && (r = eca_store_candidates(c->w->rd,
-	    c->d->cfg->client_name, c->name, &cands, &n, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	body = eca_wire_enrollment(&rec);
-	if (body != NULL && eca_wire_add_candidates(body, cands, n) != 0) {
-		json_decref(body);
-		body = NULL;
-	}
-	free(cands);
-	reply_json(c, 200, body);
-}
-
-static void
-h_history(struct call *c)
-{
-	struct eca_history_entry *h = NULL;
-	struct eca_enrollment rec;
-	struct eca_err e;
-	json_t *arr = NULL;
-	size_t n = 0, i;
-	int have, r;
-
-	if (require_admin(c) != 0)
-		return;
-	if ((have = get_record(c, c->name, &rec)) < 0)
-		return;
-	if (have == 0) {
-		reply_not_enrolled(c, c->name);
-		return;
-	}
-	eca_err_clear(&e);
-	if ((r = eca_store_history(c->w->rd, c->d->cfg->client_name,
-	    c->name, HISTORY_MAX, &h, &n, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	if ((arr = json_array()) == NULL)
-		goto nomem;
-	for (i = 0; i < n; i++)
-		if (json_array_append_new(arr,
-		    eca_wire_history_entry(&h[i])) != 0)
-			goto nomem;
-	reply_json(c, 200, json_pack("{s:o}", "history", arr));
-	free(h);
-	return;
-nomem:
-	json_decref(arr);
-	free(h);
-	reply_error(c, ECA_ERR_NOMEM, "out of memory reading the history");
-}
-
-/*
- * THE rule for "too old to derive a delta": records are never deleted, so
- * any since up to the current version has an exact delta; 0 asks for
- * everything, and a since beyond the current version (a roster from a
- * registry restored from backup, or from another one) cannot be trusted.
- * Compaction, when it comes, raises the oldest derivable version here.
- */
-static int
-roster_full(int64_t since, int64_t current)
-{
-	const int64_t oldest = 0;
-
-	return since <= oldest || since > current;
-}
-
-/* ?since=V&limit=N; 0 or -1 (replied). */
-static int
-roster_query(struct call *c, int64_t *since, long *limit)
-{
-	struct eca_err e;
-
-	eca_err_clear(&e);
-	if (api_parse_roster_query(query_of(c), since, limit, &e) != 0) {
-		reply_error(c, e.code, "%s", e.msg);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * GET /v1/roster: the records changed after ?since=, in version order, a
- * page at a time (docs/roster.md).  Any host whose certificate passes the
- * peer check may read it, for peers judge each other with it; admins too.
- */
-static void
-h_roster(struct call *c)
-{
-	struct eca_change *ch = NULL;
-	struct eca_dnmap *maps = NULL;
-	struct eca_err e;
-	json_t *body;
-	int64_t since, current, next, last = 0;
-	size_t n = 0, nmaps = 0, i, j;
-	long limit;
-	int r, full, more;
-
-	/* Counted before any check: every request that reached us. */
-	atomic_fetch_add(&c->d->stats.roster_requests, 1);
-	eca_err_clear(&e);
-	if (!c->control && (r = call_peer(c, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	if (roster_query(c, &since, &limit) != 0)
-		return;
-	/*
-	 * The current version first: a change committed between the two
-	 * reads then shows in the entries rather than being skipped.
-	 */
-	if ((r = eca_store_version(c->w->rd, &current, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	full = roster_full(since, current);
-	/* One more than asked tells whether there is a next page. */
-	if ((r = eca_store_changes(c->w->rd, c->d->cfg->client_name,
-	    full ? 0 : since, (size_t)limit + 1, &ch, &n, &e)) != 0 ||
-	    (r = eca_store_dnmaps(c->w->rd, c->d->cfg->client_name,
-	    full ? 0 : since, (size_t)limit + 1, &maps, &nmaps, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		goto out;
-	}
-	/*
-	 * Records and DN mappings share the version counter: a page takes
-	 * the first limit changes of either kind in version order, so next
-	 * (the last version taken) skips nothing of both.
-	 */
-	for (i = j = 0; i + j < (size_t)limit && (i < n || j < nmaps);) {
-		if (j >= nmaps || (i < n && ch[i].version < maps[j].version))
-			last = ch[i++].version;
-		else
-			last = maps[j++].version;
-	}
-	more = i < n || j < nmaps;
-	n = i;
-	nmaps = j;
-	next = current;
-	if (i + j > 0 && (more || last > next))
-		next = last;
-	body = eca_wire_roster(c->d->cfg->client_name, since, current, next,
-	    full, more, ch, n);
-	/* Only when there are any: an older host's parser is not bothered. */
-	if (body != NULL && nmaps > 0 &&
-	    eca_wire_roster_add_maps(body, maps, nmaps) != 0) {
-		json_decref(body);
-		body = NULL;
-	}
-	reply_json(c, 200, body);
- out:
-	free(ch);
-	free(maps);
 }
 
 /* The reply for a job the writer finished, sent on the worker's thread. */
@@ -797,7 +462,7 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct api_job *aj = arg;
 	struct eca_op *op = &aj->job.op;
-	struct call *c = &aj->c;
+	struct api_call *c = &aj->c;
 	const char *outcome = eca_outcome_name(op->outcome);
 	json_t *body;
 
@@ -806,10 +471,10 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 	c->w->inflight--;
 	c->journaled = 1;	/* by the writer, with the group */
 	if (op->status == ECA_ERR_CONFLICT)
-		reply_error_status(c, 0, op->status, &op->rec, "%s",
+		api_reply_error_status(c, 0, op->status, &op->rec, "%s",
 		    op->err.msg);
 	else if (op->status != 0)
-		reply_error(c, op->status, "%s", op->err.msg);
+		api_reply_error(c, op->status, "%s", op->err.msg);
 	else {
 		log_info_fields(ECA_LOG_FIELDS({ "HOST", op->rec.host },
 		    { "FINGERPRINT", op->rec.cert.fingerprint },
@@ -829,15 +494,15 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 		else
 			body = json_pack("{s:s, s:o}", "outcome", outcome,
 			    "enrollment", eca_wire_enrollment(&op->rec));
-		reply_json(c, op->type == ECA_OP_ENROLL &&
+		api_reply_json(c, op->type == ECA_OP_ENROLL &&
 		    op->outcome == ECA_OUTCOME_ENROLLED ? 201 : 200, body);
 	}
 	event_free(aj->job.ev);
 	free(aj);
 }
 
-static struct api_job *
-job_new(struct call *c, enum eca_op_type type, const char *host)
+struct api_job *
+api_job_new(struct api_call *c, enum eca_op_type type, const char *host)
 {
 	struct api_job *aj;
 
@@ -863,7 +528,7 @@ job_new(struct call *c, enum eca_op_type type, const char *host)
  * applied.  On failure aj is freed and the code says why (NOMEM, BUSY).
  */
 static int
-job_enqueue(struct call *c, struct api_job *aj, event_callback_fn done)
+job_enqueue(struct api_call *c, struct api_job *aj, event_callback_fn done)
 {
 	if ((aj->job.ev = event_new(c->w->base, -1, 0, done, aj)) == NULL) {
 		free(aj);
@@ -879,19 +544,19 @@ job_enqueue(struct call *c, struct api_job *aj, event_callback_fn done)
 }
 
 /* Queue aj to the writer (taking it), or refuse with 429/500. */
-static void
-job_submit(struct call *c, struct api_job *aj)
+void
+api_job_submit(struct api_call *c, struct api_job *aj)
 {
 	int r;
 
 	if (aj == NULL || (r = job_enqueue(c, aj, job_done_cb)) ==
 	    ECA_ERR_NOMEM)
-		reply_error(c, ECA_ERR_NOMEM, "out of memory queuing the "
+		api_reply_error(c, ECA_ERR_NOMEM, "out of memory queuing the "
 		    "request");
 	else if (r == ECA_ERR_BUSY)
-		reply_error(c, ECA_ERR_BUSY, "primary %s has too many pending "
-		    "registry changes (MAX_PENDING_ENROLLMENTS); retry after "
-		    "the Retry-After delay", c->d->cfg->client_name);
+		api_reply_error(c, ECA_ERR_BUSY, "primary %s has too many "
+		    "pending registry changes (MAX_PENDING_ENROLLMENTS); retry "
+		    "after the Retry-After delay", c->d->cfg->client_name);
 }
 
 /* A REVOKE finished: nobody waits for it, the writer journaled it. */
@@ -925,7 +590,7 @@ revoke_done_cb(evutil_socket_t fd, short what, void *arg)
  * the writer checks the record again inside its transaction.
  */
 static void
-mark_revoked(struct call *c)
+mark_revoked(struct api_call *c)
 {
 	const struct eca_certinfo *ci = &c->conn->info;
 	struct eca_enrollment rec;
@@ -958,7 +623,7 @@ mark_revoked(struct call *c)
 		    rec.state != ECA_STATE_CONFLICT) ||
 		    strcmp(rec.cert.fingerprint, ci->fingerprint) != 0)
 			continue;
-		if ((aj = job_new(c, ECA_OP_REVOKE, host)) == NULL)
+		if ((aj = api_job_new(c, ECA_OP_REVOKE, host)) == NULL)
 			return;
 		aj->c.req = NULL;	/* nobody is answered */
 		snprintf(aj->job.op.actor, sizeof(aj->job.op.actor), "crl");
@@ -969,275 +634,48 @@ mark_revoked(struct call *c)
 	}
 }
 
-static void
-reply_enroll(struct call *c, int status, const char *outcome, int precheck,
-    const struct eca_enrollment *rec)
+/* The /v1/stats counter rt adds to, or NULL. */
+static atomic_ullong *
+route_counter(struct ecad_stats *s, enum api_count n)
 {
-	reply_json(c, status, json_pack("{s:s, s:b, s:o}", "outcome", outcome,
-	    "precheck", precheck, "enrollment",
-	    rec != NULL ? eca_wire_enrollment(rec) : json_null()));
+	switch (n) {
+	case API_COUNT_ENROLL:
+		return &s->enroll_requests;
+	case API_COUNT_ROSTER:
+		return &s->roster_requests;
+	default:
+		return NULL;
+	}
 }
 
 /*
- * For the log and the audit journal only: the host a caller refused
- * before its body was read claims to be (nothing is decided on it).
+ * The host in the path, canonical from here on:
+ * /v1/enrollments/MEDIA1.example is media1.example.  0, or -1 when it is
+ * no host name (replied).
  */
-static void
-claimed_host(struct call *c)
+static int
+path_host(struct api_call *c, const char *name)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
-	struct eca_enroll_body body;
-	size_t len = evbuffer_get_length(in);
-	const char *buf;
-
-	if (len == 0 || len > ECA_BODY_MAX ||
-	    (buf = (const char *)evbuffer_pullup(in, -1)) == NULL)
-		return;
-	if (eca_wire_parse_enroll_body(buf, len, &body, NULL) == 0)
-		snprintf(c->name, sizeof(c->name), "%s", body.host);
-}
-
-static void
-h_enroll(struct call *c)
-{
-	const struct eca_config *cfg = c->snap->cfg;
-	struct eca_enroll_body body;
-	struct eca_enrollment rec;
-	struct eca_enroll_req rq;
-	enum eca_enroll_outcome outcome = ECA_OUTCOME_NONE;
-	struct eca_candidate *cands = NULL;
-	struct api_job *aj;
 	struct eca_err e;
-	const char *buf;
-	size_t len, ncands = 0;
-	int r, have;
 
-	/* Counted before any check: every request that reached us. */
-	atomic_fetch_add(&c->d->stats.enroll_requests, 1);
 	eca_err_clear(&e);
-	if ((r = call_peer(c, &e)) != 0) {
-		claimed_host(c);
-		reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	if (read_body(c, &buf, &len) != 0)
-		return;
-	if ((r = eca_wire_parse_enroll_body(buf, len, &body, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	snprintf(c->name, sizeof(c->name), "%s", body.host);
-	snprintf(c->actor, sizeof(c->actor), "%s", body.host);
-	c->precheck = body.precheck;
-	if ((r = caller_names(c, body.host, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	memset(&rq, 0, sizeof(rq));
-	snprintf(rq.primary, sizeof(rq.primary), "%s", c->d->cfg->client_name);
-	snprintf(rq.host, sizeof(rq.host), "%s", body.host);
-	snprintf(rq.source, sizeof(rq.source), "%s", c->source);
-	rq.role = body.role;
-	rq.method = body.method;
-	rq.cert = c->conn->info;
-	rq.force = body.force;
-	rq.allow_force = cfg->allow_forced_reenrollment;
-	rq.now = (int64_t)time(NULL);
-
-	if ((have = get_record(c, body.host, &rec)) < 0)
-		return;
-	eca_err_clear(&e);
-	if (have && rec.ncandidates > 0 &&
-	    (r = eca_store_candidates(c->w->rd, c->d->cfg->client_name,
-	    body.host, &cands, &ncands, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	r = eca_enroll_decide(have ? &rec : NULL, cands, ncands, &rq,
-	    &outcome, &e);
-	free(cands);
-	if (body.precheck) {
-		if (r == 0)
-			reply_enroll(c, 200, eca_outcome_name(outcome), 1,
-			    have ? &rec : NULL);
-		else
-			reply_error_status(c, 0, r, r == ECA_ERR_CONFLICT &&
-			    have ? &rec : NULL, "%s", e.msg);
-		return;
-	}
-	/* Nothing to write: answered here, without the writer. */
-	if (r == 0 && outcome == ECA_OUTCOME_UNCHANGED) {
-		reply_enroll(c, 200, eca_outcome_name(outcome), 0, &rec);
-		return;
-	}
-	if (r != 0 && r != ECA_ERR_CONFLICT) {
-		reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	/* The writer decides again inside its transaction. */
-	if ((aj = job_new(c, ECA_OP_ENROLL, body.host)) != NULL)
-		aj->job.op.req = rq;
-	job_submit(c, aj);
+	if (eca_hostname_canon(name, c->name, sizeof(c->name), &e) == 0)
+		return 0;
+	snprintf(c->name, sizeof(c->name), "%.64s", name);
+	api_reply_error(c, e.code, "%s in the path %.64s", e.msg, c->path);
+	return -1;
 }
 
 static void
-h_remove(struct call *c)
-{
-	struct api_job *aj;
-	int self;
-
-	if (require_host_or_admin(c, c->name, &self) != 0)
-		return;
-	if ((aj = job_new(c, ECA_OP_REMOVE, c->name)) != NULL && self)
-		snprintf(aj->job.op.require_fingerprint,
-		    sizeof(aj->job.op.require_fingerprint), "%s", c->fp);
-	job_submit(c, aj);
-}
-
-static void
-admin_op(struct call *c, enum eca_op_type type)
-{
-	if (require_admin(c) != 0)
-		return;
-	job_submit(c, job_new(c, type, c->name));
-}
-
-/*
- * Approve or reject: the body names the waiting certificate decided on
- * ({"fingerprint": FP}, required), so that what is enrolled is exactly
- * what the administrator saw, whatever arrived meanwhile.
- */
-static void
-decision_op(struct call *c, enum eca_op_type type)
-{
-	char fp[ECA_FP_HEX_LEN + 1];
-	struct api_job *aj;
-	struct eca_err e;
-	const char *buf;
-	size_t len;
-	int r;
-
-	if (require_admin(c) != 0 || read_body(c, &buf, &len) != 0)
-		return;
-	eca_err_clear(&e);
-	if ((r = eca_wire_parse_decision_body(buf, len, fp, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	snprintf(c->fp, sizeof(c->fp), "%s", fp);
-	if ((aj = job_new(c, type, c->name)) != NULL)
-		snprintf(aj->job.op.require_fingerprint,
-		    sizeof(aj->job.op.require_fingerprint), "%s", fp);
-	job_submit(c, aj);
-}
-
-static void
-h_approve(struct call *c)
-{
-	decision_op(c, ECA_OP_APPROVE);
-}
-
-static void
-h_reject(struct call *c)
-{
-	decision_op(c, ECA_OP_REJECT);
-}
-
-/* GET /v1/mappings: the live subject mappings, by host. */
-static void
-h_maps(struct call *c)
-{
-	struct eca_dnmap *m = NULL;
-	struct eca_err e;
-	json_t *arr = NULL;
-	size_t n = 0, i;
-	int r;
-
-	if (require_admin(c) != 0)
-		return;
-	eca_err_clear(&e);
-	/* One more than shown tells whether the list was cut. */
-	if ((r = eca_store_dnmaps(c->w->rd, c->d->cfg->client_name, -1,
-	    MAPPINGS_MAX + 1, &m, &n, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	if ((arr = json_array()) == NULL)
-		goto nomem;
-	for (i = 0; i < n && i < MAPPINGS_MAX; i++)
-		if (json_array_append_new(arr, eca_wire_dnmap(&m[i])) != 0)
-			goto nomem;
-	free(m);
-	reply_json(c, 200, json_pack("{s:s, s:o, s:b}", "identity",
-	    eca_identity_name(c->snap->cfg->identity), "mappings", arr,
-	    "truncated", n > MAPPINGS_MAX));
-	return;
-nomem:
-	json_decref(arr);
-	free(m);
-	reply_error(c, ECA_ERR_NOMEM, "out of memory listing the mappings");
-}
-
-/* POST /v1/mappings {"host", "subject"}: the subject must parse. */
-static void
-h_map_add(struct call *c)
-{
-	char host[ECA_HOST_MAX], subject[ECA_DN_MAX], norm[ECA_DN_MAX];
-	struct api_job *aj;
-	struct eca_err e;
-	const char *buf;
-	size_t len;
-	int r;
-
-	if (require_admin(c) != 0 || read_body(c, &buf, &len) != 0)
-		return;
-	eca_err_clear(&e);
-	if ((r = eca_wire_parse_map_body(buf, len, host, subject, &e)) != 0) {
-		reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	snprintf(c->name, sizeof(c->name), "%s", host);
-	if ((r = eca_dn_normalize(subject, norm, sizeof(norm), &e)) != 0) {
-		reply_error(c, r == ECA_ERR_PARSE ? ECA_ERR_BAD_REQUEST : r,
-		    "%s (write it as RFC 4514, e.g. \"CN=host1,O=Example\")",
-		    e.msg);
-		return;
-	}
-	if ((aj = job_new(c, ECA_OP_MAP_ADD, host)) != NULL)
-		snprintf(aj->job.op.map.subject,
-		    sizeof(aj->job.op.map.subject), "%s", norm);
-	job_submit(c, aj);
-}
-
-/* The host in the path is canonical already (dispatch). */
-static void
-h_map_remove(struct call *c)
-{
-	admin_op(c, ECA_OP_MAP_REMOVE);
-}
-
-static void
-h_ban(struct call *c)
-{
-	admin_op(c, ECA_OP_BAN);
-}
-
-static void
-h_unban(struct call *c)
-{
-	admin_op(c, ECA_OP_UNBAN);
-}
-
-static void
-dispatch(struct call *c)
+dispatch(struct api_call *c)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(c->req);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(c->req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	const struct api_route *rt;
+	atomic_ullong *counter;
 	char name[ECA_HOST_MAX];
-	struct eca_err e;
-	size_t i;
-	int path_known = 0;
+	int path_known;
 
 	atomic_fetch_add(&c->d->stats.requests, 1);
 	c->method = method_name(m);
@@ -1249,49 +687,30 @@ dispatch(struct call *c)
 	if (path == NULL)
 		path = "/";
 	eca_text_sanitize(path, strlen(path), c->path, sizeof(c->path));
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		name[0] = '\0';
-		if (!api_route_match(routes[i].pattern, c->path, name,
-		    sizeof(name)))
-			continue;
-		path_known = 1;
-		if (routes[i].method != m)
-			continue;
-		if (name[0] != '\0') {
-			/*
-			 * The host in the path, canonical from here on:
-			 * /v1/enrollments/MEDIA1.example is media1.example.
-			 */
-			eca_err_clear(&e);
-			if (eca_hostname_canon(name, c->name, sizeof(c->name),
-			    &e) != 0) {
-				snprintf(c->name, sizeof(c->name), "%.64s",
-				    name);
-				reply_error(c, e.code, "%s in the path %.64s",
-				    e.msg, c->path);
-				return;
-			}
-		}
-		if (c->control && !c->admin && routes[i].fn != h_health) {
-			reply_error(c, ECA_ERR_FORBIDDEN, "uid %u may not use "
-			    "the control socket (run eca as root or as the "
-			    "daemon's user)", (unsigned)c->uid);
-			return;
-		}
-		routes[i].fn(c);
+	rt = api_route_find(m, c->path, name, sizeof(name), &path_known);
+	if (rt == NULL) {
+		c->no_route = 1;
+		if (path_known)
+			api_reply_error_status(c, 405, ECA_ERR_BAD_REQUEST,
+			    NULL, "%s is not allowed on %s", c->method,
+			    c->path);
+		else
+			api_reply_error(c, ECA_ERR_NOT_FOUND, "no such "
+			    "endpoint %s (see docs/api.md)", c->path);
 		return;
 	}
-	c->no_route = 1;
-	if (path_known)
-		reply_error_status(c, 405, ECA_ERR_BAD_REQUEST, NULL,
-		    "%s is not allowed on %s", c->method, c->path);
-	else
-		reply_error(c, ECA_ERR_NOT_FOUND, "no such endpoint %s (see "
-		    "docs/api.md)", c->path);
+	if (name[0] != '\0' && path_host(c, name) != 0)
+		return;
+	/* Counted before the access check: every request that reached us. */
+	if ((counter = route_counter(&c->d->stats, rt->count)) != NULL)
+		atomic_fetch_add(counter, 1);
+	if (admit(c, rt) != 0)
+		return;
+	rt->fn(c);
 }
 
 static void
-call_init(struct call *c, struct ecad_worker *w, struct evhttp_request *req)
+call_init(struct api_call *c, struct ecad_worker *w, struct evhttp_request *req)
 {
 	memset(c, 0, sizeof(*c));
 	c->req = req;
@@ -1309,7 +728,7 @@ api_tls_cb(struct evhttp_request *req, void *arg)
 	struct ecad_worker *w = arg;
 	struct evhttp_connection *evcon;
 	struct bufferevent *bev = NULL;
-	struct call c;
+	struct api_call c;
 	char *addr = NULL;
 	ev_uint16_t port = 0;
 
@@ -1330,14 +749,14 @@ api_tls_cb(struct evhttp_request *req, void *arg)
 		/* Only a failed TLS set-up leaves a connection without one. */
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Connection", "close");
-		reply_error(&c, ECA_ERR_INTERNAL, "connection without TLS "
+		api_reply_error(&c, ECA_ERR_INTERNAL, "connection without TLS "
 		    "state; retry");
 	} else if (c.conn->over_handshakes) {
 		/* Storm control: nothing checked, one cheap answer, closed. */
 		atomic_fetch_add(&w->d->stats.requests, 1);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Connection", "close");
-		reply_error(&c, ECA_ERR_BUSY, "primary %s has too many TLS "
+		api_reply_error(&c, ECA_ERR_BUSY, "primary %s has too many TLS "
 		    "handshakes in progress (MAX_HANDSHAKES); retry after the "
 		    "Retry-After delay", w->d->cfg->client_name);
 	} else {
@@ -1351,7 +770,7 @@ void
 api_control_request(struct ecad_worker *w, struct evhttp_request *req,
     uid_t uid, int admin)
 {
-	struct call c;
+	struct api_call c;
 
 	call_init(&c, w, req);
 	c.control = 1;

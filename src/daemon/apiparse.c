@@ -85,10 +85,10 @@ list_param(const struct evkeyval *p, struct api_list_query *out,
 			return eca_err_set(err, ECA_ERR_BAD_REQUEST, "'after' "
 			    "must be a host name");
 	} else if (strcmp(p->key, "limit") == 0) {
-		if (number(p->value, 1, API_LIST_LIMIT_MAX, &v) != 0)
+		if (number(p->value, 1, ECA_LIST_PAGE_MAX, &v) != 0)
 			return eca_err_set(err, ECA_ERR_BAD_REQUEST, "'limit' "
 			    "must be a number from 1 to %d",
-			    API_LIST_LIMIT_MAX);
+			    ECA_LIST_PAGE_MAX);
 		out->limit = (long)v;
 	} else {
 		eca_text_sanitize(p->key, strlen(p->key), shown,
@@ -110,7 +110,7 @@ api_parse_list_query(const char *q, struct api_list_query *out,
 	TAILQ_INIT(&kv);
 	out->state = -1;
 	out->after[0] = '\0';
-	out->limit = API_LIST_LIMIT_DEFAULT;
+	out->limit = ECA_LIST_PAGE_DEFAULT;
 	if (q == NULL)
 		return 0;
 	if (evhttp_parse_query_str(q, &kv) != 0)

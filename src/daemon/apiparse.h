@@ -11,9 +11,7 @@
 
 #include "certinfo.h"
 #include "err.h"
-
-#define API_LIST_LIMIT_DEFAULT 100
-#define API_LIST_LIMIT_MAX 1000
+#include "wire.h"
 
 /*
  * Does path match pattern?  A "*" in pattern matches one non-empty path
@@ -33,7 +31,7 @@ struct api_list_query {
  * Parse q (the query string, NULL for none).  ECA_ERR_BAD_REQUEST with a
  * sentence naming the parameter for anything else: a malformed query, an
  * unknown parameter, an unknown state, a bad host name, a limit outside
- * 1..API_LIST_LIMIT_MAX.
+ * 1..ECA_LIST_PAGE_MAX (wire.h: the CLI pages by the same constant).
  */
 int api_parse_list_query(const char *q, struct api_list_query *out,
     struct eca_err *err);

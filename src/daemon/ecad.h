@@ -1,8 +1,18 @@
 /*
  * ecad.h - the daemon's shared state and the seams between its files:
- * ecad.c (main, phases, signals), server.c (worker threads and TLS
- * listeners), api.c (the /v1 handlers), writer.c (the group-commit writer
- * thread) and control.c (the control socket).
+ *
+ *   ecad.c       main, options, start-up phases, signals (with ecad_log.c,
+ *                ecad_snap.c and ecad_proc.c: ecad_impl.h)
+ *   server.c     worker threads, the API's TLS listeners
+ *   listen.c     listening sockets with ecad's options
+ *   limits.c     the bounds both listeners share
+ *   api.c        the /v1 API (with api_*.c: api_impl.h, api_routes.h)
+ *   apiparse.c   route patterns and query strings of the API
+ *   writer.c     the group-commit writer thread
+ *   control.c    the control socket
+ *   refusals.c   strangers' refusals, counted and journaled as summaries
+ *   peer.c       the peer listener, its judges and the roster sync
+ *   crlsync.c    the CRL refresh thread
  *
  * There is one struct ecad, created by main() and passed explicitly; no
  * file reaches it through a global.
@@ -62,7 +72,7 @@ struct eca_host;
 struct ecad_snap {
 	atomic_int refs;
 	/*
-	 * Grows with every snapshot (ecad.c): a verdict remembered on a
+	 * Grows with every snapshot (ecad_snap.c): a verdict remembered on a
 	 * connection remembers the trust store it was reached with by this
 	 * number, with the CRL cache's generation and (channels) the
 	 * roster's version, and is judged again when one of them moves.
@@ -241,11 +251,12 @@ int refusals_note(struct ecad *d, const char *addr, int code,
 void refusals_flush(struct ecad *d, int all);
 #define ECAD_REFUSAL_FLUSH_SEC 5
 
-/* ecad.c */
+/*
+ * ecad_snap.c: the snapshot in use now, with a reference the caller gives
+ * back with ecad_snap_put (which frees the last one; NULL is a no-op).
+ */
 struct ecad_snap *ecad_snap_get(struct ecad *d);
 void ecad_snap_put(struct ecad_snap *s);
-int ecad_snap_new(struct eca_config *cfg, struct ecad_snap **out,
-    struct eca_err *err) ECA_WUR;
 
 /* server.c: listeners and workers. */
 int server_bind(struct ecad *d, struct eca_err *err) ECA_WUR;

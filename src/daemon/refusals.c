@@ -87,15 +87,6 @@ addr_hash(const char *s)
 	return h % REFUSAL_SLOTS;
 }
 
-static void
-rfc3339(time_t t, char *buf, size_t len)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Turn sl's pending count into an entry (under the lock); resets it. */
 static void
 take_line(struct rslot *sl, time_t now, struct eca_audit_entry *e,
@@ -106,7 +97,7 @@ take_line(struct rslot *sl, time_t now, struct eca_audit_entry *e,
 	snprintf(e->reason, sizeof(e->reason), "%s", eca_err_name(sl->code));
 	snprintf(e->source, sizeof(e->source), "%s", sl->addr);
 	e->count = sl->pending;
-	rfc3339(sl->since, e->since, sizeof(e->since));
+	eca_text_rfc3339(sl->since, e->since, sizeof(e->since));
 	snprintf(what, wlen, "%s", sl->what);
 	sl->pending = 0;
 	sl->last_line = now;

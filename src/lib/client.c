@@ -25,6 +25,8 @@
 #include <openssl/ssl.h>
 
 #include "tls.h"
+#include "util.h"
+#include "wire.h"
 
 #define CONNECT_TIMEOUT_MAX_MS 10000L
 
@@ -265,58 +267,50 @@ curl_has_openssl(void)
 	    strncmp(vi->ssl_version, "OpenSSL", 7) == 0;
 }
 
-int
-eca_client_new_tls(const struct eca_endpoint *ep,
-    const struct eca_cred *cred, long timeout_ms, struct eca_client **out,
-    struct eca_err *err)
+/*
+ * Where c talks to: c->name and c->addr for messages, c->base for URLs
+ * (the primary's NAME, so libcurl checks the certificate against it) and
+ * the CONNECT_TO entry that sends the TCP connection to host:port.
+ */
+static int
+tls_target(struct eca_client *c, const struct eca_endpoint *ep,
+    const char *host, const char *port)
 {
-	struct eca_client *c = NULL;
-	const char *host, *port;
 	char hb[300], nb[300], *ct = NULL;
 	size_t len;
-	CURLcode rc = CURLE_OK;
-	int r;
+	int r = ECA_ERR_NOMEM;
 
-	*out = NULL;
-	if (ep == NULL || ep->name == NULL || ep->name[0] == '\0' ||
-	    cred == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "TLS client needs a primary name and credentials");
-	host = ep->host != NULL && ep->host[0] != '\0' ? ep->host : ep->name;
-	port = ep->port != NULL && ep->port[0] != '\0' ? ep->port :
-	    ECA_DEFAULT_API_PORT;
-	if (!curl_has_openssl())
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "libcurl is not built with OpenSSL (install the "
-		    "OpenSSL flavour of libcurl, libcurl4-openssl-dev)");
-	if ((r = client_alloc(&c, err)) != 0)
-		goto out;
-	r = ECA_ERR_NOMEM;
-	c->cred = cred;
 	if ((c->name = xstrdup(ep->name)) == NULL)
-		goto nomem;
+		goto out;
 	len = strlen(host) + strlen(port) + 4;
 	if ((c->addr = malloc(len)) == NULL)
-		goto nomem;
+		goto out;
 	snprintf(c->addr, len, "%s:%s", bracket(host, hb, sizeof(hb)), port);
 	len = strlen(ep->name) + strlen(port) + 16;
 	if ((c->base = malloc(len)) == NULL)
-		goto nomem;
+		goto out;
 	snprintf(c->base, len, "https://%s:%s",
 	    bracket(ep->name, nb, sizeof(nb)), port);
 	len = strlen(ep->name) + strlen(host) + 2 * strlen(port) + 8;
 	if ((ct = malloc(len)) == NULL)
-		goto nomem;
+		goto out;
 	snprintf(ct, len, "%s:%s:%s:%s", bracket(ep->name, nb, sizeof(nb)),
 	    port, bracket(host, hb, sizeof(hb)), port);
 	if ((c->connect_to = curl_slist_append(NULL, ct)) == NULL)
-		goto nomem;
-
-	if ((r = setup_common(c, timeout_ms, err)) != 0)
 		goto out;
-	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(c->curl, CURLOPT_CONNECT_TO,
-		    c->connect_to);
+	r = 0;
+ out:
+	free(ct);
+	return r;
+}
+
+/* The TLS options; the first failure stops the chain. */
+static CURLcode
+tls_options(struct eca_client *c)
+{
+	CURLcode rc;
+
+	rc = curl_easy_setopt(c->curl, CURLOPT_CONNECT_TO, c->connect_to);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "https");
 	if (rc == CURLE_OK)
@@ -345,7 +339,42 @@ eca_client_new_tls(const struct eca_endpoint *ep,
 		    ssl_ctx_cb);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(c->curl, CURLOPT_SSL_CTX_DATA, c);
-	if (rc != CURLE_OK) {
+	return rc;
+}
+
+int
+eca_client_new_tls(const struct eca_endpoint *ep,
+    const struct eca_cred *cred, long timeout_ms, struct eca_client **out,
+    struct eca_err *err)
+{
+	struct eca_client *c = NULL;
+	const char *host, *port;
+	CURLcode rc;
+	int r;
+
+	*out = NULL;
+	if (ep == NULL || ep->name == NULL || ep->name[0] == '\0' ||
+	    cred == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "TLS client needs a primary name and credentials");
+	host = ep->host != NULL && ep->host[0] != '\0' ? ep->host : ep->name;
+	port = ep->port != NULL && ep->port[0] != '\0' ? ep->port :
+	    ECA_DEFAULT_API_PORT;
+	if (!curl_has_openssl())
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "libcurl is not built with OpenSSL (install the "
+		    "OpenSSL flavour of libcurl, libcurl4-openssl-dev)");
+	if ((r = client_alloc(&c, err)) != 0)
+		goto out;
+	c->cred = cred;
+	if ((r = tls_target(c, ep, host, port)) != 0) {
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory creating "
+		    "the client for primary %s", ep->name);
+		goto out;
+	}
+	if ((r = setup_common(c, timeout_ms, err)) != 0)
+		goto out;
+	if ((rc = tls_options(c)) != CURLE_OK) {
 		r = eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot set up TLS for primary %s: %s", ep->name,
 		    curl_easy_strerror(rc));
@@ -354,12 +383,7 @@ eca_client_new_tls(const struct eca_endpoint *ep,
 	*out = c;
 	c = NULL;
 	r = 0;
-	goto out;
- nomem:
-	r = eca_err_set(err, ECA_ERR_NOMEM,
-	    "out of memory creating the client for primary %s", ep->name);
  out:
-	free(ct);
 	eca_client_free(c);
 	return r;
 }
@@ -443,15 +467,6 @@ eca_client_busy_delay_ms(long retry_after_s, unsigned int jitter)
 	if (retry_after_s > ECA_CLIENT_RETRY_AFTER_MAX)
 		retry_after_s = ECA_CLIENT_RETRY_AFTER_MAX;
 	return retry_after_s * 1000L + (long)(jitter % 1000u);
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 static void
@@ -590,31 +605,34 @@ set_method(CURL *curl, const char *method, const char *body, size_t blen)
 	return rc;
 }
 
-/* One request, no retry: eca_client_request's contract. */
-static int
-request_once(struct eca_client *c, const char *method,
-    const char *path, const json_t *body, long *status, json_t **resp,
-    struct eca_err *err)
+/* Forget the last response: what the callbacks fill. */
+static void
+response_reset(struct eca_client *c)
 {
-	char *text = NULL, *url = NULL;
-	const char *b;
-	json_t *j = NULL;
-	json_error_t jerr;
-	size_t len;
-	long code = 0;
-	CURLcode rc;
-	int r = ECA_ERR_INTERNAL;
+	c->len = 0;
+	c->overflow = 0;
+	c->retry_after = -1;
+	c->errbuf[0] = '\0';
+	eca_err_clear(&c->ctx_err);
+	if (c->buf != NULL)
+		c->buf[0] = '\0';
+}
 
-	*resp = NULL;
-	*status = 0;
-	if (c == NULL || method == NULL || path == NULL || path[0] != '/')
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "bad request arguments (method and a path \"/v1/...\")");
-	if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_NOMEM,
-		    "cannot encode the request body");
-		goto out;
-	}
+/*
+ * method on path with text as the body (NULL: none) on the reused handle;
+ * *code is the HTTP status.  A transport failure is named by
+ * transport_error.
+ */
+static int
+perform(struct eca_client *c, const char *method, const char *path,
+    const char *text, long *code, struct eca_err *err)
+{
+	char *url = NULL;
+	const char *b;
+	size_t len;
+	CURLcode rc;
+	int r;
+
 	/*
 	 * A method other than GET without a body still sends an empty body
 	 * so that the request carries Content-Length: 0.
@@ -623,56 +641,70 @@ request_once(struct eca_client *c, const char *method,
 	if (b == NULL && strcmp(method, "POST") == 0)
 		b = "";
 	len = strlen(c->base) + strlen(path) + 1;
-	if ((url = malloc(len)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
-		goto out;
-	}
+	if ((url = malloc(len)) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 	snprintf(url, len, "%s%s", c->base, path);
-
-	c->len = 0;
-	c->overflow = 0;
-	c->retry_after = -1;
-	c->errbuf[0] = '\0';
-	eca_err_clear(&c->ctx_err);
-	if (c->buf != NULL)
-		c->buf[0] = '\0';
+	response_reset(c);
 	rc = curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	if (rc == CURLE_OK)
 		rc = set_method(c->curl, method, b, b != NULL ? strlen(b) : 0);
-	if (rc != CURLE_OK) {
-		r = eca_err_set(err, ECA_ERR_INTERNAL,
-		    "cannot prepare %s %s: %s", method, path,
-		    curl_easy_strerror(rc));
-		goto out;
-	}
-	if ((rc = curl_easy_perform(c->curl)) != CURLE_OK) {
+	if (rc != CURLE_OK)
+		r = eca_err_set(err, ECA_ERR_INTERNAL, "cannot prepare %s %s: "
+		    "%s", method, path, curl_easy_strerror(rc));
+	else if ((rc = curl_easy_perform(c->curl)) != CURLE_OK)
 		r = transport_error(c, rc, err);
-		goto out;
-	}
-	if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code) !=
-	    CURLE_OK || code < 100 || code > 599) {
+	else if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, code) !=
+	    CURLE_OK || *code < 100 || *code > 599)
 		r = eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "no valid HTTP status from %s at %s", c->name, c->addr);
-		goto out;
-	}
-	if (c->len > 0) {
-		j = json_loadb(c->buf, c->len, JSON_REJECT_DUPLICATES, &jerr);
-		if (j == NULL) {
-			r = eca_err_set(err, ECA_ERR_PROTOCOL,
-			    "response of %s to %s %s (HTTP %ld) is not JSON: "
-			    "%s at offset %d", c->is_unix ? "ecad" : c->name,
-			    method, path, code, jerr.text, jerr.position);
-			goto out;
-		}
-	}
-	*status = code;
-	*resp = j;
-	j = NULL;
-	r = 0;
- out:
-	json_decref(j);
-	free(text);
+	else
+		r = 0;
 	free(url);
+	return r;
+}
+
+/* The body received as JSON, NULL when empty; PROTOCOL when not JSON. */
+static int
+response_json(struct eca_client *c, const char *method, const char *path,
+    long code, json_t **out, struct eca_err *err)
+{
+	json_error_t jerr;
+
+	*out = NULL;
+	if (c->len == 0)
+		return 0;
+	if ((*out = json_loadb(c->buf, c->len, JSON_REJECT_DUPLICATES,
+	    &jerr)) == NULL)
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "response of %s to %s %s (HTTP %ld) is not JSON: "
+		    "%s at offset %d", c->is_unix ? "ecad" : c->name,
+		    method, path, code, jerr.text, jerr.position);
+	return 0;
+}
+
+/* One request, no retry: eca_client_request's contract. */
+static int
+request_once(struct eca_client *c, const char *method,
+    const char *path, const json_t *body, long *status, json_t **resp,
+    struct eca_err *err)
+{
+	char *text = NULL;
+	long code = 0;
+	int r;
+
+	*resp = NULL;
+	*status = 0;
+	if (c == NULL || method == NULL || path == NULL || path[0] != '/')
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "bad request arguments (method and a path \"/v1/...\")");
+	if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "cannot encode the request body");
+	r = perform(c, method, path, text, &code, err);
+	free(text);
+	if (r == 0 && (r = response_json(c, method, path, code, resp,
+	    err)) == 0)
+		*status = code;
 	return r;
 }
 
@@ -682,15 +714,17 @@ eca_client_request(struct eca_client *c, const char *method,
     struct eca_err *err)
 {
 	unsigned long n = 0;
-	long t0, wait;
+	int64_t t0;
+	long wait;
 	int r;
 
-	t0 = now_ms();
+	t0 = eca_util_mono_ms();
 	for (;;) {
 		r = request_once(c, method, path, body, status, resp, err);
 		if (r != 0 || *status != 429 || c->busy_retry_ms <= 0)
 			return r;
-		if ((wait = busy_wait_ms(c, now_ms() - t0)) < 0)
+		if ((wait = busy_wait_ms(c,
+		    (long)(eca_util_mono_ms() - t0))) < 0)
 			break;
 		json_decref(*resp);
 		*resp = NULL;
@@ -704,5 +738,25 @@ eca_client_request(struct eca_client *c, const char *method,
 	    "%s stayed busy (HTTP 429) through %lu retries in %ld s: it is "
 	    "overloaded by other hosts (try again in a few minutes; on the "
 	    "primary, see MAX_HANDSHAKES and MAX_PENDING_ENROLLMENTS)",
-	    c->is_unix ? "ecad" : c->name, n, (now_ms() - t0) / 1000);
+	    c->is_unix ? "ecad" : c->name, n,
+	    (long)((eca_util_mono_ms() - t0) / 1000));
+}
+
+int
+eca_client_call(struct eca_client *c, const char *method, const char *path,
+    const json_t *body, long *status, json_t **resp, struct eca_err *err)
+{
+	int r;
+
+	eca_err_clear(err);
+	if ((r = eca_client_request(c, method, path, body, status, resp,
+	    err)) != 0)
+		return r;
+	if (*status >= 200 && *status < 300)
+		return 0;
+	if (*resp != NULL && (r = eca_wire_parse_error(*resp, err)) != 0)
+		return r;
+	return eca_err_set(err, ECA_ERR_PROTOCOL,
+	    "unexpected HTTP status %ld to %s %s without an error object",
+	    *status, method, path);
 }

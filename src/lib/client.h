@@ -74,4 +74,15 @@ int eca_client_request(struct eca_client *c, const char *method,
     const char *path, const json_t *body, long *status, json_t **resp,
     struct eca_err *err) ECA_WUR;
 
+/*
+ * eca_client_request, and an answer outside 2xx is an error too: the
+ * server's {"error"} (its code and message) in err, or ECA_ERR_PROTOCOL
+ * for an answer without one.  0 only for a 2xx answer.  *resp keeps
+ * whatever JSON came back (caller's), so that a caller can show the
+ * server's object as it is (eca --json).
+ */
+int eca_client_call(struct eca_client *c, const char *method,
+    const char *path, const json_t *body, long *status, json_t **resp,
+    struct eca_err *err) ECA_WUR;
+
 #endif

@@ -65,6 +65,15 @@ int eca_crl_cache_new(OSSL_LIB_CTX *libctx, const struct eca_crl_opts *opts,
 /* The same with the options of cfg: STATE_DIR/crl and the ECA_CRL_* keys. */
 int eca_crl_cache_open(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
     struct eca_crl_cache **out, struct eca_err *err) ECA_WUR;
+/*
+ * Those options, for a caller that changes some before eca_crl_cache_new
+ * (the health check: no fetch, no fail-open): the cache directory
+ * STATE_DIR/crl is written into dir (size bytes; PATH_MAX will do), which
+ * opts->dir then points to; the rest borrows cfg's strings.
+ * ECA_ERR_CONFIG when STATE_DIR is not set.
+ */
+int eca_crl_opts_from_config(const struct eca_config *cfg, char *dir,
+    size_t size, struct eca_crl_opts *opts, struct eca_err *err) ECA_WUR;
 void eca_crl_cache_free(struct eca_crl_cache *c);
 
 /*

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 
 #include "certinfo.h"
 #include "crl.h"
+#include "text.h"
 #include "x509.h"
 
 #define EXPIRY_WARN_DAYS 30
@@ -100,6 +102,37 @@ skip(struct eca_health_check *c, const char *because)
 }
 
 /*
+ * A check needs what an earlier one (the check ID because) provided:
+ * when ok is 0, c is skipped, and the caller stops.  Returns ok.
+ */
+static int
+need(struct eca_health_check *c, int ok, const char *because)
+{
+	if (!ok)
+		skip(c, because);
+	return ok;
+}
+
+/* fn on the leaf, then every intermediate: the first failure fails c. */
+static int
+each_cert(struct hstate *st, struct eca_health_check *c,
+    int (*fn)(X509 *, struct eca_err *))
+{
+	struct eca_err err;
+	int i, r;
+
+	eca_err_clear(&err);
+	for (i = -1; i < sk_X509_num(st->chain); i++) {
+		if ((r = fn(i < 0 ? st->leaf : sk_X509_value(st->chain, i),
+		    &err)) != 0) {
+			fail_err(st, c, r, &err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Path checks without parsing, so that "no such file" and "mode 0644"
  * are reported as what they are.
  */
@@ -149,29 +182,20 @@ check_path(struct hstate *st, struct eca_health_check *c, const char *key,
 }
 
 static void
-cert_path(struct hstate *st)
+cert_path(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
-
-	c = begin(st, "USER_INPUT_CERT_PATH_VALIDATION",
-	    "Certificate file");
 	st->cert_path_ok = check_path(st, c, "ECA_CERT_PATH",
 	    st->cfg->cert_path, 0) == 0;
 }
 
 static void
-certificates(struct hstate *st)
+certificates(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
 	struct eca_err err;
 	int r;
 
-	c = begin(st, "USER_INPUT_CERTIFICATES_VALIDATION",
-	    "Certificate chain format");
-	if (!st->cert_path_ok) {
-		skip(c, "USER_INPUT_CERT_PATH_VALIDATION");
+	if (!need(c, st->cert_path_ok, "USER_INPUT_CERT_PATH_VALIDATION"))
 		return;
-	}
 	eca_err_clear(&err);
 	if ((r = eca_x509_load_chain(st->libctx, st->cfg->cert_path,
 	    &st->leaf, &st->chain, &err)) != 0 ||
@@ -189,30 +213,21 @@ certificates(struct hstate *st)
 }
 
 static void
-key_path(struct hstate *st)
+key_path(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
-
-	c = begin(st, "USER_INPUT_PRIVATE_KEY_PATH_VALIDATION",
-	    "Private key file");
 	st->key_path_ok = check_path(st, c, "ECA_PRIVATE_KEY_PATH",
 	    st->cfg->key_path, 1) == 0;
 }
 
 static void
-passphrase(struct hstate *st)
+passphrase(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
 	const char *pf = st->cfg->key_passphrase_file;
 	struct eca_err err;
 	int r;
 
-	c = begin(st, "USER_INPUT_PASSPHRASE_VALIDATION",
-	    "Private key decryption");
-	if (!st->key_path_ok) {
-		skip(c, "USER_INPUT_PRIVATE_KEY_PATH_VALIDATION");
+	if (!need(c, st->key_path_ok, "USER_INPUT_PRIVATE_KEY_PATH_VALIDATION"))
 		return;
-	}
 	if (pf != NULL && check_path(st, c, "ECA_KEY_PASSPHRASEFILE", pf,
 	    1) != 0)
 		return;
@@ -231,15 +246,13 @@ passphrase(struct hstate *st)
 }
 
 static void
-trust_store(struct hstate *st)
+trust_store(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
 	const char *path = st->cfg->trust_store_path;
 	struct eca_err err;
 	struct stat sb;
 	int r;
 
-	c = begin(st, "USER_INPUT_TRUST_STORE_VALIDATION", "Trust store");
 	eca_err_clear(&err);
 	if ((r = eca_x509_load_trust(st->libctx, path, &st->trust, &err)) !=
 	    0 || (r = eca_x509_trust_set_partial(st->trust,
@@ -295,28 +308,23 @@ trust_file_keys(struct hstate *st, struct eca_health_check *c,
 }
 
 /*
- * The trust anchors themselves (issue 15): a root with a weak key makes
- * every chain under it as weak as that key, whatever the leaves and
- * intermediates use.  Every certificate of the bundle file, or of each
- * hashed entry of the directory, must have a key the policy accepts.
+ * The trust anchors themselves: a root with a weak key makes every chain
+ * under it as weak as that key, whatever the leaves and intermediates
+ * use.  Every certificate of the bundle file, or of each hashed entry of
+ * the directory, must have a key the policy accepts.
  */
 static void
-trust_key_strength(struct hstate *st)
+trust_key_strength(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
 	const char *path = st->cfg->trust_store_path;
-	char file[4096];
+	char file[PATH_MAX];
 	struct dirent *de;
 	struct stat sb;
 	DIR *dir;
 	int n = 0;
 
-	c = begin(st, "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION",
-	    "Trust anchor keys");
-	if (st->trust == NULL) {
-		skip(c, "USER_INPUT_TRUST_STORE_VALIDATION");
+	if (!need(c, st->trust != NULL, "USER_INPUT_TRUST_STORE_VALIDATION"))
 		return;
-	}
 	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 		if ((dir = opendir(path)) == NULL) {
 			fail(st, c, ECA_ERR_UNREADABLE, "ECA_TRUST_STORE_PATH "
@@ -342,14 +350,11 @@ trust_key_strength(struct hstate *st)
 }
 
 static void
-crl_config(struct hstate *st)
+crl_config(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
 	const struct eca_config *cfg = st->cfg;
 	struct stat sb;
 
-	c = begin(st, "USER_INPUT_CRL_CONFIG_VALIDATION",
-	    "Revocation checking configuration");
 	if (cfg->crl_refresh_hours <= 0 ||
 	    (cfg->crl_path != NULL && cfg->crl_path_sync_hours <= 0)) {
 		fail(st, c, ECA_ERR_CONFIG, "ECA_CRL_REFRESH_HOURS and "
@@ -384,22 +389,14 @@ crl_config(struct hstate *st)
 }
 
 static void
-key_cert_match(struct hstate *st)
+key_cert_match(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
 	struct eca_err err;
 	int r;
 
-	c = begin(st, "KEY_CERT_MATCH_VALIDATION",
-	    "Private key matches certificate");
-	if (st->leaf == NULL) {
-		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+	if (!need(c, st->leaf != NULL, "USER_INPUT_CERTIFICATES_VALIDATION") ||
+	    !need(c, st->key != NULL, "USER_INPUT_PASSPHRASE_VALIDATION"))
 		return;
-	}
-	if (st->key == NULL) {
-		skip(c, "USER_INPUT_PASSPHRASE_VALIDATION");
-		return;
-	}
 	eca_err_clear(&err);
 	if ((r = eca_x509_key_match_chain(st->cfg->cert_path, st->leaf,
 	    st->chain, st->key, &err)) != 0) {
@@ -417,23 +414,16 @@ key_cert_match(struct hstate *st)
  * revocation have checks of their own below.
  */
 static void
-cert_chain(struct hstate *st)
+cert_chain(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
 	struct eca_peer_policy pol;
 	struct eca_certinfo *info = NULL;
 	struct eca_err err;
 	int r;
 
-	c = begin(st, "CERT_CHAIN_VALIDATION", "Chain to a trusted CA");
-	if (st->leaf == NULL) {
-		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+	if (!need(c, st->leaf != NULL, "USER_INPUT_CERTIFICATES_VALIDATION") ||
+	    !need(c, st->trust != NULL, "USER_INPUT_TRUST_STORE_VALIDATION"))
 		return;
-	}
-	if (st->trust == NULL) {
-		skip(c, "USER_INPUT_TRUST_STORE_VALIDATION");
-		return;
-	}
 	if ((info = calloc(1, sizeof(*info))) == NULL) {
 		fail(st, c, ECA_ERR_NOMEM, "out of memory");
 		return;
@@ -459,31 +449,16 @@ cert_chain(struct hstate *st)
 }
 
 static void
-fmt_time(int64_t t, char *buf, size_t size)
+cert_validity(struct hstate *st, struct eca_health_check *c)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
-		(void)snprintf(buf, size, "%lld", (long long)t);
-}
-
-static void
-cert_validity(struct hstate *st)
-{
-	struct eca_health_check *c;
-	char when[64], subj[ECA_DN_MAX];
+	char when[ECA_TEXT_TIME_LEN], subj[ECA_DN_MAX];
 	time_t now = time(NULL);
 	X509 *x;
 	int64_t days;
 	int i;
 
-	c = begin(st, "CERT_VALIDITY_VALIDATION", "Validity period");
-	if (st->leaf == NULL) {
-		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+	if (!need(c, st->leaf != NULL, "USER_INPUT_CERTIFICATES_VALIDATION"))
 		return;
-	}
 	for (i = -1; i < sk_X509_num(st->chain); i++) {
 		x = i < 0 ? st->leaf : sk_X509_value(st->chain, i);
 		if (X509_NAME_oneline(X509_get_subject_name(x), subj,
@@ -504,7 +479,7 @@ cert_validity(struct hstate *st)
 		}
 	}
 	st->validity_ok = 1;
-	fmt_time(st->info.not_after, when, sizeof(when));
+	eca_text_utc(st->info.not_after, when, sizeof(when));
 	days = (st->info.not_after - (int64_t)now) / 86400;
 	if (days < EXPIRY_WARN_DAYS)
 		detail(c, "WARNING: the certificate expires in %lld day(s), "
@@ -515,68 +490,33 @@ cert_validity(struct hstate *st)
 }
 
 static void
-key_strength(struct hstate *st)
+key_strength(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
-	struct eca_err err;
-	X509 *x;
-	int i, r;
-
-	c = begin(st, "KEY_STRENGTH_VALIDATION", "Key type and size");
-	if (st->leaf == NULL) {
-		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+	if (!need(c, st->leaf != NULL, "USER_INPUT_CERTIFICATES_VALIDATION") ||
+	    each_cert(st, c, eca_x509_check_key_strength) != 0)
 		return;
-	}
-	eca_err_clear(&err);
-	for (i = -1; i < sk_X509_num(st->chain); i++) {
-		x = i < 0 ? st->leaf : sk_X509_value(st->chain, i);
-		if ((r = eca_x509_check_key_strength(x, &err)) != 0) {
-			fail_err(st, c, r, &err);
-			return;
-		}
-	}
 	detail(c, "leaf key %s; every key in the chain is RSA >= 2048, "
 	    "EC P-256/P-384 or Ed25519", st->info.key_desc);
 }
 
 static void
-signature_alg(struct hstate *st)
+signature_alg(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
-	struct eca_err err;
-	X509 *x;
-	int i, r;
-
-	c = begin(st, "SIGNATURE_ALGORITHM_VALIDATION",
-	    "Signature algorithms");
-	if (st->leaf == NULL) {
-		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+	if (!need(c, st->leaf != NULL, "USER_INPUT_CERTIFICATES_VALIDATION") ||
+	    each_cert(st, c, eca_x509_check_signature) != 0)
 		return;
-	}
-	eca_err_clear(&err);
-	for (i = -1; i < sk_X509_num(st->chain); i++) {
-		x = i < 0 ? st->leaf : sk_X509_value(st->chain, i);
-		if ((r = eca_x509_check_signature(x, &err)) != 0) {
-			fail_err(st, c, r, &err);
-			return;
-		}
-	}
 	detail(c, "leaf signed with %s; no MD5 or SHA-1 in the chain",
 	    st->info.sig_alg);
 }
 
 static void
-key_usage(struct hstate *st)
+key_usage(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
 	struct eca_err err;
 	int r;
 
-	c = begin(st, "KEY_USAGE_VALIDATION", "Key usage");
-	if (st->leaf == NULL) {
-		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+	if (!need(c, st->leaf != NULL, "USER_INPUT_CERTIFICATES_VALIDATION"))
 		return;
-	}
 	eca_err_clear(&err);
 	if ((r = eca_x509_check_usage(st->leaf, &err)) != 0) {
 		fail_err(st, c, r, &err);
@@ -589,19 +529,15 @@ key_usage(struct hstate *st)
 }
 
 static void
-identity(struct hstate *st)
+identity(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
 	const char *rule = eca_identity_name(st->cfg->identity);
 	struct eca_err err;
 	char subj[ECA_DN_MAX];
 	int r;
 
-	c = begin(st, "CERT_IDENTITY_VALIDATION", "Host identity");
-	if (st->leaf == NULL) {
-		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
+	if (!need(c, st->leaf != NULL, "USER_INPUT_CERTIFICATES_VALIDATION"))
 		return;
-	}
 	if (st->cfg->client_name == NULL) {
 		fail(st, c, ECA_ERR_CONFIG, "CLIENT_NAME is not set: add this "
 		    "host's name to %s", st->cfg->path != NULL ?
@@ -631,6 +567,53 @@ identity(struct hstate *st)
 }
 
 /*
+ * What crl_status needs: revocation checking on, a cache directory, and
+ * a certificate that passed the checks before.  0: c says why not.
+ */
+static int
+crl_status_ready(struct hstate *st, struct eca_health_check *c)
+{
+	if (st->cfg->crl_check == ECA_CRL_DISABLE) {
+		detail(c, "ECA_CRL_CHECK = DISABLE: no CRL is needed");
+		return 0;
+	}
+	if (st->cfg->state_dir == NULL) {
+		detail(c, "no CRL cache: STATE_DIR is not set");
+		return 0;
+	}
+	return need(c, st->leaf != NULL,
+	    "USER_INPUT_CERTIFICATES_VALIDATION") &&
+	    need(c, st->trust != NULL, "USER_INPUT_TRUST_STORE_VALIDATION") &&
+	    need(c, st->chain_ok, "CERT_CHAIN_VALIDATION") &&
+	    need(c, st->validity_ok, "CERT_VALIDITY_VALIDATION");
+}
+
+/*
+ * This host's certificate against the cache with options o, without
+ * fetching and without fail-open: the report says what the cache holds,
+ * and the policy's leniency is said by the caller.
+ */
+static int
+crl_check_cached(struct hstate *st, const struct eca_crl_opts *o,
+    struct eca_crl_result *res, struct eca_err *err)
+{
+	struct eca_crl_cache *cache = NULL;
+	struct eca_crl_opts local = *o;
+	int r;
+
+	local.fail_open = 0;
+	local.no_fetch = 1;
+	if ((r = eca_crl_cache_new(st->libctx, &local, &cache, err)) != 0)
+		return r;
+	eca_err_clear(err);
+	r = eca_crl_check(cache, st->trust, st->leaf, st->chain,
+	    st->cfg->crl_check, 0, res, err);
+	eca_crl_cache_free(cache);
+	ERR_clear_error();
+	return r;
+}
+
+/*
  * This host's own certificate against the CRL cache, as peers will check
  * it (ECA_CRL_CHECK: the leaf, or the whole chain), without fetching:
  * what the cache holds now.  Missing or in grace passes with a WARNING
@@ -638,90 +621,83 @@ identity(struct hstate *st)
  * expired past the grace period, or the certificate revoked, fails.
  */
 static void
-crl_status(struct hstate *st)
+crl_status(struct hstate *st, struct eca_health_check *c)
 {
-	struct eca_health_check *c;
-	const struct eca_config *cfg = st->cfg;
-	struct eca_crl_cache *cache = NULL;
 	struct eca_crl_result res;
 	struct eca_crl_opts o;
 	struct eca_err err;
 	struct stat sb;
-	char dir[4096];
+	char dir[PATH_MAX];
 	int r;
 
-	c = begin(st, "CRL_STATUS_VALIDATION", "Revocation status (CRL cache)");
-	if (cfg->crl_check == ECA_CRL_DISABLE) {
-		detail(c, "ECA_CRL_CHECK = DISABLE: no CRL is needed");
+	if (!crl_status_ready(st, c))
+		return;
+	eca_err_clear(&err);
+	if ((r = eca_crl_opts_from_config(st->cfg, dir, sizeof(dir), &o,
+	    &err)) != 0) {
+		fail_err(st, c, r, &err);
 		return;
 	}
-	if (cfg->state_dir == NULL) {
-		detail(c, "no CRL cache: STATE_DIR is not set");
-		return;
-	}
-	if (st->leaf == NULL) {
-		skip(c, "USER_INPUT_CERTIFICATES_VALIDATION");
-		return;
-	}
-	if (st->trust == NULL) {
-		skip(c, "USER_INPUT_TRUST_STORE_VALIDATION");
-		return;
-	}
-	if (!st->chain_ok) {
-		skip(c, "CERT_CHAIN_VALIDATION");
-		return;
-	}
-	if (!st->validity_ok) {
-		skip(c, "CERT_VALIDITY_VALIDATION");
-		return;
-	}
-	(void)snprintf(dir, sizeof(dir), "%s/crl", cfg->state_dir);
 	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
 		detail(c, "WARNING: no CRL cache in %s yet: the CRL of %s is "
 		    "fetched at the first check of a peer, or now with `eca "
 		    "crl download`", dir, st->info.issuer);
 		return;
 	}
-	memset(&o, 0, sizeof(o));
-	o.dir = dir;
-	o.crl_path = cfg->crl_path;
-	o.path_sync_hours = cfg->crl_path_sync_hours;
-	o.refresh_hours = cfg->crl_refresh_hours;
-	o.grace_hours = cfg->crl_grace_hours;
-	o.fail_open = 0;	/* report what is there, not the policy */
-	o.no_fetch = 1;
 	eca_err_clear(&err);
-	if ((r = eca_crl_cache_new(st->libctx, &o, &cache, &err)) != 0) {
-		fail_err(st, c, r, &err);
-		return;
-	}
-	eca_err_clear(&err);
-	r = eca_crl_check(cache, st->trust, st->leaf, st->chain,
-	    cfg->crl_check, 0, &res, &err);
-	eca_crl_cache_free(cache);
-	ERR_clear_error();
+	r = crl_check_cached(st, &o, &res, &err);
 	if (r == ECA_ERR_CRL_UNAVAILABLE &&
-	    strstr(err.msg, "no CRL of") != NULL) {
+	    strstr(err.msg, "no CRL of") != NULL)
 		detail(c, "WARNING: %s", err.msg);
-		return;
-	}
-	if (r == ECA_ERR_CRL_UNAVAILABLE && cfg->crl_fail_open) {
+	else if (r == ECA_ERR_CRL_UNAVAILABLE && st->cfg->crl_fail_open)
 		detail(c, "WARNING: %s (accepted: ECA_CRL_FAIL_OPEN = YES)",
 		    err.msg);
-		return;
-	}
-	if (r != 0) {
+	else if (r != 0)
 		fail_err(st, c, r, &err);
-		return;
-	}
-	if (res.in_grace) {
+	else if (res.in_grace)
 		detail(c, "WARNING: %s", res.note);
-		return;
-	}
-	detail(c, "ECA_CRL_CHECK = %s: a current CRL is cached for %s and "
-	    "does not list this certificate",
-	    eca_crl_check_name(cfg->crl_check), st->info.issuer);
+	else
+		detail(c, "ECA_CRL_CHECK = %s: a current CRL is cached for %s "
+		    "and does not list this certificate",
+		    eca_crl_check_name(st->cfg->crl_check), st->info.issuer);
 }
+
+/*
+ * The checks, in the order they run and are reported (health.h).  A
+ * check that needs what an earlier one provided says so with need().
+ */
+static const struct {
+	const char *id;
+	const char *title;
+	void (*run)(struct hstate *, struct eca_health_check *);
+} checks[] = {
+	{ "USER_INPUT_CERT_PATH_VALIDATION", "Certificate file", cert_path },
+	{ "USER_INPUT_CERTIFICATES_VALIDATION", "Certificate chain format",
+	    certificates },
+	{ "USER_INPUT_PRIVATE_KEY_PATH_VALIDATION", "Private key file",
+	    key_path },
+	{ "USER_INPUT_PASSPHRASE_VALIDATION", "Private key decryption",
+	    passphrase },
+	{ "USER_INPUT_TRUST_STORE_VALIDATION", "Trust store", trust_store },
+	{ "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION",
+	    "Trust anchor keys", trust_key_strength },
+	{ "USER_INPUT_CRL_CONFIG_VALIDATION",
+	    "Revocation checking configuration", crl_config },
+	{ "KEY_CERT_MATCH_VALIDATION", "Private key matches certificate",
+	    key_cert_match },
+	{ "CERT_CHAIN_VALIDATION", "Chain to a trusted CA", cert_chain },
+	{ "CERT_VALIDITY_VALIDATION", "Validity period", cert_validity },
+	{ "KEY_STRENGTH_VALIDATION", "Key type and size", key_strength },
+	{ "SIGNATURE_ALGORITHM_VALIDATION", "Signature algorithms",
+	    signature_alg },
+	{ "KEY_USAGE_VALIDATION", "Key usage", key_usage },
+	{ "CERT_IDENTITY_VALIDATION", "Host identity", identity },
+	{ "CRL_STATUS_VALIDATION", "Revocation status (CRL cache)",
+	    crl_status },
+};
+
+_Static_assert(sizeof(checks) / sizeof(checks[0]) <= ECA_HEALTH_MAX,
+    "ECA_HEALTH_MAX must hold every check");
 
 int
 eca_health_run(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
@@ -737,23 +713,8 @@ eca_health_run(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 	st.rep = report;
 	if (cfg == NULL)
 		return ECA_ERR_INTERNAL;
-
-	cert_path(&st);
-	certificates(&st);
-	key_path(&st);
-	passphrase(&st);
-	trust_store(&st);
-	trust_key_strength(&st);
-	crl_config(&st);
-	key_cert_match(&st);
-	cert_chain(&st);
-	cert_validity(&st);
-	key_strength(&st);
-	signature_alg(&st);
-	key_usage(&st);
-	identity(&st);
-	crl_status(&st);
-
+	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
+		checks[i].run(&st, begin(&st, checks[i].id, checks[i].title));
 	X509_free(st.leaf);
 	sk_X509_pop_free(st.chain, X509_free);
 	EVP_PKEY_free(st.key);

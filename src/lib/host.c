@@ -436,24 +436,6 @@ primary_client(struct eca_host *h, struct eca_domain *d,
 	    out, err);
 }
 
-/* One call; a non-2xx answer becomes its error code and message. */
-static int
-call(struct eca_client *c, const char *method, const char *path,
-    const json_t *body, long *status, json_t **resp, struct eca_err *err)
-{
-	int r;
-
-	if ((r = eca_client_request(c, method, path, body, status, resp,
-	    err)) != 0)
-		return r;
-	if (*status >= 200 && *status < 300)
-		return 0;
-	if (*resp != NULL && (r = eca_wire_parse_error(*resp, err)) != 0)
-		return r;
-	return eca_err_set(err, ECA_ERR_PROTOCOL, "unexpected HTTP status "
-	    "%ld to %s %s without an error object", *status, method, path);
-}
-
 /* Prefix err's message with what was being done. */
 static int
 wrap(struct eca_err *err, int r, const char *what, const char *primary)
@@ -500,7 +482,8 @@ sync_pages(struct eca_host *h, struct eca_domain *d, struct eca_err *err)
 		    "&limit=%d", since, ECA_ROSTER_PAGE_MAX);
 		json_decref(resp);
 		resp = NULL;
-		if ((r = call(c, "GET", path, NULL, &status, &resp, err)) != 0)
+		if ((r = eca_client_call(c, "GET", path, NULL, &status,
+		    &resp, err)) != 0)
 			goto out;
 		free(text);
 		if (resp == NULL || (text = json_dumps(resp, JSON_COMPACT)) ==
@@ -797,8 +780,8 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d,
 		goto out;
 	}
 	eca_err_clear(&e);
-	if ((r = call(c, "POST", "/v1/enrollments", body, &status, &resp,
-	    &e)) != 0) {
+	if ((r = eca_client_call(c, "POST", "/v1/enrollments", body, &status,
+	    &resp, &e)) != 0) {
 		if (r == ECA_ERR_CONFLICT && resp != NULL && outcome != NULL)
 			*outcome = ECA_OUTCOME_CONFLICT;
 		if (err != NULL)

@@ -19,6 +19,9 @@
 #include "store.h"
 
 #define ECA_BODY_MAX (16 * 1024)	/* largest request body accepted */
+/* GET /v1/enrollments: a page's entries by default, and the most ?limit=. */
+#define ECA_LIST_PAGE_DEFAULT 100
+#define ECA_LIST_PAGE_MAX 1000
 
 /* POST /v1/enrollments body: {"host": NAME, "precheck": bool, "force": bool, "role": R, "method": "auto"|"manual"}. */
 struct eca_enroll_body {

@@ -11,7 +11,6 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,107 +33,10 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
+#include "util.h"
+
 #define CERT_REMEDY "provide the leaf certificate first, then its " \
 	"intermediates, as PEM, DER or PKCS#7"
-
-/* A file's contents; wiped before it is freed since it may hold a key. */
-struct filebuf {
-	unsigned char *data;
-	size_t len;
-	mode_t mode;
-};
-
-static void
-filebuf_clear(struct filebuf *fb)
-{
-	/*
-	 * OpenSSL's allocator, like OpenSSL's own copies of key material, so
-	 * that test_secrets.c can check every such buffer is wiped.
-	 */
-	OPENSSL_clear_free(fb->data, fb->len);
-	fb->data = NULL;
-	fb->len = 0;
-}
-
-/*
- * Read a whole file of at most ECA_CERT_FILE_MAX bytes.  The mode comes
- * from fstat() of the descriptor we read, so a permission check on it
- * cannot race with a rename.  what names the file in messages.
- */
-static int
-read_file(const char *path, const char *what, struct filebuf *fb,
-    struct eca_err *err)
-{
-	struct stat st;
-	unsigned char *buf = NULL;
-	size_t off = 0;
-	ssize_t n;
-	int fd = -1, r = ECA_ERR_INTERNAL;
-
-	memset(fb, 0, sizeof(*fb));
-	if (path == NULL || *path == '\0')
-		return eca_err_set(err, ECA_ERR_CONFIG,
-		    "no %s file is configured", what);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		r = eca_err_set(err, ECA_ERR_UNREADABLE,
-		    "cannot open %s file %s: %s (check the path and that "
-		    "this user may read it)", what, path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) == -1) {
-		r = eca_err_set(err, ECA_ERR_UNREADABLE,
-		    "cannot stat %s file %s: %s", what, path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = eca_err_set(err, ECA_ERR_UNREADABLE,
-		    "%s path %s is not a regular file", what, path);
-		goto out;
-	}
-	if (st.st_size > ECA_CERT_FILE_MAX) {
-		r = eca_err_set(err, ECA_ERR_UNREADABLE,
-		    "%s file %s is larger than %d bytes, which is not a "
-		    "plausible certificate or key file", what, path,
-		    ECA_CERT_FILE_MAX);
-		goto out;
-	}
-	/* One spare byte detects a file that grew since fstat(). */
-	if ((buf = OPENSSL_malloc((size_t)st.st_size + 1)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory reading %s",
-		    path);
-		goto out;
-	}
-	for (;;) {
-		n = read(fd, buf + off, (size_t)st.st_size + 1 - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = eca_err_set(err, ECA_ERR_UNREADABLE,
-			    "cannot read %s file %s: %s", what, path,
-			    strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-		if (off > (size_t)st.st_size) {
-			r = eca_err_set(err, ECA_ERR_UNREADABLE,
-			    "%s file %s changed while it was read", what, path);
-			goto out;
-		}
-	}
-	fb->data = buf;
-	fb->len = off;
-	fb->mode = st.st_mode;
-	buf = NULL;
-	r = 0;
- out:
-	if (buf != NULL)
-		OPENSSL_clear_free(buf, (size_t)st.st_size + 1);
-	if (fd != -1)
-		close(fd);
-	return r;
-}
 
 static int
 check_private_mode(const char *path, const char *what, mode_t mode,
@@ -526,17 +428,19 @@ int
 eca_x509_load_chain(OSSL_LIB_CTX *libctx, const char *path, X509 **leaf,
     STACK_OF(X509) **chain, struct eca_err *err)
 {
-	struct filebuf fb;
+	unsigned char *buf;
+	size_t len;
 	int r;
 
 	*leaf = NULL;
 	*chain = NULL;
-	if ((r = read_file(path, "certificate", &fb, err)) != 0)
+	if ((r = eca_util_read_file(path, "certificate", ECA_CERT_FILE_MAX,
+	    &buf, &len, NULL, NULL, err)) != 0)
 		return r;
-	if ((r = eca_x509_parse_chain(libctx, fb.data, fb.len, leaf, chain,
+	if ((r = eca_x509_parse_chain(libctx, buf, len, leaf, chain,
 	    err)) != 0)
 		err_prefix(err, path);
-	filebuf_clear(&fb);
+	eca_util_free_file(buf, len);
 	return r;
 }
 
@@ -636,30 +540,32 @@ static int
 read_passphrase(const char *path, char *pass, size_t size,
     struct eca_err *err)
 {
-	struct filebuf fb;
-	size_t n;
+	unsigned char *buf;
+	size_t len, n;
+	mode_t mode;
 	int r;
 
-	if ((r = read_file(path, "passphrase", &fb, err)) != 0)
+	if ((r = eca_util_read_file(path, "passphrase", ECA_CERT_FILE_MAX,
+	    &buf, &len, &mode, NULL, err)) != 0)
 		return r;
-	if ((r = check_private_mode(path, "passphrase", fb.mode, err)) != 0)
+	if ((r = check_private_mode(path, "passphrase", mode, err)) != 0)
 		goto out;
-	for (n = 0; n < fb.len && fb.data[n] != '\n'; n++)
+	for (n = 0; n < len && buf[n] != '\n'; n++)
 		;
-	if (n > 0 && fb.data[n - 1] == '\r')
+	if (n > 0 && buf[n - 1] == '\r')
 		n--;
 	if (n == 0 || n >= size || n > ECA_PASSPHRASE_MAX ||
-	    memchr(fb.data, '\0', n) != NULL) {
+	    memchr(buf, '\0', n) != NULL) {
 		r = eca_err_set(err, ECA_ERR_PASSPHRASE,
 		    "passphrase file %s must hold the passphrase (1 to %d "
 		    "characters) on its first line", path, ECA_PASSPHRASE_MAX);
 		goto out;
 	}
-	memcpy(pass, fb.data, n);
+	memcpy(pass, buf, n);
 	pass[n] = '\0';
 	r = 0;
  out:
-	filebuf_clear(&fb);
+	eca_util_free_file(buf, len);
 	return r;
 }
 
@@ -667,15 +573,22 @@ int
 eca_x509_load_key(OSSL_LIB_CTX *libctx, const char *path,
     const char *passfile, EVP_PKEY **out, struct eca_err *err)
 {
-	struct filebuf fb;
+	unsigned char *buf = NULL;
 	char pass[ECA_PASSPHRASE_MAX + 1];
+	size_t len = 0;
+	mode_t mode;
 	int r = ECA_ERR_INTERNAL, havepass = 0;
 
 	*out = NULL;
-	memset(&fb, 0, sizeof(fb));
-	if ((r = read_file(path, "private key", &fb, err)) != 0)
+	/*
+	 * The key file is read into OpenSSL's allocator and wiped when
+	 * freed (util.h), like OpenSSL's own copies of key material, so
+	 * that test_secrets.c can check every such buffer is wiped.
+	 */
+	if ((r = eca_util_read_file(path, "private key", ECA_CERT_FILE_MAX,
+	    &buf, &len, &mode, NULL, err)) != 0)
 		goto out;
-	if ((r = check_private_mode(path, "private key", fb.mode, err)) != 0)
+	if ((r = check_private_mode(path, "private key", mode, err)) != 0)
 		goto out;
 	if (passfile != NULL) {
 		if ((r = read_passphrase(passfile, pass, sizeof(pass),
@@ -683,12 +596,12 @@ eca_x509_load_key(OSSL_LIB_CTX *libctx, const char *path,
 			goto out;
 		havepass = 1;
 	}
-	if ((r = eca_x509_parse_key(libctx, fb.data, fb.len,
+	if ((r = eca_x509_parse_key(libctx, buf, len,
 	    havepass ? pass : NULL, out, err)) != 0)
 		err_prefix(err, path);
  out:
 	OPENSSL_cleanse(pass, sizeof(pass));
-	filebuf_clear(&fb);
+	eca_util_free_file(buf, len);
 	return r;
 }
 

@@ -110,7 +110,8 @@ int eca_dn_normalize(const char *in, char *out, size_t size,
 const char *eca_x509_subject_str(X509 *x, char *buf, size_t size);
 
 /*
- * The rest is the acceptance policy (x509_policy.c).
+ * The rest is the acceptance policy (x509_policy.c; the path policy and
+ * the name constraint rule in x509_path.c).
  */
 
 /* t as Unix time (UTC): 0, or -1 when t is NULL or unreadable. */

@@ -5,9 +5,10 @@
  * policy's vcache), key, signature and usage policy, identity against a
  * host name, the details a message or a registry row needs, and THE
  * acceptance policy for a peer's certificate, eca_x509_check_peer(), at
- * the bottom.  Loading certificates and keys is x509.c.
+ * the bottom.  The path policy the verification applies is x509_path.c;
+ * loading certificates and keys is x509.c.
  */
-#include "x509.h"
+#include "x509_impl.h"
 
 #include "crl.h"
 #include "hostname.h"
@@ -100,13 +101,11 @@ eca_x509_chain_window(STACK_OF(X509) *chain, int64_t window[2])
 	return 0;
 }
 
-static int check_path(X509_STORE_CTX *ctx, struct eca_err *err);
-
 /*
  * eca_x509_verify, and the chain's window when window is not NULL.
  *
  * After OpenSSL has built and verified the path, the path policy
- * (check_path) judges every certificate of the path as built, trust
+ * (x509_check_path) judges every certificate of the path as built, trust
  * anchor included: a verdict on this chain and this trust store alone,
  * so the vcache may remember it with the verification.
  */
@@ -162,7 +161,7 @@ verify_chain(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
 		    sizeof(subj)));
 		goto out;
 	}
-	if ((r = check_path(ctx, err)) != 0)
+	if ((r = x509_check_path(ctx, err)) != 0)
 		goto out;
 	/* The chain as built, trust anchor included. */
 	if (window != NULL && eca_x509_chain_window(
@@ -392,336 +391,11 @@ eca_x509_check_acceptable(X509 *leaf, STACK_OF(X509) *chain,
 }
 
 /*
- * The path as built: every certificate, trust anchor included
- */
-
-static int
-ascii_lower(int c)
-{
-	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-/* a and b, n bytes each, equal ignoring ASCII case (no locale). */
-static int
-ascii_caseeq(const char *a, const char *b, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (ascii_lower((unsigned char)a[i]) !=
-		    ascii_lower((unsigned char)b[i]))
-			return 0;
-	return 1;
-}
-
-/*
- * Is s (len bytes, not terminated) a host name, as every subjectAltName
- * dNSName must be?  The product-wide rule of hostname.h, in any case: so no
- * empty label (leading, trailing or double dot), no wildcard, no '_', no
- * NUL.  1 yes, 0 no.
- */
-static int
-san_dns_is_valid(const char *s, size_t len)
-{
-	char buf[ECA_HOSTNAME_MAX_LEN + 1];
-
-	return eca_hostname_canon_n(s, len, buf, sizeof(buf), NULL) == 0;
-}
-
-int
-eca_x509_dns_in_subtree(const char *name, size_t nlen, const char *base,
-    size_t blen)
-{
-	/* As OpenSSL reads it: an empty constraint covers every name. */
-	if (blen == 0)
-		return 1;
-	/* ".example.com": the web PKI's "subdomains only". */
-	if (base[0] == '.') {
-		if (!san_dns_is_valid(base + 1, blen - 1))
-			return -1;
-		return nlen > blen &&
-		    ascii_caseeq(name + nlen - blen, base, blen);
-	}
-	if (!san_dns_is_valid(base, blen))
-		return -1;
-	/* RFC 5280 4.2.1.10: the name itself, or labels added on its left. */
-	if (nlen == blen)
-		return ascii_caseeq(name, base, blen);
-	return nlen > blen && name[nlen - blen - 1] == '.' &&
-	    ascii_caseeq(name + nlen - blen, base, blen);
-}
-
-/* len bytes of s for a message: non-printable bytes as '?'. */
-static const char *
-printable(const char *s, size_t len, char *buf, size_t size)
-{
-	size_t i;
-
-	if (len >= size)
-		len = size - 1;
-	for (i = 0; i < len; i++)
-		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	buf[len] = '\0';
-	return buf;
-}
-
-/*
- * name (a valid host name) against the DNS subtrees of every CA of the
- * path: inside at least one permitted subtree of each CA that lists
- * some, inside no excluded subtree.  OpenSSL 3.0 checks DNS constraints
- * too, but only when it takes the names for host names (it let ".x" and
- * "a..x" through a constraint "x"), and it accepts empty subtree lists
- * and constraints in a leaf; this is eca's own check, on every name, so
- * the rule does not move with OpenSSL's version.
- */
-static int
-check_name_constraints(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
-    const char *name, size_t nlen, struct eca_err *err)
-{
-	STACK_OF(GENERAL_SUBTREE) *sk;
-	const GENERAL_SUBTREE *sub;
-	const char *b;
-	char subj[ECA_DN_MAX], nbuf[ECA_HOST_MAX], bbuf[ECA_HOST_MAX];
-	size_t blen;
-	int i, j, pass, m, permitted, ndns;
-
-	for (i = 1; i < n; i++) {
-		if (ncs[i] == NULL)
-			continue;
-		for (pass = 0; pass < 2; pass++) {
-			sk = pass == 0 ? ncs[i]->permittedSubtrees :
-			    ncs[i]->excludedSubtrees;
-			permitted = 0;
-			ndns = 0;
-			for (j = 0; j < sk_GENERAL_SUBTREE_num(sk); j++) {
-				sub = sk_GENERAL_SUBTREE_value(sk, j);
-				if (sub->base == NULL ||
-				    sub->base->type != GEN_DNS)
-					continue;
-				ndns++;
-				b = (const char *)ASN1_STRING_get0_data(
-				    sub->base->d.dNSName);
-				blen = (size_t)ASN1_STRING_length(
-				    sub->base->d.dNSName);
-				if ((m = eca_x509_dns_in_subtree(name, nlen, b,
-				    blen)) < 0)
-					return eca_err_set(err,
-					    ECA_ERR_BAD_CERTIFICATE,
-					    "CA %s has a malformed DNS name "
-					    "constraint \"%s\": request a "
-					    "certificate from a CA whose name "
-					    "constraints are host names",
-					    eca_x509_subject_str(sk_X509_value(
-					    path, i), subj, sizeof(subj)),
-					    printable(b, blen, bbuf,
-					    sizeof(bbuf)));
-				if (m && pass == 1)
-					return eca_err_set(err,
-					    ECA_ERR_BAD_CERTIFICATE,
-					    "the DNS name %s is inside the "
-					    "excluded subtree \"%s\" of CA %s's "
-					    "name constraints: request a "
-					    "certificate the CA may issue",
-					    printable(name, nlen, nbuf,
-					    sizeof(nbuf)), printable(b, blen,
-					    bbuf, sizeof(bbuf)),
-					    eca_x509_subject_str(sk_X509_value(
-					    path, i), subj, sizeof(subj)));
-				permitted |= m;
-			}
-			if (pass == 0 && ndns > 0 && !permitted)
-				return eca_err_set(err,
-				    ECA_ERR_BAD_CERTIFICATE,
-				    "the DNS name %s is outside every "
-				    "permitted subtree of CA %s's name "
-				    "constraints: request a certificate the "
-				    "CA may issue", printable(name, nlen, nbuf,
-				    sizeof(nbuf)), eca_x509_subject_str(
-				    sk_X509_value(path, i), subj,
-				    sizeof(subj)));
-		}
-	}
-	return 0;
-}
-
-static int subject_cn(X509 *x, char *buf, size_t size);
-
-/*
- * The leaf's DNS names: every subjectAltName dNSName must be a host name
- * (a wildcard names many hosts: IDENTITY_MISMATCH, as in the identity
- * rule), and each of them, or the commonName when there is no dNSName
- * and it reads as a host name, must satisfy every CA's name
- * constraints.  The host name a peer is judged for is one of these
- * under the SAN and CN rules, so it is checked too.
- */
-static int
-check_leaf_names(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
-    struct eca_err *err)
-{
-	GENERAL_NAMES *gens = NULL;
-	const GENERAL_NAME *gen;
-	X509 *leaf = sk_X509_value(path, 0);
-	char subj[ECA_DN_MAX], nbuf[ECA_HOST_MAX], cn[ECA_HOST_MAX];
-	const char *s;
-	size_t len;
-	int i, crit = -1, ndns = 0, r = 0;
-
-	gens = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL);
-	if (gens == NULL && crit != -1) {
-		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
-		    "certificate %s has a malformed or repeated "
-		    "subjectAltName extension", eca_x509_subject_str(leaf,
-		    subj, sizeof(subj)));
-		goto out;
-	}
-	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
-		gen = sk_GENERAL_NAME_value(gens, i);
-		if (gen->type != GEN_DNS)
-			continue;
-		s = (const char *)ASN1_STRING_get0_data(gen->d.dNSName);
-		len = (size_t)ASN1_STRING_length(gen->d.dNSName);
-		if (memchr(s, '*', len) != NULL) {
-			r = eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
-			    "certificate %s has the wildcard subjectAltName "
-			    "dNSName %s (wildcards are not accepted): request "
-			    "a certificate naming each host exactly",
-			    eca_x509_subject_str(leaf, subj, sizeof(subj)),
-			    printable(s, len, nbuf, sizeof(nbuf)));
-			goto out;
-		}
-		if (!san_dns_is_valid(s, len)) {
-			r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
-			    "certificate %s has the subjectAltName dNSName "
-			    "\"%s\", which is not a valid host name (empty "
-			    "label, leading or trailing dot, or a character "
-			    "other than letters, digits and '-'): "
-			    "request a certificate whose DNS names are host "
-			    "names", eca_x509_subject_str(leaf, subj,
-			    sizeof(subj)), printable(s, len, nbuf,
-			    sizeof(nbuf)));
-			goto out;
-		}
-		ndns++;
-		if ((r = check_name_constraints(path, ncs, n, s, len, err)) != 0)
-			goto out;
-	}
-	if (ndns == 0 && subject_cn(leaf, cn, sizeof(cn)) == 0 &&
-	    san_dns_is_valid(cn, strlen(cn)))
-		r = check_name_constraints(path, ncs, n, cn, strlen(cn),
-		    err);
- out:
-	GENERAL_NAMES_free(gens);
-	return r;
-}
-
-/*
- * The path policy, on the path OpenSSL built and verified (leaf first,
- * trust anchor last):
- *   - the anchor is a CA certificate, not the leaf itself (UNTRUSTED);
- *   - every key, the anchor's included, is strong enough (WEAK_KEY);
- *   - every signature the path relies on is strong enough
- *     (WEAK_SIGNATURE): all but the anchor's own, which nothing
- *     verifies (trust in the anchor comes from the store);
- *   - name constraints only in CA certificates, well formed, never an
- *     empty subtree list (BAD_CERTIFICATE);
- *   - the leaf's DNS names are host names within every CA's name
- *     constraints (check_leaf_names).
- */
-static int
-check_path(X509_STORE_CTX *ctx, struct eca_err *err)
-{
-	NAME_CONSTRAINTS *ncs[ECA_CHAIN_MAX + 2];
-	STACK_OF(X509) *path = X509_STORE_CTX_get0_chain(ctx);
-	char subj[ECA_DN_MAX], msg[ECA_ERR_MSG_MAX];
-	X509 *x, *anchor;
-	int i, n, crit, r = ECA_ERR_INTERNAL;
-
-	memset(ncs, 0, sizeof(ncs));
-	/*
-	 * The first certificate that came from the trust store is the
-	 * anchor: OpenSSL may have gone on above it (ECA_TRUST_PARTIAL_CHAIN
-	 * with a sent certificate above a trusted one), and what lies above
-	 * the anchor is not part of the path.
-	 */
-	n = sk_X509_num(path);
-	if (X509_STORE_CTX_get_num_untrusted(ctx) < n)
-		n = X509_STORE_CTX_get_num_untrusted(ctx) + 1;
-	if (n <= 0 || n > (int)(sizeof(ncs) / sizeof(ncs[0]))) {
-		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
-		    "the verified chain has %d certificates", n);
-		goto out;
-	}
-	anchor = sk_X509_value(path, n - 1);
-	if (n == 1 || X509_check_ca(anchor) == 0) {
-		r = eca_err_set(err, ECA_ERR_UNTRUSTED,
-		    "certificate %s is trusted as a trust anchor itself but "
-		    "is not a CA certificate: put the issuing CA in "
-		    "ECA_TRUST_STORE_PATH, not host certificates",
-		    eca_x509_subject_str(anchor, subj, sizeof(subj)));
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		x = sk_X509_value(path, i);
-		if ((r = eca_x509_check_key_strength(x, err)) != 0) {
-			if (i == n - 1 && err != NULL) {
-				eca_sfmt(msg, sizeof(msg), "%s", err->msg);
-				(void)eca_err_set(err, r, "the trust anchor "
-				    "in ECA_TRUST_STORE_PATH is weak: %s; "
-				    "replace it (and the chains under it)",
-				    msg);
-			}
-			goto out;
-		}
-	}
-	for (i = 0; i < n - 1; i++)
-		if ((r = eca_x509_check_signature(sk_X509_value(path, i),
-		    err)) != 0)
-			goto out;
-	for (i = 0; i < n; i++) {
-		x = sk_X509_value(path, i);
-		crit = -1;
-		ncs[i] = X509_get_ext_d2i(x, NID_name_constraints, &crit,
-		    NULL);
-		if (ncs[i] == NULL && crit == -1)
-			continue;
-		if (i == 0 || X509_check_ca(x) == 0) {
-			r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
-			    "certificate %s carries name constraints, which "
-			    "only a CA certificate may (RFC 5280 4.2.1.10): "
-			    "request an end-entity certificate without them",
-			    eca_x509_subject_str(x, subj, sizeof(subj)));
-			goto out;
-		}
-		if (ncs[i] == NULL ||
-		    (ncs[i]->permittedSubtrees == NULL &&
-		    ncs[i]->excludedSubtrees == NULL) ||
-		    (ncs[i]->permittedSubtrees != NULL &&
-		    sk_GENERAL_SUBTREE_num(ncs[i]->permittedSubtrees) <= 0) ||
-		    (ncs[i]->excludedSubtrees != NULL &&
-		    sk_GENERAL_SUBTREE_num(ncs[i]->excludedSubtrees) <= 0)) {
-			r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
-			    "CA %s has malformed name constraints (repeated, "
-			    "unreadable, or an empty subtree list): request a "
-			    "certificate from a CA with well-formed ones",
-			    eca_x509_subject_str(x, subj, sizeof(subj)));
-			goto out;
-		}
-	}
-	r = check_leaf_names(path, ncs, n, err);
- out:
-	for (i = 0; i < (int)(sizeof(ncs) / sizeof(ncs[0])); i++)
-		NAME_CONSTRAINTS_free(ncs[i]);
-	ERR_clear_error();
-	return r;
-}
-
-/*
  * Identity
  */
 
-/* The last (most specific) commonName of x's subject as UTF-8. */
-static int
-subject_cn(X509 *x, char *buf, size_t size)
+int
+x509_subject_cn(X509 *x, char *buf, size_t size)
 {
 	X509_NAME *name;
 	X509_NAME_ENTRY *ent;
@@ -815,7 +489,7 @@ eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
 		}
 		break;
 	case ECA_ID_CN:
-		if (subject_cn(leaf, got, sizeof(got)) == 0 &&
+		if (x509_subject_cn(leaf, got, sizeof(got)) == 0 &&
 		    eca_hostname_canon(got, subj, sizeof(subj), NULL) == 0)
 			match = strcmp(subj, canon) == 0;
 		if (!match) {
@@ -889,19 +563,6 @@ eca_x509_identity_dn(X509 *leaf, eca_dn_map_fn *map, void *arg,
  * Details
  */
 
-static void
-hex_lower(const unsigned char *md, unsigned int n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned int i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 0xf];
-	}
-	out[2 * n] = '\0';
-}
-
 /*
  * The dNSNames of x as comma-separated text in buf, whole: a list of more
  * than ECA_SAN_NAMES_MAX names or size - 1 bytes is refused, never
@@ -972,7 +633,7 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 		eca_err_add_openssl(err);
 		goto out;
 	}
-	hex_lower(md, mdlen, info->fingerprint);
+	eca_text_hex(md, mdlen, info->fingerprint, 0);
 	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &spki)) <= 0 ||
 	    EVP_Digest(spki, (size_t)len, md, &mdlen, EVP_sha256(), NULL) !=
 	    1 || mdlen != 32) {
@@ -981,7 +642,7 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 		eca_err_add_openssl(err);
 		goto out;
 	}
-	hex_lower(md, mdlen, info->spki_fingerprint);
+	eca_text_hex(md, mdlen, info->spki_fingerprint, 0);
 	if ((r = eca_x509_name_rfc2253(X509_get_subject_name(leaf),
 	    info->subject, sizeof(info->subject), err)) != 0 ||
 	    (r = eca_x509_name_rfc2253(X509_get_issuer_name(leaf),
@@ -1015,7 +676,7 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 	eca_sfmt(info->sig_alg, sizeof(info->sig_alg), "%s",
 	    OBJ_nid2ln(X509_get_signature_nid(leaf)) != NULL ?
 	    OBJ_nid2ln(X509_get_signature_nid(leaf)) : "unknown");
-	if (subject_cn(leaf, info->cn, sizeof(info->cn)) != 0) {
+	if (x509_subject_cn(leaf, info->cn, sizeof(info->cn)) != 0) {
 		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "the certificate commonName is unreadable or longer "
 		    "than %d characters", ECA_HOST_MAX - 1);

@@ -125,7 +125,7 @@ test_list_query_defaults_and_values(void **state)
 	assert_int_equal(api_parse_list_query(NULL, &lq, &err), 0);
 	assert_int_equal(lq.state, -1);
 	assert_string_equal(lq.after, "");
-	assert_int_equal(lq.limit, API_LIST_LIMIT_DEFAULT);
+	assert_int_equal(lq.limit, ECA_LIST_PAGE_DEFAULT);
 	assert_int_equal(api_parse_list_query("state=conflict&after="
 	    "h1.example.com&limit=1000", &lq, &err), 0);
 	assert_int_equal(lq.state, ECA_STATE_CONFLICT);

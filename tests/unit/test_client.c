@@ -1,8 +1,9 @@
 /*
  * test_client.c - the API client's storm behaviour: a 429 BUSY answer is
  * retried after Retry-After plus jitter within a budget, then given up
- * with ECA_ERR_BUSY.  A scripted HTTP server on a UNIX socket (the
- * control-socket client needs no TLS) plays the busy primary.
+ * with ECA_ERR_BUSY; and eca_client_call, which turns an answer outside
+ * 2xx into its error.  A scripted HTTP server on a UNIX socket (the
+ * control-socket client needs no TLS) plays the primary.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,7 +33,8 @@ struct fake {
 	char path[96];
 	int lfd;
 	pthread_t th;
-	const char *retry_after[MAX_REPLIES];	/* NULL: 200 OK */
+	/* NULL: 200 OK; "HTTP/...": that response; else 429, Retry-After */
+	const char *retry_after[MAX_REPLIES];
 	int nreplies;
 	int served;
 };
@@ -43,7 +45,9 @@ send_reply(int fd, const char *retry_after)
 	char buf[512];
 	int n;
 
-	if (retry_after == NULL)
+	if (retry_after != NULL && strncmp(retry_after, "HTTP/", 5) == 0)
+		n = snprintf(buf, sizeof(buf), "%s", retry_after);
+	else if (retry_after == NULL)
 		n = snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\n"
 		    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
 		    "Connection: close\r\n\r\n%s", strlen(OK_BODY), OK_BODY);
@@ -96,7 +100,8 @@ fake_main(void *arg)
 		f->served++;
 		close(fd);
 		if (f->served >= f->nreplies &&
-		    f->retry_after[f->nreplies - 1] == NULL)
+		    (f->retry_after[f->nreplies - 1] == NULL ||
+		    strncmp(f->retry_after[f->nreplies - 1], "HTTP/", 5) == 0))
 			break;
 	}
 	return NULL;
@@ -239,8 +244,95 @@ test_busy_delay_is_clamped_and_jittered_below_a_second(void **state)
 	    ECA_CLIENT_RETRY_AFTER_MAX * 1000L);
 }
 
+#define RAW(status, body) "HTTP/1.1 " status "\r\nContent-Type: " \
+	"application/json\r\nContent-Length: " body "\r\nConnection: " \
+	"close\r\n\r\n"
+
+static void
+test_call_turns_an_error_object_into_its_code(void **state)
+{
+	struct fake *f = fake_start(1, RAW("403 Forbidden", "63") "{\"error\":"
+	    "{\"code\":\"FORBIDDEN\",\"message\":\"not an administrator\"}}");
+	struct eca_client *c = client_for(f, 0);
+	struct eca_err err;
+	json_t *resp = NULL;
+	long status;
+
+	(void)state;
+	assert_int_equal(eca_client_call(c, "GET", "/v1/stats", NULL,
+	    &status, &resp, &err), ECA_ERR_FORBIDDEN);
+	assert_int_equal(status, 403);
+	assert_int_equal(err.code, ECA_ERR_FORBIDDEN);
+	assert_string_equal(err.msg, "not an administrator");
+	/* Kept, so that eca --json can show the object as it is. */
+	assert_non_null(resp);
+	json_decref(resp);
+	eca_client_free(c);
+	assert_int_equal(fake_stop(f), 1);
+}
+
+static void
+test_call_without_an_error_object_is_a_protocol_error(void **state)
+{
+	struct fake *f = fake_start(1, RAW("500 Oops", "2") "{}");
+	struct eca_client *c = client_for(f, 0);
+	struct eca_err err;
+	json_t *resp = NULL;
+	long status;
+
+	(void)state;
+	assert_int_equal(eca_client_call(c, "DELETE", "/v1/x", NULL, &status,
+	    &resp, &err), ECA_ERR_PROTOCOL);
+	assert_int_equal(status, 500);
+	assert_non_null(strstr(err.msg, "unexpected HTTP status 500 to "
+	    "DELETE /v1/x without an error object"));
+	json_decref(resp);
+	eca_client_free(c);
+	assert_int_equal(fake_stop(f), 1);
+}
+
+static void
+test_an_answer_that_is_not_json_is_a_protocol_error(void **state)
+{
+	struct fake *f = fake_start(1, RAW("200 OK", "5") "hello");
+	struct eca_client *c = client_for(f, 0);
+	struct eca_err err;
+	json_t *resp = NULL;
+	long status = -1;
+
+	(void)state;
+	assert_int_equal(eca_client_call(c, "GET", "/v1/health", NULL,
+	    &status, &resp, &err), ECA_ERR_PROTOCOL);
+	assert_null(resp);
+	assert_int_equal(status, 0);
+	assert_non_null(strstr(err.msg, "response of ecad to GET /v1/health "
+	    "(HTTP 200) is not JSON"));
+	eca_client_free(c);
+	assert_int_equal(fake_stop(f), 1);
+}
+
 /* ---------------------------------------------------------------- */
 /* Getting through.                                                  */
+
+static void
+test_call_of_a_2xx_answer_returns_its_body(void **state)
+{
+	struct fake *f = fake_start(1, (const char *)NULL);
+	struct eca_client *c = client_for(f, 0);
+	struct eca_err err;
+	json_t *resp = NULL;
+	long status;
+
+	(void)state;
+	assert_int_equal(eca_client_call(c, "GET", "/v1/health", NULL,
+	    &status, &resp, &err), 0);
+	assert_int_equal(status, 200);
+	assert_int_equal(err.code, 0);
+	assert_true(json_is_true(json_object_get(resp, "ok")));
+	json_decref(resp);
+	eca_client_free(c);
+	assert_int_equal(fake_stop(f), 1);
+}
 
 static void
 test_busy_is_retried_until_the_server_answers(void **state)
@@ -290,6 +382,12 @@ main(void)
 		    test_retry_after_as_a_date_counts_as_one_second),
 		cmocka_unit_test(
 		    test_busy_delay_is_clamped_and_jittered_below_a_second),
+		cmocka_unit_test(test_call_turns_an_error_object_into_its_code),
+		cmocka_unit_test(
+		    test_call_without_an_error_object_is_a_protocol_error),
+		cmocka_unit_test(
+		    test_an_answer_that_is_not_json_is_a_protocol_error),
+		cmocka_unit_test(test_call_of_a_2xx_answer_returns_its_body),
 		cmocka_unit_test(test_busy_is_retried_until_the_server_answers),
 	};
 

@@ -1,4 +1,6 @@
 /* test_crl.c - the CRL cache and the revocation verdict. */
+#include <dirent.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -498,6 +500,23 @@ test_der_and_pem_crls_are_accepted(void **state)
 	fix_free(f);
 }
 
+/* The entries of dir, but . and .. */
+static int
+count_files(const char *dir)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	assert_non_null(d = opendir(dir));
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
 static void
 test_cache_is_persisted_and_reloaded(void **state)
 {
@@ -518,6 +537,8 @@ test_cache_is_persisted_and_reloaded(void **state)
 	snprintf(name, sizeof(name), "crl/%08lx.crl", h);
 	assert_int_equal(stat(testca_path(f->dir, name), &st), 0);
 	assert_int_equal(st.st_mode & 077, 0);
+	/* Written by an atomic replace: no temporary file is left over. */
+	assert_int_equal(count_files(testca_path(f->dir, "crl")), 1);
 	memset(&o, 0, sizeof(o));
 	o.dir = testca_path(f->dir, "crl");
 	o.no_fetch = 1;
@@ -748,6 +769,55 @@ test_trust_stores_are_remembered_apart(void **state)
 }
 
 /*
+ * The cache's options from the configuration (eca_crl_opts_from_config)
+ */
+
+static void
+test_opts_without_state_dir_are_a_config_error(void **state)
+{
+	struct eca_crl_opts o;
+	struct eca_config cfg;
+	struct eca_err err;
+	char dir[PATH_MAX];
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(eca_crl_opts_from_config(&cfg, dir, sizeof(dir), &o,
+	    &err), ECA_ERR_CONFIG);
+	assert_null(o.dir);
+	assert_int_equal(eca_crl_opts_from_config(NULL, dir, sizeof(dir), &o,
+	    &err), ECA_ERR_CONFIG);
+}
+
+static void
+test_opts_name_state_dir_crl_and_carry_the_crl_keys(void **state)
+{
+	struct eca_crl_opts o;
+	struct eca_config cfg;
+	struct eca_err err;
+	char dir[PATH_MAX], sd[] = "/var/lib/eca", cp[] = "/srv/crls";
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.state_dir = sd;
+	cfg.crl_path = cp;
+	cfg.crl_path_sync_hours = 2;
+	cfg.crl_refresh_hours = 12;
+	cfg.crl_grace_hours = 6;
+	cfg.crl_fail_open = 1;
+	assert_int_equal(eca_crl_opts_from_config(&cfg, dir, sizeof(dir), &o,
+	    &err), 0);
+	assert_ptr_equal(o.dir, dir);
+	assert_string_equal(o.dir, "/var/lib/eca/crl");
+	assert_string_equal(o.crl_path, "/srv/crls");
+	assert_int_equal(o.path_sync_hours, 2);
+	assert_int_equal(o.refresh_hours, 12);
+	assert_int_equal(o.grace_hours, 6);
+	assert_int_equal(o.fail_open, 1);
+	assert_int_equal(o.no_fetch, 0);
+}
+
+/*
  * Background maintenance (eca_crl_cache_maintain)
  */
 
@@ -927,6 +997,10 @@ main(void)
 		    test_sync_path_stores_good_crls_and_counts_bad_ones),
 		cmocka_unit_test(
 		    test_cleanup_removes_expired_crls_and_by_issuer_hash),
+		cmocka_unit_test(
+		    test_opts_without_state_dir_are_a_config_error),
+		cmocka_unit_test(
+		    test_opts_name_state_dir_crl_and_carry_the_crl_keys),
 		cmocka_unit_test(
 		    test_maintain_without_a_cache_is_an_internal_error),
 		cmocka_unit_test(

@@ -1,0 +1,150 @@
+/*
+ * ecad_snap.c - the configuration and what SIGHUP replaces: the
+ * refcounted snapshot of configuration, credentials and TLS contexts
+ * (struct ecad_snap), built at start-up and again on each reload.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ecad_impl.h"
+#include "host.h"
+#include "log.h"
+#include "tls.h"
+#include "vcache.h"
+
+struct ecad_snap *
+ecad_snap_get(struct ecad *d)
+{
+	struct ecad_snap *s;
+
+	pthread_mutex_lock(&d->snap_lock);
+	s = d->snap;
+	atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&d->snap_lock);
+	return s;
+}
+
+void
+ecad_snap_put(struct ecad_snap *s)
+{
+	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	eca_host_free(s->host);		/* borrows cfg */
+	SSL_CTX_free(s->peer_ctx);
+	SSL_CTX_free(s->ctx);
+	eca_vcache_free(s->vcache);
+	eca_cred_free(s->cred);
+	eca_config_free(s->cfg);
+	free(s);
+}
+
+/* Credentials and server context for cfg; takes cfg on success. */
+static int
+snap_build(struct ecad *d, struct eca_config *cfg, struct ecad_snap **out,
+    struct eca_err *err)
+{
+	struct ecad_snap *s = NULL;
+	int r;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+	if ((r = eca_cred_load(NULL, cfg, &s->cred, err)) != 0 ||
+	    (r = eca_tls_server_ctx(NULL, s->cred, &s->ctx, err)) != 0) {
+		eca_cred_free(s->cred);
+		free(s);
+		return r;
+	}
+	server_ctx_setup(d, s->ctx);
+	atomic_init(&s->refs, 1);
+	s->gen = ++d->snap_gen;
+	s->cfg = cfg;
+	if ((r = eca_vcache_new(s->cred->trust, ECA_VCACHE_SLOTS,
+	    &s->vcache)) != 0)
+		r = eca_err_set(err, r, "cannot make the certificate "
+		    "verification cache");
+	else
+		r = peer_snap_setup(d, s, err);
+	if (r != 0) {
+		s->cfg = NULL;	/* the caller keeps cfg on failure */
+		ecad_snap_put(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+/* Phase: configuration and credentials (also all of -t and -T). */
+int
+ecad_config_load(struct ecad *d)
+{
+	struct eca_config *cfg = NULL;
+	struct ecad_snap *s = NULL;
+	struct eca_err err;
+	char *dump;
+	int r;
+
+	eca_err_clear(&err);
+	if ((r = eca_config_load(d->conf_path, &cfg, &err)) != 0) {
+		fprintf(stderr, "ecad: %s\n", err.msg);
+		return -1;
+	}
+	if (d->dump_only) {
+		if ((dump = eca_config_dump(cfg)) == NULL) {
+			fprintf(stderr, "ecad: out of memory\n");
+			eca_config_free(cfg);
+			return -1;
+		}
+		fputs(dump, stdout);
+		free(dump);
+		d->cfg = cfg;
+		return 0;
+	}
+	if ((r = snap_build(d, cfg, &s, &err)) != 0) {
+		fprintf(stderr, "ecad: %s\n", err.msg);
+		eca_config_free(cfg);
+		return -1;
+	}
+	d->snap = s;
+	/*
+	 * d->cfg is the start-up configuration (restart-only keys); the
+	 * snapshot has its own copy that SIGHUP replaces.
+	 */
+	if ((r = eca_config_load(d->conf_path, &d->cfg, &err)) != 0) {
+		fprintf(stderr, "ecad: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* SIGHUP: new configuration and credentials, or keep the old ones. */
+void
+ecad_reload(struct ecad *d)
+{
+	struct eca_config *cfg = NULL;
+	struct ecad_snap *s = NULL, *old;
+	struct eca_err err;
+
+	eca_err_clear(&err);
+	if (eca_config_load(d->conf_path, &cfg, &err) != 0) {
+		log_error("reload failed, keeping the running configuration: "
+		    "%s", err.msg);
+		return;
+	}
+	if (snap_build(d, cfg, &s, &err) != 0) {
+		log_error("reload failed, keeping the running configuration: "
+		    "%s", err.msg);
+		eca_config_free(cfg);
+		return;
+	}
+	pthread_mutex_lock(&d->snap_lock);
+	old = d->snap;
+	d->snap = s;
+	pthread_mutex_unlock(&d->snap_lock);
+	ecad_snap_put(old);
+	log_info("configuration reloaded from %s (credentials, "
+	    "ADMIN_IDENTITY, ECA_IDENTITY, ECA_ALLOW_FORCED_REENROLLMENT; "
+	    "listen addresses, ECA_DB, WORKERS, USER and paths need a "
+	    "restart)", d->conf_path);
+}
