@@ -4,14 +4,15 @@
  *   ecad.c       main, options, start-up phases, signals (with ecad_log.c,
  *                ecad_snap.c and ecad_proc.c: ecad_impl.h)
  *   server.c     worker threads, the API's TLS listeners
- *   listen.c     listening sockets with ecad's options
+ *   listen.c     the one resolve-and-bind loop, sockets with ecad's options
  *   limits.c     the bounds both listeners share
  *   api.c        the /v1 API (with api_*.c: api_impl.h, api_routes.h)
  *   apiparse.c   route patterns and query strings of the API
  *   writer.c     the group-commit writer thread
  *   control.c    the control socket
  *   refusals.c   strangers' refusals, counted and journaled as summaries
- *   peer.c       the peer listener, its judges and the roster sync
+ *   peer.c       the peer listener (with peer_judge.c: judges, parking,
+ *                the roster sync; peer_serve.c: services; peer_impl.h)
  *   crlsync.c    the CRL refresh thread
  *
  * There is one struct ecad, created by main() and passed explicitly; no
