@@ -117,8 +117,8 @@ peer_park_tick(struct pconn *pc)
 
 	lr = eca_domain_peek(pc->snap->host, pc->dom, pc->hello.host, &entry,
 	    &synced, NULL);
-	if (eca_util_mono_ms() >= pc->park_until || (synced > pc->park_synced &&
-	    (!pc->wait_enroll || (lr == 0 &&
+	if (eca_util_mono_ms() >= pc->park_until ||
+	    (synced > pc->park_synced && (!pc->wait_enroll || (lr == 0 &&
 	    entry.state != ECA_STATE_REMOVED)))) {
 		peer_park_release(pc);
 		pc->resumed = 1;
