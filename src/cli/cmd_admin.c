@@ -277,7 +277,7 @@ print_record(const struct eca_enrollment *rec, const struct eca_candidate
 	printf("Host:          %s\n", rec->host);
 	printf("Host ID:       %s\n", out_dash(rec->host_id));
 	printf("State:         %s\n", eca_state_name(rec->state));
-	printf("Role:          %s\n", eca_role_name(rec->role));
+	printf("Role:          %s\n", eca_config_role_name(rec->role));
 	printf("Method:        %s\n", eca_method_name(rec->method));
 	printf("Primary:       %s\n", out_dash(rec->primary));
 	printf("Enrolled at:   %s\n", out_time(rec->enrolled_at, b1,

@@ -179,7 +179,7 @@ query_one(struct cli *cli, const struct eca_endpoint *ep, const char *path,
 	}
 	row->code = r;
 	snprintf(row->error, sizeof(row->error), "%s", err.msg[0] != '\0' ?
-	    err.msg : eca_strerror(r));
+	    err.msg : eca_err_desc(r));
 	row->status = (r == ECA_ERR_UNREACHABLE || r == ECA_ERR_TIMEOUT) ?
 	    "UNREACHABLE" : "ERROR";
  out:

@@ -74,7 +74,7 @@ out_error_err(int json, const char *what, const struct eca_err *e)
 	code = e->code != 0 ? e->code : ECA_ERR_INTERNAL;
 	if (e->msg[0] == '\0')
 		return out_error(json, code, "%s%s%s", what ? what : "",
-		    what ? ": " : "", eca_strerror(code));
+		    what ? ": " : "", eca_err_desc(code));
 	if (what == NULL)
 		return out_error(json, code, "%s", e->msg);
 	return out_error(json, code, "%s: %s", what, e->msg);

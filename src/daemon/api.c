@@ -167,7 +167,7 @@ reply_errorv(struct api_call *c, int status, int code,
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (msg[0] == '\0')
-		snprintf(msg, sizeof(msg), "%s", eca_strerror(code));
+		snprintf(msg, sizeof(msg), "%s", eca_err_desc(code));
 	if (status == 0)
 		status = eca_err_http_status(code);
 	atomic_fetch_add(&c->d->stats.refusals, 1);

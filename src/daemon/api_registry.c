@@ -271,7 +271,8 @@ api_h_maps(struct api_call *c)
 		    "mappings");
 	else
 		api_reply_json(c, 200, json_pack("{s:s, s:o, s:b}",
-		    "identity", eca_identity_name(c->snap->cfg->identity),
+		    "identity",
+		    eca_config_identity_name(c->snap->cfg->identity),
 		    "mappings", arr, "truncated", n > MAPPINGS_MAX));
 }
 

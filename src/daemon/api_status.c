@@ -22,8 +22,8 @@ api_h_health(struct api_call *c)
 	const struct eca_config *cfg = c->d->cfg;
 
 	api_reply_json(c, 200, json_pack("{s:s, s:s, s:s, s:s}", "status", "ok",
-	    "role", eca_role_name(cfg->role), "primary", cfg->client_name,
-	    "version", ECA_VERSION));
+	    "role", eca_config_role_name(cfg->role),
+	    "primary", cfg->client_name, "version", ECA_VERSION));
 }
 
 void

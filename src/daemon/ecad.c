@@ -301,11 +301,11 @@ announce_ready(struct ecad *d)
 			    d->listen_desc);
 	} else {
 		log_info("ready: %s %s, peer listener on %s",
-		    eca_role_name(d->cfg->role), d->cfg->client_name,
+		    eca_config_role_name(d->cfg->role), d->cfg->client_name,
 		    d->peer_desc[0] != '\0' ? d->peer_desc : "none");
 		if (d->foreground)
 			fprintf(stderr, "ecad: ready, role %s, listening on "
-			    "%s\n", eca_role_name(d->cfg->role),
+			    "%s\n", eca_config_role_name(d->cfg->role),
 			    d->peer_desc[0] != '\0' ? d->peer_desc : "none");
 	}
 	notify("READY=1\nSTATUS=ready");

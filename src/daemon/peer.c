@@ -204,7 +204,7 @@ peer_conn_read(struct pconn *pc)
 			memset(&pc->hello, 0, sizeof(pc->hello));
 			snprintf(pc->hello.host, sizeof(pc->hello.host), "?");
 			pre_refuse(pc, r, "bad client HELLO frame: %s",
-			    eca_strerror(r));
+			    eca_err_desc(r));
 		} else {
 			on_client_hello(pc, payload, flen - 4);
 			evbuffer_drain(in, flen);

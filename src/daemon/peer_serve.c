@@ -79,7 +79,7 @@ service_frame(struct pconn *pc, unsigned char **payload, size_t *flen)
 		return 1;
 	if (r != 0) {
 		peer_service_error(pc, r, "bad frame from %s: %s",
-		    pc->hello.host, eca_strerror(r));
+		    pc->hello.host, eca_err_desc(r));
 		return 1;
 	}
 	return 0;

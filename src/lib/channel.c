@@ -252,7 +252,7 @@ read_verdict(struct opening *o, struct eca_err *err)
 	if (!cv.accept)
 		return eca_err_set(err, cv.code, "%s refused this host: %s",
 		    peer, cv.message[0] != '\0' ? cv.message :
-		    eca_strerror(cv.code));
+		    eca_err_desc(cv.code));
 	if (cv.primary[0] != '\0' && strcmp(cv.primary, o->primary) != 0)
 		return eca_err_set(err, ECA_ERR_PROTOCOL, "%s accepted this "
 		    "host for primary %s, not %s as asked", peer, cv.primary,

@@ -18,17 +18,6 @@
 #include "text.h"
 
 static int
-role_from_name(const char *name)
-{
-	int i;
-
-	for (i = ECA_ROLE_CLIENT; i <= ECA_ROLE_PRIMARY; i++)
-		if (strcmp(name, eca_role_name((enum eca_role)i)) == 0)
-			return i;
-	return -1;
-}
-
-static int
 role_valid(enum eca_role r)
 {
 	return (unsigned)r <= ECA_ROLE_PRIMARY;
@@ -64,7 +53,7 @@ eca_channel_err_prefix(struct eca_err *err, int code, const char *fmt, ...)
 	old[sizeof(old) - 1] = '\0';
 	if (old[0] == '\0')
 		return eca_err_set(err, code, "%s: %s", pre,
-		    eca_strerror(code));
+		    eca_err_desc(code));
 	return eca_err_set(err, code, "%s: %s", pre, old);
 }
 
@@ -264,7 +253,7 @@ get_role(const json_t *j, const char *what, enum eca_role *out,
 
 	if ((r = get_string(j, "role", what, &s, &len, err)) != 0)
 		return r;
-	if (strlen(s) != len || (role = role_from_name(s)) < 0) {
+	if (strlen(s) != len || (role = eca_config_role_from_name(s)) < 0) {
 		show(s, len, text, sizeof(text));
 		return eca_err_set(err, ECA_ERR_PROTOCOL, "the %s's \"role\" "
 		    "'%s' is not client, media or primary", what, text);
@@ -349,8 +338,8 @@ eca_channel_server_hello_encode(const struct eca_channel_server_hello *h,
 		}
 	}
 	j = json_pack("{s:i, s:s, s:s, s:o, s:b}", "v", ECA_PROTOCOL_VERSION,
-	    "host", h->host, "role", eca_role_name(h->role), "primaries", arr,
-	    "cert", h->has_cert ? 1 : 0);
+	    "host", h->host, "role", eca_config_role_name(h->role),
+	    "primaries", arr, "cert", h->has_cert ? 1 : 0);
 	return eca_channel_frame_json(j, out, len, err);
 }
 
@@ -418,7 +407,7 @@ eca_channel_client_hello_encode(const struct eca_channel_client_hello *h,
 		    "primary or purpose");
 	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:b}", "v",
 	    ECA_PROTOCOL_VERSION, "host", h->host, "role",
-	    eca_role_name(h->role), "primary", h->primary, "purpose",
+	    eca_config_role_name(h->role), "primary", h->primary, "purpose",
 	    eca_purpose_name(h->purpose), "cert", h->has_cert ? 1 : 0);
 	if (j != NULL && h->has_autoenroll &&
 	    json_object_set_new(j, "auto", json_boolean(h->autoenroll)) != 0) {

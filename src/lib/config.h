@@ -1,9 +1,10 @@
 /*
  * config.h - eca.conf: `KEY = value` lines, `#` comments.
  *
- * Parsing follows "unset, then defaults, then validate": the keyword table
- * in config.c names each key, its type and whether it may repeat; every
- * error is reported as `file:line: message`.  Unknown keys are errors.
+ * Parsing follows "unset, then defaults, then validate": the keyword
+ * table in config_table.c names each key, its type and whether it may
+ * repeat; every error is reported as `file:line: message`.  Unknown keys
+ * are errors.
  */
 #ifndef ECA_CONFIG_H
 #define ECA_CONFIG_H
@@ -34,19 +35,21 @@ struct eca_endpoint {
 
 /*
  * The effective configuration.  All strings are owned by the struct and
- * freed by eca_config_free(); unset optional strings are NULL.
+ * freed by eca_config_free(); unset optional strings are NULL.  Each field
+ * holds the key its comment names; the defaults and bounds are in one
+ * place, the keyword table (config_table.c, docs/configuration.md).
  */
 struct eca_config {
 	char *path;		/* file it came from, for messages */
 	char *client_name;	/* CLIENT_NAME (required) */
-	enum eca_role role;	/* ROLE, default client */
+	enum eca_role role;	/* ROLE */
 	struct eca_endpoint servers[ECA_MAX_SERVERS]; /* SERVER, 1st default */
 	size_t nservers;
 	struct eca_endpoint peers[ECA_MAX_PEERS]; /* PEER */
 	size_t npeers;
 	struct eca_endpoint listen;	/* LISTEN host:port (peer listener) */
-	int nat_client;			/* NAT_CLIENT YES/NO, default NO */
-	char *state_dir;		/* STATE_DIR, default /var/lib/eca */
+	int nat_client;			/* NAT_CLIENT YES/NO */
+	char *state_dir;		/* STATE_DIR */
 
 	/* S10: this host's external certificate. */
 	char *cert_path;		/* ECA_CERT_PATH */
@@ -54,46 +57,46 @@ struct eca_config {
 	char *trust_store_path;		/* ECA_TRUST_STORE_PATH */
 	char *key_passphrase_file;	/* ECA_KEY_PASSPHRASEFILE */
 	/*
-	 * ECA_TRUST_PARTIAL_CHAIN, default NO: a certificate of the trust
-	 * store is a trust anchor even when it is not self-signed (an
-	 * issuing CA trusted without its root).
+	 * ECA_TRUST_PARTIAL_CHAIN: a certificate of the trust store is a
+	 * trust anchor even when it is not self-signed (an issuing CA
+	 * trusted without its root).
 	 */
 	int trust_partial_chain;
-	enum eca_crl_check crl_check;	/* ECA_CRL_CHECK, default LEAF */
+	enum eca_crl_check crl_check;	/* ECA_CRL_CHECK */
 	char *crl_path;			/* ECA_CRL_PATH */
-	int crl_path_sync_hours;	/* ECA_CRL_PATH_SYNC_HOURS, default 1 */
-	int crl_refresh_hours;		/* ECA_CRL_REFRESH_HOURS, default 24 */
-	int crl_grace_hours;		/* ECA_CRL_GRACE_HOURS, default 24 */
-	int crl_fail_open;		/* ECA_CRL_FAIL_OPEN, default NO */
+	int crl_path_sync_hours;	/* ECA_CRL_PATH_SYNC_HOURS */
+	int crl_refresh_hours;		/* ECA_CRL_REFRESH_HOURS */
+	int crl_grace_hours;		/* ECA_CRL_GRACE_HOURS */
+	int crl_fail_open;		/* ECA_CRL_FAIL_OPEN */
 	int disable_auto_enrollment;	/* ECA_DISABLE_AUTO_ENROLLMENT */
-	int roster_max_age;		/* ECA_ROSTER_MAX_AGE seconds, default 3600 */
-	int roster_sync_seconds;	/* ECA_ROSTER_SYNC_SECONDS, default 300 */
+	int roster_max_age;		/* ECA_ROSTER_MAX_AGE, seconds */
+	int roster_sync_seconds;	/* ECA_ROSTER_SYNC_SECONDS */
 
 	/* Primary only. */
-	struct eca_endpoint api_listen;	/* API_LISTEN, default *:1556 */
-	char *db;			/* ECA_DB, default sqlite:STATE_DIR/registry.db */
-	enum eca_identity identity;	/* ECA_IDENTITY, default SAN */
+	struct eca_endpoint api_listen;	/* API_LISTEN */
+	char *db;			/* ECA_DB */
+	enum eca_identity identity;	/* ECA_IDENTITY */
 	char *admins[ECA_MAX_ADMINS];	/* ADMIN_IDENTITY */
 	size_t nadmins;
 	char *audit_log;		/* AUDIT_LOG */
-	int allow_forced_reenrollment;	/* ECA_ALLOW_FORCED_REENROLLMENT, default NO */
-	char *control_socket;		/* CONTROL_SOCKET, default STATE_DIR/ecad.sock */
-	int workers;			/* WORKERS, default 0 = one per core */
-	int max_connections;		/* MAX_CONNECTIONS, default 4096 */
-	int request_timeout;		/* REQUEST_TIMEOUT seconds, default 10 */
-	int max_connections_per_source;	/* MAX_CONNECTIONS_PER_SOURCE, default 64 */
-	int idle_timeout;		/* IDLE_TIMEOUT seconds, default 60 */
-	int max_handshakes;		/* MAX_HANDSHAKES, default 256 */
-	int max_pending_enrollments;	/* MAX_PENDING_ENROLLMENTS, default 1024 */
-	int busy_retry_after;		/* BUSY_RETRY_AFTER seconds, default 1 */
+	int allow_forced_reenrollment;	/* ECA_ALLOW_FORCED_REENROLLMENT */
+	char *control_socket;		/* CONTROL_SOCKET */
+	int workers;			/* WORKERS, 0 = one per core */
+	int max_connections;		/* MAX_CONNECTIONS */
+	int request_timeout;		/* REQUEST_TIMEOUT, seconds */
+	int max_connections_per_source;	/* MAX_CONNECTIONS_PER_SOURCE */
+	int idle_timeout;		/* IDLE_TIMEOUT, seconds */
+	int max_handshakes;		/* MAX_HANDSHAKES */
+	int max_pending_enrollments;	/* MAX_PENDING_ENROLLMENTS */
+	int busy_retry_after;		/* BUSY_RETRY_AFTER, seconds */
 	/* The peer listener's bounds (docs/hardening.md). */
-	int peer_max_connections_per_source; /* default 64 */
-	int peer_max_handshakes;	/* PEER_MAX_HANDSHAKES, default 256 */
-	int peer_enroll_waits_per_source; /* PEER_ENROLL_WAITS_..., default 4 */
+	int peer_max_connections_per_source; /* PEER_MAX_CONNECTIONS_... */
+	int peer_max_handshakes;	/* PEER_MAX_HANDSHAKES */
+	int peer_enroll_waits_per_source; /* PEER_ENROLL_WAITS_PER_SOURCE */
 
 	/* Daemon. */
-	char *user;			/* USER to drop to when started as root */
-	char *pid_file;			/* PID_FILE, default STATE_DIR/ecad.pid */
+	char *user;			/* USER to drop to, started as root */
+	char *pid_file;			/* PID_FILE */
 	char *log_level;		/* LOG_LEVEL debug|info|warn|error */
 };
 
@@ -103,7 +106,10 @@ struct eca_config {
  */
 int eca_config_load(const char *path, struct eca_config **out,
     struct eca_err *err) ECA_WUR;
-/* Same for a buffer (len bytes, need not be NUL-terminated); name is used in messages. */
+/*
+ * Same for a buffer (len bytes, need not be NUL-terminated); name is used
+ * in messages.
+ */
 int eca_config_parse(const char *buf, size_t len, const char *name,
     struct eca_config **out, struct eca_err *err) ECA_WUR;
 void eca_config_free(struct eca_config *cfg);
@@ -120,8 +126,13 @@ const struct eca_endpoint *eca_config_server(const struct eca_config *cfg,
 /* Parse "YES"/"NO" (case-insensitive); -1 if neither. */
 int eca_config_parse_bool(const char *s);
 
-const char *eca_role_name(enum eca_role role);
-const char *eca_crl_check_name(enum eca_crl_check c);
-const char *eca_identity_name(enum eca_identity id);
+const char *eca_config_role_name(enum eca_role role);
+/*
+ * The role named s exactly as eca_config_role_name spells it (the API and
+ * channels do; the ROLE key also takes other cases), or -1.
+ */
+int eca_config_role_from_name(const char *s);
+const char *eca_config_crl_check_name(enum eca_crl_check c);
+const char *eca_config_identity_name(enum eca_identity id);
 
 #endif

@@ -22,6 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "text.h"
 #include "util.h"
 #include "x509.h"
 
@@ -267,7 +268,7 @@ static void
 ent_path(const struct eca_crl_cache *c, unsigned long hash, char *buf,
     size_t size)
 {
-	eca_sfmt(buf, size, "%s/%08lx.crl", c->dir, hash);
+	eca_text_fmt(buf, size, "%s/%08lx.crl", c->dir, hash);
 }
 
 int
@@ -376,7 +377,7 @@ store_crl(struct eca_crl_cache *c, X509_CRL **crlp, const char *source,
 	*crlp = NULL;
 	e->fetched = fetched;
 	if (source != NULL)
-		eca_sfmt(e->source, sizeof(e->source), "%s", source);
+		eca_text_fmt(e->source, sizeof(e->source), "%s", source);
 	*stored = 1;
  out:
 	pthread_mutex_unlock(&c->lock);
@@ -603,7 +604,7 @@ eca_crl_opts_from_config(const struct eca_config *cfg, char *dir,
 	memset(opts, 0, sizeof(*opts));
 	if (cfg == NULL || cfg->state_dir == NULL)
 		return eca_err_set(err, ECA_ERR_CONFIG, "STATE_DIR is not set");
-	eca_sfmt(dir, size, "%s/crl", cfg->state_dir);
+	eca_text_fmt(dir, size, "%s/crl", cfg->state_dir);
 	opts->dir = dir;
 	opts->crl_path = cfg->crl_path;
 	opts->path_sync_hours = cfg->crl_path_sync_hours;
@@ -666,7 +667,7 @@ due_url(struct eca_crl_cache *c, size_t i, time_t now, char *url,
 		e = &c->ents[i];
 		if (e->crl != NULL && crl_is_http(e->source) &&
 		    crl_ent_claim(c, e, now))
-			eca_sfmt(url, size, "%s", e->source);
+			eca_text_fmt(url, size, "%s", e->source);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return more;
@@ -747,7 +748,7 @@ fill_info(const struct eca_crl_cache *c, const struct ent *e, time_t now,
 	memset(info, 0, sizeof(*info));
 	crl_name_str(X509_CRL_get_issuer(e->crl), info->issuer,
 	    sizeof(info->issuer));
-	eca_sfmt(info->hash, sizeof(info->hash), "%08lx", e->hash);
+	eca_text_fmt(info->hash, sizeof(info->hash), "%08lx", e->hash);
 	if (eca_x509_time(X509_CRL_get0_lastUpdate(e->crl), &t) == 0)
 		info->last_update = t;
 	info->next_update = (int64_t)crl_next(e->crl);
@@ -755,7 +756,7 @@ fill_info(const struct eca_crl_cache *c, const struct ent *e, time_t now,
 	    NULL)) != NULL) {
 		if ((bn = ASN1_INTEGER_to_BN(num, NULL)) != NULL) {
 			if ((dec = BN_bn2dec(bn)) != NULL) {
-				eca_sfmt(info->number, sizeof(info->number),
+				eca_text_fmt(info->number, sizeof(info->number),
 				    "%s", dec);
 				OPENSSL_free(dec);
 			}
@@ -767,7 +768,7 @@ fill_info(const struct eca_crl_cache *c, const struct ent *e, time_t now,
 	if (info->entries < 0)
 		info->entries = 0;
 	info->state = crl_state(c, e->crl, now);
-	eca_sfmt(info->source, sizeof(info->source), "%s", e->source);
+	eca_text_fmt(info->source, sizeof(info->source), "%s", e->source);
 	ERR_clear_error();
 }
 
@@ -827,7 +828,7 @@ eca_crl_cache_cleanup(struct eca_crl_cache *c, int expired,
 	if (hash != NULL) {
 		char name[16];
 
-		eca_sfmt(name, sizeof(name), "%s.crl", hash);
+		eca_text_fmt(name, sizeof(name), "%s.crl", hash);
 		if (strlen(hash) != 8 || !cache_name(name, &h))
 			return eca_err_set(err, ECA_ERR_USAGE, "issuer hash "
 			    "'%s' is not 8 hex digits (see `eca crl list`)",

@@ -19,6 +19,7 @@
 #include <openssl/x509v3.h>
 
 #include "log.h"
+#include "text.h"
 #include "util.h"
 
 #define URL_MAX 512	/* longest distribution point URI used */
@@ -66,7 +67,8 @@ eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		eca_sfmt(path, sizeof(path), "%s/%s", c->crl_path, de->d_name);
+		eca_text_fmt(path, sizeof(path), "%s/%s", c->crl_path,
+		    de->d_name);
 		eca_err_clear(&e);
 		if ((r = eca_util_read_file(path, "CRL", ECA_CRL_FILE_MAX,
 		    &buf, &len, NULL, NULL, &e)) == 0) {
@@ -78,7 +80,7 @@ eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
 			nbad++;
 			log_debug("CRL %s refused: %s", path, e.msg);
 			if (bad[0] == '\0')
-				eca_sfmt(bad, sizeof(bad), "%s", e.msg);
+				eca_text_fmt(bad, sizeof(bad), "%s", e.msg);
 		} else if (stored)
 			nadd++;
 	}

@@ -42,7 +42,7 @@ asn1_utc(const ASN1_TIME *t, char *buf, size_t size)
 	int64_t v;
 
 	if (eca_x509_time(t, &v) != 0)
-		eca_sfmt(buf, size, "an unknown date");
+		eca_text_fmt(buf, size, "an unknown date");
 	else
 		eca_text_utc(v, buf, size);
 }
@@ -87,7 +87,7 @@ excuse_grace(struct vstate *vs, X509_CRL *crl, const char *subj)
 		return 0;
 	vs->in_grace = 1;
 	asn1_utc(X509_CRL_get0_nextUpdate(crl), when, sizeof(when));
-	eca_sfmt(vs->note, sizeof(vs->note), "the CRL for %s expired on %s "
+	eca_text_fmt(vs->note, sizeof(vs->note), "the CRL for %s expired on %s "
 	    "and is used in its grace period (ECA_CRL_GRACE_HOURS = %d): "
 	    CRL_REMEDY, subj, when, vs->c->grace_hours);
 	return 1;
@@ -100,7 +100,7 @@ excuse_fail_open(struct vstate *vs, int e, const char *subj)
 	if (!vs->c->fail_open || !is_crl_error(e))
 		return 0;
 	vs->failed_open = 1;
-	eca_sfmt(vs->note, sizeof(vs->note), "no usable CRL for %s (%s); "
+	eca_text_fmt(vs->note, sizeof(vs->note), "no usable CRL for %s (%s); "
 	    "accepted because ECA_CRL_FAIL_OPEN = YES", subj,
 	    X509_verify_cert_error_string(e));
 	return 1;
@@ -120,16 +120,16 @@ note_revoked(struct vstate *vs, X509 *x, X509_CRL *crl, const char *subj)
 		asn1_utc(X509_REVOKED_get0_revocationDate(rev), when,
 		    sizeof(when));
 	else
-		eca_sfmt(when, sizeof(when), "an unknown date");
+		eca_text_fmt(when, sizeof(when), "an unknown date");
 	if (x != NULL && (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x),
 	    NULL)) != NULL) {
 		if ((hex = BN_bn2hex(bn)) != NULL) {
-			eca_sfmt(serial, sizeof(serial), "%s", hex);
+			eca_text_fmt(serial, sizeof(serial), "%s", hex);
 			OPENSSL_free(hex);
 		}
 		BN_free(bn);
 	}
-	eca_sfmt(vs->revoked, sizeof(vs->revoked), "certificate %s (serial "
+	eca_text_fmt(vs->revoked, sizeof(vs->revoked), "certificate %s (serial "
 	    "%s) was revoked on %s", subj, serial, when);
 }
 
@@ -563,7 +563,8 @@ eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 	if (result != NULL) {
 		result->in_grace = run.vs.in_grace;
 		result->failed_open = run.vs.failed_open;
-		eca_sfmt(result->note, sizeof(result->note), "%s", run.vs.note);
+		eca_text_fmt(result->note, sizeof(result->note), "%s",
+		    run.vs.note);
 	}
 	r = 0;
  out:

@@ -177,17 +177,108 @@ parse_avas(const char *in, int slash, struct ava *avas, size_t *n,
 	}
 }
 
+/* Add the RDN whose first AVA is avas[start]: it and those that follow it. */
+static int
+add_rdn(X509_NAME *name, const struct ava *avas, size_t n, size_t start,
+    struct eca_err *err)
+{
+	size_t i;
+	int r;
+
+	for (i = start; i < n && (i == start || !avas[i].new_rdn); i++) {
+		if (!X509_NAME_add_entry_by_NID(name, avas[i].nid,
+		    MBSTRING_UTF8, (const unsigned char *)avas[i].value,
+		    (int)avas[i].len, -1, i == start ? 0 : -1)) {
+			r = eca_err_set(err, ECA_ERR_PARSE, "value \"%.64s\" "
+			    "is not allowed for attribute %s", avas[i].value,
+			    OBJ_nid2sn(avas[i].nid));
+			eca_err_add_openssl(err);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The RDNs into name in DER order.  The one-line (slash) form is written
+ * in that order; RFC 4514 writes the last RDN first, so its RDNs are added
+ * from the end, each RDN's AVAs still in their order.
+ */
+static int
+build_name(X509_NAME *name, const struct ava *avas, size_t n, int slash,
+    struct eca_err *err)
+{
+	size_t start, end;
+	int r;
+
+	if (slash) {
+		for (start = 0; start < n; start++)
+			if (avas[start].new_rdn &&
+			    (r = add_rdn(name, avas, n, start, err)) != 0)
+				return r;
+		return 0;
+	}
+	/* avas[0] starts an RDN, so each backward search stops. */
+	for (end = n; end > 0; end = start) {
+		for (start = end - 1; !avas[start].new_rdn; start--)
+			;
+		if ((r = add_rdn(name, avas, n, start, err)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Through DER and back, then printed as a certificate's subject is: the
+ * encoder sorts the AVAs of a multi-valued RDN (a SET OF), as it did in
+ * the certificate, so both print alike.
+ */
+static int
+print_canonical(X509_NAME *name, char *out, size_t size,
+    struct eca_err *err)
+{
+	X509_NAME *canon = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	long len;
+	int r;
+
+	if ((len = i2d_X509_NAME(name, &der)) <= 0 ||
+	    (p = der, (canon = d2i_X509_NAME(NULL, &p, len)) == NULL) ||
+	    p != der + len)
+		r = eca_err_set(err, ECA_ERR_PARSE, "cannot encode the name");
+	else
+		r = eca_x509_name_rfc2253(canon, out, size, err);
+	X509_NAME_free(canon);
+	OPENSSL_free(der);
+	return r;
+}
+
+/* The refusal of in, with the reason err holds (r: the code so far). */
+static int
+not_a_dn(const char *in, int r, struct eca_err *err)
+{
+	char why[ECA_ERR_MSG_MAX];
+	int code;
+
+	if (r == ECA_ERR_NOMEM)
+		return r;
+	code = r == ECA_ERR_BAD_CERTIFICATE ? ECA_ERR_PARSE : r;
+	if (err != NULL) {
+		snprintf(why, sizeof(why), "%s", err->msg);
+		eca_err_set(err, code, "subject \"%.200s\" is not a "
+		    "distinguished name: %s", in, why);
+	}
+	return code;
+}
+
 int
 eca_dn_normalize(const char *in, char *out, size_t size, struct eca_err *err)
 {
 	struct ava *avas = NULL;
-	X509_NAME *name = NULL, *canon = NULL;
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	long len;
-	size_t n = 0, i, k, start, end, end_prev = 0;
-	int r = ECA_ERR_INTERNAL, slash, code;
-	char why[ECA_ERR_MSG_MAX];
+	X509_NAME *name = NULL;
+	size_t n = 0;
+	int r = ECA_ERR_INTERNAL, slash;
 
 	if (out == NULL || size == 0 || in == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
@@ -205,69 +296,17 @@ eca_dn_normalize(const char *in, char *out, size_t size, struct eca_err *err)
 		goto out;
 	}
 	slash = in[0] == '/';
-	if ((r = parse_avas(in, slash, avas, &n, err)) != 0)
-		goto out;
-	/*
-	 * RFC 4514 writes the last RDN first: add the RDNs in reverse, each
-	 * RDN's AVAs in their order.  The one-line form is in DER order.
-	 */
-	for (k = 0; k < n; k++) {
-		/* Start of the k-th RDN to add. */
-		if (slash)
-			start = k;
-		else {
-			end = k == 0 ? n : end_prev;
-			for (start = end - 1; !avas[start].new_rdn; start--)
-				;
-			end_prev = start;
-		}
-		if (slash && !avas[k].new_rdn)
-			continue;
-		for (i = start; i < n && (i == start || !avas[i].new_rdn);
-		    i++) {
-			if (!X509_NAME_add_entry_by_NID(name, avas[i].nid,
-			    MBSTRING_UTF8, (const unsigned char *)
-			    avas[i].value, (int)avas[i].len, -1,
-			    i == start ? 0 : -1)) {
-				r = eca_err_set(err, ECA_ERR_PARSE, "value "
-				    "\"%.64s\" is not allowed for attribute "
-				    "%s", avas[i].value,
-				    OBJ_nid2sn(avas[i].nid));
-				eca_err_add_openssl(err);
-				goto out;
-			}
-		}
-		if (!slash && start == 0)
-			break;
-	}
-	/*
-	 * Through DER and back: the encoder sorts the AVAs of a multi-valued
-	 * RDN (a SET OF), as it did in the certificate, so both print alike.
-	 */
-	if ((len = i2d_X509_NAME(name, &der)) <= 0 ||
-	    (p = der, (canon = d2i_X509_NAME(NULL, &p, len)) == NULL) ||
-	    p != der + len) {
-		r = eca_err_set(err, ECA_ERR_PARSE, "cannot encode the name");
-		goto out;
-	}
-	if ((r = eca_x509_name_rfc2253(canon, out, size, err)) != 0)
+	if ((r = parse_avas(in, slash, avas, &n, err)) != 0 ||
+	    (r = build_name(name, avas, n, slash, err)) != 0 ||
+	    (r = print_canonical(name, out, size, err)) != 0)
 		goto out;
 	r = 0;
  out:
-	if (r != 0 && r != ECA_ERR_NOMEM) {
-		code = r == ECA_ERR_BAD_CERTIFICATE ? ECA_ERR_PARSE : r;
-		if (err != NULL) {
-			snprintf(why, sizeof(why), "%s", err->msg);
-			eca_err_set(err, code, "subject \"%.200s\" is not a "
-			    "distinguished name: %s", in, why);
-		}
-		r = code;
-	}
-	if (r != 0)
+	if (r != 0) {
+		r = not_a_dn(in, r, err);
 		out[0] = '\0';
-	X509_NAME_free(canon);
+	}
 	X509_NAME_free(name);
-	OPENSSL_free(der);
 	free(avas);
 	ERR_clear_error();
 	return r;

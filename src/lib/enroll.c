@@ -787,7 +787,7 @@ fail_all(struct eca_op *ops, size_t n, int code, const struct eca_err *err)
 			ops[i].err = *err;
 		else
 			eca_err_set(&ops[i].err, code, "%s",
-			    eca_strerror(code));
+			    eca_err_desc(code));
 	}
 }
 

@@ -21,37 +21,37 @@ static const struct errdef errdefs[] = {
 #undef ECA_ERR_ROW
 };
 
+/* What every lookup answers for success, and for a code not in the table. */
+static const struct errdef ok_row = {
+	0, "OK", 200, ECA_EXIT_OK, "success"
+};
+static const struct errdef unknown_row = {
+	ECA_ERR_INTERNAL, "INTERNAL", 500, ECA_EXIT_FAILURE, "unknown error"
+};
+
 static const struct errdef *
 lookup(int code)
 {
 	size_t i;
 
+	if (code == 0)
+		return &ok_row;
 	for (i = 0; i < sizeof(errdefs) / sizeof(errdefs[0]); i++)
 		if (errdefs[i].code == code)
 			return &errdefs[i];
-	return NULL;
+	return &unknown_row;
 }
 
 const char *
-eca_strerror(int code)
+eca_err_desc(int code)
 {
-	const struct errdef *d;
-
-	if (code == 0)
-		return "success";
-	d = lookup(code);
-	return d != NULL ? d->desc : "unknown error";
+	return lookup(code)->desc;
 }
 
 const char *
 eca_err_name(int code)
 {
-	const struct errdef *d;
-
-	if (code == 0)
-		return "OK";
-	d = lookup(code);
-	return d != NULL ? d->name : "INTERNAL";
+	return lookup(code)->name;
 }
 
 int
@@ -61,7 +61,7 @@ eca_err_from_name(const char *name)
 
 	if (name == NULL)
 		return ECA_ERR_INTERNAL;
-	if (strcmp(name, "OK") == 0)
+	if (strcmp(name, ok_row.name) == 0)
 		return 0;
 	for (i = 0; i < sizeof(errdefs) / sizeof(errdefs[0]); i++)
 		if (strcmp(errdefs[i].name, name) == 0)
@@ -72,35 +72,13 @@ eca_err_from_name(const char *name)
 int
 eca_err_http_status(int code)
 {
-	const struct errdef *d;
-
-	if (code == 0)
-		return 200;
-	d = lookup(code);
-	return d != NULL ? d->http : 500;
+	return lookup(code)->http;
 }
 
 int
 eca_err_exit_code(int code)
 {
-	const struct errdef *d;
-
-	if (code == 0)
-		return ECA_EXIT_OK;
-	d = lookup(code);
-	return d != NULL ? d->exitc : ECA_EXIT_FAILURE;
-}
-
-void
-eca_sfmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (buf == NULL || size == 0)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
+	return lookup(code)->exitc;
 }
 
 int

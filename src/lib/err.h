@@ -90,7 +90,7 @@ struct eca_err {
 };
 
 /* Generic description of a code ("certificate expired"); never NULL. */
-const char *eca_strerror(int code);
+const char *eca_err_desc(int code);
 /* Reason code name of a code ("EXPIRED"); "OK" for 0; never NULL. */
 const char *eca_err_name(int code);
 /* Code from its reason name, or ECA_ERR_INTERNAL if unknown. */
@@ -107,11 +107,6 @@ int eca_err_set(struct eca_err *e, int code, const char *fmt, ...)
 	ECA_PRINTF(3, 4);
 /* Clear e to ECA_OK with an empty message; e may be NULL. */
 void eca_err_clear(struct eca_err *e);
-/*
- * snprintf into buf where a truncated result is acceptable (messages,
- * labels, names shown to people): never fails, always terminated.
- */
-void eca_sfmt(char *buf, size_t size, const char *fmt, ...) ECA_PRINTF(3, 4);
 /*
  * Append ": <first OpenSSL error>" to e->msg and clear OpenSSL's error
  * queue, so a call site can translate at the point of failure.

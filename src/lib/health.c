@@ -77,7 +77,7 @@ fail_err(struct hstate *st, struct eca_health_check *c, int code,
     const struct eca_err *err)
 {
 	c->code = code;
-	detail(c, "%s", err->msg[0] != '\0' ? err->msg : eca_strerror(code));
+	detail(c, "%s", err->msg[0] != '\0' ? err->msg : eca_err_desc(code));
 	st->rep->failed++;
 }
 
@@ -379,13 +379,13 @@ crl_config(struct hstate *st, struct eca_health_check *c)
 			return;
 		}
 		detail(c, "ECA_CRL_CHECK = %s; CRLs from ECA_CRL_PATH = %s, "
-		    "synced every %d hour(s)", eca_crl_check_name(
+		    "synced every %d hour(s)", eca_config_crl_check_name(
 		    cfg->crl_check), cfg->crl_path, cfg->crl_path_sync_hours);
 		return;
 	}
 	detail(c, "ECA_CRL_CHECK = %s; CRLs from the certificates' "
 	    "distribution points, refreshed every %d hour(s)",
-	    eca_crl_check_name(cfg->crl_check), cfg->crl_refresh_hours);
+	    eca_config_crl_check_name(cfg->crl_check), cfg->crl_refresh_hours);
 }
 
 static void
@@ -531,7 +531,7 @@ key_usage(struct hstate *st, struct eca_health_check *c)
 static void
 identity(struct hstate *st, struct eca_health_check *c)
 {
-	const char *rule = eca_identity_name(st->cfg->identity);
+	const char *rule = eca_config_identity_name(st->cfg->identity);
 	struct eca_err err;
 	char subj[ECA_DN_MAX];
 	int r;
@@ -659,7 +659,8 @@ crl_status(struct hstate *st, struct eca_health_check *c)
 	else
 		detail(c, "ECA_CRL_CHECK = %s: a current CRL is cached for %s "
 		    "and does not list this certificate",
-		    eca_crl_check_name(st->cfg->crl_check), st->info.issuer);
+		    eca_config_crl_check_name(st->cfg->crl_check),
+		    st->info.issuer);
 }
 
 /*

@@ -772,7 +772,7 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d,
 	eca_client_set_busy_retry(c, HOST_ENROLL_BUSY_MS);
 	body = json_pack("{s:s, s:b, s:b, s:s, s:s}",
 	    "host", h->cfg->client_name, "precheck", precheck,
-	    "force", force, "role", eca_role_name(h->cfg->role),
+	    "force", force, "role", eca_config_role_name(h->cfg->role),
 	    "method", method == ECA_METHOD_AUTO ? "auto" : "manual");
 	if (body == NULL) {
 		r = eca_err_set(err, ECA_ERR_NOMEM, "cannot build the "

@@ -20,7 +20,7 @@ refuse(struct eca_err *err, const char *in, size_t len, const char *why)
 {
 	char name[SHOW_MAX + 1];
 
-	/* The name is the caller's text: escaped, capped with "..." (text.h). */
+	/* The caller's text: escaped, capped with "..." (text.h). */
 	(void)eca_text_sanitize(in, len, name, sizeof(name));
 	return eca_err_set(err, ECA_ERR_BAD_HOST_NAME, "'%s' is not a valid "
 	    "host name: %s", name, why);

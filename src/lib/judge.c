@@ -100,7 +100,7 @@ enroll_self(const struct eca_judge_input *in, struct eca_judge_result *res)
 		return 0;
 	}
 	if (res->enroll_err.msg[0] == '\0')
-		eca_err_set(&res->enroll_err, r, "%s", eca_strerror(r));
+		eca_err_set(&res->enroll_err, r, "%s", eca_err_desc(r));
 	if (in->side == ECA_JUDGE_ACCEPTING)
 		return refuse(res, ECA_JUDGE_END_ENROLL, r, "%s could not "
 		    "enroll itself with %s: %s", cfg->client_name, in->primary,

@@ -7,6 +7,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+/* A longer message is cut: a log line, not a channel for bulk text. */
+#define LOG_MSG_MAX 1024
+
 static eca_log_sink *log_sink;
 static void *log_arg;
 static enum eca_log_level log_min = ECA_LOG_INFO;
@@ -23,7 +26,7 @@ static void
 log_v(enum eca_log_level level, const char *func,
     const struct eca_log_field *fields, const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char msg[LOG_MSG_MAX];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	log_sink(level, func, fields, msg, log_arg);

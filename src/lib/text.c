@@ -4,6 +4,7 @@
  */
 #include "text.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -93,4 +94,16 @@ void
 eca_text_utc(int64_t t, char *buf, size_t len)
 {
 	fmt_utc(t, "%Y-%m-%d %H:%M:%S UTC", buf, len);
+}
+
+void
+eca_text_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf == NULL || size == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
 }

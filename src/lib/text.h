@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 /* What a fully escaped byte takes: "\xNN". */
 #define ECA_TEXT_ESC_LEN 4
 
@@ -47,5 +49,12 @@ void eca_text_hex(const void *raw, size_t n, char *out, int upper);
  */
 void eca_text_rfc3339(int64_t t, char *buf, size_t len);
 void eca_text_utc(int64_t t, char *buf, size_t len);
+
+/*
+ * snprintf into buf where a truncated result is acceptable (messages,
+ * labels, names shown to people): never fails, always terminated.
+ */
+void eca_text_fmt(char *buf, size_t size, const char *fmt, ...)
+    ECA_PRINTF(3, 4);
 
 #endif

@@ -97,6 +97,35 @@ eca_tls_ctx_defer_verify(SSL_CTX *ctx)
 	SSL_CTX_set_cert_verify_callback(ctx, accept_any_chain, NULL);
 }
 
+/*
+ * A context for method ("server" or "client" in messages) with eca's
+ * settings and this host's credentials, asking the peer for its
+ * certificate.  *out is the caller's.
+ */
+static int
+new_ctx(OSSL_LIB_CTX *libctx, const SSL_METHOD *method, const char *what,
+    const struct eca_cred *cred, SSL_CTX **out, struct eca_err *err)
+{
+	SSL_CTX *ctx;
+	int r;
+
+	*out = NULL;
+	if ((ctx = SSL_CTX_new_ex(libctx, NULL, method)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot create a TLS %s context", what);
+		eca_err_add_openssl(err);
+		return r;
+	}
+	if ((r = tls_common(ctx, err)) != 0 ||
+	    (r = eca_tls_ctx_use_cred(ctx, cred, err)) != 0) {
+		SSL_CTX_free(ctx);
+		return r;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	*out = ctx;
+	return 0;
+}
+
 int
 eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
     SSL_CTX **out, struct eca_err *err)
@@ -105,17 +134,9 @@ eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 	int r = ECA_ERR_INTERNAL;
 
 	*out = NULL;
-	if ((ctx = SSL_CTX_new_ex(libctx, NULL, TLS_server_method())) ==
-	    NULL) {
-		r = eca_err_set(err, ECA_ERR_INTERNAL,
-		    "cannot create a TLS server context");
-		eca_err_add_openssl(err);
+	if ((r = new_ctx(libctx, TLS_server_method(), "server", cred, &ctx,
+	    err)) != 0)
 		goto out;
-	}
-	if ((r = tls_common(ctx, err)) != 0 ||
-	    (r = eca_tls_ctx_use_cred(ctx, cred, err)) != 0)
-		goto out;
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	eca_tls_ctx_defer_verify(ctx);
 	/*
 	 * A stateful cache rather than tickets: a resumed session then
@@ -145,30 +166,15 @@ int
 eca_tls_client_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
     SSL_CTX **out, struct eca_err *err)
 {
-	SSL_CTX *ctx = NULL;
 	X509_VERIFY_PARAM *param;
-	int r = ECA_ERR_INTERNAL;
+	int r;
 
-	*out = NULL;
-	if ((ctx = SSL_CTX_new_ex(libctx, NULL, TLS_client_method())) ==
-	    NULL) {
-		r = eca_err_set(err, ECA_ERR_INTERNAL,
-		    "cannot create a TLS client context");
-		eca_err_add_openssl(err);
-		goto out;
+	if ((r = new_ctx(libctx, TLS_client_method(), "client", cred, out,
+	    err)) == 0) {
+		param = SSL_CTX_get0_param(*out);
+		X509_VERIFY_PARAM_set_depth(param, ECA_CHAIN_MAX);
+		X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
 	}
-	if ((r = tls_common(ctx, err)) != 0 ||
-	    (r = eca_tls_ctx_use_cred(ctx, cred, err)) != 0)
-		goto out;
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	param = SSL_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set_depth(param, ECA_CHAIN_MAX);
-	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
-	*out = ctx;
-	ctx = NULL;
-	r = 0;
- out:
-	SSL_CTX_free(ctx);
 	ERR_clear_error();
 	return r;
 }

@@ -131,7 +131,7 @@ eca_verdict_peer(const struct eca_verdict_input *in, struct eca_verdict *out)
 	if (in->roster_status != 0)
 		return set(out, in->roster_status, "cannot check %.253s "
 		    "against the roster of %.253s: %s", host, primary,
-		    or_default(in->roster_err, eca_strerror(in->roster_status)));
+		    or_default(in->roster_err, eca_err_desc(in->roster_status)));
 
 	e = in->entry;
 	if (e == NULL)

@@ -23,7 +23,10 @@
 #define ECA_LIST_PAGE_DEFAULT 100
 #define ECA_LIST_PAGE_MAX 1000
 
-/* POST /v1/enrollments body: {"host": NAME, "precheck": bool, "force": bool, "role": R, "method": "auto"|"manual"}. */
+/*
+ * POST /v1/enrollments body: {"host": NAME, "precheck": bool, "force":
+ * bool, "role": R, "method": "auto"|"manual"}.
+ */
 struct eca_enroll_body {
 	char host[ECA_HOST_MAX];
 	int precheck;

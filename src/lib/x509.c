@@ -7,6 +7,7 @@
  * acceptable (eca_x509_check_peer) is in x509_policy.c.
  */
 #include "x509.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -59,7 +60,7 @@ err_prefix(struct eca_err *err, const char *prefix)
 		return;
 	memcpy(tmp, err->msg, sizeof(tmp));
 	tmp[sizeof(tmp) - 1] = '\0';
-	eca_sfmt(err->msg, sizeof(err->msg), "%s: %s", prefix, tmp);
+	eca_text_fmt(err->msg, sizeof(err->msg), "%s: %s", prefix, tmp);
 }
 
 int
@@ -102,7 +103,7 @@ eca_x509_subject_str(X509 *x, char *buf, size_t size)
 	if (x == NULL ||
 	    eca_x509_name_rfc2253(X509_get_subject_name(x), buf, size,
 	    NULL) != 0)
-		eca_sfmt(buf, size, "(unnamed certificate)");
+		eca_text_fmt(buf, size, "(unnamed certificate)");
 	return buf;
 }
 

@@ -271,7 +271,7 @@ check_path_keys(STACK_OF(X509) *path, int n, struct eca_err *err)
 		    err)) == 0)
 			continue;
 		if (i == n - 1 && err != NULL) {
-			eca_sfmt(msg, sizeof(msg), "%s", err->msg);
+			eca_text_fmt(msg, sizeof(msg), "%s", err->msg);
 			(void)eca_err_set(err, r, "the trust anchor in "
 			    "ECA_TRUST_STORE_PATH is weak: %s; replace it (and "
 			    "the chains under it)", msg);

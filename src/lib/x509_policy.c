@@ -223,13 +223,13 @@ key_desc(EVP_PKEY *pkey, char *buf, size_t size)
 	switch (id) {
 	case EVP_PKEY_RSA:
 	case EVP_PKEY_RSA_PSS:
-		eca_sfmt(buf, size, "%s %d", id == EVP_PKEY_RSA ?
+		eca_text_fmt(buf, size, "%s %d", id == EVP_PKEY_RSA ?
 		    "RSA" : "RSA-PSS", EVP_PKEY_get_bits(pkey));
 		break;
 	case EVP_PKEY_EC:
 		if (EVP_PKEY_get_group_name(pkey, group, sizeof(group),
 		    &glen) != 1)
-			eca_sfmt(group, sizeof(group), "unknown curve");
+			eca_text_fmt(group, sizeof(group), "unknown curve");
 		curve = group;
 		if (strcmp(group, "prime256v1") == 0)
 			curve = "P-256";
@@ -237,16 +237,16 @@ key_desc(EVP_PKEY *pkey, char *buf, size_t size)
 			curve = "P-384";
 		else if (strcmp(group, "secp521r1") == 0)
 			curve = "P-521";
-		eca_sfmt(buf, size, "EC %s", curve);
+		eca_text_fmt(buf, size, "EC %s", curve);
 		break;
 	case EVP_PKEY_ED25519:
-		eca_sfmt(buf, size, "ED25519");
+		eca_text_fmt(buf, size, "ED25519");
 		break;
 	case EVP_PKEY_ED448:
-		eca_sfmt(buf, size, "ED448");
+		eca_text_fmt(buf, size, "ED448");
 		break;
 	default:
-		eca_sfmt(buf, size, "%s %d",
+		eca_text_fmt(buf, size, "%s %d",
 		    id != EVP_PKEY_NONE && OBJ_nid2sn(id) != NULL ?
 		    OBJ_nid2sn(id) : "unknown", EVP_PKEY_get_bits(pkey));
 		break;
@@ -673,7 +673,7 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 		goto out;
 	}
 	(void)key_desc(pkey, info->key_desc, sizeof(info->key_desc));
-	eca_sfmt(info->sig_alg, sizeof(info->sig_alg), "%s",
+	eca_text_fmt(info->sig_alg, sizeof(info->sig_alg), "%s",
 	    OBJ_nid2ln(X509_get_signature_nid(leaf)) != NULL ?
 	    OBJ_nid2ln(X509_get_signature_nid(leaf)) : "unknown");
 	if (x509_subject_cn(leaf, info->cn, sizeof(info->cn)) != 0) {

@@ -980,14 +980,24 @@ test_yes_no_and_names_are_spelled_as_documented(void **state)
 	assert_int_equal(eca_config_parse_bool("Y"), -1);
 	assert_int_equal(eca_config_parse_bool(""), -1);
 	assert_int_equal(eca_config_parse_bool(NULL), -1);
-	assert_string_equal(eca_role_name(ECA_ROLE_PRIMARY), "primary");
-	assert_string_equal(eca_role_name(ECA_ROLE_MEDIA), "media");
-	assert_string_equal(eca_role_name(ECA_ROLE_CLIENT), "client");
-	assert_string_equal(eca_role_name((enum eca_role)7), "unknown");
-	assert_string_equal(eca_crl_check_name(ECA_CRL_DISABLE), "DISABLE");
-	assert_string_equal(eca_crl_check_name(ECA_CRL_CHAIN), "CHAIN");
-	assert_string_equal(eca_identity_name(ECA_ID_CN), "CN");
-	assert_string_equal(eca_identity_name(ECA_ID_DN), "DN");
+	assert_string_equal(eca_config_role_name(ECA_ROLE_PRIMARY), "primary");
+	assert_string_equal(eca_config_role_name(ECA_ROLE_MEDIA), "media");
+	assert_string_equal(eca_config_role_name(ECA_ROLE_CLIENT), "client");
+	assert_string_equal(eca_config_role_name((enum eca_role)7), "unknown");
+	/* The API's and the channels' spelling only: exact, lower case. */
+	assert_int_equal(eca_config_role_from_name(NULL), -1);
+	assert_int_equal(eca_config_role_from_name(""), -1);
+	assert_int_equal(eca_config_role_from_name("Primary"), -1);
+	assert_int_equal(eca_config_role_from_name("unknown"), -1);
+	assert_int_equal(eca_config_role_from_name("client"), ECA_ROLE_CLIENT);
+	assert_int_equal(eca_config_role_from_name("media"), ECA_ROLE_MEDIA);
+	assert_int_equal(eca_config_role_from_name("primary"),
+	    ECA_ROLE_PRIMARY);
+	assert_string_equal(eca_config_crl_check_name(ECA_CRL_DISABLE),
+	    "DISABLE");
+	assert_string_equal(eca_config_crl_check_name(ECA_CRL_CHAIN), "CHAIN");
+	assert_string_equal(eca_config_identity_name(ECA_ID_CN), "CN");
+	assert_string_equal(eca_config_identity_name(ECA_ID_DN), "DN");
 	eca_config_free(NULL);
 }
 

@@ -39,8 +39,8 @@ static void
 test_unknown_code_has_safe_fallbacks(void **state)
 {
 	(void)state;
-	assert_string_equal(eca_strerror(-1), "unknown error");
-	assert_string_equal(eca_strerror(12345), "unknown error");
+	assert_string_equal(eca_err_desc(-1), "unknown error");
+	assert_string_equal(eca_err_desc(12345), "unknown error");
 	assert_string_equal(eca_err_name(-1), "INTERNAL");
 	assert_int_equal(eca_err_http_status(-1), 500);
 	assert_int_equal(eca_err_exit_code(-1), ECA_EXIT_FAILURE);
@@ -122,7 +122,7 @@ test_every_name_round_trips(void **state)
 
 		assert_true(all_codes[i] < 0);
 		assert_int_equal(eca_err_from_name(name), all_codes[i]);
-		assert_string_not_equal(eca_strerror(all_codes[i]),
+		assert_string_not_equal(eca_err_desc(all_codes[i]),
 		    "unknown error");
 		/* Reason codes are UPPER_SNAKE, as the API promises. */
 		assert_true(strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") ==
@@ -133,8 +133,8 @@ test_every_name_round_trips(void **state)
 	assert_string_equal(eca_err_name(0), "OK");
 	assert_int_equal(eca_err_from_name("OK"), 0);
 	assert_string_equal(eca_err_name(ECA_ERR_CONFLICT), "CONFLICT");
-	assert_string_equal(eca_strerror(0), "success");
-	assert_string_equal(eca_strerror(ECA_ERR_EXPIRED),
+	assert_string_equal(eca_err_desc(0), "success");
+	assert_string_equal(eca_err_desc(ECA_ERR_EXPIRED),
 	    "certificate expired");
 }
 

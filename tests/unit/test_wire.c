@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "wire.h"
+#include "wire_impl.h"
 
 static int
 body(const char *s, struct eca_enroll_body *b, struct eca_err *err)
@@ -1052,6 +1053,132 @@ test_mapping_round_trips(void **state)
 	json_decref(j);
 }
 
+/* ---------------------------------------------------------------- */
+/* The field table every record codec is built on (wire_impl.h).     */
+
+struct sample {
+	char name[8];
+	int64_t at;
+	int64_t count;
+	int on;
+	enum eca_role role;
+	enum eca_state state;
+	enum eca_method method;
+	char san[32];
+};
+
+#define SF(type, member, key) WIRE_FIELD(type, struct sample, member, key)
+static const struct wire_field sample_fields[] = {
+	SF(WF_STR, name, "name"),
+	SF(WF_TIME, at, "at"),
+	SF(WF_INT64, count, "count"),
+	SF(WF_BOOL, on, "on"),
+	SF(WF_ROLE, role, "role"),
+	SF(WF_STATE, state, "state"),
+	SF(WF_METHOD, method, "method"),
+	SF(WF_SAN, san, "san"),
+};
+
+static const char sample_json[] = "{\"name\": \"n\", \"at\": "
+    "\"2025-06-15T15:06:40Z\", \"count\": 7, \"on\": true, \"role\": "
+    "\"media\", \"state\": \"CONFLICT\", \"method\": \"ADMIN\", "
+    "\"san\": [\"a\", \"b\"]}";
+
+/* sample_json with member key set to the JSON text value (NULL: removed). */
+static int
+sample_get(const char *key, const char *value, struct sample *out,
+    struct eca_err *err)
+{
+	json_t *j, *v = NULL;
+	int r;
+
+	assert_non_null(j = json_loads(sample_json, 0, NULL));
+	if (value == NULL)
+		json_object_del(j, key);
+	else {
+		assert_non_null(v = json_loads(value, JSON_DECODE_ANY, NULL));
+		assert_int_equal(json_object_set_new(j, key, v), 0);
+	}
+	memset(out, 0, sizeof(*out));
+	eca_err_clear(err);
+	r = eca_wire_get_fields(j, sample_fields, WIRE_NFIELDS(sample_fields),
+	    out, ECA_ERR_PROTOCOL, err);
+	json_decref(j);
+	return r;
+}
+
+static void
+test_field_table_names_the_first_bad_member(void **state)
+{
+	static const struct {
+		const char *key, *value, *msg;
+	} cases[] = {
+		{ "name", NULL, "field \"name\" is missing" },
+		{ "name", "\"12345678\"", "field \"name\" is longer than 7" },
+		{ "at", "\"yesterday\"", "field \"at\" is not an RFC 3339" },
+		{ "count", NULL, "field \"count\" is missing" },
+		{ "count", "1.5", "field \"count\" must be an integer" },
+		{ "on", NULL, "field \"on\" is missing" },
+		{ "on", "1", "field \"on\" must be true or false" },
+		{ "role", "\"Media\"", "field \"role\" is not one of client" },
+		{ "state", "\"LOST\"", "field \"state\" is not a known" },
+		{ "method", "\"robot\"", "field \"method\" is not AUTO" },
+		{ "san", "[\"a,b\"]", "field \"san\" has an empty name" },
+		{ "san", "\"a\"", "field \"san\" must be an array" },
+	};
+	struct sample out;
+	struct eca_err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (sample_get(cases[i].key, cases[i].value, &out,
+		    &err) != ECA_ERR_PROTOCOL)
+			fail_msg("%s = %s is accepted", cases[i].key,
+			    cases[i].value != NULL ? cases[i].value : "none");
+		if (strstr(err.msg, cases[i].msg) == NULL)
+			fail_msg("%s: \"%s\" lacks \"%s\"", cases[i].key,
+			    err.msg, cases[i].msg);
+	}
+}
+
+static void
+test_field_table_reads_back_what_it_writes(void **state)
+{
+	struct sample in, out;
+	struct eca_err err;
+	json_t *o;
+	char *text;
+	int ok = 1;
+
+	(void)state;
+	assert_int_equal(sample_get("name", "\"n\"", &in, &err), 0);
+	assert_string_equal(in.name, "n");
+	assert_int_equal(in.at, 1750000000);
+	assert_int_equal(in.count, 7);
+	assert_int_equal(in.on, 1);
+	assert_int_equal(in.role, ECA_ROLE_MEDIA);
+	assert_int_equal(in.state, ECA_STATE_CONFLICT);
+	assert_int_equal(in.method, ECA_METHOD_ADMIN);
+	assert_string_equal(in.san, "a,b");
+	assert_non_null(o = json_object());
+	eca_wire_put_fields(o, sample_fields, WIRE_NFIELDS(sample_fields),
+	    &in, &ok);
+	assert_true(ok);
+	/* In table order, each member as it came. */
+	assert_non_null(text = json_dumps(o, JSON_COMPACT));
+	assert_string_equal(text, "{\"name\":\"n\",\"at\":"
+	    "\"2025-06-15T15:06:40Z\",\"count\":7,\"on\":true,\"role\":"
+	    "\"media\",\"state\":\"CONFLICT\",\"method\":\"ADMIN\","
+	    "\"san\":[\"a\",\"b\"]}");
+	free(text);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(eca_wire_get_fields(o, sample_fields,
+	    WIRE_NFIELDS(sample_fields), &out, ECA_ERR_PROTOCOL, &err), 0);
+	assert_memory_equal(&in, &out, sizeof(in));
+	json_decref(o);
+}
+
 #define U(f) cmocka_unit_test(f)
 
 int
@@ -1090,6 +1217,8 @@ main(void)
 		U(test_fingerprints_are_normalized),
 		U(test_candidates_round_trip),
 		U(test_mapping_round_trips),
+		U(test_field_table_names_the_first_bad_member),
+		U(test_field_table_reads_back_what_it_writes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
