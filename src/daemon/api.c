@@ -592,46 +592,21 @@ revoke_done_cb(evutil_socket_t fd, short what, void *arg)
 static void
 mark_revoked(struct api_call *c)
 {
-	const struct eca_certinfo *ci = &c->conn->info;
-	struct eca_enrollment rec;
-	struct eca_err e;
 	struct api_job *aj;
-	char names[ECA_HOST_MAX + ECA_SAN_MAX + 2], *p, *next;
 	char host[ECA_HOST_MAX];
 
-	if (c->control || ci->fingerprint[0] == '\0')
+	/* Which record, if any, is the revocation rule's (enroll.c). */
+	if (c->control || eca_enroll_revoke_target(c->w->rd,
+	    c->d->cfg->client_name, &c->conn->info, c->snap->cfg->identity,
+	    host, sizeof(host)) != 0)
 		return;
-	snprintf(names, sizeof(names), "%s,%s", ci->cn, ci->san);
-	/* DN: the subject names a host only through the mapping. */
-	if (c->snap->cfg->identity == ECA_ID_DN &&
-	    store_dn_map(c, ci->subject, names, sizeof(names)) != 0)
+	if ((aj = api_job_new(c, ECA_OP_REVOKE, host)) == NULL)
 		return;
-	for (p = names; p != NULL; p = next) {
-		if ((next = strchr(p, ',')) != NULL)
-			*next++ = '\0';
-		/*
-		 * The registry holds canonical names only; a name that has
-		 * none (a CN that is not a host name) names no record.
-		 */
-		if (eca_hostname_canon(p, host, sizeof(host), NULL) != 0)
-			continue;
-		eca_err_clear(&e);
-		if (eca_store_get(c->w->rd, c->d->cfg->client_name, host, &rec,
-		    &e) != 0)
-			continue;
-		if ((rec.state != ECA_STATE_ENROLLED &&
-		    rec.state != ECA_STATE_CONFLICT) ||
-		    strcmp(rec.cert.fingerprint, ci->fingerprint) != 0)
-			continue;
-		if ((aj = api_job_new(c, ECA_OP_REVOKE, host)) == NULL)
-			return;
-		aj->c.req = NULL;	/* nobody is answered */
-		snprintf(aj->job.op.actor, sizeof(aj->job.op.actor), "crl");
-		aj->job.op.req.cert = *ci;
-		/* Busy or out of memory: the host's next call tries again. */
-		(void)job_enqueue(c, aj, revoke_done_cb);
-		return;
-	}
+	aj->c.req = NULL;	/* nobody is answered */
+	snprintf(aj->job.op.actor, sizeof(aj->job.op.actor), "crl");
+	aj->job.op.req.cert = c->conn->info;
+	/* Busy or out of memory: the host's next call tries again. */
+	(void)job_enqueue(c, aj, revoke_done_cb);
 }
 
 /* The /v1/stats counter rt adds to, or NULL. */

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +24,14 @@
 #include "audit.h"
 #include "hostname.h"
 #include "text.h"
+#include "util.h"
 
 #define ZERO_HASH \
 	"0000000000000000000000000000000000000000000000000000000000000000"
 
 struct eca_audit {
 	int fd;
-	int regular;			/* a regular file: can be cut back */
+	int regular;		/* a regular file: can be cut back */
 	char *path;
 	int64_t seq;			/* last seq written */
 	char hash[ECA_AUDIT_HASH_LEN + 1];	/* last hash written */
@@ -74,11 +74,10 @@ int
 eca_audit_hash(const char *prev, const json_t *obj,
     char out[ECA_AUDIT_HASH_LEN + 1])
 {
-	static const char hexd[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
 	json_t *copy = NULL;
 	char *canon = NULL, *buf = NULL;
-	size_t clen, mdlen = 0, i;
+	size_t clen, mdlen = 0;
 	int r = ECA_ERR_NOMEM;
 
 	out[0] = '\0';
@@ -102,11 +101,7 @@ eca_audit_hash(const char *prev, const json_t *obj,
 		r = ECA_ERR_INTERNAL;
 		goto out;
 	}
-	for (i = 0; i < mdlen; i++) {
-		out[2 * i] = hexd[md[i] >> 4];
-		out[2 * i + 1] = hexd[md[i] & 0x0f];
-	}
-	out[2 * mdlen] = '\0';
+	eca_text_hex(md, mdlen, out, 0);
 	r = 0;
 out:
 	free(buf);
@@ -117,8 +112,8 @@ out:
 
 /*
  * A JSON string for s: as is when it is valid UTF-8, else with every byte
- * outside printable ASCII escaped (eca_text_sanitize), so that a strange DN still
- * makes an entry instead of losing it.
+ * outside printable ASCII escaped (eca_text_sanitize), so that a strange
+ * DN still makes an entry instead of losing it.
  */
 static json_t *
 str_json(const char *s)
@@ -275,17 +270,6 @@ out:
 	return r;
 }
 
-static void
-now_rfc3339(char *buf, size_t len)
-{
-	struct tm tm;
-	time_t t = time(NULL);
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "1970-01-01T00:00:00Z");
-}
-
 static int
 io_error(struct eca_err *err, int e, const char *path, const char *what)
 {
@@ -354,23 +338,6 @@ out:
 	return r;
 }
 
-/* Make a new file's directory entry durable. */
-static void
-sync_dir(const char *path)
-{
-	char *copy;
-	int fd;
-
-	if ((copy = strdup(path)) == NULL)
-		return;
-	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) !=
-	    -1) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	free(copy);
-}
-
 int
 eca_audit_open(const char *path, struct eca_audit **out, struct eca_err *err)
 {
@@ -420,8 +387,9 @@ eca_audit_open(const char *path, struct eca_audit **out, struct eca_err *err)
 	if (a->regular && st.st_size > 0 &&
 	    (r = read_tail(a, st.st_size, err)) != 0)
 		goto out;
+	/* Best effort: the new file's directory entry made durable. */
 	if (created)
-		sync_dir(path);
+		(void)eca_util_sync_dir(path, NULL);
 	*out = a;
 	a = NULL;
 	r = 0;
@@ -430,49 +398,42 @@ out:
 	return r;
 }
 
-int
-eca_audit_append(struct eca_audit *a, struct eca_audit_entry *e, size_t n,
-    struct eca_err *err)
+/*
+ * The lines of a group: each entry takes the next seq and the previous
+ * hash, gets its time (now, unless given) and its own hash, and becomes
+ * one JSON line in *out (*outlen bytes, the caller's, free()).  *seq and
+ * hash end as the group's last.  Nothing is written.
+ */
+static int
+group_lines(const struct eca_audit *a, struct eca_audit_entry *e, size_t n,
+    int64_t *seq, char hash[ECA_AUDIT_HASH_LEN + 1], char **out,
+    size_t *outlen, struct eca_err *err)
 {
-	char hash[ECA_AUDIT_HASH_LEN + 1];
 	char *buf = NULL, *line = NULL, *nb;
-	size_t len = 0, cap = 0, ll, off;
+	size_t len = 0, cap = 0, ll, i;
 	json_t *o = NULL;
-	struct stat st;
-	off_t size0 = 0;
-	int64_t seq = a->seq;
-	ssize_t w;
-	int r, saved;
+	int r = ECA_ERR_NOMEM;
 
-	if (n == 0)
-		return 0;
-	memcpy(hash, a->hash, sizeof(hash));
-	for (off = 0; off < n; off++) {
-		e[off].seq = ++seq;
-		memcpy(e[off].prev, hash, sizeof(e[off].prev));
-		e[off].hash[0] = '\0';
-		if (e[off].time[0] == '\0')
-			now_rfc3339(e[off].time, sizeof(e[off].time));
-		if ((o = eca_audit_entry_json(&e[off])) == NULL ||
-		    eca_audit_hash(hash, o, e[off].hash) != 0 ||
+	for (i = 0; i < n; i++) {
+		e[i].seq = ++*seq;
+		memcpy(e[i].prev, hash, sizeof(e[i].prev));
+		e[i].hash[0] = '\0';
+		if (e[i].time[0] == '\0')
+			eca_text_rfc3339((int64_t)time(NULL), e[i].time,
+			    sizeof(e[i].time));
+		if ((o = eca_audit_entry_json(&e[i])) == NULL ||
+		    eca_audit_hash(hash, o, e[i].hash) != 0 ||
 		    json_object_set_new(o, "hash",
-		    json_string(e[off].hash)) != 0 ||
+		    json_string(e[i].hash)) != 0 ||
 		    (line = json_dumps(o, JSON_COMPACT |
-		    JSON_PRESERVE_ORDER)) == NULL) {
-			r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory "
-			    "writing the audit journal %s", a->path);
+		    JSON_PRESERVE_ORDER)) == NULL)
 			goto out;
-		}
-		memcpy(hash, e[off].hash, sizeof(hash));
+		memcpy(hash, e[i].hash, ECA_AUDIT_HASH_LEN + 1);
 		ll = strlen(line);
 		if (len + ll + 1 > cap) {
 			cap = (len + ll + 1) * 2;
-			if ((nb = realloc(buf, cap)) == NULL) {
-				r = eca_err_set(err, ECA_ERR_NOMEM, "out of "
-				    "memory writing the audit journal %s",
-				    a->path);
+			if ((nb = realloc(buf, cap)) == NULL)
 				goto out;
-			}
 			buf = nb;
 		}
 		memcpy(buf + len, line, ll);
@@ -483,11 +444,38 @@ eca_audit_append(struct eca_audit *a, struct eca_audit_entry *e, size_t n,
 		json_decref(o);
 		o = NULL;
 	}
+	*out = buf;
+	*outlen = len;
+	buf = NULL;
+	r = 0;
+out:
+	if (r != 0)
+		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory writing "
+		    "the audit journal %s", a->path);
+	free(line);
+	json_decref(o);
+	free(buf);
+	return r;
+}
+
+/*
+ * Write a group's lines with write(2) and make them durable; on failure
+ * a regular file is cut back to where it was, so that the chain never
+ * holds half a group.
+ */
+static int
+write_group(struct eca_audit *a, const char *buf, size_t len,
+    struct eca_err *err)
+{
+	struct stat st;
+	off_t size0 = 0;
+	ssize_t w;
+	size_t off;
+	int saved;
+
 	if (a->regular) {
-		if (fstat(a->fd, &st) == -1) {
-			r = io_error(err, errno, a->path, "written");
-			goto out;
-		}
+		if (fstat(a->fd, &st) == -1)
+			return io_error(err, errno, a->path, "written");
 		size0 = st.st_size;
 	}
 	for (off = 0; off < len; off += (size_t)w) {
@@ -507,19 +495,35 @@ eca_audit_append(struct eca_audit *a, struct eca_audit_entry *e, size_t n,
 	if (fsync(a->fd) == -1 && (a->regular ||
 	    (errno != EINVAL && errno != EROFS && errno != ENOTSUP)))
 		goto fail;
-	a->seq = seq;
-	memcpy(a->hash, hash, sizeof(a->hash));
-	r = 0;
-	goto out;
+	return 0;
 fail:
 	saved = errno;
 	/* Best effort: leave no half group for the next start to trip on. */
 	if (a->regular && ftruncate(a->fd, size0) == 0)
 		(void)fsync(a->fd);
-	r = io_error(err, saved, a->path, "written");
+	return io_error(err, saved, a->path, "written");
+}
+
+int
+eca_audit_append(struct eca_audit *a, struct eca_audit_entry *e, size_t n,
+    struct eca_err *err)
+{
+	char hash[ECA_AUDIT_HASH_LEN + 1];
+	char *buf = NULL;
+	size_t len = 0;
+	int64_t seq = a->seq;
+	int r;
+
+	if (n == 0)
+		return 0;
+	memcpy(hash, a->hash, sizeof(hash));
+	if ((r = group_lines(a, e, n, &seq, hash, &buf, &len, err)) != 0 ||
+	    (r = write_group(a, buf, len, err)) != 0)
+		goto out;
+	/* The chain moves on only once the group is on disk. */
+	a->seq = seq;
+	memcpy(a->hash, hash, sizeof(a->hash));
 out:
-	free(line);
-	json_decref(o);
 	free(buf);
 	return r;
 }

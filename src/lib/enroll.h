@@ -59,7 +59,24 @@ struct eca_enroll_req {
 int eca_enroll_decide(const struct eca_enrollment *existing,
     const struct eca_candidate *cands, size_t n,
     const struct eca_enroll_req *req, enum eca_enroll_outcome *outcome,
-    struct eca_err *err);
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * The revocation rule: which record a revoked certificate takes down.
+ * ci is a certificate the primary found revoked by its CRL when a host
+ * presented it.  It names hosts by its commonName and DNS names, or,
+ * under ECA_IDENTITY = DN, only through the administrator's subject
+ * mapping.  The first host it names whose record on primary is ENROLLED
+ * or CONFLICT with ci as its enrolled certificate is the target: 0 with
+ * its canonical name in host (size bytes), to be sent to the writer as
+ * ECA_OP_REVOKE (which checks the record again inside its transaction).
+ * Otherwise ECA_ERR_NOT_FOUND, no message: nothing is to change, or the
+ * store could not say (the host's next request asks again).  Reads st
+ * only.
+ */
+int eca_enroll_revoke_target(struct eca_store *st, const char *primary,
+    const struct eca_certinfo *ci, enum eca_identity identity, char *host,
+    size_t size) ECA_WUR;
 
 /* The index of the candidate with fingerprint fp in cands, or -1. */
 int eca_candidate_find(const struct eca_candidate *cands, size_t n,

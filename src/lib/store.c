@@ -16,7 +16,7 @@
 #define SCHEME_PG "postgresql://"
 #define SCHEME_PG_SHORT "postgres://"
 
-static const char *const state_names[] = {
+const char *const eca_store_state_names[ECA_STORE_NSTATES] = {
 	[ECA_STATE_ENROLLED] = "ENROLLED",
 	[ECA_STATE_CONFLICT] = "CONFLICT",
 	[ECA_STATE_REMOVED] = "REMOVED",
@@ -24,13 +24,19 @@ static const char *const state_names[] = {
 	[ECA_STATE_REVOKED] = "REVOKED",
 };
 
-static const char *const method_names[] = {
+const char *const eca_store_method_names[ECA_STORE_NMETHODS] = {
 	[ECA_METHOD_AUTO] = "AUTO",
 	[ECA_METHOD_MANUAL] = "MANUAL",
 	[ECA_METHOD_ADMIN] = "ADMIN",
 };
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+/* A list call's outputs are empty until it succeeds. */
+#define CLEAR_OUT(out, n) do {						\
+	if ((out) != NULL)						\
+		*(out) = NULL;						\
+	if ((n) != NULL)						\
+		*(n) = 0;						\
+} while (0)
 
 int
 eca_store_open(const char *uri, int flags, struct eca_store **out,
@@ -92,62 +98,6 @@ check_open(struct eca_store *st, struct eca_err *err)
 	return 0;
 }
 
-int
-eca_store_begin(struct eca_store *st, struct eca_err *err)
-{
-	int r;
-
-	if ((r = check_writable(st, err)) != 0)
-		return r;
-	return st->ops->begin(st, err);
-}
-
-int
-eca_store_commit(struct eca_store *st, struct eca_err *err)
-{
-	int r;
-
-	if ((r = check_writable(st, err)) != 0)
-		return r;
-	return st->ops->commit(st, err);
-}
-
-void
-eca_store_rollback(struct eca_store *st)
-{
-	if (st == NULL || (st->flags & ECA_STORE_READONLY))
-		return;
-	st->ops->rollback(st);
-}
-
-int
-eca_store_savepoint(struct eca_store *st, struct eca_err *err)
-{
-	int r;
-
-	if ((r = check_writable(st, err)) != 0)
-		return r;
-	return st->ops->savepoint(st, err);
-}
-
-int
-eca_store_release(struct eca_store *st, struct eca_err *err)
-{
-	int r;
-
-	if ((r = check_writable(st, err)) != 0)
-		return r;
-	return st->ops->release(st, err);
-}
-
-void
-eca_store_rollback_to(struct eca_store *st)
-{
-	if (st == NULL || (st->flags & ECA_STORE_READONLY))
-		return;
-	st->ops->rollback_to(st);
-}
-
 /*
  * Defence in depth: the registry holds canonical host names only
  * (hostname.h), so a name in another spelling reaching the store is a
@@ -167,18 +117,97 @@ check_names(const char *what, const char *primary, const char *host,
 	return 0;
 }
 
+/*
+ * What every call checks before its backend sees it: the store is open
+ * (and writable, for a write), every argument is given (args), and the
+ * names are canonical (primary NULL: the call names none; host NULL: no
+ * host).  what names the call in messages.
+ */
+static int
+check_call(struct eca_store *st, int write, const char *what, int args,
+    const char *primary, const char *host, struct eca_err *err)
+{
+	int r;
+
+	if ((r = write ? check_writable(st, err) : check_open(st, err)) != 0)
+		return r;
+	if (!args)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "%s: missing argument", what);
+	if (primary == NULL)
+		return 0;
+	return check_names(what, primary, host, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Transactions.                                                       */
+
+static int
+tx(struct eca_store *st, enum eca_store_tx step, struct eca_err *err)
+{
+	int r;
+
+	if ((r = check_writable(st, err)) != 0)
+		return r;
+	return st->ops->tx(st, step, err);
+}
+
+/* A rollback has nothing to report: a reader has nothing to undo. */
+static void
+tx_undo(struct eca_store *st, enum eca_store_tx step)
+{
+	if (st == NULL || (st->flags & ECA_STORE_READONLY))
+		return;
+	(void)st->ops->tx(st, step, NULL);
+}
+
+int
+eca_store_begin(struct eca_store *st, struct eca_err *err)
+{
+	return tx(st, ECA_STORE_TX_BEGIN, err);
+}
+
+int
+eca_store_commit(struct eca_store *st, struct eca_err *err)
+{
+	return tx(st, ECA_STORE_TX_COMMIT, err);
+}
+
+void
+eca_store_rollback(struct eca_store *st)
+{
+	tx_undo(st, ECA_STORE_TX_ROLLBACK);
+}
+
+int
+eca_store_savepoint(struct eca_store *st, struct eca_err *err)
+{
+	return tx(st, ECA_STORE_TX_SAVEPOINT, err);
+}
+
+int
+eca_store_release(struct eca_store *st, struct eca_err *err)
+{
+	return tx(st, ECA_STORE_TX_RELEASE, err);
+}
+
+void
+eca_store_rollback_to(struct eca_store *st)
+{
+	tx_undo(st, ECA_STORE_TX_ROLLBACK_TO);
+}
+
+/* ------------------------------------------------------------------ */
+/* Records and their history.                                          */
+
 int
 eca_store_get(struct eca_store *st, const char *primary, const char *host,
     struct eca_enrollment *out, struct eca_err *err)
 {
 	int r;
 
-	if ((r = check_open(st, err)) != 0)
-		return r;
-	if (primary == NULL || host == NULL || out == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_get: missing argument");
-	if ((r = check_names("eca_store_get", primary, host, err)) != 0)
+	if ((r = check_call(st, 0, "eca_store_get", primary != NULL &&
+	    host != NULL && out != NULL, primary, host, err)) != 0)
 		return r;
 	return st->ops->get(st, primary, host, out, err);
 }
@@ -189,12 +218,8 @@ eca_store_put(struct eca_store *st, const struct eca_enrollment *rec,
 {
 	int r;
 
-	if ((r = check_writable(st, err)) != 0)
-		return r;
-	if (rec == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_put: missing record");
-	if ((r = check_names("eca_store_put", rec->primary, rec->host,
+	if ((r = check_call(st, 1, "eca_store_put", rec != NULL,
+	    rec != NULL ? rec->primary : NULL, rec != NULL ? rec->host : NULL,
 	    err)) != 0)
 		return r;
 	return st->ops->put(st, rec, err);
@@ -206,11 +231,9 @@ eca_store_next_version(struct eca_store *st, int64_t *out,
 {
 	int r;
 
-	if ((r = check_writable(st, err)) != 0)
+	if ((r = check_call(st, 1, "eca_store_next_version", out != NULL,
+	    NULL, NULL, err)) != 0)
 		return r;
-	if (out == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_next_version: missing argument");
 	return st->ops->next_version(st, out, err);
 }
 
@@ -220,12 +243,8 @@ eca_store_add_history(struct eca_store *st,
 {
 	int r;
 
-	if ((r = check_writable(st, err)) != 0)
-		return r;
-	if (h == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_add_history: missing entry");
-	if ((r = check_names("eca_store_add_history", h->primary, h->host,
+	if ((r = check_call(st, 1, "eca_store_add_history", h != NULL,
+	    h != NULL ? h->primary : NULL, h != NULL ? h->host : NULL,
 	    err)) != 0)
 		return r;
 	return st->ops->add_history(st, h, err);
@@ -238,19 +257,12 @@ eca_store_list(struct eca_store *st, const char *primary, int state,
 {
 	int r;
 
-	if (out != NULL)
-		*out = NULL;
-	if (n != NULL)
-		*n = 0;
-	if ((r = check_open(st, err)) != 0)
-		return r;
-	if (primary == NULL || out == NULL || n == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_list: missing argument");
-	if ((r = check_names("eca_store_list", primary, after_host != NULL &&
+	CLEAR_OUT(out, n);
+	if ((r = check_call(st, 0, "eca_store_list", primary != NULL &&
+	    out != NULL && n != NULL, primary, after_host != NULL &&
 	    after_host[0] != '\0' ? after_host : NULL, err)) != 0)
 		return r;
-	if (state >= (int)NELEM(state_names))
+	if (state >= ECA_STORE_NSTATES)
 		return eca_err_set(err, ECA_ERR_USAGE,
 		    "unknown enrollment state %d", state);
 	return st->ops->list(st, primary, state, after_host, limit, out, n,
@@ -264,16 +276,10 @@ eca_store_history(struct eca_store *st, const char *primary,
 {
 	int r;
 
-	if (out != NULL)
-		*out = NULL;
-	if (n != NULL)
-		*n = 0;
-	if ((r = check_open(st, err)) != 0)
-		return r;
-	if (primary == NULL || host == NULL || out == NULL || n == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_history: missing argument");
-	if ((r = check_names("eca_store_history", primary, host, err)) != 0)
+	CLEAR_OUT(out, n);
+	if ((r = check_call(st, 0, "eca_store_history", primary != NULL &&
+	    host != NULL && out != NULL && n != NULL, primary, host,
+	    err)) != 0)
 		return r;
 	return st->ops->history(st, primary, host, limit, out, n, err);
 }
@@ -284,16 +290,9 @@ eca_store_changes(struct eca_store *st, const char *primary, int64_t since,
 {
 	int r;
 
-	if (out != NULL)
-		*out = NULL;
-	if (n != NULL)
-		*n = 0;
-	if ((r = check_open(st, err)) != 0)
-		return r;
-	if (primary == NULL || out == NULL || n == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_changes: missing argument");
-	if ((r = check_names("eca_store_changes", primary, NULL, err)) != 0)
+	CLEAR_OUT(out, n);
+	if ((r = check_call(st, 0, "eca_store_changes", primary != NULL &&
+	    out != NULL && n != NULL, primary, NULL, err)) != 0)
 		return r;
 	if (since < 0)
 		return eca_err_set(err, ECA_ERR_USAGE,
@@ -306,55 +305,57 @@ eca_store_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 {
 	int r;
 
-	if ((r = check_open(st, err)) != 0)
+	if ((r = check_call(st, 0, "eca_store_version", out != NULL, NULL,
+	    NULL, err)) != 0)
 		return r;
-	if (out == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_version: missing argument");
 	return st->ops->version(st, out, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Names of states and methods.                                        */
+
+static const char *
+name_of(const char *const *names, int n, unsigned v)
+{
+	return v < (unsigned)n ? names[v] : "UNKNOWN";
+}
+
+/* Case-insensitive so that `eca list --state conflict` works too. */
+static int
+index_of(const char *const *names, int n, const char *name)
+{
+	int i;
+
+	if (name == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (strcasecmp(name, names[i]) == 0)
+			return i;
+	return -1;
 }
 
 const char *
 eca_state_name(enum eca_state s)
 {
-	if ((unsigned)s >= NELEM(state_names))
-		return "UNKNOWN";
-	return state_names[s];
+	return name_of(eca_store_state_names, ECA_STORE_NSTATES, s);
 }
 
-/* Case-insensitive so that `eca list --state conflict` works too. */
 int
 eca_state_from_name(const char *name)
 {
-	size_t i;
-
-	if (name == NULL)
-		return -1;
-	for (i = 0; i < NELEM(state_names); i++)
-		if (strcasecmp(name, state_names[i]) == 0)
-			return (int)i;
-	return -1;
+	return index_of(eca_store_state_names, ECA_STORE_NSTATES, name);
 }
 
 const char *
 eca_method_name(enum eca_method m)
 {
-	if ((unsigned)m >= NELEM(method_names))
-		return "UNKNOWN";
-	return method_names[m];
+	return name_of(eca_store_method_names, ECA_STORE_NMETHODS, m);
 }
 
 int
 eca_method_from_name(const char *name)
 {
-	size_t i;
-
-	if (name == NULL)
-		return -1;
-	for (i = 0; i < NELEM(method_names); i++)
-		if (strcasecmp(name, method_names[i]) == 0)
-			return (int)i;
-	return -1;
+	return index_of(eca_store_method_names, ECA_STORE_NMETHODS, name);
 }
 
 /* ------------------------------------------------------------------ */
@@ -367,16 +368,9 @@ eca_store_candidates(struct eca_store *st, const char *primary,
 {
 	int r;
 
-	if (out != NULL)
-		*out = NULL;
-	if (n != NULL)
-		*n = 0;
-	if ((r = check_open(st, err)) != 0)
-		return r;
-	if (primary == NULL || host == NULL || out == NULL || n == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_candidates: missing argument");
-	if ((r = check_names("eca_store_candidates", primary, host,
+	CLEAR_OUT(out, n);
+	if ((r = check_call(st, 0, "eca_store_candidates", primary != NULL &&
+	    host != NULL && out != NULL && n != NULL, primary, host,
 	    err)) != 0)
 		return r;
 	return st->ops->candidates(st, primary, host, out, n, err);
@@ -388,14 +382,9 @@ eca_store_candidate_put(struct eca_store *st, const char *primary,
 {
 	int r;
 
-	if ((r = check_writable(st, err)) != 0)
-		return r;
-	if (primary == NULL || host == NULL || c == NULL ||
-	    c->cert.fingerprint[0] == '\0')
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_candidate_put: missing argument");
-	if ((r = check_names("eca_store_candidate_put", primary, host,
-	    err)) != 0)
+	if ((r = check_call(st, 1, "eca_store_candidate_put", primary != NULL &&
+	    host != NULL && c != NULL && c->cert.fingerprint[0] != '\0',
+	    primary, host, err)) != 0)
 		return r;
 	return st->ops->candidate_put(st, primary, host, c, err);
 }
@@ -406,30 +395,22 @@ eca_store_candidate_del(struct eca_store *st, const char *primary,
 {
 	int r;
 
-	if ((r = check_writable(st, err)) != 0)
-		return r;
-	if (primary == NULL || host == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_candidate_del: missing argument");
-	if ((r = check_names("eca_store_candidate_del", primary, host,
-	    err)) != 0)
+	if ((r = check_call(st, 1, "eca_store_candidate_del", primary != NULL &&
+	    host != NULL, primary, host, err)) != 0)
 		return r;
 	return st->ops->candidate_del(st, primary, host, fp, err);
 }
 
+/* by: 0 subject, 1 host (which is then a host name to check). */
 static int
 dnmap_get(struct eca_store *st, const char *primary, int by, const char *key,
     struct eca_dnmap *out, struct eca_err *err)
 {
 	int r;
 
-	if ((r = check_open(st, err)) != 0)
-		return r;
-	if (primary == NULL || key == NULL || out == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_dnmap_by_*: missing argument");
-	if ((r = check_names("eca_store_dnmap_by_*", primary,
-	    by == 1 ? key : NULL, err)) != 0)
+	if ((r = check_call(st, 0, "eca_store_dnmap_by_*", primary != NULL &&
+	    key != NULL && out != NULL, primary, by == 1 ? key : NULL,
+	    err)) != 0)
 		return r;
 	return st->ops->dnmap_get(st, primary, by, key, out, err);
 }
@@ -454,14 +435,9 @@ eca_store_dnmap_put(struct eca_store *st, const char *primary,
 {
 	int r;
 
-	if ((r = check_writable(st, err)) != 0)
-		return r;
-	if (primary == NULL || m == NULL || m->subject[0] == '\0' ||
-	    m->host[0] == '\0')
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_dnmap_put: missing argument");
-	if ((r = check_names("eca_store_dnmap_put", primary, m->host,
-	    err)) != 0)
+	if ((r = check_call(st, 1, "eca_store_dnmap_put", primary != NULL &&
+	    m != NULL && m->subject[0] != '\0' && m->host[0] != '\0',
+	    primary, m != NULL ? m->host : NULL, err)) != 0)
 		return r;
 	return st->ops->dnmap_put(st, primary, m, err);
 }
@@ -472,16 +448,9 @@ eca_store_dnmaps(struct eca_store *st, const char *primary, int64_t since,
 {
 	int r;
 
-	if (out != NULL)
-		*out = NULL;
-	if (n != NULL)
-		*n = 0;
-	if ((r = check_open(st, err)) != 0)
-		return r;
-	if (primary == NULL || out == NULL || n == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_store_dnmaps: missing argument");
-	if ((r = check_names("eca_store_dnmaps", primary, NULL, err)) != 0)
+	CLEAR_OUT(out, n);
+	if ((r = check_call(st, 0, "eca_store_dnmaps", primary != NULL &&
+	    out != NULL && n != NULL, primary, NULL, err)) != 0)
 		return r;
 	return st->ops->dnmaps(st, primary, since, limit, out, n, err);
 }

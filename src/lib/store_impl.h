@@ -11,18 +11,34 @@
 
 #include "store.h"
 
+/*
+ * The states and methods as a backend stores them: these exact names
+ * (upper case), from the one table in store.c.
+ */
+#define ECA_STORE_NSTATES ((int)ECA_STATE_REVOKED + 1)
+#define ECA_STORE_NMETHODS ((int)ECA_METHOD_ADMIN + 1)
+extern const char *const eca_store_state_names[ECA_STORE_NSTATES];
+extern const char *const eca_store_method_names[ECA_STORE_NMETHODS];
+
+/* The steps of a transaction (eca_store_begin, ...). */
+enum eca_store_tx {
+	ECA_STORE_TX_BEGIN,		/* BEGIN IMMEDIATE */
+	ECA_STORE_TX_COMMIT,		/* durable on return */
+	ECA_STORE_TX_ROLLBACK,
+	ECA_STORE_TX_SAVEPOINT,
+	ECA_STORE_TX_RELEASE,
+	ECA_STORE_TX_ROLLBACK_TO,	/* the savepoint */
+};
+
 struct eca_store_ops {
 	const char *name;	/* "sqlite", for messages */
 	/* target is the URI without its scheme ("PATH" of "sqlite:PATH"). */
 	int (*open)(const char *target, int flags, struct eca_store **out,
 	    struct eca_err *err);
 	void (*close)(struct eca_store *st);
-	int (*begin)(struct eca_store *st, struct eca_err *err);
-	int (*commit)(struct eca_store *st, struct eca_err *err);
-	void (*rollback)(struct eca_store *st);
-	int (*savepoint)(struct eca_store *st, struct eca_err *err);
-	int (*release)(struct eca_store *st, struct eca_err *err);
-	void (*rollback_to)(struct eca_store *st);
+	/* err is NULL for ROLLBACK and ROLLBACK_TO, whose failure is moot. */
+	int (*tx)(struct eca_store *st, enum eca_store_tx step,
+	    struct eca_err *err);
 	int (*get)(struct eca_store *st, const char *primary, const char *host,
 	    struct eca_enrollment *out, struct eca_err *err);
 	int (*put)(struct eca_store *st, const struct eca_enrollment *rec,

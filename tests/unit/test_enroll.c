@@ -192,273 +192,286 @@ history_len(struct fixture *f, const char *host,
 	return n;
 }
 
-static int
-decide(const struct eca_enrollment *ex, const struct eca_enroll_req *q,
-    enum eca_enroll_outcome *o, struct eca_err *err)
-{
-	struct eca_candidate c;
+/* ---------------------------------------------------------------- */
+/* The rule: every case in one table.                                */
 
-	/* A record's summary candidate stands for its one waiting one. */
-	memset(&c, 0, sizeof(c));
-	if (ex != NULL && ex->has_candidate) {
-		c.cert = ex->candidate;
-		return eca_enroll_decide(ex, &c, 1, q, o, err);
+/*
+ * What a host presents, against a record of certificate 1 (leaf 1, key
+ * 1).  A CONFLICT or REVOKED record has certificate 2 (leaf 2, key 2)
+ * waiting for an administrator; other records have none waiting.
+ */
+enum cert_kind {
+	CERT_SAME,	/* the enrolled certificate again */
+	CERT_RENEW,	/* a new certificate for the enrolled key (leaf 3) */
+	CERT_OTHER,	/* a certificate with another key (leaf 4, key 4) */
+	CERT_WAITING,	/* certificate 2: the one waiting, if any */
+	CERT_NONE,	/* no certificate fingerprint at all */
+	CERT_KINDS
+};
+
+#define NO_RECORD (-1)
+#define STATE_FIRST NO_RECORD
+#define STATE_LAST ((int)ECA_STATE_REVOKED)
+
+/* One case of eca_enroll_decide and what it must answer. */
+struct decide_case {
+	int state;		/* enum eca_state, or NO_RECORD */
+	enum cert_kind cert;
+	int force;		/* the host asks for forced re-enrollment */
+	int allow;		/* the primary's policy allows it */
+	int status;		/* 0 or the ECA_ERR_* returned */
+	enum eca_enroll_outcome outcome;
+	const char *msg;	/* a part of the message (with the remedy) */
+};
+
+#define S(x) ECA_STATE_##x
+#define E(x) ECA_ERR_##x
+#define O(x) ECA_OUTCOME_##x
+#define M_NO_CERT "present a client certificate"
+#define M_BANNED "may not enroll (ask an administrator (eca unban h.example))"
+#define M_REVOKED "was revoked (install a new certificate and enroll it)"
+#define M_CONFLICT "`eca approve HOST --fingerprint FP` or `eca reject " \
+	"HOST --fingerprint FP` on the primary"
+#define M_NO_FORCE "does not allow (ask an administrator to approve, or " \
+	"set ECA_ALLOW_FORCED_REENROLLMENT = YES on the primary)"
+
+/*
+ * State x certificate x force x policy, every combination once (checked
+ * by test_decide_table_covers_every_case).  Some rows are the rule as it
+ * stands rather than as one might guess: a REVOKED record does not look
+ * at force (another key, or a renewal of the revoked one, waits for an
+ * administrator even where forced re-enrollment is allowed, and force
+ * asked where it is not allowed is a CONFLICT, not FORCE_NOT_ALLOWED);
+ * a CONFLICT record with force allowed is FORCED, for the waiting
+ * certificate as for a new one, and the others that waited are dropped.
+ */
+static const struct decide_case decide_cases[] = {
+	/* state, certificate, force, allow: status, outcome, message */
+	/* No record: any certificate enrolls. */
+	{ NO_RECORD, CERT_SAME, 0, 0, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_SAME, 0, 1, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_SAME, 1, 0, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_SAME, 1, 1, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_RENEW, 0, 0, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_RENEW, 0, 1, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_RENEW, 1, 0, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_RENEW, 1, 1, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_OTHER, 0, 0, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_OTHER, 0, 1, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_OTHER, 1, 0, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_OTHER, 1, 1, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_WAITING, 0, 0, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_WAITING, 0, 1, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_WAITING, 1, 0, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_WAITING, 1, 1, 0, O(ENROLLED), NULL },
+	{ NO_RECORD, CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ NO_RECORD, CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ NO_RECORD, CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ NO_RECORD, CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	/* ENROLLED: force matters only for another key. */
+	{ S(ENROLLED), CERT_SAME, 0, 0, 0, O(UNCHANGED), NULL },
+	{ S(ENROLLED), CERT_SAME, 0, 1, 0, O(UNCHANGED), NULL },
+	{ S(ENROLLED), CERT_SAME, 1, 0, 0, O(UNCHANGED), NULL },
+	{ S(ENROLLED), CERT_SAME, 1, 1, 0, O(UNCHANGED), NULL },
+	{ S(ENROLLED), CERT_RENEW, 0, 0, 0, O(RENEWED), NULL },
+	{ S(ENROLLED), CERT_RENEW, 0, 1, 0, O(RENEWED), NULL },
+	{ S(ENROLLED), CERT_RENEW, 1, 0, 0, O(RENEWED), NULL },
+	{ S(ENROLLED), CERT_RENEW, 1, 1, 0, O(RENEWED), NULL },
+	{ S(ENROLLED), CERT_OTHER, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT },
+	{ S(ENROLLED), CERT_OTHER, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT },
+	{ S(ENROLLED), CERT_OTHER, 1, 0, E(FORCE_NOT_ALLOWED),
+	    O(NONE), M_NO_FORCE },
+	{ S(ENROLLED), CERT_OTHER, 1, 1, 0, O(FORCED), NULL },
+	{ S(ENROLLED), CERT_WAITING, 0, 0, E(CONFLICT),
+	    O(CONFLICT), M_CONFLICT },
+	{ S(ENROLLED), CERT_WAITING, 0, 1, E(CONFLICT),
+	    O(CONFLICT), M_CONFLICT },
+	{ S(ENROLLED), CERT_WAITING, 1, 0, E(FORCE_NOT_ALLOWED),
+	    O(NONE), M_NO_FORCE },
+	{ S(ENROLLED), CERT_WAITING, 1, 1, 0, O(FORCED), NULL },
+	{ S(ENROLLED), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(ENROLLED), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(ENROLLED), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(ENROLLED), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	/* CONFLICT: as ENROLLED; the enrolled certificate is served. */
+	{ S(CONFLICT), CERT_SAME, 0, 0, 0, O(UNCHANGED), NULL },
+	{ S(CONFLICT), CERT_SAME, 0, 1, 0, O(UNCHANGED), NULL },
+	{ S(CONFLICT), CERT_SAME, 1, 0, 0, O(UNCHANGED), NULL },
+	{ S(CONFLICT), CERT_SAME, 1, 1, 0, O(UNCHANGED), NULL },
+	{ S(CONFLICT), CERT_RENEW, 0, 0, 0, O(RENEWED), NULL },
+	{ S(CONFLICT), CERT_RENEW, 0, 1, 0, O(RENEWED), NULL },
+	{ S(CONFLICT), CERT_RENEW, 1, 0, 0, O(RENEWED), NULL },
+	{ S(CONFLICT), CERT_RENEW, 1, 1, 0, O(RENEWED), NULL },
+	{ S(CONFLICT), CERT_OTHER, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT },
+	{ S(CONFLICT), CERT_OTHER, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT },
+	{ S(CONFLICT), CERT_OTHER, 1, 0, E(FORCE_NOT_ALLOWED),
+	    O(NONE), M_NO_FORCE },
+	{ S(CONFLICT), CERT_OTHER, 1, 1, 0, O(FORCED), NULL },
+	{ S(CONFLICT), CERT_WAITING, 0, 0, E(CONFLICT),
+	    O(CONFLICT), M_CONFLICT },
+	{ S(CONFLICT), CERT_WAITING, 0, 1, E(CONFLICT),
+	    O(CONFLICT), M_CONFLICT },
+	{ S(CONFLICT), CERT_WAITING, 1, 0, E(FORCE_NOT_ALLOWED),
+	    O(NONE), M_NO_FORCE },
+	{ S(CONFLICT), CERT_WAITING, 1, 1, 0, O(FORCED), NULL },
+	{ S(CONFLICT), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(CONFLICT), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(CONFLICT), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(CONFLICT), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	/* REMOVED: enrolls again, whatever it presents. */
+	{ S(REMOVED), CERT_SAME, 0, 0, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_SAME, 0, 1, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_SAME, 1, 0, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_SAME, 1, 1, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_RENEW, 0, 0, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_RENEW, 0, 1, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_RENEW, 1, 0, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_RENEW, 1, 1, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_OTHER, 0, 0, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_OTHER, 0, 1, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_OTHER, 1, 0, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_OTHER, 1, 1, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_WAITING, 0, 0, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_WAITING, 0, 1, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_WAITING, 1, 0, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_WAITING, 1, 1, 0, O(ENROLLED), NULL },
+	{ S(REMOVED), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(REMOVED), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(REMOVED), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(REMOVED), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	/* BANNED: refused, whatever it presents or asks. */
+	{ S(BANNED), CERT_SAME, 0, 0, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_SAME, 0, 1, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_SAME, 1, 0, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_SAME, 1, 1, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_RENEW, 0, 0, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_RENEW, 0, 1, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_RENEW, 1, 0, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_RENEW, 1, 1, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_OTHER, 0, 0, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_OTHER, 0, 1, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_OTHER, 1, 0, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_OTHER, 1, 1, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_WAITING, 0, 0, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_WAITING, 0, 1, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_WAITING, 1, 0, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_WAITING, 1, 1, E(BANNED), O(NONE), M_BANNED },
+	{ S(BANNED), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(BANNED), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(BANNED), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(BANNED), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	/* REVOKED: only an administrator brings it back. */
+	{ S(REVOKED), CERT_SAME, 0, 0, E(REVOKED), O(NONE), M_REVOKED },
+	{ S(REVOKED), CERT_SAME, 0, 1, E(REVOKED), O(NONE), M_REVOKED },
+	{ S(REVOKED), CERT_SAME, 1, 0, E(REVOKED), O(NONE), M_REVOKED },
+	{ S(REVOKED), CERT_SAME, 1, 1, E(REVOKED), O(NONE), M_REVOKED },
+	{ S(REVOKED), CERT_RENEW, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT },
+	{ S(REVOKED), CERT_RENEW, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT },
+	{ S(REVOKED), CERT_RENEW, 1, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT },
+	{ S(REVOKED), CERT_RENEW, 1, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT },
+	{ S(REVOKED), CERT_OTHER, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT },
+	{ S(REVOKED), CERT_OTHER, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT },
+	{ S(REVOKED), CERT_OTHER, 1, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT },
+	{ S(REVOKED), CERT_OTHER, 1, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT },
+	{ S(REVOKED), CERT_WAITING, 0, 0, E(CONFLICT),
+	    O(CONFLICT), M_CONFLICT },
+	{ S(REVOKED), CERT_WAITING, 0, 1, E(CONFLICT),
+	    O(CONFLICT), M_CONFLICT },
+	{ S(REVOKED), CERT_WAITING, 1, 0, E(CONFLICT),
+	    O(CONFLICT), M_CONFLICT },
+	{ S(REVOKED), CERT_WAITING, 1, 1, E(CONFLICT),
+	    O(CONFLICT), M_CONFLICT },
+	{ S(REVOKED), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(REVOKED), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(REVOKED), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+	{ S(REVOKED), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+};
+
+#undef S
+#undef E
+#undef O
+
+/* The request of a case: its certificate, force, policy and method. */
+static void
+case_req(const struct decide_case *c, enum eca_method method,
+    struct eca_enroll_req *q)
+{
+	static const unsigned leaf[] = { 1, 3, 4, 2, 1 };
+	static const unsigned key[] = { 1, 1, 4, 2, 1 };
+
+	make_req(q, "h.example", leaf[c->cert], key[c->cert]);
+	if (c->cert == CERT_NONE)
+		q->cert.fingerprint[0] = '\0';
+	q->method = method;
+	q->force = c->force;
+	q->allow_force = c->allow;
+}
+
+static void
+test_decide_answers_every_case_of_its_table(void **state)
+{
+	static const enum eca_method methods[] = {
+		ECA_METHOD_AUTO, ECA_METHOD_MANUAL
+	};
+	const struct decide_case *c;
+	struct eca_enrollment ex;
+	struct eca_candidate waiting;
+	struct eca_enroll_req q;
+	enum eca_enroll_outcome o;
+	struct eca_err err;
+	size_t i, m, n;
+	int r;
+
+	(void)state;
+	memset(&waiting, 0, sizeof(waiting));
+	fake_cert(&waiting.cert, 2, 2);
+	for (i = 0; i < sizeof(decide_cases) / sizeof(decide_cases[0]); i++) {
+		c = &decide_cases[i];
+		if (c->state != NO_RECORD)
+			make_rec(&ex, (enum eca_state)c->state, 1, 1);
+		n = c->state == ECA_STATE_CONFLICT ||
+		    c->state == ECA_STATE_REVOKED ? 1 : 0;
+		/* The rule does not depend on how the host enrolls. */
+		for (m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
+			case_req(c, methods[m], &q);
+			eca_err_clear(&err);
+			o = (enum eca_enroll_outcome)-1;
+			r = eca_enroll_decide(c->state == NO_RECORD ? NULL :
+			    &ex, n > 0 ? &waiting : NULL, n, &q, &o, &err);
+			if (r != c->status || o != c->outcome ||
+			    (c->msg != NULL && strstr(err.msg, c->msg) == NULL))
+				fail_msg("row %zu (%s, cert %d, force %d, "
+				    "allow %d, %s): got %s, %s, \"%s\"", i,
+				    c->state == NO_RECORD ? "no record" :
+				    eca_state_name((enum eca_state)c->state),
+				    (int)c->cert, c->force, c->allow,
+				    eca_method_name(methods[m]),
+				    r != 0 ? eca_err_name(r) : "0",
+				    eca_outcome_name(o), err.msg);
+			if (r != 0)
+				assert_int_equal(err.code, r);
+		}
 	}
-	return eca_enroll_decide(ex, NULL, 0, q, o, err);
-}
-
-/* ---------------------------------------------------------------- */
-/* The rule: refusals first.                                         */
-
-static void
-test_decide_request_without_fingerprint_is_refused(void **state)
-{
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_req(&q, "h.example", 1, 1);
-	q.cert.fingerprint[0] = '\0';
-	assert_int_equal(decide(NULL, &q, &o, &err), ECA_ERR_BAD_REQUEST);
-	assert_int_equal(o, ECA_OUTCOME_NONE);
 }
 
 static void
-test_decide_banned_host_is_refused(void **state)
+test_decide_table_covers_every_case(void **state)
 {
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
+	unsigned char seen[STATE_LAST - STATE_FIRST + 1][CERT_KINDS][2][2];
+	const struct decide_case *c;
+	size_t i, n = sizeof(decide_cases) / sizeof(decide_cases[0]);
 
 	(void)state;
-	make_rec(&ex, ECA_STATE_BANNED, 1, 1);
-	make_req(&q, "h.example", 1, 1);
-	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_BANNED);
-	assert_int_equal(err.code, ECA_ERR_BANNED);
-	assert_non_null(strstr(err.msg, "banned"));
-	/* whatever it presents */
-	make_req(&q, "h.example", 2, 2);
-	q.force = q.allow_force = 1;
-	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_BANNED);
-	assert_int_equal(o, ECA_OUTCOME_NONE);
-}
-
-static void
-test_decide_revoked_certificate_again_is_refused(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_REVOKED, 1, 1);
-	make_req(&q, "h.example", 1, 1);
-	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_REVOKED);
-	assert_int_equal(o, ECA_OUTCOME_NONE);
-	assert_non_null(strstr(err.msg, "revoked"));
-}
-
-static void
-test_decide_revoked_host_with_other_cert_is_conflict(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_REVOKED, 1, 1);
-	make_req(&q, "h.example", 2, 2);
-	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_CONFLICT);
-	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
-	/* even a renewal of the revoked key needs an administrator */
-	make_req(&q, "h.example", 3, 1);
-	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_CONFLICT);
-	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
-}
-
-static void
-test_decide_new_key_without_force_is_conflict(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_ENROLLED, 1, 1);
-	make_req(&q, "h.example", 2, 2);
-	q.allow_force = 1;	/* allowed, but not asked */
-	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_CONFLICT);
-	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
-	assert_non_null(strstr(err.msg, "`eca approve HOST --fingerprint FP` "
-	    "or `eca reject HOST --fingerprint FP` on the primary"));
-}
-
-static void
-test_decide_new_key_with_force_not_allowed_is_refused(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_ENROLLED, 1, 1);
-	make_req(&q, "h.example", 2, 2);
-	q.force = 1;
-	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_FORCE_NOT_ALLOWED);
-	assert_int_equal(o, ECA_OUTCOME_NONE);
-	assert_non_null(strstr(err.msg, "ECA_ALLOW_FORCED_REENROLLMENT"));
-	assert_non_null(strstr(err.msg, "administrator to approve"));
-}
-
-static void
-test_decide_conflict_with_candidate_again_stays_conflict(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_CONFLICT, 1, 1);
-	ex.has_candidate = 1;
-	fake_cert(&ex.candidate, 2, 2);
-	make_req(&q, "h.example", 2, 2);
-	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_CONFLICT);
-	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
-}
-
-static void
-test_decide_conflict_with_another_new_cert_is_conflict(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_CONFLICT, 1, 1);
-	ex.has_candidate = 1;
-	fake_cert(&ex.candidate, 2, 2);
-	make_req(&q, "h.example", 3, 3);
-	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_CONFLICT);
-	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
-}
-
-/* ---------------------------------------------------------------- */
-/* The rule: what is accepted.                                       */
-
-static void
-test_decide_no_record_is_enrolled(void **state)
-{
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_req(&q, "h.example", 1, 1);
-	assert_int_equal(decide(NULL, &q, &o, &err), 0);
-	assert_int_equal(o, ECA_OUTCOME_ENROLLED);
-}
-
-static void
-test_decide_removed_record_is_enrolled(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_REMOVED, 1, 1);
-	make_req(&q, "h.example", 2, 2);
-	assert_int_equal(decide(&ex, &q, &o, &err), 0);
-	assert_int_equal(o, ECA_OUTCOME_ENROLLED);
-}
-
-static void
-test_decide_same_leaf_is_unchanged(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_ENROLLED, 1, 1);
-	make_req(&q, "h.example", 1, 1);
-	assert_int_equal(decide(&ex, &q, &o, &err), 0);
-	assert_int_equal(o, ECA_OUTCOME_UNCHANGED);
-}
-
-static void
-test_decide_same_key_new_leaf_is_renewed(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_ENROLLED, 1, 1);
-	make_req(&q, "h.example", 2, 1);
-	assert_int_equal(decide(&ex, &q, &o, &err), 0);
-	assert_int_equal(o, ECA_OUTCOME_RENEWED);
-}
-
-static void
-test_decide_new_key_with_force_allowed_is_forced(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_ENROLLED, 1, 1);
-	make_req(&q, "h.example", 2, 2);
-	q.force = q.allow_force = 1;
-	assert_int_equal(decide(&ex, &q, &o, &err), 0);
-	assert_int_equal(o, ECA_OUTCOME_FORCED);
-}
-
-static void
-test_decide_conflict_with_enrolled_cert_is_unchanged(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_CONFLICT, 1, 1);
-	ex.has_candidate = 1;
-	fake_cert(&ex.candidate, 2, 2);
-	make_req(&q, "h.example", 1, 1);
-	assert_int_equal(decide(&ex, &q, &o, &err), 0);
-	assert_int_equal(o, ECA_OUTCOME_UNCHANGED);
-}
-
-static void
-test_decide_conflict_with_renewal_of_enrolled_key_is_renewed(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_CONFLICT, 1, 1);
-	ex.has_candidate = 1;
-	fake_cert(&ex.candidate, 2, 2);
-	make_req(&q, "h.example", 3, 1);
-	assert_int_equal(decide(&ex, &q, &o, &err), 0);
-	assert_int_equal(o, ECA_OUTCOME_RENEWED);
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < n; i++) {
+		c = &decide_cases[i];
+		assert_true(c->state >= STATE_FIRST && c->state <= STATE_LAST);
+		assert_true(c->force == 0 || c->force == 1);
+		assert_true(c->allow == 0 || c->allow == 1);
+		if (seen[c->state - STATE_FIRST][c->cert][c->force][c->allow]++)
+			fail_msg("row %zu repeats a case", i);
+	}
+	assert_int_equal(n, sizeof(seen));
 }
 
 static void
@@ -986,22 +999,6 @@ test_apply_unban_of_enrolled_host_is_not_found_and_writes_nothing(
 	get(f, "a.example", &r);
 	assert_int_equal(r.state, ECA_STATE_ENROLLED);
 	assert_int_equal(history_len(f, "a.example", NULL), 1);
-}
-
-static void
-test_decide_banned_message_names_the_unban_remedy(void **state)
-{
-	struct eca_enrollment ex;
-	struct eca_enroll_req q;
-	enum eca_enroll_outcome o;
-	struct eca_err err;
-
-	(void)state;
-	make_rec(&ex, ECA_STATE_BANNED, 1, 1);
-	make_req(&q, "h.example", 1, 1);
-	assert_int_equal(decide(&ex, &q, &o, &err), ECA_ERR_BANNED);
-	assert_non_null(strstr(err.msg,
-	    "ask an administrator (eca unban h.example)"));
 }
 
 static void
@@ -1677,6 +1674,124 @@ test_map_add_again_is_unchanged_and_remove_then_remap(void **state)
 	assert_string_equal(eca_outcome_name(ECA_OUTCOME_MAPPED), "MAPPED");
 }
 
+/* ---------------------------------------------------------------- */
+/* The revocation rule: which record a revoked certificate takes.    */
+
+/* Certificate (leaf, key) naming hosts by cn and san. */
+static void
+named_cert(struct eca_certinfo *ci, unsigned leaf, unsigned key,
+    const char *cn, const char *san)
+{
+	fake_cert(ci, leaf, key);
+	snprintf(ci->cn, sizeof(ci->cn), "%s", cn);
+	snprintf(ci->san, sizeof(ci->san), "%s", san);
+}
+
+static int
+revoke_target(struct fixture *f, const struct eca_certinfo *ci,
+    enum eca_identity id, char *host)
+{
+	return eca_enroll_revoke_target(f->st, PRIMARY, ci, id, host,
+	    ECA_HOST_MAX);
+}
+
+static void
+test_revoke_target_without_fingerprint_or_record_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_certinfo ci;
+	struct eca_op op;
+	char host[ECA_HOST_MAX];
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	named_cert(&ci, 1, 1, "a.example", "a.example");
+	ci.fingerprint[0] = '\0';
+	assert_int_equal(revoke_target(f, &ci, ECA_ID_SAN, host),
+	    ECA_ERR_NOT_FOUND);
+	/* a host with no record */
+	named_cert(&ci, 1, 1, "nobody.example", "nobody.example");
+	assert_int_equal(revoke_target(f, &ci, ECA_ID_SAN, host),
+	    ECA_ERR_NOT_FOUND);
+	/* a host whose enrolled certificate is another one */
+	named_cert(&ci, 2, 2, "a.example", "a.example");
+	assert_int_equal(revoke_target(f, &ci, ECA_ID_SAN, host),
+	    ECA_ERR_NOT_FOUND);
+	assert_string_equal(host, "");
+}
+
+static void
+test_revoke_target_skips_records_not_in_use(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_certinfo ci;
+	struct eca_op op;
+	char host[ECA_HOST_MAX];
+
+	assert_int_equal(enroll(f, "removed.example", 1, 1, &op), 0);
+	op_admin(f, &op, ECA_OP_REMOVE, "removed.example");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(enroll(f, "banned.example", 2, 2, &op), 0);
+	op_admin(f, &op, ECA_OP_BAN, "banned.example");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(enroll(f, "revoked.example", 3, 3, &op), 0);
+	op_revoke(f, &op, "revoked.example", 3, 3);
+	assert_int_equal(apply1(f, &op), 0);
+	named_cert(&ci, 1, 1, "removed.example", "");
+	assert_int_equal(revoke_target(f, &ci, ECA_ID_CN, host),
+	    ECA_ERR_NOT_FOUND);
+	named_cert(&ci, 2, 2, "banned.example", "");
+	assert_int_equal(revoke_target(f, &ci, ECA_ID_CN, host),
+	    ECA_ERR_NOT_FOUND);
+	named_cert(&ci, 3, 3, "revoked.example", "");
+	assert_int_equal(revoke_target(f, &ci, ECA_ID_CN, host),
+	    ECA_ERR_NOT_FOUND);
+}
+
+static void
+test_revoke_target_is_the_first_named_host_holding_it(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_certinfo ci;
+	struct eca_op op;
+	char host[ECA_HOST_MAX];
+
+	assert_int_equal(enroll(f, "other.example", 5, 5, &op), 0);
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	/* a CN that is no host name names nothing; names are folded */
+	named_cert(&ci, 1, 1, "Backup Client 7", "other.example,A.Example");
+	assert_int_equal(revoke_target(f, &ci, ECA_ID_SAN, host), 0);
+	assert_string_equal(host, "a.example");
+	/* a CONFLICT record still serves its enrolled certificate */
+	assert_int_equal(enroll(f, "a.example", 2, 2, &op), ECA_ERR_CONFLICT);
+	assert_int_equal(revoke_target(f, &ci, ECA_ID_SAN, host), 0);
+	assert_string_equal(host, "a.example");
+	/* a waiting certificate is not the enrolled one */
+	named_cert(&ci, 2, 2, "a.example", "a.example");
+	assert_int_equal(revoke_target(f, &ci, ECA_ID_SAN, host),
+	    ECA_ERR_NOT_FOUND);
+}
+
+static void
+test_revoke_target_under_dn_is_only_the_mapped_host(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_certinfo ci;
+	struct eca_op op;
+	char host[ECA_HOST_MAX];
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(enroll(f, "b.example", 1, 1, &op), 0);
+	named_cert(&ci, 1, 1, "a.example", "a.example");
+	snprintf(ci.subject, sizeof(ci.subject), "CN=A");
+	/* no mapping: the names in the certificate do not count */
+	assert_int_equal(revoke_target(f, &ci, ECA_ID_DN, host),
+	    ECA_ERR_NOT_FOUND);
+	op_map(f, &op, ECA_OP_MAP_ADD, "b.example", "CN=A");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(revoke_target(f, &ci, ECA_ID_DN, host), 0);
+	assert_string_equal(host, "b.example");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 #define U(f) cmocka_unit_test(f)
@@ -1685,21 +1800,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		U(test_decide_request_without_fingerprint_is_refused),
-		U(test_decide_banned_host_is_refused),
-		U(test_decide_revoked_certificate_again_is_refused),
-		U(test_decide_revoked_host_with_other_cert_is_conflict),
-		U(test_decide_new_key_without_force_is_conflict),
-		U(test_decide_new_key_with_force_not_allowed_is_refused),
-		U(test_decide_conflict_with_candidate_again_stays_conflict),
-		U(test_decide_conflict_with_another_new_cert_is_conflict),
-		U(test_decide_no_record_is_enrolled),
-		U(test_decide_removed_record_is_enrolled),
-		U(test_decide_same_leaf_is_unchanged),
-		U(test_decide_same_key_new_leaf_is_renewed),
-		U(test_decide_new_key_with_force_allowed_is_forced),
-		U(test_decide_conflict_with_enrolled_cert_is_unchanged),
-		U(test_decide_conflict_with_renewal_of_enrolled_key_is_renewed),
+		U(test_decide_table_covers_every_case),
+		U(test_decide_answers_every_case_of_its_table),
 		U(test_outcome_names_are_upper_case),
 		U(test_uuid_is_random_version_4),
 		T(test_apply_remove_of_unknown_host_is_not_enrolled),
@@ -1733,7 +1835,6 @@ main(void)
 		T(test_apply_forced_reenrollment_drops_every_candidate),
 		T(test_map_add_again_is_unchanged_and_remove_then_remap),
 		T(test_apply_unban_of_enrolled_host_is_not_found_and_writes_nothing),
-		U(test_decide_banned_message_names_the_unban_remedy),
 		T(test_apply_banned_host_cannot_enroll_with_any_certificate),
 		T(test_apply_banned_host_cannot_remove_itself),
 		T(test_apply_ban_of_unknown_host_creates_banned_record_without_cert),
@@ -1749,6 +1850,10 @@ main(void)
 		T(test_apply_revoke_of_conflict_keeps_candidate_for_a_decision),
 		T(test_apply_reject_of_conflict_on_revoked_record_returns_to_revoked),
 		T(test_apply_approve_of_conflict_on_revoked_record_enrolls_candidate),
+		T(test_revoke_target_without_fingerprint_or_record_is_not_found),
+		T(test_revoke_target_skips_records_not_in_use),
+		T(test_revoke_target_is_the_first_named_host_holding_it),
+		T(test_revoke_target_under_dn_is_only_the_mapped_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

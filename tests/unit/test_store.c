@@ -341,27 +341,44 @@ test_get_of_missing_host_is_not_found(void **state)
 	assert_non_null(strstr(err.msg, "nohost"));
 }
 
+/*
+ * A registry made by eca, then given schema version v by hand: opening it
+ * (writer and reader) must be refused as DB with msg in the message.
+ */
 static void
-test_newer_schema_version_is_refused(void **state)
+assert_schema_version_refused(struct fixture *f, int v, const char *msg)
 {
-	struct fixture *f = *state;
 	struct eca_store *st = NULL;
 	struct eca_err err;
 	sqlite3 *db = NULL;
+	char sql[64];
 
 	f->st = open_rw(f);
 	eca_store_close(f->st);
 	f->st = NULL;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL,
-	    NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(eca_store_open(f->uri, 0, &st, &err), ECA_ERR_DB);
 	assert_null(st);
-	assert_non_null(strstr(err.msg, "upgrade eca"));
+	assert_non_null(strstr(err.msg, msg));
 	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st,
 	    &err), ECA_ERR_DB);
 	assert_null(st);
+}
+
+static void
+test_newer_schema_version_is_refused(void **state)
+{
+	assert_schema_version_refused(*state, 99, "upgrade eca");
+}
+
+/* No eca writes a negative version: the file is damaged, not migrated. */
+static void
+test_negative_schema_version_is_refused(void **state)
+{
+	assert_schema_version_refused(*state, -1, "no valid schema version");
 }
 
 static void
@@ -1462,6 +1479,7 @@ main(void)
 		T(test_readonly_connection_refuses_writes),
 		T(test_get_of_missing_host_is_not_found),
 		T(test_newer_schema_version_is_refused),
+		T(test_negative_schema_version_is_refused),
 		T(test_duplicate_host_id_is_refused),
 		T(test_put_of_unterminated_field_is_refused),
 		T(test_history_of_unknown_host_is_refused),

@@ -1,0 +1,405 @@
+/*
+ * roster_delta.c - the roster's text forms: the decoder of a primary's
+ * answer to GET /v1/roster (docs/roster.md), a total parser of untrusted
+ * bytes, and the hex and UUID codecs the index and the decoder share.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "roster_impl.h"
+#include "text.h"
+#include "wire.h"
+
+/* ------------------------------------------------------------------ */
+/* Hex fingerprints and UUIDs.                                         */
+
+/* Lowercase only: the one spelling the primary sends and the file keeps. */
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int
+hex_decode(const char *hex, size_t hexlen, uint8_t *raw)
+{
+	size_t i;
+	int hi, lo;
+
+	for (i = 0; i < hexlen / 2; i++) {
+		if ((hi = hexval(hex[2 * i])) < 0 ||
+		    (lo = hexval(hex[2 * i + 1])) < 0)
+			return -1;
+		raw[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int
+eca_roster_fp_from_hex(const char *hex, uint8_t raw[ECA_ROSTER_FP_LEN])
+{
+	if (hex == NULL || strnlen(hex, ECA_FP_HEX_LEN + 1) != ECA_FP_HEX_LEN)
+		return -1;
+	return hex_decode(hex, ECA_FP_HEX_LEN, raw);
+}
+
+void
+eca_roster_fp_to_hex(const uint8_t raw[ECA_ROSTER_FP_LEN],
+    char buf[ECA_FP_HEX_LEN + 1])
+{
+	eca_text_hex(raw, ECA_ROSTER_FP_LEN, buf, 0);
+}
+
+static const size_t uuid_groups[] = { 4, 2, 2, 2, 6 };	/* bytes */
+
+int
+eca_roster_uuid_parse(const char *s, uint8_t raw[ROSTER_UUID_RAW])
+{
+	size_t g, off = 0, out = 0;
+
+	if (strnlen(s, ECA_HOST_ID_LEN + 1) != ECA_HOST_ID_LEN)
+		return -1;
+	for (g = 0; g < 5; g++) {
+		if (g > 0 && s[off++] != '-')
+			return -1;
+		if (hex_decode(s + off, 2 * uuid_groups[g], raw + out) != 0)
+			return -1;
+		off += 2 * uuid_groups[g];
+		out += uuid_groups[g];
+	}
+	return 0;
+}
+
+void
+eca_roster_uuid_text(const uint8_t raw[ROSTER_UUID_RAW],
+    char out[ECA_HOST_ID_LEN + 1])
+{
+	size_t g, in = 0, o = 0;
+
+	for (g = 0; g < 5; g++) {
+		if (g > 0)
+			out[o++] = '-';
+		/* Each group's NUL is overwritten by the next '-'. */
+		eca_text_hex(raw + in, uuid_groups[g], out + o, 0);
+		in += uuid_groups[g];
+		o += 2 * uuid_groups[g];
+	}
+	out[o] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* The decoder: a total parser of untrusted bytes.                     */
+
+void
+eca_roster_delta_free(struct eca_roster_delta *d)
+{
+	if (d == NULL)
+		return;
+	free(d->entries);
+	free(d->maps);
+	free(d);
+}
+
+static int
+bad(struct eca_err *err, const char *fmt, const char *field, size_t i)
+{
+	char where[64];
+
+	if (i == (size_t)-1)
+		snprintf(where, sizeof(where), "the roster answer");
+	else
+		snprintf(where, sizeof(where), "roster entry %zu", i);
+	return eca_err_set(err, ECA_ERR_PROTOCOL, "%s: field \"%s\" %s "
+	    "(is the primary an eca primary of a compatible version?)", where,
+	    field, fmt);
+}
+
+static int
+get_int(const json_t *o, const char *key, int64_t min, int64_t *out,
+    size_t i, struct eca_err *err)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return bad(err, "is missing", key, i);
+	if (!json_is_integer(v) || json_integer_value(v) < min)
+		return bad(err, "is not a whole number in range", key, i);
+	*out = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+static int
+get_bool(const json_t *o, const char *key, int *out, struct eca_err *err)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return bad(err, "is missing", key, (size_t)-1);
+	if (!json_is_boolean(v))
+		return bad(err, "is not true or false", key, (size_t)-1);
+	*out = json_is_true(v);
+	return 0;
+}
+
+static const char *
+get_str(const json_t *o, const char *key, size_t i, struct eca_err *err)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (v == NULL) {
+		(void)bad(err, "is missing", key, i);
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		(void)bad(err, "is not a string", key, i);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+static int
+get_host(const json_t *o, const char *key, char *buf, size_t size, size_t i,
+    struct eca_err *err)
+{
+	const char *s;
+
+	if ((s = get_str(o, key, i, err)) == NULL)
+		return ECA_ERR_PROTOCOL;
+	/* Folded to the canonical form: the roster's keys are canonical. */
+	if (eca_hostname_canon(s, buf, size, NULL) != 0)
+		return bad(err, "is not a valid host name", key, i);
+	return 0;
+}
+
+static int
+get_fp(const json_t *o, const char *key, uint8_t *raw, size_t i,
+    struct eca_err *err)
+{
+	const char *s;
+
+	if ((s = get_str(o, key, i, err)) == NULL)
+		return ECA_ERR_PROTOCOL;
+	if (eca_roster_fp_from_hex(s, raw) != 0)
+		return bad(err, "is not a lowercase hex SHA-256", key, i);
+	return 0;
+}
+
+static int
+parse_entry(const json_t *o, size_t i, struct eca_roster_entry *e,
+    struct eca_err *err)
+{
+	uint8_t id[ROSTER_UUID_RAW];
+	const char *s;
+	int st, r;
+
+	if (!json_is_object(o))
+		return eca_err_set(err, ECA_ERR_PROTOCOL, "roster entry %zu is "
+		    "not an object", i);
+	if ((r = get_host(o, "host", e->host, sizeof(e->host), i, err)) != 0)
+		return r;
+	if ((s = get_str(o, "host_id", i, err)) == NULL)
+		return ECA_ERR_PROTOCOL;
+	if (eca_roster_uuid_parse(s, id) != 0)
+		return bad(err, "is not a lowercase UUID", "host_id", i);
+	snprintf(e->host_id, sizeof(e->host_id), "%s", s);
+	if ((s = get_str(o, "state", i, err)) == NULL)
+		return ECA_ERR_PROTOCOL;
+	/* Exact names: eca_state_from_name would also take lower case. */
+	if ((st = eca_state_from_name(s)) < 0 ||
+	    strcmp(eca_state_name((enum eca_state)st), s) != 0)
+		return bad(err, "is not a known state", "state", i);
+	e->state = (enum eca_state)st;
+	if ((r = get_fp(o, "fingerprint", e->fingerprint, i, err)) != 0 ||
+	    (r = get_fp(o, "spki_fingerprint", e->spki_fingerprint, i,
+	    err)) != 0)
+		return r;
+	if ((s = get_str(o, "not_after", i, err)) == NULL)
+		return ECA_ERR_PROTOCOL;
+	if (eca_wire_parse_time(s, &e->not_after) != 0)
+		return bad(err, "is not an RFC 3339 UTC time", "not_after", i);
+	return get_int(o, "version", 1, &e->version, i, err);
+}
+
+/* "entries": the records changed in (since, next]. */
+static int
+parse_entries(const json_t *root, struct eca_roster_delta *d,
+    struct eca_err *err)
+{
+	const json_t *arr;
+	size_t i, n;
+	int r;
+
+	if ((arr = json_object_get(root, "entries")) == NULL ||
+	    !json_is_array(arr))
+		return bad(err, "is missing or not an array", "entries",
+		    (size_t)-1);
+	if ((n = json_array_size(arr)) > ECA_ROSTER_PAGE_MAX)
+		return eca_err_set(err, ECA_ERR_TOO_LARGE, "the roster answer "
+		    "has %zu entries; at most %d are accepted", n,
+		    ECA_ROSTER_PAGE_MAX);
+	if (n > 0 && (d->entries = calloc(n, sizeof(*d->entries))) == NULL)
+		return eca_roster_nomem(err);
+	for (i = 0; i < n; i++) {
+		if ((r = parse_entry(json_array_get(arr, i), i,
+		    &d->entries[i], err)) != 0)
+			return r;
+		d->n++;
+	}
+	return 0;
+}
+
+/* One mapping of "mappings"; its version must lie in (since, next]. */
+static int
+parse_map(const json_t *o, size_t i, const struct eca_roster_delta *d,
+    struct eca_roster_map *m, struct eca_err *err)
+{
+	const char *s;
+	const json_t *v;
+	int r;
+
+	if (!json_is_object(o))
+		return eca_err_set(err, ECA_ERR_PROTOCOL, "roster mapping %zu "
+		    "is not an object", i);
+	if ((s = get_str(o, "subject", i, err)) == NULL)
+		return ECA_ERR_PROTOCOL;
+	if (s[0] == '\0' || strlen(s) >= sizeof(m->subject) ||
+	    strlen(s) != json_string_length(json_object_get(o, "subject")))
+		return bad(err, "is not a subject", "subject", i);
+	snprintf(m->subject, sizeof(m->subject), "%s", s);
+	if ((r = get_host(o, "host", m->host, sizeof(m->host), i, err)) != 0 ||
+	    (r = get_int(o, "version", 1, &m->version, i, err)) != 0)
+		return r;
+	if ((v = json_object_get(o, "removed")) == NULL || !json_is_boolean(v))
+		return bad(err, "is missing or not true or false", "removed",
+		    i);
+	m->removed = json_is_true(v);
+	if ((!d->full && m->version <= d->since) || m->version > d->next)
+		return bad(err, "is outside the answer's versions", "version",
+		    i);
+	return 0;
+}
+
+static int
+parse_maps(const json_t *root, struct eca_roster_delta *d,
+    struct eca_err *err)
+{
+	const json_t *arr;
+	size_t i, n;
+	int r;
+
+	if ((arr = json_object_get(root, "mappings")) == NULL)
+		return 0;	/* a primary from before ECA_IDENTITY = DN */
+	if (!json_is_array(arr))
+		return bad(err, "is not an array", "mappings", (size_t)-1);
+	if ((n = json_array_size(arr)) > ECA_ROSTER_PAGE_MAX)
+		return eca_err_set(err, ECA_ERR_TOO_LARGE, "the roster answer "
+		    "has %zu mappings; at most %d are accepted", n,
+		    ECA_ROSTER_PAGE_MAX);
+	if (n > 0 && (d->maps = calloc(n, sizeof(*d->maps))) == NULL)
+		return eca_roster_nomem(err);
+	for (i = 0; i < n; i++) {
+		if ((r = parse_map(json_array_get(arr, i), i, d, &d->maps[i],
+		    err)) != 0)
+			return r;
+		if (i > 0 && d->maps[i].version <= d->maps[i - 1].version)
+			return bad(err, "is not increasing", "version", i);
+		d->nmaps++;
+	}
+	return 0;
+}
+
+/*
+ * Versions increase, follow since (unless full) and agree with next: when
+ * more follows, next is the answer's last version (of an entry or a
+ * mapping), so nothing between two pages is skipped.
+ */
+static int
+check_order(const struct eca_roster_delta *d, struct eca_err *err)
+{
+	int64_t prev = d->full ? 0 : d->since, last;
+	size_t i;
+
+	for (i = 0; i < d->n; i++) {
+		if (d->entries[i].version <= prev)
+			return eca_err_set(err, ECA_ERR_PROTOCOL, "roster entry "
+			    "%zu has version %lld, not after %lld", i,
+			    (long long)d->entries[i].version,
+			    (long long)prev);
+		prev = d->entries[i].version;
+	}
+	last = prev;
+	if (d->nmaps > 0 && d->maps[d->nmaps - 1].version > last)
+		last = d->maps[d->nmaps - 1].version;
+	if (d->next < prev || (!d->full && d->next < d->since))
+		return eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer's "
+		    "next version %lld is before its entries",
+		    (long long)d->next);
+	if (d->more && ((d->n == 0 && d->nmaps == 0) || d->next != last))
+		return eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer "
+		    "says more follows but its next version %lld is not its "
+		    "last entry's", (long long)d->next);
+	return 0;
+}
+
+int
+eca_roster_delta_parse(const char *buf, size_t len,
+    struct eca_roster_delta **out, struct eca_err *err)
+{
+	struct eca_roster_delta *d = NULL;
+	json_t *root = NULL;
+	json_error_t jerr;
+	int r = ECA_ERR_INTERNAL;
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL || (buf == NULL && len > 0))
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_roster_delta_parse: missing argument");
+	if (len > ECA_ROSTER_BODY_MAX)
+		return eca_err_set(err, ECA_ERR_TOO_LARGE, "the roster answer "
+		    "has %zu bytes; at most %d are accepted (ask for a smaller "
+		    "limit)", len, ECA_ROSTER_BODY_MAX);
+	if ((root = json_loadb(buf != NULL ? buf : "", len,
+	    JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer is "
+		    "not JSON: %s at line %d", jerr.text, jerr.line);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		r = eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer is "
+		    "not a JSON object");
+		goto out;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL) {
+		r = eca_roster_nomem(err);
+		goto out;
+	}
+	if ((r = get_host(root, "primary", d->primary, sizeof(d->primary),
+	    (size_t)-1, err)) != 0 ||
+	    (r = get_int(root, "since", 0, &d->since, (size_t)-1, err)) != 0 ||
+	    (r = get_int(root, "version", 0, &d->version, (size_t)-1,
+	    err)) != 0 ||
+	    (r = get_int(root, "next", 0, &d->next, (size_t)-1, err)) != 0 ||
+	    (r = get_bool(root, "full", &d->full, err)) != 0 ||
+	    (r = get_bool(root, "more", &d->more, err)) != 0)
+		goto out;
+	if ((r = parse_entries(root, d, err)) != 0 ||
+	    (r = parse_maps(root, d, err)) != 0 ||
+	    (r = check_order(d, err)) != 0)
+		goto out;
+	*out = d;
+	d = NULL;
+	r = 0;
+ out:
+	json_decref(root);
+	eca_roster_delta_free(d);
+	return r;
+}

@@ -1,0 +1,94 @@
+/*
+ * roster_impl.h - what the parts of the roster share.
+ *
+ * Private to roster.c (the in-memory index: records, names, hash tables,
+ * lookups, applying a delta), roster_delta.c (the text forms: the JSON
+ * answer of GET /v1/roster, hex fingerprints, UUIDs) and roster_file.c
+ * (the binary file in STATE_DIR).  Nothing else includes it.
+ *
+ * Layout, chosen for a million hosts in about 140 bytes each: records are
+ * fixed 104-byte structs in one array (fingerprints and host ID as raw
+ * bytes), host names are packed in one arena, and two open-addressing
+ * tables (linear probing, load at most 1/2) map a fingerprint and a host
+ * name to the record's index + 1 (0 is an empty slot).  Records are never
+ * deleted (a removal is a REMOVED record), so the arena never has holes;
+ * only the fingerprint index loses keys, by backward-shift deletion.
+ */
+#ifndef ECA_ROSTER_IMPL_H
+#define ECA_ROSTER_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "roster.h"
+
+#define ROSTER_UUID_RAW 16
+#define ROSTER_NAME_MAX 253	/* longest host name, without its NUL */
+
+/* One record as the index keeps it. */
+struct rent {
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+	uint8_t spki[ECA_ROSTER_FP_LEN];
+	uint8_t host_id[ROSTER_UUID_RAW];
+	int64_t not_after;
+	int64_t version;
+	uint32_t name_off;	/* into names */
+	uint8_t name_len;
+	uint8_t state;
+};
+
+struct eca_roster {
+	char primary[ECA_HOST_MAX];
+	int64_t version;
+	int64_t synced_at;
+	struct rent *ents;
+	size_t n, cap;
+	char *names;
+	size_t names_len, names_cap;
+	uint32_t *by_fp;
+	uint32_t *by_host;
+	size_t slots;			/* a power of two, or 0 */
+	/* DN mappings, live ones only, sorted by subject (bsearch). */
+	struct eca_roster_map *maps;
+	size_t nmaps, maps_cap;
+};
+
+/* ---- roster.c: building the index. ---- */
+
+/* ECA_ERR_NOMEM with the roster's sentence. */
+int eca_roster_nomem(struct eca_err *err);
+/*
+ * Make room for add more records with names_add more name bytes, so that
+ * eca_roster_upsert cannot fail half-way.
+ */
+int eca_roster_reserve(struct eca_roster *r, size_t add, size_t names_add,
+    struct eca_err *err) ECA_WUR;
+/*
+ * Insert or replace the record of e->host (name_len bytes, canonical).
+ * Room was reserved: cannot fail.  A replaced record keeps its slot and
+ * name.
+ */
+void eca_roster_upsert(struct eca_roster *r, const struct eca_roster_entry *e,
+    const uint8_t host_id[ROSTER_UUID_RAW], size_t name_len);
+/* Whether a record of host (len bytes) is held. */
+int eca_roster_holds_host(const struct eca_roster *r, const char *host,
+    size_t len);
+
+/* Room for add more mappings, so that eca_roster_map_apply cannot fail. */
+int eca_roster_maps_reserve(struct eca_roster *r, size_t add,
+    struct eca_err *err) ECA_WUR;
+/* Apply one mapping change (a removal drops it); room was reserved. */
+void eca_roster_map_apply(struct eca_roster *r,
+    const struct eca_roster_map *m);
+/* Whether a live mapping of subject is held. */
+int eca_roster_holds_map(const struct eca_roster *r, const char *subject);
+
+/* ---- roster_delta.c: text forms. ---- */
+
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", lowercase, to 16 bytes; -1 if not. */
+int eca_roster_uuid_parse(const char *s, uint8_t raw[ROSTER_UUID_RAW]);
+/* 16 bytes to that text (by hand, not snprintf: it runs on every lookup). */
+void eca_roster_uuid_text(const uint8_t raw[ROSTER_UUID_RAW],
+    char out[ECA_HOST_ID_LEN + 1]);
+
+#endif
