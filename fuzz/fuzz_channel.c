@@ -17,7 +17,7 @@ check_frame(const uint8_t *f, size_t flen, size_t *payload)
 {
 	size_t fl = 0;
 
-	if (eca_frame_need(f, flen, &fl) != 0 || fl != flen)
+	if (eca_channel_frame_need(f, flen, &fl) != 0 || fl != flen)
 		abort();
 	*payload = fl - 4;
 }
@@ -25,47 +25,47 @@ check_frame(const uint8_t *f, size_t flen, size_t *payload)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct eca_hello_server sh, sh2;
-	struct eca_hello_client hc, hc2;
-	struct eca_chan_verdict v, v2;
+	struct eca_channel_server_hello sh, sh2;
+	struct eca_channel_client_hello hc, hc2;
+	struct eca_channel_verdict v, v2;
 	struct eca_err err;
 	unsigned char *f = NULL;
 	size_t fl = 0, flen, n;
 	int r;
 
-	r = eca_frame_need(data, size, &fl);
+	r = eca_channel_frame_need(data, size, &fl);
 	if (r == 0 && (fl < 5 || fl > size || fl > 4 + ECA_FRAME_MAX))
 		abort();
 
-	if (eca_chan_parse_server_hello(data, size, &sh, &err) == 0) {
-		if (eca_chan_encode_server_hello(&sh, &f, &flen, &err) != 0)
+	if (eca_channel_server_hello_parse(data, size, &sh, &err) == 0) {
+		if (eca_channel_server_hello_encode(&sh, &f, &flen, &err) != 0)
 			abort();
 		check_frame(f, flen, &n);
-		if (eca_chan_parse_server_hello(f + 4, n, &sh2, &err) != 0 ||
+		if (eca_channel_server_hello_parse(f + 4, n, &sh2, &err) != 0 ||
 		    memcmp(&sh, &sh2, sizeof(sh)) != 0)
 			abort();
 		free(f);
 		f = NULL;
 	}
-	if (eca_chan_parse_client_hello(data, size, &hc, &err) == 0) {
-		if (eca_chan_encode_client_hello(&hc, &f, &flen, &err) != 0)
+	if (eca_channel_client_hello_parse(data, size, &hc, &err) == 0) {
+		if (eca_channel_client_hello_encode(&hc, &f, &flen, &err) != 0)
 			abort();
 		check_frame(f, flen, &n);
-		if (eca_chan_parse_client_hello(f + 4, n, &hc2, &err) != 0 ||
+		if (eca_channel_client_hello_parse(f + 4, n, &hc2, &err) != 0 ||
 		    memcmp(&hc, &hc2, sizeof(hc)) != 0)
 			abort();
 		free(f);
 		f = NULL;
 	}
-	if (eca_chan_parse_verdict(data, size, &v, &err) == 0) {
+	if (eca_channel_verdict_parse(data, size, &v, &err) == 0) {
 		/*
 		 * An unknown reason from a newer peer parses as INTERNAL;
 		 * whatever parsed must encode, with its message cleaned.
 		 */
-		if (eca_chan_encode_verdict(&v, &f, &flen, &err) != 0)
+		if (eca_channel_verdict_encode(&v, &f, &flen, &err) != 0)
 			abort();
 		check_frame(f, flen, &n);
-		if (eca_chan_parse_verdict(f + 4, n, &v2, &err) != 0 ||
+		if (eca_channel_verdict_parse(f + 4, n, &v2, &err) != 0 ||
 		    v.accept != v2.accept || v.code != v2.code ||
 		    strcmp(v.primary, v2.primary) != 0)
 			abort();

@@ -111,7 +111,9 @@ cmd_enroll(struct cli *cli, const struct cli_args *a)
 	}
 	eca_err_clear(&err);
 	memset(&rec, 0, sizeof(rec));
-	if ((r = eca_domain_enroll(h, d, precheck, force, ECA_METHOD_MANUAL,
+	if ((r = eca_domain_enroll(h, d,
+	    (precheck ? ECA_ENROLL_PRECHECK : 0) |
+	    (force ? ECA_ENROLL_FORCE : 0), ECA_METHOD_MANUAL,
 	    &outcome, &rec, &err)) != 0) {
 		if (err.code == 0)
 			err.code = r;

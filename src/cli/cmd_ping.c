@@ -24,7 +24,7 @@
 struct ping_result {
 	const char *peer;
 	enum eca_purpose purpose;
-	struct eca_chan_steps steps;
+	struct eca_channel_steps steps;
 	int roster_refreshed;		/* a roster sync ran during the open */
 	int code;			/* 0 accepted, else the refusal */
 	struct eca_err err;
@@ -91,7 +91,7 @@ str_or_null(const char *s)
 static int
 print_json(const struct ping_result *pr)
 {
-	const struct eca_chan_steps *s = &pr->steps;
+	const struct eca_channel_steps *s = &pr->steps;
 	json_t *top = NULL, *steps, *verdict, *service;
 	int r = ECA_ERR_NOMEM;
 
@@ -169,7 +169,7 @@ step_line(const char *name, int64_t us, const char *fmt, ...)
 static void
 print_text(const struct eca_config *cfg, const struct ping_result *pr)
 {
-	const struct eca_chan_steps *s = &pr->steps;
+	const struct eca_channel_steps *s = &pr->steps;
 
 	printf("ping %s from %s, purpose %s\n", pr->peer, cfg->client_name,
 	    eca_purpose_name(pr->purpose));

@@ -4,14 +4,15 @@
  *   ecad.c       main, options, start-up phases, signals (with ecad_log.c,
  *                ecad_snap.c and ecad_proc.c: ecad_impl.h)
  *   server.c     worker threads, the API's TLS listeners
- *   listen.c     listening sockets with ecad's options
+ *   listen.c     the one resolve-and-bind loop, sockets with ecad's options
  *   limits.c     the bounds both listeners share
  *   api.c        the /v1 API (with api_*.c: api_impl.h, api_routes.h)
  *   apiparse.c   route patterns and query strings of the API
  *   writer.c     the group-commit writer thread
  *   control.c    the control socket
  *   refusals.c   strangers' refusals, counted and journaled as summaries
- *   peer.c       the peer listener, its judges and the roster sync
+ *   peer.c       the peer listener (with peer_judge.c: judges, parking,
+ *                the roster sync; peer_serve.c: services; peer_impl.h)
  *   crlsync.c    the CRL refresh thread
  *
  * There is one struct ecad, created by main() and passed explicitly; no
@@ -344,14 +345,31 @@ void writer_stop(struct ecad_writer *wr);
 struct eca_audit_entry;
 void writer_audit(struct ecad_writer *wr, const struct eca_audit_entry *e);
 
-/* listen.c */
-struct addrinfo;
 /*
- * A non-blocking listening socket on ai with ecad's options; with probe,
- * refuse (EADDRINUSE) a port someone already listens on.  -1 and errno.
+ * listen.c: the one resolve-and-bind loop of the API and the peer
+ * listener.  Every one of nsets sets (a worker, a peer I/O thread) gets a
+ * socket on each address ep resolves to (at most ECAD_MAX_LISTEN), with
+ * SO_REUSEPORT; the first set probes that nobody else listens there.  A
+ * host of "*" or "" is every address, no port is defport; port 0 (tests)
+ * is a free port, the same for all.  set(arg, i, &nfds) gives set i's
+ * array of sockets and its count; on failure the sockets bound so far
+ * stay there for the caller to close, and failed_addr/failed_errno name
+ * the address that could not be bound (failed_errno 0: another failure).
  */
-int ecad_listen_socket(const struct addrinfo *ai, int probe, int *out);
-/* The port fd is bound to, as text (port 0 picks a free one); -1 on error. */
-int ecad_bound_port(int fd, char *buf, size_t len);
+struct ecad_bind {
+	const struct eca_endpoint *ep;
+	const char *defport;
+	const char *keyword;	/* the setting, in messages: "API_LISTEN" */
+	const char *listener;	/* "API_LISTEN", "LISTEN, the peer listener" */
+	size_t nsets;
+	int *(*set)(void *arg, size_t i, size_t **nfds);
+	void *arg;
+	/* Out. */
+	char port[32];		/* the port bound, as text */
+	char desc[300];		/* "HOST:PORT" for the ready line */
+	char failed_addr[64];
+	int failed_errno;
+};
+int ecad_listen_bind(struct ecad_bind *b, struct eca_err *err) ECA_WUR;
 
 #endif

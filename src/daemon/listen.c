@@ -1,11 +1,14 @@
 /*
  * listen.c - listening sockets for the API and the peer listener: one
- * place for the socket options every listener of ecad needs.
+ * resolve-and-bind loop, and one place for the socket options every
+ * listener of ecad needs.
  */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,8 +38,12 @@ port_free(const struct addrinfo *ai)
 	return ok;
 }
 
-int
-ecad_listen_socket(const struct addrinfo *ai, int probe, int *out)
+/*
+ * A non-blocking listening socket on ai with ecad's options; with probe,
+ * refuse (EADDRINUSE) a port someone already listens on.  -1 and errno.
+ */
+static int
+listen_socket(const struct addrinfo *ai, int probe, int *out)
 {
 	int fd, one = 1, e;
 
@@ -70,8 +77,9 @@ ecad_listen_socket(const struct addrinfo *ai, int probe, int *out)
 	return 0;
 }
 
-int
-ecad_bound_port(int fd, char *buf, size_t len)
+/* The port fd is bound to, as text (port 0 picks a free one); -1 on error. */
+static int
+bound_port(int fd, char *buf, size_t len)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -81,4 +89,102 @@ ecad_bound_port(int fd, char *buf, size_t len)
 	    NI_NUMERICSERV) != 0)
 		return -1;
 	return 0;
+}
+
+static int
+resolve(const char *host, const char *port, const char *keyword,
+    struct addrinfo **res, struct eca_err *err)
+{
+	struct addrinfo hints;
+	int e;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((e = getaddrinfo(host, port, &hints, res)) != 0)
+		return eca_err_set(err, ECA_ERR_CONFIG, "cannot resolve %s "
+		    "%s:%s: %s (use an address of this host or *)", keyword,
+		    host != NULL ? host : "*", port, gai_strerror(e));
+	return 0;
+}
+
+/* One socket on ai into the next slot of set i; ECA_ERR_IO says why not. */
+static int
+bind_one(struct ecad_bind *b, size_t i, const struct addrinfo *ai,
+    int probe, struct eca_err *err)
+{
+	size_t *nfds;
+	int *fds = b->set(b->arg, i, &nfds);
+
+	if (listen_socket(ai, probe, &fds[*nfds]) == 0) {
+		(*nfds)++;
+		return 0;
+	}
+	b->failed_errno = errno;
+	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, b->failed_addr,
+	    sizeof(b->failed_addr), NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(b->failed_addr, sizeof(b->failed_addr), "?");
+	return eca_err_set(err, ECA_ERR_IO, "cannot listen on %s port %s "
+	    "(%s): %s (is another ecad or service using the port?)",
+	    b->failed_addr, b->port, b->listener, strerror(b->failed_errno));
+}
+
+/*
+ * Port 0 (tests): the first socket got a free port; every other socket,
+ * of every set, binds that one.  *res is resolved again with it.
+ */
+static int
+fix_port(struct ecad_bind *b, int fd, const char *host,
+    struct addrinfo **res, struct eca_err *err)
+{
+	if (bound_port(fd, b->port, sizeof(b->port)) == -1)
+		return eca_err_set(err, ECA_ERR_IO, "cannot read the bound "
+		    "port: %s", strerror(errno));
+	freeaddrinfo(*res);
+	*res = NULL;
+	return resolve(host, b->port, b->keyword, res, err);
+}
+
+int
+ecad_listen_bind(struct ecad_bind *b, struct eca_err *err)
+{
+	struct addrinfo *res = NULL, *ai;
+	const char *host = b->ep->host;
+	size_t i, *nfds;
+	int r, port0;
+
+	b->failed_addr[0] = '\0';
+	b->failed_errno = 0;
+	if (host != NULL && (strcmp(host, "*") == 0 || host[0] == '\0'))
+		host = NULL;
+	snprintf(b->port, sizeof(b->port), "%s",
+	    b->ep->port != NULL ? b->ep->port : b->defport);
+	port0 = strcmp(b->port, "0") == 0;
+	if ((r = resolve(host, b->port, b->keyword, &res, err)) != 0)
+		goto out;
+	for (i = 0; i < b->nsets; i++) {
+		(void)b->set(b->arg, i, &nfds);
+		for (ai = res; ai != NULL && *nfds < ECAD_MAX_LISTEN;
+		    ai = ai->ai_next) {
+			/* The first set probes; the others join it. */
+			if ((r = bind_one(b, i, ai, i == 0 && !port0,
+			    err)) != 0)
+				goto out;
+			if (port0 && i == 0 && *nfds == 1) {
+				if ((r = fix_port(b, b->set(b->arg, 0,
+				    &nfds)[0], host, &res, err)) != 0)
+					goto out;
+				ai = res;
+				port0 = 0;
+			}
+		}
+	}
+	snprintf(b->desc, sizeof(b->desc), "%s:%s",
+	    host != NULL ? host : "*", b->port);
+	r = 0;
+ out:
+	if (res != NULL)
+		freeaddrinfo(res);
+	return r;
 }

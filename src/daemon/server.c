@@ -331,21 +331,14 @@ fail:
 	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 }
 
-static int
-bind_one(const struct addrinfo *ai, int probe, int *out, struct eca_err *err)
+/* Worker i's listening sockets, for ecad_listen_bind. */
+static int *
+worker_fds(void *arg, size_t i, size_t **nfds)
 {
-	char host[NI_MAXHOST], port[NI_MAXSERV];
-	int e;
+	struct ecad *d = arg;
 
-	if (ecad_listen_socket(ai, probe, out) == 0)
-		return 0;
-	e = errno;
-	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), port,
-	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		snprintf(host, sizeof(host), "?");
-	return eca_err_set(err, ECA_ERR_IO,
-	    "cannot listen on %s port %s (API_LISTEN): %s (is another "
-	    "ecad or service using the port?)", host, port, strerror(e));
+	*nfds = &d->workers[i].nfds;
+	return d->workers[i].fds;
 }
 
 /*
@@ -355,13 +348,10 @@ bind_one(const struct addrinfo *ai, int probe, int *out, struct eca_err *err)
 int
 server_bind(struct ecad *d, struct eca_err *err)
 {
-	const struct eca_endpoint *ep = &d->cfg->api_listen;
-	struct addrinfo hints, *res = NULL, *ai;
-	const char *host;
-	char port[NI_MAXSERV];
+	struct ecad_bind b;
 	size_t i, n;
 	long nproc;
-	int r = ECA_ERR_CONFIG, e;
+	int r;
 
 	if (ecad_keymap_new(&d->srcmap) != 0 ||
 	    refusals_new(&d->refusals) != 0)
@@ -380,60 +370,18 @@ server_bind(struct ecad *d, struct eca_err *err)
 		d->workers[i].d = d;
 		d->workers[i].id = (int)i;
 	}
-	host = ep->host;
-	if (host != NULL && (strcmp(host, "*") == 0 || host[0] == '\0'))
-		host = NULL;
-	snprintf(port, sizeof(port), "%s",
-	    ep->port != NULL ? ep->port : ECA_DEFAULT_API_PORT);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((e = getaddrinfo(host, port, &hints, &res)) != 0)
-		return eca_err_set(err, ECA_ERR_CONFIG,
-		    "cannot resolve API_LISTEN %s:%s: %s (use an address of "
-		    "this host or *)", host != NULL ? host : "*", port,
-		    gai_strerror(e));
-	for (i = 0; i < n; i++) {
-		struct ecad_worker *w = &d->workers[i];
-
-		for (ai = res; ai != NULL && w->nfds < ECAD_MAX_LISTEN;
-		    ai = ai->ai_next) {
-			if ((r = bind_one(ai, i == 0 && strcmp(port, "0") != 0,
-			    &w->fds[w->nfds], err)) != 0)
-				goto out;
-			/* Port 0: every worker shares the first one's port. */
-			if (w->nfds == 0 && i == 0 && strcmp(port, "0") == 0) {
-				if (ecad_bound_port(w->fds[0], port,
-				    sizeof(port)) == -1) {
-					r = eca_err_set(err, ECA_ERR_IO,
-					    "cannot read the bound port: %s",
-					    strerror(errno));
-					w->nfds++;
-					goto out;
-				}
-				freeaddrinfo(res);
-				res = NULL;
-				if ((e = getaddrinfo(host, port, &hints,
-				    &res)) != 0) {
-					r = eca_err_set(err, ECA_ERR_IO,
-					    "cannot resolve port %s: %s", port,
-					    gai_strerror(e));
-					w->nfds++;
-					goto out;
-				}
-				ai = res;
-			}
-			w->nfds++;
-		}
-	}
-	snprintf(d->listen_desc, sizeof(d->listen_desc), "%s:%s",
-	    host != NULL ? host : "*", port);
-	r = 0;
-out:
-	if (res != NULL)
-		freeaddrinfo(res);
-	return r;
+	memset(&b, 0, sizeof(b));
+	b.ep = &d->cfg->api_listen;
+	b.defport = ECA_DEFAULT_API_PORT;
+	b.keyword = "API_LISTEN";
+	b.listener = "API_LISTEN";
+	b.nsets = n;
+	b.set = worker_fds;
+	b.arg = d;
+	if ((r = ecad_listen_bind(&b, err)) != 0)
+		return r;
+	snprintf(d->listen_desc, sizeof(d->listen_desc), "%s", b.desc);
+	return 0;
 }
 
 /* Shutdown in the worker's own thread: stop accepting, then finish. */

@@ -12,16 +12,19 @@
  *   client -> server  HELLO   {"v":1,"host":H,"role":R,"primary":P,
  *                              "purpose":U,"cert":true,"auto":bool}
  *                     (P: the first of the client's SERVER entries that the
- *                      server also lists; the client auto-enrolls with P
- *                      before sending this, if the rule allows)
+ *                      server also lists; the client has judged the server
+ *                      and auto-enrolled with P, if the rule allows, before
+ *                      sending this)
  *   server -> client  VERDICT {"accept":bool,"code":NAME,"message":M,
  *                              "primary":P}
- *                     (the server auto-enrolls itself with P if needed and
- *                      allowed, then judges the client: roster of P,
- *                      refreshed once and waited for on a miss)
+ *                     (the server judges the client: its certificate, its
+ *                      own auto-enrollment with P if needed and allowed,
+ *                      the roster of P, synced first on a miss and waited
+ *                      for when the client enrolls itself)
  *
- * The client judges the server against the same roster before it sends
- * anything after the server's HELLO, with one exception: a server that is
+ * Both ends judge with eca_judge_peer (judge.h).  The client judges the
+ * server before it sends anything after the server's HELLO, with one
+ * exception: a server that is
  * not in the roster yet but would be auto-enrolled by this very
  * communication (it enrolls only once it has read the client's HELLO) is
  * judged after its VERDICT, waiting up to ECA_ENROLL_WAIT_MS for it; no
@@ -34,6 +37,15 @@
  * This header has the frame and message codecs (pure: no I/O, fuzzed) and
  * the blocking client used by `eca ping` and the benchmarks.  ecad's
  * event-driven peer listener uses the same codecs.
+ *
+ * Names: everything here is eca_channel_<noun>_<verb> (the frame codec
+ * eca_channel_frame_*, the messages eca_channel_server_hello_*,
+ * _client_hello_* and _verdict_* with their structs of the same names,
+ * the client eca_channel_open/close/...), but for the wire's constants,
+ * which keep the names docs/channels.md gives them (ECA_FRAME_MAX,
+ * ECA_PROTOCOL_VERSION, ECA_BULK_MAX).  The code is in channel_codec.c
+ * (codecs), channel_io.c (sockets, TLS, deadlines) and channel.c (open
+ * and the services' client side).
  */
 #ifndef ECA_CHANNEL_H
 #define ECA_CHANNEL_H
@@ -46,23 +58,13 @@
 #include "certinfo.h"
 #include "config.h"
 #include "err.h"
+#include "purpose.h"
 
 #define ECA_FRAME_MAX (16 * 1024)
 #define ECA_PROTOCOL_VERSION 1
 #define ECA_BULK_MAX ((int64_t)1 << 40)	/* largest bulk transfer asked */
 
-enum eca_purpose {
-	ECA_PURPOSE_BACKUP,
-	ECA_PURPOSE_RESTORE,
-	ECA_PURPOSE_REPLICATION,
-	ECA_PURPOSE_CONSOLE,
-	ECA_PURPOSE_CONTROL,
-	ECA_PURPOSE_PING,
-};
-const char *eca_purpose_name(enum eca_purpose p);	/* "backup", ... */
-int eca_purpose_from_name(const char *name);		/* -1 if unknown */
-
-struct eca_hello_server {
+struct eca_channel_server_hello {
 	char host[ECA_HOST_MAX];
 	enum eca_role role;
 	char primaries[ECA_MAX_SERVERS][ECA_HOST_MAX];
@@ -70,7 +72,7 @@ struct eca_hello_server {
 	int has_cert;
 };
 
-struct eca_hello_client {
+struct eca_channel_client_hello {
 	char host[ECA_HOST_MAX];
 	enum eca_role role;
 	char primary[ECA_HOST_MAX];
@@ -87,7 +89,7 @@ struct eca_hello_client {
 	int has_autoenroll;
 };
 
-struct eca_chan_verdict {
+struct eca_channel_verdict {
 	int accept;
 	int code;			/* 0 or ECA_ERR_* (by name on the wire) */
 	char message[ECA_ERR_MSG_MAX];
@@ -95,15 +97,16 @@ struct eca_chan_verdict {
 };
 
 /*
- * Frame codec.  eca_frame_need: given the first len bytes of a stream,
- * 0 if a whole frame is there (*frame_len = its total length, header
- * included), ECA_ERR_PROTOCOL/"incomplete" never: returns 1 when more
- * bytes are needed, or ECA_ERR_TOO_LARGE if the announced length is over
- * ECA_FRAME_MAX or zero (ECA_ERR_PROTOCOL).
+ * Frame codec.  eca_channel_frame_need looks at the first len bytes of a
+ * stream: 0 when a whole frame is there (*frame_len, may be NULL, gets its
+ * length, header included), 1 when more bytes are needed,
+ * ECA_ERR_PROTOCOL for an announced length of zero and ECA_ERR_TOO_LARGE
+ * for one over ECA_FRAME_MAX.
  */
-int eca_frame_need(const unsigned char *buf, size_t len, size_t *frame_len);
+int eca_channel_frame_need(const unsigned char *buf, size_t len,
+    size_t *frame_len);
 /* Encode obj as one frame (caller frees *out). */
-int eca_frame_encode_json(const void *json_obj, unsigned char **out,
+int eca_channel_frame_encode(const void *json_obj, unsigned char **out,
     size_t *len, struct eca_err *err) ECA_WUR;
 
 /*
@@ -112,31 +115,31 @@ int eca_frame_encode_json(const void *json_obj, unsigned char **out,
  * strict about types; unknown keys are ignored; ECA_ERR_PROTOCOL with a
  * sentence naming the field.
  */
-int eca_chan_encode_server_hello(const struct eca_hello_server *h,
+int eca_channel_server_hello_encode(const struct eca_channel_server_hello *h,
     unsigned char **out, size_t *len, struct eca_err *err) ECA_WUR;
-int eca_chan_parse_server_hello(const unsigned char *buf, size_t len,
-    struct eca_hello_server *out, struct eca_err *err) ECA_WUR;
-int eca_chan_encode_client_hello(const struct eca_hello_client *h,
+int eca_channel_server_hello_parse(const unsigned char *buf, size_t len,
+    struct eca_channel_server_hello *out, struct eca_err *err) ECA_WUR;
+int eca_channel_client_hello_encode(const struct eca_channel_client_hello *h,
     unsigned char **out, size_t *len, struct eca_err *err) ECA_WUR;
-int eca_chan_parse_client_hello(const unsigned char *buf, size_t len,
-    struct eca_hello_client *out, struct eca_err *err) ECA_WUR;
-int eca_chan_encode_verdict(const struct eca_chan_verdict *v,
+int eca_channel_client_hello_parse(const unsigned char *buf, size_t len,
+    struct eca_channel_client_hello *out, struct eca_err *err) ECA_WUR;
+int eca_channel_verdict_encode(const struct eca_channel_verdict *v,
     unsigned char **out, size_t *len, struct eca_err *err) ECA_WUR;
-int eca_chan_parse_verdict(const unsigned char *buf, size_t len,
-    struct eca_chan_verdict *out, struct eca_err *err) ECA_WUR;
+int eca_channel_verdict_parse(const unsigned char *buf, size_t len,
+    struct eca_channel_verdict *out, struct eca_err *err) ECA_WUR;
 
 /*
  * The shared primary: the first of mine (in my SERVER order) that theirs
  * also lists (in canonical form), a peer of role primary counting as
  * listing itself (it is a host of its own domain).  NULL if none.
  */
-const char *eca_chan_shared_primary(const struct eca_config *mine,
-    const struct eca_hello_server *theirs);
+const char *eca_channel_shared_primary(const struct eca_config *mine,
+    const struct eca_channel_server_hello *theirs);
 
 struct eca_host;	/* host.h */
 
 /* What `eca ping` reports, step by step (microseconds; -1 not reached). */
-struct eca_chan_steps {
+struct eca_channel_steps {
 	char address[ECA_HOST_MAX + 8];	/* host:port connected to */
 	int64_t resolve_us;
 	int64_t tcp_us;
@@ -163,7 +166,7 @@ struct eca_channel;
  */
 int eca_channel_open(struct eca_host *h, const char *peer,
     enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
-    struct eca_chan_steps *steps, struct eca_err *err) ECA_WUR;
+    struct eca_channel_steps *steps, struct eca_err *err) ECA_WUR;
 void eca_channel_close(struct eca_channel *ch);
 SSL *eca_channel_ssl(struct eca_channel *ch);
 /* Send one frame / receive one frame (payload into buf, at most cap). */

@@ -1,7 +1,7 @@
 /*
  * host.c - this host's view of its backup domains: credentials, one
- * roster per primary kept in sync with GET /v1/roster, lookups that wait
- * for an enrollment in flight, enrollment through POST /v1/enrollments,
+ * roster per primary kept in sync with GET /v1/roster, refreshes that
+ * wait for an enrollment in flight, enrollment through POST /v1/enrollments,
  * the local enrollment state, and the auto-enrollment rule.
  *
  * Locking: each domain's mutex guards its roster pointer, the roster's
@@ -13,8 +13,8 @@
 #include "host.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +27,9 @@
 #include <openssl/err.h>
 
 #include "log.h"
+#include "text.h"
 #include "tls.h"
+#include "util.h"
 #include "vcache.h"
 #include "wire.h"
 
@@ -42,15 +44,6 @@
 /* Pages in one sync: the most a roster can hold, with room to spare. */
 #define HOST_SYNC_PAGES_MAX \
 	(ECA_ROSTER_HOSTS_MAX / ECA_ROSTER_PAGE_MAX + 16)
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 sleep_ms(int64_t ms)
@@ -169,7 +162,7 @@ static void
 state_load(struct eca_host *h, struct eca_domain *d)
 {
 	uint8_t raw[ECA_ROSTER_FP_LEN];
-	char path[4096];
+	char path[PATH_MAX];
 	struct eca_err e;
 	json_error_t je;
 	json_t *j = NULL;
@@ -226,27 +219,19 @@ state_load(struct eca_host *h, struct eca_domain *d)
 		fclose(f);
 }
 
-/* Write the state file: temporary file, fsync, rename, fsync the dir. */
+/* Write the state file (0600), atomically and durably (util.h). */
 static int
 state_save(struct eca_host *h, struct eca_domain *d, const char *fp,
     const char *host_id, struct eca_err *err)
 {
-	char path[4096], tmp[4096 + 8], at[32], *dir = NULL, *slash;
+	char path[PATH_MAX], at[ECA_TEXT_TIME_LEN];
 	json_t *j = NULL;
 	char *text = NULL;
-	size_t len, off;
-	ssize_t w;
-	int fd = -1, dfd = -1, r;
+	int r;
 
-	tmp[0] = '\0';
 	if ((r = state_path(h, d, path, sizeof(path), err)) != 0)
 		goto out;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >=
-	    sizeof(tmp)) {
-		r = eca_err_set(err, ECA_ERR_CONFIG, "state path too long");
-		goto out;
-	}
-	eca_wire_time((int64_t)time(NULL), at, sizeof(at));
+	eca_text_rfc3339((int64_t)time(NULL), at, sizeof(at));
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "primary", d->server->name,
 	    "host", h->cfg->client_name, "fingerprint", fp, "host_id",
 	    host_id, "at", at);
@@ -256,58 +241,31 @@ state_save(struct eca_host *h, struct eca_domain *d, const char *fp,
 		    "the enrollment state");
 		goto out;
 	}
-	/* mkstemp makes the file 0600. */
-	if ((fd = mkstemp(tmp)) == -1) {
-		tmp[0] = '\0';
-		r = eca_err_set(err, ECA_ERR_IO, "cannot create a file beside "
-		    "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	len = strlen(text);
-	for (off = 0; off < len; off += (size_t)w) {
-		if ((w = write(fd, text + off, len - off)) < 0) {
-			if (errno == EINTR) {
-				w = 0;
-				continue;
-			}
-			r = eca_err_set(err, errno == ENOSPC ?
-			    ECA_ERR_DISK_FULL : ECA_ERR_IO, "cannot write %s: "
-			    "%s", tmp, strerror(errno));
-			goto out;
-		}
-	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		r = eca_err_set(err, ECA_ERR_IO, "cannot write %s: %s", tmp,
-		    strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		r = eca_err_set(err, ECA_ERR_IO, "cannot rename %s to %s: %s",
-		    tmp, path, strerror(errno));
-		goto out;
-	}
-	tmp[0] = '\0';
-	if ((dir = strdup(path)) != NULL && (slash = strrchr(dir, '/')) !=
-	    NULL) {
-		*slash = '\0';
-		if ((dfd = open(dir[0] != '\0' ? dir : "/", O_RDONLY |
-		    O_DIRECTORY | O_CLOEXEC)) != -1)
-			(void)fsync(dfd);
-	}
-	r = 0;
+	r = eca_util_replace_file(path, text, strlen(text), 0600, err);
  out:
-	if (fd != -1)
-		close(fd);
-	if (dfd != -1)
-		close(dfd);
-	if (tmp[0] != '\0' && r != 0)
-		(void)unlink(tmp);
-	free(dir);
 	free(text);
 	json_decref(j);
 	return r;
+}
+
+/* This host is enrolled with d as rec says: in d, and in STATE_DIR. */
+static void
+state_record(struct eca_host *h, struct eca_domain *d,
+    const struct eca_enrollment *rec)
+{
+	struct eca_err e;
+
+	/* The CLI may run without write access: not fatal. */
+	eca_err_clear(&e);
+	if (state_save(h, d, rec->cert.fingerprint, rec->host_id, &e) != 0)
+		log_debug("enrollment with %s not recorded locally: %s",
+		    d->server->name, e.msg);
+	pthread_mutex_lock(&d->lock);
+	snprintf(d->enrolled_fp, sizeof(d->enrolled_fp), "%s",
+	    rec->cert.fingerprint);
+	snprintf(d->host_id, sizeof(d->host_id), "%s", rec->host_id);
+	d->enrolled = 1;
+	pthread_mutex_unlock(&d->lock);
 }
 
 int
@@ -331,7 +289,7 @@ static int
 domain_load_roster(struct eca_host *h, struct eca_domain *d,
     struct eca_err *err)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	struct eca_err e;
 	int r;
 
@@ -580,7 +538,7 @@ sync_pages(struct eca_host *h, struct eca_domain *d, struct eca_err *err)
 static void
 sync_save(struct eca_host *h, struct eca_domain *d)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	struct eca_err e;
 
 	eca_err_clear(&e);
@@ -691,63 +649,42 @@ eca_domain_dn_map(void *arg, const char *subject, char *host, size_t size)
 	}
 }
 
-int
-eca_domain_lookup(struct eca_host *h, struct eca_domain *d,
-    const char *host, long wait_ms, struct eca_roster_entry *out,
-    struct eca_err *err)
+/* Is host in d's roster now (in any state)? */
+static int
+domain_has(struct eca_domain *d, const char *host)
 {
-	struct eca_err fe, se;
-	int64_t start = mono_ms(), left;
-	int fr, lr, stale_tried = 0, miss_tried = 0;
+	struct eca_roster_entry e;
+	int r;
 
-	if (h == NULL || d == NULL || host == NULL || out == NULL)
+	pthread_mutex_lock(&d->lock);
+	r = eca_roster_lookup_host(d->roster, host, &e);
+	pthread_mutex_unlock(&d->lock);
+	return r == 0;
+}
+
+int
+eca_domain_refresh(struct eca_host *h, struct eca_domain *d,
+    const char *host, long wait_ms, struct eca_err *err)
+{
+	int64_t start = eca_util_mono_ms(), left;
+	int r;
+
+	if (h == NULL || d == NULL || (wait_ms > 0 && host == NULL))
 		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_domain_lookup: missing argument");
-	eca_err_clear(&se);
-	for (;;) {
-		eca_err_clear(&fe);
-		pthread_mutex_lock(&d->lock);
-		fr = eca_roster_check_fresh(d->roster, (int64_t)time(NULL),
-		    h->roster_max_age, &fe);
-		lr = eca_roster_lookup_host(d->roster, host, out);
-		if (fr != 0 && stale_tried && se.code == 0)
-			se = d->last_sync_err;
-		pthread_mutex_unlock(&d->lock);
-		if (fr != 0) {
-			/* Too old: refresh once, and fail closed if that fails. */
-			if (!stale_tried) {
-				stale_tried = 1;
-				domain_sync(h, d, 1, &se);
-				continue;
-			}
-			return eca_err_set(err, ECA_ERR_ROSTER_STALE, "%s; %s",
-			    fe.msg, se.code != 0 ? se.msg :
-			    "the roster could not be refreshed");
-		}
-		/*
-		 * A removed host may have enrolled again since: refresh once,
-		 * as on a miss, but do not wait (its enrollment, if any,
-		 * was answered before it called).
-		 */
-		if (lr == 0 && (out->state != ECA_STATE_REMOVED || miss_tried))
-			return 0;
-		if (!miss_tried) {
-			/*
-			 * Waiting for an enrollment in flight paces its own
-			 * syncs (HOST_WAIT_STEP_MS): no rate-limit wait here.
-			 */
-			miss_tried = 1;
-			domain_sync(h, d, wait_ms <= 0, NULL);
-			continue;
-		}
-		left = wait_ms - (mono_ms() - start);
-		if (wait_ms <= 0 || left <= 0)
+		    "eca_domain_refresh: missing argument");
+	/*
+	 * Waiting for an enrollment in flight paces its own syncs
+	 * (HOST_WAIT_STEP_MS): no rate-limit wait then.
+	 */
+	r = domain_sync(h, d, wait_ms <= 0, err);
+	while (wait_ms > 0 && !domain_has(d, host)) {
+		left = wait_ms - (eca_util_mono_ms() - start);
+		if (left <= 0)
 			break;
 		sleep_ms(left < HOST_WAIT_STEP_MS ? left : HOST_WAIT_STEP_MS);
-		domain_sync(h, d, 0, NULL);
+		r = domain_sync(h, d, 0, err);
 	}
-	return eca_err_set(err, ECA_ERR_NOT_FOUND, "%.253s is not in the "
-	    "enrollment roster of %s", host, d->server->name);
+	return r;
 }
 
 int64_t
@@ -805,9 +742,10 @@ outcome_from_name(const char *name)
 }
 
 int
-eca_domain_enroll(struct eca_host *h, struct eca_domain *d, int precheck,
-    int force, enum eca_method method, enum eca_enroll_outcome *outcome,
-    struct eca_enrollment *out, struct eca_err *err)
+eca_domain_enroll(struct eca_host *h, struct eca_domain *d,
+    unsigned int flags, enum eca_method method,
+    enum eca_enroll_outcome *outcome, struct eca_enrollment *out,
+    struct eca_err *err)
 {
 	struct eca_client *c = NULL;
 	struct eca_enrollment rec;
@@ -816,6 +754,8 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d, int precheck,
 	json_t *body = NULL, *resp = NULL;
 	const char *name;
 	long status;
+	int precheck = (flags & ECA_ENROLL_PRECHECK) != 0;
+	int force = (flags & ECA_ENROLL_FORCE) != 0;
 	int r, o;
 
 	if (outcome != NULL)
@@ -831,8 +771,8 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d, int precheck,
 	/* A storm of first enrollments: come back when told, with jitter. */
 	eca_client_set_busy_retry(c, HOST_ENROLL_BUSY_MS);
 	body = json_pack("{s:s, s:b, s:b, s:s, s:s}",
-	    "host", h->cfg->client_name, "precheck", precheck != 0,
-	    "force", force != 0, "role", eca_config_role_name(h->cfg->role),
+	    "host", h->cfg->client_name, "precheck", precheck,
+	    "force", force, "role", eca_config_role_name(h->cfg->role),
 	    "method", method == ECA_METHOD_AUTO ? "auto" : "manual");
 	if (body == NULL) {
 		r = eca_err_set(err, ECA_ERR_NOMEM, "cannot build the "
@@ -864,20 +804,8 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d, int precheck,
 	if (out != NULL)
 		*out = rec;
 	if (!precheck && rec.cert.fingerprint[0] != '\0' &&
-	    rec.host_id[0] != '\0') {
-		/* The CLI may run without write access: not fatal. */
-		eca_err_clear(&e);
-		if (state_save(h, d, rec.cert.fingerprint, rec.host_id,
-		    &e) != 0)
-			log_debug("enrollment with %s not recorded locally: %s",
-			    d->server->name, e.msg);
-		pthread_mutex_lock(&d->lock);
-		snprintf(d->enrolled_fp, sizeof(d->enrolled_fp), "%s",
-		    rec.cert.fingerprint);
-		snprintf(d->host_id, sizeof(d->host_id), "%s", rec.host_id);
-		d->enrolled = 1;
-		pthread_mutex_unlock(&d->lock);
-	}
+	    rec.host_id[0] != '\0')
+		state_record(h, d, &rec);
 	r = 0;
  out:
 	json_decref(body);

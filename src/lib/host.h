@@ -16,18 +16,18 @@
 
 #include <openssl/ssl.h>
 
-#include "channel.h"
 #include "client.h"
 #include "config.h"
 #include "enroll.h"
 #include "err.h"
+#include "purpose.h"
 #include "roster.h"
 #include "store.h"
 #include "x509.h"
 
 /* On a roster miss, refresh at most this often per domain (seconds). */
 #define ECA_ROSTER_MISS_INTERVAL 1
-/* How long an accepting host waits for a caller's enrollment in flight. */
+/* How long a host waits for its peer's enrollment in flight. */
 #define ECA_ENROLL_WAIT_MS 5000
 
 struct eca_domain {
@@ -87,14 +87,6 @@ int eca_domain_sync(struct eca_host *h, struct eca_domain *d, int on_miss,
     struct eca_err *err) ECA_WUR;
 
 /*
- * Look host up in d's roster.  0 and *out, ECA_ERR_NOT_FOUND, or
- * ECA_ERR_ROSTER_STALE (with err) when the roster is older than
- * roster_max_age and could not be refreshed.  On a miss it syncs once
- * (on_miss) and, if wait_ms > 0, keeps re-syncing until the host appears
- * or wait_ms passes (a caller's enrollment in flight).  A REMOVED record
- * gets the one refresh, not the wait, and is returned (state REMOVED).
- */
-/*
  * ECA_IDENTITY = DN: eca_dn_map_fn over the roster of a domain (arg is a
  * struct eca_dn_lookup): the subject's host, refreshing the roster once
  * (rate-limited, as on a host miss) when the subject is not mapped.
@@ -106,9 +98,17 @@ struct eca_dn_lookup {
 int eca_domain_dn_map(void *arg, const char *subject, char *host,
     size_t size);
 
-int eca_domain_lookup(struct eca_host *h, struct eca_domain *d,
-    const char *host, long wait_ms, struct eca_roster_entry *out,
-    struct eca_err *err) ECA_WUR;
+/*
+ * Refresh d's roster for a peer that is missing from it, REMOVED, enrolled
+ * with another certificate, or when it is stale: one sync now (on a miss:
+ * rate-limited to ECA_ROSTER_MISS_INTERVAL, see eca_domain_sync), and with
+ * wait_ms > 0, a sync every half second until host is in the roster or
+ * wait_ms has passed (the peer's enrollment in flight).  Returns the last
+ * sync's result; the caller then looks with eca_domain_peek, which also
+ * tells a stale roster.
+ */
+int eca_domain_refresh(struct eca_host *h, struct eca_domain *d,
+    const char *host, long wait_ms, struct eca_err *err) ECA_WUR;
 
 /*
  * Look host up in d's roster as it is, without any network and without
@@ -125,16 +125,23 @@ int eca_domain_peek(struct eca_host *h, struct eca_domain *d,
 /* The version of d's roster now (its registry version; 0 when empty). */
 int64_t eca_domain_roster_version(struct eca_domain *d);
 
+/* How eca_domain_enroll asks; or-ed together, 0 for a plain enrollment. */
+enum eca_enroll_flags {
+	ECA_ENROLL_PRECHECK = 1 << 0,	/* decide, but write nothing */
+	ECA_ENROLL_FORCE = 1 << 1,	/* replace another key if allowed */
+};
+
 /*
  * Enroll this host with d's primary: POST /v1/enrollments, the same call
  * `eca enroll` makes.  On success the local state (enrolled fingerprint,
- * host ID) is recorded in STATE_DIR and *out (may be NULL) gets the record;
- * *outcome the outcome.  Refusals come back as their ECA_ERR_* with the
- * primary's message.
+ * host ID) is recorded in STATE_DIR (not for a precheck) and *out (may be
+ * NULL) gets the record; *outcome the outcome.  Refusals come back as
+ * their ECA_ERR_* with the primary's message.
  */
-int eca_domain_enroll(struct eca_host *h, struct eca_domain *d, int precheck,
-    int force, enum eca_method method, enum eca_enroll_outcome *outcome,
-    struct eca_enrollment *out, struct eca_err *err) ECA_WUR;
+int eca_domain_enroll(struct eca_host *h, struct eca_domain *d,
+    unsigned int flags, enum eca_method method,
+    enum eca_enroll_outcome *outcome, struct eca_enrollment *out,
+    struct eca_err *err) ECA_WUR;
 
 /* Is this host's current certificate the one enrolled with d, as far as the
  * local state knows?  (No network.) */

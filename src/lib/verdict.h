@@ -5,8 +5,9 @@
  * host: chain and validity (and revocation, through the peer policy),
  * identity equals the expected host name, then the peer's enrollment in
  * the roster of the primary both hosts share.  It is pure: the caller
- * looks the peer up in the roster (refreshing it on a miss) and passes
- * what it found.
+ * looks the peer up in the roster and passes what it found.  Both ends
+ * of a channel reach it through eca_judge_peer (judge.h), which does the
+ * looking up, refreshing and enrolling around it.
  */
 #ifndef ECA_VERDICT_H
 #define ECA_VERDICT_H
@@ -14,15 +15,15 @@
 #include <openssl/x509.h>
 
 #include "certinfo.h"
-#include "channel.h"
 #include "err.h"
+#include "purpose.h"
 #include "roster.h"
 #include "x509.h"
 
 /*
  * The certificate part of the verdict (eca_x509_check_peer), kept so that
- * a caller that needs it before the roster lookup (ecad's judge: a
- * stranger must not make it enroll or sync) does not run it twice.
+ * a caller that needs it before the roster lookup (eca_judge_peer: a
+ * stranger must not make a host enroll or sync) does not run it twice.
  */
 struct eca_cert_check {
 	int code;			/* 0: trusted, valid, the host's */
@@ -79,7 +80,7 @@ struct eca_verdict {
  * Returns out->code.
  */
 int eca_verdict_peer(const struct eca_verdict_input *in,
-    struct eca_verdict *out);
+    struct eca_verdict *out) ECA_WUR;
 
 /*
  * The certificate checks of the verdict alone (policy, leaf, chain and

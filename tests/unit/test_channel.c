@@ -123,9 +123,9 @@ enum which { SH, CH, VD };
 static void
 parse_as(enum which w, const char *text, int code, const char *needle)
 {
-	struct eca_hello_server sh;
-	struct eca_hello_client hc;
-	struct eca_chan_verdict v;
+	struct eca_channel_server_hello sh;
+	struct eca_channel_client_hello hc;
+	struct eca_channel_verdict v;
 	struct eca_err err;
 	const unsigned char *b = (const unsigned char *)text;
 	size_t n = strlen(text);
@@ -134,13 +134,13 @@ parse_as(enum which w, const char *text, int code, const char *needle)
 	eca_err_clear(&err);
 	switch (w) {
 	case SH:
-		r = eca_chan_parse_server_hello(b, n, &sh, &err);
+		r = eca_channel_server_hello_parse(b, n, &sh, &err);
 		break;
 	case CH:
-		r = eca_chan_parse_client_hello(b, n, &hc, &err);
+		r = eca_channel_client_hello_parse(b, n, &hc, &err);
 		break;
 	default:
-		r = eca_chan_parse_verdict(b, n, &v, &err);
+		r = eca_channel_verdict_parse(b, n, &v, &err);
 		break;
 	}
 	assert_int_equal(r, code);
@@ -168,7 +168,8 @@ test_frame_with_zero_length_is_a_protocol_error(void **state)
 	size_t fl = 99;
 
 	(void)state;
-	assert_int_equal(eca_frame_need(z, sizeof(z), &fl), ECA_ERR_PROTOCOL);
+	assert_int_equal(eca_channel_frame_need(z, sizeof(z), &fl),
+	    ECA_ERR_PROTOCOL);
 	assert_int_equal(fl, 99);
 }
 
@@ -185,8 +186,9 @@ test_frame_longer_than_max_is_too_large(void **state)
 	h[2] = (unsigned char)(n >> 8);
 	h[3] = (unsigned char)n;
 	/* Refused as soon as the header is there, not after the payload. */
-	assert_int_equal(eca_frame_need(h, 4, NULL), ECA_ERR_TOO_LARGE);
-	assert_int_equal(eca_frame_need(big, 4, NULL), ECA_ERR_TOO_LARGE);
+	assert_int_equal(eca_channel_frame_need(h, 4, NULL), ECA_ERR_TOO_LARGE);
+	assert_int_equal(eca_channel_frame_need(big, 4, NULL),
+	    ECA_ERR_TOO_LARGE);
 }
 
 static void
@@ -196,9 +198,9 @@ test_partial_header_needs_more_bytes(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(eca_frame_need(NULL, 0, NULL), 1);
+	assert_int_equal(eca_channel_frame_need(NULL, 0, NULL), 1);
 	for (i = 0; i < 4; i++)
-		assert_int_equal(eca_frame_need(h, i, NULL), 1);
+		assert_int_equal(eca_channel_frame_need(h, i, NULL), 1);
 }
 
 static void
@@ -208,12 +210,12 @@ test_partial_payload_needs_more_bytes(void **state)
 	size_t fl = 0;
 
 	(void)state;
-	assert_int_equal(eca_frame_need(f, 4, &fl), 1);
-	assert_int_equal(eca_frame_need(f, 5, &fl), 1);
-	assert_int_equal(eca_frame_need(f, 6, &fl), 0);
+	assert_int_equal(eca_channel_frame_need(f, 4, &fl), 1);
+	assert_int_equal(eca_channel_frame_need(f, 5, &fl), 1);
+	assert_int_equal(eca_channel_frame_need(f, 6, &fl), 0);
 	assert_int_equal(fl, 6);
 	/* Bytes after the frame belong to the next one. */
-	assert_int_equal(eca_frame_need(f, 7, &fl), 0);
+	assert_int_equal(eca_channel_frame_need(f, 7, &fl), 0);
 	assert_int_equal(fl, 6);
 }
 
@@ -231,7 +233,7 @@ test_encoding_an_oversized_message_is_refused(void **state)
 	memset(big, 'a', ECA_FRAME_MAX);
 	big[ECA_FRAME_MAX] = '\0';
 	assert_non_null(j = json_pack("{s:s}", "payload", big));
-	assert_int_equal(eca_frame_encode_json(j, &out, &len, &err),
+	assert_int_equal(eca_channel_frame_encode(j, &out, &len, &err),
 	    ECA_ERR_TOO_LARGE);
 	assert_null(out);
 	assert_int_equal(len, 0);
@@ -262,14 +264,14 @@ test_garbage_json_is_refused_by_every_parser(void **state)
 static void
 test_garbage_in_a_message_is_not_echoed_raw(void **state)
 {
-	struct eca_hello_server sh;
+	struct eca_channel_server_hello sh;
 	struct eca_err err;
 	const char text[] = "{\"v\":1,\"host\":\"\x1b[31mevil\",\"role\":"
 	    "\"media\",\"primaries\":[],\"cert\":true}";
 	size_t i;
 
 	(void)state;
-	assert_int_equal(eca_chan_parse_server_hello(
+	assert_int_equal(eca_channel_server_hello_parse(
 	    (const unsigned char *)text, strlen(text), &sh, &err),
 	    ECA_ERR_PROTOCOL);
 	for (i = 0; err.msg[i] != '\0'; i++)
@@ -384,8 +386,8 @@ test_bad_host_names_are_refused(void **state)
 static void
 test_hello_names_are_read_canonical(void **state)
 {
-	struct eca_hello_server sh;
-	struct eca_hello_client hc;
+	struct eca_channel_server_hello sh;
+	struct eca_channel_client_hello hc;
 	unsigned char *f;
 	size_t len;
 	const char *s = "{\"v\":1,\"host\":\"MEDIA1.Example\",\"role\":"
@@ -396,13 +398,13 @@ test_hello_names_are_read_canonical(void **state)
 
 	(void)state;
 	f = frame_of(s, &len);
-	assert_int_equal(eca_chan_parse_server_hello(f + 4, len - 4, &sh,
+	assert_int_equal(eca_channel_server_hello_parse(f + 4, len - 4, &sh,
 	    NULL), 0);
 	free(f);
 	assert_string_equal(sh.host, "media1.example");
 	assert_string_equal(sh.primaries[0], "p1.example");
 	f = frame_of(c, &len);
-	assert_int_equal(eca_chan_parse_client_hello(f + 4, len - 4, &hc,
+	assert_int_equal(eca_channel_client_hello_parse(f + 4, len - 4, &hc,
 	    NULL), 0);
 	free(f);
 	assert_string_equal(hc.host, "client1.example");
@@ -439,7 +441,7 @@ test_other_protocol_version_is_refused(void **state)
 static void
 test_verdict_accept_and_code_must_agree(void **state)
 {
-	struct eca_chan_verdict v;
+	struct eca_channel_verdict v;
 	const char text[] = "{\"accept\":false,\"code\":\"NEWER_REASON\","
 	    "\"message\":\"m\",\"primary\":\"\"}";
 
@@ -451,7 +453,7 @@ test_verdict_accept_and_code_must_agree(void **state)
 	parse_as(VD, "{\"accept\":true,\"code\":\"WHATEVER\",\"message\":\"\","
 	    "\"primary\":\"\"}", ECA_ERR_PROTOCOL, "unknown code");
 	/* An unknown reason from a newer peer still refuses. */
-	assert_int_equal(eca_chan_parse_verdict((const unsigned char *)text,
+	assert_int_equal(eca_channel_verdict_parse((const unsigned char *)text,
 	    strlen(text), &v, NULL), 0);
 	assert_false(v.accept);
 	assert_int_equal(v.code, ECA_ERR_INTERNAL);
@@ -460,12 +462,12 @@ test_verdict_accept_and_code_must_agree(void **state)
 static void
 test_verdict_message_control_characters_are_replaced(void **state)
 {
-	struct eca_chan_verdict v;
+	struct eca_channel_verdict v;
 	const char text[] = "{\"accept\":false,\"code\":\"BANNED\","
 	    "\"message\":\"a\\u001b[2Jb\\nc \\u00e9\",\"primary\":\"p.example\"}";
 
 	(void)state;
-	assert_int_equal(eca_chan_parse_verdict((const unsigned char *)text,
+	assert_int_equal(eca_channel_verdict_parse((const unsigned char *)text,
 	    strlen(text), &v, NULL), 0);
 	assert_int_equal(v.code, ECA_ERR_BANNED);
 	assert_string_equal(v.message, "a\\x1b[2Jb\\x0ac \\xc3\\xa9");
@@ -475,31 +477,31 @@ test_verdict_message_control_characters_are_replaced(void **state)
 static void
 test_encoders_refuse_invalid_input(void **state)
 {
-	struct eca_hello_server sh;
-	struct eca_hello_client hc;
-	struct eca_chan_verdict v;
+	struct eca_channel_server_hello sh;
+	struct eca_channel_client_hello hc;
+	struct eca_channel_verdict v;
 	unsigned char *out = NULL;
 	size_t len;
 
 	(void)state;
 	memset(&sh, 0, sizeof(sh));
 	snprintf(sh.host, sizeof(sh.host), "bad host");
-	assert_int_equal(eca_chan_encode_server_hello(&sh, &out, &len, NULL),
+	assert_int_equal(eca_channel_server_hello_encode(&sh, &out, &len, NULL),
 	    ECA_ERR_INTERNAL);
 	snprintf(sh.host, sizeof(sh.host), "s.example");
 	sh.nprimaries = ECA_MAX_SERVERS + 1;
-	assert_int_equal(eca_chan_encode_server_hello(&sh, &out, &len, NULL),
+	assert_int_equal(eca_channel_server_hello_encode(&sh, &out, &len, NULL),
 	    ECA_ERR_INTERNAL);
 	memset(&hc, 0, sizeof(hc));
 	snprintf(hc.host, sizeof(hc.host), "c.example");
 	snprintf(hc.primary, sizeof(hc.primary), "p.example");
 	hc.purpose = (enum eca_purpose)42;
-	assert_int_equal(eca_chan_encode_client_hello(&hc, &out, &len, NULL),
+	assert_int_equal(eca_channel_client_hello_encode(&hc, &out, &len, NULL),
 	    ECA_ERR_INTERNAL);
 	memset(&v, 0, sizeof(v));
 	v.accept = 1;
 	v.code = ECA_ERR_BANNED;
-	assert_int_equal(eca_chan_encode_verdict(&v, &out, &len, NULL),
+	assert_int_equal(eca_channel_verdict_encode(&v, &out, &len, NULL),
 	    ECA_ERR_INTERNAL);
 	assert_null(out);
 }
@@ -516,9 +518,9 @@ test_frame_round_trip(void **state)
 
 	(void)state;
 	assert_non_null(j = json_pack("{s:s}", "op", "ping"));
-	assert_int_equal(eca_frame_encode_json(j, &f, &len, NULL), 0);
+	assert_int_equal(eca_channel_frame_encode(j, &f, &len, NULL), 0);
 	assert_int_equal(len, 4 + strlen("{\"op\":\"ping\"}"));
-	assert_int_equal(eca_frame_need(f, len, &fl), 0);
+	assert_int_equal(eca_channel_frame_need(f, len, &fl), 0);
 	assert_int_equal(fl, len);
 	assert_memory_equal(f + 4, "{\"op\":\"ping\"}", len - 4);
 	json_decref(j);
@@ -528,7 +530,7 @@ test_frame_round_trip(void **state)
 static void
 test_server_hello_round_trip(void **state)
 {
-	struct eca_hello_server in, out;
+	struct eca_channel_server_hello in, out;
 	unsigned char *f = NULL;
 	size_t len, i;
 
@@ -541,9 +543,10 @@ test_server_hello_round_trip(void **state)
 		snprintf(in.primaries[i], sizeof(in.primaries[i]),
 		    "primary-%zu.example", i);
 	in.nprimaries = ECA_MAX_SERVERS;
-	assert_int_equal(eca_chan_encode_server_hello(&in, &f, &len, NULL), 0);
-	assert_int_equal(eca_frame_need(f, len, NULL), 0);
-	assert_int_equal(eca_chan_parse_server_hello(f + 4, len - 4, &out,
+	assert_int_equal(eca_channel_server_hello_encode(&in, &f, &len, NULL),
+	    0);
+	assert_int_equal(eca_channel_frame_need(f, len, NULL), 0);
+	assert_int_equal(eca_channel_server_hello_parse(f + 4, len - 4, &out,
 	    NULL), 0);
 	assert_memory_equal(&in, &out, sizeof(in));
 	free(f);
@@ -552,8 +555,9 @@ test_server_hello_round_trip(void **state)
 	in.has_cert = 0;
 	in.role = ECA_ROLE_PRIMARY;
 	memset(in.primaries, 0, sizeof(in.primaries));
-	assert_int_equal(eca_chan_encode_server_hello(&in, &f, &len, NULL), 0);
-	assert_int_equal(eca_chan_parse_server_hello(f + 4, len - 4, &out,
+	assert_int_equal(eca_channel_server_hello_encode(&in, &f, &len, NULL),
+	    0);
+	assert_int_equal(eca_channel_server_hello_parse(f + 4, len - 4, &out,
 	    NULL), 0);
 	assert_memory_equal(&in, &out, sizeof(in));
 	free(f);
@@ -562,7 +566,7 @@ test_server_hello_round_trip(void **state)
 static void
 test_client_hello_round_trip_every_purpose(void **state)
 {
-	struct eca_hello_client in, out;
+	struct eca_channel_client_hello in, out;
 	unsigned char *f = NULL;
 	size_t len;
 	int p;
@@ -577,9 +581,9 @@ test_client_hello_round_trip_every_purpose(void **state)
 		in.role = (enum eca_role)(p % 3);
 		in.purpose = (enum eca_purpose)p;
 		in.has_cert = p % 2;
-		assert_int_equal(eca_chan_encode_client_hello(&in, &f, &len,
+		assert_int_equal(eca_channel_client_hello_encode(&in, &f, &len,
 		    NULL), 0);
-		assert_int_equal(eca_chan_parse_client_hello(f + 4, len - 4,
+		assert_int_equal(eca_channel_client_hello_parse(f + 4, len - 4,
 		    &out, NULL), 0);
 		assert_memory_equal(&in, &out, sizeof(in));
 		free(f);
@@ -589,7 +593,7 @@ test_client_hello_round_trip_every_purpose(void **state)
 static void
 test_verdict_round_trip_accept_and_refuse(void **state)
 {
-	struct eca_chan_verdict in, out;
+	struct eca_channel_verdict in, out;
 	unsigned char *f = NULL;
 	size_t len;
 
@@ -597,8 +601,8 @@ test_verdict_round_trip_accept_and_refuse(void **state)
 	memset(&in, 0, sizeof(in));
 	in.accept = 1;
 	snprintf(in.primary, sizeof(in.primary), PRIMARY);
-	assert_int_equal(eca_chan_encode_verdict(&in, &f, &len, NULL), 0);
-	assert_int_equal(eca_chan_parse_verdict(f + 4, len - 4, &out, NULL),
+	assert_int_equal(eca_channel_verdict_encode(&in, &f, &len, NULL), 0);
+	assert_int_equal(eca_channel_verdict_parse(f + 4, len - 4, &out, NULL),
 	    0);
 	assert_memory_equal(&in, &out, sizeof(in));
 	free(f);
@@ -607,10 +611,10 @@ test_verdict_round_trip_accept_and_refuse(void **state)
 	in.code = ECA_ERR_FINGERPRINT_MISMATCH;
 	snprintf(in.message, sizeof(in.message), "c.example presented "
 	    "another certificate: run `eca enroll` on c.example");
-	assert_int_equal(eca_chan_encode_verdict(&in, &f, &len, NULL), 0);
+	assert_int_equal(eca_channel_verdict_encode(&in, &f, &len, NULL), 0);
 	assert_non_null(strstr((const char *)f + 4,
 	    "\"code\":\"FINGERPRINT_MISMATCH\""));
-	assert_int_equal(eca_chan_parse_verdict(f + 4, len - 4, &out, NULL),
+	assert_int_equal(eca_channel_verdict_parse(f + 4, len - 4, &out, NULL),
 	    0);
 	assert_memory_equal(&in, &out, sizeof(in));
 	free(f);
@@ -619,13 +623,13 @@ test_verdict_round_trip_accept_and_refuse(void **state)
 static void
 test_unknown_keys_are_ignored(void **state)
 {
-	struct eca_hello_server sh;
+	struct eca_channel_server_hello sh;
 	const char text[] = "{\"v\":1,\"host\":\"s.example\",\"role\":"
 	    "\"primary\",\"primaries\":[\"p1.example\",\"p2.example\"],"
 	    "\"cert\":false,\"future\":{\"x\":[1,2]}}";
 
 	(void)state;
-	assert_int_equal(eca_chan_parse_server_hello(
+	assert_int_equal(eca_channel_server_hello_parse(
 	    (const unsigned char *)text, strlen(text), &sh, NULL), 0);
 	assert_string_equal(sh.host, "s.example");
 	assert_int_equal(sh.role, ECA_ROLE_PRIMARY);
@@ -654,17 +658,17 @@ static void
 test_no_shared_primary_is_null(void **state)
 {
 	struct eca_config *cfg;
-	struct eca_hello_server sh;
+	struct eca_channel_server_hello sh;
 
 	(void)state;
 	cfg = config_of("CLIENT_NAME = c.example\nSERVER = p1.example\n");
 	memset(&sh, 0, sizeof(sh));
-	assert_null(eca_chan_shared_primary(cfg, &sh));
+	assert_null(eca_channel_shared_primary(cfg, &sh));
 	snprintf(sh.primaries[0], sizeof(sh.primaries[0]), "p2.example");
 	snprintf(sh.primaries[1], sizeof(sh.primaries[1]), "p1.example.org");
 	sh.nprimaries = 2;
-	assert_null(eca_chan_shared_primary(cfg, &sh));
-	assert_null(eca_chan_shared_primary(NULL, &sh));
+	assert_null(eca_channel_shared_primary(cfg, &sh));
+	assert_null(eca_channel_shared_primary(NULL, &sh));
 	eca_config_free(cfg);
 }
 
@@ -672,7 +676,7 @@ static void
 test_shared_primary_follows_my_order_and_ignores_case(void **state)
 {
 	struct eca_config *cfg;
-	struct eca_hello_server sh;
+	struct eca_channel_server_hello sh;
 	const char *p;
 
 	(void)state;
@@ -683,11 +687,11 @@ test_shared_primary_follows_my_order_and_ignores_case(void **state)
 	snprintf(sh.primaries[1], sizeof(sh.primaries[1]), "P2.example");
 	sh.nprimaries = 2;
 	/* Mine come first: p2 is before p3 in my SERVER list. */
-	assert_non_null(p = eca_chan_shared_primary(cfg, &sh));
+	assert_non_null(p = eca_channel_shared_primary(cfg, &sh));
 	assert_string_equal(p, "p2.example");
 	assert_ptr_equal(p, cfg->servers[1].name);
 	sh.nprimaries = 1;
-	assert_string_equal(eca_chan_shared_primary(cfg, &sh), "p3.example");
+	assert_string_equal(eca_channel_shared_primary(cfg, &sh), "p3.example");
 	eca_config_free(cfg);
 }
 
@@ -695,7 +699,7 @@ static void
 test_a_primary_peer_counts_as_listing_itself(void **state)
 {
 	struct eca_config *cfg;
-	struct eca_hello_server sh;
+	struct eca_channel_server_hello sh;
 
 	(void)state;
 	cfg = config_of("CLIENT_NAME = c.example\nSERVER = p1.example\n"
@@ -704,13 +708,13 @@ test_a_primary_peer_counts_as_listing_itself(void **state)
 	snprintf(sh.host, sizeof(sh.host), "P2.Example");
 	/* A media server named like a primary does not count. */
 	sh.role = ECA_ROLE_MEDIA;
-	assert_null(eca_chan_shared_primary(cfg, &sh));
+	assert_null(eca_channel_shared_primary(cfg, &sh));
 	sh.role = ECA_ROLE_PRIMARY;
-	assert_string_equal(eca_chan_shared_primary(cfg, &sh), "p2.example");
+	assert_string_equal(eca_channel_shared_primary(cfg, &sh), "p2.example");
 	/* My order still rules: p1, listed by the primary, comes first. */
 	snprintf(sh.primaries[0], sizeof(sh.primaries[0]), "p1.example");
 	sh.nprimaries = 1;
-	assert_string_equal(eca_chan_shared_primary(cfg, &sh), "p1.example");
+	assert_string_equal(eca_channel_shared_primary(cfg, &sh), "p1.example");
 	eca_config_free(cfg);
 }
 
@@ -740,7 +744,7 @@ struct srv {
 	struct eca_host *client;	/* M_ENROLL_LATE: roster to change */
 	X509 *leaf;			/* the server's certificate */
 	int got_hello;
-	struct eca_hello_client hello;
+	struct eca_channel_client_hello hello;
 	int64_t bulk_in;
 };
 
@@ -772,7 +776,7 @@ srv_recv_frame(SSL *ssl, unsigned char *buf, size_t *len)
 	unsigned char h[4];
 	size_t fl;
 
-	if (srv_read(ssl, h, 4) != 0 || eca_frame_need(h, 4, &fl) != 1)
+	if (srv_read(ssl, h, 4) != 0 || eca_channel_frame_need(h, 4, &fl) != 1)
 		return -1;
 	*len = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 |
 	    h[3];
@@ -933,7 +937,7 @@ srv_main(void *arg)
 	    "\"media\",\"primaries\":[\"other.example\",\"" PRIMARY "\"],"
 	    "\"cert\":true}") != 0 || srv_recv_frame(ssl, buf, &len) != 0)
 		goto done;
-	if (eca_chan_parse_client_hello(buf, len, &s->hello, NULL) == 0)
+	if (eca_channel_client_hello_parse(buf, len, &s->hello, NULL) == 0)
 		s->got_hello = 1;
 	if (s->mode == M_ENROLL_LATE)
 		roster_put(s->client, SERVER, s->leaf, ECA_STATE_ENROLLED);
@@ -1081,7 +1085,7 @@ mono_ms(void)
 /* Open to SERVER expecting code; err message must contain needle. */
 static void
 open_refused(struct fx *f, enum eca_purpose p, long timeout, int code,
-    const char *needle, struct eca_chan_steps *steps)
+    const char *needle, struct eca_channel_steps *steps)
 {
 	struct eca_channel *ch = (void *)1;
 	struct eca_err err;
@@ -1124,7 +1128,7 @@ test_open_refuses_an_invalid_peer_name(void **state)
 static void
 test_open_to_a_closed_port_is_unreachable(void **state)
 {
-	struct eca_chan_steps steps;
+	struct eca_channel_steps steps;
 	struct eca_channel *ch = (void *)1;
 	struct eca_err err;
 	struct fx f;
@@ -1145,7 +1149,7 @@ test_open_to_a_closed_port_is_unreachable(void **state)
 static void
 test_server_from_an_untrusted_ca_is_refused(void **state)
 {
-	struct eca_chan_steps steps;
+	struct eca_channel_steps steps;
 	struct fx f;
 
 	(void)state;
@@ -1165,7 +1169,7 @@ test_server_from_an_untrusted_ca_is_refused(void **state)
 static void
 test_server_hello_garbage_is_a_protocol_error(void **state)
 {
-	struct eca_chan_steps steps;
+	struct eca_channel_steps steps;
 	struct fx f;
 
 	(void)state;
@@ -1246,7 +1250,7 @@ test_hosts_sharing_no_primary_are_forbidden(void **state)
 static void
 test_server_not_in_the_roster_is_refused_before_the_hello(void **state)
 {
-	struct eca_chan_steps steps;
+	struct eca_channel_steps steps;
 	struct fx f;
 
 	(void)state;
@@ -1264,7 +1268,7 @@ static void
 test_server_with_another_certificate_is_a_fingerprint_mismatch(void **state)
 {
 	struct testca_leaf_opts o = { .cn = SERVER, .san = SERVER };
-	struct eca_chan_steps steps;
+	struct eca_channel_steps steps;
 	struct eca_certinfo want;
 	X509 *other = NULL;
 	struct fx f;
@@ -1304,7 +1308,7 @@ test_refusing_verdict_returns_its_code_and_message(void **state)
 static void
 test_failed_auto_enrollment_stops_the_channel(void **state)
 {
-	struct eca_chan_steps steps;
+	struct eca_channel_steps steps;
 	struct fx f;
 
 	(void)state;
@@ -1361,7 +1365,7 @@ test_server_never_enrolling_is_refused_after_the_wait(void **state)
 static void
 test_disabled_auto_enrollment_enrolls_nothing(void **state)
 {
-	struct eca_chan_steps steps;
+	struct eca_channel_steps steps;
 	struct eca_channel *ch = NULL;
 	struct eca_err err;
 	struct fx f;
@@ -1382,7 +1386,7 @@ test_disabled_auto_enrollment_enrolls_nothing(void **state)
 static void
 test_server_enrolling_during_the_handshake_is_accepted(void **state)
 {
-	struct eca_chan_steps steps;
+	struct eca_channel_steps steps;
 	struct eca_channel *ch = NULL;
 	struct eca_err err;
 	struct fx f;
@@ -1401,7 +1405,7 @@ test_server_enrolling_during_the_handshake_is_accepted(void **state)
 static void
 test_accepted_channel_reports_steps_and_serves_ping_and_bulk(void **state)
 {
-	struct eca_chan_steps steps;
+	struct eca_channel_steps steps;
 	struct eca_channel *ch = NULL;
 	struct eca_err err;
 	unsigned char *fr = NULL, buf[256];
@@ -1441,7 +1445,7 @@ test_accepted_channel_reports_steps_and_serves_ping_and_bulk(void **state)
 	    "\0\0\0\0", 4, &err), ECA_ERR_USAGE);
 	assert_non_null(j = json_pack("{s:s, s:s}", "op", "ping", "payload",
 	    "x"));
-	assert_int_equal(eca_frame_encode_json(j, &fr, &len, NULL), 0);
+	assert_int_equal(eca_channel_frame_encode(j, &fr, &len, NULL), 0);
 	assert_int_equal(eca_channel_send_frame(ch, fr, len, &err), 0);
 	assert_int_equal(eca_channel_recv_frame(ch, buf, 4, &got, &err),
 	    ECA_ERR_TOO_LARGE);

@@ -5,6 +5,7 @@
  * TLS server thread answering canned JSON).
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -268,7 +269,7 @@ save_roster(struct fx *f, int64_t synced_at)
 	struct eca_roster *r = NULL;
 	struct eca_roster_delta *d = NULL;
 	struct eca_change ch[3];
-	char path[4096], *body, fp[ECA_FP_HEX_LEN + 1];
+	char path[PATH_MAX], *body, fp[ECA_FP_HEX_LEN + 1];
 
 	memset(fp, 'a', ECA_FP_HEX_LEN);
 	fp[ECA_FP_HEX_LEN] = '\0';
@@ -348,7 +349,7 @@ test_host_without_certificate_cannot_sync_or_enroll(void **state)
 	assert_non_null(strstr(e.msg, "ECA_CERT_PATH"));
 	assert_int_equal(d->last_sync_err.code, ECA_ERR_NO_CLIENT_CERT);
 	eca_err_clear(&e);
-	assert_int_equal(eca_domain_enroll(f->h, d, 0, 0, ECA_METHOD_AUTO,
+	assert_int_equal(eca_domain_enroll(f->h, d, 0, ECA_METHOD_AUTO,
 	    &oc, NULL, &e), ECA_ERR_NO_CLIENT_CERT);
 	assert_int_equal(oc, ECA_OUTCOME_NONE);
 	assert_int_equal(d->sync_count, 0);
@@ -358,7 +359,7 @@ static void
 test_corrupt_roster_file_is_ignored_and_starts_empty(void **state)
 {
 	struct fx *f = *state;
-	char path[4096];
+	char path[PATH_MAX];
 
 	assert_int_equal(eca_roster_path(f->state, PRIMARY, path,
 	    sizeof(path), NULL), 0);
@@ -384,18 +385,18 @@ test_stale_roster_with_unreachable_primary_is_roster_stale(void **state)
 	d = eca_host_domain(f->h, PRIMARY);
 	assert_int_equal(eca_roster_count(d->roster), 3);
 	eca_err_clear(&e);
+	assert_int_equal(eca_domain_refresh(f->h, d, "media1.example", 0,
+	    &e), ECA_ERR_UNREACHABLE);
 	/* Even a host the roster holds: fail closed. */
-	assert_int_equal(eca_domain_lookup(f->h, d, "media1.example", 0,
-	    &ent, &e), ECA_ERR_ROSTER_STALE);
+	eca_err_clear(&e);
+	assert_int_equal(eca_domain_peek(f->h, d, "media1.example", &ent,
+	    NULL, &e), ECA_ERR_ROSTER_STALE);
 	assert_int_equal(e.code, ECA_ERR_ROSTER_STALE);
 	assert_non_null(strstr(e.msg, "ECA_ROSTER_MAX_AGE"));
 	/* The failed refresh is in the message. */
 	assert_non_null(strstr(e.msg, "cannot sync"));
 	assert_int_equal(d->last_sync_err.code, ECA_ERR_UNREACHABLE);
 	assert_int_equal(d->sync_count, 0);
-	/* Within ECA_ROSTER_MISS_INTERVAL: no new try, same verdict. */
-	assert_int_equal(eca_domain_lookup(f->h, d, "media1.example", 0,
-	    &ent, &e), ECA_ERR_ROSTER_STALE);
 }
 
 static void
@@ -409,8 +410,10 @@ test_never_synced_roster_with_unreachable_primary_is_roster_stale(
 	load_cfg(f, 1, closed_port(), NULL);
 	new_host(f);
 	eca_err_clear(&e);
-	assert_int_equal(eca_domain_lookup(f->h, &f->h->domains[0],
-	    "media1.example", 0, &ent, &e), ECA_ERR_ROSTER_STALE);
+	assert_int_equal(eca_domain_refresh(f->h, &f->h->domains[0],
+	    "media1.example", 0, NULL), ECA_ERR_UNREACHABLE);
+	assert_int_equal(eca_domain_peek(f->h, &f->h->domains[0],
+	    "media1.example", &ent, NULL, &e), ECA_ERR_ROSTER_STALE);
 	assert_non_null(strstr(e.msg, "never been synced"));
 }
 
@@ -429,14 +432,16 @@ test_missing_host_waits_then_is_not_found(void **state)
 	d = &f->h->domains[0];
 	eca_err_clear(&e);
 	t0 = now_ms();
-	assert_int_equal(eca_domain_lookup(f->h, d, "nobody.example", 600,
-	    &ent, &e), ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_domain_refresh(f->h, d, "nobody.example", 600,
+	    &e), ECA_ERR_UNREACHABLE);
 	ms = now_ms() - t0;
 	assert_true(ms >= 550);
 	assert_true(ms < 5000);
-	assert_non_null(strstr(e.msg, "nobody.example"));
 	/* It kept trying (the primary is down: every try failed). */
 	assert_int_equal(d->last_sync_err.code, ECA_ERR_UNREACHABLE);
+	assert_int_equal(eca_domain_peek(f->h, d, "nobody.example", &ent,
+	    NULL, &e), ECA_ERR_NOT_FOUND);
+	assert_non_null(strstr(e.msg, "nobody.example"));
 }
 
 static void
@@ -445,18 +450,19 @@ test_removed_host_is_refreshed_once_without_waiting(void **state)
 	struct fx *f = *state;
 	struct eca_roster_entry ent;
 	struct eca_domain *d;
-	struct eca_err e;
 	int64_t t0;
 
 	save_roster(f, (int64_t)time(NULL));
 	load_cfg(f, 1, closed_port(), NULL);
 	new_host(f);
 	d = &f->h->domains[0];
-	eca_err_clear(&e);
 	t0 = now_ms();
-	assert_int_equal(eca_domain_lookup(f->h, d, "client3.example",
-	    ECA_ENROLL_WAIT_MS, &ent, &e), 0);
+	/* In the roster (REMOVED): nothing to wait for. */
+	assert_int_equal(eca_domain_refresh(f->h, d, "client3.example",
+	    ECA_ENROLL_WAIT_MS, NULL), ECA_ERR_UNREACHABLE);
 	assert_true(now_ms() - t0 < ECA_ENROLL_WAIT_MS / 2);
+	assert_int_equal(eca_domain_peek(f->h, d, "client3.example", &ent,
+	    NULL, NULL), 0);
 	assert_int_equal(ent.state, ECA_STATE_REMOVED);
 	/* One refresh was tried (and failed: the primary is down). */
 	assert_int_not_equal(d->last_sync_try, 0);
@@ -464,7 +470,7 @@ test_removed_host_is_refreshed_once_without_waiting(void **state)
 }
 
 static void
-test_lookup_on_a_loaded_roster_needs_no_network(void **state)
+test_peek_on_a_loaded_roster_needs_no_network(void **state)
 {
 	struct fx *f = *state;
 	struct eca_roster_entry ent;
@@ -477,14 +483,14 @@ test_lookup_on_a_loaded_roster_needs_no_network(void **state)
 	new_host(f);
 	d = eca_host_domain(f->h, PRIMARY);
 	eca_err_clear(&e);
-	assert_int_equal(eca_domain_lookup(f->h, d, "media1.example", 0,
-	    &ent, &e), 0);
+	assert_int_equal(eca_domain_peek(f->h, d, "media1.example", &ent,
+	    NULL, &e), 0);
 	assert_string_equal(ent.host, "media1.example");
 	assert_int_equal(ent.state, ECA_STATE_ENROLLED);
 	assert_int_equal(ent.version, 1);
 	/* A banned host is found, with its state, for the verdict. */
-	assert_int_equal(eca_domain_lookup(f->h, d, "client2.example", 0,
-	    &ent, &e), 0);
+	assert_int_equal(eca_domain_peek(f->h, d, "client2.example", &ent,
+	    NULL, &e), 0);
 	assert_int_equal(ent.state, ECA_STATE_BANNED);
 	assert_int_equal(d->last_sync_try, 0);
 	assert_int_equal(d->sync_count, 0);
@@ -563,7 +569,7 @@ static void
 write_state(struct fx *f, const char *primary, const char *host,
     const char *fp, const char *id)
 {
-	char path[4096], buf[1024];
+	char path[PATH_MAX], buf[1024];
 
 	snprintf(path, sizeof(path), "%s/enrollment-%s.json", f->state,
 	    PRIMARY);
@@ -859,7 +865,7 @@ test_sync_fetches_every_page_then_deltas_and_persists(void **state)
 	struct eca_domain *d;
 	struct fake *k;
 	struct eca_err e;
-	char fp[ECA_FP_HEX_LEN + 1], path[4096];
+	char fp[ECA_FP_HEX_LEN + 1], path[PATH_MAX];
 
 	memset(fp, 'a', ECA_FP_HEX_LEN);
 	fp[ECA_FP_HEX_LEN] = '\0';
@@ -944,7 +950,7 @@ test_enroll_refusal_returns_the_primary_reason_and_records_nothing(
 	enum eca_enroll_outcome oc;
 	struct eca_err e;
 	struct fake *k;
-	char path[4096];
+	char path[PATH_MAX];
 	struct stat st;
 
 	k = fake_new(f);
@@ -954,7 +960,7 @@ test_enroll_refusal_returns_the_primary_reason_and_records_nothing(
 	new_host(f);
 	fake_run(k);
 	eca_err_clear(&e);
-	assert_int_equal(eca_domain_enroll(f->h, &f->h->domains[0], 0, 0,
+	assert_int_equal(eca_domain_enroll(f->h, &f->h->domains[0], 0,
 	    ECA_METHOD_AUTO, &oc, NULL, &e), ECA_ERR_BANNED);
 	assert_non_null(strstr(e.msg, "banned"));
 	assert_int_equal(eca_domain_is_enrolled(f->h, &f->h->domains[0]), 0);
@@ -1000,7 +1006,7 @@ test_enroll_records_local_state_that_survives_a_restart(void **state)
 	struct eca_err e;
 	struct fake *k;
 	json_t *body;
-	char path[4096];
+	char path[PATH_MAX];
 	struct stat st;
 
 	k = fake_new(f);
@@ -1009,7 +1015,7 @@ test_enroll_records_local_state_that_survives_a_restart(void **state)
 	new_host(f);
 	fake_run(k);
 	eca_err_clear(&e);
-	if (eca_domain_enroll(f->h, &f->h->domains[0], 0, 0, ECA_METHOD_AUTO,
+	if (eca_domain_enroll(f->h, &f->h->domains[0], 0, ECA_METHOD_AUTO,
 	    &oc, &rec, &e) != 0)
 		fail_msg("enroll: %s", e.msg);
 	assert_int_equal(oc, ECA_OUTCOME_ENROLLED);
@@ -1059,7 +1065,7 @@ test_precheck_records_nothing(void **state)
 	new_host(f);
 	fake_run(k);
 	eca_err_clear(&e);
-	if (eca_domain_enroll(f->h, &f->h->domains[0], 1, 0,
+	if (eca_domain_enroll(f->h, &f->h->domains[0], ECA_ENROLL_PRECHECK,
 	    ECA_METHOD_MANUAL, &oc, NULL, &e) != 0)
 		fail_msg("precheck: %s", e.msg);
 	assert_int_equal(oc, ECA_OUTCOME_ENROLLED);
@@ -1122,7 +1128,7 @@ test_concurrent_syncs_share_one_request(void **state)
 }
 
 static void
-test_lookup_waits_for_an_enrollment_in_flight(void **state)
+test_refresh_waits_for_an_enrollment_in_flight(void **state)
 {
 	struct fx *f = *state;
 	struct eca_roster_entry ent;
@@ -1144,9 +1150,11 @@ test_lookup_waits_for_an_enrollment_in_flight(void **state)
 	new_host(f);
 	fake_run(k);
 	eca_err_clear(&e);
-	if (eca_domain_lookup(f->h, &f->h->domains[0], "client9.example",
-	    ECA_ENROLL_WAIT_MS, &ent, &e) != 0)
-		fail_msg("lookup: %s", e.msg);
+	if (eca_domain_refresh(f->h, &f->h->domains[0], "client9.example",
+	    ECA_ENROLL_WAIT_MS, &e) != 0)
+		fail_msg("refresh: %s", e.msg);
+	assert_int_equal(eca_domain_peek(f->h, &f->h->domains[0],
+	    "client9.example", &ent, NULL, NULL), 0);
 	assert_int_equal(ent.state, ECA_STATE_ENROLLED);
 	assert_int_equal(ent.version, 2);
 	assert_int_equal(f->h->domains[0].sync_count, 2);
@@ -1181,7 +1189,7 @@ main(void)
 		T(test_never_synced_roster_with_unreachable_primary_is_roster_stale),
 		T(test_missing_host_waits_then_is_not_found),
 		T(test_removed_host_is_refreshed_once_without_waiting),
-		T(test_lookup_on_a_loaded_roster_needs_no_network),
+		T(test_peek_on_a_loaded_roster_needs_no_network),
 		T(test_peek_never_syncs_nor_waits),
 		T(test_peek_on_a_stale_roster_is_roster_stale),
 		T(test_malformed_state_file_is_ignored),
@@ -1195,7 +1203,7 @@ main(void)
 		T(test_enroll_records_local_state_that_survives_a_restart),
 		T(test_precheck_records_nothing),
 		T(test_concurrent_syncs_share_one_request),
-		T(test_lookup_waits_for_an_enrollment_in_flight),
+		T(test_refresh_waits_for_an_enrollment_in_flight),
 #undef T
 	};
 
