@@ -374,48 +374,48 @@ test_api_body_parsers_out_of_memory_is_a_clean_error(void **state)
  * so that a rename in channel.h is a change here only.
  */
 static int
-parse_server_hello(const char *text, struct eca_hello_server *out,
+parse_server_hello(const char *text, struct eca_channel_server_hello *out,
     struct eca_err *err)
 {
-	return eca_chan_parse_server_hello((const unsigned char *)text,
+	return eca_channel_server_hello_parse((const unsigned char *)text,
 	    strlen(text), out, err);
 }
 
 static int
-parse_client_hello(const char *text, struct eca_hello_client *out,
+parse_client_hello(const char *text, struct eca_channel_client_hello *out,
     struct eca_err *err)
 {
-	return eca_chan_parse_client_hello((const unsigned char *)text,
+	return eca_channel_client_hello_parse((const unsigned char *)text,
 	    strlen(text), out, err);
 }
 
 static int
-parse_verdict(const char *text, struct eca_chan_verdict *out,
+parse_verdict(const char *text, struct eca_channel_verdict *out,
     struct eca_err *err)
 {
-	return eca_chan_parse_verdict((const unsigned char *)text,
+	return eca_channel_verdict_parse((const unsigned char *)text,
 	    strlen(text), out, err);
 }
 
 static int
-encode_server_hello(const struct eca_hello_server *h, unsigned char **out,
+encode_server_hello(const struct eca_channel_server_hello *h, unsigned char **out,
     size_t *len, struct eca_err *err)
 {
-	return eca_chan_encode_server_hello(h, out, len, err);
+	return eca_channel_server_hello_encode(h, out, len, err);
 }
 
 static int
-encode_client_hello(const struct eca_hello_client *h, unsigned char **out,
+encode_client_hello(const struct eca_channel_client_hello *h, unsigned char **out,
     size_t *len, struct eca_err *err)
 {
-	return eca_chan_encode_client_hello(h, out, len, err);
+	return eca_channel_client_hello_encode(h, out, len, err);
 }
 
 static int
-encode_verdict(const struct eca_chan_verdict *v, unsigned char **out,
+encode_verdict(const struct eca_channel_verdict *v, unsigned char **out,
     size_t *len, struct eca_err *err)
 {
-	return eca_chan_encode_verdict(v, out, len, err);
+	return eca_channel_verdict_encode(v, out, len, err);
 }
 
 static const char server_hello_text[] = "{\"v\":1,\"host\":\"MEDIA1.Example\","
@@ -429,9 +429,9 @@ static const char verdict_text[] = "{\"accept\":false,\"code\":\"CONFLICT\","
     "\"primary\":\"p1.example\"}";
 
 struct chan_arg {
-	struct eca_hello_server sh;
-	struct eca_hello_client ch;
-	struct eca_chan_verdict v;
+	struct eca_channel_server_hello sh;
+	struct eca_channel_client_hello ch;
+	struct eca_channel_verdict v;
 	struct eca_err err;
 	char *want;	/* the three messages, encoded again */
 };
@@ -489,7 +489,7 @@ test_channel_parsers_out_of_memory_is_a_clean_error(void **state)
 	/* jansson's "out of memory" is a message it cannot read. */
 	static const int ok[] = { ECA_ERR_PROTOCOL, 0 };
 	static const struct failalloc_case c = {
-		.name = "eca_chan_parse_*",
+		.name = "eca_channel_*_parse",
 		.call = chan_parse_call,
 		.done = chan_parse_done,
 		.ok = ok,
@@ -555,7 +555,7 @@ static void
 test_channel_encoders_out_of_memory_is_a_clean_error(void **state)
 {
 	static const struct failalloc_case c = {
-		.name = "eca_chan_encode_*",
+		.name = "eca_channel_*_encode",
 		.call = chan_encode_call,
 		.done = chan_encode_done,
 	};
