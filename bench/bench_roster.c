@@ -162,8 +162,10 @@ build(struct eca_roster *r, size_t n)
 	for (i = 0; i < n && rc == 0; i += k) {
 		for (k = 0; k < page && i + k < n; k++)
 			fake_change(&ch[k], i + k);
-		j = eca_wire_roster(PRIMARY, since, (int64_t)n,
-		    ch[k - 1].version, since == 0, i + k < n, ch, k);
+		j = eca_wire_roster(&(struct eca_wire_roster_page){
+		    .primary = PRIMARY, .since = since, .version = (int64_t)n,
+		    .next = ch[k - 1].version, .full = since == 0,
+		    .more = i + k < n }, ch, k);
 		body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
 		if (body == NULL ||

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Fails if a banned libc call appears in eca's C sources (see STYLE.md):
+# Fails if a banned libc call appears in eca's C sources:
 # they are either unbounded or silently accept garbage.
 set -eu
 cd "$(dirname "$0")/.."

@@ -3,6 +3,7 @@
  * journal read straight from its file, so both work offline, without the
  * daemon, on the primary or on a copy of the journal anywhere.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,7 +144,7 @@ out:
 int
 cmd_audit(struct cli *cli, const struct cli_args *a)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	const char *sub = a->pos[0];
 	int r;
 

@@ -3,6 +3,7 @@
  * primary servers, one row per SERVER line.  One primary failing does not
  * stop the others.
  */
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,7 @@ roster_info(const struct eca_config *cfg, const char *primary,
     struct row *row)
 {
 	struct eca_roster *r = NULL;
-	char path[4096];
+	char path[PATH_MAX];
 
 	if (cfg->state_dir == NULL || eca_roster_path(cfg->state_dir, primary,
 	    path, sizeof(path), NULL) != 0 ||
@@ -85,7 +86,7 @@ crl_warnings(const struct eca_config *cfg, char warn[][600], size_t max)
 	struct eca_crl_info *v = NULL;
 	struct eca_crl_opts o;
 	struct stat sb;
-	char dir[4096], nu[32];
+	char dir[PATH_MAX], nu[32];
 	size_t i, n = 0, k = 0;
 
 	if (cfg->state_dir == NULL || cfg->crl_check == ECA_CRL_DISABLE)

@@ -127,8 +127,10 @@ api_h_roster(struct api_call *c)
 	next = current;
 	if (i + j > 0 && (more || last > next))
 		next = last;
-	body = eca_wire_roster(c->d->cfg->client_name, since, current, next,
-	    full, more, ch, n);
+	body = eca_wire_roster(&(struct eca_wire_roster_page){
+	    .primary = c->d->cfg->client_name, .since = since,
+	    .version = current, .next = next, .full = full, .more = more },
+	    ch, n);
 	/* Only when there are any: an older host's parser is not bothered. */
 	if (body != NULL && nmaps > 0 &&
 	    eca_wire_roster_add_maps(body, maps, nmaps) != 0) {

@@ -228,7 +228,7 @@ peer_serve_bulk(struct pconn *pc)
 {
 	struct evbuffer *in = bufferevent_get_input(pc->bev);
 	unsigned char *payload;
-	json_error_t jerr;
+	json_error_t jerr = { .line = 0 };	/* jansson may leave it unset */
 	json_t *req;
 	size_t flen;
 	int r;

@@ -14,6 +14,7 @@
  * rolled back.  Refusals decided by workers arrive as audit-only items
  * (writer_audit) and go into the next group's write.
  */
+#include <limits.h>
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -334,7 +335,7 @@ writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
     struct eca_err *err)
 {
 	struct ecad_writer *wr = NULL;
-	char path[4096];
+	char path[PATH_MAX];
 	sigset_t all, old;
 	int r = ECA_ERR_NOMEM, e;
 

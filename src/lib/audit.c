@@ -236,7 +236,7 @@ judge_line(const char *line, size_t len, struct eca_audit_entry *e,
     char *prob, size_t plen)
 {
 	char h[ECA_AUDIT_HASH_LEN + 1];
-	json_error_t jerr;
+	json_error_t jerr = { .line = 0 };	/* jansson may leave it unset */
 	const char *why;
 	json_t *o = NULL;
 	int r = -1, hr;

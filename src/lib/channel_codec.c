@@ -135,7 +135,7 @@ int
 eca_channel_load_object(const unsigned char *buf, size_t len, const char *what,
     json_t **out, struct eca_err *err)
 {
-	json_error_t jerr;
+	json_error_t jerr = { .line = 0 };	/* jansson may leave it unset */
 	char text[ECA_CHANNEL_SHOW_MAX + 1];
 	json_t *j;
 

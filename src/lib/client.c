@@ -668,7 +668,7 @@ static int
 response_json(struct eca_client *c, const char *method, const char *path,
     long code, json_t **out, struct eca_err *err)
 {
-	json_error_t jerr;
+	json_error_t jerr = { .line = 0 };	/* jansson may leave it unset */
 
 	*out = NULL;
 	if (c->len == 0)

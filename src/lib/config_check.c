@@ -97,7 +97,7 @@ validate(struct pstate *ps)
 }
 
 /*
- * A primary is a host of its own domain (PRODUCT.md section 2): when no
+ * A primary is a host of its own domain (docs/design.md): when no
  * SERVER line names it, it gets one, first (the default), pointing at its
  * own API_LISTEN (a wildcard address becomes loopback).
  */

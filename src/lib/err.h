@@ -16,7 +16,7 @@
 #define ECA_WUR __attribute__((warn_unused_result))
 #define ECA_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-/* Exit codes of `eca` (PRODUCT.md section 6). */
+/* Exit codes of `eca` (docs/cli.md, EXIT STATUS). */
 #define ECA_EXIT_OK 0
 #define ECA_EXIT_FAILURE 1
 #define ECA_EXIT_USAGE 2

@@ -164,7 +164,7 @@ state_load(struct eca_host *h, struct eca_domain *d)
 	uint8_t raw[ECA_ROSTER_FP_LEN];
 	char path[PATH_MAX];
 	struct eca_err e;
-	json_error_t je;
+	json_error_t je = { .line = 0 };	/* jansson may leave it unset */
 	json_t *j = NULL;
 	const char *fp, *id, *host, *primary;
 	FILE *f = NULL;

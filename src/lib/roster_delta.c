@@ -355,7 +355,7 @@ eca_roster_delta_parse(const char *buf, size_t len,
 {
 	struct eca_roster_delta *d = NULL;
 	json_t *root = NULL;
-	json_error_t jerr;
+	json_error_t jerr = { .line = 0 };	/* jansson may leave it unset */
 	int r = ECA_ERR_INTERNAL;
 
 	if (out != NULL)

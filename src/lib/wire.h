@@ -61,8 +61,16 @@ json_t *eca_wire_history_entry(const struct eca_history_entry *h);
  * (docs/roster.md).  The decoder is eca_roster_delta_parse (roster.h).
  */
 json_t *eca_wire_roster_entry(const struct eca_change *ch);
-json_t *eca_wire_roster(const char *primary, int64_t since, int64_t version,
-    int64_t next, int full, int more, const struct eca_change *ch, size_t n);
+struct eca_wire_roster_page {
+	const char *primary;
+	int64_t since;		/* what the caller asked from */
+	int64_t version;	/* the registry's version now */
+	int64_t next;		/* where the next page starts */
+	int full;		/* a full roster, not a delta */
+	int more;		/* another page follows */
+};
+json_t *eca_wire_roster(const struct eca_wire_roster_page *pg,
+    const struct eca_change *ch, size_t n);
 
 /*
  * The certificates waiting for a host (CONFLICT): each is CERTINFO plus

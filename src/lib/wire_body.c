@@ -27,7 +27,7 @@ quote(const char *s, size_t len, char *out, size_t outlen)
 static int
 load_body(const char *buf, size_t len, json_t **root, struct eca_err *err)
 {
-	json_error_t jerr;
+	json_error_t jerr = { .line = 0 };	/* jansson may leave it unset */
 	char safe[QUOTE_MAX];
 
 	*root = NULL;

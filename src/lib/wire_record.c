@@ -276,14 +276,14 @@ eca_wire_roster_entry(const struct eca_change *ch)
 }
 
 json_t *
-eca_wire_roster(const char *primary, int64_t since, int64_t version,
-    int64_t next, int full, int more, const struct eca_change *ch, size_t n)
+eca_wire_roster(const struct eca_wire_roster_page *pg,
+    const struct eca_change *ch, size_t n)
 {
 	json_t *o, *a;
 	size_t i;
 	int ok = 1;
 
-	if (primary == NULL || (ch == NULL && n > 0) ||
+	if (pg == NULL || pg->primary == NULL || (ch == NULL && n > 0) ||
 	    (o = json_object()) == NULL)
 		return NULL;
 	if ((a = json_array()) == NULL) {
@@ -294,12 +294,12 @@ eca_wire_roster(const char *primary, int64_t since, int64_t version,
 		if (json_array_append_new(a,
 		    eca_wire_roster_entry(&ch[i])) != 0)
 			ok = 0;
-	eca_wire_put(o, "primary", json_string(primary), &ok);
-	eca_wire_put(o, "since", json_integer(since), &ok);
-	eca_wire_put(o, "version", json_integer(version), &ok);
-	eca_wire_put(o, "next", json_integer(next), &ok);
-	eca_wire_put(o, "full", json_boolean(full), &ok);
-	eca_wire_put(o, "more", json_boolean(more), &ok);
+	eca_wire_put(o, "primary", json_string(pg->primary), &ok);
+	eca_wire_put(o, "since", json_integer(pg->since), &ok);
+	eca_wire_put(o, "version", json_integer(pg->version), &ok);
+	eca_wire_put(o, "next", json_integer(pg->next), &ok);
+	eca_wire_put(o, "full", json_boolean(pg->full), &ok);
+	eca_wire_put(o, "more", json_boolean(pg->more), &ok);
 	eca_wire_put(o, "entries", a, &ok);
 	return eca_wire_done(o, ok);
 }

@@ -617,22 +617,14 @@ san_list(X509 *x, char *buf, size_t size, struct eca_err *err)
 	return r;
 }
 
-int
-eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
+/* The SHA-256 of the certificate and of its public key, in hex. */
+static int
+info_fingerprints(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 {
 	unsigned char md[EVP_MAX_MD_SIZE], *spki = NULL;
 	unsigned int mdlen = 0;
-	BIGNUM *bn = NULL;
-	char *hex = NULL;
-	EVP_PKEY *pkey;
-	X509_ALGOR *alg = NULL;
-	int len, ptype = V_ASN1_UNDEF, r = ECA_ERR_INTERNAL;
+	int len, r = 0;
 
-	memset(info, 0, sizeof(*info));
-	if (leaf == NULL) {
-		r = eca_err_set(err, ECA_ERR_INTERNAL, "no certificate");
-		goto out;
-	}
 	if (X509_digest(leaf, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
 		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "cannot compute the certificate fingerprint");
@@ -649,35 +641,43 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 		goto out;
 	}
 	eca_text_hex(md, mdlen, info->spki_fingerprint, 0);
-	if ((r = eca_x509_name_rfc2253(X509_get_subject_name(leaf),
-	    info->subject, sizeof(info->subject), err)) != 0 ||
-	    (r = eca_x509_name_rfc2253(X509_get_issuer_name(leaf),
-	    info->issuer, sizeof(info->issuer), err)) != 0)
-		goto out;
+ out:
+	OPENSSL_free(spki);
+	return r;
+}
+
+static int
+info_serial(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
+{
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int r = 0;
+
 	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL)) ==
 	    NULL || (hex = BN_bn2hex(bn)) == NULL) {
 		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "cannot read the certificate serial number");
 		eca_err_add_openssl(err);
-		goto out;
-	}
-	if (strlen(hex) >= sizeof(info->serial)) {
+	} else if (strlen(hex) >= sizeof(info->serial))
 		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "the certificate serial number is too long");
-		goto out;
-	}
-	memcpy(info->serial, hex, strlen(hex) + 1);
-	if (eca_x509_time(X509_get0_notBefore(leaf), &info->not_before) != 0 ||
-	    eca_x509_time(X509_get0_notAfter(leaf), &info->not_after) != 0) {
-		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
-		    "cannot read the certificate validity dates");
-		goto out;
-	}
-	if ((pkey = X509_get0_pubkey(leaf)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+	else
+		memcpy(info->serial, hex, strlen(hex) + 1);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return r;
+}
+
+static int
+info_key(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
+{
+	X509_ALGOR *alg = NULL;
+	EVP_PKEY *pkey;
+	int ptype = V_ASN1_UNDEF;
+
+	if ((pkey = X509_get0_pubkey(leaf)) == NULL)
+		return eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "cannot read the certificate public key");
-		goto out;
-	}
 	(void)key_desc(pkey, info->key_desc, sizeof(info->key_desc));
 	/*
 	 * A curve named by its OID has a name unless OpenSSL ran out of
@@ -687,11 +687,35 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 	    X509_get_X509_PUBKEY(leaf)) == 1 && alg != NULL)
 		X509_ALGOR_get0(NULL, &ptype, NULL, alg);
 	if (ptype == V_ASN1_OBJECT &&
-	    strcmp(info->key_desc, "EC unknown curve") == 0) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory reading "
+	    strcmp(info->key_desc, "EC unknown curve") == 0)
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory reading "
 		    "the certificate's key");
+	return 0;
+}
+
+int
+eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
+{
+	int r;
+
+	memset(info, 0, sizeof(*info));
+	if (leaf == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL, "no certificate");
+	if ((r = info_fingerprints(leaf, info, err)) != 0 ||
+	    (r = eca_x509_name_rfc2253(X509_get_subject_name(leaf),
+	    info->subject, sizeof(info->subject), err)) != 0 ||
+	    (r = eca_x509_name_rfc2253(X509_get_issuer_name(leaf),
+	    info->issuer, sizeof(info->issuer), err)) != 0 ||
+	    (r = info_serial(leaf, info, err)) != 0)
+		goto out;
+	if (eca_x509_time(X509_get0_notBefore(leaf), &info->not_before) != 0 ||
+	    eca_x509_time(X509_get0_notAfter(leaf), &info->not_after) != 0) {
+		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "cannot read the certificate validity dates");
 		goto out;
 	}
+	if ((r = info_key(leaf, info, err)) != 0)
+		goto out;
 	eca_text_fmt(info->sig_alg, sizeof(info->sig_alg), "%s",
 	    OBJ_nid2ln(X509_get_signature_nid(leaf)) != NULL ?
 	    OBJ_nid2ln(X509_get_signature_nid(leaf)) : "unknown");
@@ -701,13 +725,8 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 		    "than %d characters", ECA_HOST_MAX - 1);
 		goto out;
 	}
-	if ((r = san_list(leaf, info->san, sizeof(info->san), err)) != 0)
-		goto out;
-	r = 0;
+	r = san_list(leaf, info->san, sizeof(info->san), err);
  out:
-	OPENSSL_free(hex);
-	BN_free(bn);
-	OPENSSL_free(spki);
 	ERR_clear_error();
 	return r;
 }

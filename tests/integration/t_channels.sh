@@ -227,7 +227,7 @@ c_host_in_two_domains_enrolls_with_each() {
 	    "$P=ENROLLED,$P2=ENROLLED"
 }
 
-# PRODUCT.md section 2: the primary is also a host of its own domain, and
+# The primary is also a host of its own domain (docs/design.md), and
 # issue 3 section 3 has hosts enroll before talking to "a host of primary
 # P's domain (including P itself)": no SERVER line needed for that.
 c_primary_is_a_host_of_its_own_domain() {

@@ -824,7 +824,9 @@ roster_put(struct eca_host *h, const char *host, X509 *leaf,
 	    sizeof(c.spki_fingerprint));
 	c.not_after = ci.not_after;
 	c.version = v + 1;
-	j = eca_wire_roster(PRIMARY, v, v + 1, v + 1, v == 0, 0, &c, 1);
+	j = eca_wire_roster(&(struct eca_wire_roster_page){ .primary = PRIMARY,
+	    .since = v, .version = v + 1, .next = v + 1, .full = v == 0 },
+	    &c, 1);
 	assert_non_null(j);
 	assert_non_null(s = json_dumps(j, JSON_COMPACT));
 	if (eca_roster_delta_parse(s, strlen(s), &d, &err) != 0 ||

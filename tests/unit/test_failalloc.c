@@ -624,8 +624,9 @@ roster_body(int64_t since, int full, unsigned first, unsigned n)
 	fake_map(&m[0], "CN=host-1,O=Example", "host-1.example", 0,
 	    since + 1);
 	fake_map(&m[1], "CN=old,O=Example", "host-2.example", 1, since + 2);
-	j = eca_wire_roster(PRIMARY, since, since + n, since + n, full, 0, ch,
-	    n);
+	j = eca_wire_roster(&(struct eca_wire_roster_page){ .primary = PRIMARY,
+	    .since = since, .version = since + n, .next = since + n,
+	    .full = full }, ch, n);
 	assert_non_null(j);
 	assert_int_equal(eca_wire_roster_add_maps(j, m, 2), 0);
 	s = json_dumps(j, JSON_COMPACT);
@@ -2181,7 +2182,8 @@ enc_call(void *p)
 
 	if ((a->j = eca_wire_enrollment(&a->rec)) == NULL)
 		return ECA_ERR_NOMEM;
-	if ((j = eca_wire_roster(PRIMARY, 0, 3, 3, 1, 0, a->ch, 3)) == NULL ||
+	if ((j = eca_wire_roster(&(struct eca_wire_roster_page){
+	    .primary = PRIMARY, .version = 3, .next = 3, .full = 1 }, a->ch, 3)) == NULL ||
 	    json_object_set_new(a->j, "roster", j) != 0)
 		return ECA_ERR_NOMEM;
 	if ((j = eca_wire_error(ECA_ERR_CONFLICT, "another certificate is "

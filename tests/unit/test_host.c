@@ -254,7 +254,9 @@ roster_body(const char *primary, int64_t since, int64_t next, int full,
 	json_t *j;
 	char *s;
 
-	j = eca_wire_roster(primary, since, next, next, full, more, ch, n);
+	j = eca_wire_roster(&(struct eca_wire_roster_page){ .primary = primary,
+	    .since = since, .version = next, .next = next, .full = full,
+	    .more = more }, ch, n);
 	assert_non_null(j);
 	s = json_dumps(j, JSON_COMPACT);
 	json_decref(j);

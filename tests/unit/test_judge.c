@@ -342,8 +342,9 @@ roster_put(struct fx *f, const char *host, enum eca_state st,
 	memset(c.spki_fingerprint, 'c', ECA_FP_HEX_LEN);
 	c.not_after = 1900000000;
 	c.version = v + 1;
-	assert_non_null(j = eca_wire_roster(PRIMARY, v, v + 1, v + 1, v == 0,
-	    0, &c, 1));
+	assert_non_null(j = eca_wire_roster(&(struct eca_wire_roster_page){
+	    .primary = PRIMARY, .since = v, .version = v + 1, .next = v + 1,
+	    .full = v == 0 }, &c, 1));
 	assert_non_null(s = json_dumps(j, JSON_COMPACT));
 	eca_err_clear(&e);
 	if (eca_roster_delta_parse(s, strlen(s), &delta, &e) != 0 ||

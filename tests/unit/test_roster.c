@@ -63,7 +63,9 @@ body_of(const char *primary, int64_t since, int64_t next, int full,
 	json_t *j;
 	char *s;
 
-	j = eca_wire_roster(primary, since, next, next, full, more, ch, n);
+	j = eca_wire_roster(&(struct eca_wire_roster_page){ .primary = primary,
+	    .since = since, .version = next, .next = next, .full = full,
+	    .more = more }, ch, n);
 	assert_non_null(j);
 	s = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
@@ -918,7 +920,9 @@ body_maps(int64_t since, int64_t next, int full, int more,
 	json_t *j;
 	char *s;
 
-	j = eca_wire_roster(PRIMARY, since, next, next, full, more, ch, n);
+	j = eca_wire_roster(&(struct eca_wire_roster_page){ .primary = PRIMARY,
+	    .since = since, .version = next, .next = next, .full = full,
+	    .more = more }, ch, n);
 	assert_non_null(j);
 	if (nm > 0)
 		assert_int_equal(eca_wire_roster_add_maps(j, m, nm), 0);
