@@ -8,7 +8,7 @@ BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan build-fuzz check unit unit-asan integration demo demo-stop bench fuzz clean install deb package-check
+.PHONY: all deps build build-asan build-fuzz check format unit unit-asan integration demo demo-stop bench fuzz clean install deb package-check
 
 all: build
 
@@ -49,8 +49,13 @@ CHECK_FUZZ_SECONDS ?= $(if $(CI),60,10)
 
 check: deps-test build build-asan build-fuzz
 	@./scripts/check-banned.sh
+	@./scripts/check-format.sh
 	@FUZZ_BUILD=$(BUILD_FUZZ) FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) \
 	    ./tests/run-tests.sh $(BUILD) $(BUILD_ASAN)
+
+# Rewrites every C file as .clang-format says (make check fails on drift).
+format:
+	@./scripts/check-format.sh --fix
 
 unit: build
 	meson test -C $(BUILD) --suite unit --print-errorlogs

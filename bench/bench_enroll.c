@@ -98,16 +98,17 @@ struct bench {
 	struct addrinfo *ai;
 	struct client *clients;
 	size_t nclients;
-	atomic_size_t next;		/* next host index (enroll, bare) */
-	double *lat;			/* per index (enroll, bare) */
-	struct lat_buf *tlat;		/* per thread (get) */
-	double deadline;		/* monotonic seconds (get) */
-	atomic_int stop;		/* set if the run is cut short */
+	atomic_size_t next;   /* next host index (enroll, bare) */
+	double *lat;	      /* per index (enroll, bare) */
+	struct lat_buf *tlat; /* per thread (get) */
+	double deadline;      /* monotonic seconds (get) */
+	atomic_int stop;      /* set if the run is cut short */
 	atomic_size_t ok;
-	atomic_size_t created;		/* 201 responses */
+	atomic_size_t created; /* 201 responses */
 	atomic_size_t errors;
-	atomic_size_t reconnects;	/* get: server closed a kept-alive connection */
-	atomic_size_t busy;		/* 429 answers (retried with --retry) */
+	atomic_size_t
+	    reconnects;	    /* get: server closed a kept-alive connection */
+	atomic_size_t busy; /* 429 answers (retried with --retry) */
 	pthread_mutex_t errmu;
 	char first_err[ERRMSG_MAX];
 };
@@ -117,7 +118,7 @@ struct worker {
 	size_t id;
 };
 
-static const char *mode_names[] = { "enroll", "bare", "get" };
+static const char *mode_names[] = {"enroll", "bare", "get"};
 
 static void
 usage(void)
@@ -148,8 +149,10 @@ parse_num(const char *opt, const char *s, long min, long max)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "bench_enroll: %s: '%s' is not a number in "
-		    "%ld..%ld\n", opt, s, min, max);
+		fprintf(stderr,
+		    "bench_enroll: %s: '%s' is not a number in "
+		    "%ld..%ld\n",
+		    opt, s, min, max);
 		exit(2);
 	}
 	return v;
@@ -186,19 +189,19 @@ static void
 parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{ "target", required_argument, NULL, 't' },
-		{ "name", required_argument, NULL, 'N' },
-		{ "trust", required_argument, NULL, 'T' },
-		{ "certs", required_argument, NULL, 'c' },
-		{ "n", required_argument, NULL, 'n' },
-		{ "concurrency", required_argument, NULL, 'C' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "seconds", required_argument, NULL, 's' },
-		{ "timeout", required_argument, NULL, 'o' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "retry", no_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"target", required_argument, NULL, 't'},
+	    {"name", required_argument, NULL, 'N'},
+	    {"trust", required_argument, NULL, 'T'},
+	    {"certs", required_argument, NULL, 'c'},
+	    {"n", required_argument, NULL, 'n'},
+	    {"concurrency", required_argument, NULL, 'C'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"seconds", required_argument, NULL, 's'},
+	    {"timeout", required_argument, NULL, 'o'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"retry", no_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int ch, have_target = 0, have_mode = 0;
 	size_t i;
@@ -227,15 +230,15 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->n = (size_t)parse_num("--n", optarg, 1, 99999);
 			break;
 		case 'C':
-			o->conc = (size_t)parse_num("--concurrency", optarg, 1,
-			    4096);
+			o->conc =
+			    (size_t)parse_num("--concurrency", optarg, 1, 4096);
 			break;
 		case 's':
 			o->seconds = parse_num("--seconds", optarg, 1, 3600);
 			break;
 		case 'o':
-			o->timeout_ms = parse_num("--timeout", optarg, 1,
-			    600000);
+			o->timeout_ms =
+			    parse_num("--timeout", optarg, 1, 600000);
 			break;
 		case 'm':
 			for (i = 0; i < 3; i++)
@@ -284,8 +287,8 @@ ossl_reason(void)
 
 	e = ERR_get_error();
 	if (e == 0)
-		snprintf(buf, sizeof(buf), "%s", errno != 0 ?
-		    strerror(errno) : "connection closed");
+		snprintf(buf, sizeof(buf), "%s",
+		    errno != 0 ? strerror(errno) : "connection closed");
 	else
 		ERR_error_string_n(e, buf, sizeof(buf));
 	ERR_clear_error();
@@ -315,16 +318,16 @@ load_clients(struct bench *b, size_t count)
 	for (i = 0; i < count; i++) {
 		struct client *c = &b->clients[i];
 
-		b->nclients = i + 1;	/* free_clients() takes what is loaded */
+		b->nclients = i + 1; /* free_clients() takes what is loaded */
 		snprintf(c->host, sizeof(c->host), HOST_FMT HOST_DOMAIN, i);
-		snprintf(cert, sizeof(cert), "%s/" HOST_FMT ".pem",
-		    b->o.certs, i);
-		snprintf(key, sizeof(key), "%s/" HOST_FMT ".key",
-		    b->o.certs, i);
+		snprintf(cert, sizeof(cert), "%s/" HOST_FMT ".pem", b->o.certs,
+		    i);
+		snprintf(key, sizeof(key), "%s/" HOST_FMT ".key", b->o.certs,
+		    i);
 		if (eca_x509_load_chain(NULL, cert, &c->cred.leaf,
-		    &c->cred.chain, &err) != 0 ||
-		    eca_x509_load_key(NULL, key, NULL, &c->cred.key,
-		    &err) != 0) {
+			&c->cred.chain, &err) != 0 ||
+		    eca_x509_load_key(NULL, key, NULL, &c->cred.key, &err) !=
+			0) {
 			fprintf(stderr, "bench_enroll: %s\n", err.msg);
 			goto out;
 		}
@@ -396,8 +399,7 @@ tls_open(struct bench *b, struct client *c)
 		    strerror(errno));
 		return NULL;
 	}
-	if ((ssl = SSL_new(c->ctx)) == NULL ||
-	    !SSL_set_fd(ssl, fd) ||
+	if ((ssl = SSL_new(c->ctx)) == NULL || !SSL_set_fd(ssl, fd) ||
 	    !SSL_set_tlsext_host_name(ssl, b->o.name) ||
 	    !SSL_set1_host(ssl, b->o.name)) {
 		record_error(b, "SSL setup: %s", ossl_reason());
@@ -470,8 +472,8 @@ find_header(const char *head, const char *name)
  * give its status and whether the server will close the connection.
  */
 static int
-roundtrip(SSL *ssl, const char *req, size_t reqlen, int *status,
-    int *closing, long *retry_after, char *why, size_t whylen)
+roundtrip(SSL *ssl, const char *req, size_t reqlen, int *status, int *closing,
+    long *retry_after, char *why, size_t whylen)
 {
 	char buf[HEAD_MAX + 1];
 	const char *cl, *hdr_end, *conn, *ra;
@@ -496,8 +498,9 @@ roundtrip(SSL *ssl, const char *req, size_t reqlen, int *status,
 		}
 		r = SSL_read(ssl, buf + have, (int)(HEAD_MAX - have));
 		if (r <= 0) {
-			snprintf(why, whylen, "read: %s", have == 0 ?
-			    ossl_reason() : "connection closed mid-response");
+			snprintf(why, whylen, "read: %s",
+			    have == 0 ? ossl_reason() :
+					"connection closed mid-response");
 			return -1;
 		}
 		have += (size_t)r;
@@ -510,7 +513,7 @@ roundtrip(SSL *ssl, const char *req, size_t reqlen, int *status,
 		snprintf(why, whylen, "not an HTTP response");
 		return -1;
 	}
-	buf[hlen - 2] = '\0';	/* header lookups stop at the blank line */
+	buf[hlen - 2] = '\0'; /* header lookups stop at the blank line */
 	if ((conn = find_header(buf, "Connection")) != NULL &&
 	    strncasecmp(conn, "close", 5) == 0)
 		*closing = 1;
@@ -537,11 +540,13 @@ roundtrip(SSL *ssl, const char *req, size_t reqlen, int *status,
 	}
 	need = hlen + (size_t)clen;
 	while (have < need) {
-		r = SSL_read(ssl, buf, need - have < HEAD_MAX ?
-		    (int)(need - have) : HEAD_MAX);
+		r = SSL_read(ssl, buf,
+		    need - have < HEAD_MAX ? (int)(need - have) : HEAD_MAX);
 		if (r <= 0) {
-			snprintf(why, whylen, "body: connection closed after "
-			    "%zu of %lld bytes", have - hlen, clen);
+			snprintf(why, whylen,
+			    "body: connection closed after "
+			    "%zu of %lld bytes",
+			    have - hlen, clen);
 			return -1;
 		}
 		have += (size_t)r;
@@ -559,18 +564,23 @@ build_request(const struct bench *b, const struct client *c, char *req,
 	switch (b->o.mode) {
 	case MODE_ENROLL:
 		bl = snprintf(body, sizeof(body), "{\"host\":\"%s\"}", c->host);
-		n = snprintf(req, len, "POST /v1/enrollments HTTP/1.1\r\n"
+		n = snprintf(req, len,
+		    "POST /v1/enrollments HTTP/1.1\r\n"
 		    "Host: %s\r\nContent-Type: application/json\r\n"
 		    "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
 		    b->o.name, bl, body);
 		break;
 	case MODE_BARE:
-		n = snprintf(req, len, "GET / HTTP/1.1\r\nHost: %s\r\n"
-		    "Connection: close\r\n\r\n", b->o.name);
+		n = snprintf(req, len,
+		    "GET / HTTP/1.1\r\nHost: %s\r\n"
+		    "Connection: close\r\n\r\n",
+		    b->o.name);
 		break;
 	default:
-		n = snprintf(req, len, "GET /v1/enrollments/%s HTTP/1.1\r\n"
-		    "Host: %s\r\n\r\n", c->host, b->o.name);
+		n = snprintf(req, len,
+		    "GET /v1/enrollments/%s HTTP/1.1\r\n"
+		    "Host: %s\r\n\r\n",
+		    c->host, b->o.name);
 		break;
 	}
 	return n > 0 && (size_t)n < len ? (size_t)n : 0;
@@ -640,8 +650,8 @@ run_oneshot(void *arg)
 	again:
 		if ((ssl = tls_open(b, c)) == NULL)
 			continue;
-		if (roundtrip(ssl, req, reqlen, &status, &closing,
-		    &retry_after, why, sizeof(why)) != 0) {
+		if (roundtrip(ssl, req, reqlen, &status, &closing, &retry_after,
+			why, sizeof(why)) != 0) {
 			record_error(b, "%s: %s", c->host, why);
 		} else if (status == 429 && b->o.retry &&
 		    (wait = busy_wait(t0, retry_after)) >= 0.0) {
@@ -703,8 +713,8 @@ run_get(void *arg)
 			continue;
 		}
 		t0 = now_sec();
-		if (roundtrip(ssl, req, reqlen, &status, &closing,
-		    &retry_after, why, sizeof(why)) != 0) {
+		if (roundtrip(ssl, req, reqlen, &status, &closing, &retry_after,
+			why, sizeof(why)) != 0) {
 			record_error(b, "%s: %s", c->host, why);
 			closing = 1;
 		} else if (!status_ok(status)) {
@@ -794,7 +804,8 @@ report(struct bench *b, double elapsed)
 	p50 = percentile(all, n, 50.0);
 	p99 = percentile(all, n, 99.0);
 	if (b->o.json) {
-		printf("{\"mode\":\"%s\",\"target\":\"%s:%s\",\"n\":%zu,"
+		printf(
+		    "{\"mode\":\"%s\",\"target\":\"%s:%s\",\"n\":%zu,"
 		    "\"concurrency\":%zu,\"seconds\":%.3f,\"ok\":%zu,"
 		    "\"created\":%zu,\"errors\":%zu,\"reconnects\":%zu,"
 		    "\"busy\":%zu,"
@@ -813,8 +824,8 @@ report(struct bench *b, double elapsed)
 		    p99);
 		if (atomic_load(&b->busy) > 0)
 			printf("  429 BUSY answers %zu%s\n",
-			    atomic_load(&b->busy), b->o.retry ?
-			    " (retried)" : "");
+			    atomic_load(&b->busy),
+			    b->o.retry ? " (retried)" : "");
 		if (b->o.mode == MODE_GET)
 			printf("  reconnects %zu\n",
 			    atomic_load(&b->reconnects));
@@ -865,10 +876,13 @@ run(struct bench *b, double *elapsed)
 	for (i = 0; i < b->o.conc; i++) {
 		w[i].b = b;
 		w[i].id = i;
-		if (pthread_create(&th[i], NULL, b->o.mode == MODE_GET ?
-		    run_get : run_oneshot, &w[i]) != 0) {
-			fprintf(stderr, "bench_enroll: cannot start thread "
-			    "%zu\n", i);
+		if (pthread_create(&th[i], NULL,
+			b->o.mode == MODE_GET ? run_get : run_oneshot,
+			&w[i]) != 0) {
+			fprintf(stderr,
+			    "bench_enroll: cannot start thread "
+			    "%zu\n",
+			    i);
 			atomic_store(&b->stop, 1);
 			break;
 		}
@@ -913,8 +927,10 @@ main(int argc, char **argv)
 	if (load_clients(&b, count) != 0)
 		goto out;
 	if (!b.o.json)
-		fprintf(stderr, "bench_enroll: %zu TLS client contexts ready "
-		    "in %.2f s\n", count, now_sec() - t0);
+		fprintf(stderr,
+		    "bench_enroll: %zu TLS client contexts ready "
+		    "in %.2f s\n",
+		    count, now_sec() - t0);
 	if (run(&b, &elapsed) != 0)
 		goto out;
 	report(&b, elapsed);

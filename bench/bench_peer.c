@@ -63,29 +63,29 @@
 struct bench {
 	const char *peer;
 	struct eca_host *host;
-	struct eca_crl_cache *crls;	/* the client's, as `eca ping` opens */
-	SSL_CTX *bare_ctx;		/* the bare server's */
-	SSL_CTX *bare_client_ctx;	/* the bare client's */
-	X509_CRL *crl;			/* --crl (bare sides) */
-	int bare_fd;			/* its listening socket */
+	struct eca_crl_cache *crls; /* the client's, as `eca ping` opens */
+	SSL_CTX *bare_ctx;	    /* the bare server's */
+	SSL_CTX *bare_client_ctx;   /* the bare client's */
+	X509_CRL *crl;		    /* --crl (bare sides) */
+	int bare_fd;		    /* its listening socket */
 	struct sockaddr_storage bare_addr;
 	socklen_t bare_addrlen;
-	long n;				/* setups of each kind */
+	long n; /* setups of each kind */
 	int conc;
 	int rounds;
 	int64_t bytes;
 	/* one run */
-	int mode;			/* 0 bare, 1 channel */
-	long batch;			/* setups in this batch */
+	int mode;   /* 0 bare, 1 channel */
+	long batch; /* setups in this batch */
 	atomic_long next;
 	atomic_long errors;
-	double *lat;			/* this batch's latencies (s) */
+	double *lat; /* this batch's latencies (s) */
 	char first_err[512];
 	pthread_mutex_t err_lock;
 	atomic_int stop;
 	/* CPU seconds (thread clocks) spent by each side, per run */
 	_Atomic double cpu_client, cpu_bare_server;
-	pid_t server_pid;		/* the peer's ecad, 0 if unknown */
+	pid_t server_pid; /* the peer's ecad, 0 if unknown */
 };
 
 static double
@@ -124,9 +124,10 @@ process_cpu_s(pid_t pid)
 	fclose(f);
 	buf[n] = '\0';
 	/* Fields 14 and 15, counted after the ")" that ends the name. */
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
-	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-	    &ut, &st) != 2)
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2,
+		"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+		&st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -201,10 +202,10 @@ bare_use_crl(SSL_CTX *ctx, X509_STORE *trust, X509_CRL *crl)
 	if (X509_STORE_add_crl(st, crl) != 1 ||
 	    SSL_CTX_set1_verify_cert_store(ctx, st) != 1 ||
 	    X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx),
-	    X509_V_FLAG_CRL_CHECK) != 1)
+		X509_V_FLAG_CRL_CHECK) != 1)
 		goto out;
 	r = 0;
- out:
+out:
 	sk_X509_pop_free(certs, X509_free);
 	X509_STORE_free(st);
 	return r;
@@ -244,7 +245,7 @@ bare_serve(struct bench *b, int fd)
 			goto out;
 		want -= k;
 	}
- out:
+out:
 	if (ssl != NULL) {
 		(void)SSL_shutdown(ssl);
 		SSL_free(ssl);
@@ -286,8 +287,8 @@ bare_connect(struct bench *b, SSL **out)
 	if ((fd = socket(b->bare_addr.ss_family, SOCK_STREAM, 0)) == -1)
 		return -1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&b->bare_addr,
-	    b->bare_addrlen) == -1 ||
+	if (connect(fd, (struct sockaddr *)&b->bare_addr, b->bare_addrlen) ==
+		-1 ||
 	    (ssl = SSL_new(b->bare_client_ctx)) == NULL ||
 	    SSL_set_fd(ssl, fd) != 1 || SSL_connect(ssl) != 1) {
 		SSL_free(ssl);
@@ -337,7 +338,7 @@ bare_once(struct bench *b)
 	if (bare_request(ssl, 0) != 0 || read_all(ssl, &k, 1) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	bare_close(ssl);
 	ERR_clear_error();
 	return r;
@@ -360,8 +361,8 @@ setup_worker(void *arg)
 		} else {
 			ch = NULL;
 			eca_err_clear(&err);
-			if (eca_channel_open(b->host, b->peer,
-			    ECA_PURPOSE_PING, 15000, &ch, NULL, &err) != 0)
+			if (eca_channel_open(b->host, b->peer, ECA_PURPOSE_PING,
+				15000, &ch, NULL, &err) != 0)
 				note_error(b, "channel: %s", err.msg);
 			eca_channel_close(ch);
 		}
@@ -381,14 +382,14 @@ cmp_double(const void *a, const void *b)
 
 /* One side of (a), summed over the rounds. */
 struct setup_result {
-	double seconds, cpu_client, cpu_server;	/* totals */
+	double seconds, cpu_client, cpu_server; /* totals */
 	int server_cpu_known;
 	long done, errors;
-	double *lat;			/* seconds, one per setup */
+	double *lat; /* seconds, one per setup */
 	/* then, from summarize() */
 	double rate, p50_ms, p99_ms;
-	double cpu_client_ms;		/* per setup */
-	double cpu_server_ms;		/* per setup, -1: unknown */
+	double cpu_client_ms; /* per setup */
+	double cpu_server_ms; /* per setup, -1: unknown */
 };
 
 /*
@@ -447,11 +448,11 @@ summarize(struct setup_result *res, const char *what, const char *first_err)
 	res->p50_ms = res->lat[res->done / 2] * 1000.0;
 	res->p99_ms = res->lat[(res->done * 99) / 100] * 1000.0;
 	res->cpu_client_ms = res->cpu_client * 1000.0 / n;
-	res->cpu_server_ms = res->server_cpu_known ?
-	    res->cpu_server * 1000.0 / n : -1;
+	res->cpu_server_ms =
+	    res->server_cpu_known ? res->cpu_server * 1000.0 / n : -1;
 	if (res->errors > 0)
-		fprintf(stderr, "bench_peer: %s: %ld errors, first: %s\n",
-		    what, res->errors, first_err);
+		fprintf(stderr, "bench_peer: %s: %ld errors, first: %s\n", what,
+		    res->errors, first_err);
 }
 
 /*
@@ -490,7 +491,8 @@ run_setups(struct bench *b, int rounds, struct setup_result *bare,
 		ratio[k] = tc / tb;
 	}
 	qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
-	*median_ratio = rounds % 2 ? ratio[rounds / 2] :
+	*median_ratio = rounds % 2 ?
+	    ratio[rounds / 2] :
 	    (ratio[rounds / 2 - 1] + ratio[rounds / 2]) / 2;
 	free(ratio);
 	summarize(bare, "bare", b->first_err);
@@ -523,7 +525,7 @@ stream_bare(struct bench *b, int64_t bytes, double *secs, char *cipher,
 	}
 	*secs = now_s() - t0;
 	r = 0;
- out:
+out:
 	bare_close(ssl);
 	free(buf);
 	ERR_clear_error();
@@ -542,7 +544,7 @@ stream_channel(struct bench *b, int64_t bytes, double *secs, char *cipher,
 
 	eca_err_clear(&err);
 	if (eca_channel_open(b->host, b->peer, ECA_PURPOSE_RESTORE, 15000, &ch,
-	    NULL, &err) != 0) {
+		NULL, &err) != 0) {
 		fprintf(stderr, "bench_peer: stream channel: %s\n", err.msg);
 		goto out;
 	}
@@ -556,7 +558,7 @@ stream_channel(struct bench *b, int64_t bytes, double *secs, char *cipher,
 	}
 	*secs = now_s() - t0;
 	r = 0;
- out:
+out:
 	eca_channel_close(ch);
 	return r;
 }
@@ -580,11 +582,10 @@ run_streams(struct bench *b, int rounds, double *tb, double *tc,
 	per = b->bytes / rounds;
 	for (k = 0; k < rounds; k++) {
 		bytes = k == rounds - 1 ? b->bytes - per * (rounds - 1) : per;
-		if (k % 2 == 0 ?
-		    stream_bare(b, bytes, &sb, cb, clen) != 0 ||
-		    stream_channel(b, bytes, &sc, cc, clen) != 0 :
-		    stream_channel(b, bytes, &sc, cc, clen) != 0 ||
-		    stream_bare(b, bytes, &sb, cb, clen) != 0) {
+		if (k % 2 == 0 ? stream_bare(b, bytes, &sb, cb, clen) != 0 ||
+			    stream_channel(b, bytes, &sc, cc, clen) != 0 :
+				 stream_channel(b, bytes, &sc, cc, clen) != 0 ||
+			    stream_bare(b, bytes, &sb, cb, clen) != 0) {
 			fprintf(stderr, "bench_peer: a stream failed\n");
 			goto out;
 		}
@@ -593,10 +594,11 @@ run_streams(struct bench *b, int rounds, double *tb, double *tc,
 		ratio[k] = sb / sc;
 	}
 	qsort(ratio, (size_t)rounds, sizeof(double), cmp_double);
-	*median_ratio = rounds % 2 ? ratio[rounds / 2] :
+	*median_ratio = rounds % 2 ?
+	    ratio[rounds / 2] :
 	    (ratio[rounds / 2 - 1] + ratio[rounds / 2]) / 2;
 	r = 0;
- out:
+out:
 	free(ratio);
 	return r;
 }
@@ -604,8 +606,8 @@ run_streams(struct bench *b, int rounds, double *tb, double *tc,
 /* ---- set-up --------------------------------------------------------------- */
 
 static int
-bare_server_start(struct bench *b, const char *server_conf,
-    pthread_t **threads, int *nthreads)
+bare_server_start(struct bench *b, const char *server_conf, pthread_t **threads,
+    int *nthreads)
 {
 	struct eca_config *cfg = NULL;
 	struct eca_cred *cred = NULL;
@@ -628,8 +630,8 @@ bare_server_start(struct bench *b, const char *server_conf,
 	 * its verdict, after the handshake.
 	 */
 	SSL_CTX_set_cert_verify_callback(b->bare_ctx, NULL, NULL);
-	SSL_CTX_set_verify(b->bare_ctx, SSL_VERIFY_PEER |
-	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_verify(b->bare_ctx,
+	    SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 	if (SSL_CTX_set1_verify_cert_store(b->bare_ctx, cred->trust) != 1 ||
 	    bare_use_crl(b->bare_ctx, cred->trust, b->crl) != 0) {
 		fprintf(stderr, "bench_peer: cannot set the trust store\n");
@@ -645,7 +647,7 @@ bare_server_start(struct bench *b, const char *server_conf,
 	}
 	if ((b->bare_fd = socket(ai->ai_family, SOCK_STREAM, 0)) == -1 ||
 	    setsockopt(b->bare_fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) != 0 ||
+		sizeof(one)) != 0 ||
 	    bind(b->bare_fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
 	    listen(b->bare_fd, 1024) != 0) {
 		fprintf(stderr, "bench_peer: cannot listen on %s: %s\n", host,
@@ -654,20 +656,20 @@ bare_server_start(struct bench *b, const char *server_conf,
 	}
 	b->bare_addrlen = sizeof(b->bare_addr);
 	if (getsockname(b->bare_fd, (struct sockaddr *)&b->bare_addr,
-	    &b->bare_addrlen) != 0)
+		&b->bare_addrlen) != 0)
 		goto out;
 	/* One thread per concurrent connection, as many as the clients. */
 	*nthreads = b->conc + 1;
 	if ((*threads = calloc((size_t)*nthreads, sizeof(pthread_t))) == NULL)
 		goto out;
 	for (i = 0; i < *nthreads; i++)
-		if (pthread_create(&(*threads)[i], NULL, bare_acceptor,
-		    b) != 0) {
+		if (pthread_create(&(*threads)[i], NULL, bare_acceptor, b) !=
+		    0) {
 			fprintf(stderr, "bench_peer: cannot start a thread\n");
 			exit(1);
 		}
 	r = 0;
- out:
+out:
 	if (ai != NULL)
 		freeaddrinfo(ai);
 	eca_cred_free(cred);
@@ -678,7 +680,8 @@ bare_server_start(struct bench *b, const char *server_conf,
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: bench_peer --config CLIENT.conf --peer NAME "
+	fprintf(stderr,
+	    "usage: bench_peer --config CLIENT.conf --peer NAME "
 	    "--server-config PEER.conf [--n N] [--concurrency C] "
 	    "[--bytes B] [--rounds R] [--server-pid PID] [--crl FILE] "
 	    "[--json]\n");
@@ -760,8 +763,8 @@ main(int argc, char **argv)
 	 */
 	if (eca_config_load(conf, &cfg, &err) != 0 ||
 	    eca_host_new(NULL, cfg, &b.host, &err) != 0 ||
-	    eca_tls_client_ctx(NULL, b.host->cred, &b.bare_client_ctx,
-	    &err) != 0) {
+	    eca_tls_client_ctx(NULL, b.host->cred, &b.bare_client_ctx, &err) !=
+		0) {
 		fprintf(stderr, "bench_peer: %s: %s\n", conf, err.msg);
 		goto out;
 	}
@@ -778,8 +781,9 @@ main(int argc, char **argv)
 			b.crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
 			BIO_free(bio);
 		}
-		if (b.crl == NULL || bare_use_crl(b.bare_client_ctx,
-		    b.host->cred->trust, b.crl) != 0) {
+		if (b.crl == NULL ||
+		    bare_use_crl(b.bare_client_ctx, b.host->cred->trust,
+			b.crl) != 0) {
 			fprintf(stderr, "bench_peer: cannot use the CRL %s\n",
 			    crl);
 			goto out;
@@ -802,25 +806,25 @@ main(int argc, char **argv)
 		goto out;
 	}
 	if (run_streams(&b, b.bytes / b.rounds >= IO_BUF ? b.rounds : 1, &tb,
-	    &tc, &smedian, cb, cc, sizeof(cb)) != 0)
+		&tc, &smedian, cb, cc, sizeof(cb)) != 0)
 		goto out;
 	mbb = (double)b.bytes / tb / 1048576.0;
 	mbc = (double)b.bytes / tc / 1048576.0;
 
 	if (json) {
 		printf("{\"n\":%ld,\"concurrency\":%d,\"rounds\":%d,"
-		    "\"setup_bare\":{\"per_sec\":%.1f,\"p50_ms\":%.3f,"
-		    "\"p99_ms\":%.3f,\"cpu_client_ms\":%.3f,"
-		    "\"cpu_server_ms\":%.3f,\"errors\":%ld},"
-		    "\"setup_channel\":{\"per_sec\":%.1f,\"p50_ms\":%.3f,"
-		    "\"p99_ms\":%.3f,\"cpu_client_ms\":%.3f,"
-		    "\"cpu_server_ms\":%.3f,\"errors\":%ld},"
-		    "\"setup_time_ratio\":%.3f,\"setup_round_median_ratio\":"
-		    "%.3f,\"setup_p50_ratio\":%.3f,"
-		    "\"bytes\":%lld,\"stream_bare_mib_s\":%.1f,"
-		    "\"stream_channel_mib_s\":%.1f,\"stream_ratio\":%.3f,"
-		    "\"stream_round_median_ratio\":%.3f,"
-		    "\"cipher_bare\":\"%s\",\"cipher_channel\":\"%s\"}\n",
+		       "\"setup_bare\":{\"per_sec\":%.1f,\"p50_ms\":%.3f,"
+		       "\"p99_ms\":%.3f,\"cpu_client_ms\":%.3f,"
+		       "\"cpu_server_ms\":%.3f,\"errors\":%ld},"
+		       "\"setup_channel\":{\"per_sec\":%.1f,\"p50_ms\":%.3f,"
+		       "\"p99_ms\":%.3f,\"cpu_client_ms\":%.3f,"
+		       "\"cpu_server_ms\":%.3f,\"errors\":%ld},"
+		       "\"setup_time_ratio\":%.3f,\"setup_round_median_ratio\":"
+		       "%.3f,\"setup_p50_ratio\":%.3f,"
+		       "\"bytes\":%lld,\"stream_bare_mib_s\":%.1f,"
+		       "\"stream_channel_mib_s\":%.1f,\"stream_ratio\":%.3f,"
+		       "\"stream_round_median_ratio\":%.3f,"
+		       "\"cipher_bare\":\"%s\",\"cipher_channel\":\"%s\"}\n",
 		    b.n, b.conc, b.rounds, bare.rate, bare.p50_ms, bare.p99_ms,
 		    bare.cpu_client_ms, bare.cpu_server_ms, bare.errors,
 		    chan.rate, chan.p50_ms, chan.p99_ms, chan.cpu_client_ms,
@@ -829,30 +833,32 @@ main(int argc, char **argv)
 		    mbc, mbc / mbb, smedian, cb, cc);
 	} else {
 		printf("(a) setup, %ld connections of each kind at concurrency "
-		    "%d, in %d alternating rounds\n", b.n, b.conc, b.rounds);
+		       "%d, in %d alternating rounds\n",
+		    b.n, b.conc, b.rounds);
 		printf("    bare mTLS   %9.1f /s  p50 %7.3f ms  p99 %7.3f ms"
-		    "  errors %ld\n", bare.rate, bare.p50_ms, bare.p99_ms,
-		    bare.errors);
+		       "  errors %ld\n",
+		    bare.rate, bare.p50_ms, bare.p99_ms, bare.errors);
 		printf("    channel     %9.1f /s  p50 %7.3f ms  p99 %7.3f ms"
-		    "  errors %ld\n", chan.rate, chan.p50_ms, chan.p99_ms,
-		    chan.errors);
+		       "  errors %ld\n",
+		    chan.rate, chan.p50_ms, chan.p99_ms, chan.errors);
 		printf("    CPU per setup: bare client %.3f ms, server %.3f "
-		    "ms; channel client %.3f ms, ecad %.3f ms\n",
-		    bare.cpu_client_ms, bare.cpu_server_ms,
-		    chan.cpu_client_ms, chan.cpu_server_ms);
+		       "ms; channel client %.3f ms, ecad %.3f ms\n",
+		    bare.cpu_client_ms, bare.cpu_server_ms, chan.cpu_client_ms,
+		    chan.cpu_server_ms);
 		printf("    ratio channel/bare: time %.3f (median of rounds "
-		    "%.3f), p50 %.3f (target <= 1.10)\n", bare.rate / chan.rate,
-		    median, chan.p50_ms / bare.p50_ms);
+		       "%.3f), p50 %.3f (target <= 1.10)\n",
+		    bare.rate / chan.rate, median, chan.p50_ms / bare.p50_ms);
 		printf("(c) stream, %lld bytes of each kind, one connection "
-		    "per transfer, in alternating rounds\n",
+		       "per transfer, in alternating rounds\n",
 		    (long long)b.bytes);
 		printf("    raw TLS     %9.1f MiB/s  (%s)\n", mbb, cb);
 		printf("    channel     %9.1f MiB/s  (%s)\n", mbc, cc);
 		printf("    ratio channel/raw: %.3f (median of rounds %.3f) "
-		    "(target >= 0.9)\n", mbc / mbb, smedian);
+		       "(target >= 0.9)\n",
+		    mbc / mbb, smedian);
 	}
 	rc = bare.errors + chan.errors > 0 ? 1 : 0;
- out:
+out:
 	atomic_store(&b.stop, 1);
 	if (b.bare_fd != -1)
 		shutdown(b.bare_fd, SHUT_RDWR);

@@ -91,8 +91,10 @@ fake_change(struct eca_change *c, uint64_t i)
 
 	memset(c, 0, sizeof(*c));
 	fake_host(i, c->host, sizeof(c->host));
-	snprintf(c->host_id, sizeof(c->host_id), "%08llx-0000-4000-8000-"
-	    "%012llx", (unsigned long long)(i & 0xffffffff),
+	snprintf(c->host_id, sizeof(c->host_id),
+	    "%08llx-0000-4000-8000-"
+	    "%012llx",
+	    (unsigned long long)(i & 0xffffffff),
 	    (unsigned long long)(mix(i) & 0xffffffffffffULL));
 	c->state = ECA_STATE_ENROLLED;
 	fake_fp(i, 0, fp);
@@ -135,7 +137,8 @@ median_lookup(struct eca_roster *r, size_t n, int by_fp, size_t *misses)
 		t0 = now_s();
 		for (k = 0; k < BATCH; k++)
 			if ((by_fp ? eca_roster_lookup_fp(r, fps[k], &e) :
-			    eca_roster_lookup_host(r, hosts[k], &e)) != 0)
+				     eca_roster_lookup_host(r, hosts[k], &e)) !=
+			    0)
 				(*misses)++;
 		t[s] = (now_s() - t0) / BATCH * 1e9;
 	}
@@ -162,16 +165,21 @@ build(struct eca_roster *r, size_t n)
 	for (i = 0; i < n && rc == 0; i += k) {
 		for (k = 0; k < page && i + k < n; k++)
 			fake_change(&ch[k], i + k);
-		j = eca_wire_roster(&(struct eca_wire_roster_page){
-		    .primary = PRIMARY, .since = since, .version = (int64_t)n,
-		    .next = ch[k - 1].version, .full = since == 0,
-		    .more = i + k < n }, ch, k);
+		j = eca_wire_roster(
+		    &(struct eca_wire_roster_page){.primary = PRIMARY,
+			.since = since,
+			.version = (int64_t)n,
+			.next = ch[k - 1].version,
+			.full = since == 0,
+			.more = i + k < n},
+		    ch, k);
 		body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
 		if (body == NULL ||
 		    eca_roster_delta_parse(body, strlen(body), &d, &err) != 0 ||
 		    eca_roster_apply(r, d, (int64_t)time(NULL), &err) != 0) {
-			fprintf(stderr, "bench_roster: building the roster: %s\n",
+			fprintf(stderr,
+			    "bench_roster: building the roster: %s\n",
 			    body == NULL ? "out of memory" : err.msg);
 			rc = -1;
 		}
@@ -211,7 +219,8 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--json") == 0)
 			json = 1;
 		else {
-			fprintf(stderr, "usage: bench_roster [--n N] "
+			fprintf(stderr,
+			    "usage: bench_roster [--n N] "
 			    "[--dir DIR] [--json]\n");
 			return 2;
 		}
@@ -254,35 +263,38 @@ main(int argc, char **argv)
 
 	if (json) {
 		printf("{\"hosts\":%zu,\"build_s\":%.3f,"
-		    "\"lookup_fp_median_ns\":%.1f,"
-		    "\"lookup_host_median_ns\":%.1f,"
-		    "\"bytes_per_host_alloc\":%.1f,"
-		    "\"bytes_per_host_rss\":%.1f,\"save_s\":%.3f,"
-		    "\"load_s\":%.3f,\"lookups_ok\":%s}\n", n, t_build, med_fp,
-		    med_host, (double)mem / (double)n,
+		       "\"lookup_fp_median_ns\":%.1f,"
+		       "\"lookup_host_median_ns\":%.1f,"
+		       "\"bytes_per_host_alloc\":%.1f,"
+		       "\"bytes_per_host_rss\":%.1f,\"save_s\":%.3f,"
+		       "\"load_s\":%.3f,\"lookups_ok\":%s}\n",
+		    n, t_build, med_fp, med_host, (double)mem / (double)n,
 		    (double)(rss1 - rss0) * 1024.0 / (double)n, t_save, t_load,
 		    ok ? "true" : "false");
 	} else {
 		printf("roster of %zu hosts built (decode + apply) in %.2f s\n",
 		    n, t_build);
 		printf("lookup by fingerprint, median: %7.1f ns  "
-		    "(target <= 1000 ns) %s\n", med_fp,
-		    med_fp <= 1000 ? "ok" : "MISSED");
+		       "(target <= 1000 ns) %s\n",
+		    med_fp, med_fp <= 1000 ? "ok" : "MISSED");
 		printf("lookup by host name, median:   %7.1f ns  "
-		    "(target <= 1000 ns) %s\n", med_host,
-		    med_host <= 1000 ? "ok" : "MISSED");
+		       "(target <= 1000 ns) %s\n",
+		    med_host, med_host <= 1000 ? "ok" : "MISSED");
 		printf("bytes per host, allocated:     %7.1f B   "
-		    "(target <= 200 B) %s\n", (double)mem / (double)n,
+		       "(target <= 200 B) %s\n",
+		    (double)mem / (double)n,
 		    (double)mem / (double)n <= 200 ? "ok" : "MISSED");
 		printf("bytes per host, RSS growth:    %7.1f B   "
-		    "(target <= 200 B) %s\n",
+		       "(target <= 200 B) %s\n",
 		    (double)(rss1 - rss0) * 1024.0 / (double)n,
 		    (double)(rss1 - rss0) * 1024.0 / (double)n <= 200 ?
-		    "ok" : "MISSED");
+			"ok" :
+			"MISSED");
 		printf("save to disk (fsynced):        %7.3f s\n", t_save);
 		printf("load from disk (checksummed):  %7.3f s\n", t_load);
 		printf("every lookup found its host and the loaded roster "
-		    "is whole: %s\n", ok ? "yes" : "NO");
+		       "is whole: %s\n",
+		    ok ? "yes" : "NO");
 	}
 	return ok ? 0 : 1;
 }

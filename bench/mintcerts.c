@@ -49,7 +49,8 @@ struct opts {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mintcerts --ca DIR --out DIR --count N "
+	fprintf(stderr,
+	    "usage: mintcerts --ca DIR --out DIR --count N "
 	    "[--first I] [--prefix P] [--domain D] [--days N]\n");
 	exit(2);
 }
@@ -125,8 +126,8 @@ set_serial(X509 *x)
 	BIGNUM *bn = BN_new();
 	int r = -1;
 
-	if (bn != NULL && BN_rand(bn, 127, BN_RAND_TOP_ANY,
-	    BN_RAND_BOTTOM_ANY) == 1 &&
+	if (bn != NULL &&
+	    BN_rand(bn, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1 &&
 	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL)
 		r = 0;
 	BN_free(bn);
@@ -148,7 +149,7 @@ make_leaf(const char *host, EVP_PKEY *key, X509 *ca, EVP_PKEY *ca_key,
 	    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * days) == NULL ||
 	    (name = X509_get_subject_name(x)) == NULL ||
 	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)host, -1, -1, 0) != 1 ||
+		(const unsigned char *)host, -1, -1, 0) != 1 ||
 	    X509_set_issuer_name(x, X509_get_subject_name(ca)) != 1 ||
 	    X509_set_pubkey(x, key) != 1 ||
 	    add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
@@ -228,7 +229,7 @@ out:
 int
 main(int argc, char **argv)
 {
-	struct opts o = { .prefix = "h", .domain = "bench.eca", .days = 365 };
+	struct opts o = {.prefix = "h", .domain = "bench.eca", .days = 365};
 	X509 *ca = NULL;
 	EVP_PKEY *ca_key = NULL;
 	int i, rc = 1;

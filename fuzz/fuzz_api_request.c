@@ -16,10 +16,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The API's route patterns (src/daemon/api.c). */
 static const char *const patterns[] = {
-	"/v1/health", "/v1/stats", "/v1/roster", "/v1/enrollments",
-	"/v1/enrollments/*", "/v1/enrollments/*/history",
-	"/v1/enrollments/*/approve", "/v1/enrollments/*/reject",
-	"/v1/enrollments/*/ban", "/v1/enrollments/*/unban",
+    "/v1/health",
+    "/v1/stats",
+    "/v1/roster",
+    "/v1/enrollments",
+    "/v1/enrollments/*",
+    "/v1/enrollments/*/history",
+    "/v1/enrollments/*/approve",
+    "/v1/enrollments/*/reject",
+    "/v1/enrollments/*/ban",
+    "/v1/enrollments/*/unban",
 };
 
 int
@@ -44,7 +50,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	path = evhttp_uri_get_path(uri);
 	q = evhttp_uri_get_query(uri);
 	for (i = 0; path != NULL && i < sizeof(patterns) / sizeof(*patterns);
-	    i++) {
+	     i++) {
 		name[0] = '\0';
 		if (api_route_match(patterns[i], path, name, sizeof(name)) &&
 		    strlen(name) >= sizeof(name))

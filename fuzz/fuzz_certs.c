@@ -20,8 +20,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct eca_certinfo info;
 	struct eca_err err;
 
-	if (eca_x509_parse_chain(NULL, data, size, &leaf, &chain,
-	    &err) != 0) {
+	if (eca_x509_parse_chain(NULL, data, size, &leaf, &chain, &err) != 0) {
 		/* On failure both outputs are NULL (x509.h). */
 		if (leaf != NULL || chain != NULL)
 			abort();

@@ -18,8 +18,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct eca_err err;
 	char *dump = NULL, *dump2 = NULL;
 
-	if (eca_config_parse((const char *)data, size, "fuzz", &cfg,
-	    &err) != 0) {
+	if (eca_config_parse((const char *)data, size, "fuzz", &cfg, &err) !=
+	    0) {
 		/* A refusal must say something and hand nothing back. */
 		if (cfg != NULL || err.msg[0] == '\0' || err.code >= 0)
 			abort();

@@ -29,8 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!d->full && d->since != 0)
 			abort();
 		for (i = 0; i < d->n; i++)
-			if (eca_roster_lookup_host(r, d->entries[i].host,
-			    &e) != 0)
+			if (eca_roster_lookup_host(r, d->entries[i].host, &e) !=
+			    0)
 				abort();
 		if (eca_roster_count(r) > d->n)
 			abort();

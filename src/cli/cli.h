@@ -20,20 +20,20 @@
 #define CLI_TIMEOUT_MS 15000L
 /* `enroll` retries a busy (429) primary for about this long in all. */
 #define CLI_BUSY_RETRY_MS 60000L
-#define CLI_OPTS_MAX 8		/* options of one command */
-#define CLI_ARGS_MAX 4		/* positional arguments of one command */
+#define CLI_OPTS_MAX 8 /* options of one command */
+#define CLI_ARGS_MAX 4 /* positional arguments of one command */
 
 /* An option of a command: `--name [ARG]`, NetBackup-style `-alias [ARG]`. */
 struct cli_opt {
-	const char *name;	/* "--server" */
-	const char *alias;	/* "-server", or NULL */
-	const char *arg;	/* "S", or NULL for a flag */
+	const char *name;  /* "--server" */
+	const char *alias; /* "-server", or NULL */
+	const char *arg;   /* "S", or NULL for a flag */
 };
 
 /* A command line after its options were matched against the table. */
 struct cli_args {
 	const struct cli_opt *opts;
-	const char *val[CLI_OPTS_MAX];	/* value; "" a set flag; NULL unset */
+	const char *val[CLI_OPTS_MAX]; /* value; "" a set flag; NULL unset */
 	const char *pos[CLI_ARGS_MAX];
 	int npos;
 };
@@ -43,22 +43,22 @@ typedef int cli_handler(struct cli *cli, const struct cli_args *args);
 
 struct cli_cmd {
 	const char *name;
-	const char *alias;		/* NetBackup-style spelling, or NULL */
+	const char *alias; /* NetBackup-style spelling, or NULL */
 	cli_handler *fn;
 	int min_args;
 	int max_args;
-	const struct cli_opt *opts;	/* terminated by a NULL name */
-	const char *usage;		/* the arguments part */
+	const struct cli_opt *opts; /* terminated by a NULL name */
+	const char *usage;	    /* the arguments part */
 	const char *summary;
 };
 
 /* One invocation of eca. */
 struct cli {
-	const char *conf_path;		/* -f, $ECA_CONFIG or the default */
+	const char *conf_path; /* -f, $ECA_CONFIG or the default */
 	int json;
 	const struct cli_cmd *cmd;
-	struct eca_config *cfg;		/* loaded by cli_config() */
-	struct eca_cred *cred;		/* loaded by cli_cred() */
+	struct eca_config *cfg; /* loaded by cli_config() */
+	struct eca_cred *cred;	/* loaded by cli_cred() */
 };
 
 /* The value of option name ("--server"), "" for a set flag, NULL if unset. */

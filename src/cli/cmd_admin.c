@@ -14,7 +14,7 @@
 #include "output.h"
 #include "wire.h"
 
-#define PAGES_MAX 100000	/* a bound on a misbehaving server's paging */
+#define PAGES_MAX 100000 /* a bound on a misbehaving server's paging */
 
 /* host is canonical (cli_host_arg). */
 static int
@@ -47,8 +47,8 @@ table_add_record(struct out_table *t, const struct eca_enrollment *rec)
 
 /* Fetch pages of the list into all until next is null or limit is reached. */
 static int
-fetch_all(struct cli *cli, struct eca_client *c, const char *state,
-    long limit, json_t *all, const char *who)
+fetch_all(struct cli *cli, struct eca_client *c, const char *state, long limit,
+    json_t *all, const char *who)
 {
 	json_t *resp = NULL, *page, *next;
 	char path[ECA_HOST_MAX * 3 + 128], after[ECA_HOST_MAX * 3];
@@ -59,8 +59,7 @@ fetch_all(struct cli *cli, struct eca_client *c, const char *state,
 	int r;
 
 	after[0] = '\0';
-	snprintf(what, sizeof(what), "cannot list the enrollments on %s",
-	    who);
+	snprintf(what, sizeof(what), "cannot list the enrollments on %s", who);
 	for (npages = 0; npages < PAGES_MAX; npages++) {
 		want = ECA_LIST_PAGE_MAX;
 		if (limit > 0 && limit - (long)got < want)
@@ -69,14 +68,16 @@ fetch_all(struct cli *cli, struct eca_client *c, const char *state,
 		    "/v1/enrollments?limit=%ld%s%s%s%s", want,
 		    state != NULL ? "&state=" : "", state != NULL ? state : "",
 		    after[0] != '\0' ? "&after=" : "", after);
-		if ((r = cli_request(cli, c, "GET", path, NULL, &resp,
-		    what)) != 0)
+		if ((r = cli_request(cli, c, "GET", path, NULL, &resp, what)) !=
+		    0)
 			goto out;
-		page = resp != NULL ? json_object_get(resp, "enrollments") :
-		    NULL;
+		page =
+		    resp != NULL ? json_object_get(resp, "enrollments") : NULL;
 		if (!json_is_array(page)) {
-			r = out_error(cli->json, ECA_ERR_PROTOCOL, "%s: the "
-			    "answer has no \"enrollments\" array", what);
+			r = out_error(cli->json, ECA_ERR_PROTOCOL,
+			    "%s: the "
+			    "answer has no \"enrollments\" array",
+			    what);
 			goto out;
 		}
 		for (i = 0; i < json_array_size(page); i++) {
@@ -96,10 +97,13 @@ fetch_all(struct cli *cli, struct eca_client *c, const char *state,
 		    (limit > 0 && (long)got >= limit))
 			break;
 		/* A server repeating its cursor would loop forever. */
-		if (cli_url_escape(json_string_value(next), esc,
-		    sizeof(esc)) != 0 || strcmp(esc, after) == 0) {
-			r = out_error(cli->json, ECA_ERR_PROTOCOL, "%s: bad "
-			    "\"next\" cursor in the answer", what);
+		if (cli_url_escape(json_string_value(next), esc, sizeof(esc)) !=
+			0 ||
+		    strcmp(esc, after) == 0) {
+			r = out_error(cli->json, ECA_ERR_PROTOCOL,
+			    "%s: bad "
+			    "\"next\" cursor in the answer",
+			    what);
 			goto out;
 		}
 		memcpy(after, esc, sizeof(after));
@@ -107,15 +111,15 @@ fetch_all(struct cli *cli, struct eca_client *c, const char *state,
 		resp = NULL;
 	}
 	r = 0;
- out:
+out:
 	json_decref(resp);
 	return r;
 }
 
 /* --state (upper case, in state) and --limit (0: all); 0 or usage. */
 static int
-list_args(struct cli *cli, const struct cli_args *a, char *state,
-    size_t len, long *limit)
+list_args(struct cli *cli, const struct cli_args *a, char *state, size_t len,
+    long *limit)
 {
 	const char *s;
 	char *end;
@@ -128,16 +132,20 @@ list_args(struct cli *cli, const struct cli_args *a, char *state,
 			state[i] = (char)toupper((unsigned char)s[i]);
 		state[i] = '\0';
 		if (s[i] != '\0' || eca_state_from_name(state) < 0)
-			return cli_usage(cli, "--state is one of ENROLLED, "
-			    "CONFLICT, REMOVED, BANNED, REVOKED, not '%s'", s);
+			return cli_usage(cli,
+			    "--state is one of ENROLLED, "
+			    "CONFLICT, REMOVED, BANNED, REVOKED, not '%s'",
+			    s);
 	}
 	if ((s = cli_opt(a, "--limit")) != NULL) {
 		errno = 0;
 		*limit = strtol(s, &end, 10);
 		if (errno != 0 || end == s || *end != '\0' || *limit < 1 ||
 		    *limit > 10000000)
-			return cli_usage(cli, "--limit is a number from 1 to "
-			    "10000000, not '%s'", s);
+			return cli_usage(cli,
+			    "--limit is a number from 1 to "
+			    "10000000, not '%s'",
+			    s);
 	}
 	return 0;
 }
@@ -146,8 +154,8 @@ list_args(struct cli *cli, const struct cli_args *a, char *state,
 static int
 print_list(const json_t *all)
 {
-	static const char *const hdr[] = { "HOST", "STATE", "HOST ID",
-	    "METHOD", "FINGERPRINT", "EXPIRES" };
+	static const char *const hdr[] = {"HOST", "STATE", "HOST ID", "METHOD",
+	    "FINGERPRINT", "EXPIRES"};
 	struct out_table *t;
 	struct eca_enrollment rec;
 	struct eca_err err;
@@ -159,9 +167,11 @@ print_list(const json_t *all)
 	for (i = 0; i < json_array_size(all); i++) {
 		eca_err_clear(&err);
 		if (eca_wire_parse_enrollment(json_array_get(all, i), &rec,
-		    &err) != 0) {
-			r = out_error(0, ECA_ERR_PROTOCOL, "cannot read "
-			    "enrollment %zu of the list: %s", i + 1, err.msg);
+			&err) != 0) {
+			r = out_error(0, ECA_ERR_PROTOCOL,
+			    "cannot read "
+			    "enrollment %zu of the list: %s",
+			    i + 1, err.msg);
 			goto out;
 		}
 		if (table_add_record(t, &rec) != 0) {
@@ -170,7 +180,7 @@ print_list(const json_t *all)
 		}
 	}
 	out_table_print(t, stdout);
- out:
+out:
 	out_table_free(t);
 	return r;
 }
@@ -193,8 +203,8 @@ cmd_list(struct cli *cli, const struct cli_args *a)
 		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = fetch_all(cli, c, state[0] != '\0' ? state : NULL, limit,
-	    all, who)) != 0)
+	if ((r = fetch_all(cli, c, state[0] != '\0' ? state : NULL, limit, all,
+		 who)) != 0)
 		goto out;
 	if (cli->json) {
 		if ((top = json_pack("{s:O}", "enrollments", all)) == NULL)
@@ -207,7 +217,7 @@ cmd_list(struct cli *cli, const struct cli_args *a)
 		    state[0] != '\0' ? " in state " : "", state, who);
 	else
 		r = print_list(all);
- out:
+out:
 	json_decref(top);
 	json_decref(all);
 	eca_client_free(c);
@@ -225,8 +235,9 @@ print_cert(const char *title, const struct eca_certinfo *ci)
 	printf("  Subject:       %s\n", out_dash(ci->subject));
 	printf("  Issuer:        %s\n", out_dash(ci->issuer));
 	printf("  Serial:        %s\n", out_dash(ci->serial));
-	printf("  Valid:         %s to %s\n", out_time(ci->not_before, nb,
-	    sizeof(nb)), out_time(ci->not_after, na, sizeof(na)));
+	printf("  Valid:         %s to %s\n",
+	    out_time(ci->not_before, nb, sizeof(nb)),
+	    out_time(ci->not_after, na, sizeof(na)));
 	printf("  Key:           %s, signed %s\n", out_dash(ci->key_desc),
 	    out_dash(ci->sig_alg));
 }
@@ -250,8 +261,8 @@ print_candidates(const struct eca_enrollment *rec,
 	if (n == 0)
 		return;
 	printf("Waiting certificates: %zu (decide on each: `eca approve %s "
-	    "--fingerprint FP` or `eca reject %s --fingerprint FP`)\n", n,
-	    rec->host, rec->host);
+	       "--fingerprint FP` or `eca reject %s --fingerprint FP`)\n",
+	    n, rec->host, rec->host);
 	for (i = 0; i < n; i++) {
 		snprintf(title, sizeof(title), "Candidate %zu:", i + 1);
 		print_cert(title, &cands[i].cert);
@@ -263,11 +274,11 @@ print_candidates(const struct eca_enrollment *rec,
 }
 
 static void
-print_record(const struct eca_enrollment *rec, const struct eca_candidate
-    *cands, size_t ncands, const json_t *history)
+print_record(const struct eca_enrollment *rec,
+    const struct eca_candidate *cands, size_t ncands, const json_t *history)
 {
-	static const char *const hdr[] = { "AT", "EVENT", "STATE",
-	    "FINGERPRINT", "ACTOR", "SOURCE" };
+	static const char *const hdr[] = {"AT", "EVENT", "STATE", "FINGERPRINT",
+	    "ACTOR", "SOURCE"};
 	struct out_table *t;
 	const json_t *h;
 	const char *cells[6];
@@ -280,18 +291,19 @@ print_record(const struct eca_enrollment *rec, const struct eca_candidate
 	printf("Role:          %s\n", eca_config_role_name(rec->role));
 	printf("Method:        %s\n", eca_method_name(rec->method));
 	printf("Primary:       %s\n", out_dash(rec->primary));
-	printf("Enrolled at:   %s\n", out_time(rec->enrolled_at, b1,
-	    sizeof(b1)));
-	printf("Updated at:    %s\n", out_time(rec->updated_at, b2,
-	    sizeof(b2)));
-	printf("Last seen:     %s from %s\n", out_time(rec->last_seen, b3,
-	    sizeof(b3)), out_dash(rec->source));
+	printf("Enrolled at:   %s\n",
+	    out_time(rec->enrolled_at, b1, sizeof(b1)));
+	printf("Updated at:    %s\n",
+	    out_time(rec->updated_at, b2, sizeof(b2)));
+	printf("Last seen:     %s from %s\n",
+	    out_time(rec->last_seen, b3, sizeof(b3)), out_dash(rec->source));
 	print_cert("Enrolled certificate:", &rec->cert);
 	if (ncands > 0)
 		print_candidates(rec, cands, ncands);
 	else if (rec->has_candidate) {
 		/* A primary from before the list: its one summary. */
-		snprintf(title, sizeof(title), "Candidate certificate "
+		snprintf(title, sizeof(title),
+		    "Candidate certificate "
 		    "(waiting: `eca approve %s` or `eca reject %s`):",
 		    rec->host, rec->host);
 		print_cert(title, &rec->candidate);
@@ -311,9 +323,11 @@ print_record(const struct eca_enrollment *rec, const struct eca_candidate
 		cells[0] = jstr(h, "at");
 		cells[1] = jstr(h, "event");
 		cells[2] = jstr(h, "state");
-		cells[3] = out_fp_short(json_is_string(json_object_get(h,
-		    "fingerprint")) ? jstr(h, "fingerprint") : "", fp,
-		    sizeof(fp));
+		cells[3] = out_fp_short(
+		    json_is_string(json_object_get(h, "fingerprint")) ?
+			jstr(h, "fingerprint") :
+			"",
+		    fp, sizeof(fp));
 		cells[4] = jstr(h, "actor");
 		cells[5] = jstr(h, "source");
 		if (out_table_add(t, cells) != 0)
@@ -350,8 +364,10 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 	eca_err_clear(&err);
 	if (resp == NULL || eca_wire_parse_enrollment(resp, &rec, &err) != 0 ||
 	    eca_wire_parse_candidates(resp, &cands, &ncands, &err) != 0) {
-		r = out_error(cli->json, ECA_ERR_PROTOCOL, "%s: bad record in "
-		    "the answer: %s", what, err.msg);
+		r = out_error(cli->json, ECA_ERR_PROTOCOL,
+		    "%s: bad record in "
+		    "the answer: %s",
+		    what, err.msg);
 		goto out;
 	}
 	(void)host_path(cli, host, "/history", path, sizeof(path));
@@ -359,13 +375,15 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 		goto out;
 	hist = hresp != NULL ? json_object_get(hresp, "history") : NULL;
 	if (!json_is_array(hist)) {
-		r = out_error(cli->json, ECA_ERR_PROTOCOL, "%s: the answer has "
-		    "no \"history\" array", what);
+		r = out_error(cli->json, ECA_ERR_PROTOCOL,
+		    "%s: the answer has "
+		    "no \"history\" array",
+		    what);
 		goto out;
 	}
 	if (cli->json) {
 		if ((top = json_pack("{s:O, s:O}", "enrollment", resp,
-		    "history", hist)) == NULL) {
+			 "history", hist)) == NULL) {
 			r = out_error(cli->json, ECA_ERR_NOMEM,
 			    "out of memory");
 			goto out;
@@ -374,7 +392,7 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 	} else
 		print_record(&rec, cands, ncands, hist);
 	r = 0;
- out:
+out:
 	free(cands);
 	json_decref(top);
 	json_decref(resp);
@@ -415,7 +433,8 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 		goto out;
 	}
 	outcome = resp != NULL ?
-	    json_string_value(json_object_get(resp, "outcome")) : NULL;
+	    json_string_value(json_object_get(resp, "outcome")) :
+	    NULL;
 	j = resp != NULL ? json_object_get(resp, "enrollment") : NULL;
 	if (json_is_object(j))
 		have_rec = eca_wire_parse_enrollment(j, &rec, NULL) == 0;
@@ -423,22 +442,27 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 		outcome = "done";
 	if (strcmp(outcome, "APPROVED") == 0)
 		printf("Approved %s on %s: certificate %s is now enrolled",
-		    host, who, body != NULL ? json_string_value(
-		    json_object_get(body, "fingerprint")) : "-");
+		    host, who,
+		    body != NULL ? json_string_value(
+				       json_object_get(body, "fingerprint")) :
+				   "-");
 	else if (strcmp(outcome, "REJECTED") == 0)
 		printf("Rejected certificate %s of %s on %s: the enrolled one "
-		    "stays", body != NULL ? json_string_value(json_object_get(
-		    body, "fingerprint")) : "-", host, who);
+		       "stays",
+		    body != NULL ? json_string_value(
+				       json_object_get(body, "fingerprint")) :
+				   "-",
+		    host, who);
 	else if (strcmp(outcome, "REMOVED") == 0)
 		printf("Removed the enrollment of %s from %s", host, who);
 	else if (strcmp(outcome, "BANNED") == 0)
 		printf("Banned %s on %s: it cannot enroll until `eca unban "
-		    "%s`", host, who, host);
+		       "%s`",
+		    host, who, host);
 	else if (strcmp(outcome, "UNBANNED") == 0)
-		printf("Lifted the ban of %s on %s: it must enroll again",
-		    host, who);
-	else if (strcmp(outcome, "UNCHANGED") == 0 &&
-	    strcmp(verb, "ban") == 0)
+		printf("Lifted the ban of %s on %s: it must enroll again", host,
+		    who);
+	else if (strcmp(outcome, "UNCHANGED") == 0 && strcmp(verb, "ban") == 0)
 		printf("%s was already banned on %s", host, who);
 	else
 		printf("%s %s on %s: %s", verb, host, who, outcome);
@@ -448,9 +472,10 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 	printf("\n");
 	if (have_rec && rec.ncandidates > 0)
 		printf("%d other certificate(s) still wait for %s: see `eca "
-		    "show %s`\n", rec.ncandidates, host, host);
+		       "show %s`\n",
+		    rec.ncandidates, host, host);
 	r = 0;
- out:
+out:
 	json_decref(resp);
 	eca_client_free(c);
 	return r;
@@ -485,41 +510,48 @@ pick_candidate(struct cli *cli, const struct cli_args *a, const char *verb,
 	eca_err_clear(&err);
 	if (resp == NULL || eca_wire_parse_enrollment(resp, &rec, &err) != 0 ||
 	    eca_wire_parse_candidates(resp, &cands, &n, &err) != 0) {
-		r = out_error(cli->json, ECA_ERR_PROTOCOL, "%s: bad record in "
-		    "the answer: %s", what, err.msg);
+		r = out_error(cli->json, ECA_ERR_PROTOCOL,
+		    "%s: bad record in "
+		    "the answer: %s",
+		    what, err.msg);
 		goto out;
 	}
 	if (n == 0) {
-		r = out_error(cli->json, ECA_ERR_NOT_FOUND, "%s: no "
-		    "certificate waits for %s (state %s)", what, host,
-		    eca_state_name(rec.state));
+		r = out_error(cli->json, ECA_ERR_NOT_FOUND,
+		    "%s: no "
+		    "certificate waits for %s (state %s)",
+		    what, host, eca_state_name(rec.state));
 		goto out;
 	}
 	if (n > 1) {
 		out_note("%zu certificates wait for %s on %s; name the one to "
-		    "%s with --fingerprint:", n, host, who, verb);
+			 "%s with --fingerprint:",
+		    n, host, who, verb);
 		for (i = 0; i < n; i++)
 			fprintf(stderr, "  %s  from %s at %s\n",
 			    cands[i].cert.fingerprint,
 			    out_dash(cands[i].source),
 			    out_time(cands[i].at, b1, sizeof(b1)));
-		r = out_error(cli->json, ECA_ERR_USAGE, "%s: more than one "
-		    "certificate waits (eca %s %s --fingerprint FP)", what,
-		    verb, host);
+		r = out_error(cli->json, ECA_ERR_USAGE,
+		    "%s: more than one "
+		    "certificate waits (eca %s %s --fingerprint FP)",
+		    what, verb, host);
 		goto out;
 	}
 	snprintf(fp, ECA_FP_HEX_LEN + 1, "%s", cands[0].cert.fingerprint);
 	/* Said where it cannot spoil --json's stdout. */
 	if (cli->json)
 		out_note("one certificate waits for %s: %s from %s at %s; "
-		    "deciding on it", host, fp, out_dash(cands[0].source),
+			 "deciding on it",
+		    host, fp, out_dash(cands[0].source),
 		    out_time(cands[0].at, b1, sizeof(b1)));
 	else
 		printf("One certificate waits for %s: %s from %s at %s; "
-		    "deciding on it.\n", host, fp, out_dash(cands[0].source),
+		       "deciding on it.\n",
+		    host, fp, out_dash(cands[0].source),
 		    out_time(cands[0].at, b1, sizeof(b1)));
 	r = 0;
- out:
+out:
 	free(cands);
 	json_decref(resp);
 	eca_client_free(c);
@@ -537,9 +569,11 @@ decision(struct cli *cli, const struct cli_args *a, const char *suffix,
 
 	if (given != NULL) {
 		if (eca_wire_fp_normalize(given, fp) != 0)
-			return cli_usage(cli, "--fingerprint is a SHA-256 "
+			return cli_usage(cli,
+			    "--fingerprint is a SHA-256 "
 			    "fingerprint (64 hex digits, colons allowed), "
-			    "not '%s'", given);
+			    "not '%s'",
+			    given);
 	} else if ((r = pick_candidate(cli, a, verb, fp)) != 0)
 		return r;
 	if ((body = json_pack("{s:s}", "fingerprint", fp)) == NULL)

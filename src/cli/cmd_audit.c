@@ -15,8 +15,7 @@
 
 /* --file F, else the configuration's AUDIT_LOG (or STATE_DIR/audit.jsonl). */
 static int
-journal_path(struct cli *cli, const struct cli_args *a, char *buf,
-    size_t len)
+journal_path(struct cli *cli, const struct cli_args *a, char *buf, size_t len)
 {
 	struct eca_err err;
 	const char *f;
@@ -44,16 +43,18 @@ audit_verify(struct cli *cli, const char *path)
 
 	eca_err_clear(&err);
 	if (eca_audit_verify(path, &rep, &err) != 0)
-		return out_error_err(cli->json, "cannot verify the audit "
-		    "journal", &err);
+		return out_error_err(cli->json,
+		    "cannot verify the audit "
+		    "journal",
+		    &err);
 	if (cli->json) {
 		j = json_pack("{s:s, s:I, s:b}", "path", path, "entries",
 		    (json_int_t)rep.entries, "intact", rep.intact);
 		if (j != NULL && !rep.intact &&
 		    (json_object_set_new(j, "first_bad_line",
-		    json_integer((json_int_t)rep.first_bad_line)) != 0 ||
-		    json_object_set_new(j, "problem",
-		    json_string(rep.problem)) != 0)) {
+			 json_integer((json_int_t)rep.first_bad_line)) != 0 ||
+			json_object_set_new(j, "problem",
+			    json_string(rep.problem)) != 0)) {
 			json_decref(j);
 			j = NULL;
 		}
@@ -67,7 +68,7 @@ audit_verify(struct cli *cli, const char *path)
 		    rep.entries);
 	else
 		printf("audit journal %s: line %zu: %s (%zu good entries "
-		    "before it; everything from this line on is suspect)\n",
+		       "before it; everything from this line on is suspect)\n",
 		    path, rep.first_bad_line, rep.problem, rep.entries);
 	return rep.intact ? ECA_EXIT_OK : ECA_EXIT_FAILURE;
 }
@@ -75,8 +76,8 @@ audit_verify(struct cli *cli, const char *path)
 static int
 audit_show(struct cli *cli, const char *path, const char *host)
 {
-	static const char *const hdr[] = { "SEQ", "TIME", "EVENT", "HOST",
-	    "ACTOR", "FINGERPRINT", "REASON" };
+	static const char *const hdr[] = {"SEQ", "TIME", "EVENT", "HOST",
+	    "ACTOR", "FINGERPRINT", "REASON"};
 	struct eca_audit_entry *v = NULL;
 	struct out_table *t = NULL;
 	struct eca_err err;
@@ -149,8 +150,10 @@ cmd_audit(struct cli *cli, const struct cli_args *a)
 	int r;
 
 	if (strcmp(sub, "verify") != 0 && strcmp(sub, "show") != 0)
-		return cli_usage(cli, "unknown audit command '%s' (use verify "
-		    "or show)", sub);
+		return cli_usage(cli,
+		    "unknown audit command '%s' (use verify "
+		    "or show)",
+		    sub);
 	if (strcmp(sub, "verify") == 0 && cli_opt(a, "--host") != NULL)
 		return cli_usage(cli, "--host is an option of `audit show`");
 	if ((r = journal_path(cli, a, path, sizeof(path))) != 0)

@@ -20,10 +20,10 @@ print_info(const char *title, const struct eca_certinfo *ci)
 	printf("  Subject:             %s\n", out_dash(ci->subject));
 	printf("  Issuer:              %s\n", out_dash(ci->issuer));
 	printf("  Serial:              %s\n", out_dash(ci->serial));
-	printf("  Not before:          %s\n", out_time(ci->not_before, nb,
-	    sizeof(nb)));
-	printf("  Not after:           %s\n", out_time(ci->not_after, na,
-	    sizeof(na)));
+	printf("  Not before:          %s\n",
+	    out_time(ci->not_before, nb, sizeof(nb)));
+	printf("  Not after:           %s\n",
+	    out_time(ci->not_after, na, sizeof(na)));
 	printf("  Key:                 %s\n", out_dash(ci->key_desc));
 	printf("  Signature:           %s\n", out_dash(ci->sig_alg));
 	printf("  Common name:         %s\n", out_dash(ci->cn));
@@ -53,25 +53,26 @@ cmd_cert(struct cli *cli, const struct cli_args *a)
 		goto out;
 	}
 	n = chain != NULL ? sk_X509_num(chain) : 0;
-	if (cli->json && ((top = json_object()) == NULL ||
-	    (arr = json_array()) == NULL)) {
+	if (cli->json &&
+	    ((top = json_object()) == NULL || (arr = json_array()) == NULL)) {
 		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	for (i = -1; i < n; i++) {
 		if (eca_x509_info(i < 0 ? leaf : sk_X509_value(chain, i), &ci,
-		    &err) != 0) {
-			r = out_error_err(cli->json, i < 0 ?
-			    "cannot describe the certificate" :
-			    "cannot describe an intermediate certificate",
+			&err) != 0) {
+			r = out_error_err(cli->json,
+			    i < 0 ?
+				"cannot describe the certificate" :
+				"cannot describe an intermediate certificate",
 			    &err);
 			goto out;
 		}
 		if (!cli->json) {
 			if (i < 0)
 				printf("Certificate in %s\n", path);
-			snprintf(title, sizeof(title), "%s", i < 0 ?
-			    "Leaf certificate:" : "");
+			snprintf(title, sizeof(title), "%s",
+			    i < 0 ? "Leaf certificate:" : "");
 			if (i >= 0)
 				snprintf(title, sizeof(title),
 				    "Intermediate certificate %d:", i + 1);
@@ -80,7 +81,7 @@ cmd_cert(struct cli *cli, const struct cli_args *a)
 		}
 		if ((j = eca_wire_certinfo(&ci)) == NULL ||
 		    (i < 0 ? json_object_set_new(top, "certificate", j) :
-		    json_array_append_new(arr, j)) != 0) {
+			     json_array_append_new(arr, j)) != 0) {
 			r = out_error(cli->json, ECA_ERR_NOMEM,
 			    "out of memory");
 			goto out;
@@ -95,7 +96,7 @@ cmd_cert(struct cli *cli, const struct cli_args *a)
 		out_json(top);
 	}
 	r = 0;
- out:
+out:
 	json_decref(top);
 	json_decref(arr);
 	X509_free(leaf);

@@ -33,8 +33,8 @@ open_cache(struct cli *cli, struct eca_crl_cache **out)
 static int
 crl_list(struct cli *cli, struct eca_crl_cache *c)
 {
-	static const char *const hdr[] = { "HASH", "ISSUER", "LAST UPDATE",
-	    "NEXT UPDATE", "NUMBER", "ENTRIES", "STATE" };
+	static const char *const hdr[] = {"HASH", "ISSUER", "LAST UPDATE",
+	    "NEXT UPDATE", "NUMBER", "ENTRIES", "STATE"};
 	struct eca_crl_info *v = NULL;
 	struct out_table *t = NULL;
 	struct eca_err err;
@@ -55,11 +55,13 @@ crl_list(struct cli *cli, struct eca_crl_cache *c)
 		}
 		for (i = 0; i < n; i++) {
 			j = json_pack("{s:s, s:s, s:I, s:I, s:s?, s:i, s:s, "
-			    "s:s?}", "issuer", v[i].issuer, "hash", v[i].hash,
+				      "s:s?}",
+			    "issuer", v[i].issuer, "hash", v[i].hash,
 			    "last_update", (json_int_t)v[i].last_update,
 			    "next_update", (json_int_t)v[i].next_update,
-			    "number", v[i].number[0] != '\0' ? v[i].number :
-			    NULL, "entries", (int)v[i].entries, "state",
+			    "number",
+			    v[i].number[0] != '\0' ? v[i].number : NULL,
+			    "entries", (int)v[i].entries, "state",
 			    eca_crl_state_name(v[i].state), "source",
 			    v[i].source[0] != '\0' ? v[i].source : NULL);
 			if (j == NULL || json_array_append_new(arr, j) != 0) {
@@ -90,18 +92,22 @@ crl_list(struct cli *cli, struct eca_crl_cache *c)
 		}
 		if (v[i].state != ECA_CRL_OK)
 			out_note("the CRL of %s is %s: publish a new one or "
-			    "run `eca crl download`", v[i].issuer,
-			    v[i].state == ECA_CRL_IN_GRACE ? "expired and "
-			    "used in its grace period (ECA_CRL_GRACE_HOURS)" :
-			    "expired past its grace period, so certificates "
-			    "it covers are refused");
+				 "run `eca crl download`",
+			    v[i].issuer,
+			    v[i].state == ECA_CRL_IN_GRACE ?
+				"expired and "
+				"used in its grace period "
+				"(ECA_CRL_GRACE_HOURS)" :
+				"expired past its grace period, so "
+				"certificates "
+				"it covers are refused");
 	}
 	if (n == 0)
 		printf("The CRL cache in %s/crl is empty.\n",
 		    cli->cfg->state_dir);
 	else
 		out_table_print(t, stdout);
- out:
+out:
 	out_table_free(t);
 	json_decref(arr);
 	free(v);
@@ -121,7 +127,7 @@ crl_download(struct cli *cli, struct eca_crl_cache *c)
 
 	eca_err_clear(&err);
 	if (eca_x509_load_trust(NULL, cli->cfg->trust_store_path, &trust,
-	    &err) != 0) {
+		&err) != 0) {
 		r = out_error_err(cli->json, "cannot load the trust store",
 		    &err);
 		goto out;
@@ -129,9 +135,11 @@ crl_download(struct cli *cli, struct eca_crl_cache *c)
 	/* This host's chain names distribution points; it is optional. */
 	if (cli->cfg->cert_path != NULL &&
 	    eca_x509_load_chain(NULL, cli->cfg->cert_path, &leaf, &chain,
-	    &err) != 0) {
-		r = out_error_err(cli->json, "cannot load this host's "
-		    "certificate", &err);
+		&err) != 0) {
+		r = out_error_err(cli->json,
+		    "cannot load this host's "
+		    "certificate",
+		    &err);
 		goto out;
 	}
 	eca_err_clear(&err);
@@ -140,9 +148,10 @@ crl_download(struct cli *cli, struct eca_crl_cache *c)
 		goto out;
 	}
 	if (cli->json) {
-		if ((j = json_pack("{s:i, s:s}", "stored", (int)added,
-		    "source", cli->cfg->crl_path != NULL ?
-		    cli->cfg->crl_path : "distribution points")) == NULL) {
+		if ((j = json_pack("{s:i, s:s}", "stored", (int)added, "source",
+			 cli->cfg->crl_path != NULL ? cli->cfg->crl_path :
+						      "distribution points")) ==
+		    NULL) {
 			r = out_error(1, ECA_ERR_NOMEM, "out of memory");
 			goto out;
 		}
@@ -151,11 +160,11 @@ crl_download(struct cli *cli, struct eca_crl_cache *c)
 	} else
 		printf("%zu CRL(s) stored from %s.\n", added,
 		    cli->cfg->crl_path != NULL ? cli->cfg->crl_path :
-		    "the CRL distribution points");
+						 "the CRL distribution points");
 	if (err.msg[0] != '\0')
 		out_note("%s", err.msg);
 	r = ECA_EXIT_OK;
- out:
+out:
 	X509_free(leaf);
 	sk_X509_pop_free(chain, X509_free);
 	X509_STORE_free(trust);
@@ -163,8 +172,7 @@ crl_download(struct cli *cli, struct eca_crl_cache *c)
 }
 
 static int
-crl_cleanup(struct cli *cli, const struct cli_args *a,
-    struct eca_crl_cache *c)
+crl_cleanup(struct cli *cli, const struct cli_args *a, struct eca_crl_cache *c)
 {
 	const char *hash = cli_opt(a, "--issuer-hash");
 	int expired = cli_opt(a, "--expired") != NULL;
@@ -176,8 +184,10 @@ crl_cleanup(struct cli *cli, const struct cli_args *a,
 	if (eca_crl_cache_cleanup(c, expired, hash, 0, &removed, &err) != 0) {
 		if (err.code == ECA_ERR_USAGE)
 			return cli_usage(cli, "%s", err.msg);
-		return out_error_err(cli->json, "cannot clean up the CRL "
-		    "cache", &err);
+		return out_error_err(cli->json,
+		    "cannot clean up the CRL "
+		    "cache",
+		    &err);
 	}
 	if (cli->json) {
 		if ((j = json_pack("{s:i}", "removed", (int)removed)) == NULL)
@@ -198,11 +208,15 @@ cmd_crl(struct cli *cli, const struct cli_args *a)
 
 	if (strcmp(sub, "list") != 0 && strcmp(sub, "download") != 0 &&
 	    strcmp(sub, "cleanup") != 0)
-		return cli_usage(cli, "unknown crl command '%s' (list, "
-		    "download, cleanup)", sub);
-	if (strcmp(sub, "cleanup") != 0 && (cli_opt(a, "--expired") != NULL ||
-	    cli_opt(a, "--issuer-hash") != NULL))
-		return cli_usage(cli, "--expired and --issuer-hash go with "
+		return cli_usage(cli,
+		    "unknown crl command '%s' (list, "
+		    "download, cleanup)",
+		    sub);
+	if (strcmp(sub, "cleanup") != 0 &&
+	    (cli_opt(a, "--expired") != NULL ||
+		cli_opt(a, "--issuer-hash") != NULL))
+		return cli_usage(cli,
+		    "--expired and --issuer-hash go with "
 		    "`crl cleanup`");
 	if ((r = open_cache(cli, &c)) != 0)
 		return r;

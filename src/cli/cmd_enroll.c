@@ -23,14 +23,14 @@ print_enrolled(const char *outcome, const char *host, const char *primary,
 	if (strcmp(outcome, "ENROLLED") == 0)
 		printf("Enrolled %s with %s", host, primary);
 	else if (strcmp(outcome, "UNCHANGED") == 0)
-		printf("%s already enrolled with %s (unchanged", host,
-		    primary);
+		printf("%s already enrolled with %s (unchanged", host, primary);
 	else if (strcmp(outcome, "RENEWED") == 0)
 		printf("%s renewed with %s: new certificate, same key", host,
 		    primary);
 	else if (strcmp(outcome, "FORCED") == 0)
 		printf("%s re-enrolled with %s by force: the new certificate "
-		    "replaces the old one", host, primary);
+		       "replaces the old one",
+		    host, primary);
 	else
 		printf("%s: %s with %s", host, outcome, primary);
 	if (strcmp(outcome, "UNCHANGED") == 0)
@@ -68,10 +68,11 @@ print_answer_json(enum eca_enroll_outcome outcome, int precheck,
 	json_t *j;
 
 	j = json_pack("{s:s, s:b, s:o}", "outcome", eca_outcome_name(outcome),
-	    "precheck", precheck, "enrollment", rec->host[0] != '\0' ?
-	    eca_wire_enrollment(rec) : json_null());
+	    "precheck", precheck, "enrollment",
+	    rec->host[0] != '\0' ? eca_wire_enrollment(rec) : json_null());
 	if (j == NULL)
-		return out_error(0, ECA_ERR_NOMEM, "cannot print the answer: "
+		return out_error(0, ECA_ERR_NOMEM,
+		    "cannot print the answer: "
 		    "out of memory");
 	out_json(j);
 	json_decref(j);
@@ -105,16 +106,18 @@ cmd_enroll(struct cli *cli, const struct cli_args *a)
 	if ((r = cli_host(cli, what, &h)) != 0)
 		goto out;
 	if ((d = eca_host_domain(h, ep->name)) == NULL) {
-		r = out_error(cli->json, ECA_ERR_INTERNAL, "no domain state "
-		    "for primary %s", ep->name);
+		r = out_error(cli->json, ECA_ERR_INTERNAL,
+		    "no domain state "
+		    "for primary %s",
+		    ep->name);
 		goto out;
 	}
 	eca_err_clear(&err);
 	memset(&rec, 0, sizeof(rec));
 	if ((r = eca_domain_enroll(h, d,
-	    (precheck ? ECA_ENROLL_PRECHECK : 0) |
-	    (force ? ECA_ENROLL_FORCE : 0), ECA_METHOD_MANUAL,
-	    &outcome, &rec, &err)) != 0) {
+		 (precheck ? ECA_ENROLL_PRECHECK : 0) |
+		     (force ? ECA_ENROLL_FORCE : 0),
+		 ECA_METHOD_MANUAL, &outcome, &rec, &err)) != 0) {
 		if (err.code == 0)
 			err.code = r;
 		if (err.code == ECA_ERR_CONFLICT &&
@@ -124,8 +127,9 @@ cmd_enroll(struct cli *cli, const struct cli_args *a)
 			    sizeof(err.msg) - strlen(err.msg),
 			    " (the new certificate waits for an administrator "
 			    "of %s: `eca approve %s` accepts it, `eca reject "
-			    "%s` keeps the enrolled one)", ep->name,
-			    cli->cfg->client_name, cli->cfg->client_name);
+			    "%s` keeps the enrolled one)",
+			    ep->name, cli->cfg->client_name,
+			    cli->cfg->client_name);
 		}
 		if (!primary_refused(err.code)) {
 			r = out_error_err(cli->json, what, &err);
@@ -150,11 +154,10 @@ cmd_enroll(struct cli *cli, const struct cli_args *a)
 		    cli->cfg->client_name, eca_outcome_name(outcome), ep->name,
 		    " (nothing was written)");
 	else
-		print_enrolled(eca_outcome_name(outcome),
-		    cli->cfg->client_name, ep->name, &rec,
-		    rec.host[0] != '\0');
+		print_enrolled(eca_outcome_name(outcome), cli->cfg->client_name,
+		    ep->name, &rec, rec.host[0] != '\0');
 	r = 0;
- out:
+out:
 	eca_host_free(h);
 	return r;
 }
@@ -179,10 +182,11 @@ cmd_unenroll(struct cli *cli, const struct cli_args *a)
 	snprintf(path, sizeof(path), "/v1/enrollments/%s", esc);
 	if ((r = cli_tls_client(cli, ep, &c)) != 0)
 		goto out;
-	snprintf(what, sizeof(what), "cannot remove the enrollment of %s "
-	    "with %s", cli->cfg->client_name, ep->name);
-	if ((r = cli_request(cli, c, "DELETE", path, NULL, &resp,
-	    what)) != 0)
+	snprintf(what, sizeof(what),
+	    "cannot remove the enrollment of %s "
+	    "with %s",
+	    cli->cfg->client_name, ep->name);
+	if ((r = cli_request(cli, c, "DELETE", path, NULL, &resp, what)) != 0)
 		goto out;
 	if (cli->json)
 		out_json(resp);
@@ -190,7 +194,7 @@ cmd_unenroll(struct cli *cli, const struct cli_args *a)
 		printf("Removed the enrollment of %s with %s\n",
 		    cli->cfg->client_name, ep->name);
 	r = 0;
- out:
+out:
 	json_decref(resp);
 	eca_client_free(c);
 	return r;

@@ -27,9 +27,9 @@ print_json(struct cli *cli, const struct eca_health_report *rep,
 
 	if ((top = json_object()) == NULL || (arr = json_array()) == NULL ||
 	    json_object_set_new(top, "host",
-	    json_string(cli->cfg->client_name)) != 0 ||
+		json_string(cli->cfg->client_name)) != 0 ||
 	    json_object_set_new(top, "passed",
-	    json_boolean(rep->failed == 0)) != 0 ||
+		json_boolean(rep->failed == 0)) != 0 ||
 	    json_object_set_new(top, "checks", arr) != 0)
 		goto out;
 	for (i = 0; i < rep->n; i++) {
@@ -41,19 +41,20 @@ print_json(struct cli *cli, const struct eca_health_report *rep,
 		    json_array_append_new(arr, o) != 0 ||
 		    json_object_set_new(o, "id", json_string(ck->id)) != 0 ||
 		    json_object_set_new(o, "title",
-		    json_string(ck->title != NULL ? ck->title : "")) != 0 ||
+			json_string(ck->title != NULL ? ck->title : "")) != 0 ||
 		    json_object_set_new(o, "status",
-		    json_string(check_status(ck))) != 0)
+			json_string(check_status(ck))) != 0)
 			goto out;
-		if (ck->code != 0 && json_object_set_new(o, "code",
-		    json_string(eca_err_name(ck->code))) != 0)
+		if (ck->code != 0 &&
+		    json_object_set_new(o, "code",
+			json_string(eca_err_name(ck->code))) != 0)
 			goto out;
-		if (json_object_set_new(o, "detail",
-		    json_string(ck->detail)) != 0)
+		if (json_object_set_new(o, "detail", json_string(ck->detail)) !=
+		    0)
 			goto out;
 	}
 	r = 0;
- out:
+out:
 	return out_json_end(top, r, "the report");
 }
 
@@ -82,7 +83,8 @@ print_text(const struct eca_health_report *rep, int failures_only)
 		printf("%d of %zu checks failed.\n", rep->failed, rep->n);
 	else
 		printf("%d of %zu checks failed, %zu not run because of "
-		    "them.\n", rep->failed, rep->n, skipped);
+		       "them.\n",
+		    rep->failed, rep->n, skipped);
 }
 
 int
@@ -97,8 +99,10 @@ cmd_health(struct cli *cli, const struct cli_args *a)
 		if (strcmp(fmt, "failures_only") == 0)
 			failures_only = 1;
 		else if (strcmp(fmt, "details") != 0)
-			return cli_usage(cli, "--fmt is details or "
-			    "failures_only, not '%s'", fmt);
+			return cli_usage(cli,
+			    "--fmt is details or "
+			    "failures_only, not '%s'",
+			    fmt);
 	}
 	if ((r = cli_config(cli)) != 0)
 		return r;

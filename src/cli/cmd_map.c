@@ -16,7 +16,8 @@
 static int
 map_usage(struct cli *cli)
 {
-	return cli_usage(cli, "map add HOST SUBJECT | map remove HOST | "
+	return cli_usage(cli,
+	    "map add HOST SUBJECT | map remove HOST | "
 	    "map list");
 }
 
@@ -38,15 +39,15 @@ map_add(struct cli *cli, const char *server, const char *hostarg,
 		return cli_usage(cli, "the subject is empty");
 	if ((r = cli_admin_client(cli, server, &c, &who)) != 0)
 		goto out;
-	snprintf(what, sizeof(what), "cannot map a subject to %s on %s",
-	    host, who);
+	snprintf(what, sizeof(what), "cannot map a subject to %s on %s", host,
+	    who);
 	if ((body = json_pack("{s:s, s:s}", "host", host, "subject",
-	    subject)) == NULL) {
+		 subject)) == NULL) {
 		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	if ((r = cli_request(cli, c, "POST", "/v1/mappings", body, &resp,
-	    what)) != 0)
+		 what)) != 0)
 		goto out;
 	if (cli->json) {
 		out_json(resp);
@@ -54,17 +55,19 @@ map_add(struct cli *cli, const char *server, const char *hostarg,
 		goto out;
 	}
 	outcome = json_string_value(json_object_get(resp, "outcome"));
-	if (eca_wire_parse_dnmap(json_object_get(resp, "mapping"), &m,
-	    &err) != 0) {
+	if (eca_wire_parse_dnmap(json_object_get(resp, "mapping"), &m, &err) !=
+	    0) {
 		r = out_error(0, ECA_ERR_PROTOCOL, "%s: bad answer: %s", what,
 		    err.msg);
 		goto out;
 	}
-	printf("%s subject \"%s\" to host %s on %s\n", outcome != NULL &&
-	    strcmp(outcome, "UNCHANGED") == 0 ? "Already mapped" : "Mapped",
+	printf("%s subject \"%s\" to host %s on %s\n",
+	    outcome != NULL && strcmp(outcome, "UNCHANGED") == 0 ?
+		"Already mapped" :
+		"Mapped",
 	    m.subject, m.host, who);
 	r = 0;
- out:
+out:
 	json_decref(body);
 	json_decref(resp);
 	eca_client_free(c);
@@ -73,8 +76,7 @@ map_add(struct cli *cli, const char *server, const char *hostarg,
 
 /* The live mappings ({"mappings": [...]}); *resp is the caller's. */
 static int
-map_fetch(struct cli *cli, struct eca_client *c, const char *who,
-    json_t **resp)
+map_fetch(struct cli *cli, struct eca_client *c, const char *who, json_t **resp)
 {
 	char what[ECA_HOST_MAX + 64];
 	int r;
@@ -82,11 +84,13 @@ map_fetch(struct cli *cli, struct eca_client *c, const char *who,
 	snprintf(what, sizeof(what), "cannot list the subject mappings on %s",
 	    who);
 	if ((r = cli_request(cli, c, "GET", "/v1/mappings", NULL, resp,
-	    what)) != 0)
+		 what)) != 0)
 		return r;
 	if (!json_is_array(json_object_get(*resp, "mappings")))
-		return out_error(cli->json, ECA_ERR_PROTOCOL, "%s: the answer "
-		    "has no \"mappings\" array", what);
+		return out_error(cli->json, ECA_ERR_PROTOCOL,
+		    "%s: the answer "
+		    "has no \"mappings\" array",
+		    what);
 	return 0;
 }
 
@@ -109,23 +113,26 @@ map_remove(struct cli *cli, const char *server, const char *hostarg,
 	if (hostarg != NULL &&
 	    (r = cli_host_arg(cli, hostarg, host, sizeof(host))) != 0)
 		return r;
-	if (subject != NULL && eca_dn_normalize(subject, norm, sizeof(norm),
-	    &err) != 0)
+	if (subject != NULL &&
+	    eca_dn_normalize(subject, norm, sizeof(norm), &err) != 0)
 		return out_error_err(cli->json, NULL, &err);
 	if ((r = cli_admin_client(cli, server, &c, &who)) != 0)
 		goto out;
 	if (subject != NULL) {
 		if ((r = map_fetch(cli, c, who, &list)) != 0)
 			goto out;
-		json_array_foreach(json_object_get(list, "mappings"), i, v) {
+		json_array_foreach(json_object_get(list, "mappings"), i, v)
+		{
 			if (eca_wire_parse_dnmap(v, &m, NULL) == 0 &&
 			    strcmp(m.subject, norm) == 0)
 				snprintf(host, sizeof(host), "%s", m.host);
 		}
 		if (host[0] == '\0') {
-			r = out_error(cli->json, ECA_ERR_NOT_FOUND, "subject "
+			r = out_error(cli->json, ECA_ERR_NOT_FOUND,
+			    "subject "
 			    "\"%s\" is mapped to no host on %s (see `eca map "
-			    "list`)", norm, who);
+			    "list`)",
+			    norm, who);
 			goto out;
 		}
 	}
@@ -136,20 +143,19 @@ map_remove(struct cli *cli, const char *server, const char *hostarg,
 	snprintf(path, sizeof(path), "/v1/mappings/%s", esc);
 	snprintf(what, sizeof(what), "cannot remove the mapping of %s on %s",
 	    host, who);
-	if ((r = cli_request(cli, c, "DELETE", path, NULL, &resp,
-	    what)) != 0)
+	if ((r = cli_request(cli, c, "DELETE", path, NULL, &resp, what)) != 0)
 		goto out;
 	if (cli->json)
 		out_json(resp);
 	else if (eca_wire_parse_dnmap(json_object_get(resp, "mapping"), &m,
-	    NULL) == 0)
+		     NULL) == 0)
 		printf("Removed the mapping of host %s (subject \"%s\") on %s: "
-		    "that subject no longer names it\n", m.host, m.subject,
-		    who);
+		       "that subject no longer names it\n",
+		    m.host, m.subject, who);
 	else
 		printf("Removed the mapping of host %s on %s\n", host, who);
 	r = 0;
- out:
+out:
 	json_decref(list);
 	json_decref(resp);
 	eca_client_free(c);
@@ -159,8 +165,7 @@ map_remove(struct cli *cli, const char *server, const char *hostarg,
 static int
 map_list(struct cli *cli, const char *server)
 {
-	static const char *const hdr[] = { "HOST", "SUBJECT", "MAPPED AT",
-	    "BY" };
+	static const char *const hdr[] = {"HOST", "SUBJECT", "MAPPED AT", "BY"};
 	struct eca_client *c = NULL;
 	struct out_table *t = NULL;
 	struct eca_dnmap m;
@@ -188,10 +193,13 @@ map_list(struct cli *cli, const char *server)
 		r = out_error(0, ECA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if (eca_wire_parse_dnmap(v, &m, &err) != 0) {
-			r = out_error(0, ECA_ERR_PROTOCOL, "cannot read "
-			    "mapping %zu of the list: %s", i + 1, err.msg);
+			r = out_error(0, ECA_ERR_PROTOCOL,
+			    "cannot read "
+			    "mapping %zu of the list: %s",
+			    i + 1, err.msg);
 			goto out;
 		}
 		cells[0] = m.host;
@@ -207,7 +215,7 @@ map_list(struct cli *cli, const char *server)
 	if (json_is_true(json_object_get(resp, "truncated")))
 		out_note("only the first %zu mappings of %s are shown",
 		    json_array_size(arr), who);
- out:
+out:
 	out_table_free(t);
 	json_decref(resp);
 	eca_client_free(c);
@@ -245,7 +253,8 @@ cmd_map_add(struct cli *cli, const struct cli_args *a)
 	const char *subject = cli_opt(a, "--subject");
 
 	if (host == NULL || subject == NULL)
-		return cli_usage(cli, "both --subject DN and --host NAME are "
+		return cli_usage(cli,
+		    "both --subject DN and --host NAME are "
 		    "needed");
 	return map_add(cli, cli_opt(a, "--server"), host, subject);
 }
@@ -258,7 +267,8 @@ cmd_map_remove(struct cli *cli, const struct cli_args *a)
 	const char *subject = cli_opt(a, "--subject");
 
 	if ((host == NULL) == (subject == NULL))
-		return cli_usage(cli, "give one of --subject DN or --host "
+		return cli_usage(cli,
+		    "give one of --subject DN or --host "
 		    "NAME");
 	return map_remove(cli, cli_opt(a, "--server"), host, subject);
 }

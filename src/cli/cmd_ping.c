@@ -25,10 +25,10 @@ struct ping_result {
 	const char *peer;
 	enum eca_purpose purpose;
 	struct eca_channel_steps steps;
-	int roster_refreshed;		/* a roster sync ran during the open */
-	int code;			/* 0 accepted, else the refusal */
+	int roster_refreshed; /* a roster sync ran during the open */
+	int code;	      /* 0 accepted, else the refusal */
 	struct eca_err err;
-	int64_t service_us;		/* -1 not reached */
+	int64_t service_us; /* -1 not reached */
 	int service_code;
 	struct eca_err service_err;
 };
@@ -96,59 +96,52 @@ print_json(const struct ping_result *pr)
 	int r = ECA_ERR_NOMEM;
 
 	steps = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-	    "s:o, s:b, s:o, s:b, s:o}",
-	    "address", str_or_null(s->address),
-	    "resolve_us", us_or_null(s->resolve_us),
-	    "tcp_us", us_or_null(s->tcp_us),
-	    "tls_us", us_or_null(s->tls_us),
-	    "tls_version", str_or_null(s->tls_version),
-	    "cipher", str_or_null(s->cipher),
-	    "identity_us", us_or_null(s->identity_us),
-	    "peer_subject", str_or_null(s->peer.subject),
-	    "peer_fingerprint", str_or_null(s->peer.fingerprint),
-	    "enroll_check_us", us_or_null(s->enroll_check_us),
-	    "autoenroll_us", us_or_null(s->autoenroll_us),
-	    "roster_refreshed", pr->roster_refreshed,
-	    "service_us", us_or_null(pr->service_us),
-	    "autoenrolled", s->autoenrolled != 0,
-	    "total_us", us_or_null(s->total_us));
-	verdict = json_pack("{s:b, s:o, s:s}", "accept", pr->code == 0,
-	    "code", pr->code == 0 ? json_null() :
-	    json_string(eca_err_name(pr->code)),
+			  "s:o, s:b, s:o, s:b, s:o}",
+	    "address", str_or_null(s->address), "resolve_us",
+	    us_or_null(s->resolve_us), "tcp_us", us_or_null(s->tcp_us),
+	    "tls_us", us_or_null(s->tls_us), "tls_version",
+	    str_or_null(s->tls_version), "cipher", str_or_null(s->cipher),
+	    "identity_us", us_or_null(s->identity_us), "peer_subject",
+	    str_or_null(s->peer.subject), "peer_fingerprint",
+	    str_or_null(s->peer.fingerprint), "enroll_check_us",
+	    us_or_null(s->enroll_check_us), "autoenroll_us",
+	    us_or_null(s->autoenroll_us), "roster_refreshed",
+	    pr->roster_refreshed, "service_us", us_or_null(pr->service_us),
+	    "autoenrolled", s->autoenrolled != 0, "total_us",
+	    us_or_null(s->total_us));
+	verdict = json_pack("{s:b, s:o, s:s}", "accept", pr->code == 0, "code",
+	    pr->code == 0 ? json_null() : json_string(eca_err_name(pr->code)),
 	    "message", pr->code == 0 ? "" : pr->err.msg);
 	/* null when the channel was refused and the service not reached. */
-	service = pr->code != 0 ? json_null() :
-	    json_pack("{s:s, s:b, s:o, s:o}",
-	    "name", service_name(pr->purpose),
-	    "ok", pr->service_code == 0,
-	    "code", pr->service_code == 0 ? json_null() :
-	    json_string(eca_err_name(pr->service_code)),
-	    "message", pr->service_code == 0 ? json_null() :
-	    json_string(pr->service_err.msg));
+	service = pr->code != 0 ?
+	    json_null() :
+	    json_pack("{s:s, s:b, s:o, s:o}", "name", service_name(pr->purpose),
+		"ok", pr->service_code == 0, "code",
+		pr->service_code == 0 ?
+		    json_null() :
+		    json_string(eca_err_name(pr->service_code)),
+		"message",
+		pr->service_code == 0 ? json_null() :
+					json_string(pr->service_err.msg));
 	if (steps == NULL || verdict == NULL || service == NULL) {
 		json_decref(steps);
 		json_decref(verdict);
 		json_decref(service);
 		goto out;
 	}
-	top = json_pack("{s:s, s:s, s:o, s:o, s:b, s:o, s:o}",
-	    "peer", pr->peer,
-	    "purpose", eca_purpose_name(pr->purpose),
-	    "primary", str_or_null(s->primary),
-	    "steps", steps,
-	    "autoenrolled", s->autoenrolled != 0,
-	    "verdict", verdict,
-	    "service", service);
+	top = json_pack("{s:s, s:s, s:o, s:o, s:b, s:o, s:o}", "peer", pr->peer,
+	    "purpose", eca_purpose_name(pr->purpose), "primary",
+	    str_or_null(s->primary), "steps", steps, "autoenrolled",
+	    s->autoenrolled != 0, "verdict", verdict, "service", service);
 	if (top == NULL)
 		goto out;
 	r = 0;
- out:
+out:
 	return out_json_end(top, r, "the ping's result");
 }
 
 /* One step line: name, what it found, its time ("-" if not reached). */
-static void
-step_line(const char *name, int64_t us, const char *fmt, ...)
+static void step_line(const char *name, int64_t us, const char *fmt, ...)
     ECA_PRINTF(3, 4);
 static void
 step_line(const char *name, int64_t us, const char *fmt, ...)
@@ -173,26 +166,27 @@ print_text(const struct eca_config *cfg, const struct ping_result *pr)
 
 	printf("ping %s from %s, purpose %s\n", pr->peer, cfg->client_name,
 	    eca_purpose_name(pr->purpose));
-	step_line("resolution", s->resolve_us, "%s", s->address[0] != '\0' ?
-	    s->address : "(not resolved)");
-	step_line("TCP", s->tcp_us, "%s", s->tcp_us >= 0 ? "connected" :
-	    "(not connected)");
-	step_line("TLS", s->tls_us, "%s%s%s", s->tls_version[0] != '\0' ?
-	    s->tls_version : "(no handshake)", s->cipher[0] != '\0' ? ", " : "",
-	    s->cipher);
+	step_line("resolution", s->resolve_us, "%s",
+	    s->address[0] != '\0' ? s->address : "(not resolved)");
+	step_line("TCP", s->tcp_us, "%s",
+	    s->tcp_us >= 0 ? "connected" : "(not connected)");
+	step_line("TLS", s->tls_us, "%s%s%s",
+	    s->tls_version[0] != '\0' ? s->tls_version : "(no handshake)",
+	    s->cipher[0] != '\0' ? ", " : "", s->cipher);
 	if (s->peer.fingerprint[0] != '\0')
 		step_line("peer identity", s->identity_us, "%s, fingerprint %s",
 		    s->peer.subject[0] != '\0' ? s->peer.subject :
-		    "(no subject)", s->peer.fingerprint);
+						 "(no subject)",
+		    s->peer.fingerprint);
 	else
 		step_line("peer identity", s->identity_us, "%s",
 		    s->identity_us >= 0 ? "HELLO received" : "(not reached)");
 	if (s->enroll_check_us >= 0)
 		step_line("enrollment", s->enroll_check_us,
-		    "primary %s, roster %s", s->primary[0] != '\0' ?
-		    s->primary : "-", pr->roster_refreshed ?
-		    "refreshed from the primary" :
-		    "hit (no call to the primary)");
+		    "primary %s, roster %s",
+		    s->primary[0] != '\0' ? s->primary : "-",
+		    pr->roster_refreshed ? "refreshed from the primary" :
+					   "hit (no call to the primary)");
 	else
 		step_line("enrollment", -1, "primary %s (not checked)",
 		    s->primary[0] != '\0' ? s->primary : "-");
@@ -200,14 +194,15 @@ print_text(const struct eca_config *cfg, const struct ping_result *pr)
 		step_line("auto-enrollment", s->autoenroll_us,
 		    "%s enrolled with %s", cfg->client_name, s->primary);
 	else if (s->autoenroll_us >= 0)
-		step_line("auto-enrollment", s->autoenroll_us, "attempted, "
+		step_line("auto-enrollment", s->autoenroll_us,
+		    "attempted, "
 		    "failed");
 	else
 		step_line("auto-enrollment", -1, "none");
 	if (pr->code == 0)
 		step_line("service", pr->service_us, "%s: %s",
-		    service_name(pr->purpose), pr->service_code == 0 ? "ok" :
-		    pr->service_err.msg);
+		    service_name(pr->purpose),
+		    pr->service_code == 0 ? "ok" : pr->service_err.msg);
 	if (pr->code == 0)
 		printf("verdict: ACCEPTED (total %.3f ms)\n",
 		    (double)s->total_us / 1000.0);
@@ -218,8 +213,8 @@ print_text(const struct eca_config *cfg, const struct ping_result *pr)
 
 /* HOST in its canonical form and --purpose; 0 or the usage error. */
 static int
-ping_args(struct cli *cli, const struct cli_args *a, char *peer,
-    size_t len, struct ping_result *pr)
+ping_args(struct cli *cli, const struct cli_args *a, char *peer, size_t len,
+    struct ping_result *pr)
 {
 	struct eca_err e;
 	const char *pname;
@@ -235,7 +230,8 @@ ping_args(struct cli *cli, const struct cli_args *a, char *peer,
 	pr->service_us = -1;
 	if ((pname = cli_opt(a, "--purpose")) != NULL) {
 		if ((p = eca_purpose_from_name(pname)) < 0)
-			return cli_usage(cli, "unknown purpose '%s' (backup, "
+			return cli_usage(cli,
+			    "unknown purpose '%s' (backup, "
 			    "restore, replication, console, control or ping)",
 			    pname);
 		pr->purpose = (enum eca_purpose)p;
@@ -282,8 +278,7 @@ ping_host(struct cli *cli, struct eca_host **h, struct eca_crl_cache **crls)
  * purpose's service on it, timing each; whether a roster sync ran.
  */
 static void
-ping_run(struct eca_host *h, struct ping_result *pr,
-    struct eca_channel **ch)
+ping_run(struct eca_host *h, struct ping_result *pr, struct eca_channel **ch)
 {
 	int64_t before[ECA_MAX_SERVERS], t;
 	size_t i;
@@ -301,8 +296,8 @@ ping_run(struct eca_host *h, struct ping_result *pr,
 	if (pr->code == 0) {
 		eca_err_clear(&pr->service_err);
 		t = eca_util_mono_us();
-		pr->service_code = run_service(*ch, pr->purpose,
-		    &pr->service_err);
+		pr->service_code =
+		    run_service(*ch, pr->purpose, &pr->service_err);
 		pr->service_us = eca_util_mono_us() - t;
 	}
 }
@@ -323,8 +318,10 @@ ping_report(struct cli *cli, const struct ping_result *pr)
 		return out_error(0, pr->code, "ping %s: %s [%s]", pr->peer,
 		    pr->err.msg, eca_err_name(pr->code));
 	if (pr->service_code != 0)
-		return out_error(0, pr->service_code, "ping %s: the %s service "
-		    "failed: %s", pr->peer, eca_purpose_name(pr->purpose),
+		return out_error(0, pr->service_code,
+		    "ping %s: the %s service "
+		    "failed: %s",
+		    pr->peer, eca_purpose_name(pr->purpose),
 		    pr->service_err.msg);
 	return ECA_EXIT_OK;
 }

@@ -19,16 +19,16 @@
 
 struct row {
 	const char *server;
-	const char *status;	/* ENROLLED ... UNREACHABLE, ERROR */
+	const char *status; /* ENROLLED ... UNREACHABLE, ERROR */
 	int have_rec;
 	struct eca_enrollment rec;
-	int code;		/* error code, 0 if none */
+	int code; /* error code, 0 if none */
 	char error[ECA_ERR_MSG_MAX];
 	/* The local roster of this primary (STATE_DIR), if there is one. */
 	int have_roster;
 	size_t roster_hosts;
 	int64_t roster_version;
-	int64_t roster_synced_at;	/* 0 never */
+	int64_t roster_synced_at; /* 0 never */
 };
 
 /*
@@ -37,14 +37,14 @@ struct row {
  * that does not load: nothing to show.
  */
 static void
-roster_info(const struct eca_config *cfg, const char *primary,
-    struct row *row)
+roster_info(const struct eca_config *cfg, const char *primary, struct row *row)
 {
 	struct eca_roster *r = NULL;
 	char path[PATH_MAX];
 
-	if (cfg->state_dir == NULL || eca_roster_path(cfg->state_dir, primary,
-	    path, sizeof(path), NULL) != 0 ||
+	if (cfg->state_dir == NULL ||
+	    eca_roster_path(cfg->state_dir, primary, path, sizeof(path),
+		NULL) != 0 ||
 	    eca_roster_load(path, primary, &r, NULL) != 0)
 		return;
 	row->have_roster = 1;
@@ -106,14 +106,16 @@ crl_warnings(const struct eca_config *cfg, char warn[][600], size_t max)
 				continue;
 			out_time(v[i].next_update, nu, sizeof(nu));
 			if (v[i].state == ECA_CRL_IN_GRACE)
-				snprintf(warn[k++], sizeof(warn[0]), "WARNING: "
+				snprintf(warn[k++], sizeof(warn[0]),
+				    "WARNING: "
 				    "the CRL of %.200s expired on %s and is "
 				    "only used in its grace period "
 				    "(ECA_CRL_GRACE_HOURS = %d): publish a "
 				    "current CRL, then run `eca crl download`",
 				    v[i].issuer, nu, cfg->crl_grace_hours);
 			else
-				snprintf(warn[k++], sizeof(warn[0]), "WARNING: "
+				snprintf(warn[k++], sizeof(warn[0]),
+				    "WARNING: "
 				    "the CRL of %.200s expired on %s, past its "
 				    "grace period: certificates it covers are "
 				    "refused (CRL_UNAVAILABLE); publish a "
@@ -157,14 +159,14 @@ query_one(struct cli *cli, const struct eca_endpoint *ep, const char *path,
 	memset(row, 0, sizeof(*row));
 	row->server = ep->name;
 	eca_err_clear(&err);
-	if ((r = eca_client_new_tls(ep, cli->cred, CLI_TIMEOUT_MS, &c,
-	    &err)) != 0)
+	if ((r = eca_client_new_tls(ep, cli->cred, CLI_TIMEOUT_MS, &c, &err)) !=
+	    0)
 		goto fail;
-	if ((r = eca_client_call(c, "GET", path, NULL, &status, &resp,
-	    &err)) != 0)
+	if ((r = eca_client_call(c, "GET", path, NULL, &status, &resp, &err)) !=
+	    0)
 		goto fail;
-	if (resp == NULL || eca_wire_parse_enrollment(resp, &row->rec,
-	    &err) != 0) {
+	if (resp == NULL ||
+	    eca_wire_parse_enrollment(resp, &row->rec, &err) != 0) {
 		r = err.code != 0 ? err.code : ECA_ERR_PROTOCOL;
 		if (err.msg[0] == '\0')
 			eca_err_set(&err, r, "empty answer from %s", ep->name);
@@ -173,17 +175,18 @@ query_one(struct cli *cli, const struct eca_endpoint *ep, const char *path,
 	row->status = state_status(row->rec.state);
 	row->have_rec = row->rec.state != ECA_STATE_REMOVED;
 	goto out;
- fail:
+fail:
 	if (r == ECA_ERR_NOT_ENROLLED || r == ECA_ERR_NOT_FOUND) {
 		row->status = "NOT_ENROLLED";
 		goto out;
 	}
 	row->code = r;
-	snprintf(row->error, sizeof(row->error), "%s", err.msg[0] != '\0' ?
-	    err.msg : eca_err_desc(r));
+	snprintf(row->error, sizeof(row->error), "%s",
+	    err.msg[0] != '\0' ? err.msg : eca_err_desc(r));
 	row->status = (r == ECA_ERR_UNREACHABLE || r == ECA_ERR_TIMEOUT) ?
-	    "UNREACHABLE" : "ERROR";
- out:
+	    "UNREACHABLE" :
+	    "ERROR";
+out:
 	json_decref(resp);
 	eca_client_free(c);
 }
@@ -206,8 +209,8 @@ time_or_null(int64_t t)
 }
 
 static int
-print_json(struct cli *cli, const struct row *rows, size_t n,
-    char warn[][600], size_t nwarn)
+print_json(struct cli *cli, const struct row *rows, size_t n, char warn[][600],
+    size_t nwarn)
 {
 	json_t *top = NULL, *arr, *o, *wa;
 	size_t i;
@@ -215,7 +218,7 @@ print_json(struct cli *cli, const struct row *rows, size_t n,
 
 	if ((top = json_object()) == NULL || (arr = json_array()) == NULL ||
 	    json_object_set_new(top, "host",
-	    json_string(cli->cfg->client_name)) != 0 ||
+		json_string(cli->cfg->client_name)) != 0 ||
 	    json_object_set_new(top, "servers", arr) != 0 ||
 	    (wa = json_array()) == NULL ||
 	    json_object_set_new(top, "crl_warnings", wa) != 0)
@@ -226,45 +229,51 @@ print_json(struct cli *cli, const struct row *rows, size_t n,
 	for (i = 0; i < n; i++) {
 		const struct row *w = &rows[i];
 
-		if ((o = json_object()) == NULL || json_array_append_new(arr,
-		    o) != 0)
+		if ((o = json_object()) == NULL ||
+		    json_array_append_new(arr, o) != 0)
 			goto out;
-		if (json_object_set_new(o, "server",
-		    json_string(w->server)) != 0 ||
-		    json_object_set_new(o, "status",
-		    json_string(w->status)) != 0 ||
-		    json_object_set_new(o, "host_id", w->have_rec ?
-		    str_or_null(w->rec.host_id) : json_null()) != 0 ||
-		    json_object_set_new(o, "fingerprint", w->have_rec ?
-		    str_or_null(w->rec.cert.fingerprint) : json_null()) != 0 ||
-		    json_object_set_new(o, "not_after", w->have_rec ?
-		    time_or_null(w->rec.cert.not_after) : json_null()) != 0 ||
-		    json_object_set_new(o, "enrolled_at", w->have_rec ?
-		    time_or_null(w->rec.enrolled_at) : json_null()) != 0)
+		if (json_object_set_new(o, "server", json_string(w->server)) !=
+			0 ||
+		    json_object_set_new(o, "status", json_string(w->status)) !=
+			0 ||
+		    json_object_set_new(o, "host_id",
+			w->have_rec ? str_or_null(w->rec.host_id) :
+				      json_null()) != 0 ||
+		    json_object_set_new(o, "fingerprint",
+			w->have_rec ? str_or_null(w->rec.cert.fingerprint) :
+				      json_null()) != 0 ||
+		    json_object_set_new(o, "not_after",
+			w->have_rec ? time_or_null(w->rec.cert.not_after) :
+				      json_null()) != 0 ||
+		    json_object_set_new(o, "enrolled_at",
+			w->have_rec ? time_or_null(w->rec.enrolled_at) :
+				      json_null()) != 0)
 			goto out;
-		if (json_object_set_new(o, "roster", !w->have_roster ?
-		    json_null() : json_pack("{s:I, s:I, s:o}", "hosts",
-		    (json_int_t)w->roster_hosts, "version",
-		    (json_int_t)w->roster_version, "synced_at",
-		    time_or_null(w->roster_synced_at))) != 0)
+		if (json_object_set_new(o, "roster",
+			!w->have_roster ?
+			    json_null() :
+			    json_pack("{s:I, s:I, s:o}", "hosts",
+				(json_int_t)w->roster_hosts, "version",
+				(json_int_t)w->roster_version, "synced_at",
+				time_or_null(w->roster_synced_at))) != 0)
 			goto out;
-		if (w->code != 0 && (json_object_set_new(o, "error",
-		    json_string(w->error)) != 0 ||
-		    json_object_set_new(o, "code",
-		    json_string(eca_err_name(w->code))) != 0))
+		if (w->code != 0 &&
+		    (json_object_set_new(o, "error", json_string(w->error)) !=
+			    0 ||
+			json_object_set_new(o, "code",
+			    json_string(eca_err_name(w->code))) != 0))
 			goto out;
 	}
 	r = 0;
- out:
+out:
 	return out_json_end(top, r, "the status");
 }
 
 static int
-print_table(const struct row *rows, size_t n, char warn[][600],
-    size_t nwarn)
+print_table(const struct row *rows, size_t n, char warn[][600], size_t nwarn)
 {
-	static const char *const hdr[] = { "SERVER", "STATUS", "HOST ID",
-	    "FINGERPRINT", "EXPIRES", "ENROLLED AT", "LOCAL ROSTER" };
+	static const char *const hdr[] = {"SERVER", "STATUS", "HOST ID",
+	    "FINGERPRINT", "EXPIRES", "ENROLLED AT", "LOCAL ROSTER"};
 	struct out_table *t;
 	char fp[64], na[32], ea[32], ro[64];
 	const char *cells[7];
@@ -278,12 +287,15 @@ print_table(const struct row *rows, size_t n, char warn[][600],
 		cells[0] = w->server;
 		cells[1] = w->status;
 		cells[2] = w->have_rec ? out_dash(w->rec.host_id) : "-";
-		cells[3] = w->have_rec ? out_fp_short(w->rec.cert.fingerprint,
-		    fp, sizeof(fp)) : "-";
-		cells[4] = w->have_rec ? out_time(w->rec.cert.not_after, na,
-		    sizeof(na)) : "-";
-		cells[5] = w->have_rec ? out_time(w->rec.enrolled_at, ea,
-		    sizeof(ea)) : "-";
+		cells[3] = w->have_rec ?
+		    out_fp_short(w->rec.cert.fingerprint, fp, sizeof(fp)) :
+		    "-";
+		cells[4] = w->have_rec ?
+		    out_time(w->rec.cert.not_after, na, sizeof(na)) :
+		    "-";
+		cells[5] = w->have_rec ?
+		    out_time(w->rec.enrolled_at, ea, sizeof(ea)) :
+		    "-";
 		cells[6] = roster_cell(w, ro, sizeof(ro));
 		if (out_table_add(t, cells) != 0) {
 			out_table_free(t);
@@ -315,7 +327,8 @@ cmd_status(struct cli *cli, const struct cli_args *a)
 	if (cli->cfg->nservers == 0)
 		return out_error(cli->json, ECA_ERR_CONFIG,
 		    "no primary server configured: %s has no SERVER line "
-		    "(add `SERVER = NAME [HOST:PORT]`)", cli->conf_path);
+		    "(add `SERVER = NAME [HOST:PORT]`)",
+		    cli->conf_path);
 	/* Without this host's credentials no primary can be asked. */
 	if ((r = cli_cred(cli)) != 0)
 		return r;

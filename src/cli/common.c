@@ -22,8 +22,8 @@ cli_config(struct cli *cli)
 	eca_err_clear(&err);
 	if (eca_config_load(cli->conf_path, &cli->cfg, &err) != 0) {
 		cli->cfg = NULL;
-		return out_error_err(cli->json,
-		    "cannot load the configuration", &err);
+		return out_error_err(cli->json, "cannot load the configuration",
+		    &err);
 	}
 	return 0;
 }
@@ -64,8 +64,8 @@ cli_server(struct cli *cli, const char *name, const struct eca_endpoint **out)
 	if ((ep = eca_config_server(cli->cfg, name)) == NULL)
 		return out_error(cli->json, ECA_ERR_NOT_FOUND,
 		    "no SERVER named %s in %s (use one of its SERVER names, "
-		    "e.g. %s)", name, cli->conf_path,
-		    cli->cfg->servers[0].name);
+		    "e.g. %s)",
+		    name, cli->conf_path, cli->cfg->servers[0].name);
 	*out = ep;
 	return 0;
 }
@@ -104,14 +104,14 @@ cli_host(struct cli *cli, const char *what, struct eca_host **out)
 	eca_err_clear(&why);
 	if (err.code == ECA_ERR_BAD_CERTIFICATE && cli->cred != NULL &&
 	    eca_x509_check_acceptable(cli->cred->leaf, cli->cred->chain,
-	    &why) != 0)
+		&why) != 0)
 		err = why;
 	return out_error_err(cli->json, what, &err);
 }
 
 int
-cli_admin_client(struct cli *cli, const char *server,
-    struct eca_client **out, const char **who)
+cli_admin_client(struct cli *cli, const char *server, struct eca_client **out,
+    const char **who)
 {
 	const struct eca_endpoint *ep;
 	struct eca_err err;
@@ -124,11 +124,11 @@ cli_admin_client(struct cli *cli, const char *server,
 	if (cli->cfg->role == ECA_ROLE_PRIMARY && server == NULL) {
 		eca_err_clear(&err);
 		if (eca_client_new_unix(cli->cfg->control_socket,
-		    CLI_TIMEOUT_MS, out, &err) != 0)
+			CLI_TIMEOUT_MS, out, &err) != 0)
 			return out_error_err(cli->json,
 			    "cannot set up the control socket client", &err);
-		*who = cli->cfg->client_name != NULL ?
-		    cli->cfg->client_name : "the local primary";
+		*who = cli->cfg->client_name != NULL ? cli->cfg->client_name :
+						       "the local primary";
 		return 0;
 	}
 	if ((r = cli_server(cli, server, &ep)) != 0)

@@ -16,113 +16,116 @@
 #include "output.h"
 
 /* Options several commands share, spelled once. */
-#define OPT_SERVER { "--server", "-server", "S" }
-#define OPT_END { NULL, NULL, NULL }
+#define OPT_SERVER                                                             \
+	{                                                                      \
+		"--server", "-server", "S"                                     \
+	}
+#define OPT_END                                                                \
+	{                                                                      \
+		NULL, NULL, NULL                                               \
+	}
 
 static const struct cli_opt opts_enroll[] = {
-	OPT_SERVER,
-	{ "--precheck", "-preCheck", NULL },
-	{ "--force", "-force", NULL },
-	OPT_END,
+    OPT_SERVER,
+    {"--precheck", "-preCheck", NULL},
+    {"--force", "-force", NULL},
+    OPT_END,
 };
-static const struct cli_opt opts_server[] = { OPT_SERVER, OPT_END };
-static const struct cli_opt opts_none[] = { OPT_END };
+static const struct cli_opt opts_server[] = {OPT_SERVER, OPT_END};
+static const struct cli_opt opts_none[] = {OPT_END};
 static const struct cli_opt opts_health[] = {
-	{ "--fmt", "-fmt", "details|failures_only" },
-	OPT_END,
+    {"--fmt", "-fmt", "details|failures_only"},
+    OPT_END,
 };
 static const struct cli_opt opts_cert[] = {
-	{ "--cert", "-certPath", "FILE" },
-	OPT_END,
+    {"--cert", "-certPath", "FILE"},
+    OPT_END,
 };
 static const struct cli_opt opts_list[] = {
-	{ "--state", "-state", "S" },
-	{ "--limit", "-limit", "N" },
-	OPT_SERVER,
-	OPT_END,
+    {"--state", "-state", "S"},
+    {"--limit", "-limit", "N"},
+    OPT_SERVER,
+    OPT_END,
 };
 static const struct cli_opt opts_decision[] = {
-	{ "--fingerprint", "-fingerprint", "SHA256" },
-	OPT_SERVER,
-	OPT_END,
+    {"--fingerprint", "-fingerprint", "SHA256"},
+    OPT_SERVER,
+    OPT_END,
 };
 static const struct cli_opt opts_map_entry[] = {
-	{ "--subject", "-subject", "DN" },
-	{ "--host", "-host", "NAME" },
-	OPT_SERVER,
-	OPT_END,
+    {"--subject", "-subject", "DN"},
+    {"--host", "-host", "NAME"},
+    OPT_SERVER,
+    OPT_END,
 };
 static const struct cli_opt opts_audit[] = {
-	{ "--file", "-file", "F" },
-	{ "--host", "-host", "H" },
-	OPT_END,
+    {"--file", "-file", "F"},
+    {"--host", "-host", "H"},
+    OPT_END,
 };
 static const struct cli_opt opts_ping[] = {
-	{ "--purpose", "-purpose", "P" },
-	OPT_END,
+    {"--purpose", "-purpose", "P"},
+    OPT_END,
 };
 static const struct cli_opt opts_crl[] = {
-	{ "--expired", "-expired", NULL },
-	{ "--issuer-hash", "-issuerHash", "H" },
-	OPT_END,
+    {"--expired", "-expired", NULL},
+    {"--issuer-hash", "-issuerHash", "H"},
+    OPT_END,
 };
 
 static const struct cli_cmd commands[] = {
-	{ "enroll", "-enrollCertificate", cmd_enroll, 0, 0, opts_enroll,
-	    "[--server S] [--precheck] [--force]",
-	    "enroll this host's certificate with a primary server now" },
-	{ "unenroll", "-removeEnrollment", cmd_unenroll, 0, 0, opts_server,
-	    "[--server S]",
-	    "remove this host's enrollment from a primary server" },
-	{ "status", "-listEnrollmentStatus", cmd_status, 0, 0, opts_none,
-	    "",
-	    "show this host's enrollment status with each primary server" },
-	{ "health-check", "-ecaHealthCheck", cmd_health, 0, 0, opts_health,
-	    "[--fmt details|failures_only]",
-	    "validate this host's certificate configuration" },
-	{ "cert-details", "-getExternalCertDetails", cmd_cert, 0, 0,
-	    opts_cert, "--cert FILE",
-	    "print the details of a certificate chain file" },
-	{ "list", NULL, cmd_list, 0, 0, opts_list,
-	    "[--state S] [--limit N] [--server S]",
-	    "primary: list the enrollments" },
-	{ "show", NULL, cmd_show, 1, 1, opts_server, "[--server S] HOST",
-	    "primary: show a host's enrollment and its history" },
-	{ "approve", NULL, cmd_approve, 1, 1, opts_decision,
-	    "[--server S] [--fingerprint SHA256] HOST",
-	    "primary: enroll the waiting certificate with that fingerprint" },
-	{ "reject", NULL, cmd_reject, 1, 1, opts_decision,
-	    "[--server S] [--fingerprint SHA256] HOST",
-	    "primary: refuse the waiting certificate with that fingerprint" },
-	{ "remove", NULL, cmd_remove, 1, 1, opts_server, "[--server S] HOST",
-	    "primary: remove a host's enrollment" },
-	{ "crl", NULL, cmd_crl, 1, 1, opts_crl,
-	    "list | download | cleanup --expired | --issuer-hash H",
-	    "list, refresh or clean up the local CRL cache" },
-	{ "crl-cleanup", "-cleanupCRLCache", cmd_crl_cleanup, 0, 0, opts_crl,
-	    "--expired | --issuer-hash H",
-	    "remove CRLs from the local cache (= crl cleanup)" },
-	{ "ban", NULL, cmd_ban, 1, 1, opts_server, "[--server S] HOST",
-	    "primary: ban a host, known or not, from enrolling" },
-	{ "unban", NULL, cmd_unban, 1, 1, opts_server, "[--server S] HOST",
-	    "primary: lift a ban (the host must enroll again)" },
-	{ "audit", NULL, cmd_audit, 1, 1, opts_audit,
-	    "verify|show [--file F] [--host H]",
-	    "primary: verify the audit journal's chain, or show its entries" },
-	{ "map", NULL, cmd_map, 1, 3, opts_server,
-	    "[--server S] add HOST SUBJECT | remove HOST | list",
-	    "primary, ECA_IDENTITY = DN: map certificate subjects to hosts" },
-	{ "map-add", "-createECACertEntry", cmd_map_add, 0, 0,
-	    opts_map_entry, "--subject DN --host NAME [--server S]",
-	    "primary: map a certificate subject to a host (= map add)" },
-	{ "map-remove", "-deleteECACertEntry", cmd_map_remove, 0, 0,
-	    opts_map_entry, "--subject DN | --host NAME [--server S]",
-	    "primary: remove a subject mapping (= map remove)" },
-	{ "map-list", "-listECACertEntries", cmd_map_list, 0, 0, opts_server,
-	    "[--server S]", "primary: list the subject mappings (= map list)" },
-	{ "ping", NULL, cmd_ping, 1, 1, opts_ping, "[--purpose P] HOST",
-	    "open a verified channel to HOST and report each step and the "
-	    "verdict" },
+    {"enroll", "-enrollCertificate", cmd_enroll, 0, 0, opts_enroll,
+	"[--server S] [--precheck] [--force]",
+	"enroll this host's certificate with a primary server now"},
+    {"unenroll", "-removeEnrollment", cmd_unenroll, 0, 0, opts_server,
+	"[--server S]", "remove this host's enrollment from a primary server"},
+    {"status", "-listEnrollmentStatus", cmd_status, 0, 0, opts_none, "",
+	"show this host's enrollment status with each primary server"},
+    {"health-check", "-ecaHealthCheck", cmd_health, 0, 0, opts_health,
+	"[--fmt details|failures_only]",
+	"validate this host's certificate configuration"},
+    {"cert-details", "-getExternalCertDetails", cmd_cert, 0, 0, opts_cert,
+	"--cert FILE", "print the details of a certificate chain file"},
+    {"list", NULL, cmd_list, 0, 0, opts_list,
+	"[--state S] [--limit N] [--server S]",
+	"primary: list the enrollments"},
+    {"show", NULL, cmd_show, 1, 1, opts_server, "[--server S] HOST",
+	"primary: show a host's enrollment and its history"},
+    {"approve", NULL, cmd_approve, 1, 1, opts_decision,
+	"[--server S] [--fingerprint SHA256] HOST",
+	"primary: enroll the waiting certificate with that fingerprint"},
+    {"reject", NULL, cmd_reject, 1, 1, opts_decision,
+	"[--server S] [--fingerprint SHA256] HOST",
+	"primary: refuse the waiting certificate with that fingerprint"},
+    {"remove", NULL, cmd_remove, 1, 1, opts_server, "[--server S] HOST",
+	"primary: remove a host's enrollment"},
+    {"crl", NULL, cmd_crl, 1, 1, opts_crl,
+	"list | download | cleanup --expired | --issuer-hash H",
+	"list, refresh or clean up the local CRL cache"},
+    {"crl-cleanup", "-cleanupCRLCache", cmd_crl_cleanup, 0, 0, opts_crl,
+	"--expired | --issuer-hash H",
+	"remove CRLs from the local cache (= crl cleanup)"},
+    {"ban", NULL, cmd_ban, 1, 1, opts_server, "[--server S] HOST",
+	"primary: ban a host, known or not, from enrolling"},
+    {"unban", NULL, cmd_unban, 1, 1, opts_server, "[--server S] HOST",
+	"primary: lift a ban (the host must enroll again)"},
+    {"audit", NULL, cmd_audit, 1, 1, opts_audit,
+	"verify|show [--file F] [--host H]",
+	"primary: verify the audit journal's chain, or show its entries"},
+    {"map", NULL, cmd_map, 1, 3, opts_server,
+	"[--server S] add HOST SUBJECT | remove HOST | list",
+	"primary, ECA_IDENTITY = DN: map certificate subjects to hosts"},
+    {"map-add", "-createECACertEntry", cmd_map_add, 0, 0, opts_map_entry,
+	"--subject DN --host NAME [--server S]",
+	"primary: map a certificate subject to a host (= map add)"},
+    {"map-remove", "-deleteECACertEntry", cmd_map_remove, 0, 0, opts_map_entry,
+	"--subject DN | --host NAME [--server S]",
+	"primary: remove a subject mapping (= map remove)"},
+    {"map-list", "-listECACertEntries", cmd_map_list, 0, 0, opts_server,
+	"[--server S]", "primary: list the subject mappings (= map list)"},
+    {"ping", NULL, cmd_ping, 1, 1, opts_ping, "[--purpose P] HOST",
+	"open a verified channel to HOST and report each step and the "
+	"verdict"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -139,10 +142,11 @@ print_help(FILE *fp)
 	const struct cli_cmd *c;
 	size_t i, w = 0;
 
-	fprintf(fp, "usage: eca [-f FILE] [--json] COMMAND [ARGS]\n"
+	fprintf(fp,
+	    "usage: eca [-f FILE] [--json] COMMAND [ARGS]\n"
 	    "       eca --version | --help\n\n"
-	    "  -f FILE   configuration file (default: $ECA_CONFIG, then "
-	    CLI_DEFAULT_CONFIG ")\n"
+	    "  -f FILE   configuration file (default: $ECA_CONFIG, "
+	    "then " CLI_DEFAULT_CONFIG ")\n"
 	    "  --json    print results (and errors) as JSON on stdout\n\n"
 	    "Commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
@@ -157,7 +161,8 @@ print_help(FILE *fp)
 			fprintf(fp, "  %-*s    alias: %s\n", (int)w, "",
 			    c->alias);
 	}
-	fprintf(fp, "\nExit codes: 0 success, 1 failure, 2 usage, "
+	fprintf(fp,
+	    "\nExit codes: 0 success, 1 failure, 2 usage, "
 	    "3 not found / not enrolled,\n4 primary unreachable, "
 	    "5 refused by policy.  `eca help COMMAND` shows one command.\n");
 }
@@ -192,12 +197,13 @@ cli_usage(struct cli *cli, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (cli->cmd == NULL)
-		return out_error(cli->json, ECA_ERR_USAGE, "usage: %s (eca "
-		    "[-f FILE] [--json] COMMAND [ARGS]; see `eca help`)", msg);
+		return out_error(cli->json, ECA_ERR_USAGE,
+		    "usage: %s (eca "
+		    "[-f FILE] [--json] COMMAND [ARGS]; see `eca help`)",
+		    msg);
 	return out_error(cli->json, ECA_ERR_USAGE,
-	    "usage: %s (eca [-f FILE] [--json] %s%s%s)", msg,
-	    cli->cmd->name, cli->cmd->usage[0] != '\0' ? " " : "",
-	    cli->cmd->usage);
+	    "usage: %s (eca [-f FILE] [--json] %s%s%s)", msg, cli->cmd->name,
+	    cli->cmd->usage[0] != '\0' ? " " : "", cli->cmd->usage);
 }
 
 const char *
@@ -219,7 +225,7 @@ find_cmd(const char *word)
 	for (i = 0; i < NCOMMANDS; i++)
 		if (strcmp(commands[i].name, word) == 0 ||
 		    (commands[i].alias != NULL &&
-		    strcasecmp(commands[i].alias, word) == 0))
+			strcasecmp(commands[i].alias, word) == 0))
 			return &commands[i];
 	return NULL;
 }
@@ -270,8 +276,10 @@ parse_args(struct cli *cli, int argc, char **argv, struct cli_args *a)
 	for (i = 0; i < argc; i++) {
 		if (only_pos || argv[i][0] != '-' || argv[i][1] == '\0') {
 			if (a->npos >= CLI_ARGS_MAX || a->npos >= c->max_args)
-				return cli_usage(cli, "unexpected argument "
-				    "'%s'", argv[i]);
+				return cli_usage(cli,
+				    "unexpected argument "
+				    "'%s'",
+				    argv[i]);
 			a->pos[a->npos++] = argv[i];
 			continue;
 		}
@@ -307,13 +315,17 @@ parse_args(struct cli *cli, int argc, char **argv, struct cli_args *a)
 		}
 		if (inl == NULL) {
 			if (i + 1 >= argc)
-				return cli_usage(cli, "option %s needs a "
-				    "value %s", argv[i], c->opts[k].arg);
+				return cli_usage(cli,
+				    "option %s needs a "
+				    "value %s",
+				    argv[i], c->opts[k].arg);
 			inl = argv[++i];
 		}
 		if (inl[0] == '\0')
-			return cli_usage(cli, "option %s needs a non-empty "
-			    "value", c->opts[k].name);
+			return cli_usage(cli,
+			    "option %s needs a non-empty "
+			    "value",
+			    c->opts[k].name);
 		a->val[k] = inl;
 	}
 	if (a->npos < c->min_args)

@@ -9,9 +9,9 @@
 
 struct out_table {
 	size_t ncols;
-	size_t nrows;		/* header row included */
+	size_t nrows; /* header row included */
 	size_t cap;
-	char **cells;		/* nrows * ncols */
+	char **cells; /* nrows * ncols */
 };
 
 void
@@ -145,8 +145,8 @@ out_table_add(struct out_table *t, const char *const *cells)
 		ncap = t->cap == 0 ? 8 : t->cap * 2;
 		if (ncap > SIZE_MAX / sizeof(char *) / t->ncols)
 			return ECA_ERR_NOMEM;
-		if ((n = realloc(t->cells, ncap * t->ncols *
-		    sizeof(char *))) == NULL)
+		if ((n = realloc(t->cells, ncap * t->ncols * sizeof(char *))) ==
+		    NULL)
 			return ECA_ERR_NOMEM;
 		t->cells = n;
 		t->cap = ncap;

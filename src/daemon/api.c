@@ -66,7 +66,8 @@ api_reply_json(struct api_call *c, int status, json_t *body)
 	json_decref(body);
 	if (s == NULL) {
 		status = 500;
-		evbuffer_add_printf(out, "{\"error\":{\"code\":\"NOMEM\","
+		evbuffer_add_printf(out,
+		    "{\"error\":{\"code\":\"NOMEM\","
 		    "\"message\":\"out of memory\"}}\n");
 	} else {
 		evbuffer_add(out, s, strlen(s));
@@ -173,13 +174,14 @@ reply_errorv(struct api_call *c, int status, int code,
 	atomic_fetch_add(&c->d->stats.refusals, 1);
 	if (stranger(c, code)) {
 		source_addr(c, addr, sizeof(addr));
-		counted = refusals_note(c->d, addr, code, c->method,
-		    c->path) == 0;
+		counted =
+		    refusals_note(c->d, addr, code, c->method, c->path) == 0;
 	}
 	if (!counted) {
-		log_info_fields(ECA_LOG_FIELDS({ "HOST", c->name },
-		    { "FINGERPRINT", c->fp }, { "REASON", eca_err_name(code) },
-		    { "PRIMARY", c->d->cfg->client_name }),
+		log_info_fields(ECA_LOG_FIELDS({"HOST", c->name},
+				    {"FINGERPRINT", c->fp},
+				    {"REASON", eca_err_name(code)},
+				    {"PRIMARY", c->d->cfg->client_name}),
 		    "refused %s %s from %s (host %s, fingerprint %s): %s: %s",
 		    c->method, c->path, c->source, c->name[0] ? c->name : "-",
 		    c->fp[0] ? c->fp : "-", eca_err_name(code), msg);
@@ -242,8 +244,9 @@ call_peer(struct api_call *c, struct eca_err *err)
 		return eca_err_set(err, ECA_ERR_NO_CLIENT_CERT,
 		    "this call needs the host's TLS client certificate; the "
 		    "control socket has none (run `eca` on the host itself)");
-	if (cn->checked && (cn->checked_snap != c->snap->gen ||
-	    cn->checked_crls != eca_crl_cache_gen(c->d->crls))) {
+	if (cn->checked &&
+	    (cn->checked_snap != c->snap->gen ||
+		cn->checked_crls != eca_crl_cache_gen(c->d->crls))) {
 		cn->checked = 0;
 		X509_free(cn->leaf);
 		cn->leaf = NULL;
@@ -258,7 +261,8 @@ call_peer(struct api_call *c, struct eca_err *err)
 		if (r == 0 && leaf == NULL)
 			r = ECA_ERR_NO_CLIENT_CERT;
 		if (r == ECA_ERR_NO_CLIENT_CERT)
-			eca_err_set(&cn->err, r, "no client certificate was "
+			eca_err_set(&cn->err, r,
+			    "no client certificate was "
 			    "presented (configure ECA_CERT_PATH and "
 			    "ECA_PRIVATE_KEY_PATH on the host; eca sends it)");
 		if (r == 0) {
@@ -315,8 +319,8 @@ api_caller_names(struct api_call *c, const char *host, struct eca_err *err)
 	if (c->snap->cfg->identity == ECA_ID_DN)
 		return eca_x509_identity_dn(c->conn->leaf, store_dn_map, c,
 		    host, err);
-	return eca_x509_identity_matches(c->conn->leaf,
-	    c->snap->cfg->identity, host, err);
+	return eca_x509_identity_matches(c->conn->leaf, c->snap->cfg->identity,
+	    host, err);
 }
 
 /* Is the caller an administrator?  Sets c->actor when it is. */
@@ -333,7 +337,7 @@ call_admin(struct api_call *c)
 		return 0;
 	for (i = 0; i < cfg->nadmins; i++) {
 		if (eca_x509_identity_matches(c->conn->leaf, cfg->identity,
-		    cfg->admins[i], NULL) == 0) {
+			cfg->admins[i], NULL) == 0) {
 			snprintf(c->actor, sizeof(c->actor), "%s",
 			    cfg->admins[i]);
 			c->admin = 1;
@@ -421,8 +425,10 @@ api_read_body(struct api_call *c, const char **buf, size_t *len)
 
 	*len = evbuffer_get_length(in);
 	if (*len > ECA_BODY_MAX) {
-		api_reply_error(c, ECA_ERR_TOO_LARGE, "the request body has "
-		    "%zu bytes; at most %d are accepted", *len, ECA_BODY_MAX);
+		api_reply_error(c, ECA_ERR_TOO_LARGE,
+		    "the request body has "
+		    "%zu bytes; at most %d are accepted",
+		    *len, ECA_BODY_MAX);
 		return -1;
 	}
 	*buf = (const char *)evbuffer_pullup(in, -1);
@@ -469,22 +475,22 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	c->w->inflight--;
-	c->journaled = 1;	/* by the writer, with the group */
+	c->journaled = 1; /* by the writer, with the group */
 	if (op->status == ECA_ERR_CONFLICT)
 		api_reply_error_status(c, 0, op->status, &op->rec, "%s",
 		    op->err.msg);
 	else if (op->status != 0)
 		api_reply_error(c, op->status, "%s", op->err.msg);
 	else {
-		log_info_fields(ECA_LOG_FIELDS({ "HOST", op->rec.host },
-		    { "FINGERPRINT", op->rec.cert.fingerprint },
-		    { "REASON", outcome }, { "PRIMARY", op->rec.primary }),
+		log_info_fields(ECA_LOG_FIELDS({"HOST", op->rec.host},
+				    {"FINGERPRINT", op->rec.cert.fingerprint},
+				    {"REASON", outcome},
+				    {"PRIMARY", op->rec.primary}),
 		    "%s %s: %s (host ID %s, fingerprint %s, by %s "
 		    "from %s)",
 		    c->method, c->path, outcome, op->rec.host_id,
 		    op->rec.cert.fingerprint, op->actor, c->source);
-		if (op->type == ECA_OP_MAP_ADD ||
-		    op->type == ECA_OP_MAP_REMOVE)
+		if (op->type == ECA_OP_MAP_ADD || op->type == ECA_OP_MAP_REMOVE)
 			body = json_pack("{s:s, s:o}", "outcome", outcome,
 			    "mapping", eca_wire_dnmap(&op->map));
 		else if (op->type == ECA_OP_ENROLL)
@@ -494,8 +500,12 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 		else
 			body = json_pack("{s:s, s:o}", "outcome", outcome,
 			    "enrollment", eca_wire_enrollment(&op->rec));
-		api_reply_json(c, op->type == ECA_OP_ENROLL &&
-		    op->outcome == ECA_OUTCOME_ENROLLED ? 201 : 200, body);
+		api_reply_json(c,
+		    op->type == ECA_OP_ENROLL &&
+			    op->outcome == ECA_OUTCOME_ENROLLED ?
+			201 :
+			200,
+		    body);
 	}
 	event_free(aj->job.ev);
 	free(aj);
@@ -549,14 +559,17 @@ api_job_submit(struct api_call *c, struct api_job *aj)
 {
 	int r;
 
-	if (aj == NULL || (r = job_enqueue(c, aj, job_done_cb)) ==
-	    ECA_ERR_NOMEM)
-		api_reply_error(c, ECA_ERR_NOMEM, "out of memory queuing the "
+	if (aj == NULL ||
+	    (r = job_enqueue(c, aj, job_done_cb)) == ECA_ERR_NOMEM)
+		api_reply_error(c, ECA_ERR_NOMEM,
+		    "out of memory queuing the "
 		    "request");
 	else if (r == ECA_ERR_BUSY)
-		api_reply_error(c, ECA_ERR_BUSY, "primary %s has too many "
+		api_reply_error(c, ECA_ERR_BUSY,
+		    "primary %s has too many "
 		    "pending registry changes (MAX_PENDING_ENROLLMENTS); retry "
-		    "after the Retry-After delay", c->d->cfg->client_name);
+		    "after the Retry-After delay",
+		    c->d->cfg->client_name);
 }
 
 /* A REVOKE finished: nobody waits for it, the writer journaled it. */
@@ -573,7 +586,8 @@ revoke_done_cb(evutil_socket_t fd, short what, void *arg)
 		log_error("cannot mark the enrollment of %s REVOKED: %s: %s",
 		    op->req.host, eca_err_name(op->status), op->err.msg);
 	else if (op->outcome == ECA_OUTCOME_REVOKED)
-		log_warn("%s: enrolled certificate %s is revoked by its CRL; "
+		log_warn(
+		    "%s: enrolled certificate %s is revoked by its CRL; "
 		    "the enrollment is now REVOKED (registry version %lld)",
 		    op->req.host, op->rec.cert.fingerprint,
 		    (long long)op->rec.version);
@@ -596,13 +610,14 @@ mark_revoked(struct api_call *c)
 	char host[ECA_HOST_MAX];
 
 	/* Which record, if any, is the revocation rule's (enroll.c). */
-	if (c->control || eca_enroll_revoke_target(c->w->rd,
-	    c->d->cfg->client_name, &c->conn->info, c->snap->cfg->identity,
-	    host, sizeof(host)) != 0)
+	if (c->control ||
+	    eca_enroll_revoke_target(c->w->rd, c->d->cfg->client_name,
+		&c->conn->info, c->snap->cfg->identity, host,
+		sizeof(host)) != 0)
 		return;
 	if ((aj = api_job_new(c, ECA_OP_REVOKE, host)) == NULL)
 		return;
-	aj->c.req = NULL;	/* nobody is answered */
+	aj->c.req = NULL; /* nobody is answered */
 	snprintf(aj->job.op.actor, sizeof(aj->job.op.actor), "crl");
 	aj->job.op.req.cert = c->conn->info;
 	/* Busy or out of memory: the host's next call tries again. */
@@ -670,8 +685,10 @@ dispatch(struct api_call *c)
 			    NULL, "%s is not allowed on %s", c->method,
 			    c->path);
 		else
-			api_reply_error(c, ECA_ERR_NOT_FOUND, "no such "
-			    "endpoint %s (see docs/api.md)", c->path);
+			api_reply_error(c, ECA_ERR_NOT_FOUND,
+			    "no such "
+			    "endpoint %s (see docs/api.md)",
+			    c->path);
 		return;
 	}
 	if (name[0] != '\0' && path_host(c, name) != 0)
@@ -724,16 +741,19 @@ api_tls_cb(struct evhttp_request *req, void *arg)
 		/* Only a failed TLS set-up leaves a connection without one. */
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Connection", "close");
-		api_reply_error(&c, ECA_ERR_INTERNAL, "connection without TLS "
+		api_reply_error(&c, ECA_ERR_INTERNAL,
+		    "connection without TLS "
 		    "state; retry");
 	} else if (c.conn->over_handshakes) {
 		/* Storm control: nothing checked, one cheap answer, closed. */
 		atomic_fetch_add(&w->d->stats.requests, 1);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Connection", "close");
-		api_reply_error(&c, ECA_ERR_BUSY, "primary %s has too many TLS "
+		api_reply_error(&c, ECA_ERR_BUSY,
+		    "primary %s has too many TLS "
 		    "handshakes in progress (MAX_HANDSHAKES); retry after the "
-		    "Retry-After delay", w->d->cfg->client_name);
+		    "Retry-After delay",
+		    w->d->cfg->client_name);
 	} else {
 		server_handshake_done(c.conn);
 		dispatch(&c);

@@ -15,12 +15,13 @@
 #include "enroll.h"
 
 static void
-reply_enroll(struct api_call *c, int status, const char *outcome,
-    int precheck, const struct eca_enrollment *rec)
+reply_enroll(struct api_call *c, int status, const char *outcome, int precheck,
+    const struct eca_enrollment *rec)
 {
-	api_reply_json(c, status, json_pack("{s:s, s:b, s:o}", "outcome",
-	    outcome, "precheck", precheck, "enrollment",
-	    rec != NULL ? eca_wire_enrollment(rec) : json_null()));
+	api_reply_json(c, status,
+	    json_pack("{s:s, s:b, s:o}", "outcome", outcome, "precheck",
+		precheck, "enrollment",
+		rec != NULL ? eca_wire_enrollment(rec) : json_null()));
 }
 
 /*
@@ -91,7 +92,7 @@ enroll_decide(struct api_call *c, const struct eca_enroll_req *rq,
 	eca_err_clear(e);
 	if (*have && rec->ncandidates > 0 &&
 	    (r = eca_store_candidates(c->w->rd, c->d->cfg->client_name,
-	    rq->host, &cands, &ncands, e)) != 0) {
+		 rq->host, &cands, &ncands, e)) != 0) {
 		api_reply_error(c, r, "%s", e->msg);
 		return -1;
 	}
@@ -122,8 +123,9 @@ api_h_enroll(struct api_call *c)
 			reply_enroll(c, 200, eca_outcome_name(outcome), 1,
 			    have ? &rec : NULL);
 		else
-			api_reply_error_status(c, 0, r, r == ECA_ERR_CONFLICT &&
-			    have ? &rec : NULL, "%s", e.msg);
+			api_reply_error_status(c, 0, r,
+			    r == ECA_ERR_CONFLICT && have ? &rec : NULL, "%s",
+			    e.msg);
 		return;
 	}
 	/* Nothing to write: answered here, without the writer. */

@@ -29,28 +29,28 @@ struct api_call {
 	struct evhttp_request *req;
 	struct ecad *d;
 	struct ecad_worker *w;
-	struct ecad_snap *snap;		/* reference held for the call */
-	struct ecad_conn *conn;		/* TLS only; NULL on the control one */
+	struct ecad_snap *snap; /* reference held for the call */
+	struct ecad_conn *conn; /* TLS only; NULL on the control one */
 	SSL *ssl;
 	int control;
-	int admin;			/* -1 not decided yet */
-	int self;			/* admitted as the path's host itself */
-	uid_t uid;			/* control socket caller */
+	int admin; /* -1 not decided yet */
+	int self;  /* admitted as the path's host itself */
+	uid_t uid; /* control socket caller */
 	const char *method;
 	char path[256];
-	char name[ECA_HOST_MAX];	/* the host concerned, for the log */
-	char fp[ECA_FP_HEX_LEN + 1];	/* the caller's certificate */
+	char name[ECA_HOST_MAX];     /* the host concerned, for the log */
+	char fp[ECA_FP_HEX_LEN + 1]; /* the caller's certificate */
 	char source[ECA_SOURCE_MAX];
 	char actor[ECA_DN_MAX];
-	int journaled;			/* the writer journaled the outcome */
-	int precheck;			/* a dry run (POST precheck) */
-	int no_route;			/* no route serves the path */
+	int journaled; /* the writer journaled the outcome */
+	int precheck;  /* a dry run (POST precheck) */
+	int no_route;  /* no route serves the path */
 };
 
 /* A request waiting for the writer. */
 struct api_job {
 	struct ecad_job job;
-	struct api_call c;		/* snap and conn are NULL here */
+	struct api_call c; /* snap and conn are NULL here */
 };
 
 /* Send body (consumed) with status. */
@@ -71,8 +71,7 @@ void api_reply_error_status(struct api_call *c, int status, int code,
  * only through the administrator's mapping)?  0 or the refusal.  Only
  * after a passed peer check (the route's access level sees to it).
  */
-int api_caller_names(struct api_call *c, const char *host,
-    struct eca_err *err);
+int api_caller_names(struct api_call *c, const char *host, struct eca_err *err);
 
 /* The body, at most ECA_BODY_MAX bytes; 0, or -1 when refused (replied). */
 int api_read_body(struct api_call *c, const char **buf, size_t *len);

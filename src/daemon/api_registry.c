@@ -14,7 +14,7 @@
 #include "x509.h"
 
 #define HISTORY_MAX 1000
-#define MAPPINGS_MAX 10000	/* GET /v1/mappings shows at most this many */
+#define MAPPINGS_MAX 10000 /* GET /v1/mappings shows at most this many */
 
 /* One item of a list as JSON (the wire.h encoder of its type). */
 typedef json_t *item_json_fn(const void *);
@@ -48,7 +48,7 @@ json_list(const void *base, size_t n, size_t size, item_json_fn *fn)
 		return NULL;
 	for (i = 0; i < n; i++)
 		if (json_array_append_new(arr,
-		    fn((const char *)base + i * size)) != 0) {
+			fn((const char *)base + i * size)) != 0) {
 			json_decref(arr);
 			return NULL;
 		}
@@ -85,20 +85,22 @@ api_h_list(struct api_call *c)
 	eca_err_clear(&e);
 	/* One more than asked tells whether there is a next page. */
 	if ((r = eca_store_list(c->w->rd, c->d->cfg->client_name, lq.state,
-	    lq.after[0] ? lq.after : NULL, limit + 1, &recs, &n, &e)) != 0) {
+		 lq.after[0] ? lq.after : NULL, limit + 1, &recs, &n, &e)) !=
+	    0) {
 		api_reply_error(c, r, "%s", e.msg);
 		goto out;
 	}
 	if ((arr = json_list(recs, n < limit ? n : limit, sizeof(*recs),
-	    enrollment_json)) == NULL) {
-		api_reply_error(c, ECA_ERR_NOMEM, "out of memory listing "
+		 enrollment_json)) == NULL) {
+		api_reply_error(c, ECA_ERR_NOMEM,
+		    "out of memory listing "
 		    "enrollments");
 		goto out;
 	}
 	next = n > limit ? json_string(recs[limit - 1].host) : json_null();
-	api_reply_json(c, 200, json_pack("{s:o, s:o}", "enrollments", arr,
-	    "next", next));
- out:
+	api_reply_json(c, 200,
+	    json_pack("{s:o, s:o}", "enrollments", arr, "next", next));
+out:
 	free(recs);
 }
 
@@ -114,9 +116,10 @@ enrolled_record(struct api_call *c, struct eca_enrollment *rec)
 	if ((have = api_get_record(c, c->name, rec)) < 0)
 		return -1;
 	if (have == 0) {
-		api_reply_error(c, ECA_ERR_NOT_ENROLLED, "%s is not enrolled "
-		    "with primary %s (run `eca enroll` on %s)", c->name,
-		    c->d->cfg->client_name, c->name);
+		api_reply_error(c, ECA_ERR_NOT_ENROLLED,
+		    "%s is not enrolled "
+		    "with primary %s (run `eca enroll` on %s)",
+		    c->name, c->d->cfg->client_name, c->name);
 		return -1;
 	}
 	return 0;
@@ -136,8 +139,9 @@ api_h_show(struct api_call *c)
 		return;
 	/* Every waiting certificate, so an approval names the one seen. */
 	eca_err_clear(&e);
-	if (rec.ncandidates > 0 && (r = eca_store_candidates(c->w->rd,
-	    c->d->cfg->client_name, c->name, &cands, &n, &e)) != 0) {
+	if (rec.ncandidates > 0 &&
+	    (r = eca_store_candidates(c->w->rd, c->d->cfg->client_name, c->name,
+		 &cands, &n, &e)) != 0) {
 		api_reply_error(c, r, "%s", e.msg);
 		return;
 	}
@@ -163,15 +167,16 @@ api_h_history(struct api_call *c)
 	if (enrolled_record(c, &rec) != 0)
 		return;
 	eca_err_clear(&e);
-	if ((r = eca_store_history(c->w->rd, c->d->cfg->client_name,
-	    c->name, HISTORY_MAX, &h, &n, &e)) != 0) {
+	if ((r = eca_store_history(c->w->rd, c->d->cfg->client_name, c->name,
+		 HISTORY_MAX, &h, &n, &e)) != 0) {
 		api_reply_error(c, r, "%s", e.msg);
 		return;
 	}
 	arr = json_list(h, n, sizeof(*h), history_json);
 	free(h);
 	if (arr == NULL)
-		api_reply_error(c, ECA_ERR_NOMEM, "out of memory reading the "
+		api_reply_error(c, ECA_ERR_NOMEM,
+		    "out of memory reading the "
 		    "history");
 	else
 		api_reply_json(c, 200, json_pack("{s:o}", "history", arr));
@@ -259,7 +264,7 @@ api_h_maps(struct api_call *c)
 	eca_err_clear(&e);
 	/* One more than shown tells whether the list was cut. */
 	if ((r = eca_store_dnmaps(c->w->rd, c->d->cfg->client_name, -1,
-	    MAPPINGS_MAX + 1, &m, &n, &e)) != 0) {
+		 MAPPINGS_MAX + 1, &m, &n, &e)) != 0) {
 		api_reply_error(c, r, "%s", e.msg);
 		return;
 	}
@@ -267,13 +272,14 @@ api_h_maps(struct api_call *c)
 	    dnmap_json);
 	free(m);
 	if (arr == NULL)
-		api_reply_error(c, ECA_ERR_NOMEM, "out of memory listing the "
+		api_reply_error(c, ECA_ERR_NOMEM,
+		    "out of memory listing the "
 		    "mappings");
 	else
-		api_reply_json(c, 200, json_pack("{s:s, s:o, s:b}",
-		    "identity",
-		    eca_config_identity_name(c->snap->cfg->identity),
-		    "mappings", arr, "truncated", n > MAPPINGS_MAX));
+		api_reply_json(c, 200,
+		    json_pack("{s:s, s:o, s:b}", "identity",
+			eca_config_identity_name(c->snap->cfg->identity),
+			"mappings", arr, "truncated", n > MAPPINGS_MAX));
 }
 
 /* POST /v1/mappings {"host", "subject"}: the subject must parse. */
@@ -302,8 +308,8 @@ api_h_map_add(struct api_call *c)
 		return;
 	}
 	if ((aj = api_job_new(c, ECA_OP_MAP_ADD, host)) != NULL)
-		snprintf(aj->job.op.map.subject,
-		    sizeof(aj->job.op.map.subject), "%s", norm);
+		snprintf(aj->job.op.map.subject, sizeof(aj->job.op.map.subject),
+		    "%s", norm);
 	api_job_submit(c, aj);
 }
 

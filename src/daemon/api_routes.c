@@ -9,37 +9,33 @@
 
 /* Method, path, who may call it, flags, what it counts, handler. */
 const struct api_route api_routes[] = {
-	{ EVHTTP_REQ_GET, "/v1/health", API_PUBLIC, 0, API_COUNT_NONE,
-	    api_h_health },
-	{ EVHTTP_REQ_GET, "/v1/stats", API_ADMIN, 0, API_COUNT_NONE,
-	    api_h_stats },
-	/* Peers judge each other with it: any host the peer check admits. */
-	{ EVHTTP_REQ_GET, "/v1/roster", API_HOST, 0, API_COUNT_ROSTER,
-	    api_h_roster },
-	{ EVHTTP_REQ_GET, "/v1/enrollments", API_ADMIN, 0, API_COUNT_NONE,
-	    api_h_list },
-	{ EVHTTP_REQ_POST, "/v1/enrollments", API_HOST,
-	    API_F_CERT | API_F_BODY_HOST, API_COUNT_ENROLL, api_h_enroll },
-	{ EVHTTP_REQ_GET, "/v1/enrollments/*", API_SELF, 0, API_COUNT_NONE,
-	    api_h_show },
-	{ EVHTTP_REQ_DELETE, "/v1/enrollments/*", API_SELF, 0,
-	    API_COUNT_NONE, api_h_remove },
-	{ EVHTTP_REQ_GET, "/v1/enrollments/*/history", API_ADMIN, 0,
-	    API_COUNT_NONE, api_h_history },
-	{ EVHTTP_REQ_POST, "/v1/enrollments/*/approve", API_ADMIN, 0,
-	    API_COUNT_NONE, api_h_approve },
-	{ EVHTTP_REQ_POST, "/v1/enrollments/*/reject", API_ADMIN, 0,
-	    API_COUNT_NONE, api_h_reject },
-	{ EVHTTP_REQ_POST, "/v1/enrollments/*/ban", API_ADMIN, 0,
-	    API_COUNT_NONE, api_h_ban },
-	{ EVHTTP_REQ_POST, "/v1/enrollments/*/unban", API_ADMIN, 0,
-	    API_COUNT_NONE, api_h_unban },
-	{ EVHTTP_REQ_GET, "/v1/mappings", API_ADMIN, 0, API_COUNT_NONE,
-	    api_h_maps },
-	{ EVHTTP_REQ_POST, "/v1/mappings", API_ADMIN, 0, API_COUNT_NONE,
-	    api_h_map_add },
-	{ EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN, 0, API_COUNT_NONE,
-	    api_h_map_remove },
+    {EVHTTP_REQ_GET, "/v1/health", API_PUBLIC, 0, API_COUNT_NONE, api_h_health},
+    {EVHTTP_REQ_GET, "/v1/stats", API_ADMIN, 0, API_COUNT_NONE, api_h_stats},
+    /* Peers judge each other with it: any host the peer check admits. */
+    {EVHTTP_REQ_GET, "/v1/roster", API_HOST, 0, API_COUNT_ROSTER, api_h_roster},
+    {EVHTTP_REQ_GET, "/v1/enrollments", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_list},
+    {EVHTTP_REQ_POST, "/v1/enrollments", API_HOST, API_F_CERT | API_F_BODY_HOST,
+	API_COUNT_ENROLL, api_h_enroll},
+    {EVHTTP_REQ_GET, "/v1/enrollments/*", API_SELF, 0, API_COUNT_NONE,
+	api_h_show},
+    {EVHTTP_REQ_DELETE, "/v1/enrollments/*", API_SELF, 0, API_COUNT_NONE,
+	api_h_remove},
+    {EVHTTP_REQ_GET, "/v1/enrollments/*/history", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_history},
+    {EVHTTP_REQ_POST, "/v1/enrollments/*/approve", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_approve},
+    {EVHTTP_REQ_POST, "/v1/enrollments/*/reject", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_reject},
+    {EVHTTP_REQ_POST, "/v1/enrollments/*/ban", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_ban},
+    {EVHTTP_REQ_POST, "/v1/enrollments/*/unban", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_unban},
+    {EVHTTP_REQ_GET, "/v1/mappings", API_ADMIN, 0, API_COUNT_NONE, api_h_maps},
+    {EVHTTP_REQ_POST, "/v1/mappings", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_map_add},
+    {EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_map_remove},
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -72,9 +68,11 @@ check_control(const struct api_route *rt, const struct api_caller *who,
     enum api_access *granted, struct eca_err *err)
 {
 	if (rt->access > API_PUBLIC && !who->control_admin)
-		return eca_err_set(err, ECA_ERR_FORBIDDEN, "uid %u may not use "
+		return eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "uid %u may not use "
 		    "the control socket (run eca as root or as the daemon's "
-		    "user)", (unsigned)who->uid);
+		    "user)",
+		    (unsigned)who->uid);
 	/* The peer check says why: the socket carries no certificate. */
 	if (rt->flags & API_F_CERT)
 		return who->peer(who->arg, err);
@@ -90,7 +88,8 @@ api_access_check(const struct api_route *rt, const struct api_caller *who,
 
 	*granted = API_ACCESS_NONE;
 	if (rt->access <= API_ACCESS_NONE || rt->access > API_CONTROL)
-		return eca_err_set(err, ECA_ERR_INTERNAL, "route %s has no "
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "route %s has no "
 		    "access level (a bug: every route must have one)",
 		    rt->pattern);
 	if (who->control)
@@ -114,7 +113,8 @@ api_access_check(const struct api_route *rt, const struct api_caller *who,
 			*granted = API_SELF;
 			return 0;
 		}
-		return eca_err_set(err, ECA_ERR_FORBIDDEN, "your certificate "
+		return eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "your certificate "
 		    "does not name %s: a host may only see or remove its own "
 		    "enrollment (administrators: see ADMIN_IDENTITY)",
 		    who->host);
@@ -123,13 +123,17 @@ api_access_check(const struct api_route *rt, const struct api_caller *who,
 			*granted = API_ADMIN;
 			return 0;
 		}
-		return eca_err_set(err, ECA_ERR_FORBIDDEN, "your certificate's "
+		return eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "your certificate's "
 		    "identity is not an administrator of primary %s (add it "
 		    "to ADMIN_IDENTITY on the primary, or run the command on "
-		    "the primary)", who->primary);
+		    "the primary)",
+		    who->primary);
 	default:
-		return eca_err_set(err, ECA_ERR_FORBIDDEN, "only the control "
+		return eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "only the control "
 		    "socket of primary %s serves this call (run eca on the "
-		    "primary as root or as the daemon's user)", who->primary);
+		    "primary as root or as the daemon's user)",
+		    who->primary);
 	}
 }

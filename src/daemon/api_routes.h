@@ -35,27 +35,27 @@ enum api_access {
 	API_ACCESS_NONE = 0,
 	API_PUBLIC,
 	API_HOST,
-	API_SELF,		/* only on a route with a "*" (the NAME) */
+	API_SELF, /* only on a route with a "*" (the NAME) */
 	API_ADMIN,
-	API_CONTROL,		/* the control socket only (no route yet) */
+	API_CONTROL, /* the control socket only (no route yet) */
 };
 
 /*
  * What the call is about is the caller's own TLS certificate (an
  * enrollment): refused on the control socket, which has none.
  */
-#define API_F_CERT	0x1
+#define API_F_CERT 0x1
 /*
  * The host concerned is named in the body, not the path: read for the
  * log and the journal when the caller is refused before its handler.
  */
-#define API_F_BODY_HOST	0x2
+#define API_F_BODY_HOST 0x2
 
 /* The GET /v1/stats counter a route adds to before its access check. */
 enum api_count {
 	API_COUNT_NONE = 0,
-	API_COUNT_ENROLL,	/* enroll_requests */
-	API_COUNT_ROSTER,	/* roster_requests */
+	API_COUNT_ENROLL, /* enroll_requests */
+	API_COUNT_ROSTER, /* roster_requests */
 };
 
 struct api_call;
@@ -63,9 +63,9 @@ typedef void api_handler(struct api_call *);
 
 struct api_route {
 	enum evhttp_cmd_type method;
-	const char *pattern;		/* "*": one segment, the host NAME */
+	const char *pattern; /* "*": one segment, the host NAME */
 	enum api_access access;
-	unsigned flags;			/* API_F_* */
+	unsigned flags; /* API_F_* */
 	enum api_count count;
 	api_handler *fn;
 };
@@ -89,14 +89,14 @@ const struct api_route *api_route_find(enum evhttp_cmd_type method,
  * certificate), admin and names are asked after a passed peer check.
  */
 struct api_caller {
-	int control;			/* on the control socket ... */
-	int control_admin;		/* ... as root or ecad's own uid */
-	uid_t uid;			/* the control socket caller's */
-	const char *primary;		/* this primary's name, for messages */
-	const char *host;		/* the host NAME in the path, or "" */
+	int control;	     /* on the control socket ... */
+	int control_admin;   /* ... as root or ecad's own uid */
+	uid_t uid;	     /* the control socket caller's */
+	const char *primary; /* this primary's name, for messages */
+	const char *host;    /* the host NAME in the path, or "" */
 	int (*peer)(void *arg, struct eca_err *err);
-	int (*admin)(void *arg);	/* 1: an ADMIN_IDENTITY */
-	int (*names)(void *arg, const char *host);	/* 1: names host */
+	int (*admin)(void *arg);		   /* 1: an ADMIN_IDENTITY */
+	int (*names)(void *arg, const char *host); /* 1: names host */
 	void *arg;
 };
 
@@ -106,15 +106,14 @@ struct api_caller {
  * (FORBIDDEN, the peer check's, INTERNAL for a row without a level) with
  * the sentence the caller gets in err.
  */
-int api_access_check(const struct api_route *rt,
-    const struct api_caller *who, enum api_access *granted,
-    struct eca_err *err) ECA_WUR;
+int api_access_check(const struct api_route *rt, const struct api_caller *who,
+    enum api_access *granted, struct eca_err *err) ECA_WUR;
 
 /* The handlers, one per route (api_status.c, api_enroll.c, api_registry.c). */
 api_handler api_h_health, api_h_stats, api_h_roster;
 api_handler api_h_enroll;
-api_handler api_h_list, api_h_show, api_h_remove, api_h_history,
-    api_h_approve, api_h_reject, api_h_ban, api_h_unban, api_h_maps,
-    api_h_map_add, api_h_map_remove;
+api_handler api_h_list, api_h_show, api_h_remove, api_h_history, api_h_approve,
+    api_h_reject, api_h_ban, api_h_unban, api_h_maps, api_h_map_add,
+    api_h_map_remove;
 
 #endif

@@ -21,9 +21,10 @@ api_h_health(struct api_call *c)
 	/* Role and name are restart-only: the start-up configuration's. */
 	const struct eca_config *cfg = c->d->cfg;
 
-	api_reply_json(c, 200, json_pack("{s:s, s:s, s:s, s:s}", "status", "ok",
-	    "role", eca_config_role_name(cfg->role),
-	    "primary", cfg->client_name, "version", ECA_VERSION));
+	api_reply_json(c, 200,
+	    json_pack("{s:s, s:s, s:s, s:s}", "status", "ok", "role",
+		eca_config_role_name(cfg->role), "primary", cfg->client_name,
+		"version", ECA_VERSION));
 }
 
 void
@@ -31,18 +32,19 @@ api_h_stats(struct api_call *c)
 {
 	struct ecad_stats *s = &c->d->stats;
 
-	api_reply_json(c, 200, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:I, s:I}",
-	    "enroll_requests", (json_int_t)atomic_load(&s->enroll_requests),
-	    "roster_requests", (json_int_t)atomic_load(&s->roster_requests),
-	    "busy_replies", (json_int_t)atomic_load(&s->busy),
-	    "requests", (json_int_t)atomic_load(&s->requests),
-	    "enrollments_written", (json_int_t)atomic_load(&s->written),
-	    "commits", (json_int_t)atomic_load(&s->commits),
-	    "refusals", (json_int_t)atomic_load(&s->refusals),
-	    "connections", (json_int_t)atomic_load(&s->connections),
-	    "open_connections", (json_int_t)atomic_load(&s->open),
-	    "writer_pending", (json_int_t)writer_pending(c->d->writer)));
+	api_reply_json(c, 200,
+	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		      "s:I, s:I, s:I}",
+		"enroll_requests", (json_int_t)atomic_load(&s->enroll_requests),
+		"roster_requests", (json_int_t)atomic_load(&s->roster_requests),
+		"busy_replies", (json_int_t)atomic_load(&s->busy), "requests",
+		(json_int_t)atomic_load(&s->requests), "enrollments_written",
+		(json_int_t)atomic_load(&s->written), "commits",
+		(json_int_t)atomic_load(&s->commits), "refusals",
+		(json_int_t)atomic_load(&s->refusals), "connections",
+		(json_int_t)atomic_load(&s->connections), "open_connections",
+		(json_int_t)atomic_load(&s->open), "writer_pending",
+		(json_int_t)writer_pending(c->d->writer)));
 }
 
 /*
@@ -104,9 +106,10 @@ api_h_roster(struct api_call *c)
 	full = roster_full(since, current);
 	/* One more than asked tells whether there is a next page. */
 	if ((r = eca_store_changes(c->w->rd, c->d->cfg->client_name,
-	    full ? 0 : since, (size_t)limit + 1, &ch, &n, &e)) != 0 ||
+		 full ? 0 : since, (size_t)limit + 1, &ch, &n, &e)) != 0 ||
 	    (r = eca_store_dnmaps(c->w->rd, c->d->cfg->client_name,
-	    full ? 0 : since, (size_t)limit + 1, &maps, &nmaps, &e)) != 0) {
+		 full ? 0 : since, (size_t)limit + 1, &maps, &nmaps, &e)) !=
+		0) {
 		api_reply_error(c, r, "%s", e.msg);
 		goto out;
 	}
@@ -127,9 +130,13 @@ api_h_roster(struct api_call *c)
 	next = current;
 	if (i + j > 0 && (more || last > next))
 		next = last;
-	body = eca_wire_roster(&(struct eca_wire_roster_page){
-	    .primary = c->d->cfg->client_name, .since = since,
-	    .version = current, .next = next, .full = full, .more = more },
+	body = eca_wire_roster(
+	    &(struct eca_wire_roster_page){.primary = c->d->cfg->client_name,
+		.since = since,
+		.version = current,
+		.next = next,
+		.full = full,
+		.more = more},
 	    ch, n);
 	/* Only when there are any: an older host's parser is not bothered. */
 	if (body != NULL && nmaps > 0 &&
@@ -138,7 +145,7 @@ api_h_roster(struct api_call *c)
 		body = NULL;
 	}
 	api_reply_json(c, 200, body);
- out:
+out:
 	free(ch);
 	free(maps);
 }

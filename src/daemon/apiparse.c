@@ -20,8 +20,7 @@
 #include "wire.h"
 
 int
-api_route_match(const char *pattern, const char *path, char *name,
-    size_t len)
+api_route_match(const char *pattern, const char *path, char *name, size_t len)
 {
 	size_t n;
 
@@ -74,27 +73,32 @@ list_param(const struct evkeyval *p, struct api_list_query *out,
 			/* Decoded from the query: the caller's bytes. */
 			eca_text_sanitize(p->value, strlen(p->value), shown,
 			    sizeof(shown));
-			return eca_err_set(err, ECA_ERR_BAD_REQUEST, "unknown "
+			return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+			    "unknown "
 			    "state '%s' (use ENROLLED, CONFLICT, REMOVED, "
-			    "BANNED or REVOKED)", shown);
+			    "BANNED or REVOKED)",
+			    shown);
 		}
 	} else if (strcmp(p->key, "after") == 0) {
 		/* A cursor compares with stored, canonical, names. */
-		if (eca_hostname_canon(p->value, out->after,
-		    sizeof(out->after), NULL) != 0)
-			return eca_err_set(err, ECA_ERR_BAD_REQUEST, "'after' "
+		if (eca_hostname_canon(p->value, out->after, sizeof(out->after),
+			NULL) != 0)
+			return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+			    "'after' "
 			    "must be a host name");
 	} else if (strcmp(p->key, "limit") == 0) {
 		if (number(p->value, 1, ECA_LIST_PAGE_MAX, &v) != 0)
-			return eca_err_set(err, ECA_ERR_BAD_REQUEST, "'limit' "
+			return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+			    "'limit' "
 			    "must be a number from 1 to %d",
 			    ECA_LIST_PAGE_MAX);
 		out->limit = (long)v;
 	} else {
-		eca_text_sanitize(p->key, strlen(p->key), shown,
-		    sizeof(shown));
-		return eca_err_set(err, ECA_ERR_BAD_REQUEST, "unknown query "
-		    "parameter '%s' (use state, after, limit)", shown);
+		eca_text_sanitize(p->key, strlen(p->key), shown, sizeof(shown));
+		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+		    "unknown query "
+		    "parameter '%s' (use state, after, limit)",
+		    shown);
 	}
 	return 0;
 }
@@ -117,8 +121,8 @@ api_parse_list_query(const char *q, struct api_list_query *out,
 		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
 		    "malformed query string");
 	TAILQ_FOREACH(p, &kv, next)
-		if ((r = list_param(p, out, err)) != 0)
-			break;
+	if ((r = list_param(p, out, err)) != 0)
+		break;
 	evhttp_clear_headers(&kv);
 	return r;
 }
@@ -141,7 +145,8 @@ api_parse_roster_query(const char *q, int64_t *since, long *limit,
 	if (evhttp_parse_query_str(q, &kv) != 0)
 		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
 		    "malformed query string");
-	TAILQ_FOREACH(p, &kv, next) {
+	TAILQ_FOREACH(p, &kv, next)
+	{
 		if (strcmp(p->key, "since") == 0) {
 			if (number(p->value, 0, INT64_MAX, &v) != 0) {
 				r = eca_err_set(err, ECA_ERR_BAD_REQUEST,
@@ -161,8 +166,10 @@ api_parse_roster_query(const char *q, int64_t *since, long *limit,
 		} else {
 			eca_text_sanitize(p->key, strlen(p->key), shown,
 			    sizeof(shown));
-			r = eca_err_set(err, ECA_ERR_BAD_REQUEST, "unknown "
-			    "query parameter '%s' (use since, limit)", shown);
+			r = eca_err_set(err, ECA_ERR_BAD_REQUEST,
+			    "unknown "
+			    "query parameter '%s' (use since, limit)",
+			    shown);
 			break;
 		}
 	}

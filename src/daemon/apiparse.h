@@ -22,8 +22,8 @@ int api_route_match(const char *pattern, const char *path, char *name,
 
 /* GET /v1/enrollments?state=S&after=HOST&limit=N */
 struct api_list_query {
-	int state;			/* -1: any */
-	char after[ECA_HOST_MAX];	/* "" : from the start */
+	int state;		  /* -1: any */
+	char after[ECA_HOST_MAX]; /* "" : from the start */
 	long limit;
 };
 

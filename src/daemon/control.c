@@ -27,7 +27,8 @@ control_addr(const char *path, struct sockaddr_un *sun, struct eca_err *err)
 	if (strlen(path) >= sizeof(sun->sun_path))
 		return eca_err_set(err, ECA_ERR_CONFIG,
 		    "CONTROL_SOCKET %s is longer than %zu bytes (choose a "
-		    "shorter path)", path, sizeof(sun->sun_path) - 1);
+		    "shorter path)",
+		    path, sizeof(sun->sun_path) - 1);
 	memcpy(sun->sun_path, path, strlen(path) + 1);
 	return 0;
 }
@@ -44,13 +45,16 @@ control_clear_stale(const char *path, const struct sockaddr_un *sun,
 	int fd, live;
 
 	if (lstat(path, &st) == -1)
-		return errno == ENOENT ? 0 : eca_err_set(err, ECA_ERR_IO,
-		    "cannot inspect CONTROL_SOCKET %s: %s", path,
-		    strerror(errno));
+		return errno == ENOENT ?
+		    0 :
+		    eca_err_set(err, ECA_ERR_IO,
+			"cannot inspect CONTROL_SOCKET %s: %s", path,
+			strerror(errno));
 	if (!S_ISSOCK(st.st_mode))
 		return eca_err_set(err, ECA_ERR_CONFIG,
 		    "CONTROL_SOCKET %s exists and is not a socket (remove it "
-		    "or choose another path)", path);
+		    "or choose another path)",
+		    path);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return eca_err_set(err, ECA_ERR_IO, "socket: %s",
 		    strerror(errno));
@@ -83,7 +87,7 @@ control_bind(struct ecad *d, struct eca_err *err)
 	    (r = control_clear_stale(path, &sun, err)) != 0)
 		return r;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
+		 0)) == -1)
 		return eca_err_set(err, ECA_ERR_IO, "socket: %s",
 		    strerror(errno));
 	/* Created 0600 from the start: no window with a wider mode. */
@@ -124,8 +128,9 @@ control_cb(struct evhttp_request *req, void *arg)
 	if ((evcon = evhttp_request_get_connection(req)) != NULL &&
 	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL)
 		fd = bufferevent_getfd(bev);
-	if (fd != -1 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
-	    &len) == 0 && len == sizeof(cred)) {
+	if (fd != -1 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    len == sizeof(cred)) {
 		uid = cred.uid;
 		admin = uid == 0 || uid == w->d->admin_uid;
 	}
@@ -144,11 +149,11 @@ control_attach(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 	evhttp_set_timeout(w->ctl_http, d->cfg->request_timeout);
 	evhttp_set_allowed_methods(w->ctl_http, ECAD_HTTP_METHODS);
 	if ((w->ctl_bound = evhttp_accept_socket_with_handle(w->ctl_http,
-	    d->ctl_fd)) == NULL)
+		 d->ctl_fd)) == NULL)
 		return eca_err_set(err, ECA_ERR_IO,
 		    "cannot accept on the control socket %s",
 		    d->cfg->control_socket);
-	d->ctl_fd = -1;		/* the listener closes it */
+	d->ctl_fd = -1; /* the listener closes it */
 	return 0;
 }
 

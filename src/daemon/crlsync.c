@@ -35,7 +35,7 @@ crlsync_tick(struct ecad *d)
 	s = ecad_snap_get(d);
 	eca_err_clear(&e);
 	if (eca_crl_cache_maintain(d->crls, s->cred->trust, s->cred->chain, 0,
-	    &added, &e) != 0)
+		&added, &e) != 0)
 		log_warn("CRL refresh: %s", e.msg);
 	else if (e.msg[0] != '\0')
 		log_warn("CRL refresh: %s", e.msg);
@@ -57,8 +57,9 @@ crlsync_main(void *arg)
 		pthread_mutex_lock(&cs->lock);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += ECAD_CRL_TICK_SEC;
-		while (!cs->stopping && pthread_cond_timedwait(&cs->cond,
-		    &cs->lock, &ts) != ETIMEDOUT)
+		while (!cs->stopping &&
+		    pthread_cond_timedwait(&cs->cond, &cs->lock, &ts) !=
+			ETIMEDOUT)
 			;
 	}
 	pthread_mutex_unlock(&cs->lock);

@@ -35,7 +35,8 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: ecad [-dhjtTV] [-f FILE]\n"
+	fprintf(fp,
+	    "usage: ecad [-dhjtTV] [-f FILE]\n"
 	    "  -f FILE  configuration (default $ECA_CONFIG, then %s)\n"
 	    "  -d       stay in the foreground and log to stderr (or to the\n"
 	    "           journal when stderr is systemd's journal stream)\n"
@@ -112,7 +113,8 @@ parse_options(struct ecad *d, int argc, char **argv)
 			return 1;
 		case 'j':
 #if !ECA_HAVE_SYSTEMD
-			fprintf(stderr, "ecad: -j: this ecad was built without "
+			fprintf(stderr,
+			    "ecad: -j: this ecad was built without "
 			    "systemd support (rebuild with -Dsystemd=enabled)"
 			    "\n");
 			return -1;
@@ -141,7 +143,8 @@ parse_options(struct ecad *d, int argc, char **argv)
 		return -1;
 	}
 	if (d->journal && !d->foreground) {
-		fprintf(stderr, "ecad: -j needs -d (systemd runs ecad in the "
+		fprintf(stderr,
+		    "ecad: -j needs -d (systemd runs ecad in the "
 		    "foreground)\n");
 		return -1;
 	}
@@ -163,12 +166,15 @@ ensure_state_dir(struct ecad *d, struct eca_err *err)
 	if (dir == NULL)
 		return 0;
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-		return eca_err_set(err, ECA_ERR_IO, "cannot create STATE_DIR "
-		    "%s: %s (create it or fix its parent's permissions)", dir,
-		    strerror(errno));
+		return eca_err_set(err, ECA_ERR_IO,
+		    "cannot create STATE_DIR "
+		    "%s: %s (create it or fix its parent's permissions)",
+		    dir, strerror(errno));
 	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode))
-		return eca_err_set(err, ECA_ERR_CONFIG, "STATE_DIR %s is not "
-		    "a directory", dir);
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "STATE_DIR %s is not "
+		    "a directory",
+		    dir);
 	return 0;
 }
 
@@ -238,7 +244,7 @@ crl_start(struct ecad *d, struct eca_err *err)
 	s = ecad_snap_get(d);
 	eca_err_clear(&e);
 	if (eca_crl_cache_sync_path(d->crls, s->cred->trust, s->cred->chain,
-	    &added, &refused, &e) != 0)
+		&added, &refused, &e) != 0)
 		log_warn("%s", e.msg);
 	else
 		log_info("CRLs from %s: %zu stored, %zu refused%s%s",
@@ -269,18 +275,16 @@ start(struct ecad *d, struct eca_err *err)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot register the connection state with OpenSSL");
 	if ((r = open_registry(d, err)) != 0 ||
-	    (r = server_bind(d, err)) != 0 ||
-	    (r = peer_bind(d, err)) != 0 ||
+	    (r = server_bind(d, err)) != 0 || (r = peer_bind(d, err)) != 0 ||
 	    (r = control_bind(d, err)) != 0 ||
 	    (r = ecad_pidfile_write(d, err)) != 0 ||
 	    (r = ecad_drop_privileges(d, err)) != 0)
 		return r;
-	if ((r = crl_start(d, err)) != 0 ||
-	    (r = crlsync_start(d, err)) != 0)
+	if ((r = crl_start(d, err)) != 0 || (r = crlsync_start(d, err)) != 0)
 		return r;
 	if ((r = writer_start(d, d->wstore, &d->writer, err)) != 0)
 		return r;
-	d->wstore = NULL;	/* the writer owns it */
+	d->wstore = NULL; /* the writer owns it */
 	if ((r = server_start(d, err)) != 0)
 		return r;
 	return peer_start(d, err);
@@ -293,9 +297,10 @@ announce_ready(struct ecad *d)
 		fprintf(stderr, "ecad: peer listener on %s\n", d->peer_desc);
 	if (d->cfg->role == ECA_ROLE_PRIMARY) {
 		log_info("ready: primary %s, %zu worker(s), listening on %s, "
-		    "control socket %s", d->cfg->client_name, d->nworkers,
-		    d->listen_desc, d->cfg->control_socket != NULL ?
-		    d->cfg->control_socket : "none");
+			 "control socket %s",
+		    d->cfg->client_name, d->nworkers, d->listen_desc,
+		    d->cfg->control_socket != NULL ? d->cfg->control_socket :
+						     "none");
 		if (d->foreground)
 			fprintf(stderr, "ecad: ready, listening on %s\n",
 			    d->listen_desc);
@@ -304,8 +309,10 @@ announce_ready(struct ecad *d)
 		    eca_config_role_name(d->cfg->role), d->cfg->client_name,
 		    d->peer_desc[0] != '\0' ? d->peer_desc : "none");
 		if (d->foreground)
-			fprintf(stderr, "ecad: ready, role %s, listening on "
-			    "%s\n", eca_config_role_name(d->cfg->role),
+			fprintf(stderr,
+			    "ecad: ready, role %s, listening on "
+			    "%s\n",
+			    eca_config_role_name(d->cfg->role),
 			    d->peer_desc[0] != '\0' ? d->peer_desc : "none");
 	}
 	notify("READY=1\nSTATUS=ready");
@@ -344,8 +351,8 @@ shutdown_all(struct ecad *d)
 static int
 run(struct ecad *d)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
-	struct event *ev[3] = { NULL, NULL, NULL };
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	struct event *ev[3] = {NULL, NULL, NULL};
 	struct eca_err err;
 	size_t i;
 	int rc = 1;
@@ -358,7 +365,8 @@ run(struct ecad *d)
 	}
 	for (i = 0; i < 3; i++) {
 		if ((ev[i] = evsignal_new(d->base, sigs[i], signal_cb, d)) ==
-		    NULL || event_add(ev[i], NULL) != 0) {
+			NULL ||
+		    event_add(ev[i], NULL) != 0) {
 			fatal_msg(d, "cannot install signal handlers");
 			goto out;
 		}

@@ -38,11 +38,11 @@
 #include "store.h"
 #include "x509.h"
 
-#define ECAD_MAX_LISTEN 8		/* addresses API_LISTEN resolves to */
-#define ECAD_WRITER_BATCH 256		/* most ops in one group commit */
-#define ECAD_STOP_GRACE_SEC 5		/* bound on finishing in-flight work */
+#define ECAD_MAX_LISTEN 8     /* addresses API_LISTEN resolves to */
+#define ECAD_WRITER_BATCH 256 /* most ops in one group commit */
+#define ECAD_STOP_GRACE_SEC 5 /* bound on finishing in-flight work */
 #define ECAD_HEADERS_MAX 8192
-#define ECAD_KEY_LEN 32		/* a keymap's key (limits.c) */
+#define ECAD_KEY_LEN 32 /* a keymap's key (limits.c) */
 /*
  * Largest TLS certificate message accepted from a client: room for
  * ECA_CHAIN_MAX + 1 certificates with big RSA keys and many names, far
@@ -59,8 +59,9 @@
  * Methods evhttp hands to the router: the API uses GET, POST and DELETE;
  * PUT and PATCH are let through only to get a JSON 405 from the router.
  */
-#define ECAD_HTTP_METHODS (EVHTTP_REQ_GET | EVHTTP_REQ_POST | \
-	EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH)
+#define ECAD_HTTP_METHODS                                                      \
+	(EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |                \
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH)
 
 struct eca_host;
 
@@ -97,12 +98,12 @@ struct ecad_snap {
 /* Counters shown by GET /v1/stats. */
 struct ecad_stats {
 	atomic_ullong requests;
-	atomic_ullong written;		/* ops that wrote (incl. CONFLICT) */
-	atomic_ullong commits;		/* durable group commits */
-	atomic_ullong refusals;		/* error replies */
-	atomic_ullong connections;	/* TLS connections accepted */
-	atomic_llong open;		/* TLS connections open now */
-	atomic_ullong busy;		/* 429 BUSY replies (storm control) */
+	atomic_ullong written;	   /* ops that wrote (incl. CONFLICT) */
+	atomic_ullong commits;	   /* durable group commits */
+	atomic_ullong refusals;	   /* error replies */
+	atomic_ullong connections; /* TLS connections accepted */
+	atomic_llong open;	   /* TLS connections open now */
+	atomic_ullong busy;	   /* 429 BUSY replies (storm control) */
 	/*
 	 * Admitted TLS handshakes in progress: from accept() until the
 	 * connection's first request is read, or it closes (storm control,
@@ -125,33 +126,33 @@ struct ecad_worker {
 	int started;
 	struct event_base *base;
 	struct evhttp *http;
-	int fds[ECAD_MAX_LISTEN];	/* listening sockets, until handed */
+	int fds[ECAD_MAX_LISTEN]; /* listening sockets, until handed */
 	struct evhttp_bound_socket *bound[ECAD_MAX_LISTEN];
 	size_t nfds;
-	struct evhttp *ctl_http;	/* control socket (worker 0 only) */
+	struct evhttp *ctl_http; /* control socket (worker 0 only) */
 	struct evhttp_bound_socket *ctl_bound;
-	struct eca_store *rd;		/* read-only registry connection */
-	struct event *stop_ev;		/* activated by main on shutdown */
-	struct event *tick_ev;		/* shutdown progress timer */
+	struct eca_store *rd;  /* read-only registry connection */
+	struct event *stop_ev; /* activated by main on shutdown */
+	struct event *tick_ev; /* shutdown progress timer */
 	int stopping;
 	time_t deadline;
-	int conns;			/* TLS connections open (own thread) */
-	int inflight;			/* requests waiting for the writer */
-	time_t cap_logged;		/* last "over MAX_CONNECTIONS" line */
-	time_t src_cap_logged;		/* last "over ..._PER_SOURCE" line */
-	time_t deadline_logged;		/* last "no complete request" line */
-	time_t hs_logged;		/* last "over MAX_HANDSHAKES" line */
-	struct event *refusal_ev;	/* worker 0: refusals_flush timer */
+	int conns;		  /* TLS connections open (own thread) */
+	int inflight;		  /* requests waiting for the writer */
+	time_t cap_logged;	  /* last "over MAX_CONNECTIONS" line */
+	time_t src_cap_logged;	  /* last "over ..._PER_SOURCE" line */
+	time_t deadline_logged;	  /* last "no complete request" line */
+	time_t hs_logged;	  /* last "over MAX_HANDSHAKES" line */
+	struct event *refusal_ev; /* worker 0: refusals_flush timer */
 };
 
 struct ecad {
 	/* Options. */
 	const char *conf_path;
-	char *conf_abs;			/* conf_path made absolute */
+	char *conf_abs; /* conf_path made absolute */
 	int foreground;
 	int test_only;
 	int dump_only;
-	int journal;			/* -j: log to the systemd journal */
+	int journal; /* -j: log to the systemd journal */
 
 	/*
 	 * The start-up configuration: listen addresses, DB, workers, user,
@@ -160,48 +161,48 @@ struct ecad {
 	struct eca_config *cfg;
 	pthread_mutex_t snap_lock;
 	struct ecad_snap *snap;
-	uint64_t snap_gen;		/* the last snapshot's gen (main thread) */
+	uint64_t snap_gen; /* the last snapshot's gen (main thread) */
 
-	struct event_base *base;	/* main thread: signals */
+	struct event_base *base; /* main thread: signals */
 	struct ecad_writer *writer;
-	struct eca_store *wstore;	/* handed to the writer thread */
+	struct eca_store *wstore; /* handed to the writer thread */
 	struct ecad_worker *workers;
 	size_t nworkers;
 	int ctl_fd;
-	char listen_desc[300];		/* "HOST:PORT" for the ready line */
-	uid_t admin_uid;		/* the daemon's uid after dropping */
-	int ready_fd;			/* pipe to the waiting parent */
+	char listen_desc[300]; /* "HOST:PORT" for the ready line */
+	uid_t admin_uid;       /* the daemon's uid after dropping */
+	int ready_fd;	       /* pipe to the waiting parent */
 	int pid_written;
 	int ctl_created;
-	int ssl_idx;			/* SSL ex_data slot of ecad_conn */
-	struct ecad_keymap *srcmap;	/* open connections per source (server.c) */
-	struct ecad_refusals *refusals;	/* strangers' refusals (refusals.c) */
+	int ssl_idx;		    /* SSL ex_data slot of ecad_conn */
+	struct ecad_keymap *srcmap; /* open connections per source (server.c) */
+	struct ecad_refusals *refusals; /* strangers' refusals (refusals.c) */
 	struct ecad_stats stats;
-	struct eca_crl_cache *crls;	/* shared CRL cache (crl.h), primary */
-	struct ecad_peer *peer;		/* the peer listener (peer.c) */
-	struct ecad_crlsync *crlsync;	/* the CRL refresh thread (crlsync.c) */
-	char peer_desc[300];		/* its "HOST:PORT", "" if none */
+	struct eca_crl_cache *crls;   /* shared CRL cache (crl.h), primary */
+	struct ecad_peer *peer;	      /* the peer listener (peer.c) */
+	struct ecad_crlsync *crlsync; /* the CRL refresh thread (crlsync.c) */
+	char peer_desc[300];	      /* its "HOST:PORT", "" if none */
 };
 
 /* Per-TLS-connection state, hung on the SSL (ex_data). */
 struct ecad_conn {
 	struct ecad_worker *w;
-	int over_cap;			/* refused at its ClientHello */
-	int in_handshake;		/* holds a MAX_HANDSHAKES slot */
-	int over_handshakes;		/* answered 429 BUSY, then closed */
-	int checked;			/* the peer check ran (cached) */
-	uint64_t checked_snap;		/* ... with this snapshot's trust */
-	uint64_t checked_crls;		/* ... and this CRL cache generation */
-	int code;			/* its result */
+	int over_cap;	       /* refused at its ClientHello */
+	int in_handshake;      /* holds a MAX_HANDSHAKES slot */
+	int over_handshakes;   /* answered 429 BUSY, then closed */
+	int checked;	       /* the peer check ran (cached) */
+	uint64_t checked_snap; /* ... with this snapshot's trust */
+	uint64_t checked_crls; /* ... and this CRL cache generation */
+	int code;	       /* its result */
 	struct eca_err err;
-	X509 *leaf;			/* the peer's certificate, or NULL */
-	struct eca_certinfo info;	/* filled when a certificate was sent */
+	X509 *leaf;		  /* the peer's certificate, or NULL */
+	struct eca_certinfo info; /* filled when a certificate was sent */
 	/* Hostile-client bounds (server.c). */
-	struct bufferevent *bev;	/* the connection's, not owned */
-	struct event *timer;		/* source check, then request deadline */
-	int src_checked;		/* the per-source cap was applied */
-	int src_counted;		/* counted in d->srcmap under src */
-	unsigned char src[ECAD_KEY_LEN];	/* source address (ecad_addr_key) */
+	struct bufferevent *bev; /* the connection's, not owned */
+	struct event *timer;	 /* source check, then request deadline */
+	int src_checked;	 /* the per-source cap was applied */
+	int src_counted;	 /* counted in d->srcmap under src */
+	unsigned char src[ECAD_KEY_LEN]; /* source address (ecad_addr_key) */
 };
 
 /*
@@ -312,7 +313,7 @@ int control_attach(struct ecad *d, struct ecad_worker *w,
 void control_unlink(struct ecad *d);
 
 /* api.c: the request handlers (evhttp generic callbacks). */
-void api_tls_cb(struct evhttp_request *req, void *arg);	/* arg: worker */
+void api_tls_cb(struct evhttp_request *req, void *arg); /* arg: worker */
 /* A control-socket request from a caller with uid; admin if allowed. */
 void api_control_request(struct ecad_worker *w, struct evhttp_request *req,
     uid_t uid, int admin);
@@ -328,8 +329,8 @@ struct ecad_job {
 	struct event *ev;
 	struct ecad_job *next;
 };
-int writer_start(struct ecad *d, struct eca_store *st,
-    struct ecad_writer **out, struct eca_err *err) ECA_WUR;
+int writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
+    struct eca_err *err) ECA_WUR;
 /* 0, or ECA_ERR_BUSY when the queue is full or the writer is stopping. */
 int writer_submit(struct ecad_writer *wr, struct ecad_job *job) ECA_WUR;
 /* Jobs submitted and not yet committed (or failed): 0 when the writer is idle. */
@@ -359,14 +360,14 @@ void writer_audit(struct ecad_writer *wr, const struct eca_audit_entry *e);
 struct ecad_bind {
 	const struct eca_endpoint *ep;
 	const char *defport;
-	const char *keyword;	/* the setting, in messages: "API_LISTEN" */
-	const char *listener;	/* "API_LISTEN", "LISTEN, the peer listener" */
+	const char *keyword;  /* the setting, in messages: "API_LISTEN" */
+	const char *listener; /* "API_LISTEN", "LISTEN, the peer listener" */
 	size_t nsets;
 	int *(*set)(void *arg, size_t i, size_t **nfds);
 	void *arg;
 	/* Out. */
-	char port[32];		/* the port bound, as text */
-	char desc[300];		/* "HOST:PORT" for the ready line */
+	char port[32];	/* the port bound, as text */
+	char desc[300]; /* "HOST:PORT" for the ready line */
 	char failed_addr[64];
 	int failed_errno;
 };

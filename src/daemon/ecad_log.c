@@ -61,8 +61,7 @@ log_stderr(enum eca_log_level level, const char *func,
 	    level == ECA_LOG_DEBUG ? ": " : "", msg);
 }
 
-static const int syslog_prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING,
-    LOG_ERR };
+static const int syslog_prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
 
 static void
 log_syslog(enum eca_log_level level, const char *func,
@@ -77,8 +76,8 @@ log_syslog(enum eca_log_level level, const char *func,
 }
 
 #if ECA_HAVE_SYSTEMD
-#define JOURNAL_FIELDS_MAX 8		/* fields of one message */
-#define JOURNAL_FIELD_LEN 1100		/* "NAME=" + a 1024-byte message */
+#define JOURNAL_FIELDS_MAX 8   /* fields of one message */
+#define JOURNAL_FIELD_LEN 1100 /* "NAME=" + a 1024-byte message */
 
 struct journal_entry {
 	char buf[4 + JOURNAL_FIELDS_MAX][JOURNAL_FIELD_LEN];
@@ -99,8 +98,8 @@ journal_add(struct journal_entry *e, const char *name, const char *value)
 	if (len < 0)
 		return;
 	e->iov[e->n].iov_base = e->buf[e->n];
-	e->iov[e->n].iov_len = len < JOURNAL_FIELD_LEN ? (size_t)len :
-	    JOURNAL_FIELD_LEN - 1;
+	e->iov[e->n].iov_len =
+	    len < JOURNAL_FIELD_LEN ? (size_t)len : JOURNAL_FIELD_LEN - 1;
 	e->n++;
 }
 
@@ -113,7 +112,7 @@ static void
 log_journal(enum eca_log_level level, const char *func,
     const struct eca_log_field *fields, const char *msg, void *arg)
 {
-	static const char *const prio[] = { "7", "6", "4", "3" };
+	static const char *const prio[] = {"7", "6", "4", "3"};
 	struct journal_entry e;
 	size_t i;
 
@@ -123,8 +122,9 @@ log_journal(enum eca_log_level level, const char *func,
 	journal_add(&e, "PRIORITY", prio[level]);
 	journal_add(&e, "SYSLOG_IDENTIFIER", "ecad");
 	journal_add(&e, "CODE_FUNC", func);
-	for (i = 0; fields != NULL && fields[i].name != NULL &&
-	    i < JOURNAL_FIELDS_MAX; i++)
+	for (i = 0;
+	     fields != NULL && fields[i].name != NULL && i < JOURNAL_FIELDS_MAX;
+	     i++)
 		journal_add(&e, fields[i].name, fields[i].value);
 	(void)sd_journal_sendv(e.iov, (int)e.n);
 }
@@ -174,7 +174,7 @@ ecad_log_setup(struct ecad *d)
 		eca_log_set_sink(log_journal, NULL, min);
 	else
 #endif
-	if (d->foreground)
+	    if (d->foreground)
 		eca_log_set_sink(log_stderr, NULL, min);
 	else {
 		openlog("ecad", LOG_PID | LOG_NDELAY, LOG_DAEMON);

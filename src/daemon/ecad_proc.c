@@ -79,9 +79,10 @@ ecad_pidfile_check(struct ecad *d, struct eca_err *err)
 	if (errno != 0 || end == buf || pid <= 1 || pid == (long)getpid())
 		return 0;
 	if ((kill((pid_t)pid, 0) == 0 || errno == EPERM) && pid_is_ecad(pid))
-		return eca_err_set(err, ECA_ERR_CONFIG, "ecad is already "
-		    "running as pid %ld (PID_FILE %s); stop it first", pid,
-		    path);
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "ecad is already "
+		    "running as pid %ld (PID_FILE %s); stop it first",
+		    pid, path);
 	return 0;
 }
 
@@ -98,8 +99,10 @@ ecad_pidfile_write(struct ecad *d, struct eca_err *err)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 	    0644);
 	if (fd == -1)
-		return eca_err_set(err, ECA_ERR_IO, "cannot write PID_FILE "
-		    "%s: %s", path, strerror(errno));
+		return eca_err_set(err, ECA_ERR_IO,
+		    "cannot write PID_FILE "
+		    "%s: %s",
+		    path, strerror(errno));
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (fchmod(fd, 0644) == -1 || write(fd, buf, (size_t)n) != n)
 		r = eca_err_set(err, ECA_ERR_IO, "cannot write PID_FILE %s: %s",
@@ -113,8 +116,7 @@ ecad_pidfile_write(struct ecad *d, struct eca_err *err)
 void
 ecad_pidfile_remove(struct ecad *d)
 {
-	if (d->pid_written && unlink(d->cfg->pid_file) == -1 &&
-	    errno != ENOENT)
+	if (d->pid_written && unlink(d->cfg->pid_file) == -1 && errno != ENOENT)
 		log_warn("cannot remove PID_FILE %s: %s", d->cfg->pid_file,
 		    strerror(errno));
 	d->pid_written = 0;
@@ -155,8 +157,9 @@ ecad_daemonize(struct ecad *d)
 		buf[len] = '\0';
 		if (strcmp(buf, "ready") == 0)
 			_exit(0);
-		fprintf(stderr, "ecad: %s\n", len > 0 ? buf :
-		    "exited during start-up (see the system log)");
+		fprintf(stderr, "ecad: %s\n",
+		    len > 0 ? buf :
+			      "exited during start-up (see the system log)");
 		_exit(1);
 	}
 	close(p[0]);
@@ -183,8 +186,10 @@ static int
 chown_path(const char *path, uid_t uid, gid_t gid, struct eca_err *err)
 {
 	if (lchown(path, uid, gid) == -1 && errno != ENOENT)
-		return eca_err_set(err, ECA_ERR_IO, "cannot give %s to the "
-		    "daemon's USER: %s", path, strerror(errno));
+		return eca_err_set(err, ECA_ERR_IO,
+		    "cannot give %s to the "
+		    "daemon's USER: %s",
+		    path, strerror(errno));
 	return 0;
 }
 
@@ -203,8 +208,10 @@ chown_state(struct ecad *d, uid_t uid, gid_t gid, struct eca_err *err)
 	if ((r = chown_path(dir, uid, gid, err)) != 0)
 		return r;
 	if ((dp = opendir(dir)) == NULL)
-		return eca_err_set(err, ECA_ERR_IO, "cannot read STATE_DIR "
-		    "%s: %s", dir, strerror(errno));
+		return eca_err_set(err, ECA_ERR_IO,
+		    "cannot read STATE_DIR "
+		    "%s: %s",
+		    dir, strerror(errno));
 	while (r == 0 && (de = readdir(dp)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
@@ -222,7 +229,7 @@ chown_state(struct ecad *d, uid_t uid, gid_t gid, struct eca_err *err)
 static int
 chown_db(struct ecad *d, uid_t uid, gid_t gid, struct eca_err *err)
 {
-	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
 	const char *db = d->cfg->db;
 	char path[PATH_MAX];
 	size_t i;
@@ -257,11 +264,12 @@ ecad_drop_privileges(struct ecad *d, struct eca_err *err)
 	d->admin_uid = geteuid();
 	if (geteuid() != 0) {
 		/* Started unprivileged (ecad.service: User=_eca). */
-		if (d->cfg->user != NULL && ((pw = getpwnam(d->cfg->user)) ==
-		    NULL || pw->pw_uid != geteuid()))
+		if (d->cfg->user != NULL &&
+		    ((pw = getpwnam(d->cfg->user)) == NULL ||
+			pw->pw_uid != geteuid()))
 			log_warn("USER %s is not used: ecad was started as uid "
-			    "%u, not as root", d->cfg->user,
-			    (unsigned)geteuid());
+				 "%u, not as root",
+			    d->cfg->user, (unsigned)geteuid());
 		return 0;
 	}
 	if (d->cfg->user == NULL) {
@@ -271,8 +279,10 @@ ecad_drop_privileges(struct ecad *d, struct eca_err *err)
 	}
 	errno = 0;
 	if ((pw = getpwnam(d->cfg->user)) == NULL)
-		return eca_err_set(err, ECA_ERR_CONFIG, "USER %s does not "
-		    "exist (create it or change USER)", d->cfg->user);
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "USER %s does not "
+		    "exist (create it or change USER)",
+		    d->cfg->user);
 	uid = pw->pw_uid;
 	gid = pw->pw_gid;
 	if ((r = chown_state(d, uid, gid, err)) != 0 ||
@@ -280,16 +290,21 @@ ecad_drop_privileges(struct ecad *d, struct eca_err *err)
 		return r;
 	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||
 	    setresuid(uid, uid, uid) == -1)
-		return eca_err_set(err, ECA_ERR_INTERNAL, "cannot become USER "
-		    "%s: %s", d->cfg->user, strerror(errno));
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot become USER "
+		    "%s: %s",
+		    d->cfg->user, strerror(errno));
 	if (uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
-		return eca_err_set(err, ECA_ERR_INTERNAL, "dropped to %s but "
-		    "could regain root; refusing to run", d->cfg->user);
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "dropped to %s but "
+		    "could regain root; refusing to run",
+		    d->cfg->user);
 	/* Nor through an exec of a set-uid or file-capability program. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		return eca_err_set(err, ECA_ERR_INTERNAL, "cannot set "
-		    "no_new_privs after dropping to %s: %s", d->cfg->user,
-		    strerror(errno));
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot set "
+		    "no_new_privs after dropping to %s: %s",
+		    d->cfg->user, strerror(errno));
 	d->admin_uid = uid;
 	log_info("running as %s (uid %u)", d->cfg->user, (unsigned)uid);
 	return 0;

@@ -30,7 +30,7 @@ ecad_snap_put(struct ecad_snap *s)
 {
 	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
-	eca_host_free(s->host);		/* borrows cfg */
+	eca_host_free(s->host); /* borrows cfg */
 	SSL_CTX_free(s->peer_ctx);
 	SSL_CTX_free(s->ctx);
 	eca_vcache_free(s->vcache);
@@ -61,13 +61,14 @@ snap_build(struct ecad *d, struct eca_config *cfg, struct ecad_snap **out,
 	s->gen = ++d->snap_gen;
 	s->cfg = cfg;
 	if ((r = eca_vcache_new(s->cred->trust, ECA_VCACHE_SLOTS,
-	    &s->vcache)) != 0)
-		r = eca_err_set(err, r, "cannot make the certificate "
+		 &s->vcache)) != 0)
+		r = eca_err_set(err, r,
+		    "cannot make the certificate "
 		    "verification cache");
 	else
 		r = peer_snap_setup(d, s, err);
 	if (r != 0) {
-		s->cfg = NULL;	/* the caller keeps cfg on failure */
+		s->cfg = NULL; /* the caller keeps cfg on failure */
 		ecad_snap_put(s);
 		return r;
 	}
@@ -129,12 +130,14 @@ ecad_reload(struct ecad *d)
 	eca_err_clear(&err);
 	if (eca_config_load(d->conf_path, &cfg, &err) != 0) {
 		log_error("reload failed, keeping the running configuration: "
-		    "%s", err.msg);
+			  "%s",
+		    err.msg);
 		return;
 	}
 	if (snap_build(d, cfg, &s, &err) != 0) {
 		log_error("reload failed, keeping the running configuration: "
-		    "%s", err.msg);
+			  "%s",
+		    err.msg);
 		eca_config_free(cfg);
 		return;
 	}
@@ -144,7 +147,8 @@ ecad_reload(struct ecad *d)
 	pthread_mutex_unlock(&d->snap_lock);
 	ecad_snap_put(old);
 	log_info("configuration reloaded from %s (credentials, "
-	    "ADMIN_IDENTITY, ECA_IDENTITY, ECA_ALLOW_FORCED_REENROLLMENT; "
-	    "listen addresses, ECA_DB, WORKERS, USER and paths need a "
-	    "restart)", d->conf_path);
+		 "ADMIN_IDENTITY, ECA_IDENTITY, ECA_ALLOW_FORCED_REENROLLMENT; "
+		 "listen addresses, ECA_DB, WORKERS, USER and paths need a "
+		 "restart)",
+	    d->conf_path);
 }

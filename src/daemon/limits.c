@@ -139,14 +139,16 @@ ecad_addr_key(const struct sockaddr *sa, unsigned char key[ECAD_KEY_LEN],
 		sin = (const struct sockaddr_in *)(const void *)sa;
 		key[10] = key[11] = 0xff;
 		memcpy(key + 12, &sin->sin_addr, 4);
-		if (text != NULL && inet_ntop(AF_INET, &sin->sin_addr, text,
-		    (socklen_t)len) == NULL)
+		if (text != NULL &&
+		    inet_ntop(AF_INET, &sin->sin_addr, text, (socklen_t)len) ==
+			NULL)
 			snprintf(text, len, "?");
 	} else if (sa->sa_family == AF_INET6) {
 		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
 		memcpy(key, &sin6->sin6_addr, 16);
-		if (text != NULL && inet_ntop(AF_INET6, &sin6->sin6_addr, text,
-		    (socklen_t)len) == NULL)
+		if (text != NULL &&
+		    inet_ntop(AF_INET6, &sin6->sin6_addr, text,
+			(socklen_t)len) == NULL)
 			snprintf(text, len, "?");
 	} else
 		return -1;

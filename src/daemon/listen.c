@@ -27,7 +27,7 @@ port_free(const struct addrinfo *ai)
 	int fd, one = 1, ok;
 
 	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-	    ai->ai_protocol)) == -1)
+		 ai->ai_protocol)) == -1)
 		return 1;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ai->ai_family == AF_INET6)
@@ -52,8 +52,9 @@ listen_socket(const struct addrinfo *ai, int probe, int *out)
 		errno = EADDRINUSE;
 		return -1;
 	}
-	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, ai->ai_protocol)) == -1)
+	if ((fd = socket(ai->ai_family,
+		 ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		 ai->ai_protocol)) == -1)
 		return -1;
 	/*
 	 * SO_REUSEPORT: one socket per thread, the kernel spreads the
@@ -64,8 +65,9 @@ listen_socket(const struct addrinfo *ai, int probe, int *out)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
-	    (ai->ai_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &one, sizeof(one)) == -1) ||
+	    (ai->ai_family == AF_INET6 &&
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) ==
+		    -1) ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 	    listen(fd, LISTEN_BACKLOG) == -1) {
 		e = errno;
@@ -86,7 +88,7 @@ bound_port(int fd, char *buf, size_t len)
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1 ||
 	    getnameinfo((struct sockaddr *)&ss, sl, NULL, 0, buf, len,
-	    NI_NUMERICSERV) != 0)
+		NI_NUMERICSERV) != 0)
 		return -1;
 	return 0;
 }
@@ -103,16 +105,17 @@ resolve(const char *host, const char *port, const char *keyword,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((e = getaddrinfo(host, port, &hints, res)) != 0)
-		return eca_err_set(err, ECA_ERR_CONFIG, "cannot resolve %s "
-		    "%s:%s: %s (use an address of this host or *)", keyword,
-		    host != NULL ? host : "*", port, gai_strerror(e));
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "cannot resolve %s "
+		    "%s:%s: %s (use an address of this host or *)",
+		    keyword, host != NULL ? host : "*", port, gai_strerror(e));
 	return 0;
 }
 
 /* One socket on ai into the next slot of set i; ECA_ERR_IO says why not. */
 static int
-bind_one(struct ecad_bind *b, size_t i, const struct addrinfo *ai,
-    int probe, struct eca_err *err)
+bind_one(struct ecad_bind *b, size_t i, const struct addrinfo *ai, int probe,
+    struct eca_err *err)
 {
 	size_t *nfds;
 	int *fds = b->set(b->arg, i, &nfds);
@@ -123,9 +126,10 @@ bind_one(struct ecad_bind *b, size_t i, const struct addrinfo *ai,
 	}
 	b->failed_errno = errno;
 	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, b->failed_addr,
-	    sizeof(b->failed_addr), NULL, 0, NI_NUMERICHOST) != 0)
+		sizeof(b->failed_addr), NULL, 0, NI_NUMERICHOST) != 0)
 		snprintf(b->failed_addr, sizeof(b->failed_addr), "?");
-	return eca_err_set(err, ECA_ERR_IO, "cannot listen on %s port %s "
+	return eca_err_set(err, ECA_ERR_IO,
+	    "cannot listen on %s port %s "
 	    "(%s): %s (is another ecad or service using the port?)",
 	    b->failed_addr, b->port, b->listener, strerror(b->failed_errno));
 }
@@ -135,12 +139,14 @@ bind_one(struct ecad_bind *b, size_t i, const struct addrinfo *ai,
  * of every set, binds that one.  *res is resolved again with it.
  */
 static int
-fix_port(struct ecad_bind *b, int fd, const char *host,
-    struct addrinfo **res, struct eca_err *err)
+fix_port(struct ecad_bind *b, int fd, const char *host, struct addrinfo **res,
+    struct eca_err *err)
 {
 	if (bound_port(fd, b->port, sizeof(b->port)) == -1)
-		return eca_err_set(err, ECA_ERR_IO, "cannot read the bound "
-		    "port: %s", strerror(errno));
+		return eca_err_set(err, ECA_ERR_IO,
+		    "cannot read the bound "
+		    "port: %s",
+		    strerror(errno));
 	freeaddrinfo(*res);
 	*res = NULL;
 	return resolve(host, b->port, b->keyword, res, err);
@@ -166,24 +172,25 @@ ecad_listen_bind(struct ecad_bind *b, struct eca_err *err)
 	for (i = 0; i < b->nsets; i++) {
 		(void)b->set(b->arg, i, &nfds);
 		for (ai = res; ai != NULL && *nfds < ECAD_MAX_LISTEN;
-		    ai = ai->ai_next) {
+		     ai = ai->ai_next) {
 			/* The first set probes; the others join it. */
-			if ((r = bind_one(b, i, ai, i == 0 && !port0,
-			    err)) != 0)
+			if ((r = bind_one(b, i, ai, i == 0 && !port0, err)) !=
+			    0)
 				goto out;
 			if (port0 && i == 0 && *nfds == 1) {
-				if ((r = fix_port(b, b->set(b->arg, 0,
-				    &nfds)[0], host, &res, err)) != 0)
+				if ((r = fix_port(b,
+					 b->set(b->arg, 0, &nfds)[0], host,
+					 &res, err)) != 0)
 					goto out;
 				ai = res;
 				port0 = 0;
 			}
 		}
 	}
-	snprintf(b->desc, sizeof(b->desc), "%s:%s",
-	    host != NULL ? host : "*", b->port);
+	snprintf(b->desc, sizeof(b->desc), "%s:%s", host != NULL ? host : "*",
+	    b->port);
 	r = 0;
- out:
+out:
 	if (res != NULL)
 		freeaddrinfo(res);
 	return r;

@@ -114,7 +114,7 @@ peer_conn_free(struct pconn *pc)
 void
 peer_conn_closing(struct pconn *pc)
 {
-	struct timeval tv = { PEER_LINGER_SEC, 0 };
+	struct timeval tv = {PEER_LINGER_SEC, 0};
 
 	pc->state = PS_CLOSING;
 	bufferevent_setwatermark(pc->bev, EV_WRITE, 0, 0);
@@ -126,8 +126,7 @@ peer_conn_closing(struct pconn *pc)
 }
 
 /* Refusal before judging (the judge passes it through). */
-static void pre_refuse(struct pconn *, int, const char *, ...)
-	ECA_PRINTF(3, 4);
+static void pre_refuse(struct pconn *, int, const char *, ...) ECA_PRINTF(3, 4);
 static void
 pre_refuse(struct pconn *pc, int code, const char *fmt, ...)
 {
@@ -175,14 +174,14 @@ on_client_hello(struct pconn *pc, const unsigned char *payload, size_t plen)
 
 	eca_err_clear(&e);
 	if ((r = eca_channel_client_hello_parse(payload, plen, &pc->hello,
-	    &e)) != 0) {
+		 &e)) != 0) {
 		memset(&pc->hello, 0, sizeof(pc->hello));
 		snprintf(pc->hello.host, sizeof(pc->hello.host), "?");
 		pre_refuse(pc, r, "malformed client HELLO: %s", e.msg);
 		return;
 	}
-	r = eca_tls_peer_chain(bufferevent_openssl_get_ssl(pc->bev),
-	    &pc->leaf, &pc->chain, &e);
+	r = eca_tls_peer_chain(bufferevent_openssl_get_ssl(pc->bev), &pc->leaf,
+	    &pc->chain, &e);
 	/* No certificate is the verdict's to state (NO_CLIENT_CERT). */
 	if (r != 0 && !(r == ECA_ERR_NO_CLIENT_CERT && pc->leaf == NULL))
 		pre_refuse(pc, r, "%s", e.msg);
@@ -215,7 +214,7 @@ peer_conn_read(struct pconn *pc)
 		if (evbuffer_get_length(in) > 0 && peer_verdict_stale(pc)) {
 			/* Trust, CRLs or roster moved: judge it again first. */
 			pc->rejudge = 1;
-			pc->resumed = 1;	/* no roster wait this time */
+			pc->resumed = 1; /* no roster wait this time */
 			peer_judge_submit(pc);
 			return;
 		}
@@ -253,7 +252,7 @@ write_cb(struct bufferevent *bev, void *arg)
 	case PS_SERVING:
 		if (pc->throttled &&
 		    evbuffer_get_length(bufferevent_get_output(bev)) <
-		    PEER_OUT_LOW) {
+			PEER_OUT_LOW) {
 			pc->throttled = 0;
 			bufferevent_enable(bev, EV_READ);
 			peer_conn_read(pc);
@@ -292,8 +291,8 @@ on_connected(struct pconn *pc)
 	ecad_snap_put(s);
 	if ((r = eca_channel_server_hello_encode(&h, &buf, &len, &e)) != 0 ||
 	    bufferevent_write(pc->bev, buf, len) != 0) {
-		log_error("peer %s: cannot send the server HELLO: %s",
-		    pc->addr, r != 0 ? e.msg : "out of memory");
+		log_error("peer %s: cannot send the server HELLO: %s", pc->addr,
+		    r != 0 ? e.msg : "out of memory");
 		free(buf);
 		peer_conn_free(pc);
 		return;
@@ -322,15 +321,16 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		    buf[0] != '\0' ? ": " : "", buf);
 	} else if (what & BEV_EVENT_TIMEOUT)
 		log_info("peer channel from %s (%s) closed: idle for "
-		    "IDLE_TIMEOUT", pc->hello.host, pc->addr);
+			 "IDLE_TIMEOUT",
+		    pc->hello.host, pc->addr);
 	else if (pc->state == PS_BULK_IN || pc->state == PS_BULK_OUT)
 		log_info("peer channel from %s (%s) closed mid-transfer, "
-		    "%lld of %lld bytes left", pc->hello.host, pc->addr,
-		    (long long)pc->remaining, (long long)pc->total);
+			 "%lld of %lld bytes left",
+		    pc->hello.host, pc->addr, (long long)pc->remaining,
+		    (long long)pc->total);
 	else
 		log_debug("peer channel from %s (%s) closed",
-		    pc->hello.host[0] != '\0' ? pc->hello.host : "?",
-		    pc->addr);
+		    pc->hello.host[0] != '\0' ? pc->hello.host : "?", pc->addr);
 	peer_conn_free(pc);
 }
 
@@ -349,8 +349,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (pc->state != PS_CLOSING)
 		log_info("peer %s: closed, no client HELLO within "
-		    "REQUEST_TIMEOUT (%d s)", pc->addr,
-		    d->cfg->request_timeout);
+			 "REQUEST_TIMEOUT (%d s)",
+		    pc->addr, d->cfg->request_timeout);
 	peer_conn_free(pc);
 }
 
@@ -380,8 +380,8 @@ admit(struct peer_thread *t, const struct sockaddr *sa,
 		if (time(NULL) != t->cap_logged) {
 			t->cap_logged = time(NULL);
 			log_warn("peer connection refused: %lld open, "
-			    "MAX_CONNECTIONS is %d", open - 1,
-			    cfg->max_connections);
+				 "MAX_CONNECTIONS is %d",
+			    open - 1, cfg->max_connections);
 		}
 		goto refused;
 	}
@@ -391,10 +391,11 @@ admit(struct peer_thread *t, const struct sockaddr *sa,
 		if (r == 0) {
 			if (time(NULL) != t->src_cap_logged) {
 				t->src_cap_logged = time(NULL);
-				log_warn("peer connection from %s refused: it "
+				log_warn(
+				    "peer connection from %s refused: it "
 				    "has %d open, PEER_MAX_CONNECTIONS_PER_"
-				    "SOURCE is %d", host,
-				    cfg->peer_max_connections_per_source,
+				    "SOURCE is %d",
+				    host, cfg->peer_max_connections_per_source,
 				    cfg->peer_max_connections_per_source);
 			}
 			goto refused;
@@ -405,13 +406,13 @@ admit(struct peer_thread *t, const struct sockaddr *sa,
 		if (time(NULL) != t->hs_logged) {
 			t->hs_logged = time(NULL);
 			log_warn("peer connection refused: %lld handshakes in "
-			    "progress, PEER_MAX_HANDSHAKES is %d", hs - 1,
-			    cfg->peer_max_handshakes);
+				 "progress, PEER_MAX_HANDSHAKES is %d",
+			    hs - 1, cfg->peer_max_handshakes);
 		}
 		goto refused;
 	}
 	return 1;
- refused:
+refused:
 	if (*src_counted)
 		ecad_keymap_put(p->srcmap, src);
 	*src_counted = 0;
@@ -437,9 +438,8 @@ unadmit(struct ecad_peer *p, const unsigned char src[ECAD_KEY_LEN],
  * still the caller's.
  */
 static int
-conn_new(struct peer_thread *t, evutil_socket_t fd,
-    const struct sockaddr *sa, int salen,
-    const unsigned char src[ECAD_KEY_LEN], int src_counted)
+conn_new(struct peer_thread *t, evutil_socket_t fd, const struct sockaddr *sa,
+    int salen, const unsigned char src[ECAD_KEY_LEN], int src_counted)
 {
 	struct ecad *d = t->p->d;
 	struct pconn *pc;
@@ -452,13 +452,13 @@ conn_new(struct peer_thread *t, evutil_socket_t fd,
 		return -1;
 	pc->t = t;
 	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port,
-	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		snprintf(pc->addr, sizeof(pc->addr), "?");
 	else
 		snprintf(pc->addr, sizeof(pc->addr), "%s:%s", host, port);
 	if ((pc->timer = evtimer_new(t->base, timer_cb, pc)) == NULL ||
-	    (pc->judged_ev = event_new(t->base, -1, 0, peer_judged_cb,
-	    pc)) == NULL)
+	    (pc->judged_ev = event_new(t->base, -1, 0, peer_judged_cb, pc)) ==
+		NULL)
 		goto fail;
 	s = ecad_snap_get(d);
 	ssl = s->peer_ctx != NULL ? SSL_new(s->peer_ctx) : NULL;
@@ -488,7 +488,7 @@ conn_new(struct peer_thread *t, evutil_socket_t fd,
 		t->conns->prev = pc;
 	t->conns = pc;
 	return 0;
- fail:
+fail:
 	if (pc->timer != NULL)
 		event_free(pc->timer);
 	if (pc->judged_ev != NULL)
@@ -498,8 +498,8 @@ conn_new(struct peer_thread *t, evutil_socket_t fd,
 }
 
 static void
-accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
 {
 	struct peer_thread *t = arg;
 	unsigned char src[ECAD_KEY_LEN];
@@ -699,10 +699,12 @@ peer_bind(struct ecad *d, struct eca_err *err)
 	b.arg = p;
 	if ((r = ecad_listen_bind(&b, err)) != 0) {
 		if (b.failed_errno != 0 && listen_is_default(ep)) {
-			log_warn("no peer listener: cannot listen on %s "
+			log_warn(
+			    "no peer listener: cannot listen on %s "
 			    "port %s (the default LISTEN): %s; set LISTEN in "
-			    "%s", b.failed_addr, b.port,
-			    strerror(b.failed_errno), d->conf_path);
+			    "%s",
+			    b.failed_addr, b.port, strerror(b.failed_errno),
+			    d->conf_path);
 			r = 0;
 		}
 		peer_destroy(p);
@@ -750,61 +752,74 @@ peer_start(struct ecad *d, struct eca_err *err)
 	if (s->host != NULL && s->host->policy.crls == NULL)
 		s->host->policy.crls = d->crls;
 	if (s->host != NULL && s->host->ndomains == 0)
-		log_warn("no SERVER in %s: every peer channel will be refused "
+		log_warn(
+		    "no SERVER in %s: every peer channel will be refused "
 		    "(add SERVER = PRIMARY for each domain this host is in%s)",
-		    d->conf_path, d->cfg->role == ECA_ROLE_PRIMARY ?
-		    ", this primary's own name included" : "");
+		    d->conf_path,
+		    d->cfg->role == ECA_ROLE_PRIMARY ?
+			", this primary's own name included" :
+			"");
 	ecad_snap_put(s);
 	for (i = 0; i < p->nthreads; i++) {
 		struct peer_thread *t = &p->threads[i];
 
 		if ((t->base = event_base_new()) == NULL ||
 		    (t->stop_ev = event_new(t->base, -1, 0, thread_stop_cb,
-		    t)) == NULL)
-			return eca_err_set(err, ECA_ERR_NOMEM, "cannot create "
-			    "peer thread %zu's event loop", i);
+			 t)) == NULL)
+			return eca_err_set(err, ECA_ERR_NOMEM,
+			    "cannot create "
+			    "peer thread %zu's event loop",
+			    i);
 		for (j = 0; j < t->nfds; j++) {
 			t->lis[j] = evconnlistener_new(t->base, accept_cb, t,
 			    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
 			    t->fds[j]);
 			if (t->lis[j] == NULL)
-				return eca_err_set(err, ECA_ERR_IO, "peer "
+				return eca_err_set(err, ECA_ERR_IO,
+				    "peer "
 				    "thread %zu cannot accept on its socket",
 				    i);
-			t->fds[j] = -1;	/* the listener owns it */
+			t->fds[j] = -1; /* the listener owns it */
 		}
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (i = 0; i < p->nthreads && r == 0; i++) {
 		if ((e = pthread_create(&p->threads[i].thread, NULL,
-		    thread_main, &p->threads[i])) != 0)
-			r = eca_err_set(err, ECA_ERR_INTERNAL, "cannot start "
-			    "peer thread %zu: %s", i, strerror(e));
+			 thread_main, &p->threads[i])) != 0)
+			r = eca_err_set(err, ECA_ERR_INTERNAL,
+			    "cannot start "
+			    "peer thread %zu: %s",
+			    i, strerror(e));
 		else
 			p->threads[i].started = 1;
 	}
 	for (i = 0; i < PEER_JUDGES && r == 0; i++) {
 		if ((e = pthread_create(&p->judges[i], NULL, peer_judge_main,
-		    p)) != 0)
-			r = eca_err_set(err, ECA_ERR_INTERNAL, "cannot start "
-			    "peer judge %zu: %s", i, strerror(e));
+			 p)) != 0)
+			r = eca_err_set(err, ECA_ERR_INTERNAL,
+			    "cannot start "
+			    "peer judge %zu: %s",
+			    i, strerror(e));
 		else
 			p->njudges++;
 	}
 	if (r == 0) {
 		if ((e = pthread_create(&p->sync_thread, NULL, peer_sync_main,
-		    p)) != 0)
-			r = eca_err_set(err, ECA_ERR_INTERNAL, "cannot start "
-			    "the roster sync thread: %s", strerror(e));
+			 p)) != 0)
+			r = eca_err_set(err, ECA_ERR_INTERNAL,
+			    "cannot start "
+			    "the roster sync thread: %s",
+			    strerror(e));
 		else
 			p->sync_started = 1;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r == 0)
 		log_info("peer listener on %s: %zu I/O thread(s), %d judge(s), "
-		    "roster sync every %d s", d->peer_desc, p->nthreads,
-		    PEER_JUDGES, d->cfg->roster_sync_seconds);
+			 "roster sync every %d s",
+		    d->peer_desc, p->nthreads, PEER_JUDGES,
+		    d->cfg->roster_sync_seconds);
 	return r;
 }
 

@@ -32,47 +32,47 @@
 #include "ecad.h"
 #include "host.h"
 
-#define PEER_IO_PER_CPU 2	/* I/O threads per core when WORKERS is 0 */
+#define PEER_IO_PER_CPU 2 /* I/O threads per core when WORKERS is 0 */
 #define PEER_IO_MIN 4
 #define PEER_IO_MAX 16
-#define PEER_JUDGES 16		/* judge threads */
-#define PEER_READ_MAX (256 * 1024)	/* input buffered per connection */
-#define PEER_OUT_HIGH (256 * 1024)	/* output buffered per connection */
-#define PEER_OUT_LOW (64 * 1024)	/* refill bulk output below this */
+#define PEER_JUDGES 16		   /* judge threads */
+#define PEER_READ_MAX (256 * 1024) /* input buffered per connection */
+#define PEER_OUT_HIGH (256 * 1024) /* output buffered per connection */
+#define PEER_OUT_LOW (64 * 1024)   /* refill bulk output below this */
 #define PEER_BULK_CHUNK (64 * 1024)
-#define PEER_LINGER_SEC 2	/* after a refusal, wait for the peer's close */
-#define PEER_PARK_TICK_MS 100	/* a parked judgment looks at the roster */
+#define PEER_LINGER_SEC 2     /* after a refusal, wait for the peer's close */
+#define PEER_PARK_TICK_MS 100 /* a parked judgment looks at the roster */
 
 enum pstate {
-	PS_TLS,		/* TLS handshake */
-	PS_HELLO,	/* server HELLO sent, waiting for the client's */
-	PS_JUDGING,	/* queued to or held by a judge */
-	PS_PARKED,	/* judgment waits for a roster sync (I/O thread's) */
-	PS_SERVING,	/* accepted: frames of the purpose's service */
-	PS_BULK_IN,	/* reading `remaining` raw bytes */
-	PS_BULK_OUT,	/* sending `remaining` raw bytes */
-	PS_CLOSING,	/* last frame flushed; waiting for the peer to close */
+	PS_TLS,	     /* TLS handshake */
+	PS_HELLO,    /* server HELLO sent, waiting for the client's */
+	PS_JUDGING,  /* queued to or held by a judge */
+	PS_PARKED,   /* judgment waits for a roster sync (I/O thread's) */
+	PS_SERVING,  /* accepted: frames of the purpose's service */
+	PS_BULK_IN,  /* reading `remaining` raw bytes */
+	PS_BULK_OUT, /* sending `remaining` raw bytes */
+	PS_CLOSING,  /* last frame flushed; waiting for the peer to close */
 };
 
 struct peer_thread;
 
 struct pconn {
 	struct peer_thread *t;
-	struct pconn *prev, *next;	/* the thread's list */
-	struct pconn *qnext;		/* the judges' queue */
-	struct bufferevent *bev;	/* NULL once closed */
-	struct event *timer;		/* handshake deadline, then linger */
-	struct event *judged_ev;	/* the verdict is ready */
+	struct pconn *prev, *next; /* the thread's list */
+	struct pconn *qnext;	   /* the judges' queue */
+	struct bufferevent *bev;   /* NULL once closed */
+	struct event *timer;	   /* handshake deadline, then linger */
+	struct event *judged_ev;   /* the verdict is ready */
 	enum pstate state;
-	int dead;			/* closed while JUDGING */
-	int echo;			/* PING/CONSOLE/CONTROL */
-	int throttled;			/* reading paused: output is full */
+	int dead;      /* closed while JUDGING */
+	int echo;      /* PING/CONSOLE/CONTROL */
+	int throttled; /* reading paused: output is full */
 	char addr[INET6_ADDRSTRLEN + 8];
 	/* Judge input (set by the I/O thread before queueing). */
 	struct eca_channel_client_hello hello;
 	X509 *leaf;
-	STACK_OF(X509) *chain;
-	int pre_code;			/* refusal decided before judging */
+	STACK_OF(X509) * chain;
+	int pre_code; /* refusal decided before judging */
 	char pre_msg[ECA_ERR_MSG_MAX];
 	/* Judge output. */
 	struct eca_channel_verdict v;
@@ -81,20 +81,20 @@ struct pconn {
 	int64_t remaining;
 	int64_t total;
 	/* Bounds (limits.c). */
-	unsigned char src[ECAD_KEY_LEN];	/* source address */
-	int src_counted;		/* counted in p->srcmap */
-	int in_handshake;		/* holds a PEER_MAX_HANDSHAKES slot */
+	unsigned char src[ECAD_KEY_LEN]; /* source address */
+	int src_counted;		 /* counted in p->srcmap */
+	int in_handshake;		 /* holds a PEER_MAX_HANDSHAKES slot */
 	/* Parking (set by the judge while it holds the connection). */
-	int parked;			/* parked by the judge: no verdict */
-	int resumed;			/* judged again after parking */
-	int wait_enroll;		/* for the caller's enrollment */
-	struct ecad_snap *snap;		/* held while parked: dom lives in it */
+	int parked;		/* parked by the judge: no verdict */
+	int resumed;		/* judged again after parking */
+	int wait_enroll;	/* for the caller's enrollment */
+	struct ecad_snap *snap; /* held while parked: dom lives in it */
 	struct eca_domain *dom;
-	int64_t park_synced;		/* dom's finished syncs when parked */
-	int64_t park_until;		/* CLOCK_MONOTONIC ms */
-	unsigned char fpkey[ECAD_KEY_LEN];	/* the caller's fingerprint */
-	int wait_src_taken;		/* counted in p->waits_src */
-	int wait_fp_taken;		/* counted in p->waits_fp */
+	int64_t park_synced; /* dom's finished syncs when parked */
+	int64_t park_until;  /* CLOCK_MONOTONIC ms */
+	unsigned char fpkey[ECAD_KEY_LEN]; /* the caller's fingerprint */
+	int wait_src_taken;		   /* counted in p->waits_src */
+	int wait_fp_taken;		   /* counted in p->waits_fp */
 	/*
 	 * What the verdict was reached with: the snapshot (trust store),
 	 * the CRL cache's generation and the roster's version.  When one
@@ -103,7 +103,7 @@ struct pconn {
 	uint64_t gen_snap;
 	uint64_t gen_crls;
 	int64_t gen_roster;
-	int rejudge;			/* judging an accepted channel again */
+	int rejudge; /* judging an accepted channel again */
 };
 
 struct peer_thread {
@@ -112,7 +112,7 @@ struct peer_thread {
 	pthread_t thread;
 	int started;
 	struct event_base *base;
-	int fds[ECAD_MAX_LISTEN];	/* until handed to a listener */
+	int fds[ECAD_MAX_LISTEN]; /* until handed to a listener */
 	size_t nfds;
 	struct evconnlistener *lis[ECAD_MAX_LISTEN];
 	struct event *stop_ev;
@@ -126,18 +126,18 @@ struct ecad_peer {
 	struct ecad *d;
 	struct peer_thread *threads;
 	size_t nthreads;
-	atomic_llong open;		/* connections open now */
-	atomic_llong handshakes;	/* accepted, no verdict sent yet */
-	struct ecad_keymap *srcmap;	/* open connections per source */
-	struct ecad_keymap *waits_src;	/* parked judgments per source */
-	struct ecad_keymap *waits_fp;	/* enrollment waits per certificate */
+	atomic_llong open;	       /* connections open now */
+	atomic_llong handshakes;       /* accepted, no verdict sent yet */
+	struct ecad_keymap *srcmap;    /* open connections per source */
+	struct ecad_keymap *waits_src; /* parked judgments per source */
+	struct ecad_keymap *waits_fp;  /* enrollment waits per certificate */
 
-	pthread_mutex_t lock;		/* guards everything below */
-	pthread_cond_t work;		/* the queue has a connection */
-	pthread_cond_t wake;		/* the sync thread: stop, or sync */
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t work;  /* the queue has a connection */
+	pthread_cond_t wake;  /* the sync thread: stop, or sync */
 	struct pconn *qhead, *qtail;
 	int stopping;
-	int sync_wanted;		/* a parked judgment needs a sync */
+	int sync_wanted; /* a parked judgment needs a sync */
 	pthread_t judges[PEER_JUDGES];
 	size_t njudges;
 	pthread_t sync_thread;
@@ -155,15 +155,14 @@ void peer_conn_closing(struct pconn *pc);
  * and the payload made contiguous at *payload; 1 if more bytes are
  * needed; else the frame's error.
  */
-int peer_frame_peek(struct pconn *pc, unsigned char **payload,
-    size_t *flen);
+int peer_frame_peek(struct pconn *pc, unsigned char **payload, size_t *flen);
 /* The verdict went out (or the connection is gone): free its slot. */
 void peer_handshake_done(struct pconn *pc);
 
 /* peer_judge.c: judging, on the judge threads and back. */
 void peer_judge_submit(struct pconn *pc);
-void *peer_judge_main(void *arg);		/* a judge thread */
-void *peer_sync_main(void *arg);		/* the sync thread */
+void *peer_judge_main(void *arg); /* a judge thread */
+void *peer_sync_main(void *arg);  /* the sync thread */
 /* The verdict is in: event callback on the connection's own thread. */
 void peer_judged_cb(evutil_socket_t fd, short what, void *arg);
 /* A parked judgment's timer tick (PEER_PARK_TICK_MS). */

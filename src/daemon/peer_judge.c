@@ -80,12 +80,11 @@ peer_verdict_stale(struct pconn *pc)
 
 	stale = s->gen != pc->gen_snap;
 	if (!stale && s->host != NULL) {
-		stale = eca_crl_cache_gen(s->host->policy.crls) !=
-		    pc->gen_crls;
-		if (!stale && (dom = eca_host_domain(s->host,
-		    pc->hello.primary)) != NULL)
-			stale = eca_domain_roster_version(dom) !=
-			    pc->gen_roster;
+		stale = eca_crl_cache_gen(s->host->policy.crls) != pc->gen_crls;
+		if (!stale &&
+		    (dom = eca_host_domain(s->host, pc->hello.primary)) != NULL)
+			stale =
+			    eca_domain_roster_version(dom) != pc->gen_roster;
 	}
 	ecad_snap_put(s);
 	return stale;
@@ -111,15 +110,16 @@ void
 peer_park_tick(struct pconn *pc)
 {
 	struct eca_roster_entry entry;
-	struct timeval tv = { 0, PEER_PARK_TICK_MS * 1000 };
+	struct timeval tv = {0, PEER_PARK_TICK_MS * 1000};
 	int64_t synced = 0;
 	int lr;
 
 	lr = eca_domain_peek(pc->snap->host, pc->dom, pc->hello.host, &entry,
 	    &synced, NULL);
 	if (eca_util_mono_ms() >= pc->park_until ||
-	    (synced > pc->park_synced && (!pc->wait_enroll || (lr == 0 &&
-	    entry.state != ECA_STATE_REMOVED)))) {
+	    (synced > pc->park_synced &&
+		(!pc->wait_enroll ||
+		    (lr == 0 && entry.state != ECA_STATE_REMOVED)))) {
 		peer_park_release(pc);
 		pc->resumed = 1;
 		peer_judge_submit(pc);
@@ -138,12 +138,14 @@ rejudged(struct pconn *pc)
 	pc->rejudge = 0;
 	pc->state = PS_SERVING;
 	if (!pc->v.accept) {
-		peer_service_error(pc, pc->v.code, "judged again after a "
+		peer_service_error(pc, pc->v.code,
+		    "judged again after a "
 		    "change of trust store, CRLs or roster: %s",
 		    pc->v.message);
 		return;
 	}
-	log_info("peer channel from %s (%s), fingerprint %s: judged again "
+	log_info(
+	    "peer channel from %s (%s), fingerprint %s: judged again "
 	    "after a change of trust store, CRLs or roster: still accepted",
 	    pc->hello.host, pc->addr, pc->fingerprint);
 	bufferevent_enable(pc->bev, EV_READ);
@@ -155,22 +157,24 @@ static void
 log_verdict(const struct pconn *pc)
 {
 	if (pc->v.accept)
-		log_info_fields(ECA_LOG_FIELDS({ "HOST", pc->hello.host },
-		    { "FINGERPRINT", pc->fingerprint },
-		    { "REASON", "ACCEPTED" }, { "PRIMARY", pc->v.primary }),
+		log_info_fields(ECA_LOG_FIELDS({"HOST", pc->hello.host},
+				    {"FINGERPRINT", pc->fingerprint},
+				    {"REASON", "ACCEPTED"},
+				    {"PRIMARY", pc->v.primary}),
 		    "peer channel from %s (%s), fingerprint %s, "
-		    "primary %s, purpose %s: accepted", pc->hello.host,
-		    pc->addr, pc->fingerprint, pc->v.primary,
+		    "primary %s, purpose %s: accepted",
+		    pc->hello.host, pc->addr, pc->fingerprint, pc->v.primary,
 		    eca_purpose_name(pc->hello.purpose));
 	else
-		log_info_fields(ECA_LOG_FIELDS({ "HOST", pc->hello.host },
-		    { "FINGERPRINT", pc->fingerprint },
-		    { "REASON", eca_err_name(pc->v.code) },
-		    { "PRIMARY", pc->v.primary }),
+		log_info_fields(ECA_LOG_FIELDS({"HOST", pc->hello.host},
+				    {"FINGERPRINT", pc->fingerprint},
+				    {"REASON", eca_err_name(pc->v.code)},
+				    {"PRIMARY", pc->v.primary}),
 		    "peer channel from %s (%s), fingerprint %s, "
-		    "primary %s, purpose %s: refused %s: %s", pc->hello.host,
-		    pc->addr, pc->fingerprint[0] != '\0' ? pc->fingerprint :
-		    "none", pc->v.primary[0] != '\0' ? pc->v.primary : "none",
+		    "primary %s, purpose %s: refused %s: %s",
+		    pc->hello.host, pc->addr,
+		    pc->fingerprint[0] != '\0' ? pc->fingerprint : "none",
+		    pc->v.primary[0] != '\0' ? pc->v.primary : "none",
 		    eca_purpose_name(pc->hello.purpose),
 		    eca_err_name(pc->v.code), pc->v.message);
 }
@@ -197,7 +201,7 @@ void
 peer_judged_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pconn *pc = arg;
-	struct timeval tv = { 0, PEER_PARK_TICK_MS * 1000 };
+	struct timeval tv = {0, PEER_PARK_TICK_MS * 1000};
 	struct eca_err e;
 	unsigned char *buf = NULL;
 	size_t len = 0;
@@ -205,10 +209,11 @@ peer_judged_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	pc->state = PS_CLOSING;		/* no judge holds it any more */
+	pc->state = PS_CLOSING; /* no judge holds it any more */
 	if (pc->dead) {
 		log_info("peer channel from %s (%s): closed by the peer "
-		    "before the verdict", pc->hello.host, pc->addr);
+			 "before the verdict",
+		    pc->hello.host, pc->addr);
 		peer_conn_free(pc);
 		return;
 	}
@@ -263,15 +268,15 @@ refuse(struct pconn *pc, int code, const char *fmt, ...)
  */
 static int
 park(struct ecad_peer *p, struct pconn *pc, struct ecad_snap *s,
-    struct eca_domain *dom, int64_t synced, int wait_enroll,
-    const char *fphex)
+    struct eca_domain *dom, int64_t synced, int wait_enroll, const char *fphex)
 {
 	uint8_t fp[ECA_ROSTER_FP_LEN];
 	int n = 0;
 
 	if (ecad_keymap_take(p->waits_src, pc->src,
-	    s->cfg->peer_enroll_waits_per_source, &n) != 1) {
-		refuse(pc, ECA_ERR_BUSY, "%s is busy: %d channels from %s "
+		s->cfg->peer_enroll_waits_per_source, &n) != 1) {
+		refuse(pc, ECA_ERR_BUSY,
+		    "%s is busy: %d channels from %s "
 		    "already wait for a roster sync or an enrollment in "
 		    "flight (PEER_ENROLL_WAITS_PER_SOURCE); retry in 1 s",
 		    s->cfg->client_name, n, pc->addr);
@@ -284,7 +289,8 @@ park(struct ecad_peer *p, struct pconn *pc, struct ecad_snap *s,
 		if (ecad_keymap_take(p->waits_fp, pc->fpkey, 1, NULL) != 1) {
 			ecad_keymap_put(p->waits_src, pc->src);
 			pc->wait_src_taken = 0;
-			refuse(pc, ECA_ERR_BUSY, "%s is busy: another channel "
+			refuse(pc, ECA_ERR_BUSY,
+			    "%s is busy: another channel "
 			    "with the certificate of %s already waits for its "
 			    "enrollment with %s; retry in 1 s",
 			    s->cfg->client_name, pc->hello.host,
@@ -314,12 +320,14 @@ log_self_enrollment(const struct eca_config *cfg, const struct pconn *pc,
 {
 	if (res->end == ECA_JUDGE_END_ENROLL)
 		log_warn("auto-enrollment of %s with %s (first channel from "
-		    "%s) failed: %s", cfg->client_name, pc->hello.primary,
-		    pc->hello.host, res->enroll_err.msg);
+			 "%s) failed: %s",
+		    cfg->client_name, pc->hello.primary, pc->hello.host,
+		    res->enroll_err.msg);
 	else if (res->autoenrolled)
 		log_info("auto-enrolled %s with %s (first channel from %s, "
-		    "purpose %s): %s", cfg->client_name, pc->hello.primary,
-		    pc->hello.host, eca_purpose_name(pc->hello.purpose),
+			 "purpose %s): %s",
+		    cfg->client_name, pc->hello.primary, pc->hello.host,
+		    eca_purpose_name(pc->hello.purpose),
 		    eca_outcome_name(res->outcome));
 }
 
@@ -386,22 +394,25 @@ judge(struct ecad *d, struct pconn *pc)
 	struct eca_domain *dom;
 
 	memset(&pc->v, 0, sizeof(pc->v));
-	snprintf(pc->v.primary, sizeof(pc->v.primary), "%s",
-	    pc->hello.primary);
+	snprintf(pc->v.primary, sizeof(pc->v.primary), "%s", pc->hello.primary);
 	pc->gen_snap = s->gen;
 	pc->gen_crls = h != NULL ? eca_crl_cache_gen(h->policy.crls) : 0;
 	pc->gen_roster = 0;
 	if (pc->pre_code != 0)
 		refuse(pc, pc->pre_code, "%s", pc->pre_msg);
 	else if (h == NULL)
-		refuse(pc, ECA_ERR_CONFIG, "%s has no certificate configured "
-		    "(ECA_CERT_PATH) and takes no channels", cfg->client_name);
+		refuse(pc, ECA_ERR_CONFIG,
+		    "%s has no certificate configured "
+		    "(ECA_CERT_PATH) and takes no channels",
+		    cfg->client_name);
 	else if ((dom = eca_host_domain(h, pc->hello.primary)) == NULL)
-		refuse(pc, ECA_ERR_FORBIDDEN, "%s asked for a channel in the "
+		refuse(pc, ECA_ERR_FORBIDDEN,
+		    "%s asked for a channel in the "
 		    "domain of primary %s, which %s does not belong to; "
 		    "add SERVER = %s to %s's configuration, or use a primary "
-		    "both hosts list", pc->hello.host, pc->hello.primary,
-		    cfg->client_name, pc->hello.primary, cfg->client_name);
+		    "both hosts list",
+		    pc->hello.host, pc->hello.primary, cfg->client_name,
+		    pc->hello.primary, cfg->client_name);
 	else {
 		pc->gen_roster = eca_domain_roster_version(dom);
 		judge_caller(d, pc, s, dom);
@@ -449,7 +460,7 @@ sync_all(struct ecad *d, int on_miss)
 		eca_err_clear(&e);
 		/* host.c has logged the failure itself. */
 		if (eca_domain_sync(s->host, &s->host->domains[i], on_miss,
-		    &e) != 0)
+			&e) != 0)
 			log_info("next roster sync with %s in %d s",
 			    s->host->domains[i].server->name,
 			    s->cfg->roster_sync_seconds);
@@ -463,8 +474,8 @@ sync_all(struct ecad *d, int on_miss)
 static int
 ts_before(const struct timespec *a, const struct timespec *b)
 {
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec &&
-	    a->tv_nsec < b->tv_nsec);
+	return a->tv_sec < b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
 /*
@@ -479,7 +490,7 @@ peer_sync_main(void *arg)
 	struct timespec next, now;
 	int every, wanted;
 
-	clock_gettime(CLOCK_MONOTONIC, &next);	/* the first sync: now */
+	clock_gettime(CLOCK_MONOTONIC, &next); /* the first sync: now */
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
 		for (;;) {
@@ -487,8 +498,7 @@ peer_sync_main(void *arg)
 			if (p->stopping || p->sync_wanted ||
 			    !ts_before(&now, &next))
 				break;
-			(void)pthread_cond_timedwait(&p->wake, &p->lock,
-			    &next);
+			(void)pthread_cond_timedwait(&p->wake, &p->lock, &next);
 		}
 		if (p->stopping) {
 			pthread_mutex_unlock(&p->lock);
@@ -502,7 +512,8 @@ peer_sync_main(void *arg)
 		if (!ts_before(&now, &next) || !wanted) {
 			s = ecad_snap_get(p->d);
 			every = s->cfg->roster_sync_seconds > 0 ?
-			    s->cfg->roster_sync_seconds : 300;
+			    s->cfg->roster_sync_seconds :
+			    300;
 			ecad_snap_put(s);
 			next = now;
 			next.tv_sec += every;

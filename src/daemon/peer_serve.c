@@ -58,8 +58,9 @@ peer_service_error(struct pconn *pc, int code, const char *fmt, ...)
 	va_end(ap);
 	log_info("peer channel from %s (%s) closed: %s", pc->hello.host,
 	    pc->addr, msg);
-	if (peer_send_json(pc, json_pack("{s:{s:s, s:s}}", "error", "code",
-	    eca_err_name(code), "message", msg)) != 0) {
+	if (peer_send_json(pc,
+		json_pack("{s:{s:s, s:s}}", "error", "code", eca_err_name(code),
+		    "message", msg)) != 0) {
 		peer_conn_free(pc);
 		return;
 	}
@@ -119,9 +120,10 @@ peer_bulk_fill(struct pconn *pc)
 
 	while (pc->remaining > 0 && evbuffer_get_length(out) < PEER_OUT_HIGH) {
 		n = pc->remaining < (int64_t)sizeof(bulk_zeros) ?
-		    (size_t)pc->remaining : sizeof(bulk_zeros);
-		if (evbuffer_add_reference(out, bulk_zeros, n, NULL,
-		    NULL) != 0) {
+		    (size_t)pc->remaining :
+		    sizeof(bulk_zeros);
+		if (evbuffer_add_reference(out, bulk_zeros, n, NULL, NULL) !=
+		    0) {
 			peer_conn_free(pc);
 			return;
 		}
@@ -161,8 +163,8 @@ bulk_in(struct pconn *pc)
 	if (pc->remaining > 0)
 		return 1;
 	pc->state = PS_SERVING;
-	if (peer_send_json(pc, json_pack("{s:I}", "received",
-	    (json_int_t)pc->total)) != 0) {
+	if (peer_send_json(pc,
+		json_pack("{s:I}", "received", (json_int_t)pc->total)) != 0) {
 		peer_conn_free(pc);
 		return 1;
 	}
@@ -187,7 +189,8 @@ bulk_request(struct pconn *pc, const json_t *req)
 	    !json_is_string(jop) ||
 	    (jn = json_object_get(req, "bytes")) == NULL ||
 	    !json_is_integer(jn)) {
-		peer_service_error(pc, ECA_ERR_PROTOCOL, "a %s channel "
+		peer_service_error(pc, ECA_ERR_PROTOCOL,
+		    "a %s channel "
 		    "expects {\"op\":\"send\"|\"receive\",\"bytes\":N}",
 		    eca_purpose_name(pc->hello.purpose));
 		return 1;
@@ -195,9 +198,10 @@ bulk_request(struct pconn *pc, const json_t *req)
 	n = json_integer_value(jn);
 	op = json_string_value(jop);
 	if (n < 0 || n > ECA_BULK_MAX) {
-		peer_service_error(pc, ECA_ERR_TOO_LARGE, "bulk transfer of "
-		    "%lld bytes refused (0 to %lld)", (long long)n,
-		    (long long)ECA_BULK_MAX);
+		peer_service_error(pc, ECA_ERR_TOO_LARGE,
+		    "bulk transfer of "
+		    "%lld bytes refused (0 to %lld)",
+		    (long long)n, (long long)ECA_BULK_MAX);
 		return 1;
 	}
 	pc->remaining = pc->total = n;
@@ -207,8 +211,10 @@ bulk_request(struct pconn *pc, const json_t *req)
 	}
 	if (strcmp(op, "receive") != 0) {
 		eca_text_sanitize(op, strlen(op), shown, sizeof(shown));
-		peer_service_error(pc, ECA_ERR_PROTOCOL, "unknown bulk op "
-		    "\"%s\" (send or receive)", shown);
+		peer_service_error(pc, ECA_ERR_PROTOCOL,
+		    "unknown bulk op "
+		    "\"%s\" (send or receive)",
+		    shown);
 		return 1;
 	}
 	/*
@@ -228,7 +234,7 @@ peer_serve_bulk(struct pconn *pc)
 {
 	struct evbuffer *in = bufferevent_get_input(pc->bev);
 	unsigned char *payload;
-	json_error_t jerr = { .line = 0 };	/* jansson may leave it unset */
+	json_error_t jerr = {.line = 0}; /* jansson may leave it unset */
 	json_t *req;
 	size_t flen;
 	int r;

@@ -34,22 +34,22 @@
 #include "text.h"
 
 #define REFUSAL_SLOTS 1024
-#define REFUSAL_PERIOD 60	/* seconds: one line per source at most */
-#define REFUSAL_BURST 60	/* lines written at once per period */
+#define REFUSAL_PERIOD 60 /* seconds: one line per source at most */
+#define REFUSAL_BURST 60  /* lines written at once per period */
 
 struct rslot {
-	char addr[ECA_SOURCE_MAX];	/* "" when free */
-	int64_t pending;		/* refusals not yet in a line */
-	time_t since;			/* the first of them */
-	time_t last_line;		/* 0: never */
-	int code;			/* the last one's reason */
-	char what[96];			/* its method and path, escaped */
+	char addr[ECA_SOURCE_MAX]; /* "" when free */
+	int64_t pending;	   /* refusals not yet in a line */
+	time_t since;		   /* the first of them */
+	time_t last_line;	   /* 0: never */
+	int code;		   /* the last one's reason */
+	char what[96];		   /* its method and path, escaped */
 };
 
 struct ecad_refusals {
 	pthread_mutex_t lock;
 	struct rslot slots[REFUSAL_SLOTS];
-	struct rslot other;		/* counts of evicted sources */
+	struct rslot other; /* counts of evicted sources */
 	time_t burst_start;
 	int burst_lines;
 };
@@ -89,8 +89,8 @@ addr_hash(const char *s)
 
 /* Turn sl's pending count into an entry (under the lock); resets it. */
 static void
-take_line(struct rslot *sl, time_t now, struct eca_audit_entry *e,
-    char *what, size_t wlen)
+take_line(struct rslot *sl, time_t now, struct eca_audit_entry *e, char *what,
+    size_t wlen)
 {
 	memset(e, 0, sizeof(*e));
 	snprintf(e->event, sizeof(e->event), "refused_summary");
@@ -106,10 +106,11 @@ take_line(struct rslot *sl, time_t now, struct eca_audit_entry *e,
 static void
 emit(struct ecad *d, const struct eca_audit_entry *e, const char *what)
 {
-	log_info("%lld refused request(s) from %s since %s: no verified "
+	log_info(
+	    "%lld refused request(s) from %s since %s: no verified "
 	    "client certificate or no such endpoint (last: %s %s); counted, "
-	    "journaled at most once a minute per source", (long long)e->count,
-	    e->source, e->since, e->reason, what);
+	    "journaled at most once a minute per source",
+	    (long long)e->count, e->source, e->since, e->reason, what);
 	writer_audit(d->writer, e);
 }
 
@@ -128,8 +129,8 @@ burst_ok(struct ecad_refusals *r, time_t now)
 }
 
 int
-refusals_note(struct ecad *d, const char *addr, int code,
-    const char *method, const char *path)
+refusals_note(struct ecad *d, const char *addr, int code, const char *method,
+    const char *path)
 {
 	struct ecad_refusals *r = d->refusals;
 	struct rslot *sl;
@@ -157,8 +158,9 @@ refusals_note(struct ecad *d, const char *addr, int code,
 	 * The first in a minute, with nothing counted before it: the
 	 * caller logs and journals it as any refusal.
 	 */
-	if (sl->pending == 0 && (sl->last_line == 0 ||
-	    now - sl->last_line >= REFUSAL_PERIOD || now < sl->last_line) &&
+	if (sl->pending == 0 &&
+	    (sl->last_line == 0 || now - sl->last_line >= REFUSAL_PERIOD ||
+		now < sl->last_line) &&
 	    burst_ok(r, now)) {
 		sl->last_line = now;
 		alone = 1;

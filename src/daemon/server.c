@@ -112,8 +112,7 @@ admit_handshake(struct ecad_worker *w, struct ecad_conn *cn)
 	struct ecad *d = w->d;
 	long long hs;
 
-	if (ecad_slot_take(&d->stats.handshakes, d->cfg->max_handshakes,
-	    &hs)) {
+	if (ecad_slot_take(&d->stats.handshakes, d->cfg->max_handshakes, &hs)) {
 		cn->in_handshake = 1;
 		return;
 	}
@@ -121,8 +120,8 @@ admit_handshake(struct ecad_worker *w, struct ecad_conn *cn)
 	if (time(NULL) != w->hs_logged) {
 		w->hs_logged = time(NULL);
 		log_warn("connection to be answered 429 BUSY: %lld handshakes "
-		    "in progress, MAX_HANDSHAKES is %d", hs - 1,
-		    d->cfg->max_handshakes);
+			 "in progress, MAX_HANDSHAKES is %d",
+		    hs - 1, d->cfg->max_handshakes);
 	}
 }
 
@@ -181,7 +180,7 @@ conn_timer_cb(evutil_socket_t unused, short what, void *arg)
 		if (time(NULL) != w->deadline_logged) {
 			w->deadline_logged = time(NULL);
 			log_warn("connection closed: no complete request "
-			    "within REQUEST_TIMEOUT (%d s)",
+				 "within REQUEST_TIMEOUT (%d s)",
 			    d->cfg->request_timeout);
 		}
 		conn_cut(cn);
@@ -190,7 +189,7 @@ conn_timer_cb(evutil_socket_t unused, short what, void *arg)
 	cn->src_checked = 1;
 	if (!cn->over_cap && cn->bev != NULL &&
 	    peer_addr(bufferevent_getfd(cn->bev), cn->src, text,
-	    sizeof(text)) == 0) {
+		sizeof(text)) == 0) {
 		r = ecad_keymap_take(d->srcmap, cn->src,
 		    d->cfg->max_connections_per_source, NULL);
 		if (r == 1)
@@ -199,10 +198,11 @@ conn_timer_cb(evutil_socket_t unused, short what, void *arg)
 			cn->over_cap = 1;
 			if (time(NULL) != w->src_cap_logged) {
 				w->src_cap_logged = time(NULL);
-				log_warn("connection from %s refused: it has "
+				log_warn(
+				    "connection from %s refused: it has "
 				    "%d open, MAX_CONNECTIONS_PER_SOURCE is "
-				    "%d", text,
-				    d->cfg->max_connections_per_source,
+				    "%d",
+				    text, d->cfg->max_connections_per_source,
 				    d->cfg->max_connections_per_source);
 			}
 			conn_cut(cn);
@@ -295,8 +295,8 @@ server_bevcb(struct event_base *base, void *arg)
 		if (time(NULL) != w->cap_logged) {
 			w->cap_logged = time(NULL);
 			log_warn("connection refused: %lld open, "
-			    "MAX_CONNECTIONS is %d", open,
-			    d->cfg->max_connections);
+				 "MAX_CONNECTIONS is %d",
+			    open, d->cfg->max_connections);
 		}
 	} else {
 		atomic_fetch_add(&d->stats.connections, 1);
@@ -353,8 +353,7 @@ server_bind(struct ecad *d, struct eca_err *err)
 	long nproc;
 	int r;
 
-	if (ecad_keymap_new(&d->srcmap) != 0 ||
-	    refusals_new(&d->refusals) != 0)
+	if (ecad_keymap_new(&d->srcmap) != 0 || refusals_new(&d->refusals) != 0)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "cannot allocate the per-source connection table");
 	n = d->cfg->workers > 0 ? (size_t)d->cfg->workers : 0;
@@ -395,8 +394,8 @@ worker_tick_cb(evutil_socket_t fd, short what, void *arg)
 	if ((w->inflight == 0 && w->conns == 0) || time(NULL) >= w->deadline) {
 		if (w->inflight != 0 || w->conns != 0)
 			log_warn("worker %d: stopping with %d connection(s) "
-			    "and %d request(s) unfinished", w->id, w->conns,
-			    w->inflight);
+				 "and %d request(s) unfinished",
+			    w->id, w->conns, w->inflight);
 		event_base_loopbreak(w->base);
 	}
 }
@@ -405,7 +404,7 @@ static void
 worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ecad_worker *w = arg;
-	struct timeval tv = { 0, 50 * 1000 };
+	struct timeval tv = {0, 50 * 1000};
 	size_t i;
 
 	(void)fd;
@@ -456,9 +455,9 @@ worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 	if ((w->base = event_base_new()) == NULL ||
 	    (w->http = evhttp_new(w->base)) == NULL ||
 	    (w->stop_ev = event_new(w->base, -1, 0, worker_stop_cb, w)) ==
-	    NULL ||
+		NULL ||
 	    (w->tick_ev = event_new(w->base, -1, EV_PERSIST, worker_tick_cb,
-	    w)) == NULL)
+		 w)) == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "cannot create worker %d's event loop", w->id);
 	evhttp_set_bevcb(w->http, server_bevcb, w);
@@ -469,25 +468,25 @@ worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 	evhttp_set_timeout(w->http, d->cfg->request_timeout);
 	evhttp_set_allowed_methods(w->http, ECAD_HTTP_METHODS);
 	for (i = 0; i < w->nfds; i++) {
-		w->bound[i] = evhttp_accept_socket_with_handle(w->http,
-		    w->fds[i]);
+		w->bound[i] =
+		    evhttp_accept_socket_with_handle(w->http, w->fds[i]);
 		if (w->bound[i] == NULL)
 			return eca_err_set(err, ECA_ERR_IO,
 			    "worker %d cannot accept on its socket", w->id);
 		/* The listener owns (and closes) the socket now. */
 		w->fds[i] = -1;
 	}
-	if ((r = eca_store_open(d->cfg->db, ECA_STORE_READONLY, &w->rd,
-	    err)) != 0)
+	if ((r = eca_store_open(d->cfg->db, ECA_STORE_READONLY, &w->rd, err)) !=
+	    0)
 		return r;
 	if (w->id == 0 && d->ctl_fd != -1 &&
 	    (r = control_attach(d, w, err)) != 0)
 		return r;
 	if (w->id == 0) {
-		struct timeval tv = { ECAD_REFUSAL_FLUSH_SEC, 0 };
+		struct timeval tv = {ECAD_REFUSAL_FLUSH_SEC, 0};
 
 		if ((w->refusal_ev = event_new(w->base, -1, EV_PERSIST,
-		    refusal_flush_cb, w)) == NULL ||
+			 refusal_flush_cb, w)) == NULL ||
 		    event_add(w->refusal_ev, &tv) != 0)
 			return eca_err_set(err, ECA_ERR_NOMEM,
 			    "cannot create worker 0's refusal timer");

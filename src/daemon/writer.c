@@ -46,15 +46,15 @@ struct ecad_writer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct ecad_job *head, *tail;	/* FIFO */
+	struct ecad_job *head, *tail; /* FIFO */
 	size_t queued;
-	size_t pending;			/* queued + in the group being applied */
+	size_t pending; /* queued + in the group being applied */
 	int stopping;
-	struct eca_op *ops;		/* ECAD_WRITER_BATCH, for the apply */
-	struct eca_audit *audit;	/* the journal, writer thread only */
-	struct audit_item *ahead, *atail;	/* audit-only FIFO */
+	struct eca_op *ops;		  /* ECAD_WRITER_BATCH, for the apply */
+	struct eca_audit *audit;	  /* the journal, writer thread only */
+	struct audit_item *ahead, *atail; /* audit-only FIFO */
 	size_t aqueued;
-	time_t alost_logged;		/* last "audit queue full" line */
+	time_t alost_logged; /* last "audit queue full" line */
 	/* One group's journal lines: audit-only items, then the ops. */
 	struct eca_audit_entry *entries;
 	size_t nentries, centries;
@@ -82,11 +82,13 @@ op_entry(const struct eca_op *op, struct eca_audit_entry *e)
 	const struct eca_certinfo *ci;
 
 	memset(e, 0, sizeof(*e));
-	if (op->status == 0 && (op->outcome == ECA_OUTCOME_NONE ||
-	    op->outcome == ECA_OUTCOME_UNCHANGED))
+	if (op->status == 0 &&
+	    (op->outcome == ECA_OUTCOME_NONE ||
+		op->outcome == ECA_OUTCOME_UNCHANGED))
 		return 0;
-	if (op->status == 0 || (op->status == ECA_ERR_CONFLICT &&
-	    op->outcome == ECA_OUTCOME_CONFLICT))
+	if (op->status == 0 ||
+	    (op->status == ECA_ERR_CONFLICT &&
+		op->outcome == ECA_OUTCOME_CONFLICT))
 		event_name(op->outcome, e->event, sizeof(e->event));
 	else
 		snprintf(e->event, sizeof(e->event), "refused");
@@ -97,24 +99,25 @@ op_entry(const struct eca_op *op, struct eca_audit_entry *e)
 	 * The certificate the decision was about: the one presented, the
 	 * candidate approved or rejected, else the enrolled one.
 	 */
-	ci = op->type == ECA_OP_ENROLL || ((op->type == ECA_OP_APPROVE ||
-	    op->type == ECA_OP_REJECT) && op->req.cert.fingerprint[0] !=
-	    '\0') ? &op->req.cert : &op->rec.cert;
+	ci = op->type == ECA_OP_ENROLL ||
+		((op->type == ECA_OP_APPROVE || op->type == ECA_OP_REJECT) &&
+		    op->req.cert.fingerprint[0] != '\0') ?
+	    &op->req.cert :
+	    &op->rec.cert;
 	if ((op->type == ECA_OP_APPROVE || op->type == ECA_OP_REJECT) &&
 	    op->req.cert.fingerprint[0] == '\0')
 		ci = NULL;
 	if (op->type == ECA_OP_MAP_ADD || op->type == ECA_OP_MAP_REMOVE) {
 		ci = NULL;
-		snprintf(e->subject, sizeof(e->subject), "%s",
-		    op->map.subject);
+		snprintf(e->subject, sizeof(e->subject), "%s", op->map.subject);
 	}
 	snprintf(e->actor, sizeof(e->actor), "%s", op->actor);
 	snprintf(e->host, sizeof(e->host), "%s", op->req.host);
 	if (ci != NULL) {
 		snprintf(e->fingerprint, sizeof(e->fingerprint), "%s",
 		    ci->fingerprint);
-		snprintf(e->spki_fingerprint, sizeof(e->spki_fingerprint),
-		    "%s", ci->spki_fingerprint);
+		snprintf(e->spki_fingerprint, sizeof(e->spki_fingerprint), "%s",
+		    ci->spki_fingerprint);
 	} else if (op->require_fingerprint[0] != '\0')
 		snprintf(e->fingerprint, sizeof(e->fingerprint), "%s",
 		    op->require_fingerprint);
@@ -160,23 +163,24 @@ journal_write(struct ecad_writer *wr, struct eca_err *err)
 	int r;
 
 	eca_err_clear(&e);
-	if ((r = eca_audit_append(wr->audit, wr->entries, wr->nentries,
-	    &e)) != 0)
-		return eca_err_set(err, r, "%s; the registry was not changed "
-		    "(free space or fix the journal, then retry)", e.msg);
+	if ((r = eca_audit_append(wr->audit, wr->entries, wr->nentries, &e)) !=
+	    0)
+		return eca_err_set(err, r,
+		    "%s; the registry was not changed "
+		    "(free space or fix the journal, then retry)",
+		    e.msg);
 	return 0;
 }
 
 struct group {
 	struct ecad_writer *wr;
 	struct audit_item *items;
-	int written;			/* the journal has the group's lines */
+	int written; /* the journal has the group's lines */
 };
 
 /* eca_registry_hook: the group's lines, before the COMMIT. */
 static int
-audit_hook(const struct eca_op *ops, size_t n, void *arg,
-    struct eca_err *err)
+audit_hook(const struct eca_op *ops, size_t n, void *arg, struct eca_err *err)
 {
 	struct group *g = arg;
 	struct ecad_writer *wr = g->wr;
@@ -187,7 +191,8 @@ audit_hook(const struct eca_op *ops, size_t n, void *arg,
 	for (it = g->items; it != NULL; it = it->next)
 		k++;
 	if (entries_reserve(wr, k + n) != 0)
-		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory for the "
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory for the "
 		    "audit journal's lines; the registry was not changed");
 	wr->nentries = 0;
 	for (it = g->items; it != NULL; it = it->next)
@@ -226,7 +231,8 @@ journal_undo(struct ecad_writer *wr, int code)
 	eca_err_clear(&e);
 	if (k > 0 && journal_write(wr, &e) != 0)
 		log_error("cannot record in the audit journal that a group "
-		    "commit failed: %s", e.msg);
+			  "commit failed: %s",
+		    e.msg);
 }
 
 /* Audit-only items when there is no op to go with them. */
@@ -244,7 +250,8 @@ audit_only(struct ecad_writer *wr, struct audit_item *items)
 	eca_err_clear(&e);
 	if (entries_reserve(wr, k) != 0) {
 		log_error("out of memory: %zu refusal(s) not written to the "
-		    "audit journal", k);
+			  "audit journal",
+		    k);
 		return;
 	}
 	wr->nentries = 0;
@@ -252,7 +259,8 @@ audit_only(struct ecad_writer *wr, struct audit_item *items)
 		wr->entries[wr->nentries++] = it->e;
 	if (journal_write(wr, &e) != 0)
 		log_error("%zu refusal(s) not written to the audit journal: "
-		    "%s", k, e.msg);
+			  "%s",
+		    k, e.msg);
 }
 
 static void
@@ -284,8 +292,9 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 		atomic_fetch_add(&wr->d->stats.commits, 1);
 	for (i = 0; i < n; i++) {
 		batch[i]->op = wr->ops[i];
-		if (r == 0 && (wr->ops[i].status == 0 ||
-		    wr->ops[i].status == ECA_ERR_CONFLICT))
+		if (r == 0 &&
+		    (wr->ops[i].status == 0 ||
+			wr->ops[i].status == ECA_ERR_CONFLICT))
 			wrote++;
 		/* The worker replies from its own thread. */
 		event_active(batch[i]->ev, EV_READ, 0);
@@ -393,7 +402,8 @@ writer_audit(struct ecad_writer *wr, const struct eca_audit_entry *e)
 		return;
 	if ((it = malloc(sizeof(*it))) == NULL) {
 		log_error("out of memory: refusal of %s not written to the "
-		    "audit journal", e->host[0] ? e->host : "-");
+			  "audit journal",
+		    e->host[0] ? e->host : "-");
 		return;
 	}
 	it->e = *e;
@@ -403,7 +413,7 @@ writer_audit(struct ecad_writer *wr, const struct eca_audit_entry *e)
 		now = time(NULL);
 		if (now != wr->alost_logged)
 			log_error("audit journal queue full or stopping: "
-			    "refusals are not being journaled");
+				  "refusals are not being journaled");
 		wr->alost_logged = now;
 		pthread_mutex_unlock(&wr->lock);
 		free(it);

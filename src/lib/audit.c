@@ -26,15 +26,15 @@
 #include "text.h"
 #include "util.h"
 
-#define ZERO_HASH \
+#define ZERO_HASH                                                              \
 	"0000000000000000000000000000000000000000000000000000000000000000"
 
 struct eca_audit {
 	int fd;
-	int regular;		/* a regular file: can be cut back */
+	int regular; /* a regular file: can be cut back */
 	char *path;
-	int64_t seq;			/* last seq written */
-	char hash[ECA_AUDIT_HASH_LEN + 1];	/* last hash written */
+	int64_t seq;			   /* last seq written */
+	char hash[ECA_AUDIT_HASH_LEN + 1]; /* last hash written */
 };
 
 int
@@ -49,11 +49,13 @@ eca_audit_path(const struct eca_config *cfg, char *buf, size_t len,
 		n = snprintf(buf, len, "%s/%s", cfg->state_dir,
 		    ECA_AUDIT_DEFAULT_NAME);
 	else
-		return eca_err_set(err, ECA_ERR_CONFIG, "no audit journal "
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "no audit journal "
 		    "configured (set AUDIT_LOG or STATE_DIR, or name the file "
 		    "with --file)");
 	if (n < 0 || (size_t)n >= len)
-		return eca_err_set(err, ECA_ERR_CONFIG, "the audit journal's "
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "the audit journal's "
 		    "path is too long (shorten AUDIT_LOG or STATE_DIR)");
 	return 0;
 }
@@ -65,7 +67,7 @@ is_hex64(const char *s)
 
 	for (i = 0; i < ECA_AUDIT_HASH_LEN; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
+			(s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	return s[i] == '\0';
 }
@@ -96,7 +98,8 @@ eca_audit_hash(const char *prev, const json_t *obj,
 	memcpy(buf, prev, ECA_AUDIT_HASH_LEN);
 	memcpy(buf + ECA_AUDIT_HASH_LEN, canon, clen);
 	if (EVP_Q_digest(NULL, "SHA256", NULL, buf, ECA_AUDIT_HASH_LEN + clen,
-	    md, &mdlen) != 1 || mdlen != ECA_AUDIT_HASH_LEN / 2) {
+		md, &mdlen) != 1 ||
+	    mdlen != ECA_AUDIT_HASH_LEN / 2) {
 		ERR_clear_error();
 		r = ECA_ERR_INTERNAL;
 		goto out;
@@ -164,8 +167,7 @@ eca_audit_entry_json(const struct eca_audit_entry *e)
 
 /* Copy the optional string member key into buf; -1 if wrong type/size. */
 static int
-get_str(const json_t *o, const char *key, int required, char *buf,
-    size_t len)
+get_str(const json_t *o, const char *key, int required, char *buf, size_t len)
 {
 	const json_t *v = json_object_get(o, key);
 
@@ -200,9 +202,9 @@ entry_from_json(const json_t *o, struct eca_audit_entry *e, const char **why)
 	    get_str(o, "actor", 0, e->actor, sizeof(e->actor)) != 0 ||
 	    get_str(o, "host", 0, e->host, sizeof(e->host)) != 0 ||
 	    get_str(o, "fingerprint", 0, e->fingerprint,
-	    sizeof(e->fingerprint)) != 0 ||
+		sizeof(e->fingerprint)) != 0 ||
 	    get_str(o, "spki_fingerprint", 0, e->spki_fingerprint,
-	    sizeof(e->spki_fingerprint)) != 0 ||
+		sizeof(e->spki_fingerprint)) != 0 ||
 	    get_str(o, "source", 0, e->source, sizeof(e->source)) != 0 ||
 	    get_str(o, "reason", 0, e->reason, sizeof(e->reason)) != 0 ||
 	    get_str(o, "subject", 0, e->subject, sizeof(e->subject)) != 0 ||
@@ -212,8 +214,8 @@ entry_from_json(const json_t *o, struct eca_audit_entry *e, const char **why)
 		return -1;
 	*why = "\"count\" is not a positive integer";
 	cnt = json_object_get(o, "count");
-	if (cnt != NULL && (!json_is_integer(cnt) ||
-	    json_integer_value(cnt) < 1))
+	if (cnt != NULL &&
+	    (!json_is_integer(cnt) || json_integer_value(cnt) < 1))
 		return -1;
 	e->count = cnt != NULL ? (int64_t)json_integer_value(cnt) : 0;
 	*why = "\"prev\" or \"hash\" is not 64 lowercase hex digits";
@@ -232,18 +234,20 @@ entry_from_json(const json_t *o, struct eca_audit_entry *e, const char **why)
  * running out of memory is no verdict on the journal.
  */
 static int
-judge_line(const char *line, size_t len, struct eca_audit_entry *e,
-    char *prob, size_t plen)
+judge_line(const char *line, size_t len, struct eca_audit_entry *e, char *prob,
+    size_t plen)
 {
 	char h[ECA_AUDIT_HASH_LEN + 1];
-	json_error_t jerr = { .line = 0 };	/* jansson may leave it unset */
+	json_error_t jerr = {.line = 0}; /* jansson may leave it unset */
 	const char *why;
 	json_t *o = NULL;
 	int r = -1, hr;
 
 	if (len > ECA_AUDIT_LINE_MAX) {
-		snprintf(prob, plen, "garbage: the line is longer than %d "
-		    "bytes and is not a journal entry", ECA_AUDIT_LINE_MAX);
+		snprintf(prob, plen,
+		    "garbage: the line is longer than %d "
+		    "bytes and is not a journal entry",
+		    ECA_AUDIT_LINE_MAX);
 		goto out;
 	}
 	/* jansson leaves jerr untouched when it cannot even start. */
@@ -252,8 +256,10 @@ judge_line(const char *line, size_t len, struct eca_audit_entry *e,
 	    NULL) {
 		if (jerr.text[0] != '\0' &&
 		    json_error_code(&jerr) != json_error_out_of_memory) {
-			snprintf(prob, plen, "garbage: not a journal entry "
-			    "(%s)", jerr.text);
+			snprintf(prob, plen,
+			    "garbage: not a journal entry "
+			    "(%s)",
+			    jerr.text);
 			goto out;
 		}
 		snprintf(prob, plen, "out of memory reading a line");
@@ -271,8 +277,10 @@ judge_line(const char *line, size_t len, struct eca_audit_entry *e,
 		goto out;
 	}
 	if (strcmp(h, e->hash) != 0) {
-		snprintf(prob, plen, "edited: the line's content does not "
-		    "match its hash (seq %lld)", (long long)e->seq);
+		snprintf(prob, plen,
+		    "edited: the line's content does not "
+		    "match its hash (seq %lld)",
+		    (long long)e->seq);
 		goto out;
 	}
 	r = 0;
@@ -284,9 +292,11 @@ out:
 static int
 io_error(struct eca_err *err, int e, const char *path, const char *what)
 {
-	return eca_err_set(err, (e == ENOSPC || e == EDQUOT) ?
-	    ECA_ERR_DISK_FULL : ECA_ERR_IO, "audit journal %s cannot be %s: "
-	    "%s", path, what, strerror(e));
+	return eca_err_set(err,
+	    (e == ENOSPC || e == EDQUOT) ? ECA_ERR_DISK_FULL : ECA_ERR_IO,
+	    "audit journal %s cannot be %s: "
+	    "%s",
+	    path, what, strerror(e));
 }
 
 /* Continue the chain from the last line of a regular file of size sz. */
@@ -301,23 +311,27 @@ read_tail(struct eca_audit *a, off_t sz, struct eca_err *err)
 	off_t off;
 	int r;
 
-	chunk = (size_t)sz > ECA_AUDIT_LINE_MAX + 1 ?
-	    ECA_AUDIT_LINE_MAX + 1 : (size_t)sz;
+	chunk = (size_t)sz > ECA_AUDIT_LINE_MAX + 1 ? ECA_AUDIT_LINE_MAX + 1 :
+						      (size_t)sz;
 	off = sz - (off_t)chunk;
 	if ((buf = malloc(chunk)) == NULL)
-		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory reading "
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory reading "
 		    "the audit journal");
 	for (len = 0; len < chunk; len += (size_t)got) {
 		got = pread(a->fd, buf + len, chunk - len, off + (off_t)len);
 		if (got <= 0) {
-			r = got == 0 ? eca_err_set(err, ECA_ERR_IO, "audit "
-			    "journal %s shrank while being read", a->path) :
-			    io_error(err, errno, a->path, "read");
+			r = got == 0 ? eca_err_set(err, ECA_ERR_IO,
+					   "audit "
+					   "journal %s shrank while being read",
+					   a->path) :
+				       io_error(err, errno, a->path, "read");
 			goto out;
 		}
 	}
 	if (buf[chunk - 1] != '\n') {
-		snprintf(prob, sizeof(prob), "its last line is cut short "
+		snprintf(prob, sizeof(prob),
+		    "its last line is cut short "
 		    "(no newline at the end)");
 		goto bad;
 	}
@@ -328,12 +342,14 @@ read_tail(struct eca_audit *a, off_t sz, struct eca_err *err)
 			break;
 		}
 	if (start == buf && off > 0) {
-		snprintf(prob, sizeof(prob), "its last line is longer than "
-		    "%d bytes", ECA_AUDIT_LINE_MAX);
+		snprintf(prob, sizeof(prob),
+		    "its last line is longer than "
+		    "%d bytes",
+		    ECA_AUDIT_LINE_MAX);
 		goto bad;
 	}
-	if ((r = judge_line(start, (size_t)(buf + chunk - 1 - start), &e,
-	    prob, sizeof(prob))) == -1)
+	if ((r = judge_line(start, (size_t)(buf + chunk - 1 - start), &e, prob,
+		 sizeof(prob))) == -1)
 		goto bad;
 	if (r != 0) {
 		r = eca_err_set(err, r, "audit journal %s: %s", a->path, prob);
@@ -344,10 +360,12 @@ read_tail(struct eca_audit *a, off_t sz, struct eca_err *err)
 	r = 0;
 	goto out;
 bad:
-	r = eca_err_set(err, ECA_ERR_PARSE, "audit journal %s cannot be "
+	r = eca_err_set(err, ECA_ERR_PARSE,
+	    "audit journal %s cannot be "
 	    "continued: %s; nothing will be appended to it until it is "
 	    "repaired (run `eca audit verify --file %s` to find the first "
-	    "bad line)", a->path, prob, a->path);
+	    "bad line)",
+	    a->path, prob, a->path);
 out:
 	free(buf);
 	return r;
@@ -362,30 +380,34 @@ eca_audit_open(const char *path, struct eca_audit **out, struct eca_err *err)
 
 	*out = NULL;
 	if (path == NULL || path[0] == '\0')
-		return eca_err_set(err, ECA_ERR_CONFIG, "no audit journal "
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "no audit journal "
 		    "path given (set AUDIT_LOG)");
 	if ((a = calloc(1, sizeof(*a))) == NULL) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory opening "
+		r = eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory opening "
 		    "the audit journal");
 		goto out;
 	}
 	a->fd = -1;
 	if ((a->path = strdup(path)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory opening "
+		r = eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory opening "
 		    "the audit journal");
 		goto out;
 	}
-	a->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0640);
+	a->fd =
+	    open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (a->fd != -1)
 		created = 1;
 	else if (errno == EEXIST)
 		a->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
 	if (a->fd == -1) {
-		r = eca_err_set(err, errno == ENOSPC ? ECA_ERR_DISK_FULL :
-		    ECA_ERR_IO, "audit journal %s cannot be opened: %s (check "
-		    "AUDIT_LOG and its directory's permissions)", path,
-		    strerror(errno));
+		r = eca_err_set(err,
+		    errno == ENOSPC ? ECA_ERR_DISK_FULL : ECA_ERR_IO,
+		    "audit journal %s cannot be opened: %s (check "
+		    "AUDIT_LOG and its directory's permissions)",
+		    path, strerror(errno));
 		goto out;
 	}
 	if (fstat(a->fd, &st) == -1) {
@@ -393,8 +415,10 @@ eca_audit_open(const char *path, struct eca_audit **out, struct eca_err *err)
 		goto out;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		r = eca_err_set(err, ECA_ERR_CONFIG, "audit journal %s is a "
-		    "directory (AUDIT_LOG names a file)", path);
+		r = eca_err_set(err, ECA_ERR_CONFIG,
+		    "audit journal %s is a "
+		    "directory (AUDIT_LOG names a file)",
+		    path);
 		goto out;
 	}
 	a->regular = S_ISREG(st.st_mode);
@@ -421,8 +445,8 @@ out:
  */
 static int
 group_lines(const struct eca_audit *a, struct eca_audit_entry *e, size_t n,
-    int64_t *seq, char hash[ECA_AUDIT_HASH_LEN + 1], char **out,
-    size_t *outlen, struct eca_err *err)
+    int64_t *seq, char hash[ECA_AUDIT_HASH_LEN + 1], char **out, size_t *outlen,
+    struct eca_err *err)
 {
 	char *buf = NULL, *line = NULL, *nb;
 	size_t len = 0, cap = 0, ll, i;
@@ -438,10 +462,10 @@ group_lines(const struct eca_audit *a, struct eca_audit_entry *e, size_t n,
 			    sizeof(e[i].time));
 		if ((o = eca_audit_entry_json(&e[i])) == NULL ||
 		    eca_audit_hash(hash, o, e[i].hash) != 0 ||
-		    json_object_set_new(o, "hash",
-		    json_string(e[i].hash)) != 0 ||
-		    (line = json_dumps(o, JSON_COMPACT |
-		    JSON_PRESERVE_ORDER)) == NULL)
+		    json_object_set_new(o, "hash", json_string(e[i].hash)) !=
+			0 ||
+		    (line = json_dumps(o,
+			 JSON_COMPACT | JSON_PRESERVE_ORDER)) == NULL)
 			goto out;
 		memcpy(hash, e[i].hash, ECA_AUDIT_HASH_LEN + 1);
 		ll = strlen(line);
@@ -465,8 +489,10 @@ group_lines(const struct eca_audit *a, struct eca_audit_entry *e, size_t n,
 	r = 0;
 out:
 	if (r != 0)
-		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory writing "
-		    "the audit journal %s", a->path);
+		r = eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory writing "
+		    "the audit journal %s",
+		    a->path);
 	free(line);
 	json_decref(o);
 	free(buf);
@@ -507,8 +533,9 @@ write_group(struct eca_audit *a, const char *buf, size_t len,
 		}
 	}
 	/* A device (e.g. a terminal or /dev/null) may not support fsync. */
-	if (fsync(a->fd) == -1 && (a->regular ||
-	    (errno != EINVAL && errno != EROFS && errno != ENOTSUP)))
+	if (fsync(a->fd) == -1 &&
+	    (a->regular ||
+		(errno != EINVAL && errno != EROFS && errno != ENOTSUP)))
 		goto fail;
 	return 0;
 fail:
@@ -572,9 +599,10 @@ open_read(const char *path, struct eca_err *err)
 	FILE *fp;
 
 	if ((fp = fopen(path, "re")) == NULL)
-		eca_err_set(err, errno == ENOENT ? ECA_ERR_NOT_FOUND :
-		    ECA_ERR_UNREADABLE, "audit journal %s cannot be read: %s",
-		    path, strerror(errno));
+		eca_err_set(err,
+		    errno == ENOENT ? ECA_ERR_NOT_FOUND : ECA_ERR_UNREADABLE,
+		    "audit journal %s cannot be read: %s", path,
+		    strerror(errno));
 	return fp;
 }
 
@@ -601,27 +629,34 @@ eca_audit_verify(const char *path, struct eca_audit_report *rep,
 		lineno++;
 		prob[0] = '\0';
 		if (line[got - 1] != '\n')
-			snprintf(prob, sizeof(prob), "truncated: the last "
+			snprintf(prob, sizeof(prob),
+			    "truncated: the last "
 			    "line is cut short (no newline at the end)");
 		else if ((jr = judge_line(line, (size_t)got - 1, &e, prob,
-		    sizeof(prob))) < -1) {
-			r = eca_err_set(err, jr, "audit journal %s, line %zu "
-			    "cannot be checked: %s", path, lineno, prob);
+			      sizeof(prob))) < -1) {
+			r = eca_err_set(err, jr,
+			    "audit journal %s, line %zu "
+			    "cannot be checked: %s",
+			    path, lineno, prob);
 			break;
 		} else if (jr != 0)
 			;
-		else if (lineno == 1 && (e.seq != 1 ||
-		    strcmp(e.prev, ZERO_HASH) != 0))
-			snprintf(prob, sizeof(prob), "removed or reordered: "
+		else if (lineno == 1 &&
+		    (e.seq != 1 || strcmp(e.prev, ZERO_HASH) != 0))
+			snprintf(prob, sizeof(prob),
+			    "removed or reordered: "
 			    "the first entry has seq %lld and %s, where the "
 			    "journal starts at seq 1 with a prev of 64 zeros "
 			    "(lines before it were removed)",
-			    (long long)e.seq, strcmp(e.prev, ZERO_HASH) ?
-			    "a non-zero prev" : "a zero prev");
+			    (long long)e.seq,
+			    strcmp(e.prev, ZERO_HASH) ? "a non-zero prev" :
+							"a zero prev");
 		else if (e.seq != want || strcmp(e.prev, prev) != 0)
-			snprintf(prob, sizeof(prob), "removed or reordered: "
+			snprintf(prob, sizeof(prob),
+			    "removed or reordered: "
 			    "seq %lld%s follows seq %lld (a line was removed, "
-			    "moved or inserted here)", (long long)e.seq,
+			    "moved or inserted here)",
+			    (long long)e.seq,
 			    e.seq == want ? " with the wrong prev" : "",
 			    (long long)(want - 1));
 		if (prob[0] != '\0') {
@@ -637,8 +672,9 @@ eca_audit_verify(const char *path, struct eca_audit_report *rep,
 	}
 	/* getline's ENOMEM sets neither feof nor (glibc) ferror. */
 	if (r == 0 && rep->intact && (ferror(fp) || !feof(fp)))
-		r = eca_err_set(err, errno == ENOMEM ? ECA_ERR_NOMEM :
-		    ECA_ERR_IO, "audit journal %s cannot be read: %s", path,
+		r = eca_err_set(err,
+		    errno == ENOMEM ? ECA_ERR_NOMEM : ECA_ERR_IO,
+		    "audit journal %s cannot be read: %s", path,
 		    strerror(errno));
 	free(line);
 	fclose(fp);
@@ -646,8 +682,8 @@ eca_audit_verify(const char *path, struct eca_audit_report *rep,
 }
 
 int
-eca_audit_read(const char *path, const char *host,
-    struct eca_audit_entry **out, size_t *n, struct eca_err *err)
+eca_audit_read(const char *path, const char *host, struct eca_audit_entry **out,
+    size_t *n, struct eca_err *err)
 {
 	struct eca_audit_entry *v = NULL, *nv, e;
 	char prob[ECA_ERR_MSG_MAX];
@@ -666,10 +702,11 @@ eca_audit_read(const char *path, const char *host,
 		if (line[got - 1] == '\n')
 			got--;
 		if ((r = judge_line(line, (size_t)got, &e, prob,
-		    sizeof(prob))) != 0) {
+			 sizeof(prob))) != 0) {
 			r = eca_err_set(err, r == -1 ? ECA_ERR_PARSE : r,
 			    "audit journal %s, line %zu: %s (run `eca audit "
-			    "verify --file %s`)", path, lineno, prob, path);
+			    "verify --file %s`)",
+			    path, lineno, prob, path);
 			goto out;
 		}
 		/* Lines written before names were canonical: any case. */
@@ -679,7 +716,8 @@ eca_audit_read(const char *path, const char *host,
 		if (cnt == nv_cap) {
 			nv_cap = nv_cap ? nv_cap * 2 : 64;
 			if ((nv = realloc(v, nv_cap * sizeof(*v))) == NULL) {
-				r = eca_err_set(err, ECA_ERR_NOMEM, "out of "
+				r = eca_err_set(err, ECA_ERR_NOMEM,
+				    "out of "
 				    "memory reading the audit journal");
 				goto out;
 			}
@@ -688,8 +726,9 @@ eca_audit_read(const char *path, const char *host,
 		v[cnt++] = e;
 	}
 	if (ferror(fp) || !feof(fp)) {
-		r = eca_err_set(err, errno == ENOMEM ? ECA_ERR_NOMEM :
-		    ECA_ERR_IO, "audit journal %s cannot be read: %s", path,
+		r = eca_err_set(err,
+		    errno == ENOMEM ? ECA_ERR_NOMEM : ECA_ERR_IO,
+		    "audit journal %s cannot be read: %s", path,
 		    strerror(errno));
 		goto out;
 	}

@@ -46,16 +46,16 @@
 #define ECA_AUDIT_DEFAULT_NAME "audit.jsonl"
 
 struct eca_audit_entry {
-	int64_t seq;				/* set by append */
-	char time[ECA_AUDIT_TIME_MAX];		/* RFC 3339 UTC; now if empty */
-	char event[ECA_AUDIT_EVENT_MAX];	/* "enrolled", "refused", ... */
+	int64_t seq;			 /* set by append */
+	char time[ECA_AUDIT_TIME_MAX];	 /* RFC 3339 UTC; now if empty */
+	char event[ECA_AUDIT_EVENT_MAX]; /* "enrolled", "refused", ... */
 	char actor[ECA_DN_MAX];
 	char host[ECA_HOST_MAX];
 	char fingerprint[ECA_FP_HEX_LEN + 1];
 	char spki_fingerprint[ECA_FP_HEX_LEN + 1];
 	char source[ECA_SOURCE_MAX];
-	char reason[ECA_AUDIT_REASON_MAX];	/* "" when absent */
-	char subject[ECA_DN_MAX];		/* DN mappings; "" when absent */
+	char reason[ECA_AUDIT_REASON_MAX]; /* "" when absent */
+	char subject[ECA_DN_MAX];	   /* DN mappings; "" when absent */
 	/*
 	 * A summary line (event "refused_summary"): how many refusals it
 	 * stands for, since when (RFC 3339 UTC).  0 and "" otherwise, and
@@ -63,8 +63,8 @@ struct eca_audit_entry {
 	 */
 	int64_t count;
 	char since[ECA_AUDIT_TIME_MAX];
-	char prev[ECA_AUDIT_HASH_LEN + 1];	/* set by append */
-	char hash[ECA_AUDIT_HASH_LEN + 1];	/* set by append */
+	char prev[ECA_AUDIT_HASH_LEN + 1]; /* set by append */
+	char hash[ECA_AUDIT_HASH_LEN + 1]; /* set by append */
 };
 
 /* An open journal, for appending. */
@@ -94,8 +94,8 @@ int eca_audit_open(const char *path, struct eca_audit **out,
  * back to its previous length where possible, and the chain state is
  * unchanged, so a later append continues correctly.
  */
-int eca_audit_append(struct eca_audit *a, struct eca_audit_entry *e,
-    size_t n, struct eca_err *err) ECA_WUR;
+int eca_audit_append(struct eca_audit *a, struct eca_audit_entry *e, size_t n,
+    struct eca_err *err) ECA_WUR;
 
 /* The last seq written (0 for an empty journal). */
 int64_t eca_audit_last_seq(const struct eca_audit *a);
@@ -103,9 +103,9 @@ const char *eca_audit_file(const struct eca_audit *a);
 void eca_audit_close(struct eca_audit *a);
 
 struct eca_audit_report {
-	size_t entries;		/* lines read that were good */
+	size_t entries; /* lines read that were good */
 	int intact;
-	size_t first_bad_line;	/* 1-based; 0 when intact */
+	size_t first_bad_line; /* 1-based; 0 when intact */
 	/* "edited", "removed or reordered", ... with the detail. */
 	char problem[ECA_ERR_MSG_MAX];
 };

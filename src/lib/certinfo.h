@@ -27,13 +27,13 @@ struct eca_certinfo {
 	char spki_fingerprint[ECA_FP_HEX_LEN + 1]; /* SHA-256 of the DER SPKI */
 	char subject[ECA_DN_MAX];		   /* RFC 2253 one-line */
 	char issuer[ECA_DN_MAX];
-	char serial[132];			   /* uppercase hex */
-	int64_t not_before;			   /* unix seconds */
+	char serial[132];   /* uppercase hex */
+	int64_t not_before; /* unix seconds */
 	int64_t not_after;
-	char key_desc[32];			   /* "RSA 2048", "EC P-256", "ED25519" */
-	char sig_alg[64];			   /* e.g. "sha256WithRSAEncryption" */
-	char cn[ECA_HOST_MAX];			   /* subject commonName, or "" */
-	char san[ECA_SAN_MAX];			   /* dNSNames, comma-separated */
+	char key_desc[32];     /* "RSA 2048", "EC P-256", "ED25519" */
+	char sig_alg[64];      /* e.g. "sha256WithRSAEncryption" */
+	char cn[ECA_HOST_MAX]; /* subject commonName, or "" */
+	char san[ECA_SAN_MAX]; /* dNSNames, comma-separated */
 };
 
 #endif

@@ -44,13 +44,13 @@ struct opening {
 	struct eca_host *h;
 	struct eca_channel *ch;
 	struct eca_channel_steps *steps;
-	unsigned char *buf;		/* one frame's payload */
-	struct eca_channel_server_hello sh;	/* the server's HELLO */
-	const char *primary;		/* the primary both share */
-	struct eca_domain *d;		/* this host's domain of it */
-	X509 *leaf;			/* the server's certificate */
-	STACK_OF(X509) *chain;
-	int deferred;			/* judged after its VERDICT */
+	unsigned char *buf;		    /* one frame's payload */
+	struct eca_channel_server_hello sh; /* the server's HELLO */
+	const char *primary;		    /* the primary both share */
+	struct eca_domain *d;		    /* this host's domain of it */
+	X509 *leaf;			    /* the server's certificate */
+	STACK_OF(X509) * chain;
+	int deferred; /* judged after its VERDICT */
 	struct eca_judge_input in;
 	struct eca_judge_result res;
 };
@@ -68,10 +68,13 @@ open_check(struct eca_host *h, const char *peer, enum eca_purpose purpose,
 	if ((r = eca_hostname_canon(peer, canon, ECA_HOST_MAX, err)) != 0)
 		return r;
 	if (!eca_purpose_valid((int)purpose))
-		return eca_err_set(err, ECA_ERR_USAGE, "unknown channel "
-		    "purpose %d", (int)purpose);
+		return eca_err_set(err, ECA_ERR_USAGE,
+		    "unknown channel "
+		    "purpose %d",
+		    (int)purpose);
 	if (h->client_ctx == NULL || h->cred == NULL)
-		return eca_err_set(err, ECA_ERR_NO_CLIENT_CERT, "%s has no "
+		return eca_err_set(err, ECA_ERR_NO_CLIENT_CERT,
+		    "%s has no "
 		    "external certificate to open a channel with: configure "
 		    "ECA_CERT_PATH and ECA_PRIVATE_KEY_PATH",
 		    h->cfg->client_name);
@@ -91,27 +94,33 @@ read_server_hello(struct opening *o, struct eca_err *err)
 	int r;
 
 	if ((r = eca_channel_read_frame(ch, o->buf, ECA_FRAME_MAX, &len,
-	    "reading its HELLO", err)) != 0)
+		 "reading its HELLO", err)) != 0)
 		return r;
-	if ((r = eca_channel_server_hello_parse(o->buf, len, &o->sh,
-	    err)) != 0)
-		return eca_channel_err_prefix(err, r, "%s is not speaking the "
-		    "channel protocol", ch->peer);
-	if (strcmp(o->sh.host, ch->peer) != 0)
-		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH, "refused "
-		    "%s: the host at %s says it is %s (check the PEER entry "
-		    "or DNS for %s)", ch->peer, o->steps->address, o->sh.host,
+	if ((r = eca_channel_server_hello_parse(o->buf, len, &o->sh, err)) != 0)
+		return eca_channel_err_prefix(err, r,
+		    "%s is not speaking the "
+		    "channel protocol",
 		    ch->peer);
-	if ((o->primary = eca_channel_shared_primary(o->h->cfg,
-	    &o->sh)) == NULL)
-		return eca_err_set(err, ECA_ERR_FORBIDDEN, "%s and %s share "
+	if (strcmp(o->sh.host, ch->peer) != 0)
+		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
+		    "refused "
+		    "%s: the host at %s says it is %s (check the PEER entry "
+		    "or DNS for %s)",
+		    ch->peer, o->steps->address, o->sh.host, ch->peer);
+	if ((o->primary = eca_channel_shared_primary(o->h->cfg, &o->sh)) ==
+	    NULL)
+		return eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "%s and %s share "
 		    "no primary: list a common primary in both hosts' SERVER "
-		    "entries", o->h->cfg->client_name, ch->peer);
+		    "entries",
+		    o->h->cfg->client_name, ch->peer);
 	snprintf(o->steps->primary, sizeof(o->steps->primary), "%s",
 	    o->primary);
 	if ((o->d = eca_host_domain(o->h, o->primary)) == NULL)
-		return eca_err_set(err, ECA_ERR_INTERNAL, "no domain state "
-		    "for primary %s", o->primary);
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "no domain state "
+		    "for primary %s",
+		    o->primary);
 	if ((r = eca_tls_peer_chain(ch->ssl, &o->leaf, &o->chain, err)) != 0)
 		return eca_channel_err_prefix(err, r, "refused %s", ch->peer);
 	o->steps->identity_us = eca_util_mono_us() - t;
@@ -146,8 +155,8 @@ judge_server(struct opening *o, long wait_ms, struct eca_err *err)
 	enroll_us = res->autoenroll_us;
 	/* A failed refresh shows in the verdict (stale, or still missing). */
 	eca_err_clear(&se);
-	if (o->in.resumed && eca_domain_refresh(o->h, o->d, o->ch->peer,
-	    wait_ms, &se) != 0)
+	if (o->in.resumed &&
+	    eca_domain_refresh(o->h, o->d, o->ch->peer, wait_ms, &se) != 0)
 		log_debug("judging %s with the roster as it is: %s",
 		    o->ch->peer, se.msg);
 	r = eca_judge_peer(&o->in, res);
@@ -244,26 +253,29 @@ read_verdict(struct opening *o, struct eca_err *err)
 	int r;
 
 	if ((r = eca_channel_read_frame(o->ch, o->buf, ECA_FRAME_MAX, &len,
-	    "reading its VERDICT", err)) != 0)
+		 "reading its VERDICT", err)) != 0)
 		return r;
 	if ((r = eca_channel_verdict_parse(o->buf, len, &cv, err)) != 0)
-		return eca_channel_err_prefix(err, r, "%s is not speaking the "
-		    "channel protocol", peer);
+		return eca_channel_err_prefix(err, r,
+		    "%s is not speaking the "
+		    "channel protocol",
+		    peer);
 	if (!cv.accept)
 		return eca_err_set(err, cv.code, "%s refused this host: %s",
-		    peer, cv.message[0] != '\0' ? cv.message :
-		    eca_err_desc(cv.code));
+		    peer,
+		    cv.message[0] != '\0' ? cv.message : eca_err_desc(cv.code));
 	if (cv.primary[0] != '\0' && strcmp(cv.primary, o->primary) != 0)
-		return eca_err_set(err, ECA_ERR_PROTOCOL, "%s accepted this "
-		    "host for primary %s, not %s as asked", peer, cv.primary,
-		    o->primary);
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "%s accepted this "
+		    "host for primary %s, not %s as asked",
+		    peer, cv.primary, o->primary);
 	return 0;
 }
 
 int
-eca_channel_open(struct eca_host *h, const char *peer,
-    enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
-    struct eca_channel_steps *steps, struct eca_err *err)
+eca_channel_open(struct eca_host *h, const char *peer, enum eca_purpose purpose,
+    long timeout_ms, struct eca_channel **out, struct eca_channel_steps *steps,
+    struct eca_err *err)
 {
 	struct eca_channel_steps local;
 	struct opening *o = NULL;
@@ -278,7 +290,7 @@ eca_channel_open(struct eca_host *h, const char *peer,
 	if (out != NULL)
 		*out = NULL;
 	if (out == NULL)
-		h = NULL;	/* nowhere to put the channel */
+		h = NULL; /* nowhere to put the channel */
 	if ((r = open_check(h, peer, purpose, canon, err)) != 0)
 		goto out;
 	/* The judgment is big (two certificates' details): not on the stack. */
@@ -297,21 +309,20 @@ eca_channel_open(struct eca_host *h, const char *peer,
 	memcpy(o->ch->peer, canon, strlen(canon) + 1);
 
 	if ((r = eca_channel_tcp_connect(o->ch, h->cfg, steps, err)) != 0 ||
-	    (r = eca_channel_tls_connect(o->ch, h->client_ctx, steps,
-	    err)) != 0 ||
+	    (r = eca_channel_tls_connect(o->ch, h->client_ctx, steps, err)) !=
+		0 ||
 	    (r = read_server_hello(o, err)) != 0 ||
 	    (r = judge_before_hello(o, purpose, err)) != 0 ||
 	    (r = send_client_hello(o, purpose, err)) != 0 ||
 	    (r = read_verdict(o, err)) != 0)
 		goto out;
 	/* The server enrolled while reading our HELLO: wait to see it. */
-	if (o->deferred && (r = judge_server(o, ECA_ENROLL_WAIT_MS,
-	    err)) != 0)
+	if (o->deferred && (r = judge_server(o, ECA_ENROLL_WAIT_MS, err)) != 0)
 		goto out;
 	*out = o->ch;
 	o->ch = NULL;
 	r = 0;
- out:
+out:
 	steps->total_us = eca_util_mono_us() - t0;
 	if (o != NULL) {
 		eca_channel_close(o->ch);
@@ -356,15 +367,17 @@ eca_channel_send_frame(struct eca_channel *ch, const unsigned char *frame,
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "no channel or frame");
 	if (eca_channel_frame_need(frame, len, &flen) != 0 || flen != len)
-		return eca_err_set(err, ECA_ERR_USAGE, "not one whole frame of "
-		    "at most %d bytes", ECA_FRAME_MAX);
+		return eca_err_set(err, ECA_ERR_USAGE,
+		    "not one whole frame of "
+		    "at most %d bytes",
+		    ECA_FRAME_MAX);
 	return eca_channel_write_full(ch, frame, len,
 	    eca_channel_deadline(ch->timeout_ms), "sending a frame", err);
 }
 
 int
-eca_channel_recv_frame(struct eca_channel *ch, unsigned char *buf,
-    size_t cap, size_t *len, struct eca_err *err)
+eca_channel_recv_frame(struct eca_channel *ch, unsigned char *buf, size_t cap,
+    size_t *len, struct eca_err *err)
 {
 	if (len != NULL)
 		*len = 0;
@@ -391,22 +404,25 @@ eca_channel_ping(struct eca_channel *ch, struct eca_err *err)
 	/* Different every time, so an echo cannot be a stale answer. */
 	snprintf(payload, sizeof(payload), "eca ping %lld",
 	    (long long)eca_util_mono_us());
-	if ((r = eca_channel_send_json(ch, json_pack("{s:s, s:s}", "op",
-	    "ping", "payload", payload), "sending a ping", err)) != 0 ||
+	if ((r = eca_channel_send_json(ch,
+		 json_pack("{s:s, s:s}", "op", "ping", "payload", payload),
+		 "sending a ping", err)) != 0 ||
 	    (r = eca_channel_recv_json(ch, "waiting for the ping's echo", &j,
-	    err)) != 0)
+		 err)) != 0)
 		goto out;
 	op = json_object_get(j, "op");
 	pl = json_object_get(j, "payload");
 	if (!json_is_string(op) || strcmp(json_string_value(op), "ping") != 0 ||
 	    !json_is_string(pl) ||
 	    strcmp(json_string_value(pl), payload) != 0) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL, "%s answered the ping "
-		    "with something other than its echo", ch->peer);
+		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "%s answered the ping "
+		    "with something other than its echo",
+		    ch->peer);
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	json_decref(j);
 	return r;
 }
@@ -417,15 +433,15 @@ bulk_check(struct eca_channel *ch, int64_t n, struct eca_err *err)
 	if (ch == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL, "no channel");
 	if (n < 0 || n > ECA_BULK_MAX)
-		return eca_err_set(err, ECA_ERR_USAGE, "a bulk transfer of "
-		    "%lld bytes is out of range (0 to %lld)", (long long)n,
-		    (long long)ECA_BULK_MAX);
+		return eca_err_set(err, ECA_ERR_USAGE,
+		    "a bulk transfer of "
+		    "%lld bytes is out of range (0 to %lld)",
+		    (long long)n, (long long)ECA_BULK_MAX);
 	return 0;
 }
 
 int
-eca_channel_bulk_send(struct eca_channel *ch, int64_t n,
-    struct eca_err *err)
+eca_channel_bulk_send(struct eca_channel *ch, int64_t n, struct eca_err *err)
 {
 	unsigned char *chunk = NULL;
 	const json_t *got;
@@ -440,36 +456,37 @@ eca_channel_bulk_send(struct eca_channel *ch, int64_t n,
 		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = eca_channel_send_json(ch, json_pack("{s:s, s:I}", "op",
-	    "send", "bytes", (json_int_t)n), "asking to send bulk data",
-	    err)) != 0)
+	if ((r = eca_channel_send_json(ch,
+		 json_pack("{s:s, s:I}", "op", "send", "bytes", (json_int_t)n),
+		 "asking to send bulk data", err)) != 0)
 		goto out;
 	for (left = n; left > 0; left -= (int64_t)k) {
 		k = left < BULK_CHUNK ? (size_t)left : BULK_CHUNK;
 		if ((r = eca_channel_write_full(ch, chunk, k,
-		    eca_channel_deadline(ch->timeout_ms), "sending bulk data",
-		    err)) != 0)
+			 eca_channel_deadline(ch->timeout_ms),
+			 "sending bulk data", err)) != 0)
 			goto out;
 	}
 	if ((r = eca_channel_recv_json(ch, "waiting for the bulk receipt", &j,
-	    err)) != 0)
+		 err)) != 0)
 		goto out;
 	got = json_object_get(j, "received");
 	if (!json_is_integer(got) || json_integer_value(got) != n) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL, "%s did not confirm "
-		    "receiving the %lld bytes sent", ch->peer, (long long)n);
+		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "%s did not confirm "
+		    "receiving the %lld bytes sent",
+		    ch->peer, (long long)n);
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	json_decref(j);
 	free(chunk);
 	return r;
 }
 
 int
-eca_channel_bulk_receive(struct eca_channel *ch, int64_t n,
-    struct eca_err *err)
+eca_channel_bulk_receive(struct eca_channel *ch, int64_t n, struct eca_err *err)
 {
 	unsigned char *chunk = NULL;
 	int64_t left;
@@ -482,19 +499,20 @@ eca_channel_bulk_receive(struct eca_channel *ch, int64_t n,
 		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = eca_channel_send_json(ch, json_pack("{s:s, s:I}", "op",
-	    "receive", "bytes", (json_int_t)n), "asking for bulk data",
-	    err)) != 0)
+	if ((r = eca_channel_send_json(ch,
+		 json_pack("{s:s, s:I}", "op", "receive", "bytes",
+		     (json_int_t)n),
+		 "asking for bulk data", err)) != 0)
 		goto out;
 	for (left = n; left > 0; left -= (int64_t)k) {
 		k = left < BULK_CHUNK ? (size_t)left : BULK_CHUNK;
 		if ((r = eca_channel_read_full(ch, chunk, k,
-		    eca_channel_deadline(ch->timeout_ms), "receiving bulk data",
-		    err)) != 0)
+			 eca_channel_deadline(ch->timeout_ms),
+			 "receiving bulk data", err)) != 0)
 			goto out;
 	}
 	r = 0;
- out:
+out:
 	free(chunk);
 	return r;
 }

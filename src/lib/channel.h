@@ -62,7 +62,7 @@
 
 #define ECA_FRAME_MAX (16 * 1024)
 #define ECA_PROTOCOL_VERSION 1
-#define ECA_BULK_MAX ((int64_t)1 << 40)	/* largest bulk transfer asked */
+#define ECA_BULK_MAX ((int64_t)1 << 40) /* largest bulk transfer asked */
 
 struct eca_channel_server_hello {
 	char host[ECA_HOST_MAX];
@@ -91,7 +91,7 @@ struct eca_channel_client_hello {
 
 struct eca_channel_verdict {
 	int accept;
-	int code;			/* 0 or ECA_ERR_* (by name on the wire) */
+	int code; /* 0 or ECA_ERR_* (by name on the wire) */
 	char message[ECA_ERR_MSG_MAX];
 	char primary[ECA_HOST_MAX];
 };
@@ -136,17 +136,17 @@ int eca_channel_verdict_parse(const unsigned char *buf, size_t len,
 const char *eca_channel_shared_primary(const struct eca_config *mine,
     const struct eca_channel_server_hello *theirs);
 
-struct eca_host;	/* host.h */
+struct eca_host; /* host.h */
 
 /* What `eca ping` reports, step by step (microseconds; -1 not reached). */
 struct eca_channel_steps {
-	char address[ECA_HOST_MAX + 8];	/* host:port connected to */
+	char address[ECA_HOST_MAX + 8]; /* host:port connected to */
 	int64_t resolve_us;
 	int64_t tcp_us;
 	int64_t tls_us;
-	int64_t identity_us;		/* server HELLO + peer check */
-	int64_t enroll_check_us;	/* roster lookup, refresh included */
-	int64_t autoenroll_us;		/* -1 if no auto-enrollment happened */
+	int64_t identity_us;	 /* server HELLO + peer check */
+	int64_t enroll_check_us; /* roster lookup, refresh included */
+	int64_t autoenroll_us;	 /* -1 if no auto-enrollment happened */
 	int autoenrolled;
 	char tls_version[16];
 	char cipher[64];

@@ -27,8 +27,9 @@ role_valid(enum eca_role r)
 static void
 show(const char *s, size_t len, char *out, size_t outlen)
 {
-	eca_text_sanitize(s, len, out, outlen < ECA_CHANNEL_SHOW_MAX + 1 ?
-	    outlen : ECA_CHANNEL_SHOW_MAX + 1);
+	eca_text_sanitize(s, len, out,
+	    outlen < ECA_CHANNEL_SHOW_MAX + 1 ? outlen :
+						ECA_CHANNEL_SHOW_MAX + 1);
 }
 
 /* A peer's whole message, escaped, cut to fit out. */
@@ -81,8 +82,8 @@ eca_channel_frame_need(const unsigned char *buf, size_t len, size_t *frame_len)
 }
 
 int
-eca_channel_frame_encode(const void *json_obj, unsigned char **out,
-    size_t *len, struct eca_err *err)
+eca_channel_frame_encode(const void *json_obj, unsigned char **out, size_t *len,
+    struct eca_err *err)
 {
 	char *s = NULL;
 	unsigned char *f = NULL;
@@ -95,17 +96,17 @@ eca_channel_frame_encode(const void *json_obj, unsigned char **out,
 		r = eca_err_set(err, ECA_ERR_INTERNAL, "no message to frame");
 		goto out;
 	}
-	if ((s = json_dumps((const json_t *)json_obj, JSON_COMPACT)) ==
-	    NULL) {
+	if ((s = json_dumps((const json_t *)json_obj, JSON_COMPACT)) == NULL) {
 		r = eca_err_set(err, ECA_ERR_NOMEM,
 		    "out of memory encoding a channel message");
 		goto out;
 	}
 	n = strlen(s);
 	if (n == 0 || n > ECA_FRAME_MAX) {
-		r = eca_err_set(err, ECA_ERR_TOO_LARGE, "a channel message of "
-		    "%zu bytes does not fit in a frame (at most %d)", n,
-		    ECA_FRAME_MAX);
+		r = eca_err_set(err, ECA_ERR_TOO_LARGE,
+		    "a channel message of "
+		    "%zu bytes does not fit in a frame (at most %d)",
+		    n, ECA_FRAME_MAX);
 		goto out;
 	}
 	if ((f = malloc(ECA_CHANNEL_FRAME_HDR + n)) == NULL) {
@@ -122,7 +123,7 @@ eca_channel_frame_encode(const void *json_obj, unsigned char **out,
 	*len = ECA_CHANNEL_FRAME_HDR + n;
 	f = NULL;
 	r = 0;
- out:
+out:
 	free(s);
 	free(f);
 	return r;
@@ -135,7 +136,7 @@ int
 eca_channel_load_object(const unsigned char *buf, size_t len, const char *what,
     json_t **out, struct eca_err *err)
 {
-	json_error_t jerr = { .line = 0 };	/* jansson may leave it unset */
+	json_error_t jerr = {.line = 0}; /* jansson may leave it unset */
 	char text[ECA_CHANNEL_SHOW_MAX + 1];
 	json_t *j;
 
@@ -144,15 +145,19 @@ eca_channel_load_object(const unsigned char *buf, size_t len, const char *what,
 		return eca_err_set(err, ECA_ERR_PROTOCOL, "the %s is empty",
 		    what);
 	if (len > ECA_FRAME_MAX)
-		return eca_err_set(err, ECA_ERR_PROTOCOL, "the %s is %zu "
-		    "bytes long (at most %d)", what, len, ECA_FRAME_MAX);
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the %s is %zu "
+		    "bytes long (at most %d)",
+		    what, len, ECA_FRAME_MAX);
 	if ((j = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES,
-	    &jerr)) == NULL) {
+		 &jerr)) == NULL) {
 		/* jansson quotes the input it choked on: clean it. */
 		show(jerr.text, strnlen(jerr.text, sizeof(jerr.text)), text,
 		    sizeof(text));
-		return eca_err_set(err, ECA_ERR_PROTOCOL, "the %s is not "
-		    "valid JSON (%s, at byte %d)", what, text, jerr.position);
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the %s is not "
+		    "valid JSON (%s, at byte %d)",
+		    what, text, jerr.position);
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
@@ -175,16 +180,18 @@ get_version(const json_t *j, const char *what, struct eca_err *err)
 		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the %s's \"v\" is not an integer", what);
 	if (json_integer_value(v) != ECA_PROTOCOL_VERSION)
-		return eca_err_set(err, ECA_ERR_PROTOCOL, "the %s speaks "
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the %s speaks "
 		    "protocol version %lld; this host speaks version %d "
-		    "(upgrade the older host)", what,
-		    (long long)json_integer_value(v), ECA_PROTOCOL_VERSION);
+		    "(upgrade the older host)",
+		    what, (long long)json_integer_value(v),
+		    ECA_PROTOCOL_VERSION);
 	return 0;
 }
 
 static int
-get_string(const json_t *j, const char *key, const char *what,
-    const char **out, size_t *len, struct eca_err *err)
+get_string(const json_t *j, const char *key, const char *what, const char **out,
+    size_t *len, struct eca_err *err)
 {
 	const json_t *v;
 
@@ -201,8 +208,8 @@ get_string(const json_t *j, const char *key, const char *what,
 
 /* A host name into out (ECA_HOST_MAX); "" accepted only if allow_empty. */
 static int
-host_string(const json_t *v, const char *key, const char *what,
-    int allow_empty, char *out, struct eca_err *err)
+host_string(const json_t *v, const char *key, const char *what, int allow_empty,
+    char *out, struct eca_err *err)
 {
 	char text[ECA_CHANNEL_SHOW_MAX + 1];
 	const char *s;
@@ -224,15 +231,17 @@ host_string(const json_t *v, const char *key, const char *what,
 	if (len >= ECA_HOST_MAX || strlen(s) != len ||
 	    eca_hostname_canon(s, out, ECA_HOST_MAX, NULL) != 0) {
 		show(s, len, text, sizeof(text));
-		return eca_err_set(err, ECA_ERR_PROTOCOL, "the %s's \"%s\" "
-		    "is not a valid host name ('%s')", what, key, text);
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the %s's \"%s\" "
+		    "is not a valid host name ('%s')",
+		    what, key, text);
 	}
 	return 0;
 }
 
 static int
-get_host(const json_t *j, const char *key, const char *what,
-    int allow_empty, char *out, struct eca_err *err)
+get_host(const json_t *j, const char *key, const char *what, int allow_empty,
+    char *out, struct eca_err *err)
 {
 	const json_t *v;
 
@@ -255,8 +264,10 @@ get_role(const json_t *j, const char *what, enum eca_role *out,
 		return r;
 	if (strlen(s) != len || (role = eca_config_role_from_name(s)) < 0) {
 		show(s, len, text, sizeof(text));
-		return eca_err_set(err, ECA_ERR_PROTOCOL, "the %s's \"role\" "
-		    "'%s' is not client, media or primary", what, text);
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the %s's \"role\" "
+		    "'%s' is not client, media or primary",
+		    what, text);
 	}
 	*out = (enum eca_role)role;
 	return 0;
@@ -326,20 +337,22 @@ eca_channel_server_hello_encode(const struct eca_channel_server_hello *h,
 	for (i = 0; i < h->nprimaries; i++) {
 		if (!eca_hostname_is_canon(h->primaries[i])) {
 			json_decref(arr);
-			return eca_err_set(err, ECA_ERR_INTERNAL, "cannot "
+			return eca_err_set(err, ECA_ERR_INTERNAL,
+			    "cannot "
 			    "encode a server HELLO: primary %zu is not a valid "
-			    "host name", i + 1);
+			    "host name",
+			    i + 1);
 		}
-		if (json_array_append_new(arr,
-		    json_string(h->primaries[i])) != 0) {
+		if (json_array_append_new(arr, json_string(h->primaries[i])) !=
+		    0) {
 			json_decref(arr);
 			return eca_err_set(err, ECA_ERR_NOMEM,
 			    "out of memory encoding a channel message");
 		}
 	}
 	j = json_pack("{s:i, s:s, s:s, s:o, s:b}", "v", ECA_PROTOCOL_VERSION,
-	    "host", h->host, "role", eca_config_role_name(h->role),
-	    "primaries", arr, "cert", h->has_cert ? 1 : 0);
+	    "host", h->host, "role", eca_config_role_name(h->role), "primaries",
+	    arr, "cert", h->has_cert ? 1 : 0);
 	return eca_channel_frame_json(j, out, len, err);
 }
 
@@ -372,19 +385,20 @@ eca_channel_server_hello_parse(const unsigned char *buf, size_t len,
 		goto out;
 	}
 	if (json_array_size(arr) > ECA_MAX_SERVERS) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL, "the %s lists %zu "
-		    "primaries (at most %d)", what, json_array_size(arr),
-		    ECA_MAX_SERVERS);
+		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the %s lists %zu "
+		    "primaries (at most %d)",
+		    what, json_array_size(arr), ECA_MAX_SERVERS);
 		goto out;
 	}
 	for (i = 0; i < json_array_size(arr); i++) {
 		if ((r = host_string(json_array_get(arr, i), "primaries", what,
-		    0, out->primaries[i], err)) != 0)
+			 0, out->primaries[i], err)) != 0)
 			goto out;
 	}
 	out->nprimaries = json_array_size(arr);
 	r = 0;
- out:
+out:
 	json_decref(j);
 	if (r != 0)
 		memset(out, 0, sizeof(*out));
@@ -439,21 +453,22 @@ eca_channel_client_hello_parse(const unsigned char *buf, size_t len,
 	    (r = get_string(j, "purpose", what, &s, &slen, err)) != 0)
 		goto out;
 	if (json_object_get(j, "auto") != NULL) {
-		if ((r = get_bool(j, "auto", what, &out->autoenroll,
-		    err)) != 0)
+		if ((r = get_bool(j, "auto", what, &out->autoenroll, err)) != 0)
 			goto out;
 		out->has_autoenroll = 1;
 	}
 	if (strlen(s) != slen || (p = eca_purpose_from_name(s)) < 0) {
 		show(s, slen, text, sizeof(text));
-		r = eca_err_set(err, ECA_ERR_PROTOCOL, "the %s's \"purpose\" "
+		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the %s's \"purpose\" "
 		    "'%s' is not one of backup, restore, replication, "
-		    "console, control, ping", what, text);
+		    "console, control, ping",
+		    what, text);
 		goto out;
 	}
 	out->purpose = (enum eca_purpose)p;
 	r = 0;
- out:
+out:
 	json_decref(j);
 	if (r != 0)
 		memset(out, 0, sizeof(*out));
@@ -469,8 +484,8 @@ eca_channel_verdict_encode(const struct eca_channel_verdict *v,
 	*out = NULL;
 	*len = 0;
 	if (v == NULL || (v->accept != 0) != (v->code == 0) ||
-	    (v->code != 0 && (v->code <= ECA_ERR_FIRST_ ||
-	    v->code >= ECA_ERR_LAST_)) ||
+	    (v->code != 0 &&
+		(v->code <= ECA_ERR_FIRST_ || v->code >= ECA_ERR_LAST_)) ||
 	    (v->primary[0] != '\0' && !eca_hostname_is_canon(v->primary)))
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot encode a VERDICT whose accept, code or primary "
@@ -504,23 +519,29 @@ eca_channel_verdict_parse(const unsigned char *buf, size_t len,
 		goto out;
 	show(s, slen, text, sizeof(text));
 	if (strlen(s) != slen) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL, "the %s's \"code\" "
-		    "'%s' is not a reason code", what, text);
+		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the %s's \"code\" "
+		    "'%s' is not a reason code",
+		    what, text);
 		goto out;
 	}
 	out->code = eca_err_from_name(s);
 	/* eca_err_from_name maps unknown names to INTERNAL: tell them apart. */
 	if (out->code == ECA_ERR_INTERNAL && strcmp(s, "INTERNAL") != 0) {
 		if (out->accept) {
-			r = eca_err_set(err, ECA_ERR_PROTOCOL, "the %s accepts "
-			    "with the unknown code '%s'", what, text);
+			r = eca_err_set(err, ECA_ERR_PROTOCOL,
+			    "the %s accepts "
+			    "with the unknown code '%s'",
+			    what, text);
 			goto out;
 		}
 		/* A newer peer's reason: still a refusal. */
 	}
 	if (out->accept && out->code != 0) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL, "the %s accepts with "
-		    "code %s", what, text);
+		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the %s accepts with "
+		    "code %s",
+		    what, text);
 		goto out;
 	}
 	if (!out->accept && out->code == 0) {
@@ -532,7 +553,7 @@ eca_channel_verdict_parse(const unsigned char *buf, size_t len,
 		goto out;
 	clean_text(s, slen, out->message, sizeof(out->message));
 	r = 0;
- out:
+out:
 	json_decref(j);
 	if (r != 0)
 		memset(out, 0, sizeof(*out));
@@ -556,7 +577,7 @@ eca_channel_shared_primary(const struct eca_config *mine,
 			return mine->servers[i].name;
 		for (k = 0; k < theirs->nprimaries && k < ECA_MAX_SERVERS; k++)
 			if (eca_hostname_eq(mine->servers[i].name,
-			    theirs->primaries[k]))
+				theirs->primaries[k]))
 				return mine->servers[i].name;
 	}
 	return NULL;

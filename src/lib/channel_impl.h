@@ -15,22 +15,22 @@
 
 #include "channel.h"
 
-#define ECA_CHANNEL_FRAME_HDR 4		/* a frame's length, big-endian */
-#define ECA_CHANNEL_SHOW_MAX 48		/* peer text quoted in a message */
+#define ECA_CHANNEL_FRAME_HDR 4 /* a frame's length, big-endian */
+#define ECA_CHANNEL_SHOW_MAX 48 /* peer text quoted in a message */
 
 struct eca_channel {
 	SSL *ssl;
 	int fd;
-	long timeout_ms;		/* each step's deadline */
+	long timeout_ms; /* each step's deadline */
 	enum eca_purpose purpose;
-	char peer[ECA_HOST_MAX];	/* canonical */
+	char peer[ECA_HOST_MAX]; /* canonical */
 };
 
 /* channel_codec.c */
 
 /* Put "prefix: " in front of err's message, keeping its code. */
-int eca_channel_err_prefix(struct eca_err *err, int code, const char *fmt,
-    ...) ECA_PRINTF(3, 4);
+int eca_channel_err_prefix(struct eca_err *err, int code, const char *fmt, ...)
+    ECA_PRINTF(3, 4);
 /* Frame j (consumed; NULL is out of memory) into *out (caller frees). */
 int eca_channel_frame_json(json_t *j, unsigned char **out, size_t *len,
     struct eca_err *err);
@@ -49,16 +49,16 @@ int eca_channel_load_object(const unsigned char *buf, size_t len,
 
 /* The deadline timeout_ms from now. */
 int64_t eca_channel_deadline(long timeout_ms);
-int eca_channel_read_full(struct eca_channel *ch, unsigned char *buf,
-    size_t n, int64_t deadline, const char *what, struct eca_err *err);
+int eca_channel_read_full(struct eca_channel *ch, unsigned char *buf, size_t n,
+    int64_t deadline, const char *what, struct eca_err *err);
 int eca_channel_write_full(struct eca_channel *ch, const unsigned char *buf,
     size_t n, int64_t deadline, const char *what, struct eca_err *err);
 /* One frame's payload into buf (cap bytes), within one timeout. */
 int eca_channel_read_frame(struct eca_channel *ch, unsigned char *buf,
     size_t cap, size_t *len, const char *what, struct eca_err *err);
 /* Send j (consumed) as one frame. */
-int eca_channel_send_json(struct eca_channel *ch, json_t *j,
-    const char *what, struct eca_err *err);
+int eca_channel_send_json(struct eca_channel *ch, json_t *j, const char *what,
+    struct eca_err *err);
 /*
  * Receive a frame that must be a JSON object (*out, caller's); an error
  * object ({"error":{...}}) is returned as its code.

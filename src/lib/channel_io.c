@@ -108,8 +108,8 @@ nosig_setup(void)
 
 	if ((idx = BIO_get_new_index()) == -1)
 		return;
-	if ((m = BIO_meth_new(idx | BIO_TYPE_SOURCE_SINK |
-	    BIO_TYPE_DESCRIPTOR, "eca socket")) == NULL)
+	if ((m = BIO_meth_new(idx | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+		 "eca socket")) == NULL)
 		return;
 	if (BIO_meth_set_write(m, nosig_write) != 1 ||
 	    BIO_meth_set_read(m, nosig_read) != 1 ||
@@ -126,8 +126,7 @@ nosig_bio(int fd)
 {
 	BIO *b;
 
-	if (pthread_once(&nosig_once, nosig_setup) != 0 ||
-	    nosig_method == NULL)
+	if (pthread_once(&nosig_once, nosig_setup) != 0 || nosig_method == NULL)
 		return NULL;
 	if ((b = BIO_new(nosig_method)) == NULL)
 		return NULL;
@@ -161,9 +160,9 @@ wait_fd(int fd, short events, int64_t deadline)
 		pfd.revents = 0;
 		n = poll(&pfd, 1, (int)((left + 999) / 1000));
 		if (n > 0)
-			return 0;	/* errors show in the next I/O call */
+			return 0; /* errors show in the next I/O call */
 		if (n == 0)
-			continue;	/* re-check the clock */
+			continue; /* re-check the clock */
 		if (errno != EINTR)
 			return ECA_ERR_IO;
 	}
@@ -174,8 +173,8 @@ wait_fd(int fd, short events, int64_t deadline)
  * say why the channel is done.  what is a phrase ("reading the VERDICT").
  */
 static int
-ssl_wait(struct eca_channel *ch, int ret, int64_t deadline,
-    const char *what, struct eca_err *err)
+ssl_wait(struct eca_channel *ch, int ret, int64_t deadline, const char *what,
+    struct eca_err *err)
 {
 	unsigned long e;
 	short ev;
@@ -196,8 +195,7 @@ ssl_wait(struct eca_channel *ch, int ret, int64_t deadline,
 	case SSL_ERROR_SYSCALL:
 		if (ERR_peek_error() == 0) {
 			ERR_clear_error();
-			if (saved == 0 || saved == ECONNRESET ||
-			    saved == EPIPE)
+			if (saved == 0 || saved == ECONNRESET || saved == EPIPE)
 				return eca_err_set(err, ECA_ERR_PROTOCOL,
 				    "%s closed the connection while %s",
 				    ch->peer, what);
@@ -214,17 +212,23 @@ ssl_wait(struct eca_channel *ch, int ret, int64_t deadline,
 			    "%s closed the connection while %s", ch->peer,
 			    what);
 		}
-		eca_err_set(err, ECA_ERR_PROTOCOL, "TLS failed with %s while "
-		    "%s", ch->peer, what);
+		eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "TLS failed with %s while "
+		    "%s",
+		    ch->peer, what);
 		eca_err_add_openssl(err);
 		return ECA_ERR_PROTOCOL;
 	}
 	if ((r = wait_fd(ch->fd, ev, deadline)) == ECA_ERR_TIMEOUT)
-		return eca_err_set(err, ECA_ERR_TIMEOUT, "%s did not answer "
-		    "within %ld ms while %s", ch->peer, ch->timeout_ms, what);
+		return eca_err_set(err, ECA_ERR_TIMEOUT,
+		    "%s did not answer "
+		    "within %ld ms while %s",
+		    ch->peer, ch->timeout_ms, what);
 	if (r != 0)
-		return eca_err_set(err, ECA_ERR_IO, "waiting for %s while %s: "
-		    "%s", ch->peer, what, strerror(errno));
+		return eca_err_set(err, ECA_ERR_IO,
+		    "waiting for %s while %s: "
+		    "%s",
+		    ch->peer, what, strerror(errno));
 	return 0;
 }
 
@@ -271,8 +275,8 @@ eca_channel_write_full(struct eca_channel *ch, const unsigned char *buf,
 }
 
 int
-eca_channel_read_frame(struct eca_channel *ch, unsigned char *buf,
-    size_t cap, size_t *len, const char *what, struct eca_err *err)
+eca_channel_read_frame(struct eca_channel *ch, unsigned char *buf, size_t cap,
+    size_t *len, const char *what, struct eca_err *err)
 {
 	unsigned char hdr[ECA_CHANNEL_FRAME_HDR];
 	int64_t deadline = eca_channel_deadline(ch->timeout_ms);
@@ -281,27 +285,29 @@ eca_channel_read_frame(struct eca_channel *ch, unsigned char *buf,
 
 	*len = 0;
 	if ((r = eca_channel_read_full(ch, hdr, sizeof(hdr), deadline, what,
-	    err)) != 0)
+		 err)) != 0)
 		return r;
 	switch (eca_channel_frame_need(hdr, sizeof(hdr), &flen)) {
 	case ECA_ERR_PROTOCOL:
 		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "%s sent an empty frame while %s", ch->peer, what);
 	case ECA_ERR_TOO_LARGE:
-		return eca_err_set(err, ECA_ERR_TOO_LARGE, "%s announced a "
-		    "frame of more than %d bytes while %s", ch->peer,
-		    ECA_FRAME_MAX, what);
+		return eca_err_set(err, ECA_ERR_TOO_LARGE,
+		    "%s announced a "
+		    "frame of more than %d bytes while %s",
+		    ch->peer, ECA_FRAME_MAX, what);
 	default:
-		break;	/* 1: the payload follows */
+		break; /* 1: the payload follows */
 	}
 	flen = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
 	    (size_t)hdr[2] << 8 | (size_t)hdr[3];
 	if (flen > cap)
-		return eca_err_set(err, ECA_ERR_TOO_LARGE, "%s sent a frame "
-		    "of %zu bytes while %s (at most %zu expected)", ch->peer,
-		    flen, what, cap);
-	if ((r = eca_channel_read_full(ch, buf, flen, deadline, what,
-	    err)) != 0)
+		return eca_err_set(err, ECA_ERR_TOO_LARGE,
+		    "%s sent a frame "
+		    "of %zu bytes while %s (at most %zu expected)",
+		    ch->peer, flen, what, cap);
+	if ((r = eca_channel_read_full(ch, buf, flen, deadline, what, err)) !=
+	    0)
 		return r;
 	*len = flen;
 	return 0;
@@ -324,8 +330,8 @@ eca_channel_send_json(struct eca_channel *ch, json_t *j, const char *what,
 }
 
 int
-eca_channel_recv_json(struct eca_channel *ch, const char *what,
-    json_t **out, struct eca_err *err)
+eca_channel_recv_json(struct eca_channel *ch, const char *what, json_t **out,
+    struct eca_err *err)
 {
 	unsigned char *buf = NULL;
 	json_t *j = NULL;
@@ -338,7 +344,7 @@ eca_channel_recv_json(struct eca_channel *ch, const char *what,
 		goto out;
 	}
 	if ((r = eca_channel_read_frame(ch, buf, ECA_FRAME_MAX, &len, what,
-	    err)) != 0)
+		 err)) != 0)
 		goto out;
 	if ((r = eca_channel_load_object(buf, len, "answer", &j, err)) != 0) {
 		r = eca_channel_err_prefix(err, r, "%s while %s", ch->peer,
@@ -346,14 +352,16 @@ eca_channel_recv_json(struct eca_channel *ch, const char *what,
 		goto out;
 	}
 	if ((r = eca_wire_parse_error(j, err)) != 0) {
-		r = eca_channel_err_prefix(err, r, "%s answered an error "
-		    "while %s", ch->peer, what);
+		r = eca_channel_err_prefix(err, r,
+		    "%s answered an error "
+		    "while %s",
+		    ch->peer, what);
 		goto out;
 	}
 	*out = j;
 	j = NULL;
 	r = 0;
- out:
+out:
 	json_decref(j);
 	free(buf);
 	return r;
@@ -361,8 +369,8 @@ eca_channel_recv_json(struct eca_channel *ch, const char *what,
 
 /* Where peer listens: its PEER entry, else its name and the default port. */
 static void
-peer_address(const struct eca_config *cfg, const char *peer,
-    const char **host, const char **port)
+peer_address(const struct eca_config *cfg, const char *peer, const char **host,
+    const char **port)
 {
 	size_t i;
 
@@ -384,10 +392,10 @@ static void
 format_address(const struct sockaddr *sa, socklen_t salen, char *buf,
     size_t len)
 {
-	char host[128], serv[16];	/* numeric forms only */
+	char host[128], serv[16]; /* numeric forms only */
 
 	if (getnameinfo(sa, salen, host, sizeof(host), serv, sizeof(serv),
-	    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(buf, len, "?");
 		return;
 	}
@@ -405,8 +413,9 @@ connect_one(const struct addrinfo *ai, int64_t deadline, int *fdp)
 	int fd, e, one = 1;
 
 	*fdp = -1;
-	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, ai->ai_protocol)) == -1)
+	if ((fd = socket(ai->ai_family,
+		 ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		 ai->ai_protocol)) == -1)
 		return errno;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
 		if (errno != EINPROGRESS) {
@@ -449,9 +458,11 @@ eca_channel_tcp_connect(struct eca_channel *ch, const struct eca_config *cfg,
 	hints.ai_flags = AI_NUMERICSERV;
 	t = eca_util_mono_us();
 	if ((r = getaddrinfo(host, port, &hints, &res)) != 0) {
-		r = eca_err_set(err, ECA_ERR_UNREACHABLE, "cannot resolve %s "
+		r = eca_err_set(err, ECA_ERR_UNREACHABLE,
+		    "cannot resolve %s "
 		    "(%s): %s (add `PEER = %s host:port` to the configuration "
-		    "or fix DNS)", ch->peer, host,
+		    "or fix DNS)",
+		    ch->peer, host,
 		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r),
 		    ch->peer);
 		goto out;
@@ -462,8 +473,7 @@ eca_channel_tcp_connect(struct eca_channel *ch, const struct eca_config *cfg,
 	deadline = eca_channel_deadline(ch->timeout_ms);
 	addr[0] = '\0';
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		format_address(ai->ai_addr, ai->ai_addrlen, addr,
-		    sizeof(addr));
+		format_address(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr));
 		if ((e = connect_one(ai, deadline, &ch->fd)) == 0)
 			break;
 		if (e == ETIMEDOUT)
@@ -472,20 +482,22 @@ eca_channel_tcp_connect(struct eca_channel *ch, const struct eca_config *cfg,
 	snprintf(steps->address, sizeof(steps->address), "%s", addr);
 	if (ch->fd == -1) {
 		if (e == ETIMEDOUT)
-			r = eca_err_set(err, ECA_ERR_TIMEOUT, "cannot connect "
+			r = eca_err_set(err, ECA_ERR_TIMEOUT,
+			    "cannot connect "
 			    "to %s at %s within %ld ms (is ecad running there "
-			    "and its LISTEN address reachable?)", ch->peer,
-			    addr, ch->timeout_ms);
+			    "and its LISTEN address reachable?)",
+			    ch->peer, addr, ch->timeout_ms);
 		else
-			r = eca_err_set(err, ECA_ERR_UNREACHABLE, "cannot "
+			r = eca_err_set(err, ECA_ERR_UNREACHABLE,
+			    "cannot "
 			    "connect to %s at %s: %s (is ecad running there "
-			    "and its LISTEN address reachable?)", ch->peer,
-			    addr, strerror(e));
+			    "and its LISTEN address reachable?)",
+			    ch->peer, addr, strerror(e));
 		goto out;
 	}
 	steps->tcp_us = eca_util_mono_us() - t;
 	r = 0;
- out:
+out:
 	if (res != NULL)
 		freeaddrinfo(res);
 	return r;
@@ -510,14 +522,18 @@ eca_channel_tls_connect(struct eca_channel *ch, SSL_CTX *ctx,
 
 	t = eca_util_mono_us();
 	if ((ch->ssl = SSL_new(ctx)) == NULL) {
-		eca_err_set(err, ECA_ERR_NOMEM, "cannot create a TLS "
-		    "connection to %s", ch->peer);
+		eca_err_set(err, ECA_ERR_NOMEM,
+		    "cannot create a TLS "
+		    "connection to %s",
+		    ch->peer);
 		eca_err_add_openssl(err);
 		return ECA_ERR_NOMEM;
 	}
 	if ((b = nosig_bio(ch->fd)) == NULL) {
-		eca_err_set(err, ECA_ERR_NOMEM, "cannot create a socket BIO "
-		    "for %s", ch->peer);
+		eca_err_set(err, ECA_ERR_NOMEM,
+		    "cannot create a socket BIO "
+		    "for %s",
+		    ch->peer);
 		eca_err_add_openssl(err);
 		return ECA_ERR_NOMEM;
 	}
@@ -537,7 +553,7 @@ eca_channel_tls_connect(struct eca_channel *ch, SSL_CTX *ctx,
 		if ((ret = SSL_do_handshake(ch->ssl)) == 1)
 			break;
 		if ((r = ssl_wait(ch, ret, deadline, "in the TLS handshake",
-		    err)) != 0)
+			 err)) != 0)
 			return r;
 	}
 	steps->tls_us = eca_util_mono_us() - t;

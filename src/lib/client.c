@@ -32,10 +32,10 @@
 
 struct eca_client {
 	CURL *curl;
-	const struct eca_cred *cred;	/* borrowed; NULL over UNIX */
-	char *name;			/* primary's name, or socket path */
-	char *addr;			/* HOST:PORT, for messages */
-	char *base;		/* "https://NAME:PORT" or "http://localhost" */
+	const struct eca_cred *cred; /* borrowed; NULL over UNIX */
+	char *name;		     /* primary's name, or socket path */
+	char *addr;		     /* HOST:PORT, for messages */
+	char *base; /* "https://NAME:PORT" or "http://localhost" */
 	int is_unix;
 	struct curl_slist *connect_to;
 	struct curl_slist *headers;
@@ -47,8 +47,8 @@ struct eca_client {
 	int overflow;
 	/* Set by the SSL_CTX callback when it cannot install the cred. */
 	struct eca_err ctx_err;
-	long busy_retry_ms;		/* 0: a 429 is returned as is */
-	long retry_after;		/* of the last response; -1 absent */
+	long busy_retry_ms; /* 0: a 429 is returned as is */
+	long retry_after;   /* of the last response; -1 absent */
 	unsigned long busy_retries;
 };
 
@@ -79,7 +79,7 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	n = size * nmemb;
 	if (n > ECA_RESPONSE_MAX || c->len > ECA_RESPONSE_MAX - n) {
 		c->overflow = 1;
-		return 0;	/* makes libcurl fail with CURLE_WRITE_ERROR */
+		return 0; /* makes libcurl fail with CURLE_WRITE_ERROR */
 	}
 	if (c->len + n + 1 > c->cap) {
 		ncap = c->cap == 0 ? 4096 : c->cap;
@@ -119,10 +119,11 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	    strncasecmp(ptr, name, sizeof(name) - 1) != 0)
 		return n;
 	for (i = sizeof(name) - 1; i < n && (ptr[i] == ' ' || ptr[i] == '\t');
-	    i++)
+	     i++)
 		;
-	for (k = 0; i < n && k < sizeof(num) - 1 && ptr[i] >= '0' &&
-	    ptr[i] <= '9'; i++)
+	for (k = 0;
+	     i < n && k < sizeof(num) - 1 && ptr[i] >= '0' && ptr[i] <= '9';
+	     i++)
 		num[k++] = ptr[i];
 	num[k] = '\0';
 	errno = 0;
@@ -152,7 +153,7 @@ ssl_ctx_cb(CURL *curl, void *sslctx, void *arg)
 		 */
 		eca_err_clear(&why);
 		if (eca_x509_check_acceptable(c->cred->leaf, c->cred->chain,
-		    &why) != 0)
+			&why) != 0)
 			c->ctx_err = why;
 		return CURLE_SSL_CERTPROBLEM;
 	}
@@ -177,11 +178,11 @@ setup_common(struct eca_client *c, long timeout_ms, struct eca_err *err)
 	if (timeout_ms <= 0)
 		timeout_ms = 30000L;
 	cto = timeout_ms < CONNECT_TIMEOUT_MAX_MS ? timeout_ms :
-	    CONNECT_TIMEOUT_MAX_MS;
+						    CONNECT_TIMEOUT_MAX_MS;
 	if ((c->headers = curl_slist_append(NULL,
-	    "Content-Type: application/json")) == NULL ||
+		 "Content-Type: application/json")) == NULL ||
 	    (c->headers = curl_slist_append(c->headers,
-	    "Accept: application/json")) == NULL ||
+		 "Accept: application/json")) == NULL ||
 	    /* Small bodies: no "Expect: 100-continue" round trip. */
 	    (c->headers = curl_slist_append(c->headers, "Expect:")) == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM,
@@ -299,7 +300,7 @@ tls_target(struct eca_client *c, const struct eca_endpoint *ep,
 	if ((c->connect_to = curl_slist_append(NULL, ct)) == NULL)
 		goto out;
 	r = 0;
- out:
+out:
 	free(ct);
 	return r;
 }
@@ -343,9 +344,8 @@ tls_options(struct eca_client *c)
 }
 
 int
-eca_client_new_tls(const struct eca_endpoint *ep,
-    const struct eca_cred *cred, long timeout_ms, struct eca_client **out,
-    struct eca_err *err)
+eca_client_new_tls(const struct eca_endpoint *ep, const struct eca_cred *cred,
+    long timeout_ms, struct eca_client **out, struct eca_err *err)
 {
 	struct eca_client *c = NULL;
 	const char *host, *port;
@@ -359,7 +359,7 @@ eca_client_new_tls(const struct eca_endpoint *ep,
 		    "TLS client needs a primary name and credentials");
 	host = ep->host != NULL && ep->host[0] != '\0' ? ep->host : ep->name;
 	port = ep->port != NULL && ep->port[0] != '\0' ? ep->port :
-	    ECA_DEFAULT_API_PORT;
+							 ECA_DEFAULT_API_PORT;
 	if (!curl_has_openssl())
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "libcurl is not built with OpenSSL (install the "
@@ -368,8 +368,10 @@ eca_client_new_tls(const struct eca_endpoint *ep,
 		goto out;
 	c->cred = cred;
 	if ((r = tls_target(c, ep, host, port)) != 0) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory creating "
-		    "the client for primary %s", ep->name);
+		r = eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory creating "
+		    "the client for primary %s",
+		    ep->name);
 		goto out;
 	}
 	if ((r = setup_common(c, timeout_ms, err)) != 0)
@@ -383,14 +385,14 @@ eca_client_new_tls(const struct eca_endpoint *ep,
 	*out = c;
 	c = NULL;
 	r = 0;
- out:
+out:
 	eca_client_free(c);
 	return r;
 }
 
 int
-eca_client_new_unix(const char *path, long timeout_ms,
-    struct eca_client **out, struct eca_err *err)
+eca_client_new_unix(const char *path, long timeout_ms, struct eca_client **out,
+    struct eca_err *err)
 {
 	struct eca_client *c = NULL;
 	CURLcode rc = CURLE_OK;
@@ -418,14 +420,14 @@ eca_client_new_unix(const char *path, long timeout_ms,
 		rc = curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http");
 	if (rc != CURLE_OK) {
 		r = eca_err_set(err, ECA_ERR_INTERNAL,
-		    "cannot set up the control socket client for %s: %s",
-		    path, curl_easy_strerror(rc));
+		    "cannot set up the control socket client for %s: %s", path,
+		    curl_easy_strerror(rc));
 		goto out;
 	}
 	*out = c;
 	c = NULL;
 	r = 0;
- out:
+out:
 	eca_client_free(c);
 	return r;
 }
@@ -519,7 +521,8 @@ transport_error(struct eca_client *c, CURLcode rc, struct eca_err *err)
 	 */
 	if (c->is_unix) {
 		if (curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &oserr) ==
-		    CURLE_OK && oserr != 0) {
+			CURLE_OK &&
+		    oserr != 0) {
 			snprintf(osbuf, sizeof(osbuf), "%s: %s",
 			    curl_easy_strerror(rc), strerror((int)oserr));
 			why = osbuf;
@@ -541,11 +544,12 @@ transport_error(struct eca_client *c, CURLcode rc, struct eca_err *err)
 		if (c->is_unix)
 			return eca_err_set(err, ECA_ERR_TIMEOUT,
 			    "ecad control socket %s timed out: %s (check that "
-			    "ecad runs and is not overloaded)", c->addr, why);
+			    "ecad runs and is not overloaded)",
+			    c->addr, why);
 		return eca_err_set(err, ECA_ERR_TIMEOUT,
 		    "primary %s at %s timed out: %s (check that ecad runs on "
-		    "the primary and SERVER in eca.conf)", c->name, c->addr,
-		    why);
+		    "the primary and SERVER in eca.conf)",
+		    c->name, c->addr, why);
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_ISSUER_ERROR:
@@ -566,11 +570,12 @@ transport_error(struct eca_client *c, CURLcode rc, struct eca_err *err)
 			return eca_err_set(err, ECA_ERR_UNREACHABLE,
 			    "ecad control socket %s unreachable: %s (check "
 			    "that ecad runs, CONTROL_SOCKET in eca.conf, and "
-			    "run as root or as ecad's user)", c->addr, why);
+			    "run as root or as ecad's user)",
+			    c->addr, why);
 		return eca_err_set(err, ECA_ERR_UNREACHABLE,
 		    "primary %s at %s unreachable: %s (check that ecad runs "
-		    "on the primary and SERVER in eca.conf)", c->name,
-		    c->addr, why);
+		    "on the primary and SERVER in eca.conf)",
+		    c->name, c->addr, why);
 	case CURLE_OUT_OF_MEMORY:
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "out of memory talking to %s", c->name);
@@ -649,12 +654,15 @@ perform(struct eca_client *c, const char *method, const char *path,
 	if (rc == CURLE_OK)
 		rc = set_method(c->curl, method, b, b != NULL ? strlen(b) : 0);
 	if (rc != CURLE_OK)
-		r = eca_err_set(err, ECA_ERR_INTERNAL, "cannot prepare %s %s: "
-		    "%s", method, path, curl_easy_strerror(rc));
+		r = eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot prepare %s %s: "
+		    "%s",
+		    method, path, curl_easy_strerror(rc));
 	else if ((rc = curl_easy_perform(c->curl)) != CURLE_OK)
 		r = transport_error(c, rc, err);
 	else if (curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, code) !=
-	    CURLE_OK || *code < 100 || *code > 599)
+		CURLE_OK ||
+	    *code < 100 || *code > 599)
 		r = eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "no valid HTTP status from %s at %s", c->name, c->addr);
 	else
@@ -668,25 +676,25 @@ static int
 response_json(struct eca_client *c, const char *method, const char *path,
     long code, json_t **out, struct eca_err *err)
 {
-	json_error_t jerr = { .line = 0 };	/* jansson may leave it unset */
+	json_error_t jerr = {.line = 0}; /* jansson may leave it unset */
 
 	*out = NULL;
 	if (c->len == 0)
 		return 0;
 	if ((*out = json_loadb(c->buf, c->len, JSON_REJECT_DUPLICATES,
-	    &jerr)) == NULL)
+		 &jerr)) == NULL)
 		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "response of %s to %s %s (HTTP %ld) is not JSON: "
-		    "%s at offset %d", c->is_unix ? "ecad" : c->name,
-		    method, path, code, jerr.text, jerr.position);
+		    "%s at offset %d",
+		    c->is_unix ? "ecad" : c->name, method, path, code,
+		    jerr.text, jerr.position);
 	return 0;
 }
 
 /* One request, no retry: eca_client_request's contract. */
 static int
-request_once(struct eca_client *c, const char *method,
-    const char *path, const json_t *body, long *status, json_t **resp,
-    struct eca_err *err)
+request_once(struct eca_client *c, const char *method, const char *path,
+    const json_t *body, long *status, json_t **resp, struct eca_err *err)
 {
 	char *text = NULL;
 	long code = 0;
@@ -702,16 +710,15 @@ request_once(struct eca_client *c, const char *method,
 		    "cannot encode the request body");
 	r = perform(c, method, path, text, &code, err);
 	free(text);
-	if (r == 0 && (r = response_json(c, method, path, code, resp,
-	    err)) == 0)
+	if (r == 0 &&
+	    (r = response_json(c, method, path, code, resp, err)) == 0)
 		*status = code;
 	return r;
 }
 
 int
-eca_client_request(struct eca_client *c, const char *method,
-    const char *path, const json_t *body, long *status, json_t **resp,
-    struct eca_err *err)
+eca_client_request(struct eca_client *c, const char *method, const char *path,
+    const json_t *body, long *status, json_t **resp, struct eca_err *err)
 {
 	unsigned long n = 0;
 	int64_t t0;
@@ -723,8 +730,8 @@ eca_client_request(struct eca_client *c, const char *method,
 		r = request_once(c, method, path, body, status, resp, err);
 		if (r != 0 || *status != 429 || c->busy_retry_ms <= 0)
 			return r;
-		if ((wait = busy_wait_ms(c,
-		    (long)(eca_util_mono_ms() - t0))) < 0)
+		if ((wait = busy_wait_ms(c, (long)(eca_util_mono_ms() - t0))) <
+		    0)
 			break;
 		json_decref(*resp);
 		*resp = NULL;
@@ -750,7 +757,7 @@ eca_client_call(struct eca_client *c, const char *method, const char *path,
 
 	eca_err_clear(err);
 	if ((r = eca_client_request(c, method, path, body, status, resp,
-	    err)) != 0)
+		 err)) != 0)
 		return r;
 	if (*status >= 200 && *status < 300)
 		return 0;

@@ -81,8 +81,8 @@ int eca_client_request(struct eca_client *c, const char *method,
  * whatever JSON came back (caller's), so that a caller can show the
  * server's object as it is (eca --json).
  */
-int eca_client_call(struct eca_client *c, const char *method,
-    const char *path, const json_t *body, long *status, json_t **resp,
+int eca_client_call(struct eca_client *c, const char *method, const char *path,
+    const json_t *body, long *status, json_t **resp,
     struct eca_err *err) ECA_WUR;
 
 #endif

@@ -71,8 +71,8 @@ address_valid(const char *s)
 		unsigned char c = (unsigned char)s[i];
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_'))
+			(c >= '0' && c <= '9') || c == '-' || c == '.' ||
+			c == '_'))
 			return 0;
 	}
 	return 1;
@@ -159,44 +159,61 @@ parse_hostport(struct pstate *ps, const char *key, const char *s,
 
 	if (s[0] == '[') {
 		if ((end = strchr(s, ']')) == NULL)
-			return eca_config_perr(ps, "%s: '%s' has no closing "
-			    "']' (write IPv6 addresses as [::1]:1556)", key, s);
+			return eca_config_perr(ps,
+			    "%s: '%s' has no closing "
+			    "']' (write IPv6 addresses as [::1]:1556)",
+			    key, s);
 		hlen = (size_t)(end - s - 1);
 		if (end[1] != ':')
-			return eca_config_perr(ps, "%s: '%s' has no port after "
-			    "the IPv6 address (expected [addr]:port)", key, s);
+			return eca_config_perr(ps,
+			    "%s: '%s' has no port after "
+			    "the IPv6 address (expected [addr]:port)",
+			    key, s);
 		port = end + 2;
 		if (hlen == 0 || hlen >= sizeof(host))
-			return eca_config_perr(ps, "%s: '%s' is not a valid "
-			    "IPv6 address", key, s);
+			return eca_config_perr(ps,
+			    "%s: '%s' is not a valid "
+			    "IPv6 address",
+			    key, s);
 		memcpy(host, s + 1, hlen);
 		host[hlen] = '\0';
 		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return eca_config_perr(ps, "%s: '%s' is not a valid "
-			    "IPv6 address", key, host);
+			return eca_config_perr(ps,
+			    "%s: '%s' is not a valid "
+			    "IPv6 address",
+			    key, host);
 	} else {
 		if ((colon = strrchr(s, ':')) == NULL)
-			return eca_config_perr(ps, "%s: '%s' has no port "
-			    "(expected host:port)", key, s);
+			return eca_config_perr(ps,
+			    "%s: '%s' has no port "
+			    "(expected host:port)",
+			    key, s);
 		if (strchr(s, ':') != colon)
-			return eca_config_perr(ps, "%s: '%s' is ambiguous "
+			return eca_config_perr(ps,
+			    "%s: '%s' is ambiguous "
 			    "(write IPv6 addresses in brackets, as [::1]:1556)",
 			    key, s);
 		hlen = (size_t)(colon - s);
 		port = colon + 1;
 		if (hlen == 0 || hlen >= sizeof(host))
-			return eca_config_perr(ps, "%s: '%s' has an empty or "
-			    "too long host (expected host:port)", key, s);
+			return eca_config_perr(ps,
+			    "%s: '%s' has an empty or "
+			    "too long host (expected host:port)",
+			    key, s);
 		memcpy(host, s, hlen);
 		host[hlen] = '\0';
 		if (!address_valid(host) &&
 		    !(use == ADDR_LISTEN && strcmp(host, "*") == 0))
-			return eca_config_perr(ps, "%s: '%s' is not a valid "
-			    "host name or address", key, host);
+			return eca_config_perr(ps,
+			    "%s: '%s' is not a valid "
+			    "host name or address",
+			    key, host);
 	}
 	if (!port_valid(port))
-		return eca_config_perr(ps, "%s: port '%s' is not a number from "
-		    "1 to 65535", key, port);
+		return eca_config_perr(ps,
+		    "%s: port '%s' is not a number from "
+		    "1 to 65535",
+		    key, port);
 
 	free(ep->host);
 	free(ep->port);
@@ -221,8 +238,7 @@ eca_config_endpoint_clear(struct eca_endpoint *ep)
  * caller's line reader already).  *rest is "" when there is one word.
  */
 static int
-split_words(const char *value, char *first, size_t firstsz,
-    const char **rest)
+split_words(const char *value, char *first, size_t firstsz, const char **rest)
 {
 	size_t n;
 
@@ -255,17 +271,23 @@ set_endpoint_entry(struct pstate *ps, const struct keyword *kw,
 	max = peer ? ECA_MAX_PEERS : ECA_MAX_SERVERS;
 
 	if (split_words(value, word, sizeof(word), &rest) != 0)
-		return eca_config_perr(ps, "%s: '%.64s...' is not a valid host "
-		    "name: it is longer than 253 characters", kw->name, value);
+		return eca_config_perr(ps,
+		    "%s: '%.64s...' is not a valid host "
+		    "name: it is longer than 253 characters",
+		    kw->name, value);
 	if ((r = canon_name(ps, kw->name, word, name, sizeof(name))) != 0)
 		return r;
 	if (peer && *rest == '\0')
-		return eca_config_perr(ps, "PEER: '%s' needs an address "
-		    "(expected PEER = name host:port)", name);
+		return eca_config_perr(ps,
+		    "PEER: '%s' needs an address "
+		    "(expected PEER = name host:port)",
+		    name);
 	if (strpbrk(rest, " \t") != NULL)
-		return eca_config_perr(ps, "%s: too many words in '%s' "
-		    "(expected %s = name %shost:port%s)", kw->name, value,
-		    kw->name, peer ? "" : "[", peer ? "" : "]");
+		return eca_config_perr(ps,
+		    "%s: too many words in '%s' "
+		    "(expected %s = name %shost:port%s)",
+		    kw->name, value, kw->name, peer ? "" : "[",
+		    peer ? "" : "]");
 	for (i = 0; i < *count; i++)
 		if (strcmp(list[i].name, name) == 0)
 			return eca_config_perr(ps, "%s: '%s' is listed twice",
@@ -279,7 +301,7 @@ set_endpoint_entry(struct pstate *ps, const struct keyword *kw,
 		return eca_config_nomem(ps);
 	if (*rest != '\0') {
 		if ((r = parse_hostport(ps, kw->name, rest, ADDR_CONNECT,
-		    ep)) != 0) {
+			 ep)) != 0) {
 			eca_config_endpoint_clear(ep);
 			return r;
 		}
@@ -311,8 +333,8 @@ set_admin(struct pstate *ps, const struct keyword *kw, const char *value)
 	 * and is kept canonical, as the certificate's name is compared.
 	 */
 	if (strchr(value, '=') == NULL) {
-		if ((r = canon_name(ps, kw->name, value, name,
-		    sizeof(name))) != 0)
+		if ((r = canon_name(ps, kw->name, value, name, sizeof(name))) !=
+		    0)
 			return r;
 		value = name;
 	}
@@ -327,11 +349,15 @@ set_db(struct pstate *ps, const struct keyword *kw, const char *value)
 {
 	if (strncmp(value, "sqlite:", 7) == 0) {
 		if (value[7] == '\0')
-			return eca_config_perr(ps, "%s: 'sqlite:' needs a file "
-			    "path (sqlite:/var/lib/eca/registry.db)", kw->name);
+			return eca_config_perr(ps,
+			    "%s: 'sqlite:' needs a file "
+			    "path (sqlite:/var/lib/eca/registry.db)",
+			    kw->name);
 	} else if (strncmp(value, "postgresql://", 13) != 0)
-		return eca_config_perr(ps, "%s: '%s' is neither sqlite:PATH "
-		    "nor a postgresql:// URI", kw->name, value);
+		return eca_config_perr(ps,
+		    "%s: '%s' is neither sqlite:PATH "
+		    "nor a postgresql:// URI",
+		    kw->name, value);
 	return set_string(ps, field(ps->cfg, kw), value);
 }
 
@@ -380,8 +406,10 @@ set_int(struct pstate *ps, const struct keyword *kw, const char *value)
 		return eca_config_perr(ps, "%s: '%s' is not a number", kw->name,
 		    value);
 	if (errno == ERANGE || v < kw->min || v > kw->max)
-		return eca_config_perr(ps, "%s: %s is out of range (%lld to "
-		    "%lld)", kw->name, value, kw->min, kw->max);
+		return eca_config_perr(ps,
+		    "%s: %s is out of range (%lld to "
+		    "%lld)",
+		    kw->name, value, kw->min, kw->max);
 	*(int *)field(ps->cfg, kw) = (int)v;
 	return 0;
 }
@@ -471,21 +499,27 @@ parse_line(struct pstate *ps, const char *line, size_t len)
 		p++;
 	klen = (size_t)(p - key);
 	if (klen > 64)
-		klen = 64;	/* no key is longer: this bounds messages */
+		klen = 64; /* no key is longer: this bounds messages */
 	if (!printable(key, klen))
-		return eca_config_perr(ps, "line does not start with a KEY (it "
+		return eca_config_perr(ps,
+		    "line does not start with a KEY (it "
 		    "holds unprintable characters)");
 	while (p < end && is_blank(*p))
 		p++;
 	if (p == end || *p != '=')
-		return eca_config_perr(ps, "missing '=' after '%.*s' (expected "
-		    "KEY = value)", (int)klen, key);
+		return eca_config_perr(ps,
+		    "missing '=' after '%.*s' (expected "
+		    "KEY = value)",
+		    (int)klen, key);
 	if (klen == 0)
-		return eca_config_perr(ps, "missing key before '=' (expected "
+		return eca_config_perr(ps,
+		    "missing key before '=' (expected "
 		    "KEY = value)");
 	if ((kw = eca_config_keyword_find(key, klen, &idx)) == NULL)
-		return eca_config_perr(ps, "unknown key '%.*s' (keys are upper "
-		    "case; see docs/configuration.md)", (int)klen, key);
+		return eca_config_perr(ps,
+		    "unknown key '%.*s' (keys are upper "
+		    "case; see docs/configuration.md)",
+		    (int)klen, key);
 
 	p++;
 	while (p < end && is_blank(*p))
@@ -496,19 +530,25 @@ parse_line(struct pstate *ps, const char *line, size_t len)
 	if (vlen == 0)
 		return eca_config_perr(ps, "%s has an empty value", kw->name);
 	if (vlen > CONFIG_VALUE_MAX)
-		return eca_config_perr(ps, "%s: value is %zu bytes, longer "
-		    "than the limit of %d", kw->name, vlen, CONFIG_VALUE_MAX);
+		return eca_config_perr(ps,
+		    "%s: value is %zu bytes, longer "
+		    "than the limit of %d",
+		    kw->name, vlen, CONFIG_VALUE_MAX);
 	for (i = 0; i < vlen; i++)
 		if (((unsigned char)p[i] < 0x20 && p[i] != '\t') ||
 		    p[i] == 0x7f)
-			return eca_config_perr(ps, "%s: value contains a "
-			    "control character", kw->name);
+			return eca_config_perr(ps,
+			    "%s: value contains a "
+			    "control character",
+			    kw->name);
 	memcpy(value, p, vlen);
 	value[vlen] = '\0';
 
 	if (ps->seen[idx] != 0 && !kw->repeatable)
-		return eca_config_perr(ps, "%s given twice (first on line "
-		    "%zu); it may appear only once", kw->name, ps->seen[idx]);
+		return eca_config_perr(ps,
+		    "%s given twice (first on line "
+		    "%zu); it may appear only once",
+		    kw->name, ps->seen[idx]);
 	if (ps->seen[idx] == 0)
 		ps->seen[idx] = ps->line;
 	return eca_config_set_value(ps, kw, value);
@@ -525,11 +565,15 @@ parse_lines(struct pstate *ps, const char *buf, size_t len)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		llen = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
 		if ((nul = memchr(p, '\0', llen)) != NULL)
-			return eca_config_perr(ps, "NUL byte at column %zu (is "
-			    "this a text file?)", (size_t)(nul - p) + 1);
+			return eca_config_perr(ps,
+			    "NUL byte at column %zu (is "
+			    "this a text file?)",
+			    (size_t)(nul - p) + 1);
 		if (llen > CONFIG_LINE_MAX)
-			return eca_config_perr(ps, "line is %zu bytes, longer "
-			    "than the limit of %d", llen, CONFIG_LINE_MAX);
+			return eca_config_perr(ps,
+			    "line is %zu bytes, longer "
+			    "than the limit of %d",
+			    llen, CONFIG_LINE_MAX);
 		if ((r = parse_line(ps, p, llen)) != 0)
 			return r;
 		if (nl == NULL)
@@ -555,8 +599,10 @@ eca_config_parse(const char *buf, size_t len, const char *name,
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL ||
 	    (ps = calloc(1, sizeof(*ps))) == NULL ||
 	    (cfg->path = strdup(name)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "%s: out of memory while "
-		    "reading the configuration", name);
+		r = eca_err_set(err, ECA_ERR_NOMEM,
+		    "%s: out of memory while "
+		    "reading the configuration",
+		    name);
 		goto out;
 	}
 	ps->cfg = cfg;
@@ -564,8 +610,10 @@ eca_config_parse(const char *buf, size_t len, const char *name,
 	ps->err = err;
 
 	if (len > ECA_CONFIG_MAX_SIZE) {
-		r = eca_config_perr(ps, "file is larger than the limit of %d "
-		    "bytes", ECA_CONFIG_MAX_SIZE);
+		r = eca_config_perr(ps,
+		    "file is larger than the limit of %d "
+		    "bytes",
+		    ECA_CONFIG_MAX_SIZE);
 		goto out;
 	}
 	if ((r = parse_lines(ps, buf, len)) != 0 ||
@@ -576,15 +624,14 @@ eca_config_parse(const char *buf, size_t len, const char *name,
 	*out = cfg;
 	cfg = NULL;
 	r = 0;
- out:
+out:
 	eca_config_free(cfg);
 	free(ps);
 	return r;
 }
 
 int
-eca_config_load(const char *path, struct eca_config **out,
-    struct eca_err *err)
+eca_config_load(const char *path, struct eca_config **out, struct eca_err *err)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -594,8 +641,10 @@ eca_config_load(const char *path, struct eca_config **out,
 
 	*out = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		r = eca_err_set(err, ECA_ERR_CONFIG, "%s: cannot open: %s "
-		    "(check the path given with -f)", path, strerror(errno));
+		r = eca_err_set(err, ECA_ERR_CONFIG,
+		    "%s: cannot open: %s "
+		    "(check the path given with -f)",
+		    path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
@@ -608,8 +657,10 @@ eca_config_load(const char *path, struct eca_config **out,
 	 * anyone who may write it owns the host.
 	 */
 	if (st.st_mode & S_IWOTH) {
-		r = eca_err_set(err, ECA_ERR_CONFIG, "%s: writable by any "
-		    "user; refusing it (chmod o-w %s)", path, path);
+		r = eca_err_set(err, ECA_ERR_CONFIG,
+		    "%s: writable by any "
+		    "user; refusing it (chmod o-w %s)",
+		    path, path);
 		goto out;
 	}
 	/* Read one byte past the limit so that a larger file is noticed. */
@@ -622,8 +673,10 @@ eca_config_load(const char *path, struct eca_config **out,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			r = eca_err_set(err, ECA_ERR_CONFIG, "%s: cannot read: "
-			    "%s", path, strerror(errno));
+			r = eca_err_set(err, ECA_ERR_CONFIG,
+			    "%s: cannot read: "
+			    "%s",
+			    path, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -631,7 +684,7 @@ eca_config_load(const char *path, struct eca_config **out,
 		len += (size_t)n;
 	}
 	r = eca_config_parse(buf, len, path, out, err);
- out:
+out:
 	free(buf);
 	if (fd != -1)
 		close(fd);

@@ -40,40 +40,40 @@ struct eca_endpoint {
  * place, the keyword table (config_table.c, docs/configuration.md).
  */
 struct eca_config {
-	char *path;		/* file it came from, for messages */
-	char *client_name;	/* CLIENT_NAME (required) */
-	enum eca_role role;	/* ROLE */
+	char *path;	    /* file it came from, for messages */
+	char *client_name;  /* CLIENT_NAME (required) */
+	enum eca_role role; /* ROLE */
 	struct eca_endpoint servers[ECA_MAX_SERVERS]; /* SERVER, 1st default */
 	size_t nservers;
 	struct eca_endpoint peers[ECA_MAX_PEERS]; /* PEER */
 	size_t npeers;
-	struct eca_endpoint listen;	/* LISTEN host:port (peer listener) */
-	int nat_client;			/* NAT_CLIENT YES/NO */
-	char *state_dir;		/* STATE_DIR */
+	struct eca_endpoint listen; /* LISTEN host:port (peer listener) */
+	int nat_client;		    /* NAT_CLIENT YES/NO */
+	char *state_dir;	    /* STATE_DIR */
 
 	/* S10: this host's external certificate. */
-	char *cert_path;		/* ECA_CERT_PATH */
-	char *key_path;			/* ECA_PRIVATE_KEY_PATH */
-	char *trust_store_path;		/* ECA_TRUST_STORE_PATH */
-	char *key_passphrase_file;	/* ECA_KEY_PASSPHRASEFILE */
+	char *cert_path;	   /* ECA_CERT_PATH */
+	char *key_path;		   /* ECA_PRIVATE_KEY_PATH */
+	char *trust_store_path;	   /* ECA_TRUST_STORE_PATH */
+	char *key_passphrase_file; /* ECA_KEY_PASSPHRASEFILE */
 	/*
 	 * ECA_TRUST_PARTIAL_CHAIN: a certificate of the trust store is a
 	 * trust anchor even when it is not self-signed (an issuing CA
 	 * trusted without its root).
 	 */
 	int trust_partial_chain;
-	enum eca_crl_check crl_check;	/* ECA_CRL_CHECK */
-	char *crl_path;			/* ECA_CRL_PATH */
-	int crl_path_sync_hours;	/* ECA_CRL_PATH_SYNC_HOURS */
-	int crl_refresh_hours;		/* ECA_CRL_REFRESH_HOURS */
-	int crl_grace_hours;		/* ECA_CRL_GRACE_HOURS */
-	int crl_fail_open;		/* ECA_CRL_FAIL_OPEN */
-	int disable_auto_enrollment;	/* ECA_DISABLE_AUTO_ENROLLMENT */
-	int roster_max_age;		/* ECA_ROSTER_MAX_AGE, seconds */
-	int roster_sync_seconds;	/* ECA_ROSTER_SYNC_SECONDS */
+	enum eca_crl_check crl_check; /* ECA_CRL_CHECK */
+	char *crl_path;		      /* ECA_CRL_PATH */
+	int crl_path_sync_hours;      /* ECA_CRL_PATH_SYNC_HOURS */
+	int crl_refresh_hours;	      /* ECA_CRL_REFRESH_HOURS */
+	int crl_grace_hours;	      /* ECA_CRL_GRACE_HOURS */
+	int crl_fail_open;	      /* ECA_CRL_FAIL_OPEN */
+	int disable_auto_enrollment;  /* ECA_DISABLE_AUTO_ENROLLMENT */
+	int roster_max_age;	      /* ECA_ROSTER_MAX_AGE, seconds */
+	int roster_sync_seconds;      /* ECA_ROSTER_SYNC_SECONDS */
 
 	/* Primary only. */
-	struct eca_endpoint api_listen;	/* API_LISTEN */
+	struct eca_endpoint api_listen; /* API_LISTEN */
 	char *db;			/* ECA_DB */
 	enum eca_identity identity;	/* ECA_IDENTITY */
 	char *admins[ECA_MAX_ADMINS];	/* ADMIN_IDENTITY */
@@ -84,20 +84,20 @@ struct eca_config {
 	int workers;			/* WORKERS, 0 = one per core */
 	int max_connections;		/* MAX_CONNECTIONS */
 	int request_timeout;		/* REQUEST_TIMEOUT, seconds */
-	int max_connections_per_source;	/* MAX_CONNECTIONS_PER_SOURCE */
+	int max_connections_per_source; /* MAX_CONNECTIONS_PER_SOURCE */
 	int idle_timeout;		/* IDLE_TIMEOUT, seconds */
 	int max_handshakes;		/* MAX_HANDSHAKES */
 	int max_pending_enrollments;	/* MAX_PENDING_ENROLLMENTS */
 	int busy_retry_after;		/* BUSY_RETRY_AFTER, seconds */
 	/* The peer listener's bounds (docs/hardening.md). */
 	int peer_max_connections_per_source; /* PEER_MAX_CONNECTIONS_... */
-	int peer_max_handshakes;	/* PEER_MAX_HANDSHAKES */
-	int peer_enroll_waits_per_source; /* PEER_ENROLL_WAITS_PER_SOURCE */
+	int peer_max_handshakes;	     /* PEER_MAX_HANDSHAKES */
+	int peer_enroll_waits_per_source;    /* PEER_ENROLL_WAITS_PER_SOURCE */
 
 	/* Daemon. */
-	char *user;			/* USER to drop to, started as root */
-	char *pid_file;			/* PID_FILE */
-	char *log_level;		/* LOG_LEVEL debug|info|warn|error */
+	char *user;	 /* USER to drop to, started as root */
+	char *pid_file;	 /* PID_FILE */
+	char *log_level; /* LOG_LEVEL debug|info|warn|error */
 };
 
 /*

@@ -28,8 +28,10 @@ set_derived(struct pstate *ps, const struct keyword *kw)
 		dlen--;
 	n = snprintf(val, sizeof(val), kw->derived, (int)dlen, dir);
 	if (n < 0 || (size_t)n >= sizeof(val))
-		return eca_config_perr(ps, "STATE_DIR is too long to derive %s "
-		    "from it; set %s explicitly", kw->name, kw->name);
+		return eca_config_perr(ps,
+		    "STATE_DIR is too long to derive %s "
+		    "from it; set %s explicitly",
+		    kw->name, kw->name);
 	return eca_config_set_value(ps, kw, val);
 }
 
@@ -64,8 +66,8 @@ missing_creds(const struct eca_config *cfg, char *buf, size_t size)
 	eca_text_fmt(buf, size, "%s%s%s",
 	    cfg->cert_path == NULL ? " (ECA_CERT_PATH missing)" : "",
 	    cfg->key_path == NULL ? " (ECA_PRIVATE_KEY_PATH missing)" : "",
-	    cfg->trust_store_path == NULL ?
-	    " (ECA_TRUST_STORE_PATH missing)" : "");
+	    cfg->trust_store_path == NULL ? " (ECA_TRUST_STORE_PATH missing)" :
+					    "");
 }
 
 /* Rules about the file as a whole. */
@@ -77,21 +79,27 @@ validate(struct pstate *ps)
 	int ncred;
 
 	if (cfg->client_name == NULL)
-		return eca_config_perr(ps, "CLIENT_NAME is required (this "
+		return eca_config_perr(ps,
+		    "CLIENT_NAME is required (this "
 		    "host's name, as its certificate names it)");
 	ncred = (cfg->cert_path != NULL) + (cfg->key_path != NULL) +
 	    (cfg->trust_store_path != NULL);
 	missing_creds(cfg, missing, sizeof(missing));
 	if (cfg->role == ECA_ROLE_PRIMARY && ncred != 3)
-		return eca_config_perr(ps, "ROLE primary requires "
+		return eca_config_perr(ps,
+		    "ROLE primary requires "
 		    "ECA_CERT_PATH, ECA_PRIVATE_KEY_PATH and "
-		    "ECA_TRUST_STORE_PATH%s", missing);
+		    "ECA_TRUST_STORE_PATH%s",
+		    missing);
 	if (ncred != 0 && ncred != 3)
-		return eca_config_perr(ps, "ECA_CERT_PATH, "
+		return eca_config_perr(ps,
+		    "ECA_CERT_PATH, "
 		    "ECA_PRIVATE_KEY_PATH and ECA_TRUST_STORE_PATH must be "
-		    "set together or not at all%s", missing);
+		    "set together or not at all%s",
+		    missing);
 	if (cfg->key_passphrase_file != NULL && cfg->key_path == NULL)
-		return eca_config_perr(ps, "ECA_KEY_PASSPHRASEFILE requires "
+		return eca_config_perr(ps,
+		    "ECA_KEY_PASSPHRASEFILE requires "
 		    "ECA_PRIVATE_KEY_PATH");
 	return 0;
 }
@@ -105,7 +113,7 @@ static int
 add_self_server(struct pstate *ps)
 {
 	struct eca_config *cfg = ps->cfg;
-	struct eca_endpoint self = { NULL, NULL, NULL };
+	struct eca_endpoint self = {NULL, NULL, NULL};
 	const char *host = cfg->api_listen.host;
 	size_t i;
 
@@ -115,8 +123,10 @@ add_self_server(struct pstate *ps)
 		if (strcmp(cfg->servers[i].name, cfg->client_name) == 0)
 			return 0;
 	if (cfg->nservers >= ECA_MAX_SERVERS)
-		return eca_config_perr(ps, "too many SERVER entries (at most "
-		    "%d, and a primary adds itself)", ECA_MAX_SERVERS);
+		return eca_config_perr(ps,
+		    "too many SERVER entries (at most "
+		    "%d, and a primary adds itself)",
+		    ECA_MAX_SERVERS);
 	if (host == NULL || strcmp(host, "*") == 0 ||
 	    strcmp(host, "0.0.0.0") == 0)
 		host = "127.0.0.1";
@@ -124,8 +134,8 @@ add_self_server(struct pstate *ps)
 		host = "::1";
 	self.name = strdup(cfg->client_name);
 	self.host = strdup(host);
-	self.port = strdup(cfg->api_listen.port != NULL ?
-	    cfg->api_listen.port : ECA_DEFAULT_API_PORT);
+	self.port = strdup(cfg->api_listen.port != NULL ? cfg->api_listen.port :
+							  ECA_DEFAULT_API_PORT);
 	if (self.name == NULL || self.host == NULL || self.port == NULL) {
 		eca_config_endpoint_clear(&self);
 		return eca_config_nomem(ps);

@@ -29,17 +29,17 @@
 #define CONFIG_KEYWORDS_MAX 64
 
 enum kwtype {
-	KW_STRING,	/* char * at off */
-	KW_HOSTNAME,	/* char * at off, a valid host name */
-	KW_WORD,	/* char * at off, one of names (case-insensitive) */
-	KW_BOOL,	/* int at off, YES or NO */
-	KW_INT,		/* int at off, decimal in [min, max] */
-	KW_ENUM,	/* enum at off, index into names (case-insensitive) */
-	KW_ADDR,	/* struct eca_endpoint at off, host:port */
-	KW_SERVER,	/* servers[], `name [host:port]` */
-	KW_PEER,	/* peers[], `name host:port` */
-	KW_ADMIN,	/* admins[], any text */
-	KW_DB,		/* char * at off, sqlite:PATH or postgresql://URI */
+	KW_STRING,   /* char * at off */
+	KW_HOSTNAME, /* char * at off, a valid host name */
+	KW_WORD,     /* char * at off, one of names (case-insensitive) */
+	KW_BOOL,     /* int at off, YES or NO */
+	KW_INT,	     /* int at off, decimal in [min, max] */
+	KW_ENUM,     /* enum at off, index into names (case-insensitive) */
+	KW_ADDR,     /* struct eca_endpoint at off, host:port */
+	KW_SERVER,   /* servers[], `name [host:port]` */
+	KW_PEER,     /* peers[], `name host:port` */
+	KW_ADMIN,    /* admins[], any text */
+	KW_DB,	     /* char * at off, sqlite:PATH or postgresql://URI */
 };
 
 /*
@@ -47,20 +47,20 @@ enum kwtype {
  * enum of the configuration must be the size of an int.
  */
 _Static_assert(sizeof(enum eca_role) == sizeof(int) &&
-    sizeof(enum eca_crl_check) == sizeof(int) &&
-    sizeof(enum eca_identity) == sizeof(int),
+	sizeof(enum eca_crl_check) == sizeof(int) &&
+	sizeof(enum eca_identity) == sizeof(int),
     "KW_ENUM fields are stored as int");
 
 /* One row of the table: what a key is and where its value goes. */
 struct keyword {
 	const char *name;
 	enum kwtype type;
-	int repeatable;			/* may be given more than once */
-	size_t off;			/* in struct eca_config */
-	const char *const *names;	/* KW_ENUM, KW_WORD: NULL-terminated */
-	long long min, max;		/* KW_INT */
-	const char *def;		/* default, parsed like a value */
-	const char *derived;		/* default from STATE_DIR (%.*s) */
+	int repeatable;		  /* may be given more than once */
+	size_t off;		  /* in struct eca_config */
+	const char *const *names; /* KW_ENUM, KW_WORD: NULL-terminated */
+	long long min, max;	  /* KW_INT */
+	const char *def;	  /* default, parsed like a value */
+	const char *derived;	  /* default from STATE_DIR (%.*s) */
 };
 
 /* In the order of the dump; STATE_DIR before the keys derived from it. */
@@ -74,8 +74,8 @@ const struct keyword *eca_config_keyword_find(const char *name, size_t len,
 /* Parser state: the result so far and where we are, for messages. */
 struct pstate {
 	struct eca_config *cfg;
-	const char *name;		/* the file, for messages */
-	size_t line;			/* 0 outside a line */
+	const char *name; /* the file, for messages */
+	size_t line;	  /* 0 outside a line */
 	/* The line each keyword was first given on, 0 if not yet. */
 	size_t seen[CONFIG_KEYWORDS_MAX];
 	struct eca_err *err;

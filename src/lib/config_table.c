@@ -11,27 +11,18 @@
 #include <string.h>
 
 /* Indexed by the enum; NULL-terminated for the parser's lookup. */
-static const char *const role_names[] = {
-	[ECA_ROLE_CLIENT] = "client",
-	[ECA_ROLE_MEDIA] = "media",
-	[ECA_ROLE_PRIMARY] = "primary",
-	NULL
-};
-static const char *const crl_names[] = {
-	[ECA_CRL_DISABLE] = "DISABLE",
-	[ECA_CRL_LEAF] = "LEAF",
-	[ECA_CRL_CHAIN] = "CHAIN",
-	NULL
-};
-static const char *const identity_names[] = {
-	[ECA_ID_SAN] = "SAN",
-	[ECA_ID_CN] = "CN",
-	[ECA_ID_DN] = "DN",
-	NULL
-};
-static const char *const loglevel_names[] = {
-	"debug", "info", "warn", "error", NULL
-};
+static const char *const role_names[] = {[ECA_ROLE_CLIENT] = "client",
+    [ECA_ROLE_MEDIA] = "media",
+    [ECA_ROLE_PRIMARY] = "primary",
+    NULL};
+static const char *const crl_names[] = {[ECA_CRL_DISABLE] = "DISABLE",
+    [ECA_CRL_LEAF] = "LEAF",
+    [ECA_CRL_CHAIN] = "CHAIN",
+    NULL};
+static const char *const identity_names[] =
+    {[ECA_ID_SAN] = "SAN", [ECA_ID_CN] = "CN", [ECA_ID_DN] = "DN", NULL};
+static const char *const loglevel_names[] = {"debug", "info", "warn", "error",
+    NULL};
 
 #define OFF(f) offsetof(struct eca_config, f)
 

@@ -35,9 +35,9 @@ crl_name_str(const X509_NAME *name, char *buf, size_t size)
 	buf[0] = '\0';
 	if (name == NULL || (bio = BIO_new(BIO_s_mem())) == NULL)
 		return;
-	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 &
-	    ~ASN1_STRFLGS_ESC_MSB) >= 0 && (n = BIO_read(bio, buf,
-	    (int)size - 1)) > 0)
+	if (X509_NAME_print_ex(bio, name, 0,
+		XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
+	    (n = BIO_read(bio, buf, (int)size - 1)) > 0)
 		buf[n] = '\0';
 	BIO_free(bio);
 	ERR_clear_error();
@@ -130,8 +130,10 @@ parse_crl(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
 
 	*out = NULL;
 	if (buf == NULL || len == 0 || len > ECA_CRL_FILE_MAX) {
-		r = eca_err_set(err, ECA_ERR_PARSE, "the CRL is empty or "
-		    "larger than %d bytes", ECA_CRL_FILE_MAX);
+		r = eca_err_set(err, ECA_ERR_PARSE,
+		    "the CRL is empty or "
+		    "larger than %d bytes",
+		    ECA_CRL_FILE_MAX);
 		goto out;
 	}
 	if ((crl = X509_CRL_new_ex(libctx, NULL)) == NULL) {
@@ -148,7 +150,8 @@ parse_crl(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
 		}
 	} else if (d2i_X509_CRL(&crl, &p, (long)len) == NULL ||
 	    p != buf + len) {
-		r = eca_err_set(err, ECA_ERR_PARSE, "not a PEM or DER CRL "
+		r = eca_err_set(err, ECA_ERR_PARSE,
+		    "not a PEM or DER CRL "
 		    "(or DER with trailing bytes)");
 		eca_err_add_openssl(err);
 		goto out;
@@ -156,7 +159,7 @@ parse_crl(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
 	*out = crl;
 	crl = NULL;
 	r = 0;
- out:
+out:
 	X509_CRL_free(crl);
 	BIO_free(bio);
 	ERR_clear_error();
@@ -176,7 +179,7 @@ may_sign_crl(X509 *x)
 /* Does x chain to trust (with untrusted as intermediates)? */
 static int
 chains_to_trust(struct eca_crl_cache *c, X509_STORE *trust, X509 *x,
-    STACK_OF(X509) *untrusted)
+    STACK_OF(X509) * untrusted)
 {
 	X509_STORE_CTX *ctx;
 	int ok = 0;
@@ -200,7 +203,7 @@ chains_to_trust(struct eca_crl_cache *c, X509_STORE *trust, X509 *x,
  */
 static int
 crl_signer_ok(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, X509_CRL *crl)
+    STACK_OF(X509) * untrusted, X509_CRL *crl)
 {
 	X509_STORE_CTX *ctx = NULL;
 	STACK_OF(X509) *cands = NULL;
@@ -279,7 +282,7 @@ crl_ent_claim(const struct eca_crl_cache *c, struct ent *e, time_t now)
 	/* A current CRL is due only from a distribution point, by age. */
 	if (e->crl != NULL && crl_state(c, e->crl, now) == ECA_CRL_OK &&
 	    (c->crl_path != NULL ||
-	    now - e->fetched < (time_t)c->refresh_hours * 3600))
+		now - e->fetched < (time_t)c->refresh_hours * 3600))
 		return 0;
 	e->attempt = now;
 	return 1;
@@ -344,19 +347,23 @@ store_crl(struct eca_crl_cache *c, X509_CRL **crlp, const char *source,
 		    "cannot hash the CRL's issuer name");
 	pthread_mutex_lock(&c->lock);
 	if ((e = ent_get(c, h)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "the CRL cache is full "
-		    "(%d CAs) or out of memory", ECA_CRL_MAX_CAS);
+		r = eca_err_set(err, ECA_ERR_NOMEM,
+		    "the CRL cache is full "
+		    "(%d CAs) or out of memory",
+		    ECA_CRL_MAX_CAS);
 		goto out;
 	}
 	if (e->crl != NULL) {
 		if (X509_NAME_cmp(X509_CRL_get_issuer(e->crl),
-		    X509_CRL_get_issuer(crl)) != 0) {
+			X509_CRL_get_issuer(crl)) != 0) {
 			crl_name_str(X509_CRL_get_issuer(crl), iss,
 			    sizeof(iss));
-			r = eca_err_set(err, ECA_ERR_CONFLICT, "the CRL of %s "
+			r = eca_err_set(err, ECA_ERR_CONFLICT,
+			    "the CRL of %s "
 			    "has the same name hash %08lx as another CA's "
 			    "cached CRL; remove that one with `eca crl cleanup "
-			    "--issuer-hash %08lx` first", iss, h, h);
+			    "--issuer-hash %08lx` first",
+			    iss, h, h);
 			goto out;
 		}
 		if (crl_cmp(crl, e->crl) <= 0) {
@@ -379,14 +386,14 @@ store_crl(struct eca_crl_cache *c, X509_CRL **crlp, const char *source,
 	if (source != NULL)
 		eca_text_fmt(e->source, sizeof(e->source), "%s", source);
 	*stored = 1;
- out:
+out:
 	pthread_mutex_unlock(&c->lock);
 	return r;
 }
 
 int
 crl_add_from(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, const unsigned char *buf, size_t len,
+    STACK_OF(X509) * untrusted, const unsigned char *buf, size_t len,
     const char *source, int *stored, struct eca_err *err)
 {
 	X509_CRL *crl = NULL;
@@ -401,17 +408,19 @@ crl_add_from(struct eca_crl_cache *c, X509_STORE *trust,
 		goto out;
 	if (!crl_signer_ok(c, trust, untrusted, crl)) {
 		crl_name_str(X509_CRL_get_issuer(crl), iss, sizeof(iss));
-		r = eca_err_set(err, ECA_ERR_UNTRUSTED, "the CRL of %s is not "
+		r = eca_err_set(err, ECA_ERR_UNTRUSTED,
+		    "the CRL of %s is not "
 		    "signed by a CA of the trust store or of a chain to it: "
 		    "install the issuing CA in ECA_TRUST_STORE_PATH, or the "
-		    "CRL is forged", iss);
+		    "CRL is forged",
+		    iss);
 		goto out;
 	}
 	if ((r = store_crl(c, &crl, source, time(NULL), 1, &st, err)) != 0)
 		goto out;
 	if (stored != NULL)
 		*stored = st;
- out:
+out:
 	X509_CRL_free(crl);
 	ERR_clear_error();
 	return r;
@@ -419,7 +428,7 @@ crl_add_from(struct eca_crl_cache *c, X509_STORE *trust,
 
 int
 eca_crl_cache_add(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, const unsigned char *buf, size_t len,
+    STACK_OF(X509) * untrusted, const unsigned char *buf, size_t len,
     int *stored, struct eca_err *err)
 {
 	return crl_add_from(c, trust, untrusted, buf, len, NULL, stored, err);
@@ -462,8 +471,8 @@ load_cached(struct eca_crl_cache *c, unsigned long hash)
 	int stored;
 
 	ent_path(c, hash, path, sizeof(path));
-	if (eca_util_read_file(path, "CRL", ECA_CRL_FILE_MAX, &buf, &len,
-	    NULL, &mtime, NULL) != 0)
+	if (eca_util_read_file(path, "CRL", ECA_CRL_FILE_MAX, &buf, &len, NULL,
+		&mtime, NULL) != 0)
 		return;
 	if (parse_crl(c->libctx, buf, len, &crl, NULL) == 0 &&
 	    crl_name_hash(c, X509_CRL_get_issuer(crl)) == hash)
@@ -491,10 +500,10 @@ crl_reload_changed(struct eca_crl_cache *c, unsigned long hash)
 	 */
 	pthread_mutex_lock(&c->lock);
 	ent = ent_get(c, hash);
-	load = load && ent != NULL && (ent->crl == NULL ||
-	    st.st_ino != ent->seen_ino ||
-	    st.st_mtim.tv_sec != ent->seen_mtim.tv_sec ||
-	    st.st_mtim.tv_nsec != ent->seen_mtim.tv_nsec);
+	load = load && ent != NULL &&
+	    (ent->crl == NULL || st.st_ino != ent->seen_ino ||
+		st.st_mtim.tv_sec != ent->seen_mtim.tv_sec ||
+		st.st_mtim.tv_nsec != ent->seen_mtim.tv_nsec);
 	if (load) {
 		ent->seen_ino = st.st_ino;
 		ent->seen_mtim = st.st_mtim;
@@ -565,41 +574,44 @@ eca_crl_cache_new(OSSL_LIB_CTX *libctx, const struct eca_crl_opts *opts,
 		    "cannot create the CRL cache lock");
 	}
 	c->libctx = libctx;
-	c->path_sync_hours = opts->path_sync_hours > 0 ?
-	    opts->path_sync_hours : 1;
+	c->path_sync_hours =
+	    opts->path_sync_hours > 0 ? opts->path_sync_hours : 1;
 	c->refresh_hours = opts->refresh_hours > 0 ? opts->refresh_hours : 24;
 	c->grace_hours = opts->grace_hours >= 0 ? opts->grace_hours : 0;
 	c->fail_open = opts->fail_open;
 	c->no_fetch = opts->no_fetch;
 	if ((c->dir = strdup(opts->dir)) == NULL ||
 	    (opts->crl_path != NULL &&
-	    (c->crl_path = strdup(opts->crl_path)) == NULL)) {
+		(c->crl_path = strdup(opts->crl_path)) == NULL)) {
 		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	if (mkdir(c->dir, 0700) == -1 && errno != EEXIST) {
-		r = eca_err_set(err, ECA_ERR_IO, "cannot create the CRL cache "
+		r = eca_err_set(err, ECA_ERR_IO,
+		    "cannot create the CRL cache "
 		    "directory %s: %s (check STATE_DIR and its permissions)",
 		    c->dir, strerror(errno));
 		goto out;
 	}
 	if (stat(c->dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		r = eca_err_set(err, ECA_ERR_IO, "the CRL cache %s is not a "
-		    "directory", c->dir);
+		r = eca_err_set(err, ECA_ERR_IO,
+		    "the CRL cache %s is not a "
+		    "directory",
+		    c->dir);
 		goto out;
 	}
 	scan_dir(c);
 	*out = c;
 	c = NULL;
 	r = 0;
- out:
+out:
 	eca_crl_cache_free(c);
 	return r;
 }
 
 int
-eca_crl_opts_from_config(const struct eca_config *cfg, char *dir,
-    size_t size, struct eca_crl_opts *opts, struct eca_err *err)
+eca_crl_opts_from_config(const struct eca_config *cfg, char *dir, size_t size,
+    struct eca_crl_opts *opts, struct eca_err *err)
 {
 	memset(opts, 0, sizeof(*opts));
 	if (cfg == NULL || cfg->state_dir == NULL)
@@ -623,12 +635,13 @@ eca_crl_cache_open(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 	int r;
 
 	*out = NULL;
-	if ((r = eca_crl_opts_from_config(cfg, dir, sizeof(dir), &o,
-	    err)) != 0)
+	if ((r = eca_crl_opts_from_config(cfg, dir, sizeof(dir), &o, err)) != 0)
 		return r;
 	if (mkdir(cfg->state_dir, 0700) == -1 && errno != EEXIST)
-		return eca_err_set(err, ECA_ERR_IO, "cannot create STATE_DIR "
-		    "%s: %s", cfg->state_dir, strerror(errno));
+		return eca_err_set(err, ECA_ERR_IO,
+		    "cannot create STATE_DIR "
+		    "%s: %s",
+		    cfg->state_dir, strerror(errno));
 	return eca_crl_cache_new(libctx, &o, out, err);
 }
 
@@ -655,8 +668,7 @@ eca_crl_cache_gen(struct eca_crl_cache *c)
  * the last entry.
  */
 static int
-due_url(struct eca_crl_cache *c, size_t i, time_t now, char *url,
-    size_t size)
+due_url(struct eca_crl_cache *c, size_t i, time_t now, char *url, size_t size)
 {
 	struct ent *e;
 	int more;
@@ -680,8 +692,7 @@ due_url(struct eca_crl_cache *c, size_t i, time_t now, char *url,
  */
 static int
 refresh_due(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, time_t now, size_t *nadd,
-    struct eca_err *err)
+    STACK_OF(X509) * untrusted, time_t now, size_t *nadd, struct eca_err *err)
 {
 	char url[sizeof(c->ents->source)];
 	struct eca_err e;
@@ -693,7 +704,7 @@ refresh_due(struct eca_crl_cache *c, X509_STORE *trust,
 			continue;
 		eca_err_clear(&e);
 		if ((rr = crl_fetch_add(c, trust, untrusted, url,
-		    ECA_CRL_FETCH_TIMEOUT_MS, &stored, &e)) == 0) {
+			 ECA_CRL_FETCH_TIMEOUT_MS, &stored, &e)) == 0) {
 			if (stored)
 				(*nadd)++;
 			continue;
@@ -707,8 +718,7 @@ refresh_due(struct eca_crl_cache *c, X509_STORE *trust,
 
 int
 eca_crl_cache_maintain(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, time_t now, size_t *added,
-    struct eca_err *err)
+    STACK_OF(X509) * untrusted, time_t now, size_t *added, struct eca_err *err)
 {
 	size_t nadd = 0;
 	int r = 0;
@@ -752,8 +762,8 @@ fill_info(const struct eca_crl_cache *c, const struct ent *e, time_t now,
 	if (eca_x509_time(X509_CRL_get0_lastUpdate(e->crl), &t) == 0)
 		info->last_update = t;
 	info->next_update = (int64_t)crl_next(e->crl);
-	if ((num = X509_CRL_get_ext_d2i(e->crl, NID_crl_number, NULL,
-	    NULL)) != NULL) {
+	if ((num = X509_CRL_get_ext_d2i(e->crl, NID_crl_number, NULL, NULL)) !=
+	    NULL) {
 		if ((bn = ASN1_INTEGER_to_BN(num, NULL)) != NULL) {
 			if ((dec = BN_bn2dec(bn)) != NULL) {
 				eca_text_fmt(info->number, sizeof(info->number),
@@ -801,7 +811,7 @@ eca_crl_cache_list(struct eca_crl_cache *c, time_t now,
 	for (i = 0; i < c->n; i++)
 		if (c->ents[i].crl != NULL)
 			fill_info(c, &c->ents[i], now, &v[k++]);
- out:
+out:
 	pthread_mutex_unlock(&c->lock);
 	if (r == 0 && k > 0) {
 		qsort(v, k, sizeof(*v), info_cmp);
@@ -814,8 +824,8 @@ eca_crl_cache_list(struct eca_crl_cache *c, time_t now,
 }
 
 int
-eca_crl_cache_cleanup(struct eca_crl_cache *c, int expired,
-    const char *hash, time_t now, size_t *removed, struct eca_err *err)
+eca_crl_cache_cleanup(struct eca_crl_cache *c, int expired, const char *hash,
+    time_t now, size_t *removed, struct eca_err *err)
 {
 	char path[PATH_MAX];
 	unsigned long h = 0;
@@ -830,12 +840,14 @@ eca_crl_cache_cleanup(struct eca_crl_cache *c, int expired,
 
 		eca_text_fmt(name, sizeof(name), "%s.crl", hash);
 		if (strlen(hash) != 8 || !cache_name(name, &h))
-			return eca_err_set(err, ECA_ERR_USAGE, "issuer hash "
+			return eca_err_set(err, ECA_ERR_USAGE,
+			    "issuer hash "
 			    "'%s' is not 8 hex digits (see `eca crl list`)",
 			    hash);
 	}
 	if (!expired && hash == NULL)
-		return eca_err_set(err, ECA_ERR_USAGE, "say which CRLs to "
+		return eca_err_set(err, ECA_ERR_USAGE,
+		    "say which CRLs to "
 		    "remove: --expired or --issuer-hash H");
 	if (now == 0)
 		now = time(NULL);
@@ -844,8 +856,8 @@ eca_crl_cache_cleanup(struct eca_crl_cache *c, int expired,
 		if (c->ents[i].crl == NULL)
 			continue;
 		match = (hash != NULL && c->ents[i].hash == h) ||
-		    (expired && crl_state(c, c->ents[i].crl, now) ==
-		    ECA_CRL_EXPIRED);
+		    (expired &&
+			crl_state(c, c->ents[i].crl, now) == ECA_CRL_EXPIRED);
 		if (!match)
 			continue;
 		ent_path(c, c->ents[i].hash, path, sizeof(path));
@@ -859,7 +871,9 @@ eca_crl_cache_cleanup(struct eca_crl_cache *c, int expired,
 	pthread_mutex_unlock(&c->lock);
 	*removed = k;
 	if (hash != NULL && !expired && k == 0)
-		return eca_err_set(err, ECA_ERR_NOT_FOUND, "no cached CRL has "
-		    "issuer hash %s (see `eca crl list`)", hash);
+		return eca_err_set(err, ECA_ERR_NOT_FOUND,
+		    "no cached CRL has "
+		    "issuer hash %s (see `eca crl list`)",
+		    hash);
 	return 0;
 }

@@ -32,28 +32,28 @@
 #include "config.h"
 #include "err.h"
 
-#define ECA_CRL_FILE_MAX (16 * 1024 * 1024)	/* largest CRL accepted */
+#define ECA_CRL_FILE_MAX (16 * 1024 * 1024) /* largest CRL accepted */
 #define ECA_CRL_RETRY_SEC (15 * 60)	/* at most one fetch per CA per this */
-#define ECA_CRL_FETCH_TIMEOUT_MS 10000L	/* one distribution point download */
+#define ECA_CRL_FETCH_TIMEOUT_MS 10000L /* one distribution point download */
 /*
  * A download a check triggers (on a request's path): short, so that a
  * slow distribution point never holds a request for long; the background
  * refresh (eca_crl_cache_maintain) uses ECA_CRL_FETCH_TIMEOUT_MS.
  */
 #define ECA_CRL_CHECK_TIMEOUT_MS 2000L
-#define ECA_CRL_MAX_CAS 1024		/* CAs the cache tracks */
-#define ECA_CRL_URLS_MAX 4		/* distribution points tried per CA */
+#define ECA_CRL_MAX_CAS 1024 /* CAs the cache tracks */
+#define ECA_CRL_URLS_MAX 4   /* distribution points tried per CA */
 
 struct eca_crl_cache;
 
 struct eca_crl_opts {
-	const char *dir;	/* the cache directory; created mode 0700 */
-	const char *crl_path;	/* ECA_CRL_PATH, or NULL: distribution points */
-	int path_sync_hours;	/* ECA_CRL_PATH_SYNC_HOURS (>= 1) */
-	int refresh_hours;	/* ECA_CRL_REFRESH_HOURS (>= 1) */
-	int grace_hours;	/* ECA_CRL_GRACE_HOURS (>= 0) */
-	int fail_open;		/* ECA_CRL_FAIL_OPEN */
-	int no_fetch;		/* never fetch or sync during a check */
+	const char *dir;      /* the cache directory; created mode 0700 */
+	const char *crl_path; /* ECA_CRL_PATH, or NULL: distribution points */
+	int path_sync_hours;  /* ECA_CRL_PATH_SYNC_HOURS (>= 1) */
+	int refresh_hours;    /* ECA_CRL_REFRESH_HOURS (>= 1) */
+	int grace_hours;      /* ECA_CRL_GRACE_HOURS (>= 0) */
+	int fail_open;	      /* ECA_CRL_FAIL_OPEN */
+	int no_fetch;	      /* never fetch or sync during a check */
 };
 
 /*
@@ -85,7 +85,7 @@ void eca_crl_cache_free(struct eca_crl_cache *c);
  * newer CRL (which is not an error).
  */
 int eca_crl_cache_add(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, const unsigned char *buf, size_t len,
+    STACK_OF(X509) * untrusted, const unsigned char *buf, size_t len,
     int *stored, struct eca_err *err) ECA_WUR;
 
 /*
@@ -96,7 +96,7 @@ int eca_crl_cache_add(struct eca_crl_cache *c, X509_STORE *trust,
  * read.  *added (may be NULL) counts CRLs stored.
  */
 int eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, size_t *added, size_t *refused,
+    STACK_OF(X509) * untrusted, size_t *added, size_t *refused,
     struct eca_err *err) ECA_WUR;
 
 /*
@@ -107,7 +107,7 @@ int eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
  * otherwise.  *added (may be NULL) counts CRLs stored.
  */
 int eca_crl_cache_refresh(struct eca_crl_cache *c, X509_STORE *trust,
-    X509 *leaf, STACK_OF(X509) *chain, size_t *added,
+    X509 *leaf, STACK_OF(X509) * chain, size_t *added,
     struct eca_err *err) ECA_WUR;
 
 /*
@@ -124,14 +124,14 @@ int eca_crl_cache_refresh(struct eca_crl_cache *c, X509_STORE *trust,
  * CRLs stored.
  */
 int eca_crl_cache_maintain(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, time_t now, size_t *added,
+    STACK_OF(X509) * untrusted, time_t now, size_t *added,
     struct eca_err *err) ECA_WUR;
 
 /* What a check found besides its verdict. */
 struct eca_crl_result {
-	int in_grace;		/* an expired CRL in its grace period was used */
-	int failed_open;	/* no usable CRL; accepted by ECA_CRL_FAIL_OPEN */
-	char note[256];		/* the warning, when one of the above is set */
+	int in_grace;	 /* an expired CRL in its grace period was used */
+	int failed_open; /* no usable CRL; accepted by ECA_CRL_FAIL_OPEN */
+	char note[256];	 /* the warning, when one of the above is set */
 };
 
 /*
@@ -150,17 +150,16 @@ struct eca_crl_result {
  * remembered.
  */
 int eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
+    STACK_OF(X509) * chain, enum eca_crl_check level, time_t now,
     struct eca_crl_result *result, struct eca_err *err) ECA_WUR;
 
 /*
  * The same, for a caller that already has the chain's key
  * (eca_vcache_key of leaf and chain; NULL: none, nothing remembered).
  */
-int eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust,
-    X509 *leaf, STACK_OF(X509) *chain, const uint8_t *key,
-    enum eca_crl_check level, time_t now, struct eca_crl_result *result,
-    struct eca_err *err) ECA_WUR;
+int eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
+    STACK_OF(X509) * chain, const uint8_t *key, enum eca_crl_check level,
+    time_t now, struct eca_crl_result *result, struct eca_err *err) ECA_WUR;
 
 /*
  * The cache's generation: it grows whenever a CRL is stored, replaced or
@@ -179,14 +178,14 @@ enum eca_crl_state { ECA_CRL_OK, ECA_CRL_IN_GRACE, ECA_CRL_EXPIRED };
 
 /* One cached CRL, for `eca crl list`. */
 struct eca_crl_info {
-	char issuer[ECA_DN_MAX];	/* RFC 2253 */
-	char hash[9];			/* the file name's hash */
+	char issuer[ECA_DN_MAX]; /* RFC 2253 */
+	char hash[9];		 /* the file name's hash */
 	int64_t last_update;
-	int64_t next_update;		/* 0 if the CRL has none */
-	char number[64];		/* decimal CRL number, or "" */
-	long entries;			/* revoked certificates listed */
+	int64_t next_update; /* 0 if the CRL has none */
+	char number[64];     /* decimal CRL number, or "" */
+	long entries;	     /* revoked certificates listed */
 	enum eca_crl_state state;
-	char source[512];		/* where it came from, if known */
+	char source[512]; /* where it came from, if known */
 };
 
 /* The cached CRLs in hash order; *out (caller frees) may be NULL if *n 0. */
@@ -199,8 +198,7 @@ int eca_crl_cache_list(struct eca_crl_cache *c, time_t now,
  * them.  ECA_ERR_NOT_FOUND if hash names no cached CRL.
  */
 int eca_crl_cache_cleanup(struct eca_crl_cache *c, int expired,
-    const char *hash, time_t now, size_t *removed,
-    struct eca_err *err) ECA_WUR;
+    const char *hash, time_t now, size_t *removed, struct eca_err *err) ECA_WUR;
 
 const char *eca_crl_state_name(enum eca_crl_state s);
 

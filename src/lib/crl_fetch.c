@@ -22,7 +22,7 @@
 #include "text.h"
 #include "util.h"
 
-#define URL_MAX 512	/* longest distribution point URI used */
+#define URL_MAX 512 /* longest distribution point URI used */
 
 int
 crl_is_http(const char *s)
@@ -37,7 +37,7 @@ crl_is_http(const char *s)
 
 int
 eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, size_t *added, size_t *refused,
+    STACK_OF(X509) * untrusted, size_t *added, size_t *refused,
     struct eca_err *err)
 {
 	char path[PATH_MAX], bad[ECA_ERR_MSG_MAX / 2];
@@ -54,13 +54,15 @@ eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
 	if (refused != NULL)
 		*refused = 0;
 	if (c == NULL || c->crl_path == NULL)
-		return eca_err_set(err, ECA_ERR_CONFIG, "ECA_CRL_PATH is not "
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "ECA_CRL_PATH is not "
 		    "set: CRLs come from the distribution points");
 	pthread_mutex_lock(&c->lock);
 	c->last_sync = time(NULL);
 	pthread_mutex_unlock(&c->lock);
 	if ((d = opendir(c->crl_path)) == NULL)
-		return eca_err_set(err, ECA_ERR_UNREADABLE, "cannot read "
+		return eca_err_set(err, ECA_ERR_UNREADABLE,
+		    "cannot read "
 		    "ECA_CRL_PATH %s: %s (create it and put the CAs' CRLs in "
 		    "it, or unset it to use distribution points)",
 		    c->crl_path, strerror(errno));
@@ -70,8 +72,8 @@ eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
 		eca_text_fmt(path, sizeof(path), "%s/%s", c->crl_path,
 		    de->d_name);
 		eca_err_clear(&e);
-		if ((r = eca_util_read_file(path, "CRL", ECA_CRL_FILE_MAX,
-		    &buf, &len, NULL, NULL, &e)) == 0) {
+		if ((r = eca_util_read_file(path, "CRL", ECA_CRL_FILE_MAX, &buf,
+			 &len, NULL, NULL, &e)) == 0) {
 			r = crl_add_from(c, trust, untrusted, buf, len, path,
 			    &stored, &e);
 			eca_util_free_file(buf, len);
@@ -129,8 +131,8 @@ dl_write(char *ptr, size_t size, size_t nmemb, void *arg)
 
 /* GET url (http or https) into *out, at most ECA_CRL_FILE_MAX bytes. */
 static int
-fetch_url(const char *url, long timeout_ms, unsigned char **out,
-    size_t *outlen, struct eca_err *err)
+fetch_url(const char *url, long timeout_ms, unsigned char **out, size_t *outlen,
+    struct eca_err *err)
 {
 	char errbuf[CURL_ERROR_SIZE];
 	struct dl d;
@@ -147,8 +149,8 @@ fetch_url(const char *url, long timeout_ms, unsigned char **out,
 		return eca_err_set(err, ECA_ERR_NOMEM, "cannot start libcurl");
 	rc = curl_easy_setopt(curl, CURLOPT_URL, url);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
-		    "http,https");
+		rc =
+		    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR,
 		    "http,https");
@@ -172,31 +174,40 @@ fetch_url(const char *url, long timeout_ms, unsigned char **out,
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(curl, CURLOPT_USERAGENT, "eca");
 	if (rc != CURLE_OK) {
-		r = eca_err_set(err, ECA_ERR_INTERNAL, "cannot set up the "
-		    "download of %s: %s", url, curl_easy_strerror(rc));
+		r = eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot set up the "
+		    "download of %s: %s",
+		    url, curl_easy_strerror(rc));
 		goto out;
 	}
 	if ((rc = curl_easy_perform(curl)) != CURLE_OK) {
-		r = eca_err_set(err, d.overflow ||
-		    rc == CURLE_FILESIZE_EXCEEDED ? ECA_ERR_TOO_LARGE :
-		    rc == CURLE_OPERATION_TIMEDOUT ?
-		    ECA_ERR_TIMEOUT : ECA_ERR_UNREACHABLE, "cannot download "
-		    "the CRL from %s: %s", url, d.overflow ? "larger than "
-		    "the CRL size limit" : errbuf[0] != '\0' ? errbuf :
-		    curl_easy_strerror(rc));
+		r = eca_err_set(err,
+		    d.overflow || rc == CURLE_FILESIZE_EXCEEDED ?
+			ECA_ERR_TOO_LARGE :
+			rc == CURLE_OPERATION_TIMEDOUT ? ECA_ERR_TIMEOUT :
+							 ECA_ERR_UNREACHABLE,
+		    "cannot download "
+		    "the CRL from %s: %s",
+		    url,
+		    d.overflow		  ? "larger than "
+					    "the CRL size limit" :
+			errbuf[0] != '\0' ? errbuf :
+					    curl_easy_strerror(rc));
 		goto out;
 	}
 	(void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
-		r = eca_err_set(err, ECA_ERR_UNREACHABLE, "the CRL "
-		    "distribution point %s answered HTTP %ld", url, status);
+		r = eca_err_set(err, ECA_ERR_UNREACHABLE,
+		    "the CRL "
+		    "distribution point %s answered HTTP %ld",
+		    url, status);
 		goto out;
 	}
 	*out = d.buf;
 	*outlen = d.len;
 	d.buf = NULL;
 	r = 0;
- out:
+out:
 	free(d.buf);
 	curl_easy_cleanup(curl);
 	return r;
@@ -204,8 +215,8 @@ fetch_url(const char *url, long timeout_ms, unsigned char **out,
 
 int
 crl_fetch_add(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, const char *url, long timeout_ms,
-    int *stored, struct eca_err *err)
+    STACK_OF(X509) * untrusted, const char *url, long timeout_ms, int *stored,
+    struct eca_err *err)
 {
 	unsigned char *buf = NULL;
 	size_t len;
@@ -223,8 +234,8 @@ crl_fetch_add(struct eca_crl_cache *c, X509_STORE *trust,
 static size_t
 cdp_urls(X509 *x, char urls[][URL_MAX], size_t max)
 {
-	STACK_OF(DIST_POINT) *dps;
-	STACK_OF(GENERAL_NAME) *names;
+	STACK_OF(DIST_POINT) * dps;
+	STACK_OF(GENERAL_NAME) * names;
 	DIST_POINT *dp;
 	GENERAL_NAME *gn;
 	ASN1_IA5STRING *uri;
@@ -266,7 +277,7 @@ cdp_urls(X509 *x, char urls[][URL_MAX], size_t max)
  */
 static int
 fetch_cdp(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, X509 *x, long timeout_ms, int *stored,
+    STACK_OF(X509) * untrusted, X509 *x, long timeout_ms, int *stored,
     struct eca_err *err)
 {
 	char urls[ECA_CRL_URLS_MAX][URL_MAX];
@@ -275,11 +286,12 @@ fetch_cdp(struct eca_crl_cache *c, X509_STORE *trust,
 
 	*stored = 0;
 	if ((n = cdp_urls(x, urls, ECA_CRL_URLS_MAX)) == 0)
-		return eca_err_set(err, ECA_ERR_NOT_FOUND, "the certificate "
+		return eca_err_set(err, ECA_ERR_NOT_FOUND,
+		    "the certificate "
 		    "names no http(s) CRL distribution point");
 	for (i = 0; i < n; i++) {
-		if ((r = crl_fetch_add(c, trust, untrusted, urls[i],
-		    timeout_ms, stored, err)) == 0)
+		if ((r = crl_fetch_add(c, trust, untrusted, urls[i], timeout_ms,
+			 stored, err)) == 0)
 			break;
 		log_debug("%s", err != NULL ? err->msg : urls[i]);
 	}
@@ -288,7 +300,7 @@ fetch_cdp(struct eca_crl_cache *c, X509_STORE *trust,
 
 int
 crl_fetch_for(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, X509 *x, long timeout_ms, size_t *added,
+    STACK_OF(X509) * untrusted, X509 *x, long timeout_ms, size_t *added,
     struct eca_err *err)
 {
 	size_t n = 0;
@@ -313,7 +325,7 @@ crl_fetch_for(struct eca_crl_cache *c, X509_STORE *trust,
  */
 static int
 refresh_certs(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) *chain, STACK_OF(X509) **all, STACK_OF(X509) **cas)
+    STACK_OF(X509) * chain, STACK_OF(X509) * *all, STACK_OF(X509) * *cas)
 {
 	X509_STORE_CTX *ctx = NULL;
 	int i;
@@ -337,8 +349,8 @@ refresh_certs(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 }
 
 int
-eca_crl_cache_refresh(struct eca_crl_cache *c, X509_STORE *trust,
-    X509 *leaf, STACK_OF(X509) *chain, size_t *added, struct eca_err *err)
+eca_crl_cache_refresh(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
+    STACK_OF(X509) * chain, size_t *added, struct eca_err *err)
 {
 	STACK_OF(X509) *all = NULL, *cas = NULL;
 	char urls[1][URL_MAX];
@@ -364,7 +376,7 @@ eca_crl_cache_refresh(struct eca_crl_cache *c, X509_STORE *trust,
 		tried++;
 		eca_err_clear(&e);
 		if (crl_fetch_for(c, trust, chain, sk_X509_value(all, i),
-		    ECA_CRL_FETCH_TIMEOUT_MS, &n, &e) == 0)
+			ECA_CRL_FETCH_TIMEOUT_MS, &n, &e) == 0)
 			ok++;
 		else {
 			r = e.code;
@@ -375,7 +387,8 @@ eca_crl_cache_refresh(struct eca_crl_cache *c, X509_STORE *trust,
 	if (added != NULL)
 		*added = n;
 	if (tried == 0)
-		r = eca_err_set(err, ECA_ERR_NOT_FOUND, "no certificate of "
+		r = eca_err_set(err, ECA_ERR_NOT_FOUND,
+		    "no certificate of "
 		    "this host's chain or trust store names a CRL "
 		    "distribution point: set ECA_CRL_PATH to a directory of "
 		    "the CAs' CRLs");

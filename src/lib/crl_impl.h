@@ -33,10 +33,10 @@
 /* One CA's CRL in the cache. */
 struct ent {
 	unsigned long hash;
-	X509_CRL *crl;		/* NULL: none cached */
-	time_t attempt;		/* last fetch a check triggered */
-	time_t fetched;		/* when the CRL was stored (file mtime) */
-	char source[512];	/* where the CRL came from */
+	X509_CRL *crl;	  /* NULL: none cached */
+	time_t attempt;	  /* last fetch a check triggered */
+	time_t fetched;	  /* when the CRL was stored (file mtime) */
+	char source[512]; /* where the CRL came from */
 	/* The cache file as last loaded or looked at (crl_reload_changed). */
 	ino_t seen_ino;
 	struct timespec seen_mtim;
@@ -55,17 +55,17 @@ struct ent {
 struct result {
 	uint8_t key[ECA_VCACHE_KEY_LEN];
 	enum eca_crl_check level;
-	X509_STORE *trust;	/* up-ref'd */
+	X509_STORE *trust; /* up-ref'd */
 	uint64_t gen;
 	int64_t from, until;
-	STACK_OF(X509) *full;	/* the chain as built, for fetch_due */
+	STACK_OF(X509) * full; /* the chain as built, for fetch_due */
 	int used;
 };
 
 struct eca_crl_cache {
 	OSSL_LIB_CTX *libctx;
 	pthread_mutex_t lock;
-	uint64_t gen;		/* grows at every change of a CRL */
+	uint64_t gen; /* grows at every change of a CRL */
 	struct result results[RESULT_SLOTS];
 	uint64_t hits, misses;
 	char *dir;
@@ -117,7 +117,7 @@ int crl_reload_changed(struct eca_crl_cache *c, unsigned long hash);
  * eca_crl_cache_add's.
  */
 int crl_add_from(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, const unsigned char *buf, size_t len,
+    STACK_OF(X509) * untrusted, const unsigned char *buf, size_t len,
     const char *source, int *stored, struct eca_err *err);
 
 /*
@@ -128,15 +128,15 @@ int crl_add_from(struct eca_crl_cache *c, X509_STORE *trust,
 int crl_is_http(const char *s);
 /* Download url and offer what came (crl_add_from). */
 int crl_fetch_add(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, const char *url, long timeout_ms,
-    int *stored, struct eca_err *err);
+    STACK_OF(X509) * untrusted, const char *url, long timeout_ms, int *stored,
+    struct eca_err *err);
 /*
  * The CRL of x's issuer from whichever source is configured: a sync of
  * ECA_CRL_PATH, or x's distribution points.  *added (may be NULL) grows
  * by the CRLs stored.
  */
 int crl_fetch_for(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) *untrusted, X509 *x, long timeout_ms, size_t *added,
+    STACK_OF(X509) * untrusted, X509 *x, long timeout_ms, size_t *added,
     struct eca_err *err);
 
 #endif

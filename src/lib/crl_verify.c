@@ -22,8 +22,10 @@
 #include "text.h"
 #include "x509.h"
 
-#define CRL_REMEDY "publish the CA's current CRL in ECA_CRL_PATH or at " \
-	"the certificate's CRL distribution point, then run `eca crl download`"
+#define CRL_REMEDY                                                             \
+	"publish the CA's current CRL in ECA_CRL_PATH or at "                  \
+	"the certificate's CRL distribution point, then run `eca crl "         \
+	"download`"
 
 /* What the verify callback saw. */
 struct vstate {
@@ -87,9 +89,11 @@ excuse_grace(struct vstate *vs, X509_CRL *crl, const char *subj)
 		return 0;
 	vs->in_grace = 1;
 	asn1_utc(X509_CRL_get0_nextUpdate(crl), when, sizeof(when));
-	eca_text_fmt(vs->note, sizeof(vs->note), "the CRL for %s expired on %s "
-	    "and is used in its grace period (ECA_CRL_GRACE_HOURS = %d): "
-	    CRL_REMEDY, subj, when, vs->c->grace_hours);
+	eca_text_fmt(vs->note, sizeof(vs->note),
+	    "the CRL for %s expired on %s "
+	    "and is used in its grace period (ECA_CRL_GRACE_HOURS = "
+	    "%d): " CRL_REMEDY,
+	    subj, when, vs->c->grace_hours);
 	return 1;
 }
 
@@ -100,9 +104,10 @@ excuse_fail_open(struct vstate *vs, int e, const char *subj)
 	if (!vs->c->fail_open || !is_crl_error(e))
 		return 0;
 	vs->failed_open = 1;
-	eca_text_fmt(vs->note, sizeof(vs->note), "no usable CRL for %s (%s); "
-	    "accepted because ECA_CRL_FAIL_OPEN = YES", subj,
-	    X509_verify_cert_error_string(e));
+	eca_text_fmt(vs->note, sizeof(vs->note),
+	    "no usable CRL for %s (%s); "
+	    "accepted because ECA_CRL_FAIL_OPEN = YES",
+	    subj, X509_verify_cert_error_string(e));
 	return 1;
 }
 
@@ -121,16 +126,19 @@ note_revoked(struct vstate *vs, X509 *x, X509_CRL *crl, const char *subj)
 		    sizeof(when));
 	else
 		eca_text_fmt(when, sizeof(when), "an unknown date");
-	if (x != NULL && (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x),
-	    NULL)) != NULL) {
+	if (x != NULL &&
+	    (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) !=
+		NULL) {
 		if ((hex = BN_bn2hex(bn)) != NULL) {
 			eca_text_fmt(serial, sizeof(serial), "%s", hex);
 			OPENSSL_free(hex);
 		}
 		BN_free(bn);
 	}
-	eca_text_fmt(vs->revoked, sizeof(vs->revoked), "certificate %s (serial "
-	    "%s) was revoked on %s", subj, serial, when);
+	eca_text_fmt(vs->revoked, sizeof(vs->revoked),
+	    "certificate %s (serial "
+	    "%s) was revoked on %s",
+	    subj, serial, when);
 }
 
 /*
@@ -173,7 +181,7 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 /* The verified chain of leaf (leaf first, trust anchor last). */
 static int
 build_chain(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) *chain, time_t now, STACK_OF(X509) **out,
+    STACK_OF(X509) * chain, time_t now, STACK_OF(X509) * *out,
     struct eca_err *err)
 {
 	X509_STORE_CTX *ctx = NULL;
@@ -182,20 +190,23 @@ build_chain(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 	*out = NULL;
 	if ((ctx = X509_STORE_CTX_new_ex(c->libctx, NULL)) == NULL ||
 	    X509_STORE_CTX_init(ctx, trust, leaf, chain) != 1) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "cannot set up the "
+		r = eca_err_set(err, ECA_ERR_NOMEM,
+		    "cannot set up the "
 		    "revocation check");
 		goto out;
 	}
 	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), now);
 	if (X509_verify_cert(ctx) != 1 ||
 	    (*out = X509_STORE_CTX_get1_chain(ctx)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_UNTRUSTED, "the certificate does "
+		r = eca_err_set(err, ECA_ERR_UNTRUSTED,
+		    "the certificate does "
 		    "not chain to the trust store, so its revocation status "
-		    "cannot be checked: %s", X509_verify_cert_error_string(
-		    X509_STORE_CTX_get_error(ctx)));
+		    "cannot be checked: %s",
+		    X509_verify_cert_error_string(
+			X509_STORE_CTX_get_error(ctx)));
 		goto out;
 	}
- out:
+out:
 	X509_STORE_CTX_free(ctx);
 	ERR_clear_error();
 	return r;
@@ -203,7 +214,7 @@ build_chain(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 
 /* How many certificates of full level checks: the anchor (last) never. */
 static int
-checked(enum eca_crl_check level, STACK_OF(X509) *full)
+checked(enum eca_crl_check level, STACK_OF(X509) * full)
 {
 	return level == ECA_CRL_LEAF ? 1 : sk_X509_num(full) - 1;
 }
@@ -216,7 +227,7 @@ checked(enum eca_crl_check level, STACK_OF(X509) *full)
  * is as it was.
  */
 static int
-fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
+fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) * full,
     int ncheck, time_t now)
 {
 	struct eca_err e;
@@ -230,8 +241,8 @@ fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
 	if (crl_sync_claim(c, now)) {
 		changed++;
 		eca_err_clear(&e);
-		if (eca_crl_cache_sync_path(c, trust, full, NULL, NULL,
-		    &e) != 0)
+		if (eca_crl_cache_sync_path(c, trust, full, NULL, NULL, &e) !=
+		    0)
 			log_warn("%s", e.msg);
 	}
 	for (i = 0; i < ncheck && i + 1 < sk_X509_num(full); i++) {
@@ -250,7 +261,7 @@ fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
 		changed++;
 		eca_err_clear(&e);
 		if (crl_fetch_for(c, trust, full, x, ECA_CRL_CHECK_TIMEOUT_MS,
-		    NULL, &e) != 0)
+			NULL, &e) != 0)
 			log_warn("cannot refresh the CRL for %08lx: %s", h,
 			    e.msg);
 	}
@@ -259,11 +270,11 @@ fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
 
 /* One verification with the CRLs cached at the time (crl_verify). */
 struct crl_run {
-	X509_STORE_CTX *ctx;		/* the error, the chain it built */
-	STACK_OF(X509_CRL) *crls;	/* the CRLs it used (ctx borrows) */
-	struct vstate vs;		/* grace and fail-open notes */
-	uint64_t gen;			/* the cache's gen for crls */
-	int ok;				/* 1: it verified */
+	X509_STORE_CTX *ctx;	   /* the error, the chain it built */
+	STACK_OF(X509_CRL) * crls; /* the CRLs it used (ctx borrows) */
+	struct vstate vs;	   /* grace and fail-open notes */
+	uint64_t gen;		   /* the cache's gen for crls */
+	int ok;			   /* 1: it verified */
 };
 
 static void
@@ -281,7 +292,7 @@ crl_run_clear(struct crl_run *run)
  */
 static int
 crl_verify(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
+    STACK_OF(X509) * chain, enum eca_crl_check level, time_t now,
     struct crl_run *run, struct eca_err *err)
 {
 	X509_VERIFY_PARAM *param;
@@ -307,7 +318,8 @@ crl_verify(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 	if ((run->ctx = X509_STORE_CTX_new_ex(c->libctx, NULL)) == NULL ||
 	    X509_STORE_CTX_init(run->ctx, trust, leaf, chain) != 1) {
 		ERR_clear_error();
-		return eca_err_set(err, ECA_ERR_NOMEM, "cannot set up the "
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "cannot set up the "
 		    "revocation check");
 	}
 	X509_STORE_CTX_set0_crls(run->ctx, run->crls);
@@ -342,7 +354,7 @@ result_slot(struct eca_crl_cache *c, const uint8_t *key)
  */
 static int
 result_get(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
-    enum eca_crl_check level, time_t now, STACK_OF(X509) **full)
+    enum eca_crl_check level, time_t now, STACK_OF(X509) * *full)
 {
 	struct result *res;
 	int hit;
@@ -351,8 +363,8 @@ result_get(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
 	pthread_mutex_lock(&c->lock);
 	res = result_slot(c, key);
 	hit = res->used && res->level == level && res->trust == trust &&
-	    res->gen == c->gen &&
-	    (int64_t)now >= res->from && (int64_t)now < res->until &&
+	    res->gen == c->gen && (int64_t)now >= res->from &&
+	    (int64_t)now < res->until &&
 	    memcmp(res->key, key, ECA_VCACHE_KEY_LEN) == 0 &&
 	    (*full = X509_chain_up_ref(res->full)) != NULL;
 	if (hit)
@@ -370,10 +382,9 @@ result_get(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
  */
 static void
 result_put(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
-    enum eca_crl_check level, const struct crl_run *run,
-    STACK_OF(X509) *full)
+    enum eca_crl_check level, const struct crl_run *run, STACK_OF(X509) * full)
 {
-	STACK_OF(X509) *copy;
+	STACK_OF(X509) * copy;
 	struct result *res;
 	const ASN1_TIME *t;
 	X509_CRL *crl;
@@ -419,8 +430,7 @@ result_put(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
 }
 
 void
-eca_crl_cache_stats(struct eca_crl_cache *c, uint64_t *hits,
-    uint64_t *misses)
+eca_crl_cache_stats(struct eca_crl_cache *c, uint64_t *hits, uint64_t *misses)
 {
 	*hits = *misses = 0;
 	if (c == NULL)
@@ -440,7 +450,7 @@ static int
 remembered(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
     enum eca_crl_check level, time_t now)
 {
-	STACK_OF(X509) *full;
+	STACK_OF(X509) * full;
 	int stands;
 
 	if (!result_get(c, trust, key, level, now, &full))
@@ -459,19 +469,18 @@ remembered(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
  */
 static int
 verify_fresh(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
-    struct crl_run *run, STACK_OF(X509) **full, struct eca_err *err)
+    STACK_OF(X509) * chain, enum eca_crl_check level, time_t now,
+    struct crl_run *run, STACK_OF(X509) * *full, struct eca_err *err)
 {
 	int r;
 
-	if ((r = crl_verify(c, trust, leaf, chain, level, now, run,
-	    err)) != 0)
+	if ((r = crl_verify(c, trust, leaf, chain, level, now, run, err)) != 0)
 		return r;
 	if (run->ok) {
 		if ((*full = X509_STORE_CTX_get1_chain(run->ctx)) == NULL)
 			return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
-	} else if ((r = build_chain(c, trust, leaf, chain, now, full,
-	    err)) != 0)
+	} else if ((r = build_chain(c, trust, leaf, chain, now, full, err)) !=
+	    0)
 		return r;
 	if (fetch_due(c, trust, *full, checked(level, *full), now) != 0)
 		return crl_verify(c, trust, leaf, chain, level, now, run, err);
@@ -480,8 +489,8 @@ verify_fresh(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 
 /* Why run, which did not verify, refuses: what, and the remedy. */
 static int
-refusal(const struct eca_crl_cache *c, const struct crl_run *run,
-    X509 *leaf, struct eca_err *err)
+refusal(const struct eca_crl_cache *c, const struct crl_run *run, X509 *leaf,
+    struct eca_err *err)
 {
 	char subj[ECA_DN_MAX], iss[ECA_DN_MAX];
 	X509 *x;
@@ -493,42 +502,50 @@ refusal(const struct eca_crl_cache *c, const struct crl_run *run,
 	crl_name_str(X509_get_subject_name(x), subj, sizeof(subj));
 	crl_name_str(X509_get_issuer_name(x), iss, sizeof(iss));
 	if (e == X509_V_ERR_CERT_REVOKED)
-		return eca_err_set(err, ECA_ERR_REVOKED, "%s by %s: the host "
-		    "needs a new certificate", run->vs.revoked[0] != '\0' ?
-		    run->vs.revoked : subj, iss);
+		return eca_err_set(err, ECA_ERR_REVOKED,
+		    "%s by %s: the host "
+		    "needs a new certificate",
+		    run->vs.revoked[0] != '\0' ? run->vs.revoked : subj, iss);
 	if (e == X509_V_ERR_UNABLE_TO_GET_CRL)
-		return eca_err_set(err, ECA_ERR_CRL_UNAVAILABLE, "no CRL of "
+		return eca_err_set(err, ECA_ERR_CRL_UNAVAILABLE,
+		    "no CRL of "
 		    "%s is available to check certificate %s: " CRL_REMEDY,
 		    iss, subj);
 	if (e == X509_V_ERR_CRL_HAS_EXPIRED)
-		return eca_err_set(err, ECA_ERR_CRL_UNAVAILABLE, "the CRL of "
+		return eca_err_set(err, ECA_ERR_CRL_UNAVAILABLE,
+		    "the CRL of "
 		    "%s expired more than %d hour(s) ago "
 		    "(ECA_CRL_GRACE_HOURS), so certificate %s cannot be "
-		    "checked: " CRL_REMEDY, iss, c->grace_hours, subj);
+		    "checked: " CRL_REMEDY,
+		    iss, c->grace_hours, subj);
 	if (is_crl_error(e))
-		return eca_err_set(err, ECA_ERR_CRL_UNAVAILABLE, "the CRL of "
-		    "%s cannot be used to check certificate %s (%s): "
-		    CRL_REMEDY, iss, subj, X509_verify_cert_error_string(e));
-	return eca_err_set(err, ECA_ERR_UNTRUSTED, "certificate %s: %s",
-	    subj, X509_verify_cert_error_string(e));
+		return eca_err_set(err, ECA_ERR_CRL_UNAVAILABLE,
+		    "the CRL of "
+		    "%s cannot be used to check certificate %s "
+		    "(%s): " CRL_REMEDY,
+		    iss, subj, X509_verify_cert_error_string(e));
+	return eca_err_set(err, ECA_ERR_UNTRUSTED, "certificate %s: %s", subj,
+	    X509_verify_cert_error_string(e));
 }
 
 int
 eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
+    STACK_OF(X509) * chain, enum eca_crl_check level, time_t now,
     struct eca_crl_result *result, struct eca_err *err)
 {
 	uint8_t key[ECA_VCACHE_KEY_LEN];
 
 	return eca_crl_check_keyed(c, trust, leaf, chain,
 	    leaf != NULL && level != ECA_CRL_DISABLE &&
-	    eca_vcache_key(leaf, chain, key) == 0 ? key : NULL, level, now,
-	    result, err);
+		    eca_vcache_key(leaf, chain, key) == 0 ?
+		key :
+		NULL,
+	    level, now, result, err);
 }
 
 int
 eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) *chain, const uint8_t *key, enum eca_crl_check level,
+    STACK_OF(X509) * chain, const uint8_t *key, enum eca_crl_check level,
     time_t now, struct eca_crl_result *result, struct eca_err *err)
 {
 	STACK_OF(X509) *full = NULL;
@@ -550,7 +567,7 @@ eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 		goto out;
 	}
 	if ((r = verify_fresh(c, trust, leaf, chain, level, now, &run, &full,
-	    err)) != 0)
+		 err)) != 0)
 		goto out;
 	if (!run.ok) {
 		r = refusal(c, &run, leaf, err);
@@ -567,7 +584,7 @@ eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 		    run.vs.note);
 	}
 	r = 0;
- out:
+out:
 	crl_run_clear(&run);
 	sk_X509_pop_free(full, X509_free);
 	ERR_clear_error();

@@ -18,11 +18,11 @@
 
 #include "x509.h"
 
-#define AVA_MAX 64	/* attribute-value pairs in one name */
+#define AVA_MAX 64 /* attribute-value pairs in one name */
 
 struct ava {
 	int nid;
-	int new_rdn;		/* first AVA of its RDN */
+	int new_rdn; /* first AVA of its RDN */
 	char value[ECA_DN_MAX];
 	size_t len;
 };
@@ -129,24 +129,23 @@ parse_value(const char **p, const char *seps, struct ava *a,
 			    (lo = hexval((unsigned char)s[1])) >= 0) {
 				a->value[n++] = (char)(hi << 4 | lo);
 				s += 2;
-			} else if (*s != '\0' && strchr(",=+<>#;\\\" /",
-			    *s) != NULL)
+			} else if (*s != '\0' &&
+			    strchr(",=+<>#;\\\" /", *s) != NULL)
 				a->value[n++] = *s++;
 			else
 				return eca_err_set(err, ECA_ERR_PARSE,
 				    "bad escape in an attribute value");
-			keep = n;	/* an escaped space is kept */
+			keep = n; /* an escaped space is kept */
 			continue;
 		}
 		a->value[n++] = *s++;
 		if (a->value[n - 1] != ' ')
 			keep = n;
 	}
-	a->len = keep;		/* trailing unescaped spaces dropped */
+	a->len = keep; /* trailing unescaped spaces dropped */
 	a->value[a->len] = '\0';
 	if (a->len == 0)
-		return eca_err_set(err, ECA_ERR_PARSE,
-		    "empty attribute value");
+		return eca_err_set(err, ECA_ERR_PARSE, "empty attribute value");
 	*p = s;
 	return 0;
 }
@@ -187,11 +186,12 @@ add_rdn(X509_NAME *name, const struct ava *avas, size_t n, size_t start,
 
 	for (i = start; i < n && (i == start || !avas[i].new_rdn); i++) {
 		if (!X509_NAME_add_entry_by_NID(name, avas[i].nid,
-		    MBSTRING_UTF8, (const unsigned char *)avas[i].value,
-		    (int)avas[i].len, -1, i == start ? 0 : -1)) {
-			r = eca_err_set(err, ECA_ERR_PARSE, "value \"%.64s\" "
-			    "is not allowed for attribute %s", avas[i].value,
-			    OBJ_nid2sn(avas[i].nid));
+			MBSTRING_UTF8, (const unsigned char *)avas[i].value,
+			(int)avas[i].len, -1, i == start ? 0 : -1)) {
+			r = eca_err_set(err, ECA_ERR_PARSE,
+			    "value \"%.64s\" "
+			    "is not allowed for attribute %s",
+			    avas[i].value, OBJ_nid2sn(avas[i].nid));
 			eca_err_add_openssl(err);
 			return r;
 		}
@@ -234,8 +234,7 @@ build_name(X509_NAME *name, const struct ava *avas, size_t n, int slash,
  * the certificate, so both print alike.
  */
 static int
-print_canonical(X509_NAME *name, char *out, size_t size,
-    struct eca_err *err)
+print_canonical(X509_NAME *name, char *out, size_t size, struct eca_err *err)
 {
 	X509_NAME *canon = NULL;
 	unsigned char *der = NULL;
@@ -266,8 +265,10 @@ not_a_dn(const char *in, int r, struct eca_err *err)
 	code = r == ECA_ERR_BAD_CERTIFICATE ? ECA_ERR_PARSE : r;
 	if (err != NULL) {
 		snprintf(why, sizeof(why), "%s", err->msg);
-		eca_err_set(err, code, "subject \"%.200s\" is not a "
-		    "distinguished name: %s", in, why);
+		eca_err_set(err, code,
+		    "subject \"%.200s\" is not a "
+		    "distinguished name: %s",
+		    in, why);
 	}
 	return code;
 }
@@ -301,7 +302,7 @@ eca_dn_normalize(const char *in, char *out, size_t size, struct eca_err *err)
 	    (r = print_canonical(name, out, size, err)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	if (r != 0) {
 		r = not_a_dn(in, r, err);
 		out[0] = '\0';

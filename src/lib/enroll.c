@@ -17,26 +17,26 @@
 #include "enroll_impl.h"
 #include "hostname.h"
 
-#define REMEDY_CONFLICT \
-	"an administrator must check it with `eca show HOST` and run " \
-	"`eca approve HOST --fingerprint FP` or `eca reject HOST " \
+#define REMEDY_CONFLICT                                                        \
+	"an administrator must check it with `eca show HOST` and run "         \
+	"`eca approve HOST --fingerprint FP` or `eca reject HOST "             \
 	"--fingerprint FP` on the primary"
 
 static const char *const outcome_names[] = {
-	[ECA_OUTCOME_NONE] = "NONE",
-	[ECA_OUTCOME_ENROLLED] = "ENROLLED",
-	[ECA_OUTCOME_UNCHANGED] = "UNCHANGED",
-	[ECA_OUTCOME_RENEWED] = "RENEWED",
-	[ECA_OUTCOME_CONFLICT] = "CONFLICT",
-	[ECA_OUTCOME_FORCED] = "FORCED",
-	[ECA_OUTCOME_APPROVED] = "APPROVED",
-	[ECA_OUTCOME_REJECTED] = "REJECTED",
-	[ECA_OUTCOME_REMOVED] = "REMOVED",
-	[ECA_OUTCOME_BANNED] = "BANNED",
-	[ECA_OUTCOME_UNBANNED] = "UNBANNED",
-	[ECA_OUTCOME_REVOKED] = "REVOKED",
-	[ECA_OUTCOME_MAPPED] = "MAPPED",
-	[ECA_OUTCOME_UNMAPPED] = "UNMAPPED",
+    [ECA_OUTCOME_NONE] = "NONE",
+    [ECA_OUTCOME_ENROLLED] = "ENROLLED",
+    [ECA_OUTCOME_UNCHANGED] = "UNCHANGED",
+    [ECA_OUTCOME_RENEWED] = "RENEWED",
+    [ECA_OUTCOME_CONFLICT] = "CONFLICT",
+    [ECA_OUTCOME_FORCED] = "FORCED",
+    [ECA_OUTCOME_APPROVED] = "APPROVED",
+    [ECA_OUTCOME_REJECTED] = "REJECTED",
+    [ECA_OUTCOME_REMOVED] = "REMOVED",
+    [ECA_OUTCOME_BANNED] = "BANNED",
+    [ECA_OUTCOME_UNBANNED] = "UNBANNED",
+    [ECA_OUTCOME_REVOKED] = "REVOKED",
+    [ECA_OUTCOME_MAPPED] = "MAPPED",
+    [ECA_OUTCOME_UNMAPPED] = "UNMAPPED",
 };
 
 const char *
@@ -57,13 +57,13 @@ eca_uuid_new(char out[ECA_HOST_ID_LEN + 1])
 		ERR_clear_error();
 		return ECA_ERR_INTERNAL;
 	}
-	b[6] = (b[6] & 0x0f) | 0x40;	/* version 4 */
-	b[8] = (b[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
 	snprintf(out, ECA_HOST_ID_LEN + 1,
 	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
 	    "%02x%02x%02x%02x%02x%02x",
-	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-	    b[10], b[11], b[12], b[13], b[14], b[15]);
+	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+	    b[11], b[12], b[13], b[14], b[15]);
 	return 0;
 }
 
@@ -80,8 +80,7 @@ same_key(const struct eca_certinfo *a, const struct eca_certinfo *b)
 }
 
 int
-eca_candidate_find(const struct eca_candidate *cands, size_t n,
-    const char *fp)
+eca_candidate_find(const struct eca_candidate *cands, size_t n, const char *fp)
 {
 	size_t i;
 
@@ -109,12 +108,13 @@ decide_candidate(const struct eca_candidate *cands, size_t n,
 		    "other certificates wait for a decision already; it is "
 		    "not kept (an administrator must settle them first: "
 		    "`eca show %.253s`, then `eca reject %.253s --fingerprint "
-		    "FP` for each one not wanted)", req->host,
-		    req->cert.fingerprint, n, req->host, req->host);
+		    "FP` for each one not wanted)",
+		    req->host, req->cert.fingerprint, n, req->host, req->host);
 	*outcome = ECA_OUTCOME_CONFLICT;
-	return eca_err_set(err, ECA_ERR_CONFLICT, "host \"%.253s\" %s; "
-	    "certificate %.64s waits as a conflict (%s)", req->host, why,
-	    req->cert.fingerprint, REMEDY_CONFLICT);
+	return eca_err_set(err, ECA_ERR_CONFLICT,
+	    "host \"%.253s\" %s; "
+	    "certificate %.64s waits as a conflict (%s)",
+	    req->host, why, req->cert.fingerprint, REMEDY_CONFLICT);
 }
 
 /*
@@ -138,8 +138,10 @@ decide_new_key(const struct eca_enrollment *ex,
 		    "administrator to approve, or set "
 		    "ECA_ALLOW_FORCED_REENROLLMENT = YES on the primary)",
 		    req->host, ex->primary);
-	return decide_candidate(cands, n, req, "presented a certificate "
-	    "with a different key than the enrolled one", outcome, err);
+	return decide_candidate(cands, n, req,
+	    "presented a certificate "
+	    "with a different key than the enrolled one",
+	    outcome, err);
 }
 
 int
@@ -195,9 +197,12 @@ eca_enroll_decide(const struct eca_enrollment *ex,
 			return eca_err_set(err, ECA_ERR_REVOKED,
 			    "the enrolled certificate of host \"%.253s\" was "
 			    "revoked (install a new certificate and enroll "
-			    "it)", req->host);
-		return decide_candidate(cands, n, req, "had its certificate "
-		    "revoked", outcome, err);
+			    "it)",
+			    req->host);
+		return decide_candidate(cands, n, req,
+		    "had its certificate "
+		    "revoked",
+		    outcome, err);
 	default:
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "host \"%.253s\" has a record in an unknown state",
@@ -212,8 +217,9 @@ int
 eca_enroll_revocable(const struct eca_enrollment *rec, const char *fp)
 {
 	return (rec->state == ECA_STATE_ENROLLED ||
-	    rec->state == ECA_STATE_CONFLICT) && fp != NULL &&
-	    fp[0] != '\0' && strcmp(rec->cert.fingerprint, fp) == 0;
+		   rec->state == ECA_STATE_CONFLICT) &&
+	    fp != NULL && fp[0] != '\0' &&
+	    strcmp(rec->cert.fingerprint, fp) == 0;
 }
 
 int
@@ -231,7 +237,7 @@ eca_enroll_revoke_target(struct eca_store *st, const char *primary,
 	/* DN: the subject names a host only through the mapping. */
 	if (identity == ECA_ID_DN) {
 		if (eca_store_dnmap_by_subject(st, primary, ci->subject, &m,
-		    NULL) != 0)
+			NULL) != 0)
 			return ECA_ERR_NOT_FOUND;
 		snprintf(names, sizeof(names), "%s", m.host);
 	} else

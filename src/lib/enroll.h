@@ -19,19 +19,19 @@
 
 enum eca_enroll_outcome {
 	ECA_OUTCOME_NONE,
-	ECA_OUTCOME_ENROLLED,	/* new enrollment (or again after removal) */
-	ECA_OUTCOME_UNCHANGED,	/* the enrolled certificate again */
-	ECA_OUTCOME_RENEWED,	/* new certificate, same public key */
-	ECA_OUTCOME_CONFLICT,	/* different key: waits for an administrator */
-	ECA_OUTCOME_FORCED,	/* different key, force allowed by policy */
+	ECA_OUTCOME_ENROLLED,  /* new enrollment (or again after removal) */
+	ECA_OUTCOME_UNCHANGED, /* the enrolled certificate again */
+	ECA_OUTCOME_RENEWED,   /* new certificate, same public key */
+	ECA_OUTCOME_CONFLICT,  /* different key: waits for an administrator */
+	ECA_OUTCOME_FORCED,    /* different key, force allowed by policy */
 	ECA_OUTCOME_APPROVED,
 	ECA_OUTCOME_REJECTED,
 	ECA_OUTCOME_REMOVED,
-	ECA_OUTCOME_BANNED,	/* administrator: the host may not enroll */
-	ECA_OUTCOME_UNBANNED,	/* administrator: ban lifted, record REMOVED */
-	ECA_OUTCOME_REVOKED,	/* the enrolled certificate found revoked */
-	ECA_OUTCOME_MAPPED,	/* administrator: a subject now names a host */
-	ECA_OUTCOME_UNMAPPED,	/* administrator: a host's mapping removed */
+	ECA_OUTCOME_BANNED,   /* administrator: the host may not enroll */
+	ECA_OUTCOME_UNBANNED, /* administrator: ban lifted, record REMOVED */
+	ECA_OUTCOME_REVOKED,  /* the enrolled certificate found revoked */
+	ECA_OUTCOME_MAPPED,   /* administrator: a subject now names a host */
+	ECA_OUTCOME_UNMAPPED, /* administrator: a host's mapping removed */
 };
 
 struct eca_enroll_req {
@@ -39,10 +39,11 @@ struct eca_enroll_req {
 	char host[ECA_HOST_MAX];
 	enum eca_role role;
 	enum eca_method method;
-	struct eca_certinfo cert;	/* the certificate presented (TLS client cert) */
+	struct eca_certinfo
+	    cert; /* the certificate presented (TLS client cert) */
 	char source[ECA_SOURCE_MAX];
-	int force;			/* the host asked for forced re-enrollment */
-	int allow_force;		/* the primary's policy allows it */
+	int force;	 /* the host asked for forced re-enrollment */
+	int allow_force; /* the primary's policy allows it */
 	int64_t now;
 };
 
@@ -85,7 +86,7 @@ int eca_candidate_find(const struct eca_candidate *cands, size_t n,
 enum eca_op_type {
 	ECA_OP_ENROLL,
 	ECA_OP_REMOVE,	/* by the host itself or an administrator */
-	ECA_OP_APPROVE,	/* administrator: the candidate becomes enrolled */
+	ECA_OP_APPROVE, /* administrator: the candidate becomes enrolled */
 	ECA_OP_REJECT,	/* administrator: the candidate is dropped */
 	/*
 	 * Administrator: the host becomes BANNED (certificate and candidate
@@ -120,8 +121,9 @@ enum eca_op_type {
 struct eca_op {
 	/* in */
 	enum eca_op_type type;
-	struct eca_enroll_req req;	/* ENROLL: all; others: primary, host, source, now */
-	char actor[ECA_DN_MAX];		/* who asked (for the history) */
+	struct eca_enroll_req
+	    req; /* ENROLL: all; others: primary, host, source, now */
+	char actor[ECA_DN_MAX]; /* who asked (for the history) */
 	/*
 	 * REMOVE by the host itself: the fingerprint it presented, which must
 	 * be the enrolled one.  Empty for an administrator.
@@ -132,11 +134,11 @@ struct eca_op {
 	/* MAP_ADD: in, the subject; MAP_ADD/MAP_REMOVE: out, the row. */
 	struct eca_dnmap map;
 	/* out */
-	int status;			/* 0 or ECA_ERR_* */
+	int status; /* 0 or ECA_ERR_* */
 	struct eca_err err;
 	enum eca_enroll_outcome outcome;
-	struct eca_enrollment rec;	/* the record after the op */
-	/*
+	struct eca_enrollment rec; /* the record after the op */
+				   /*
 	 * APPROVE, REJECT: req.cert is set to the candidate decided on, so
 	 * that the journal names it.
 	 */
@@ -161,8 +163,8 @@ int eca_registry_apply(struct eca_store *st, struct eca_op *ops, size_t n,
 typedef int eca_registry_hook(const struct eca_op *ops, size_t n, void *arg,
     struct eca_err *err);
 /* eca_registry_apply with hook (may be NULL) run before the COMMIT. */
-int eca_registry_apply_hook(struct eca_store *st, struct eca_op *ops,
-    size_t n, eca_registry_hook *hook, void *arg, struct eca_err *err) ECA_WUR;
+int eca_registry_apply_hook(struct eca_store *st, struct eca_op *ops, size_t n,
+    eca_registry_hook *hook, void *arg, struct eca_err *err) ECA_WUR;
 
 /* Random UUID v4 text (RAND_bytes). */
 int eca_uuid_new(char out[ECA_HOST_ID_LEN + 1]) ECA_WUR;

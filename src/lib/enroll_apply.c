@@ -23,8 +23,7 @@ history_from(struct eca_history_entry *h, const struct eca_enrollment *rec,
 	snprintf(h->host_id, sizeof(h->host_id), "%s", rec->host_id);
 	snprintf(h->event, sizeof(h->event), "%s", event);
 	h->state = rec->state;
-	snprintf(h->fingerprint, sizeof(h->fingerprint), "%s",
-	    ci->fingerprint);
+	snprintf(h->fingerprint, sizeof(h->fingerprint), "%s", ci->fingerprint);
 	snprintf(h->spki_fingerprint, sizeof(h->spki_fingerprint), "%s",
 	    ci->spki_fingerprint);
 	/* A host acting for itself is named by its host name. */
@@ -91,8 +90,8 @@ drop_candidates(struct eca_store *st, struct eca_op *op)
 {
 	clear_summary(&op->rec);
 	op->rec.ncandidates = 0;
-	return eca_store_candidate_del(st, op->rec.primary, op->rec.host,
-	    NULL, &op->err);
+	return eca_store_candidate_del(st, op->rec.primary, op->rec.host, NULL,
+	    &op->err);
 }
 
 /*
@@ -136,8 +135,8 @@ fetch_candidates(struct eca_store *st, struct eca_op *op,
 	*n = 0;
 	if (op->rec.ncandidates == 0)
 		return 0;
-	return eca_store_candidates(st, op->req.primary, op->req.host, cands,
-	    n, &op->err);
+	return eca_store_candidates(st, op->req.primary, op->req.host, cands, n,
+	    &op->err);
 }
 
 /*
@@ -161,7 +160,7 @@ add_candidate(struct eca_store *st, struct eca_op *op,
 	c.last_seen = req->now;
 	snprintf(c.source, sizeof(c.source), "%s", req->source);
 	if ((r = eca_store_candidate_put(st, req->primary, req->host, &c,
-	    &op->err)) != 0)
+		 &op->err)) != 0)
 		return r;
 	if (eca_candidate_find(cands, n, req->cert.fingerprint) >= 0) {
 		rec->last_seen = req->now;
@@ -188,7 +187,8 @@ new_record(struct eca_op *op)
 	snprintf(rec->primary, sizeof(rec->primary), "%s", op->req.primary);
 	snprintf(rec->host, sizeof(rec->host), "%s", op->req.host);
 	if ((r = eca_uuid_new(rec->host_id)) != 0)
-		return eca_err_set(&op->err, r, "cannot draw a random host ID: "
+		return eca_err_set(&op->err, r,
+		    "cannot draw a random host ID: "
 		    "the system's random generator failed");
 	return 0;
 }
@@ -323,8 +323,8 @@ state_before_conflict(struct eca_store *st, struct eca_op *op,
 	int r;
 
 	*state = ECA_STATE_ENROLLED;
-	if ((r = eca_store_history(st, op->req.primary, op->req.host,
-	    SIZE_MAX, &h, &n, &op->err)) != 0)
+	if ((r = eca_store_history(st, op->req.primary, op->req.host, SIZE_MAX,
+		 &h, &n, &op->err)) != 0)
 		return r;
 	for (i = n; i > 0; i--) {
 		/*
@@ -363,8 +363,10 @@ apply_decision(struct eca_store *st, struct eca_op *op)
 	if ((r = fetch(st, op, &have)) != 0)
 		return r;
 	/* A REVOKED record may keep the candidates that waited before. */
-	if (!have || (rec->state != ECA_STATE_CONFLICT &&
-	    rec->state != ECA_STATE_REVOKED) || rec->ncandidates == 0)
+	if (!have ||
+	    (rec->state != ECA_STATE_CONFLICT &&
+		rec->state != ECA_STATE_REVOKED) ||
+	    rec->ncandidates == 0)
 		return eca_err_set(&op->err, ECA_ERR_NOT_FOUND,
 		    "no pending conflict for %.253s", op->req.host);
 	if (op->require_fingerprint[0] == '\0')
@@ -375,25 +377,26 @@ apply_decision(struct eca_store *st, struct eca_op *op)
 	if ((r = fetch_candidates(st, op, &cands, &n)) != 0)
 		goto out;
 	if ((k = eca_candidate_find(cands, n, op->require_fingerprint)) < 0) {
-		r = eca_err_set(&op->err, ECA_ERR_NOT_FOUND, "no certificate "
+		r = eca_err_set(&op->err, ECA_ERR_NOT_FOUND,
+		    "no certificate "
 		    "with fingerprint %.64s waits for %.253s (see `eca show "
-		    "%.253s`)", op->require_fingerprint, op->req.host,
-		    op->req.host);
+		    "%.253s`)",
+		    op->require_fingerprint, op->req.host, op->req.host);
 		goto out;
 	}
 	cand = cands[k];
 	if ((r = eca_store_candidate_del(st, op->req.primary, op->req.host,
-	    cand.cert.fingerprint, &op->err)) != 0)
+		 cand.cert.fingerprint, &op->err)) != 0)
 		goto out;
 	set_summary(rec, cands, n, k);
-	op->req.cert = cand.cert;	/* the journal names it */
+	op->req.cert = cand.cert; /* the journal names it */
 	if (op->type == ECA_OP_APPROVE) {
 		rec->cert = cand.cert;
 		rec->method = ECA_METHOD_ADMIN;
 		rec->enrolled_at = op->req.now;
 		snprintf(rec->source, sizeof(rec->source), "%s", cand.source);
 		rec->state = rec->ncandidates > 0 ? ECA_STATE_CONFLICT :
-		    ECA_STATE_ENROLLED;
+						    ECA_STATE_ENROLLED;
 		op->outcome = ECA_OUTCOME_APPROVED;
 		r = write_change(st, op, "APPROVE", &cand.cert);
 		goto out;
@@ -407,7 +410,7 @@ apply_decision(struct eca_store *st, struct eca_op *op)
 	}
 	op->outcome = ECA_OUTCOME_REJECTED;
 	r = write_change(st, op, "REJECT", &cand.cert);
- out:
+out:
 	free(cands);
 	return r;
 }
@@ -476,8 +479,8 @@ apply_unban(struct eca_store *st, struct eca_op *op)
 	if (!have || rec->state != ECA_STATE_BANNED)
 		return eca_err_set(&op->err, ECA_ERR_NOT_FOUND,
 		    "host \"%.253s\" is not banned on primary \"%.253s\" "
-		    "(see `eca list --state BANNED`)", op->req.host,
-		    op->req.primary);
+		    "(see `eca list --state BANNED`)",
+		    op->req.host, op->req.primary);
 	if ((r = drop_candidates(st, op)) != 0)
 		return r;
 	return change_state(st, op, ECA_STATE_REMOVED, ECA_OUTCOME_UNBANNED,
@@ -505,8 +508,8 @@ apply_map_add(struct eca_store *st, struct eca_op *op)
 		return eca_err_set(&op->err, ECA_ERR_MAPPING_EXISTS,
 		    "subject \"%.300s\" is mapped to host %.253s already; a "
 		    "subject names one host (remove that mapping first: `eca "
-		    "map remove %.253s`)", op->map.subject, cur.host,
-		    cur.host);
+		    "map remove %.253s`)",
+		    op->map.subject, cur.host, cur.host);
 	if (r != ECA_ERR_NOT_FOUND)
 		return r;
 	r = eca_store_dnmap_by_host(st, op->req.primary, op->req.host, &cur,
@@ -524,8 +527,7 @@ apply_map_add(struct eca_store *st, struct eca_op *op)
 	op->map.created_at = op->req.now;
 	op->map.updated_at = op->req.now;
 	snprintf(op->map.actor, sizeof(op->map.actor), "%s", op->actor);
-	if ((r = eca_store_next_version(st, &op->map.version,
-	    &op->err)) != 0)
+	if ((r = eca_store_next_version(st, &op->map.version, &op->err)) != 0)
 		return r;
 	op->outcome = ECA_OUTCOME_MAPPED;
 	return eca_store_dnmap_put(st, op->req.primary, &op->map, &op->err);
@@ -536,19 +538,20 @@ apply_map_remove(struct eca_store *st, struct eca_op *op)
 {
 	int r;
 
-	r = eca_store_dnmap_by_host(st, op->req.primary, op->req.host,
-	    &op->map, &op->err);
+	r = eca_store_dnmap_by_host(st, op->req.primary, op->req.host, &op->map,
+	    &op->err);
 	if (r == ECA_ERR_NOT_FOUND)
-		return eca_err_set(&op->err, ECA_ERR_NOT_FOUND, "host %.253s "
+		return eca_err_set(&op->err, ECA_ERR_NOT_FOUND,
+		    "host %.253s "
 		    "has no subject mapping on primary %.253s (see `eca map "
-		    "list`)", op->req.host, op->req.primary);
+		    "list`)",
+		    op->req.host, op->req.primary);
 	if (r != 0)
 		return r;
 	op->map.removed = 1;
 	op->map.updated_at = op->req.now;
 	snprintf(op->map.actor, sizeof(op->map.actor), "%s", op->actor);
-	if ((r = eca_store_next_version(st, &op->map.version,
-	    &op->err)) != 0)
+	if ((r = eca_store_next_version(st, &op->map.version, &op->err)) != 0)
 		return r;
 	op->outcome = ECA_OUTCOME_UNMAPPED;
 	return eca_store_dnmap_put(st, op->req.primary, &op->map, &op->err);
@@ -647,8 +650,9 @@ eca_registry_apply_hook(struct eca_store *st, struct eca_op *ops, size_t n,
 		}
 		op->status = apply_one(st, op);
 		/* A conflict is refused to the host, yet recorded. */
-		keep = op->status == 0 || (op->status == ECA_ERR_CONFLICT &&
-		    op->outcome == ECA_OUTCOME_CONFLICT);
+		keep = op->status == 0 ||
+		    (op->status == ECA_ERR_CONFLICT &&
+			op->outcome == ECA_OUTCOME_CONFLICT);
 		if (keep && (r = eca_store_release(st, &op->err)) != 0) {
 			op->status = r;
 			keep = 0;
@@ -668,7 +672,7 @@ eca_registry_apply_hook(struct eca_store *st, struct eca_op *ops, size_t n,
 		goto fail;
 	}
 	return 0;
- fail:
+fail:
 	fail_all(ops, n, r, &e);
 	if (err != NULL)
 		*err = e;

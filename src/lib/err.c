@@ -16,18 +16,15 @@ struct errdef {
 };
 
 static const struct errdef errdefs[] = {
-#define ECA_ERR_ROW(n, h, x, d) { ECA_ERR_##n, #n, h, x, d },
-	ECA_ERRORS(ECA_ERR_ROW)
+#define ECA_ERR_ROW(n, h, x, d) {ECA_ERR_##n, #n, h, x, d},
+    ECA_ERRORS(ECA_ERR_ROW)
 #undef ECA_ERR_ROW
 };
 
 /* What every lookup answers for success, and for a code not in the table. */
-static const struct errdef ok_row = {
-	0, "OK", 200, ECA_EXIT_OK, "success"
-};
-static const struct errdef unknown_row = {
-	ECA_ERR_INTERNAL, "INTERNAL", 500, ECA_EXIT_FAILURE, "unknown error"
-};
+static const struct errdef ok_row = {0, "OK", 200, ECA_EXIT_OK, "success"};
+static const struct errdef unknown_row = {ECA_ERR_INTERNAL, "INTERNAL", 500,
+    ECA_EXIT_FAILURE, "unknown error"};
 
 static const struct errdef *
 lookup(int code)

@@ -32,7 +32,7 @@
 	X(INTERNAL, 500, 1, "internal error")                                  \
 	X(NOMEM, 500, 1, "out of memory")                                      \
 	X(IO, 500, 1, "input/output error")                                    \
-	X(DISK_FULL, 507, 1, "no space left on device")                       \
+	X(DISK_FULL, 507, 1, "no space left on device")                        \
 	X(CONFIG, 500, 1, "invalid configuration")                             \
 	X(USAGE, 400, 2, "invalid usage")                                      \
 	X(NOT_FOUND, 404, 3, "not found")                                      \
@@ -60,13 +60,14 @@
 	X(WEAK_SIGNATURE, 422, 5, "signature algorithm not acceptable")        \
 	X(BAD_KEY_USAGE, 422, 5, "key usage not acceptable")                   \
 	X(BAD_CERTIFICATE, 422, 5, "certificate not acceptable")               \
-	X(IDENTITY_MISMATCH, 403, 5, "certificate identity does not match host")\
+	X(IDENTITY_MISMATCH, 403, 5,                                           \
+	    "certificate identity does not match host")                        \
 	X(FORBIDDEN, 403, 5, "not permitted")                                  \
 	X(CONFLICT, 409, 5, "enrollment conflict")                             \
 	X(FORCE_NOT_ALLOWED, 403, 5, "forced re-enrollment not allowed")       \
 	X(BANNED, 403, 5, "host is banned")                                    \
 	X(FINGERPRINT_MISMATCH, 403, 5, "certificate is not the enrolled one") \
-	X(ROSTER_STALE, 503, 5, "enrollment roster is stale")                 \
+	X(ROSTER_STALE, 503, 5, "enrollment roster is stale")                  \
 	X(TOO_MANY_CANDIDATES, 409, 5, "too many certificates waiting")        \
 	X(FINGERPRINT_REQUIRED, 400, 2, "certificate fingerprint required")    \
 	X(MAPPING_EXISTS, 409, 5, "subject already mapped to another host")
@@ -104,7 +105,7 @@ int eca_err_exit_code(int code);
  * e may be NULL.
  */
 int eca_err_set(struct eca_err *e, int code, const char *fmt, ...)
-	ECA_PRINTF(3, 4);
+    ECA_PRINTF(3, 4);
 /* Clear e to ECA_OK with an empty message; e may be NULL. */
 void eca_err_clear(struct eca_err *e);
 /*

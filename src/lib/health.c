@@ -37,14 +37,14 @@ struct hstate {
 	const struct eca_config *cfg;
 	struct eca_health_report *rep;
 	X509 *leaf;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	struct eca_certinfo info;
 	EVP_PKEY *key;
 	X509_STORE *trust;
 	int cert_path_ok;
 	int key_path_ok;
-	int chain_ok;		/* CERT_CHAIN_VALIDATION passed */
-	int validity_ok;	/* CERT_VALIDITY_VALIDATION passed */
+	int chain_ok;	 /* CERT_CHAIN_VALIDATION passed */
+	int validity_ok; /* CERT_VALIDITY_VALIDATION passed */
 };
 
 static struct eca_health_check *
@@ -63,7 +63,7 @@ begin(struct hstate *st, const char *id, const char *title)
 }
 
 static void ECA_PRINTF(2, 3)
-detail(struct eca_health_check *c, const char *fmt, ...)
+    detail(struct eca_health_check *c, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -81,9 +81,8 @@ fail_err(struct hstate *st, struct eca_health_check *c, int code,
 	st->rep->failed++;
 }
 
-static void ECA_PRINTF(4, 5)
-fail(struct hstate *st, struct eca_health_check *c, int code,
-    const char *fmt, ...)
+static void ECA_PRINTF(4, 5) fail(struct hstate *st, struct eca_health_check *c,
+    int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -124,7 +123,7 @@ each_cert(struct hstate *st, struct eca_health_check *c,
 	eca_err_clear(&err);
 	for (i = -1; i < sk_X509_num(st->chain); i++) {
 		if ((r = fn(i < 0 ? st->leaf : sk_X509_value(st->chain, i),
-		    &err)) != 0) {
+			 &err)) != 0) {
 			fail_err(st, c, r, &err);
 			return -1;
 		}
@@ -153,15 +152,15 @@ check_path(struct hstate *st, struct eca_health_check *c, const char *key,
 		return -1;
 	}
 	if (!S_ISREG(sb.st_mode)) {
-		fail(st, c, ECA_ERR_UNREADABLE,
-		    "%s = %s is not a regular file", key, path);
+		fail(st, c, ECA_ERR_UNREADABLE, "%s = %s is not a regular file",
+		    key, path);
 		return -1;
 	}
 	if (private && (sb.st_mode & 077) != 0) {
 		fail(st, c, ECA_ERR_FILE_PERMISSIONS,
 		    "%s = %s is accessible by group or others (mode %04o): "
-		    "run chmod 600 %s", key, path,
-		    (unsigned)(sb.st_mode & 07777), path);
+		    "run chmod 600 %s",
+		    key, path, (unsigned)(sb.st_mode & 07777), path);
 		return -1;
 	}
 	if (access(path, R_OK) == -1) {
@@ -184,8 +183,8 @@ check_path(struct hstate *st, struct eca_health_check *c, const char *key,
 static void
 cert_path(struct hstate *st, struct eca_health_check *c)
 {
-	st->cert_path_ok = check_path(st, c, "ECA_CERT_PATH",
-	    st->cfg->cert_path, 0) == 0;
+	st->cert_path_ok =
+	    check_path(st, c, "ECA_CERT_PATH", st->cfg->cert_path, 0) == 0;
 }
 
 static void
@@ -197,8 +196,8 @@ certificates(struct hstate *st, struct eca_health_check *c)
 	if (!need(c, st->cert_path_ok, "USER_INPUT_CERT_PATH_VALIDATION"))
 		return;
 	eca_err_clear(&err);
-	if ((r = eca_x509_load_chain(st->libctx, st->cfg->cert_path,
-	    &st->leaf, &st->chain, &err)) != 0 ||
+	if ((r = eca_x509_load_chain(st->libctx, st->cfg->cert_path, &st->leaf,
+		 &st->chain, &err)) != 0 ||
 	    (r = eca_x509_info(st->leaf, &st->info, &err)) != 0) {
 		X509_free(st->leaf);
 		sk_X509_pop_free(st->chain, X509_free);
@@ -207,16 +206,18 @@ certificates(struct hstate *st, struct eca_health_check *c)
 		fail_err(st, c, r, &err);
 		return;
 	}
-	detail(c, "leaf %s issued by %s, %d intermediate certificate(s); "
-	    "SHA-256 fingerprint %s", st->info.subject, st->info.issuer,
-	    sk_X509_num(st->chain), st->info.fingerprint);
+	detail(c,
+	    "leaf %s issued by %s, %d intermediate certificate(s); "
+	    "SHA-256 fingerprint %s",
+	    st->info.subject, st->info.issuer, sk_X509_num(st->chain),
+	    st->info.fingerprint);
 }
 
 static void
 key_path(struct hstate *st, struct eca_health_check *c)
 {
 	st->key_path_ok = check_path(st, c, "ECA_PRIVATE_KEY_PATH",
-	    st->cfg->key_path, 1) == 0;
+			      st->cfg->key_path, 1) == 0;
 }
 
 static void
@@ -228,20 +229,22 @@ passphrase(struct hstate *st, struct eca_health_check *c)
 
 	if (!need(c, st->key_path_ok, "USER_INPUT_PRIVATE_KEY_PATH_VALIDATION"))
 		return;
-	if (pf != NULL && check_path(st, c, "ECA_KEY_PASSPHRASEFILE", pf,
-	    1) != 0)
+	if (pf != NULL &&
+	    check_path(st, c, "ECA_KEY_PASSPHRASEFILE", pf, 1) != 0)
 		return;
 	eca_err_clear(&err);
-	if ((r = eca_x509_load_key(st->libctx, st->cfg->key_path, pf,
-	    &st->key, &err)) != 0) {
+	if ((r = eca_x509_load_key(st->libctx, st->cfg->key_path, pf, &st->key,
+		 &err)) != 0) {
 		fail_err(st, c, r, &err);
 		return;
 	}
-	detail(c, "private key %s read (%s, %d bits)%s%s",
-	    st->cfg->key_path, EVP_PKEY_get0_type_name(st->key) != NULL ?
-	    EVP_PKEY_get0_type_name(st->key) : "unknown type",
-	    EVP_PKEY_get_bits(st->key), pf != NULL ?
-	    " with the passphrase in " : "; no passphrase file configured",
+	detail(c, "private key %s read (%s, %d bits)%s%s", st->cfg->key_path,
+	    EVP_PKEY_get0_type_name(st->key) != NULL ?
+		EVP_PKEY_get0_type_name(st->key) :
+		"unknown type",
+	    EVP_PKEY_get_bits(st->key),
+	    pf != NULL ? " with the passphrase in " :
+			 "; no passphrase file configured",
 	    pf != NULL ? pf : "");
 }
 
@@ -255,8 +258,9 @@ trust_store(struct hstate *st, struct eca_health_check *c)
 
 	eca_err_clear(&err);
 	if ((r = eca_x509_load_trust(st->libctx, path, &st->trust, &err)) !=
-	    0 || (r = eca_x509_trust_set_partial(st->trust,
-	    st->cfg->trust_partial_chain, &err)) != 0) {
+		0 ||
+	    (r = eca_x509_trust_set_partial(st->trust,
+		 st->cfg->trust_partial_chain, &err)) != 0) {
 		X509_STORE_free(st->trust);
 		st->trust = NULL;
 		fail_err(st, c, r, &err);
@@ -264,9 +268,12 @@ trust_store(struct hstate *st, struct eca_health_check *c)
 	}
 	detail(c, "ECA_TRUST_STORE_PATH = %s (%s)%s", path,
 	    stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) ?
-	    "hashed certificate directory" : "CA bundle file",
-	    st->cfg->trust_partial_chain ? "; ECA_TRUST_PARTIAL_CHAIN = YES: "
-	    "every certificate in it is a trust anchor" : "");
+		"hashed certificate directory" :
+		"CA bundle file",
+	    st->cfg->trust_partial_chain ?
+		"; ECA_TRUST_PARTIAL_CHAIN = YES: "
+		"every certificate in it is a trust anchor" :
+		"");
 }
 
 /*
@@ -275,8 +282,8 @@ trust_store(struct hstate *st, struct eca_health_check *c)
  * *n counts the certificates read.
  */
 static void
-trust_file_keys(struct hstate *st, struct eca_health_check *c,
-    const char *file, int *n)
+trust_file_keys(struct hstate *st, struct eca_health_check *c, const char *file,
+    int *n)
 {
 	struct eca_err err;
 	BIO *bio = NULL;
@@ -292,16 +299,18 @@ trust_file_keys(struct hstate *st, struct eca_health_check *c,
 		(*n)++;
 		eca_err_clear(&err);
 		if ((r = eca_x509_check_key_strength(x, &err)) != 0) {
-			fail(st, c, r, "ECA_TRUST_STORE_PATH: %s: %s; every "
+			fail(st, c, r,
+			    "ECA_TRUST_STORE_PATH: %s: %s; every "
 			    "chain under this CA hangs on a breakable key: "
 			    "remove it from the trust store and replace the "
-			    "CA", file, err.msg);
+			    "CA",
+			    file, err.msg);
 			goto out;
 		}
 		X509_free(x);
 		x = NULL;
 	}
- out:
+out:
 	X509_free(x);
 	BIO_free(bio);
 	ERR_clear_error();
@@ -327,9 +336,10 @@ trust_key_strength(struct hstate *st, struct eca_health_check *c)
 		return;
 	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
 		if ((dir = opendir(path)) == NULL) {
-			fail(st, c, ECA_ERR_UNREADABLE, "ECA_TRUST_STORE_PATH "
-			    "= %s cannot be listed: %s", path,
-			    strerror(errno));
+			fail(st, c, ECA_ERR_UNREADABLE,
+			    "ECA_TRUST_STORE_PATH "
+			    "= %s cannot be listed: %s",
+			    path, strerror(errno));
 			return;
 		}
 		while (c->code == 0 && (de = readdir(dir)) != NULL) {
@@ -345,8 +355,10 @@ trust_key_strength(struct hstate *st, struct eca_health_check *c)
 		trust_file_keys(st, c, path, &n);
 	if (c->code != 0)
 		return;
-	detail(c, "%d certificate(s) in ECA_TRUST_STORE_PATH = %s, every key "
-	    "RSA >= 2048, EC P-256/P-384 or Ed25519", n, path);
+	detail(c,
+	    "%d certificate(s) in ECA_TRUST_STORE_PATH = %s, every key "
+	    "RSA >= 2048, EC P-256/P-384 or Ed25519",
+	    n, path);
 }
 
 static void
@@ -357,14 +369,16 @@ crl_config(struct hstate *st, struct eca_health_check *c)
 
 	if (cfg->crl_refresh_hours <= 0 ||
 	    (cfg->crl_path != NULL && cfg->crl_path_sync_hours <= 0)) {
-		fail(st, c, ECA_ERR_CONFIG, "ECA_CRL_REFRESH_HOURS and "
+		fail(st, c, ECA_ERR_CONFIG,
+		    "ECA_CRL_REFRESH_HOURS and "
 		    "ECA_CRL_PATH_SYNC_HOURS must be at least 1 (refresh %d, "
-		    "sync %d)", cfg->crl_refresh_hours,
-		    cfg->crl_path_sync_hours);
+		    "sync %d)",
+		    cfg->crl_refresh_hours, cfg->crl_path_sync_hours);
 		return;
 	}
 	if (cfg->crl_check == ECA_CRL_DISABLE) {
-		detail(c, "ECA_CRL_CHECK = DISABLE: peers' certificates are "
+		detail(c,
+		    "ECA_CRL_CHECK = DISABLE: peers' certificates are "
 		    "not checked for revocation (set LEAF or CHAIN to check "
 		    "them)");
 		return;
@@ -375,15 +389,19 @@ crl_config(struct hstate *st, struct eca_health_check *c)
 			fail(st, c, ECA_ERR_UNREADABLE,
 			    "ECA_CRL_PATH = %s cannot be read: %s (create it "
 			    "or unset ECA_CRL_PATH to use distribution "
-			    "points)", cfg->crl_path, strerror(errno));
+			    "points)",
+			    cfg->crl_path, strerror(errno));
 			return;
 		}
-		detail(c, "ECA_CRL_CHECK = %s; CRLs from ECA_CRL_PATH = %s, "
-		    "synced every %d hour(s)", eca_config_crl_check_name(
-		    cfg->crl_check), cfg->crl_path, cfg->crl_path_sync_hours);
+		detail(c,
+		    "ECA_CRL_CHECK = %s; CRLs from ECA_CRL_PATH = %s, "
+		    "synced every %d hour(s)",
+		    eca_config_crl_check_name(cfg->crl_check), cfg->crl_path,
+		    cfg->crl_path_sync_hours);
 		return;
 	}
-	detail(c, "ECA_CRL_CHECK = %s; CRLs from the certificates' "
+	detail(c,
+	    "ECA_CRL_CHECK = %s; CRLs from the certificates' "
 	    "distribution points, refreshed every %d hour(s)",
 	    eca_config_crl_check_name(cfg->crl_check), cfg->crl_refresh_hours);
 }
@@ -399,7 +417,7 @@ key_cert_match(struct hstate *st, struct eca_health_check *c)
 		return;
 	eca_err_clear(&err);
 	if ((r = eca_x509_key_match_chain(st->cfg->cert_path, st->leaf,
-	    st->chain, st->key, &err)) != 0) {
+		 st->chain, st->key, &err)) != 0) {
 		fail_err(st, c, r, &err);
 		return;
 	}
@@ -441,7 +459,8 @@ cert_chain(struct hstate *st, struct eca_health_check *c)
 		return;
 	}
 	st->chain_ok = 1;
-	detail(c, "%s chains through %d intermediate(s) to a CA in the "
+	detail(c,
+	    "%s chains through %d intermediate(s) to a CA in the "
 	    "trust store and passes the acceptance policy now (every "
 	    "certificate of the path valid, keys and signatures, name "
 	    "constraints); usable for TLS client and server",
@@ -462,18 +481,22 @@ cert_validity(struct hstate *st, struct eca_health_check *c)
 	for (i = -1; i < sk_X509_num(st->chain); i++) {
 		x = i < 0 ? st->leaf : sk_X509_value(st->chain, i);
 		if (X509_NAME_oneline(X509_get_subject_name(x), subj,
-		    sizeof(subj)) == NULL)
+			sizeof(subj)) == NULL)
 			(void)snprintf(subj, sizeof(subj), "(unnamed)");
 		if (X509_cmp_time(X509_get0_notAfter(x), &now) <= 0) {
-			fail(st, c, ECA_ERR_EXPIRED, "certificate %s has "
-			    "expired: renew the certificate", subj);
+			fail(st, c, ECA_ERR_EXPIRED,
+			    "certificate %s has "
+			    "expired: renew the certificate",
+			    subj);
 			ERR_clear_error();
 			return;
 		}
 		if (X509_cmp_time(X509_get0_notBefore(x), &now) >= 0) {
-			fail(st, c, ECA_ERR_NOT_YET_VALID, "certificate %s "
+			fail(st, c, ECA_ERR_NOT_YET_VALID,
+			    "certificate %s "
 			    "is not valid yet: check the system clock or "
-			    "wait until it becomes valid", subj);
+			    "wait until it becomes valid",
+			    subj);
 			ERR_clear_error();
 			return;
 		}
@@ -482,8 +505,10 @@ cert_validity(struct hstate *st, struct eca_health_check *c)
 	eca_text_utc(st->info.not_after, when, sizeof(when));
 	days = (st->info.not_after - (int64_t)now) / 86400;
 	if (days < EXPIRY_WARN_DAYS)
-		detail(c, "WARNING: the certificate expires in %lld day(s), "
-		    "on %s: renew it soon", (long long)days, when);
+		detail(c,
+		    "WARNING: the certificate expires in %lld day(s), "
+		    "on %s: renew it soon",
+		    (long long)days, when);
 	else
 		detail(c, "valid until %s (%lld days left)", when,
 		    (long long)days);
@@ -495,8 +520,10 @@ key_strength(struct hstate *st, struct eca_health_check *c)
 	if (!need(c, st->leaf != NULL, "USER_INPUT_CERTIFICATES_VALIDATION") ||
 	    each_cert(st, c, eca_x509_check_key_strength) != 0)
 		return;
-	detail(c, "leaf key %s; every key in the chain is RSA >= 2048, "
-	    "EC P-256/P-384 or Ed25519", st->info.key_desc);
+	detail(c,
+	    "leaf key %s; every key in the chain is RSA >= 2048, "
+	    "EC P-256/P-384 or Ed25519",
+	    st->info.key_desc);
 }
 
 static void
@@ -522,10 +549,12 @@ key_usage(struct hstate *st, struct eca_health_check *c)
 		fail_err(st, c, r, &err);
 		return;
 	}
-	detail(c, "end-entity certificate usable for TLS client and server "
-	    "authentication%s", (X509_get_extension_flags(st->leaf) &
-	    EXFLAG_XKUSAGE) != 0 ? " (extended key usage allows both)" :
-	    " (no extended key usage restriction)");
+	detail(c,
+	    "end-entity certificate usable for TLS client and server "
+	    "authentication%s",
+	    (X509_get_extension_flags(st->leaf) & EXFLAG_XKUSAGE) != 0 ?
+		" (extended key usage allows both)" :
+		" (no extended key usage restriction)");
 }
 
 static void
@@ -539,9 +568,10 @@ identity(struct hstate *st, struct eca_health_check *c)
 	if (!need(c, st->leaf != NULL, "USER_INPUT_CERTIFICATES_VALIDATION"))
 		return;
 	if (st->cfg->client_name == NULL) {
-		fail(st, c, ECA_ERR_CONFIG, "CLIENT_NAME is not set: add this "
-		    "host's name to %s", st->cfg->path != NULL ?
-		    st->cfg->path : "eca.conf");
+		fail(st, c, ECA_ERR_CONFIG,
+		    "CLIENT_NAME is not set: add this "
+		    "host's name to %s",
+		    st->cfg->path != NULL ? st->cfg->path : "eca.conf");
 		return;
 	}
 	/*
@@ -549,21 +579,25 @@ identity(struct hstate *st, struct eca_health_check *c)
 	 * mapping (`eca map add`), which is not known here: say so.
 	 */
 	if (st->cfg->identity == ECA_ID_DN) {
-		detail(c, "ECA_IDENTITY = DN: the certificate subject %s names "
+		detail(c,
+		    "ECA_IDENTITY = DN: the certificate subject %s names "
 		    "CLIENT_NAME %s only if an administrator mapped it on the "
-		    "primary (`eca map list` there)", eca_x509_subject_str(
-		    st->leaf, subj, sizeof(subj)), st->cfg->client_name);
+		    "primary (`eca map list` there)",
+		    eca_x509_subject_str(st->leaf, subj, sizeof(subj)),
+		    st->cfg->client_name);
 		return;
 	}
 	eca_err_clear(&err);
 	if ((r = eca_x509_identity_matches(st->leaf, st->cfg->identity,
-	    st->cfg->client_name, &err)) != 0) {
+		 st->cfg->client_name, &err)) != 0) {
 		fail(st, c, r, "%s (CLIENT_NAME = %s, ECA_IDENTITY = %s)",
 		    err.msg, st->cfg->client_name, rule);
 		return;
 	}
-	detail(c, "the certificate names CLIENT_NAME %s under ECA_IDENTITY "
-	    "= %s", st->cfg->client_name, rule);
+	detail(c,
+	    "the certificate names CLIENT_NAME %s under ECA_IDENTITY "
+	    "= %s",
+	    st->cfg->client_name, rule);
 }
 
 /*
@@ -582,7 +616,7 @@ crl_status_ready(struct hstate *st, struct eca_health_check *c)
 		return 0;
 	}
 	return need(c, st->leaf != NULL,
-	    "USER_INPUT_CERTIFICATES_VALIDATION") &&
+		   "USER_INPUT_CERTIFICATES_VALIDATION") &&
 	    need(c, st->trust != NULL, "USER_INPUT_TRUST_STORE_VALIDATION") &&
 	    need(c, st->chain_ok, "CERT_CHAIN_VALIDATION") &&
 	    need(c, st->validity_ok, "CERT_VALIDITY_VALIDATION");
@@ -634,14 +668,16 @@ crl_status(struct hstate *st, struct eca_health_check *c)
 		return;
 	eca_err_clear(&err);
 	if ((r = eca_crl_opts_from_config(st->cfg, dir, sizeof(dir), &o,
-	    &err)) != 0) {
+		 &err)) != 0) {
 		fail_err(st, c, r, &err);
 		return;
 	}
 	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
-		detail(c, "WARNING: no CRL cache in %s yet: the CRL of %s is "
+		detail(c,
+		    "WARNING: no CRL cache in %s yet: the CRL of %s is "
 		    "fetched at the first check of a peer, or now with `eca "
-		    "crl download`", dir, st->info.issuer);
+		    "crl download`",
+		    dir, st->info.issuer);
 		return;
 	}
 	eca_err_clear(&err);
@@ -657,7 +693,8 @@ crl_status(struct hstate *st, struct eca_health_check *c)
 	else if (res.in_grace)
 		detail(c, "WARNING: %s", res.note);
 	else
-		detail(c, "ECA_CRL_CHECK = %s: a current CRL is cached for %s "
+		detail(c,
+		    "ECA_CRL_CHECK = %s: a current CRL is cached for %s "
 		    "and does not list this certificate",
 		    eca_config_crl_check_name(st->cfg->crl_check),
 		    st->info.issuer);
@@ -672,29 +709,25 @@ static const struct {
 	const char *title;
 	void (*run)(struct hstate *, struct eca_health_check *);
 } checks[] = {
-	{ "USER_INPUT_CERT_PATH_VALIDATION", "Certificate file", cert_path },
-	{ "USER_INPUT_CERTIFICATES_VALIDATION", "Certificate chain format",
-	    certificates },
-	{ "USER_INPUT_PRIVATE_KEY_PATH_VALIDATION", "Private key file",
-	    key_path },
-	{ "USER_INPUT_PASSPHRASE_VALIDATION", "Private key decryption",
-	    passphrase },
-	{ "USER_INPUT_TRUST_STORE_VALIDATION", "Trust store", trust_store },
-	{ "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION",
-	    "Trust anchor keys", trust_key_strength },
-	{ "USER_INPUT_CRL_CONFIG_VALIDATION",
-	    "Revocation checking configuration", crl_config },
-	{ "KEY_CERT_MATCH_VALIDATION", "Private key matches certificate",
-	    key_cert_match },
-	{ "CERT_CHAIN_VALIDATION", "Chain to a trusted CA", cert_chain },
-	{ "CERT_VALIDITY_VALIDATION", "Validity period", cert_validity },
-	{ "KEY_STRENGTH_VALIDATION", "Key type and size", key_strength },
-	{ "SIGNATURE_ALGORITHM_VALIDATION", "Signature algorithms",
-	    signature_alg },
-	{ "KEY_USAGE_VALIDATION", "Key usage", key_usage },
-	{ "CERT_IDENTITY_VALIDATION", "Host identity", identity },
-	{ "CRL_STATUS_VALIDATION", "Revocation status (CRL cache)",
-	    crl_status },
+    {"USER_INPUT_CERT_PATH_VALIDATION", "Certificate file", cert_path},
+    {"USER_INPUT_CERTIFICATES_VALIDATION", "Certificate chain format",
+	certificates},
+    {"USER_INPUT_PRIVATE_KEY_PATH_VALIDATION", "Private key file", key_path},
+    {"USER_INPUT_PASSPHRASE_VALIDATION", "Private key decryption", passphrase},
+    {"USER_INPUT_TRUST_STORE_VALIDATION", "Trust store", trust_store},
+    {"USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION", "Trust anchor keys",
+	trust_key_strength},
+    {"USER_INPUT_CRL_CONFIG_VALIDATION", "Revocation checking configuration",
+	crl_config},
+    {"KEY_CERT_MATCH_VALIDATION", "Private key matches certificate",
+	key_cert_match},
+    {"CERT_CHAIN_VALIDATION", "Chain to a trusted CA", cert_chain},
+    {"CERT_VALIDITY_VALIDATION", "Validity period", cert_validity},
+    {"KEY_STRENGTH_VALIDATION", "Key type and size", key_strength},
+    {"SIGNATURE_ALGORITHM_VALIDATION", "Signature algorithms", signature_alg},
+    {"KEY_USAGE_VALIDATION", "Key usage", key_usage},
+    {"CERT_IDENTITY_VALIDATION", "Host identity", identity},
+    {"CRL_STATUS_VALIDATION", "Revocation status (CRL cache)", crl_status},
 };
 
 _Static_assert(sizeof(checks) / sizeof(checks[0]) <= ECA_HEALTH_MAX,

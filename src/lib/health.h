@@ -15,17 +15,17 @@
 #define ECA_HEALTH_MAX 24
 
 struct eca_health_check {
-	const char *id;		/* e.g. "USER_INPUT_CERT_PATH_VALIDATION" */
-	const char *title;	/* short human title */
-	int code;		/* 0 passed, ECA_ERR_* failed */
-	int skipped;		/* not run because a prerequisite failed */
-	char detail[512];	/* what was found, or why it failed and the remedy */
+	const char *id;	   /* e.g. "USER_INPUT_CERT_PATH_VALIDATION" */
+	const char *title; /* short human title */
+	int code;	   /* 0 passed, ECA_ERR_* failed */
+	int skipped;	   /* not run because a prerequisite failed */
+	char detail[512];  /* what was found, or why it failed and the remedy */
 };
 
 struct eca_health_report {
 	struct eca_health_check checks[ECA_HEALTH_MAX];
 	size_t n;
-	int failed;		/* number of failed checks */
+	int failed; /* number of failed checks */
 };
 
 /*

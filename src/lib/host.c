@@ -42,8 +42,7 @@
 /* Largest local enrollment state file read. */
 #define HOST_STATE_MAX (64 * 1024)
 /* Pages in one sync: the most a roster can hold, with room to spare. */
-#define HOST_SYNC_PAGES_MAX \
-	(ECA_ROSTER_HOSTS_MAX / ECA_ROSTER_PAGE_MAX + 16)
+#define HOST_SYNC_PAGES_MAX (ECA_ROSTER_HOSTS_MAX / ECA_ROSTER_PAGE_MAX + 16)
 
 static void
 sleep_ms(int64_t ms)
@@ -125,14 +124,18 @@ state_path(const struct eca_host *h, const struct eca_domain *d, char *buf,
 	if (h->cfg->state_dir == NULL)
 		return eca_err_set(err, ECA_ERR_CONFIG, "STATE_DIR is not set");
 	if (!eca_hostname_is_canon(d->server->name))
-		return eca_err_set(err, ECA_ERR_CONFIG, "primary name \"%.64s\" "
-		    "cannot name a state file", d->server->name);
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "primary name \"%.64s\" "
+		    "cannot name a state file",
+		    d->server->name);
 	n = snprintf(buf, len, "%s/enrollment-%s.json", h->cfg->state_dir,
 	    d->server->name);
 	if (n < 0 || (size_t)n >= len)
-		return eca_err_set(err, ECA_ERR_CONFIG, "the enrollment state "
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "the enrollment state "
 		    "file name under STATE_DIR %s is too long (use a shorter "
-		    "STATE_DIR)", h->cfg->state_dir);
+		    "STATE_DIR)",
+		    h->cfg->state_dir);
 	return 0;
 }
 
@@ -148,7 +151,7 @@ is_uuid(const char *s)
 			if (s[i] != '-')
 				return 0;
 		} else if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
+			       (s[i] >= 'a' && s[i] <= 'f')))
 			return 0;
 	}
 	return 1;
@@ -164,7 +167,7 @@ state_load(struct eca_host *h, struct eca_domain *d)
 	uint8_t raw[ECA_ROSTER_FP_LEN];
 	char path[PATH_MAX];
 	struct eca_err e;
-	json_error_t je = { .line = 0 };	/* jansson may leave it unset */
+	json_error_t je = {.line = 0}; /* jansson may leave it unset */
 	json_t *j = NULL;
 	const char *fp, *id, *host, *primary;
 	FILE *f = NULL;
@@ -177,8 +180,8 @@ state_load(struct eca_host *h, struct eca_domain *d)
 	if ((f = fopen(path, "re")) == NULL) {
 		if (errno != ENOENT)
 			log_warn("cannot read %s: %s; the enrollment with %s "
-			    "is taken as unknown", path, strerror(errno),
-			    d->server->name);
+				 "is taken as unknown",
+			    path, strerror(errno), d->server->name);
 		goto out;
 	}
 	if ((buf = malloc(HOST_STATE_MAX)) == NULL)
@@ -188,29 +191,31 @@ state_load(struct eca_host *h, struct eca_domain *d)
 	    (j = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &je)) == NULL ||
 	    !json_is_object(j)) {
 		log_warn("%s is not an enrollment state file; ignored (the "
-		    "next communication enrolls again if allowed)", path);
+			 "next communication enrolls again if allowed)",
+		    path);
 		goto out;
 	}
 	fp = json_string_value(json_object_get(j, "fingerprint"));
 	id = json_string_value(json_object_get(j, "host_id"));
 	host = json_string_value(json_object_get(j, "host"));
 	primary = json_string_value(json_object_get(j, "primary"));
-	if (fp == NULL || eca_roster_fp_from_hex(fp, raw) != 0 ||
-	    id == NULL || !is_uuid(id) ||
-	    !eca_hostname_eq(primary, d->server->name)) {
+	if (fp == NULL || eca_roster_fp_from_hex(fp, raw) != 0 || id == NULL ||
+	    !is_uuid(id) || !eca_hostname_eq(primary, d->server->name)) {
 		log_warn("%s has a malformed or foreign enrollment record; "
-		    "ignored", path);
+			 "ignored",
+		    path);
 		goto out;
 	}
 	if (!eca_hostname_eq(host, h->cfg->client_name)) {
 		log_info("%s records another host name; ignored (CLIENT_NAME "
-		    "changed)", path);
+			 "changed)",
+		    path);
 		goto out;
 	}
 	snprintf(d->enrolled_fp, sizeof(d->enrolled_fp), "%s", fp);
 	snprintf(d->host_id, sizeof(d->host_id), "%s", id);
 	d->enrolled = 1;
- out:
+out:
 	if (e.code != 0)
 		log_debug("%s", e.msg);
 	json_decref(j);
@@ -233,16 +238,17 @@ state_save(struct eca_host *h, struct eca_domain *d, const char *fp,
 		goto out;
 	eca_text_rfc3339((int64_t)time(NULL), at, sizeof(at));
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "primary", d->server->name,
-	    "host", h->cfg->client_name, "fingerprint", fp, "host_id",
-	    host_id, "at", at);
-	if (j == NULL || (text = json_dumps(j, JSON_INDENT(2) |
-	    JSON_SORT_KEYS)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "out of memory writing "
+	    "host", h->cfg->client_name, "fingerprint", fp, "host_id", host_id,
+	    "at", at);
+	if (j == NULL ||
+	    (text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory writing "
 		    "the enrollment state");
 		goto out;
 	}
 	r = eca_util_replace_file(path, text, strlen(text), 0600, err);
- out:
+out:
 	free(text);
 	json_decref(j);
 	return r;
@@ -296,12 +302,12 @@ domain_load_roster(struct eca_host *h, struct eca_domain *d,
 	eca_err_clear(&e);
 	if (h->cfg->state_dir != NULL &&
 	    eca_roster_path(h->cfg->state_dir, d->server->name, path,
-	    sizeof(path), &e) == 0) {
+		sizeof(path), &e) == 0) {
 		r = eca_roster_load(path, d->server->name, &d->roster, &e);
 		if (r == 0) {
 			log_debug("loaded the roster of %s from %s (%zu hosts, "
-			    "version %" PRId64 ")", d->server->name, path,
-			    eca_roster_count(d->roster),
+				  "version %" PRId64 ")",
+			    d->server->name, path, eca_roster_count(d->roster),
 			    eca_roster_version(d->roster));
 			return 0;
 		}
@@ -330,13 +336,14 @@ eca_host_new(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 		    "out of memory making the host context");
 	h->libctx = libctx;
 	h->cfg = cfg;
-	h->roster_max_age = cfg->roster_max_age > 0 ? cfg->roster_max_age :
+	h->roster_max_age = cfg->roster_max_age > 0 ?
+	    cfg->roster_max_age :
 	    ECA_ROSTER_MAX_AGE_DEFAULT;
 	if (cfg->cert_path != NULL) {
 		if ((r = eca_cred_load(libctx, cfg, &h->cred, err)) != 0 ||
 		    (r = eca_x509_info(h->cred->leaf, &h->self, err)) != 0 ||
 		    (r = eca_tls_client_ctx(libctx, h->cred, &h->client_ctx,
-		    err)) != 0)
+			 err)) != 0)
 			goto out;
 		/*
 		 * A channel judges the server with the verdict (chain,
@@ -347,8 +354,9 @@ eca_host_new(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 		h->policy.trust = h->cred->trust;
 		/* The peers this host judges again and again (vcache.h). */
 		if ((r = eca_vcache_new(h->cred->trust, ECA_VCACHE_SLOTS,
-		    &h->policy.vcache)) != 0) {
-			r = eca_err_set(err, r, "cannot make the certificate "
+			 &h->policy.vcache)) != 0) {
+			r = eca_err_set(err, r,
+			    "cannot make the certificate "
 			    "verification cache");
 			goto out;
 		}
@@ -379,7 +387,7 @@ eca_host_new(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 	*out = h;
 	h = NULL;
 	r = 0;
- out:
+out:
 	eca_host_free(h);
 	ERR_clear_error();
 	return r;
@@ -409,8 +417,8 @@ eca_host_domain(struct eca_host *h, const char *primary)
 	char canon[ECA_HOST_MAX];
 	size_t i;
 
-	if (h == NULL || eca_hostname_canon(primary, canon, sizeof(canon),
-	    NULL) != 0)
+	if (h == NULL ||
+	    eca_hostname_canon(primary, canon, sizeof(canon), NULL) != 0)
 		return NULL;
 	/* SERVER names are canonical (config.c). */
 	for (i = 0; i < h->ndomains; i++)
@@ -427,13 +435,14 @@ primary_client(struct eca_host *h, struct eca_domain *d,
     struct eca_client **out, struct eca_err *err)
 {
 	if (h->cred == NULL)
-		return eca_err_set(err, ECA_ERR_NO_CLIENT_CERT, "%s has no "
+		return eca_err_set(err, ECA_ERR_NO_CLIENT_CERT,
+		    "%s has no "
 		    "external certificate to present to %s (configure "
 		    "ECA_CERT_PATH, ECA_PRIVATE_KEY_PATH and "
-		    "ECA_TRUST_STORE_PATH)", h->cfg->client_name,
-		    d->server->name);
-	return eca_client_new_tls(d->server, h->cred, HOST_HTTP_TIMEOUT_MS,
-	    out, err);
+		    "ECA_TRUST_STORE_PATH)",
+		    h->cfg->client_name, d->server->name);
+	return eca_client_new_tls(d->server, h->cred, HOST_HTTP_TIMEOUT_MS, out,
+	    err);
 }
 
 /* Prefix err's message with what was being done. */
@@ -474,29 +483,32 @@ sync_pages(struct eca_host *h, struct eca_domain *d, struct eca_err *err)
 	pthread_mutex_unlock(&d->lock);
 	for (pages = 0;; pages++) {
 		if (pages >= HOST_SYNC_PAGES_MAX) {
-			r = eca_err_set(err, ECA_ERR_PROTOCOL, "the roster has "
+			r = eca_err_set(err, ECA_ERR_PROTOCOL,
+			    "the roster has "
 			    "more pages than any roster can hold");
 			goto out;
 		}
-		snprintf(path, sizeof(path), "/v1/roster?since=%" PRId64
-		    "&limit=%d", since, ECA_ROSTER_PAGE_MAX);
+		snprintf(path, sizeof(path),
+		    "/v1/roster?since=%" PRId64 "&limit=%d", since,
+		    ECA_ROSTER_PAGE_MAX);
 		json_decref(resp);
 		resp = NULL;
-		if ((r = eca_client_call(c, "GET", path, NULL, &status,
-		    &resp, err)) != 0)
+		if ((r = eca_client_call(c, "GET", path, NULL, &status, &resp,
+			 err)) != 0)
 			goto out;
 		free(text);
-		if (resp == NULL || (text = json_dumps(resp, JSON_COMPACT)) ==
-		    NULL) {
+		if (resp == NULL ||
+		    (text = json_dumps(resp, JSON_COMPACT)) == NULL) {
 			text = NULL;
-			r = eca_err_set(err, ECA_ERR_PROTOCOL, "the roster "
+			r = eca_err_set(err, ECA_ERR_PROTOCOL,
+			    "the roster "
 			    "answer is empty");
 			goto out;
 		}
 		eca_roster_delta_free(delta);
 		delta = NULL;
 		if ((r = eca_roster_delta_parse(text, strlen(text), &delta,
-		    err)) != 0)
+			 err)) != 0)
 			goto out;
 		if (delta->full && work == NULL &&
 		    (r = eca_roster_new(d->server->name, &work, err)) != 0)
@@ -524,7 +536,7 @@ sync_pages(struct eca_host *h, struct eca_domain *d, struct eca_err *err)
 		work = NULL;
 	}
 	r = 0;
- out:
+out:
 	eca_roster_free(old);
 	eca_roster_free(work);
 	eca_roster_delta_free(delta);
@@ -544,10 +556,11 @@ sync_save(struct eca_host *h, struct eca_domain *d)
 	eca_err_clear(&e);
 	if (h->cfg->state_dir == NULL ||
 	    eca_roster_path(h->cfg->state_dir, d->server->name, path,
-	    sizeof(path), &e) != 0 ||
+		sizeof(path), &e) != 0 ||
 	    eca_roster_save(d->roster, path, &e) != 0)
 		log_warn("cannot save the roster of %s: %s (it is synced in "
-		    "full after a restart)", d->server->name,
+			 "full after a restart)",
+		    d->server->name,
 		    e.code != 0 ? e.msg : "STATE_DIR is not set");
 }
 
@@ -602,7 +615,8 @@ domain_sync(struct eca_host *h, struct eca_domain *d, int on_miss,
 	if (r == 0) {
 		d->sync_count++;
 		log_debug("synced the roster of %s: version %" PRId64 ", %zu "
-		    "hosts", d->server->name, eca_roster_version(d->roster),
+			  "hosts",
+		    d->server->name, eca_roster_version(d->roster),
 		    eca_roster_count(d->roster));
 	}
 	pthread_cond_broadcast(&d->synced);
@@ -663,8 +677,8 @@ domain_has(struct eca_domain *d, const char *host)
 }
 
 int
-eca_domain_refresh(struct eca_host *h, struct eca_domain *d,
-    const char *host, long wait_ms, struct eca_err *err)
+eca_domain_refresh(struct eca_host *h, struct eca_domain *d, const char *host,
+    long wait_ms, struct eca_err *err)
 {
 	int64_t start = eca_util_mono_ms(), left;
 	int r;
@@ -722,10 +736,12 @@ eca_domain_peek(struct eca_host *h, struct eca_domain *d, const char *host,
 	if (fr != 0)
 		return eca_err_set(err, ECA_ERR_ROSTER_STALE, "%s; %s", fe.msg,
 		    se.code != 0 ? se.msg :
-		    "the roster could not be refreshed");
+				   "the roster could not be refreshed");
 	if (lr != 0)
-		return eca_err_set(err, ECA_ERR_NOT_FOUND, "%.253s is not in "
-		    "the enrollment roster of %s", host, d->server->name);
+		return eca_err_set(err, ECA_ERR_NOT_FOUND,
+		    "%.253s is not in "
+		    "the enrollment roster of %s",
+		    host, d->server->name);
 	return 0;
 }
 
@@ -736,16 +752,15 @@ outcome_from_name(const char *name)
 
 	for (o = ECA_OUTCOME_NONE; o <= ECA_OUTCOME_UNBANNED; o++)
 		if (strcmp(eca_outcome_name((enum eca_enroll_outcome)o),
-		    name) == 0)
+			name) == 0)
 			return o;
 	return -1;
 }
 
 int
-eca_domain_enroll(struct eca_host *h, struct eca_domain *d,
-    unsigned int flags, enum eca_method method,
-    enum eca_enroll_outcome *outcome, struct eca_enrollment *out,
-    struct eca_err *err)
+eca_domain_enroll(struct eca_host *h, struct eca_domain *d, unsigned int flags,
+    enum eca_method method, enum eca_enroll_outcome *outcome,
+    struct eca_enrollment *out, struct eca_err *err)
 {
 	struct eca_client *c = NULL;
 	struct eca_enrollment rec;
@@ -770,18 +785,19 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d,
 		goto out;
 	/* A storm of first enrollments: come back when told, with jitter. */
 	eca_client_set_busy_retry(c, HOST_ENROLL_BUSY_MS);
-	body = json_pack("{s:s, s:b, s:b, s:s, s:s}",
-	    "host", h->cfg->client_name, "precheck", precheck,
-	    "force", force, "role", eca_config_role_name(h->cfg->role),
-	    "method", method == ECA_METHOD_AUTO ? "auto" : "manual");
+	body = json_pack("{s:s, s:b, s:b, s:s, s:s}", "host",
+	    h->cfg->client_name, "precheck", precheck, "force", force, "role",
+	    eca_config_role_name(h->cfg->role), "method",
+	    method == ECA_METHOD_AUTO ? "auto" : "manual");
 	if (body == NULL) {
-		r = eca_err_set(err, ECA_ERR_NOMEM, "cannot build the "
+		r = eca_err_set(err, ECA_ERR_NOMEM,
+		    "cannot build the "
 		    "enrollment request: out of memory");
 		goto out;
 	}
 	eca_err_clear(&e);
 	if ((r = eca_client_call(c, "POST", "/v1/enrollments", body, &status,
-	    &resp, &e)) != 0) {
+		 &resp, &e)) != 0) {
 		if (r == ECA_ERR_CONFLICT && resp != NULL && outcome != NULL)
 			*outcome = ECA_OUTCOME_CONFLICT;
 		if (err != NULL)
@@ -789,10 +805,13 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d,
 		goto out;
 	}
 	name = resp != NULL ?
-	    json_string_value(json_object_get(resp, "outcome")) : NULL;
+	    json_string_value(json_object_get(resp, "outcome")) :
+	    NULL;
 	if (name == NULL || (o = outcome_from_name(name)) < 0) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL, "the enrollment answer "
-		    "of %s has no known outcome", d->server->name);
+		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the enrollment answer "
+		    "of %s has no known outcome",
+		    d->server->name);
 		goto out;
 	}
 	jr = json_object_get(resp, "enrollment");
@@ -807,7 +826,7 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d,
 	    rec.host_id[0] != '\0')
 		state_record(h, d, &rec);
 	r = 0;
- out:
+out:
 	json_decref(body);
 	json_decref(resp);
 	eca_client_free(c);

@@ -31,15 +31,15 @@
 #define ECA_ENROLL_WAIT_MS 5000
 
 struct eca_domain {
-	const struct eca_endpoint *server;	/* borrowed from the config */
-	pthread_mutex_t lock;			/* guards everything below */
-	pthread_cond_t synced;			/* a sync finished */
+	const struct eca_endpoint *server; /* borrowed from the config */
+	pthread_mutex_t lock;		   /* guards everything below */
+	pthread_cond_t synced;		   /* a sync finished */
 	struct eca_roster *roster;
-	int syncing;				/* a sync is in flight */
-	int64_t last_sync_try;			/* unix seconds */
-	int64_t sync_count;			/* completed syncs, for tests */
-	int64_t sync_done;			/* finished syncs, failed too */
-	struct eca_err last_sync_err;		/* code 0: last sync succeeded */
+	int syncing;		      /* a sync is in flight */
+	int64_t last_sync_try;	      /* unix seconds */
+	int64_t sync_count;	      /* completed syncs, for tests */
+	int64_t sync_done;	      /* finished syncs, failed too */
+	struct eca_err last_sync_err; /* code 0: last sync succeeded */
 	/* Local enrollment state (STATE_DIR/enrollment-PRIMARY.json). */
 	int enrolled;
 	char enrolled_fp[ECA_FP_HEX_LEN + 1];
@@ -48,18 +48,18 @@ struct eca_domain {
 
 struct eca_host {
 	OSSL_LIB_CTX *libctx;
-	const struct eca_config *cfg;		/* borrowed */
-	struct eca_cred *cred;			/* owned; NULL: no external cert */
-	struct eca_certinfo self;		/* this host's leaf */
-	SSL_CTX *client_ctx;			/* owned: channels as client;
+	const struct eca_config *cfg; /* borrowed */
+	struct eca_cred *cred;	      /* owned; NULL: no external cert */
+	struct eca_certinfo self;     /* this host's leaf */
+	SSL_CTX *client_ctx;	      /* owned: channels as client;
 						 * NULL when cred is NULL */
 	/* For judging peers; crls is NULL: the owner of a CRL cache
 	 * (ecad) installs it. */
 	struct eca_peer_policy policy;
 	struct eca_domain domains[ECA_MAX_SERVERS];
 	size_t ndomains;
-	int64_t roster_max_age;			/* seconds */
-	int persist_rosters;			/* ecad: save rosters to STATE_DIR */
+	int64_t roster_max_age; /* seconds */
+	int persist_rosters;	/* ecad: save rosters to STATE_DIR */
 };
 
 /*
@@ -95,8 +95,7 @@ struct eca_dn_lookup {
 	struct eca_host *h;
 	struct eca_domain *d;
 };
-int eca_domain_dn_map(void *arg, const char *subject, char *host,
-    size_t size);
+int eca_domain_dn_map(void *arg, const char *subject, char *host, size_t size);
 
 /*
  * Refresh d's roster for a peer that is missing from it, REMOVED, enrolled
@@ -118,17 +117,16 @@ int eca_domain_refresh(struct eca_host *h, struct eca_domain *d,
  * the number of syncs of d finished so far, failed ones included, so a
  * caller that asked for a sync can tell when one has happened since.
  */
-int eca_domain_peek(struct eca_host *h, struct eca_domain *d,
-    const char *host, struct eca_roster_entry *out, int64_t *synced,
-    struct eca_err *err) ECA_WUR;
+int eca_domain_peek(struct eca_host *h, struct eca_domain *d, const char *host,
+    struct eca_roster_entry *out, int64_t *synced, struct eca_err *err) ECA_WUR;
 
 /* The version of d's roster now (its registry version; 0 when empty). */
 int64_t eca_domain_roster_version(struct eca_domain *d);
 
 /* How eca_domain_enroll asks; or-ed together, 0 for a plain enrollment. */
 enum eca_enroll_flags {
-	ECA_ENROLL_PRECHECK = 1 << 0,	/* decide, but write nothing */
-	ECA_ENROLL_FORCE = 1 << 1,	/* replace another key if allowed */
+	ECA_ENROLL_PRECHECK = 1 << 0, /* decide, but write nothing */
+	ECA_ENROLL_FORCE = 1 << 1,    /* replace another key if allowed */
 };
 
 /*
@@ -150,9 +148,9 @@ int eca_domain_is_enrolled(struct eca_host *h, struct eca_domain *d);
 /* One side of a communication, as the auto-enrollment rule sees it. */
 struct eca_autoenroll_side {
 	enum eca_role role;
-	int has_cert;		/* has an external certificate configured */
-	int nat;		/* NAT_CLIENT = YES */
-	int disabled;		/* ECA_DISABLE_AUTO_ENROLLMENT = YES */
+	int has_cert; /* has an external certificate configured */
+	int nat;      /* NAT_CLIENT = YES */
+	int disabled; /* ECA_DISABLE_AUTO_ENROLLMENT = YES */
 };
 
 /*

@@ -22,8 +22,10 @@ refuse(struct eca_err *err, const char *in, size_t len, const char *why)
 
 	/* The caller's text: escaped, capped with "..." (text.h). */
 	(void)eca_text_sanitize(in, len, name, sizeof(name));
-	return eca_err_set(err, ECA_ERR_BAD_HOST_NAME, "'%s' is not a valid "
-	    "host name: %s", name, why);
+	return eca_err_set(err, ECA_ERR_BAD_HOST_NAME,
+	    "'%s' is not a valid "
+	    "host name: %s",
+	    name, why);
 }
 
 /* The reason a label [s, s + n) is bad, or NULL. */
@@ -32,7 +34,7 @@ label_fault(const char *s, size_t n)
 {
 	if (n == 0)
 		return "it has an empty label (a leading dot or two dots in "
-		    "a row)";
+		       "a row)";
 	if (n > ECA_HOSTNAME_LABEL_MAX)
 		return "a label is longer than 63 characters";
 	if (s[0] == '-')
@@ -43,8 +45,7 @@ label_fault(const char *s, size_t n)
 }
 
 static int
-canon(const char *in, size_t len, char *out, size_t outlen,
-    struct eca_err *err)
+canon(const char *in, size_t len, char *out, size_t outlen, struct eca_err *err)
 {
 	const char *why;
 	size_t i, start = 0;
@@ -56,23 +57,29 @@ canon(const char *in, size_t len, char *out, size_t outlen,
 	if (len == 0)
 		return refuse(err, in, len, "it is empty");
 	if (len > ECA_HOSTNAME_MAX_LEN)
-		return refuse(err, in, len, "it is longer than 253 "
+		return refuse(err, in, len,
+		    "it is longer than 253 "
 		    "characters");
 	if (out == NULL || outlen <= len)
-		return eca_err_set(err, ECA_ERR_INTERNAL, "no room for the "
-		    "canonical form of a %zu-character host name", len);
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "no room for the "
+		    "canonical form of a %zu-character host name",
+		    len);
 	if (in[len - 1] == '.')
-		return refuse(err, in, len, "it ends with a dot (write the "
+		return refuse(err, in, len,
+		    "it ends with a dot (write the "
 		    "name without the trailing dot)");
 	for (i = 0; i < len; i++) {
 		c = in[i];
 		if (c == '_')
-			return refuse(err, in, len, "'_' is not allowed (host "
+			return refuse(err, in, len,
+			    "'_' is not allowed (host "
 			    "names are letters, digits and '-' in labels "
 			    "joined by dots)");
 		if (c != '.' && c != '-' && !(c >= '0' && c <= '9') &&
 		    !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z'))
-			return refuse(err, in, len, "only letters, digits, "
+			return refuse(err, in, len,
+			    "only letters, digits, "
 			    "'-' and '.' are allowed (internationalised names "
 			    "in their xn-- form)");
 		if (c == '.') {

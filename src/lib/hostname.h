@@ -24,7 +24,7 @@
 
 #include "err.h"
 
-#define ECA_HOSTNAME_MAX_LEN 253	/* without the NUL */
+#define ECA_HOSTNAME_MAX_LEN 253 /* without the NUL */
 #define ECA_HOSTNAME_LABEL_MAX 63
 
 /*
@@ -37,8 +37,8 @@
 int eca_hostname_canon(const char *in, char *out, size_t outlen,
     struct eca_err *err) ECA_WUR;
 /* The same for len bytes that need not be NUL-terminated (a NUL inside is refused). */
-int eca_hostname_canon_n(const char *in, size_t len, char *out,
-    size_t outlen, struct eca_err *err) ECA_WUR;
+int eca_hostname_canon_n(const char *in, size_t len, char *out, size_t outlen,
+    struct eca_err *err) ECA_WUR;
 /* 1 if in is a valid host name in any case, else 0. */
 int eca_hostname_valid(const char *in);
 /* 1 if s is a valid host name already in canonical form, else 0. */

@@ -15,18 +15,17 @@
 
 /* The HELLO said "auto": false, and the side that sends it. */
 static const char *const said_no[] = {
-	[ECA_JUDGE_CALLING] = "auto-enrollment is disabled on the server "
-	    "(ECA_DISABLE_AUTO_ENROLLMENT = YES)",
-	[ECA_JUDGE_ACCEPTING] = "auto-enrollment is disabled on the caller "
-	    "(ECA_DISABLE_AUTO_ENROLLMENT = YES)",
+    [ECA_JUDGE_CALLING] = "auto-enrollment is disabled on the server "
+			  "(ECA_DISABLE_AUTO_ENROLLMENT = YES)",
+    [ECA_JUDGE_ACCEPTING] = "auto-enrollment is disabled on the caller "
+			    "(ECA_DISABLE_AUTO_ENROLLMENT = YES)",
 };
 
 static int
 enroll_auto(struct eca_host *h, struct eca_domain *d,
     enum eca_enroll_outcome *outcome, struct eca_err *err)
 {
-	return eca_domain_enroll(h, d, 0, ECA_METHOD_AUTO, outcome, NULL,
-	    err);
+	return eca_domain_enroll(h, d, 0, ECA_METHOD_AUTO, outcome, NULL, err);
 }
 
 void
@@ -49,8 +48,7 @@ refuse(struct eca_judge_result *res, enum eca_judge_end end, int code,
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(res->verdict.message, sizeof(res->verdict.message), fmt,
-	    ap);
+	vsnprintf(res->verdict.message, sizeof(res->verdict.message), fmt, ap);
 	va_end(ap);
 	res->verdict.code = code;
 	res->end = end;
@@ -81,14 +79,14 @@ static int
 enroll_self(const struct eca_judge_input *in, struct eca_judge_result *res)
 {
 	const struct eca_config *cfg = in->h->cfg;
-	eca_judge_enroll_fn *enroll = in->enroll != NULL ? in->enroll :
-	    enroll_auto;
+	eca_judge_enroll_fn *enroll =
+	    in->enroll != NULL ? in->enroll : enroll_auto;
 	int64_t t;
 	int r;
 
-	res->self_autoenroll = eca_autoenroll_allowed(cfg,
-	    in->h->cred != NULL, in->peer_side.role, in->peer_side.has_cert,
-	    in->peer_side.nat, in->purpose, NULL);
+	res->self_autoenroll =
+	    eca_autoenroll_allowed(cfg, in->h->cred != NULL, in->peer_side.role,
+		in->peer_side.has_cert, in->peer_side.nat, in->purpose, NULL);
 	if (!res->self_autoenroll || eca_domain_is_enrolled(in->h, in->d))
 		return 0;
 	eca_err_clear(&res->enroll_err);
@@ -102,12 +100,14 @@ enroll_self(const struct eca_judge_input *in, struct eca_judge_result *res)
 	if (res->enroll_err.msg[0] == '\0')
 		eca_err_set(&res->enroll_err, r, "%s", eca_err_desc(r));
 	if (in->side == ECA_JUDGE_ACCEPTING)
-		return refuse(res, ECA_JUDGE_END_ENROLL, r, "%s could not "
-		    "enroll itself with %s: %s", cfg->client_name, in->primary,
-		    res->enroll_err.msg);
-	return refuse(res, ECA_JUDGE_END_ENROLL, r, "automatic enrollment of "
-	    "%s with %s failed: %s", cfg->client_name, in->primary,
-	    res->enroll_err.msg);
+		return refuse(res, ECA_JUDGE_END_ENROLL, r,
+		    "%s could not "
+		    "enroll itself with %s: %s",
+		    cfg->client_name, in->primary, res->enroll_err.msg);
+	return refuse(res, ECA_JUDGE_END_ENROLL, r,
+	    "automatic enrollment of "
+	    "%s with %s failed: %s",
+	    cfg->client_name, in->primary, res->enroll_err.msg);
 }
 
 /*
@@ -118,8 +118,7 @@ enroll_self(const struct eca_judge_input *in, struct eca_judge_result *res)
  * which remedy a refusal names.
  */
 static void
-peer_autoenroll(const struct eca_judge_input *in,
-    struct eca_judge_result *res)
+peer_autoenroll(const struct eca_judge_input *in, struct eca_judge_result *res)
 {
 	const struct eca_config *cfg = in->h->cfg;
 	struct eca_autoenroll_side me;
@@ -163,10 +162,11 @@ look_up(const struct eca_judge_input *in, struct eca_verdict_input *vin,
 	int lr;
 
 	lr = eca_domain_peek(in->h, in->d, in->peer, entry, &res->synced, le);
-	if (!in->resumed && (lr != 0 || entry->state == ECA_STATE_REMOVED ||
-	    other_certificate(&res->cert, entry))) {
-		res->wait_enroll = res->peer_autoenroll &&
-		    lr == ECA_ERR_NOT_FOUND;
+	if (!in->resumed &&
+	    (lr != 0 || entry->state == ECA_STATE_REMOVED ||
+		other_certificate(&res->cert, entry))) {
+		res->wait_enroll =
+		    res->peer_autoenroll && lr == ECA_ERR_NOT_FOUND;
 		res->end = ECA_JUDGE_END_SYNC;
 		return res->code = ECA_JUDGE_NEED_SYNC;
 	}
@@ -176,15 +176,15 @@ look_up(const struct eca_judge_input *in, struct eca_verdict_input *vin,
 		vin->roster_status = lr;
 		vin->roster_err = le->msg;
 	} else if (lr != ECA_ERR_NOT_FOUND)
-		return refuse(res, ECA_JUDGE_END_ERROR, lr, "cannot check "
-		    "%s's enrollment with %s: %s", in->peer, in->primary,
-		    le->msg);
+		return refuse(res, ECA_JUDGE_END_ERROR, lr,
+		    "cannot check "
+		    "%s's enrollment with %s: %s",
+		    in->peer, in->primary, le->msg);
 	return 0;
 }
 
 int
-eca_judge_peer(const struct eca_judge_input *in,
-    struct eca_judge_result *res)
+eca_judge_peer(const struct eca_judge_input *in, struct eca_judge_result *res)
 {
 	struct eca_verdict_input vin;
 	struct eca_roster_entry entry;
@@ -198,8 +198,8 @@ eca_judge_peer(const struct eca_judge_input *in,
 	res->no_autoenroll_why = NULL;
 	res->verdict.code = 0;
 	res->verdict.message[0] = '\0';
-	if (in == NULL || in->h == NULL || in->d == NULL ||
-	    in->peer == NULL || in->primary == NULL)
+	if (in == NULL || in->h == NULL || in->d == NULL || in->peer == NULL ||
+	    in->primary == NULL)
 		return refuse(res, ECA_JUDGE_END_ERROR, ECA_ERR_INTERNAL,
 		    "eca_judge_peer: missing argument");
 	eca_err_clear(&le);

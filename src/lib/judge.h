@@ -46,8 +46,8 @@
 
 /* Which end judges: it words the refusals this host makes of itself. */
 enum eca_judge_side {
-	ECA_JUDGE_CALLING,	/* eca_channel_open, judging the server */
-	ECA_JUDGE_ACCEPTING,	/* ecad's peer listener, judging a caller */
+	ECA_JUDGE_CALLING,   /* eca_channel_open, judging the server */
+	ECA_JUDGE_ACCEPTING, /* ecad's peer listener, judging a caller */
 };
 
 /*
@@ -60,11 +60,11 @@ typedef int eca_judge_enroll_fn(struct eca_host *h, struct eca_domain *d,
 struct eca_judge_input {
 	enum eca_judge_side side;
 	struct eca_host *h;
-	struct eca_domain *d;		/* h's domain of the shared primary */
-	const char *primary;		/* its name, for messages */
-	const char *peer;		/* the host the peer claims to be */
-	X509 *leaf;			/* the peer's certificate; NULL: none */
-	STACK_OF(X509) *chain;		/* its intermediates (may be NULL) */
+	struct eca_domain *d;	/* h's domain of the shared primary */
+	const char *primary;	/* its name, for messages */
+	const char *peer;	/* the host the peer claims to be */
+	X509 *leaf;		/* the peer's certificate; NULL: none */
+	STACK_OF(X509) * chain; /* its intermediates (may be NULL) */
 	enum eca_purpose purpose;
 	/*
 	 * The peer as its HELLO describes it: role and has_cert; nat and
@@ -78,20 +78,20 @@ struct eca_judge_input {
 	 */
 	int has_autoenroll;
 	int autoenroll;
-	int resumed;			/* judged again after a sync */
-	eca_judge_enroll_fn *enroll;	/* NULL: eca_domain_enroll (auto) */
+	int resumed;		     /* judged again after a sync */
+	eca_judge_enroll_fn *enroll; /* NULL: eca_domain_enroll (auto) */
 };
 
 /* Where a judgment ended. */
 enum eca_judge_end {
-	ECA_JUDGE_END_VERDICT,	/* eca_verdict_peer decided (step 4) */
-	ECA_JUDGE_END_ENROLL,	/* this host's own enrollment failed */
-	ECA_JUDGE_END_ERROR,	/* this host could not judge (the roster) */
-	ECA_JUDGE_END_SYNC,	/* ECA_JUDGE_NEED_SYNC */
+	ECA_JUDGE_END_VERDICT, /* eca_verdict_peer decided (step 4) */
+	ECA_JUDGE_END_ENROLL,  /* this host's own enrollment failed */
+	ECA_JUDGE_END_ERROR,   /* this host could not judge (the roster) */
+	ECA_JUDGE_END_SYNC,    /* ECA_JUDGE_NEED_SYNC */
 };
 
 struct eca_judge_result {
-	int code;			/* what eca_judge_peer returned */
+	int code; /* what eca_judge_peer returned */
 	enum eca_judge_end end;
 	/*
 	 * The verdict, and the code and message of any refusal (peer is
@@ -101,7 +101,7 @@ struct eca_judge_result {
 	/* Step 1, kept across a resumed judgment. */
 	int cert_done;
 	struct eca_cert_check cert;
-	int64_t cert_us;		/* microseconds; -1 not run */
+	int64_t cert_us; /* microseconds; -1 not run */
 	/*
 	 * Step 2, kept across a resumed judgment: whether the rule lets
 	 * this host enroll itself for this communication (what its own
@@ -110,13 +110,13 @@ struct eca_judge_result {
 	int self_autoenroll;
 	int autoenrolled;
 	enum eca_enroll_outcome outcome;
-	struct eca_err enroll_err;	/* why it failed (END_ENROLL) */
-	int64_t autoenroll_us;		/* -1: no enrollment tried */
+	struct eca_err enroll_err; /* why it failed (END_ENROLL) */
+	int64_t autoenroll_us;	   /* -1: no enrollment tried */
 	/* Step 3. */
-	int peer_autoenroll;		/* the peer enrolls through this one */
-	const char *no_autoenroll_why;	/* static phrase when it does not */
-	int wait_enroll;		/* NEED_SYNC: wait for it to appear */
-	int64_t synced;			/* d's finished syncs at the look */
+	int peer_autoenroll;	       /* the peer enrolls through this one */
+	const char *no_autoenroll_why; /* static phrase when it does not */
+	int wait_enroll;	       /* NEED_SYNC: wait for it to appear */
+	int64_t synced;		       /* d's finished syncs at the look */
 };
 
 /* Ready res for a first judgment (nothing checked yet). */

@@ -37,10 +37,9 @@ typedef void eca_log_sink(enum eca_log_level level, const char *func,
 /* Install (or with NULL remove) the process-wide sink.  Call before threads. */
 void eca_log_set_sink(eca_log_sink *sink, void *arg, enum eca_log_level min);
 void eca_log(enum eca_log_level level, const char *func, const char *fmt, ...)
-	ECA_PRINTF(3, 4);
+    ECA_PRINTF(3, 4);
 void eca_log_fields(enum eca_log_level level, const char *func,
-    const struct eca_log_field *fields, const char *fmt, ...)
-	ECA_PRINTF(4, 5);
+    const struct eca_log_field *fields, const char *fmt, ...) ECA_PRINTF(4, 5);
 
 #define log_debug(...) eca_log(ECA_LOG_DEBUG, __func__, __VA_ARGS__)
 #define log_info(...) eca_log(ECA_LOG_INFO, __func__, __VA_ARGS__)
@@ -52,11 +51,11 @@ void eca_log_fields(enum eca_log_level level, const char *func,
  *   log_info_fields(ECA_LOG_FIELDS({ "HOST", h }, { "REASON", r }), fmt, ...)
  * A NULL or empty value leaves its field out.
  */
-#define ECA_LOG_FIELDS(...) \
-	((const struct eca_log_field[]){ __VA_ARGS__, { NULL, NULL } })
-#define log_info_fields(f, ...) \
+#define ECA_LOG_FIELDS(...)                                                    \
+	((const struct eca_log_field[]){__VA_ARGS__, {NULL, NULL}})
+#define log_info_fields(f, ...)                                                \
 	eca_log_fields(ECA_LOG_INFO, __func__, (f), __VA_ARGS__)
-#define log_warn_fields(f, ...) \
+#define log_warn_fields(f, ...)                                                \
 	eca_log_fields(ECA_LOG_WARN, __func__, (f), __VA_ARGS__)
 
 #endif

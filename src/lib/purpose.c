@@ -9,12 +9,12 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const purpose_names[] = {
-	[ECA_PURPOSE_BACKUP] = "backup",
-	[ECA_PURPOSE_RESTORE] = "restore",
-	[ECA_PURPOSE_REPLICATION] = "replication",
-	[ECA_PURPOSE_CONSOLE] = "console",
-	[ECA_PURPOSE_CONTROL] = "control",
-	[ECA_PURPOSE_PING] = "ping",
+    [ECA_PURPOSE_BACKUP] = "backup",
+    [ECA_PURPOSE_RESTORE] = "restore",
+    [ECA_PURPOSE_REPLICATION] = "replication",
+    [ECA_PURPOSE_CONSOLE] = "console",
+    [ECA_PURPOSE_CONTROL] = "control",
+    [ECA_PURPOSE_PING] = "ping",
 };
 
 int

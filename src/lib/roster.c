@@ -104,8 +104,7 @@ find_host_slot(const struct eca_roster *r, const char *host, size_t len,
 }
 
 int
-eca_roster_holds_host(const struct eca_roster *r, const char *host,
-    size_t len)
+eca_roster_holds_host(const struct eca_roster *r, const char *host, size_t len)
 {
 	int found = 0;
 
@@ -195,12 +194,15 @@ eca_roster_reserve(struct eca_roster *r, size_t add, size_t names_add,
 	void *p;
 
 	if (add > ECA_ROSTER_HOSTS_MAX || r->n > ECA_ROSTER_HOSTS_MAX - add)
-		return eca_err_set(err, ECA_ERR_TOO_LARGE, "the roster of "
-		    "primary %s would hold more than %d hosts", r->primary,
-		    ECA_ROSTER_HOSTS_MAX);
+		return eca_err_set(err, ECA_ERR_TOO_LARGE,
+		    "the roster of "
+		    "primary %s would hold more than %d hosts",
+		    r->primary, ECA_ROSTER_HOSTS_MAX);
 	if (names_add > UINT32_MAX - r->names_len)
-		return eca_err_set(err, ECA_ERR_TOO_LARGE, "the host names "
-		    "of primary %s's roster would exceed 4 GiB", r->primary);
+		return eca_err_set(err, ECA_ERR_TOO_LARGE,
+		    "the host names "
+		    "of primary %s's roster would exceed 4 GiB",
+		    r->primary);
 	want = r->n + add;
 	if (want > r->cap) {
 		ncap = r->cap == 0 ? 16 : r->cap;
@@ -318,11 +320,13 @@ eca_roster_new(const char *primary, struct eca_roster **out,
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return eca_roster_nomem(err);
 	/* Kept canonical: a delta or a file names it that way. */
-	if (eca_hostname_canon(primary, r->primary, sizeof(r->primary),
-	    NULL) != 0) {
+	if (eca_hostname_canon(primary, r->primary, sizeof(r->primary), NULL) !=
+	    0) {
 		free(r);
-		return eca_err_set(err, ECA_ERR_CONFIG, "\"%.64s\" is not a "
-		    "valid primary server name (check SERVER)", primary);
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "\"%.64s\" is not a "
+		    "valid primary server name (check SERVER)",
+		    primary);
 	}
 	*out = r;
 	return 0;
@@ -452,7 +456,8 @@ eca_roster_maps_reserve(struct eca_roster *r, size_t add, struct eca_err *err)
 	size_t want;
 
 	if (add > ECA_ROSTER_MAPS_MAX || r->nmaps + add > ECA_ROSTER_MAPS_MAX)
-		return eca_err_set(err, ECA_ERR_TOO_LARGE, "more than %d "
+		return eca_err_set(err, ECA_ERR_TOO_LARGE,
+		    "more than %d "
 		    "subject mappings in the roster of %s",
 		    ECA_ROSTER_MAPS_MAX, r->primary);
 	want = r->nmaps + add;
@@ -521,19 +526,21 @@ eca_roster_memory(const struct eca_roster *r)
 }
 
 int
-eca_roster_check_fresh(const struct eca_roster *r, int64_t now,
-    int64_t max_age, struct eca_err *err)
+eca_roster_check_fresh(const struct eca_roster *r, int64_t now, int64_t max_age,
+    struct eca_err *err)
 {
 	if (r == NULL)
 		return eca_err_set(err, ECA_ERR_ROSTER_STALE,
 		    "no enrollment roster is loaded");
 	if (r->synced_at == 0)
-		return eca_err_set(err, ECA_ERR_ROSTER_STALE, "the enrollment "
+		return eca_err_set(err, ECA_ERR_ROSTER_STALE,
+		    "the enrollment "
 		    "roster of primary %s has never been synced; peers are "
 		    "refused until it is (check that %s is reachable)",
 		    r->primary, r->primary);
 	if (now - r->synced_at > max_age)
-		return eca_err_set(err, ECA_ERR_ROSTER_STALE, "the enrollment "
+		return eca_err_set(err, ECA_ERR_ROSTER_STALE,
+		    "the enrollment "
 		    "roster of primary %s was last synced %lld s ago, more "
 		    "than ECA_ROSTER_MAX_AGE = %lld s; peers are refused until "
 		    "it is synced again (check that %s is reachable)",
@@ -549,7 +556,7 @@ int
 eca_roster_apply(struct eca_roster *r, const struct eca_roster_delta *d,
     int64_t now, struct eca_err *err)
 {
-	uint8_t (*ids)[ROSTER_UUID_RAW] = NULL;
+	uint8_t(*ids)[ROSTER_UUID_RAW] = NULL;
 	size_t i, names = 0;
 	int r_ = ECA_ERR_INTERNAL;
 
@@ -557,21 +564,25 @@ eca_roster_apply(struct eca_roster *r, const struct eca_roster_delta *d,
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_roster_apply: missing argument");
 	if (strcmp(d->primary, r->primary) != 0)
-		return eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer "
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the roster answer "
 		    "comes from primary %.64s, not %s (check SERVER)",
 		    d->primary, r->primary);
 	if (!d->full && d->since != r->version)
-		return eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer "
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the roster answer "
 		    "of primary %s follows version %lld, not this roster's "
-		    "%lld (ask again with since=%lld)", r->primary,
-		    (long long)d->since, (long long)r->version,
+		    "%lld (ask again with since=%lld)",
+		    r->primary, (long long)d->since, (long long)r->version,
 		    (long long)r->version);
 	if (d->n > 0 && (ids = calloc(d->n, sizeof(*ids))) == NULL)
 		return eca_roster_nomem(err);
 	for (i = 0; i < d->n; i++) {
 		if (eca_roster_uuid_parse(d->entries[i].host_id, ids[i]) != 0) {
-			r_ = eca_err_set(err, ECA_ERR_PROTOCOL, "roster entry "
-			    "%zu has a malformed host_id", i);
+			r_ = eca_err_set(err, ECA_ERR_PROTOCOL,
+			    "roster entry "
+			    "%zu has a malformed host_id",
+			    i);
 			goto out;
 		}
 		names += strnlen(d->entries[i].host, ROSTER_NAME_MAX + 1);
@@ -591,8 +602,7 @@ eca_roster_apply(struct eca_roster *r, const struct eca_roster_delta *d,
 	if (!d->more)
 		r->synced_at = now;
 	r_ = 0;
- out:
+out:
 	free(ids);
 	return r_;
 }
-

@@ -22,9 +22,9 @@
 #include "err.h"
 #include "store.h"
 
-#define ECA_ROSTER_FP_LEN 32		/* raw SHA-256 */
-#define ECA_ROSTER_PAGE_DEFAULT 1000	/* entries per GET /v1/roster */
-#define ECA_ROSTER_PAGE_MAX 5000	/* largest ?limit= accepted */
+#define ECA_ROSTER_FP_LEN 32	     /* raw SHA-256 */
+#define ECA_ROSTER_PAGE_DEFAULT 1000 /* entries per GET /v1/roster */
+#define ECA_ROSTER_PAGE_MAX 5000     /* largest ?limit= accepted */
 /* Largest roster body a host accepts: a full page of longest entries. */
 #define ECA_ROSTER_BODY_MAX (4 * 1024 * 1024)
 /* Most hosts one roster holds (the indexes use 32-bit slots). */
@@ -37,12 +37,12 @@ struct eca_roster;
 /* One record as the roster holds it; fingerprints are raw bytes. */
 struct eca_roster_entry {
 	char host[ECA_HOST_MAX];
-	char host_id[ECA_HOST_ID_LEN + 1];	/* lowercase UUID */
+	char host_id[ECA_HOST_ID_LEN + 1]; /* lowercase UUID */
 	enum eca_state state;
 	uint8_t fingerprint[ECA_ROSTER_FP_LEN];
 	uint8_t spki_fingerprint[ECA_ROSTER_FP_LEN];
-	int64_t not_after;			/* unix seconds, 0 unknown */
-	int64_t version;			/* registry version of its change */
+	int64_t not_after; /* unix seconds, 0 unknown */
+	int64_t version;   /* registry version of its change */
 };
 
 /*
@@ -51,7 +51,7 @@ struct eca_roster_entry {
  * the mappings changed after since, removed ones with removed = 1).
  */
 struct eca_roster_map {
-	char subject[ECA_DN_MAX];	/* eca_dn_normalize form */
+	char subject[ECA_DN_MAX]; /* eca_dn_normalize form */
 	char host[ECA_HOST_MAX];
 	int removed;
 	int64_t version;
@@ -67,9 +67,9 @@ struct eca_roster_map {
  */
 struct eca_roster_delta {
 	char primary[ECA_HOST_MAX];
-	int64_t since;		/* the since it answers */
-	int64_t version;	/* registry version when it was served */
-	int64_t next;		/* since for the next request */
+	int64_t since;	 /* the since it answers */
+	int64_t version; /* registry version when it was served */
+	int64_t next;	 /* since for the next request */
 	int full;
 	int more;
 	size_t n;
@@ -115,8 +115,7 @@ int eca_roster_lookup_host(const struct eca_roster *r, const char *host,
  * one applied last answers.
  */
 int eca_roster_lookup_fp(const struct eca_roster *r,
-    const uint8_t fp[ECA_ROSTER_FP_LEN], struct eca_roster_entry *out)
-    ECA_WUR;
+    const uint8_t fp[ECA_ROSTER_FP_LEN], struct eca_roster_entry *out) ECA_WUR;
 
 /*
  * ECA_IDENTITY = DN: the host subject (eca_dn_normalize form) is mapped

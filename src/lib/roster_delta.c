@@ -58,7 +58,7 @@ eca_roster_fp_to_hex(const uint8_t raw[ECA_ROSTER_FP_LEN],
 	eca_text_hex(raw, ECA_ROSTER_FP_LEN, buf, 0);
 }
 
-static const size_t uuid_groups[] = { 4, 2, 2, 2, 6 };	/* bytes */
+static const size_t uuid_groups[] = {4, 2, 2, 2, 6}; /* bytes */
 
 int
 eca_roster_uuid_parse(const char *s, uint8_t raw[ROSTER_UUID_RAW])
@@ -117,14 +117,15 @@ bad(struct eca_err *err, const char *fmt, const char *field, size_t i)
 		snprintf(where, sizeof(where), "the roster answer");
 	else
 		snprintf(where, sizeof(where), "roster entry %zu", i);
-	return eca_err_set(err, ECA_ERR_PROTOCOL, "%s: field \"%s\" %s "
-	    "(is the primary an eca primary of a compatible version?)", where,
-	    field, fmt);
+	return eca_err_set(err, ECA_ERR_PROTOCOL,
+	    "%s: field \"%s\" %s "
+	    "(is the primary an eca primary of a compatible version?)",
+	    where, field, fmt);
 }
 
 static int
-get_int(const json_t *o, const char *key, int64_t min, int64_t *out,
-    size_t i, struct eca_err *err)
+get_int(const json_t *o, const char *key, int64_t min, int64_t *out, size_t i,
+    struct eca_err *err)
 {
 	const json_t *v = json_object_get(o, key);
 
@@ -201,8 +202,10 @@ parse_entry(const json_t *o, size_t i, struct eca_roster_entry *e,
 	int st, r;
 
 	if (!json_is_object(o))
-		return eca_err_set(err, ECA_ERR_PROTOCOL, "roster entry %zu is "
-		    "not an object", i);
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "roster entry %zu is "
+		    "not an object",
+		    i);
 	if ((r = get_host(o, "host", e->host, sizeof(e->host), i, err)) != 0)
 		return r;
 	if ((s = get_str(o, "host_id", i, err)) == NULL)
@@ -218,8 +221,8 @@ parse_entry(const json_t *o, size_t i, struct eca_roster_entry *e,
 		return bad(err, "is not a known state", "state", i);
 	e->state = (enum eca_state)st;
 	if ((r = get_fp(o, "fingerprint", e->fingerprint, i, err)) != 0 ||
-	    (r = get_fp(o, "spki_fingerprint", e->spki_fingerprint, i,
-	    err)) != 0)
+	    (r = get_fp(o, "spki_fingerprint", e->spki_fingerprint, i, err)) !=
+		0)
 		return r;
 	if ((s = get_str(o, "not_after", i, err)) == NULL)
 		return ECA_ERR_PROTOCOL;
@@ -242,14 +245,15 @@ parse_entries(const json_t *root, struct eca_roster_delta *d,
 		return bad(err, "is missing or not an array", "entries",
 		    (size_t)-1);
 	if ((n = json_array_size(arr)) > ECA_ROSTER_PAGE_MAX)
-		return eca_err_set(err, ECA_ERR_TOO_LARGE, "the roster answer "
-		    "has %zu entries; at most %d are accepted", n,
-		    ECA_ROSTER_PAGE_MAX);
+		return eca_err_set(err, ECA_ERR_TOO_LARGE,
+		    "the roster answer "
+		    "has %zu entries; at most %d are accepted",
+		    n, ECA_ROSTER_PAGE_MAX);
 	if (n > 0 && (d->entries = calloc(n, sizeof(*d->entries))) == NULL)
 		return eca_roster_nomem(err);
 	for (i = 0; i < n; i++) {
-		if ((r = parse_entry(json_array_get(arr, i), i,
-		    &d->entries[i], err)) != 0)
+		if ((r = parse_entry(json_array_get(arr, i), i, &d->entries[i],
+			 err)) != 0)
 			return r;
 		d->n++;
 	}
@@ -266,8 +270,10 @@ parse_map(const json_t *o, size_t i, const struct eca_roster_delta *d,
 	int r;
 
 	if (!json_is_object(o))
-		return eca_err_set(err, ECA_ERR_PROTOCOL, "roster mapping %zu "
-		    "is not an object", i);
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "roster mapping %zu "
+		    "is not an object",
+		    i);
 	if ((s = get_str(o, "subject", i, err)) == NULL)
 		return ECA_ERR_PROTOCOL;
 	if (s[0] == '\0' || strlen(s) >= sizeof(m->subject) ||
@@ -288,26 +294,26 @@ parse_map(const json_t *o, size_t i, const struct eca_roster_delta *d,
 }
 
 static int
-parse_maps(const json_t *root, struct eca_roster_delta *d,
-    struct eca_err *err)
+parse_maps(const json_t *root, struct eca_roster_delta *d, struct eca_err *err)
 {
 	const json_t *arr;
 	size_t i, n;
 	int r;
 
 	if ((arr = json_object_get(root, "mappings")) == NULL)
-		return 0;	/* a primary from before ECA_IDENTITY = DN */
+		return 0; /* a primary from before ECA_IDENTITY = DN */
 	if (!json_is_array(arr))
 		return bad(err, "is not an array", "mappings", (size_t)-1);
 	if ((n = json_array_size(arr)) > ECA_ROSTER_PAGE_MAX)
-		return eca_err_set(err, ECA_ERR_TOO_LARGE, "the roster answer "
-		    "has %zu mappings; at most %d are accepted", n,
-		    ECA_ROSTER_PAGE_MAX);
+		return eca_err_set(err, ECA_ERR_TOO_LARGE,
+		    "the roster answer "
+		    "has %zu mappings; at most %d are accepted",
+		    n, ECA_ROSTER_PAGE_MAX);
 	if (n > 0 && (d->maps = calloc(n, sizeof(*d->maps))) == NULL)
 		return eca_roster_nomem(err);
 	for (i = 0; i < n; i++) {
 		if ((r = parse_map(json_array_get(arr, i), i, d, &d->maps[i],
-		    err)) != 0)
+			 err)) != 0)
 			return r;
 		if (i > 0 && d->maps[i].version <= d->maps[i - 1].version)
 			return bad(err, "is not increasing", "version", i);
@@ -329,9 +335,10 @@ check_order(const struct eca_roster_delta *d, struct eca_err *err)
 
 	for (i = 0; i < d->n; i++) {
 		if (d->entries[i].version <= prev)
-			return eca_err_set(err, ECA_ERR_PROTOCOL, "roster entry "
-			    "%zu has version %lld, not after %lld", i,
-			    (long long)d->entries[i].version,
+			return eca_err_set(err, ECA_ERR_PROTOCOL,
+			    "roster entry "
+			    "%zu has version %lld, not after %lld",
+			    i, (long long)d->entries[i].version,
 			    (long long)prev);
 		prev = d->entries[i].version;
 	}
@@ -339,13 +346,16 @@ check_order(const struct eca_roster_delta *d, struct eca_err *err)
 	if (d->nmaps > 0 && d->maps[d->nmaps - 1].version > last)
 		last = d->maps[d->nmaps - 1].version;
 	if (d->next < prev || (!d->full && d->next < d->since))
-		return eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer's "
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the roster answer's "
 		    "next version %lld is before its entries",
 		    (long long)d->next);
 	if (d->more && ((d->n == 0 && d->nmaps == 0) || d->next != last))
-		return eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer "
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the roster answer "
 		    "says more follows but its next version %lld is not its "
-		    "last entry's", (long long)d->next);
+		    "last entry's",
+		    (long long)d->next);
 	return 0;
 }
 
@@ -355,7 +365,7 @@ eca_roster_delta_parse(const char *buf, size_t len,
 {
 	struct eca_roster_delta *d = NULL;
 	json_t *root = NULL;
-	json_error_t jerr = { .line = 0 };	/* jansson may leave it unset */
+	json_error_t jerr = {.line = 0}; /* jansson may leave it unset */
 	int r = ECA_ERR_INTERNAL;
 
 	if (out != NULL)
@@ -364,17 +374,22 @@ eca_roster_delta_parse(const char *buf, size_t len,
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "eca_roster_delta_parse: missing argument");
 	if (len > ECA_ROSTER_BODY_MAX)
-		return eca_err_set(err, ECA_ERR_TOO_LARGE, "the roster answer "
+		return eca_err_set(err, ECA_ERR_TOO_LARGE,
+		    "the roster answer "
 		    "has %zu bytes; at most %d are accepted (ask for a smaller "
-		    "limit)", len, ECA_ROSTER_BODY_MAX);
+		    "limit)",
+		    len, ECA_ROSTER_BODY_MAX);
 	if ((root = json_loadb(buf != NULL ? buf : "", len,
-	    JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer is "
-		    "not JSON: %s at line %d", jerr.text, jerr.line);
+		 JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the roster answer is "
+		    "not JSON: %s at line %d",
+		    jerr.text, jerr.line);
 		goto out;
 	}
 	if (!json_is_object(root)) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL, "the roster answer is "
+		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the roster answer is "
 		    "not a JSON object");
 		goto out;
 	}
@@ -383,10 +398,10 @@ eca_roster_delta_parse(const char *buf, size_t len,
 		goto out;
 	}
 	if ((r = get_host(root, "primary", d->primary, sizeof(d->primary),
-	    (size_t)-1, err)) != 0 ||
+		 (size_t)-1, err)) != 0 ||
 	    (r = get_int(root, "since", 0, &d->since, (size_t)-1, err)) != 0 ||
-	    (r = get_int(root, "version", 0, &d->version, (size_t)-1,
-	    err)) != 0 ||
+	    (r = get_int(root, "version", 0, &d->version, (size_t)-1, err)) !=
+		0 ||
 	    (r = get_int(root, "next", 0, &d->next, (size_t)-1, err)) != 0 ||
 	    (r = get_bool(root, "full", &d->full, err)) != 0 ||
 	    (r = get_bool(root, "more", &d->more, err)) != 0)
@@ -398,7 +413,7 @@ eca_roster_delta_parse(const char *buf, size_t len,
 	*out = d;
 	d = NULL;
 	r = 0;
- out:
+out:
 	json_decref(root);
 	eca_roster_delta_free(d);
 	return r;

@@ -39,12 +39,12 @@
 #define IOBUF 65536
 
 struct fio {
-	int fd;			/* load: the file read */
-	struct eca_util_afile af;	/* save: the file written */
+	int fd;			  /* load: the file read */
+	struct eca_util_afile af; /* save: the file written */
 	EVP_MD_CTX *md;
 	unsigned char buf[IOBUF];
 	size_t len, pos;
-	uint64_t left;		/* bytes to read before the digest */
+	uint64_t left; /* bytes to read before the digest */
 	const char *path;
 	struct eca_err *err;
 };
@@ -52,9 +52,9 @@ struct fio {
 static int
 io_error(struct fio *f, const char *what)
 {
-	return eca_err_set(f->err, errno == ENOSPC ? ECA_ERR_DISK_FULL :
-	    ECA_ERR_IO, "cannot %s roster file %s: %s", what, f->path,
-	    strerror(errno));
+	return eca_err_set(f->err,
+	    errno == ENOSPC ? ECA_ERR_DISK_FULL : ECA_ERR_IO,
+	    "cannot %s roster file %s: %s", what, f->path, strerror(errno));
 }
 
 static int
@@ -142,8 +142,7 @@ write_all(const struct eca_roster *r, struct fio *f)
 	    (rc = wr_int(f, 0, 4)) != 0 ||
 	    (rc = wr_int(f, (uint64_t)r->version, 8)) != 0 ||
 	    (rc = wr_int(f, (uint64_t)r->synced_at, 8)) != 0 ||
-	    (rc = wr_int(f, r->n, 8)) != 0 ||
-	    (rc = wr_int(f, plen, 2)) != 0 ||
+	    (rc = wr_int(f, r->n, 8)) != 0 || (rc = wr_int(f, plen, 2)) != 0 ||
 	    (rc = wbytes(f, r->primary, plen)) != 0)
 		return rc;
 	for (i = 0; i < r->n; i++) {
@@ -189,12 +188,15 @@ eca_roster_path(const char *state_dir, const char *primary, char *buf,
 		    "eca_roster_path: missing argument");
 	/* The file is named by the canonical spelling (one per primary). */
 	if (!eca_hostname_is_canon(primary))
-		return eca_err_set(err, ECA_ERR_CONFIG, "\"%.64s\" cannot "
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "\"%.64s\" cannot "
 		    "name a roster file: not a canonical host name (check "
-		    "SERVER)", primary);
+		    "SERVER)",
+		    primary);
 	n = snprintf(buf, len, "%s/roster-%s.bin", state_dir, primary);
 	if (n < 0 || (size_t)n >= len)
-		return eca_err_set(err, ECA_ERR_CONFIG, "the roster file name "
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "the roster file name "
 		    "under STATE_DIR %s is too long (use a shorter STATE_DIR)",
 		    state_dir);
 	return 0;
@@ -223,7 +225,7 @@ eca_roster_save(const struct eca_roster *r, const char *path,
 		goto out;
 	}
 	rc = eca_util_afile_commit(&f->af, err);
- out:
+out:
 	EVP_MD_CTX_free(f->md);
 	OPENSSL_cleanse(f->buf, sizeof(f->buf));
 	free(f);
@@ -233,9 +235,11 @@ eca_roster_save(const struct eca_roster *r, const char *path,
 static int
 corrupt(struct fio *f, const char *why)
 {
-	return eca_err_set(f->err, ECA_ERR_PARSE, "roster file %s is %s; it "
+	return eca_err_set(f->err, ECA_ERR_PARSE,
+	    "roster file %s is %s; it "
 	    "is ignored, the roster starts empty and is synced in full from "
-	    "the primary", f->path, why);
+	    "the primary",
+	    f->path, why);
 }
 
 /* Read exactly n bytes of the hashed part. */
@@ -311,8 +315,8 @@ read_record(struct fio *f, struct eca_roster *r, int64_t version)
 	 * A file written before names were canonical is folded here; two
 	 * spellings of one host then count as listed twice.
 	 */
-	if (strlen(e.host) != nl || eca_hostname_canon(e.host, e.host,
-	    sizeof(e.host), NULL) != 0)
+	if (strlen(e.host) != nl ||
+	    eca_hostname_canon(e.host, e.host, sizeof(e.host), NULL) != 0)
 		return corrupt(f, "damaged (an invalid host name)");
 	if (st > ECA_STATE_REVOKED)
 		return corrupt(f, "damaged (an unknown state)");
@@ -358,11 +362,12 @@ read_maps(struct fio *f, struct eca_roster *r, int64_t version)
 			return rc;
 		/* Host names are kept canonical, as in the records. */
 		if (strlen(m.subject) != sl || strlen(m.host) != hl ||
-		    eca_hostname_canon(m.host, m.host, sizeof(m.host),
-		    NULL) != 0)
+		    eca_hostname_canon(m.host, m.host, sizeof(m.host), NULL) !=
+			0)
 			return corrupt(f, "damaged (an invalid mapping)");
 		if ((int64_t)v < 1 || (int64_t)v > version)
-			return corrupt(f, "damaged (a mapping newer than the "
+			return corrupt(f,
+			    "damaged (a mapping newer than the "
 			    "roster)");
 		if (eca_roster_holds_map(r, m.subject))
 			return corrupt(f, "damaged (a subject listed twice)");
@@ -478,8 +483,8 @@ read_all(struct fio *f, const char *primary, struct eca_roster *r)
 }
 
 int
-eca_roster_load(const char *path, const char *primary,
-    struct eca_roster **out, struct eca_err *err)
+eca_roster_load(const char *path, const char *primary, struct eca_roster **out,
+    struct eca_err *err)
 {
 	struct eca_roster *r = NULL;
 	struct fio *f = NULL;
@@ -500,9 +505,11 @@ eca_roster_load(const char *path, const char *primary,
 	f->path = path;
 	f->err = err;
 	if ((f->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		rc = errno == ENOENT ? eca_err_set(err, ECA_ERR_NOT_FOUND,
-		    "no roster file %s yet (the roster is synced in full)",
-		    path) : io_error(f, "open");
+		rc = errno == ENOENT ?
+		    eca_err_set(err, ECA_ERR_NOT_FOUND,
+			"no roster file %s yet (the roster is synced in full)",
+			path) :
+		    io_error(f, "open");
 		goto out;
 	}
 	if (fstat(f->fd, &sb) == -1) {
@@ -523,7 +530,7 @@ eca_roster_load(const char *path, const char *primary,
 	*out = r;
 	r = NULL;
 	rc = 0;
- out:
+out:
 	if (f != NULL) {
 		if (f->fd != -1)
 			close(f->fd);

@@ -23,7 +23,7 @@
 #include "roster.h"
 
 #define ROSTER_UUID_RAW 16
-#define ROSTER_NAME_MAX 253	/* longest host name, without its NUL */
+#define ROSTER_NAME_MAX 253 /* longest host name, without its NUL */
 
 /* One record as the index keeps it. */
 struct rent {
@@ -32,7 +32,7 @@ struct rent {
 	uint8_t host_id[ROSTER_UUID_RAW];
 	int64_t not_after;
 	int64_t version;
-	uint32_t name_off;	/* into names */
+	uint32_t name_off; /* into names */
 	uint8_t name_len;
 	uint8_t state;
 };
@@ -47,7 +47,7 @@ struct eca_roster {
 	size_t names_len, names_cap;
 	uint32_t *by_fp;
 	uint32_t *by_host;
-	size_t slots;			/* a power of two, or 0 */
+	size_t slots; /* a power of two, or 0 */
 	/* DN mappings, live ones only, sorted by subject (bsearch). */
 	struct eca_roster_map *maps;
 	size_t nmaps, maps_cap;
@@ -78,8 +78,7 @@ int eca_roster_holds_host(const struct eca_roster *r, const char *host,
 int eca_roster_maps_reserve(struct eca_roster *r, size_t add,
     struct eca_err *err) ECA_WUR;
 /* Apply one mapping change (a removal drops it); room was reserved. */
-void eca_roster_map_apply(struct eca_roster *r,
-    const struct eca_roster_map *m);
+void eca_roster_map_apply(struct eca_roster *r, const struct eca_roster_map *m);
 /* Whether a live mapping of subject is held. */
 int eca_roster_holds_map(const struct eca_roster *r, const char *subject);
 

@@ -17,26 +17,27 @@
 #define SCHEME_PG_SHORT "postgres://"
 
 const char *const eca_store_state_names[ECA_STORE_NSTATES] = {
-	[ECA_STATE_ENROLLED] = "ENROLLED",
-	[ECA_STATE_CONFLICT] = "CONFLICT",
-	[ECA_STATE_REMOVED] = "REMOVED",
-	[ECA_STATE_BANNED] = "BANNED",
-	[ECA_STATE_REVOKED] = "REVOKED",
+    [ECA_STATE_ENROLLED] = "ENROLLED",
+    [ECA_STATE_CONFLICT] = "CONFLICT",
+    [ECA_STATE_REMOVED] = "REMOVED",
+    [ECA_STATE_BANNED] = "BANNED",
+    [ECA_STATE_REVOKED] = "REVOKED",
 };
 
 const char *const eca_store_method_names[ECA_STORE_NMETHODS] = {
-	[ECA_METHOD_AUTO] = "AUTO",
-	[ECA_METHOD_MANUAL] = "MANUAL",
-	[ECA_METHOD_ADMIN] = "ADMIN",
+    [ECA_METHOD_AUTO] = "AUTO",
+    [ECA_METHOD_MANUAL] = "MANUAL",
+    [ECA_METHOD_ADMIN] = "ADMIN",
 };
 
 /* A list call's outputs are empty until it succeeds. */
-#define CLEAR_OUT(out, n) do {						\
-	if ((out) != NULL)						\
-		*(out) = NULL;						\
-	if ((n) != NULL)						\
-		*(n) = 0;						\
-} while (0)
+#define CLEAR_OUT(out, n)                                                      \
+	do {                                                                   \
+		if ((out) != NULL)                                             \
+			*(out) = NULL;                                         \
+		if ((n) != NULL)                                               \
+			*(n) = 0;                                              \
+	} while (0)
 
 int
 eca_store_open(const char *uri, int flags, struct eca_store **out,
@@ -109,11 +110,15 @@ check_names(const char *what, const char *primary, const char *host,
     struct eca_err *err)
 {
 	if (!eca_hostname_is_canon(primary))
-		return eca_err_set(err, ECA_ERR_INTERNAL, "%s: primary name "
-		    "'%.64s' is not in canonical form", what, primary);
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "%s: primary name "
+		    "'%.64s' is not in canonical form",
+		    what, primary);
 	if (host != NULL && !eca_hostname_is_canon(host))
-		return eca_err_set(err, ECA_ERR_INTERNAL, "%s: host name "
-		    "'%.64s' is not in canonical form", what, host);
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "%s: host name "
+		    "'%.64s' is not in canonical form",
+		    what, host);
 	return 0;
 }
 
@@ -206,8 +211,9 @@ eca_store_get(struct eca_store *st, const char *primary, const char *host,
 {
 	int r;
 
-	if ((r = check_call(st, 0, "eca_store_get", primary != NULL &&
-	    host != NULL && out != NULL, primary, host, err)) != 0)
+	if ((r = check_call(st, 0, "eca_store_get",
+		 primary != NULL && host != NULL && out != NULL, primary, host,
+		 err)) != 0)
 		return r;
 	return st->ops->get(st, primary, host, out, err);
 }
@@ -219,33 +225,32 @@ eca_store_put(struct eca_store *st, const struct eca_enrollment *rec,
 	int r;
 
 	if ((r = check_call(st, 1, "eca_store_put", rec != NULL,
-	    rec != NULL ? rec->primary : NULL, rec != NULL ? rec->host : NULL,
-	    err)) != 0)
+		 rec != NULL ? rec->primary : NULL,
+		 rec != NULL ? rec->host : NULL, err)) != 0)
 		return r;
 	return st->ops->put(st, rec, err);
 }
 
 int
-eca_store_next_version(struct eca_store *st, int64_t *out,
-    struct eca_err *err)
+eca_store_next_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 {
 	int r;
 
-	if ((r = check_call(st, 1, "eca_store_next_version", out != NULL,
-	    NULL, NULL, err)) != 0)
+	if ((r = check_call(st, 1, "eca_store_next_version", out != NULL, NULL,
+		 NULL, err)) != 0)
 		return r;
 	return st->ops->next_version(st, out, err);
 }
 
 int
-eca_store_add_history(struct eca_store *st,
-    const struct eca_history_entry *h, struct eca_err *err)
+eca_store_add_history(struct eca_store *st, const struct eca_history_entry *h,
+    struct eca_err *err)
 {
 	int r;
 
 	if ((r = check_call(st, 1, "eca_store_add_history", h != NULL,
-	    h != NULL ? h->primary : NULL, h != NULL ? h->host : NULL,
-	    err)) != 0)
+		 h != NULL ? h->primary : NULL, h != NULL ? h->host : NULL,
+		 err)) != 0)
 		return r;
 	return st->ops->add_history(st, h, err);
 }
@@ -258,9 +263,11 @@ eca_store_list(struct eca_store *st, const char *primary, int state,
 	int r;
 
 	CLEAR_OUT(out, n);
-	if ((r = check_call(st, 0, "eca_store_list", primary != NULL &&
-	    out != NULL && n != NULL, primary, after_host != NULL &&
-	    after_host[0] != '\0' ? after_host : NULL, err)) != 0)
+	if ((r = check_call(st, 0, "eca_store_list",
+		 primary != NULL && out != NULL && n != NULL, primary,
+		 after_host != NULL && after_host[0] != '\0' ? after_host :
+							       NULL,
+		 err)) != 0)
 		return r;
 	if (state >= ECA_STORE_NSTATES)
 		return eca_err_set(err, ECA_ERR_USAGE,
@@ -270,16 +277,16 @@ eca_store_list(struct eca_store *st, const char *primary, int state,
 }
 
 int
-eca_store_history(struct eca_store *st, const char *primary,
-    const char *host, size_t limit, struct eca_history_entry **out, size_t *n,
+eca_store_history(struct eca_store *st, const char *primary, const char *host,
+    size_t limit, struct eca_history_entry **out, size_t *n,
     struct eca_err *err)
 {
 	int r;
 
 	CLEAR_OUT(out, n);
-	if ((r = check_call(st, 0, "eca_store_history", primary != NULL &&
-	    host != NULL && out != NULL && n != NULL, primary, host,
-	    err)) != 0)
+	if ((r = check_call(st, 0, "eca_store_history",
+		 primary != NULL && host != NULL && out != NULL && n != NULL,
+		 primary, host, err)) != 0)
 		return r;
 	return st->ops->history(st, primary, host, limit, out, n, err);
 }
@@ -291,8 +298,9 @@ eca_store_changes(struct eca_store *st, const char *primary, int64_t since,
 	int r;
 
 	CLEAR_OUT(out, n);
-	if ((r = check_call(st, 0, "eca_store_changes", primary != NULL &&
-	    out != NULL && n != NULL, primary, NULL, err)) != 0)
+	if ((r = check_call(st, 0, "eca_store_changes",
+		 primary != NULL && out != NULL && n != NULL, primary, NULL,
+		 err)) != 0)
 		return r;
 	if (since < 0)
 		return eca_err_set(err, ECA_ERR_USAGE,
@@ -305,8 +313,8 @@ eca_store_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 {
 	int r;
 
-	if ((r = check_call(st, 0, "eca_store_version", out != NULL, NULL,
-	    NULL, err)) != 0)
+	if ((r = check_call(st, 0, "eca_store_version", out != NULL, NULL, NULL,
+		 err)) != 0)
 		return r;
 	return st->ops->version(st, out, err);
 }
@@ -369,9 +377,9 @@ eca_store_candidates(struct eca_store *st, const char *primary,
 	int r;
 
 	CLEAR_OUT(out, n);
-	if ((r = check_call(st, 0, "eca_store_candidates", primary != NULL &&
-	    host != NULL && out != NULL && n != NULL, primary, host,
-	    err)) != 0)
+	if ((r = check_call(st, 0, "eca_store_candidates",
+		 primary != NULL && host != NULL && out != NULL && n != NULL,
+		 primary, host, err)) != 0)
 		return r;
 	return st->ops->candidates(st, primary, host, out, n, err);
 }
@@ -382,9 +390,10 @@ eca_store_candidate_put(struct eca_store *st, const char *primary,
 {
 	int r;
 
-	if ((r = check_call(st, 1, "eca_store_candidate_put", primary != NULL &&
-	    host != NULL && c != NULL && c->cert.fingerprint[0] != '\0',
-	    primary, host, err)) != 0)
+	if ((r = check_call(st, 1, "eca_store_candidate_put",
+		 primary != NULL && host != NULL && c != NULL &&
+		     c->cert.fingerprint[0] != '\0',
+		 primary, host, err)) != 0)
 		return r;
 	return st->ops->candidate_put(st, primary, host, c, err);
 }
@@ -395,8 +404,8 @@ eca_store_candidate_del(struct eca_store *st, const char *primary,
 {
 	int r;
 
-	if ((r = check_call(st, 1, "eca_store_candidate_del", primary != NULL &&
-	    host != NULL, primary, host, err)) != 0)
+	if ((r = check_call(st, 1, "eca_store_candidate_del",
+		 primary != NULL && host != NULL, primary, host, err)) != 0)
 		return r;
 	return st->ops->candidate_del(st, primary, host, fp, err);
 }
@@ -408,9 +417,9 @@ dnmap_get(struct eca_store *st, const char *primary, int by, const char *key,
 {
 	int r;
 
-	if ((r = check_call(st, 0, "eca_store_dnmap_by_*", primary != NULL &&
-	    key != NULL && out != NULL, primary, by == 1 ? key : NULL,
-	    err)) != 0)
+	if ((r = check_call(st, 0, "eca_store_dnmap_by_*",
+		 primary != NULL && key != NULL && out != NULL, primary,
+		 by == 1 ? key : NULL, err)) != 0)
 		return r;
 	return st->ops->dnmap_get(st, primary, by, key, out, err);
 }
@@ -435,9 +444,10 @@ eca_store_dnmap_put(struct eca_store *st, const char *primary,
 {
 	int r;
 
-	if ((r = check_call(st, 1, "eca_store_dnmap_put", primary != NULL &&
-	    m != NULL && m->subject[0] != '\0' && m->host[0] != '\0',
-	    primary, m != NULL ? m->host : NULL, err)) != 0)
+	if ((r = check_call(st, 1, "eca_store_dnmap_put",
+		 primary != NULL && m != NULL && m->subject[0] != '\0' &&
+		     m->host[0] != '\0',
+		 primary, m != NULL ? m->host : NULL, err)) != 0)
 		return r;
 	return st->ops->dnmap_put(st, primary, m, err);
 }
@@ -449,8 +459,9 @@ eca_store_dnmaps(struct eca_store *st, const char *primary, int64_t since,
 	int r;
 
 	CLEAR_OUT(out, n);
-	if ((r = check_call(st, 0, "eca_store_dnmaps", primary != NULL &&
-	    out != NULL && n != NULL, primary, NULL, err)) != 0)
+	if ((r = check_call(st, 0, "eca_store_dnmaps",
+		 primary != NULL && out != NULL && n != NULL, primary, NULL,
+		 err)) != 0)
 		return r;
 	return st->ops->dnmaps(st, primary, since, limit, out, n, err);
 }

@@ -19,24 +19,24 @@
 
 enum eca_state {
 	ECA_STATE_ENROLLED,
-	ECA_STATE_CONFLICT,	/* enrolled cert kept; a candidate waits */
+	ECA_STATE_CONFLICT, /* enrolled cert kept; a candidate waits */
 	ECA_STATE_REMOVED,
 	ECA_STATE_BANNED,
 	ECA_STATE_REVOKED,
 };
 enum eca_method { ECA_METHOD_AUTO, ECA_METHOD_MANUAL, ECA_METHOD_ADMIN };
 
-#define ECA_HOST_ID_LEN 36	/* UUID text form */
-#define ECA_SOURCE_MAX 64	/* "203.0.113.9:51234", "local" */
+#define ECA_HOST_ID_LEN 36 /* UUID text form */
+#define ECA_SOURCE_MAX 64  /* "203.0.113.9:51234", "local" */
 
 struct eca_enrollment {
-	char primary[ECA_HOST_MAX];	/* the primary whose domain this is */
+	char primary[ECA_HOST_MAX]; /* the primary whose domain this is */
 	char host[ECA_HOST_MAX];
 	char host_id[ECA_HOST_ID_LEN + 1];
 	enum eca_role role;
 	enum eca_state state;
 	enum eca_method method;
-	struct eca_certinfo cert;	/* the enrolled certificate */
+	struct eca_certinfo cert; /* the enrolled certificate */
 	/*
 	 * CONFLICT: certificates wait (each one in the candidates table,
 	 * eca_store_candidates).  candidate is the newest of them, kept in
@@ -48,11 +48,11 @@ struct eca_enrollment {
 	int64_t candidate_at;
 	char candidate_source[ECA_SOURCE_MAX];
 	int ncandidates;
-	int64_t enrolled_at;		/* first enrollment of this cert */
-	int64_t updated_at;		/* last change of the record */
-	int64_t last_seen;		/* last request from the host */
-	char source[ECA_SOURCE_MAX];	/* address the enrollment came from */
-	int64_t version;		/* registry version of the last change */
+	int64_t enrolled_at;	     /* first enrollment of this cert */
+	int64_t updated_at;	     /* last change of the record */
+	int64_t last_seen;	     /* last request from the host */
+	char source[ECA_SOURCE_MAX]; /* address the enrollment came from */
+	int64_t version;	     /* registry version of the last change */
 };
 
 /* One change of a record, appended for every decision that writes. */
@@ -63,17 +63,17 @@ struct eca_history_entry {
 	char host_id[ECA_HOST_ID_LEN + 1];
 	/* ENROLL RENEW CONFLICT APPROVE REJECT REMOVE FORCE BAN UNBAN REVOKE */
 	char event[16];
-	enum eca_state state;		/* state after the change */
+	enum eca_state state; /* state after the change */
 	char fingerprint[ECA_FP_HEX_LEN + 1];
 	char spki_fingerprint[ECA_FP_HEX_LEN + 1];
-	char actor[ECA_DN_MAX];		/* host name, admin identity or "local:UID" */
+	char actor[ECA_DN_MAX]; /* host name, admin identity or "local:UID" */
 	char source[ECA_SOURCE_MAX];
 	int64_t at;
 };
 
 struct eca_store;
 
-#define ECA_STORE_READONLY 0x1	/* a reader connection */
+#define ECA_STORE_READONLY 0x1 /* a reader connection */
 
 /*
  * Open the store named by uri: "sqlite:PATH" (created and migrated unless
@@ -137,8 +137,8 @@ struct eca_change {
  * record with a new version), so since = 0 gives every record.  *out is
  * the caller's (free()), *n its length.
  */
-int eca_store_changes(struct eca_store *st, const char *primary,
-    int64_t since, size_t limit, struct eca_change **out, size_t *n,
+int eca_store_changes(struct eca_store *st, const char *primary, int64_t since,
+    size_t limit, struct eca_change **out, size_t *n,
     struct eca_err *err) ECA_WUR;
 /* The current registry version (the last one handed out; 0 when none). */
 int eca_store_version(struct eca_store *st, int64_t *out,
@@ -153,9 +153,9 @@ int eca_store_version(struct eca_store *st, int64_t *out,
 #define ECA_CANDIDATES_MAX 8
 struct eca_candidate {
 	struct eca_certinfo cert;
-	int64_t at;			/* first presented */
-	int64_t last_seen;		/* last presented */
-	char source[ECA_SOURCE_MAX];	/* address it first came from */
+	int64_t at;		     /* first presented */
+	int64_t last_seen;	     /* last presented */
+	char source[ECA_SOURCE_MAX]; /* address it first came from */
 };
 
 /* The candidates of (primary, host), oldest first; *out is the caller's. */
@@ -203,8 +203,8 @@ int eca_store_dnmap_put(struct eca_store *st, const char *primary,
  * row, removed ones too, whose version is greater than since, in version
  * order (the roster), at most limit.  *out is the caller's.
  */
-int eca_store_dnmaps(struct eca_store *st, const char *primary,
-    int64_t since, size_t limit, struct eca_dnmap **out, size_t *n,
+int eca_store_dnmaps(struct eca_store *st, const char *primary, int64_t since,
+    size_t limit, struct eca_dnmap **out, size_t *n,
     struct eca_err *err) ECA_WUR;
 
 const char *eca_state_name(enum eca_state s);

@@ -22,16 +22,16 @@ extern const char *const eca_store_method_names[ECA_STORE_NMETHODS];
 
 /* The steps of a transaction (eca_store_begin, ...). */
 enum eca_store_tx {
-	ECA_STORE_TX_BEGIN,		/* BEGIN IMMEDIATE */
-	ECA_STORE_TX_COMMIT,		/* durable on return */
+	ECA_STORE_TX_BEGIN,  /* BEGIN IMMEDIATE */
+	ECA_STORE_TX_COMMIT, /* durable on return */
 	ECA_STORE_TX_ROLLBACK,
 	ECA_STORE_TX_SAVEPOINT,
 	ECA_STORE_TX_RELEASE,
-	ECA_STORE_TX_ROLLBACK_TO,	/* the savepoint */
+	ECA_STORE_TX_ROLLBACK_TO, /* the savepoint */
 };
 
 struct eca_store_ops {
-	const char *name;	/* "sqlite", for messages */
+	const char *name; /* "sqlite", for messages */
 	/* target is the URI without its scheme ("PATH" of "sqlite:PATH"). */
 	int (*open)(const char *target, int flags, struct eca_store **out,
 	    struct eca_err *err);
@@ -53,11 +53,10 @@ struct eca_store_ops {
 	int (*history)(struct eca_store *st, const char *primary,
 	    const char *host, size_t limit, struct eca_history_entry **out,
 	    size_t *n, struct eca_err *err);
-	int (*changes)(struct eca_store *st, const char *primary,
-	    int64_t since, size_t limit, struct eca_change **out, size_t *n,
+	int (*changes)(struct eca_store *st, const char *primary, int64_t since,
+	    size_t limit, struct eca_change **out, size_t *n,
 	    struct eca_err *err);
-	int (*version)(struct eca_store *st, int64_t *out,
-	    struct eca_err *err);
+	int (*version)(struct eca_store *st, int64_t *out, struct eca_err *err);
 	int (*candidates)(struct eca_store *st, const char *primary,
 	    const char *host, struct eca_candidate **out, size_t *n,
 	    struct eca_err *err);
@@ -71,14 +70,14 @@ struct eca_store_ops {
 	    const char *key, struct eca_dnmap *out, struct eca_err *err);
 	int (*dnmap_put)(struct eca_store *st, const char *primary,
 	    const struct eca_dnmap *m, struct eca_err *err);
-	int (*dnmaps)(struct eca_store *st, const char *primary,
-	    int64_t since, size_t limit, struct eca_dnmap **out, size_t *n,
+	int (*dnmaps)(struct eca_store *st, const char *primary, int64_t since,
+	    size_t limit, struct eca_dnmap **out, size_t *n,
 	    struct eca_err *err);
 };
 
 struct eca_store {
 	const struct eca_store_ops *ops;
-	int flags;		/* ECA_STORE_READONLY */
+	int flags; /* ECA_STORE_READONLY */
 };
 
 extern const struct eca_store_ops eca_store_sqlite_ops;

@@ -175,11 +175,11 @@ static const char SQL_MIGRATION_5[] =
     "CREATE INDEX dn_map_version ON dn_map (primary_name, version);";
 
 static const char *const migrations[] = {
-	SQL_MIGRATION_1,
-	SQL_MIGRATION_2,
-	SQL_MIGRATION_3,
-	SQL_MIGRATION_4,
-	SQL_MIGRATION_5,
+    SQL_MIGRATION_1,
+    SQL_MIGRATION_2,
+    SQL_MIGRATION_3,
+    SQL_MIGRATION_4,
+    SQL_MIGRATION_5,
 };
 #define SCHEMA_VERSION ((int)NELEM(migrations))
 
@@ -198,8 +198,8 @@ configure(struct sqlite_store *s, int readonly, struct eca_err *err)
 
 	sqlite3_extended_result_codes(s->db, 1);
 	if ((rc = sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS)) != SQLITE_OK)
-		return eca_sqlite_error(s, rc,
-		    "cannot set the busy timeout", err);
+		return eca_sqlite_error(s, rc, "cannot set the busy timeout",
+		    err);
 	rc = sqlite3_exec(s->db,
 	    "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;", NULL, NULL,
 	    NULL);
@@ -218,25 +218,26 @@ configure(struct sqlite_store *s, int readonly, struct eca_err *err)
 	rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &stmt,
 	    NULL);
 	if (rc != SQLITE_OK) {
-		r = eca_sqlite_error(s, rc,
-		    "cannot switch the registry to WAL", err);
+		r = eca_sqlite_error(s, rc, "cannot switch the registry to WAL",
+		    err);
 		goto out;
 	}
 	rc = sqlite3_step(stmt);
 	if (rc != SQLITE_ROW) {
-		r = eca_sqlite_error(s, rc,
-		    "cannot switch the registry to WAL", err);
+		r = eca_sqlite_error(s, rc, "cannot switch the registry to WAL",
+		    err);
 		goto out;
 	}
 	mode = sqlite3_column_text(stmt, 0);
 	if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
 		r = eca_err_set(err, ECA_ERR_DB,
 		    "registry database %s refused WAL mode (is it on a "
-		    "network file system?)", s->path);
+		    "network file system?)",
+		    s->path);
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	sqlite3_finalize(stmt);
 	return r;
 }
@@ -248,20 +249,19 @@ configure(struct sqlite_store *s, int readonly, struct eca_err *err)
  */
 static int
 query(struct sqlite_store *s, const char *sql,
-    int (*row)(struct sqlite_store *, sqlite3_stmt *, void *,
-    struct eca_err *), void *arg, const char *what, struct eca_err *err)
+    int (*row)(struct sqlite_store *, sqlite3_stmt *, void *, struct eca_err *),
+    void *arg, const char *what, struct eca_err *err)
 {
 	sqlite3_stmt *stmt = NULL;
 	int r = 0, rc;
 
-	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL)) ==
-	    SQLITE_OK)
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL)) == SQLITE_OK)
 		while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
 			if ((r = row(s, stmt, arg, err)) != 0)
 				goto out;
 	if (rc != SQLITE_DONE)
 		r = eca_sqlite_error(s, rc, what, err);
- out:
+out:
 	sqlite3_finalize(stmt);
 	return r;
 }
@@ -284,11 +284,13 @@ read_user_version(struct sqlite_store *s, int *out, struct eca_err *err)
 
 	*out = -1;
 	if ((r = query(s, SQL_USER_VERSION, user_version_row, out,
-	    "cannot read the registry schema version", err)) != 0)
+		 "cannot read the registry schema version", err)) != 0)
 		return r;
 	if (*out < 0)
-		return eca_err_set(err, ECA_ERR_DB, "registry database %s has "
-		    "no valid schema version (is it damaged?)", s->path);
+		return eca_err_set(err, ECA_ERR_DB,
+		    "registry database %s has "
+		    "no valid schema version (is it damaged?)",
+		    s->path);
 	return 0;
 }
 
@@ -297,7 +299,8 @@ newer_schema(struct sqlite_store *s, int v, struct eca_err *err)
 {
 	return eca_err_set(err, ECA_ERR_DB,
 	    "registry database %s has schema version %d, newer than the %d "
-	    "this eca knows (upgrade eca)", s->path, v, SCHEMA_VERSION);
+	    "this eca knows (upgrade eca)",
+	    s->path, v, SCHEMA_VERSION);
 }
 
 /*
@@ -337,14 +340,15 @@ fold_name_row(struct sqlite_store *s, sqlite3_stmt *stmt, void *arg,
 	if (eca_hostname_canon(p, canon, sizeof(canon), &he) == 0 &&
 	    eca_hostname_canon(h, canon, sizeof(canon), &he) == 0)
 		return 0;
-	return eca_err_set(err, ECA_ERR_DB, "registry %s cannot be "
+	return eca_err_set(err, ECA_ERR_DB,
+	    "registry %s cannot be "
 	    "upgraded (schema 3, one spelling per host name): the "
 	    "record of '%.64s' (%s) of primary '%.64s': %s.  Stop "
 	    "ecad, back the file up, and delete the record: sqlite3 "
 	    "%s \"DELETE FROM history WHERE host = '%.64s'; DELETE "
 	    "FROM enrollments WHERE host = '%.64s'\" (nothing was "
-	    "changed)", s->path, h, col_text(stmt, 2), p, he.msg,
-	    s->path, h, h);
+	    "changed)",
+	    s->path, h, col_text(stmt, 2), p, he.msg, s->path, h, h);
 }
 
 /* Two records that fold to one stop the upgrade. */
@@ -353,16 +357,17 @@ fold_collision_row(struct sqlite_store *s, sqlite3_stmt *stmt, void *arg,
     struct eca_err *err)
 {
 	(void)arg;
-	return eca_err_set(err, ECA_ERR_DB, "registry %s cannot be "
+	return eca_err_set(err, ECA_ERR_DB,
+	    "registry %s cannot be "
 	    "upgraded (schema 3, one spelling per host name): records "
 	    "'%.64s' (%s) and '%.64s' (%s) of primary '%.64s' are one "
 	    "host.  Stop ecad, back the file up, decide which is the "
 	    "host's own (eca show, the audit journal) and delete the "
 	    "other: sqlite3 %s \"DELETE FROM history WHERE host = "
 	    "'NAME'; DELETE FROM enrollments WHERE host = 'NAME'\" "
-	    "(nothing was changed)", s->path, col_text(stmt, 1),
-	    col_text(stmt, 2), col_text(stmt, 3), col_text(stmt, 4),
-	    col_text(stmt, 0), s->path);
+	    "(nothing was changed)",
+	    s->path, col_text(stmt, 1), col_text(stmt, 2), col_text(stmt, 3),
+	    col_text(stmt, 4), col_text(stmt, 0), s->path);
 }
 
 static int
@@ -372,7 +377,7 @@ fold_check(struct sqlite_store *s, struct eca_err *err)
 
 	/* History rows name records (foreign key): the records suffice. */
 	if ((r = query(s, SQL_FOLD_NAMES, fold_name_row, NULL,
-	    "cannot check the registry's names", err)) != 0)
+		 "cannot check the registry's names", err)) != 0)
 		return r;
 	return query(s, SQL_FOLD_COLLISION, fold_collision_row, NULL,
 	    "cannot check the registry's names", err);
@@ -398,7 +403,7 @@ migrate(struct sqlite_store *s, struct eca_err *err)
 	int r = ECA_ERR_INTERNAL, rc, v, i, intx = 0;
 
 	if ((r = eca_sqlite_exec(s, S_BEGIN,
-	    "cannot start the schema migration", err)) != 0)
+		 "cannot start the schema migration", err)) != 0)
 		goto out;
 	intx = 1;
 	if ((r = read_user_version(s, &v, err)) != 0)
@@ -429,11 +434,11 @@ migrate(struct sqlite_store *s, struct eca_err *err)
 		}
 	}
 	if ((r = eca_sqlite_exec(s, S_COMMIT,
-	    "cannot commit the schema migration", err)) != 0)
+		 "cannot commit the schema migration", err)) != 0)
 		goto out;
 	intx = 0;
 	r = 0;
- out:
+out:
 	if (intx)
 		(void)eca_sqlite_exec(s, S_ROLLBACK, "rollback", NULL);
 	return r;
@@ -450,7 +455,8 @@ check_schema(struct sqlite_store *s, struct eca_err *err)
 	if (v == 0)
 		return eca_err_set(err, ECA_ERR_NOT_FOUND,
 		    "registry database %s has no schema yet (start ecad on "
-		    "the primary once to create it)", s->path);
+		    "the primary once to create it)",
+		    s->path);
 	if (v > SCHEMA_VERSION)
 		return newer_schema(s, v, err);
 	return 0;
@@ -469,10 +475,12 @@ create_private(const char *path, struct eca_err *err)
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd == -1) {
-		r = eca_err_set(err, errno == ENOSPC ? ECA_ERR_DISK_FULL :
-		    ECA_ERR_IO, "cannot create registry database %s: %s "
+		r = eca_err_set(err,
+		    errno == ENOSPC ? ECA_ERR_DISK_FULL : ECA_ERR_IO,
+		    "cannot create registry database %s: %s "
 		    "(check that its directory exists and is writable by "
-		    "ecad's user)", path, strerror(errno));
+		    "ecad's user)",
+		    path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &sb) == -1) {
@@ -490,12 +498,12 @@ create_private(const char *path, struct eca_err *err)
 	if ((sb.st_mode & 077) != 0 && fchmod(fd, 0600) == -1) {
 		r = eca_err_set(err, ECA_ERR_FILE_PERMISSIONS,
 		    "registry database %s is readable by others and cannot "
-		    "be made private: %s (chmod 600 it)", path,
-		    strerror(errno));
+		    "be made private: %s (chmod 600 it)",
+		    path, strerror(errno));
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	if (fd != -1)
 		close(fd);
 	return r;
@@ -537,8 +545,8 @@ sqlite_open(const char *path, int flags, struct eca_store **out,
 	s->base.flags = flags;
 	if (readonly) {
 		if (stat(path, &sb) == -1) {
-			r = eca_err_set(err, errno == ENOENT ?
-			    ECA_ERR_NOT_FOUND : ECA_ERR_IO,
+			r = eca_err_set(err,
+			    errno == ENOENT ? ECA_ERR_NOT_FOUND : ECA_ERR_IO,
 			    "registry database %s cannot be opened: %s (is "
 			    "this the primary, and has ecad run on it once?)",
 			    path, strerror(errno));
@@ -553,8 +561,8 @@ sqlite_open(const char *path, int flags, struct eca_store **out,
 	oflags |= SQLITE_OPEN_NOMUTEX;
 	rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
 	if (rc != SQLITE_OK) {
-		r = eca_sqlite_error(s, rc,
-		    "cannot open the registry database", err);
+		r = eca_sqlite_error(s, rc, "cannot open the registry database",
+		    err);
 		goto out;
 	}
 	if ((r = configure(s, readonly, err)) != 0)
@@ -568,7 +576,7 @@ sqlite_open(const char *path, int flags, struct eca_store **out,
 	*out = &s->base;
 	s = NULL;
 	r = 0;
- out:
+out:
 	if (s != NULL)
 		sqlite_close(&s->base);
 	return r;
@@ -582,17 +590,15 @@ static const struct {
 	enum stmt_id stmt;
 	const char *what;
 } tx_steps[] = {
-	[ECA_STORE_TX_BEGIN] = { S_BEGIN,
-	    "cannot start a registry transaction" },
-	[ECA_STORE_TX_COMMIT] = { S_COMMIT,
-	    "cannot commit the registry transaction" },
-	/* Fails harmlessly when no transaction is open. */
-	[ECA_STORE_TX_ROLLBACK] = { S_ROLLBACK, "rollback" },
-	[ECA_STORE_TX_SAVEPOINT] = { S_SAVEPOINT,
-	    "cannot start a registry savepoint" },
-	[ECA_STORE_TX_RELEASE] = { S_RELEASE,
-	    "cannot release a registry savepoint" },
-	[ECA_STORE_TX_ROLLBACK_TO] = { S_ROLLBACK_TO, "rollback to" },
+    [ECA_STORE_TX_BEGIN] = {S_BEGIN, "cannot start a registry transaction"},
+    [ECA_STORE_TX_COMMIT] = {S_COMMIT,
+	"cannot commit the registry transaction"},
+    /* Fails harmlessly when no transaction is open. */
+    [ECA_STORE_TX_ROLLBACK] = {S_ROLLBACK, "rollback"},
+    [ECA_STORE_TX_SAVEPOINT] = {S_SAVEPOINT,
+	"cannot start a registry savepoint"},
+    [ECA_STORE_TX_RELEASE] = {S_RELEASE, "cannot release a registry savepoint"},
+    [ECA_STORE_TX_ROLLBACK_TO] = {S_ROLLBACK_TO, "rollback to"},
 };
 
 static int
@@ -606,22 +612,22 @@ sqlite_tx(struct eca_store *st, enum eca_store_tx step, struct eca_err *err)
 }
 
 const struct eca_store_ops eca_store_sqlite_ops = {
-	.name = "sqlite",
-	.open = sqlite_open,
-	.close = sqlite_close,
-	.tx = sqlite_tx,
-	.get = eca_sqlite_get,
-	.put = eca_sqlite_put,
-	.next_version = eca_sqlite_next_version,
-	.add_history = eca_sqlite_add_history,
-	.list = eca_sqlite_list,
-	.history = eca_sqlite_history,
-	.changes = eca_sqlite_changes,
-	.version = eca_sqlite_version,
-	.candidates = eca_sqlite_candidates,
-	.candidate_put = eca_sqlite_candidate_put,
-	.candidate_del = eca_sqlite_candidate_del,
-	.dnmap_get = eca_sqlite_dnmap_get,
-	.dnmap_put = eca_sqlite_dnmap_put,
-	.dnmaps = eca_sqlite_dnmaps,
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .tx = sqlite_tx,
+    .get = eca_sqlite_get,
+    .put = eca_sqlite_put,
+    .next_version = eca_sqlite_next_version,
+    .add_history = eca_sqlite_add_history,
+    .list = eca_sqlite_list,
+    .history = eca_sqlite_history,
+    .changes = eca_sqlite_changes,
+    .version = eca_sqlite_version,
+    .candidates = eca_sqlite_candidates,
+    .candidate_put = eca_sqlite_candidate_put,
+    .candidate_del = eca_sqlite_candidate_del,
+    .dnmap_get = eca_sqlite_dnmap_get,
+    .dnmap_put = eca_sqlite_dnmap_put,
+    .dnmaps = eca_sqlite_dnmaps,
 };

@@ -26,9 +26,11 @@ row_candidate(sqlite3_stmt *stmt, void *item, const void *arg,
 	c->last_seen = sqlite3_column_int64(stmt, 12);
 	COL_STR(stmt, 13, c->source, &bad);
 	if (bad)
-		return eca_err_set(err, ECA_ERR_DB, "a candidate of host "
+		return eca_err_set(err, ECA_ERR_DB,
+		    "a candidate of host "
 		    "\"%.64s\" has a field that is too long (is the "
-		    "database damaged?)", (const char *)arg);
+		    "database damaged?)",
+		    (const char *)arg);
 	return 0;
 }
 
@@ -43,7 +45,7 @@ eca_sqlite_candidates(struct eca_store *st, const char *primary,
 	int r, rc = SQLITE_OK;
 
 	if ((r = eca_sqlite_start(st, S_CANDIDATES, primary, host, ECA_HOST_MAX,
-	    &stmt, &rc, err)) != 0)
+		 &stmt, &rc, err)) != 0)
 		return r;
 	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_candidate, host,
 	    "cannot read the waiting candidates", &arr, n, err);
@@ -60,7 +62,7 @@ eca_sqlite_candidate_put(struct eca_store *st, const char *primary,
 	int r, rc = SQLITE_OK;
 
 	if ((r = eca_sqlite_start(st, S_CANDIDATE_PUT, primary, host,
-	    ECA_HOST_MAX, &stmt, &rc, err)) != 0)
+		 ECA_HOST_MAX, &stmt, &rc, err)) != 0)
 		return r;
 	eca_sqlite_bind_cert(stmt, 2, &c->cert, 1, &rc);
 	eca_sqlite_bind_i64(stmt, 13, c->at, &rc);
@@ -78,19 +80,21 @@ eca_sqlite_candidate_del(struct eca_store *st, const char *primary,
 	sqlite3_stmt *stmt = NULL;
 	int r, rc = SQLITE_OK;
 
-	if ((r = eca_sqlite_start(st, fp != NULL ? S_CANDIDATE_DEL :
-	    S_CANDIDATE_DEL_ALL, primary, host, ECA_HOST_MAX, &stmt, &rc,
-	    err)) != 0)
+	if ((r = eca_sqlite_start(st,
+		 fp != NULL ? S_CANDIDATE_DEL : S_CANDIDATE_DEL_ALL, primary,
+		 host, ECA_HOST_MAX, &stmt, &rc, err)) != 0)
 		return r;
 	if (fp != NULL)
 		eca_sqlite_bind_str(stmt, 2, fp, ECA_FP_HEX_LEN + 1, &rc);
 	if ((r = eca_sqlite_run(s, stmt, rc, "cannot drop a waiting candidate",
-	    err)) != 0)
+		 err)) != 0)
 		return r;
 	/* The count of the statement just completed (a reset keeps it). */
 	if (fp != NULL && sqlite3_changes(s->db) == 0)
-		return eca_err_set(err, ECA_ERR_NOT_FOUND, "no candidate with "
-		    "fingerprint %.64s waits for host \"%.253s\"", fp, host);
+		return eca_err_set(err, ECA_ERR_NOT_FOUND,
+		    "no candidate with "
+		    "fingerprint %.64s waits for host \"%.253s\"",
+		    fp, host);
 	return 0;
 }
 
@@ -98,8 +102,7 @@ eca_sqlite_candidate_del(struct eca_store *st, const char *primary,
 /* DN mappings.                                                        */
 
 static int
-row_dnmap(sqlite3_stmt *stmt, void *item, const void *arg,
-    struct eca_err *err)
+row_dnmap(sqlite3_stmt *stmt, void *item, const void *arg, struct eca_err *err)
 {
 	struct eca_dnmap *m = item;
 	int bad = 0;
@@ -114,7 +117,8 @@ row_dnmap(sqlite3_stmt *stmt, void *item, const void *arg,
 	COL_STR(stmt, 5, m->actor, &bad);
 	m->version = sqlite3_column_int64(stmt, 6);
 	if (bad)
-		return eca_err_set(err, ECA_ERR_DB, "a subject mapping has a "
+		return eca_err_set(err, ECA_ERR_DB,
+		    "a subject mapping has a "
 		    "field that is too long (is the database damaged?)");
 	return 0;
 }
@@ -128,13 +132,15 @@ eca_sqlite_dnmap_get(struct eca_store *st, const char *primary, int by,
 	int r, rc = SQLITE_OK;
 
 	if ((r = eca_sqlite_start(st, by ? S_DNMAP_BY_HOST : S_DNMAP_BY_SUBJECT,
-	    primary, key, ECA_DN_MAX, &stmt, &rc, err)) != 0)
+		 primary, key, ECA_DN_MAX, &stmt, &rc, err)) != 0)
 		return r;
 	r = eca_sqlite_select_one(s, stmt, rc, row_dnmap, out, NULL,
 	    "cannot read a subject mapping", err);
 	if (r == ECA_ERR_NOT_FOUND)
-		r = eca_err_set(err, ECA_ERR_NOT_FOUND, "no mapping for %s "
-		    "\"%.253s\"", by ? "host" : "subject", key);
+		r = eca_err_set(err, ECA_ERR_NOT_FOUND,
+		    "no mapping for %s "
+		    "\"%.253s\"",
+		    by ? "host" : "subject", key);
 	return r;
 }
 
@@ -147,7 +153,7 @@ eca_sqlite_dnmap_put(struct eca_store *st, const char *primary,
 	int r, rc = SQLITE_OK;
 
 	if ((r = eca_sqlite_start(st, S_DNMAP_PUT, primary, NULL, 0, &stmt, &rc,
-	    err)) != 0)
+		 err)) != 0)
 		return r;
 	BIND_STR(stmt, 1, m->subject, &rc);
 	BIND_STR(stmt, 2, m->host, &rc);
@@ -161,10 +167,11 @@ eca_sqlite_dnmap_put(struct eca_store *st, const char *primary,
 	r = 0;
 	/* The one live row per host (dn_map_host) is the rule enforced. */
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		r = eca_err_set(err, ECA_ERR_MAPPING_EXISTS, "host "
+		r = eca_err_set(err, ECA_ERR_MAPPING_EXISTS,
+		    "host "
 		    "\"%.253s\" is mapped to another subject already (remove "
-		    "that mapping first: eca map remove %.253s)", m->host,
-		    m->host);
+		    "that mapping first: eca map remove %.253s)",
+		    m->host, m->host);
 	else if (rc != SQLITE_DONE)
 		r = eca_sqlite_error(s, rc, "cannot store a subject mapping",
 		    err);
@@ -182,7 +189,7 @@ eca_sqlite_dnmaps(struct eca_store *st, const char *primary, int64_t since,
 	int r, rc = SQLITE_OK;
 
 	if ((r = eca_sqlite_start(st, since < 0 ? S_DNMAP_LIVE : S_DNMAP_SINCE,
-	    primary, NULL, 0, &stmt, &rc, err)) != 0)
+		 primary, NULL, 0, &stmt, &rc, err)) != 0)
 		return r;
 	eca_sqlite_bind_i64(stmt, 1, eca_sqlite_limit(limit), &rc);
 	if (since >= 0)

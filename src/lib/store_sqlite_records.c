@@ -15,8 +15,8 @@ col_role(sqlite3_stmt *stmt, int col, int *bad)
 {
 	int v;
 
-	v = eca_config_role_from_name((const char *)sqlite3_column_text(stmt,
-	    col));
+	v = eca_config_role_from_name(
+	    (const char *)sqlite3_column_text(stmt, col));
 	if (v < 0) {
 		*bad = 1;
 		return ECA_ROLE_CLIENT;
@@ -46,10 +46,8 @@ row_enrollment(sqlite3_stmt *stmt, void *item, const void *arg,
 	rec->has_candidate = sqlite3_column_int(stmt, C_HAS_CANDIDATE) != 0;
 	if (rec->has_candidate) {
 		eca_sqlite_col_cert(stmt, C_CAND, &rec->candidate, &bad);
-		rec->candidate_at = sqlite3_column_int64(stmt,
-		    C_CANDIDATE_AT);
-		COL_STR(stmt, C_CANDIDATE_SOURCE, rec->candidate_source,
-		    &bad);
+		rec->candidate_at = sqlite3_column_int64(stmt, C_CANDIDATE_AT);
+		COL_STR(stmt, C_CANDIDATE_SOURCE, rec->candidate_source, &bad);
 	}
 	rec->enrolled_at = sqlite3_column_int64(stmt, C_ENROLLED_AT);
 	rec->updated_at = sqlite3_column_int64(stmt, C_UPDATED_AT);
@@ -61,7 +59,8 @@ row_enrollment(sqlite3_stmt *stmt, void *item, const void *arg,
 		return eca_err_set(err, ECA_ERR_DB,
 		    "registry record of host \"%.64s\" has a field that is "
 		    "too long or unknown (is the database damaged or from a "
-		    "newer eca?)", rec->host);
+		    "newer eca?)",
+		    rec->host);
 	return 0;
 }
 
@@ -74,7 +73,7 @@ eca_sqlite_get(struct eca_store *st, const char *primary, const char *host,
 	int r, rc = SQLITE_OK;
 
 	if ((r = eca_sqlite_start(st, S_GET, primary, host, ECA_HOST_MAX, &stmt,
-	    &rc, err)) != 0)
+		 &rc, err)) != 0)
 		return r;
 	r = eca_sqlite_select_one(s, stmt, rc, row_enrollment, out, NULL,
 	    "cannot look a host up", err);
@@ -106,13 +105,13 @@ eca_sqlite_put(struct eca_store *st, const struct eca_enrollment *rec,
 	    &rc);
 	eca_sqlite_bind_str(stmt, C_STATE, eca_store_state_names[rec->state],
 	    16, &rc);
-	eca_sqlite_bind_str(stmt, C_METHOD,
-	    eca_store_method_names[rec->method], 16, &rc);
+	eca_sqlite_bind_str(stmt, C_METHOD, eca_store_method_names[rec->method],
+	    16, &rc);
 	eca_sqlite_bind_cert(stmt, C_CERT, &rec->cert, 1, &rc);
 	eca_sqlite_bind_i64(stmt, C_HAS_CANDIDATE, rec->has_candidate ? 1 : 0,
 	    &rc);
-	eca_sqlite_bind_cert(stmt, C_CAND, &rec->candidate,
-	    rec->has_candidate, &rc);
+	eca_sqlite_bind_cert(stmt, C_CAND, &rec->candidate, rec->has_candidate,
+	    &rc);
 	if (rec->has_candidate) {
 		eca_sqlite_bind_i64(stmt, C_CANDIDATE_AT, rec->candidate_at,
 		    &rc);
@@ -149,8 +148,9 @@ version_counter(struct sqlite_store *s, enum stmt_id which, const char *what,
 		rc = sqlite3_step(stmt);
 	if (rc != SQLITE_ROW) {
 		r = rc == SQLITE_DONE ?
-		    eca_err_set(err, ECA_ERR_DB, "registry version counter "
-		    "is missing (is the database damaged?)") :
+		    eca_err_set(err, ECA_ERR_DB,
+			"registry version counter "
+			"is missing (is the database damaged?)") :
 		    eca_sqlite_error(s, rc, what, err);
 		goto out;
 	}
@@ -160,14 +160,13 @@ version_counter(struct sqlite_store *s, enum stmt_id which, const char *what,
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	eca_sqlite_done(stmt);
 	return r;
 }
 
 int
-eca_sqlite_next_version(struct eca_store *st, int64_t *out,
-    struct eca_err *err)
+eca_sqlite_next_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 {
 	return version_counter(sqlite_impl(st), S_NEXT_VERSION,
 	    "cannot advance the registry version", out, err);
@@ -181,8 +180,8 @@ eca_sqlite_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 }
 
 int
-eca_sqlite_add_history(struct eca_store *st,
-    const struct eca_history_entry *h, struct eca_err *err)
+eca_sqlite_add_history(struct eca_store *st, const struct eca_history_entry *h,
+    struct eca_err *err)
 {
 	struct sqlite_store *s = sqlite_impl(st);
 	sqlite3_stmt *stmt = NULL;
@@ -197,8 +196,7 @@ eca_sqlite_add_history(struct eca_store *st,
 	BIND_STR(stmt, 1, h->host, &rc);
 	BIND_STR(stmt, 2, h->host_id, &rc);
 	BIND_STR(stmt, 3, h->event, &rc);
-	eca_sqlite_bind_str(stmt, 4, eca_store_state_names[h->state], 16,
-	    &rc);
+	eca_sqlite_bind_str(stmt, 4, eca_store_state_names[h->state], 16, &rc);
 	BIND_STR(stmt, 5, h->fingerprint, &rc);
 	BIND_STR(stmt, 6, h->spki_fingerprint, &rc);
 	BIND_STR(stmt, 7, h->actor, &rc);
@@ -219,7 +217,7 @@ eca_sqlite_list(struct eca_store *st, const char *primary, int state,
 	int r, rc = SQLITE_OK;
 
 	if ((r = eca_sqlite_start(st, state < 0 ? S_LIST_ALL : S_LIST_STATE,
-	    primary, NULL, 0, &stmt, &rc, err)) != 0)
+		 primary, NULL, 0, &stmt, &rc, err)) != 0)
 		return r;
 	/* Every host name is non-empty, so "" starts at the beginning. */
 	eca_sqlite_bind_str(stmt, 1, after_host != NULL ? after_host : "",
@@ -228,8 +226,8 @@ eca_sqlite_list(struct eca_store *st, const char *primary, int state,
 	if (state >= 0)
 		eca_sqlite_bind_str(stmt, 3, eca_store_state_names[state], 16,
 		    &rc);
-	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_enrollment,
-	    NULL, "cannot list enrollments", &arr, n, err);
+	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_enrollment, NULL,
+	    "cannot list enrollments", &arr, n, err);
 	*out = arr;
 	return r;
 }
@@ -263,9 +261,9 @@ row_history(sqlite3_stmt *stmt, void *item, const void *arg,
 }
 
 int
-eca_sqlite_history(struct eca_store *st, const char *primary,
-    const char *host, size_t limit, struct eca_history_entry **out,
-    size_t *n, struct eca_err *err)
+eca_sqlite_history(struct eca_store *st, const char *primary, const char *host,
+    size_t limit, struct eca_history_entry **out, size_t *n,
+    struct eca_err *err)
 {
 	struct sqlite_store *s = sqlite_impl(st);
 	sqlite3_stmt *stmt = NULL;
@@ -273,7 +271,7 @@ eca_sqlite_history(struct eca_store *st, const char *primary,
 	int r, rc = SQLITE_OK;
 
 	if ((r = eca_sqlite_start(st, S_HISTORY, primary, host, ECA_HOST_MAX,
-	    &stmt, &rc, err)) != 0)
+		 &stmt, &rc, err)) != 0)
 		return r;
 	eca_sqlite_bind_i64(stmt, 2, eca_sqlite_limit(limit), &rc);
 	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_history, NULL,
@@ -284,8 +282,7 @@ eca_sqlite_history(struct eca_store *st, const char *primary,
 
 /* What the roster carries of one record. */
 static int
-row_change(sqlite3_stmt *stmt, void *item, const void *arg,
-    struct eca_err *err)
+row_change(sqlite3_stmt *stmt, void *item, const void *arg, struct eca_err *err)
 {
 	struct eca_change *ch = item;
 	int bad = 0;
@@ -303,7 +300,8 @@ row_change(sqlite3_stmt *stmt, void *item, const void *arg,
 		return eca_err_set(err, ECA_ERR_DB,
 		    "registry record of host \"%.64s\" has a field "
 		    "that is too long or unknown (is the database "
-		    "damaged?)", ch->host);
+		    "damaged?)",
+		    ch->host);
 	return 0;
 }
 
@@ -317,7 +315,7 @@ eca_sqlite_changes(struct eca_store *st, const char *primary, int64_t since,
 	int r, rc = SQLITE_OK;
 
 	if ((r = eca_sqlite_start(st, S_CHANGES, primary, NULL, 0, &stmt, &rc,
-	    err)) != 0)
+		 err)) != 0)
 		return r;
 	eca_sqlite_bind_i64(stmt, 1, since, &rc);
 	eca_sqlite_bind_i64(stmt, 2, eca_sqlite_limit(limit), &rc);

@@ -21,14 +21,13 @@ static const char SQL_RELEASE[] = "RELEASE op";
 static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO op";
 
 /* A record as read: its columns and how many candidates wait. */
-#define ENROLLMENT_SELECT                                                   \
-	ENROLLMENT_COLUMNS ", (SELECT count(*) FROM candidates c"           \
-	" WHERE c.primary_name = enrollments.primary_name"                  \
-	" AND c.host = enrollments.host)"
+#define ENROLLMENT_SELECT                                                      \
+	ENROLLMENT_COLUMNS ", (SELECT count(*) FROM candidates c"              \
+			   " WHERE c.primary_name = enrollments.primary_name"  \
+			   " AND c.host = enrollments.host)"
 
-static const char SQL_GET[] =
-    "SELECT " ENROLLMENT_SELECT " FROM enrollments"
-    " WHERE primary_name = ?1 AND host = ?2";
+static const char SQL_GET[] = "SELECT " ENROLLMENT_SELECT " FROM enrollments"
+			      " WHERE primary_name = ?1 AND host = ?2";
 
 /*
  * An upsert, not INSERT OR REPLACE: REPLACE would silently delete another
@@ -92,12 +91,11 @@ static const char SQL_CHANGES[] =
     " version FROM enrollments"
     " WHERE primary_name = ?1 AND version > ?2 ORDER BY version LIMIT ?3";
 
-static const char SQL_VERSION[] =
-    "SELECT value FROM meta WHERE key = ?1";
+static const char SQL_VERSION[] = "SELECT value FROM meta WHERE key = ?1";
 
-#define CANDIDATE_COLUMNS                                                   \
-	"fingerprint, spki_fingerprint, subject, issuer, serial,"           \
-	" not_before, not_after, key_desc, sig_alg, cn, san,"               \
+#define CANDIDATE_COLUMNS                                                      \
+	"fingerprint, spki_fingerprint, subject, issuer, serial,"              \
+	" not_before, not_after, key_desc, sig_alg, cn, san,"                  \
 	" at, last_seen, source"
 
 static const char SQL_CANDIDATES[] =
@@ -119,7 +117,7 @@ static const char SQL_CANDIDATE_DEL[] =
 static const char SQL_CANDIDATE_DEL_ALL[] =
     "DELETE FROM candidates WHERE primary_name = ?1 AND host = ?2";
 
-#define DNMAP_COLUMNS \
+#define DNMAP_COLUMNS                                                          \
 	"subject, host, removed, created_at, updated_at, actor, version"
 
 static const char SQL_DNMAP_BY_SUBJECT[] =
@@ -148,30 +146,30 @@ static const char SQL_DNMAP_SINCE[] =
 
 /* Statement ids (store_sqlite_impl.h) to their SQL. */
 static const char *const stmt_sql[S_COUNT] = {
-	[S_BEGIN] = SQL_BEGIN,
-	[S_COMMIT] = SQL_COMMIT,
-	[S_ROLLBACK] = SQL_ROLLBACK,
-	[S_SAVEPOINT] = SQL_SAVEPOINT,
-	[S_RELEASE] = SQL_RELEASE,
-	[S_ROLLBACK_TO] = SQL_ROLLBACK_TO,
-	[S_GET] = SQL_GET,
-	[S_PUT] = SQL_PUT,
-	[S_NEXT_VERSION] = SQL_NEXT_VERSION,
-	[S_ADD_HISTORY] = SQL_ADD_HISTORY,
-	[S_LIST_ALL] = SQL_LIST_ALL,
-	[S_LIST_STATE] = SQL_LIST_STATE,
-	[S_HISTORY] = SQL_HISTORY,
-	[S_CHANGES] = SQL_CHANGES,
-	[S_VERSION] = SQL_VERSION,
-	[S_CANDIDATES] = SQL_CANDIDATES,
-	[S_CANDIDATE_PUT] = SQL_CANDIDATE_PUT,
-	[S_CANDIDATE_DEL] = SQL_CANDIDATE_DEL,
-	[S_CANDIDATE_DEL_ALL] = SQL_CANDIDATE_DEL_ALL,
-	[S_DNMAP_BY_SUBJECT] = SQL_DNMAP_BY_SUBJECT,
-	[S_DNMAP_BY_HOST] = SQL_DNMAP_BY_HOST,
-	[S_DNMAP_PUT] = SQL_DNMAP_PUT,
-	[S_DNMAP_LIVE] = SQL_DNMAP_LIVE,
-	[S_DNMAP_SINCE] = SQL_DNMAP_SINCE,
+    [S_BEGIN] = SQL_BEGIN,
+    [S_COMMIT] = SQL_COMMIT,
+    [S_ROLLBACK] = SQL_ROLLBACK,
+    [S_SAVEPOINT] = SQL_SAVEPOINT,
+    [S_RELEASE] = SQL_RELEASE,
+    [S_ROLLBACK_TO] = SQL_ROLLBACK_TO,
+    [S_GET] = SQL_GET,
+    [S_PUT] = SQL_PUT,
+    [S_NEXT_VERSION] = SQL_NEXT_VERSION,
+    [S_ADD_HISTORY] = SQL_ADD_HISTORY,
+    [S_LIST_ALL] = SQL_LIST_ALL,
+    [S_LIST_STATE] = SQL_LIST_STATE,
+    [S_HISTORY] = SQL_HISTORY,
+    [S_CHANGES] = SQL_CHANGES,
+    [S_VERSION] = SQL_VERSION,
+    [S_CANDIDATES] = SQL_CANDIDATES,
+    [S_CANDIDATE_PUT] = SQL_CANDIDATE_PUT,
+    [S_CANDIDATE_DEL] = SQL_CANDIDATE_DEL,
+    [S_CANDIDATE_DEL_ALL] = SQL_CANDIDATE_DEL_ALL,
+    [S_DNMAP_BY_SUBJECT] = SQL_DNMAP_BY_SUBJECT,
+    [S_DNMAP_BY_HOST] = SQL_DNMAP_BY_HOST,
+    [S_DNMAP_PUT] = SQL_DNMAP_PUT,
+    [S_DNMAP_LIVE] = SQL_DNMAP_LIVE,
+    [S_DNMAP_SINCE] = SQL_DNMAP_SINCE,
 };
 
 /* ------------------------------------------------------------------ */
@@ -184,7 +182,7 @@ eca_sqlite_error(struct sqlite_store *s, int rc, const char *what,
 	const char *detail;
 
 	detail = (s != NULL && s->db != NULL) ? sqlite3_errmsg(s->db) :
-	    sqlite3_errstr(rc);
+						sqlite3_errstr(rc);
 	switch (rc & 0xff) {
 	case SQLITE_FULL:
 		return eca_err_set(err, ECA_ERR_DISK_FULL,
@@ -194,7 +192,8 @@ eca_sqlite_error(struct sqlite_store *s, int rc, const char *what,
 	case SQLITE_LOCKED:
 		return eca_err_set(err, ECA_ERR_BUSY,
 		    "%s: %s (the registry is locked by another writer; retry "
-		    "later)", what, detail);
+		    "later)",
+		    what, detail);
 	default:
 		return eca_err_set(err, ECA_ERR_DB, "%s: %s", what, detail);
 	}
@@ -323,7 +322,7 @@ eca_sqlite_select(struct sqlite_store *s, sqlite3_stmt *stmt, int rc,
 	*n = cnt;
 	arr = NULL;
 	r = 0;
- out:
+out:
 	eca_sqlite_done(stmt);
 	free(arr);
 	return r;
@@ -352,8 +351,8 @@ eca_sqlite_select_one(struct sqlite_store *s, sqlite3_stmt *stmt, int rc,
 /* Binding values.                                                     */
 
 void
-eca_sqlite_bind_str(sqlite3_stmt *stmt, int col, const char *str,
-    size_t size, int *rc)
+eca_sqlite_bind_str(sqlite3_stmt *stmt, int col, const char *str, size_t size,
+    int *rc)
 {
 	size_t len;
 
@@ -361,7 +360,7 @@ eca_sqlite_bind_str(sqlite3_stmt *stmt, int col, const char *str,
 		return;
 	len = strnlen(str, size);
 	if (len == size) {
-		*rc = SQLITE_TOOBIG;	/* not NUL-terminated */
+		*rc = SQLITE_TOOBIG; /* not NUL-terminated */
 		return;
 	}
 	*rc = sqlite3_bind_text(stmt, col + 1, str, (int)len, SQLITE_STATIC);
@@ -384,8 +383,8 @@ eca_sqlite_bind_null(sqlite3_stmt *stmt, int col, int *rc)
 }
 
 void
-eca_sqlite_bind_cert(sqlite3_stmt *stmt, int col,
-    const struct eca_certinfo *ci, int present, int *rc)
+eca_sqlite_bind_cert(sqlite3_stmt *stmt, int col, const struct eca_certinfo *ci,
+    int present, int *rc)
 {
 	int i;
 

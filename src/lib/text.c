@@ -43,8 +43,9 @@ eca_text_sanitize(const char *s, size_t len, char *out, size_t outlen)
 	if (i < len && outlen > 3) {
 		/* Cut: make room for "..." by dropping whole pieces. */
 		while (o + 4 > outlen) {
-			if (o >= ECA_TEXT_ESC_LEN && out[o - ECA_TEXT_ESC_LEN] ==
-			    '\\' && out[o - ECA_TEXT_ESC_LEN + 1] == 'x')
+			if (o >= ECA_TEXT_ESC_LEN &&
+			    out[o - ECA_TEXT_ESC_LEN] == '\\' &&
+			    out[o - ECA_TEXT_ESC_LEN + 1] == 'x')
 				o -= ECA_TEXT_ESC_LEN;
 			else
 				o--;

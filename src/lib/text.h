@@ -29,8 +29,7 @@
  * half; when s does not fit, the copy ends with "..." (if outlen > 3).
  * Returns the length written, without the NUL.
  */
-size_t eca_text_sanitize(const char *s, size_t len, char *out,
-    size_t outlen);
+size_t eca_text_sanitize(const char *s, size_t len, char *out, size_t outlen);
 
 /*
  * The n bytes at raw as 2n hex digits (lower case, or upper case when

@@ -32,8 +32,9 @@ tls_common(SSL_CTX *ctx, struct eca_err *err)
 		eca_err_add_openssl(err);
 		return ECA_ERR_INTERNAL;
 	}
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_options(ctx,
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+		SSL_OP_CIPHER_SERVER_PREFERENCE);
 	return 0;
 }
 
@@ -72,7 +73,7 @@ eca_tls_ctx_use_cred(SSL_CTX *ctx, const struct eca_cred *cred,
 	}
 	SSL_CTX_set1_cert_store(ctx, cred->trust);
 	r = 0;
- out:
+out:
 	ERR_clear_error();
 	return r;
 }
@@ -135,7 +136,7 @@ eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 
 	*out = NULL;
 	if ((r = new_ctx(libctx, TLS_server_method(), "server", cred, &ctx,
-	    err)) != 0)
+		 err)) != 0)
 		goto out;
 	eca_tls_ctx_defer_verify(ctx);
 	/*
@@ -146,8 +147,8 @@ eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	if (SSL_CTX_set_session_id_context(ctx,
-	    (const unsigned char *)SESSION_ID_CONTEXT,
-	    sizeof(SESSION_ID_CONTEXT) - 1) != 1) {
+		(const unsigned char *)SESSION_ID_CONTEXT,
+		sizeof(SESSION_ID_CONTEXT) - 1) != 1) {
 		r = eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot set the TLS session id context");
 		eca_err_add_openssl(err);
@@ -156,7 +157,7 @@ eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 	*out = ctx;
 	ctx = NULL;
 	r = 0;
- out:
+out:
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
 	return r;
@@ -170,7 +171,7 @@ eca_tls_client_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 	int r;
 
 	if ((r = new_ctx(libctx, TLS_client_method(), "client", cred, out,
-	    err)) == 0) {
+		 err)) == 0) {
 		param = SSL_CTX_get0_param(*out);
 		X509_VERIFY_PARAM_set_depth(param, ECA_CHAIN_MAX);
 		X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
@@ -180,10 +181,10 @@ eca_tls_client_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 }
 
 int
-eca_tls_peer_chain(SSL *ssl, X509 **leaf, STACK_OF(X509) **chain,
+eca_tls_peer_chain(SSL *ssl, X509 **leaf, STACK_OF(X509) * *chain,
     struct eca_err *err)
 {
-	STACK_OF(X509) *sent, *sk = NULL;
+	STACK_OF(X509) * sent, *sk = NULL;
 	X509 *x = NULL, *c;
 	int i, r = ECA_ERR_INTERNAL;
 
@@ -229,7 +230,7 @@ eca_tls_peer_chain(SSL *ssl, X509 **leaf, STACK_OF(X509) **chain,
 	x = NULL;
 	sk = NULL;
 	r = 0;
- out:
+out:
 	X509_free(x);
 	sk_X509_pop_free(sk, X509_free);
 	ERR_clear_error();

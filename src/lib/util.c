@@ -34,7 +34,8 @@ eca_util_read_file(const char *path, const char *what, size_t max,
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
 		return eca_err_set(err, ECA_ERR_UNREADABLE,
 		    "cannot open %s file %s: %s (check the path and that "
-		    "this user may read it)", what, path, strerror(errno));
+		    "this user may read it)",
+		    what, path, strerror(errno));
 	if (fstat(fd, &st) == -1) {
 		r = eca_err_set(err, ECA_ERR_UNREADABLE,
 		    "cannot stat %s file %s: %s", what, path, strerror(errno));
@@ -48,7 +49,8 @@ eca_util_read_file(const char *path, const char *what, size_t max,
 	if ((uintmax_t)st.st_size > (uintmax_t)max) {
 		r = eca_err_set(err, ECA_ERR_UNREADABLE,
 		    "%s file %s is larger than %zu bytes, which is not a "
-		    "plausible %s file", what, path, max, what);
+		    "plausible %s file",
+		    what, path, max, what);
 		goto out;
 	}
 	/* One spare byte detects a file that grew since fstat(). */
@@ -73,8 +75,7 @@ eca_util_read_file(const char *path, const char *what, size_t max,
 		off += (size_t)n;
 		if (off == cap) {
 			r = eca_err_set(err, ECA_ERR_UNREADABLE,
-			    "%s file %s changed while it was read", what,
-			    path);
+			    "%s file %s changed while it was read", what, path);
 			goto out;
 		}
 	}
@@ -87,7 +88,7 @@ eca_util_read_file(const char *path, const char *what, size_t max,
 	*outlen = off;
 	buf = NULL;
 	r = 0;
- out:
+out:
 	if (buf != NULL)
 		OPENSSL_clear_free(buf, cap);
 	close(fd);
@@ -105,9 +106,9 @@ eca_util_free_file(unsigned char *buf, size_t len)
 static int
 write_error(struct eca_err *err, const char *doing, const char *path)
 {
-	return eca_err_set(err, errno == ENOSPC || errno == EDQUOT ?
-	    ECA_ERR_DISK_FULL : ECA_ERR_IO, "cannot %s %s: %s", doing, path,
-	    strerror(errno));
+	return eca_err_set(err,
+	    errno == ENOSPC || errno == EDQUOT ? ECA_ERR_DISK_FULL : ECA_ERR_IO,
+	    "cannot %s %s: %s", doing, path, strerror(errno));
 }
 
 int
@@ -124,8 +125,10 @@ eca_util_sync_dir(const char *path, struct eca_err *err)
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return eca_err_set(err, ECA_ERR_IO, "cannot open directory "
-		    "%s: %s", dir, strerror(errno));
+		return eca_err_set(err, ECA_ERR_IO,
+		    "cannot open directory "
+		    "%s: %s",
+		    dir, strerror(errno));
 	if (fsync(fd) == -1)
 		r = write_error(err, "sync directory", dir);
 	close(fd);
@@ -142,8 +145,10 @@ eca_util_afile_open(struct eca_util_afile *f, const char *path, mode_t mode,
 	f->tmp[0] = '\0';
 	n = snprintf(f->path, sizeof(f->path), "%s", path);
 	if (n < 0 || (size_t)n >= sizeof(f->path))
-		return eca_err_set(err, ECA_ERR_CONFIG, "file name %s is too "
-		    "long", path);
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "file name %s is too "
+		    "long",
+		    path);
 	(void)snprintf(f->tmp, sizeof(f->tmp), "%s.XXXXXX", path);
 	/* mkostemp creates the file 0600; fchmod sets what was asked. */
 	if ((f->fd = mkostemp(f->tmp, O_CLOEXEC)) == -1) {

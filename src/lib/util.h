@@ -47,13 +47,13 @@ void eca_util_free_file(unsigned char *buf, size_t len);
 struct eca_util_afile {
 	int fd;
 	char path[PATH_MAX];
-	char tmp[PATH_MAX + 8];	/* path.XXXXXX */
+	char tmp[PATH_MAX + 8]; /* path.XXXXXX */
 };
 
-int eca_util_afile_open(struct eca_util_afile *f, const char *path,
-    mode_t mode, struct eca_err *err);
-int eca_util_afile_write(struct eca_util_afile *f, const void *buf,
-    size_t len, struct eca_err *err);
+int eca_util_afile_open(struct eca_util_afile *f, const char *path, mode_t mode,
+    struct eca_err *err);
+int eca_util_afile_write(struct eca_util_afile *f, const void *buf, size_t len,
+    struct eca_err *err);
 int eca_util_afile_commit(struct eca_util_afile *f, struct eca_err *err);
 void eca_util_afile_abort(struct eca_util_afile *f);
 

@@ -16,7 +16,7 @@
 
 struct slot {
 	uint8_t key[ECA_VCACHE_KEY_LEN];
-	unsigned long flags;	/* the trust store's verification flags */
+	unsigned long flags; /* the trust store's verification flags */
 	int64_t not_before;
 	int64_t not_after;
 	int used;
@@ -58,7 +58,7 @@ eca_vcache_new(X509_STORE *trust, size_t slots, struct eca_vcache **out)
 	*out = c;
 	c = NULL;
 	r = 0;
- out:
+out:
 	eca_vcache_free(c);
 	ERR_clear_error();
 	return r;
@@ -76,7 +76,7 @@ eca_vcache_free(struct eca_vcache *c)
 }
 
 int
-eca_vcache_key(X509 *leaf, STACK_OF(X509) *chain,
+eca_vcache_key(X509 *leaf, STACK_OF(X509) * chain,
     uint8_t key[ECA_VCACHE_KEY_LEN])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -100,7 +100,7 @@ eca_vcache_key(X509 *leaf, STACK_OF(X509) *chain,
 		goto out;
 	memcpy(key, md, ECA_VCACHE_KEY_LEN);
 	r = 0;
- out:
+out:
 	EVP_MD_CTX_free(ctx);
 	ERR_clear_error();
 	return r;

@@ -35,7 +35,7 @@
 #include "err.h"
 
 #define ECA_VCACHE_KEY_LEN 32
-#define ECA_VCACHE_SLOTS 1024	/* a host's default */
+#define ECA_VCACHE_SLOTS 1024 /* a host's default */
 
 struct eca_vcache;
 
@@ -43,12 +43,12 @@ struct eca_vcache;
  * A cache of slots entries for chains verified against trust (up-ref'd,
  * released by eca_vcache_free).  *out is the caller's.
  */
-int eca_vcache_new(X509_STORE *trust, size_t slots, struct eca_vcache **out)
-    ECA_WUR;
+int eca_vcache_new(X509_STORE *trust, size_t slots,
+    struct eca_vcache **out) ECA_WUR;
 void eca_vcache_free(struct eca_vcache *c);
 
 /* The key of leaf and chain (may be NULL): 0, or ECA_ERR_INTERNAL. */
-int eca_vcache_key(X509 *leaf, STACK_OF(X509) *chain,
+int eca_vcache_key(X509 *leaf, STACK_OF(X509) * chain,
     uint8_t key[ECA_VCACHE_KEY_LEN]) ECA_WUR;
 
 /*
@@ -66,7 +66,6 @@ void eca_vcache_store(struct eca_vcache *c, const X509_STORE *trust,
     int64_t not_after);
 
 /* Lookups answered from the cache, and those that were not. */
-void eca_vcache_stats(struct eca_vcache *c, uint64_t *hits,
-    uint64_t *misses);
+void eca_vcache_stats(struct eca_vcache *c, uint64_t *hits, uint64_t *misses);
 
 #endif

@@ -33,8 +33,7 @@ short_fp(const char *hex, char buf[SHORT_FP + 1])
 	return buf;
 }
 
-static int set(struct eca_verdict *, int, const char *, ...)
-	ECA_PRINTF(3, 4);
+static int set(struct eca_verdict *, int, const char *, ...) ECA_PRINTF(3, 4);
 
 static int
 set(struct eca_verdict *out, int code, const char *fmt, ...)
@@ -57,8 +56,8 @@ not_enrolled(const struct eca_verdict_input *in, struct eca_verdict *out,
 		return set(out, ECA_ERR_NOT_ENROLLED,
 		    "%.253s %s with %.253s; it enrolls automatically on its "
 		    "first communication, so retry (if it keeps failing, run "
-		    "`eca enroll --server %.253s` on %.253s)", host, what,
-		    primary, primary, host);
+		    "`eca enroll --server %.253s` on %.253s)",
+		    host, what, primary, primary, host);
 	return set(out, ECA_ERR_NOT_ENROLLED,
 	    "%.253s %s with %.253s and %s communication does not enroll "
 	    "automatically (%s): run `eca enroll --server %.253s` on %.253s",
@@ -76,11 +75,12 @@ eca_verdict_check_cert(const struct eca_verdict_input *in,
 	memset(out, 0, sizeof(*out));
 	eca_err_clear(&out->err);
 	if (in == NULL || in->policy == NULL || in->leaf == NULL)
-		out->code = eca_err_set(&out->err, in == NULL ||
-		    in->policy == NULL ? ECA_ERR_INTERNAL :
-		    ECA_ERR_NO_CLIENT_CERT, "no %s to check",
+		out->code = eca_err_set(&out->err,
+		    in == NULL || in->policy == NULL ? ECA_ERR_INTERNAL :
+						       ECA_ERR_NO_CLIENT_CERT,
+		    "no %s to check",
 		    in == NULL || in->policy == NULL ? "peer policy" :
-		    "certificate");
+						       "certificate");
 	else {
 		pol = *in->policy;
 		if (in->dn_map != NULL) {
@@ -116,22 +116,27 @@ eca_verdict_peer(const struct eca_verdict_input *in, struct eca_verdict *out)
 	if (in->leaf == NULL)
 		return set(out, ECA_ERR_NO_CLIENT_CERT,
 		    "%.253s presented no certificate; configure ECA_CERT_PATH "
-		    "and ECA_PRIVATE_KEY_PATH on %.253s", host, host);
+		    "and ECA_PRIVATE_KEY_PATH on %.253s",
+		    host, host);
 	if ((cc = in->cert) == NULL) {
 		(void)eca_verdict_check_cert(in, &local);
 		cc = &local;
 	}
 	out->peer = cc->info;
 	if (cc->code != 0)
-		return set(out, cc->code, "the certificate %s presented by "
-		    "%.253s is refused: %s", short_fp(out->peer.fingerprint,
-		    s1), host, cc->err.msg);
+		return set(out, cc->code,
+		    "the certificate %s presented by "
+		    "%.253s is refused: %s",
+		    short_fp(out->peer.fingerprint, s1), host, cc->err.msg);
 
 	/* The roster of the shared primary: fail closed when it is old. */
 	if (in->roster_status != 0)
-		return set(out, in->roster_status, "cannot check %.253s "
-		    "against the roster of %.253s: %s", host, primary,
-		    or_default(in->roster_err, eca_err_desc(in->roster_status)));
+		return set(out, in->roster_status,
+		    "cannot check %.253s "
+		    "against the roster of %.253s: %s",
+		    host, primary,
+		    or_default(in->roster_err,
+			eca_err_desc(in->roster_status)));
 
 	e = in->entry;
 	if (e == NULL)
@@ -140,36 +145,42 @@ eca_verdict_peer(const struct eca_verdict_input *in, struct eca_verdict *out)
 		return not_enrolled(in, out, host, primary,
 		    "is not enrolled (its enrollment was removed)");
 	if (e->state == ECA_STATE_BANNED)
-		return set(out, ECA_ERR_BANNED, "%.253s is banned by "
+		return set(out, ECA_ERR_BANNED,
+		    "%.253s is banned by "
 		    "%.253s; an administrator of %.253s may lift the ban "
-		    "with `eca unban %.253s`", host, primary, primary, host);
+		    "with `eca unban %.253s`",
+		    host, primary, primary, host);
 	eca_roster_fp_to_hex(e->fingerprint, enrolled_hex);
 	if (e->state == ECA_STATE_REVOKED)
-		return set(out, ECA_ERR_REVOKED, "the certificate %s enrolled "
+		return set(out, ECA_ERR_REVOKED,
+		    "the certificate %s enrolled "
 		    "for %.253s with %.253s is revoked; install a new "
 		    "certificate on %.253s and enroll it (`eca enroll "
-		    "--server %.253s`)", short_fp(enrolled_hex, s1), host,
-		    primary, host, primary);
+		    "--server %.253s`)",
+		    short_fp(enrolled_hex, s1), host, primary, host, primary);
 
 	/* ENROLLED or CONFLICT: the enrolled certificate is the one. */
 	if (eca_roster_fp_from_hex(out->peer.fingerprint, fp) == 0 &&
 	    memcmp(fp, e->fingerprint, sizeof(fp)) == 0)
-		return set(out, 0, "%.253s presented certificate %s, the one "
-		    "enrolled with %.253s", host,
-		    short_fp(out->peer.fingerprint, s1), primary);
+		return set(out, 0,
+		    "%.253s presented certificate %s, the one "
+		    "enrolled with %.253s",
+		    host, short_fp(out->peer.fingerprint, s1), primary);
 	if (e->state == ECA_STATE_CONFLICT)
-		return set(out, ECA_ERR_CONFLICT, "%.253s presented "
+		return set(out, ECA_ERR_CONFLICT,
+		    "%.253s presented "
 		    "certificate %s but %s is enrolled with %.253s, and the "
 		    "new certificate waits for an administrator: `eca approve "
 		    "%.253s --fingerprint FP` on %.253s accepts it, `eca "
 		    "reject %.253s --fingerprint FP` keeps the enrolled one",
-		    host,
-		    short_fp(out->peer.fingerprint, s1),
+		    host, short_fp(out->peer.fingerprint, s1),
 		    short_fp(enrolled_hex, s2), primary, host, primary, host);
-	return set(out, ECA_ERR_FINGERPRINT_MISMATCH, "%.253s presented "
+	return set(out, ECA_ERR_FINGERPRINT_MISMATCH,
+	    "%.253s presented "
 	    "certificate %s but %s is enrolled with %.253s; if the "
 	    "certificate was replaced, re-enroll it (`eca enroll --server "
 	    "%.253s` on %.253s; a new key needs `eca approve %.253s "
-	    "--fingerprint FP` on %.253s)", host, short_fp(out->peer.fingerprint, s1),
+	    "--fingerprint FP` on %.253s)",
+	    host, short_fp(out->peer.fingerprint, s1),
 	    short_fp(enrolled_hex, s2), primary, primary, host, host, primary);
 }

@@ -26,17 +26,17 @@
  * stranger must not make a host enroll or sync) does not run it twice.
  */
 struct eca_cert_check {
-	int code;			/* 0: trusted, valid, the host's */
-	struct eca_err err;		/* why not */
-	struct eca_certinfo info;	/* filled as far as parsing got */
+	int code;		  /* 0: trusted, valid, the host's */
+	struct eca_err err;	  /* why not */
+	struct eca_certinfo info; /* filled as far as parsing got */
 };
 
 struct eca_verdict_input {
-	const struct eca_peer_policy *policy;	/* trust, identity, CRLs */
-	X509 *leaf;				/* NULL: no certificate */
-	STACK_OF(X509) *chain;
-	const char *expected_host;		/* the host the peer claims */
-	const char *primary;			/* the shared primary */
+	const struct eca_peer_policy *policy; /* trust, identity, CRLs */
+	X509 *leaf;			      /* NULL: no certificate */
+	STACK_OF(X509) * chain;
+	const char *expected_host; /* the host the peer claims */
+	const char *primary;	   /* the shared primary */
 	/* The peer's roster entry, NULL if it has none. */
 	const struct eca_roster_entry *entry;
 	/* 0, or ECA_ERR_ROSTER_STALE with the roster's error in roster_err. */
@@ -64,9 +64,9 @@ struct eca_verdict_input {
 };
 
 struct eca_verdict {
-	int code;			/* 0 accept, else the reason (ECA_ERR_*) */
-	char message[ECA_ERR_MSG_MAX];	/* what, about whom, and the remedy */
-	struct eca_certinfo peer;	/* filled as far as parsing got */
+	int code; /* 0 accept, else the reason (ECA_ERR_*) */
+	char message[ECA_ERR_MSG_MAX]; /* what, about whom, and the remedy */
+	struct eca_certinfo peer;      /* filled as far as parsing got */
 };
 
 /*

@@ -20,8 +20,8 @@
 /* ------------------------------------------------------------------ */
 /* Times: RFC 3339 UTC, computed without the C library's time zone.   */
 
-#define TIME_MIN (-62167219200LL)	/* 0000-01-01T00:00:00Z */
-#define TIME_MAX 253402300799LL		/* 9999-12-31T23:59:59Z */
+#define TIME_MIN (-62167219200LL) /* 0000-01-01T00:00:00Z */
+#define TIME_MAX 253402300799LL	  /* 9999-12-31T23:59:59Z */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date. */
 static int64_t
@@ -56,8 +56,8 @@ civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 static int
 days_in_month(int64_t y, int m)
 {
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+	    31};
 
 	if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
 		return 29;
@@ -121,12 +121,12 @@ eca_wire_parse_time(const char *s, int64_t *out)
 	if (strnlen(s, 21) != 20 || s[4] != '-' || s[7] != '-' ||
 	    s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z')
 		return ECA_ERR_PARSE;
-	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) ||
-	    digits(s + 8, 2, &d) || digits(s + 11, 2, &h) ||
-	    digits(s + 14, 2, &mi) || digits(s + 17, 2, &sec))
+	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
+	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
+	    digits(s + 17, 2, &sec))
 		return ECA_ERR_PARSE;
-	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
-	    h > 23 || mi > 59 || sec > 59)
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
+	    mi > 59 || sec > 59)
 		return ECA_ERR_PARSE;
 	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	return 0;
@@ -228,13 +228,13 @@ field_json(const struct wire_field *f, const char *p)
 	case WF_BOOL:
 		return json_boolean(*(const int *)p);
 	case WF_ROLE:
-		return json_string(eca_config_role_name(
-		    *(const enum eca_role *)p));
+		return json_string(
+		    eca_config_role_name(*(const enum eca_role *)p));
 	case WF_STATE:
 		return json_string(eca_state_name(*(const enum eca_state *)p));
 	case WF_METHOD:
-		return json_string(eca_method_name(
-		    *(const enum eca_method *)p));
+		return json_string(
+		    eca_method_name(*(const enum eca_method *)p));
 	}
 	return NULL;
 }
@@ -290,8 +290,10 @@ get_time(const json_t *o, const char *key, int64_t *out, int code,
 	if ((r = WIRE_GET_STR(o, key, buf, code, err)) != 0)
 		return r;
 	if (eca_wire_parse_time(buf, out) != 0)
-		return eca_err_set(err, code, "field \"%s\" is not an RFC 3339 "
-		    "UTC time (YYYY-MM-DDTHH:MM:SSZ)", key);
+		return eca_err_set(err, code,
+		    "field \"%s\" is not an RFC 3339 "
+		    "UTC time (YYYY-MM-DDTHH:MM:SSZ)",
+		    key);
 	return 0;
 }
 
@@ -310,7 +312,8 @@ get_san(const json_t *o, const char *key, char *buf, size_t size, int code,
 	if (!json_is_array(a))
 		return eca_err_set(err, code,
 		    "field \"%s\" must be an array of strings", key);
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		if (!json_is_string(v))
 			return eca_err_set(err, code,
 			    "field \"%s\" must be an array of strings", key);
@@ -320,7 +323,8 @@ get_san(const json_t *o, const char *key, char *buf, size_t size, int code,
 		    memchr(s, ',', len) != NULL)
 			return eca_err_set(err, code,
 			    "field \"%s\" has an empty name or one with a "
-			    "comma or NUL byte", key);
+			    "comma or NUL byte",
+			    key);
 		if (used + (used > 0) + len >= size)
 			return eca_err_set(err, code,
 			    "field \"%s\" is longer than %zu bytes", key,
@@ -379,9 +383,9 @@ get_field(const json_t *o, const struct wire_field *f, char *p, int code,
     struct eca_err *err)
 {
 	static const char *const enum_wanted[] = {
-		[WF_ROLE] = "one of client, media, primary",
-		[WF_STATE] = "a known state",
-		[WF_METHOD] = "AUTO, MANUAL or ADMIN",
+	    [WF_ROLE] = "one of client, media, primary",
+	    [WF_STATE] = "a known state",
+	    [WF_METHOD] = "AUTO, MANUAL or ADMIN",
 	};
 	const json_t *v;
 	char name[WIRE_NAME_MAX];
@@ -415,8 +419,10 @@ get_field(const json_t *o, const struct wire_field *f, char *p, int code,
 		memcpy(p, &e, sizeof(e));
 		return 0;
 	}
-	return eca_err_set(err, ECA_ERR_INTERNAL, "field \"%s\" has no "
-	    "decoder", f->key);
+	return eca_err_set(err, ECA_ERR_INTERNAL,
+	    "field \"%s\" has no "
+	    "decoder",
+	    f->key);
 }
 
 int
@@ -428,14 +434,14 @@ eca_wire_get_fields(const json_t *o, const struct wire_field *f, size_t n,
 
 	for (i = 0; i < n; i++)
 		if ((r = get_field(o, &f[i], (char *)base + f[i].off, code,
-		    err)) != 0)
+			 err)) != 0)
 			return r;
 	return 0;
 }
 
 _Static_assert(sizeof(enum eca_role) == sizeof(int) &&
-    sizeof(enum eca_state) == sizeof(int) &&
-    sizeof(enum eca_method) == sizeof(int),
+	sizeof(enum eca_state) == sizeof(int) &&
+	sizeof(enum eca_method) == sizeof(int),
     "WF_ROLE, WF_STATE and WF_METHOD are stored as int");
 
 /* ------------------------------------------------------------------ */
@@ -486,6 +492,6 @@ eca_wire_parse_error(const json_t *j, struct eca_err *err)
 		    msg, sizeof(msg));
 	else
 		msg[0] = '\0';
-	return eca_err_set(err, code, "%s", msg[0] != '\0' ? msg :
-	    eca_err_desc(code));
+	return eca_err_set(err, code, "%s",
+	    msg[0] != '\0' ? msg : eca_err_desc(code));
 }

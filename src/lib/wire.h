@@ -18,7 +18,7 @@
 #include "hostname.h"
 #include "store.h"
 
-#define ECA_BODY_MAX (16 * 1024)	/* largest request body accepted */
+#define ECA_BODY_MAX (16 * 1024) /* largest request body accepted */
 /* GET /v1/enrollments: a page's entries by default, and the most ?limit=. */
 #define ECA_LIST_PAGE_DEFAULT 100
 #define ECA_LIST_PAGE_MAX 1000
@@ -31,8 +31,8 @@ struct eca_enroll_body {
 	char host[ECA_HOST_MAX];
 	int precheck;
 	int force;
-	enum eca_role role;		/* default client */
-	enum eca_method method;		/* default manual */
+	enum eca_role role;	/* default client */
+	enum eca_method method; /* default manual */
 };
 
 /*
@@ -63,11 +63,11 @@ json_t *eca_wire_history_entry(const struct eca_history_entry *h);
 json_t *eca_wire_roster_entry(const struct eca_change *ch);
 struct eca_wire_roster_page {
 	const char *primary;
-	int64_t since;		/* what the caller asked from */
-	int64_t version;	/* the registry's version now */
-	int64_t next;		/* where the next page starts */
-	int full;		/* a full roster, not a delta */
-	int more;		/* another page follows */
+	int64_t since;	 /* what the caller asked from */
+	int64_t version; /* the registry's version now */
+	int64_t next;	 /* where the next page starts */
+	int full;	 /* a full roster, not a delta */
+	int more;	 /* another page follows */
 };
 json_t *eca_wire_roster(const struct eca_wire_roster_page *pg,
     const struct eca_change *ch, size_t n);

@@ -27,21 +27,23 @@ quote(const char *s, size_t len, char *out, size_t outlen)
 static int
 load_body(const char *buf, size_t len, json_t **root, struct eca_err *err)
 {
-	json_error_t jerr = { .line = 0 };	/* jansson may leave it unset */
+	json_error_t jerr = {.line = 0}; /* jansson may leave it unset */
 	char safe[QUOTE_MAX];
 
 	*root = NULL;
 	if (len > ECA_BODY_MAX)
-		return eca_err_set(err, ECA_ERR_TOO_LARGE, "request body of "
-		    "%zu bytes is larger than the %d allowed", len,
-		    ECA_BODY_MAX);
-	if ((*root = json_loadb(buf, len, JSON_REJECT_DUPLICATES,
-	    &jerr)) == NULL) {
+		return eca_err_set(err, ECA_ERR_TOO_LARGE,
+		    "request body of "
+		    "%zu bytes is larger than the %d allowed",
+		    len, ECA_BODY_MAX);
+	if ((*root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL) {
 		quote(jerr.text, strnlen(jerr.text, sizeof(jerr.text)), safe,
 		    sizeof(safe));
-		return eca_err_set(err, ECA_ERR_BAD_REQUEST, "request body is "
-		    "not valid JSON: %s (line %d, column %d)", safe,
-		    jerr.line, jerr.column);
+		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+		    "request body is "
+		    "not valid JSON: %s (line %d, column %d)",
+		    safe, jerr.line, jerr.column);
 	}
 	if (!json_is_object(*root)) {
 		json_decref(*root);
@@ -58,8 +60,10 @@ unknown_key(const char *key, const char *list, struct eca_err *err)
 	char safe[QUOTE_MAX];
 
 	quote(key, strlen(key), safe, sizeof(safe));
-	return eca_err_set(err, ECA_ERR_BAD_REQUEST, "unknown field \"%s\" in "
-	    "the request (known: %s)", safe, list);
+	return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+	    "unknown field \"%s\" in "
+	    "the request (known: %s)",
+	    safe, list);
 }
 
 /* Only the keys in known (NULL-terminated) may appear in o. */
@@ -71,7 +75,8 @@ only_keys(const json_t *o, const char *const *known, const char *list,
 	const json_t *v;
 	size_t i;
 
-	json_object_foreach((json_t *)o, key, v) {
+	json_object_foreach((json_t *)o, key, v)
+	{
 		(void)v;
 		for (i = 0; known[i] != NULL; i++)
 			if (strcmp(key, known[i]) == 0)
@@ -111,7 +116,8 @@ body_role(const json_t *v, enum eca_role *out, struct eca_err *err)
 
 	if (!json_is_string(v) ||
 	    (e = eca_config_role_from_name(json_string_value(v))) < 0)
-		return eca_err_set(err, ECA_ERR_BAD_REQUEST, "field \"role\" "
+		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+		    "field \"role\" "
 		    "must be \"client\", \"media\" or \"primary\"");
 	*out = (enum eca_role)e;
 	return 0;
@@ -128,7 +134,8 @@ body_method(const json_t *v, enum eca_method *out, struct eca_err *err)
 	else if (strcmp(s, "manual") == 0)
 		*out = ECA_METHOD_MANUAL;
 	else
-		return eca_err_set(err, ECA_ERR_BAD_REQUEST, "field "
+		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+		    "field "
 		    "\"method\" must be \"auto\" or \"manual\"");
 	return 0;
 }
@@ -141,12 +148,13 @@ body_fields(const json_t *o, struct eca_enroll_body *out, struct eca_err *err)
 	const json_t *v;
 	int r, have_host = 0;
 
-	json_object_foreach((json_t *)o, key, v) {
+	json_object_foreach((json_t *)o, key, v)
+	{
 		if (strcmp(key, "host") == 0) {
 			if ((r = WIRE_GET_STR(o, "host", out->host,
-			    ECA_ERR_BAD_REQUEST, err)) != 0 ||
+				 ECA_ERR_BAD_REQUEST, err)) != 0 ||
 			    (r = canon_host(out->host, sizeof(out->host),
-			    err)) != 0)
+				 err)) != 0)
 				return r;
 			have_host = 1;
 		} else if (strcmp(key, "precheck") == 0)
@@ -158,8 +166,10 @@ body_fields(const json_t *o, struct eca_enroll_body *out, struct eca_err *err)
 		else if (strcmp(key, "method") == 0)
 			r = body_method(v, &out->method, err);
 		else
-			r = unknown_key(key, "host, precheck, force, role, "
-			    "method", err);
+			r = unknown_key(key,
+			    "host, precheck, force, role, "
+			    "method",
+			    err);
 		if (r != 0)
 			return r;
 	}
@@ -190,7 +200,8 @@ eca_wire_parse_enroll_body(const char *buf, size_t len,
 	enroll_body_clear(out);
 	/* A body too large is refused as that (load_body), even a NULL one. */
 	if (len <= ECA_BODY_MAX && (buf == NULL || len == 0)) {
-		r = eca_err_set(err, ECA_ERR_BAD_REQUEST, "request body is "
+		r = eca_err_set(err, ECA_ERR_BAD_REQUEST,
+		    "request body is "
 		    "empty (send a JSON object with \"host\")");
 		goto out;
 	}
@@ -198,7 +209,7 @@ eca_wire_parse_enroll_body(const char *buf, size_t len,
 	    (r = body_fields(root, out, err)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	json_decref(root);
 	if (r != 0)
 		enroll_body_clear(out);
@@ -239,7 +250,7 @@ int
 eca_wire_parse_decision_body(const char *buf, size_t len,
     char fp[ECA_FP_HEX_LEN + 1], struct eca_err *err)
 {
-	static const char *const known[] = { "fingerprint", NULL };
+	static const char *const known[] = {"fingerprint", NULL};
 	json_t *root = NULL;
 	char raw[FP_RAW_MAX];
 	int r = ECA_ERR_INTERNAL;
@@ -260,16 +271,17 @@ eca_wire_parse_decision_body(const char *buf, size_t len,
 		goto out;
 	}
 	if ((r = WIRE_GET_STR(root, "fingerprint", raw, ECA_ERR_BAD_REQUEST,
-	    err)) != 0)
+		 err)) != 0)
 		goto out;
 	if (eca_wire_fp_normalize(raw, fp) != 0) {
-		r = eca_err_set(err, ECA_ERR_BAD_REQUEST, "field "
+		r = eca_err_set(err, ECA_ERR_BAD_REQUEST,
+		    "field "
 		    "\"fingerprint\" is not a SHA-256 fingerprint (64 hex "
 		    "digits, colons allowed)");
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	json_decref(root);
 	return r;
 }
@@ -278,21 +290,22 @@ int
 eca_wire_parse_map_body(const char *buf, size_t len, char host[ECA_HOST_MAX],
     char subject[ECA_DN_MAX], struct eca_err *err)
 {
-	static const char *const known[] = { "host", "subject", NULL };
+	static const char *const known[] = {"host", "subject", NULL};
 	json_t *root = NULL;
 	int r = ECA_ERR_INTERNAL;
 
 	host[0] = '\0';
 	subject[0] = '\0';
 	if (buf == NULL || len == 0)
-		return eca_err_set(err, ECA_ERR_BAD_REQUEST, "request body is "
+		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+		    "request body is "
 		    "empty (send {\"host\": NAME, \"subject\": DN})");
 	if ((r = load_body(buf, len, &root, err)) != 0 ||
 	    (r = only_keys(root, known, "host, subject", err)) != 0 ||
 	    (r = eca_wire_get_str(root, "host", host, ECA_HOST_MAX,
-	    ECA_ERR_BAD_REQUEST, err)) != 0 ||
+		 ECA_ERR_BAD_REQUEST, err)) != 0 ||
 	    (r = eca_wire_get_str(root, "subject", subject, ECA_DN_MAX,
-	    ECA_ERR_BAD_REQUEST, err)) != 0 ||
+		 ECA_ERR_BAD_REQUEST, err)) != 0 ||
 	    (r = canon_host(host, ECA_HOST_MAX, err)) != 0) {
 		host[0] = '\0';
 		subject[0] = '\0';

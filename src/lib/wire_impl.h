@@ -24,14 +24,14 @@
 #define WIRE_NAME_MAX 16
 
 enum wire_type {
-	WF_STR,		/* char[size], a JSON string */
-	WF_TIME,	/* int64_t, RFC 3339 UTC string ("" for 0) */
-	WF_SAN,		/* char[size] "a,b", an array of strings */
-	WF_INT64,	/* int64_t, an integer */
-	WF_BOOL,	/* int, true or false */
-	WF_ROLE,	/* enum eca_role, its name */
-	WF_STATE,	/* enum eca_state, its name */
-	WF_METHOD,	/* enum eca_method, its name */
+	WF_STR,	   /* char[size], a JSON string */
+	WF_TIME,   /* int64_t, RFC 3339 UTC string ("" for 0) */
+	WF_SAN,	   /* char[size] "a,b", an array of strings */
+	WF_INT64,  /* int64_t, an integer */
+	WF_BOOL,   /* int, true or false */
+	WF_ROLE,   /* enum eca_role, its name */
+	WF_STATE,  /* enum eca_state, its name */
+	WF_METHOD, /* enum eca_method, its name */
 };
 
 /* One member of a record: its key, its type, where it is in the struct. */
@@ -42,8 +42,10 @@ struct wire_field {
 	size_t size;
 };
 
-#define WIRE_FIELD(type, st, member, key) \
-	{ (key), (type), offsetof(st, member), sizeof(((st *)0)->member) }
+#define WIRE_FIELD(type, st, member, key)                                      \
+	{                                                                      \
+		(key), (type), offsetof(st, member), sizeof(((st *)0)->member) \
+	}
 #define WIRE_NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
@@ -56,8 +58,8 @@ void eca_wire_put_fields(json_t *o, const struct wire_field *f, size_t n,
  * Read each of the n fields into the struct at base, in table order; the
  * first member that is missing or malformed is reported with code.
  */
-int eca_wire_get_fields(const json_t *o, const struct wire_field *f,
-    size_t n, void *base, int code, struct eca_err *err);
+int eca_wire_get_fields(const json_t *o, const struct wire_field *f, size_t n,
+    void *base, int code, struct eca_err *err);
 
 /* Set o[key] = v, taking v; *ok turns 0 on any failure. */
 void eca_wire_put(json_t *o, const char *key, json_t *v, int *ok);
@@ -73,9 +75,9 @@ json_t *eca_wire_jstr(const char *s, size_t size);
  * A string member: present, a string without NUL bytes, shorter than
  * size.  code is the error to report.
  */
-int eca_wire_get_str(const json_t *o, const char *key, char *buf,
-    size_t size, int code, struct eca_err *err);
-#define WIRE_GET_STR(o, key, field, code, err) \
+int eca_wire_get_str(const json_t *o, const char *key, char *buf, size_t size,
+    int code, struct eca_err *err);
+#define WIRE_GET_STR(o, key, field, code, err)                                 \
 	eca_wire_get_str((o), (key), (field), sizeof(field), (code), (err))
 
 #endif

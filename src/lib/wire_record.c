@@ -12,20 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CI(type, member, key) \
-	WIRE_FIELD(type, struct eca_certinfo, member, key)
+#define CI(type, member, key) WIRE_FIELD(type, struct eca_certinfo, member, key)
 static const struct wire_field certinfo_fields[] = {
-	CI(WF_STR, fingerprint, "fingerprint"),
-	CI(WF_STR, spki_fingerprint, "spki_fingerprint"),
-	CI(WF_STR, subject, "subject"),
-	CI(WF_STR, issuer, "issuer"),
-	CI(WF_STR, serial, "serial"),
-	CI(WF_TIME, not_before, "not_before"),
-	CI(WF_TIME, not_after, "not_after"),
-	CI(WF_STR, key_desc, "key"),
-	CI(WF_STR, sig_alg, "signature_algorithm"),
-	CI(WF_STR, cn, "cn"),
-	CI(WF_SAN, san, "san"),
+    CI(WF_STR, fingerprint, "fingerprint"),
+    CI(WF_STR, spki_fingerprint, "spki_fingerprint"),
+    CI(WF_STR, subject, "subject"),
+    CI(WF_STR, issuer, "issuer"),
+    CI(WF_STR, serial, "serial"),
+    CI(WF_TIME, not_before, "not_before"),
+    CI(WF_TIME, not_after, "not_after"),
+    CI(WF_STR, key_desc, "key"),
+    CI(WF_STR, sig_alg, "signature_algorithm"),
+    CI(WF_STR, cn, "cn"),
+    CI(WF_SAN, san, "san"),
 };
 
 /*
@@ -33,80 +32,78 @@ static const struct wire_field certinfo_fields[] = {
  * rec_candidate_fields beside its certificate details) and
  * "candidate_count", then rec_tail_fields.
  */
-#define REC(type, member, key) \
+#define REC(type, member, key)                                                 \
 	WIRE_FIELD(type, struct eca_enrollment, member, key)
 static const struct wire_field rec_head_fields[] = {
-	REC(WF_STR, primary, "primary"),
-	REC(WF_STR, host, "host"),
-	REC(WF_STR, host_id, "host_id"),
-	REC(WF_ROLE, role, "role"),
-	REC(WF_STATE, state, "state"),
-	REC(WF_METHOD, method, "method"),
+    REC(WF_STR, primary, "primary"),
+    REC(WF_STR, host, "host"),
+    REC(WF_STR, host_id, "host_id"),
+    REC(WF_ROLE, role, "role"),
+    REC(WF_STATE, state, "state"),
+    REC(WF_METHOD, method, "method"),
 };
 static const struct wire_field rec_candidate_fields[] = {
-	REC(WF_TIME, candidate_at, "at"),
-	REC(WF_STR, candidate_source, "source"),
+    REC(WF_TIME, candidate_at, "at"),
+    REC(WF_STR, candidate_source, "source"),
 };
 static const struct wire_field rec_tail_fields[] = {
-	REC(WF_TIME, enrolled_at, "enrolled_at"),
-	REC(WF_TIME, updated_at, "updated_at"),
-	REC(WF_TIME, last_seen, "last_seen"),
-	REC(WF_STR, source, "source"),
-	REC(WF_INT64, version, "version"),
+    REC(WF_TIME, enrolled_at, "enrolled_at"),
+    REC(WF_TIME, updated_at, "updated_at"),
+    REC(WF_TIME, last_seen, "last_seen"),
+    REC(WF_STR, source, "source"),
+    REC(WF_INT64, version, "version"),
 };
 
-#define HIST(type, member, key) \
+#define HIST(type, member, key)                                                \
 	WIRE_FIELD(type, struct eca_history_entry, member, key)
 static const struct wire_field history_fields[] = {
-	HIST(WF_INT64, id, "id"),
-	HIST(WF_STR, host, "host"),
-	HIST(WF_STR, host_id, "host_id"),
-	HIST(WF_STR, event, "event"),
-	HIST(WF_STATE, state, "state"),
-	HIST(WF_STR, fingerprint, "fingerprint"),
-	HIST(WF_STR, spki_fingerprint, "spki_fingerprint"),
-	HIST(WF_STR, actor, "actor"),
-	HIST(WF_STR, source, "source"),
-	HIST(WF_TIME, at, "at"),
+    HIST(WF_INT64, id, "id"),
+    HIST(WF_STR, host, "host"),
+    HIST(WF_STR, host_id, "host_id"),
+    HIST(WF_STR, event, "event"),
+    HIST(WF_STATE, state, "state"),
+    HIST(WF_STR, fingerprint, "fingerprint"),
+    HIST(WF_STR, spki_fingerprint, "spki_fingerprint"),
+    HIST(WF_STR, actor, "actor"),
+    HIST(WF_STR, source, "source"),
+    HIST(WF_TIME, at, "at"),
 };
 
 /* The decoder is eca_roster_delta_parse (roster.c). */
-#define CHG(type, member, key) \
-	WIRE_FIELD(type, struct eca_change, member, key)
+#define CHG(type, member, key) WIRE_FIELD(type, struct eca_change, member, key)
 static const struct wire_field change_fields[] = {
-	CHG(WF_STR, host, "host"),
-	CHG(WF_STR, host_id, "host_id"),
-	CHG(WF_STATE, state, "state"),
-	CHG(WF_STR, fingerprint, "fingerprint"),
-	CHG(WF_STR, spki_fingerprint, "spki_fingerprint"),
-	CHG(WF_TIME, not_after, "not_after"),
-	CHG(WF_INT64, version, "version"),
+    CHG(WF_STR, host, "host"),
+    CHG(WF_STR, host_id, "host_id"),
+    CHG(WF_STATE, state, "state"),
+    CHG(WF_STR, fingerprint, "fingerprint"),
+    CHG(WF_STR, spki_fingerprint, "spki_fingerprint"),
+    CHG(WF_TIME, not_after, "not_after"),
+    CHG(WF_INT64, version, "version"),
 };
 
 /* Beside the certificate details of a waiting certificate. */
-#define CAND(type, member, key) \
+#define CAND(type, member, key)                                                \
 	WIRE_FIELD(type, struct eca_candidate, member, key)
 static const struct wire_field candidate_fields[] = {
-	CAND(WF_TIME, at, "at"),
-	CAND(WF_TIME, last_seen, "last_seen"),
-	CAND(WF_STR, source, "source"),
+    CAND(WF_TIME, at, "at"),
+    CAND(WF_TIME, last_seen, "last_seen"),
+    CAND(WF_STR, source, "source"),
 };
 
 /* A DN mapping as GET /v1/mappings lists it, and as the roster has it. */
-#define MAP(type, member, key) \
-	WIRE_FIELD(type, struct eca_dnmap, member, key)
+#define MAP(type, member, key) WIRE_FIELD(type, struct eca_dnmap, member, key)
 static const struct wire_field dnmap_fields[] = {
-	MAP(WF_STR, subject, "subject"),
-	MAP(WF_STR, host, "host"),
-	MAP(WF_TIME, created_at, "created_at"),
-	MAP(WF_TIME, updated_at, "updated_at"),
-	MAP(WF_STR, actor, "actor"),
+    MAP(WF_STR, subject, "subject"),
+    MAP(WF_STR, host, "host"),
+    MAP(WF_TIME, created_at, "created_at"),
+    MAP(WF_TIME, updated_at, "updated_at"),
+    MAP(WF_STR, actor, "actor"),
 };
 static const struct wire_field roster_map_fields[] = {
-	MAP(WF_STR, subject, "subject"),
-	MAP(WF_STR, host, "host"),
-	MAP(WF_BOOL, removed, "removed"),
-	MAP(WF_INT64, version, "version"),
+    MAP(WF_STR, subject, "subject"),
+    MAP(WF_STR, host, "host"),
+    MAP(WF_BOOL, removed, "removed"),
+    MAP(WF_INT64, version, "version"),
 };
 
 /* A new object with the n fields of the struct at base; NULL if no memory. */
@@ -149,7 +146,7 @@ certinfo_code(const json_t *j, struct eca_certinfo *ci, int code,
 		return eca_err_set(err, code,
 		    "certificate details must be a JSON object");
 	if ((r = eca_wire_get_fields(j, certinfo_fields,
-	    WIRE_NFIELDS(certinfo_fields), ci, code, err)) != 0)
+		 WIRE_NFIELDS(certinfo_fields), ci, code, err)) != 0)
 		memset(ci, 0, sizeof(*ci));
 	return r;
 }
@@ -183,8 +180,10 @@ eca_wire_enrollment(const struct eca_enrollment *rec)
 		eca_wire_put(o, "candidate", cand, &ok);
 	}
 	/* How many wait: "candidate" is only the newest of them. */
-	eca_wire_put(o, "candidate_count", json_integer(rec->ncandidates > 0 ?
-	    rec->ncandidates : rec->has_candidate), &ok);
+	eca_wire_put(o, "candidate_count",
+	    json_integer(
+		rec->ncandidates > 0 ? rec->ncandidates : rec->has_candidate),
+	    &ok);
 	eca_wire_put_fields(o, rec_tail_fields, WIRE_NFIELDS(rec_tail_fields),
 	    rec, &ok);
 	return eca_wire_done(o, ok);
@@ -203,17 +202,20 @@ enrollment_candidate(const json_t *j, struct eca_enrollment *rec,
 	if (cand != NULL && !json_is_null(cand)) {
 		if ((r = certinfo_code(cand, &rec->candidate, code, err)) ||
 		    (r = eca_wire_get_fields(cand, rec_candidate_fields,
-		    WIRE_NFIELDS(rec_candidate_fields), rec, code, err)))
+			 WIRE_NFIELDS(rec_candidate_fields), rec, code, err)))
 			return r;
 		rec->has_candidate = 1;
 		rec->ncandidates = 1;
 	}
 	/* Absent from primaries from before the candidates list. */
 	v = json_object_get(j, "candidate_count");
-	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > ECA_CANDIDATES_MAX))
-		return eca_err_set(err, code, "field \"candidate_count\" must "
-		    "be a whole number from 0 to %d", ECA_CANDIDATES_MAX);
+	if (v != NULL &&
+	    (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		json_integer_value(v) > ECA_CANDIDATES_MAX))
+		return eca_err_set(err, code,
+		    "field \"candidate_count\" must "
+		    "be a whole number from 0 to %d",
+		    ECA_CANDIDATES_MAX);
 	if (v != NULL)
 		rec->ncandidates = (int)json_integer_value(v);
 	return 0;
@@ -228,7 +230,7 @@ enrollment_fields(const json_t *j, struct eca_enrollment *rec,
 	int r;
 
 	if ((r = eca_wire_get_fields(j, rec_head_fields,
-	    WIRE_NFIELDS(rec_head_fields), rec, code, err)) != 0)
+		 WIRE_NFIELDS(rec_head_fields), rec, code, err)) != 0)
 		return r;
 	if ((v = json_object_get(j, "certificate")) == NULL)
 		return eca_err_set(err, code,
@@ -263,8 +265,7 @@ eca_wire_history_entry(const struct eca_history_entry *h)
 {
 	if (h == NULL)
 		return NULL;
-	return fields_object(history_fields, WIRE_NFIELDS(history_fields),
-	    h);
+	return fields_object(history_fields, WIRE_NFIELDS(history_fields), h);
 }
 
 json_t *
@@ -291,8 +292,8 @@ eca_wire_roster(const struct eca_wire_roster_page *pg,
 		return NULL;
 	}
 	for (i = 0; i < n && ok; i++)
-		if (json_array_append_new(a,
-		    eca_wire_roster_entry(&ch[i])) != 0)
+		if (json_array_append_new(a, eca_wire_roster_entry(&ch[i])) !=
+		    0)
 			ok = 0;
 	eca_wire_put(o, "primary", json_string(pg->primary), &ok);
 	eca_wire_put(o, "since", json_integer(pg->since), &ok);
@@ -312,14 +313,13 @@ eca_wire_candidate(const struct eca_candidate *c)
 
 	if (c == NULL || (o = eca_wire_certinfo(&c->cert)) == NULL)
 		return NULL;
-	eca_wire_put_fields(o, candidate_fields,
-	    WIRE_NFIELDS(candidate_fields), c, &ok);
+	eca_wire_put_fields(o, candidate_fields, WIRE_NFIELDS(candidate_fields),
+	    c, &ok);
 	return eca_wire_done(o, ok);
 }
 
 int
-eca_wire_add_candidates(json_t *rec, const struct eca_candidate *c,
-    size_t n)
+eca_wire_add_candidates(json_t *rec, const struct eca_candidate *c, size_t n)
 {
 	json_t *a;
 	size_t i;
@@ -346,20 +346,22 @@ eca_wire_parse_candidates(const json_t *rec, struct eca_candidate **out,
 
 	*out = NULL;
 	*n = 0;
-	if ((a = json_object_get(rec, "candidates")) == NULL ||
-	    json_is_null(a))
+	if ((a = json_object_get(rec, "candidates")) == NULL || json_is_null(a))
 		return 0;
 	if (!json_is_array(a) || json_array_size(a) > ECA_CANDIDATES_MAX)
-		return eca_err_set(err, code, "field \"candidates\" must be an "
-		    "array of at most %d certificates", ECA_CANDIDATES_MAX);
+		return eca_err_set(err, code,
+		    "field \"candidates\" must be an "
+		    "array of at most %d certificates",
+		    ECA_CANDIDATES_MAX);
 	if (json_array_size(a) == 0)
 		return 0;
 	if ((arr = calloc(json_array_size(a), sizeof(*arr))) == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		if ((r = certinfo_code(v, &arr[i].cert, code, err)) ||
 		    (r = eca_wire_get_fields(v, candidate_fields,
-		    WIRE_NFIELDS(candidate_fields), &arr[i], code, err))) {
+			 WIRE_NFIELDS(candidate_fields), &arr[i], code, err))) {
 			free(arr);
 			return r;
 		}
@@ -388,14 +390,13 @@ eca_wire_parse_dnmap(const json_t *j, struct eca_dnmap *out,
 	if (!json_is_object(j))
 		return eca_err_set(err, code, "a mapping must be an object");
 	if ((r = eca_wire_get_fields(j, dnmap_fields,
-	    WIRE_NFIELDS(dnmap_fields), out, code, err)) != 0)
+		 WIRE_NFIELDS(dnmap_fields), out, code, err)) != 0)
 		memset(out, 0, sizeof(*out));
 	return r;
 }
 
 int
-eca_wire_roster_add_maps(json_t *roster, const struct eca_dnmap *m,
-    size_t n)
+eca_wire_roster_add_maps(json_t *roster, const struct eca_dnmap *m, size_t n)
 {
 	json_t *a;
 	size_t i;
@@ -404,8 +405,9 @@ eca_wire_roster_add_maps(json_t *roster, const struct eca_dnmap *m,
 	    (a = json_array()) == NULL)
 		return ECA_ERR_NOMEM;
 	for (i = 0; i < n; i++)
-		if (json_array_append_new(a, fields_object(roster_map_fields,
-		    WIRE_NFIELDS(roster_map_fields), &m[i])) != 0) {
+		if (json_array_append_new(a,
+			fields_object(roster_map_fields,
+			    WIRE_NFIELDS(roster_map_fields), &m[i])) != 0) {
 			json_decref(a);
 			return ECA_ERR_NOMEM;
 		}

@@ -36,7 +36,8 @@
 
 #include "util.h"
 
-#define CERT_REMEDY "provide the leaf certificate first, then its " \
+#define CERT_REMEDY                                                            \
+	"provide the leaf certificate first, then its "                        \
 	"intermediates, as PEM, DER or PKCS#7"
 
 static int
@@ -47,7 +48,8 @@ check_private_mode(const char *path, const char *what, mode_t mode,
 		return 0;
 	return eca_err_set(err, ECA_ERR_FILE_PERMISSIONS,
 	    "%s file %s is accessible by group or others (mode %04o): "
-	    "run chmod 600 %s", what, path, (unsigned)(mode & 07777), path);
+	    "run chmod 600 %s",
+	    what, path, (unsigned)(mode & 07777), path);
 }
 
 /* Prefix err->msg with "prefix: " (for adding a path to a parse error). */
@@ -92,7 +94,7 @@ eca_x509_name_rfc2253(const X509_NAME *name, char *buf, size_t size,
 		memcpy(buf, p, (size_t)len);
 	buf[len] = '\0';
 	r = 0;
- out:
+out:
 	BIO_free(bio);
 	return r;
 }
@@ -101,8 +103,8 @@ const char *
 eca_x509_subject_str(X509 *x, char *buf, size_t size)
 {
 	if (x == NULL ||
-	    eca_x509_name_rfc2253(X509_get_subject_name(x), buf, size,
-	    NULL) != 0)
+	    eca_x509_name_rfc2253(X509_get_subject_name(x), buf, size, NULL) !=
+		0)
 		eca_text_fmt(buf, size, "(unnamed certificate)");
 	return buf;
 }
@@ -112,12 +114,13 @@ eca_x509_subject_str(X509 *x, char *buf, size_t size)
  */
 
 static int
-push_cert(STACK_OF(X509) *all, X509 **x, struct eca_err *err)
+push_cert(STACK_OF(X509) * all, X509 **x, struct eca_err *err)
 {
 	if (sk_X509_num(all) >= ECA_CHAIN_MAX)
 		return eca_err_set(err, ECA_ERR_PARSE,
 		    "more than %d certificates in the chain: " CERT_REMEDY
-		    " (at most %d)", ECA_CHAIN_MAX, ECA_CHAIN_MAX);
+		    " (at most %d)",
+		    ECA_CHAIN_MAX, ECA_CHAIN_MAX);
 	if (sk_X509_push(all, *x) <= 0)
 		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 	*x = NULL;
@@ -129,8 +132,8 @@ push_cert(STACK_OF(X509) *all, X509 **x, struct eca_err *err)
  * tells a certificate with trailing bytes from something else entirely.
  */
 static int
-der_cert(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
-    X509 **out, int *decoded, struct eca_err *err)
+der_cert(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len, X509 **out,
+    int *decoded, struct eca_err *err)
 {
 	const unsigned char *p = buf;
 	X509 *x = NULL;
@@ -157,14 +160,15 @@ der_cert(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
 		*decoded = 1;
 	if (p != buf + len) {
 		r = eca_err_set(err, ECA_ERR_PARSE,
-		    "%zu unexpected bytes after the DER certificate: "
-		    CERT_REMEDY, (size_t)(buf + len - p));
+		    "%zu unexpected bytes after the DER "
+		    "certificate: " CERT_REMEDY,
+		    (size_t)(buf + len - p));
 		goto out;
 	}
 	*out = x;
 	x = NULL;
 	r = 0;
- out:
+out:
 	X509_free(x);
 	return r;
 }
@@ -175,7 +179,7 @@ der_cert(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
  * up by issuer, then anything left over.
  */
 static int
-order_p7_certs(STACK_OF(X509) *certs, STACK_OF(X509) *all,
+order_p7_certs(STACK_OF(X509) * certs, STACK_OF(X509) * all,
     struct eca_err *err)
 {
 	X509 *cur = NULL, *x, *y;
@@ -185,8 +189,9 @@ order_p7_certs(STACK_OF(X509) *certs, STACK_OF(X509) *all,
 	n = sk_X509_num(certs);
 	if (n > ECA_CHAIN_MAX)
 		return eca_err_set(err, ECA_ERR_PARSE,
-		    "more than %d certificates in the PKCS#7 chain: "
-		    CERT_REMEDY, ECA_CHAIN_MAX);
+		    "more than %d certificates in the PKCS#7 "
+		    "chain: " CERT_REMEDY,
+		    ECA_CHAIN_MAX);
 	memset(used, 0, sizeof(used));
 	for (i = 0; i < n && cur == NULL; i++) {
 		x = sk_X509_value(certs, i);
@@ -215,9 +220,10 @@ order_p7_certs(STACK_OF(X509) *certs, STACK_OF(X509) *all,
 		cur = NULL;
 		for (j = 0; j < n && cur == NULL; j++) {
 			y = sk_X509_value(certs, j);
-			if (!used[j] && X509_check_issued(y,
-			    sk_X509_value(all, sk_X509_num(all) - 1)) ==
-			    X509_V_OK) {
+			if (!used[j] &&
+			    X509_check_issued(y,
+				sk_X509_value(all, sk_X509_num(all) - 1)) ==
+				X509_V_OK) {
 				cur = y;
 				used[j] = 1;
 			}
@@ -239,11 +245,11 @@ order_p7_certs(STACK_OF(X509) *certs, STACK_OF(X509) *all,
 /* A DER PKCS#7 SignedData occupying exactly len bytes. */
 static int
 der_pkcs7(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
-    STACK_OF(X509) *all, struct eca_err *err)
+    STACK_OF(X509) * all, struct eca_err *err)
 {
 	const unsigned char *p = buf;
 	PKCS7 *p7 = NULL;
-	STACK_OF(X509) *certs;
+	STACK_OF(X509) * certs;
 	int r = ECA_ERR_INTERNAL;
 
 	if (len > LONG_MAX)
@@ -271,7 +277,7 @@ der_pkcs7(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
 		goto out;
 	}
 	r = order_p7_certs(certs, all, err);
- out:
+out:
 	PKCS7_free(p7);
 	return r;
 }
@@ -298,7 +304,7 @@ is_p7_pem_name(const char *name)
  */
 static int
 pem_certs(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
-    STACK_OF(X509) *all, struct eca_err *err)
+    STACK_OF(X509) * all, struct eca_err *err)
 {
 	BIO *bio = NULL;
 	char *name = NULL, *header = NULL;
@@ -317,7 +323,7 @@ pem_certs(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
 	ERR_clear_error();
 	for (;;) {
 		if (PEM_read_bio_ex(bio, &name, &header, &data, &datalen,
-		    PEM_FLAG_EAY_COMPATIBLE) != 1) {
+			PEM_FLAG_EAY_COMPATIBLE) != 1) {
 			e = ERR_peek_last_error();
 			if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
 			    ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
@@ -325,15 +331,14 @@ pem_certs(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
 				break;
 			}
 			r = eca_err_set(err, ECA_ERR_PARSE,
-			    "PEM block %d is broken or truncated",
-			    nblocks + 1);
+			    "PEM block %d is broken or truncated", nblocks + 1);
 			eca_err_add_openssl(err);
 			goto out;
 		}
 		nblocks++;
 		if (is_cert_pem_name(name)) {
 			if ((r = der_cert(libctx, data, (size_t)datalen, &x,
-			    NULL, err)) != 0) {
+				 NULL, err)) != 0) {
 				err_prefix(err, "PEM certificate block");
 				goto out;
 			}
@@ -341,7 +346,7 @@ pem_certs(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
 				goto out;
 		} else if (is_p7_pem_name(name)) {
 			if ((r = der_pkcs7(libctx, data, (size_t)datalen, all,
-			    err)) != 0)
+				 err)) != 0)
 				goto out;
 		}
 		OPENSSL_cleanse(data, (size_t)datalen);
@@ -357,7 +362,7 @@ pem_certs(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
 		goto out;
 	}
 	r = 0;
- out:
+out:
 	if (data != NULL) {
 		OPENSSL_cleanse(data, (size_t)datalen);
 		OPENSSL_free(data);
@@ -378,8 +383,8 @@ looks_like_pem(const unsigned char *buf, size_t len)
 }
 
 int
-eca_x509_parse_chain(OSSL_LIB_CTX *libctx, const unsigned char *buf,
-    size_t len, X509 **leaf, STACK_OF(X509) **chain, struct eca_err *err)
+eca_x509_parse_chain(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
+    X509 **leaf, STACK_OF(X509) * *chain, struct eca_err *err)
 {
 	STACK_OF(X509) *all = NULL;
 	X509 *x = NULL;
@@ -418,7 +423,7 @@ eca_x509_parse_chain(OSSL_LIB_CTX *libctx, const unsigned char *buf,
 	*chain = all;
 	all = NULL;
 	r = 0;
- out:
+out:
 	X509_free(x);
 	sk_X509_pop_free(all, X509_free);
 	ERR_clear_error();
@@ -427,7 +432,7 @@ eca_x509_parse_chain(OSSL_LIB_CTX *libctx, const unsigned char *buf,
 
 int
 eca_x509_load_chain(OSSL_LIB_CTX *libctx, const char *path, X509 **leaf,
-    STACK_OF(X509) **chain, struct eca_err *err)
+    STACK_OF(X509) * *chain, struct eca_err *err)
 {
 	unsigned char *buf;
 	size_t len;
@@ -436,10 +441,9 @@ eca_x509_load_chain(OSSL_LIB_CTX *libctx, const char *path, X509 **leaf,
 	*leaf = NULL;
 	*chain = NULL;
 	if ((r = eca_util_read_file(path, "certificate", ECA_CERT_FILE_MAX,
-	    &buf, &len, NULL, NULL, err)) != 0)
+		 &buf, &len, NULL, NULL, err)) != 0)
 		return r;
-	if ((r = eca_x509_parse_chain(libctx, buf, len, leaf, chain,
-	    err)) != 0)
+	if ((r = eca_x509_parse_chain(libctx, buf, len, leaf, chain, err)) != 0)
 		err_prefix(err, path);
 	eca_util_free_file(buf, len);
 	return r;
@@ -478,8 +482,8 @@ pass_cb(char *buf, size_t size, size_t *len, const OSSL_PARAM params[],
 }
 
 int
-eca_x509_parse_key(OSSL_LIB_CTX *libctx, const unsigned char *buf,
-    size_t len, const char *pass, EVP_PKEY **out, struct eca_err *err)
+eca_x509_parse_key(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
+    const char *pass, EVP_PKEY **out, struct eca_err *err)
 {
 	OSSL_DECODER_CTX *dctx = NULL;
 	EVP_PKEY *pkey = NULL;
@@ -529,7 +533,7 @@ eca_x509_parse_key(OSSL_LIB_CTX *libctx, const unsigned char *buf,
 	*out = pkey;
 	pkey = NULL;
 	r = 0;
- out:
+out:
 	EVP_PKEY_free(pkey);
 	OSSL_DECODER_CTX_free(dctx);
 	ERR_clear_error();
@@ -538,16 +542,15 @@ eca_x509_parse_key(OSSL_LIB_CTX *libctx, const unsigned char *buf,
 
 /* The passphrase is the first line of the file, without its newline. */
 static int
-read_passphrase(const char *path, char *pass, size_t size,
-    struct eca_err *err)
+read_passphrase(const char *path, char *pass, size_t size, struct eca_err *err)
 {
 	unsigned char *buf;
 	size_t len, n;
 	mode_t mode;
 	int r;
 
-	if ((r = eca_util_read_file(path, "passphrase", ECA_CERT_FILE_MAX,
-	    &buf, &len, &mode, NULL, err)) != 0)
+	if ((r = eca_util_read_file(path, "passphrase", ECA_CERT_FILE_MAX, &buf,
+		 &len, &mode, NULL, err)) != 0)
 		return r;
 	if ((r = check_private_mode(path, "passphrase", mode, err)) != 0)
 		goto out;
@@ -559,20 +562,21 @@ read_passphrase(const char *path, char *pass, size_t size,
 	    memchr(buf, '\0', n) != NULL) {
 		r = eca_err_set(err, ECA_ERR_PASSPHRASE,
 		    "passphrase file %s must hold the passphrase (1 to %d "
-		    "characters) on its first line", path, ECA_PASSPHRASE_MAX);
+		    "characters) on its first line",
+		    path, ECA_PASSPHRASE_MAX);
 		goto out;
 	}
 	memcpy(pass, buf, n);
 	pass[n] = '\0';
 	r = 0;
- out:
+out:
 	eca_util_free_file(buf, len);
 	return r;
 }
 
 int
-eca_x509_load_key(OSSL_LIB_CTX *libctx, const char *path,
-    const char *passfile, EVP_PKEY **out, struct eca_err *err)
+eca_x509_load_key(OSSL_LIB_CTX *libctx, const char *path, const char *passfile,
+    EVP_PKEY **out, struct eca_err *err)
 {
 	unsigned char *buf = NULL;
 	char pass[ECA_PASSPHRASE_MAX + 1];
@@ -587,20 +591,20 @@ eca_x509_load_key(OSSL_LIB_CTX *libctx, const char *path,
 	 * that test_secrets.c can check every such buffer is wiped.
 	 */
 	if ((r = eca_util_read_file(path, "private key", ECA_CERT_FILE_MAX,
-	    &buf, &len, &mode, NULL, err)) != 0)
+		 &buf, &len, &mode, NULL, err)) != 0)
 		goto out;
 	if ((r = check_private_mode(path, "private key", mode, err)) != 0)
 		goto out;
 	if (passfile != NULL) {
-		if ((r = read_passphrase(passfile, pass, sizeof(pass),
-		    err)) != 0)
+		if ((r = read_passphrase(passfile, pass, sizeof(pass), err)) !=
+		    0)
 			goto out;
 		havepass = 1;
 	}
-	if ((r = eca_x509_parse_key(libctx, buf, len,
-	    havepass ? pass : NULL, out, err)) != 0)
+	if ((r = eca_x509_parse_key(libctx, buf, len, havepass ? pass : NULL,
+		 out, err)) != 0)
 		err_prefix(err, path);
- out:
+out:
 	OPENSSL_cleanse(pass, sizeof(pass));
 	eca_util_free_file(buf, len);
 	return r;
@@ -623,7 +627,7 @@ dir_has_hashed_entries(const char *path)
 		return 0;
 	while (!found && (de = readdir(d)) != NULL) {
 		for (i = 0; i < 8 && isxdigit((unsigned char)de->d_name[i]);
-		    i++)
+		     i++)
 			;
 		if (i == 8 && de->d_name[8] == '.' &&
 		    isdigit((unsigned char)de->d_name[9]))
@@ -636,7 +640,7 @@ dir_has_hashed_entries(const char *path)
 static int
 count_store_certs(X509_STORE *store)
 {
-	STACK_OF(X509_OBJECT) *objs;
+	STACK_OF(X509_OBJECT) * objs;
 	int i, n = 0;
 
 	/* The store is ours alone here, so reading it unlocked is safe. */
@@ -649,8 +653,8 @@ count_store_certs(X509_STORE *store)
 }
 
 int
-eca_x509_load_trust(OSSL_LIB_CTX *libctx, const char *path,
-    X509_STORE **out, struct eca_err *err)
+eca_x509_load_trust(OSSL_LIB_CTX *libctx, const char *path, X509_STORE **out,
+    struct eca_err *err)
 {
 	X509_STORE *store = NULL;
 	X509_LOOKUP *lookup;
@@ -683,12 +687,12 @@ eca_x509_load_trust(OSSL_LIB_CTX *libctx, const char *path,
 		if (!dir_has_hashed_entries(path)) {
 			r = eca_err_set(err, ECA_ERR_PARSE,
 			    "trust store directory %s holds no hashed "
-			    "certificate names: run openssl rehash %s", path,
-			    path);
+			    "certificate names: run openssl rehash %s",
+			    path, path);
 			goto out;
 		}
 		if ((lookup = X509_STORE_add_lookup(store,
-		    X509_LOOKUP_hash_dir())) == NULL ||
+			 X509_LOOKUP_hash_dir())) == NULL ||
 		    X509_LOOKUP_add_dir(lookup, path, X509_FILETYPE_PEM) != 1) {
 			r = eca_err_set(err, ECA_ERR_PARSE,
 			    "cannot use trust store directory %s", path);
@@ -706,7 +710,8 @@ eca_x509_load_trust(OSSL_LIB_CTX *libctx, const char *path,
 			r = eca_err_set(err, ECA_ERR_PARSE,
 			    "trust store %s holds no readable CA certificate: "
 			    "put the PEM certificates of the CAs that issue "
-			    "this domain's certificates in it", path);
+			    "this domain's certificates in it",
+			    path);
 			eca_err_add_openssl(err);
 			goto out;
 		}
@@ -714,7 +719,7 @@ eca_x509_load_trust(OSSL_LIB_CTX *libctx, const char *path,
 	*out = store;
 	store = NULL;
 	r = 0;
- out:
+out:
 	X509_STORE_free(store);
 	ERR_clear_error();
 	return r;
@@ -764,7 +769,7 @@ eca_cred_free(struct eca_cred *cred)
  * would be the wrong remedy.
  */
 int
-eca_x509_key_match_chain(const char *path, X509 *leaf, STACK_OF(X509) *chain,
+eca_x509_key_match_chain(const char *path, X509 *leaf, STACK_OF(X509) * chain,
     EVP_PKEY *key, struct eca_err *err)
 {
 	char first[ECA_DN_MAX], subj[ECA_DN_MAX];
@@ -782,8 +787,8 @@ eca_x509_key_match_chain(const char *path, X509 *leaf, STACK_OF(X509) *chain,
 		    "%s lists %s first, but the private key belongs to "
 		    "certificate %d, %s: the chain is in the wrong order; "
 		    "list this host's certificate first, then its "
-		    "intermediates", path,
-		    eca_x509_subject_str(leaf, first, sizeof(first)),
+		    "intermediates",
+		    path, eca_x509_subject_str(leaf, first, sizeof(first)),
 		    i + 2, eca_x509_subject_str(x, subj, sizeof(subj)));
 		break;
 	}
@@ -798,9 +803,11 @@ eca_x509_trust_set_partial(X509_STORE *trust, int on, struct eca_err *err)
 
 	if (trust == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL, "no trust store");
-	if ((on && X509_STORE_set_flags(trust, X509_V_FLAG_PARTIAL_CHAIN) !=
-	    1) || (!on && X509_VERIFY_PARAM_clear_flags(
-	    X509_STORE_get0_param(trust), X509_V_FLAG_PARTIAL_CHAIN) != 1))
+	if ((on &&
+		X509_STORE_set_flags(trust, X509_V_FLAG_PARTIAL_CHAIN) != 1) ||
+	    (!on &&
+		X509_VERIFY_PARAM_clear_flags(X509_STORE_get0_param(trust),
+		    X509_V_FLAG_PARTIAL_CHAIN) != 1))
 		r = eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot set ECA_TRUST_PARTIAL_CHAIN on the trust store");
 	ERR_clear_error();
@@ -827,13 +834,13 @@ auto_chain_keys(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 	/* Built as far as it goes; a chain that does not verify is judged
 	 * by the peers, with its own reason. */
 	if ((sent = X509_build_chain(cred->leaf, NULL, cred->trust, 1, libctx,
-	    NULL)) == NULL)
+		 NULL)) == NULL)
 		goto out;
 	for (i = 1; i < sk_X509_num(sent); i++)
 		if ((r = eca_x509_check_key_strength(sk_X509_value(sent, i),
-		    err)) != 0)
+			 err)) != 0)
 			break;
- out:
+out:
 	sk_X509_pop_free(sent, X509_free);
 	ERR_clear_error();
 	return r;
@@ -856,9 +863,10 @@ eca_cred_load(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 		r = eca_err_set(err, ECA_ERR_CONFIG,
 		    "%s is not set: configure this host's certificate "
 		    "(ECA_CERT_PATH, ECA_PRIVATE_KEY_PATH, "
-		    "ECA_TRUST_STORE_PATH)", cfg->cert_path == NULL ?
-		    "ECA_CERT_PATH" : cfg->key_path == NULL ?
-		    "ECA_PRIVATE_KEY_PATH" : "ECA_TRUST_STORE_PATH");
+		    "ECA_TRUST_STORE_PATH)",
+		    cfg->cert_path == NULL    ? "ECA_CERT_PATH" :
+			cfg->key_path == NULL ? "ECA_PRIVATE_KEY_PATH" :
+						"ECA_TRUST_STORE_PATH");
 		goto out;
 	}
 	if ((cred = calloc(1, sizeof(*cred))) == NULL) {
@@ -866,24 +874,24 @@ eca_cred_load(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 		goto out;
 	}
 	if ((r = eca_x509_load_chain(libctx, cfg->cert_path, &cred->leaf,
-	    &cred->chain, err)) != 0)
+		 &cred->chain, err)) != 0)
 		goto out;
 	if ((r = eca_x509_load_key(libctx, cfg->key_path,
-	    cfg->key_passphrase_file, &cred->key, err)) != 0)
+		 cfg->key_passphrase_file, &cred->key, err)) != 0)
 		goto out;
 	if ((r = eca_x509_key_match_chain(cfg->cert_path, cred->leaf,
-	    cred->chain, cred->key, err)) != 0)
+		 cred->chain, cred->key, err)) != 0)
 		goto out;
 	if ((r = eca_x509_load_trust(libctx, cfg->trust_store_path,
-	    &cred->trust, err)) != 0 ||
+		 &cred->trust, err)) != 0 ||
 	    (r = eca_x509_trust_set_partial(cred->trust,
-	    cfg->trust_partial_chain, err)) != 0 ||
+		 cfg->trust_partial_chain, err)) != 0 ||
 	    (r = auto_chain_keys(libctx, cred, err)) != 0)
 		goto out;
 	*out = cred;
 	cred = NULL;
 	r = 0;
- out:
+out:
 	eca_cred_free(cred);
 	return r;
 }

@@ -90,10 +90,10 @@ printable(const char *s, size_t len, char *buf, size_t size)
  * the rule does not move with OpenSSL's version.
  */
 static int
-check_name_constraints(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
+check_name_constraints(STACK_OF(X509) * path, NAME_CONSTRAINTS **ncs, int n,
     const char *name, size_t nlen, struct eca_err *err)
 {
-	STACK_OF(GENERAL_SUBTREE) *sk;
+	STACK_OF(GENERAL_SUBTREE) * sk;
 	const GENERAL_SUBTREE *sub;
 	const char *b;
 	char subj[ECA_DN_MAX], nbuf[ECA_HOST_MAX], bbuf[ECA_HOST_MAX];
@@ -105,7 +105,7 @@ check_name_constraints(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
 			continue;
 		for (pass = 0; pass < 2; pass++) {
 			sk = pass == 0 ? ncs[i]->permittedSubtrees :
-			    ncs[i]->excludedSubtrees;
+					 ncs[i]->excludedSubtrees;
 			permitted = 0;
 			ndns = 0;
 			for (j = 0; j < sk_GENERAL_SUBTREE_num(sk); j++) {
@@ -119,17 +119,18 @@ check_name_constraints(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
 				blen = (size_t)ASN1_STRING_length(
 				    sub->base->d.dNSName);
 				if ((m = eca_x509_dns_in_subtree(name, nlen, b,
-				    blen)) < 0)
+					 blen)) < 0)
 					return eca_err_set(err,
 					    ECA_ERR_BAD_CERTIFICATE,
 					    "CA %s has a malformed DNS name "
 					    "constraint \"%s\": request a "
 					    "certificate from a CA whose name "
 					    "constraints are host names",
-					    eca_x509_subject_str(sk_X509_value(
-					    path, i), subj, sizeof(subj)),
+					    eca_x509_subject_str(
+						sk_X509_value(path, i), subj,
+						sizeof(subj)),
 					    printable(b, blen, bbuf,
-					    sizeof(bbuf)));
+						sizeof(bbuf)));
 				if (m && pass == 1)
 					return eca_err_set(err,
 					    ECA_ERR_BAD_CERTIFICATE,
@@ -138,22 +139,23 @@ check_name_constraints(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
 					    "%s's name constraints: request a "
 					    "certificate the CA may issue",
 					    printable(name, nlen, nbuf,
-					    sizeof(nbuf)), printable(b, blen,
-					    bbuf, sizeof(bbuf)),
-					    eca_x509_subject_str(sk_X509_value(
-					    path, i), subj, sizeof(subj)));
+						sizeof(nbuf)),
+					    printable(b, blen, bbuf,
+						sizeof(bbuf)),
+					    eca_x509_subject_str(
+						sk_X509_value(path, i), subj,
+						sizeof(subj)));
 				permitted |= m;
 			}
 			if (pass == 0 && ndns > 0 && !permitted)
-				return eca_err_set(err,
-				    ECA_ERR_BAD_CERTIFICATE,
+				return eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 				    "the DNS name %s is outside every "
 				    "permitted subtree of CA %s's name "
 				    "constraints: request a certificate the "
-				    "CA may issue", printable(name, nlen, nbuf,
-				    sizeof(nbuf)), eca_x509_subject_str(
-				    sk_X509_value(path, i), subj,
-				    sizeof(subj)));
+				    "CA may issue",
+				    printable(name, nlen, nbuf, sizeof(nbuf)),
+				    eca_x509_subject_str(sk_X509_value(path, i),
+					subj, sizeof(subj)));
 		}
 	}
 	return 0;
@@ -168,7 +170,7 @@ check_name_constraints(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
  * under the SAN and CN rules, so it is checked too.
  */
 static int
-check_leaf_names(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
+check_leaf_names(STACK_OF(X509) * path, NAME_CONSTRAINTS **ncs, int n,
     struct eca_err *err)
 {
 	GENERAL_NAMES *gens = NULL;
@@ -183,8 +185,8 @@ check_leaf_names(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
 	if (gens == NULL && crit != -1) {
 		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "certificate %s has a malformed or repeated "
-		    "subjectAltName extension", eca_x509_subject_str(leaf,
-		    subj, sizeof(subj)));
+		    "subjectAltName extension",
+		    eca_x509_subject_str(leaf, subj, sizeof(subj)));
 		goto out;
 	}
 	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
@@ -209,21 +211,20 @@ check_leaf_names(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
 			    "label, leading or trailing dot, or a character "
 			    "other than letters, digits and '-'): "
 			    "request a certificate whose DNS names are host "
-			    "names", eca_x509_subject_str(leaf, subj,
-			    sizeof(subj)), printable(s, len, nbuf,
-			    sizeof(nbuf)));
+			    "names",
+			    eca_x509_subject_str(leaf, subj, sizeof(subj)),
+			    printable(s, len, nbuf, sizeof(nbuf)));
 			goto out;
 		}
 		ndns++;
-		if ((r = check_name_constraints(path, ncs, n, s, len,
-		    err)) != 0)
+		if ((r = check_name_constraints(path, ncs, n, s, len, err)) !=
+		    0)
 			goto out;
 	}
 	if (ndns == 0 && x509_subject_cn(leaf, cn, sizeof(cn)) == 0 &&
 	    san_dns_is_valid(cn, strlen(cn)))
-		r = check_name_constraints(path, ncs, n, cn, strlen(cn),
-		    err);
- out:
+		r = check_name_constraints(path, ncs, n, cn, strlen(cn), err);
+out:
 	GENERAL_NAMES_free(gens);
 	return r;
 }
@@ -246,35 +247,39 @@ path_len(X509_STORE_CTX *ctx)
 
 /* The anchor (the last of n) is a CA certificate, not the leaf itself. */
 static int
-check_anchor(STACK_OF(X509) *path, int n, struct eca_err *err)
+check_anchor(STACK_OF(X509) * path, int n, struct eca_err *err)
 {
 	char subj[ECA_DN_MAX];
 	X509 *anchor = sk_X509_value(path, n - 1);
 
 	if (n > 1 && X509_check_ca(anchor) != 0)
 		return 0;
-	return eca_err_set(err, ECA_ERR_UNTRUSTED, "certificate %s is "
+	return eca_err_set(err, ECA_ERR_UNTRUSTED,
+	    "certificate %s is "
 	    "trusted as a trust anchor itself but is not a CA certificate: "
 	    "put the issuing CA in ECA_TRUST_STORE_PATH, not host "
-	    "certificates", eca_x509_subject_str(anchor, subj, sizeof(subj)));
+	    "certificates",
+	    eca_x509_subject_str(anchor, subj, sizeof(subj)));
 }
 
 /* Every key of the path, the anchor's included, is strong enough. */
 static int
-check_path_keys(STACK_OF(X509) *path, int n, struct eca_err *err)
+check_path_keys(STACK_OF(X509) * path, int n, struct eca_err *err)
 {
 	char msg[ECA_ERR_MSG_MAX];
 	int i, r;
 
 	for (i = 0; i < n; i++) {
 		if ((r = eca_x509_check_key_strength(sk_X509_value(path, i),
-		    err)) == 0)
+			 err)) == 0)
 			continue;
 		if (i == n - 1 && err != NULL) {
 			eca_text_fmt(msg, sizeof(msg), "%s", err->msg);
-			(void)eca_err_set(err, r, "the trust anchor in "
+			(void)eca_err_set(err, r,
+			    "the trust anchor in "
 			    "ECA_TRUST_STORE_PATH is weak: %s; replace it (and "
-			    "the chains under it)", msg);
+			    "the chains under it)",
+			    msg);
 		}
 		return r;
 	}
@@ -286,7 +291,7 @@ check_path_keys(STACK_OF(X509) *path, int n, struct eca_err *err)
  * CA certificates, well formed, never an empty subtree list.
  */
 static int
-read_name_constraints(STACK_OF(X509) *path, int n, NAME_CONSTRAINTS **ncs,
+read_name_constraints(STACK_OF(X509) * path, int n, NAME_CONSTRAINTS **ncs,
     struct eca_err *err)
 {
 	char subj[ECA_DN_MAX];
@@ -297,8 +302,8 @@ read_name_constraints(STACK_OF(X509) *path, int n, NAME_CONSTRAINTS **ncs,
 	for (i = 0; i < n; i++) {
 		x = sk_X509_value(path, i);
 		crit = -1;
-		nc = ncs[i] = X509_get_ext_d2i(x, NID_name_constraints, &crit,
-		    NULL);
+		nc = ncs[i] =
+		    X509_get_ext_d2i(x, NID_name_constraints, &crit, NULL);
 		if (nc == NULL && crit == -1)
 			continue;
 		if (i == 0 || X509_check_ca(x) == 0)
@@ -309,11 +314,11 @@ read_name_constraints(STACK_OF(X509) *path, int n, NAME_CONSTRAINTS **ncs,
 			    eca_x509_subject_str(x, subj, sizeof(subj)));
 		if (nc == NULL ||
 		    (nc->permittedSubtrees == NULL &&
-		    nc->excludedSubtrees == NULL) ||
+			nc->excludedSubtrees == NULL) ||
 		    (nc->permittedSubtrees != NULL &&
-		    sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) <= 0) ||
+			sk_GENERAL_SUBTREE_num(nc->permittedSubtrees) <= 0) ||
 		    (nc->excludedSubtrees != NULL &&
-		    sk_GENERAL_SUBTREE_num(nc->excludedSubtrees) <= 0))
+			sk_GENERAL_SUBTREE_num(nc->excludedSubtrees) <= 0))
 			return eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 			    "CA %s has malformed name constraints (repeated, "
 			    "unreadable, or an empty subtree list): request a "
@@ -343,12 +348,12 @@ x509_check_path(X509_STORE_CTX *ctx, struct eca_err *err)
 	/* All but the anchor's own, which nothing verifies. */
 	for (i = 0; i < n - 1; i++)
 		if ((r = eca_x509_check_signature(sk_X509_value(path, i),
-		    err)) != 0)
+			 err)) != 0)
 			goto out;
 	if ((r = read_name_constraints(path, n, ncs, err)) != 0)
 		goto out;
 	r = check_leaf_names(path, ncs, n, err);
- out:
+out:
 	for (i = 0; i < (int)(sizeof(ncs) / sizeof(ncs[0])); i++)
 		NAME_CONSTRAINTS_free(ncs[i]);
 	ERR_clear_error();

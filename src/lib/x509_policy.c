@@ -40,7 +40,7 @@ map_verify_error(int e, const char **remedy)
 		return ECA_ERR_EXPIRED;
 	case X509_V_ERR_CERT_NOT_YET_VALID:
 		*remedy = "check the system clock or wait until the "
-		    "certificate becomes valid";
+			  "certificate becomes valid";
 		return ECA_ERR_NOT_YET_VALID;
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -50,14 +50,14 @@ map_verify_error(int e, const char **remedy)
 	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 		*remedy = "install the issuing CA in ECA_TRUST_STORE_PATH "
-		    "and send the intermediates with the certificate";
+			  "and send the intermediates with the certificate";
 		return ECA_ERR_UNTRUSTED;
 	case X509_V_ERR_CERT_REVOKED:
 		*remedy = "request a new certificate";
 		return ECA_ERR_REVOKED;
 	case X509_V_ERR_INVALID_PURPOSE:
 		*remedy = "request a certificate whose extended key usage "
-		    "allows both clientAuth and serverAuth";
+			  "allows both clientAuth and serverAuth";
 		return ECA_ERR_BAD_KEY_USAGE;
 	default:
 		*remedy = "request a certificate that follows RFC 5280";
@@ -78,7 +78,7 @@ eca_x509_time(const ASN1_TIME *t, int64_t *out)
 }
 
 int
-eca_x509_chain_window(STACK_OF(X509) *chain, int64_t window[2])
+eca_x509_chain_window(STACK_OF(X509) * chain, int64_t window[2])
 {
 	int64_t nb, na;
 	X509 *x;
@@ -111,8 +111,7 @@ eca_x509_chain_window(STACK_OF(X509) *chain, int64_t window[2])
  */
 static int
 verify_chain(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) *chain, time_t now, int64_t window[2],
-    struct eca_err *err)
+    STACK_OF(X509) * chain, time_t now, int64_t window[2], struct eca_err *err)
 {
 	X509_STORE_CTX *ctx = NULL;
 	X509_VERIFY_PARAM *param;
@@ -147,9 +146,12 @@ verify_chain(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
 		e = X509_STORE_CTX_get_error(ctx);
 		r = map_verify_error(e, &remedy);
 		(void)eca_err_set(err, r, "certificate %s: %s; %s",
-		    eca_x509_subject_str(X509_STORE_CTX_get_current_cert(ctx)
-		    != NULL ? X509_STORE_CTX_get_current_cert(ctx) : leaf, subj,
-		    sizeof(subj)), X509_verify_cert_error_string(e), remedy);
+		    eca_x509_subject_str(X509_STORE_CTX_get_current_cert(ctx) !=
+				NULL ?
+			    X509_STORE_CTX_get_current_cert(ctx) :
+			    leaf,
+			subj, sizeof(subj)),
+		    X509_verify_cert_error_string(e), remedy);
 		goto out;
 	}
 	/* The same certificate serves both ends of host-to-host TLS. */
@@ -157,21 +159,22 @@ verify_chain(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
 		r = eca_err_set(err, ECA_ERR_BAD_KEY_USAGE,
 		    "certificate %s cannot be used by a TLS server: request "
 		    "a certificate whose key usage allows both clientAuth "
-		    "and serverAuth", eca_x509_subject_str(leaf, subj,
-		    sizeof(subj)));
+		    "and serverAuth",
+		    eca_x509_subject_str(leaf, subj, sizeof(subj)));
 		goto out;
 	}
 	if ((r = x509_check_path(ctx, err)) != 0)
 		goto out;
 	/* The chain as built, trust anchor included. */
-	if (window != NULL && eca_x509_chain_window(
-	    X509_STORE_CTX_get0_chain(ctx), window) != 0) {
+	if (window != NULL &&
+	    eca_x509_chain_window(X509_STORE_CTX_get0_chain(ctx), window) !=
+		0) {
 		/* Unreadable dates in a chain that verified: never cached. */
 		window[0] = 0;
 		window[1] = 0;
 	}
 	r = 0;
- out:
+out:
 	X509_STORE_CTX_free(ctx);
 	ERR_clear_error();
 	return r;
@@ -179,7 +182,7 @@ verify_chain(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
 
 int
 eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) *chain, time_t now, struct eca_err *err)
+    STACK_OF(X509) * chain, time_t now, struct eca_err *err)
 {
 	return verify_chain(libctx, trust, leaf, chain, now, NULL, err);
 }
@@ -191,19 +194,20 @@ eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
  */
 static int
 verify_peer_chain(const struct eca_peer_policy *policy, X509 *leaf,
-    STACK_OF(X509) *chain, const uint8_t *key, struct eca_err *err)
+    STACK_OF(X509) * chain, const uint8_t *key, struct eca_err *err)
 {
 	int64_t window[2], now;
 	int r;
 
 	now = policy->now != 0 ? (int64_t)policy->now : (int64_t)time(NULL);
-	if (key != NULL && eca_vcache_lookup(policy->vcache, policy->trust,
-	    key, now))
+	if (key != NULL &&
+	    eca_vcache_lookup(policy->vcache, policy->trust, key, now))
 		return 0;
 	if ((r = verify_chain(policy->libctx, policy->trust, leaf, chain,
-	    policy->now, window, err)) == 0 && key != NULL)
-		eca_vcache_store(policy->vcache, policy->trust, key,
-		    window[0], window[1]);
+		 policy->now, window, err)) == 0 &&
+	    key != NULL)
+		eca_vcache_store(policy->vcache, policy->trust, key, window[0],
+		    window[1]);
 	return r;
 }
 
@@ -223,12 +227,13 @@ key_desc(EVP_PKEY *pkey, char *buf, size_t size)
 	switch (id) {
 	case EVP_PKEY_RSA:
 	case EVP_PKEY_RSA_PSS:
-		eca_text_fmt(buf, size, "%s %d", id == EVP_PKEY_RSA ?
-		    "RSA" : "RSA-PSS", EVP_PKEY_get_bits(pkey));
+		eca_text_fmt(buf, size, "%s %d",
+		    id == EVP_PKEY_RSA ? "RSA" : "RSA-PSS",
+		    EVP_PKEY_get_bits(pkey));
 		break;
 	case EVP_PKEY_EC:
 		if (EVP_PKEY_get_group_name(pkey, group, sizeof(group),
-		    &glen) != 1)
+			&glen) != 1)
 			eca_text_fmt(group, sizeof(group), "unknown curve");
 		curve = group;
 		if (strcmp(group, "prime256v1") == 0)
@@ -248,7 +253,9 @@ key_desc(EVP_PKEY *pkey, char *buf, size_t size)
 	default:
 		eca_text_fmt(buf, size, "%s %d",
 		    id != EVP_PKEY_NONE && OBJ_nid2sn(id) != NULL ?
-		    OBJ_nid2sn(id) : "unknown", EVP_PKEY_get_bits(pkey));
+			OBJ_nid2sn(id) :
+			"unknown",
+		    EVP_PKEY_get_bits(pkey));
 		break;
 	}
 	ERR_clear_error();
@@ -342,13 +349,13 @@ eca_x509_check_usage(X509 *leaf, struct eca_err *err)
 		return eca_err_set(err, ECA_ERR_BAD_KEY_USAGE,
 		    "certificate %s is a CA certificate (basicConstraints "
 		    "CA:TRUE) and cannot identify a host: request an "
-		    "end-entity certificate", eca_x509_subject_str(leaf, subj,
-		    sizeof(subj)));
+		    "end-entity certificate",
+		    eca_x509_subject_str(leaf, subj, sizeof(subj)));
 	if ((flags & EXFLAG_XKUSAGE) != 0) {
 		xku = X509_get_extended_key_usage(leaf);
 		if ((xku & XKU_ANYEKU) == 0 &&
 		    (xku & (XKU_SSL_CLIENT | XKU_SSL_SERVER)) !=
-		    (XKU_SSL_CLIENT | XKU_SSL_SERVER))
+			(XKU_SSL_CLIENT | XKU_SSL_SERVER))
 			return eca_err_set(err, ECA_ERR_BAD_KEY_USAGE,
 			    "certificate %s has an extended key usage "
 			    "without both clientAuth and serverAuth: "
@@ -366,7 +373,7 @@ eca_x509_check_usage(X509 *leaf, struct eca_err *err)
 }
 
 int
-eca_x509_check_acceptable(X509 *leaf, STACK_OF(X509) *chain,
+eca_x509_check_acceptable(X509 *leaf, STACK_OF(X509) * chain,
     struct eca_err *err)
 {
 	X509 *x;
@@ -385,7 +392,7 @@ eca_x509_check_acceptable(X509 *leaf, STACK_OF(X509) *chain,
 			goto out;
 	}
 	r = eca_x509_check_usage(leaf, err);
- out:
+out:
 	ERR_clear_error();
 	return r;
 }
@@ -404,8 +411,8 @@ x509_subject_cn(X509 *x, char *buf, size_t size)
 
 	buf[0] = '\0';
 	name = X509_get_subject_name(x);
-	while ((i = X509_NAME_get_index_by_NID(name, NID_commonName,
-	    last)) >= 0)
+	while (
+	    (i = X509_NAME_get_index_by_NID(name, NID_commonName, last)) >= 0)
 		last = i;
 	if (last < 0)
 		return 0;
@@ -438,16 +445,17 @@ san_has_host(X509 *x, const char *host)
 	char name[ECA_HOST_MAX];
 	int i, match = 0;
 
-	if ((gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
-	    NULL)) == NULL)
+	if ((gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL)) ==
+	    NULL)
 		return 0;
 	for (i = 0; i < sk_GENERAL_NAME_num(gens) && !match; i++) {
 		gen = sk_GENERAL_NAME_value(gens, i);
 		if (gen->type != GEN_DNS)
 			continue;
-		if (eca_hostname_canon_n((const char *)ASN1_STRING_get0_data(
-		    gen->d.dNSName), (size_t)ASN1_STRING_length(gen->d.dNSName),
-		    name, sizeof(name), NULL) != 0)
+		if (eca_hostname_canon_n(
+			(const char *)ASN1_STRING_get0_data(gen->d.dNSName),
+			(size_t)ASN1_STRING_length(gen->d.dNSName), name,
+			sizeof(name), NULL) != 0)
 			continue;
 		match = strcmp(name, host) == 0;
 	}
@@ -456,8 +464,8 @@ san_has_host(X509 *x, const char *host)
 }
 
 int
-eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
-    const char *host, struct eca_err *err)
+eca_x509_identity_matches(X509 *leaf, enum eca_identity rule, const char *host,
+    struct eca_err *err)
 {
 	char got[ECA_DN_MAX], subj[ECA_DN_MAX], canon[ECA_HOST_MAX];
 	char shown[80];
@@ -474,8 +482,10 @@ eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
 	 */
 	if (rule != ECA_ID_DN &&
 	    eca_hostname_canon(host, canon, sizeof(canon), &he) != 0)
-		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH, "%s; no "
-		    "certificate can match it", he.msg);
+		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
+		    "%s; no "
+		    "certificate can match it",
+		    he.msg);
 	switch (rule) {
 	case ECA_ID_SAN:
 		match = san_has_host(leaf, canon);
@@ -505,7 +515,7 @@ eca_x509_identity_matches(X509 *leaf, enum eca_identity rule,
 		break;
 	case ECA_ID_DN:
 		if (eca_x509_name_rfc2253(X509_get_subject_name(leaf), got,
-		    sizeof(got), NULL) == 0)
+			sizeof(got), NULL) == 0)
 			match = strcmp(got, host) == 0;
 		if (!match)
 			(void)eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
@@ -535,22 +545,26 @@ eca_x509_identity_dn(X509 *leaf, eca_dn_map_fn *map, void *arg,
 		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 		    "no host name to match the certificate against");
 	if (eca_x509_name_rfc2253(X509_get_subject_name(leaf), subj,
-	    sizeof(subj), NULL) != 0 || subj[0] == '\0') {
+		sizeof(subj), NULL) != 0 ||
+	    subj[0] == '\0') {
 		ERR_clear_error();
 		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 		    "the certificate has no printable subject, so the identity "
 		    "rule DN cannot name a host with it");
 	}
 	r = map != NULL ? map(arg, subj, mapped, sizeof(mapped)) :
-	    ECA_ERR_NOT_FOUND;
+			  ECA_ERR_NOT_FOUND;
 	if (r == ECA_ERR_NOT_FOUND)
 		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 		    "certificate subject \"%s\" is mapped to no host (the "
 		    "identity rule is DN): an administrator must map it on the "
-		    "primary with `eca map add %s '%s'`", subj, host, subj);
+		    "primary with `eca map add %s '%s'`",
+		    subj, host, subj);
 	if (r != 0)
-		return eca_err_set(err, r, "cannot look up the host of "
-		    "certificate subject \"%s\"", subj);
+		return eca_err_set(err, r,
+		    "cannot look up the host of "
+		    "certificate subject \"%s\"",
+		    subj);
 	if (strcasecmp(mapped, host) != 0)
 		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 		    "certificate subject \"%s\" is mapped to host %s, not %s "
@@ -583,7 +597,8 @@ san_list(X509 *x, char *buf, size_t size, struct eca_err *err)
 	gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
 	/* crit >= 0: there is one, undecodable (or no memory to decode). */
 	if (gens == NULL && crit >= 0)
-		return eca_err_set(err, ECA_ERR_BAD_CERTIFICATE, "the "
+		return eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
+		    "the "
 		    "subjectAltName extension of certificate %s cannot be read",
 		    eca_x509_subject_str(x, subj, sizeof(subj)));
 	if (gens == NULL)
@@ -634,14 +649,15 @@ info_fingerprints(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 	eca_text_hex(md, mdlen, info->fingerprint, 0);
 	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &spki)) <= 0 ||
 	    EVP_Digest(spki, (size_t)len, md, &mdlen, EVP_sha256(), NULL) !=
-	    1 || mdlen != 32) {
+		1 ||
+	    mdlen != 32) {
 		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "cannot compute the public key fingerprint");
 		eca_err_add_openssl(err);
 		goto out;
 	}
 	eca_text_hex(md, mdlen, info->spki_fingerprint, 0);
- out:
+out:
 	OPENSSL_free(spki);
 	return r;
 }
@@ -654,7 +670,8 @@ info_serial(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 	int r = 0;
 
 	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL)) ==
-	    NULL || (hex = BN_bn2hex(bn)) == NULL) {
+		NULL ||
+	    (hex = BN_bn2hex(bn)) == NULL) {
 		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "cannot read the certificate serial number");
 		eca_err_add_openssl(err);
@@ -684,11 +701,13 @@ info_key(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 	 * memory fetching it: no "EC unknown curve" into the registry then.
 	 */
 	if (X509_PUBKEY_get0_param(NULL, NULL, NULL, &alg,
-	    X509_get_X509_PUBKEY(leaf)) == 1 && alg != NULL)
+		X509_get_X509_PUBKEY(leaf)) == 1 &&
+	    alg != NULL)
 		X509_ALGOR_get0(NULL, &ptype, NULL, alg);
 	if (ptype == V_ASN1_OBJECT &&
 	    strcmp(info->key_desc, "EC unknown curve") == 0)
-		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory reading "
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory reading "
 		    "the certificate's key");
 	return 0;
 }
@@ -703,9 +722,9 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 		return eca_err_set(err, ECA_ERR_INTERNAL, "no certificate");
 	if ((r = info_fingerprints(leaf, info, err)) != 0 ||
 	    (r = eca_x509_name_rfc2253(X509_get_subject_name(leaf),
-	    info->subject, sizeof(info->subject), err)) != 0 ||
-	    (r = eca_x509_name_rfc2253(X509_get_issuer_name(leaf),
-	    info->issuer, sizeof(info->issuer), err)) != 0 ||
+		 info->subject, sizeof(info->subject), err)) != 0 ||
+	    (r = eca_x509_name_rfc2253(X509_get_issuer_name(leaf), info->issuer,
+		 sizeof(info->issuer), err)) != 0 ||
 	    (r = info_serial(leaf, info, err)) != 0)
 		goto out;
 	if (eca_x509_time(X509_get0_notBefore(leaf), &info->not_before) != 0 ||
@@ -718,15 +737,17 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 		goto out;
 	eca_text_fmt(info->sig_alg, sizeof(info->sig_alg), "%s",
 	    OBJ_nid2ln(X509_get_signature_nid(leaf)) != NULL ?
-	    OBJ_nid2ln(X509_get_signature_nid(leaf)) : "unknown");
+		OBJ_nid2ln(X509_get_signature_nid(leaf)) :
+		"unknown");
 	if (x509_subject_cn(leaf, info->cn, sizeof(info->cn)) != 0) {
 		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "the certificate commonName is unreadable or longer "
-		    "than %d characters", ECA_HOST_MAX - 1);
+		    "than %d characters",
+		    ECA_HOST_MAX - 1);
 		goto out;
 	}
 	r = san_list(leaf, info->san, sizeof(info->san), err);
- out:
+out:
 	ERR_clear_error();
 	return r;
 }
@@ -736,7 +757,7 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
  */
 int
 eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
-    STACK_OF(X509) *chain, const char *expected_host,
+    STACK_OF(X509) * chain, const char *expected_host,
     struct eca_certinfo *info, struct eca_err *err)
 {
 	struct eca_certinfo local;
@@ -773,24 +794,24 @@ eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
 			    "certificate cannot be checked");
 			goto out;
 		}
-		if ((r = eca_crl_check_keyed(policy->crls, policy->trust,
-		    leaf, chain, key, policy->crl_check, policy->now, NULL,
-		    err)) != 0)
+		if ((r = eca_crl_check_keyed(policy->crls, policy->trust, leaf,
+			 chain, key, policy->crl_check, policy->now, NULL,
+			 err)) != 0)
 			goto out;
 	}
 	if ((r = eca_x509_check_acceptable(leaf, chain, err)) != 0)
 		goto out;
 	/* DN: the subject names a host only through the mapping. */
 	if (expected_host != NULL && policy->identity == ECA_ID_DN &&
-	    (r = eca_x509_identity_dn(leaf, policy->dn_map,
-	    policy->dn_map_arg, expected_host, err)) != 0)
+	    (r = eca_x509_identity_dn(leaf, policy->dn_map, policy->dn_map_arg,
+		 expected_host, err)) != 0)
 		goto out;
 	if (expected_host != NULL && policy->identity != ECA_ID_DN &&
 	    (r = eca_x509_identity_matches(leaf, policy->identity,
-	    expected_host, err)) != 0)
+		 expected_host, err)) != 0)
 		goto out;
 	r = 0;
- out:
+out:
 	ERR_clear_error();
 	return r;
 }

@@ -56,21 +56,21 @@ FILE *__wrap_open_memstream(char **, size_t *);
 struct slot {
 	void *p;
 	size_t size;
-	unsigned long run;	/* the arm it was made under */
-	unsigned long seq;	/* its count in that run */
+	unsigned long run; /* the arm it was made under */
+	unsigned long seq; /* its count in that run */
 };
 
 static struct slot table[SLOTS];
 static size_t nlive;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-static unsigned long fail_at;	/* 0: disarmed */
+static unsigned long fail_at; /* 0: disarmed */
 static int fail_persistent;
 static unsigned long count;
 static unsigned long failed;
-static unsigned long run;	/* arms so far */
-static int jansson_down;	/* see jansson_malloc */
-static int jansson_failed;	/* since the last arm */
+static unsigned long run;  /* arms so far */
+static int jansson_down;   /* see jansson_malloc */
+static int jansson_failed; /* since the last arm */
 /* Allocations whose stack is printed (a leak's, when it is run again). */
 #define TRACE_MAX 8
 static unsigned long trace[TRACE_MAX];
@@ -112,7 +112,7 @@ track(void *p, size_t size)
 		abort();
 	}
 	for (i = slot_of(p); table[i].p != NULL && table[i].p != p;
-	    i = (i + 1) & (SLOTS - 1))
+	     i = (i + 1) & (SLOTS - 1))
 		;
 	/* Found: glibc reused memory freed behind the wrappers' back. */
 	if (table[i].p == NULL)
@@ -123,8 +123,10 @@ track(void *p, size_t size)
 	table[i].seq = count;
 	for (i = 0; i < ntrace; i++)
 		if (trace[i] == count) {
-			fprintf(stderr, "failalloc: allocation %lu (%zu bytes) "
-			    "left behind, made at:\n", count, size);
+			fprintf(stderr,
+			    "failalloc: allocation %lu (%zu bytes) "
+			    "left behind, made at:\n",
+			    count, size);
 			print_stack();
 		}
 }
@@ -152,7 +154,7 @@ untrack(const void *p)
 	table[i].p = NULL;
 	nlive--;
 	for (j = (i + 1) & (SLOTS - 1); table[j].p != NULL;
-	    j = (j + 1) & (SLOTS - 1)) {
+	     j = (j + 1) & (SLOTS - 1)) {
 		k = slot_of(table[j].p);
 		/* Leave j where it is if its home lies cyclically in (i, j]. */
 		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
@@ -168,7 +170,7 @@ untrack(const void *p)
  * by_site): the hash of its call stack, by its count.
  */
 #define RECORD_MAX ((size_t)1 << 16)
-static uint64_t *record_site;	/* RECORD_MAX hashes while recording */
+static uint64_t *record_site; /* RECORD_MAX hashes while recording */
 
 static uint64_t
 stack_hash(void)
@@ -507,11 +509,12 @@ nosync_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags,
 	rc = unix_vfs->xOpen(unix_vfs, name, f, flags, out_flags);
 	if (rc != SQLITE_OK || f->pMethods == NULL)
 		return rc;
-	for (i = 0; i < 4 && real_methods[i] != NULL &&
-	    real_methods[i] != f->pMethods; i++)
+	for (i = 0;
+	     i < 4 && real_methods[i] != NULL && real_methods[i] != f->pMethods;
+	     i++)
 		;
 	if (i == 4)
-		return rc;	/* a fifth locking style: syncs, slowly */
+		return rc; /* a fifth locking style: syncs, slowly */
 	if (real_methods[i] == NULL) {
 		real_methods[i] = f->pMethods;
 		nosync_methods[i] = *f->pMethods;
@@ -537,12 +540,18 @@ int
 failalloc_install(void)
 {
 	static const sqlite3_mem_methods sq = {
-		sq_malloc, sq_free, sq_realloc, sq_size, sq_roundup,
-		sq_init, sq_shutdown, NULL,
+	    sq_malloc,
+	    sq_free,
+	    sq_realloc,
+	    sq_size,
+	    sq_roundup,
+	    sq_init,
+	    sq_shutdown,
+	    NULL,
 	};
 
-	if (CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc,
-	    ossl_free) != 1) {
+	if (CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free) !=
+	    1) {
 		fprintf(stderr, "failalloc: OpenSSL allocated already\n");
 		return -1;
 	}
@@ -762,11 +771,10 @@ first_sites(const struct failalloc_case *c, void *arg, unsigned long **ns,
 	struct site *v;
 	size_t i, k, total;
 
-	assert_non_null(record_site = __real_calloc(RECORD_MAX,
-	    sizeof(*record_site)));
+	assert_non_null(
+	    record_site = __real_calloc(RECORD_MAX, sizeof(*record_site)));
 	run_one(c, arg, 0, 0, 0, most);
-	total = failalloc_count() < RECORD_MAX ? failalloc_count() :
-	    RECORD_MAX;
+	total = failalloc_count() < RECORD_MAX ? failalloc_count() : RECORD_MAX;
 	assert_non_null(v = __real_calloc(total + 1, sizeof(*v)));
 	for (i = 0; i < total; i++) {
 		v[i].hash = record_site[i];

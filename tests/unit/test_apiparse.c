@@ -55,10 +55,10 @@ test_route_star_needs_a_nonempty_segment_that_fits(void **state)
 	    "/v1/enrollments/longer-than-8", name, sizeof(name)));
 	assert_false(api_route_match("/v1/enrollments/*",
 	    "/v1/enrollments/a/history", name, sizeof(name)));
-	assert_false(api_route_match("/v1/health", "/v1/healthz", name,
-	    sizeof(name)));
-	assert_false(api_route_match("/v1/health", "/v1/healt", name,
-	    sizeof(name)));
+	assert_false(
+	    api_route_match("/v1/health", "/v1/healthz", name, sizeof(name)));
+	assert_false(
+	    api_route_match("/v1/health", "/v1/healt", name, sizeof(name)));
 }
 
 static void
@@ -108,11 +108,10 @@ test_route_star_copies_the_host_segment(void **state)
 
 	(void)state;
 	assert_true(api_route_match("/v1/enrollments/*/history",
-	    "/v1/enrollments/media1.example.com/history", name,
-	    sizeof(name)));
+	    "/v1/enrollments/media1.example.com/history", name, sizeof(name)));
 	assert_string_equal(name, "media1.example.com");
-	assert_true(api_route_match("/v1/roster", "/v1/roster", name,
-	    sizeof(name)));
+	assert_true(
+	    api_route_match("/v1/roster", "/v1/roster", name, sizeof(name)));
 }
 
 static void
@@ -127,7 +126,9 @@ test_list_query_defaults_and_values(void **state)
 	assert_string_equal(lq.after, "");
 	assert_int_equal(lq.limit, ECA_LIST_PAGE_DEFAULT);
 	assert_int_equal(api_parse_list_query("state=conflict&after="
-	    "h1.example.com&limit=1000", &lq, &err), 0);
+					      "h1.example.com&limit=1000",
+			     &lq, &err),
+	    0);
 	assert_int_equal(lq.state, ECA_STATE_CONFLICT);
 	assert_string_equal(lq.after, "h1.example.com");
 	assert_int_equal(lq.limit, 1000);
@@ -141,12 +142,13 @@ test_roster_query_defaults_and_values(void **state)
 	long limit;
 
 	(void)state;
-	assert_int_equal(api_parse_roster_query(NULL, &since, &limit, &err),
-	    0);
+	assert_int_equal(api_parse_roster_query(NULL, &since, &limit, &err), 0);
 	assert_int_equal(since, 0);
 	assert_int_equal(limit, ECA_ROSTER_PAGE_DEFAULT);
 	assert_int_equal(api_parse_roster_query("since=9007199254740993&"
-	    "limit=5000", &since, &limit, &err), 0);
+						"limit=5000",
+			     &since, &limit, &err),
+	    0);
 	assert_true(since == INT64_C(9007199254740993));
 	assert_int_equal(limit, 5000);
 }
@@ -155,13 +157,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_route_star_needs_a_nonempty_segment_that_fits),
-		cmocka_unit_test(test_list_query_refuses_each_bad_parameter),
-		cmocka_unit_test(test_roster_query_refuses_each_bad_parameter),
-		cmocka_unit_test(test_query_text_in_messages_is_escaped),
-		cmocka_unit_test(test_route_star_copies_the_host_segment),
-		cmocka_unit_test(test_list_query_defaults_and_values),
-		cmocka_unit_test(test_roster_query_defaults_and_values),
+	    cmocka_unit_test(
+		test_route_star_needs_a_nonempty_segment_that_fits),
+	    cmocka_unit_test(test_list_query_refuses_each_bad_parameter),
+	    cmocka_unit_test(test_roster_query_refuses_each_bad_parameter),
+	    cmocka_unit_test(test_query_text_in_messages_is_escaped),
+	    cmocka_unit_test(test_route_star_copies_the_host_segment),
+	    cmocka_unit_test(test_list_query_defaults_and_values),
+	    cmocka_unit_test(test_roster_query_defaults_and_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

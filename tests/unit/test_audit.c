@@ -19,8 +19,7 @@
 #include "audit.h"
 
 #define NLINES_MAX 16
-#define ZEROS \
-	"0000000000000000000000000000000000000000000000000000000000000000"
+#define ZEROS "0000000000000000000000000000000000000000000000000000000000000000"
 
 struct fixture {
 	char dir[64];
@@ -269,8 +268,9 @@ test_edited_line_with_recomputed_hash_breaks_the_next_link(void **state)
 	/* A forger who recomputes the edited line's own hash. */
 	assert_non_null(o = json_loads(l.v[1], 0, NULL));
 	json_object_set_new(o, "host", json_string("forged"));
-	assert_int_equal(eca_audit_hash(json_string_value(
-	    json_object_get(o, "prev")), o, h), 0);
+	assert_int_equal(
+	    eca_audit_hash(json_string_value(json_object_get(o, "prev")), o, h),
+	    0);
 	json_object_set_new(o, "hash", json_string(h));
 	assert_non_null(s = json_dumps(o, JSON_COMPACT));
 	free(l.v[1]);
@@ -390,7 +390,8 @@ test_path_needs_audit_log_or_state_dir(void **state)
 	memset(&cfg, 0, sizeof(cfg));
 	assert_int_equal(eca_audit_path(&cfg, buf, sizeof(buf), &err),
 	    ECA_ERR_CONFIG);
-	cfg.state_dir = "/a/very/long/state/directory/that/does/not/fit/in/the/buffer";
+	cfg.state_dir =
+	    "/a/very/long/state/directory/that/does/not/fit/in/the/buffer";
 	assert_int_equal(eca_audit_path(&cfg, buf, sizeof(buf), &err),
 	    ECA_ERR_CONFIG);
 }
@@ -449,20 +450,20 @@ test_hash_is_sha256_of_prev_and_sorted_compact_json(void **state)
 	prev = json_string_value(json_object_get(o, "prev"));
 	assert_non_null(copy = json_deep_copy(o));
 	json_object_del(copy, "hash");
-	assert_non_null(canon = json_dumps(copy, JSON_SORT_KEYS |
-	    JSON_COMPACT));
+	assert_non_null(
+	    canon = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT));
 	assert_int_not_equal(asprintf(&buf, "%s%s", prev, canon), -1);
-	assert_int_equal(EVP_Q_digest(NULL, "SHA256", NULL, buf, strlen(buf),
-	    md, &mdlen), 1);
+	assert_int_equal(
+	    EVP_Q_digest(NULL, "SHA256", NULL, buf, strlen(buf), md, &mdlen),
+	    1);
 	for (i = 0; i < mdlen; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	assert_string_equal(hex, json_string_value(json_object_get(o,
-	    "hash")));
+	assert_string_equal(hex, json_string_value(json_object_get(o, "hash")));
 	/* And line 2's prev is line 1's hash. */
 	json_decref(copy);
 	assert_non_null(copy = json_loads(l.v[0], 0, NULL));
-	assert_string_equal(prev, json_string_value(json_object_get(copy,
-	    "hash")));
+	assert_string_equal(prev,
+	    json_string_value(json_object_get(copy, "hash")));
 	json_decref(copy);
 	json_decref(o);
 	free(canon);
@@ -569,27 +570,27 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_edited_line_is_reported_as_edited_at_its_line),
-		T(test_removed_line_is_reported_at_the_line_that_took_its_place),
-		T(test_swapped_lines_are_reported_at_the_first_of_them),
-		T(test_truncated_last_line_is_reported),
-		T(test_garbage_line_is_reported),
-		T(test_object_without_the_fields_is_garbage),
-		T(test_removed_first_line_is_reported_as_wrong_first_prev),
-		T(test_edited_line_with_recomputed_hash_breaks_the_next_link),
-		T(test_open_refuses_a_journal_whose_last_line_is_cut),
-		T(test_open_refuses_a_journal_whose_last_line_was_edited),
-		T(test_append_to_a_full_device_fails_with_disk_full),
-		T(test_open_of_a_directory_is_refused),
-		T(test_verify_of_a_missing_file_is_not_found),
-		T(test_read_refuses_a_garbage_line_naming_it),
-		T(test_path_needs_audit_log_or_state_dir),
-		T(test_good_chain_verifies_intact),
-		T(test_hash_is_sha256_of_prev_and_sorted_compact_json),
-		T(test_append_after_reopen_continues_the_chain),
-		T(test_new_journal_is_created_private_and_empty_one_is_intact),
-		T(test_read_filters_by_host),
-		T(test_path_defaults_to_state_dir_and_prefers_audit_log),
+	    T(test_edited_line_is_reported_as_edited_at_its_line),
+	    T(test_removed_line_is_reported_at_the_line_that_took_its_place),
+	    T(test_swapped_lines_are_reported_at_the_first_of_them),
+	    T(test_truncated_last_line_is_reported),
+	    T(test_garbage_line_is_reported),
+	    T(test_object_without_the_fields_is_garbage),
+	    T(test_removed_first_line_is_reported_as_wrong_first_prev),
+	    T(test_edited_line_with_recomputed_hash_breaks_the_next_link),
+	    T(test_open_refuses_a_journal_whose_last_line_is_cut),
+	    T(test_open_refuses_a_journal_whose_last_line_was_edited),
+	    T(test_append_to_a_full_device_fails_with_disk_full),
+	    T(test_open_of_a_directory_is_refused),
+	    T(test_verify_of_a_missing_file_is_not_found),
+	    T(test_read_refuses_a_garbage_line_naming_it),
+	    T(test_path_needs_audit_log_or_state_dir),
+	    T(test_good_chain_verifies_intact),
+	    T(test_hash_is_sha256_of_prev_and_sorted_compact_json),
+	    T(test_append_after_reopen_continues_the_chain),
+	    T(test_new_journal_is_created_private_and_empty_one_is_intact),
+	    T(test_read_filters_by_host),
+	    T(test_path_defaults_to_state_dir_and_prefers_audit_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

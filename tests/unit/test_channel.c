@@ -59,7 +59,7 @@ contains(const char *msg, const char *needle)
 static struct eca_cred *
 make_cred(struct testca *c, const char *name)
 {
-	struct testca_leaf_opts o = { .cn = name, .san = name };
+	struct testca_leaf_opts o = {.cn = name, .san = name};
 	struct eca_cred *cred;
 
 	assert_non_null(cred = calloc(1, sizeof(*cred)));
@@ -75,10 +75,10 @@ make_cred(struct testca *c, const char *name)
 static int
 group_setup(void **state)
 {
-	struct testca_leaf_opts o = { .cn = CLIENT, .san = CLIENT };
+	struct testca_leaf_opts o = {.cn = CLIENT, .san = CLIENT};
 
 	(void)state;
-	signal(SIGPIPE, SIG_IGN);	/* the test server writes to closed peers */
+	signal(SIGPIPE, SIG_IGN); /* the test server writes to closed peers */
 	ca = testca_new("Channel");
 	rogue = testca_new("Rogue");
 	testca_leaf(ca, &o, &client_leaf, &client_key);
@@ -151,11 +151,14 @@ parse_as(enum which w, const char *text, int code, const char *needle)
 	}
 }
 
-#define SH_OK "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\"," \
+#define SH_OK                                                                  \
+	"{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","                  \
 	"\"primaries\":[\"p1.example\"],\"cert\":true}"
-#define CH_OK "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\"," \
+#define CH_OK                                                                  \
+	"{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","                 \
 	"\"primary\":\"p1.example\",\"purpose\":\"backup\",\"cert\":true}"
-#define VD_OK "{\"accept\":true,\"code\":\"OK\",\"message\":\"\"," \
+#define VD_OK                                                                  \
+	"{\"accept\":true,\"code\":\"OK\",\"message\":\"\","                   \
 	"\"primary\":\"p1.example\"}"
 
 /* ------------------------------------------------------------------ */
@@ -164,7 +167,7 @@ parse_as(enum which w, const char *text, int code, const char *needle)
 static void
 test_frame_with_zero_length_is_a_protocol_error(void **state)
 {
-	const unsigned char z[6] = { 0, 0, 0, 0, '{', '}' };
+	const unsigned char z[6] = {0, 0, 0, 0, '{', '}'};
 	size_t fl = 99;
 
 	(void)state;
@@ -178,7 +181,7 @@ test_frame_longer_than_max_is_too_large(void **state)
 {
 	unsigned char h[4];
 	uint32_t n = ECA_FRAME_MAX + 1;
-	const unsigned char big[4] = { 0xff, 0xff, 0xff, 0xff };
+	const unsigned char big[4] = {0xff, 0xff, 0xff, 0xff};
 
 	(void)state;
 	h[0] = (unsigned char)(n >> 24);
@@ -194,7 +197,7 @@ test_frame_longer_than_max_is_too_large(void **state)
 static void
 test_partial_header_needs_more_bytes(void **state)
 {
-	const unsigned char h[4] = { 0, 0, 0, 2 };
+	const unsigned char h[4] = {0, 0, 0, 2};
 	size_t i;
 
 	(void)state;
@@ -206,7 +209,7 @@ test_partial_header_needs_more_bytes(void **state)
 static void
 test_partial_payload_needs_more_bytes(void **state)
 {
-	const unsigned char f[7] = { 0, 0, 0, 2, '{', '}', 'x' };
+	const unsigned char f[7] = {0, 0, 0, 2, '{', '}', 'x'};
 	size_t fl = 0;
 
 	(void)state;
@@ -247,8 +250,8 @@ test_encoding_an_oversized_message_is_refused(void **state)
 static void
 test_garbage_json_is_refused_by_every_parser(void **state)
 {
-	static const char *const bad[] = { "", "{", "not json", "[1,2]",
-	    "\"text\"", "42", "{\"v\":1}{}", "null" };
+	static const char *const bad[] = {"", "{", "not json", "[1,2]",
+	    "\"text\"", "42", "{\"v\":1}{}", "null"};
 	size_t i;
 
 	(void)state;
@@ -267,12 +270,13 @@ test_garbage_in_a_message_is_not_echoed_raw(void **state)
 	struct eca_channel_server_hello sh;
 	struct eca_err err;
 	const char text[] = "{\"v\":1,\"host\":\"\x1b[31mevil\",\"role\":"
-	    "\"media\",\"primaries\":[],\"cert\":true}";
+			    "\"media\",\"primaries\":[],\"cert\":true}";
 	size_t i;
 
 	(void)state;
-	assert_int_equal(eca_channel_server_hello_parse(
-	    (const unsigned char *)text, strlen(text), &sh, &err),
+	assert_int_equal(
+	    eca_channel_server_hello_parse((const unsigned char *)text,
+		strlen(text), &sh, &err),
 	    ECA_ERR_PROTOCOL);
 	for (i = 0; err.msg[i] != '\0'; i++)
 		assert_true((unsigned char)err.msg[i] >= 0x20);
@@ -282,48 +286,72 @@ static void
 test_duplicate_keys_are_refused(void **state)
 {
 	(void)state;
-	parse_as(SH, "{\"v\":1,\"host\":\"a.example\",\"host\":\"b.example\","
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"a.example\",\"host\":\"b.example\","
 	    "\"role\":\"media\",\"primaries\":[],\"cert\":true}",
 	    ECA_ERR_PROTOCOL, "not valid JSON");
-	parse_as(VD, "{\"accept\":false,\"accept\":true,\"code\":\"OK\","
-	    "\"message\":\"\",\"primary\":\"\"}", ECA_ERR_PROTOCOL, NULL);
+	parse_as(VD,
+	    "{\"accept\":false,\"accept\":true,\"code\":\"OK\","
+	    "\"message\":\"\",\"primary\":\"\"}",
+	    ECA_ERR_PROTOCOL, NULL);
 }
 
 static void
 test_wrong_types_are_refused_naming_the_field(void **state)
 {
 	(void)state;
-	parse_as(SH, "{\"v\":\"1\",\"host\":\"s.example\",\"role\":\"media\","
-	    "\"primaries\":[],\"cert\":true}", ECA_ERR_PROTOCOL, "\"v\"");
-	parse_as(SH, "{\"v\":1,\"host\":7,\"role\":\"media\","
-	    "\"primaries\":[],\"cert\":true}", ECA_ERR_PROTOCOL, "\"host\"");
-	parse_as(SH, "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
-	    "\"primaries\":\"p1.example\",\"cert\":true}", ECA_ERR_PROTOCOL,
-	    "\"primaries\"");
-	parse_as(SH, "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
-	    "\"primaries\":[1],\"cert\":true}", ECA_ERR_PROTOCOL,
-	    "\"primaries\"");
-	parse_as(SH, "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
-	    "\"primaries\":[],\"cert\":1}", ECA_ERR_PROTOCOL, "\"cert\"");
-	parse_as(SH, "{\"v\":1,\"host\":\"s.example\",\"role\":\"boss\","
-	    "\"primaries\":[],\"cert\":true}", ECA_ERR_PROTOCOL, "\"role\"");
-	parse_as(SH, "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
-	    "\"cert\":true}", ECA_ERR_PROTOCOL, "\"primaries\"");
-	parse_as(CH, "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
+	parse_as(SH,
+	    "{\"v\":\"1\",\"host\":\"s.example\",\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":true}",
+	    ECA_ERR_PROTOCOL, "\"v\"");
+	parse_as(SH,
+	    "{\"v\":1,\"host\":7,\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":true}",
+	    ECA_ERR_PROTOCOL, "\"host\"");
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
+	    "\"primaries\":\"p1.example\",\"cert\":true}",
+	    ECA_ERR_PROTOCOL, "\"primaries\"");
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
+	    "\"primaries\":[1],\"cert\":true}",
+	    ECA_ERR_PROTOCOL, "\"primaries\"");
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":1}",
+	    ECA_ERR_PROTOCOL, "\"cert\"");
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"s.example\",\"role\":\"boss\","
+	    "\"primaries\":[],\"cert\":true}",
+	    ECA_ERR_PROTOCOL, "\"role\"");
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
+	    "\"cert\":true}",
+	    ECA_ERR_PROTOCOL, "\"primaries\"");
+	parse_as(CH,
+	    "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
 	    "\"primary\":null,\"purpose\":\"backup\",\"cert\":true}",
 	    ECA_ERR_PROTOCOL, "\"primary\"");
-	parse_as(CH, "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
+	parse_as(CH,
+	    "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
 	    "\"primary\":\"p1.example\",\"purpose\":3,\"cert\":true}",
 	    ECA_ERR_PROTOCOL, "\"purpose\"");
-	parse_as(CH, "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
+	parse_as(CH,
+	    "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
 	    "\"primary\":\"p1.example\",\"purpose\":\"backup\"}",
 	    ECA_ERR_PROTOCOL, "\"cert\"");
-	parse_as(VD, "{\"accept\":\"yes\",\"code\":\"OK\",\"message\":\"\","
-	    "\"primary\":\"\"}", ECA_ERR_PROTOCOL, "\"accept\"");
-	parse_as(VD, "{\"accept\":true,\"code\":0,\"message\":\"\","
-	    "\"primary\":\"\"}", ECA_ERR_PROTOCOL, "\"code\"");
-	parse_as(VD, "{\"accept\":true,\"code\":\"OK\",\"message\":[],"
-	    "\"primary\":\"\"}", ECA_ERR_PROTOCOL, "\"message\"");
+	parse_as(VD,
+	    "{\"accept\":\"yes\",\"code\":\"OK\",\"message\":\"\","
+	    "\"primary\":\"\"}",
+	    ECA_ERR_PROTOCOL, "\"accept\"");
+	parse_as(VD,
+	    "{\"accept\":true,\"code\":0,\"message\":\"\","
+	    "\"primary\":\"\"}",
+	    ECA_ERR_PROTOCOL, "\"code\"");
+	parse_as(VD,
+	    "{\"accept\":true,\"code\":\"OK\",\"message\":[],"
+	    "\"primary\":\"\"}",
+	    ECA_ERR_PROTOCOL, "\"message\"");
 	parse_as(VD, "{\"accept\":true,\"code\":\"OK\",\"message\":\"\"}",
 	    ECA_ERR_PROTOCOL, "\"primary\"");
 }
@@ -332,10 +360,12 @@ static void
 test_unknown_purpose_is_refused(void **state)
 {
 	(void)state;
-	parse_as(CH, "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
+	parse_as(CH,
+	    "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
 	    "\"primary\":\"p1.example\",\"purpose\":\"shell\",\"cert\":true}",
 	    ECA_ERR_PROTOCOL, "'shell'");
-	parse_as(CH, "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
+	parse_as(CH,
+	    "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
 	    "\"primary\":\"p1.example\",\"purpose\":\"PING\",\"cert\":true}",
 	    ECA_ERR_PROTOCOL, "\"purpose\"");
 	assert_int_equal(eca_purpose_from_name("shell"), -1);
@@ -349,34 +379,48 @@ test_bad_host_names_are_refused(void **state)
 	char text[1024], longname[300];
 
 	(void)state;
-	parse_as(SH, "{\"v\":1,\"host\":\"bad host\",\"role\":\"media\","
-	    "\"primaries\":[],\"cert\":true}", ECA_ERR_PROTOCOL,
-	    "not a valid host name");
-	parse_as(SH, "{\"v\":1,\"host\":\"\",\"role\":\"media\","
-	    "\"primaries\":[],\"cert\":true}", ECA_ERR_PROTOCOL, "\"host\"");
-	parse_as(SH, "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
-	    "\"primaries\":[\"-p.example\"],\"cert\":true}", ECA_ERR_PROTOCOL,
-	    "\"primaries\"");
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"bad host\",\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":true}",
+	    ECA_ERR_PROTOCOL, "not a valid host name");
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"\",\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":true}",
+	    ECA_ERR_PROTOCOL, "\"host\"");
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
+	    "\"primaries\":[\"-p.example\"],\"cert\":true}",
+	    ECA_ERR_PROTOCOL, "\"primaries\"");
 	/* An embedded NUL would hide the rest of the name. */
-	parse_as(CH, "{\"v\":1,\"host\":\"c.example\\u0000x\",\"role\":"
+	parse_as(CH,
+	    "{\"v\":1,\"host\":\"c.example\\u0000x\",\"role\":"
 	    "\"client\",\"primary\":\"p1.example\",\"purpose\":\"backup\","
-	    "\"cert\":true}", ECA_ERR_PROTOCOL, NULL);
-	parse_as(CH, "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
+	    "\"cert\":true}",
+	    ECA_ERR_PROTOCOL, NULL);
+	parse_as(CH,
+	    "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
 	    "\"primary\":\"p1..example\",\"purpose\":\"backup\",\"cert\":true}",
 	    ECA_ERR_PROTOCOL, "\"primary\"");
-	parse_as(VD, "{\"accept\":true,\"code\":\"OK\",\"message\":\"\","
-	    "\"primary\":\"a b\"}", ECA_ERR_PROTOCOL, "\"primary\"");
+	parse_as(VD,
+	    "{\"accept\":true,\"code\":\"OK\",\"message\":\"\","
+	    "\"primary\":\"a b\"}",
+	    ECA_ERR_PROTOCOL, "\"primary\"");
 	memset(longname, 'a', 260);
 	longname[260] = '\0';
-	snprintf(text, sizeof(text), "{\"v\":1,\"host\":\"%s\",\"role\":"
-	    "\"media\",\"primaries\":[],\"cert\":true}", longname);
+	snprintf(text, sizeof(text),
+	    "{\"v\":1,\"host\":\"%s\",\"role\":"
+	    "\"media\",\"primaries\":[],\"cert\":true}",
+	    longname);
 	parse_as(SH, text, ECA_ERR_PROTOCOL, "\"host\"");
 	/* Not host names either: a trailing dot, an underscore. */
-	parse_as(CH, "{\"v\":1,\"host\":\"c.example.\",\"role\":\"client\","
+	parse_as(CH,
+	    "{\"v\":1,\"host\":\"c.example.\",\"role\":\"client\","
 	    "\"primary\":\"p1.example\",\"purpose\":\"backup\",\"cert\":true}",
 	    ECA_ERR_PROTOCOL, "\"host\"");
-	parse_as(SH, "{\"v\":1,\"host\":\"s_1.example\",\"role\":\"media\","
-	    "\"primaries\":[],\"cert\":true}", ECA_ERR_PROTOCOL, "\"host\"");
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"s_1.example\",\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":true}",
+	    ECA_ERR_PROTOCOL, "\"host\"");
 }
 
 /*
@@ -390,22 +434,24 @@ test_hello_names_are_read_canonical(void **state)
 	struct eca_channel_client_hello hc;
 	unsigned char *f;
 	size_t len;
-	const char *s = "{\"v\":1,\"host\":\"MEDIA1.Example\",\"role\":"
+	const char *s =
+	    "{\"v\":1,\"host\":\"MEDIA1.Example\",\"role\":"
 	    "\"media\",\"primaries\":[\"P1.EXAMPLE\"],\"cert\":true}";
-	const char *c = "{\"v\":1,\"host\":\"Client1.EXAMPLE\",\"role\":"
+	const char *c =
+	    "{\"v\":1,\"host\":\"Client1.EXAMPLE\",\"role\":"
 	    "\"client\",\"primary\":\"P1.Example\",\"purpose\":\"backup\","
 	    "\"cert\":true}";
 
 	(void)state;
 	f = frame_of(s, &len);
-	assert_int_equal(eca_channel_server_hello_parse(f + 4, len - 4, &sh,
-	    NULL), 0);
+	assert_int_equal(
+	    eca_channel_server_hello_parse(f + 4, len - 4, &sh, NULL), 0);
 	free(f);
 	assert_string_equal(sh.host, "media1.example");
 	assert_string_equal(sh.primaries[0], "p1.example");
 	f = frame_of(c, &len);
-	assert_int_equal(eca_channel_client_hello_parse(f + 4, len - 4, &hc,
-	    NULL), 0);
+	assert_int_equal(
+	    eca_channel_client_hello_parse(f + 4, len - 4, &hc, NULL), 0);
 	free(f);
 	assert_string_equal(hc.host, "client1.example");
 	assert_string_equal(hc.primary, "p1.example");
@@ -418,7 +464,8 @@ test_too_many_primaries_are_refused(void **state)
 	size_t off, i;
 
 	(void)state;
-	off = (size_t)snprintf(text, sizeof(text), "{\"v\":1,\"host\":"
+	off = (size_t)snprintf(text, sizeof(text),
+	    "{\"v\":1,\"host\":"
 	    "\"s.example\",\"role\":\"media\",\"cert\":true,\"primaries\":[");
 	for (i = 0; i < ECA_MAX_SERVERS + 1; i++)
 		off += (size_t)snprintf(text + off, sizeof(text) - off,
@@ -431,9 +478,12 @@ static void
 test_other_protocol_version_is_refused(void **state)
 {
 	(void)state;
-	parse_as(SH, "{\"v\":2,\"host\":\"s.example\",\"role\":\"media\","
-	    "\"primaries\":[],\"cert\":true}", ECA_ERR_PROTOCOL, "version 2");
-	parse_as(CH, "{\"host\":\"c.example\",\"role\":\"client\","
+	parse_as(SH,
+	    "{\"v\":2,\"host\":\"s.example\",\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":true}",
+	    ECA_ERR_PROTOCOL, "version 2");
+	parse_as(CH,
+	    "{\"host\":\"c.example\",\"role\":\"client\","
 	    "\"primary\":\"p1.example\",\"purpose\":\"backup\",\"cert\":true}",
 	    ECA_ERR_PROTOCOL, "\"v\"");
 }
@@ -443,18 +493,25 @@ test_verdict_accept_and_code_must_agree(void **state)
 {
 	struct eca_channel_verdict v;
 	const char text[] = "{\"accept\":false,\"code\":\"NEWER_REASON\","
-	    "\"message\":\"m\",\"primary\":\"\"}";
+			    "\"message\":\"m\",\"primary\":\"\"}";
 
 	(void)state;
-	parse_as(VD, "{\"accept\":true,\"code\":\"BANNED\",\"message\":\"\","
-	    "\"primary\":\"\"}", ECA_ERR_PROTOCOL, "accepts with code");
-	parse_as(VD, "{\"accept\":false,\"code\":\"OK\",\"message\":\"\","
-	    "\"primary\":\"\"}", ECA_ERR_PROTOCOL, "refuses with code OK");
-	parse_as(VD, "{\"accept\":true,\"code\":\"WHATEVER\",\"message\":\"\","
-	    "\"primary\":\"\"}", ECA_ERR_PROTOCOL, "unknown code");
+	parse_as(VD,
+	    "{\"accept\":true,\"code\":\"BANNED\",\"message\":\"\","
+	    "\"primary\":\"\"}",
+	    ECA_ERR_PROTOCOL, "accepts with code");
+	parse_as(VD,
+	    "{\"accept\":false,\"code\":\"OK\",\"message\":\"\","
+	    "\"primary\":\"\"}",
+	    ECA_ERR_PROTOCOL, "refuses with code OK");
+	parse_as(VD,
+	    "{\"accept\":true,\"code\":\"WHATEVER\",\"message\":\"\","
+	    "\"primary\":\"\"}",
+	    ECA_ERR_PROTOCOL, "unknown code");
 	/* An unknown reason from a newer peer still refuses. */
 	assert_int_equal(eca_channel_verdict_parse((const unsigned char *)text,
-	    strlen(text), &v, NULL), 0);
+			     strlen(text), &v, NULL),
+	    0);
 	assert_false(v.accept);
 	assert_int_equal(v.code, ECA_ERR_INTERNAL);
 }
@@ -464,11 +521,13 @@ test_verdict_message_control_characters_are_replaced(void **state)
 {
 	struct eca_channel_verdict v;
 	const char text[] = "{\"accept\":false,\"code\":\"BANNED\","
-	    "\"message\":\"a\\u001b[2Jb\\nc \\u00e9\",\"primary\":\"p.example\"}";
+			    "\"message\":\"a\\u001b[2Jb\\nc "
+			    "\\u00e9\",\"primary\":\"p.example\"}";
 
 	(void)state;
 	assert_int_equal(eca_channel_verdict_parse((const unsigned char *)text,
-	    strlen(text), &v, NULL), 0);
+			     strlen(text), &v, NULL),
+	    0);
 	assert_int_equal(v.code, ECA_ERR_BANNED);
 	assert_string_equal(v.message, "a\\x1b[2Jb\\x0ac \\xc3\\xa9");
 	assert_string_equal(v.primary, "p.example");
@@ -546,8 +605,8 @@ test_server_hello_round_trip(void **state)
 	assert_int_equal(eca_channel_server_hello_encode(&in, &f, &len, NULL),
 	    0);
 	assert_int_equal(eca_channel_frame_need(f, len, NULL), 0);
-	assert_int_equal(eca_channel_server_hello_parse(f + 4, len - 4, &out,
-	    NULL), 0);
+	assert_int_equal(
+	    eca_channel_server_hello_parse(f + 4, len - 4, &out, NULL), 0);
 	assert_memory_equal(&in, &out, sizeof(in));
 	free(f);
 
@@ -557,8 +616,8 @@ test_server_hello_round_trip(void **state)
 	memset(in.primaries, 0, sizeof(in.primaries));
 	assert_int_equal(eca_channel_server_hello_encode(&in, &f, &len, NULL),
 	    0);
-	assert_int_equal(eca_channel_server_hello_parse(f + 4, len - 4, &out,
-	    NULL), 0);
+	assert_int_equal(
+	    eca_channel_server_hello_parse(f + 4, len - 4, &out, NULL), 0);
 	assert_memory_equal(&in, &out, sizeof(in));
 	free(f);
 }
@@ -573,18 +632,20 @@ test_client_hello_round_trip_every_purpose(void **state)
 
 	(void)state;
 	for (p = ECA_PURPOSE_BACKUP; p <= ECA_PURPOSE_PING; p++) {
-		assert_int_equal(eca_purpose_from_name(eca_purpose_name(
-		    (enum eca_purpose)p)), p);
+		assert_int_equal(eca_purpose_from_name(
+				     eca_purpose_name((enum eca_purpose)p)),
+		    p);
 		memset(&in, 0, sizeof(in));
 		snprintf(in.host, sizeof(in.host), "c%d.example", p);
 		snprintf(in.primary, sizeof(in.primary), "p.example");
 		in.role = (enum eca_role)(p % 3);
 		in.purpose = (enum eca_purpose)p;
 		in.has_cert = p % 2;
-		assert_int_equal(eca_channel_client_hello_encode(&in, &f, &len,
-		    NULL), 0);
-		assert_int_equal(eca_channel_client_hello_parse(f + 4, len - 4,
-		    &out, NULL), 0);
+		assert_int_equal(
+		    eca_channel_client_hello_encode(&in, &f, &len, NULL), 0);
+		assert_int_equal(
+		    eca_channel_client_hello_parse(f + 4, len - 4, &out, NULL),
+		    0);
 		assert_memory_equal(&in, &out, sizeof(in));
 		free(f);
 	}
@@ -609,11 +670,12 @@ test_verdict_round_trip_accept_and_refuse(void **state)
 
 	memset(&in, 0, sizeof(in));
 	in.code = ECA_ERR_FINGERPRINT_MISMATCH;
-	snprintf(in.message, sizeof(in.message), "c.example presented "
+	snprintf(in.message, sizeof(in.message),
+	    "c.example presented "
 	    "another certificate: run `eca enroll` on c.example");
 	assert_int_equal(eca_channel_verdict_encode(&in, &f, &len, NULL), 0);
-	assert_non_null(strstr((const char *)f + 4,
-	    "\"code\":\"FINGERPRINT_MISMATCH\""));
+	assert_non_null(
+	    strstr((const char *)f + 4, "\"code\":\"FINGERPRINT_MISMATCH\""));
 	assert_int_equal(eca_channel_verdict_parse(f + 4, len - 4, &out, NULL),
 	    0);
 	assert_memory_equal(&in, &out, sizeof(in));
@@ -624,13 +686,16 @@ static void
 test_unknown_keys_are_ignored(void **state)
 {
 	struct eca_channel_server_hello sh;
-	const char text[] = "{\"v\":1,\"host\":\"s.example\",\"role\":"
+	const char text[] =
+	    "{\"v\":1,\"host\":\"s.example\",\"role\":"
 	    "\"primary\",\"primaries\":[\"p1.example\",\"p2.example\"],"
 	    "\"cert\":false,\"future\":{\"x\":[1,2]}}";
 
 	(void)state;
-	assert_int_equal(eca_channel_server_hello_parse(
-	    (const unsigned char *)text, strlen(text), &sh, NULL), 0);
+	assert_int_equal(
+	    eca_channel_server_hello_parse((const unsigned char *)text,
+		strlen(text), &sh, NULL),
+	    0);
 	assert_string_equal(sh.host, "s.example");
 	assert_int_equal(sh.role, ECA_ROLE_PRIMARY);
 	assert_int_equal(sh.nprimaries, 2);
@@ -681,7 +746,7 @@ test_shared_primary_follows_my_order_and_ignores_case(void **state)
 
 	(void)state;
 	cfg = config_of("CLIENT_NAME = c.example\nSERVER = p1.example\n"
-	    "SERVER = p2.example\nSERVER = p3.example\n");
+			"SERVER = p2.example\nSERVER = p3.example\n");
 	memset(&sh, 0, sizeof(sh));
 	snprintf(sh.primaries[0], sizeof(sh.primaries[0]), "P3.EXAMPLE");
 	snprintf(sh.primaries[1], sizeof(sh.primaries[1]), "P2.example");
@@ -703,7 +768,7 @@ test_a_primary_peer_counts_as_listing_itself(void **state)
 
 	(void)state;
 	cfg = config_of("CLIENT_NAME = c.example\nSERVER = p1.example\n"
-	    "SERVER = p2.example\n");
+			"SERVER = p2.example\n");
 	memset(&sh, 0, sizeof(sh));
 	snprintf(sh.host, sizeof(sh.host), "P2.Example");
 	/* A media server named like a primary does not count. */
@@ -722,17 +787,17 @@ test_a_primary_peer_counts_as_listing_itself(void **state)
 /* A test server speaking the protocol on loopback.                    */
 
 enum mode {
-	M_NONE,		/* no server: the port is closed */
-	M_ACCEPT,	/* HELLO, VERDICT accept, then echo/bulk services */
-	M_REFUSE,	/* VERDICT refusing with FINGERPRINT_MISMATCH */
-	M_GARBAGE,	/* a HELLO frame that is not JSON */
-	M_CLOSE,	/* half a frame header, then the connection closes */
-	M_SILENT,	/* handshake, then nothing */
-	M_HUGE,		/* announces a frame over ECA_FRAME_MAX */
-	M_OTHER_NAME,	/* HELLO naming another host */
-	M_NO_SHARED,	/* HELLO listing another primary */
-	M_ENROLL_LATE,	/* enters the client's roster before its VERDICT */
-	M_BAD_ECHO,	/* accepts, then answers pings wrongly */
+	M_NONE,	       /* no server: the port is closed */
+	M_ACCEPT,      /* HELLO, VERDICT accept, then echo/bulk services */
+	M_REFUSE,      /* VERDICT refusing with FINGERPRINT_MISMATCH */
+	M_GARBAGE,     /* a HELLO frame that is not JSON */
+	M_CLOSE,       /* half a frame header, then the connection closes */
+	M_SILENT,      /* handshake, then nothing */
+	M_HUGE,	       /* announces a frame over ECA_FRAME_MAX */
+	M_OTHER_NAME,  /* HELLO naming another host */
+	M_NO_SHARED,   /* HELLO listing another primary */
+	M_ENROLL_LATE, /* enters the client's roster before its VERDICT */
+	M_BAD_ECHO,    /* accepts, then answers pings wrongly */
 };
 
 struct srv {
@@ -741,8 +806,8 @@ struct srv {
 	enum mode mode;
 	SSL_CTX *ctx;
 	pthread_t thr;
-	struct eca_host *client;	/* M_ENROLL_LATE: roster to change */
-	X509 *leaf;			/* the server's certificate */
+	struct eca_host *client; /* M_ENROLL_LATE: roster to change */
+	X509 *leaf;		 /* the server's certificate */
 	int got_hello;
 	struct eca_channel_client_hello hello;
 	int64_t bulk_in;
@@ -778,8 +843,8 @@ srv_recv_frame(SSL *ssl, unsigned char *buf, size_t *len)
 
 	if (srv_read(ssl, h, 4) != 0 || eca_channel_frame_need(h, 4, &fl) != 1)
 		return -1;
-	*len = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 |
-	    h[3];
+	*len =
+	    (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
 	return srv_read(ssl, buf, *len);
 }
 
@@ -798,8 +863,7 @@ srv_send_text(SSL *ssl, const char *text)
 
 /* Apply one record to h's roster of PRIMARY, as a sync would. */
 static void
-roster_put(struct eca_host *h, const char *host, X509 *leaf,
-    enum eca_state st)
+roster_put(struct eca_host *h, const char *host, X509 *leaf, enum eca_state st)
 {
 	struct eca_roster_delta *d = NULL;
 	struct eca_certinfo ci;
@@ -824,8 +888,11 @@ roster_put(struct eca_host *h, const char *host, X509 *leaf,
 	    sizeof(c.spki_fingerprint));
 	c.not_after = ci.not_after;
 	c.version = v + 1;
-	j = eca_wire_roster(&(struct eca_wire_roster_page){ .primary = PRIMARY,
-	    .since = v, .version = v + 1, .next = v + 1, .full = v == 0 },
+	j = eca_wire_roster(&(struct eca_wire_roster_page){.primary = PRIMARY,
+				.since = v,
+				.version = v + 1,
+				.next = v + 1,
+				.full = v == 0},
 	    &c, 1);
 	assert_non_null(j);
 	assert_non_null(s = json_dumps(j, JSON_COMPACT));
@@ -859,7 +926,8 @@ srv_services(struct srv *s, SSL *ssl, unsigned char *buf)
 
 			if (s->mode == M_BAD_ECHO)
 				f = frame_of("{\"op\":\"ping\",\"payload\":"
-				    "\"stale\"}", &k);
+					     "\"stale\"}",
+				    &k);
 			else {
 				buf[len] = '\0';
 				f = frame_of((const char *)buf, &k);
@@ -894,16 +962,16 @@ static void *
 srv_main(void *arg)
 {
 	struct srv *s = arg;
-	struct timeval tv = { 10, 0 };
-	struct pollfd pfd = { .fd = s->lfd, .events = POLLIN };
+	struct timeval tv = {10, 0};
+	struct pollfd pfd = {.fd = s->lfd, .events = POLLIN};
 	unsigned char *buf;
 	SSL *ssl = NULL;
 	size_t len;
 	int fd = -1;
 
 	assert_non_null(buf = malloc(ECA_FRAME_MAX + 1));
-	if (poll(&pfd, 1, 10000) != 1 || (fd = accept(s->lfd, NULL, NULL))
-	    == -1)
+	if (poll(&pfd, 1, 10000) != 1 ||
+	    (fd = accept(s->lfd, NULL, NULL)) == -1)
 		goto done;
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -923,43 +991,50 @@ srv_main(void *arg)
 		(void)srv_write(ssl, (const unsigned char *)"\0\1\0\0", 4);
 		goto drain;
 	case M_OTHER_NAME:
-		(void)srv_send_text(ssl, "{\"v\":1,\"host\":\"other.example\","
+		(void)srv_send_text(ssl,
+		    "{\"v\":1,\"host\":\"other.example\","
 		    "\"role\":\"media\",\"primaries\":[\"" PRIMARY "\"],"
 		    "\"cert\":true}");
 		goto drain;
 	case M_NO_SHARED:
-		(void)srv_send_text(ssl, "{\"v\":1,\"host\":\"" SERVER "\","
+		(void)srv_send_text(ssl,
+		    "{\"v\":1,\"host\":\"" SERVER "\","
 		    "\"role\":\"media\",\"primaries\":[\"elsewhere.example\"],"
 		    "\"cert\":true}");
 		goto drain;
 	default:
 		break;
 	}
-	if (srv_send_text(ssl, "{\"v\":1,\"host\":\"" SERVER "\",\"role\":"
-	    "\"media\",\"primaries\":[\"other.example\",\"" PRIMARY "\"],"
-	    "\"cert\":true}") != 0 || srv_recv_frame(ssl, buf, &len) != 0)
+	if (srv_send_text(ssl,
+		"{\"v\":1,\"host\":\"" SERVER "\",\"role\":"
+		"\"media\",\"primaries\":[\"other.example\",\"" PRIMARY "\"],"
+		"\"cert\":true}") != 0 ||
+	    srv_recv_frame(ssl, buf, &len) != 0)
 		goto done;
 	if (eca_channel_client_hello_parse(buf, len, &s->hello, NULL) == 0)
 		s->got_hello = 1;
 	if (s->mode == M_ENROLL_LATE)
 		roster_put(s->client, SERVER, s->leaf, ECA_STATE_ENROLLED);
 	if (s->mode == M_REFUSE) {
-		(void)srv_send_text(ssl, "{\"accept\":false,\"code\":"
-		    "\"FINGERPRINT_MISMATCH\",\"message\":\"" CLIENT " presented"
-		    " a certificate other than the enrolled one\",\"primary\":\""
-		    PRIMARY "\"}");
+		(void)srv_send_text(ssl,
+		    "{\"accept\":false,\"code\":"
+		    "\"FINGERPRINT_MISMATCH\",\"message\":\"" CLIENT
+		    " presented"
+		    " a certificate other than the enrolled "
+		    "one\",\"primary\":\"" PRIMARY "\"}");
 		goto drain;
 	}
-	if (srv_send_text(ssl, "{\"accept\":true,\"code\":\"OK\",\"message\":"
-	    "\"\",\"primary\":\"" PRIMARY "\"}") != 0)
+	if (srv_send_text(ssl,
+		"{\"accept\":true,\"code\":\"OK\",\"message\":"
+		"\"\",\"primary\":\"" PRIMARY "\"}") != 0)
 		goto done;
 	srv_services(s, ssl, buf);
 	goto done;
- drain:
+drain:
 	/* Wait for the client to give up (or the 10 s socket timeout). */
 	while (SSL_read_ex(ssl, buf, ECA_FRAME_MAX, &len) == 1)
 		;
- done:
+done:
 	if (ssl != NULL)
 		SSL_free(ssl);
 	if (fd != -1)
@@ -983,8 +1058,7 @@ srv_start(struct srv *s, enum mode mode, const struct eca_cred *cred)
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sin, sizeof(sin)),
-	    0);
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(listen(s->lfd, 4), 0);
 	assert_int_equal(getsockname(s->lfd, (struct sockaddr *)&sin, &sl), 0);
 	s->port = ntohs(sin.sin_port);
@@ -1026,8 +1100,8 @@ struct fx {
  * extra: more configuration lines.
  */
 static void
-fx_open(struct fx *f, enum mode mode, const struct eca_cred *cred,
-    int enrolled, int in_roster, X509 *roster_leaf, const char *extra)
+fx_open(struct fx *f, enum mode mode, const struct eca_cred *cred, int enrolled,
+    int in_roster, X509 *roster_leaf, const char *extra)
 {
 	struct eca_domain *d;
 	struct eca_err err;
@@ -1038,15 +1112,17 @@ fx_open(struct fx *f, enum mode mode, const struct eca_cred *cred,
 	f->dir = testca_tmpdir();
 	testca_write_host(f->dir, ca, client_leaf, client_key);
 	/* The primary's port is closed: any call to it fails at once. */
-	snprintf(text, sizeof(text), "CLIENT_NAME = " CLIENT "\n"
+	snprintf(text, sizeof(text),
+	    "CLIENT_NAME = " CLIENT "\n"
 	    "SERVER = " PRIMARY " 127.0.0.1:1\n"
 	    "PEER = " SERVER " 127.0.0.1:%d\n"
 	    "STATE_DIR = %s\n"
 	    "ECA_CERT_PATH = %s/cert.pem\n"
 	    "ECA_PRIVATE_KEY_PATH = %s/key.pem\n"
 	    "ECA_TRUST_STORE_PATH = %s/trust.pem\n"
-	    "ECA_CRL_CHECK = DISABLE\n%s", f->srv.port, f->dir, f->dir, f->dir,
-	    f->dir, extra != NULL ? extra : "");
+	    "ECA_CRL_CHECK = DISABLE\n%s",
+	    f->srv.port, f->dir, f->dir, f->dir, f->dir,
+	    extra != NULL ? extra : "");
 	f->cfg = config_of(text);
 	if (eca_host_new(NULL, f->cfg, &f->h, &err) != 0)
 		fail_msg("host: %s", err.msg);
@@ -1057,9 +1133,10 @@ fx_open(struct fx *f, enum mode mode, const struct eca_cred *cred,
 		    sizeof(d->enrolled_fp));
 	}
 	if (in_roster)
-		roster_put(f->h, SERVER, roster_leaf != NULL ? roster_leaf :
-		    cred->leaf, ECA_STATE_ENROLLED);
-	else	/* fresh but without the server */
+		roster_put(f->h, SERVER,
+		    roster_leaf != NULL ? roster_leaf : cred->leaf,
+		    ECA_STATE_ENROLLED);
+	else /* fresh but without the server */
 		roster_put(f->h, "someone-else.example", client_leaf,
 		    ECA_STATE_ENROLLED);
 	f->srv.client = f->h;
@@ -1093,8 +1170,8 @@ open_refused(struct fx *f, enum eca_purpose p, long timeout, int code,
 	struct eca_err err;
 
 	eca_err_clear(&err);
-	assert_int_equal(eca_channel_open(f->h, SERVER, p, timeout, &ch,
-	    steps, &err), code);
+	assert_int_equal(
+	    eca_channel_open(f->h, SERVER, p, timeout, &ch, steps, &err), code);
 	assert_null(ch);
 	assert_int_equal(err.code, code);
 	if (needle != NULL)
@@ -1114,16 +1191,20 @@ test_open_refuses_an_invalid_peer_name(void **state)
 	(void)state;
 	fx_open(&f, M_NONE, server_cred, 1, 1, NULL, NULL);
 	assert_int_equal(eca_channel_open(f.h, "bad host", ECA_PURPOSE_PING,
-	    1000, &ch, NULL, &err), ECA_ERR_BAD_HOST_NAME);
+			     1000, &ch, NULL, &err),
+	    ECA_ERR_BAD_HOST_NAME);
 	assert_null(ch);
 	assert_int_equal(eca_channel_open(f.h, "server.example.",
-	    ECA_PURPOSE_PING, 1000, &ch, NULL, &err), ECA_ERR_BAD_HOST_NAME);
+			     ECA_PURPOSE_PING, 1000, &ch, NULL, &err),
+	    ECA_ERR_BAD_HOST_NAME);
 	assert_non_null(strstr(err.msg, "trailing dot"));
 	assert_null(ch);
 	assert_int_equal(eca_channel_open(f.h, SERVER, (enum eca_purpose)77,
-	    1000, &ch, NULL, &err), ECA_ERR_USAGE);
-	assert_int_equal(eca_channel_open(NULL, SERVER, ECA_PURPOSE_PING,
-	    1000, &ch, NULL, &err), ECA_ERR_INTERNAL);
+			     1000, &ch, NULL, &err),
+	    ECA_ERR_USAGE);
+	assert_int_equal(eca_channel_open(NULL, SERVER, ECA_PURPOSE_PING, 1000,
+			     &ch, NULL, &err),
+	    ECA_ERR_INTERNAL);
 	fx_close(&f);
 }
 
@@ -1139,7 +1220,8 @@ test_open_to_a_closed_port_is_unreachable(void **state)
 	/* The PEER entry points at a port nobody listens on. */
 	fx_open(&f, M_NONE, server_cred, 1, 1, NULL, NULL);
 	assert_int_equal(eca_channel_open(f.h, SERVER, ECA_PURPOSE_PING, 2000,
-	    &ch, &steps, &err), ECA_ERR_UNREACHABLE);
+			     &ch, &steps, &err),
+	    ECA_ERR_UNREACHABLE);
 	assert_null(ch);
 	contains(err.msg, "cannot connect to " SERVER);
 	assert_true(steps.resolve_us >= 0);
@@ -1191,8 +1273,8 @@ test_peer_closing_mid_handshake_is_a_protocol_error(void **state)
 
 	(void)state;
 	fx_open(&f, M_CLOSE, server_cred, 1, 1, NULL, NULL);
-	open_refused(&f, ECA_PURPOSE_PING, 3000, ECA_ERR_PROTOCOL,
-	    "closed the", NULL);
+	open_refused(&f, ECA_PURPOSE_PING, 3000, ECA_ERR_PROTOCOL, "closed the",
+	    NULL);
 	fx_close(&f);
 }
 
@@ -1269,7 +1351,7 @@ test_server_not_in_the_roster_is_refused_before_the_hello(void **state)
 static void
 test_server_with_another_certificate_is_a_fingerprint_mismatch(void **state)
 {
-	struct testca_leaf_opts o = { .cn = SERVER, .san = SERVER };
+	struct testca_leaf_opts o = {.cn = SERVER, .san = SERVER};
 	struct eca_channel_steps steps;
 	struct eca_certinfo want;
 	X509 *other = NULL;
@@ -1295,9 +1377,10 @@ test_refusing_verdict_returns_its_code_and_message(void **state)
 
 	(void)state;
 	fx_open(&f, M_REFUSE, server_cred, 1, 1, NULL, NULL);
-	open_refused(&f, ECA_PURPOSE_BACKUP, 3000,
-	    ECA_ERR_FINGERPRINT_MISMATCH, SERVER " refused this host: "
-	    CLIENT " presented a certificate other", NULL);
+	open_refused(&f, ECA_PURPOSE_BACKUP, 3000, ECA_ERR_FINGERPRINT_MISMATCH,
+	    SERVER " refused this host: " CLIENT
+		   " presented a certificate other",
+	    NULL);
 	fx_close(&f);
 	assert_true(f.srv.got_hello);
 	assert_string_equal(f.srv.hello.host, CLIENT);
@@ -1335,7 +1418,8 @@ test_bad_ping_echo_is_a_protocol_error(void **state)
 	(void)state;
 	fx_open(&f, M_BAD_ECHO, server_cred, 1, 1, NULL, NULL);
 	assert_int_equal(eca_channel_open(f.h, SERVER, ECA_PURPOSE_PING, 3000,
-	    &ch, NULL, &err), 0);
+			     &ch, NULL, &err),
+	    0);
 	assert_int_equal(eca_channel_ping(ch, &err), ECA_ERR_PROTOCOL);
 	contains(err.msg, "other than its echo");
 	assert_int_equal(eca_channel_bulk_send(ch, -1, &err), ECA_ERR_USAGE);
@@ -1377,7 +1461,7 @@ test_disabled_auto_enrollment_enrolls_nothing(void **state)
 	    "ECA_DISABLE_AUTO_ENROLLMENT = YES\n");
 	/* The test server accepts anyway: the client must not enroll. */
 	if (eca_channel_open(f.h, SERVER, ECA_PURPOSE_PING, 3000, &ch, &steps,
-	    &err) != 0)
+		&err) != 0)
 		fail_msg("open: %s", err.msg);
 	assert_false(steps.autoenrolled);
 	assert_int_equal(steps.autoenroll_us, -1);
@@ -1395,8 +1479,8 @@ test_server_enrolling_during_the_handshake_is_accepted(void **state)
 
 	(void)state;
 	fx_open(&f, M_ENROLL_LATE, server_cred, 1, 0, NULL, NULL);
-	if (eca_channel_open(f.h, SERVER, ECA_PURPOSE_BACKUP, 3000, &ch,
-	    &steps, &err) != 0)
+	if (eca_channel_open(f.h, SERVER, ECA_PURPOSE_BACKUP, 3000, &ch, &steps,
+		&err) != 0)
 		fail_msg("open: %s", err.msg);
 	assert_int_equal(eca_channel_ping(ch, &err), 0);
 	eca_channel_close(ch);
@@ -1418,7 +1502,7 @@ test_accepted_channel_reports_steps_and_serves_ping_and_bulk(void **state)
 	(void)state;
 	fx_open(&f, M_ACCEPT, server_cred, 1, 1, NULL, NULL);
 	if (eca_channel_open(f.h, SERVER, ECA_PURPOSE_PING, 3000, &ch, &steps,
-	    &err) != 0)
+		&err) != 0)
 		fail_msg("open: %s", err.msg);
 	assert_non_null(eca_channel_ssl(ch));
 	assert_true(steps.resolve_us >= 0 && steps.tcp_us >= 0 &&
@@ -1443,10 +1527,11 @@ test_accepted_channel_reports_steps_and_serves_ping_and_bulk(void **state)
 	assert_int_equal(eca_channel_ping(ch, &err), 0);
 
 	/* Raw frames: a non-frame is refused, a frame echoes. */
-	assert_int_equal(eca_channel_send_frame(ch, (const unsigned char *)
-	    "\0\0\0\0", 4, &err), ECA_ERR_USAGE);
-	assert_non_null(j = json_pack("{s:s, s:s}", "op", "ping", "payload",
-	    "x"));
+	assert_int_equal(eca_channel_send_frame(ch,
+			     (const unsigned char *)"\0\0\0\0", 4, &err),
+	    ECA_ERR_USAGE);
+	assert_non_null(
+	    j = json_pack("{s:s, s:s}", "op", "ping", "payload", "x"));
 	assert_int_equal(eca_channel_frame_encode(j, &fr, &len, NULL), 0);
 	assert_int_equal(eca_channel_send_frame(ch, fr, len, &err), 0);
 	assert_int_equal(eca_channel_recv_frame(ch, buf, 4, &got, &err),
@@ -1463,49 +1548,58 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_frame_with_zero_length_is_a_protocol_error),
-		cmocka_unit_test(test_frame_longer_than_max_is_too_large),
-		cmocka_unit_test(test_partial_header_needs_more_bytes),
-		cmocka_unit_test(test_partial_payload_needs_more_bytes),
-		cmocka_unit_test(test_encoding_an_oversized_message_is_refused),
-		cmocka_unit_test(test_garbage_json_is_refused_by_every_parser),
-		cmocka_unit_test(test_garbage_in_a_message_is_not_echoed_raw),
-		cmocka_unit_test(test_duplicate_keys_are_refused),
-		cmocka_unit_test(test_wrong_types_are_refused_naming_the_field),
-		cmocka_unit_test(test_unknown_purpose_is_refused),
-		cmocka_unit_test(test_bad_host_names_are_refused),
-		cmocka_unit_test(test_too_many_primaries_are_refused),
-		cmocka_unit_test(test_other_protocol_version_is_refused),
-		cmocka_unit_test(test_verdict_accept_and_code_must_agree),
-		cmocka_unit_test(test_verdict_message_control_characters_are_replaced),
-		cmocka_unit_test(test_encoders_refuse_invalid_input),
-		cmocka_unit_test(test_frame_round_trip),
-		cmocka_unit_test(test_server_hello_round_trip),
-		cmocka_unit_test(test_hello_names_are_read_canonical),
-		cmocka_unit_test(test_client_hello_round_trip_every_purpose),
-		cmocka_unit_test(test_verdict_round_trip_accept_and_refuse),
-		cmocka_unit_test(test_unknown_keys_are_ignored),
-		cmocka_unit_test(test_no_shared_primary_is_null),
-		cmocka_unit_test(test_shared_primary_follows_my_order_and_ignores_case),
-		cmocka_unit_test(test_a_primary_peer_counts_as_listing_itself),
-		cmocka_unit_test(test_open_refuses_an_invalid_peer_name),
-		cmocka_unit_test(test_open_to_a_closed_port_is_unreachable),
-		cmocka_unit_test(test_server_from_an_untrusted_ca_is_refused),
-		cmocka_unit_test(test_server_hello_garbage_is_a_protocol_error),
-		cmocka_unit_test(test_peer_closing_mid_handshake_is_a_protocol_error),
-		cmocka_unit_test(test_silent_peer_times_out_within_the_timeout),
-		cmocka_unit_test(test_oversized_frame_from_the_peer_is_too_large),
-		cmocka_unit_test(test_server_claiming_another_name_is_refused),
-		cmocka_unit_test(test_hosts_sharing_no_primary_are_forbidden),
-		cmocka_unit_test(test_server_not_in_the_roster_is_refused_before_the_hello),
-		cmocka_unit_test(test_server_with_another_certificate_is_a_fingerprint_mismatch),
-		cmocka_unit_test(test_refusing_verdict_returns_its_code_and_message),
-		cmocka_unit_test(test_failed_auto_enrollment_stops_the_channel),
-		cmocka_unit_test(test_bad_ping_echo_is_a_protocol_error),
-		cmocka_unit_test(test_server_never_enrolling_is_refused_after_the_wait),
-		cmocka_unit_test(test_disabled_auto_enrollment_enrolls_nothing),
-		cmocka_unit_test(test_server_enrolling_during_the_handshake_is_accepted),
-		cmocka_unit_test(test_accepted_channel_reports_steps_and_serves_ping_and_bulk),
+	    cmocka_unit_test(test_frame_with_zero_length_is_a_protocol_error),
+	    cmocka_unit_test(test_frame_longer_than_max_is_too_large),
+	    cmocka_unit_test(test_partial_header_needs_more_bytes),
+	    cmocka_unit_test(test_partial_payload_needs_more_bytes),
+	    cmocka_unit_test(test_encoding_an_oversized_message_is_refused),
+	    cmocka_unit_test(test_garbage_json_is_refused_by_every_parser),
+	    cmocka_unit_test(test_garbage_in_a_message_is_not_echoed_raw),
+	    cmocka_unit_test(test_duplicate_keys_are_refused),
+	    cmocka_unit_test(test_wrong_types_are_refused_naming_the_field),
+	    cmocka_unit_test(test_unknown_purpose_is_refused),
+	    cmocka_unit_test(test_bad_host_names_are_refused),
+	    cmocka_unit_test(test_too_many_primaries_are_refused),
+	    cmocka_unit_test(test_other_protocol_version_is_refused),
+	    cmocka_unit_test(test_verdict_accept_and_code_must_agree),
+	    cmocka_unit_test(
+		test_verdict_message_control_characters_are_replaced),
+	    cmocka_unit_test(test_encoders_refuse_invalid_input),
+	    cmocka_unit_test(test_frame_round_trip),
+	    cmocka_unit_test(test_server_hello_round_trip),
+	    cmocka_unit_test(test_hello_names_are_read_canonical),
+	    cmocka_unit_test(test_client_hello_round_trip_every_purpose),
+	    cmocka_unit_test(test_verdict_round_trip_accept_and_refuse),
+	    cmocka_unit_test(test_unknown_keys_are_ignored),
+	    cmocka_unit_test(test_no_shared_primary_is_null),
+	    cmocka_unit_test(
+		test_shared_primary_follows_my_order_and_ignores_case),
+	    cmocka_unit_test(test_a_primary_peer_counts_as_listing_itself),
+	    cmocka_unit_test(test_open_refuses_an_invalid_peer_name),
+	    cmocka_unit_test(test_open_to_a_closed_port_is_unreachable),
+	    cmocka_unit_test(test_server_from_an_untrusted_ca_is_refused),
+	    cmocka_unit_test(test_server_hello_garbage_is_a_protocol_error),
+	    cmocka_unit_test(
+		test_peer_closing_mid_handshake_is_a_protocol_error),
+	    cmocka_unit_test(test_silent_peer_times_out_within_the_timeout),
+	    cmocka_unit_test(test_oversized_frame_from_the_peer_is_too_large),
+	    cmocka_unit_test(test_server_claiming_another_name_is_refused),
+	    cmocka_unit_test(test_hosts_sharing_no_primary_are_forbidden),
+	    cmocka_unit_test(
+		test_server_not_in_the_roster_is_refused_before_the_hello),
+	    cmocka_unit_test(
+		test_server_with_another_certificate_is_a_fingerprint_mismatch),
+	    cmocka_unit_test(
+		test_refusing_verdict_returns_its_code_and_message),
+	    cmocka_unit_test(test_failed_auto_enrollment_stops_the_channel),
+	    cmocka_unit_test(test_bad_ping_echo_is_a_protocol_error),
+	    cmocka_unit_test(
+		test_server_never_enrolling_is_refused_after_the_wait),
+	    cmocka_unit_test(test_disabled_auto_enrollment_enrolls_nothing),
+	    cmocka_unit_test(
+		test_server_enrolling_during_the_handshake_is_accepted),
+	    cmocka_unit_test(
+		test_accepted_channel_reports_steps_and_serves_ping_and_bulk),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

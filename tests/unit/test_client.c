@@ -48,15 +48,18 @@ send_reply(int fd, const char *retry_after)
 	if (retry_after != NULL && strncmp(retry_after, "HTTP/", 5) == 0)
 		n = snprintf(buf, sizeof(buf), "%s", retry_after);
 	else if (retry_after == NULL)
-		n = snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\n"
+		n = snprintf(buf, sizeof(buf),
+		    "HTTP/1.1 200 OK\r\n"
 		    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		    "Connection: close\r\n\r\n%s", strlen(OK_BODY), OK_BODY);
+		    "Connection: close\r\n\r\n%s",
+		    strlen(OK_BODY), OK_BODY);
 	else
-		n = snprintf(buf, sizeof(buf), "HTTP/1.1 429 Too Many "
+		n = snprintf(buf, sizeof(buf),
+		    "HTTP/1.1 429 Too Many "
 		    "Requests\r\nRetry-After: %s\r\nContent-Type: "
 		    "application/json\r\nContent-Length: %zu\r\n"
-		    "Connection: close\r\n\r\n%s", retry_after,
-		    strlen(BUSY_BODY), BUSY_BODY);
+		    "Connection: close\r\n\r\n%s",
+		    retry_after, strlen(BUSY_BODY), BUSY_BODY);
 	if (n > 0 && write(fd, buf, (size_t)n) != n)
 		return;
 }
@@ -101,7 +104,8 @@ fake_main(void *arg)
 		close(fd);
 		if (f->served >= f->nreplies &&
 		    (f->retry_after[f->nreplies - 1] == NULL ||
-		    strncmp(f->retry_after[f->nreplies - 1], "HTTP/", 5) == 0))
+			strncmp(f->retry_after[f->nreplies - 1], "HTTP/", 5) ==
+			    0))
 			break;
 	}
 	return NULL;
@@ -130,8 +134,7 @@ fake_start(int n, ...)
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->path);
 	f->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_true(f->lfd >= 0);
-	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sun, sizeof(sun)),
-	    0);
+	assert_int_equal(bind(f->lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
 	assert_int_equal(listen(f->lfd, 16), 0);
 	assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
 	return f;
@@ -178,11 +181,13 @@ test_busy_without_retry_is_returned_as_status_429(void **state)
 
 	(void)state;
 	assert_int_equal(eca_client_request(c, "GET", "/v1/stats", NULL,
-	    &status, &resp, &err), 0);
+			     &status, &resp, &err),
+	    0);
 	assert_int_equal(status, 429);
 	assert_non_null(resp);
 	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(resp, "error"), "code")), "BUSY");
+				json_object_get(resp, "error"), "code")),
+	    "BUSY");
 	assert_int_equal(eca_client_busy_retries(c), 0);
 	json_decref(resp);
 	eca_client_free(c);
@@ -201,7 +206,8 @@ test_busy_beyond_the_retry_budget_fails_with_busy_and_remedy(void **state)
 	(void)state;
 	/* Retry-After 5 s does not fit a 1 s budget: no retry at all. */
 	assert_int_equal(eca_client_request(c, "GET", "/v1/stats", NULL,
-	    &status, &resp, &err), ECA_ERR_BUSY);
+			     &status, &resp, &err),
+	    ECA_ERR_BUSY);
 	assert_null(resp);
 	assert_int_equal(err.code, ECA_ERR_BUSY);
 	assert_non_null(strstr(err.msg, "HTTP 429"));
@@ -224,7 +230,8 @@ test_retry_after_as_a_date_counts_as_one_second(void **state)
 	(void)state;
 	/* 1 s + jitter is over a 0.9 s budget: given up at once. */
 	assert_int_equal(eca_client_request(c, "GET", "/v1/stats", NULL,
-	    &status, &resp, &err), ECA_ERR_BUSY);
+			     &status, &resp, &err),
+	    ECA_ERR_BUSY);
 	assert_int_equal(eca_client_busy_retries(c), 0);
 	eca_client_free(c);
 	assert_int_equal(fake_stop(f), 1);
@@ -244,23 +251,27 @@ test_busy_delay_is_clamped_and_jittered_below_a_second(void **state)
 	    ECA_CLIENT_RETRY_AFTER_MAX * 1000L);
 }
 
-#define RAW(status, body) "HTTP/1.1 " status "\r\nContent-Type: " \
-	"application/json\r\nContent-Length: " body "\r\nConnection: " \
+#define RAW(status, body)                                                      \
+	"HTTP/1.1 " status "\r\nContent-Type: "                                \
+	"application/json\r\nContent-Length: " body "\r\nConnection: "         \
 	"close\r\n\r\n"
 
 static void
 test_call_turns_an_error_object_into_its_code(void **state)
 {
-	struct fake *f = fake_start(1, RAW("403 Forbidden", "63") "{\"error\":"
-	    "{\"code\":\"FORBIDDEN\",\"message\":\"not an administrator\"}}");
+	struct fake *f = fake_start(1,
+	    RAW("403 Forbidden", "63") "{\"error\":"
+				       "{\"code\":\"FORBIDDEN\",\"message\":"
+				       "\"not an administrator\"}}");
 	struct eca_client *c = client_for(f, 0);
 	struct eca_err err;
 	json_t *resp = NULL;
 	long status;
 
 	(void)state;
-	assert_int_equal(eca_client_call(c, "GET", "/v1/stats", NULL,
-	    &status, &resp, &err), ECA_ERR_FORBIDDEN);
+	assert_int_equal(
+	    eca_client_call(c, "GET", "/v1/stats", NULL, &status, &resp, &err),
+	    ECA_ERR_FORBIDDEN);
 	assert_int_equal(status, 403);
 	assert_int_equal(err.code, ECA_ERR_FORBIDDEN);
 	assert_string_equal(err.msg, "not an administrator");
@@ -281,10 +292,12 @@ test_call_without_an_error_object_is_a_protocol_error(void **state)
 	long status;
 
 	(void)state;
-	assert_int_equal(eca_client_call(c, "DELETE", "/v1/x", NULL, &status,
-	    &resp, &err), ECA_ERR_PROTOCOL);
+	assert_int_equal(
+	    eca_client_call(c, "DELETE", "/v1/x", NULL, &status, &resp, &err),
+	    ECA_ERR_PROTOCOL);
 	assert_int_equal(status, 500);
-	assert_non_null(strstr(err.msg, "unexpected HTTP status 500 to "
+	assert_non_null(strstr(err.msg,
+	    "unexpected HTTP status 500 to "
 	    "DELETE /v1/x without an error object"));
 	json_decref(resp);
 	eca_client_free(c);
@@ -301,11 +314,13 @@ test_an_answer_that_is_not_json_is_a_protocol_error(void **state)
 	long status = -1;
 
 	(void)state;
-	assert_int_equal(eca_client_call(c, "GET", "/v1/health", NULL,
-	    &status, &resp, &err), ECA_ERR_PROTOCOL);
+	assert_int_equal(
+	    eca_client_call(c, "GET", "/v1/health", NULL, &status, &resp, &err),
+	    ECA_ERR_PROTOCOL);
 	assert_null(resp);
 	assert_int_equal(status, 0);
-	assert_non_null(strstr(err.msg, "response of ecad to GET /v1/health "
+	assert_non_null(strstr(err.msg,
+	    "response of ecad to GET /v1/health "
 	    "(HTTP 200) is not JSON"));
 	eca_client_free(c);
 	assert_int_equal(fake_stop(f), 1);
@@ -324,8 +339,9 @@ test_call_of_a_2xx_answer_returns_its_body(void **state)
 	long status;
 
 	(void)state;
-	assert_int_equal(eca_client_call(c, "GET", "/v1/health", NULL,
-	    &status, &resp, &err), 0);
+	assert_int_equal(
+	    eca_client_call(c, "GET", "/v1/health", NULL, &status, &resp, &err),
+	    0);
 	assert_int_equal(status, 200);
 	assert_int_equal(err.code, 0);
 	assert_true(json_is_true(json_object_get(resp, "ok")));
@@ -345,7 +361,8 @@ test_busy_is_retried_until_the_server_answers(void **state)
 
 	(void)state;
 	assert_int_equal(eca_client_request(c, "GET", "/v1/stats", NULL,
-	    &status, &resp, &err), 0);
+			     &status, &resp, &err),
+	    0);
 	assert_int_equal(status, 200);
 	assert_non_null(resp);
 	assert_true(json_is_true(json_object_get(resp, "ok")));
@@ -374,21 +391,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(
-		    test_busy_without_retry_is_returned_as_status_429),
-		cmocka_unit_test(
-		    test_busy_beyond_the_retry_budget_fails_with_busy_and_remedy),
-		cmocka_unit_test(
-		    test_retry_after_as_a_date_counts_as_one_second),
-		cmocka_unit_test(
-		    test_busy_delay_is_clamped_and_jittered_below_a_second),
-		cmocka_unit_test(test_call_turns_an_error_object_into_its_code),
-		cmocka_unit_test(
-		    test_call_without_an_error_object_is_a_protocol_error),
-		cmocka_unit_test(
-		    test_an_answer_that_is_not_json_is_a_protocol_error),
-		cmocka_unit_test(test_call_of_a_2xx_answer_returns_its_body),
-		cmocka_unit_test(test_busy_is_retried_until_the_server_answers),
+	    cmocka_unit_test(test_busy_without_retry_is_returned_as_status_429),
+	    cmocka_unit_test(
+		test_busy_beyond_the_retry_budget_fails_with_busy_and_remedy),
+	    cmocka_unit_test(test_retry_after_as_a_date_counts_as_one_second),
+	    cmocka_unit_test(
+		test_busy_delay_is_clamped_and_jittered_below_a_second),
+	    cmocka_unit_test(test_call_turns_an_error_object_into_its_code),
+	    cmocka_unit_test(
+		test_call_without_an_error_object_is_a_protocol_error),
+	    cmocka_unit_test(
+		test_an_answer_that_is_not_json_is_a_protocol_error),
+	    cmocka_unit_test(test_call_of_a_2xx_answer_returns_its_body),
+	    cmocka_unit_test(test_busy_is_retried_until_the_server_answers),
 	};
 
 	return cmocka_run_group_tests(tests, global_setup, global_teardown);

@@ -86,8 +86,8 @@ assert_refused_len(const char *text, size_t len, size_t line,
 	else
 		snprintf(prefix, sizeof(prefix), "%s: ", conf_path);
 	if (strncmp(err.msg, prefix, strlen(prefix)) != 0)
-		print_error("message '%s' does not start with '%s'\n",
-		    err.msg, prefix);
+		print_error("message '%s' does not start with '%s'\n", err.msg,
+		    prefix);
 	assert_int_equal(strncmp(err.msg, prefix, strlen(prefix)), 0);
 	assert_non_null(strstr(err.msg, needle));
 }
@@ -152,7 +152,8 @@ static void
 test_bad_yes_no_is_refused(void **state)
 {
 	(void)state;
-	assert_refused(HOST "NAT_CLIENT = maybe\n", 2, "'maybe' is not YES or NO");
+	assert_refused(HOST "NAT_CLIENT = maybe\n", 2,
+	    "'maybe' is not YES or NO");
 	assert_refused(HOST "ECA_DISABLE_AUTO_ENROLLMENT = 1\n", 2,
 	    "not YES or NO");
 	assert_refused(HOST "ECA_ALLOW_FORCED_REENROLLMENT = true\n", 2,
@@ -218,7 +219,8 @@ test_bad_host_port_is_refused(void **state)
 	assert_refused(HOST "LISTEN = 0.0.0.0:65536\n", 2, "port '65536'");
 	assert_refused(HOST "LISTEN = 0.0.0.0:https\n", 2, "port 'https'");
 	assert_refused(HOST "LISTEN = 0.0.0.0:\n", 2, "port ''");
-	assert_refused(HOST "API_LISTEN = :1556\n", 2, "empty or too long host");
+	assert_refused(HOST "API_LISTEN = :1556\n", 2,
+	    "empty or too long host");
 	assert_refused(HOST "API_LISTEN = ::1:1556\n", 2,
 	    "write IPv6 addresses in brackets");
 	assert_refused(HOST "API_LISTEN = [::1\n", 2, "no closing ']'");
@@ -398,7 +400,9 @@ test_invalid_client_name_is_refused(void **state)
 	    "ADMIN_IDENTITY: 'Backup Admin' is not a valid host name");
 	/* Two spellings of one peer are one peer, listed twice. */
 	assert_refused(HOST "PEER = media1 10.0.0.5:1557\n"
-	    "PEER = MEDIA1 10.0.0.6:1557\n", 3, "PEER: 'media1' is listed "
+			    "PEER = MEDIA1 10.0.0.6:1557\n",
+	    3,
+	    "PEER: 'media1' is listed "
 	    "twice");
 }
 
@@ -414,15 +418,18 @@ test_host_names_in_mixed_case_are_folded(void **state)
 	char *d;
 
 	(void)state;
-	assert_int_equal(load_text("CLIENT_NAME = MEDIA1.It.Test\n"
-	    "ROLE = primary\n"
-	    "ECA_CERT_PATH = /c\nECA_PRIVATE_KEY_PATH = /k\n"
-	    "ECA_TRUST_STORE_PATH = /t\n"
-	    "SERVER = Primary1.IT.test\n"
-	    "SERVER = media1.it.TEST\n"
-	    "PEER = Client1.It.Test Client1.It.Test:1557\n"
-	    "ADMIN_IDENTITY = Admin-WS1.Example.COM\n"
-	    "ADMIN_IDENTITY = CN=Backup Admin,O=Example Corp\n", &cfg, &err), 0);
+	assert_int_equal(
+	    load_text("CLIENT_NAME = MEDIA1.It.Test\n"
+		      "ROLE = primary\n"
+		      "ECA_CERT_PATH = /c\nECA_PRIVATE_KEY_PATH = /k\n"
+		      "ECA_TRUST_STORE_PATH = /t\n"
+		      "SERVER = Primary1.IT.test\n"
+		      "SERVER = media1.it.TEST\n"
+		      "PEER = Client1.It.Test Client1.It.Test:1557\n"
+		      "ADMIN_IDENTITY = Admin-WS1.Example.COM\n"
+		      "ADMIN_IDENTITY = CN=Backup Admin,O=Example Corp\n",
+		&cfg, &err),
+	    0);
 	assert_string_equal(cfg->client_name, "media1.it.test");
 	/* The primary found itself among the SERVER lines: not added twice. */
 	assert_int_equal(cfg->nservers, 2);
@@ -461,8 +468,8 @@ test_primary_without_certificate_keys_is_refused(void **state)
 	    "ROLE primary requires ECA_CERT_PATH, ECA_PRIVATE_KEY_PATH and "
 	    "ECA_TRUST_STORE_PATH");
 	assert_refused(HOST "ROLE = primary\n"
-	    "ECA_CERT_PATH = /c\nECA_PRIVATE_KEY_PATH = /k\n", 0,
-	    "(ECA_TRUST_STORE_PATH missing)");
+			    "ECA_CERT_PATH = /c\nECA_PRIVATE_KEY_PATH = /k\n",
+	    0, "(ECA_TRUST_STORE_PATH missing)");
 }
 
 static void
@@ -472,7 +479,8 @@ test_partial_certificate_keys_are_refused(void **state)
 	assert_refused(HOST "ECA_CERT_PATH = /c\n", 0,
 	    "must be set together or not at all");
 	assert_refused(HOST "ROLE = media\nECA_TRUST_STORE_PATH = /t\n"
-	    "ECA_PRIVATE_KEY_PATH = /k\n", 0, "(ECA_CERT_PATH missing)");
+			    "ECA_PRIVATE_KEY_PATH = /k\n",
+	    0, "(ECA_CERT_PATH missing)");
 }
 
 static void
@@ -542,8 +550,9 @@ test_refusal_without_error_buffer_still_returns_code(void **state)
 	static const char text[] = "BOGUS = 1\n";
 
 	(void)state;
-	assert_int_equal(eca_config_parse(text, sizeof(text) - 1, "x", &cfg,
-	    NULL), ECA_ERR_CONFIG);
+	assert_int_equal(
+	    eca_config_parse(text, sizeof(text) - 1, "x", &cfg, NULL),
+	    ECA_ERR_CONFIG);
 	assert_null(cfg);
 }
 
@@ -720,9 +729,12 @@ test_primary_is_a_host_of_its_own_domain(void **state)
 
 	(void)state;
 	/* No SERVER line for itself: it gets one, first, on its API address. */
-	assert_int_equal(load_text("CLIENT_NAME = p1.example.com\n"
-	    "ROLE = primary\n" CREDS "API_LISTEN = 0.0.0.0:2556\n"
-	    "SERVER = other.example.com 192.0.2.9:1556\n", &cfg, &err), 0);
+	assert_int_equal(
+	    load_text("CLIENT_NAME = p1.example.com\n"
+		      "ROLE = primary\n" CREDS "API_LISTEN = 0.0.0.0:2556\n"
+		      "SERVER = other.example.com 192.0.2.9:1556\n",
+		&cfg, &err),
+	    0);
 	assert_int_equal(cfg->nservers, 2);
 	assert_string_equal(cfg->servers[0].name, "p1.example.com");
 	assert_string_equal(cfg->servers[0].host, "127.0.0.1");
@@ -731,8 +743,10 @@ test_primary_is_a_host_of_its_own_domain(void **state)
 	eca_config_free(cfg);
 	/* An explicit line is kept as written, not doubled. */
 	assert_int_equal(load_text("CLIENT_NAME = p1.example.com\n"
-	    "ROLE = primary\n" CREDS
-	    "SERVER = P1.example.com 127.0.0.5:1556\n", &cfg, &err), 0);
+				   "ROLE = primary\n" CREDS
+				   "SERVER = P1.example.com 127.0.0.5:1556\n",
+			     &cfg, &err),
+	    0);
 	assert_int_equal(cfg->nservers, 1);
 	assert_string_equal(cfg->servers[0].host, "127.0.0.5");
 	eca_config_free(cfg);
@@ -761,18 +775,17 @@ static void
 test_layout_variants_are_accepted(void **state)
 {
 	/* Not NUL-terminated on purpose: the parser must honour len. */
-	static const char text[] =
-	    "\n"
-	    "   # indented comment\n"
-	    "\t\n"
-	    "CLIENT_NAME=h1\r\n"
-	    "  USER\t=\t eca user  \r\n"
-	    "AUDIT_LOG = /var/log/#not-a-comment\n"
-	    "ADMIN_IDENTITY = CN=a=b\n"
-	    "STATE_DIR = /srv/eca/\n"
-	    "API_LISTEN = *:443\n"
-	    "LOG_LEVEL = warn"
-	    "GARBAGE BEYOND LEN";
+	static const char text[] = "\n"
+				   "   # indented comment\n"
+				   "\t\n"
+				   "CLIENT_NAME=h1\r\n"
+				   "  USER\t=\t eca user  \r\n"
+				   "AUDIT_LOG = /var/log/#not-a-comment\n"
+				   "ADMIN_IDENTITY = CN=a=b\n"
+				   "STATE_DIR = /srv/eca/\n"
+				   "API_LISTEN = *:443\n"
+				   "LOG_LEVEL = warn"
+				   "GARBAGE BEYOND LEN";
 	size_t len = sizeof(text) - 1 - strlen("GARBAGE BEYOND LEN");
 	struct eca_config *cfg = NULL;
 	struct eca_err err;
@@ -802,7 +815,9 @@ test_explicit_paths_win_over_state_dir_defaults(void **state)
 
 	(void)state;
 	assert_int_equal(load_text(HOST "ECA_DB = sqlite:/data/r.db\n"
-	    "STATE_DIR = /srv\n", &cfg, &err), 0);
+					"STATE_DIR = /srv\n",
+			     &cfg, &err),
+	    0);
 	assert_string_equal(cfg->db, "sqlite:/data/r.db");
 	assert_string_equal(cfg->pid_file, "/srv/ecad.pid");
 	eca_config_free(cfg);
@@ -904,8 +919,8 @@ assert_round_trip(const char *text)
 	struct eca_err err;
 	char *d1, *d2;
 
-	assert_int_equal(eca_config_parse(text, strlen(text), "orig", &a,
-	    &err), 0);
+	assert_int_equal(eca_config_parse(text, strlen(text), "orig", &a, &err),
+	    0);
 	d1 = eca_config_dump(a);
 	assert_non_null(d1);
 	if (eca_config_parse(d1, strlen(d1), "dump", &b, &err) != 0)
@@ -945,18 +960,21 @@ test_dump_shows_defaults_and_omits_unset_keys(void **state)
 	char *d;
 
 	(void)state;
-	assert_int_equal(load_text(HOST "SERVER = p1\nSERVER = p2 [::1]:9\n",
-	    &cfg, &err), 0);
+	assert_int_equal(
+	    load_text(HOST "SERVER = p1\nSERVER = p2 [::1]:9\n", &cfg, &err),
+	    0);
 	d = eca_config_dump(cfg);
 	assert_non_null(d);
 	assert_non_null(strstr(d, "CLIENT_NAME = host1.example.com\n"));
 	assert_non_null(strstr(d, "ROLE = client\n"));
-	assert_non_null(strstr(d, "SERVER = p1 p1:1556\nSERVER = p2 [::1]:9\n"));
+	assert_non_null(
+	    strstr(d, "SERVER = p1 p1:1556\nSERVER = p2 [::1]:9\n"));
 	assert_non_null(strstr(d, "LISTEN = 0.0.0.0:1557\n"));
 	assert_non_null(strstr(d, "ECA_CRL_CHECK = LEAF\n"));
 	assert_non_null(strstr(d, "ECA_CRL_REFRESH_HOURS = 24\n"));
 	assert_non_null(strstr(d, "ECA_DISABLE_AUTO_ENROLLMENT = NO\n"));
-	assert_non_null(strstr(d, "ECA_DB = sqlite:/var/lib/eca/registry.db\n"));
+	assert_non_null(
+	    strstr(d, "ECA_DB = sqlite:/var/lib/eca/registry.db\n"));
 	assert_non_null(strstr(d, "ECA_IDENTITY = SAN\n"));
 	assert_non_null(strstr(d, "LOG_LEVEL = info\n"));
 	assert_null(strstr(d, "ECA_CERT_PATH"));
@@ -964,7 +982,7 @@ test_dump_shows_defaults_and_omits_unset_keys(void **state)
 	assert_null(strstr(d, "USER"));
 	assert_null(strstr(d, "AUDIT_LOG"));
 	assert_null(strstr(d, "ADMIN_IDENTITY"));
-	assert_null(strstr(d, "\nPEER = "));	/* PEER_MAX_... are other keys */
+	assert_null(strstr(d, "\nPEER = ")); /* PEER_MAX_... are other keys */
 	free(d);
 	eca_config_free(cfg);
 	assert_null(eca_config_dump(NULL));
@@ -1005,51 +1023,51 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_unknown_key_is_refused_with_its_line),
-		cmocka_unit_test(test_lower_case_key_is_unknown),
-		cmocka_unit_test(test_line_without_equals_is_refused),
-		cmocka_unit_test(test_empty_value_is_refused),
-		cmocka_unit_test(test_non_repeatable_key_given_twice_is_refused),
-		cmocka_unit_test(test_bad_yes_no_is_refused),
-		cmocka_unit_test(test_bad_enum_value_is_refused),
-		cmocka_unit_test(test_bad_number_is_refused),
-		cmocka_unit_test(test_out_of_range_number_is_refused),
-		cmocka_unit_test(test_bad_host_port_is_refused),
-		cmocka_unit_test(test_bad_server_and_peer_entries_are_refused),
-		cmocka_unit_test(test_too_many_repeatable_entries_are_refused),
-		cmocka_unit_test(test_line_longer_than_4096_bytes_is_refused),
-		cmocka_unit_test(test_overlong_value_is_refused),
-		cmocka_unit_test(test_nul_byte_is_refused),
-		cmocka_unit_test(test_control_character_in_value_is_refused),
-		cmocka_unit_test(test_unprintable_key_is_refused_without_echo),
-		cmocka_unit_test(test_file_larger_than_the_limit_is_refused),
-		cmocka_unit_test(test_bad_database_url_is_refused),
-		cmocka_unit_test(test_invalid_client_name_is_refused),
-		cmocka_unit_test(test_host_names_in_mixed_case_are_folded),
-		cmocka_unit_test(test_missing_client_name_is_refused_without_line),
-		cmocka_unit_test(test_primary_without_certificate_keys_is_refused),
-		cmocka_unit_test(test_primary_is_a_host_of_its_own_domain),
-		cmocka_unit_test(test_partial_certificate_keys_are_refused),
-		cmocka_unit_test(test_passphrase_file_without_key_is_refused),
-		cmocka_unit_test(
-		    test_state_dir_too_long_for_derived_paths_is_refused),
-		cmocka_unit_test(test_missing_file_is_refused),
-		cmocka_unit_test(test_world_writable_file_is_refused),
-		cmocka_unit_test(
-		    test_refusal_without_error_buffer_still_returns_code),
-		cmocka_unit_test(test_minimal_file_gets_every_default),
-		cmocka_unit_test(test_every_key_is_parsed),
-		cmocka_unit_test(test_server_entries_keep_order_and_default_port),
-		cmocka_unit_test(test_ipv6_addresses_are_taken_without_brackets),
-		cmocka_unit_test(test_layout_variants_are_accepted),
-		cmocka_unit_test(test_explicit_paths_win_over_state_dir_defaults),
-		cmocka_unit_test(test_root_state_dir_gives_single_slash_paths),
-		cmocka_unit_test(
-		    test_complete_credentials_are_accepted_on_a_client),
-		cmocka_unit_test(test_dump_of_full_config_parses_back_equal),
-		cmocka_unit_test(test_dump_of_minimal_config_parses_back_equal),
-		cmocka_unit_test(test_dump_shows_defaults_and_omits_unset_keys),
-		cmocka_unit_test(test_yes_no_and_names_are_spelled_as_documented),
+	    cmocka_unit_test(test_unknown_key_is_refused_with_its_line),
+	    cmocka_unit_test(test_lower_case_key_is_unknown),
+	    cmocka_unit_test(test_line_without_equals_is_refused),
+	    cmocka_unit_test(test_empty_value_is_refused),
+	    cmocka_unit_test(test_non_repeatable_key_given_twice_is_refused),
+	    cmocka_unit_test(test_bad_yes_no_is_refused),
+	    cmocka_unit_test(test_bad_enum_value_is_refused),
+	    cmocka_unit_test(test_bad_number_is_refused),
+	    cmocka_unit_test(test_out_of_range_number_is_refused),
+	    cmocka_unit_test(test_bad_host_port_is_refused),
+	    cmocka_unit_test(test_bad_server_and_peer_entries_are_refused),
+	    cmocka_unit_test(test_too_many_repeatable_entries_are_refused),
+	    cmocka_unit_test(test_line_longer_than_4096_bytes_is_refused),
+	    cmocka_unit_test(test_overlong_value_is_refused),
+	    cmocka_unit_test(test_nul_byte_is_refused),
+	    cmocka_unit_test(test_control_character_in_value_is_refused),
+	    cmocka_unit_test(test_unprintable_key_is_refused_without_echo),
+	    cmocka_unit_test(test_file_larger_than_the_limit_is_refused),
+	    cmocka_unit_test(test_bad_database_url_is_refused),
+	    cmocka_unit_test(test_invalid_client_name_is_refused),
+	    cmocka_unit_test(test_host_names_in_mixed_case_are_folded),
+	    cmocka_unit_test(test_missing_client_name_is_refused_without_line),
+	    cmocka_unit_test(test_primary_without_certificate_keys_is_refused),
+	    cmocka_unit_test(test_primary_is_a_host_of_its_own_domain),
+	    cmocka_unit_test(test_partial_certificate_keys_are_refused),
+	    cmocka_unit_test(test_passphrase_file_without_key_is_refused),
+	    cmocka_unit_test(
+		test_state_dir_too_long_for_derived_paths_is_refused),
+	    cmocka_unit_test(test_missing_file_is_refused),
+	    cmocka_unit_test(test_world_writable_file_is_refused),
+	    cmocka_unit_test(
+		test_refusal_without_error_buffer_still_returns_code),
+	    cmocka_unit_test(test_minimal_file_gets_every_default),
+	    cmocka_unit_test(test_every_key_is_parsed),
+	    cmocka_unit_test(test_server_entries_keep_order_and_default_port),
+	    cmocka_unit_test(test_ipv6_addresses_are_taken_without_brackets),
+	    cmocka_unit_test(test_layout_variants_are_accepted),
+	    cmocka_unit_test(test_explicit_paths_win_over_state_dir_defaults),
+	    cmocka_unit_test(test_root_state_dir_gives_single_slash_paths),
+	    cmocka_unit_test(
+		test_complete_credentials_are_accepted_on_a_client),
+	    cmocka_unit_test(test_dump_of_full_config_parses_back_equal),
+	    cmocka_unit_test(test_dump_of_minimal_config_parses_back_equal),
+	    cmocka_unit_test(test_dump_shows_defaults_and_omits_unset_keys),
+	    cmocka_unit_test(test_yes_no_and_names_are_spelled_as_documented),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, group_setup,

@@ -31,7 +31,7 @@ static X509_STORE *trust;
 struct fix {
 	char *dir;
 	struct eca_crl_cache *cache;
-	STACK_OF(X509) *chain;	/* the intermediate */
+	STACK_OF(X509) * chain; /* the intermediate */
 };
 
 static int
@@ -107,16 +107,14 @@ fix_free(struct fix *f)
 
 /* Offer crl (PEM or DER); returns the code, *stored as the cache says. */
 static int
-offer(struct fix *f, X509_CRL *crl, int pem, int *stored,
-    struct eca_err *err)
+offer(struct fix *f, X509_CRL *crl, int pem, int *stored, struct eca_err *err)
 {
 	unsigned char *buf;
 	size_t len;
 	int r;
 
 	buf = testca_crl_bytes(crl, pem, &len);
-	r = eca_crl_cache_add(f->cache, trust, f->chain, buf, len, stored,
-	    err);
+	r = eca_crl_cache_add(f->cache, trust, f->chain, buf, len, stored, err);
 	free(buf);
 	return r;
 }
@@ -192,7 +190,7 @@ test_crl_of_a_ca_outside_the_trust_store_is_refused(void **state)
 {
 	struct fix *f = fix_new();
 	struct eca_err err;
-	STACK_OF(X509) *rchain;
+	STACK_OF(X509) * rchain;
 	unsigned char *buf;
 	X509_CRL *crl;
 	size_t len;
@@ -205,8 +203,9 @@ test_crl_of_a_ca_outside_the_trust_store_is_refused(void **state)
 	crl = testca_crl(rogue->inter, rogue->int_key, NULL, 0, -HOURS(1),
 	    HOURS(24), 1);
 	buf = testca_crl_bytes(crl, 1, &len);
-	assert_int_equal(eca_crl_cache_add(f->cache, trust, rchain, buf, len,
-	    &stored, &err), ECA_ERR_UNTRUSTED);
+	assert_int_equal(
+	    eca_crl_cache_add(f->cache, trust, rchain, buf, len, &stored, &err),
+	    ECA_ERR_UNTRUSTED);
 	assert_int_equal(stored, 0);
 	assert_int_equal(count_cached(f), 0);
 	free(buf);
@@ -227,15 +226,17 @@ test_garbage_and_der_with_trailing_bytes_are_refused(void **state)
 
 	(void)state;
 	assert_int_equal(eca_crl_cache_add(f->cache, trust, f->chain, junk,
-	    sizeof(junk), NULL, &err), ECA_ERR_PARSE);
-	crl = testca_crl(ca->inter, ca->int_key, NULL, 0, -HOURS(1),
-	    HOURS(24), 1);
+			     sizeof(junk), NULL, &err),
+	    ECA_ERR_PARSE);
+	crl = testca_crl(ca->inter, ca->int_key, NULL, 0, -HOURS(1), HOURS(24),
+	    1);
 	buf = testca_crl_bytes(crl, 0, &len);
 	assert_non_null(longer = malloc(len + 1));
 	memcpy(longer, buf, len);
 	longer[len] = 0;
 	assert_int_equal(eca_crl_cache_add(f->cache, trust, f->chain, longer,
-	    len + 1, NULL, &err), ECA_ERR_PARSE);
+			     len + 1, NULL, &err),
+	    ECA_ERR_PARSE);
 	assert_int_equal(count_cached(f), 0);
 	free(longer);
 	free(buf);
@@ -265,7 +266,8 @@ test_older_crl_does_not_replace_a_newer_one(void **state)
 	assert_int_equal(v[0].entries, 0);
 	/* The leaf listed only in the older CRL is not revoked. */
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    0);
 	free(v);
 	X509_CRL_free(older);
 	fix_free(f);
@@ -283,9 +285,10 @@ test_revoked_leaf_at_leaf_is_refused_as_revoked(void **state)
 	(void)state;
 	put_inter_crl(f, &leaf, 1, HOURS(24), 1);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), ECA_ERR_REVOKED);
-	assert_non_null(bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf),
-	    NULL));
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    ECA_ERR_REVOKED);
+	assert_non_null(
+	    bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(leaf), NULL));
 	assert_non_null(hex = BN_bn2hex(bn));
 	snprintf(serial, sizeof(serial), "serial %s", hex);
 	assert_non_null(strstr(err.msg, serial));
@@ -294,13 +297,13 @@ test_revoked_leaf_at_leaf_is_refused_as_revoked(void **state)
 	BN_free(bn);
 	/* Another leaf of the same CA is not. */
 	assert_int_equal(eca_crl_check(f->cache, trust, other, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    0);
 	fix_free(f);
 }
 
 static void
-test_revoked_intermediate_is_refused_at_chain_and_accepted_at_leaf(
-    void **state)
+test_revoked_intermediate_is_refused_at_chain_and_accepted_at_leaf(void **state)
 {
 	struct fix *f = fix_new();
 	struct eca_err err;
@@ -309,10 +312,12 @@ test_revoked_intermediate_is_refused_at_chain_and_accepted_at_leaf(
 	put_inter_crl(f, NULL, 0, HOURS(24), 1);
 	put_root_crl(f, &ca->inter, 1);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_CHAIN, 0, NULL, &err), ECA_ERR_REVOKED);
+			     ECA_CRL_CHAIN, 0, NULL, &err),
+	    ECA_ERR_REVOKED);
 	assert_non_null(strstr(err.msg, "Issuing CA"));
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    0);
 	fix_free(f);
 }
 
@@ -325,10 +330,12 @@ test_chain_without_the_roots_crl_is_crl_unavailable(void **state)
 	(void)state;
 	put_inter_crl(f, NULL, 0, HOURS(24), 1);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_CHAIN, 0, NULL, &err), ECA_ERR_CRL_UNAVAILABLE);
+			     ECA_CRL_CHAIN, 0, NULL, &err),
+	    ECA_ERR_CRL_UNAVAILABLE);
 	put_root_crl(f, NULL, 0);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_CHAIN, 0, NULL, &err), 0);
+			     ECA_CRL_CHAIN, 0, NULL, &err),
+	    0);
 	fix_free(f);
 }
 
@@ -340,7 +347,8 @@ test_missing_crl_is_crl_unavailable(void **state)
 
 	(void)state;
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), ECA_ERR_CRL_UNAVAILABLE);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    ECA_ERR_CRL_UNAVAILABLE);
 	assert_non_null(strstr(err.msg, "no CRL of"));
 	assert_non_null(strstr(err.msg, "ECA_CRL_PATH"));
 	fix_free(f);
@@ -355,7 +363,8 @@ test_crl_expired_past_grace_is_crl_unavailable(void **state)
 	(void)state;
 	put_inter_crl(f, NULL, 0, -HOURS(25), 1);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), ECA_ERR_CRL_UNAVAILABLE);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    ECA_ERR_CRL_UNAVAILABLE);
 	assert_non_null(strstr(err.msg, "ECA_CRL_GRACE_HOURS"));
 	fix_free(f);
 }
@@ -369,7 +378,8 @@ test_revoked_leaf_is_refused_even_with_fail_open(void **state)
 	(void)state;
 	put_inter_crl(f, &leaf, 1, HOURS(24), 1);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), ECA_ERR_REVOKED);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    ECA_ERR_REVOKED);
 	fix_free(f);
 }
 
@@ -387,18 +397,20 @@ test_check_peer_refuses_revoked_and_fails_closed_without_crls(void **state)
 	pol.trust = trust;
 	pol.crls = f->cache;
 	pol.crl_check = ECA_CRL_LEAF;
-	assert_int_equal(eca_x509_check_peer(&pol, leaf, f->chain, NULL,
-	    &info, &err), ECA_ERR_REVOKED);
+	assert_int_equal(
+	    eca_x509_check_peer(&pol, leaf, f->chain, NULL, &info, &err),
+	    ECA_ERR_REVOKED);
 	assert_true(info.fingerprint[0] != '\0');
 	/* No cache in the policy: refused, never unchecked. */
 	pol.crls = NULL;
-	assert_int_equal(eca_x509_check_peer(&pol, other, f->chain, NULL,
-	    &info, &err), ECA_ERR_CRL_UNAVAILABLE);
+	assert_int_equal(
+	    eca_x509_check_peer(&pol, other, f->chain, NULL, &info, &err),
+	    ECA_ERR_CRL_UNAVAILABLE);
 	assert_non_null(strstr(err.msg, "ECA_CRL_CHECK"));
 	/* The level DISABLE needs none. */
 	pol.crl_check = ECA_CRL_DISABLE;
-	assert_int_equal(eca_x509_check_peer(&pol, leaf, f->chain, NULL,
-	    &info, &err), 0);
+	assert_int_equal(
+	    eca_x509_check_peer(&pol, leaf, f->chain, NULL, &info, &err), 0);
 	fix_free(f);
 }
 
@@ -410,13 +422,16 @@ test_cleanup_with_an_unknown_or_malformed_hash_fails(void **state)
 	size_t removed = 9;
 
 	(void)state;
-	assert_int_equal(eca_crl_cache_cleanup(f->cache, 0, "zz", 0, &removed,
-	    &err), ECA_ERR_USAGE);
-	assert_int_equal(eca_crl_cache_cleanup(f->cache, 0, "0badf00d", 0,
-	    &removed, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_crl_cache_cleanup(f->cache, 0, "zz", 0, &removed, &err),
+	    ECA_ERR_USAGE);
+	assert_int_equal(
+	    eca_crl_cache_cleanup(f->cache, 0, "0badf00d", 0, &removed, &err),
+	    ECA_ERR_NOT_FOUND);
 	assert_int_equal(removed, 0);
-	assert_int_equal(eca_crl_cache_cleanup(f->cache, 0, NULL, 0, &removed,
-	    &err), ECA_ERR_USAGE);
+	assert_int_equal(
+	    eca_crl_cache_cleanup(f->cache, 0, NULL, 0, &removed, &err),
+	    ECA_ERR_USAGE);
 	fix_free(f);
 }
 
@@ -436,7 +451,8 @@ test_crl_expired_in_grace_is_accepted_with_a_warning(void **state)
 	(void)state;
 	put_inter_crl(f, NULL, 0, -HOURS(2), 1);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, &res, &err), 0);
+			     ECA_CRL_LEAF, 0, &res, &err),
+	    0);
 	assert_int_equal(res.in_grace, 1);
 	assert_non_null(strstr(res.note, "grace period"));
 	assert_int_equal(eca_crl_cache_list(f->cache, 0, &v, &n, &err), 0);
@@ -455,7 +471,8 @@ test_disable_skips_the_check(void **state)
 	(void)state;
 	put_inter_crl(f, &leaf, 1, HOURS(24), 1);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_DISABLE, 0, NULL, &err), 0);
+			     ECA_CRL_DISABLE, 0, NULL, &err),
+	    0);
 	fix_free(f);
 }
 
@@ -468,7 +485,8 @@ test_fail_open_accepts_without_a_crl(void **state)
 
 	(void)state;
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, &res, &err), 0);
+			     ECA_CRL_LEAF, 0, &res, &err),
+	    0);
 	assert_int_equal(res.failed_open, 1);
 	assert_non_null(strstr(res.note, "ECA_CRL_FAIL_OPEN"));
 	fix_free(f);
@@ -483,18 +501,20 @@ test_der_and_pem_crls_are_accepted(void **state)
 	int stored = 0;
 
 	(void)state;
-	der = testca_crl(ca->inter, ca->int_key, NULL, 0, -HOURS(2),
-	    HOURS(24), 1);
-	pem = testca_crl(ca->inter, ca->int_key, &leaf, 1, -HOURS(1),
-	    HOURS(24), 2);
+	der = testca_crl(ca->inter, ca->int_key, NULL, 0, -HOURS(2), HOURS(24),
+	    1);
+	pem = testca_crl(ca->inter, ca->int_key, &leaf, 1, -HOURS(1), HOURS(24),
+	    2);
 	assert_int_equal(offer(f, der, 0, &stored, &err), 0);
 	assert_int_equal(stored, 1);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    0);
 	assert_int_equal(offer(f, pem, 1, &stored, &err), 0);
 	assert_int_equal(stored, 1);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), ECA_ERR_REVOKED);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    ECA_ERR_REVOKED);
 	X509_CRL_free(der);
 	X509_CRL_free(pem);
 	fix_free(f);
@@ -545,7 +565,8 @@ test_cache_is_persisted_and_reloaded(void **state)
 	o.grace_hours = 24;
 	assert_int_equal(eca_crl_cache_new(NULL, &o, &again, &err), 0);
 	assert_int_equal(eca_crl_check(again, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), ECA_ERR_REVOKED);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    ECA_ERR_REVOKED);
 	eca_crl_cache_free(again);
 	fix_free(f);
 }
@@ -563,8 +584,8 @@ test_sync_path_stores_good_crls_and_counts_bad_ones(void **state)
 	(void)state;
 	dir = testca_tmpdir();
 	assert_int_equal(mkdir(testca_path(dir, "in"), 0700), 0);
-	crl = testca_crl(ca->inter, ca->int_key, &leaf, 1, -HOURS(1),
-	    HOURS(24), 1);
+	crl = testca_crl(ca->inter, ca->int_key, &leaf, 1, -HOURS(1), HOURS(24),
+	    1);
 	testca_write_crl(testca_path(dir, "in/inter.crl"), crl, 0, 0644);
 	testca_write_file(testca_path(dir, "in/junk.crl"), "junk", 4, 0644);
 	memset(&o, 0, sizeof(o));
@@ -572,8 +593,8 @@ test_sync_path_stores_good_crls_and_counts_bad_ones(void **state)
 	o.crl_path = testca_path(dir, "in");
 	o.no_fetch = 1;
 	assert_int_equal(eca_crl_cache_new(NULL, &o, &c, &err), 0);
-	assert_int_equal(eca_crl_cache_sync_path(c, trust, NULL, &added,
-	    &refused, &err), 0);
+	assert_int_equal(
+	    eca_crl_cache_sync_path(c, trust, NULL, &added, &refused, &err), 0);
 	/* The intermediate is not in the trust store: nothing vouches yet. */
 	assert_int_equal(added, 0);
 	assert_int_equal(refused, 2);
@@ -583,11 +604,13 @@ test_sync_path_stores_good_crls_and_counts_bad_ones(void **state)
 		assert_non_null(chain);
 		assert_true(sk_X509_push(chain, ca->inter) > 0);
 		assert_int_equal(eca_crl_cache_sync_path(c, trust, chain,
-		    &added, &refused, &err), 0);
+				     &added, &refused, &err),
+		    0);
 		assert_int_equal(added, 1);
 		assert_int_equal(refused, 1);
 		assert_int_equal(eca_crl_check(c, trust, leaf, chain,
-		    ECA_CRL_LEAF, 0, NULL, &err), ECA_ERR_REVOKED);
+				     ECA_CRL_LEAF, 0, NULL, &err),
+		    ECA_ERR_REVOKED);
 		sk_X509_free(chain);
 	}
 	eca_crl_cache_free(c);
@@ -605,19 +628,19 @@ test_cleanup_removes_expired_crls_and_by_issuer_hash(void **state)
 	size_t n = 0, removed = 0;
 
 	(void)state;
-	put_inter_crl(f, NULL, 0, -HOURS(5), 1);	/* past 1 h grace */
+	put_inter_crl(f, NULL, 0, -HOURS(5), 1); /* past 1 h grace */
 	put_root_crl(f, NULL, 0);
 	assert_int_equal(count_cached(f), 2);
-	assert_int_equal(eca_crl_cache_cleanup(f->cache, 1, NULL, 0, &removed,
-	    &err), 0);
+	assert_int_equal(
+	    eca_crl_cache_cleanup(f->cache, 1, NULL, 0, &removed, &err), 0);
 	assert_int_equal(removed, 1);
 	assert_int_equal(eca_crl_cache_list(f->cache, 0, &v, &n, &err), 0);
 	assert_int_equal(n, 1);
 	assert_non_null(strstr(v[0].issuer, "Root CA"));
 	snprintf(hash, sizeof(hash), "%s", v[0].hash);
 	free(v);
-	assert_int_equal(eca_crl_cache_cleanup(f->cache, 0, hash, 0, &removed,
-	    &err), 0);
+	assert_int_equal(
+	    eca_crl_cache_cleanup(f->cache, 0, hash, 0, &removed, &err), 0);
 	assert_int_equal(removed, 1);
 	assert_int_equal(count_cached(f), 0);
 	{
@@ -701,8 +724,8 @@ test_remembered_verdict_ends_when_its_crl_is_removed(void **state)
 	assert_int_equal(n, 1);
 	snprintf(hash, sizeof(hash), "%s", v[0].hash);
 	free(v);
-	assert_int_equal(eca_crl_cache_cleanup(f->cache, 0, hash, 0, &removed,
-	    &err), 0);
+	assert_int_equal(
+	    eca_crl_cache_cleanup(f->cache, 0, hash, 0, &removed, &err), 0);
 	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL),
 	    ECA_ERR_CRL_UNAVAILABLE);
 	fix_free(f);
@@ -760,7 +783,8 @@ test_trust_stores_are_remembered_apart(void **state)
 	put_inter_crl(f, NULL, 0, HOURS(24), 1);
 	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL), 0);
 	assert_int_equal(eca_crl_check(f->cache, reloaded, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    0);
 	expect_hits(f, 0, 2);
 	assert_int_equal(check(f, leaf, ECA_CRL_LEAF, 0, NULL), 0);
 	expect_hits(f, 0, 3);
@@ -782,11 +806,13 @@ test_opts_without_state_dir_are_a_config_error(void **state)
 
 	(void)state;
 	memset(&cfg, 0, sizeof(cfg));
-	assert_int_equal(eca_crl_opts_from_config(&cfg, dir, sizeof(dir), &o,
-	    &err), ECA_ERR_CONFIG);
+	assert_int_equal(
+	    eca_crl_opts_from_config(&cfg, dir, sizeof(dir), &o, &err),
+	    ECA_ERR_CONFIG);
 	assert_null(o.dir);
-	assert_int_equal(eca_crl_opts_from_config(NULL, dir, sizeof(dir), &o,
-	    &err), ECA_ERR_CONFIG);
+	assert_int_equal(
+	    eca_crl_opts_from_config(NULL, dir, sizeof(dir), &o, &err),
+	    ECA_ERR_CONFIG);
 }
 
 static void
@@ -805,8 +831,8 @@ test_opts_name_state_dir_crl_and_carry_the_crl_keys(void **state)
 	cfg.crl_refresh_hours = 12;
 	cfg.crl_grace_hours = 6;
 	cfg.crl_fail_open = 1;
-	assert_int_equal(eca_crl_opts_from_config(&cfg, dir, sizeof(dir), &o,
-	    &err), 0);
+	assert_int_equal(
+	    eca_crl_opts_from_config(&cfg, dir, sizeof(dir), &o, &err), 0);
 	assert_ptr_equal(o.dir, dir);
 	assert_string_equal(o.dir, "/var/lib/eca/crl");
 	assert_string_equal(o.crl_path, "/srv/crls");
@@ -828,8 +854,9 @@ test_maintain_without_a_cache_is_an_internal_error(void **state)
 	size_t added = 7;
 
 	(void)state;
-	assert_int_equal(eca_crl_cache_maintain(NULL, trust, NULL, 0, &added,
-	    &err), ECA_ERR_INTERNAL);
+	assert_int_equal(
+	    eca_crl_cache_maintain(NULL, trust, NULL, 0, &added, &err),
+	    ECA_ERR_INTERNAL);
 	assert_int_equal(added, 0);
 }
 
@@ -853,11 +880,12 @@ other_process_revokes_leaf(struct fix *f)
 	o.no_fetch = 1;
 	o.grace_hours = 24;
 	assert_int_equal(eca_crl_cache_new(NULL, &o, &other_proc, &err), 0);
-	crl = testca_crl(ca->inter, ca->int_key, &leaf, 1, -HOURS(1),
-	    HOURS(24), 2);
+	crl = testca_crl(ca->inter, ca->int_key, &leaf, 1, -HOURS(1), HOURS(24),
+	    2);
 	buf = testca_crl_bytes(crl, 1, &len);
 	assert_int_equal(eca_crl_cache_add(other_proc, trust, f->chain, buf,
-	    len, &stored, &err), 0);
+			     len, &stored, &err),
+	    0);
 	assert_int_equal(stored, 1);
 	free(buf);
 	X509_CRL_free(crl);
@@ -874,18 +902,23 @@ test_maintain_picks_up_a_crl_another_process_stored(void **state)
 	(void)state;
 	put_inter_crl(f, NULL, 0, HOURS(24), 1);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    0);
 	other_process_revokes_leaf(f);
 	/* unchanged until maintained: no_fetch checks do not look */
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), 0);
-	assert_int_equal(eca_crl_cache_maintain(f->cache, trust, f->chain, 0,
-	    &added, &err), 0);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    0);
+	assert_int_equal(
+	    eca_crl_cache_maintain(f->cache, trust, f->chain, 0, &added, &err),
+	    0);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), ECA_ERR_REVOKED);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    ECA_ERR_REVOKED);
 	/* maintaining again changes nothing */
-	assert_int_equal(eca_crl_cache_maintain(f->cache, trust, f->chain, 0,
-	    &added, &err), 0);
+	assert_int_equal(
+	    eca_crl_cache_maintain(f->cache, trust, f->chain, 0, &added, &err),
+	    0);
 	assert_int_equal(added, 0);
 	fix_free(f);
 }
@@ -899,16 +932,19 @@ test_check_uses_at_once_a_crl_another_process_stored(void **state)
 	(void)state;
 	put_inter_crl(f, NULL, 0, HOURS(24), 1);
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    0);
 	other_process_revokes_leaf(f);
 	/*
 	 * The check's verification with the old CRL passes, but its look
 	 * at the cache directory finds the new one: it verifies again.
 	 */
 	assert_int_equal(eca_crl_check(f->cache, trust, leaf, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), ECA_ERR_REVOKED);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    ECA_ERR_REVOKED);
 	assert_int_equal(eca_crl_check(f->cache, trust, other, f->chain,
-	    ECA_CRL_LEAF, 0, NULL, &err), 0);
+			     ECA_CRL_LEAF, 0, NULL, &err),
+	    0);
 	fix_free(f);
 }
 
@@ -919,7 +955,7 @@ test_maintain_syncs_crl_path_only_when_it_is_due(void **state)
 	struct eca_crl_opts o;
 	struct eca_err err;
 	X509_CRL *crl;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	time_t now = time(NULL);
 	size_t added = 0;
 	char *dir;
@@ -927,8 +963,8 @@ test_maintain_syncs_crl_path_only_when_it_is_due(void **state)
 	(void)state;
 	dir = testca_tmpdir();
 	assert_int_equal(mkdir(testca_path(dir, "in"), 0700), 0);
-	crl = testca_crl(ca->inter, ca->int_key, NULL, 0, -HOURS(1),
-	    HOURS(24), 1);
+	crl = testca_crl(ca->inter, ca->int_key, NULL, 0, -HOURS(1), HOURS(24),
+	    1);
 	testca_write_crl(testca_path(dir, "in/inter.crl"), crl, 0, 0644);
 	X509_CRL_free(crl);
 	assert_non_null(chain = sk_X509_new_null());
@@ -940,24 +976,27 @@ test_maintain_syncs_crl_path_only_when_it_is_due(void **state)
 	o.grace_hours = 24;
 	assert_int_equal(eca_crl_cache_new(NULL, &o, &c, &err), 0);
 	/* never synced: due at once */
-	assert_int_equal(eca_crl_cache_maintain(c, trust, chain, now, &added,
-	    &err), 0);
+	assert_int_equal(
+	    eca_crl_cache_maintain(c, trust, chain, now, &added, &err), 0);
 	assert_int_equal(added, 1);
 	/* a newer CRL revoking the leaf appears in ECA_CRL_PATH */
-	crl = testca_crl(ca->inter, ca->int_key, &leaf, 1, -HOURS(1),
-	    HOURS(24), 2);
+	crl = testca_crl(ca->inter, ca->int_key, &leaf, 1, -HOURS(1), HOURS(24),
+	    2);
 	testca_write_crl(testca_path(dir, "in/inter.crl"), crl, 1, 0644);
 	X509_CRL_free(crl);
 	/* an hour later: not due yet (ECA_CRL_PATH_SYNC_HOURS 2) */
-	assert_int_equal(eca_crl_cache_maintain(c, trust, chain,
-	    now + HOURS(1), &added, &err), 0);
+	assert_int_equal(eca_crl_cache_maintain(c, trust, chain, now + HOURS(1),
+			     &added, &err),
+	    0);
 	assert_int_equal(added, 0);
 	/* two hours later: synced */
 	assert_int_equal(eca_crl_cache_maintain(c, trust, chain,
-	    now + HOURS(2) + 1, &added, &err), 0);
+			     now + HOURS(2) + 1, &added, &err),
+	    0);
 	assert_int_equal(added, 1);
-	assert_int_equal(eca_crl_check(c, trust, leaf, chain, ECA_CRL_LEAF,
-	    now, NULL, &err), ECA_ERR_REVOKED);
+	assert_int_equal(
+	    eca_crl_check(c, trust, leaf, chain, ECA_CRL_LEAF, now, NULL, &err),
+	    ECA_ERR_REVOKED);
 	eca_crl_cache_free(c);
 	sk_X509_free(chain);
 	testca_rmdir(dir);
@@ -967,56 +1006,54 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(
-		    test_crl_with_a_bad_signature_is_refused_from_the_cache),
-		cmocka_unit_test(
-		    test_crl_of_a_ca_outside_the_trust_store_is_refused),
-		cmocka_unit_test(
-		    test_garbage_and_der_with_trailing_bytes_are_refused),
-		cmocka_unit_test(test_older_crl_does_not_replace_a_newer_one),
-		cmocka_unit_test(test_revoked_leaf_at_leaf_is_refused_as_revoked),
-		cmocka_unit_test(
-		    test_revoked_intermediate_is_refused_at_chain_and_accepted_at_leaf),
-		cmocka_unit_test(
-		    test_chain_without_the_roots_crl_is_crl_unavailable),
-		cmocka_unit_test(test_missing_crl_is_crl_unavailable),
-		cmocka_unit_test(test_crl_expired_past_grace_is_crl_unavailable),
-		cmocka_unit_test(
-		    test_revoked_leaf_is_refused_even_with_fail_open),
-		cmocka_unit_test(
-		    test_check_peer_refuses_revoked_and_fails_closed_without_crls),
-		cmocka_unit_test(
-		    test_cleanup_with_an_unknown_or_malformed_hash_fails),
-		cmocka_unit_test(
-		    test_crl_expired_in_grace_is_accepted_with_a_warning),
-		cmocka_unit_test(test_disable_skips_the_check),
-		cmocka_unit_test(test_fail_open_accepts_without_a_crl),
-		cmocka_unit_test(test_der_and_pem_crls_are_accepted),
-		cmocka_unit_test(test_cache_is_persisted_and_reloaded),
-		cmocka_unit_test(
-		    test_sync_path_stores_good_crls_and_counts_bad_ones),
-		cmocka_unit_test(
-		    test_cleanup_removes_expired_crls_and_by_issuer_hash),
-		cmocka_unit_test(
-		    test_opts_without_state_dir_are_a_config_error),
-		cmocka_unit_test(
-		    test_opts_name_state_dir_crl_and_carry_the_crl_keys),
-		cmocka_unit_test(
-		    test_maintain_without_a_cache_is_an_internal_error),
-		cmocka_unit_test(
-		    test_maintain_picks_up_a_crl_another_process_stored),
-		cmocka_unit_test(test_maintain_syncs_crl_path_only_when_it_is_due),
-		cmocka_unit_test(
-		    test_check_uses_at_once_a_crl_another_process_stored),
-		cmocka_unit_test(test_refusal_is_never_remembered),
-		cmocka_unit_test(
-		    test_remembered_verdict_ends_when_a_new_crl_is_stored),
-		cmocka_unit_test(
-		    test_remembered_verdict_ends_when_its_crl_is_removed),
-		cmocka_unit_test(
-		    test_remembered_verdict_ends_at_the_crls_next_update),
-		cmocka_unit_test(test_levels_are_remembered_apart),
-		cmocka_unit_test(test_trust_stores_are_remembered_apart),
+	    cmocka_unit_test(
+		test_crl_with_a_bad_signature_is_refused_from_the_cache),
+	    cmocka_unit_test(
+		test_crl_of_a_ca_outside_the_trust_store_is_refused),
+	    cmocka_unit_test(
+		test_garbage_and_der_with_trailing_bytes_are_refused),
+	    cmocka_unit_test(test_older_crl_does_not_replace_a_newer_one),
+	    cmocka_unit_test(test_revoked_leaf_at_leaf_is_refused_as_revoked),
+	    cmocka_unit_test(
+		test_revoked_intermediate_is_refused_at_chain_and_accepted_at_leaf),
+	    cmocka_unit_test(
+		test_chain_without_the_roots_crl_is_crl_unavailable),
+	    cmocka_unit_test(test_missing_crl_is_crl_unavailable),
+	    cmocka_unit_test(test_crl_expired_past_grace_is_crl_unavailable),
+	    cmocka_unit_test(test_revoked_leaf_is_refused_even_with_fail_open),
+	    cmocka_unit_test(
+		test_check_peer_refuses_revoked_and_fails_closed_without_crls),
+	    cmocka_unit_test(
+		test_cleanup_with_an_unknown_or_malformed_hash_fails),
+	    cmocka_unit_test(
+		test_crl_expired_in_grace_is_accepted_with_a_warning),
+	    cmocka_unit_test(test_disable_skips_the_check),
+	    cmocka_unit_test(test_fail_open_accepts_without_a_crl),
+	    cmocka_unit_test(test_der_and_pem_crls_are_accepted),
+	    cmocka_unit_test(test_cache_is_persisted_and_reloaded),
+	    cmocka_unit_test(
+		test_sync_path_stores_good_crls_and_counts_bad_ones),
+	    cmocka_unit_test(
+		test_cleanup_removes_expired_crls_and_by_issuer_hash),
+	    cmocka_unit_test(test_opts_without_state_dir_are_a_config_error),
+	    cmocka_unit_test(
+		test_opts_name_state_dir_crl_and_carry_the_crl_keys),
+	    cmocka_unit_test(
+		test_maintain_without_a_cache_is_an_internal_error),
+	    cmocka_unit_test(
+		test_maintain_picks_up_a_crl_another_process_stored),
+	    cmocka_unit_test(test_maintain_syncs_crl_path_only_when_it_is_due),
+	    cmocka_unit_test(
+		test_check_uses_at_once_a_crl_another_process_stored),
+	    cmocka_unit_test(test_refusal_is_never_remembered),
+	    cmocka_unit_test(
+		test_remembered_verdict_ends_when_a_new_crl_is_stored),
+	    cmocka_unit_test(
+		test_remembered_verdict_ends_when_its_crl_is_removed),
+	    cmocka_unit_test(
+		test_remembered_verdict_ends_at_the_crls_next_update),
+	    cmocka_unit_test(test_levels_are_remembered_apart),
+	    cmocka_unit_test(test_trust_stores_are_remembered_apart),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -114,8 +114,8 @@ teardown(void **state)
 }
 
 static void
-op_enroll(struct fixture *f, struct eca_op *op, const char *host,
-    unsigned leaf, unsigned key)
+op_enroll(struct fixture *f, struct eca_op *op, const char *host, unsigned leaf,
+    unsigned key)
 {
 	memset(op, 0, sizeof(*op));
 	op->type = ECA_OP_ENROLL;
@@ -145,8 +145,8 @@ op_decide(struct fixture *f, struct eca_op *op, enum eca_op_type type,
 
 	op_admin(f, op, type, host);
 	fake_cert(&ci, leaf, key);
-	snprintf(op->require_fingerprint, sizeof(op->require_fingerprint),
-	    "%s", ci.fingerprint);
+	snprintf(op->require_fingerprint, sizeof(op->require_fingerprint), "%s",
+	    ci.fingerprint);
 }
 
 /* Apply one op alone; returns its status. */
@@ -176,15 +176,14 @@ get(struct fixture *f, const char *host, struct eca_enrollment *r)
 }
 
 static size_t
-history_len(struct fixture *f, const char *host,
-    struct eca_history_entry **out)
+history_len(struct fixture *f, const char *host, struct eca_history_entry **out)
 {
 	struct eca_history_entry *l = NULL;
 	struct eca_err err;
 	size_t n = 0;
 
-	assert_int_equal(eca_store_history(f->st, PRIMARY, host, 1000, &l, &n,
-	    &err), 0);
+	assert_int_equal(
+	    eca_store_history(f->st, PRIMARY, host, 1000, &l, &n, &err), 0);
 	if (out != NULL)
 		*out = l;
 	else
@@ -201,11 +200,11 @@ history_len(struct fixture *f, const char *host,
  * waiting for an administrator; other records have none waiting.
  */
 enum cert_kind {
-	CERT_SAME,	/* the enrolled certificate again */
-	CERT_RENEW,	/* a new certificate for the enrolled key (leaf 3) */
-	CERT_OTHER,	/* a certificate with another key (leaf 4, key 4) */
-	CERT_WAITING,	/* certificate 2: the one waiting, if any */
-	CERT_NONE,	/* no certificate fingerprint at all */
+	CERT_SAME,    /* the enrolled certificate again */
+	CERT_RENEW,   /* a new certificate for the enrolled key (leaf 3) */
+	CERT_OTHER,   /* a certificate with another key (leaf 4, key 4) */
+	CERT_WAITING, /* certificate 2: the one waiting, if any */
+	CERT_NONE,    /* no certificate fingerprint at all */
 	CERT_KINDS
 };
 
@@ -215,13 +214,13 @@ enum cert_kind {
 
 /* One case of eca_enroll_decide and what it must answer. */
 struct decide_case {
-	int state;		/* enum eca_state, or NO_RECORD */
+	int state; /* enum eca_state, or NO_RECORD */
 	enum cert_kind cert;
-	int force;		/* the host asks for forced re-enrollment */
-	int allow;		/* the primary's policy allows it */
-	int status;		/* 0 or the ECA_ERR_* returned */
+	int force;  /* the host asks for forced re-enrollment */
+	int allow;  /* the primary's policy allows it */
+	int status; /* 0 or the ECA_ERR_* returned */
 	enum eca_enroll_outcome outcome;
-	const char *msg;	/* a part of the message (with the remedy) */
+	const char *msg; /* a part of the message (with the remedy) */
 };
 
 #define S(x) ECA_STATE_##x
@@ -230,9 +229,11 @@ struct decide_case {
 #define M_NO_CERT "present a client certificate"
 #define M_BANNED "may not enroll (ask an administrator (eca unban h.example))"
 #define M_REVOKED "was revoked (install a new certificate and enroll it)"
-#define M_CONFLICT "`eca approve HOST --fingerprint FP` or `eca reject " \
+#define M_CONFLICT                                                             \
+	"`eca approve HOST --fingerprint FP` or `eca reject "                  \
 	"HOST --fingerprint FP` on the primary"
-#define M_NO_FORCE "does not allow (ask an administrator to approve, or " \
+#define M_NO_FORCE                                                             \
+	"does not allow (ask an administrator to approve, or "                 \
 	"set ECA_ALLOW_FORCED_REENROLLMENT = YES on the primary)"
 
 /*
@@ -246,145 +247,135 @@ struct decide_case {
  * certificate as for a new one, and the others that waited are dropped.
  */
 static const struct decide_case decide_cases[] = {
-	/* state, certificate, force, allow: status, outcome, message */
-	/* No record: any certificate enrolls. */
-	{ NO_RECORD, CERT_SAME, 0, 0, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_SAME, 0, 1, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_SAME, 1, 0, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_SAME, 1, 1, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_RENEW, 0, 0, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_RENEW, 0, 1, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_RENEW, 1, 0, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_RENEW, 1, 1, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_OTHER, 0, 0, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_OTHER, 0, 1, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_OTHER, 1, 0, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_OTHER, 1, 1, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_WAITING, 0, 0, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_WAITING, 0, 1, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_WAITING, 1, 0, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_WAITING, 1, 1, 0, O(ENROLLED), NULL },
-	{ NO_RECORD, CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ NO_RECORD, CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ NO_RECORD, CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ NO_RECORD, CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	/* ENROLLED: force matters only for another key. */
-	{ S(ENROLLED), CERT_SAME, 0, 0, 0, O(UNCHANGED), NULL },
-	{ S(ENROLLED), CERT_SAME, 0, 1, 0, O(UNCHANGED), NULL },
-	{ S(ENROLLED), CERT_SAME, 1, 0, 0, O(UNCHANGED), NULL },
-	{ S(ENROLLED), CERT_SAME, 1, 1, 0, O(UNCHANGED), NULL },
-	{ S(ENROLLED), CERT_RENEW, 0, 0, 0, O(RENEWED), NULL },
-	{ S(ENROLLED), CERT_RENEW, 0, 1, 0, O(RENEWED), NULL },
-	{ S(ENROLLED), CERT_RENEW, 1, 0, 0, O(RENEWED), NULL },
-	{ S(ENROLLED), CERT_RENEW, 1, 1, 0, O(RENEWED), NULL },
-	{ S(ENROLLED), CERT_OTHER, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT },
-	{ S(ENROLLED), CERT_OTHER, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT },
-	{ S(ENROLLED), CERT_OTHER, 1, 0, E(FORCE_NOT_ALLOWED),
-	    O(NONE), M_NO_FORCE },
-	{ S(ENROLLED), CERT_OTHER, 1, 1, 0, O(FORCED), NULL },
-	{ S(ENROLLED), CERT_WAITING, 0, 0, E(CONFLICT),
-	    O(CONFLICT), M_CONFLICT },
-	{ S(ENROLLED), CERT_WAITING, 0, 1, E(CONFLICT),
-	    O(CONFLICT), M_CONFLICT },
-	{ S(ENROLLED), CERT_WAITING, 1, 0, E(FORCE_NOT_ALLOWED),
-	    O(NONE), M_NO_FORCE },
-	{ S(ENROLLED), CERT_WAITING, 1, 1, 0, O(FORCED), NULL },
-	{ S(ENROLLED), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(ENROLLED), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(ENROLLED), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(ENROLLED), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	/* CONFLICT: as ENROLLED; the enrolled certificate is served. */
-	{ S(CONFLICT), CERT_SAME, 0, 0, 0, O(UNCHANGED), NULL },
-	{ S(CONFLICT), CERT_SAME, 0, 1, 0, O(UNCHANGED), NULL },
-	{ S(CONFLICT), CERT_SAME, 1, 0, 0, O(UNCHANGED), NULL },
-	{ S(CONFLICT), CERT_SAME, 1, 1, 0, O(UNCHANGED), NULL },
-	{ S(CONFLICT), CERT_RENEW, 0, 0, 0, O(RENEWED), NULL },
-	{ S(CONFLICT), CERT_RENEW, 0, 1, 0, O(RENEWED), NULL },
-	{ S(CONFLICT), CERT_RENEW, 1, 0, 0, O(RENEWED), NULL },
-	{ S(CONFLICT), CERT_RENEW, 1, 1, 0, O(RENEWED), NULL },
-	{ S(CONFLICT), CERT_OTHER, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT },
-	{ S(CONFLICT), CERT_OTHER, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT },
-	{ S(CONFLICT), CERT_OTHER, 1, 0, E(FORCE_NOT_ALLOWED),
-	    O(NONE), M_NO_FORCE },
-	{ S(CONFLICT), CERT_OTHER, 1, 1, 0, O(FORCED), NULL },
-	{ S(CONFLICT), CERT_WAITING, 0, 0, E(CONFLICT),
-	    O(CONFLICT), M_CONFLICT },
-	{ S(CONFLICT), CERT_WAITING, 0, 1, E(CONFLICT),
-	    O(CONFLICT), M_CONFLICT },
-	{ S(CONFLICT), CERT_WAITING, 1, 0, E(FORCE_NOT_ALLOWED),
-	    O(NONE), M_NO_FORCE },
-	{ S(CONFLICT), CERT_WAITING, 1, 1, 0, O(FORCED), NULL },
-	{ S(CONFLICT), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(CONFLICT), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(CONFLICT), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(CONFLICT), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	/* REMOVED: enrolls again, whatever it presents. */
-	{ S(REMOVED), CERT_SAME, 0, 0, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_SAME, 0, 1, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_SAME, 1, 0, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_SAME, 1, 1, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_RENEW, 0, 0, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_RENEW, 0, 1, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_RENEW, 1, 0, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_RENEW, 1, 1, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_OTHER, 0, 0, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_OTHER, 0, 1, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_OTHER, 1, 0, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_OTHER, 1, 1, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_WAITING, 0, 0, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_WAITING, 0, 1, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_WAITING, 1, 0, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_WAITING, 1, 1, 0, O(ENROLLED), NULL },
-	{ S(REMOVED), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(REMOVED), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(REMOVED), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(REMOVED), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	/* BANNED: refused, whatever it presents or asks. */
-	{ S(BANNED), CERT_SAME, 0, 0, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_SAME, 0, 1, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_SAME, 1, 0, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_SAME, 1, 1, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_RENEW, 0, 0, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_RENEW, 0, 1, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_RENEW, 1, 0, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_RENEW, 1, 1, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_OTHER, 0, 0, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_OTHER, 0, 1, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_OTHER, 1, 0, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_OTHER, 1, 1, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_WAITING, 0, 0, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_WAITING, 0, 1, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_WAITING, 1, 0, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_WAITING, 1, 1, E(BANNED), O(NONE), M_BANNED },
-	{ S(BANNED), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(BANNED), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(BANNED), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(BANNED), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	/* REVOKED: only an administrator brings it back. */
-	{ S(REVOKED), CERT_SAME, 0, 0, E(REVOKED), O(NONE), M_REVOKED },
-	{ S(REVOKED), CERT_SAME, 0, 1, E(REVOKED), O(NONE), M_REVOKED },
-	{ S(REVOKED), CERT_SAME, 1, 0, E(REVOKED), O(NONE), M_REVOKED },
-	{ S(REVOKED), CERT_SAME, 1, 1, E(REVOKED), O(NONE), M_REVOKED },
-	{ S(REVOKED), CERT_RENEW, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT },
-	{ S(REVOKED), CERT_RENEW, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT },
-	{ S(REVOKED), CERT_RENEW, 1, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT },
-	{ S(REVOKED), CERT_RENEW, 1, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT },
-	{ S(REVOKED), CERT_OTHER, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT },
-	{ S(REVOKED), CERT_OTHER, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT },
-	{ S(REVOKED), CERT_OTHER, 1, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT },
-	{ S(REVOKED), CERT_OTHER, 1, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT },
-	{ S(REVOKED), CERT_WAITING, 0, 0, E(CONFLICT),
-	    O(CONFLICT), M_CONFLICT },
-	{ S(REVOKED), CERT_WAITING, 0, 1, E(CONFLICT),
-	    O(CONFLICT), M_CONFLICT },
-	{ S(REVOKED), CERT_WAITING, 1, 0, E(CONFLICT),
-	    O(CONFLICT), M_CONFLICT },
-	{ S(REVOKED), CERT_WAITING, 1, 1, E(CONFLICT),
-	    O(CONFLICT), M_CONFLICT },
-	{ S(REVOKED), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(REVOKED), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(REVOKED), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT },
-	{ S(REVOKED), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT },
+    /* state, certificate, force, allow: status, outcome, message */
+    /* No record: any certificate enrolls. */
+    {NO_RECORD, CERT_SAME, 0, 0, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_SAME, 0, 1, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_SAME, 1, 0, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_SAME, 1, 1, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_RENEW, 0, 0, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_RENEW, 0, 1, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_RENEW, 1, 0, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_RENEW, 1, 1, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_OTHER, 0, 0, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_OTHER, 0, 1, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_OTHER, 1, 0, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_OTHER, 1, 1, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_WAITING, 0, 0, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_WAITING, 0, 1, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_WAITING, 1, 0, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_WAITING, 1, 1, 0, O(ENROLLED), NULL},
+    {NO_RECORD, CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {NO_RECORD, CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {NO_RECORD, CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {NO_RECORD, CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    /* ENROLLED: force matters only for another key. */
+    {S(ENROLLED), CERT_SAME, 0, 0, 0, O(UNCHANGED), NULL},
+    {S(ENROLLED), CERT_SAME, 0, 1, 0, O(UNCHANGED), NULL},
+    {S(ENROLLED), CERT_SAME, 1, 0, 0, O(UNCHANGED), NULL},
+    {S(ENROLLED), CERT_SAME, 1, 1, 0, O(UNCHANGED), NULL},
+    {S(ENROLLED), CERT_RENEW, 0, 0, 0, O(RENEWED), NULL},
+    {S(ENROLLED), CERT_RENEW, 0, 1, 0, O(RENEWED), NULL},
+    {S(ENROLLED), CERT_RENEW, 1, 0, 0, O(RENEWED), NULL},
+    {S(ENROLLED), CERT_RENEW, 1, 1, 0, O(RENEWED), NULL},
+    {S(ENROLLED), CERT_OTHER, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(ENROLLED), CERT_OTHER, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(ENROLLED), CERT_OTHER, 1, 0, E(FORCE_NOT_ALLOWED), O(NONE), M_NO_FORCE},
+    {S(ENROLLED), CERT_OTHER, 1, 1, 0, O(FORCED), NULL},
+    {S(ENROLLED), CERT_WAITING, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(ENROLLED), CERT_WAITING, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(ENROLLED), CERT_WAITING, 1, 0, E(FORCE_NOT_ALLOWED), O(NONE),
+	M_NO_FORCE},
+    {S(ENROLLED), CERT_WAITING, 1, 1, 0, O(FORCED), NULL},
+    {S(ENROLLED), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(ENROLLED), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(ENROLLED), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(ENROLLED), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    /* CONFLICT: as ENROLLED; the enrolled certificate is served. */
+    {S(CONFLICT), CERT_SAME, 0, 0, 0, O(UNCHANGED), NULL},
+    {S(CONFLICT), CERT_SAME, 0, 1, 0, O(UNCHANGED), NULL},
+    {S(CONFLICT), CERT_SAME, 1, 0, 0, O(UNCHANGED), NULL},
+    {S(CONFLICT), CERT_SAME, 1, 1, 0, O(UNCHANGED), NULL},
+    {S(CONFLICT), CERT_RENEW, 0, 0, 0, O(RENEWED), NULL},
+    {S(CONFLICT), CERT_RENEW, 0, 1, 0, O(RENEWED), NULL},
+    {S(CONFLICT), CERT_RENEW, 1, 0, 0, O(RENEWED), NULL},
+    {S(CONFLICT), CERT_RENEW, 1, 1, 0, O(RENEWED), NULL},
+    {S(CONFLICT), CERT_OTHER, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(CONFLICT), CERT_OTHER, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(CONFLICT), CERT_OTHER, 1, 0, E(FORCE_NOT_ALLOWED), O(NONE), M_NO_FORCE},
+    {S(CONFLICT), CERT_OTHER, 1, 1, 0, O(FORCED), NULL},
+    {S(CONFLICT), CERT_WAITING, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(CONFLICT), CERT_WAITING, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(CONFLICT), CERT_WAITING, 1, 0, E(FORCE_NOT_ALLOWED), O(NONE),
+	M_NO_FORCE},
+    {S(CONFLICT), CERT_WAITING, 1, 1, 0, O(FORCED), NULL},
+    {S(CONFLICT), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(CONFLICT), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(CONFLICT), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(CONFLICT), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    /* REMOVED: enrolls again, whatever it presents. */
+    {S(REMOVED), CERT_SAME, 0, 0, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_SAME, 0, 1, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_SAME, 1, 0, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_SAME, 1, 1, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_RENEW, 0, 0, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_RENEW, 0, 1, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_RENEW, 1, 0, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_RENEW, 1, 1, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_OTHER, 0, 0, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_OTHER, 0, 1, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_OTHER, 1, 0, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_OTHER, 1, 1, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_WAITING, 0, 0, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_WAITING, 0, 1, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_WAITING, 1, 0, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_WAITING, 1, 1, 0, O(ENROLLED), NULL},
+    {S(REMOVED), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(REMOVED), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(REMOVED), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(REMOVED), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    /* BANNED: refused, whatever it presents or asks. */
+    {S(BANNED), CERT_SAME, 0, 0, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_SAME, 0, 1, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_SAME, 1, 0, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_SAME, 1, 1, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_RENEW, 0, 0, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_RENEW, 0, 1, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_RENEW, 1, 0, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_RENEW, 1, 1, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_OTHER, 0, 0, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_OTHER, 0, 1, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_OTHER, 1, 0, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_OTHER, 1, 1, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_WAITING, 0, 0, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_WAITING, 0, 1, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_WAITING, 1, 0, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_WAITING, 1, 1, E(BANNED), O(NONE), M_BANNED},
+    {S(BANNED), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(BANNED), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(BANNED), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(BANNED), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    /* REVOKED: only an administrator brings it back. */
+    {S(REVOKED), CERT_SAME, 0, 0, E(REVOKED), O(NONE), M_REVOKED},
+    {S(REVOKED), CERT_SAME, 0, 1, E(REVOKED), O(NONE), M_REVOKED},
+    {S(REVOKED), CERT_SAME, 1, 0, E(REVOKED), O(NONE), M_REVOKED},
+    {S(REVOKED), CERT_SAME, 1, 1, E(REVOKED), O(NONE), M_REVOKED},
+    {S(REVOKED), CERT_RENEW, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(REVOKED), CERT_RENEW, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(REVOKED), CERT_RENEW, 1, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(REVOKED), CERT_RENEW, 1, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(REVOKED), CERT_OTHER, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(REVOKED), CERT_OTHER, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(REVOKED), CERT_OTHER, 1, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(REVOKED), CERT_OTHER, 1, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(REVOKED), CERT_WAITING, 0, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(REVOKED), CERT_WAITING, 0, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(REVOKED), CERT_WAITING, 1, 0, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(REVOKED), CERT_WAITING, 1, 1, E(CONFLICT), O(CONFLICT), M_CONFLICT},
+    {S(REVOKED), CERT_NONE, 0, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(REVOKED), CERT_NONE, 0, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(REVOKED), CERT_NONE, 1, 0, E(BAD_REQUEST), O(NONE), M_NO_CERT},
+    {S(REVOKED), CERT_NONE, 1, 1, E(BAD_REQUEST), O(NONE), M_NO_CERT},
 };
 
 #undef S
@@ -396,8 +387,8 @@ static void
 case_req(const struct decide_case *c, enum eca_method method,
     struct eca_enroll_req *q)
 {
-	static const unsigned leaf[] = { 1, 3, 4, 2, 1 };
-	static const unsigned key[] = { 1, 1, 4, 2, 1 };
+	static const unsigned leaf[] = {1, 3, 4, 2, 1};
+	static const unsigned key[] = {1, 1, 4, 2, 1};
 
 	make_req(q, "h.example", leaf[c->cert], key[c->cert]);
 	if (c->cert == CERT_NONE)
@@ -410,9 +401,8 @@ case_req(const struct decide_case *c, enum eca_method method,
 static void
 test_decide_answers_every_case_of_its_table(void **state)
 {
-	static const enum eca_method methods[] = {
-		ECA_METHOD_AUTO, ECA_METHOD_MANUAL
-	};
+	static const enum eca_method methods[] = {ECA_METHOD_AUTO,
+	    ECA_METHOD_MANUAL};
 	const struct decide_case *c;
 	struct eca_enrollment ex;
 	struct eca_candidate waiting;
@@ -430,20 +420,26 @@ test_decide_answers_every_case_of_its_table(void **state)
 		if (c->state != NO_RECORD)
 			make_rec(&ex, (enum eca_state)c->state, 1, 1);
 		n = c->state == ECA_STATE_CONFLICT ||
-		    c->state == ECA_STATE_REVOKED ? 1 : 0;
+			c->state == ECA_STATE_REVOKED ?
+		    1 :
+		    0;
 		/* The rule does not depend on how the host enrolls. */
 		for (m = 0; m < sizeof(methods) / sizeof(methods[0]); m++) {
 			case_req(c, methods[m], &q);
 			eca_err_clear(&err);
-			o = (enum eca_enroll_outcome)-1;
+			o = (enum eca_enroll_outcome) - 1;
 			r = eca_enroll_decide(c->state == NO_RECORD ? NULL :
-			    &ex, n > 0 ? &waiting : NULL, n, &q, &o, &err);
+								      &ex,
+			    n > 0 ? &waiting : NULL, n, &q, &o, &err);
 			if (r != c->status || o != c->outcome ||
 			    (c->msg != NULL && strstr(err.msg, c->msg) == NULL))
 				fail_msg("row %zu (%s, cert %d, force %d, "
-				    "allow %d, %s): got %s, %s, \"%s\"", i,
-				    c->state == NO_RECORD ? "no record" :
-				    eca_state_name((enum eca_state)c->state),
+					 "allow %d, %s): got %s, %s, \"%s\"",
+				    i,
+				    c->state == NO_RECORD ?
+					"no record" :
+					eca_state_name(
+					    (enum eca_state)c->state),
 				    (int)c->cert, c->force, c->allow,
 				    eca_method_name(methods[m]),
 				    r != 0 ? eca_err_name(r) : "0",
@@ -478,8 +474,7 @@ static void
 test_outcome_names_are_upper_case(void **state)
 {
 	(void)state;
-	assert_string_equal(eca_outcome_name(ECA_OUTCOME_ENROLLED),
-	    "ENROLLED");
+	assert_string_equal(eca_outcome_name(ECA_OUTCOME_ENROLLED), "ENROLLED");
 	assert_string_equal(eca_outcome_name(ECA_OUTCOME_REMOVED), "REMOVED");
 	assert_string_equal(eca_outcome_name((enum eca_enroll_outcome)99),
 	    "UNKNOWN");
@@ -588,7 +583,8 @@ test_apply_approve_without_conflict_is_not_found(void **state)
 
 	op_admin(f, &op, ECA_OP_APPROVE, "a.example");
 	assert_int_equal(apply1(f, &op), ECA_ERR_NOT_FOUND);
-	assert_non_null(strstr(op.err.msg, "no pending conflict for "
+	assert_non_null(strstr(op.err.msg,
+	    "no pending conflict for "
 	    "a.example"));
 	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
 	op_admin(f, &op, ECA_OP_APPROVE, "a.example");
@@ -626,9 +622,9 @@ test_apply_one_failing_op_does_not_disturb_the_group(void **state)
 
 	assert_int_equal(enroll(f, "b.example", 1, 1, &ops[0]), 0);
 	op_enroll(f, &ops[0], "a.example", 10, 10);
-	op_admin(f, &ops[1], ECA_OP_REMOVE, "ghost.example");	/* fails */
+	op_admin(f, &ops[1], ECA_OP_REMOVE, "ghost.example"); /* fails */
 	op_enroll(f, &ops[2], "b.example", 2, 2);
-	ops[2].req.force = 1;				/* refused */
+	ops[2].req.force = 1; /* refused */
 	op_enroll(f, &ops[3], "c.example", 30, 30);
 	assert_int_equal(eca_registry_apply(f->st, ops, 4, &err), 0);
 	assert_int_equal(ops[0].status, 0);
@@ -666,8 +662,9 @@ test_apply_when_transaction_cannot_start_fails_every_op(void **state)
 	assert_int_equal(ops[1].status, err.code);
 	assert_int_not_equal(ops[1].status, 0);
 	eca_store_rollback(f->st);
-	assert_int_equal(eca_store_get(f->st, PRIMARY, "a.example",
-	    &ops[0].rec, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_store_get(f->st, PRIMARY, "a.example", &ops[0].rec, &err),
+	    ECA_ERR_NOT_FOUND);
 }
 
 /* ---------------------------------------------------------------- */
@@ -985,8 +982,7 @@ test_apply_unban_of_unknown_host_is_not_found(void **state)
 }
 
 static void
-test_apply_unban_of_enrolled_host_is_not_found_and_writes_nothing(
-    void **state)
+test_apply_unban_of_enrolled_host_is_not_found_and_writes_nothing(void **state)
 {
 	struct fixture *f = *state;
 	struct eca_enrollment r;
@@ -1047,8 +1043,7 @@ test_apply_banned_host_cannot_remove_itself(void **state)
 }
 
 static void
-test_apply_ban_of_unknown_host_creates_banned_record_without_cert(
-    void **state)
+test_apply_ban_of_unknown_host_creates_banned_record_without_cert(void **state)
 {
 	struct fixture *f = *state;
 	struct eca_history_entry *h = NULL;
@@ -1157,16 +1152,15 @@ test_outcome_names_of_ban_and_unban(void **state)
 {
 	(void)state;
 	assert_string_equal(eca_outcome_name(ECA_OUTCOME_BANNED), "BANNED");
-	assert_string_equal(eca_outcome_name(ECA_OUTCOME_UNBANNED),
-	    "UNBANNED");
+	assert_string_equal(eca_outcome_name(ECA_OUTCOME_UNBANNED), "UNBANNED");
 }
 
 /* ---------------------------------------------------------------- */
 /* REVOKE: the enrolled certificate found revoked (refusals first).  */
 
 static void
-op_revoke(struct fixture *f, struct eca_op *op, const char *host,
-    unsigned leaf, unsigned key)
+op_revoke(struct fixture *f, struct eca_op *op, const char *host, unsigned leaf,
+    unsigned key)
 {
 	op_admin(f, op, ECA_OP_REVOKE, host);
 	op->actor[0] = '\0';
@@ -1232,8 +1226,7 @@ test_apply_revoke_of_banned_or_removed_host_writes_nothing(void **state)
 }
 
 static void
-test_apply_revoke_of_revoked_host_is_unchanged_and_writes_nothing(
-    void **state)
+test_apply_revoke_of_revoked_host_is_unchanged_and_writes_nothing(void **state)
 {
 	struct fixture *f = *state;
 	struct eca_enrollment before, r;
@@ -1308,8 +1301,7 @@ test_apply_revoke_of_conflict_keeps_candidate_for_a_decision(void **state)
 }
 
 static void
-test_apply_reject_of_conflict_on_revoked_record_returns_to_revoked(
-    void **state)
+test_apply_reject_of_conflict_on_revoked_record_returns_to_revoked(void **state)
 {
 	struct fixture *f = *state;
 	struct eca_history_entry *h = NULL;
@@ -1347,8 +1339,7 @@ test_apply_reject_of_conflict_on_revoked_record_returns_to_revoked(
 }
 
 static void
-test_apply_approve_of_conflict_on_revoked_record_enrolls_candidate(
-    void **state)
+test_apply_approve_of_conflict_on_revoked_record_enrolls_candidate(void **state)
 {
 	struct fixture *f = *state;
 	struct eca_enrollment r;
@@ -1392,25 +1383,28 @@ test_decide_ninth_candidate_is_refused(void **state)
 	make_rec(&ex, ECA_STATE_CONFLICT, 1, 1);
 	cands_of(c, ECA_CANDIDATES_MAX, 10);
 	make_req(&q, "h.example", 99, 99);
-	assert_int_equal(eca_enroll_decide(&ex, c, ECA_CANDIDATES_MAX, &q, &o,
-	    &err), ECA_ERR_TOO_MANY_CANDIDATES);
+	assert_int_equal(
+	    eca_enroll_decide(&ex, c, ECA_CANDIDATES_MAX, &q, &o, &err),
+	    ECA_ERR_TOO_MANY_CANDIDATES);
 	assert_int_equal(o, ECA_OUTCOME_NONE);
 	assert_non_null(strstr(err.msg, "eca show h.example"));
 	/* one of the eight again is still only a conflict */
 	make_req(&q, "h.example", 13, 13);
-	assert_int_equal(eca_enroll_decide(&ex, c, ECA_CANDIDATES_MAX, &q, &o,
-	    &err), ECA_ERR_CONFLICT);
+	assert_int_equal(
+	    eca_enroll_decide(&ex, c, ECA_CANDIDATES_MAX, &q, &o, &err),
+	    ECA_ERR_CONFLICT);
 	assert_int_equal(o, ECA_OUTCOME_CONFLICT);
 	/* a revoked record counts its candidates too */
 	ex.state = ECA_STATE_REVOKED;
 	make_req(&q, "h.example", 99, 99);
-	assert_int_equal(eca_enroll_decide(&ex, c, ECA_CANDIDATES_MAX, &q, &o,
-	    &err), ECA_ERR_TOO_MANY_CANDIDATES);
+	assert_int_equal(
+	    eca_enroll_decide(&ex, c, ECA_CANDIDATES_MAX, &q, &o, &err),
+	    ECA_ERR_TOO_MANY_CANDIDATES);
 	/* the enrolled certificate is served whatever waits */
 	make_req(&q, "h.example", 1, 1);
 	ex.state = ECA_STATE_CONFLICT;
-	assert_int_equal(eca_enroll_decide(&ex, c, ECA_CANDIDATES_MAX, &q, &o,
-	    &err), 0);
+	assert_int_equal(
+	    eca_enroll_decide(&ex, c, ECA_CANDIDATES_MAX, &q, &o, &err), 0);
 	assert_int_equal(o, ECA_OUTCOME_UNCHANGED);
 }
 
@@ -1434,8 +1428,8 @@ cands_n(struct fixture *f, const char *host)
 	struct eca_err err;
 	size_t n = 0;
 
-	assert_int_equal(eca_store_candidates(f->st, PRIMARY, host, &c, &n,
-	    &err), 0);
+	assert_int_equal(
+	    eca_store_candidates(f->st, PRIMARY, host, &c, &n, &err), 0);
 	free(c);
 	return n;
 }
@@ -1500,8 +1494,7 @@ test_apply_ninth_candidate_is_refused_and_not_kept(void **state)
 	assert_int_equal(r.version, before.version);
 	assert_int_equal(cands_n(f, "a.example"), ECA_CANDIDATES_MAX);
 	/* each of the eight again is still a sighting */
-	assert_int_equal(enroll(f, "a.example", 12, 12, &op),
-	    ECA_ERR_CONFLICT);
+	assert_int_equal(enroll(f, "a.example", 12, 12, &op), ECA_ERR_CONFLICT);
 	assert_int_equal(cands_n(f, "a.example"), ECA_CANDIDATES_MAX);
 }
 
@@ -1538,8 +1531,8 @@ test_apply_approve_enrolls_exactly_the_named_candidate(void **state)
 	assert_true(r.has_candidate);
 	fake_cert(&ci, 4, 4);
 	assert_string_equal(r.candidate.fingerprint, ci.fingerprint);
-	assert_int_equal(eca_store_candidates(f->st, PRIMARY, "a.example", &c,
-	    &n, &err), 0);
+	assert_int_equal(
+	    eca_store_candidates(f->st, PRIMARY, "a.example", &c, &n, &err), 0);
 	assert_int_equal(n, 2);
 	fake_cert(&ci, 3, 3);
 	assert_string_equal(c[0].cert.fingerprint, ci.fingerprint);
@@ -1633,8 +1626,9 @@ test_map_of_a_subject_to_a_second_host_is_refused(void **state)
 	/* and a host to a second subject */
 	op_map(f, &op, ECA_OP_MAP_ADD, "a.example", "CN=Other");
 	assert_int_equal(apply1(f, &op), ECA_ERR_MAPPING_EXISTS);
-	assert_int_equal(eca_store_dnmap_by_subject(f->st, PRIMARY,
-	    "CN=Other", &m, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_store_dnmap_by_subject(f->st, PRIMARY, "CN=Other", &m, &err),
+	    ECA_ERR_NOT_FOUND);
 }
 
 static void
@@ -1663,13 +1657,14 @@ test_map_add_again_is_unchanged_and_remove_then_remap(void **state)
 	assert_int_equal(op.outcome, ECA_OUTCOME_UNMAPPED);
 	assert_string_equal(op.map.subject, "CN=A");
 	assert_true(op.map.version > v);
-	assert_int_equal(eca_store_dnmap_by_host(f->st, PRIMARY, "a.example",
-	    &m, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_store_dnmap_by_host(f->st, PRIMARY, "a.example", &m, &err),
+	    ECA_ERR_NOT_FOUND);
 	/* the subject is free for another host now */
 	op_map(f, &op, ECA_OP_MAP_ADD, "b.example", "CN=A");
 	assert_int_equal(apply1(f, &op), 0);
-	assert_int_equal(eca_store_dnmap_by_subject(f->st, PRIMARY, "CN=A",
-	    &m, &err), 0);
+	assert_int_equal(
+	    eca_store_dnmap_by_subject(f->st, PRIMARY, "CN=A", &m, &err), 0);
 	assert_string_equal(m.host, "b.example");
 	assert_string_equal(eca_outcome_name(ECA_OUTCOME_MAPPED), "MAPPED");
 }
@@ -1679,8 +1674,8 @@ test_map_add_again_is_unchanged_and_remove_then_remap(void **state)
 
 /* Certificate (leaf, key) naming hosts by cn and san. */
 static void
-named_cert(struct eca_certinfo *ci, unsigned leaf, unsigned key,
-    const char *cn, const char *san)
+named_cert(struct eca_certinfo *ci, unsigned leaf, unsigned key, const char *cn,
+    const char *san)
 {
 	fake_cert(ci, leaf, key);
 	snprintf(ci->cn, sizeof(ci->cn), "%s", cn);
@@ -1800,60 +1795,60 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		U(test_decide_table_covers_every_case),
-		U(test_decide_answers_every_case_of_its_table),
-		U(test_outcome_names_are_upper_case),
-		U(test_uuid_is_random_version_4),
-		T(test_apply_remove_of_unknown_host_is_not_enrolled),
-		T(test_apply_remove_of_removed_host_is_not_enrolled),
-		T(test_apply_remove_with_wrong_fingerprint_is_refused),
-		T(test_apply_remove_of_banned_host_is_refused),
-		T(test_apply_approve_without_conflict_is_not_found),
-		T(test_apply_force_not_allowed_writes_nothing),
-		T(test_apply_one_failing_op_does_not_disturb_the_group),
-		T(test_apply_when_transaction_cannot_start_fails_every_op),
-		T(test_apply_enroll_creates_record_and_history),
-		T(test_apply_same_cert_updates_only_last_seen),
-		T(test_apply_renewal_keeps_host_id_and_adds_history),
-		T(test_apply_conflict_is_persisted_with_candidate),
-		T(test_apply_approve_makes_candidate_enrolled),
-		T(test_apply_reject_drops_candidate_and_returns_to_enrolled),
-		T(test_apply_forced_reenrollment_when_allowed),
-		T(test_apply_host_id_is_stable_across_remove_and_reenroll),
-		T(test_apply_admin_remove_drops_the_candidate),
-		T(test_apply_new_hosts_get_distinct_host_ids),
-		T(test_apply_of_empty_group_does_nothing),
-		T(test_apply_unban_of_unknown_host_is_not_found),
-		U(test_decide_ninth_candidate_is_refused),
-		U(test_candidate_find),
-		T(test_apply_decision_without_fingerprint_is_refused),
-		T(test_apply_decision_on_fingerprint_not_waiting_is_not_found),
-		T(test_apply_ninth_candidate_is_refused_and_not_kept),
-		T(test_map_remove_of_unmapped_host_is_not_found),
-		T(test_map_of_a_subject_to_a_second_host_is_refused),
-		T(test_apply_approve_enrolls_exactly_the_named_candidate),
-		T(test_apply_forced_reenrollment_drops_every_candidate),
-		T(test_map_add_again_is_unchanged_and_remove_then_remap),
-		T(test_apply_unban_of_enrolled_host_is_not_found_and_writes_nothing),
-		T(test_apply_banned_host_cannot_enroll_with_any_certificate),
-		T(test_apply_banned_host_cannot_remove_itself),
-		T(test_apply_ban_of_unknown_host_creates_banned_record_without_cert),
-		T(test_apply_ban_keeps_certificate_and_candidate),
-		T(test_apply_ban_of_banned_host_is_unchanged_and_writes_nothing),
-		T(test_apply_unban_makes_host_removed_and_it_can_enroll_again),
-		U(test_outcome_names_of_ban_and_unban),
-		T(test_apply_revoke_of_unknown_host_writes_nothing),
-		T(test_apply_revoke_of_another_certificate_writes_nothing),
-		T(test_apply_revoke_of_banned_or_removed_host_writes_nothing),
-		T(test_apply_revoke_of_revoked_host_is_unchanged_and_writes_nothing),
-		T(test_apply_revoke_of_enrolled_certificate_makes_record_revoked),
-		T(test_apply_revoke_of_conflict_keeps_candidate_for_a_decision),
-		T(test_apply_reject_of_conflict_on_revoked_record_returns_to_revoked),
-		T(test_apply_approve_of_conflict_on_revoked_record_enrolls_candidate),
-		T(test_revoke_target_without_fingerprint_or_record_is_not_found),
-		T(test_revoke_target_skips_records_not_in_use),
-		T(test_revoke_target_is_the_first_named_host_holding_it),
-		T(test_revoke_target_under_dn_is_only_the_mapped_host),
+	    U(test_decide_table_covers_every_case),
+	    U(test_decide_answers_every_case_of_its_table),
+	    U(test_outcome_names_are_upper_case),
+	    U(test_uuid_is_random_version_4),
+	    T(test_apply_remove_of_unknown_host_is_not_enrolled),
+	    T(test_apply_remove_of_removed_host_is_not_enrolled),
+	    T(test_apply_remove_with_wrong_fingerprint_is_refused),
+	    T(test_apply_remove_of_banned_host_is_refused),
+	    T(test_apply_approve_without_conflict_is_not_found),
+	    T(test_apply_force_not_allowed_writes_nothing),
+	    T(test_apply_one_failing_op_does_not_disturb_the_group),
+	    T(test_apply_when_transaction_cannot_start_fails_every_op),
+	    T(test_apply_enroll_creates_record_and_history),
+	    T(test_apply_same_cert_updates_only_last_seen),
+	    T(test_apply_renewal_keeps_host_id_and_adds_history),
+	    T(test_apply_conflict_is_persisted_with_candidate),
+	    T(test_apply_approve_makes_candidate_enrolled),
+	    T(test_apply_reject_drops_candidate_and_returns_to_enrolled),
+	    T(test_apply_forced_reenrollment_when_allowed),
+	    T(test_apply_host_id_is_stable_across_remove_and_reenroll),
+	    T(test_apply_admin_remove_drops_the_candidate),
+	    T(test_apply_new_hosts_get_distinct_host_ids),
+	    T(test_apply_of_empty_group_does_nothing),
+	    T(test_apply_unban_of_unknown_host_is_not_found),
+	    U(test_decide_ninth_candidate_is_refused),
+	    U(test_candidate_find),
+	    T(test_apply_decision_without_fingerprint_is_refused),
+	    T(test_apply_decision_on_fingerprint_not_waiting_is_not_found),
+	    T(test_apply_ninth_candidate_is_refused_and_not_kept),
+	    T(test_map_remove_of_unmapped_host_is_not_found),
+	    T(test_map_of_a_subject_to_a_second_host_is_refused),
+	    T(test_apply_approve_enrolls_exactly_the_named_candidate),
+	    T(test_apply_forced_reenrollment_drops_every_candidate),
+	    T(test_map_add_again_is_unchanged_and_remove_then_remap),
+	    T(test_apply_unban_of_enrolled_host_is_not_found_and_writes_nothing),
+	    T(test_apply_banned_host_cannot_enroll_with_any_certificate),
+	    T(test_apply_banned_host_cannot_remove_itself),
+	    T(test_apply_ban_of_unknown_host_creates_banned_record_without_cert),
+	    T(test_apply_ban_keeps_certificate_and_candidate),
+	    T(test_apply_ban_of_banned_host_is_unchanged_and_writes_nothing),
+	    T(test_apply_unban_makes_host_removed_and_it_can_enroll_again),
+	    U(test_outcome_names_of_ban_and_unban),
+	    T(test_apply_revoke_of_unknown_host_writes_nothing),
+	    T(test_apply_revoke_of_another_certificate_writes_nothing),
+	    T(test_apply_revoke_of_banned_or_removed_host_writes_nothing),
+	    T(test_apply_revoke_of_revoked_host_is_unchanged_and_writes_nothing),
+	    T(test_apply_revoke_of_enrolled_certificate_makes_record_revoked),
+	    T(test_apply_revoke_of_conflict_keeps_candidate_for_a_decision),
+	    T(test_apply_reject_of_conflict_on_revoked_record_returns_to_revoked),
+	    T(test_apply_approve_of_conflict_on_revoked_record_enrolls_candidate),
+	    T(test_revoke_target_without_fingerprint_or_record_is_not_found),
+	    T(test_revoke_target_skips_records_not_in_use),
+	    T(test_revoke_target_is_the_first_named_host_holding_it),
+	    T(test_revoke_target_under_dn_is_only_the_mapped_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,7 +18,7 @@
 /* Every code of the X-macro list, to walk the table from outside. */
 static const int all_codes[] = {
 #define ECA_ERR_CODE(n, h, x, d) ECA_ERR_##n,
-	ECA_ERRORS(ECA_ERR_CODE)
+    ECA_ERRORS(ECA_ERR_CODE)
 #undef ECA_ERR_CODE
 };
 #define NCODES (sizeof(all_codes) / sizeof(all_codes[0]))
@@ -181,7 +181,8 @@ test_set_formats_and_returns_the_code(void **state)
 
 	(void)state;
 	assert_int_equal(eca_err_set(&e, ECA_ERR_EXPIRED,
-	    "certificate of %s expired on %d-%02d-%02d", "host1", 2024, 3, 9),
+			     "certificate of %s expired on %d-%02d-%02d",
+			     "host1", 2024, 3, 9),
 	    ECA_ERR_EXPIRED);
 	assert_int_equal(e.code, ECA_ERR_EXPIRED);
 	assert_string_equal(e.msg,
@@ -215,19 +216,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_unknown_name_maps_to_internal),
-		cmocka_unit_test(test_unknown_code_has_safe_fallbacks),
-		cmocka_unit_test(test_null_error_buffer_is_accepted),
-		cmocka_unit_test(test_long_message_is_truncated_and_terminated),
-		cmocka_unit_test(
-		    test_openssl_detail_is_not_appended_past_a_full_buffer),
-		cmocka_unit_test(test_empty_openssl_queue_leaves_message_alone),
-		cmocka_unit_test(test_every_name_round_trips),
-		cmocka_unit_test(
-		    test_key_codes_have_documented_status_and_exit_code),
-		cmocka_unit_test(test_every_code_has_a_valid_status_and_exit_code),
-		cmocka_unit_test(test_set_formats_and_returns_the_code),
-		cmocka_unit_test(test_openssl_error_is_appended_and_queue_cleared),
+	    cmocka_unit_test(test_unknown_name_maps_to_internal),
+	    cmocka_unit_test(test_unknown_code_has_safe_fallbacks),
+	    cmocka_unit_test(test_null_error_buffer_is_accepted),
+	    cmocka_unit_test(test_long_message_is_truncated_and_terminated),
+	    cmocka_unit_test(
+		test_openssl_detail_is_not_appended_past_a_full_buffer),
+	    cmocka_unit_test(test_empty_openssl_queue_leaves_message_alone),
+	    cmocka_unit_test(test_every_name_round_trips),
+	    cmocka_unit_test(
+		test_key_codes_have_documented_status_and_exit_code),
+	    cmocka_unit_test(test_every_code_has_a_valid_status_and_exit_code),
+	    cmocka_unit_test(test_set_formats_and_returns_the_code),
+	    cmocka_unit_test(test_openssl_error_is_appended_and_queue_cleared),
 	};
 
 	return cmocka_run_group_tests_name("err", tests, NULL, NULL);

@@ -17,30 +17,33 @@
 #include "testca.h"
 
 static const char *const ids[] = {
-	"USER_INPUT_CERT_PATH_VALIDATION",
-	"USER_INPUT_CERTIFICATES_VALIDATION",
-	"USER_INPUT_PRIVATE_KEY_PATH_VALIDATION",
-	"USER_INPUT_PASSPHRASE_VALIDATION",
-	"USER_INPUT_TRUST_STORE_VALIDATION",
-	"USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION",
-	"USER_INPUT_CRL_CONFIG_VALIDATION",
-	"KEY_CERT_MATCH_VALIDATION",
-	"CERT_CHAIN_VALIDATION",
-	"CERT_VALIDITY_VALIDATION",
-	"KEY_STRENGTH_VALIDATION",
-	"SIGNATURE_ALGORITHM_VALIDATION",
-	"KEY_USAGE_VALIDATION",
-	"CERT_IDENTITY_VALIDATION",
-	"CRL_STATUS_VALIDATION",
+    "USER_INPUT_CERT_PATH_VALIDATION",
+    "USER_INPUT_CERTIFICATES_VALIDATION",
+    "USER_INPUT_PRIVATE_KEY_PATH_VALIDATION",
+    "USER_INPUT_PASSPHRASE_VALIDATION",
+    "USER_INPUT_TRUST_STORE_VALIDATION",
+    "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION",
+    "USER_INPUT_CRL_CONFIG_VALIDATION",
+    "KEY_CERT_MATCH_VALIDATION",
+    "CERT_CHAIN_VALIDATION",
+    "CERT_VALIDITY_VALIDATION",
+    "KEY_STRENGTH_VALIDATION",
+    "SIGNATURE_ALGORITHM_VALIDATION",
+    "KEY_USAGE_VALIDATION",
+    "CERT_IDENTITY_VALIDATION",
+    "CRL_STATUS_VALIDATION",
 };
 #define NIDS (sizeof(ids) / sizeof(ids[0]))
 
 /* Everything that depends on the parsed certificate. */
 static const char *const cert_dependants[] = {
-	"KEY_CERT_MATCH_VALIDATION", "CERT_CHAIN_VALIDATION",
-	"CERT_VALIDITY_VALIDATION", "KEY_STRENGTH_VALIDATION",
-	"SIGNATURE_ALGORITHM_VALIDATION", "KEY_USAGE_VALIDATION",
-	"CERT_IDENTITY_VALIDATION",
+    "KEY_CERT_MATCH_VALIDATION",
+    "CERT_CHAIN_VALIDATION",
+    "CERT_VALIDITY_VALIDATION",
+    "KEY_STRENGTH_VALIDATION",
+    "SIGNATURE_ALGORITHM_VALIDATION",
+    "KEY_USAGE_VALIDATION",
+    "CERT_IDENTITY_VALIDATION",
 };
 
 static struct testca *ca, *rogue;
@@ -74,8 +77,8 @@ group_teardown(void **state)
 static struct host *
 host_new(const struct testca_leaf_opts *o)
 {
-	struct testca_leaf_opts def = { .cn = "host1.example",
-	    .san = "host1.example" };
+	struct testca_leaf_opts def = {.cn = "host1.example",
+	    .san = "host1.example"};
 	struct host *h;
 	EVP_PKEY *key = NULL;
 	X509 *leaf = NULL;
@@ -164,8 +167,8 @@ expect_only2(const struct eca_health_report *rep, const char *failed_id,
 		for (j = 0; j < nskipped; j++)
 			if (strcmp(ids[i], skipped[j]) == 0)
 				sk = 1;
-		if (strcmp(ids[i], failed_id) == 0 || (also_failed != NULL &&
-		    strcmp(ids[i], also_failed) == 0)) {
+		if (strcmp(ids[i], failed_id) == 0 ||
+		    (also_failed != NULL && strcmp(ids[i], also_failed) == 0)) {
 			expect(rep, ids[i], code, 0);
 			nfailed++;
 		} else
@@ -199,11 +202,14 @@ static void
 test_missing_cert_file_fails_cert_path_and_skips_dependants(void **state)
 {
 	static const char *const skipped[] = {
-		"USER_INPUT_CERTIFICATES_VALIDATION",
-		"KEY_CERT_MATCH_VALIDATION", "CERT_CHAIN_VALIDATION",
-		"CERT_VALIDITY_VALIDATION", "KEY_STRENGTH_VALIDATION",
-		"SIGNATURE_ALGORITHM_VALIDATION", "KEY_USAGE_VALIDATION",
-		"CERT_IDENTITY_VALIDATION",
+	    "USER_INPUT_CERTIFICATES_VALIDATION",
+	    "KEY_CERT_MATCH_VALIDATION",
+	    "CERT_CHAIN_VALIDATION",
+	    "CERT_VALIDITY_VALIDATION",
+	    "KEY_STRENGTH_VALIDATION",
+	    "SIGNATURE_ALGORITHM_VALIDATION",
+	    "KEY_USAGE_VALIDATION",
+	    "CERT_IDENTITY_VALIDATION",
 	};
 	struct host *h = host_new(NULL);
 
@@ -248,8 +254,8 @@ static void
 test_group_readable_key_fails_key_path_and_skips_passphrase(void **state)
 {
 	static const char *const skipped[] = {
-		"USER_INPUT_PASSPHRASE_VALIDATION",
-		"KEY_CERT_MATCH_VALIDATION",
+	    "USER_INPUT_PASSPHRASE_VALIDATION",
+	    "KEY_CERT_MATCH_VALIDATION",
 	};
 	struct host *h = host_new(NULL);
 
@@ -266,7 +272,7 @@ test_group_readable_key_fails_key_path_and_skips_passphrase(void **state)
 static void
 test_wrong_passphrase_fails_passphrase_and_skips_key_match(void **state)
 {
-	static const char *const skipped[] = { "KEY_CERT_MATCH_VALIDATION" };
+	static const char *const skipped[] = {"KEY_CERT_MATCH_VALIDATION"};
 	struct host *h = host_new(NULL);
 	EVP_PKEY *key = testca_key(TESTCA_RSA2048);
 
@@ -282,8 +288,8 @@ test_wrong_passphrase_fails_passphrase_and_skips_key_match(void **state)
 	/* Missing passphrase: the same check fails. */
 	h->cfg.key_passphrase_file = NULL;
 	assert_int_equal(run(h), ECA_ERR_PASSPHRASE);
-	expect(&h->rep, "USER_INPUT_PASSPHRASE_VALIDATION",
-	    ECA_ERR_PASSPHRASE, 0);
+	expect(&h->rep, "USER_INPUT_PASSPHRASE_VALIDATION", ECA_ERR_PASSPHRASE,
+	    0);
 	EVP_PKEY_free(key);
 	host_free(h);
 }
@@ -311,15 +317,15 @@ test_readable_passphrase_file_fails_passphrase_validation(void **state)
 static void
 test_empty_trust_store_fails_trust_and_skips_chain(void **state)
 {
-	static const char *const skipped[] = { "CERT_CHAIN_VALIDATION",
-	    "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION" };
+	static const char *const skipped[] = {"CERT_CHAIN_VALIDATION",
+	    "USER_INPUT_TRUST_STORE_KEY_STRENGTH_VALIDATION"};
 	struct host *h = host_new(NULL);
 
 	(void)state;
 	testca_write_file(h->trust, "", 0, 0644);
 	assert_int_equal(run(h), ECA_ERR_PARSE);
-	expect_only(&h->rep, "USER_INPUT_TRUST_STORE_VALIDATION",
-	    ECA_ERR_PARSE, skipped, 2);
+	expect_only(&h->rep, "USER_INPUT_TRUST_STORE_VALIDATION", ECA_ERR_PARSE,
+	    skipped, 2);
 	host_free(h);
 }
 
@@ -338,8 +344,7 @@ test_unreadable_crl_path_fails_crl_config(void **state)
 	h->cfg.crl_path = NULL;
 	h->cfg.crl_refresh_hours = 0;
 	assert_int_equal(run(h), ECA_ERR_CONFIG);
-	expect(&h->rep, "USER_INPUT_CRL_CONFIG_VALIDATION", ECA_ERR_CONFIG,
-	    0);
+	expect(&h->rep, "USER_INPUT_CRL_CONFIG_VALIDATION", ECA_ERR_CONFIG, 0);
 	host_free(h);
 }
 
@@ -352,8 +357,8 @@ test_key_of_another_certificate_fails_key_match(void **state)
 	(void)state;
 	testca_write_key(h->key, other, TESTCA_KEY_PEM, NULL, 0600);
 	assert_int_equal(run(h), ECA_ERR_KEY_MISMATCH);
-	expect_only(&h->rep, "KEY_CERT_MATCH_VALIDATION",
-	    ECA_ERR_KEY_MISMATCH, NULL, 0);
+	expect_only(&h->rep, "KEY_CERT_MATCH_VALIDATION", ECA_ERR_KEY_MISMATCH,
+	    NULL, 0);
 	EVP_PKEY_free(other);
 	host_free(h);
 }
@@ -366,8 +371,8 @@ test_untrusted_issuer_fails_chain_validation(void **state)
 	(void)state;
 	testca_write_pem(h->trust, &rogue->root, 1, 0644);
 	assert_int_equal(run(h), ECA_ERR_UNTRUSTED);
-	expect_only(&h->rep, "CERT_CHAIN_VALIDATION", ECA_ERR_UNTRUSTED,
-	    NULL, 0);
+	expect_only(&h->rep, "CERT_CHAIN_VALIDATION", ECA_ERR_UNTRUSTED, NULL,
+	    0);
 	assert_detail_has(&h->rep, "CERT_CHAIN_VALIDATION",
 	    "ECA_TRUST_STORE_PATH");
 	host_free(h);
@@ -376,9 +381,10 @@ test_untrusted_issuer_fails_chain_validation(void **state)
 static void
 test_expired_certificate_fails_chain_and_validity(void **state)
 {
-	struct testca_leaf_opts o = { .cn = "host1.example",
-	    .san = "host1.example", .not_before = -72000,
-	    .not_after = -3600 };
+	struct testca_leaf_opts o = {.cn = "host1.example",
+	    .san = "host1.example",
+	    .not_before = -72000,
+	    .not_after = -3600};
 	struct host *h = host_new(&o);
 
 	(void)state;
@@ -393,9 +399,10 @@ test_expired_certificate_fails_chain_and_validity(void **state)
 static void
 test_not_yet_valid_certificate_fails_validity(void **state)
 {
-	struct testca_leaf_opts o = { .cn = "host1.example",
-	    .san = "host1.example", .not_before = 86400,
-	    .not_after = 86400L * 60 };
+	struct testca_leaf_opts o = {.cn = "host1.example",
+	    .san = "host1.example",
+	    .not_before = 86400,
+	    .not_after = 86400L * 60};
 	struct host *h = host_new(&o);
 
 	(void)state;
@@ -408,8 +415,9 @@ test_not_yet_valid_certificate_fails_validity(void **state)
 static void
 test_rsa1024_key_fails_key_strength(void **state)
 {
-	struct testca_leaf_opts o = { .keytype = TESTCA_RSA1024,
-	    .cn = "host1.example", .san = "host1.example" };
+	struct testca_leaf_opts o = {.keytype = TESTCA_RSA1024,
+	    .cn = "host1.example",
+	    .san = "host1.example"};
 	struct host *h = host_new(&o);
 
 	(void)state;
@@ -426,8 +434,9 @@ test_rsa1024_key_fails_key_strength(void **state)
 static void
 test_weak_trust_anchor_fails_trust_store_key_strength(void **state)
 {
-	struct testca_ca_opts co = { .keys_set = 1,
-	    .root_key = TESTCA_RSA1024, .int_key = TESTCA_EC_P256 };
+	struct testca_ca_opts co = {.keys_set = 1,
+	    .root_key = TESTCA_RSA1024,
+	    .int_key = TESTCA_EC_P256};
 	struct testca *weak = testca_new_opts("Weak", &co);
 	X509 *both[2];
 	struct host *h = host_new(NULL);
@@ -456,12 +465,13 @@ test_weak_trust_anchor_fails_trust_store_key_strength(void **state)
 static void
 test_expired_root_fails_chain_validation(void **state)
 {
-	struct testca_ca_opts co = { .root_not_before = -86400L * 30,
-	    .root_not_after = -60 };
+	struct testca_ca_opts co = {.root_not_before = -86400L * 30,
+	    .root_not_after = -60};
 	struct testca *old = testca_new_opts("Old", &co);
-	struct testca_leaf_opts o = { .cn = "host1.example",
-	    .san = "host1.example", .not_before = -86400L * 20,
-	    .not_after = 86400L * 2 };
+	struct testca_leaf_opts o = {.cn = "host1.example",
+	    .san = "host1.example",
+	    .not_before = -86400L * 20,
+	    .not_after = 86400L * 2};
 	struct host *h = host_new(NULL);
 	EVP_PKEY *key = NULL;
 	X509 *leaf = NULL;
@@ -470,8 +480,7 @@ test_expired_root_fails_chain_validation(void **state)
 	testca_leaf(old, &o, &leaf, &key);
 	testca_write_host(h->dir, old, leaf, key);
 	assert_int_equal(run(h), ECA_ERR_EXPIRED);
-	expect_only(&h->rep, "CERT_CHAIN_VALIDATION", ECA_ERR_EXPIRED,
-	    NULL, 0);
+	expect_only(&h->rep, "CERT_CHAIN_VALIDATION", ECA_ERR_EXPIRED, NULL, 0);
 	assert_detail_has(&h->rep, "CERT_CHAIN_VALIDATION", "Old Root CA");
 	X509_free(leaf);
 	EVP_PKEY_free(key);
@@ -482,8 +491,9 @@ test_expired_root_fails_chain_validation(void **state)
 static void
 test_sha1_signature_fails_signature_algorithm(void **state)
 {
-	struct testca_leaf_opts o = { .sha1 = 1, .cn = "host1.example",
-	    .san = "host1.example" };
+	struct testca_leaf_opts o = {.sha1 = 1,
+	    .cn = "host1.example",
+	    .san = "host1.example"};
 	struct host *h = host_new(&o);
 
 	(void)state;
@@ -496,8 +506,9 @@ test_sha1_signature_fails_signature_algorithm(void **state)
 static void
 test_ca_leaf_fails_key_usage(void **state)
 {
-	struct testca_leaf_opts o = { .ca = 1, .cn = "host1.example",
-	    .san = "host1.example" };
+	struct testca_leaf_opts o = {.ca = 1,
+	    .cn = "host1.example",
+	    .san = "host1.example"};
 	struct host *h = host_new(&o);
 
 	(void)state;
@@ -510,8 +521,9 @@ test_ca_leaf_fails_key_usage(void **state)
 static void
 test_code_signing_eku_fails_key_usage(void **state)
 {
-	struct testca_leaf_opts o = { .eku = TESTCA_EKU_CODESIGN,
-	    .cn = "host1.example", .san = "host1.example" };
+	struct testca_leaf_opts o = {.eku = TESTCA_EKU_CODESIGN,
+	    .cn = "host1.example",
+	    .san = "host1.example"};
 	struct host *h = host_new(&o);
 
 	(void)state;
@@ -533,8 +545,7 @@ test_other_host_name_fails_identity(void **state)
 	assert_int_equal(run(h), ECA_ERR_IDENTITY_MISMATCH);
 	expect_only(&h->rep, "CERT_IDENTITY_VALIDATION",
 	    ECA_ERR_IDENTITY_MISMATCH, NULL, 0);
-	assert_detail_has(&h->rep, "CERT_IDENTITY_VALIDATION",
-	    "host2.example");
+	assert_detail_has(&h->rep, "CERT_IDENTITY_VALIDATION", "host2.example");
 	assert_detail_has(&h->rep, "CERT_IDENTITY_VALIDATION", "SAN");
 	/*
 	 * Under the DN rule the subject names the host only through the
@@ -572,16 +583,16 @@ test_good_config_passes_every_check(void **state)
 	    "fingerprint");
 	assert_detail_has(&h->rep, "CERT_VALIDITY_VALIDATION", "valid until");
 	assert_detail_has(&h->rep, "KEY_STRENGTH_VALIDATION", "RSA 2048");
-	assert_detail_has(&h->rep, "CERT_IDENTITY_VALIDATION",
-	    "host1.example");
+	assert_detail_has(&h->rep, "CERT_IDENTITY_VALIDATION", "host1.example");
 	host_free(h);
 }
 
 static void
 test_certificate_expiring_soon_passes_with_a_warning(void **state)
 {
-	struct testca_leaf_opts o = { .cn = "host1.example",
-	    .san = "host1.example", .not_after = 86400L * 10 };
+	struct testca_leaf_opts o = {.cn = "host1.example",
+	    .san = "host1.example",
+	    .not_after = 86400L * 10};
 	struct host *h = host_new(&o);
 
 	(void)state;
@@ -595,8 +606,9 @@ test_certificate_expiring_soon_passes_with_a_warning(void **state)
 static void
 test_encrypted_key_and_hashed_trust_dir_pass(void **state)
 {
-	struct testca_leaf_opts o = { .keytype = TESTCA_EC_P256,
-	    .cn = "host1.example", .san = "host1.example" };
+	struct testca_leaf_opts o = {.keytype = TESTCA_EC_P256,
+	    .cn = "host1.example",
+	    .san = "host1.example"};
 	struct host *h = host_new(&o);
 	char hdir[600];
 	EVP_PKEY *key = NULL;
@@ -677,8 +689,7 @@ test_revoked_own_certificate_fails_crl_status(void **state)
 	(void)state;
 	host_crl(h, 1, 1, -HOURS(1), HOURS(24));
 	assert_int_equal(run(h), ECA_ERR_REVOKED);
-	expect_only(&h->rep, "CRL_STATUS_VALIDATION", ECA_ERR_REVOKED, NULL,
-	    0);
+	expect_only(&h->rep, "CRL_STATUS_VALIDATION", ECA_ERR_REVOKED, NULL, 0);
 	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "revoked");
 	host_free(h);
 }
@@ -691,15 +702,15 @@ test_crl_expired_past_grace_fails_crl_status(void **state)
 	(void)state;
 	host_crl(h, 1, 0, -HOURS(72), -HOURS(48));
 	assert_int_equal(run(h), ECA_ERR_CRL_UNAVAILABLE);
-	expect_only(&h->rep, "CRL_STATUS_VALIDATION",
-	    ECA_ERR_CRL_UNAVAILABLE, NULL, 0);
+	expect_only(&h->rep, "CRL_STATUS_VALIDATION", ECA_ERR_CRL_UNAVAILABLE,
+	    NULL, 0);
 	host_free(h);
 }
 
 static void
 test_crl_status_is_skipped_when_the_chain_is_untrusted(void **state)
 {
-	static const char *const skipped[] = { "CRL_STATUS_VALIDATION" };
+	static const char *const skipped[] = {"CRL_STATUS_VALIDATION"};
 	struct host *h = host_new(NULL);
 
 	(void)state;
@@ -770,39 +781,46 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_missing_cert_file_fails_cert_path_and_skips_dependants),
-		cmocka_unit_test(test_unset_cert_path_fails_as_configuration),
-		cmocka_unit_test(test_garbage_certificate_fails_certificates_and_skips_dependants),
-		cmocka_unit_test(test_group_readable_key_fails_key_path_and_skips_passphrase),
-		cmocka_unit_test(test_wrong_passphrase_fails_passphrase_and_skips_key_match),
-		cmocka_unit_test(test_readable_passphrase_file_fails_passphrase_validation),
-		cmocka_unit_test(test_empty_trust_store_fails_trust_and_skips_chain),
-		cmocka_unit_test(test_unreadable_crl_path_fails_crl_config),
-		cmocka_unit_test(test_key_of_another_certificate_fails_key_match),
-		cmocka_unit_test(test_untrusted_issuer_fails_chain_validation),
-		cmocka_unit_test(test_expired_certificate_fails_chain_and_validity),
-		cmocka_unit_test(test_not_yet_valid_certificate_fails_validity),
-		cmocka_unit_test(test_rsa1024_key_fails_key_strength),
-		cmocka_unit_test(test_sha1_signature_fails_signature_algorithm),
-		cmocka_unit_test(
-		    test_weak_trust_anchor_fails_trust_store_key_strength),
-		cmocka_unit_test(test_expired_root_fails_chain_validation),
-		cmocka_unit_test(test_ca_leaf_fails_key_usage),
-		cmocka_unit_test(test_code_signing_eku_fails_key_usage),
-		cmocka_unit_test(test_other_host_name_fails_identity),
-		cmocka_unit_test(test_good_config_passes_every_check),
-		cmocka_unit_test(test_certificate_expiring_soon_passes_with_a_warning),
-		cmocka_unit_test(test_encrypted_key_and_hashed_trust_dir_pass),
-		cmocka_unit_test(test_revoked_own_certificate_fails_crl_status),
-		cmocka_unit_test(test_crl_expired_past_grace_fails_crl_status),
-		cmocka_unit_test(
-		    test_crl_status_is_skipped_when_the_chain_is_untrusted),
-		cmocka_unit_test(
-		    test_no_cached_crl_passes_crl_status_with_a_warning),
-		cmocka_unit_test(
-		    test_crl_in_grace_passes_crl_status_with_a_warning),
-		cmocka_unit_test(test_current_crl_passes_crl_status),
-		cmocka_unit_test(test_crl_status_with_check_disabled_passes),
+	    cmocka_unit_test(
+		test_missing_cert_file_fails_cert_path_and_skips_dependants),
+	    cmocka_unit_test(test_unset_cert_path_fails_as_configuration),
+	    cmocka_unit_test(
+		test_garbage_certificate_fails_certificates_and_skips_dependants),
+	    cmocka_unit_test(
+		test_group_readable_key_fails_key_path_and_skips_passphrase),
+	    cmocka_unit_test(
+		test_wrong_passphrase_fails_passphrase_and_skips_key_match),
+	    cmocka_unit_test(
+		test_readable_passphrase_file_fails_passphrase_validation),
+	    cmocka_unit_test(
+		test_empty_trust_store_fails_trust_and_skips_chain),
+	    cmocka_unit_test(test_unreadable_crl_path_fails_crl_config),
+	    cmocka_unit_test(test_key_of_another_certificate_fails_key_match),
+	    cmocka_unit_test(test_untrusted_issuer_fails_chain_validation),
+	    cmocka_unit_test(test_expired_certificate_fails_chain_and_validity),
+	    cmocka_unit_test(test_not_yet_valid_certificate_fails_validity),
+	    cmocka_unit_test(test_rsa1024_key_fails_key_strength),
+	    cmocka_unit_test(test_sha1_signature_fails_signature_algorithm),
+	    cmocka_unit_test(
+		test_weak_trust_anchor_fails_trust_store_key_strength),
+	    cmocka_unit_test(test_expired_root_fails_chain_validation),
+	    cmocka_unit_test(test_ca_leaf_fails_key_usage),
+	    cmocka_unit_test(test_code_signing_eku_fails_key_usage),
+	    cmocka_unit_test(test_other_host_name_fails_identity),
+	    cmocka_unit_test(test_good_config_passes_every_check),
+	    cmocka_unit_test(
+		test_certificate_expiring_soon_passes_with_a_warning),
+	    cmocka_unit_test(test_encrypted_key_and_hashed_trust_dir_pass),
+	    cmocka_unit_test(test_revoked_own_certificate_fails_crl_status),
+	    cmocka_unit_test(test_crl_expired_past_grace_fails_crl_status),
+	    cmocka_unit_test(
+		test_crl_status_is_skipped_when_the_chain_is_untrusted),
+	    cmocka_unit_test(
+		test_no_cached_crl_passes_crl_status_with_a_warning),
+	    cmocka_unit_test(
+		test_crl_in_grace_passes_crl_status_with_a_warning),
+	    cmocka_unit_test(test_current_crl_passes_crl_status),
+	    cmocka_unit_test(test_crl_status_with_check_disabled_passes),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -42,50 +42,47 @@ struct rule_case {
 	enum eca_role self_role, peer_role;
 	enum eca_purpose purpose;
 	int allowed;
-	const char *why;	/* a substring of the phrase, when refused */
+	const char *why; /* a substring of the phrase, when refused */
 };
 
 static const struct rule_case rule_cases[] = {
-	/* Refusals first. */
-	{ "disabled on this host", 1, 0, 1, 1, 0, ECA_ROLE_CLIENT,
-	    ECA_ROLE_MEDIA, ECA_PURPOSE_BACKUP, 0,
-	    "ECA_DISABLE_AUTO_ENROLLMENT" },
-	{ "disabled media server", 1, 0, 1, 1, 0, ECA_ROLE_MEDIA,
-	    ECA_ROLE_CLIENT, ECA_PURPOSE_RESTORE, 0,
-	    "ECA_DISABLE_AUTO_ENROLLMENT" },
-	{ "no certificate here", 0, 0, 0, 1, 0, ECA_ROLE_CLIENT,
-	    ECA_ROLE_MEDIA, ECA_PURPOSE_BACKUP, 0, "ECA_CERT_PATH" },
-	{ "no certificate there", 0, 0, 1, 0, 0, ECA_ROLE_CLIENT,
-	    ECA_ROLE_MEDIA, ECA_PURPOSE_BACKUP, 0,
-	    "peer has no external certificate" },
-	{ "peer is a NAT client", 0, 0, 1, 1, 1, ECA_ROLE_MEDIA,
-	    ECA_ROLE_CLIENT, ECA_PURPOSE_BACKUP, 0,
-	    "communication with a NAT client needs manual enrollment" },
-	{ "this host is a NAT client", 0, 1, 1, 1, 0, ECA_ROLE_CLIENT,
-	    ECA_ROLE_MEDIA, ECA_PURPOSE_BACKUP, 0,
-	    "communication with a NAT client needs manual enrollment" },
-	{ "console from a client", 0, 0, 1, 1, 0, ECA_ROLE_CLIENT,
-	    ECA_ROLE_PRIMARY, ECA_PURPOSE_CONSOLE, 0, "console" },
-	{ "console between media", 0, 0, 1, 1, 0, ECA_ROLE_MEDIA,
-	    ECA_ROLE_MEDIA, ECA_PURPOSE_CONSOLE, 0, "console" },
-	{ "replication media to media", 0, 0, 1, 1, 0, ECA_ROLE_MEDIA,
-	    ECA_ROLE_MEDIA, ECA_PURPOSE_REPLICATION, 0,
-	    "replication between media servers needs manual enrollment" },
-	/* Allowed. */
-	{ "backup client to media", 0, 0, 1, 1, 0, ECA_ROLE_CLIENT,
-	    ECA_ROLE_MEDIA, ECA_PURPOSE_BACKUP, 1, NULL },
-	{ "restore media to client", 0, 0, 1, 1, 0, ECA_ROLE_MEDIA,
-	    ECA_ROLE_CLIENT, ECA_PURPOSE_RESTORE, 1, NULL },
-	{ "backup between media", 0, 0, 1, 1, 0, ECA_ROLE_MEDIA,
-	    ECA_ROLE_MEDIA, ECA_PURPOSE_BACKUP, 1, NULL },
-	{ "replication media to primary", 0, 0, 1, 1, 0, ECA_ROLE_MEDIA,
-	    ECA_ROLE_PRIMARY, ECA_PURPOSE_REPLICATION, 1, NULL },
-	{ "replication client to media", 0, 0, 1, 1, 0, ECA_ROLE_CLIENT,
-	    ECA_ROLE_MEDIA, ECA_PURPOSE_REPLICATION, 1, NULL },
-	{ "ping client to client", 0, 0, 1, 1, 0, ECA_ROLE_CLIENT,
-	    ECA_ROLE_CLIENT, ECA_PURPOSE_PING, 1, NULL },
-	{ "control to the primary", 0, 0, 1, 1, 0, ECA_ROLE_MEDIA,
-	    ECA_ROLE_PRIMARY, ECA_PURPOSE_CONTROL, 1, NULL },
+    /* Refusals first. */
+    {"disabled on this host", 1, 0, 1, 1, 0, ECA_ROLE_CLIENT, ECA_ROLE_MEDIA,
+	ECA_PURPOSE_BACKUP, 0, "ECA_DISABLE_AUTO_ENROLLMENT"},
+    {"disabled media server", 1, 0, 1, 1, 0, ECA_ROLE_MEDIA, ECA_ROLE_CLIENT,
+	ECA_PURPOSE_RESTORE, 0, "ECA_DISABLE_AUTO_ENROLLMENT"},
+    {"no certificate here", 0, 0, 0, 1, 0, ECA_ROLE_CLIENT, ECA_ROLE_MEDIA,
+	ECA_PURPOSE_BACKUP, 0, "ECA_CERT_PATH"},
+    {"no certificate there", 0, 0, 1, 0, 0, ECA_ROLE_CLIENT, ECA_ROLE_MEDIA,
+	ECA_PURPOSE_BACKUP, 0, "peer has no external certificate"},
+    {"peer is a NAT client", 0, 0, 1, 1, 1, ECA_ROLE_MEDIA, ECA_ROLE_CLIENT,
+	ECA_PURPOSE_BACKUP, 0,
+	"communication with a NAT client needs manual enrollment"},
+    {"this host is a NAT client", 0, 1, 1, 1, 0, ECA_ROLE_CLIENT,
+	ECA_ROLE_MEDIA, ECA_PURPOSE_BACKUP, 0,
+	"communication with a NAT client needs manual enrollment"},
+    {"console from a client", 0, 0, 1, 1, 0, ECA_ROLE_CLIENT, ECA_ROLE_PRIMARY,
+	ECA_PURPOSE_CONSOLE, 0, "console"},
+    {"console between media", 0, 0, 1, 1, 0, ECA_ROLE_MEDIA, ECA_ROLE_MEDIA,
+	ECA_PURPOSE_CONSOLE, 0, "console"},
+    {"replication media to media", 0, 0, 1, 1, 0, ECA_ROLE_MEDIA,
+	ECA_ROLE_MEDIA, ECA_PURPOSE_REPLICATION, 0,
+	"replication between media servers needs manual enrollment"},
+    /* Allowed. */
+    {"backup client to media", 0, 0, 1, 1, 0, ECA_ROLE_CLIENT, ECA_ROLE_MEDIA,
+	ECA_PURPOSE_BACKUP, 1, NULL},
+    {"restore media to client", 0, 0, 1, 1, 0, ECA_ROLE_MEDIA, ECA_ROLE_CLIENT,
+	ECA_PURPOSE_RESTORE, 1, NULL},
+    {"backup between media", 0, 0, 1, 1, 0, ECA_ROLE_MEDIA, ECA_ROLE_MEDIA,
+	ECA_PURPOSE_BACKUP, 1, NULL},
+    {"replication media to primary", 0, 0, 1, 1, 0, ECA_ROLE_MEDIA,
+	ECA_ROLE_PRIMARY, ECA_PURPOSE_REPLICATION, 1, NULL},
+    {"replication client to media", 0, 0, 1, 1, 0, ECA_ROLE_CLIENT,
+	ECA_ROLE_MEDIA, ECA_PURPOSE_REPLICATION, 1, NULL},
+    {"ping client to client", 0, 0, 1, 1, 0, ECA_ROLE_CLIENT, ECA_ROLE_CLIENT,
+	ECA_PURPOSE_PING, 1, NULL},
+    {"control to the primary", 0, 0, 1, 1, 0, ECA_ROLE_MEDIA, ECA_ROLE_PRIMARY,
+	ECA_PURPOSE_CONTROL, 1, NULL},
 };
 
 static void
@@ -116,12 +113,14 @@ test_autoenroll_rule_table(void **state)
 			assert_non_null(why);
 			if (strstr(why, c->why) == NULL)
 				fail_msg("case \"%s\": phrase \"%s\" lacks "
-				    "\"%s\"", c->what, why, c->why);
+					 "\"%s\"",
+				    c->what, why, c->why);
 		}
 		/* why may be NULL. */
 		assert_int_equal(eca_autoenroll_allowed(&cfg, c->self_cert,
-		    c->peer_role, c->peer_cert, c->peer_nat, c->purpose,
-		    NULL), c->allowed);
+				     c->peer_role, c->peer_cert, c->peer_nat,
+				     c->purpose, NULL),
+		    c->allowed);
 	}
 }
 
@@ -130,8 +129,8 @@ test_autoenroll_rule_table(void **state)
 
 struct fx {
 	struct testca *ca;
-	char *dir;		/* certificates */
-	char *state;		/* STATE_DIR */
+	char *dir;   /* certificates */
+	char *state; /* STATE_DIR */
 	X509 *leaf;
 	EVP_PKEY *key;
 	struct eca_config *cfg;
@@ -186,7 +185,8 @@ load_cfg(struct fx *f, int certs, int port, const char *extra)
 	    "CLIENT_NAME = " SELF "\n"
 	    "SERVER = " PRIMARY " 127.0.0.1:%d\n"
 	    "SERVER = other.example 127.0.0.1:%d\n"
-	    "STATE_DIR = %s\n", port, port, f->state);
+	    "STATE_DIR = %s\n",
+	    port, port, f->state);
 	if (certs)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 		    "ECA_CERT_PATH = %s/cert.pem\n"
@@ -254,9 +254,13 @@ roster_body(const char *primary, int64_t since, int64_t next, int full,
 	json_t *j;
 	char *s;
 
-	j = eca_wire_roster(&(struct eca_wire_roster_page){ .primary = primary,
-	    .since = since, .version = next, .next = next, .full = full,
-	    .more = more }, ch, n);
+	j = eca_wire_roster(&(struct eca_wire_roster_page){.primary = primary,
+				.since = since,
+				.version = next,
+				.next = next,
+				.full = full,
+				.more = more},
+	    ch, n);
 	assert_non_null(j);
 	s = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
@@ -285,8 +289,8 @@ save_roster(struct fx *f, int64_t synced_at)
 	assert_int_equal(eca_roster_delta_parse(body, strlen(body), &d, NULL),
 	    0);
 	assert_int_equal(eca_roster_apply(r, d, synced_at, NULL), 0);
-	assert_int_equal(eca_roster_path(f->state, PRIMARY, path,
-	    sizeof(path), NULL), 0);
+	assert_int_equal(
+	    eca_roster_path(f->state, PRIMARY, path, sizeof(path), NULL), 0);
 	assert_int_equal(eca_roster_save(r, path, NULL), 0);
 	eca_roster_delta_free(d);
 	eca_roster_free(r);
@@ -351,8 +355,9 @@ test_host_without_certificate_cannot_sync_or_enroll(void **state)
 	assert_non_null(strstr(e.msg, "ECA_CERT_PATH"));
 	assert_int_equal(d->last_sync_err.code, ECA_ERR_NO_CLIENT_CERT);
 	eca_err_clear(&e);
-	assert_int_equal(eca_domain_enroll(f->h, d, 0, ECA_METHOD_AUTO,
-	    &oc, NULL, &e), ECA_ERR_NO_CLIENT_CERT);
+	assert_int_equal(
+	    eca_domain_enroll(f->h, d, 0, ECA_METHOD_AUTO, &oc, NULL, &e),
+	    ECA_ERR_NO_CLIENT_CERT);
 	assert_int_equal(oc, ECA_OUTCOME_NONE);
 	assert_int_equal(d->sync_count, 0);
 }
@@ -363,8 +368,8 @@ test_corrupt_roster_file_is_ignored_and_starts_empty(void **state)
 	struct fx *f = *state;
 	char path[PATH_MAX];
 
-	assert_int_equal(eca_roster_path(f->state, PRIMARY, path,
-	    sizeof(path), NULL), 0);
+	assert_int_equal(
+	    eca_roster_path(f->state, PRIMARY, path, sizeof(path), NULL), 0);
 	testca_write_file(path, "not a roster", 12, 0600);
 	load_cfg(f, 0, closed_port(), NULL);
 	new_host(f);
@@ -387,12 +392,13 @@ test_stale_roster_with_unreachable_primary_is_roster_stale(void **state)
 	d = eca_host_domain(f->h, PRIMARY);
 	assert_int_equal(eca_roster_count(d->roster), 3);
 	eca_err_clear(&e);
-	assert_int_equal(eca_domain_refresh(f->h, d, "media1.example", 0,
-	    &e), ECA_ERR_UNREACHABLE);
+	assert_int_equal(eca_domain_refresh(f->h, d, "media1.example", 0, &e),
+	    ECA_ERR_UNREACHABLE);
 	/* Even a host the roster holds: fail closed. */
 	eca_err_clear(&e);
-	assert_int_equal(eca_domain_peek(f->h, d, "media1.example", &ent,
-	    NULL, &e), ECA_ERR_ROSTER_STALE);
+	assert_int_equal(
+	    eca_domain_peek(f->h, d, "media1.example", &ent, NULL, &e),
+	    ECA_ERR_ROSTER_STALE);
 	assert_int_equal(e.code, ECA_ERR_ROSTER_STALE);
 	assert_non_null(strstr(e.msg, "ECA_ROSTER_MAX_AGE"));
 	/* The failed refresh is in the message. */
@@ -402,8 +408,7 @@ test_stale_roster_with_unreachable_primary_is_roster_stale(void **state)
 }
 
 static void
-test_never_synced_roster_with_unreachable_primary_is_roster_stale(
-    void **state)
+test_never_synced_roster_with_unreachable_primary_is_roster_stale(void **state)
 {
 	struct fx *f = *state;
 	struct eca_roster_entry ent;
@@ -413,9 +418,11 @@ test_never_synced_roster_with_unreachable_primary_is_roster_stale(
 	new_host(f);
 	eca_err_clear(&e);
 	assert_int_equal(eca_domain_refresh(f->h, &f->h->domains[0],
-	    "media1.example", 0, NULL), ECA_ERR_UNREACHABLE);
+			     "media1.example", 0, NULL),
+	    ECA_ERR_UNREACHABLE);
 	assert_int_equal(eca_domain_peek(f->h, &f->h->domains[0],
-	    "media1.example", &ent, NULL, &e), ECA_ERR_ROSTER_STALE);
+			     "media1.example", &ent, NULL, &e),
+	    ECA_ERR_ROSTER_STALE);
 	assert_non_null(strstr(e.msg, "never been synced"));
 }
 
@@ -434,15 +441,16 @@ test_missing_host_waits_then_is_not_found(void **state)
 	d = &f->h->domains[0];
 	eca_err_clear(&e);
 	t0 = now_ms();
-	assert_int_equal(eca_domain_refresh(f->h, d, "nobody.example", 600,
-	    &e), ECA_ERR_UNREACHABLE);
+	assert_int_equal(eca_domain_refresh(f->h, d, "nobody.example", 600, &e),
+	    ECA_ERR_UNREACHABLE);
 	ms = now_ms() - t0;
 	assert_true(ms >= 550);
 	assert_true(ms < 5000);
 	/* It kept trying (the primary is down: every try failed). */
 	assert_int_equal(d->last_sync_err.code, ECA_ERR_UNREACHABLE);
-	assert_int_equal(eca_domain_peek(f->h, d, "nobody.example", &ent,
-	    NULL, &e), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_domain_peek(f->h, d, "nobody.example", &ent, NULL, &e),
+	    ECA_ERR_NOT_FOUND);
 	assert_non_null(strstr(e.msg, "nobody.example"));
 }
 
@@ -461,10 +469,11 @@ test_removed_host_is_refreshed_once_without_waiting(void **state)
 	t0 = now_ms();
 	/* In the roster (REMOVED): nothing to wait for. */
 	assert_int_equal(eca_domain_refresh(f->h, d, "client3.example",
-	    ECA_ENROLL_WAIT_MS, NULL), ECA_ERR_UNREACHABLE);
+			     ECA_ENROLL_WAIT_MS, NULL),
+	    ECA_ERR_UNREACHABLE);
 	assert_true(now_ms() - t0 < ECA_ENROLL_WAIT_MS / 2);
-	assert_int_equal(eca_domain_peek(f->h, d, "client3.example", &ent,
-	    NULL, NULL), 0);
+	assert_int_equal(
+	    eca_domain_peek(f->h, d, "client3.example", &ent, NULL, NULL), 0);
 	assert_int_equal(ent.state, ECA_STATE_REMOVED);
 	/* One refresh was tried (and failed: the primary is down). */
 	assert_int_not_equal(d->last_sync_try, 0);
@@ -485,14 +494,14 @@ test_peek_on_a_loaded_roster_needs_no_network(void **state)
 	new_host(f);
 	d = eca_host_domain(f->h, PRIMARY);
 	eca_err_clear(&e);
-	assert_int_equal(eca_domain_peek(f->h, d, "media1.example", &ent,
-	    NULL, &e), 0);
+	assert_int_equal(
+	    eca_domain_peek(f->h, d, "media1.example", &ent, NULL, &e), 0);
 	assert_string_equal(ent.host, "media1.example");
 	assert_int_equal(ent.state, ECA_STATE_ENROLLED);
 	assert_int_equal(ent.version, 1);
 	/* A banned host is found, with its state, for the verdict. */
-	assert_int_equal(eca_domain_peek(f->h, d, "client2.example", &ent,
-	    NULL, &e), 0);
+	assert_int_equal(
+	    eca_domain_peek(f->h, d, "client2.example", &ent, NULL, &e), 0);
 	assert_int_equal(ent.state, ECA_STATE_BANNED);
 	assert_int_equal(d->last_sync_try, 0);
 	assert_int_equal(d->sync_count, 0);
@@ -517,18 +526,19 @@ test_peek_never_syncs_nor_waits(void **state)
 	d = eca_host_domain(f->h, PRIMARY);
 	eca_err_clear(&e);
 	t0 = now_ms();
-	assert_int_equal(eca_domain_peek(f->h, d, "nobody.example", &ent,
-	    &synced, &e), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_domain_peek(f->h, d, "nobody.example", &ent, &synced, &e),
+	    ECA_ERR_NOT_FOUND);
 	assert_non_null(strstr(e.msg, "nobody.example"));
 	assert_true(now_ms() - t0 < 500);
 	assert_int_equal(synced, 0);
 	assert_int_equal(d->last_sync_try, 0);
 	/* A hit, with its state (REMOVED is the caller's to judge). */
-	assert_int_equal(eca_domain_peek(f->h, d, "client3.example", &ent,
-	    NULL, &e), 0);
+	assert_int_equal(
+	    eca_domain_peek(f->h, d, "client3.example", &ent, NULL, &e), 0);
 	assert_int_equal(ent.state, ECA_STATE_REMOVED);
-	assert_int_equal(eca_domain_peek(f->h, d, "media1.example", &ent,
-	    NULL, NULL), 0);
+	assert_int_equal(
+	    eca_domain_peek(f->h, d, "media1.example", &ent, NULL, NULL), 0);
 	assert_int_equal(ent.state, ECA_STATE_ENROLLED);
 	assert_int_equal(eca_domain_roster_version(d),
 	    eca_roster_version(d->roster));
@@ -536,8 +546,8 @@ test_peek_never_syncs_nor_waits(void **state)
 	assert_int_equal(eca_domain_roster_version(NULL), 0);
 	/* A failed sync counts as finished: a parked caller goes on. */
 	assert_int_not_equal(eca_domain_sync(f->h, d, 0, NULL), 0);
-	assert_int_equal(eca_domain_peek(f->h, d, "media1.example", &ent,
-	    &synced, NULL), 0);
+	assert_int_equal(
+	    eca_domain_peek(f->h, d, "media1.example", &ent, &synced, NULL), 0);
 	assert_int_equal(synced, 1);
 	assert_int_not_equal(d->last_sync_try, 0);
 }
@@ -555,8 +565,9 @@ test_peek_on_a_stale_roster_is_roster_stale(void **state)
 	new_host(f);
 	d = eca_host_domain(f->h, PRIMARY);
 	eca_err_clear(&e);
-	assert_int_equal(eca_domain_peek(f->h, d, "media1.example", &ent,
-	    NULL, &e), ECA_ERR_ROSTER_STALE);
+	assert_int_equal(
+	    eca_domain_peek(f->h, d, "media1.example", &ent, NULL, &e),
+	    ECA_ERR_ROSTER_STALE);
 	assert_non_null(strstr(e.msg, "ECA_ROSTER_MAX_AGE"));
 	/* No sync was tried for it. */
 	assert_int_equal(d->last_sync_try, 0);
@@ -568,16 +579,18 @@ test_peek_on_a_stale_roster_is_roster_stale(void **state)
 /* Local enrollment state.                                             */
 
 static void
-write_state(struct fx *f, const char *primary, const char *host,
-    const char *fp, const char *id)
+write_state(struct fx *f, const char *primary, const char *host, const char *fp,
+    const char *id)
 {
 	char path[PATH_MAX], buf[1024];
 
 	snprintf(path, sizeof(path), "%s/enrollment-%s.json", f->state,
 	    PRIMARY);
-	snprintf(buf, sizeof(buf), "{\"primary\": \"%s\", \"host\": \"%s\", "
+	snprintf(buf, sizeof(buf),
+	    "{\"primary\": \"%s\", \"host\": \"%s\", "
 	    "\"fingerprint\": \"%s\", \"host_id\": \"%s\", "
-	    "\"at\": \"2026-01-01T00:00:00Z\"}", primary, host, fp, id);
+	    "\"at\": \"2026-01-01T00:00:00Z\"}",
+	    primary, host, fp, id);
 	testca_write_file(path, buf, strlen(buf), 0600);
 }
 
@@ -654,12 +667,12 @@ struct fake {
 	SSL_CTX *ctx;
 	int lfd, port;
 	pthread_t th;
-	int n;				/* answers queued */
+	int n; /* answers queued */
 	long status[FAKE_MAX];
 	char *body[FAKE_MAX];
 	int served;
-	int delay_ms;			/* before each answer */
-	char req[FAKE_MAX][512];	/* request lines seen */
+	int delay_ms;		 /* before each answer */
+	char req[FAKE_MAX][512]; /* request lines seen */
 	char req_body[FAKE_MAX][1024];
 };
 
@@ -674,8 +687,8 @@ fake_read(SSL *ssl, char *line, size_t linesz, char *body, size_t bodysz)
 	for (;;) {
 		if (len + 1 >= sizeof(buf))
 			return -1;
-		if ((n = SSL_read(ssl, buf + len, (int)(sizeof(buf) - 1 -
-		    len))) <= 0)
+		if ((n = SSL_read(ssl, buf + len,
+			 (int)(sizeof(buf) - 1 - len))) <= 0)
 			return -1;
 		len += (size_t)n;
 		buf[len] = '\0';
@@ -707,16 +720,18 @@ fake_main(void *arg)
 		ssl = SSL_new(f->ctx);
 		SSL_set_fd(ssl, fd);
 		if (SSL_accept(ssl) == 1) {
-			while (f->served < f->n && fake_read(ssl, line,
-			    sizeof(line), body, sizeof(body)) == 0) {
+			while (f->served < f->n &&
+			    fake_read(ssl, line, sizeof(line), body,
+				sizeof(body)) == 0) {
 				if (f->delay_ms > 0)
 					usleep((useconds_t)f->delay_ms * 1000);
 				i = f->served++;
 				snprintf(f->req[i], sizeof(f->req[i]), "%s",
 				    line);
-				snprintf(f->req_body[i],
-				    sizeof(f->req_body[i]), "%s", body);
-				snprintf(head, sizeof(head), "HTTP/1.1 %ld X\r\n"
+				snprintf(f->req_body[i], sizeof(f->req_body[i]),
+				    "%s", body);
+				snprintf(head, sizeof(head),
+				    "HTTP/1.1 %ld X\r\n"
 				    "Content-Type: application/json\r\n"
 				    "Content-Length: %zu\r\n\r\n",
 				    f->status[i], strlen(f->body[i]));
@@ -822,8 +837,8 @@ test_sync_refuses_a_roster_from_another_primary(void **state)
 	fp[ECA_FP_HEX_LEN] = '\0';
 	change(&ch, "media1.example", ECA_STATE_ENROLLED, fp, 1);
 	k = fake_new(f);
-	fake_answer(k, 200, roster_body("impostor.example", 0, 1, 1, 0, &ch,
-	    1));
+	fake_answer(k, 200,
+	    roster_body("impostor.example", 0, 1, 1, 0, &ch, 1));
 	load_cfg(f, 1, k->port, NULL);
 	new_host(f);
 	fake_run(k);
@@ -844,8 +859,9 @@ test_sync_error_answer_keeps_the_primary_reason(void **state)
 	struct eca_err e;
 
 	k = fake_new(f);
-	fake_answer(k, 403, xstrdup("{\"error\": {\"code\": \"UNTRUSTED\", "
-	    "\"message\": \"your certificate is not trusted here\"}}"));
+	fake_answer(k, 403,
+	    xstrdup("{\"error\": {\"code\": \"UNTRUSTED\", "
+		    "\"message\": \"your certificate is not trusted here\"}}"));
 	load_cfg(f, 1, k->port, NULL);
 	new_host(f);
 	fake_run(k);
@@ -900,13 +916,13 @@ test_sync_fetches_every_page_then_deltas_and_persists(void **state)
 	if (eca_domain_sync(f->h, d, 1, &e) != 0)
 		fail_msg("sync: %s", e.msg);
 	assert_int_equal(d->sync_count, 2);
-	assert_int_equal(eca_roster_lookup_host(d->roster, "media1.example",
-	    &ent), 0);
+	assert_int_equal(
+	    eca_roster_lookup_host(d->roster, "media1.example", &ent), 0);
 	assert_int_equal(ent.state, ECA_STATE_REMOVED);
 	assert_int_equal(fake_stop(k), 3);
 	/* Persisted: a restart loads version 3. */
-	assert_int_equal(eca_roster_path(f->state, PRIMARY, path,
-	    sizeof(path), NULL), 0);
+	assert_int_equal(
+	    eca_roster_path(f->state, PRIMARY, path, sizeof(path), NULL), 0);
 	assert_int_equal(eca_roster_load(path, PRIMARY, &loaded, NULL), 0);
 	assert_int_equal(eca_roster_version(loaded), 3);
 	assert_int_equal(eca_roster_count(loaded), 2);
@@ -945,8 +961,7 @@ test_sync_asks_since_the_roster_version_with_a_page_limit(void **state)
 }
 
 static void
-test_enroll_refusal_returns_the_primary_reason_and_records_nothing(
-    void **state)
+test_enroll_refusal_returns_the_primary_reason_and_records_nothing(void **state)
 {
 	struct fx *f = *state;
 	enum eca_enroll_outcome oc;
@@ -956,14 +971,16 @@ test_enroll_refusal_returns_the_primary_reason_and_records_nothing(
 	struct stat st;
 
 	k = fake_new(f);
-	fake_answer(k, 403, xstrdup("{\"error\": {\"code\": \"BANNED\", "
-	    "\"message\": \"host is banned (eca unban)\"}}"));
+	fake_answer(k, 403,
+	    xstrdup("{\"error\": {\"code\": \"BANNED\", "
+		    "\"message\": \"host is banned (eca unban)\"}}"));
 	load_cfg(f, 1, k->port, NULL);
 	new_host(f);
 	fake_run(k);
 	eca_err_clear(&e);
 	assert_int_equal(eca_domain_enroll(f->h, &f->h->domains[0], 0,
-	    ECA_METHOD_AUTO, &oc, NULL, &e), ECA_ERR_BANNED);
+			     ECA_METHOD_AUTO, &oc, NULL, &e),
+	    ECA_ERR_BANNED);
 	assert_non_null(strstr(e.msg, "banned"));
 	assert_int_equal(eca_domain_is_enrolled(f->h, &f->h->domains[0]), 0);
 	snprintf(path, sizeof(path), "%s/enrollment-%s.json", f->state,
@@ -1017,8 +1034,8 @@ test_enroll_records_local_state_that_survives_a_restart(void **state)
 	new_host(f);
 	fake_run(k);
 	eca_err_clear(&e);
-	if (eca_domain_enroll(f->h, &f->h->domains[0], 0, ECA_METHOD_AUTO,
-	    &oc, &rec, &e) != 0)
+	if (eca_domain_enroll(f->h, &f->h->domains[0], 0, ECA_METHOD_AUTO, &oc,
+		&rec, &e) != 0)
 		fail_msg("enroll: %s", e.msg);
 	assert_int_equal(oc, ECA_OUTCOME_ENROLLED);
 	assert_string_equal(rec.host_id,
@@ -1031,8 +1048,8 @@ test_enroll_records_local_state_that_survives_a_restart(void **state)
 	assert_non_null(body);
 	assert_string_equal(json_string_value(json_object_get(body, "host")),
 	    SELF);
-	assert_string_equal(json_string_value(json_object_get(body,
-	    "method")), "auto");
+	assert_string_equal(json_string_value(json_object_get(body, "method")),
+	    "auto");
 	assert_string_equal(json_string_value(json_object_get(body, "role")),
 	    "media");
 	assert_true(json_is_false(json_object_get(body, "precheck")));
@@ -1068,15 +1085,15 @@ test_precheck_records_nothing(void **state)
 	fake_run(k);
 	eca_err_clear(&e);
 	if (eca_domain_enroll(f->h, &f->h->domains[0], ECA_ENROLL_PRECHECK,
-	    ECA_METHOD_MANUAL, &oc, NULL, &e) != 0)
+		ECA_METHOD_MANUAL, &oc, NULL, &e) != 0)
 		fail_msg("precheck: %s", e.msg);
 	assert_int_equal(oc, ECA_OUTCOME_ENROLLED);
 	assert_int_equal(eca_domain_is_enrolled(f->h, &f->h->domains[0]), 0);
 	body = json_loads(k->req_body[0], 0, NULL);
 	assert_non_null(body);
 	assert_true(json_is_true(json_object_get(body, "precheck")));
-	assert_string_equal(json_string_value(json_object_get(body,
-	    "method")), "manual");
+	assert_string_equal(json_string_value(json_object_get(body, "method")),
+	    "manual");
 	json_decref(body);
 	assert_int_equal(fake_stop(k), 1);
 }
@@ -1118,8 +1135,8 @@ test_concurrent_syncs_share_one_request(void **state)
 	for (i = 0; i < 4; i++) {
 		s[i].h = f->h;
 		s[i].r = -1;
-		assert_int_equal(pthread_create(&th[i], NULL, syncer_main,
-		    &s[i]), 0);
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, syncer_main, &s[i]), 0);
 	}
 	for (i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
@@ -1153,10 +1170,11 @@ test_refresh_waits_for_an_enrollment_in_flight(void **state)
 	fake_run(k);
 	eca_err_clear(&e);
 	if (eca_domain_refresh(f->h, &f->h->domains[0], "client9.example",
-	    ECA_ENROLL_WAIT_MS, &e) != 0)
+		ECA_ENROLL_WAIT_MS, &e) != 0)
 		fail_msg("refresh: %s", e.msg);
 	assert_int_equal(eca_domain_peek(f->h, &f->h->domains[0],
-	    "client9.example", &ent, NULL, NULL), 0);
+			     "client9.example", &ent, NULL, NULL),
+	    0);
 	assert_int_equal(ent.state, ECA_STATE_ENROLLED);
 	assert_int_equal(ent.version, 2);
 	assert_int_equal(f->h->domains[0].sync_count, 2);
@@ -1182,30 +1200,30 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_autoenroll_rule_table),
+	    cmocka_unit_test(test_autoenroll_rule_table),
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-		T(test_host_with_unreadable_certificate_is_refused),
-		T(test_host_without_certificate_cannot_sync_or_enroll),
-		T(test_corrupt_roster_file_is_ignored_and_starts_empty),
-		T(test_stale_roster_with_unreachable_primary_is_roster_stale),
-		T(test_never_synced_roster_with_unreachable_primary_is_roster_stale),
-		T(test_missing_host_waits_then_is_not_found),
-		T(test_removed_host_is_refreshed_once_without_waiting),
-		T(test_peek_on_a_loaded_roster_needs_no_network),
-		T(test_peek_never_syncs_nor_waits),
-		T(test_peek_on_a_stale_roster_is_roster_stale),
-		T(test_malformed_state_file_is_ignored),
-		T(test_state_of_another_certificate_is_not_enrolled),
-		T(test_state_file_of_current_certificate_is_enrolled),
-		T(test_sync_refuses_a_roster_from_another_primary),
-		T(test_sync_error_answer_keeps_the_primary_reason),
-		T(test_sync_fetches_every_page_then_deltas_and_persists),
-		T(test_sync_asks_since_the_roster_version_with_a_page_limit),
-		T(test_enroll_refusal_returns_the_primary_reason_and_records_nothing),
-		T(test_enroll_records_local_state_that_survives_a_restart),
-		T(test_precheck_records_nothing),
-		T(test_concurrent_syncs_share_one_request),
-		T(test_refresh_waits_for_an_enrollment_in_flight),
+	    T(test_host_with_unreadable_certificate_is_refused),
+	    T(test_host_without_certificate_cannot_sync_or_enroll),
+	    T(test_corrupt_roster_file_is_ignored_and_starts_empty),
+	    T(test_stale_roster_with_unreachable_primary_is_roster_stale),
+	    T(test_never_synced_roster_with_unreachable_primary_is_roster_stale),
+	    T(test_missing_host_waits_then_is_not_found),
+	    T(test_removed_host_is_refreshed_once_without_waiting),
+	    T(test_peek_on_a_loaded_roster_needs_no_network),
+	    T(test_peek_never_syncs_nor_waits),
+	    T(test_peek_on_a_stale_roster_is_roster_stale),
+	    T(test_malformed_state_file_is_ignored),
+	    T(test_state_of_another_certificate_is_not_enrolled),
+	    T(test_state_file_of_current_certificate_is_enrolled),
+	    T(test_sync_refuses_a_roster_from_another_primary),
+	    T(test_sync_error_answer_keeps_the_primary_reason),
+	    T(test_sync_fetches_every_page_then_deltas_and_persists),
+	    T(test_sync_asks_since_the_roster_version_with_a_page_limit),
+	    T(test_enroll_refusal_returns_the_primary_reason_and_records_nothing),
+	    T(test_enroll_records_local_state_that_survives_a_restart),
+	    T(test_precheck_records_nothing),
+	    T(test_concurrent_syncs_share_one_request),
+	    T(test_refresh_waits_for_an_enrollment_in_flight),
 #undef T
 	};
 

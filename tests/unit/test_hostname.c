@@ -18,7 +18,7 @@
 
 struct bad_case {
 	const char *in;
-	const char *why;	/* a piece of the message */
+	const char *why; /* a piece of the message */
 };
 
 static void
@@ -28,26 +28,28 @@ test_refused(void **state)
 	struct eca_err e;
 	size_t i;
 	const struct bad_case cases[] = {
-		{ "", "empty" },
-		{ "media1.example.", "ends with a dot" },
-		{ ".", "ends with a dot" },
-		{ ".media1.example", "empty label" },
-		{ "media1..example", "empty label" },
-		{ "media_1.example", "'_' is not allowed" },
-		{ "_srv.example", "'_' is not allowed" },
-		{ "-media1.example", "starts with '-'" },
-		{ "media1-.example", "ends with '-'" },
-		{ "media1.-example", "starts with '-'" },
-		{ "media1.example-", "ends with '-'" },
-		{ "media 1.example", "only letters" },
-		{ "*.example", "only letters" },
-		{ "media1.example:1556", "only letters" },
-		{ "m\xc3\xa9" "dia.example", "only letters" },
-		{ "media1/../x", "only letters" },
-		{ "media1.example\n", "only letters" },
-		{ "CN=media1,O=x", "only letters" },
-		{ l64, "longer than 63" },
-		{ long254, "longer than 253" },
+	    {"", "empty"},
+	    {"media1.example.", "ends with a dot"},
+	    {".", "ends with a dot"},
+	    {".media1.example", "empty label"},
+	    {"media1..example", "empty label"},
+	    {"media_1.example", "'_' is not allowed"},
+	    {"_srv.example", "'_' is not allowed"},
+	    {"-media1.example", "starts with '-'"},
+	    {"media1-.example", "ends with '-'"},
+	    {"media1.-example", "starts with '-'"},
+	    {"media1.example-", "ends with '-'"},
+	    {"media 1.example", "only letters"},
+	    {"*.example", "only letters"},
+	    {"media1.example:1556", "only letters"},
+	    {"m\xc3\xa9"
+	     "dia.example",
+		"only letters"},
+	    {"media1/../x", "only letters"},
+	    {"media1.example\n", "only letters"},
+	    {"CN=media1,O=x", "only letters"},
+	    {l64, "longer than 63"},
+	    {long254, "longer than 253"},
 	};
 
 	(void)state;
@@ -60,8 +62,9 @@ test_refused(void **state)
 	for (i = 0; i < NELEM(cases); i++) {
 		eca_err_clear(&e);
 		memset(out, 'x', sizeof(out));
-		assert_int_equal(eca_hostname_canon(cases[i].in, out,
-		    sizeof(out), &e), ECA_ERR_BAD_HOST_NAME);
+		assert_int_equal(
+		    eca_hostname_canon(cases[i].in, out, sizeof(out), &e),
+		    ECA_ERR_BAD_HOST_NAME);
 		assert_int_equal(e.code, ECA_ERR_BAD_HOST_NAME);
 		if (strstr(e.msg, cases[i].why) == NULL)
 			fail_msg("case %zu: '%s' not in '%s'", i, cases[i].why,
@@ -87,11 +90,13 @@ test_refused_odd_arguments(void **state)
 	assert_false(eca_hostname_is_canon(NULL));
 	assert_false(eca_hostname_eq(NULL, "a"));
 	/* No room: an internal error, never a truncated name. */
-	assert_int_equal(eca_hostname_canon("media1.example", out,
-	    sizeof(out), &e), ECA_ERR_INTERNAL);
+	assert_int_equal(
+	    eca_hostname_canon("media1.example", out, sizeof(out), &e),
+	    ECA_ERR_INTERNAL);
 	/* A NUL inside a counted name (a certificate's dNSName). */
-	assert_int_equal(eca_hostname_canon_n("a\0.evil", 7, big, sizeof(big),
-	    NULL), ECA_ERR_BAD_HOST_NAME);
+	assert_int_equal(
+	    eca_hostname_canon_n("a\0.evil", 7, big, sizeof(big), NULL),
+	    ECA_ERR_BAD_HOST_NAME);
 	/* Unprintable bytes are not echoed. */
 	assert_int_equal(eca_hostname_canon("a\033[2Jb", big, sizeof(big), &e),
 	    ECA_ERR_BAD_HOST_NAME);
@@ -110,20 +115,20 @@ test_folded(void **state)
 	struct eca_err e;
 	size_t i;
 	const struct good_case cases[] = {
-		{ "media1.example", "media1.example" },
-		{ "MEDIA1.EXAMPLE", "media1.example" },
-		{ "Media1.Example", "media1.example" },
-		{ "mEdIa1.It.TeSt", "media1.it.test" },
-		{ "localhost", "localhost" },
-		{ "H1", "h1" },
-		{ "1", "1" },
-		{ "10.0.0.1", "10.0.0.1" },
-		{ "123.example", "123.example" },
-		{ "a-b.c-d.example", "a-b.c-d.example" },
-		{ "XN--BCHER-KVA.example", "xn--bcher-kva.example" },
-		{ "xn--bcher-kva.example", "xn--bcher-kva.example" },
-		{ l63, l63 },
-		{ max253, max253 },
+	    {"media1.example", "media1.example"},
+	    {"MEDIA1.EXAMPLE", "media1.example"},
+	    {"Media1.Example", "media1.example"},
+	    {"mEdIa1.It.TeSt", "media1.it.test"},
+	    {"localhost", "localhost"},
+	    {"H1", "h1"},
+	    {"1", "1"},
+	    {"10.0.0.1", "10.0.0.1"},
+	    {"123.example", "123.example"},
+	    {"a-b.c-d.example", "a-b.c-d.example"},
+	    {"XN--BCHER-KVA.example", "xn--bcher-kva.example"},
+	    {"xn--bcher-kva.example", "xn--bcher-kva.example"},
+	    {l63, l63},
+	    {max253, max253},
 	};
 
 	(void)state;
@@ -157,8 +162,8 @@ test_in_place(void **state)
 	assert_int_equal(eca_hostname_canon(buf, buf, sizeof(buf), NULL), 0);
 	assert_string_equal(buf, "media1.example");
 	/* Counted, not NUL-terminated: the first 6 bytes only. */
-	assert_int_equal(eca_hostname_canon_n("MEDIA1.x", 6, buf, sizeof(buf),
-	    NULL), 0);
+	assert_int_equal(
+	    eca_hostname_canon_n("MEDIA1.x", 6, buf, sizeof(buf), NULL), 0);
 	assert_string_equal(buf, "media1");
 }
 
@@ -166,10 +171,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_refused_odd_arguments),
-		cmocka_unit_test(test_folded),
-		cmocka_unit_test(test_in_place),
+	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_refused_odd_arguments),
+	    cmocka_unit_test(test_folded),
+	    cmocka_unit_test(test_in_place),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,8 +35,8 @@
 static struct testca *ca, *rogue;
 static X509 *self_leaf, *peer_leaf, *rogue_leaf, *other_host_leaf;
 static EVP_PKEY *self_key;
-static STACK_OF(X509) *chain;
-static char *dir;		/* this host's certificate files */
+static STACK_OF(X509) * chain;
+static char *dir; /* this host's certificate files */
 
 /* ------------------------------------------------------------------ */
 /* The table.                                                          */
@@ -44,33 +44,33 @@ static char *dir;		/* this host's certificate files */
 enum sides { BOTH, CALLING, ACCEPTING };
 
 enum peer_cert {
-	P_GOOD,		/* the peer's own, from the trusted CA */
-	P_NONE,		/* no certificate presented */
-	P_ROGUE,	/* the peer's name, from an untrusted CA */
-	P_OTHER_HOST,	/* trusted, but another host's */
-	P_NO_HELLO_CERT,	/* its own, but its HELLO says "cert": false */
+	P_GOOD,		 /* the peer's own, from the trusted CA */
+	P_NONE,		 /* no certificate presented */
+	P_ROGUE,	 /* the peer's name, from an untrusted CA */
+	P_OTHER_HOST,	 /* trusted, but another host's */
+	P_NO_HELLO_CERT, /* its own, but its HELLO says "cert": false */
 };
 
 enum roster_case {
-	R_ENROLLED,	/* the peer, with the certificate it presents */
-	R_MISSING,	/* a fresh roster without the peer */
-	R_OTHER_FP,	/* the peer, with another certificate */
+	R_ENROLLED, /* the peer, with the certificate it presents */
+	R_MISSING,  /* a fresh roster without the peer */
+	R_OTHER_FP, /* the peer, with another certificate */
 	R_REMOVED,
 	R_BANNED,
 	R_REVOKED,
-	R_CONFLICT,	/* in CONFLICT, the presented one enrolled */
-	R_CONFLICT_OTHER,	/* in CONFLICT, another one enrolled */
-	R_STALE,	/* the peer enrolled, but synced too long ago */
+	R_CONFLICT,	  /* in CONFLICT, the presented one enrolled */
+	R_CONFLICT_OTHER, /* in CONFLICT, another one enrolled */
+	R_STALE,	  /* the peer enrolled, but synced too long ago */
 };
 
 /* This host's side of the rule. */
 enum self_case {
-	S_ENROLLED,	/* enrolled already: never enrolls again */
-	S_NEW,		/* not enrolled, the rule decides */
-	S_NEW_FAILS,	/* not enrolled, its enrollment is refused */
-	S_DISABLED,	/* not enrolled, ECA_DISABLE_AUTO_ENROLLMENT */
-	S_NAT,		/* not enrolled, NAT_CLIENT */
-	S_MEDIA,	/* a media server, not enrolled */
+	S_ENROLLED,  /* enrolled already: never enrolls again */
+	S_NEW,	     /* not enrolled, the rule decides */
+	S_NEW_FAILS, /* not enrolled, its enrollment is refused */
+	S_DISABLED,  /* not enrolled, ECA_DISABLE_AUTO_ENROLLMENT */
+	S_NAT,	     /* not enrolled, NAT_CLIENT */
+	S_MEDIA,     /* a media server, not enrolled */
 };
 
 struct jcase {
@@ -78,16 +78,16 @@ struct jcase {
 	enum sides sides;
 	enum peer_cert cert;
 	enum eca_role peer_role;
-	int says_auto;		/* -1: HELLO without "auto" */
+	int says_auto; /* -1: HELLO without "auto" */
 	enum eca_purpose purpose;
 	enum self_case self;
 	enum roster_case roster;
 	int resumed;
 	/* Expected. */
-	int code;		/* 0, ECA_JUDGE_NEED_SYNC or ECA_ERR_* */
-	int wait;		/* wait_enroll, with NEED_SYNC */
-	int enrolls;		/* calls of the enrollment hook */
-	const char *needle;	/* in the message, when refused */
+	int code;	    /* 0, ECA_JUDGE_NEED_SYNC or ECA_ERR_* */
+	int wait;	    /* wait_enroll, with NEED_SYNC */
+	int enrolls;	    /* calls of the enrollment hook */
+	const char *needle; /* in the message, when refused */
 };
 
 #define M ECA_ROLE_MEDIA
@@ -98,99 +98,97 @@ struct jcase {
 #define NS ECA_JUDGE_NEED_SYNC
 
 static const struct jcase cases[] = {
-	/* Strangers: refused on the certificate, no enrollment, no sync. */
-	{ "no certificate", BOTH, P_NONE, M, -1, BK, S_NEW, R_MISSING, 0,
-	    ECA_ERR_NO_CLIENT_CERT, 0, 0, "presented no certificate" },
-	{ "untrusted certificate", BOTH, P_ROGUE, M, -1, BK, S_NEW,
-	    R_MISSING, 0, ECA_ERR_UNTRUSTED, 0, 0, "is refused" },
-	{ "another host's certificate", BOTH, P_OTHER_HOST, M, -1, BK,
-	    S_NEW, R_MISSING, 0, ECA_ERR_IDENTITY_MISMATCH, 0, 0, NULL },
-	{ "untrusted, roster stale", BOTH, P_ROGUE, M, -1, BK, S_NEW,
-	    R_STALE, 0, ECA_ERR_UNTRUSTED, 0, 0, NULL },
+    /* Strangers: refused on the certificate, no enrollment, no sync. */
+    {"no certificate", BOTH, P_NONE, M, -1, BK, S_NEW, R_MISSING, 0,
+	ECA_ERR_NO_CLIENT_CERT, 0, 0, "presented no certificate"},
+    {"untrusted certificate", BOTH, P_ROGUE, M, -1, BK, S_NEW, R_MISSING, 0,
+	ECA_ERR_UNTRUSTED, 0, 0, "is refused"},
+    {"another host's certificate", BOTH, P_OTHER_HOST, M, -1, BK, S_NEW,
+	R_MISSING, 0, ECA_ERR_IDENTITY_MISMATCH, 0, 0, NULL},
+    {"untrusted, roster stale", BOTH, P_ROGUE, M, -1, BK, S_NEW, R_STALE, 0,
+	ECA_ERR_UNTRUSTED, 0, 0, NULL},
 
-	/* This host's own enrollment. */
-	{ "enrolls itself when the rule allows", BOTH, P_GOOD, M, -1, BK,
-	    S_NEW, R_ENROLLED, 0, 0, 0, 1, NULL },
-	{ "enrolled already", BOTH, P_GOOD, M, -1, BK, S_ENROLLED,
-	    R_ENROLLED, 0, 0, 0, 0, NULL },
-	{ "console never enrolls", BOTH, P_GOOD, M, -1, CO, S_NEW,
-	    R_ENROLLED, 0, 0, 0, 0, NULL },
-	{ "a NAT client never enrolls", BOTH, P_GOOD, M, -1, BK, S_NAT,
-	    R_ENROLLED, 0, 0, 0, 0, NULL },
-	{ "replication media to media", BOTH, P_GOOD, M, -1, RP, S_MEDIA,
-	    R_ENROLLED, 0, 0, 0, 0, NULL },
-	{ "replication media to client enrolls", BOTH, P_GOOD, C, -1, RP,
-	    S_MEDIA, R_ENROLLED, 0, 0, 0, 1, NULL },
-	{ "disabled here", BOTH, P_GOOD, M, -1, BK, S_DISABLED, R_ENROLLED,
-	    0, 0, 0, 0, NULL },
-	{ "the peer says it has no certificate", BOTH, P_NO_HELLO_CERT, M,
-	    -1, BK, S_NEW, R_ENROLLED, 0, 0, 0, 0, NULL },
-	{ "own enrollment refused (caller)", CALLING, P_GOOD, M, -1, BK,
-	    S_NEW_FAILS, R_ENROLLED, 0, ECA_ERR_BANNED, 0, 1,
-	    "automatic enrollment of " SELF " with " PRIMARY " failed: "
-	    "banned here" },
-	{ "own enrollment refused (accepting)", ACCEPTING, P_GOOD, M, -1,
-	    BK, S_NEW_FAILS, R_ENROLLED, 0, ECA_ERR_BANNED, 0, 1,
-	    SELF " could not enroll itself with " PRIMARY ": banned here" },
+    /* This host's own enrollment. */
+    {"enrolls itself when the rule allows", BOTH, P_GOOD, M, -1, BK, S_NEW,
+	R_ENROLLED, 0, 0, 0, 1, NULL},
+    {"enrolled already", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_ENROLLED, 0, 0,
+	0, 0, NULL},
+    {"console never enrolls", BOTH, P_GOOD, M, -1, CO, S_NEW, R_ENROLLED, 0, 0,
+	0, 0, NULL},
+    {"a NAT client never enrolls", BOTH, P_GOOD, M, -1, BK, S_NAT, R_ENROLLED,
+	0, 0, 0, 0, NULL},
+    {"replication media to media", BOTH, P_GOOD, M, -1, RP, S_MEDIA, R_ENROLLED,
+	0, 0, 0, 0, NULL},
+    {"replication media to client enrolls", BOTH, P_GOOD, C, -1, RP, S_MEDIA,
+	R_ENROLLED, 0, 0, 0, 1, NULL},
+    {"disabled here", BOTH, P_GOOD, M, -1, BK, S_DISABLED, R_ENROLLED, 0, 0, 0,
+	0, NULL},
+    {"the peer says it has no certificate", BOTH, P_NO_HELLO_CERT, M, -1, BK,
+	S_NEW, R_ENROLLED, 0, 0, 0, 0, NULL},
+    {"own enrollment refused (caller)", CALLING, P_GOOD, M, -1, BK, S_NEW_FAILS,
+	R_ENROLLED, 0, ECA_ERR_BANNED, 0, 1,
+	"automatic enrollment of " SELF " with " PRIMARY " failed: "
+	"banned here"},
+    {"own enrollment refused (accepting)", ACCEPTING, P_GOOD, M, -1, BK,
+	S_NEW_FAILS, R_ENROLLED, 0, ECA_ERR_BANNED, 0, 1,
+	SELF " could not enroll itself with " PRIMARY ": banned here"},
 
-	/* A first judgment that needs a sync. */
-	{ "missing, the peer would enroll", BOTH, P_GOOD, M, -1, BK,
-	    S_ENROLLED, R_MISSING, 0, NS, 1, 0, NULL },
-	{ "missing, enrolling here first", BOTH, P_GOOD, M, -1, BK, S_NEW,
-	    R_MISSING, 0, NS, 1, 1, NULL },
-	{ "missing, console does not enroll", BOTH, P_GOOD, M, -1, CO,
-	    S_ENROLLED, R_MISSING, 0, NS, 0, 0, NULL },
-	{ "missing, its HELLO says no auto", BOTH, P_GOOD, M, 0, BK,
-	    S_ENROLLED, R_MISSING, 0, NS, 0, 0, NULL },
-	{ "missing, its HELLO says auto", BOTH, P_GOOD, M, 1, BK,
-	    S_ENROLLED, R_MISSING, 0, NS, 1, 0, NULL },
-	{ "another fingerprint", BOTH, P_GOOD, M, -1, BK, S_ENROLLED,
-	    R_OTHER_FP, 0, NS, 0, 0, NULL },
-	{ "removed", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_REMOVED, 0, NS,
-	    0, 0, NULL },
-	{ "stale roster", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_STALE, 0,
-	    NS, 0, 0, NULL },
-	{ "in CONFLICT with another enrolled", BOTH, P_GOOD, M, -1, BK,
-	    S_ENROLLED, R_CONFLICT_OTHER, 0, NS, 0, 0, NULL },
+    /* A first judgment that needs a sync. */
+    {"missing, the peer would enroll", BOTH, P_GOOD, M, -1, BK, S_ENROLLED,
+	R_MISSING, 0, NS, 1, 0, NULL},
+    {"missing, enrolling here first", BOTH, P_GOOD, M, -1, BK, S_NEW, R_MISSING,
+	0, NS, 1, 1, NULL},
+    {"missing, console does not enroll", BOTH, P_GOOD, M, -1, CO, S_ENROLLED,
+	R_MISSING, 0, NS, 0, 0, NULL},
+    {"missing, its HELLO says no auto", BOTH, P_GOOD, M, 0, BK, S_ENROLLED,
+	R_MISSING, 0, NS, 0, 0, NULL},
+    {"missing, its HELLO says auto", BOTH, P_GOOD, M, 1, BK, S_ENROLLED,
+	R_MISSING, 0, NS, 1, 0, NULL},
+    {"another fingerprint", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_OTHER_FP, 0,
+	NS, 0, 0, NULL},
+    {"removed", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_REMOVED, 0, NS, 0, 0,
+	NULL},
+    {"stale roster", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_STALE, 0, NS, 0, 0,
+	NULL},
+    {"in CONFLICT with another enrolled", BOTH, P_GOOD, M, -1, BK, S_ENROLLED,
+	R_CONFLICT_OTHER, 0, NS, 0, 0, NULL},
 
-	/* Resumed: the verdict on what the roster holds now. */
-	{ "stale, resumed", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_STALE, 1,
-	    ECA_ERR_ROSTER_STALE, 0, 0, "ECA_ROSTER_MAX_AGE" },
-	{ "missing, resumed, it would enroll", BOTH, P_GOOD, M, -1, BK,
-	    S_ENROLLED, R_MISSING, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
-	    "enrolls automatically on its first communication, so retry" },
-	{ "missing, resumed, console", BOTH, P_GOOD, M, -1, CO, S_ENROLLED,
-	    R_MISSING, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
-	    "console communication does not enroll automatically" },
-	{ "missing, resumed, media to media", BOTH, P_GOOD, M, -1, RP,
-	    S_MEDIA, R_MISSING, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
-	    "replication between media servers needs manual enrollment" },
-	{ "missing, resumed, the caller said no", ACCEPTING, P_GOOD, M, 0,
-	    BK, S_ENROLLED, R_MISSING, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
-	    "auto-enrollment is disabled on the caller" },
-	{ "missing, resumed, the server said no", CALLING, P_GOOD, M, 0,
-	    BK, S_ENROLLED, R_MISSING, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
-	    "auto-enrollment is disabled on the server" },
-	{ "removed, resumed", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_REMOVED,
-	    1, ECA_ERR_NOT_ENROLLED, 0, 0, "its enrollment was removed" },
-	{ "another fingerprint, resumed", BOTH, P_GOOD, M, -1, BK,
-	    S_ENROLLED, R_OTHER_FP, 1, ECA_ERR_FINGERPRINT_MISMATCH, 0, 0,
-	    "re-enroll it" },
-	{ "CONFLICT with another enrolled, resumed", BOTH, P_GOOD, M, -1, BK,
-	    S_ENROLLED, R_CONFLICT_OTHER, 1, ECA_ERR_CONFLICT, 0, 0,
-	    "eca approve" },
+    /* Resumed: the verdict on what the roster holds now. */
+    {"stale, resumed", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_STALE, 1,
+	ECA_ERR_ROSTER_STALE, 0, 0, "ECA_ROSTER_MAX_AGE"},
+    {"missing, resumed, it would enroll", BOTH, P_GOOD, M, -1, BK, S_ENROLLED,
+	R_MISSING, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
+	"enrolls automatically on its first communication, so retry"},
+    {"missing, resumed, console", BOTH, P_GOOD, M, -1, CO, S_ENROLLED,
+	R_MISSING, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
+	"console communication does not enroll automatically"},
+    {"missing, resumed, media to media", BOTH, P_GOOD, M, -1, RP, S_MEDIA,
+	R_MISSING, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
+	"replication between media servers needs manual enrollment"},
+    {"missing, resumed, the caller said no", ACCEPTING, P_GOOD, M, 0, BK,
+	S_ENROLLED, R_MISSING, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
+	"auto-enrollment is disabled on the caller"},
+    {"missing, resumed, the server said no", CALLING, P_GOOD, M, 0, BK,
+	S_ENROLLED, R_MISSING, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
+	"auto-enrollment is disabled on the server"},
+    {"removed, resumed", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_REMOVED, 1,
+	ECA_ERR_NOT_ENROLLED, 0, 0, "its enrollment was removed"},
+    {"another fingerprint, resumed", BOTH, P_GOOD, M, -1, BK, S_ENROLLED,
+	R_OTHER_FP, 1, ECA_ERR_FINGERPRINT_MISMATCH, 0, 0, "re-enroll it"},
+    {"CONFLICT with another enrolled, resumed", BOTH, P_GOOD, M, -1, BK,
+	S_ENROLLED, R_CONFLICT_OTHER, 1, ECA_ERR_CONFLICT, 0, 0, "eca approve"},
 
-	/* Decided at once. */
-	{ "match", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_ENROLLED, 0, 0, 0,
-	    0, NULL },
-	{ "match, resumed", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_ENROLLED,
-	    1, 0, 0, 0, NULL },
-	{ "CONFLICT, the enrolled one presented", BOTH, P_GOOD, M, -1, BK,
-	    S_ENROLLED, R_CONFLICT, 0, 0, 0, 0, NULL },
-	{ "banned", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_BANNED, 0,
-	    ECA_ERR_BANNED, 0, 0, "eca unban" },
-	{ "revoked", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_REVOKED, 0,
-	    ECA_ERR_REVOKED, 0, 0, "is revoked" },
+    /* Decided at once. */
+    {"match", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_ENROLLED, 0, 0, 0, 0,
+	NULL},
+    {"match, resumed", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_ENROLLED, 1, 0, 0,
+	0, NULL},
+    {"CONFLICT, the enrolled one presented", BOTH, P_GOOD, M, -1, BK,
+	S_ENROLLED, R_CONFLICT, 0, 0, 0, 0, NULL},
+    {"banned", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_BANNED, 0, ECA_ERR_BANNED,
+	0, 0, "eca unban"},
+    {"revoked", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_REVOKED, 0,
+	ECA_ERR_REVOKED, 0, 0, "is revoked"},
 };
 
 /* ------------------------------------------------------------------ */
@@ -207,7 +205,7 @@ contains(const char *what, const char *msg, const char *needle)
 static X509 *
 leaf_of(struct testca *c, const char *name, EVP_PKEY **key)
 {
-	struct testca_leaf_opts o = { .cn = name, .san = name };
+	struct testca_leaf_opts o = {.cn = name, .san = name};
 	X509 *x;
 
 	testca_leaf(c, &o, &x, key);
@@ -258,7 +256,7 @@ struct fx {
 	int enroll_fails;
 };
 
-static struct fx *hook_fx;	/* the host the enrollment hook acts for */
+static struct fx *hook_fx; /* the host the enrollment hook acts for */
 
 /* This host's enrollment, as the primary would answer it. */
 static int
@@ -283,7 +281,8 @@ fx_host(struct fx *f, enum self_case self)
 	memset(f, 0, sizeof(*f));
 	f->state = testca_tmpdir();
 	/* The primary's port is closed: a call to it would fail. */
-	snprintf(text, sizeof(text), "CLIENT_NAME = " SELF "\n"
+	snprintf(text, sizeof(text),
+	    "CLIENT_NAME = " SELF "\n"
 	    "ROLE = %s\n"
 	    "SERVER = " PRIMARY " 127.0.0.1:1\n"
 	    "STATE_DIR = %s\n"
@@ -296,8 +295,7 @@ fx_host(struct fx *f, enum self_case self)
 	    self == S_DISABLED ? "ECA_DISABLE_AUTO_ENROLLMENT = YES\n" : "",
 	    self == S_NAT ? "NAT_CLIENT = YES\n" : "");
 	eca_err_clear(&e);
-	if (eca_config_parse(text, strlen(text), "test.conf", &f->cfg,
-	    &e) != 0)
+	if (eca_config_parse(text, strlen(text), "test.conf", &f->cfg, &e) != 0)
 		fail_msg("config: %s", e.msg);
 	if (eca_host_new(NULL, f->cfg, &f->h, &e) != 0)
 		fail_msg("host: %s", e.msg);
@@ -342,9 +340,13 @@ roster_put(struct fx *f, const char *host, enum eca_state st,
 	memset(c.spki_fingerprint, 'c', ECA_FP_HEX_LEN);
 	c.not_after = 1900000000;
 	c.version = v + 1;
-	assert_non_null(j = eca_wire_roster(&(struct eca_wire_roster_page){
-	    .primary = PRIMARY, .since = v, .version = v + 1, .next = v + 1,
-	    .full = v == 0 }, &c, 1));
+	assert_non_null(j = eca_wire_roster(
+			    &(struct eca_wire_roster_page){.primary = PRIMARY,
+				.since = v,
+				.version = v + 1,
+				.next = v + 1,
+				.full = v == 0},
+			    &c, 1));
 	assert_non_null(s = json_dumps(j, JSON_COMPACT));
 	eca_err_clear(&e);
 	if (eca_roster_delta_parse(s, strlen(s), &delta, &e) != 0 ||
@@ -359,14 +361,14 @@ static void
 fx_roster(struct fx *f, enum roster_case rc)
 {
 	static const enum eca_state states[] = {
-		[R_ENROLLED] = ECA_STATE_ENROLLED,
-		[R_OTHER_FP] = ECA_STATE_ENROLLED,
-		[R_REMOVED] = ECA_STATE_REMOVED,
-		[R_BANNED] = ECA_STATE_BANNED,
-		[R_REVOKED] = ECA_STATE_REVOKED,
-		[R_CONFLICT] = ECA_STATE_CONFLICT,
-		[R_CONFLICT_OTHER] = ECA_STATE_CONFLICT,
-		[R_STALE] = ECA_STATE_ENROLLED,
+	    [R_ENROLLED] = ECA_STATE_ENROLLED,
+	    [R_OTHER_FP] = ECA_STATE_ENROLLED,
+	    [R_REMOVED] = ECA_STATE_REMOVED,
+	    [R_BANNED] = ECA_STATE_BANNED,
+	    [R_REVOKED] = ECA_STATE_REVOKED,
+	    [R_CONFLICT] = ECA_STATE_CONFLICT,
+	    [R_CONFLICT_OTHER] = ECA_STATE_CONFLICT,
+	    [R_STALE] = ECA_STATE_ENROLLED,
 	};
 	struct eca_certinfo ci;
 	char other[ECA_FP_HEX_LEN + 1];
@@ -376,12 +378,12 @@ fx_roster(struct fx *f, enum roster_case rc)
 	memset(other, 'a', ECA_FP_HEX_LEN);
 	other[ECA_FP_HEX_LEN] = '\0';
 	if (rc == R_MISSING) {
-		roster_put(f, "someone-else.example", ECA_STATE_ENROLLED,
-		    other, now);
+		roster_put(f, "someone-else.example", ECA_STATE_ENROLLED, other,
+		    now);
 		return;
 	}
-	roster_put(f, PEER, states[rc], rc == R_OTHER_FP ||
-	    rc == R_CONFLICT_OTHER ? other : ci.fingerprint,
+	roster_put(f, PEER, states[rc],
+	    rc == R_OTHER_FP || rc == R_CONFLICT_OTHER ? other : ci.fingerprint,
 	    rc == R_STALE ? now - 7200 : now);
 }
 
@@ -423,7 +425,7 @@ input_of(const struct jcase *c, enum eca_judge_side side, struct fx *f,
 static void
 judge_case(const struct jcase *c, enum eca_judge_side side)
 {
-	static const char *const side_names[] = { "calling", "accepting" };
+	static const char *const side_names[] = {"calling", "accepting"};
 	struct eca_judge_result *res;
 	struct eca_judge_input in;
 	struct fx f;
@@ -563,10 +565,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_missing_arguments_are_an_internal_error),
-		cmocka_unit_test(test_every_branch_from_both_ends),
-		cmocka_unit_test(test_a_resumed_judgment_keeps_the_certificate_check),
-		cmocka_unit_test(test_a_need_sync_reports_the_syncs_finished_so_far),
+	    cmocka_unit_test(test_missing_arguments_are_an_internal_error),
+	    cmocka_unit_test(test_every_branch_from_both_ends),
+	    cmocka_unit_test(
+		test_a_resumed_judgment_keeps_the_certificate_check),
+	    cmocka_unit_test(
+		test_a_need_sync_reports_the_syncs_finished_so_far),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

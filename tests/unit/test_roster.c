@@ -37,15 +37,15 @@ fake_fp(unsigned i, unsigned g, uint8_t out[ECA_ROSTER_FP_LEN])
 }
 
 static void
-fake_change(struct eca_change *c, unsigned i, unsigned g,
-    enum eca_state state, int64_t version)
+fake_change(struct eca_change *c, unsigned i, unsigned g, enum eca_state state,
+    int64_t version)
 {
 	uint8_t fp[ECA_ROSTER_FP_LEN];
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->host, sizeof(c->host), "host-%u.example", i);
-	snprintf(c->host_id, sizeof(c->host_id),
-	    "%08x-0000-4000-8000-%012x", i, g);
+	snprintf(c->host_id, sizeof(c->host_id), "%08x-0000-4000-8000-%012x", i,
+	    g);
 	c->state = state;
 	fake_fp(i, g, fp);
 	eca_roster_fp_to_hex(fp, c->fingerprint);
@@ -57,15 +57,19 @@ fake_change(struct eca_change *c, unsigned i, unsigned g,
 
 /* The primary's encoder, so decoder and encoder are tested together. */
 static char *
-body_of(const char *primary, int64_t since, int64_t next, int full,
-    int more, const struct eca_change *ch, size_t n)
+body_of(const char *primary, int64_t since, int64_t next, int full, int more,
+    const struct eca_change *ch, size_t n)
 {
 	json_t *j;
 	char *s;
 
-	j = eca_wire_roster(&(struct eca_wire_roster_page){ .primary = primary,
-	    .since = since, .version = next, .next = next, .full = full,
-	    .more = more }, ch, n);
+	j = eca_wire_roster(&(struct eca_wire_roster_page){.primary = primary,
+				.since = since,
+				.version = next,
+				.next = next,
+				.full = full,
+				.more = more},
+	    ch, n);
 	assert_non_null(j);
 	s = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
@@ -96,7 +100,8 @@ refused(const char *s, int code, const char *needle)
 static const char ENTRY_OK[] =
     "{\"host\":\"a.example\",\"host_id\":"
     "\"01234567-89ab-4cde-8f01-23456789abcd\",\"state\":\"ENROLLED\","
-    "\"fingerprint\":\"" "0123456789abcdef0123456789abcdef"
+    "\"fingerprint\":\""
+    "0123456789abcdef0123456789abcdef"
     "0123456789abcdef0123456789abcdef\",\"spki_fingerprint\":\""
     "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\","
     "\"not_after\":\"2030-01-01T00:00:00Z\",\"version\":3}";
@@ -110,9 +115,11 @@ wrap(const char *entry)
 
 	s = malloc(len);
 	assert_non_null(s);
-	snprintf(s, len, "{\"primary\":\"" PRIMARY "\",\"since\":0,"
+	snprintf(s, len,
+	    "{\"primary\":\"" PRIMARY "\",\"since\":0,"
 	    "\"version\":3,\"next\":3,\"full\":true,\"more\":false,"
-	    "\"entries\":[%s]}", entry);
+	    "\"entries\":[%s]}",
+	    entry);
 	return s;
 }
 
@@ -155,8 +162,8 @@ apply_body(struct eca_roster *r, const char *s, int64_t now,
 }
 
 static void
-apply_ok(struct eca_roster *r, int64_t since, int64_t next, int full,
-    int more, const struct eca_change *ch, size_t n, int64_t now)
+apply_ok(struct eca_roster *r, int64_t since, int64_t next, int full, int more,
+    const struct eca_change *ch, size_t n, int64_t now)
 {
 	struct eca_err err;
 	char *s;
@@ -173,8 +180,8 @@ tmp_path(char *buf, size_t len, const char *name)
 {
 	const char *dir = getenv("TMPDIR");
 
-	snprintf(buf, len, "%s/test_roster.%ld.%s", dir != NULL ? dir :
-	    "/tmp", (long)getpid(), name);
+	snprintf(buf, len, "%s/test_roster.%ld.%s", dir != NULL ? dir : "/tmp",
+	    (long)getpid(), name);
 }
 
 /* ------------------------------------------------------------------ */
@@ -203,32 +210,34 @@ test_delta_with_missing_or_wrong_typed_fields_is_refused(void **state)
 {
 	(void)state;
 	refused("{\"since\":0,\"version\":0,\"next\":0,\"full\":true,"
-	    "\"more\":false,\"entries\":[]}", ECA_ERR_PROTOCOL, "primary");
+		"\"more\":false,\"entries\":[]}",
+	    ECA_ERR_PROTOCOL, "primary");
 	refused("{\"primary\":\"" PRIMARY "\",\"since\":\"0\",\"version\":0,"
-	    "\"next\":0,\"full\":true,\"more\":false,\"entries\":[]}",
+		"\"next\":0,\"full\":true,\"more\":false,\"entries\":[]}",
 	    ECA_ERR_PROTOCOL, "since");
 	refused("{\"primary\":\"" PRIMARY "\",\"since\":-1,\"version\":0,"
-	    "\"next\":0,\"full\":true,\"more\":false,\"entries\":[]}",
+		"\"next\":0,\"full\":true,\"more\":false,\"entries\":[]}",
 	    ECA_ERR_PROTOCOL, "since");
 	refused("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":0.5,"
-	    "\"next\":0,\"full\":true,\"more\":false,\"entries\":[]}",
+		"\"next\":0,\"full\":true,\"more\":false,\"entries\":[]}",
 	    ECA_ERR_PROTOCOL, "version");
 	refused("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":0,"
-	    "\"next\":0,\"full\":1,\"more\":false,\"entries\":[]}",
+		"\"next\":0,\"full\":1,\"more\":false,\"entries\":[]}",
 	    ECA_ERR_PROTOCOL, "full");
 	refused("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":0,"
-	    "\"next\":0,\"full\":true,\"more\":null,\"entries\":[]}",
+		"\"next\":0,\"full\":true,\"more\":null,\"entries\":[]}",
 	    ECA_ERR_PROTOCOL, "more");
 	refused("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":0,"
-	    "\"next\":0,\"full\":true,\"more\":false,\"entries\":{}}",
+		"\"next\":0,\"full\":true,\"more\":false,\"entries\":{}}",
 	    ECA_ERR_PROTOCOL, "entries");
 	refused("{\"primary\":\"bad host!\",\"since\":0,\"version\":0,"
-	    "\"next\":0,\"full\":true,\"more\":false,\"entries\":[]}",
+		"\"next\":0,\"full\":true,\"more\":false,\"entries\":[]}",
 	    ECA_ERR_PROTOCOL, "primary");
 	/* duplicate keys are refused, not resolved silently */
 	refused("{\"primary\":\"" PRIMARY "\",\"primary\":\"x\",\"since\":0,"
-	    "\"version\":0,\"next\":0,\"full\":true,\"more\":false,"
-	    "\"entries\":[]}", ECA_ERR_PROTOCOL, "not JSON");
+		"\"version\":0,\"next\":0,\"full\":true,\"more\":false,"
+		"\"entries\":[]}",
+	    ECA_ERR_PROTOCOL, "not JSON");
 }
 
 static void
@@ -269,8 +278,9 @@ test_oversize_delta_is_refused(void **state)
 	big = malloc(ECA_ROSTER_BODY_MAX + 1);
 	assert_non_null(big);
 	memset(big, ' ', ECA_ROSTER_BODY_MAX + 1);
-	assert_int_equal(eca_roster_delta_parse(big, ECA_ROSTER_BODY_MAX + 1,
-	    &d, &err), ECA_ERR_TOO_LARGE);
+	assert_int_equal(
+	    eca_roster_delta_parse(big, ECA_ROSTER_BODY_MAX + 1, &d, &err),
+	    ECA_ERR_TOO_LARGE);
 	assert_null(d);
 	free(big);
 
@@ -387,8 +397,7 @@ test_lookup_of_unknown_host_or_fingerprint_is_not_found(void **state)
 	longname[sizeof(longname) - 1] = '\0';
 	assert_int_equal(eca_roster_lookup_host(r, longname, &e),
 	    ECA_ERR_NOT_FOUND);
-	assert_int_equal(eca_roster_lookup_host(r, "", &e),
-	    ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_roster_lookup_host(r, "", &e), ECA_ERR_NOT_FOUND);
 	eca_roster_free(r);
 }
 
@@ -636,13 +645,14 @@ static void
 test_config_max_age_out_of_range_is_refused(void **state)
 {
 	static const char bad[] = "CLIENT_NAME = h.example\n"
-	    "ECA_ROSTER_MAX_AGE = 0\n";
+				  "ECA_ROSTER_MAX_AGE = 0\n";
 	struct eca_config *cfg = NULL;
 	struct eca_err err;
 
 	(void)state;
-	assert_int_equal(eca_config_parse(bad, strlen(bad), "t.conf", &cfg,
-	    &err), ECA_ERR_CONFIG);
+	assert_int_equal(
+	    eca_config_parse(bad, strlen(bad), "t.conf", &cfg, &err),
+	    ECA_ERR_CONFIG);
 	assert_null(cfg);
 	assert_non_null(strstr(err.msg, "t.conf:2"));
 }
@@ -655,7 +665,7 @@ test_config_max_age_defaults_to_an_hour(void **state)
 {
 	static const char def[] = "CLIENT_NAME = h.example\n";
 	static const char set[] = "CLIENT_NAME = h.example\n"
-	    "ECA_ROSTER_MAX_AGE = 120\n";
+				  "ECA_ROSTER_MAX_AGE = 120\n";
 	struct eca_config *cfg = NULL;
 	struct eca_err err;
 	char *dump;
@@ -892,11 +902,13 @@ test_roster_path_is_under_state_dir(void **state)
 	char buf[48];
 
 	(void)state;
-	assert_int_equal(eca_roster_path("/var/lib/eca", PRIMARY, buf,
-	    sizeof(buf), NULL), 0);
+	assert_int_equal(
+	    eca_roster_path("/var/lib/eca", PRIMARY, buf, sizeof(buf), NULL),
+	    0);
 	assert_string_equal(buf, "/var/lib/eca/roster-" PRIMARY ".bin");
 	assert_int_equal(eca_roster_path("/a/very/long/state/directory/name",
-	    PRIMARY, buf, sizeof(buf), NULL), ECA_ERR_CONFIG);
+			     PRIMARY, buf, sizeof(buf), NULL),
+	    ECA_ERR_CONFIG);
 }
 
 static void
@@ -914,15 +926,18 @@ test_free_of_null_is_a_no_op(void **state)
 /* A body with entries ch and mappings m, through the primary's encoder. */
 static char *
 body_maps(int64_t since, int64_t next, int full, int more,
-    const struct eca_change *ch, size_t n, const struct eca_dnmap *m,
-    size_t nm)
+    const struct eca_change *ch, size_t n, const struct eca_dnmap *m, size_t nm)
 {
 	json_t *j;
 	char *s;
 
-	j = eca_wire_roster(&(struct eca_wire_roster_page){ .primary = PRIMARY,
-	    .since = since, .version = next, .next = next, .full = full,
-	    .more = more }, ch, n);
+	j = eca_wire_roster(&(struct eca_wire_roster_page){.primary = PRIMARY,
+				.since = since,
+				.version = next,
+				.next = next,
+				.full = full,
+				.more = more},
+	    ch, n);
 	assert_non_null(j);
 	if (nm > 0)
 		assert_int_equal(eca_wire_roster_add_maps(j, m, nm), 0);
@@ -952,27 +967,27 @@ test_delta_with_bad_mappings_is_refused(void **state)
 	(void)state;
 	/* not an array */
 	s = strdup("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":3,"
-	    "\"next\":3,\"full\":true,\"more\":false,\"entries\":[],"
-	    "\"mappings\":{}}");
+		   "\"next\":3,\"full\":true,\"more\":false,\"entries\":[],"
+		   "\"mappings\":{}}");
 	refused(s, ECA_ERR_PROTOCOL, "mappings");
 	free(s);
 	/* a bad host, an empty subject, no "removed" */
 	s = strdup("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":3,"
-	    "\"next\":3,\"full\":true,\"more\":false,\"entries\":[],"
-	    "\"mappings\":[{\"subject\":\"CN=a\",\"host\":\"-bad\","
-	    "\"removed\":false,\"version\":1}]}");
+		   "\"next\":3,\"full\":true,\"more\":false,\"entries\":[],"
+		   "\"mappings\":[{\"subject\":\"CN=a\",\"host\":\"-bad\","
+		   "\"removed\":false,\"version\":1}]}");
 	refused(s, ECA_ERR_PROTOCOL, "host");
 	free(s);
 	s = strdup("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":3,"
-	    "\"next\":3,\"full\":true,\"more\":false,\"entries\":[],"
-	    "\"mappings\":[{\"subject\":\"\",\"host\":\"a.example\","
-	    "\"removed\":false,\"version\":1}]}");
+		   "\"next\":3,\"full\":true,\"more\":false,\"entries\":[],"
+		   "\"mappings\":[{\"subject\":\"\",\"host\":\"a.example\","
+		   "\"removed\":false,\"version\":1}]}");
 	refused(s, ECA_ERR_PROTOCOL, "subject");
 	free(s);
 	s = strdup("{\"primary\":\"" PRIMARY "\",\"since\":0,\"version\":3,"
-	    "\"next\":3,\"full\":true,\"more\":false,\"entries\":[],"
-	    "\"mappings\":[{\"subject\":\"CN=a\",\"host\":\"a.example\","
-	    "\"version\":1}]}");
+		   "\"next\":3,\"full\":true,\"more\":false,\"entries\":[],"
+		   "\"mappings\":[{\"subject\":\"CN=a\",\"host\":\"a.example\","
+		   "\"version\":1}]}");
 	refused(s, ECA_ERR_PROTOCOL, "removed");
 	free(s);
 	/* versions out of order, or beyond next */
@@ -1012,11 +1027,12 @@ test_mappings_apply_lookup_and_persist(void **state)
 		fail_msg("%s", err.msg);
 	free(s);
 	assert_int_equal(eca_roster_map_count(r), 2);
-	assert_int_equal(eca_roster_lookup_dn(r, "CN=two", host,
-	    sizeof(host)), 0);
+	assert_int_equal(eca_roster_lookup_dn(r, "CN=two", host, sizeof(host)),
+	    0);
 	assert_string_equal(host, "host-2.example");
-	assert_int_equal(eca_roster_lookup_dn(r, "CN=three", host,
-	    sizeof(host)), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_roster_lookup_dn(r, "CN=three", host, sizeof(host)),
+	    ECA_ERR_NOT_FOUND);
 	/* a delta: one removed, one host given a new subject */
 	fake_map(&m[0], "CN=one", "host-1.example", 1, 5);
 	fake_map(&m[1], "CN=two bis", "host-2.example", 0, 6);
@@ -1024,13 +1040,13 @@ test_mappings_apply_lookup_and_persist(void **state)
 	if (apply_body(r, s, 200, &err) != 0)
 		fail_msg("%s", err.msg);
 	free(s);
-	assert_int_equal(eca_roster_lookup_dn(r, "CN=one", host,
-	    sizeof(host)), ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_roster_lookup_dn(r, "CN=one", host, sizeof(host)),
+	    ECA_ERR_NOT_FOUND);
 	/* the host's old subject no longer names it */
-	assert_int_equal(eca_roster_lookup_dn(r, "CN=two", host,
-	    sizeof(host)), ECA_ERR_NOT_FOUND);
-	assert_int_equal(eca_roster_lookup_dn(r, "CN=two bis", host,
-	    sizeof(host)), 0);
+	assert_int_equal(eca_roster_lookup_dn(r, "CN=two", host, sizeof(host)),
+	    ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_roster_lookup_dn(r, "CN=two bis", host, sizeof(host)), 0);
 	assert_string_equal(host, "host-2.example");
 	assert_int_equal(eca_roster_map_count(r), 1);
 	/* saved and loaded (file format 2) */
@@ -1040,8 +1056,8 @@ test_mappings_apply_lookup_and_persist(void **state)
 	if (eca_roster_load(path, PRIMARY, &l, &err) != 0)
 		fail_msg("load: %s", err.msg);
 	assert_int_equal(eca_roster_map_count(l), 1);
-	assert_int_equal(eca_roster_lookup_dn(l, "CN=two bis", host,
-	    sizeof(host)), 0);
+	assert_int_equal(
+	    eca_roster_lookup_dn(l, "CN=two bis", host, sizeof(host)), 0);
 	assert_string_equal(host, "host-2.example");
 	assert_int_equal(eca_roster_count(l), 2);
 	eca_roster_free(l);
@@ -1074,8 +1090,8 @@ test_page_ending_on_a_mapping_carries_on(void **state)
 		fail_msg("%s", err.msg);
 	free(s);
 	assert_int_equal(eca_roster_version(r), 2);
-	assert_int_equal(eca_roster_lookup_dn(r, "CN=one", host,
-	    sizeof(host)), 0);
+	assert_int_equal(eca_roster_lookup_dn(r, "CN=one", host, sizeof(host)),
+	    0);
 	/* but a next that is not the page's last version is refused */
 	s = body_maps(2, 3, 0, 1, NULL, 0, NULL, 0);
 	refused(s, ECA_ERR_PROTOCOL, "more follows");
@@ -1109,14 +1125,14 @@ test_roster_file_of_format_1_still_loads(void **state)
 	off = 8;
 	put_le(b, &off, 1, 4);
 	put_le(b, &off, 0, 4);
-	put_le(b, &off, 7, 8);		/* version */
-	put_le(b, &off, 12345, 8);	/* synced_at */
-	put_le(b, &off, 0, 8);		/* records */
+	put_le(b, &off, 7, 8);	   /* version */
+	put_le(b, &off, 12345, 8); /* synced_at */
+	put_le(b, &off, 0, 8);	   /* records */
 	put_le(b, &off, plen, 2);
 	memcpy(b + off, PRIMARY, plen);
 	off += plen;
-	assert_int_equal(EVP_Digest(b, off, b + off, &mdlen, EVP_sha256(),
-	    NULL), 1);
+	assert_int_equal(
+	    EVP_Digest(b, off, b + off, &mdlen, EVP_sha256(), NULL), 1);
 	off += mdlen;
 	tmp_path(path, sizeof(path), "v1");
 	assert_non_null(fp = fopen(path, "wb"));
@@ -1139,37 +1155,37 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		U(test_delta_that_is_not_json_is_refused),
-		U(test_delta_that_is_not_an_object_is_refused),
-		U(test_delta_with_missing_or_wrong_typed_fields_is_refused),
-		U(test_entry_with_bad_fields_is_refused),
-		U(test_oversize_delta_is_refused),
-		U(test_delta_with_versions_out_of_order_is_refused),
-		U(test_delta_from_another_primary_is_not_applied),
-		U(test_delta_that_does_not_follow_the_version_is_not_applied),
-		U(test_bad_primary_name_is_refused),
-		U(test_lookup_of_unknown_host_or_fingerprint_is_not_found),
-		U(test_names_in_mixed_case_are_one_host),
-		U(test_missing_roster_file_is_not_found),
-		U(test_corrupt_roster_file_is_refused),
-		U(test_roster_file_with_wrong_checksum_is_refused),
-		U(test_truncated_roster_file_is_refused),
-		U(test_roster_file_of_another_primary_is_refused),
-		U(test_never_synced_roster_is_stale),
-		U(test_roster_older_than_max_age_is_stale),
-		U(test_incomplete_sync_does_not_refresh),
-		U(test_config_max_age_out_of_range_is_refused),
-		U(test_config_max_age_defaults_to_an_hour),
-		U(test_decoder_reads_what_the_primary_writes),
-		U(test_apply_adds_replaces_and_removes),
-		U(test_many_hosts_stay_findable_through_growth_and_renewals),
-		U(test_save_and_load_round_trip),
-		U(test_roster_path_is_under_state_dir),
-		U(test_free_of_null_is_a_no_op),
-		U(test_delta_with_bad_mappings_is_refused),
-		U(test_mappings_apply_lookup_and_persist),
-		U(test_page_ending_on_a_mapping_carries_on),
-		U(test_roster_file_of_format_1_still_loads),
+	    U(test_delta_that_is_not_json_is_refused),
+	    U(test_delta_that_is_not_an_object_is_refused),
+	    U(test_delta_with_missing_or_wrong_typed_fields_is_refused),
+	    U(test_entry_with_bad_fields_is_refused),
+	    U(test_oversize_delta_is_refused),
+	    U(test_delta_with_versions_out_of_order_is_refused),
+	    U(test_delta_from_another_primary_is_not_applied),
+	    U(test_delta_that_does_not_follow_the_version_is_not_applied),
+	    U(test_bad_primary_name_is_refused),
+	    U(test_lookup_of_unknown_host_or_fingerprint_is_not_found),
+	    U(test_names_in_mixed_case_are_one_host),
+	    U(test_missing_roster_file_is_not_found),
+	    U(test_corrupt_roster_file_is_refused),
+	    U(test_roster_file_with_wrong_checksum_is_refused),
+	    U(test_truncated_roster_file_is_refused),
+	    U(test_roster_file_of_another_primary_is_refused),
+	    U(test_never_synced_roster_is_stale),
+	    U(test_roster_older_than_max_age_is_stale),
+	    U(test_incomplete_sync_does_not_refresh),
+	    U(test_config_max_age_out_of_range_is_refused),
+	    U(test_config_max_age_defaults_to_an_hour),
+	    U(test_decoder_reads_what_the_primary_writes),
+	    U(test_apply_adds_replaces_and_removes),
+	    U(test_many_hosts_stay_findable_through_growth_and_renewals),
+	    U(test_save_and_load_round_trip),
+	    U(test_roster_path_is_under_state_dir),
+	    U(test_free_of_null_is_a_no_op),
+	    U(test_delta_with_bad_mappings_is_refused),
+	    U(test_mappings_apply_lookup_and_persist),
+	    U(test_page_ending_on_a_mapping_carries_on),
+	    U(test_roster_file_of_format_1_still_loads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,11 @@
 #include "api_routes.h"
 
 /* Stand-ins for the handlers the table names (api_*.c). */
-#define STUB(name) void name(struct api_call *c) { (void)c; }
+#define STUB(name)                                                             \
+	void name(struct api_call *c)                                          \
+	{                                                                      \
+		(void)c;                                                       \
+	}
 STUB(api_h_health)
 STUB(api_h_stats)
 STUB(api_h_roster)
@@ -37,7 +41,7 @@ STUB(api_h_map_remove)
 struct kind {
 	const char *what;
 	int control, control_admin;
-	int peer;			/* the peer check's code */
+	int peer; /* the peer check's code */
 	int admin, names;
 	enum api_access rank;
 	/* What it was asked. */
@@ -45,15 +49,15 @@ struct kind {
 };
 
 static struct kind kinds[] = {
-	{ "a TLS caller the peer check refuses", 0, 0, ECA_ERR_UNTRUSTED,
-	    0, 0, API_PUBLIC, 0, 0, 0 },
-	{ "a control socket caller of another uid", 1, 0,
-	    ECA_ERR_NO_CLIENT_CERT, 0, 0, API_PUBLIC, 0, 0, 0 },
-	{ "a host", 0, 0, 0, 0, 0, API_HOST, 0, 0, 0 },
-	{ "the host the path names", 0, 0, 0, 0, 1, API_SELF, 0, 0, 0 },
-	{ "an ADMIN_IDENTITY", 0, 0, 0, 1, 0, API_ADMIN, 0, 0, 0 },
-	{ "root on the control socket", 1, 1, ECA_ERR_NO_CLIENT_CERT, 0, 0,
-	    API_CONTROL, 0, 0, 0 },
+    {"a TLS caller the peer check refuses", 0, 0, ECA_ERR_UNTRUSTED, 0, 0,
+	API_PUBLIC, 0, 0, 0},
+    {"a control socket caller of another uid", 1, 0, ECA_ERR_NO_CLIENT_CERT, 0,
+	0, API_PUBLIC, 0, 0, 0},
+    {"a host", 0, 0, 0, 0, 0, API_HOST, 0, 0, 0},
+    {"the host the path names", 0, 0, 0, 0, 1, API_SELF, 0, 0, 0},
+    {"an ADMIN_IDENTITY", 0, 0, 0, 1, 0, API_ADMIN, 0, 0, 0},
+    {"root on the control socket", 1, 1, ECA_ERR_NO_CLIENT_CERT, 0, 0,
+	API_CONTROL, 0, 0, 0},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -186,21 +190,21 @@ test_each_route_has_the_level_docs_api_md_gives(void **state)
 		const char *pattern;
 		enum api_access access;
 	} want[] = {
-		{ EVHTTP_REQ_GET, "/v1/health", API_PUBLIC },
-		{ EVHTTP_REQ_GET, "/v1/stats", API_ADMIN },
-		{ EVHTTP_REQ_GET, "/v1/roster", API_HOST },
-		{ EVHTTP_REQ_GET, "/v1/enrollments", API_ADMIN },
-		{ EVHTTP_REQ_POST, "/v1/enrollments", API_HOST },
-		{ EVHTTP_REQ_GET, "/v1/enrollments/*", API_SELF },
-		{ EVHTTP_REQ_DELETE, "/v1/enrollments/*", API_SELF },
-		{ EVHTTP_REQ_GET, "/v1/enrollments/*/history", API_ADMIN },
-		{ EVHTTP_REQ_POST, "/v1/enrollments/*/approve", API_ADMIN },
-		{ EVHTTP_REQ_POST, "/v1/enrollments/*/reject", API_ADMIN },
-		{ EVHTTP_REQ_POST, "/v1/enrollments/*/ban", API_ADMIN },
-		{ EVHTTP_REQ_POST, "/v1/enrollments/*/unban", API_ADMIN },
-		{ EVHTTP_REQ_GET, "/v1/mappings", API_ADMIN },
-		{ EVHTTP_REQ_POST, "/v1/mappings", API_ADMIN },
-		{ EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN },
+	    {EVHTTP_REQ_GET, "/v1/health", API_PUBLIC},
+	    {EVHTTP_REQ_GET, "/v1/stats", API_ADMIN},
+	    {EVHTTP_REQ_GET, "/v1/roster", API_HOST},
+	    {EVHTTP_REQ_GET, "/v1/enrollments", API_ADMIN},
+	    {EVHTTP_REQ_POST, "/v1/enrollments", API_HOST},
+	    {EVHTTP_REQ_GET, "/v1/enrollments/*", API_SELF},
+	    {EVHTTP_REQ_DELETE, "/v1/enrollments/*", API_SELF},
+	    {EVHTTP_REQ_GET, "/v1/enrollments/*/history", API_ADMIN},
+	    {EVHTTP_REQ_POST, "/v1/enrollments/*/approve", API_ADMIN},
+	    {EVHTTP_REQ_POST, "/v1/enrollments/*/reject", API_ADMIN},
+	    {EVHTTP_REQ_POST, "/v1/enrollments/*/ban", API_ADMIN},
+	    {EVHTTP_REQ_POST, "/v1/enrollments/*/unban", API_ADMIN},
+	    {EVHTTP_REQ_GET, "/v1/mappings", API_ADMIN},
+	    {EVHTTP_REQ_POST, "/v1/mappings", API_ADMIN},
+	    {EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN},
 	};
 	size_t i, j;
 
@@ -228,8 +232,8 @@ test_each_route_has_the_level_docs_api_md_gives(void **state)
 static void
 test_a_row_without_a_level_is_refused_to_everybody(void **state)
 {
-	const struct api_route rt = { EVHTTP_REQ_GET, "/v1/new",
-	    API_ACCESS_NONE, 0, API_COUNT_NONE, api_h_health };
+	const struct api_route rt = {EVHTTP_REQ_GET, "/v1/new", API_ACCESS_NONE,
+	    0, API_COUNT_NONE, api_h_health};
 	enum api_access granted;
 	struct eca_err err;
 	size_t k;
@@ -253,8 +257,9 @@ test_a_stranger_is_refused_with_the_peer_checks_reason(void **state)
 	for (i = 0; i < api_nroutes; i++) {
 		if (api_routes[i].access == API_PUBLIC)
 			continue;
-		assert_int_equal(check(&kinds[0], &api_routes[i], &granted,
-		    &err), ECA_ERR_UNTRUSTED);
+		assert_int_equal(
+		    check(&kinds[0], &api_routes[i], &granted, &err),
+		    ECA_ERR_UNTRUSTED);
 		assert_string_equal(err.msg, "peer check: UNTRUSTED");
 	}
 }
@@ -262,12 +267,12 @@ test_a_stranger_is_refused_with_the_peer_checks_reason(void **state)
 static void
 test_refusals_keep_their_sentences(void **state)
 {
-	struct api_route admin = { EVHTTP_REQ_GET, "/v1/stats", API_ADMIN, 0,
-	    API_COUNT_NONE, api_h_stats };
-	struct api_route self = { EVHTTP_REQ_GET, "/v1/enrollments/*",
-	    API_SELF, 0, API_COUNT_NONE, api_h_show };
-	struct api_route cert = { EVHTTP_REQ_POST, "/v1/enrollments",
-	    API_HOST, API_F_CERT, API_COUNT_ENROLL, api_h_enroll };
+	struct api_route admin = {EVHTTP_REQ_GET, "/v1/stats", API_ADMIN, 0,
+	    API_COUNT_NONE, api_h_stats};
+	struct api_route self = {EVHTTP_REQ_GET, "/v1/enrollments/*", API_SELF,
+	    0, API_COUNT_NONE, api_h_show};
+	struct api_route cert = {EVHTTP_REQ_POST, "/v1/enrollments", API_HOST,
+	    API_F_CERT, API_COUNT_ENROLL, api_h_enroll};
 	enum api_access granted;
 	struct eca_err err;
 
@@ -275,15 +280,18 @@ test_refusals_keep_their_sentences(void **state)
 	/* The integration tests (t_api, t_privilege) read these. */
 	assert_int_equal(check(&kinds[1], &admin, &granted, &err),
 	    ECA_ERR_FORBIDDEN);
-	assert_string_equal(err.msg, "uid 1234 may not use the control "
+	assert_string_equal(err.msg,
+	    "uid 1234 may not use the control "
 	    "socket (run eca as root or as the daemon's user)");
 	assert_int_equal(check(&kinds[2], &admin, &granted, &err),
 	    ECA_ERR_FORBIDDEN);
-	assert_non_null(strstr(err.msg, "not an administrator of primary "
+	assert_non_null(strstr(err.msg,
+	    "not an administrator of primary "
 	    "primary.example (add it to ADMIN_IDENTITY"));
 	assert_int_equal(check(&kinds[2], &self, &granted, &err),
 	    ECA_ERR_FORBIDDEN);
-	assert_non_null(strstr(err.msg, "your certificate does not name "
+	assert_non_null(strstr(err.msg,
+	    "your certificate does not name "
 	    "media1.example: a host may only see or remove its own"));
 	/* Root on the control socket: the peer check's own reason. */
 	assert_int_equal(check(&kinds[5], &cert, &granted, &err),
@@ -296,8 +304,8 @@ test_refusals_keep_their_sentences(void **state)
 static void
 test_a_control_only_level_is_refused_over_tls(void **state)
 {
-	const struct api_route rt = { EVHTTP_REQ_POST, "/v1/reload",
-	    API_CONTROL, 0, API_COUNT_NONE, api_h_health };
+	const struct api_route rt = {EVHTTP_REQ_POST, "/v1/reload", API_CONTROL,
+	    0, API_COUNT_NONE, api_h_health};
 	enum api_access granted;
 	struct eca_err err;
 	size_t k;
@@ -307,8 +315,9 @@ test_a_control_only_level_is_refused_over_tls(void **state)
 		if (kinds[k].rank == API_CONTROL)
 			continue;
 		assert_int_equal(check(&kinds[k], &rt, &granted, &err),
-		    kinds[k].peer != 0 && !kinds[k].control ? kinds[k].peer :
-		    ECA_ERR_FORBIDDEN);
+		    kinds[k].peer != 0 && !kinds[k].control ?
+			kinds[k].peer :
+			ECA_ERR_FORBIDDEN);
 	}
 	assert_int_equal(check(&kinds[5], &rt, &granted, &err), 0);
 	assert_int_equal(granted, API_CONTROL);
@@ -328,8 +337,8 @@ test_every_route_is_open_to_a_caller_at_or_above_its_level(void **state)
 		for (k = 0; k < NKINDS; k++) {
 			if (!admitted(&kinds[k], &api_routes[i]))
 				continue;
-			if (check(&kinds[k], &api_routes[i], &granted,
-			    &err) != 0)
+			if (check(&kinds[k], &api_routes[i], &granted, &err) !=
+			    0)
 				fail_msg("%s may not call %s: %s",
 				    kinds[k].what, api_routes[i].pattern,
 				    err.msg);
@@ -341,8 +350,8 @@ test_every_route_is_open_to_a_caller_at_or_above_its_level(void **state)
 static void
 test_only_the_host_itself_is_granted_self(void **state)
 {
-	const struct api_route rt = { EVHTTP_REQ_DELETE, "/v1/enrollments/*",
-	    API_SELF, 0, API_COUNT_NONE, api_h_remove };
+	const struct api_route rt = {EVHTTP_REQ_DELETE, "/v1/enrollments/*",
+	    API_SELF, 0, API_COUNT_NONE, api_h_remove};
 	enum api_access granted;
 	struct eca_err err;
 
@@ -358,10 +367,10 @@ test_only_the_host_itself_is_granted_self(void **state)
 static void
 test_the_check_asks_only_what_the_level_needs(void **state)
 {
-	const struct api_route pub = { EVHTTP_REQ_GET, "/v1/health",
-	    API_PUBLIC, 0, API_COUNT_NONE, api_h_health };
-	const struct api_route host = { EVHTTP_REQ_GET, "/v1/roster",
-	    API_HOST, 0, API_COUNT_ROSTER, api_h_roster };
+	const struct api_route pub = {EVHTTP_REQ_GET, "/v1/health", API_PUBLIC,
+	    0, API_COUNT_NONE, api_h_health};
+	const struct api_route host = {EVHTTP_REQ_GET, "/v1/roster", API_HOST,
+	    0, API_COUNT_ROSTER, api_h_roster};
 	enum api_access granted;
 	struct eca_err err;
 
@@ -422,24 +431,23 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(
-		    test_every_route_has_an_access_level_and_a_handler),
-		cmocka_unit_test(
-		    test_every_route_is_refused_to_a_caller_below_its_level),
-		cmocka_unit_test(
-		    test_each_route_has_the_level_docs_api_md_gives),
-		cmocka_unit_test(
-		    test_a_row_without_a_level_is_refused_to_everybody),
-		cmocka_unit_test(
-		    test_a_stranger_is_refused_with_the_peer_checks_reason),
-		cmocka_unit_test(test_refusals_keep_their_sentences),
-		cmocka_unit_test(test_a_control_only_level_is_refused_over_tls),
-		cmocka_unit_test(
-		    test_every_route_is_open_to_a_caller_at_or_above_its_level),
-		cmocka_unit_test(test_only_the_host_itself_is_granted_self),
-		cmocka_unit_test(test_the_check_asks_only_what_the_level_needs),
-		cmocka_unit_test(test_every_route_is_found_by_its_own_path),
-		cmocka_unit_test(test_an_unknown_path_or_method_finds_no_route),
+	    cmocka_unit_test(
+		test_every_route_has_an_access_level_and_a_handler),
+	    cmocka_unit_test(
+		test_every_route_is_refused_to_a_caller_below_its_level),
+	    cmocka_unit_test(test_each_route_has_the_level_docs_api_md_gives),
+	    cmocka_unit_test(
+		test_a_row_without_a_level_is_refused_to_everybody),
+	    cmocka_unit_test(
+		test_a_stranger_is_refused_with_the_peer_checks_reason),
+	    cmocka_unit_test(test_refusals_keep_their_sentences),
+	    cmocka_unit_test(test_a_control_only_level_is_refused_over_tls),
+	    cmocka_unit_test(
+		test_every_route_is_open_to_a_caller_at_or_above_its_level),
+	    cmocka_unit_test(test_only_the_host_itself_is_granted_self),
+	    cmocka_unit_test(test_the_check_asks_only_what_the_level_needs),
+	    cmocka_unit_test(test_every_route_is_found_by_its_own_path),
+	    cmocka_unit_test(test_an_unknown_path_or_method_finds_no_route),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,14 +22,14 @@
 #include "testca.h"
 #include "x509.h"
 
-#define PASS	"s3cret-passphrase-0f9e8d7c6b5a"
+#define PASS "s3cret-passphrase-0f9e8d7c6b5a"
 
 /* Each block carries its size in front, 16 bytes to keep the alignment. */
-#define HDR	16
+#define HDR 16
 
-static const char *watch[2];	/* secrets looked for in freed blocks */
+static const char *watch[2]; /* secrets looked for in freed blocks */
 static size_t watch_len[2];
-static int seen;		/* freed blocks that still held a secret */
+static int seen; /* freed blocks that still held a secret */
 
 static int
 holds_secret(const unsigned char *p, size_t n)
@@ -99,7 +99,7 @@ hook_realloc(void *ptr, size_t n, const char *file, int line)
 
 static EVP_PKEY *key;
 static char *dir;
-static char keyline[65];	/* a line from the private part of the PEM */
+static char keyline[65]; /* a line from the private part of the PEM */
 
 static int
 group_setup(void **state)
@@ -116,8 +116,8 @@ group_setup(void **state)
 	testca_write_key(kpath, key, TESTCA_KEY_PEM, NULL, 0600);
 	testca_write_key(testca_path(dir, "enc.pem"), key, TESTCA_KEY_PEM_ENC,
 	    PASS, 0600);
-	testca_write_file(testca_path(dir, "pass"), PASS "\n",
-	    strlen(PASS) + 1, 0600);
+	testca_write_file(testca_path(dir, "pass"), PASS "\n", strlen(PASS) + 1,
+	    0600);
 	testca_write_file(testca_path(dir, "wrongpass"), "not-" PASS "\n",
 	    strlen(PASS) + 5, 0600);
 	testca_write_file(testca_path(dir, "openpass"), PASS "\n",
@@ -189,7 +189,8 @@ test_wrong_passphrase_leaves_no_secret_in_freed_memory(void **state)
 
 	(void)state;
 	assert_int_equal(eca_x509_load_key(NULL, testca_path(dir, "enc.pem"),
-	    testca_path(dir, "wrongpass"), &k, &err), ECA_ERR_PASSPHRASE);
+			     testca_path(dir, "wrongpass"), &k, &err),
+	    ECA_ERR_PASSPHRASE);
 	assert_null(k);
 	assert_null(strstr(err.msg, PASS));
 	assert_int_equal(seen, 0);
@@ -203,7 +204,8 @@ test_refused_passphrase_file_leaves_no_secret_in_freed_memory(void **state)
 
 	(void)state;
 	assert_int_equal(eca_x509_load_key(NULL, testca_path(dir, "enc.pem"),
-	    testca_path(dir, "openpass"), &k, &err), ECA_ERR_FILE_PERMISSIONS);
+			     testca_path(dir, "openpass"), &k, &err),
+	    ECA_ERR_FILE_PERMISSIONS);
 	assert_null(k);
 	assert_null(strstr(err.msg, PASS));
 	assert_int_equal(seen, 0);
@@ -217,7 +219,8 @@ test_encrypted_key_load_leaves_no_passphrase_in_freed_memory(void **state)
 
 	(void)state;
 	assert_int_equal(eca_x509_load_key(NULL, testca_path(dir, "enc.pem"),
-	    testca_path(dir, "pass"), &k, &err), 0);
+			     testca_path(dir, "pass"), &k, &err),
+	    0);
 	assert_non_null(k);
 	assert_int_equal(EVP_PKEY_eq(k, key), 1);
 	EVP_PKEY_free(k);
@@ -232,7 +235,8 @@ test_plain_key_file_contents_are_wiped_before_free(void **state)
 
 	(void)state;
 	assert_int_equal(eca_x509_load_key(NULL, testca_path(dir, "plain.pem"),
-	    NULL, &k, &err), 0);
+			     NULL, &k, &err),
+	    0);
 	assert_non_null(k);
 	EVP_PKEY_free(k);
 	assert_int_equal(seen, 0);
@@ -243,26 +247,26 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(
-		    test_buffer_freed_without_wiping_is_detected,
-		    watch_setup, watch_teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_wrong_passphrase_leaves_no_secret_in_freed_memory,
-		    watch_setup, watch_teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_refused_passphrase_file_leaves_no_secret_in_freed_memory,
-		    watch_setup, watch_teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_encrypted_key_load_leaves_no_passphrase_in_freed_memory,
-		    watch_setup, watch_teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_plain_key_file_contents_are_wiped_before_free,
-		    watch_setup, watch_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_buffer_freed_without_wiping_is_detected, watch_setup,
+		watch_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_wrong_passphrase_leaves_no_secret_in_freed_memory,
+		watch_setup, watch_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_refused_passphrase_file_leaves_no_secret_in_freed_memory,
+		watch_setup, watch_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_encrypted_key_load_leaves_no_passphrase_in_freed_memory,
+		watch_setup, watch_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_plain_key_file_contents_are_wiped_before_free, watch_setup,
+		watch_teardown),
 	};
 
 	/* Before OpenSSL allocates anything, or it refuses. */
-	if (CRYPTO_set_mem_functions(hook_malloc, hook_realloc,
-	    hook_free) != 1) {
+	if (CRYPTO_set_mem_functions(hook_malloc, hook_realloc, hook_free) !=
+	    1) {
 		fprintf(stderr, "cannot replace OpenSSL's allocator\n");
 		return 1;
 	}

@@ -173,10 +173,11 @@ raw_user_version(const char *path)
 	sqlite3_stmt *stmt = NULL;
 	int v = -1;
 
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
-	    NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1,
-	    &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
 	v = sqlite3_column_int(stmt, 0);
 	sqlite3_finalize(stmt);
@@ -250,8 +251,9 @@ test_open_of_postgresql_uri_says_not_built(void **state)
 	struct eca_err err;
 
 	(void)state;
-	assert_int_equal(eca_store_open("postgresql://db.example/eca", 0, &st,
-	    &err), ECA_ERR_CONFIG);
+	assert_int_equal(
+	    eca_store_open("postgresql://db.example/eca", 0, &st, &err),
+	    ECA_ERR_CONFIG);
 	assert_null(st);
 	assert_non_null(strstr(err.msg, "PostgreSQL backend not built yet"));
 }
@@ -269,8 +271,9 @@ test_open_of_unknown_scheme_or_empty_path_is_refused(void **state)
 	assert_int_equal(eca_store_open("sqlite:", 0, &st, &err),
 	    ECA_ERR_CONFIG);
 	assert_null(st);
-	assert_int_equal(eca_store_open("/var/lib/eca/registry.db", 0, &st,
-	    &err), ECA_ERR_CONFIG);
+	assert_int_equal(
+	    eca_store_open("/var/lib/eca/registry.db", 0, &st, &err),
+	    ECA_ERR_CONFIG);
 	assert_null(st);
 }
 
@@ -282,8 +285,8 @@ test_readonly_open_of_missing_file_is_not_found(void **state)
 	struct eca_err err;
 	struct stat sb;
 
-	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st,
-	    &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st, &err),
+	    ECA_ERR_NOT_FOUND);
 	assert_null(st);
 	assert_non_null(strstr(err.msg, f->path));
 	/* and it did not create the file */
@@ -302,8 +305,8 @@ test_readonly_open_of_empty_file_is_not_found(void **state)
 	fd = open(f->path, O_WRONLY | O_CREAT, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st,
-	    &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st, &err),
+	    ECA_ERR_NOT_FOUND);
 	assert_null(st);
 	assert_non_null(strstr(err.msg, "no schema"));
 }
@@ -318,8 +321,8 @@ test_readonly_connection_refuses_writes(void **state)
 	int64_t v;
 
 	f->st = open_rw(f);
-	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &ro,
-	    &err), 0);
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &ro, &err),
+	    0);
 	fake_record(&r, "a.example", 1);
 	assert_int_not_equal(eca_store_begin(ro, &err), 0);
 	assert_int_not_equal(eca_store_put(ro, &r, &err), 0);
@@ -335,8 +338,9 @@ test_get_of_missing_host_is_not_found(void **state)
 	struct eca_err err;
 
 	f->st = open_rw(f);
-	assert_int_equal(eca_store_get(f->st, "primary.example", "nohost",
-	    &r, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "nohost", &r, &err),
+	    ECA_ERR_NOT_FOUND);
 	assert_int_equal(err.code, ECA_ERR_NOT_FOUND);
 	assert_non_null(strstr(err.msg, "nohost"));
 }
@@ -363,8 +367,8 @@ assert_schema_version_refused(struct fixture *f, int v, const char *msg)
 	assert_int_equal(eca_store_open(f->uri, 0, &st, &err), ECA_ERR_DB);
 	assert_null(st);
 	assert_non_null(strstr(err.msg, msg));
-	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st,
-	    &err), ECA_ERR_DB);
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st, &err),
+	    ECA_ERR_DB);
 	assert_null(st);
 }
 
@@ -390,14 +394,15 @@ test_duplicate_host_id_is_refused(void **state)
 
 	f->st = open_rw(f);
 	fake_record(&a, "a.example", 1);
-	fake_record(&b, "b.example", 1);	/* same host_id */
+	fake_record(&b, "b.example", 1); /* same host_id */
 	put_committed(f->st, &a);
 	assert_int_equal(eca_store_begin(f->st, &err), 0);
 	assert_int_equal(eca_store_put(f->st, &b, &err), ECA_ERR_DB);
 	eca_store_rollback(f->st);
 	/* and a.example was not touched (no REPLACE semantics) */
-	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
-	    &got, &err), 0);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    0);
 	assert_record_equal(&got, &a);
 }
 
@@ -410,7 +415,7 @@ test_put_of_unterminated_field_is_refused(void **state)
 
 	f->st = open_rw(f);
 	fake_record(&r, "a.example", 1);
-	memset(r.source, 'x', sizeof(r.source));	/* no NUL */
+	memset(r.source, 'x', sizeof(r.source)); /* no NUL */
 	assert_int_equal(eca_store_begin(f->st, &err), 0);
 	assert_int_equal(eca_store_put(f->st, &r, &err), ECA_ERR_DB);
 	eca_store_rollback(f->st);
@@ -419,8 +424,9 @@ test_put_of_unterminated_field_is_refused(void **state)
 	assert_int_equal(eca_store_begin(f->st, &err), 0);
 	assert_int_not_equal(eca_store_put(f->st, &r, &err), 0);
 	eca_store_rollback(f->st);
-	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
-	    &got, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    ECA_ERR_NOT_FOUND);
 }
 
 static void
@@ -462,10 +468,12 @@ test_rollback_leaves_nothing(void **state)
 	snprintf(h.event, sizeof(h.event), "ENROLL");
 	assert_int_equal(eca_store_add_history(f->st, &h, &err), 0);
 	eca_store_rollback(f->st);
-	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
-	    &got, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    ECA_ERR_NOT_FOUND);
 	assert_int_equal(eca_store_history(f->st, "primary.example",
-	    "a.example", 10, &hist, &n, &err), 0);
+			     "a.example", 10, &hist, &n, &err),
+	    0);
 	assert_int_equal(n, 0);
 	free(hist);
 	/* the version counter was rolled back too */
@@ -494,10 +502,12 @@ test_rollback_to_savepoint_undoes_only_that_step(void **state)
 	eca_store_rollback_to(f->st);
 	assert_int_equal(eca_store_release(f->st, &err), 0);
 	assert_int_equal(eca_store_commit(f->st, &err), 0);
-	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
-	    &got, &err), 0);
-	assert_int_equal(eca_store_get(f->st, "primary.example", "b.example",
-	    &got, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    0);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "b.example", &got, &err),
+	    ECA_ERR_NOT_FOUND);
 }
 
 static void
@@ -541,8 +551,9 @@ test_put_get_round_trips_every_field(void **state)
 	    "[2001:db8::1]:443");
 	put_committed(f->st, &r);
 	memset(&got, 0x5a, sizeof(got));
-	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
-	    &got, &err), 0);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    0);
 	assert_record_equal(&got, &r);
 
 	/* without a candidate, its fields read back empty */
@@ -554,8 +565,9 @@ test_put_get_round_trips_every_field(void **state)
 	r.version = 8;
 	put_committed(f->st, &r);
 	memset(&got, 0x5a, sizeof(got));
-	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
-	    &got, &err), 0);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    0);
 	assert_record_equal(&got, &r);
 }
 
@@ -575,7 +587,8 @@ test_every_state_method_and_role_is_stored(void **state)
 		r.role = (enum eca_role)(s % 3);
 		put_committed(f->st, &r);
 		assert_int_equal(eca_store_get(f->st, "primary.example",
-		    "a.example", &got, &err), 0);
+				     "a.example", &got, &err),
+		    0);
 		assert_int_equal(got.state, s);
 		assert_int_equal(got.method, s % 3);
 		assert_int_equal(got.role, s % 3);
@@ -595,11 +608,13 @@ test_records_are_kept_per_primary(void **state)
 	snprintf(b.primary, sizeof(b.primary), "other-primary.example");
 	put_committed(f->st, &a);
 	put_committed(f->st, &b);
-	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
-	    &got, &err), 0);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    0);
 	assert_string_equal(got.host_id, a.host_id);
 	assert_int_equal(eca_store_get(f->st, "other-primary.example",
-	    "a.example", &got, &err), 0);
+			     "a.example", &got, &err),
+	    0);
 	assert_string_equal(got.host_id, b.host_id);
 }
 
@@ -609,15 +624,15 @@ test_list_filters_by_state_and_pages_after_host(void **state)
 	struct fixture *f = *state;
 	struct eca_enrollment r, *l = NULL;
 	struct eca_err err;
-	const char *hosts[] = { "e.example", "a.example", "d.example",
-	    "b.example", "c.example" };
+	const char *hosts[] = {"e.example", "a.example", "d.example",
+	    "b.example", "c.example"};
 	size_t i, n;
 
 	f->st = open_rw(f);
 	for (i = 0; i < 5; i++) {
 		fake_record(&r, hosts[i], (unsigned)i + 1);
-		r.state = (i % 2 == 0) ? ECA_STATE_ENROLLED :
-		    ECA_STATE_CONFLICT;
+		r.state =
+		    (i % 2 == 0) ? ECA_STATE_ENROLLED : ECA_STATE_CONFLICT;
 		put_committed(f->st, &r);
 	}
 	/* another primary's records are not listed */
@@ -625,15 +640,17 @@ test_list_filters_by_state_and_pages_after_host(void **state)
 	snprintf(r.primary, sizeof(r.primary), "other.example");
 	put_committed(f->st, &r);
 
-	assert_int_equal(eca_store_list(f->st, "primary.example", -1, NULL,
-	    100, &l, &n, &err), 0);
+	assert_int_equal(eca_store_list(f->st, "primary.example", -1, NULL, 100,
+			     &l, &n, &err),
+	    0);
 	assert_int_equal(n, 5);
 	assert_string_equal(l[0].host, "a.example");
 	assert_string_equal(l[4].host, "e.example");
 	free(l);
 
 	assert_int_equal(eca_store_list(f->st, "primary.example",
-	    ECA_STATE_CONFLICT, NULL, 100, &l, &n, &err), 0);
+			     ECA_STATE_CONFLICT, NULL, 100, &l, &n, &err),
+	    0);
 	assert_int_equal(n, 2);
 	assert_string_equal(l[0].host, "a.example");
 	assert_string_equal(l[1].host, "b.example");
@@ -641,28 +658,33 @@ test_list_filters_by_state_and_pages_after_host(void **state)
 	free(l);
 
 	/* pages of two */
-	assert_int_equal(eca_store_list(f->st, "primary.example", -1, NULL, 2,
-	    &l, &n, &err), 0);
+	assert_int_equal(
+	    eca_store_list(f->st, "primary.example", -1, NULL, 2, &l, &n, &err),
+	    0);
 	assert_int_equal(n, 2);
 	assert_string_equal(l[1].host, "b.example");
 	free(l);
 	assert_int_equal(eca_store_list(f->st, "primary.example", -1,
-	    "b.example", 2, &l, &n, &err), 0);
+			     "b.example", 2, &l, &n, &err),
+	    0);
 	assert_int_equal(n, 2);
 	assert_string_equal(l[0].host, "c.example");
 	assert_string_equal(l[1].host, "d.example");
 	free(l);
 	assert_int_equal(eca_store_list(f->st, "primary.example", -1,
-	    "d.example", 2, &l, &n, &err), 0);
+			     "d.example", 2, &l, &n, &err),
+	    0);
 	assert_int_equal(n, 1);
 	assert_string_equal(l[0].host, "e.example");
 	free(l);
 	assert_int_equal(eca_store_list(f->st, "primary.example", -1,
-	    "e.example", 2, &l, &n, &err), 0);
+			     "e.example", 2, &l, &n, &err),
+	    0);
 	assert_int_equal(n, 0);
 	free(l);
-	assert_int_equal(eca_store_list(f->st, "primary.example", 17, NULL, 2,
-	    &l, &n, &err), ECA_ERR_USAGE);
+	assert_int_equal(
+	    eca_store_list(f->st, "primary.example", 17, NULL, 2, &l, &n, &err),
+	    ECA_ERR_USAGE);
 	assert_null(l);
 }
 
@@ -684,7 +706,8 @@ test_list_grows_past_its_first_allocation(void **state)
 	}
 	assert_int_equal(eca_store_commit(f->st, &err), 0);
 	assert_int_equal(eca_store_list(f->st, "primary.example", -1, NULL,
-	    1000, &l, &n, &err), 0);
+			     1000, &l, &n, &err),
+	    0);
 	assert_int_equal(n, 40);
 	assert_string_equal(l[39].host, "h039.example");
 	free(l);
@@ -697,7 +720,7 @@ test_history_is_oldest_first_and_limited(void **state)
 	struct eca_enrollment r;
 	struct eca_history_entry h, *l = NULL;
 	struct eca_err err;
-	const char *events[] = { "ENROLL", "RENEW", "CONFLICT", "REJECT" };
+	const char *events[] = {"ENROLL", "RENEW", "CONFLICT", "REJECT"};
 	size_t i, n;
 
 	f->st = open_rw(f);
@@ -722,7 +745,8 @@ test_history_is_oldest_first_and_limited(void **state)
 	assert_int_equal(eca_store_commit(f->st, &err), 0);
 
 	assert_int_equal(eca_store_history(f->st, "primary.example",
-	    "a.example", 100, &l, &n, &err), 0);
+			     "a.example", 100, &l, &n, &err),
+	    0);
 	assert_int_equal(n, 4);
 	for (i = 0; i < 4; i++) {
 		assert_string_equal(l[i].event, events[i]);
@@ -739,7 +763,8 @@ test_history_is_oldest_first_and_limited(void **state)
 	free(l);
 
 	assert_int_equal(eca_store_history(f->st, "primary.example",
-	    "a.example", 2, &l, &n, &err), 0);
+			     "a.example", 2, &l, &n, &err),
+	    0);
 	assert_int_equal(n, 2);
 	assert_string_equal(l[0].event, "ENROLL");
 	assert_string_equal(l[1].event, "RENEW");
@@ -778,17 +803,21 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 
 	f->st = open_rw(f);
 	assert_int_equal(raw_user_version(f->path), 5);
-	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY,
-	    NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db,
-	    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
-	    "name IN ('enrollments', 'history', 'meta')", -1, &stmt, NULL),
+	assert_int_equal(
+	    sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db,
+		"SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+		"name IN ('enrollments', 'history', 'meta')",
+		-1, &stmt, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
 	tables = sqlite3_column_int(stmt, 0);
 	sqlite3_finalize(stmt);
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1,
-	    &stmt, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
 	sqlite3_finalize(stmt);
@@ -812,8 +841,9 @@ test_reopen_keeps_data(void **state)
 	put_committed(f->st, &r);
 	eca_store_close(f->st);
 	f->st = open_rw(f);
-	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
-	    &got, &err), 0);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    0);
 	assert_record_equal(&got, &r);
 }
 
@@ -846,11 +876,13 @@ test_killed_writer_keeps_commits_and_loses_the_rest(void **state)
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
 	f->st = open_rw(f);
-	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
-	    &got, &err), 0);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    0);
 	assert_record_equal(&got, &a);
-	assert_int_equal(eca_store_get(f->st, "primary.example", "b.example",
-	    &got, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "b.example", &got, &err),
+	    ECA_ERR_NOT_FOUND);
 	/* and the store takes writes again */
 	put_committed(f->st, &b);
 }
@@ -864,19 +896,21 @@ test_readonly_connection_sees_committed_writes(void **state)
 	struct eca_err err;
 
 	f->st = open_rw(f);
-	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &ro,
-	    &err), 0);
-	assert_int_equal(eca_store_get(ro, "primary.example", "a.example",
-	    &got, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &ro, &err),
+	    0);
+	assert_int_equal(
+	    eca_store_get(ro, "primary.example", "a.example", &got, &err),
+	    ECA_ERR_NOT_FOUND);
 	fake_record(&r, "a.example", 5);
 	/* uncommitted: not visible */
 	assert_int_equal(eca_store_begin(f->st, &err), 0);
 	assert_int_equal(eca_store_put(f->st, &r, &err), 0);
-	assert_int_equal(eca_store_get(ro, "primary.example", "a.example",
-	    &got, &err), ECA_ERR_NOT_FOUND);
+	assert_int_equal(
+	    eca_store_get(ro, "primary.example", "a.example", &got, &err),
+	    ECA_ERR_NOT_FOUND);
 	assert_int_equal(eca_store_commit(f->st, &err), 0);
-	assert_int_equal(eca_store_get(ro, "primary.example", "a.example",
-	    &got, &err), 0);
+	assert_int_equal(
+	    eca_store_get(ro, "primary.example", "a.example", &got, &err), 0);
 	assert_record_equal(&got, &r);
 	eca_store_close(ro);
 }
@@ -889,7 +923,7 @@ test_database_file_is_created_mode_0600(void **state)
 	char wal[160];
 	mode_t old;
 
-	old = umask(0);		/* a careless umask must not matter */
+	old = umask(0); /* a careless umask must not matter */
 	f->st = open_rw(f);
 	umask(old);
 	assert_int_equal(stat(f->path, &sb), 0);
@@ -1033,8 +1067,8 @@ raw_count(const char *path, const char *sql)
 	sqlite3_stmt *stmt = NULL;
 	int n;
 
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
-	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
@@ -1071,10 +1105,15 @@ test_migration_3_refuses_two_spellings_of_one_host(void **state)
 	assert_non_null(strstr(err.msg, "nothing was changed"));
 	/* Rolled back: still version 2, nothing folded. */
 	assert_int_equal(raw_user_version(f->path), 2);
-	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM enrollments"
-	    " WHERE host IN ('MEDIA1.example', 'Other.example')"), 2);
-	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM history"
-	    " WHERE host = 'MEDIA1.example'"), 1);
+	assert_int_equal(
+	    raw_count(f->path,
+		"SELECT count(*) FROM enrollments"
+		" WHERE host IN ('MEDIA1.example', 'Other.example')"),
+	    2);
+	assert_int_equal(raw_count(f->path,
+			     "SELECT count(*) FROM history"
+			     " WHERE host = 'MEDIA1.example'"),
+	    1);
 }
 
 /* A name that is not a host name at all: the same stop, named. */
@@ -1115,25 +1154,34 @@ test_migration_3_folds_names_to_lower_case(void **state)
 	sqlite3_close(db);
 	f->st = open_rw(f);
 	assert_int_equal(raw_user_version(f->path), 5);
-	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM enrollments"
-	    " WHERE host <> lower(host) OR primary_name <> lower(primary_name)"),
+	assert_int_equal(raw_count(f->path,
+			     "SELECT count(*) FROM enrollments"
+			     " WHERE host <> lower(host) OR primary_name <> "
+			     "lower(primary_name)"),
 	    0);
-	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM history"
-	    " WHERE host <> lower(host) OR primary_name <> lower(primary_name)"),
+	assert_int_equal(raw_count(f->path,
+			     "SELECT count(*) FROM history"
+			     " WHERE host <> lower(host) OR primary_name <> "
+			     "lower(primary_name)"),
 	    0);
 	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM enrollments"),
 	    3);
-	assert_int_equal(raw_count(f->path, "SELECT count(*) FROM "
-	    "pragma_foreign_key_check"), 0);
+	assert_int_equal(raw_count(f->path,
+			     "SELECT count(*) FROM "
+			     "pragma_foreign_key_check"),
+	    0);
 	eca_err_clear(&err);
 	assert_int_equal(eca_store_get(f->st, "primary.example",
-	    "media1.example", &got, &err), 0);
+			     "media1.example", &got, &err),
+	    0);
 	assert_string_equal(got.host, "media1.example");
-	assert_int_equal(eca_store_get(f->st, "primary.example", "h1.example",
-	    &got, &err), 0);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "h1.example", &got, &err),
+	    0);
 	assert_int_equal(got.state, ECA_STATE_BANNED);
 	assert_int_equal(eca_store_history(f->st, "primary.example",
-	    "media1.example", 10, &h, &n, &err), 0);
+			     "media1.example", 10, &h, &n, &err),
+	    0);
 	assert_int_equal(n, 1);
 	free(h);
 	/* Opening again does not migrate twice. */
@@ -1161,11 +1209,14 @@ test_store_refuses_names_not_in_canonical_form(void **state)
 	assert_int_equal(eca_store_put(f->st, &r, &err), ECA_ERR_INTERNAL);
 	eca_store_rollback(f->st);
 	assert_int_equal(eca_store_get(f->st, "primary.example",
-	    "Media1.example", &got, &err), ECA_ERR_INTERNAL);
+			     "Media1.example", &got, &err),
+	    ECA_ERR_INTERNAL);
 	assert_int_equal(eca_store_get(f->st, "PRIMARY.example",
-	    "media1.example", &got, &err), ECA_ERR_INTERNAL);
+			     "media1.example", &got, &err),
+	    ECA_ERR_INTERNAL);
 	assert_int_equal(eca_store_history(f->st, "primary.example",
-	    "MEDIA1.example", 10, &h, &n, &err), ECA_ERR_INTERNAL);
+			     "MEDIA1.example", 10, &h, &n, &err),
+	    ECA_ERR_INTERNAL);
 	assert_null(h);
 }
 
@@ -1176,11 +1227,12 @@ test_state_and_method_names_round_trip(void **state)
 
 	(void)state;
 	for (s = ECA_STATE_ENROLLED; s <= ECA_STATE_REVOKED; s++)
-		assert_int_equal(eca_state_from_name(eca_state_name(
-		    (enum eca_state)s)), s);
+		assert_int_equal(
+		    eca_state_from_name(eca_state_name((enum eca_state)s)), s);
 	for (s = ECA_METHOD_AUTO; s <= ECA_METHOD_ADMIN; s++)
-		assert_int_equal(eca_method_from_name(eca_method_name(
-		    (enum eca_method)s)), s);
+		assert_int_equal(
+		    eca_method_from_name(eca_method_name((enum eca_method)s)),
+		    s);
 	assert_string_equal(eca_state_name(ECA_STATE_CONFLICT), "CONFLICT");
 	assert_string_equal(eca_method_name(ECA_METHOD_MANUAL), "MANUAL");
 	assert_int_equal(eca_state_from_name("conflict"), ECA_STATE_CONFLICT);
@@ -1215,7 +1267,8 @@ test_candidate_of_unknown_host_is_refused(void **state)
 	assert_int_equal(eca_store_begin(f->st, &err), 0);
 	/* a candidate belongs to a record */
 	assert_int_equal(eca_store_candidate_put(f->st, "primary.example",
-	    "nobody.example", &c, &err), ECA_ERR_DB);
+			     "nobody.example", &c, &err),
+	    ECA_ERR_DB);
 	eca_store_rollback(f->st);
 }
 
@@ -1231,10 +1284,12 @@ test_candidate_delete_of_one_not_waiting_is_not_found(void **state)
 	put_committed(f->st, &r);
 	assert_int_equal(eca_store_begin(f->st, &err), 0);
 	assert_int_equal(eca_store_candidate_del(f->st, "primary.example",
-	    "a.example", "00", &err), ECA_ERR_NOT_FOUND);
+			     "a.example", "00", &err),
+	    ECA_ERR_NOT_FOUND);
 	/* all of none is fine */
 	assert_int_equal(eca_store_candidate_del(f->st, "primary.example",
-	    "a.example", NULL, &err), 0);
+			     "a.example", NULL, &err),
+	    0);
 	eca_store_rollback(f->st);
 }
 
@@ -1248,16 +1303,18 @@ test_readonly_connection_refuses_candidate_and_mapping_writes(void **state)
 	struct eca_err err;
 
 	f->st = open_rw(f);
-	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &ro,
-	    &err), 0);
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &ro, &err),
+	    0);
 	fake_cand(&c, 1, 100);
 	memset(&m, 0, sizeof(m));
 	snprintf(m.subject, sizeof(m.subject), "CN=x");
 	snprintf(m.host, sizeof(m.host), "a.example");
 	assert_int_equal(eca_store_candidate_put(ro, "primary.example",
-	    "a.example", &c, &err), ECA_ERR_INTERNAL);
+			     "a.example", &c, &err),
+	    ECA_ERR_INTERNAL);
 	assert_int_equal(eca_store_candidate_del(ro, "primary.example",
-	    "a.example", NULL, &err), ECA_ERR_INTERNAL);
+			     "a.example", NULL, &err),
+	    ECA_ERR_INTERNAL);
 	assert_int_equal(eca_store_dnmap_put(ro, "primary.example", &m, &err),
 	    ECA_ERR_INTERNAL);
 	eca_store_close(ro);
@@ -1278,19 +1335,23 @@ test_candidates_are_kept_distinct_and_oldest_first(void **state)
 	assert_int_equal(eca_store_begin(f->st, &err), 0);
 	fake_cand(&c, 2, 100);
 	assert_int_equal(eca_store_candidate_put(f->st, "primary.example",
-	    "a.example", &c, &err), 0);
+			     "a.example", &c, &err),
+	    0);
 	fake_cand(&c, 3, 101);
 	assert_int_equal(eca_store_candidate_put(f->st, "primary.example",
-	    "a.example", &c, &err), 0);
+			     "a.example", &c, &err),
+	    0);
 	/* the first one again: a sighting, first time and source kept */
 	fake_cand(&c, 2, 105);
 	snprintf(c.source, sizeof(c.source), "elsewhere");
 	assert_int_equal(eca_store_candidate_put(f->st, "primary.example",
-	    "a.example", &c, &err), 0);
+			     "a.example", &c, &err),
+	    0);
 	assert_int_equal(eca_store_commit(f->st, &err), 0);
 
 	assert_int_equal(eca_store_candidates(f->st, "primary.example",
-	    "a.example", &list, &n, &err), 0);
+			     "a.example", &list, &n, &err),
+	    0);
 	assert_int_equal(n, 2);
 	fake_cand(&c, 2, 100);
 	assert_cert_equal(&list[0].cert, &c.cert);
@@ -1300,27 +1361,32 @@ test_candidates_are_kept_distinct_and_oldest_first(void **state)
 	fake_cand(&c, 3, 101);
 	assert_cert_equal(&list[1].cert, &c.cert);
 	free(list);
-	assert_int_equal(eca_store_get(f->st, "primary.example", "a.example",
-	    &got, &err), 0);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    0);
 	assert_int_equal(got.ncandidates, 2);
 
 	/* drop exactly one, then the rest */
 	assert_int_equal(eca_store_begin(f->st, &err), 0);
 	assert_int_equal(eca_store_candidate_del(f->st, "primary.example",
-	    "a.example", c.cert.fingerprint, &err), 0);
+			     "a.example", c.cert.fingerprint, &err),
+	    0);
 	assert_int_equal(eca_store_commit(f->st, &err), 0);
 	assert_int_equal(eca_store_candidates(f->st, "primary.example",
-	    "a.example", &list, &n, &err), 0);
+			     "a.example", &list, &n, &err),
+	    0);
 	assert_int_equal(n, 1);
 	fake_cand(&c, 2, 100);
 	assert_string_equal(list[0].cert.fingerprint, c.cert.fingerprint);
 	free(list);
 	assert_int_equal(eca_store_begin(f->st, &err), 0);
 	assert_int_equal(eca_store_candidate_del(f->st, "primary.example",
-	    "a.example", NULL, &err), 0);
+			     "a.example", NULL, &err),
+	    0);
 	assert_int_equal(eca_store_commit(f->st, &err), 0);
 	assert_int_equal(eca_store_candidates(f->st, "primary.example",
-	    "a.example", &list, &n, &err), 0);
+			     "a.example", &list, &n, &err),
+	    0);
 	assert_int_equal(n, 0);
 	assert_null(list);
 }
@@ -1347,13 +1413,17 @@ test_migration_moves_the_waiting_candidate(void **state)
 	f->st = NULL;
 	/* back to a schema-3 file: one candidate in the record only */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE candidates; DROP TABLE "
-	    "dn_map; PRAGMA user_version = 3;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+			     "DROP TABLE candidates; DROP TABLE "
+			     "dn_map; PRAGMA user_version = 3;",
+			     NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 	f->st = open_rw(f);
 	assert_int_equal(raw_user_version(f->path), 5);
 	assert_int_equal(eca_store_candidates(f->st, "primary.example",
-	    "a.example", &list, &n, &err), 0);
+			     "a.example", &list, &n, &err),
+	    0);
 	assert_int_equal(n, 1);
 	assert_cert_equal(&list[0].cert, &r.candidate);
 	assert_int_equal(list[0].at, 1760000000);
@@ -1362,8 +1432,8 @@ test_migration_moves_the_waiting_candidate(void **state)
 }
 
 static void
-map_put(struct fixture *f, const char *subject, const char *host,
-    int removed, int expect)
+map_put(struct fixture *f, const char *subject, const char *host, int removed,
+    int expect)
 {
 	struct eca_dnmap m;
 	struct eca_err err;
@@ -1377,8 +1447,8 @@ map_put(struct fixture *f, const char *subject, const char *host,
 	snprintf(m.actor, sizeof(m.actor), "local:0");
 	assert_int_equal(eca_store_begin(f->st, &err), 0);
 	assert_int_equal(eca_store_next_version(f->st, &m.version, &err), 0);
-	assert_int_equal(eca_store_dnmap_put(f->st, "primary.example", &m,
-	    &err), expect);
+	assert_int_equal(
+	    eca_store_dnmap_put(f->st, "primary.example", &m, &err), expect);
 	if (expect == 0)
 		assert_int_equal(eca_store_commit(f->st, &err), 0);
 	else
@@ -1394,9 +1464,11 @@ test_mapping_of_unknown_subject_or_host_is_not_found(void **state)
 
 	f->st = open_rw(f);
 	assert_int_equal(eca_store_dnmap_by_subject(f->st, "primary.example",
-	    "CN=x", &m, &err), ECA_ERR_NOT_FOUND);
+			     "CN=x", &m, &err),
+	    ECA_ERR_NOT_FOUND);
 	assert_int_equal(eca_store_dnmap_by_host(f->st, "primary.example",
-	    "a.example", &m, &err), ECA_ERR_NOT_FOUND);
+			     "a.example", &m, &err),
+	    ECA_ERR_NOT_FOUND);
 }
 
 static void
@@ -1421,41 +1493,48 @@ test_mappings_add_remove_list_and_changes(void **state)
 	size_t n = 0;
 
 	f->st = open_rw(f);
-	map_put(f, "CN=b", "b.example", 0, 0);		/* version 1 */
-	map_put(f, "CN=a", "a.example", 0, 0);		/* version 2 */
+	map_put(f, "CN=b", "b.example", 0, 0); /* version 1 */
+	map_put(f, "CN=a", "a.example", 0, 0); /* version 2 */
 	assert_int_equal(eca_store_dnmap_by_subject(f->st, "primary.example",
-	    "CN=a", &m, &err), 0);
+			     "CN=a", &m, &err),
+	    0);
 	assert_string_equal(m.host, "a.example");
 	assert_string_equal(m.actor, "local:0");
 	assert_int_equal(m.version, 2);
 	assert_int_equal(eca_store_dnmap_by_host(f->st, "primary.example",
-	    "b.example", &m, &err), 0);
+			     "b.example", &m, &err),
+	    0);
 	assert_string_equal(m.subject, "CN=b");
 	/* live ones by host */
 	assert_int_equal(eca_store_dnmaps(f->st, "primary.example", -1, 100,
-	    &list, &n, &err), 0);
+			     &list, &n, &err),
+	    0);
 	assert_int_equal(n, 2);
 	assert_string_equal(list[0].host, "a.example");
 	free(list);
 	/* a removal keeps the row with a new version */
-	map_put(f, "CN=b", "b.example", 1, 0);		/* version 3 */
+	map_put(f, "CN=b", "b.example", 1, 0); /* version 3 */
 	assert_int_equal(eca_store_dnmap_by_subject(f->st, "primary.example",
-	    "CN=b", &m, &err), ECA_ERR_NOT_FOUND);
+			     "CN=b", &m, &err),
+	    ECA_ERR_NOT_FOUND);
 	assert_int_equal(eca_store_dnmaps(f->st, "primary.example", -1, 100,
-	    &list, &n, &err), 0);
+			     &list, &n, &err),
+	    0);
 	assert_int_equal(n, 1);
 	free(list);
 	/* the roster's view: every change after a version, in order */
-	assert_int_equal(eca_store_dnmaps(f->st, "primary.example", 1, 100,
-	    &list, &n, &err), 0);
+	assert_int_equal(
+	    eca_store_dnmaps(f->st, "primary.example", 1, 100, &list, &n, &err),
+	    0);
 	assert_int_equal(n, 2);
 	assert_string_equal(list[0].subject, "CN=a");
 	assert_int_equal(list[1].removed, 1);
 	assert_int_equal(list[1].version, 3);
 	free(list);
 	/* another primary sees none */
-	assert_int_equal(eca_store_dnmaps(f->st, "other.example", 0, 100,
-	    &list, &n, &err), 0);
+	assert_int_equal(
+	    eca_store_dnmaps(f->st, "other.example", 0, 100, &list, &n, &err),
+	    0);
 	assert_int_equal(n, 0);
 	free(list);
 }
@@ -1466,48 +1545,48 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_migration_3_refuses_two_spellings_of_one_host),
-		T(test_migration_3_refuses_a_name_that_is_no_host_name),
-		T(test_migration_3_folds_names_to_lower_case),
-		T(test_store_refuses_names_not_in_canonical_form),
-		T(test_open_in_unwritable_directory_fails_cleanly),
-		T(test_open_in_mode_0500_directory_fails_unless_root),
-		T(test_open_of_postgresql_uri_says_not_built),
-		T(test_open_of_unknown_scheme_or_empty_path_is_refused),
-		T(test_readonly_open_of_missing_file_is_not_found),
-		T(test_readonly_open_of_empty_file_is_not_found),
-		T(test_readonly_connection_refuses_writes),
-		T(test_get_of_missing_host_is_not_found),
-		T(test_newer_schema_version_is_refused),
-		T(test_negative_schema_version_is_refused),
-		T(test_duplicate_host_id_is_refused),
-		T(test_put_of_unterminated_field_is_refused),
-		T(test_history_of_unknown_host_is_refused),
-		T(test_rollback_leaves_nothing),
-		T(test_rollback_to_savepoint_undoes_only_that_step),
-		T(test_second_writer_gets_busy_after_timeout),
-		T(test_put_get_round_trips_every_field),
-		T(test_every_state_method_and_role_is_stored),
-		T(test_records_are_kept_per_primary),
-		T(test_list_filters_by_state_and_pages_after_host),
-		T(test_list_grows_past_its_first_allocation),
-		T(test_history_is_oldest_first_and_limited),
-		T(test_versions_increase_across_transactions_and_reopen),
-		T(test_new_file_is_migrated_and_sets_user_version),
-		T(test_reopen_keeps_data),
-		T(test_killed_writer_keeps_commits_and_loses_the_rest),
-		T(test_readonly_connection_sees_committed_writes),
-		T(test_database_file_is_created_mode_0600),
-		T(test_existing_file_open_to_others_is_made_private),
-		T(test_state_and_method_names_round_trip),
-		T(test_candidate_of_unknown_host_is_refused),
-		T(test_candidate_delete_of_one_not_waiting_is_not_found),
-		T(test_readonly_connection_refuses_candidate_and_mapping_writes),
-		T(test_mapping_of_unknown_subject_or_host_is_not_found),
-		T(test_host_with_two_live_subjects_is_refused),
-		T(test_candidates_are_kept_distinct_and_oldest_first),
-		T(test_migration_moves_the_waiting_candidate),
-		T(test_mappings_add_remove_list_and_changes),
+	    T(test_migration_3_refuses_two_spellings_of_one_host),
+	    T(test_migration_3_refuses_a_name_that_is_no_host_name),
+	    T(test_migration_3_folds_names_to_lower_case),
+	    T(test_store_refuses_names_not_in_canonical_form),
+	    T(test_open_in_unwritable_directory_fails_cleanly),
+	    T(test_open_in_mode_0500_directory_fails_unless_root),
+	    T(test_open_of_postgresql_uri_says_not_built),
+	    T(test_open_of_unknown_scheme_or_empty_path_is_refused),
+	    T(test_readonly_open_of_missing_file_is_not_found),
+	    T(test_readonly_open_of_empty_file_is_not_found),
+	    T(test_readonly_connection_refuses_writes),
+	    T(test_get_of_missing_host_is_not_found),
+	    T(test_newer_schema_version_is_refused),
+	    T(test_negative_schema_version_is_refused),
+	    T(test_duplicate_host_id_is_refused),
+	    T(test_put_of_unterminated_field_is_refused),
+	    T(test_history_of_unknown_host_is_refused),
+	    T(test_rollback_leaves_nothing),
+	    T(test_rollback_to_savepoint_undoes_only_that_step),
+	    T(test_second_writer_gets_busy_after_timeout),
+	    T(test_put_get_round_trips_every_field),
+	    T(test_every_state_method_and_role_is_stored),
+	    T(test_records_are_kept_per_primary),
+	    T(test_list_filters_by_state_and_pages_after_host),
+	    T(test_list_grows_past_its_first_allocation),
+	    T(test_history_is_oldest_first_and_limited),
+	    T(test_versions_increase_across_transactions_and_reopen),
+	    T(test_new_file_is_migrated_and_sets_user_version),
+	    T(test_reopen_keeps_data),
+	    T(test_killed_writer_keeps_commits_and_loses_the_rest),
+	    T(test_readonly_connection_sees_committed_writes),
+	    T(test_database_file_is_created_mode_0600),
+	    T(test_existing_file_open_to_others_is_made_private),
+	    T(test_state_and_method_names_round_trip),
+	    T(test_candidate_of_unknown_host_is_refused),
+	    T(test_candidate_delete_of_one_not_waiting_is_not_found),
+	    T(test_readonly_connection_refuses_candidate_and_mapping_writes),
+	    T(test_mapping_of_unknown_subject_or_host_is_not_found),
+	    T(test_host_with_two_live_subjects_is_refused),
+	    T(test_candidates_are_kept_distinct_and_oldest_first),
+	    T(test_migration_moves_the_waiting_candidate),
+	    T(test_mappings_add_remove_list_and_changes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

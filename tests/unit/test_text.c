@@ -16,41 +16,38 @@
 struct tcase {
 	const char *name;
 	const char *in;
-	size_t len;		/* 0: strlen(in) */
+	size_t len; /* 0: strlen(in) */
 	size_t outlen;
 	const char *want;
 };
 
 static const struct tcase cases[] = {
-	/* Negative cases: what an attacker sends. */
-	{ "ESC sequence", "\x1b[2J\x1b]0;pwned\x07", 0, 64,
-	    "\\x1b[2J\\x1b]0;pwned\\x07" },
-	{ "fake log line", "/zz\n2026-01-01 ecad: ok", 0, 64,
-	    "/zz\\x0a2026-01-01 ecad: ok" },
-	{ "carriage return", "a\rb", 0, 16, "a\\x0db" },
-	{ "embedded NUL", "a\0b", 3, 16, "a\\x00b" },
-	{ "DEL", "\x7f", 0, 16, "\\x7f" },
-	{ "non-ASCII (UTF-8)", "caf\xc3\xa9", 0, 32, "caf\\xc3\\xa9" },
-	{ "invalid UTF-8", "\xff\xfe", 0, 32, "\\xff\\xfe" },
-	{ "backslash is escaped (unambiguous)", "a\\x41", 0, 32,
-	    "a\\x5cx41" },
-	{ "tab", "a\tb", 0, 16, "a\\x09b" },
-	/* Cuts. */
-	{ "cut plain text", "abcdefghij", 0, 8, "abcd..." },
-	{ "cut never splits an escape", "ab\x1b\x1b\x1b", 0, 10,
-	    "ab\\x1b..." },
-	{ "cut drops a whole escape for the dots", "ab\x1b\x1b", 0, 9,
-	    "ab..." },
-	{ "escape exactly fits", "\x1b", 0, 5, "\\x1b" },
-	{ "escape one short", "\x1b", 0, 4, "..." },
-	{ "tiny buffer, no room for dots", "abcdef", 0, 3, "ab" },
-	{ "one byte buffer", "abc", 0, 1, "" },
-	{ "NULL input", NULL, 5, 8, "" },
-	/* Plain text passes unchanged. */
-	{ "empty", "", 0, 8, "" },
-	{ "host name", "media1.example", 0, 64, "media1.example" },
-	{ "path", "/v1/enrollments/h-1", 0, 64, "/v1/enrollments/h-1" },
-	{ "exactly fits", "abc", 0, 4, "abc" },
+    /* Negative cases: what an attacker sends. */
+    {"ESC sequence", "\x1b[2J\x1b]0;pwned\x07", 0, 64,
+	"\\x1b[2J\\x1b]0;pwned\\x07"},
+    {"fake log line", "/zz\n2026-01-01 ecad: ok", 0, 64,
+	"/zz\\x0a2026-01-01 ecad: ok"},
+    {"carriage return", "a\rb", 0, 16, "a\\x0db"},
+    {"embedded NUL", "a\0b", 3, 16, "a\\x00b"},
+    {"DEL", "\x7f", 0, 16, "\\x7f"},
+    {"non-ASCII (UTF-8)", "caf\xc3\xa9", 0, 32, "caf\\xc3\\xa9"},
+    {"invalid UTF-8", "\xff\xfe", 0, 32, "\\xff\\xfe"},
+    {"backslash is escaped (unambiguous)", "a\\x41", 0, 32, "a\\x5cx41"},
+    {"tab", "a\tb", 0, 16, "a\\x09b"},
+    /* Cuts. */
+    {"cut plain text", "abcdefghij", 0, 8, "abcd..."},
+    {"cut never splits an escape", "ab\x1b\x1b\x1b", 0, 10, "ab\\x1b..."},
+    {"cut drops a whole escape for the dots", "ab\x1b\x1b", 0, 9, "ab..."},
+    {"escape exactly fits", "\x1b", 0, 5, "\\x1b"},
+    {"escape one short", "\x1b", 0, 4, "..."},
+    {"tiny buffer, no room for dots", "abcdef", 0, 3, "ab"},
+    {"one byte buffer", "abc", 0, 1, ""},
+    {"NULL input", NULL, 5, 8, ""},
+    /* Plain text passes unchanged. */
+    {"empty", "", 0, 8, ""},
+    {"host name", "media1.example", 0, 64, "media1.example"},
+    {"path", "/v1/enrollments/h-1", 0, 64, "/v1/enrollments/h-1"},
+    {"exactly fits", "abc", 0, 4, "abc"},
 };
 
 static void
@@ -79,7 +76,7 @@ test_table(void **state)
 static void
 test_zero_outlen_writes_nothing(void **state)
 {
-	char out[4] = { 'Z', 'Z', 'Z', 'Z' };
+	char out[4] = {'Z', 'Z', 'Z', 'Z'};
 
 	(void)state;
 	assert_int_equal(eca_text_sanitize("abc", 3, out, 0), 0);
@@ -106,7 +103,7 @@ test_no_byte_outside_printable_ascii(void **state)
 static void
 test_hex_both_cases(void **state)
 {
-	const unsigned char raw[] = { 0x00, 0x9f, 0xa0, 0xff };
+	const unsigned char raw[] = {0x00, 0x9f, 0xa0, 0xff};
 	char out[2 * sizeof(raw) + 1];
 
 	(void)state;
@@ -139,11 +136,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_zero_outlen_writes_nothing),
-		cmocka_unit_test(test_no_byte_outside_printable_ascii),
-		cmocka_unit_test(test_hex_both_cases),
-		cmocka_unit_test(test_times_are_utc_in_two_spellings),
+	    cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_zero_outlen_writes_nothing),
+	    cmocka_unit_test(test_no_byte_outside_printable_ascii),
+	    cmocka_unit_test(test_hex_both_cases),
+	    cmocka_unit_test(test_times_are_utc_in_two_spellings),
 	};
 
 	return cmocka_run_group_tests_name("text", tests, NULL, NULL);

@@ -42,7 +42,7 @@ group_teardown(void **state)
 static struct eca_cred *
 make_cred(struct testca *c, const char *name)
 {
-	struct testca_leaf_opts o = { .cn = name, .san = name };
+	struct testca_leaf_opts o = {.cn = name, .san = name};
 	struct eca_cred *cred;
 
 	assert_non_null(cred = calloc(1, sizeof(*cred)));
@@ -157,10 +157,8 @@ tls11_ctx(const SSL_METHOD *method, struct eca_cred *cred)
 	SSL_CTX *ctx;
 
 	assert_non_null(ctx = SSL_CTX_new(method));
-	assert_int_equal(SSL_CTX_set_min_proto_version(ctx, TLS1_1_VERSION),
-	    1);
-	assert_int_equal(SSL_CTX_set_max_proto_version(ctx, TLS1_1_VERSION),
-	    1);
+	assert_int_equal(SSL_CTX_set_min_proto_version(ctx, TLS1_1_VERSION), 1);
+	assert_int_equal(SSL_CTX_set_max_proto_version(ctx, TLS1_1_VERSION), 1);
 	assert_int_equal(SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0"), 1);
 	if (cred != NULL) {
 		assert_int_equal(SSL_CTX_use_certificate(ctx, cred->leaf), 1);
@@ -221,8 +219,7 @@ test_tls12_without_forward_secrecy_is_refused(void **state)
 	assert_non_null(cctx = SSL_CTX_new(TLS_client_method()));
 	assert_int_equal(SSL_CTX_set_max_proto_version(cctx, TLS1_2_VERSION),
 	    1);
-	assert_int_equal(SSL_CTX_set_cipher_list(cctx, "AES128-GCM-SHA256"),
-	    1);
+	assert_int_equal(SSL_CTX_set_cipher_list(cctx, "AES128-GCM-SHA256"), 1);
 	conn_open(&k, server_ctx(srv), cctx);
 	assert_int_equal(handshake(&k), -1);
 	conn_close(&k);
@@ -275,8 +272,8 @@ test_untrusted_client_completes_handshake_and_policy_refuses_it(void **state)
 {
 	struct eca_cred *srv = make_cred(ca, "server.example");
 	struct eca_cred *cli = make_cred(rogue, "client.example");
-	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, NULL, NULL };
+	struct eca_peer_policy pol = {NULL, NULL, ECA_ID_SAN, 0, NULL,
+	    ECA_CRL_DISABLE, NULL, NULL, NULL};
 	STACK_OF(X509) *chain = NULL;
 	struct eca_err err;
 	X509 *leaf = NULL;
@@ -287,14 +284,15 @@ test_untrusted_client_completes_handshake_and_policy_refuses_it(void **state)
 	/* The rogue client trusts our server so that only its own
 	 * certificate is in question. */
 	cctx = client_ctx(cli);
-	assert_int_equal(X509_STORE_add_cert(SSL_CTX_get_cert_store(cctx),
-	    ca->root), 1);
+	assert_int_equal(
+	    X509_STORE_add_cert(SSL_CTX_get_cert_store(cctx), ca->root), 1);
 	conn_open(&k, server_ctx(srv), cctx);
 	assert_int_equal(handshake(&k), 0);
 	assert_int_equal(eca_tls_peer_chain(k.s, &leaf, &chain, &err), 0);
 	pol.trust = srv->trust;
 	assert_int_equal(eca_x509_check_peer(&pol, leaf, chain,
-	    "client.example", NULL, &err), ECA_ERR_UNTRUSTED);
+			     "client.example", NULL, &err),
+	    ECA_ERR_UNTRUSTED);
 	X509_free(leaf);
 	sk_X509_pop_free(chain, X509_free);
 	conn_close(&k);
@@ -361,8 +359,8 @@ check_mutual(long max_version)
 {
 	struct eca_cred *srv = make_cred(ca, "server.example");
 	struct eca_cred *cli = make_cred(ca, "client.example");
-	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, NULL, NULL };
+	struct eca_peer_policy pol = {NULL, NULL, ECA_ID_SAN, 0, NULL,
+	    ECA_CRL_DISABLE, NULL, NULL, NULL};
 	STACK_OF(X509) *chain = NULL;
 	struct eca_certinfo info;
 	struct eca_err err;
@@ -386,7 +384,8 @@ check_mutual(long max_version)
 	assert_int_equal(X509_cmp(sk_X509_value(chain, 0), ca->inter), 0);
 	pol.trust = srv->trust;
 	assert_int_equal(eca_x509_check_peer(&pol, leaf, chain,
-	    "client.example", &info, &err), 0);
+			     "client.example", &info, &err),
+	    0);
 	X509_free(leaf);
 	sk_X509_pop_free(chain, X509_free);
 
@@ -421,16 +420,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tls11_client_is_refused),
-		cmocka_unit_test(test_tls11_server_is_refused),
-		cmocka_unit_test(test_tls12_without_forward_secrecy_is_refused),
-		cmocka_unit_test(test_client_refuses_a_server_from_an_untrusted_ca),
-		cmocka_unit_test(test_handshake_without_client_cert_completes_with_no_peer_chain),
-		cmocka_unit_test(test_untrusted_client_completes_handshake_and_policy_refuses_it),
-		cmocka_unit_test(test_contexts_refuse_incomplete_credentials),
-		cmocka_unit_test(test_contexts_allow_only_tls12_and_tls13),
-		cmocka_unit_test(test_client_cert_is_visible_with_no_leaf_in_chain_tls13),
-		cmocka_unit_test(test_client_cert_is_visible_with_no_leaf_in_chain_tls12),
+	    cmocka_unit_test(test_tls11_client_is_refused),
+	    cmocka_unit_test(test_tls11_server_is_refused),
+	    cmocka_unit_test(test_tls12_without_forward_secrecy_is_refused),
+	    cmocka_unit_test(test_client_refuses_a_server_from_an_untrusted_ca),
+	    cmocka_unit_test(
+		test_handshake_without_client_cert_completes_with_no_peer_chain),
+	    cmocka_unit_test(
+		test_untrusted_client_completes_handshake_and_policy_refuses_it),
+	    cmocka_unit_test(test_contexts_refuse_incomplete_credentials),
+	    cmocka_unit_test(test_contexts_allow_only_tls12_and_tls13),
+	    cmocka_unit_test(
+		test_client_cert_is_visible_with_no_leaf_in_chain_tls13),
+	    cmocka_unit_test(
+		test_client_cert_is_visible_with_no_leaf_in_chain_tls12),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -77,21 +77,25 @@ test_read_refuses_no_path_missing_dir_and_large(void **state)
 	char p[256];
 
 	(void)state;
-	assert_int_equal(eca_util_read_file(NULL, "certificate", 10, &buf,
-	    &len, NULL, NULL, &err), ECA_ERR_CONFIG);
+	assert_int_equal(eca_util_read_file(NULL, "certificate", 10, &buf, &len,
+			     NULL, NULL, &err),
+	    ECA_ERR_CONFIG);
 	assert_non_null(strstr(err.msg, "no certificate file"));
 	path_of("missing", p, sizeof(p));
-	assert_int_equal(eca_util_read_file(p, "CRL", 10, &buf, &len, NULL,
-	    NULL, &err), ECA_ERR_UNREADABLE);
+	assert_int_equal(
+	    eca_util_read_file(p, "CRL", 10, &buf, &len, NULL, NULL, &err),
+	    ECA_ERR_UNREADABLE);
 	assert_non_null(strstr(err.msg, "cannot open CRL file"));
 	assert_null(buf);
-	assert_int_equal(eca_util_read_file(dir, "CRL", 10, &buf, &len, NULL,
-	    NULL, &err), ECA_ERR_UNREADABLE);
+	assert_int_equal(
+	    eca_util_read_file(dir, "CRL", 10, &buf, &len, NULL, NULL, &err),
+	    ECA_ERR_UNREADABLE);
 	assert_non_null(strstr(err.msg, "not a regular file"));
 	path_of("big", p, sizeof(p));
 	put(p, "0123456789A");
-	assert_int_equal(eca_util_read_file(p, "CRL", 10, &buf, &len, NULL,
-	    NULL, &err), ECA_ERR_UNREADABLE);
+	assert_int_equal(
+	    eca_util_read_file(p, "CRL", 10, &buf, &len, NULL, NULL, &err),
+	    ECA_ERR_UNREADABLE);
 	assert_non_null(strstr(err.msg, "larger than 10 bytes"));
 	unlink(p);
 }
@@ -110,8 +114,9 @@ test_read_gives_bytes_nul_and_mode(void **state)
 	path_of("ok", p, sizeof(p));
 	put(p, "0123456789");
 	assert_int_equal(chmod(p, 0640), 0);
-	assert_int_equal(eca_util_read_file(p, "CRL", 10, &buf, &len, &mode,
-	    &mtime, &err), 0);
+	assert_int_equal(
+	    eca_util_read_file(p, "CRL", 10, &buf, &len, &mode, &mtime, &err),
+	    0);
 	assert_int_equal(len, 10);
 	assert_string_equal((char *)buf, "0123456789");
 	assert_int_equal(mode & 0777, 0640);
@@ -150,8 +155,9 @@ test_abort_leaves_the_old_content(void **state)
 	assert_int_equal(eca_util_afile_write(&f, "new", 3, &err), 0);
 	eca_util_afile_abort(&f);
 	assert_int_equal(entries(), 1);
-	assert_int_equal(eca_util_read_file(p, "test", 100, &buf, &len, NULL,
-	    NULL, &err), 0);
+	assert_int_equal(
+	    eca_util_read_file(p, "test", 100, &buf, &len, NULL, NULL, &err),
+	    0);
 	assert_string_equal((char *)buf, "old");
 	eca_util_free_file(buf, len);
 	unlink(p);
@@ -171,8 +177,9 @@ test_replace_writes_with_the_mode_asked(void **state)
 	put(p, "old content, longer than the new one");
 	assert_int_equal(eca_util_replace_file(p, "new", 3, 0640, &err), 0);
 	assert_int_equal(entries(), 1);
-	assert_int_equal(eca_util_read_file(p, "test", 100, &buf, &len, &mode,
-	    NULL, &err), 0);
+	assert_int_equal(
+	    eca_util_read_file(p, "test", 100, &buf, &len, &mode, NULL, &err),
+	    0);
 	assert_int_equal(len, 3);
 	assert_string_equal((char *)buf, "new");
 	assert_int_equal(mode & 0777, 0640);
@@ -197,12 +204,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_read_refuses_no_path_missing_dir_and_large),
-		cmocka_unit_test(test_read_gives_bytes_nul_and_mode),
-		cmocka_unit_test(test_replace_refuses_a_missing_directory_and_leaves_nothing),
-		cmocka_unit_test(test_abort_leaves_the_old_content),
-		cmocka_unit_test(test_replace_writes_with_the_mode_asked),
-		cmocka_unit_test(test_mono_clock_moves_forward),
+	    cmocka_unit_test(test_read_refuses_no_path_missing_dir_and_large),
+	    cmocka_unit_test(test_read_gives_bytes_nul_and_mode),
+	    cmocka_unit_test(
+		test_replace_refuses_a_missing_directory_and_leaves_nothing),
+	    cmocka_unit_test(test_abort_leaves_the_old_content),
+	    cmocka_unit_test(test_replace_writes_with_the_mode_asked),
+	    cmocka_unit_test(test_mono_clock_moves_forward),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, setup, teardown);

@@ -20,7 +20,7 @@
 struct fx {
 	struct testca *ca;
 	X509_STORE *trust;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	X509 *leaf;
 	struct eca_vcache *vc;
 	struct eca_peer_policy policy;
@@ -120,8 +120,7 @@ test_no_cache_and_unknown_chains_are_misses(void **state)
 
 	assert_int_not_equal(eca_vcache_key(NULL, f->chain, key), 0);
 	assert_int_equal(eca_vcache_key(f->leaf, f->chain, key), 0);
-	assert_int_equal(eca_vcache_lookup(NULL, f->trust, key, time(NULL)),
-	    0);
+	assert_int_equal(eca_vcache_lookup(NULL, f->trust, key, time(NULL)), 0);
 	assert_int_equal(eca_vcache_lookup(f->vc, f->trust, key, time(NULL)),
 	    0);
 	expect_stats(f, 0, 1);
@@ -293,17 +292,17 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-		T(test_cache_needs_a_trust_store_and_slots),
-		T(test_no_cache_and_unknown_chains_are_misses),
-		T(test_untrusted_chain_is_never_remembered),
-		T(test_cached_chain_still_has_its_identity_checked),
-		T(test_cached_chain_past_its_window_is_verified_again),
-		T(test_window_bounds_are_exact),
-		T(test_another_trust_store_does_not_use_the_cache),
-		T(test_chain_is_named_by_every_certificate),
-		T(test_verified_chain_is_answered_from_the_cache),
-		T(test_full_cache_replaces_the_older_chain),
-		T(test_threads_share_one_cache),
+	    T(test_cache_needs_a_trust_store_and_slots),
+	    T(test_no_cache_and_unknown_chains_are_misses),
+	    T(test_untrusted_chain_is_never_remembered),
+	    T(test_cached_chain_still_has_its_identity_checked),
+	    T(test_cached_chain_past_its_window_is_verified_again),
+	    T(test_window_bounds_are_exact),
+	    T(test_another_trust_store_does_not_use_the_cache),
+	    T(test_chain_is_named_by_every_certificate),
+	    T(test_verified_chain_is_answered_from_the_cache),
+	    T(test_full_cache_replaces_the_older_chain),
+	    T(test_threads_share_one_cache),
 #undef T
 	};
 

@@ -19,7 +19,7 @@
 struct fx {
 	struct testca *ca;
 	X509_STORE *trust;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	X509 *leaf;
 	struct eca_certinfo info;
 	struct eca_peer_policy policy;
@@ -56,8 +56,9 @@ setup(void **state)
 	snprintf(f->entry.host_id, sizeof(f->entry.host_id),
 	    "0e5c7f0a-5a0f-4c1e-9a55-0b1d1c2e3f40");
 	f->entry.state = ECA_STATE_ENROLLED;
-	assert_int_equal(eca_roster_fp_from_hex(f->info.fingerprint,
-	    f->entry.fingerprint), 0);
+	assert_int_equal(
+	    eca_roster_fp_from_hex(f->info.fingerprint, f->entry.fingerprint),
+	    0);
 	f->entry.version = 7;
 
 	f->in.policy = &f->policy;
@@ -205,8 +206,7 @@ test_stale_roster_is_refused_roster_stale(void **state)
 }
 
 static void
-test_peer_missing_from_roster_without_autoenroll_needs_eca_enroll(
-    void **state)
+test_peer_missing_from_roster_without_autoenroll_needs_eca_enroll(void **state)
 {
 	struct fx *f = *state;
 	struct eca_verdict v;
@@ -224,8 +224,7 @@ test_peer_missing_from_roster_without_autoenroll_needs_eca_enroll(
 }
 
 static void
-test_peer_missing_from_roster_with_autoenroll_is_told_to_retry(
-    void **state)
+test_peer_missing_from_roster_with_autoenroll_is_told_to_retry(void **state)
 {
 	struct fx *f = *state;
 	struct eca_verdict v;
@@ -322,8 +321,7 @@ test_certificate_check_without_certificate_is_no_client_cert(void **state)
 	    ECA_ERR_NO_CLIENT_CERT);
 	assert_int_equal(cc.code, ECA_ERR_NO_CLIENT_CERT);
 	f->in.policy = NULL;
-	assert_int_equal(eca_verdict_check_cert(&f->in, &cc),
-	    ECA_ERR_INTERNAL);
+	assert_int_equal(eca_verdict_check_cert(&f->in, &cc), ECA_ERR_INTERNAL);
 }
 
 static void
@@ -415,25 +413,25 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
-		T(test_missing_policy_is_an_internal_error),
-		T(test_peer_without_certificate_is_refused_no_client_cert),
-		T(test_certificate_from_another_ca_is_refused_untrusted),
-		T(test_expired_certificate_is_refused_expired),
-		T(test_certificate_of_another_host_is_refused_identity_mismatch),
-		T(test_stale_roster_is_refused_roster_stale),
-		T(test_peer_missing_from_roster_without_autoenroll_needs_eca_enroll),
-		T(test_peer_missing_from_roster_with_autoenroll_is_told_to_retry),
-		T(test_removed_peer_is_refused_not_enrolled),
-		T(test_banned_peer_is_refused_banned_even_with_its_certificate),
-		T(test_revoked_enrollment_is_refused_revoked),
-		T(test_other_certificate_than_enrolled_is_refused_fingerprint_mismatch),
-		T(test_candidate_certificate_in_conflict_is_refused_conflict),
-		T(test_enrolled_certificate_is_accepted_while_a_candidate_waits),
-		T(test_certificate_check_without_certificate_is_no_client_cert),
-		T(test_refusal_of_a_certificate_check_already_run_stands),
-		T(test_certificate_check_run_first_gives_the_same_verdict),
-		T(test_enrolled_certificate_is_accepted),
-		T(test_dn_rule_judges_through_the_mapping),
+	    T(test_missing_policy_is_an_internal_error),
+	    T(test_peer_without_certificate_is_refused_no_client_cert),
+	    T(test_certificate_from_another_ca_is_refused_untrusted),
+	    T(test_expired_certificate_is_refused_expired),
+	    T(test_certificate_of_another_host_is_refused_identity_mismatch),
+	    T(test_stale_roster_is_refused_roster_stale),
+	    T(test_peer_missing_from_roster_without_autoenroll_needs_eca_enroll),
+	    T(test_peer_missing_from_roster_with_autoenroll_is_told_to_retry),
+	    T(test_removed_peer_is_refused_not_enrolled),
+	    T(test_banned_peer_is_refused_banned_even_with_its_certificate),
+	    T(test_revoked_enrollment_is_refused_revoked),
+	    T(test_other_certificate_than_enrolled_is_refused_fingerprint_mismatch),
+	    T(test_candidate_certificate_in_conflict_is_refused_conflict),
+	    T(test_enrolled_certificate_is_accepted_while_a_candidate_waits),
+	    T(test_certificate_check_without_certificate_is_no_client_cert),
+	    T(test_refusal_of_a_certificate_check_already_run_stands),
+	    T(test_certificate_check_run_first_gives_the_same_verdict),
+	    T(test_enrolled_certificate_is_accepted),
+	    T(test_dn_rule_judges_through_the_mapping),
 #undef T
 	};
 

@@ -65,8 +65,7 @@ fake_cert(struct eca_certinfo *ci, unsigned n)
 	snprintf(ci->key_desc, sizeof(ci->key_desc), "RSA 2048");
 	snprintf(ci->sig_alg, sizeof(ci->sig_alg), "sha256WithRSAEncryption");
 	snprintf(ci->cn, sizeof(ci->cn), "h%u.example", n);
-	snprintf(ci->san, sizeof(ci->san), "h%u.example,www.h%u.example", n,
-	    n);
+	snprintf(ci->san, sizeof(ci->san), "h%u.example,www.h%u.example", n, n);
 }
 
 static void
@@ -169,7 +168,7 @@ test_body_with_unknown_key_is_refused(void **state)
 	refused("{\"Host\": \"a.example\"}", "unknown field \"Host\"");
 	/* a hostile key is cut and made printable in the message */
 	refused("{\"host\": \"a.example\", \"\\u001b[31mxxxxxxxxxxxxxxxxxxxxxxx"
-	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\": 1}",
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\": 1}",
 	    "unknown field \"\\x1b[31mxxxx");
 }
 
@@ -216,10 +215,24 @@ static void
 test_body_with_invalid_host_name_is_refused(void **state)
 {
 	const char *bad[] = {
-		"", ".", "a..b", ".a.example", "a.example.", "-a.example",
-		"a-.example", "a.-b.example", "a b.example", "a/b",
-		"a.example:1556", "h\xc3\xa9.example", "a;rm -rf", "*.example",
-		"a\\u000ab", "_srv.example", "x_y.example", "media1.example.",
+	    "",
+	    ".",
+	    "a..b",
+	    ".a.example",
+	    "a.example.",
+	    "-a.example",
+	    "a-.example",
+	    "a.-b.example",
+	    "a b.example",
+	    "a/b",
+	    "a.example:1556",
+	    "h\xc3\xa9.example",
+	    "a;rm -rf",
+	    "*.example",
+	    "a\\u000ab",
+	    "_srv.example",
+	    "x_y.example",
+	    "media1.example.",
 	};
 	char buf[512];
 	size_t i;
@@ -278,8 +291,8 @@ test_body_over_the_limit_is_too_large(void **state)
 	    ECA_ERR_TOO_LARGE);
 	assert_int_equal(err.code, ECA_ERR_TOO_LARGE);
 	/* the same at exactly the limit is fine */
-	assert_int_equal(eca_wire_parse_enroll_body(big, ECA_BODY_MAX, &b,
-	    &err), 0);
+	assert_int_equal(
+	    eca_wire_parse_enroll_body(big, ECA_BODY_MAX, &b, &err), 0);
 	assert_string_equal(b.host, "a.example");
 	free(big);
 }
@@ -477,15 +490,24 @@ static void
 test_malformed_times_are_refused(void **state)
 {
 	const char *bad[] = {
-		"2025-06-15", "2025-06-15T15:06:40",
-		"2025-06-15T15:06:40+00:00",
-		"2025-06-15 15:06:40Z", "2025-06-15T15:06:40.5Z",
-		"2025-13-01T00:00:00Z", "2025-00-01T00:00:00Z",
-		"2025-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
-		"2025-04-31T00:00:00Z", "2025-06-15T24:00:00Z",
-		"2025-06-15T23:60:00Z", "2025-06-15T23:59:60Z",
-		"+025-06-15T15:06:40Z", "2025-06-15T15:06:40z",
-		"2025-06-15T15:06:40ZZ", "20a5-06-15T15:06:40Z", "now",
+	    "2025-06-15",
+	    "2025-06-15T15:06:40",
+	    "2025-06-15T15:06:40+00:00",
+	    "2025-06-15 15:06:40Z",
+	    "2025-06-15T15:06:40.5Z",
+	    "2025-13-01T00:00:00Z",
+	    "2025-00-01T00:00:00Z",
+	    "2025-02-29T00:00:00Z",
+	    "1900-02-29T00:00:00Z",
+	    "2025-04-31T00:00:00Z",
+	    "2025-06-15T24:00:00Z",
+	    "2025-06-15T23:60:00Z",
+	    "2025-06-15T23:59:60Z",
+	    "+025-06-15T15:06:40Z",
+	    "2025-06-15T15:06:40z",
+	    "2025-06-15T15:06:40ZZ",
+	    "20a5-06-15T15:06:40Z",
+	    "now",
 	};
 	int64_t t;
 	size_t i;
@@ -538,9 +560,9 @@ test_error_message_is_kept_whole_but_without_controls(void **state)
 	memset(msg, 'm', sizeof(msg) - 1);
 	msg[sizeof(msg) - 1] = '\0';
 	msg[10] = '\n';
-	memcpy(msg + 20, "\xc3\xa9", 2);	/* escaped too */
-	j = json_pack("{s:{s:s,s:s}}", "error", "code", "CONFLICT",
-	    "message", msg);
+	memcpy(msg + 20, "\xc3\xa9", 2); /* escaped too */
+	j = json_pack("{s:{s:s,s:s}}", "error", "code", "CONFLICT", "message",
+	    msg);
 	assert_int_equal(eca_wire_parse_error(j, &err), ECA_ERR_CONFLICT);
 	json_decref(j);
 	/* Whole, with the three odd bytes written as \xNN. */
@@ -560,10 +582,12 @@ test_valid_host_names_are_accepted(void **state)
 	const struct {
 		const char *in, *canon;
 	} good[] = {
-		{ "a", "a" }, { "A", "a" }, { "host-1", "host-1" },
-		{ "Host-1.Example.COM", "host-1.example.com" },
-		{ "123.example", "123.example" },
-		{ "XN--bcher-kva.example", "xn--bcher-kva.example" },
+	    {"a", "a"},
+	    {"A", "a"},
+	    {"host-1", "host-1"},
+	    {"Host-1.Example.COM", "host-1.example.com"},
+	    {"123.example", "123.example"},
+	    {"XN--bcher-kva.example", "xn--bcher-kva.example"},
 	};
 	struct eca_enroll_body b;
 	struct eca_err err;
@@ -601,15 +625,19 @@ test_body_defaults_and_all_fields(void **state)
 	assert_int_equal(b.role, ECA_ROLE_CLIENT);
 	assert_int_equal(b.method, ECA_METHOD_MANUAL);
 	assert_int_equal(body("  {\"force\": true, \"precheck\": true, "
-	    "\"role\": \"media\", \"method\": \"auto\", "
-	    "\"host\": \"B-2.example\"}\n", &b, &err), 0);
+			      "\"role\": \"media\", \"method\": \"auto\", "
+			      "\"host\": \"B-2.example\"}\n",
+			     &b, &err),
+	    0);
 	assert_string_equal(b.host, "b-2.example");
 	assert_int_equal(b.precheck, 1);
 	assert_int_equal(b.force, 1);
 	assert_int_equal(b.role, ECA_ROLE_MEDIA);
 	assert_int_equal(b.method, ECA_METHOD_AUTO);
 	assert_int_equal(body("{\"host\": \"p\", \"role\": \"primary\", "
-	    "\"method\": \"manual\", \"force\": false}", &b, &err), 0);
+			      "\"method\": \"manual\", \"force\": false}",
+			     &b, &err),
+	    0);
 	assert_int_equal(b.role, ECA_ROLE_PRIMARY);
 	assert_int_equal(b.force, 0);
 }
@@ -626,17 +654,20 @@ test_certinfo_has_the_documented_shape(void **state)
 	j = eca_wire_certinfo(&ci);
 	assert_non_null(j);
 	assert_int_equal(json_object_size(j), 11);
-	assert_string_equal(json_string_value(json_object_get(j,
-	    "fingerprint")), ci.fingerprint);
-	assert_string_equal(json_string_value(json_object_get(j,
-	    "spki_fingerprint")), ci.spki_fingerprint);
+	assert_string_equal(
+	    json_string_value(json_object_get(j, "fingerprint")),
+	    ci.fingerprint);
+	assert_string_equal(
+	    json_string_value(json_object_get(j, "spki_fingerprint")),
+	    ci.spki_fingerprint);
 	assert_string_equal(json_string_value(json_object_get(j, "key")),
 	    "RSA 2048");
-	assert_string_equal(json_string_value(json_object_get(j,
-	    "signature_algorithm")), "sha256WithRSAEncryption");
+	assert_string_equal(
+	    json_string_value(json_object_get(j, "signature_algorithm")),
+	    "sha256WithRSAEncryption");
 	eca_wire_time(ci.not_before, buf, sizeof(buf));
-	assert_string_equal(json_string_value(json_object_get(j,
-	    "not_before")), buf);
+	assert_string_equal(json_string_value(json_object_get(j, "not_before")),
+	    buf);
 	san = json_object_get(j, "san");
 	assert_true(json_is_array(san));
 	assert_int_equal(json_array_size(san), 2);
@@ -650,8 +681,9 @@ test_certinfo_has_the_documented_shape(void **state)
 	json_decref(j);
 	snprintf(ci.san, sizeof(ci.san), "a.example, b.example");
 	j = eca_wire_certinfo(&ci);
-	assert_string_equal(json_string_value(json_array_get(
-	    json_object_get(j, "san"), 1)), "b.example");
+	assert_string_equal(
+	    json_string_value(json_array_get(json_object_get(j, "san"), 1)),
+	    "b.example");
 	json_decref(j);
 }
 
@@ -713,14 +745,14 @@ test_enrollment_has_the_documented_shape(void **state)
 	    "ENROLLED");
 	assert_string_equal(json_string_value(json_object_get(j, "method")),
 	    "MANUAL");
-	assert_string_equal(json_string_value(json_object_get(j,
-	    "enrolled_at")), "2025-06-15T15:06:40Z");
-	assert_int_equal(json_integer_value(json_object_get(j, "version")),
-	    42);
+	assert_string_equal(
+	    json_string_value(json_object_get(j, "enrolled_at")),
+	    "2025-06-15T15:06:40Z");
+	assert_int_equal(json_integer_value(json_object_get(j, "version")), 42);
 	assert_true(json_is_object(json_object_get(j, "certificate")));
 	assert_null(json_object_get(j, "candidate"));
-	assert_int_equal(json_integer_value(json_object_get(j,
-	    "candidate_count")), 0);
+	assert_int_equal(
+	    json_integer_value(json_object_get(j, "candidate_count")), 0);
 	assert_int_equal(json_object_size(j), 13);
 	json_decref(j);
 
@@ -786,8 +818,8 @@ static void
 test_history_entry_has_the_documented_shape(void **state)
 {
 	struct eca_history_entry h;
-	const char *keys[] = { "id", "host", "host_id", "event", "state",
-	    "fingerprint", "spki_fingerprint", "actor", "source", "at" };
+	const char *keys[] = {"id", "host", "host_id", "event", "state",
+	    "fingerprint", "spki_fingerprint", "actor", "source", "at"};
 	json_t *j;
 	size_t i;
 
@@ -838,7 +870,8 @@ test_error_round_trips(void **state)
 	/* no message: the generic sentence */
 	j = eca_wire_error(ECA_ERR_BANNED, NULL);
 	assert_string_equal(json_string_value(json_object_get(
-	    json_object_get(j, "error"), "message")), "host is banned");
+				json_object_get(j, "error"), "message")),
+	    "host is banned");
 	json_decref(j);
 }
 
@@ -849,13 +882,13 @@ test_time_format_both_ways(void **state)
 		int64_t t;
 		const char *s;
 	} cases[] = {
-		{ 1750000000, "2025-06-15T15:06:40Z" },
-		{ 951825600, "2000-02-29T12:00:00Z" },
-		{ 1, "1970-01-01T00:00:01Z" },
-		{ -1, "1969-12-31T23:59:59Z" },
-		{ 253402300799LL, "9999-12-31T23:59:59Z" },
-		{ -62167219200LL, "0000-01-01T00:00:00Z" },
-		{ 4107542400LL, "2100-03-01T00:00:00Z" },
+	    {1750000000, "2025-06-15T15:06:40Z"},
+	    {951825600, "2000-02-29T12:00:00Z"},
+	    {1, "1970-01-01T00:00:01Z"},
+	    {-1, "1969-12-31T23:59:59Z"},
+	    {253402300799LL, "9999-12-31T23:59:59Z"},
+	    {-62167219200LL, "0000-01-01T00:00:00Z"},
+	    {4107542400LL, "2100-03-01T00:00:00Z"},
 	};
 	char buf[32];
 	int64_t t;
@@ -900,19 +933,20 @@ test_decision_body_without_fingerprint_is_refused(void **state)
 	    ECA_ERR_FINGERPRINT_REQUIRED);
 	assert_int_equal(eca_wire_parse_decision_body("[]", 2, fp, &err),
 	    ECA_ERR_BAD_REQUEST);
-	assert_int_equal(eca_wire_parse_decision_body("{\"fingerprint\":1}",
-	    17, fp, &err), ECA_ERR_BAD_REQUEST);
+	assert_int_equal(
+	    eca_wire_parse_decision_body("{\"fingerprint\":1}", 17, fp, &err),
+	    ECA_ERR_BAD_REQUEST);
 	assert_int_equal(eca_wire_parse_decision_body(
-	    "{\"fingerprint\":\"abc\"}", 21, fp, &err), ECA_ERR_BAD_REQUEST);
+			     "{\"fingerprint\":\"abc\"}", 21, fp, &err),
+	    ECA_ERR_BAD_REQUEST);
 	assert_int_equal(eca_wire_parse_decision_body(
-	    "{\"fingerprint\":\"\",\"x\":1}", 24, fp, &err),
+			     "{\"fingerprint\":\"\",\"x\":1}", 24, fp, &err),
 	    ECA_ERR_BAD_REQUEST);
 	assert_non_null(strstr(err.msg, "unknown field"));
 	assert_string_equal(fp, "");
 	assert_int_equal(eca_err_http_status(ECA_ERR_FINGERPRINT_REQUIRED),
 	    400);
-	assert_int_equal(eca_err_http_status(ECA_ERR_TOO_MANY_CANDIDATES),
-	    409);
+	assert_int_equal(eca_err_http_status(ECA_ERR_TOO_MANY_CANDIDATES), 409);
 	assert_int_equal(eca_err_exit_code(ECA_ERR_TOO_MANY_CANDIDATES), 5);
 }
 
@@ -939,7 +973,8 @@ test_fingerprints_are_normalized(void **state)
 	/* upper case with colons, as openssl prints it */
 	for (i = 0; want[i] != '\0'; i++) {
 		in[o++] = (char)((want[i] >= 'a' && want[i] <= 'f') ?
-		    want[i] - 'a' + 'A' : want[i]);
+			want[i] - 'a' + 'A' :
+			want[i]);
 		if (i % 2 == 1 && want[i + 1] != '\0')
 			in[o++] = ':';
 	}
@@ -947,8 +982,8 @@ test_fingerprints_are_normalized(void **state)
 	assert_int_equal(eca_wire_fp_normalize(in, fp), 0);
 	assert_string_equal(fp, want);
 	snprintf(in, sizeof(in), "{\"fingerprint\":\"%s\"}", want);
-	assert_int_equal(eca_wire_parse_decision_body(in, strlen(in), fp,
-	    NULL), 0);
+	assert_int_equal(eca_wire_parse_decision_body(in, strlen(in), fp, NULL),
+	    0);
 	assert_string_equal(fp, want);
 }
 
@@ -963,18 +998,21 @@ test_map_body_is_checked_and_host_lowered(void **state)
 	assert_int_equal(eca_wire_parse_map_body(NULL, 0, host, subj, &err),
 	    ECA_ERR_BAD_REQUEST);
 	b = "{\"host\":\"a.example\"}";
-	assert_int_equal(eca_wire_parse_map_body(b, strlen(b), host, subj,
-	    &err), ECA_ERR_BAD_REQUEST);
+	assert_int_equal(
+	    eca_wire_parse_map_body(b, strlen(b), host, subj, &err),
+	    ECA_ERR_BAD_REQUEST);
 	b = "{\"host\":\"-a\",\"subject\":\"CN=a\"}";
-	assert_int_equal(eca_wire_parse_map_body(b, strlen(b), host, subj,
-	    &err), ECA_ERR_BAD_HOST_NAME);
+	assert_int_equal(
+	    eca_wire_parse_map_body(b, strlen(b), host, subj, &err),
+	    ECA_ERR_BAD_HOST_NAME);
 	b = "{\"host\":\"a.example\",\"subject\":\"CN=a\",\"x\":0}";
-	assert_int_equal(eca_wire_parse_map_body(b, strlen(b), host, subj,
-	    &err), ECA_ERR_BAD_REQUEST);
+	assert_int_equal(
+	    eca_wire_parse_map_body(b, strlen(b), host, subj, &err),
+	    ECA_ERR_BAD_REQUEST);
 	assert_string_equal(host, "");
 	b = "{\"host\":\"A.Example\",\"subject\":\"CN=a\"}";
-	assert_int_equal(eca_wire_parse_map_body(b, strlen(b), host, subj,
-	    &err), 0);
+	assert_int_equal(
+	    eca_wire_parse_map_body(b, strlen(b), host, subj, &err), 0);
 	assert_string_equal(host, "a.example");
 	assert_string_equal(subj, "CN=a");
 }
@@ -1048,8 +1086,7 @@ test_mapping_round_trips(void **state)
 	assert_int_equal(eca_wire_parse_dnmap(j, &out, &err), 0);
 	assert_memory_equal(&out, &m, sizeof(m));
 	json_object_del(j, "host");
-	assert_int_equal(eca_wire_parse_dnmap(j, &out, &err),
-	    ECA_ERR_PROTOCOL);
+	assert_int_equal(eca_wire_parse_dnmap(j, &out, &err), ECA_ERR_PROTOCOL);
 	json_decref(j);
 }
 
@@ -1069,17 +1106,18 @@ struct sample {
 
 #define SF(type, member, key) WIRE_FIELD(type, struct sample, member, key)
 static const struct wire_field sample_fields[] = {
-	SF(WF_STR, name, "name"),
-	SF(WF_TIME, at, "at"),
-	SF(WF_INT64, count, "count"),
-	SF(WF_BOOL, on, "on"),
-	SF(WF_ROLE, role, "role"),
-	SF(WF_STATE, state, "state"),
-	SF(WF_METHOD, method, "method"),
-	SF(WF_SAN, san, "san"),
+    SF(WF_STR, name, "name"),
+    SF(WF_TIME, at, "at"),
+    SF(WF_INT64, count, "count"),
+    SF(WF_BOOL, on, "on"),
+    SF(WF_ROLE, role, "role"),
+    SF(WF_STATE, state, "state"),
+    SF(WF_METHOD, method, "method"),
+    SF(WF_SAN, san, "san"),
 };
 
-static const char sample_json[] = "{\"name\": \"n\", \"at\": "
+static const char sample_json[] =
+    "{\"name\": \"n\", \"at\": "
     "\"2025-06-15T15:06:40Z\", \"count\": 7, \"on\": true, \"role\": "
     "\"media\", \"state\": \"CONFLICT\", \"method\": \"ADMIN\", "
     "\"san\": [\"a\", \"b\"]}";
@@ -1113,18 +1151,18 @@ test_field_table_names_the_first_bad_member(void **state)
 	static const struct {
 		const char *key, *value, *msg;
 	} cases[] = {
-		{ "name", NULL, "field \"name\" is missing" },
-		{ "name", "\"12345678\"", "field \"name\" is longer than 7" },
-		{ "at", "\"yesterday\"", "field \"at\" is not an RFC 3339" },
-		{ "count", NULL, "field \"count\" is missing" },
-		{ "count", "1.5", "field \"count\" must be an integer" },
-		{ "on", NULL, "field \"on\" is missing" },
-		{ "on", "1", "field \"on\" must be true or false" },
-		{ "role", "\"Media\"", "field \"role\" is not one of client" },
-		{ "state", "\"LOST\"", "field \"state\" is not a known" },
-		{ "method", "\"robot\"", "field \"method\" is not AUTO" },
-		{ "san", "[\"a,b\"]", "field \"san\" has an empty name" },
-		{ "san", "\"a\"", "field \"san\" must be an array" },
+	    {"name", NULL, "field \"name\" is missing"},
+	    {"name", "\"12345678\"", "field \"name\" is longer than 7"},
+	    {"at", "\"yesterday\"", "field \"at\" is not an RFC 3339"},
+	    {"count", NULL, "field \"count\" is missing"},
+	    {"count", "1.5", "field \"count\" must be an integer"},
+	    {"on", NULL, "field \"on\" is missing"},
+	    {"on", "1", "field \"on\" must be true or false"},
+	    {"role", "\"Media\"", "field \"role\" is not one of client"},
+	    {"state", "\"LOST\"", "field \"state\" is not a known"},
+	    {"method", "\"robot\"", "field \"method\" is not AUTO"},
+	    {"san", "[\"a,b\"]", "field \"san\" has an empty name"},
+	    {"san", "\"a\"", "field \"san\" must be an array"},
 	};
 	struct sample out;
 	struct eca_err err;
@@ -1132,8 +1170,8 @@ test_field_table_names_the_first_bad_member(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (sample_get(cases[i].key, cases[i].value, &out,
-		    &err) != ECA_ERR_PROTOCOL)
+		if (sample_get(cases[i].key, cases[i].value, &out, &err) !=
+		    ECA_ERR_PROTOCOL)
 			fail_msg("%s = %s is accepted", cases[i].key,
 			    cases[i].value != NULL ? cases[i].value : "none");
 		if (strstr(err.msg, cases[i].msg) == NULL)
@@ -1162,19 +1200,22 @@ test_field_table_reads_back_what_it_writes(void **state)
 	assert_int_equal(in.method, ECA_METHOD_ADMIN);
 	assert_string_equal(in.san, "a,b");
 	assert_non_null(o = json_object());
-	eca_wire_put_fields(o, sample_fields, WIRE_NFIELDS(sample_fields),
-	    &in, &ok);
+	eca_wire_put_fields(o, sample_fields, WIRE_NFIELDS(sample_fields), &in,
+	    &ok);
 	assert_true(ok);
 	/* In table order, each member as it came. */
 	assert_non_null(text = json_dumps(o, JSON_COMPACT));
-	assert_string_equal(text, "{\"name\":\"n\",\"at\":"
+	assert_string_equal(text,
+	    "{\"name\":\"n\",\"at\":"
 	    "\"2025-06-15T15:06:40Z\",\"count\":7,\"on\":true,\"role\":"
 	    "\"media\",\"state\":\"CONFLICT\",\"method\":\"ADMIN\","
 	    "\"san\":[\"a\",\"b\"]}");
 	free(text);
 	memset(&out, 0, sizeof(out));
 	assert_int_equal(eca_wire_get_fields(o, sample_fields,
-	    WIRE_NFIELDS(sample_fields), &out, ECA_ERR_PROTOCOL, &err), 0);
+			     WIRE_NFIELDS(sample_fields), &out,
+			     ECA_ERR_PROTOCOL, &err),
+	    0);
 	assert_memory_equal(&in, &out, sizeof(in));
 	json_decref(o);
 }
@@ -1185,40 +1226,40 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		U(test_body_that_is_not_json_is_refused),
-		U(test_empty_body_is_refused),
-		U(test_body_not_an_object_is_refused),
-		U(test_body_with_unknown_key_is_refused),
-		U(test_body_with_duplicate_key_is_refused),
-		U(test_body_with_wrong_types_is_refused),
-		U(test_body_without_host_is_refused),
-		U(test_body_with_invalid_host_name_is_refused),
-		U(test_body_with_over_long_strings_is_refused),
-		U(test_body_over_the_limit_is_too_large),
-		U(test_body_is_read_only_within_its_length),
-		U(test_certinfo_of_wrong_shape_is_refused),
-		U(test_enrollment_of_wrong_shape_is_refused),
-		U(test_malformed_times_are_refused),
-		U(test_non_error_objects_are_not_errors),
-		U(test_error_message_is_kept_whole_but_without_controls),
-		U(test_valid_host_names_are_accepted),
-		U(test_body_defaults_and_all_fields),
-		U(test_certinfo_has_the_documented_shape),
-		U(test_certinfo_with_invalid_utf8_still_serialises),
-		U(test_certinfo_with_a_thousand_names_round_trips),
-		U(test_enrollment_has_the_documented_shape),
-		U(test_enrollment_round_trips_without_candidate),
-		U(test_enrollment_round_trips_with_candidate),
-		U(test_history_entry_has_the_documented_shape),
-		U(test_error_round_trips),
-		U(test_time_format_both_ways),
-		U(test_decision_body_without_fingerprint_is_refused),
-		U(test_map_body_is_checked_and_host_lowered),
-		U(test_fingerprints_are_normalized),
-		U(test_candidates_round_trip),
-		U(test_mapping_round_trips),
-		U(test_field_table_names_the_first_bad_member),
-		U(test_field_table_reads_back_what_it_writes),
+	    U(test_body_that_is_not_json_is_refused),
+	    U(test_empty_body_is_refused),
+	    U(test_body_not_an_object_is_refused),
+	    U(test_body_with_unknown_key_is_refused),
+	    U(test_body_with_duplicate_key_is_refused),
+	    U(test_body_with_wrong_types_is_refused),
+	    U(test_body_without_host_is_refused),
+	    U(test_body_with_invalid_host_name_is_refused),
+	    U(test_body_with_over_long_strings_is_refused),
+	    U(test_body_over_the_limit_is_too_large),
+	    U(test_body_is_read_only_within_its_length),
+	    U(test_certinfo_of_wrong_shape_is_refused),
+	    U(test_enrollment_of_wrong_shape_is_refused),
+	    U(test_malformed_times_are_refused),
+	    U(test_non_error_objects_are_not_errors),
+	    U(test_error_message_is_kept_whole_but_without_controls),
+	    U(test_valid_host_names_are_accepted),
+	    U(test_body_defaults_and_all_fields),
+	    U(test_certinfo_has_the_documented_shape),
+	    U(test_certinfo_with_invalid_utf8_still_serialises),
+	    U(test_certinfo_with_a_thousand_names_round_trips),
+	    U(test_enrollment_has_the_documented_shape),
+	    U(test_enrollment_round_trips_without_candidate),
+	    U(test_enrollment_round_trips_with_candidate),
+	    U(test_history_entry_has_the_documented_shape),
+	    U(test_error_round_trips),
+	    U(test_time_format_both_ways),
+	    U(test_decision_body_without_fingerprint_is_refused),
+	    U(test_map_body_is_checked_and_host_lowered),
+	    U(test_fingerprints_are_normalized),
+	    U(test_candidates_round_trip),
+	    U(test_mapping_round_trips),
+	    U(test_field_table_names_the_first_bad_member),
+	    U(test_field_table_reads_back_what_it_writes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,7 +37,7 @@ group_setup(void **state)
 	dir = testca_tmpdir();
 	testca_write_host(dir, ca, good_leaf, good_key);
 	if (eca_x509_load_trust(NULL, testca_path(dir, "trust.pem"), &trust,
-	    &err) != 0) {
+		&err) != 0) {
 		fprintf(stderr, "trust: %s\n", err.msg);
 		return -1;
 	}
@@ -57,8 +57,7 @@ group_teardown(void **state)
 	return 0;
 }
 
-static STACK_OF(X509) *
-stack_of(X509 *a, X509 *b)
+static STACK_OF(X509) * stack_of(X509 *a, X509 *b)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 
@@ -75,7 +74,7 @@ stack_of(X509 *a, X509 *b)
 }
 
 static void
-free_stack(STACK_OF(X509) *sk)
+free_stack(STACK_OF(X509) * sk)
 {
 	sk_X509_pop_free(sk, X509_free);
 }
@@ -85,8 +84,8 @@ static int
 peer_check(X509 *leaf, const char *host, enum eca_identity rule,
     struct eca_err *err)
 {
-	struct eca_peer_policy pol = { NULL, trust, rule, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, NULL, NULL };
+	struct eca_peer_policy pol = {NULL, trust, rule, 0, NULL,
+	    ECA_CRL_DISABLE, NULL, NULL, NULL};
 	STACK_OF(X509) *chain = stack_of(ca->inter, NULL);
 	struct eca_certinfo info;
 	int r;
@@ -118,7 +117,7 @@ assert_msg_has(const struct eca_err *err, const char *s)
 }
 
 static int
-load_chain_file(const char *path, X509 **leaf, STACK_OF(X509) **chain,
+load_chain_file(const char *path, X509 **leaf, STACK_OF(X509) * *chain,
     struct eca_err *err)
 {
 	int r;
@@ -139,9 +138,9 @@ load_chain_file(const char *path, X509 **leaf, STACK_OF(X509) **chain,
 static void
 test_chain_from_untrusted_ca_is_refused(void **state)
 {
-	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, NULL, NULL };
-	STACK_OF(X509) *chain;
+	struct eca_peer_policy pol = {NULL, NULL, ECA_ID_SAN, 0, NULL,
+	    ECA_CRL_DISABLE, NULL, NULL, NULL};
+	STACK_OF(X509) * chain;
 	struct eca_certinfo info;
 	struct eca_err err;
 	X509 *leaf = NULL;
@@ -150,8 +149,9 @@ test_chain_from_untrusted_ca_is_refused(void **state)
 	pol.trust = trust;
 	testca_leaf(rogue, NULL, &leaf, NULL);
 	chain = stack_of(rogue->inter, NULL);
-	assert_int_equal(eca_x509_check_peer(&pol, leaf, chain,
-	    "host1.example", &info, &err), ECA_ERR_UNTRUSTED);
+	assert_int_equal(eca_x509_check_peer(&pol, leaf, chain, "host1.example",
+			     &info, &err),
+	    ECA_ERR_UNTRUSTED);
 	assert_int_equal(err.code, ECA_ERR_UNTRUSTED);
 	assert_msg_has(&err, "ECA_TRUST_STORE_PATH");
 	assert_msg_has(&err, "Rogue");
@@ -167,16 +167,18 @@ test_leaf_without_its_intermediate_is_untrusted(void **state)
 	struct eca_err err;
 
 	(void)state;
-	assert_int_equal(eca_x509_verify(NULL, trust, good_leaf, NULL, 0,
-	    &err), ECA_ERR_UNTRUSTED);
+	assert_int_equal(eca_x509_verify(NULL, trust, good_leaf, NULL, 0, &err),
+	    ECA_ERR_UNTRUSTED);
 	assert_msg_has(&err, "host1.example");
 }
 
 static void
 test_expired_certificate_is_refused(void **state)
 {
-	struct testca_leaf_opts o = { .cn = "h", .san = "host1.example",
-	    .not_before = -86400L * 10, .not_after = -86400 };
+	struct testca_leaf_opts o = {.cn = "h",
+	    .san = "host1.example",
+	    .not_before = -86400L * 10,
+	    .not_after = -86400};
 	struct eca_err err;
 
 	(void)state;
@@ -188,8 +190,10 @@ test_expired_certificate_is_refused(void **state)
 static void
 test_not_yet_valid_certificate_is_refused(void **state)
 {
-	struct testca_leaf_opts o = { .cn = "h", .san = "host1.example",
-	    .not_before = 86400, .not_after = 86400L * 30 };
+	struct testca_leaf_opts o = {.cn = "h",
+	    .san = "host1.example",
+	    .not_before = 86400,
+	    .not_after = 86400L * 30};
 	struct eca_err err;
 
 	(void)state;
@@ -200,36 +204,42 @@ test_not_yet_valid_certificate_is_refused(void **state)
 static void
 test_identity_mismatch_under_san_rule_is_refused(void **state)
 {
-	struct testca_leaf_opts cnonly = { .cn = "host1.example" };
+	struct testca_leaf_opts cnonly = {.cn = "host1.example"};
 	struct eca_err err;
 
 	(void)state;
-	assert_int_equal(peer_check(good_leaf, "host2.example", ECA_ID_SAN,
-	    &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(
+	    peer_check(good_leaf, "host2.example", ECA_ID_SAN, &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	assert_msg_has(&err, "host2.example");
 	/* The subject CN never stands in for a missing SAN. */
-	assert_int_equal(leaf_check(&cnonly, "host1.example", ECA_ID_SAN,
-	    &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(leaf_check(&cnonly, "host1.example", ECA_ID_SAN, &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	/* Nor does a suffix or prefix match. */
 	assert_int_equal(eca_x509_identity_matches(good_leaf, ECA_ID_SAN,
-	    "host1.example.evil", &err), ECA_ERR_IDENTITY_MISMATCH);
-	assert_int_equal(eca_x509_identity_matches(good_leaf, ECA_ID_SAN,
-	    "host1", &err), ECA_ERR_IDENTITY_MISMATCH);
-	assert_int_equal(eca_x509_identity_matches(good_leaf, ECA_ID_SAN,
-	    "", &err), ECA_ERR_IDENTITY_MISMATCH);
+			     "host1.example.evil", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(
+	    eca_x509_identity_matches(good_leaf, ECA_ID_SAN, "host1", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(
+	    eca_x509_identity_matches(good_leaf, ECA_ID_SAN, "", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 }
 
 static void
 test_identity_mismatch_under_cn_rule_is_refused(void **state)
 {
-	struct testca_leaf_opts nocn = { .san = "host1.example" };
+	struct testca_leaf_opts nocn = {.san = "host1.example"};
 	struct eca_err err;
 
 	(void)state;
-	assert_int_equal(peer_check(good_leaf, "host2.example", ECA_ID_CN,
-	    &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(
+	    peer_check(good_leaf, "host2.example", ECA_ID_CN, &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	assert_int_equal(eca_x509_identity_matches(good_leaf, ECA_ID_CN,
-	    "host1.exampl", &err), ECA_ERR_IDENTITY_MISMATCH);
+			     "host1.exampl", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	/* The SAN does not stand in for a missing CN. */
 	assert_int_equal(leaf_check(&nocn, "host1.example", ECA_ID_CN, &err),
 	    ECA_ERR_IDENTITY_MISMATCH);
@@ -241,12 +251,15 @@ test_identity_mismatch_under_dn_rule_is_refused(void **state)
 	struct eca_err err;
 
 	(void)state;
-	assert_int_equal(peer_check(good_leaf, "host1.example", ECA_ID_DN,
-	    &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(
+	    peer_check(good_leaf, "host1.example", ECA_ID_DN, &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	assert_int_equal(eca_x509_identity_matches(good_leaf, ECA_ID_DN,
-	    "O=eca test,CN=host1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+			     "O=eca test,CN=host1.example", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	assert_int_equal(eca_x509_identity_matches(good_leaf, ECA_ID_DN,
-	    "CN=host1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+			     "CN=host1.example", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 }
 
 /*
@@ -257,35 +270,43 @@ test_identity_mismatch_under_dn_rule_is_refused(void **state)
 static void
 test_identity_compares_canonical_names(void **state)
 {
-	struct testca_leaf_opts upper = { .cn = "Media1.Example",
-	    .san = "MEDIA1.Example" };
-	struct testca_leaf_opts odd = { .cn = "media1.example.",
-	    .san = "media1.example.,media_1.example" };
+	struct testca_leaf_opts upper = {.cn = "Media1.Example",
+	    .san = "MEDIA1.Example"};
+	struct testca_leaf_opts odd = {.cn = "media1.example.",
+	    .san = "media1.example.,media_1.example"};
 	struct eca_err err;
 	X509 *leaf = NULL;
 
 	(void)state;
 	testca_leaf(ca, &odd, &leaf, NULL);
+	assert_int_equal(
+	    eca_x509_identity_matches(leaf, ECA_ID_SAN, "media1.example", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
-	    "media1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
-	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
-	    "media1.example.", &err), ECA_ERR_IDENTITY_MISMATCH);
+			     "media1.example.", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	assert_msg_has(&err, "not a valid host name");
 	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
-	    "media_1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
-	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_CN,
-	    "media1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+			     "media_1.example", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(
+	    eca_x509_identity_matches(leaf, ECA_ID_CN, "media1.example", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	X509_free(leaf);
 	leaf = NULL;
 	testca_leaf(ca, &upper, &leaf, NULL);
-	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
-	    "media1.example", &err), 0);
-	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
-	    "MEDIA1.EXAMPLE", &err), 0);
-	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_CN,
-	    "media1.example", &err), 0);
-	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
-	    "media2.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(
+	    eca_x509_identity_matches(leaf, ECA_ID_SAN, "media1.example", &err),
+	    0);
+	assert_int_equal(
+	    eca_x509_identity_matches(leaf, ECA_ID_SAN, "MEDIA1.EXAMPLE", &err),
+	    0);
+	assert_int_equal(
+	    eca_x509_identity_matches(leaf, ECA_ID_CN, "media1.example", &err),
+	    0);
+	assert_int_equal(
+	    eca_x509_identity_matches(leaf, ECA_ID_SAN, "media2.example", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	X509_free(leaf);
 }
 
@@ -322,8 +343,9 @@ test_dn_that_does_not_parse_is_refused(void **state)
 	norm_refused("CN=\"unterminated", "unterminated");
 	norm_refused("CN=a\\q", "bad escape");
 	/* a result that does not fit is refused, not cut */
-	assert_int_equal(eca_dn_normalize("CN=host1.example", out,
-	    sizeof(out), NULL), ECA_ERR_PARSE);
+	assert_int_equal(
+	    eca_dn_normalize("CN=host1.example", out, sizeof(out), NULL),
+	    ECA_ERR_PARSE);
 }
 
 static void
@@ -375,32 +397,38 @@ map_to(void *arg, const char *subject, char *host, size_t size)
 static void
 test_dn_identity_goes_through_the_mapping(void **state)
 {
-	struct eca_peer_policy pol = { NULL, trust, ECA_ID_DN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, map_to, NULL };
+	struct eca_peer_policy pol = {NULL, trust, ECA_ID_DN, 0, NULL,
+	    ECA_CRL_DISABLE, NULL, map_to, NULL};
 	STACK_OF(X509) *chain = stack_of(ca->inter, NULL);
 	struct eca_certinfo info;
 	struct eca_err err;
 
 	(void)state;
 	/* refusals: no mapping at all, none for the subject, another host */
-	assert_int_equal(eca_x509_identity_dn(good_leaf, NULL, NULL,
-	    "host1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
-	assert_non_null(strstr(err.msg, "eca map add host1.example "
+	assert_int_equal(
+	    eca_x509_identity_dn(good_leaf, NULL, NULL, "host1.example", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
+	assert_non_null(strstr(err.msg,
+	    "eca map add host1.example "
 	    "'CN=host1.example,O=eca test'"));
 	assert_int_equal(eca_x509_identity_dn(good_leaf, map_to, NULL,
-	    "host1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+			     "host1.example", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	assert_int_equal(eca_x509_identity_dn(good_leaf, map_to,
-	    (void *)"other.example", "host1.example", &err),
+			     (void *)"other.example", "host1.example", &err),
 	    ECA_ERR_IDENTITY_MISMATCH);
 	assert_non_null(strstr(err.msg, "mapped to host other.example"));
 	assert_int_equal(eca_x509_check_peer(&pol, good_leaf, chain,
-	    "host1.example", &info, &err), ECA_ERR_IDENTITY_MISMATCH);
+			     "host1.example", &info, &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	/* mapped: the subject names that host, in any case */
 	assert_int_equal(eca_x509_identity_dn(good_leaf, map_to,
-	    (void *)"a.example", "A.example", &err), 0);
+			     (void *)"a.example", "A.example", &err),
+	    0);
 	pol.dn_map_arg = (void *)"host1.example";
 	assert_int_equal(eca_x509_check_peer(&pol, good_leaf, chain,
-	    "host1.example", &info, &err), 0);
+			     "host1.example", &info, &err),
+	    0);
 	free_stack(chain);
 	assert_int_equal(ERR_peek_error(), 0);
 }
@@ -408,18 +436,20 @@ test_dn_identity_goes_through_the_mapping(void **state)
 static void
 test_wildcard_san_is_refused(void **state)
 {
-	struct testca_leaf_opts o = { .cn = "x", .san = "*.example" };
+	struct testca_leaf_opts o = {.cn = "x", .san = "*.example"};
 	struct eca_err err;
 	X509 *leaf = NULL;
 
 	(void)state;
 	testca_leaf(ca, &o, &leaf, NULL);
-	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
-	    "host1.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(
+	    eca_x509_identity_matches(leaf, ECA_ID_SAN, "host1.example", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	assert_msg_has(&err, "wildcards");
 	/* Asking for the wildcard itself does not match it either. */
-	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
-	    "*.example", &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(
+	    eca_x509_identity_matches(leaf, ECA_ID_SAN, "*.example", &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	assert_int_equal(peer_check(leaf, "host1.example", ECA_ID_SAN, &err),
 	    ECA_ERR_IDENTITY_MISMATCH);
 	X509_free(leaf);
@@ -428,8 +458,9 @@ test_wildcard_san_is_refused(void **state)
 static void
 test_rsa1024_key_is_refused(void **state)
 {
-	struct testca_leaf_opts o = { .keytype = TESTCA_RSA1024,
-	    .cn = "host1.example", .san = "host1.example" };
+	struct testca_leaf_opts o = {.keytype = TESTCA_RSA1024,
+	    .cn = "host1.example",
+	    .san = "host1.example"};
 	struct eca_err err;
 
 	(void)state;
@@ -442,9 +473,9 @@ test_rsa1024_key_is_refused(void **state)
 static void
 test_weak_intermediate_key_is_refused(void **state)
 {
-	struct testca_leaf_opts o = { .ca = 0 };
+	struct testca_leaf_opts o = {.ca = 0};
 	EVP_PKEY *weak = testca_key(TESTCA_RSA1024);
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	struct eca_err err;
 	X509 *leaf = NULL;
 
@@ -465,8 +496,9 @@ test_weak_intermediate_key_is_refused(void **state)
 static void
 test_sha1_signature_is_refused(void **state)
 {
-	struct testca_leaf_opts o = { .sha1 = 1, .cn = "host1.example",
-	    .san = "host1.example" };
+	struct testca_leaf_opts o = {.sha1 = 1,
+	    .cn = "host1.example",
+	    .san = "host1.example"};
 	struct eca_err err;
 	X509 *leaf = NULL;
 
@@ -483,8 +515,9 @@ test_sha1_signature_is_refused(void **state)
 static void
 test_eku_server_auth_only_is_refused(void **state)
 {
-	struct testca_leaf_opts o = { .eku = TESTCA_EKU_SERVER,
-	    .cn = "host1.example", .san = "host1.example" };
+	struct testca_leaf_opts o = {.eku = TESTCA_EKU_SERVER,
+	    .cn = "host1.example",
+	    .san = "host1.example"};
 	struct eca_err err;
 	X509 *leaf = NULL;
 
@@ -501,8 +534,9 @@ test_eku_server_auth_only_is_refused(void **state)
 static void
 test_eku_code_signing_is_refused(void **state)
 {
-	struct testca_leaf_opts o = { .eku = TESTCA_EKU_CODESIGN,
-	    .cn = "host1.example", .san = "host1.example" };
+	struct testca_leaf_opts o = {.eku = TESTCA_EKU_CODESIGN,
+	    .cn = "host1.example",
+	    .san = "host1.example"};
 	struct eca_err err;
 	X509 *leaf = NULL;
 
@@ -518,8 +552,9 @@ test_eku_code_signing_is_refused(void **state)
 static void
 test_ca_true_leaf_is_refused(void **state)
 {
-	struct testca_leaf_opts o = { .ca = 1, .cn = "host1.example",
-	    .san = "host1.example" };
+	struct testca_leaf_opts o = {.ca = 1,
+	    .cn = "host1.example",
+	    .san = "host1.example"};
 	struct eca_err err;
 	X509 *leaf = NULL;
 
@@ -649,8 +684,9 @@ test_garbage_key_is_a_parse_error(void **state)
 	EVP_PKEY *k = NULL;
 
 	(void)state;
-	assert_int_equal(eca_x509_parse_key(NULL, junk, sizeof(junk) - 1,
-	    NULL, &k, &err), ECA_ERR_PARSE);
+	assert_int_equal(
+	    eca_x509_parse_key(NULL, junk, sizeof(junk) - 1, NULL, &k, &err),
+	    ECA_ERR_PARSE);
 	assert_null(k);
 	assert_int_equal(eca_x509_parse_key(NULL, junk, 0, NULL, &k, &err),
 	    ECA_ERR_PARSE);
@@ -671,8 +707,9 @@ test_public_key_is_not_a_private_key(void **state)
 
 	(void)state;
 	assert_true((len = i2d_PUBKEY(good_key, &der)) > 0);
-	assert_int_equal(eca_x509_parse_key(NULL, der, (size_t)len, NULL, &k,
-	    &err), ECA_ERR_PARSE);
+	assert_int_equal(
+	    eca_x509_parse_key(NULL, der, (size_t)len, NULL, &k, &err),
+	    ECA_ERR_PARSE);
 	assert_null(k);
 	OPENSSL_free(der);
 	assert_int_equal(ERR_peek_error(), 0);
@@ -702,8 +739,9 @@ test_truncated_pem_is_refused(void **state)
 	    ECA_ERR_PARSE);
 	assert_msg_has(&err, path);
 	/* The first certificate cut off before its end line. */
-	assert_int_equal(eca_x509_parse_chain(NULL, buf, 300, &leaf, &chain,
-	    &err), ECA_ERR_PARSE);
+	assert_int_equal(
+	    eca_x509_parse_chain(NULL, buf, 300, &leaf, &chain, &err),
+	    ECA_ERR_PARSE);
 	assert_null(leaf);
 	BIO_free(bio);
 }
@@ -722,14 +760,16 @@ test_der_with_trailing_bytes_is_refused(void **state)
 	assert_non_null(buf = malloc((size_t)len + 4));
 	memcpy(buf, der, (size_t)len);
 	memcpy(buf + len, "\0\0\0\0", 4);
-	assert_int_equal(eca_x509_parse_chain(NULL, buf, (size_t)len + 4,
-	    &leaf, &chain, &err), ECA_ERR_PARSE);
+	assert_int_equal(eca_x509_parse_chain(NULL, buf, (size_t)len + 4, &leaf,
+			     &chain, &err),
+	    ECA_ERR_PARSE);
 	assert_msg_has(&err, "4 unexpected bytes");
 	assert_null(leaf);
 	assert_null(chain);
 	/* A truncated DER certificate is refused too. */
-	assert_int_equal(eca_x509_parse_chain(NULL, buf, (size_t)len - 1,
-	    &leaf, &chain, &err), ECA_ERR_PARSE);
+	assert_int_equal(eca_x509_parse_chain(NULL, buf, (size_t)len - 1, &leaf,
+			     &chain, &err),
+	    ECA_ERR_PARSE);
 	free(buf);
 	OPENSSL_free(der);
 }
@@ -860,18 +900,21 @@ static void
 test_garbage_certificate_is_a_parse_error(void **state)
 {
 	static const unsigned char junk[] = "garbage\n";
-	static const unsigned char derjunk[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	static const unsigned char derjunk[] = {0x30, 0x03, 0x02, 0x01, 0x01};
 	STACK_OF(X509) *chain = NULL;
 	struct eca_err err;
 	X509 *leaf = NULL;
 
 	(void)state;
 	assert_int_equal(eca_x509_parse_chain(NULL, junk, sizeof(junk) - 1,
-	    &leaf, &chain, &err), ECA_ERR_PARSE);
+			     &leaf, &chain, &err),
+	    ECA_ERR_PARSE);
 	assert_int_equal(eca_x509_parse_chain(NULL, derjunk, sizeof(derjunk),
-	    &leaf, &chain, &err), ECA_ERR_PARSE);
-	assert_int_equal(eca_x509_parse_chain(NULL, junk, 0, &leaf, &chain,
-	    &err), ECA_ERR_PARSE);
+			     &leaf, &chain, &err),
+	    ECA_ERR_PARSE);
+	assert_int_equal(
+	    eca_x509_parse_chain(NULL, junk, 0, &leaf, &chain, &err),
+	    ECA_ERR_PARSE);
 	assert_null(leaf);
 	assert_null(chain);
 	assert_int_equal(ERR_peek_error(), 0);
@@ -940,13 +983,13 @@ test_pem_chain_loads_leaf_first(void **state)
 	X509 *leaf = NULL;
 
 	(void)state;
-	assert_int_equal(load_chain_file(testca_path(dir, "cert.pem"), &leaf,
-	    &chain, &err), 0);
+	assert_int_equal(
+	    load_chain_file(testca_path(dir, "cert.pem"), &leaf, &chain, &err),
+	    0);
 	assert_int_equal(X509_cmp(leaf, good_leaf), 0);
 	assert_int_equal(sk_X509_num(chain), 1);
 	assert_int_equal(X509_cmp(sk_X509_value(chain, 0), ca->inter), 0);
-	assert_int_equal(eca_x509_verify(NULL, trust, leaf, chain, 0, &err),
-	    0);
+	assert_int_equal(eca_x509_verify(NULL, trust, leaf, chain, 0, &err), 0);
 	X509_free(leaf);
 	free_stack(chain);
 }
@@ -954,7 +997,8 @@ test_pem_chain_loads_leaf_first(void **state)
 static void
 test_other_pem_blocks_between_certificates_are_ignored(void **state)
 {
-	static const char junk[] = "some comment\n-----BEGIN DH PARAMETERS-----"
+	static const char junk[] =
+	    "some comment\n-----BEGIN DH PARAMETERS-----"
 	    "\nMAgCAQECAQI=\n-----END DH PARAMETERS-----\n";
 	STACK_OF(X509) *chain = NULL;
 	X509 *leaf = NULL;
@@ -969,8 +1013,9 @@ test_other_pem_blocks_between_certificates_are_ignored(void **state)
 	assert_true(BIO_puts(bio, junk) > 0);
 	assert_int_equal(PEM_write_bio_X509(bio, ca->inter), 1);
 	len = BIO_get_mem_data(bio, (char **)&buf);
-	assert_int_equal(eca_x509_parse_chain(NULL, buf, (size_t)len, &leaf,
-	    &chain, &err), 0);
+	assert_int_equal(
+	    eca_x509_parse_chain(NULL, buf, (size_t)len, &leaf, &chain, &err),
+	    0);
 	assert_int_equal(sk_X509_num(chain), 1);
 	X509_free(leaf);
 	free_stack(chain);
@@ -1021,8 +1066,7 @@ test_pkcs7_pem_and_der_load_leaf_first(void **state)
 	assert_int_equal(load_chain_file(der, &leaf, &chain, &err), 0);
 	assert_int_equal(X509_cmp(leaf, good_leaf), 0);
 	assert_int_equal(sk_X509_num(chain), 2);
-	assert_int_equal(eca_x509_verify(NULL, trust, leaf, chain, 0, &err),
-	    0);
+	assert_int_equal(eca_x509_verify(NULL, trust, leaf, chain, 0, &err), 0);
 	X509_free(leaf);
 	free_stack(chain);
 }
@@ -1032,7 +1076,7 @@ test_hashed_directory_trust_store_verifies(void **state)
 {
 	char hdir[512];
 	X509_STORE *st = NULL;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	struct eca_err err;
 
 	(void)state;
@@ -1050,16 +1094,17 @@ static void
 test_chain_including_the_root_verifies(void **state)
 {
 	STACK_OF(X509) *chain = stack_of(ca->inter, ca->root);
-	struct eca_peer_policy pol = { NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, NULL, NULL };
+	struct eca_peer_policy pol = {NULL, NULL, ECA_ID_SAN, 0, NULL,
+	    ECA_CRL_DISABLE, NULL, NULL, NULL};
 	struct eca_err err;
 
 	(void)state;
 	pol.trust = trust;
-	assert_int_equal(eca_x509_verify(NULL, trust, good_leaf, chain, 0,
-	    &err), 0);
+	assert_int_equal(
+	    eca_x509_verify(NULL, trust, good_leaf, chain, 0, &err), 0);
 	assert_int_equal(eca_x509_check_peer(&pol, good_leaf, chain,
-	    "host1.example", NULL, &err), 0);
+			     "host1.example", NULL, &err),
+	    0);
 	free_stack(chain);
 }
 
@@ -1067,16 +1112,19 @@ static void
 test_verify_honours_the_given_time(void **state)
 {
 	/* The test CAs became valid a day ago. */
-	struct testca_leaf_opts o = { .cn = "h", .san = "host1.example",
-	    .not_before = -72000, .not_after = -7200 };
+	struct testca_leaf_opts o = {.cn = "h",
+	    .san = "host1.example",
+	    .not_before = -72000,
+	    .not_after = -7200};
 	STACK_OF(X509) *chain = stack_of(ca->inter, NULL);
 	struct eca_err err;
 	X509 *leaf = NULL;
 
 	(void)state;
 	testca_leaf(ca, &o, &leaf, NULL);
-	assert_int_equal(eca_x509_verify(NULL, trust, leaf, chain,
-	    time(NULL) - 36000, &err), 0);
+	assert_int_equal(
+	    eca_x509_verify(NULL, trust, leaf, chain, time(NULL) - 36000, &err),
+	    0);
 	assert_int_equal(eca_x509_verify(NULL, trust, leaf, chain, 0, &err),
 	    ECA_ERR_EXPIRED);
 	free_stack(chain);
@@ -1126,8 +1174,9 @@ test_plain_der_key_loads(void **state)
 static void
 check_key_type(enum testca_keytype type, const char *desc)
 {
-	struct testca_leaf_opts o = { .keytype = type, .cn = "host1.example",
-	    .san = "host1.example" };
+	struct testca_leaf_opts o = {.keytype = type,
+	    .cn = "host1.example",
+	    .san = "host1.example"};
 	const char *kpath = testca_path(dir, "typed-key.pem");
 	struct eca_certinfo info;
 	struct eca_err err;
@@ -1160,35 +1209,41 @@ test_ec_and_ed25519_leaves_are_acceptable(void **state)
 static void
 test_leaf_without_eku_is_acceptable(void **state)
 {
-	struct testca_leaf_opts o = { .eku = TESTCA_EKU_NONE,
-	    .cn = "host1.example", .san = "host1.example" };
+	struct testca_leaf_opts o = {.eku = TESTCA_EKU_NONE,
+	    .cn = "host1.example",
+	    .san = "host1.example"};
 	struct eca_err err;
 
 	(void)state;
-	assert_int_equal(leaf_check(&o, "host1.example", ECA_ID_SAN, &err),
-	    0);
+	assert_int_equal(leaf_check(&o, "host1.example", ECA_ID_SAN, &err), 0);
 }
 
 static void
 test_identity_matches_under_each_rule(void **state)
 {
-	struct testca_leaf_opts o = { .cn = "Host3.Example", .ou = "backup",
-	    .san = "alias.example,host3.example" };
+	struct testca_leaf_opts o = {.cn = "Host3.Example",
+	    .ou = "backup",
+	    .san = "alias.example,host3.example"};
 	struct eca_err err;
 	X509 *leaf = NULL;
 
 	(void)state;
 	testca_leaf(ca, &o, &leaf, NULL);
-	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
-	    "host3.example", &err), 0);
-	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
-	    "HOST3.example", &err), 0);
-	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_SAN,
-	    "alias.example", &err), 0);
-	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_CN,
-	    "host3.example", &err), 0);
+	assert_int_equal(
+	    eca_x509_identity_matches(leaf, ECA_ID_SAN, "host3.example", &err),
+	    0);
+	assert_int_equal(
+	    eca_x509_identity_matches(leaf, ECA_ID_SAN, "HOST3.example", &err),
+	    0);
+	assert_int_equal(
+	    eca_x509_identity_matches(leaf, ECA_ID_SAN, "alias.example", &err),
+	    0);
+	assert_int_equal(
+	    eca_x509_identity_matches(leaf, ECA_ID_CN, "host3.example", &err),
+	    0);
 	assert_int_equal(eca_x509_identity_matches(leaf, ECA_ID_DN,
-	    "CN=Host3.Example,OU=backup,O=eca test", &err), 0);
+			     "CN=Host3.Example,OU=backup,O=eca test", &err),
+	    0);
 	assert_int_equal(peer_check(leaf, "host3.example", ECA_ID_SAN, &err),
 	    0);
 	X509_free(leaf);
@@ -1212,18 +1267,17 @@ test_fingerprints_match_x509_digest(void **state)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	assert_string_equal(info.fingerprint, hex);
 	assert_true((len = i2d_X509(good_leaf, &der)) > 0);
-	assert_int_equal(EVP_Digest(der, (size_t)len, md, &n, EVP_sha256(),
-	    NULL), 1);
+	assert_int_equal(
+	    EVP_Digest(der, (size_t)len, md, &n, EVP_sha256(), NULL), 1);
 	OPENSSL_free(der);
 	der = NULL;
 	for (i = 0; i < n; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	assert_string_equal(info.fingerprint, hex);
 	/* The public key fingerprint is over the DER SubjectPublicKeyInfo. */
-	assert_true((len = i2d_PUBKEY(X509_get0_pubkey(good_leaf), &der)) >
-	    0);
-	assert_int_equal(EVP_Digest(der, (size_t)len, md, &n, EVP_sha256(),
-	    NULL), 1);
+	assert_true((len = i2d_PUBKEY(X509_get0_pubkey(good_leaf), &der)) > 0);
+	assert_int_equal(
+	    EVP_Digest(der, (size_t)len, md, &n, EVP_sha256(), NULL), 1);
 	OPENSSL_free(der);
 	for (i = 0; i < n; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
@@ -1234,9 +1288,11 @@ test_fingerprints_match_x509_digest(void **state)
 static void
 test_info_describes_the_certificate(void **state)
 {
-	struct testca_leaf_opts o = { .cn = "host4.example",
-	    .san = "host4.example,alias4.example", .serial = 0xABCDEF,
-	    .not_before = -7200, .not_after = 86400 };
+	struct testca_leaf_opts o = {.cn = "host4.example",
+	    .san = "host4.example,alias4.example",
+	    .serial = 0xABCDEF,
+	    .not_before = -7200,
+	    .not_after = 86400};
 	struct eca_certinfo info;
 	struct eca_err err;
 	X509 *leaf = NULL;
@@ -1279,7 +1335,8 @@ test_cred_load_loads_everything(void **state)
 	assert_int_equal(X509_cmp(cred->leaf, good_leaf), 0);
 	assert_int_equal(sk_X509_num(cred->chain), 1);
 	assert_int_equal(eca_x509_verify(NULL, cred->trust, cred->leaf,
-	    cred->chain, 0, &err), 0);
+			     cred->chain, 0, &err),
+	    0);
 	eca_cred_free(cred);
 	eca_cred_free(NULL);
 }
@@ -1304,11 +1361,13 @@ store_of(X509 *a, X509 *b)
 
 /* check_peer of leaf + c's intermediate against st, with a vcache or not. */
 static int
-store_check(X509_STORE *st, struct eca_vcache *vc, X509 *leaf,
-    struct testca *c, const char *host, struct eca_err *err)
+store_check(X509_STORE *st, struct eca_vcache *vc, X509 *leaf, struct testca *c,
+    const char *host, struct eca_err *err)
 {
-	struct eca_peer_policy pol = { .trust = st, .identity = ECA_ID_SAN,
-	    .crl_check = ECA_CRL_DISABLE, .vcache = vc };
+	struct eca_peer_policy pol = {.trust = st,
+	    .identity = ECA_ID_SAN,
+	    .crl_check = ECA_CRL_DISABLE,
+	    .vcache = vc};
 	STACK_OF(X509) *chain = stack_of(c->inter, NULL);
 	static struct eca_certinfo info;
 	int r;
@@ -1322,8 +1381,8 @@ store_check(X509_STORE *st, struct eca_vcache *vc, X509 *leaf,
 
 /* A leaf of a made-to-measure CA, judged against that CA's root. */
 static int
-custom_check(const struct testca_ca_opts *co,
-    const struct testca_leaf_opts *lo, const char *host, struct eca_err *err)
+custom_check(const struct testca_ca_opts *co, const struct testca_leaf_opts *lo,
+    const char *host, struct eca_err *err)
 {
 	struct testca *c = testca_new_opts("Custom", co);
 	X509_STORE *st = store_of(c->root, NULL);
@@ -1341,8 +1400,8 @@ custom_check(const struct testca_ca_opts *co,
 static void
 test_weak_trust_anchor_keys_are_refused(void **state)
 {
-	static const enum testca_keytype weak[] = { TESTCA_RSA1024,
-	    TESTCA_EC_P192, TESTCA_DSA };
+	static const enum testca_keytype weak[] = {TESTCA_RSA1024,
+	    TESTCA_EC_P192, TESTCA_DSA};
 	struct testca_ca_opts co;
 	struct eca_err err;
 	size_t i;
@@ -1353,8 +1412,8 @@ test_weak_trust_anchor_keys_are_refused(void **state)
 		co.keys_set = 1;
 		co.root_key = weak[i];
 		co.int_key = TESTCA_EC_P256;
-		assert_int_equal(custom_check(&co, NULL, "host1.example",
-		    &err), ECA_ERR_WEAK_KEY);
+		assert_int_equal(custom_check(&co, NULL, "host1.example", &err),
+		    ECA_ERR_WEAK_KEY);
 		assert_msg_has(&err, "trust anchor");
 		assert_msg_has(&err, "Custom Root CA");
 	}
@@ -1419,19 +1478,22 @@ test_partial_chain_trusts_an_issuing_ca_alone(void **state)
 	(void)state;
 	assert_int_equal(eca_vcache_new(st, 16, &vc), 0);
 	/* NO (the default): the intermediate alone is no trust anchor. */
-	assert_int_equal(store_check(st, vc, good_leaf, ca, "host1.example",
-	    &err), ECA_ERR_UNTRUSTED);
+	assert_int_equal(
+	    store_check(st, vc, good_leaf, ca, "host1.example", &err),
+	    ECA_ERR_UNTRUSTED);
 	assert_int_equal(eca_x509_trust_set_partial(st, 1, &err), 0);
-	assert_int_equal(store_check(st, vc, good_leaf, ca, "host1.example",
-	    &err), 0);
+	assert_int_equal(
+	    store_check(st, vc, good_leaf, ca, "host1.example", &err), 0);
 	/* Remembered under PARTIAL_CHAIN: a miss once the flag is off. */
 	assert_int_equal(eca_x509_trust_set_partial(st, 0, &err), 0);
-	assert_int_equal(store_check(st, vc, good_leaf, ca, "host1.example",
-	    &err), ECA_ERR_UNTRUSTED);
+	assert_int_equal(
+	    store_check(st, vc, good_leaf, ca, "host1.example", &err),
+	    ECA_ERR_UNTRUSTED);
 	/* A host certificate in the store is never a trust anchor. */
 	assert_int_equal(eca_x509_trust_set_partial(pinned, 1, &err), 0);
-	assert_int_equal(store_check(pinned, NULL, good_leaf, ca,
-	    "host1.example", &err), ECA_ERR_UNTRUSTED);
+	assert_int_equal(
+	    store_check(pinned, NULL, good_leaf, ca, "host1.example", &err),
+	    ECA_ERR_UNTRUSTED);
 	assert_msg_has(&err, "not a CA");
 	eca_vcache_free(vc);
 	X509_STORE_free(st);
@@ -1457,7 +1519,7 @@ many_names(size_t n)
 static void
 test_five_hundred_san_names_are_accepted_whole(void **state)
 {
-	struct testca_leaf_opts o = { .cn = "lb.example" };
+	struct testca_leaf_opts o = {.cn = "lb.example"};
 	static struct eca_certinfo info;
 	struct eca_err err;
 	X509 *leaf = NULL;
@@ -1470,12 +1532,13 @@ test_five_hundred_san_names_are_accepted_whole(void **state)
 	assert_string_equal(info.san, names);
 	assert_true(strlen(info.san) > 9000);
 	/* Exactly, among them: the last, any case; no partial name. */
-	assert_int_equal(peer_check(leaf, "san-0499.lb.example", ECA_ID_SAN,
-	    &err), 0);
-	assert_int_equal(peer_check(leaf, "SAN-0250.LB.example", ECA_ID_SAN,
-	    &err), 0);
-	assert_int_equal(peer_check(leaf, "san-0500.lb.example", ECA_ID_SAN,
-	    &err), ECA_ERR_IDENTITY_MISMATCH);
+	assert_int_equal(
+	    peer_check(leaf, "san-0499.lb.example", ECA_ID_SAN, &err), 0);
+	assert_int_equal(
+	    peer_check(leaf, "SAN-0250.LB.example", ECA_ID_SAN, &err), 0);
+	assert_int_equal(
+	    peer_check(leaf, "san-0500.lb.example", ECA_ID_SAN, &err),
+	    ECA_ERR_IDENTITY_MISMATCH);
 	assert_int_equal(peer_check(leaf, "lb.example", ECA_ID_SAN, &err),
 	    ECA_ERR_IDENTITY_MISMATCH);
 	assert_int_equal(peer_check(leaf, ".lb.example", ECA_ID_SAN, &err),
@@ -1487,7 +1550,7 @@ test_five_hundred_san_names_are_accepted_whole(void **state)
 static void
 test_san_list_beyond_the_bound_is_refused(void **state)
 {
-	struct testca_leaf_opts o = { .cn = "lb.example" };
+	struct testca_leaf_opts o = {.cn = "lb.example"};
 	static struct eca_certinfo info;
 	struct eca_err err;
 	X509 *leaf = NULL;
@@ -1499,8 +1562,9 @@ test_san_list_beyond_the_bound_is_refused(void **state)
 	assert_int_equal(eca_x509_info(leaf, &info, &err),
 	    ECA_ERR_BAD_CERTIFICATE);
 	assert_msg_has(&err, "at most 1024 names");
-	assert_int_equal(peer_check(leaf, "san-0001.lb.example", ECA_ID_SAN,
-	    &err), ECA_ERR_BAD_CERTIFICATE);
+	assert_int_equal(
+	    peer_check(leaf, "san-0001.lb.example", ECA_ID_SAN, &err),
+	    ECA_ERR_BAD_CERTIFICATE);
 	X509_free(leaf);
 	free(names);
 }
@@ -1512,29 +1576,29 @@ test_dns_subtree_matching_table(void **state)
 		const char *name, *base;
 		int want;
 	} t[] = {
-		/* RFC 5280: the name itself and labels added on the left */
-		{ "example.com", "example.com", 1 },
-		{ "a.example.com", "example.com", 1 },
-		{ "a.b.example.com", "example.com", 1 },
-		{ "A.Example.COM", "example.COM", 1 },
-		{ "badexample.com", "example.com", 0 },
-		{ "example.com.evil", "example.com", 0 },
-		{ "xample.com", "example.com", 0 },
-		{ "com", "example.com", 0 },
-		/* leading period: subdomains only */
-		{ "a.example.com", ".example.com", 1 },
-		{ "a.b.example.com", ".example.com", 1 },
-		{ "example.com", ".example.com", 0 },
-		{ "badexample.com", ".example.com", 0 },
-		/* empty: every name (as OpenSSL reads it) */
-		{ "example.com", "", 1 },
-		/* malformed constraints */
-		{ "a.example.com", "..example.com", -1 },
-		{ "a.example.com", "example..com", -1 },
-		{ "a.example.com", "example.com.", -1 },
-		{ "a.example.com", "*.example.com", -1 },
-		{ "a.example.com", ".", -1 },
-		{ "a.example.com", "-example.com", -1 },
+	    /* RFC 5280: the name itself and labels added on the left */
+	    {"example.com", "example.com", 1},
+	    {"a.example.com", "example.com", 1},
+	    {"a.b.example.com", "example.com", 1},
+	    {"A.Example.COM", "example.COM", 1},
+	    {"badexample.com", "example.com", 0},
+	    {"example.com.evil", "example.com", 0},
+	    {"xample.com", "example.com", 0},
+	    {"com", "example.com", 0},
+	    /* leading period: subdomains only */
+	    {"a.example.com", ".example.com", 1},
+	    {"a.b.example.com", ".example.com", 1},
+	    {"example.com", ".example.com", 0},
+	    {"badexample.com", ".example.com", 0},
+	    /* empty: every name (as OpenSSL reads it) */
+	    {"example.com", "", 1},
+	    /* malformed constraints */
+	    {"a.example.com", "..example.com", -1},
+	    {"a.example.com", "example..com", -1},
+	    {"a.example.com", "example.com.", -1},
+	    {"a.example.com", "*.example.com", -1},
+	    {"a.example.com", ".", -1},
+	    {"a.example.com", "-example.com", -1},
 	};
 	size_t i;
 	int got;
@@ -1553,46 +1617,44 @@ static void
 test_name_constraints_are_checked_on_every_name(void **state)
 {
 	static const struct {
-		const char *nc;		/* the intermediate's, or NULL */
-		const char *leaf_nc;	/* the leaf's, or NULL */
+		const char *nc;	     /* the intermediate's, or NULL */
+		const char *leaf_nc; /* the leaf's, or NULL */
 		const char *san;
 		const char *host;
 		int want;
 		const char *phrase;
 	} t[] = {
-		{ "critical,permitted;DNS:.allowed.example", NULL,
-		  "h.allowed.example", "h.allowed.example", 0, NULL },
-		{ "critical,permitted;DNS:.allowed.example", NULL,
-		  "allowed.example", "allowed.example",
-		  ECA_ERR_BAD_CERTIFICATE, "subtree" },
-		{ "critical,permitted;DNS:allowed.example", NULL,
-		  "allowed.example", "allowed.example", 0, NULL },
-		{ "critical,permitted;DNS:allowed.example", NULL,
-		  "h.allowed.example,.allowed.example", "h.allowed.example",
-		  ECA_ERR_BAD_CERTIFICATE, "not a valid host name" },
-		{ "critical,permitted;DNS:allowed.example", NULL,
-		  "h.allowed.example,h..allowed.example", "h.allowed.example",
-		  ECA_ERR_BAD_CERTIFICATE, "not a valid host name" },
-		{ "critical,permitted;DNS:allowed.example", NULL,
-		  "h.allowed.example,h.other.example", "h.allowed.example",
-		  ECA_ERR_BAD_CERTIFICATE, "subtree" },
-		{ "critical,excluded;DNS:bad.allowed.example", NULL,
-		  "x.bad.allowed.example", "x.bad.allowed.example",
-		  ECA_ERR_BAD_CERTIFICATE, "excluded" },
-		{ "critical,DER:30:04:a0:00:a1:00", NULL,
-		  "h.allowed.example", "h.allowed.example",
-		  ECA_ERR_BAD_CERTIFICATE, "empty subtree" },
-		{ "critical,DER:30:00", NULL,
-		  "h.allowed.example", "h.allowed.example",
-		  ECA_ERR_BAD_CERTIFICATE, "malformed name constraints" },
-		{ NULL, "critical,permitted;DNS:allowed.example",
-		  "h.allowed.example", "h.allowed.example",
-		  ECA_ERR_BAD_CERTIFICATE, "only a CA" },
-		/* No constraints: an invalid name is still refused. */
-		{ NULL, NULL, "h.example,-bad.example", "h.example",
-		  ECA_ERR_BAD_CERTIFICATE, "not a valid host name" },
-		{ NULL, NULL, "h.example,h.example.", "h.example",
-		  ECA_ERR_BAD_CERTIFICATE, "not a valid host name" },
+	    {"critical,permitted;DNS:.allowed.example", NULL,
+		"h.allowed.example", "h.allowed.example", 0, NULL},
+	    {"critical,permitted;DNS:.allowed.example", NULL, "allowed.example",
+		"allowed.example", ECA_ERR_BAD_CERTIFICATE, "subtree"},
+	    {"critical,permitted;DNS:allowed.example", NULL, "allowed.example",
+		"allowed.example", 0, NULL},
+	    {"critical,permitted;DNS:allowed.example", NULL,
+		"h.allowed.example,.allowed.example", "h.allowed.example",
+		ECA_ERR_BAD_CERTIFICATE, "not a valid host name"},
+	    {"critical,permitted;DNS:allowed.example", NULL,
+		"h.allowed.example,h..allowed.example", "h.allowed.example",
+		ECA_ERR_BAD_CERTIFICATE, "not a valid host name"},
+	    {"critical,permitted;DNS:allowed.example", NULL,
+		"h.allowed.example,h.other.example", "h.allowed.example",
+		ECA_ERR_BAD_CERTIFICATE, "subtree"},
+	    {"critical,excluded;DNS:bad.allowed.example", NULL,
+		"x.bad.allowed.example", "x.bad.allowed.example",
+		ECA_ERR_BAD_CERTIFICATE, "excluded"},
+	    {"critical,DER:30:04:a0:00:a1:00", NULL, "h.allowed.example",
+		"h.allowed.example", ECA_ERR_BAD_CERTIFICATE, "empty subtree"},
+	    {"critical,DER:30:00", NULL, "h.allowed.example",
+		"h.allowed.example", ECA_ERR_BAD_CERTIFICATE,
+		"malformed name constraints"},
+	    {NULL, "critical,permitted;DNS:allowed.example",
+		"h.allowed.example", "h.allowed.example",
+		ECA_ERR_BAD_CERTIFICATE, "only a CA"},
+	    /* No constraints: an invalid name is still refused. */
+	    {NULL, NULL, "h.example,-bad.example", "h.example",
+		ECA_ERR_BAD_CERTIFICATE, "not a valid host name"},
+	    {NULL, NULL, "h.example,h.example.", "h.example",
+		ECA_ERR_BAD_CERTIFICATE, "not a valid host name"},
 	};
 	struct testca_ca_opts co;
 	struct testca_leaf_opts lo;
@@ -1609,8 +1671,9 @@ test_name_constraints_are_checked_on_every_name(void **state)
 		lo.san = t[i].san;
 		lo.nc = t[i].leaf_nc;
 		r = custom_check(&co, &lo, t[i].host, &err);
-		if (r != t[i].want || (t[i].phrase != NULL &&
-		    strstr(err.msg, t[i].phrase) == NULL))
+		if (r != t[i].want ||
+		    (t[i].phrase != NULL &&
+			strstr(err.msg, t[i].phrase) == NULL))
 			fail_msg("case %zu: %s (%s), want %s with \"%s\"", i,
 			    eca_err_name(r), err.msg, eca_err_name(t[i].want),
 			    t[i].phrase != NULL ? t[i].phrase : "");
@@ -1621,65 +1684,69 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_chain_from_untrusted_ca_is_refused),
-		cmocka_unit_test(test_leaf_without_its_intermediate_is_untrusted),
-		cmocka_unit_test(test_expired_certificate_is_refused),
-		cmocka_unit_test(test_not_yet_valid_certificate_is_refused),
-		cmocka_unit_test(test_identity_mismatch_under_san_rule_is_refused),
-		cmocka_unit_test(test_identity_mismatch_under_cn_rule_is_refused),
-		cmocka_unit_test(test_identity_mismatch_under_dn_rule_is_refused),
-		cmocka_unit_test(test_identity_compares_canonical_names),
-		cmocka_unit_test(test_dn_that_does_not_parse_is_refused),
-		cmocka_unit_test(test_dn_spellings_normalize_to_the_certificate_form),
-		cmocka_unit_test(test_dn_identity_goes_through_the_mapping),
-		cmocka_unit_test(test_wildcard_san_is_refused),
-		cmocka_unit_test(test_weak_trust_anchor_keys_are_refused),
-		cmocka_unit_test(test_anchor_signature_is_not_judged_but_the_path_is),
-		cmocka_unit_test(test_expired_anchor_or_intermediate_is_refused),
-		cmocka_unit_test(test_partial_chain_trusts_an_issuing_ca_alone),
-		cmocka_unit_test(test_five_hundred_san_names_are_accepted_whole),
-		cmocka_unit_test(test_san_list_beyond_the_bound_is_refused),
-		cmocka_unit_test(test_dns_subtree_matching_table),
-		cmocka_unit_test(test_name_constraints_are_checked_on_every_name),
-		cmocka_unit_test(test_rsa1024_key_is_refused),
-		cmocka_unit_test(test_weak_intermediate_key_is_refused),
-		cmocka_unit_test(test_sha1_signature_is_refused),
-		cmocka_unit_test(test_eku_server_auth_only_is_refused),
-		cmocka_unit_test(test_eku_code_signing_is_refused),
-		cmocka_unit_test(test_ca_true_leaf_is_refused),
-		cmocka_unit_test(test_key_not_matching_certificate_is_refused),
-		cmocka_unit_test(test_group_readable_key_is_refused),
-		cmocka_unit_test(test_other_readable_passphrase_file_is_refused),
-		cmocka_unit_test(test_wrong_passphrase_is_refused),
-		cmocka_unit_test(test_missing_passphrase_is_refused),
-		cmocka_unit_test(test_empty_passphrase_file_is_refused),
-		cmocka_unit_test(test_garbage_key_is_a_parse_error),
-		cmocka_unit_test(test_public_key_is_not_a_private_key),
-		cmocka_unit_test(test_truncated_pem_is_refused),
-		cmocka_unit_test(test_der_with_trailing_bytes_is_refused),
-		cmocka_unit_test(test_pkcs7_without_certificates_is_refused),
-		cmocka_unit_test(test_more_than_chain_max_certificates_is_refused),
-		cmocka_unit_test(test_cred_load_names_a_chain_in_the_wrong_order),
-		cmocka_unit_test(test_missing_file_is_unreadable),
-		cmocka_unit_test(test_oversized_file_is_refused),
-		cmocka_unit_test(test_empty_trust_bundle_is_refused),
-		cmocka_unit_test(test_garbage_certificate_is_a_parse_error),
-		cmocka_unit_test(test_cred_load_refuses_a_key_of_another_certificate),
-		cmocka_unit_test(test_pem_chain_loads_leaf_first),
-		cmocka_unit_test(test_other_pem_blocks_between_certificates_are_ignored),
-		cmocka_unit_test(test_der_certificate_loads),
-		cmocka_unit_test(test_pkcs7_pem_and_der_load_leaf_first),
-		cmocka_unit_test(test_hashed_directory_trust_store_verifies),
-		cmocka_unit_test(test_chain_including_the_root_verifies),
-		cmocka_unit_test(test_verify_honours_the_given_time),
-		cmocka_unit_test(test_encrypted_key_with_right_passphrase_loads),
-		cmocka_unit_test(test_plain_der_key_loads),
-		cmocka_unit_test(test_ec_and_ed25519_leaves_are_acceptable),
-		cmocka_unit_test(test_leaf_without_eku_is_acceptable),
-		cmocka_unit_test(test_identity_matches_under_each_rule),
-		cmocka_unit_test(test_fingerprints_match_x509_digest),
-		cmocka_unit_test(test_info_describes_the_certificate),
-		cmocka_unit_test(test_cred_load_loads_everything),
+	    cmocka_unit_test(test_chain_from_untrusted_ca_is_refused),
+	    cmocka_unit_test(test_leaf_without_its_intermediate_is_untrusted),
+	    cmocka_unit_test(test_expired_certificate_is_refused),
+	    cmocka_unit_test(test_not_yet_valid_certificate_is_refused),
+	    cmocka_unit_test(test_identity_mismatch_under_san_rule_is_refused),
+	    cmocka_unit_test(test_identity_mismatch_under_cn_rule_is_refused),
+	    cmocka_unit_test(test_identity_mismatch_under_dn_rule_is_refused),
+	    cmocka_unit_test(test_identity_compares_canonical_names),
+	    cmocka_unit_test(test_dn_that_does_not_parse_is_refused),
+	    cmocka_unit_test(
+		test_dn_spellings_normalize_to_the_certificate_form),
+	    cmocka_unit_test(test_dn_identity_goes_through_the_mapping),
+	    cmocka_unit_test(test_wildcard_san_is_refused),
+	    cmocka_unit_test(test_weak_trust_anchor_keys_are_refused),
+	    cmocka_unit_test(
+		test_anchor_signature_is_not_judged_but_the_path_is),
+	    cmocka_unit_test(test_expired_anchor_or_intermediate_is_refused),
+	    cmocka_unit_test(test_partial_chain_trusts_an_issuing_ca_alone),
+	    cmocka_unit_test(test_five_hundred_san_names_are_accepted_whole),
+	    cmocka_unit_test(test_san_list_beyond_the_bound_is_refused),
+	    cmocka_unit_test(test_dns_subtree_matching_table),
+	    cmocka_unit_test(test_name_constraints_are_checked_on_every_name),
+	    cmocka_unit_test(test_rsa1024_key_is_refused),
+	    cmocka_unit_test(test_weak_intermediate_key_is_refused),
+	    cmocka_unit_test(test_sha1_signature_is_refused),
+	    cmocka_unit_test(test_eku_server_auth_only_is_refused),
+	    cmocka_unit_test(test_eku_code_signing_is_refused),
+	    cmocka_unit_test(test_ca_true_leaf_is_refused),
+	    cmocka_unit_test(test_key_not_matching_certificate_is_refused),
+	    cmocka_unit_test(test_group_readable_key_is_refused),
+	    cmocka_unit_test(test_other_readable_passphrase_file_is_refused),
+	    cmocka_unit_test(test_wrong_passphrase_is_refused),
+	    cmocka_unit_test(test_missing_passphrase_is_refused),
+	    cmocka_unit_test(test_empty_passphrase_file_is_refused),
+	    cmocka_unit_test(test_garbage_key_is_a_parse_error),
+	    cmocka_unit_test(test_public_key_is_not_a_private_key),
+	    cmocka_unit_test(test_truncated_pem_is_refused),
+	    cmocka_unit_test(test_der_with_trailing_bytes_is_refused),
+	    cmocka_unit_test(test_pkcs7_without_certificates_is_refused),
+	    cmocka_unit_test(test_more_than_chain_max_certificates_is_refused),
+	    cmocka_unit_test(test_cred_load_names_a_chain_in_the_wrong_order),
+	    cmocka_unit_test(test_missing_file_is_unreadable),
+	    cmocka_unit_test(test_oversized_file_is_refused),
+	    cmocka_unit_test(test_empty_trust_bundle_is_refused),
+	    cmocka_unit_test(test_garbage_certificate_is_a_parse_error),
+	    cmocka_unit_test(
+		test_cred_load_refuses_a_key_of_another_certificate),
+	    cmocka_unit_test(test_pem_chain_loads_leaf_first),
+	    cmocka_unit_test(
+		test_other_pem_blocks_between_certificates_are_ignored),
+	    cmocka_unit_test(test_der_certificate_loads),
+	    cmocka_unit_test(test_pkcs7_pem_and_der_load_leaf_first),
+	    cmocka_unit_test(test_hashed_directory_trust_store_verifies),
+	    cmocka_unit_test(test_chain_including_the_root_verifies),
+	    cmocka_unit_test(test_verify_honours_the_given_time),
+	    cmocka_unit_test(test_encrypted_key_with_right_passphrase_loads),
+	    cmocka_unit_test(test_plain_der_key_loads),
+	    cmocka_unit_test(test_ec_and_ed25519_leaves_are_acceptable),
+	    cmocka_unit_test(test_leaf_without_eku_is_acceptable),
+	    cmocka_unit_test(test_identity_matches_under_each_rule),
+	    cmocka_unit_test(test_fingerprints_match_x509_digest),
+	    cmocka_unit_test(test_info_describes_the_certificate),
+	    cmocka_unit_test(test_cred_load_loads_everything),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -26,7 +26,11 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
-#define CHECK(x) do { if (!(x)) die(#x, __FILE__, __LINE__); } while (0)
+#define CHECK(x)                                                               \
+	do {                                                                   \
+		if (!(x))                                                      \
+			die(#x, __FILE__, __LINE__);                           \
+	} while (0)
 
 static void
 die(const char *what, const char *file, int line)
@@ -65,8 +69,8 @@ testca_key(enum testca_keytype type)
 	switch (type) {
 	case TESTCA_RSA2048:
 		if (shared_rsa == NULL)
-			CHECK((shared_rsa = EVP_PKEY_Q_keygen(NULL, NULL,
-			    "RSA", (size_t)2048)) != NULL);
+			CHECK((shared_rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+				   (size_t)2048)) != NULL);
 		CHECK(EVP_PKEY_up_ref(shared_rsa) == 1);
 		k = shared_rsa;
 		break;
@@ -112,7 +116,7 @@ static void
 add_name(X509_NAME *name, const char *field, const char *value)
 {
 	CHECK(X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
-	    (const unsigned char *)value, -1, -1, 0) == 1);
+		  (const unsigned char *)value, -1, -1, 0) == 1);
 }
 
 /*
@@ -136,8 +140,9 @@ make_cert(EVP_PKEY *key, X509_NAME *subject, X509 *issuer, long nb, long na,
 	CHECK(X509_gmtime_adj(X509_getm_notBefore(x), nb) != NULL);
 	CHECK(X509_gmtime_adj(X509_getm_notAfter(x), na) != NULL);
 	CHECK(X509_set_subject_name(x, subject) == 1);
-	CHECK(X509_set_issuer_name(x, issuer != NULL ?
-	    X509_get_subject_name(issuer) : subject) == 1);
+	CHECK(
+	    X509_set_issuer_name(x,
+		issuer != NULL ? X509_get_subject_name(issuer) : subject) == 1);
 	CHECK(X509_set_pubkey(x, key) == 1);
 	return x;
 }
@@ -233,8 +238,8 @@ make_leaf(X509 *issuer, EVP_PKEY *issuer_key,
     const struct testca_leaf_opts *opts, X509 **cert, EVP_PKEY **keyp)
 {
 	static const struct testca_leaf_opts defaults = {
-		.cn = "host1.example",
-		.san = "host1.example",
+	    .cn = "host1.example",
+	    .san = "host1.example",
 	};
 	X509_NAME *name;
 	EVP_PKEY *key;
@@ -258,8 +263,7 @@ make_leaf(X509 *issuer, EVP_PKEY *issuer_key,
 		add_name(name, "CN", opts->cn);
 	na = opts->not_after != 0 ? opts->not_after : 86400L * 30;
 	x = make_cert(key, name, issuer,
-	    opts->not_before != 0 ? opts->not_before : -3600, na,
-	    opts->serial);
+	    opts->not_before != 0 ? opts->not_before : -3600, na, opts->serial);
 	X509_NAME_free(name);
 	if (opts->ca) {
 		add_ext(x, NULL, NID_basic_constraints, "critical,CA:TRUE");
@@ -269,8 +273,8 @@ make_leaf(X509 *issuer, EVP_PKEY *issuer_key,
 		add_ext(x, NULL, NID_basic_constraints, "critical,CA:FALSE");
 		add_ext(x, NULL, NID_key_usage,
 		    EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA ?
-		    "critical,digitalSignature,keyEncipherment" :
-		    "critical,digitalSignature");
+			"critical,digitalSignature,keyEncipherment" :
+			"critical,digitalSignature");
 	}
 	switch (opts->eku) {
 	case TESTCA_EKU_BOTH:
@@ -319,8 +323,8 @@ make_leaf(X509 *issuer, EVP_PKEY *issuer_key,
 }
 
 void
-testca_leaf(struct testca *ca, const struct testca_leaf_opts *opts,
-    X509 **cert, EVP_PKEY **key)
+testca_leaf(struct testca *ca, const struct testca_leaf_opts *opts, X509 **cert,
+    EVP_PKEY **key)
 {
 	make_leaf(ca->inter, ca->int_key, opts, cert, key);
 }
@@ -374,8 +378,7 @@ testca_path(const char *dir, const char *name)
 }
 
 void
-testca_write_file(const char *path, const void *buf, size_t len,
-    mode_t mode)
+testca_write_file(const char *path, const void *buf, size_t len, mode_t mode)
 {
 	const unsigned char *p = buf;
 	ssize_t n;
@@ -460,19 +463,19 @@ testca_write_key(const char *path, EVP_PKEY *key, enum testca_keyfmt fmt,
 	switch (fmt) {
 	case TESTCA_KEY_PEM:
 		CHECK(PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL,
-		    NULL) == 1);
+			  NULL) == 1);
 		break;
 	case TESTCA_KEY_DER:
 		CHECK(i2d_PKCS8PrivateKey_bio(bio, key, NULL, NULL, 0, NULL,
-		    NULL) == 1);
+			  NULL) == 1);
 		break;
 	case TESTCA_KEY_PEM_ENC:
 		CHECK(PEM_write_bio_PKCS8PrivateKey(bio, key, enc, pass, plen,
-		    NULL, NULL) == 1);
+			  NULL, NULL) == 1);
 		break;
 	case TESTCA_KEY_DER_ENC:
 		CHECK(i2d_PKCS8PrivateKey_bio(bio, key, enc, pass, plen, NULL,
-		    NULL) == 1);
+			  NULL) == 1);
 		break;
 	}
 	write_bio(path, bio, mode);
@@ -494,16 +497,15 @@ testca_write_hashdir(const char *dir, X509 *cert)
 }
 
 void
-testca_write_host(const char *dir, struct testca *ca, X509 *leaf,
-    EVP_PKEY *key)
+testca_write_host(const char *dir, struct testca *ca, X509 *leaf, EVP_PKEY *key)
 {
 	X509 *chain[2];
 
 	chain[0] = leaf;
 	chain[1] = ca->inter;
 	testca_write_pem(testca_path(dir, "cert.pem"), chain, 2, 0644);
-	testca_write_key(testca_path(dir, "key.pem"), key, TESTCA_KEY_PEM,
-	    NULL, 0600);
+	testca_write_key(testca_path(dir, "key.pem"), key, TESTCA_KEY_PEM, NULL,
+	    0600);
 	testca_write_pem(testca_path(dir, "trust.pem"), &ca->root, 1, 0644);
 }
 
@@ -520,8 +522,8 @@ testca_crl(X509 *issuer, EVP_PKEY *key, X509 *const *revoked, size_t n,
 
 	CHECK((crl = X509_CRL_new()) != NULL);
 	CHECK(X509_CRL_set_version(crl, X509_CRL_VERSION_2) == 1);
-	CHECK(X509_CRL_set_issuer_name(crl,
-	    X509_get_subject_name(issuer)) == 1);
+	CHECK(
+	    X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)) == 1);
 	CHECK((t = X509_gmtime_adj(NULL, last)) != NULL);
 	CHECK(X509_CRL_set1_lastUpdate(crl, t) == 1);
 	ASN1_TIME_free(t);
@@ -531,7 +533,7 @@ testca_crl(X509 *issuer, EVP_PKEY *key, X509 *const *revoked, size_t n,
 	for (i = 0; i < n; i++) {
 		CHECK((rev = X509_REVOKED_new()) != NULL);
 		CHECK(X509_REVOKED_set_serialNumber(rev,
-		    X509_get_serialNumber(revoked[i])) == 1);
+			  X509_get_serialNumber(revoked[i])) == 1);
 		CHECK((t = X509_gmtime_adj(NULL, -3600)) != NULL);
 		CHECK(X509_REVOKED_set_revocationDate(rev, t) == 1);
 		ASN1_TIME_free(t);
@@ -540,8 +542,8 @@ testca_crl(X509 *issuer, EVP_PKEY *key, X509 *const *revoked, size_t n,
 	if (number != 0) {
 		CHECK((num = ASN1_INTEGER_new()) != NULL);
 		CHECK(ASN1_INTEGER_set(num, number) == 1);
-		CHECK(X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0,
-		    0) == 1);
+		CHECK(
+		    X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0, 0) == 1);
 		ASN1_INTEGER_free(num);
 	}
 	CHECK(X509_CRL_sort(crl) == 1);

@@ -17,37 +17,37 @@
 #include <openssl/x509.h>
 
 enum testca_keytype {
-	TESTCA_RSA2048 = 0,	/* one key shared by the process: fast */
-	TESTCA_RSA2048_NEW,	/* a fresh RSA-2048 key */
+	TESTCA_RSA2048 = 0, /* one key shared by the process: fast */
+	TESTCA_RSA2048_NEW, /* a fresh RSA-2048 key */
 	TESTCA_RSA1024,
 	TESTCA_EC_P256,
 	TESTCA_EC_P384,
 	TESTCA_ED25519,
-	TESTCA_EC_P192,		/* a weak curve */
-	TESTCA_DSA,		/* DSA 2048 (refused whatever its size) */
+	TESTCA_EC_P192, /* a weak curve */
+	TESTCA_DSA,	/* DSA 2048 (refused whatever its size) */
 };
 
 enum testca_eku {
-	TESTCA_EKU_BOTH = 0,	/* clientAuth + serverAuth */
-	TESTCA_EKU_NONE,	/* no extendedKeyUsage extension */
-	TESTCA_EKU_SERVER,	/* serverAuth only */
-	TESTCA_EKU_CODESIGN,	/* codeSigning only */
+	TESTCA_EKU_BOTH = 0, /* clientAuth + serverAuth */
+	TESTCA_EKU_NONE,     /* no extendedKeyUsage extension */
+	TESTCA_EKU_SERVER,   /* serverAuth only */
+	TESTCA_EKU_CODESIGN, /* codeSigning only */
 };
 
 struct testca_leaf_opts {
 	enum testca_keytype keytype;
-	EVP_PKEY *key;		/* use this key (borrowed), or NULL */
-	const char *cn;		/* subject CN; NULL: none */
-	const char *san;	/* comma-separated dNSNames; NULL: none */
-	const char *ou;		/* optional subject OU, for DN tests */
-	long not_before;	/* seconds from now (e.g. -3600) */
-	long not_after;		/* seconds from now; 0: 30 days */
+	EVP_PKEY *key;	 /* use this key (borrowed), or NULL */
+	const char *cn;	 /* subject CN; NULL: none */
+	const char *san; /* comma-separated dNSNames; NULL: none */
+	const char *ou;	 /* optional subject OU, for DN tests */
+	long not_before; /* seconds from now (e.g. -3600) */
+	long not_after;	 /* seconds from now; 0: 30 days */
 	enum testca_eku eku;
-	int ca;			/* basicConstraints CA:TRUE */
-	int sha1;		/* sign with SHA-1 */
-	long serial;		/* 0: a random serial */
-	const char *cdp;	/* a CRL distribution point URI, or NULL */
-	const char *nc;		/* a nameConstraints value (v3 config), or NULL */
+	int ca;		 /* basicConstraints CA:TRUE */
+	int sha1;	 /* sign with SHA-1 */
+	long serial;	 /* 0: a random serial */
+	const char *cdp; /* a CRL distribution point URI, or NULL */
+	const char *nc;	 /* a nameConstraints value (v3 config), or NULL */
 };
 
 /* A root CA and an intermediate it signed (both EC P-256). */
@@ -63,14 +63,14 @@ struct testca *testca_new(const char *name);
 
 /* A CA pair made to measure (issue 15): zero fields keep the defaults. */
 struct testca_ca_opts {
-	int keys_set;			/* use root_key and int_key below */
-	enum testca_keytype root_key;	/* default EC P-256 */
-	enum testca_keytype int_key;	/* default EC P-256 */
-	long root_not_before, root_not_after;	/* seconds from now */
+	int keys_set;		      /* use root_key and int_key below */
+	enum testca_keytype root_key; /* default EC P-256 */
+	enum testca_keytype int_key;  /* default EC P-256 */
+	long root_not_before, root_not_after; /* seconds from now */
 	long int_not_before, int_not_after;
-	int root_sha1;			/* the root signs itself with SHA-1 */
-	int int_sha1;			/* the root signs the intermediate so */
-	const char *int_nc;		/* the intermediate's nameConstraints */
+	int root_sha1;	    /* the root signs itself with SHA-1 */
+	int int_sha1;	    /* the root signs the intermediate so */
+	const char *int_nc; /* the intermediate's nameConstraints */
 };
 struct testca *testca_new_opts(const char *name,
     const struct testca_ca_opts *o);
@@ -103,17 +103,17 @@ void testca_write_pem(const char *path, X509 *const *certs, size_t n,
     mode_t mode);
 void testca_write_der(const char *path, X509 *cert, mode_t mode);
 /* PKCS#7 SignedData with these certificates (n may be 0), PEM or DER. */
-void testca_write_p7(const char *path, X509 *const *certs, size_t n,
-    int pem, mode_t mode);
+void testca_write_p7(const char *path, X509 *const *certs, size_t n, int pem,
+    mode_t mode);
 
 enum testca_keyfmt {
-	TESTCA_KEY_PEM,		/* PKCS#8 PEM */
-	TESTCA_KEY_DER,		/* PKCS#8 DER */
-	TESTCA_KEY_PEM_ENC,	/* encrypted PKCS#8 PEM (AES-256-CBC) */
-	TESTCA_KEY_DER_ENC,	/* encrypted PKCS#8 DER */
+	TESTCA_KEY_PEM,	    /* PKCS#8 PEM */
+	TESTCA_KEY_DER,	    /* PKCS#8 DER */
+	TESTCA_KEY_PEM_ENC, /* encrypted PKCS#8 PEM (AES-256-CBC) */
+	TESTCA_KEY_DER_ENC, /* encrypted PKCS#8 DER */
 };
-void testca_write_key(const char *path, EVP_PKEY *key,
-    enum testca_keyfmt fmt, const char *pass, mode_t mode);
+void testca_write_key(const char *path, EVP_PKEY *key, enum testca_keyfmt fmt,
+    const char *pass, mode_t mode);
 
 /* A c_rehash-style directory holding cert as <hash>.0. */
 void testca_write_hashdir(const char *dir, X509 *cert);
