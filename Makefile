@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # Thin wrapper over Meson + Ninja.  `make check` and `make demo` are the two
 # commands of the README; both install missing Debian packages when run as
 # root (scripts/install-deps.sh holds the one list, in sets by purpose).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_enroll.c - enrollment throughput against the primary, side by side
  * with a bare mutual-TLS server (nginx) over the same certificates.

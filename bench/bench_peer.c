@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_peer.c - issue 3 section 10 (a) and (c): what a host-to-host
  * channel costs beyond mutual TLS itself.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_roster.c - issue 3 section 10(b): the roster at 1,000,000 hosts.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * mintcerts - many host certificates at once, for the storm test and the
  * benchmarks.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/peer.sh BUILD - the channel benchmark (issue 3 section 10 (a), (c)).
 #
 # Starts a primary (ecad, API on 127.0.0.1) and a media server's ecad

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # bench/run.sh BUILD [N] - the enrollment benchmark (`make bench`).
 #
 # N distinct host certificates (default 2000, or $BENCH_N) each open a new

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_api_request.c - the request target of a /v1 call as ecad handles
  * it: libevent's URI parser (as evhttp uses it), then ecad's own route

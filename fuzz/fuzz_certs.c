@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_certs.c - certificate chains as ECA_CERT_PATH holds them (PEM, DER,
  * PKCS#7 PEM or DER), then the details of the leaf.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_channel.c - what a peer host sends on a channel: the frame header
  * and the three protocol messages (server HELLO, client HELLO, VERDICT).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_config.c - eca.conf parser.  Whatever parses must dump to text that
  * parses again to the same dump: `ecad -T` output is a valid eca.conf.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_crl.c - CRLs offered to the cache (PEM or DER, as ECA_CRL_PATH or a
  * distribution point gives them): parsing, issuer lookup, signature check

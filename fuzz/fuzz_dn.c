@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_dn.c - a subject DN as an administrator types it (`eca map add`,
  * POST /v1/mappings), parsed by eca_dn_normalize.  What is accepted is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_enroll_body.c - the bodies of POST /v1/enrollments, of approve and
  * reject, and of POST /v1/mappings, straight from the network.  Whatever

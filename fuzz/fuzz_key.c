@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_key.c - private keys as ECA_PRIVATE_KEY_PATH holds them (PEM or DER,
  * possibly encrypted; the corpus's encrypted keys use the passphrase "fuzz").

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_roster.c - the roster answer a host reads from its primary
  * (GET /v1/roster).  A delta that parses must apply to an empty roster

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_wire.c - JSON the command line reads from a primary: enrollment
  * records and error objects.  A record that parses must survive being

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # fuzz/make-corpus.sh - regenerate the certificate and key seeds of the
 # fuzz corpus with a throwaway CA (the committed files came from this).
 # Usage: fuzz/make-corpus.sh   (writes fuzz/corpus/certs and fuzz/corpus/key)

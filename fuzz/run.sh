@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # fuzz/run.sh BUILD SECONDS - run every fuzz target for SECONDS each.
 #
 # Each target starts from a scratch copy of fuzz/corpus/<target>/ so the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Fails if a banned libc call appears in eca's C sources:
 # they are either unbounded or silently accept garbage.
 set -eu

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Fails when a C file of eca drifts from .clang-format (issue 9: the format
 # is enforced, not suggested).  `make format` rewrites the files in place.
 # The formatter is Debian 12's clang-format 14: other versions lay some

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # scripts/demo.sh BUILD    - `make demo`: a demo backup domain on loopback.
 # scripts/demo.sh --stop   - `make demo-stop`: stop it.
 #

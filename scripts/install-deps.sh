@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # Installs the Debian packages eca needs, by purpose; the one list of them,
 # so that a fresh Debian 12 machine needs nothing else.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # mkca.sh - a throwaway two-level CA for tests, the demo and the benchmark.
 # Uses the `openssl` command only.  Never use these keys for anything real.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # run-tests.sh BUILD BUILD_ASAN: every test of eca.
 #   1. the unit tests (`meson test --suite unit`) in BUILD,
 #   2. the same in BUILD_ASAN (built with ASan+UBSan),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cli.h - what eca's commands share: the invocation, the command table,
  * parsed options, and the helpers that load the configuration and talk to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_admin.c - primary administration: list, show, approve, reject,
  * remove, ban, unban.  On the primary itself these go through the

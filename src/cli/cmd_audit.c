@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_audit.c - `eca audit verify` and `eca audit show`: the audit
  * journal read straight from its file, so both work offline, without the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_cert.c - `eca cert-details --cert FILE`: what a certificate chain
  * file holds.  Needs no configuration, so it works on any machine.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_crl.c - `eca crl list | download | cleanup`: the local CRL cache
  * in STATE_DIR/crl (see crl.h).  `-cleanupCRLCache` is the NetBackup

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_enroll.c - `eca enroll` and `eca unenroll`: this host's enrollment
  * with one of its primary servers.

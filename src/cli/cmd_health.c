@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_health.c - `eca health-check`: every validation of this host's
  * certificate configuration, one line (or JSON object) per check ID.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_map.c - ECA_IDENTITY = DN: the administrator's mapping of
  * certificate subjects to hosts on the primary (`eca map add|remove|list`,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_ping.c - `eca ping HOST [--purpose P]`: open a verified channel to a
  * peer host, the way every host-to-host communication does it

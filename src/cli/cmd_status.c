@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * cmd_status.c - `eca status`: this host's enrollment with each of its
  * primary servers, one row per SERVER line.  One primary failing does not

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * common.c - what eca's commands share: configuration, credentials, the
  * client for a primary and the handling of API errors.

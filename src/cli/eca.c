@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * eca.c - the command line: global options, the command table, dispatch.
  *

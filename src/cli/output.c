@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* output.c - errors, JSON and tables for eca. */
 #include "output.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * output.h - how eca prints: errors, JSON and aligned tables.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api.c - the primary's /v1 API: the two entry points (TLS and control
  * socket), dispatch through the route table (api_routes.c, which also

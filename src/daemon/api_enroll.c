@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api_enroll.c - POST /v1/enrollments: a host enrolls the certificate it
  * presents.  The route table admits only a host whose certificate passes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api_impl.h - what the files of the /v1 API share (not for the rest of
  * ecad, which sees only api_tls_cb and api_control_request in ecad.h):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api_registry.c - the registry's records and DN mappings: list, show,
  * history, remove, approve, reject, ban, unban, and the subject mappings.

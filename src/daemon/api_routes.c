@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api_routes.c - the /v1 route table with its access column, the lookup
  * and the one access check (api_routes.h).

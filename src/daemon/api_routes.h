@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api_routes.h - the /v1 API's route table and who may call each route.
  *

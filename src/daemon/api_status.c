@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * api_status.c - the reads that are not one host's record: GET
  * /v1/health (anyone), /v1/stats (administrators) and /v1/roster, which

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * apiparse.c - route matching and query strings of the /v1 API.  Query
  * strings are split and decoded by libevent (evhttp_parse_query_str);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * apiparse.h - the parts of a /v1 request that ecad parses itself: the
  * route pattern match and the query strings.  Kept apart from api.c (no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * control.c - the control socket: a UNIX socket (mode 0600) at
  * CONTROL_SOCKET serving the same /v1 handlers over plain HTTP, in worker

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * crlsync.c - the CRL refresh thread: ECA_CRL_PATH synced every
  * ECA_CRL_PATH_SYNC_HOURS, distribution point CRLs fetched again every

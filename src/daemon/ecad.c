@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ecad.c - the eca daemon: options, start-up phases, signals and main.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ecad.h - the daemon's shared state and the seams between its files:
  *

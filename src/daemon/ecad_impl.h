@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ecad_impl.h - what the files of ecad's main program share (the rest of
  * the daemon sees only ecad.h):

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ecad_log.c - where ecad's log goes: stderr with a timestamp in the
  * foreground, the systemd journal with fields when run by systemd, else

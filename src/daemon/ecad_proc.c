@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ecad_proc.c - what the daemon does to its own process: detach from
  * the terminal (telling the waiting parent how start-up went), keep a pid

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ecad_snap.c - the configuration and what SIGHUP replaces: the
  * refcounted snapshot of configuration, credentials and TLS contexts

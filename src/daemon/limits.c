@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * limits.c - the bounds the API (server.c) and the peer listener (peer.c)
  * share against hostile load: a count per key (open connections per

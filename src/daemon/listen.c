@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * listen.c - listening sockets for the API and the peer listener: one
  * resolve-and-bind loop, and one place for the socket options every

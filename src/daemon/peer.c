@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * peer.c - the peer listener: other hosts' channels to this one
  * (docs/channels.md, docs/daemon.md "Peer listener"), on every role.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * peer_impl.h - what the peer listener's files share (ecad.h has what the
  * rest of ecad sees: peer_bind, peer_start, ...).  Private to:

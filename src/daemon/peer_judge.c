@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * peer_judge.c - the peer listener's judging glue (peer_impl.h): the
  * judges' queue and threads, parking a judgment until a roster sync, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * peer_serve.c - the services of an accepted peer channel (peer_impl.h,
  * docs/channels.md): PING, CONSOLE and CONTROL echo every frame back;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * refusals.c - refusals that cost an attacker nothing, counted instead of
  * journaled one by one (docs/hardening.md, "Refusals of strangers").

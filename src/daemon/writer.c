@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * writer.c - the group-commit writer: one thread owns the registry's
  * writer connection.  Workers queue jobs; the writer takes everything

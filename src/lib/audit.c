@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * audit.c - the hash-chained audit journal (see audit.h for the format).
  *

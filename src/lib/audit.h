@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * audit.h - the tamper-evident audit journal of enrollment decisions.
  *

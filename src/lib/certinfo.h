@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * certinfo.h - what eca records about a certificate, free of OpenSSL types
  * so the registry store and the wire format can use it.

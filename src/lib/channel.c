@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * channel.c - opening a channel to a peer host (eca_channel_open: the
  * calling end's side of the protocol, judged with eca_judge_peer) and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * channel.h - host-to-host channels: mutual TLS between two hosts of a
  * backup domain, each presenting its external certificate, each checking

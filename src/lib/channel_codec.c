@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * channel_codec.c - the channel's frame and message codecs (channel.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * channel_impl.h - what the files of the channel module share (channel.h):
  * channel_codec.c (frames and messages), channel_io.c (sockets, TLS and

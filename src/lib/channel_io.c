@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * channel_io.c - the channel client's I/O (channel_impl.h): connecting
  * (PEER entry or DNS), TLS, and frames read and written with deadlines.

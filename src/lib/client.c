@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * client.c - HTTPS/JSON client of the primary's API, on libcurl's easy
  * interface.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * client.h - HTTPS/JSON client of the primary's API (libcurl).
  *

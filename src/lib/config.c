@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.c - the eca.conf parser: lines, and the setter of each type.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config.h - eca.conf: `KEY = value` lines, `#` comments.
  *

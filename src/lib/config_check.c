@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config_check.c - the last two passes of eca.conf: every keyword the file
  * did not name gets its default through the very setter a line would use

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config_impl.h - what the three parts of the eca.conf parser share; not
  * installed, not for use outside config*.c.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * config_table.c - the eca.conf keyword table: every key, its type, its
  * bounds and its default, in one place.  The parser (config.c), the

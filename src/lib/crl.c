@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * crl.c - the CRL cache: one entry per CA in memory, one file per CA in
  * the cache directory, the rule for which CRL an entry keeps, and the

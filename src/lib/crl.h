@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * crl.h - certificate revocation lists: the local cache and the verdict.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * crl_fetch.c - where CRLs come from: the directory ECA_CRL_PATH, or the
  * CRL distribution points the certificates name, downloaded with libcurl

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * crl_impl.h - what the three parts of the CRL module share.
  *

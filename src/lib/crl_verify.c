@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * crl_verify.c - the revocation verdict.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * dn.c - the one string form of a distinguished name, for ECA_IDENTITY =
  * DN (the administrator's `eca map add HOST SUBJECT`).

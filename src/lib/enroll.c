@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * enroll.c - the enrollment policy: the rule (eca_enroll_decide), which
  * record a revoked certificate takes down (eca_enroll_revoke_target), and

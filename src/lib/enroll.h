@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * enroll.h - the enrollment policy, in one place.
  *

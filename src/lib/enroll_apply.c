@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * enroll_apply.c - the group commit: a batch of requests carried out
  * against the store in one transaction, one savepoint each, under the

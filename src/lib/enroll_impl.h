@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * enroll_impl.h - what the enrollment rules (enroll.c) share with the
  * group commit that applies them (enroll_apply.c).  Nothing else includes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* err.c - error table lookups and the error detail buffer. */
 #include "err.h"
 

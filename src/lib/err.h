@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * err.h - the one list of eca error codes.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * health.c - the health check of a host's certificate configuration.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * health.h - the health check of a host's certificate configuration.
  * One validation per ID; each says pass or fail and why.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * host.c - this host's view of its backup domains: credentials, one
  * roster per primary kept in sync with GET /v1/roster, refreshes that

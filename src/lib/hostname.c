@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * hostname.c - the canonical form of a host name (see hostname.h).
  *

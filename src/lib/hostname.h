@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * hostname.h - the one canonical spelling of a host name.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * judge.c - the one path from a peer's certificate to the verdict
  * (judge.h), shared by the calling and the accepting end of a channel.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * judge.h - THE way to a verdict on a peer host, for both ends of a
  * channel: eca_channel_open judging the server it called, and ecad's peer

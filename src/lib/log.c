@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c - the log sink.  The sink pointer is the one piece of process-wide
  * state in libeca; it is written once at start-up, before threads exist.

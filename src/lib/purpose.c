@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * purpose.c - the names of the purposes of a communication (purpose.h).
  */

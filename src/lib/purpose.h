@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * purpose.h - what a host-to-host communication is for.  The purpose is
  * named in the caller's HELLO (channel.h), decides whether it enrolls

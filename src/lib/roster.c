@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * roster.c - the in-memory roster of one primary: its records and their
  * two hash indexes (by leaf fingerprint and by host name), the subject

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * roster.h - a host's local copy of one primary's enrollments.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * roster_delta.c - the roster's text forms: the decoder of a primary's
  * answer to GET /v1/roster (docs/roster.md), a total parser of untrusted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * roster_file.c - the roster's file in STATE_DIR: a streamed binary
  * format hashed as it goes, so that a roster of a million hosts is saved

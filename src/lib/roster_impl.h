@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * roster_impl.h - what the parts of the roster share.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store.c - the backend-neutral front of the registry store: picks the
  * backend from the URI scheme and forwards every call to it, plus the

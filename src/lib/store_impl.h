@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store_impl.h - what a registry backend provides to store.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store_sqlite.c - the embedded registry backend (SQLite 3): the
  * connection, its schema and migrations, transactions, and the ops table

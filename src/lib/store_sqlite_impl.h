@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store_sqlite_impl.h - what the parts of the SQLite backend share.
  *

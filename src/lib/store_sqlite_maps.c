@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store_sqlite_maps.c - the certificates waiting in a CONFLICT
  * (candidates) and the administrator's subject -> host mappings

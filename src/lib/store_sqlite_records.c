@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store_sqlite_records.c - enrollment records, their history, the
  * registry version counter and the roster's view of the records, in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * store_sqlite_sql.c - every statement the SQLite backend runs on the
  * registry's tables, as a named SQL_... constant with its values bound

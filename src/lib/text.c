@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * text.c - the one sanitizer for peer-controlled text, hex and times
  * (text.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * text.h - peer-controlled text made safe to log, journal or show; hex
  * and times written one way everywhere.

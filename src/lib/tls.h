@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tls.h - TLS contexts with eca's settings: TLS 1.2 and 1.3 only, this
  * host's certificate, chain and key, and its trust store.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * util.c - capped file reads, atomic file replacement, the monotonic
  * clock (util.h).

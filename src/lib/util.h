@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * util.h - the one copy of small helpers every module needs: read a whole
  * file with a size cap, replace a file atomically and durably, and a

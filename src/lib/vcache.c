@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vcache.c - chain verifications remembered (vcache.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * vcache.h - chain verifications remembered for the peers a host judges.
  *

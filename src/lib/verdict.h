@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * verdict.h - one verdict with a reason, for a peer host's certificate.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire.c - the JSON of the /v1 API: what every codec shares (times,
  * strings, the field-table codec) and the error object.

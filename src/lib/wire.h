@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire.h - the JSON of the primary's /v1 API (jansson), both directions,
  * so the daemon and the command line cannot disagree.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire_body.c - the bodies of requests, straight from the network:
  * POST /v1/enrollments, approve and reject, POST /v1/mappings.

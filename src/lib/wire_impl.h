@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire_impl.h - what the parts of the /v1 JSON codec share; not installed,
  * not for use outside wire*.c.

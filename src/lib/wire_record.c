@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * wire_record.c - records of the /v1 API both ways: certificate details,
  * enrollments, history, the roster, waiting certificates and DN mappings.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * x509.c - certificates, keys and trust stores (OpenSSL 3).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * x509.h - certificates, keys and trust stores (OpenSSL 3).
  *

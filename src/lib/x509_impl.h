@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * x509_impl.h - what the policy's two files share: x509_policy.c (the
  * verification, key, signature and usage policy, identity, details,

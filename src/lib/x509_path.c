@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * x509_path.c - the path policy: what eca asks of the path OpenSSL built
  * and verified, beyond OpenSSL's own rules, certificate by certificate,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * x509_policy.c - what makes a certificate acceptable (OpenSSL 3).
  *

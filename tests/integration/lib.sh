@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 # lib.sh - the integration tests' harness, sourced by every t_*.sh file.
 #
 # Environment (set by run.sh; a t_*.sh file can also be run on its own as

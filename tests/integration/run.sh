@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # run.sh BUILD [t_FILE...]: runs the integration tests (every
 # tests/integration/t_*.sh, or the named ones) against BUILD's ecad and
 # eca.  Each file prints `ok - ...` / `not ok - ...` lines and a

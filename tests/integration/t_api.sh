@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The API's access rules and edge answers, spoken to directly with curl and
 # through eca where the command line adds nothing.
 # shellcheck source=tests/integration/lib.sh

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The audit journal: every enrollment decision and refusal is a hash-chained
 # line; `eca audit verify` finds the first edited, removed or reordered
 # line; a journal that cannot be written stops registry changes; the chain

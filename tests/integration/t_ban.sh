@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Ban and unban on the primary: a banned host cannot enroll, again or for
 # the first time, nor remove its own record; only an administrator bans
 # and unbans; unban leaves the host REMOVED, to enroll again.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Issue 8 item 2: approve enrolls exactly the certificate the administrator
 # saw.  Every distinct certificate waiting in a CONFLICT is kept (at most
 # 8), `eca show` lists them, approve/reject name one by its fingerprint,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Host-to-host channels with automatic enrollment (issue 3): a small domain
 # of hosts on distinct loopback addresses, each with its own ecad (peer
 # listener), config, certificate and STATE_DIR, driven with `eca ping`.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Crash safety: a burst of enrollments, ecad killed with SIGKILL in the
 # middle of it, restarted: every enrollment the clients saw acknowledged
 # is in the registry, `PRAGMA integrity_check` is ok, and the ones that

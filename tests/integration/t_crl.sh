@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Revocation: the primary checks an enrolling host's certificate against
 # CRLs from ECA_CRL_PATH or from the certificate's distribution point (a
 # python3 http.server on 127.0.0.1 started here), and `eca crl` manages

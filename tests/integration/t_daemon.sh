@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # ecad itself: -t, -T, SIGTERM and durability across kill -9.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"

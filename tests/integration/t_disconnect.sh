@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Peers that leave in the middle of a request lose nothing and break
 # nothing.  A raw TLS client (python3's ssl) sends many enrollments to the
 # primary and leaves before the reply: right after the body (FIN, RST, or

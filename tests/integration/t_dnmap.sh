@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Issue 8 item 7: ECA_IDENTITY = DN works end to end.  The administrator
 # maps certificate subjects to hosts (`eca map add HOST SUBJECT`, as
 # NetBackup's -createECACertEntry); an unmapped subject is refused with the

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Enrollment life cycle against one primary: manual enrollment, precheck,
 # repeats, renewal, key change (conflict, approve, reject), forced
 # re-enrollment, unenroll, admin removal and who may administer.

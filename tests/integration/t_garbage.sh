@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Garbage and oversized requests: each is answered with an error or a
 # closed connection; afterwards the primary still answers and the registry
 # is unchanged.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # eca health-check and eca cert-details (no primary needed).
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"

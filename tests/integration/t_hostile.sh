@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Hostile clients: slow and stalled clients time out within REQUEST_TIMEOUT
 # however they trickle (slowloris), one source address cannot hold more
 # than MAX_CONNECTIONS_PER_SOURCE connections, an over-long chain and an

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Host names have one canonical spelling (issue 8 item 1): every path that
 # takes a name is spelled here in mixed case, and must reach the record of
 # the lower-case name, never a second one.

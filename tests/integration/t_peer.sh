@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # ecad's peer listener seen from the wire (docs/daemon.md "Peer listener"):
 # a raw TLS client (python3's ssl, with a host's certificate) speaks the
 # channel frames to a media server's ecad and checks what the daemon does

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # The peer listener under load from one hostile address (docs/hardening.md,
 # "The peer listener"): thousands of silent TCP connections and dozens of
 # HELLOs asking for an auto-enrollment wait with one valid certificate that

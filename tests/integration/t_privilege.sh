@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Least privilege (docs/privilege.md): ecad started as root with USER set
 # binds its ports (one of them below 1024) and reads its keys as root,
 # then runs as USER: every thread's real, effective, saved and file-system

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Refusals: each bad certificate or key is refused with its reason code,
 # and the registry holds nothing for that host afterwards.
 # shellcheck source=tests/integration/lib.sh

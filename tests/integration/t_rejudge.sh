@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # A kept-alive connection is judged again when trust changes (docs/
 # hardening.md, "Verdicts follow trust"): on the primary's API, a SIGHUP
 # that drops the caller's CA from the trust store and a CRL that revokes

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # GET /v1/roster: the primary's enrollments as a versioned roster, full on
 # since=0, only the changes after since=V, paged, and for certified callers
 # only.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # `eca status` of a host that belongs to two primaries' domains, one of
 # which is down.
 # shellcheck source=tests/integration/lib.sh

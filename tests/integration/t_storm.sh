@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Many hosts enrolling at once: every one is acknowledged and recorded, and
 # the writer groups them into fewer commits than enrollments.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # Callers without a verified client certificate, and requests for paths no
 # route serves, cost the primary a counter, not a journal line each
 # (docs/hardening.md, "Refusals of strangers"); and text a caller chooses

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: ISC
 # it-timeout: 600
 # The certificate zoo (zoo.sh): every case is enrolled through the real
 # primary with `eca --json enroll`, and refused ones also presented

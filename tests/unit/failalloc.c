@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * failalloc.c - the counting allocator behind failalloc.h.
  *

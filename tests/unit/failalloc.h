@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * failalloc.h - allocation-failure injection for the unit tests, as SQLite
  * tests itself: one counter sees every allocation libeca makes, and can be

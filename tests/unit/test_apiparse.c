@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_apiparse.c - ecad's route matching and query-string rules
  * (src/daemon/apiparse.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_audit.c - the hash-chained audit journal. */
 #include <sys/stat.h>
 

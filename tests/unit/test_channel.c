@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_channel.c - the channel protocol's codecs, and eca_channel_open run
  * for real against a small server thread on loopback that speaks (or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_client.c - the API client's storm behaviour: a 429 BUSY answer is
  * retried after Retry-After plus jitter within a budget, then given up

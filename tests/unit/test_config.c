@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_config.c - eca.conf parser: every refusal first (with its code and
  * its `file:LINE:`), then defaults, every key, repeatables, IPv6 and the

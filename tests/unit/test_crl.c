@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_crl.c - the CRL cache and the revocation verdict. */
 #include <dirent.h>
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_enroll.c - the enrollment rule and the group commit. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_err.c - the one error table: names, HTTP statuses, exit codes, and
  * the error detail buffer.  Refusals and odd inputs first.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_failalloc.c - libeca's parsers and its store when memory runs out.
  *

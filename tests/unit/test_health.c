@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_health.c - the health check: each broken input fails its own ID. */
 #include <setjmp.h>
 #include <stdarg.h>

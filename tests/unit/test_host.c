@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_host.c - this host's domains: the auto-enrollment rule, the host
  * context, rosters from STATE_DIR, staleness with an unreachable primary,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_hostname.c - the canonical form of a host name: what is refused
  * (and why), then what is folded.  Table-driven.

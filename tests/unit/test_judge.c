@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_judge.c - the one judging path (judge.h), branch by branch, from
  * both ends of a channel: one table, every row judged as the calling and

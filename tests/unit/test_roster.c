@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_roster.c - the in-memory roster, its delta decoder and its file. */
 #include <setjmp.h>
 #include <stdarg.h>

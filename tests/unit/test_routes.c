@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_routes.c - the /v1 route table and its access check
  * (src/daemon/api_routes.c): every route has a level, and every route is

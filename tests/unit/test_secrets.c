@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_secrets.c - key material and passphrases are wiped before their
  * memory is freed.  OpenSSL's allocator is replaced (before anything is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_store.c - the registry store (SQLite backend) and its front. */
 #include <sys/stat.h>
 #include <sys/wait.h>

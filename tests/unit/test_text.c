@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_text.c - the one sanitizer for peer-controlled text.  Hostile and
  * odd inputs first (escape sequences, line breaks, NUL, non-ASCII, cuts

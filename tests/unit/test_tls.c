@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_tls.c - eca's TLS contexts in real in-process handshakes over a
  * BIO pair.

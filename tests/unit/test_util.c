@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_util.c - capped file reads, atomic replacement, the monotonic
  * clock.

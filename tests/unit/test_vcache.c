@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_vcache.c - chain verifications remembered, and only what is safe. */
 #include <pthread.h>
 #include <setjmp.h>

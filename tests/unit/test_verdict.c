@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_verdict.c - the one verdict on a peer's certificate, reason by reason. */
 #include <setjmp.h>
 #include <stdarg.h>

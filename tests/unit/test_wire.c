@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_wire.c - the JSON of the /v1 API. */
 #include <setjmp.h>
 #include <stdarg.h>

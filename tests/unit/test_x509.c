@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_x509.c - certificates, keys, trust stores and the peer policy. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * testca.c - throwaway certificates for the unit tests.
  *

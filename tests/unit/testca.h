@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * testca.h - throwaway certificates for the unit tests, made with the
  * OpenSSL API (no shelling out): a root CA, an intermediate issuing CA,
