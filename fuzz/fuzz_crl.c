@@ -46,7 +46,7 @@ static const char inter_pem[] =
 
 static struct eca_crl_cache *cache;
 static X509_STORE *trust;
-static STACK_OF(X509) * untrusted;
+static STACK_OF(X509) *untrusted;
 
 static X509 *
 cert_of(const char *pem)

@@ -72,7 +72,7 @@ struct pconn {
 	/* Judge input (set by the I/O thread before queueing). */
 	struct eca_channel_client_hello hello;
 	X509 *leaf;
-	STACK_OF(X509) * chain;
+	STACK_OF(X509) *chain;
 	int pre_code; /* refusal decided before judging */
 	char pre_msg[ECA_ERR_MSG_MAX];
 	/* Judge output. */

@@ -50,7 +50,7 @@ struct opening {
 	const char *primary;		    /* the primary both share */
 	struct eca_domain *d;		    /* this host's domain of it */
 	X509 *leaf;			    /* the server's certificate */
-	STACK_OF(X509) * chain;
+	STACK_OF(X509) *chain;
 	int deferred; /* judged after its VERDICT */
 	struct eca_judge_input in;
 	struct eca_judge_result res;

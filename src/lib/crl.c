@@ -180,7 +180,7 @@ may_sign_crl(X509 *x)
 /* Does x chain to trust (with untrusted as intermediates)? */
 static int
 chains_to_trust(struct eca_crl_cache *c, X509_STORE *trust, X509 *x,
-    STACK_OF(X509) * untrusted)
+    STACK_OF(X509) *untrusted)
 {
 	X509_STORE_CTX *ctx;
 	int ok = 0;
@@ -204,7 +204,7 @@ chains_to_trust(struct eca_crl_cache *c, X509_STORE *trust, X509 *x,
  */
 static int
 crl_signer_ok(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, X509_CRL *crl)
+    STACK_OF(X509) *untrusted, X509_CRL *crl)
 {
 	X509_STORE_CTX *ctx = NULL;
 	STACK_OF(X509) *cands = NULL;
@@ -394,7 +394,7 @@ out:
 
 int
 crl_add_from(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, const unsigned char *buf, size_t len,
+    STACK_OF(X509) *untrusted, const unsigned char *buf, size_t len,
     const char *source, int *stored, struct eca_err *err)
 {
 	X509_CRL *crl = NULL;
@@ -429,7 +429,7 @@ out:
 
 int
 eca_crl_cache_add(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, const unsigned char *buf, size_t len,
+    STACK_OF(X509) *untrusted, const unsigned char *buf, size_t len,
     int *stored, struct eca_err *err)
 {
 	return crl_add_from(c, trust, untrusted, buf, len, NULL, stored, err);
@@ -693,7 +693,7 @@ due_url(struct eca_crl_cache *c, size_t i, time_t now, char *url, size_t size)
  */
 static int
 refresh_due(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, time_t now, size_t *nadd, struct eca_err *err)
+    STACK_OF(X509) *untrusted, time_t now, size_t *nadd, struct eca_err *err)
 {
 	char url[sizeof(c->ents->source)];
 	struct eca_err e;
@@ -719,7 +719,7 @@ refresh_due(struct eca_crl_cache *c, X509_STORE *trust,
 
 int
 eca_crl_cache_maintain(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, time_t now, size_t *added, struct eca_err *err)
+    STACK_OF(X509) *untrusted, time_t now, size_t *added, struct eca_err *err)
 {
 	size_t nadd = 0;
 	int r = 0;

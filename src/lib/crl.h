@@ -86,7 +86,7 @@ void eca_crl_cache_free(struct eca_crl_cache *c);
  * newer CRL (which is not an error).
  */
 int eca_crl_cache_add(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, const unsigned char *buf, size_t len,
+    STACK_OF(X509) *untrusted, const unsigned char *buf, size_t len,
     int *stored, struct eca_err *err) ECA_WUR;
 
 /*
@@ -97,7 +97,7 @@ int eca_crl_cache_add(struct eca_crl_cache *c, X509_STORE *trust,
  * read.  *added (may be NULL) counts CRLs stored.
  */
 int eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, size_t *added, size_t *refused,
+    STACK_OF(X509) *untrusted, size_t *added, size_t *refused,
     struct eca_err *err) ECA_WUR;
 
 /*
@@ -108,7 +108,7 @@ int eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
  * otherwise.  *added (may be NULL) counts CRLs stored.
  */
 int eca_crl_cache_refresh(struct eca_crl_cache *c, X509_STORE *trust,
-    X509 *leaf, STACK_OF(X509) * chain, size_t *added,
+    X509 *leaf, STACK_OF(X509) *chain, size_t *added,
     struct eca_err *err) ECA_WUR;
 
 /*
@@ -125,7 +125,7 @@ int eca_crl_cache_refresh(struct eca_crl_cache *c, X509_STORE *trust,
  * CRLs stored.
  */
 int eca_crl_cache_maintain(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, time_t now, size_t *added,
+    STACK_OF(X509) *untrusted, time_t now, size_t *added,
     struct eca_err *err) ECA_WUR;
 
 /* What a check found besides its verdict. */
@@ -151,7 +151,7 @@ struct eca_crl_result {
  * remembered.
  */
 int eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) * chain, enum eca_crl_check level, time_t now,
+    STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
     struct eca_crl_result *result, struct eca_err *err) ECA_WUR;
 
 /*
@@ -159,7 +159,7 @@ int eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
  * (eca_vcache_key of leaf and chain; NULL: none, nothing remembered).
  */
 int eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) * chain, const uint8_t *key, enum eca_crl_check level,
+    STACK_OF(X509) *chain, const uint8_t *key, enum eca_crl_check level,
     time_t now, struct eca_crl_result *result, struct eca_err *err) ECA_WUR;
 
 /*

@@ -38,7 +38,7 @@ crl_is_http(const char *s)
 
 int
 eca_crl_cache_sync_path(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, size_t *added, size_t *refused,
+    STACK_OF(X509) *untrusted, size_t *added, size_t *refused,
     struct eca_err *err)
 {
 	char path[PATH_MAX], bad[ECA_ERR_MSG_MAX / 2];
@@ -216,7 +216,7 @@ out:
 
 int
 crl_fetch_add(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, const char *url, long timeout_ms, int *stored,
+    STACK_OF(X509) *untrusted, const char *url, long timeout_ms, int *stored,
     struct eca_err *err)
 {
 	unsigned char *buf = NULL;
@@ -235,8 +235,8 @@ crl_fetch_add(struct eca_crl_cache *c, X509_STORE *trust,
 static size_t
 cdp_urls(X509 *x, char urls[][URL_MAX], size_t max)
 {
-	STACK_OF(DIST_POINT) * dps;
-	STACK_OF(GENERAL_NAME) * names;
+	STACK_OF(DIST_POINT) *dps;
+	STACK_OF(GENERAL_NAME) *names;
 	DIST_POINT *dp;
 	GENERAL_NAME *gn;
 	ASN1_IA5STRING *uri;
@@ -277,9 +277,8 @@ cdp_urls(X509 *x, char urls[][URL_MAX], size_t max)
  * ECA_ERR_NOT_FOUND if x names none.
  */
 static int
-fetch_cdp(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, X509 *x, long timeout_ms, int *stored,
-    struct eca_err *err)
+fetch_cdp(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *untrusted,
+    X509 *x, long timeout_ms, int *stored, struct eca_err *err)
 {
 	char urls[ECA_CRL_URLS_MAX][URL_MAX];
 	size_t i, n;
@@ -301,7 +300,7 @@ fetch_cdp(struct eca_crl_cache *c, X509_STORE *trust,
 
 int
 crl_fetch_for(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, X509 *x, long timeout_ms, size_t *added,
+    STACK_OF(X509) *untrusted, X509 *x, long timeout_ms, size_t *added,
     struct eca_err *err)
 {
 	size_t n = 0;
@@ -326,7 +325,7 @@ crl_fetch_for(struct eca_crl_cache *c, X509_STORE *trust,
  */
 static int
 refresh_certs(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) * chain, STACK_OF(X509) * *all, STACK_OF(X509) * *cas)
+    STACK_OF(X509) *chain, STACK_OF(X509) **all, STACK_OF(X509) **cas)
 {
 	X509_STORE_CTX *ctx = NULL;
 	int i;
@@ -351,7 +350,7 @@ refresh_certs(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 
 int
 eca_crl_cache_refresh(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) * chain, size_t *added, struct eca_err *err)
+    STACK_OF(X509) *chain, size_t *added, struct eca_err *err)
 {
 	STACK_OF(X509) *all = NULL, *cas = NULL;
 	char urls[1][URL_MAX];

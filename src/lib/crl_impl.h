@@ -59,7 +59,7 @@ struct result {
 	X509_STORE *trust; /* up-ref'd */
 	uint64_t gen;
 	int64_t from, until;
-	STACK_OF(X509) * full; /* the chain as built, for fetch_due */
+	STACK_OF(X509) *full; /* the chain as built, for fetch_due */
 	int used;
 };
 
@@ -118,7 +118,7 @@ int crl_reload_changed(struct eca_crl_cache *c, unsigned long hash);
  * eca_crl_cache_add's.
  */
 int crl_add_from(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, const unsigned char *buf, size_t len,
+    STACK_OF(X509) *untrusted, const unsigned char *buf, size_t len,
     const char *source, int *stored, struct eca_err *err);
 
 /*
@@ -129,7 +129,7 @@ int crl_add_from(struct eca_crl_cache *c, X509_STORE *trust,
 int crl_is_http(const char *s);
 /* Download url and offer what came (crl_add_from). */
 int crl_fetch_add(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, const char *url, long timeout_ms, int *stored,
+    STACK_OF(X509) *untrusted, const char *url, long timeout_ms, int *stored,
     struct eca_err *err);
 /*
  * The CRL of x's issuer from whichever source is configured: a sync of
@@ -137,7 +137,7 @@ int crl_fetch_add(struct eca_crl_cache *c, X509_STORE *trust,
  * by the CRLs stored.
  */
 int crl_fetch_for(struct eca_crl_cache *c, X509_STORE *trust,
-    STACK_OF(X509) * untrusted, X509 *x, long timeout_ms, size_t *added,
+    STACK_OF(X509) *untrusted, X509 *x, long timeout_ms, size_t *added,
     struct eca_err *err);
 
 #endif

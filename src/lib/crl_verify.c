@@ -182,7 +182,7 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
 /* The verified chain of leaf (leaf first, trust anchor last). */
 static int
 build_chain(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) * chain, time_t now, STACK_OF(X509) * *out,
+    STACK_OF(X509) *chain, time_t now, STACK_OF(X509) **out,
     struct eca_err *err)
 {
 	X509_STORE_CTX *ctx = NULL;
@@ -215,7 +215,7 @@ out:
 
 /* How many certificates of full level checks: the anchor (last) never. */
 static int
-checked(enum eca_crl_check level, STACK_OF(X509) * full)
+checked(enum eca_crl_check level, STACK_OF(X509) *full)
 {
 	return level == ECA_CRL_LEAF ? 1 : sk_X509_num(full) - 1;
 }
@@ -228,7 +228,7 @@ checked(enum eca_crl_check level, STACK_OF(X509) * full)
  * is as it was.
  */
 static int
-fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) * full,
+fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
     int ncheck, time_t now)
 {
 	struct eca_err e;
@@ -271,11 +271,11 @@ fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) * full,
 
 /* One verification with the CRLs cached at the time (crl_verify). */
 struct crl_run {
-	X509_STORE_CTX *ctx;	   /* the error, the chain it built */
-	STACK_OF(X509_CRL) * crls; /* the CRLs it used (ctx borrows) */
-	struct vstate vs;	   /* grace and fail-open notes */
-	uint64_t gen;		   /* the cache's gen for crls */
-	int ok;			   /* 1: it verified */
+	X509_STORE_CTX *ctx;	  /* the error, the chain it built */
+	STACK_OF(X509_CRL) *crls; /* the CRLs it used (ctx borrows) */
+	struct vstate vs;	  /* grace and fail-open notes */
+	uint64_t gen;		  /* the cache's gen for crls */
+	int ok;			  /* 1: it verified */
 };
 
 static void
@@ -293,7 +293,7 @@ crl_run_clear(struct crl_run *run)
  */
 static int
 crl_verify(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) * chain, enum eca_crl_check level, time_t now,
+    STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
     struct crl_run *run, struct eca_err *err)
 {
 	X509_VERIFY_PARAM *param;
@@ -355,7 +355,7 @@ result_slot(struct eca_crl_cache *c, const uint8_t *key)
  */
 static int
 result_get(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
-    enum eca_crl_check level, time_t now, STACK_OF(X509) * *full)
+    enum eca_crl_check level, time_t now, STACK_OF(X509) **full)
 {
 	struct result *res;
 	int hit;
@@ -383,9 +383,9 @@ result_get(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
  */
 static void
 result_put(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
-    enum eca_crl_check level, const struct crl_run *run, STACK_OF(X509) * full)
+    enum eca_crl_check level, const struct crl_run *run, STACK_OF(X509) *full)
 {
-	STACK_OF(X509) * copy;
+	STACK_OF(X509) *copy;
 	struct result *res;
 	const ASN1_TIME *t;
 	X509_CRL *crl;
@@ -451,7 +451,7 @@ static int
 remembered(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
     enum eca_crl_check level, time_t now)
 {
-	STACK_OF(X509) * full;
+	STACK_OF(X509) *full;
 	int stands;
 
 	if (!result_get(c, trust, key, level, now, &full))
@@ -470,8 +470,8 @@ remembered(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
  */
 static int
 verify_fresh(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) * chain, enum eca_crl_check level, time_t now,
-    struct crl_run *run, STACK_OF(X509) * *full, struct eca_err *err)
+    STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
+    struct crl_run *run, STACK_OF(X509) **full, struct eca_err *err)
 {
 	int r;
 
@@ -531,7 +531,7 @@ refusal(const struct eca_crl_cache *c, const struct crl_run *run, X509 *leaf,
 
 int
 eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) * chain, enum eca_crl_check level, time_t now,
+    STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
     struct eca_crl_result *result, struct eca_err *err)
 {
 	uint8_t key[ECA_VCACHE_KEY_LEN];
@@ -546,7 +546,7 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 
 int
 eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) * chain, const uint8_t *key, enum eca_crl_check level,
+    STACK_OF(X509) *chain, const uint8_t *key, enum eca_crl_check level,
     time_t now, struct eca_crl_result *result, struct eca_err *err)
 {
 	STACK_OF(X509) *full = NULL;

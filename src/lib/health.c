@@ -38,7 +38,7 @@ struct hstate {
 	const struct eca_config *cfg;
 	struct eca_health_report *rep;
 	X509 *leaf;
-	STACK_OF(X509) * chain;
+	STACK_OF(X509) *chain;
 	struct eca_certinfo info;
 	EVP_PKEY *key;
 	X509_STORE *trust;

@@ -61,11 +61,11 @@ typedef int eca_judge_enroll_fn(struct eca_host *h, struct eca_domain *d,
 struct eca_judge_input {
 	enum eca_judge_side side;
 	struct eca_host *h;
-	struct eca_domain *d;	/* h's domain of the shared primary */
-	const char *primary;	/* its name, for messages */
-	const char *peer;	/* the host the peer claims to be */
-	X509 *leaf;		/* the peer's certificate; NULL: none */
-	STACK_OF(X509) * chain; /* its intermediates (may be NULL) */
+	struct eca_domain *d;  /* h's domain of the shared primary */
+	const char *primary;   /* its name, for messages */
+	const char *peer;      /* the host the peer claims to be */
+	X509 *leaf;	       /* the peer's certificate; NULL: none */
+	STACK_OF(X509) *chain; /* its intermediates (may be NULL) */
 	enum eca_purpose purpose;
 	/*
 	 * The peer as its HELLO describes it: role and has_cert; nat and

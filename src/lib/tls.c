@@ -182,10 +182,10 @@ eca_tls_client_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 }
 
 int
-eca_tls_peer_chain(SSL *ssl, X509 **leaf, STACK_OF(X509) * *chain,
+eca_tls_peer_chain(SSL *ssl, X509 **leaf, STACK_OF(X509) **chain,
     struct eca_err *err)
 {
-	STACK_OF(X509) * sent, *sk = NULL;
+	STACK_OF(X509) *sent, *sk = NULL;
 	X509 *x = NULL, *c;
 	int i, r = ECA_ERR_INTERNAL;
 

@@ -46,7 +46,7 @@ int eca_tls_ctx_use_cred(SSL_CTX *ctx, const struct eca_cred *cred,
  * the peer sent no certificate (ECA_ERR_NO_CLIENT_CERT).  Both out values
  * are new references owned by the caller.
  */
-int eca_tls_peer_chain(SSL *ssl, X509 **leaf, STACK_OF(X509) * *chain,
+int eca_tls_peer_chain(SSL *ssl, X509 **leaf, STACK_OF(X509) **chain,
     struct eca_err *err) ECA_WUR;
 
 #endif

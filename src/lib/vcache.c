@@ -77,7 +77,7 @@ eca_vcache_free(struct eca_vcache *c)
 }
 
 int
-eca_vcache_key(X509 *leaf, STACK_OF(X509) * chain,
+eca_vcache_key(X509 *leaf, STACK_OF(X509) *chain,
     uint8_t key[ECA_VCACHE_KEY_LEN])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];

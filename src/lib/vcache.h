@@ -49,7 +49,7 @@ int eca_vcache_new(X509_STORE *trust, size_t slots,
 void eca_vcache_free(struct eca_vcache *c);
 
 /* The key of leaf and chain (may be NULL): 0, or ECA_ERR_INTERNAL. */
-int eca_vcache_key(X509 *leaf, STACK_OF(X509) * chain,
+int eca_vcache_key(X509 *leaf, STACK_OF(X509) *chain,
     uint8_t key[ECA_VCACHE_KEY_LEN]) ECA_WUR;
 
 /*

@@ -35,7 +35,7 @@ struct eca_cert_check {
 struct eca_verdict_input {
 	const struct eca_peer_policy *policy; /* trust, identity, CRLs */
 	X509 *leaf;			      /* NULL: no certificate */
-	STACK_OF(X509) * chain;
+	STACK_OF(X509) *chain;
 	const char *expected_host; /* the host the peer claims */
 	const char *primary;	   /* the shared primary */
 	/* The peer's roster entry, NULL if it has none. */

@@ -115,7 +115,7 @@ eca_x509_subject_str(X509 *x, char *buf, size_t size)
  */
 
 static int
-push_cert(STACK_OF(X509) * all, X509 **x, struct eca_err *err)
+push_cert(STACK_OF(X509) *all, X509 **x, struct eca_err *err)
 {
 	if (sk_X509_num(all) >= ECA_CHAIN_MAX)
 		return eca_err_set(err, ECA_ERR_PARSE,
@@ -180,8 +180,7 @@ out:
  * up by issuer, then anything left over.
  */
 static int
-order_p7_certs(STACK_OF(X509) * certs, STACK_OF(X509) * all,
-    struct eca_err *err)
+order_p7_certs(STACK_OF(X509) *certs, STACK_OF(X509) *all, struct eca_err *err)
 {
 	X509 *cur = NULL, *x, *y;
 	int i, j, n, r, issued_other;
@@ -246,11 +245,11 @@ order_p7_certs(STACK_OF(X509) * certs, STACK_OF(X509) * all,
 /* A DER PKCS#7 SignedData occupying exactly len bytes. */
 static int
 der_pkcs7(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
-    STACK_OF(X509) * all, struct eca_err *err)
+    STACK_OF(X509) *all, struct eca_err *err)
 {
 	const unsigned char *p = buf;
 	PKCS7 *p7 = NULL;
-	STACK_OF(X509) * certs;
+	STACK_OF(X509) *certs;
 	int r = ECA_ERR_INTERNAL;
 
 	if (len > LONG_MAX)
@@ -305,7 +304,7 @@ is_p7_pem_name(const char *name)
  */
 static int
 pem_certs(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
-    STACK_OF(X509) * all, struct eca_err *err)
+    STACK_OF(X509) *all, struct eca_err *err)
 {
 	BIO *bio = NULL;
 	char *name = NULL, *header = NULL;
@@ -385,7 +384,7 @@ looks_like_pem(const unsigned char *buf, size_t len)
 
 int
 eca_x509_parse_chain(OSSL_LIB_CTX *libctx, const unsigned char *buf, size_t len,
-    X509 **leaf, STACK_OF(X509) * *chain, struct eca_err *err)
+    X509 **leaf, STACK_OF(X509) **chain, struct eca_err *err)
 {
 	STACK_OF(X509) *all = NULL;
 	X509 *x = NULL;
@@ -433,7 +432,7 @@ out:
 
 int
 eca_x509_load_chain(OSSL_LIB_CTX *libctx, const char *path, X509 **leaf,
-    STACK_OF(X509) * *chain, struct eca_err *err)
+    STACK_OF(X509) **chain, struct eca_err *err)
 {
 	unsigned char *buf;
 	size_t len;
@@ -641,7 +640,7 @@ dir_has_hashed_entries(const char *path)
 static int
 count_store_certs(X509_STORE *store)
 {
-	STACK_OF(X509_OBJECT) * objs;
+	STACK_OF(X509_OBJECT) *objs;
 	int i, n = 0;
 
 	/* The store is ours alone here, so reading it unlocked is safe. */
@@ -770,7 +769,7 @@ eca_cred_free(struct eca_cred *cred)
  * would be the wrong remedy.
  */
 int
-eca_x509_key_match_chain(const char *path, X509 *leaf, STACK_OF(X509) * chain,
+eca_x509_key_match_chain(const char *path, X509 *leaf, STACK_OF(X509) *chain,
     EVP_PKEY *key, struct eca_err *err)
 {
 	char first[ECA_DN_MAX], subj[ECA_DN_MAX];

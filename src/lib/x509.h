@@ -40,11 +40,11 @@
  * not a complete PEM, DER or PKCS#7 encoding of 1..ECA_CHAIN_MAX certs.
  */
 int eca_x509_parse_chain(OSSL_LIB_CTX *libctx, const unsigned char *buf,
-    size_t len, X509 **leaf, STACK_OF(X509) * *chain,
+    size_t len, X509 **leaf, STACK_OF(X509) **chain,
     struct eca_err *err) ECA_WUR;
 /* The same from a file (ECA_ERR_UNREADABLE if it cannot be read). */
 int eca_x509_load_chain(OSSL_LIB_CTX *libctx, const char *path, X509 **leaf,
-    STACK_OF(X509) * *chain, struct eca_err *err) ECA_WUR;
+    STACK_OF(X509) **chain, struct eca_err *err) ECA_WUR;
 
 /*
  * Parse a private key (PEM or DER, possibly encrypted).  pass may be NULL.
@@ -81,7 +81,7 @@ int eca_x509_key_match(X509 *leaf, EVP_PKEY *key, struct eca_err *err) ECA_WUR;
  * wrong order" (enrollment and the health check say the same).
  */
 int eca_x509_key_match_chain(const char *path, X509 *leaf,
-    STACK_OF(X509) * chain, EVP_PKEY *key, struct eca_err *err) ECA_WUR;
+    STACK_OF(X509) *chain, EVP_PKEY *key, struct eca_err *err) ECA_WUR;
 
 /* name's RFC 2253 one-line form into buf; ECA_ERR_BAD_CERTIFICATE if it
  * does not fit in size. */
@@ -122,7 +122,7 @@ int eca_x509_time(const ASN1_TIME *t, int64_t *out);
  * notBefore, window[1] the earliest notAfter.  -1 for an empty chain or an
  * unreadable date.
  */
-int eca_x509_chain_window(STACK_OF(X509) * chain, int64_t window[2]);
+int eca_x509_chain_window(STACK_OF(X509) *chain, int64_t window[2]);
 
 /*
  * Verify leaf (with untrusted intermediates chain, may be NULL) against
@@ -137,7 +137,7 @@ int eca_x509_chain_window(STACK_OF(X509) * chain, int64_t window[2]);
  * IDENTITY_MISMATCH).
  */
 int eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) * chain, time_t now, struct eca_err *err) ECA_WUR;
+    STACK_OF(X509) *chain, time_t now, struct eca_err *err) ECA_WUR;
 
 /*
  * Key and signature policy for leaf and intermediates (chain may be NULL):
@@ -146,7 +146,7 @@ int eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
  * key usage it must allow both clientAuth and serverAuth, and a leaf must
  * not be a CA (ECA_ERR_BAD_KEY_USAGE).
  */
-int eca_x509_check_acceptable(X509 *leaf, STACK_OF(X509) * chain,
+int eca_x509_check_acceptable(X509 *leaf, STACK_OF(X509) *chain,
     struct eca_err *err) ECA_WUR;
 /*
  * The three parts of eca_x509_check_acceptable() for one certificate, so
@@ -245,8 +245,8 @@ struct eca_peer_policy {
 	void *dn_map_arg;
 };
 int eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
-    STACK_OF(X509) * chain, const char *expected_host,
-    struct eca_certinfo *info, struct eca_err *err) ECA_WUR;
+    STACK_OF(X509) *chain, const char *expected_host, struct eca_certinfo *info,
+    struct eca_err *err) ECA_WUR;
 
 /*
  * This host's credentials from its configuration: certificate chain, key
@@ -255,7 +255,7 @@ int eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
  */
 struct eca_cred {
 	X509 *leaf;
-	STACK_OF(X509) * chain; /* intermediates, may be empty */
+	STACK_OF(X509) *chain; /* intermediates, may be empty */
 	EVP_PKEY *key;
 	X509_STORE *trust;
 };

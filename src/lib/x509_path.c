@@ -91,10 +91,10 @@ printable(const char *s, size_t len, char *buf, size_t size)
  * the rule does not move with OpenSSL's version.
  */
 static int
-check_name_constraints(STACK_OF(X509) * path, NAME_CONSTRAINTS **ncs, int n,
+check_name_constraints(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
     const char *name, size_t nlen, struct eca_err *err)
 {
-	STACK_OF(GENERAL_SUBTREE) * sk;
+	STACK_OF(GENERAL_SUBTREE) *sk;
 	const GENERAL_SUBTREE *sub;
 	const char *b;
 	char subj[ECA_DN_MAX], nbuf[ECA_HOST_MAX], bbuf[ECA_HOST_MAX];
@@ -171,7 +171,7 @@ check_name_constraints(STACK_OF(X509) * path, NAME_CONSTRAINTS **ncs, int n,
  * under the SAN and CN rules, so it is checked too.
  */
 static int
-check_leaf_names(STACK_OF(X509) * path, NAME_CONSTRAINTS **ncs, int n,
+check_leaf_names(STACK_OF(X509) *path, NAME_CONSTRAINTS **ncs, int n,
     struct eca_err *err)
 {
 	GENERAL_NAMES *gens = NULL;
@@ -248,7 +248,7 @@ path_len(X509_STORE_CTX *ctx)
 
 /* The anchor (the last of n) is a CA certificate, not the leaf itself. */
 static int
-check_anchor(STACK_OF(X509) * path, int n, struct eca_err *err)
+check_anchor(STACK_OF(X509) *path, int n, struct eca_err *err)
 {
 	char subj[ECA_DN_MAX];
 	X509 *anchor = sk_X509_value(path, n - 1);
@@ -265,7 +265,7 @@ check_anchor(STACK_OF(X509) * path, int n, struct eca_err *err)
 
 /* Every key of the path, the anchor's included, is strong enough. */
 static int
-check_path_keys(STACK_OF(X509) * path, int n, struct eca_err *err)
+check_path_keys(STACK_OF(X509) *path, int n, struct eca_err *err)
 {
 	char msg[ECA_ERR_MSG_MAX];
 	int i, r;
@@ -292,7 +292,7 @@ check_path_keys(STACK_OF(X509) * path, int n, struct eca_err *err)
  * CA certificates, well formed, never an empty subtree list.
  */
 static int
-read_name_constraints(STACK_OF(X509) * path, int n, NAME_CONSTRAINTS **ncs,
+read_name_constraints(STACK_OF(X509) *path, int n, NAME_CONSTRAINTS **ncs,
     struct eca_err *err)
 {
 	char subj[ECA_DN_MAX];

@@ -79,7 +79,7 @@ eca_x509_time(const ASN1_TIME *t, int64_t *out)
 }
 
 int
-eca_x509_chain_window(STACK_OF(X509) * chain, int64_t window[2])
+eca_x509_chain_window(STACK_OF(X509) *chain, int64_t window[2])
 {
 	int64_t nb, na;
 	X509 *x;
@@ -112,7 +112,7 @@ eca_x509_chain_window(STACK_OF(X509) * chain, int64_t window[2])
  */
 static int
 verify_chain(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) * chain, time_t now, int64_t window[2], struct eca_err *err)
+    STACK_OF(X509) *chain, time_t now, int64_t window[2], struct eca_err *err)
 {
 	X509_STORE_CTX *ctx = NULL;
 	X509_VERIFY_PARAM *param;
@@ -183,7 +183,7 @@ out:
 
 int
 eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) * chain, time_t now, struct eca_err *err)
+    STACK_OF(X509) *chain, time_t now, struct eca_err *err)
 {
 	return verify_chain(libctx, trust, leaf, chain, now, NULL, err);
 }
@@ -195,7 +195,7 @@ eca_x509_verify(OSSL_LIB_CTX *libctx, X509_STORE *trust, X509 *leaf,
  */
 static int
 verify_peer_chain(const struct eca_peer_policy *policy, X509 *leaf,
-    STACK_OF(X509) * chain, const uint8_t *key, struct eca_err *err)
+    STACK_OF(X509) *chain, const uint8_t *key, struct eca_err *err)
 {
 	int64_t window[2], now;
 	int r;
@@ -374,7 +374,7 @@ eca_x509_check_usage(X509 *leaf, struct eca_err *err)
 }
 
 int
-eca_x509_check_acceptable(X509 *leaf, STACK_OF(X509) * chain,
+eca_x509_check_acceptable(X509 *leaf, STACK_OF(X509) *chain,
     struct eca_err *err)
 {
 	X509 *x;
@@ -758,8 +758,8 @@ out:
  */
 int
 eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
-    STACK_OF(X509) * chain, const char *expected_host,
-    struct eca_certinfo *info, struct eca_err *err)
+    STACK_OF(X509) *chain, const char *expected_host, struct eca_certinfo *info,
+    struct eca_err *err)
 {
 	struct eca_certinfo local;
 	uint8_t kbuf[ECA_VCACHE_KEY_LEN];

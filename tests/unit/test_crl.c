@@ -32,7 +32,7 @@ static X509_STORE *trust;
 struct fix {
 	char *dir;
 	struct eca_crl_cache *cache;
-	STACK_OF(X509) * chain; /* the intermediate */
+	STACK_OF(X509) *chain; /* the intermediate */
 };
 
 static int
@@ -191,7 +191,7 @@ test_crl_of_a_ca_outside_the_trust_store_is_refused(void **state)
 {
 	struct fix *f = fix_new();
 	struct eca_err err;
-	STACK_OF(X509) * rchain;
+	STACK_OF(X509) *rchain;
 	unsigned char *buf;
 	X509_CRL *crl;
 	size_t len;
@@ -956,7 +956,7 @@ test_maintain_syncs_crl_path_only_when_it_is_due(void **state)
 	struct eca_crl_opts o;
 	struct eca_err err;
 	X509_CRL *crl;
-	STACK_OF(X509) * chain;
+	STACK_OF(X509) *chain;
 	time_t now = time(NULL);
 	size_t added = 0;
 	char *dir;

@@ -1401,7 +1401,7 @@ struct chain_arg {
 	size_t len;
 	size_t want_chain; /* intermediates expected */
 	X509 *leaf;
-	STACK_OF(X509) * chain;
+	STACK_OF(X509) *chain;
 	struct eca_err err;
 };
 
@@ -1584,7 +1584,7 @@ struct crl_arg {
 	unsigned char *buf;
 	size_t len;
 	X509_STORE *trust;
-	STACK_OF(X509) * untrusted;
+	STACK_OF(X509) *untrusted;
 	struct eca_crl_cache *cache;
 	int stored;
 	struct eca_err err;

@@ -36,7 +36,7 @@
 static struct testca *ca, *rogue;
 static X509 *self_leaf, *peer_leaf, *rogue_leaf, *other_host_leaf;
 static EVP_PKEY *self_key;
-static STACK_OF(X509) * chain;
+static STACK_OF(X509) *chain;
 static char *dir; /* this host's certificate files */
 
 /* ------------------------------------------------------------------ */

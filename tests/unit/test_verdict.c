@@ -20,7 +20,7 @@
 struct fx {
 	struct testca *ca;
 	X509_STORE *trust;
-	STACK_OF(X509) * chain;
+	STACK_OF(X509) *chain;
 	X509 *leaf;
 	struct eca_certinfo info;
 	struct eca_peer_policy policy;

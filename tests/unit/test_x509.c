@@ -58,7 +58,8 @@ group_teardown(void **state)
 	return 0;
 }
 
-static STACK_OF(X509) * stack_of(X509 *a, X509 *b)
+static STACK_OF(X509) *
+stack_of(X509 *a, X509 *b)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 
@@ -75,7 +76,7 @@ static STACK_OF(X509) * stack_of(X509 *a, X509 *b)
 }
 
 static void
-free_stack(STACK_OF(X509) * sk)
+free_stack(STACK_OF(X509) *sk)
 {
 	sk_X509_pop_free(sk, X509_free);
 }
@@ -118,7 +119,7 @@ assert_msg_has(const struct eca_err *err, const char *s)
 }
 
 static int
-load_chain_file(const char *path, X509 **leaf, STACK_OF(X509) * *chain,
+load_chain_file(const char *path, X509 **leaf, STACK_OF(X509) **chain,
     struct eca_err *err)
 {
 	int r;
@@ -141,7 +142,7 @@ test_chain_from_untrusted_ca_is_refused(void **state)
 {
 	struct eca_peer_policy pol = {NULL, NULL, ECA_ID_SAN, 0, NULL,
 	    ECA_CRL_DISABLE, NULL, NULL, NULL};
-	STACK_OF(X509) * chain;
+	STACK_OF(X509) *chain;
 	struct eca_certinfo info;
 	struct eca_err err;
 	X509 *leaf = NULL;
@@ -476,7 +477,7 @@ test_weak_intermediate_key_is_refused(void **state)
 {
 	struct testca_leaf_opts o = {.ca = 0};
 	EVP_PKEY *weak = testca_key(TESTCA_RSA1024);
-	STACK_OF(X509) * chain;
+	STACK_OF(X509) *chain;
 	struct eca_err err;
 	X509 *leaf = NULL;
 
@@ -1077,7 +1078,7 @@ test_hashed_directory_trust_store_verifies(void **state)
 {
 	char hdir[512];
 	X509_STORE *st = NULL;
-	STACK_OF(X509) * chain;
+	STACK_OF(X509) *chain;
 	struct eca_err err;
 
 	(void)state;
