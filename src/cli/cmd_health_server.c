@@ -12,6 +12,15 @@
 #include "health.h"
 #include "output.h"
 
+/* The "status" of o (the answer, or one check): 0, or ECA_ERR_PROTOCOL. */
+static int
+level_of(const json_t *o, enum eca_health_level *out)
+{
+	const char *s = json_string_value(json_object_get(o, "status"));
+
+	return eca_health_level_parse(s, out);
+}
+
 /*
  * The level of the answer: the worse of its "status" and of each
  * check's, so that a check the server rolled up wrongly is not hidden.
@@ -24,18 +33,14 @@ answer_level(const json_t *resp, enum eca_health_level *out)
 	const json_t *checks, *ck;
 	size_t i;
 
-	if (!json_is_object(resp) ||
-	    eca_health_level_parse(json_string_value(json_object_get(resp,
-				       "status")),
-		&worst) != 0)
+	if (!json_is_object(resp) || level_of(resp, &worst) != 0)
 		return ECA_ERR_PROTOCOL;
 	checks = json_object_get(resp, "checks");
 	if (checks != NULL && !json_is_array(checks))
 		return ECA_ERR_PROTOCOL;
-	json_array_foreach(checks, i, ck) {
-		if (eca_health_level_parse(json_string_value(json_object_get(ck,
-					       "status")),
-			&l) != 0)
+	json_array_foreach(checks, i, ck)
+	{
+		if (level_of(ck, &l) != 0)
 			return ECA_ERR_PROTOCOL;
 		worst = eca_health_worst(worst, l);
 	}
@@ -67,7 +72,8 @@ print_table(const char *server, const json_t *resp, enum eca_health_level l)
 		return 0;
 	if ((t = out_table_new(3, head)) == NULL)
 		return ECA_ERR_NOMEM;
-	json_array_foreach(json_object_get(resp, "checks"), i, ck) {
+	json_array_foreach(json_object_get(resp, "checks"), i, ck)
+	{
 		const char *cells[] = {str_of(ck, "status"), str_of(ck, "name"),
 		    str_of(ck, "detail")};
 
@@ -99,8 +105,8 @@ cmd_health_server(struct cli *cli, const struct cli_args *a)
 	r = eca_client_call(c, "GET", "/v1/health", NULL, &status, &resp, &err);
 	/* 503 carries the answer too: critical. */
 	if (r != 0 && !(status == 503 && answer_level(resp, &l) == 0)) {
-		(void)out_error_err(cli->json, "cannot get the health of the primary",
-		    &err);
+		(void)out_error_err(cli->json,
+		    "cannot get the health of the primary", &err);
 		goto out;
 	}
 	if (answer_level(resp, &l) != 0) {
