@@ -120,6 +120,7 @@ int cmd_enroll(struct cli *, const struct cli_args *);
 int cmd_unenroll(struct cli *, const struct cli_args *);
 int cmd_status(struct cli *, const struct cli_args *);
 int cmd_health(struct cli *, const struct cli_args *);
+int cmd_health_server(struct cli *, const struct cli_args *);
 int cmd_cert(struct cli *, const struct cli_args *);
 int cmd_list(struct cli *, const struct cli_args *);
 int cmd_show(struct cli *, const struct cli_args *);

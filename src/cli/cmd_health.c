@@ -78,7 +78,10 @@ print_text(const struct eca_health_report *rep, int failures_only)
 		word = ck->skipped ? "SKIP" : ck->code == 0 ? "PASS" : "FAIL";
 		printf("%-4s  %-*s  %s\n", word, (int)w, ck->id, ck->detail);
 	}
-	if (rep->failed == 0)
+	if (rep->failed == 0 && rep->warned != 0)
+		printf("All %zu checks passed, %d with a warning.\n", rep->n,
+		    rep->warned);
+	else if (rep->failed == 0)
 		printf("All %zu checks passed.\n", rep->n);
 	else if (skipped == 0)
 		printf("%d of %zu checks failed.\n", rep->failed, rep->n);
@@ -117,5 +120,7 @@ cmd_health(struct cli *cli, const struct cli_args *a)
 			return r;
 	} else
 		print_text(&rep, failures_only);
-	return rep.failed == 0 ? ECA_EXIT_OK : ECA_EXIT_FAILURE;
+	if (rep.failed != 0)
+		return ECA_EXIT_FAILURE;
+	return rep.warned != 0 ? ECA_EXIT_WARNING : ECA_EXIT_OK;
 }

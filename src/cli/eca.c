@@ -85,6 +85,9 @@ static const struct cli_cmd commands[] = {
     {"health-check", "-ecaHealthCheck", cmd_health, 0, 0, opts_health,
 	"[--fmt details|failures_only]",
 	"validate this host's certificate configuration"},
+    {"health", NULL, cmd_health_server, 0, 0, opts_server, "[--server S]",
+	"ask a primary's GET /v1/health; exit 0 ok, 1 warn, 2 critical, "
+	"3 unknown"},
     {"cert-details", "-getExternalCertDetails", cmd_cert, 0, 0, opts_cert,
 	"--cert FILE", "print the details of a certificate chain file"},
     {"list", NULL, cmd_list, 0, 0, opts_list,

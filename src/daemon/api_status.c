@@ -5,27 +5,199 @@
  * every host syncs to judge its peers.  Who may call each is the route
  * table's access column (api_routes.c).
  */
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "api_impl.h"
 #include "apiparse.h"
+#include "crl.h"
+#include "health.h"
 #include "roster.h"
+#include "text.h"
 
 #ifndef ECA_VERSION
 #define ECA_VERSION "0.0.0"
 #endif
+
+/*
+ * GET /v1/health's checks (docs/api.md).  Each is cheap: state the daemon
+ * already holds (the writer's last commit and queue, the snapshot's
+ * certificate, the CRL cache's list), no write and no fetch per request.
+ * The route is public, so the details say nothing an anonymous caller
+ * should not learn: no paths, no fingerprints, no error messages (which
+ * can name files); the certificate's end date and the CRL issuers' names
+ * are in every TLS handshake anyway.
+ */
+struct health {
+	json_t *checks;
+	enum eca_health_level worst;
+	int nomem;
+};
+
+static void ECA_PRINTF(4, 5) health_add(struct health *h, const char *name,
+    enum eca_health_level l, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	h->worst = eca_health_worst(h->worst, l);
+	if (json_array_append_new(h->checks,
+		json_pack("{s:s, s:s, s:s}", "name", name, "status",
+		    eca_health_level_name(l), "detail", detail)) != 0)
+		h->nomem = 1;
+}
+
+/* The registry: the writer runs and its last group commit succeeded. */
+static void
+health_registry(struct health *h, const struct writer_health *wh)
+{
+	if (!wh->running)
+		health_add(h, "registry", ECA_HEALTH_CRITICAL,
+		    "the registry writer is stopping: nothing more is "
+		    "written");
+	else if (wh->last_code != 0)
+		health_add(h, "registry", ECA_HEALTH_CRITICAL,
+		    "the last group commit to the registry failed (%s): see "
+		    "ecad's log on the primary",
+		    eca_err_name(wh->last_code));
+	else
+		health_add(h, "registry", ECA_HEALTH_OK,
+		    "the writer runs and its last group commit, if any, "
+		    "succeeded");
+}
+
+/* The writer's queue: how long its oldest job has waited. */
+static void
+health_writer(struct health *h, const struct writer_health *wh)
+{
+	enum eca_health_level l;
+
+	l = eca_health_writer_level(1, 0, wh->oldest_age);
+	if (l == ECA_HEALTH_OK)
+		health_add(h, "writer", l,
+		    "%zu job(s) pending, the oldest %lld s old", wh->pending,
+		    (long long)wh->oldest_age);
+	else
+		health_add(h, "writer", l,
+		    "%zu job(s) pending, the oldest %lld s old (warn after "
+		    "%d s, critical after %d s): the registry's disk may be "
+		    "slow or stuck",
+		    wh->pending, (long long)wh->oldest_age,
+		    ECA_HEALTH_QUEUE_WARN_SEC, ECA_HEALTH_QUEUE_CRIT_SEC);
+}
+
+/* This primary's own certificate, the one its TLS handshakes show. */
+static void
+health_certificate(struct health *h, const struct ecad_snap *s, time_t now)
+{
+	const int days = s->cfg->cert_expiry_warn_days;
+	char when[ECA_TEXT_TIME_LEN];
+	enum eca_health_level l;
+	int64_t end = 0;
+
+	if (s->cred == NULL || s->cred->leaf == NULL ||
+	    eca_x509_time(X509_get0_notAfter(s->cred->leaf), &end) != 0) {
+		health_add(h, "certificate", ECA_HEALTH_CRITICAL,
+		    "this primary's certificate cannot be read");
+		return;
+	}
+	eca_text_utc(end, when, sizeof(when));
+	l = eca_health_cert_level(end, (int64_t)now, days);
+	if (l == ECA_HEALTH_CRITICAL)
+		health_add(h, "certificate", l,
+		    "this primary's certificate expired on %s: renew it", when);
+	else if (l == ECA_HEALTH_WARN)
+		health_add(h, "certificate", l,
+		    "this primary's certificate expires on %s, in %lld "
+		    "day(s), within ECA_CERT_EXPIRY_WARN_DAYS = %d: renew it",
+		    when, (long long)((end - (int64_t)now) / 86400), days);
+	else
+		health_add(h, "certificate", l,
+		    "this primary's certificate is valid until %s", when);
+}
+
+/* Every CRL of the cache: expired in its grace period, or past it. */
+static void
+health_crl(struct health *h, struct ecad *d, const struct ecad_snap *s,
+    time_t now)
+{
+	struct eca_crl_info *v = NULL;
+	enum eca_health_level l, worst = ECA_HEALTH_OK;
+	size_t i, n = 0, bad = 0, at = 0;
+
+	if (s->cfg->crl_check == ECA_CRL_DISABLE) {
+		health_add(h, "crl", ECA_HEALTH_OK,
+		    "revocation checking is disabled (ECA_CRL_CHECK)");
+		return;
+	}
+	if (d->crls == NULL ||
+	    eca_crl_cache_list(d->crls, now, &v, &n, NULL) != 0) {
+		health_add(h, "crl", ECA_HEALTH_CRITICAL,
+		    "the CRL cache cannot be listed");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		l = eca_health_crl_level(v[i].state);
+		if (l != ECA_HEALTH_OK)
+			bad++;
+		if (l > worst) {
+			worst = l;
+			at = i;
+		}
+	}
+	if (worst == ECA_HEALTH_OK)
+		health_add(h, "crl", worst, "%zu cached CRL(s), all current",
+		    n);
+	else
+		health_add(h, "crl", worst,
+		    "%zu of %zu cached CRL(s) expired; the CRL of %.200s "
+		    "%s (ECA_CRL_GRACE_HOURS = %d): publish a current CRL",
+		    bad, n, v[at].issuer,
+		    worst == ECA_HEALTH_WARN ?
+			"is used in its grace period" :
+			"is past its grace period: certificates it covers "
+			"are refused",
+		    s->cfg->crl_grace_hours);
+	free(v);
+}
 
 void
 api_h_health(struct api_call *c)
 {
 	/* Role and name are restart-only: the start-up configuration's. */
 	const struct eca_config *cfg = c->d->cfg;
+	struct writer_health wh;
+	struct health h;
+	time_t now = time(NULL);
+	json_t *body;
 
-	api_reply_json(c, 200,
-	    json_pack("{s:s, s:s, s:s, s:s}", "status", "ok", "role",
-		eca_config_role_name(cfg->role), "primary", cfg->client_name,
-		"version", ECA_VERSION));
+	memset(&h, 0, sizeof(h));
+	if ((h.checks = json_array()) == NULL) {
+		api_reply_json(c, 500, NULL);
+		return;
+	}
+	writer_health(c->d->writer, &wh);
+	health_registry(&h, &wh);
+	health_writer(&h, &wh);
+	health_certificate(&h, c->snap, now);
+	health_crl(&h, c->d, c->snap, now);
+	if (h.nomem) {
+		json_decref(h.checks);
+		api_reply_json(c, 500, NULL);
+		return;
+	}
+	body = json_pack("{s:s, s:s, s:s, s:s, s:o}", "status",
+	    eca_health_level_name(h.worst), "role",
+	    eca_config_role_name(cfg->role), "primary", cfg->client_name,
+	    "version", ECA_VERSION, "checks", h.checks);
+	api_reply_json(c, h.worst == ECA_HEALTH_CRITICAL ? 503 : 200, body);
 }
 
 void

@@ -329,6 +329,7 @@ struct ecad_job {
 	struct eca_op op;
 	struct event *ev;
 	struct ecad_job *next;
+	int64_t queued_ms; /* when submitted (monotonic), for GET /v1/health */
 };
 int writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
     struct eca_err *err) ECA_WUR;
@@ -336,6 +337,19 @@ int writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
 int writer_submit(struct ecad_writer *wr, struct ecad_job *job) ECA_WUR;
 /* Jobs submitted and not yet committed (or failed): 0 when the writer is idle. */
 size_t writer_pending(struct ecad_writer *wr);
+/*
+ * What GET /v1/health says of the writer, without touching the registry:
+ * whether it runs (not stopping), the code of its last group commit (0
+ * when it succeeded or none ran yet), and the age in seconds of the
+ * oldest job submitted and not yet handed back (0 when none).
+ */
+struct writer_health {
+	int running;
+	int last_code;
+	int64_t oldest_age;
+	size_t pending;
+};
+void writer_health(struct ecad_writer *wr, struct writer_health *out);
 /* Finish everything queued, close the store, join and free. */
 void writer_stop(struct ecad_writer *wr);
 /*

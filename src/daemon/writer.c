@@ -28,6 +28,7 @@
 #include "audit.h"
 #include "ecad.h"
 #include "log.h"
+#include "util.h"
 
 /*
  * Audit-only items waiting (refusals): bounded so that a flood of bad
@@ -50,6 +51,13 @@ struct ecad_writer {
 	struct ecad_job *head, *tail; /* FIFO */
 	size_t queued;
 	size_t pending; /* queued + in the group being applied */
+	/*
+	 * For writer_health: when the oldest job of the group being applied
+	 * was submitted (0: no group in flight), and the code of the last
+	 * group commit (0: it succeeded, or none ran yet).
+	 */
+	int64_t group_oldest_ms;
+	int last_code;
 	int stopping;
 	struct eca_op *ops;		  /* ECAD_WRITER_BATCH, for the apply */
 	struct eca_audit *audit;	  /* the journal, writer thread only */
@@ -284,6 +292,9 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 	g.wr = wr;
 	g.items = items;
 	r = eca_registry_apply_hook(wr->st, wr->ops, n, audit_hook, &g, &err);
+	pthread_mutex_lock(&wr->lock);
+	wr->last_code = r;
+	pthread_mutex_unlock(&wr->lock);
 	if (r != 0 && g.written)
 		journal_undo(wr, r);
 	if (r != 0)
@@ -330,11 +341,13 @@ writer_main(void *arg)
 		if (wr->head == NULL)
 			wr->tail = NULL;
 		wr->queued -= n;
+		wr->group_oldest_ms = n > 0 ? batch[0]->queued_ms : 0;
 		pthread_mutex_unlock(&wr->lock);
 		writer_apply(wr, batch, n, items);
 		items_free(items);
 		pthread_mutex_lock(&wr->lock);
 		wr->pending -= n;
+		wr->group_oldest_ms = 0;
 	}
 	pthread_mutex_unlock(&wr->lock);
 	return NULL;
@@ -436,6 +449,7 @@ writer_submit(struct ecad_writer *wr, struct ecad_job *job)
 	int r = 0;
 
 	job->next = NULL;
+	job->queued_ms = eca_util_mono_ms();
 	pthread_mutex_lock(&wr->lock);
 	/* MAX_PENDING_ENROLLMENTS is restart-only: the start-up config. */
 	if (wr->stopping ||
@@ -465,6 +479,28 @@ writer_pending(struct ecad_writer *wr)
 	n = wr->pending;
 	pthread_mutex_unlock(&wr->lock);
 	return n;
+}
+
+void
+writer_health(struct ecad_writer *wr, struct writer_health *out)
+{
+	int64_t oldest = 0, now = eca_util_mono_ms();
+
+	memset(out, 0, sizeof(*out));
+	if (wr == NULL)
+		return;
+	pthread_mutex_lock(&wr->lock);
+	/* The group in flight was queued before anything still queued. */
+	if (wr->group_oldest_ms != 0)
+		oldest = wr->group_oldest_ms;
+	else if (wr->head != NULL)
+		oldest = wr->head->queued_ms;
+	out->running = !wr->stopping;
+	out->last_code = wr->last_code;
+	out->pending = wr->pending;
+	pthread_mutex_unlock(&wr->lock);
+	if (oldest != 0 && now > oldest)
+		out->oldest_age = (now - oldest) / 1000;
 }
 
 void

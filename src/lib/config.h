@@ -69,9 +69,15 @@ struct eca_config {
 	int crl_refresh_hours;	      /* ECA_CRL_REFRESH_HOURS */
 	int crl_grace_hours;	      /* ECA_CRL_GRACE_HOURS */
 	int crl_fail_open;	      /* ECA_CRL_FAIL_OPEN */
-	int disable_auto_enrollment;  /* ECA_DISABLE_AUTO_ENROLLMENT */
-	int roster_max_age;	      /* ECA_ROSTER_MAX_AGE, seconds */
-	int roster_sync_seconds;      /* ECA_ROSTER_SYNC_SECONDS */
+	/*
+	 * ECA_CERT_EXPIRY_WARN_DAYS: this host's certificate within this
+	 * many days of its end is a warning (health-check, /v1/health); 0
+	 * never warns.
+	 */
+	int cert_expiry_warn_days;
+	int disable_auto_enrollment; /* ECA_DISABLE_AUTO_ENROLLMENT */
+	int roster_max_age;	     /* ECA_ROSTER_MAX_AGE, seconds */
+	int roster_sync_seconds;     /* ECA_ROSTER_SYNC_SECONDS */
 
 	/* Primary only. */
 	struct eca_endpoint api_listen; /* API_LISTEN */

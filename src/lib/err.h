@@ -24,6 +24,8 @@
 #define ECA_EXIT_NOT_FOUND 3
 #define ECA_EXIT_UNREACHABLE 4
 #define ECA_EXIT_REFUSED 5
+/* `eca health-check`: nothing failed, but a check warned. */
+#define ECA_EXIT_WARNING 6
 
 /*
  * X(NAME, http status, exit code, description)

@@ -31,8 +31,6 @@
 #include "text.h"
 #include "x509.h"
 
-#define EXPIRY_WARN_DAYS 30
-
 struct hstate {
 	OSSL_LIB_CTX *libctx;
 	const struct eca_config *cfg;
@@ -505,11 +503,13 @@ cert_validity(struct hstate *st, struct eca_health_check *c)
 	st->validity_ok = 1;
 	eca_text_utc(st->info.not_after, when, sizeof(when));
 	days = (st->info.not_after - (int64_t)now) / 86400;
-	if (days < EXPIRY_WARN_DAYS)
+	if (eca_health_cert_level(st->info.not_after, (int64_t)now,
+		st->cfg->cert_expiry_warn_days) != ECA_HEALTH_OK)
 		detail(c,
 		    "WARNING: the certificate expires in %lld day(s), "
-		    "on %s: renew it soon",
-		    (long long)days, when);
+		    "on %s, within ECA_CERT_EXPIRY_WARN_DAYS = %d: renew it "
+		    "soon",
+		    (long long)days, when, st->cfg->cert_expiry_warn_days);
 	else
 		detail(c, "valid until %s (%lld days left)", when,
 		    (long long)days);
@@ -675,7 +675,7 @@ crl_status(struct hstate *st, struct eca_health_check *c)
 	}
 	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
 		detail(c,
-		    "WARNING: no CRL cache in %s yet: the CRL of %s is "
+		    "NOTE: no CRL cache in %s yet: the CRL of %s is "
 		    "fetched at the first check of a peer, or now with `eca "
 		    "crl download`",
 		    dir, st->info.issuer);
@@ -685,7 +685,7 @@ crl_status(struct hstate *st, struct eca_health_check *c)
 	r = crl_check_cached(st, &o, &res, &err);
 	if (r == ECA_ERR_CRL_UNAVAILABLE &&
 	    strstr(err.msg, "no CRL of") != NULL)
-		detail(c, "WARNING: %s", err.msg);
+		detail(c, "NOTE: %s", err.msg);
 	else if (r == ECA_ERR_CRL_UNAVAILABLE && st->cfg->crl_fail_open)
 		detail(c, "WARNING: %s (accepted: ECA_CRL_FAIL_OPEN = YES)",
 		    err.msg);
@@ -734,6 +734,21 @@ static const struct {
 _Static_assert(sizeof(checks) / sizeof(checks[0]) <= ECA_HEALTH_MAX,
     "ECA_HEALTH_MAX must hold every check");
 
+/*
+ * A check that passed with a "WARNING:" detail counts as a warning (exit
+ * status 6 of `eca health-check`).  "NOTE:" details, such as no CRL cached
+ * yet on a new host, are the normal state of things and do not.
+ */
+static void
+mark_warning(struct eca_health_report *rep, struct eca_health_check *c)
+{
+	if (c->code != 0 || c->skipped ||
+	    strncmp(c->detail, "WARNING:", 8) != 0)
+		return;
+	c->warned = 1;
+	rep->warned++;
+}
+
 int
 eca_health_run(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
     struct eca_health_report *report)
@@ -750,6 +765,8 @@ eca_health_run(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 		return ECA_ERR_INTERNAL;
 	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++)
 		checks[i].run(&st, begin(&st, checks[i].id, checks[i].title));
+	for (i = 0; i < report->n; i++)
+		mark_warning(report, &report->checks[i]);
 	X509_free(st.leaf);
 	sk_X509_pop_free(st.chain, X509_free);
 	EVP_PKEY_free(st.key);
@@ -759,4 +776,87 @@ eca_health_run(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 		if (report->checks[i].code != 0)
 			return report->checks[i].code;
 	return 0;
+}
+
+const char *
+eca_health_level_name(enum eca_health_level l)
+{
+	switch (l) {
+	case ECA_HEALTH_OK:
+		return "ok";
+	case ECA_HEALTH_WARN:
+		return "warn";
+	case ECA_HEALTH_CRITICAL:
+		return "critical";
+	}
+	return "unknown";
+}
+
+int
+eca_health_level_parse(const char *name, enum eca_health_level *out)
+{
+	enum eca_health_level l;
+
+	for (l = ECA_HEALTH_OK; l <= ECA_HEALTH_CRITICAL; l++) {
+		if (name != NULL &&
+		    strcmp(name, eca_health_level_name(l)) == 0) {
+			*out = l;
+			return 0;
+		}
+	}
+	return ECA_ERR_PROTOCOL;
+}
+
+enum eca_health_level
+eca_health_worst(enum eca_health_level a, enum eca_health_level b)
+{
+	return a > b ? a : b;
+}
+
+enum eca_health_level
+eca_health_cert_level(int64_t not_after, int64_t now, int warn_days)
+{
+	if (not_after <= now)
+		return ECA_HEALTH_CRITICAL;
+	if (warn_days > 0 && not_after - now < (int64_t)warn_days * 86400)
+		return ECA_HEALTH_WARN;
+	return ECA_HEALTH_OK;
+}
+
+enum eca_health_level
+eca_health_writer_level(int running, int commit_failed, int64_t oldest_age)
+{
+	if (!running || commit_failed || oldest_age > ECA_HEALTH_QUEUE_CRIT_SEC)
+		return ECA_HEALTH_CRITICAL;
+	if (oldest_age > ECA_HEALTH_QUEUE_WARN_SEC)
+		return ECA_HEALTH_WARN;
+	return ECA_HEALTH_OK;
+}
+
+enum eca_health_level
+eca_health_crl_level(enum eca_crl_state s)
+{
+	switch (s) {
+	case ECA_CRL_OK:
+		return ECA_HEALTH_OK;
+	case ECA_CRL_IN_GRACE:
+		return ECA_HEALTH_WARN;
+	case ECA_CRL_EXPIRED:
+		break;
+	}
+	return ECA_HEALTH_CRITICAL;
+}
+
+int
+eca_health_exit_code(enum eca_health_level l)
+{
+	switch (l) {
+	case ECA_HEALTH_OK:
+		return 0;
+	case ECA_HEALTH_WARN:
+		return 1;
+	case ECA_HEALTH_CRITICAL:
+		return 2;
+	}
+	return ECA_HEALTH_EXIT_UNKNOWN;
 }

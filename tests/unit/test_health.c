@@ -101,6 +101,7 @@ host_new(const struct testca_leaf_opts *o)
 	h->cfg.crl_path_sync_hours = 1;
 	h->cfg.crl_refresh_hours = 24;
 	h->cfg.identity = ECA_ID_SAN;
+	h->cfg.cert_expiry_warn_days = 30;
 	X509_free(leaf);
 	EVP_PKEY_free(key);
 	return h;
@@ -601,7 +602,138 @@ test_certificate_expiring_soon_passes_with_a_warning(void **state)
 	expect(&h->rep, "CERT_VALIDITY_VALIDATION", 0, 0);
 	assert_detail_has(&h->rep, "CERT_VALIDITY_VALIDATION", "WARNING");
 	assert_int_equal(h->rep.failed, 0);
+	assert_int_equal(h->rep.warned, 1);
+	assert_true(find(&h->rep, "CERT_VALIDITY_VALIDATION")->warned);
 	host_free(h);
+}
+
+static void
+test_expiry_warning_off_with_zero_warn_days(void **state)
+{
+	struct testca_leaf_opts o = {.cn = "host1.example",
+	    .san = "host1.example",
+	    .not_after = 86400L * 10};
+	struct host *h = host_new(&o);
+
+	(void)state;
+	h->cfg.cert_expiry_warn_days = 0;
+	assert_int_equal(run(h), 0);
+	assert_detail_has(&h->rep, "CERT_VALIDITY_VALIDATION", "valid until");
+	assert_int_equal(h->rep.warned, 0);
+	host_free(h);
+}
+
+static void
+test_expiry_beyond_warn_days_is_no_warning(void **state)
+{
+	struct testca_leaf_opts o = {.cn = "host1.example",
+	    .san = "host1.example",
+	    .not_after = 86400L * 10};
+	struct host *h = host_new(&o);
+
+	(void)state;
+	h->cfg.cert_expiry_warn_days = 5;
+	assert_int_equal(run(h), 0);
+	assert_int_equal(h->rep.warned, 0);
+	host_free(h);
+}
+
+/* The roll-up of GET /v1/health and `eca health`. */
+static void
+test_level_names_parse_back_and_others_do_not(void **state)
+{
+	enum eca_health_level l = ECA_HEALTH_OK;
+
+	(void)state;
+	assert_int_equal(eca_health_level_parse(NULL, &l), ECA_ERR_PROTOCOL);
+	assert_int_equal(eca_health_level_parse("", &l), ECA_ERR_PROTOCOL);
+	assert_int_equal(eca_health_level_parse("OK", &l), ECA_ERR_PROTOCOL);
+	assert_int_equal(eca_health_level_parse("unknown", &l),
+	    ECA_ERR_PROTOCOL);
+	assert_int_equal(eca_health_level_parse("critical", &l), 0);
+	assert_int_equal(l, ECA_HEALTH_CRITICAL);
+	assert_int_equal(eca_health_level_parse("warn", &l), 0);
+	assert_int_equal(l, ECA_HEALTH_WARN);
+	assert_int_equal(eca_health_level_parse("ok", &l), 0);
+	assert_int_equal(l, ECA_HEALTH_OK);
+	assert_string_equal(eca_health_level_name((enum eca_health_level)7),
+	    "unknown");
+}
+
+static void
+test_worst_level_wins(void **state)
+{
+	(void)state;
+	assert_int_equal(eca_health_worst(ECA_HEALTH_OK, ECA_HEALTH_OK),
+	    ECA_HEALTH_OK);
+	assert_int_equal(eca_health_worst(ECA_HEALTH_WARN, ECA_HEALTH_OK),
+	    ECA_HEALTH_WARN);
+	assert_int_equal(eca_health_worst(ECA_HEALTH_WARN, ECA_HEALTH_CRITICAL),
+	    ECA_HEALTH_CRITICAL);
+	assert_int_equal(eca_health_worst(ECA_HEALTH_CRITICAL, ECA_HEALTH_OK),
+	    ECA_HEALTH_CRITICAL);
+}
+
+static void
+test_certificate_level_expired_critical_soon_warn(void **state)
+{
+	const int64_t now = 1800000000, day = 86400;
+
+	(void)state;
+	assert_int_equal(eca_health_cert_level(now - 1, now, 30),
+	    ECA_HEALTH_CRITICAL);
+	assert_int_equal(eca_health_cert_level(now, now, 30),
+	    ECA_HEALTH_CRITICAL);
+	assert_int_equal(eca_health_cert_level(now, now, 0),
+	    ECA_HEALTH_CRITICAL);
+	assert_int_equal(eca_health_cert_level(now + 10 * day, now, 30),
+	    ECA_HEALTH_WARN);
+	assert_int_equal(eca_health_cert_level(now + 30 * day - 1, now, 30),
+	    ECA_HEALTH_WARN);
+	assert_int_equal(eca_health_cert_level(now + 30 * day, now, 30),
+	    ECA_HEALTH_OK);
+	assert_int_equal(eca_health_cert_level(now + 1, now, 0), ECA_HEALTH_OK);
+}
+
+static void
+test_writer_level_failed_or_stuck_critical_slow_warn(void **state)
+{
+	(void)state;
+	assert_int_equal(eca_health_writer_level(0, 0, 0), ECA_HEALTH_CRITICAL);
+	assert_int_equal(eca_health_writer_level(1, 1, 0), ECA_HEALTH_CRITICAL);
+	assert_int_equal(
+	    eca_health_writer_level(1, 0, ECA_HEALTH_QUEUE_CRIT_SEC + 1),
+	    ECA_HEALTH_CRITICAL);
+	assert_int_equal(
+	    eca_health_writer_level(1, 0, ECA_HEALTH_QUEUE_WARN_SEC + 1),
+	    ECA_HEALTH_WARN);
+	assert_int_equal(
+	    eca_health_writer_level(1, 0, ECA_HEALTH_QUEUE_WARN_SEC),
+	    ECA_HEALTH_OK);
+	assert_int_equal(eca_health_writer_level(1, 0, 0), ECA_HEALTH_OK);
+}
+
+static void
+test_crl_level_follows_the_cache_state(void **state)
+{
+	(void)state;
+	assert_int_equal(eca_health_crl_level(ECA_CRL_EXPIRED),
+	    ECA_HEALTH_CRITICAL);
+	assert_int_equal(eca_health_crl_level(ECA_CRL_IN_GRACE),
+	    ECA_HEALTH_WARN);
+	assert_int_equal(eca_health_crl_level(ECA_CRL_OK), ECA_HEALTH_OK);
+}
+
+static void
+test_exit_codes_are_the_monitoring_plugins(void **state)
+{
+	(void)state;
+	assert_int_equal(eca_health_exit_code(ECA_HEALTH_OK), 0);
+	assert_int_equal(eca_health_exit_code(ECA_HEALTH_WARN), 1);
+	assert_int_equal(eca_health_exit_code(ECA_HEALTH_CRITICAL), 2);
+	assert_int_equal(eca_health_exit_code((enum eca_health_level)9),
+	    ECA_HEALTH_EXIT_UNKNOWN);
+	assert_int_equal(ECA_HEALTH_EXIT_UNKNOWN, 3);
 }
 
 static void
@@ -723,8 +855,9 @@ test_crl_status_is_skipped_when_the_chain_is_untrusted(void **state)
 	host_free(h);
 }
 
+/* A new host has no CRL until its first check: a note, not a warning. */
 static void
-test_no_cached_crl_passes_crl_status_with_a_warning(void **state)
+test_no_cached_crl_passes_crl_status_with_a_note(void **state)
 {
 	struct host *h = host_new(NULL);
 
@@ -732,8 +865,9 @@ test_no_cached_crl_passes_crl_status_with_a_warning(void **state)
 	host_crl(h, 0, 0, 0, 0);
 	assert_int_equal(run(h), 0);
 	expect_only(&h->rep, "", 0, NULL, 0);
-	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "WARNING");
+	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "NOTE");
 	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "no CRL");
+	assert_int_equal(h->rep.warned, 0);
 	host_free(h);
 }
 
@@ -748,6 +882,7 @@ test_crl_in_grace_passes_crl_status_with_a_warning(void **state)
 	expect_only(&h->rep, "", 0, NULL, 0);
 	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "WARNING");
 	assert_detail_has(&h->rep, "CRL_STATUS_VALIDATION", "grace");
+	assert_int_equal(h->rep.warned, 1);
 	host_free(h);
 }
 
@@ -814,10 +949,18 @@ main(void)
 	    cmocka_unit_test(test_encrypted_key_and_hashed_trust_dir_pass),
 	    cmocka_unit_test(test_revoked_own_certificate_fails_crl_status),
 	    cmocka_unit_test(test_crl_expired_past_grace_fails_crl_status),
+	    cmocka_unit_test(test_expiry_warning_off_with_zero_warn_days),
+	    cmocka_unit_test(test_expiry_beyond_warn_days_is_no_warning),
+	    cmocka_unit_test(test_level_names_parse_back_and_others_do_not),
+	    cmocka_unit_test(test_worst_level_wins),
+	    cmocka_unit_test(test_certificate_level_expired_critical_soon_warn),
+	    cmocka_unit_test(
+		test_writer_level_failed_or_stuck_critical_slow_warn),
+	    cmocka_unit_test(test_crl_level_follows_the_cache_state),
+	    cmocka_unit_test(test_exit_codes_are_the_monitoring_plugins),
 	    cmocka_unit_test(
 		test_crl_status_is_skipped_when_the_chain_is_untrusted),
-	    cmocka_unit_test(
-		test_no_cached_crl_passes_crl_status_with_a_warning),
+	    cmocka_unit_test(test_no_cached_crl_passes_crl_status_with_a_note),
 	    cmocka_unit_test(
 		test_crl_in_grace_passes_crl_status_with_a_warning),
 	    cmocka_unit_test(test_current_crl_passes_crl_status),
