@@ -35,6 +35,13 @@ static const struct cli_opt opts_enroll[] = {
 static const struct cli_opt opts_server[] = {OPT_SERVER, OPT_END};
 static const struct cli_opt opts_health[] = {
     {"--fmt", "-fmt", "details|failures_only"},
+    /* Files to check before they are configured (cmd_health.c). */
+    {"--cert-path", "-certPath", "FILE"},
+    {"--private-key-path", "-privateKeyPath", "FILE"},
+    {"--trust-store-path", "-trustStorePath", "FILE"},
+    {"--passphrase-file", "-passphraseFile", "FILE"},
+    {"--crl-check-level", "-crlCheckLevel", "LEVEL"},
+    {"--crl-path", "-crlPath", "DIR"},
     OPT_END,
 };
 static const struct cli_opt opts_cert[] = {
@@ -83,7 +90,9 @@ static const struct cli_cmd commands[] = {
 	"[--server S]",
 	"show this host's enrollment status with each primary server"},
     {"health-check", "-ecaHealthCheck", cmd_health, 0, 0, opts_health,
-	"[--fmt details|failures_only]",
+	"[--fmt details|failures_only] [--cert-path FILE] "
+	"[--private-key-path FILE] [--trust-store-path FILE] "
+	"[--passphrase-file FILE] [--crl-check-level LEVEL] [--crl-path DIR]",
 	"validate this host's certificate configuration"},
     {"cert-details", "-getExternalCertDetails", cmd_cert, 0, 0, opts_cert,
 	"--cert FILE", "print the details of a certificate chain file"},

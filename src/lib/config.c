@@ -764,6 +764,25 @@ eca_config_free(struct eca_config *cfg)
 	free(cfg);
 }
 
+int
+eca_config_override(struct eca_config *cfg, const char *key, const char *value,
+    const char *origin, struct eca_err *err)
+{
+	const struct keyword *kw;
+	struct pstate ps;
+	size_t idx;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.cfg = cfg;
+	ps.name = origin;
+	ps.err = err;
+	kw = eca_config_keyword_find(key, strlen(key), &idx);
+	if (kw == NULL || kw->repeatable)
+		return eca_config_perr(&ps, "%s cannot be set for one run",
+		    key);
+	return eca_config_set_value(&ps, kw, value);
+}
+
 const struct eca_endpoint *
 eca_config_server(const struct eca_config *cfg, const char *name)
 {

@@ -113,6 +113,48 @@ c_crl_numbers_and_refresh_zero() {
 	pass
 }
 
+# --- -ecaHealthCheck with files not yet configured -----------------------------
+
+c_health_check_bad_level_is_a_usage_error() {
+	host_eca $H -ecaHealthCheck -crlCheckLevel FULL
+	expect_rc 2 || return
+	expect_match "$ERR" "--crl-check-level: ECA_CRL_CHECK: 'FULL' is not one of DISABLE, LEAF, CHAIN" "stderr" || return
+	pass
+}
+
+c_health_check_of_a_missing_file_names_it() {
+	host_eca $H -ecaHealthCheck -certPath "$T/missing.pem"
+	expect_rc 1 || return
+	expect_match "$OUT" "^FAIL .*$T/missing.pem" "the report" || return
+	pass
+}
+
+c_health_check_of_staged_files() {
+	local d=$T/staged conf before
+	conf=$(host_dir $H)/eca.conf
+	before=$(sha256sum <"$conf")
+	mkdir -p "$d"
+	"$MKCA" leaf "$CA" "$H" --out "$d/new" >"$d/mkca.log" 2>&1 ||
+	    { fail "mkca.sh leaf failed: $(cat "$d/mkca.log")"; return; }
+	# The new certificate with the configured (old) key: they do not match.
+	host_eca $H -ecaHealthCheck -certPath "$d/new.pem"
+	expect_rc 1 || return
+	expect_match "$OUT" "^FAIL " "the report with a mismatched key" || return
+	# Both new files, as long options, and the CRL level: every check passes.
+	host_eca $H --json health-check --cert-path "$d/new.pem" \
+	    --private-key-path "$d/new.key" --trust-store-path "$CA/trust.pem" \
+	    --crl-check-level 0
+	expect_rc 0 || return
+	expect_json .passed true || return
+	expect_match "$OUT" "ECA_CRL_CHECK = DISABLE" "the CRL check's detail" || return
+	# For this run only: the configuration is untouched and still used.
+	expect_eq "$(sha256sum <"$conf")" "$before" "the configuration's checksum" || return
+	host_eca $H --json health-check
+	expect_rc 0 || return
+	expect_json .passed true || return
+	pass
+}
+
 # --- clear errors -------------------------------------------------------------
 
 c_missing_default_config() {
@@ -163,5 +205,8 @@ run_case "--no-headers leaves out the header row of status and list" c_no_header
 run_case "-listEnrollmentStatus -server with an unknown name says so, exit 3" c_list_status_of_an_unknown_server
 run_case "-listEnrollmentStatus -server NAME shows that primary only" c_list_status_of_one_server
 run_case "ECA_CRL_CHECK takes 0 and 1 (3 is refused); ECA_CRL_REFRESH_HOURS = 0 is no periodic refresh" c_crl_numbers_and_refresh_zero
+run_case "-ecaHealthCheck -crlCheckLevel with an unknown level is a usage error" c_health_check_bad_level_is_a_usage_error
+run_case "-ecaHealthCheck -certPath of a missing file fails naming it" c_health_check_of_a_missing_file_names_it
+run_case "-ecaHealthCheck checks staged files in place of the configured ones, for that run only" c_health_check_of_staged_files
 run_case "without -f, a missing configuration file is named with how to give another" c_missing_default_config
 run_case "list as a user who is neither root nor ecad's says it needs them, not unreachable" c_list_as_an_unprivileged_user

@@ -258,6 +258,41 @@ test_crl_refresh_hours_zero_is_accepted(void **state)
 	eca_config_free(cfg);
 }
 
+/* A value from the command line, checked as the file's would be. */
+static void
+test_override_sets_one_key_as_the_file_would(void **state)
+{
+	struct eca_config *cfg = NULL;
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(
+	    load_text(HOST CREDS "ECA_CRL_CHECK = CHAIN\n", &cfg, &err), 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(
+	    eca_config_override(cfg, "NO_SUCH_KEY", "1", "--x", &err),
+	    ECA_ERR_CONFIG);
+	assert_string_equal(err.msg,
+	    "--x: NO_SUCH_KEY cannot be set for one run");
+	assert_int_equal(eca_config_override(cfg, "SERVER", "p1", "--x", &err),
+	    ECA_ERR_CONFIG);
+	assert_int_equal(eca_config_override(cfg, "ECA_CRL_CHECK", "FULL",
+			     "--crl-check-level", &err),
+	    ECA_ERR_CONFIG);
+	assert_non_null(strstr(err.msg,
+	    "--crl-check-level: ECA_CRL_CHECK: 'FULL' is not one of"));
+	assert_int_equal(cfg->crl_check, ECA_CRL_CHAIN);
+	assert_int_equal(eca_config_override(cfg, "ECA_CRL_CHECK", "0",
+			     "--crl-check-level", &err),
+	    0);
+	assert_int_equal(cfg->crl_check, ECA_CRL_DISABLE);
+	assert_int_equal(eca_config_override(cfg, "ECA_CERT_PATH",
+			     "/tmp/other.pem", "--cert-path", &err),
+	    0);
+	assert_string_equal(cfg->cert_path, "/tmp/other.pem");
+	eca_config_free(cfg);
+}
+
 static void
 test_bad_host_port_is_refused(void **state)
 {
@@ -1083,6 +1118,7 @@ main(void)
 	    cmocka_unit_test(test_out_of_range_number_is_refused),
 	    cmocka_unit_test(test_crl_check_numbers_are_netbackup_levels),
 	    cmocka_unit_test(test_crl_refresh_hours_zero_is_accepted),
+	    cmocka_unit_test(test_override_sets_one_key_as_the_file_would),
 	    cmocka_unit_test(test_bad_host_port_is_refused),
 	    cmocka_unit_test(test_bad_server_and_peer_entries_are_refused),
 	    cmocka_unit_test(test_too_many_repeatable_entries_are_refused),
