@@ -56,7 +56,10 @@ struct cli_cmd {
 /* One invocation of eca. */
 struct cli {
 	const char *conf_path; /* -f, $ECA_CONFIG or the default */
+	const char *conf_from; /* "-f", "ECA_CONFIG" or NULL: the default */
 	int json;
+	int json_compact; /* --json-compact: json set too */
+	int no_headers;	  /* --no-headers */
 	const struct cli_cmd *cmd;
 	struct eca_config *cfg; /* loaded by cli_config() */
 	struct eca_cred *cred;	/* loaded by cli_cred() */

@@ -10,6 +10,45 @@
 #include "health.h"
 #include "output.h"
 
+/*
+ * The options that stand in for a key of the configuration for this run,
+ * so that files are checked before they are configured (NetBackup's
+ * -ecaHealthCheck -certPath ...).
+ */
+static const struct {
+	const char *opt;
+	const char *key;
+} overrides[] = {
+    {"--cert-path", "ECA_CERT_PATH"},
+    {"--private-key-path", "ECA_PRIVATE_KEY_PATH"},
+    {"--trust-store-path", "ECA_TRUST_STORE_PATH"},
+    {"--passphrase-file", "ECA_KEY_PASSPHRASEFILE"},
+    {"--crl-check-level", "ECA_CRL_CHECK"},
+    {"--crl-path", "ECA_CRL_PATH"},
+};
+
+/* The configuration with the options' values in place; 0 or exit code. */
+static int
+apply_overrides(struct cli *cli, const struct cli_args *a)
+{
+	struct eca_err err;
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
+		if ((v = cli_opt(a, overrides[i].opt)) == NULL)
+			continue;
+		eca_err_clear(&err);
+		if (eca_config_override(cli->cfg, overrides[i].key, v,
+			overrides[i].opt, &err) != 0) {
+			if (err.code == ECA_ERR_CONFIG)
+				return cli_usage(cli, "%s", err.msg);
+			return out_error_err(cli->json, NULL, &err);
+		}
+	}
+	return 0;
+}
+
 static const char *
 check_status(const struct eca_health_check *ck)
 {
@@ -108,7 +147,7 @@ cmd_health(struct cli *cli, const struct cli_args *a)
 			    "failures_only, not '%s'",
 			    fmt);
 	}
-	if ((r = cli_config(cli)) != 0)
+	if ((r = cli_config(cli)) != 0 || (r = apply_overrides(cli, a)) != 0)
 		return r;
 	memset(&rep, 0, sizeof(rep));
 	(void)eca_health_run(NULL, cli->cfg, &rep);

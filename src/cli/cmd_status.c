@@ -317,12 +317,13 @@ int
 cmd_status(struct cli *cli, const struct cli_args *a)
 {
 	static char warn[CRL_WARN_MAX][600];
+	const struct eca_endpoint *one = NULL, *ep;
+	const char *only;
 	struct row *rows = NULL;
 	char path[ECA_HOST_MAX * 3 + 32], esc[ECA_HOST_MAX * 3];
 	size_t i, n, nwarn;
 	int r, unreachable = 0, failed = 0;
 
-	(void)a;
 	if ((r = cli_config(cli)) != 0)
 		return r;
 	if (cli->cfg->nservers == 0)
@@ -330,6 +331,10 @@ cmd_status(struct cli *cli, const struct cli_args *a)
 		    "no primary server configured: %s has no SERVER line "
 		    "(add `SERVER = NAME [HOST:PORT]`)",
 		    cli->conf_path);
+	/* --server NAME (-listEnrollmentStatus -server NAME): that one only. */
+	only = cli_opt(a, "--server");
+	if (only != NULL && (r = cli_server(cli, only, &one)) != 0)
+		return r;
 	/* Without this host's credentials no primary can be asked. */
 	if ((r = cli_cred(cli)) != 0)
 		return r;
@@ -338,12 +343,13 @@ cmd_status(struct cli *cli, const struct cli_args *a)
 		    "CLIENT_NAME is too long");
 	snprintf(path, sizeof(path), "/v1/enrollments/%s", esc);
 
-	n = cli->cfg->nservers;
+	n = one != NULL ? 1 : cli->cfg->nservers;
 	if ((rows = calloc(n, sizeof(*rows))) == NULL)
 		return out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
 	for (i = 0; i < n; i++) {
-		query_one(cli, &cli->cfg->servers[i], path, &rows[i]);
-		roster_info(cli->cfg, cli->cfg->servers[i].name, &rows[i]);
+		ep = one != NULL ? one : &cli->cfg->servers[i];
+		query_one(cli, ep, path, &rows[i]);
+		roster_info(cli->cfg, ep->name, &rows[i]);
 		if (strcmp(rows[i].status, "UNREACHABLE") == 0)
 			unreachable = 1;
 		else if (strcmp(rows[i].status, "ERROR") == 0)

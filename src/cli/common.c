@@ -5,21 +5,52 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "host.h"
 #include "hostname.h"
 #include "output.h"
 #include "text.h"
 
+/*
+ * A configuration file that does not exist, when the administrator named
+ * none with -f: say which file eca looked for and how to name another,
+ * rather than "check the path given with -f".
+ */
+static int
+config_missing(struct cli *cli)
+{
+	struct stat st;
+
+	if ((cli->conf_from != NULL && strcmp(cli->conf_from, "-f") == 0) ||
+	    stat(cli->conf_path, &st) == 0 || errno != ENOENT)
+		return 0;
+	if (cli->conf_from == NULL)
+		return out_error(cli->json, ECA_ERR_CONFIG,
+		    "no configuration file: %s does not exist (the default; "
+		    "give another with -f FILE or ECA_CONFIG=FILE)",
+		    cli->conf_path);
+	return out_error(cli->json, ECA_ERR_CONFIG,
+	    "no configuration file: %s (from ECA_CONFIG) does not exist "
+	    "(fix ECA_CONFIG, or give another with -f FILE; unset, eca reads "
+	    "%s)",
+	    cli->conf_path, CLI_DEFAULT_CONFIG);
+}
+
 int
 cli_config(struct cli *cli)
 {
 	struct eca_err err;
+	int r;
 
 	if (cli->cfg != NULL)
 		return 0;
+	if ((r = config_missing(cli)) != 0)
+		return r;
 	eca_err_clear(&err);
 	if (eca_config_load(cli->conf_path, &cli->cfg, &err) != 0) {
 		cli->cfg = NULL;
@@ -123,6 +154,19 @@ cli_admin_client(struct cli *cli, const char *server, struct eca_client **out,
 	if ((r = cli_config(cli)) != 0)
 		return r;
 	if (cli->cfg->role == ECA_ROLE_PRIMARY && server == NULL) {
+		/*
+		 * The socket (or its directory) is ecad's user's only: say so,
+		 * rather than let the refused connect read as "unreachable".
+		 */
+		if (access(cli->cfg->control_socket, R_OK | W_OK) == -1 &&
+		    errno == EACCES)
+			return out_error(cli->json, ECA_ERR_FORBIDDEN,
+			    "cannot use the control socket %s: permission "
+			    "denied (administration on the primary needs root "
+			    "or the daemon's user%s%s: run eca as one of them)",
+			    cli->cfg->control_socket,
+			    cli->cfg->user != NULL ? ", " : "",
+			    cli->cfg->user != NULL ? cli->cfg->user : "");
 		eca_err_clear(&err);
 		if (eca_client_new_unix(cli->cfg->control_socket,
 			CLI_TIMEOUT_MS, out, &err) != 0)

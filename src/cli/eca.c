@@ -33,9 +33,15 @@ static const struct cli_opt opts_enroll[] = {
     OPT_END,
 };
 static const struct cli_opt opts_server[] = {OPT_SERVER, OPT_END};
-static const struct cli_opt opts_none[] = {OPT_END};
 static const struct cli_opt opts_health[] = {
     {"--fmt", "-fmt", "details|failures_only"},
+    /* Files to check before they are configured (cmd_health.c). */
+    {"--cert-path", "-certPath", "FILE"},
+    {"--private-key-path", "-privateKeyPath", "FILE"},
+    {"--trust-store-path", "-trustStorePath", "FILE"},
+    {"--passphrase-file", "-passphraseFile", "FILE"},
+    {"--crl-check-level", "-crlCheckLevel", "LEVEL"},
+    {"--crl-path", "-crlPath", "DIR"},
     OPT_END,
 };
 static const struct cli_opt opts_cert[] = {
@@ -80,10 +86,13 @@ static const struct cli_cmd commands[] = {
 	"enroll this host's certificate with a primary server now"},
     {"unenroll", "-removeEnrollment", cmd_unenroll, 0, 0, opts_server,
 	"[--server S]", "remove this host's enrollment from a primary server"},
-    {"status", "-listEnrollmentStatus", cmd_status, 0, 0, opts_none, "",
+    {"status", "-listEnrollmentStatus", cmd_status, 0, 0, opts_server,
+	"[--server S]",
 	"show this host's enrollment status with each primary server"},
     {"health-check", "-ecaHealthCheck", cmd_health, 0, 0, opts_health,
-	"[--fmt details|failures_only]",
+	"[--fmt details|failures_only] [--cert-path FILE] "
+	"[--private-key-path FILE] [--trust-store-path FILE] "
+	"[--passphrase-file FILE] [--crl-check-level LEVEL] [--crl-path DIR]",
 	"validate this host's certificate configuration"},
     {"health", NULL, cmd_health_server, 0, 0, opts_server, "[--server S]",
 	"ask a primary's GET /v1/health; exit 0 ok, 1 warn, 2 critical, "
@@ -151,7 +160,10 @@ print_help(FILE *fp)
 	    "       eca --version | --help\n\n"
 	    "  -f FILE   configuration file (default: $ECA_CONFIG, "
 	    "then " CLI_DEFAULT_CONFIG ")\n"
-	    "  --json    print results (and errors) as JSON on stdout\n\n"
+	    "  --json    print results (and errors) as JSON on stdout\n"
+	    "  --json-compact  the same JSON on one line (alias "
+	    "-json_compact)\n"
+	    "  --no-headers    tables without their header row\n\n"
 	    "Commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
 		if (strlen(commands[i].name) > w)
@@ -261,11 +273,27 @@ match_opt(const struct cli_opt *opts, const char *word, const char **inl)
 	return -1;
 }
 
-/* --json is accepted after the command too; -json is its NetBackup form. */
+/*
+ * The output options, accepted before and after the command: --json
+ * (NetBackup: -json), --json-compact (-json_compact: the same JSON on one
+ * line) and --no-headers (tables without their header row).  Returns 1 if
+ * w was one of them.
+ */
 static int
-is_json_flag(const char *w)
+output_flag(struct cli *cli, const char *w)
 {
-	return strcmp(w, "--json") == 0 || strcmp(w, "-json") == 0;
+	if (strcmp(w, "--json") == 0 || strcmp(w, "-json") == 0)
+		cli->json = 1;
+	else if (strcmp(w, "--json-compact") == 0 ||
+	    strcmp(w, "-json_compact") == 0)
+		cli->json = cli->json_compact = 1;
+	else if (strcmp(w, "--no-headers") == 0)
+		cli->no_headers = 1;
+	else
+		return 0;
+	/* At once, so that a usage error after it is printed that way. */
+	out_set_style(cli->json_compact, cli->no_headers);
+	return 1;
 }
 
 static int
@@ -291,15 +319,14 @@ parse_args(struct cli *cli, int argc, char **argv, struct cli_args *a)
 			only_pos = 1;
 			continue;
 		}
-		if (is_json_flag(argv[i])) {
-			cli->json = 1;
+		if (output_flag(cli, argv[i]))
 			continue;
-		}
 		/* -f FILE after the command too, as administrators type it. */
 		if (strcmp(argv[i], "-f") == 0) {
 			if (i + 1 >= argc || argv[i + 1][0] == '\0')
 				return cli_usage(cli, "-f needs a FILE");
 			cli->conf_path = argv[++i];
+			cli->conf_from = "-f";
 			continue;
 		}
 		if (strcmp(argv[i], "--help") == 0 ||
@@ -348,17 +375,20 @@ main(int argc, char **argv)
 
 	memset(&cli, 0, sizeof(cli));
 	cli.conf_path = CLI_DEFAULT_CONFIG;
-	if ((env = getenv("ECA_CONFIG")) != NULL && env[0] != '\0')
+	if ((env = getenv("ECA_CONFIG")) != NULL && env[0] != '\0') {
 		cli.conf_path = env;
+		cli.conf_from = "ECA_CONFIG";
+	}
 
-	/* Global options before the command word (-f, --json also after). */
+	/* Global options before the command word (also after: -f, output). */
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-f") == 0) {
 			if (i + 1 >= argc || argv[i + 1][0] == '\0')
 				return cli_usage(&cli, "-f needs a FILE");
 			cli.conf_path = argv[++i];
-		} else if (is_json_flag(argv[i])) {
-			cli.json = 1;
+			cli.conf_from = "-f";
+		} else if (output_flag(&cli, argv[i])) {
+			continue;
 		} else if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0 ||
 		    strcmp(argv[i], "-help") == 0) {

@@ -8,6 +8,21 @@
 
 #include "wire.h"
 
+/*
+ * How this run prints, set once by main() from --json-compact and
+ * --no-headers before any command runs: a process-wide style, not state a
+ * command changes.
+ */
+static int json_compact;
+static int no_headers;
+
+void
+out_set_style(int compact, int headers_off)
+{
+	json_compact = compact;
+	no_headers = headers_off;
+}
+
 struct out_table {
 	size_t ncols;
 	size_t nrows; /* header row included */
@@ -22,7 +37,9 @@ out_json(const json_t *j)
 		fputs("null\n", stdout);
 		return;
 	}
-	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_dumpf(j, stdout,
+	    (json_compact ? JSON_COMPACT : JSON_INDENT(2)) |
+		JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
 	fflush(stdout);
 }
@@ -180,18 +197,20 @@ text_width(const char *s)
 void
 out_table_print(const struct out_table *t, FILE *fp)
 {
-	size_t *w, r, c, cw;
+	size_t *w, r, c, cw, first;
 	const char *cell;
 
 	if (t == NULL || (w = calloc(t->ncols, sizeof(*w))) == NULL)
 		return;
-	for (r = 0; r < t->nrows; r++)
+	/* --no-headers: the rows alone, aligned among themselves. */
+	first = no_headers ? 1 : 0;
+	for (r = first; r < t->nrows; r++)
 		for (c = 0; c < t->ncols; c++) {
 			cw = text_width(t->cells[r * t->ncols + c]);
 			if (cw > w[c])
 				w[c] = cw;
 		}
-	for (r = 0; r < t->nrows; r++) {
+	for (r = first; r < t->nrows; r++) {
 		for (c = 0; c < t->ncols; c++) {
 			cell = t->cells[r * t->ncols + c];
 			fputs(cell, fp);

@@ -13,7 +13,16 @@
 
 #include "err.h"
 
-/* Print j to stdout (indented, keys in insertion order) and a newline. */
+/*
+ * The style of this run: compact puts JSON on one line (--json-compact),
+ * headers_off leaves out a table's header row (--no-headers).
+ */
+void out_set_style(int compact, int headers_off);
+
+/*
+ * Print j to stdout, indented (on one line with --json-compact), keys in
+ * insertion order, and a newline.
+ */
 void out_json(const json_t *j);
 /*
  * The end of a --json printer that built top: printed when r is 0, freed

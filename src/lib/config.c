@@ -374,6 +374,24 @@ name_index(const char *const *names, const char *value)
 	return -1;
 }
 
+/*
+ * The choice a digit names, where the key takes numbers too (NetBackup's
+ * ECA_CRL_CHECK = 0, 1, 2 for DISABLE, LEAF, CHAIN); -1 otherwise.
+ */
+static int
+number_index(const struct keyword *kw, const char *value)
+{
+	int i;
+
+	if (!kw->numbered || value[0] < '0' || value[0] > '9' ||
+	    value[1] != '\0')
+		return -1;
+	for (i = 0; kw->names[i] != NULL; i++)
+		if (i == value[0] - '0')
+			return i;
+	return -1;
+}
+
 static int
 bad_choice(struct pstate *ps, const struct keyword *kw, const char *value)
 {
@@ -384,6 +402,11 @@ bad_choice(struct pstate *ps, const struct keyword *kw, const char *value)
 	for (i = 0; kw->names[i] != NULL && len < sizeof(list); i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
 		    i > 0 ? ", " : "", kw->names[i]);
+	if (kw->numbered)
+		return eca_config_perr(ps,
+		    "%s: '%s' is not one of %s (or their numbers, 0 for the "
+		    "first)",
+		    kw->name, value, list);
 	return eca_config_perr(ps, "%s: '%s' is not one of %s", kw->name, value,
 	    list);
 }
@@ -440,7 +463,8 @@ eca_config_set_value(struct pstate *ps, const struct keyword *kw,
 	case KW_INT:
 		return set_int(ps, kw, value);
 	case KW_ENUM:
-		if ((i = name_index(kw->names, value)) < 0)
+		if ((i = name_index(kw->names, value)) < 0 &&
+		    (i = number_index(kw, value)) < 0)
 			return bad_choice(ps, kw, value);
 		memcpy(field(ps->cfg, kw), &i, sizeof(i));
 		return 0;
@@ -738,6 +762,25 @@ eca_config_free(struct eca_config *cfg)
 		field_free(cfg, &eca_config_keywords[i]);
 	free(cfg->path);
 	free(cfg);
+}
+
+int
+eca_config_override(struct eca_config *cfg, const char *key, const char *value,
+    const char *origin, struct eca_err *err)
+{
+	const struct keyword *kw;
+	struct pstate ps;
+	size_t idx;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.cfg = cfg;
+	ps.name = origin;
+	ps.err = err;
+	kw = eca_config_keyword_find(key, strlen(key), &idx);
+	if (kw == NULL || kw->repeatable)
+		return eca_config_perr(&ps, "%s cannot be set for one run",
+		    key);
+	return eca_config_set_value(&ps, kw, value);
 }
 
 const struct eca_endpoint *

@@ -120,6 +120,16 @@ int eca_config_load(const char *path, struct eca_config **out,
 int eca_config_parse(const char *buf, size_t len, const char *name,
     struct eca_config **out, struct eca_err *err) ECA_WUR;
 void eca_config_free(struct eca_config *cfg);
+/*
+ * Set key in a loaded cfg to value, parsed and checked as a line of the
+ * file would be, for one run (`eca health-check --cert-path FILE` checks a
+ * file before it is configured).  Only a key given once in a file; the
+ * rules about the file as a whole are not run again.  ECA_ERR_CONFIG, the
+ * message starting with origin (the option), if the key is unknown or
+ * repeatable or the value is refused.
+ */
+int eca_config_override(struct eca_config *cfg, const char *key,
+    const char *value, const char *origin, struct eca_err *err) ECA_WUR;
 
 /*
  * The effective configuration as `KEY = value` lines (defaults filled in),

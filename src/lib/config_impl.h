@@ -59,6 +59,7 @@ struct keyword {
 	int repeatable;		  /* may be given more than once */
 	size_t off;		  /* in struct eca_config */
 	const char *const *names; /* KW_ENUM, KW_WORD: NULL-terminated */
+	int numbered;		  /* KW_ENUM: "0".. name names[0].. too */
 	long long min, max;	  /* KW_INT */
 	const char *def;	  /* default, parsed like a value */
 	const char *derived;	  /* default from STATE_DIR (%.*s) */

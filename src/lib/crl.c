@@ -280,9 +280,13 @@ crl_ent_claim(const struct eca_crl_cache *c, struct ent *e, time_t now)
 {
 	if (now - e->attempt < ECA_CRL_RETRY_SEC)
 		return 0;
-	/* A current CRL is due only from a distribution point, by age. */
+	/*
+	 * A current CRL is due only from a distribution point, by age; with
+	 * ECA_CRL_REFRESH_HOURS = 0 (NetBackup's "no periodic refresh") never:
+	 * only a missing or expired one is fetched.
+	 */
 	if (e->crl != NULL && crl_state(c, e->crl, now) == ECA_CRL_OK &&
-	    (c->crl_path != NULL ||
+	    (c->crl_path != NULL || c->refresh_hours == 0 ||
 		now - e->fetched < (time_t)c->refresh_hours * 3600))
 		return 0;
 	e->attempt = now;
@@ -577,7 +581,7 @@ eca_crl_cache_new(OSSL_LIB_CTX *libctx, const struct eca_crl_opts *opts,
 	c->libctx = libctx;
 	c->path_sync_hours =
 	    opts->path_sync_hours > 0 ? opts->path_sync_hours : 1;
-	c->refresh_hours = opts->refresh_hours > 0 ? opts->refresh_hours : 24;
+	c->refresh_hours = opts->refresh_hours >= 0 ? opts->refresh_hours : 24;
 	c->grace_hours = opts->grace_hours >= 0 ? opts->grace_hours : 0;
 	c->fail_open = opts->fail_open;
 	c->no_fetch = opts->no_fetch;

@@ -51,7 +51,7 @@ struct eca_crl_opts {
 	const char *dir;      /* the cache directory; created mode 0700 */
 	const char *crl_path; /* ECA_CRL_PATH, or NULL: distribution points */
 	int path_sync_hours;  /* ECA_CRL_PATH_SYNC_HOURS (>= 1) */
-	int refresh_hours;    /* ECA_CRL_REFRESH_HOURS (>= 1) */
+	int refresh_hours;    /* ECA_CRL_REFRESH_HOURS; 0: not periodic */
 	int grace_hours;      /* ECA_CRL_GRACE_HOURS (>= 0) */
 	int fail_open;	      /* ECA_CRL_FAIL_OPEN */
 	int no_fetch;	      /* never fetch or sync during a check */

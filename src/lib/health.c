@@ -366,11 +366,11 @@ crl_config(struct hstate *st, struct eca_health_check *c)
 	const struct eca_config *cfg = st->cfg;
 	struct stat sb;
 
-	if (cfg->crl_refresh_hours <= 0 ||
+	if (cfg->crl_refresh_hours < 0 ||
 	    (cfg->crl_path != NULL && cfg->crl_path_sync_hours <= 0)) {
 		fail(st, c, ECA_ERR_CONFIG,
-		    "ECA_CRL_REFRESH_HOURS and "
-		    "ECA_CRL_PATH_SYNC_HOURS must be at least 1 (refresh %d, "
+		    "ECA_CRL_REFRESH_HOURS must be at least 0 and "
+		    "ECA_CRL_PATH_SYNC_HOURS at least 1 (refresh %d, "
 		    "sync %d)",
 		    cfg->crl_refresh_hours, cfg->crl_path_sync_hours);
 		return;
@@ -397,6 +397,14 @@ crl_config(struct hstate *st, struct eca_health_check *c)
 		    "synced every %d hour(s)",
 		    eca_config_crl_check_name(cfg->crl_check), cfg->crl_path,
 		    cfg->crl_path_sync_hours);
+		return;
+	}
+	if (cfg->crl_refresh_hours == 0) {
+		detail(c,
+		    "ECA_CRL_CHECK = %s; CRLs from the certificates' "
+		    "distribution points, fetched when missing or expired, "
+		    "never refreshed periodically (ECA_CRL_REFRESH_HOURS = 0)",
+		    eca_config_crl_check_name(cfg->crl_check));
 		return;
 	}
 	detail(c,

@@ -168,7 +168,14 @@ test_bad_enum_value_is_refused(void **state)
 	assert_refused(HOST "ROLE = master\n", 2,
 	    "ROLE: 'master' is not one of client, media, primary");
 	assert_refused(HOST "ECA_CRL_CHECK = FULL\n", 2,
-	    "is not one of DISABLE, LEAF, CHAIN");
+	    "is not one of DISABLE, LEAF, CHAIN (or their numbers");
+	/* NetBackup's numbers stop at CHAIN's 2; other keys take none. */
+	assert_refused(HOST "ECA_CRL_CHECK = 3\n", 2,
+	    "'3' is not one of DISABLE, LEAF, CHAIN");
+	assert_refused(HOST "ECA_CRL_CHECK = 01\n", 2, "is not one of");
+	assert_refused(HOST "ECA_CRL_CHECK = -1\n", 2, "is not one of");
+	assert_refused(HOST "ROLE = 0\n", 2,
+	    "ROLE: '0' is not one of client, media, primary");
 	assert_refused(HOST "ECA_IDENTITY = EMAIL\n", 2,
 	    "is not one of SAN, CN, DN");
 	assert_refused(HOST "LOG_LEVEL = verbose\n", 2,
@@ -194,7 +201,9 @@ test_out_of_range_number_is_refused(void **state)
 	assert_refused(HOST "ECA_CRL_PATH_SYNC_HOURS = 0\n", 2,
 	    "out of range (1 to 8760)");
 	assert_refused(HOST "ECA_CRL_REFRESH_HOURS = 8761\n", 2,
-	    "out of range (1 to 8760)");
+	    "out of range (0 to 8760)");
+	assert_refused(HOST "ECA_CRL_REFRESH_HOURS = -1\n", 2,
+	    "out of range (0 to 8760)");
 	assert_refused(HOST "WORKERS = 257\n", 2, "out of range (0 to 256)");
 	assert_refused(HOST "WORKERS = -1\n", 2, "out of range");
 	assert_refused(HOST "MAX_CONNECTIONS = 0\n", 2, "out of range");
@@ -208,6 +217,80 @@ test_out_of_range_number_is_refused(void **state)
 	assert_refused(HOST "IDLE_TIMEOUT = 86401\n", 2, "out of range");
 	assert_refused(HOST "IDLE_TIMEOUT = 99999999999999999999999\n", 2,
 	    "out of range");
+}
+
+/* NetBackup documents ECA_CRL_CHECK = 0, 1, 2 for DISABLE, LEAF, CHAIN. */
+static void
+test_crl_check_numbers_are_netbackup_levels(void **state)
+{
+	static const struct {
+		const char *text;
+		enum eca_crl_check want;
+	} cases[] = {
+	    {HOST "ECA_CRL_CHECK = 0\n", ECA_CRL_DISABLE},
+	    {HOST "ECA_CRL_CHECK = 1\n", ECA_CRL_LEAF},
+	    {HOST "ECA_CRL_CHECK = 2\n", ECA_CRL_CHAIN},
+	};
+	struct eca_config *cfg = NULL;
+	struct eca_err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(load_text(cases[i].text, &cfg, &err), 0);
+		assert_int_equal(cfg->crl_check, cases[i].want);
+		eca_config_free(cfg);
+		cfg = NULL;
+	}
+}
+
+/* ECA_CRL_REFRESH_HOURS = 0: NetBackup's "no periodic refresh", kept as 0. */
+static void
+test_crl_refresh_hours_zero_is_accepted(void **state)
+{
+	struct eca_config *cfg = NULL;
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(
+	    load_text(HOST "ECA_CRL_REFRESH_HOURS = 0\n", &cfg, &err), 0);
+	assert_int_equal(cfg->crl_refresh_hours, 0);
+	eca_config_free(cfg);
+}
+
+/* A value from the command line, checked as the file's would be. */
+static void
+test_override_sets_one_key_as_the_file_would(void **state)
+{
+	struct eca_config *cfg = NULL;
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(
+	    load_text(HOST CREDS "ECA_CRL_CHECK = CHAIN\n", &cfg, &err), 0);
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(
+	    eca_config_override(cfg, "NO_SUCH_KEY", "1", "--x", &err),
+	    ECA_ERR_CONFIG);
+	assert_string_equal(err.msg,
+	    "--x: NO_SUCH_KEY cannot be set for one run");
+	assert_int_equal(eca_config_override(cfg, "SERVER", "p1", "--x", &err),
+	    ECA_ERR_CONFIG);
+	assert_int_equal(eca_config_override(cfg, "ECA_CRL_CHECK", "FULL",
+			     "--crl-check-level", &err),
+	    ECA_ERR_CONFIG);
+	assert_non_null(strstr(err.msg,
+	    "--crl-check-level: ECA_CRL_CHECK: 'FULL' is not one of"));
+	assert_int_equal(cfg->crl_check, ECA_CRL_CHAIN);
+	assert_int_equal(eca_config_override(cfg, "ECA_CRL_CHECK", "0",
+			     "--crl-check-level", &err),
+	    0);
+	assert_int_equal(cfg->crl_check, ECA_CRL_DISABLE);
+	assert_int_equal(eca_config_override(cfg, "ECA_CERT_PATH",
+			     "/tmp/other.pem", "--cert-path", &err),
+	    0);
+	assert_string_equal(cfg->cert_path, "/tmp/other.pem");
+	eca_config_free(cfg);
 }
 
 static void
@@ -1033,6 +1116,9 @@ main(void)
 	    cmocka_unit_test(test_bad_enum_value_is_refused),
 	    cmocka_unit_test(test_bad_number_is_refused),
 	    cmocka_unit_test(test_out_of_range_number_is_refused),
+	    cmocka_unit_test(test_crl_check_numbers_are_netbackup_levels),
+	    cmocka_unit_test(test_crl_refresh_hours_zero_is_accepted),
+	    cmocka_unit_test(test_override_sets_one_key_as_the_file_would),
 	    cmocka_unit_test(test_bad_host_port_is_refused),
 	    cmocka_unit_test(test_bad_server_and_peer_entries_are_refused),
 	    cmocka_unit_test(test_too_many_repeatable_entries_are_refused),

@@ -19,6 +19,7 @@
 #include <openssl/x509.h>
 
 #include "crl.h"
+#include "crl_impl.h"
 #include "testca.h"
 #include "x509.h"
 
@@ -62,7 +63,7 @@ group_teardown(void **state)
 }
 
 static struct fix *
-fix_new_fetch(int grace_hours, int fail_open, int no_fetch)
+fix_new_refresh(int grace_hours, int fail_open, int no_fetch, int refresh_hours)
 {
 	struct eca_crl_opts o;
 	struct eca_err err;
@@ -73,7 +74,7 @@ fix_new_fetch(int grace_hours, int fail_open, int no_fetch)
 	memset(&o, 0, sizeof(o));
 	o.dir = testca_path(f->dir, "crl");
 	o.path_sync_hours = 1;
-	o.refresh_hours = 24;
+	o.refresh_hours = refresh_hours;
 	o.grace_hours = grace_hours;
 	o.fail_open = fail_open;
 	o.no_fetch = no_fetch;
@@ -82,6 +83,12 @@ fix_new_fetch(int grace_hours, int fail_open, int no_fetch)
 	assert_int_equal(X509_up_ref(ca->inter), 1);
 	assert_true(sk_X509_push(f->chain, ca->inter) > 0);
 	return f;
+}
+
+static struct fix *
+fix_new_fetch(int grace_hours, int fail_open, int no_fetch)
+{
+	return fix_new_refresh(grace_hours, fail_open, no_fetch, 24);
 }
 
 /* A cache whose checks never fetch (most tests). */
@@ -949,6 +956,45 @@ test_check_uses_at_once_a_crl_another_process_stored(void **state)
 	fix_free(f);
 }
 
+/*
+ * Is the intermediate's cached CRL due for a fetch at now?  (What the
+ * refresh thread and a check ask, through the claim.)
+ */
+static int
+inter_crl_due(struct fix *f, time_t now)
+{
+	struct ent *e;
+
+	assert_non_null(
+	    e = crl_ent_find(f->cache,
+		crl_name_hash(f->cache, X509_get_subject_name(ca->inter))));
+	e->attempt = 0;
+	return crl_ent_claim(f->cache, e, now);
+}
+
+/*
+ * ECA_CRL_REFRESH_HOURS = 0 (NetBackup: never refreshed periodically): a
+ * current distribution point CRL is never due, however old; an expired
+ * one still is, as a missing one would be.
+ */
+static void
+test_refresh_hours_zero_refetches_only_expired_crls(void **state)
+{
+	struct fix *periodic = fix_new_refresh(24, 0, 1, 24);
+	struct fix *never = fix_new_refresh(24, 0, 1, 0);
+	time_t now = time(NULL);
+
+	(void)state;
+	put_inter_crl(periodic, NULL, 0, HOURS(96), 1);
+	put_inter_crl(never, NULL, 0, HOURS(96), 1);
+	assert_int_equal(inter_crl_due(periodic, now + HOURS(1)), 0);
+	assert_int_equal(inter_crl_due(periodic, now + HOURS(48)), 1);
+	assert_int_equal(inter_crl_due(never, now + HOURS(48)), 0);
+	assert_int_equal(inter_crl_due(never, now + HOURS(200)), 1);
+	fix_free(periodic);
+	fix_free(never);
+}
+
 static void
 test_maintain_syncs_crl_path_only_when_it_is_due(void **state)
 {
@@ -1044,6 +1090,8 @@ main(void)
 	    cmocka_unit_test(
 		test_maintain_picks_up_a_crl_another_process_stored),
 	    cmocka_unit_test(test_maintain_syncs_crl_path_only_when_it_is_due),
+	    cmocka_unit_test(
+		test_refresh_hours_zero_refetches_only_expired_crls),
 	    cmocka_unit_test(
 		test_check_uses_at_once_a_crl_another_process_stored),
 	    cmocka_unit_test(test_refusal_is_never_remembered),

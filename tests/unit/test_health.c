@@ -344,7 +344,7 @@ test_unreadable_crl_path_fails_crl_config(void **state)
 	expect_only(&h->rep, "USER_INPUT_CRL_CONFIG_VALIDATION",
 	    ECA_ERR_UNREADABLE, NULL, 0);
 	h->cfg.crl_path = NULL;
-	h->cfg.crl_refresh_hours = 0;
+	h->cfg.crl_refresh_hours = -1;
 	assert_int_equal(run(h), ECA_ERR_CONFIG);
 	expect(&h->rep, "USER_INPUT_CRL_CONFIG_VALIDATION", ECA_ERR_CONFIG, 0);
 	host_free(h);
