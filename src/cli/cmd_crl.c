@@ -31,6 +31,33 @@ open_cache(struct cli *cli, struct eca_crl_cache **out)
 	return 0;
 }
 
+/* `crl list --json`: one object per cached CRL. */
+static int
+crl_list_json(const struct eca_crl_info *v, size_t n)
+{
+	json_t *arr, *j;
+	size_t i;
+
+	if ((arr = json_array()) == NULL)
+		return out_error(1, ECA_ERR_NOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		j = json_pack("{s:s, s:s, s:I, s:I, s:s?, s:i, s:s, s:s?}",
+		    "issuer", v[i].issuer, "hash", v[i].hash, "last_update",
+		    (json_int_t)v[i].last_update, "next_update",
+		    (json_int_t)v[i].next_update, "number",
+		    v[i].number[0] != '\0' ? v[i].number : NULL, "entries",
+		    (int)v[i].entries, "state", eca_crl_state_name(v[i].state),
+		    "source", v[i].source[0] != '\0' ? v[i].source : NULL);
+		if (j == NULL || json_array_append_new(arr, j) != 0) {
+			json_decref(arr);
+			return out_error(1, ECA_ERR_NOMEM, "out of memory");
+		}
+	}
+	out_json(arr);
+	json_decref(arr);
+	return ECA_EXIT_OK;
+}
+
 static int
 crl_list(struct cli *cli, struct eca_crl_cache *c)
 {
@@ -39,7 +66,6 @@ crl_list(struct cli *cli, struct eca_crl_cache *c)
 	struct eca_crl_info *v = NULL;
 	struct out_table *t = NULL;
 	struct eca_err err;
-	json_t *arr = NULL, *j;
 	const char *cells[7];
 	char lu[32], nu[32], ent[32];
 	size_t i, n = 0;
@@ -50,28 +76,7 @@ crl_list(struct cli *cli, struct eca_crl_cache *c)
 		return out_error_err(cli->json, "cannot list the CRL cache",
 		    &err);
 	if (cli->json) {
-		if ((arr = json_array()) == NULL) {
-			r = out_error(1, ECA_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		for (i = 0; i < n; i++) {
-			j = json_pack("{s:s, s:s, s:I, s:I, s:s?, s:i, s:s, "
-				      "s:s?}",
-			    "issuer", v[i].issuer, "hash", v[i].hash,
-			    "last_update", (json_int_t)v[i].last_update,
-			    "next_update", (json_int_t)v[i].next_update,
-			    "number",
-			    v[i].number[0] != '\0' ? v[i].number : NULL,
-			    "entries", (int)v[i].entries, "state",
-			    eca_crl_state_name(v[i].state), "source",
-			    v[i].source[0] != '\0' ? v[i].source : NULL);
-			if (j == NULL || json_array_append_new(arr, j) != 0) {
-				r = out_error(1, ECA_ERR_NOMEM,
-				    "out of memory");
-				goto out;
-			}
-		}
-		out_json(arr);
+		r = crl_list_json(v, n);
 		goto out;
 	}
 	if ((t = out_table_new(7, hdr)) == NULL) {
@@ -110,7 +115,6 @@ crl_list(struct cli *cli, struct eca_crl_cache *c)
 		out_table_print(t, stdout);
 out:
 	out_table_free(t);
-	json_decref(arr);
 	free(v);
 	return r;
 }

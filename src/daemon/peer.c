@@ -737,30 +737,12 @@ peer_snap_setup(struct ecad *d, struct ecad_snap *s, struct eca_err *err)
 	return 0;
 }
 
-int
-peer_start(struct ecad *d, struct eca_err *err)
+/* Each I/O thread's event loop, with a listener on each of its sockets. */
+static int
+make_loops(struct ecad_peer *p, struct eca_err *err)
 {
-	struct ecad_peer *p = d->peer;
-	struct ecad_snap *s;
-	sigset_t all, old;
 	size_t i, j;
-	int e, r = 0;
 
-	if (p == NULL)
-		return 0;
-	/* The CRL cache exists now (crl_start); the first host lacked it. */
-	s = ecad_snap_get(d);
-	if (s->host != NULL && s->host->policy.crls == NULL)
-		s->host->policy.crls = d->crls;
-	if (s->host != NULL && s->host->ndomains == 0)
-		log_warn(
-		    "no SERVER in %s: every peer channel will be refused "
-		    "(add SERVER = PRIMARY for each domain this host is in%s)",
-		    d->conf_path,
-		    d->cfg->role == ECA_ROLE_PRIMARY ?
-			", this primary's own name included" :
-			"");
-	ecad_snap_put(s);
 	for (i = 0; i < p->nthreads; i++) {
 		struct peer_thread *t = &p->threads[i];
 
@@ -783,6 +765,35 @@ peer_start(struct ecad *d, struct eca_err *err)
 			t->fds[j] = -1; /* the listener owns it */
 		}
 	}
+	return 0;
+}
+
+int
+peer_start(struct ecad *d, struct eca_err *err)
+{
+	struct ecad_peer *p = d->peer;
+	struct ecad_snap *s;
+	sigset_t all, old;
+	size_t i;
+	int e, r = 0;
+
+	if (p == NULL)
+		return 0;
+	/* The CRL cache exists now (crl_start); the first host lacked it. */
+	s = ecad_snap_get(d);
+	if (s->host != NULL && s->host->policy.crls == NULL)
+		s->host->policy.crls = d->crls;
+	if (s->host != NULL && s->host->ndomains == 0)
+		log_warn(
+		    "no SERVER in %s: every peer channel will be refused "
+		    "(add SERVER = PRIMARY for each domain this host is in%s)",
+		    d->conf_path,
+		    d->cfg->role == ECA_ROLE_PRIMARY ?
+			", this primary's own name included" :
+			"");
+	ecad_snap_put(s);
+	if ((r = make_loops(p, err)) != 0)
+		return r;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (i = 0; i < p->nthreads && r == 0; i++) {

@@ -130,24 +130,12 @@ dl_write(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* GET url (http or https) into *out, at most ECA_CRL_FILE_MAX bytes. */
-static int
-fetch_url(const char *url, long timeout_ms, unsigned char **out, size_t *outlen,
-    struct eca_err *err)
+/* The options of one CRL download: http(s) only, bounded in size and time. */
+static CURLcode
+setup(CURL *curl, const char *url, long timeout_ms, char *errbuf, struct dl *d)
 {
-	char errbuf[CURL_ERROR_SIZE];
-	struct dl d;
-	CURL *curl = NULL;
 	CURLcode rc;
-	long status = 0;
-	int r = ECA_ERR_UNREACHABLE;
 
-	*out = NULL;
-	*outlen = 0;
-	memset(&d, 0, sizeof(d));
-	errbuf[0] = '\0';
-	if ((curl = curl_easy_init()) == NULL)
-		return eca_err_set(err, ECA_ERR_NOMEM, "cannot start libcurl");
 	rc = curl_easy_setopt(curl, CURLOPT_URL, url);
 	if (rc == CURLE_OK)
 		rc =
@@ -171,9 +159,31 @@ fetch_url(const char *url, long timeout_ms, unsigned char **out, size_t *outlen,
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, dl_write);
 	if (rc == CURLE_OK)
-		rc = curl_easy_setopt(curl, CURLOPT_WRITEDATA, &d);
+		rc = curl_easy_setopt(curl, CURLOPT_WRITEDATA, d);
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(curl, CURLOPT_USERAGENT, "eca");
+	return rc;
+}
+
+/* GET url (http or https) into *out, at most ECA_CRL_FILE_MAX bytes. */
+static int
+fetch_url(const char *url, long timeout_ms, unsigned char **out, size_t *outlen,
+    struct eca_err *err)
+{
+	char errbuf[CURL_ERROR_SIZE];
+	struct dl d;
+	CURL *curl = NULL;
+	CURLcode rc;
+	long status = 0;
+	int r = ECA_ERR_UNREACHABLE;
+
+	*out = NULL;
+	*outlen = 0;
+	memset(&d, 0, sizeof(d));
+	errbuf[0] = '\0';
+	if ((curl = curl_easy_init()) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM, "cannot start libcurl");
+	rc = setup(curl, url, timeout_ms, errbuf, &d);
 	if (rc != CURLE_OK) {
 		r = eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot set up the "

@@ -458,6 +458,33 @@ wrap(struct eca_err *err, int r, const char *what, const char *primary)
 	return eca_err_set(err, r, "%s %s: %s", what, primary, msg);
 }
 
+/* GET one page of the roster from since, decoded into *delta. */
+static int
+fetch_page(struct eca_client *c, int64_t since, struct eca_roster_delta **delta,
+    struct eca_err *err)
+{
+	json_t *resp = NULL;
+	char path[128], *text = NULL;
+	long status;
+	int r;
+
+	snprintf(path, sizeof(path), "/v1/roster?since=%" PRId64 "&limit=%d",
+	    since, ECA_ROSTER_PAGE_MAX);
+	if ((r = eca_client_call(c, "GET", path, NULL, &status, &resp, err)) !=
+	    0)
+		goto out;
+	if (resp == NULL || (text = json_dumps(resp, JSON_COMPACT)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the roster answer is empty");
+		goto out;
+	}
+	r = eca_roster_delta_parse(text, strlen(text), delta, err);
+out:
+	free(text);
+	json_decref(resp);
+	return r;
+}
+
 /*
  * Fetch every page since the roster's version and apply it.  A full
  * answer is built in a private roster and swapped in at the end, so
@@ -470,11 +497,8 @@ sync_pages(struct eca_host *h, struct eca_domain *d, struct eca_err *err)
 	struct eca_client *c = NULL;
 	struct eca_roster *work = NULL, *old = NULL;
 	struct eca_roster_delta *delta = NULL;
-	json_t *resp = NULL;
-	char path[128], *text = NULL;
 	int64_t since;
 	size_t pages;
-	long status;
 	int r;
 
 	if ((r = primary_client(h, d, &c, err)) != 0)
@@ -489,27 +513,9 @@ sync_pages(struct eca_host *h, struct eca_domain *d, struct eca_err *err)
 			    "more pages than any roster can hold");
 			goto out;
 		}
-		snprintf(path, sizeof(path),
-		    "/v1/roster?since=%" PRId64 "&limit=%d", since,
-		    ECA_ROSTER_PAGE_MAX);
-		json_decref(resp);
-		resp = NULL;
-		if ((r = eca_client_call(c, "GET", path, NULL, &status, &resp,
-			 err)) != 0)
-			goto out;
-		free(text);
-		if (resp == NULL ||
-		    (text = json_dumps(resp, JSON_COMPACT)) == NULL) {
-			text = NULL;
-			r = eca_err_set(err, ECA_ERR_PROTOCOL,
-			    "the roster "
-			    "answer is empty");
-			goto out;
-		}
 		eca_roster_delta_free(delta);
 		delta = NULL;
-		if ((r = eca_roster_delta_parse(text, strlen(text), &delta,
-			 err)) != 0)
+		if ((r = fetch_page(c, since, &delta, err)) != 0)
 			goto out;
 		if (delta->full && work == NULL &&
 		    (r = eca_roster_new(d->server->name, &work, err)) != 0)
@@ -541,8 +547,6 @@ out:
 	eca_roster_free(old);
 	eca_roster_free(work);
 	eca_roster_delta_free(delta);
-	free(text);
-	json_decref(resp);
 	eca_client_free(c);
 	return r;
 }

@@ -95,51 +95,19 @@ eca_verdict_check_cert(const struct eca_verdict_input *in,
 	return out->code;
 }
 
-int
-eca_verdict_peer(const struct eca_verdict_input *in, struct eca_verdict *out)
+/*
+ * The roster entry's part of the verdict, once the certificate passed:
+ * enrolled, not banned, not revoked, and the enrolled certificate.
+ */
+static int
+judge_entry(const struct eca_verdict_input *in, struct eca_verdict *out,
+    const char *host, const char *primary)
 {
-	struct eca_cert_check local;
-	const struct eca_cert_check *cc;
-	const struct eca_roster_entry *e;
-	const char *host, *primary;
+	const struct eca_roster_entry *e = in->entry;
 	uint8_t fp[ECA_ROSTER_FP_LEN];
 	char enrolled_hex[ECA_FP_HEX_LEN + 1];
 	char s1[SHORT_FP + 1], s2[SHORT_FP + 1];
 
-	memset(out, 0, sizeof(*out));
-	if (in == NULL || in->policy == NULL)
-		return set(out, ECA_ERR_INTERNAL,
-		    "no peer policy to judge a peer's certificate with");
-	host = or_default(in->expected_host, "the peer");
-	primary = or_default(in->primary, "the primary");
-
-	/* The certificate itself: present, trusted, valid, this host's. */
-	if (in->leaf == NULL)
-		return set(out, ECA_ERR_NO_CLIENT_CERT,
-		    "%.253s presented no certificate; configure ECA_CERT_PATH "
-		    "and ECA_PRIVATE_KEY_PATH on %.253s",
-		    host, host);
-	if ((cc = in->cert) == NULL) {
-		(void)eca_verdict_check_cert(in, &local);
-		cc = &local;
-	}
-	out->peer = cc->info;
-	if (cc->code != 0)
-		return set(out, cc->code,
-		    "the certificate %s presented by "
-		    "%.253s is refused: %s",
-		    short_fp(out->peer.fingerprint, s1), host, cc->err.msg);
-
-	/* The roster of the shared primary: fail closed when it is old. */
-	if (in->roster_status != 0)
-		return set(out, in->roster_status,
-		    "cannot check %.253s "
-		    "against the roster of %.253s: %s",
-		    host, primary,
-		    or_default(in->roster_err,
-			eca_err_desc(in->roster_status)));
-
-	e = in->entry;
 	if (e == NULL)
 		return not_enrolled(in, out, host, primary, "is not enrolled");
 	if (e->state == ECA_STATE_REMOVED)
@@ -184,4 +152,48 @@ eca_verdict_peer(const struct eca_verdict_input *in, struct eca_verdict *out)
 	    "--fingerprint FP` on %.253s)",
 	    host, short_fp(out->peer.fingerprint, s1),
 	    short_fp(enrolled_hex, s2), primary, primary, host, host, primary);
+}
+
+int
+eca_verdict_peer(const struct eca_verdict_input *in, struct eca_verdict *out)
+{
+	struct eca_cert_check local;
+	const struct eca_cert_check *cc;
+	const char *host, *primary;
+	char s1[SHORT_FP + 1];
+
+	memset(out, 0, sizeof(*out));
+	if (in == NULL || in->policy == NULL)
+		return set(out, ECA_ERR_INTERNAL,
+		    "no peer policy to judge a peer's certificate with");
+	host = or_default(in->expected_host, "the peer");
+	primary = or_default(in->primary, "the primary");
+
+	/* The certificate itself: present, trusted, valid, this host's. */
+	if (in->leaf == NULL)
+		return set(out, ECA_ERR_NO_CLIENT_CERT,
+		    "%.253s presented no certificate; configure ECA_CERT_PATH "
+		    "and ECA_PRIVATE_KEY_PATH on %.253s",
+		    host, host);
+	if ((cc = in->cert) == NULL) {
+		(void)eca_verdict_check_cert(in, &local);
+		cc = &local;
+	}
+	out->peer = cc->info;
+	if (cc->code != 0)
+		return set(out, cc->code,
+		    "the certificate %s presented by "
+		    "%.253s is refused: %s",
+		    short_fp(out->peer.fingerprint, s1), host, cc->err.msg);
+
+	/* The roster of the shared primary: fail closed when it is old. */
+	if (in->roster_status != 0)
+		return set(out, in->roster_status,
+		    "cannot check %.253s "
+		    "against the roster of %.253s: %s",
+		    host, primary,
+		    or_default(in->roster_err,
+			eca_err_desc(in->roster_status)));
+
+	return judge_entry(in, out, host, primary);
 }
