@@ -6,7 +6,9 @@
  * the primary accepts only if its identity is an ADMIN_IDENTITY.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,15 +561,255 @@ out:
 	return r;
 }
 
+/*
+ * Bulk approve/reject (--all or a glob): one API call per host in
+ * CONFLICT, each with its one candidate's fingerprint, so the API's
+ * fingerprint rule and one audit entry per host hold.
+ */
+struct bulk {
+	struct cli *cli;
+	struct eca_client *c;
+	const char *who, *suffix, *verb;
+	int dry;
+	json_t *results; /* the JSON answer's "results" */
+	size_t done, failed;
+};
+
+/* A host that could not be decided on: stderr and a result with error. */
+static int bulk_fail(struct bulk *b, const char *host, const char *fp, int code,
+    const char *fmt, ...) ECA_PRINTF(5, 6);
+
+static int
+bulk_fail(struct bulk *b, const char *host, const char *fp, int code,
+    const char *fmt, ...)
+{
+	char msg[ECA_ERR_MSG_MAX + 256];
+	va_list ap;
+	json_t *j;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	out_note("%s", msg);
+	b->failed++;
+	j = json_pack("{s:s, s:s?, s:s, s:s}", "host", host, "fingerprint", fp,
+	    "error", msg, "code", eca_err_name(code));
+	if (j == NULL || json_array_append_new(b->results, j) != 0)
+		return ECA_ERR_NOMEM;
+	return 0;
+}
+
+/* The one candidate of host in fp, or a reason (said) why not: 1. */
+static int
+bulk_candidate(struct bulk *b, const char *host, const char *path,
+    char fp[ECA_FP_HEX_LEN + 1], int *nomem)
+{
+	struct eca_enrollment rec;
+	struct eca_candidate *cands = NULL;
+	struct eca_err err;
+	json_t *resp = NULL;
+	size_t n = 0;
+	long status;
+	int r = 1;
+
+	eca_err_clear(&err);
+	if (eca_client_call(b->c, "GET", path, NULL, &status, &resp, &err) !=
+	    0) {
+		*nomem = bulk_fail(b, host, NULL,
+		    err.code != 0 ? err.code : ECA_ERR_INTERNAL,
+		    "cannot %s %s on %s: %s", b->verb, host, b->who, err.msg);
+		goto out;
+	}
+	if (resp == NULL || eca_wire_parse_enrollment(resp, &rec, &err) != 0 ||
+	    eca_wire_parse_candidates(resp, &cands, &n, &err) != 0) {
+		*nomem = bulk_fail(b, host, NULL, ECA_ERR_PROTOCOL,
+		    "cannot %s %s on %s: bad record in the answer: %s", b->verb,
+		    host, b->who, err.msg);
+		goto out;
+	}
+	if (n == 0) {
+		*nomem = bulk_fail(b, host, NULL, ECA_ERR_NOT_FOUND,
+		    "skipped %s: no certificate waits for it any more "
+		    "(state %s)",
+		    host, eca_state_name(rec.state));
+		goto out;
+	}
+	if (n > 1) {
+		*nomem = bulk_fail(b, host, NULL, ECA_ERR_FINGERPRINT_REQUIRED,
+		    "skipped %s: %zu certificates wait for it; %s it with "
+		    "--fingerprint (see `eca show %s`)",
+		    host, n, b->verb, host);
+		goto out;
+	}
+	snprintf(fp, ECA_FP_HEX_LEN + 1, "%s", cands[0].cert.fingerprint);
+	r = 0;
+out:
+	free(cands);
+	json_decref(resp);
+	return r;
+}
+
+/* Decide on host (in CONFLICT); 0, or ECA_ERR_NOMEM. */
+static int
+bulk_one(struct bulk *b, const char *host)
+{
+	char path[ECA_HOST_MAX * 3 + 32], esc[ECA_HOST_MAX * 3];
+	char fp[ECA_FP_HEX_LEN + 1];
+	struct eca_err err;
+	json_t *body = NULL, *resp = NULL, *j;
+	const char *outcome;
+	long status;
+	int nomem = 0;
+
+	if (cli_url_escape(host, esc, sizeof(esc)) != 0)
+		return bulk_fail(b, host, NULL, ECA_ERR_PROTOCOL,
+		    "cannot %s %s: the primary listed a bad host name", b->verb,
+		    host);
+	snprintf(path, sizeof(path), "/v1/enrollments/%s", esc);
+	if (bulk_candidate(b, host, path, fp, &nomem) != 0)
+		return nomem;
+	if (b->dry)
+		outcome = strcmp(b->verb, "approve") == 0 ? "WOULD_APPROVE" :
+							    "WOULD_REJECT";
+	else {
+		snprintf(path, sizeof(path), "/v1/enrollments/%s%s", esc,
+		    b->suffix);
+		if ((body = json_pack("{s:s}", "fingerprint", fp)) == NULL)
+			return ECA_ERR_NOMEM;
+		eca_err_clear(&err);
+		if (eca_client_call(b->c, "POST", path, body, &status, &resp,
+			&err) != 0) {
+			json_decref(body);
+			json_decref(resp);
+			return bulk_fail(b, host, fp,
+			    err.code != 0 ? err.code : ECA_ERR_INTERNAL,
+			    "cannot %s %s on %s: %s", b->verb, host, b->who,
+			    err.msg);
+		}
+		json_decref(body);
+		j = resp != NULL ? json_object_get(resp, "outcome") : NULL;
+		outcome = json_is_string(j) ? json_string_value(j) : "DONE";
+	}
+	if (!b->cli->json) {
+		if (b->dry)
+			printf("Would %s %s on %s: certificate %s\n", b->verb,
+			    host, b->who, fp);
+		else if (strcmp(b->verb, "approve") == 0)
+			printf("Approved %s on %s: certificate %s is now "
+			       "enrolled\n",
+			    host, b->who, fp);
+		else
+			printf("Rejected certificate %s of %s on %s: the "
+			       "enrolled one stays\n",
+			    fp, host, b->who);
+	}
+	b->done++;
+	j = json_pack("{s:s, s:s, s:s}", "host", host, "fingerprint", fp,
+	    "outcome", outcome);
+	json_decref(resp);
+	if (j == NULL || json_array_append_new(b->results, j) != 0)
+		return ECA_ERR_NOMEM;
+	return 0;
+}
+
+/* glob: NULL for --all, else a pattern over the hosts in CONFLICT. */
+static int
+bulk_decision(struct cli *cli, const struct cli_args *a, const char *suffix,
+    const char *verb, const char *glob)
+{
+	struct bulk b = {cli, NULL, NULL, suffix, verb, 0, NULL, 0, 0};
+	json_t *all = NULL, *top = NULL;
+	const char *host;
+	char pat[ECA_HOST_MAX * 2];
+	size_t i;
+	int r;
+
+	b.dry = cli_opt(a, "--dry-run") != NULL;
+	if (glob != NULL) {
+		/* Host names are canonical in lower case. */
+		for (i = 0; glob[i] != '\0' && i + 1 < sizeof(pat); i++)
+			pat[i] = (char)tolower((unsigned char)glob[i]);
+		pat[i] = '\0';
+	}
+	if ((r = cli_admin_client(cli, cli_opt(a, "--server"), &b.c, &b.who)) !=
+	    0)
+		goto out;
+	if ((all = json_array()) == NULL ||
+	    (b.results = json_array()) == NULL) {
+		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((r = fetch_all(cli, b.c, "CONFLICT", 0, all, b.who)) != 0)
+		goto out;
+	for (i = 0; i < json_array_size(all); i++) {
+		host = json_string_value(
+		    json_object_get(json_array_get(all, i), "host"));
+		if (host == NULL ||
+		    (glob != NULL && fnmatch(pat, host, 0) != 0))
+			continue;
+		if (bulk_one(&b, host) != 0) {
+			r = out_error(cli->json, ECA_ERR_NOMEM,
+			    "out of memory");
+			goto out;
+		}
+	}
+	if (cli->json) {
+		top = json_pack("{s:b, s:O}", "dry_run", b.dry, "results",
+		    b.results);
+		if ((r = out_json_end(top, top == NULL ? ECA_ERR_NOMEM : 0,
+			 "the results")) != 0)
+			goto out;
+	} else if (b.done + b.failed == 0)
+		printf("No host in CONFLICT on %s%s%s%s.\n", b.who,
+		    glob != NULL ? " matches '" : "", glob != NULL ? glob : "",
+		    glob != NULL ? "'" : "");
+	else
+		printf("%s %zu of %zu host(s) in CONFLICT on %s%s%s.\n",
+		    b.dry ? "Would decide on" :
+			    (strcmp(verb, "approve") == 0 ? "Approved" :
+							    "Rejected"),
+		    b.done, b.done + b.failed, b.who,
+		    b.failed > 0 ? "; skipped or failed: " : "",
+		    b.failed > 0 ? "see above" : "");
+	r = b.failed > 0 ? ECA_EXIT_FAILURE : 0;
+out:
+	json_decref(b.results);
+	json_decref(all);
+	eca_client_free(b.c);
+	return r;
+}
+
 static int
 decision(struct cli *cli, const struct cli_args *a, const char *suffix,
     const char *verb)
 {
 	char fp[ECA_FP_HEX_LEN + 1];
 	const char *given = cli_opt(a, "--fingerprint");
+	const char *host = a->npos > 0 ? a->pos[0] : NULL;
+	int all = cli_opt(a, "--all") != NULL;
+	int glob = host != NULL && strpbrk(host, "*?[") != NULL;
 	json_t *body = NULL;
 	int r;
 
+	if (all && host != NULL)
+		return cli_usage(cli,
+		    "give HOST (or a glob like 'media*') or --all, not both");
+	if (!all && host == NULL)
+		return cli_usage(cli,
+		    "%s needs HOST, a quoted glob like 'media*', or --all",
+		    verb);
+	if ((all || glob) && given != NULL)
+		return cli_usage(cli,
+		    "--fingerprint names one host's certificate: %s that "
+		    "host by name, not with %s",
+		    verb, all ? "--all" : "a glob");
+	if (all || glob)
+		return bulk_decision(cli, a, suffix, verb, all ? NULL : host);
+	if (cli_opt(a, "--dry-run") != NULL)
+		return cli_usage(cli,
+		    "--dry-run goes with --all or a glob; `eca show %s` "
+		    "shows what waits for one host",
+		    host);
 	if (given != NULL) {
 		if (eca_wire_fp_normalize(given, fp) != 0)
 			return cli_usage(cli,

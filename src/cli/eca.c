@@ -56,6 +56,8 @@ static const struct cli_opt opts_list[] = {
 };
 static const struct cli_opt opts_decision[] = {
     {"--fingerprint", "-fingerprint", "SHA256"},
+    {"--all", NULL, NULL},
+    {"--dry-run", NULL, NULL},
     OPT_SERVER,
     OPT_END,
 };
@@ -104,11 +106,13 @@ static const struct cli_cmd commands[] = {
 	"primary: list the enrollments"},
     {"show", NULL, cmd_show, 1, 1, opts_server, "[--server S] HOST",
 	"primary: show a host's enrollment and its history"},
-    {"approve", NULL, cmd_approve, 1, 1, opts_decision,
-	"[--server S] [--fingerprint SHA256] HOST",
+    {"approve", NULL, cmd_approve, 0, 1, opts_decision,
+	"[--server S] [--fingerprint SHA256] HOST | [--dry-run] GLOB | "
+	"[--dry-run] --all",
 	"primary: enroll the waiting certificate with that fingerprint"},
-    {"reject", NULL, cmd_reject, 1, 1, opts_decision,
-	"[--server S] [--fingerprint SHA256] HOST",
+    {"reject", NULL, cmd_reject, 0, 1, opts_decision,
+	"[--server S] [--fingerprint SHA256] HOST | [--dry-run] GLOB | "
+	"[--dry-run] --all",
 	"primary: refuse the waiting certificate with that fingerprint"},
     {"remove", NULL, cmd_remove, 1, 1, opts_server, "[--server S] HOST",
 	"primary: remove a host's enrollment"},
