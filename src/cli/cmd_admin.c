@@ -717,7 +717,7 @@ static int
 bulk_decision(struct cli *cli, const struct cli_args *a, const char *suffix,
     const char *verb, const char *glob)
 {
-	struct bulk b = {cli, NULL, NULL, suffix, verb, 0, NULL, 0, 0};
+	struct bulk b = {.cli = cli, .suffix = suffix, .verb = verb};
 	json_t *all = NULL, *top = NULL;
 	const char *host;
 	char pat[ECA_HOST_MAX * 2];
