@@ -8,7 +8,7 @@
 #   build    compile ecad, eca, libeca and the unit tests (make build)
 #   test     build + what make check runs: integration tools, clang for the
 #            fuzz targets, mandoc/man-db/systemd/bash-completion for the
-#            install test
+#            install test, PostgreSQL, nftables, Chromium and Node.js
 #   demo     build + what make demo runs
 #   bench    build + the benchmark's baseline (nginx)
 #   package  build + Debian packaging (make deb, make package-check)
@@ -25,8 +25,14 @@ BUILD="build-essential pkg-config meson ninja-build libssl-dev libevent-dev
 libsqlite3-dev libpq-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev
 libsystemd-dev"
 TOOLS="openssl sqlite3 curl python3 iproute2 procps jq"
+# postgresql: the registry tests start a real server (initdb, pg_ctl);
+# nftables: the NAT tests build a masquerading router in network namespaces;
+# chromium (+ node/npm for playwright-core): the console's browser tests;
+# python3-prometheus-client: its text parser reads what /metrics serves.
 TEST="$BUILD $TOOLS clang clang-format libclang-rt-14-dev mandoc man-db systemd
-bash-completion"
+bash-completion postgresql nftables chromium python3-prometheus-client"
+# Node.js may come from elsewhere (NodeSource); Debian's only when absent.
+command -v npm >/dev/null 2>&1 || TEST="$TEST nodejs npm"
 DEMO="$BUILD $TOOLS"
 BENCH="$BUILD $TOOLS nginx-light"
 PACKAGE="$BUILD debhelper dpkg-dev fakeroot lintian debootstrap"
