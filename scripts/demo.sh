@@ -167,6 +167,11 @@ if stop_demo; then
 fi
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
+# The narration also goes to demo/demo.log: README.md's tour is made from
+# it (scripts/readme-tour.sh), and t_readme.sh checks that they agree.
+exec {TERM_OUT}>&1
+exec > >(tee "$DEMO/demo.log")
+TEE_PID=$!
 
 PORT=$PORT_WANTED
 if ! port_free "$PORT"; then
@@ -359,3 +364,6 @@ the CA: demo/ca/.  The primary's registry: demo/primary/state/registry.db
 (sqlite3); each host's roster and enrollment state: demo/HOST/state/.
 Stop every ecad with: make demo-stop
 EOF
+# Let tee write the last lines before we return.
+exec >&"$TERM_OUT"
+wait "$TEE_PID"
