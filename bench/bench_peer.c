@@ -364,7 +364,7 @@ setup_worker(void *arg)
 			eca_err_clear(&err);
 			if (eca_channel_open(b->host, b->peer, ECA_PURPOSE_PING,
 				15000, &ch, NULL, &err) != 0)
-				note_error(b, "channel: %s", err.msg);
+				note_error(b, "channel: %.400s", err.msg);
 			eca_channel_close(ch);
 		}
 		b->lat[i] = now_s() - t;

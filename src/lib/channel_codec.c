@@ -196,6 +196,9 @@ get_string(const json_t *j, const char *key, const char *what, const char **out,
 {
 	const json_t *v;
 
+	/* Defined on every path, so that no caller reads an unset string. */
+	*out = "";
+	*len = 0;
 	if ((v = json_object_get(j, key)) == NULL)
 		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the %s has no \"%s\"", what, key);

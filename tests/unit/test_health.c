@@ -192,6 +192,7 @@ assert_detail_has(const struct eca_health_report *rep, const char *id,
 {
 	const struct eca_health_check *c = find(rep, id);
 
+	assert_non_null(c);
 	if (strstr(c->detail, s) == NULL)
 		fail_msg("%s detail \"%s\" lacks \"%s\"", id, c->detail, s);
 }
