@@ -2,19 +2,24 @@
 # SPDX-License-Identifier: ISC
 # bench/run.sh BUILD [N] - the enrollment benchmark (`make bench`).
 #
-# N distinct host certificates (default 2000, or $BENCH_N) each open a new
-# mutual-TLS connection and enroll with a primary (fresh SQLite registry,
-# WORKERS = nproc) at concurrency 64; the same certificates do a bare
-# mutual-TLS handshake plus a tiny response against Debian's nginx with
-# `ssl_verify_client on` and the same TLS settings.  Then 64 kept-alive
-# connections read their own record (GET /v1/enrollments/NAME) for a few
-# seconds.  Prints rates, p50/p99 latencies and the ratio eca/nginx.
+# In alternating rounds at each concurrency (16 and 64): the N host
+# certificates (default 2000, or $BENCH_N) each do a bare mutual-TLS
+# handshake plus a tiny response against Debian's nginx with
+# `ssl_verify_client on`, the same TLS settings and its access log off;
+# then each opens a new mutual-TLS connection and enrolls with a primary
+# started afresh for the round (new SQLite registry, WORKERS = nproc).
+# Then kept-alive connections read their own record (GET
+# /v1/enrollments/NAME) for a few seconds.  Prints every round's rates,
+# p50/p99 latencies and server CPU per operation, the median ratios per
+# concurrency, and the strict figure: the worse concurrency.
 #
 # Certificates are made before any timing and cached under
 # BUILD/bench-certs/nN, so a second run with the same N reuses them.
 # Everything started here is stopped on exit; every wait is bounded.
 #
-# Environment: BENCH_N (hosts), BENCH_CONCURRENCY (64), BENCH_GET_SECONDS (5).
+# Environment: BENCH_N (hosts per round), BENCH_CONCURRENCY ("16 64"),
+# BENCH_ROUNDS (3), BENCH_GET_SECONDS (5), BENCH_NGINX_LOG (off|on),
+# BENCH_PROFILE (1: perf call graphs, a table of CPU by phase).
 set -euo pipefail
 
 prog="bench/run.sh"
@@ -31,7 +36,11 @@ fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "$1" 2>/dev/null && pwd) || die "build directory '$1' not found (run 'make build' first)"
 N=${2:-${BENCH_N:-2000}}
-CONC=${BENCH_CONCURRENCY:-64}
+CONCS=${BENCH_CONCURRENCY:-16 64}
+ROUNDS=${BENCH_ROUNDS:-3}
+GET_CONC=${CONCS##* }
+NGINX_LOG=${BENCH_NGINX_LOG:-off}
+PROFILE=${BENCH_PROFILE:-0}
 GET_SECONDS=${BENCH_GET_SECONDS:-5}
 NPROC=$(nproc)
 MKCA="$ROOT/scripts/mkca.sh"
@@ -102,14 +111,15 @@ fi
 # --- the two servers -------------------------------------------------------
 TMP=$(mktemp -d /tmp/eca-bench.XXXXXX)
 ECAD_PID=""
+PERF_PID=""
 NGINX_PID=""
 BENCH_PID=""
 cleanup() {
 	local rc=$?
-	for p in $BENCH_PID $ECAD_PID $NGINX_PID; do
+	for p in $PERF_PID $BENCH_PID $ECAD_PID $NGINX_PID; do
 		kill -TERM "$p" 2>/dev/null || true
 	done
-	for p in $BENCH_PID $ECAD_PID $NGINX_PID; do
+	for p in $PERF_PID $BENCH_PID $ECAD_PID $NGINX_PID; do
 		for _ in $(seq 50); do
 			kill -0 "$p" 2>/dev/null || break
 			sleep 0.1
@@ -119,7 +129,7 @@ cleanup() {
 	if [ $rc -ne 0 ]; then
 		echo "$prog: stopped before the end (exit $rc); logs kept in $TMP" >&2
 	else
-		rm -rf "$TMP"
+		[ -n "${BENCH_KEEP:-}" ] && echo "$prog: files kept in $TMP" || rm -rf "$TMP"
 	fi
 }
 trap cleanup EXIT
@@ -129,18 +139,22 @@ ECA_PORT=$(free_port)
 NGINX_PORT=$(free_port)
 [ "$ECA_PORT" != "$NGINX_PORT" ] || NGINX_PORT=$(free_port)
 
-mkdir -p "$TMP/state"
-chmod 700 "$TMP/state"
-cat >"$TMP/eca.conf" <<EOF
+# A fresh primary for each enroll round (every enrollment a new host):
+# its files under $TMP/eca-TAG.
+write_conf() {
+	local dir=$TMP/eca-$1
+	mkdir -p "$dir/state"
+	chmod 700 "$dir/state"
+	cat >"$dir/eca.conf" <<EOF
 # primary under benchmark (written by bench/run.sh)
 CLIENT_NAME = $PRIMARY
 ROLE = primary
 SERVER = $PRIMARY 127.0.0.1:$ECA_PORT
 API_LISTEN = 127.0.0.1:$ECA_PORT
-STATE_DIR = $TMP/state
-ECA_DB = sqlite:$TMP/state/registry.db
-CONTROL_SOCKET = $TMP/state/ecad.sock
-PID_FILE = $TMP/state/ecad.pid
+STATE_DIR = $dir/state
+ECA_DB = sqlite:$dir/state/registry.db
+CONTROL_SOCKET = $dir/state/ecad.sock
+PID_FILE = $dir/state/ecad.pid
 ECA_CERT_PATH = $CERTS/primary.pem
 ECA_PRIVATE_KEY_PATH = $CERTS/primary.key
 ECA_TRUST_STORE_PATH = $CERTS/ca/trust.pem
@@ -150,26 +164,46 @@ WORKERS = $NPROC
 # All benchmark traffic comes from 127.0.0.1: lift the per-source cap.
 MAX_CONNECTIONS_PER_SOURCE = 100000
 EOF
+}
 
-echo "==> Starting ecad (WORKERS = $NPROC) on 127.0.0.1:$ECA_PORT"
-"$ECAD" -d -f "$TMP/eca.conf" 2>"$TMP/ecad.log" &
-ECAD_PID=$!
-for _ in $(seq 150); do
-	grep -q "ready" "$TMP/ecad.log" 2>/dev/null && break
-	kill -0 "$ECAD_PID" 2>/dev/null || {
-		cat "$TMP/ecad.log" >&2
-		die "ecad exited at start-up (log above)"
-	}
-	sleep 0.1
-done
-grep -q "ready" "$TMP/ecad.log" || die "ecad not ready after 15 s (log: $TMP/ecad.log)"
+# start_ecad TAG: a primary on a fresh registry; its pid in ECAD_PID.
+start_ecad() {
+	local dir=$TMP/eca-$1
+	write_conf "$1"
+	"$ECAD" -d -f "$dir/eca.conf" 2>"$dir/ecad.log" &
+	ECAD_PID=$!
+	for _ in $(seq 150); do
+		grep -q "ready" "$dir/ecad.log" 2>/dev/null && break
+		kill -0 "$ECAD_PID" 2>/dev/null || {
+			cat "$dir/ecad.log" >&2
+			die "ecad exited at start-up (log above)"
+		}
+		sleep 0.1
+	done
+	grep -q "ready" "$dir/ecad.log" || die "ecad not ready after 15 s (log: $dir/ecad.log)"
+	ECAD_DIR=$dir
+}
+stop_ecad() {
+	kill -TERM "$ECAD_PID" 2>/dev/null || true
+	for _ in $(seq 100); do
+		kill -0 "$ECAD_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$ECAD_PID" 2>/dev/null || true
+	ECAD_PID=""
+}
 
-echo "==> Starting nginx (worker_processes $NPROC) on 127.0.0.1:$NGINX_PORT"
+echo "==> Starting nginx (worker_processes $NPROC, access log $NGINX_LOG) on 127.0.0.1:$NGINX_PORT"
 mkdir -p "$TMP/nginx-tmp"
+if [ "$NGINX_LOG" = on ]; then
+	ACCESS_LOG="$TMP/nginx-access.log"
+else
+	ACCESS_LOG=off
+fi
 sed -e "s|@WORKERS@|$NPROC|g" -e "s|@DIR@|$TMP|g" \
 	-e "s|@LISTEN@|127.0.0.1:$NGINX_PORT|g" -e "s|@NAME@|$PRIMARY|g" \
 	-e "s|@CERT@|$CERTS/primary.pem|g" -e "s|@KEY@|$CERTS/primary.key|g" \
-	-e "s|@TRUST@|$CERTS/ca/trust.pem|g" \
+	-e "s|@TRUST@|$CERTS/ca/trust.pem|g" -e "s|@ACCESS_LOG@|$ACCESS_LOG|g" \
 	"$ROOT/bench/nginx.conf.in" >"$TMP/nginx.conf"
 "$NGINX" -t -q -p "$TMP" -c "$TMP/nginx.conf" 2>"$TMP/nginx-t.log" || {
 	cat "$TMP/nginx-t.log" >&2
@@ -178,6 +212,12 @@ sed -e "s|@WORKERS@|$NPROC|g" -e "s|@DIR@|$TMP|g" \
 "$NGINX" -p "$TMP" -c "$TMP/nginx.conf" 2>>"$TMP/nginx-error.log" &
 NGINX_PID=$!
 wait_port "$NGINX_PORT" 10 || die "nginx did not listen within 10 s (log: $TMP/nginx-error.log)"
+# nginx's master and its workers (forked once the master listens)
+for _ in $(seq 50); do
+	mapfile -t NGINX_PIDS < <(echo "$NGINX_PID"; pgrep -P "$NGINX_PID" || true)
+	[ "${#NGINX_PIDS[@]}" -gt "$NPROC" ] && break
+	sleep 0.1
+done
 
 # --- the runs ---------------------------------------------------------------
 # CPU time (clock ticks, user + system) used so far by the processes $@.
@@ -194,79 +234,129 @@ cpu_ticks() {
 }
 TICK=$(getconf CLK_TCK)
 # ms_per_op TICKS OPS
-ms_per_op() { awk -v t="$1" -v n="$2" -v hz="$TICK" 'BEGIN { printf "%.2f", (n > 0 ? t * 1000 / hz / n : 0) }'; }
+ms_per_op() { awk -v t="$1" -v n="$2" -v hz="$TICK" 'BEGIN { printf "%.3f", (n > 0 ? t * 1000 / hz / n : 0) }'; }
 
-# bench MODE PORT: one bench_enroll run; its JSON line in $TMP/bench-MODE.json.
-# It runs in the background and is waited for, so a signal stops the
-# script (and, through the EXIT trap, the run) at once.
+# bench MODE PORT CONC TAG: one bench_enroll run; its JSON line in
+# $TMP/bench-TAG.json.  It runs in the background and is waited for, so a
+# signal stops the script (and, through the EXIT trap, the run) at once.
 bench() {
-	local rc=0
+	local rc=0 out=$TMP/bench-$4
 	timeout 300 "$BENCH" --target "127.0.0.1:$2" --name "$PRIMARY" \
 		--trust "$CERTS/ca/trust.pem" --certs "$CERTS" --n "$N" \
-		--concurrency "$CONC" --mode "$1" --seconds "$GET_SECONDS" --json \
-		>"$TMP/bench-$1.json" 2>"$TMP/bench-$1.err" &
+		--concurrency "$3" --mode "$1" --seconds "$GET_SECONDS" --json \
+		>"$out.json" 2>"$out.err" &
 	BENCH_PID=$!
 	wait "$BENCH_PID" || rc=$?
 	BENCH_PID=""
 	if [ "$rc" -ne 0 ]; then
-		cat "$TMP/bench-$1.err" >&2
+		cat "$out.err" >&2
 		die "bench_enroll --mode $1 failed (exit $rc)"
 	fi
-	if grep -q "first error" "$TMP/bench-$1.err"; then
-		sed 's/^/    /' "$TMP/bench-$1.err" >&2
+	if grep -q "first error" "$out.err"; then
+		sed 's/^/    /' "$out.err" >&2
 	fi
 	# Figures from a run where nothing succeeded would be meaningless.
-	if [ "$(jq -r .ok "$TMP/bench-$1.json")" = 0 ]; then
+	if [ "$(jq -r .ok "$out.json")" = 0 ]; then
 		die "bench_enroll --mode $1: no request succeeded (see the first error above)"
 	fi
 }
 
-echo "==> nginx: $N new mutual-TLS connections, GET /, concurrency $CONC"
-# nginx's master and its workers (forked once the master listens)
-for _ in $(seq 50); do
-	mapfile -t NGINX_PIDS < <(echo "$NGINX_PID"; pgrep -P "$NGINX_PID" || true)
-	[ "${#NGINX_PIDS[@]}" -gt "$NPROC" ] && break
-	sleep 0.1
-done
-t0=$(cpu_ticks "${NGINX_PIDS[@]}")
-bench bare "$NGINX_PORT"
-BARE=$(cat "$TMP/bench-bare.json")
-BARE_CPU=$(ms_per_op $(($(cpu_ticks "${NGINX_PIDS[@]}") - t0)) "$(jq -r .ok <<<"$BARE")")
-echo "==> eca:   $N new mutual-TLS connections, POST /v1/enrollments, concurrency $CONC"
-t0=$(cpu_ticks "$ECAD_PID")
-bench enroll "$ECA_PORT"
-ENROLL=$(cat "$TMP/bench-enroll.json")
-ENROLL_CPU=$(ms_per_op $(($(cpu_ticks "$ECAD_PID") - t0)) "$(jq -r .ok <<<"$ENROLL")")
-echo "==> eca:   $CONC kept-alive connections, GET /v1/enrollments/NAME, $GET_SECONDS s"
-t0=$(cpu_ticks "$ECAD_PID")
-bench get "$ECA_PORT"
-GET=$(cat "$TMP/bench-get.json")
-GET_CPU=$(ms_per_op $(($(cpu_ticks "$ECAD_PID") - t0)) "$(jq -r .ok <<<"$GET")")
-STATS=$(curl -s --max-time 5 --unix-socket "$TMP/state/ecad.sock" \
-	http://localhost/v1/stats 2>/dev/null || true)
-ROWS=$(sqlite3 "$TMP/state/registry.db" \
-	"SELECT count(*) FROM enrollments WHERE state = 'ENROLLED';" 2>/dev/null || echo "?")
+# BENCH_PROFILE=1: perf samples the servers (call graphs) during the last
+# round of each concurrency; bench/profile.sh turns the samples into a
+# table of CPU per operation by phase.
+PERF_PID=""
+profile_start() { # TAG PID...
+	local tag=$1
+	shift
+	[ "$PROFILE" = 1 ] || return 0
+	perf record -q --call-graph dwarf -F 499 -o "$TMP/perf-$tag.data" \
+	    -p "$(IFS=,; echo "$*")" >/dev/null 2>"$TMP/perf-$tag.err" &
+	PERF_PID=$!
+	sleep 0.5 # attached before the first handshake
+}
+profile_stop() { # TAG MS_PER_OP
+	[ -n "$PERF_PID" ] || return 0
+	kill -INT "$PERF_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_PID=""
+	"$ROOT/bench/profile.sh" "$TMP/perf-$1.data" "$2" >"$TMP/profile-$1.txt" 2>&1 ||
+		echo "(profile of $1 failed: see $TMP/perf-$1.err)" >>"$TMP/profile-$1.txt"
+}
 
 j() { jq -r "$2" <<<"$1"; }
-ratio=$(awk -v a="$(j "$ENROLL" .ops_per_sec)" -v b="$(j "$BARE" .ops_per_sec)" \
-	'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-verdict=$(awk -v r="$ratio" 'BEGIN { v = (r + 0 >= 0.8) ? "meets" : "BELOW"; print v }')
-
-cpu_ratio=$(awk -v a="$ENROLL_CPU" -v b="$BARE_CPU" \
-	'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }')
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+declare -A RATE_RATIO=() CPU_RATIO=()
 
 echo
-echo "eca enrollment benchmark: $N hosts (EC P-256), concurrency $CONC, $NPROC cores, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-printf '  %-42s %8s %8s %8s %6s %12s\n' "" "per s" "p50 ms" "p99 ms" "errors" "server CPU"
-row() {
-	printf '  %-42s %8.1f %8.2f %8.2f %6d %8s ms/op\n' "$1" \
-		"$(j "$2" .ops_per_sec)" "$(j "$2" .p50_ms)" "$(j "$2" .p99_ms)" "$(j "$2" .errors)" "$3"
-}
-row "nginx: handshake + GET / (bare mTLS)" "$BARE" "$BARE_CPU"
-row "eca: handshake + enrollment" "$ENROLL" "$ENROLL_CPU"
-row "eca: GET /v1/enrollments/NAME (kept-alive)" "$GET" "$GET_CPU"
-echo "  ratio eca/nginx: $ratio ($verdict the target of 0.8); by server CPU per operation: $cpu_ratio"
-echo "  new enrollments (201): $(j "$ENROLL" .created) of $N; rows ENROLLED in the registry: $ROWS"
+echo "eca enrollment benchmark: $N hosts (EC P-256) per round, $ROUNDS alternating rounds per concurrency, $NPROC cores, nginx access log $NGINX_LOG, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+for conc in $CONCS; do
+	rates=() cpus=()
+	printf '  concurrency %s\n' "$conc"
+	printf '    %-5s %9s %7s %7s %9s %9s %7s %7s %9s %6s %6s\n' round "nginx/s" "p50 ms" "p99 ms" "CPU ms" "eca/s" "p50 ms" "p99 ms" "CPU ms" "rate" "CPU"
+	for r in $(seq "$ROUNDS"); do
+		tag=c$conc-r$r
+		last=$([ "$r" = "$ROUNDS" ] && echo 1 || echo 0)
+		[ "$last" = 1 ] && profile_start "nginx-c$conc" "${NGINX_PIDS[@]}"
+		t0=$(cpu_ticks "${NGINX_PIDS[@]}")
+		bench bare "$NGINX_PORT" "$conc" "bare-$tag"
+		BARE=$(cat "$TMP/bench-bare-$tag.json")
+		BARE_CPU=$(ms_per_op $(($(cpu_ticks "${NGINX_PIDS[@]}") - t0)) "$(j "$BARE" .ok)")
+		[ "$last" = 1 ] && profile_stop "nginx-c$conc" "$BARE_CPU"
+		start_ecad "$tag"
+		[ "$last" = 1 ] && profile_start "ecad-c$conc" "$ECAD_PID"
+		t0=$(cpu_ticks "$ECAD_PID")
+		bench enroll "$ECA_PORT" "$conc" "enroll-$tag"
+		ENROLL=$(cat "$TMP/bench-enroll-$tag.json")
+		ENROLL_CPU=$(ms_per_op $(($(cpu_ticks "$ECAD_PID") - t0)) "$(j "$ENROLL" .ok)")
+		[ "$last" = 1 ] && profile_stop "ecad-c$conc" "$ENROLL_CPU"
+		created=$(j "$ENROLL" .created)
+		[ "$created" = "$N" ] || die "round $tag: $created new enrollments of $N (log: $ECAD_DIR/ecad.log)"
+		rr=$(awk -v a="$(j "$ENROLL" .ops_per_sec)" -v b="$(j "$BARE" .ops_per_sec)" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
+		cr=$(awk -v a="$ENROLL_CPU" -v b="$BARE_CPU" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
+		rates+=("$rr")
+		cpus+=("$cr")
+		printf '    %-5s %9.1f %7.2f %7.2f %9s %9.1f %7.2f %7.2f %9s %6.2f %6.2f\n' "$r" \
+		    "$(j "$BARE" .ops_per_sec)" "$(j "$BARE" .p50_ms)" "$(j "$BARE" .p99_ms)" "$BARE_CPU" \
+		    "$(j "$ENROLL" .ops_per_sec)" "$(j "$ENROLL" .p50_ms)" "$(j "$ENROLL" .p99_ms)" "$ENROLL_CPU" "$rr" "$cr"
+		# The very last primary stays up for the kept-alive reads.
+		if [ "$r" != "$ROUNDS" ] || [ "$conc" != "${CONCS##* }" ]; then
+			stop_ecad
+		fi
+	done
+	RATE_RATIO[$conc]=$(median "${rates[@]}")
+	CPU_RATIO[$conc]=$(median "${cpus[@]}")
+	printf '    median of %s rounds: enrollments/s = %s x nginx handshakes/s (target >= 0.9); ecad CPU per enrollment = %s x nginx CPU per handshake (target <= 1.15)\n' \
+	    "$ROUNDS" "${RATE_RATIO[$conc]}" "${CPU_RATIO[$conc]}"
+done
+
+# The stricter figure: the lowest rate ratio and the highest CPU ratio of
+# every concurrency.
+worst_rate=$(printf '%s\n' "${RATE_RATIO[@]}" | sort -g | head -1)
+worst_cpu=$(printf '%s\n' "${CPU_RATIO[@]}" | sort -g | tail -1)
+verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "meets" : "MISSES" }'; }
+echo "  strict figure (worst concurrency): rate ratio $worst_rate ($(verdict "$worst_rate" 0.9 '>=') >= 0.9), CPU ratio $worst_cpu ($(verdict "$worst_cpu" 1.15 '<=') <= 1.15)"
+
+STATS=$(curl -s --max-time 5 --unix-socket "$ECAD_DIR/state/ecad.sock" \
+	http://localhost/v1/stats 2>/dev/null || true)
 if [ -n "$STATS" ] && jq -e .commits >/dev/null 2>&1 <<<"$STATS"; then
-	echo "  group commit: $(j "$STATS" .enrollments_written) enrollments written in $(j "$STATS" .commits) commits"
+	echo "  group commit (last round): $(j "$STATS" .enrollments_written) enrollments written in $(j "$STATS" .commits) commits"
+fi
+ROWS=$(sqlite3 "$ECAD_DIR/state/registry.db" \
+	"SELECT count(*) FROM enrollments WHERE state = 'ENROLLED';" 2>/dev/null || echo "?")
+echo "  rows ENROLLED in the last round's registry: $ROWS of $N"
+
+echo "==> eca: $GET_CONC kept-alive connections, GET /v1/enrollments/NAME, $GET_SECONDS s"
+t0=$(cpu_ticks "$ECAD_PID")
+bench get "$ECA_PORT" "$GET_CONC" get
+GET=$(cat "$TMP/bench-get.json")
+GET_CPU=$(ms_per_op $(($(cpu_ticks "$ECAD_PID") - t0)) "$(j "$GET" .ok)")
+printf '  kept-alive GET: %.1f/s, p50 %.2f ms, p99 %.2f ms, server CPU %s ms/op\n' \
+    "$(j "$GET" .ops_per_sec)" "$(j "$GET" .p50_ms)" "$(j "$GET" .p99_ms)" "$GET_CPU"
+
+if [ "$PROFILE" = 1 ]; then
+	for f in "$TMP"/profile-*.txt; do
+		echo
+		echo "==> BENCH_PROFILE: $(basename "$f" .txt | sed 's/^profile-//')"
+		cat "$f"
+	done
 fi

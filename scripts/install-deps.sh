@@ -34,7 +34,7 @@ bash-completion postgresql nftables chromium python3-prometheus-client"
 # Node.js may come from elsewhere (NodeSource); Debian's only when absent.
 command -v npm >/dev/null 2>&1 || TEST="$TEST nodejs npm"
 DEMO="$BUILD $TOOLS"
-BENCH="$BUILD $TOOLS nginx-light"
+BENCH="$BUILD $TOOLS nginx-light linux-perf"
 PACKAGE="$BUILD debhelper dpkg-dev fakeroot lintian debootstrap"
 
 [ $# -gt 0 ] || set -- all
