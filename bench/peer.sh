@@ -17,7 +17,10 @@
 # e.g. "WORKERS = 4"), BENCH_PEER_CRL=1 (revocation checked on both sides:
 # the hosts with ECA_CRL_CHECK = LEAF and the intermediate's CRL in
 # ECA_CRL_PATH, the bare server and client with the same CRL in OpenSSL's
-# handshake verification; default: ECA_CRL_CHECK = DISABLE on both).
+# handshake verification; default: ECA_CRL_CHECK = DISABLE on both),
+# BENCH_PROFILE=1 (then one more round of N set-ups, with a 1 MiB
+# stream, while perf samples the media server's ecad with call graphs;
+# bench/profile.sh prints its CPU per set-up by phase).
 # Everything started here is stopped on exit; every wait is bounded.
 set -euo pipefail
 
@@ -147,4 +150,29 @@ timeout 600 "$BENCH" --config "$DIR/$C/eca.conf" --peer "$M" \
     --rounds "$ROUNDS" \
     --bytes "$BYTES" --server-pid "$MPID" ${CRL_ARGS[@]+"${CRL_ARGS[@]}"} ||
     die "bench_peer failed"
+
+if [ "${BENCH_PROFILE:-0}" = 1 ]; then
+	command -v perf >/dev/null || die "BENCH_PROFILE=1 needs perf (install-deps.sh bench)"
+	ticks() { sed 's/^.*) //' "/proc/$MPID/stat" | awk '{ print $12 + $13 }'; }
+	perf record -q --call-graph dwarf -F 499 -o "$DIR/perf-media.data" \
+	    -p "$MPID" >/dev/null 2>"$DIR/perf-media.err" &
+	PERF=$!
+	PIDS+=("$PERF")
+	sleep 0.5
+	t0=$(ticks)
+	timeout 600 "$BENCH" --config "$DIR/$C/eca.conf" --peer "$M" \
+	    --server-config "$DIR/$M/eca.conf" --n "$N" --concurrency "$CONC" \
+	    --rounds 1 --bytes 1048576 --server-pid "$MPID" \
+	    ${CRL_ARGS[@]+"${CRL_ARGS[@]}"} >"$DIR/profile-run.txt" ||
+	    die "bench_peer (profiled round) failed"
+	t1=$(ticks)
+	kill -INT "$PERF" 2>/dev/null || true
+	wait "$PERF" 2>/dev/null || true
+	# The round's server CPU over its set-ups (the 1 MiB stream is noise).
+	ms=$(awk -v t=$((t1 - t0)) -v n="$N" -v hz="$(getconf CLK_TCK)" \
+	    'BEGIN { printf "%.3f", t * 1000 / hz / n }')
+	echo
+	echo "==> BENCH_PROFILE: the media server's ecad, $N channel set-ups, $ms ms CPU per set-up"
+	"$ROOT/bench/profile.sh" "$DIR/perf-media.data" "$ms"
+fi
 ok=1

@@ -5,16 +5,19 @@
 # Reads what `perf record --call-graph dwarf` sampled of one server during
 # one benchmark round (bench/run.sh and bench/peer.sh with BENCH_PROFILE=1)
 # and prints two tables, each as a share of the samples and, given the
-# server's CPU per operation, as milliseconds per operation:
+# server's CPU per operation, as milliseconds per operation; each adds up
+# to 100%:
 #
-#  - by phase: the inclusive share of the functions that begin a phase
-#    (the handshake, chain verification, certificate decoding, DN
-#    printing, digests, JSON, SQLite, the audit journal, the group-commit
-#    writer, the reply, waiting in the kernel); phases nest (chain
-#    verification is inside the handshake), so they do not add up;
-#  - by where the instructions are (self time): OpenSSL, SQLite, jansson,
-#    libevent, the allocator, the rest of libc, the kernel, eca's own code;
-#    these add up to 100%.
+#  - by phase: each sample goes to the first phase, in this order, that a
+#    function on its stack begins: chain verification, certificate
+#    decoding, signatures and key exchange, key schedule and record
+#    encryption, certificate fields and DN printing, digests, JSON,
+#    SQLite, the audit journal, the rule and the writer, HTTP and
+#    routing, the rest of TLS; so malloc or a system call counts for the
+#    phase that asked for it, and what no phase claims is the event loop,
+#    sockets and scheduling;
+#  - by where the instructions are: OpenSSL, the kernel, libc, the
+#    allocator, SQLite, jansson, libevent, the server's own code.
 set -euo pipefail
 
 [ $# -ge 1 ] || {
@@ -27,65 +30,92 @@ command -v perf >/dev/null || {
 	echo "profile: perf is not installed (linux-perf; install-deps.sh bench)" >&2
 	exit 1
 }
+
 TMP=$(mktemp -d /tmp/eca-profile.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
-# children% <TAB> self% <TAB> shared object <TAB> symbol
-perf report -i "$DATA" --children --sort dso,sym -g none --percent-limit 0 \
-    --stdio -t "$(printf '\t')" 2>/dev/null |
-	awk -F'\t' '!/^#/ && NF >= 4 {
-		gsub(/%| /, "", $1); gsub(/%| /, "", $2)
-		sub(/^ *\[[.k]\] */, "", $4); gsub(/^ +| +$/, "", $3)
-		print $1 "\t" $2 "\t" $3 "\t" $4 }' >"$TMP/rows"
-[ -s "$TMP/rows" ] || {
-	echo "profile: no samples in $DATA" >&2
-	exit 1
+perf script -i "$DATA" -F ip,sym,dso 2>/dev/null | awk '
+# Phases, by priority: a sample goes to the first of these that any frame
+# of its stack is in (a signature check inside chain verification counts
+# as chain verification, one in the handshake as a signature).
+BEGIN {
+	NP = split("chain verification|certificate decoding (DER, keys)|signatures and key exchange|key schedule and record encryption|certificate fields, DN printing|digests (fingerprints)|JSON (jansson)|SQLite (with its writes and fsync)|audit journal|the rule, the judge and the writer|HTTP, routing and replies|TLS (the rest of the handshake, records)", PN, "|")
 }
-
-# Phases: NAME <TAB> regex over symbols; a phase's share is that of its
-# outermost matching function (the largest children share).
-cat >"$TMP/phases" <<'EOF'
-TLS handshake (all of it)	^(SSL_do_handshake|SSL_accept|ossl_statem_accept|state_machine)$
-  chain verification	^(X509_verify_cert|ssl_verify_cert_chain)$
-  certificate decoding (DER to X509)	^(d2i_X509|d2i_X509_AUX|X509_new_ex|OSSL_DECODER_from_data|ossl_x509_PUBKEY_get0_libctx|x509_pubkey_ex_d2i_ex)$
-  key exchange and signatures	^(EVP_DigestSign|EVP_DigestSignFinal|EVP_DigestVerify|EVP_DigestVerifyFinal|EVP_PKEY_derive|EVP_PKEY_keygen|EVP_PKEY_generate)$
-certificate decoding outside the handshake	^(PEM_read_bio_X509|PEM_read_bio_X509_AUX|i2d_X509|eca_certinfo_from_x509|eca_x509_info|eca_x509_decode)$
-DN and name printing	^(X509_NAME_print_ex|X509_NAME_oneline|eca_dn_print|eca_dn_string)$
-digests (fingerprints)	^(X509_digest|X509_pubkey_digest|EVP_Digest|eca_x509_fingerprint)$
-JSON (jansson)	^(json_loadb|json_loads|json_dumps|json_dumpb|json_pack|json_vpack_ex|json_unpack|json_delete)$
-SQLite	^(sqlite3_step|sqlite3_prepare_v2|sqlite3_prepare_v3|sqlite3_exec)$
-  fsync	^(fsync|fdatasync|__x64_sys_fsync|__x64_sys_fdatasync)$
-audit journal	^(eca_audit_append|eca_audit_write|audit_append)$
-group-commit writer	^(writer_main|writer_run|writer_batch|writer_commit)$
-event loop and sockets	^(event_base_loop|event_base_dispatch)$
-  waiting and I/O in the kernel	^(epoll_wait|__x64_sys_epoll_wait|read|write|__x64_sys_read|__x64_sys_write|sendmsg|recvmsg)$
-EOF
-
-total_ms() { awk -v p="$1" -v ms="$MS" 'BEGIN { if (ms > 0) printf "%8.3f", p * ms / 100; else printf "%8s", "-" }'; }
-
-printf '%-48s %8s %8s\n' "phase (inclusive; phases nest)" "share" "ms/op"
-while IFS=$'\t' read -r name re; do
-	p=$(awk -F'\t' -v re="$re" '$4 ~ re && $1 + 0 > best { best = $1 + 0 } END { printf "%.1f", best + 0 }' "$TMP/rows")
-	printf '%-48s %7s%% %s\n' "$name" "$p" "$(total_ms "$p")"
-done <"$TMP/phases"
-
-echo
-printf '%-48s %8s %8s\n' "where the instructions are (self; adds to 100%)" "share" "ms/op"
-awk -F'\t' '
-function cat(dso, sym) {
-	if (dso ~ /kernel|vmlinux/) return "kernel (syscalls, network, scheduling)"
+function phase(sym, dso) {
+	if (sym ~ /^X509_verify_cert$/) return 1
+	if (sym ~ /^(d2i_X509|d2i_X509_AUX|ASN1_item_d2i_ex|ASN1_item_d2i|d2i_PUBKEY|d2i_EC_PUBKEY|OSSL_DECODER_.*|X509_get_pubkey|X509_get0_pubkey|PEM_read_bio.*)$/) return 2
+	if (sym ~ /^(EVP_DigestSign.*|EVP_DigestVerify.*|EVP_PKEY_derive.*|EVP_PKEY_keygen|EVP_PKEY_generate|EVP_PKEY_sign|EVP_PKEY_verify|EC_POINT_mul)$/) return 3
+	if (sym ~ /^(EVP_Q_mac|EVP_MAC_.*|EVP_KDF_.*|EVP_Cipher.*|EVP_Encrypt.*|EVP_Decrypt.*)$/) return 4
+	if (sym ~ /^(eca_x509_info|X509_NAME_print_ex|X509_NAME_oneline|eca_dn_.*)$/) return 5
+	if (sym ~ /^(X509_digest|X509_pubkey_digest|EVP_Digest|eca_x509_fingerprint.*)$/) return 6
+	if (dso ~ /libjansson/ || sym ~ /^json_/) return 7
+	if (dso ~ /libsqlite3/) return 8
+	if (sym ~ /^(eca_audit_.*|journal_write|audit_hook)$/) return 9
+	if (sym ~ /^(eca_registry_apply.*|writer_.*|eca_enroll_.*|eca_judge_.*)$/) return 10
+	if (sym ~ /^(api_.*|evhttp_.*|server_.*|peer_.*)$/) return 11
+	if (dso ~ /libssl/) return 12
+	return 0
+}
+function where(sym, dso) {
+	if (dso ~ /kernel|vmlinux/) return "kernel (system calls, network, scheduling, faults)"
 	if (dso ~ /libcrypto/) return "OpenSSL libcrypto"
 	if (dso ~ /libssl/) return "OpenSSL libssl"
 	if (dso ~ /libsqlite3/) return "SQLite"
 	if (dso ~ /libjansson/) return "jansson"
 	if (dso ~ /libevent/) return "libevent"
-	if (sym ~ /^(_int_malloc|_int_free|malloc|free|cfree|realloc|calloc|_int_realloc|malloc_consolidate|tcache_|__libc_malloc|__libc_free|__libc_calloc|__libc_realloc|unlink_chunk|sysmalloc)/) return "allocator (glibc malloc)"
-	if (dso ~ /libc\.so|libc-/) return "libc (other)"
-	if (dso ~ /ecad|nginx|libeca/) return "the server'\''s own code (" dso ")"
+	if (sym ~ /^(_int_malloc|_int_free|malloc|free|cfree|realloc|calloc|_int_realloc|malloc_consolidate|tcache_.*|__libc_malloc|__libc_free|__libc_calloc|__libc_realloc|__GI___libc_malloc|__GI___libc_free|unlink_chunk|sysmalloc|arena_get2|_int_memalign)$/) return "allocator (glibc malloc)"
+	if (dso ~ /libc\.so|libc-/) return "libc (memcpy, memset, strings, locks)"
+	if (dso ~ /ecad|nginx|libeca|bench_/) return "the server'\''s own code"
 	return "other (" dso ")"
 }
-{ s[cat($3, $4)] += $2 }
-END { for (k in s) printf "%s\t%.1f\n", k, s[k] }' "$TMP/rows" | sort -t$'\t' -k2,2gr |
-	while IFS=$'\t' read -r name p; do
-		printf '%-48s %7s%% %s\n' "$name" "$p" "$(total_ms "$p")"
-	done
+function flush() {
+	if (!n) return
+	best = 0
+	for (i = 1; i <= n; i++) {
+		q = phase(S[i], D[i])
+		if (q && (!best || q < best)) best = q
+	}
+	P[best ? PN[best] : "event loop, sockets, scheduling"]++
+	# Where: the innermost frame, in the object of the first frame that
+	# is not inlined.
+	for (i = 1; i < n && D[i] == "inlined"; i++) ;
+	W[where(S[1], D[i])]++
+	total++
+	n = 0
+}
+/^[ \t]*$/ { flush(); next }
+{
+	# "ADDR SYMBOL (DSO)"
+	line = $0
+	sub(/^[ \t]*[0-9a-f]+ /, "", line)
+	dso = line
+	sub(/^.*\(/, "", dso); sub(/\)$/, "", dso)
+	sym = line
+	sub(/ \([^()]*\)$/, "", sym)
+	sub(/\+0x[0-9a-f]+$/, "", sym)
+	n++; S[n] = sym; D[n] = dso
+}
+END {
+	flush()
+	printf "N\t%d\n", total
+	for (k in P) printf "P\t%s\t%d\n", k, P[k]
+	for (k in W) printf "W\t%s\t%d\n", k, W[k]
+}' >"$TMP/counts"
+
+total=$(awk -F'\t' '$1 == "N" { print $2 }' "$TMP/counts")
+[ "${total:-0}" -gt 0 ] || {
+	echo "profile: no samples in $DATA" >&2
+	exit 1
+}
+# table KIND TITLE: the rows of one kind, largest first.
+table() {
+	printf '%-52s %7s %8s\n' "$2" "share" "ms/op"
+	awk -F'\t' -v k="$1" -v t="$total" -v ms="$MS" '$1 == k {
+		p = 100 * $3 / t
+		if (ms > 0) m = sprintf("%8.3f", p * ms / 100); else m = sprintf("%8s", "-")
+		printf "%s\t%-52s %6.1f%% %s\n", $3, $2, p, m }' "$TMP/counts" |
+		sort -t$'\t' -k1,1nr | cut -f2-
+}
+table P "by phase ($total samples)"
+echo
+table W "by where the instructions are"
