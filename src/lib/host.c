@@ -458,13 +458,16 @@ wrap(struct eca_err *err, int r, const char *what, const char *primary)
 	return eca_err_set(err, r, "%s %s: %s", what, primary, msg);
 }
 
-/* GET one page of the roster from since, decoded into *delta. */
+/*
+ * GET one page of the roster from since, decoded into *delta straight
+ * from the client's parsed answer (one JSON parse per page).
+ */
 static int
 fetch_page(struct eca_client *c, int64_t since, struct eca_roster_delta **delta,
     struct eca_err *err)
 {
 	json_t *resp = NULL;
-	char path[128], *text = NULL;
+	char path[128];
 	long status;
 	int r;
 
@@ -473,14 +476,13 @@ fetch_page(struct eca_client *c, int64_t since, struct eca_roster_delta **delta,
 	if ((r = eca_client_call(c, "GET", path, NULL, &status, &resp, err)) !=
 	    0)
 		goto out;
-	if (resp == NULL || (text = json_dumps(resp, JSON_COMPACT)) == NULL) {
+	if (resp == NULL) {
 		r = eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the roster answer is empty");
 		goto out;
 	}
-	r = eca_roster_delta_parse(text, strlen(text), delta, err);
+	r = eca_roster_delta_decode(resp, delta, err);
 out:
-	free(text);
 	json_decref(resp);
 	return r;
 }

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "certinfo.h"
 #include "err.h"
 #include "store.h"
@@ -91,6 +93,15 @@ struct eca_roster_delta {
  */
 int eca_roster_delta_parse(const char *buf, size_t len,
     struct eca_roster_delta **out, struct eca_err *err) ECA_WUR;
+/*
+ * The same decoder for an answer the client has already parsed (root,
+ * the caller's): what a host's sync uses, so that a page is parsed once
+ * (eca_client_call's json_loadb, duplicate keys refused) rather than
+ * dumped and parsed again.  The size bound is then the client's
+ * (ECA_RESPONSE_MAX); every other check is the same.
+ */
+int eca_roster_delta_decode(const json_t *root, struct eca_roster_delta **out,
+    struct eca_err *err) ECA_WUR;
 void eca_roster_delta_free(struct eca_roster_delta *d);
 
 /* An empty roster (version 0, never synced) for primary. */

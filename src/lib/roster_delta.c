@@ -360,14 +360,60 @@ check_order(const struct eca_roster_delta *d, struct eca_err *err)
 	return 0;
 }
 
+/* The answer's top-level fields, then its entries and mappings. */
+static int
+decode_root(const json_t *root, struct eca_roster_delta *d, struct eca_err *err)
+{
+	int r;
+
+	if ((r = get_host(root, "primary", d->primary, sizeof(d->primary),
+		 (size_t)-1, err)) != 0 ||
+	    (r = get_int(root, "since", 0, &d->since, (size_t)-1, err)) != 0 ||
+	    (r = get_int(root, "version", 0, &d->version, (size_t)-1, err)) !=
+		0 ||
+	    (r = get_int(root, "next", 0, &d->next, (size_t)-1, err)) != 0 ||
+	    (r = get_bool(root, "full", &d->full, err)) != 0 ||
+	    (r = get_bool(root, "more", &d->more, err)) != 0)
+		return r;
+	if ((r = parse_entries(root, d, err)) != 0 ||
+	    (r = parse_maps(root, d, err)) != 0)
+		return r;
+	return check_order(d, err);
+}
+
+int
+eca_roster_delta_decode(const json_t *root, struct eca_roster_delta **out,
+    struct eca_err *err)
+{
+	struct eca_roster_delta *d = NULL;
+	int r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_roster_delta_decode: missing argument");
+	if (root == NULL || !json_is_object(root))
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the roster answer is "
+		    "not a JSON object");
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return eca_roster_nomem(err);
+	if ((r = decode_root(root, d, err)) != 0) {
+		eca_roster_delta_free(d);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
 int
 eca_roster_delta_parse(const char *buf, size_t len,
     struct eca_roster_delta **out, struct eca_err *err)
 {
-	struct eca_roster_delta *d = NULL;
 	json_t *root = NULL;
 	json_error_t jerr = {.line = 0}; /* jansson may leave it unset */
-	int r = ECA_ERR_INTERNAL;
+	int r;
 
 	if (out != NULL)
 		*out = NULL;
@@ -381,41 +427,12 @@ eca_roster_delta_parse(const char *buf, size_t len,
 		    "limit)",
 		    len, ECA_ROSTER_BODY_MAX);
 	if ((root = json_loadb(buf != NULL ? buf : "", len,
-		 JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+		 JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the roster answer is "
 		    "not JSON: %s at line %d",
 		    jerr.text, jerr.line);
-		goto out;
-	}
-	if (!json_is_object(root)) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL,
-		    "the roster answer is "
-		    "not a JSON object");
-		goto out;
-	}
-	if ((d = calloc(1, sizeof(*d))) == NULL) {
-		r = eca_roster_nomem(err);
-		goto out;
-	}
-	if ((r = get_host(root, "primary", d->primary, sizeof(d->primary),
-		 (size_t)-1, err)) != 0 ||
-	    (r = get_int(root, "since", 0, &d->since, (size_t)-1, err)) != 0 ||
-	    (r = get_int(root, "version", 0, &d->version, (size_t)-1, err)) !=
-		0 ||
-	    (r = get_int(root, "next", 0, &d->next, (size_t)-1, err)) != 0 ||
-	    (r = get_bool(root, "full", &d->full, err)) != 0 ||
-	    (r = get_bool(root, "more", &d->more, err)) != 0)
-		goto out;
-	if ((r = parse_entries(root, d, err)) != 0 ||
-	    (r = parse_maps(root, d, err)) != 0 ||
-	    (r = check_order(d, err)) != 0)
-		goto out;
-	*out = d;
-	d = NULL;
-	r = 0;
-out:
+	r = eca_roster_delta_decode(root, out, err);
 	json_decref(root);
-	eca_roster_delta_free(d);
 	return r;
 }
