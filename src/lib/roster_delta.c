@@ -83,15 +83,15 @@ void
 eca_roster_uuid_text(const uint8_t raw[ROSTER_UUID_RAW],
     char out[ECA_HOST_ID_LEN + 1])
 {
-	size_t g, in = 0, o = 0;
+	static const char dig[] = "0123456789abcdef";
+	size_t i, o = 0;
 
-	for (g = 0; g < 5; g++) {
-		if (g > 0)
+	for (i = 0; i < ROSTER_UUID_RAW; i++) {
+		/* The dashes of 8-4-4-4-12. */
+		if (i == 4 || i == 6 || i == 8 || i == 10)
 			out[o++] = '-';
-		/* Each group's NUL is overwritten by the next '-'. */
-		eca_text_hex(raw + in, uuid_groups[g], out + o, 0);
-		in += uuid_groups[g];
-		o += 2 * uuid_groups[g];
+		out[o++] = dig[raw[i] >> 4];
+		out[o++] = dig[raw[i] & 0xf];
 	}
 	out[o] = '\0';
 }
