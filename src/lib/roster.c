@@ -207,11 +207,11 @@ fp_index_del(struct eca_roster *r, size_t idx)
  */
 #define PREFETCH 16
 
-static void
-index_rebuild(struct eca_roster *r)
+int
+eca_roster_index_build(struct eca_roster *r)
 {
 	uint64_t hh[PREFETCH], hf[PREFETCH];
-	size_t base, k, m, mask = r->slots - 1;
+	size_t base, k, m, i, mask = r->slots - 1;
 	const struct rent *x;
 	int found;
 
@@ -228,13 +228,15 @@ index_rebuild(struct eca_roster *r)
 		}
 		for (k = 0; k < m; k++) {
 			x = &r->ents[base + k];
-			slot_put(&r->by_host[find_host_slot(r,
-				     r->names + x->name_off, x->name_len, hh[k],
-				     &found)],
-			    r, base + k, hh[k]);
+			i = find_host_slot(r, r->names + x->name_off,
+			    x->name_len, hh[k], &found);
+			if (found)
+				return -1;
+			slot_put(&r->by_host[i], r, base + k, hh[k]);
 			fp_index_put(r, base + k, hf[k]);
 		}
 	}
+	return 0;
 }
 
 int
@@ -301,7 +303,10 @@ eca_roster_reserve(struct eca_roster *r, size_t add, size_t names_add,
 	r->by_fp = fp;
 	r->by_host = host;
 	r->slots = nslots;
-	index_rebuild(r);
+	/* The records held have one name each: never refused. */
+	if (eca_roster_index_build(r) != 0)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "the roster of %s holds a host twice", r->primary);
 	return 0;
 }
 

@@ -19,8 +19,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "certinfo.h"
 #include "err.h"
 #include "store.h"
@@ -89,19 +87,12 @@ struct eca_roster_delta {
  * UUIDs, states, RFC 3339 times, versions increasing and after since,
  * next consistent with more).  Unknown keys are ignored, so a newer
  * primary can add fields.  ECA_ERR_TOO_LARGE or ECA_ERR_PROTOCOL with a
- * sentence naming the field; *out is NULL on failure.
+ * sentence naming the field; *out is NULL on failure.  A page as a primary
+ * writes it is decoded in one pass without a JSON tree (roster_scan.c);
+ * anything else goes through jansson, with the same checks.
  */
 int eca_roster_delta_parse(const char *buf, size_t len,
     struct eca_roster_delta **out, struct eca_err *err) ECA_WUR;
-/*
- * The same decoder for an answer the client has already parsed (root,
- * the caller's): what a host's sync uses, so that a page is parsed once
- * (eca_client_call's json_loadb, duplicate keys refused) rather than
- * dumped and parsed again.  The size bound is then the client's
- * (ECA_RESPONSE_MAX); every other check is the same.
- */
-int eca_roster_delta_decode(const json_t *root, struct eca_roster_delta **out,
-    struct eca_err *err) ECA_WUR;
 void eca_roster_delta_free(struct eca_roster_delta *d);
 
 /* An empty roster (version 0, never synced) for primary. */

@@ -328,8 +328,9 @@ parse_maps(const json_t *root, struct eca_roster_delta *d, struct eca_err *err)
  * more follows, next is the answer's last version (of an entry or a
  * mapping), so nothing between two pages is skipped.
  */
-static int
-check_order(const struct eca_roster_delta *d, struct eca_err *err)
+int
+eca_roster_delta_check_order(const struct eca_roster_delta *d,
+    struct eca_err *err)
 {
 	int64_t prev = d->full ? 0 : d->since, last;
 	size_t i;
@@ -378,11 +379,11 @@ decode_root(const json_t *root, struct eca_roster_delta *d, struct eca_err *err)
 	if ((r = parse_entries(root, d, err)) != 0 ||
 	    (r = parse_maps(root, d, err)) != 0)
 		return r;
-	return check_order(d, err);
+	return eca_roster_delta_check_order(d, err);
 }
 
-int
-eca_roster_delta_decode(const json_t *root, struct eca_roster_delta **out,
+static int
+delta_decode(const json_t *root, struct eca_roster_delta **out,
     struct eca_err *err)
 {
 	struct eca_roster_delta *d = NULL;
@@ -392,7 +393,7 @@ eca_roster_delta_decode(const json_t *root, struct eca_roster_delta **out,
 		*out = NULL;
 	if (out == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "eca_roster_delta_decode: missing argument");
+		    "delta_decode: missing argument");
 	if (root == NULL || !json_is_object(root))
 		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the roster answer is "
@@ -426,13 +427,16 @@ eca_roster_delta_parse(const char *buf, size_t len,
 		    "has %zu bytes; at most %d are accepted (ask for a smaller "
 		    "limit)",
 		    len, ECA_ROSTER_BODY_MAX);
+	/* The primary's own pages, in one pass; anything else below. */
+	if (eca_roster_scan(buf, len, out) == 0)
+		return 0;
 	if ((root = json_loadb(buf != NULL ? buf : "", len,
 		 JSON_REJECT_DUPLICATES, &jerr)) == NULL)
 		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the roster answer is "
 		    "not JSON: %s at line %d",
 		    jerr.text, jerr.line);
-	r = eca_roster_delta_decode(root, out, err);
+	r = delta_decode(root, out, err);
 	json_decref(root);
 	return r;
 }

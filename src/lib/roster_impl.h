@@ -90,6 +90,11 @@ int eca_roster_reserve(struct eca_roster *r, size_t add, size_t names_add,
  */
 void eca_roster_upsert(struct eca_roster *r, const struct eca_roster_entry *e,
     const uint8_t host_id[ROSTER_UUID_RAW], size_t name_len);
+/*
+ * Index records 0..n-1 afresh (room reserved), e.g. after appending a
+ * file's records to ents and names: -1 if two of them have one host name.
+ */
+int eca_roster_index_build(struct eca_roster *r) ECA_WUR;
 /* Whether a record of host (len bytes) is held. */
 int eca_roster_holds_host(const struct eca_roster *r, const char *host,
     size_t len);
@@ -109,5 +114,19 @@ int eca_roster_uuid_parse(const char *s, uint8_t raw[ROSTER_UUID_RAW]);
 /* 16 bytes to that text (by hand, not snprintf: it runs on every lookup). */
 void eca_roster_uuid_text(const uint8_t raw[ROSTER_UUID_RAW],
     char out[ECA_HOST_ID_LEN + 1]);
+
+/* Versions in order and next consistent with them (err may be NULL). */
+int eca_roster_delta_check_order(const struct eca_roster_delta *d,
+    struct eca_err *err) ECA_WUR;
+
+/* ---- roster_scan.c: the fast path of eca_roster_delta_parse. ---- */
+
+/*
+ * Decode a page as a primary writes it, in one pass: 0 and *out, or 1
+ * when it is not handled (anything outside the strict subset of JSON the
+ * primary writes, or any check failing): then decode it with jansson.
+ */
+int eca_roster_scan(const char *buf, size_t len,
+    struct eca_roster_delta **out) ECA_WUR;
 
 #endif
