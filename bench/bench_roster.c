@@ -168,6 +168,7 @@ struct phases {
 	double parse;  /* eca_roster_delta_parse of the bytes received */
 	double apply;  /* eca_roster_apply */
 	double cpu;    /* CPU seconds of parse and apply */
+	double cpu_parse;
 };
 
 /* Page i..i+k as the primary's roster API serves it: compact JSON. */
@@ -207,6 +208,7 @@ build_page(struct eca_roster *r, const char *body, struct phases *ph)
 	eca_err_clear(&err);
 	rc = eca_roster_delta_parse(body, strlen(body), &d, &err);
 	t1 = now_s();
+	ph->cpu_parse += cpu_s() - c0;
 	if (rc == 0)
 		rc = eca_roster_apply(r, d, (int64_t)time(NULL), &err);
 	ph->parse += t1 - t0;
@@ -267,8 +269,10 @@ print_text(const struct figures *f)
 {
 	printf("roster of %zu hosts, full sync through the host's path:\n",
 	    f->n);
-	printf("  decode the pages      %7.3f s\n", f->ph.parse);
-	printf("  apply them            %7.3f s\n", f->ph.apply);
+	printf("  decode the pages      %7.3f s  (CPU %.3f s)\n", f->ph.parse,
+	    f->ph.cpu_parse);
+	printf("  apply them            %7.3f s  (CPU %.3f s)\n", f->ph.apply,
+	    f->ph.cpu - f->ph.cpu_parse);
 	printf("  (the primary rendering the pages, not counted: %.3f s)\n",
 	    f->ph.render);
 	printf("build from a full sync:        %7.3f s   (target <= 3 s; "

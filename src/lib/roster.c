@@ -81,19 +81,40 @@ static void
 advise_huge(void *p, size_t len)
 {
 #ifdef MADV_HUGEPAGE
-	uintptr_t a = (uintptr_t)p, start, end;
-	long pg = sysconf(_SC_PAGESIZE);
-
-	if (p == NULL || len < HUGE_ADVICE_MIN || pg <= 0)
-		return;
-	start = (a + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
-	end = (a + len) & ~((uintptr_t)pg - 1);
-	if (end > start)
-		(void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+	if (p != NULL && len >= HUGE_ADVICE_MIN)
+		(void)madvise(p, len, MADV_HUGEPAGE);
 #else
 	(void)p;
 	(void)len;
 #endif
+}
+
+/*
+ * The four arrays live in mappings of their own: zeroed when new, and
+ * grown by mremap, which moves pages rather than copying them (growing by
+ * realloc copied every record once more at each doubling).
+ */
+static void *
+arr_grow(void *p, size_t old, size_t len)
+{
+	void *q;
+
+	if (p == NULL)
+		q = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else
+		q = mremap(p, old, len, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED)
+		return NULL;
+	advise_huge(q, len);
+	return q;
+}
+
+static void
+arr_free(void *p, size_t len)
+{
+	if (p != NULL)
+		(void)munmap(p, len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -270,36 +291,33 @@ eca_roster_reserve(struct eca_roster *r, size_t add, size_t names_add,
 		ncap = r->cap == 0 ? 16 : r->cap;
 		while (ncap < want)
 			ncap *= 2;
-		if ((p = realloc(r->ents, ncap * sizeof(*r->ents))) == NULL)
+		if ((p = arr_grow(r->ents, r->cap * sizeof(*r->ents),
+			 ncap * sizeof(*r->ents))) == NULL)
 			return eca_roster_nomem(err);
 		r->ents = p;
 		r->cap = ncap;
-		advise_huge(r->ents, ncap * sizeof(*r->ents));
 	}
 	if (r->names_len + names_add > r->names_cap) {
 		ncap = r->names_cap == 0 ? 1024 : r->names_cap;
 		while (ncap < r->names_len + names_add)
 			ncap *= 2;
-		if ((p = realloc(r->names, ncap)) == NULL)
+		if ((p = arr_grow(r->names, r->names_cap, ncap)) == NULL)
 			return eca_roster_nomem(err);
 		r->names = p;
 		r->names_cap = ncap;
-		advise_huge(r->names, ncap);
 	}
 	nslots = r->slots == 0 ? MIN_SLOTS : r->slots;
 	while (nslots < 2 * want)
 		nslots *= 2;
 	if (nslots == r->slots)
 		return 0;
-	if ((fp = calloc(nslots, sizeof(*fp))) == NULL ||
-	    (host = calloc(nslots, sizeof(*host))) == NULL) {
-		free(fp);
+	if ((fp = arr_grow(NULL, 0, nslots * sizeof(*fp))) == NULL ||
+	    (host = arr_grow(NULL, 0, nslots * sizeof(*host))) == NULL) {
+		arr_free(fp, nslots * sizeof(*fp));
 		return eca_roster_nomem(err);
 	}
-	advise_huge(fp, nslots * sizeof(*fp));
-	advise_huge(host, nslots * sizeof(*host));
-	free(r->by_fp);
-	free(r->by_host);
+	arr_free(r->by_fp, r->slots * sizeof(*r->by_fp));
+	arr_free(r->by_host, r->slots * sizeof(*r->by_host));
 	r->by_fp = fp;
 	r->by_host = host;
 	r->slots = nslots;
@@ -418,11 +436,11 @@ eca_roster_free(struct eca_roster *r)
 {
 	if (r == NULL)
 		return;
-	free(r->ents);
-	free(r->names);
+	arr_free(r->ents, r->cap * sizeof(*r->ents));
+	arr_free(r->names, r->names_cap);
+	arr_free(r->by_fp, r->slots * sizeof(*r->by_fp));
+	arr_free(r->by_host, r->slots * sizeof(*r->by_host));
 	free(r->maps);
-	free(r->by_fp);
-	free(r->by_host);
 	free(r);
 }
 

@@ -18,16 +18,26 @@
 /* ------------------------------------------------------------------ */
 /* Hex fingerprints and UUIDs.                                         */
 
-/* Lowercase only: the one spelling the primary sends and the file keeps. */
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+/*
+ * Lowercase only: the one spelling the primary sends and the file keeps.
+ * By table: two of these run per entry of a full sync.
+ */
+static const signed char hexvals[256] = {['0'] = 1,
+    ['1'] = 2,
+    ['2'] = 3,
+    ['3'] = 4,
+    ['4'] = 5,
+    ['5'] = 6,
+    ['6'] = 7,
+    ['7'] = 8,
+    ['8'] = 9,
+    ['9'] = 10,
+    ['a'] = 11,
+    ['b'] = 12,
+    ['c'] = 13,
+    ['d'] = 14,
+    ['e'] = 15,
+    ['f'] = 16};
 
 static int
 hex_decode(const char *hex, size_t hexlen, uint8_t *raw)
@@ -36,8 +46,10 @@ hex_decode(const char *hex, size_t hexlen, uint8_t *raw)
 	int hi, lo;
 
 	for (i = 0; i < hexlen / 2; i++) {
-		if ((hi = hexval(hex[2 * i])) < 0 ||
-		    (lo = hexval(hex[2 * i + 1])) < 0)
+		/* Table values are the digit's + 1: 0 is not a digit. */
+		hi = hexvals[(unsigned char)hex[2 * i]] - 1;
+		lo = hexvals[(unsigned char)hex[2 * i + 1]] - 1;
+		if ((hi | lo) < 0)
 			return -1;
 		raw[i] = (uint8_t)(hi << 4 | lo);
 	}

@@ -25,6 +25,11 @@
 
 #define NOT_HANDLED 1
 #define INT_DIGITS_MAX 18
+/*
+ * Fewer bytes than any entry this path accepts: the seven keys, their
+ * quotes and colons, a UUID, two hex SHA-256, a time and a state.
+ */
+#define ENTRY_MIN 200
 
 struct scan {
 	const char *p, *end;
@@ -226,24 +231,21 @@ entry(struct scan *s, struct eca_roster_entry *e)
 static int
 entries(struct scan *s, struct eca_roster_delta *d)
 {
-	struct eca_roster_entry *p;
-	size_t cap = 0;
+	size_t cap;
 
 	if (lit(s, '[') != 0)
 		return -1;
 	if (lit(s, ']') == 0)
 		return 0;
+	/* One allocation: no entry takes fewer than ENTRY_MIN bytes. */
+	cap = (size_t)(s->end - s->p) / ENTRY_MIN + 1;
+	if (cap > ECA_ROSTER_PAGE_MAX)
+		cap = ECA_ROSTER_PAGE_MAX;
+	if ((d->entries = malloc(cap * sizeof(*d->entries))) == NULL)
+		return -1;
 	do {
-		if (d->n == ECA_ROSTER_PAGE_MAX)
+		if (d->n == cap)
 			return -1; /* too many: the full decoder says so */
-		if (d->n == cap) {
-			cap = cap == 0 ? 256 : 2 * cap;
-			if (cap > ECA_ROSTER_PAGE_MAX)
-				cap = ECA_ROSTER_PAGE_MAX;
-			if ((p = realloc(d->entries, cap * sizeof(*p))) == NULL)
-				return -1;
-			d->entries = p;
-		}
 		memset(&d->entries[d->n], 0, sizeof(*d->entries));
 		if (entry(s, &d->entries[d->n]) != 0)
 			return -1;
