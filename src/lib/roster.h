@@ -10,7 +10,7 @@
  * roster is not locked: the caller serialises changes against lookups.
  *
  * Every record is kept whatever its state (a removal arrives as a REMOVED
- * record), so a lookup can say why a host is refused.  Memory: about 140
+ * record), so a lookup can say why a host is refused.  Memory: about 176
  * bytes per host (docs/roster.md has the figures from bench/bench_roster).
  */
 #ifndef ECA_ROSTER_H
