@@ -120,6 +120,20 @@ arr_free(void *p, size_t len)
 /* ------------------------------------------------------------------ */
 /* The indexes.                                                        */
 
+/*
+ * A tag matched: fetch the record's lines and its name together rather
+ * than one after the other (a record spans two or three cache lines).
+ */
+static void
+prefetch_rec(const struct eca_roster *r, const struct slot *s)
+{
+	const char *x = (const char *)&r->ents[REF(s) - 1];
+
+	__builtin_prefetch(x);
+	__builtin_prefetch(x + sizeof(struct rent) - 1);
+	__builtin_prefetch(r->names + s->name_off);
+}
+
 /* Whether the name at off is host (len bytes): it ends where host does. */
 static int
 name_is(const struct eca_roster *r, uint32_t off, const char *host, size_t len)
@@ -143,22 +157,15 @@ find_host_slot(const struct eca_roster *r, const char *host, size_t len,
 		s = &r->by_host[i];
 		if (s->ref == 0)
 			return i;
-		if (IS_TAG(s, tag) && name_is(r, s->name_off, host, len)) {
+		if (!IS_TAG(s, tag))
+			continue;
+		/* The lookup reads the record next: fetch it meanwhile. */
+		prefetch_rec(r, s);
+		if (name_is(r, s->name_off, host, len)) {
 			*found = 1;
 			return i;
 		}
 	}
-}
-
-int
-eca_roster_holds_host(const struct eca_roster *r, const char *host, size_t len)
-{
-	int found = 0;
-
-	if (r->slots > 0)
-		(void)find_host_slot(r, host, len, hash_name(host, len),
-		    &found);
-	return found;
 }
 
 static size_t
@@ -174,9 +181,11 @@ find_fp_slot(const struct eca_roster *r, const uint8_t *fp, uint64_t h,
 		s = &r->by_fp[i];
 		if (s->ref == 0)
 			return i;
-		if (IS_TAG(s, tag) &&
-		    memcmp(r->ents[REF(s) - 1].fp, fp, ECA_ROSTER_FP_LEN) ==
-			0) {
+		if (!IS_TAG(s, tag))
+			continue;
+		prefetch_rec(r, s);
+		if (memcmp(r->ents[REF(s) - 1].fp, fp, ECA_ROSTER_FP_LEN) ==
+		    0) {
 			*found = 1;
 			return i;
 		}

@@ -95,9 +95,6 @@ void eca_roster_upsert(struct eca_roster *r, const struct eca_roster_entry *e,
  * file's records to ents and names: -1 if two of them have one host name.
  */
 int eca_roster_index_build(struct eca_roster *r) ECA_WUR;
-/* Whether a record of host (len bytes) is held. */
-int eca_roster_holds_host(const struct eca_roster *r, const char *host,
-    size_t len);
 
 /* Room for add more mappings, so that eca_roster_map_apply cannot fail. */
 int eca_roster_maps_reserve(struct eca_roster *r, size_t add,
