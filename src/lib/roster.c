@@ -245,8 +245,7 @@ eca_roster_index_build(struct eca_roster *r)
 	const struct rent *x;
 	int found;
 
-	memset(r->by_fp, 0, r->slots * sizeof(*r->by_fp));
-	memset(r->by_host, 0, r->slots * sizeof(*r->by_host));
+	/* The tables are new mappings, or untouched since: all zero. */
 	for (base = 0; base < r->n; base += m) {
 		m = r->n - base < PREFETCH ? r->n - base : PREFETCH;
 		for (k = 0; k < m; k++) {

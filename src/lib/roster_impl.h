@@ -91,8 +91,10 @@ int eca_roster_reserve(struct eca_roster *r, size_t add, size_t names_add,
 void eca_roster_upsert(struct eca_roster *r, const struct eca_roster_entry *e,
     const uint8_t host_id[ROSTER_UUID_RAW], size_t name_len);
 /*
- * Index records 0..n-1 afresh (room reserved), e.g. after appending a
- * file's records to ents and names: -1 if two of them have one host name.
+ * Index records 0..n-1 into empty tables (all zero: new, as
+ * eca_roster_reserve makes them, and nothing indexed since), e.g. after
+ * appending a file's records to a new roster's ents and names: -1 if two
+ * of them have one host name.
  */
 int eca_roster_index_build(struct eca_roster *r) ECA_WUR;
 
