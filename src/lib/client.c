@@ -51,6 +51,7 @@ struct eca_client {
 	long busy_retry_ms; /* 0: a 429 is returned as is */
 	long retry_after;   /* of the last response; -1 absent */
 	unsigned long busy_retries;
+	int raw; /* eca_client_call_raw: a 2xx body is not parsed */
 };
 
 int
@@ -680,7 +681,7 @@ response_json(struct eca_client *c, const char *method, const char *path,
 	json_error_t jerr = {.line = 0}; /* jansson may leave it unset */
 
 	*out = NULL;
-	if (c->len == 0)
+	if (c->len == 0 || (c->raw && code >= 200 && code < 300))
 		return 0;
 	if ((*out = json_loadb(c->buf, c->len, JSON_REJECT_DUPLICATES,
 		 &jerr)) == NULL)
@@ -767,4 +768,27 @@ eca_client_call(struct eca_client *c, const char *method, const char *path,
 	return eca_err_set(err, ECA_ERR_PROTOCOL,
 	    "unexpected HTTP status %ld to %s %s without an error object",
 	    *status, method, path);
+}
+
+int
+eca_client_call_raw(struct eca_client *c, const char *method, const char *path,
+    long *status, const char **body, size_t *len, struct eca_err *err)
+{
+	json_t *resp = NULL;
+	int r;
+
+	*body = NULL;
+	*len = 0;
+	if (c == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_client_call_raw: missing client");
+	c->raw = 1;
+	r = eca_client_call(c, method, path, NULL, status, &resp, err);
+	c->raw = 0;
+	json_decref(resp); /* only ever an error's object */
+	if (r != 0)
+		return r;
+	*body = c->buf != NULL ? c->buf : "";
+	*len = c->len;
+	return 0;
 }

@@ -86,4 +86,15 @@ int eca_client_call(struct eca_client *c, const char *method, const char *path,
     const json_t *body, long *status, json_t **resp,
     struct eca_err *err) ECA_WUR;
 
+/*
+ * eca_client_call (a GET or DELETE: no request body) for an answer the
+ * caller decodes itself: on a 2xx answer *body and *len are the bytes
+ * received, not parsed (c's buffer: valid until c's next request or
+ * eca_client_free).  Any other answer is an error as in eca_client_call.
+ * The roster's pages use it: their decoder reads the bytes in one pass.
+ */
+int eca_client_call_raw(struct eca_client *c, const char *method,
+    const char *path, long *status, const char **body, size_t *len,
+    struct eca_err *err) ECA_WUR;
+
 #endif

@@ -458,31 +458,30 @@ wrap(struct eca_err *err, int r, const char *what, const char *primary)
 	return eca_err_set(err, r, "%s %s: %s", what, primary, msg);
 }
 
-/* GET one page of the roster from since, decoded into *delta. */
+/*
+ * GET one page of the roster from since, decoded into *delta from the
+ * bytes received (eca_roster_delta_parse: one pass, no JSON tree for the
+ * primary's own pages).
+ */
 static int
 fetch_page(struct eca_client *c, int64_t since, struct eca_roster_delta **delta,
     struct eca_err *err)
 {
-	json_t *resp = NULL;
-	char path[128], *text = NULL;
+	const char *body;
+	char path[128];
+	size_t len;
 	long status;
 	int r;
 
 	snprintf(path, sizeof(path), "/v1/roster?since=%" PRId64 "&limit=%d",
 	    since, ECA_ROSTER_PAGE_MAX);
-	if ((r = eca_client_call(c, "GET", path, NULL, &status, &resp, err)) !=
-	    0)
-		goto out;
-	if (resp == NULL || (text = json_dumps(resp, JSON_COMPACT)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+	if ((r = eca_client_call_raw(c, "GET", path, &status, &body, &len,
+		 err)) != 0)
+		return r;
+	if (len == 0)
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the roster answer is empty");
-		goto out;
-	}
-	r = eca_roster_delta_parse(text, strlen(text), delta, err);
-out:
-	free(text);
-	json_decref(resp);
-	return r;
+	return eca_roster_delta_parse(body, len, delta, err);
 }
 
 /*

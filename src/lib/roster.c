@@ -22,6 +22,24 @@
 /* ------------------------------------------------------------------ */
 /* Hashing.                                                            */
 
+/*
+ * A slot's home is the hash's low bits, its tag the top 7: a probe
+ * compares tags and reads only the record (or name) whose tag matches.
+ */
+#define HOME(h, mask) ((size_t)(h) & (mask))
+#define TAG(h) ((uint32_t)((h) >> 57) << ROSTER_REF_BITS)
+#define REF(s) ((s)->ref & ROSTER_REF_MASK)
+#define IS_TAG(s, t) (((s)->ref & ~ROSTER_REF_MASK) == (t))
+
+static uint64_t
+mix64(uint64_t h)
+{
+	h ^= h >> 31;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 29;
+	return h;
+}
+
 /* The fingerprint is a SHA-256 already: its first 8 bytes, mixed. */
 static uint64_t
 hash_fp(const uint8_t *fp)
@@ -29,28 +47,26 @@ hash_fp(const uint8_t *fp)
 	uint64_t h;
 
 	memcpy(&h, fp, sizeof(h));
-	return h * 0x9e3779b97f4a7c15ULL;
+	return mix64(h * 0x9e3779b97f4a7c15ULL);
 }
 
-/* FNV-1a with a final mix. */
+/* Eight bytes at a time, then mixed. */
 static uint64_t
 hash_name(const char *s, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
 	size_t i;
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = mix64(h ^ w);
 	}
-	h ^= h >> 29;
-	return h * 0xbf58476d1ce4e5b9ULL;
-}
-
-static size_t
-slot_of(uint64_t h, size_t slots)
-{
-	return (size_t)(h >> 32 ^ h) & (slots - 1);
+	if (i < len) {
+		w = 0;
+		memcpy(&w, s + i, len - i);
+		h = mix64(h ^ w);
+	}
+	return mix64(h * 0x94d049bb133111ebULL);
 }
 
 /*
@@ -65,66 +81,111 @@ static void
 advise_huge(void *p, size_t len)
 {
 #ifdef MADV_HUGEPAGE
-	uintptr_t a = (uintptr_t)p, start, end;
-	long pg = sysconf(_SC_PAGESIZE);
-
-	if (p == NULL || len < HUGE_ADVICE_MIN || pg <= 0)
-		return;
-	start = (a + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
-	end = (a + len) & ~((uintptr_t)pg - 1);
-	if (end > start)
-		(void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+	if (p != NULL && len >= HUGE_ADVICE_MIN)
+		(void)madvise(p, len, MADV_HUGEPAGE);
 #else
 	(void)p;
 	(void)len;
 #endif
 }
 
+/*
+ * The four arrays live in mappings of their own: zeroed when new, and
+ * grown by mremap, which moves pages rather than copying them (growing by
+ * realloc copied every record once more at each doubling).
+ */
+static void *
+arr_grow(void *p, size_t old, size_t len)
+{
+	void *q;
+
+	if (p == NULL)
+		q = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else
+		q = mremap(p, old, len, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED)
+		return NULL;
+	advise_huge(q, len);
+	return q;
+}
+
+static void
+arr_free(void *p, size_t len)
+{
+	if (p != NULL)
+		(void)munmap(p, len);
+}
+
 /* ------------------------------------------------------------------ */
 /* The indexes.                                                        */
 
+/*
+ * A tag matched: fetch the record's lines and its name together rather
+ * than one after the other (a record spans two or three cache lines).
+ */
+static void
+prefetch_rec(const struct eca_roster *r, const struct slot *s)
+{
+	const char *x = (const char *)&r->ents[REF(s) - 1];
+
+	__builtin_prefetch(x);
+	__builtin_prefetch(x + sizeof(struct rent) - 1);
+	__builtin_prefetch(r->names + s->name_off);
+}
+
+/* Whether the name at off is host (len bytes): it ends where host does. */
+static int
+name_is(const struct eca_roster *r, uint32_t off, const char *host, size_t len)
+{
+	return (size_t)off + len < r->names_len &&
+	    memcmp(r->names + off, host, len) == 0 &&
+	    r->names[off + len] == '\0';
+}
+
+/* The slot holding host (len bytes, hash h), or the empty one it would. */
 static size_t
 find_host_slot(const struct eca_roster *r, const char *host, size_t len,
-    int *found)
+    uint64_t h, int *found)
 {
-	const struct rent *e;
+	const struct slot *s;
 	size_t i, mask = r->slots - 1;
-	uint32_t v;
+	uint32_t tag = TAG(h);
 
 	*found = 0;
-	for (i = slot_of(hash_name(host, len), r->slots);; i = (i + 1) & mask) {
-		if ((v = r->by_host[i]) == 0)
+	for (i = HOME(h, mask);; i = (i + 1) & mask) {
+		s = &r->by_host[i];
+		if (s->ref == 0)
 			return i;
-		e = &r->ents[v - 1];
-		if (e->name_len == len &&
-		    memcmp(r->names + e->name_off, host, len) == 0) {
+		if (!IS_TAG(s, tag))
+			continue;
+		/* The lookup reads the record next: fetch it meanwhile. */
+		prefetch_rec(r, s);
+		if (name_is(r, s->name_off, host, len)) {
 			*found = 1;
 			return i;
 		}
 	}
 }
 
-int
-eca_roster_holds_host(const struct eca_roster *r, const char *host, size_t len)
-{
-	int found = 0;
-
-	if (r->slots > 0)
-		(void)find_host_slot(r, host, len, &found);
-	return found;
-}
-
 static size_t
-find_fp_slot(const struct eca_roster *r, const uint8_t *fp, int *found)
+find_fp_slot(const struct eca_roster *r, const uint8_t *fp, uint64_t h,
+    int *found)
 {
+	const struct slot *s;
 	size_t i, mask = r->slots - 1;
-	uint32_t v;
+	uint32_t tag = TAG(h);
 
 	*found = 0;
-	for (i = slot_of(hash_fp(fp), r->slots);; i = (i + 1) & mask) {
-		if ((v = r->by_fp[i]) == 0)
+	for (i = HOME(h, mask);; i = (i + 1) & mask) {
+		s = &r->by_fp[i];
+		if (s->ref == 0)
 			return i;
-		if (memcmp(r->ents[v - 1].fp, fp, ECA_ROSTER_FP_LEN) == 0) {
+		if (!IS_TAG(s, tag))
+			continue;
+		prefetch_rec(r, s);
+		if (memcmp(r->ents[REF(s) - 1].fp, fp, ECA_ROSTER_FP_LEN) ==
+		    0) {
 			*found = 1;
 			return i;
 		}
@@ -132,13 +193,20 @@ find_fp_slot(const struct eca_roster *r, const uint8_t *fp, int *found)
 }
 
 static void
-fp_index_put(struct eca_roster *r, size_t idx)
+slot_put(struct slot *s, const struct eca_roster *r, size_t idx, uint64_t h)
 {
-	size_t i;
+	s->ref = TAG(h) | (uint32_t)(idx + 1);
+	s->name_off = r->ents[idx].name_off;
+}
+
+/* Record idx answers its fingerprint (h its hash): the last put wins. */
+static void
+fp_index_put(struct eca_roster *r, size_t idx, uint64_t h)
+{
 	int found;
 
-	i = find_fp_slot(r, r->ents[idx].fp, &found);
-	r->by_fp[i] = (uint32_t)(idx + 1);
+	slot_put(&r->by_fp[find_fp_slot(r, r->ents[idx].fp, h, &found)], r, idx,
+	    h);
 }
 
 /* Drop fp's key if it names record idx (backward-shift deletion). */
@@ -148,35 +216,56 @@ fp_index_del(struct eca_roster *r, size_t idx)
 	size_t i, j, k, mask = r->slots - 1;
 	int found;
 
-	i = find_fp_slot(r, r->ents[idx].fp, &found);
-	if (!found || r->by_fp[i] != idx + 1)
+	i = find_fp_slot(r, r->ents[idx].fp, hash_fp(r->ents[idx].fp), &found);
+	if (!found || REF(&r->by_fp[i]) != idx + 1)
 		return;
-	r->by_fp[i] = 0;
-	for (j = (i + 1) & mask; r->by_fp[j] != 0; j = (j + 1) & mask) {
-		k = slot_of(hash_fp(r->ents[r->by_fp[j] - 1].fp), r->slots);
+	r->by_fp[i].ref = 0;
+	for (j = (i + 1) & mask; r->by_fp[j].ref != 0; j = (j + 1) & mask) {
+		k = HOME(hash_fp(r->ents[REF(&r->by_fp[j]) - 1].fp), mask);
 		/* Move j back to i unless its home is cyclically in (i, j]. */
 		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
 			continue;
 		r->by_fp[i] = r->by_fp[j];
-		r->by_fp[j] = 0;
+		r->by_fp[j].ref = 0;
 		i = j;
 	}
 }
 
-static void
-index_rebuild(struct eca_roster *r)
+/*
+ * Both indexes from the records, PREFETCH records at a time: their slots
+ * are fetched together rather than one cache miss after another.
+ */
+#define PREFETCH 16
+
+int
+eca_roster_index_build(struct eca_roster *r)
 {
-	size_t idx, i;
+	uint64_t hh[PREFETCH], hf[PREFETCH];
+	size_t base, k, m, i, mask = r->slots - 1;
+	const struct rent *x;
 	int found;
 
-	memset(r->by_fp, 0, r->slots * sizeof(*r->by_fp));
-	memset(r->by_host, 0, r->slots * sizeof(*r->by_host));
-	for (idx = 0; idx < r->n; idx++) {
-		i = find_host_slot(r, r->names + r->ents[idx].name_off,
-		    r->ents[idx].name_len, &found);
-		r->by_host[i] = (uint32_t)(idx + 1);
-		fp_index_put(r, idx);
+	/* The tables are new mappings, or untouched since: all zero. */
+	for (base = 0; base < r->n; base += m) {
+		m = r->n - base < PREFETCH ? r->n - base : PREFETCH;
+		for (k = 0; k < m; k++) {
+			x = &r->ents[base + k];
+			hh[k] = hash_name(r->names + x->name_off, x->name_len);
+			hf[k] = hash_fp(x->fp);
+			__builtin_prefetch(&r->by_host[HOME(hh[k], mask)], 1);
+			__builtin_prefetch(&r->by_fp[HOME(hf[k], mask)], 1);
+		}
+		for (k = 0; k < m; k++) {
+			x = &r->ents[base + k];
+			i = find_host_slot(r, r->names + x->name_off,
+			    x->name_len, hh[k], &found);
+			if (found)
+				return -1;
+			slot_put(&r->by_host[i], r, base + k, hh[k]);
+			fp_index_put(r, base + k, hf[k]);
+		}
 	}
+	return 0;
 }
 
 int
@@ -191,7 +280,7 @@ eca_roster_reserve(struct eca_roster *r, size_t add, size_t names_add,
     struct eca_err *err)
 {
 	size_t want, ncap, nslots;
-	uint32_t *fp = NULL, *host = NULL;
+	struct slot *fp = NULL, *host = NULL;
 	void *p;
 
 	if (add > ECA_ROSTER_HOSTS_MAX || r->n > ECA_ROSTER_HOSTS_MAX - add)
@@ -199,6 +288,7 @@ eca_roster_reserve(struct eca_roster *r, size_t add, size_t names_add,
 		    "the roster of "
 		    "primary %s would hold more than %d hosts",
 		    r->primary, ECA_ROSTER_HOSTS_MAX);
+	names_add += add; /* each name's NUL */
 	if (names_add > UINT32_MAX - r->names_len)
 		return eca_err_set(err, ECA_ERR_TOO_LARGE,
 		    "the host names "
@@ -209,40 +299,40 @@ eca_roster_reserve(struct eca_roster *r, size_t add, size_t names_add,
 		ncap = r->cap == 0 ? 16 : r->cap;
 		while (ncap < want)
 			ncap *= 2;
-		if ((p = realloc(r->ents, ncap * sizeof(*r->ents))) == NULL)
+		if ((p = arr_grow(r->ents, r->cap * sizeof(*r->ents),
+			 ncap * sizeof(*r->ents))) == NULL)
 			return eca_roster_nomem(err);
 		r->ents = p;
 		r->cap = ncap;
-		advise_huge(r->ents, ncap * sizeof(*r->ents));
 	}
 	if (r->names_len + names_add > r->names_cap) {
 		ncap = r->names_cap == 0 ? 1024 : r->names_cap;
 		while (ncap < r->names_len + names_add)
 			ncap *= 2;
-		if ((p = realloc(r->names, ncap)) == NULL)
+		if ((p = arr_grow(r->names, r->names_cap, ncap)) == NULL)
 			return eca_roster_nomem(err);
 		r->names = p;
 		r->names_cap = ncap;
-		advise_huge(r->names, ncap);
 	}
 	nslots = r->slots == 0 ? MIN_SLOTS : r->slots;
 	while (nslots < 2 * want)
 		nslots *= 2;
 	if (nslots == r->slots)
 		return 0;
-	if ((fp = calloc(nslots, sizeof(*fp))) == NULL ||
-	    (host = calloc(nslots, sizeof(*host))) == NULL) {
-		free(fp);
+	if ((fp = arr_grow(NULL, 0, nslots * sizeof(*fp))) == NULL ||
+	    (host = arr_grow(NULL, 0, nslots * sizeof(*host))) == NULL) {
+		arr_free(fp, nslots * sizeof(*fp));
 		return eca_roster_nomem(err);
 	}
-	advise_huge(fp, nslots * sizeof(*fp));
-	advise_huge(host, nslots * sizeof(*host));
-	free(r->by_fp);
-	free(r->by_host);
+	arr_free(r->by_fp, r->slots * sizeof(*r->by_fp));
+	arr_free(r->by_host, r->slots * sizeof(*r->by_host));
 	r->by_fp = fp;
 	r->by_host = host;
 	r->slots = nslots;
-	index_rebuild(r);
+	/* The records held have one name each: never refused. */
+	if (eca_roster_index_build(r) != 0)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "the roster of %s holds a host twice", r->primary);
 	return 0;
 }
 
@@ -259,26 +349,40 @@ clear(struct eca_roster *r)
 	}
 }
 
+/* The slots e's name and fingerprint hash to, fetched ahead of upsert. */
+static void
+prefetch_entry(const struct eca_roster *r, const struct eca_roster_entry *e,
+    size_t name_len)
+{
+	size_t mask = r->slots - 1;
+
+	__builtin_prefetch(
+	    &r->by_host[HOME(hash_name(e->host, name_len), mask)]);
+	__builtin_prefetch(&r->by_fp[HOME(hash_fp(e->fingerprint), mask)]);
+}
+
 void
 eca_roster_upsert(struct eca_roster *r, const struct eca_roster_entry *e,
     const uint8_t host_id[ROSTER_UUID_RAW], size_t name_len)
 {
 	struct rent *x;
+	uint64_t h = hash_name(e->host, name_len);
 	size_t i, idx;
 	int found;
 
-	i = find_host_slot(r, e->host, name_len, &found);
+	i = find_host_slot(r, e->host, name_len, h, &found);
 	if (found) {
-		idx = r->by_host[i] - 1;
+		idx = REF(&r->by_host[i]) - 1;
 		fp_index_del(r, idx);
 	} else {
 		idx = r->n++;
 		x = &r->ents[idx];
 		memcpy(r->names + r->names_len, e->host, name_len);
+		r->names[r->names_len + name_len] = '\0';
 		x->name_off = (uint32_t)r->names_len;
 		x->name_len = (uint8_t)name_len;
-		r->names_len += name_len;
-		r->by_host[i] = (uint32_t)(idx + 1);
+		r->names_len += name_len + 1;
+		slot_put(&r->by_host[i], r, idx, h);
 	}
 	x = &r->ents[idx];
 	memcpy(x->fp, e->fingerprint, ECA_ROSTER_FP_LEN);
@@ -287,15 +391,17 @@ eca_roster_upsert(struct eca_roster *r, const struct eca_roster_entry *e,
 	x->not_after = e->not_after;
 	x->version = e->version;
 	x->state = (uint8_t)e->state;
-	fp_index_put(r, idx);
+	fp_index_put(r, idx, hash_fp(x->fp));
 }
 
+/* The record of slot s, its name taken from the slot's offset. */
 static void
-entry_out(const struct eca_roster *r, const struct rent *x,
+entry_out(const struct eca_roster *r, const struct slot *s,
     struct eca_roster_entry *out)
 {
-	memcpy(out->host, r->names + x->name_off, x->name_len);
-	out->host[x->name_len] = '\0';
+	const struct rent *x = &r->ents[REF(s) - 1];
+
+	memcpy(out->host, r->names + s->name_off, (size_t)x->name_len + 1);
 	eca_roster_uuid_text(x->host_id, out->host_id);
 	out->state = (enum eca_state)x->state;
 	memcpy(out->fingerprint, x->fp, ECA_ROSTER_FP_LEN);
@@ -338,11 +444,11 @@ eca_roster_free(struct eca_roster *r)
 {
 	if (r == NULL)
 		return;
-	free(r->ents);
-	free(r->names);
+	arr_free(r->ents, r->cap * sizeof(*r->ents));
+	arr_free(r->names, r->names_cap);
+	arr_free(r->by_fp, r->slots * sizeof(*r->by_fp));
+	arr_free(r->by_host, r->slots * sizeof(*r->by_host));
 	free(r->maps);
-	free(r->by_fp);
-	free(r->by_host);
 	free(r);
 }
 
@@ -362,10 +468,10 @@ eca_roster_lookup_host(const struct eca_roster *r, const char *host,
 	len = strlen(canon);
 	if (len > ROSTER_NAME_MAX)
 		return ECA_ERR_NOT_FOUND;
-	i = find_host_slot(r, canon, len, &found);
+	i = find_host_slot(r, canon, len, hash_name(canon, len), &found);
 	if (!found)
 		return ECA_ERR_NOT_FOUND;
-	entry_out(r, &r->ents[r->by_host[i] - 1], out);
+	entry_out(r, &r->by_host[i], out);
 	return 0;
 }
 
@@ -378,10 +484,10 @@ eca_roster_lookup_fp(const struct eca_roster *r,
 
 	if (r == NULL || fp == NULL || out == NULL || r->slots == 0)
 		return ECA_ERR_NOT_FOUND;
-	i = find_fp_slot(r, fp, &found);
+	i = find_fp_slot(r, fp, hash_fp(fp), &found);
 	if (!found)
 		return ECA_ERR_NOT_FOUND;
-	entry_out(r, &r->ents[r->by_fp[i] - 1], out);
+	entry_out(r, &r->by_fp[i], out);
 	return 0;
 }
 
@@ -523,7 +629,8 @@ eca_roster_memory(const struct eca_roster *r)
 	if (r == NULL)
 		return 0;
 	return sizeof(*r) + r->cap * sizeof(*r->ents) + r->names_cap +
-	    2 * r->slots * sizeof(uint32_t);
+	    r->slots * (sizeof(*r->by_fp) + sizeof(*r->by_host)) +
+	    r->maps_cap * sizeof(*r->maps);
 }
 
 int
@@ -594,9 +701,14 @@ eca_roster_apply(struct eca_roster *r, const struct eca_roster_delta *d,
 		goto out;
 	if (d->full)
 		clear(r);
-	for (i = 0; i < d->n; i++)
+	for (i = 0; i < d->n; i++) {
+		if (i + PREFETCH < d->n)
+			prefetch_entry(r, &d->entries[i + PREFETCH],
+			    strnlen(d->entries[i + PREFETCH].host,
+				ROSTER_NAME_MAX + 1));
 		eca_roster_upsert(r, &d->entries[i], ids[i],
 		    strnlen(d->entries[i].host, ROSTER_NAME_MAX + 1));
+	}
 	for (i = 0; i < d->nmaps; i++)
 		eca_roster_map_apply(r, &d->maps[i]);
 	r->version = d->next;

@@ -10,7 +10,7 @@
  * roster is not locked: the caller serialises changes against lookups.
  *
  * Every record is kept whatever its state (a removal arrives as a REMOVED
- * record), so a lookup can say why a host is refused.  Memory: about 140
+ * record), so a lookup can say why a host is refused.  Memory: about 176
  * bytes per host (docs/roster.md has the figures from bench/bench_roster).
  */
 #ifndef ECA_ROSTER_H
@@ -87,7 +87,9 @@ struct eca_roster_delta {
  * UUIDs, states, RFC 3339 times, versions increasing and after since,
  * next consistent with more).  Unknown keys are ignored, so a newer
  * primary can add fields.  ECA_ERR_TOO_LARGE or ECA_ERR_PROTOCOL with a
- * sentence naming the field; *out is NULL on failure.
+ * sentence naming the field; *out is NULL on failure.  A page as a primary
+ * writes it is decoded in one pass without a JSON tree (roster_scan.c);
+ * anything else goes through jansson, with the same checks.
  */
 int eca_roster_delta_parse(const char *buf, size_t len,
     struct eca_roster_delta **out, struct eca_err *err) ECA_WUR;

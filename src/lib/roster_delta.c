@@ -18,16 +18,26 @@
 /* ------------------------------------------------------------------ */
 /* Hex fingerprints and UUIDs.                                         */
 
-/* Lowercase only: the one spelling the primary sends and the file keeps. */
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+/*
+ * Lowercase only: the one spelling the primary sends and the file keeps.
+ * By table: two of these run per entry of a full sync.
+ */
+static const signed char hexvals[256] = {['0'] = 1,
+    ['1'] = 2,
+    ['2'] = 3,
+    ['3'] = 4,
+    ['4'] = 5,
+    ['5'] = 6,
+    ['6'] = 7,
+    ['7'] = 8,
+    ['8'] = 9,
+    ['9'] = 10,
+    ['a'] = 11,
+    ['b'] = 12,
+    ['c'] = 13,
+    ['d'] = 14,
+    ['e'] = 15,
+    ['f'] = 16};
 
 static int
 hex_decode(const char *hex, size_t hexlen, uint8_t *raw)
@@ -36,8 +46,10 @@ hex_decode(const char *hex, size_t hexlen, uint8_t *raw)
 	int hi, lo;
 
 	for (i = 0; i < hexlen / 2; i++) {
-		if ((hi = hexval(hex[2 * i])) < 0 ||
-		    (lo = hexval(hex[2 * i + 1])) < 0)
+		/* Table values are the digit's + 1: 0 is not a digit. */
+		hi = hexvals[(unsigned char)hex[2 * i]] - 1;
+		lo = hexvals[(unsigned char)hex[2 * i + 1]] - 1;
+		if ((hi | lo) < 0)
 			return -1;
 		raw[i] = (uint8_t)(hi << 4 | lo);
 	}
@@ -83,15 +95,15 @@ void
 eca_roster_uuid_text(const uint8_t raw[ROSTER_UUID_RAW],
     char out[ECA_HOST_ID_LEN + 1])
 {
-	size_t g, in = 0, o = 0;
+	static const char dig[] = "0123456789abcdef";
+	size_t i, o = 0;
 
-	for (g = 0; g < 5; g++) {
-		if (g > 0)
+	for (i = 0; i < ROSTER_UUID_RAW; i++) {
+		/* The dashes of 8-4-4-4-12. */
+		if (i == 4 || i == 6 || i == 8 || i == 10)
 			out[o++] = '-';
-		/* Each group's NUL is overwritten by the next '-'. */
-		eca_text_hex(raw + in, uuid_groups[g], out + o, 0);
-		in += uuid_groups[g];
-		o += 2 * uuid_groups[g];
+		out[o++] = dig[raw[i] >> 4];
+		out[o++] = dig[raw[i] & 0xf];
 	}
 	out[o] = '\0';
 }
@@ -328,8 +340,9 @@ parse_maps(const json_t *root, struct eca_roster_delta *d, struct eca_err *err)
  * more follows, next is the answer's last version (of an entry or a
  * mapping), so nothing between two pages is skipped.
  */
-static int
-check_order(const struct eca_roster_delta *d, struct eca_err *err)
+int
+eca_roster_delta_check_order(const struct eca_roster_delta *d,
+    struct eca_err *err)
 {
 	int64_t prev = d->full ? 0 : d->since, last;
 	size_t i;
@@ -360,14 +373,60 @@ check_order(const struct eca_roster_delta *d, struct eca_err *err)
 	return 0;
 }
 
+/* The answer's top-level fields, then its entries and mappings. */
+static int
+decode_root(const json_t *root, struct eca_roster_delta *d, struct eca_err *err)
+{
+	int r;
+
+	if ((r = get_host(root, "primary", d->primary, sizeof(d->primary),
+		 (size_t)-1, err)) != 0 ||
+	    (r = get_int(root, "since", 0, &d->since, (size_t)-1, err)) != 0 ||
+	    (r = get_int(root, "version", 0, &d->version, (size_t)-1, err)) !=
+		0 ||
+	    (r = get_int(root, "next", 0, &d->next, (size_t)-1, err)) != 0 ||
+	    (r = get_bool(root, "full", &d->full, err)) != 0 ||
+	    (r = get_bool(root, "more", &d->more, err)) != 0)
+		return r;
+	if ((r = parse_entries(root, d, err)) != 0 ||
+	    (r = parse_maps(root, d, err)) != 0)
+		return r;
+	return eca_roster_delta_check_order(d, err);
+}
+
+static int
+delta_decode(const json_t *root, struct eca_roster_delta **out,
+    struct eca_err *err)
+{
+	struct eca_roster_delta *d = NULL;
+	int r;
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "delta_decode: missing argument");
+	if (root == NULL || !json_is_object(root))
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the roster answer is "
+		    "not a JSON object");
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return eca_roster_nomem(err);
+	if ((r = decode_root(root, d, err)) != 0) {
+		eca_roster_delta_free(d);
+		return r;
+	}
+	*out = d;
+	return 0;
+}
+
 int
 eca_roster_delta_parse(const char *buf, size_t len,
     struct eca_roster_delta **out, struct eca_err *err)
 {
-	struct eca_roster_delta *d = NULL;
 	json_t *root = NULL;
 	json_error_t jerr = {.line = 0}; /* jansson may leave it unset */
-	int r = ECA_ERR_INTERNAL;
+	int r;
 
 	if (out != NULL)
 		*out = NULL;
@@ -380,42 +439,16 @@ eca_roster_delta_parse(const char *buf, size_t len,
 		    "has %zu bytes; at most %d are accepted (ask for a smaller "
 		    "limit)",
 		    len, ECA_ROSTER_BODY_MAX);
+	/* The primary's own pages, in one pass; anything else below. */
+	if (eca_roster_scan(buf, len, out) == 0)
+		return 0;
 	if ((root = json_loadb(buf != NULL ? buf : "", len,
-		 JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL,
+		 JSON_REJECT_DUPLICATES, &jerr)) == NULL)
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the roster answer is "
 		    "not JSON: %s at line %d",
 		    jerr.text, jerr.line);
-		goto out;
-	}
-	if (!json_is_object(root)) {
-		r = eca_err_set(err, ECA_ERR_PROTOCOL,
-		    "the roster answer is "
-		    "not a JSON object");
-		goto out;
-	}
-	if ((d = calloc(1, sizeof(*d))) == NULL) {
-		r = eca_roster_nomem(err);
-		goto out;
-	}
-	if ((r = get_host(root, "primary", d->primary, sizeof(d->primary),
-		 (size_t)-1, err)) != 0 ||
-	    (r = get_int(root, "since", 0, &d->since, (size_t)-1, err)) != 0 ||
-	    (r = get_int(root, "version", 0, &d->version, (size_t)-1, err)) !=
-		0 ||
-	    (r = get_int(root, "next", 0, &d->next, (size_t)-1, err)) != 0 ||
-	    (r = get_bool(root, "full", &d->full, err)) != 0 ||
-	    (r = get_bool(root, "more", &d->more, err)) != 0)
-		goto out;
-	if ((r = parse_entries(root, d, err)) != 0 ||
-	    (r = parse_maps(root, d, err)) != 0 ||
-	    (r = check_order(d, err)) != 0)
-		goto out;
-	*out = d;
-	d = NULL;
-	r = 0;
-out:
+	r = delta_decode(root, out, err);
 	json_decref(root);
-	eca_roster_delta_free(d);
 	return r;
 }

@@ -37,7 +37,7 @@
 #define FILE_FORMAT 2
 #define FILE_HEAD (8 + 4 + 4 + 8 + 8 + 8 + 2)
 #define FILE_REC_MIN (32 + 32 + 16 + 8 + 8 + 1 + 1 + 1)
-#define IOBUF 65536
+#define IOBUF (1024 * 1024)
 
 struct fio {
 	int fd;			  /* load: the file read */
@@ -278,6 +278,48 @@ rbytes(struct fio *f, void *p, size_t n)
 	return 0;
 }
 
+/*
+ * Make the next n bytes of the hashed part (n < IOBUF) contiguous in the
+ * buffer: *p points at them; rskip consumes them.  Records are read in
+ * place this way, without a copy per field.
+ */
+static int
+rneed(struct fio *f, size_t n, const unsigned char **p)
+{
+	ssize_t got;
+	size_t want;
+
+	if (n > f->left)
+		return corrupt(f, "truncated");
+	while (f->len - f->pos < n) {
+		memmove(f->buf, f->buf + f->pos, f->len - f->pos);
+		f->len -= f->pos;
+		f->pos = 0;
+		want = IOBUF - f->len;
+		if (want > f->left - (f->len - f->pos))
+			want = (size_t)(f->left - (f->len - f->pos));
+		do
+			got = read(f->fd, f->buf + f->len, want);
+		while (got < 0 && errno == EINTR);
+		if (got < 0)
+			return io_error(f, "read");
+		if (got == 0)
+			return corrupt(f, "truncated");
+		if (EVP_DigestUpdate(f->md, f->buf + f->len, (size_t)got) != 1)
+			return checksum_error(f);
+		f->len += (size_t)got;
+	}
+	*p = f->buf + f->pos;
+	return 0;
+}
+
+static void
+rskip(struct fio *f, size_t n)
+{
+	f->pos += n;
+	f->left -= n;
+}
+
 static int
 rd_int(struct fio *f, size_t n, uint64_t *out)
 {
@@ -293,42 +335,65 @@ rd_int(struct fio *f, size_t n, uint64_t *out)
 	return 0;
 }
 
+static uint64_t
+le(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+#define REC_FIXED (32 + 32 + ROSTER_UUID_RAW + 8 + 8 + 1 + 1)
+
+/*
+ * The next record, read in place and appended to r's records and names
+ * (room reserved); indexed with the others at the end, which refuses a
+ * host listed twice.
+ */
 static int
 read_record(struct fio *f, struct eca_roster *r, int64_t version)
 {
-	struct eca_roster_entry e;
-	uint8_t id[ROSTER_UUID_RAW];
-	uint64_t na, v, st, nl;
+	const unsigned char *p;
+	struct rent *x;
+	uint64_t v, st, nl;
 	int rc;
 
-	if ((rc = rbytes(f, e.fingerprint, 32)) != 0 ||
-	    (rc = rbytes(f, e.spki_fingerprint, 32)) != 0 ||
-	    (rc = rbytes(f, id, ROSTER_UUID_RAW)) != 0 ||
-	    (rc = rd_int(f, 8, &na)) != 0 || (rc = rd_int(f, 8, &v)) != 0 ||
-	    (rc = rd_int(f, 1, &st)) != 0 || (rc = rd_int(f, 1, &nl)) != 0)
+	if ((rc = rneed(f, REC_FIXED, &p)) != 0)
 		return rc;
+	nl = p[REC_FIXED - 1];
 	if (nl == 0 || nl > ROSTER_NAME_MAX)
 		return corrupt(f, "damaged (a host name of bad length)");
-	if ((rc = rbytes(f, e.host, (size_t)nl)) != 0)
+	if ((rc = rneed(f, REC_FIXED + (size_t)nl, &p)) != 0)
 		return rc;
-	e.host[nl] = '\0';
+	v = le(p + 88, 8);
+	st = p[96];
 	/*
 	 * A file written before names were canonical is folded here; two
 	 * spellings of one host then count as listed twice.
 	 */
-	if (strlen(e.host) != nl ||
-	    eca_hostname_canon(e.host, e.host, sizeof(e.host), NULL) != 0)
+	if (memchr(p + REC_FIXED, '\0', (size_t)nl) != NULL ||
+	    r->names_cap - r->names_len <= nl ||
+	    eca_hostname_canon_n((const char *)p + REC_FIXED, (size_t)nl,
+		r->names + r->names_len, (size_t)nl + 1, NULL) != 0)
 		return corrupt(f, "damaged (an invalid host name)");
 	if (st > ECA_STATE_REVOKED)
 		return corrupt(f, "damaged (an unknown state)");
 	if ((int64_t)v < 1 || (int64_t)v > version)
 		return corrupt(f, "damaged (a record newer than the roster)");
-	if (eca_roster_holds_host(r, e.host, (size_t)nl))
-		return corrupt(f, "damaged (a host listed twice)");
-	e.state = (enum eca_state)st;
-	e.not_after = (int64_t)na;
-	e.version = (int64_t)v;
-	eca_roster_upsert(r, &e, id, (size_t)nl);
+	x = &r->ents[r->n++];
+	memcpy(x->fp, p, 32);
+	memcpy(x->spki, p + 32, 32);
+	memcpy(x->host_id, p + 64, ROSTER_UUID_RAW);
+	x->not_after = (int64_t)le(p + 80, 8);
+	x->version = (int64_t)v;
+	x->state = (uint8_t)st;
+	x->name_len = (uint8_t)nl;
+	x->name_off = (uint32_t)r->names_len;
+	r->names_len += (size_t)nl + 1;
+	rskip(f, REC_FIXED + (size_t)nl);
 	return 0;
 }
 
@@ -456,15 +521,18 @@ read_all(struct fio *f, const char *primary, struct eca_roster *r)
 	if ((rc = digest_start(f)) != 0 ||
 	    (rc = read_head(f, primary, &h)) != 0)
 		return rc;
-	/* Room for the longest names, but no more than the file holds. */
-	names = (size_t)h.count * ROSTER_NAME_MAX;
-	if (names > f->left)
-		names = (size_t)f->left;
+	/*
+	 * Room for the names: what the file holds besides the records' fixed
+	 * parts (read_head bounded count by the bytes there are).
+	 */
+	names = (size_t)(f->left - h.count * REC_FIXED);
 	if ((rc = eca_roster_reserve(r, (size_t)h.count, names, f->err)) != 0)
 		return rc;
 	for (i = 0; i < h.count; i++)
 		if ((rc = read_record(f, r, (int64_t)h.ver)) != 0)
 			return rc;
+	if (eca_roster_index_build(r) != 0)
+		return corrupt(f, "damaged (a host listed twice)");
 	if (h.fmt >= 2 && (rc = read_maps(f, r, (int64_t)h.ver)) != 0)
 		return rc;
 	if (f->left != 0)

@@ -7,13 +7,17 @@
  * answer of GET /v1/roster, hex fingerprints, UUIDs) and roster_file.c
  * (the binary file in STATE_DIR).  Nothing else includes it.
  *
- * Layout, chosen for a million hosts in about 140 bytes each: records are
- * fixed 104-byte structs in one array (fingerprints and host ID as raw
- * bytes), host names are packed in one arena, and two open-addressing
- * tables (linear probing, load at most 1/2) map a fingerprint and a host
- * name to the record's index + 1 (0 is an empty slot).  Records are never
- * deleted (a removal is a REMOVED record), so the arena never has holes;
- * only the fingerprint index loses keys, by backward-shift deletion.
+ * Layout, chosen for a million hosts in under 200 bytes each (about 176
+ * allocated): records are fixed 104-byte structs in one array
+ * (fingerprints and host ID as raw bytes), host names are packed in one
+ * arena (each with a NUL), and two open-addressing tables (linear probing,
+ * load at most 1/2) map a fingerprint and a host name to the record's
+ * index + 1 (0 is an empty slot) and the name's offset, each slot with a
+ * tag of the key's hash so that a probe reads no record but the one it
+ * finds.  Records are
+ * never deleted (a removal is a REMOVED record), so the arena never has
+ * holes; only the fingerprint index loses keys, by backward-shift
+ * deletion.
  */
 #ifndef ECA_ROSTER_IMPL_H
 #define ECA_ROSTER_IMPL_H
@@ -38,16 +42,31 @@ struct rent {
 	uint8_t state;
 };
 
+/*
+ * A slot of either index (8 bytes): the offset of the record's host name
+ * in names, and ref = the record's index + 1 (0: empty slot) in the low
+ * ROSTER_REF_BITS bits under a 7-bit tag of the key's hash.  A probe
+ * reads a record or a name only when the tag matches, and a lookup
+ * fetches the record and its name together.
+ */
+#define ROSTER_REF_BITS 25 /* ECA_ROSTER_HOSTS_MAX + 1 fits */
+#define ROSTER_REF_MASK ((1u << ROSTER_REF_BITS) - 1)
+
+struct slot {
+	uint32_t name_off;
+	uint32_t ref;
+};
+
 struct eca_roster {
 	char primary[ECA_HOST_MAX];
 	int64_t version;
 	int64_t synced_at;
 	struct rent *ents;
 	size_t n, cap;
-	char *names;
+	char *names; /* each name followed by a NUL */
 	size_t names_len, names_cap;
-	uint32_t *by_fp;
-	uint32_t *by_host;
+	struct slot *by_fp;
+	struct slot *by_host;
 	size_t slots; /* a power of two, or 0 */
 	/* DN mappings, live ones only, sorted by subject (bsearch). */
 	struct eca_roster_map *maps;
@@ -59,8 +78,8 @@ struct eca_roster {
 /* ECA_ERR_NOMEM with the roster's sentence. */
 int eca_roster_nomem(struct eca_err *err);
 /*
- * Make room for add more records with names_add more name bytes, so that
- * eca_roster_upsert cannot fail half-way.
+ * Make room for add more records with names_add more name bytes (without
+ * their NULs), so that eca_roster_upsert cannot fail half-way.
  */
 int eca_roster_reserve(struct eca_roster *r, size_t add, size_t names_add,
     struct eca_err *err) ECA_WUR;
@@ -71,9 +90,13 @@ int eca_roster_reserve(struct eca_roster *r, size_t add, size_t names_add,
  */
 void eca_roster_upsert(struct eca_roster *r, const struct eca_roster_entry *e,
     const uint8_t host_id[ROSTER_UUID_RAW], size_t name_len);
-/* Whether a record of host (len bytes) is held. */
-int eca_roster_holds_host(const struct eca_roster *r, const char *host,
-    size_t len);
+/*
+ * Index records 0..n-1 into empty tables (all zero: new, as
+ * eca_roster_reserve makes them, and nothing indexed since), e.g. after
+ * appending a file's records to a new roster's ents and names: -1 if two
+ * of them have one host name.
+ */
+int eca_roster_index_build(struct eca_roster *r) ECA_WUR;
 
 /* Room for add more mappings, so that eca_roster_map_apply cannot fail. */
 int eca_roster_maps_reserve(struct eca_roster *r, size_t add,
@@ -90,5 +113,19 @@ int eca_roster_uuid_parse(const char *s, uint8_t raw[ROSTER_UUID_RAW]);
 /* 16 bytes to that text (by hand, not snprintf: it runs on every lookup). */
 void eca_roster_uuid_text(const uint8_t raw[ROSTER_UUID_RAW],
     char out[ECA_HOST_ID_LEN + 1]);
+
+/* Versions in order and next consistent with them (err may be NULL). */
+int eca_roster_delta_check_order(const struct eca_roster_delta *d,
+    struct eca_err *err) ECA_WUR;
+
+/* ---- roster_scan.c: the fast path of eca_roster_delta_parse. ---- */
+
+/*
+ * Decode a page as a primary writes it, in one pass: 0 and *out, or 1
+ * when it is not handled (anything outside the strict subset of JSON the
+ * primary writes, or any check failing): then decode it with jansson.
+ */
+int eca_roster_scan(const char *buf, size_t len,
+    struct eca_roster_delta **out) ECA_WUR;
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "roster.h"
+#include "roster_impl.h"
 #include "wire.h"
 
 #define PRIMARY "primary.example"
@@ -1150,6 +1151,387 @@ test_roster_file_of_format_1_still_loads(void **state)
 	unlink(path);
 }
 
+/* ------------------------------------------------------------------ */
+/* Files written by hand (valid checksum), bad records first.          */
+
+struct frec {
+	const char *host;
+	unsigned state;
+	int64_t version;
+	unsigned name_len; /* 0: strlen(host) */
+};
+
+/*
+ * A roster file of format fmt with records recs (count claimed as count),
+ * its SHA-256 right; returns the path's size.
+ */
+static void
+hand_file(const char *path, unsigned fmt, int64_t version, uint64_t count,
+    const struct frec *recs, size_t n)
+{
+	unsigned char *b;
+	size_t off = 0, plen = strlen(PRIMARY), i, nl;
+	unsigned int mdlen = 0;
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+	FILE *f;
+
+	b = calloc(1, 4096 + n * 400);
+	assert_non_null(b);
+	memcpy(b, "ECAROST1", 8);
+	off = 8;
+	put_le(b, &off, fmt, 4);
+	put_le(b, &off, 0, 4);
+	put_le(b, &off, (uint64_t)version, 8);
+	put_le(b, &off, 777, 8);
+	put_le(b, &off, count, 8);
+	put_le(b, &off, plen, 2);
+	memcpy(b + off, PRIMARY, plen);
+	off += plen;
+	for (i = 0; i < n; i++) {
+		fake_fp((unsigned)i, 0, fp);
+		memcpy(b + off, fp, 32);
+		fake_fp((unsigned)i, 1000, fp);
+		memcpy(b + off + 32, fp, 32);
+		memset(b + off + 64, 0x11, 16);
+		off += 80;
+		put_le(b, &off, 1800000000, 8);
+		put_le(b, &off, (uint64_t)recs[i].version, 8);
+		put_le(b, &off, recs[i].state, 1);
+		nl = recs[i].name_len != 0 ? recs[i].name_len :
+					     strlen(recs[i].host);
+		put_le(b, &off, nl, 1);
+		memcpy(b + off, recs[i].host, strlen(recs[i].host));
+		off += nl;
+	}
+	if (fmt >= 2)
+		put_le(b, &off, 0, 4); /* no mappings */
+	assert_int_equal(
+	    EVP_Digest(b, off, b + off, &mdlen, EVP_sha256(), NULL), 1);
+	off += mdlen;
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(b, 1, off, f), off);
+	assert_int_equal(fclose(f), 0);
+	free(b);
+}
+
+static void
+test_roster_file_with_bad_records_is_refused(void **state)
+{
+	const struct frec twice[] = {{"a.example", 0, 1, 0},
+	    {"b.example", 0, 2, 0}, {"a.example", 0, 3, 0}};
+	const struct frec spellings[] = {{"a.example", 0, 1, 0},
+	    {"A.Example", 0, 2, 0}};
+	const struct frec bad_name[] = {{"a_b.example", 0, 1, 0}};
+	const struct frec nul_name[] = {{"a\0b.example", 0, 1, 11}};
+	const struct frec no_name[] = {{"", 0, 1, 0}};
+	const struct frec bad_state[] = {{"a.example", 99, 1, 0}};
+	const struct frec newer[] = {{"a.example", 0, 9, 0}};
+	const struct frec zero[] = {{"a.example", 0, 0, 0}};
+	char path[256];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "hand");
+	hand_file(path, 2, 3, 3, twice, 3);
+	load_refused(path, ECA_ERR_PARSE, "a host listed twice");
+	hand_file(path, 2, 3, 2, spellings, 2);
+	load_refused(path, ECA_ERR_PARSE, "a host listed twice");
+	hand_file(path, 2, 3, 1, bad_name, 1);
+	load_refused(path, ECA_ERR_PARSE, "an invalid host name");
+	hand_file(path, 2, 3, 1, nul_name, 1);
+	load_refused(path, ECA_ERR_PARSE, "an invalid host name");
+	hand_file(path, 2, 3, 1, no_name, 1);
+	load_refused(path, ECA_ERR_PARSE, "bad length");
+	hand_file(path, 2, 3, 1, bad_state, 1);
+	load_refused(path, ECA_ERR_PARSE, "an unknown state");
+	hand_file(path, 2, 3, 1, newer, 1);
+	load_refused(path, ECA_ERR_PARSE, "newer than the roster");
+	hand_file(path, 2, 3, 1, zero, 1);
+	load_refused(path, ECA_ERR_PARSE, "newer than the roster");
+	/* more records claimed than there are, or than the bytes could be */
+	hand_file(path, 2, 3, 2, newer, 1);
+	load_refused(path, ECA_ERR_PARSE, NULL);
+	hand_file(path, 2, 3, 1000000, newer, 1);
+	load_refused(path, ECA_ERR_PARSE, "more records than it holds");
+	/* fewer: the rest is not a mapping section */
+	hand_file(path, 2, 3, 1, twice, 3);
+	load_refused(path, ECA_ERR_PARSE, NULL);
+	unlink(path);
+}
+
+static void
+test_roster_file_of_format_1_keeps_its_records(void **state)
+{
+	const struct frec recs[] = {{"a.example", ECA_STATE_ENROLLED, 1, 0},
+	    {"MEDIA.Example", ECA_STATE_BANNED, 4, 0}};
+	struct eca_roster_entry e;
+	struct eca_roster *l = NULL;
+	struct eca_err err;
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+	char path[256];
+
+	(void)state;
+	tmp_path(path, sizeof(path), "v1recs");
+	hand_file(path, 1, 5, 2, recs, 2);
+	eca_err_clear(&err);
+	if (eca_roster_load(path, PRIMARY, &l, &err) != 0)
+		fail_msg("load: %s", err.msg);
+	assert_int_equal(eca_roster_count(l), 2);
+	assert_int_equal(eca_roster_version(l), 0); /* refetched in full */
+	/* a name written before names were canonical is folded */
+	assert_int_equal(eca_roster_lookup_host(l, "media.example", &e), 0);
+	assert_int_equal(e.state, ECA_STATE_BANNED);
+	assert_string_equal(e.host, "media.example");
+	assert_string_equal(e.host_id, "11111111-1111-1111-1111-111111111111");
+	fake_fp(1, 0, fp);
+	assert_int_equal(eca_roster_lookup_fp(l, fp, &e), 0);
+	assert_string_equal(e.host, "media.example");
+	eca_roster_free(l);
+	unlink(path);
+}
+
+/* ------------------------------------------------------------------ */
+/* The one-pass decoder and the jansson one agree.                     */
+
+/* s with the first `from` replaced by `to` (caller frees). */
+static char *
+replaced(const char *s, const char *from, const char *to)
+{
+	const char *p = strstr(s, from);
+	size_t len = strlen(s) + strlen(to) + 1;
+	char *out;
+
+	assert_non_null(p);
+	out = malloc(len);
+	assert_non_null(out);
+	snprintf(out, len, "%.*s%s%s", (int)(p - s), s, to, p + strlen(from));
+	return out;
+}
+
+/*
+ * text decodes to a; fast: whether the one-pass decoder takes it (else it
+ * is left to jansson).
+ */
+static void
+same_delta(const struct eca_roster_delta *a, const char *text, int fast)
+{
+	struct eca_roster_delta *b = NULL;
+	struct eca_err err;
+
+	assert_int_equal(eca_roster_scan(text, strlen(text), &b), fast ? 0 : 1);
+	eca_roster_delta_free(b);
+	b = NULL;
+	eca_err_clear(&err);
+	if (parse(text, &b, &err) != 0)
+		fail_msg("parse: %s (%s)", err.msg, text);
+	assert_string_equal(a->primary, b->primary);
+	assert_int_equal(a->since, b->since);
+	assert_int_equal(a->version, b->version);
+	assert_int_equal(a->next, b->next);
+	assert_int_equal(a->full, b->full);
+	assert_int_equal(a->more, b->more);
+	assert_int_equal(a->n, b->n);
+	assert_memory_equal(a->entries, b->entries, a->n * sizeof(*a->entries));
+	eca_roster_delta_free(b);
+}
+
+static void
+test_fast_decoder_refuses_what_jansson_refuses(void **state)
+{
+	struct eca_change ch[2];
+	char *s, *t;
+
+	(void)state;
+	fake_change(&ch[0], 1, 0, ECA_STATE_ENROLLED, 1);
+	fake_change(&ch[1], 2, 0, ECA_STATE_REMOVED, 2);
+	s = body_of(PRIMARY, 0, 2, 1, 0, ch, 2);
+	/* a key twice in an entry, or at the top */
+	t = replaced(s, "\"version\":1", "\"version\":1,\"version\":1");
+	refused(t, ECA_ERR_PROTOCOL, "not JSON");
+	free(t);
+	t = replaced(s, "\"full\":true", "\"full\":true,\"full\":true");
+	refused(t, ECA_ERR_PROTOCOL, "not JSON");
+	free(t);
+	/* numbers JSON does not have, bytes after the object */
+	t = replaced(s, "\"version\":1", "\"version\":01");
+	refused(t, ECA_ERR_PROTOCOL, "not JSON");
+	free(t);
+	t = replaced(s, "\"version\":1", "\"version\":+1");
+	refused(t, ECA_ERR_PROTOCOL, "not JSON");
+	free(t);
+	t = replaced(s, "\"version\":1", "\"version\":99999999999999999999");
+	refused(t, ECA_ERR_PROTOCOL, NULL);
+	free(t);
+	t = replaced(s, "\"version\":1", "\"version\":1.0");
+	refused(t, ECA_ERR_PROTOCOL, "version");
+	free(t);
+	t = replaced(s, "\"more\":false", "\"more\":fals");
+	refused(t, ECA_ERR_PROTOCOL, "not JSON");
+	free(t);
+	t = replaced(s, "]}", "]}x");
+	refused(t, ECA_ERR_PROTOCOL, "not JSON");
+	free(t);
+	t = replaced(s, "]}", "],}");
+	refused(t, ECA_ERR_PROTOCOL, "not JSON");
+	free(t);
+	/* a name that is not one, spelt plainly or escaped */
+	t = replaced(s, "host-1.example", "host-\xc3\xa9.example");
+	refused(t, ECA_ERR_PROTOCOL, "host");
+	free(t);
+	t = replaced(s, "host-1.example", "host-1\\u0000.example");
+	refused(t, ECA_ERR_PROTOCOL, "not JSON");
+	free(t);
+	/* a field missing from the second entry */
+	t = replaced(s, ",\"version\":2", "");
+	refused(t, ECA_ERR_PROTOCOL, "version");
+	free(t);
+	free(s);
+}
+
+static void
+test_pages_written_otherwise_decode_the_same(void **state)
+{
+	struct eca_roster_delta *d = NULL;
+	struct eca_change ch[3];
+	struct eca_err err;
+	json_t *j;
+	char *s, *t;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		fake_change(&ch[i], i, 0, ECA_STATE_ENROLLED, i + 1);
+	snprintf(ch[1].host, sizeof(ch[1].host), "Media-1.Example");
+	s = body_of(PRIMARY, 0, 3, 1, 0, ch, 3);
+	eca_err_clear(&err);
+	if (parse(s, &d, &err) != 0)
+		fail_msg("parse: %s", err.msg);
+	assert_int_equal(d->n, 3);
+	assert_string_equal(d->entries[1].host, "media-1.example");
+	/* indented */
+	j = json_loads(s, 0, NULL);
+	assert_non_null(j);
+	t = json_dumps(j, JSON_INDENT(3));
+	json_decref(j);
+	same_delta(d, s, 1);
+	same_delta(d, t, 1);
+	free(t);
+	/* keys in another order, an unknown key, an escaped character */
+	t = replaced(s, "{\"primary\"",
+	    "{\"newer\":{\"a\":[1,2.5,null,\"\\\"\"]},\"primary\"");
+	same_delta(d, t, 0);
+	free(t);
+	t = replaced(s, "Media-1", "Media\\u002d1");
+	same_delta(d, t, 0);
+	free(t);
+	t = replaced(s, "\"more\":false", "\"more\":false ");
+	same_delta(d, t, 1);
+	free(t);
+	t = replaced(s, "\"host\":\"host-0.example\",",
+	    "\"extra\":true,\"host\":\"host-0.example\",");
+	same_delta(d, t, 0);
+	free(t);
+	eca_roster_delta_free(d);
+	free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* The index.                                                          */
+
+static void
+test_names_that_prefix_each_other_are_distinct(void **state)
+{
+	const char *names[] = {"a.example", "a.example.com", "a.exampl",
+	    "b.a.example", "a-example"};
+	struct eca_roster_entry e;
+	struct eca_roster *r = roster();
+	struct eca_change ch[5];
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 5; i++) {
+		fake_change(&ch[i], i, 0, ECA_STATE_ENROLLED, i + 1);
+		snprintf(ch[i].host, sizeof(ch[i].host), "%s", names[i]);
+	}
+	apply_ok(r, 0, 2, 1, 0, ch, 2, 1000);
+	/* the shorter and longer spellings are not the held ones */
+	assert_int_equal(eca_roster_lookup_host(r, "a.exampl", &e),
+	    ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_roster_lookup_host(r, "a.example.co", &e),
+	    ECA_ERR_NOT_FOUND);
+	assert_int_equal(eca_roster_lookup_host(r, "a.example.com.x", &e),
+	    ECA_ERR_NOT_FOUND);
+	apply_ok(r, 2, 5, 0, 0, ch + 2, 3, 1001);
+	assert_int_equal(eca_roster_count(r), 5);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(eca_roster_lookup_host(r, names[i], &e), 0);
+		assert_string_equal(e.host, names[i]);
+		assert_int_equal(e.version, i + 1);
+	}
+	eca_roster_free(r);
+}
+
+static void
+test_one_certificate_twice_answers_the_last(void **state)
+{
+	struct eca_roster_entry e;
+	struct eca_roster *r = roster();
+	struct eca_change ch[2];
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+
+	(void)state;
+	fake_change(&ch[0], 1, 0, ECA_STATE_ENROLLED, 1);
+	fake_change(&ch[1], 2, 0, ECA_STATE_ENROLLED, 2);
+	/* host 2 holds host 1's certificate */
+	memcpy(ch[1].fingerprint, ch[0].fingerprint, sizeof(ch[0].fingerprint));
+	apply_ok(r, 0, 2, 1, 0, ch, 2, 1000);
+	fake_fp(1, 0, fp);
+	assert_int_equal(eca_roster_lookup_fp(r, fp, &e), 0);
+	assert_string_equal(e.host, "host-2.example");
+	/* host 2 renews: its new certificate answers for it */
+	fake_change(&ch[0], 2, 7, ECA_STATE_ENROLLED, 3);
+	apply_ok(r, 2, 3, 0, 0, ch, 1, 1001);
+	fake_fp(2, 7, fp);
+	assert_int_equal(eca_roster_lookup_fp(r, fp, &e), 0);
+	assert_string_equal(e.host, "host-2.example");
+	assert_int_equal(eca_roster_count(r), 2);
+	eca_roster_free(r);
+}
+
+static void
+test_host_on_two_pages_of_a_full_sync_is_one_record(void **state)
+{
+	struct eca_roster_entry e;
+	struct eca_roster *r = roster(), *l = NULL;
+	struct eca_change ch[3];
+	struct eca_err err;
+	char path[256];
+
+	(void)state;
+	/* host 1 changed while the sync was between its pages */
+	fake_change(&ch[0], 1, 0, ECA_STATE_ENROLLED, 1);
+	fake_change(&ch[1], 2, 0, ECA_STATE_ENROLLED, 2);
+	apply_ok(r, 0, 2, 1, 1, ch, 2, 1000);
+	fake_change(&ch[0], 3, 0, ECA_STATE_ENROLLED, 3);
+	fake_change(&ch[1], 1, 1, ECA_STATE_REMOVED, 4);
+	apply_ok(r, 2, 4, 0, 0, ch, 2, 1001);
+	assert_int_equal(eca_roster_count(r), 3);
+	assert_int_equal(eca_roster_lookup_host(r, "host-1.example", &e), 0);
+	assert_int_equal(e.state, ECA_STATE_REMOVED);
+	assert_int_equal(e.version, 4);
+	/* and the file holds it once */
+	tmp_path(path, sizeof(path), "twopages");
+	eca_err_clear(&err);
+	assert_int_equal(eca_roster_save(r, path, &err), 0);
+	if (eca_roster_load(path, PRIMARY, &l, &err) != 0)
+		fail_msg("load: %s", err.msg);
+	assert_int_equal(eca_roster_count(l), 3);
+	assert_int_equal(eca_roster_lookup_host(l, "host-1.example", &e), 0);
+	assert_int_equal(e.version, 4);
+	unlink(path);
+	eca_roster_free(l);
+	eca_roster_free(r);
+}
+
 #define U(f) cmocka_unit_test(f)
 
 int
@@ -1187,6 +1569,13 @@ main(void)
 	    U(test_mappings_apply_lookup_and_persist),
 	    U(test_page_ending_on_a_mapping_carries_on),
 	    U(test_roster_file_of_format_1_still_loads),
+	    U(test_roster_file_with_bad_records_is_refused),
+	    U(test_roster_file_of_format_1_keeps_its_records),
+	    U(test_fast_decoder_refuses_what_jansson_refuses),
+	    U(test_pages_written_otherwise_decode_the_same),
+	    U(test_names_that_prefix_each_other_are_distinct),
+	    U(test_one_certificate_twice_answers_the_last),
+	    U(test_host_on_two_pages_of_a_full_sync_is_one_record),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
