@@ -41,6 +41,14 @@ const char *const eca_store_method_names[ECA_STORE_NMETHODS] = {
 	} while (0)
 
 int
+eca_store_is_pg_keywords(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz_");
+
+	return n > 0 && s[n + strspn(s + n, " ")] == '=';
+}
+
+int
 eca_store_open(const char *uri, int flags, struct eca_store **out,
     struct eca_err *err)
 {
@@ -59,14 +67,15 @@ eca_store_open(const char *uri, int flags, struct eca_store **out,
 			    "ECA_DB to sqlite:PATH)");
 		return eca_store_sqlite_ops.open(uri + n, flags, out, err);
 	}
+	/* libpq takes the whole URI, or a keyword string (host=... dbname=...). */
 	if (strncmp(uri, SCHEME_PG, strlen(SCHEME_PG)) == 0 ||
-	    strncmp(uri, SCHEME_PG_SHORT, strlen(SCHEME_PG_SHORT)) == 0)
-		return eca_err_set(err, ECA_ERR_CONFIG,
-		    "PostgreSQL backend not built yet (use ECA_DB = "
-		    "sqlite:PATH for now)");
+	    strncmp(uri, SCHEME_PG_SHORT, strlen(SCHEME_PG_SHORT)) == 0 ||
+	    eca_store_is_pg_keywords(uri))
+		return eca_store_pg_ops.open(uri, flags, out, err);
 	return eca_err_set(err, ECA_ERR_CONFIG,
-	    "registry URI has an unknown scheme (ECA_DB must be sqlite:PATH "
-	    "or postgresql://...)");
+	    "registry URI has an unknown scheme (ECA_DB must be sqlite:PATH, "
+	    "postgresql://... or a libpq keyword string such as "
+	    "\"host=/run/postgresql dbname=eca\")");
 }
 
 void
