@@ -126,8 +126,8 @@ simple(struct pg_store *s, const char *sql, const char *what, PGresult **out,
     struct eca_err *err)
 {
 	PGresult *res = PQexec(s->conn, sql);
-	ExecStatusType st = res != NULL ? PQresultStatus(res) :
-					  PGRES_FATAL_ERROR;
+	ExecStatusType st =
+	    res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	int r = 0;
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
@@ -350,7 +350,8 @@ eca_pg_ensure(struct pg_store *s, struct eca_err *err)
 		s->down = 1;
 		s->retry_delay = 0;
 		s->retry_at = now;
-		log_warn("registry %s: connection lost, reconnecting", s->where);
+		log_warn("registry %s: connection lost, reconnecting",
+		    s->where);
 	}
 	if (s->in_tx || now < s->retry_at)
 		return eca_err_set(err, ECA_ERR_BUSY,
@@ -442,8 +443,7 @@ pg_tx(struct eca_store *st, enum eca_store_tx step, struct eca_err *err)
 	if ((unsigned)step >= PG_NELEM(tx_steps))
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "unknown registry transaction step %d", (int)step);
-	r = eca_pg_exec(s, tx_steps[step].stmt, NULL, tx_steps[step].what,
-	    err);
+	r = eca_pg_exec(s, tx_steps[step].stmt, NULL, tx_steps[step].what, err);
 	/* A COMMIT or ROLLBACK ends the transaction, failed or not. */
 	if (step == ECA_STORE_TX_BEGIN)
 		s->in_tx = r == 0;

@@ -97,12 +97,12 @@ enum {
 struct pg_store {
 	struct eca_store base; /* first: store.c sees only this */
 	PGconn *conn;
-	char *conninfo;	       /* as given (no password: refused at open) */
-	char *where;	       /* "database eca on /run/postgresql", for messages */
-	int in_tx;	       /* BEGIN done, COMMIT or ROLLBACK not yet */
-	int down;	       /* the connection was lost (logged once) */
-	char sqlstate[6];      /* of the last failure, "" if none */
-	int64_t retry_at;      /* down: the next reconnection (monotonic ms) */
+	char *conninfo;	  /* as given (no password: refused at open) */
+	char *where;	  /* "database eca on /run/postgresql", for messages */
+	int in_tx;	  /* BEGIN done, COMMIT or ROLLBACK not yet */
+	int down;	  /* the connection was lost (logged once) */
+	char sqlstate[6]; /* of the last failure, "" if none */
+	int64_t retry_at; /* down: the next reconnection (monotonic ms) */
 	int64_t retry_delay;   /* down: the backoff's current step */
 	int prepared[P_COUNT]; /* PQprepare done on this connection */
 };

@@ -40,15 +40,15 @@ row_enrollment(const PGresult *res, int i, void *item, const void *arg,
 	rec->role = col_role(res, i, PC_ROLE, &bad);
 	rec->state = eca_pg_col_enum(res, i, PC_STATE, eca_store_state_names,
 	    ECA_STORE_NSTATES, &bad);
-	rec->method = eca_pg_col_enum(res, i, PC_METHOD,
-	    eca_store_method_names, ECA_STORE_NMETHODS, &bad);
+	rec->method = eca_pg_col_enum(res, i, PC_METHOD, eca_store_method_names,
+	    ECA_STORE_NMETHODS, &bad);
 	eca_pg_col_cert(res, i, PC_CERT, &rec->cert, &bad);
-	rec->has_candidate = eca_pg_col_i64(res, i, PC_HAS_CANDIDATE, &bad) !=
-	    0;
+	rec->has_candidate =
+	    eca_pg_col_i64(res, i, PC_HAS_CANDIDATE, &bad) != 0;
 	if (rec->has_candidate) {
 		eca_pg_col_cert(res, i, PC_CAND, &rec->candidate, &bad);
-		rec->candidate_at = eca_pg_col_i64(res, i, PC_CANDIDATE_AT,
-		    &bad);
+		rec->candidate_at =
+		    eca_pg_col_i64(res, i, PC_CANDIDATE_AT, &bad);
 		PG_COL_STR(res, i, PC_CANDIDATE_SOURCE, rec->candidate_source,
 		    &bad);
 	}
@@ -82,8 +82,9 @@ eca_pg_get(struct eca_store *st, const char *primary, const char *host,
 
 	eca_pg_str(&p, primary, ECA_HOST_MAX);
 	eca_pg_str(&p, host, ECA_HOST_MAX);
-	if (locked && (r = eca_pg_exec(s, P_LOCK_HOST, &p,
-			   "cannot lock a host's record", err)) != 0)
+	if (locked &&
+	    (r = eca_pg_exec(s, P_LOCK_HOST, &p, "cannot lock a host's record",
+		 err)) != 0)
 		return r;
 	r = eca_pg_select_one(s, locked ? P_GET_FOR_UPDATE : P_GET, &p,
 	    row_enrollment, out, NULL, "cannot look a host up", err);
@@ -294,8 +295,8 @@ eca_pg_changes(struct eca_store *st, const char *primary, int64_t since,
 	eca_pg_str(&p, primary, ECA_HOST_MAX);
 	eca_pg_i64(&p, since);
 	eca_pg_i64(&p, eca_pg_limit(limit));
-	r = eca_pg_select(pg_impl(st), P_CHANGES, &p, sizeof(**out),
-	    row_change, NULL, "cannot read the roster changes", &arr, n, err);
+	r = eca_pg_select(pg_impl(st), P_CHANGES, &p, sizeof(**out), row_change,
+	    NULL, "cannot read the roster changes", &arr, n, err);
 	*out = arr;
 	return r;
 }

@@ -30,12 +30,10 @@ static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO SAVEPOINT op";
  * while the host has no row to lock yet.  Keyed by (class, hash of the
  * names): a hash collision only makes two hosts take turns.
  */
-static const char SQL_LOCK_HOST[] =
-    "SELECT pg_advisory_xact_lock(1701012801,"
-    " hashtext($1::text || ' ' || $2::text))";
-static const char SQL_LOCK_DNMAP[] =
-    "SELECT pg_advisory_xact_lock(1701012802,"
-    " hashtext($1::text || ' ' || $2::text))";
+static const char SQL_LOCK_HOST[] = "SELECT pg_advisory_xact_lock(1701012801,"
+				    " hashtext($1::text || ' ' || $2::text))";
+static const char SQL_LOCK_DNMAP[] = "SELECT pg_advisory_xact_lock(1701012802,"
+				     " hashtext($1::text || ' ' || $2::text))";
 
 #define ENROLLMENT_SELECT                                                      \
 	PG_ENROLLMENT_COLUMNS ", (SELECT count(*) FROM candidates c"           \
@@ -318,9 +316,9 @@ eca_pg_exec(struct pg_store *s, enum pg_stmt_id id, const struct pg_params *p,
 }
 
 int
-eca_pg_select(struct pg_store *s, enum pg_stmt_id id,
-    const struct pg_params *p, size_t elem, eca_pg_row *row, const void *arg,
-    const char *what, void **out, size_t *n, struct eca_err *err)
+eca_pg_select(struct pg_store *s, enum pg_stmt_id id, const struct pg_params *p,
+    size_t elem, eca_pg_row *row, const void *arg, const char *what, void **out,
+    size_t *n, struct eca_err *err)
 {
 	PGresult *res = NULL;
 	unsigned char *arr = NULL;
@@ -484,8 +482,8 @@ eca_pg_col_i64(const PGresult *res, int row, int col, int *bad)
 }
 
 int
-eca_pg_col_enum(const PGresult *res, int row, int col,
-    const char *const *names, size_t n, int *bad)
+eca_pg_col_enum(const PGresult *res, int row, int col, const char *const *names,
+    size_t n, int *bad)
 {
 	const char *name;
 	size_t i;
