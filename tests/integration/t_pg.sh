@@ -109,7 +109,11 @@ make_certs() {
 	for ((i = 0; i < NKILL; i++)); do printf 'k%04d.pg.it.test\n' "$i"; done >"$C/kill"
 	for ((i = 0; i < NSAME; i++)); do printf 's%02d.pg.it.test\n' "$i"; done >"$C/same"
 	{
-		cat "$C/burst" "$C/kill" "$C/same" | sed 's/$/ k1/'
+		echo r1.pg.it.test
+		cat "$C/burst" "$C/kill" "$C/same"
+	} | sed 's/$/ k1/' >"$C/all.k1"
+	{
+		cat "$C/all.k1"
 		sed 's/$/ k2/' "$C/same"
 	} >"$C/all"
 	# shellcheck disable=SC2016
@@ -209,6 +213,8 @@ c_second_front_end() {
 	P_PORT[$FE2]=$(free_port) || return
 	sed -e "s|^API_LISTEN = .*|API_LISTEN = 127.0.0.1:${P_PORT[$FE2]}|" \
 	    -e "s|${P_DIR[$P]}/state|$d/state|g" "${P_CONF[$P]}" >"$d/eca.conf"
+	# the same database, spelled as a libpq keyword string
+	set_conf "$d/eca.conf" ECA_DB "host=$PGD dbname=eca user=postgres" || return
 	P_CONF[$FE2]=$d/eca.conf
 	start_primary "$FE2" || return
 	# what front end 1 wrote, front end 2 reads
@@ -296,7 +302,46 @@ c_kill_mid_burst() {
 	expect_pg "SELECT count(*) FROM history WHERE host LIKE 'k%.pg.it.test' AND event = 'ENROLL'" "$NKILL"
 }
 
+c_password_refused() {
+	local conf=$T/pw.conf
+	sed -e "s|^ECA_DB = .*|ECA_DB = postgresql://postgres:s3cret@/eca?host=$PGD|" \
+	    -e "s|${P_DIR[$P]}/state|$T/pw|g" "${P_CONF[$P]}" >"$conf"
+	run_cmd "$ECAD" -d -f "$conf"
+	[ "$RC" != 0 ] || { fail "ecad started with a password in ECA_DB"; return 1; }
+	expect_match "$ERR" "password file" "ecad's error" || return
+	if printf '%s' "$ERR$OUT" | grep -q s3cret; then
+		fail "ecad repeated the password: $(_it_short "$ERR")"
+	fi
+}
+
+# PostgreSQL restarted under the front ends: requests fail BUSY for a
+# moment, the connections come back (one line each way in the log) and a
+# new host enrolls; nothing enrolled before is lost.
+c_db_restart() {
+	local before i res="" log=${P_DIR[$P]}/ecad.log from
+	before=$(pg_q "SELECT count(*) FROM enrollments")
+	from=$(log_lines "$log")
+	_pg_as "$PG_BIN/pg_ctl" -D "$PGD/data" -m fast -w -t 30 restart \
+	    -l "$PGD/server.log" >/dev/null 2>&1 || {
+		fail "pg_ctl restart failed"
+		return 1
+	}
+	for ((i = 0; i < 40; i++)); do
+		res=$(enroll_at r1.pg.it.test k1 "${P_PORT[$P]}")
+		[ "${res##* }" = 201 ] && break
+		case "${res##* }" in
+		429 | 500 | 000) sleep 1 ;;
+		*) break ;;
+		esac
+	done
+	expect_eq "${res##* }" 201 "enrollment after the restart" || return
+	wait_log "$log" "connection lost" 5 "$from" || return
+	wait_log "$log" "connection back" 5 "$from" || return
+	expect_pg "SELECT count(*) FROM enrollments" "$((before + 1))"
+}
+
 run_case "ecad starts on a PostgreSQL registry and migrates its schema" c_start
+run_case "ecad refuses a password in ECA_DB and does not repeat it" c_password_refused
 run_case "a first enrollment is ENROLLED with the certificate's fingerprint and one history entry" c_first_enrollment
 run_case "the same certificate again is UNCHANGED and writes no history" c_same_cert_unchanged
 run_case "another key is a CONFLICT with its candidate waiting" c_other_key_conflict
@@ -307,3 +352,4 @@ run_case "a burst of first enrollments split across two front ends enrolls each 
 run_case "eca list pages through every record from either front end" c_list_pages
 run_case "one host's two certificates at once through two front ends: one ENROLLED, one CONFLICT" c_same_host_twice
 run_case "SIGKILL of a front end mid-burst loses no acknowledged enrollment" c_kill_mid_burst
+run_case "PostgreSQL restarted: the front ends reconnect and enroll again, nothing lost" c_db_restart
