@@ -303,10 +303,10 @@ c_kill_mid_burst() {
 }
 
 c_password_refused() {
-	local conf=$T/pw.conf
+	local pwconf=$T/pw.conf
 	sed -e "s|^ECA_DB = .*|ECA_DB = postgresql://postgres:s3cret@/eca?host=$PGD|" \
-	    -e "s|${P_DIR[$P]}/state|$T/pw|g" "${P_CONF[$P]}" >"$conf"
-	run_cmd "$ECAD" -d -f "$conf"
+	    -e "s|${P_DIR[$P]}/state|$T/pw|g" "${P_CONF[$P]}" >"$pwconf"
+	run_cmd "$ECAD" -d -f "$pwconf"
 	[ "$RC" != 0 ] || { fail "ecad started with a password in ECA_DB"; return 1; }
 	expect_match "$ERR" "password file" "ecad's error" || return
 	if printf '%s' "$ERR$OUT" | grep -q s3cret; then
