@@ -85,6 +85,12 @@ struct eca_store;
  */
 int eca_store_open(const char *uri, int flags, struct eca_store **out,
     struct eca_err *err) ECA_WUR;
+/*
+ * The same for the store cfg names: ECA_DB, and for PostgreSQL the
+ * password in ECA_DB_PASSWORD_FILE when set (mode 0600 or 0400).
+ */
+int eca_store_open_cfg(const struct eca_config *cfg, int flags,
+    struct eca_store **out, struct eca_err *err) ECA_WUR;
 void eca_store_close(struct eca_store *st);
 /*
  * Whether s is a libpq keyword string ("host=... dbname=..."): it starts

@@ -86,5 +86,8 @@ struct eca_store {
 
 extern const struct eca_store_ops eca_store_sqlite_ops;
 extern const struct eca_store_ops eca_store_pg_ops;
+/* PostgreSQL with the password read from password_file (NULL: libpq's). */
+int eca_store_pg_open(const char *conninfo, const char *password_file,
+    int flags, struct eca_store **out, struct eca_err *err);
 
 #endif

@@ -295,14 +295,60 @@ configure(struct pg_store *s, struct eca_err *err)
 	return 0;
 }
 
+/*
+ * ECA_DB_PASSWORD_FILE: the password alone on the file's first line, the
+ * file readable by its owner only.  *out is wiped and freed with
+ * eca_util_free_file(*out, *len).
+ */
 static int
-connect_db(struct pg_store *s, struct eca_err *err)
+read_password(const char *path, unsigned char **out, size_t *len,
+    struct eca_err *err)
+{
+	mode_t mode = 0;
+	size_t n;
+	int r;
+
+	if ((r = eca_util_read_file(path, "database password file", 4096, out,
+		 len, &mode, NULL, err)) != 0)
+		return r;
+	n = strcspn((const char *)*out, "\r\n");
+	(*out)[n] = '\0';
+	if ((mode & 077) != 0)
+		r = eca_err_set(err, ECA_ERR_FILE_PERMISSIONS,
+		    "database password file %s can be read by others (chmod "
+		    "600 it)",
+		    path);
+	else if (n == 0)
+		r = eca_err_set(err, ECA_ERR_CONFIG,
+		    "database password file %s is empty (write the password "
+		    "on its first line)",
+		    path);
+	if (r != 0) {
+		eca_util_free_file(*out, *len);
+		*out = NULL;
+	}
+	return r;
+}
+
+static int
+connect_db(struct pg_store *s, const char *password_file, struct eca_err *err)
 {
 	const char *const keys[] = {"dbname", "fallback_application_name",
-	    NULL};
-	const char *vals[] = {s->conninfo, "eca", NULL};
+	    password_file != NULL ? "password" : NULL, NULL};
+	const char *vals[] = {s->conninfo, "eca", NULL, NULL};
+	unsigned char *pw = NULL;
+	size_t pwlen = 0;
+	int r;
 
+	if (password_file != NULL) {
+		if ((r = read_password(password_file, &pw, &pwlen, err)) != 0)
+			return r;
+		vals[2] = (const char *)pw;
+	}
+	/* libpq keeps its own copy of the password (for PQreset). */
 	s->conn = PQconnectdbParams(keys, vals, 1);
+	if (pw != NULL)
+		eca_util_free_file(pw, pwlen);
 	if (s->conn == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "out of memory connecting to the registry database");
@@ -389,6 +435,13 @@ static int
 pg_open(const char *conninfo, int flags, struct eca_store **out,
     struct eca_err *err)
 {
+	return eca_store_pg_open(conninfo, NULL, flags, out, err);
+}
+
+int
+eca_store_pg_open(const char *conninfo, const char *password_file, int flags,
+    struct eca_store **out, struct eca_err *err)
+{
 	struct pg_store *s = NULL;
 	int r;
 
@@ -407,7 +460,7 @@ pg_open(const char *conninfo, int flags, struct eca_store **out,
 	}
 	s->base.ops = &eca_store_pg_ops;
 	s->base.flags = flags;
-	if ((r = connect_db(s, err)) != 0 ||
+	if ((r = connect_db(s, password_file, err)) != 0 ||
 	    (r = (flags & ECA_STORE_READONLY) ? check_schema(s, err) :
 						migrate(s, err)) != 0) {
 		pg_close(&s->base);

@@ -1743,6 +1743,53 @@ test_pg_second_writer_waits_for_the_host_and_sees_the_row(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* ECA_DB_PASSWORD_FILE: private, not empty; SQLite has no password. */
+static void
+test_pg_password_file_is_checked(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_config cfg;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+	char dir[] = "/tmp/eca-test-pw-XXXXXX", path[64];
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pw", dir);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.db = f->uri;
+	cfg.db_password_file = path;
+	/* missing */
+	assert_int_equal(eca_store_open_cfg(&cfg, 0, &st, &err),
+	    ECA_ERR_UNREADABLE);
+	/* empty */
+	assert_non_null(fp = fopen(path, "w"));
+	fclose(fp);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(eca_store_open_cfg(&cfg, 0, &st, &err),
+	    ECA_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "empty"));
+	/* readable by others */
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("s3cret\n", fp);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(eca_store_open_cfg(&cfg, 0, &st, &err),
+	    ECA_ERR_FILE_PERMISSIONS);
+	assert_null(strstr(err.msg, "s3cret"));
+	assert_null(st);
+	/* private: used (the test server trusts the socket, so it opens) */
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(eca_store_open_cfg(&cfg, 0, &f->st, &err), 0);
+	/* SQLite has no password to read */
+	cfg.db = "sqlite:/nonexistent/registry.db";
+	assert_int_equal(eca_store_open_cfg(&cfg, 0, &st, &err),
+	    ECA_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "ECA_DB_PASSWORD_FILE"));
+	unlink(path);
+	rmdir(dir);
+}
+
 /* A restarted server: the next call outside a transaction reconnects. */
 static void
 test_pg_lost_connection_reconnects(void **state)
@@ -1855,6 +1902,7 @@ main(void)
 	    P(test_pg_writers_starting_together_both_open),
 	    P(test_pg_second_writer_waits_for_the_host_and_sees_the_row),
 	    P(test_pg_lost_connection_reconnects),
+	    P(test_pg_password_file_is_checked),
 	};
 	const char *ci = getenv("CI");
 	int r;
