@@ -333,9 +333,14 @@ read_password(const char *path, unsigned char **out, size_t *len,
 static int
 connect_db(struct pg_store *s, const char *password_file, struct eca_err *err)
 {
-	const char *const keys[] = {"dbname", "fallback_application_name",
+	/*
+	 * A default connect_timeout first, so that ECA_DB's own wins: a
+	 * server that does not answer must not hang a thread for ever.
+	 */
+	const char *const keys[] = {"connect_timeout", "dbname",
+	    "fallback_application_name",
 	    password_file != NULL ? "password" : NULL, NULL};
-	const char *vals[] = {s->conninfo, "eca", NULL, NULL};
+	const char *vals[] = {"10", s->conninfo, "eca", NULL, NULL};
 	unsigned char *pw = NULL;
 	size_t pwlen = 0;
 	int r;
@@ -343,7 +348,7 @@ connect_db(struct pg_store *s, const char *password_file, struct eca_err *err)
 	if (password_file != NULL) {
 		if ((r = read_password(password_file, &pw, &pwlen, err)) != 0)
 			return r;
-		vals[2] = (const char *)pw;
+		vals[3] = (const char *)pw;
 	}
 	/* libpq keeps its own copy of the password (for PQreset). */
 	s->conn = PQconnectdbParams(keys, vals, 1);
