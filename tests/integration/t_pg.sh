@@ -117,7 +117,7 @@ make_certs() {
 		sed 's/$/ k2/' "$C/same"
 	} >"$C/all"
 	# shellcheck disable=SC2016
-	xargs -P "$PAR" -L 1 bash -c 'one_cert "$1" "$2"' _ <"$C/all" \
+	xargs -r -P "$PAR" -L 1 bash -c 'one_cert "$1" "$2"' _ <"$C/all" \
 	    2>"$C/err" || return 1
 	while read -r h k; do
 		[ -s "$C/$h.$k.fp" ] || return 1
@@ -227,7 +227,7 @@ c_second_front_end() {
 c_burst() {
 	local res=$T/burst.res
 	# shellcheck disable=SC2016
-	split_fe "$C/burst" | xargs -P "$PAR" -L 1 bash -c 'enroll_at "$1" "$2" "$3"' _ \
+	split_fe "$C/burst" | xargs -r -P "$PAR" -L 1 bash -c 'enroll_at "$1" "$2" "$3"' _ \
 	    >"$res" 2>/dev/null
 	expect_eq "$(grep -c ' 201$' "$res")" "$N" "enrollments answered 201" || return
 	expect_pg "SELECT count(*) FROM enrollments WHERE host LIKE 'b%.pg.it.test' AND state = 'ENROLLED'" "$N" || return
@@ -272,7 +272,7 @@ c_kill_mid_burst() {
 	local res=$T/kill.res pid i n acked missing retry
 	: >"$res"
 	# shellcheck disable=SC2016
-	split_fe "$C/kill" | xargs -P "$PAR" -L 1 bash -c 'enroll_at "$1" "$2" "$3"' _ \
+	split_fe "$C/kill" | xargs -r -P "$PAR" -L 1 bash -c 'enroll_at "$1" "$2" "$3"' _ \
 	    >>"$res" 2>/dev/null &
 	pid=$!
 	for ((i = 0; i < 600; i++)); do
@@ -295,7 +295,7 @@ c_kill_mid_burst() {
 	start_primary "$FE2" || return
 	# shellcheck disable=SC2016
 	retry=$(grep -v ' 201$' "$res" | cut -d' ' -f1 | split_fe /dev/stdin |
-	    xargs -P "$PAR" -L 1 bash -c 'enroll_at "$1" "$2" "$3"' _ |
+	    xargs -r -P "$PAR" -L 1 bash -c 'enroll_at "$1" "$2" "$3"' _ |
 	    grep -cv ' 20[01]$')
 	expect_eq "$retry" 0 "retries that did not succeed" || return
 	expect_pg "SELECT count(*) FROM enrollments WHERE host LIKE 'k%.pg.it.test' AND state = 'ENROLLED'" "$NKILL" || return
@@ -340,6 +340,49 @@ c_db_restart() {
 	expect_pg "SELECT count(*) FROM enrollments" "$((before + 1))"
 }
 
+# A role that must log in with a password (scram-sha-256 on the socket):
+# ECA_DB_PASSWORD_FILE's password gets a front end in; a wrong one, or a
+# file others can read, stops ecad with a clear message.
+c_password_file() {
+	local name=fe3 d=$T/fe3 pw=$T/fe3/dbpw
+	pg_q "CREATE ROLE ecapw LOGIN SUPERUSER PASSWORD 'pw-file-s3cret'" >/dev/null || {
+		fail "cannot create the role"
+		return 1
+	}
+	sed -i '1i local all ecapw scram-sha-256' "$PGD/data/pg_hba.conf"
+	_pg_as "$PG_BIN/pg_ctl" -D "$PGD/data" reload >/dev/null 2>&1 || {
+		fail "pg_ctl reload failed"
+		return 1
+	}
+	if timeout 10 psql "host=$PGD dbname=eca user=ecapw" -w -XAtqc 'SELECT 1' >/dev/null 2>&1; then
+		fail "the role logs in without a password"
+		return 1
+	fi
+	mkdir -p "$d"
+	P_DIR[$name]=$d
+	P_PORT[$name]=$(free_port) || return
+	sed -e "s|^API_LISTEN = .*|API_LISTEN = 127.0.0.1:${P_PORT[$name]}|" \
+	    -e "s|${P_DIR[$P]}/state|$d/state|g" "${P_CONF[$P]}" >"$d/eca.conf"
+	set_conf "$d/eca.conf" ECA_DB "host=$PGD dbname=eca user=ecapw" || return
+	set_conf "$d/eca.conf" ECA_DB_PASSWORD_FILE "$pw" || return
+	P_CONF[$name]=$d/eca.conf
+	(umask 077 && echo wrong >"$pw")
+	run_cmd "$ECAD" -d -f "$d/eca.conf"
+	[ "$RC" != 0 ] || { fail "ecad started with a wrong password"; return 1; }
+	expect_match "$ERR" "password authentication failed" "ecad's error" || return
+	echo pw-file-s3cret >"$pw"
+	chmod 644 "$pw"
+	run_cmd "$ECAD" -d -f "$d/eca.conf"
+	[ "$RC" != 0 ] || { fail "ecad started with a password file others can read"; return 1; }
+	expect_match "$ERR" "chmod 600" "ecad's error" || return
+	chmod 600 "$pw"
+	start_primary "$name" || return
+	primary_eca "$name" --json show m1.it.test
+	expect_rc 0 || return
+	expect_json .enrollment.state ENROLLED || return
+	stop_primary "$name"
+}
+
 run_case "ecad starts on a PostgreSQL registry and migrates its schema" c_start
 run_case "ecad refuses a password in ECA_DB and does not repeat it" c_password_refused
 run_case "a first enrollment is ENROLLED with the certificate's fingerprint and one history entry" c_first_enrollment
@@ -353,3 +396,4 @@ run_case "eca list pages through every record from either front end" c_list_page
 run_case "one host's two certificates at once through two front ends: one ENROLLED, one CONFLICT" c_same_host_twice
 run_case "SIGKILL of a front end mid-burst loses no acknowledged enrollment" c_kill_mid_burst
 run_case "PostgreSQL restarted: the front ends reconnect and enroll again, nothing lost" c_db_restart
+run_case "ECA_DB_PASSWORD_FILE logs a front end in with a role's password; a wrong or readable one is refused" c_password_file
