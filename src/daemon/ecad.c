@@ -186,7 +186,7 @@ open_registry(struct ecad *d, struct eca_err *err)
 
 	if ((r = ensure_state_dir(d, err)) != 0)
 		return r;
-	return eca_store_open(d->cfg->db, 0, &d->wstore, err);
+	return eca_store_open_cfg(d->cfg, 0, &d->wstore, err);
 }
 
 /* `ecad -t`: everything start-up would load, then exit. */

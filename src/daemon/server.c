@@ -477,7 +477,7 @@ worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 		/* The listener owns (and closes) the socket now. */
 		w->fds[i] = -1;
 	}
-	if ((r = eca_store_open(d->cfg->db, ECA_STORE_READONLY, &w->rd, err)) !=
+	if ((r = eca_store_open_cfg(d->cfg, ECA_STORE_READONLY, &w->rd, err)) !=
 	    0)
 		return r;
 	if (w->id == 0 && d->ctl_fd != -1 &&

@@ -24,6 +24,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "store.h"
+
 int
 eca_config_perr(struct pstate *ps, const char *fmt, ...)
 {
@@ -354,10 +356,13 @@ set_db(struct pstate *ps, const struct keyword *kw, const char *value)
 			    "%s: 'sqlite:' needs a file "
 			    "path (sqlite:/var/lib/eca/registry.db)",
 			    kw->name);
-	} else if (strncmp(value, "postgresql://", 13) != 0)
+	} else if (strncmp(value, "postgresql://", 13) != 0 &&
+	    strncmp(value, "postgres://", 11) != 0 &&
+	    !eca_store_is_pg_keywords(value))
 		return eca_config_perr(ps,
 		    "%s: '%s' is neither sqlite:PATH "
-		    "nor a postgresql:// URI",
+		    "nor a postgresql:// URI nor a libpq keyword string "
+		    "(host=... dbname=...)",
 		    kw->name, value);
 	return set_string(ps, field(ps->cfg, kw), value);
 }

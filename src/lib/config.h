@@ -82,6 +82,7 @@ struct eca_config {
 	/* Primary only. */
 	struct eca_endpoint api_listen; /* API_LISTEN */
 	char *db;			/* ECA_DB */
+	char *db_password_file;		/* ECA_DB_PASSWORD_FILE (PostgreSQL) */
 	enum eca_identity identity;	/* ECA_IDENTITY */
 	char *admins[ECA_MAX_ADMINS];	/* ADMIN_IDENTITY */
 	size_t nadmins;

@@ -90,6 +90,8 @@ const struct keyword eca_config_keywords[] = {
 	    .off = OFF(api_listen), .def = "0.0.0.0:" ECA_DEFAULT_API_PORT },
 	{ .name = "ECA_DB", .type = KW_DB,
 	    .off = OFF(db), .derived = "sqlite:%.*s/registry.db" },
+	{ .name = "ECA_DB_PASSWORD_FILE", .type = KW_STRING,
+	    .off = OFF(db_password_file) },
 	{ .name = "ECA_IDENTITY", .type = KW_ENUM,
 	    .off = OFF(identity), .names = identity_names, .def = "SAN" },
 	{ .name = "ADMIN_IDENTITY", .type = KW_ADMIN, .repeatable = 1,

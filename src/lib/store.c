@@ -41,8 +41,16 @@ const char *const eca_store_method_names[ECA_STORE_NMETHODS] = {
 	} while (0)
 
 int
-eca_store_open(const char *uri, int flags, struct eca_store **out,
-    struct eca_err *err)
+eca_store_is_pg_keywords(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz_");
+
+	return n > 0 && s[n + strspn(s + n, " ")] == '=';
+}
+
+static int
+store_open(const char *uri, const char *password_file, int flags,
+    struct eca_store **out, struct eca_err *err)
 {
 	size_t n;
 
@@ -59,14 +67,47 @@ eca_store_open(const char *uri, int flags, struct eca_store **out,
 			    "ECA_DB to sqlite:PATH)");
 		return eca_store_sqlite_ops.open(uri + n, flags, out, err);
 	}
+	/* libpq takes the whole URI, or a keyword string (host=... dbname=...). */
 	if (strncmp(uri, SCHEME_PG, strlen(SCHEME_PG)) == 0 ||
-	    strncmp(uri, SCHEME_PG_SHORT, strlen(SCHEME_PG_SHORT)) == 0)
-		return eca_err_set(err, ECA_ERR_CONFIG,
-		    "PostgreSQL backend not built yet (use ECA_DB = "
-		    "sqlite:PATH for now)");
+	    strncmp(uri, SCHEME_PG_SHORT, strlen(SCHEME_PG_SHORT)) == 0 ||
+	    eca_store_is_pg_keywords(uri))
+		return eca_store_pg_open(uri, password_file, flags, out, err);
 	return eca_err_set(err, ECA_ERR_CONFIG,
-	    "registry URI has an unknown scheme (ECA_DB must be sqlite:PATH "
-	    "or postgresql://...)");
+	    "registry URI has an unknown scheme (ECA_DB must be sqlite:PATH, "
+	    "postgresql://... or a libpq keyword string such as "
+	    "\"host=/run/postgresql dbname=eca\")");
+}
+
+int
+eca_store_open(const char *uri, int flags, struct eca_store **out,
+    struct eca_err *err)
+{
+	return store_open(uri, NULL, flags, out, err);
+}
+
+int
+eca_store_open_cfg(const struct eca_config *cfg, int flags,
+    struct eca_store **out, struct eca_err *err)
+{
+	const char *pw = NULL;
+
+	if (cfg == NULL) {
+		if (out != NULL)
+			*out = NULL;
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "eca_store_open_cfg: no configuration given");
+	}
+	if (cfg->db_password_file != NULL && cfg->db_password_file[0] != '\0')
+		pw = cfg->db_password_file;
+	if (pw != NULL && cfg->db != NULL &&
+	    strncmp(cfg->db, SCHEME_SQLITE, strlen(SCHEME_SQLITE)) == 0) {
+		if (out != NULL)
+			*out = NULL;
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "ECA_DB_PASSWORD_FILE is set but ECA_DB is SQLite, which "
+		    "has no password (remove ECA_DB_PASSWORD_FILE)");
+	}
+	return store_open(cfg->db, pw, flags, out, err);
 }
 
 void

@@ -78,11 +78,26 @@ struct eca_store;
 
 /*
  * Open the store named by uri: "sqlite:PATH" (created and migrated unless
- * READONLY).  Sets WAL, synchronous=FULL and the busy timeout in one place.
+ * READONLY; WAL, synchronous=FULL and the busy timeout set in one place),
+ * or PostgreSQL: "postgresql://...", "postgres://..." or a libpq keyword
+ * string (migrated under an advisory lock unless READONLY; a password in
+ * it is refused).
  */
 int eca_store_open(const char *uri, int flags, struct eca_store **out,
     struct eca_err *err) ECA_WUR;
+/*
+ * The same for the store cfg names: ECA_DB, and for PostgreSQL the
+ * password in ECA_DB_PASSWORD_FILE when set (mode 0600 or 0400).
+ */
+int eca_store_open_cfg(const struct eca_config *cfg, int flags,
+    struct eca_store **out, struct eca_err *err) ECA_WUR;
 void eca_store_close(struct eca_store *st);
+/*
+ * Whether s is a libpq keyword string ("host=... dbname=..."): it starts
+ * with a keyword and '='.  (postgresql:// and postgres:// URIs are the
+ * other PostgreSQL spellings.)
+ */
+int eca_store_is_pg_keywords(const char *s);
 
 /* Transactions: begin is BEGIN IMMEDIATE; commit is durable on return. */
 int eca_store_begin(struct eca_store *st, struct eca_err *err) ECA_WUR;

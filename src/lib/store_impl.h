@@ -33,7 +33,10 @@ enum eca_store_tx {
 
 struct eca_store_ops {
 	const char *name; /* "sqlite", for messages */
-	/* target is the URI without its scheme ("PATH" of "sqlite:PATH"). */
+	/*
+	 * target is the URI without its scheme ("PATH" of "sqlite:PATH"),
+	 * or for PostgreSQL the whole URI or keyword string, as libpq takes it.
+	 */
 	int (*open)(const char *target, int flags, struct eca_store **out,
 	    struct eca_err *err);
 	void (*close)(struct eca_store *st);
@@ -82,5 +85,9 @@ struct eca_store {
 };
 
 extern const struct eca_store_ops eca_store_sqlite_ops;
+extern const struct eca_store_ops eca_store_pg_ops;
+/* PostgreSQL with the password read from password_file (NULL: libpq's). */
+int eca_store_pg_open(const char *conninfo, const char *password_file,
+    int flags, struct eca_store **out, struct eca_err *err);
 
 #endif

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: ISC */
-/* test_store.c - the registry store (SQLite backend) and its front. */
+/*
+ * test_store.c - the registry store and its front.  The backend-neutral
+ * cases run against SQLite and, when tests/pg.sh started a server
+ * (ECA_TEST_PG_URI), against PostgreSQL too: the conformance suite.
+ */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -13,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "store.h"
@@ -23,7 +29,7 @@
 struct fixture {
 	char dir[64];
 	char path[128];
-	char uri[160];
+	char uri[1024];
 	struct eca_store *st;
 };
 
@@ -246,17 +252,56 @@ test_open_in_mode_0500_directory_fails_unless_root(void **state)
 }
 
 static void
-test_open_of_postgresql_uri_says_not_built(void **state)
+test_postgresql_uri_with_a_password_is_refused(void **state)
+{
+	static const char *const uris[] = {
+	    "postgresql://eca:s3cret@db.example/eca",
+	    "postgres://eca@db.example/eca?password=s3cret",
+	    "host=db.example dbname=eca password=s3cret",
+	};
+	struct eca_store *st = NULL;
+	struct eca_err err;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		assert_int_equal(eca_store_open(uris[i], 0, &st, &err),
+		    ECA_ERR_CONFIG);
+		assert_null(st);
+		assert_non_null(strstr(err.msg, "password file"));
+		/* and the password is not repeated */
+		assert_null(strstr(err.msg, "s3cret"));
+	}
+}
+
+static void
+test_postgresql_uri_libpq_refuses_is_config(void **state)
 {
 	struct eca_store *st = NULL;
 	struct eca_err err;
 
 	(void)state;
-	assert_int_equal(
-	    eca_store_open("postgresql://db.example/eca", 0, &st, &err),
+	assert_int_equal(eca_store_open("postgresql://db.example/eca?nosuch=1",
+			     0, &st, &err),
 	    ECA_ERR_CONFIG);
 	assert_null(st);
-	assert_non_null(strstr(err.msg, "PostgreSQL backend not built yet"));
+	assert_non_null(strstr(err.msg, "nosuch"));
+}
+
+static void
+test_postgresql_server_not_there_names_the_remedy(void **state)
+{
+	struct eca_store *st = NULL;
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(eca_store_open("host=/nonexistent/eca-test dbname=eca "
+					"connect_timeout=2",
+			     0, &st, &err),
+	    ECA_ERR_DB);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "cannot connect"));
+	assert_non_null(strstr(err.msg, "check ECA_DB"));
 }
 
 static void
@@ -1540,7 +1585,240 @@ test_mappings_add_remove_list_and_changes(void **state)
 	free(list);
 }
 
+/* ---------------------------------------------------------------- */
+/* PostgreSQL: the same cases on a server tests/pg.sh started.       */
+
+/* Run sql on the test database directly (not through the store). */
+static void
+pg_sql(const char *uri, const char *sql)
+{
+	PGconn *c = PQconnectdb(uri);
+	PGresult *res;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(res);
+	PQfinish(c);
+}
+
+/* Every case starts on an empty database. */
+static int
+setup_pg(void **state)
+{
+	struct fixture *f;
+	const char *uri = getenv("ECA_TEST_PG_URI");
+
+	if (uri == NULL || (f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	snprintf(f->uri, sizeof(f->uri), "%s", uri);
+	pg_sql(f->uri,
+	    "SET client_min_messages = warning;"
+	    "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+	*state = f;
+	return 0;
+}
+
+static int
+teardown_pg(void **state)
+{
+	struct fixture *f = *state;
+
+	eca_store_close(f->st);
+	free(f);
+	return 0;
+}
+
+static void
+test_pg_reader_of_an_empty_database_is_not_found(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st, &err),
+	    ECA_ERR_NOT_FOUND);
+	assert_null(st);
+	assert_non_null(strstr(err.msg, "no schema"));
+}
+
+static void
+test_pg_newer_schema_version_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	eca_store_close(f->st);
+	f->st = NULL;
+	pg_sql(f->uri, "UPDATE eca_schema SET version = 999");
+	assert_int_equal(eca_store_open(f->uri, 0, &st, &err), ECA_ERR_DB);
+	assert_non_null(strstr(err.msg, "upgrade eca"));
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &st, &err),
+	    ECA_ERR_DB);
+	assert_null(st);
+}
+
+/* Two front ends starting at once: the migration runs once, both open. */
+static void
+test_pg_writers_starting_together_both_open(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+	pid_t pid[4];
+	int i, status;
+
+	for (i = 0; i < 4; i++) {
+		if ((pid[i] = fork()) == 0) {
+			int r = eca_store_open(f->uri, 0, &st, &err);
+
+			eca_store_close(st);
+			_exit(r == 0 ? 0 : 1);
+		}
+		assert_true(pid[i] > 0);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	f->st = open_rw(f);
+}
+
+/*
+ * The enrollment rule's lock: a second writer reading a host the first
+ * one is deciding about (no row yet) waits for the first COMMIT, then
+ * sees its row; it never decides on the old state.
+ */
+static void
+test_pg_second_writer_waits_for_the_host_and_sees_the_row(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, got;
+	struct eca_err err;
+	struct eca_store *other = NULL;
+	pid_t pid;
+	int status, fd[2];
+	char c;
+
+	f->st = open_rw(f);
+	fake_record(&r, "a.example", 1);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    ECA_ERR_NOT_FOUND);
+	assert_int_equal(pipe(fd), 0);
+	if ((pid = fork()) == 0) {
+		int64_t t0;
+
+		close(fd[0]);
+		if (eca_store_open(f->uri, 0, &other, &err) != 0 ||
+		    eca_store_begin(other, &err) != 0)
+			_exit(1);
+		if (write(fd[1], "x", 1) != 1)
+			_exit(4);
+		t0 = (int64_t)time(NULL);
+		if (eca_store_get(other, "primary.example", "a.example", &got,
+			&err) != 0)
+			_exit(2); /* decided on the old state */
+		if ((int64_t)time(NULL) - t0 < 1)
+			_exit(3); /* did not wait */
+		eca_store_rollback(other);
+		eca_store_close(other);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	close(fd[1]);
+	assert_int_equal(read(fd[0], &c, 1), 1);
+	close(fd[0]);
+	sleep(2);
+	assert_int_equal(eca_store_put(f->st, &r, &err), 0);
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* ECA_DB_PASSWORD_FILE: private, not empty; SQLite has no password. */
+static void
+test_pg_password_file_is_checked(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_config cfg;
+	struct eca_store *st = NULL;
+	struct eca_err err;
+	char dir[] = "/tmp/eca-test-pw-XXXXXX", path[64];
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pw", dir);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.db = f->uri;
+	cfg.db_password_file = path;
+	/* missing */
+	assert_int_equal(eca_store_open_cfg(&cfg, 0, &st, &err),
+	    ECA_ERR_UNREADABLE);
+	/* empty */
+	assert_non_null(fp = fopen(path, "w"));
+	fclose(fp);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(eca_store_open_cfg(&cfg, 0, &st, &err),
+	    ECA_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "empty"));
+	/* readable by others */
+	assert_non_null(fp = fopen(path, "w"));
+	fputs("s3cret\n", fp);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(eca_store_open_cfg(&cfg, 0, &st, &err),
+	    ECA_ERR_FILE_PERMISSIONS);
+	assert_null(strstr(err.msg, "s3cret"));
+	assert_null(st);
+	/* private: used (the test server trusts the socket, so it opens) */
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(eca_store_open_cfg(&cfg, 0, &f->st, &err), 0);
+	/* SQLite has no password to read */
+	cfg.db = "sqlite:/nonexistent/registry.db";
+	assert_int_equal(eca_store_open_cfg(&cfg, 0, &st, &err),
+	    ECA_ERR_CONFIG);
+	assert_non_null(strstr(err.msg, "ECA_DB_PASSWORD_FILE"));
+	unlink(path);
+	rmdir(dir);
+}
+
+/* A restarted server: the next call outside a transaction reconnects. */
+static void
+test_pg_lost_connection_reconnects(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, got;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	fake_record(&r, "a.example", 1);
+	put_committed(f->st, &r);
+	pg_sql(f->uri,
+	    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+	    " WHERE application_name = 'eca'");
+	/* the first call finds the connection dead and may fail BUSY */
+	if (eca_store_get(f->st, "primary.example", "a.example", &got, &err) !=
+	    0) {
+		assert_int_equal(err.code, ECA_ERR_BUSY);
+		assert_non_null(strstr(err.msg, "retry later"));
+		assert_int_equal(eca_store_get(f->st, "primary.example",
+				     "a.example", &got, &err),
+		    0);
+	}
+	assert_record_equal(&got, &r);
+	put_committed(f->st, &r);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown_pg)
 
 int
 main(void)
@@ -1552,7 +1830,9 @@ main(void)
 	    T(test_store_refuses_names_not_in_canonical_form),
 	    T(test_open_in_unwritable_directory_fails_cleanly),
 	    T(test_open_in_mode_0500_directory_fails_unless_root),
-	    T(test_open_of_postgresql_uri_says_not_built),
+	    T(test_postgresql_uri_with_a_password_is_refused),
+	    T(test_postgresql_uri_libpq_refuses_is_config),
+	    T(test_postgresql_server_not_there_names_the_remedy),
 	    T(test_open_of_unknown_scheme_or_empty_path_is_refused),
 	    T(test_readonly_open_of_missing_file_is_not_found),
 	    T(test_readonly_open_of_empty_file_is_not_found),
@@ -1590,5 +1870,50 @@ main(void)
 	    T(test_mappings_add_remove_list_and_changes),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* The backend-neutral cases, and PostgreSQL's own. */
+	const struct CMUnitTest pg_tests[] = {
+	    P(test_store_refuses_names_not_in_canonical_form),
+	    P(test_readonly_connection_refuses_writes),
+	    P(test_get_of_missing_host_is_not_found),
+	    P(test_duplicate_host_id_is_refused),
+	    P(test_put_of_unterminated_field_is_refused),
+	    P(test_history_of_unknown_host_is_refused),
+	    P(test_rollback_leaves_nothing),
+	    P(test_rollback_to_savepoint_undoes_only_that_step),
+	    P(test_put_get_round_trips_every_field),
+	    P(test_every_state_method_and_role_is_stored),
+	    P(test_records_are_kept_per_primary),
+	    P(test_list_filters_by_state_and_pages_after_host),
+	    P(test_list_grows_past_its_first_allocation),
+	    P(test_history_is_oldest_first_and_limited),
+	    P(test_versions_increase_across_transactions_and_reopen),
+	    P(test_reopen_keeps_data),
+	    P(test_killed_writer_keeps_commits_and_loses_the_rest),
+	    P(test_readonly_connection_sees_committed_writes),
+	    P(test_candidate_of_unknown_host_is_refused),
+	    P(test_candidate_delete_of_one_not_waiting_is_not_found),
+	    P(test_readonly_connection_refuses_candidate_and_mapping_writes),
+	    P(test_mapping_of_unknown_subject_or_host_is_not_found),
+	    P(test_host_with_two_live_subjects_is_refused),
+	    P(test_candidates_are_kept_distinct_and_oldest_first),
+	    P(test_mappings_add_remove_list_and_changes),
+	    P(test_pg_reader_of_an_empty_database_is_not_found),
+	    P(test_pg_newer_schema_version_is_refused),
+	    P(test_pg_writers_starting_together_both_open),
+	    P(test_pg_second_writer_waits_for_the_host_and_sees_the_row),
+	    P(test_pg_lost_connection_reconnects),
+	    P(test_pg_password_file_is_checked),
+	};
+	const char *ci = getenv("CI");
+	int r;
+
+	r = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
+	if (getenv("ECA_TEST_PG_URI") == NULL) {
+		/* Run through tests/pg.sh, which starts the server. */
+		printf("skipped: PostgreSQL not available\n");
+		/* CI must test both backends: a skip there is a failure. */
+		return ci != NULL && strcmp(ci, "true") == 0 ? 1 : r;
+	}
+	return r |
+	    cmocka_run_group_tests_name("postgresql", pg_tests, NULL, NULL);
 }
