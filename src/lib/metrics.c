@@ -240,8 +240,8 @@ eca_prom_hist(FILE *f, const char *name, const char *help,
 		return r;
 	snprintf(sub, sizeof(sub), "%s_bucket", name);
 	for (i = 0; i <= h->nbounds; i++) {
-		cum += atomic_load_explicit(&(h)->counts[i],
-		    memory_order_relaxed);
+		cum +=
+		    atomic_load_explicit(&(h)->counts[i], memory_order_relaxed);
 		if (i < h->nbounds)
 			snprintf(le, sizeof(le), "%g",
 			    (double)h->bounds_us[i] / 1e6);
@@ -252,8 +252,7 @@ eca_prom_hist(FILE *f, const char *name, const char *help,
 	}
 	snprintf(sub, sizeof(sub), "%s_sum", name);
 	if ((r = eca_prom_sample(f, sub, NULL, 0,
-		 (double)atomic_load(&h->sum_us) / 1e6,
-		 err)) != 0)
+		 (double)atomic_load(&h->sum_us) / 1e6, err)) != 0)
 		return r;
 	/*
 	 * _count is the +Inf bucket's count, so the two always agree even
@@ -291,8 +290,9 @@ by_label(FILE *f, const char *name, const char *help, const char *label,
 static const char *
 outcome_at(size_t i)
 {
-	return i == ECA_OUTCOME_NONE ? NULL :
-				       eca_outcome_name((enum eca_enroll_outcome)i);
+	return i == ECA_OUTCOME_NONE ?
+	    NULL :
+	    eca_outcome_name((enum eca_enroll_outcome)i);
 }
 
 static const char *
@@ -463,8 +463,8 @@ write_domains(FILE *f, const struct eca_metrics_gauges *g, struct eca_err *err)
 	int r;
 
 	if ((r = eca_prom_family(f, "eca_roster_version", "gauge",
-		 "Registry version of this host's roster of a primary",
-		 err)) != 0)
+		 "Registry version of this host's roster of a primary", err)) !=
+	    0)
 		return r;
 	for (i = 0; i < g->ndomains; i++) {
 		l[0].value = g->domains[i].primary;

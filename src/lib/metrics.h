@@ -45,8 +45,8 @@ struct eca_hist {
  * Set up h with nbounds bounds (at most ECA_HIST_MAX, increasing;
  * borrowed, must outlive h).  ECA_ERR_INTERNAL when they are not.
  */
-int eca_hist_init(struct eca_hist *h, const uint64_t *bounds_us,
-    size_t nbounds, struct eca_err *err) ECA_WUR;
+int eca_hist_init(struct eca_hist *h, const uint64_t *bounds_us, size_t nbounds,
+    struct eca_err *err) ECA_WUR;
 void eca_hist_observe(struct eca_hist *h, uint64_t us);
 
 /* Which listener a TLS handshake was on. */
@@ -81,8 +81,8 @@ void eca_metrics_init(struct eca_metrics *m);
 void eca_metrics_enroll(struct eca_metrics *m, enum eca_enroll_outcome o);
 void eca_metrics_refusal(struct eca_metrics *m, int code);
 void eca_metrics_verdict(struct eca_metrics *m, int code);
-void eca_metrics_handshake(struct eca_metrics *m,
-    enum eca_metrics_listener l, int ok);
+void eca_metrics_handshake(struct eca_metrics *m, enum eca_metrics_listener l,
+    int ok);
 
 /* A CA's CRL, by its issuer (RFC 2253) and the file name hash. */
 struct eca_metrics_crl {

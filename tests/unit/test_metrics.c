@@ -54,8 +54,8 @@ test_bad_names(void **state)
 	(void)state;
 	mem_open(&m);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(eca_prom_family(m.f, bad[i], "counter", "h",
-				     &e),
+		assert_int_equal(
+		    eca_prom_family(m.f, bad[i], "counter", "h", &e),
 		    ECA_ERR_INTERNAL);
 		assert_int_equal(eca_prom_sample(m.f, bad[i], NULL, 0, 1, &e),
 		    ECA_ERR_INTERNAL);
@@ -151,8 +151,7 @@ test_special_values(void **state)
 	(void)state;
 	mem_open(&m);
 	assert_int_equal(eca_prom_sample(m.f, "a", NULL, 0, 1.0 / 0.0, &e), 0);
-	assert_int_equal(eca_prom_sample(m.f, "a", NULL, 0, -1.0 / 0.0, &e),
-	    0);
+	assert_int_equal(eca_prom_sample(m.f, "a", NULL, 0, -1.0 / 0.0, &e), 0);
 	assert_int_equal(eca_prom_sample(m.f, "a", NULL, 0, 0.0 / 0.0, &e), 0);
 	assert_int_equal(eca_prom_sample(m.f, "a", NULL, 0, 1e15, &e), 0);
 	s = mem_close(&m);
@@ -201,7 +200,7 @@ test_counters_ignore_unknown(void **state)
 	(void)state;
 	assert_non_null(m);
 	eca_metrics_init(m);
-	eca_metrics_refusal(m, 0);	      /* OK is no refusal */
+	eca_metrics_refusal(m, 0);	       /* OK is no refusal */
 	eca_metrics_refusal(m, ECA_ERR_LAST_); /* out of range */
 	eca_metrics_refusal(m, 12345);
 	eca_metrics_verdict(m, -5000);
@@ -259,27 +258,37 @@ test_exposition(void **state)
 	g.peer_open = -1;
 	assert_int_equal(eca_metrics_write(m, &g, &s, &len, &e), 0);
 	assert_int_equal(strlen(s), len);
-	assert_non_null(strstr(s, "eca_build_info{version=\"1.2.3\","
-				  "role=\"primary\"} 1\n"));
-	assert_non_null(strstr(s, "eca_enrollments_total{outcome=\"ENROLLED\"} 2\n"));
-	assert_non_null(strstr(s, "eca_enrollments_total{outcome=\"RENEWED\"} 0\n"));
+	assert_non_null(strstr(s,
+	    "eca_build_info{version=\"1.2.3\","
+	    "role=\"primary\"} 1\n"));
+	assert_non_null(
+	    strstr(s, "eca_enrollments_total{outcome=\"ENROLLED\"} 2\n"));
+	assert_non_null(
+	    strstr(s, "eca_enrollments_total{outcome=\"RENEWED\"} 0\n"));
 	assert_null(strstr(s, "outcome=\"NONE\""));
-	assert_non_null(strstr(s, "eca_refusals_total{reason=\"CONFLICT\"} 1\n"));
+	assert_non_null(
+	    strstr(s, "eca_refusals_total{reason=\"CONFLICT\"} 1\n"));
 	assert_null(strstr(s, "eca_refusals_total{reason=\"OK\"}"));
-	assert_non_null(strstr(s, "eca_channel_verdicts_total{reason=\"OK\"} 0\n"));
-	assert_non_null(strstr(s, "eca_tls_handshakes_total{listener=\"peer\","
-				  "result=\"failed\"} 1\n"));
+	assert_non_null(
+	    strstr(s, "eca_channel_verdicts_total{reason=\"OK\"} 0\n"));
+	assert_non_null(strstr(s,
+	    "eca_tls_handshakes_total{listener=\"peer\","
+	    "result=\"failed\"} 1\n"));
 	assert_non_null(strstr(s, "eca_hosts{state=\"ENROLLED\"} 3\n"));
 	assert_non_null(strstr(s, "eca_conflicts_waiting 1\n"));
 	assert_non_null(strstr(s, "eca_certificates_expiring 2\n"));
 	assert_non_null(strstr(s, "eca_writer_queue_depth 4\n"));
-	assert_non_null(strstr(s, "eca_commit_duration_seconds_bucket{le=\"0.0025\"} 1\n"));
-	assert_non_null(strstr(s, "eca_crl_age_seconds{issuer=\"CN=Test CA,"
-				  "O=\\\"x\\\"\",hash=\"abcd0123\"} 100\n"));
-	assert_non_null(strstr(s, "eca_roster_sync_age_seconds{primary="
-				  "\"primary.example\"} 10\n"));
-	assert_non_null(strstr(s, "eca_enrollment_state{primary=\"primary."
-				  "example\",state=\"enrolled\"} 1\n"));
+	assert_non_null(
+	    strstr(s, "eca_commit_duration_seconds_bucket{le=\"0.0025\"} 1\n"));
+	assert_non_null(strstr(s,
+	    "eca_crl_age_seconds{issuer=\"CN=Test CA,"
+	    "O=\\\"x\\\"\",hash=\"abcd0123\"} 100\n"));
+	assert_non_null(strstr(s,
+	    "eca_roster_sync_age_seconds{primary="
+	    "\"primary.example\"} 10\n"));
+	assert_non_null(strstr(s,
+	    "eca_enrollment_state{primary=\"primary."
+	    "example\",state=\"enrolled\"} 1\n"));
 	assert_null(strstr(s, "eca_peer_connections_open"));
 	free(s);
 	/* A client host: none of the primary's families. */
@@ -289,8 +298,9 @@ test_exposition(void **state)
 	assert_int_equal(eca_metrics_write(m, &g, &s, &len, &e), 0);
 	assert_null(strstr(s, "eca_enrollments_total"));
 	assert_null(strstr(s, "eca_hosts"));
-	assert_non_null(strstr(s, "eca_roster_sync_age_seconds{primary="
-				  "\"primary.example\"} +Inf\n"));
+	assert_non_null(strstr(s,
+	    "eca_roster_sync_age_seconds{primary="
+	    "\"primary.example\"} +Inf\n"));
 	assert_non_null(strstr(s, "state=\"not_enrolled\"} 1\n"));
 	free(s);
 	free(m);
