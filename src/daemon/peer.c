@@ -79,6 +79,10 @@ peer_conn_free(struct pconn *pc)
 {
 	struct peer_thread *t = pc->t;
 
+	if (pc->bev != NULL && !pc->tls_done) {
+		pc->tls_done = 1; /* counted once */
+		eca_metrics_handshake(&t->p->d->metrics, ECA_METRICS_PEER, 0);
+	}
 	if (pc->bev != NULL)
 		bufferevent_free(pc->bev);
 	pc->bev = NULL;
@@ -280,6 +284,8 @@ on_connected(struct pconn *pc)
 	size_t len = 0, i;
 	int r;
 
+	pc->tls_done = 1;
+	eca_metrics_handshake(&d->metrics, ECA_METRICS_PEER, 1);
 	memset(&h, 0, sizeof(h));
 	eca_err_clear(&e);
 	s = ecad_snap_get(d);
@@ -484,6 +490,8 @@ conn_new(struct peer_thread *t, evutil_socket_t fd, const struct sockaddr *sa,
 	pc->in_handshake = 1;
 	memcpy(pc->src, src, sizeof(pc->src));
 	pc->src_counted = src_counted;
+	atomic_fetch_add_explicit(&d->metrics.peer_connections, 1,
+	    memory_order_relaxed);
 	pc->next = t->conns;
 	if (t->conns != NULL)
 		t->conns->prev = pc;
@@ -870,6 +878,12 @@ peer_stop(struct ecad *d)
 		pthread_join(p->threads[i].thread, NULL);
 		p->threads[i].started = 0;
 	}
+}
+
+int64_t
+peer_open_now(struct ecad *d)
+{
+	return d->peer != NULL ? (int64_t)atomic_load(&d->peer->open) : -1;
 }
 
 void
