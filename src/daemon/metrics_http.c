@@ -77,8 +77,8 @@ scrape_crls(struct ecad *d, struct scrape *s)
 	size_t i, n = 0;
 
 	if (d->crls == NULL ||
-	    eca_crl_cache_list(d->crls, (time_t)s->g.now, &s->crls, &n,
-		NULL) != 0)
+	    eca_crl_cache_list(d->crls, (time_t)s->g.now, &s->crls, &n, NULL) !=
+		0)
 		return;
 	for (i = 0; i < n && i < sizeof(s->mcrl) / sizeof(s->mcrl[0]); i++) {
 		s->mcrl[i].issuer = s->crls[i].issuer;
@@ -87,6 +87,34 @@ scrape_crls(struct ecad *d, struct scrape *s)
 	}
 	s->g.crls = s->mcrl;
 	s->g.ncrls = i;
+}
+
+/*
+ * This host's own record in a roster (d's lock held): its state, lower
+ * case (metrics.h), or another certificate's, none, no roster yet.
+ */
+static const char *
+own_state(struct eca_host *h, struct eca_domain *d)
+{
+	static const char *const names[] = {[ECA_STATE_ENROLLED] = "enrolled",
+	    [ECA_STATE_CONFLICT] = "conflict",
+	    [ECA_STATE_REMOVED] = "removed",
+	    [ECA_STATE_BANNED] = "banned",
+	    [ECA_STATE_REVOKED] = "revoked"};
+	struct eca_roster_entry e;
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+
+	if (eca_roster_lookup_host(d->roster, h->cfg->client_name, &e) != 0)
+		return eca_roster_synced_at(d->roster) == 0 ? "unknown" :
+							      "not_enrolled";
+	if ((unsigned)e.state >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	if ((e.state == ECA_STATE_ENROLLED || e.state == ECA_STATE_CONFLICT) &&
+	    (h->cred == NULL ||
+		eca_roster_fp_from_hex(h->self.fingerprint, fp) != 0 ||
+		memcmp(fp, e.fingerprint, sizeof(fp)) != 0))
+		return "other_certificate";
+	return names[e.state];
 }
 
 /* This host's domains: roster version and age, its own enrollment. */
@@ -104,7 +132,7 @@ scrape_domains(struct ecad_snap *snap, struct scrape *s)
 		pthread_mutex_lock(&dm->lock);
 		s->dom[i].version = eca_roster_version(dm->roster);
 		s->dom[i].synced_at = eca_roster_synced_at(dm->roster);
-		s->dom[i].enrolled = dm->enrolled;
+		s->dom[i].state = own_state(snap->host, dm);
 		pthread_mutex_unlock(&dm->lock);
 	}
 	s->g.domains = s->dom;
@@ -112,8 +140,8 @@ scrape_domains(struct ecad_snap *snap, struct scrape *s)
 }
 
 int
-ecad_metrics_text(struct ecad *d, struct eca_store *rd, char **out,
-    size_t *len, struct eca_err *err)
+ecad_metrics_text(struct ecad *d, struct eca_store *rd, char **out, size_t *len,
+    struct eca_err *err)
 {
 	struct ecad_snap *snap = ecad_snap_get(d);
 	struct scrape *s;
@@ -192,9 +220,17 @@ mhttp_request_cb(struct evhttp_request *req, void *arg)
 	char *text = NULL;
 	size_t len = 0;
 
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET &&
+	    evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "GET, HEAD");
+		plain_reply(req, 405, "only GET /metrics is served here");
+		return;
+	}
 	if (path == NULL || strcmp(path, "/metrics") != 0) {
-		plain_reply(req, 404, "not found: only GET /metrics is served "
-				      "here (docs/metrics.md)");
+		plain_reply(req, 404,
+		    "not found: only GET /metrics is served "
+		    "here (docs/metrics.md)");
 		return;
 	}
 	eca_err_clear(&e);
@@ -228,7 +264,9 @@ metrics_http_bind(struct ecad *d, struct eca_err *err)
 	    (m->http = evhttp_new(m->base)) == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "cannot create the metrics listener's event loop");
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	/* Others reach the callback only to get a 405 (not libevent's 501). */
+	evhttp_set_allowed_methods(m->http,
+	    EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | ECAD_HTTP_METHODS);
 	evhttp_set_max_headers_size(m->http, ECAD_HEADERS_MAX);
 	evhttp_set_max_body_size(m->http, 0);
 	evhttp_set_timeout(m->http, d->cfg->request_timeout);
@@ -263,8 +301,8 @@ metrics_http_start(struct ecad *d, struct eca_err *err)
 	if (m == NULL)
 		return 0;
 	if (d->cfg->role == ECA_ROLE_PRIMARY &&
-	    (r = eca_store_open(d->cfg->db, ECA_STORE_READONLY, &m->rd,
-		 err)) != 0)
+	    (r = eca_store_open(d->cfg->db, ECA_STORE_READONLY, &m->rd, err)) !=
+		0)
 		return r;
 	if (pthread_create(&m->thread, NULL, mhttp_main, m) != 0)
 		return eca_err_set(err, ECA_ERR_INTERNAL,

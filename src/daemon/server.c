@@ -96,12 +96,13 @@ client_hello_cb(SSL *ssl, int *al, void *arg)
 static void
 info_cb(const SSL *ssl, int where, int ret)
 {
+	struct ecad *d;
 	struct ecad_conn *cn;
 
 	(void)ret;
 	if (!(where & SSL_CB_HANDSHAKE_DONE) ||
-	    (cn = SSL_get_ex_data(ssl, ecad_conn_index())) == NULL ||
-	    cn->hs_done)
+	    (d = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl))) == NULL ||
+	    (cn = SSL_get_ex_data(ssl, d->ssl_idx)) == NULL || cn->hs_done)
 		return;
 	cn->hs_done = 1;
 	eca_metrics_handshake(&cn->w->d->metrics, ECA_METRICS_API, 1);
@@ -147,6 +148,8 @@ void
 server_ctx_setup(struct ecad *d, SSL_CTX *ctx)
 {
 	SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, d);
+	/* info_cb's way to the connection's state (no other use of it). */
+	SSL_CTX_set_app_data(ctx, d);
 	SSL_CTX_set_info_callback(ctx, info_cb);
 	/*
 	 * A client's Certificate message is buffered whole before anything

@@ -452,14 +452,45 @@ write_primary(FILE *f, const struct eca_metrics *m,
 	return write_crls(f, g, err);
 }
 
+const char *const eca_metrics_own_states[] = {"enrolled", "conflict", "removed",
+    "banned", "revoked", "other_certificate", "not_enrolled", "unknown", NULL};
+
+/* eca_enrollment_state: 1 for the state each domain is in, 0 for others. */
+static int
+write_own_states(FILE *f, const struct eca_metrics_gauges *g,
+    struct eca_err *err)
+{
+	struct eca_label l[2] = {{"primary", NULL}, {"state", NULL}};
+	const char *st;
+	size_t i, j;
+	int r;
+
+	if ((r = eca_prom_family(f, "eca_enrollment_state", "gauge",
+		 "This host's own enrollment with a primary, as its roster "
+		 "says (1: the state it is in)",
+		 err)) != 0)
+		return r;
+	for (i = 0; i < g->ndomains; i++)
+		for (j = 0; (st = eca_metrics_own_states[j]) != NULL; j++) {
+			l[0].value = g->domains[i].primary;
+			l[1].value = st;
+			if ((r = eca_prom_sample(f, "eca_enrollment_state", l,
+				 2,
+				 g->domains[i].state != NULL &&
+				     strcmp(g->domains[i].state, st) == 0,
+				 err)) != 0)
+				return r;
+		}
+	return 0;
+}
+
 /* Every domain of this host: its roster and its own enrollment. */
 static int
 write_domains(FILE *f, const struct eca_metrics_gauges *g, struct eca_err *err)
 {
-	static const char *const st[] = {"enrolled", "not_enrolled"};
-	struct eca_label l[2] = {{"primary", NULL}, {"state", NULL}};
+	struct eca_label l[1] = {{"primary", NULL}};
 	const struct eca_metrics_domain *d;
-	size_t i, j;
+	size_t i;
 	int r;
 
 	if ((r = eca_prom_family(f, "eca_roster_version", "gauge",
@@ -485,21 +516,7 @@ write_domains(FILE *f, const struct eca_metrics_gauges *g, struct eca_err *err)
 			 err)) != 0)
 			return r;
 	}
-	if ((r = eca_prom_family(f, "eca_enrollment_state", "gauge",
-		 "This host's own enrollment with a primary (1: the state "
-		 "it is in)",
-		 err)) != 0)
-		return r;
-	for (i = 0; i < g->ndomains; i++)
-		for (j = 0; j < 2; j++) {
-			l[0].value = g->domains[i].primary;
-			l[1].value = st[j];
-			if ((r = eca_prom_sample(f, "eca_enrollment_state", l,
-				 2, (g->domains[i].enrolled != 0) == (j == 0),
-				 err)) != 0)
-				return r;
-		}
-	return 0;
+	return write_own_states(f, g, err);
 }
 
 int

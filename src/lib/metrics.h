@@ -96,8 +96,17 @@ struct eca_metrics_domain {
 	const char *primary;
 	int64_t version;   /* the roster's registry version */
 	int64_t synced_at; /* last complete sync, 0 never */
-	int enrolled;	   /* own enrollment, as the local state says */
+	/* This host's own enrollment: one of eca_metrics_own_states. */
+	const char *state;
 };
+
+/*
+ * The states eca_enrollment_state shows: the registry's (as the roster
+ * carries this host's record, lower case), "other_certificate" (the
+ * record holds another certificate than this host's), "not_enrolled"
+ * (no record), "unknown" (no roster yet).  NULL-terminated.
+ */
+extern const char *const eca_metrics_own_states[];
 
 /* What is read at scrape time.  Unset parts are left out. */
 struct eca_metrics_gauges {

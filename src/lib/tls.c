@@ -45,10 +45,19 @@ eca_tls_ctx_use_cred(SSL_CTX *ctx, const struct eca_cred *cred,
 {
 	int r = ECA_ERR_INTERNAL;
 
-	if (ctx == NULL || cred == NULL || cred->leaf == NULL ||
-	    cred->key == NULL || cred->trust == NULL) {
+	if (ctx == NULL || cred == NULL || cred->trust == NULL ||
+	    (cred->leaf == NULL) != (cred->key == NULL)) {
 		r = eca_err_set(err, ECA_ERR_INTERNAL,
 		    "incomplete credentials for a TLS context");
+		goto out;
+	}
+	/*
+	 * A trust store alone: a client without a certificate, for public
+	 * calls (`eca health` by a user who may not read the key).
+	 */
+	if (cred->leaf == NULL) {
+		SSL_CTX_set1_cert_store(ctx, cred->trust);
+		r = 0;
 		goto out;
 	}
 	if (SSL_CTX_use_certificate(ctx, cred->leaf) != 1) {

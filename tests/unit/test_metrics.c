@@ -227,7 +227,7 @@ test_exposition(void **state)
 {
 	struct eca_metrics *m = calloc(1, sizeof(*m));
 	struct eca_metrics_crl crl = {"CN=Test CA,O=\"x\"", "abcd0123", 900};
-	struct eca_metrics_domain dom = {"primary.example", 7, 990, 1};
+	struct eca_metrics_domain dom = {"primary.example", 7, 990, "enrolled"};
 	struct eca_metrics_gauges g;
 	struct eca_err e;
 	char *s;
@@ -294,7 +294,7 @@ test_exposition(void **state)
 	/* A client host: none of the primary's families. */
 	g.role = "client";
 	dom.synced_at = 0;
-	dom.enrolled = 0;
+	dom.state = "not_enrolled";
 	assert_int_equal(eca_metrics_write(m, &g, &s, &len, &e), 0);
 	assert_null(strstr(s, "eca_enrollments_total"));
 	assert_null(strstr(s, "eca_hosts"));
@@ -302,6 +302,7 @@ test_exposition(void **state)
 	    "eca_roster_sync_age_seconds{primary="
 	    "\"primary.example\"} +Inf\n"));
 	assert_non_null(strstr(s, "state=\"not_enrolled\"} 1\n"));
+	assert_non_null(strstr(s, "state=\"enrolled\"} 0\n"));
 	free(s);
 	free(m);
 }
