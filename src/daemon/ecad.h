@@ -300,8 +300,6 @@ int peer_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
 int peer_start(struct ecad *d, struct eca_err *err) ECA_WUR;
 void peer_stop(struct ecad *d);
 void peer_free(struct ecad *d);
-/* Peer listener connections open now; -1 without a peer listener. */
-int64_t peer_open_now(struct ecad *d);
 
 /*
  * crlsync.c: the CRL refresh thread (after crl_start; none when

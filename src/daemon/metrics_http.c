@@ -155,7 +155,10 @@ ecad_metrics_text(struct ecad *d, struct eca_store *rd, char **out, size_t *len,
 	s->g.role = eca_config_role_name(d->cfg->role);
 	s->g.version = ECA_VERSION;
 	s->g.now = (int64_t)time(NULL);
-	s->g.peer_open = peer_open_now(d);
+	/* peer_desc is set at bind, before any thread: read-only since. */
+	s->g.peer_open = d->peer_desc[0] != '\0' ?
+	    (int64_t)atomic_load(&d->metrics.peer_open) :
+	    -1;
 	if (d->cfg->role == ECA_ROLE_PRIMARY) {
 		scrape_registry(d, rd, s);
 		s->g.have_writer = d->writer != NULL;

@@ -107,6 +107,8 @@ peer_conn_free(struct pconn *pc)
 	peer_park_release(pc);
 	if (pc->src_counted)
 		ecad_keymap_put(t->p->srcmap, pc->src);
+	atomic_fetch_sub_explicit(&t->p->d->metrics.peer_open, 1,
+	    memory_order_relaxed);
 	atomic_fetch_sub(&t->p->open, 1);
 	free(pc);
 }
@@ -491,6 +493,8 @@ conn_new(struct peer_thread *t, evutil_socket_t fd, const struct sockaddr *sa,
 	memcpy(pc->src, src, sizeof(pc->src));
 	pc->src_counted = src_counted;
 	atomic_fetch_add_explicit(&d->metrics.peer_connections, 1,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&d->metrics.peer_open, 1,
 	    memory_order_relaxed);
 	pc->next = t->conns;
 	if (t->conns != NULL)
@@ -878,12 +882,6 @@ peer_stop(struct ecad *d)
 		pthread_join(p->threads[i].thread, NULL);
 		p->threads[i].started = 0;
 	}
-}
-
-int64_t
-peer_open_now(struct ecad *d)
-{
-	return d->peer != NULL ? (int64_t)atomic_load(&d->peer->open) : -1;
 }
 
 void

@@ -71,6 +71,7 @@ struct eca_metrics {
 	/* Channel verdicts on the peer listener by reason (OK: accepted). */
 	atomic_ullong verdicts[ECA_METRICS_NCODES];
 	atomic_ullong peer_connections; /* accepted by the peer listener */
+	atomic_llong peer_open;		/* ... and open now */
 	/* Primary: the writer's durable group commits, in seconds. */
 	struct eca_hist commit;
 };

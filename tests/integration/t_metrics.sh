@@ -227,6 +227,10 @@ c_media_host_metrics() {
 	    { fail "no peer handshake counted"; return 1; }
 	[ "$(sample 'eca_channel_verdicts_total{reason=OK}')" -ge 1 ] ||
 	    { fail "no accepted channel verdict counted"; return 1; }
+	[ "$(sample 'eca_peer_connections_total{}')" -ge 1 ] ||
+	    { fail "no peer connection counted"; return 1; }
+	[ "$(sample 'eca_peer_connections_open{}')" -ge 0 ] ||
+	    { fail "peer connections open: $(sample 'eca_peer_connections_open{}')"; return 1; }
 	# None of the primary's families on a media host.
 	expect_eq "$(sample 'eca_hosts{state=ENROLLED}')" absent "eca_hosts on a media host"
 }
