@@ -318,8 +318,10 @@ one(FILE *f, const char *name, const char *type, const char *help, double v,
 	return eca_prom_sample(f, name, NULL, 0, v, err);
 }
 
+/* The API listener's only on a primary, which alone has one. */
 static int
-write_handshakes(FILE *f, const struct eca_metrics *m, struct eca_err *err)
+write_handshakes(FILE *f, const struct eca_metrics *m, int primary,
+    struct eca_err *err)
 {
 	static const char *const lname[] = {"api", "peer"};
 	static const char *const rname[] = {"ok", "failed"};
@@ -331,7 +333,8 @@ write_handshakes(FILE *f, const struct eca_metrics *m, struct eca_err *err)
 	if ((r = eca_prom_family(f, name, "counter",
 		 "TLS handshakes by listener and result", err)) != 0)
 		return r;
-	for (i = 0; i < ECA_METRICS_NLISTENERS; i++)
+	for (i = primary ? 0 : ECA_METRICS_PEER; i < ECA_METRICS_NLISTENERS;
+	     i++)
 		for (j = 0; j < 2; j++) {
 			l[0].value = lname[i];
 			l[1].value = rname[j];
@@ -349,12 +352,12 @@ write_common(FILE *f, const struct eca_metrics *m,
     const struct eca_metrics_gauges *g, struct eca_err *err)
 {
 	struct eca_label bl[2] = {{"version", g->version}, {"role", g->role}};
-	int r;
+	int r, primary = g->role != NULL && strcmp(g->role, "primary") == 0;
 
 	if ((r = eca_prom_family(f, "eca_build_info", "gauge",
 		 "eca's version and this host's role (always 1)", err)) != 0 ||
 	    (r = eca_prom_sample(f, "eca_build_info", bl, 2, 1, err)) != 0 ||
-	    (r = write_handshakes(f, m, err)) != 0 ||
+	    (r = write_handshakes(f, m, primary, err)) != 0 ||
 	    (r = one(f, "eca_busy_replies_total", "counter",
 		 "429 BUSY replies (storm control)",
 		 (double)atomic_load(&m->busy), err)) != 0 ||

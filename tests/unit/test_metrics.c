@@ -298,6 +298,8 @@ test_exposition(void **state)
 	assert_int_equal(eca_metrics_write(m, &g, &s, &len, &e), 0);
 	assert_null(strstr(s, "eca_enrollments_total"));
 	assert_null(strstr(s, "eca_hosts"));
+	assert_null(strstr(s, "listener=\"api\""));
+	assert_non_null(strstr(s, "listener=\"peer\",result=\"failed\"} 1\n"));
 	assert_non_null(strstr(s,
 	    "eca_roster_sync_age_seconds{primary="
 	    "\"primary.example\"} +Inf\n"));
