@@ -145,6 +145,10 @@ eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 	int r = ECA_ERR_INTERNAL;
 
 	*out = NULL;
+	/* A server always shows a certificate (a client may go without). */
+	if (cred == NULL || cred->leaf == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "incomplete credentials for a TLS server context");
 	if ((r = new_ctx(libctx, TLS_server_method(), "server", cred, &ctx,
 		 err)) != 0)
 		goto out;
