@@ -75,6 +75,13 @@ int cli_usage(struct cli *cli, const char *fmt, ...) ECA_PRINTF(2, 3);
  * error has been printed and the exit code is returned (0 on success).
  */
 int cli_config(struct cli *cli);
+/*
+ * A client of ep for public calls (GET /v1/health): with this host's
+ * credentials, or when this user may not read the private key, with the
+ * trust store alone (no client certificate; the key is never opened).
+ */
+int cli_public_client(struct cli *cli, const struct eca_endpoint *ep,
+    struct eca_client **out);
 int cli_cred(struct cli *cli);
 /*
  * The SERVER entry named name (NULL: the first).  On failure prints the

@@ -99,7 +99,7 @@ cmd_health_server(struct cli *cli, const struct cli_args *a)
 
 	/* Anything but an answer is UNKNOWN to a monitoring system. */
 	if (cli_server(cli, cli_opt(a, "--server"), &ep) != 0 ||
-	    cli_tls_client(cli, ep, &c) != 0)
+	    cli_public_client(cli, ep, &c) != 0)
 		goto out;
 	eca_err_clear(&err);
 	r = eca_client_call(c, "GET", "/v1/health", NULL, &status, &resp, &err);

@@ -4,6 +4,7 @@
  * primary servers, one row per SERVER line.  One primary failing does not
  * stop the others.
  */
+#include <errno.h>
 #include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "crl.h"
@@ -69,6 +71,38 @@ roster_cell(const struct row *w, char *buf, size_t len)
 		snprintf(buf, len, "%zu hosts, %" PRId64 " s old",
 		    w->roster_hosts, age < 0 ? 0 : age);
 	return buf;
+}
+
+/*
+ * A user who may not read the private key (a monitoring account): say
+ * what it can use instead, rather than OpenSSL's words about the key.
+ */
+static int
+unprivileged(struct cli *cli)
+{
+	const struct eca_endpoint *m = &cli->cfg->metrics_listen;
+	char where[300];
+
+	if (cli->cfg->key_path == NULL ||
+	    access(cli->cfg->key_path, R_OK) == 0 || errno != EACCES)
+		return 0;
+	if (m->host != NULL)
+		snprintf(where, sizeof(where),
+		    "GET http://%s%s%s:%s/metrics (METRICS_LISTEN)",
+		    strchr(m->host, ':') != NULL ? "[" : "", m->host,
+		    strchr(m->host, ':') != NULL ? "]" : "",
+		    m->port != NULL ? m->port : "");
+	else
+		snprintf(where, sizeof(where),
+		    "GET /metrics once METRICS_LISTEN is set in ecad's "
+		    "configuration");
+	return out_error(cli->json, ECA_ERR_UNREADABLE,
+	    "eca status asks each primary with this host's certificate, and "
+	    "this user may not read its private key %s (run it as root or "
+	    "as the daemon's user); without the key, `eca health` shows a "
+	    "primary's health and %s this host's enrollment state and "
+	    "roster age (docs/metrics.md)",
+	    cli->cfg->key_path, where);
 }
 
 /* Status of a record as the table shows it. */
@@ -336,7 +370,7 @@ cmd_status(struct cli *cli, const struct cli_args *a)
 	if (only != NULL && (r = cli_server(cli, only, &one)) != 0)
 		return r;
 	/* Without this host's credentials no primary can be asked. */
-	if ((r = cli_cred(cli)) != 0)
+	if ((r = unprivileged(cli)) != 0 || (r = cli_cred(cli)) != 0)
 		return r;
 	if (cli_url_escape(cli->cfg->client_name, esc, sizeof(esc)) != 0)
 		return out_error(cli->json, ECA_ERR_CONFIG,

@@ -120,6 +120,38 @@ cli_tls_client(struct cli *cli, const struct eca_endpoint *ep,
 }
 
 int
+cli_public_client(struct cli *cli, const struct eca_endpoint *ep,
+    struct eca_client **out)
+{
+	struct eca_err err;
+	int r;
+
+	*out = NULL;
+	if ((r = cli_config(cli)) != 0)
+		return r;
+	if (cli->cred != NULL || cli->cfg->key_path == NULL ||
+	    access(cli->cfg->key_path, R_OK) == 0 || errno != EACCES)
+		return cli_tls_client(cli, ep, out);
+	/* Not allowed to read the key: the trust store is enough here. */
+	eca_err_clear(&err);
+	if ((cli->cred = calloc(1, sizeof(*cli->cred))) == NULL)
+		return out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
+	if (cli->cfg->trust_store_path == NULL ||
+	    eca_x509_load_trust(NULL, cli->cfg->trust_store_path,
+		&cli->cred->trust, &err) != 0 ||
+	    eca_x509_trust_set_partial(cli->cred->trust,
+		cli->cfg->trust_partial_chain, &err) != 0 ||
+	    eca_client_new_tls(ep, cli->cred, CLI_TIMEOUT_MS, out, &err) != 0) {
+		if (err.code == 0)
+			eca_err_set(&err, ECA_ERR_CONFIG,
+			    "ECA_TRUST_STORE_PATH is not set");
+		return out_error_err(cli->json,
+		    "cannot set up a client with the trust store alone", &err);
+	}
+	return 0;
+}
+
+int
 cli_host(struct cli *cli, const char *what, struct eca_host **out)
 {
 	struct eca_err err, why;

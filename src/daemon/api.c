@@ -173,6 +173,7 @@ reply_errorv(struct api_call *c, int status, int code,
 	if (status == 0)
 		status = eca_err_http_status(code);
 	atomic_fetch_add(&c->d->stats.refusals, 1);
+	eca_metrics_refusal(&c->d->metrics, code);
 	if (stranger(c, code)) {
 		source_addr(c, addr, sizeof(addr));
 		counted =
@@ -193,6 +194,7 @@ reply_errorv(struct api_call *c, int status, int code,
 		snprintf(ra, sizeof(ra), "%d", c->d->cfg->busy_retry_after);
 		evhttp_add_header(h, "Retry-After", ra);
 		atomic_fetch_add(&c->d->stats.busy, 1);
+		atomic_fetch_add(&c->d->metrics.busy, 1);
 	}
 	body = eca_wire_error(code, msg);
 	if (body != NULL && rec != NULL)
@@ -361,6 +363,26 @@ ask_admin(void *arg)
 	return call_admin(arg);
 }
 
+/* Is the caller a METRICS_IDENTITY?  (Read-only: GET /metrics.) */
+static int
+ask_metrics(void *arg)
+{
+	struct api_call *c = arg;
+	const struct eca_config *cfg = c->snap->cfg;
+	size_t i;
+
+	if (c->control || call_peer(c, NULL) != 0)
+		return 0;
+	for (i = 0; i < cfg->nmetrics_ids; i++)
+		if (eca_x509_identity_matches(c->conn->leaf, cfg->identity,
+			cfg->metrics_ids[i], NULL) == 0) {
+			snprintf(c->actor, sizeof(c->actor), "%s",
+			    cfg->metrics_ids[i]);
+			return 1;
+		}
+	return 0;
+}
+
 static int
 ask_names(void *arg, const char *host)
 {
@@ -404,6 +426,7 @@ admit(struct api_call *c, const struct api_route *rt)
 	who.peer = ask_peer;
 	who.admin = ask_admin;
 	who.names = ask_names;
+	who.metrics = ask_metrics;
 	who.arg = c;
 	eca_err_clear(&e);
 	if ((r = api_access_check(rt, &who, &granted, &e)) != 0) {
@@ -477,6 +500,10 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	c->w->inflight--;
 	c->journaled = 1; /* by the writer, with the group */
+	if (op->type == ECA_OP_ENROLL &&
+	    (op->status == 0 || op->status == ECA_ERR_CONFLICT))
+		eca_metrics_enroll(&c->d->metrics,
+		    op->status == 0 ? op->outcome : ECA_OUTCOME_CONFLICT);
 	if (op->status == ECA_ERR_CONFLICT)
 		api_reply_error_status(c, 0, op->status, &op->rec, "%s",
 		    op->err.msg);

@@ -131,6 +131,7 @@ api_h_enroll(struct api_call *c)
 	}
 	/* Nothing to write: answered here, without the writer. */
 	if (r == 0 && outcome == ECA_OUTCOME_UNCHANGED) {
+		eca_metrics_enroll(&c->d->metrics, outcome);
 		reply_enroll(c, 200, eca_outcome_name(outcome), 0, &rec);
 		return;
 	}

@@ -12,6 +12,8 @@
 const struct api_route api_routes[] = {
     {EVHTTP_REQ_GET, "/v1/health", API_PUBLIC, 0, API_COUNT_NONE, api_h_health},
     {EVHTTP_REQ_GET, "/v1/stats", API_ADMIN, 0, API_COUNT_NONE, api_h_stats},
+    /* Prometheus (docs/metrics.md); also on METRICS_LISTEN, plain HTTP. */
+    {EVHTTP_REQ_GET, "/metrics", API_METRICS, 0, API_COUNT_NONE, api_h_metrics},
     /* Peers judge each other with it: any host the peer check admits. */
     {EVHTTP_REQ_GET, "/v1/roster", API_HOST, 0, API_COUNT_ROSTER, api_h_roster},
     {EVHTTP_REQ_GET, "/v1/enrollments", API_ADMIN, 0, API_COUNT_NONE,
@@ -119,6 +121,20 @@ api_access_check(const struct api_route *rt, const struct api_caller *who,
 		    "does not name %s: a host may only see or remove its own "
 		    "enrollment (administrators: see ADMIN_IDENTITY)",
 		    who->host);
+	case API_METRICS:
+		if (who->admin(who->arg)) {
+			*granted = API_ADMIN;
+			return 0;
+		}
+		if (who->metrics != NULL && who->metrics(who->arg)) {
+			*granted = API_METRICS;
+			return 0;
+		}
+		return eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "your certificate's identity may not read the metrics "
+		    "of primary %s (add it to METRICS_IDENTITY on the "
+		    "primary, or scrape METRICS_LISTEN on the primary itself)",
+		    who->primary);
 	case API_ADMIN:
 		if (who->admin(who->arg)) {
 			*granted = API_ADMIN;

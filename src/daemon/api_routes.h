@@ -26,6 +26,7 @@
  *   TLS, no certificate or one the peer check refuses     PUBLIC
  *   TLS, a certificate that passes the peer check         HOST
  *   ... that names the host NAME in the path              SELF
+ *   ... whose identity is a METRICS_IDENTITY              METRICS
  *   ... whose identity is an ADMIN_IDENTITY               ADMIN
  *   control socket, any other uid                         PUBLIC
  *   control socket, root or ecad's own uid                CONTROL
@@ -37,6 +38,12 @@ enum api_access {
 	API_PUBLIC,
 	API_HOST,
 	API_SELF, /* only on a route with a "*" (the NAME) */
+	/*
+	 * Read-only monitoring (GET /metrics): a METRICS_IDENTITY, or an
+	 * administrator.  A METRICS_IDENTITY is no administrator: 403 on
+	 * every ADMIN route.
+	 */
+	API_METRICS,
 	API_ADMIN,
 	API_CONTROL, /* the control socket only (no route yet) */
 };
@@ -97,6 +104,7 @@ struct api_caller {
 	const char *host;    /* the host NAME in the path, or "" */
 	int (*peer)(void *arg, struct eca_err *err);
 	int (*admin)(void *arg);		   /* 1: an ADMIN_IDENTITY */
+	int (*metrics)(void *arg);		   /* 1: a METRICS_IDENTITY */
 	int (*names)(void *arg, const char *host); /* 1: names host */
 	void *arg;
 };
@@ -112,6 +120,7 @@ int api_access_check(const struct api_route *rt, const struct api_caller *who,
 
 /* The handlers, one per route (api_status.c, api_enroll.c, api_registry.c). */
 api_handler api_h_health, api_h_stats, api_h_roster;
+api_handler api_h_metrics; /* metrics_http.c */
 api_handler api_h_enroll;
 api_handler api_h_list, api_h_show, api_h_remove, api_h_history, api_h_approve,
     api_h_reject, api_h_ban, api_h_unban, api_h_maps, api_h_map_add,

@@ -265,18 +265,22 @@ start(struct ecad *d, struct eca_err *err)
 		/* Every role: the peer listener (peer.c). */
 		if ((r = ensure_state_dir(d, err)) != 0 ||
 		    (r = peer_bind(d, err)) != 0 ||
+		    (r = metrics_http_bind(d, err)) != 0 ||
 		    (r = ecad_pidfile_write(d, err)) != 0 ||
 		    (r = ecad_drop_privileges(d, err)) != 0 ||
 		    (r = crl_start(d, err)) != 0 ||
 		    (r = crlsync_start(d, err)) != 0)
 			return r;
-		return peer_start(d, err);
+		if ((r = peer_start(d, err)) != 0)
+			return r;
+		return metrics_http_start(d, err);
 	}
 	if ((d->ssl_idx = ecad_conn_index()) < 0)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot register the connection state with OpenSSL");
 	if ((r = open_registry(d, err)) != 0 ||
 	    (r = server_bind(d, err)) != 0 || (r = peer_bind(d, err)) != 0 ||
+	    (r = metrics_http_bind(d, err)) != 0 ||
 	    (r = control_bind(d, err)) != 0 ||
 	    (r = ecad_pidfile_write(d, err)) != 0 ||
 	    (r = ecad_drop_privileges(d, err)) != 0)
@@ -286,9 +290,9 @@ start(struct ecad *d, struct eca_err *err)
 	if ((r = writer_start(d, d->wstore, &d->writer, err)) != 0)
 		return r;
 	d->wstore = NULL; /* the writer owns it */
-	if ((r = server_start(d, err)) != 0)
+	if ((r = server_start(d, err)) != 0 || (r = peer_start(d, err)) != 0)
 		return r;
-	return peer_start(d, err);
+	return metrics_http_start(d, err);
 }
 
 static void
@@ -329,6 +333,7 @@ announce_ready(struct ecad *d)
 static void
 shutdown_all(struct ecad *d)
 {
+	metrics_http_stop(d);
 	peer_stop(d);
 	peer_free(d);
 	server_stop(d);
@@ -399,6 +404,7 @@ main(int argc, char **argv)
 	int rc = 1;
 
 	memset(&d, 0, sizeof(d));
+	eca_metrics_init(&d.metrics);
 	d.ready_fd = -1;
 	d.ctl_fd = -1;
 	pthread_mutex_init(&d.snap_lock, NULL);

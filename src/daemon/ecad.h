@@ -36,6 +36,7 @@
 #include "config.h"
 #include "enroll.h"
 #include "err.h"
+#include "metrics.h"
 #include "store.h"
 #include "x509.h"
 
@@ -183,6 +184,8 @@ struct ecad {
 	struct ecad_peer *peer;	      /* the peer listener (peer.c) */
 	struct ecad_crlsync *crlsync; /* the CRL refresh thread (crlsync.c) */
 	char peer_desc[300];	      /* its "HOST:PORT", "" if none */
+	struct eca_metrics metrics;   /* GET /metrics (metrics.h) */
+	struct ecad_metrics_http *mhttp; /* METRICS_LISTEN (metrics_http.c) */
 };
 
 /* Per-TLS-connection state, hung on the SSL (ex_data). */
@@ -191,6 +194,7 @@ struct ecad_conn {
 	int over_cap;	       /* refused at its ClientHello */
 	int in_handshake;      /* holds a MAX_HANDSHAKES slot */
 	int over_handshakes;   /* answered 429 BUSY, then closed */
+	int hs_done;	       /* its TLS handshake completed (metrics) */
 	int checked;	       /* the peer check ran (cached) */
 	uint64_t checked_snap; /* ... with this snapshot's trust */
 	uint64_t checked_crls; /* ... and this CRL cache generation */
@@ -306,6 +310,20 @@ void peer_free(struct ecad *d);
 struct ecad_crlsync;
 int crlsync_start(struct ecad *d, struct eca_err *err) ECA_WUR;
 void crlsync_stop(struct ecad *d);
+
+/*
+ * metrics_http.c: GET /metrics.  ecad_metrics_text writes the exposition
+ * (rd: a read connection of the registry, primary; NULL elsewhere) into
+ * *out (caller frees).  METRICS_LISTEN's plain HTTP listener: bound
+ * before privileges are dropped (no-op without it), started after, and
+ * stopped (its thread joined) before the writer and the peer listener.
+ */
+struct ecad_metrics_http;
+int ecad_metrics_text(struct ecad *d, struct eca_store *rd, char **out,
+    size_t *len, struct eca_err *err) ECA_WUR;
+int metrics_http_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
+int metrics_http_start(struct ecad *d, struct eca_err *err) ECA_WUR;
+void metrics_http_stop(struct ecad *d);
 
 /* control.c: the UNIX control socket. */
 int control_bind(struct ecad *d, struct eca_err *err) ECA_WUR;

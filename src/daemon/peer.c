@@ -79,6 +79,10 @@ peer_conn_free(struct pconn *pc)
 {
 	struct peer_thread *t = pc->t;
 
+	if (pc->bev != NULL && !pc->tls_done) {
+		pc->tls_done = 1; /* counted once */
+		eca_metrics_handshake(&t->p->d->metrics, ECA_METRICS_PEER, 0);
+	}
 	if (pc->bev != NULL)
 		bufferevent_free(pc->bev);
 	pc->bev = NULL;
@@ -103,6 +107,8 @@ peer_conn_free(struct pconn *pc)
 	peer_park_release(pc);
 	if (pc->src_counted)
 		ecad_keymap_put(t->p->srcmap, pc->src);
+	atomic_fetch_sub_explicit(&t->p->d->metrics.peer_open, 1,
+	    memory_order_relaxed);
 	atomic_fetch_sub(&t->p->open, 1);
 	free(pc);
 }
@@ -280,6 +286,8 @@ on_connected(struct pconn *pc)
 	size_t len = 0, i;
 	int r;
 
+	pc->tls_done = 1;
+	eca_metrics_handshake(&d->metrics, ECA_METRICS_PEER, 1);
 	memset(&h, 0, sizeof(h));
 	eca_err_clear(&e);
 	s = ecad_snap_get(d);
@@ -484,6 +492,10 @@ conn_new(struct peer_thread *t, evutil_socket_t fd, const struct sockaddr *sa,
 	pc->in_handshake = 1;
 	memcpy(pc->src, src, sizeof(pc->src));
 	pc->src_counted = src_counted;
+	atomic_fetch_add_explicit(&d->metrics.peer_connections, 1,
+	    memory_order_relaxed);
+	atomic_fetch_add_explicit(&d->metrics.peer_open, 1,
+	    memory_order_relaxed);
 	pc->next = t->conns;
 	if (t->conns != NULL)
 		t->conns->prev = pc;

@@ -68,6 +68,7 @@ struct pconn {
 	int dead;      /* closed while JUDGING */
 	int echo;      /* PING/CONSOLE/CONTROL */
 	int throttled; /* reading paused: output is full */
+	int tls_done;  /* its TLS handshake completed (metrics) */
 	char addr[INET6_ADDRSTRLEN + 8];
 	/* Judge input (set by the I/O thread before queueing). */
 	struct eca_channel_client_hello hello;

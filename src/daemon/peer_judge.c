@@ -230,6 +230,8 @@ peer_judged_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	peer_handshake_done(pc);
+	eca_metrics_verdict(&pc->t->p->d->metrics,
+	    pc->v.accept ? 0 : pc->v.code);
 	log_verdict(pc);
 	eca_err_clear(&e);
 	if ((r = eca_channel_verdict_encode(&pc->v, &buf, &len, &e)) != 0 ||

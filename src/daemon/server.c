@@ -61,6 +61,8 @@ conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	/* The SSL is freed with its bufferevent: the connection is closed. */
 	cn->w->conns--;
 	atomic_fetch_sub(&cn->w->d->stats.open, 1);
+	if (!cn->hs_done)
+		eca_metrics_handshake(&cn->w->d->metrics, ECA_METRICS_API, 0);
 	server_handshake_done(cn);
 	if (cn->src_counted)
 		ecad_keymap_put(cn->w->d->srcmap, cn->src);
@@ -88,6 +90,22 @@ client_hello_cb(SSL *ssl, int *al, void *arg)
 		return SSL_CLIENT_HELLO_ERROR;
 	}
 	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* A completed handshake, counted once (TLS 1.3 tickets call again). */
+static void
+info_cb(const SSL *ssl, int where, int ret)
+{
+	struct ecad *d;
+	struct ecad_conn *cn;
+
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_DONE) ||
+	    (d = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl))) == NULL ||
+	    (cn = SSL_get_ex_data(ssl, d->ssl_idx)) == NULL || cn->hs_done)
+		return;
+	cn->hs_done = 1;
+	eca_metrics_handshake(&cn->w->d->metrics, ECA_METRICS_API, 1);
 }
 
 void
@@ -130,6 +148,9 @@ void
 server_ctx_setup(struct ecad *d, SSL_CTX *ctx)
 {
 	SSL_CTX_set_client_hello_cb(ctx, client_hello_cb, d);
+	/* info_cb's way to the connection's state (no other use of it). */
+	SSL_CTX_set_app_data(ctx, d);
+	SSL_CTX_set_info_callback(ctx, info_cb);
 	/*
 	 * A client's Certificate message is buffered whole before anything
 	 * can judge it: bound it (OpenSSL's default is 100 KiB; the chain

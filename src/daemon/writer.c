@@ -272,6 +272,16 @@ audit_only(struct ecad_writer *wr, struct audit_item *items)
 		    k, e.msg);
 }
 
+/* The monotonic clock in microseconds, for the commit histogram. */
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void
 writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
     struct audit_item *items)
@@ -279,6 +289,7 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 	struct group g;
 	struct eca_err err;
 	size_t i, wrote = 0;
+	uint64_t t0;
 	int r;
 
 	if (n == 0) {
@@ -291,7 +302,10 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 	memset(&g, 0, sizeof(g));
 	g.wr = wr;
 	g.items = items;
+	t0 = mono_us();
 	r = eca_registry_apply_hook(wr->st, wr->ops, n, audit_hook, &g, &err);
+	if (r == 0)
+		eca_hist_observe(&wr->d->metrics.commit, mono_us() - t0);
 	pthread_mutex_lock(&wr->lock);
 	wr->last_code = r;
 	pthread_mutex_unlock(&wr->lock);

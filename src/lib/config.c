@@ -323,11 +323,12 @@ set_endpoint_entry(struct pstate *ps, const struct keyword *kw,
 static int
 set_admin(struct pstate *ps, const struct keyword *kw, const char *value)
 {
-	struct eca_config *cfg = ps->cfg;
 	char name[ECA_HOSTNAME_MAX_LEN + 1];
+	size_t *n;
+	char **ids = eca_config_idlist(ps->cfg, kw, &n);
 	int r;
 
-	if (cfg->nadmins >= ECA_MAX_ADMINS)
+	if (*n >= ECA_MAX_ADMINS)
 		return eca_config_perr(ps, "too many %s entries (at most %d)",
 		    kw->name, ECA_MAX_ADMINS);
 	/*
@@ -341,9 +342,9 @@ set_admin(struct pstate *ps, const struct keyword *kw, const char *value)
 			return r;
 		value = name;
 	}
-	if ((cfg->admins[cfg->nadmins] = strdup(value)) == NULL)
+	if ((ids[*n] = strdup(value)) == NULL)
 		return eca_config_nomem(ps);
-	cfg->nadmins++;
+	(*n)++;
 	return 0;
 }
 
@@ -725,7 +726,8 @@ out:
 static void
 field_free(struct eca_config *cfg, const struct keyword *kw)
 {
-	size_t i;
+	size_t i, *n;
+	char **ids;
 
 	switch (kw->type) {
 	case KW_STRING:
@@ -746,8 +748,9 @@ field_free(struct eca_config *cfg, const struct keyword *kw)
 			eca_config_endpoint_clear(&cfg->peers[i]);
 		break;
 	case KW_ADMIN:
-		for (i = 0; i < cfg->nadmins; i++)
-			free(cfg->admins[i]);
+		ids = eca_config_idlist(cfg, kw, &n);
+		for (i = 0; i < *n; i++)
+			free(ids[i]);
 		break;
 	case KW_BOOL:
 	case KW_INT:

@@ -86,6 +86,11 @@ struct eca_config {
 	enum eca_identity identity;	/* ECA_IDENTITY */
 	char *admins[ECA_MAX_ADMINS];	/* ADMIN_IDENTITY */
 	size_t nadmins;
+	/* METRICS_IDENTITY: may read GET /metrics, nothing else. */
+	char *metrics_ids[ECA_MAX_ADMINS];
+	size_t nmetrics_ids;
+	/* METRICS_LISTEN: plain HTTP /metrics, loopback only; host NULL: none. */
+	struct eca_endpoint metrics_listen;
 	char *audit_log;		/* AUDIT_LOG */
 	int allow_forced_reenrollment;	/* ECA_ALLOW_FORCED_REENROLLMENT */
 	char *control_socket;		/* CONTROL_SOCKET */

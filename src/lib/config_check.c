@@ -8,6 +8,8 @@
 #include "config_impl.h"
 #include "text.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,26 @@ missing_creds(const struct eca_config *cfg, char *buf, size_t size)
 					    "");
 }
 
+/*
+ * METRICS_LISTEN serves plain HTTP without any authentication: on this
+ * machine only.  1 when host is a loopback address or "localhost".
+ */
+static int
+loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		    (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return 0;
+}
+
 /* Rules about the file as a whole. */
 static int
 validate(struct pstate *ps)
@@ -102,6 +124,15 @@ validate(struct pstate *ps)
 		return eca_config_perr(ps,
 		    "ECA_KEY_PASSPHRASEFILE requires "
 		    "ECA_PRIVATE_KEY_PATH");
+	if (cfg->metrics_listen.host != NULL &&
+	    !loopback(cfg->metrics_listen.host))
+		return eca_config_perr(ps,
+		    "METRICS_LISTEN = %s is not a loopback address: the "
+		    "metrics listener is plain HTTP without authentication, "
+		    "so it listens on this machine only (use 127.0.0.1:PORT "
+		    "or [::1]:PORT; remote scrapers use GET /metrics on "
+		    "API_LISTEN with a METRICS_IDENTITY certificate)",
+		    cfg->metrics_listen.host);
 	return 0;
 }
 

@@ -67,6 +67,9 @@ struct keyword {
 
 /* In the order of the dump; STATE_DIR before the keys derived from it. */
 extern const struct keyword eca_config_keywords[];
+/* The list a KW_ADMIN keyword fills, and its count in *n. */
+char **eca_config_idlist(struct eca_config *cfg, const struct keyword *kw,
+    size_t **n);
 extern const size_t eca_config_nkeywords;
 
 /* The row of the key of len bytes at name, and its index; NULL if none. */

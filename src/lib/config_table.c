@@ -96,6 +96,8 @@ const struct keyword eca_config_keywords[] = {
 	    .off = OFF(identity), .names = identity_names, .def = "SAN" },
 	{ .name = "ADMIN_IDENTITY", .type = KW_ADMIN, .repeatable = 1,
 	    .off = OFF(admins) },
+	{ .name = "METRICS_IDENTITY", .type = KW_ADMIN, .repeatable = 1,
+	    .off = OFF(metrics_ids) },
 	{ .name = "AUDIT_LOG", .type = KW_STRING,
 	    .off = OFF(audit_log) },
 	{ .name = "ECA_ALLOW_FORCED_REENROLLMENT", .type = KW_BOOL,
@@ -133,6 +135,10 @@ const struct keyword eca_config_keywords[] = {
 	{ .name = "PEER_ENROLL_WAITS_PER_SOURCE", .type = KW_INT,
 	    .off = OFF(peer_enroll_waits_per_source), .min = 1, .max = 1000000,
 	    .def = "4" },
+
+	/* Every host: GET /metrics over plain HTTP (docs/metrics.md). */
+	{ .name = "METRICS_LISTEN", .type = KW_ADDR,
+	    .off = OFF(metrics_listen) },
 
 	/* Every host: how ecad runs. */
 	{ .name = "USER", .type = KW_STRING,
@@ -241,7 +247,7 @@ dump_keyword(FILE *f, const struct eca_config *cfg, const struct keyword *kw)
 	const void *p = (const char *)cfg + kw->off;
 	const char *s;
 	size_t i;
-	int v;
+	int v, metrics;
 
 	switch (kw->type) {
 	case KW_STRING:
@@ -277,10 +283,25 @@ dump_keyword(FILE *f, const struct eca_config *cfg, const struct keyword *kw)
 		dump_endpoints(f, kw->name, cfg->peers, cfg->npeers);
 		break;
 	case KW_ADMIN:
-		for (i = 0; i < cfg->nadmins; i++)
-			fprintf(f, "%s = %s\n", kw->name, cfg->admins[i]);
+		metrics = kw->off == OFF(metrics_ids);
+		for (i = 0; i < (metrics ? cfg->nmetrics_ids : cfg->nadmins);
+		     i++)
+			fprintf(f, "%s = %s\n", kw->name,
+			    metrics ? cfg->metrics_ids[i] : cfg->admins[i]);
 		break;
 	}
+}
+
+/* The list a KW_ADMIN keyword fills: ADMIN_IDENTITY or METRICS_IDENTITY. */
+char **
+eca_config_idlist(struct eca_config *cfg, const struct keyword *kw, size_t **n)
+{
+	if (kw->off == OFF(metrics_ids)) {
+		*n = &cfg->nmetrics_ids;
+		return cfg->metrics_ids;
+	}
+	*n = &cfg->nadmins;
+	return cfg->admins;
 }
 
 char *

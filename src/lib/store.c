@@ -361,6 +361,24 @@ eca_store_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 	return st->ops->version(st, out, err);
 }
 
+int
+eca_store_counts(struct eca_store *st, const char *primary, int64_t until,
+    struct eca_store_counts *out, struct eca_err *err)
+{
+	int r;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if ((r = check_call(st, 0, "eca_store_counts", out != NULL, primary,
+		 NULL, err)) != 0)
+		return r;
+	if (st->ops->counts == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "the %s registry backend cannot count records yet",
+		    st->ops->name);
+	return st->ops->counts(st, primary, until, out, err);
+}
+
 /* ------------------------------------------------------------------ */
 /* Names of states and methods.                                        */
 

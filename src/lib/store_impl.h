@@ -61,6 +61,9 @@ struct eca_store_ops {
 	    size_t limit, struct eca_change **out, size_t *n,
 	    struct eca_err *err);
 	int (*version)(struct eca_store *st, int64_t *out, struct eca_err *err);
+	/* NULL in a backend without it: eca_store_counts says so. */
+	int (*counts)(struct eca_store *st, const char *primary, int64_t until,
+	    struct eca_store_counts *out, struct eca_err *err);
 	int (*candidates)(struct eca_store *st, const char *primary,
 	    const char *host, struct eca_candidate **out, size_t *n,
 	    struct eca_err *err);

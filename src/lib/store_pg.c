@@ -520,6 +520,7 @@ const struct eca_store_ops eca_store_pg_ops = {
     .next_version = eca_pg_next_version,
     .add_history = eca_pg_add_history,
     .list = eca_pg_list,
+    .counts = eca_pg_counts,
     .history = eca_pg_history,
     .changes = eca_pg_changes,
     .version = eca_pg_version,

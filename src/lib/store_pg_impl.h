@@ -51,6 +51,7 @@ enum pg_stmt_id {
 	P_DNMAP_PUT,
 	P_DNMAP_LIVE,
 	P_DNMAP_SINCE,
+	P_COUNTS,
 	P_COUNT
 };
 
@@ -197,6 +198,8 @@ int eca_pg_next_version(struct eca_store *st, int64_t *out,
     struct eca_err *err);
 int eca_pg_add_history(struct eca_store *st, const struct eca_history_entry *h,
     struct eca_err *err);
+int eca_pg_counts(struct eca_store *st, const char *primary, int64_t until,
+    struct eca_store_counts *out, struct eca_err *err);
 int eca_pg_list(struct eca_store *st, const char *primary, int state,
     const char *after_host, size_t limit, struct eca_enrollment **out,
     size_t *n, struct eca_err *err);

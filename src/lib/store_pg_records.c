@@ -212,6 +212,34 @@ eca_pg_list(struct eca_store *st, const char *primary, int state,
 	return r;
 }
 
+/* Records by state and those expiring by until, in one GROUP BY. */
+int
+eca_pg_counts(struct eca_store *st, const char *primary, int64_t until,
+    struct eca_store_counts *out, struct eca_err *err)
+{
+	struct pg_params p = {0};
+	PGresult *res = NULL;
+	int r, i, state, bad = 0;
+
+	eca_pg_str(&p, primary, ECA_HOST_MAX);
+	eca_pg_i64(&p, until);
+	if ((r = eca_pg_run(pg_impl(st), P_COUNTS, &p,
+		 "cannot count the registry's records", &res, err)) != 0)
+		return r;
+	for (i = 0; i < PQntuples(res); i++) {
+		if ((state = eca_state_from_name(PQgetvalue(res, i, 0))) < 0)
+			continue; /* the schema's CHECK allows none */
+		out->states[state] = eca_pg_col_i64(res, i, 1, &bad);
+		out->expiring += eca_pg_col_i64(res, i, 2, &bad);
+	}
+	PQclear(res);
+	if (bad)
+		return eca_err_set(err, ECA_ERR_DB,
+		    "the registry's counts are not numbers (is the database "
+		    "damaged?)");
+	return 0;
+}
+
 static int
 row_history(const PGresult *res, int i, void *item, const void *arg,
     struct eca_err *err)

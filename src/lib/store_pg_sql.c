@@ -113,6 +113,12 @@ static const char SQL_CHANGES[] =
 
 static const char SQL_VERSION[] = "SELECT value FROM meta WHERE key = $1";
 
+/* At most one row per state (GET /metrics, the console's dashboard). */
+static const char SQL_COUNTS[] =
+    "SELECT state, count(*),"
+    " count(*) FILTER (WHERE state = 'ENROLLED' AND not_after <= $2)"
+    " FROM enrollments WHERE primary_name = $1 GROUP BY state";
+
 #define CANDIDATE_COLUMNS                                                      \
 	"fingerprint, spki_fingerprint, subject, issuer, serial,"              \
 	" not_before, not_after, key_desc, sig_alg, cn, san,"                  \
@@ -182,6 +188,7 @@ static const char *const stmt_sql[P_COUNT] = {
     [P_HISTORY] = SQL_HISTORY,
     [P_CHANGES] = SQL_CHANGES,
     [P_VERSION] = SQL_VERSION,
+    [P_COUNTS] = SQL_COUNTS,
     [P_CANDIDATES] = SQL_CANDIDATES,
     [P_CANDIDATE_PUT] = SQL_CANDIDATE_PUT,
     [P_CANDIDATE_DEL] = SQL_CANDIDATE_DEL,

@@ -47,6 +47,7 @@ enum stmt_id {
 	S_DNMAP_PUT,
 	S_DNMAP_LIVE,
 	S_DNMAP_SINCE,
+	S_COUNTS,
 	S_COUNT
 };
 
@@ -208,6 +209,8 @@ int eca_sqlite_history(struct eca_store *st, const char *primary,
 int eca_sqlite_changes(struct eca_store *st, const char *primary, int64_t since,
     size_t limit, struct eca_change **out, size_t *n, struct eca_err *err);
 int eca_sqlite_version(struct eca_store *st, int64_t *out, struct eca_err *err);
+int eca_sqlite_counts(struct eca_store *st, const char *primary, int64_t until,
+    struct eca_store_counts *out, struct eca_err *err);
 
 int eca_sqlite_candidates(struct eca_store *st, const char *primary,
     const char *host, struct eca_candidate **out, size_t *n,

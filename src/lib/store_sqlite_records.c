@@ -325,3 +325,31 @@ eca_sqlite_changes(struct eca_store *st, const char *primary, int64_t since,
 	*out = arr;
 	return r;
 }
+
+/* Records by state and those expiring by until, in one GROUP BY. */
+int
+eca_sqlite_counts(struct eca_store *st, const char *primary, int64_t until,
+    struct eca_store_counts *out, struct eca_err *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	const char *name;
+	int r, rc, state;
+
+	if ((r = eca_sqlite_start(st, S_COUNTS, primary, NULL, 0, &stmt, &rc,
+		 err)) != 0)
+		return r;
+	eca_sqlite_bind_i64(stmt, 1, until, &rc);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		rc = SQLITE_OK;
+		name = (const char *)sqlite3_column_text(stmt, 0);
+		if (name == NULL || (state = eca_state_from_name(name)) < 0)
+			continue; /* the schema's CHECK allows none */
+		out->states[state] = sqlite3_column_int64(stmt, 1);
+		out->expiring += sqlite3_column_int64(stmt, 2);
+	}
+	r = rc == SQLITE_DONE ? 0 :
+				eca_sqlite_error(sqlite_impl(st), rc,
+				    "cannot count the registry's records", err);
+	eca_sqlite_done(stmt);
+	return r;
+}

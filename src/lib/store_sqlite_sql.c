@@ -145,6 +145,12 @@ static const char SQL_DNMAP_SINCE[] =
     "SELECT " DNMAP_COLUMNS " FROM dn_map"
     " WHERE primary_name = ?1 AND version > ?3 ORDER BY version LIMIT ?2";
 
+/* At most one row per state (GET /metrics). */
+static const char SQL_COUNTS[] =
+    "SELECT state, count(*),"
+    " sum(state = 'ENROLLED' AND not_after <= ?2) FROM enrollments"
+    " WHERE primary_name = ?1 GROUP BY state";
+
 /* Statement ids (store_sqlite_impl.h) to their SQL. */
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = SQL_BEGIN,
@@ -171,6 +177,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_DNMAP_PUT] = SQL_DNMAP_PUT,
     [S_DNMAP_LIVE] = SQL_DNMAP_LIVE,
     [S_DNMAP_SINCE] = SQL_DNMAP_SINCE,
+    [S_COUNTS] = SQL_COUNTS,
 };
 
 /* ------------------------------------------------------------------ */

@@ -45,10 +45,19 @@ eca_tls_ctx_use_cred(SSL_CTX *ctx, const struct eca_cred *cred,
 {
 	int r = ECA_ERR_INTERNAL;
 
-	if (ctx == NULL || cred == NULL || cred->leaf == NULL ||
-	    cred->key == NULL || cred->trust == NULL) {
+	if (ctx == NULL || cred == NULL || cred->trust == NULL ||
+	    (cred->leaf == NULL) != (cred->key == NULL)) {
 		r = eca_err_set(err, ECA_ERR_INTERNAL,
 		    "incomplete credentials for a TLS context");
+		goto out;
+	}
+	/*
+	 * A trust store alone: a client without a certificate, for public
+	 * calls (`eca health` by a user who may not read the key).
+	 */
+	if (cred->leaf == NULL) {
+		SSL_CTX_set1_cert_store(ctx, cred->trust);
+		r = 0;
 		goto out;
 	}
 	if (SSL_CTX_use_certificate(ctx, cred->leaf) != 1) {
@@ -136,6 +145,10 @@ eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 	int r = ECA_ERR_INTERNAL;
 
 	*out = NULL;
+	/* A server always shows a certificate (a client may go without). */
+	if (cred == NULL || cred->leaf == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "incomplete credentials for a TLS server context");
 	if ((r = new_ctx(libctx, TLS_server_method(), "server", cred, &ctx,
 		 err)) != 0)
 		goto out;

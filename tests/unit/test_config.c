@@ -353,6 +353,57 @@ repeat_lines(const char *fmt, int n)
 }
 
 static void
+test_metrics_listen_off_loopback_is_refused(void **state)
+{
+	static const char *const bad[] = {"0.0.0.0:9465", "*:9465",
+	    "192.0.2.1:9465", "[::]:9465", "[2001:db8::1]:9465",
+	    "metrics.example.com:9465", "[::ffff:192.0.2.1]:9465"};
+	char text[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), HOST "METRICS_LISTEN = %s\n",
+		    bad[i]);
+		assert_refused(text, 0, "is not a loopback address");
+	}
+	assert_refused(HOST "METRICS_IDENTITY = -bad-.example\n", 2,
+	    "METRICS_IDENTITY");
+}
+
+static void
+test_metrics_keys_are_read(void **state)
+{
+	static const char *const good[] = {"127.0.0.1:9465", "127.1.2.3:1",
+	    "[::1]:9465", "localhost:9465", "[::ffff:127.0.0.1]:9465"};
+	struct eca_config *cfg = NULL;
+	struct eca_err err;
+	char text[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), HOST "METRICS_LISTEN = %s\n",
+		    good[i]);
+		assert_int_equal(load_text(text, &cfg, &err), 0);
+		assert_non_null(cfg->metrics_listen.host);
+		eca_config_free(cfg);
+	}
+	assert_int_equal(load_text(HOST "METRICS_IDENTITY = Mon.Example\n"
+					"METRICS_IDENTITY = CN=Mon,O=x\n"
+					"ADMIN_IDENTITY = adm.example\n",
+			     &cfg, &err),
+	    0);
+	assert_int_equal(cfg->nmetrics_ids, 2);
+	assert_string_equal(cfg->metrics_ids[0], "mon.example");
+	assert_string_equal(cfg->metrics_ids[1], "CN=Mon,O=x");
+	/* A list of its own: no administrator by being a monitor. */
+	assert_int_equal(cfg->nadmins, 1);
+	assert_null(cfg->metrics_listen.host);
+	eca_config_free(cfg);
+}
+
+static void
 test_too_many_repeatable_entries_are_refused(void **state)
 {
 	char *text;
@@ -983,6 +1034,10 @@ assert_config_equal(const struct eca_config *a, const struct eca_config *b)
 	assert_int_equal(a->nadmins, b->nadmins);
 	for (i = 0; i < a->nadmins; i++)
 		assert_string_equal(a->admins[i], b->admins[i]);
+	assert_int_equal(a->nmetrics_ids, b->nmetrics_ids);
+	for (i = 0; i < a->nmetrics_ids; i++)
+		assert_string_equal(a->metrics_ids[i], b->metrics_ids[i]);
+	assert_endpoint_equal(&a->metrics_listen, &b->metrics_listen);
 	assert_str_eq_or_null(a->audit_log, b->audit_log);
 	assert_int_equal(a->allow_forced_reenrollment,
 	    b->allow_forced_reenrollment);
@@ -1034,6 +1089,9 @@ test_dump_of_minimal_config_parses_back_equal(void **state)
 	assert_round_trip(HOST);
 	assert_round_trip(HOST "STATE_DIR = /\n");
 	assert_round_trip(HOST "LISTEN = *:1557\nAPI_LISTEN = [::]:1556\n");
+	assert_round_trip(HOST "METRICS_LISTEN = [::1]:9465\n"
+			       "METRICS_IDENTITY = mon.example\n"
+			       "METRICS_IDENTITY = CN=Mon,O=x\n");
 }
 
 static void
@@ -1122,6 +1180,8 @@ main(void)
 	    cmocka_unit_test(test_bad_host_port_is_refused),
 	    cmocka_unit_test(test_bad_server_and_peer_entries_are_refused),
 	    cmocka_unit_test(test_too_many_repeatable_entries_are_refused),
+	    cmocka_unit_test(test_metrics_listen_off_loopback_is_refused),
+	    cmocka_unit_test(test_metrics_keys_are_read),
 	    cmocka_unit_test(test_line_longer_than_4096_bytes_is_refused),
 	    cmocka_unit_test(test_overlong_value_is_refused),
 	    cmocka_unit_test(test_nul_byte_is_refused),

@@ -37,6 +37,7 @@ STUB(api_h_unban)
 STUB(api_h_maps)
 STUB(api_h_map_add)
 STUB(api_h_map_remove)
+STUB(api_h_metrics)
 
 /* A kind of caller, with the answers it gives and the level it holds. */
 struct kind {
@@ -47,18 +48,21 @@ struct kind {
 	enum api_access rank;
 	/* What it was asked. */
 	int asked_peer, asked_admin, asked_names;
+	int metrics; /* a METRICS_IDENTITY (and no administrator) */
 };
 
 static struct kind kinds[] = {
     {"a TLS caller the peer check refuses", 0, 0, ECA_ERR_UNTRUSTED, 0, 0,
-	API_PUBLIC, 0, 0, 0},
+	API_PUBLIC, 0, 0, 0, 0},
     {"a control socket caller of another uid", 1, 0, ECA_ERR_NO_CLIENT_CERT, 0,
-	0, API_PUBLIC, 0, 0, 0},
-    {"a host", 0, 0, 0, 0, 0, API_HOST, 0, 0, 0},
-    {"the host the path names", 0, 0, 0, 0, 1, API_SELF, 0, 0, 0},
-    {"an ADMIN_IDENTITY", 0, 0, 0, 1, 0, API_ADMIN, 0, 0, 0},
+	0, API_PUBLIC, 0, 0, 0, 0},
+    {"a host", 0, 0, 0, 0, 0, API_HOST, 0, 0, 0, 0},
+    {"the host the path names", 0, 0, 0, 0, 1, API_SELF, 0, 0, 0, 0},
+    {"an ADMIN_IDENTITY", 0, 0, 0, 1, 0, API_ADMIN, 0, 0, 0, 0},
     {"root on the control socket", 1, 1, ECA_ERR_NO_CLIENT_CERT, 0, 0,
-	API_CONTROL, 0, 0, 0},
+	API_CONTROL, 0, 0, 0, 0},
+    /* Last: the tests above name the others by index. */
+    {"a METRICS_IDENTITY", 0, 0, 0, 0, 0, API_METRICS, 0, 0, 0, 1},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -93,6 +97,12 @@ ask_names(void *arg, const char *host)
 	return k->names;
 }
 
+static int
+ask_metrics(void *arg)
+{
+	return ((struct kind *)arg)->metrics;
+}
+
 static void
 caller_of(struct kind *k, struct api_caller *who)
 {
@@ -106,6 +116,7 @@ caller_of(struct kind *k, struct api_caller *who)
 	who->peer = ask_peer;
 	who->admin = ask_admin;
 	who->names = ask_names;
+	who->metrics = ask_metrics;
 	who->arg = k;
 }
 
@@ -115,6 +126,9 @@ admitted(const struct kind *k, const struct api_route *rt)
 {
 	if (k->control && (rt->flags & API_F_CERT))
 		return 0;
+	/* Read-only: the metrics and what any host may call, nothing else. */
+	if (k->metrics)
+		return rt->access <= API_HOST || rt->access == API_METRICS;
 	return k->rank >= rt->access;
 }
 
@@ -193,6 +207,7 @@ test_each_route_has_the_level_docs_api_md_gives(void **state)
 	} want[] = {
 	    {EVHTTP_REQ_GET, "/v1/health", API_PUBLIC},
 	    {EVHTTP_REQ_GET, "/v1/stats", API_ADMIN},
+	    {EVHTTP_REQ_GET, "/metrics", API_METRICS},
 	    {EVHTTP_REQ_GET, "/v1/roster", API_HOST},
 	    {EVHTTP_REQ_GET, "/v1/enrollments", API_ADMIN},
 	    {EVHTTP_REQ_POST, "/v1/enrollments", API_HOST},
@@ -366,6 +381,34 @@ test_only_the_host_itself_is_granted_self(void **state)
 }
 
 static void
+test_a_metrics_identity_reads_metrics_only(void **state)
+{
+	const struct api_route metrics = {EVHTTP_REQ_GET, "/metrics",
+	    API_METRICS, 0, API_COUNT_NONE, api_h_metrics};
+	const struct api_route stats = {EVHTTP_REQ_GET, "/v1/stats", API_ADMIN,
+	    0, API_COUNT_NONE, api_h_stats};
+	const struct api_route show = {EVHTTP_REQ_GET, "/v1/enrollments/*",
+	    API_SELF, 0, API_COUNT_NONE, api_h_show};
+	struct kind *m = &kinds[NKINDS - 1];
+	enum api_access granted;
+	struct eca_err err;
+
+	(void)state;
+	/* Refused first: admin routes, another host's record. */
+	assert_int_equal(check(m, &stats, &granted, &err), ECA_ERR_FORBIDDEN);
+	assert_int_equal(check(m, &show, &granted, &err), ECA_ERR_FORBIDDEN);
+	/* A plain host may not read the metrics, and is told how. */
+	assert_int_equal(check(&kinds[2], &metrics, &granted, &err),
+	    ECA_ERR_FORBIDDEN);
+	assert_non_null(strstr(err.msg, "METRICS_IDENTITY"));
+	assert_int_equal(check(m, &metrics, &granted, &err), 0);
+	assert_int_equal(granted, API_METRICS);
+	/* An administrator reads them as an administrator. */
+	assert_int_equal(check(&kinds[4], &metrics, &granted, &err), 0);
+	assert_int_equal(granted, API_ADMIN);
+}
+
+static void
 test_the_check_asks_only_what_the_level_needs(void **state)
 {
 	const struct api_route pub = {EVHTTP_REQ_GET, "/v1/health", API_PUBLIC,
@@ -446,6 +489,7 @@ main(void)
 	    cmocka_unit_test(
 		test_every_route_is_open_to_a_caller_at_or_above_its_level),
 	    cmocka_unit_test(test_only_the_host_itself_is_granted_self),
+	    cmocka_unit_test(test_a_metrics_identity_reads_metrics_only),
 	    cmocka_unit_test(test_the_check_asks_only_what_the_level_needs),
 	    cmocka_unit_test(test_every_route_is_found_by_its_own_path),
 	    cmocka_unit_test(test_an_unknown_path_or_method_finds_no_route),

@@ -1820,10 +1820,57 @@ test_pg_lost_connection_reconnects(void **state)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown_pg)
 
+static void
+test_counts_by_state_and_expiring(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store_counts n;
+	struct eca_enrollment r;
+	struct eca_err err;
+
+	f->st = open_rw(f);
+	/* Refused first: a name that is not canonical, no output. */
+	assert_int_equal(
+	    eca_store_counts(f->st, "Primary.Example", 0, &n, &err),
+	    ECA_ERR_INTERNAL);
+	assert_int_equal(
+	    eca_store_counts(f->st, "primary.example", 0, NULL, &err),
+	    ECA_ERR_INTERNAL);
+	assert_int_equal(
+	    eca_store_counts(f->st, "primary.example", 0, &n, &err), 0);
+	assert_int_equal(n.states[ECA_STATE_ENROLLED], 0);
+	fake_record(&r, "h1.example", 1);
+	put_committed(f->st, &r);
+	fake_record(&r, "h2.example", 2);
+	put_committed(f->st, &r);
+	fake_record(&r, "h3.example", 3);
+	r.state = ECA_STATE_CONFLICT;
+	put_committed(f->st, &r);
+	fake_record(&r, "h4.example", 4);
+	r.state = ECA_STATE_BANNED;
+	put_committed(f->st, &r);
+	/* h1 ends at 1800000001, h2 at 1800000002: only h1 by then. */
+	assert_int_equal(
+	    eca_store_counts(f->st, "primary.example", 1800000001, &n, &err),
+	    0);
+	assert_int_equal(n.states[ECA_STATE_ENROLLED], 2);
+	assert_int_equal(n.states[ECA_STATE_CONFLICT], 1);
+	assert_int_equal(n.states[ECA_STATE_BANNED], 1);
+	assert_int_equal(n.states[ECA_STATE_REMOVED], 0);
+	/* Only ENROLLED records count as expiring (h3 would, h4 too). */
+	assert_int_equal(n.expiring, 1);
+	assert_int_equal(
+	    eca_store_counts(f->st, "other.example", 1900000000, &n, &err), 0);
+	assert_int_equal(n.states[ECA_STATE_ENROLLED], 0);
+	assert_int_equal(n.expiring, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_counts_by_state_and_expiring,
+		setup, teardown),
 	    T(test_migration_3_refuses_two_spellings_of_one_host),
 	    T(test_migration_3_refuses_a_name_that_is_no_host_name),
 	    T(test_migration_3_folds_names_to_lower_case),

@@ -328,6 +328,36 @@ test_contexts_refuse_incomplete_credentials(void **state)
 	eca_cred_free(cred);
 }
 
+/* The trust store alone: a client without a certificate, never a server. */
+static void
+test_trust_only_is_a_client_without_certificate(void **state)
+{
+	struct eca_cred *cred = make_cred(ca, "client.example");
+	struct eca_err err;
+	SSL_CTX *ctx = NULL;
+	X509 *leaf = cred->leaf;
+	EVP_PKEY *key = cred->key;
+
+	(void)state;
+	/* Refused first: a key without its certificate, and any server. */
+	cred->leaf = NULL;
+	assert_int_equal(eca_tls_client_ctx(NULL, cred, &ctx, &err),
+	    ECA_ERR_INTERNAL);
+	assert_null(ctx);
+	cred->key = NULL;
+	assert_int_equal(eca_tls_server_ctx(NULL, cred, &ctx, &err),
+	    ECA_ERR_INTERNAL);
+	assert_null(ctx);
+	assert_int_equal(eca_tls_client_ctx(NULL, cred, &ctx, &err), 0);
+	assert_non_null(ctx);
+	assert_null(SSL_CTX_get0_certificate(ctx));
+	assert_ptr_equal(SSL_CTX_get_cert_store(ctx), cred->trust);
+	SSL_CTX_free(ctx);
+	cred->leaf = leaf;
+	cred->key = key;
+	eca_cred_free(cred);
+}
+
 /*
  * Positive cases
  */
@@ -430,6 +460,7 @@ main(void)
 	    cmocka_unit_test(
 		test_untrusted_client_completes_handshake_and_policy_refuses_it),
 	    cmocka_unit_test(test_contexts_refuse_incomplete_credentials),
+	    cmocka_unit_test(test_trust_only_is_a_client_without_certificate),
 	    cmocka_unit_test(test_contexts_allow_only_tls12_and_tls13),
 	    cmocka_unit_test(
 		test_client_cert_is_visible_with_no_leaf_in_chain_tls13),
