@@ -126,9 +126,10 @@ static const struct cli_cmd commands[] = {
 	"primary: ban a host, known or not, from enrolling"},
     {"unban", NULL, cmd_unban, 1, 1, opts_server, "[--server S] HOST",
 	"primary: lift a ban (the host must enroll again)"},
-    {"audit", NULL, cmd_audit, 1, 1, opts_audit,
-	"verify|show [--file F] [--host H]",
-	"primary: verify the audit journal's chain, or show its entries"},
+    {"audit", NULL, cmd_audit, 1, CLI_ARGS_MAX, opts_audit,
+	"verify [FILE...] | show [--file F] [--host H]",
+	"primary: verify the audit journal's chain (over rotated files), or "
+	"show its entries"},
     {"map", NULL, cmd_map, 1, 3, opts_server,
 	"[--server S] add HOST SUBJECT | remove HOST | list",
 	"primary, ECA_IDENTITY = DN: map certificate subjects to hosts"},

@@ -214,6 +214,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		notify_reloading();
 		log_info("SIGHUP: reloading %s", d->conf_path);
 		ecad_reload(d);
+		writer_reopen(d->writer);
 		notify("READY=1");
 		return;
 	}

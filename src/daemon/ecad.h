@@ -353,6 +353,11 @@ void writer_health(struct ecad_writer *wr, struct writer_health *out);
 /* Finish everything queued, close the store, join and free. */
 void writer_stop(struct ecad_writer *wr);
 /*
+ * SIGHUP: the writer reopens the audit journal before its next group (the
+ * file may have been rotated); the chain continues in the new file.
+ */
+void writer_reopen(struct ecad_writer *wr);
+/*
  * Queue an audit-only journal line (a refusal decided by a worker): the
  * writer appends it with the next group; no reply is waited for.  The
  * entry is copied.  Never blocks on the journal; drops (and logs) when
