@@ -30,6 +30,8 @@ static const struct cli_opt opts_enroll[] = {
     OPT_SERVER,
     {"--precheck", "-preCheck", NULL},
     {"--force", "-force", NULL},
+    /* On the primary: ask that host's ecad to enroll (cmd_enroll.c). */
+    {"--remote-host", "-remoteHost", "NAME"},
     OPT_END,
 };
 static const struct cli_opt opts_server[] = {OPT_SERVER, OPT_END};
@@ -84,8 +86,9 @@ static const struct cli_opt opts_crl[] = {
 
 static const struct cli_cmd commands[] = {
     {"enroll", "-enrollCertificate", cmd_enroll, 0, 0, opts_enroll,
-	"[--server S] [--precheck] [--force]",
-	"enroll this host's certificate with a primary server now"},
+	"[--server S] [--precheck] [--force] | --remote-host NAME",
+	"enroll this host's certificate with a primary server now; on the "
+	"primary, --remote-host asks host NAME to enroll with it"},
     {"unenroll", "-removeEnrollment", cmd_unenroll, 0, 0, opts_server,
 	"[--server S]", "remove this host's enrollment from a primary server"},
     {"status", "-listEnrollmentStatus", cmd_status, 0, 0, opts_server,

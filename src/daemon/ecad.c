@@ -287,7 +287,7 @@ start(struct ecad *d, struct eca_err *err)
 	if ((r = writer_start(d, d->wstore, &d->writer, err)) != 0)
 		return r;
 	d->wstore = NULL; /* the writer owns it */
-	if ((r = server_start(d, err)) != 0)
+	if ((r = remote_start(d, err)) != 0 || (r = server_start(d, err)) != 0)
 		return r;
 	return peer_start(d, err);
 }
@@ -330,6 +330,7 @@ announce_ready(struct ecad *d)
 static void
 shutdown_all(struct ecad *d)
 {
+	remote_stop(d); /* while the workers can still reply */
 	peer_stop(d);
 	peer_free(d);
 	server_stop(d);

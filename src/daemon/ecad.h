@@ -12,6 +12,7 @@
  *   writer.c     the group-commit writer thread
  *   control.c    the control socket
  *   refusals.c   strangers' refusals, counted and journaled as summaries
+ *   remote.c     remote enrollment: asking a host's ecad to enroll
  *   peer.c       the peer listener (with peer_judge.c: judges, parking,
  *                the roster sync; peer_serve.c: services; peer_impl.h)
  *   crlsync.c    the CRL refresh thread
@@ -183,6 +184,7 @@ struct ecad {
 	struct ecad_peer *peer;	      /* the peer listener (peer.c) */
 	struct ecad_crlsync *crlsync; /* the CRL refresh thread (crlsync.c) */
 	char peer_desc[300];	      /* its "HOST:PORT", "" if none */
+	struct ecad_remote *remote;   /* remote enrollment (remote.c) */
 };
 
 /* Per-TLS-connection state, hung on the SSL (ex_data). */
@@ -306,6 +308,15 @@ void peer_free(struct ecad *d);
 struct ecad_crlsync;
 int crlsync_start(struct ecad *d, struct eca_err *err) ECA_WUR;
 void crlsync_stop(struct ecad *d);
+
+/*
+ * remote.c: remote enrollment's thread (primary).  remote_stop finishes
+ * the request in flight (bounded by its channel's timeouts), answers the
+ * queued ones BUSY and joins the thread; call it while the workers run.
+ */
+struct ecad_remote;
+int remote_start(struct ecad *d, struct eca_err *err) ECA_WUR;
+void remote_stop(struct ecad *d);
 
 /* control.c: the UNIX control socket. */
 int control_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
