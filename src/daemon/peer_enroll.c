@@ -60,8 +60,8 @@ log_request(const struct eca_config *cfg, const struct pconn *pc, int r,
     enum eca_enroll_outcome outcome, const struct eca_enrollment *rec,
     const struct eca_err *err)
 {
-	const char *reason = r == 0 ? eca_outcome_name(outcome) :
-				      eca_err_name(r);
+	const char *reason =
+	    r == 0 ? eca_outcome_name(outcome) : eca_err_name(r);
 
 	log_info_fields(ECA_LOG_FIELDS({"HOST", cfg->client_name},
 			    {"FINGERPRINT", rec->cert.fingerprint},

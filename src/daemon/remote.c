@@ -197,11 +197,11 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 	if (j->code != 0)
 		api_reply_error(c, j->code, "%s", j->msg);
 	else {
-		log_info_fields(
-		    ECA_LOG_FIELDS({"HOST", j->host},
-			{"REASON", json_string_value(json_object_get(j->answer,
-				       "outcome"))},
-			{"PRIMARY", c->d->cfg->client_name}),
+		log_info_fields(ECA_LOG_FIELDS({"HOST", j->host},
+				    {"REASON",
+					json_string_value(json_object_get(
+					    j->answer, "outcome"))},
+				    {"PRIMARY", c->d->cfg->client_name}),
 		    "remote enrollment of %s asked by %s: %s", j->host,
 		    c->actor,
 		    json_string_value(json_object_get(j->answer, "outcome")));
