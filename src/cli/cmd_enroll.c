@@ -3,7 +3,9 @@
  * cmd_enroll.c - `eca enroll` and `eca unenroll`: this host's enrollment
  * with one of its primary servers.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -118,6 +120,25 @@ print_remote(struct cli *cli, const char *host, const json_t *resp)
 	return 0;
 }
 
+/* --port P: 1..65535 into *port (0 when not given); 0 or the usage error. */
+static int
+remote_port(struct cli *cli, const struct cli_args *a, long *port)
+{
+	const char *p = cli_opt(a, "--port");
+	char *end;
+
+	*port = 0;
+	if (p == NULL)
+		return 0;
+	errno = 0;
+	*port = strtol(p, &end, 10);
+	if (errno != 0 || end == p || *end != '\0' || *port < 1 ||
+	    *port > 65535)
+		return cli_usage(cli,
+		    "--port: '%s' is not a port number from 1 to 65535", p);
+	return 0;
+}
+
 /*
  * `eca enroll --remote-host NAME`, on the primary: its ecad (control
  * socket: root or its user) asks NAME's ecad to enroll with this primary.
@@ -130,6 +151,7 @@ enroll_remote(struct cli *cli, const struct cli_args *a, const char *name)
 	json_t *body = NULL, *resp = NULL;
 	const char *who;
 	struct eca_err err;
+	long port = 0;
 	int r;
 
 	if (cli_opt(a, "--server") != NULL ||
@@ -139,7 +161,7 @@ enroll_remote(struct cli *cli, const struct cli_args *a, const char *name)
 		    "the host enrolls with this primary, as a plain `eca "
 		    "enroll` would");
 	if ((r = cli_host_arg(cli, name, host, sizeof(host))) != 0 ||
-	    (r = cli_config(cli)) != 0)
+	    (r = remote_port(cli, a, &port)) != 0 || (r = cli_config(cli)) != 0)
 		return r;
 	if (cli->cfg->role != ECA_ROLE_PRIMARY)
 		return cli_usage(cli,
@@ -158,7 +180,9 @@ enroll_remote(struct cli *cli, const struct cli_args *a, const char *name)
 		    "cannot set up the control socket client", &err);
 	snprintf(what, sizeof(what), "cannot enroll %s with %s (remote)", host,
 	    who);
-	if ((body = json_pack("{s:s}", "host", host)) == NULL)
+	if ((body = json_pack("{s:s}", "host", host)) == NULL ||
+	    (port > 0 &&
+		json_object_set_new(body, "port", json_integer(port)) != 0))
 		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
 	else if ((r = cli_request(cli, c, "POST", "/v1/remote-enrollments",
 		      body, &resp, what)) == 0)
@@ -188,6 +212,8 @@ cmd_enroll(struct cli *cli, const struct cli_args *a)
 
 	if (cli_opt(a, "--remote-host") != NULL)
 		return enroll_remote(cli, a, cli_opt(a, "--remote-host"));
+	if (cli_opt(a, "--port") != NULL)
+		return cli_usage(cli, "--port goes with --remote-host NAME");
 	precheck = cli_opt(a, "--precheck") != NULL;
 	force = cli_opt(a, "--force") != NULL;
 	if ((r = cli_server(cli, cli_opt(a, "--server"), &ep)) != 0)

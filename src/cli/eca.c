@@ -32,6 +32,7 @@ static const struct cli_opt opts_enroll[] = {
     {"--force", "-force", NULL},
     /* On the primary: ask that host's ecad to enroll (cmd_enroll.c). */
     {"--remote-host", "-remoteHost", "NAME"},
+    {"--port", "-port", "P"},
     OPT_END,
 };
 static const struct cli_opt opts_server[] = {OPT_SERVER, OPT_END};
@@ -86,7 +87,7 @@ static const struct cli_opt opts_crl[] = {
 
 static const struct cli_cmd commands[] = {
     {"enroll", "-enrollCertificate", cmd_enroll, 0, 0, opts_enroll,
-	"[--server S] [--precheck] [--force] | --remote-host NAME",
+	"[--server S] [--precheck] [--force] | --remote-host NAME [--port P]",
 	"enroll this host's certificate with a primary server now; on the "
 	"primary, --remote-host asks host NAME to enroll with it"},
     {"unenroll", "-removeEnrollment", cmd_unenroll, 0, 0, opts_server,

@@ -338,6 +338,7 @@ shutdown_all(struct ecad *d)
 	writer_stop(d->writer);
 	d->writer = NULL;
 	server_free(d);
+	remote_free(d);
 	crlsync_stop(d);
 	eca_crl_cache_free(d->crls);
 	d->crls = NULL;

@@ -312,11 +312,13 @@ void crlsync_stop(struct ecad *d);
 /*
  * remote.c: remote enrollment's thread (primary).  remote_stop finishes
  * the request in flight (bounded by its channel's timeouts), answers the
- * queued ones BUSY and joins the thread; call it while the workers run.
+ * queued ones and any later one BUSY, and joins the thread: call it while
+ * the workers run; remote_free once they are joined.
  */
 struct ecad_remote;
 int remote_start(struct ecad *d, struct eca_err *err) ECA_WUR;
 void remote_stop(struct ecad *d);
+void remote_free(struct ecad *d);
 
 /* control.c: the UNIX control socket. */
 int control_bind(struct ecad *d, struct eca_err *err) ECA_WUR;

@@ -41,6 +41,7 @@ struct remote_job {
 	struct api_call c; /* snap, conn and ssl are NULL here */
 	struct event *ev;
 	char host[ECA_HOST_MAX];
+	char port[8]; /* "" : PEER's, else the default */
 	int code;
 	char msg[ECA_ERR_MSG_MAX];
 	json_t *answer; /* the host's answer, when code is 0 */
@@ -140,8 +141,9 @@ run_job(struct ecad *d, struct remote_job *j)
 		job_fail(j, ECA_ERR_CONFIG,
 		    "%s has no certificate for channels (ECA_CERT_PATH)",
 		    d->cfg->client_name);
-	else if ((r = eca_channel_open(s->host, j->host, ECA_PURPOSE_ENROLL,
-		      REMOTE_STEP_MS, &ch, NULL, &err)) != 0)
+	else if ((r = eca_channel_open_port(s->host, j->host, j->port,
+		      ECA_PURPOSE_ENROLL, REMOTE_STEP_MS, &ch, NULL, &err)) !=
+	    0)
 		open_failed(j, r, &err);
 	else if ((buf = malloc(ECA_FRAME_MAX)) == NULL)
 		job_fail(j, ECA_ERR_NOMEM, "out of memory");
@@ -242,11 +244,17 @@ remote_main(void *arg)
 	return NULL;
 }
 
-/* The body {"host":NAME}: NAME canonical into host; 0 or -1 (replied). */
+/*
+ * The body {"host":NAME[,"port":N]}: NAME canonical into j->host, N into
+ * j->port; 0 or -1 (replied).
+ */
 static int
-parse_body(struct api_call *c, char *host, size_t len)
+parse_body(struct api_call *c, struct remote_job *j)
 {
 	const char *buf, *name;
+	char *host = j->host;
+	size_t len = sizeof(j->host);
+	const json_t *jp;
 	struct eca_err e;
 	size_t blen;
 	json_t *o;
@@ -254,12 +262,20 @@ parse_body(struct api_call *c, char *host, size_t len)
 	if (api_read_body(c, &buf, &blen) != 0)
 		return -1;
 	if ((o = json_loadb(buf, blen, 0, NULL)) == NULL ||
-	    (name = json_string_value(json_object_get(o, "host"))) == NULL) {
+	    (name = json_string_value(json_object_get(o, "host"))) == NULL ||
+	    ((jp = json_object_get(o, "port")) != NULL &&
+		(!json_is_integer(jp) || json_integer_value(jp) < 1 ||
+		    json_integer_value(jp) > 65535))) {
 		json_decref(o);
 		api_reply_error(c, ECA_ERR_BAD_REQUEST,
-		    "the body must be {\"host\":NAME}, the host to enroll");
+		    "the body must be {\"host\":NAME}, the host to enroll, "
+		    "with \"port\":1..65535 if its peer listener is not "
+		    "where PEER or the default says");
 		return -1;
 	}
+	if (jp != NULL)
+		snprintf(j->port, sizeof(j->port), "%d",
+		    (int)json_integer_value(jp));
 	eca_err_clear(&e);
 	if (eca_hostname_canon(name, host, len, &e) != 0) {
 		json_decref(o);
@@ -271,7 +287,7 @@ parse_body(struct api_call *c, char *host, size_t len)
 	return 0;
 }
 
-/* Queue j (taken); 0, or the refusal's code. */
+/* Queue j (taken); 0, 1 when stopping, 2 when the queue is full. */
 static int
 enqueue(struct ecad_remote *rm, struct remote_job *j)
 {
@@ -279,9 +295,9 @@ enqueue(struct ecad_remote *rm, struct remote_job *j)
 
 	pthread_mutex_lock(&rm->lock);
 	if (rm->stopping)
-		r = ECA_ERR_BUSY;
+		r = 1;
 	else if (rm->queued >= REMOTE_QUEUE_MAX)
-		r = ECA_ERR_BUSY;
+		r = 2;
 	else {
 		if (rm->tail != NULL)
 			rm->tail->next = j;
@@ -295,43 +311,61 @@ enqueue(struct ecad_remote *rm, struct remote_job *j)
 	return r;
 }
 
-void
-api_h_remote_enroll(struct api_call *c)
+/* A new job for c: 0, or -1 when refused (replied, nothing kept). */
+static int
+job_new(struct api_call *c, struct remote_job **out)
 {
 	struct remote_job *j;
-	char host[ECA_HOST_MAX];
 
-	if (parse_body(c, host, sizeof(host)) != 0)
-		return;
-	if (eca_hostname_eq(host, c->d->cfg->client_name)) {
+	*out = NULL;
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
+		api_reply_error(c, ECA_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	if (parse_body(c, j) != 0) {
+		free(j);
+		return -1;
+	}
+	if (eca_hostname_eq(j->host, c->d->cfg->client_name)) {
 		api_reply_error(c, ECA_ERR_USAGE,
-		    "%s is this primary: enroll it with `eca enroll`", host);
-		return;
+		    "%s is this primary: enroll it with `eca enroll`", j->host);
+		free(j);
+		return -1;
 	}
-	if (c->d->remote == NULL) {
-		api_reply_error(c, ECA_ERR_INTERNAL,
-		    "remote enrollment is not running on %s",
-		    c->d->cfg->client_name);
-		return;
-	}
-	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (j->ev = event_new(c->w->base, -1, 0, job_done_cb, j)) == NULL) {
+	if ((j->ev = event_new(c->w->base, -1, 0, job_done_cb, j)) == NULL) {
 		free(j);
 		api_reply_error(c, ECA_ERR_NOMEM, "out of memory");
-		return;
+		return -1;
 	}
 	j->c = *c;
 	j->c.snap = NULL;
 	j->c.conn = NULL;
 	j->c.ssl = NULL;
-	snprintf(j->host, sizeof(j->host), "%s", host);
-	if (enqueue(c->d->remote, j) != 0) {
+	*out = j;
+	return 0;
+}
+
+void
+api_h_remote_enroll(struct api_call *c)
+{
+	struct remote_job *j;
+	int r;
+
+	if (job_new(c, &j) != 0)
+		return;
+	if ((r = enqueue(c->d->remote, j)) != 0) {
 		event_free(j->ev);
 		free(j);
-		api_reply_error(c, ECA_ERR_BUSY,
-		    "%s has %d remote enrollments waiting already; retry "
-		    "after the Retry-After delay",
-		    c->d->cfg->client_name, REMOTE_QUEUE_MAX);
+		if (r == 1)
+			api_reply_error(c, ECA_ERR_BUSY,
+			    "%s is stopping: retry the remote enrollment once "
+			    "it runs again",
+			    c->d->cfg->client_name);
+		else
+			api_reply_error(c, ECA_ERR_BUSY,
+			    "%s has %d remote enrollments waiting already; "
+			    "retry after the Retry-After delay",
+			    c->d->cfg->client_name, REMOTE_QUEUE_MAX);
 		return;
 	}
 	c->w->inflight++;
@@ -379,6 +413,15 @@ remote_stop(struct ecad *d)
 	pthread_cond_signal(&rm->cond);
 	pthread_mutex_unlock(&rm->lock);
 	pthread_join(rm->thread, NULL);
+}
+
+void
+remote_free(struct ecad *d)
+{
+	struct ecad_remote *rm = d->remote;
+
+	if (rm == NULL)
+		return;
 	pthread_cond_destroy(&rm->cond);
 	pthread_mutex_destroy(&rm->lock);
 	free(rm);

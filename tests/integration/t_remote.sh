@@ -80,7 +80,11 @@ c_unreachable_host_is_named_with_a_remedy() {
 	expect_rc 4 || return
 	expect_match "$ERR" "cannot enroll $DOWN with $P \\(remote\\): cannot reach the ecad of $DOWN.*is ecad running there.*PEER entry for $DOWN" "the refusal" || return
 	primary_eca $P --json enroll --remote-host $DOWN
-	expect_json .error.code UNREACHABLE
+	expect_json .error.code UNREACHABLE || return
+	# --port overrides the PEER entry's port (here: a closed one).
+	primary_eca $P enroll --remote-host $M --port "${LPORT[$DOWN]}"
+	expect_rc 4 || return
+	expect_match "$ERR" "cannot connect to $M at 127.0.0.1:${LPORT[$DOWN]}" "the refusal"
 }
 
 c_host_not_configured_with_this_primary() {
@@ -118,7 +122,13 @@ c_usage_errors() {
 	expect_match "$ERR" "is this primary" "usage" || return
 	host_eca $C enroll --remote-host $M
 	expect_rc 2 || return
-	expect_match "$ERR" "works on the primary" "usage"
+	expect_match "$ERR" "works on the primary" "usage" || return
+	primary_eca $P enroll --remote-host $M --port 0
+	expect_rc 2 || return
+	expect_match "$ERR" "not a port number" "usage" || return
+	primary_eca $P enroll --port 1557
+	expect_rc 2 || return
+	expect_match "$ERR" "goes with --remote-host" "usage"
 }
 
 c_remote_enrollment_enrolls_the_host() {
@@ -127,6 +137,10 @@ c_remote_enrollment_enrolls_the_host() {
 	primary_eca $P enroll --remote-host $M
 	expect_rc 0 || return
 	expect_match "$OUT" "^Enrolled $M with $P \\(host ID [0-9a-f-]{36}, fingerprint $fp\\)$" "the output" || return
+	# The same with --port naming the port PEER gives.
+	primary_eca $P enroll --remote-host $M --port "${LPORT[$M]}"
+	expect_rc 0 || return
+	expect_match "$OUT" "^$M already enrolled with $P \\(unchanged" "the output" || return
 	expect_db "SELECT state FROM enrollments WHERE host='$M'" ENROLLED || return
 	# The alias, and --json as a local `eca enroll --json` prints it.
 	primary_eca $P --json enroll -remoteHost $M
@@ -163,10 +177,11 @@ c_both_sides_journal_the_request() {
 	wait_settled $P || return
 	primary_eca $P --json audit show --host $M
 	expect_rc 0 || return
-	expect_json '[.entries[] | select(.event == "remote_enroll")] | length' 4 || return
-	expect_json '[.entries[] | select(.event == "remote_enroll")][0].actor | startswith("local:")' true || return
-	expect_json '[.entries[] | select(.event == "remote_enroll")][0].fingerprint | length' 64 || return
-	expect_json '[.entries[] | select(.event == "remote_enroll")][3].reason' CONFLICT || return
+	expect_json '[.entries[] | select(.event == "remote_enroll")] | length' 6 || return
+	expect_json '[.entries[] | select(.event == "remote_enroll")][1].actor | startswith("local:")' true || return
+	expect_json '[.entries[] | select(.event == "remote_enroll")][1].fingerprint | length' 64 || return
+	expect_json '[.entries[] | select(.event == "remote_enroll")][0].reason' UNREACHABLE || return
+	expect_json '[.entries[] | select(.event == "remote_enroll")][5].reason' CONFLICT || return
 	expect_json '[.entries[] | .event] | index("enrolled") != null' true || return
 	primary_eca $P --json audit show --host $DOWN
 	expect_json '.entries[0].reason' UNREACHABLE || return
