@@ -89,6 +89,42 @@ open_failed(struct remote_job *j, int r, const struct eca_err *err)
 		    err->msg);
 }
 
+/*
+ * The host's answer {"outcome":O,"precheck":false,"enrollment":{...}}
+ * made again from what it says, so that only a known outcome and a
+ * record that decodes (wire.h) reach the reply and the log; NULL (err
+ * says why) when it is not one.
+ */
+static json_t *
+rebuild(const json_t *o, struct eca_err *err)
+{
+	const char *name = json_string_value(json_object_get(o, "outcome"));
+	const json_t *jrec = json_object_get(o, "enrollment");
+	struct eca_enrollment rec;
+	int k;
+
+	if (name == NULL) {
+		eca_err_set(err, ECA_ERR_PROTOCOL, "no outcome");
+		return NULL;
+	}
+	for (k = 0; k <= (int)ECA_OUTCOME_UNMAPPED; k++)
+		if (strcmp(name,
+			eca_outcome_name((enum eca_enroll_outcome)k)) == 0)
+			break;
+	if (k > (int)ECA_OUTCOME_UNMAPPED) {
+		eca_err_set(err, ECA_ERR_PROTOCOL, "an unknown outcome");
+		return NULL;
+	}
+	memset(&rec, 0, sizeof(rec));
+	if (json_is_object(jrec) &&
+	    eca_wire_parse_enrollment(jrec, &rec, err) != 0)
+		return NULL;
+	return json_pack("{s:s, s:b, s:o}", "outcome",
+	    eca_outcome_name((enum eca_enroll_outcome)k), "precheck", 0,
+	    "enrollment",
+	    json_is_object(jrec) ? eca_wire_enrollment(&rec) : json_null());
+}
+
 /* The host's answer: {"outcome",...} or {"error":{...}}. */
 static void
 take_answer(struct remote_job *j, const unsigned char *buf, size_t len)
@@ -115,14 +151,13 @@ take_answer(struct remote_job *j, const unsigned char *buf, size_t len)
 		json_decref(o);
 		return;
 	}
-	if (!json_is_string(json_object_get(o, "outcome"))) {
-		json_decref(o);
-		job_fail(j, ECA_ERR_PROTOCOL,
-		    "%s answered the remote enrollment without an outcome",
-		    j->host);
-		return;
-	}
-	j->answer = o;
+	j->answer = rebuild(o, &e);
+	json_decref(o);
+	if (j->answer == NULL)
+		job_fail(j, e.code != 0 ? e.code : ECA_ERR_PROTOCOL,
+		    "%s answered the remote enrollment with something that is "
+		    "not an enrollment's answer: %s",
+		    j->host, e.msg);
 }
 
 /* One request, on the remote thread: the channel, the answer. */

@@ -131,6 +131,26 @@ c_usage_errors() {
 	expect_match "$ERR" "goes with --remote-host" "usage"
 }
 
+c_only_root_or_ecads_user_may_ask() {
+	local d
+	if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null; then
+		echo "skipped: needs root"
+		pass
+		return
+	fi
+	# A copy nobody can read; the control socket stays in the 0700 run dir.
+	d=$(mktemp -d "${TMPDIR:-/tmp}/eca-it-remote.XXXXXX") || return
+	chmod 755 "$d"
+	cp "${P_CONF[$P]}" "$d/eca.conf"
+	chmod 644 "$d/eca.conf"
+	run_cmd setpriv --reuid=nobody --regid=nogroup --clear-groups "$ECA" \
+	    -f "$d/eca.conf" enroll --remote-host $M
+	rm -f "$d/eca.conf"
+	rmdir "$d"
+	expect_rc 5 || return
+	expect_match "$ERR" "permission denied \(administration on the primary needs root or the daemon's user" "stderr"
+}
+
 c_remote_enrollment_enrolls_the_host() {
 	local fp
 	fp=$(cert_fp "$(host_dir $M)/cert.pem")
@@ -195,6 +215,7 @@ run_case "an unreachable host is named with the remedy" c_unreachable_host_is_na
 run_case "a host not configured with this primary is refused, saying so" c_host_not_configured_with_this_primary
 run_case "the host takes the request only from its primary" c_only_its_primary_may_ask
 run_case "usage errors: options, the primary itself, a host that is not the primary" c_usage_errors
+run_case "only root or ecad's user may ask for a remote enrollment" c_only_root_or_ecads_user_may_ask
 run_case "eca enroll --remote-host enrolls the host and prints its result" c_remote_enrollment_enrolls_the_host
 run_case "a renewal and a conflict come back as a local eca enroll shows them" c_renewal_and_conflict_come_back_as_locally
 run_case "the request is journaled on the primary and logged on the host" c_both_sides_journal_the_request
