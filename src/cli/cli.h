@@ -21,8 +21,8 @@
 #define CLI_TIMEOUT_MS 15000L
 /* `enroll` retries a busy (429) primary for about this long in all. */
 #define CLI_BUSY_RETRY_MS 60000L
-#define CLI_OPTS_MAX 8 /* options of one command */
-#define CLI_ARGS_MAX 4 /* positional arguments of one command */
+#define CLI_OPTS_MAX 8	/* options of one command */
+#define CLI_ARGS_MAX 33 /* positional arguments of one command */
 
 /* An option of a command: `--name [ARG]`, NetBackup-style `-alias [ARG]`. */
 struct cli_opt {

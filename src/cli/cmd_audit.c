@@ -36,42 +36,104 @@ journal_path(struct cli *cli, const struct cli_args *a, char *buf, size_t len)
 }
 
 static int
-audit_verify(struct cli *cli, const char *path)
+verify_json(const char *const *paths, size_t n,
+    const struct eca_audit_report *rep)
+{
+	json_t *j, *files;
+	size_t i;
+
+	if ((files = json_array()) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(files, json_string(paths[i])) != 0)
+			goto fail;
+	j = json_pack("{s:s, s:o, s:I, s:b}", "path", paths[n - 1], "files",
+	    files, "entries", (json_int_t)rep->entries, "intact", rep->intact);
+	files = NULL;
+	if (j != NULL && !rep->intact &&
+	    (json_object_set_new(j, "bad_file",
+		 json_string(paths[rep->file])) != 0 ||
+		json_object_set_new(j, "first_bad_line",
+		    json_integer((json_int_t)rep->first_bad_line)) != 0 ||
+		json_object_set_new(j, "problem", json_string(rep->problem)) !=
+		    0)) {
+		json_decref(j);
+		j = NULL;
+	}
+	if (j == NULL)
+		return -1;
+	out_json(j);
+	json_decref(j);
+	return 0;
+fail:
+	json_decref(files);
+	return -1;
+}
+
+/* The files in order (oldest first), checked as one chain. */
+static int
+audit_verify(struct cli *cli, const char *const *paths, size_t n)
 {
 	struct eca_audit_report rep;
 	struct eca_err err;
-	json_t *j;
 
 	eca_err_clear(&err);
-	if (eca_audit_verify(path, &rep, &err) != 0)
+	if (eca_audit_verify_files(paths, n, &rep, &err) != 0)
 		return out_error_err(cli->json,
 		    "cannot verify the audit "
 		    "journal",
 		    &err);
 	if (cli->json) {
-		j = json_pack("{s:s, s:I, s:b}", "path", path, "entries",
-		    (json_int_t)rep.entries, "intact", rep.intact);
-		if (j != NULL && !rep.intact &&
-		    (json_object_set_new(j, "first_bad_line",
-			 json_integer((json_int_t)rep.first_bad_line)) != 0 ||
-			json_object_set_new(j, "problem",
-			    json_string(rep.problem)) != 0)) {
-			json_decref(j);
-			j = NULL;
-		}
-		if (j == NULL)
+		if (verify_json(paths, n, &rep) != 0)
 			return out_error(cli->json, ECA_ERR_NOMEM,
 			    "out of memory");
-		out_json(j);
-		json_decref(j);
-	} else if (rep.intact)
-		printf("audit journal %s: %zu entries, chain intact\n", path,
-		    rep.entries);
+	} else if (rep.intact && n == 1)
+		printf("audit journal %s: %zu entries, chain intact\n",
+		    paths[0], rep.entries);
+	else if (rep.intact)
+		printf("audit journal %s and %zu rotated file(s) before it: "
+		       "%zu entries, chain intact\n",
+		    paths[n - 1], n - 1, rep.entries);
 	else
 		printf("audit journal %s: line %zu: %s (%zu good entries "
 		       "before it; everything from this line on is suspect)\n",
-		    path, rep.first_bad_line, rep.problem, rep.entries);
+		    paths[rep.file], rep.first_bad_line, rep.problem,
+		    rep.entries);
 	return rep.intact ? ECA_EXIT_OK : ECA_EXIT_FAILURE;
+}
+
+/*
+ * FILE... as given; else --file F alone; else the configured journal
+ * preceded by its rotated siblings (PATH.N, oldest first).
+ */
+static int
+verify_cmd(struct cli *cli, const struct cli_args *a)
+{
+	char path[PATH_MAX], **set = NULL;
+	size_t n = 0;
+	struct eca_err err;
+	int r;
+
+	if (a->npos > 1) {
+		if (cli_opt(a, "--file") != NULL)
+			return cli_usage(cli,
+			    "name the files either with --file or as "
+			    "arguments, not both");
+		return audit_verify(cli, a->pos + 1, (size_t)a->npos - 1);
+	}
+	if ((r = journal_path(cli, a, path, sizeof(path))) != 0)
+		return r;
+	if (cli_opt(a, "--file") != NULL) {
+		const char *one = path;
+		return audit_verify(cli, &one, 1);
+	}
+	eca_err_clear(&err);
+	if (eca_audit_rotated_set(path, &set, &n, &err) != 0)
+		return out_error_err(cli->json,
+		    "cannot list the audit journal's files", &err);
+	r = audit_verify(cli, (const char *const *)set, n);
+	eca_audit_set_free(set, n);
+	return r;
 }
 
 static int
@@ -157,9 +219,12 @@ cmd_audit(struct cli *cli, const struct cli_args *a)
 		    sub);
 	if (strcmp(sub, "verify") == 0 && cli_opt(a, "--host") != NULL)
 		return cli_usage(cli, "--host is an option of `audit show`");
+	if (strcmp(sub, "verify") == 0)
+		return verify_cmd(cli, a);
+	if (a->npos > 1)
+		return cli_usage(cli,
+		    "`audit show` takes no file argument (use --file F)");
 	if ((r = journal_path(cli, a, path, sizeof(path))) != 0)
 		return r;
-	if (strcmp(sub, "verify") == 0)
-		return audit_verify(cli, path);
 	return audit_show(cli, path, cli_opt(a, "--host"));
 }

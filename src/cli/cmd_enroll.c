@@ -3,10 +3,13 @@
  * cmd_enroll.c - `eca enroll` and `eca unenroll`: this host's enrollment
  * with one of its primary servers.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "client.h"
 #include "host.h"
 #include "output.h"
 #include "wire.h"
@@ -81,6 +84,116 @@ print_answer_json(enum eca_enroll_outcome outcome, int precheck,
 }
 
 /*
+ * How long the primary's ecad may take to answer a remote enrollment: its
+ * channel's steps (remote.c) and the host's own enrollment.
+ */
+#define REMOTE_TIMEOUT_MS 90000L
+
+/* The host's answer, printed as a local `eca enroll` prints its own. */
+static int
+print_remote(struct cli *cli, const char *host, const json_t *resp)
+{
+	struct eca_enrollment rec;
+	const json_t *jrec = json_object_get(resp, "enrollment");
+	const char *outcome =
+	    json_string_value(json_object_get(resp, "outcome"));
+	enum eca_enroll_outcome o = ECA_OUTCOME_NONE;
+	struct eca_err err;
+	int k;
+
+	memset(&rec, 0, sizeof(rec));
+	eca_err_clear(&err);
+	if (outcome == NULL ||
+	    (json_is_object(jrec) &&
+		eca_wire_parse_enrollment(jrec, &rec, &err) != 0))
+		return out_error(cli->json, ECA_ERR_PROTOCOL,
+		    "the answer about %s cannot be read: %s", host,
+		    err.msg[0] != '\0' ? err.msg : "no outcome");
+	for (k = 0; k <= (int)ECA_OUTCOME_UNMAPPED; k++)
+		if (strcmp(eca_outcome_name((enum eca_enroll_outcome)k),
+			outcome) == 0)
+			o = (enum eca_enroll_outcome)k;
+	if (cli->json)
+		return print_answer_json(o, 0, &rec);
+	print_enrolled(outcome, host, cli->cfg->client_name, &rec,
+	    rec.host[0] != '\0');
+	return 0;
+}
+
+/* --port P: 1..65535 into *port (0 when not given); 0 or the usage error. */
+static int
+remote_port(struct cli *cli, const struct cli_args *a, long *port)
+{
+	const char *p = cli_opt(a, "--port");
+	char *end;
+
+	*port = 0;
+	if (p == NULL)
+		return 0;
+	errno = 0;
+	*port = strtol(p, &end, 10);
+	if (errno != 0 || end == p || *end != '\0' || *port < 1 ||
+	    *port > 65535)
+		return cli_usage(cli,
+		    "--port: '%s' is not a port number from 1 to 65535", p);
+	return 0;
+}
+
+/*
+ * `eca enroll --remote-host NAME`, on the primary: its ecad (control
+ * socket: root or its user) asks NAME's ecad to enroll with this primary.
+ */
+static int
+enroll_remote(struct cli *cli, const struct cli_args *a, const char *name)
+{
+	struct eca_client *c = NULL;
+	char host[ECA_HOST_MAX], what[ECA_HOST_MAX * 2 + 64];
+	json_t *body = NULL, *resp = NULL;
+	const char *who;
+	struct eca_err err;
+	long port = 0;
+	int r;
+
+	if (cli_opt(a, "--server") != NULL ||
+	    cli_opt(a, "--precheck") != NULL || cli_opt(a, "--force") != NULL)
+		return cli_usage(cli,
+		    "--remote-host takes no --server, --precheck or --force: "
+		    "the host enrolls with this primary, as a plain `eca "
+		    "enroll` would");
+	if ((r = cli_host_arg(cli, name, host, sizeof(host))) != 0 ||
+	    (r = remote_port(cli, a, &port)) != 0 || (r = cli_config(cli)) != 0)
+		return r;
+	if (cli->cfg->role != ECA_ROLE_PRIMARY)
+		return cli_usage(cli,
+		    "--remote-host works on the primary (ROLE = primary): run "
+		    "it there, or run `eca enroll` on %s",
+		    host);
+	/* The control socket, with room for the host's enrollment. */
+	if ((r = cli_admin_client(cli, NULL, &c, &who)) != 0)
+		return r;
+	eca_client_free(c);
+	c = NULL;
+	eca_err_clear(&err);
+	if (eca_client_new_unix(cli->cfg->control_socket, REMOTE_TIMEOUT_MS, &c,
+		&err) != 0)
+		return out_error_err(cli->json,
+		    "cannot set up the control socket client", &err);
+	snprintf(what, sizeof(what), "cannot enroll %s with %s (remote)", host,
+	    who);
+	if ((body = json_pack("{s:s}", "host", host)) == NULL ||
+	    (port > 0 &&
+		json_object_set_new(body, "port", json_integer(port)) != 0))
+		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
+	else if ((r = cli_request(cli, c, "POST", "/v1/remote-enrollments",
+		      body, &resp, what)) == 0)
+		r = print_remote(cli, host, resp);
+	json_decref(body);
+	json_decref(resp);
+	eca_client_free(c);
+	return r;
+}
+
+/*
  * `eca enroll`: the same call auto-enrollment makes (eca_domain_enroll),
  * with method manual.
  */
@@ -97,6 +210,10 @@ cmd_enroll(struct cli *cli, const struct cli_args *a)
 	char what[ECA_HOST_MAX * 2 + 64];
 	int precheck, force, r;
 
+	if (cli_opt(a, "--remote-host") != NULL)
+		return enroll_remote(cli, a, cli_opt(a, "--remote-host"));
+	if (cli_opt(a, "--port") != NULL)
+		return cli_usage(cli, "--port goes with --remote-host NAME");
 	precheck = cli_opt(a, "--precheck") != NULL;
 	force = cli_opt(a, "--force") != NULL;
 	if ((r = cli_server(cli, cli_opt(a, "--server"), &ep)) != 0)

@@ -230,7 +230,12 @@ ping_args(struct cli *cli, const struct cli_args *a, char *peer, size_t len,
 	pr->purpose = ECA_PURPOSE_PING;
 	pr->service_us = -1;
 	if ((pname = cli_opt(a, "--purpose")) != NULL) {
-		if ((p = eca_purpose_from_name(pname)) < 0)
+		if ((p = eca_purpose_from_name(pname)) == ECA_PURPOSE_ENROLL)
+			return cli_usage(cli,
+			    "purpose enroll is remote enrollment: run `eca "
+			    "enroll --remote-host %s` on its primary",
+			    peer);
+		if (p < 0)
 			return cli_usage(cli,
 			    "unknown purpose '%s' (backup, "
 			    "restore, replication, console, control or ping)",

@@ -74,7 +74,7 @@ cli_cred(struct cli *cli)
 	if (eca_cred_load(NULL, cli->cfg, &cli->cred, &err) != 0) {
 		cli->cred = NULL;
 		return out_error_err(cli->json,
-		    "cannot load this host's certificate and key", &err);
+		    "cannot load this host's credentials", &err);
 	}
 	return 0;
 }

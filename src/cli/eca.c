@@ -30,6 +30,9 @@ static const struct cli_opt opts_enroll[] = {
     OPT_SERVER,
     {"--precheck", "-preCheck", NULL},
     {"--force", "-force", NULL},
+    /* On the primary: ask that host's ecad to enroll (cmd_enroll.c). */
+    {"--remote-host", "-remoteHost", "NAME"},
+    {"--port", "-port", "P"},
     OPT_END,
 };
 static const struct cli_opt opts_server[] = {OPT_SERVER, OPT_END};
@@ -84,8 +87,9 @@ static const struct cli_opt opts_crl[] = {
 
 static const struct cli_cmd commands[] = {
     {"enroll", "-enrollCertificate", cmd_enroll, 0, 0, opts_enroll,
-	"[--server S] [--precheck] [--force]",
-	"enroll this host's certificate with a primary server now"},
+	"[--server S] [--precheck] [--force] | --remote-host NAME [--port P]",
+	"enroll this host's certificate with a primary server now; on the "
+	"primary, --remote-host asks host NAME to enroll with it"},
     {"unenroll", "-removeEnrollment", cmd_unenroll, 0, 0, opts_server,
 	"[--server S]", "remove this host's enrollment from a primary server"},
     {"status", "-listEnrollmentStatus", cmd_status, 0, 0, opts_server,
@@ -126,9 +130,10 @@ static const struct cli_cmd commands[] = {
 	"primary: ban a host, known or not, from enrolling"},
     {"unban", NULL, cmd_unban, 1, 1, opts_server, "[--server S] HOST",
 	"primary: lift a ban (the host must enroll again)"},
-    {"audit", NULL, cmd_audit, 1, 1, opts_audit,
-	"verify|show [--file F] [--host H]",
-	"primary: verify the audit journal's chain, or show its entries"},
+    {"audit", NULL, cmd_audit, 1, CLI_ARGS_MAX, opts_audit,
+	"verify [FILE...] | show [--file F] [--host H]",
+	"primary: verify the audit journal's chain (over rotated files), or "
+	"show its entries"},
     {"map", NULL, cmd_map, 1, 3, opts_server,
 	"[--server S] add HOST SUBJECT | remove HOST | list",
 	"primary, ECA_IDENTITY = DN: map certificate subjects to hosts"},

@@ -34,6 +34,9 @@ const struct api_route api_routes[] = {
 	api_h_ban},
     {EVHTTP_REQ_POST, "/v1/enrollments/*/unban", API_ADMIN, 0, API_COUNT_NONE,
 	api_h_unban},
+    /* Asks a host's ecad to enroll (remote.c): local administrators only. */
+    {EVHTTP_REQ_POST, "/v1/remote-enrollments", API_CONTROL, API_F_BODY_HOST,
+	API_COUNT_NONE, api_h_remote_enroll},
     {EVHTTP_REQ_GET, "/v1/mappings", API_ADMIN, 0, API_COUNT_NONE, api_h_maps},
     {EVHTTP_REQ_POST, "/v1/mappings", API_ADMIN, 0, API_COUNT_NONE,
 	api_h_map_add},

@@ -45,7 +45,7 @@ enum api_access {
 	 */
 	API_METRICS,
 	API_ADMIN,
-	API_CONTROL, /* the control socket only (no route yet) */
+	API_CONTROL, /* the control socket only */
 };
 
 /*
@@ -122,6 +122,7 @@ int api_access_check(const struct api_route *rt, const struct api_caller *who,
 api_handler api_h_health, api_h_stats, api_h_roster;
 api_handler api_h_metrics; /* metrics_http.c */
 api_handler api_h_enroll;
+api_handler api_h_remote_enroll; /* remote.c */
 api_handler api_h_list, api_h_show, api_h_remove, api_h_history, api_h_approve,
     api_h_reject, api_h_ban, api_h_unban, api_h_maps, api_h_map_add,
     api_h_map_remove;

@@ -214,6 +214,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		notify_reloading();
 		log_info("SIGHUP: reloading %s", d->conf_path);
 		ecad_reload(d);
+		writer_reopen(d->writer);
 		notify("READY=1");
 		return;
 	}
@@ -290,7 +291,8 @@ start(struct ecad *d, struct eca_err *err)
 	if ((r = writer_start(d, d->wstore, &d->writer, err)) != 0)
 		return r;
 	d->wstore = NULL; /* the writer owns it */
-	if ((r = server_start(d, err)) != 0 || (r = peer_start(d, err)) != 0)
+	if ((r = remote_start(d, err)) != 0 || (r = server_start(d, err)) != 0 ||
+	    (r = peer_start(d, err)) != 0)
 		return r;
 	return metrics_http_start(d, err);
 }
@@ -334,6 +336,7 @@ static void
 shutdown_all(struct ecad *d)
 {
 	metrics_http_stop(d);
+	remote_stop(d); /* while the workers can still reply */
 	peer_stop(d);
 	peer_free(d);
 	server_stop(d);
@@ -341,6 +344,7 @@ shutdown_all(struct ecad *d)
 	writer_stop(d->writer);
 	d->writer = NULL;
 	server_free(d);
+	remote_free(d);
 	crlsync_stop(d);
 	eca_crl_cache_free(d->crls);
 	d->crls = NULL;

@@ -12,6 +12,7 @@
  *   writer.c     the group-commit writer thread
  *   control.c    the control socket
  *   refusals.c   strangers' refusals, counted and journaled as summaries
+ *   remote.c     remote enrollment: asking a host's ecad to enroll
  *   peer.c       the peer listener (with peer_judge.c: judges, parking,
  *                the roster sync; peer_serve.c: services; peer_impl.h)
  *   crlsync.c    the CRL refresh thread
@@ -186,6 +187,7 @@ struct ecad {
 	char peer_desc[300];	      /* its "HOST:PORT", "" if none */
 	struct eca_metrics metrics;   /* GET /metrics (metrics.h) */
 	struct ecad_metrics_http *mhttp; /* METRICS_LISTEN (metrics_http.c) */
+	struct ecad_remote *remote;   /* remote enrollment (remote.c) */
 };
 
 /* Per-TLS-connection state, hung on the SSL (ex_data). */
@@ -325,6 +327,17 @@ int metrics_http_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
 int metrics_http_start(struct ecad *d, struct eca_err *err) ECA_WUR;
 void metrics_http_stop(struct ecad *d);
 
+/*
+ * remote.c: remote enrollment's thread (primary).  remote_stop finishes
+ * the request in flight (bounded by its channel's timeouts), answers the
+ * queued ones and any later one BUSY, and joins the thread: call it while
+ * the workers run; remote_free once they are joined.
+ */
+struct ecad_remote;
+int remote_start(struct ecad *d, struct eca_err *err) ECA_WUR;
+void remote_stop(struct ecad *d);
+void remote_free(struct ecad *d);
+
 /* control.c: the UNIX control socket. */
 int control_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
 int control_attach(struct ecad *d, struct ecad_worker *w,
@@ -370,6 +383,11 @@ struct writer_health {
 void writer_health(struct ecad_writer *wr, struct writer_health *out);
 /* Finish everything queued, close the store, join and free. */
 void writer_stop(struct ecad_writer *wr);
+/*
+ * SIGHUP: the writer reopens the audit journal before its next group (the
+ * file may have been rotated); the chain continues in the new file.
+ */
+void writer_reopen(struct ecad_writer *wr);
 /*
  * Queue an audit-only journal line (a refusal decided by a worker): the
  * writer appends it with the next group; no reply is waited for.  The

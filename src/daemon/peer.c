@@ -103,6 +103,7 @@ peer_conn_free(struct pconn *pc)
 		event_free(pc->judged_ev);
 	X509_free(pc->leaf);
 	sk_X509_pop_free(pc->chain, X509_free);
+	free(pc->reply);
 	peer_handshake_done(pc);
 	peer_park_release(pc);
 	if (pc->src_counted)

@@ -8,6 +8,7 @@
  *                 a judgment until a roster sync, the sync thread, and the
  *                 verdict's return to its I/O thread
  *   peer_serve.c  the services of an accepted channel: echo and bulk
+ *   peer_enroll.c remote enrollment, asked by this host's primary
  *
  * A connection belongs to its I/O thread (its list) from accept to free.
  * While a judge has it (PS_JUDGING), the I/O thread never frees it: a peer
@@ -106,6 +107,9 @@ struct pconn {
 	uint64_t gen_crls;
 	int64_t gen_roster;
 	int rejudge; /* judging an accepted channel again */
+	/* Remote enrollment: the answer's frame, sent after the VERDICT. */
+	unsigned char *reply;
+	size_t reply_len;
 };
 
 struct peer_thread {
@@ -173,6 +177,14 @@ void peer_park_tick(struct pconn *pc);
 void peer_park_release(struct pconn *pc);
 /* Has trust, the CRL cache or the roster moved since the verdict? */
 int peer_verdict_stale(struct pconn *pc);
+
+/*
+ * peer_enroll.c: a remote enrollment asked by the accepted caller (a
+ * judge thread, after an accepting verdict): the caller must be the
+ * primary it names; the answer goes to pc->reply, a refusal to pc->v.
+ */
+void peer_remote_enroll(struct ecad_snap *s, struct eca_domain *dom,
+    struct pconn *pc);
 
 /* peer_serve.c: the services of an accepted channel. */
 void peer_serve_echo(struct pconn *pc);

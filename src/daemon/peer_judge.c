@@ -243,7 +243,12 @@ peer_judged_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	free(buf);
-	if (!pc->v.accept)
+	if (pc->v.accept && pc->reply != NULL &&
+	    bufferevent_write(pc->bev, pc->reply, pc->reply_len) != 0) {
+		peer_conn_free(pc);
+		return;
+	}
+	if (!pc->v.accept || pc->reply != NULL)
 		peer_conn_closing(pc);
 	else
 		start_serving(pc);
@@ -419,6 +424,9 @@ judge(struct ecad *d, struct pconn *pc)
 	else {
 		pc->gen_roster = eca_domain_roster_version(dom);
 		judge_caller(d, pc, s, dom);
+		if (pc->hello.purpose == ECA_PURPOSE_ENROLL && !pc->parked &&
+		    !pc->rejudge && pc->v.accept)
+			peer_remote_enroll(s, dom, pc);
 	}
 	ecad_snap_put(s);
 }

@@ -59,6 +59,7 @@ struct ecad_writer {
 	int64_t group_oldest_ms;
 	int last_code;
 	int stopping;
+	int reopen; /* SIGHUP: reopen the journal before the next group */
 	struct eca_op *ops;		  /* ECAD_WRITER_BATCH, for the apply */
 	struct eca_audit *audit;	  /* the journal, writer thread only */
 	struct audit_item *ahead, *atail; /* audit-only FIFO */
@@ -329,6 +330,33 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 	log_debug("group of %zu op(s) applied, %zu written", n, wrote);
 }
 
+/* After a rotation: the chain goes on in a new file at the same path. */
+static void
+journal_reopen(struct ecad_writer *wr)
+{
+	struct eca_err err;
+	int moved;
+
+	eca_err_clear(&err);
+	if (eca_audit_reopen(wr->audit, &moved, &err) != 0)
+		log_error("audit journal not reopened: %s", err.msg);
+	else if (moved)
+		log_info("audit journal %s reopened: continuing at seq %lld",
+		    eca_audit_file(wr->audit),
+		    (long long)eca_audit_last_seq(wr->audit) + 1);
+}
+
+void
+writer_reopen(struct ecad_writer *wr)
+{
+	if (wr == NULL)
+		return;
+	pthread_mutex_lock(&wr->lock);
+	wr->reopen = 1;
+	pthread_cond_signal(&wr->cond);
+	pthread_mutex_unlock(&wr->lock);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -339,8 +367,16 @@ writer_main(void *arg)
 
 	pthread_mutex_lock(&wr->lock);
 	for (;;) {
-		while (wr->head == NULL && wr->ahead == NULL && !wr->stopping)
+		while (wr->head == NULL && wr->ahead == NULL && !wr->stopping &&
+		    !wr->reopen)
 			pthread_cond_wait(&wr->cond, &wr->lock);
+		if (wr->reopen) {
+			wr->reopen = 0;
+			pthread_mutex_unlock(&wr->lock);
+			journal_reopen(wr);
+			pthread_mutex_lock(&wr->lock);
+			continue;
+		}
 		/* On stop, the queue is drained before the loop ends. */
 		if (wr->head == NULL && wr->ahead == NULL)
 			break;

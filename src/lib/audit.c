@@ -8,8 +8,10 @@
  * own (parse, own hash) and against the one before (seq, prev), so the
  * first bad line is named precisely.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,9 +302,13 @@ io_error(struct eca_err *err, int e, const char *path, const char *what)
 	    path, what, strerror(e));
 }
 
-/* Continue the chain from the last line of a regular file of size sz. */
+/*
+ * Continue the chain from the last line of the regular file fd (path, of
+ * size sz): a->seq and a->hash become that line's.
+ */
 static int
-read_tail(struct eca_audit *a, off_t sz, struct eca_err *err)
+read_tail(struct eca_audit *a, int fd, const char *path, off_t sz,
+    struct eca_err *err)
 {
 	struct eca_audit_entry e;
 	char prob[ECA_ERR_MSG_MAX];
@@ -320,13 +326,13 @@ read_tail(struct eca_audit *a, off_t sz, struct eca_err *err)
 		    "out of memory reading "
 		    "the audit journal");
 	for (len = 0; len < chunk; len += (size_t)got) {
-		got = pread(a->fd, buf + len, chunk - len, off + (off_t)len);
+		got = pread(fd, buf + len, chunk - len, off + (off_t)len);
 		if (got <= 0) {
 			r = got == 0 ? eca_err_set(err, ECA_ERR_IO,
 					   "audit "
 					   "journal %s shrank while being read",
-					   a->path) :
-				       io_error(err, errno, a->path, "read");
+					   path) :
+				       io_error(err, errno, path, "read");
 			goto out;
 		}
 	}
@@ -353,7 +359,7 @@ read_tail(struct eca_audit *a, off_t sz, struct eca_err *err)
 		 sizeof(prob))) == -1)
 		goto bad;
 	if (r != 0) {
-		r = eca_err_set(err, r, "audit journal %s: %s", a->path, prob);
+		r = eca_err_set(err, r, "audit journal %s: %s", path, prob);
 		goto out;
 	}
 	a->seq = e.seq;
@@ -366,9 +372,34 @@ bad:
 	    "continued: %s; nothing will be appended to it until it is "
 	    "repaired (run `eca audit verify --file %s` to find the first "
 	    "bad line)",
-	    a->path, prob, a->path);
+	    path, prob, path);
 out:
 	free(buf);
+	return r;
+}
+
+/*
+ * An empty journal just rotated (PATH.1 exists, as logrotate leaves it)
+ * continues the chain of PATH.1's last line, so a restart between the
+ * rotation and the next entry does not start a new chain.
+ */
+static int
+rotated_tail(struct eca_audit *a, struct eca_err *err)
+{
+	char prev[PATH_MAX];
+	struct stat st;
+	int fd, r = 0;
+
+	if ((size_t)snprintf(prev, sizeof(prev), "%s.1", a->path) >=
+	    sizeof(prev))
+		return 0;
+	if ((fd = open(prev, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : io_error(err, errno, prev, "read");
+	if (fstat(fd, &st) == -1)
+		r = io_error(err, errno, prev, "examined");
+	else if (S_ISREG(st.st_mode) && st.st_size > 0)
+		r = read_tail(a, fd, prev, st.st_size, err);
+	close(fd);
 	return r;
 }
 
@@ -425,7 +456,9 @@ eca_audit_open(const char *path, struct eca_audit **out, struct eca_err *err)
 	a->regular = S_ISREG(st.st_mode);
 	memcpy(a->hash, ZERO_HASH, sizeof(a->hash));
 	if (a->regular && st.st_size > 0 &&
-	    (r = read_tail(a, st.st_size, err)) != 0)
+	    (r = read_tail(a, a->fd, path, st.st_size, err)) != 0)
+		goto out;
+	if (a->regular && st.st_size == 0 && (r = rotated_tail(a, err)) != 0)
 		goto out;
 	/* Best effort: the new file's directory entry made durable. */
 	if (created)
@@ -571,6 +604,48 @@ out:
 	return r;
 }
 
+int
+eca_audit_reopen(struct eca_audit *a, int *moved, struct eca_err *err)
+{
+	struct stat now, st;
+	struct eca_audit b;
+	int fd, r;
+
+	*moved = 0;
+	fd = open(a->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1)
+		return eca_err_set(err,
+		    errno == ENOSPC ? ECA_ERR_DISK_FULL : ECA_ERR_IO,
+		    "audit journal %s cannot be reopened: %s (the old file "
+		    "stays in use; check AUDIT_LOG's directory)",
+		    a->path, strerror(errno));
+	if (fstat(fd, &st) == -1 || fstat(a->fd, &now) == -1) {
+		r = io_error(err, errno, a->path, "examined");
+		close(fd);
+		return r;
+	}
+	if (st.st_dev == now.st_dev && st.st_ino == now.st_ino) {
+		close(fd);
+		return 0;
+	}
+	/* A new empty file continues the chain held in memory. */
+	b = *a;
+	if (S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (r = read_tail(&b, fd, a->path, st.st_size, err)) != 0) {
+		close(fd);
+		return r;
+	}
+	close(a->fd);
+	a->fd = fd;
+	a->regular = S_ISREG(st.st_mode);
+	a->seq = b.seq;
+	memcpy(a->hash, b.hash, sizeof(a->hash));
+	*moved = 1;
+	if (st.st_size == 0)
+		(void)eca_util_sync_dir(a->path, NULL);
+	return 0;
+}
+
 int64_t
 eca_audit_last_seq(const struct eca_audit *a)
 {
@@ -607,25 +682,53 @@ open_read(const char *path, struct eca_err *err)
 	return fp;
 }
 
-int
-eca_audit_verify(const char *path, struct eca_audit_report *rep,
+/* Where a verification over a set of files stands between lines. */
+struct chain {
+	int64_t want; /* the next seq */
+	char prev[ECA_AUDIT_HASH_LEN + 1];
+	int started; /* an entry was read (in this file or one before) */
+};
+
+/* A line's link to the one before it, or a problem sentence in prob. */
+static void
+judge_link(const struct chain *c, const struct eca_audit_entry *e,
+    size_t lineno, char *prob, size_t plen)
+{
+	if (!c->started && (e->seq != 1 || strcmp(e->prev, ZERO_HASH) != 0))
+		snprintf(prob, plen,
+		    "removed or reordered: the first entry has seq %lld and "
+		    "%s, where the journal starts at seq 1 with a prev of 64 "
+		    "zeros (lines before it were removed; if rotated files "
+		    "hold them, name those first, oldest first)",
+		    (long long)e->seq,
+		    strcmp(e->prev, ZERO_HASH) ? "a non-zero prev" :
+						 "a zero prev");
+	else if (c->started && (e->seq != c->want || strcmp(e->prev, c->prev)))
+		snprintf(prob, plen,
+		    "removed or reordered: seq %lld%s follows seq %lld%s (a "
+		    "line%s was removed, moved or inserted here)",
+		    (long long)e->seq,
+		    e->seq == c->want ? " with the wrong prev" : "",
+		    (long long)(c->want - 1),
+		    lineno == 1 ? " at the end of the file before" : "",
+		    lineno == 1 ? " or a whole rotated file" : "");
+}
+
+/* One file of a set: 0 when read (rep tells whether intact), or an error. */
+static int
+verify_one(const char *path, struct chain *c, struct eca_audit_report *rep,
     struct eca_err *err)
 {
 	struct eca_audit_entry e;
-	char prev[ECA_AUDIT_HASH_LEN + 1];
 	char prob[ECA_ERR_MSG_MAX];
 	char *line = NULL;
 	size_t cap = 0, lineno = 0;
-	int64_t want = 1;
 	ssize_t got;
 	FILE *fp;
 	int r = 0, jr;
 
-	memset(rep, 0, sizeof(*rep));
 	if ((fp = open_read(path, err)) == NULL)
 		return err != NULL ? err->code : ECA_ERR_IO;
-	memcpy(prev, ZERO_HASH, sizeof(prev));
-	rep->intact = 1;
 	while ((got = getline(&line, &cap, fp)) > 0) {
 		lineno++;
 		prob[0] = '\0';
@@ -640,26 +743,8 @@ eca_audit_verify(const char *path, struct eca_audit_report *rep,
 			    "cannot be checked: %s",
 			    path, lineno, prob);
 			break;
-		} else if (jr != 0)
-			;
-		else if (lineno == 1 &&
-		    (e.seq != 1 || strcmp(e.prev, ZERO_HASH) != 0))
-			snprintf(prob, sizeof(prob),
-			    "removed or reordered: "
-			    "the first entry has seq %lld and %s, where the "
-			    "journal starts at seq 1 with a prev of 64 zeros "
-			    "(lines before it were removed)",
-			    (long long)e.seq,
-			    strcmp(e.prev, ZERO_HASH) ? "a non-zero prev" :
-							"a zero prev");
-		else if (e.seq != want || strcmp(e.prev, prev) != 0)
-			snprintf(prob, sizeof(prob),
-			    "removed or reordered: "
-			    "seq %lld%s follows seq %lld (a line was removed, "
-			    "moved or inserted here)",
-			    (long long)e.seq,
-			    e.seq == want ? " with the wrong prev" : "",
-			    (long long)(want - 1));
+		} else if (jr == 0)
+			judge_link(c, &e, lineno, prob, sizeof(prob));
 		if (prob[0] != '\0') {
 			rep->intact = 0;
 			rep->first_bad_line = lineno;
@@ -668,8 +753,9 @@ eca_audit_verify(const char *path, struct eca_audit_report *rep,
 			break;
 		}
 		rep->entries++;
-		want = e.seq + 1;
-		memcpy(prev, e.hash, sizeof(prev));
+		c->started = 1;
+		c->want = e.seq + 1;
+		memcpy(c->prev, e.hash, sizeof(c->prev));
 	}
 	/* getline's ENOMEM sets neither feof nor (glibc) ferror. */
 	if (r == 0 && rep->intact && (ferror(fp) || !feof(fp)))
@@ -680,6 +766,165 @@ eca_audit_verify(const char *path, struct eca_audit_report *rep,
 	free(line);
 	fclose(fp);
 	return r;
+}
+
+int
+eca_audit_verify_files(const char *const *paths, size_t n,
+    struct eca_audit_report *rep, struct eca_err *err)
+{
+	struct chain c = {.want = 1, .started = 0};
+	size_t i;
+	int r = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	memcpy(c.prev, ZERO_HASH, sizeof(c.prev));
+	rep->intact = 1;
+	if (n == 0)
+		return eca_err_set(err, ECA_ERR_USAGE,
+		    "no audit journal file to verify (name one or more)");
+	for (i = 0; i < n && r == 0 && rep->intact; i++) {
+		rep->file = i;
+		rep->files = i + 1;
+		r = verify_one(paths[i], &c, rep, err);
+	}
+	return r;
+}
+
+/* "NAME.N": N (> 0) when name is base's rotated sibling, else 0. */
+static unsigned long
+rotated_number(const char *name, const char *base, const char **rest)
+{
+	size_t bl = strlen(base);
+	unsigned long v;
+	char *end;
+
+	if (strncmp(name, base, bl) != 0 || name[bl] != '.' ||
+	    name[bl + 1] < '1' || name[bl + 1] > '9')
+		return 0;
+	errno = 0;
+	v = strtoul(name + bl + 1, &end, 10);
+	if (errno != 0 || v > 1000000)
+		return 0;
+	*rest = end;
+	return v;
+}
+
+static int
+cmp_desc(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a;
+	unsigned long y = *(const unsigned long *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* The numbers N of path's siblings PATH.N, oldest (highest) first. */
+static int
+rotated_numbers(const char *dir, const char *base, unsigned long **out,
+    size_t *n, struct eca_err *err)
+{
+	unsigned long *v = NULL, *nv, num;
+	size_t cap = 0;
+	struct dirent *de;
+	const char *rest;
+	DIR *dp;
+	int r = 0;
+
+	*n = 0;
+	if ((dp = opendir(dir)) == NULL)
+		return eca_err_set(err, ECA_ERR_UNREADABLE,
+		    "directory %s of the audit journal cannot be read: %s", dir,
+		    strerror(errno));
+	while (r == 0 && (de = readdir(dp)) != NULL) {
+		if ((num = rotated_number(de->d_name, base, &rest)) == 0)
+			continue;
+		if (*rest != '\0') {
+			r = eca_err_set(err, ECA_ERR_UNREADABLE,
+			    "%s/%s is not a plain journal file (compressed?): "
+			    "decompress it, or name the files to verify",
+			    dir, de->d_name);
+			break;
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
+				r = eca_err_set(err, ECA_ERR_NOMEM,
+				    "out of memory");
+				break;
+			}
+			v = nv;
+		}
+		v[(*n)++] = num;
+	}
+	closedir(dp);
+	if (r != 0) {
+		free(v);
+		return r;
+	}
+	qsort(v, *n, sizeof(*v), cmp_desc);
+	*out = v;
+	return 0;
+}
+
+int
+eca_audit_rotated_set(const char *path, char ***out, size_t *n,
+    struct eca_err *err)
+{
+	char dir[PATH_MAX], **v = NULL;
+	unsigned long *num = NULL;
+	const char *base, *slash;
+	size_t k = 0, i;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	slash = strrchr(path, '/');
+	base = slash != NULL ? slash + 1 : path;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)snprintf(dir, sizeof(dir), "%.*s",
+		     (int)(slash == path ? 1 : slash - path),
+		     path) >= sizeof(dir))
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "the audit journal's path is too long");
+	if ((r = rotated_numbers(dir, base, &num, &k, err)) != 0)
+		return r;
+	if ((v = calloc(k + 1, sizeof(*v))) == NULL)
+		goto nomem;
+	for (i = 0; i < k; i++)
+		if (asprintf(&v[i], "%s.%lu", path, num[i]) < 0) {
+			v[i] = NULL;
+			goto nomem;
+		}
+	if ((v[k] = strdup(path)) == NULL)
+		goto nomem;
+	free(num);
+	*out = v;
+	*n = k + 1;
+	return 0;
+nomem:
+	eca_audit_set_free(v, k + 1);
+	free(num);
+	return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+}
+
+void
+eca_audit_set_free(char **v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+int
+eca_audit_verify(const char *path, struct eca_audit_report *rep,
+    struct eca_err *err)
+{
+	return eca_audit_verify_files(&path, 1, rep, err);
 }
 
 int

@@ -103,10 +103,22 @@ int64_t eca_audit_last_seq(const struct eca_audit *a);
 const char *eca_audit_file(const struct eca_audit *a);
 void eca_audit_close(struct eca_audit *a);
 
+/*
+ * After logrotate moved the journal away (to PATH.1): open PATH again
+ * (creating it) and continue the chain there, from the chain held in
+ * memory when the file is new and empty, else from its last line.  *moved
+ * is 0 when PATH is still the file being written (nothing to do).  On
+ * failure the old file stays in use.  Writer's thread only.
+ */
+int eca_audit_reopen(struct eca_audit *a, int *moved,
+    struct eca_err *err) ECA_WUR;
+
 struct eca_audit_report {
-	size_t entries; /* lines read that were good */
+	size_t entries; /* lines read that were good, over all files */
 	int intact;
-	size_t first_bad_line; /* 1-based; 0 when intact */
+	size_t files;	       /* files read (up to the bad one) */
+	size_t file;	       /* index of the file with the bad line */
+	size_t first_bad_line; /* 1-based in that file; 0 when intact */
 	/* "edited", "removed or reordered", ... with the detail. */
 	char problem[ECA_ERR_MSG_MAX];
 };
@@ -119,6 +131,24 @@ struct eca_audit_report {
  */
 int eca_audit_verify(const char *path, struct eca_audit_report *rep,
     struct eca_err *err) ECA_WUR;
+
+/*
+ * The same over several files taken as one chain, in the given order
+ * (oldest first): the first entry of a file follows the last of the file
+ * before it.  rep->file names the file of the first bad line.
+ */
+int eca_audit_verify_files(const char *const *paths, size_t n,
+    struct eca_audit_report *rep, struct eca_err *err) ECA_WUR;
+
+/*
+ * The journal at path preceded by its rotated siblings PATH.N found in the
+ * same directory, oldest (highest N) first: *out has *n paths, free with
+ * eca_audit_set_free.  A sibling that is not plain (PATH.N.gz, ...) is an
+ * error (ECA_ERR_UNREADABLE) that says to decompress it.
+ */
+int eca_audit_rotated_set(const char *path, char ***out, size_t *n,
+    struct eca_err *err) ECA_WUR;
+void eca_audit_set_free(char **v, size_t n);
 
 /*
  * Read the entries of the journal at path (those about host only, when

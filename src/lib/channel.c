@@ -278,6 +278,15 @@ eca_channel_open(struct eca_host *h, const char *peer, enum eca_purpose purpose,
     long timeout_ms, struct eca_channel **out, struct eca_channel_steps *steps,
     struct eca_err *err)
 {
+	return eca_channel_open_port(h, peer, NULL, purpose, timeout_ms, out,
+	    steps, err);
+}
+
+int
+eca_channel_open_port(struct eca_host *h, const char *peer, const char *port,
+    enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
+    struct eca_channel_steps *steps, struct eca_err *err)
+{
 	struct eca_channel_steps local;
 	struct opening *o = NULL;
 	char canon[ECA_HOST_MAX];
@@ -308,6 +317,13 @@ eca_channel_open(struct eca_host *h, const char *peer, enum eca_purpose purpose,
 	o->ch->purpose = purpose;
 	/* From here on the peer is its canonical name. */
 	memcpy(o->ch->peer, canon, strlen(canon) + 1);
+	if (port != NULL &&
+	    (size_t)snprintf(o->ch->port, sizeof(o->ch->port), "%s", port) >=
+		sizeof(o->ch->port)) {
+		r = eca_err_set(err, ECA_ERR_USAGE, "port '%.16s' is too long",
+		    port);
+		goto out;
+	}
 
 	if ((r = eca_channel_tcp_connect(o->ch, h->cfg, steps, err)) != 0 ||
 	    (r = eca_channel_tls_connect(o->ch, h->client_ctx, steps, err)) !=

@@ -168,6 +168,14 @@ struct eca_channel;
 int eca_channel_open(struct eca_host *h, const char *peer,
     enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
     struct eca_channel_steps *steps, struct eca_err *err) ECA_WUR;
+/*
+ * The same at port (digits; NULL or "": PEER's port, else the default)
+ * instead of the one PEER entries or the default give.
+ */
+int eca_channel_open_port(struct eca_host *h, const char *peer,
+    const char *port, enum eca_purpose purpose, long timeout_ms,
+    struct eca_channel **out, struct eca_channel_steps *steps,
+    struct eca_err *err) ECA_WUR;
 void eca_channel_close(struct eca_channel *ch);
 SSL *eca_channel_ssl(struct eca_channel *ch);
 /* Send one frame / receive one frame (payload into buf, at most cap). */

@@ -25,6 +25,7 @@ struct eca_channel {
 	long timeout_ms; /* each step's deadline */
 	enum eca_purpose purpose;
 	char peer[ECA_HOST_MAX]; /* canonical */
+	char port[8];		 /* "" or the port that overrides PEER's */
 };
 
 /* channel_codec.c */

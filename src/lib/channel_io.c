@@ -453,6 +453,8 @@ eca_channel_tcp_connect(struct eca_channel *ch, const struct eca_config *cfg,
 	int e = 0, r;
 
 	peer_address(cfg, ch->peer, &host, &port);
+	if (ch->port[0] != '\0')
+		port = ch->port;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;

@@ -79,6 +79,9 @@ eca_autoenroll_rule(const struct eca_autoenroll_side *self,
 	/* S6: the NAT case lives here and nowhere else. */
 	else if (peer->nat || self->nat)
 		w = "communication with a NAT client needs manual enrollment";
+	else if (purpose == ECA_PURPOSE_ENROLL)
+		w = "a remote enrollment is the host's own manual enrollment, "
+		    "asked by its primary";
 	else if (purpose == ECA_PURPOSE_CONSOLE)
 		w = "the administration console needs manual enrollment";
 	else if (purpose == ECA_PURPOSE_REPLICATION &&

@@ -217,6 +217,17 @@ eca_judge_peer(const struct eca_judge_input *in, struct eca_judge_result *res)
 	vin.dn_map_arg = &lk;
 
 	check_cert(&vin, res);
+	/*
+	 * Remote enrollment: the calling primary asks the server to enroll
+	 * the certificate it presents, so the server's roster entry is what
+	 * is about to change: the calling end judges the certificate alone
+	 * (the server, the accepting end, judges the primary in full).
+	 */
+	if (res->cert.code == 0 && in->side == ECA_JUDGE_CALLING &&
+	    in->purpose == ECA_PURPOSE_ENROLL) {
+		res->verdict.peer = res->cert.info;
+		return res->code = 0;
+	}
 	if (res->cert.code == 0) {
 		if ((r = enroll_self(in, res)) != 0)
 			return r;

@@ -16,6 +16,7 @@ static const char *const purpose_names[] = {
     [ECA_PURPOSE_CONSOLE] = "console",
     [ECA_PURPOSE_CONTROL] = "control",
     [ECA_PURPOSE_PING] = "ping",
+    [ECA_PURPOSE_ENROLL] = "enroll",
 };
 
 int

@@ -16,6 +16,12 @@ enum eca_purpose {
 	ECA_PURPOSE_CONSOLE,
 	ECA_PURPOSE_CONTROL,
 	ECA_PURPOSE_PING,
+	/*
+	 * Remote enrollment (`eca enroll --remote-host`): a primary asks the
+	 * host to enroll its own certificate with it.  Only the host's
+	 * primary may call it; never an automatic enrollment (host.c).
+	 */
+	ECA_PURPOSE_ENROLL,
 };
 
 /* Its name on the wire and in messages ("backup", ...; "unknown"). */

@@ -670,7 +670,9 @@ eca_x509_load_trust(OSSL_LIB_CTX *libctx, const char *path, X509_STORE **out,
 	}
 	if (stat(path, &st) == -1) {
 		r = eca_err_set(err, ECA_ERR_UNREADABLE,
-		    "cannot access trust store %s: %s", path, strerror(errno));
+		    "cannot access trust store %s: %s (check "
+		    "ECA_TRUST_STORE_PATH and that this user may read it)",
+		    path, strerror(errno));
 		goto out;
 	}
 	if ((store = X509_STORE_new()) == NULL) {
@@ -680,8 +682,9 @@ eca_x509_load_trust(OSSL_LIB_CTX *libctx, const char *path, X509_STORE **out,
 	if (S_ISDIR(st.st_mode)) {
 		if (access(path, R_OK | X_OK) == -1) {
 			r = eca_err_set(err, ECA_ERR_UNREADABLE,
-			    "cannot read trust store directory %s: %s", path,
-			    strerror(errno));
+			    "cannot read trust store directory %s: %s (check "
+			    "that this user may read and search it)",
+			    path, strerror(errno));
 			goto out;
 		}
 		if (!dir_has_hashed_entries(path)) {

@@ -53,7 +53,7 @@ c_install() {
 	run_cmd meson install -C "$BUILD" --no-rebuild --destdir "$DEST"
 	expect_rc 0 || return
 	for want in "755 $SBINDIR/ecad" "755 $BINDIR/eca" \
-	    "644 $SYSCONFDIR/eca/eca.conf" \
+	    "644 $SYSCONFDIR/eca/eca.conf" "644 $SYSCONFDIR/logrotate.d/eca" \
 	    "644 $MANDIR/man1/eca.1" "644 $MANDIR/man5/eca.conf.5" \
 	    "644 $MANDIR/man8/ecad.8" \
 	    "644 $DATADIR/bash-completion/completions/eca"; do
@@ -70,7 +70,7 @@ c_install() {
 	done
 	# Nothing else: no test or benchmark program, no fuzz target.
 	got=$(cd "$DEST" && find . -type f | grep -vE \
-	    '/(sbin/ecad|bin/eca|eca/eca\.conf|man[158]/ecad?(\.conf)?\.[158]|completions/eca|ecad\.service|sysusers\.d/eca\.conf|tmpfiles\.d/eca\.conf|pkgconfig/eca\.pc|libeca\.a|include/eca/[a-z0-9_]+\.h)$')
+	    '/(sbin/ecad|bin/eca|eca/eca\.conf|logrotate\.d/eca|man[158]/ecad?(\.conf)?\.[158]|completions/eca|ecad\.service|sysusers\.d/eca\.conf|tmpfiles\.d/eca\.conf|pkgconfig/eca\.pc|libeca\.a|include/eca/[a-z0-9_]+\.h)$')
 	expect_eq "$got" "" "files installed besides the expected ones" || return
 	# The installed headers include only installed headers.
 	local inc h

@@ -49,7 +49,16 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	char p[160];
+	int i;
+
 	unlink(f->path);
+	for (i = 1; i <= 3; i++) {
+		snprintf(p, sizeof(p), "%s.%d", f->path, i);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s.3.gz", f->path);
+	unlink(p);
 	rmdir(f->dir);
 	free(f);
 	return 0;
@@ -565,6 +574,200 @@ test_path_defaults_to_state_dir_and_prefers_audit_log(void **state)
 	assert_string_equal(buf, "/var/log/eca/audit.log");
 }
 
+/* --- rotation: one chain over several files --- */
+
+static void
+append_n(struct eca_audit *a, size_t n, const char *host)
+{
+	struct eca_audit_entry e[NLINES_MAX];
+	struct eca_err err;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		fill(&e[i], "enrolled", host, "");
+	assert_int_equal(eca_audit_append(a, e, n, &err), 0);
+}
+
+/* PATH.k -> PATH.k+1 (k = upto..1), PATH -> PATH.1, as logrotate does. */
+static void
+rotate(const char *path, int upto)
+{
+	char from[160], to[160];
+	int k;
+
+	for (k = upto; k >= 1; k--) {
+		snprintf(from, sizeof(from), "%s.%d", path, k);
+		snprintf(to, sizeof(to), "%s.%d", path, k + 1);
+		assert_int_equal(rename(from, to), 0);
+	}
+	snprintf(to, sizeof(to), "%s.1", path);
+	assert_int_equal(rename(path, to), 0);
+}
+
+/* 2 entries in PATH.2, 2 in PATH.1, 1 in PATH, written by one handle. */
+static void
+make_rotated(const char *path)
+{
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	int moved = -1;
+
+	assert_int_equal(eca_audit_open(path, &a, &err), 0);
+	append_n(a, 2, "h1");
+	assert_int_equal(eca_audit_reopen(a, &moved, &err), 0);
+	assert_int_equal(moved, 0);
+	rotate(path, 0);
+	assert_int_equal(eca_audit_reopen(a, &moved, &err), 0);
+	assert_int_equal(moved, 1);
+	append_n(a, 2, "h2");
+	rotate(path, 1);
+	assert_int_equal(eca_audit_reopen(a, &moved, &err), 0);
+	assert_int_equal(moved, 1);
+	append_n(a, 1, "h3");
+	assert_int_equal(eca_audit_last_seq(a), 5);
+	eca_audit_close(a);
+}
+
+static void
+verify_set(const char *path, struct eca_audit_report *rep, size_t want_files)
+{
+	struct eca_err err;
+	char **set = NULL;
+	size_t n = 0;
+
+	assert_int_equal(eca_audit_rotated_set(path, &set, &n, &err), 0);
+	assert_int_equal(n, want_files);
+	assert_string_equal(set[n - 1], path);
+	assert_int_equal(
+	    eca_audit_verify_files((const char *const *)set, n, rep, &err), 0);
+	eca_audit_set_free(set, n);
+}
+
+static void
+test_edit_in_a_rotated_file_names_that_file_and_line(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_report rep;
+	char p1[160];
+	struct lines l;
+
+	make_rotated(f->path);
+	snprintf(p1, sizeof(p1), "%s.1", f->path);
+	read_lines(p1, &l);
+	patch(l.v[1], "\"host\":\"h2\"", "\"host\":\"h7\"");
+	write_lines(p1, &l);
+	verify_set(f->path, &rep, 3);
+	assert_false(rep.intact);
+	assert_int_equal(rep.file, 1);
+	assert_int_equal(rep.first_bad_line, 2);
+	assert_int_equal(rep.entries, 3);
+	assert_non_null(strstr(rep.problem, "edited"));
+}
+
+static void
+test_missing_middle_file_breaks_at_the_next_files_first_line(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_report rep;
+	char p1[160];
+
+	make_rotated(f->path);
+	snprintf(p1, sizeof(p1), "%s.1", f->path);
+	assert_int_equal(unlink(p1), 0);
+	verify_set(f->path, &rep, 2);
+	assert_false(rep.intact);
+	assert_int_equal(rep.file, 1);
+	assert_int_equal(rep.first_bad_line, 1);
+	assert_int_equal(rep.entries, 2);
+	assert_non_null(strstr(rep.problem, "removed or reordered"));
+	assert_non_null(strstr(rep.problem, "whole rotated file"));
+}
+
+static void
+test_files_in_the_wrong_order_break_at_the_first_line(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_report rep;
+	struct eca_err err;
+	char p1[160], p2[160];
+	const char *v[3];
+
+	make_rotated(f->path);
+	snprintf(p1, sizeof(p1), "%s.1", f->path);
+	snprintf(p2, sizeof(p2), "%s.2", f->path);
+	v[0] = p1;
+	v[1] = p2;
+	v[2] = f->path;
+	assert_int_equal(eca_audit_verify_files(v, 3, &rep, &err), 0);
+	assert_false(rep.intact);
+	assert_int_equal(rep.file, 0);
+	assert_int_equal(rep.first_bad_line, 1);
+	assert_non_null(strstr(rep.problem, "name those first"));
+}
+
+static void
+test_compressed_sibling_is_refused_with_a_remedy(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_err err;
+	char **set = NULL, gz[160];
+	size_t n = 7;
+	FILE *fp;
+
+	make_journal(f->path, 1);
+	snprintf(gz, sizeof(gz), "%s.3.gz", f->path);
+	assert_non_null(fp = fopen(gz, "w"));
+	fclose(fp);
+	assert_int_equal(eca_audit_rotated_set(f->path, &set, &n, &err),
+	    ECA_ERR_UNREADABLE);
+	assert_null(set);
+	assert_int_equal(n, 0);
+	assert_non_null(strstr(err.msg, "decompress"));
+}
+
+static void
+test_verify_of_no_files_is_a_usage_error(void **state)
+{
+	struct eca_audit_report rep;
+	struct eca_err err;
+
+	(void)state;
+	assert_int_equal(eca_audit_verify_files(NULL, 0, &rep, &err),
+	    ECA_ERR_USAGE);
+}
+
+static void
+test_rotated_files_in_order_verify_as_one_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_report rep;
+
+	make_rotated(f->path);
+	verify_set(f->path, &rep, 3);
+	assert_true(rep.intact);
+	assert_int_equal(rep.files, 3);
+	assert_int_equal(rep.entries, 5);
+}
+
+static void
+test_open_of_an_empty_journal_after_rotation_continues_from_path_1(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_report rep;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+
+	make_journal(f->path, 3);
+	rotate(f->path, 0);
+	assert_int_equal(eca_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(eca_audit_last_seq(a), 3);
+	append_n(a, 1, "h4");
+	eca_audit_close(a);
+	verify_set(f->path, &rep, 2);
+	assert_true(rep.intact);
+	assert_int_equal(rep.entries, 4);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -592,6 +795,13 @@ main(void)
 	    T(test_new_journal_is_created_private_and_empty_one_is_intact),
 	    T(test_read_filters_by_host),
 	    T(test_path_defaults_to_state_dir_and_prefers_audit_log),
+	    T(test_edit_in_a_rotated_file_names_that_file_and_line),
+	    T(test_missing_middle_file_breaks_at_the_next_files_first_line),
+	    T(test_files_in_the_wrong_order_break_at_the_first_line),
+	    T(test_compressed_sibling_is_refused_with_a_remedy),
+	    T(test_verify_of_no_files_is_a_usage_error),
+	    T(test_rotated_files_in_order_verify_as_one_chain),
+	    T(test_open_of_an_empty_journal_after_rotation_continues_from_path_1),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

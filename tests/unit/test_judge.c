@@ -96,6 +96,7 @@ struct jcase {
 #define BK ECA_PURPOSE_BACKUP
 #define RP ECA_PURPOSE_REPLICATION
 #define CO ECA_PURPOSE_CONSOLE
+#define EN ECA_PURPOSE_ENROLL
 #define NS ECA_JUDGE_NEED_SYNC
 
 static const struct jcase cases[] = {
@@ -190,6 +191,34 @@ static const struct jcase cases[] = {
 	0, 0, "eca unban"},
     {"revoked", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_REVOKED, 0,
 	ECA_ERR_REVOKED, 0, 0, "is revoked"},
+
+    /*
+     * Remote enrollment: the calling primary judges the host's
+     * certificate alone (its roster entry is what the call changes); the
+     * host judges the primary in full, and never enrolls on its own.
+     */
+    {"enroll: calling, not in the roster", CALLING, P_GOOD, M, -1, EN,
+	S_ENROLLED, R_MISSING, 0, 0, 0, 0, NULL},
+    {"enroll: calling, another fingerprint", CALLING, P_GOOD, M, -1, EN,
+	S_ENROLLED, R_OTHER_FP, 0, 0, 0, 0, NULL},
+    {"enroll: calling, banned", CALLING, P_GOOD, M, -1, EN, S_ENROLLED,
+	R_BANNED, 0, 0, 0, 0, NULL},
+    {"enroll: calling, untrusted", CALLING, P_ROGUE, M, -1, EN, S_ENROLLED,
+	R_MISSING, 0, ECA_ERR_UNTRUSTED, 0, 0, "is refused"},
+    {"enroll: calling, another host's certificate", CALLING, P_OTHER_HOST, M,
+	-1, EN, S_ENROLLED, R_MISSING, 0, ECA_ERR_IDENTITY_MISMATCH, 0, 0,
+	NULL},
+    {"enroll: calling, no certificate", CALLING, P_NONE, M, -1, EN, S_NEW,
+	R_MISSING, 0, ECA_ERR_NO_CLIENT_CERT, 0, 0, NULL},
+    {"enroll: accepting, not enrolled here: no self-enrollment", ACCEPTING,
+	P_GOOD, M, -1, EN, S_NEW, R_ENROLLED, 0, 0, 0, 0, NULL},
+    {"enroll: accepting, caller missing", ACCEPTING, P_GOOD, M, -1, EN,
+	S_ENROLLED, R_MISSING, 0, NS, 0, 0, NULL},
+    {"enroll: accepting, caller missing, resumed", ACCEPTING, P_GOOD, M, -1, EN,
+	S_ENROLLED, R_MISSING, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
+	"manual enrollment"},
+    {"enroll: accepting, caller banned", ACCEPTING, P_GOOD, M, -1, EN,
+	S_ENROLLED, R_BANNED, 0, ECA_ERR_BANNED, 0, 0, "eca unban"},
 };
 
 /* ------------------------------------------------------------------ */

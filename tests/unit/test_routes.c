@@ -38,6 +38,7 @@ STUB(api_h_maps)
 STUB(api_h_map_add)
 STUB(api_h_map_remove)
 STUB(api_h_metrics)
+STUB(api_h_remote_enroll)
 
 /* A kind of caller, with the answers it gives and the level it holds. */
 struct kind {
@@ -221,6 +222,7 @@ test_each_route_has_the_level_docs_api_md_gives(void **state)
 	    {EVHTTP_REQ_GET, "/v1/mappings", API_ADMIN},
 	    {EVHTTP_REQ_POST, "/v1/mappings", API_ADMIN},
 	    {EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN},
+	    {EVHTTP_REQ_POST, "/v1/remote-enrollments", API_CONTROL},
 	};
 	size_t i, j;
 
@@ -336,6 +338,31 @@ test_a_control_only_level_is_refused_over_tls(void **state)
 			ECA_ERR_FORBIDDEN);
 	}
 	assert_int_equal(check(&kinds[5], &rt, &granted, &err), 0);
+	assert_int_equal(granted, API_CONTROL);
+}
+
+static void
+test_remote_enrollment_is_for_the_control_socket_only(void **state)
+{
+	const struct api_route *rt;
+	enum api_access granted;
+	struct eca_err err;
+	char name[256];
+	int known;
+	size_t k;
+
+	(void)state;
+	rt = api_route_find(EVHTTP_REQ_POST, "/v1/remote-enrollments", name,
+	    sizeof(name), &known);
+	assert_non_null(rt);
+	assert_int_equal(rt->access, API_CONTROL);
+	assert_true(rt->fn == api_h_remote_enroll);
+	/* Not even an ADMIN_IDENTITY over TLS: root or ecad's user only. */
+	for (k = 0; k < NKINDS; k++)
+		if (kinds[k].rank != API_CONTROL)
+			assert_int_not_equal(
+			    check(&kinds[k], rt, &granted, &err), 0);
+	assert_int_equal(check(&kinds[5], rt, &granted, &err), 0);
 	assert_int_equal(granted, API_CONTROL);
 }
 
@@ -486,6 +513,8 @@ main(void)
 		test_a_stranger_is_refused_with_the_peer_checks_reason),
 	    cmocka_unit_test(test_refusals_keep_their_sentences),
 	    cmocka_unit_test(test_a_control_only_level_is_refused_over_tls),
+	    cmocka_unit_test(
+		test_remote_enrollment_is_for_the_control_socket_only),
 	    cmocka_unit_test(
 		test_every_route_is_open_to_a_caller_at_or_above_its_level),
 	    cmocka_unit_test(test_only_the_host_itself_is_granted_self),
