@@ -289,6 +289,7 @@ on_connected(struct pconn *pc)
 		snprintf(h.primaries[h.nprimaries++], ECA_HOST_MAX, "%s",
 		    s->cfg->servers[i].name);
 	h.has_cert = s->cred != NULL;
+	h.nat = s->cfg->nat_client;
 	ecad_snap_put(s);
 	if ((r = eca_channel_server_hello_encode(&h, &buf, &len, &e)) != 0 ||
 	    bufferevent_write(pc->bev, buf, len) != 0) {

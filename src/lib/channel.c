@@ -207,6 +207,7 @@ judge_before_hello(struct opening *o, enum eca_purpose purpose,
 	in->purpose = purpose;
 	in->peer_side.role = o->sh.role;
 	in->peer_side.has_cert = o->sh.has_cert;
+	in->peer_side.nat = o->sh.nat;
 	eca_judge_init(&o->res);
 	if ((r = judge_server(o, 0, err)) != ECA_JUDGE_NEED_SYNC)
 		return r;
@@ -236,6 +237,7 @@ send_client_hello(struct opening *o, enum eca_purpose purpose,
 	hc.has_cert = 1;
 	hc.autoenroll = o->res.self_autoenroll;
 	hc.has_autoenroll = 1;
+	hc.nat = o->h->cfg->nat_client;
 	if ((r = eca_channel_client_hello_encode(&hc, &frame, &len, err)) == 0)
 		r = eca_channel_write_full(o->ch, frame, len,
 		    eca_channel_deadline(o->ch->timeout_ms),

@@ -71,6 +71,7 @@ struct eca_channel_server_hello {
 	char primaries[ECA_MAX_SERVERS][ECA_HOST_MAX];
 	size_t nprimaries;
 	int has_cert;
+	int nat; /* "nat": NAT_CLIENT = YES; optional, absent is false */
 };
 
 struct eca_channel_client_hello {
@@ -88,6 +89,7 @@ struct eca_channel_client_hello {
 	 */
 	int autoenroll;
 	int has_autoenroll;
+	int nat; /* "nat": NAT_CLIENT = YES; optional, absent is false */
 };
 
 struct eca_channel_verdict {

@@ -290,6 +290,34 @@ get_bool(const json_t *j, const char *key, const char *what, int *out,
 	return 0;
 }
 
+/*
+ * "nat" of a HELLO: optional (older hosts do not send it; absent is
+ * false), but a boolean when present.
+ */
+static int
+get_nat(const json_t *j, const char *what, int *out, struct eca_err *err)
+{
+	*out = 0;
+	if (json_object_get(j, "nat") == NULL)
+		return 0;
+	return get_bool(j, "nat", what, out, err);
+}
+
+/*
+ * Add "nat":true to a HELLO being built, for a NAT host only: a host
+ * that is not one sends the same bytes as before.  On failure *j is
+ * released and NULL, which eca_channel_frame_json reports.
+ */
+static void
+set_nat(json_t **j, int nat)
+{
+	if (*j != NULL && nat &&
+	    json_object_set_new(*j, "nat", json_true()) != 0) {
+		json_decref(*j);
+		*j = NULL;
+	}
+}
+
 /* A JSON string of s; text that is not UTF-8 goes as printable ASCII. */
 static json_t *
 text_json(const char *s)
@@ -354,6 +382,7 @@ eca_channel_server_hello_encode(const struct eca_channel_server_hello *h,
 	j = json_pack("{s:i, s:s, s:s, s:o, s:b}", "v", ECA_PROTOCOL_VERSION,
 	    "host", h->host, "role", eca_config_role_name(h->role), "primaries",
 	    arr, "cert", h->has_cert ? 1 : 0);
+	set_nat(&j, h->nat);
 	return eca_channel_frame_json(j, out, len, err);
 }
 
@@ -373,7 +402,8 @@ eca_channel_server_hello_parse(const unsigned char *buf, size_t len,
 	if ((r = get_version(j, what, err)) != 0 ||
 	    (r = get_host(j, "host", what, 0, out->host, err)) != 0 ||
 	    (r = get_role(j, what, &out->role, err)) != 0 ||
-	    (r = get_bool(j, "cert", what, &out->has_cert, err)) != 0)
+	    (r = get_bool(j, "cert", what, &out->has_cert, err)) != 0 ||
+	    (r = get_nat(j, what, &out->nat, err)) != 0)
 		goto out;
 	if ((arr = json_object_get(j, "primaries")) == NULL) {
 		r = eca_err_set(err, ECA_ERR_PROTOCOL,
@@ -429,6 +459,7 @@ eca_channel_client_hello_encode(const struct eca_channel_client_hello *h,
 		json_decref(j);
 		j = NULL;
 	}
+	set_nat(&j, h->nat);
 	return eca_channel_frame_json(j, out, len, err);
 }
 
@@ -458,6 +489,8 @@ eca_channel_client_hello_parse(const unsigned char *buf, size_t len,
 			goto out;
 		out->has_autoenroll = 1;
 	}
+	if ((r = get_nat(j, what, &out->nat, err)) != 0)
+		goto out;
 	if (strlen(s) != slen || (p = eca_purpose_from_name(s)) < 0) {
 		show(s, slen, text, sizeof(text));
 		r = eca_err_set(err, ECA_ERR_PROTOCOL,

@@ -155,5 +155,8 @@ eca_config_check(struct pstate *ps)
 
 	if ((r = validate(ps)) != 0)
 		return r;
+	/* NetBackup's spelling of NAT_CLIENT (docs/nat.md). */
+	if (ps->cfg->accept_reverse_connection)
+		ps->cfg->nat_client = 1;
 	return add_self_server(ps);
 }
