@@ -268,16 +268,17 @@ start(struct ecad *d, struct eca_err *err)
 		    (r = ecad_pidfile_write(d, err)) != 0 ||
 		    (r = ecad_drop_privileges(d, err)) != 0 ||
 		    (r = crl_start(d, err)) != 0 ||
-		    (r = crlsync_start(d, err)) != 0)
+		    (r = crlsync_start(d, err)) != 0 ||
+		    (r = peer_start(d, err)) != 0)
 			return r;
-		return peer_start(d, err);
+		return nat_start(d, err);
 	}
 	if ((d->ssl_idx = ecad_conn_index()) < 0)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot register the connection state with OpenSSL");
 	if ((r = open_registry(d, err)) != 0 ||
 	    (r = server_bind(d, err)) != 0 || (r = peer_bind(d, err)) != 0 ||
-	    (r = control_bind(d, err)) != 0 ||
+	    (r = broker_bind(d, err)) != 0 || (r = control_bind(d, err)) != 0 ||
 	    (r = ecad_pidfile_write(d, err)) != 0 ||
 	    (r = ecad_drop_privileges(d, err)) != 0)
 		return r;
@@ -286,7 +287,7 @@ start(struct ecad *d, struct eca_err *err)
 	if ((r = writer_start(d, d->wstore, &d->writer, err)) != 0)
 		return r;
 	d->wstore = NULL; /* the writer owns it */
-	if ((r = server_start(d, err)) != 0)
+	if ((r = server_start(d, err)) != 0 || (r = broker_start(d, err)) != 0)
 		return r;
 	return peer_start(d, err);
 }
@@ -329,6 +330,9 @@ announce_ready(struct ecad *d)
 static void
 shutdown_all(struct ecad *d)
 {
+	nat_stop(d);
+	broker_stop(d);
+	broker_free(d);
 	peer_stop(d);
 	peer_free(d);
 	server_stop(d);

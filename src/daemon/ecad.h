@@ -118,6 +118,8 @@ struct ecad_stats {
 
 struct ecad_writer;
 struct ecad_peer;
+struct ecad_broker;
+struct ecad_nat;
 
 /* One worker thread: its own event base, HTTP server and read connection. */
 struct ecad_worker {
@@ -183,6 +185,9 @@ struct ecad {
 	struct ecad_peer *peer;	      /* the peer listener (peer.c) */
 	struct ecad_crlsync *crlsync; /* the CRL refresh thread (crlsync.c) */
 	char peer_desc[300];	      /* its "HOST:PORT", "" if none */
+	struct ecad_broker *broker;   /* NAT hosts' broker (broker_serve.c) */
+	char broker_desc[300];	      /* its "HOST:PORT", "" if none */
+	struct ecad_nat *nat; /* a NAT host's sessions (nat_session.c) */
 };
 
 /* Per-TLS-connection state, hung on the SSL (ex_data). */
@@ -360,6 +365,26 @@ void writer_stop(struct ecad_writer *wr);
  */
 struct eca_audit_entry;
 void writer_audit(struct ecad_writer *wr, const struct eca_audit_entry *e);
+
+/*
+ * broker_serve.c: the primary's broker for NAT hosts (docs/nat.md), bound
+ * before dropping privileges and started after, like the peer listener
+ * (no-op on other roles).  broker_annotate adds what the broker knows of
+ * a record's host ("nat", "online", "online_since") to its JSON.
+ */
+struct json_t;
+int broker_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
+int broker_start(struct ecad *d, struct eca_err *err) ECA_WUR;
+void broker_stop(struct ecad *d);
+void broker_free(struct ecad *d);
+void broker_annotate(struct ecad *d, struct json_t *rec);
+
+/*
+ * nat_session.c: a NAT host's broker session with each of its primaries
+ * (no-op unless NAT_CLIENT = YES).
+ */
+int nat_start(struct ecad *d, struct eca_err *err) ECA_WUR;
+void nat_stop(struct ecad *d);
 
 /*
  * listen.c: the one resolve-and-bind loop of the API and the peer

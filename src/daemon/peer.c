@@ -689,6 +689,11 @@ peer_bind(struct ecad *d, struct eca_err *err)
 		log_info("no certificate configured: no peer listener");
 		return 0;
 	}
+	if (d->cfg->nat_client) {
+		/* Every connection with a NAT host is its own (docs/nat.md). */
+		log_info("NAT_CLIENT = YES: no peer listener");
+		return 0;
+	}
 	if ((p = peer_new(d, io_threads(d->cfg))) == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 	memset(&b, 0, sizeof(b));

@@ -98,6 +98,11 @@ validate(struct pstate *ps)
 		    "ECA_PRIVATE_KEY_PATH and ECA_TRUST_STORE_PATH must be "
 		    "set together or not at all%s",
 		    missing);
+	if (cfg->role == ECA_ROLE_PRIMARY &&
+	    (cfg->nat_client || cfg->accept_reverse_connection))
+		return eca_config_perr(ps,
+		    "a primary cannot be a NAT host: NAT hosts reach it "
+		    "(remove NAT_CLIENT / ACCEPT_REVERSE_CONNECTION)");
 	if (cfg->key_passphrase_file != NULL && cfg->key_path == NULL)
 		return eca_config_perr(ps,
 		    "ECA_KEY_PASSPHRASEFILE requires "

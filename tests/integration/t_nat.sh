@@ -1,0 +1,264 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# it-timeout: 120
+# NAT hosts behind a real NAT (issue 10, docs/nat.md).  The test builds its
+# network with network namespaces, veth pairs and nftables masquerading:
+#
+#   DC    10.77.1.0/24  primary.nat.test 10.77.1.1 (API, peer, broker)
+#                       media1.nat.test  10.77.1.2 (peer listener)
+#   RT    router: 10.77.1.254 and 10.77.2.254, forwards, masquerades
+#                 site -> dc (nft `masquerade`)
+#   SITE  10.77.2.0/24  nat1.nat.test 10.77.2.1 (NAT_CLIENT, enrolled)
+#                       nat2.nat.test 10.77.2.2 (NAT_CLIENT, not enrolled)
+#
+# DC has no route to the site: only the NAT hosts open connections.
+# Needs root (network namespaces); says "skipped: needs root" otherwise.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "skipped: needs root"
+	exit 0
+fi
+for tool in ip nft python3; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "Bail out! $tool is missing (scripts/install-deps.sh installs it)"
+		IT_FAILED=1
+		exit 1
+	fi
+done
+
+P=primary.nat.test
+M=media1.nat.test
+N1=nat1.nat.test
+N2=nat2.nat.test
+DCIP=10.77.1.1
+MIP=10.77.1.2
+N1IP=10.77.2.1
+N2IP=10.77.2.2
+HB=1 # BROKER_HEARTBEAT_SECONDS: offline within 3 s
+
+# Per-run names, so that runs side by side do not meet.
+NS_DC=eca$$dc
+NS_RT=eca$$rt
+NS_SITE=eca$$site
+IF_D=e$$d   # dc side of dc <-> router
+IF_RD=e$$rd # router side
+IF_S=e$$s   # site side of site <-> router
+IF_RS=e$$rs # router side
+
+net_down() {
+	local ns
+	for ns in $NS_DC $NS_RT $NS_SITE; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}
+# On exit: the daemons stop first, then the network goes, then the
+# harness's own ending (with the status the script exited with).
+trap 'rc=$?; stop_all; net_down; (exit $rc); _it_finish' EXIT
+
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+net_up() {
+	ip netns add $NS_DC && ip netns add $NS_RT && ip netns add $NS_SITE &&
+	    ip link add $IF_D netns $NS_DC type veth peer name $IF_RD netns $NS_RT &&
+	    ip link add $IF_S netns $NS_SITE type veth peer name $IF_RS netns $NS_RT ||
+	    return 1
+	in_ns $NS_DC sh -e -c "ip link set lo up; ip link set $IF_D up
+	    ip addr add $DCIP/24 dev $IF_D; ip addr add $MIP/24 dev $IF_D" &&
+	in_ns $NS_RT sh -e -c "ip link set lo up; ip link set $IF_RD up
+	    ip link set $IF_RS up
+	    ip addr add 10.77.1.254/24 dev $IF_RD
+	    ip addr add 10.77.2.254/24 dev $IF_RS
+	    sysctl -qw net.ipv4.ip_forward=1" &&
+	in_ns $NS_RT nft -f - <<EOF &&
+table ip nat {
+	chain postrouting {
+		type nat hook postrouting priority 100;
+		oifname "$IF_RD" masquerade
+	}
+}
+EOF
+	in_ns $NS_SITE sh -e -c "ip link set lo up; ip link set $IF_S up
+	    ip addr add $N1IP/24 dev $IF_S; ip addr add $N2IP/24 dev $IF_S
+	    ip route add default via 10.77.2.254"
+}
+
+# tcp_connects NS ADDR PORT: 0 when a TCP connection from NS gets through
+# (2 s bound); the error on stdout otherwise.
+tcp_connects() {
+	in_ns "$1" python3 -c '
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close()
+except OSError as e:
+    print(e)
+    sys.exit(1)' "$2" "$3"
+}
+
+# start_in NS NAME CONF DIR: ecad in the namespace, waited for.
+start_in() {
+	local ns=$1 name=$2 conf=$3 d=$4 i pid
+	: >"$d/ecad.log"
+	ip netns exec "$ns" "$ECAD" -d -f "$conf" 2>>"$d/ecad.log" >>"$d/ecad.out" &
+	pid=$!
+	IT_PIDS+=("$pid")
+	for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+		grep -q 'ecad: ready' "$d/ecad.log" 2>/dev/null && return 0
+		if ! kill -0 "$pid" 2>/dev/null; then
+			fail "ecad for $name exited: $(tail -3 "$d/ecad.log" | tr '\n' ' ')"
+			return 1
+		fi
+		sleep 0.1
+	done
+	fail "ecad for $name not ready within ${READY_TIMEOUT}s"
+	return 1
+}
+
+# eca_in NS HOST ARGS...: `eca` with HOST's config, inside NS.
+eca_in() {
+	local ns=$1 h=$2
+	shift 2
+	run_cmd ip netns exec "$ns" "$ECA" -f "$(host_dir "$h")/eca.conf" "$@"
+}
+
+# nat_host NAME ADDR: a NAT host's config (not started).
+nat_host() {
+	make_host "$1" --server "$P" --conf "NAT_CLIENT = YES" \
+	    --conf "BROKER_LISTEN = 0.0.0.0:$BPORT" \
+	    --conf "BROKER_HEARTBEAT_SECONDS = $HB" \
+	    --conf "PEER = $M $MIP:$MPORT" --conf "LOG_LEVEL = debug" || return 1
+	sed -i "s/^SERVER = .*/SERVER = $P $DCIP:${P_PORT[$P]}/" \
+	    "$(host_dir "$1")/eca.conf"
+	mkdir -p "$(host_dir "$1")/state" && chmod 700 "$(host_dir "$1")/state"
+}
+
+# online_on_primary HOST: "nat online" of HOST in the primary's list.
+online_on_primary() {
+	primary_eca "$P" --json list
+	jq -r --arg h "$1" '.enrollments[] | select(.host == $h) |
+	    "\(.nat) \(.online)"' <<<"$OUT"
+}
+
+# wait_online HOST WANT SECONDS: polls the primary's list until HOST is
+# "true WANT" (online true/false), within SECONDS.
+wait_online() {
+	local h=$1 want=$2 secs=$3 i got=""
+	for ((i = 0; i < secs * 5; i++)); do
+		got=$(online_on_primary "$h")
+		[ "$got" = "true $want" ] && return 0
+		sleep 0.2
+	done
+	fail "$h is '$got' (nat online) on the primary after ${secs}s, expected 'true $want'"
+	return 1
+}
+
+# --- cases --------------------------------------------------------------------
+
+c_setup() {
+	net_up || { fail "cannot build the namespaces and the NAT"; return; }
+	P_PORT[$P]=$(free_port) && MPORT=$(free_port) && BPORT=$(free_port) &&
+	    LPORT=$(free_port) || return
+	make_primary "$P" "BROKER_LISTEN = $DCIP:$BPORT" \
+	    "LISTEN = $DCIP:$LPORT" || return
+	sed -i "s/^API_LISTEN = .*/API_LISTEN = $DCIP:${P_PORT[$P]}/" "${P_CONF[$P]}"
+	start_in $NS_DC $P "${P_CONF[$P]}" "${P_DIR[$P]}" || return
+	make_host $M --server "$P" --conf "LISTEN = $MIP:$MPORT" \
+	    --conf "LOG_LEVEL = debug" || return
+	sed -i "s/^ROLE = client$/ROLE = media/; s/^SERVER = .*/SERVER = $P $DCIP:${P_PORT[$P]}/" \
+	    "$(host_dir $M)/eca.conf"
+	mkdir -p "$(host_dir $M)/state" && chmod 700 "$(host_dir $M)/state"
+	start_in $NS_DC $M "$(host_dir $M)/eca.conf" "$(host_dir $M)" || return
+	nat_host $N1 && nat_host $N2 || return
+	sed -i "/^CLIENT_NAME/a LISTEN = $N1IP:1557" "$(host_dir $N1)/eca.conf"
+	eca_in $NS_SITE $N1 --json enroll
+	expect_rc 0 || return
+	start_in $NS_SITE $N1 "$(host_dir $N1)/eca.conf" "$(host_dir $N1)" || return
+	expect_match "$(cat "$(host_dir $N1)/ecad.log")" 'no peer listener' \
+	    "the NAT host's log"
+}
+
+c_nat_host_is_online_on_the_primary() {
+	wait_online $N1 true 10 || return
+	primary_eca "$P" --json list
+	expect_json "[.enrollments[] | select(.host == \"$N1\") | .online_since | test(\"^20\")] | .[0]" true || return
+	expect_json "[.enrollments[] | select(.host == \"$M\")] | length" 0 || return
+	eca_in $NS_SITE $N1 --json status
+	expect_rc 0 || return
+	expect_json ".servers[0].broker.online" true
+}
+
+c_nat_host_opens_no_listener() {
+	local why
+	why=$(tcp_connects $NS_SITE $N1IP 1557) &&
+	    { fail "the NAT host accepts connections on port 1557"; return; }
+	expect_match "$why" 'refused' "connecting to the NAT host's port" && pass
+}
+
+c_dc_cannot_reach_the_site() {
+	local why
+	tcp_connects $NS_SITE $DCIP "${P_PORT[$P]}" ||
+	    { fail "the site cannot reach the primary"; return; }
+	why=$(tcp_connects $NS_DC $N1IP 22) &&
+	    { fail "the datacenter reaches the site's address"; return; }
+	expect_match "$why" 'unreachable' "a connection from the datacenter to $N1IP"
+}
+
+c_unenrolled_media_is_refused_with_the_nat_reason() {
+	eca_in $NS_SITE $N2 --json ping $M --purpose backup
+	expect_rc 3 || return
+	expect_json .verdict.code NOT_ENROLLED || return
+	expect_match "$OUT" "communication with a NAT host does not enroll automatically: run .eca enroll --server $P. on $M" \
+	    "the refusal" || return
+	expect_db "SELECT count(*) FROM enrollments WHERE host IN ('$M','$N2')" 0
+}
+
+c_unenrolled_nat_host_is_refused_by_an_enrolled_media() {
+	eca_in $NS_DC $M --json enroll
+	expect_rc 0 || return
+	eca_in $NS_SITE $N2 --json ping $M --purpose backup
+	expect_rc 3 || return
+	expect_json .verdict.code NOT_ENROLLED || return
+	expect_match "$OUT" "communication with a NAT host does not enroll automatically: run .eca enroll --server $P. on $N2" \
+	    "the refusal" || return
+	expect_db "SELECT count(*) FROM enrollments WHERE host='$N2'" 0
+}
+
+c_enrolled_nat_host_reaches_the_media_directly() {
+	eca_in $NS_SITE $N1 --json ping $M --purpose backup
+	expect_rc 0 || return
+	expect_json .verdict.accept true || return
+	expect_json .autoenrolled false || return
+	expect_db "SELECT method FROM enrollments WHERE host='$N1'" MANUAL
+}
+
+c_cut_site_link_goes_offline_then_reconnects() {
+	local t0 t1
+	t0=$(date +%s)
+	in_ns $NS_SITE ip link set $IF_S down || return
+	wait_online $N1 false $((3 * HB + 4)) || return
+	t1=$(date +%s)
+	expect_match "$((t1 - t0))" '^[0-7]$' "seconds to offline" || return
+	in_ns $NS_SITE sh -e -c "ip link set $IF_S up
+	    ip route replace default via 10.77.2.254" || return
+	wait_online $N1 true 20
+}
+
+run_case "a datacenter, a router that masquerades and a site, with a primary, a media server and NAT hosts" c_setup
+run_case "the NAT host's broker session shows online on the primary (eca list --json) and in its eca status" \
+    c_nat_host_is_online_on_the_primary
+run_case "a NAT host opens no peer listener" c_nat_host_opens_no_listener
+run_case "the datacenter has no route to the site, the site reaches the datacenter" \
+    c_dc_cannot_reach_the_site
+run_case "a NAT host's channel to an unenrolled media server is refused with the NAT reason, enrolling neither" \
+    c_unenrolled_media_is_refused_with_the_nat_reason
+run_case "an unenrolled NAT host is refused by an enrolled media server with the NAT reason, and not enrolled" \
+    c_unenrolled_nat_host_is_refused_by_an_enrolled_media
+run_case "an enrolled NAT host reaches the media server directly" \
+    c_enrolled_nat_host_reaches_the_media_directly
+run_case "cutting the site link makes the NAT host offline within the heartbeat bound; restoring it reconnects" \
+    c_cut_site_link_goes_offline_then_reconnects
