@@ -377,7 +377,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->state != BS_ONLINE) {
 		if (s->state != BS_CLOSING)
-			log_info("broker: %s did not register in time", s->addr);
+			log_info("broker: %s did not register in time",
+			    s->addr);
 		sess_free(s);
 		return;
 	}
@@ -385,8 +386,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (silent > (int64_t)s->reg.heartbeat * ECA_BROKER_MISSES * 1000) {
 		log_warn("broker: NAT host %s (%s) missed %d heartbeats (%lld "
 			 "ms silent): session closed",
-		    s->reg.host, s->addr, ECA_BROKER_MISSES,
-		    (long long)silent);
+		    s->reg.host, s->addr, ECA_BROKER_MISSES, (long long)silent);
 		sess_free(s);
 	}
 }

@@ -51,8 +51,8 @@ struct nsess {
 	struct bufferevent *bev;
 	struct event *timer;
 	enum nstate state;
-	unsigned attempts;	/* failures since the last registration */
-	int64_t last_pong_ms;	/* monotonic */
+	unsigned attempts;    /* failures since the last registration */
+	int64_t last_pong_ms; /* monotonic */
 	struct eca_broker_state st;
 };
 
@@ -90,8 +90,8 @@ arm(struct nsess *s, int64_t ms)
 }
 
 /* The session is dead: close it, record why, retry after the backoff. */
-static void
-session_fail(struct nsess *s, int code, const char *fmt, ...) ECA_PRINTF(3, 4);
+static void session_fail(struct nsess *s, int code, const char *fmt, ...)
+    ECA_PRINTF(3, 4);
 static void
 session_fail(struct nsess *s, int code, const char *fmt, ...)
 {
@@ -214,8 +214,7 @@ on_frame(struct nsess *s, const unsigned char *p, size_t len)
 		return -1;
 	}
 	if (m.op == ECA_BROKER_REFUSED) {
-		session_fail(s, m.code, "refused by the broker: %s",
-		    m.message);
+		session_fail(s, m.code, "refused by the broker: %s", m.message);
 		return -1;
 	}
 	if (s->state == NS_REGISTERING && m.op == ECA_BROKER_REGISTERED) {
@@ -281,8 +280,10 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			snprintf(buf, sizeof(buf), "%s",
 			    evutil_socket_error_to_string(
 				EVUTIL_SOCKET_ERROR()));
-		session_fail(s, ECA_ERR_UNREACHABLE, "cannot reach the "
-		    "broker: %s", buf);
+		session_fail(s, ECA_ERR_UNREACHABLE,
+		    "cannot reach the "
+		    "broker: %s",
+		    buf);
 	}
 }
 
@@ -301,8 +302,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	case NS_CONNECTING:
 	case NS_REGISTERING:
-		session_fail(s, ECA_ERR_TIMEOUT,
-		    "no registration within %d s", NAT_CONNECT_TIMEOUT);
+		session_fail(s, ECA_ERR_TIMEOUT, "no registration within %d s",
+		    NAT_CONNECT_TIMEOUT);
 		return;
 	case NS_ONLINE:
 		if (eca_util_mono_ms() - s->last_pong_ms >

@@ -50,12 +50,12 @@ eca_broker_encode(const struct eca_broker_msg *m, unsigned char **out,
 			    "invalid host name or heartbeat");
 		j = json_pack("{s:s, s:i, s:s, s:s, s:b, s:i}", "op",
 		    op_names[m->op], "v", ECA_BROKER_VERSION, "host", m->host,
-		    "role", eca_config_role_name(m->role), "nat", m->nat ? 1 : 0,
-		    "heartbeat", m->heartbeat);
+		    "role", eca_config_role_name(m->role), "nat",
+		    m->nat ? 1 : 0, "heartbeat", m->heartbeat);
 		break;
 	case ECA_BROKER_REFUSED:
-		j = json_pack("{s:s, s:i, s:s, s:s}", "op", op_names[m->op], "v",
-		    ECA_BROKER_VERSION, "code", eca_err_name(m->code),
+		j = json_pack("{s:s, s:i, s:s, s:s}", "op", op_names[m->op],
+		    "v", ECA_BROKER_VERSION, "code", eca_err_name(m->code),
 		    "message", m->message);
 		break;
 	case ECA_BROKER_REGISTERED:
@@ -79,8 +79,8 @@ member_string(const json_t *j, const char *key, const char **out,
 	if (v == NULL)
 		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the broker message has no \"%s\"", key);
-	if (!json_is_string(v) || strlen(json_string_value(v)) !=
-		json_string_length(v))
+	if (!json_is_string(v) ||
+	    strlen(json_string_value(v)) != json_string_length(v))
 		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the broker message's \"%s\" is not a string", key);
 	*out = json_string_value(v);
@@ -105,8 +105,7 @@ check_version(const json_t *j, struct eca_err *err)
 }
 
 static int
-parse_register(const json_t *j, struct eca_broker_msg *out,
-    struct eca_err *err)
+parse_register(const json_t *j, struct eca_broker_msg *out, struct eca_err *err)
 {
 	const json_t *nat = json_object_get(j, "nat");
 	const json_t *hb = json_object_get(j, "heartbeat");
@@ -116,8 +115,8 @@ parse_register(const json_t *j, struct eca_broker_msg *out,
 	if ((r = member_string(j, "host", &host, err)) != 0 ||
 	    (r = member_string(j, "role", &role, err)) != 0)
 		return r;
-	if ((r = eca_hostname_canon(host, out->host, sizeof(out->host),
-		 err)) != 0)
+	if ((r = eca_hostname_canon(host, out->host, sizeof(out->host), err)) !=
+	    0)
 		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the broker registration's \"host\": %s", err->msg);
 	if ((r = eca_config_role_from_name(role)) < 0)
@@ -150,8 +149,7 @@ parse_refused(const json_t *j, struct eca_broker_msg *out, struct eca_err *err)
 	/* A code this host does not know still refuses (INTERNAL). */
 	if ((out->code = eca_err_from_name(code)) == 0)
 		out->code = ECA_ERR_PROTOCOL;
-	eca_text_sanitize(msg, strlen(msg), out->message,
-	    sizeof(out->message));
+	eca_text_sanitize(msg, strlen(msg), out->message, sizeof(out->message));
 	return 0;
 }
 
@@ -179,8 +177,8 @@ eca_broker_parse(const unsigned char *buf, size_t len,
 		goto out;
 	}
 	out->op = (enum eca_broker_op)i;
-	if (out->op == ECA_BROKER_REGISTER || out->op == ECA_BROKER_REGISTERED ||
-	    out->op == ECA_BROKER_REFUSED)
+	if (out->op == ECA_BROKER_REGISTER ||
+	    out->op == ECA_BROKER_REGISTERED || out->op == ECA_BROKER_REFUSED)
 		if ((r = check_version(j, err)) != 0)
 			goto out;
 	if (out->op == ECA_BROKER_REGISTER)

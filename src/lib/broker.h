@@ -74,9 +74,9 @@ int64_t eca_broker_backoff_ms(unsigned attempt, uint32_t rnd);
 /* A NAT host's session with one primary, as STATE_DIR records it. */
 struct eca_broker_state {
 	char primary[ECA_HOST_MAX];
-	char address[300]; /* host:port of the broker */
-	int online;	   /* registered, heartbeats answered */
-	int64_t since;	   /* unix seconds: registered (online) */
+	char address[300];	/* host:port of the broker */
+	int online;		/* registered, heartbeats answered */
+	int64_t since;		/* unix seconds: registered (online) */
 	int64_t last_heartbeat; /* unix seconds: the last pong, 0 none */
 	int code;		/* the last failure, 0 none */
 	char error[ECA_ERR_MSG_MAX];
@@ -85,8 +85,8 @@ struct eca_broker_state {
 };
 
 /* STATE_DIR/broker-PRIMARY.json: 0 or ECA_ERR_CONFIG. */
-int eca_broker_state_path(const char *state_dir, const char *primary,
-    char *buf, size_t len, struct eca_err *err) ECA_WUR;
+int eca_broker_state_path(const char *state_dir, const char *primary, char *buf,
+    size_t len, struct eca_err *err) ECA_WUR;
 /* Replace the file atomically (mode 0644: `eca status` reads it). */
 int eca_broker_state_save(const char *state_dir,
     const struct eca_broker_state *st, struct eca_err *err) ECA_WUR;

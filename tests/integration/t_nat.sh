@@ -187,9 +187,15 @@ c_nat_host_is_online_on_the_primary() {
 	primary_eca "$P" --json list
 	expect_json "[.enrollments[] | select(.host == \"$N1\") | .online_since | test(\"^20\")] | .[0]" true || return
 	expect_json "[.enrollments[] | select(.host == \"$M\")] | length" 0 || return
+	primary_eca "$P" list
+	expect_match "$(grep "^$N1 " <<<"$OUT")" ' online$' "eca list's row of $N1" || return
 	eca_in $NS_SITE $N1 --json status
 	expect_rc 0 || return
-	expect_json ".servers[0].broker.online" true
+	expect_json ".servers[0].broker.online" true || return
+	expect_json ".servers[0].broker.last_heartbeat | test(\"^20\")" true || return
+	eca_in $NS_SITE $N1 status
+	expect_match "$OUT" "Broker session with $P \\($DCIP:$BPORT\\): online since" \
+	    "eca status on the NAT host"
 }
 
 c_nat_host_opens_no_listener() {
@@ -243,6 +249,12 @@ c_cut_site_link_goes_offline_then_reconnects() {
 	wait_online $N1 false $((3 * HB + 4)) || return
 	t1=$(date +%s)
 	expect_match "$((t1 - t0))" '^[0-7]$' "seconds to offline" || return
+	primary_eca "$P" list
+	expect_match "$(grep "^$N1 " <<<"$OUT")" ' offline$' "eca list's row of $N1" || return
+	eca_in $NS_SITE $N1 --json status
+	expect_json ".servers[0].broker.online" false || return
+	expect_match "$(jq -r .servers[0].broker.code <<<"$OUT")" \
+	    '^(TIMEOUT|UNREACHABLE)$' "the broker session's error" || return
 	in_ns $NS_SITE sh -e -c "ip link set $IF_S up
 	    ip route replace default via 10.77.2.254" || return
 	wait_online $N1 true 20
