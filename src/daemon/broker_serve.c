@@ -92,7 +92,22 @@ struct ecad_broker {
 	int stopping;
 	struct bentry *tab;
 	size_t ntab, cap;
+	/* Counters for GET /v1/stats (under lock). */
+	uint64_t n_connections; /* accepted */
+	uint64_t n_registered;	/* registrations accepted */
+	uint64_t n_refused;	/* refusals sent */
+	uint64_t n_dead;	/* sessions closed after missed heartbeats */
+	uint64_t n_online;	/* NAT hosts online now */
 };
+
+/* Count one event (any thread). */
+static void
+count(struct ecad_broker *b, uint64_t *counter, int delta)
+{
+	pthread_mutex_lock(&b->lock);
+	*counter += (uint64_t)(int64_t)delta;
+	pthread_mutex_unlock(&b->lock);
+}
 
 /* ------------------------------------------------------------------ */
 /* The table (under b->lock).                                          */
@@ -132,6 +147,24 @@ entry_get(struct ecad_broker *b, const char *host)
 	memset(e, 0, sizeof(*e));
 	snprintf(e->host, sizeof(e->host), "%s", host);
 	return e;
+}
+
+struct json_t *
+broker_stats_json(struct ecad *d)
+{
+	struct ecad_broker *b = d->broker;
+	json_t *j;
+
+	if (b == NULL)
+		return json_null();
+	pthread_mutex_lock(&b->lock);
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "online",
+	    (json_int_t)b->n_online, "known", (json_int_t)b->ntab,
+	    "connections", (json_int_t)b->n_connections, "registrations",
+	    (json_int_t)b->n_registered, "refusals", (json_int_t)b->n_refused,
+	    "missed_heartbeats", (json_int_t)b->n_dead);
+	pthread_mutex_unlock(&b->lock);
+	return j != NULL ? j : json_null();
 }
 
 void
@@ -177,8 +210,10 @@ sess_free(struct bsess *s)
 	}
 	if (s->entry != NULL) {
 		pthread_mutex_lock(&b->lock);
-		if (s->entry->sess == s)
+		if (s->entry->sess == s) {
 			s->entry->sess = NULL;
+			b->n_online--;
+		}
 		pthread_mutex_unlock(&b->lock);
 		log_info("broker: NAT host %s (%s) is offline", s->reg.host,
 		    s->addr);
@@ -231,6 +266,7 @@ sess_refuse(struct bsess *s, int code, const char *msg)
 	struct eca_broker_msg m;
 	struct timeval tv = {2, 0};
 
+	count(s->b, &s->b->n_refused, 1);
 	log_warn("broker: refused %s (%s): %s: %s",
 	    s->reg.host[0] != '\0' ? s->reg.host : "?", s->addr,
 	    eca_err_name(code), msg);
@@ -387,6 +423,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		log_warn("broker: NAT host %s (%s) missed %d heartbeats (%lld "
 			 "ms silent): session closed",
 		    s->reg.host, s->addr, ECA_BROKER_MISSES, (long long)silent);
+		count(s->b, &s->b->n_dead, 1);
 		sess_free(s);
 	}
 }
@@ -405,6 +442,9 @@ go_online(struct bsess *s)
 	if ((e = entry_get(b, s->reg.host)) != NULL) {
 		old = e->sess;
 		e->sess = s;
+		b->n_registered++;
+		if (old == NULL)
+			b->n_online++;
 		e->since = e->last_heartbeat = time(NULL);
 		snprintf(e->addr, sizeof(e->addr), "%s", s->addr);
 	}
@@ -612,6 +652,8 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	}
 	if (sess_new(b, fd, sa, salen) != 0)
 		evutil_closesocket(fd);
+	else
+		count(b, &b->n_connections, 1);
 }
 
 static void

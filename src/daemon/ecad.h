@@ -378,6 +378,8 @@ int broker_start(struct ecad *d, struct eca_err *err) ECA_WUR;
 void broker_stop(struct ecad *d);
 void broker_free(struct ecad *d);
 void broker_annotate(struct ecad *d, struct json_t *rec);
+/* The broker's counters for GET /v1/stats ("broker"; null without one). */
+struct json_t *broker_stats_json(struct ecad *d);
 
 /*
  * nat_session.c: a NAT host's broker session with each of its primaries

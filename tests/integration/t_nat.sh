@@ -242,6 +242,35 @@ c_enrolled_nat_host_reaches_the_media_directly() {
 	expect_db "SELECT method FROM enrollments WHERE host='$N1'" MANUAL
 }
 
+# wait_broker_code HOST CODE SECONDS: HOST's eca status --json shows its
+# broker session failing with CODE, within SECONDS.
+wait_broker_code() {
+	local i
+	for ((i = 0; i < $3 * 5; i++)); do
+		eca_in $NS_SITE "$1" --json status
+		[ "$(jq -r '.servers[0].broker.code' <<<"$OUT" 2>/dev/null)" = "$2" ] &&
+		    return 0
+		sleep 0.2
+	done
+	fail "$1's broker session is not refused with $2 within $3 s: $(_it_short "$OUT")"
+	return 1
+}
+
+c_unenrolled_nat_host_gets_no_broker_session() {
+	start_in $NS_SITE $N2 "$(host_dir $N2)/eca.conf" "$(host_dir $N2)" || return
+	wait_broker_code $N2 NOT_ENROLLED 10 || return
+	expect_json .servers[0].broker.online false || return
+	expect_match "$(jq -r .servers[0].broker.error <<<"$OUT")" \
+	    "communication with a NAT host does not enroll automatically: run .eca enroll --server $P. on $N2" \
+	    "the broker's refusal" || return
+	primary_eca "$P" --json list
+	expect_json "[.enrollments[] | select(.host == \"$N2\")] | length" 0 || return
+	primary_stats "$P" || return
+	expect_match "$(jq -r .broker.refusals <<<"$OUT")" '^[1-9]' \
+	    "the broker's refusals" || return
+	expect_db "SELECT count(*) FROM enrollments WHERE host='$N2'" 0
+}
+
 c_cut_site_link_goes_offline_then_reconnects() {
 	local t0 t1
 	t0=$(date +%s)
@@ -251,13 +280,20 @@ c_cut_site_link_goes_offline_then_reconnects() {
 	expect_match "$((t1 - t0))" '^[0-7]$' "seconds to offline" || return
 	primary_eca "$P" list
 	expect_match "$(grep "^$N1 " <<<"$OUT")" ' offline$' "eca list's row of $N1" || return
+	primary_stats "$P" || return
+	expect_json .broker.online 0 || return
+	expect_match "$(jq -r .broker.missed_heartbeats <<<"$OUT")" '^[1-9]' \
+	    "the broker's missed_heartbeats" || return
 	eca_in $NS_SITE $N1 --json status
 	expect_json ".servers[0].broker.online" false || return
 	expect_match "$(jq -r .servers[0].broker.code <<<"$OUT")" \
 	    '^(TIMEOUT|UNREACHABLE)$' "the broker session's error" || return
 	in_ns $NS_SITE sh -e -c "ip link set $IF_S up
 	    ip route replace default via 10.77.2.254" || return
-	wait_online $N1 true 20
+	wait_online $N1 true 20 || return
+	primary_stats "$P" || return
+	expect_json .broker.online 1 || return
+	expect_json '.broker.registrations >= 2' true
 }
 
 run_case "a datacenter, a router that masquerades and a site, with a primary, a media server and NAT hosts" c_setup
@@ -272,5 +308,7 @@ run_case "an unenrolled NAT host is refused by an enrolled media server with the
     c_unenrolled_nat_host_is_refused_by_an_enrolled_media
 run_case "an enrolled NAT host reaches the media server directly" \
     c_enrolled_nat_host_reaches_the_media_directly
+run_case "an unenrolled NAT host is refused a broker session with the NAT reason, and not enrolled" \
+    c_unenrolled_nat_host_gets_no_broker_session
 run_case "cutting the site link makes the NAT host offline within the heartbeat bound; restoring it reconnects" \
     c_cut_site_link_goes_offline_then_reconnects

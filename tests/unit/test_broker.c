@@ -161,17 +161,17 @@ test_unknown_keys_and_codes(void **state)
 			 "\"message\":\"\"}";
 
 	(void)state;
-	assert_int_equal(eca_broker_parse((const unsigned char *)t1,
-			     strlen(t1), &m, NULL),
+	assert_int_equal(
+	    eca_broker_parse((const unsigned char *)t1, strlen(t1), &m, NULL),
 	    0);
 	assert_int_equal(m.op, ECA_BROKER_PONG);
 	/* A refusal always refuses, whatever its code says. */
-	assert_int_equal(eca_broker_parse((const unsigned char *)t2,
-			     strlen(t2), &m, NULL),
+	assert_int_equal(
+	    eca_broker_parse((const unsigned char *)t2, strlen(t2), &m, NULL),
 	    0);
 	assert_int_equal(m.code, ECA_ERR_INTERNAL);
-	assert_int_equal(eca_broker_parse((const unsigned char *)t3,
-			     strlen(t3), &m, NULL),
+	assert_int_equal(
+	    eca_broker_parse((const unsigned char *)t3, strlen(t3), &m, NULL),
 	    0);
 	assert_int_equal(m.code, ECA_ERR_PROTOCOL);
 }
@@ -189,7 +189,8 @@ test_backoff_grows_is_jittered_and_capped(void **state)
 	assert_int_equal(eca_broker_backoff_ms(1, UINT32_MAX) <=
 		ECA_BROKER_BACKOFF_MIN_MS,
 	    1);
-	assert_int_equal(eca_broker_backoff_ms(2, 0), ECA_BROKER_BACKOFF_MIN_MS);
+	assert_int_equal(eca_broker_backoff_ms(2, 0),
+	    ECA_BROKER_BACKOFF_MIN_MS);
 	assert_int_equal(eca_broker_backoff_ms(3, 0),
 	    2 * ECA_BROKER_BACKOFF_MIN_MS);
 	for (a = 1; a < 100; a++) {
@@ -216,8 +217,8 @@ test_state_file_round_trip(void **state)
 	assert_int_equal(eca_broker_state_load(dir, "p.example", &back, &err),
 	    ECA_ERR_NOT_FOUND);
 	contains(err.msg, "is ecad running?");
-	assert_int_equal(eca_broker_state_path(dir, "Bad Name", path,
-			     sizeof(path), &err),
+	assert_int_equal(
+	    eca_broker_state_path(dir, "Bad Name", path, sizeof(path), &err),
 	    ECA_ERR_CONFIG);
 	memset(&st, 0, sizeof(st));
 	snprintf(st.primary, sizeof(st.primary), "p.example");
@@ -232,8 +233,8 @@ test_state_file_round_trip(void **state)
 	    0);
 	assert_memory_equal(&st, &back, sizeof(st));
 
-	assert_int_equal(eca_broker_state_path(dir, "p.example", path,
-			     sizeof(path), NULL),
+	assert_int_equal(
+	    eca_broker_state_path(dir, "p.example", path, sizeof(path), NULL),
 	    0);
 	assert_non_null(f = fopen(path, "w"));
 	fputs("garbage", f);
