@@ -27,6 +27,7 @@ struct ping_result {
 	enum eca_purpose purpose;
 	struct eca_channel_steps steps;
 	int roster_refreshed; /* a roster sync ran during the open */
+	int reverse;	      /* --reverse: the peer is a NAT host */
 	int code;	      /* 0 accepted, else the refusal */
 	struct eca_err err;
 	int64_t service_us; /* -1 not reached */
@@ -229,6 +230,7 @@ ping_args(struct cli *cli, const struct cli_args *a, char *peer, size_t len,
 	pr->peer = peer;
 	pr->purpose = ECA_PURPOSE_PING;
 	pr->service_us = -1;
+	pr->reverse = cli_opt(a, "--reverse") != NULL;
 	if ((pname = cli_opt(a, "--purpose")) != NULL) {
 		if ((p = eca_purpose_from_name(pname)) < 0)
 			return cli_usage(cli,
@@ -287,8 +289,11 @@ ping_run(struct eca_host *h, struct ping_result *pr, struct eca_channel **ch)
 	for (i = 0; i < h->ndomains && i < ECA_MAX_SERVERS; i++)
 		before[i] = domain_syncs(&h->domains[i]);
 	eca_err_clear(&pr->err);
-	pr->code = eca_channel_open(h, pr->peer, pr->purpose, CLI_TIMEOUT_MS,
-	    ch, &pr->steps, &pr->err);
+	pr->code = pr->reverse ?
+	    eca_channel_open_reverse(h, pr->peer, pr->purpose, CLI_TIMEOUT_MS,
+		ch, &pr->steps, &pr->err) :
+	    eca_channel_open(h, pr->peer, pr->purpose, CLI_TIMEOUT_MS, ch,
+		&pr->steps, &pr->err);
 	if (pr->code != 0)
 		*ch = NULL;
 	for (i = 0; i < h->ndomains && i < ECA_MAX_SERVERS; i++)

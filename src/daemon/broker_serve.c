@@ -31,6 +31,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <jansson.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "broker.h"
@@ -67,6 +68,19 @@ struct bsess {
 	struct bentry *entry;
 };
 
+/*
+ * A requester's reverse connection requests in the current second: at
+ * most BROKER_RATE_MAX; BROKER_RATE_SLOTS requesters are tracked, the
+ * stalest slot going to a new one.
+ */
+#define BROKER_RATE_MAX 20
+#define BROKER_RATE_SLOTS 256
+struct brate {
+	char host[ECA_HOST_MAX];
+	int64_t second;
+	int count;
+};
+
 struct bentry {
 	char host[ECA_HOST_MAX];
 	struct bsess *sess; /* NULL: offline */
@@ -98,6 +112,11 @@ struct ecad_broker {
 	uint64_t n_refused;	/* refusals sent */
 	uint64_t n_dead;	/* sessions closed after missed heartbeats */
 	uint64_t n_online;	/* NAT hosts online now */
+	uint64_t n_requests;	/* reverse connection requests sent */
+	uint64_t n_offline;	/* ... refused: the NAT host is offline */
+	uint64_t n_limited;	/* ... refused: the requester's rate */
+	/* Reverse connection requests per requester (rate limit). */
+	struct brate rates[BROKER_RATE_SLOTS];
 };
 
 /* Count one event (any thread). */
@@ -158,11 +177,14 @@ broker_stats_json(struct ecad *d)
 	if (b == NULL)
 		return json_null();
 	pthread_mutex_lock(&b->lock);
-	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "online",
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "online",
 	    (json_int_t)b->n_online, "known", (json_int_t)b->ntab,
 	    "connections", (json_int_t)b->n_connections, "registrations",
 	    (json_int_t)b->n_registered, "refusals", (json_int_t)b->n_refused,
-	    "missed_heartbeats", (json_int_t)b->n_dead);
+	    "missed_heartbeats", (json_int_t)b->n_dead, "reverse_requests",
+	    (json_int_t)b->n_requests, "reverse_offline",
+	    (json_int_t)b->n_offline, "reverse_rate_limited",
+	    (json_int_t)b->n_limited);
 	pthread_mutex_unlock(&b->lock);
 	return j != NULL ? j : json_null();
 }
@@ -835,4 +857,120 @@ broker_free(struct ecad *d)
 {
 	broker_destroy(d->broker);
 	d->broker = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reverse connection requests (POST /v1/nat/requests).                */
+
+/* May requester ask once more this second?  Under b->lock. */
+static int
+rate_ok(struct ecad_broker *b, const char *requester)
+{
+	int64_t now = eca_util_mono_ms() / 1000;
+	struct brate *r, *stalest = &b->rates[0];
+	size_t i;
+
+	for (i = 0; i < BROKER_RATE_SLOTS; i++) {
+		r = &b->rates[i];
+		if (strcmp(r->host, requester) == 0)
+			break;
+		if (r->second < stalest->second)
+			stalest = r;
+	}
+	if (i == BROKER_RATE_SLOTS) {
+		r = stalest;
+		snprintf(r->host, sizeof(r->host), "%s", requester);
+		r->second = now;
+		r->count = 0;
+	}
+	if (r->second != now) {
+		r->second = now;
+		r->count = 0;
+	}
+	return ++r->count <= BROKER_RATE_MAX;
+}
+
+/* On the I/O thread: send the request over the NAT host's session. */
+static void
+send_connect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct eca_broker_msg *m = arg;
+	struct ecad_broker *b;
+	struct bentry *e;
+	struct bsess *s;
+
+	(void)fd;
+	(void)what;
+	b = *(struct ecad_broker **)(m + 1);
+	pthread_mutex_lock(&b->lock);
+	e = entry_find(b, m->host);
+	s = e != NULL ? e->sess : NULL;
+	pthread_mutex_unlock(&b->lock);
+	/* Gone meanwhile: the requester's wait times out. */
+	if (s != NULL && s->state == BS_ONLINE)
+		(void)sess_send(s, m);
+	free(m);
+}
+
+int
+broker_request(struct ecad *d, const char *requester, const char *host,
+    enum eca_purpose purpose, const char *address, char *token,
+    struct eca_err *err)
+{
+	struct ecad_broker *b = d->broker;
+	struct eca_broker_msg *m;
+	struct timeval now = {0, 0};
+	unsigned char raw[ECA_BROKER_TOKEN_LEN / 2];
+	const struct bentry *e;
+	int online, allowed;
+
+	if (b == NULL)
+		return eca_err_set(err, ECA_ERR_NAT_HOST_OFFLINE,
+		    "primary %s runs no broker for NAT hosts (see "
+		    "BROKER_LISTEN in its log), so %s cannot be reached",
+		    d->cfg->client_name, host);
+	pthread_mutex_lock(&b->lock);
+	allowed = rate_ok(b, requester);
+	e = entry_find(b, host);
+	online = e != NULL && e->sess != NULL;
+	b->n_limited += !allowed;
+	b->n_offline += allowed && !online;
+	b->n_requests += allowed && online;
+	pthread_mutex_unlock(&b->lock);
+	if (!allowed)
+		return eca_err_set(err, ECA_ERR_BUSY,
+		    "%s asks for more than %d reverse connections a second: "
+		    "retry later",
+		    requester, BROKER_RATE_MAX);
+	if (!online)
+		return eca_err_set(err, ECA_ERR_NAT_HOST_OFFLINE,
+		    "%s has no broker session with %s: is its ecad running "
+		    "and NAT_CLIENT = YES? (`eca status` on %s shows its "
+		    "broker session)",
+		    host, d->cfg->client_name, host);
+	/* The message, and the broker after it, for the callback. */
+	if ((m = calloc(1, sizeof(*m) + sizeof(b))) == NULL ||
+	    RAND_bytes(raw, sizeof(raw)) != 1) {
+		free(m);
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "cannot make a reverse connection token");
+	}
+	eca_text_hex(raw, sizeof(raw), token, 0);
+	m->op = ECA_BROKER_CONNECT;
+	snprintf(m->host, sizeof(m->host), "%s", host);
+	snprintf(m->token, sizeof(m->token), "%s", token);
+	snprintf(m->requester, sizeof(m->requester), "%s", requester);
+	snprintf(m->address, sizeof(m->address), "%s", address);
+	m->purpose = purpose;
+	memcpy(m + 1, &b, sizeof(b));
+	if (event_base_once(b->base, -1, EV_TIMEOUT, send_connect_cb, m,
+		&now) != 0) {
+		free(m);
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "cannot queue the reverse connection request");
+	}
+	log_info("broker: reverse connection to %s asked by %s (%s), "
+		 "callback address %s",
+	    host, requester, eca_purpose_name(purpose), address);
+	return 0;
 }

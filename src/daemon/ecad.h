@@ -34,6 +34,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "purpose.h"
 #include "enroll.h"
 #include "err.h"
 #include "store.h"
@@ -378,6 +379,15 @@ int broker_start(struct ecad *d, struct eca_err *err) ECA_WUR;
 void broker_stop(struct ecad *d);
 void broker_free(struct ecad *d);
 void broker_annotate(struct ecad *d, struct json_t *rec);
+/*
+ * A reverse connection request from requester (authenticated and
+ * enrolled) to NAT host host: 0 with token (ECA_BROKER_TOKEN_LEN + 1
+ * bytes) once it is queued to the host's session; NAT_HOST_OFFLINE, or
+ * BUSY past the requester's rate.
+ */
+int broker_request(struct ecad *d, const char *requester, const char *host,
+    enum eca_purpose purpose, const char *address, char *token,
+    struct eca_err *err) ECA_WUR;
 /* The broker's counters for GET /v1/stats ("broker"; null without one). */
 struct json_t *broker_stats_json(struct ecad *d);
 
@@ -387,6 +397,12 @@ struct json_t *broker_stats_json(struct ecad *d);
  */
 int nat_start(struct ecad *d, struct eca_err *err) ECA_WUR;
 void nat_stop(struct ecad *d);
+/*
+ * peer_reverse.c: answer a reverse connection request m (a broker's
+ * "connect") on the peer listener's first thread: 0 queued, -1 not.
+ */
+struct eca_broker_msg;
+int peer_reverse(struct ecad *d, const struct eca_broker_msg *m);
 
 /*
  * listen.c: the one resolve-and-bind loop of the API and the peer

@@ -221,6 +221,16 @@ on_frame(struct nsess *s, const unsigned char *p, size_t len)
 		on_registered(s);
 		return 0;
 	}
+	if (s->state == NS_ONLINE && m.op == ECA_BROKER_CONNECT) {
+		log_info("broker %s: reverse connection asked by %s (%s) to %s",
+		    s->st.primary, m.requester, eca_purpose_name(m.purpose),
+		    m.address);
+		if (peer_reverse(s->n->d, &m) != 0)
+			log_warn("broker %s: cannot start the reverse "
+				 "connection to %s",
+			    s->st.primary, m.address);
+		return 0;
+	}
 	if (s->state == NS_ONLINE && m.op == ECA_BROKER_PONG) {
 		s->last_pong_ms = eca_util_mono_ms();
 		s->st.last_heartbeat = time(NULL);

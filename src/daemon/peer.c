@@ -181,6 +181,11 @@ on_client_hello(struct pconn *pc, const unsigned char *payload, size_t plen)
 		pre_refuse(pc, r, "malformed client HELLO: %s", e.msg);
 		return;
 	}
+	if (pc->requester[0] != '\0' &&
+	    strcmp(pc->hello.host, pc->requester) != 0)
+		pre_refuse(pc, ECA_ERR_FORBIDDEN,
+		    "this reverse connection was asked for by %s, not %s",
+		    pc->requester, pc->hello.host);
 	r = eca_tls_peer_chain(bufferevent_openssl_get_ssl(pc->bev), &pc->leaf,
 	    &pc->chain, &e);
 	/* No certificate is the verdict's to state (NO_CLIENT_CERT). */
@@ -290,6 +295,7 @@ on_connected(struct pconn *pc)
 		    s->cfg->servers[i].name);
 	h.has_cert = s->cred != NULL;
 	h.nat = s->cfg->nat_client;
+	snprintf(h.token, sizeof(h.token), "%s", pc->token);
 	ecad_snap_put(s);
 	if ((r = eca_channel_server_hello_encode(&h, &buf, &len, &e)) != 0 ||
 	    bufferevent_write(pc->bev, buf, len) != 0) {
@@ -365,8 +371,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
  * *src_counted, its source's count; 0: refused (logged at most once a
  * second per cap), holding nothing, before any TLS work.
  */
-static int
-admit(struct peer_thread *t, const struct sockaddr *sa,
+int
+peer_admit(struct peer_thread *t, const struct sockaddr *sa,
     unsigned char src[ECAD_KEY_LEN], int *src_counted)
 {
 	struct ecad_peer *p = t->p;
@@ -423,8 +429,8 @@ refused:
 }
 
 /* Give back what admit took, for a connection that was never set up. */
-static void
-unadmit(struct ecad_peer *p, const unsigned char src[ECAD_KEY_LEN],
+void
+peer_unadmit(struct ecad_peer *p, const unsigned char src[ECAD_KEY_LEN],
     int src_counted)
 {
 	ecad_slot_put(&p->handshakes);
@@ -439,9 +445,10 @@ unadmit(struct ecad_peer *p, const unsigned char src[ECAD_KEY_LEN],
  * HELLOs, REQUEST_TIMEOUT).  0; -1 out of memory, nothing kept and fd
  * still the caller's.
  */
-static int
-conn_new(struct peer_thread *t, evutil_socket_t fd, const struct sockaddr *sa,
-    int salen, const unsigned char src[ECAD_KEY_LEN], int src_counted)
+int
+peer_conn_new(struct peer_thread *t, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen, const unsigned char src[ECAD_KEY_LEN],
+    int src_counted)
 {
 	struct ecad *d = t->p->d;
 	struct pconn *pc;
@@ -508,13 +515,13 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	int src_counted;
 
 	(void)lis;
-	if (!admit(t, sa, src, &src_counted)) {
+	if (!peer_admit(t, sa, src, &src_counted)) {
 		evutil_closesocket(fd);
 		return;
 	}
-	if (conn_new(t, fd, sa, salen, src, src_counted) != 0) {
+	if (peer_conn_new(t, fd, sa, salen, src, src_counted) != 0) {
 		log_error("cannot set up a peer connection: out of memory");
-		unadmit(t->p, src, src_counted);
+		peer_unadmit(t->p, src, src_counted);
 		evutil_closesocket(fd);
 	}
 }
@@ -548,7 +555,8 @@ thread_main(void *arg)
 {
 	struct peer_thread *t = arg;
 
-	event_base_dispatch(t->base);
+	/* A NAT host's thread has no listener: it waits for reverse ones. */
+	event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;
 }
 
@@ -690,8 +698,14 @@ peer_bind(struct ecad *d, struct eca_err *err)
 		return 0;
 	}
 	if (d->cfg->nat_client) {
-		/* Every connection with a NAT host is its own (docs/nat.md). */
-		log_info("NAT_CLIENT = YES: no peer listener");
+		/*
+		 * Every connection with a NAT host is its own (docs/nat.md):
+		 * no socket, one I/O thread for reverse connections.
+		 */
+		log_info("NAT_CLIENT = YES: no peer listener; channels to "
+			 "this host are reverse connections");
+		if ((d->peer = peer_new(d, 1)) == NULL)
+			return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 		return 0;
 	}
 	if ((p = peer_new(d, io_threads(d->cfg))) == NULL)

@@ -29,6 +29,7 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 
+#include "broker.h"
 #include "channel.h"
 #include "ecad.h"
 #include "host.h"
@@ -105,6 +106,9 @@ struct pconn {
 	uint64_t gen_crls;
 	int64_t gen_roster;
 	int rejudge; /* judging an accepted channel again */
+	/* A reverse connection (docs/nat.md, peer_reverse.c): "" otherwise. */
+	char token[65];		      /* named in the server HELLO */
+	char requester[ECA_HOST_MAX]; /* the only caller it accepts */
 };
 
 struct peer_thread {
@@ -144,6 +148,20 @@ struct ecad_peer {
 	pthread_t sync_thread;
 	int sync_started;
 };
+
+/*
+ * peer.c: admitting a connection to thread t (the listener's bounds: 1,
+ * or 0 refused), giving back what admit took, and setting up an admitted
+ * socket (0, the connection first in t->conns; -1 out of memory, fd still
+ * the caller's).
+ */
+int peer_admit(struct peer_thread *t, const struct sockaddr *sa,
+    unsigned char src[ECAD_KEY_LEN], int *src_counted);
+void peer_unadmit(struct ecad_peer *p, const unsigned char src[ECAD_KEY_LEN],
+    int src_counted);
+int peer_conn_new(struct peer_thread *t, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen, const unsigned char src[ECAD_KEY_LEN],
+    int src_counted);
 
 /* peer.c: a connection's life on its I/O thread. */
 void peer_conn_free(struct pconn *pc);

@@ -24,6 +24,7 @@ static const char *const op_names[] = {
     [ECA_BROKER_REFUSED] = "refused",
     [ECA_BROKER_PING] = "ping",
     [ECA_BROKER_PONG] = "pong",
+    [ECA_BROKER_CONNECT] = "connect",
 };
 #define NOPS (sizeof(op_names) / sizeof(op_names[0]))
 
@@ -57,6 +58,19 @@ eca_broker_encode(const struct eca_broker_msg *m, unsigned char **out,
 		j = json_pack("{s:s, s:i, s:s, s:s}", "op", op_names[m->op],
 		    "v", ECA_BROKER_VERSION, "code", eca_err_name(m->code),
 		    "message", m->message);
+		break;
+	case ECA_BROKER_CONNECT:
+		if (!eca_broker_token_valid(m->token) ||
+		    !eca_hostname_is_canon(m->requester) ||
+		    !eca_purpose_valid((int)m->purpose) ||
+		    m->address[0] == '\0')
+			return eca_err_set(err, ECA_ERR_INTERNAL,
+			    "cannot encode a reverse connection request with "
+			    "an invalid token, host, purpose or address");
+		j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "op",
+		    op_names[m->op], "v", ECA_BROKER_VERSION, "token", m->token,
+		    "requester", m->requester, "address", m->address, "purpose",
+		    eca_purpose_name(m->purpose));
 		break;
 	case ECA_BROKER_REGISTERED:
 		j = json_pack("{s:s, s:i}", "op", op_names[m->op], "v",
@@ -154,6 +168,53 @@ parse_refused(const json_t *j, struct eca_broker_msg *out, struct eca_err *err)
 }
 
 int
+eca_broker_token_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < ECA_BROKER_TOKEN_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+			(s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[i] == '\0';
+}
+
+static int
+parse_connect(const json_t *j, struct eca_broker_msg *out, struct eca_err *err)
+{
+	const char *token, *req, *addr, *purpose;
+	int r, p;
+
+	if ((r = member_string(j, "token", &token, err)) != 0 ||
+	    (r = member_string(j, "requester", &req, err)) != 0 ||
+	    (r = member_string(j, "address", &addr, err)) != 0 ||
+	    (r = member_string(j, "purpose", &purpose, err)) != 0)
+		return r;
+	if (!eca_broker_token_valid(token))
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the reverse connection request's \"token\" is not %d "
+		    "lower-case hex digits",
+		    ECA_BROKER_TOKEN_LEN);
+	if (eca_hostname_canon(req, out->requester, sizeof(out->requester),
+		NULL) != 0)
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the reverse connection request's \"requester\" is not "
+		    "a host name");
+	if (strlen(addr) >= sizeof(out->address) || strrchr(addr, ':') == NULL)
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the reverse connection request's \"address\" is not "
+		    "HOST:PORT");
+	if ((p = eca_purpose_from_name(purpose)) < 0)
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the reverse connection request's \"purpose\" is not a "
+		    "purpose");
+	memcpy(out->token, token, ECA_BROKER_TOKEN_LEN + 1);
+	snprintf(out->address, sizeof(out->address), "%s", addr);
+	out->purpose = (enum eca_purpose)p;
+	return 0;
+}
+
+int
 eca_broker_parse(const unsigned char *buf, size_t len,
     struct eca_broker_msg *out, struct eca_err *err)
 {
@@ -173,18 +234,19 @@ eca_broker_parse(const unsigned char *buf, size_t len,
 	if (i == NOPS) {
 		r = eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the broker message's \"op\" is not one of register, "
-		    "registered, refused, ping, pong");
+		    "registered, refused, ping, pong, connect");
 		goto out;
 	}
 	out->op = (enum eca_broker_op)i;
-	if (out->op == ECA_BROKER_REGISTER ||
-	    out->op == ECA_BROKER_REGISTERED || out->op == ECA_BROKER_REFUSED)
+	if (out->op != ECA_BROKER_PING && out->op != ECA_BROKER_PONG)
 		if ((r = check_version(j, err)) != 0)
 			goto out;
 	if (out->op == ECA_BROKER_REGISTER)
 		r = parse_register(j, out, err);
 	else if (out->op == ECA_BROKER_REFUSED)
 		r = parse_refused(j, out, err);
+	else if (out->op == ECA_BROKER_CONNECT)
+		r = parse_connect(j, out, err);
 out:
 	json_decref(j);
 	if (r != 0)

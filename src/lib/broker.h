@@ -14,6 +14,10 @@
  *                     | {"op":"refused","v":1,"code":NAME,"message":M}
  *   NAT host -> broker  {"op":"ping"}       every S seconds
  *   broker -> NAT host  {"op":"pong"}
+ *   broker -> NAT host  {"op":"connect","v":1,"token":T,"requester":X,
+ *                        "address":"IP:PORT","purpose":U}
+ *                       (a reverse connection: call X back at IP:PORT and
+ *                       name T in the channel's server HELLO)
  *
  * Unknown keys are ignored (a newer side may add some); a wrong type or a
  * missing key is ECA_ERR_PROTOCOL naming the field.
@@ -27,6 +31,7 @@
 #include "certinfo.h"
 #include "config.h"
 #include "err.h"
+#include "purpose.h"
 
 #define ECA_BROKER_VERSION 1
 /* Heartbeats missed before either side calls the session dead. */
@@ -41,7 +46,11 @@ enum eca_broker_op {
 	ECA_BROKER_REFUSED,
 	ECA_BROKER_PING,
 	ECA_BROKER_PONG,
+	ECA_BROKER_CONNECT,
 };
+
+/* A reverse connection's token: 32 random bytes, in lower-case hex. */
+#define ECA_BROKER_TOKEN_LEN 64
 
 struct eca_broker_msg {
 	enum eca_broker_op op;
@@ -53,6 +62,11 @@ struct eca_broker_msg {
 	/* REFUSED */
 	int code; /* ECA_ERR_*, by name on the wire */
 	char message[ECA_ERR_MSG_MAX];
+	/* CONNECT */
+	char token[ECA_BROKER_TOKEN_LEN + 1];
+	char requester[ECA_HOST_MAX]; /* canonical */
+	char address[64];	      /* IPv4 a.b.c.d:port or [v6]:port */
+	enum eca_purpose purpose;
 };
 
 /* m as one frame into *out (caller frees): 0 or an error. */
@@ -61,6 +75,9 @@ int eca_broker_encode(const struct eca_broker_msg *m, unsigned char **out,
 /* A frame's payload (len bytes) into *out: 0 or ECA_ERR_PROTOCOL. */
 int eca_broker_parse(const unsigned char *buf, size_t len,
     struct eca_broker_msg *out, struct eca_err *err) ECA_WUR;
+
+/* 1 if s is a token: ECA_BROKER_TOKEN_LEN lower-case hex digits. */
+int eca_broker_token_valid(const char *s);
 
 /*
  * The wait before reconnect attempt number attempt (1, 2, ...) with rnd

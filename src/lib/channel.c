@@ -102,6 +102,11 @@ read_server_hello(struct opening *o, struct eca_err *err)
 		    "%s is not speaking the "
 		    "channel protocol",
 		    ch->peer);
+	if (ch->token[0] != '\0' && strcmp(o->sh.token, ch->token) != 0)
+		return eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "refused %s: its HELLO does not name this reverse "
+		    "connection's token (a forged or replayed call back)",
+		    ch->peer);
 	if (strcmp(o->sh.host, ch->peer) != 0)
 		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 		    "refused "
@@ -275,10 +280,10 @@ read_verdict(struct opening *o, struct eca_err *err)
 	return 0;
 }
 
-int
-eca_channel_open(struct eca_host *h, const char *peer, enum eca_purpose purpose,
-    long timeout_ms, struct eca_channel **out, struct eca_channel_steps *steps,
-    struct eca_err *err)
+static int
+open_channel(struct eca_host *h, const char *peer, enum eca_purpose purpose,
+    long timeout_ms, int reverse, struct eca_channel **out,
+    struct eca_channel_steps *steps, struct eca_err *err)
 {
 	struct eca_channel_steps local;
 	struct opening *o = NULL;
@@ -311,7 +316,9 @@ eca_channel_open(struct eca_host *h, const char *peer, enum eca_purpose purpose,
 	/* From here on the peer is its canonical name. */
 	memcpy(o->ch->peer, canon, strlen(canon) + 1);
 
-	if ((r = eca_channel_tcp_connect(o->ch, h->cfg, steps, err)) != 0 ||
+	r = reverse ? eca_channel_reverse_connect(o->ch, h, steps, err) :
+		      eca_channel_tcp_connect(o->ch, h->cfg, steps, err);
+	if (r != 0 ||
 	    (r = eca_channel_tls_connect(o->ch, h->client_ctx, steps, err)) !=
 		0 ||
 	    (r = read_server_hello(o, err)) != 0 ||
@@ -335,6 +342,22 @@ out:
 		free(o);
 	}
 	return r;
+}
+
+int
+eca_channel_open(struct eca_host *h, const char *peer, enum eca_purpose purpose,
+    long timeout_ms, struct eca_channel **out, struct eca_channel_steps *steps,
+    struct eca_err *err)
+{
+	return open_channel(h, peer, purpose, timeout_ms, 0, out, steps, err);
+}
+
+int
+eca_channel_open_reverse(struct eca_host *h, const char *peer,
+    enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
+    struct eca_channel_steps *steps, struct eca_err *err)
+{
+	return open_channel(h, peer, purpose, timeout_ms, 1, out, steps, err);
 }
 
 void

@@ -72,6 +72,11 @@ struct eca_channel_server_hello {
 	size_t nprimaries;
 	int has_cert;
 	int nat; /* "nat": NAT_CLIENT = YES; optional, absent is false */
+	/*
+	 * "token": on a reverse connection (docs/nat.md), the token of the
+	 * request the NAT host answers; optional, "" when absent.
+	 */
+	char token[65];
 };
 
 struct eca_channel_client_hello {
@@ -168,6 +173,14 @@ struct eca_channel;
  * as far as it got.  timeout_ms bounds each step.
  */
 int eca_channel_open(struct eca_host *h, const char *peer,
+    enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
+    struct eca_channel_steps *steps, struct eca_err *err) ECA_WUR;
+/*
+ * The same, through a reverse connection (docs/nat.md): peer is a NAT
+ * host, which this host's first SERVER asks over its broker session to
+ * call back; NAT_HOST_OFFLINE at once when it has no session.
+ */
+int eca_channel_open_reverse(struct eca_host *h, const char *peer,
     enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
     struct eca_channel_steps *steps, struct eca_err *err) ECA_WUR;
 void eca_channel_close(struct eca_channel *ch);

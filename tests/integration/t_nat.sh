@@ -168,7 +168,7 @@ c_setup() {
 	sed -i "s/^API_LISTEN = .*/API_LISTEN = $DCIP:${P_PORT[$P]}/" "${P_CONF[$P]}"
 	start_in $NS_DC $P "${P_CONF[$P]}" "${P_DIR[$P]}" || return
 	make_host $M --server "$P" --conf "LISTEN = $MIP:$MPORT" \
-	    --conf "LOG_LEVEL = debug" || return
+	    --conf "PEER = $N1 $N1IP:1557" --conf "LOG_LEVEL = debug" || return
 	sed -i "s/^ROLE = client$/ROLE = media/; s/^SERVER = .*/SERVER = $P $DCIP:${P_PORT[$P]}/" \
 	    "$(host_dir $M)/eca.conf"
 	mkdir -p "$(host_dir $M)/state" && chmod 700 "$(host_dir $M)/state"
@@ -242,6 +242,31 @@ c_enrolled_nat_host_reaches_the_media_directly() {
 	expect_db "SELECT method FROM enrollments WHERE host='$N1'" MANUAL
 }
 
+c_media_reaches_the_nat_host_only_by_a_reverse_connection() {
+	eca_in $NS_DC $M --json ping $N1 --purpose backup
+	expect_rc 4 || return
+	expect_json .verdict.code UNREACHABLE || return
+	expect_match "$ERR" 'Network is unreachable' "a direct channel from $M to $N1" || return
+	eca_in $NS_DC $M --json ping $N1 --reverse --purpose backup
+	expect_rc 0 || return
+	expect_json .verdict.accept true || return
+	expect_json .autoenrolled false || return
+	expect_match "$(jq -r .steps.address <<<"$OUT")" 'reverse' "the channel's address" || return
+	wait_log "$(host_dir $N1)/ecad.log" "reverse connection to .* for $M \\(backup\\): connected" 5
+}
+
+c_non_domain_host_cannot_ask_for_a_reverse_connection() {
+	eca_in $NS_SITE $N2 --json ping $N1 --reverse
+	expect_rc 3 || return
+	expect_match "$ERR$OUT" 'NOT_ENROLLED' "the primary's answer" || return
+	expect_match "$ERR$OUT" 'only enrolled hosts of the domain may ask' "the primary's answer" || return
+	# The control socket names no host: refused, not served.
+	run_cmd curl -sS --max-time 10 --unix-socket "${P_DIR[$P]}/state/ecad.sock" \
+	    -X POST -d "{\"from\":\"$M\",\"host\":\"$N1\",\"purpose\":\"ping\",\"port\":9}" \
+	    http://localhost/v1/nat/requests
+	expect_json .error.code FORBIDDEN
+}
+
 # wait_broker_code HOST CODE SECONDS: HOST's eca status --json shows its
 # broker session failing with CODE, within SECONDS.
 wait_broker_code() {
@@ -280,6 +305,13 @@ c_cut_site_link_goes_offline_then_reconnects() {
 	expect_match "$((t1 - t0))" '^[0-7]$' "seconds to offline" || return
 	primary_eca "$P" list
 	expect_match "$(grep "^$N1 " <<<"$OUT")" ' offline$' "eca list's row of $N1" || return
+	local s0 s1
+	s0=$(date +%s%N)
+	eca_in $NS_DC $M --json ping $N1 --reverse
+	s1=$(date +%s%N)
+	expect_rc 4 || return
+	expect_match "$ERR$OUT" 'NAT_HOST_OFFLINE' "a reverse ping to an offline NAT host" || return
+	expect_match "$(((s1 - s0) / 1000000))" '^[0-9]{1,4}$' "milliseconds to NAT_HOST_OFFLINE" || return
 	primary_stats "$P" || return
 	expect_json .broker.online 0 || return
 	expect_match "$(jq -r .broker.missed_heartbeats <<<"$OUT")" '^[1-9]' \
@@ -308,7 +340,11 @@ run_case "an unenrolled NAT host is refused by an enrolled media server with the
     c_unenrolled_nat_host_is_refused_by_an_enrolled_media
 run_case "an enrolled NAT host reaches the media server directly" \
     c_enrolled_nat_host_reaches_the_media_directly
+run_case "a direct channel from the media server to the NAT host fails (no route) while one through a reverse connection succeeds" \
+    c_media_reaches_the_nat_host_only_by_a_reverse_connection
+run_case "a host that is not enrolled cannot ask for a reverse connection" \
+    c_non_domain_host_cannot_ask_for_a_reverse_connection
 run_case "an unenrolled NAT host is refused a broker session with the NAT reason, and not enrolled" \
     c_unenrolled_nat_host_gets_no_broker_session
-run_case "cutting the site link makes the NAT host offline within the heartbeat bound; restoring it reconnects" \
+run_case "cutting the site link makes the NAT host offline within the heartbeat bound, reverse pings fail fast with NAT_HOST_OFFLINE; restoring it reconnects" \
     c_cut_site_link_goes_offline_then_reconnects

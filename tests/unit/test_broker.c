@@ -17,6 +17,8 @@
 #include "channel.h"
 #include "testca.h"
 
+#define TOKEN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static void
 contains(const char *msg, const char *needle)
 {
@@ -75,6 +77,21 @@ test_bad_messages_are_refused_naming_the_field(void **state)
 	parse_as("{\"op\":\"refused\",\"v\":1,\"code\":\"BANNED\"}",
 	    ECA_ERR_PROTOCOL, "no \"message\"");
 	parse_as("{\"op\":\"ping\",\"op\":\"pong\"}", ECA_ERR_PROTOCOL, NULL);
+	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"abc\","
+		 "\"requester\":\"m.example\",\"address\":\"10.0.0.1:5\","
+		 "\"purpose\":\"backup\"}",
+	    ECA_ERR_PROTOCOL, "\"token\" is not 64 lower-case hex digits");
+	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"" TOKEN "\","
+		 "\"requester\":\"m.example\",\"address\":\"10.0.0.1\","
+		 "\"purpose\":\"backup\"}",
+	    ECA_ERR_PROTOCOL, "\"address\" is not HOST:PORT");
+	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"" TOKEN "\","
+		 "\"requester\":\"m.example\",\"address\":\"10.0.0.1:5\","
+		 "\"purpose\":\"steal\"}",
+	    ECA_ERR_PROTOCOL, "\"purpose\"");
+	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"" TOKEN "\","
+		 "\"address\":\"10.0.0.1:5\",\"purpose\":\"backup\"}",
+	    ECA_ERR_PROTOCOL, "no \"requester\"");
 }
 
 static void
@@ -139,6 +156,19 @@ test_every_message_round_trips(void **state)
 	snprintf(m.message, sizeof(m.message), "run `eca enroll` on n");
 	round_trip(&m, &back);
 	assert_memory_equal(&m, &back, sizeof(m));
+
+	memset(&m, 0, sizeof(m));
+	m.op = ECA_BROKER_CONNECT;
+	snprintf(m.token, sizeof(m.token), TOKEN);
+	snprintf(m.requester, sizeof(m.requester), "media1.example");
+	snprintf(m.address, sizeof(m.address), "[2001:db8::1]:40123");
+	m.purpose = ECA_PURPOSE_RESTORE;
+	round_trip(&m, &back);
+	assert_memory_equal(&m, &back, sizeof(m));
+	assert_true(eca_broker_token_valid(TOKEN));
+	assert_false(eca_broker_token_valid(TOKEN "0"));
+	assert_false(eca_broker_token_valid("0123456789ABCDEF0123456789abcdef01"
+					    "23456789abcdef0123456789abcdef"));
 
 	for (op = ECA_BROKER_REGISTERED; op <= ECA_BROKER_PONG; op++) {
 		if (op == ECA_BROKER_REFUSED)

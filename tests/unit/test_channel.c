@@ -635,13 +635,24 @@ test_hello_nat_flag(void **state)
 	assert_memory_equal(&hc, &back, sizeof(hc));
 	free(f);
 	sh.nat = 1;
+	snprintf(sh.token, sizeof(sh.token), "t0k3n");
 	assert_int_equal(eca_channel_server_hello_encode(&sh, &f, &len, NULL),
 	    0);
 	memset(&hc, 0, sizeof(hc));
 	assert_int_equal(
 	    eca_channel_server_hello_parse(f + 4, len - 4, &sh, NULL), 0);
 	assert_int_equal(sh.nat, 1);
+	assert_string_equal(sh.token, "t0k3n");
 	free(f);
+	/* "token" (a reverse connection's): a short printable string. */
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":true,\"token\":\"a b\"}",
+	    ECA_ERR_PROTOCOL, "\"token\" is not 1 to 64 printable");
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":true,\"token\":7}",
+	    ECA_ERR_PROTOCOL, "\"token\"");
 }
 
 static void

@@ -37,6 +37,7 @@ STUB(api_h_unban)
 STUB(api_h_maps)
 STUB(api_h_map_add)
 STUB(api_h_map_remove)
+STUB(api_h_nat_request)
 
 /* A kind of caller, with the answers it gives and the level it holds. */
 struct kind {
@@ -206,6 +207,7 @@ test_each_route_has_the_level_docs_api_md_gives(void **state)
 	    {EVHTTP_REQ_GET, "/v1/mappings", API_ADMIN},
 	    {EVHTTP_REQ_POST, "/v1/mappings", API_ADMIN},
 	    {EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN},
+	    {EVHTTP_REQ_POST, "/v1/nat/requests", API_HOST},
 	};
 	size_t i, j;
 
