@@ -135,7 +135,8 @@ eca_channel_reverse_connect(struct eca_channel *ch, struct eca_host *h,
 
 	if (ep == NULL)
 		return eca_err_set(err, ECA_ERR_CONFIG,
-		    "no SERVER to ask for a reverse connection to %s", ch->peer);
+		    "no SERVER to ask for a reverse connection to %s",
+		    ch->peer);
 	if ((lfd = listen_any(&port)) == -1)
 		return eca_err_set(err, ECA_ERR_IO,
 		    "cannot listen for %s's call back: %s", ch->peer,

@@ -162,9 +162,9 @@ wait_online() {
 c_setup() {
 	net_up || { fail "cannot build the namespaces and the NAT"; return; }
 	P_PORT[$P]=$(free_port) && MPORT=$(free_port) && BPORT=$(free_port) &&
-	    LPORT=$(free_port) || return
+	    LPORT=$(free_port) || { fail "no free port"; return; }
 	make_primary "$P" "BROKER_LISTEN = $DCIP:$BPORT" \
-	    "LISTEN = $DCIP:$LPORT" || return
+	    "LISTEN = $DCIP:$LPORT" || { fail "cannot make primary $P"; return; }
 	sed -i "s/^API_LISTEN = .*/API_LISTEN = $DCIP:${P_PORT[$P]}/" "${P_CONF[$P]}"
 	start_in $NS_DC $P "${P_CONF[$P]}" "${P_DIR[$P]}" || return
 	make_host $M --server "$P" --conf "LISTEN = $MIP:$MPORT" \
@@ -173,7 +173,8 @@ c_setup() {
 	    "$(host_dir $M)/eca.conf"
 	mkdir -p "$(host_dir $M)/state" && chmod 700 "$(host_dir $M)/state"
 	start_in $NS_DC $M "$(host_dir $M)/eca.conf" "$(host_dir $M)" || return
-	nat_host $N1 && nat_host $N2 || return
+	nat_host $N1 && nat_host $N2 ||
+	    { fail "cannot make the NAT hosts"; return; }
 	sed -i "/^CLIENT_NAME/a LISTEN = $N1IP:1557" "$(host_dir $N1)/eca.conf"
 	eca_in $NS_SITE $N1 --json enroll
 	expect_rc 0 || return
@@ -267,6 +268,68 @@ c_non_domain_host_cannot_ask_for_a_reverse_connection() {
 	expect_json .error.code FORBIDDEN
 }
 
+# fake_call_back NS ADDR CERT KEY TOKEN: what a forger would do at a
+# reverse connection's address: TLS server with its own certificate, a
+# server HELLO that claims to be NAT host $N1 with TOKEN; then waits for
+# the caller to hang up.
+fake_call_back() {
+	in_ns "$1" python3 - "$2" "$3" "$4" "$5" "$N1" "$P" <<'PY'
+import json, socket, ssl, struct, sys
+addr, cert, key, token, host, primary = sys.argv[1:7]
+ip, port = addr.rsplit(":", 1)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+s = ctx.wrap_socket(socket.create_connection((ip, int(port)), 5),
+                    server_side=True)
+hello = json.dumps({"v": 1, "host": host, "role": "client",
+                    "primaries": [primary], "cert": True, "nat": True,
+                    "token": token}).encode()
+s.sendall(struct.pack(">I", len(hello)) + hello)
+s.settimeout(5)
+try:
+    s.recv(1)
+except (OSError, ssl.SSLError):
+    pass
+PY
+}
+
+c_forged_call_back_is_refused() {
+	local from addr i pid
+	# The router lets the site open only the API, the broker and the
+	# media server's port: NAT host $N1's own call back cannot get through.
+	in_ns $NS_RT nft -f - <<EOF || { fail "cannot add the router's filter"; return; }
+table ip callback_filter {
+	chain forward {
+		type filter hook forward priority 0;
+		iifname "$IF_RS" tcp dport != { ${P_PORT[$P]}, $BPORT, $MPORT } drop
+	}
+}
+EOF
+	from=$(log_lines "${P_DIR[$P]}/ecad.log")
+	ip netns exec $NS_DC timeout -k 5 "$CMD_TIMEOUT" "$ECA" \
+	    -f "$(host_dir $M)/eca.conf" --json ping $N1 --reverse \
+	    >"$T/forged.out" 2>"$T/forged.err" &
+	pid=$!
+	IT_PIDS+=("$pid")
+	wait_log "${P_DIR[$P]}/ecad.log" 'callback address' 10 "$((from + 1))" || return
+	addr=$(tail -n +"$((from + 1))" "${P_DIR[$P]}/ecad.log" |
+	    sed -n 's/.*callback address \([0-9.]*:[0-9]*\).*/\1/p' | tail -1)
+	fake_call_back $NS_DC "$addr" "$(host_dir $N2)/cert.pem" \
+	    "$(host_dir $N2)/key.pem" "$(printf '0%.0s' {1..64})"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$pid"
+	RC=$?
+	in_ns $NS_RT nft delete table ip callback_filter
+	ERR=$(cat "$T/forged.err") OUT=$(cat "$T/forged.out")
+	LAST_CMD="eca ping $N1 --reverse (forged call back)"
+	expect_rc 5 || return
+	expect_json .verdict.code FORBIDDEN || return
+	expect_match "$ERR" 'forged or replayed call back' "the caller's refusal"
+}
+
 # wait_broker_code HOST CODE SECONDS: HOST's eca status --json shows its
 # broker session failing with CODE, within SECONDS.
 wait_broker_code() {
@@ -299,7 +362,8 @@ c_unenrolled_nat_host_gets_no_broker_session() {
 c_cut_site_link_goes_offline_then_reconnects() {
 	local t0 t1
 	t0=$(date +%s)
-	in_ns $NS_SITE ip link set $IF_S down || return
+	in_ns $NS_SITE ip link set $IF_S down ||
+	    { fail "cannot cut the site link"; return; }
 	wait_online $N1 false $((3 * HB + 4)) || return
 	t1=$(date +%s)
 	expect_match "$((t1 - t0))" '^[0-7]$' "seconds to offline" || return
@@ -321,7 +385,8 @@ c_cut_site_link_goes_offline_then_reconnects() {
 	expect_match "$(jq -r .servers[0].broker.code <<<"$OUT")" \
 	    '^(TIMEOUT|UNREACHABLE)$' "the broker session's error" || return
 	in_ns $NS_SITE sh -e -c "ip link set $IF_S up
-	    ip route replace default via 10.77.2.254" || return
+	    ip route replace default via 10.77.2.254" ||
+	    { fail "cannot restore the site link"; return; }
 	wait_online $N1 true 20 || return
 	primary_stats "$P" || return
 	expect_json .broker.online 1 || return
@@ -342,6 +407,8 @@ run_case "an enrolled NAT host reaches the media server directly" \
     c_enrolled_nat_host_reaches_the_media_directly
 run_case "a direct channel from the media server to the NAT host fails (no route) while one through a reverse connection succeeds" \
     c_media_reaches_the_nat_host_only_by_a_reverse_connection
+run_case "a call back that does not name the request's token is refused" \
+    c_forged_call_back_is_refused
 run_case "a host that is not enrolled cannot ask for a reverse connection" \
     c_non_domain_host_cannot_ask_for_a_reverse_connection
 run_case "an unenrolled NAT host is refused a broker session with the NAT reason, and not enrolled" \
