@@ -332,11 +332,12 @@ shutdown_all(struct ecad *d)
 {
 	nat_stop(d);
 	broker_stop(d);
-	broker_free(d);
 	peer_stop(d);
 	peer_free(d);
 	server_stop(d);
 	server_join(d);
+	/* API handlers read the broker's table: free it after them. */
+	broker_free(d);
 	writer_stop(d->writer);
 	d->writer = NULL;
 	server_free(d);
