@@ -158,7 +158,11 @@ on_connected(struct nsess *s)
 	memset(&cc, 0, sizeof(cc));
 	r = eca_tls_peer_chain(bufferevent_openssl_get_ssl(s->bev), &leaf,
 	    &chain, &e);
-	if (r == 0 && snap->host != NULL) {
+	/* Credentials gone by a reload: nothing to judge the primary with. */
+	if (r == 0 && snap->host == NULL)
+		r = eca_err_set(&e, ECA_ERR_NO_CLIENT_CERT,
+		    "this host has no certificate configured any more");
+	if (r == 0) {
 		memset(&vin, 0, sizeof(vin));
 		vin.policy = &snap->host->policy;
 		vin.leaf = leaf;
