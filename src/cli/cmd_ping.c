@@ -131,10 +131,11 @@ print_json(const struct ping_result *pr)
 		json_decref(service);
 		goto out;
 	}
-	top = json_pack("{s:s, s:s, s:o, s:o, s:b, s:o, s:o}", "peer", pr->peer,
-	    "purpose", eca_purpose_name(pr->purpose), "primary",
+	top = json_pack("{s:s, s:s, s:o, s:o, s:b, s:o, s:o, s:b}", "peer",
+	    pr->peer, "purpose", eca_purpose_name(pr->purpose), "primary",
 	    str_or_null(s->primary), "steps", steps, "autoenrolled",
-	    s->autoenrolled != 0, "verdict", verdict, "service", service);
+	    s->autoenrolled != 0, "verdict", verdict, "service", service,
+	    "reverse", pr->reverse != 0);
 	if (top == NULL)
 		goto out;
 	r = 0;
@@ -166,12 +167,15 @@ print_text(const struct eca_config *cfg, const struct ping_result *pr)
 {
 	const struct eca_channel_steps *s = &pr->steps;
 
-	printf("ping %s from %s, purpose %s\n", pr->peer, cfg->client_name,
-	    eca_purpose_name(pr->purpose));
+	printf("ping %s from %s, purpose %s%s\n", pr->peer, cfg->client_name,
+	    eca_purpose_name(pr->purpose),
+	    pr->reverse ? ", by a reverse connection through the primary" : "");
 	step_line("resolution", s->resolve_us, "%s",
 	    s->address[0] != '\0' ? s->address : "(not resolved)");
 	step_line("TCP", s->tcp_us, "%s",
-	    s->tcp_us >= 0 ? "connected" : "(not connected)");
+	    s->tcp_us < 0   ? "(not connected)" :
+		pr->reverse ? "asked the primary, called back" :
+			      "connected");
 	step_line("TLS", s->tls_us, "%s%s%s",
 	    s->tls_version[0] != '\0' ? s->tls_version : "(no handshake)",
 	    s->cipher[0] != '\0' ? ", " : "", s->cipher);

@@ -253,6 +253,7 @@ c_media_reaches_the_nat_host_only_by_a_reverse_connection() {
 	expect_json .verdict.accept true || return
 	expect_json .autoenrolled false || return
 	expect_match "$(jq -r .steps.address <<<"$OUT")" 'reverse' "the channel's address" || return
+	expect_json .reverse true || return
 	wait_log "$(host_dir $N1)/ecad.log" "reverse connection to .* for $M \\(backup\\): connected" 5
 }
 
