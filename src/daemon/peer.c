@@ -541,6 +541,7 @@ thread_stop_cb(evutil_socket_t fd, short what, void *arg)
 			evconnlistener_free(t->lis[i]);
 		t->lis[i] = NULL;
 	}
+	peer_reverse_drop(t);
 	/* The judges are gone: a JUDGING connection is ours again. */
 	while ((pc = t->conns) != NULL) {
 		if (pc->state == PS_JUDGING)

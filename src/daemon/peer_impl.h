@@ -122,6 +122,7 @@ struct peer_thread {
 	struct evconnlistener *lis[ECAD_MAX_LISTEN];
 	struct event *stop_ev;
 	struct pconn *conns;
+	struct peer_reverse *reverses; /* connecting out (peer_reverse.c) */
 	time_t cap_logged;
 	time_t src_cap_logged;
 	time_t hs_logged;
@@ -162,6 +163,9 @@ void peer_unadmit(struct ecad_peer *p, const unsigned char src[ECAD_KEY_LEN],
 int peer_conn_new(struct peer_thread *t, evutil_socket_t fd,
     const struct sockaddr *sa, int salen, const unsigned char src[ECAD_KEY_LEN],
     int src_counted);
+
+/* peer_reverse.c: drop the reverse connections still connecting out. */
+void peer_reverse_drop(struct peer_thread *t);
 
 /* peer.c: a connection's life on its I/O thread. */
 void peer_conn_free(struct pconn *pc);

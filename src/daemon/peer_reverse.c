@@ -23,17 +23,24 @@
 /* Connecting out: bounded like the handshake that follows. */
 #define REVERSE_CONNECT_SEC 10
 
-struct reverse {
+struct peer_reverse {
 	struct peer_thread *t;
 	struct bufferevent *bev; /* plain TCP, until connected */
 	struct eca_broker_msg m;
 	struct sockaddr_storage sa;
 	socklen_t salen;
+	struct peer_reverse *prev, *next; /* t->reverses, while connecting */
 };
 
 static void
-reverse_free(struct reverse *rv, int close_fd)
+reverse_free(struct peer_reverse *rv, int close_fd)
 {
+	if (rv->prev != NULL)
+		rv->prev->next = rv->next;
+	else if (rv->t->reverses == rv)
+		rv->t->reverses = rv->next;
+	if (rv->next != NULL)
+		rv->next->prev = rv->prev;
 	if (rv->bev != NULL) {
 		if (close_fd && bufferevent_getfd(rv->bev) != -1)
 			evutil_closesocket(bufferevent_getfd(rv->bev));
@@ -44,7 +51,7 @@ reverse_free(struct reverse *rv, int close_fd)
 
 /* Connected: hand the socket to the peer listener's machinery. */
 static void
-on_tcp(struct reverse *rv)
+on_tcp(struct peer_reverse *rv)
 {
 	struct peer_thread *t = rv->t;
 	unsigned char src[ECAD_KEY_LEN];
@@ -75,7 +82,7 @@ on_tcp(struct reverse *rv)
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	struct reverse *rv = arg;
+	struct peer_reverse *rv = arg;
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
@@ -93,7 +100,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* "a.b.c.d:port" or "[v6]:port" into rv->sa; 0 or -1. */
 static int
-parse_address(struct reverse *rv)
+parse_address(struct peer_reverse *rv)
 {
 	char host[64], *colon, *h = host;
 	struct addrinfo hints, *res = NULL;
@@ -121,7 +128,7 @@ parse_address(struct reverse *rv)
 static void
 start_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct reverse *rv = arg;
+	struct peer_reverse *rv = arg;
 	struct timeval tv = {REVERSE_CONNECT_SEC, 0};
 
 	(void)fd;
@@ -137,6 +144,10 @@ start_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	bufferevent_setcb(rv->bev, NULL, NULL, event_cb, rv);
+	rv->next = rv->t->reverses;
+	if (rv->next != NULL)
+		rv->next->prev = rv;
+	rv->t->reverses = rv;
 	bufferevent_set_timeouts(rv->bev, NULL, &tv);
 	bufferevent_enable(rv->bev, EV_WRITE);
 	if (bufferevent_socket_connect(rv->bev, (struct sockaddr *)&rv->sa,
@@ -152,7 +163,7 @@ peer_reverse(struct ecad *d, const struct eca_broker_msg *m)
 {
 	struct ecad_peer *p = d->peer;
 	struct timeval now = {0, 0};
-	struct reverse *rv;
+	struct peer_reverse *rv;
 
 	if (p == NULL || p->nthreads == 0 || m->op != ECA_BROKER_CONNECT)
 		return -1;
@@ -166,4 +177,11 @@ peer_reverse(struct ecad *d, const struct eca_broker_msg *m)
 		return -1;
 	}
 	return 0;
+}
+
+void
+peer_reverse_drop(struct peer_thread *t)
+{
+	while (t->reverses != NULL)
+		reverse_free(t->reverses, 1);
 }
