@@ -33,11 +33,25 @@ host_path(struct cli *cli, const char *host, const char *suffix, char *buf,
 	return 0;
 }
 
+/*
+ * The NAT column: what the primary's broker knows of the host ("nat",
+ * "online" in its record, docs/nat.md); "-" for other hosts.
+ */
+static const char *
+nat_cell(const json_t *o)
+{
+	if (!json_is_true(json_object_get(o, "nat")))
+		return "-";
+	return json_is_true(json_object_get(o, "online")) ? "online" :
+							    "offline";
+}
+
 static int
-table_add_record(struct out_table *t, const struct eca_enrollment *rec)
+table_add_record(struct out_table *t, const struct eca_enrollment *rec,
+    const char *nat)
 {
 	char fp[64], na[32];
-	const char *cells[6];
+	const char *cells[7];
 
 	cells[0] = rec->host;
 	cells[1] = eca_state_name(rec->state);
@@ -45,6 +59,7 @@ table_add_record(struct out_table *t, const struct eca_enrollment *rec)
 	cells[3] = eca_method_name(rec->method);
 	cells[4] = out_fp_short(rec->cert.fingerprint, fp, sizeof(fp));
 	cells[5] = out_time(rec->cert.not_after, na, sizeof(na));
+	cells[6] = nat != NULL ? nat : "-";
 	return out_table_add(t, cells);
 }
 
@@ -158,14 +173,14 @@ static int
 print_list(const json_t *all)
 {
 	static const char *const hdr[] = {"HOST", "STATE", "HOST ID", "METHOD",
-	    "FINGERPRINT", "EXPIRES"};
+	    "FINGERPRINT", "EXPIRES", "NAT"};
 	struct out_table *t;
 	struct eca_enrollment rec;
 	struct eca_err err;
 	size_t i;
 	int r = 0;
 
-	if ((t = out_table_new(6, hdr)) == NULL)
+	if ((t = out_table_new(7, hdr)) == NULL)
 		return out_error(0, ECA_ERR_NOMEM, "out of memory");
 	for (i = 0; i < json_array_size(all); i++) {
 		eca_err_clear(&err);
@@ -177,7 +192,8 @@ print_list(const json_t *all)
 			    i + 1, err.msg);
 			goto out;
 		}
-		if (table_add_record(t, &rec) != 0) {
+		if (table_add_record(t, &rec,
+			nat_cell(json_array_get(all, i))) != 0) {
 			r = out_error(0, ECA_ERR_NOMEM, "out of memory");
 			goto out;
 		}

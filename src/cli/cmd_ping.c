@@ -27,6 +27,7 @@ struct ping_result {
 	enum eca_purpose purpose;
 	struct eca_channel_steps steps;
 	int roster_refreshed; /* a roster sync ran during the open */
+	int reverse;	      /* --reverse: the peer is a NAT host */
 	int code;	      /* 0 accepted, else the refusal */
 	struct eca_err err;
 	int64_t service_us; /* -1 not reached */
@@ -130,10 +131,11 @@ print_json(const struct ping_result *pr)
 		json_decref(service);
 		goto out;
 	}
-	top = json_pack("{s:s, s:s, s:o, s:o, s:b, s:o, s:o}", "peer", pr->peer,
-	    "purpose", eca_purpose_name(pr->purpose), "primary",
+	top = json_pack("{s:s, s:s, s:o, s:o, s:b, s:o, s:o, s:b}", "peer",
+	    pr->peer, "purpose", eca_purpose_name(pr->purpose), "primary",
 	    str_or_null(s->primary), "steps", steps, "autoenrolled",
-	    s->autoenrolled != 0, "verdict", verdict, "service", service);
+	    s->autoenrolled != 0, "verdict", verdict, "service", service,
+	    "reverse", pr->reverse != 0);
 	if (top == NULL)
 		goto out;
 	r = 0;
@@ -165,12 +167,15 @@ print_text(const struct eca_config *cfg, const struct ping_result *pr)
 {
 	const struct eca_channel_steps *s = &pr->steps;
 
-	printf("ping %s from %s, purpose %s\n", pr->peer, cfg->client_name,
-	    eca_purpose_name(pr->purpose));
+	printf("ping %s from %s, purpose %s%s\n", pr->peer, cfg->client_name,
+	    eca_purpose_name(pr->purpose),
+	    pr->reverse ? ", by a reverse connection through the primary" : "");
 	step_line("resolution", s->resolve_us, "%s",
 	    s->address[0] != '\0' ? s->address : "(not resolved)");
 	step_line("TCP", s->tcp_us, "%s",
-	    s->tcp_us >= 0 ? "connected" : "(not connected)");
+	    s->tcp_us < 0   ? "(not connected)" :
+		pr->reverse ? "asked the primary, called back" :
+			      "connected");
 	step_line("TLS", s->tls_us, "%s%s%s",
 	    s->tls_version[0] != '\0' ? s->tls_version : "(no handshake)",
 	    s->cipher[0] != '\0' ? ", " : "", s->cipher);
@@ -229,6 +234,7 @@ ping_args(struct cli *cli, const struct cli_args *a, char *peer, size_t len,
 	pr->peer = peer;
 	pr->purpose = ECA_PURPOSE_PING;
 	pr->service_us = -1;
+	pr->reverse = cli_opt(a, "--reverse") != NULL;
 	if ((pname = cli_opt(a, "--purpose")) != NULL) {
 		if ((p = eca_purpose_from_name(pname)) == ECA_PURPOSE_ENROLL)
 			return cli_usage(cli,
@@ -292,8 +298,11 @@ ping_run(struct eca_host *h, struct ping_result *pr, struct eca_channel **ch)
 	for (i = 0; i < h->ndomains && i < ECA_MAX_SERVERS; i++)
 		before[i] = domain_syncs(&h->domains[i]);
 	eca_err_clear(&pr->err);
-	pr->code = eca_channel_open(h, pr->peer, pr->purpose, CLI_TIMEOUT_MS,
-	    ch, &pr->steps, &pr->err);
+	pr->code = pr->reverse ?
+	    eca_channel_open_reverse(h, pr->peer, pr->purpose, CLI_TIMEOUT_MS,
+		ch, &pr->steps, &pr->err) :
+	    eca_channel_open(h, pr->peer, pr->purpose, CLI_TIMEOUT_MS, ch,
+		&pr->steps, &pr->err);
 	if (pr->code != 0)
 		*ch = NULL;
 	for (i = 0; i < h->ndomains && i < ECA_MAX_SERVERS; i++)

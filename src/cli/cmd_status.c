@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "crl.h"
 #include "output.h"
+#include "broker.h"
 #include "roster.h"
 #include "wire.h"
 
@@ -32,7 +33,58 @@ struct row {
 	size_t roster_hosts;
 	int64_t roster_version;
 	int64_t roster_synced_at; /* 0 never */
+	/* A NAT host's broker session (STATE_DIR, written by ecad). */
+	int have_broker;
+	struct eca_broker_state broker;
 };
+
+/* The NAT host's broker session with primary, as ecad last wrote it. */
+static void
+broker_info(const struct eca_config *cfg, const char *primary, struct row *row)
+{
+	row->have_broker = cfg->nat_client &&
+	    eca_broker_state_load(cfg->state_dir, primary, &row->broker,
+		NULL) == 0;
+}
+
+static json_t *time_or_null(int64_t t);
+
+static json_t *
+broker_json(const struct row *w)
+{
+	const struct eca_broker_state *b = &w->broker;
+
+	if (!w->have_broker)
+		return json_null();
+	return json_pack("{s:s, s:b, s:o, s:o, s:o, s:o, s:o}", "address",
+	    b->address, "online", b->online, "connected_since",
+	    time_or_null(b->online ? b->since : 0), "last_heartbeat",
+	    time_or_null(b->last_heartbeat), "code",
+	    b->code != 0 ? json_string(eca_err_name(b->code)) : json_null(),
+	    "error", b->code != 0 ? json_string(b->error) : json_null(),
+	    "next_retry", time_or_null(b->online ? 0 : b->next_retry));
+}
+
+/* One line per NAT broker session, under the table. */
+static void
+print_broker(const struct row *w)
+{
+	const struct eca_broker_state *b = &w->broker;
+	char t1[32], t2[32];
+
+	if (!w->have_broker)
+		return;
+	if (b->online)
+		printf("Broker session with %s (%s): online since %s, last "
+		       "heartbeat %s\n",
+		    w->server, b->address, out_time(b->since, t1, sizeof(t1)),
+		    out_time(b->last_heartbeat, t2, sizeof(t2)));
+	else
+		printf("Broker session with %s (%s): offline: %s (%s); next "
+		       "retry %s\n",
+		    w->server, b->address, b->error, eca_err_name(b->code),
+		    out_time(b->next_retry, t1, sizeof(t1)));
+}
 
 /*
  * The local copy of the primary's roster that ecad (or `eca ping`) keeps
@@ -284,6 +336,8 @@ print_json(struct cli *cli, const struct row *rows, size_t n, char warn[][600],
 			w->have_rec ? time_or_null(w->rec.enrolled_at) :
 				      json_null()) != 0)
 			goto out;
+		if (json_object_set_new(o, "broker", broker_json(w)) != 0)
+			goto out;
 		if (json_object_set_new(o, "roster",
 			!w->have_roster ?
 			    json_null() :
@@ -340,6 +394,8 @@ print_table(const struct row *rows, size_t n, char warn[][600], size_t nwarn)
 	out_table_print(t, stdout);
 	out_table_free(t);
 	for (i = 0; i < n; i++)
+		print_broker(&rows[i]);
+	for (i = 0; i < n; i++)
 		if (rows[i].code != 0)
 			out_note("%s: %s", rows[i].server, rows[i].error);
 	for (i = 0; i < nwarn; i++)
@@ -384,6 +440,7 @@ cmd_status(struct cli *cli, const struct cli_args *a)
 		ep = one != NULL ? one : &cli->cfg->servers[i];
 		query_one(cli, ep, path, &rows[i]);
 		roster_info(cli->cfg, ep->name, &rows[i]);
+		broker_info(cli->cfg, ep->name, &rows[i]);
 		if (strcmp(rows[i].status, "UNREACHABLE") == 0)
 			unreachable = 1;
 		else if (strcmp(rows[i].status, "ERROR") == 0)

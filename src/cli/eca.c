@@ -77,6 +77,7 @@ static const struct cli_opt opts_audit[] = {
 };
 static const struct cli_opt opts_ping[] = {
     {"--purpose", "-purpose", "P"},
+    {"--reverse", NULL, NULL},
     OPT_END,
 };
 static const struct cli_opt opts_crl[] = {
@@ -145,7 +146,7 @@ static const struct cli_cmd commands[] = {
 	"primary: remove a subject mapping (= map remove)"},
     {"map-list", "-listECACertEntries", cmd_map_list, 0, 0, opts_server,
 	"[--server S]", "primary: list the subject mappings (= map list)"},
-    {"ping", NULL, cmd_ping, 1, 1, opts_ping, "[--purpose P] HOST",
+    {"ping", NULL, cmd_ping, 1, 1, opts_ping, "[--purpose P] [--reverse] HOST",
 	"open a verified channel to HOST and report each step and the "
 	"verdict"},
 };

@@ -77,7 +77,7 @@ api_h_list(struct api_call *c)
 	struct api_list_query lq;
 	struct eca_err e;
 	json_t *arr, *next;
-	size_t n = 0, limit;
+	size_t n = 0, limit, i;
 	int r;
 
 	if (list_query(c, &lq) != 0)
@@ -98,6 +98,8 @@ api_h_list(struct api_call *c)
 		    "enrollments");
 		goto out;
 	}
+	for (i = 0; i < json_array_size(arr); i++)
+		broker_annotate(c->d, json_array_get(arr, i));
 	next = n > limit ? json_string(recs[limit - 1].host) : json_null();
 	api_reply_json(c, 200,
 	    json_pack("{s:o, s:o}", "enrollments", arr, "next", next));

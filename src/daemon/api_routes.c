@@ -42,6 +42,8 @@ const struct api_route api_routes[] = {
 	api_h_map_add},
     {EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN, 0, API_COUNT_NONE,
 	api_h_map_remove},
+    {EVHTTP_REQ_POST, "/v1/nat/requests", API_HOST, 0, API_COUNT_NONE,
+	api_h_nat_request},
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -118,7 +118,10 @@ struct api_caller {
 int api_access_check(const struct api_route *rt, const struct api_caller *who,
     enum api_access *granted, struct eca_err *err) ECA_WUR;
 
-/* The handlers, one per route (api_status.c, api_enroll.c, api_registry.c). */
+/*
+ * The handlers, one per route (api_status.c, api_enroll.c, api_registry.c,
+ * api_nat.c).
+ */
 api_handler api_h_health, api_h_stats, api_h_roster;
 api_handler api_h_metrics; /* metrics_http.c */
 api_handler api_h_enroll;
@@ -126,5 +129,6 @@ api_handler api_h_remote_enroll; /* remote.c */
 api_handler api_h_list, api_h_show, api_h_remove, api_h_history, api_h_approve,
     api_h_reject, api_h_ban, api_h_unban, api_h_maps, api_h_map_add,
     api_h_map_remove;
+api_handler api_h_nat_request;
 
 #endif

@@ -207,7 +207,7 @@ api_h_stats(struct api_call *c)
 
 	api_reply_json(c, 200,
 	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		      "s:I, s:I, s:I}",
+		      "s:I, s:I, s:I, s:o}",
 		"enroll_requests", (json_int_t)atomic_load(&s->enroll_requests),
 		"roster_requests", (json_int_t)atomic_load(&s->roster_requests),
 		"busy_replies", (json_int_t)atomic_load(&s->busy), "requests",
@@ -217,7 +217,8 @@ api_h_stats(struct api_call *c)
 		(json_int_t)atomic_load(&s->refusals), "connections",
 		(json_int_t)atomic_load(&s->connections), "open_connections",
 		(json_int_t)atomic_load(&s->open), "writer_pending",
-		(json_int_t)writer_pending(c->d->writer)));
+		(json_int_t)writer_pending(c->d->writer), "broker",
+		broker_stats_json(c->d)));
 }
 
 /*

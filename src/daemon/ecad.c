@@ -270,9 +270,10 @@ start(struct ecad *d, struct eca_err *err)
 		    (r = ecad_pidfile_write(d, err)) != 0 ||
 		    (r = ecad_drop_privileges(d, err)) != 0 ||
 		    (r = crl_start(d, err)) != 0 ||
-		    (r = crlsync_start(d, err)) != 0)
+		    (r = crlsync_start(d, err)) != 0 ||
+		    (r = peer_start(d, err)) != 0)
 			return r;
-		if ((r = peer_start(d, err)) != 0)
+		if ((r = nat_start(d, err)) != 0)
 			return r;
 		return metrics_http_start(d, err);
 	}
@@ -282,7 +283,7 @@ start(struct ecad *d, struct eca_err *err)
 	if ((r = open_registry(d, err)) != 0 ||
 	    (r = server_bind(d, err)) != 0 || (r = peer_bind(d, err)) != 0 ||
 	    (r = metrics_http_bind(d, err)) != 0 ||
-	    (r = control_bind(d, err)) != 0 ||
+	    (r = broker_bind(d, err)) != 0 || (r = control_bind(d, err)) != 0 ||
 	    (r = ecad_pidfile_write(d, err)) != 0 ||
 	    (r = ecad_drop_privileges(d, err)) != 0)
 		return r;
@@ -292,7 +293,7 @@ start(struct ecad *d, struct eca_err *err)
 		return r;
 	d->wstore = NULL; /* the writer owns it */
 	if ((r = remote_start(d, err)) != 0 || (r = server_start(d, err)) != 0 ||
-	    (r = peer_start(d, err)) != 0)
+	    (r = peer_start(d, err)) != 0 || (r = broker_start(d, err)) != 0)
 		return r;
 	return metrics_http_start(d, err);
 }
@@ -337,10 +338,14 @@ shutdown_all(struct ecad *d)
 {
 	metrics_http_stop(d);
 	remote_stop(d); /* while the workers can still reply */
+	nat_stop(d);
+	broker_stop(d);
 	peer_stop(d);
 	peer_free(d);
 	server_stop(d);
 	server_join(d);
+	/* API handlers read the broker's table: free it after them. */
+	broker_free(d);
 	writer_stop(d->writer);
 	d->writer = NULL;
 	server_free(d);

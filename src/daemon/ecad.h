@@ -35,6 +35,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "purpose.h"
 #include "enroll.h"
 #include "err.h"
 #include "metrics.h"
@@ -120,6 +121,8 @@ struct ecad_stats {
 
 struct ecad_writer;
 struct ecad_peer;
+struct ecad_broker;
+struct ecad_nat;
 
 /* One worker thread: its own event base, HTTP server and read connection. */
 struct ecad_worker {
@@ -188,6 +191,9 @@ struct ecad {
 	struct eca_metrics metrics;   /* GET /metrics (metrics.h) */
 	struct ecad_metrics_http *mhttp; /* METRICS_LISTEN (metrics_http.c) */
 	struct ecad_remote *remote;   /* remote enrollment (remote.c) */
+	struct ecad_broker *broker;   /* NAT hosts' broker (broker_serve.c) */
+	char broker_desc[300];	      /* its "HOST:PORT", "" if none */
+	struct ecad_nat *nat; /* a NAT host's sessions (nat_session.c) */
 };
 
 /* Per-TLS-connection state, hung on the SSL (ex_data). */
@@ -396,6 +402,43 @@ void writer_reopen(struct ecad_writer *wr);
  */
 struct eca_audit_entry;
 void writer_audit(struct ecad_writer *wr, const struct eca_audit_entry *e);
+
+/*
+ * broker_serve.c: the primary's broker for NAT hosts (docs/nat.md), bound
+ * before dropping privileges and started after, like the peer listener
+ * (no-op on other roles).  broker_annotate adds what the broker knows of
+ * a record's host ("nat", "online", "online_since") to its JSON.
+ */
+struct json_t;
+int broker_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
+int broker_start(struct ecad *d, struct eca_err *err) ECA_WUR;
+void broker_stop(struct ecad *d);
+void broker_free(struct ecad *d);
+void broker_annotate(struct ecad *d, struct json_t *rec);
+/*
+ * A reverse connection request from requester (authenticated and
+ * enrolled) to NAT host host: 0 with token (ECA_BROKER_TOKEN_LEN + 1
+ * bytes) once it is queued to the host's session; NAT_HOST_OFFLINE, or
+ * BUSY past the requester's rate.
+ */
+int broker_request(struct ecad *d, const char *requester, const char *host,
+    enum eca_purpose purpose, const char *address, char *token,
+    struct eca_err *err) ECA_WUR;
+/* The broker's counters for GET /v1/stats ("broker"; null without one). */
+struct json_t *broker_stats_json(struct ecad *d);
+
+/*
+ * nat_session.c: a NAT host's broker session with each of its primaries
+ * (no-op unless NAT_CLIENT = YES).
+ */
+int nat_start(struct ecad *d, struct eca_err *err) ECA_WUR;
+void nat_stop(struct ecad *d);
+/*
+ * peer_reverse.c: answer a reverse connection request m (a broker's
+ * "connect") on the peer listener's first thread: 0 queued, -1 not.
+ */
+struct eca_broker_msg;
+int peer_reverse(struct ecad *d, const struct eca_broker_msg *m);
 
 /*
  * listen.c: the one resolve-and-bind loop of the API and the peer

@@ -188,6 +188,11 @@ on_client_hello(struct pconn *pc, const unsigned char *payload, size_t plen)
 		pre_refuse(pc, r, "malformed client HELLO: %s", e.msg);
 		return;
 	}
+	if (pc->requester[0] != '\0' &&
+	    strcmp(pc->hello.host, pc->requester) != 0)
+		pre_refuse(pc, ECA_ERR_FORBIDDEN,
+		    "this reverse connection was asked for by %s, not %s",
+		    pc->requester, pc->hello.host);
 	r = eca_tls_peer_chain(bufferevent_openssl_get_ssl(pc->bev), &pc->leaf,
 	    &pc->chain, &e);
 	/* No certificate is the verdict's to state (NO_CLIENT_CERT). */
@@ -298,6 +303,8 @@ on_connected(struct pconn *pc)
 		snprintf(h.primaries[h.nprimaries++], ECA_HOST_MAX, "%s",
 		    s->cfg->servers[i].name);
 	h.has_cert = s->cred != NULL;
+	h.nat = s->cfg->nat_client;
+	snprintf(h.token, sizeof(h.token), "%s", pc->token);
 	ecad_snap_put(s);
 	if ((r = eca_channel_server_hello_encode(&h, &buf, &len, &e)) != 0 ||
 	    bufferevent_write(pc->bev, buf, len) != 0) {
@@ -373,8 +380,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
  * *src_counted, its source's count; 0: refused (logged at most once a
  * second per cap), holding nothing, before any TLS work.
  */
-static int
-admit(struct peer_thread *t, const struct sockaddr *sa,
+int
+peer_admit(struct peer_thread *t, const struct sockaddr *sa,
     unsigned char src[ECAD_KEY_LEN], int *src_counted)
 {
 	struct ecad_peer *p = t->p;
@@ -431,8 +438,8 @@ refused:
 }
 
 /* Give back what admit took, for a connection that was never set up. */
-static void
-unadmit(struct ecad_peer *p, const unsigned char src[ECAD_KEY_LEN],
+void
+peer_unadmit(struct ecad_peer *p, const unsigned char src[ECAD_KEY_LEN],
     int src_counted)
 {
 	ecad_slot_put(&p->handshakes);
@@ -447,9 +454,10 @@ unadmit(struct ecad_peer *p, const unsigned char src[ECAD_KEY_LEN],
  * HELLOs, REQUEST_TIMEOUT).  0; -1 out of memory, nothing kept and fd
  * still the caller's.
  */
-static int
-conn_new(struct peer_thread *t, evutil_socket_t fd, const struct sockaddr *sa,
-    int salen, const unsigned char src[ECAD_KEY_LEN], int src_counted)
+int
+peer_conn_new(struct peer_thread *t, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen, const unsigned char src[ECAD_KEY_LEN],
+    int src_counted)
 {
 	struct ecad *d = t->p->d;
 	struct pconn *pc;
@@ -520,13 +528,13 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	int src_counted;
 
 	(void)lis;
-	if (!admit(t, sa, src, &src_counted)) {
+	if (!peer_admit(t, sa, src, &src_counted)) {
 		evutil_closesocket(fd);
 		return;
 	}
-	if (conn_new(t, fd, sa, salen, src, src_counted) != 0) {
+	if (peer_conn_new(t, fd, sa, salen, src, src_counted) != 0) {
 		log_error("cannot set up a peer connection: out of memory");
-		unadmit(t->p, src, src_counted);
+		peer_unadmit(t->p, src, src_counted);
 		evutil_closesocket(fd);
 	}
 }
@@ -546,6 +554,7 @@ thread_stop_cb(evutil_socket_t fd, short what, void *arg)
 			evconnlistener_free(t->lis[i]);
 		t->lis[i] = NULL;
 	}
+	peer_reverse_drop(t);
 	/* The judges are gone: a JUDGING connection is ours again. */
 	while ((pc = t->conns) != NULL) {
 		if (pc->state == PS_JUDGING)
@@ -560,7 +569,8 @@ thread_main(void *arg)
 {
 	struct peer_thread *t = arg;
 
-	event_base_dispatch(t->base);
+	/* A NAT host's thread has no listener: it waits for reverse ones. */
+	event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;
 }
 
@@ -699,6 +709,17 @@ peer_bind(struct ecad *d, struct eca_err *err)
 	ecad_snap_put(s);
 	if (!has_host) {
 		log_info("no certificate configured: no peer listener");
+		return 0;
+	}
+	if (d->cfg->nat_client) {
+		/*
+		 * Every connection with a NAT host is its own (docs/nat.md):
+		 * no socket, one I/O thread for reverse connections.
+		 */
+		log_info("NAT_CLIENT = YES: no peer listener; channels to "
+			 "this host are reverse connections");
+		if ((d->peer = peer_new(d, 1)) == NULL)
+			return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 		return 0;
 	}
 	if ((p = peer_new(d, io_threads(d->cfg))) == NULL)

@@ -30,6 +30,7 @@
 #include <jansson.h>
 #include <openssl/x509.h>
 
+#include "broker.h"
 #include "channel.h"
 #include "ecad.h"
 #include "host.h"
@@ -110,6 +111,9 @@ struct pconn {
 	/* Remote enrollment: the answer's frame, sent after the VERDICT. */
 	unsigned char *reply;
 	size_t reply_len;
+	/* A reverse connection (docs/nat.md, peer_reverse.c): "" otherwise. */
+	char token[65];		      /* named in the server HELLO */
+	char requester[ECA_HOST_MAX]; /* the only caller it accepts */
 };
 
 struct peer_thread {
@@ -123,6 +127,7 @@ struct peer_thread {
 	struct evconnlistener *lis[ECAD_MAX_LISTEN];
 	struct event *stop_ev;
 	struct pconn *conns;
+	struct peer_reverse *reverses; /* connecting out (peer_reverse.c) */
 	time_t cap_logged;
 	time_t src_cap_logged;
 	time_t hs_logged;
@@ -149,6 +154,23 @@ struct ecad_peer {
 	pthread_t sync_thread;
 	int sync_started;
 };
+
+/*
+ * peer.c: admitting a connection to thread t (the listener's bounds: 1,
+ * or 0 refused), giving back what admit took, and setting up an admitted
+ * socket (0, the connection first in t->conns; -1 out of memory, fd still
+ * the caller's).
+ */
+int peer_admit(struct peer_thread *t, const struct sockaddr *sa,
+    unsigned char src[ECAD_KEY_LEN], int *src_counted);
+void peer_unadmit(struct ecad_peer *p, const unsigned char src[ECAD_KEY_LEN],
+    int src_counted);
+int peer_conn_new(struct peer_thread *t, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen, const unsigned char src[ECAD_KEY_LEN],
+    int src_counted);
+
+/* peer_reverse.c: drop the reverse connections still connecting out. */
+void peer_reverse_drop(struct peer_thread *t);
 
 /* peer.c: a connection's life on its I/O thread. */
 void peer_conn_free(struct pconn *pc);

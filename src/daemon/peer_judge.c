@@ -365,6 +365,7 @@ judge_caller(struct ecad *d, struct pconn *pc, struct ecad_snap *s,
 	in.purpose = pc->hello.purpose;
 	in.peer_side.role = pc->hello.role;
 	in.peer_side.has_cert = pc->hello.has_cert;
+	in.peer_side.nat = pc->hello.nat;
 	in.has_autoenroll = pc->hello.has_autoenroll;
 	in.autoenroll = pc->hello.autoenroll;
 	in.resumed = pc->resumed;

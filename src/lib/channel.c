@@ -102,6 +102,11 @@ read_server_hello(struct opening *o, struct eca_err *err)
 		    "%s is not speaking the "
 		    "channel protocol",
 		    ch->peer);
+	if (ch->token[0] != '\0' && strcmp(o->sh.token, ch->token) != 0)
+		return eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "refused %s: its HELLO does not name this reverse "
+		    "connection's token (a forged or replayed call back)",
+		    ch->peer);
 	if (strcmp(o->sh.host, ch->peer) != 0)
 		return eca_err_set(err, ECA_ERR_IDENTITY_MISMATCH,
 		    "refused "
@@ -207,6 +212,7 @@ judge_before_hello(struct opening *o, enum eca_purpose purpose,
 	in->purpose = purpose;
 	in->peer_side.role = o->sh.role;
 	in->peer_side.has_cert = o->sh.has_cert;
+	in->peer_side.nat = o->sh.nat;
 	eca_judge_init(&o->res);
 	if ((r = judge_server(o, 0, err)) != ECA_JUDGE_NEED_SYNC)
 		return r;
@@ -236,6 +242,7 @@ send_client_hello(struct opening *o, enum eca_purpose purpose,
 	hc.has_cert = 1;
 	hc.autoenroll = o->res.self_autoenroll;
 	hc.has_autoenroll = 1;
+	hc.nat = o->h->cfg->nat_client;
 	if ((r = eca_channel_client_hello_encode(&hc, &frame, &len, err)) == 0)
 		r = eca_channel_write_full(o->ch, frame, len,
 		    eca_channel_deadline(o->ch->timeout_ms),
@@ -273,19 +280,12 @@ read_verdict(struct opening *o, struct eca_err *err)
 	return 0;
 }
 
-int
-eca_channel_open(struct eca_host *h, const char *peer, enum eca_purpose purpose,
-    long timeout_ms, struct eca_channel **out, struct eca_channel_steps *steps,
+/* Open a channel: connect out (at port, or PEER's), or through reverse. */
+static int
+open_channel(struct eca_host *h, const char *peer, const char *port,
+    enum eca_purpose purpose, long timeout_ms, int reverse,
+    struct eca_channel **out, struct eca_channel_steps *steps,
     struct eca_err *err)
-{
-	return eca_channel_open_port(h, peer, NULL, purpose, timeout_ms, out,
-	    steps, err);
-}
-
-int
-eca_channel_open_port(struct eca_host *h, const char *peer, const char *port,
-    enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
-    struct eca_channel_steps *steps, struct eca_err *err)
 {
 	struct eca_channel_steps local;
 	struct opening *o = NULL;
@@ -325,7 +325,9 @@ eca_channel_open_port(struct eca_host *h, const char *peer, const char *port,
 		goto out;
 	}
 
-	if ((r = eca_channel_tcp_connect(o->ch, h->cfg, steps, err)) != 0 ||
+	r = reverse ? eca_channel_reverse_connect(o->ch, h, steps, err) :
+		      eca_channel_tcp_connect(o->ch, h->cfg, steps, err);
+	if (r != 0 ||
 	    (r = eca_channel_tls_connect(o->ch, h->client_ctx, steps, err)) !=
 		0 ||
 	    (r = read_server_hello(o, err)) != 0 ||
@@ -349,6 +351,33 @@ out:
 		free(o);
 	}
 	return r;
+}
+
+int
+eca_channel_open(struct eca_host *h, const char *peer, enum eca_purpose purpose,
+    long timeout_ms, struct eca_channel **out, struct eca_channel_steps *steps,
+    struct eca_err *err)
+{
+	return open_channel(h, peer, NULL, purpose, timeout_ms, 0, out, steps,
+	    err);
+}
+
+int
+eca_channel_open_port(struct eca_host *h, const char *peer, const char *port,
+    enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
+    struct eca_channel_steps *steps, struct eca_err *err)
+{
+	return open_channel(h, peer, port, purpose, timeout_ms, 0, out, steps,
+	    err);
+}
+
+int
+eca_channel_open_reverse(struct eca_host *h, const char *peer,
+    enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
+    struct eca_channel_steps *steps, struct eca_err *err)
+{
+	return open_channel(h, peer, NULL, purpose, timeout_ms, 1, out, steps,
+	    err);
 }
 
 void

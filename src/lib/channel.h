@@ -71,6 +71,12 @@ struct eca_channel_server_hello {
 	char primaries[ECA_MAX_SERVERS][ECA_HOST_MAX];
 	size_t nprimaries;
 	int has_cert;
+	int nat; /* "nat": NAT_CLIENT = YES; optional, absent is false */
+	/*
+	 * "token": on a reverse connection (docs/nat.md), the token of the
+	 * request the NAT host answers; optional, "" when absent.
+	 */
+	char token[65];
 };
 
 struct eca_channel_client_hello {
@@ -88,6 +94,7 @@ struct eca_channel_client_hello {
 	 */
 	int autoenroll;
 	int has_autoenroll;
+	int nat; /* "nat": NAT_CLIENT = YES; optional, absent is false */
 };
 
 struct eca_channel_verdict {
@@ -176,6 +183,14 @@ int eca_channel_open_port(struct eca_host *h, const char *peer,
     const char *port, enum eca_purpose purpose, long timeout_ms,
     struct eca_channel **out, struct eca_channel_steps *steps,
     struct eca_err *err) ECA_WUR;
+/*
+ * The same, through a reverse connection (docs/nat.md): peer is a NAT
+ * host, which this host's first SERVER asks over its broker session to
+ * call back; NAT_HOST_OFFLINE at once when it has no session.
+ */
+int eca_channel_open_reverse(struct eca_host *h, const char *peer,
+    enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
+    struct eca_channel_steps *steps, struct eca_err *err) ECA_WUR;
 void eca_channel_close(struct eca_channel *ch);
 SSL *eca_channel_ssl(struct eca_channel *ch);
 /* Send one frame / receive one frame (payload into buf, at most cap). */

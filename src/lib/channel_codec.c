@@ -293,6 +293,59 @@ get_bool(const json_t *j, const char *key, const char *what, int *out,
 	return 0;
 }
 
+/*
+ * "nat" of a HELLO: optional (older hosts do not send it; absent is
+ * false), but a boolean when present.
+ */
+static int
+get_nat(const json_t *j, const char *what, int *out, struct eca_err *err)
+{
+	*out = 0;
+	if (json_object_get(j, "nat") == NULL)
+		return 0;
+	return get_bool(j, "nat", what, out, err);
+}
+
+/* "token" of a server HELLO: optional, else 1 to 64 printable bytes. */
+static int
+get_token(const json_t *j, const char *what, char *out, size_t len,
+    struct eca_err *err)
+{
+	const char *s;
+	size_t slen, i;
+	int r;
+
+	out[0] = '\0';
+	if (json_object_get(j, "token") == NULL)
+		return 0;
+	if ((r = get_string(j, "token", what, &s, &slen, err)) != 0)
+		return r;
+	for (i = 0; i < slen; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			break;
+	if (slen == 0 || slen >= len || i < slen)
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the %s's \"token\" is not 1 to %zu printable characters",
+		    what, len - 1);
+	memcpy(out, s, slen + 1);
+	return 0;
+}
+
+/*
+ * Add "nat":true to a HELLO being built, for a NAT host only: a host
+ * that is not one sends the same bytes as before.  On failure *j is
+ * released and NULL, which eca_channel_frame_json reports.
+ */
+static void
+set_nat(json_t **j, int nat)
+{
+	if (*j != NULL && nat &&
+	    json_object_set_new(*j, "nat", json_true()) != 0) {
+		json_decref(*j);
+		*j = NULL;
+	}
+}
+
 /* A JSON string of s; text that is not UTF-8 goes as printable ASCII. */
 static json_t *
 text_json(const char *s)
@@ -357,6 +410,12 @@ eca_channel_server_hello_encode(const struct eca_channel_server_hello *h,
 	j = json_pack("{s:i, s:s, s:s, s:o, s:b}", "v", ECA_PROTOCOL_VERSION,
 	    "host", h->host, "role", eca_config_role_name(h->role), "primaries",
 	    arr, "cert", h->has_cert ? 1 : 0);
+	set_nat(&j, h->nat);
+	if (j != NULL && h->token[0] != '\0' &&
+	    json_object_set_new(j, "token", json_string(h->token)) != 0) {
+		json_decref(j);
+		j = NULL;
+	}
 	return eca_channel_frame_json(j, out, len, err);
 }
 
@@ -376,7 +435,9 @@ eca_channel_server_hello_parse(const unsigned char *buf, size_t len,
 	if ((r = get_version(j, what, err)) != 0 ||
 	    (r = get_host(j, "host", what, 0, out->host, err)) != 0 ||
 	    (r = get_role(j, what, &out->role, err)) != 0 ||
-	    (r = get_bool(j, "cert", what, &out->has_cert, err)) != 0)
+	    (r = get_bool(j, "cert", what, &out->has_cert, err)) != 0 ||
+	    (r = get_nat(j, what, &out->nat, err)) != 0 ||
+	    (r = get_token(j, what, out->token, sizeof(out->token), err)) != 0)
 		goto out;
 	if ((arr = json_object_get(j, "primaries")) == NULL) {
 		r = eca_err_set(err, ECA_ERR_PROTOCOL,
@@ -432,6 +493,7 @@ eca_channel_client_hello_encode(const struct eca_channel_client_hello *h,
 		json_decref(j);
 		j = NULL;
 	}
+	set_nat(&j, h->nat);
 	return eca_channel_frame_json(j, out, len, err);
 }
 
@@ -461,6 +523,8 @@ eca_channel_client_hello_parse(const unsigned char *buf, size_t len,
 			goto out;
 		out->has_autoenroll = 1;
 	}
+	if ((r = get_nat(j, what, &out->nat, err)) != 0)
+		goto out;
 	if (strlen(s) != slen || (p = eca_purpose_from_name(s)) < 0) {
 		show(s, slen, text, sizeof(text));
 		r = eca_err_set(err, ECA_ERR_PROTOCOL,

@@ -26,7 +26,18 @@ struct eca_channel {
 	enum eca_purpose purpose;
 	char peer[ECA_HOST_MAX]; /* canonical */
 	char port[8];		 /* "" or the port that overrides PEER's */
+	/* A reverse connection's token, its server HELLO must name it. */
+	char token[65];
 };
+
+/*
+ * channel_reverse.c: instead of connecting, have ch->peer (a NAT host)
+ * call this host back through the first SERVER's broker; ch->fd and
+ * ch->token on success.
+ */
+struct eca_host;
+int eca_channel_reverse_connect(struct eca_channel *ch, struct eca_host *h,
+    struct eca_channel_steps *steps, struct eca_err *err);
 
 /* channel_codec.c */
 

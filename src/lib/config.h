@@ -17,6 +17,7 @@
 
 #define ECA_DEFAULT_API_PORT "1556"
 #define ECA_DEFAULT_PEER_PORT "1557"
+#define ECA_DEFAULT_BROKER_PORT "1558"
 #define ECA_CONFIG_MAX_SIZE (1024 * 1024)
 #define ECA_MAX_SERVERS 32
 #define ECA_MAX_PEERS 1024
@@ -49,8 +50,14 @@ struct eca_config {
 	struct eca_endpoint peers[ECA_MAX_PEERS]; /* PEER */
 	size_t npeers;
 	struct eca_endpoint listen; /* LISTEN host:port (peer listener) */
-	int nat_client;		    /* NAT_CLIENT YES/NO */
-	char *state_dir;	    /* STATE_DIR */
+	/*
+	 * NAT_CLIENT YES/NO; also set by NetBackup's spelling,
+	 * ACCEPT_REVERSE_CONNECTION (docs/nat.md).
+	 */
+	int nat_client;
+	int accept_reverse_connection; /* ACCEPT_REVERSE_CONNECTION */
+	int broker_heartbeat_seconds;  /* BROKER_HEARTBEAT_SECONDS */
+	char *state_dir;	       /* STATE_DIR */
 
 	/* S10: this host's external certificate. */
 	char *cert_path;	   /* ECA_CERT_PATH */
@@ -80,11 +87,12 @@ struct eca_config {
 	int roster_sync_seconds;     /* ECA_ROSTER_SYNC_SECONDS */
 
 	/* Primary only. */
-	struct eca_endpoint api_listen; /* API_LISTEN */
-	char *db;			/* ECA_DB */
-	char *db_password_file;		/* ECA_DB_PASSWORD_FILE (PostgreSQL) */
-	enum eca_identity identity;	/* ECA_IDENTITY */
-	char *admins[ECA_MAX_ADMINS];	/* ADMIN_IDENTITY */
+	struct eca_endpoint api_listen;	   /* API_LISTEN */
+	struct eca_endpoint broker_listen; /* BROKER_LISTEN (docs/nat.md) */
+	char *db;			   /* ECA_DB */
+	char *db_password_file; /* ECA_DB_PASSWORD_FILE (PostgreSQL) */
+	enum eca_identity identity;	   /* ECA_IDENTITY */
+	char *admins[ECA_MAX_ADMINS];	   /* ADMIN_IDENTITY */
 	size_t nadmins;
 	/* METRICS_IDENTITY: may read GET /metrics, nothing else. */
 	char *metrics_ids[ECA_MAX_ADMINS];

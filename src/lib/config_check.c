@@ -120,6 +120,11 @@ validate(struct pstate *ps)
 		    "ECA_PRIVATE_KEY_PATH and ECA_TRUST_STORE_PATH must be "
 		    "set together or not at all%s",
 		    missing);
+	if (cfg->role == ECA_ROLE_PRIMARY &&
+	    (cfg->nat_client || cfg->accept_reverse_connection))
+		return eca_config_perr(ps,
+		    "a primary cannot be a NAT host: NAT hosts reach it "
+		    "(remove NAT_CLIENT / ACCEPT_REVERSE_CONNECTION)");
 	if (cfg->key_passphrase_file != NULL && cfg->key_path == NULL)
 		return eca_config_perr(ps,
 		    "ECA_KEY_PASSPHRASEFILE requires "
@@ -186,5 +191,8 @@ eca_config_check(struct pstate *ps)
 
 	if ((r = validate(ps)) != 0)
 		return r;
+	/* NetBackup's spelling of NAT_CLIENT (docs/nat.md). */
+	if (ps->cfg->accept_reverse_connection)
+		ps->cfg->nat_client = 1;
 	return add_self_server(ps);
 }

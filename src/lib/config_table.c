@@ -22,6 +22,8 @@ static const char *const crl_names[] = {[ECA_CRL_DISABLE] = "DISABLE",
     NULL};
 static const char *const identity_names[] =
     {[ECA_ID_SAN] = "SAN", [ECA_ID_CN] = "CN", [ECA_ID_DN] = "DN", NULL};
+/* NetBackup's spelling of a yes/no (ACCEPT_REVERSE_CONNECTION). */
+static const char *const false_true_names[] = {"FALSE", "TRUE", NULL};
 static const char *const loglevel_names[] = {"debug", "info", "warn", "error",
     NULL};
 
@@ -47,6 +49,12 @@ const struct keyword eca_config_keywords[] = {
 	    .off = OFF(listen), .def = "0.0.0.0:" ECA_DEFAULT_PEER_PORT },
 	{ .name = "NAT_CLIENT", .type = KW_BOOL,
 	    .off = OFF(nat_client), .def = "NO" },
+	{ .name = "ACCEPT_REVERSE_CONNECTION", .type = KW_ENUM,
+	    .off = OFF(accept_reverse_connection), .names = false_true_names,
+	    .def = "FALSE" },
+	{ .name = "BROKER_HEARTBEAT_SECONDS", .type = KW_INT,
+	    .off = OFF(broker_heartbeat_seconds), .min = 1, .max = 3600,
+	    .def = "15" },
 	{ .name = "STATE_DIR", .type = KW_STRING,
 	    .off = OFF(state_dir), .def = "/var/lib/eca" },
 	{ .name = "ECA_CERT_PATH", .type = KW_STRING,
@@ -88,6 +96,9 @@ const struct keyword eca_config_keywords[] = {
 	/* The primary (accepted on every role, used where they apply). */
 	{ .name = "API_LISTEN", .type = KW_ADDR,
 	    .off = OFF(api_listen), .def = "0.0.0.0:" ECA_DEFAULT_API_PORT },
+	{ .name = "BROKER_LISTEN", .type = KW_ADDR,
+	    .off = OFF(broker_listen),
+	    .def = "0.0.0.0:" ECA_DEFAULT_BROKER_PORT },
 	{ .name = "ECA_DB", .type = KW_DB,
 	    .off = OFF(db), .derived = "sqlite:%.*s/registry.db" },
 	{ .name = "ECA_DB_PASSWORD_FILE", .type = KW_STRING,

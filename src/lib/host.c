@@ -78,7 +78,8 @@ eca_autoenroll_rule(const struct eca_autoenroll_side *self,
 		w = "the peer has no external certificate";
 	/* S6: the NAT case lives here and nowhere else. */
 	else if (peer->nat || self->nat)
-		w = "communication with a NAT client needs manual enrollment";
+		w = "communication with a NAT host does not enroll "
+		    "automatically";
 	else if (purpose == ECA_PURPOSE_ENROLL)
 		w = "a remote enrollment is the host's own manual enrollment, "
 		    "asked by its primary";

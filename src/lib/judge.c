@@ -237,5 +237,6 @@ eca_judge_peer(const struct eca_judge_input *in, struct eca_judge_result *res)
 	}
 	vin.autoenroll_allowed = res->peer_autoenroll;
 	vin.no_autoenroll_why = res->no_autoenroll_why;
+	vin.nat = in->peer_side.nat || in->h->cfg->nat_client;
 	return res->code = eca_verdict_peer(&vin, &res->verdict);
 }

@@ -68,8 +68,8 @@ struct eca_judge_input {
 	STACK_OF(X509) *chain; /* its intermediates (may be NULL) */
 	enum eca_purpose purpose;
 	/*
-	 * The peer as its HELLO describes it: role and has_cert; nat and
-	 * disabled are 0 (a HELLO does not tell them).
+	 * The peer as its HELLO describes it: role, has_cert and nat (its
+	 * "nat"); disabled is 0 (a HELLO does not tell it).
 	 */
 	struct eca_autoenroll_side peer_side;
 	/*

@@ -53,6 +53,12 @@ static int
 not_enrolled(const struct eca_verdict_input *in, struct eca_verdict *out,
     const char *host, const char *primary, const char *what)
 {
+	if (in->nat && !in->autoenroll_allowed)
+		return set(out, ECA_ERR_NOT_ENROLLED,
+		    "%.253s %s with %.253s: communication with a NAT host does "
+		    "not enroll automatically: run `eca enroll --server "
+		    "%.253s` on %.253s",
+		    host, what, primary, primary, host);
 	if (in->autoenroll_allowed)
 		return set(out, ECA_ERR_NOT_ENROLLED,
 		    "%.253s %s with %.253s; it enrolls automatically on its "

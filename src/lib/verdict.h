@@ -50,6 +50,11 @@ struct eca_verdict_input {
 	 */
 	int autoenroll_allowed;
 	const char *no_autoenroll_why;
+	/*
+	 * Either host is a NAT host (docs/nat.md): a NOT_ENROLLED refusal
+	 * says that such a communication never enrolls automatically.
+	 */
+	int nat;
 	enum eca_purpose purpose;
 	/*
 	 * NULL: the verdict checks the certificate itself.  Else the result

@@ -587,6 +587,74 @@ test_frame_round_trip(void **state)
 	free(f);
 }
 
+/*
+ * "nat" (docs/nat.md): optional in both HELLOs, absent is false, a
+ * boolean when present; sent only by a NAT host, so that the HELLO of
+ * every other host is the same bytes as before.
+ */
+static void
+test_hello_nat_flag(void **state)
+{
+	struct eca_channel_server_hello sh;
+	struct eca_channel_client_hello hc, back;
+	unsigned char *f = NULL;
+	size_t len;
+
+	(void)state;
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":true,\"nat\":1}",
+	    ECA_ERR_PROTOCOL, "\"nat\" is not true or false");
+	parse_as(CH,
+	    "{\"v\":1,\"host\":\"c.example\",\"role\":\"client\","
+	    "\"primary\":\"p1.example\",\"purpose\":\"backup\","
+	    "\"cert\":true,\"nat\":\"yes\"}",
+	    ECA_ERR_PROTOCOL, "client HELLO's \"nat\" is not true or false");
+	assert_int_equal(
+	    eca_channel_server_hello_parse((const unsigned char *)SH_OK,
+		strlen(SH_OK), &sh, NULL),
+	    0);
+	assert_int_equal(sh.nat, 0);
+	assert_int_equal(
+	    eca_channel_client_hello_parse((const unsigned char *)CH_OK,
+		strlen(CH_OK), &hc, NULL),
+	    0);
+	assert_int_equal(hc.nat, 0);
+
+	/* Not a NAT host: no "nat" key at all. */
+	assert_int_equal(eca_channel_client_hello_encode(&hc, &f, &len, NULL),
+	    0);
+	assert_null(memmem(f + 4, len - 4, "nat", 3));
+	free(f);
+	hc.nat = 1;
+	assert_int_equal(eca_channel_client_hello_encode(&hc, &f, &len, NULL),
+	    0);
+	assert_non_null(memmem(f + 4, len - 4, "\"nat\":true", 10));
+	assert_int_equal(
+	    eca_channel_client_hello_parse(f + 4, len - 4, &back, NULL), 0);
+	assert_memory_equal(&hc, &back, sizeof(hc));
+	free(f);
+	sh.nat = 1;
+	snprintf(sh.token, sizeof(sh.token), "t0k3n");
+	assert_int_equal(eca_channel_server_hello_encode(&sh, &f, &len, NULL),
+	    0);
+	memset(&hc, 0, sizeof(hc));
+	assert_int_equal(
+	    eca_channel_server_hello_parse(f + 4, len - 4, &sh, NULL), 0);
+	assert_int_equal(sh.nat, 1);
+	assert_string_equal(sh.token, "t0k3n");
+	free(f);
+	/* "token" (a reverse connection's): a short printable string. */
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":true,\"token\":\"a b\"}",
+	    ECA_ERR_PROTOCOL, "\"token\" is not 1 to 64 printable");
+	parse_as(SH,
+	    "{\"v\":1,\"host\":\"s.example\",\"role\":\"media\","
+	    "\"primaries\":[],\"cert\":true,\"token\":7}",
+	    ECA_ERR_PROTOCOL, "\"token\"");
+}
+
 static void
 test_server_hello_round_trip(void **state)
 {
@@ -1567,6 +1635,7 @@ main(void)
 		test_verdict_message_control_characters_are_replaced),
 	    cmocka_unit_test(test_encoders_refuse_invalid_input),
 	    cmocka_unit_test(test_frame_round_trip),
+	    cmocka_unit_test(test_hello_nat_flag),
 	    cmocka_unit_test(test_server_hello_round_trip),
 	    cmocka_unit_test(test_hello_names_are_read_canonical),
 	    cmocka_unit_test(test_client_hello_round_trip_every_purpose),

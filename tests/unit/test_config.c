@@ -161,6 +161,36 @@ test_bad_yes_no_is_refused(void **state)
 	    "not YES or NO");
 }
 
+/* NetBackup's ACCEPT_REVERSE_CONNECTION = TRUE is NAT_CLIENT = YES. */
+static void
+test_nat_client_and_its_netbackup_spelling(void **state)
+{
+	struct eca_config *cfg = NULL;
+	struct eca_err err;
+
+	(void)state;
+	assert_refused(HOST "ACCEPT_REVERSE_CONNECTION = YES\n", 2,
+	    "ACCEPT_REVERSE_CONNECTION: 'YES' is not one of FALSE, TRUE");
+	assert_refused(HOST "BROKER_HEARTBEAT_SECONDS = 0\n", 2,
+	    "BROKER_HEARTBEAT_SECONDS");
+	assert_int_equal(
+	    load_text(HOST "ACCEPT_REVERSE_CONNECTION = TRUE\n", &cfg, &err),
+	    0);
+	assert_int_equal(cfg->nat_client, 1);
+	assert_int_equal(cfg->broker_heartbeat_seconds, 15);
+	assert_string_equal(cfg->broker_listen.port, ECA_DEFAULT_BROKER_PORT);
+	eca_config_free(cfg);
+	assert_int_equal(load_text(HOST "NAT_CLIENT = YES\n"
+					"ACCEPT_REVERSE_CONNECTION = FALSE\n",
+			     &cfg, &err),
+	    0);
+	assert_int_equal(cfg->nat_client, 1);
+	eca_config_free(cfg);
+	assert_int_equal(load_text(HOST, &cfg, &err), 0);
+	assert_int_equal(cfg->nat_client, 0);
+	eca_config_free(cfg);
+}
+
 static void
 test_bad_enum_value_is_refused(void **state)
 {
@@ -1166,6 +1196,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_unknown_key_is_refused_with_its_line),
+	    cmocka_unit_test(test_nat_client_and_its_netbackup_spelling),
 	    cmocka_unit_test(test_lower_case_key_is_unknown),
 	    cmocka_unit_test(test_line_without_equals_is_refused),
 	    cmocka_unit_test(test_empty_value_is_refused),

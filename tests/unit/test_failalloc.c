@@ -37,6 +37,7 @@
 #include "audit.h"
 #include "channel.h"
 #include "config.h"
+#include "broker.h"
 #include "crl.h"
 #include "failalloc.h"
 #include "roster.h"
@@ -580,6 +581,79 @@ test_channel_encoders_out_of_memory_is_a_clean_error(void **state)
 	assert_true(failalloc_each(&c, &a) > 3);
 	for (i = 0; i < 3; i++)
 		free(a.want[i]);
+}
+
+/* The broker's messages (broker.h): parsed and encoded again. */
+static const char *const broker_texts[] = {
+    "{\"op\":\"register\",\"v\":1,\"host\":\"nat1.example\","
+    "\"role\":\"client\",\"nat\":true,\"heartbeat\":15}",
+    "{\"op\":\"refused\",\"v\":1,\"code\":\"NOT_ENROLLED\","
+    "\"message\":\"run `eca enroll` on nat1.example\"}",
+    "{\"op\":\"connect\",\"v\":1,\"token\":\"0123456789abcdef0123456789abcdef"
+    "0123456789abcdef0123456789abcdef\",\"requester\":\"media1.example\","
+    "\"address\":\"10.0.0.2:40000\",\"purpose\":\"backup\"}",
+    "{\"op\":\"pong\"}",
+};
+#define NBROKER (sizeof(broker_texts) / sizeof(broker_texts[0]))
+
+struct broker_arg {
+	struct eca_broker_msg m[NBROKER];
+	struct eca_err err;
+	char *want; /* the messages, encoded again */
+};
+
+static int
+broker_parse_call(void *p)
+{
+	struct broker_arg *a = p;
+	size_t i;
+	int r;
+
+	for (i = 0; i < NBROKER; i++)
+		if ((r = eca_broker_parse(
+			 (const unsigned char *)broker_texts[i],
+			 strlen(broker_texts[i]), &a->m[i], &a->err)) != 0)
+			return r;
+	return 0;
+}
+
+static void
+broker_parse_done(void *p, int r)
+{
+	struct broker_arg *a = p;
+	unsigned char *f = NULL;
+	size_t i, len, off = 0;
+	char *s;
+
+	if (refused(r, &a->err, NULL))
+		return;
+	assert_non_null(s = calloc(1, NBROKER * ECA_FRAME_MAX));
+	for (i = 0; i < NBROKER; i++) {
+		assert_int_equal(eca_broker_encode(&a->m[i], &f, &len, NULL),
+		    0);
+		memcpy(s + off, f + 4, len - 4);
+		off += len - 4;
+		free(f);
+	}
+	same_text(&a->want, s);
+}
+
+static void
+test_broker_messages_out_of_memory_is_a_clean_error(void **state)
+{
+	static const int ok[] = {ECA_ERR_PROTOCOL, 0};
+	static const struct failalloc_case c = {
+	    .name = "eca_broker_parse",
+	    .call = broker_parse_call,
+	    .done = broker_parse_done,
+	    .ok = ok,
+	};
+	struct broker_arg a;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	assert_true(failalloc_each(&c, &a) > 3);
+	free(a.want);
 }
 
 /*
@@ -2292,6 +2366,7 @@ main(void)
 	    T(test_api_body_parsers_out_of_memory_is_a_clean_error),
 	    T(test_channel_parsers_out_of_memory_is_a_clean_error),
 	    T(test_channel_encoders_out_of_memory_is_a_clean_error),
+	    T(test_broker_messages_out_of_memory_is_a_clean_error),
 	    T(test_roster_delta_decoder_out_of_memory_is_a_clean_error),
 	    T(test_roster_apply_out_of_memory_leaves_the_roster_unchanged),
 	    T(test_roster_file_loader_out_of_memory_is_a_clean_error),

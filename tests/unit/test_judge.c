@@ -50,6 +50,7 @@ enum peer_cert {
 	P_ROGUE,	 /* the peer's name, from an untrusted CA */
 	P_OTHER_HOST,	 /* trusted, but another host's */
 	P_NO_HELLO_CERT, /* its own, but its HELLO says "cert": false */
+	P_NAT,		 /* its own, and its HELLO says "nat": true */
 };
 
 enum roster_case {
@@ -179,6 +180,24 @@ static const struct jcase cases[] = {
 	R_OTHER_FP, 1, ECA_ERR_FINGERPRINT_MISMATCH, 0, 0, "re-enroll it"},
     {"CONFLICT with another enrolled, resumed", BOTH, P_GOOD, M, -1, BK,
 	S_ENROLLED, R_CONFLICT_OTHER, 1, ECA_ERR_CONFLICT, 0, 0, "eca approve"},
+
+    /* NAT hosts (docs/nat.md): never an automatic enrollment, either side. */
+    {"a NAT peer never makes this host enroll", BOTH, P_NAT, M, -1, BK, S_NEW,
+	R_ENROLLED, 0, 0, 0, 0, NULL},
+    {"missing NAT peer saying auto: no wait", BOTH, P_NAT, M, 1, BK, S_ENROLLED,
+	R_MISSING, 0, NS, 0, 0, NULL},
+    {"missing NAT peer, resumed", BOTH, P_NAT, M, 1, BK, S_ENROLLED, R_MISSING,
+	1, ECA_ERR_NOT_ENROLLED, 0, 0,
+	PEER
+	" is not enrolled with " PRIMARY ": communication with a NAT "
+	"host does not enroll automatically: run `eca enroll --server " PRIMARY
+	"` on " PEER},
+    {"missing peer of a NAT host, resumed", BOTH, P_GOOD, M, -1, BK, S_NAT,
+	R_MISSING, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
+	"communication with a NAT host does not enroll automatically: run "
+	"`eca enroll --server " PRIMARY "` on " PEER},
+    {"an enrolled NAT peer passes", BOTH, P_NAT, M, -1, BK, S_ENROLLED,
+	R_ENROLLED, 0, 0, 0, 0, NULL},
 
     /* Decided at once. */
     {"match", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_ENROLLED, 0, 0, 0, 0,
@@ -430,6 +449,7 @@ input_of(const struct jcase *c, enum eca_judge_side side, struct fx *f,
 	switch (c->cert) {
 	case P_GOOD:
 	case P_NO_HELLO_CERT:
+	case P_NAT:
 		in->leaf = peer_leaf;
 		break;
 	case P_ROGUE:
@@ -446,6 +466,7 @@ input_of(const struct jcase *c, enum eca_judge_side side, struct fx *f,
 	in->purpose = c->purpose;
 	in->peer_side.role = c->peer_role;
 	in->peer_side.has_cert = c->cert != P_NO_HELLO_CERT;
+	in->peer_side.nat = c->cert == P_NAT;
 	in->has_autoenroll = c->says_auto >= 0;
 	in->autoenroll = c->says_auto > 0;
 	in->resumed = c->resumed;

@@ -39,6 +39,7 @@ STUB(api_h_map_add)
 STUB(api_h_map_remove)
 STUB(api_h_metrics)
 STUB(api_h_remote_enroll)
+STUB(api_h_nat_request)
 
 /* A kind of caller, with the answers it gives and the level it holds. */
 struct kind {
@@ -223,6 +224,7 @@ test_each_route_has_the_level_docs_api_md_gives(void **state)
 	    {EVHTTP_REQ_POST, "/v1/mappings", API_ADMIN},
 	    {EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN},
 	    {EVHTTP_REQ_POST, "/v1/remote-enrollments", API_CONTROL},
+	    {EVHTTP_REQ_POST, "/v1/nat/requests", API_HOST},
 	};
 	size_t i, j;
 

@@ -1,0 +1,418 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# it-timeout: 120
+# NAT hosts behind a real NAT (issue 10, docs/nat.md).  The test builds its
+# network with network namespaces, veth pairs and nftables masquerading:
+#
+#   DC    10.77.1.0/24  primary.nat.test 10.77.1.1 (API, peer, broker)
+#                       media1.nat.test  10.77.1.2 (peer listener)
+#   RT    router: 10.77.1.254 and 10.77.2.254, forwards, masquerades
+#                 site -> dc (nft `masquerade`)
+#   SITE  10.77.2.0/24  nat1.nat.test 10.77.2.1 (NAT_CLIENT, enrolled)
+#                       nat2.nat.test 10.77.2.2 (NAT_CLIENT, not enrolled)
+#
+# DC has no route to the site: only the NAT hosts open connections.
+# Needs root (network namespaces); says "skipped: needs root" otherwise.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "skipped: needs root"
+	exit 0
+fi
+for tool in ip nft python3; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "Bail out! $tool is missing (scripts/install-deps.sh installs it)"
+		IT_FAILED=1
+		exit 1
+	fi
+done
+
+P=primary.nat.test
+M=media1.nat.test
+N1=nat1.nat.test
+N2=nat2.nat.test
+DCIP=10.77.1.1
+MIP=10.77.1.2
+N1IP=10.77.2.1
+N2IP=10.77.2.2
+HB=1 # BROKER_HEARTBEAT_SECONDS: offline within 3 s
+
+# Per-run names, so that runs side by side do not meet.
+NS_DC=eca$$dc
+NS_RT=eca$$rt
+NS_SITE=eca$$site
+IF_D=e$$d   # dc side of dc <-> router
+IF_RD=e$$rd # router side
+IF_S=e$$s   # site side of site <-> router
+IF_RS=e$$rs # router side
+
+net_down() {
+	local ns
+	for ns in $NS_DC $NS_RT $NS_SITE; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}
+# On exit: the daemons stop first, then the network goes, then the
+# harness's own ending (with the status the script exited with).
+trap 'rc=$?; stop_all; net_down; (exit $rc); _it_finish' EXIT
+
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+net_up() {
+	ip netns add $NS_DC && ip netns add $NS_RT && ip netns add $NS_SITE &&
+	    ip link add $IF_D netns $NS_DC type veth peer name $IF_RD netns $NS_RT &&
+	    ip link add $IF_S netns $NS_SITE type veth peer name $IF_RS netns $NS_RT ||
+	    return 1
+	in_ns $NS_DC sh -e -c "ip link set lo up; ip link set $IF_D up
+	    ip addr add $DCIP/24 dev $IF_D; ip addr add $MIP/24 dev $IF_D" &&
+	in_ns $NS_RT sh -e -c "ip link set lo up; ip link set $IF_RD up
+	    ip link set $IF_RS up
+	    ip addr add 10.77.1.254/24 dev $IF_RD
+	    ip addr add 10.77.2.254/24 dev $IF_RS
+	    sysctl -qw net.ipv4.ip_forward=1" &&
+	in_ns $NS_RT nft -f - <<EOF &&
+table ip nat {
+	chain postrouting {
+		type nat hook postrouting priority 100;
+		oifname "$IF_RD" masquerade
+	}
+}
+EOF
+	in_ns $NS_SITE sh -e -c "ip link set lo up; ip link set $IF_S up
+	    ip addr add $N1IP/24 dev $IF_S; ip addr add $N2IP/24 dev $IF_S
+	    ip route add default via 10.77.2.254"
+}
+
+# tcp_connects NS ADDR PORT: 0 when a TCP connection from NS gets through
+# (2 s bound); the error on stdout otherwise.
+tcp_connects() {
+	in_ns "$1" python3 -c '
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close()
+except OSError as e:
+    print(e)
+    sys.exit(1)' "$2" "$3"
+}
+
+# start_in NS NAME CONF DIR: ecad in the namespace, waited for.
+start_in() {
+	local ns=$1 name=$2 conf=$3 d=$4 i pid
+	: >"$d/ecad.log"
+	ip netns exec "$ns" "$ECAD" -d -f "$conf" 2>>"$d/ecad.log" >>"$d/ecad.out" &
+	pid=$!
+	IT_PIDS+=("$pid")
+	for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
+		grep -q 'ecad: ready' "$d/ecad.log" 2>/dev/null && return 0
+		if ! kill -0 "$pid" 2>/dev/null; then
+			fail "ecad for $name exited: $(tail -3 "$d/ecad.log" | tr '\n' ' ')"
+			return 1
+		fi
+		sleep 0.1
+	done
+	fail "ecad for $name not ready within ${READY_TIMEOUT}s"
+	return 1
+}
+
+# eca_in NS HOST ARGS...: `eca` with HOST's config, inside NS.
+eca_in() {
+	local ns=$1 h=$2
+	shift 2
+	run_cmd ip netns exec "$ns" "$ECA" -f "$(host_dir "$h")/eca.conf" "$@"
+}
+
+# nat_host NAME ADDR: a NAT host's config (not started).
+nat_host() {
+	make_host "$1" --server "$P" --conf "NAT_CLIENT = YES" \
+	    --conf "BROKER_LISTEN = 0.0.0.0:$BPORT" \
+	    --conf "BROKER_HEARTBEAT_SECONDS = $HB" \
+	    --conf "PEER = $M $MIP:$MPORT" --conf "LOG_LEVEL = debug" || return 1
+	sed -i "s/^SERVER = .*/SERVER = $P $DCIP:${P_PORT[$P]}/" \
+	    "$(host_dir "$1")/eca.conf"
+	mkdir -p "$(host_dir "$1")/state" && chmod 700 "$(host_dir "$1")/state"
+}
+
+# online_on_primary HOST: "nat online" of HOST in the primary's list.
+online_on_primary() {
+	primary_eca "$P" --json list
+	jq -r --arg h "$1" '.enrollments[] | select(.host == $h) |
+	    "\(.nat) \(.online)"' <<<"$OUT"
+}
+
+# wait_online HOST WANT SECONDS: polls the primary's list until HOST is
+# "true WANT" (online true/false), within SECONDS.
+wait_online() {
+	local h=$1 want=$2 secs=$3 i got=""
+	for ((i = 0; i < secs * 5; i++)); do
+		got=$(online_on_primary "$h")
+		[ "$got" = "true $want" ] && return 0
+		sleep 0.2
+	done
+	fail "$h is '$got' (nat online) on the primary after ${secs}s, expected 'true $want'"
+	return 1
+}
+
+# --- cases --------------------------------------------------------------------
+
+c_setup() {
+	net_up || { fail "cannot build the namespaces and the NAT"; return; }
+	P_PORT[$P]=$(free_port) && MPORT=$(free_port) && BPORT=$(free_port) &&
+	    LPORT=$(free_port) || { fail "no free port"; return; }
+	make_primary "$P" "BROKER_LISTEN = $DCIP:$BPORT" \
+	    "LISTEN = $DCIP:$LPORT" || { fail "cannot make primary $P"; return; }
+	sed -i "s/^API_LISTEN = .*/API_LISTEN = $DCIP:${P_PORT[$P]}/" "${P_CONF[$P]}"
+	start_in $NS_DC $P "${P_CONF[$P]}" "${P_DIR[$P]}" || return
+	make_host $M --server "$P" --conf "LISTEN = $MIP:$MPORT" \
+	    --conf "PEER = $N1 $N1IP:1557" --conf "LOG_LEVEL = debug" || return
+	sed -i "s/^ROLE = client$/ROLE = media/; s/^SERVER = .*/SERVER = $P $DCIP:${P_PORT[$P]}/" \
+	    "$(host_dir $M)/eca.conf"
+	mkdir -p "$(host_dir $M)/state" && chmod 700 "$(host_dir $M)/state"
+	start_in $NS_DC $M "$(host_dir $M)/eca.conf" "$(host_dir $M)" || return
+	nat_host $N1 && nat_host $N2 ||
+	    { fail "cannot make the NAT hosts"; return; }
+	sed -i "/^CLIENT_NAME/a LISTEN = $N1IP:1557" "$(host_dir $N1)/eca.conf"
+	eca_in $NS_SITE $N1 --json enroll
+	expect_rc 0 || return
+	start_in $NS_SITE $N1 "$(host_dir $N1)/eca.conf" "$(host_dir $N1)" || return
+	expect_match "$(cat "$(host_dir $N1)/ecad.log")" 'no peer listener' \
+	    "the NAT host's log"
+}
+
+c_nat_host_is_online_on_the_primary() {
+	wait_online $N1 true 10 || return
+	primary_eca "$P" --json list
+	expect_json "[.enrollments[] | select(.host == \"$N1\") | .online_since | test(\"^20\")] | .[0]" true || return
+	expect_json "[.enrollments[] | select(.host == \"$M\")] | length" 0 || return
+	primary_eca "$P" list
+	expect_match "$(grep "^$N1 " <<<"$OUT")" ' online$' "eca list's row of $N1" || return
+	eca_in $NS_SITE $N1 --json status
+	expect_rc 0 || return
+	expect_json ".servers[0].broker.online" true || return
+	expect_json ".servers[0].broker.last_heartbeat | test(\"^20\")" true || return
+	eca_in $NS_SITE $N1 status
+	expect_match "$OUT" "Broker session with $P \\($DCIP:$BPORT\\): online since" \
+	    "eca status on the NAT host"
+}
+
+c_nat_host_opens_no_listener() {
+	local why
+	why=$(tcp_connects $NS_SITE $N1IP 1557) &&
+	    { fail "the NAT host accepts connections on port 1557"; return; }
+	expect_match "$why" 'refused' "connecting to the NAT host's port" && pass
+}
+
+c_dc_cannot_reach_the_site() {
+	local why
+	tcp_connects $NS_SITE $DCIP "${P_PORT[$P]}" ||
+	    { fail "the site cannot reach the primary"; return; }
+	why=$(tcp_connects $NS_DC $N1IP 22) &&
+	    { fail "the datacenter reaches the site's address"; return; }
+	expect_match "$why" 'unreachable' "a connection from the datacenter to $N1IP"
+}
+
+c_unenrolled_media_is_refused_with_the_nat_reason() {
+	eca_in $NS_SITE $N2 --json ping $M --purpose backup
+	expect_rc 3 || return
+	expect_json .verdict.code NOT_ENROLLED || return
+	expect_match "$OUT" "communication with a NAT host does not enroll automatically: run .eca enroll --server $P. on $M" \
+	    "the refusal" || return
+	expect_db "SELECT count(*) FROM enrollments WHERE host IN ('$M','$N2')" 0
+}
+
+c_unenrolled_nat_host_is_refused_by_an_enrolled_media() {
+	eca_in $NS_DC $M --json enroll
+	expect_rc 0 || return
+	eca_in $NS_SITE $N2 --json ping $M --purpose backup
+	expect_rc 3 || return
+	expect_json .verdict.code NOT_ENROLLED || return
+	expect_match "$OUT" "communication with a NAT host does not enroll automatically: run .eca enroll --server $P. on $N2" \
+	    "the refusal" || return
+	expect_db "SELECT count(*) FROM enrollments WHERE host='$N2'" 0
+}
+
+c_enrolled_nat_host_reaches_the_media_directly() {
+	eca_in $NS_SITE $N1 --json ping $M --purpose backup
+	expect_rc 0 || return
+	expect_json .verdict.accept true || return
+	expect_json .autoenrolled false || return
+	expect_db "SELECT method FROM enrollments WHERE host='$N1'" MANUAL
+}
+
+c_media_reaches_the_nat_host_only_by_a_reverse_connection() {
+	eca_in $NS_DC $M --json ping $N1 --purpose backup
+	expect_rc 4 || return
+	expect_json .verdict.code UNREACHABLE || return
+	expect_match "$ERR" 'Network is unreachable' "a direct channel from $M to $N1" || return
+	eca_in $NS_DC $M --json ping $N1 --reverse --purpose backup
+	expect_rc 0 || return
+	expect_json .verdict.accept true || return
+	expect_json .autoenrolled false || return
+	expect_match "$(jq -r .steps.address <<<"$OUT")" 'reverse' "the channel's address" || return
+	expect_json .reverse true || return
+	wait_log "$(host_dir $N1)/ecad.log" "reverse connection to .* for $M \\(backup\\): connected" 5
+}
+
+c_non_domain_host_cannot_ask_for_a_reverse_connection() {
+	eca_in $NS_SITE $N2 --json ping $N1 --reverse
+	expect_rc 3 || return
+	expect_match "$ERR$OUT" 'NOT_ENROLLED' "the primary's answer" || return
+	expect_match "$ERR$OUT" 'only enrolled hosts of the domain may ask' "the primary's answer" || return
+	# The control socket names no host: refused, not served.
+	run_cmd curl -sS --max-time 10 --unix-socket "${P_DIR[$P]}/state/ecad.sock" \
+	    -X POST -d "{\"from\":\"$M\",\"host\":\"$N1\",\"purpose\":\"ping\",\"port\":9}" \
+	    http://localhost/v1/nat/requests
+	expect_json .error.code FORBIDDEN
+}
+
+# fake_call_back NS ADDR CERT KEY TOKEN: what a forger would do at a
+# reverse connection's address: TLS server with its own certificate, a
+# server HELLO that claims to be NAT host $N1 with TOKEN; then waits for
+# the caller to hang up.
+fake_call_back() {
+	in_ns "$1" python3 - "$2" "$3" "$4" "$5" "$N1" "$P" <<'PY'
+import json, socket, ssl, struct, sys
+addr, cert, key, token, host, primary = sys.argv[1:7]
+ip, port = addr.rsplit(":", 1)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+s = ctx.wrap_socket(socket.create_connection((ip, int(port)), 5),
+                    server_side=True)
+hello = json.dumps({"v": 1, "host": host, "role": "client",
+                    "primaries": [primary], "cert": True, "nat": True,
+                    "token": token}).encode()
+s.sendall(struct.pack(">I", len(hello)) + hello)
+s.settimeout(5)
+try:
+    s.recv(1)
+except (OSError, ssl.SSLError):
+    pass
+PY
+}
+
+c_forged_call_back_is_refused() {
+	local from addr i pid
+	# The router lets the site open only the API, the broker and the
+	# media server's port: NAT host $N1's own call back cannot get through.
+	in_ns $NS_RT nft -f - <<EOF || { fail "cannot add the router's filter"; return; }
+table ip callback_filter {
+	chain forward {
+		type filter hook forward priority 0;
+		iifname "$IF_RS" tcp dport != { ${P_PORT[$P]}, $BPORT, $MPORT } drop
+	}
+}
+EOF
+	from=$(log_lines "${P_DIR[$P]}/ecad.log")
+	ip netns exec $NS_DC timeout -k 5 "$CMD_TIMEOUT" "$ECA" \
+	    -f "$(host_dir $M)/eca.conf" --json ping $N1 --reverse \
+	    >"$T/forged.out" 2>"$T/forged.err" &
+	pid=$!
+	IT_PIDS+=("$pid")
+	wait_log "${P_DIR[$P]}/ecad.log" 'callback address' 10 "$((from + 1))" || return
+	addr=$(tail -n +"$((from + 1))" "${P_DIR[$P]}/ecad.log" |
+	    sed -n 's/.*callback address \([0-9.]*:[0-9]*\).*/\1/p' | tail -1)
+	fake_call_back $NS_DC "$addr" "$(host_dir $N2)/cert.pem" \
+	    "$(host_dir $N2)/key.pem" "$(printf '0%.0s' {1..64})"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$pid"
+	RC=$?
+	in_ns $NS_RT nft delete table ip callback_filter
+	ERR=$(cat "$T/forged.err") OUT=$(cat "$T/forged.out")
+	LAST_CMD="eca ping $N1 --reverse (forged call back)"
+	expect_rc 5 || return
+	expect_json .verdict.code FORBIDDEN || return
+	expect_match "$ERR" 'forged or replayed call back' "the caller's refusal"
+}
+
+# wait_broker_code HOST CODE SECONDS: HOST's eca status --json shows its
+# broker session failing with CODE, within SECONDS.
+wait_broker_code() {
+	local i
+	for ((i = 0; i < $3 * 5; i++)); do
+		eca_in $NS_SITE "$1" --json status
+		[ "$(jq -r '.servers[0].broker.code' <<<"$OUT" 2>/dev/null)" = "$2" ] &&
+		    return 0
+		sleep 0.2
+	done
+	fail "$1's broker session is not refused with $2 within $3 s: $(_it_short "$OUT")"
+	return 1
+}
+
+c_unenrolled_nat_host_gets_no_broker_session() {
+	start_in $NS_SITE $N2 "$(host_dir $N2)/eca.conf" "$(host_dir $N2)" || return
+	wait_broker_code $N2 NOT_ENROLLED 10 || return
+	expect_json .servers[0].broker.online false || return
+	expect_match "$(jq -r .servers[0].broker.error <<<"$OUT")" \
+	    "communication with a NAT host does not enroll automatically: run .eca enroll --server $P. on $N2" \
+	    "the broker's refusal" || return
+	primary_eca "$P" --json list
+	expect_json "[.enrollments[] | select(.host == \"$N2\")] | length" 0 || return
+	primary_stats "$P" || return
+	expect_match "$(jq -r .broker.refusals <<<"$OUT")" '^[1-9]' \
+	    "the broker's refusals" || return
+	expect_db "SELECT count(*) FROM enrollments WHERE host='$N2'" 0
+}
+
+c_cut_site_link_goes_offline_then_reconnects() {
+	local t0 t1
+	t0=$(date +%s)
+	in_ns $NS_SITE ip link set $IF_S down ||
+	    { fail "cannot cut the site link"; return; }
+	wait_online $N1 false $((3 * HB + 4)) || return
+	t1=$(date +%s)
+	expect_match "$((t1 - t0))" '^[0-7]$' "seconds to offline" || return
+	primary_eca "$P" list
+	expect_match "$(grep "^$N1 " <<<"$OUT")" ' offline$' "eca list's row of $N1" || return
+	local s0 s1
+	s0=$(date +%s%N)
+	eca_in $NS_DC $M --json ping $N1 --reverse
+	s1=$(date +%s%N)
+	expect_rc 4 || return
+	expect_match "$ERR$OUT" 'NAT_HOST_OFFLINE' "a reverse ping to an offline NAT host" || return
+	expect_match "$(((s1 - s0) / 1000000))" '^[0-9]{1,4}$' "milliseconds to NAT_HOST_OFFLINE" || return
+	primary_stats "$P" || return
+	expect_json .broker.online 0 || return
+	expect_match "$(jq -r .broker.missed_heartbeats <<<"$OUT")" '^[1-9]' \
+	    "the broker's missed_heartbeats" || return
+	eca_in $NS_SITE $N1 --json status
+	expect_json ".servers[0].broker.online" false || return
+	expect_match "$(jq -r .servers[0].broker.code <<<"$OUT")" \
+	    '^(TIMEOUT|UNREACHABLE)$' "the broker session's error" || return
+	in_ns $NS_SITE sh -e -c "ip link set $IF_S up
+	    ip route replace default via 10.77.2.254" ||
+	    { fail "cannot restore the site link"; return; }
+	wait_online $N1 true 20 || return
+	primary_stats "$P" || return
+	expect_json .broker.online 1 || return
+	expect_json '.broker.registrations >= 2' true
+}
+
+run_case "a datacenter, a router that masquerades and a site, with a primary, a media server and NAT hosts" c_setup
+run_case "the NAT host's broker session shows online on the primary (eca list --json) and in its eca status" \
+    c_nat_host_is_online_on_the_primary
+run_case "a NAT host opens no peer listener" c_nat_host_opens_no_listener
+run_case "the datacenter has no route to the site, the site reaches the datacenter" \
+    c_dc_cannot_reach_the_site
+run_case "a NAT host's channel to an unenrolled media server is refused with the NAT reason, enrolling neither" \
+    c_unenrolled_media_is_refused_with_the_nat_reason
+run_case "an unenrolled NAT host is refused by an enrolled media server with the NAT reason, and not enrolled" \
+    c_unenrolled_nat_host_is_refused_by_an_enrolled_media
+run_case "an enrolled NAT host reaches the media server directly" \
+    c_enrolled_nat_host_reaches_the_media_directly
+run_case "a direct channel from the media server to the NAT host fails (no route) while one through a reverse connection succeeds" \
+    c_media_reaches_the_nat_host_only_by_a_reverse_connection
+run_case "a call back that does not name the request's token is refused" \
+    c_forged_call_back_is_refused
+run_case "a host that is not enrolled cannot ask for a reverse connection" \
+    c_non_domain_host_cannot_ask_for_a_reverse_connection
+run_case "an unenrolled NAT host is refused a broker session with the NAT reason, and not enrolled" \
+    c_unenrolled_nat_host_gets_no_broker_session
+run_case "cutting the site link makes the NAT host offline within the heartbeat bound, reverse pings fail fast with NAT_HOST_OFFLINE; restoring it reconnects" \
+    c_cut_site_link_goes_offline_then_reconnects

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * test_broker.c - the broker session's messages, backoff and state file
+ * (broker.h, docs/nat.md): bad input first.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "broker.h"
+#include "channel.h"
+#include "testca.h"
+
+#define TOKEN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void
+contains(const char *msg, const char *needle)
+{
+	if (strstr(msg, needle) == NULL)
+		fail_msg("'%s' does not contain '%s'", msg, needle);
+}
+
+/* Parse text as a broker message: expect code and (if set) needle. */
+static void
+parse_as(const char *text, int code, const char *needle)
+{
+	struct eca_broker_msg m;
+	struct eca_err err;
+
+	eca_err_clear(&err);
+	assert_int_equal(eca_broker_parse((const unsigned char *)text,
+			     strlen(text), &m, &err),
+	    code);
+	if (code != 0) {
+		assert_int_equal(err.code, code);
+		if (needle != NULL)
+			contains(err.msg, needle);
+	}
+}
+
+static void
+test_bad_messages_are_refused_naming_the_field(void **state)
+{
+	(void)state;
+	parse_as("not json", ECA_ERR_PROTOCOL, NULL);
+	parse_as("[]", ECA_ERR_PROTOCOL, NULL);
+	parse_as("{}", ECA_ERR_PROTOCOL, "no \"op\"");
+	parse_as("{\"op\":1}", ECA_ERR_PROTOCOL, "\"op\" is not a string");
+	parse_as("{\"op\":\"hello\"}", ECA_ERR_PROTOCOL,
+	    "not one of register, registered, refused, ping, pong");
+	parse_as("{\"op\":\"register\",\"host\":\"n.example\"}",
+	    ECA_ERR_PROTOCOL, "\"v\"");
+	parse_as("{\"op\":\"register\",\"v\":2,\"host\":\"n.example\","
+		 "\"role\":\"client\",\"nat\":true,\"heartbeat\":15}",
+	    ECA_ERR_PROTOCOL, "upgrade the older host");
+	parse_as("{\"op\":\"register\",\"v\":1,\"host\":\"bad host\","
+		 "\"role\":\"client\",\"nat\":true,\"heartbeat\":15}",
+	    ECA_ERR_PROTOCOL, "\"host\"");
+	parse_as("{\"op\":\"register\",\"v\":1,\"host\":\"n.example\","
+		 "\"role\":\"boss\",\"nat\":true,\"heartbeat\":15}",
+	    ECA_ERR_PROTOCOL, "\"role\"");
+	parse_as("{\"op\":\"register\",\"v\":1,\"host\":\"n.example\","
+		 "\"role\":\"client\",\"nat\":1,\"heartbeat\":15}",
+	    ECA_ERR_PROTOCOL, "\"nat\" is not true or false");
+	parse_as("{\"op\":\"register\",\"v\":1,\"host\":\"n.example\","
+		 "\"role\":\"client\",\"nat\":true,\"heartbeat\":0}",
+	    ECA_ERR_PROTOCOL, "\"heartbeat\"");
+	parse_as("{\"op\":\"register\",\"v\":1,\"host\":\"n.example\","
+		 "\"role\":\"client\",\"nat\":true,\"heartbeat\":3601}",
+	    ECA_ERR_PROTOCOL, "\"heartbeat\"");
+	parse_as("{\"op\":\"refused\",\"v\":1,\"code\":\"BANNED\"}",
+	    ECA_ERR_PROTOCOL, "no \"message\"");
+	parse_as("{\"op\":\"ping\",\"op\":\"pong\"}", ECA_ERR_PROTOCOL, NULL);
+	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"abc\","
+		 "\"requester\":\"m.example\",\"address\":\"10.0.0.1:5\","
+		 "\"purpose\":\"backup\"}",
+	    ECA_ERR_PROTOCOL, "\"token\" is not 64 lower-case hex digits");
+	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"" TOKEN "\","
+		 "\"requester\":\"m.example\",\"address\":\"10.0.0.1\","
+		 "\"purpose\":\"backup\"}",
+	    ECA_ERR_PROTOCOL, "\"address\" is not HOST:PORT");
+	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"" TOKEN "\","
+		 "\"requester\":\"m.example\",\"address\":\"10.0.0.1:5\","
+		 "\"purpose\":\"steal\"}",
+	    ECA_ERR_PROTOCOL, "\"purpose\"");
+	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"" TOKEN "\","
+		 "\"address\":\"10.0.0.1:5\",\"purpose\":\"backup\"}",
+	    ECA_ERR_PROTOCOL, "no \"requester\"");
+}
+
+static void
+test_encoder_refuses_invalid_input(void **state)
+{
+	struct eca_broker_msg m;
+	unsigned char *out = (unsigned char *)"x";
+	size_t len = 1;
+
+	(void)state;
+	assert_int_equal(eca_broker_encode(NULL, &out, &len, NULL),
+	    ECA_ERR_INTERNAL);
+	assert_null(out);
+	memset(&m, 0, sizeof(m));
+	m.op = ECA_BROKER_REGISTER;
+	snprintf(m.host, sizeof(m.host), "Not.Canon");
+	m.heartbeat = 15;
+	assert_int_equal(eca_broker_encode(&m, &out, &len, NULL),
+	    ECA_ERR_INTERNAL);
+	snprintf(m.host, sizeof(m.host), "n.example");
+	m.heartbeat = 0;
+	assert_int_equal(eca_broker_encode(&m, &out, &len, NULL),
+	    ECA_ERR_INTERNAL);
+	m.op = (enum eca_broker_op)99;
+	assert_int_equal(eca_broker_encode(&m, &out, &len, NULL),
+	    ECA_ERR_INTERNAL);
+}
+
+/* Encode m, check the frame, parse its payload back into *back. */
+static void
+round_trip(const struct eca_broker_msg *m, struct eca_broker_msg *back)
+{
+	unsigned char *f = NULL;
+	size_t len = 0, flen = 0;
+
+	assert_int_equal(eca_broker_encode(m, &f, &len, NULL), 0);
+	assert_int_equal(eca_channel_frame_need(f, len, &flen), 0);
+	assert_int_equal(flen, len);
+	assert_int_equal(eca_broker_parse(f + 4, len - 4, back, NULL), 0);
+	free(f);
+}
+
+static void
+test_every_message_round_trips(void **state)
+{
+	struct eca_broker_msg m, back;
+	int op;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.op = ECA_BROKER_REGISTER;
+	snprintf(m.host, sizeof(m.host), "nat1.example");
+	m.role = ECA_ROLE_MEDIA;
+	m.nat = 1;
+	m.heartbeat = 15;
+	round_trip(&m, &back);
+	assert_memory_equal(&m, &back, sizeof(m));
+
+	memset(&m, 0, sizeof(m));
+	m.op = ECA_BROKER_REFUSED;
+	m.code = ECA_ERR_NOT_ENROLLED;
+	snprintf(m.message, sizeof(m.message), "run `eca enroll` on n");
+	round_trip(&m, &back);
+	assert_memory_equal(&m, &back, sizeof(m));
+
+	memset(&m, 0, sizeof(m));
+	m.op = ECA_BROKER_CONNECT;
+	snprintf(m.token, sizeof(m.token), TOKEN);
+	snprintf(m.requester, sizeof(m.requester), "media1.example");
+	snprintf(m.address, sizeof(m.address), "[2001:db8::1]:40123");
+	m.purpose = ECA_PURPOSE_RESTORE;
+	round_trip(&m, &back);
+	assert_memory_equal(&m, &back, sizeof(m));
+	assert_true(eca_broker_token_valid(TOKEN));
+	assert_false(eca_broker_token_valid(TOKEN "0"));
+	assert_false(eca_broker_token_valid("0123456789ABCDEF0123456789abcdef01"
+					    "23456789abcdef0123456789abcdef"));
+
+	for (op = ECA_BROKER_REGISTERED; op <= ECA_BROKER_PONG; op++) {
+		if (op == ECA_BROKER_REFUSED)
+			continue;
+		memset(&m, 0, sizeof(m));
+		m.op = (enum eca_broker_op)op;
+		round_trip(&m, &back);
+		assert_memory_equal(&m, &back, sizeof(m));
+	}
+}
+
+static void
+test_unknown_keys_and_codes(void **state)
+{
+	struct eca_broker_msg m;
+	const char *t1 = "{\"op\":\"pong\",\"later\":[1]}";
+	const char *t2 = "{\"op\":\"refused\",\"v\":1,\"code\":\"NEWER_CODE\","
+			 "\"message\":\"no\"}";
+	const char *t3 = "{\"op\":\"refused\",\"v\":1,\"code\":\"OK\","
+			 "\"message\":\"\"}";
+
+	(void)state;
+	assert_int_equal(
+	    eca_broker_parse((const unsigned char *)t1, strlen(t1), &m, NULL),
+	    0);
+	assert_int_equal(m.op, ECA_BROKER_PONG);
+	/* A refusal always refuses, whatever its code says. */
+	assert_int_equal(
+	    eca_broker_parse((const unsigned char *)t2, strlen(t2), &m, NULL),
+	    0);
+	assert_int_equal(m.code, ECA_ERR_INTERNAL);
+	assert_int_equal(
+	    eca_broker_parse((const unsigned char *)t3, strlen(t3), &m, NULL),
+	    0);
+	assert_int_equal(m.code, ECA_ERR_PROTOCOL);
+}
+
+static void
+test_backoff_grows_is_jittered_and_capped(void **state)
+{
+	int64_t w;
+	unsigned a;
+
+	(void)state;
+	/* Attempt 1: between half the first step and the step. */
+	assert_int_equal(eca_broker_backoff_ms(1, 0),
+	    ECA_BROKER_BACKOFF_MIN_MS / 2);
+	assert_int_equal(eca_broker_backoff_ms(1, UINT32_MAX) <=
+		ECA_BROKER_BACKOFF_MIN_MS,
+	    1);
+	assert_int_equal(eca_broker_backoff_ms(2, 0),
+	    ECA_BROKER_BACKOFF_MIN_MS);
+	assert_int_equal(eca_broker_backoff_ms(3, 0),
+	    2 * ECA_BROKER_BACKOFF_MIN_MS);
+	for (a = 1; a < 100; a++) {
+		w = eca_broker_backoff_ms(a, (uint32_t)a * 2654435761u);
+		assert_true(w >= ECA_BROKER_BACKOFF_MIN_MS / 2);
+		assert_true(w <= ECA_BROKER_BACKOFF_MAX_MS);
+	}
+	assert_int_equal(eca_broker_backoff_ms(1000, 0),
+	    ECA_BROKER_BACKOFF_MAX_MS / 2);
+	/* Two hosts with different random numbers do not come back together. */
+	assert_true(eca_broker_backoff_ms(6, 1) != eca_broker_backoff_ms(6, 7));
+}
+
+static void
+test_state_file_round_trip(void **state)
+{
+	struct eca_broker_state st, back;
+	struct eca_err err;
+	char *dir = testca_tmpdir(), path[4096];
+	FILE *f;
+
+	(void)state;
+	eca_err_clear(&err);
+	assert_int_equal(eca_broker_state_load(dir, "p.example", &back, &err),
+	    ECA_ERR_NOT_FOUND);
+	contains(err.msg, "is ecad running?");
+	assert_int_equal(
+	    eca_broker_state_path(dir, "Bad Name", path, sizeof(path), &err),
+	    ECA_ERR_CONFIG);
+	memset(&st, 0, sizeof(st));
+	snprintf(st.primary, sizeof(st.primary), "p.example");
+	snprintf(st.address, sizeof(st.address), "10.0.0.1:1558");
+	st.code = ECA_ERR_TIMEOUT;
+	snprintf(st.error, sizeof(st.error), "no answer to 3 heartbeats");
+	st.next_retry = 1700000000;
+	st.last_heartbeat = 1699999990;
+	st.updated = 1699999999;
+	assert_int_equal(eca_broker_state_save(dir, &st, NULL), 0);
+	assert_int_equal(eca_broker_state_load(dir, "p.example", &back, NULL),
+	    0);
+	assert_memory_equal(&st, &back, sizeof(st));
+
+	assert_int_equal(
+	    eca_broker_state_path(dir, "p.example", path, sizeof(path), NULL),
+	    0);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("garbage", f);
+	fclose(f);
+	assert_int_equal(eca_broker_state_load(dir, "p.example", &back, &err),
+	    ECA_ERR_PROTOCOL);
+	testca_rmdir(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_bad_messages_are_refused_naming_the_field),
+	    cmocka_unit_test(test_encoder_refuses_invalid_input),
+	    cmocka_unit_test(test_every_message_round_trips),
+	    cmocka_unit_test(test_unknown_keys_and_codes),
+	    cmocka_unit_test(test_backoff_grows_is_jittered_and_capped),
+	    cmocka_unit_test(test_state_file_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
