@@ -70,6 +70,34 @@ list_query(struct api_call *c, struct api_list_query *lq)
 	return 0;
 }
 
+/*
+ * With a prefix, the list starts at the first name that has it (the
+ * cursor is the byte string just below the prefix: names are ordered
+ * byte-wise and use no byte above 'z') unless after is past that.
+ */
+static void
+prefix_cursor(struct api_list_query *lq)
+{
+	size_t n = strlen(lq->prefix);
+
+	if (n == 0 || strcmp(lq->after, lq->prefix) >= 0)
+		return;
+	snprintf(lq->after, sizeof(lq->after), "%.*s%c\x7f", (int)(n - 1),
+	    lq->prefix, lq->prefix[n - 1] - 1);
+}
+
+/* How many of the n rows (ordered) have the prefix: a leading run. */
+static size_t
+prefix_run(const struct eca_enrollment *recs, size_t n, const char *prefix)
+{
+	size_t i, len = strlen(prefix);
+
+	for (i = 0; i < n; i++)
+		if (strncmp(recs[i].host, prefix, len) != 0)
+			break;
+	return i;
+}
+
 void
 api_h_list(struct api_call *c)
 {
@@ -77,12 +105,13 @@ api_h_list(struct api_call *c)
 	struct api_list_query lq;
 	struct eca_err e;
 	json_t *arr, *next;
-	size_t n = 0, limit;
+	size_t n = 0, m, limit;
 	int r;
 
 	if (list_query(c, &lq) != 0)
 		return;
 	limit = (size_t)lq.limit;
+	prefix_cursor(&lq);
 	eca_err_clear(&e);
 	/* One more than asked tells whether there is a next page. */
 	if ((r = eca_store_list(c->w->rd, c->d->cfg->client_name, lq.state,
@@ -91,6 +120,8 @@ api_h_list(struct api_call *c)
 		api_reply_error(c, r, "%s", e.msg);
 		goto out;
 	}
+	if (lq.prefix[0] != '\0' && (m = prefix_run(recs, n, lq.prefix)) < n)
+		n = m < limit ? m : limit; /* past the prefix: no next page */
 	if ((arr = json_list(recs, n < limit ? n : limit, sizeof(*recs),
 		 enrollment_json)) == NULL) {
 		api_reply_error(c, ECA_ERR_NOMEM,

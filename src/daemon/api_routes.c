@@ -81,6 +81,28 @@ check_control(const struct api_route *rt, const struct api_caller *who,
 	return 0;
 }
 
+/*
+ * A console session is an administrator's (it signed in with a link from
+ * the control socket or an ADMIN_IDENTITY certificate), but it carries
+ * no host's certificate and is not the control socket.
+ */
+static int
+check_console(const struct api_route *rt, const struct api_caller *who,
+    enum api_access *granted, struct eca_err *err)
+{
+	if (rt->flags & API_F_CERT)
+		return eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "the console enrolls nothing: a host enrolls itself with "
+		    "its own certificate (run `eca enroll` on the host)");
+	if (rt->access == API_CONTROL)
+		return eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "only the control socket of primary %s serves this call "
+		    "(run eca on the primary as root or as the daemon's user)",
+		    who->primary);
+	*granted = rt->access == API_PUBLIC ? API_PUBLIC : API_ADMIN;
+	return 0;
+}
+
 int
 api_access_check(const struct api_route *rt, const struct api_caller *who,
     enum api_access *granted, struct eca_err *err)
@@ -95,6 +117,8 @@ api_access_check(const struct api_route *rt, const struct api_caller *who,
 		    rt->pattern);
 	if (who->control)
 		return check_control(rt, who, granted, err);
+	if (who->console)
+		return check_console(rt, who, granted, err);
 	if (rt->access == API_PUBLIC) {
 		*granted = API_PUBLIC;
 		return 0;

@@ -132,6 +132,8 @@ struct ecad_worker {
 	size_t nfds;
 	struct evhttp *ctl_http; /* control socket (worker 0 only) */
 	struct evhttp_bound_socket *ctl_bound;
+	struct evhttp *con_http; /* the web console (worker 0 only) */
+	struct evhttp_bound_socket *con_bound[ECAD_MAX_LISTEN];
 	struct eca_store *rd;  /* read-only registry connection */
 	struct event *stop_ev; /* activated by main on shutdown */
 	struct event *tick_ev; /* shutdown progress timer */
@@ -183,6 +185,11 @@ struct ecad {
 	struct ecad_peer *peer;	      /* the peer listener (peer.c) */
 	struct ecad_crlsync *crlsync; /* the CRL refresh thread (crlsync.c) */
 	char peer_desc[300];	      /* its "HOST:PORT", "" if none */
+	/* The web console (console.c): sockets until worker 0 takes them. */
+	struct eca_sessions *sessions; /* NULL: no console */
+	int con_fds[ECAD_MAX_LISTEN];
+	size_t con_nfds;
+	char console_desc[300]; /* its "HOST:PORT", "" if none */
 };
 
 /* Per-TLS-connection state, hung on the SSL (ex_data). */
@@ -313,11 +320,33 @@ int control_attach(struct ecad *d, struct ecad_worker *w,
     struct eca_err *err) ECA_WUR;
 void control_unlink(struct ecad *d);
 
+/*
+ * console.c: the web console on CONSOLE_LISTEN (docs/console.md).
+ * console_bind before dropping privileges (no-op without it);
+ * server_console_attach gives worker 0 its server, whose requests go to
+ * console_request; console_free after the workers.
+ */
+int console_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
+int server_console_attach(struct ecad_worker *w, struct eca_err *err) ECA_WUR;
+void console_request(struct evhttp_request *req, struct ecad_worker *w,
+    struct ecad_conn *cn);
+void console_free(struct ecad *d);
+
 /* api.c: the request handlers (evhttp generic callbacks). */
 void api_tls_cb(struct evhttp_request *req, void *arg); /* arg: worker */
 /* A control-socket request from a caller with uid; admin if allowed. */
 void api_control_request(struct ecad_worker *w, struct evhttp_request *req,
     uid_t uid, int admin);
+/* A console session's /v1 request: identity's, as an administrator. */
+void api_console_request(struct ecad_worker *w, struct evhttp_request *req,
+    const char *identity, const char *source);
+/*
+ * Is cn's client certificate an ADMIN_IDENTITY's, by the API's own peer
+ * check?  0 with the identity, or the refusal with why.
+ */
+int api_tls_admin(struct ecad_worker *w, struct evhttp_request *req,
+    struct ecad_conn *cn, char *identity, size_t len,
+    struct eca_err *err) ECA_WUR;
 
 /*
  * writer.c: the one thread owning the writer store connection.  A job is

@@ -17,6 +17,7 @@
 
 #define ECA_DEFAULT_API_PORT "1556"
 #define ECA_DEFAULT_PEER_PORT "1557"
+#define ECA_DEFAULT_CONSOLE_PORT "1558"
 #define ECA_CONFIG_MAX_SIZE (1024 * 1024)
 #define ECA_MAX_SERVERS 32
 #define ECA_MAX_PEERS 1024
@@ -100,6 +101,12 @@ struct eca_config {
 	int peer_max_connections_per_source; /* PEER_MAX_CONNECTIONS_... */
 	int peer_max_handshakes;	     /* PEER_MAX_HANDSHAKES */
 	int peer_enroll_waits_per_source;    /* PEER_ENROLL_WAITS_PER_SOURCE */
+
+	/* The web console (docs/console.md); host NULL: none (NO). */
+	struct eca_endpoint console_listen; /* CONSOLE_LISTEN */
+	int console_link_minutes;	    /* CONSOLE_LINK_MINUTES */
+	int console_idle_minutes;	    /* CONSOLE_IDLE_MINUTES */
+	int console_session_hours;	    /* CONSOLE_SESSION_HOURS */
 
 	/* Daemon. */
 	char *user;	 /* USER to drop to, started as root */

@@ -73,7 +73,8 @@
 	X(ROSTER_STALE, 503, 5, "enrollment roster is stale")                  \
 	X(TOO_MANY_CANDIDATES, 409, 5, "too many certificates waiting")        \
 	X(FINGERPRINT_REQUIRED, 400, 2, "certificate fingerprint required")    \
-	X(MAPPING_EXISTS, 409, 5, "subject already mapped to another host")
+	X(MAPPING_EXISTS, 409, 5, "subject already mapped to another host")    \
+	X(UNAUTHENTICATED, 401, 5, "not signed in")
 
 enum eca_errcode {
 	ECA_OK = 0,

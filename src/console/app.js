@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: ISC
+// The eca console: dashboard, hosts, host page.  Every figure and every
+// decision comes from the primary's /v1 API (docs/api.md), called with the
+// session cookie and, for a change, the session's CSRF token.  Text from
+// the registry is set as text (textContent), never parsed as HTML.
+'use strict';
+
+const PAGE = 50;             // hosts per page
+const COUNT_PAGE = 1000;     // records per request when counting
+const COUNT_MAX_PAGES = 200; // the dashboard counts at most this many pages
+const DAY = 86400 * 1000;
+let csrf = '';
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = {};
+  if (method !== 'GET') {
+    headers['X-CSRF-Token'] = csrf;
+    headers['Content-Type'] = 'application/json';
+  }
+  const res = await fetch(path, {
+    method: method,
+    credentials: 'same-origin',
+    headers: headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  try {
+    data = await res.json();
+  } catch (e) {
+    data = null;
+  }
+  if (res.status === 401) {
+    window.location.replace('/login');
+    throw new ApiError(401, 'UNAUTHENTICATED', 'signed out');
+  }
+  if (!res.ok) {
+    const err = data && data.error ? data.error : {};
+    throw new ApiError(res.status, err.code || 'HTTP',
+        err.message || 'HTTP ' + res.status);
+  }
+  return data;
+}
+
+// el('tag', {attr: value}, child, ...): children are nodes or text.
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function status(text, kind) {
+  const s = document.getElementById('status');
+  s.textContent = text || '';
+  s.className = text ? kind || 'note' : '';
+}
+
+function render(title, ...nodes) {
+  const main = document.getElementById('main');
+  main.replaceChildren(el('h1', {}, title), ...nodes);
+  document.title = title + ' - eca console';
+}
+
+function renderError(title, e) {
+  render(title, el('p', {class: 'error', role: 'alert'},
+      e.code && e.code !== 'HTTP' ? e.code + ': ' : '', e.message));
+}
+
+function when(t) {
+  if (!t) return '—';
+  return t.replace('T', ' ').replace('Z', ' UTC');
+}
+
+function shortFp(fp) {
+  return fp ? fp.slice(0, 16) + '…' : '—';
+}
+
+function fpGroups(fp) {
+  return fp ? fp.match(/.{1,2}/g).join(':') : '—';
+}
+
+function tableOf(caption, headers, rows) {
+  return el('div', {class: 'scroll'},
+      el('table', {},
+          el('caption', {}, caption),
+          el('thead', {}, el('tr', {},
+              headers.map((h) => el('th', {scope: 'col'}, h)))),
+          el('tbody', {}, rows)));
+}
+
+// ---- dashboard -------------------------------------------------------
+
+async function countAll() {
+  const c = {total: 0, waiting: 0, expiring: 0, pages: 0, partial: false,
+    byState: {ENROLLED: 0, CONFLICT: 0, REMOVED: 0, BANNED: 0, REVOKED: 0}};
+  const soon = Date.now() + 30 * DAY;
+  let after = null;
+  do {
+    const q = 'limit=' + COUNT_PAGE +
+        (after ? '&after=' + encodeURIComponent(after) : '');
+    const page = await api('GET', '/v1/enrollments?' + q);
+    for (const r of page.enrollments) {
+      c.total++;
+      c.byState[r.state] = (c.byState[r.state] || 0) + 1;
+      if (r.state === 'CONFLICT') c.waiting += r.candidate_count || 0;
+      if (r.state === 'ENROLLED' && r.certificate &&
+          Date.parse(r.certificate.not_after) < soon)
+        c.expiring++;
+    }
+    after = page.next;
+    c.pages++;
+    if (after && c.pages >= COUNT_MAX_PAGES) {
+      c.partial = true;
+      break;
+    }
+  } while (after);
+  return c;
+}
+
+function card(label, value, key, href) {
+  const v = el('span', {class: 'value', 'data-count': key}, value);
+  return el('li', {class: 'card'},
+      href ? el('a', {href: href}, v, el('span', {class: 'label'}, label)) :
+             [v, el('span', {class: 'label'}, label)]);
+}
+
+async function dashboard() {
+  render('Dashboard', el('p', {}, 'Counting…'));
+  let c;
+  let roster = null;
+  try {
+    c = await countAll();
+    roster = await api('GET', '/v1/roster?limit=1');
+  } catch (e) {
+    renderError('Dashboard', e);
+    return;
+  }
+  const s = c.byState;
+  const cards = el('ul', {class: 'cards', 'aria-label': 'Hosts by state'},
+      card('Hosts', c.total, 'TOTAL', '#/hosts'),
+      card('Enrolled', s.ENROLLED, 'ENROLLED', '#/hosts?state=ENROLLED'),
+      card('Conflicts waiting', s.CONFLICT, 'CONFLICT',
+          '#/hosts?state=CONFLICT'),
+      card('Certificates waiting', c.waiting, 'WAITING'),
+      card('Expiring within 30 days', c.expiring, 'EXPIRING'),
+      card('Revoked', s.REVOKED, 'REVOKED', '#/hosts?state=REVOKED'),
+      card('Banned', s.BANNED, 'BANNED', '#/hosts?state=BANNED'),
+      card('Removed', s.REMOVED, 'REMOVED', '#/hosts?state=REMOVED'),
+      card('Roster version', roster ? roster.version : '—', 'VERSION'));
+  const nodes = [cards];
+  if (c.total === 0)
+    nodes.push(el('p', {class: 'empty'},
+        'No host has enrolled with this primary yet. Hosts enroll with ' +
+        '`eca enroll`; they appear here when they do.'));
+  if (c.partial)
+    nodes.push(el('p', {class: 'note'}, 'Counted the first ' + c.total +
+        ' records only.'));
+  render('Dashboard', ...nodes);
+}
+
+// ---- hosts list ------------------------------------------------------
+
+const STATES = ['', 'ENROLLED', 'CONFLICT', 'REVOKED', 'BANNED', 'REMOVED'];
+
+function hostRow(r) {
+  const cert = r.certificate || {};
+  return el('tr', {},
+      el('th', {scope: 'row'},
+          el('a', {href: '#/host/' + encodeURIComponent(r.host)}, r.host)),
+      el('td', {}, el('span', {class: 'state state-' + r.state}, r.state)),
+      el('td', {}, r.role || '—'),
+      el('td', {class: 'mono'}, shortFp(cert.fingerprint)),
+      el('td', {}, when(cert.not_after)),
+      el('td', {}, r.candidate_count || 0));
+}
+
+function filterForm(params) {
+  const state = el('select', {id: 'f-state', name: 'state'},
+      STATES.map((s) => el('option', {value: s,
+        selected: (params.get('state') || '') === s}, s || 'any state')));
+  const name = el('input', {id: 'f-prefix', name: 'prefix', type: 'search',
+    value: params.get('prefix') || '', autocomplete: 'off',
+    placeholder: 'media1', spellcheck: 'false'});
+  const form = el('form', {class: 'filter', role: 'search'},
+      el('label', {for: 'f-state'}, 'State'), state,
+      el('label', {for: 'f-prefix'}, 'Name starts with'), name,
+      el('button', {type: 'submit'}, 'Filter'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const p = new URLSearchParams();
+    if (state.value) p.set('state', state.value);
+    if (name.value.trim()) p.set('prefix', name.value.trim().toLowerCase());
+    window.location.hash = '#/hosts' + (p.toString() ? '?' + p : '');
+  });
+  return form;
+}
+
+async function hosts(params) {
+  const q = new URLSearchParams();
+  q.set('limit', PAGE);
+  for (const k of ['state', 'prefix', 'after'])
+    if (params.get(k)) q.set(k, params.get(k));
+  const form = filterForm(params);
+  let page;
+  try {
+    page = await api('GET', '/v1/enrollments?' + q);
+  } catch (e) {
+    render('Hosts', form, el('p', {class: 'error', role: 'alert'},
+        e.code + ': ' + e.message));
+    return;
+  }
+  const nodes = [form];
+  if (page.enrollments.length === 0) {
+    const filtered = params.get('state') || params.get('prefix');
+    nodes.push(el('p', {class: 'empty'}, filtered ?
+        'No host matches this filter.' :
+        'No host has enrolled with this primary yet.'));
+  } else {
+    nodes.push(tableOf('Hosts' + (params.get('after') ?
+        ' after ' + params.get('after') : ''),
+    ['Host', 'State', 'Role', 'Fingerprint', 'Expires', 'Waiting'],
+    page.enrollments.map(hostRow)));
+  }
+  const pager = el('nav', {class: 'pager', 'aria-label': 'Pages'});
+  if (params.get('after')) {
+    const first = new URLSearchParams(params);
+    first.delete('after');
+    pager.append(el('a', {href: '#/hosts?' + first, id: 'page-first'},
+        'First page'));
+  }
+  if (page.next) {
+    const next = new URLSearchParams(params);
+    next.set('after', page.next);
+    pager.append(el('a', {href: '#/hosts?' + next, id: 'page-next'},
+        'Next page'));
+  }
+  nodes.push(pager);
+  render('Hosts', ...nodes);
+}
+
+// ---- host page -------------------------------------------------------
+
+function certDetails(title, c) {
+  if (!c) return el('p', {class: 'empty'}, 'No certificate.');
+  const row = (k, v, cls) => [el('dt', {}, k), el('dd', {class: cls}, v)];
+  return el('dl', {class: 'details', 'aria-label': title},
+      row('Subject', c.subject),
+      row('Issuer', c.issuer),
+      row('Names', (c.san || []).join(', ') || c.cn || '—'),
+      row('Serial', c.serial, 'mono'),
+      row('SHA-256 fingerprint', fpGroups(c.fingerprint), 'mono'),
+      row('Key', c.key),
+      row('Signature', c.signature_algorithm),
+      row('Valid from', when(c.not_before)),
+      row('Valid until', when(c.not_after)));
+}
+
+function confirmDialog(title, lines, okLabel) {
+  const d = document.getElementById('confirm');
+  document.getElementById('confirm-title').textContent = title;
+  document.getElementById('confirm-body').replaceChildren(
+      ...lines.map((l) => el('p', {}, l)));
+  document.getElementById('confirm-ok').textContent = okLabel;
+  return new Promise((resolve) => {
+    d.addEventListener('close', () => resolve(d.returnValue === 'ok'),
+        {once: true});
+    d.returnValue = 'cancel';
+    d.showModal();
+    document.getElementById('confirm-cancel').focus();
+  });
+}
+
+async function decide(rec, cand, verb) {
+  const others = (rec.candidates || []).length - 1;
+  const lines = verb === 'approve' ? [
+    'Approve the certificate ' + fpGroups(cand.fingerprint) + ' for ' +
+        rec.host + '.',
+    rec.certificate ? 'It replaces the enrolled certificate ' +
+        fpGroups(rec.certificate.fingerprint) + '.' :
+        'It becomes the enrolled certificate.',
+    others > 0 ? others + ' other waiting certificate(s) stay waiting: ' +
+        'the host stays CONFLICT until each is decided.' :
+        'The host becomes ENROLLED; peers learn it with the next roster.',
+  ] : [
+    'Reject the certificate ' + fpGroups(cand.fingerprint) + ' for ' +
+        rec.host + '.',
+    'It is dropped; the enrolled certificate ' +
+        (rec.certificate ? fpGroups(rec.certificate.fingerprint) : '(none)') +
+        ' stays.',
+  ];
+  const title = (verb === 'approve' ? 'Approve' : 'Reject') + ' certificate';
+  if (!await confirmDialog(title, lines, title)) return;
+  try {
+    const r = await api('POST', '/v1/enrollments/' +
+        encodeURIComponent(rec.host) + '/' + verb,
+    {fingerprint: cand.fingerprint});
+    status(r.outcome + ': ' + rec.host + ' (' + shortFp(cand.fingerprint) +
+        ')', 'ok');
+  } catch (e) {
+    status(e.code + ': ' + e.message, 'error');
+  }
+  await hostPage(rec.host);
+}
+
+function candidateRows(rec) {
+  return (rec.candidates || []).map((c) => el('tr', {},
+      el('td', {class: 'mono fp'}, fpGroups(c.fingerprint)),
+      el('td', {}, c.subject),
+      el('td', {}, when(c.not_after)),
+      el('td', {}, when(c.at)),
+      el('td', {}, c.source || '—'),
+      el('td', {class: 'actions'},
+          el('button', {type: 'button', 'data-fingerprint': c.fingerprint,
+            class: 'approve', onclick: () => decide(rec, c, 'approve'),
+            'aria-label': 'Approve ' + c.fingerprint}, 'Approve…'),
+          el('button', {type: 'button', class: 'reject',
+            onclick: () => decide(rec, c, 'reject'),
+            'aria-label': 'Reject ' + c.fingerprint}, 'Reject…'))));
+}
+
+function historyRows(h) {
+  return h.map((x) => el('tr', {},
+      el('td', {}, when(x.at)), el('td', {}, x.event),
+      el('td', {}, x.state), el('td', {class: 'mono'}, shortFp(x.fingerprint)),
+      el('td', {}, x.actor || '—'), el('td', {}, x.source || '—')));
+}
+
+async function hostPage(name) {
+  const path = '/v1/enrollments/' + encodeURIComponent(name);
+  let rec;
+  let hist;
+  try {
+    rec = await api('GET', path);
+    hist = await api('GET', path + '/history');
+  } catch (e) {
+    if (e.code === 'NOT_ENROLLED')
+      render(name, el('p', {class: 'empty'}, name +
+          ' has no record on this primary: it never enrolled. ' +
+          'Check the name, or enroll the host with `eca enroll` on it.'));
+    else
+      renderError(name, e);
+    return;
+  }
+  const cands = rec.candidates || [];
+  render(rec.host,
+      el('p', {}, 'State ', el('span', {class: 'state state-' + rec.state,
+        id: 'host-state'}, rec.state), ' · role ', rec.role || '—',
+      ' · method ', rec.method || '—', ' · host ID ',
+      el('span', {class: 'mono'}, rec.host_id || '—')),
+      el('h2', {}, 'Enrolled certificate'),
+      certDetails('Enrolled certificate', rec.certificate),
+      el('h2', {}, 'Waiting certificates'),
+      cands.length === 0 ?
+          el('p', {class: 'empty'}, 'No certificate is waiting.') :
+          tableOf('Certificates waiting for a decision',
+              ['SHA-256 fingerprint', 'Subject', 'Valid until', 'First seen',
+                'From', 'Decision'], candidateRows(rec)),
+      el('h2', {}, 'History'),
+      hist.history.length === 0 ? el('p', {class: 'empty'}, 'No history.') :
+          tableOf('History, oldest first',
+              ['When', 'Event', 'State', 'Fingerprint', 'By', 'From'],
+              historyRows(hist.history)));
+}
+
+// ---- frame -----------------------------------------------------------
+
+async function route() {
+  const h = window.location.hash || '#/';
+  const [path, query] = h.slice(1).split('?');
+  const params = new URLSearchParams(query || '');
+  for (const a of document.querySelectorAll('nav a'))
+    a.removeAttribute('aria-current');
+  if (path.startsWith('/host/')) {
+    await hostPage(decodeURIComponent(path.slice(6)));
+  } else if (path === '/hosts') {
+    document.getElementById('nav-hosts').setAttribute('aria-current', 'page');
+    await hosts(params);
+  } else {
+    document.getElementById('nav-dashboard')
+        .setAttribute('aria-current', 'page');
+    await dashboard();
+  }
+  document.getElementById('main').focus({preventScroll: true});
+}
+
+async function signout() {
+  try {
+    await api('POST', '/console/signout', {});
+  } catch (e) {
+    // Signed out either way.
+  }
+  window.location.replace('/login');
+}
+
+async function start() {
+  let s;
+  try {
+    s = await api('GET', '/console/session');
+  } catch (e) {
+    if (e.status !== 401) renderError('eca console', e);
+    return;
+  }
+  csrf = s.csrf;
+  document.getElementById('who').textContent = s.identity;
+  document.getElementById('primary').textContent = s.primary;
+  document.getElementById('signout').addEventListener('click', signout);
+  window.addEventListener('hashchange', () => {
+    status('');
+    route();
+  });
+  await route();
+  document.body.dataset.ready = '1';
+}
+
+document.addEventListener('DOMContentLoaded', start);
