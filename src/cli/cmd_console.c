@@ -53,8 +53,8 @@ console_login(struct cli *cli)
 	url = json_string_value(json_object_get(resp, "url"));
 	exp = json_string_value(json_object_get(resp, "expires"));
 	if (url == NULL) {
-		r = out_error(0, ECA_ERR_PROTOCOL, "%s: no \"url\" in the answer",
-		    what);
+		r = out_error(0, ECA_ERR_PROTOCOL,
+		    "%s: no \"url\" in the answer", what);
 		goto out;
 	}
 	printf("%s\n", url);
@@ -77,8 +77,8 @@ console_revoke(struct cli *cli, const char *id)
 
 	if ((r = console_client(cli, &c, &who)) != 0)
 		goto out;
-	snprintf(what, sizeof(what), "cannot revoke console session %.16s on %s",
-	    id, who);
+	snprintf(what, sizeof(what),
+	    "cannot revoke console session %.16s on %s", id, who);
 	if ((body = json_pack("{s:s}", "id", id)) == NULL) {
 		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
 		goto out;
@@ -90,7 +90,8 @@ console_revoke(struct cli *cli, const char *id)
 		out_json(resp);
 	else
 		printf("Revoked console session %s of %s\n",
-		    out_dash(json_string_value(json_object_get(resp, "revoked"))),
+		    out_dash(
+			json_string_value(json_object_get(resp, "revoked"))),
 		    out_dash(
 			json_string_value(json_object_get(resp, "identity"))));
 out:
@@ -143,8 +144,8 @@ console_sessions(struct cli *cli)
 		goto out;
 	snprintf(what, sizeof(what), "cannot list the console sessions on %s",
 	    who);
-	if ((r = cli_request(cli, c, "GET", "/v1/console/sessions", NULL,
-		 &resp, what)) != 0)
+	if ((r = cli_request(cli, c, "GET", "/v1/console/sessions", NULL, &resp,
+		 what)) != 0)
 		goto out;
 	arr = json_object_get(resp, "sessions");
 	if (cli->json)

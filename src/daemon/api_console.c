@@ -62,12 +62,12 @@ api_h_console_link(struct api_call *c)
 	}
 	console_link_url(c->d, token, url, sizeof(url));
 	eca_text_rfc3339(expires, exp, sizeof(exp));
-	log_info("console: sign-in link for %s made, valid until %s",
-	    c->actor, exp);
+	log_info("console: sign-in link for %s made, valid until %s", c->actor,
+	    exp);
 	journal(c, "console_link", "");
 	api_reply_json(c, 200,
-	    json_pack("{s:s, s:s, s:s}", "url", url, "expires", exp,
-		"identity", c->actor));
+	    json_pack("{s:s, s:s, s:s}", "url", url, "expires", exp, "identity",
+		c->actor));
 }
 
 /* GET /v1/console/sessions. */

@@ -37,6 +37,13 @@ const struct api_route api_routes[] = {
 	api_h_map_add},
     {EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN, 0, API_COUNT_NONE,
 	api_h_map_remove},
+    /* The web console's sign-in links and sessions (api_console.c). */
+    {EVHTTP_REQ_POST, "/v1/console/links", API_CONTROL, 0, API_COUNT_NONE,
+	api_h_console_link},
+    {EVHTTP_REQ_GET, "/v1/console/sessions", API_CONTROL, 0, API_COUNT_NONE,
+	api_h_console_sessions},
+    {EVHTTP_REQ_POST, "/v1/console/sessions/revoke", API_CONTROL, 0,
+	API_COUNT_NONE, api_h_console_revoke},
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -181,8 +181,7 @@ csrf_check(struct con_req *r, const struct eca_session_info *si)
 
 /* Sign-in succeeded: the cookie and {identity, csrf, expires}. */
 static void
-signed_in(struct con_req *r, const struct eca_session_info *si,
-    const char *how)
+signed_in(struct con_req *r, const struct eca_session_info *si, const char *how)
 {
 	char cookie[160], exp[ECA_TEXT_TIME_LEN];
 
@@ -190,8 +189,8 @@ signed_in(struct con_req *r, const struct eca_session_info *si,
 	    COOKIE "=%s; Path=/; Secure; HttpOnly; SameSite=Strict", si->id);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req),
 	    "Set-Cookie", cookie);
-	log_info("console: %s signed in from %s (%s)", si->identity,
-	    r->source, how);
+	log_info("console: %s signed in from %s (%s)", si->identity, r->source,
+	    how);
 	journal(r, "console_signin", si->identity, how);
 	eca_text_rfc3339(si->expires, exp, sizeof(exp));
 	reply_json(r, 200,
@@ -248,8 +247,8 @@ signin_cert(struct con_req *r)
 	int code;
 
 	eca_err_clear(&e);
-	code = api_tls_admin(r->w, r->req, r->cn, identity, sizeof(identity),
-	    &e);
+	code =
+	    api_tls_admin(r->w, r->req, r->cn, identity, sizeof(identity), &e);
 	if (code == 0)
 		code = eca_session_open(r->d->sessions, identity, r->source,
 		    (int64_t)time(NULL), &si, &e);
@@ -350,8 +349,8 @@ route(struct con_req *r)
 		if (strcmp(r->path, calls[i].path) != 0)
 			continue;
 		if (r->method != calls[i].method)
-			reply_error(r, ECA_ERR_BAD_REQUEST,
-			    "use %s on %s", i == 2 ? "GET" : "POST", r->path);
+			reply_error(r, ECA_ERR_BAD_REQUEST, "use %s on %s",
+			    i == 2 ? "GET" : "POST", r->path);
 		else if (strncmp(r->path, "/console/signin", 15) == 0 &&
 		    eca_signin_blocked(r->d->sessions, r->addr,
 			(int64_t)time(NULL)))
@@ -431,8 +430,7 @@ console_request(struct evhttp_request *req, struct ecad_worker *w,
 }
 
 void
-console_link_url(const struct ecad *d, const char *token, char *buf,
-    size_t len)
+console_link_url(const struct ecad *d, const char *token, char *buf, size_t len)
 {
 	const char *host = d->cfg->console_listen.host;
 	const char *port = strrchr(d->console_desc, ':');

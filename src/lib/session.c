@@ -104,8 +104,7 @@ eca_link_new(struct eca_sessions *s, const char *identity, int64_t now,
 	pthread_mutex_lock(&s->lock);
 	for (i = 0; i < ECA_LINKS_MAX; i++) {
 		l = &s->links[i];
-		if (l->token[0] != '\0' &&
-		    (l->used || l->expires <= now) &&
+		if (l->token[0] != '\0' && (l->used || l->expires <= now) &&
 		    l->expires + LINK_REMEMBER_SEC <= now)
 			memset(l, 0, sizeof(*l));
 		if (l->token[0] == '\0' && slot == NULL)
@@ -214,9 +213,8 @@ link_refusal(struct link *l, int64_t now)
 }
 
 int
-eca_link_use(struct eca_sessions *s, const char *token,
-    const char *source, int64_t now, struct eca_session_info *out,
-    struct eca_err *err)
+eca_link_use(struct eca_sessions *s, const char *token, const char *source,
+    int64_t now, struct eca_session_info *out, struct eca_err *err)
 {
 	struct link *l = NULL;
 	const char *why;

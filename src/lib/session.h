@@ -59,9 +59,8 @@ int eca_link_new(struct eca_sessions *s, const char *identity, int64_t now,
  * with the remedy), BUSY (ECA_SESSIONS_MAX open).  A token is spent by
  * its first use, whatever follows.
  */
-int eca_link_use(struct eca_sessions *s, const char *token,
-    const char *source, int64_t now, struct eca_session_info *out,
-    struct eca_err *err) ECA_WUR;
+int eca_link_use(struct eca_sessions *s, const char *token, const char *source,
+    int64_t now, struct eca_session_info *out, struct eca_err *err) ECA_WUR;
 
 /* A new session for identity (a client certificate's sign-in). */
 int eca_session_open(struct eca_sessions *s, const char *identity,

@@ -37,6 +37,9 @@ STUB(api_h_unban)
 STUB(api_h_maps)
 STUB(api_h_map_add)
 STUB(api_h_map_remove)
+STUB(api_h_console_link)
+STUB(api_h_console_sessions)
+STUB(api_h_console_revoke)
 
 /* A kind of caller, with the answers it gives and the level it holds. */
 struct kind {
