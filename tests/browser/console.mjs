@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: ISC
+// The web console in a real browser (the system's Chromium driven by
+// playwright-core), against the primary t_console_browser.sh started.
+// Prints `ok - CASE` / `not ok - CASE: why` lines, one per case, and saves
+// a screenshot per case in $SHOTS.
+//
+// Environment: CONSOLE (https://HOST:PORT), ECA (the eca binary), CONF
+// (the primary's eca.conf), DIGEST (a command printing the registry's
+// digest), CONFLICT_HOST (a host with a waiting certificate), SHOTS,
+// CHROMIUM (default /usr/bin/chromium).
+import {execFileSync} from 'node:child_process';
+import {mkdirSync} from 'node:fs';
+import {chromium} from 'playwright-core';
+
+const env = process.env;
+const BASE = env.CONSOLE;
+const SHOTS = env.SHOTS;
+const started = Date.now();
+let browser;
+let failed = 0;
+
+function eca(...args) {
+  return execFileSync(env.ECA, ['-f', env.CONF, ...args],
+      {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
+}
+
+function link() {
+  const url = eca('console', 'login').trim();
+  if (!url.startsWith(BASE + '/login#')) throw new Error('link ' + url);
+  return url;
+}
+
+function digest() {
+  return execFileSync('sh', ['-c', env.DIGEST], {encoding: 'utf8'}).trim();
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+async function shot(page, name) {
+  await page.screenshot({path: SHOTS + '/' + name + '.png', fullPage: true});
+}
+
+async function newPage(width, height) {
+  const ctx = await browser.newContext({
+    ignoreHTTPSErrors: true,
+    viewport: {width: width || 1280, height: height || 800},
+  });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(10000);
+  // Nothing may leave the primary: no CDN, no external request.
+  page.on('request', (r) => {
+    if (!r.url().startsWith(BASE) && !r.url().startsWith('data:'))
+      page.external = r.url();
+  });
+  return page;
+}
+
+// Signs a new page in with a fresh link; the dashboard is shown.
+async function signedIn(width, height) {
+  const page = await newPage(width, height);
+  await page.goto(link());
+  await page.waitForSelector('[data-count="TOTAL"]');
+  return page;
+}
+
+async function run(name, fn) {
+  try {
+    await fn();
+    console.log('ok - ' + name);
+  } catch (e) {
+    failed++;
+    console.log('not ok - ' + name + ': ' +
+        String(e.message || e).replace(/\s+/g, ' ').slice(0, 400));
+  }
+}
+
+async function main() {
+  mkdirSync(SHOTS, {recursive: true});
+  browser = await chromium.launch({
+    executablePath: env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : [],
+  });
+  // Made first, used last: it expires meanwhile (CONSOLE_LINK_MINUTES 1).
+  const expiring = link();
+  let page;
+
+  await run('a one-time link signs in and shows the dashboard', async () => {
+    const url = link();
+    page = await newPage();
+    await page.goto(url);
+    await page.waitForSelector('[data-count="TOTAL"]');
+    check(new URL(page.url()).pathname === '/', 'not on / but ' + page.url());
+    check(!page.url().includes(url.split('#')[1]), 'the token stays in the URL');
+    const who = await page.textContent('#who');
+    check(who === 'local:0', 'signed in as ' + who);
+    await shot(page, 'signin');
+    // The same link, in another browser, a second time.
+    const again = await newPage();
+    await again.goto(url);
+    await again.waitForSelector('#message.error');
+    const msg = await again.textContent('#message');
+    check(/used already/.test(msg), 'the refusal says ' + msg);
+    await shot(again, 'link-used-twice');
+    await again.context().close();
+  });
+
+  await run('dashboard counts equal eca list --json', async () => {
+    const list = JSON.parse(eca('--json', 'list')).enrollments;
+    const by = (s) => list.filter((r) => r.state === s).length;
+    await page.goto(BASE + '/#/');
+    await page.waitForSelector('[data-count="TOTAL"]');
+    const want = {TOTAL: list.length, ENROLLED: by('ENROLLED'),
+      CONFLICT: by('CONFLICT'), BANNED: by('BANNED'), REVOKED: by('REVOKED'),
+      REMOVED: by('REMOVED')};
+    for (const [k, v] of Object.entries(want)) {
+      const got = await page.textContent(`[data-count="${k}"]`);
+      check(Number(got) === v, `${k}: the dashboard says ${got}, eca list ${v}`);
+    }
+    check(want.CONFLICT >= 1 && want.ENROLLED >= 1, 'too few hosts to compare');
+    await shot(page, 'dashboard');
+  });
+
+  await run('hosts list filters by state and name', async () => {
+    await page.goto(BASE + '/#/hosts');
+    await page.waitForSelector('table');
+    await shot(page, 'hosts');
+    await page.selectOption('#f-state', 'CONFLICT');
+    await page.click('.filter button');
+    await page.waitForFunction(() => location.hash.includes('CONFLICT'));
+    await page.waitForSelector('tbody tr');
+    const rows = await page.$$eval('tbody th', (t) => t.map((x) => x.textContent));
+    check(rows.length === 1 && rows[0] === env_conflict(),
+        'CONFLICT rows: ' + rows.join(','));
+    await page.fill('#f-prefix', 'nosuchhost');
+    await page.click('.filter button');
+    await page.waitForSelector('p.empty');
+    const empty = await page.textContent('p.empty');
+    check(/No host matches/.test(empty), 'the empty state says ' + empty);
+    await shot(page, 'hosts-filter-empty');
+  });
+
+  await run('approve the candidate shown: exactly that fingerprint enrolls',
+      async () => {
+        const host = env_conflict();
+        await page.goto(BASE + '/#/host/' + host);
+        const btn = await page.waitForSelector('button.approve');
+        const fp = await btn.getAttribute('data-fingerprint');
+        await btn.click();
+        await page.waitForSelector('dialog[open]');
+        const text = await page.textContent('#confirm-body');
+        const grouped = fp.match(/.{2}/g).join(':');
+        check(text.includes(grouped), 'the confirmation does not show ' + fp);
+        await shot(page, 'approve-confirm');
+        await page.click('#confirm-ok');
+        await page.waitForSelector('#status.ok');
+        await page.waitForFunction(
+            () => document.getElementById('host-state')?.textContent === 'ENROLLED');
+        const rec = JSON.parse(eca('--json', 'show', host)).enrollment;
+        check(rec.state === 'ENROLLED', 'state ' + rec.state);
+        check(rec.certificate.fingerprint === fp,
+            'enrolled ' + rec.certificate.fingerprint + ', shown ' + fp);
+        await shot(page, 'approved');
+      });
+
+  await run('a POST without the CSRF token is 403', async () => {
+    const st = await page.evaluate(async (h) => {
+      const r = await fetch('/v1/enrollments/' + h + '/ban',
+          {method: 'POST', body: '{}', credentials: 'same-origin'});
+      return r.status;
+    }, env_conflict());
+    check(st === 403, 'status ' + st);
+    const rec = JSON.parse(eca('--json', 'show', env_conflict())).enrollment;
+    check(rec.state === 'ENROLLED', 'the host is ' + rec.state);
+  });
+
+  await run('the registry is unchanged after a visit of every page',
+      async () => {
+        const before = digest();
+        const p = await signedIn();
+        const list = JSON.parse(eca('--json', 'list')).enrollments;
+        const pages = ['/#/', '/#/hosts', '/#/hosts?state=ENROLLED',
+          '/#/hosts?prefix=zz', '/#/host/unknown.example'];
+        for (const r of list) pages.push('/#/host/' + r.host);
+        for (const u of pages) {
+          await p.goto(BASE + u);
+          await p.waitForSelector('main h1');
+          await p.waitForLoadState('networkidle');
+        }
+        const none = await p.textContent('main');
+        await p.goto(BASE + '/login');
+        await p.waitForSelector('#cert-signin');
+        check(digest() === before, 'the registry changed');
+        check(!p.external, 'a request left the primary: ' + p.external);
+        await p.goto(BASE + '/#/host/unknown.example');
+        await p.waitForSelector('p.empty');
+        await shot(p, 'host-unknown');
+        check(none !== null, 'no page text');
+        await p.context().close();
+      });
+
+  await run('readable on a 390-px-wide phone', async () => {
+    const p = await signedIn(390, 844);
+    await shot(p, 'dashboard-phone');
+    await p.goto(BASE + '/#/host/' + env_conflict());
+    await p.waitForSelector('dl.details');
+    const wide = await p.evaluate(() =>
+      document.documentElement.scrollWidth > window.innerWidth + 1);
+    check(!wide, 'the host page scrolls sideways at 390 px');
+    await shot(p, 'host-phone');
+    await p.context().close();
+  });
+
+  await run('sign-out ends the session', async () => {
+    await page.goto(BASE + '/#/');
+    await page.waitForSelector('#signout');
+    await page.click('#signout');
+    await page.waitForURL(BASE + '/login');
+    const st = await page.evaluate(async () =>
+      (await fetch('/v1/enrollments')).status);
+    check(st === 401, 'after sign-out the API answers ' + st);
+    await shot(page, 'signed-out');
+  });
+
+  await run('an expired link is refused with a clear message', async () => {
+    const wait = 61000 - (Date.now() - started);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const p = await newPage();
+    await p.goto(expiring);
+    await p.waitForSelector('#message.error');
+    const msg = await p.textContent('#message');
+    check(/expired/.test(msg) && /eca console login/.test(msg),
+        'the refusal says ' + msg);
+    await shot(p, 'link-expired');
+    await p.context().close();
+  });
+
+  await browser.close();
+  return failed;
+}
+
+function env_conflict() {
+  return env.CONFLICT_HOST;
+}
+
+main().then((n) => process.exit(n ? 1 : 0), (e) => {
+  console.log('not ok - the browser tests: ' + (e.stack || e));
+  process.exit(1);
+});

@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: ISC
+# it-timeout: 300
+# Issue 11: the web console in a real browser.  A primary with its console,
+# hosts enrolled (one with a certificate waiting), then
+# tests/browser/console.mjs drives the system's Chromium through
+# playwright-core (installed by tests/browser/install.sh from the lock
+# file when missing) and prints one line per case; screenshots go to
+# BUILD/console-screenshots.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+P=primary.browser.test
+A=a.browser.test
+B=b.browser.test
+C=c.browser.test
+CPORT=""
+BROWSER_DIR=$REPO/tests/browser
+
+c_tools() {
+	command -v node >/dev/null 2>&1 ||
+	    { fail "node is missing (scripts/install-deps.sh test)"; return; }
+	[ -x "${CHROMIUM:-/usr/bin/chromium}" ] ||
+	    { fail "no Chromium at ${CHROMIUM:-/usr/bin/chromium} (scripts/install-deps.sh test)"; return; }
+	run_cmd timeout 200 "$BROWSER_DIR/install.sh"
+	expect_rc 0
+}
+
+c_setup() {
+	local h
+	CPORT=$(free_port) || return
+	start_primary "$P" "CONSOLE_LISTEN = 127.0.0.1:$CPORT" \
+	    "CONSOLE_LINK_MINUTES = 1" || return
+	for h in $A $B $C; do
+		make_host "$h" --server "$P" || return
+		host_eca "$h" enroll
+		expect_rc 0 || return
+	done
+	primary_eca "$P" ban $C
+	expect_rc 0 || return
+	# B's new certificate waits for a decision.
+	renew_host $B || return
+	host_eca $B enroll
+	expect_rc 5 || return
+	expect_db "SELECT state FROM enrollments WHERE host='$B'" CONFLICT
+}
+
+# Each line of the browser run becomes a case of this file.
+browser_cases() {
+	local line name n=0
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*)
+			tcase "${line#ok - }"
+			pass
+			n=$((n + 1))
+			;;
+		"not ok - "*)
+			name=${line#not ok - }
+			tcase "${name%%: *}"
+			fail "${name#*: }"
+			n=$((n + 1))
+			;;
+		*) echo "# $line" ;;
+		esac
+	done
+	[ $n -gt 0 ] || { tcase "the browser run"; fail "it reported no case"; }
+}
+
+run_case "node, Chromium and playwright-core are there" c_tools
+[ "$IT_FAILED" = 0 ] || exit 1
+run_case "a primary with its console, three hosts, one in CONFLICT, one banned" c_setup
+[ "$IT_FAILED" = 0 ] || exit 1
+browser_cases < <(
+	CONSOLE="https://127.0.0.1:$CPORT" ECA="$ECA" CONF="${P_CONF[$P]}" \
+	    DIGEST="sqlite3 -readonly -cmd '.timeout 5000' '${P_DIR[$P]}/state/registry.db' 'SELECT * FROM enrollments ORDER BY host; SELECT * FROM history;' | sha256sum" \
+	    CONFLICT_HOST=$B SHOTS="$BUILD/console-screenshots" \
+	    timeout -k 5 240 node "$BROWSER_DIR/console.mjs" 2>&1
+)
