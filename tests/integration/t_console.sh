@@ -12,6 +12,7 @@
 
 P=primary.console.test
 H=host1.console.test
+ADMIN=admin.console.test
 CPORT=""
 JAR=""
 
@@ -56,8 +57,10 @@ c_setup() {
 	CPORT=$(free_port) || return
 	JAR=$T/cookies
 	: >"$JAR"
-	start_primary "$P" "CONSOLE_LISTEN = 127.0.0.1:$CPORT" || return
+	start_primary "$P" "CONSOLE_LISTEN = 127.0.0.1:$CPORT" \
+	    "ADMIN_IDENTITY = $ADMIN" || return
 	make_host "$H" --server "$P" || return
+	make_host "$ADMIN" --server "$P" || return
 	wait_log "${P_DIR[$P]}/ecad.log" "web console on 127.0.0.1:$CPORT"
 }
 
@@ -212,6 +215,35 @@ c_signout() {
 	expect_http 401
 }
 
+# cert_signin HOST: POST /console/signin-cert with HOST's certificate.
+cert_signin() {
+	con POST /console/signin-cert --cert "${H_DIR[$1]}/cert.pem" \
+	    --key "${H_DIR[$1]}/key.pem" -d '{}'
+}
+
+c_non_admin_certificate_cannot_sign_in() {
+	: >"$JAR"
+	cert_signin "$H"
+	expect_http 403 || return
+	expect_json .error.code FORBIDDEN || return
+	expect_match "$OUT" "not an administrator.*ADMIN_IDENTITY" "the refusal" || return
+	[ -z "$(header Set-Cookie)" ] || fail "a cookie was set: $(header Set-Cookie)" || return
+	con POST /console/signin-cert -d '{}'
+	expect_http 403 || return
+	expect_json .error.code NO_CLIENT_CERT
+}
+
+c_admin_certificate_signs_in() {
+	cert_signin "$ADMIN"
+	expect_http 200 || return
+	expect_json .identity "$ADMIN" || return
+	con GET /v1/enrollments
+	expect_http 200 || return
+	grep -q "\"event\":\"console_signin\",\"actor\":\"console:$ADMIN\"" \
+	    "${P_DIR[$P]}/state/audit.jsonl" ||
+	    fail "no console_signin line for $ADMIN in the journal"
+}
+
 c_failed_signins_rate_limited() {
 	local i
 	for ((i = 0; i < 6; i++)); do
@@ -238,4 +270,6 @@ run_case "the control-socket routes are refused through the console" c_control_r
 run_case "GET /v1/enrollments?prefix= filters by name" c_prefix_filter
 run_case "eca console sessions lists, --revoke ends a session" c_sessions_listed_and_revoked
 run_case "sign-out ends the session" c_signout
+run_case "a host's (non-admin) client certificate cannot sign in" c_non_admin_certificate_cannot_sign_in
+run_case "an ADMIN_IDENTITY client certificate signs in" c_admin_certificate_signs_in
 run_case "failed sign-ins are rate-limited per address (429)" c_failed_signins_rate_limited
