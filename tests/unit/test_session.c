@@ -32,8 +32,7 @@ link_at(struct eca_sessions *s, int64_t now, char *token)
 	struct eca_err err;
 	int64_t exp;
 
-	assert_int_equal(eca_link_new(s, "local:0", now, token, &exp, &err),
-	    0);
+	assert_int_equal(eca_link_new(s, "local:0", now, token, &exp, &err), 0);
 	assert_int_equal(exp, now + 300);
 	assert_int_equal(strlen(token), ECA_SECRET_HEX);
 }
@@ -67,9 +66,8 @@ test_a_link_signs_in_once(void **state)
 
 	(void)state;
 	link_at(s, T0, token);
-	assert_int_equal(eca_link_use(s, token, "127.0.0.1:5", T0 + 1, &si,
-			     &err),
-	    0);
+	assert_int_equal(
+	    eca_link_use(s, token, "127.0.0.1:5", T0 + 1, &si, &err), 0);
 	assert_string_equal(si.identity, "local:0");
 	assert_string_equal(si.source, "127.0.0.1:5");
 	assert_int_equal(strlen(si.id), ECA_SECRET_HEX);
@@ -108,8 +106,8 @@ test_sessions_end_idle_or_at_their_limit(void **state)
 	(void)state;
 	assert_int_equal(eca_session_open(s, "admin", "a", T0, &si, &err), 0);
 	assert_int_equal(eca_session_get(s, si.id, T0 + 1799, &got, &err), 0);
-	assert_int_equal(eca_session_get(s, si.id, T0 + 1799 + 1800, &got,
-			     &err),
+	assert_int_equal(
+	    eca_session_get(s, si.id, T0 + 1799 + 1800, &got, &err),
 	    ECA_ERR_UNAUTHENTICATED);
 	assert_non_null(strstr(err.msg, "idle"));
 	/* Used every 20 minutes: still ends after 12 hours. */
