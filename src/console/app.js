@@ -340,6 +340,47 @@ function historyRows(h) {
       el('td', {}, x.actor || '—'), el('td', {}, x.source || '—')));
 }
 
+// Ban, unban, remove: each after a confirmation of what changes.
+const ACTIONS = {
+  ban: {label: 'Ban', method: 'POST', path: '/ban', when: (r) => r.state !== 'BANNED',
+    lines: (r) => ['Ban ' + r.host + ': its record becomes BANNED ' +
+      '(its certificate is kept) and it cannot enroll, by itself or ' +
+      'automatically, until it is unbanned.',
+    'Peers refuse its channels once their roster has the change.']},
+  unban: {label: 'Unban', method: 'POST', path: '/unban',
+    when: (r) => r.state === 'BANNED',
+    lines: (r) => ['Unban ' + r.host + ': its record becomes REMOVED ' +
+      '(host ID kept); the host must enroll again.']},
+  remove: {label: 'Remove', method: 'DELETE', path: '',
+    when: (r) => r.state !== 'REMOVED' && r.state !== 'BANNED',
+    lines: (r) => ['Remove the enrollment of ' + r.host + ': its record ' +
+      'becomes REMOVED (host ID kept) and peers refuse it until it ' +
+      'enrolls again.']},
+};
+
+async function act(rec, key) {
+  const a = ACTIONS[key];
+  const title = a.label + ' ' + rec.host;
+  if (!await confirmDialog(title, a.lines(rec), a.label)) return;
+  try {
+    const r = await api(a.method, '/v1/enrollments/' +
+        encodeURIComponent(rec.host) + a.path, a.method === 'POST' ? {} :
+        undefined);
+    status(r.outcome + ': ' + rec.host, 'ok');
+  } catch (e) {
+    status(e.code + ': ' + e.message, 'error');
+  }
+  await hostPage(rec.host);
+}
+
+function actionButtons(rec) {
+  return el('div', {class: 'actions-bar'}, Object.keys(ACTIONS)
+      .filter((k) => ACTIONS[k].when(rec))
+      .map((k) => el('button', {type: 'button', id: 'action-' + k,
+        class: k === 'unban' ? '' : 'reject', onclick: () => act(rec, k)},
+      ACTIONS[k].label + '…')));
+}
+
 async function hostPage(name) {
   const path = '/v1/enrollments/' + encodeURIComponent(name);
   let rec;
@@ -362,6 +403,7 @@ async function hostPage(name) {
         id: 'host-state'}, rec.state), ' · role ', rec.role || '—',
       ' · method ', rec.method || '—', ' · host ID ',
       el('span', {class: 'mono'}, rec.host_id || '—')),
+      actionButtons(rec),
       el('h2', {}, 'Enrolled certificate'),
       certDetails('Enrolled certificate', rec.certificate),
       el('h2', {}, 'Waiting certificates'),
@@ -377,6 +419,100 @@ async function hostPage(name) {
               historyRows(hist.history)));
 }
 
+// ---- conflicts queue -------------------------------------------------
+
+async function bulk(verb, picked) {
+  const hosts = picked.map((p) => p.host);
+  if (verb === 'approve' && new Set(hosts).size !== hosts.length) {
+    status('Select at most one certificate per host to approve: the ' +
+        'approved one becomes the enrolled certificate.', 'error');
+    return;
+  }
+  const title = (verb === 'approve' ? 'Approve ' : 'Reject ') +
+      picked.length + ' certificate(s)';
+  const lines = picked.map((p) => p.host + ': ' + fpGroups(p.fingerprint));
+  lines.push(verb === 'approve' ?
+      'Each becomes its host\'s enrolled certificate.' :
+      'Each is dropped; the enrolled certificates stay.');
+  if (!await confirmDialog(title, lines, verb === 'approve' ? 'Approve' :
+      'Reject')) return;
+  const failures = [];
+  let done = 0;
+  for (const p of picked) {
+    try {
+      await api('POST', '/v1/enrollments/' + encodeURIComponent(p.host) +
+          '/' + verb, {fingerprint: p.fingerprint});
+      done++;
+    } catch (e) {
+      failures.push(p.host + ': ' + e.code + ': ' + e.message);
+    }
+  }
+  await conflicts(new URLSearchParams());
+  status((verb === 'approve' ? 'Approved ' : 'Rejected ') + done + ' of ' +
+      picked.length + '.' + (failures.length ? ' ' + failures.join('; ') : ''),
+  failures.length ? 'error' : 'ok');
+}
+
+async function conflicts(params) {
+  const q = new URLSearchParams({state: 'CONFLICT', limit: PAGE});
+  if (params.get('after')) q.set('after', params.get('after'));
+  let page;
+  const recs = [];
+  try {
+    page = await api('GET', '/v1/enrollments?' + q);
+    for (const r of page.enrollments)
+      recs.push(await api('GET', '/v1/enrollments/' +
+          encodeURIComponent(r.host)));
+  } catch (e) {
+    renderError('Conflicts', e);
+    return;
+  }
+  if (recs.length === 0) {
+    render('Conflicts', el('p', {class: 'empty'},
+        'No certificate is waiting for a decision.'));
+    return;
+  }
+  const rows = [];
+  let n = 0;
+  for (const r of recs) {
+    for (const c of r.candidates || []) {
+      const id = 'pick-' + n++;
+      rows.push(el('tr', {},
+          el('td', {}, el('input', {type: 'checkbox', id: id, class: 'pick',
+            'data-host': r.host, 'data-fingerprint': c.fingerprint})),
+          el('th', {scope: 'row'}, el('label', {for: id}, r.host)),
+          el('td', {class: 'mono fp'}, fpGroups(c.fingerprint)),
+          el('td', {}, c.subject),
+          el('td', {}, when(c.at)),
+          el('td', {class: 'mono'}, shortFp(r.certificate &&
+              r.certificate.fingerprint))));
+    }
+  }
+  const picked = () => [...document.querySelectorAll('input.pick:checked')]
+      .map((b) => ({host: b.dataset.host, fingerprint: b.dataset.fingerprint}));
+  const run = (verb) => {
+    const p = picked();
+    if (p.length === 0) status('Select the certificates first.', 'error');
+    else bulk(verb, p);
+  };
+  const nodes = [
+    el('div', {class: 'actions-bar'},
+        el('button', {type: 'button', id: 'bulk-approve', class: 'approve',
+          onclick: () => run('approve')}, 'Approve selected…'),
+        el('button', {type: 'button', id: 'bulk-reject', class: 'reject',
+          onclick: () => run('reject')}, 'Reject selected…')),
+    tableOf('Certificates waiting, by host',
+        ['Select', 'Host', 'SHA-256 fingerprint', 'Subject', 'First seen',
+          'Enrolled now'], rows),
+  ];
+  if (page.next) {
+    nodes.push(el('nav', {class: 'pager', 'aria-label': 'Pages'},
+        el('a', {href: '#/conflicts?after=' + encodeURIComponent(page.next)},
+            'Next page')));
+  }
+  render('Conflicts', ...nodes);
+}
+
 // ---- frame -----------------------------------------------------------
 
 async function route() {
@@ -385,7 +521,11 @@ async function route() {
   const params = new URLSearchParams(query || '');
   for (const a of document.querySelectorAll('nav a'))
     a.removeAttribute('aria-current');
-  if (path.startsWith('/host/')) {
+  if (path === '/conflicts') {
+    document.getElementById('nav-conflicts')
+        .setAttribute('aria-current', 'page');
+    await conflicts(params);
+  } else if (path.startsWith('/host/')) {
     await hostPage(decodeURIComponent(path.slice(6)));
   } else if (path === '/hosts') {
     document.getElementById('nav-hosts').setAttribute('aria-current', 'page');

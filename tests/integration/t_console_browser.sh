@@ -14,6 +14,7 @@ P=primary.browser.test
 A=a.browser.test
 B=b.browser.test
 C=c.browser.test
+D=d.browser.test
 CPORT=""
 BROWSER_DIR=$REPO/tests/browser
 
@@ -31,18 +32,20 @@ c_setup() {
 	CPORT=$(free_port) || return
 	start_primary "$P" "CONSOLE_LISTEN = 127.0.0.1:$CPORT" \
 	    "CONSOLE_LINK_MINUTES = 1" || return
-	for h in $A $B $C; do
+	for h in $A $B $C $D; do
 		make_host "$h" --server "$P" || return
 		host_eca "$h" enroll
 		expect_rc 0 || return
 	done
 	primary_eca "$P" ban $C
 	expect_rc 0 || return
-	# B's new certificate waits for a decision.
-	renew_host $B || return
-	host_eca $B enroll
-	expect_rc 5 || return
-	expect_db "SELECT state FROM enrollments WHERE host='$B'" CONFLICT
+	# B's and D's new certificates wait for a decision.
+	for h in $B $D; do
+		renew_host $h || return
+		host_eca $h enroll
+		expect_rc 5 || return
+		expect_db "SELECT state FROM enrollments WHERE host='$h'" CONFLICT || return
+	done
 }
 
 # Each line of the browser run becomes a case of this file.
@@ -69,11 +72,12 @@ browser_cases() {
 
 run_case "node, Chromium and playwright-core are there" c_tools
 [ "$IT_FAILED" = 0 ] || exit 1
-run_case "a primary with its console, three hosts, one in CONFLICT, one banned" c_setup
+run_case "a primary with its console, four hosts, two in CONFLICT, one banned" c_setup
 [ "$IT_FAILED" = 0 ] || exit 1
 browser_cases < <(
 	CONSOLE="https://127.0.0.1:$CPORT" ECA="$ECA" CONF="${P_CONF[$P]}" \
 	    DIGEST="sqlite3 -readonly -cmd '.timeout 5000' '${P_DIR[$P]}/state/registry.db' 'SELECT * FROM enrollments ORDER BY host; SELECT * FROM history;' | sha256sum" \
-	    CONFLICT_HOST=$B SHOTS="$BUILD/console-screenshots" \
+	    CONFLICT_HOST=$B BULK_HOST=$D BAN_HOST=$A \
+	    BAN_CONF="$(host_dir $A)/eca.conf" SHOTS="$BUILD/console-screenshots" \
 	    timeout -k 5 240 node "$BROWSER_DIR/console.mjs" 2>&1
 )
