@@ -513,6 +513,80 @@ async function conflicts(params) {
   render('Conflicts', ...nodes);
 }
 
+// ---- audit journal and configuration ------------------------------------
+
+async function verify() {
+  const box = document.getElementById('verify-result');
+  box.className = 'note';
+  box.textContent = 'Verifying…';
+  try {
+    const r = await api('GET', '/v1/audit/verify');
+    box.className = r.intact ? 'ok' : 'error';
+    box.textContent = r.intact ?
+        'Chain intact: ' + r.entries + ' entries in ' + r.path + '.' :
+        'Line ' + r.first_bad_line + ': ' + r.problem + ' (' + r.entries +
+        ' good entries before it; everything from that line on is ' +
+        'suspect).';
+  } catch (e) {
+    box.className = 'error';
+    box.textContent = e.code + ': ' + e.message;
+  }
+}
+
+async function audit(params) {
+  const q = new URLSearchParams({limit: PAGE});
+  if (params.get('before')) q.set('before', params.get('before'));
+  let page;
+  try {
+    page = await api('GET', '/v1/audit?' + q);
+  } catch (e) {
+    renderError('Audit journal', e);
+    return;
+  }
+  const nodes = [
+    el('div', {class: 'actions-bar'},
+        el('button', {type: 'button', id: 'verify', onclick: verify},
+            'Verify the chain')),
+    el('div', {id: 'verify-result', role: 'status', 'aria-live': 'polite'}),
+  ];
+  if (page.entries.length === 0) {
+    nodes.push(el('p', {class: 'empty'}, 'The journal has no entries yet.'));
+  } else {
+    nodes.push(tableOf('Journal entries, newest first',
+        ['Seq', 'Time', 'Event', 'Host', 'Actor', 'Fingerprint', 'Reason',
+          'From'],
+        page.entries.map((x) => el('tr', {},
+            el('td', {}, x.seq), el('td', {}, when(x.time)),
+            el('td', {}, x.event), el('td', {}, x.host || '—'),
+            el('td', {}, x.actor || '—'),
+            el('td', {class: 'mono'}, shortFp(x.fingerprint)),
+            el('td', {}, x.reason || '—'), el('td', {}, x.source || '—')))));
+  }
+  if (page.next) {
+    nodes.push(el('nav', {class: 'pager', 'aria-label': 'Pages'},
+        el('a', {href: '#/audit?before=' + page.next, id: 'page-next'},
+            'Older entries')));
+  }
+  render('Audit journal', ...nodes);
+}
+
+async function config() {
+  let r;
+  try {
+    r = await api('GET', '/v1/config');
+  } catch (e) {
+    renderError('Configuration', e);
+    return;
+  }
+  render('Configuration',
+      el('p', {}, 'The settings in effect on ' + r.primary + ' (defaults ' +
+          'filled in; passwords left out). Change them in eca.conf.'),
+      tableOf('Effective settings', ['Key', 'Value'],
+          r.settings.map((x) => el('tr', {},
+              el('th', {scope: 'row', class: 'mono'}, x.key),
+              el('td', {class: 'mono fp'}, x.value)))));
+}
+
 // ---- frame -----------------------------------------------------------
 
 async function route() {
@@ -521,9 +595,15 @@ async function route() {
   const params = new URLSearchParams(query || '');
   for (const a of document.querySelectorAll('nav a'))
     a.removeAttribute('aria-current');
-  if (path === '/conflicts') {
-    document.getElementById('nav-conflicts')
-        .setAttribute('aria-current', 'page');
+  const nav = {'/conflicts': 'nav-conflicts', '/audit': 'nav-audit',
+    '/config': 'nav-config'};
+  if (nav[path])
+    document.getElementById(nav[path]).setAttribute('aria-current', 'page');
+  if (path === '/audit') {
+    await audit(params);
+  } else if (path === '/config') {
+    await config();
+  } else if (path === '/conflicts') {
     await conflicts(params);
   } else if (path.startsWith('/host/')) {
     await hostPage(decodeURIComponent(path.slice(6)));

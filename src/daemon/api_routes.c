@@ -37,6 +37,11 @@ const struct api_route api_routes[] = {
 	api_h_map_add},
     {EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN, 0, API_COUNT_NONE,
 	api_h_map_remove},
+    /* What the primary reports about itself (api_report.c). */
+    {EVHTTP_REQ_GET, "/v1/audit", API_ADMIN, 0, API_COUNT_NONE, api_h_audit},
+    {EVHTTP_REQ_GET, "/v1/audit/verify", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_audit_verify},
+    {EVHTTP_REQ_GET, "/v1/config", API_ADMIN, 0, API_COUNT_NONE, api_h_config},
     /* The web console's sign-in links and sessions (api_console.c). */
     {EVHTTP_REQ_POST, "/v1/console/links", API_CONTROL, 0, API_COUNT_NONE,
 	api_h_console_link},

@@ -10,7 +10,7 @@
 // CHROMIUM (default /usr/bin/chromium).  The pages' CSP forbids eval, so
 // the cases wait with selectors and locators, never page.waitForFunction.
 import {execFileSync} from 'node:child_process';
-import {mkdirSync} from 'node:fs';
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {chromium} from 'playwright-core';
 
 const env = process.env;
@@ -235,7 +235,8 @@ async function main() {
         const p = await signedIn();
         const list = JSON.parse(eca('--json', 'list')).enrollments;
         const pages = ['/#/', '/#/hosts', '/#/hosts?state=ENROLLED',
-          '/#/hosts?prefix=zz', '/#/host/unknown.example'];
+          '/#/hosts?prefix=zz', '/#/host/unknown.example', '/#/conflicts',
+          '/#/audit', '/#/config'];
         for (const r of list) pages.push('/#/host/' + r.host);
         for (const u of pages) {
           await p.goto(BASE + u);
@@ -253,6 +254,41 @@ async function main() {
         check(none !== null, 'no page text');
         await p.context().close();
       });
+
+  await run('audit verify reports intact, then the edited line', async () => {
+    await page.goto(BASE + '/#/audit');
+    await page.waitForSelector('tbody tr');
+    await page.click('#verify');
+    await page.locator('#verify-result.ok', {hasText: 'Chain intact'})
+        .waitFor();
+    await shot(page, 'audit-intact');
+    const orig = readFileSync(env.AUDIT, 'utf8');
+    const lines = orig.split('\n');
+    lines[1] = lines[1].replace('"event":"', '"event":"x');
+    writeFileSync(env.AUDIT, lines.join('\n'));
+    try {
+      await page.click('#verify');
+      const bad = page.locator('#verify-result.error');
+      await bad.waitFor();
+      const msg = await bad.textContent();
+      check(/^Line 2: edited/.test(msg), 'the verification says ' + msg);
+      await shot(page, 'audit-edited');
+    } finally {
+      writeFileSync(env.AUDIT, orig);
+    }
+  });
+
+  await run('the configuration page shows the effective settings', async () => {
+    await page.goto(BASE + '/#/config');
+    await page.waitForSelector('tbody tr');
+    const rows = await page.$$eval('tbody tr', (t) => t.map((r) =>
+      r.children[0].textContent + ' = ' + r.children[1].textContent));
+    const port = new URL(BASE).port;
+    check(rows.includes('CONSOLE_LISTEN = 127.0.0.1:' + port),
+        'no CONSOLE_LISTEN row: ' + rows.slice(0, 5).join('; '));
+    check(rows.includes('ROLE = primary'), 'no ROLE row');
+    await shot(page, 'config');
+  });
 
   await run('readable on a 390-px-wide phone', async () => {
     const p = await signedIn(390, 844);

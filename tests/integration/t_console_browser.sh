@@ -78,6 +78,7 @@ browser_cases < <(
 	CONSOLE="https://127.0.0.1:$CPORT" ECA="$ECA" CONF="${P_CONF[$P]}" \
 	    DIGEST="sqlite3 -readonly -cmd '.timeout 5000' '${P_DIR[$P]}/state/registry.db' 'SELECT * FROM enrollments ORDER BY host; SELECT * FROM history;' | sha256sum" \
 	    CONFLICT_HOST=$B BULK_HOST=$D BAN_HOST=$A \
-	    BAN_CONF="$(host_dir $A)/eca.conf" SHOTS="$BUILD/console-screenshots" \
+	    BAN_CONF="$(host_dir $A)/eca.conf" \
+	    AUDIT="${P_DIR[$P]}/state/audit.jsonl" SHOTS="$BUILD/console-screenshots" \
 	    timeout -k 5 240 node "$BROWSER_DIR/console.mjs" 2>&1
 )

@@ -37,6 +37,9 @@ STUB(api_h_unban)
 STUB(api_h_maps)
 STUB(api_h_map_add)
 STUB(api_h_map_remove)
+STUB(api_h_audit)
+STUB(api_h_audit_verify)
+STUB(api_h_config)
 STUB(api_h_console_link)
 STUB(api_h_console_sessions)
 STUB(api_h_console_revoke)
@@ -209,6 +212,9 @@ test_each_route_has_the_level_docs_api_md_gives(void **state)
 	    {EVHTTP_REQ_GET, "/v1/mappings", API_ADMIN},
 	    {EVHTTP_REQ_POST, "/v1/mappings", API_ADMIN},
 	    {EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN},
+	    {EVHTTP_REQ_GET, "/v1/audit", API_ADMIN},
+	    {EVHTTP_REQ_GET, "/v1/audit/verify", API_ADMIN},
+	    {EVHTTP_REQ_GET, "/v1/config", API_ADMIN},
 	    {EVHTTP_REQ_POST, "/v1/console/links", API_CONTROL},
 	    {EVHTTP_REQ_GET, "/v1/console/sessions", API_CONTROL},
 	    {EVHTTP_REQ_POST, "/v1/console/sessions/revoke", API_CONTROL},
