@@ -6,9 +6,6 @@
 'use strict';
 
 const PAGE = 50;             // hosts per page
-const COUNT_PAGE = 1000;     // records per request when counting
-const COUNT_MAX_PAGES = 200; // the dashboard counts at most this many pages
-const DAY = 86400 * 1000;
 let csrf = '';
 
 class ApiError extends Error {
@@ -105,33 +102,6 @@ function tableOf(caption, headers, rows) {
 
 // ---- dashboard -------------------------------------------------------
 
-async function countAll() {
-  const c = {total: 0, waiting: 0, expiring: 0, pages: 0, partial: false,
-    byState: {ENROLLED: 0, CONFLICT: 0, REMOVED: 0, BANNED: 0, REVOKED: 0}};
-  const soon = Date.now() + 30 * DAY;
-  let after = null;
-  do {
-    const q = 'limit=' + COUNT_PAGE +
-        (after ? '&after=' + encodeURIComponent(after) : '');
-    const page = await api('GET', '/v1/enrollments?' + q);
-    for (const r of page.enrollments) {
-      c.total++;
-      c.byState[r.state] = (c.byState[r.state] || 0) + 1;
-      if (r.state === 'CONFLICT') c.waiting += r.candidate_count || 0;
-      if (r.state === 'ENROLLED' && r.certificate &&
-          Date.parse(r.certificate.not_after) < soon)
-        c.expiring++;
-    }
-    after = page.next;
-    c.pages++;
-    if (after && c.pages >= COUNT_MAX_PAGES) {
-      c.partial = true;
-      break;
-    }
-  } while (after);
-  return c;
-}
-
 function card(label, value, key, href) {
   const v = el('span', {class: 'value', 'data-count': key}, value);
   return el('li', {class: 'card'},
@@ -142,15 +112,13 @@ function card(label, value, key, href) {
 async function dashboard() {
   render('Dashboard', el('p', {}, 'Counting…'));
   let c;
-  let roster = null;
   try {
-    c = await countAll();
-    roster = await api('GET', '/v1/roster?limit=1');
+    c = await api('GET', '/v1/summary');
   } catch (e) {
     renderError('Dashboard', e);
     return;
   }
-  const s = c.byState;
+  const s = c.states;
   const cards = el('ul', {class: 'cards', 'aria-label': 'Hosts by state'},
       card('Hosts', c.total, 'TOTAL', '#/hosts'),
       card('Enrolled', s.ENROLLED, 'ENROLLED', '#/hosts?state=ENROLLED'),
@@ -161,15 +129,12 @@ async function dashboard() {
       card('Revoked', s.REVOKED, 'REVOKED', '#/hosts?state=REVOKED'),
       card('Banned', s.BANNED, 'BANNED', '#/hosts?state=BANNED'),
       card('Removed', s.REMOVED, 'REMOVED', '#/hosts?state=REMOVED'),
-      card('Roster version', roster ? roster.version : '—', 'VERSION'));
+      card('Roster version', c.version, 'VERSION'));
   const nodes = [cards];
   if (c.total === 0)
     nodes.push(el('p', {class: 'empty'},
         'No host has enrolled with this primary yet. Hosts enroll with ' +
         '`eca enroll`; they appear here when they do.'));
-  if (c.partial)
-    nodes.push(el('p', {class: 'note'}, 'Counted the first ' + c.total +
-        ' records only.'));
   render('Dashboard', ...nodes);
 }
 

@@ -4,13 +4,14 @@
  * (the web console's audit and configuration pages): the audit journal's
  * entries, newest first, and its verification (GET /v1/audit,
  * GET /v1/audit/verify), and the effective configuration without secrets
- * (GET /v1/config).  Read-only: the journal is read from its file as
- * `eca audit` reads it.
+ * (GET /v1/config), and the registry's counts (GET /v1/summary).
+ * Read-only: the journal is read from its file as `eca audit` reads it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -21,6 +22,42 @@
 
 #define AUDIT_PAGE_DEFAULT 50
 #define AUDIT_PAGE_MAX 1000
+#define SUMMARY_PAGE 1000	  /* records read at a time */
+#define EXPIRING_SEC (30 * 86400) /* "expiring" on the dashboard */
+
+/*
+ * GET /v1/summary: {"total", "states": {STATE: N}, "waiting", "expiring",
+ * "version"}: the console's dashboard.
+ */
+void
+api_h_summary(struct api_call *c)
+{
+	struct eca_store_counts sm;
+	struct eca_err e;
+	int64_t version = 0;
+	json_t *states;
+	int r, s;
+
+	eca_err_clear(&e);
+	if ((r = eca_store_counts(c->w->rd, c->d->cfg->client_name,
+		 (int64_t)time(NULL) + EXPIRING_SEC, &sm, &e)) != 0 ||
+	    (r = eca_store_version(c->w->rd, &version, &e)) != 0) {
+		api_reply_error(c, r, "%s", e.msg);
+		return;
+	}
+	if ((states = json_object()) == NULL) {
+		api_reply_error(c, ECA_ERR_NOMEM, "out of memory");
+		return;
+	}
+	for (s = 0; s <= ECA_STATE_REVOKED; s++)
+		json_object_set_new(states, eca_state_name((enum eca_state)s),
+		    json_integer(sm.states[s]));
+	api_reply_json(c, 200,
+	    json_pack("{s:I, s:o, s:I, s:I, s:I}", "total",
+		(json_int_t)sm.total, "states", states, "waiting",
+		(json_int_t)sm.waiting, "expiring", (json_int_t)sm.expiring,
+		"version", (json_int_t)version));
+}
 
 /* ?limit=N&before=SEQ: 0, or -1 (replied). */
 static int
@@ -130,9 +167,8 @@ api_h_audit_verify(struct api_call *c)
 	}
 	api_reply_json(c, 200,
 	    json_pack("{s:s, s:I, s:b, s:I, s:s}", "path", path, "entries",
-		(json_int_t)rep.entries, "intact", rep.intact,
-		"first_bad_line", (json_int_t)rep.first_bad_line, "problem",
-		rep.problem));
+		(json_int_t)rep.entries, "intact", rep.intact, "first_bad_line",
+		(json_int_t)rep.first_bad_line, "problem", rep.problem));
 }
 
 /*

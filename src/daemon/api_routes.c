@@ -42,6 +42,8 @@ const struct api_route api_routes[] = {
     {EVHTTP_REQ_GET, "/v1/audit/verify", API_ADMIN, 0, API_COUNT_NONE,
 	api_h_audit_verify},
     {EVHTTP_REQ_GET, "/v1/config", API_ADMIN, 0, API_COUNT_NONE, api_h_config},
+    {EVHTTP_REQ_GET, "/v1/summary", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_summary},
     /* The web console's sign-in links and sessions (api_console.c). */
     {EVHTTP_REQ_POST, "/v1/console/links", API_CONTROL, 0, API_COUNT_NONE,
 	api_h_console_link},

@@ -6,6 +6,7 @@
  */
 #include "store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -318,6 +319,50 @@ eca_store_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 		 err)) != 0)
 		return r;
 	return st->ops->version(st, out, err);
+}
+
+/* One record into the counts. */
+static void
+count_one(struct eca_store_counts *c, const struct eca_enrollment *rec,
+    int64_t soon)
+{
+	c->total++;
+	if ((unsigned)rec->state <= ECA_STATE_REVOKED)
+		c->states[rec->state]++;
+	if (rec->state == ECA_STATE_CONFLICT)
+		c->waiting += rec->ncandidates;
+	if (rec->state == ECA_STATE_ENROLLED && rec->cert.not_after < soon)
+		c->expiring++;
+}
+
+int
+eca_store_counts(struct eca_store *st, const char *primary, int64_t soon,
+    struct eca_store_counts *out, struct eca_err *err)
+{
+	struct eca_enrollment *recs = NULL;
+	char after[ECA_HOST_MAX] = "";
+	size_t n, i;
+	int r;
+
+	if ((r = check_call(st, 0, "eca_store_counts",
+		 primary != NULL && out != NULL, primary, NULL, err)) != 0)
+		return r;
+	memset(out, 0, sizeof(*out));
+	if (st->ops->counts != NULL)
+		return st->ops->counts(st, primary, soon, out, err);
+	/* A backend without its own: every record, a page at a time. */
+	do {
+		if ((r = st->ops->list(st, primary, -1, after[0] ? after : NULL,
+			 1000, &recs, &n, err)) != 0)
+			return r;
+		for (i = 0; i < n; i++)
+			count_one(out, &recs[i], soon);
+		if (n > 0)
+			snprintf(after, sizeof(after), "%s", recs[n - 1].host);
+		free(recs);
+		recs = NULL;
+	} while (n == 1000);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -146,6 +146,18 @@ int eca_store_version(struct eca_store *st, int64_t *out,
     struct eca_err *err) ECA_WUR;
 
 /*
+ * The registry's counts for a dashboard: records per state, certificates
+ * waiting (all candidates), ENROLLED records whose certificate ends
+ * before soon (seconds since the epoch).
+ */
+struct eca_store_counts {
+	long long states[ECA_STATE_REVOKED + 1];
+	long long total, waiting, expiring;
+};
+int eca_store_counts(struct eca_store *st, const char *primary, int64_t soon,
+    struct eca_store_counts *out, struct eca_err *err) ECA_WUR;
+
+/*
  * A certificate waiting for an administrator's decision (CONFLICT).
  * Each distinct certificate (by leaf fingerprint) a host presented is
  * kept, at most ECA_CANDIDATES_MAX per host, so that approval enrolls

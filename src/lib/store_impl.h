@@ -58,6 +58,9 @@ struct eca_store_ops {
 	    size_t limit, struct eca_change **out, size_t *n,
 	    struct eca_err *err);
 	int (*version)(struct eca_store *st, int64_t *out, struct eca_err *err);
+	/* May be NULL: eca_store_counts then reads the records (list). */
+	int (*counts)(struct eca_store *st, const char *primary, int64_t soon,
+	    struct eca_store_counts *out, struct eca_err *err);
 	int (*candidates)(struct eca_store *st, const char *primary,
 	    const char *host, struct eca_candidate **out, size_t *n,
 	    struct eca_err *err);

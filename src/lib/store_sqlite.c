@@ -625,6 +625,7 @@ const struct eca_store_ops eca_store_sqlite_ops = {
     .history = eca_sqlite_history,
     .changes = eca_sqlite_changes,
     .version = eca_sqlite_version,
+    .counts = eca_sqlite_counts,
     .candidates = eca_sqlite_candidates,
     .candidate_put = eca_sqlite_candidate_put,
     .candidate_del = eca_sqlite_candidate_del,

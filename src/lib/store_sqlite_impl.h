@@ -38,6 +38,7 @@ enum stmt_id {
 	S_HISTORY,
 	S_CHANGES,
 	S_VERSION,
+	S_COUNTS,
 	S_CANDIDATES,
 	S_CANDIDATE_PUT,
 	S_CANDIDATE_DEL,
@@ -199,6 +200,8 @@ int eca_sqlite_next_version(struct eca_store *st, int64_t *out,
     struct eca_err *err);
 int eca_sqlite_add_history(struct eca_store *st,
     const struct eca_history_entry *h, struct eca_err *err);
+int eca_sqlite_counts(struct eca_store *st, const char *primary, int64_t soon,
+    struct eca_store_counts *out, struct eca_err *err);
 int eca_sqlite_list(struct eca_store *st, const char *primary, int state,
     const char *after_host, size_t limit, struct eca_enrollment **out,
     size_t *n, struct eca_err *err);

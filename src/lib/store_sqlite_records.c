@@ -208,6 +208,41 @@ eca_sqlite_add_history(struct eca_store *st, const struct eca_history_entry *h,
 }
 
 int
+eca_sqlite_counts(struct eca_store *st, const char *primary, int64_t soon,
+    struct eca_store_counts *out, struct eca_err *err)
+{
+	struct sqlite_store *s = sqlite_impl(st);
+	sqlite3_stmt *stmt = NULL;
+	const char *state;
+	int r, rc = SQLITE_OK, i;
+	long long n;
+
+	if ((r = eca_sqlite_stmt(s, S_COUNTS, &stmt, err)) != 0)
+		return r;
+	eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
+	eca_sqlite_bind_i64(stmt, 1, soon, &rc);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		state = (const char *)sqlite3_column_text(stmt, 0);
+		n = sqlite3_column_int64(stmt, 1);
+		out->total += n;
+		for (i = 0; i <= ECA_STATE_REVOKED; i++)
+			if (state != NULL &&
+			    strcmp(state, eca_store_state_names[i]) == 0)
+				out->states[i] = n;
+		if (state != NULL && strcmp(state, "CONFLICT") == 0)
+			out->waiting = sqlite3_column_int64(stmt, 2);
+		if (state != NULL && strcmp(state, "ENROLLED") == 0)
+			out->expiring = sqlite3_column_int64(stmt, 3);
+		rc = SQLITE_OK;
+	}
+	r = rc == SQLITE_DONE ?
+	    0 :
+	    eca_sqlite_error(s, rc, "cannot count the enrollments", err);
+	eca_sqlite_done(stmt);
+	return r;
+}
+
+int
 eca_sqlite_list(struct eca_store *st, const char *primary, int state,
     const char *after_host, size_t limit, struct eca_enrollment **out,
     size_t *n, struct eca_err *err)

@@ -94,6 +94,15 @@ static const char SQL_CHANGES[] =
 
 static const char SQL_VERSION[] = "SELECT value FROM meta WHERE key = ?1";
 
+/* Per state: records, candidates waiting, certificates ending before ?2. */
+static const char SQL_COUNTS[] =
+    "SELECT state, count(*),"
+    " (SELECT count(*) FROM candidates c WHERE c.primary_name = ?1 AND"
+    "  c.host IN (SELECT host FROM enrollments x WHERE x.primary_name = ?1"
+    "  AND x.state = e.state)),"
+    " sum(not_after < ?2)"
+    " FROM enrollments e WHERE primary_name = ?1 GROUP BY state";
+
 #define CANDIDATE_COLUMNS                                                      \
 	"fingerprint, spki_fingerprint, subject, issuer, serial,"              \
 	" not_before, not_after, key_desc, sig_alg, cn, san,"                  \
@@ -162,6 +171,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_HISTORY] = SQL_HISTORY,
     [S_CHANGES] = SQL_CHANGES,
     [S_VERSION] = SQL_VERSION,
+    [S_COUNTS] = SQL_COUNTS,
     [S_CANDIDATES] = SQL_CANDIDATES,
     [S_CANDIDATE_PUT] = SQL_CANDIDATE_PUT,
     [S_CANDIDATE_DEL] = SQL_CANDIDATE_DEL,

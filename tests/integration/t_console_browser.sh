@@ -48,6 +48,23 @@ c_setup() {
 	done
 }
 
+# 10,000 more ENROLLED records, bulk00000 ... bulk09999, copies of A's
+# (inserted with the primary stopped; only listed, never judged).
+c_ten_thousand_hosts() {
+	local db=${P_DIR[$P]}/state/registry.db cols sel
+	stop_primary "$P"
+	cols=$(sqlite3 "$db" "SELECT group_concat(name, ',') FROM pragma_table_info('enrollments')") || return
+	sel=$(printf '%s' "$cols" | sed -e "s/\bhost_id\b/printf('00000000-0000-4000-8000-%012d', n)/" \
+	    -e "s/\bhost\b/printf('bulk%05d.browser.test', n)/")
+	sqlite3 "$db" "WITH RECURSIVE c(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM c WHERE n < 9999)
+	    INSERT INTO enrollments ($cols) SELECT $sel FROM enrollments, c WHERE host = '$A';" || {
+		fail "cannot insert the 10,000 records"
+		return
+	}
+	expect_db "SELECT count(*) FROM enrollments" 10004 || return
+	start_primary "$P"
+}
+
 # Each line of the browser run becomes a case of this file.
 browser_cases() {
 	local line name n=0
@@ -73,6 +90,8 @@ browser_cases() {
 run_case "node, Chromium and playwright-core are there" c_tools
 [ "$IT_FAILED" = 0 ] || exit 1
 run_case "a primary with its console, four hosts, two in CONFLICT, one banned" c_setup
+[ "$IT_FAILED" = 0 ] || exit 1
+run_case "10,000 more enrolled hosts in the registry" c_ten_thousand_hosts
 [ "$IT_FAILED" = 0 ] || exit 1
 browser_cases < <(
 	CONSOLE="https://127.0.0.1:$CPORT" ECA="$ECA" CONF="${P_CONF[$P]}" \

@@ -40,6 +40,7 @@ STUB(api_h_map_remove)
 STUB(api_h_audit)
 STUB(api_h_audit_verify)
 STUB(api_h_config)
+STUB(api_h_summary)
 STUB(api_h_console_link)
 STUB(api_h_console_sessions)
 STUB(api_h_console_revoke)
@@ -215,6 +216,7 @@ test_each_route_has_the_level_docs_api_md_gives(void **state)
 	    {EVHTTP_REQ_GET, "/v1/audit", API_ADMIN},
 	    {EVHTTP_REQ_GET, "/v1/audit/verify", API_ADMIN},
 	    {EVHTTP_REQ_GET, "/v1/config", API_ADMIN},
+	    {EVHTTP_REQ_GET, "/v1/summary", API_ADMIN},
 	    {EVHTTP_REQ_POST, "/v1/console/links", API_CONTROL},
 	    {EVHTTP_REQ_GET, "/v1/console/sessions", API_CONTROL},
 	    {EVHTTP_REQ_POST, "/v1/console/sessions/revoke", API_CONTROL},
