@@ -112,11 +112,18 @@ function card(label, value, key, href) {
 async function dashboard() {
   render('Dashboard', el('p', {}, 'Counting…'));
   let c;
+  let health;
+  let stats;
   try {
     c = await api('GET', '/v1/summary');
+    stats = await api('GET', '/v1/stats');
+    health = await api('GET', '/v1/health');
   } catch (e) {
-    renderError('Dashboard', e);
-    return;
+    if (e.status !== 503 || !c || !stats) {
+      renderError('Dashboard', e);
+      return;
+    }
+    health = null; // critical: shown by the health page of the API
   }
   const s = c.states;
   const cards = el('ul', {class: 'cards', 'aria-label': 'Hosts by state'},
@@ -131,6 +138,23 @@ async function dashboard() {
       card('Removed', s.REMOVED, 'REMOVED', '#/hosts?state=REMOVED'),
       card('Roster version', c.version, 'VERSION'));
   const nodes = [cards];
+  nodes.push(el('h2', {}, 'Storm control since start'),
+      el('ul', {class: 'cards', 'aria-label': 'Storm control counters'},
+          card('Busy answers (429)', stats.busy_replies, 'BUSY'),
+          card('Refusals', stats.refusals, 'REFUSALS'),
+          card('Open connections', stats.open_connections, 'OPEN'),
+          card('Writes pending', stats.writer_pending, 'PENDING')));
+  if (health) {
+    nodes.push(tableOf('Health (CRL freshness per CA in the crl check)',
+        ['Check', 'Status', 'Detail'], health.checks.map((k) =>
+          el('tr', {}, el('th', {scope: 'row'}, k.name),
+              el('td', {class: 'health-' + k.status}, k.status),
+              el('td', {}, k.detail || '—')))));
+  } else {
+    nodes.push(el('p', {class: 'error', role: 'alert'},
+        'The primary reports a critical health check (GET /v1/health, ' +
+        '`eca health`).'));
+  }
   if (c.total === 0)
     nodes.push(el('p', {class: 'empty'},
         'No host has enrolled with this primary yet. Hosts enroll with ' +

@@ -122,6 +122,8 @@ async function main() {
       check(Number(got) === v, `${k}: the dashboard says ${got}, eca list ${v}`);
     }
     check(want.CONFLICT >= 1 && want.ENROLLED >= 1, 'too few hosts to compare');
+    const checks = await page.$$eval('caption', (c) => c.map((x) => x.textContent));
+    check(checks.some((t) => t.startsWith('Health')), 'no health table');
     await shot(page, 'dashboard');
   });
 
