@@ -94,6 +94,12 @@ struct ecad_snap {
 	 */
 	SSL_CTX *peer_ctx;
 	struct eca_host *host;
+	/*
+	 * The web console's server context (console.c): its own certificate
+	 * (CONSOLE_CERT_PATH) with cred's trust store; NULL: ctx serves it.
+	 */
+	struct eca_cred *console_cred;
+	SSL_CTX *console_ctx;
 };
 
 /* Counters shown by GET /v1/stats. */

@@ -277,9 +277,8 @@ server_console_cb(struct evhttp_request *req, void *arg)
 }
 
 static struct bufferevent *
-server_bevcb(struct event_base *base, void *arg)
+tls_bev(struct event_base *base, struct ecad_worker *w, int console)
 {
-	struct ecad_worker *w = arg;
 	struct ecad *d = w->d;
 	struct ecad_conn *cn = NULL, *c;
 	struct bufferevent *bev = NULL;
@@ -292,7 +291,9 @@ server_bevcb(struct event_base *base, void *arg)
 	if ((cn->timer = evtimer_new(base, conn_timer_cb, cn)) == NULL)
 		goto fail;
 	pthread_mutex_lock(&d->snap_lock);
-	ssl = SSL_new(d->snap->ctx);
+	ssl = SSL_new(console && d->snap->console_ctx != NULL ?
+		d->snap->console_ctx :
+		d->snap->ctx);
 	pthread_mutex_unlock(&d->snap_lock);
 	if (ssl == NULL)
 		goto fail;
@@ -346,6 +347,19 @@ fail:
 	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 }
 
+static struct bufferevent *
+server_bevcb(struct event_base *base, void *arg)
+{
+	return tls_bev(base, arg, 0);
+}
+
+/* The console's connections: its own certificate when it has one. */
+static struct bufferevent *
+console_bevcb(struct event_base *base, void *arg)
+{
+	return tls_bev(base, arg, 1);
+}
+
 /* evhttp's bounds on reading a request, for the API and the console. */
 static void
 http_bounds(struct ecad *d, struct evhttp *http)
@@ -370,7 +384,7 @@ server_console_attach(struct ecad_worker *w, struct eca_err *err)
 	if ((w->con_http = evhttp_new(w->base)) == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "cannot create the console's server");
-	evhttp_set_bevcb(w->con_http, server_bevcb, w);
+	evhttp_set_bevcb(w->con_http, console_bevcb, w);
 	evhttp_set_gencb(w->con_http, server_console_cb, w);
 	http_bounds(d, w->con_http);
 	for (i = 0; i < d->con_nfds; i++) {

@@ -107,6 +107,8 @@ struct eca_config {
 	int console_link_minutes;	    /* CONSOLE_LINK_MINUTES */
 	int console_idle_minutes;	    /* CONSOLE_IDLE_MINUTES */
 	int console_session_hours;	    /* CONSOLE_SESSION_HOURS */
+	char *console_cert_path; /* CONSOLE_CERT_PATH (NULL: ECA_CERT_PATH) */
+	char *console_key_path;	 /* CONSOLE_PRIVATE_KEY_PATH */
 
 	/* Daemon. */
 	char *user;	 /* USER to drop to, started as root */

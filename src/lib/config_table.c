@@ -144,6 +144,10 @@ const struct keyword eca_config_keywords[] = {
 	{ .name = "CONSOLE_SESSION_HOURS", .type = KW_INT,
 	    .off = OFF(console_session_hours), .min = 1, .max = 168,
 	    .def = "12" },
+	{ .name = "CONSOLE_CERT_PATH", .type = KW_STRING,
+	    .off = OFF(console_cert_path) },
+	{ .name = "CONSOLE_PRIVATE_KEY_PATH", .type = KW_STRING,
+	    .off = OFF(console_key_path) },
 
 	/* Every host: how ecad runs. */
 	{ .name = "USER", .type = KW_STRING,

@@ -244,6 +244,29 @@ c_admin_certificate_signs_in() {
 	    fail "no console_signin line for $ADMIN in the journal"
 }
 
+c_own_certificate() {
+	local port d
+	port=$(free_port) || return
+	d=$T/console-cert
+	mkdir -p "$d"
+	"$MKCA" leaf "$CA" console.console.test --out "$d/leaf" >/dev/null ||
+	    { fail "cannot make the console's certificate"; return; }
+	start_primary own.console.test "CONSOLE_LISTEN = 127.0.0.1:$port" \
+	    "CONSOLE_CERT_PATH = $d/leaf.pem" \
+	    "CONSOLE_PRIVATE_KEY_PATH = $d/leaf.key" || return
+	run_cmd curl -sS --max-time 15 -o /dev/null -w '%{http_code}' \
+	    --cacert "$CA/trust.pem" \
+	    --resolve "console.console.test:$port:127.0.0.1" \
+	    "https://console.console.test:$port/"
+	expect_eq "$OUT" 200 "GET / by the console's own name" || return
+	# Not the primary's certificate: its name does not match.
+	run_cmd curl -sS --max-time 15 -o /dev/null --cacert "$CA/trust.pem" \
+	    --resolve "own.console.test:$port:127.0.0.1" \
+	    "https://own.console.test:$port/"
+	expect_eq "$RC" 60 "curl's exit by the primary's name" || return
+	stop_primary own.console.test
+}
+
 c_failed_signins_rate_limited() {
 	local i
 	for ((i = 0; i < 6; i++)); do
@@ -272,4 +295,5 @@ run_case "eca console sessions lists, --revoke ends a session" c_sessions_listed
 run_case "sign-out ends the session" c_signout
 run_case "a host's (non-admin) client certificate cannot sign in" c_non_admin_certificate_cannot_sign_in
 run_case "an ADMIN_IDENTITY client certificate signs in" c_admin_certificate_signs_in
+run_case "CONSOLE_CERT_PATH: the console presents its own certificate" c_own_certificate
 run_case "failed sign-ins are rate-limited per address (429)" c_failed_signins_rate_limited

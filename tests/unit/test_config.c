@@ -969,6 +969,8 @@ assert_config_equal(const struct eca_config *a, const struct eca_config *b)
 	assert_int_equal(a->console_link_minutes, b->console_link_minutes);
 	assert_int_equal(a->console_idle_minutes, b->console_idle_minutes);
 	assert_int_equal(a->console_session_hours, b->console_session_hours);
+	assert_str_eq_or_null(a->console_cert_path, b->console_cert_path);
+	assert_str_eq_or_null(a->console_key_path, b->console_key_path);
 	assert_int_equal(a->nat_client, b->nat_client);
 	assert_str_eq_or_null(a->state_dir, b->state_dir);
 	assert_str_eq_or_null(a->cert_path, b->cert_path);
@@ -1056,6 +1058,9 @@ test_console_keys(void **state)
 	    "CONSOLE_LINK_MINUTES");
 	assert_refused(HOST "CONSOLE_SESSION_HOURS = 169\n", 2,
 	    "CONSOLE_SESSION_HOURS");
+	assert_refused(HOST "CONSOLE_CERT_PATH = /c.pem\n", 0,
+	    "CONSOLE_CERT_PATH and CONSOLE_PRIVATE_KEY_PATH must be set "
+	    "together");
 	assert_int_equal(load_text(HOST, &cfg, &err), 0);
 	assert_string_equal(cfg->console_listen.host, "127.0.0.1");
 	assert_string_equal(cfg->console_listen.port, ECA_DEFAULT_CONSOLE_PORT);
@@ -1072,7 +1077,9 @@ test_console_keys(void **state)
 	eca_config_free(cfg);
 	assert_round_trip(HOST "CONSOLE_LISTEN = NO\n");
 	assert_round_trip(HOST "CONSOLE_LISTEN = [::1]:8444\n"
-			       "CONSOLE_LINK_MINUTES = 1\n");
+			       "CONSOLE_LINK_MINUTES = 1\n"
+			       "CONSOLE_CERT_PATH = /c.pem\n"
+			       "CONSOLE_PRIVATE_KEY_PATH = /c.key\n");
 }
 
 static void
