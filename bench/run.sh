@@ -163,6 +163,8 @@ ECA_CRL_CHECK = DISABLE
 WORKERS = $NPROC
 # All benchmark traffic comes from 127.0.0.1: lift the per-source cap.
 MAX_CONNECTIONS_PER_SOURCE = 100000
+# The API is measured, not the web console (and its port may be taken).
+CONSOLE_LISTEN = NO
 EOF
 }
 

@@ -178,6 +178,12 @@ if ! port_free "$PORT"; then
 	PORT=$(free_port)
 	echo "$prog: port $PORT_WANTED is taken; using $PORT"
 fi
+# The primary's web console: its default port, or a free one.
+CONSOLE_PORT=1558
+if ! port_free "$CONSOLE_PORT"; then
+	CONSOLE_PORT=$(free_port)
+	echo "$prog: port 1558 is taken; the web console uses $CONSOLE_PORT"
+fi
 PRIMARY="primary.$DOMAIN"
 # One peer listener port for every host, each on its own address.
 PEER_PORT=$PEER_PORT_WANTED
@@ -246,6 +252,7 @@ step "Issuing each host its own certificate and eca.conf"
 host_conf primary primary
 cat >>"$DEMO/primary/eca.conf" <<EOF
 API_LISTEN = 127.0.0.1:$PORT
+CONSOLE_LISTEN = 127.0.0.1:$CONSOLE_PORT
 ECA_DB = sqlite:$DEMO/primary/state/registry.db
 CONTROL_SOCKET = $DEMO/primary/state/ecad.sock
 PID_FILE = $DEMO/primary/state/ecad.pid
@@ -359,6 +366,9 @@ Try the commands yourself, from $(pwd):
     $R_ECA -f $R_CONF list
     $R_ECA -f $R_CONF show client1.$DOMAIN
     $R_ECA cert-details --cert demo/media1/media1.pem
+The web console: https://127.0.0.1:$CONSOLE_PORT/ (the demo CA's certificate:
+accept it, or import demo/ca/trust.pem); sign in with the link of
+    $R_ECA -f $R_CONF console login
 Each host's files: demo/HOST/eca.conf, demo/HOST/HOST.pem, demo/HOST/HOST.key;
 the CA: demo/ca/.  The primary's registry: demo/primary/state/registry.db
 (sqlite3); each host's roster and enrollment state: demo/HOST/state/.

@@ -144,6 +144,7 @@ int cmd_unban(struct cli *, const struct cli_args *);
 int cmd_audit(struct cli *, const struct cli_args *);
 int cmd_ping(struct cli *, const struct cli_args *);
 int cmd_map(struct cli *, const struct cli_args *);
+int cmd_console(struct cli *, const struct cli_args *);
 int cmd_map_add(struct cli *, const struct cli_args *);
 int cmd_map_remove(struct cli *, const struct cli_args *);
 int cmd_map_list(struct cli *, const struct cli_args *);

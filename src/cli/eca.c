@@ -75,6 +75,10 @@ static const struct cli_opt opts_audit[] = {
     {"--host", "-host", "H"},
     OPT_END,
 };
+static const struct cli_opt opts_console[] = {
+    {"--revoke", NULL, "ID"},
+    OPT_END,
+};
 static const struct cli_opt opts_ping[] = {
     {"--purpose", "-purpose", "P"},
     {"--reverse", NULL, NULL},
@@ -138,6 +142,9 @@ static const struct cli_cmd commands[] = {
     {"map", NULL, cmd_map, 1, 3, opts_server,
 	"[--server S] add HOST SUBJECT | remove HOST | list",
 	"primary, ECA_IDENTITY = DN: map certificate subjects to hosts"},
+    {"console", NULL, cmd_console, 1, 1, opts_console,
+	"login | sessions [--revoke ID]",
+	"primary: a sign-in link for the web console, or its sessions"},
     {"map-add", "-createECACertEntry", cmd_map_add, 0, 0, opts_map_entry,
 	"--subject DN --host NAME [--server S]",
 	"primary: map a certificate subject to a host (= map add)"},

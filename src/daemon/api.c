@@ -131,7 +131,7 @@ static int call_peer(struct api_call *, struct eca_err *);
 static int
 stranger(struct api_call *c, int code)
 {
-	if (c->control || c->journaled || code == ECA_ERR_BUSY)
+	if (c->control || c->console || c->journaled || code == ECA_ERR_BUSY)
 		return 0;
 	if (c->no_route || c->conn == NULL)
 		return 1;
@@ -419,6 +419,7 @@ admit(struct api_call *c, const struct api_route *rt)
 
 	memset(&who, 0, sizeof(who));
 	who.control = c->control;
+	who.console = c->console;
 	who.control_admin = c->control && c->admin == 1;
 	who.uid = c->uid;
 	who.primary = c->d->cfg->client_name;
@@ -803,4 +804,51 @@ api_control_request(struct ecad_worker *w, struct evhttp_request *req,
 	snprintf(c.actor, sizeof(c.actor), "local:%u", (unsigned)uid);
 	dispatch(&c);
 	ecad_snap_put(c.snap);
+}
+
+void
+api_console_request(struct ecad_worker *w, struct evhttp_request *req,
+    const char *identity, const char *source)
+{
+	struct api_call c;
+
+	call_init(&c, w, req);
+	c.console = 1;
+	c.admin = 1;
+	snprintf(c.source, sizeof(c.source), "%s", source);
+	snprintf(c.actor, sizeof(c.actor), "console:%s", identity);
+	dispatch(&c);
+	ecad_snap_put(c.snap);
+}
+
+/*
+ * A console sign-in by client certificate: the connection's certificate
+ * through the same peer check and ADMIN_IDENTITY match as an API call.
+ */
+int
+api_tls_admin(struct ecad_worker *w, struct evhttp_request *req,
+    struct ecad_conn *cn, char *identity, size_t len, struct eca_err *err)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct api_call c;
+	int r;
+
+	call_init(&c, w, req);
+	c.conn = cn;
+	if (evcon != NULL)
+		c.ssl = bufferevent_openssl_get_ssl(
+		    evhttp_connection_get_bufferevent(evcon));
+	if (c.ssl == NULL)
+		r = eca_err_set(err, ECA_ERR_INTERNAL,
+		    "connection without TLS state; retry");
+	else if ((r = call_peer(&c, err)) == 0 && !call_admin(&c))
+		r = eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "your certificate's identity is not an administrator of "
+		    "primary %s (add it to ADMIN_IDENTITY on the primary, or "
+		    "sign in with a link from `eca console login`)",
+		    w->d->cfg->client_name);
+	if (r == 0)
+		snprintf(identity, len, "%s", c.actor);
+	ecad_snap_put(c.snap);
+	return r;
 }

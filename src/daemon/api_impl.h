@@ -34,9 +34,10 @@ struct api_call {
 	struct ecad_conn *conn; /* TLS only; NULL on the control one */
 	SSL *ssl;
 	int control;
-	int admin; /* -1 not decided yet */
-	int self;  /* admitted as the path's host itself */
-	uid_t uid; /* control socket caller */
+	int console; /* a console session's call (console.c) */
+	int admin;   /* -1 not decided yet */
+	int self;    /* admitted as the path's host itself */
+	uid_t uid;   /* control socket caller */
 	const char *method;
 	char path[256];
 	char name[ECA_HOST_MAX];     /* the host concerned, for the log */

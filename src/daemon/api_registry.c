@@ -70,17 +70,92 @@ list_query(struct api_call *c, struct api_list_query *lq)
 	return 0;
 }
 
+/*
+ * ?prefix=P: the names that start with P, in order.  The store pages by
+ * a cursor (names after it), which must be a host name: the list starts
+ * after P without its trailing '.' and '-' (nothing but P's own run and,
+ * for a P ending in '.', names with '-' there can follow it), and P itself
+ * (a name the cursor skips) is read on its own.  0, or -1 (replied).
+ */
+static int
+prefix_start(struct api_call *c, struct api_list_query *lq,
+    struct eca_enrollment *self, int *have_self)
+{
+	char trim[ECA_HOST_MAX], canon[ECA_HOST_MAX];
+	size_t n;
+	int r;
+
+	*have_self = 0;
+	if (lq->prefix[0] == '\0' || strcmp(lq->after, lq->prefix) >= 0)
+		return 0;
+	snprintf(trim, sizeof(trim), "%s", lq->prefix);
+	for (n = strlen(trim); n > 0 && strchr(".-", trim[n - 1]) != NULL; n--)
+		trim[n - 1] = '\0';
+	lq->after[0] = '\0';
+	if (eca_hostname_canon(trim, canon, sizeof(canon), NULL) != 0 ||
+	    strcmp(canon, trim) != 0)
+		return 0; /* from the start: names before P are skipped */
+	snprintf(lq->after, sizeof(lq->after), "%s", trim);
+	if (strcmp(trim, lq->prefix) != 0)
+		return 0;
+	if ((r = api_get_record(c, trim, self)) < 0)
+		return -1;
+	*have_self = r == 1 && (lq->state < 0 || (int)self->state == lq->state);
+	return 0;
+}
+
+/*
+ * The page of a prefix list: self (when have_self), then the rows of
+ * recs (n, the store's limit + 1) with the prefix, skipping those before
+ * it; *next the cursor of the next page or "" when there is none.
+ */
+static json_t *
+prefix_page(const struct api_list_query *lq, const struct eca_enrollment *self,
+    int have_self, const struct eca_enrollment *recs, size_t n, char *next,
+    size_t len)
+{
+	size_t i = 0, plen = strlen(lq->prefix), limit = (size_t)lq->limit;
+	size_t out = 0;
+	json_t *arr = json_array();
+	const char *last = NULL;
+
+	next[0] = '\0';
+	if (arr == NULL)
+		return NULL;
+	if (have_self) {
+		json_array_append_new(arr, eca_wire_enrollment(self));
+		last = self->host;
+		out++;
+	}
+	while (i < n && strcmp(recs[i].host, lq->prefix) < 0)
+		i++;
+	for (; i < n && strncmp(recs[i].host, lq->prefix, plen) == 0; i++) {
+		if (out == limit) {
+			snprintf(next, len, "%s", last);
+			return arr;
+		}
+		json_array_append_new(arr, eca_wire_enrollment(&recs[i]));
+		last = recs[i].host;
+		out++;
+	}
+	/* The store had more and all of them were before P or in its run. */
+	if (i == n && n > limit)
+		snprintf(next, len, "%s", recs[n - 1].host);
+	return arr;
+}
+
 void
 api_h_list(struct api_call *c)
 {
-	struct eca_enrollment *recs = NULL;
+	struct eca_enrollment *recs = NULL, self;
 	struct api_list_query lq;
+	char cursor[ECA_HOST_MAX];
 	struct eca_err e;
 	json_t *arr, *next;
 	size_t n = 0, limit, i;
-	int r;
+	int r, have_self;
 
-	if (list_query(c, &lq) != 0)
+	if (list_query(c, &lq) != 0 || prefix_start(c, &lq, &self, &have_self))
 		return;
 	limit = (size_t)lq.limit;
 	eca_err_clear(&e);
@@ -91,8 +166,18 @@ api_h_list(struct api_call *c)
 		api_reply_error(c, r, "%s", e.msg);
 		goto out;
 	}
-	if ((arr = json_list(recs, n < limit ? n : limit, sizeof(*recs),
-		 enrollment_json)) == NULL) {
+	if (lq.prefix[0] != '\0') {
+		arr = prefix_page(&lq, &self, have_self, recs, n, cursor,
+		    sizeof(cursor));
+		next = cursor[0] ? json_string(cursor) : json_null();
+	} else {
+		arr = json_list(recs, n < limit ? n : limit, sizeof(*recs),
+		    enrollment_json);
+		next =
+		    n > limit ? json_string(recs[limit - 1].host) : json_null();
+	}
+	if (arr == NULL) {
+		json_decref(next);
 		api_reply_error(c, ECA_ERR_NOMEM,
 		    "out of memory listing "
 		    "enrollments");
@@ -100,7 +185,6 @@ api_h_list(struct api_call *c)
 	}
 	for (i = 0; i < json_array_size(arr); i++)
 		broker_annotate(c->d, json_array_get(arr, i));
-	next = n > limit ? json_string(recs[limit - 1].host) : json_null();
 	api_reply_json(c, 200,
 	    json_pack("{s:o, s:o}", "enrollments", arr, "next", next));
 out:

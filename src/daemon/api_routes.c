@@ -44,6 +44,20 @@ const struct api_route api_routes[] = {
 	api_h_map_remove},
     {EVHTTP_REQ_POST, "/v1/nat/requests", API_HOST, 0, API_COUNT_NONE,
 	api_h_nat_request},
+    /* What the primary reports about itself (api_report.c). */
+    {EVHTTP_REQ_GET, "/v1/audit", API_ADMIN, 0, API_COUNT_NONE, api_h_audit},
+    {EVHTTP_REQ_GET, "/v1/audit/verify", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_audit_verify},
+    {EVHTTP_REQ_GET, "/v1/config", API_ADMIN, 0, API_COUNT_NONE, api_h_config},
+    {EVHTTP_REQ_GET, "/v1/summary", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_summary},
+    /* The web console's sign-in links and sessions (api_console.c). */
+    {EVHTTP_REQ_POST, "/v1/console/links", API_CONTROL, 0, API_COUNT_NONE,
+	api_h_console_link},
+    {EVHTTP_REQ_GET, "/v1/console/sessions", API_CONTROL, 0, API_COUNT_NONE,
+	api_h_console_sessions},
+    {EVHTTP_REQ_POST, "/v1/console/sessions/revoke", API_CONTROL, 0,
+	API_COUNT_NONE, api_h_console_revoke},
 };
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -88,6 +102,28 @@ check_control(const struct api_route *rt, const struct api_caller *who,
 	return 0;
 }
 
+/*
+ * A console session is an administrator's (it signed in with a link from
+ * the control socket or an ADMIN_IDENTITY certificate), but it carries
+ * no host's certificate and is not the control socket.
+ */
+static int
+check_console(const struct api_route *rt, const struct api_caller *who,
+    enum api_access *granted, struct eca_err *err)
+{
+	if (rt->flags & API_F_CERT)
+		return eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "the console enrolls nothing: a host enrolls itself with "
+		    "its own certificate (run `eca enroll` on the host)");
+	if (rt->access == API_CONTROL)
+		return eca_err_set(err, ECA_ERR_FORBIDDEN,
+		    "only the control socket of primary %s serves this call "
+		    "(run eca on the primary as root or as the daemon's user)",
+		    who->primary);
+	*granted = rt->access == API_PUBLIC ? API_PUBLIC : API_ADMIN;
+	return 0;
+}
+
 int
 api_access_check(const struct api_route *rt, const struct api_caller *who,
     enum api_access *granted, struct eca_err *err)
@@ -102,6 +138,8 @@ api_access_check(const struct api_route *rt, const struct api_caller *who,
 		    rt->pattern);
 	if (who->control)
 		return check_control(rt, who, granted, err);
+	if (who->console)
+		return check_console(rt, who, granted, err);
 	if (rt->access == API_PUBLIC) {
 		*granted = API_PUBLIC;
 		return 0;

@@ -30,6 +30,8 @@
  *   ... whose identity is an ADMIN_IDENTITY               ADMIN
  *   control socket, any other uid                         PUBLIC
  *   control socket, root or ecad's own uid                CONTROL
+ *   a signed-in console session (console.c)               ADMIN, but
+ *                                                         no API_F_CERT
  *
  * 0 is no level at all: a row without one is refused to everybody.
  */
@@ -98,6 +100,7 @@ const struct api_route *api_route_find(enum evhttp_cmd_type method,
  */
 struct api_caller {
 	int control;	     /* on the control socket ... */
+	int console;	     /* a signed-in console session (an admin) */
 	int control_admin;   /* ... as root or ecad's own uid */
 	uid_t uid;	     /* the control socket caller's */
 	const char *primary; /* this primary's name, for messages */
@@ -130,5 +133,7 @@ api_handler api_h_list, api_h_show, api_h_remove, api_h_history, api_h_approve,
     api_h_reject, api_h_ban, api_h_unban, api_h_maps, api_h_map_add,
     api_h_map_remove;
 api_handler api_h_nat_request;
+api_handler api_h_audit, api_h_audit_verify, api_h_config, api_h_summary;
+api_handler api_h_console_link, api_h_console_sessions, api_h_console_revoke;
 
 #endif

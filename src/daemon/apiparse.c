@@ -87,6 +87,19 @@ list_param(const struct evkeyval *p, struct api_list_query *out,
 			return eca_err_set(err, ECA_ERR_BAD_REQUEST,
 			    "'after' "
 			    "must be a host name");
+	} else if (strcmp(p->key, "prefix") == 0) {
+		/* The start of host names: lower case, their characters. */
+		for (i = 0; p->value[i] != '\0' && i < sizeof(out->prefix) - 1;
+		     i++)
+			out->prefix[i] =
+			    (char)tolower((unsigned char)p->value[i]);
+		out->prefix[i] = '\0';
+		if (p->value[i] != '\0' ||
+		    strspn(out->prefix,
+			"abcdefghijklmnopqrstuvwxyz0123456789.-") != i)
+			return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+			    "'prefix' must be the start of a host name "
+			    "(letters, digits, '.' and '-')");
 	} else if (strcmp(p->key, "limit") == 0) {
 		if (number(p->value, 1, ECA_LIST_PAGE_MAX, &v) != 0)
 			return eca_err_set(err, ECA_ERR_BAD_REQUEST,
@@ -98,7 +111,7 @@ list_param(const struct evkeyval *p, struct api_list_query *out,
 		eca_text_sanitize(p->key, strlen(p->key), shown, sizeof(shown));
 		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
 		    "unknown query "
-		    "parameter '%s' (use state, after, limit)",
+		    "parameter '%s' (use state, after, limit, prefix)",
 		    shown);
 	}
 	return 0;
@@ -115,6 +128,7 @@ api_parse_list_query(const char *q, struct api_list_query *out,
 	TAILQ_INIT(&kv);
 	out->state = -1;
 	out->after[0] = '\0';
+	out->prefix[0] = '\0';
 	out->limit = ECA_LIST_PAGE_DEFAULT;
 	if (q == NULL)
 		return 0;

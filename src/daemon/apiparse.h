@@ -21,10 +21,11 @@
 int api_route_match(const char *pattern, const char *path, char *name,
     size_t len);
 
-/* GET /v1/enrollments?state=S&after=HOST&limit=N */
+/* GET /v1/enrollments?state=S&after=HOST&limit=N&prefix=P */
 struct api_list_query {
-	int state;		  /* -1: any */
-	char after[ECA_HOST_MAX]; /* "" : from the start */
+	int state;		   /* -1: any */
+	char after[ECA_HOST_MAX];  /* "" : from the start */
+	char prefix[ECA_HOST_MAX]; /* "": every name */
 	long limit;
 };
 

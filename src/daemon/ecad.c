@@ -284,6 +284,7 @@ start(struct ecad *d, struct eca_err *err)
 	    (r = server_bind(d, err)) != 0 || (r = peer_bind(d, err)) != 0 ||
 	    (r = metrics_http_bind(d, err)) != 0 ||
 	    (r = broker_bind(d, err)) != 0 || (r = control_bind(d, err)) != 0 ||
+	    (r = console_bind(d, err)) != 0 ||
 	    (r = ecad_pidfile_write(d, err)) != 0 ||
 	    (r = ecad_drop_privileges(d, err)) != 0)
 		return r;
@@ -292,8 +293,9 @@ start(struct ecad *d, struct eca_err *err)
 	if ((r = writer_start(d, d->wstore, &d->writer, err)) != 0)
 		return r;
 	d->wstore = NULL; /* the writer owns it */
-	if ((r = remote_start(d, err)) != 0 || (r = server_start(d, err)) != 0 ||
-	    (r = peer_start(d, err)) != 0 || (r = broker_start(d, err)) != 0)
+	if ((r = remote_start(d, err)) != 0 ||
+	    (r = server_start(d, err)) != 0 || (r = peer_start(d, err)) != 0 ||
+	    (r = broker_start(d, err)) != 0)
 		return r;
 	return metrics_http_start(d, err);
 }
@@ -309,6 +311,13 @@ announce_ready(struct ecad *d)
 		    d->cfg->client_name, d->nworkers, d->listen_desc,
 		    d->cfg->control_socket != NULL ? d->cfg->control_socket :
 						     "none");
+		if (d->console_desc[0] != '\0')
+			log_info("web console on https://%s/ (eca console "
+				 "login)",
+			    d->console_desc);
+		if (d->foreground && d->console_desc[0] != '\0')
+			fprintf(stderr, "ecad: web console on %s\n",
+			    d->console_desc);
 		if (d->foreground)
 			fprintf(stderr, "ecad: ready, listening on %s\n",
 			    d->listen_desc);
@@ -350,6 +359,7 @@ shutdown_all(struct ecad *d)
 	d->writer = NULL;
 	server_free(d);
 	remote_free(d);
+	console_free(d);
 	crlsync_stop(d);
 	eca_crl_cache_free(d->crls);
 	d->crls = NULL;

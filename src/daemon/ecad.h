@@ -97,6 +97,12 @@ struct ecad_snap {
 	 */
 	SSL_CTX *peer_ctx;
 	struct eca_host *host;
+	/*
+	 * The web console's server context (console.c): its own certificate
+	 * (CONSOLE_CERT_PATH) with cred's trust store; NULL: ctx serves it.
+	 */
+	struct eca_cred *console_cred;
+	SSL_CTX *console_ctx;
 };
 
 /* Counters shown by GET /v1/stats. */
@@ -137,6 +143,8 @@ struct ecad_worker {
 	size_t nfds;
 	struct evhttp *ctl_http; /* control socket (worker 0 only) */
 	struct evhttp_bound_socket *ctl_bound;
+	struct evhttp *con_http; /* the web console (worker 0 only) */
+	struct evhttp_bound_socket *con_bound[ECAD_MAX_LISTEN];
 	struct eca_store *rd;  /* read-only registry connection */
 	struct event *stop_ev; /* activated by main on shutdown */
 	struct event *tick_ev; /* shutdown progress timer */
@@ -190,10 +198,15 @@ struct ecad {
 	char peer_desc[300];	      /* its "HOST:PORT", "" if none */
 	struct eca_metrics metrics;   /* GET /metrics (metrics.h) */
 	struct ecad_metrics_http *mhttp; /* METRICS_LISTEN (metrics_http.c) */
-	struct ecad_remote *remote;   /* remote enrollment (remote.c) */
-	struct ecad_broker *broker;   /* NAT hosts' broker (broker_serve.c) */
-	char broker_desc[300];	      /* its "HOST:PORT", "" if none */
-	struct ecad_nat *nat; /* a NAT host's sessions (nat_session.c) */
+	struct ecad_remote *remote;	 /* remote enrollment (remote.c) */
+	struct ecad_broker *broker; /* NAT hosts' broker (broker_serve.c) */
+	char broker_desc[300];	    /* its "HOST:PORT", "" if none */
+	struct ecad_nat *nat;	    /* a NAT host's sessions (nat_session.c) */
+	/* The web console (console.c): sockets until worker 0 takes them. */
+	struct eca_sessions *sessions; /* NULL: no console */
+	int con_fds[ECAD_MAX_LISTEN];
+	size_t con_nfds;
+	char console_desc[300]; /* its "HOST:PORT", "" if none */
 };
 
 /* Per-TLS-connection state, hung on the SSL (ex_data). */
@@ -350,11 +363,33 @@ int control_attach(struct ecad *d, struct ecad_worker *w,
     struct eca_err *err) ECA_WUR;
 void control_unlink(struct ecad *d);
 
+/*
+ * console.c: the web console on CONSOLE_LISTEN (docs/console.md).
+ * console_bind before dropping privileges (no-op without it);
+ * server_console_attach gives worker 0 its server, whose requests go to
+ * console_request; console_free after the workers.
+ */
+int console_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
+int server_console_attach(struct ecad_worker *w, struct eca_err *err) ECA_WUR;
+void console_request(struct evhttp_request *req, struct ecad_worker *w,
+    struct ecad_conn *cn);
+void console_free(struct ecad *d);
+
 /* api.c: the request handlers (evhttp generic callbacks). */
 void api_tls_cb(struct evhttp_request *req, void *arg); /* arg: worker */
 /* A control-socket request from a caller with uid; admin if allowed. */
 void api_control_request(struct ecad_worker *w, struct evhttp_request *req,
     uid_t uid, int admin);
+/* A console session's /v1 request: identity's, as an administrator. */
+void api_console_request(struct ecad_worker *w, struct evhttp_request *req,
+    const char *identity, const char *source);
+/*
+ * Is cn's client certificate an ADMIN_IDENTITY's, by the API's own peer
+ * check?  0 with the identity, or the refusal with why.
+ */
+int api_tls_admin(struct ecad_worker *w, struct evhttp_request *req,
+    struct ecad_conn *cn, char *identity, size_t len,
+    struct eca_err *err) ECA_WUR;
 
 /*
  * writer.c: the one thread owning the writer store connection.  A job is

@@ -33,11 +33,37 @@ ecad_snap_put(struct ecad_snap *s)
 		return;
 	eca_host_free(s->host); /* borrows cfg */
 	SSL_CTX_free(s->peer_ctx);
+	SSL_CTX_free(s->console_ctx);
+	eca_cred_free(s->console_cred);
 	SSL_CTX_free(s->ctx);
 	eca_vcache_free(s->vcache);
 	eca_cred_free(s->cred);
 	eca_config_free(s->cfg);
 	free(s);
+}
+
+/*
+ * The console's own certificate and key (CONSOLE_CERT_PATH), loaded as
+ * this host's are, with the same trust store for client certificates.
+ */
+static int
+console_ctx(struct ecad *d, const struct eca_config *cfg, struct ecad_snap *s,
+    struct eca_err *err)
+{
+	struct eca_config tmp;
+	int r;
+
+	if (cfg->console_cert_path == NULL || cfg->role != ECA_ROLE_PRIMARY)
+		return 0;
+	tmp = *cfg; /* read only: the paths point into cfg */
+	tmp.cert_path = cfg->console_cert_path;
+	tmp.key_path = cfg->console_key_path;
+	if ((r = eca_cred_load(NULL, &tmp, &s->console_cred, err)) != 0 ||
+	    (r = eca_tls_server_ctx(NULL, s->console_cred, &s->console_ctx,
+		 err)) != 0)
+		return r;
+	server_ctx_setup(d, s->console_ctx);
+	return 0;
 }
 
 /* Credentials and server context for cfg; takes cfg on success. */
@@ -66,8 +92,8 @@ snap_build(struct ecad *d, struct eca_config *cfg, struct ecad_snap **out,
 		r = eca_err_set(err, r,
 		    "cannot make the certificate "
 		    "verification cache");
-	else
-		r = peer_snap_setup(d, s, err);
+	else if ((r = peer_snap_setup(d, s, err)) == 0)
+		r = console_ctx(d, cfg, s, err);
 	if (r != 0) {
 		s->cfg = NULL; /* the caller keeps cfg on failure */
 		ecad_snap_put(s);

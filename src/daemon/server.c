@@ -283,10 +283,23 @@ server_request_cb(struct evhttp_request *req, void *arg)
 	api_tls_cb(req, w);
 }
 
-static struct bufferevent *
-server_bevcb(struct event_base *base, void *arg)
+/* The console's requests, with the same deadline handling. */
+static void
+server_console_cb(struct evhttp_request *req, void *arg)
 {
 	struct ecad_worker *w = arg;
+	struct ecad_conn *cn;
+
+	if ((cn = req_conn(w, req)) != NULL && cn->timer != NULL) {
+		evtimer_del(cn->timer);
+		evhttp_request_set_on_complete_cb(req, req_done_cb, w);
+	}
+	console_request(req, w, cn);
+}
+
+static struct bufferevent *
+tls_bev(struct event_base *base, struct ecad_worker *w, int console)
+{
 	struct ecad *d = w->d;
 	struct ecad_conn *cn = NULL, *c;
 	struct bufferevent *bev = NULL;
@@ -299,7 +312,9 @@ server_bevcb(struct event_base *base, void *arg)
 	if ((cn->timer = evtimer_new(base, conn_timer_cb, cn)) == NULL)
 		goto fail;
 	pthread_mutex_lock(&d->snap_lock);
-	ssl = SSL_new(d->snap->ctx);
+	ssl = SSL_new(console && d->snap->console_ctx != NULL ?
+		d->snap->console_ctx :
+		d->snap->ctx);
 	pthread_mutex_unlock(&d->snap_lock);
 	if (ssl == NULL)
 		goto fail;
@@ -351,6 +366,58 @@ fail:
 		event_free(cn->timer);
 	free(cn);
 	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static struct bufferevent *
+server_bevcb(struct event_base *base, void *arg)
+{
+	return tls_bev(base, arg, 0);
+}
+
+/* The console's connections: its own certificate when it has one. */
+static struct bufferevent *
+console_bevcb(struct event_base *base, void *arg)
+{
+	return tls_bev(base, arg, 1);
+}
+
+/* evhttp's bounds on reading a request, for the API and the console. */
+static void
+http_bounds(struct ecad *d, struct evhttp *http)
+{
+	evhttp_set_max_headers_size(http, ECAD_HEADERS_MAX);
+	evhttp_set_max_body_size(http, ECAD_HTTP_BODY_MAX);
+	/* Bounds reading a request, a stalled handshake and idle keep-alive. */
+	evhttp_set_timeout(http, d->cfg->request_timeout);
+	evhttp_set_allowed_methods(http, ECAD_HTTP_METHODS);
+}
+
+/*
+ * Worker 0 serves the console (CONSOLE_LISTEN) too: the same TLS set-up
+ * and bounds as the API, its requests to console_request.
+ */
+int
+server_console_attach(struct ecad_worker *w, struct eca_err *err)
+{
+	struct ecad *d = w->d;
+	size_t i;
+
+	if ((w->con_http = evhttp_new(w->base)) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "cannot create the console's server");
+	evhttp_set_bevcb(w->con_http, console_bevcb, w);
+	evhttp_set_gencb(w->con_http, server_console_cb, w);
+	http_bounds(d, w->con_http);
+	for (i = 0; i < d->con_nfds; i++) {
+		w->con_bound[i] = evhttp_accept_socket_with_handle(w->con_http,
+		    d->con_fds[i]);
+		if (w->con_bound[i] == NULL)
+			return eca_err_set(err, ECA_ERR_IO,
+			    "cannot accept on CONSOLE_LISTEN %s",
+			    d->console_desc);
+		d->con_fds[i] = -1; /* the listener closes it */
+	}
+	return 0;
 }
 
 /* Worker i's listening sockets, for ecad_listen_bind. */
@@ -443,6 +510,11 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 	if (w->ctl_bound != NULL)
 		evhttp_del_accept_socket(w->ctl_http, w->ctl_bound);
 	w->ctl_bound = NULL;
+	for (i = 0; i < ECAD_MAX_LISTEN; i++) {
+		if (w->con_bound[i] != NULL)
+			evhttp_del_accept_socket(w->con_http, w->con_bound[i]);
+		w->con_bound[i] = NULL;
+	}
 	event_add(w->tick_ev, &tv);
 }
 
@@ -484,11 +556,7 @@ worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 		    "cannot create worker %d's event loop", w->id);
 	evhttp_set_bevcb(w->http, server_bevcb, w);
 	evhttp_set_gencb(w->http, server_request_cb, w);
-	evhttp_set_max_headers_size(w->http, ECAD_HEADERS_MAX);
-	evhttp_set_max_body_size(w->http, ECAD_HTTP_BODY_MAX);
-	/* Bounds reading a request, a stalled handshake and idle keep-alive. */
-	evhttp_set_timeout(w->http, d->cfg->request_timeout);
-	evhttp_set_allowed_methods(w->http, ECAD_HTTP_METHODS);
+	http_bounds(d, w->http);
 	for (i = 0; i < w->nfds; i++) {
 		w->bound[i] =
 		    evhttp_accept_socket_with_handle(w->http, w->fds[i]);
@@ -503,6 +571,9 @@ worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 		return r;
 	if (w->id == 0 && d->ctl_fd != -1 &&
 	    (r = control_attach(d, w, err)) != 0)
+		return r;
+	if (w->id == 0 && d->sessions != NULL &&
+	    (r = server_console_attach(w, err)) != 0)
 		return r;
 	if (w->id == 0) {
 		struct timeval tv = {ECAD_REFUSAL_FLUSH_SEC, 0};
@@ -588,6 +659,8 @@ server_free(struct ecad *d)
 			event_base_loop(w->base, EVLOOP_NONBLOCK);
 		if (w->ctl_http != NULL)
 			evhttp_free(w->ctl_http);
+		if (w->con_http != NULL)
+			evhttp_free(w->con_http);
 		if (w->http != NULL)
 			evhttp_free(w->http);
 		if (w->stop_ev != NULL)

@@ -475,6 +475,10 @@ eca_config_set_value(struct pstate *ps, const struct keyword *kw,
 		memcpy(field(ps->cfg, kw), &i, sizeof(i));
 		return 0;
 	case KW_ADDR:
+		if (kw->optional && eca_config_parse_bool(value) == 0) {
+			eca_config_endpoint_clear(field(ps->cfg, kw));
+			return 0;
+		}
 		return parse_hostport(ps, kw->name, value, ADDR_LISTEN,
 		    field(ps->cfg, kw));
 	case KW_SERVER:

@@ -18,6 +18,7 @@
 #define ECA_DEFAULT_API_PORT "1556"
 #define ECA_DEFAULT_PEER_PORT "1557"
 #define ECA_DEFAULT_BROKER_PORT "1558"
+#define ECA_DEFAULT_CONSOLE_PORT "1559"
 #define ECA_CONFIG_MAX_SIZE (1024 * 1024)
 #define ECA_MAX_SERVERS 32
 #define ECA_MAX_PEERS 1024
@@ -90,9 +91,9 @@ struct eca_config {
 	struct eca_endpoint api_listen;	   /* API_LISTEN */
 	struct eca_endpoint broker_listen; /* BROKER_LISTEN (docs/nat.md) */
 	char *db;			   /* ECA_DB */
-	char *db_password_file; /* ECA_DB_PASSWORD_FILE (PostgreSQL) */
-	enum eca_identity identity;	   /* ECA_IDENTITY */
-	char *admins[ECA_MAX_ADMINS];	   /* ADMIN_IDENTITY */
+	char *db_password_file;	      /* ECA_DB_PASSWORD_FILE (PostgreSQL) */
+	enum eca_identity identity;   /* ECA_IDENTITY */
+	char *admins[ECA_MAX_ADMINS]; /* ADMIN_IDENTITY */
 	size_t nadmins;
 	/* METRICS_IDENTITY: may read GET /metrics, nothing else. */
 	char *metrics_ids[ECA_MAX_ADMINS];
@@ -114,6 +115,14 @@ struct eca_config {
 	int peer_max_connections_per_source; /* PEER_MAX_CONNECTIONS_... */
 	int peer_max_handshakes;	     /* PEER_MAX_HANDSHAKES */
 	int peer_enroll_waits_per_source;    /* PEER_ENROLL_WAITS_PER_SOURCE */
+
+	/* The web console (docs/console.md); host NULL: none (NO). */
+	struct eca_endpoint console_listen; /* CONSOLE_LISTEN */
+	int console_link_minutes;	    /* CONSOLE_LINK_MINUTES */
+	int console_idle_minutes;	    /* CONSOLE_IDLE_MINUTES */
+	int console_session_hours;	    /* CONSOLE_SESSION_HOURS */
+	char *console_cert_path; /* CONSOLE_CERT_PATH (NULL: ECA_CERT_PATH) */
+	char *console_key_path;	 /* CONSOLE_PRIVATE_KEY_PATH */
 
 	/* Daemon. */
 	char *user;	 /* USER to drop to, started as root */

@@ -114,6 +114,11 @@ validate(struct pstate *ps)
 		    "ECA_CERT_PATH, ECA_PRIVATE_KEY_PATH and "
 		    "ECA_TRUST_STORE_PATH%s",
 		    missing);
+	if ((cfg->console_cert_path == NULL) != (cfg->console_key_path == NULL))
+		return eca_config_perr(ps,
+		    "CONSOLE_CERT_PATH and CONSOLE_PRIVATE_KEY_PATH must be "
+		    "set together or not at all (without them the console "
+		    "uses ECA_CERT_PATH)");
 	if (ncred != 0 && ncred != 3)
 		return eca_config_perr(ps,
 		    "ECA_CERT_PATH, "

@@ -63,6 +63,7 @@ struct keyword {
 	long long min, max;	  /* KW_INT */
 	const char *def;	  /* default, parsed like a value */
 	const char *derived;	  /* default from STATE_DIR (%.*s) */
+	int optional;		  /* KW_ADDR: NO turns it off (host NULL) */
 };
 
 /* In the order of the dump; STATE_DIR before the keys derived from it. */

@@ -150,6 +150,22 @@ const struct keyword eca_config_keywords[] = {
 	/* Every host: GET /metrics over plain HTTP (docs/metrics.md). */
 	{ .name = "METRICS_LISTEN", .type = KW_ADDR,
 	    .off = OFF(metrics_listen) },
+	/* The primary's web console (docs/console.md). */
+	{ .name = "CONSOLE_LISTEN", .type = KW_ADDR, .optional = 1,
+	    .off = OFF(console_listen),
+	    .def = "127.0.0.1:" ECA_DEFAULT_CONSOLE_PORT },
+	{ .name = "CONSOLE_LINK_MINUTES", .type = KW_INT,
+	    .off = OFF(console_link_minutes), .min = 1, .max = 60, .def = "5" },
+	{ .name = "CONSOLE_IDLE_MINUTES", .type = KW_INT,
+	    .off = OFF(console_idle_minutes), .min = 1, .max = 1440,
+	    .def = "30" },
+	{ .name = "CONSOLE_SESSION_HOURS", .type = KW_INT,
+	    .off = OFF(console_session_hours), .min = 1, .max = 168,
+	    .def = "12" },
+	{ .name = "CONSOLE_CERT_PATH", .type = KW_STRING,
+	    .off = OFF(console_cert_path) },
+	{ .name = "CONSOLE_PRIVATE_KEY_PATH", .type = KW_STRING,
+	    .off = OFF(console_key_path) },
 
 	/* Every host: how ecad runs. */
 	{ .name = "USER", .type = KW_STRING,
@@ -281,8 +297,11 @@ dump_keyword(FILE *f, const struct eca_config *cfg, const struct keyword *kw)
 			fprintf(f, "%s = %s\n", kw->name, s);
 		break;
 	case KW_ADDR:
-		if (((const struct eca_endpoint *)p)->host == NULL)
+		if (((const struct eca_endpoint *)p)->host == NULL) {
+			if (kw->optional)
+				fprintf(f, "%s = NO\n", kw->name);
 			break;
+		}
 		fprintf(f, "%s = ", kw->name);
 		dump_hostport(f, p);
 		fputc('\n', f);

@@ -74,7 +74,8 @@
 	X(TOO_MANY_CANDIDATES, 409, 5, "too many certificates waiting")        \
 	X(FINGERPRINT_REQUIRED, 400, 2, "certificate fingerprint required")    \
 	X(MAPPING_EXISTS, 409, 5, "subject already mapped to another host")    \
-	X(NAT_HOST_OFFLINE, 503, 4, "NAT host not connected to its primary")
+	X(NAT_HOST_OFFLINE, 503, 4, "NAT host not connected to its primary")   \
+	X(UNAUTHENTICATED, 401, 5, "not signed in")
 
 enum eca_errcode {
 	ECA_OK = 0,

@@ -160,13 +160,14 @@ int eca_store_changes(struct eca_store *st, const char *primary, int64_t since,
 int eca_store_version(struct eca_store *st, int64_t *out,
     struct eca_err *err) ECA_WUR;
 /*
- * primary's records counted by state, and those ENROLLED whose
- * certificate ends at or before until (unix seconds): one bounded query
- * for GET /metrics.
+ * primary's records counted by state (and in all), the certificates
+ * waiting for a decision (every candidate of a CONFLICT record), and the
+ * ENROLLED records whose certificate ends at or before until (unix
+ * seconds): one bounded query, for GET /metrics and the console.
  */
 struct eca_store_counts {
 	int64_t states[(int)ECA_STATE_REVOKED + 1];
-	int64_t expiring;
+	int64_t total, waiting, expiring;
 };
 int eca_store_counts(struct eca_store *st, const char *primary, int64_t until,
     struct eca_store_counts *out, struct eca_err *err) ECA_WUR;

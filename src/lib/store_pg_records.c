@@ -230,7 +230,10 @@ eca_pg_counts(struct eca_store *st, const char *primary, int64_t until,
 		if ((state = eca_state_from_name(PQgetvalue(res, i, 0))) < 0)
 			continue; /* the schema's CHECK allows none */
 		out->states[state] = eca_pg_col_i64(res, i, 1, &bad);
+		out->total += out->states[state];
 		out->expiring += eca_pg_col_i64(res, i, 2, &bad);
+		if (state == ECA_STATE_CONFLICT)
+			out->waiting = eca_pg_col_i64(res, i, 3, &bad);
 	}
 	PQclear(res);
 	if (bad)

@@ -115,9 +115,12 @@ static const char SQL_VERSION[] = "SELECT value FROM meta WHERE key = $1";
 
 /* At most one row per state (GET /metrics, the console's dashboard). */
 static const char SQL_COUNTS[] =
-    "SELECT state, count(*),"
-    " count(*) FILTER (WHERE state = 'ENROLLED' AND not_after <= $2)"
-    " FROM enrollments WHERE primary_name = $1 GROUP BY state";
+    "SELECT e.state, count(*),"
+    " count(*) FILTER (WHERE e.state = 'ENROLLED' AND e.not_after <= $2),"
+    " (SELECT count(*) FROM candidates c JOIN enrollments x"
+    "  ON x.primary_name = c.primary_name AND x.host = c.host"
+    "  WHERE c.primary_name = $1 AND x.state = e.state)"
+    " FROM enrollments e WHERE e.primary_name = $1 GROUP BY e.state";
 
 #define CANDIDATE_COLUMNS                                                      \
 	"fingerprint, spki_fingerprint, subject, issuer, serial,"              \

@@ -345,7 +345,10 @@ eca_sqlite_counts(struct eca_store *st, const char *primary, int64_t until,
 		if (name == NULL || (state = eca_state_from_name(name)) < 0)
 			continue; /* the schema's CHECK allows none */
 		out->states[state] = sqlite3_column_int64(stmt, 1);
+		out->total += out->states[state];
 		out->expiring += sqlite3_column_int64(stmt, 2);
+		if (state == ECA_STATE_CONFLICT)
+			out->waiting = sqlite3_column_int64(stmt, 3);
 	}
 	r = rc == SQLITE_DONE ? 0 :
 				eca_sqlite_error(sqlite_impl(st), rc,

@@ -147,9 +147,12 @@ static const char SQL_DNMAP_SINCE[] =
 
 /* At most one row per state (GET /metrics). */
 static const char SQL_COUNTS[] =
-    "SELECT state, count(*),"
-    " sum(state = 'ENROLLED' AND not_after <= ?2) FROM enrollments"
-    " WHERE primary_name = ?1 GROUP BY state";
+    "SELECT e.state, count(*),"
+    " sum(e.state = 'ENROLLED' AND e.not_after <= ?2),"
+    " (SELECT count(*) FROM candidates c JOIN enrollments x"
+    "  ON x.primary_name = c.primary_name AND x.host = c.host"
+    "  WHERE c.primary_name = ?1 AND x.state = e.state)"
+    " FROM enrollments e WHERE e.primary_name = ?1 GROUP BY e.state";
 
 /* Statement ids (store_sqlite_impl.h) to their SQL. */
 static const char *const stmt_sql[S_COUNT] = {

@@ -186,10 +186,14 @@ ECA_CRL_CHECK = DISABLE
 WORKERS = 2
 LOG_LEVEL = debug
 EOF
-	local l
+	local l console=no
 	for l in "$@"; do
 		echo "$l"
+		case $l in CONSOLE_LISTEN*) console=yes ;; esac
 	done
+	# Primaries run side by side: no console on its fixed default port
+	# unless the file asks for one (on a port of its own).
+	[ $console = yes ] || echo "CONSOLE_LISTEN = NO"
 }
 
 # make_primary NAME [config lines...]: writes its cert, key and config

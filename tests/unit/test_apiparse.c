@@ -76,6 +76,8 @@ test_list_query_refuses_each_bad_parameter(void **state)
 	assert_list_refused("limit=12abc", "'limit' must be a number");
 	assert_list_refused("limit=", "'limit' must be a number");
 	assert_list_refused("limit=99999999999999999999999", "'limit'");
+	assert_list_refused("prefix=a%20b", "'prefix' must be the start");
+	assert_list_refused("prefix=a_b", "'prefix' must be the start");
 }
 
 static void
@@ -133,6 +135,9 @@ test_list_query_defaults_and_values(void **state)
 	assert_int_equal(lq.state, ECA_STATE_CONFLICT);
 	assert_string_equal(lq.after, "h1.example.com");
 	assert_int_equal(lq.limit, 1000);
+	assert_string_equal(lq.prefix, "");
+	assert_int_equal(api_parse_list_query("prefix=Media1.", &lq, &err), 0);
+	assert_string_equal(lq.prefix, "media1.");
 }
 
 static void

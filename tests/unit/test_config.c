@@ -1046,6 +1046,12 @@ assert_config_equal(const struct eca_config *a, const struct eca_config *b)
 	for (i = 0; i < a->npeers; i++)
 		assert_endpoint_equal(&a->peers[i], &b->peers[i]);
 	assert_endpoint_equal(&a->listen, &b->listen);
+	assert_endpoint_equal(&a->console_listen, &b->console_listen);
+	assert_int_equal(a->console_link_minutes, b->console_link_minutes);
+	assert_int_equal(a->console_idle_minutes, b->console_idle_minutes);
+	assert_int_equal(a->console_session_hours, b->console_session_hours);
+	assert_str_eq_or_null(a->console_cert_path, b->console_cert_path);
+	assert_str_eq_or_null(a->console_key_path, b->console_key_path);
 	assert_int_equal(a->nat_client, b->nat_client);
 	assert_str_eq_or_null(a->state_dir, b->state_dir);
 	assert_str_eq_or_null(a->cert_path, b->cert_path);
@@ -1122,6 +1128,46 @@ test_dump_of_minimal_config_parses_back_equal(void **state)
 	assert_round_trip(HOST "METRICS_LISTEN = [::1]:9465\n"
 			       "METRICS_IDENTITY = mon.example\n"
 			       "METRICS_IDENTITY = CN=Mon,O=x\n");
+}
+
+/* The web console's keys: defaults, NO, bounds, the dump. */
+static void
+test_console_keys(void **state)
+{
+	struct eca_config *cfg = NULL;
+	struct eca_err err;
+	char *d;
+
+	(void)state;
+	assert_refused(HOST "CONSOLE_LISTEN = 1558\n", 2, "has no port");
+	assert_refused(HOST "CONSOLE_LINK_MINUTES = 0\n", 2,
+	    "CONSOLE_LINK_MINUTES");
+	assert_refused(HOST "CONSOLE_LINK_MINUTES = 61\n", 2,
+	    "CONSOLE_LINK_MINUTES");
+	assert_refused(HOST "CONSOLE_SESSION_HOURS = 169\n", 2,
+	    "CONSOLE_SESSION_HOURS");
+	assert_refused(HOST "CONSOLE_CERT_PATH = /c.pem\n", 0,
+	    "CONSOLE_CERT_PATH and CONSOLE_PRIVATE_KEY_PATH must be set "
+	    "together");
+	assert_int_equal(load_text(HOST, &cfg, &err), 0);
+	assert_string_equal(cfg->console_listen.host, "127.0.0.1");
+	assert_string_equal(cfg->console_listen.port, ECA_DEFAULT_CONSOLE_PORT);
+	assert_int_equal(cfg->console_link_minutes, 5);
+	assert_int_equal(cfg->console_idle_minutes, 30);
+	assert_int_equal(cfg->console_session_hours, 12);
+	eca_config_free(cfg);
+	assert_int_equal(load_text(HOST "CONSOLE_LISTEN = no\n", &cfg, &err),
+	    0);
+	assert_null(cfg->console_listen.host);
+	assert_non_null(d = eca_config_dump(cfg));
+	assert_non_null(strstr(d, "CONSOLE_LISTEN = NO\n"));
+	free(d);
+	eca_config_free(cfg);
+	assert_round_trip(HOST "CONSOLE_LISTEN = NO\n");
+	assert_round_trip(HOST "CONSOLE_LISTEN = [::1]:8444\n"
+			       "CONSOLE_LINK_MINUTES = 1\n"
+			       "CONSOLE_CERT_PATH = /c.pem\n"
+			       "CONSOLE_PRIVATE_KEY_PATH = /c.key\n");
 }
 
 static void
@@ -1245,6 +1291,7 @@ main(void)
 	    cmocka_unit_test(test_dump_of_full_config_parses_back_equal),
 	    cmocka_unit_test(test_dump_of_minimal_config_parses_back_equal),
 	    cmocka_unit_test(test_dump_shows_defaults_and_omits_unset_keys),
+	    cmocka_unit_test(test_console_keys),
 	    cmocka_unit_test(test_yes_no_and_names_are_spelled_as_documented),
 	};
 

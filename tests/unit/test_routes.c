@@ -40,6 +40,13 @@ STUB(api_h_map_remove)
 STUB(api_h_metrics)
 STUB(api_h_remote_enroll)
 STUB(api_h_nat_request)
+STUB(api_h_audit)
+STUB(api_h_audit_verify)
+STUB(api_h_config)
+STUB(api_h_summary)
+STUB(api_h_console_link)
+STUB(api_h_console_sessions)
+STUB(api_h_console_revoke)
 
 /* A kind of caller, with the answers it gives and the level it holds. */
 struct kind {
@@ -225,6 +232,13 @@ test_each_route_has_the_level_docs_api_md_gives(void **state)
 	    {EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN},
 	    {EVHTTP_REQ_POST, "/v1/remote-enrollments", API_CONTROL},
 	    {EVHTTP_REQ_POST, "/v1/nat/requests", API_HOST},
+	    {EVHTTP_REQ_GET, "/v1/audit", API_ADMIN},
+	    {EVHTTP_REQ_GET, "/v1/audit/verify", API_ADMIN},
+	    {EVHTTP_REQ_GET, "/v1/config", API_ADMIN},
+	    {EVHTTP_REQ_GET, "/v1/summary", API_ADMIN},
+	    {EVHTTP_REQ_POST, "/v1/console/links", API_CONTROL},
+	    {EVHTTP_REQ_GET, "/v1/console/sessions", API_CONTROL},
+	    {EVHTTP_REQ_POST, "/v1/console/sessions/revoke", API_CONTROL},
 	};
 	size_t i, j;
 
@@ -366,6 +380,45 @@ test_remote_enrollment_is_for_the_control_socket_only(void **state)
 			    check(&kinds[k], rt, &granted, &err), 0);
 	assert_int_equal(check(&kinds[5], rt, &granted, &err), 0);
 	assert_int_equal(granted, API_CONTROL);
+}
+
+/*
+ * A console session is an administrator's, asked nothing (no certificate
+ * on its calls), refused what needs a host's certificate or the control
+ * socket.
+ */
+static void
+test_a_console_session_is_an_admin_without_certificate(void **state)
+{
+	struct kind k = {"a console session", 0, 0, ECA_ERR_NO_CLIENT_CERT, 0,
+	    0, API_ADMIN, 0, 0, 0, 0};
+	enum api_access granted;
+	struct api_caller who;
+	struct eca_err err;
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < api_nroutes; i++) {
+		caller_of(&k, &who);
+		who.console = 1;
+		eca_err_clear(&err);
+		r = api_access_check(&api_routes[i], &who, &granted, &err);
+		if (api_routes[i].flags & API_F_CERT) {
+			assert_int_equal(r, ECA_ERR_FORBIDDEN);
+			assert_non_null(strstr(err.msg, "enrolls nothing"));
+		} else if (api_routes[i].access == API_CONTROL) {
+			assert_int_equal(r, ECA_ERR_FORBIDDEN);
+			assert_non_null(strstr(err.msg, "control socket"));
+		} else {
+			assert_int_equal(r, 0);
+			assert_int_equal(granted,
+			    api_routes[i].access == API_PUBLIC ? API_PUBLIC :
+								 API_ADMIN);
+		}
+		assert_int_equal(k.asked_peer + k.asked_admin + k.asked_names,
+		    0);
+	}
 }
 
 /* ---- what is let through ---- */
@@ -517,6 +570,8 @@ main(void)
 	    cmocka_unit_test(test_a_control_only_level_is_refused_over_tls),
 	    cmocka_unit_test(
 		test_remote_enrollment_is_for_the_control_socket_only),
+	    cmocka_unit_test(
+		test_a_console_session_is_an_admin_without_certificate),
 	    cmocka_unit_test(
 		test_every_route_is_open_to_a_caller_at_or_above_its_level),
 	    cmocka_unit_test(test_only_the_host_itself_is_granted_self),

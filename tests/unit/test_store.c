@@ -1318,6 +1318,61 @@ test_candidate_of_unknown_host_is_refused(void **state)
 	eca_store_rollback(f->st);
 }
 
+/* The dashboard's counts: per state, waiting candidates, expiring soon. */
+static void
+test_counts_by_state_waiting_and_expiring(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store_counts c;
+	struct eca_enrollment r;
+	struct eca_candidate cand;
+	struct eca_err err;
+	char host[32];
+	unsigned i;
+
+	f->st = open_rw(f);
+	assert_int_equal(
+	    eca_store_counts(f->st, "primary.example", 0, &c, &err), 0);
+	assert_int_equal(c.total, 0);
+	for (i = 0; i < 6; i++) {
+		snprintf(host, sizeof(host), "h%u.example", i);
+		fake_record(&r, host, i + 1);
+		/* h0 h1 h2 ENROLLED, h3 h4 CONFLICT, h5 BANNED */
+		r.state = i < 3 ? ECA_STATE_ENROLLED :
+		    i < 5	? ECA_STATE_CONFLICT :
+				  ECA_STATE_BANNED;
+		put_committed(f->st, &r);
+	}
+	fake_record(&r, "h0.example", 99);
+	snprintf(r.primary, sizeof(r.primary), "other.example");
+	put_committed(f->st, &r);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	fake_cand(&cand, 10, 100);
+	assert_int_equal(eca_store_candidate_put(f->st, "primary.example",
+			     "h3.example", &cand, &err),
+	    0);
+	fake_cand(&cand, 11, 101);
+	assert_int_equal(eca_store_candidate_put(f->st, "primary.example",
+			     "h3.example", &cand, &err),
+	    0);
+	fake_cand(&cand, 12, 102);
+	assert_int_equal(eca_store_candidate_put(f->st, "primary.example",
+			     "h4.example", &cand, &err),
+	    0);
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+	/* not_after is 1800000000 + n: h0 (n 1) and h1 (n 2) end by then. */
+	assert_int_equal(eca_store_counts(f->st, "primary.example",
+			     1800000000 + 2, &c, &err),
+	    0);
+	assert_int_equal(c.total, 6);
+	assert_int_equal(c.states[ECA_STATE_ENROLLED], 3);
+	assert_int_equal(c.states[ECA_STATE_CONFLICT], 2);
+	assert_int_equal(c.states[ECA_STATE_BANNED], 1);
+	assert_int_equal(c.states[ECA_STATE_REMOVED], 0);
+	assert_int_equal(c.waiting, 3);
+	assert_int_equal(c.expiring, 2);
+}
+
 static void
 test_candidate_delete_of_one_not_waiting_is_not_found(void **state)
 {
@@ -1897,6 +1952,7 @@ main(void)
 	    T(test_every_state_method_and_role_is_stored),
 	    T(test_records_are_kept_per_primary),
 	    T(test_list_filters_by_state_and_pages_after_host),
+	    T(test_counts_by_state_waiting_and_expiring),
 	    T(test_list_grows_past_its_first_allocation),
 	    T(test_history_is_oldest_first_and_limited),
 	    T(test_versions_increase_across_transactions_and_reopen),
