@@ -102,7 +102,7 @@ api_h_list(struct api_call *c)
 	api_reply_json(c, 200,
 	    json_pack("{s:o, s:o}", "enrollments", arr, "next", next));
 out:
-	free(recs);
+	eca_enrollments_free(recs, n);
 }
 
 /*
@@ -144,6 +144,7 @@ api_h_show(struct api_call *c)
 	    (r = eca_store_candidates(c->w->rd, c->d->cfg->client_name, c->name,
 		 &cands, &n, &e)) != 0) {
 		api_reply_error(c, r, "%s", e.msg);
+		eca_enrollment_clear(&rec);
 		return;
 	}
 	body = eca_wire_enrollment(&rec);
@@ -151,7 +152,8 @@ api_h_show(struct api_call *c)
 		json_decref(body);
 		body = NULL;
 	}
-	free(cands);
+	eca_candidates_free(cands, n);
+	eca_enrollment_clear(&rec);
 	api_reply_json(c, 200, body);
 }
 
@@ -168,6 +170,7 @@ api_h_history(struct api_call *c)
 	if (enrolled_record(c, &rec) != 0)
 		return;
 	eca_err_clear(&e);
+	eca_enrollment_clear(&rec);
 	if ((r = eca_store_history(c->w->rd, c->d->cfg->client_name, c->name,
 		 HISTORY_MAX, &h, &n, &e)) != 0) {
 		api_reply_error(c, r, "%s", e.msg);

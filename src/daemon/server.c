@@ -67,6 +67,7 @@ conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	if (cn->timer != NULL)
 		event_free(cn->timer);
 	X509_free(cn->leaf);
+	eca_certinfo_clear(&cn->info);
 	free(cn);
 }
 

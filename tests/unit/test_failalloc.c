@@ -1751,7 +1751,8 @@ fake_cert(struct eca_certinfo *ci, unsigned n)
 	snprintf(ci->key_desc, sizeof(ci->key_desc), "EC P-256");
 	snprintf(ci->sig_alg, sizeof(ci->sig_alg), "ecdsa-with-SHA256");
 	snprintf(ci->cn, sizeof(ci->cn), "h%u.example", n);
-	snprintf(ci->san, sizeof(ci->san), "h%u.example,alt%u.example", n, n);
+	snprintf(ci->san_inline, sizeof(ci->san_inline),
+	    "h%u.example,alt%u.example", n, n);
 }
 
 static void
