@@ -59,9 +59,8 @@ test_short_text_stays_inline(void **state)
 	char *s = text_of(ECA_SAN_INLINE - 1);
 
 	(void)state;
-	assert_int_equal(eca_certinfo_set_san(&ci, "a.example,b.example", 19,
-			     NULL),
-	    0);
+	assert_int_equal(
+	    eca_certinfo_set_san(&ci, "a.example,b.example", 19, NULL), 0);
 	assert_null(ci.san_heap);
 	assert_string_equal(eca_certinfo_san(&ci), "a.example,b.example");
 	assert_int_equal(eca_certinfo_set_san(&ci, s, strlen(s), NULL), 0);
