@@ -40,8 +40,11 @@ struct eca_enroll_req {
 	char host[ECA_HOST_MAX];
 	enum eca_role role;
 	enum eca_method method;
-	struct eca_certinfo
-	    cert; /* the certificate presented (TLS client cert) */
+	/*
+	 * The certificate presented (TLS client cert).  In a queued op it
+	 * is the op's own copy (eca_op_clear releases it).
+	 */
+	struct eca_certinfo cert;
 	char source[ECA_SOURCE_MAX];
 	int force;	 /* the host asked for forced re-enrollment */
 	int allow_force; /* the primary's policy allows it */
