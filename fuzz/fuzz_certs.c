@@ -30,6 +30,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (leaf == NULL || sk_X509_num(chain) >= ECA_CHAIN_MAX)
 			abort();
 		(void)eca_x509_info(leaf, &info, &err);
+		eca_certinfo_clear(&info);
 	}
 	/* Every x509.h function leaves OpenSSL's error queue empty. */
 	if (ERR_peek_error() != 0)

@@ -32,6 +32,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (eca_wire_parse_enrollment(out, &again, &err) != 0)
 			abort();
 		json_decref(out);
+		eca_enrollment_clear(&again);
+		eca_enrollment_clear(&rec);
 	}
 	(void)eca_wire_parse_error(j, &err);
 	json_decref(j);

@@ -175,7 +175,7 @@ print_list(const json_t *all)
 	static const char *const hdr[] = {"HOST", "STATE", "HOST ID", "METHOD",
 	    "FINGERPRINT", "EXPIRES", "NAT"};
 	struct out_table *t;
-	struct eca_enrollment rec;
+	struct eca_enrollment rec = {0};
 	struct eca_err err;
 	size_t i;
 	int r = 0;
@@ -192,8 +192,9 @@ print_list(const json_t *all)
 			    i + 1, err.msg);
 			goto out;
 		}
-		if (table_add_record(t, &rec,
-			nat_cell(json_array_get(all, i))) != 0) {
+		r = table_add_record(t, &rec, nat_cell(json_array_get(all, i)));
+		eca_enrollment_clear(&rec);
+		if (r != 0) {
 			r = out_error(0, ECA_ERR_NOMEM, "out of memory");
 			goto out;
 		}
@@ -360,7 +361,7 @@ int
 cmd_show(struct cli *cli, const struct cli_args *a)
 {
 	struct eca_client *c = NULL;
-	struct eca_enrollment rec;
+	struct eca_enrollment rec = {0};
 	struct eca_candidate *cands = NULL;
 	struct eca_err err;
 	json_t *resp = NULL, *hresp = NULL, *hist, *top = NULL;
@@ -412,7 +413,8 @@ cmd_show(struct cli *cli, const struct cli_args *a)
 		print_record(&rec, cands, ncands, hist);
 	r = 0;
 out:
-	free(cands);
+	eca_candidates_free(cands, ncands);
+	eca_enrollment_clear(&rec);
 	json_decref(top);
 	json_decref(resp);
 	json_decref(hresp);
@@ -429,7 +431,7 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
     const char *suffix, const char *verb, const json_t *body)
 {
 	struct eca_client *c = NULL;
-	struct eca_enrollment rec;
+	struct eca_enrollment rec = {0};
 	json_t *resp = NULL, *j;
 	const char *host = a->pos[0], *who, *outcome;
 	char path[ECA_HOST_MAX * 3 + 32], what[ECA_HOST_MAX * 2 + 64];
@@ -495,6 +497,7 @@ host_action(struct cli *cli, const struct cli_args *a, const char *method,
 		    rec.ncandidates, host, host);
 	r = 0;
 out:
+	eca_enrollment_clear(&rec);
 	json_decref(resp);
 	eca_client_free(c);
 	return r;
@@ -509,7 +512,7 @@ pick_candidate(struct cli *cli, const struct cli_args *a, const char *verb,
     char fp[ECA_FP_HEX_LEN + 1])
 {
 	struct eca_client *c = NULL;
-	struct eca_enrollment rec;
+	struct eca_enrollment rec = {0};
 	struct eca_candidate *cands = NULL;
 	struct eca_err err;
 	json_t *resp = NULL;
@@ -571,7 +574,8 @@ pick_candidate(struct cli *cli, const struct cli_args *a, const char *verb,
 		    out_time(cands[0].at, b1, sizeof(b1)));
 	r = 0;
 out:
-	free(cands);
+	eca_candidates_free(cands, n);
+	eca_enrollment_clear(&rec);
 	json_decref(resp);
 	eca_client_free(c);
 	return r;
@@ -620,7 +624,7 @@ static int
 bulk_candidate(struct bulk *b, const char *host, const char *path,
     char fp[ECA_FP_HEX_LEN + 1], int *nomem)
 {
-	struct eca_enrollment rec;
+	struct eca_enrollment rec = {0};
 	struct eca_candidate *cands = NULL;
 	struct eca_err err;
 	json_t *resp = NULL;
@@ -660,7 +664,8 @@ bulk_candidate(struct bulk *b, const char *host, const char *path,
 	snprintf(fp, ECA_FP_HEX_LEN + 1, "%s", cands[0].cert.fingerprint);
 	r = 0;
 out:
-	free(cands);
+	eca_candidates_free(cands, n);
+	eca_enrollment_clear(&rec);
 	json_decref(resp);
 	return r;
 }

@@ -28,7 +28,7 @@ print_info(const char *title, const struct eca_certinfo *ci)
 	printf("  Key:                 %s\n", out_dash(ci->key_desc));
 	printf("  Signature:           %s\n", out_dash(ci->sig_alg));
 	printf("  Common name:         %s\n", out_dash(ci->cn));
-	printf("  DNS names (SAN):     %s\n", out_dash(ci->san));
+	printf("  DNS names (SAN):     %s\n", out_dash(eca_certinfo_san(ci)));
 	printf("  SHA-256 fingerprint: %s\n", out_dash(ci->fingerprint));
 	printf("  SPKI SHA-256:        %s\n", out_dash(ci->spki_fingerprint));
 }
@@ -48,6 +48,7 @@ cmd_cert(struct cli *cli, const struct cli_args *a)
 	if ((path = cli_opt(a, "--cert")) == NULL)
 		return cli_usage(cli, "cert-details needs --cert FILE");
 	eca_err_clear(&err);
+	memset(&ci, 0, sizeof(ci));
 	if (eca_x509_load_chain(NULL, path, &leaf, &chain, &err) != 0) {
 		r = out_error_err(cli->json, "cannot read the certificate",
 		    &err);
@@ -60,6 +61,7 @@ cmd_cert(struct cli *cli, const struct cli_args *a)
 		goto out;
 	}
 	for (i = -1; i < n; i++) {
+		eca_certinfo_clear(&ci);
 		if (eca_x509_info(i < 0 ? leaf : sk_X509_value(chain, i), &ci,
 			&err) != 0) {
 			r = out_error_err(cli->json,
@@ -98,6 +100,7 @@ cmd_cert(struct cli *cli, const struct cli_args *a)
 	}
 	r = 0;
 out:
+	eca_certinfo_clear(&ci);
 	json_decref(top);
 	json_decref(arr);
 	X509_free(leaf);

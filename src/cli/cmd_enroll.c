@@ -203,7 +203,7 @@ cmd_enroll(struct cli *cli, const struct cli_args *a)
 	const struct eca_endpoint *ep;
 	struct eca_host *h = NULL;
 	struct eca_domain *d;
-	struct eca_enrollment rec;
+	struct eca_enrollment rec = {0};
 	enum eca_enroll_outcome outcome = ECA_OUTCOME_NONE;
 	struct eca_err err;
 	json_t *j;
@@ -276,6 +276,7 @@ cmd_enroll(struct cli *cli, const struct cli_args *a)
 		    ep->name, &rec, rec.host[0] != '\0');
 	r = 0;
 out:
+	eca_enrollment_clear(&rec);
 	eca_host_free(h);
 	return r;
 }

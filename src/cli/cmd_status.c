@@ -451,6 +451,8 @@ cmd_status(struct cli *cli, const struct cli_args *a)
 		r = print_json(cli, rows, n, warn, nwarn);
 	else
 		r = print_table(rows, n, warn, nwarn);
+	for (i = 0; i < n; i++)
+		eca_enrollment_clear(&rows[i].rec);
 	free(rows);
 	if (r != 0)
 		return r;

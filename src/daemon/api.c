@@ -253,6 +253,7 @@ call_peer(struct api_call *c, struct eca_err *err)
 		cn->checked = 0;
 		X509_free(cn->leaf);
 		cn->leaf = NULL;
+		eca_certinfo_clear(&cn->info);
 		memset(&cn->info, 0, sizeof(cn->info));
 	}
 	if (!cn->checked) {
@@ -487,6 +488,16 @@ api_query_of(struct api_call *c)
 	return uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 }
 
+/* A job and what its op owns. */
+static void
+job_free(struct api_job *aj)
+{
+	if (aj->job.ev != NULL)
+		event_free(aj->job.ev);
+	eca_op_clear(&aj->job.op);
+	free(aj);
+}
+
 /* The reply for a job the writer finished, sent on the worker's thread. */
 static void
 job_done_cb(evutil_socket_t fd, short what, void *arg)
@@ -536,8 +547,7 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 			200,
 		    body);
 	}
-	event_free(aj->job.ev);
-	free(aj);
+	job_free(aj);
 }
 
 struct api_job *
@@ -570,12 +580,11 @@ static int
 job_enqueue(struct api_call *c, struct api_job *aj, event_callback_fn done)
 {
 	if ((aj->job.ev = event_new(c->w->base, -1, 0, done, aj)) == NULL) {
-		free(aj);
+		job_free(aj);
 		return ECA_ERR_NOMEM;
 	}
 	if (writer_submit(c->d->writer, &aj->job) != 0) {
-		event_free(aj->job.ev);
-		free(aj);
+		job_free(aj);
 		return ECA_ERR_BUSY;
 	}
 	c->w->inflight++;
@@ -620,8 +629,7 @@ revoke_done_cb(evutil_socket_t fd, short what, void *arg)
 		    "the enrollment is now REVOKED (registry version %lld)",
 		    op->req.host, op->rec.cert.fingerprint,
 		    (long long)op->rec.version);
-	event_free(aj->job.ev);
-	free(aj);
+	job_free(aj);
 }
 
 /*
@@ -648,7 +656,11 @@ mark_revoked(struct api_call *c)
 		return;
 	aj->c.req = NULL; /* nobody is answered */
 	snprintf(aj->job.op.actor, sizeof(aj->job.op.actor), "crl");
-	aj->job.op.req.cert = c->conn->info;
+	if (eca_certinfo_copy(&aj->job.op.req.cert, &c->conn->info, NULL) !=
+	    0) {
+		job_free(aj);
+		return;
+	}
 	/* Busy or out of memory: the host's next call tries again. */
 	(void)job_enqueue(c, aj, revoke_done_cb);
 }

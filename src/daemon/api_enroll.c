@@ -54,7 +54,11 @@ enroll_body(struct api_call *c, struct eca_enroll_body *body)
 	return 0;
 }
 
-/* The request the rule decides on, from the body and the certificate. */
+/*
+ * The request the rule decides on, from the body and the certificate:
+ * rq->cert is the connection's, borrowed for this call (not released; a
+ * job takes its own copy).
+ */
 static void
 enroll_request(struct api_call *c, const struct eca_enroll_body *body,
     struct eca_enroll_req *rq)
@@ -66,7 +70,7 @@ enroll_request(struct api_call *c, const struct eca_enroll_body *body,
 	snprintf(rq->source, sizeof(rq->source), "%s", c->source);
 	rq->role = body->role;
 	rq->method = body->method;
-	rq->cert = c->conn->info;
+	memcpy(&rq->cert, &c->conn->info, sizeof(rq->cert));
 	rq->force = body->force;
 	rq->allow_force = c->snap->cfg->allow_forced_reenrollment;
 	rq->now = (int64_t)time(NULL);
@@ -99,8 +103,25 @@ enroll_decide(struct api_call *c, const struct eca_enroll_req *rq,
 	}
 	*rule = eca_enroll_decide(*have ? rec : NULL, cands, ncands, rq,
 	    outcome, e);
-	free(cands);
+	eca_candidates_free(cands, ncands);
 	return 0;
+}
+
+/* Hand the request to the writer, with its own copy of the certificate. */
+static void
+enroll_submit(struct api_call *c, const struct eca_enroll_req *rq)
+{
+	struct api_job *aj;
+
+	if ((aj = api_job_new(c, ECA_OP_ENROLL, rq->host)) != NULL) {
+		aj->job.op.req = *rq;
+		if (eca_certinfo_copy(&aj->job.op.req.cert, &rq->cert, NULL) !=
+		    0) {
+			free(aj);
+			aj = NULL;
+		}
+	}
+	api_job_submit(c, aj);
 }
 
 void
@@ -110,15 +131,15 @@ api_h_enroll(struct api_call *c)
 	struct eca_enrollment rec;
 	struct eca_enroll_req rq;
 	enum eca_enroll_outcome outcome;
-	struct api_job *aj;
 	struct eca_err e;
 	int r, have;
 
 	if (enroll_body(c, &body) != 0)
 		return;
 	enroll_request(c, &body, &rq);
+	memset(&rec, 0, sizeof(rec));
 	if (enroll_decide(c, &rq, &rec, &have, &r, &outcome, &e) != 0)
-		return;
+		goto out;
 	if (body.precheck) {
 		if (r == 0)
 			reply_enroll(c, 200, eca_outcome_name(outcome), 1,
@@ -127,20 +148,16 @@ api_h_enroll(struct api_call *c)
 			api_reply_error_status(c, 0, r,
 			    r == ECA_ERR_CONFLICT && have ? &rec : NULL, "%s",
 			    e.msg);
-		return;
+		goto out;
 	}
 	/* Nothing to write: answered here, without the writer. */
 	if (r == 0 && outcome == ECA_OUTCOME_UNCHANGED) {
 		eca_metrics_enroll(&c->d->metrics, outcome);
 		reply_enroll(c, 200, eca_outcome_name(outcome), 0, &rec);
-		return;
-	}
-	if (r != 0 && r != ECA_ERR_CONFLICT) {
+	} else if (r != 0 && r != ECA_ERR_CONFLICT)
 		api_reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	/* The writer decides again inside its transaction. */
-	if ((aj = api_job_new(c, ECA_OP_ENROLL, body.host)) != NULL)
-		aj->job.op.req = rq;
-	api_job_submit(c, aj);
+	else /* The writer decides again inside its transaction. */
+		enroll_submit(c, &rq);
+out:
+	eca_enrollment_clear(&rec);
 }

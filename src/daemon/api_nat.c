@@ -55,7 +55,7 @@ check_caller(struct api_call *c, const char *from)
 {
 	struct eca_enrollment rec;
 	struct eca_err e;
-	int r;
+	int r, ok;
 
 	/* The control socket has no certificate to name the caller. */
 	if (c->control || c->conn == NULL) {
@@ -72,8 +72,10 @@ check_caller(struct api_call *c, const char *from)
 	}
 	if ((r = api_get_record(c, from, &rec)) < 0)
 		return -1;
-	if (r == 0 || rec.state != ECA_STATE_ENROLLED ||
-	    strcmp(rec.cert.fingerprint, c->fp) != 0) {
+	ok = r == 1 && rec.state == ECA_STATE_ENROLLED &&
+	    strcmp(rec.cert.fingerprint, c->fp) == 0;
+	eca_enrollment_clear(&rec);
+	if (!ok) {
 		api_reply_error(c, ECA_ERR_NOT_ENROLLED,
 		    "only enrolled hosts of the domain may ask for a reverse "
 		    "connection, and %s is not enrolled with this "

@@ -155,8 +155,10 @@ api_h_list(struct api_call *c)
 	size_t n = 0, limit, i;
 	int r, have_self;
 
-	if (list_query(c, &lq) != 0 || prefix_start(c, &lq, &self, &have_self))
-		return;
+	memset(&self, 0, sizeof(self));
+	if (list_query(c, &lq) != 0 ||
+	    prefix_start(c, &lq, &self, &have_self) != 0)
+		goto out;
 	limit = (size_t)lq.limit;
 	eca_err_clear(&e);
 	/* One more than asked tells whether there is a next page. */
@@ -188,7 +190,8 @@ api_h_list(struct api_call *c)
 	api_reply_json(c, 200,
 	    json_pack("{s:o, s:o}", "enrollments", arr, "next", next));
 out:
-	free(recs);
+	eca_enrollments_free(recs, n);
+	eca_enrollment_clear(&self);
 }
 
 /*
@@ -230,6 +233,7 @@ api_h_show(struct api_call *c)
 	    (r = eca_store_candidates(c->w->rd, c->d->cfg->client_name, c->name,
 		 &cands, &n, &e)) != 0) {
 		api_reply_error(c, r, "%s", e.msg);
+		eca_enrollment_clear(&rec);
 		return;
 	}
 	body = eca_wire_enrollment(&rec);
@@ -237,7 +241,8 @@ api_h_show(struct api_call *c)
 		json_decref(body);
 		body = NULL;
 	}
-	free(cands);
+	eca_candidates_free(cands, n);
+	eca_enrollment_clear(&rec);
 	api_reply_json(c, 200, body);
 }
 
@@ -254,6 +259,7 @@ api_h_history(struct api_call *c)
 	if (enrolled_record(c, &rec) != 0)
 		return;
 	eca_err_clear(&e);
+	eca_enrollment_clear(&rec);
 	if ((r = eca_store_history(c->w->rd, c->d->cfg->client_name, c->name,
 		 HISTORY_MAX, &h, &n, &e)) != 0) {
 		api_reply_error(c, r, "%s", e.msg);

@@ -287,6 +287,15 @@ struct ecad_snap *ecad_snap_get(struct ecad *d);
 void ecad_snap_put(struct ecad_snap *s);
 
 /* server.c: listeners and workers. */
+/*
+ * An event loop for a thread that serves TLS connections (API workers,
+ * peer I/O threads), or NULL: with epoll, each fd's interest changes of
+ * one loop iteration reach the kernel as one epoll_ctl, not one per
+ * change (a TLS handshake and an HTTP exchange toggle read and write
+ * interest many times).  eca never dup()s a socket, the case where
+ * libevent's changelist is unsafe.
+ */
+struct event_base *ecad_base_new(void);
 int server_bind(struct ecad *d, struct eca_err *err) ECA_WUR;
 int server_start(struct ecad *d, struct eca_err *err) ECA_WUR;
 /* Ask every worker to stop accepting and finish (returns at once). */

@@ -780,7 +780,7 @@ make_loops(struct ecad_peer *p, struct eca_err *err)
 	for (i = 0; i < p->nthreads; i++) {
 		struct peer_thread *t = &p->threads[i];
 
-		if ((t->base = event_base_new()) == NULL ||
+		if ((t->base = ecad_base_new()) == NULL ||
 		    (t->stop_ev = event_new(t->base, -1, 0, thread_stop_cb,
 			 t)) == NULL)
 			return eca_err_set(err, ECA_ERR_NOMEM,

@@ -106,6 +106,7 @@ peer_remote_enroll(struct ecad_snap *s, struct eca_domain *dom,
 					  json_null());
 	else
 		j = eca_wire_error(r, err.msg);
+	eca_enrollment_clear(&rec);
 	if (set_reply(pc, j) != 0) {
 		refuse(pc, ECA_ERR_NOMEM,
 		    "%s ran out of memory answering the remote enrollment",

@@ -378,12 +378,14 @@ judge_caller(struct ecad *d, struct pconn *pc, struct ecad_snap *s,
 	if (r == ECA_JUDGE_NEED_SYNC) {
 		(void)park(d->peer, pc, s, dom, res.synced, res.wait_enroll,
 		    res.cert.info.fingerprint);
+		eca_judge_done(&res);
 		return;
 	}
 	pc->v.accept = r == 0;
 	pc->v.code = r;
 	snprintf(pc->v.message, sizeof(pc->v.message), "%s",
 	    res.verdict.message);
+	eca_judge_done(&res);
 }
 
 /*

@@ -101,6 +101,7 @@ rebuild(const json_t *o, struct eca_err *err)
 	const char *name = json_string_value(json_object_get(o, "outcome"));
 	const json_t *jrec = json_object_get(o, "enrollment");
 	struct eca_enrollment rec;
+	json_t *out;
 	int k;
 
 	if (name == NULL) {
@@ -119,10 +120,12 @@ rebuild(const json_t *o, struct eca_err *err)
 	if (json_is_object(jrec) &&
 	    eca_wire_parse_enrollment(jrec, &rec, err) != 0)
 		return NULL;
-	return json_pack("{s:s, s:b, s:o}", "outcome",
+	out = json_pack("{s:s, s:b, s:o}", "outcome",
 	    eca_outcome_name((enum eca_enroll_outcome)k), "precheck", 0,
 	    "enrollment",
 	    json_is_object(jrec) ? eca_wire_enrollment(&rec) : json_null());
+	eca_enrollment_clear(&rec);
+	return out;
 }
 
 /* The host's answer: {"outcome",...} or {"error":{...}}. */

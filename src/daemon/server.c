@@ -69,6 +69,7 @@ conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	if (cn->timer != NULL)
 		event_free(cn->timer);
 	X509_free(cn->leaf);
+	eca_certinfo_clear(&cn->info);
 	free(cn);
 }
 
@@ -540,13 +541,27 @@ worker_main(void *arg)
 	return NULL;
 }
 
+struct event_base *
+ecad_base_new(void)
+{
+	struct event_config *cfg;
+	struct event_base *base;
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	(void)event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
+}
+
 static int
 worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 {
 	size_t i;
 	int r;
 
-	if ((w->base = event_base_new()) == NULL ||
+	if ((w->base = ecad_base_new()) == NULL ||
 	    (w->http = evhttp_new(w->base)) == NULL ||
 	    (w->stop_ev = event_new(w->base, -1, 0, worker_stop_cb, w)) ==
 		NULL ||

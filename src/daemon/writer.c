@@ -60,8 +60,8 @@ struct ecad_writer {
 	int last_code;
 	int stopping;
 	int reopen; /* SIGHUP: reopen the journal before the next group */
-	struct eca_op *ops;		  /* ECAD_WRITER_BATCH, for the apply */
-	struct eca_audit *audit;	  /* the journal, writer thread only */
+	struct eca_op **ops;	 /* ECAD_WRITER_BATCH: the group's ops */
+	struct eca_audit *audit; /* the journal, writer thread only */
 	struct audit_item *ahead, *atail; /* audit-only FIFO */
 	size_t aqueued;
 	time_t alost_logged; /* last "audit queue full" line */
@@ -190,7 +190,7 @@ struct group {
 
 /* eca_registry_hook: the group's lines, before the COMMIT. */
 static int
-audit_hook(const struct eca_op *ops, size_t n, void *arg, struct eca_err *err)
+audit_hook(struct eca_op *const *ops, size_t n, void *arg, struct eca_err *err)
 {
 	struct group *g = arg;
 	struct ecad_writer *wr = g->wr;
@@ -208,7 +208,7 @@ audit_hook(const struct eca_op *ops, size_t n, void *arg, struct eca_err *err)
 	for (it = g->items; it != NULL; it = it->next)
 		wr->entries[wr->nentries++] = it->e;
 	for (i = 0; i < n; i++)
-		if (op_entry(&ops[i], &wr->entries[wr->nentries]))
+		if (op_entry(ops[i], &wr->entries[wr->nentries]))
 			wr->nentries++;
 	if ((r = journal_write(wr, err)) != 0)
 		return r;
@@ -297,8 +297,9 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 		audit_only(wr, items);
 		return;
 	}
+	/* Applied where they are: a job is touched by no worker meanwhile. */
 	for (i = 0; i < n; i++)
-		wr->ops[i] = batch[i]->op;
+		wr->ops[i] = &batch[i]->op;
 	eca_err_clear(&err);
 	memset(&g, 0, sizeof(g));
 	g.wr = wr;
@@ -318,10 +319,9 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 	else
 		atomic_fetch_add(&wr->d->stats.commits, 1);
 	for (i = 0; i < n; i++) {
-		batch[i]->op = wr->ops[i];
 		if (r == 0 &&
-		    (wr->ops[i].status == 0 ||
-			wr->ops[i].status == ECA_ERR_CONFLICT))
+		    (wr->ops[i]->status == 0 ||
+			wr->ops[i]->status == ECA_ERR_CONFLICT))
 			wrote++;
 		/* The worker replies from its own thread. */
 		event_active(batch[i]->ev, EV_READ, 0);

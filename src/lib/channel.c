@@ -177,7 +177,7 @@ judge_server(struct opening *o, long wait_ms, struct eca_err *err)
 	}
 	steps->autoenrolled = res->autoenrolled;
 	step_add(&steps->enroll_check_us, t > 0 ? t : 0);
-	steps->peer = res->cert.info;
+	eca_certinfo_summary(&steps->peer, &res->cert.info);
 	if (r == 0 || r == ECA_JUDGE_NEED_SYNC)
 		return r;
 	if (res->end == ECA_JUDGE_END_VERDICT)
@@ -348,6 +348,7 @@ out:
 		X509_free(o->leaf);
 		sk_X509_pop_free(o->chain, X509_free);
 		free(o->buf);
+		eca_judge_done(&o->res);
 		free(o);
 	}
 	return r;

@@ -223,14 +223,43 @@ eca_enroll_revocable(const struct eca_enrollment *rec, const char *fp)
 	    strcmp(rec->cert.fingerprint, fp) == 0;
 }
 
+/*
+ * Does the name at p (len bytes) name a record of primary that ci takes
+ * down?  1 with its canonical name in host, else 0.
+ */
+static int
+revoke_names(struct eca_store *st, const char *primary,
+    const struct eca_certinfo *ci, const char *p, size_t len, char *host,
+    size_t size)
+{
+	struct eca_enrollment rec;
+	char name[ECA_HOST_MAX];
+	int hit;
+
+	/* Longer than a host name: no record has it. */
+	if (len >= sizeof(name))
+		return 0;
+	memcpy(name, p, len);
+	name[len] = '\0';
+	/*
+	 * The registry holds canonical names only; a name that has none (a
+	 * CN that is not a host name) names no record.
+	 */
+	if (eca_hostname_canon(name, host, size, NULL) != 0 ||
+	    eca_store_get(st, primary, host, &rec, NULL) != 0)
+		return 0;
+	hit = eca_enroll_revocable(&rec, ci->fingerprint);
+	eca_enrollment_clear(&rec);
+	return hit;
+}
+
 int
 eca_enroll_revoke_target(struct eca_store *st, const char *primary,
     const struct eca_certinfo *ci, enum eca_identity identity, char *host,
     size_t size)
 {
-	struct eca_enrollment rec;
 	struct eca_dnmap m;
-	char names[ECA_HOST_MAX + ECA_SAN_MAX + 2], *p, *next;
+	const char *p, *e;
 
 	if (st == NULL || primary == NULL || ci == NULL || host == NULL ||
 	    size == 0 || ci->fingerprint[0] == '\0')
@@ -238,23 +267,21 @@ eca_enroll_revoke_target(struct eca_store *st, const char *primary,
 	/* DN: the subject names a host only through the mapping. */
 	if (identity == ECA_ID_DN) {
 		if (eca_store_dnmap_by_subject(st, primary, ci->subject, &m,
-			NULL) != 0)
-			return ECA_ERR_NOT_FOUND;
-		snprintf(names, sizeof(names), "%s", m.host);
-	} else
-		snprintf(names, sizeof(names), "%s,%s", ci->cn, ci->san);
-	for (p = names; p != NULL; p = next) {
-		if ((next = strchr(p, ',')) != NULL)
-			*next++ = '\0';
-		/*
-		 * The registry holds canonical names only; a name that has
-		 * none (a CN that is not a host name) names no record.
-		 */
-		if (eca_hostname_canon(p, host, size, NULL) != 0)
-			continue;
-		if (eca_store_get(st, primary, host, &rec, NULL) == 0 &&
-		    eca_enroll_revocable(&rec, ci->fingerprint))
+			NULL) == 0 &&
+		    revoke_names(st, primary, ci, m.host, strlen(m.host), host,
+			size))
 			return 0;
+	} else {
+		if (revoke_names(st, primary, ci, ci->cn, strlen(ci->cn), host,
+			size))
+			return 0;
+		for (p = eca_certinfo_san(ci); *p != '\0';
+		     p = e + (*e == ',')) {
+			e = p + strcspn(p, ",");
+			if (revoke_names(st, primary, ci, p, (size_t)(e - p),
+				host, size))
+				return 0;
+		}
 	}
 	host[0] = '\0';
 	return ECA_ERR_NOT_FOUND;

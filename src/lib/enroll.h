@@ -40,8 +40,11 @@ struct eca_enroll_req {
 	char host[ECA_HOST_MAX];
 	enum eca_role role;
 	enum eca_method method;
-	struct eca_certinfo
-	    cert; /* the certificate presented (TLS client cert) */
+	/*
+	 * The certificate presented (TLS client cert).  In a queued op it
+	 * is the op's own copy (eca_op_clear releases it).
+	 */
+	struct eca_certinfo cert;
 	char source[ECA_SOURCE_MAX];
 	int force;	 /* the host asked for forced re-enrollment */
 	int allow_force; /* the primary's policy allows it */
@@ -161,11 +164,21 @@ int eca_registry_apply(struct eca_store *st, struct eca_op *ops, size_t n,
  * (an ECA_ERR_* with err filled) rolls the whole transaction back: every
  * op then fails with that error and nothing was written.
  */
-typedef int eca_registry_hook(const struct eca_op *ops, size_t n, void *arg,
+typedef int eca_registry_hook(struct eca_op *const *ops, size_t n, void *arg,
     struct eca_err *err);
-/* eca_registry_apply with hook (may be NULL) run before the COMMIT. */
-int eca_registry_apply_hook(struct eca_store *st, struct eca_op *ops, size_t n,
-    eca_registry_hook *hook, void *arg, struct eca_err *err) ECA_WUR;
+/*
+ * eca_registry_apply on the n ops that ops points to (each where its
+ * request lives: nothing is copied), with hook (may be NULL) run before
+ * the COMMIT.
+ */
+int eca_registry_apply_hook(struct eca_store *st, struct eca_op *const *ops,
+    size_t n, eca_registry_hook *hook, void *arg, struct eca_err *err) ECA_WUR;
+
+/*
+ * Release what an op owns (its request's certificate, its record's):
+ * before freeing it, or before filling it anew.  The op stays valid.
+ */
+void eca_op_clear(struct eca_op *op);
 
 /* Random UUID v4 text (RAND_bytes). */
 int eca_uuid_new(char out[ECA_HOST_ID_LEN + 1]) ECA_WUR;

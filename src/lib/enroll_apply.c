@@ -59,16 +59,21 @@ static void
 clear_summary(struct eca_enrollment *rec)
 {
 	rec->has_candidate = 0;
+	eca_certinfo_clear(&rec->candidate);
 	memset(&rec->candidate, 0, sizeof(rec->candidate));
 	rec->candidate_at = 0;
 	rec->candidate_source[0] = '\0';
 }
 
-/* The record's summary: the newest of cands but skip (-1: none skipped). */
-static void
+/*
+ * The record's summary: the newest of cands but skip (-1: none skipped).
+ * 0 or ECA_ERR_NOMEM (in err).
+ */
+static int
 set_summary(struct eca_enrollment *rec, const struct eca_candidate *cands,
-    size_t n, int skip)
+    size_t n, int skip, struct eca_err *err)
 {
+	const struct eca_candidate *last = NULL;
 	size_t i;
 
 	clear_summary(rec);
@@ -77,12 +82,26 @@ set_summary(struct eca_enrollment *rec, const struct eca_candidate *cands,
 		if ((int)i == skip)
 			continue;
 		rec->ncandidates++;
-		rec->has_candidate = 1;
-		rec->candidate = cands[i].cert;
-		rec->candidate_at = cands[i].at;
-		snprintf(rec->candidate_source, sizeof(rec->candidate_source),
-		    "%s", cands[i].source);
+		last = &cands[i];
 	}
+	if (last == NULL)
+		return 0;
+	rec->has_candidate = 1;
+	rec->candidate_at = last->at;
+	snprintf(rec->candidate_source, sizeof(rec->candidate_source), "%s",
+	    last->source);
+	return eca_certinfo_copy(&rec->candidate, &last->cert, err);
+}
+
+/* The certificate at dst (filled or zeroed) becomes a copy of src. */
+static int
+set_cert(struct eca_certinfo *dst, const struct eca_certinfo *src,
+    struct eca_err *err)
+{
+	if (dst == src)
+		return 0;
+	eca_certinfo_clear(dst);
+	return eca_certinfo_copy(dst, src, err);
 }
 
 /* Every waiting candidate dropped (enrolled anew, forced, removed, ...). */
@@ -156,7 +175,8 @@ add_candidate(struct eca_store *st, struct eca_op *op,
 	int r;
 
 	memset(&c, 0, sizeof(c));
-	c.cert = req->cert;
+	/* Borrowed for the write: c is not released. */
+	memcpy(&c.cert, &req->cert, sizeof(c.cert));
 	c.at = req->now;
 	c.last_seen = req->now;
 	snprintf(c.source, sizeof(c.source), "%s", req->source);
@@ -169,7 +189,8 @@ add_candidate(struct eca_store *st, struct eca_op *op,
 	}
 	rec->state = ECA_STATE_CONFLICT;
 	rec->has_candidate = 1;
-	rec->candidate = req->cert;
+	if ((r = set_cert(&rec->candidate, &req->cert, &op->err)) != 0)
+		return r;
 	rec->candidate_at = req->now;
 	snprintf(rec->candidate_source, sizeof(rec->candidate_source), "%s",
 	    req->source);
@@ -194,15 +215,16 @@ new_record(struct eca_op *op)
 	return 0;
 }
 
-/* The certificate presented becomes the enrolled one. */
-static void
-take_cert(struct eca_enrollment *rec, const struct eca_enroll_req *req)
+/* The certificate presented becomes the enrolled one (0 or NOMEM). */
+static int
+take_cert(struct eca_enrollment *rec, const struct eca_enroll_req *req,
+    struct eca_err *err)
 {
 	rec->role = req->role;
 	rec->method = req->method;
-	rec->cert = req->cert;
 	rec->enrolled_at = req->now;
 	snprintf(rec->source, sizeof(rec->source), "%s", req->source);
+	return set_cert(&rec->cert, &req->cert, err);
 }
 
 /*
@@ -225,9 +247,9 @@ carry_out(struct eca_store *st, struct eca_op *op, int have,
 		return eca_store_put(st, rec, &op->err);
 	case ECA_OUTCOME_ENROLLED:
 		/* Enrolled again after removal: host_id kept. */
-		if (!have && (r = new_record(op)) != 0)
+		if ((!have && (r = new_record(op)) != 0) ||
+		    (r = take_cert(rec, req, &op->err)) != 0)
 			return r;
-		take_cert(rec, req);
 		rec->state = ECA_STATE_ENROLLED;
 		/* A REMOVED record lost its candidates; none may linger. */
 		if (have && (r = drop_candidates(st, op)) != 0)
@@ -235,10 +257,12 @@ carry_out(struct eca_store *st, struct eca_op *op, int have,
 		return write_change(st, op, "ENROLL", &rec->cert);
 	case ECA_OUTCOME_RENEWED:
 		/* Same key: a CONFLICT stays one, its candidates kept. */
-		take_cert(rec, req);
+		if ((r = take_cert(rec, req, &op->err)) != 0)
+			return r;
 		return write_change(st, op, "RENEW", &rec->cert);
 	case ECA_OUTCOME_FORCED:
-		take_cert(rec, req);
+		if ((r = take_cert(rec, req, &op->err)) != 0)
+			return r;
 		rec->state = ECA_STATE_ENROLLED;
 		if ((r = drop_candidates(st, op)) != 0)
 			return r;
@@ -272,7 +296,7 @@ apply_enroll(struct eca_store *st, struct eca_op *op)
 		r = rd;
 	else
 		r = carry_out(st, op, have, cands, n, rd);
-	free(cands);
+	eca_candidates_free(cands, n);
 	return r;
 }
 
@@ -356,7 +380,8 @@ static int
 apply_decision(struct eca_store *st, struct eca_op *op)
 {
 	struct eca_enrollment *rec = &op->rec;
-	struct eca_candidate *cands = NULL, cand;
+	struct eca_candidate *cands = NULL;
+	const struct eca_candidate *cand;
 	enum eca_state back;
 	size_t n = 0;
 	int r, have, k;
@@ -385,21 +410,24 @@ apply_decision(struct eca_store *st, struct eca_op *op)
 		    op->require_fingerprint, op->req.host, op->req.host);
 		goto out;
 	}
-	cand = cands[k];
+	cand = &cands[k];
 	if ((r = eca_store_candidate_del(st, op->req.primary, op->req.host,
-		 cand.cert.fingerprint, &op->err)) != 0)
+		 cand->cert.fingerprint, &op->err)) != 0)
 		goto out;
-	set_summary(rec, cands, n, k);
-	op->req.cert = cand.cert; /* the journal names it */
+	/* The journal names it. */
+	if ((r = set_summary(rec, cands, n, k, &op->err)) != 0 ||
+	    (r = set_cert(&op->req.cert, &cand->cert, &op->err)) != 0)
+		goto out;
 	if (op->type == ECA_OP_APPROVE) {
-		rec->cert = cand.cert;
+		if ((r = set_cert(&rec->cert, &cand->cert, &op->err)) != 0)
+			goto out;
 		rec->method = ECA_METHOD_ADMIN;
 		rec->enrolled_at = op->req.now;
-		snprintf(rec->source, sizeof(rec->source), "%s", cand.source);
+		snprintf(rec->source, sizeof(rec->source), "%s", cand->source);
 		rec->state = rec->ncandidates > 0 ? ECA_STATE_CONFLICT :
 						    ECA_STATE_ENROLLED;
 		op->outcome = ECA_OUTCOME_APPROVED;
-		r = write_change(st, op, "APPROVE", &cand.cert);
+		r = write_change(st, op, "APPROVE", &cand->cert);
 		goto out;
 	}
 	if (rec->ncandidates == 0) {
@@ -410,9 +438,9 @@ apply_decision(struct eca_store *st, struct eca_op *op)
 		rec->state = back;
 	}
 	op->outcome = ECA_OUTCOME_REJECTED;
-	r = write_change(st, op, "REJECT", &cand.cert);
+	r = write_change(st, op, "REJECT", &cand->cert);
 out:
-	free(cands);
+	eca_candidates_free(cands, n);
 	return r;
 }
 
@@ -599,17 +627,18 @@ undo_op(struct eca_store *st)
 
 /* Every op shares the fate of the transaction as a whole. */
 static void
-fail_all(struct eca_op *ops, size_t n, int code, const struct eca_err *err)
+fail_all(struct eca_op *const *ops, size_t n, int code,
+    const struct eca_err *err)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		ops[i].status = code;
-		ops[i].outcome = ECA_OUTCOME_NONE;
+		ops[i]->status = code;
+		ops[i]->outcome = ECA_OUTCOME_NONE;
 		if (err != NULL)
-			ops[i].err = *err;
+			ops[i]->err = *err;
 		else
-			eca_err_set(&ops[i].err, code, "%s",
+			eca_err_set(&ops[i]->err, code, "%s",
 			    eca_err_desc(code));
 	}
 }
@@ -618,12 +647,35 @@ int
 eca_registry_apply(struct eca_store *st, struct eca_op *ops, size_t n,
     struct eca_err *err)
 {
-	return eca_registry_apply_hook(st, ops, n, NULL, NULL, err);
+	struct eca_op **p;
+	size_t i;
+	int r;
+
+	if (n == 0)
+		return 0;
+	if ((p = calloc(n, sizeof(*p))) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory for a group of %zu registry changes; "
+		    "nothing was written",
+		    n);
+		for (i = 0; i < n; i++) {
+			ops[i].status = r;
+			ops[i].outcome = ECA_OUTCOME_NONE;
+			eca_err_set(&ops[i].err, r, "%s",
+			    err != NULL ? err->msg : "out of memory");
+		}
+		return r;
+	}
+	for (i = 0; i < n; i++)
+		p[i] = &ops[i];
+	r = eca_registry_apply_hook(st, p, n, NULL, NULL, err);
+	free(p);
+	return r;
 }
 
 int
-eca_registry_apply_hook(struct eca_store *st, struct eca_op *ops, size_t n,
-    eca_registry_hook *hook, void *arg, struct eca_err *err)
+eca_registry_apply_hook(struct eca_store *st, struct eca_op *const *ops,
+    size_t n, eca_registry_hook *hook, void *arg, struct eca_err *err)
 {
 	struct eca_err e;
 	struct eca_op *op;
@@ -632,19 +684,21 @@ eca_registry_apply_hook(struct eca_store *st, struct eca_op *ops, size_t n,
 
 	eca_err_clear(&e);
 	for (i = 0; i < n; i++) {
-		ops[i].status = 0;
-		ops[i].outcome = ECA_OUTCOME_NONE;
-		eca_err_clear(&ops[i].err);
-		memset(&ops[i].rec, 0, sizeof(ops[i].rec));
-		if (ops[i].type != ECA_OP_MAP_ADD)
-			memset(&ops[i].map, 0, sizeof(ops[i].map));
+		op = ops[i];
+		op->status = 0;
+		op->outcome = ECA_OUTCOME_NONE;
+		eca_err_clear(&op->err);
+		eca_enrollment_clear(&op->rec);
+		memset(&op->rec, 0, sizeof(op->rec));
+		if (op->type != ECA_OP_MAP_ADD)
+			memset(&op->map, 0, sizeof(op->map));
 	}
 	if (n == 0)
 		return 0;
 	if ((r = eca_store_begin(st, &e)) != 0)
 		goto fail;
 	for (i = 0; i < n; i++) {
-		op = &ops[i];
+		op = ops[i];
 		if ((r = eca_store_savepoint(st, &op->err)) != 0) {
 			op->status = r;
 			continue;
@@ -678,4 +732,13 @@ fail:
 	if (err != NULL)
 		*err = e;
 	return r;
+}
+
+void
+eca_op_clear(struct eca_op *op)
+{
+	if (op == NULL)
+		return;
+	eca_certinfo_clear(&op->req.cert);
+	eca_enrollment_clear(&op->rec);
 }

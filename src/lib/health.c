@@ -777,6 +777,7 @@ eca_health_run(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
 		mark_warning(report, &report->checks[i]);
 	X509_free(st.leaf);
 	sk_X509_pop_free(st.chain, X509_free);
+	eca_certinfo_clear(&st.info);
 	EVP_PKEY_free(st.key);
 	X509_STORE_free(st.trust);
 	ERR_clear_error();

@@ -413,6 +413,7 @@ eca_host_free(struct eca_host *h)
 	SSL_CTX_free(h->client_ctx);
 	eca_vcache_free(h->policy.vcache);
 	eca_cred_free(h->cred);
+	eca_certinfo_clear(&h->self);
 	free(h);
 }
 
@@ -828,13 +829,16 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d, unsigned int flags,
 		goto out;
 	if (outcome != NULL)
 		*outcome = (enum eca_enroll_outcome)o;
-	if (out != NULL)
-		*out = rec;
 	if (!precheck && rec.cert.fingerprint[0] != '\0' &&
 	    rec.host_id[0] != '\0')
 		state_record(h, d, &rec);
+	if (out != NULL) {
+		*out = rec; /* moved: *out owns it now */
+		memset(&rec, 0, sizeof(rec));
+	}
 	r = 0;
 out:
+	eca_enrollment_clear(&rec);
 	json_decref(body);
 	json_decref(resp);
 	eca_client_free(c);

@@ -134,7 +134,7 @@ enum eca_enroll_flags {
  * Enroll this host with d's primary: POST /v1/enrollments, the same call
  * `eca enroll` makes.  On success the local state (enrolled fingerprint,
  * host ID) is recorded in STATE_DIR (not for a precheck) and *out (may be
- * NULL) gets the record; *outcome the outcome.  Refusals come back as
+ * NULL) gets the record (eca_enrollment_clear); *outcome the outcome.  Refusals come back as
  * their ECA_ERR_* with the primary's message.
  */
 int eca_domain_enroll(struct eca_host *h, struct eca_domain *d,

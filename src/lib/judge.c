@@ -38,6 +38,13 @@ eca_judge_init(struct eca_judge_result *res)
 	res->outcome = ECA_OUTCOME_NONE;
 }
 
+void
+eca_judge_done(struct eca_judge_result *res)
+{
+	if (res != NULL)
+		eca_certinfo_clear(&res->cert.info);
+}
+
 /* A refusal decided here rather than by the verdict. */
 static int refuse(struct eca_judge_result *, enum eca_judge_end, int,
     const char *, ...) ECA_PRINTF(4, 5);

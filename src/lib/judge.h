@@ -122,6 +122,8 @@ struct eca_judge_result {
 
 /* Ready res for a first judgment (nothing checked yet). */
 void eca_judge_init(struct eca_judge_result *res);
+/* Release what res holds (the certificate's details); res stays valid. */
+void eca_judge_done(struct eca_judge_result *res);
 
 /*
  * Judge the peer of in (see above): 0 accept, a refusal's ECA_ERR_*

@@ -526,3 +526,61 @@ eca_store_dnmaps(struct eca_store *st, const char *primary, int64_t since,
 		return r;
 	return st->ops->dnmaps(st, primary, since, limit, out, n, err);
 }
+
+void
+eca_enrollment_clear(struct eca_enrollment *rec)
+{
+	if (rec == NULL)
+		return;
+	eca_certinfo_clear(&rec->cert);
+	eca_certinfo_clear(&rec->candidate);
+}
+
+void
+eca_enrollments_free(struct eca_enrollment *recs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; recs != NULL && i < n; i++)
+		eca_enrollment_clear(&recs[i]);
+	free(recs);
+}
+
+int
+eca_enrollment_copy(struct eca_enrollment *dst,
+    const struct eca_enrollment *src, struct eca_err *err)
+{
+	int r;
+
+	if (dst == src)
+		return 0;
+	*dst = *src;
+	dst->cert.san_heap = dst->candidate.san_heap = NULL;
+	if ((r = eca_certinfo_copy(&dst->cert, &src->cert, err)) != 0 ||
+	    (r = eca_certinfo_copy(&dst->candidate, &src->candidate, err)) !=
+		0) {
+		eca_enrollment_clear(dst);
+		return r;
+	}
+	return 0;
+}
+
+void
+eca_candidates_free(struct eca_candidate *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; c != NULL && i < n; i++)
+		eca_certinfo_clear(&c[i].cert);
+	free(c);
+}
+
+int
+eca_candidate_copy(struct eca_candidate *dst, const struct eca_candidate *src,
+    struct eca_err *err)
+{
+	if (dst == src)
+		return 0;
+	*dst = *src;
+	return eca_certinfo_copy(&dst->cert, &src->cert, err);
+}

@@ -56,6 +56,19 @@ struct eca_enrollment {
 	int64_t version;	     /* registry version of the last change */
 };
 
+/*
+ * A record's certificates own their dNSNames' text when it is long
+ * (certinfo.h): release a record the store, the wire decoder or
+ * eca_enrollment_copy filled with eca_enrollment_clear (the record's other
+ * fields stay), an array of n of them with eca_enrollments_free.  Copy
+ * one only with eca_enrollment_copy (dst treated as uninitialized;
+ * ECA_ERR_NOMEM leaves dst with no text to release).
+ */
+void eca_enrollment_clear(struct eca_enrollment *rec);
+void eca_enrollments_free(struct eca_enrollment *recs, size_t n);
+int eca_enrollment_copy(struct eca_enrollment *dst,
+    const struct eca_enrollment *src, struct eca_err *err) ECA_WUR;
+
 /* One change of a record, appended for every decision that writes. */
 struct eca_history_entry {
 	int64_t id;
@@ -123,7 +136,7 @@ int eca_store_add_history(struct eca_store *st,
 /*
  * Records of primary ordered by host, hosts strictly after after_host (NULL:
  * from the start), at most limit; state < 0 means any state.  *out is the
- * caller's (free()), *n its length.
+ * caller's (eca_enrollments_free), *n its length.
  */
 int eca_store_list(struct eca_store *st, const char *primary, int state,
     const char *after_host, size_t limit, struct eca_enrollment **out,
@@ -186,7 +199,16 @@ struct eca_candidate {
 	char source[ECA_SOURCE_MAX]; /* address it first came from */
 };
 
-/* The candidates of (primary, host), oldest first; *out is the caller's. */
+/* The n candidates at c released (eca_certinfo_clear each) and freed. */
+void eca_candidates_free(struct eca_candidate *c, size_t n);
+/* *dst = *src, its own copy of the certificate (as eca_certinfo_copy). */
+int eca_candidate_copy(struct eca_candidate *dst,
+    const struct eca_candidate *src, struct eca_err *err) ECA_WUR;
+
+/*
+ * The candidates of (primary, host), oldest first; *out is the caller's
+ * (eca_candidates_free).
+ */
 int eca_store_candidates(struct eca_store *st, const char *primary,
     const char *host, struct eca_candidate **out, size_t *n,
     struct eca_err *err) ECA_WUR;

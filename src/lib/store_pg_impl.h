@@ -173,16 +173,22 @@ int eca_pg_col_enum(const PGresult *res, int row, int col,
 void eca_pg_col_cert(const PGresult *res, int row, int col,
     struct eca_certinfo *ci, int *bad);
 
-/* One row of a result into item (zeroed before); arg is the caller's. */
+/*
+ * One row of a result into item (zeroed before); arg is the caller's.  On
+ * failure it releases what it took (a certificate's long dNSNames).
+ */
 typedef int eca_pg_row(const PGresult *res, int row, void *item,
     const void *arg, struct eca_err *err);
 /*
  * Run a SELECT and read every row into a new array of elem-sized items:
  * *out (the caller's, free()) and *n; NULL and 0 on failure.
  */
+/* What an item read by a row function owns, released (or NULL: nothing). */
+typedef void eca_pg_release(void *item);
 int eca_pg_select(struct pg_store *s, enum pg_stmt_id id,
-    const struct pg_params *p, size_t elem, eca_pg_row *row, const void *arg,
-    const char *what, void **out, size_t *n, struct eca_err *err);
+    const struct pg_params *p, size_t elem, eca_pg_row *row,
+    eca_pg_release *release, const void *arg, const char *what, void **out,
+    size_t *n, struct eca_err *err);
 /* A SELECT of at most one row: ECA_ERR_NOT_FOUND (no message) if none. */
 int eca_pg_select_one(struct pg_store *s, enum pg_stmt_id id,
     const struct pg_params *p, eca_pg_row *row, void *item, const void *arg,

@@ -24,12 +24,20 @@ row_candidate(const PGresult *res, int i, void *item, const void *arg,
 	c->at = eca_pg_col_i64(res, i, 11, &bad);
 	c->last_seen = eca_pg_col_i64(res, i, 12, &bad);
 	PG_COL_STR(res, i, 13, c->source, &bad);
-	if (bad)
+	if (bad) {
+		eca_certinfo_clear(&c->cert);
 		return eca_err_set(err, ECA_ERR_DB,
 		    "a candidate of host \"%.64s\" has a field that is too "
 		    "long (is the database damaged?)",
 		    (const char *)arg);
+	}
 	return 0;
+}
+
+static void
+row_candidate_release(void *item)
+{
+	eca_certinfo_clear(&((struct eca_candidate *)item)->cert);
 }
 
 int
@@ -43,8 +51,8 @@ eca_pg_candidates(struct eca_store *st, const char *primary, const char *host,
 	eca_pg_str(&p, primary, ECA_HOST_MAX);
 	eca_pg_str(&p, host, ECA_HOST_MAX);
 	r = eca_pg_select(pg_impl(st), P_CANDIDATES, &p, sizeof(**out),
-	    row_candidate, host, "cannot read the waiting candidates", &arr, n,
-	    err);
+	    row_candidate, row_candidate_release, host,
+	    "cannot read the waiting candidates", &arr, n, err);
 	*out = arr;
 	return r;
 }
@@ -184,7 +192,7 @@ eca_pg_dnmaps(struct eca_store *st, const char *primary, int64_t since,
 	if (since >= 0)
 		eca_pg_i64(&p, since);
 	r = eca_pg_select(pg_impl(st), since < 0 ? P_DNMAP_LIVE : P_DNMAP_SINCE,
-	    &p, sizeof(**out), row_dnmap, NULL,
+	    &p, sizeof(**out), row_dnmap, NULL, NULL,
 	    "cannot list the subject mappings", &arr, n, err);
 	*out = arr;
 	return r;

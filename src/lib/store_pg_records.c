@@ -58,13 +58,21 @@ row_enrollment(const PGresult *res, int i, void *item, const void *arg,
 	PG_COL_STR(res, i, PC_SOURCE, rec->source, &bad);
 	rec->version = eca_pg_col_i64(res, i, PC_VERSION, &bad);
 	rec->ncandidates = (int)eca_pg_col_i64(res, i, PC_NCANDIDATES, &bad);
-	if (bad)
+	if (bad) {
+		eca_enrollment_clear(rec);
 		return eca_err_set(err, ECA_ERR_DB,
 		    "registry record of host \"%.64s\" has a field that is "
 		    "too long or unknown (is the database damaged or from a "
 		    "newer eca?)",
 		    rec->host);
+	}
 	return 0;
+}
+
+static void
+row_enrollment_release(void *item)
+{
+	eca_enrollment_clear(item);
 }
 
 /*
@@ -206,8 +214,8 @@ eca_pg_list(struct eca_store *st, const char *primary, int state,
 	if (state >= 0)
 		eca_pg_str(&p, eca_store_state_names[state], 16);
 	r = eca_pg_select(pg_impl(st), state < 0 ? P_LIST_ALL : P_LIST_STATE,
-	    &p, sizeof(**out), row_enrollment, NULL, "cannot list enrollments",
-	    &arr, n, err);
+	    &p, sizeof(**out), row_enrollment, row_enrollment_release, NULL,
+	    "cannot list enrollments", &arr, n, err);
 	*out = arr;
 	return r;
 }
@@ -284,8 +292,8 @@ eca_pg_history(struct eca_store *st, const char *primary, const char *host,
 	eca_pg_str(&p, host, ECA_HOST_MAX);
 	eca_pg_i64(&p, eca_pg_limit(limit));
 	r = eca_pg_select(pg_impl(st), P_HISTORY, &p, sizeof(**out),
-	    row_history, NULL, "cannot read the registry history", &arr, n,
-	    err);
+	    row_history, NULL, NULL, "cannot read the registry history", &arr,
+	    n, err);
 	*out = arr;
 	return r;
 }
@@ -327,7 +335,7 @@ eca_pg_changes(struct eca_store *st, const char *primary, int64_t since,
 	eca_pg_i64(&p, since);
 	eca_pg_i64(&p, eca_pg_limit(limit));
 	r = eca_pg_select(pg_impl(st), P_CHANGES, &p, sizeof(**out), row_change,
-	    NULL, "cannot read the roster changes", &arr, n, err);
+	    NULL, NULL, "cannot read the roster changes", &arr, n, err);
 	*out = arr;
 	return r;
 }

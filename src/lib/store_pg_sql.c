@@ -327,8 +327,8 @@ eca_pg_exec(struct pg_store *s, enum pg_stmt_id id, const struct pg_params *p,
 
 int
 eca_pg_select(struct pg_store *s, enum pg_stmt_id id, const struct pg_params *p,
-    size_t elem, eca_pg_row *row, const void *arg, const char *what, void **out,
-    size_t *n, struct eca_err *err)
+    size_t elem, eca_pg_row *row, eca_pg_release *release, const void *arg,
+    const char *what, void **out, size_t *n, struct eca_err *err)
 {
 	PGresult *res = NULL;
 	unsigned char *arr = NULL;
@@ -345,8 +345,12 @@ eca_pg_select(struct pg_store *s, enum pg_stmt_id id, const struct pg_params *p,
 		goto out;
 	}
 	for (i = 0; i < nt; i++)
-		if ((r = row(res, i, arr + (size_t)i * elem, arg, err)) != 0)
+		if ((r = row(res, i, arr + (size_t)i * elem, arg, err)) != 0) {
+			/* The rows read so far (the failed one released itself). */
+			while (release != NULL && i > 0)
+				release(arr + (size_t)--i * elem);
 			goto out;
+		}
 	*out = arr;
 	*n = (size_t)nt;
 	arr = NULL;
@@ -442,7 +446,7 @@ eca_pg_cert(struct pg_params *p, const struct eca_certinfo *ci, int present)
 	PG_STR(p, ci->key_desc);
 	PG_STR(p, ci->sig_alg);
 	PG_STR(p, ci->cn);
-	PG_STR(p, ci->san);
+	eca_pg_str(p, eca_certinfo_san(ci), ECA_SAN_MAX);
 }
 
 int64_t
@@ -520,5 +524,11 @@ eca_pg_col_cert(const PGresult *res, int row, int col, struct eca_certinfo *ci,
 	PG_COL_STR(res, row, col + 7, ci->key_desc, bad);
 	PG_COL_STR(res, row, col + 8, ci->sig_alg, bad);
 	PG_COL_STR(res, row, col + 9, ci->cn, bad);
-	PG_COL_STR(res, row, col + 10, ci->san, bad);
+	ci->san_heap = NULL;
+	ci->san_inline[0] = '\0';
+	/* The dNSNames whole, or *bad (too long, or no memory for them). */
+	if (!PQgetisnull(res, row, col + 10) &&
+	    eca_certinfo_set_san(ci, PQgetvalue(res, row, col + 10),
+		(size_t)PQgetlength(res, row, col + 10), NULL) != 0)
+		*bad = 1;
 }

@@ -173,15 +173,18 @@ void eca_sqlite_col_cert(sqlite3_stmt *stmt, int col, struct eca_certinfo *ci,
  */
 typedef int eca_sqlite_row(sqlite3_stmt *stmt, void *item, const void *arg,
     struct eca_err *err);
+/* What an item read by a row function owns, released (or NULL: nothing). */
+typedef void eca_sqlite_release(void *item);
 /*
  * Run a SELECT whose values are bound (rc: the binds' status) to its end,
  * each row read by row into a new element (elem bytes) of an array that
- * grows as needed: *out (the caller's, free()) and *n on success, NULL
- * and 0 on failure.  The statement is readied for its next use.
+ * grows as needed: *out (the caller's, free() after release of each
+ * element) and *n on success, NULL and 0 on failure.  The statement is readied for its next use.
  */
 int eca_sqlite_select(struct sqlite_store *s, sqlite3_stmt *stmt, int rc,
-    size_t elem, eca_sqlite_row *row, const void *arg, const char *what,
-    void **out, size_t *n, struct eca_err *err);
+    size_t elem, eca_sqlite_row *row, eca_sqlite_release *release,
+    const void *arg, const char *what, void **out, size_t *n,
+    struct eca_err *err);
 /*
  * The same for a SELECT of at most one row, read into item:
  * ECA_ERR_NOT_FOUND without a message when there is none.

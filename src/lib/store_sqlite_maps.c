@@ -26,13 +26,23 @@ row_candidate(sqlite3_stmt *stmt, void *item, const void *arg,
 	c->at = sqlite3_column_int64(stmt, 11);
 	c->last_seen = sqlite3_column_int64(stmt, 12);
 	COL_STR(stmt, 13, c->source, &bad);
-	if (bad)
+	if (bad) {
+		eca_certinfo_clear(&c->cert);
 		return eca_err_set(err, ECA_ERR_DB,
 		    "a candidate of host "
 		    "\"%.64s\" has a field that is too long (is the "
 		    "database damaged?)",
 		    (const char *)arg);
+	}
 	return 0;
+}
+
+static void
+row_candidate_release(void *item)
+{
+	struct eca_candidate *c = item;
+
+	eca_certinfo_clear(&c->cert);
 }
 
 int
@@ -48,8 +58,9 @@ eca_sqlite_candidates(struct eca_store *st, const char *primary,
 	if ((r = eca_sqlite_start(st, S_CANDIDATES, primary, host, ECA_HOST_MAX,
 		 &stmt, &rc, err)) != 0)
 		return r;
-	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_candidate, host,
-	    "cannot read the waiting candidates", &arr, n, err);
+	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_candidate,
+	    row_candidate_release, host, "cannot read the waiting candidates",
+	    &arr, n, err);
 	*out = arr;
 	return r;
 }
@@ -195,7 +206,7 @@ eca_sqlite_dnmaps(struct eca_store *st, const char *primary, int64_t since,
 	eca_sqlite_bind_i64(stmt, 1, eca_sqlite_limit(limit), &rc);
 	if (since >= 0)
 		eca_sqlite_bind_i64(stmt, 2, since, &rc);
-	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_dnmap, NULL,
+	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_dnmap, NULL, NULL,
 	    "cannot list the subject mappings", &arr, n, err);
 	*out = arr;
 	return r;

@@ -56,13 +56,21 @@ row_enrollment(sqlite3_stmt *stmt, void *item, const void *arg,
 	COL_STR(stmt, C_SOURCE, rec->source, &bad);
 	rec->version = sqlite3_column_int64(stmt, C_VERSION);
 	rec->ncandidates = sqlite3_column_int(stmt, C_NCANDIDATES);
-	if (bad)
+	if (bad) {
+		eca_enrollment_clear(rec);
 		return eca_err_set(err, ECA_ERR_DB,
 		    "registry record of host \"%.64s\" has a field that is "
 		    "too long or unknown (is the database damaged or from a "
 		    "newer eca?)",
 		    rec->host);
+	}
 	return 0;
+}
+
+static void
+row_enrollment_release(void *item)
+{
+	eca_enrollment_clear(item);
 }
 
 int
@@ -227,8 +235,9 @@ eca_sqlite_list(struct eca_store *st, const char *primary, int state,
 	if (state >= 0)
 		eca_sqlite_bind_str(stmt, 3, eca_store_state_names[state], 16,
 		    &rc);
-	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_enrollment, NULL,
-	    "cannot list enrollments", &arr, n, err);
+	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_enrollment,
+	    row_enrollment_release, NULL, "cannot list enrollments", &arr, n,
+	    err);
 	*out = arr;
 	return r;
 }
@@ -276,7 +285,7 @@ eca_sqlite_history(struct eca_store *st, const char *primary, const char *host,
 		return r;
 	eca_sqlite_bind_i64(stmt, 2, eca_sqlite_limit(limit), &rc);
 	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_history, NULL,
-	    "cannot read the registry history", &arr, n, err);
+	    NULL, "cannot read the registry history", &arr, n, err);
 	*out = arr;
 	return r;
 }
@@ -321,7 +330,7 @@ eca_sqlite_changes(struct eca_store *st, const char *primary, int64_t since,
 	eca_sqlite_bind_i64(stmt, 1, since, &rc);
 	eca_sqlite_bind_i64(stmt, 2, eca_sqlite_limit(limit), &rc);
 	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_change, NULL,
-	    "cannot read the roster changes", &arr, n, err);
+	    NULL, "cannot read the roster changes", &arr, n, err);
 	*out = arr;
 	return r;
 }

@@ -301,8 +301,9 @@ grow(void **arr, size_t *cap, size_t n, size_t elem, struct eca_err *err)
 
 int
 eca_sqlite_select(struct sqlite_store *s, sqlite3_stmt *stmt, int rc,
-    size_t elem, eca_sqlite_row *row, const void *arg, const char *what,
-    void **out, size_t *n, struct eca_err *err)
+    size_t elem, eca_sqlite_row *row, eca_sqlite_release *release,
+    const void *arg, const char *what, void **out, size_t *n,
+    struct eca_err *err)
 {
 	unsigned char *arr = NULL;
 	void *p;
@@ -335,6 +336,8 @@ eca_sqlite_select(struct sqlite_store *s, sqlite3_stmt *stmt, int rc,
 	r = 0;
 out:
 	eca_sqlite_done(stmt);
+	while (arr != NULL && release != NULL && cnt > 0)
+		release(arr + --cnt * elem);
 	free(arr);
 	return r;
 }
@@ -414,7 +417,8 @@ eca_sqlite_bind_cert(sqlite3_stmt *stmt, int col, const struct eca_certinfo *ci,
 	BIND_STR(stmt, col + 7, ci->key_desc, rc);
 	BIND_STR(stmt, col + 8, ci->sig_alg, rc);
 	BIND_STR(stmt, col + 9, ci->cn, rc);
-	BIND_STR(stmt, col + 10, ci->san, rc);
+	eca_sqlite_bind_str(stmt, col + 10, eca_certinfo_san(ci), ECA_SAN_MAX,
+	    rc);
 }
 
 int64_t
@@ -461,6 +465,23 @@ eca_sqlite_col_enum(sqlite3_stmt *stmt, int col, const char *const *names,
 	return 0;
 }
 
+/* The dNSNames column: whole, or *bad (too long, or no memory for it). */
+static void
+col_san(sqlite3_stmt *stmt, int col, struct eca_certinfo *ci, int *bad)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, col);
+	int len = sqlite3_column_bytes(stmt, col);
+
+	ci->san_heap = NULL;
+	ci->san_inline[0] = '\0';
+	if (text == NULL)
+		return;
+	if (len < 0 ||
+	    eca_certinfo_set_san(ci, (const char *)text, (size_t)len, NULL) !=
+		0)
+		*bad = 1;
+}
+
 void
 eca_sqlite_col_cert(sqlite3_stmt *stmt, int col, struct eca_certinfo *ci,
     int *bad)
@@ -475,5 +496,5 @@ eca_sqlite_col_cert(sqlite3_stmt *stmt, int col, struct eca_certinfo *ci,
 	COL_STR(stmt, col + 7, ci->key_desc, bad);
 	COL_STR(stmt, col + 8, ci->sig_alg, bad);
 	COL_STR(stmt, col + 9, ci->cn, bad);
-	COL_STR(stmt, col + 10, ci->san, bad);
+	col_san(stmt, col + 10, ci, bad);
 }

@@ -185,7 +185,10 @@ eca_verdict_peer(const struct eca_verdict_input *in, struct eca_verdict *out)
 		(void)eca_verdict_check_cert(in, &local);
 		cc = &local;
 	}
-	out->peer = cc->info;
+	eca_certinfo_summary(&out->peer, &cc->info);
+	/* Only its code and message are needed from here. */
+	if (cc == &local)
+		eca_certinfo_clear(&local.info);
 	if (cc->code != 0)
 		return set(out, cc->code,
 		    "the certificate %s presented by "

@@ -29,7 +29,7 @@
 struct eca_cert_check {
 	int code;		  /* 0: trusted, valid, the host's */
 	struct eca_err err;	  /* why not */
-	struct eca_certinfo info; /* filled as far as parsing got */
+	struct eca_certinfo info; /* filled as far as parsing got (owned) */
 };
 
 struct eca_verdict_input {
@@ -72,7 +72,8 @@ struct eca_verdict_input {
 struct eca_verdict {
 	int code; /* 0 accept, else the reason (ECA_ERR_*) */
 	char message[ECA_ERR_MSG_MAX]; /* what, about whom, and the remedy */
-	struct eca_certinfo peer;      /* filled as far as parsing got */
+	/* Filled as far as parsing got; a summary (eca_certinfo_summary). */
+	struct eca_certinfo peer;
 };
 
 /*

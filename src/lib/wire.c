@@ -13,6 +13,7 @@
 
 #include "text.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +214,14 @@ san_array(const char *san, size_t size)
 	return a;
 }
 
+/* The certinfo whose san_inline member is at p (WF_SAN). */
+static struct eca_certinfo *
+san_owner(const char *p)
+{
+	return (struct eca_certinfo *)(uintptr_t)(p -
+	    offsetof(struct eca_certinfo, san_inline));
+}
+
 /* The JSON of the field f of the struct whose member is at p. */
 static json_t *
 field_json(const struct wire_field *f, const char *p)
@@ -223,7 +232,7 @@ field_json(const struct wire_field *f, const char *p)
 	case WF_TIME:
 		return jtime(*(const int64_t *)p);
 	case WF_SAN:
-		return san_array(p, f->size);
+		return san_array(eca_certinfo_san(san_owner(p)), ECA_SAN_MAX);
 	case WF_INT64:
 		return json_integer(*(const int64_t *)p);
 	case WF_BOOL:
@@ -298,16 +307,36 @@ get_time(const json_t *o, const char *key, int64_t *out, int code,
 	return 0;
 }
 
+/* The names of a, checked by get_san, joined by commas into buf. */
+static void
+san_join(const json_t *a, char *buf)
+{
+	const json_t *v;
+	size_t i, len, used = 0;
+
+	json_array_foreach(a, i, v)
+	{
+		len = json_string_length(v);
+		if (used > 0)
+			buf[used++] = ',';
+		memcpy(buf + used, json_string_value(v), len);
+		used += len;
+	}
+	buf[used] = '\0';
+}
+
 /* An array of names, none empty or with a comma, joined by commas. */
 static int
-get_san(const json_t *o, const char *key, char *buf, size_t size, int code,
+get_san(const json_t *o, const char *key, struct eca_certinfo *ci, int code,
     struct eca_err *err)
 {
 	const json_t *a, *v;
 	const char *s;
 	size_t i, len, used = 0;
+	char *buf;
 
-	buf[0] = '\0';
+	ci->san_heap = NULL;
+	ci->san_inline[0] = '\0';
 	if ((a = json_object_get(o, key)) == NULL)
 		return eca_err_set(err, code, "field \"%s\" is missing", key);
 	if (!json_is_array(a))
@@ -326,16 +355,20 @@ get_san(const json_t *o, const char *key, char *buf, size_t size, int code,
 			    "field \"%s\" has an empty name or one with a "
 			    "comma or NUL byte",
 			    key);
-		if (used + (used > 0) + len >= size)
+		used += (used > 0) + len;
+		if (used >= ECA_SAN_MAX)
 			return eca_err_set(err, code,
-			    "field \"%s\" is longer than %zu bytes", key,
-			    size - 1);
-		if (used > 0)
-			buf[used++] = ',';
-		memcpy(buf + used, s, len);
-		used += len;
-		buf[used] = '\0';
+			    "field \"%s\" is longer than %d bytes", key,
+			    ECA_SAN_MAX - 1);
 	}
+	if (used < sizeof(ci->san_inline))
+		buf = ci->san_inline;
+	else if ((buf = malloc(used + 1)) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory for field \"%s\"", key);
+	else
+		ci->san_heap = buf;
+	san_join(a, buf);
 	return 0;
 }
 
@@ -398,7 +431,7 @@ get_field(const json_t *o, const struct wire_field *f, char *p, int code,
 	case WF_TIME:
 		return get_time(o, f->key, (int64_t *)p, code, err);
 	case WF_SAN:
-		return get_san(o, f->key, p, f->size, code, err);
+		return get_san(o, f->key, san_owner(p), code, err);
 	case WF_INT64:
 	case WF_BOOL:
 		if ((v = get_typed(o, f, code, err)) == NULL)

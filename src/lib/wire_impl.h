@@ -25,9 +25,9 @@
 #define WIRE_NAME_MAX 16
 
 enum wire_type {
-	WF_STR,	   /* char[size], a JSON string */
-	WF_TIME,   /* int64_t, RFC 3339 UTC string ("" for 0) */
-	WF_SAN,	   /* char[size] "a,b", an array of strings */
+	WF_STR,	 /* char[size], a JSON string */
+	WF_TIME, /* int64_t, RFC 3339 UTC string ("" for 0) */
+	WF_SAN, /* san_inline of a certinfo (certinfo.h): an array of strings */
 	WF_INT64,  /* int64_t, an integer */
 	WF_BOOL,   /* int, true or false */
 	WF_ROLE,   /* enum eca_role, its name */

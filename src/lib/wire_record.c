@@ -25,7 +25,7 @@ static const struct wire_field certinfo_fields[] = {
     CI(WF_STR, key_desc, "key"),
     CI(WF_STR, sig_alg, "signature_algorithm"),
     CI(WF_STR, cn, "cn"),
-    CI(WF_SAN, san, "san"),
+    CI(WF_SAN, san_inline, "san"),
 };
 
 /*
@@ -147,8 +147,10 @@ certinfo_code(const json_t *j, struct eca_certinfo *ci, int code,
 		return eca_err_set(err, code,
 		    "certificate details must be a JSON object");
 	if ((r = eca_wire_get_fields(j, certinfo_fields,
-		 WIRE_NFIELDS(certinfo_fields), ci, code, err)) != 0)
+		 WIRE_NFIELDS(certinfo_fields), ci, code, err)) != 0) {
+		eca_certinfo_clear(ci);
 		memset(ci, 0, sizeof(*ci));
+	}
 	return r;
 }
 
@@ -256,8 +258,10 @@ eca_wire_parse_enrollment(const json_t *j, struct eca_enrollment *out,
 	if (!json_is_object(j))
 		return eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "an enrollment record must be a JSON object");
-	if ((r = enrollment_fields(j, out, err)) != 0)
+	if ((r = enrollment_fields(j, out, err)) != 0) {
+		eca_enrollment_clear(out);
 		memset(out, 0, sizeof(*out));
+	}
 	return r;
 }
 
@@ -363,7 +367,7 @@ eca_wire_parse_candidates(const json_t *rec, struct eca_candidate **out,
 		if ((r = certinfo_code(v, &arr[i].cert, code, err)) ||
 		    (r = eca_wire_get_fields(v, candidate_fields,
 			 WIRE_NFIELDS(candidate_fields), &arr[i], code, err))) {
-			free(arr);
+			eca_candidates_free(arr, json_array_size(a));
 			return r;
 		}
 	}

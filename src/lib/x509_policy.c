@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -578,23 +579,57 @@ eca_x509_identity_dn(X509 *leaf, eca_dn_map_fn *map, void *arg,
  * Details
  */
 
+/* The i-th name of gens if it is a listable dNSName (else NULL), its length. */
+static const unsigned char *
+san_name(const GENERAL_NAMES *gens, int i, size_t *len)
+{
+	const GENERAL_NAME *gen = sk_GENERAL_NAME_value(gens, i);
+	const unsigned char *s;
+
+	if (gen->type != GEN_DNS)
+		return NULL;
+	s = ASN1_STRING_get0_data(gen->d.dNSName);
+	*len = (size_t)ASN1_STRING_length(gen->d.dNSName);
+	if (memchr(s, '\0', *len) != NULL || memchr(s, ',', *len) != NULL)
+		return NULL;
+	return s;
+}
+
+/* The names of gens, comma-separated, into buf (size from san_size). */
+static void
+san_join(const GENERAL_NAMES *gens, char *buf)
+{
+	const unsigned char *s;
+	size_t off = 0, len;
+	int i;
+
+	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		if ((s = san_name(gens, i, &len)) == NULL)
+			continue;
+		if (off > 0)
+			buf[off++] = ',';
+		memcpy(buf + off, s, len);
+		off += len;
+	}
+	buf[off] = '\0';
+}
+
 /*
- * The dNSNames of x as comma-separated text in buf, whole: a list of more
- * than ECA_SAN_NAMES_MAX names or size - 1 bytes is refused, never
- * truncated.  Names with a comma or NUL cannot be listed and are left
- * out here; the path policy refuses them (they are no host names).
+ * The dNSNames of x as comma-separated text in info, whole: a list of
+ * more than ECA_SAN_NAMES_MAX names or ECA_SAN_MAX - 1 bytes is refused,
+ * never truncated.  Names with a comma or NUL cannot be listed and are
+ * left out here; the path policy refuses them (they are no host names).
+ * Short lists (nearly all) take no allocation beyond OpenSSL's decoding.
  */
 static int
-san_list(X509 *x, char *buf, size_t size, struct eca_err *err)
+san_list(X509 *x, struct eca_certinfo *info, struct eca_err *err)
 {
 	GENERAL_NAMES *gens;
-	const GENERAL_NAME *gen;
-	const unsigned char *s;
-	char subj[ECA_DN_MAX];
-	size_t off = 0, len;
+	char subj[ECA_DN_MAX], *buf;
+	size_t total = 0, len;
 	int i, n = 0, r = 0, crit = -1;
 
-	buf[0] = '\0';
+	eca_certinfo_clear(info);
 	gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
 	/* crit >= 0: there is one, undecodable (or no memory to decode). */
 	if (gens == NULL && crit >= 0)
@@ -605,31 +640,31 @@ san_list(X509 *x, char *buf, size_t size, struct eca_err *err)
 	if (gens == NULL)
 		return 0;
 	for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
-		gen = sk_GENERAL_NAME_value(gens, i);
-		if (gen->type != GEN_DNS)
+		if (san_name(gens, i, &len) == NULL)
 			continue;
-		s = ASN1_STRING_get0_data(gen->d.dNSName);
-		len = (size_t)ASN1_STRING_length(gen->d.dNSName);
-		if (memchr(s, '\0', len) != NULL || memchr(s, ',', len) != NULL)
-			continue;
-		if (++n > ECA_SAN_NAMES_MAX || off + len + 2 > size) {
+		total += len + (n > 0);
+		if (++n > ECA_SAN_NAMES_MAX || total + 1 > ECA_SAN_MAX) {
 			r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 			    "certificate %s has more subjectAltName DNS names "
-			    "than eca accepts (at most %d names and %zu "
+			    "than eca accepts (at most %d names and %d "
 			    "bytes): request a certificate with fewer names",
 			    eca_x509_subject_str(x, subj, sizeof(subj)),
-			    ECA_SAN_NAMES_MAX, size - 1);
-			break;
+			    ECA_SAN_NAMES_MAX, ECA_SAN_MAX - 1);
+			goto out;
 		}
-		if (off > 0)
-			buf[off++] = ',';
-		memcpy(buf + off, s, len);
-		off += len;
-		buf[off] = '\0';
 	}
+	if (total < sizeof(info->san_inline))
+		buf = info->san_inline;
+	else if ((buf = malloc(total + 1)) == NULL) {
+		r = eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory for %zu bytes of subjectAltName DNS names",
+		    total);
+		goto out;
+	} else
+		info->san_heap = buf;
+	san_join(gens, buf);
+out:
 	GENERAL_NAMES_free(gens);
-	if (r != 0)
-		buf[0] = '\0';
 	return r;
 }
 
@@ -747,7 +782,7 @@ eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 		    ECA_HOST_MAX - 1);
 		goto out;
 	}
-	r = san_list(leaf, info->san, sizeof(info->san), err);
+	r = san_list(leaf, info, err);
 out:
 	ERR_clear_error();
 	return r;
@@ -766,6 +801,7 @@ eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
 	const uint8_t *key = NULL;
 	int r, crl;
 
+	local.san_heap = NULL;
 	if (policy == NULL || policy->trust == NULL || leaf == NULL) {
 		r = eca_err_set(err, ECA_ERR_INTERNAL,
 		    "no policy, trust store or certificate to check");
@@ -813,6 +849,7 @@ eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
 		goto out;
 	r = 0;
 out:
+	eca_certinfo_clear(&local);
 	ERR_clear_error();
 	return r;
 }

@@ -1680,7 +1680,7 @@ named_cert(struct eca_certinfo *ci, unsigned leaf, unsigned key, const char *cn,
 {
 	fake_cert(ci, leaf, key);
 	snprintf(ci->cn, sizeof(ci->cn), "%s", cn);
-	snprintf(ci->san, sizeof(ci->san), "%s", san);
+	snprintf(ci->san_inline, sizeof(ci->san_inline), "%s", san);
 }
 
 static int

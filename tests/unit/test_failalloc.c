@@ -1631,6 +1631,77 @@ info_done(void *p, int r)
 	if (refused(r, &a->err, NULL))
 		return;
 	same_text(&a->want, json_text(eca_wire_certinfo(&a->info)));
+	eca_certinfo_clear(&a->info);
+}
+
+static void fake_cert(struct eca_certinfo *ci, unsigned n);
+
+/*
+ * A list of dNSNames too long to be kept inline (certinfo.h): copied and
+ * decoded whole, or ECA_ERR_NOMEM with no text held.
+ */
+struct san_arg {
+	struct eca_certinfo src, copy, dec;
+	json_t *j;
+	struct eca_err err;
+};
+
+static int
+san_call(void *p)
+{
+	struct san_arg *a = p;
+	int r;
+
+	memset(&a->copy, 0, sizeof(a->copy));
+	memset(&a->dec, 0, sizeof(a->dec));
+	eca_err_clear(&a->err);
+	if ((r = eca_certinfo_copy(&a->copy, &a->src, &a->err)) != 0)
+		return r;
+	return eca_wire_parse_certinfo(a->j, &a->dec, &a->err);
+}
+
+static void
+san_done(void *p, int r)
+{
+	struct san_arg *a = p;
+
+	if (r != 0) {
+		assert_refusal(r, &a->err);
+		assert_string_equal(eca_certinfo_san(&a->dec), "");
+	} else {
+		assert_string_equal(eca_certinfo_san(&a->copy),
+		    eca_certinfo_san(&a->src));
+		assert_string_equal(eca_certinfo_san(&a->dec),
+		    eca_certinfo_san(&a->src));
+	}
+	eca_certinfo_clear(&a->copy);
+	eca_certinfo_clear(&a->dec);
+}
+
+static void
+test_long_san_list_out_of_memory_is_a_clean_error(void **state)
+{
+	static const struct failalloc_case c = {
+	    .name = "eca_certinfo_copy, eca_wire_parse_certinfo (long SAN)",
+	    .call = san_call,
+	    .done = san_done,
+	};
+	static struct san_arg a;
+	char names[4000];
+	size_t off = 0;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 100; i++)
+		off += (size_t)snprintf(names + off, sizeof(names) - off,
+		    "%shost-%03d.lb.example", i > 0 ? "," : "", i);
+	fake_cert(&a.src, 1);
+	assert_int_equal(eca_certinfo_set_san(&a.src, names, off, NULL), 0);
+	assert_non_null(a.src.san_heap);
+	assert_non_null(a.j = eca_wire_certinfo(&a.src));
+	assert_true(failalloc_each(&c, &a) >= 2);
+	json_decref(a.j);
+	eca_certinfo_clear(&a.src);
 }
 
 static void
@@ -1825,7 +1896,8 @@ fake_cert(struct eca_certinfo *ci, unsigned n)
 	snprintf(ci->key_desc, sizeof(ci->key_desc), "EC P-256");
 	snprintf(ci->sig_alg, sizeof(ci->sig_alg), "ecdsa-with-SHA256");
 	snprintf(ci->cn, sizeof(ci->cn), "h%u.example", n);
-	snprintf(ci->san, sizeof(ci->san), "h%u.example,alt%u.example", n, n);
+	snprintf(ci->san_inline, sizeof(ci->san_inline),
+	    "h%u.example,alt%u.example", n, n);
 }
 
 static void
@@ -2377,6 +2449,7 @@ main(void)
 	    T(test_certificate_parser_out_of_memory_is_a_clean_error),
 	    T(test_key_parser_out_of_memory_is_a_clean_error),
 	    T(test_certificate_info_out_of_memory_is_a_clean_error),
+	    T(test_long_san_list_out_of_memory_is_a_clean_error),
 	    T(test_crl_cache_add_out_of_memory_stores_nothing),
 	    T(test_store_create_out_of_memory_makes_all_of_the_schema_or_none),
 	    T(test_store_write_out_of_memory_rolls_back_whole),
