@@ -179,10 +179,10 @@ if ! port_free "$PORT"; then
 	echo "$prog: port $PORT_WANTED is taken; using $PORT"
 fi
 # The primary's web console: its default port, or a free one.
-CONSOLE_PORT=1558
+CONSOLE_PORT=1559
 if ! port_free "$CONSOLE_PORT"; then
 	CONSOLE_PORT=$(free_port)
-	echo "$prog: port 1558 is taken; the web console uses $CONSOLE_PORT"
+	echo "$prog: port 1559 is taken; the web console uses $CONSOLE_PORT"
 fi
 PRIMARY="primary.$DOMAIN"
 # One peer listener port for every host, each on its own address.
