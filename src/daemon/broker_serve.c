@@ -164,7 +164,8 @@ entry_get(struct ecad_broker *b, const char *host)
 	}
 	e = &b->tab[b->ntab++];
 	memset(e, 0, sizeof(*e));
-	snprintf(e->host, sizeof(e->host), "%s", host);
+	/* Host names are canonical, shorter than ECA_HOST_MAX; "" ends it. */
+	memcpy(e->host, host, strnlen(host, sizeof(e->host) - 1));
 	return e;
 }
 
