@@ -70,6 +70,8 @@ check_caller(struct api_call *c, const char *from)
 		    "your certificate does not name %s: %s", from, e.msg);
 		return -1;
 	}
+	/* Zeroed: a host with no record leaves it untouched, then cleared. */
+	memset(&rec, 0, sizeof(rec));
 	if ((r = api_get_record(c, from, &rec)) < 0)
 		return -1;
 	ok = r == 1 && rec.state == ECA_STATE_ENROLLED &&
