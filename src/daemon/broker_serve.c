@@ -13,6 +13,13 @@
  *
  * A session whose NAT host says nothing for ECA_BROKER_MISSES heartbeats
  * (its announced interval) is closed and the host is offline.
+ *
+ * A NAT host whose certificate passes but that is not enrolled (the judge
+ * says NOT_ENROLLED) gets a restricted session: it is online, it can be
+ * asked to enroll (`eca enroll --remote-host`, broker_remote_enroll), but
+ * no reverse connection to it is brokered.  Once it has answered such a
+ * request the session is closed, so that it registers and is judged
+ * again.  Any other refusal gets no session.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -66,6 +73,7 @@ struct bsess {
 	char msg[ECA_ERR_MSG_MAX];
 	int64_t last_ms; /* the last frame from the host (monotonic) */
 	struct bentry *entry;
+	int restricted; /* not enrolled: remote enrollment only */
 };
 
 /*
@@ -87,6 +95,17 @@ struct bentry {
 	int64_t since;	    /* unix seconds */
 	int64_t last_heartbeat;
 	char addr[NI_MAXHOST + NI_MAXSERV + 2];
+	int restricted; /* its session is restricted */
+};
+
+/* The remote enrollment waiting for a NAT host's answer (under lock). */
+struct benroll {
+	int64_t id; /* 0: none waiting */
+	char host[ECA_HOST_MAX];
+	int done;
+	int code;
+	char msg[ECA_ERR_MSG_MAX];
+	char *answer;
 };
 
 struct ecad_broker {
@@ -115,6 +134,12 @@ struct ecad_broker {
 	uint64_t n_requests;	/* reverse connection requests sent */
 	uint64_t n_offline;	/* ... refused: the NAT host is offline */
 	uint64_t n_limited;	/* ... refused: the requester's rate */
+	uint64_t n_restricted;	/* ... refused: a restricted session */
+	uint64_t n_restricted_online; /* restricted sessions now */
+	/* Remote enrollment through a session (one at a time). */
+	pthread_cond_t enrolled;
+	struct benroll enroll;
+	int64_t enroll_last_id;
 	/* Reverse connection requests per requester (rate limit). */
 	struct brate rates[BROKER_RATE_SLOTS];
 };
@@ -169,6 +194,26 @@ entry_get(struct ecad_broker *b, const char *host)
 	return e;
 }
 
+int
+broker_metrics(struct ecad *d, struct eca_metrics_gauges *g)
+{
+	struct ecad_broker *b = d->broker;
+
+	if (b == NULL)
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	g->have_broker = 1;
+	g->broker_online = (int64_t)b->n_online;
+	g->broker_registrations[0] = b->n_registered;
+	g->broker_registrations[1] = b->n_refused;
+	g->broker_reverse[ECA_METRICS_REVERSE_OK] = b->n_requests;
+	g->broker_reverse[ECA_METRICS_REVERSE_OFFLINE] = b->n_offline;
+	g->broker_reverse[ECA_METRICS_REVERSE_RATE_LIMITED] = b->n_limited;
+	g->broker_reverse[ECA_METRICS_REVERSE_REFUSED] = b->n_restricted;
+	pthread_mutex_unlock(&b->lock);
+	return 1;
+}
+
 struct json_t *
 broker_stats_json(struct ecad *d)
 {
@@ -178,9 +223,11 @@ broker_stats_json(struct ecad *d)
 	if (b == NULL)
 		return json_null();
 	pthread_mutex_lock(&b->lock);
-	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "online",
-	    (json_int_t)b->n_online, "known", (json_int_t)b->ntab,
-	    "connections", (json_int_t)b->n_connections, "registrations",
+	j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "restricted", (json_int_t)b->n_restricted_online, "reverse_refused",
+	    (json_int_t)b->n_restricted, "online", (json_int_t)b->n_online,
+	    "known", (json_int_t)b->ntab, "connections",
+	    (json_int_t)b->n_connections, "registrations",
 	    (json_int_t)b->n_registered, "refusals", (json_int_t)b->n_refused,
 	    "missed_heartbeats", (json_int_t)b->n_dead, "reverse_requests",
 	    (json_int_t)b->n_requests, "reverse_offline",
@@ -219,6 +266,22 @@ broker_annotate(struct ecad *d, struct json_t *rec)
 /* ------------------------------------------------------------------ */
 /* A session's life on the I/O thread.                                 */
 
+/* host's session closed: a remote enrollment waiting on it fails. */
+static void
+enroll_gone(struct ecad_broker *b, const char *host)
+{
+	if (b->enroll.id == 0 || b->enroll.done ||
+	    strcmp(b->enroll.host, host) != 0)
+		return;
+	b->enroll.done = 1;
+	b->enroll.code = ECA_ERR_UNREACHABLE;
+	snprintf(b->enroll.msg, sizeof(b->enroll.msg),
+	    "the broker session of %s closed before it answered the remote "
+	    "enrollment: retry once it is online again (`eca list`)",
+	    host);
+	pthread_cond_broadcast(&b->enrolled);
+}
+
 static void
 sess_free(struct bsess *s)
 {
@@ -236,7 +299,10 @@ sess_free(struct bsess *s)
 		if (s->entry->sess == s) {
 			s->entry->sess = NULL;
 			b->n_online--;
+			b->n_restricted_online -= s->restricted ? 1 : 0;
+			s->entry->restricted = 0;
 		}
+		enroll_gone(b, s->reg.host);
 		pthread_mutex_unlock(&b->lock);
 		log_info("broker: NAT host %s (%s) is offline", s->reg.host,
 		    s->addr);
@@ -345,6 +411,40 @@ on_register(struct bsess *s, const struct eca_broker_msg *m)
 }
 
 /*
+ * The NAT host's answer to a remote enrollment (m's answer taken): 0, or
+ * -1 when a restricted session was closed to be judged again.
+ */
+static int
+on_enrolled(struct bsess *s, struct eca_broker_msg *m)
+{
+	struct ecad_broker *b = s->b;
+	int taken = 0;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->enroll.id == m->id && !b->enroll.done &&
+	    strcmp(b->enroll.host, s->reg.host) == 0) {
+		b->enroll.answer = m->answer;
+		m->answer = NULL;
+		b->enroll.done = 1;
+		taken = 1;
+		pthread_cond_broadcast(&b->enrolled);
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (!taken)
+		log_warn("broker: NAT host %s (%s) answered remote enrollment "
+			 "%lld, which nobody waits for (too late?)",
+		    s->reg.host, s->addr, (long long)m->id);
+	eca_broker_msg_clear(m);
+	if (!s->restricted)
+		return 0;
+	log_info("broker: NAT host %s (%s) answered a remote enrollment on "
+		 "its restricted session: closed, to be judged again",
+	    s->reg.host, s->addr);
+	sess_free(s);
+	return -1;
+}
+
+/*
  * A heartbeat or the registration: 0 to read on, 1 to stop reading (the
  * frame is done with), -1 when the session is gone.
  */
@@ -364,6 +464,8 @@ on_frame(struct bsess *s, const unsigned char *p, size_t len)
 	s->last_ms = eca_util_mono_ms();
 	if (s->state == BS_REGISTER && m.op == ECA_BROKER_REGISTER)
 		return on_register(s, &m);
+	if (s->state == BS_ONLINE && m.op == ECA_BROKER_ENROLLED)
+		return on_enrolled(s, &m);
 	if (s->state == BS_ONLINE && m.op == ECA_BROKER_PING) {
 		pthread_mutex_lock(&s->b->lock);
 		s->entry->last_heartbeat = time(NULL);
@@ -468,6 +570,10 @@ go_online(struct bsess *s)
 		b->n_registered++;
 		if (old == NULL)
 			b->n_online++;
+		else
+			b->n_restricted_online -= old->restricted ? 1 : 0;
+		b->n_restricted_online += s->restricted ? 1 : 0;
+		e->restricted = s->restricted;
 		e->since = e->last_heartbeat = time(NULL);
 		snprintf(e->addr, sizeof(e->addr), "%s", s->addr);
 	}
@@ -488,8 +594,10 @@ go_online(struct bsess *s)
 	m.op = ECA_BROKER_REGISTERED;
 	if (sess_send(s, &m) != 0)
 		return;
-	log_info("broker: NAT host %s (%s) is online, heartbeat %d s",
-	    s->reg.host, s->addr, s->reg.heartbeat);
+	log_info("broker: NAT host %s (%s) is online%s, heartbeat %d s",
+	    s->reg.host, s->addr,
+	    s->restricted ? " (restricted: not enrolled)" : "",
+	    s->reg.heartbeat);
 	tv.tv_sec = s->reg.heartbeat;
 	tv.tv_usec = 0;
 	event_del(s->timer);
@@ -512,7 +620,13 @@ judged_cb(evutil_socket_t fd, short what, void *arg)
 		sess_free(s);
 		return;
 	}
-	if (s->code != 0) {
+	if (s->code == ECA_ERR_NOT_ENROLLED) {
+		/* Certificate and identity passed: it may be enrolled. */
+		log_info("broker: %s (%s) is not enrolled: restricted session "
+			 "(%s)",
+		    s->reg.host, s->addr, s->msg);
+		s->restricted = 1;
+	} else if (s->code != 0) {
 		(void)sess_refuse(s, s->code, s->msg);
 		return;
 	}
@@ -736,6 +850,8 @@ broker_destroy(struct ecad_broker *b)
 		event_base_free(b->base);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->work);
+	pthread_cond_destroy(&b->enrolled);
+	free(b->enroll.answer);
 	free(b->tab);
 	free(b);
 }
@@ -762,6 +878,7 @@ broker_bind(struct ecad *d, struct eca_err *err)
 	b->d = d;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->work, NULL);
+	pthread_cond_init(&b->enrolled, NULL);
 	for (i = 0; i < ECAD_MAX_LISTEN; i++)
 		b->fds[i] = -1;
 	memset(&bd, 0, sizeof(bd));
@@ -838,6 +955,7 @@ broker_stop(struct ecad *d)
 	pthread_mutex_lock(&b->lock);
 	b->stopping = 1;
 	pthread_cond_broadcast(&b->work);
+	pthread_cond_broadcast(&b->enrolled);
 	pthread_mutex_unlock(&b->lock);
 	if (b->judge_started)
 		pthread_join(b->judge, NULL);
@@ -923,7 +1041,7 @@ broker_request(struct ecad *d, const char *requester, const char *host,
 	struct timeval now = {0, 0};
 	unsigned char raw[ECA_BROKER_TOKEN_LEN / 2];
 	const struct bentry *e;
-	int online, allowed;
+	int online, allowed, restricted;
 
 	if (b == NULL)
 		return eca_err_set(err, ECA_ERR_NAT_HOST_OFFLINE,
@@ -934,9 +1052,11 @@ broker_request(struct ecad *d, const char *requester, const char *host,
 	allowed = rate_ok(b, requester);
 	e = entry_find(b, host);
 	online = e != NULL && e->sess != NULL;
+	restricted = online && e->restricted;
 	b->n_limited += !allowed;
 	b->n_offline += allowed && !online;
-	b->n_requests += allowed && online;
+	b->n_restricted += allowed && restricted;
+	b->n_requests += allowed && online && !restricted;
 	pthread_mutex_unlock(&b->lock);
 	if (!allowed)
 		return eca_err_set(err, ECA_ERR_BUSY,
@@ -949,6 +1069,13 @@ broker_request(struct ecad *d, const char *requester, const char *host,
 		    "and NAT_CLIENT = YES? (`eca status` on %s shows its "
 		    "broker session)",
 		    host, d->cfg->client_name, host);
+	if (restricted)
+		return eca_err_set(err, ECA_ERR_NOT_ENROLLED,
+		    "%s is not enrolled with %s: its broker session is "
+		    "restricted to its own enrollment, so no reverse "
+		    "connection goes to it; enroll it first (`eca enroll "
+		    "--remote-host %s` on %s)",
+		    host, d->cfg->client_name, host, d->cfg->client_name);
 	/* The message, and the broker after it, for the callback. */
 	if ((m = calloc(1, sizeof(*m) + sizeof(b))) == NULL ||
 	    RAND_bytes(raw, sizeof(raw)) != 1) {
@@ -974,4 +1101,126 @@ broker_request(struct ecad *d, const char *requester, const char *host,
 		 "callback address %s",
 	    host, requester, eca_purpose_name(purpose), address);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Remote enrollment through a session (remote.c).                     */
+
+/* On the I/O thread: send the enroll request over the host's session. */
+static void
+send_enroll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct eca_broker_msg *m = arg;
+	struct ecad_broker *b;
+	struct bentry *e;
+	struct bsess *s;
+
+	(void)fd;
+	(void)what;
+	b = *(struct ecad_broker **)(m + 1);
+	pthread_mutex_lock(&b->lock);
+	e = entry_find(b, m->host);
+	s = e != NULL ? e->sess : NULL;
+	if (s == NULL || s->state != BS_ONLINE)
+		enroll_gone(b, m->host);
+	pthread_mutex_unlock(&b->lock);
+	if (s != NULL && s->state == BS_ONLINE)
+		(void)sess_send(s, m);
+	free(m);
+}
+
+/* Wait for the answer to b->enroll until deadline; under b->lock. */
+static void
+enroll_wait(struct ecad_broker *b, long timeout_ms)
+{
+	struct timespec ts;
+	int64_t ns;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ns = (int64_t)ts.tv_nsec + (int64_t)(timeout_ms % 1000) * 1000000;
+	ts.tv_sec += (time_t)(timeout_ms / 1000 + ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	while (!b->enroll.done && !b->stopping)
+		if (pthread_cond_timedwait(&b->enrolled, &b->lock, &ts) != 0)
+			break;
+}
+
+/* Queue the request to the I/O thread: 0, or an error. */
+static int
+enroll_queue(struct ecad_broker *b, const char *host, int64_t id,
+    struct eca_err *err)
+{
+	struct timeval now = {0, 0};
+	struct eca_broker_msg *m;
+
+	if ((m = calloc(1, sizeof(*m) + sizeof(b))) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+	m->op = ECA_BROKER_ENROLL;
+	m->id = id;
+	snprintf(m->host, sizeof(m->host), "%s", host);
+	memcpy(m + 1, &b, sizeof(b));
+	if (event_base_once(b->base, -1, EV_TIMEOUT, send_enroll_cb, m, &now) !=
+	    0) {
+		free(m);
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "cannot queue the remote enrollment request");
+	}
+	return 0;
+}
+
+int
+broker_remote_enroll(struct ecad *d, const char *host, long timeout_ms,
+    char **answer, struct eca_err *err)
+{
+	struct ecad_broker *b = d->broker;
+	const struct bentry *e;
+	int64_t id;
+	int r;
+
+	*answer = NULL;
+	if (b == NULL || b->base == NULL)
+		return 1;
+	pthread_mutex_lock(&b->lock);
+	e = entry_find(b, host);
+	if (e == NULL || e->sess == NULL || b->enroll.id != 0) {
+		r = e == NULL || e->sess == NULL ?
+		    1 :
+		    eca_err_set(err, ECA_ERR_BUSY,
+			"a remote enrollment through the broker is running: "
+			"retry");
+		pthread_mutex_unlock(&b->lock);
+		return r;
+	}
+	id = ++b->enroll_last_id;
+	memset(&b->enroll, 0, sizeof(b->enroll));
+	b->enroll.id = id;
+	snprintf(b->enroll.host, sizeof(b->enroll.host), "%s", host);
+	pthread_mutex_unlock(&b->lock);
+	log_info("broker: remote enrollment %lld of NAT host %s through its "
+		 "session",
+	    (long long)id, host);
+	if ((r = enroll_queue(b, host, id, err)) != 0) {
+		pthread_mutex_lock(&b->lock);
+		b->enroll.id = 0;
+		pthread_mutex_unlock(&b->lock);
+		return r;
+	}
+	pthread_mutex_lock(&b->lock);
+	enroll_wait(b, timeout_ms);
+	if (!b->enroll.done)
+		r = eca_err_set(err, ECA_ERR_TIMEOUT,
+		    "NAT host %s did not answer the remote enrollment through "
+		    "its broker session within %ld s (see its log)",
+		    host, timeout_ms / 1000);
+	else if (b->enroll.code != 0)
+		r = eca_err_set(err, b->enroll.code, "%s", b->enroll.msg);
+	*answer = b->enroll.answer;
+	b->enroll.answer = NULL;
+	b->enroll.id = 0;
+	pthread_mutex_unlock(&b->lock);
+	if (r != 0) {
+		free(*answer);
+		*answer = NULL;
+	}
+	return r;
 }

@@ -189,6 +189,7 @@ signed_in(struct con_req *r, const struct eca_session_info *si, const char *how)
 	    COOKIE "=%s; Path=/; Secure; HttpOnly; SameSite=Strict", si->id);
 	evhttp_add_header(evhttp_request_get_output_headers(r->req),
 	    "Set-Cookie", cookie);
+	eca_metrics_signin(&r->d->metrics, ECA_METRICS_SIGNIN_OK);
 	log_info("console: %s signed in from %s (%s)", si->identity, r->source,
 	    how);
 	journal(r, "console_signin", si->identity, how);
@@ -202,6 +203,7 @@ signed_in(struct con_req *r, const struct eca_session_info *si, const char *how)
 static void
 signin_refused(struct con_req *r, int code, const char *msg)
 {
+	eca_metrics_signin(&r->d->metrics, ECA_METRICS_SIGNIN_REFUSED);
 	eca_signin_failed(r->d->sessions, r->addr, (int64_t)time(NULL));
 	journal(r, "console_signin_refused", "-", eca_err_name(code));
 	reply_error(r, code, "%s", msg);
@@ -353,12 +355,14 @@ route(struct con_req *r)
 			    i == 2 ? "GET" : "POST", r->path);
 		else if (strncmp(r->path, "/console/signin", 15) == 0 &&
 		    eca_signin_blocked(r->d->sessions, r->addr,
-			(int64_t)time(NULL)))
+			(int64_t)time(NULL))) {
+			eca_metrics_signin(&r->d->metrics,
+			    ECA_METRICS_SIGNIN_RATE_LIMITED);
 			reply_error(r, ECA_ERR_BUSY,
 			    "too many failed sign-ins from %s: wait a "
 			    "minute, then use a new link",
 			    r->addr);
-		else
+		} else
 			calls[i].fn(r);
 		return;
 	}

@@ -468,6 +468,16 @@ void broker_annotate(struct ecad *d, struct json_t *rec);
 int broker_request(struct ecad *d, const char *requester, const char *host,
     enum eca_purpose purpose, const char *address, char *token,
     struct eca_err *err) ECA_WUR;
+/*
+ * Remote enrollment through NAT host host's broker session: 1 when host
+ * holds none (reach it directly), 0 with *answer (its JSON text, the
+ * caller frees it) once it answered within timeout_ms, else an error.
+ */
+int broker_remote_enroll(struct ecad *d, const char *host, long timeout_ms,
+    char **answer, struct eca_err *err) ECA_WUR;
+/* The broker's counters into g for GET /metrics: 1, or 0 without one. */
+struct eca_metrics_gauges;
+int broker_metrics(struct ecad *d, struct eca_metrics_gauges *g);
 /* The broker's counters for GET /v1/stats ("broker"; null without one). */
 struct json_t *broker_stats_json(struct ecad *d);
 
@@ -477,6 +487,19 @@ struct json_t *broker_stats_json(struct ecad *d);
  */
 int nat_start(struct ecad *d, struct eca_err *err) ECA_WUR;
 void nat_stop(struct ecad *d);
+/* Each session's state for GET /metrics, at most max: how many. */
+struct eca_metrics_nat;
+size_t nat_metrics(struct ecad *d, struct eca_metrics_nat *out, size_t max);
+/*
+ * peer_enroll.c: enroll this host with primary in dom as `eca enroll`
+ * does (ECA_METHOD_MANUAL), asked remotely by that primary (via: how it
+ * asked, for the log): the answer {"outcome","precheck","enrollment"} or
+ * {"error":{...}}; NULL out of memory.  Blocks.
+ */
+struct ecad_snap;
+struct eca_domain;
+struct json_t *ecad_enroll_self(struct ecad_snap *s, struct eca_domain *dom,
+    const char *primary, const char *via);
 /*
  * peer_reverse.c: answer a reverse connection request m (a broker's
  * "connect") on the peer listener's first thread: 0 queued, -1 not.

@@ -25,6 +25,7 @@
 #include "host.h"
 #include "log.h"
 #include "roster.h"
+#include "session.h"
 
 #ifndef ECA_VERSION
 #define ECA_VERSION "0.0.0"
@@ -46,6 +47,7 @@ struct scrape {
 	struct eca_crl_info *crls;
 	struct eca_metrics_crl mcrl[64];
 	struct eca_metrics_domain dom[ECA_MAX_SERVERS];
+	struct eca_metrics_nat nat[ECA_MAX_SERVERS];
 };
 
 /* The primary's registry: counts by state, expiring, its version. */
@@ -165,7 +167,15 @@ ecad_metrics_text(struct ecad *d, struct eca_store *rd, char **out, size_t *len,
 		if (d->writer != NULL)
 			s->g.writer_depth = writer_pending(d->writer);
 		s->g.open_connections = atomic_load(&d->stats.open);
+		(void)broker_metrics(d, &s->g);
+		if (d->sessions != NULL) {
+			s->g.have_console = 1;
+			s->g.console_sessions =
+			    (int64_t)eca_session_count(d->sessions, s->g.now);
+		}
 	}
+	s->g.nnat = nat_metrics(d, s->nat, ECA_MAX_SERVERS);
+	s->g.nat = s->nat;
 	if (snap->cfg->crl_check != ECA_CRL_DISABLE)
 		scrape_crls(d, s);
 	scrape_domains(snap, s);

@@ -12,11 +12,19 @@
  * is dead and is opened again after a jittered exponential backoff
  * (eca_broker_backoff_ms).  Every change, and every pong, is written to
  * STATE_DIR/broker-PRIMARY.json for `eca status`.
+ *
+ * The primary may ask over the session for this host's enrollment
+ * (`eca enroll --remote-host`, op "enroll"): only that primary can, the
+ * session being mutual TLS with it.  The enrollment is this host's normal
+ * one (ecad_enroll_self, as for a channel of purpose enroll), run on a
+ * thread of its own (one per session at a time) since it blocks; its
+ * answer goes back as op "enrolled" with the request's id.
  */
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +39,8 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include <jansson.h>
+
 #include "broker.h"
 #include "channel.h"
 #include "ecad.h"
@@ -39,6 +49,7 @@
 #include "tls.h"
 #include "util.h"
 #include "verdict.h"
+#include "wire.h"
 
 /* Connecting, TLS and the registration's answer, together (seconds). */
 #define NAT_CONNECT_TIMEOUT 10
@@ -54,6 +65,18 @@ struct nsess {
 	unsigned attempts;    /* failures since the last registration */
 	int64_t last_pong_ms; /* monotonic */
 	struct eca_broker_state st;
+	pthread_t enroll_thread; /* a remote enrollment running */
+	int enrolling;
+	/* For GET /metrics, read from another thread. */
+	atomic_int up;		  /* st.online */
+	atomic_ullong reconnects; /* sessions lost */
+};
+
+/* A remote enrollment asked over session s, and its answer. */
+struct nenroll {
+	struct nsess *s;
+	int64_t id;
+	char *answer; /* JSON text */
 };
 
 struct ecad_nat {
@@ -106,7 +129,10 @@ session_fail(struct nsess *s, int code, const char *fmt, ...)
 	vsnprintf(s->st.error, sizeof(s->st.error), fmt, ap);
 	va_end(ap);
 	s->st.code = code;
+	if (s->st.online)
+		atomic_fetch_add(&s->reconnects, 1);
 	s->st.online = 0;
+	atomic_store(&s->up, 0);
 	s->attempts++;
 	(void)RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
 	wait = eca_broker_backoff_ms(s->attempts, rnd);
@@ -194,6 +220,7 @@ on_registered(struct nsess *s)
 	s->attempts = 0;
 	s->last_pong_ms = eca_util_mono_ms();
 	s->st.online = 1;
+	atomic_store(&s->up, 1);
 	s->st.since = s->st.last_heartbeat = time(NULL);
 	s->st.code = 0;
 	s->st.error[0] = '\0';
@@ -203,6 +230,111 @@ on_registered(struct nsess *s)
 	save_state(s);
 	evtimer_del(s->timer);
 	arm(s, hb);
+}
+
+/* Send ENROLLED for id with answer (JSON text). */
+static void
+send_enrolled(struct nsess *s, int64_t id, char *answer)
+{
+	struct eca_broker_msg m;
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	struct eca_err e;
+
+	memset(&m, 0, sizeof(m));
+	m.op = ECA_BROKER_ENROLLED;
+	m.id = id;
+	m.answer = answer;
+	eca_err_clear(&e);
+	if (eca_broker_encode(&m, &buf, &len, &e) != 0 ||
+	    bufferevent_write(s->bev, buf, len) != 0)
+		log_warn("broker %s: cannot send the remote enrollment's "
+			 "answer: %s",
+		    s->st.primary, e.code != 0 ? e.msg : "out of memory");
+	free(buf);
+}
+
+/* Back on the session's thread: the answer goes to the primary. */
+static void
+enroll_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct nenroll *job = arg;
+	struct nsess *s = job->s;
+
+	(void)fd;
+	(void)what;
+	pthread_join(s->enroll_thread, NULL);
+	s->enrolling = 0;
+	if (s->bev != NULL && s->state == NS_ONLINE && job->answer != NULL)
+		send_enrolled(s, job->id, job->answer);
+	else
+		log_warn("broker %s: the remote enrollment's answer is lost "
+			 "(session closed meanwhile): the primary retries",
+		    s->st.primary);
+	free(job->answer);
+	free(job);
+}
+
+/* The remote enrollment's own thread: enroll, then hand the answer back. */
+static void *
+enroll_main(void *arg)
+{
+	struct nenroll *job = arg;
+	struct nsess *s = job->s;
+	struct ecad_snap *snap = ecad_snap_get(s->n->d);
+	struct eca_domain *dom;
+	char via[400];
+	json_t *j;
+
+	dom = snap->host != NULL ? eca_host_domain(snap->host, s->st.primary) :
+				   NULL;
+	snprintf(via, sizeof(via), "through its broker session, %s",
+	    s->st.address);
+	j = ecad_enroll_self(snap, dom, s->st.primary, via);
+	job->answer = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	ecad_snap_put(snap);
+	event_base_once(s->n->base, -1, EV_TIMEOUT, enroll_done_cb, job, NULL);
+	return NULL;
+}
+
+/* The primary asks for this host's enrollment (op "enroll"). */
+static void
+on_enroll(struct nsess *s, int64_t id)
+{
+	struct nenroll *job;
+	sigset_t all, old;
+	char *text;
+	json_t *j;
+	int e = -1;
+
+	log_info("broker %s: remote enrollment %lld asked by the primary",
+	    s->st.primary, (long long)id);
+	if (s->enrolling) {
+		j = eca_wire_error(ECA_ERR_BUSY,
+		    "a remote enrollment of this host is running: retry");
+		if ((text = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL) !=
+		    NULL)
+			send_enrolled(s, id, text);
+		free(text);
+		json_decref(j);
+		return;
+	}
+	if ((job = calloc(1, sizeof(*job))) != NULL) {
+		job->s = s;
+		job->id = id;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		e = pthread_create(&s->enroll_thread, NULL, enroll_main, job);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (e != 0) {
+		free(job);
+		log_warn("broker %s: cannot start the remote enrollment",
+		    s->st.primary);
+		return;
+	}
+	s->enrolling = 1;
 }
 
 /* One frame from the broker; 0 to read on. */
@@ -233,6 +365,10 @@ on_frame(struct nsess *s, const unsigned char *p, size_t len)
 			log_warn("broker %s: cannot start the reverse "
 				 "connection to %s",
 			    s->st.primary, m.address);
+		return 0;
+	}
+	if (s->state == NS_ONLINE && m.op == ECA_BROKER_ENROLL) {
+		on_enroll(s, m.id);
 		return 0;
 	}
 	if (s->state == NS_ONLINE && m.op == ECA_BROKER_PONG) {
@@ -424,6 +560,8 @@ nat_free(struct ecad_nat *n)
 	if (n == NULL)
 		return;
 	for (i = 0; i < n->nsess; i++) {
+		if (n->sess[i].enrolling)
+			pthread_join(n->sess[i].enroll_thread, NULL);
 		if (n->sess[i].bev != NULL)
 			bufferevent_free(n->sess[i].bev);
 		if (n->sess[i].timer != NULL)
@@ -503,6 +641,20 @@ nat_start(struct ecad *d, struct eca_err *err)
 		 "primar%s",
 	    n->nsess, n->nsess == 1 ? "y" : "ies");
 	return 0;
+}
+
+size_t
+nat_metrics(struct ecad *d, struct eca_metrics_nat *out, size_t max)
+{
+	struct ecad_nat *n = d->nat;
+	size_t i;
+
+	for (i = 0; n != NULL && i < n->nsess && i < max; i++) {
+		out[i].primary = n->sess[i].st.primary;
+		out[i].online = atomic_load(&n->sess[i].up);
+		out[i].reconnects = atomic_load(&n->sess[i].reconnects);
+	}
+	return i;
 }
 
 void

@@ -56,8 +56,8 @@ set_reply(struct pconn *pc, json_t *j)
 
 /* The journal line of the request, with its fields. */
 static void
-log_request(const struct eca_config *cfg, const struct pconn *pc, int r,
-    enum eca_enroll_outcome outcome, const struct eca_enrollment *rec,
+log_request(const struct eca_config *cfg, const char *primary, const char *via,
+    int r, enum eca_enroll_outcome outcome, const struct eca_enrollment *rec,
     const struct eca_err *err)
 {
 	const char *reason =
@@ -65,16 +65,14 @@ log_request(const struct eca_config *cfg, const struct pconn *pc, int r,
 
 	log_info_fields(ECA_LOG_FIELDS({"HOST", cfg->client_name},
 			    {"FINGERPRINT", rec->cert.fingerprint},
-			    {"REASON", reason}, {"PRIMARY", pc->hello.primary}),
-	    "remote enrollment asked by primary %s (%s, fingerprint %s): "
-	    "%s%s%s",
-	    pc->hello.primary, pc->addr, pc->fingerprint, reason,
-	    r != 0 ? ": " : "", r != 0 ? err->msg : "");
+			    {"REASON", reason}, {"PRIMARY", primary}),
+	    "remote enrollment asked by primary %s (%s): %s%s%s", primary, via,
+	    reason, r != 0 ? ": " : "", r != 0 ? err->msg : "");
 }
 
-void
-peer_remote_enroll(struct ecad_snap *s, struct eca_domain *dom,
-    struct pconn *pc)
+json_t *
+ecad_enroll_self(struct ecad_snap *s, struct eca_domain *dom,
+    const char *primary, const char *via)
 {
 	const struct eca_config *cfg = s->cfg;
 	enum eca_enroll_outcome outcome = ECA_OUTCOME_NONE;
@@ -82,6 +80,37 @@ peer_remote_enroll(struct ecad_snap *s, struct eca_domain *dom,
 	struct eca_err err;
 	json_t *j;
 	int r;
+
+	eca_err_clear(&err);
+	memset(&rec, 0, sizeof(rec));
+	if (s->host == NULL || dom == NULL)
+		r = eca_err_set(&err, ECA_ERR_CONFIG,
+		    "%s has no certificate or no domain of %s to enroll in "
+		    "(check ECA_CERT_PATH and SERVER in its eca.conf)",
+		    cfg->client_name, primary);
+	else
+		r = eca_domain_enroll(s->host, dom, 0, ECA_METHOD_MANUAL,
+		    &outcome, &rec, &err);
+	if (r != 0 && err.code == 0)
+		eca_err_set(&err, r, "%s", eca_err_desc(r));
+	log_request(cfg, primary, via, r, outcome, &rec, &err);
+	if (r == 0)
+		j = json_pack("{s:s, s:b, s:o}", "outcome",
+		    eca_outcome_name(outcome), "precheck", 0, "enrollment",
+		    rec.host[0] != '\0' ? eca_wire_enrollment(&rec) :
+					  json_null());
+	else
+		j = eca_wire_error(r, err.msg);
+	eca_enrollment_clear(&rec);
+	return j;
+}
+
+void
+peer_remote_enroll(struct ecad_snap *s, struct eca_domain *dom,
+    struct pconn *pc)
+{
+	const struct eca_config *cfg = s->cfg;
+	char via[sizeof(pc->addr) + 120];
 
 	if (!eca_hostname_eq(pc->hello.host, pc->hello.primary) ||
 	    pc->hello.role != ECA_ROLE_PRIMARY) {
@@ -92,22 +121,10 @@ peer_remote_enroll(struct ecad_snap *s, struct eca_domain *dom,
 		    cfg->client_name, pc->hello.primary);
 		return;
 	}
-	eca_err_clear(&err);
-	memset(&rec, 0, sizeof(rec));
-	r = eca_domain_enroll(s->host, dom, 0, ECA_METHOD_MANUAL, &outcome,
-	    &rec, &err);
-	if (r != 0 && err.code == 0)
-		eca_err_set(&err, r, "%s", eca_err_desc(r));
-	log_request(cfg, pc, r, outcome, &rec, &err);
-	if (r == 0)
-		j = json_pack("{s:s, s:b, s:o}", "outcome",
-		    eca_outcome_name(outcome), "precheck", 0, "enrollment",
-		    rec.host[0] != '\0' ? eca_wire_enrollment(&rec) :
-					  json_null());
-	else
-		j = eca_wire_error(r, err.msg);
-	eca_enrollment_clear(&rec);
-	if (set_reply(pc, j) != 0) {
+	snprintf(via, sizeof(via), "%s, fingerprint %s", pc->addr,
+	    pc->fingerprint);
+	if (set_reply(pc, ecad_enroll_self(s, dom, pc->hello.primary, via)) !=
+	    0) {
 		refuse(pc, ECA_ERR_NOMEM,
 		    "%s ran out of memory answering the remote enrollment",
 		    cfg->client_name);

@@ -5,7 +5,10 @@
  * only (root or ecad's user: the route table's API_CONTROL), and the one
  * thread that calls the hosts.
  *
- * The thread opens a channel of purpose "enroll" to NAME's peer listener
+ * A NAT host (docs/nat.md) has no peer listener: when NAME holds a broker
+ * session with this primary, the request goes over that session instead
+ * (broker_remote_enroll) and its answer is the same.  Otherwise the
+ * thread opens a channel of purpose "enroll" to NAME's peer listener
  * (its PEER entry, else DNS and the default peer port), as this primary,
  * with its own certificate; the host judges it through the one judging
  * path and takes the request only from its primary (peer_enroll.c), runs
@@ -163,6 +166,27 @@ take_answer(struct remote_job *j, const unsigned char *buf, size_t len)
 		    j->host, e.msg);
 }
 
+/* Through NAME's broker session, when it holds one: 1 done, 0 not. */
+static int
+via_broker(struct ecad *d, struct remote_job *j)
+{
+	struct eca_err err;
+	char *answer = NULL;
+	int r;
+
+	eca_err_clear(&err);
+	if ((r = broker_remote_enroll(d, j->host, REMOTE_STEP_MS, &answer,
+		 &err)) == 1)
+		return 0;
+	if (r != 0)
+		job_fail(j, r, "remote enrollment of NAT host %s: %s", j->host,
+		    err.msg);
+	else
+		take_answer(j, (const unsigned char *)answer, strlen(answer));
+	free(answer);
+	return 1;
+}
+
 /* One request, on the remote thread: the channel, the answer. */
 static void
 run_job(struct ecad *d, struct remote_job *j)
@@ -175,7 +199,9 @@ run_job(struct ecad *d, struct remote_job *j)
 	int r;
 
 	eca_err_clear(&err);
-	if (s->host == NULL)
+	if (via_broker(d, j))
+		;
+	else if (s->host == NULL)
 		job_fail(j, ECA_ERR_CONFIG,
 		    "%s has no certificate for channels (ECA_CERT_PATH)",
 		    d->cfg->client_name);

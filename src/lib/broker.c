@@ -25,11 +25,52 @@ static const char *const op_names[] = {
     [ECA_BROKER_PING] = "ping",
     [ECA_BROKER_PONG] = "pong",
     [ECA_BROKER_CONNECT] = "connect",
+    [ECA_BROKER_ENROLL] = "enroll",
+    [ECA_BROKER_ENROLLED] = "enrolled",
 };
 #define NOPS (sizeof(op_names) / sizeof(op_names[0]))
 
 /* The largest state file read back (it is a few hundred bytes). */
 #define STATE_FILE_MAX 8192
+
+void
+eca_broker_msg_clear(struct eca_broker_msg *m)
+{
+	if (m == NULL)
+		return;
+	free(m->answer);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ENROLL {"id"} and ENROLLED {"id","answer"}. */
+static int
+encode_enroll(const struct eca_broker_msg *m, unsigned char **out, size_t *len,
+    struct eca_err *err)
+{
+	json_t *j, *answer = NULL;
+
+	if (m->id < 1 || m->id > ECA_BROKER_ID_MAX)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot encode a remote enrollment message with id %lld",
+		    (long long)m->id);
+	if (m->op == ECA_BROKER_ENROLLED &&
+	    (m->answer == NULL ||
+		!json_is_object(answer = json_loads(m->answer, 0, NULL)))) {
+		json_decref(answer);
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot encode a remote enrollment answer that is not a "
+		    "JSON object");
+	}
+	j = json_pack("{s:s, s:i, s:I}", "op", op_names[m->op], "v",
+	    ECA_BROKER_VERSION, "id", (json_int_t)m->id);
+	if (j != NULL && answer != NULL &&
+	    json_object_set_new(j, "answer", answer) != 0) {
+		json_decref(j);
+		j = NULL;
+	} else if (j == NULL)
+		json_decref(answer);
+	return eca_channel_frame_json(j, out, len, err);
+}
 
 int
 eca_broker_encode(const struct eca_broker_msg *m, unsigned char **out,
@@ -76,6 +117,9 @@ eca_broker_encode(const struct eca_broker_msg *m, unsigned char **out,
 		j = json_pack("{s:s, s:i}", "op", op_names[m->op], "v",
 		    ECA_BROKER_VERSION);
 		break;
+	case ECA_BROKER_ENROLL:
+	case ECA_BROKER_ENROLLED:
+		return encode_enroll(m, out, len, err);
 	default:
 		j = json_pack("{s:s}", "op", op_names[m->op]);
 		break;
@@ -214,6 +258,30 @@ parse_connect(const json_t *j, struct eca_broker_msg *out, struct eca_err *err)
 	return 0;
 }
 
+static int
+parse_enroll(const json_t *j, struct eca_broker_msg *out, struct eca_err *err)
+{
+	const json_t *id = json_object_get(j, "id");
+	const json_t *answer = json_object_get(j, "answer");
+
+	if (!json_is_integer(id) || json_integer_value(id) < 1 ||
+	    json_integer_value(id) > ECA_BROKER_ID_MAX)
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the remote enrollment message's \"id\" is not a number "
+		    "from 1 to 2^53");
+	out->id = (int64_t)json_integer_value(id);
+	if (out->op == ECA_BROKER_ENROLL)
+		return 0;
+	if (!json_is_object(answer))
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the remote enrollment answer's \"answer\" is not an "
+		    "object");
+	if ((out->answer = json_dumps(answer, JSON_COMPACT)) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory reading a remote enrollment answer");
+	return 0;
+}
+
 int
 eca_broker_parse(const unsigned char *buf, size_t len,
     struct eca_broker_msg *out, struct eca_err *err)
@@ -234,7 +302,8 @@ eca_broker_parse(const unsigned char *buf, size_t len,
 	if (i == NOPS) {
 		r = eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the broker message's \"op\" is not one of register, "
-		    "registered, refused, ping, pong, connect");
+		    "registered, refused, ping, pong, connect, enroll, "
+		    "enrolled");
 		goto out;
 	}
 	out->op = (enum eca_broker_op)i;
@@ -247,10 +316,12 @@ eca_broker_parse(const unsigned char *buf, size_t len,
 		r = parse_refused(j, out, err);
 	else if (out->op == ECA_BROKER_CONNECT)
 		r = parse_connect(j, out, err);
+	else if (out->op == ECA_BROKER_ENROLL || out->op == ECA_BROKER_ENROLLED)
+		r = parse_enroll(j, out, err);
 out:
 	json_decref(j);
 	if (r != 0)
-		memset(out, 0, sizeof(*out));
+		eca_broker_msg_clear(out);
 	return r;
 }
 

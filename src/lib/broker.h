@@ -18,6 +18,12 @@
  *                        "address":"IP:PORT","purpose":U}
  *                       (a reverse connection: call X back at IP:PORT and
  *                       name T in the channel's server HELLO)
+ *   broker -> NAT host  {"op":"enroll","v":1,"id":N}
+ *                       (remote enrollment, `eca enroll --remote-host`:
+ *                       enroll with this primary as `eca enroll` does)
+ *   NAT host -> broker  {"op":"enrolled","v":1,"id":N,"answer":A}
+ *                       (A: {"outcome","precheck","enrollment"} or
+ *                       {"error":{...}}, as a channel's answer)
  *
  * Unknown keys are ignored (a newer side may add some); a wrong type or a
  * missing key is ECA_ERR_PROTOCOL naming the field.
@@ -47,7 +53,12 @@ enum eca_broker_op {
 	ECA_BROKER_PING,
 	ECA_BROKER_PONG,
 	ECA_BROKER_CONNECT,
+	ECA_BROKER_ENROLL,
+	ECA_BROKER_ENROLLED,
 };
+
+/* The largest remote enrollment id (it fits a JSON number exactly). */
+#define ECA_BROKER_ID_MAX ((int64_t)1 << 53)
 
 /* A reverse connection's token: 32 random bytes, in lower-case hex. */
 #define ECA_BROKER_TOKEN_LEN 64
@@ -67,7 +78,14 @@ struct eca_broker_msg {
 	char requester[ECA_HOST_MAX]; /* canonical */
 	char address[64];	      /* IPv4 a.b.c.d:port or [v6]:port */
 	enum eca_purpose purpose;
+	/* ENROLL, ENROLLED: the request's id, 1..ECA_BROKER_ID_MAX */
+	int64_t id;
+	/* ENROLLED: the answer, a JSON object's text (eca_broker_msg_clear) */
+	char *answer;
 };
+
+/* Free what m owns (the answer); m is then empty. */
+void eca_broker_msg_clear(struct eca_broker_msg *m);
 
 /* m as one frame into *out (caller frees): 0 or an error. */
 int eca_broker_encode(const struct eca_broker_msg *m, unsigned char **out,

@@ -102,6 +102,13 @@ eca_metrics_handshake(struct eca_metrics *m, enum eca_metrics_listener l,
 		bump(&m->handshakes[l][ok ? 0 : 1]);
 }
 
+void
+eca_metrics_signin(struct eca_metrics *m, enum eca_metrics_signin s)
+{
+	if ((unsigned)s < ECA_METRICS_NSIGNIN)
+		bump(&m->signins[s]);
+}
+
 /* ------------------------------------------------------------------ */
 /* The text format.                                                    */
 
@@ -455,6 +462,95 @@ write_primary(FILE *f, const struct eca_metrics *m,
 	return write_crls(f, g, err);
 }
 
+/* The broker's sessions, registrations, reverse connections. */
+static int
+write_broker(FILE *f, const struct eca_metrics_gauges *g, struct eca_err *err)
+{
+	static const char *const reg[] = {"ok", "refused"};
+	static const char *const rev[] = {"ok", "offline", "rate_limited",
+	    "refused"};
+	struct eca_label l = {"result", NULL};
+	size_t i;
+	int r;
+
+	if ((r = one(f, "eca_broker_sessions_online", "gauge",
+		 "NAT hosts holding a broker session with this primary now",
+		 (double)g->broker_online, err)) != 0 ||
+	    (r = eca_prom_family(f, "eca_broker_registrations_total", "counter",
+		 "Broker registrations of NAT hosts by result", err)) != 0)
+		return r;
+	for (i = 0; i < 2; i++) {
+		l.value = reg[i];
+		if ((r = eca_prom_sample(f, "eca_broker_registrations_total",
+			 &l, 1, (double)g->broker_registrations[i], err)) != 0)
+			return r;
+	}
+	if ((r = eca_prom_family(f, "eca_broker_reverse_requests_total",
+		 "counter", "Reverse connection requests by result", err)) != 0)
+		return r;
+	for (i = 0; i < ECA_METRICS_NREVERSE; i++) {
+		l.value = rev[i];
+		if ((r = eca_prom_sample(f, "eca_broker_reverse_requests_total",
+			 &l, 1, (double)g->broker_reverse[i], err)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+static const char *
+signin_at(size_t i)
+{
+	static const char *const names[] = {"ok", "refused", "rate_limited"};
+
+	return i < ECA_METRICS_NSIGNIN ? names[i] : NULL;
+}
+
+/* The console's sign-ins and sessions. */
+static int
+write_console(FILE *f, const struct eca_metrics *m,
+    const struct eca_metrics_gauges *g, struct eca_err *err)
+{
+	int r;
+
+	if ((r = by_label(f, "eca_console_signins_total",
+		 "Console sign-ins by result", "result", m->signins,
+		 ECA_METRICS_NSIGNIN, signin_at, err)) != 0)
+		return r;
+	return one(f, "eca_console_sessions_open", "gauge",
+	    "Console sessions signed in now", (double)g->console_sessions, err);
+}
+
+/* A NAT host's broker sessions: state and reconnects per primary. */
+static int
+write_nat(FILE *f, const struct eca_metrics_gauges *g, struct eca_err *err)
+{
+	struct eca_label l = {"primary", NULL};
+	size_t i;
+	int r;
+
+	if ((r = eca_prom_family(f, "eca_broker_session_up", "gauge",
+		 "This NAT host's broker session with a primary (1: online)",
+		 err)) != 0)
+		return r;
+	for (i = 0; i < g->nnat; i++) {
+		l.value = g->nat[i].primary;
+		if ((r = eca_prom_sample(f, "eca_broker_session_up", &l, 1,
+			 g->nat[i].online ? 1 : 0, err)) != 0)
+			return r;
+	}
+	if ((r = eca_prom_family(f, "eca_broker_reconnects_total", "counter",
+		 "Broker sessions of this NAT host lost (and opened again)",
+		 err)) != 0)
+		return r;
+	for (i = 0; i < g->nnat; i++) {
+		l.value = g->nat[i].primary;
+		if ((r = eca_prom_sample(f, "eca_broker_reconnects_total", &l,
+			 1, (double)g->nat[i].reconnects, err)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 const char *const eca_metrics_own_states[] = {"enrolled", "conflict", "removed",
     "banned", "revoked", "other_certificate", "not_enrolled", "unknown", NULL};
 
@@ -538,8 +634,14 @@ eca_metrics_write(const struct eca_metrics *m,
 	r = write_common(f, m, g, err);
 	if (r == 0 && primary)
 		r = write_primary(f, m, g, err);
+	if (r == 0 && primary && g->have_broker)
+		r = write_broker(f, g, err);
+	if (r == 0 && primary && g->have_console)
+		r = write_console(f, m, g, err);
 	if (r == 0 && g->ndomains > 0)
 		r = write_domains(f, g, err);
+	if (r == 0 && g->nnat > 0)
+		r = write_nat(f, g, err);
 	if (ferror(f) && r == 0)
 		r = eca_err_set(err, ECA_ERR_NOMEM,
 		    "out of memory writing the metrics");

@@ -56,6 +56,14 @@ enum eca_metrics_listener {
 	ECA_METRICS_NLISTENERS
 };
 
+/* Console sign-ins by result. */
+enum eca_metrics_signin {
+	ECA_METRICS_SIGNIN_OK,
+	ECA_METRICS_SIGNIN_REFUSED,
+	ECA_METRICS_SIGNIN_RATE_LIMITED,
+	ECA_METRICS_NSIGNIN
+};
+
 /* Reason codes as an index: 0 is OK, then every ECA_ERR_*. */
 #define ECA_METRICS_NCODES ((size_t)(ECA_ERR_LAST_ - ECA_ERR_FIRST_))
 #define ECA_METRICS_NOUTCOMES ((size_t)ECA_OUTCOME_UNMAPPED + 1)
@@ -74,6 +82,8 @@ struct eca_metrics {
 	atomic_llong peer_open;		/* ... and open now */
 	/* Primary: the writer's durable group commits, in seconds. */
 	struct eca_hist commit;
+	/* Primary: console sign-ins by result. */
+	atomic_ullong signins[ECA_METRICS_NSIGNIN];
 };
 
 /* Zero m and set up its histograms.  Never fails. */
@@ -84,6 +94,23 @@ void eca_metrics_refusal(struct eca_metrics *m, int code);
 void eca_metrics_verdict(struct eca_metrics *m, int code);
 void eca_metrics_handshake(struct eca_metrics *m, enum eca_metrics_listener l,
     int ok);
+void eca_metrics_signin(struct eca_metrics *m, enum eca_metrics_signin s);
+
+/* Reverse connection requests by result (the broker's). */
+enum eca_metrics_reverse {
+	ECA_METRICS_REVERSE_OK,
+	ECA_METRICS_REVERSE_OFFLINE,
+	ECA_METRICS_REVERSE_RATE_LIMITED,
+	ECA_METRICS_REVERSE_REFUSED,
+	ECA_METRICS_NREVERSE
+};
+
+/* A NAT host's broker session with one primary. */
+struct eca_metrics_nat {
+	const char *primary;
+	int online;	     /* registered, heartbeats answered */
+	uint64_t reconnects; /* sessions lost since ecad started */
+};
 
 /* A CA's CRL, by its issuer (RFC 2253) and the file name hash. */
 struct eca_metrics_crl {
@@ -128,6 +155,17 @@ struct eca_metrics_gauges {
 	const struct eca_metrics_domain *domains;
 	size_t ndomains;
 	int64_t peer_open; /* peer listener connections now, -1 none */
+	/* Primary: the broker for NAT hosts (have_broker 0: none runs). */
+	int have_broker;
+	int64_t broker_online;		  /* sessions online now */
+	uint64_t broker_registrations[2]; /* accepted, refused */
+	uint64_t broker_reverse[ECA_METRICS_NREVERSE];
+	/* Primary: the console (have_console 0: none runs). */
+	int have_console;
+	int64_t console_sessions; /* signed in now */
+	/* NAT host: its broker sessions, one per primary. */
+	const struct eca_metrics_nat *nat;
+	size_t nnat;
 };
 
 /* Days ahead that eca_certificates_expiring looks. */

@@ -344,6 +344,19 @@ eca_session_list(struct eca_sessions *s, int64_t now,
 	return n;
 }
 
+size_t
+eca_session_count(struct eca_sessions *s, int64_t now)
+{
+	size_t i, n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	(void)session_slot(s, now); /* drops the expired */
+	for (i = 0; i < ECA_SESSIONS_MAX; i++)
+		n += s->sessions[i].info.id[0] != '\0';
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 /* addr's entry, a free one, or the one with the oldest window (lock held). */
 static struct fail *
 fail_find(struct eca_sessions *s, const char *addr, int create)

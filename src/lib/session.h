@@ -89,6 +89,9 @@ int eca_session_end(struct eca_sessions *s, const char *prefix,
 size_t eca_session_list(struct eca_sessions *s, int64_t now,
     struct eca_session_info *out, size_t max);
 
+/* How many sessions are live now (metrics). */
+size_t eca_session_count(struct eca_sessions *s, int64_t now);
+
 /*
  * Failed sign-ins from addr: eca_signin_blocked says 1 when addr had
  * ECA_SIGNIN_FAILS in the last minute; eca_signin_failed counts one.

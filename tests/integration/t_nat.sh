@@ -345,19 +345,62 @@ wait_broker_code() {
 	return 1
 }
 
-c_unenrolled_nat_host_gets_no_broker_session() {
+# wait_broker_online HOST SECONDS: HOST's eca status --json shows its
+# broker session online, within SECONDS.
+wait_broker_online() {
+	local i
+	for ((i = 0; i < $2 * 5; i++)); do
+		eca_in $NS_SITE "$1" --json status
+		[ "$(jq -r '.servers[0].broker.online' <<<"$OUT" 2>/dev/null)" = true ] &&
+		    return 0
+		sleep 0.2
+	done
+	fail "$1's broker session is not online within $2 s: $(_it_short "$OUT")"
+	return 1
+}
+
+c_unenrolled_nat_host_gets_a_restricted_session() {
 	start_in $NS_SITE $N2 "$(host_dir $N2)/eca.conf" "$(host_dir $N2)" || return
-	wait_broker_code $N2 NOT_ENROLLED 10 || return
-	expect_json .servers[0].broker.online false || return
-	expect_match "$(jq -r .servers[0].broker.error <<<"$OUT")" \
-	    "communication with a NAT host does not enroll automatically: run .eca enroll --server $P. on $N2" \
-	    "the broker's refusal" || return
-	primary_eca "$P" --json list
-	expect_json "[.enrollments[] | select(.host == \"$N2\")] | length" 0 || return
+	wait_broker_online $N2 10 || return
+	wait_log "${P_DIR[$P]}/ecad.log" "NAT host $N2 .* is online \\(restricted: not enrolled\\)" 5 ||
+	    return
 	primary_stats "$P" || return
-	expect_match "$(jq -r .broker.refusals <<<"$OUT")" '^[1-9]' \
-	    "the broker's refusals" || return
+	expect_json .broker.restricted 1 || return
+	# A reverse connection to it is refused, with the remedy.
+	eca_in $NS_DC $M --json ping $N2 --reverse --purpose backup
+	expect_rc 3 || return
+	expect_match "$ERR$OUT" 'NOT_ENROLLED' "the primary's answer" || return
+	expect_match "$ERR$OUT" "eca enroll --remote-host $N2. on $P" \
+	    "the remedy" || return
+	primary_stats "$P" || return
+	expect_match "$(jq -r .broker.reverse_refused <<<"$OUT")" '^[1-9]' \
+	    "the broker's reverse_refused" || return
 	expect_db "SELECT count(*) FROM enrollments WHERE host='$N2'" 0
+}
+
+c_remote_enrollment_through_the_broker_session() {
+	local fp
+	fp=$(cert_fp "$(host_dir $N2)/cert.pem")
+	# A primary is a host of its own domain: it enrolls with itself.
+	run_cmd ip netns exec $NS_DC "$ECA" -f "${P_CONF[$P]}" enroll
+	expect_rc 0 || return
+	primary_eca $P enroll --remote-host $N2
+	expect_rc 0 || return
+	expect_match "$OUT" "^Enrolled $N2 with $P \\(host ID [0-9a-f-]{36}, fingerprint $fp\\)$" \
+	    "the output" || return
+	expect_db "SELECT state || ' ' || fingerprint FROM enrollments WHERE host='$N2'" \
+	    "ENROLLED $fp" || return
+	wait_log "$(host_dir $N2)/ecad.log" "remote enrollment asked by primary $P \\(through its broker session" 5 ||
+	    return
+	# Judged again, its session is a full one: reverse connections go.
+	wait_log "${P_DIR[$P]}/ecad.log" "NAT host $N2 .* is online, heartbeat" 10 || return
+	eca_in $NS_DC $M --json ping $N2 --reverse --purpose backup
+	expect_rc 0 || return
+	expect_json .verdict.accept true || return
+	primary_eca $P --json enroll --remote-host $N2
+	expect_rc 0 || return
+	expect_json .outcome UNCHANGED || return
+	expect_json .enrollment.certificate.fingerprint "$fp"
 }
 
 c_cut_site_link_goes_offline_then_reconnects() {
@@ -412,7 +455,9 @@ run_case "a call back that does not name the request's token is refused" \
     c_forged_call_back_is_refused
 run_case "a host that is not enrolled cannot ask for a reverse connection" \
     c_non_domain_host_cannot_ask_for_a_reverse_connection
-run_case "an unenrolled NAT host is refused a broker session with the NAT reason, and not enrolled" \
-    c_unenrolled_nat_host_gets_no_broker_session
 run_case "cutting the site link makes the NAT host offline within the heartbeat bound, reverse pings fail fast with NAT_HOST_OFFLINE; restoring it reconnects" \
     c_cut_site_link_goes_offline_then_reconnects
+run_case "an unenrolled NAT host gets only a restricted broker session: a reverse connection to it is refused NOT_ENROLLED" \
+    c_unenrolled_nat_host_gets_a_restricted_session
+run_case "eca enroll --remote-host NATHOST on the primary enrolls the NAT host through its broker session" \
+    c_remote_enrollment_through_the_broker_session

@@ -180,6 +180,71 @@ test_every_message_round_trips(void **state)
 	}
 }
 
+/* Encode m, expecting the encoder's refusal. */
+static void
+encode_refused(const struct eca_broker_msg *m)
+{
+	unsigned char *f = NULL;
+	size_t len = 0;
+	struct eca_err err;
+
+	eca_err_clear(&err);
+	assert_int_equal(eca_broker_encode(m, &f, &len, &err),
+	    ECA_ERR_INTERNAL);
+	assert_null(f);
+}
+
+static void
+test_remote_enrollment_messages(void **state)
+{
+	struct eca_broker_msg m, back;
+
+	(void)state;
+	/* Bad ones first: the id, the answer, the version. */
+	parse_as("{\"op\":\"enroll\",\"v\":1}", ECA_ERR_PROTOCOL, "\"id\"");
+	parse_as("{\"op\":\"enroll\",\"v\":1,\"id\":\"7\"}", ECA_ERR_PROTOCOL,
+	    "\"id\" is not a number");
+	parse_as("{\"op\":\"enroll\",\"v\":1,\"id\":0}", ECA_ERR_PROTOCOL,
+	    "\"id\"");
+	parse_as("{\"op\":\"enroll\",\"v\":1,\"id\":9007199254740993}",
+	    ECA_ERR_PROTOCOL, "\"id\"");
+	parse_as("{\"op\":\"enroll\",\"id\":1}", ECA_ERR_PROTOCOL, "\"v\"");
+	parse_as("{\"op\":\"enrolled\",\"v\":1,\"id\":1}", ECA_ERR_PROTOCOL,
+	    "\"answer\" is not an object");
+	parse_as("{\"op\":\"enrolled\",\"v\":1,\"id\":1,\"answer\":\"ok\"}",
+	    ECA_ERR_PROTOCOL, "\"answer\" is not an object");
+	parse_as("{\"op\":\"enrolled\",\"v\":1,\"id\":-1,\"answer\":{}}",
+	    ECA_ERR_PROTOCOL, "\"id\"");
+	memset(&m, 0, sizeof(m));
+	m.op = ECA_BROKER_ENROLL;
+	encode_refused(&m); /* id 0 */
+	m.op = ECA_BROKER_ENROLLED;
+	m.id = 3;
+	encode_refused(&m); /* no answer */
+	m.answer = (char *)"[1]";
+	encode_refused(&m); /* not an object */
+	m.answer = (char *)"{\"outcome\":";
+	encode_refused(&m); /* not JSON */
+
+	/* Good ones round-trip; the answer comes back as the same object. */
+	memset(&m, 0, sizeof(m));
+	m.op = ECA_BROKER_ENROLL;
+	m.id = ECA_BROKER_ID_MAX;
+	round_trip(&m, &back);
+	assert_memory_equal(&m, &back, sizeof(m));
+	m.op = ECA_BROKER_ENROLLED;
+	m.id = 42;
+	m.answer = (char *)"{\"outcome\":\"ENROLLED\",\"precheck\":false}";
+	round_trip(&m, &back);
+	assert_int_equal(back.op, ECA_BROKER_ENROLLED);
+	assert_int_equal(back.id, 42);
+	assert_string_equal(back.answer,
+	    "{\"outcome\":\"ENROLLED\",\"precheck\":false}");
+	eca_broker_msg_clear(&back);
+	assert_null(back.answer);
+	eca_broker_msg_clear(NULL);
+}
+
 static void
 test_unknown_keys_and_codes(void **state)
 {
@@ -281,6 +346,7 @@ main(void)
 	    cmocka_unit_test(test_bad_messages_are_refused_naming_the_field),
 	    cmocka_unit_test(test_encoder_refuses_invalid_input),
 	    cmocka_unit_test(test_every_message_round_trips),
+	    cmocka_unit_test(test_remote_enrollment_messages),
 	    cmocka_unit_test(test_unknown_keys_and_codes),
 	    cmocka_unit_test(test_backoff_grows_is_jittered_and_capped),
 	    cmocka_unit_test(test_state_file_round_trip),

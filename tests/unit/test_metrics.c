@@ -309,6 +309,86 @@ test_exposition(void **state)
 	free(m);
 }
 
+static void
+test_nat_and_console(void **state)
+{
+	struct eca_metrics *m = calloc(1, sizeof(*m));
+	struct eca_metrics_nat nat[2] = {{"p1.example", 1, 0},
+	    {"p2.example", 0, 3}};
+	struct eca_metrics_gauges g;
+	struct eca_err e;
+	char *s;
+	size_t len;
+
+	(void)state;
+	assert_non_null(m);
+	eca_metrics_init(m);
+	/* Unknown results are ignored. */
+	eca_metrics_signin(m, ECA_METRICS_NSIGNIN);
+	eca_metrics_signin(m, (enum eca_metrics_signin) - 1);
+	assert_int_equal(m->signins[0] + m->signins[1] + m->signins[2], 0);
+	eca_metrics_signin(m, ECA_METRICS_SIGNIN_OK);
+	eca_metrics_signin(m, ECA_METRICS_SIGNIN_RATE_LIMITED);
+	eca_metrics_signin(m, ECA_METRICS_SIGNIN_RATE_LIMITED);
+	memset(&g, 0, sizeof(g));
+	g.role = "primary";
+	g.version = "1.2.3";
+	g.peer_open = -1;
+	/* Without a broker or a console: none of their families. */
+	assert_int_equal(eca_metrics_write(m, &g, &s, &len, &e), 0);
+	assert_null(strstr(s, "eca_broker_"));
+	assert_null(strstr(s, "eca_console_"));
+	free(s);
+	g.have_broker = 1;
+	g.broker_online = 2;
+	g.broker_registrations[0] = 5;
+	g.broker_registrations[1] = 1;
+	g.broker_reverse[ECA_METRICS_REVERSE_RATE_LIMITED] = 4;
+	g.broker_reverse[ECA_METRICS_REVERSE_REFUSED] = 6;
+	g.have_console = 1;
+	g.console_sessions = 3;
+	assert_int_equal(eca_metrics_write(m, &g, &s, &len, &e), 0);
+	assert_non_null(strstr(s, "eca_broker_sessions_online 2\n"));
+	assert_non_null(
+	    strstr(s, "eca_broker_registrations_total{result=\"ok\"} 5\n"));
+	assert_non_null(strstr(s,
+	    "eca_broker_registrations_total{result=\"refused\"} 1\n"));
+	assert_non_null(
+	    strstr(s, "eca_broker_reverse_requests_total{result=\"ok\"} 0\n"));
+	assert_non_null(strstr(s,
+	    "eca_broker_reverse_requests_total{result=\"rate_limited\"} "
+	    "4\n"));
+	assert_non_null(strstr(s,
+	    "eca_broker_reverse_requests_total{result=\"refused\"} 6\n"));
+	assert_non_null(
+	    strstr(s, "eca_console_signins_total{result=\"ok\"} 1\n"));
+	assert_non_null(
+	    strstr(s, "eca_console_signins_total{result=\"refused\"} 0\n"));
+	assert_non_null(strstr(s,
+	    "eca_console_signins_total{result=\"rate_limited\"} 2\n"));
+	assert_non_null(strstr(s, "eca_console_sessions_open 3\n"));
+	assert_null(strstr(s, "eca_broker_session_up"));
+	free(s);
+	/* A NAT host: its sessions per primary, none of the primary's. */
+	memset(&g, 0, sizeof(g));
+	g.role = "client";
+	g.version = "1.2.3";
+	g.peer_open = -1;
+	g.nat = nat;
+	g.nnat = 2;
+	assert_int_equal(eca_metrics_write(m, &g, &s, &len, &e), 0);
+	assert_non_null(
+	    strstr(s, "eca_broker_session_up{primary=\"p1.example\"} 1\n"));
+	assert_non_null(
+	    strstr(s, "eca_broker_session_up{primary=\"p2.example\"} 0\n"));
+	assert_non_null(strstr(s,
+	    "eca_broker_reconnects_total{primary=\"p2.example\"} 3\n"));
+	assert_null(strstr(s, "eca_console_"));
+	assert_null(strstr(s, "eca_broker_sessions_online"));
+	free(s);
+	free(m);
+}
+
 int
 main(void)
 {
@@ -321,6 +401,7 @@ main(void)
 	    cmocka_unit_test(test_histogram),
 	    cmocka_unit_test(test_counters_ignore_unknown),
 	    cmocka_unit_test(test_exposition),
+	    cmocka_unit_test(test_nat_and_console),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
