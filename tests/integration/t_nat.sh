@@ -157,12 +157,63 @@ wait_online() {
 	return 1
 }
 
+# Debian's python3 with python3-prometheus-client (as t_metrics.sh).
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+# scrape_metrics NS URL [CURL ARGS...]: GET URL's /metrics from inside
+# NS, parsed by prometheus_client; the samples in $SAMPLES, one
+# "NAME{K=V,...} VALUE" line each (labels sorted).
+scrape_metrics() {
+	local ns=$1 url=$2
+	shift 2
+	run_cmd ip netns exec "$ns" curl -sS --max-time 10 "$@" "$url"
+	if [ "$RC" != 0 ]; then
+		fail "GET $url failed: $(_it_short "$ERR")"
+		return 1
+	fi
+	run_cmd "$PY" -c '
+import math, sys
+from prometheus_client.parser import text_string_to_metric_families
+for fam in text_string_to_metric_families(sys.stdin.read()):
+    for s in fam.samples:
+        lab = ",".join("%s=%s" % (k, s.labels[k]) for k in sorted(s.labels))
+        v = s.value
+        if not math.isinf(v) and not math.isnan(v) and v == int(v):
+            v = int(v)
+        print("%s{%s} %s" % (s.name, lab, v))
+' <<<"$OUT"
+	if [ "$RC" != 0 ]; then
+		fail "the exposition does not parse: $(_it_short "$ERR")"
+		return 1
+	fi
+	SAMPLES=$OUT
+}
+
+# sample NAME{LABELS}: its value in $SAMPLES, or "absent".
+sample() {
+	local v
+	v=$(grep -F -- "$1 " <<<"$SAMPLES" | head -1 | sed 's/.* //')
+	echo "${v:-absent}"
+}
+
+# The primary's /metrics on its control socket; NAT host $N1's on its
+# METRICS_LISTEN inside the site.
+scrape_primary() {
+	scrape_metrics $NS_DC http://localhost/metrics \
+	    --unix-socket "${P_DIR[$P]}/state/ecad.sock"
+}
+scrape_nat1() {
+	scrape_metrics $NS_SITE "http://127.0.0.1:$NMPORT/metrics"
+}
+
 # --- cases --------------------------------------------------------------------
 
 c_setup() {
 	net_up || { fail "cannot build the namespaces and the NAT"; return; }
 	P_PORT[$P]=$(free_port) && MPORT=$(free_port) && BPORT=$(free_port) &&
-	    LPORT=$(free_port) || { fail "no free port"; return; }
+	    LPORT=$(free_port) && NMPORT=$(free_port) ||
+	    { fail "no free port"; return; }
 	make_primary "$P" "BROKER_LISTEN = $DCIP:$BPORT" \
 	    "LISTEN = $DCIP:$LPORT" || { fail "cannot make primary $P"; return; }
 	sed -i "s/^API_LISTEN = .*/API_LISTEN = $DCIP:${P_PORT[$P]}/" "${P_CONF[$P]}"
@@ -176,6 +227,7 @@ c_setup() {
 	nat_host $N1 && nat_host $N2 ||
 	    { fail "cannot make the NAT hosts"; return; }
 	sed -i "/^CLIENT_NAME/a LISTEN = $N1IP:1557" "$(host_dir $N1)/eca.conf"
+	sed -i "/^CLIENT_NAME/a METRICS_LISTEN = 127.0.0.1:$NMPORT" "$(host_dir $N1)/eca.conf"
 	eca_in $NS_SITE $N1 --json enroll
 	expect_rc 0 || return
 	start_in $NS_SITE $N1 "$(host_dir $N1)/eca.conf" "$(host_dir $N1)" || return
@@ -197,6 +249,34 @@ c_nat_host_is_online_on_the_primary() {
 	eca_in $NS_SITE $N1 status
 	expect_match "$OUT" "Broker session with $P \\($DCIP:$BPORT\\): online since" \
 	    "eca status on the NAT host"
+}
+
+c_metrics_show_the_broker_sessions() {
+	scrape_primary || return
+	expect_eq "$(sample 'eca_broker_sessions_online{}')" 1 "the broker's sessions online" || return
+	expect_match "$(sample 'eca_broker_registrations_total{result=ok}')" '^[1-9]' \
+	    "registrations ok" || return
+	expect_eq "$(sample 'eca_broker_reverse_requests_total{result=offline}')" 0 \
+	    "reverse requests offline" || return
+	expect_eq "$(sample 'eca_console_sessions_open{}')" absent "the console's sessions (no console)" || return
+	scrape_nat1 || return
+	expect_eq "$(sample "eca_broker_session_up{primary=$P}")" 1 "$N1's session" || return
+	expect_eq "$(sample "eca_broker_reconnects_total{primary=$P}")" 0 "$N1's reconnects"
+}
+
+c_metrics_counters_moved() {
+	scrape_nat1 || return
+	expect_eq "$(sample "eca_broker_session_up{primary=$P}")" 1 "$N1's session" || return
+	expect_match "$(sample "eca_broker_reconnects_total{primary=$P}")" '^[1-9]' \
+	    "$N1's reconnects after the cut" || return
+	scrape_primary || return
+	expect_match "$(sample 'eca_broker_reverse_requests_total{result=ok}')" '^[1-9]' \
+	    "reverse requests ok" || return
+	expect_match "$(sample 'eca_broker_reverse_requests_total{result=offline}')" '^[1-9]' \
+	    "reverse requests offline (the cut)" || return
+	expect_match "$(sample 'eca_broker_reverse_requests_total{result=refused}')" '^[1-9]' \
+	    "reverse requests refused (restricted session)" || return
+	expect_eq "$(sample 'eca_broker_sessions_online{}')" 2 "the broker's sessions online"
 }
 
 c_nat_host_opens_no_listener() {
@@ -440,6 +520,8 @@ c_cut_site_link_goes_offline_then_reconnects() {
 run_case "a datacenter, a router that masquerades and a site, with a primary, a media server and NAT hosts" c_setup
 run_case "the NAT host's broker session shows online on the primary (eca list --json) and in its eca status" \
     c_nat_host_is_online_on_the_primary
+run_case "GET /metrics: the primary's broker sessions and registrations, the NAT host's session per primary" \
+    c_metrics_show_the_broker_sessions
 run_case "a NAT host opens no peer listener" c_nat_host_opens_no_listener
 run_case "the datacenter has no route to the site, the site reaches the datacenter" \
     c_dc_cannot_reach_the_site
@@ -461,3 +543,5 @@ run_case "an unenrolled NAT host gets only a restricted broker session: a revers
     c_unenrolled_nat_host_gets_a_restricted_session
 run_case "eca enroll --remote-host NATHOST on the primary enrolls the NAT host through its broker session" \
     c_remote_enrollment_through_the_broker_session
+run_case "GET /metrics: the NAT host's reconnects and the reverse requests by result moved" \
+    c_metrics_counters_moved
