@@ -67,6 +67,7 @@ struct nsess {
 	struct eca_broker_state st;
 	pthread_t enroll_thread; /* a remote enrollment running */
 	int enrolling;
+	struct nenroll *job; /* its request, until enroll_done_cb */
 	/* For GET /metrics, read from another thread. */
 	atomic_int up;		  /* st.online */
 	atomic_ullong reconnects; /* sessions lost */
@@ -265,6 +266,7 @@ enroll_done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	pthread_join(s->enroll_thread, NULL);
 	s->enrolling = 0;
+	s->job = NULL;
 	if (s->bev != NULL && s->state == NS_ONLINE && job->answer != NULL)
 		send_enrolled(s, job->id, job->answer);
 	else
@@ -335,6 +337,7 @@ on_enroll(struct nsess *s, int64_t id)
 		return;
 	}
 	s->enrolling = 1;
+	s->job = job;
 }
 
 /* One frame from the broker; 0 to read on. */
@@ -560,8 +563,12 @@ nat_free(struct ecad_nat *n)
 	if (n == NULL)
 		return;
 	for (i = 0; i < n->nsess; i++) {
-		if (n->sess[i].enrolling)
+		if (n->sess[i].enrolling) {
+			/* Stopped before enroll_done_cb ran: it never will. */
 			pthread_join(n->sess[i].enroll_thread, NULL);
+			free(n->sess[i].job->answer);
+			free(n->sess[i].job);
+		}
 		if (n->sess[i].bev != NULL)
 			bufferevent_free(n->sess[i].bev);
 		if (n->sess[i].timer != NULL)
