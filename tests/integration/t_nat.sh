@@ -57,10 +57,13 @@ net_down() {
 # harness's own ending (with the status the script exited with).
 trap 'rc=$?; stop_all; net_down; (exit $rc); _it_finish' EXIT
 
+# Only the network namespace is entered (nsenter), not `ip netns exec`,
+# which also remounts / and /sys: that fails where / is no mount point (a
+# chroot), and nothing here needs it.
 in_ns() {
 	local ns=$1
 	shift
-	ip netns exec "$ns" "$@"
+	nsenter --net="/run/netns/$ns" "$@"
 }
 
 net_up() {
@@ -104,7 +107,7 @@ except OSError as e:
 start_in() {
 	local ns=$1 name=$2 conf=$3 d=$4 i pid
 	: >"$d/ecad.log"
-	ip netns exec "$ns" "$ECAD" -d -f "$conf" 2>>"$d/ecad.log" >>"$d/ecad.out" &
+	in_ns "$ns" "$ECAD" -d -f "$conf" 2>>"$d/ecad.log" >>"$d/ecad.out" &
 	pid=$!
 	IT_PIDS+=("$pid")
 	for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
@@ -123,7 +126,7 @@ start_in() {
 eca_in() {
 	local ns=$1 h=$2
 	shift 2
-	run_cmd ip netns exec "$ns" "$ECA" -f "$(host_dir "$h")/eca.conf" "$@"
+	run_cmd nsenter --net="/run/netns/$ns" "$ECA" -f "$(host_dir "$h")/eca.conf" "$@"
 }
 
 # nat_host NAME ADDR: a NAT host's config (not started).
@@ -167,7 +170,7 @@ PY=/usr/bin/python3
 scrape_metrics() {
 	local ns=$1 url=$2
 	shift 2
-	run_cmd ip netns exec "$ns" curl -sS --max-time 10 "$@" "$url"
+	run_cmd nsenter --net="/run/netns/$ns" curl -sS --max-time 10 "$@" "$url"
 	if [ "$RC" != 0 ]; then
 		fail "GET $url failed: $(_it_short "$ERR")"
 		return 1
@@ -387,7 +390,7 @@ table ip callback_filter {
 }
 EOF
 	from=$(log_lines "${P_DIR[$P]}/ecad.log")
-	ip netns exec $NS_DC timeout -k 5 "$CMD_TIMEOUT" "$ECA" \
+	in_ns $NS_DC timeout -k 5 "$CMD_TIMEOUT" "$ECA" \
 	    -f "$(host_dir $M)/eca.conf" --json ping $N1 --reverse \
 	    >"$T/forged.out" 2>"$T/forged.err" &
 	pid=$!
@@ -462,7 +465,7 @@ c_remote_enrollment_through_the_broker_session() {
 	local fp
 	fp=$(cert_fp "$(host_dir $N2)/cert.pem")
 	# A primary is a host of its own domain: it enrolls with itself.
-	run_cmd ip netns exec $NS_DC "$ECA" -f "${P_CONF[$P]}" enroll
+	run_cmd nsenter --net="/run/netns/$NS_DC" "$ECA" -f "${P_CONF[$P]}" enroll
 	expect_rc 0 || return
 	primary_eca $P enroll --remote-host $N2
 	expect_rc 0 || return

@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: ISC
 #
 # README.md's tour is what `make demo` really prints: the demo runs, in a
-# network namespace of its own (so that its fixed loopback addresses and
-# ports are its own while other tests run), from a copy of scripts/ next to
-# this build, and scripts/readme-tour.sh --check compares its narration
-# with the README (host IDs, fingerprints, dates, timings blanked out).
+# network namespace of its own, so that its fixed loopback addresses and
+# ports are its own while other tests run (entered with nsenter, which
+# needs no remount of / as `ip netns exec` does: a chroot works too),
+# from a copy of scripts/ next to this build, and scripts/readme-tour.sh
+# --check compares its narration with the README (host IDs, fingerprints,
+# dates, timings blanked out).
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -26,8 +28,8 @@ c_tour() {
 		return
 	}
 	ip -n "$NS" link set lo up
-	run_cmd ip netns exec "$NS" "$T/tree/scripts/demo.sh" "$T/tree/build"
-	ip netns exec "$NS" "$T/tree/scripts/demo.sh" --stop >/dev/null 2>&1
+	run_cmd nsenter --net="/run/netns/$NS" "$T/tree/scripts/demo.sh" "$T/tree/build"
+	nsenter --net="/run/netns/$NS" "$T/tree/scripts/demo.sh" --stop >/dev/null 2>&1
 	ip netns del "$NS"
 	expect_rc 0 || return
 	run_cmd "$SRC/scripts/readme-tour.sh" --check "$T/tree/demo/demo.log" \
