@@ -53,9 +53,10 @@ encode_enroll(const struct eca_broker_msg *m, unsigned char **out, size_t *len,
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot encode a remote enrollment message with id %lld",
 		    (long long)m->id);
-	if (m->op == ECA_BROKER_ENROLLED &&
-	    (m->answer == NULL ||
-		!json_is_object(answer = json_loads(m->answer, 0, NULL)))) {
+	/* Loaded first: json_is_object evaluates its argument twice. */
+	if (m->op == ECA_BROKER_ENROLLED && m->answer != NULL)
+		answer = json_loads(m->answer, 0, NULL);
+	if (m->op == ECA_BROKER_ENROLLED && !json_is_object(answer)) {
 		json_decref(answer);
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot encode a remote enrollment answer that is not a "
