@@ -16,6 +16,7 @@
 #include "apiparse.h"
 #include "crl.h"
 #include "health.h"
+#include "host.h"
 #include "roster.h"
 #include "text.h"
 
@@ -168,6 +169,46 @@ health_crl(struct health *h, struct ecad *d, const struct ecad_snap *s,
 	free(v);
 }
 
+/* The primary's own rosters (its channels are judged by them): their age. */
+static void
+health_roster(struct health *h, struct ecad *d, const struct ecad_snap *s,
+    time_t now)
+{
+	const struct eca_config *cfg = s->cfg;
+	enum eca_health_level l;
+	struct eca_domain *dm;
+	int64_t at;
+	size_t i;
+
+	if (s->host == NULL)
+		return;
+	for (i = 0; i < s->host->ndomains; i++) {
+		dm = &s->host->domains[i];
+		pthread_mutex_lock(&dm->lock);
+		at = eca_roster_synced_at(dm->roster);
+		pthread_mutex_unlock(&dm->lock);
+		l = eca_health_roster_level(at, d->started_at, now,
+		    cfg->roster_sync_seconds, cfg->roster_max_age);
+		if (at == 0)
+			health_add(h, "roster", l,
+			    "the roster of %.200s was not synced yet, %lld s "
+			    "after start (ECA_ROSTER_SYNC_SECONDS = %d)",
+			    dm->server->name, (long long)(now - d->started_at),
+			    cfg->roster_sync_seconds);
+		else
+			health_add(h, "roster", l,
+			    "the roster of %.200s was synced %lld s ago%s",
+			    dm->server->name, (long long)(now - at),
+			    l == ECA_HEALTH_OK ?
+				"" :
+				l == ECA_HEALTH_WARN ?
+				" (more than three sync periods: "
+				"check the primary's API)" :
+				" (older than ECA_ROSTER_MAX_AGE: "
+				"channels are refused ROSTER_STALE)");
+	}
+}
+
 void
 api_h_health(struct api_call *c)
 {
@@ -188,6 +229,7 @@ api_h_health(struct api_call *c)
 	health_writer(&h, &wh);
 	health_certificate(&h, c->snap, now);
 	health_crl(&h, c->d, c->snap, now);
+	health_roster(&h, c->d, c->snap, now);
 	if (h.nomem) {
 		json_decref(h.checks);
 		api_reply_json(c, 500, NULL);

@@ -424,6 +424,7 @@ main(int argc, char **argv)
 	int rc = 1;
 
 	memset(&d, 0, sizeof(d));
+	d.started_at = (int64_t)time(NULL);
 	eca_metrics_init(&d.metrics);
 	d.ready_fd = -1;
 	d.ctl_fd = -1;

@@ -199,6 +199,7 @@ struct ecad {
 	struct eca_metrics metrics;   /* GET /metrics (metrics.h) */
 	struct ecad_metrics_http *mhttp; /* METRICS_LISTEN (metrics_http.c) */
 	struct ecad_remote *remote;	 /* remote enrollment (remote.c) */
+	int64_t started_at;		 /* unix seconds, for GET /v1/health */
 	struct ecad_broker *broker; /* NAT hosts' broker (broker_serve.c) */
 	char broker_desc[300];	    /* its "HOST:PORT", "" if none */
 	struct ecad_nat *nat;	    /* a NAT host's sessions (nat_session.c) */

@@ -856,6 +856,19 @@ eca_health_crl_level(enum eca_crl_state s)
 	return ECA_HEALTH_CRITICAL;
 }
 
+enum eca_health_level
+eca_health_roster_level(int64_t synced_at, int64_t since, int64_t now,
+    int sync_seconds, int max_age)
+{
+	int64_t age = now - (synced_at != 0 ? synced_at : since);
+
+	if (max_age > 0 && age > max_age)
+		return ECA_HEALTH_CRITICAL;
+	if (sync_seconds > 0 && age > 3 * (int64_t)sync_seconds)
+		return ECA_HEALTH_WARN;
+	return ECA_HEALTH_OK;
+}
+
 int
 eca_health_exit_code(enum eca_health_level l)
 {

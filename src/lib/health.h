@@ -103,6 +103,15 @@ enum eca_health_level eca_health_writer_level(int running, int commit_failed,
     int64_t oldest_age);
 /* A cached CRL: current ok, expired in its grace period warn, past it critical. */
 enum eca_health_level eca_health_crl_level(enum eca_crl_state s);
+/*
+ * A roster synced at synced_at, at now; one never synced (synced_at 0) is
+ * aged from since (when the daemon started).  Older than max_age
+ * (ECA_ROSTER_MAX_AGE; channels are then refused ROSTER_STALE) is
+ * critical, older than three sync periods (ECA_ROSTER_SYNC_SECONDS) warns,
+ * else ok.
+ */
+enum eca_health_level eca_health_roster_level(int64_t synced_at, int64_t since,
+    int64_t now, int sync_seconds, int max_age);
 /* `eca health`'s exit status: ok 0, warn 1, critical 2. */
 int eca_health_exit_code(enum eca_health_level l);
 

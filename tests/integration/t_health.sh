@@ -113,7 +113,9 @@ c_fresh_primary_ok() {
 	primary_curl $PH - GET /v1/health
 	expect_http 200 || return
 	expect_json .status ok || return
-	expect_json '[.checks[].name] | join(",")' registry,writer,certificate,crl || return
+	expect_json '[.checks[].name] | unique | join(",")' certificate,crl,registry,roster,writer || return
+	expect_match "$(printf '%s' "$OUT" | jq -r '[.checks[] | select(.name == "roster")][0].detail')" \
+	    "^the roster of $PH (was synced [0-9]+ s ago|was not synced yet, [0-9]+ s after start)" "the roster check" || return
 	expect_json '[.checks[] | select(.status != "ok")] | length' 0 || return
 	make_host $M --server $PH || return
 	host_eca $M health --server $PH

@@ -714,6 +714,37 @@ test_writer_level_failed_or_stuck_critical_slow_warn(void **state)
 	assert_int_equal(eca_health_writer_level(1, 0, 0), ECA_HEALTH_OK);
 }
 
+/* Refusals first: too old, never synced; then the ok window. */
+static void
+test_roster_level_follows_its_age(void **state)
+{
+	const int64_t now = 1800000000;
+
+	(void)state;
+	/* Older than ECA_ROSTER_MAX_AGE: channels refused ROSTER_STALE. */
+	assert_int_equal(
+	    eca_health_roster_level(now - 3601, now - 9000, now, 300, 3600),
+	    ECA_HEALTH_CRITICAL);
+	/* Never synced: aged from the start. */
+	assert_int_equal(eca_health_roster_level(0, now - 3601, now, 300, 3600),
+	    ECA_HEALTH_CRITICAL);
+	assert_int_equal(eca_health_roster_level(0, now - 901, now, 300, 3600),
+	    ECA_HEALTH_WARN);
+	assert_int_equal(eca_health_roster_level(0, now - 5, now, 300, 3600),
+	    ECA_HEALTH_OK);
+	/* More than three sync periods, within the maximum age. */
+	assert_int_equal(
+	    eca_health_roster_level(now - 901, now - 9000, now, 300, 3600),
+	    ECA_HEALTH_WARN);
+	assert_int_equal(
+	    eca_health_roster_level(now - 900, now - 9000, now, 300, 3600),
+	    ECA_HEALTH_OK);
+	/* No maximum age configured: only the sync periods count. */
+	assert_int_equal(
+	    eca_health_roster_level(now - 100000, now - 200000, now, 300, 0),
+	    ECA_HEALTH_WARN);
+}
+
 static void
 test_crl_level_follows_the_cache_state(void **state)
 {
@@ -958,6 +989,7 @@ main(void)
 	    cmocka_unit_test(
 		test_writer_level_failed_or_stuck_critical_slow_warn),
 	    cmocka_unit_test(test_crl_level_follows_the_cache_state),
+	    cmocka_unit_test(test_roster_level_follows_its_age),
 	    cmocka_unit_test(test_exit_codes_are_the_monitoring_plugins),
 	    cmocka_unit_test(
 		test_crl_status_is_skipped_when_the_chain_is_untrusted),
