@@ -27,7 +27,7 @@ c_tour() {
 		fail "cannot create network namespace $NS"
 		return
 	}
-	ip -n "$NS" link set lo up
+	nsenter --net="/run/netns/$NS" ip link set lo up
 	run_cmd nsenter --net="/run/netns/$NS" "$T/tree/scripts/demo.sh" "$T/tree/build"
 	nsenter --net="/run/netns/$NS" "$T/tree/scripts/demo.sh" --stop >/dev/null 2>&1
 	ip netns del "$NS"
