@@ -12,39 +12,6 @@ ADM=madmin.it.test
 H1=m1.it.test
 H2=m2.it.test
 MD=mmedia.it.test
-# Debian's python3 with python3-prometheus-client (not a pyenv shim).
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-
-# parse_metrics: $OUT through prometheus_client's parser; the samples in
-# $SAMPLES, one "NAME{K=V,...} VALUE" line each (labels sorted).
-parse_metrics() {
-	local text=$OUT
-	run_cmd "$PY" -c '
-import math, sys
-from prometheus_client.parser import text_string_to_metric_families
-for fam in text_string_to_metric_families(sys.stdin.read()):
-    for s in fam.samples:
-        lab = ",".join("%s=%s" % (k, s.labels[k]) for k in sorted(s.labels))
-        v = s.value
-        if not math.isinf(v) and not math.isnan(v) and v == int(v):
-            v = int(v)
-        print("%s{%s} %s" % (s.name, lab, v))
-' <<<"$text"
-	if [ "$RC" != 0 ]; then
-		fail "the exposition does not parse: $(_it_short "$ERR")"
-		return 1
-	fi
-	SAMPLES=$OUT
-}
-
-# sample NAME{LABELS}: its value in $SAMPLES, or "absent".
-sample() {
-	local v
-	v=$(grep -F -- "$1 " <<<"$SAMPLES" | head -1 | sed 's/.* //')
-	echo "${v:-absent}"
-}
-
 # expect_sample NAME{LABELS} VALUE
 expect_sample() {
 	expect_eq "$(sample "$1")" "$2" "$1"

@@ -160,10 +160,6 @@ wait_online() {
 	return 1
 }
 
-# Debian's python3 with python3-prometheus-client (as t_metrics.sh).
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-
 # scrape_metrics NS URL [CURL ARGS...]: GET URL's /metrics from inside
 # NS, parsed by prometheus_client; the samples in $SAMPLES, one
 # "NAME{K=V,...} VALUE" line each (labels sorted).
@@ -175,29 +171,7 @@ scrape_metrics() {
 		fail "GET $url failed: $(_it_short "$ERR")"
 		return 1
 	fi
-	run_cmd "$PY" -c '
-import math, sys
-from prometheus_client.parser import text_string_to_metric_families
-for fam in text_string_to_metric_families(sys.stdin.read()):
-    for s in fam.samples:
-        lab = ",".join("%s=%s" % (k, s.labels[k]) for k in sorted(s.labels))
-        v = s.value
-        if not math.isinf(v) and not math.isnan(v) and v == int(v):
-            v = int(v)
-        print("%s{%s} %s" % (s.name, lab, v))
-' <<<"$OUT"
-	if [ "$RC" != 0 ]; then
-		fail "the exposition does not parse: $(_it_short "$ERR")"
-		return 1
-	fi
-	SAMPLES=$OUT
-}
-
-# sample NAME{LABELS}: its value in $SAMPLES, or "absent".
-sample() {
-	local v
-	v=$(grep -F -- "$1 " <<<"$SAMPLES" | head -1 | sed 's/.* //')
-	echo "${v:-absent}"
+	parse_metrics
 }
 
 # The primary's /metrics on its control socket; NAT host $N1's on its
