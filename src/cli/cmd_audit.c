@@ -2,7 +2,9 @@
 /*
  * cmd_audit.c - `eca audit verify` and `eca audit show`: the audit
  * journal read straight from its file, so both work offline, without the
- * daemon, on the primary or on a copy of the journal anywhere.
+ * daemon, on the primary or on a copy of the journal anywhere.  On a
+ * primary whose registry is PostgreSQL, the journal is the one chain in
+ * the database (audit_pg.c), read from there unless files are named.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "store.h"
 #include "output.h"
 #include "wire.h"
 
@@ -103,6 +106,79 @@ audit_verify(struct cli *cli, const char *const *paths, size_t n)
 }
 
 /*
+ * The configuration's registry, when it is PostgreSQL (the journal's
+ * chain is there): 1 with *st open, 0 when it is not, or an exit code
+ * below 0 when it cannot be opened (reported).
+ */
+static int
+db_journal(struct cli *cli, const struct cli_args *a, struct eca_store **st,
+    int *rc)
+{
+	struct eca_err err;
+	int r;
+
+	*st = NULL;
+	*rc = 0;
+	if (cli_opt(a, "--file") != NULL || a->npos > 1)
+		return 0;
+	if ((r = cli_config(cli)) != 0) {
+		*rc = r;
+		return -1;
+	}
+	if (cli->cfg->role != ECA_ROLE_PRIMARY || cli->cfg->db == NULL ||
+	    strncmp(cli->cfg->db, "sqlite:", strlen("sqlite:")) == 0)
+		return 0;
+	eca_err_clear(&err);
+	if (eca_store_open_cfg(cli->cfg, ECA_STORE_READONLY, st, &err) != 0) {
+		*rc = out_error_err(cli->json,
+		    "cannot open the registry database to read its audit "
+		    "journal",
+		    &err);
+		return -1;
+	}
+	return 1;
+}
+
+static int
+db_verify(struct cli *cli, struct eca_store *st)
+{
+	struct eca_audit_report rep;
+	struct eca_err err;
+	json_t *j;
+
+	eca_err_clear(&err);
+	if (eca_audit_store_verify(st, &rep, &err) != 0)
+		return out_error_err(cli->json,
+		    "cannot verify the audit journal", &err);
+	if (cli->json) {
+		j = json_pack("{s:b, s:I, s:b}", "database", 1, "entries",
+		    (json_int_t)rep.entries, "intact", rep.intact);
+		if (j != NULL && !rep.intact &&
+		    (json_object_set_new(j, "first_bad_row",
+			 json_integer((json_int_t)rep.first_bad_line)) != 0 ||
+			json_object_set_new(j, "problem",
+			    json_string(rep.problem)) != 0)) {
+			json_decref(j);
+			j = NULL;
+		}
+		if (j == NULL)
+			return out_error(cli->json, ECA_ERR_NOMEM,
+			    "out of memory");
+		out_json(j);
+		json_decref(j);
+	} else if (rep.intact)
+		printf("audit journal in the registry database: %zu entries, "
+		       "chain intact\n",
+		    rep.entries);
+	else
+		printf("audit journal in the registry database: row %zu (in "
+		       "seq order): %s (%zu good entries before it; everything "
+		       "from this row on is suspect)\n",
+		    rep.first_bad_line, rep.problem, rep.entries);
+	return rep.intact ? ECA_EXIT_OK : ECA_EXIT_FAILURE;
+}
+
+/*
  * FILE... as given; else --file F alone; else the configured journal
  * preceded by its rotated siblings (PATH.N, oldest first).
  */
@@ -110,10 +186,18 @@ static int
 verify_cmd(struct cli *cli, const struct cli_args *a)
 {
 	char path[PATH_MAX], **set = NULL;
+	struct eca_store *st;
 	size_t n = 0;
 	struct eca_err err;
-	int r;
+	int r, rc;
 
+	if ((r = db_journal(cli, a, &st, &rc)) != 0) {
+		if (r > 0) {
+			rc = db_verify(cli, st);
+			eca_store_close(st);
+		}
+		return rc;
+	}
 	if (a->npos > 1) {
 		if (cli_opt(a, "--file") != NULL)
 			return cli_usage(cli,
@@ -137,7 +221,8 @@ verify_cmd(struct cli *cli, const struct cli_args *a)
 }
 
 static int
-audit_show(struct cli *cli, const char *path, const char *host)
+audit_show(struct cli *cli, struct eca_store *st, const char *path,
+    const char *host)
 {
 	static const char *const hdr[] = {"SEQ", "TIME", "EVENT", "HOST",
 	    "ACTOR", "FINGERPRINT", "REASON"};
@@ -157,7 +242,8 @@ audit_show(struct cli *cli, const char *path, const char *host)
 			return cli_usage(cli, "%s", err.msg);
 		host = canon;
 	}
-	if (eca_audit_read(path, host, &v, &n, &err) != 0) {
+	if ((st != NULL ? eca_audit_store_read(st, host, &v, &n, &err) :
+			  eca_audit_read(path, host, &v, &n, &err)) != 0) {
 		r = out_error_err(cli->json, "cannot read the audit journal",
 		    &err);
 		goto out;
@@ -210,7 +296,8 @@ cmd_audit(struct cli *cli, const struct cli_args *a)
 {
 	char path[PATH_MAX];
 	const char *sub = a->pos[0];
-	int r;
+	struct eca_store *st;
+	int r, rc;
 
 	if (strcmp(sub, "verify") != 0 && strcmp(sub, "show") != 0)
 		return cli_usage(cli,
@@ -224,7 +311,15 @@ cmd_audit(struct cli *cli, const struct cli_args *a)
 	if (a->npos > 1)
 		return cli_usage(cli,
 		    "`audit show` takes no file argument (use --file F)");
+	if ((r = db_journal(cli, a, &st, &rc)) < 0)
+		return rc;
+	if (r > 0) {
+		rc = audit_show(cli, st, "the registry database",
+		    cli_opt(a, "--host"));
+		eca_store_close(st);
+		return rc;
+	}
 	if ((r = journal_path(cli, a, path, sizeof(path))) != 0)
 		return r;
-	return audit_show(cli, path, cli_opt(a, "--host"));
+	return audit_show(cli, NULL, path, cli_opt(a, "--host"));
 }

@@ -85,7 +85,8 @@ api_reply_json(struct api_call *c, int status, json_t *body)
  * when it is a refusal by policy (exit code 5: untrusted, expired,
  * identity mismatch, forbidden, banned, ...) on any call, or any refusal
  * of a call that asks for a change.  Not journaled: 429 BUSY (storm
- * control: the host retries) and what the writer already journaled.
+ * control: the host retries), 503 DB_UNAVAILABLE (the database is down:
+ * the host retries) and what the writer already journaled.
  */
 static void
 audit_refusal(struct api_call *c, int code)
@@ -93,7 +94,8 @@ audit_refusal(struct api_call *c, int code)
 	struct eca_audit_entry e;
 	const char *actor = c->actor;
 
-	if (c->journaled || code == ECA_ERR_BUSY)
+	if (c->journaled || code == ECA_ERR_BUSY ||
+	    code == ECA_ERR_DB_UNAVAILABLE)
 		return;
 	if (strcmp(c->method, "GET") == 0 &&
 	    eca_err_exit_code(code) != ECA_EXIT_REFUSED)
@@ -131,7 +133,8 @@ static int call_peer(struct api_call *, struct eca_err *);
 static int
 stranger(struct api_call *c, int code)
 {
-	if (c->control || c->console || c->journaled || code == ECA_ERR_BUSY)
+	if (c->control || c->console || c->journaled || code == ECA_ERR_BUSY ||
+	    code == ECA_ERR_DB_UNAVAILABLE)
 		return 0;
 	if (c->no_route || c->conn == NULL)
 		return 1;
@@ -179,7 +182,8 @@ reply_errorv(struct api_call *c, int status, int code,
 		counted =
 		    refusals_note(c->d, addr, code, c->method, c->path) == 0;
 	}
-	if (!counted) {
+	/* The database's loss and return are logged once, by the store. */
+	if (!counted && code != ECA_ERR_DB_UNAVAILABLE) {
 		log_info_fields(ECA_LOG_FIELDS({"HOST", c->name},
 				    {"FINGERPRINT", c->fp},
 				    {"REASON", eca_err_name(code)},
@@ -189,10 +193,12 @@ reply_errorv(struct api_call *c, int status, int code,
 		    c->fp[0] ? c->fp : "-", eca_err_name(code), msg);
 		audit_refusal(c, code);
 	}
-	if (code == ECA_ERR_BUSY) {
+	if (code == ECA_ERR_BUSY || code == ECA_ERR_DB_UNAVAILABLE) {
 		/* BUSY_RETRY_AFTER is restart-only: the start-up config. */
 		snprintf(ra, sizeof(ra), "%d", c->d->cfg->busy_retry_after);
 		evhttp_add_header(h, "Retry-After", ra);
+	}
+	if (code == ECA_ERR_BUSY) {
 		atomic_fetch_add(&c->d->stats.busy, 1);
 		atomic_fetch_add(&c->d->metrics.busy, 1);
 	}

@@ -293,42 +293,19 @@ roster_query(struct api_call *c, int64_t *since, long *limit)
 }
 
 /*
- * GET /v1/roster: the records changed after ?since=, in version order, a
- * page at a time (docs/roster.md).
+ * One page of the roster: ch and maps (version order, at most limit + 1
+ * of each) of what changed after since, the registry at current.
  */
-void
-api_h_roster(struct api_call *c)
+static void
+roster_reply(struct api_call *c, int64_t since, int64_t current, int full,
+    long limit, struct eca_change *ch, size_t n, struct eca_dnmap *maps,
+    size_t nmaps)
 {
-	struct eca_change *ch = NULL;
-	struct eca_dnmap *maps = NULL;
-	struct eca_err e;
 	json_t *body;
-	int64_t since, current, next, last = 0;
-	size_t n = 0, nmaps = 0, i, j;
-	long limit;
-	int r, full, more;
+	int64_t next, last = 0;
+	size_t i, j;
+	int more;
 
-	if (roster_query(c, &since, &limit) != 0)
-		return;
-	/*
-	 * The current version first: a change committed between the two
-	 * reads then shows in the entries rather than being skipped.
-	 */
-	eca_err_clear(&e);
-	if ((r = eca_store_version(c->w->rd, &current, &e)) != 0) {
-		api_reply_error(c, r, "%s", e.msg);
-		return;
-	}
-	full = roster_full(since, current);
-	/* One more than asked tells whether there is a next page. */
-	if ((r = eca_store_changes(c->w->rd, c->d->cfg->client_name,
-		 full ? 0 : since, (size_t)limit + 1, &ch, &n, &e)) != 0 ||
-	    (r = eca_store_dnmaps(c->w->rd, c->d->cfg->client_name,
-		 full ? 0 : since, (size_t)limit + 1, &maps, &nmaps, &e)) !=
-		0) {
-		api_reply_error(c, r, "%s", e.msg);
-		goto out;
-	}
 	/*
 	 * Records and DN mappings share the version counter: a page takes
 	 * the first limit changes of either kind in version order, so next
@@ -361,6 +338,77 @@ api_h_roster(struct api_call *c)
 		body = NULL;
 	}
 	api_reply_json(c, 200, body);
+}
+
+/*
+ * The roster from memory (rcache.c): when it is known fresh, or (fresh
+ * 0) when the database cannot be reached.  0 when answered.
+ */
+static int
+roster_cached(struct api_call *c, int64_t since, long limit, int fresh)
+{
+	struct rcache_page pg;
+
+	if (rcache_page(c->d->rcache, since, (size_t)limit + 1, fresh, &pg) !=
+	    0)
+		return -1;
+	roster_reply(c, since, pg.version, roster_full(since, pg.version),
+	    limit, pg.ch, pg.n, pg.maps, pg.nmaps);
+	free(pg.ch);
+	free(pg.maps);
+	return 0;
+}
+
+/* The database failed: the last good roster answers, or the refusal. */
+static void
+roster_from_cache(struct api_call *c, int64_t since, long limit, int code,
+    const char *msg)
+{
+	if (code != ECA_ERR_DB_UNAVAILABLE ||
+	    roster_cached(c, since, limit, 0) != 0)
+		api_reply_error(c, code, "%s", msg);
+}
+
+/*
+ * GET /v1/roster: the records changed after ?since=, in version order, a
+ * page at a time (docs/roster.md).
+ */
+void
+api_h_roster(struct api_call *c)
+{
+	struct eca_change *ch = NULL;
+	struct eca_dnmap *maps = NULL;
+	struct eca_err e;
+	int64_t since, current;
+	size_t n = 0, nmaps = 0;
+	long limit;
+	int r, full;
+
+	if (roster_query(c, &since, &limit) != 0 ||
+	    roster_cached(c, since, limit, 1) == 0)
+		return;
+	/*
+	 * The current version first: a change committed between the two
+	 * reads then shows in the entries rather than being skipped.
+	 */
+	eca_err_clear(&e);
+	if ((r = eca_store_version(c->w->rd, &current, &e)) != 0) {
+		roster_from_cache(c, since, limit, r, e.msg);
+		return;
+	}
+	full = roster_full(since, current);
+	/* One more than asked tells whether there is a next page. */
+	if ((r = eca_store_changes(c->w->rd, c->d->cfg->client_name,
+		 full ? 0 : since, (size_t)limit + 1, &ch, &n, &e)) != 0 ||
+	    (r = eca_store_dnmaps(c->w->rd, c->d->cfg->client_name,
+		 full ? 0 : since, (size_t)limit + 1, &maps, &nmaps, &e)) !=
+		0) {
+		roster_from_cache(c, since, limit, r, e.msg);
+		goto out;
+	}
+	roster_reply(c, since, current, full, limit, ch, n, maps, nmaps);
+	/* After the answer: the host does not wait for the cache. */
+	rcache_refresh(c->d->rcache, c->w->rd, c->d->cfg->client_name, current);
 out:
 	free(ch);
 	free(maps);

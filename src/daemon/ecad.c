@@ -185,9 +185,19 @@ open_registry(struct ecad *d, struct eca_err *err)
 {
 	int r;
 
-	if ((r = ensure_state_dir(d, err)) != 0)
+	if ((r = ensure_state_dir(d, err)) != 0 ||
+	    (r = eca_store_open_cfg(d->cfg, 0, &d->wstore, err)) != 0)
 		return r;
-	return eca_store_open_cfg(d->cfg, 0, &d->wstore, err);
+	/* One line when the database is lost, one when it is back. */
+	if (d->dbwatch == NULL &&
+	    (r = eca_store_watch_new(&d->dbwatch, err)) != 0)
+		return r;
+	eca_store_watch_attach(d->wstore, d->dbwatch);
+	/* A server that can go away: the roster answers from memory meanwhile. */
+	if (d->rcache == NULL &&
+	    strncmp(d->cfg->db, "sqlite:", strlen("sqlite:")) != 0)
+		return rcache_new(&d->rcache, err);
+	return 0;
 }
 
 /* `ecad -t`: everything start-up would load, then exit. */
@@ -294,6 +304,8 @@ start(struct ecad *d, struct eca_err *err)
 	if ((r = writer_start(d, d->wstore, &d->writer, err)) != 0)
 		return r;
 	d->wstore = NULL; /* the writer owns it */
+	if ((r = pglisten_start(d, err)) != 0)
+		return r;
 	if ((r = remote_start(d, err)) != 0 ||
 	    (r = server_start(d, err)) != 0 || (r = peer_start(d, err)) != 0 ||
 	    (r = broker_start(d, err)) != 0)
@@ -358,6 +370,7 @@ shutdown_all(struct ecad *d)
 	broker_free(d);
 	writer_stop(d->writer);
 	d->writer = NULL;
+	pglisten_stop(d);
 	server_free(d);
 	remote_free(d);
 	console_free(d);
@@ -464,6 +477,8 @@ out:
 		close(d.ready_fd);
 	if (d.wstore != NULL)
 		eca_store_close(d.wstore);
+	eca_store_watch_free(d.dbwatch);
+	rcache_free(d.rcache);
 	ecad_snap_put(d.snap);
 	eca_config_free(d.cfg);
 	pthread_mutex_destroy(&d.snap_lock);

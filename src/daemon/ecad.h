@@ -197,6 +197,10 @@ struct ecad {
 	struct ecad_crlsync *crlsync; /* the CRL refresh thread (crlsync.c) */
 	char peer_desc[300];	      /* its "HOST:PORT", "" if none */
 	struct eca_metrics metrics;   /* GET /metrics (metrics.h) */
+	/* The registry server's reachability, shared by every connection. */
+	struct eca_store_watch *dbwatch;
+	struct ecad_rcache *rcache;	 /* PostgreSQL: the last good roster */
+	struct ecad_pglisten *pglisten;	 /* PostgreSQL: LISTEN (pglisten.c) */
 	struct ecad_metrics_http *mhttp; /* METRICS_LISTEN (metrics_http.c) */
 	struct ecad_remote *remote;	 /* remote enrollment (remote.c) */
 	int64_t started_at;		 /* unix seconds, for GET /v1/health */
@@ -447,6 +451,42 @@ void writer_reopen(struct ecad_writer *wr);
  */
 struct eca_audit_entry;
 void writer_audit(struct ecad_writer *wr, const struct eca_audit_entry *e);
+
+/*
+ * rcache.c: the last good roster in memory (PostgreSQL registry only;
+ * every call takes a NULL cache and then does nothing or fails).
+ */
+struct ecad_rcache;
+int rcache_new(struct ecad_rcache **out, struct eca_err *err) ECA_WUR;
+void rcache_free(struct ecad_rcache *rc);
+/* After a roster answer read version current through rd: catch up. */
+void rcache_refresh(struct ecad_rcache *rc, struct eca_store *rd,
+    const char *primary, int64_t current);
+/* A page of what changed after since (copies, the caller free()s). */
+struct rcache_page {
+	int64_t version;
+	struct eca_change *ch;
+	size_t n;
+	struct eca_dnmap *maps;
+	size_t nmaps;
+};
+/*
+ * 0, or -1 when the cache cannot answer since (empty, or behind it), or
+ * when fresh is asked and it is not known to be the registry's state.
+ */
+int rcache_page(struct ecad_rcache *rc, int64_t since, size_t limit, int fresh,
+    struct rcache_page *pg);
+/* A change was committed (NOTIFY heard, or this front end's writer). */
+void rcache_changed(struct ecad_rcache *rc);
+/* The LISTEN connection is up (1) or lost (0). */
+void rcache_listening(struct ecad_rcache *rc, int up);
+
+/*
+ * pglisten.c: the LISTEN connection of a PostgreSQL registry, on a thread
+ * and event base of its own (reconnected with a jittered backoff).
+ */
+int pglisten_start(struct ecad *d, struct eca_err *err) ECA_WUR;
+void pglisten_stop(struct ecad *d);
 
 /*
  * broker_serve.c: the primary's broker for NAT hosts (docs/nat.md), bound

@@ -317,6 +317,7 @@ metrics_http_start(struct ecad *d, struct eca_err *err)
 	    (r = eca_store_open(d->cfg->db, ECA_STORE_READONLY, &m->rd, err)) !=
 		0)
 		return r;
+	eca_store_watch_attach(m->rd, d->dbwatch);
 	if (pthread_create(&m->thread, NULL, mhttp_main, m) != 0)
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "cannot start the metrics listener's thread");

@@ -584,6 +584,7 @@ worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 	if ((r = eca_store_open_cfg(d->cfg, ECA_STORE_READONLY, &w->rd, err)) !=
 	    0)
 		return r;
+	eca_store_watch_attach(w->rd, d->dbwatch);
 	if (w->id == 0 && d->ctl_fd != -1 &&
 	    (r = control_attach(d, w, err)) != 0)
 		return r;

@@ -210,7 +210,10 @@ audit_hook(struct eca_op *const *ops, size_t n, void *arg, struct eca_err *err)
 	for (i = 0; i < n; i++)
 		if (op_entry(ops[i], &wr->entries[wr->nentries]))
 			wr->nentries++;
-	if ((r = journal_write(wr, err)) != 0)
+	/* PostgreSQL: the one chain of every front end, in this transaction. */
+	if ((r = eca_audit_store_append(wr->st, wr->entries, wr->nentries,
+		 err)) != 0 ||
+	    (r = journal_write(wr, err)) != 0)
 		return r;
 	g->written = 1;
 	return 0;
@@ -245,6 +248,34 @@ journal_undo(struct ecad_writer *wr, int code)
 		    e.msg);
 }
 
+/*
+ * PostgreSQL: refusals with no registry change go into the registry's
+ * chain in a transaction of their own.  While the database is down they
+ * are in the local file only (and nothing is logged per group).
+ */
+static void
+store_chain_only(struct ecad_writer *wr)
+{
+	struct eca_err e;
+	int r;
+
+	if (wr->d->rcache == NULL || eca_store_watch_down(wr->d->dbwatch))
+		return;
+	eca_err_clear(&e);
+	if ((r = eca_store_begin(wr->st, &e)) == 0 &&
+	    (r = eca_audit_store_append(wr->st, wr->entries, wr->nentries,
+		 &e)) == 0)
+		r = eca_store_commit(wr->st, &e);
+	if (r != 0) {
+		eca_store_rollback(wr->st);
+		if (r != ECA_ERR_DB_UNAVAILABLE)
+			log_error(
+			    "%zu refusal(s) not written to the registry's "
+			    "audit chain: %s",
+			    wr->nentries, e.msg);
+	}
+}
+
 /* Audit-only items when there is no op to go with them. */
 static void
 audit_only(struct ecad_writer *wr, struct audit_item *items)
@@ -267,6 +298,7 @@ audit_only(struct ecad_writer *wr, struct audit_item *items)
 	wr->nentries = 0;
 	for (it = items; it != NULL; it = it->next)
 		wr->entries[wr->nentries++] = it->e;
+	store_chain_only(wr);
 	if (journal_write(wr, &e) != 0)
 		log_error("%zu refusal(s) not written to the audit journal: "
 			  "%s",
@@ -313,11 +345,15 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 	pthread_mutex_unlock(&wr->lock);
 	if (r != 0 && g.written)
 		journal_undo(wr, r);
-	if (r != 0)
+	/* The database's loss is logged once, by the store (not per group). */
+	if (r != 0 && r != ECA_ERR_DB_UNAVAILABLE)
 		log_error("group commit of %zu request(s) failed: %s: %s", n,
 		    eca_err_name(r), err.msg);
 	else
 		atomic_fetch_add(&wr->d->stats.commits, 1);
+	/* The roster in memory catches up before the hosts hear of it. */
+	if (r == 0)
+		rcache_changed(wr->d->rcache);
 	for (i = 0; i < n; i++) {
 		if (r == 0 &&
 		    (wr->ops[i]->status == 0 ||
@@ -357,6 +393,44 @@ writer_reopen(struct ecad_writer *wr)
 	pthread_mutex_unlock(&wr->lock);
 }
 
+/*
+ * Nothing to do, with the lock held.  While the registry's server is
+ * down (PostgreSQL), the writer is the connection that tries to reach it
+ * again: it waits for work or its next turn (eca_store_probe), whichever
+ * comes first, so that the database comes back even when no request
+ * reaches the writer (the workers' reads fail first).  On PostgreSQL it
+ * looks at least every WRITER_WATCH_MS whether a reader found the server
+ * gone; on SQLite it waits for work.
+ */
+#define WRITER_WATCH_MS 1000
+
+static void
+writer_wait(struct ecad_writer *wr)
+{
+	struct timespec ts;
+	int64_t next = 0, now;
+	int r;
+
+	if (wr->d->rcache == NULL) {
+		pthread_cond_wait(&wr->cond, &wr->lock);
+		return;
+	}
+	if (eca_store_watch_down(wr->d->dbwatch)) {
+		pthread_mutex_unlock(&wr->lock);
+		r = eca_store_probe(wr->st, &next, NULL);
+		pthread_mutex_lock(&wr->lock);
+		if (r == 0 || wr->head != NULL || wr->ahead != NULL ||
+		    wr->stopping || wr->reopen)
+			return;
+	}
+	now = eca_util_mono_ms();
+	if (next <= now || next > now + WRITER_WATCH_MS)
+		next = now + WRITER_WATCH_MS;
+	ts.tv_sec = (time_t)(next / 1000);
+	ts.tv_nsec = (long)(next % 1000) * 1000000L;
+	(void)pthread_cond_timedwait(&wr->cond, &wr->lock, &ts);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -369,7 +443,7 @@ writer_main(void *arg)
 	for (;;) {
 		while (wr->head == NULL && wr->ahead == NULL && !wr->stopping &&
 		    !wr->reopen)
-			pthread_cond_wait(&wr->cond, &wr->lock);
+			writer_wait(wr);
 		if (wr->reopen) {
 			wr->reopen = 0;
 			pthread_mutex_unlock(&wr->lock);
@@ -409,6 +483,7 @@ writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
 {
 	struct ecad_writer *wr = NULL;
 	char path[PATH_MAX];
+	pthread_condattr_t ca;
 	sigset_t all, old;
 	int r = ECA_ERR_NOMEM, e;
 
@@ -431,7 +506,11 @@ writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
 	log_info("audit journal %s: continuing at seq %lld", path,
 	    (long long)eca_audit_last_seq(wr->audit) + 1);
 	pthread_mutex_init(&wr->lock, NULL);
-	pthread_cond_init(&wr->cond, NULL);
+	/* Timed waits (writer_wait) run on the monotonic clock. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&wr->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	/* Signals belong to the main thread's event loop. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);

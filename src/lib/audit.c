@@ -472,13 +472,13 @@ out:
 }
 
 /*
- * The lines of a group: each entry takes the next seq and the previous
+ * eca_audit_seal: the lines of a group: each entry takes the next seq and the previous
  * hash, gets its time (now, unless given) and its own hash, and becomes
  * one JSON line in *out (*outlen bytes, the caller's, free()).  *seq and
  * hash end as the group's last.  Nothing is written.
  */
-static int
-group_lines(const struct eca_audit *a, struct eca_audit_entry *e, size_t n,
+int
+eca_audit_seal(const char *where, struct eca_audit_entry *e, size_t n,
     int64_t *seq, char hash[ECA_AUDIT_HASH_LEN + 1], char **out, size_t *outlen,
     struct eca_err *err)
 {
@@ -526,7 +526,7 @@ out:
 		r = eca_err_set(err, ECA_ERR_NOMEM,
 		    "out of memory writing "
 		    "the audit journal %s",
-		    a->path);
+		    where);
 	free(line);
 	json_decref(o);
 	free(buf);
@@ -593,7 +593,8 @@ eca_audit_append(struct eca_audit *a, struct eca_audit_entry *e, size_t n,
 	if (n == 0)
 		return 0;
 	memcpy(hash, a->hash, sizeof(hash));
-	if ((r = group_lines(a, e, n, &seq, hash, &buf, &len, err)) != 0 ||
+	if ((r = eca_audit_seal(a->path, e, n, &seq, hash, &buf, &len, err)) !=
+		0 ||
 	    (r = write_group(a, buf, len, err)) != 0)
 		goto out;
 	/* The chain moves on only once the group is on disk. */
@@ -682,16 +683,9 @@ open_read(const char *path, struct eca_err *err)
 	return fp;
 }
 
-/* Where a verification over a set of files stands between lines. */
-struct chain {
-	int64_t want; /* the next seq */
-	char prev[ECA_AUDIT_HASH_LEN + 1];
-	int started; /* an entry was read (in this file or one before) */
-};
-
 /* A line's link to the one before it, or a problem sentence in prob. */
 static void
-judge_link(const struct chain *c, const struct eca_audit_entry *e,
+judge_link(const struct eca_audit_chain *c, const struct eca_audit_entry *e,
     size_t lineno, char *prob, size_t plen)
 {
 	if (!c->started && (e->seq != 1 || strcmp(e->prev, ZERO_HASH) != 0))
@@ -716,8 +710,8 @@ judge_link(const struct chain *c, const struct eca_audit_entry *e,
 
 /* One file of a set: 0 when read (rep tells whether intact), or an error. */
 static int
-verify_one(const char *path, struct chain *c, struct eca_audit_report *rep,
-    struct eca_err *err)
+verify_one(const char *path, struct eca_audit_chain *c,
+    struct eca_audit_report *rep, struct eca_err *err)
 {
 	struct eca_audit_entry e;
 	char prob[ECA_ERR_MSG_MAX];
@@ -768,11 +762,65 @@ verify_one(const char *path, struct chain *c, struct eca_audit_report *rep,
 	return r;
 }
 
+void
+eca_audit_chain_init(struct eca_audit_chain *c, struct eca_audit_report *rep)
+{
+	memset(c, 0, sizeof(*c));
+	c->want = 1;
+	memcpy(c->prev, ZERO_HASH, sizeof(c->prev));
+	memset(rep, 0, sizeof(*rep));
+	rep->intact = 1;
+	rep->files = 1;
+}
+
+int
+eca_audit_chain_line(struct eca_audit_chain *c, const char *line, size_t len,
+    size_t lineno, struct eca_audit_report *rep, struct eca_err *err)
+{
+	struct eca_audit_entry e;
+	char prob[ECA_ERR_MSG_MAX];
+	int jr;
+
+	if (!rep->intact)
+		return 0;
+	prob[0] = '\0';
+	if ((jr = judge_line(line, len, &e, prob, sizeof(prob))) < -1)
+		return eca_err_set(err, jr,
+		    "audit entry %zu cannot be checked: %s", lineno, prob);
+	if (jr == 0)
+		judge_link(c, &e, lineno, prob, sizeof(prob));
+	if (prob[0] != '\0') {
+		rep->intact = 0;
+		rep->first_bad_line = lineno;
+		snprintf(rep->problem, sizeof(rep->problem), "%s", prob);
+		return 0;
+	}
+	rep->entries++;
+	c->started = 1;
+	c->want = e.seq + 1;
+	memcpy(c->prev, e.hash, sizeof(c->prev));
+	return 0;
+}
+
+int
+eca_audit_parse_line(const char *line, size_t len, struct eca_audit_entry *e)
+{
+	const char *why;
+	json_t *o;
+	int r;
+
+	if ((o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+		return -1;
+	r = entry_from_json(o, e, &why);
+	json_decref(o);
+	return r;
+}
+
 int
 eca_audit_verify_files(const char *const *paths, size_t n,
     struct eca_audit_report *rep, struct eca_err *err)
 {
-	struct chain c = {.want = 1, .started = 0};
+	struct eca_audit_chain c = {.want = 1, .started = 0};
 	size_t i;
 	int r = 0;
 

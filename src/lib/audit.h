@@ -159,6 +159,53 @@ void eca_audit_set_free(char **v, size_t n);
 int eca_audit_read(const char *path, const char *host,
     struct eca_audit_entry **out, size_t *n, struct eca_err *err) ECA_WUR;
 
+/*
+ * The lines of a group, sealed: each entry takes the next seq after *seq
+ * and the previous hash (hash, 64 hex), gets its time (now when empty)
+ * and its own hash, and becomes one JSON line of *out (*outlen bytes,
+ * each line ended by a newline; the caller's, free()).  *seq and hash end
+ * as the group's last.  where names the journal in messages.
+ */
+int eca_audit_seal(const char *where, struct eca_audit_entry *e, size_t n,
+    int64_t *seq, char hash[ECA_AUDIT_HASH_LEN + 1], char **out, size_t *outlen,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * A chain checked line by line, from lines kept elsewhere than in a file
+ * (the PostgreSQL registry's journal rows, audit_pg.c): init, then each
+ * line (without its newline; lineno names it in rep) in order.  Once rep
+ * is not intact the rest is ignored.  An error only when a line cannot
+ * be judged (out of memory).
+ */
+struct eca_audit_chain {
+	int64_t want; /* the next seq */
+	char prev[ECA_AUDIT_HASH_LEN + 1];
+	int started; /* an entry was read (in this file or one before) */
+};
+void eca_audit_chain_init(struct eca_audit_chain *c,
+    struct eca_audit_report *rep);
+int eca_audit_chain_line(struct eca_audit_chain *c, const char *line,
+    size_t len, size_t lineno, struct eca_audit_report *rep,
+    struct eca_err *err) ECA_WUR;
+/* One line (without its newline) as an entry: 0, or -1 if it is none. */
+int eca_audit_parse_line(const char *line, size_t len,
+    struct eca_audit_entry *e);
+
+/*
+ * audit_pg.c: the journal in the registry database (PostgreSQL), one
+ * chain for every front end.  Append inside the transaction st has open
+ * (the chain's lock is held to its COMMIT); nothing on SQLite.  Verify
+ * and read every row in seq order (rep->first_bad_line is the bad row's
+ * place in that order, which is its seq while the chain is intact);
+ * ECA_ERR_USAGE on SQLite (its journal is the file).
+ */
+int eca_audit_store_append(struct eca_store *st, struct eca_audit_entry *e,
+    size_t n, struct eca_err *err) ECA_WUR;
+int eca_audit_store_verify(struct eca_store *st, struct eca_audit_report *rep,
+    struct eca_err *err) ECA_WUR;
+int eca_audit_store_read(struct eca_store *st, const char *host,
+    struct eca_audit_entry **out, size_t *n, struct eca_err *err) ECA_WUR;
+
 /* The entry as a JSON object in the journal's field order; NULL on ENOMEM. */
 json_t *eca_audit_entry_json(const struct eca_audit_entry *e);
 

@@ -48,6 +48,7 @@
 	X(PROTOCOL, 502, 1, "protocol error")                                  \
 	X(BUSY, 429, 1, "server busy, retry later")                            \
 	X(DB, 500, 1, "registry database error")                               \
+	X(DB_UNAVAILABLE, 503, 4, "registry database unavailable")             \
 	X(FILE_PERMISSIONS, 422, 1, "file permissions too open")               \
 	X(UNREADABLE, 422, 1, "file unreadable")                               \
 	X(PARSE, 422, 1, "cannot parse")                                       \

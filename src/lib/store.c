@@ -119,6 +119,22 @@ eca_store_close(struct eca_store *st)
 	st->ops->close(st);
 }
 
+void
+eca_store_watch_attach(struct eca_store *st, struct eca_store_watch *w)
+{
+	if (st != NULL && st->ops->watch != NULL)
+		st->ops->watch(st, w);
+}
+
+int
+eca_store_probe(struct eca_store *st, int64_t *next_ms, struct eca_err *err)
+{
+	*next_ms = 0;
+	if (st == NULL || st->ops->probe == NULL)
+		return 0;
+	return st->ops->probe(st, next_ms, err);
+}
+
 /* The daemon's writer is the only writer; a reader connection must not try. */
 static int
 check_writable(struct eca_store *st, struct eca_err *err)

@@ -112,6 +112,45 @@ void eca_store_close(struct eca_store *st);
  */
 int eca_store_is_pg_keywords(const char *s);
 
+/*
+ * A database server that can go away (PostgreSQL): what the connections
+ * of one process share about reaching it, so that the loss and the
+ * return are logged once each and one connection at a time tries to
+ * reconnect (a jittered backoff from 1 s to 30 s).  While it is down,
+ * every call fails at once with ECA_ERR_DB_UNAVAILABLE.  A reader
+ * (READONLY) of a shared watch never reconnects it: the writer does, in
+ * eca_store_probe.  Without a shared watch a connection has its own.
+ * The calls do nothing, and say up, for SQLite.
+ */
+struct eca_store_watch;
+int eca_store_watch_new(struct eca_store_watch **out,
+    struct eca_err *err) ECA_WUR;
+void eca_store_watch_free(struct eca_store_watch *w);
+void eca_store_watch_attach(struct eca_store *st, struct eca_store_watch *w);
+/* Whether the server was lost and not restored since (w may be NULL). */
+int eca_store_watch_down(struct eca_store_watch *w);
+/*
+ * When the watch is down and it is this connection's turn, try to
+ * reconnect: 0 when the server is reachable, else ECA_ERR_DB_UNAVAILABLE
+ * with *next_ms the monotonic time (eca_util_mono_ms) of the next turn.
+ */
+int eca_store_probe(struct eca_store *st, int64_t *next_ms,
+    struct eca_err *err) ECA_WUR;
+
+/*
+ * PostgreSQL: a transaction that takes a registry version NOTIFYs the
+ * channel eca_registry with it, delivered at COMMIT.  On a connection of
+ * its own (READONLY, no shared watch): eca_store_listen LISTENs,
+ * eca_store_listen_fd is the socket to watch, and eca_store_listen_read
+ * (when it is readable) counts the notifications in *n and raises
+ * *version to the highest one; ECA_ERR_DB_UNAVAILABLE when the
+ * connection is lost (open a new one).  ECA_ERR_INTERNAL on SQLite.
+ */
+int eca_store_listen(struct eca_store *st, struct eca_err *err) ECA_WUR;
+int eca_store_listen_fd(struct eca_store *st);
+int eca_store_listen_read(struct eca_store *st, int64_t *version, size_t *n,
+    struct eca_err *err) ECA_WUR;
+
 /* Transactions: begin is BEGIN IMMEDIATE; commit is durable on return. */
 int eca_store_begin(struct eca_store *st, struct eca_err *err) ECA_WUR;
 int eca_store_commit(struct eca_store *st, struct eca_err *err) ECA_WUR;

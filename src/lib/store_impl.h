@@ -80,6 +80,10 @@ struct eca_store_ops {
 	int (*dnmaps)(struct eca_store *st, const char *primary, int64_t since,
 	    size_t limit, struct eca_dnmap **out, size_t *n,
 	    struct eca_err *err);
+	/* NULL in a backend that cannot lose its server (SQLite). */
+	int (*probe)(struct eca_store *st, int64_t *next_ms,
+	    struct eca_err *err);
+	void (*watch)(struct eca_store *st, struct eca_store_watch *w);
 };
 
 struct eca_store {

@@ -24,9 +24,6 @@
 
 /* The migration lock's key (pg_advisory_xact_lock's one-bigint space). */
 #define MIGRATION_LOCK "7013120120"
-/* Reconnection: the first retry after 1 s, doubling up to 30 s. */
-#define BACKOFF_MIN_MS 1000
-#define BACKOFF_MAX_MS 30000
 
 /* ------------------------------------------------------------------ */
 /* Schema: migrations[i] takes eca_schema.version i to i + 1.          */
@@ -102,10 +99,21 @@ static const char SQL_MIGRATION_3[] =
     "  WHERE removed = 0;"
     "CREATE INDEX dn_map_version ON dn_map (primary_name, version);";
 
+/*
+ * 4: the audit journal, one hash chain for every front end (audit_pg.c):
+ * each row one journal line, exactly as a file would hold it.
+ */
+static const char SQL_MIGRATION_4[] =
+    "CREATE TABLE audit ("
+    "  seq BIGINT PRIMARY KEY CHECK (seq > 0),"
+    "  line TEXT NOT NULL,"
+    "  hash TEXT NOT NULL);";
+
 static const char *const migrations[] = {
     SQL_MIGRATION_1,
     SQL_MIGRATION_2,
     SQL_MIGRATION_3,
+    SQL_MIGRATION_4,
 };
 #define SCHEMA_VERSION ((int)PG_NELEM(migrations))
 
@@ -268,8 +276,8 @@ check_conninfo(const char *conninfo, struct eca_err *err)
 }
 
 /* The session's settings, on every new connection. */
-static int
-configure(struct pg_store *s, struct eca_err *err)
+int
+eca_pg_configure(struct pg_store *s, struct eca_err *err)
 {
 	int r;
 
@@ -371,55 +379,7 @@ connect_db(struct pg_store *s, const char *password_file, struct eca_err *err)
 		    "user in)",
 		    msg);
 	}
-	return configure(s, err);
-}
-
-/*
- * Outside a transaction, a lost connection is tried again: at once the
- * first time, then after a backoff doubling from 1 s to 30 s (requests in
- * between fail at once with ECA_ERR_BUSY).  One log line when the
- * connection is lost, one when it is back.
- */
-static int64_t
-backoff_next(int64_t now, int64_t *delay)
-{
-	*delay = *delay == 0 ? BACKOFF_MIN_MS : *delay * 2;
-	if (*delay > BACKOFF_MAX_MS)
-		*delay = BACKOFF_MAX_MS;
-	return now + *delay;
-}
-
-int
-eca_pg_ensure(struct pg_store *s, struct eca_err *err)
-{
-	int64_t now;
-
-	if (PQstatus(s->conn) == CONNECTION_OK)
-		return 0;
-	now = eca_util_mono_ms();
-	if (!s->down) {
-		s->down = 1;
-		s->retry_delay = 0;
-		s->retry_at = now;
-		log_warn("registry %s: connection lost, reconnecting",
-		    s->where);
-	}
-	if (s->in_tx || now < s->retry_at)
-		return eca_err_set(err, ECA_ERR_BUSY,
-		    "the registry database (%s) is unreachable (retry later; "
-		    "ecad reconnects)",
-		    s->where);
-	PQreset(s->conn);
-	if (PQstatus(s->conn) != CONNECTION_OK || configure(s, NULL) != 0) {
-		s->retry_at = backoff_next(now, &s->retry_delay);
-		return eca_err_set(err, ECA_ERR_BUSY,
-		    "the registry database (%s) is unreachable (retry later; "
-		    "ecad reconnects)",
-		    s->where);
-	}
-	s->down = 0;
-	log_info("registry %s: connection back", s->where);
-	return 0;
+	return eca_pg_configure(s, err);
 }
 
 static void
@@ -431,6 +391,7 @@ pg_close(struct eca_store *st)
 		return;
 	/* Closing with a transaction open rolls it back (server side). */
 	PQfinish(s->conn);
+	pthread_mutex_destroy(&s->own_watch.lock);
 	free(s->conninfo);
 	free(s->where);
 	free(s);
@@ -465,6 +426,8 @@ eca_store_pg_open(const char *conninfo, const char *password_file, int flags,
 	}
 	s->base.ops = &eca_store_pg_ops;
 	s->base.flags = flags;
+	eca_pg_watch_init(&s->own_watch);
+	s->watch = &s->own_watch;
 	if ((r = connect_db(s, password_file, err)) != 0 ||
 	    (r = (flags & ECA_STORE_READONLY) ? check_schema(s, err) :
 						migrate(s, err)) != 0) {
@@ -501,6 +464,18 @@ pg_tx(struct eca_store *st, enum eca_store_tx step, struct eca_err *err)
 	if ((unsigned)step >= PG_NELEM(tx_steps))
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "unknown registry transaction step %d", (int)step);
+	/* A version was taken: NOTIFY, in the transaction, before COMMIT. */
+	if (step == ECA_STORE_TX_COMMIT && s->notify_version > 0) {
+		struct pg_params p = {0};
+
+		eca_pg_i64(&p, s->notify_version);
+		if ((r = eca_pg_exec(s, P_NOTIFY, &p,
+			 "cannot notify the other front ends", err)) != 0)
+			return r;
+	}
+	if (step != ECA_STORE_TX_SAVEPOINT && step != ECA_STORE_TX_RELEASE &&
+	    step != ECA_STORE_TX_ROLLBACK_TO)
+		s->notify_version = 0;
 	r = eca_pg_exec(s, tx_steps[step].stmt, NULL, tx_steps[step].what, err);
 	/* A COMMIT or ROLLBACK ends the transaction, failed or not. */
 	if (step == ECA_STORE_TX_BEGIN)
@@ -530,4 +505,6 @@ const struct eca_store_ops eca_store_pg_ops = {
     .dnmap_get = eca_pg_dnmap_get,
     .dnmap_put = eca_pg_dnmap_put,
     .dnmaps = eca_pg_dnmaps,
+    .probe = eca_pg_probe,
+    .watch = eca_pg_watch_attach,
 };

@@ -13,6 +13,8 @@
 #ifndef ECA_STORE_PG_IMPL_H
 #define ECA_STORE_PG_IMPL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,8 +54,16 @@ enum pg_stmt_id {
 	P_DNMAP_LIVE,
 	P_DNMAP_SINCE,
 	P_COUNTS,
+	P_NOTIFY,
+	P_AUDIT_LOCK,
+	P_AUDIT_HEAD,
+	P_AUDIT_ADD,
+	P_AUDIT_ROWS,
 	P_COUNT
 };
+
+/* LISTEN/NOTIFY: a committed change, its payload the version taken. */
+#define PG_NOTIFY_CHANNEL "eca_registry"
 
 /* The key of the registry version counter in the meta table. */
 #define PG_VERSION_KEY "registry_version"
@@ -94,6 +104,18 @@ enum {
 	PC_NCANDIDATES = PC_COUNT /* selected, never written */
 };
 
+/*
+ * Whether the server can be reached (store_pg_watch.c): one per process
+ * when shared (eca_store_watch_new), else each connection's own.
+ */
+struct eca_store_watch {
+	pthread_mutex_t lock;
+	atomic_int down;  /* lost, not restored yet (logged once each way) */
+	int shared;	  /* a reader of a shared watch never reconnects it */
+	int64_t retry_at; /* down: the next attempt (monotonic ms) */
+	int64_t delay;	  /* down: the backoff's current step */
+};
+
 /* One connection, used by one thread at a time. */
 struct pg_store {
 	struct eca_store base; /* first: store.c sees only this */
@@ -101,10 +123,10 @@ struct pg_store {
 	char *conninfo;	  /* as given (no password: refused at open) */
 	char *where;	  /* "database eca on /run/postgresql", for messages */
 	int in_tx;	  /* BEGIN done, COMMIT or ROLLBACK not yet */
-	int down;	  /* the connection was lost (logged once) */
 	char sqlstate[6]; /* of the last failure, "" if none */
-	int64_t retry_at; /* down: the next reconnection (monotonic ms) */
-	int64_t retry_delay;   /* down: the backoff's current step */
+	int64_t notify_version; /* taken in this transaction: NOTIFY it */
+	struct eca_store_watch *watch; /* &own_watch, or the process's */
+	struct eca_store_watch own_watch;
 	int prepared[P_COUNT]; /* PQprepare done on this connection */
 };
 
@@ -155,10 +177,25 @@ int eca_pg_run(struct pg_store *s, enum pg_stmt_id id,
 int eca_pg_exec(struct pg_store *s, enum pg_stmt_id id,
     const struct pg_params *p, const char *what, struct eca_err *err);
 /*
- * A connection lost outside a transaction is reset (store_pg.c), with a
- * backoff; ECA_ERR_BUSY while it is down.
+ * store_pg_watch.c: the connection made usable before a statement: a
+ * connection lost outside a transaction is reset; while the watch is
+ * down, ECA_ERR_DB_UNAVAILABLE at once unless it is this connection's
+ * turn to try (the backoff).
  */
 int eca_pg_ensure(struct pg_store *s, struct eca_err *err) ECA_WUR;
+/* A connection-level failure (msg: libpq's text): the watch goes down. */
+void eca_pg_watch_lost(struct pg_store *s, const char *msg);
+/* A statement succeeded: the watch, if down, is up again. */
+void eca_pg_watch_ok(struct pg_store *s);
+void eca_pg_watch_init(struct eca_store_watch *w);
+/* This connection only, made good again quietly: 0, or -1 with msg. */
+int eca_pg_reconnect(struct pg_store *s, char *msg, size_t size);
+int eca_pg_probe(struct eca_store *st, int64_t *next_ms, struct eca_err *err);
+void eca_pg_watch_attach(struct eca_store *st, struct eca_store_watch *w);
+/* store_pg.c: the session's settings on a new connection. */
+int eca_pg_configure(struct pg_store *s, struct eca_err *err);
+/* The connection's last libpq message, without its newline. */
+void eca_pg_conn_message(struct pg_store *s, char *buf, size_t size);
 /* Forget what was prepared (a new connection). */
 void eca_pg_forget(struct pg_store *s);
 

@@ -164,8 +164,13 @@ version_counter(struct pg_store *s, enum pg_stmt_id which, const char *what,
 int
 eca_pg_next_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 {
-	return version_counter(pg_impl(st), P_NEXT_VERSION,
+	int r = version_counter(pg_impl(st), P_NEXT_VERSION,
 	    "cannot advance the registry version", out, err);
+
+	/* The other front ends hear of it at COMMIT (pg_tx). */
+	if (r == 0)
+		pg_impl(st)->notify_version = *out;
+	return r;
 }
 
 int

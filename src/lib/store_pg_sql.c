@@ -87,6 +87,22 @@ static const char SQL_PUT[] =
 static const char SQL_NEXT_VERSION[] =
     "UPDATE meta SET value = value + 1 WHERE key = $1 RETURNING value";
 
+/* In the committing transaction: delivered to listeners at COMMIT. */
+static const char SQL_NOTIFY[] =
+    "SELECT pg_notify('" PG_NOTIFY_CHANNEL "', $1)";
+
+/*
+ * The audit chain (audit_pg.c): its lock, held to COMMIT, keeps it
+ * linear across front ends; its head; a row; the rows in pages.
+ */
+static const char SQL_AUDIT_LOCK[] = "SELECT pg_advisory_xact_lock(7013120121)";
+static const char SQL_AUDIT_HEAD[] =
+    "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
+static const char SQL_AUDIT_ADD[] =
+    "INSERT INTO audit (seq, line, hash) VALUES ($1, $2, $3)";
+static const char SQL_AUDIT_ROWS[] =
+    "SELECT seq, line FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2";
+
 static const char SQL_ADD_HISTORY[] =
     "INSERT INTO history (primary_name, host, host_id, event, state,"
     " fingerprint, spki_fingerprint, actor, source, at)"
@@ -201,6 +217,11 @@ static const char *const stmt_sql[P_COUNT] = {
     [P_DNMAP_PUT] = SQL_DNMAP_PUT,
     [P_DNMAP_LIVE] = SQL_DNMAP_LIVE,
     [P_DNMAP_SINCE] = SQL_DNMAP_SINCE,
+    [P_NOTIFY] = SQL_NOTIFY,
+    [P_AUDIT_LOCK] = SQL_AUDIT_LOCK,
+    [P_AUDIT_HEAD] = SQL_AUDIT_HEAD,
+    [P_AUDIT_ADD] = SQL_AUDIT_ADD,
+    [P_AUDIT_ROWS] = SQL_AUDIT_ROWS,
 };
 
 /* ------------------------------------------------------------------ */
@@ -237,22 +258,25 @@ eca_pg_error(struct pg_store *s, const PGresult *res, const char *what,
 		snprintf(s->sqlstate, sizeof(s->sqlstate), "%s",
 		    state != NULL ? state : "");
 	message(s, res, msg, sizeof(msg));
-	if (s != NULL && s->conn != NULL && PQstatus(s->conn) == CONNECTION_BAD)
-		return eca_err_set(err, ECA_ERR_BUSY,
+	/* The server gone, shutting down or restarting: 503, retry later. */
+	if ((s != NULL && s->conn != NULL &&
+		PQstatus(s->conn) == CONNECTION_BAD) ||
+	    (state != NULL &&
+		(strncmp(state, "57P", 3) == 0 ||
+		    strncmp(state, "08", 2) == 0)))
+		return eca_err_set(err, ECA_ERR_DB_UNAVAILABLE,
 		    "%s: the registry database (%s) is unreachable: %s "
-		    "(retry later; ecad reconnects)",
-		    what, s->where, msg);
+		    "(retry after the Retry-After delay; ecad reconnects)",
+		    what, s != NULL ? s->where : "?", msg);
 	if (state != NULL && strcmp(state, "53100") == 0)
 		return eca_err_set(err, ECA_ERR_DISK_FULL,
 		    "%s: %s (free space on the database server)", what, msg);
 	if (state != NULL &&
 	    (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-		strcmp(state, "55P03") == 0 || strncmp(state, "57P", 3) == 0 ||
-		strncmp(state, "08", 2) == 0))
+		strcmp(state, "55P03") == 0))
 		return eca_err_set(err, ECA_ERR_BUSY,
-		    "%s: %s (the registry database is busy or restarting; "
-		    "retry later)",
-		    what, msg);
+		    "%s: %s (the registry database is busy; retry later)", what,
+		    msg);
 	return eca_err_set(err, ECA_ERR_DB, "%s: %s", what, msg);
 }
 
@@ -285,32 +309,69 @@ prepare(struct pg_store *s, enum pg_stmt_id id, struct eca_err *err)
 	return r;
 }
 
-int
-eca_pg_run(struct pg_store *s, enum pg_stmt_id id, const struct pg_params *p,
-    const char *what, PGresult **out, struct eca_err *err)
+void
+eca_pg_conn_message(struct pg_store *s, char *buf, size_t size)
+{
+	(void)message(s, NULL, buf, size);
+}
+
+/* One attempt: prepared on first use, then run. */
+static int
+run_once(struct pg_store *s, enum pg_stmt_id id, const struct pg_params *p,
+    const char *what, PGresult **out, char *msg, size_t size,
+    struct eca_err *err)
 {
 	PGresult *res;
 	ExecStatusType st;
 	char name[16];
 	int r;
 
-	*out = NULL;
-	if (p != NULL && p->bad)
-		return eca_err_set(err, ECA_ERR_DB,
-		    "%s: a value is too long or not terminated", what);
-	if ((r = eca_pg_ensure(s, err)) != 0 || (r = prepare(s, id, err)) != 0)
+	if ((r = prepare(s, id, err)) != 0) {
+		message(s, NULL, msg, size);
 		return r;
+	}
 	snprintf(name, sizeof(name), "eca%d", (int)id);
 	res = PQexecPrepared(s->conn, name, p != NULL ? p->n : 0,
 	    p != NULL ? p->val : NULL, NULL, NULL, 0);
 	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		r = eca_pg_error(s, res, what, err);
+		message(s, res, msg, size);
 		PQclear(res);
 		return r;
 	}
 	*out = res;
 	return 0;
+}
+
+/*
+ * A connection found dead outside a transaction (the server restarted
+ * while it was idle) is reset and the statement, which did not run,
+ * tried once more: only a server that cannot be reached marks the watch
+ * down.
+ */
+int
+eca_pg_run(struct pg_store *s, enum pg_stmt_id id, const struct pg_params *p,
+    const char *what, PGresult **out, struct eca_err *err)
+{
+	char msg[256];
+	int r;
+
+	*out = NULL;
+	if (p != NULL && p->bad)
+		return eca_err_set(err, ECA_ERR_DB,
+		    "%s: a value is too long or not terminated", what);
+	if ((r = eca_pg_ensure(s, err)) != 0)
+		return r;
+	r = run_once(s, id, p, what, out, msg, sizeof(msg), err);
+	if (r == ECA_ERR_DB_UNAVAILABLE && !s->in_tx &&
+	    eca_pg_reconnect(s, msg, sizeof(msg)) == 0)
+		r = run_once(s, id, p, what, out, msg, sizeof(msg), err);
+	if (r == ECA_ERR_DB_UNAVAILABLE)
+		eca_pg_watch_lost(s, msg);
+	else if (r == 0)
+		eca_pg_watch_ok(s);
+	return r;
 }
 
 int
