@@ -24,6 +24,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "audit.h"
 #include "store.h"
 
 struct fixture {
@@ -1875,6 +1876,109 @@ test_pg_lost_connection_reconnects(void **state)
 	put_committed(f->st, &r);
 }
 
+/* One audit entry about host, appended in a transaction of its own. */
+static void
+audit_one(struct eca_store *st, const char *host)
+{
+	struct eca_audit_entry e;
+	struct eca_err err;
+
+	memset(&e, 0, sizeof(e));
+	snprintf(e.event, sizeof(e.event), "enrolled");
+	snprintf(e.host, sizeof(e.host), "%s", host);
+	snprintf(e.actor, sizeof(e.actor), "%s", host);
+	assert_int_equal(eca_store_begin(st, &err), 0);
+	assert_int_equal(eca_audit_store_append(st, &e, 1, &err), 0);
+	assert_int_equal(eca_store_commit(st, &err), 0);
+}
+
+/*
+ * The audit journal in PostgreSQL: two writers (two front ends) append
+ * to one chain; verify reads it whole, and names an edited row.
+ */
+static void
+test_pg_audit_is_one_chain_across_writers(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *b;
+	struct eca_audit_report rep;
+	struct eca_audit_entry e, *v = NULL;
+	struct eca_err err;
+	size_t n = 0;
+
+	f->st = open_rw(f);
+	b = open_rw(f);
+	/* Refused first: outside a transaction. */
+	memset(&e, 0, sizeof(e));
+	snprintf(e.event, sizeof(e.event), "enrolled");
+	assert_int_equal(eca_audit_store_append(f->st, &e, 1, &err),
+	    ECA_ERR_INTERNAL);
+	/* empty: intact, 0 entries */
+	assert_int_equal(eca_audit_store_verify(b, &rep, &err), 0);
+	assert_true(rep.intact);
+	assert_int_equal(rep.entries, 0);
+	audit_one(f->st, "a.example");
+	audit_one(b, "b.example");
+	audit_one(f->st, "c.example");
+	audit_one(b, "a.example");
+	assert_int_equal(eca_audit_store_verify(f->st, &rep, &err), 0);
+	assert_true(rep.intact);
+	assert_int_equal(rep.entries, 4);
+	assert_int_equal(eca_audit_store_read(b, "a.example", &v, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].seq, 1);
+	assert_int_equal(v[1].seq, 4);
+	free(v);
+	pg_sql(f->uri,
+	    "UPDATE audit SET line = replace(line, 'c.example', "
+	    "'x.example') WHERE seq = 3");
+	assert_int_equal(eca_audit_store_verify(b, &rep, &err), 0);
+	assert_false(rep.intact);
+	assert_int_equal(rep.first_bad_line, 3);
+	assert_int_equal(rep.entries, 2);
+	assert_non_null(strstr(rep.problem, "edited"));
+	eca_store_close(b);
+}
+
+/*
+ * NOTIFY: a transaction that took a version is heard, once committed,
+ * on a LISTEN connection; one rolled back is not.
+ */
+static void
+test_pg_commit_notifies_listeners(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_store *l = NULL;
+	struct eca_err err;
+	int64_t v = 0, got = 0;
+	size_t n = 0;
+	int i;
+
+	f->st = open_rw(f);
+	assert_int_equal(eca_store_open(f->uri, ECA_STORE_READONLY, &l, &err),
+	    0);
+	assert_int_equal(eca_store_listen(l, &err), 0);
+	assert_true(eca_store_listen_fd(l) >= 0);
+	/* rolled back: nothing */
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_next_version(f->st, &v, &err), 0);
+	eca_store_rollback(f->st);
+	assert_int_equal(eca_store_listen_read(l, &got, &n, &err), 0);
+	assert_int_equal(n, 0);
+	/* committed: heard, with its version */
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_next_version(f->st, &v, &err), 0);
+	assert_int_equal(eca_store_commit(f->st, &err), 0);
+	for (i = 0; i < 50 && n == 0; i++) {
+		assert_int_equal(eca_store_listen_read(l, &got, &n, &err), 0);
+		if (n == 0)
+			usleep(20000);
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(got, v);
+	eca_store_close(l);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 #define P(f) cmocka_unit_test_setup_teardown(f, setup_pg, teardown_pg)
 
@@ -2009,6 +2113,8 @@ main(void)
 	    P(test_pg_second_writer_waits_for_the_host_and_sees_the_row),
 	    P(test_pg_lost_connection_reconnects),
 	    P(test_pg_password_file_is_checked),
+	    P(test_pg_audit_is_one_chain_across_writers),
+	    P(test_pg_commit_notifies_listeners),
 	};
 	const char *ci = getenv("CI");
 	int r;
