@@ -29,8 +29,9 @@
 #include "ecad.h"
 #include "log.h"
 
-#define RCACHE_MAX 100000 /* records and mapping rows */
-#define RCACHE_PAGE 5000  /* rows per query when filling */
+#define RCACHE_MAX 100000     /* records (about 450 bytes each) */
+#define RCACHE_MAX_MAPS 10000 /* DN mapping rows (about 2.3 KB each) */
+#define RCACHE_PAGE 5000      /* rows per query when filling */
 
 struct ecad_rcache {
 	pthread_mutex_t lock; /* the fields below */
@@ -88,7 +89,10 @@ append(void **v, size_t *n, const void *add, size_t k, size_t elem)
 	return 0;
 }
 
-/* Every change after since, in pages: 0, -1 (failed or too many). */
+/*
+ * Every change after since, in pages: 0, -1 (the query failed, or out of
+ * memory), -2 (more than the cache holds).
+ */
 static int
 fetch_changes(struct eca_store *rd, const char *primary, int64_t since,
     struct eca_change **out, size_t *n)
@@ -101,13 +105,14 @@ fetch_changes(struct eca_store *rd, const char *primary, int64_t since,
 		if (eca_store_changes(rd, primary, since, RCACHE_PAGE, &part,
 			&k, NULL) != 0)
 			return -1;
-		r = *n + k > RCACHE_MAX ||
+		r = *n + k > RCACHE_MAX ?
+		    -2 :
 		    append((void **)out, n, part, k, sizeof(*part));
 		if (k > 0)
 			since = part[k - 1].version;
 		free(part);
 		if (r != 0)
-			return -1;
+			return r;
 	} while (k == RCACHE_PAGE);
 	return 0;
 }
@@ -124,13 +129,14 @@ fetch_maps(struct eca_store *rd, const char *primary, int64_t since,
 		if (eca_store_dnmaps(rd, primary, since, RCACHE_PAGE, &part, &k,
 			NULL) != 0)
 			return -1;
-		r = *n + k > RCACHE_MAX ||
+		r = *n + k > RCACHE_MAX_MAPS ?
+		    -2 :
 		    append((void **)out, n, part, k, sizeof(*part));
 		if (k > 0)
 			since = part[k - 1].version;
 		free(part);
 		if (r != 0)
-			return -1;
+			return r;
 	} while (k == RCACHE_PAGE);
 	return 0;
 }
@@ -183,10 +189,10 @@ cache_off(struct ecad_rcache *rc)
 {
 	pthread_mutex_lock(&rc->lock);
 	if (!rc->off)
-		log_warn("roster cache off: more than %d records and mappings "
-			 "(or out of memory); while the registry database is "
-			 "down, roster syncs are answered 503",
-		    RCACHE_MAX);
+		log_warn("roster cache off: more than %d records or %d DN "
+			 "mappings (or out of memory); roster syncs read the "
+			 "database, and are answered 503 while it is down",
+		    RCACHE_MAX, RCACHE_MAX_MAPS);
 	rc->off = 1;
 	rc->loaded = 0;
 	free(rc->ch);
@@ -220,15 +226,15 @@ rcache_refresh(struct ecad_rcache *rc, struct eca_store *rd,
 	/* Another worker filling it does this one's work too. */
 	if (r || pthread_mutex_trylock(&rc->fill) != 0)
 		return;
-	if (fetch_changes(rd, primary, since, &ch, &n) != 0 ||
-	    fetch_maps(rd, primary, since, &maps, &nmaps) != 0) {
-		/* Failed: tried again on the next roster answer. */
-		if (n + nmaps > RCACHE_MAX)
+	if ((r = fetch_changes(rd, primary, since, &ch, &n)) != 0 ||
+	    (r = fetch_maps(rd, primary, since, &maps, &nmaps)) != 0) {
+		/* A failed query is tried again on the next roster answer. */
+		if (r == -2)
 			cache_off(rc);
 		goto out;
 	}
 	pthread_mutex_lock(&rc->lock);
-	r = rc->n + n > RCACHE_MAX || rc->nmaps + nmaps > RCACHE_MAX ||
+	r = rc->n + n > RCACHE_MAX || rc->nmaps + nmaps > RCACHE_MAX_MAPS ||
 	    merge((void **)&rc->ch, &rc->n, ch, n, sizeof(*ch),
 		offsetof(struct eca_change, host)) != 0 ||
 	    merge((void **)&rc->maps, &rc->nmaps, maps, nmaps, sizeof(*maps),

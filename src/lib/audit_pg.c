@@ -148,8 +148,7 @@ verify_row(const char *line, size_t len, size_t row, void *arg,
 	struct verify_ctx *v = arg;
 	int r;
 
-	if ((r = eca_audit_chain_line(&v->c, line, len, row, v->rep, err)) !=
-	    0)
+	if ((r = eca_audit_chain_line(&v->c, line, len, row, v->rep, err)) != 0)
 		return r;
 	return v->rep->intact ? 0 : 1; /* the first bad row ends it */
 }

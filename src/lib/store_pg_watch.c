@@ -151,7 +151,8 @@ eca_pg_reconnect(struct pg_store *s, char *msg, size_t size)
 			return 0;
 	}
 	PQreset(s->conn);
-	if (PQstatus(s->conn) == CONNECTION_OK && eca_pg_configure(s, NULL) == 0)
+	if (PQstatus(s->conn) == CONNECTION_OK &&
+	    eca_pg_configure(s, NULL) == 0)
 		return 0;
 	eca_pg_conn_message(s, msg, size);
 	return -1;
