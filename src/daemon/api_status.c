@@ -55,11 +55,20 @@ static void ECA_PRINTF(4, 5) health_add(struct health *h, const char *name,
 		h->nomem = 1;
 }
 
-/* The registry: the writer runs and its last group commit succeeded. */
+/*
+ * The registry: the writer runs, the database (PostgreSQL) can be
+ * reached, and the last group commit succeeded.
+ */
 static void
-health_registry(struct health *h, const struct writer_health *wh)
+health_registry(struct health *h, const struct writer_health *wh,
+    struct eca_store_watch *dbwatch)
 {
-	if (!wh->running)
+	if (eca_store_watch_down(dbwatch))
+		health_add(h, "registry", ECA_HEALTH_CRITICAL,
+		    "the registry database cannot be reached: requests are "
+		    "answered 503 DB_UNAVAILABLE and ecad reconnects (see "
+		    "ecad's log for libpq's message)");
+	else if (!wh->running)
 		health_add(h, "registry", ECA_HEALTH_CRITICAL,
 		    "the registry writer is stopping: nothing more is "
 		    "written");
@@ -225,7 +234,7 @@ api_h_health(struct api_call *c)
 		return;
 	}
 	writer_health(c->d->writer, &wh);
-	health_registry(&h, &wh);
+	health_registry(&h, &wh, c->d->dbwatch);
 	health_writer(&h, &wh);
 	health_certificate(&h, c->snap, now);
 	health_crl(&h, c->d, c->snap, now);

@@ -414,6 +414,10 @@ c_db_down_mid_burst() {
 	expect_http 503 || return
 	expect_json .error.code DB_UNAVAILABLE || return
 	expect_match "$(tr -d '\r' <"$hdr")" "^Retry-After: [0-9]+$" "the 503's headers" || return
+	# the health check says so
+	primary_curl "$P" - GET /v1/health
+	expect_json '.checks[] | select(.name == "registry") | .status' critical || return
+	expect_match "$OUT" "registry database cannot be reached" "the health check" || return
 	# the roster from memory: the version front end 2 saw
 	roster_at "${P_PORT[$FE2]}" 0
 	expect_http 200 || return
