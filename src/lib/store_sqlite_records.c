@@ -5,6 +5,7 @@
  * SQLite backend (the statements are in store_sqlite_sql.c).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +239,80 @@ eca_sqlite_list(struct eca_store *st, const char *primary, int state,
 	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_enrollment,
 	    row_enrollment_release, NULL, "cannot list enrollments", &arr, n,
 	    err);
+	*out = arr;
+	return r;
+}
+
+/* The statement of a page (store_page.c), prepared for this call. */
+static int
+page_stmt(struct sqlite_store *s, const char *primary,
+    const struct eca_store_page *q, char *prefix_hi, sqlite3_stmt **stmt,
+    int *rc, struct eca_err *err)
+{
+	enum eca_page_param params[ECA_PAGE_NPARAMS];
+	char sql[2048] = "SELECT " ENROLLMENT_SELECT " FROM enrollments";
+	size_t used = strlen(sql);
+	int r, np, i;
+
+	if ((r = eca_store_page_sql(q, 0, sql + used, sizeof(sql) - used,
+		 params, &np, err)) != 0)
+		return r;
+	if ((*rc = sqlite3_prepare_v2(s->db, sql, -1, stmt, NULL)) != SQLITE_OK)
+		return eca_sqlite_error(s, *rc, "cannot list enrollments", err);
+	snprintf(prefix_hi, ECA_HOST_MAX + 1, "%s~", q->prefix);
+	for (i = 0; i < np; i++)
+		switch (params[i]) {
+		case ECA_PAGE_PRIMARY:
+			eca_sqlite_bind_str(*stmt, i, primary, ECA_HOST_MAX,
+			    rc);
+			break;
+		case ECA_PAGE_STATE:
+			eca_sqlite_bind_str(*stmt, i,
+			    eca_store_state_names[q->state], 16, rc);
+			break;
+		case ECA_PAGE_PREFIX_LO:
+			BIND_STR(*stmt, i, q->prefix, rc);
+			break;
+		case ECA_PAGE_PREFIX_HI:
+			eca_sqlite_bind_str(*stmt, i, prefix_hi,
+			    ECA_HOST_MAX + 1, rc);
+			break;
+		case ECA_PAGE_AFTER_KEY:
+			if (q->sort == ECA_SORT_STATE)
+				eca_sqlite_bind_str(*stmt, i,
+				    eca_store_state_names[q->after_state], 16,
+				    rc);
+			else
+				eca_sqlite_bind_i64(*stmt, i, q->after_time,
+				    rc);
+			break;
+		case ECA_PAGE_AFTER_HOST:
+			BIND_STR(*stmt, i, q->after_host, rc);
+			break;
+		case ECA_PAGE_LIMIT:
+			eca_sqlite_bind_i64(*stmt, i,
+			    eca_sqlite_limit(q->limit), rc);
+			break;
+		}
+	return 0;
+}
+
+int
+eca_sqlite_page(struct eca_store *st, const char *primary,
+    const struct eca_store_page *q, struct eca_enrollment **out, size_t *n,
+    struct eca_err *err)
+{
+	struct sqlite_store *s = sqlite_impl(st);
+	char prefix_hi[ECA_HOST_MAX + 1];
+	sqlite3_stmt *stmt = NULL;
+	void *arr = NULL;
+	int r, rc = SQLITE_OK;
+
+	if ((r = page_stmt(s, primary, q, prefix_hi, &stmt, &rc, err)) == 0)
+		r = eca_sqlite_select(s, stmt, rc, sizeof(**out),
+		    row_enrollment, row_enrollment_release, NULL,
+		    "cannot list enrollments", &arr, n, err);
+	sqlite3_finalize(stmt);
 	*out = arr;
 	return r;
 }

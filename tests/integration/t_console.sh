@@ -12,6 +12,7 @@
 
 P=primary.console.test
 H=host1.console.test
+H2=host2.console.test
 ADMIN=admin.console.test
 CPORT=""
 JAR=""
@@ -61,6 +62,7 @@ c_setup() {
 	    "ADMIN_IDENTITY = $ADMIN" || return
 	make_host "$H" --server "$P" || return
 	make_host "$ADMIN" --server "$P" || return
+	make_host "$H2" --server "$P" || return
 	wait_log "${P_DIR[$P]}/ecad.log" "web console on 127.0.0.1:$CPORT"
 }
 
@@ -185,6 +187,37 @@ c_prefix_filter() {
 	expect_http 400
 }
 
+# Sorted by name, enrollment time or expiry, either way, paged by the
+# cursor "next" gives; a bad order is 400 with the words to use.
+c_sort_and_page() {
+	local want first next
+	host_eca "$H2" enroll
+	expect_rc 0 || return
+	con GET "/v1/enrollments?sort=size"
+	expect_http 400 || return
+	expect_match "$OUT" "'sort' must be name, state, enrolled or expiry" "the refusal" || return
+	con GET "/v1/enrollments?sort=expiry&after=$H"
+	expect_http 400 || return
+	expect_match "$OUT" "KEY,HOST" "the refusal" || return
+	want=$(db_count "SELECT group_concat(host) FROM (SELECT host FROM enrollments ORDER BY host DESC)" "$P")
+	con GET "/v1/enrollments?sort=name&order=desc"
+	expect_http 200 || return
+	expect_json '[.enrollments[].host] | join(",")' "$want" || return
+	want=$(db_count "SELECT group_concat(host) FROM (SELECT host FROM enrollments ORDER BY enrolled_at DESC, host DESC)" "$P")
+	con GET "/v1/enrollments?sort=enrolled&order=desc&limit=1"
+	expect_http 200 || return
+	first=$(printf '%s' "$OUT" | jq -r '.enrollments[0].host')
+	next=$(printf '%s' "$OUT" | jq -r .next)
+	expect_match "$next" "^[0-9]+,$first\$" "the cursor" || return
+	con GET "/v1/enrollments?sort=enrolled&order=desc&after=$next"
+	expect_http 200 || return
+	expect_eq "$first,$(printf '%s' "$OUT" | jq -r '[.enrollments[].host] | join(",")')" \
+	    "$want" "two pages by enrollment time" || return
+	con GET "/v1/enrollments?sort=state&state=ENROLLED&prefix=host&order=desc"
+	expect_http 200 || return
+	expect_json '[.enrollments[].host] | join(",")' "$H2"
+}
+
 c_sessions_listed_and_revoked() {
 	local id
 	primary_eca "$P" --json console sessions
@@ -291,6 +324,7 @@ run_case "the console enrolls nothing (POST /v1/enrollments is 403)" c_console_e
 run_case "a console action is journaled as console:IDENTITY" c_console_action_journaled_as_console
 run_case "the control-socket routes are refused through the console" c_control_routes_not_through_console
 run_case "GET /v1/enrollments?prefix= filters by name" c_prefix_filter
+run_case "GET /v1/enrollments?sort=&order= sorts and pages by its cursor" c_sort_and_page
 run_case "eca console sessions lists, --revoke ends a session" c_sessions_listed_and_revoked
 run_case "sign-out ends the session" c_signout
 run_case "a host's (non-admin) client certificate cannot sign in" c_non_admin_certificate_cannot_sign_in

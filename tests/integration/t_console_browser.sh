@@ -96,6 +96,7 @@ run_case "10,000 more enrolled hosts in the registry" c_ten_thousand_hosts
 browser_cases < <(
 	CONSOLE="https://127.0.0.1:$CPORT" ECA="$ECA" CONF="${P_CONF[$P]}" \
 	    DIGEST="sqlite3 -readonly -cmd '.timeout 5000' '${P_DIR[$P]}/state/registry.db' 'SELECT * FROM enrollments ORDER BY host; SELECT * FROM history;' | sha256sum" \
+	    SOONEST="sqlite3 -readonly -cmd '.timeout 5000' '${P_DIR[$P]}/state/registry.db' 'SELECT host FROM enrollments ORDER BY not_after, host LIMIT 3'" \
 	    CONFLICT_HOST=$B BULK_HOST=$D BAN_HOST=$A \
 	    BAN_CONF="$(host_dir $A)/eca.conf" \
 	    AUDIT="${P_DIR[$P]}/state/audit.jsonl" SHOTS="$BUILD/console-screenshots" \
