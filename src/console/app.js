@@ -138,6 +138,14 @@ async function dashboard() {
       card('Removed', s.REMOVED, 'REMOVED', '#/hosts?state=REMOVED'),
       card('Roster version', c.version, 'VERSION'));
   const nodes = [cards];
+  // NAT hosts: only on a primary whose broker has seen one (docs/nat.md).
+  const b = stats.broker;
+  if (b && b.known > 0) {
+    nodes.push(el('h2', {}, 'NAT hosts'),
+        el('ul', {class: 'cards', 'aria-label': 'NAT hosts'},
+            card('NAT hosts known since start', b.known, 'NAT'),
+            card('NAT hosts online now', b.online, 'NAT_ONLINE')));
+  }
   nodes.push(el('h2', {}, 'Storm control since start'),
       el('ul', {class: 'cards', 'aria-label': 'Storm control counters'},
           card('Busy answers (429)', stats.busy_replies, 'BUSY'),

@@ -13,6 +13,8 @@
 P=primary.console.test
 H=host1.console.test
 H2=host2.console.test
+NAT=nat1.console.test
+BPORT=""
 ADMIN=admin.console.test
 CPORT=""
 JAR=""
@@ -58,7 +60,9 @@ c_setup() {
 	CPORT=$(free_port) || return
 	JAR=$T/cookies
 	: >"$JAR"
+	BPORT=$(free_port) || return
 	start_primary "$P" "CONSOLE_LISTEN = 127.0.0.1:$CPORT" \
+	    "BROKER_LISTEN = 127.0.0.1:$BPORT" \
 	    "ADMIN_IDENTITY = $ADMIN" || return
 	make_host "$H" --server "$P" || return
 	make_host "$ADMIN" --server "$P" || return
@@ -218,6 +222,40 @@ c_sort_and_page() {
 	expect_json '[.enrollments[].host] | join(",")' "$H2"
 }
 
+# broker_count KEY WANT: GET /v1/stats through the console until its
+# .broker.KEY is WANT (5 s): what the dashboard's NAT cards show.
+broker_count() {
+	local i got=""
+	for ((i = 0; i < 50; i++)); do
+		con GET /v1/stats
+		got=$(printf '%s' "$OUT" | jq -r ".broker.$1")
+		[ "$got" = "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "the console's /v1/stats has broker.$1 = '$got', expected $2"
+	return 1
+}
+
+# The dashboard's NAT hosts: none known (the cards are left out), then a
+# NAT host online, then offline once its ecad stops (still known).
+c_nat_hosts_online() {
+	broker_count known 0 || return
+	broker_count online 0 || return
+	make_host "$NAT" --server "$P" --conf "NAT_CLIENT = YES" \
+	    --conf "BROKER_LISTEN = 127.0.0.1:$BPORT" \
+	    --conf "BROKER_HEARTBEAT_SECONDS = 1" || return
+	host_eca "$NAT" enroll
+	expect_rc 0 || return
+	start_host "$NAT" || return
+	broker_count online 1 || return
+	broker_count known 1 || return
+	primary_eca "$P" --json list
+	expect_json '[.enrollments[] | select(.nat and .online)] | length' 1 || return
+	stop_host "$NAT"
+	broker_count online 0 || return
+	broker_count known 1
+}
+
 c_sessions_listed_and_revoked() {
 	local id
 	primary_eca "$P" --json console sessions
@@ -325,6 +363,7 @@ run_case "a console action is journaled as console:IDENTITY" c_console_action_jo
 run_case "the control-socket routes are refused through the console" c_control_routes_not_through_console
 run_case "GET /v1/enrollments?prefix= filters by name" c_prefix_filter
 run_case "GET /v1/enrollments?sort=&order= sorts and pages by its cursor" c_sort_and_page
+run_case "NAT hosts known and online, as the dashboard shows them (GET /v1/stats)" c_nat_hosts_online
 run_case "eca console sessions lists, --revoke ends a session" c_sessions_listed_and_revoked
 run_case "sign-out ends the session" c_signout
 run_case "a host's (non-admin) client certificate cannot sign in" c_non_admin_certificate_cannot_sign_in
