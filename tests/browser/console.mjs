@@ -127,6 +127,30 @@ async function main() {
     await shot(page, 'dashboard');
   });
 
+  await run('NAT hosts online on the dashboard equal eca list --json',
+      async () => {
+        // The primary restarted (10,000 hosts): wait for the reconnection.
+        let nat = [];
+        for (let t = 0; t < 150; t++) {
+          nat = JSON.parse(eca('--json', 'list')).enrollments
+              .filter((r) => r.nat);
+          if (nat.some((r) => r.online)) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        const online = nat.filter((r) => r.online).length;
+        check(nat.length === 1 && online === 1,
+            'eca list: ' + nat.length + ' NAT hosts, ' + online + ' online');
+        await page.goto(BASE + '/#/hosts');
+        await page.waitForSelector('tbody tr');
+        await page.goto(BASE + '/#/');
+        await page.waitForSelector('[data-count="NAT_ONLINE"]');
+        const known = await page.textContent('[data-count="NAT"]');
+        const on = await page.textContent('[data-count="NAT_ONLINE"]');
+        check(Number(known) === nat.length && Number(on) === online,
+            'the dashboard says ' + known + ' NAT hosts, ' + on + ' online');
+        await shot(page, 'dashboard-nat');
+      });
+
   await run('hosts list filters by state and name', async () => {
     await page.goto(BASE + '/#/hosts');
     await page.waitForSelector('table');
@@ -183,7 +207,7 @@ async function main() {
     check(rows.length === 50 && rows[49] === 'bulk01299.browser.test',
         'second filtered page: ' + rows.length + ' rows to ' + rows[49]);
     check(await page.$('#page-next') === null, 'a third page is offered');
-    console.log('# hosts page first render with 10,004 hosts: ' + first +
+    console.log('# hosts page first render with 10,006 hosts: ' + first +
         ' ms');
   });
 
@@ -270,7 +294,8 @@ async function main() {
         await shot(page, 'conflicts-done');
       });
 
-  await run('ban from the host page: the host cannot enroll', async () => {
+  await run('ban from the host page: the host cannot enroll nor open a channel',
+      async () => {
     const host = env.BAN_HOST;
     await page.goto(BASE + '/#/host/' + host);
     await page.click('#action-ban');
@@ -288,6 +313,17 @@ async function main() {
       refused = JSON.parse(e.stdout).error.code;
     }
     check(refused === 'BANNED', 'the host\'s eca enroll: ' + (refused || 'ok'));
+    // A channel from the banned host to a media server: refused BANNED.
+    let verdict = null;
+    try {
+      execFileSync(env.ECA, ['-f', env.BAN_CONF, '--json', 'ping',
+        env.PEER_HOST], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
+    } catch (e) {
+      verdict = JSON.parse(e.stdout).verdict;
+    }
+    check(verdict && !verdict.accept && verdict.code === 'BANNED',
+        'the host\'s eca ping ' + env.PEER_HOST + ': ' +
+        JSON.stringify(verdict));
     const hist = JSON.parse(eca('--json', 'show', host));
     const ban = hist.history.filter((h) => h.event === 'BAN').pop();
     check(ban && ban.actor === 'console:local:0', 'BAN by ' +
