@@ -71,6 +71,8 @@ function render(title, ...nodes) {
   const main = document.getElementById('main');
   main.replaceChildren(el('h1', {}, title), ...nodes);
   document.title = title + ' - eca console';
+  // When each page had its content (bench/console reads these marks).
+  performance.mark('eca-render');
 }
 
 function renderError(title, e) {

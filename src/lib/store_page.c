@@ -124,7 +124,8 @@ eca_store_page(struct eca_store *st, const char *primary,
 	    (q->has_after && !eca_hostname_is_canon(q->after_host)))
 		return eca_err_set(err, ECA_ERR_USAGE,
 		    "eca_store_page: a name is not in its canonical form");
-	if (q->state >= ECA_STORE_NSTATES || (unsigned)q->sort >= ECA_STORE_NSORTS ||
+	if (q->state >= ECA_STORE_NSTATES ||
+	    (unsigned)q->sort >= ECA_STORE_NSORTS ||
 	    (q->sort == ECA_SORT_STATE && q->has_after &&
 		(q->after_state < 0 || q->after_state >= ECA_STORE_NSTATES)))
 		return eca_err_set(err, ECA_ERR_USAGE,
