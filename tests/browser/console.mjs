@@ -40,8 +40,11 @@ function check(cond, what) {
   if (!cond) throw new Error(what);
 }
 
-async function shot(page, name) {
-  await page.screenshot({path: SHOTS + '/' + name + '.png', fullPage: true});
+// The whole page, or (visible) what a 1280x800 window shows: smaller
+// files for the long tables that docs/console.md shows.
+async function shot(page, name, visible) {
+  await page.screenshot({path: SHOTS + '/' + name + '.png',
+    fullPage: !visible});
 }
 
 async function newPage(width, height) {
@@ -224,7 +227,7 @@ async function main() {
     await page.locator('tbody tr:first-child th', {hasText: last}).waitFor();
     const sorted = await page.getAttribute('th[aria-sort]', 'aria-sort');
     check(sorted === 'descending', 'the Host column says ' + sorted);
-    await shot(page, 'hosts-sorted-desc');
+    await shot(page, 'hosts-sorted-desc', true);
     // Combined with a filter, and the next page goes on downwards.
     await page.selectOption('#f-state', 'ENROLLED');
     await page.fill('#f-prefix', 'bulk');
@@ -413,6 +416,43 @@ async function main() {
       document.documentElement.scrollWidth > window.innerWidth + 1);
     check(!wide, 'the host page scrolls sideways at 390 px');
     await shot(p, 'host-phone');
+    await p.context().close();
+  });
+
+  // The browser presents a client certificate (playwright-core's
+  // clientCertificates): a host's is refused, an ADMIN_IDENTITY's signs in.
+  const withCert = async (name) => {
+    const ctx = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: {width: 1280, height: 800},
+      clientCertificates: [{origin: BASE,
+        certPath: env[name + '_CERT'], keyPath: env[name + '_KEY']}],
+    });
+    const p = await ctx.newPage();
+    p.setDefaultTimeout(10000);
+    await p.goto(BASE + '/login');
+    await p.click('#cert-signin');
+    return p;
+  };
+
+  await run('a non-admin client certificate cannot sign in', async () => {
+    const p = await withCert('HOST');
+    await p.waitForSelector('#message.error');
+    const msg = await p.textContent('#message');
+    check(/not an administrator/.test(msg) && /ADMIN_IDENTITY/.test(msg),
+        'the refusal says ' + msg);
+    const st = await p.evaluate(async () =>
+      (await fetch('/v1/enrollments')).status);
+    check(st === 401, 'after the refusal the API answers ' + st);
+    await shot(p, 'cert-refused');
+    await p.context().close();
+  });
+
+  await run('an ADMIN_IDENTITY client certificate signs in', async () => {
+    const p = await withCert('ADMIN');
+    await p.waitForSelector('[data-count="TOTAL"]');
+    const who = await p.textContent('#who');
+    check(who === env.ADMIN_NAME, 'signed in as ' + who);
     await p.context().close();
   });
 

@@ -17,6 +17,7 @@ C=c.browser.test
 D=d.browser.test
 M=media.browser.test
 N=nat.browser.test
+ADM=admin.browser.test
 CPORT=""
 BPORT=""
 BROWSER_DIR=$REPO/tests/browser
@@ -34,7 +35,9 @@ c_setup() {
 	local h mport
 	CPORT=$(free_port) && BPORT=$(free_port) && mport=$(free_port) || return
 	start_primary "$P" "CONSOLE_LISTEN = 127.0.0.1:$CPORT" \
-	    "CONSOLE_LINK_MINUTES = 1" "BROKER_LISTEN = 127.0.0.1:$BPORT" || return
+	    "CONSOLE_LINK_MINUTES = 1" "BROKER_LISTEN = 127.0.0.1:$BPORT" \
+	    "ADMIN_IDENTITY = $ADM" || return
+	make_host $ADM --server "$P" || return
 	# M: a media server with its peer listener, for A's channels.
 	make_host $M --server "$P" --conf "LISTEN = 127.0.0.1:$mport" || return
 	sed -i "s/^ROLE = client$/ROLE = media/" "$(host_dir $M)/eca.conf"
@@ -115,6 +118,9 @@ browser_cases < <(
 	    SOONEST="sqlite3 -readonly -cmd '.timeout 5000' '${P_DIR[$P]}/state/registry.db' 'SELECT host FROM enrollments ORDER BY not_after, host LIMIT 3'" \
 	    CONFLICT_HOST=$B BULK_HOST=$D BAN_HOST=$A \
 	    BAN_CONF="$(host_dir $A)/eca.conf" PEER_HOST=$M \
+	    HOST_CERT="$(host_dir $D)/cert.pem" HOST_KEY="$(host_dir $D)/key.pem" \
+	    ADMIN_CERT="$(host_dir $ADM)/cert.pem" ADMIN_KEY="$(host_dir $ADM)/key.pem" \
+	    ADMIN_NAME=$ADM \
 	    AUDIT="${P_DIR[$P]}/state/audit.jsonl" SHOTS="$BUILD/console-screenshots" \
 	    timeout -k 5 240 node "$BROWSER_DIR/console.mjs" 2>&1
 )
