@@ -31,6 +31,10 @@ const PAGES = [
   ['sorted: name descending', '#/hosts?order=desc'],
   ['sorted: expiry, BANNED only', '#/hosts?state=BANNED&sort=expiry'],
   ['sorted: enrolled descending', '#/hosts?sort=enrolled&order=desc'],
+  ['sorted and filtered: expiry, name starts h00012',
+    '#/hosts?prefix=h00012&sort=expiry'],
+  ['sorted and filtered: expiry descending, name starts h0 (every name)',
+    '#/hosts?prefix=h0&sort=expiry&order=desc'],
   ['a page in the middle (after h0500000)',
     '#/hosts?after=h0500000.bench.test'],
 ];
@@ -53,6 +57,8 @@ function since(t0) {
           total: e.responseEnd - e.startTime,
           server: e.responseStart - e.requestStart})),
     rows: document.querySelectorAll('tbody tr').length,
+    nav: performance.getEntriesByType('navigation').map((n) =>
+      [n.responseEnd, n.domContentLoadedEventEnd])[0] || [0, 0],
   };
 }
 
@@ -91,7 +97,10 @@ async function inApp(page, path) {
 function report(name, path, how, runs) {
   const render = median(runs.map((r) => r.render));
   console.log(`  ${how}: first render ${render.toFixed(0)} ms, ratio ` +
-      `${(render / TARGET).toFixed(2)}, ${runs[0].rows} rows`);
+      `${(render / TARGET).toFixed(2)}, ${runs[0].rows} rows` +
+      (how === 'cold' ? `; HTML at ${median(runs.map((r) => r.nav[0]))
+          .toFixed(0)} ms, scripts ran at ${median(runs.map((r) =>
+        r.nav[1])).toFixed(0)} ms` : ''));
   for (let c = 0; c < runs[0].calls.length; c++) {
     const tot = median(runs.map((r) => (r.calls[c] || {}).total || 0));
     const srv = median(runs.map((r) => (r.calls[c] || {}).server || 0));

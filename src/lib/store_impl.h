@@ -103,10 +103,16 @@ enum eca_page_param {
 /*
  * The statement of a page without its "SELECT columns FROM enrollments"
  * (from " WHERE" to "LIMIT"), with "?N" placeholders (SQLite) or "$N"
- * (dollar, PostgreSQL); params[0..*np) say which value each takes.
+ * (ECA_PAGE_SQL_DOLLAR, PostgreSQL); params[0..*np) say which value each
+ * takes.  With a prefix and an order other than the name, SQLite reads
+ * the order's index and filters by the prefix, or with
+ * ECA_PAGE_SQL_PREFIX_FIRST (few names have the prefix) reads the
+ * prefix's rows and sorts them; PostgreSQL's planner picks by itself.
  * ECA_ERR_INTERNAL if buf is too small.
  */
-int eca_store_page_sql(const struct eca_store_page *q, int dollar, char *buf,
+#define ECA_PAGE_SQL_DOLLAR 0x1
+#define ECA_PAGE_SQL_PREFIX_FIRST 0x2
+int eca_store_page_sql(const struct eca_store_page *q, int flags, char *buf,
     size_t len, enum eca_page_param *params, int *np, struct eca_err *err);
 
 struct eca_store {

@@ -57,9 +57,11 @@ param(struct sql_buf *b, enum eca_page_param p)
 }
 
 int
-eca_store_page_sql(const struct eca_store_page *q, int dollar, char *buf,
+eca_store_page_sql(const struct eca_store_page *q, int flags, char *buf,
     size_t len, enum eca_page_param *params, int *np, struct eca_err *err)
 {
+	int dollar = (flags & ECA_PAGE_SQL_DOLLAR) != 0;
+	int pfirst = (flags & ECA_PAGE_SQL_PREFIX_FIRST) != 0;
 	struct sql_buf b = {buf, len, 0, dollar, len == 0, params, 0};
 	/* By state within one state is by name (and its index). */
 	const char *key = q->state >= 0 && q->sort == ECA_SORT_STATE ?
@@ -75,10 +77,13 @@ eca_store_page_sql(const struct eca_store_page *q, int dollar, char *buf,
 	}
 	if (q->prefix[0] != '\0') {
 		/*
-		 * SQLite: "+host" keeps the order's own index when the order
-		 * is not the name (the prefix is then a filter on its rows).
+		 * SQLite, when the order is not the name: "+host" keeps the
+		 * order's own index (the prefix a filter on its rows), or with
+		 * PREFIX_FIRST the prefix's rows are read and sorted
+		 * ("ORDER BY +key" below).
 		 */
-		const char *h = key != NULL && !dollar ? "+host" : "host";
+		const char *h =
+		    key != NULL && !dollar && !pfirst ? "+host" : "host";
 
 		add(&b, " AND %s >= ", h);
 		param(&b, ECA_PAGE_PREFIX_LO);
@@ -97,7 +102,7 @@ eca_store_page_sql(const struct eca_store_page *q, int dollar, char *buf,
 	}
 	add(&b, " ORDER BY ");
 	if (key != NULL)
-		add(&b, "%s %s, ", key, dir);
+		add(&b, "%s%s %s, ", pfirst && !dollar ? "+" : "", key, dir);
 	add(&b, "host %s LIMIT ", dir);
 	param(&b, ECA_PAGE_LIMIT);
 	*np = b.np;

@@ -416,8 +416,8 @@ eca_pg_page(struct eca_store *st, const char *primary,
 	PGresult *res;
 	int r, np;
 
-	if ((r = eca_store_page_sql(q, 1, sql + used, sizeof(sql) - used,
-		 params, &np, err)) != 0)
+	if ((r = eca_store_page_sql(q, ECA_PAGE_SQL_DOLLAR, sql + used,
+		 sizeof(sql) - used, params, &np, err)) != 0)
 		return r;
 	page_params(primary, q, params, np, prefix_hi, &p);
 	if (p.bad)

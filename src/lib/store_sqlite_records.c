@@ -243,6 +243,42 @@ eca_sqlite_list(struct eca_store *st, const char *primary, int state,
 	return r;
 }
 
+/*
+ * A prefix with another order than the name: when fewer than this many
+ * names have the prefix, its rows are read and sorted; else the order's
+ * index is walked and filtered, which then finds a page within about
+ * limit * records / PREFIX_FEW index entries.
+ */
+#define PREFIX_FEW 10000
+
+/* How many names have the prefix, counted up to PREFIX_FEW. */
+static int
+prefix_count(struct sqlite_store *s, const char *primary, const char *lo,
+    const char *hi, int64_t *count, struct eca_err *err)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM (SELECT 1 FROM enrollments"
+	    " WHERE primary_name = ?1 AND host >= ?2 AND host < ?3 LIMIT ?4)";
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+	if (rc == SQLITE_OK) {
+		eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
+		eca_sqlite_bind_str(stmt, 1, lo, ECA_HOST_MAX, &rc);
+		eca_sqlite_bind_str(stmt, 2, hi, ECA_HOST_MAX + 1, &rc);
+		eca_sqlite_bind_i64(stmt, 3, PREFIX_FEW, &rc);
+	}
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*count = sqlite3_column_int64(stmt, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_OK ?
+	    0 :
+	    eca_sqlite_error(s, rc, "cannot list enrollments", err);
+}
+
 /* The statement of a page (store_page.c), prepared for this call. */
 static int
 page_stmt(struct sqlite_store *s, const char *primary,
@@ -252,14 +288,20 @@ page_stmt(struct sqlite_store *s, const char *primary,
 	enum eca_page_param params[ECA_PAGE_NPARAMS];
 	char sql[2048] = "SELECT " ENROLLMENT_SELECT " FROM enrollments";
 	size_t used = strlen(sql);
+	int64_t few = PREFIX_FEW;
 	int r, np, i;
 
-	if ((r = eca_store_page_sql(q, 0, sql + used, sizeof(sql) - used,
-		 params, &np, err)) != 0)
+	snprintf(prefix_hi, ECA_HOST_MAX + 1, "%s~", q->prefix);
+	if (q->prefix[0] != '\0' && q->sort != ECA_SORT_NAME &&
+	    (r = prefix_count(s, primary, q->prefix, prefix_hi, &few, err)) !=
+		0)
+		return r;
+	if ((r = eca_store_page_sql(q,
+		 few < PREFIX_FEW ? ECA_PAGE_SQL_PREFIX_FIRST : 0, sql + used,
+		 sizeof(sql) - used, params, &np, err)) != 0)
 		return r;
 	if ((*rc = sqlite3_prepare_v2(s->db, sql, -1, stmt, NULL)) != SQLITE_OK)
 		return eca_sqlite_error(s, *rc, "cannot list enrollments", err);
-	snprintf(prefix_hi, ECA_HOST_MAX + 1, "%s~", q->prefix);
 	for (i = 0; i < np; i++)
 		switch (params[i]) {
 		case ECA_PAGE_PRIMARY:

@@ -1979,6 +1979,18 @@ test_page_sorts_filters_and_pages_by_keyset(void **state)
 	assert_page(f->st, &q, "x.example m3.example");
 	q.desc = 1;
 	assert_page(f->st, &q, "m10.example");
+	/* With a prefix: its rows in the order, both ways, after a cursor. */
+	snprintf(q.prefix, sizeof(q.prefix), "m1");
+	q.has_after = 0;
+	assert_page(f->st, &q, "m1.example m10.example");
+	q.desc = 0;
+	assert_page(f->st, &q, "m10.example m1.example");
+	q.has_after = 1;
+	q.after_time = 7000;
+	snprintf(q.after_host, sizeof(q.after_host), "m10.example");
+	assert_page(f->st, &q, "m1.example");
+	q.prefix[0] = '\0';
+	q.desc = 1;
 
 	/* By enrollment time, newest first, of one state. */
 	q.has_after = 0;
