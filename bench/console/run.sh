@@ -23,7 +23,11 @@ PID=""
 
 cleanup() {
 	[ -z "$PID" ] || { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; }
-	[ "${BENCH_KEEP:-0}" = 1 ] && echo "files kept in $T" || rm -rf "$T"
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		echo "files kept in $T"
+	else
+		rm -rf "$T"
+	fi
 }
 trap cleanup EXIT
 
