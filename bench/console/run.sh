@@ -22,7 +22,7 @@ H=h0000000.bench.test
 PID=""
 
 cleanup() {
-	[ -z "$PID" ] || { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; }
+	[ -z "$PID" ] || { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		echo "files kept in $T"
 	else
