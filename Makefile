@@ -9,7 +9,7 @@ BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build build-asan build-fuzz check format unit unit-asan integration demo demo-stop bench fuzz clean install deb package-check
+.PHONY: all deps build build-asan build-fuzz check format unit unit-asan integration demo demo-stop bench bench-console fuzz clean install deb package-check
 
 all: build
 
@@ -72,6 +72,10 @@ demo-stop:
 
 bench: deps-bench build
 	@./bench/run.sh $(BUILD)
+
+# The web console at 1,000,000 hosts (bench/console/run.sh; docs/console.md).
+bench-console: build
+	@./bench/console/run.sh $(BUILD)
 
 $(BUILD_FUZZ)/build.ninja:
 	CC=clang meson setup $(BUILD_FUZZ) -Dfuzz=true -Dtests=false >/dev/null

@@ -71,6 +71,8 @@ function render(title, ...nodes) {
   const main = document.getElementById('main');
   main.replaceChildren(el('h1', {}, title), ...nodes);
   document.title = title + ' - eca console';
+  // When each page had its content (bench/console reads these marks).
+  performance.mark('eca-render');
 }
 
 function renderError(title, e) {
@@ -138,6 +140,14 @@ async function dashboard() {
       card('Removed', s.REMOVED, 'REMOVED', '#/hosts?state=REMOVED'),
       card('Roster version', c.version, 'VERSION'));
   const nodes = [cards];
+  // NAT hosts: only on a primary whose broker has seen one (docs/nat.md).
+  const b = stats.broker;
+  if (b && b.known > 0) {
+    nodes.push(el('h2', {}, 'NAT hosts'),
+        el('ul', {class: 'cards', 'aria-label': 'NAT hosts'},
+            card('NAT hosts known since start', b.known, 'NAT'),
+            card('NAT hosts online now', b.online, 'NAT_ONLINE')));
+  }
   nodes.push(el('h2', {}, 'Storm control since start'),
       el('ul', {class: 'cards', 'aria-label': 'Storm control counters'},
           card('Busy answers (429)', stats.busy_replies, 'BUSY'),
@@ -175,7 +185,26 @@ function hostRow(r) {
       el('td', {}, r.role || '—'),
       el('td', {class: 'mono'}, shortFp(cert.fingerprint)),
       el('td', {}, when(cert.not_after)),
+      el('td', {}, when(r.enrolled_at)),
       el('td', {}, r.candidate_count || 0));
+}
+
+// The orders of GET /v1/enrollments?sort=... (docs/api.md).
+const SORTS = [['name', 'Name'], ['state', 'State'],
+  ['enrolled', 'Enrolled'], ['expiry', 'Expiry']];
+
+// The hosts table, its sorted column marked for assistive technology.
+function sortedTable(caption, sort, desc, rows) {
+  const cols = [['Host', 'name'], ['State', 'state'], ['Role'],
+    ['Fingerprint'], ['Expires', 'expiry'], ['Enrolled', 'enrolled'],
+    ['Waiting']];
+  return el('div', {class: 'scroll'},
+      el('table', {id: 'hosts-table'},
+          el('caption', {}, caption),
+          el('thead', {}, el('tr', {}, cols.map(([h, k]) =>
+            el('th', {scope: 'col', 'aria-sort': k === sort ?
+              (desc ? 'descending' : 'ascending') : undefined}, h)))),
+          el('tbody', {}, rows)));
 }
 
 function filterForm(params) {
@@ -185,15 +214,27 @@ function filterForm(params) {
   const name = el('input', {id: 'f-prefix', name: 'prefix', type: 'search',
     value: params.get('prefix') || '', autocomplete: 'off',
     placeholder: 'media1', spellcheck: 'false'});
+  const sort = el('select', {id: 'f-sort', name: 'sort'},
+      SORTS.map(([v, l]) => el('option', {value: v,
+        selected: (params.get('sort') || 'name') === v}, l)));
+  const order = el('select', {id: 'f-order', name: 'order'},
+      el('option', {value: 'asc', selected: params.get('order') !== 'desc'},
+          'ascending'),
+      el('option', {value: 'desc', selected: params.get('order') === 'desc'},
+          'descending'));
   const form = el('form', {class: 'filter', role: 'search'},
       el('label', {for: 'f-state'}, 'State'), state,
       el('label', {for: 'f-prefix'}, 'Name starts with'), name,
-      el('button', {type: 'submit'}, 'Filter'));
+      el('label', {for: 'f-sort'}, 'Sort by'), sort,
+      el('label', {for: 'f-order'}, 'Order'), order,
+      el('button', {type: 'submit'}, 'Show'));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const p = new URLSearchParams();
     if (state.value) p.set('state', state.value);
     if (name.value.trim()) p.set('prefix', name.value.trim().toLowerCase());
+    if (sort.value !== 'name') p.set('sort', sort.value);
+    if (order.value === 'desc') p.set('order', 'desc');
     window.location.hash = '#/hosts' + (p.toString() ? '?' + p : '');
   });
   return form;
@@ -202,7 +243,7 @@ function filterForm(params) {
 async function hosts(params) {
   const q = new URLSearchParams();
   q.set('limit', PAGE);
-  for (const k of ['state', 'prefix', 'after'])
+  for (const k of ['state', 'prefix', 'sort', 'order', 'after'])
     if (params.get(k)) q.set(k, params.get(k));
   const form = filterForm(params);
   let page;
@@ -220,10 +261,12 @@ async function hosts(params) {
         'No host matches this filter.' :
         'No host has enrolled with this primary yet.'));
   } else {
-    nodes.push(tableOf('Hosts' + (params.get('after') ?
-        ' after ' + params.get('after') : ''),
-    ['Host', 'State', 'Role', 'Fingerprint', 'Expires', 'Waiting'],
-    page.enrollments.map(hostRow)));
+    const by = SORTS.find(([v]) => v === (params.get('sort') || 'name'));
+    const caption = 'Hosts by ' + by[1].toLowerCase() +
+        (params.get('order') === 'desc' ? ', descending' : '') +
+        (params.get('after') ? ' (a later page)' : '');
+    nodes.push(sortedTable(caption, by[0], params.get('order') === 'desc',
+        page.enrollments.map(hostRow)));
   }
   const pager = el('nav', {class: 'pager', 'aria-label': 'Pages'});
   if (params.get('after')) {

@@ -70,128 +70,66 @@ list_query(struct api_call *c, struct api_list_query *lq)
 	return 0;
 }
 
-/*
- * ?prefix=P: the names that start with P, in order.  The store pages by
- * a cursor (names after it), which must be a host name: the list starts
- * after P without its trailing '.' and '-' (nothing but P's own run and,
- * for a P ending in '.', names with '-' there can follow it), and P itself
- * (a name the cursor skips) is read on its own.  0, or -1 (replied).
- */
-static int
-prefix_start(struct api_call *c, struct api_list_query *lq,
-    struct eca_enrollment *self, int *have_self)
+/* The store's page for lq: filter, order and the cursor's row. */
+static void
+page_of(const struct api_list_query *lq, struct eca_store_page *q)
 {
-	char trim[ECA_HOST_MAX], canon[ECA_HOST_MAX];
-	size_t n;
-	int r;
-
-	*have_self = 0;
-	if (lq->prefix[0] == '\0' || strcmp(lq->after, lq->prefix) >= 0)
-		return 0;
-	snprintf(trim, sizeof(trim), "%s", lq->prefix);
-	for (n = strlen(trim); n > 0 && strchr(".-", trim[n - 1]) != NULL; n--)
-		trim[n - 1] = '\0';
-	lq->after[0] = '\0';
-	if (eca_hostname_canon(trim, canon, sizeof(canon), NULL) != 0 ||
-	    strcmp(canon, trim) != 0)
-		return 0; /* from the start: names before P are skipped */
-	snprintf(lq->after, sizeof(lq->after), "%s", trim);
-	if (strcmp(trim, lq->prefix) != 0)
-		return 0;
-	if ((r = api_get_record(c, trim, self)) < 0)
-		return -1;
-	*have_self = r == 1 && (lq->state < 0 || (int)self->state == lq->state);
-	return 0;
+	memset(q, 0, sizeof(*q));
+	q->state = lq->state;
+	snprintf(q->prefix, sizeof(q->prefix), "%s", lq->prefix);
+	q->sort = lq->sort;
+	q->desc = lq->desc;
+	q->has_after = lq->after[0] != '\0';
+	snprintf(q->after_host, sizeof(q->after_host), "%s", lq->after);
+	q->after_state = lq->after_state;
+	q->after_time = lq->after_time;
+	/* One more than asked tells whether there is a next page. */
+	q->limit = (size_t)lq->limit + 1;
 }
 
 /*
- * The page of a prefix list: self (when have_self), then the rows of
- * recs (n, the store's limit + 1) with the prefix, skipping those before
- * it; *next the cursor of the next page or "" when there is none.
+ * ?state=S&prefix=P&sort=K&order=O&after=C&limit=N: one page in the
+ * store's order (eca_store_page: keyset paging on an index per order) and
+ * "next", the cursor of the page after it (null on the last).
  */
-static json_t *
-prefix_page(const struct api_list_query *lq, const struct eca_enrollment *self,
-    int have_self, const struct eca_enrollment *recs, size_t n, char *next,
-    size_t len)
-{
-	size_t i = 0, plen = strlen(lq->prefix), limit = (size_t)lq->limit;
-	size_t out = 0;
-	json_t *arr = json_array();
-	const char *last = NULL;
-
-	next[0] = '\0';
-	if (arr == NULL)
-		return NULL;
-	if (have_self) {
-		json_array_append_new(arr, eca_wire_enrollment(self));
-		last = self->host;
-		out++;
-	}
-	while (i < n && strcmp(recs[i].host, lq->prefix) < 0)
-		i++;
-	for (; i < n && strncmp(recs[i].host, lq->prefix, plen) == 0; i++) {
-		if (out == limit) {
-			snprintf(next, len, "%s", last);
-			return arr;
-		}
-		json_array_append_new(arr, eca_wire_enrollment(&recs[i]));
-		last = recs[i].host;
-		out++;
-	}
-	/* The store had more and all of them were before P or in its run. */
-	if (i == n && n > limit)
-		snprintf(next, len, "%s", recs[n - 1].host);
-	return arr;
-}
-
 void
 api_h_list(struct api_call *c)
 {
-	struct eca_enrollment *recs = NULL, self;
+	struct eca_enrollment *recs = NULL;
 	struct api_list_query lq;
-	char cursor[ECA_HOST_MAX];
+	struct eca_store_page q;
+	char cursor[ECA_HOST_MAX + 32];
 	struct eca_err e;
 	json_t *arr, *next;
 	size_t n = 0, limit, i;
-	int r, have_self;
+	int r;
 
-	memset(&self, 0, sizeof(self));
-	if (list_query(c, &lq) != 0 ||
-	    prefix_start(c, &lq, &self, &have_self) != 0)
-		goto out;
+	if (list_query(c, &lq) != 0)
+		return;
+	page_of(&lq, &q);
 	limit = (size_t)lq.limit;
 	eca_err_clear(&e);
-	/* One more than asked tells whether there is a next page. */
-	if ((r = eca_store_list(c->w->rd, c->d->cfg->client_name, lq.state,
-		 lq.after[0] ? lq.after : NULL, limit + 1, &recs, &n, &e)) !=
-	    0) {
+	if ((r = eca_store_page(c->w->rd, c->d->cfg->client_name, &q, &recs, &n,
+		 &e)) != 0) {
 		api_reply_error(c, r, "%s", e.msg);
-		goto out;
+		return;
 	}
-	if (lq.prefix[0] != '\0') {
-		arr = prefix_page(&lq, &self, have_self, recs, n, cursor,
-		    sizeof(cursor));
-		next = cursor[0] ? json_string(cursor) : json_null();
-	} else {
-		arr = json_list(recs, n < limit ? n : limit, sizeof(*recs),
-		    enrollment_json);
-		next =
-		    n > limit ? json_string(recs[limit - 1].host) : json_null();
-	}
+	arr = json_list(recs, n < limit ? n : limit, sizeof(*recs),
+	    enrollment_json);
+	if (n > limit)
+		api_list_cursor(&lq, &recs[limit - 1], cursor, sizeof(cursor));
+	next = n > limit ? json_string(cursor) : json_null();
+	eca_enrollments_free(recs, n);
 	if (arr == NULL) {
 		json_decref(next);
 		api_reply_error(c, ECA_ERR_NOMEM,
-		    "out of memory listing "
-		    "enrollments");
-		goto out;
+		    "out of memory listing enrollments");
+		return;
 	}
 	for (i = 0; i < json_array_size(arr); i++)
 		broker_annotate(c->d, json_array_get(arr, i));
 	api_reply_json(c, 200,
 	    json_pack("{s:o, s:o}", "enrollments", arr, "next", next));
-out:
-	eca_enrollments_free(recs, n);
-	eca_enrollment_clear(&self);
 }
 
 /*

@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -57,6 +58,82 @@ number(const char *s, long long min, long long max, long long *out)
 	return 0;
 }
 
+static const char *const sort_names[ECA_STORE_NSORTS] = {
+    [ECA_SORT_NAME] = "name",
+    [ECA_SORT_STATE] = "state",
+    [ECA_SORT_ENROLLED] = "enrolled",
+    [ECA_SORT_EXPIRY] = "expiry",
+};
+
+/* The order named s, or ECA_STORE_NSORTS. */
+static size_t
+sort_of(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < ECA_STORE_NSORTS; i++)
+		if (strcmp(s, sort_names[i]) == 0)
+			break;
+	return i;
+}
+
+/*
+ * after_raw in the query's order: "HOST" by name, else "KEY,HOST" (a
+ * state's name, or a time in seconds).  0, or ECA_ERR_BAD_REQUEST.
+ */
+static int
+list_cursor(struct api_list_query *out, struct eca_err *err)
+{
+	char *host = out->after_raw, *comma = strchr(out->after_raw, ',');
+	long long v;
+
+	if (out->after_raw[0] == '\0')
+		return 0;
+	if (out->sort != ECA_SORT_NAME) {
+		if (comma == NULL)
+			return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+			    "'after' must be KEY,HOST when sorted by %s: give "
+			    "the \"next\" of the page before",
+			    sort_names[out->sort]);
+		*comma = '\0';
+		host = comma + 1;
+		if (out->sort == ECA_SORT_STATE)
+			out->after_state = eca_state_from_name(out->after_raw);
+		else if (number(out->after_raw, INT64_MIN, INT64_MAX, &v) == 0)
+			out->after_time = (int64_t)v;
+		else
+			out->after_state = -1;
+		if (out->after_state < 0)
+			return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+			    "'after' must start with a %s, then a comma: give "
+			    "the \"next\" of the page before",
+			    out->sort == ECA_SORT_STATE ? "state" : "time");
+	}
+	/* A cursor compares with stored, canonical, names. */
+	if (eca_hostname_canon(host, out->after, sizeof(out->after), NULL) != 0)
+		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+		    "'after' must be a host name%s",
+		    out->sort != ECA_SORT_NAME ? " after its comma" : "");
+	return 0;
+}
+
+void
+api_list_cursor(const struct api_list_query *lq,
+    const struct eca_enrollment *rec, char *buf, size_t len)
+{
+	if (lq->sort == ECA_SORT_NAME)
+		snprintf(buf, len, "%s", rec->host);
+	else if (lq->sort == ECA_SORT_STATE)
+		snprintf(buf, len, "%s,%s", eca_state_name(rec->state),
+		    rec->host);
+	else
+		snprintf(buf, len, "%lld,%s",
+		    (long long)(lq->sort == ECA_SORT_ENROLLED ?
+			    rec->enrolled_at :
+			    rec->cert.not_after),
+		    rec->host);
+}
+
 static int
 list_param(const struct evkeyval *p, struct api_list_query *out,
     struct eca_err *err)
@@ -81,12 +158,24 @@ list_param(const struct evkeyval *p, struct api_list_query *out,
 			    shown);
 		}
 	} else if (strcmp(p->key, "after") == 0) {
-		/* A cursor compares with stored, canonical, names. */
-		if (eca_hostname_canon(p->value, out->after, sizeof(out->after),
-			NULL) != 0)
+		/* Read once the order is known (list_cursor). */
+		if (strlen(p->value) >= sizeof(out->after_raw))
 			return eca_err_set(err, ECA_ERR_BAD_REQUEST,
-			    "'after' "
-			    "must be a host name");
+			    "'after' is too long: give the \"next\" of the "
+			    "page before");
+		snprintf(out->after_raw, sizeof(out->after_raw), "%s",
+		    p->value);
+	} else if (strcmp(p->key, "sort") == 0) {
+		if ((i = sort_of(p->value)) >= ECA_STORE_NSORTS)
+			return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+			    "'sort' must be name, state, enrolled or expiry");
+		out->sort = (enum eca_store_sort)i;
+	} else if (strcmp(p->key, "order") == 0) {
+		if (strcmp(p->value, "asc") != 0 &&
+		    strcmp(p->value, "desc") != 0)
+			return eca_err_set(err, ECA_ERR_BAD_REQUEST,
+			    "'order' must be asc or desc");
+		out->desc = strcmp(p->value, "desc") == 0;
 	} else if (strcmp(p->key, "prefix") == 0) {
 		/* The start of host names: lower case, their characters. */
 		for (i = 0; p->value[i] != '\0' && i < sizeof(out->prefix) - 1;
@@ -111,7 +200,8 @@ list_param(const struct evkeyval *p, struct api_list_query *out,
 		eca_text_sanitize(p->key, strlen(p->key), shown, sizeof(shown));
 		return eca_err_set(err, ECA_ERR_BAD_REQUEST,
 		    "unknown query "
-		    "parameter '%s' (use state, after, limit, prefix)",
+		    "parameter '%s' (use state, after, limit, prefix, sort, "
+		    "order)",
 		    shown);
 	}
 	return 0;
@@ -129,7 +219,12 @@ api_parse_list_query(const char *q, struct api_list_query *out,
 	out->state = -1;
 	out->after[0] = '\0';
 	out->prefix[0] = '\0';
+	out->after_raw[0] = '\0';
 	out->limit = ECA_LIST_PAGE_DEFAULT;
+	out->sort = ECA_SORT_NAME;
+	out->desc = 0;
+	out->after_state = 0;
+	out->after_time = 0;
 	if (q == NULL)
 		return 0;
 	if (evhttp_parse_query_str(q, &kv) != 0)
@@ -139,7 +234,7 @@ api_parse_list_query(const char *q, struct api_list_query *out,
 	if ((r = list_param(p, out, err)) != 0)
 		break;
 	evhttp_clear_headers(&kv);
-	return r;
+	return r != 0 ? r : list_cursor(out, err);
 }
 
 int

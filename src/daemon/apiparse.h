@@ -12,6 +12,7 @@
 
 #include "certinfo.h"
 #include "err.h"
+#include "store.h"
 #include "wire.h"
 
 /*
@@ -21,12 +22,23 @@
 int api_route_match(const char *pattern, const char *path, char *name,
     size_t len);
 
-/* GET /v1/enrollments?state=S&after=HOST&limit=N&prefix=P */
+/*
+ * GET /v1/enrollments?state=S&after=CURSOR&limit=N&prefix=P&sort=K&order=O
+ * sort: name (the default), state, enrolled or expiry; order: asc or desc.
+ * The cursor (the last row of the page before, as "next" gave it) is its
+ * host name when sorted by name, else "KEY,HOST": the state's name, or
+ * the time in seconds (api_list_cursor writes it).
+ */
 struct api_list_query {
 	int state;		   /* -1: any */
 	char after[ECA_HOST_MAX];  /* "" : from the start */
 	char prefix[ECA_HOST_MAX]; /* "": every name */
 	long limit;
+	enum eca_store_sort sort;
+	int desc;
+	int after_state;    /* the cursor's state (sort=state) */
+	int64_t after_time; /* the cursor's time (sort=enrolled, expiry) */
+	char after_raw[ECA_HOST_MAX + 32]; /* as given */
 };
 
 /*
@@ -37,6 +49,10 @@ struct api_list_query {
  */
 int api_parse_list_query(const char *q, struct api_list_query *out,
     struct eca_err *err);
+
+/* The cursor of the page after rec in lq's order, into buf. */
+void api_list_cursor(const struct api_list_query *lq,
+    const struct eca_enrollment *rec, char *buf, size_t len);
 
 /* GET /v1/roster?since=V&limit=N (limit 1..ECA_ROSTER_PAGE_MAX). */
 int api_parse_roster_query(const char *q, int64_t *since, long *limit,

@@ -180,6 +180,38 @@ int eca_store_add_history(struct eca_store *st,
 int eca_store_list(struct eca_store *st, const char *primary, int state,
     const char *after_host, size_t limit, struct eca_enrollment **out,
     size_t *n, struct eca_err *err) ECA_WUR;
+/*
+ * A page of records in a chosen order, for the console's hosts page
+ * (GET /v1/enrollments?sort=...): filtered by state and by the start of the
+ * name, sorted by name, state, enrollment time or expiry (ties by name),
+ * either way, and paged by a keyset cursor (the last row's sort value and
+ * name) so that any page costs the same at a million records.  Every
+ * order has an index (store_sqlite.c, store_pg.c: enrollments_*).
+ */
+enum eca_store_sort {
+	ECA_SORT_NAME,
+	ECA_SORT_STATE,	   /* by the state's name: BANNED, CONFLICT, ... */
+	ECA_SORT_ENROLLED, /* enrolled_at */
+	ECA_SORT_EXPIRY,   /* the enrolled certificate's not_after */
+};
+#define ECA_STORE_NSORTS 4
+
+struct eca_store_page {
+	int state;		   /* -1: any */
+	char prefix[ECA_HOST_MAX]; /* "": any name */
+	enum eca_store_sort sort;
+	int desc;
+	int has_after;		       /* rows after this one only */
+	char after_host[ECA_HOST_MAX]; /* the cursor's name */
+	int after_state;	       /* its state (ECA_SORT_STATE) */
+	int64_t after_time;	       /* its enrolled_at or not_after */
+	size_t limit;
+};
+
+/* *out the caller's (eca_enrollments_free), *n its length. */
+int eca_store_page(struct eca_store *st, const char *primary,
+    const struct eca_store_page *q, struct eca_enrollment **out, size_t *n,
+    struct eca_err *err) ECA_WUR;
 /* History of one host, oldest first, at most limit entries. */
 int eca_store_history(struct eca_store *st, const char *primary,
     const char *host, size_t limit, struct eca_history_entry **out, size_t *n,

@@ -54,6 +54,9 @@ struct eca_store_ops {
 	int (*list)(struct eca_store *st, const char *primary, int state,
 	    const char *after_host, size_t limit, struct eca_enrollment **out,
 	    size_t *n, struct eca_err *err);
+	int (*page)(struct eca_store *st, const char *primary,
+	    const struct eca_store_page *q, struct eca_enrollment **out,
+	    size_t *n, struct eca_err *err);
 	int (*history)(struct eca_store *st, const char *primary,
 	    const char *host, size_t limit, struct eca_history_entry **out,
 	    size_t *n, struct eca_err *err);
@@ -85,6 +88,36 @@ struct eca_store_ops {
 	    struct eca_err *err);
 	void (*watch)(struct eca_store *st, struct eca_store_watch *w);
 };
+
+/*
+ * The values eca_store_page_sql's statement takes, in the order of its
+ * placeholders.
+ */
+enum eca_page_param {
+	ECA_PAGE_PRIMARY,
+	ECA_PAGE_STATE,
+	ECA_PAGE_PREFIX_LO, /* the prefix */
+	ECA_PAGE_PREFIX_HI, /* the prefix followed by '~' */
+	ECA_PAGE_AFTER_KEY, /* the state's name, or a time */
+	ECA_PAGE_AFTER_HOST,
+	ECA_PAGE_LIMIT,
+};
+#define ECA_PAGE_NPARAMS 7
+
+/*
+ * The statement of a page without its "SELECT columns FROM enrollments"
+ * (from " WHERE" to "LIMIT"), with "?N" placeholders (SQLite) or "$N"
+ * (ECA_PAGE_SQL_DOLLAR, PostgreSQL); params[0..*np) say which value each
+ * takes.  With a prefix and an order other than the name, SQLite reads
+ * the order's index and filters by the prefix, or with
+ * ECA_PAGE_SQL_PREFIX_FIRST (few names have the prefix) reads the
+ * prefix's rows and sorts them; PostgreSQL's planner picks by itself.
+ * ECA_ERR_INTERNAL if buf is too small.
+ */
+#define ECA_PAGE_SQL_DOLLAR 0x1
+#define ECA_PAGE_SQL_PREFIX_FIRST 0x2
+int eca_store_page_sql(const struct eca_store_page *q, int flags, char *buf,
+    size_t len, enum eca_page_param *params, int *np, struct eca_err *err);
 
 struct eca_store {
 	const struct eca_store_ops *ops;

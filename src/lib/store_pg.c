@@ -109,11 +109,27 @@ static const char SQL_MIGRATION_4[] =
     "  line TEXT NOT NULL,"
     "  hash TEXT NOT NULL);";
 
+/*
+ * 5: the console's hosts page sorts by enrollment time and by expiry, with
+ * or without a state (eca_store_page, store_page.c): an index per order,
+ * so that a page at a million records reads only its own rows.
+ */
+static const char SQL_MIGRATION_5[] =
+    "CREATE INDEX enrollments_enrolled ON enrollments"
+    "  (primary_name, enrolled_at, host);"
+    "CREATE INDEX enrollments_expiry ON enrollments"
+    "  (primary_name, not_after, host);"
+    "CREATE INDEX enrollments_state_enrolled ON enrollments"
+    "  (primary_name, state, enrolled_at, host);"
+    "CREATE INDEX enrollments_state_expiry ON enrollments"
+    "  (primary_name, state, not_after, host);";
+
 static const char *const migrations[] = {
     SQL_MIGRATION_1,
     SQL_MIGRATION_2,
     SQL_MIGRATION_3,
     SQL_MIGRATION_4,
+    SQL_MIGRATION_5,
 };
 #define SCHEMA_VERSION ((int)PG_NELEM(migrations))
 
@@ -495,6 +511,7 @@ const struct eca_store_ops eca_store_pg_ops = {
     .next_version = eca_pg_next_version,
     .add_history = eca_pg_add_history,
     .list = eca_pg_list,
+    .page = eca_pg_page,
     .counts = eca_pg_counts,
     .history = eca_pg_history,
     .changes = eca_pg_changes,

@@ -83,6 +83,12 @@ enum pg_stmt_id {
 	" candidate_at, candidate_source,"                                     \
 	" enrolled_at, updated_at, last_seen, source, version"
 
+/* A record as read (FROM enrollments e): and how many candidates wait. */
+#define PG_ENROLLMENT_SELECT                                                   \
+	PG_ENROLLMENT_COLUMNS ", (SELECT count(*) FROM candidates c"           \
+			      " WHERE c.primary_name = e.primary_name"         \
+			      " AND c.host = e.host)"
+
 enum {
 	PC_PRIMARY,
 	PC_HOST,
@@ -246,6 +252,9 @@ int eca_pg_counts(struct eca_store *st, const char *primary, int64_t until,
 int eca_pg_list(struct eca_store *st, const char *primary, int state,
     const char *after_host, size_t limit, struct eca_enrollment **out,
     size_t *n, struct eca_err *err);
+int eca_pg_page(struct eca_store *st, const char *primary,
+    const struct eca_store_page *q, struct eca_enrollment **out, size_t *n,
+    struct eca_err *err);
 int eca_pg_history(struct eca_store *st, const char *primary, const char *host,
     size_t limit, struct eca_history_entry **out, size_t *n,
     struct eca_err *err);

@@ -5,6 +5,7 @@
  * backend (the statements are in store_pg_sql.c).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -342,5 +343,98 @@ eca_pg_changes(struct eca_store *st, const char *primary, int64_t since,
 	r = eca_pg_select(pg_impl(st), P_CHANGES, &p, sizeof(**out), row_change,
 	    NULL, NULL, "cannot read the roster changes", &arr, n, err);
 	*out = arr;
+	return r;
+}
+
+/* The values of a page's statement (store_page.c), in its order. */
+static void
+page_params(const char *primary, const struct eca_store_page *q,
+    const enum eca_page_param *params, int np, char *prefix_hi,
+    struct pg_params *p)
+{
+	int i;
+
+	snprintf(prefix_hi, ECA_HOST_MAX + 1, "%s~", q->prefix);
+	for (i = 0; i < np; i++)
+		switch (params[i]) {
+		case ECA_PAGE_PRIMARY:
+			eca_pg_str(p, primary, ECA_HOST_MAX);
+			break;
+		case ECA_PAGE_STATE:
+			eca_pg_str(p, eca_store_state_names[q->state], 16);
+			break;
+		case ECA_PAGE_PREFIX_LO:
+			PG_STR(p, q->prefix);
+			break;
+		case ECA_PAGE_PREFIX_HI:
+			eca_pg_str(p, prefix_hi, ECA_HOST_MAX + 1);
+			break;
+		case ECA_PAGE_AFTER_KEY:
+			if (q->sort == ECA_SORT_STATE)
+				eca_pg_str(p,
+				    eca_store_state_names[q->after_state], 16);
+			else
+				eca_pg_i64(p, q->after_time);
+			break;
+		case ECA_PAGE_AFTER_HOST:
+			PG_STR(p, q->after_host);
+			break;
+		case ECA_PAGE_LIMIT:
+			eca_pg_i64(p, eca_pg_limit(q->limit));
+			break;
+		}
+}
+
+/* Each row of res into a new array of records. */
+static int
+page_rows(const PGresult *res, struct eca_enrollment **out, size_t *n,
+    struct eca_err *err)
+{
+	struct eca_enrollment *arr = NULL;
+	int r, i, nt = PQntuples(res);
+
+	if (nt > 0 && (arr = calloc((size_t)nt, sizeof(*arr))) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM,
+		    "out of memory reading the registry");
+	for (i = 0; i < nt; i++)
+		if ((r = row_enrollment(res, i, &arr[i], NULL, err)) != 0) {
+			eca_enrollments_free(arr, (size_t)i);
+			return r;
+		}
+	*out = arr;
+	*n = (size_t)nt;
+	return 0;
+}
+
+/* Planned for its values each time: the order's index, or the prefix's. */
+int
+eca_pg_page(struct eca_store *st, const char *primary,
+    const struct eca_store_page *q, struct eca_enrollment **out, size_t *n,
+    struct eca_err *err)
+{
+	struct pg_store *s = pg_impl(st);
+	enum eca_page_param params[ECA_PAGE_NPARAMS];
+	char sql[2048] = "SELECT " PG_ENROLLMENT_SELECT " FROM enrollments e";
+	char prefix_hi[ECA_HOST_MAX + 1];
+	struct pg_params p = {0};
+	size_t used = strlen(sql);
+	PGresult *res;
+	int r, np;
+
+	if ((r = eca_store_page_sql(q, ECA_PAGE_SQL_DOLLAR, sql + used,
+		 sizeof(sql) - used, params, &np, err)) != 0)
+		return r;
+	page_params(primary, q, params, np, prefix_hi, &p);
+	if (p.bad)
+		return eca_err_set(err, ECA_ERR_DB,
+		    "cannot list enrollments: a value is too long");
+	if ((r = eca_pg_ensure(s, err)) != 0)
+		return r;
+	res = PQexecParams(s->conn, sql, p.n, NULL, p.val, NULL, NULL, 0);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		r = eca_pg_error(s, res, "cannot list enrollments", err);
+	else
+		r = page_rows(res, out, n, err);
+	PQclear(res);
 	return r;
 }

@@ -35,10 +35,7 @@ static const char SQL_LOCK_HOST[] = "SELECT pg_advisory_xact_lock(1701012801,"
 static const char SQL_LOCK_DNMAP[] = "SELECT pg_advisory_xact_lock(1701012802,"
 				     " hashtext($1::text || ' ' || $2::text))";
 
-#define ENROLLMENT_SELECT                                                      \
-	PG_ENROLLMENT_COLUMNS ", (SELECT count(*) FROM candidates c"           \
-			      " WHERE c.primary_name = e.primary_name"         \
-			      " AND c.host = e.host)"
+#define ENROLLMENT_SELECT PG_ENROLLMENT_SELECT
 
 static const char SQL_GET[] = "SELECT " ENROLLMENT_SELECT " FROM enrollments e"
 			      " WHERE primary_name = $1 AND host = $2";

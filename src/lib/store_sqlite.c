@@ -175,12 +175,28 @@ static const char SQL_MIGRATION_5[] =
     "  WHERE removed = 0;"
     "CREATE INDEX dn_map_version ON dn_map (primary_name, version);";
 
+/*
+ * 6: the console's hosts page sorts by enrollment time and by expiry, with
+ * or without a state (eca_store_page, store_page.c): an index per order,
+ * so that a page at a million records reads only its own rows.
+ */
+static const char SQL_MIGRATION_6[] =
+    "CREATE INDEX enrollments_enrolled ON enrollments"
+    "  (primary_name, enrolled_at, host);"
+    "CREATE INDEX enrollments_expiry ON enrollments"
+    "  (primary_name, not_after, host);"
+    "CREATE INDEX enrollments_state_enrolled ON enrollments"
+    "  (primary_name, state, enrolled_at, host);"
+    "CREATE INDEX enrollments_state_expiry ON enrollments"
+    "  (primary_name, state, not_after, host);";
+
 static const char *const migrations[] = {
     SQL_MIGRATION_1,
     SQL_MIGRATION_2,
     SQL_MIGRATION_3,
     SQL_MIGRATION_4,
     SQL_MIGRATION_5,
+    SQL_MIGRATION_6,
 };
 #define SCHEMA_VERSION ((int)NELEM(migrations))
 
@@ -622,6 +638,7 @@ const struct eca_store_ops eca_store_sqlite_ops = {
     .next_version = eca_sqlite_next_version,
     .add_history = eca_sqlite_add_history,
     .list = eca_sqlite_list,
+    .page = eca_sqlite_page,
     .history = eca_sqlite_history,
     .changes = eca_sqlite_changes,
     .version = eca_sqlite_version,

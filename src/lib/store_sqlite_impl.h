@@ -70,6 +70,12 @@ enum stmt_id {
 	" candidate_at, candidate_source,"                                     \
 	" enrolled_at, updated_at, last_seen, source, version"
 
+/* A record as read: its columns and how many candidates wait. */
+#define ENROLLMENT_SELECT                                                      \
+	ENROLLMENT_COLUMNS ", (SELECT count(*) FROM candidates c"              \
+			   " WHERE c.primary_name = enrollments.primary_name"  \
+			   " AND c.host = enrollments.host)"
+
 enum {
 	C_PRIMARY,
 	C_HOST,
@@ -206,6 +212,9 @@ int eca_sqlite_add_history(struct eca_store *st,
 int eca_sqlite_list(struct eca_store *st, const char *primary, int state,
     const char *after_host, size_t limit, struct eca_enrollment **out,
     size_t *n, struct eca_err *err);
+int eca_sqlite_page(struct eca_store *st, const char *primary,
+    const struct eca_store_page *q, struct eca_enrollment **out, size_t *n,
+    struct eca_err *err);
 int eca_sqlite_history(struct eca_store *st, const char *primary,
     const char *host, size_t limit, struct eca_history_entry **out, size_t *n,
     struct eca_err *err);

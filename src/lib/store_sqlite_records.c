@@ -5,6 +5,7 @@
  * SQLite backend (the statements are in store_sqlite_sql.c).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +239,122 @@ eca_sqlite_list(struct eca_store *st, const char *primary, int state,
 	r = eca_sqlite_select(s, stmt, rc, sizeof(**out), row_enrollment,
 	    row_enrollment_release, NULL, "cannot list enrollments", &arr, n,
 	    err);
+	*out = arr;
+	return r;
+}
+
+/*
+ * A prefix with another order than the name: when fewer than this many
+ * names have the prefix, its rows are read and sorted; else the order's
+ * index is walked and filtered, which then finds a page within about
+ * limit * records / PREFIX_FEW index entries.
+ */
+#define PREFIX_FEW 10000
+
+/* How many names have the prefix, counted up to PREFIX_FEW. */
+static int
+prefix_count(struct sqlite_store *s, const char *primary, const char *lo,
+    const char *hi, int64_t *count, struct eca_err *err)
+{
+	static const char sql[] =
+	    "SELECT count(*) FROM (SELECT 1 FROM enrollments"
+	    " WHERE primary_name = ?1 AND host >= ?2 AND host < ?3 LIMIT ?4)";
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+	if (rc == SQLITE_OK) {
+		eca_sqlite_bind_str(stmt, 0, primary, ECA_HOST_MAX, &rc);
+		eca_sqlite_bind_str(stmt, 1, lo, ECA_HOST_MAX, &rc);
+		eca_sqlite_bind_str(stmt, 2, hi, ECA_HOST_MAX + 1, &rc);
+		eca_sqlite_bind_i64(stmt, 3, PREFIX_FEW, &rc);
+	}
+	if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		*count = sqlite3_column_int64(stmt, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(stmt);
+	return rc == SQLITE_OK ?
+	    0 :
+	    eca_sqlite_error(s, rc, "cannot list enrollments", err);
+}
+
+/* The statement of a page (store_page.c), prepared for this call. */
+static int
+page_stmt(struct sqlite_store *s, const char *primary,
+    const struct eca_store_page *q, char *prefix_hi, sqlite3_stmt **stmt,
+    int *rc, struct eca_err *err)
+{
+	enum eca_page_param params[ECA_PAGE_NPARAMS];
+	char sql[2048] = "SELECT " ENROLLMENT_SELECT " FROM enrollments";
+	size_t used = strlen(sql);
+	int64_t few = PREFIX_FEW;
+	int r, np, i;
+
+	snprintf(prefix_hi, ECA_HOST_MAX + 1, "%s~", q->prefix);
+	if (q->prefix[0] != '\0' && q->sort != ECA_SORT_NAME &&
+	    (r = prefix_count(s, primary, q->prefix, prefix_hi, &few, err)) !=
+		0)
+		return r;
+	if ((r = eca_store_page_sql(q,
+		 few < PREFIX_FEW ? ECA_PAGE_SQL_PREFIX_FIRST : 0, sql + used,
+		 sizeof(sql) - used, params, &np, err)) != 0)
+		return r;
+	if ((*rc = sqlite3_prepare_v2(s->db, sql, -1, stmt, NULL)) != SQLITE_OK)
+		return eca_sqlite_error(s, *rc, "cannot list enrollments", err);
+	for (i = 0; i < np; i++)
+		switch (params[i]) {
+		case ECA_PAGE_PRIMARY:
+			eca_sqlite_bind_str(*stmt, i, primary, ECA_HOST_MAX,
+			    rc);
+			break;
+		case ECA_PAGE_STATE:
+			eca_sqlite_bind_str(*stmt, i,
+			    eca_store_state_names[q->state], 16, rc);
+			break;
+		case ECA_PAGE_PREFIX_LO:
+			BIND_STR(*stmt, i, q->prefix, rc);
+			break;
+		case ECA_PAGE_PREFIX_HI:
+			eca_sqlite_bind_str(*stmt, i, prefix_hi,
+			    ECA_HOST_MAX + 1, rc);
+			break;
+		case ECA_PAGE_AFTER_KEY:
+			if (q->sort == ECA_SORT_STATE)
+				eca_sqlite_bind_str(*stmt, i,
+				    eca_store_state_names[q->after_state], 16,
+				    rc);
+			else
+				eca_sqlite_bind_i64(*stmt, i, q->after_time,
+				    rc);
+			break;
+		case ECA_PAGE_AFTER_HOST:
+			BIND_STR(*stmt, i, q->after_host, rc);
+			break;
+		case ECA_PAGE_LIMIT:
+			eca_sqlite_bind_i64(*stmt, i,
+			    eca_sqlite_limit(q->limit), rc);
+			break;
+		}
+	return 0;
+}
+
+int
+eca_sqlite_page(struct eca_store *st, const char *primary,
+    const struct eca_store_page *q, struct eca_enrollment **out, size_t *n,
+    struct eca_err *err)
+{
+	struct sqlite_store *s = sqlite_impl(st);
+	char prefix_hi[ECA_HOST_MAX + 1];
+	sqlite3_stmt *stmt = NULL;
+	void *arr = NULL;
+	int r, rc = SQLITE_OK;
+
+	if ((r = page_stmt(s, primary, q, prefix_hi, &stmt, &rc, err)) == 0)
+		r = eca_sqlite_select(s, stmt, rc, sizeof(**out),
+		    row_enrollment, row_enrollment_release, NULL,
+		    "cannot list enrollments", &arr, n, err);
+	sqlite3_finalize(stmt);
 	*out = arr;
 	return r;
 }

@@ -21,12 +21,6 @@ static const char SQL_SAVEPOINT[] = "SAVEPOINT op";
 static const char SQL_RELEASE[] = "RELEASE op";
 static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO op";
 
-/* A record as read: its columns and how many candidates wait. */
-#define ENROLLMENT_SELECT                                                      \
-	ENROLLMENT_COLUMNS ", (SELECT count(*) FROM candidates c"              \
-			   " WHERE c.primary_name = enrollments.primary_name"  \
-			   " AND c.host = enrollments.host)"
-
 static const char SQL_GET[] = "SELECT " ENROLLMENT_SELECT " FROM enrollments"
 			      " WHERE primary_name = ?1 AND host = ?2";
 

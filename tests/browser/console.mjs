@@ -40,8 +40,11 @@ function check(cond, what) {
   if (!cond) throw new Error(what);
 }
 
-async function shot(page, name) {
-  await page.screenshot({path: SHOTS + '/' + name + '.png', fullPage: true});
+// The whole page, or (visible) what a 1280x800 window shows: smaller
+// files for the long tables that docs/console.md shows.
+async function shot(page, name, visible) {
+  await page.screenshot({path: SHOTS + '/' + name + '.png',
+    fullPage: !visible});
 }
 
 async function newPage(width, height) {
@@ -127,6 +130,30 @@ async function main() {
     await shot(page, 'dashboard');
   });
 
+  await run('NAT hosts online on the dashboard equal eca list --json',
+      async () => {
+        // The primary restarted (10,000 hosts): wait for the reconnection.
+        let nat = [];
+        for (let t = 0; t < 150; t++) {
+          nat = JSON.parse(eca('--json', 'list')).enrollments
+              .filter((r) => r.nat);
+          if (nat.some((r) => r.online)) break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        const online = nat.filter((r) => r.online).length;
+        check(nat.length === 1 && online === 1,
+            'eca list: ' + nat.length + ' NAT hosts, ' + online + ' online');
+        await page.goto(BASE + '/#/hosts');
+        await page.waitForSelector('tbody tr');
+        await page.goto(BASE + '/#/');
+        await page.waitForSelector('[data-count="NAT_ONLINE"]');
+        const known = await page.textContent('[data-count="NAT"]');
+        const on = await page.textContent('[data-count="NAT_ONLINE"]');
+        check(Number(known) === nat.length && Number(on) === online,
+            'the dashboard says ' + known + ' NAT hosts, ' + on + ' online');
+        await shot(page, 'dashboard-nat');
+      });
+
   await run('hosts list filters by state and name', async () => {
     await page.goto(BASE + '/#/hosts');
     await page.waitForSelector('table');
@@ -183,8 +210,43 @@ async function main() {
     check(rows.length === 50 && rows[49] === 'bulk01299.browser.test',
         'second filtered page: ' + rows.length + ' rows to ' + rows[49]);
     check(await page.$('#page-next') === null, 'a third page is offered');
-    console.log('# hosts page first render with 10,004 hosts: ' + first +
+    console.log('# hosts page first render with 10,006 hosts: ' + first +
         ' ms');
+  });
+
+  await run('sort by name descending shows the right first row', async () => {
+    const hosts = JSON.parse(eca('--json', 'list')).enrollments
+        .map((r) => r.host).sort();
+    const last = hosts[hosts.length - 1];
+    await page.goto(BASE + '/#/hosts');
+    await page.waitForSelector('tbody tr');
+    await page.selectOption('#f-sort', 'name');
+    await page.selectOption('#f-order', 'desc');
+    await page.click('.filter button');
+    await page.waitForURL(/order=desc/);
+    await page.locator('tbody tr:first-child th', {hasText: last}).waitFor();
+    const sorted = await page.getAttribute('th[aria-sort]', 'aria-sort');
+    check(sorted === 'descending', 'the Host column says ' + sorted);
+    await shot(page, 'hosts-sorted-desc', true);
+    // Combined with a filter, and the next page goes on downwards.
+    await page.selectOption('#f-state', 'ENROLLED');
+    await page.fill('#f-prefix', 'bulk');
+    await page.click('.filter button');
+    await page.waitForURL(/prefix=bulk/);
+    await page.locator('tbody tr:first-child th',
+        {hasText: 'bulk09999.browser.test'}).waitFor();
+    await page.click('#page-next');
+    await page.locator('tbody tr:first-child th',
+        {hasText: 'bulk09949.browser.test'}).waitFor();
+    // By expiry: the soonest first, as the registry has it.
+    await page.goto(BASE + '/#/hosts?sort=expiry');
+    await page.waitForSelector('th[aria-sort="ascending"]');
+    const rows = await page.$$eval('tbody th', (t) => t.map((x) => x.textContent));
+    const want = execFileSync('sh', ['-c', env.SOONEST], {encoding: 'utf8'})
+        .trim().split('\n');
+    check(rows.slice(0, 3).join(',') === want.join(','),
+        'by expiry: ' + rows.slice(0, 3).join(',') + ', the registry: ' +
+        want.join(','));
   });
 
   await run('approve the candidate shown: exactly that fingerprint enrolls',
@@ -235,7 +297,8 @@ async function main() {
         await shot(page, 'conflicts-done');
       });
 
-  await run('ban from the host page: the host cannot enroll', async () => {
+  await run('ban from the host page: the host cannot enroll nor open a channel',
+      async () => {
     const host = env.BAN_HOST;
     await page.goto(BASE + '/#/host/' + host);
     await page.click('#action-ban');
@@ -253,6 +316,17 @@ async function main() {
       refused = JSON.parse(e.stdout).error.code;
     }
     check(refused === 'BANNED', 'the host\'s eca enroll: ' + (refused || 'ok'));
+    // A channel from the banned host to a media server: refused BANNED.
+    let verdict = null;
+    try {
+      execFileSync(env.ECA, ['-f', env.BAN_CONF, '--json', 'ping',
+        env.PEER_HOST], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
+    } catch (e) {
+      verdict = JSON.parse(e.stdout).verdict;
+    }
+    check(verdict && !verdict.accept && verdict.code === 'BANNED',
+        'the host\'s eca ping ' + env.PEER_HOST + ': ' +
+        JSON.stringify(verdict));
     const hist = JSON.parse(eca('--json', 'show', host));
     const ban = hist.history.filter((h) => h.event === 'BAN').pop();
     check(ban && ban.actor === 'console:local:0', 'BAN by ' +
@@ -342,6 +416,43 @@ async function main() {
       document.documentElement.scrollWidth > window.innerWidth + 1);
     check(!wide, 'the host page scrolls sideways at 390 px');
     await shot(p, 'host-phone');
+    await p.context().close();
+  });
+
+  // The browser presents a client certificate (playwright-core's
+  // clientCertificates): a host's is refused, an ADMIN_IDENTITY's signs in.
+  const withCert = async (name) => {
+    const ctx = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: {width: 1280, height: 800},
+      clientCertificates: [{origin: BASE,
+        certPath: env[name + '_CERT'], keyPath: env[name + '_KEY']}],
+    });
+    const p = await ctx.newPage();
+    p.setDefaultTimeout(10000);
+    await p.goto(BASE + '/login');
+    await p.click('#cert-signin');
+    return p;
+  };
+
+  await run('a non-admin client certificate cannot sign in', async () => {
+    const p = await withCert('HOST');
+    await p.waitForSelector('#message.error');
+    const msg = await p.textContent('#message');
+    check(/not an administrator/.test(msg) && /ADMIN_IDENTITY/.test(msg),
+        'the refusal says ' + msg);
+    const st = await p.evaluate(async () =>
+      (await fetch('/v1/enrollments')).status);
+    check(st === 401, 'after the refusal the API answers ' + st);
+    await shot(p, 'cert-refused');
+    await p.context().close();
+  });
+
+  await run('an ADMIN_IDENTITY client certificate signs in', async () => {
+    const p = await withCert('ADMIN');
+    await p.waitForSelector('[data-count="TOTAL"]');
+    const who = await p.textContent('#who');
+    check(who === env.ADMIN_NAME, 'signed in as ' + who);
     await p.context().close();
   });
 

@@ -12,6 +12,9 @@
 
 P=primary.console.test
 H=host1.console.test
+H2=host2.console.test
+NAT=nat1.console.test
+BPORT=""
 ADMIN=admin.console.test
 CPORT=""
 JAR=""
@@ -57,10 +60,13 @@ c_setup() {
 	CPORT=$(free_port) || return
 	JAR=$T/cookies
 	: >"$JAR"
+	BPORT=$(free_port) || return
 	start_primary "$P" "CONSOLE_LISTEN = 127.0.0.1:$CPORT" \
+	    "BROKER_LISTEN = 127.0.0.1:$BPORT" \
 	    "ADMIN_IDENTITY = $ADMIN" || return
 	make_host "$H" --server "$P" || return
 	make_host "$ADMIN" --server "$P" || return
+	make_host "$H2" --server "$P" || return
 	wait_log "${P_DIR[$P]}/ecad.log" "web console on 127.0.0.1:$CPORT"
 }
 
@@ -185,6 +191,71 @@ c_prefix_filter() {
 	expect_http 400
 }
 
+# Sorted by name, enrollment time or expiry, either way, paged by the
+# cursor "next" gives; a bad order is 400 with the words to use.
+c_sort_and_page() {
+	local want first next
+	host_eca "$H2" enroll
+	expect_rc 0 || return
+	con GET "/v1/enrollments?sort=size"
+	expect_http 400 || return
+	expect_match "$OUT" "'sort' must be name, state, enrolled or expiry" "the refusal" || return
+	con GET "/v1/enrollments?sort=expiry&after=$H"
+	expect_http 400 || return
+	expect_match "$OUT" "KEY,HOST" "the refusal" || return
+	want=$(db_count "SELECT group_concat(host) FROM (SELECT host FROM enrollments ORDER BY host DESC)" "$P")
+	con GET "/v1/enrollments?sort=name&order=desc"
+	expect_http 200 || return
+	expect_json '[.enrollments[].host] | join(",")' "$want" || return
+	want=$(db_count "SELECT group_concat(host) FROM (SELECT host FROM enrollments ORDER BY enrolled_at DESC, host DESC)" "$P")
+	con GET "/v1/enrollments?sort=enrolled&order=desc&limit=1"
+	expect_http 200 || return
+	first=$(printf '%s' "$OUT" | jq -r '.enrollments[0].host')
+	next=$(printf '%s' "$OUT" | jq -r .next)
+	expect_match "$next" "^[0-9]+,$first\$" "the cursor" || return
+	con GET "/v1/enrollments?sort=enrolled&order=desc&after=$next"
+	expect_http 200 || return
+	expect_eq "$first,$(printf '%s' "$OUT" | jq -r '[.enrollments[].host] | join(",")')" \
+	    "$want" "two pages by enrollment time" || return
+	con GET "/v1/enrollments?sort=state&state=ENROLLED&prefix=host&order=desc"
+	expect_http 200 || return
+	expect_json '[.enrollments[].host] | join(",")' "$H2"
+}
+
+# broker_count KEY WANT: GET /v1/stats through the console until its
+# .broker.KEY is WANT (5 s): what the dashboard's NAT cards show.
+broker_count() {
+	local i got=""
+	for ((i = 0; i < 50; i++)); do
+		con GET /v1/stats
+		got=$(printf '%s' "$OUT" | jq -r ".broker.$1")
+		[ "$got" = "$2" ] && return 0
+		sleep 0.1
+	done
+	fail "the console's /v1/stats has broker.$1 = '$got', expected $2"
+	return 1
+}
+
+# The dashboard's NAT hosts: none known (the cards are left out), then a
+# NAT host online, then offline once its ecad stops (still known).
+c_nat_hosts_online() {
+	broker_count known 0 || return
+	broker_count online 0 || return
+	make_host "$NAT" --server "$P" --conf "NAT_CLIENT = YES" \
+	    --conf "BROKER_LISTEN = 127.0.0.1:$BPORT" \
+	    --conf "BROKER_HEARTBEAT_SECONDS = 1" || return
+	host_eca "$NAT" enroll
+	expect_rc 0 || return
+	start_host "$NAT" || return
+	broker_count online 1 || return
+	broker_count known 1 || return
+	primary_eca "$P" --json list
+	expect_json '[.enrollments[] | select(.nat and .online)] | length' 1 || return
+	stop_host "$NAT"
+	broker_count online 0 || return
+	broker_count known 1
+}
+
 c_sessions_listed_and_revoked() {
 	local id
 	primary_eca "$P" --json console sessions
@@ -291,6 +362,8 @@ run_case "the console enrolls nothing (POST /v1/enrollments is 403)" c_console_e
 run_case "a console action is journaled as console:IDENTITY" c_console_action_journaled_as_console
 run_case "the control-socket routes are refused through the console" c_control_routes_not_through_console
 run_case "GET /v1/enrollments?prefix= filters by name" c_prefix_filter
+run_case "GET /v1/enrollments?sort=&order= sorts and pages by its cursor" c_sort_and_page
+run_case "NAT hosts known and online, as the dashboard shows them (GET /v1/stats)" c_nat_hosts_online
 run_case "eca console sessions lists, --revoke ends a session" c_sessions_listed_and_revoked
 run_case "sign-out ends the session" c_signout
 run_case "a host's (non-admin) client certificate cannot sign in" c_non_admin_certificate_cannot_sign_in

@@ -15,7 +15,11 @@ A=a.browser.test
 B=b.browser.test
 C=c.browser.test
 D=d.browser.test
+M=media.browser.test
+N=nat.browser.test
+ADM=admin.browser.test
 CPORT=""
+BPORT=""
 BROWSER_DIR=$REPO/tests/browser
 
 c_tools() {
@@ -28,15 +32,30 @@ c_tools() {
 }
 
 c_setup() {
-	local h
-	CPORT=$(free_port) || return
+	local h mport
+	CPORT=$(free_port) && BPORT=$(free_port) && mport=$(free_port) || return
 	start_primary "$P" "CONSOLE_LISTEN = 127.0.0.1:$CPORT" \
-	    "CONSOLE_LINK_MINUTES = 1" || return
-	for h in $A $B $C $D; do
+	    "CONSOLE_LINK_MINUTES = 1" "BROKER_LISTEN = 127.0.0.1:$BPORT" \
+	    "ADMIN_IDENTITY = $ADM" || return
+	make_host $ADM --server "$P" || return
+	# M: a media server with its peer listener, for A's channels.
+	make_host $M --server "$P" --conf "LISTEN = 127.0.0.1:$mport" || return
+	sed -i "s/^ROLE = client$/ROLE = media/" "$(host_dir $M)/eca.conf"
+	make_host $A --server "$P" --conf "PEER = $M 127.0.0.1:$mport" || return
+	for h in $B $C $D; do
 		make_host "$h" --server "$P" || return
+	done
+	for h in $A $B $C $D $M; do
 		host_eca "$h" enroll
 		expect_rc 0 || return
 	done
+	start_host $M || return
+	# N: a NAT host with its broker session to the primary.
+	make_host $N --server "$P" --conf "NAT_CLIENT = YES" \
+	    --conf "BROKER_LISTEN = 127.0.0.1:$BPORT" || return
+	host_eca $N enroll
+	expect_rc 0 || return
+	start_host $N || return
 	primary_eca "$P" ban $C
 	expect_rc 0 || return
 	# B's and D's new certificates wait for a decision.
@@ -61,7 +80,7 @@ c_ten_thousand_hosts() {
 		fail "cannot insert the 10,000 records"
 		return
 	}
-	expect_db "SELECT count(*) FROM enrollments" 10004 || return
+	expect_db "SELECT count(*) FROM enrollments" 10006 || return
 	start_primary "$P"
 }
 
@@ -89,15 +108,19 @@ browser_cases() {
 
 run_case "node, Chromium and playwright-core are there" c_tools
 [ "$IT_FAILED" = 0 ] || exit 1
-run_case "a primary with its console, four hosts, two in CONFLICT, one banned" c_setup
+run_case "a primary with its console, six hosts (a media server, a NAT host online), two in CONFLICT, one banned" c_setup
 [ "$IT_FAILED" = 0 ] || exit 1
 run_case "10,000 more enrolled hosts in the registry" c_ten_thousand_hosts
 [ "$IT_FAILED" = 0 ] || exit 1
 browser_cases < <(
 	CONSOLE="https://127.0.0.1:$CPORT" ECA="$ECA" CONF="${P_CONF[$P]}" \
 	    DIGEST="sqlite3 -readonly -cmd '.timeout 5000' '${P_DIR[$P]}/state/registry.db' 'SELECT * FROM enrollments ORDER BY host; SELECT * FROM history;' | sha256sum" \
+	    SOONEST="sqlite3 -readonly -cmd '.timeout 5000' '${P_DIR[$P]}/state/registry.db' 'SELECT host FROM enrollments ORDER BY not_after, host LIMIT 3'" \
 	    CONFLICT_HOST=$B BULK_HOST=$D BAN_HOST=$A \
-	    BAN_CONF="$(host_dir $A)/eca.conf" \
+	    BAN_CONF="$(host_dir $A)/eca.conf" PEER_HOST=$M \
+	    HOST_CERT="$(host_dir $D)/cert.pem" HOST_KEY="$(host_dir $D)/key.pem" \
+	    ADMIN_CERT="$(host_dir $ADM)/cert.pem" ADMIN_KEY="$(host_dir $ADM)/key.pem" \
+	    ADMIN_NAME=$ADM \
 	    AUDIT="${P_DIR[$P]}/state/audit.jsonl" SHOTS="$BUILD/console-screenshots" \
 	    timeout -k 5 240 node "$BROWSER_DIR/console.mjs" 2>&1
 )

@@ -78,6 +78,16 @@ test_list_query_refuses_each_bad_parameter(void **state)
 	assert_list_refused("limit=99999999999999999999999", "'limit'");
 	assert_list_refused("prefix=a%20b", "'prefix' must be the start");
 	assert_list_refused("prefix=a_b", "'prefix' must be the start");
+	assert_list_refused("sort=colour", "'sort' must be name, state");
+	assert_list_refused("order=up", "'order' must be asc or desc");
+	assert_list_refused("sort=expiry&after=h1.example",
+	    "'after' must be KEY,HOST when sorted by expiry");
+	assert_list_refused("sort=state&after=MAYBE,h1.example",
+	    "must start with a state");
+	assert_list_refused("after=12x,h1.example&sort=enrolled",
+	    "must start with a time");
+	assert_list_refused("sort=enrolled&after=12,-bad-",
+	    "'after' must be a host name after its comma");
 }
 
 static void
@@ -138,6 +148,57 @@ test_list_query_defaults_and_values(void **state)
 	assert_string_equal(lq.prefix, "");
 	assert_int_equal(api_parse_list_query("prefix=Media1.", &lq, &err), 0);
 	assert_string_equal(lq.prefix, "media1.");
+	assert_int_equal(lq.sort, ECA_SORT_NAME);
+	assert_int_equal(lq.desc, 0);
+	/* The cursor is read in the order given, wherever sort stands. */
+	assert_int_equal(api_parse_list_query("after=1750000000,H1.example&"
+					      "sort=expiry&order=desc",
+			     &lq, &err),
+	    0);
+	assert_int_equal(lq.sort, ECA_SORT_EXPIRY);
+	assert_int_equal(lq.desc, 1);
+	assert_true(lq.after_time == 1750000000);
+	assert_string_equal(lq.after, "h1.example");
+	assert_int_equal(api_parse_list_query("sort=state&after=banned,h2."
+					      "example",
+			     &lq, &err),
+	    0);
+	assert_int_equal(lq.after_state, ECA_STATE_BANNED);
+	assert_string_equal(lq.after, "h2.example");
+}
+
+/* "next" is what "after" reads back, in each order. */
+static void
+test_list_cursor_round_trips(void **state)
+{
+	static const char *const orders[] = {"name", "state", "enrolled",
+	    "expiry"};
+	struct api_list_query lq, back;
+	struct eca_enrollment rec;
+	struct eca_err err;
+	char q[ECA_HOST_MAX + 80], cur[ECA_HOST_MAX + 32];
+	size_t i;
+
+	(void)state;
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.host, sizeof(rec.host), "media7.example");
+	rec.state = ECA_STATE_REVOKED;
+	rec.enrolled_at = 1750000123;
+	rec.cert.not_after = -5;
+	for (i = 0; i < 4; i++) {
+		snprintf(q, sizeof(q), "sort=%s", orders[i]);
+		assert_int_equal(api_parse_list_query(q, &lq, &err), 0);
+		api_list_cursor(&lq, &rec, cur, sizeof(cur));
+		snprintf(q, sizeof(q), "sort=%s&after=%s", orders[i], cur);
+		assert_int_equal(api_parse_list_query(q, &back, &err), 0);
+		assert_string_equal(back.after, "media7.example");
+		if (i == 1)
+			assert_int_equal(back.after_state, ECA_STATE_REVOKED);
+		if (i == 2)
+			assert_true(back.after_time == 1750000123);
+		if (i == 3)
+			assert_true(back.after_time == -5);
+	}
 }
 
 static void
@@ -170,6 +231,7 @@ main(void)
 	    cmocka_unit_test(test_query_text_in_messages_is_escaped),
 	    cmocka_unit_test(test_route_star_copies_the_host_segment),
 	    cmocka_unit_test(test_list_query_defaults_and_values),
+	    cmocka_unit_test(test_list_cursor_round_trips),
 	    cmocka_unit_test(test_roster_query_defaults_and_values),
 	};
 

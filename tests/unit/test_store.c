@@ -849,7 +849,7 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 	int tables = 0;
 
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 5);
+	assert_int_equal(raw_user_version(f->path), 6);
 	assert_int_equal(
 	    sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL),
 	    SQLITE_OK);
@@ -873,7 +873,7 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 	/* opening again does not migrate twice */
 	eca_store_close(f->st);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 5);
+	assert_int_equal(raw_user_version(f->path), 6);
 }
 
 static void
@@ -1200,7 +1200,7 @@ test_migration_3_folds_names_to_lower_case(void **state)
 	v2_insert(db, "primary.example", "client1.example", 3, "ENROLLED");
 	sqlite3_close(db);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 5);
+	assert_int_equal(raw_user_version(f->path), 6);
 	assert_int_equal(raw_count(f->path,
 			     "SELECT count(*) FROM enrollments"
 			     " WHERE host <> lower(host) OR primary_name <> "
@@ -1234,7 +1234,7 @@ test_migration_3_folds_names_to_lower_case(void **state)
 	/* Opening again does not migrate twice. */
 	eca_store_close(f->st);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 5);
+	assert_int_equal(raw_user_version(f->path), 6);
 }
 
 /* Defence in depth: the store takes canonical names only. */
@@ -1517,12 +1517,16 @@ test_migration_moves_the_waiting_candidate(void **state)
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db,
 			     "DROP TABLE candidates; DROP TABLE "
-			     "dn_map; PRAGMA user_version = 3;",
+			     "dn_map; DROP INDEX enrollments_enrolled;"
+			     " DROP INDEX enrollments_expiry;"
+			     " DROP INDEX enrollments_state_enrolled;"
+			     " DROP INDEX enrollments_state_expiry;"
+			     " PRAGMA user_version = 3;",
 			     NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 5);
+	assert_int_equal(raw_user_version(f->path), 6);
 	assert_int_equal(eca_store_candidates(f->st, "primary.example",
 			     "a.example", &list, &n, &err),
 	    0);
@@ -1977,6 +1981,145 @@ test_pg_commit_notifies_listeners(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(got, v);
 	eca_store_close(l);
+
+/* The hosts of a page, joined by spaces. */
+static void
+assert_page(struct eca_store *st, const struct eca_store_page *q,
+    const char *want)
+{
+	struct eca_enrollment *l = NULL;
+	struct eca_err err;
+	char got[256] = "";
+	size_t i, n;
+
+	assert_int_equal(eca_store_page(st, "primary.example", q, &l, &n, &err),
+	    0);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(got, " ");
+		assert_true(strlen(got) + strlen(l[i].host) < sizeof(got));
+		strcat(got, l[i].host);
+	}
+	eca_enrollments_free(l, n);
+	assert_string_equal(got, want);
+}
+
+static void
+test_page_sorts_filters_and_pages_by_keyset(void **state)
+{
+	struct fixture *f = *state;
+	static const struct {
+		const char *host;
+		enum eca_state state;
+		int64_t enrolled, not_after;
+	} rows[] = {
+	    {"m1.example", ECA_STATE_ENROLLED, 500, 9000},
+	    {"m10.example", ECA_STATE_BANNED, 400, 7000},
+	    {"m2.example", ECA_STATE_ENROLLED, 300, 7000},
+	    {"m3.example", ECA_STATE_CONFLICT, 200, 8000},
+	    {"x.example", ECA_STATE_ENROLLED, 100, 7000},
+	};
+	struct eca_store_page q;
+	struct eca_enrollment r, *l = NULL;
+	struct eca_err err;
+	size_t i, n;
+
+	f->st = open_rw(f);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		fake_record(&r, rows[i].host, (unsigned)i + 1);
+		r.state = rows[i].state;
+		r.enrolled_at = rows[i].enrolled;
+		r.cert.not_after = rows[i].not_after;
+		put_committed(f->st, &r);
+	}
+	fake_record(&r, "m4.example", 99);
+	snprintf(r.primary, sizeof(r.primary), "other.example");
+	put_committed(f->st, &r);
+
+	/* Refused first: an unknown order, a prefix no name has. */
+	memset(&q, 0, sizeof(q));
+	q.state = -1;
+	q.limit = 10;
+	q.sort = (enum eca_store_sort)ECA_STORE_NSORTS;
+	assert_int_equal(
+	    eca_store_page(f->st, "primary.example", &q, &l, &n, &err),
+	    ECA_ERR_USAGE);
+	assert_null(l);
+	q.sort = ECA_SORT_NAME;
+	snprintf(q.prefix, sizeof(q.prefix), "M_");
+	assert_int_equal(
+	    eca_store_page(f->st, "primary.example", &q, &l, &n, &err),
+	    ECA_ERR_USAGE);
+
+	/* By name, both ways, by pages of two, and with a prefix. */
+	q.prefix[0] = '\0';
+	assert_page(f->st, &q,
+	    "m1.example m10.example m2.example m3.example x.example");
+	q.desc = 1;
+	q.limit = 2;
+	assert_page(f->st, &q, "x.example m3.example");
+	q.has_after = 1;
+	snprintf(q.after_host, sizeof(q.after_host), "m3.example");
+	assert_page(f->st, &q, "m2.example m10.example");
+	q.has_after = 0;
+	q.desc = 0;
+	q.limit = 10;
+	snprintf(q.prefix, sizeof(q.prefix), "m1");
+	assert_page(f->st, &q, "m1.example m10.example");
+	snprintf(q.prefix, sizeof(q.prefix), "m1.");
+	assert_page(f->st, &q, "m1.example");
+	q.state = ECA_STATE_BANNED;
+	snprintf(q.prefix, sizeof(q.prefix), "m");
+	assert_page(f->st, &q, "m10.example");
+
+	/* By expiry, ties by name; the cursor inside a tie. */
+	q.state = -1;
+	q.prefix[0] = '\0';
+	q.sort = ECA_SORT_EXPIRY;
+	assert_page(f->st, &q,
+	    "m10.example m2.example x.example m3.example m1.example");
+	q.has_after = 1;
+	q.after_time = 7000;
+	snprintf(q.after_host, sizeof(q.after_host), "m2.example");
+	q.limit = 2;
+	assert_page(f->st, &q, "x.example m3.example");
+	q.desc = 1;
+	assert_page(f->st, &q, "m10.example");
+	/* With a prefix: its rows in the order, both ways, after a cursor. */
+	snprintf(q.prefix, sizeof(q.prefix), "m1");
+	q.has_after = 0;
+	assert_page(f->st, &q, "m1.example m10.example");
+	q.desc = 0;
+	assert_page(f->st, &q, "m10.example m1.example");
+	q.has_after = 1;
+	q.after_time = 7000;
+	snprintf(q.after_host, sizeof(q.after_host), "m10.example");
+	assert_page(f->st, &q, "m1.example");
+	q.prefix[0] = '\0';
+	q.desc = 1;
+
+	/* By enrollment time, newest first, of one state. */
+	q.has_after = 0;
+	q.limit = 10;
+	q.sort = ECA_SORT_ENROLLED;
+	q.state = ECA_STATE_ENROLLED;
+	assert_page(f->st, &q, "m1.example m2.example x.example");
+	q.has_after = 1;
+	q.after_time = 300;
+	snprintf(q.after_host, sizeof(q.after_host), "m2.example");
+	assert_page(f->st, &q, "x.example");
+
+	/* By state's name, then by name. */
+	q.has_after = 0;
+	q.desc = 0;
+	q.state = -1;
+	q.sort = ECA_SORT_STATE;
+	assert_page(f->st, &q,
+	    "m10.example m3.example m1.example m2.example x.example");
+	q.has_after = 1;
+	q.after_state = ECA_STATE_ENROLLED;
+	snprintf(q.after_host, sizeof(q.after_host), "m1.example");
+	assert_page(f->st, &q, "m2.example x.example");
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -2059,6 +2202,7 @@ main(void)
 	    T(test_every_state_method_and_role_is_stored),
 	    T(test_records_are_kept_per_primary),
 	    T(test_list_filters_by_state_and_pages_after_host),
+	    T(test_page_sorts_filters_and_pages_by_keyset),
 	    T(test_counts_by_state_waiting_and_expiring),
 	    T(test_list_grows_past_its_first_allocation),
 	    T(test_history_is_oldest_first_and_limited),
@@ -2094,6 +2238,7 @@ main(void)
 	    P(test_every_state_method_and_role_is_stored),
 	    P(test_records_are_kept_per_primary),
 	    P(test_list_filters_by_state_and_pages_after_host),
+	    P(test_page_sorts_filters_and_pages_by_keyset),
 	    P(test_list_grows_past_its_first_allocation),
 	    P(test_history_is_oldest_first_and_limited),
 	    P(test_versions_increase_across_transactions_and_reopen),
