@@ -1981,6 +1981,7 @@ test_pg_commit_notifies_listeners(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(got, v);
 	eca_store_close(l);
+}
 
 /* The hosts of a page, joined by spaces. */
 static void
