@@ -29,6 +29,7 @@
 #include <openssl/x509.h>
 
 #include "broker.h"
+#include "broker_token.h"
 #include "ecad.h"
 
 #define BROKER_READ_MAX (64 * 1024)
@@ -123,8 +124,9 @@ struct ecad_broker {
 	int64_t enroll_last_id;
 	/* Reverse connection requests per requester (rate limit). */
 	struct brate rates[BROKER_RATE_SLOTS];
+	/* The key of its tokens (random, this run only; broker_token.h). */
+	unsigned char token_key[ECA_BROKER_TOKEN_KEY_LEN];
 };
-
 
 /* A message for a NAT host's session, handed to the I/O thread. */
 struct broker_post {

@@ -7,12 +7,12 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 
 #include "broker_impl.h"
 #include "log.h"
-#include "text.h"
 #include "util.h"
 
 /* May requester ask once more this second?  Under b->lock. */
@@ -89,8 +89,10 @@ broker_request(struct ecad *d, const char *requester, const char *host,
     struct eca_err *err)
 {
 	struct ecad_broker *b = d->broker;
-	unsigned char raw[ECA_BROKER_TOKEN_LEN / 2];
+	unsigned char nonce[ECA_BROKER_TOKEN_NONCE_LEN];
+	struct eca_broker_binding bind;
 	struct eca_broker_msg m;
+	int ttl = d->cfg->nat_token_seconds;
 	int r;
 
 	if (b == NULL)
@@ -100,11 +102,18 @@ broker_request(struct ecad *d, const char *requester, const char *host,
 		    d->cfg->client_name, host);
 	if ((r = request_allowed(d, requester, host, err)) != 0)
 		return r;
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	memset(&bind, 0, sizeof(bind));
+	snprintf(bind.requester, sizeof(bind.requester), "%s", requester);
+	snprintf(bind.host, sizeof(bind.host), "%s", host);
+	bind.purpose = purpose;
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "cannot make a reverse connection token");
-	eca_text_hex(raw, sizeof(raw), token, 0);
+	if ((r = eca_broker_token_make(b->token_key, &bind,
+		 (int64_t)time(NULL) + ttl, nonce, token, err)) != 0)
+		return r;
 	memset(&m, 0, sizeof(m));
+	m.ttl = ttl;
 	m.op = ECA_BROKER_CONNECT;
 	snprintf(m.host, sizeof(m.host), "%s", host);
 	snprintf(m.token, sizeof(m.token), "%s", token);

@@ -27,6 +27,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "broker_impl.h"
 #include "log.h"
@@ -233,6 +235,7 @@ broker_destroy(struct ecad_broker *b)
 	pthread_cond_destroy(&b->enrolled);
 	free(b->enroll.answer);
 	free(b->tab);
+	OPENSSL_cleanse(b->token_key, sizeof(b->token_key));
 	free(b);
 }
 
@@ -256,6 +259,11 @@ broker_bind(struct ecad *d, struct eca_err *err)
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 	b->d = d;
+	if (RAND_priv_bytes(b->token_key, sizeof(b->token_key)) != 1) {
+		free(b);
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot make the broker's token key (RAND_priv_bytes)");
+	}
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->work, NULL);
 	pthread_cond_init(&b->enrolled, NULL);

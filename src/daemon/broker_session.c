@@ -444,8 +444,8 @@ sess_addr(struct bsess *s, const struct sockaddr *sa, int salen)
 }
 
 int
-broker_sess_new(struct ecad_broker *b, evutil_socket_t fd, const struct sockaddr *sa,
-    int salen)
+broker_sess_new(struct ecad_broker *b, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen)
 {
 	struct timeval tv = {b->d->cfg->request_timeout, 0};
 	struct ecad_snap *snap;
@@ -491,7 +491,6 @@ fail:
 	free(s);
 	return -1;
 }
-
 
 /* ------------------------------------------------------------------ */
 /* Messages from other threads to a session.                           */

@@ -17,8 +17,10 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "broker_token.h"
 #include "log.h"
 #include "peer_impl.h"
+#include "util.h"
 
 /* Connecting out: bounded like the handshake that follows. */
 #define REVERSE_CONNECT_SEC 10
@@ -30,6 +32,7 @@ struct peer_reverse {
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	struct peer_reverse *prev, *next; /* t->reverses, while connecting */
+	int64_t until_ms; /* CLOCK_MONOTONIC: the token expires */
 };
 
 static void
@@ -75,6 +78,8 @@ on_tcp(struct peer_reverse *rv)
 	snprintf(t->conns->token, sizeof(t->conns->token), "%s", rv->m.token);
 	snprintf(t->conns->requester, sizeof(t->conns->requester), "%s",
 	    rv->m.requester);
+	t->conns->purpose = rv->m.purpose;
+	t->conns->token_until_ms = rv->until_ms;
 	log_info("reverse connection to %s for %s (%s): connected",
 	    rv->m.address, rv->m.requester, eca_purpose_name(rv->m.purpose));
 }
@@ -124,6 +129,42 @@ parse_address(struct peer_reverse *rv)
 	return 0;
 }
 
+/*
+ * The token is good once, until it expires: 0, or -1 (logged).  The NAT
+ * host cannot check the token's MAC (the primary's key): the request
+ * came over its broker session, mutual TLS with its primary, and the
+ * requester checks the token in the server HELLO.  What it can check is
+ * that no request is served twice and none after its expiry.
+ */
+static int
+spend_token(struct peer_reverse *rv)
+{
+	struct peer_thread *t = rv->t;
+	struct eca_err e;
+	int64_t now = eca_util_mono_ms() / 1000;
+
+	if (eca_util_mono_ms() >= rv->until_ms) {
+		log_warn("reverse connection for %s (%s): refused: its token "
+			 "expired before it could start",
+		    rv->m.requester, eca_purpose_name(rv->m.purpose));
+		return -1;
+	}
+	if (t->spent == NULL &&
+	    (t->spent = calloc(1, sizeof(*t->spent))) == NULL) {
+		log_error("reverse connection for %s: out of memory",
+		    rv->m.requester);
+		return -1;
+	}
+	eca_err_clear(&e);
+	if (eca_broker_token_spend(t->spent, rv->m.token,
+		rv->until_ms / 1000 + 1, now, &e) != 0) {
+		log_warn("reverse connection for %s (%s): refused: %s",
+		    rv->m.requester, eca_purpose_name(rv->m.purpose), e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* On the I/O thread: start connecting. */
 static void
 start_cb(evutil_socket_t fd, short what, void *arg)
@@ -133,6 +174,10 @@ start_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (spend_token(rv) != 0) {
+		reverse_free(rv, 0);
+		return;
+	}
 	if (parse_address(rv) != 0) {
 		log_warn("reverse connection for %s: bad address %s",
 		    rv->m.requester, rv->m.address);
@@ -171,6 +216,9 @@ peer_reverse(struct ecad *d, const struct eca_broker_msg *m)
 		return -1;
 	rv->t = &p->threads[0];
 	rv->m = *m;
+	rv->until_ms = eca_util_mono_ms() +
+	    (int64_t)(m->ttl > 0 ? m->ttl : ECA_BROKER_TOKEN_TTL_DEFAULT) *
+		1000;
 	if (event_base_once(rv->t->base, -1, EV_TIMEOUT, start_cb, rv, &now) !=
 	    0) {
 		free(rv);
@@ -184,4 +232,33 @@ peer_reverse_drop(struct peer_thread *t)
 {
 	while (t->reverses != NULL)
 		reverse_free(t->reverses, 1);
+	free(t->spent);
+	t->spent = NULL;
+}
+
+int
+peer_reverse_check(const struct pconn *pc, char *msg, size_t len)
+{
+	if (strcmp(pc->hello.host, pc->requester) != 0) {
+		snprintf(msg, len,
+		    "this reverse connection was asked for by %s, not %s",
+		    pc->requester, pc->hello.host);
+		return ECA_ERR_FORBIDDEN;
+	}
+	if (pc->hello.purpose != pc->purpose) {
+		snprintf(msg, len,
+		    "this reverse connection's token is bound to purpose %s, "
+		    "not %s: ask the primary again for this purpose",
+		    eca_purpose_name(pc->purpose),
+		    eca_purpose_name(pc->hello.purpose));
+		return ECA_ERR_FORBIDDEN;
+	}
+	if (eca_util_mono_ms() >= pc->token_until_ms) {
+		snprintf(msg, len,
+		    "this reverse connection's token expired before %s's "
+		    "HELLO arrived: ask again",
+		    pc->requester);
+		return ECA_ERR_FORBIDDEN;
+	}
+	return 0;
 }

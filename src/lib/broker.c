@@ -109,10 +109,16 @@ eca_broker_encode(const struct eca_broker_msg *m, unsigned char **out,
 			return eca_err_set(err, ECA_ERR_INTERNAL,
 			    "cannot encode a reverse connection request with "
 			    "an invalid token, host, purpose or address");
-		j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "op",
+		j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i}", "op",
 		    op_names[m->op], "v", ECA_BROKER_VERSION, "token", m->token,
 		    "requester", m->requester, "address", m->address, "purpose",
-		    eca_purpose_name(m->purpose));
+		    eca_purpose_name(m->purpose), "ttl", m->ttl);
+		if (j != NULL && m->relay[0] != '\0' &&
+		    json_object_set_new(j, "relay", json_string(m->relay)) !=
+			0) {
+			json_decref(j);
+			j = NULL;
+		}
 		break;
 	case ECA_BROKER_REGISTERED:
 		j = json_pack("{s:s, s:i}", "op", op_names[m->op], "v",
@@ -224,6 +230,34 @@ eca_broker_token_valid(const char *s)
 	return s[i] == '\0';
 }
 
+/* A connect message's optional "ttl" and "relay" (docs/nat.md). */
+static int
+parse_connect_relay(const json_t *j, struct eca_broker_msg *out,
+    struct eca_err *err)
+{
+	const json_t *ttl = json_object_get(j, "ttl");
+	const json_t *relay = json_object_get(j, "relay");
+
+	if (ttl != NULL &&
+	    (!json_is_integer(ttl) || json_integer_value(ttl) < 0 ||
+		json_integer_value(ttl) > 600))
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the reverse connection request's \"ttl\" is not a "
+		    "number of seconds from 0 to 600");
+	out->ttl = ttl != NULL ? (int)json_integer_value(ttl) : 0;
+	if (relay == NULL)
+		return 0;
+	if (!json_is_string(relay) ||
+	    strlen(json_string_value(relay)) >= sizeof(out->relay) ||
+	    strrchr(json_string_value(relay), ':') == NULL)
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the reverse connection request's \"relay\" is not "
+		    "HOST:PORT");
+	snprintf(out->relay, sizeof(out->relay), "%s",
+	    json_string_value(relay));
+	return 0;
+}
+
 static int
 parse_connect(const json_t *j, struct eca_broker_msg *out, struct eca_err *err)
 {
@@ -256,7 +290,7 @@ parse_connect(const json_t *j, struct eca_broker_msg *out, struct eca_err *err)
 	memcpy(out->token, token, ECA_BROKER_TOKEN_LEN + 1);
 	snprintf(out->address, sizeof(out->address), "%s", addr);
 	out->purpose = (enum eca_purpose)p;
-	return 0;
+	return parse_connect_relay(j, out, err);
 }
 
 static int

@@ -15,9 +15,11 @@
  *   NAT host -> broker  {"op":"ping"}       every S seconds
  *   broker -> NAT host  {"op":"pong"}
  *   broker -> NAT host  {"op":"connect","v":1,"token":T,"requester":X,
- *                        "address":"IP:PORT","purpose":U}
- *                       (a reverse connection: call X back at IP:PORT and
- *                       name T in the channel's server HELLO)
+ *                        "address":"IP:PORT","purpose":U,"ttl":S
+ *                        [,"relay":"HOST:PORT"]}
+ *                       (a reverse connection: call X back at IP:PORT, or
+ *                       meet X at the relay, within S seconds; name T in
+ *                       the channel's server HELLO; only X, for U)
  *   broker -> NAT host  {"op":"enroll","v":1,"id":N}
  *                       (remote enrollment, `eca enroll --remote-host`:
  *                       enroll with this primary as `eca enroll` does)
@@ -78,6 +80,8 @@ struct eca_broker_msg {
 	char requester[ECA_HOST_MAX]; /* canonical */
 	char address[64];	      /* IPv4 a.b.c.d:port or [v6]:port */
 	enum eca_purpose purpose;
+	int ttl;	/* seconds the token is good for, 1..600; 0 unsaid */
+	char relay[64]; /* "" or the relay's HOST:PORT: connect there */
 	/* ENROLL, ENROLLED: the request's id, 1..ECA_BROKER_ID_MAX */
 	int64_t id;
 	/* ENROLLED: the answer, a JSON object's text (eca_broker_msg_clear) */
