@@ -97,6 +97,7 @@ api_h_nat_request(struct api_call *c)
 	const char *colon;
 	struct eca_err e;
 	long port;
+	int relay = 0;
 
 	if (parse_body(c, from, host, &purpose, &port) != 0)
 		return;
@@ -109,11 +110,12 @@ api_h_nat_request(struct api_call *c)
 		ip[colon - ip] = '\0';
 	snprintf(addr, sizeof(addr), "%s:%ld", ip, port);
 	eca_err_clear(&e);
-	if (broker_request(c->d, from, host, purpose, addr, token, &e) != 0) {
+	if (broker_request(c->d, from, host, purpose, addr, token, &relay,
+		&e) != 0) {
 		api_reply_error(c, e.code, "%s", e.msg);
 		return;
 	}
 	api_reply_json(c, 200,
-	    json_pack("{s:s, s:s, s:s}", "token", token, "host", host,
-		"address", addr));
+	    json_pack("{s:s, s:s, s:s, s:b}", "token", token, "host", host,
+		"address", addr, "relay", relay));
 }

@@ -11,6 +11,8 @@
  *   broker_request.c  reverse connection requests: the requester's rate,
  *                     the token, the connect message
  *   broker_enroll.c   remote enrollment forwarded through a session
+ *   relay.c           the relay between two NAT hosts, on the broker's
+ *                     address: tokens checked, ends paired, bytes copied
  *
  * A session belongs to the I/O thread from accept to free; the judge
  * thread holds it only while it is BS_JUDGING.  The table, the counters,
@@ -126,6 +128,15 @@ struct ecad_broker {
 	struct brate rates[BROKER_RATE_SLOTS];
 	/* The key of its tokens (random, this run only; broker_token.h). */
 	unsigned char token_key[ECA_BROKER_TOKEN_KEY_LEN];
+	/* The relay (relay.c; I/O thread, the counters under lock). */
+	struct relay_conn *relays; /* sniffing, requesting, waiting, paired */
+	size_t nrelays;
+	struct eca_broker_spent *relay_spent;
+	uint64_t n_relays;	  /* pairs made */
+	uint64_t n_relay_open;	  /* pairs copying now */
+	uint64_t n_relay_refused; /* requests refused */
+	uint64_t n_relay_budget;  /* pairs closed by the byte or time budget */
+	uint64_t relay_bytes;	  /* copied, both ways, by closed pairs */
 };
 
 /* A message for a NAT host's session, handed to the I/O thread. */
@@ -159,6 +170,17 @@ void *broker_judge_main(void *arg);
  */
 int broker_post(struct ecad_broker *b, const struct eca_broker_msg *m,
     struct eca_err *err) ECA_WUR;
+
+/* relay.c (I/O thread) */
+/*
+ * A connection accepted on BROKER_LISTEN: a broker session when its first
+ * byte is a TLS record (broker_sess_new), else a relay request.  0, or -1
+ * (fd still the caller's).
+ */
+int broker_accept(struct ecad_broker *b, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen);
+/* Close every relay connection (the broker is stopping). */
+void broker_relay_drop(struct ecad_broker *b);
 
 /* broker_enroll.c */
 /* host's session closed: a remote enrollment waiting on it fails.  Lock. */

@@ -83,17 +83,31 @@ request_allowed(struct ecad *d, const char *requester, const char *host,
 	return 0;
 }
 
+/* Is requester a NAT host (a full session with this broker)? */
+static int
+requester_is_nat(struct ecad_broker *b, const char *requester)
+{
+	const struct bentry *e;
+	int nat;
+
+	pthread_mutex_lock(&b->lock);
+	e = broker_entry_find(b, requester);
+	nat = e != NULL && e->sess != NULL && !e->restricted;
+	pthread_mutex_unlock(&b->lock);
+	return nat;
+}
+
 int
 broker_request(struct ecad *d, const char *requester, const char *host,
-    enum eca_purpose purpose, const char *address, char *token,
+    enum eca_purpose purpose, const char *address, char *token, int *relay,
     struct eca_err *err)
 {
 	struct ecad_broker *b = d->broker;
 	unsigned char nonce[ECA_BROKER_TOKEN_NONCE_LEN];
 	struct eca_broker_binding bind;
 	struct eca_broker_msg m;
-	int ttl = d->cfg->nat_token_seconds;
-	int r;
+	struct ecad_snap *snap;
+	int ttl, r;
 
 	if (b == NULL)
 		return eca_err_set(err, ECA_ERR_NAT_HOST_OFFLINE,
@@ -102,6 +116,9 @@ broker_request(struct ecad *d, const char *requester, const char *host,
 		    d->cfg->client_name, host);
 	if ((r = request_allowed(d, requester, host, err)) != 0)
 		return r;
+	snap = ecad_snap_get(d);
+	ttl = snap->cfg->nat_token_seconds;
+	ecad_snap_put(snap);
 	memset(&bind, 0, sizeof(bind));
 	snprintf(bind.requester, sizeof(bind.requester), "%s", requester);
 	snprintf(bind.host, sizeof(bind.host), "%s", host);
@@ -114,6 +131,7 @@ broker_request(struct ecad *d, const char *requester, const char *host,
 		return r;
 	memset(&m, 0, sizeof(m));
 	m.ttl = ttl;
+	m.relay = *relay = requester_is_nat(b, requester);
 	m.op = ECA_BROKER_CONNECT;
 	snprintf(m.host, sizeof(m.host), "%s", host);
 	snprintf(m.token, sizeof(m.token), "%s", token);
@@ -122,8 +140,10 @@ broker_request(struct ecad *d, const char *requester, const char *host,
 	m.purpose = purpose;
 	if ((r = broker_post(b, &m, err)) != 0)
 		return r;
-	log_info("broker: reverse connection to %s asked by %s (%s), "
-		 "callback address %s",
-	    host, requester, eca_purpose_name(purpose), address);
+	log_info("broker: reverse connection to %s asked by %s (%s), %s %s",
+	    host, requester, eca_purpose_name(purpose),
+	    m.relay ? "both NAT hosts: through the relay, not" :
+		      "callback address",
+	    address);
 	return 0;
 }

@@ -123,6 +123,17 @@ broker_stats_json(struct ecad *d)
 	    (json_int_t)b->n_requests, "reverse_offline",
 	    (json_int_t)b->n_offline, "reverse_rate_limited",
 	    (json_int_t)b->n_limited);
+	if (j != NULL &&
+	    json_object_set_new(j, "relay",
+		json_pack("{s:I, s:I, s:I, s:I, s:I}", "pairs",
+		    (json_int_t)b->n_relays, "open",
+		    (json_int_t)b->n_relay_open, "refused",
+		    (json_int_t)b->n_relay_refused, "budget_closed",
+		    (json_int_t)b->n_relay_budget, "bytes",
+		    (json_int_t)b->relay_bytes)) != 0) {
+		json_decref(j);
+		j = NULL;
+	}
 	pthread_mutex_unlock(&b->lock);
 	return j != NULL ? j : json_null();
 }
@@ -162,17 +173,15 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	struct ecad_broker *b = arg;
 
 	(void)lis;
-	if (b->nconns >= (size_t)b->d->cfg->max_connections) {
+	if (b->nconns + b->nrelays >= (size_t)b->d->cfg->max_connections) {
 		log_warn("broker: connection refused: %zu open, "
 			 "MAX_CONNECTIONS is %d",
-		    b->nconns, b->d->cfg->max_connections);
+		    b->nconns + b->nrelays, b->d->cfg->max_connections);
 		evutil_closesocket(fd);
 		return;
 	}
-	if (broker_sess_new(b, fd, sa, salen) != 0)
+	if (broker_accept(b, fd, sa, salen) != 0)
 		evutil_closesocket(fd);
-	else
-		broker_count(b, &b->n_connections, 1);
 }
 
 static void
@@ -221,6 +230,7 @@ broker_destroy(struct ecad_broker *b)
 		else if (b->fds[i] != -1)
 			close(b->fds[i]);
 	}
+	broker_relay_drop(b);
 	while (b->conns != NULL) {
 		b->conns->state = BS_CLOSING;
 		b->conns->entry = NULL;

@@ -159,7 +159,8 @@ eca_broker_token_spend(struct eca_broker_spent *s, const char *token,
 		    "not a reverse connection token");
 	for (i = 0; i < ECA_BROKER_SPENT_MAX; i++) {
 		if (s->expires[i] != 0 && s->expires[i] <= now)
-			s->expires[i] = 0; /* expired: its replay fails anyway */
+			s->expires[i] =
+			    0; /* expired: its replay fails anyway */
 		if (s->expires[i] == 0) {
 			if (free_slot == ECA_BROKER_SPENT_MAX)
 				free_slot = i;

@@ -38,6 +38,14 @@ struct eca_channel {
 struct eca_host;
 int eca_channel_reverse_connect(struct eca_channel *ch, struct eca_host *h,
     struct eca_channel_steps *steps, struct eca_err *err);
+/*
+ * channel_relay.c: meet ch->peer (a NAT host, this host being one too) at
+ * the relay of primary ep, with ch->token: ch->fd once both are there.
+ */
+struct eca_endpoint;
+int eca_channel_relay_connect(struct eca_channel *ch, struct eca_host *h,
+    const struct eca_endpoint *ep, struct eca_channel_steps *steps,
+    struct eca_err *err);
 
 /* channel_codec.c */
 

@@ -49,10 +49,13 @@ listen_any(int *port)
 	return fd;
 }
 
-/* Ask the primary ep to have ch->peer call back on port; the token. */
+/*
+ * Ask the primary ep to have ch->peer call back on port; the token, and
+ * *relay when both ends must meet at the primary's relay instead.
+ */
 static int
 ask_primary(struct eca_channel *ch, struct eca_host *h,
-    const struct eca_endpoint *ep, int port, struct eca_err *err)
+    const struct eca_endpoint *ep, int port, int *relay, struct eca_err *err)
 {
 	struct eca_client *c = NULL;
 	json_t *body, *resp = NULL;
@@ -79,6 +82,7 @@ ask_primary(struct eca_channel *ch, struct eca_host *h,
 		else
 			snprintf(ch->token, sizeof(ch->token), "%s",
 			    json_string_value(tok));
+		*relay = json_is_true(json_object_get(resp, "relay"));
 	}
 	if (r != 0)
 		r = eca_channel_err_prefix(err, r,
@@ -131,7 +135,7 @@ eca_channel_reverse_connect(struct eca_channel *ch, struct eca_host *h,
 {
 	const struct eca_endpoint *ep = eca_config_server(h->cfg, NULL);
 	int64_t t = eca_util_mono_us();
-	int lfd, port = 0, r;
+	int lfd, port = 0, relay = 0, r;
 
 	if (ep == NULL)
 		return eca_err_set(err, ECA_ERR_CONFIG,
@@ -141,9 +145,14 @@ eca_channel_reverse_connect(struct eca_channel *ch, struct eca_host *h,
 		return eca_err_set(err, ECA_ERR_IO,
 		    "cannot listen for %s's call back: %s", ch->peer,
 		    strerror(errno));
-	if ((r = ask_primary(ch, h, ep, port, err)) == 0)
+	if ((r = ask_primary(ch, h, ep, port, &relay, err)) == 0 && relay) {
+		close(lfd);
+		lfd = -1;
+		r = eca_channel_relay_connect(ch, h, ep, steps, err);
+	} else if (r == 0)
 		r = take_call(ch, lfd, steps, err);
-	close(lfd);
+	if (lfd != -1)
+		close(lfd);
 	steps->tcp_us = eca_util_mono_us() - t;
 	return r;
 }

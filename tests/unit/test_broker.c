@@ -104,7 +104,26 @@ test_bad_messages_are_refused_naming_the_field(void **state)
 	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"" TOKEN "\","
 		 "\"requester\":\"m.example\",\"address\":\"10.0.0.1:5\","
 		 "\"purpose\":\"backup\",\"relay\":\"10.0.0.9\"}",
-	    ECA_ERR_PROTOCOL, "\"relay\" is not HOST:PORT");
+	    ECA_ERR_PROTOCOL, "\"relay\" is not true or false");
+	parse_as(
+	    "{\"op\":\"relay\",\"v\":1,\"side\":\"both\",\"token\":\"" TOKEN
+	    "\",\"requester\":\"m.example\",\"host\":\"n.example\","
+	    "\"purpose\":\"backup\"}",
+	    ECA_ERR_PROTOCOL, "\"side\" is not caller or callee");
+	parse_as(
+	    "{\"op\":\"relay\",\"v\":1,\"side\":\"caller\",\"token\":\"x\","
+	    "\"requester\":\"m.example\",\"host\":\"n.example\","
+	    "\"purpose\":\"backup\"}",
+	    ECA_ERR_PROTOCOL, "\"token\" is not 64");
+	parse_as(
+	    "{\"op\":\"relay\",\"v\":1,\"side\":\"caller\",\"token\":\"" TOKEN
+	    "\",\"requester\":\"m.example\",\"purpose\":\"backup\"}",
+	    ECA_ERR_PROTOCOL, "no \"host\"");
+	parse_as(
+	    "{\"op\":\"relay\",\"v\":1,\"side\":\"callee\",\"token\":\"" TOKEN
+	    "\",\"requester\":\"m.example\",\"host\":\"n.example\","
+	    "\"purpose\":\"fetch\"}",
+	    ECA_ERR_PROTOCOL, "\"purpose\" is not a purpose");
 }
 
 static void
@@ -151,6 +170,9 @@ static void
 test_every_message_round_trips(void **state)
 {
 	struct eca_broker_msg m, back;
+	unsigned char *buf = NULL;
+	struct eca_err err;
+	size_t len = 0;
 	int op;
 
 	(void)state;
@@ -179,9 +201,22 @@ test_every_message_round_trips(void **state)
 	round_trip(&m, &back);
 	assert_memory_equal(&m, &back, sizeof(m));
 	m.ttl = 30;
-	snprintf(m.relay, sizeof(m.relay), "10.77.1.1:1558");
+	m.relay = 1;
 	round_trip(&m, &back);
 	assert_memory_equal(&m, &back, sizeof(m));
+	memset(&m, 0, sizeof(m));
+	m.op = ECA_BROKER_RELAY;
+	m.side = ECA_BROKER_CALLEE;
+	snprintf(m.token, sizeof(m.token), TOKEN);
+	snprintf(m.requester, sizeof(m.requester), "nat3.example");
+	snprintf(m.host, sizeof(m.host), "nat1.example");
+	m.purpose = ECA_PURPOSE_BACKUP;
+	round_trip(&m, &back);
+	assert_memory_equal(&m, &back, sizeof(m));
+	m.side = (enum eca_broker_side)7;
+	eca_err_clear(&err);
+	assert_int_equal(eca_broker_encode(&m, &buf, &len, &err),
+	    ECA_ERR_INTERNAL);
 	assert_true(eca_broker_token_valid(TOKEN));
 	assert_false(eca_broker_token_valid(TOKEN "0"));
 	assert_false(eca_broker_token_valid("0123456789ABCDEF0123456789abcdef01"
