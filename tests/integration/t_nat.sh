@@ -760,3 +760,67 @@ run_case "the relay refuses forged, wrong-purpose, misbound, replayed and expire
     c_relay_refuses_forged_wrong_purpose_replayed_and_expired_tokens
 run_case "a relay over its byte budget (RELAY_MAX_KBYTES) is closed, and the primary says why" \
     c_relay_budget_exceeded_closes_it
+
+# fake_requester NS HOST PURPOSE_ASKED PURPOSE_SAID: what HOST (enrolled,
+# with its own certificate) could do with a reverse connection: ask the
+# primary for one to $N1 for PURPOSE_ASKED, take $N1's call back, then say
+# PURPOSE_SAID in its HELLO.  $N1's VERDICT's JSON on stdout.
+fake_requester() {
+	in_ns "$1" python3 - "$DCIP" "${P_PORT[$P]}" "$P" "$2" "$N1" "$3" "$4" \
+	    "$(host_dir "$2")/cert.pem" "$(host_dir "$2")/key.pem" "$CA/trust.pem" <<'PY'
+import http.client, json, socket, ssl, struct, sys
+ip, port, primary, me, nat, asked, said, cert, key, ca = sys.argv[1:11]
+lis = socket.socket()
+lis.bind(("0.0.0.0", 0))
+lis.listen(1)
+lis.settimeout(15)
+api = ssl.create_default_context(cafile=ca)
+api.load_cert_chain(cert, key)
+api.check_hostname = False
+c = http.client.HTTPSConnection(ip, int(port), context=api, timeout=10)
+c.request("POST", "/v1/nat/requests", json.dumps({"from": me, "host": nat,
+          "purpose": asked, "port": lis.getsockname()[1]}),
+          {"Content-Type": "application/json", "Host": primary})
+r = c.getresponse()
+if r.status != 200:
+    sys.exit("the primary answered %d: %s" % (r.status, r.read()))
+token = json.loads(r.read())["token"]
+conn, _ = lis.accept()
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(ca)
+ctx.check_hostname = False
+ctx.load_cert_chain(cert, key)
+s = ctx.wrap_socket(conn)
+s.settimeout(10)
+def frame():
+    hdr = b""
+    while len(hdr) < 4:
+        hdr += s.recv(4 - len(hdr))
+    n = struct.unpack(">I", hdr)[0]
+    body = b""
+    while len(body) < n:
+        body += s.recv(n - len(body))
+    return json.loads(body)
+hello = frame()
+if hello.get("token") != token:
+    sys.exit("the call back does not name the token")
+mine = json.dumps({"v": 1, "host": me, "role": "media", "primary": primary,
+                   "purpose": said, "cert": True, "auto": False}).encode()
+s.sendall(struct.pack(">I", len(mine)) + mine)
+print(json.dumps(frame()))
+PY
+}
+
+c_reverse_hello_of_another_purpose_is_refused() {
+	OUT=$(fake_requester $NS_DC $M backup console)
+	expect_eq "$(jq -r .accept <<<"$OUT")" false "$N1's verdict" || return
+	expect_eq "$(jq -r .code <<<"$OUT")" FORBIDDEN "$N1's verdict" || return
+	expect_match "$OUT" 'token is bound to purpose backup, not console' \
+	    "$N1's refusal" || return
+	# The same, saying the purpose it asked for: accepted.
+	OUT=$(fake_requester $NS_DC $M backup backup)
+	expect_eq "$(jq -r .accept <<<"$OUT")" true "$N1's verdict for the purpose asked"
+}
+
+run_case "a reverse connection's HELLO for another purpose than its token's is refused by the NAT host" \
+    c_reverse_hello_of_another_purpose_is_refused
