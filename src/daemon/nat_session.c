@@ -361,7 +361,11 @@ on_frame(struct nsess *s, const unsigned char *p, size_t len)
 		return 0;
 	}
 	if (s->state == NS_ONLINE && m.op == ECA_BROKER_CONNECT) {
-		/* Both ends are NAT hosts: meet at the relay, the broker. */
+		/*
+		 * Both ends are NAT hosts: meet at the relay, the broker.
+		 * Else the relay is where to go when the call back fails.
+		 */
+		snprintf(m.broker, sizeof(m.broker), "%s", s->st.address);
 		if (m.relay)
 			snprintf(m.address, sizeof(m.address), "%s",
 			    s->st.address);

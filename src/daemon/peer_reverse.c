@@ -43,6 +43,8 @@ struct peer_reverse {
 };
 
 static void relay_ask(struct peer_reverse *rv);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+static int connect_out(struct peer_reverse *rv);
 
 static void
 reverse_free(struct peer_reverse *rv, int close_fd)
@@ -207,12 +209,27 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		reverse_free(rv, 0);
 		return;
 	}
-	log_warn("reverse connection to %s for %s failed: %s", rv->m.address,
+	log_warn("reverse connection to %s for %s failed: %s%s", rv->m.address,
 	    rv->m.requester,
 	    (what & BEV_EVENT_TIMEOUT) ?
 		"timed out" :
-		evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	reverse_free(rv, 1);
+		evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
+	    !rv->m.relay && rv->m.broker[0] != '\0' ? ": trying the relay" :
+						      "");
+	if (rv->m.relay || rv->m.broker[0] == '\0' ||
+	    eca_util_mono_ms() >= rv->until_ms) {
+		reverse_free(rv, 1);
+		return;
+	}
+	/* The requester cannot be reached: it stands by at the relay. */
+	if (bufferevent_getfd(rv->bev) != -1)
+		evutil_closesocket(bufferevent_getfd(rv->bev));
+	bufferevent_free(rv->bev);
+	rv->bev = NULL;
+	rv->m.relay = 1;
+	snprintf(rv->m.address, sizeof(rv->m.address), "%s", rv->m.broker);
+	if (connect_out(rv) != 0)
+		reverse_free(rv, 1);
 }
 
 /* "a.b.c.d:port" or "[v6]:port" into rv->sa; 0 or -1. */
@@ -279,12 +296,36 @@ spend_token(struct peer_reverse *rv)
 	return 0;
 }
 
+/* Connect out to rv->m.address: 0, or -1 (rv is then the caller's). */
+static int
+connect_out(struct peer_reverse *rv)
+{
+	struct timeval tv = {REVERSE_CONNECT_SEC, 0};
+
+	if (parse_address(rv) != 0) {
+		log_warn("reverse connection for %s: bad address %s",
+		    rv->m.requester, rv->m.address);
+		return -1;
+	}
+	if ((rv->bev = bufferevent_socket_new(rv->t->base, -1, 0)) == NULL)
+		return -1;
+	bufferevent_setcb(rv->bev, NULL, NULL, event_cb, rv);
+	bufferevent_set_timeouts(rv->bev, NULL, &tv);
+	bufferevent_enable(rv->bev, EV_WRITE);
+	if (bufferevent_socket_connect(rv->bev, (struct sockaddr *)&rv->sa,
+		(int)rv->salen) != 0) {
+		log_warn("reverse connection to %s for %s: cannot connect",
+		    rv->m.address, rv->m.requester);
+		return -1;
+	}
+	return 0;
+}
+
 /* On the I/O thread: start connecting. */
 static void
 start_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer_reverse *rv = arg;
-	struct timeval tv = {REVERSE_CONNECT_SEC, 0};
 
 	(void)fd;
 	(void)what;
@@ -292,29 +333,12 @@ start_cb(evutil_socket_t fd, short what, void *arg)
 		reverse_free(rv, 0);
 		return;
 	}
-	if (parse_address(rv) != 0) {
-		log_warn("reverse connection for %s: bad address %s",
-		    rv->m.requester, rv->m.address);
-		reverse_free(rv, 0);
-		return;
-	}
-	if ((rv->bev = bufferevent_socket_new(rv->t->base, -1, 0)) == NULL) {
-		reverse_free(rv, 0);
-		return;
-	}
-	bufferevent_setcb(rv->bev, NULL, NULL, event_cb, rv);
 	rv->next = rv->t->reverses;
 	if (rv->next != NULL)
 		rv->next->prev = rv;
 	rv->t->reverses = rv;
-	bufferevent_set_timeouts(rv->bev, NULL, &tv);
-	bufferevent_enable(rv->bev, EV_WRITE);
-	if (bufferevent_socket_connect(rv->bev, (struct sockaddr *)&rv->sa,
-		(int)rv->salen) != 0) {
-		log_warn("reverse connection to %s for %s: cannot connect",
-		    rv->m.address, rv->m.requester);
+	if (connect_out(rv) != 0)
 		reverse_free(rv, 1);
-	}
 }
 
 int

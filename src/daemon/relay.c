@@ -146,9 +146,8 @@ pair_close(struct relay_conn *rc, const char *why, int budget)
 
 	log_info("relay %s -> %s (%s): closed: %s; %llu bytes caller to "
 		 "callee, %llu bytes callee to caller, %lld ms",
-	    rc->req.requester, rc->req.host,
-	    eca_purpose_name(rc->req.purpose), why,
-	    (unsigned long long)(x != NULL ? x->bytes : 0),
+	    rc->req.requester, rc->req.host, eca_purpose_name(rc->req.purpose),
+	    why, (unsigned long long)(x != NULL ? x->bytes : 0),
 	    (unsigned long long)(n != NULL ? n->bytes : 0),
 	    (long long)(eca_util_mono_ms() - rc->start_ms));
 	pthread_mutex_lock(&b->lock);
@@ -353,8 +352,8 @@ on_request(struct relay_conn *rc)
 		relay_refuse(rc, ECA_ERR_NOMEM, "the relay is out of memory");
 		return;
 	}
-	if (eca_broker_token_spend(b->relay_spent, rc->req.token, expires,
-		now, &e) != 0) {
+	if (eca_broker_token_spend(b->relay_spent, rc->req.token, expires, now,
+		&e) != 0) {
 		relay_refuse(rc, e.code, e.msg);
 		return;
 	}
@@ -401,7 +400,7 @@ request_read(struct bufferevent *bev, void *arg)
 		relay_refuse(rc, r, e.msg);
 		return;
 	}
-	bufferevent_disable(bev, EV_READ); /* nothing more until paired */
+	/* Read on: an end that leaves while it waits is freed at once. */
 	on_request(rc);
 }
 

@@ -100,6 +100,8 @@ struct eca_broker_msg {
 	enum eca_purpose purpose;
 	int ttl;   /* seconds the token is good for, 1..600; 0 unsaid */
 	int relay; /* meet the requester at the primary's relay */
+	/* Not on the wire: the broker's address, filled in by the NAT host. */
+	char broker[300];
 	/* RELAY (and CONNECT's token, requester, purpose; host: N) */
 	enum eca_broker_side side;
 	/* ENROLL, ENROLLED: the request's id, 1..ECA_BROKER_ID_MAX */

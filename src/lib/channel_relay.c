@@ -108,37 +108,23 @@ xfer(int fd, unsigned char *buf, size_t n, int out, int64_t deadline)
 	return 0;
 }
 
-/* Send the request, read the answer: 0, or the relay's refusal. */
-static int
-ask_relay(struct eca_channel *ch, struct eca_host *h, int fd,
-    const char *where, int64_t deadline, struct eca_err *err)
+int
+eca_channel_relay_answer(struct eca_channel *ch, int fd, const char *where,
+    int64_t deadline, struct eca_err *err)
 {
 	struct eca_broker_msg m;
 	unsigned char *buf = NULL, hdr[4];
 	size_t len = 0;
 	int e, r;
 
-	memset(&m, 0, sizeof(m));
-	m.op = ECA_BROKER_RELAY;
-	m.side = ECA_BROKER_CALLER;
-	memcpy(m.token, ch->token, sizeof(m.token));
-	snprintf(m.requester, sizeof(m.requester), "%s", h->cfg->client_name);
-	snprintf(m.host, sizeof(m.host), "%s", ch->peer);
-	m.purpose = ch->purpose;
-	if ((r = eca_broker_encode(&m, &buf, &len, err)) != 0)
-		return r;
-	e = xfer(fd, buf, len, 1, deadline);
-	free(buf);
-	buf = NULL;
-	if (e == 0 && (e = xfer(fd, hdr, 4, 0, deadline)) == 0) {
+	if ((e = xfer(fd, hdr, 4, 0, deadline)) == 0) {
 		len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
 		    (size_t)hdr[2] << 8 | hdr[3];
 		if (len == 0 || len > ECA_FRAME_MAX)
 			return eca_err_set(err, ECA_ERR_PROTOCOL,
 			    "the relay at %s sent a bad frame", where);
 		if ((buf = malloc(len)) == NULL)
-			return eca_err_set(err, ECA_ERR_NOMEM,
-			    "out of memory");
+			return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 		e = xfer(fd, buf, len, 0, deadline);
 	}
 	if (e != 0) {
@@ -165,27 +151,61 @@ ask_relay(struct eca_channel *ch, struct eca_host *h, int fd,
 }
 
 int
-eca_channel_relay_connect(struct eca_channel *ch, struct eca_host *h,
-    const struct eca_endpoint *ep, struct eca_channel_steps *steps,
-    struct eca_err *err)
+eca_channel_relay_open(struct eca_channel *ch, struct eca_host *h,
+    const struct eca_endpoint *ep, int64_t deadline, int *fd, char *where,
+    size_t wlen, struct eca_err *err)
 {
 	const char *host = ep->host != NULL ? ep->host : ep->name;
 	const char *port = h->cfg->broker_listen.port != NULL ?
 	    h->cfg->broker_listen.port :
 	    ECA_DEFAULT_BROKER_PORT;
-	int64_t deadline = eca_channel_deadline(ch->timeout_ms);
-	char where[200];
-	int fd = -1, e, r;
+	unsigned char *buf = NULL;
+	struct eca_broker_msg m;
+	size_t len = 0;
+	int e, r;
 
-	snprintf(where, sizeof(where),
-	    strchr(host, ':') != NULL ? "[%s]:%s" : "%s:%s", host, port);
-	if ((e = connect_to(host, port, deadline, &fd)) != 0)
+	if (ch->relay_port[0] != '\0')
+		port = ch->relay_port;
+	snprintf(where, wlen, strchr(host, ':') != NULL ? "[%s]:%s" : "%s:%s",
+	    host, port);
+	*fd = -1;
+	if ((e = connect_to(host, port, deadline, fd)) != 0)
 		return eca_err_set(err,
 		    e == ETIMEDOUT ? ECA_ERR_TIMEOUT : ECA_ERR_UNREACHABLE,
-		    "cannot connect to the relay of %s at %s: %s (is "
-		    "BROKER_LISTEN's port the primary's?)",
-		    ep->name, where, strerror(e));
-	if ((r = ask_relay(ch, h, fd, where, deadline, err)) != 0) {
+		    "cannot connect to the relay of %s at %s: %s", ep->name,
+		    where, strerror(e));
+	memset(&m, 0, sizeof(m));
+	m.op = ECA_BROKER_RELAY;
+	m.side = ECA_BROKER_CALLER;
+	memcpy(m.token, ch->token, sizeof(m.token));
+	snprintf(m.requester, sizeof(m.requester), "%s", h->cfg->client_name);
+	snprintf(m.host, sizeof(m.host), "%s", ch->peer);
+	m.purpose = ch->purpose;
+	if ((r = eca_broker_encode(&m, &buf, &len, err)) == 0 &&
+	    (e = xfer(*fd, buf, len, 1, deadline)) != 0)
+		r = eca_err_set(err, ECA_ERR_UNREACHABLE,
+		    "cannot ask the relay at %s: %s", where, strerror(e));
+	free(buf);
+	if (r != 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return r;
+}
+
+int
+eca_channel_relay_connect(struct eca_channel *ch, struct eca_host *h,
+    const struct eca_endpoint *ep, struct eca_channel_steps *steps,
+    struct eca_err *err)
+{
+	int64_t deadline = eca_channel_deadline(ch->timeout_ms);
+	char where[200];
+	int fd = -1, r;
+
+	if ((r = eca_channel_relay_open(ch, h, ep, deadline, &fd, where,
+		 sizeof(where), err)) != 0)
+		return r;
+	if ((r = eca_channel_relay_answer(ch, fd, where, deadline, err)) != 0) {
 		close(fd);
 		return r;
 	}

@@ -824,3 +824,31 @@ c_reverse_hello_of_another_purpose_is_refused() {
 
 run_case "a reverse connection's HELLO for another purpose than its token's is refused by the NAT host" \
     c_reverse_hello_of_another_purpose_is_refused
+
+c_failed_call_back_falls_back_to_the_relay() {
+	# The router lets the site open only the API, the broker and the
+	# media server's port, and rejects the rest: $N1's call back to $M
+	# fails at once, and both meet at the relay instead.
+	in_ns $NS_RT nft -f - <<EOF || { fail "cannot add the router's filter"; return; }
+table ip callback_reject {
+	chain forward {
+		type filter hook forward priority 0;
+		iifname "$IF_RS" tcp dport != { ${P_PORT[$P]}, $BPORT, $MPORT } reject with tcp reset
+	}
+}
+EOF
+	eca_in $NS_DC $M --json ping $N1 --reverse --purpose restore
+	in_ns $NS_RT nft delete table ip callback_reject
+	expect_rc 0 || return
+	expect_json .verdict.accept true || return
+	expect_match "$(jq -r .steps.address <<<"$OUT")" '\(relay\)$' "the channel's address" || return
+	wait_log "$(host_dir $N1)/ecad.log" "for $M failed: .*: trying the relay" 5 || return
+	wait_log "$(host_dir $N1)/ecad.log" "for $M \\(restore\\): connected through the relay" 5 || return
+	# Without the filter, the call back is taken again, not the relay.
+	eca_in $NS_DC $M --json ping $N1 --reverse --purpose restore
+	expect_rc 0 || return
+	expect_match "$(jq -r .steps.address <<<"$OUT")" '\(reverse\)$' "the channel's address"
+}
+
+run_case "a NAT host whose call back cannot reach the requester meets it at the relay instead" \
+    c_failed_call_back_falls_back_to_the_relay
