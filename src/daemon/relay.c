@@ -298,12 +298,13 @@ pair_up(struct relay_conn *w, struct relay_conn *rc)
 	b->n_relays++;
 	b->n_relay_open++;
 	pthread_mutex_unlock(&b->lock);
+	/*
+	 * Neither end speaks before "relayed" (the caller's TLS starts after
+	 * it); bytes one sent early stay queued and go with its next ones.
+	 */
 	log_info("relay %s -> %s (%s): both ends are here (%s, %s): copying",
 	    rc->req.requester, rc->req.host, eca_purpose_name(rc->req.purpose),
 	    w->addr, rc->addr);
-	/* Bytes that came right after a request frame. */
-	splice_read(w->bev, w);
-	splice_read(rc->bev, rc);
 }
 
 /* The end waiting with the same token on the other side, if any. */
@@ -501,10 +502,12 @@ broker_accept(struct ecad_broker *b, evutil_socket_t fd,
 void
 broker_relay_drop(struct ecad_broker *b)
 {
-	while (b->relays != NULL) {
-		b->relays->peer = NULL;
+	struct relay_conn *rc;
+
+	for (rc = b->relays; rc != NULL; rc = rc->next)
+		rc->peer = NULL;
+	while (b->relays != NULL)
 		relay_free(b->relays);
-	}
 	free(b->relay_spent);
 	b->relay_spent = NULL;
 }
