@@ -588,12 +588,14 @@ capture_stop() {
 	return 0
 }
 
-# relay_ask NS SIDE TOKEN REQUESTER HOST PURPOSE: one relay request from
-# NS to the primary's broker address; the answer's JSON on stdout.
+# relay_ask NS SIDE TOKEN REQUESTER HOST PURPOSE [HOLD]: one relay request
+# from NS to the primary's broker address; the answer's JSON on stdout.
+# With HOLD (seconds), then waits that long (saying nothing) and prints
+# "closed by the relay" if the relay closed the connection meanwhile.
 relay_ask() {
-	in_ns "$1" python3 - "$DCIP" "$BPORT" "$2" "$3" "$4" "$5" "$6" <<'PY'
-import json, socket, struct, sys
-ip, port, side, token, req, host, purpose = sys.argv[1:8]
+	in_ns "$1" python3 - "$DCIP" "$BPORT" "$2" "$3" "$4" "$5" "$6" "${7:-0}" <<'PY'
+import json, socket, struct, sys, time
+ip, port, side, token, req, host, purpose, hold = sys.argv[1:9]
 s = socket.create_connection((ip, int(port)), 5)
 msg = json.dumps({"op": "relay", "v": 1, "side": side, "token": token,
                   "requester": req, "host": host, "purpose": purpose}).encode()
@@ -609,6 +611,15 @@ def take(n):
     return got
 n = struct.unpack(">I", take(4))[0]
 print(take(n).decode())
+if float(hold) > 0:
+    s.settimeout(float(hold))
+    try:
+        if s.recv(1) == b"":
+            print("closed by the relay")
+    except socket.timeout:
+        print("still open")
+    except OSError:
+        print("closed by the relay")
 PY
 }
 
@@ -752,6 +763,21 @@ c_relay_budget_exceeded_closes_it() {
 	expect_rc 0
 }
 
+c_relay_time_budget_closes_it() {
+	local from
+	reload_primary RELAY_MAX_SECONDS 1 || return
+	from=$(log_lines "${P_DIR[$P]}/ecad.log")
+	nat_token $N1 $N2 backup || return
+	# Paired with $N2 (sent to the relay), then silent past the budget.
+	OUT=$(relay_ask $NS_SITE caller "$TOKEN" $N1 $N2 backup 4)
+	reload_primary RELAY_MAX_SECONDS "" || return
+	expect_match "$OUT" '"op": ?"relayed"' "the relay's answer" || return
+	expect_match "$OUT" 'closed by the relay' "the pair after its time budget" || return
+	wait_log "${P_DIR[$P]}/ecad.log" \
+	    "relay $N1 -> $N2 \\(backup\\): closed: time budget exceeded \\(RELAY_MAX_SECONDS = 1\\)" \
+	    5 "$((from + 1))"
+}
+
 run_case "two NAT hosts behind the same router: the channel goes through the primary's relay, which sees only ciphertext and counts the bytes" \
     c_relay_two_nat_hosts_behind_one_router
 run_case "a NAT host behind two routers reaches another NAT host through the relay" \
@@ -760,6 +786,8 @@ run_case "the relay refuses forged, wrong-purpose, misbound, replayed and expire
     c_relay_refuses_forged_wrong_purpose_replayed_and_expired_tokens
 run_case "a relay over its byte budget (RELAY_MAX_KBYTES) is closed, and the primary says why" \
     c_relay_budget_exceeded_closes_it
+run_case "a relay past its time budget (RELAY_MAX_SECONDS) is closed, and the primary says why" \
+    c_relay_time_budget_closes_it
 
 # fake_requester NS HOST PURPOSE_ASKED PURPOSE_SAID: what HOST (enrolled,
 # with its own certificate) could do with a reverse connection: ask the
