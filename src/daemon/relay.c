@@ -17,6 +17,8 @@
  * the primary logs why with the bytes copied each way.
  */
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,7 +420,10 @@ static int
 start_request(struct relay_conn *rc)
 {
 	struct timeval tv = {rc->b->d->cfg->request_timeout, 0};
+	int one = 1;
 
+	/* The channel's small TLS records must not wait for delayed ACKs. */
+	(void)setsockopt(rc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	rc->bev = bufferevent_socket_new(rc->b->base, rc->fd,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (rc->bev == NULL)

@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +77,9 @@ connect_to(const char *host, const char *port, int64_t deadline, int *fd)
 			close(s);
 			continue;
 		}
+		soerr = 1; /* TLS records must not wait for delayed ACKs */
+		(void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &soerr,
+		    sizeof(soerr));
 		*fd = s;
 		freeaddrinfo(res);
 		return 0;
