@@ -8,6 +8,7 @@
  * (broker_request).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -95,8 +96,10 @@ api_h_nat_request(struct api_call *c)
 	char token[ECA_BROKER_TOKEN_LEN + 1], ip[ECA_SOURCE_MAX];
 	enum eca_purpose purpose;
 	const char *colon;
+	char *end = NULL;
 	struct eca_err e;
-	long port;
+	long port, relay_port;
+	int relay = 0;
 
 	if (parse_body(c, from, host, &purpose, &port) != 0)
 		return;
@@ -109,11 +112,18 @@ api_h_nat_request(struct api_call *c)
 		ip[colon - ip] = '\0';
 	snprintf(addr, sizeof(addr), "%s:%ld", ip, port);
 	eca_err_clear(&e);
-	if (broker_request(c->d, from, host, purpose, addr, token, &e) != 0) {
+	if (broker_request(c->d, from, host, purpose, addr, token, &relay,
+		&e) != 0) {
 		api_reply_error(c, e.code, "%s", e.msg);
 		return;
 	}
+	/* The relay is the broker: its port, for a requester to stand by. */
+	colon = strrchr(c->d->broker_desc, ':');
+	relay_port = colon != NULL ? strtol(colon + 1, &end, 10) : 0;
+	if (colon == NULL || *end != '\0')
+		relay_port = 0;
 	api_reply_json(c, 200,
-	    json_pack("{s:s, s:s, s:s}", "token", token, "host", host,
-		"address", addr));
+	    json_pack("{s:s, s:s, s:s, s:b, s:i}", "token", token, "host", host,
+		"address", addr, "relay", relay, "relay_port",
+		relay_port > 0 && relay_port <= 65535 ? (int)relay_port : 0));
 }

@@ -504,10 +504,12 @@ void broker_annotate(struct ecad *d, struct json_t *rec);
  * A reverse connection request from requester (authenticated and
  * enrolled) to NAT host host: 0 with token (ECA_BROKER_TOKEN_LEN + 1
  * bytes) once it is queued to the host's session; NAT_HOST_OFFLINE, or
- * BUSY past the requester's rate.
+ * BUSY past the requester's rate.  *relay is 1 when the requester is a
+ * NAT host itself (it holds a broker session): both ends then meet at
+ * the primary's relay (relay.c) instead of host calling requester back.
  */
 int broker_request(struct ecad *d, const char *requester, const char *host,
-    enum eca_purpose purpose, const char *address, char *token,
+    enum eca_purpose purpose, const char *address, char *token, int *relay,
     struct eca_err *err) ECA_WUR;
 /*
  * Remote enrollment through NAT host host's broker session: 1 when host

@@ -361,9 +361,18 @@ on_frame(struct nsess *s, const unsigned char *p, size_t len)
 		return 0;
 	}
 	if (s->state == NS_ONLINE && m.op == ECA_BROKER_CONNECT) {
-		log_info("broker %s: reverse connection asked by %s (%s) to %s",
+		/*
+		 * Both ends are NAT hosts: meet at the relay, the broker.
+		 * Else the relay is where to go when the call back fails.
+		 */
+		snprintf(m.broker, sizeof(m.broker), "%s", s->st.address);
+		if (m.relay)
+			snprintf(m.address, sizeof(m.address), "%s",
+			    s->st.address);
+		log_info(
+		    "broker %s: reverse connection asked by %s (%s) to %s%s",
 		    s->st.primary, m.requester, eca_purpose_name(m.purpose),
-		    m.address);
+		    m.address, m.relay ? " (the relay)" : "");
 		if (peer_reverse(s->n->d, &m) != 0)
 			log_warn("broker %s: cannot start the reverse "
 				 "connection to %s",

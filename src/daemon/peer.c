@@ -189,10 +189,8 @@ on_client_hello(struct pconn *pc, const unsigned char *payload, size_t plen)
 		return;
 	}
 	if (pc->requester[0] != '\0' &&
-	    strcmp(pc->hello.host, pc->requester) != 0)
-		pre_refuse(pc, ECA_ERR_FORBIDDEN,
-		    "this reverse connection was asked for by %s, not %s",
-		    pc->requester, pc->hello.host);
+	    (r = peer_reverse_check(pc, e.msg, sizeof(e.msg))) != 0)
+		pre_refuse(pc, r, "%s", e.msg);
 	r = eca_tls_peer_chain(bufferevent_openssl_get_ssl(pc->bev), &pc->leaf,
 	    &pc->chain, &e);
 	/* No certificate is the verdict's to state (NO_CLIENT_CERT). */

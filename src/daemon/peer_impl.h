@@ -114,6 +114,8 @@ struct pconn {
 	/* A reverse connection (docs/nat.md, peer_reverse.c): "" otherwise. */
 	char token[65];		      /* named in the server HELLO */
 	char requester[ECA_HOST_MAX]; /* the only caller it accepts */
+	enum eca_purpose purpose;     /* the only purpose it accepts */
+	int64_t token_until_ms;	      /* CLOCK_MONOTONIC: the token expires */
 };
 
 struct peer_thread {
@@ -127,7 +129,8 @@ struct peer_thread {
 	struct evconnlistener *lis[ECAD_MAX_LISTEN];
 	struct event *stop_ev;
 	struct pconn *conns;
-	struct peer_reverse *reverses; /* connecting out (peer_reverse.c) */
+	struct peer_reverse *reverses;	/* connecting out (peer_reverse.c) */
+	struct eca_broker_spent *spent; /* its tokens, thread 0 (ditto) */
 	time_t cap_logged;
 	time_t src_cap_logged;
 	time_t hs_logged;
@@ -169,8 +172,17 @@ int peer_conn_new(struct peer_thread *t, evutil_socket_t fd,
     const struct sockaddr *sa, int salen, const unsigned char src[ECAD_KEY_LEN],
     int src_counted);
 
-/* peer_reverse.c: drop the reverse connections still connecting out. */
+/*
+ * peer_reverse.c: drop the reverse connections still connecting out, and
+ * the tokens spent.
+ */
 void peer_reverse_drop(struct peer_thread *t);
+/*
+ * A reverse connection's client HELLO (pc->hello) against its request:
+ * the requester, the purpose, the token's expiry.  0, or the refusal's
+ * code with its message in msg.
+ */
+int peer_reverse_check(const struct pconn *pc, char *msg, size_t len);
 
 /* peer.c: a connection's life on its I/O thread. */
 void peer_conn_free(struct pconn *pc);

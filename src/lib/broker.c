@@ -27,6 +27,12 @@ static const char *const op_names[] = {
     [ECA_BROKER_CONNECT] = "connect",
     [ECA_BROKER_ENROLL] = "enroll",
     [ECA_BROKER_ENROLLED] = "enrolled",
+    [ECA_BROKER_RELAY] = "relay",
+    [ECA_BROKER_RELAYED] = "relayed",
+};
+static const char *const side_names[] = {
+    [ECA_BROKER_CALLER] = "caller",
+    [ECA_BROKER_CALLEE] = "callee",
 };
 #define NOPS (sizeof(op_names) / sizeof(op_names[0]))
 
@@ -73,6 +79,27 @@ encode_enroll(const struct eca_broker_msg *m, unsigned char **out, size_t *len,
 	return eca_channel_frame_json(j, out, len, err);
 }
 
+static int
+encode_relay(const struct eca_broker_msg *m, unsigned char **out, size_t *len,
+    struct eca_err *err)
+{
+	if (!eca_broker_token_valid(m->token) ||
+	    !eca_hostname_is_canon(m->requester) ||
+	    !eca_hostname_is_canon(m->host) ||
+	    !eca_purpose_valid((int)m->purpose) ||
+	    (m->side != ECA_BROKER_CALLER && m->side != ECA_BROKER_CALLEE))
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot encode a relay request with an invalid token, "
+		    "host, purpose or side");
+	return eca_channel_frame_json(
+	    json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s}", "op",
+		op_names[m->op], "v", ECA_BROKER_VERSION, "side",
+		side_names[m->side], "token", m->token, "requester",
+		m->requester, "host", m->host, "purpose",
+		eca_purpose_name(m->purpose)),
+	    out, len, err);
+}
+
 int
 eca_broker_encode(const struct eca_broker_msg *m, unsigned char **out,
     size_t *len, struct eca_err *err)
@@ -109,12 +136,20 @@ eca_broker_encode(const struct eca_broker_msg *m, unsigned char **out,
 			return eca_err_set(err, ECA_ERR_INTERNAL,
 			    "cannot encode a reverse connection request with "
 			    "an invalid token, host, purpose or address");
-		j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s}", "op",
+		j = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i}", "op",
 		    op_names[m->op], "v", ECA_BROKER_VERSION, "token", m->token,
 		    "requester", m->requester, "address", m->address, "purpose",
-		    eca_purpose_name(m->purpose));
+		    eca_purpose_name(m->purpose), "ttl", m->ttl);
+		if (j != NULL && m->relay &&
+		    json_object_set_new(j, "relay", json_true()) != 0) {
+			json_decref(j);
+			j = NULL;
+		}
 		break;
+	case ECA_BROKER_RELAY:
+		return encode_relay(m, out, len, err);
 	case ECA_BROKER_REGISTERED:
+	case ECA_BROKER_RELAYED:
 		j = json_pack("{s:s, s:i}", "op", op_names[m->op], "v",
 		    ECA_BROKER_VERSION);
 		break;
@@ -224,6 +259,68 @@ eca_broker_token_valid(const char *s)
 	return s[i] == '\0';
 }
 
+/* A connect message's optional "ttl" and "relay" (docs/nat.md). */
+static int
+parse_connect_relay(const json_t *j, struct eca_broker_msg *out,
+    struct eca_err *err)
+{
+	const json_t *ttl = json_object_get(j, "ttl");
+	const json_t *relay = json_object_get(j, "relay");
+
+	if (ttl != NULL &&
+	    (!json_is_integer(ttl) || json_integer_value(ttl) < 0 ||
+		json_integer_value(ttl) > 600))
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the reverse connection request's \"ttl\" is not a "
+		    "number of seconds from 0 to 600");
+	out->ttl = ttl != NULL ? (int)json_integer_value(ttl) : 0;
+	if (relay != NULL && !json_is_boolean(relay))
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the reverse connection request's \"relay\" is not "
+		    "true or false");
+	out->relay = json_is_true(relay);
+	return 0;
+}
+
+/* A relay request: side, token, requester, NAT host, purpose. */
+static int
+parse_relay(const json_t *j, struct eca_broker_msg *out, struct eca_err *err)
+{
+	const char *side, *token, *req, *host, *purpose;
+	int r, p;
+
+	if ((r = member_string(j, "side", &side, err)) != 0 ||
+	    (r = member_string(j, "token", &token, err)) != 0 ||
+	    (r = member_string(j, "requester", &req, err)) != 0 ||
+	    (r = member_string(j, "host", &host, err)) != 0 ||
+	    (r = member_string(j, "purpose", &purpose, err)) != 0)
+		return r;
+	if (strcmp(side, side_names[ECA_BROKER_CALLER]) == 0)
+		out->side = ECA_BROKER_CALLER;
+	else if (strcmp(side, side_names[ECA_BROKER_CALLEE]) == 0)
+		out->side = ECA_BROKER_CALLEE;
+	else
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the relay request's \"side\" is not caller or callee");
+	if (!eca_broker_token_valid(token))
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the relay request's \"token\" is not %d lower-case hex "
+		    "digits",
+		    ECA_BROKER_TOKEN_LEN);
+	if (eca_hostname_canon(req, out->requester, sizeof(out->requester),
+		NULL) != 0 ||
+	    eca_hostname_canon(host, out->host, sizeof(out->host), NULL) != 0)
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the relay request's \"requester\" or \"host\" is not "
+		    "a host name");
+	if ((p = eca_purpose_from_name(purpose)) < 0)
+		return eca_err_set(err, ECA_ERR_PROTOCOL,
+		    "the relay request's \"purpose\" is not a purpose");
+	memcpy(out->token, token, ECA_BROKER_TOKEN_LEN + 1);
+	out->purpose = (enum eca_purpose)p;
+	return 0;
+}
+
 static int
 parse_connect(const json_t *j, struct eca_broker_msg *out, struct eca_err *err)
 {
@@ -256,7 +353,7 @@ parse_connect(const json_t *j, struct eca_broker_msg *out, struct eca_err *err)
 	memcpy(out->token, token, ECA_BROKER_TOKEN_LEN + 1);
 	snprintf(out->address, sizeof(out->address), "%s", addr);
 	out->purpose = (enum eca_purpose)p;
-	return 0;
+	return parse_connect_relay(j, out, err);
 }
 
 static int
@@ -304,7 +401,7 @@ eca_broker_parse(const unsigned char *buf, size_t len,
 		r = eca_err_set(err, ECA_ERR_PROTOCOL,
 		    "the broker message's \"op\" is not one of register, "
 		    "registered, refused, ping, pong, connect, enroll, "
-		    "enrolled");
+		    "enrolled, relay, relayed");
 		goto out;
 	}
 	out->op = (enum eca_broker_op)i;
@@ -319,6 +416,8 @@ eca_broker_parse(const unsigned char *buf, size_t len,
 		r = parse_connect(j, out, err);
 	else if (out->op == ECA_BROKER_ENROLL || out->op == ECA_BROKER_ENROLLED)
 		r = parse_enroll(j, out, err);
+	else if (out->op == ECA_BROKER_RELAY)
+		r = parse_relay(j, out, err);
 out:
 	json_decref(j);
 	if (r != 0)

@@ -15,15 +15,27 @@
  *   NAT host -> broker  {"op":"ping"}       every S seconds
  *   broker -> NAT host  {"op":"pong"}
  *   broker -> NAT host  {"op":"connect","v":1,"token":T,"requester":X,
- *                        "address":"IP:PORT","purpose":U}
- *                       (a reverse connection: call X back at IP:PORT and
- *                       name T in the channel's server HELLO)
+ *                        "address":"IP:PORT","purpose":U,"ttl":S
+ *                        [,"relay":true]}
+ *                       (a reverse connection: call X back at IP:PORT, or
+ *                       with "relay", meet X at the primary's relay (the
+ *                       broker's address), within S seconds; name T in
+ *                       the channel's server HELLO; only X, for U)
  *   broker -> NAT host  {"op":"enroll","v":1,"id":N}
  *                       (remote enrollment, `eca enroll --remote-host`:
  *                       enroll with this primary as `eca enroll` does)
  *   NAT host -> broker  {"op":"enrolled","v":1,"id":N,"answer":A}
  *                       (A: {"outcome","precheck","enrollment"} or
  *                       {"error":{...}}, as a channel's answer)
+ *
+ * A relayed channel (both ends behind NAT) starts with one frame each way
+ * on a plain TCP connection to the broker's address, then carries the
+ * channel's TLS bytes untouched:
+ *
+ *   X or N -> relay    {"op":"relay","v":1,"side":"caller"|"callee",
+ *                       "token":T,"requester":X,"host":N,"purpose":U}
+ *   relay -> X or N    {"op":"relayed","v":1} (both ends are there)
+ *                    | {"op":"refused","v":1,"code":NAME,"message":M}
  *
  * Unknown keys are ignored (a newer side may add some); a wrong type or a
  * missing key is ECA_ERR_PROTOCOL naming the field.
@@ -55,6 +67,14 @@ enum eca_broker_op {
 	ECA_BROKER_CONNECT,
 	ECA_BROKER_ENROLL,
 	ECA_BROKER_ENROLLED,
+	ECA_BROKER_RELAY,
+	ECA_BROKER_RELAYED,
+};
+
+/* The two ends of a relayed channel. */
+enum eca_broker_side {
+	ECA_BROKER_CALLER, /* X, the requester: the channel's caller */
+	ECA_BROKER_CALLEE, /* N, the NAT host asked for */
 };
 
 /* The largest remote enrollment id (it fits a JSON number exactly). */
@@ -76,8 +96,14 @@ struct eca_broker_msg {
 	/* CONNECT */
 	char token[ECA_BROKER_TOKEN_LEN + 1];
 	char requester[ECA_HOST_MAX]; /* canonical */
-	char address[64];	      /* IPv4 a.b.c.d:port or [v6]:port */
+	char address[300]; /* a.b.c.d:port, [v6]:port; the relay: host:port */
 	enum eca_purpose purpose;
+	int ttl;   /* seconds the token is good for, 1..600; 0 unsaid */
+	int relay; /* meet the requester at the primary's relay */
+	/* Not on the wire: the broker's address, filled in by the NAT host. */
+	char broker[300];
+	/* RELAY (and CONNECT's token, requester, purpose; host: N) */
+	enum eca_broker_side side;
 	/* ENROLL, ENROLLED: the request's id, 1..ECA_BROKER_ID_MAX */
 	int64_t id;
 	/* ENROLLED: the answer, a JSON object's text (eca_broker_msg_clear) */

@@ -28,6 +28,8 @@ struct eca_channel {
 	char port[8];		 /* "" or the port that overrides PEER's */
 	/* A reverse connection's token, its server HELLO must name it. */
 	char token[65];
+	/* The primary's relay port, as it said ("": BROKER_LISTEN's). */
+	char relay_port[8];
 };
 
 /*
@@ -38,6 +40,24 @@ struct eca_channel {
 struct eca_host;
 int eca_channel_reverse_connect(struct eca_channel *ch, struct eca_host *h,
     struct eca_channel_steps *steps, struct eca_err *err);
+/*
+ * channel_relay.c: meet ch->peer (a NAT host, this host being one too) at
+ * the relay of primary ep, with ch->token: ch->fd once both are there.
+ */
+struct eca_endpoint;
+int eca_channel_relay_connect(struct eca_channel *ch, struct eca_host *h,
+    const struct eca_endpoint *ep, struct eca_channel_steps *steps,
+    struct eca_err *err);
+/*
+ * Its two halves: connect to the relay and name the request (*fd, and
+ * where: "HOST:PORT"), then read the relay's answer on fd: 0 once the NAT
+ * host is there too, else the refusal or the failure.
+ */
+int eca_channel_relay_open(struct eca_channel *ch, struct eca_host *h,
+    const struct eca_endpoint *ep, int64_t deadline, int *fd, char *where,
+    size_t wlen, struct eca_err *err);
+int eca_channel_relay_answer(struct eca_channel *ch, int fd, const char *where,
+    int64_t deadline, struct eca_err *err);
 
 /* channel_codec.c */
 

@@ -26,6 +26,9 @@
 #include "host.h"
 #include "util.h"
 
+/* Connecting to the relay to stand by must not eat the channel's time. */
+#define RELAY_STANDBY_CONNECT_MS 2000L
+
 /* A listening IPv4 socket on a free port (*port); -1 and errno. */
 static int
 listen_any(int *port)
@@ -49,14 +52,17 @@ listen_any(int *port)
 	return fd;
 }
 
-/* Ask the primary ep to have ch->peer call back on port; the token. */
+/*
+ * Ask the primary ep to have ch->peer call back on port; the token, and
+ * *relay when both ends must meet at the primary's relay instead.
+ */
 static int
 ask_primary(struct eca_channel *ch, struct eca_host *h,
-    const struct eca_endpoint *ep, int port, struct eca_err *err)
+    const struct eca_endpoint *ep, int port, int *relay, struct eca_err *err)
 {
 	struct eca_client *c = NULL;
 	json_t *body, *resp = NULL;
-	const json_t *tok;
+	const json_t *tok, *rport;
 	long status = 0;
 	int r;
 
@@ -79,6 +85,12 @@ ask_primary(struct eca_channel *ch, struct eca_host *h,
 		else
 			snprintf(ch->token, sizeof(ch->token), "%s",
 			    json_string_value(tok));
+		*relay = json_is_true(json_object_get(resp, "relay"));
+		rport = json_object_get(resp, "relay_port");
+		if (json_is_integer(rport) && json_integer_value(rport) > 0 &&
+		    json_integer_value(rport) <= 65535)
+			snprintf(ch->relay_port, sizeof(ch->relay_port), "%d",
+			    (int)json_integer_value(rport));
 	}
 	if (r != 0)
 		r = eca_channel_err_prefix(err, r,
@@ -89,26 +101,16 @@ ask_primary(struct eca_channel *ch, struct eca_host *h,
 	return r;
 }
 
-/* The one connection, within the channel's timeout, into ch->fd. */
+/* The call back on lfd: accept it into ch->fd. */
 static int
-take_call(struct eca_channel *ch, int lfd, struct eca_channel_steps *steps,
+accept_call(struct eca_channel *ch, int lfd, struct eca_channel_steps *steps,
     struct eca_err *err)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	struct pollfd pfd = {lfd, POLLIN, 0};
 	char host[INET6_ADDRSTRLEN];
-	int one = 1, n, fd;
+	int one = 1, fd;
 
-	do
-		n = poll(&pfd, 1, (int)ch->timeout_ms);
-	while (n == -1 && errno == EINTR);
-	if (n <= 0)
-		return eca_err_set(err, ECA_ERR_TIMEOUT,
-		    "%s did not call back within %ld ms: its broker session "
-		    "is up, but can it reach this host (no firewall between "
-		    "them)?",
-		    ch->peer, ch->timeout_ms);
 	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 		 SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
 		return eca_err_set(err, ECA_ERR_UNREACHABLE,
@@ -125,13 +127,57 @@ take_call(struct eca_channel *ch, int lfd, struct eca_channel_steps *steps,
 	return 0;
 }
 
+/*
+ * The one connection, within the channel's timeout, into ch->fd: the call
+ * back on lfd (0) or, when the NAT host cannot reach this host and goes to
+ * the relay instead, the relay connection rfd (-1: none) standing by (1).
+ */
+static int
+take_call(struct eca_channel *ch, int lfd, int rfd, const char *where,
+    struct eca_channel_steps *steps, struct eca_err *err)
+{
+	int64_t deadline = eca_channel_deadline(ch->timeout_ms);
+	struct pollfd pfd[2] = {{lfd, POLLIN, 0}, {rfd, POLLIN, 0}};
+	struct eca_err rerr;
+	int64_t left;
+	int n;
+
+	for (;;) {
+		left = (deadline - eca_util_mono_us()) / 1000;
+		n = left > 0 ? poll(pfd, rfd != -1 ? 2 : 1, (int)left) : 0;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return eca_err_set(err, ECA_ERR_TIMEOUT,
+			    "%s did not call back within %ld ms: its broker "
+			    "session is up, but can it reach this host (no "
+			    "firewall between them)?",
+			    ch->peer, ch->timeout_ms);
+		if (pfd[0].revents != 0)
+			return accept_call(ch, lfd, steps, err);
+		/* The relay answered: the NAT host is there, or not. */
+		eca_err_clear(&rerr);
+		if (eca_channel_relay_answer(ch, rfd, where, deadline, &rerr) ==
+		    0) {
+			snprintf(steps->address, sizeof(steps->address),
+			    "%s (relay)", where);
+			ch->fd = rfd;
+			return 1;
+		}
+		pfd[1].fd = -1; /* refused: the call back alone now */
+		rfd = -1;
+	}
+}
+
 int
 eca_channel_reverse_connect(struct eca_channel *ch, struct eca_host *h,
     struct eca_channel_steps *steps, struct eca_err *err)
 {
 	const struct eca_endpoint *ep = eca_config_server(h->cfg, NULL);
 	int64_t t = eca_util_mono_us();
-	int lfd, port = 0, r;
+	int lfd, rfd = -1, port = 0, relay = 0, r;
+	struct eca_err rerr;
+	char where[200];
 
 	if (ep == NULL)
 		return eca_err_set(err, ECA_ERR_CONFIG,
@@ -141,9 +187,25 @@ eca_channel_reverse_connect(struct eca_channel *ch, struct eca_host *h,
 		return eca_err_set(err, ECA_ERR_IO,
 		    "cannot listen for %s's call back: %s", ch->peer,
 		    strerror(errno));
-	if ((r = ask_primary(ch, h, ep, port, err)) == 0)
-		r = take_call(ch, lfd, steps, err);
-	close(lfd);
+	if ((r = ask_primary(ch, h, ep, port, &relay, err)) == 0 && relay) {
+		close(lfd);
+		lfd = -1;
+		r = eca_channel_relay_connect(ch, h, ep, steps, err);
+	} else if (r == 0) {
+		/* Standing by at the relay, should the call back fail. */
+		eca_err_clear(&rerr);
+		if (eca_channel_relay_open(ch, h, ep,
+			eca_channel_deadline(RELAY_STANDBY_CONNECT_MS), &rfd,
+			where, sizeof(where), &rerr) != 0)
+			rfd = -1;
+		r = take_call(ch, lfd, rfd, where, steps, err);
+		if (r == 1)
+			r = 0; /* through the relay: rfd is ch->fd */
+		else if (rfd != -1)
+			close(rfd);
+	}
+	if (lfd != -1)
+		close(lfd);
 	steps->tcp_us = eca_util_mono_us() - t;
 	return r;
 }

@@ -58,7 +58,11 @@ struct eca_config {
 	int nat_client;
 	int accept_reverse_connection; /* ACCEPT_REVERSE_CONNECTION */
 	int broker_heartbeat_seconds;  /* BROKER_HEARTBEAT_SECONDS */
-	char *state_dir;	       /* STATE_DIR */
+	/* The primary: reverse connection tokens and relays (docs/nat.md). */
+	int nat_token_seconds; /* NAT_TOKEN_SECONDS */
+	int relay_max_kbytes;  /* RELAY_MAX_KBYTES, both ways together */
+	int relay_max_seconds; /* RELAY_MAX_SECONDS */
+	char *state_dir;       /* STATE_DIR */
 
 	/* S10: this host's external certificate. */
 	char *cert_path;	   /* ECA_CERT_PATH */

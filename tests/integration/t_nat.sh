@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
-# it-timeout: 120
+# it-timeout: 200
 # NAT hosts behind a real NAT (issue 10, docs/nat.md).  The test builds its
 # network with network namespaces, veth pairs and nftables masquerading:
 #
@@ -46,10 +46,13 @@ IF_D=e$$d   # dc side of dc <-> router
 IF_RD=e$$rd # router side
 IF_S=e$$s   # site side of site <-> router
 IF_RS=e$$rs # router side
+# The relay's second site (SITE2 behind RT2, itself on SITE's network).
+NS_RT2=eca$$rt2
+NS_SITE2=eca$$site2
 
 net_down() {
 	local ns
-	for ns in $NS_DC $NS_RT $NS_SITE; do
+	for ns in $NS_DC $NS_RT $NS_SITE $NS_RT2 $NS_SITE2; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
 }
@@ -522,3 +525,358 @@ run_case "eca enroll --remote-host NATHOST on the primary enrolls the NAT host t
     c_remote_enrollment_through_the_broker_session
 run_case "GET /metrics: the NAT host's reconnects and the reverse requests by result moved" \
     c_metrics_counters_moved
+
+# --- the relay between NAT hosts, and its tokens (docs/nat.md, "Relay") -----
+#
+#   RT2    a second router: 10.77.3.254 and 10.77.4.2, its uplink to RT
+#          (10.77.4.1), masquerades site2 -> RT, which masquerades again
+#   SITE2  10.77.3.0/24  nat3.nat.test 10.77.3.1: it reaches the primary
+#                        through two NATs
+
+N3=nat3.nat.test
+N3IP=10.77.3.1
+IF_S2=e$$t  # site2 side of site2 <-> router2
+IF_R2S=e$$u # router2 side of it
+IF_R2O=e$$v # router2's uplink to the first router
+IF_RO=e$$w  # the first router's side of it
+
+# reload_primary KEY VALUE: set KEY in the primary's configuration (unset
+# it when VALUE is empty), SIGHUP it, and wait for the reload's log line.
+reload_primary() {
+	local from
+	set_conf "${P_CONF[$P]}" "$1" "$2" || { fail "cannot set $1"; return 1; }
+	from=$(log_lines "${P_DIR[$P]}/ecad.log")
+	kill -HUP "$(cat "${P_DIR[$P]}/state/ecad.pid")" ||
+	    { fail "cannot SIGHUP the primary"; return 1; }
+	wait_log "${P_DIR[$P]}/ecad.log" 'SIGHUP: reloading' 5 "$((from + 1))" || return 1
+	sleep 0.5
+}
+
+# capture_start FILE / capture_stop: every frame on the primary's link
+# (the datacenter side of the router), raw, into FILE: what the relay
+# received and sent, as the wire carried it (30 s at most).
+capture_start() {
+	in_ns $NS_DC python3 - "$IF_D" "$1" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((sys.argv[1], 0))
+s.settimeout(0.2)
+end = time.time() + 30
+with open(sys.argv[2], "wb") as f:
+    open(sys.argv[2] + ".ready", "w").close()
+    while time.time() < end:
+        try:
+            f.write(s.recv(65535))
+            f.flush()
+        except socket.timeout:
+            pass
+PY
+	CAP_PID=$!
+	IT_PIDS+=("$CAP_PID")
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ -e "$1.ready" ] && return 0
+		sleep 0.1
+	done
+	fail "the capture did not start within 10 s"
+	return 1
+}
+capture_stop() {
+	sleep 0.5
+	kill "$CAP_PID" 2>/dev/null
+	wait "$CAP_PID" 2>/dev/null
+	return 0
+}
+
+# relay_ask NS SIDE TOKEN REQUESTER HOST PURPOSE [HOLD]: one relay request
+# from NS to the primary's broker address; the answer's JSON on stdout.
+# With HOLD (seconds), then waits that long (saying nothing) and prints
+# "closed by the relay" if the relay closed the connection meanwhile.
+relay_ask() {
+	in_ns "$1" python3 - "$DCIP" "$BPORT" "$2" "$3" "$4" "$5" "$6" "${7:-0}" <<'PY'
+import json, socket, struct, sys, time
+ip, port, side, token, req, host, purpose, hold = sys.argv[1:9]
+s = socket.create_connection((ip, int(port)), 5)
+msg = json.dumps({"op": "relay", "v": 1, "side": side, "token": token,
+                  "requester": req, "host": host, "purpose": purpose}).encode()
+s.sendall(struct.pack(">I", len(msg)) + msg)
+s.settimeout(10)
+def take(n):
+    got = b""
+    while len(got) < n:
+        b = s.recv(n - len(got))
+        if not b:
+            sys.exit("the relay closed")
+        got += b
+    return got
+n = struct.unpack(">I", take(4))[0]
+print(take(n).decode())
+if float(hold) > 0:
+    s.settimeout(float(hold))
+    try:
+        if s.recv(1) == b"":
+            print("closed by the relay")
+    except socket.timeout:
+        print("still open")
+    except OSError:
+        print("closed by the relay")
+PY
+}
+
+# nat_token HOST PEER PURPOSE: a token for HOST -> PEER from the primary's
+# API (as HOST, with its certificate, from the site); in $TOKEN.
+nat_token() {
+	run_cmd nsenter --net="/run/netns/$NS_SITE" curl -sS --max-time 10 \
+	    --cacert "$CA/trust.pem" --resolve "$P:${P_PORT[$P]}:$DCIP" \
+	    --cert "$(host_dir "$1")/cert.pem" --key "$(host_dir "$1")/key.pem" \
+	    -X POST -H 'Content-Type: application/json' \
+	    -d "{\"from\":\"$1\",\"host\":\"$2\",\"purpose\":\"$3\",\"port\":9}" \
+	    "https://$P:${P_PORT[$P]}/v1/nat/requests"
+	TOKEN=$(jq -r .token <<<"$OUT" 2>/dev/null)
+	if [ "$RC" != 0 ] || [ "${#TOKEN}" != 64 ]; then
+		fail "no token for $1 -> $2: $(_it_short "$OUT$ERR")"
+		return 1
+	fi
+	expect_json .relay true
+}
+
+c_relay_two_nat_hosts_behind_one_router() {
+	local from line
+	from=$(log_lines "${P_DIR[$P]}/ecad.log")
+	capture_start "$T/relay.cap" || return
+	eca_in $NS_SITE $N1 --json ping $N2 --reverse --purpose backup
+	capture_stop
+	expect_rc 0 || return
+	expect_json .verdict.accept true || return
+	expect_json .autoenrolled false || return
+	expect_match "$(jq -r .steps.address <<<"$OUT")" "^$DCIP:$BPORT \\(relay\\)\$" \
+	    "the channel's address" || return
+	wait_log "$(host_dir $N2)/ecad.log" "for $N1 \\(backup\\): connected through the relay" 5 ||
+	    return
+	wait_log "${P_DIR[$P]}/ecad.log" "relay $N1 -> $N2 \\(backup\\): closed: " 10 "$((from + 1))" ||
+	    return
+	line=$(tail -n +"$((from + 1))" "${P_DIR[$P]}/ecad.log" | grep "relay $N1 -> $N2 (backup): closed" | tail -1)
+	expect_match "$line" 'closed: the (caller|callee) closed; [1-9][0-9]+ bytes caller to callee, [1-9][0-9]+ bytes callee to caller' \
+	    "the relay's closing line" || return
+	primary_stats "$P" || return
+	expect_json '.broker.relay.pairs >= 1' true || return
+	expect_json '.broker.relay.bytes > 1000' true || return
+	expect_json .broker.relay.open 0 || return
+	# On the wire at the primary: the relay requests are plain text, the
+	# channel's HELLOs (the server's names "primaries") are not: TLS runs
+	# end to end between the NAT hosts.
+	expect_match "$(grep -c -a '"op":"relay"' "$T/relay.cap")" '^[1-9]' \
+	    "relay requests in the capture (it saw the relay's traffic)" || return
+	expect_eq "$(grep -c -a 'primaries' "$T/relay.cap")" 0 \
+	    "plaintext HELLO markers in what the relay carried"
+}
+
+site2_up() {
+	ip netns add $NS_RT2 && ip netns add $NS_SITE2 &&
+	    ip link add $IF_R2O netns $NS_RT2 type veth peer name $IF_RO netns $NS_RT &&
+	    ip link add $IF_R2S netns $NS_RT2 type veth peer name $IF_S2 netns $NS_SITE2 ||
+	    return 1
+	in_ns $NS_RT sh -e -c "ip link set $IF_RO up; ip addr add 10.77.4.1/30 dev $IF_RO" &&
+	in_ns $NS_RT2 sh -e -c "ip link set lo up; ip link set $IF_R2O up
+	    ip link set $IF_R2S up
+	    ip addr add 10.77.4.2/30 dev $IF_R2O
+	    ip addr add 10.77.3.254/24 dev $IF_R2S
+	    ip route add default via 10.77.4.1
+	    sysctl -qw net.ipv4.ip_forward=1" &&
+	in_ns $NS_RT2 nft -f - <<EOF &&
+table ip nat {
+	chain postrouting {
+		type nat hook postrouting priority 100;
+		oifname "$IF_R2O" masquerade
+	}
+}
+EOF
+	in_ns $NS_SITE2 sh -e -c "ip link set lo up; ip link set $IF_S2 up
+	    ip addr add $N3IP/24 dev $IF_S2; ip route add default via 10.77.3.254"
+}
+
+c_relay_nat_host_behind_two_routers() {
+	site2_up || { fail "cannot build the second site behind a second router"; return; }
+	tcp_connects $NS_SITE2 $DCIP "${P_PORT[$P]}" ||
+	    { fail "the second site cannot reach the primary"; return; }
+	nat_host $N3 || { fail "cannot make $N3"; return; }
+	run_cmd nsenter --net="/run/netns/$NS_SITE2" "$ECA" -f "$(host_dir $N3)/eca.conf" --json enroll
+	expect_rc 0 || return
+	start_in $NS_SITE2 $N3 "$(host_dir $N3)/eca.conf" "$(host_dir $N3)" || return
+	wait_online $N3 true 10 || return
+	# Through both routers: the primary sees the first router's address.
+	wait_log "${P_DIR[$P]}/ecad.log" "NAT host $N3 \\(10\\.77\\.1\\.254:[0-9]+\\) is online" 5 ||
+	    return
+	run_cmd nsenter --net="/run/netns/$NS_SITE2" "$ECA" -f "$(host_dir $N3)/eca.conf" \
+	    --json ping $N1 --reverse --purpose replication
+	expect_rc 0 || return
+	expect_json .verdict.accept true || return
+	expect_match "$(jq -r .steps.address <<<"$OUT")" '\(relay\)$' "the channel's address" || return
+	wait_log "$(host_dir $N1)/ecad.log" "for $N3 \\(replication\\): connected through the relay" 5
+}
+
+c_relay_refuses_forged_wrong_purpose_replayed_and_expired_tokens() {
+	local forged
+	forged=$(printf '0%.0s' {1..64})
+	OUT=$(relay_ask $NS_SITE caller "$forged" $N1 $N2 backup)
+	expect_eq "$(jq -r .code <<<"$OUT")" FORBIDDEN "a forged token's refusal" || return
+	expect_match "$OUT" 'forged token' "a forged token's refusal" || return
+	nat_token $N1 $N2 backup || return
+	OUT=$(relay_ask $NS_SITE caller "$TOKEN" $N1 $N2 console)
+	expect_eq "$(jq -r .code <<<"$OUT")" FORBIDDEN "a wrong purpose's refusal" || return
+	expect_match "$OUT" 'bound to purpose backup, not console' "a wrong purpose's refusal" || return
+	OUT=$(relay_ask $NS_SITE caller "$TOKEN" $N3 $N2 backup)
+	expect_match "$OUT" 'forged token' "another requester's claim" || return
+	# The right claims pair with $N2 (which the primary sent to the relay).
+	OUT=$(relay_ask $NS_SITE caller "$TOKEN" $N1 $N2 backup)
+	expect_eq "$(jq -r .op <<<"$OUT")" relayed "the token's first use" || return
+	OUT=$(relay_ask $NS_SITE caller "$TOKEN" $N1 $N2 backup)
+	expect_match "$OUT" 'replayed token' "the token's second use" || return
+	OUT=$(relay_ask $NS_SITE callee "$TOKEN" $N1 $N2 backup)
+	expect_match "$OUT" 'replayed token' "the token's use by the other side" || return
+	reload_primary NAT_TOKEN_SECONDS 2 || return
+	nat_token $N1 $N2 ping || return
+	sleep 3
+	OUT=$(relay_ask $NS_SITE caller "$TOKEN" $N1 $N2 ping)
+	reload_primary NAT_TOKEN_SECONDS "" || return
+	expect_eq "$(jq -r .code <<<"$OUT")" FORBIDDEN "an expired token's refusal" || return
+	expect_match "$OUT" 'expired [0-9]+ s ago' "an expired token's refusal" || return
+	primary_stats "$P" || return
+	expect_json '.broker.relay.refused >= 5' true
+}
+
+c_relay_budget_exceeded_closes_it() {
+	local from rc
+	reload_primary RELAY_MAX_KBYTES 1 || return
+	from=$(log_lines "${P_DIR[$P]}/ecad.log")
+	eca_in $NS_SITE $N1 --json ping $N2 --reverse --purpose backup
+	rc=$RC
+	reload_primary RELAY_MAX_KBYTES "" || return
+	expect_match "$rc" '^[1-9]' "a ping through a relay with a 1 KiB budget fails" || return
+	wait_log "${P_DIR[$P]}/ecad.log" \
+	    "relay $N1 -> $N2 \\(backup\\): closed: byte budget exceeded \\(RELAY_MAX_KBYTES = 1\\)" \
+	    5 "$((from + 1))" || return
+	primary_stats "$P" || return
+	expect_json '.broker.relay.budget_closed >= 1' true || return
+	# The budget is back: the relay carries the channel again.
+	eca_in $NS_SITE $N1 --json ping $N2 --reverse --purpose backup
+	expect_rc 0
+}
+
+c_relay_time_budget_closes_it() {
+	local from
+	reload_primary RELAY_MAX_SECONDS 1 || return
+	from=$(log_lines "${P_DIR[$P]}/ecad.log")
+	nat_token $N1 $N2 backup || return
+	# Paired with $N2 (sent to the relay), then silent past the budget.
+	OUT=$(relay_ask $NS_SITE caller "$TOKEN" $N1 $N2 backup 4)
+	reload_primary RELAY_MAX_SECONDS "" || return
+	expect_match "$OUT" '"op": ?"relayed"' "the relay's answer" || return
+	expect_match "$OUT" 'closed by the relay' "the pair after its time budget" || return
+	wait_log "${P_DIR[$P]}/ecad.log" \
+	    "relay $N1 -> $N2 \\(backup\\): closed: time budget exceeded \\(RELAY_MAX_SECONDS = 1\\)" \
+	    5 "$((from + 1))"
+}
+
+run_case "two NAT hosts behind the same router: the channel goes through the primary's relay, which sees only ciphertext and counts the bytes" \
+    c_relay_two_nat_hosts_behind_one_router
+run_case "a NAT host behind two routers reaches another NAT host through the relay" \
+    c_relay_nat_host_behind_two_routers
+run_case "the relay refuses forged, wrong-purpose, misbound, replayed and expired tokens" \
+    c_relay_refuses_forged_wrong_purpose_replayed_and_expired_tokens
+run_case "a relay over its byte budget (RELAY_MAX_KBYTES) is closed, and the primary says why" \
+    c_relay_budget_exceeded_closes_it
+run_case "a relay past its time budget (RELAY_MAX_SECONDS) is closed, and the primary says why" \
+    c_relay_time_budget_closes_it
+
+# fake_requester NS HOST PURPOSE_ASKED PURPOSE_SAID: what HOST (enrolled,
+# with its own certificate) could do with a reverse connection: ask the
+# primary for one to $N1 for PURPOSE_ASKED, take $N1's call back, then say
+# PURPOSE_SAID in its HELLO.  $N1's VERDICT's JSON on stdout.
+fake_requester() {
+	in_ns "$1" python3 - "$DCIP" "${P_PORT[$P]}" "$P" "$2" "$N1" "$3" "$4" \
+	    "$(host_dir "$2")/cert.pem" "$(host_dir "$2")/key.pem" "$CA/trust.pem" <<'PY'
+import http.client, json, socket, ssl, struct, sys
+ip, port, primary, me, nat, asked, said, cert, key, ca = sys.argv[1:11]
+lis = socket.socket()
+lis.bind(("0.0.0.0", 0))
+lis.listen(1)
+lis.settimeout(15)
+api = ssl.create_default_context(cafile=ca)
+api.load_cert_chain(cert, key)
+api.check_hostname = False
+c = http.client.HTTPSConnection(ip, int(port), context=api, timeout=10)
+c.request("POST", "/v1/nat/requests", json.dumps({"from": me, "host": nat,
+          "purpose": asked, "port": lis.getsockname()[1]}),
+          {"Content-Type": "application/json", "Host": primary})
+r = c.getresponse()
+if r.status != 200:
+    sys.exit("the primary answered %d: %s" % (r.status, r.read()))
+token = json.loads(r.read())["token"]
+conn, _ = lis.accept()
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(ca)
+ctx.check_hostname = False
+ctx.load_cert_chain(cert, key)
+s = ctx.wrap_socket(conn)
+s.settimeout(10)
+def frame():
+    hdr = b""
+    while len(hdr) < 4:
+        hdr += s.recv(4 - len(hdr))
+    n = struct.unpack(">I", hdr)[0]
+    body = b""
+    while len(body) < n:
+        body += s.recv(n - len(body))
+    return json.loads(body)
+hello = frame()
+if hello.get("token") != token:
+    sys.exit("the call back does not name the token")
+mine = json.dumps({"v": 1, "host": me, "role": "media", "primary": primary,
+                   "purpose": said, "cert": True, "auto": False}).encode()
+s.sendall(struct.pack(">I", len(mine)) + mine)
+print(json.dumps(frame()))
+PY
+}
+
+c_reverse_hello_of_another_purpose_is_refused() {
+	OUT=$(fake_requester $NS_DC $M backup console)
+	expect_eq "$(jq -r .accept <<<"$OUT")" false "$N1's verdict" || return
+	expect_eq "$(jq -r .code <<<"$OUT")" FORBIDDEN "$N1's verdict" || return
+	expect_match "$OUT" 'token is bound to purpose backup, not console' \
+	    "$N1's refusal" || return
+	# The same, saying the purpose it asked for: accepted.
+	OUT=$(fake_requester $NS_DC $M backup backup)
+	expect_eq "$(jq -r .accept <<<"$OUT")" true "$N1's verdict for the purpose asked"
+}
+
+run_case "a reverse connection's HELLO for another purpose than its token's is refused by the NAT host" \
+    c_reverse_hello_of_another_purpose_is_refused
+
+c_failed_call_back_falls_back_to_the_relay() {
+	# The router lets the site open only the API, the broker and the
+	# media server's port, and rejects the rest: $N1's call back to $M
+	# fails at once, and both meet at the relay instead.
+	in_ns $NS_RT nft -f - <<EOF || { fail "cannot add the router's filter"; return; }
+table ip callback_reject {
+	chain forward {
+		type filter hook forward priority 0;
+		iifname "$IF_RS" tcp dport != { ${P_PORT[$P]}, $BPORT, $MPORT } reject with tcp reset
+	}
+}
+EOF
+	eca_in $NS_DC $M --json ping $N1 --reverse --purpose restore
+	in_ns $NS_RT nft delete table ip callback_reject
+	expect_rc 0 || return
+	expect_json .verdict.accept true || return
+	expect_match "$(jq -r .steps.address <<<"$OUT")" '\(relay\)$' "the channel's address" || return
+	wait_log "$(host_dir $N1)/ecad.log" "for $M failed: .*: trying the relay" 5 || return
+	wait_log "$(host_dir $N1)/ecad.log" "for $M \\(restore\\): connected through the relay" 5 || return
+	# Without the filter, the call back is taken again, not the relay.
+	eca_in $NS_DC $M --json ping $N1 --reverse --purpose restore
+	expect_rc 0 || return
+	expect_match "$(jq -r .steps.address <<<"$OUT")" '\(reverse\)$' "the channel's address"
+}
+
+run_case "a NAT host whose call back cannot reach the requester meets it at the relay instead" \
+    c_failed_call_back_falls_back_to_the_relay

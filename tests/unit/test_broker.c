@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "broker.h"
+#include "broker_token.h"
 #include "channel.h"
 #include "testca.h"
 
@@ -92,6 +93,37 @@ test_bad_messages_are_refused_naming_the_field(void **state)
 	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"" TOKEN "\","
 		 "\"address\":\"10.0.0.1:5\",\"purpose\":\"backup\"}",
 	    ECA_ERR_PROTOCOL, "no \"requester\"");
+	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"" TOKEN "\","
+		 "\"requester\":\"m.example\",\"address\":\"10.0.0.1:5\","
+		 "\"purpose\":\"backup\",\"ttl\":601}",
+	    ECA_ERR_PROTOCOL, "\"ttl\" is not a number of seconds");
+	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"" TOKEN "\","
+		 "\"requester\":\"m.example\",\"address\":\"10.0.0.1:5\","
+		 "\"purpose\":\"backup\",\"ttl\":\"30\"}",
+	    ECA_ERR_PROTOCOL, "\"ttl\"");
+	parse_as("{\"op\":\"connect\",\"v\":1,\"token\":\"" TOKEN "\","
+		 "\"requester\":\"m.example\",\"address\":\"10.0.0.1:5\","
+		 "\"purpose\":\"backup\",\"relay\":\"10.0.0.9\"}",
+	    ECA_ERR_PROTOCOL, "\"relay\" is not true or false");
+	parse_as(
+	    "{\"op\":\"relay\",\"v\":1,\"side\":\"both\",\"token\":\"" TOKEN
+	    "\",\"requester\":\"m.example\",\"host\":\"n.example\","
+	    "\"purpose\":\"backup\"}",
+	    ECA_ERR_PROTOCOL, "\"side\" is not caller or callee");
+	parse_as(
+	    "{\"op\":\"relay\",\"v\":1,\"side\":\"caller\",\"token\":\"x\","
+	    "\"requester\":\"m.example\",\"host\":\"n.example\","
+	    "\"purpose\":\"backup\"}",
+	    ECA_ERR_PROTOCOL, "\"token\" is not 64");
+	parse_as(
+	    "{\"op\":\"relay\",\"v\":1,\"side\":\"caller\",\"token\":\"" TOKEN
+	    "\",\"requester\":\"m.example\",\"purpose\":\"backup\"}",
+	    ECA_ERR_PROTOCOL, "no \"host\"");
+	parse_as(
+	    "{\"op\":\"relay\",\"v\":1,\"side\":\"callee\",\"token\":\"" TOKEN
+	    "\",\"requester\":\"m.example\",\"host\":\"n.example\","
+	    "\"purpose\":\"fetch\"}",
+	    ECA_ERR_PROTOCOL, "\"purpose\" is not a purpose");
 }
 
 static void
@@ -138,6 +170,9 @@ static void
 test_every_message_round_trips(void **state)
 {
 	struct eca_broker_msg m, back;
+	unsigned char *buf = NULL;
+	struct eca_err err;
+	size_t len = 0;
 	int op;
 
 	(void)state;
@@ -165,6 +200,23 @@ test_every_message_round_trips(void **state)
 	m.purpose = ECA_PURPOSE_RESTORE;
 	round_trip(&m, &back);
 	assert_memory_equal(&m, &back, sizeof(m));
+	m.ttl = 30;
+	m.relay = 1;
+	round_trip(&m, &back);
+	assert_memory_equal(&m, &back, sizeof(m));
+	memset(&m, 0, sizeof(m));
+	m.op = ECA_BROKER_RELAY;
+	m.side = ECA_BROKER_CALLEE;
+	snprintf(m.token, sizeof(m.token), TOKEN);
+	snprintf(m.requester, sizeof(m.requester), "nat3.example");
+	snprintf(m.host, sizeof(m.host), "nat1.example");
+	m.purpose = ECA_PURPOSE_BACKUP;
+	round_trip(&m, &back);
+	assert_memory_equal(&m, &back, sizeof(m));
+	m.side = (enum eca_broker_side)7;
+	eca_err_clear(&err);
+	assert_int_equal(eca_broker_encode(&m, &buf, &len, &err),
+	    ECA_ERR_INTERNAL);
 	assert_true(eca_broker_token_valid(TOKEN));
 	assert_false(eca_broker_token_valid(TOKEN "0"));
 	assert_false(eca_broker_token_valid("0123456789ABCDEF0123456789abcdef01"
@@ -339,6 +391,171 @@ test_state_file_round_trip(void **state)
 	testca_rmdir(dir);
 }
 
+/* ------------------------------------------------------------------ */
+/* Tokens (broker_token.h): bad ones first.                            */
+
+static const unsigned char KEY[ECA_BROKER_TOKEN_KEY_LEN] =
+    "0123456789abcdef0123456789abcde";
+static const unsigned char NONCE[ECA_BROKER_TOKEN_NONCE_LEN] = {1, 2, 3, 4, 5,
+    6, 7, 8};
+#define NOW ((int64_t)1800000000)
+
+static void
+binding(struct eca_broker_binding *b, const char *x, const char *n,
+    enum eca_purpose u)
+{
+	memset(b, 0, sizeof(*b));
+	snprintf(b->requester, sizeof(b->requester), "%s", x);
+	snprintf(b->host, sizeof(b->host), "%s", n);
+	b->purpose = u;
+}
+
+/* A token of X=media1, N=nat1, backup, good for 30 s from NOW. */
+static void
+make_token(char token[ECA_BROKER_TOKEN_LEN + 1])
+{
+	struct eca_broker_binding b;
+	struct eca_err err;
+
+	binding(&b, "media1.example", "nat1.example", ECA_PURPOSE_BACKUP);
+	eca_err_clear(&err);
+	assert_int_equal(
+	    eca_broker_token_make(KEY, &b, NOW + 30, NONCE, token, &err), 0);
+	assert_true(eca_broker_token_valid(token));
+}
+
+/* Check token for (x, n, u) at now: expect code and (if set) needle. */
+static void
+check_as(const char *token, const char *x, const char *n, enum eca_purpose u,
+    int64_t now, int code, const char *needle)
+{
+	struct eca_broker_binding b;
+	struct eca_err err;
+	int64_t expires = 0;
+
+	binding(&b, x, n, u);
+	eca_err_clear(&err);
+	assert_int_equal(
+	    eca_broker_token_check(KEY, token, &b, now, &expires, &err), code);
+	if (code == 0)
+		assert_int_equal(expires, NOW + 30);
+	else if (needle != NULL)
+		contains(err.msg, needle);
+}
+
+static void
+test_token_forged_or_misbound_is_refused(void **state)
+{
+	char token[ECA_BROKER_TOKEN_LEN + 1], forged[ECA_BROKER_TOKEN_LEN + 1];
+
+	(void)state;
+	make_token(token);
+	check_as("", "media1.example", "nat1.example", ECA_PURPOSE_BACKUP, NOW,
+	    ECA_ERR_FORBIDDEN, "not a reverse connection token");
+	check_as(TOKEN "0", "media1.example", "nat1.example",
+	    ECA_PURPOSE_BACKUP, NOW, ECA_ERR_FORBIDDEN, "not a reverse");
+	check_as(TOKEN, "media1.example", "nat1.example", ECA_PURPOSE_BACKUP,
+	    NOW, ECA_ERR_FORBIDDEN, "forged token");
+	/* One digit of the MAC changed. */
+	memcpy(forged, token, sizeof(forged));
+	forged[ECA_BROKER_TOKEN_LEN - 1] =
+	    forged[ECA_BROKER_TOKEN_LEN - 1] == '0' ? '1' : '0';
+	check_as(forged, "media1.example", "nat1.example", ECA_PURPOSE_BACKUP,
+	    NOW, ECA_ERR_FORBIDDEN, "forged token");
+	/* The expiry pushed back: the MAC no longer matches. */
+	memcpy(forged, token, sizeof(forged));
+	forged[2 * ECA_BROKER_TOKEN_NONCE_LEN + 14] = 'f';
+	forged[2 * ECA_BROKER_TOKEN_NONCE_LEN + 15] = 'f';
+	check_as(forged, "media1.example", "nat1.example", ECA_PURPOSE_BACKUP,
+	    NOW, ECA_ERR_FORBIDDEN, "forged token");
+	/* Another requester or NAT host: it was not made for them. */
+	check_as(token, "media2.example", "nat1.example", ECA_PURPOSE_BACKUP,
+	    NOW, ECA_ERR_FORBIDDEN,
+	    "for media2.example's request to "
+	    "nat1.example");
+	check_as(token, "media1.example", "nat2.example", ECA_PURPOSE_BACKUP,
+	    NOW, ECA_ERR_FORBIDDEN, "forged token");
+}
+
+static void
+test_token_wrong_purpose_or_expired_is_refused(void **state)
+{
+	char token[ECA_BROKER_TOKEN_LEN + 1];
+	struct eca_broker_binding b;
+	struct eca_err err;
+	unsigned char other[ECA_BROKER_TOKEN_KEY_LEN];
+
+	(void)state;
+	make_token(token);
+	check_as(token, "media1.example", "nat1.example", ECA_PURPOSE_CONSOLE,
+	    NOW, ECA_ERR_FORBIDDEN, "bound to purpose backup, not console");
+	check_as(token, "media1.example", "nat1.example", ECA_PURPOSE_BACKUP,
+	    NOW + 30, ECA_ERR_FORBIDDEN, "expired 0 s ago");
+	check_as(token, "media1.example", "nat1.example", ECA_PURPOSE_BACKUP,
+	    NOW + 100, ECA_ERR_FORBIDDEN, "expired 70 s ago");
+	/* Another primary's key: forged. */
+	memcpy(other, KEY, sizeof(other));
+	other[0] ^= 1;
+	binding(&b, "media1.example", "nat1.example", ECA_PURPOSE_BACKUP);
+	eca_err_clear(&err);
+	assert_int_equal(
+	    eca_broker_token_check(other, token, &b, NOW, NULL, &err),
+	    ECA_ERR_FORBIDDEN);
+	contains(err.msg, "forged token");
+	/* The good one, just before it expires. */
+	check_as(token, "media1.example", "nat1.example", ECA_PURPOSE_BACKUP,
+	    NOW + 29, 0, NULL);
+}
+
+static void
+test_token_is_spent_once(void **state)
+{
+	static struct eca_broker_spent spent;
+	char token[ECA_BROKER_TOKEN_LEN + 1], tok2[ECA_BROKER_TOKEN_LEN + 1];
+	unsigned char nonce[ECA_BROKER_TOKEN_NONCE_LEN];
+	struct eca_broker_binding b;
+	struct eca_err err;
+	int i;
+
+	(void)state;
+	memset(&spent, 0, sizeof(spent));
+	make_token(token);
+	eca_err_clear(&err);
+	assert_int_equal(
+	    eca_broker_token_spend(&spent, "zz", NOW + 30, NOW, &err),
+	    ECA_ERR_FORBIDDEN);
+	assert_int_equal(
+	    eca_broker_token_spend(&spent, token, NOW + 30, NOW, &err), 0);
+	assert_int_equal(
+	    eca_broker_token_spend(&spent, token, NOW + 30, NOW + 1, &err),
+	    ECA_ERR_FORBIDDEN);
+	contains(err.msg, "replayed token");
+	/* Full of unexpired tokens: refused, never forgotten early. */
+	binding(&b, "media1.example", "nat1.example", ECA_PURPOSE_BACKUP);
+	for (i = 1; i < ECA_BROKER_SPENT_MAX; i++) {
+		memset(nonce, 0, sizeof(nonce));
+		memcpy(nonce, &i, sizeof(i));
+		assert_int_equal(
+		    eca_broker_token_make(KEY, &b, NOW + 30, nonce, tok2, &err),
+		    0);
+		assert_int_equal(
+		    eca_broker_token_spend(&spent, tok2, NOW + 30, NOW, &err),
+		    0);
+	}
+	memset(nonce, 0xff, sizeof(nonce));
+	assert_int_equal(
+	    eca_broker_token_make(KEY, &b, NOW + 30, nonce, tok2, &err), 0);
+	assert_int_equal(
+	    eca_broker_token_spend(&spent, tok2, NOW + 30, NOW, &err),
+	    ECA_ERR_BUSY);
+	assert_int_equal(
+	    eca_broker_token_spend(&spent, token, NOW + 30, NOW + 2, &err),
+	    ECA_ERR_FORBIDDEN);
+	/* Once they expire their slots are free again. */
+	assert_int_equal(
+	    eca_broker_token_spend(&spent, tok2, NOW + 90, NOW + 30, &err), 0);
+}
+
 int
 main(void)
 {
@@ -350,6 +567,9 @@ main(void)
 	    cmocka_unit_test(test_unknown_keys_and_codes),
 	    cmocka_unit_test(test_backoff_grows_is_jittered_and_capped),
 	    cmocka_unit_test(test_state_file_round_trip),
+	    cmocka_unit_test(test_token_forged_or_misbound_is_refused),
+	    cmocka_unit_test(test_token_wrong_purpose_or_expired_is_refused),
+	    cmocka_unit_test(test_token_is_spent_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
