@@ -19,7 +19,8 @@
 #
 # Environment: BENCH_N (hosts per round), BENCH_CONCURRENCY ("16 64"),
 # BENCH_ROUNDS (3), BENCH_GET_SECONDS (5), BENCH_NGINX_LOG (off|on),
-# BENCH_PROFILE (1: perf call graphs, a table of CPU by phase).
+# BENCH_PROFILE (1: perf call graphs, a table of CPU by phase, and the
+# CPU ratio normalised by each profile's handshake crypto share).
 set -euo pipefail
 
 prog="bench/run.sh"
@@ -355,10 +356,26 @@ GET_CPU=$(ms_per_op $(($(cpu_ticks "$ECAD_PID") - t0)) "$(j "$GET" .ok)")
 printf '  kept-alive GET: %.1f/s, p50 %.2f ms, p99 %.2f ms, server CPU %s ms/op\n' \
     "$(j "$GET" .ops_per_sec)" "$(j "$GET" .p50_ms)" "$(j "$GET" .p99_ms)" "$GET_CPU"
 
+# The share of a profile that is the handshake's cryptography (the same
+# work per operation in both servers).
+crypto_share() {
+	awk '/^(certificate decoding|chain verification|signatures and key|key schedule)/ {
+		v = $(NF - 1); sub(/%/, "", v); s += v } END { print s + 0 }' "$1"
+}
+
 if [ "$PROFILE" = 1 ]; then
 	for f in "$TMP"/profile-*.txt; do
 		echo
 		echo "==> BENCH_PROFILE: $(basename "$f" .txt | sed 's/^profile-//')"
 		cat "$f"
+	done
+	# On a loaded machine both servers' CPU per operation swells; the
+	# ratio of their crypto shares does not (see bench/README.md).
+	echo
+	for conc in $CONCS; do
+		e=$TMP/profile-ecad-c$conc.txt n=$TMP/profile-nginx-c$conc.txt
+		[ -s "$e" ] && [ -s "$n" ] || continue
+		awk -v c="$conc" -v e="$(crypto_share "$e")" -v n="$(crypto_share "$n")" 'BEGIN {
+			if (e > 0) printf "  concurrency %s, last round: ecad CPU per enrollment = %.2f x nginx CPU per handshake, normalised by the handshake crypto share of each profile (ecad %.1f%%, nginx %.1f%%)\n", c, n / e, e, n }'
 	done
 fi

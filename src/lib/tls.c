@@ -154,12 +154,23 @@ eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 		goto out;
 	eca_tls_ctx_defer_verify(ctx);
 	/*
-	 * A stateful cache rather than tickets: a resumed session then
-	 * still carries the client's whole chain (a ticket keeps only the
-	 * leaf), so the application can check it again.
+	 * No resumption: every connection is a full handshake whose chain
+	 * the application judges (eca_x509_check_peer), and no eca client
+	 * resumes a session.  So no session cache and, in TLS 1.3, no
+	 * NewSessionTicket messages (OpenSSL sends two by default, stateful
+	 * ones under SSL_OP_NO_TICKET, each a copy of the session with the
+	 * client's chain put into the cache): per connection that was two
+	 * records and two socket writes, two session copies and a cache
+	 * entry holding the decoded chain until it aged out.
 	 */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	if (SSL_CTX_set_num_tickets(ctx, 0) != 1) {
+		r = eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot turn TLS 1.3 session tickets off");
+		eca_err_add_openssl(err);
+		goto out;
+	}
 	if (SSL_CTX_set_session_id_context(ctx,
 		(const unsigned char *)SESSION_ID_CONTEXT,
 		sizeof(SESSION_ID_CONTEXT) - 1) != 1) {
