@@ -102,10 +102,16 @@ static const char SQL_MIGRATION_3[] =
     "  WHERE removed = 0;"
     "CREATE INDEX dn_map_version ON dn_map (primary_name, version);";
 
+/* 4: which hosts are NAT hosts (docs/nat.md), carried in the roster. */
+static const char SQL_MIGRATION_4[] =
+    "ALTER TABLE enrollments ADD COLUMN nat SMALLINT NOT NULL DEFAULT 0"
+    "  CHECK (nat IN (0, 1));";
+
 static const char *const migrations[] = {
     SQL_MIGRATION_1,
     SQL_MIGRATION_2,
     SQL_MIGRATION_3,
+    SQL_MIGRATION_4,
 };
 #define SCHEMA_VERSION ((int)PG_NELEM(migrations))
 

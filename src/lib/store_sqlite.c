@@ -175,12 +175,21 @@ static const char SQL_MIGRATION_5[] =
     "  WHERE removed = 0;"
     "CREATE INDEX dn_map_version ON dn_map (primary_name, version);";
 
+/*
+ * 6: which hosts are NAT hosts (docs/nat.md): the roster carries it, so
+ * that a peer treats such a host as one whatever its HELLO says.
+ */
+static const char SQL_MIGRATION_6[] =
+    "ALTER TABLE enrollments ADD COLUMN nat INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (nat IN (0, 1));";
+
 static const char *const migrations[] = {
     SQL_MIGRATION_1,
     SQL_MIGRATION_2,
     SQL_MIGRATION_3,
     SQL_MIGRATION_4,
     SQL_MIGRATION_5,
+    SQL_MIGRATION_6,
 };
 #define SCHEMA_VERSION ((int)NELEM(migrations))
 
