@@ -141,8 +141,11 @@ eca_channel_reverse_connect(struct eca_channel *ch, struct eca_host *h,
 		return eca_err_set(err, ECA_ERR_IO,
 		    "cannot listen for %s's call back: %s", ch->peer,
 		    strerror(errno));
-	if ((r = ask_primary(ch, h, ep, port, err)) == 0)
+	if ((r = ask_primary(ch, h, ep, port, err)) == 0) {
+		steps->request_us = eca_util_mono_us() - t;
 		r = take_call(ch, lfd, steps, err);
+		steps->callback_us = eca_util_mono_us() - t - steps->request_us;
+	}
 	close(lfd);
 	steps->tcp_us = eca_util_mono_us() - t;
 	return r;

@@ -57,8 +57,14 @@ struct eca_config {
 	 */
 	int nat_client;
 	int accept_reverse_connection; /* ACCEPT_REVERSE_CONNECTION */
-	int broker_heartbeat_seconds;  /* BROKER_HEARTBEAT_SECONDS */
-	char *state_dir;	       /* STATE_DIR */
+	/*
+	 * ENABLE_DIRECT_CONNECTION TRUE/FALSE (NetBackup's spelling): a host
+	 * the roster does not flag as a NAT host is tried directly first,
+	 * then through a reverse connection (docs/nat.md, "Choosing").
+	 */
+	int enable_direct_connection;
+	int broker_heartbeat_seconds; /* BROKER_HEARTBEAT_SECONDS */
+	char *state_dir;	      /* STATE_DIR */
 
 	/* S10: this host's external certificate. */
 	char *cert_path;	   /* ECA_CERT_PATH */
