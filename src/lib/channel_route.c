@@ -92,6 +92,7 @@ eca_channel_connect_route(struct eca_channel *ch, struct eca_host *h,
 	    err != NULL ? err->msg : eca_err_desc(r));
 	steps->direct_us = eca_util_mono_us() - t;
 	steps->fell_back = 1;
+	steps->address[0] = '\0'; /* the call back's, if it comes */
 	if (ch->fd != -1) {
 		close(ch->fd);
 		ch->fd = -1;
