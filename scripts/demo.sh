@@ -13,9 +13,16 @@
 # `eca` command: first-contact enrollment (`eca ping`), the refusal of the
 # host with auto-enrollment disabled and its remedy, manual enrollment,
 # replication needing manual enrollment, `eca status` of every host, the
-# registry, a pre-check and two refusals by the primary; it leaves every
-# ecad running.  Running it again first stops the previous demo and starts
-# afresh.  Exits non-zero with a message if a step fails.
+# registry, a pre-check and two refusals by the primary, and a NAT host
+# (nat1.demo.eca, NAT_CLIENT = YES) reached by a reverse connection
+# through the primary.  As root, nat1 sits in a network namespace behind a
+# router namespace that masquerades (nftables), as tests/integration/
+# t_nat.sh builds it: the datacenter has no route to it, and the primary's
+# API and broker listen on 10.78.1.1 as well (the namespaces are named in
+# demo/netns and deleted by --stop); otherwise nat1 runs on loopback
+# (127.0.0.7) with no peer listener.  It leaves every ecad running.
+# Running it again first stops the previous demo and starts afresh.  Exits
+# non-zero with a message if a step fails.
 set -euo pipefail
 
 prog="demo"
@@ -26,7 +33,10 @@ PEER_PORT_WANTED=11557
 DOMAIN=demo.eca
 HOSTS="media1 media2 client1 client2"
 declare -A ADDR=([primary]=127.0.0.2 [media1]=127.0.0.3 [media2]=127.0.0.4
-	[client1]=127.0.0.5 [client2]=127.0.0.6)
+	[client1]=127.0.0.5 [client2]=127.0.0.6 [nat1]=127.0.0.7)
+# The NAT host's network (root only): datacenter side, router, site.
+NAT_DC=10.78.1.1
+NAT_SITE=10.78.2.1
 
 die() {
 	echo "$prog: $*" >&2
@@ -60,8 +70,19 @@ stop_pidfile() {
 	return 0
 }
 
+# Delete the network namespaces a root demo made (named in demo/netns);
+# their veth pairs go with them.
+net_down() {
+	local ns
+	[ -f "$DEMO/netns" ] || return 0
+	for ns in $(cat "$DEMO/netns"); do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	rm -f "$DEMO/netns"
+}
+
 # Stop every ecad of a running demo (demo/NAME/ecad.pid, primary and
-# hosts); 0 if any was running.
+# hosts); 0 if any was running.  Then its namespaces go.
 stop_demo() {
 	local f any=1
 	for f in "$DEMO"/*/ecad.pid; do
@@ -70,6 +91,7 @@ stop_demo() {
 			any=0
 		fi
 	done
+	net_down
 	return $any
 }
 
@@ -185,6 +207,21 @@ if ! port_free "$CONSOLE_PORT"; then
 	echo "$prog: port 1559 is taken; the web console uses $CONSOLE_PORT"
 fi
 PRIMARY="primary.$DOMAIN"
+# The primary's broker for NAT hosts: its default port, or a free one.
+BROKER_PORT=1558
+if ! port_free "$BROKER_PORT" 0.0.0.0; then
+	BROKER_PORT=$(free_port)
+	echo "$prog: port 1558 is taken; the broker uses $BROKER_PORT"
+fi
+# As root, the NAT host gets a real NAT (namespaces); the hosts then reach
+# the primary's API at its datacenter address, which the site can reach.
+API_ADDR=127.0.0.1
+NAT_NS=no
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null &&
+	command -v nft >/dev/null && command -v nsenter >/dev/null; then
+	NAT_NS=yes
+	API_ADDR=$NAT_DC
+fi
 # One peer listener port for every host, each on its own address.
 PEER_PORT=$PEER_PORT_WANTED
 for h in primary $HOSTS; do
@@ -199,6 +236,52 @@ step "Making a demo CA (root + intermediate, EC P-256) in demo/ca"
 "$MKCA" ca "$DEMO/ca" --name "eca demo" >/dev/null || fail "mkca.sh ca"
 openssl x509 -in "$DEMO/ca/inter.pem" -noout -subject -issuer | sed 's/^/    /'
 
+# The site's namespace and the router's, per run (only the demo's own).
+NS_SITE=ecademo$$site
+NS_RT=ecademo$$rt
+# in_site CMD...: CMD in the NAT host's network namespace (as root), or
+# as it is.
+in_site() {
+	if [ "$NAT_NS" = yes ]; then
+		nsenter --net="/run/netns/$NS_SITE" "$@"
+	else
+		"$@"
+	fi
+}
+# net_cmd CMD...: show CMD (the namespaces by their role: SITE, ROUTER)
+# and run it; fail the demo if it fails.
+net_cmd() {
+	printf '$ %s\n' "$*" | sed -e "s/$NS_SITE/SITE/g" -e "s/$NS_RT/ROUTER/g"
+	"$@" || fail "'$*' failed"
+}
+# net_up: the datacenter (this namespace, $NAT_DC), a router namespace that
+# forwards and masquerades, a site namespace ($NAT_SITE) for nat1.
+net_up() {
+	echo "$NS_SITE $NS_RT" >"$DEMO/netns"
+	net_cmd ip netns add "$NS_RT"
+	net_cmd ip netns add "$NS_SITE"
+	net_cmd ip link add ecademo0 type veth peer name dc0 netns "$NS_RT"
+	net_cmd ip link add site0 netns "$NS_SITE" type veth peer name rt1 netns "$NS_RT"
+	net_cmd ip addr add "$NAT_DC/24" dev ecademo0
+	net_cmd ip link set ecademo0 up
+	net_cmd nsenter --net="/run/netns/$NS_RT" sh -e -c "ip link set lo up
+	    ip addr add 10.78.1.254/24 dev dc0; ip link set dc0 up
+	    ip addr add 10.78.2.254/24 dev rt1; ip link set rt1 up
+	    sysctl -qw net.ipv4.ip_forward=1"
+	printf '$ nsenter --net=ROUTER nft -f -   (masquerade what leaves for the datacenter)\n'
+	nsenter --net="/run/netns/$NS_RT" nft -f - <<EOF || fail "nft in the router"
+table ip nat {
+	chain postrouting {
+		type nat hook postrouting priority 100;
+		oifname "dc0" masquerade
+	}
+}
+EOF
+	net_cmd nsenter --net="/run/netns/$NS_SITE" sh -e -c "ip link set lo up
+	    ip addr add $NAT_SITE/24 dev site0; ip link set site0 up
+	    ip route add default via 10.78.2.254"
+}
+
 # host_conf NAME ROLE: demo/NAME/ with its certificate, key and eca.conf.
 host_conf() {
 	local name=$1 role=$2 dir="$DEMO/$1" p
@@ -210,7 +293,7 @@ host_conf() {
 # demo host $name.$DOMAIN (written by scripts/demo.sh)
 CLIENT_NAME = $name.$DOMAIN
 ROLE = $role
-SERVER = $PRIMARY 127.0.0.1:$PORT
+SERVER = $PRIMARY $API_ADDR:$PORT
 STATE_DIR = $dir/state
 ECA_CERT_PATH = $dir/$name.pem
 ECA_PRIVATE_KEY_PATH = $dir/$name.key
@@ -234,8 +317,13 @@ start_ecad() {
 	# -d keeps ecad in the foreground with its log on stderr; setsid +
 	# nohup detach it from this terminal and from make so it outlives
 	# the demo.
-	setsid nohup "$ECAD" -d -f "$dir/eca.conf" \
-		>"$dir/ecad.log" 2>&1 </dev/null &
+	if [ "$name" = nat1 ] && [ "$NAT_NS" = yes ]; then
+		setsid nohup nsenter --net="/run/netns/$NS_SITE" "$ECAD" -d \
+			-f "$dir/eca.conf" >"$dir/ecad.log" 2>&1 </dev/null &
+	else
+		setsid nohup "$ECAD" -d -f "$dir/eca.conf" \
+			>"$dir/ecad.log" 2>&1 </dev/null &
+	fi
 	echo $! >"$dir/ecad.pid"
 	for _ in $(seq 100); do
 		grep -q "ready" "$dir/ecad.log" 2>/dev/null && break
@@ -248,10 +336,17 @@ start_ecad() {
 		grep -m 1 'ready' "$dir/ecad.log"; } | sed 's/^/    /'
 }
 
+if [ "$NAT_NS" = yes ]; then
+	step "A site behind NAT for nat1.$DOMAIN: a router namespace that masquerades, a site namespace"
+	net_up
+fi
+
 step "Issuing each host its own certificate and eca.conf"
 host_conf primary primary
 cat >>"$DEMO/primary/eca.conf" <<EOF
-API_LISTEN = 127.0.0.1:$PORT
+API_LISTEN = $API_ADDR:$PORT
+# The broker for NAT hosts' sessions (docs/nat.md).
+BROKER_LISTEN = 0.0.0.0:$BROKER_PORT
 CONSOLE_LISTEN = 127.0.0.1:$CONSOLE_PORT
 ECA_DB = sqlite:$DEMO/primary/state/registry.db
 CONTROL_SOCKET = $DEMO/primary/state/ecad.sock
@@ -267,12 +362,20 @@ cat >>"$DEMO/client2/eca.conf" <<EOF
 # S2: this host is enrolled by an administrator only.
 ECA_DISABLE_AUTO_ENROLLMENT = YES
 EOF
-for h in primary $HOSTS; do
+host_conf nat1 client
+cat >>"$DEMO/nat1/eca.conf" <<EOF
+# Behind NAT (docs/nat.md): no peer listener, a broker session to the
+# primary instead; other hosts reach it by reverse connections.
+NAT_CLIENT = YES
+BROKER_LISTEN = 0.0.0.0:$BROKER_PORT
+BROKER_HEARTBEAT_SECONDS = 5
+EOF
+for h in primary $HOSTS nat1; do
 	printf '    %-20s demo/%s/eca.conf  demo/%s/%s.pem  demo/%s/%s.key\n' \
 		"$h.$DOMAIN" "$h" "$h" "$h" "$h" "$h"
 done
 
-step "Starting the primary's ecad on 127.0.0.1:$PORT (log: demo/primary/ecad.log)"
+step "Starting the primary's ecad on $API_ADDR:$PORT (log: demo/primary/ecad.log)"
 show "$(rel "$ECAD") -t -f demo/primary/eca.conf"
 rc=0
 "$ECAD" -t -f "$DEMO/primary/eca.conf" >"$DEMO/last.out" 2>&1 || rc=$?
@@ -312,6 +415,51 @@ run -f demo/media1/eca.conf enroll --precheck
 
 step "Enrolling client1 again by hand: the same certificate changes nothing"
 run -f demo/client1/eca.conf enroll
+
+# run_site CMD...: as run, for the NAT host, in its namespace.
+run_site() {
+	local rc
+	if [ "$NAT_NS" = yes ]; then
+		show "nsenter --net=SITE $R_ECA ${*}"
+	else
+		show "$R_ECA ${*}"
+	fi
+	set +e
+	in_site "$ECA" "$@" >"$DEMO/last.out" 2>&1
+	rc=$?
+	set -e
+	sed 's/^/    /' "$DEMO/last.out"
+	[ "$rc" -eq 0 ] || fail "'eca $*' (on nat1) failed (exit $rc)"
+}
+# nat1_online: the primary lists nat1 online within 10 s.
+nat1_online() {
+	for _ in $(seq 50); do
+		"$ECA" -f demo/primary/eca.conf --json list --nat 2>/dev/null |
+			grep -q '"online": true' && return 0
+		sleep 0.2
+	done
+	fail "nat1.$DOMAIN's broker session is not online on the primary after 10 s (demo/nat1/ecad.log)"
+}
+
+step "A NAT host: nat1.$DOMAIN is behind NAT (NAT_CLIENT = YES)"
+if [ "$NAT_NS" = yes ]; then
+	echo "    nat1 ($NAT_SITE) is in the site's namespace, behind the router that"
+	echo "    masquerades; the datacenter has no route to it.  It opens no peer"
+	echo "    listener: it keeps a broker session to the primary, which reaches it"
+	echo "    by reverse connections.  NAT hosts never enroll automatically:"
+else
+	echo "    (not root: no namespaces; nat1 runs on loopback.)  It opens no peer"
+	echo "    listener: it keeps a broker session to the primary, which reaches it"
+	echo "    by reverse connections.  NAT hosts never enroll automatically:"
+fi
+run_site -f demo/nat1/eca.conf enroll
+start_ecad nat1
+nat1_online
+run -f demo/primary/eca.conf list --nat
+
+step "media1 backs up to nat1: the roster says NAT, so a reverse connection through the primary"
+run -f demo/media1/eca.conf ping nat1.$DOMAIN --purpose backup
+run_site -f demo/nat1/eca.conf status
 
 for h in $HOSTS; do
 	step "Enrollment status of $h.$DOMAIN"
@@ -353,12 +501,13 @@ R_CONF=demo/primary/eca.conf
 cat <<EOF
 
 ==> The demo domain is running: the primary's ecad (pid $(cat "$DEMO/primary/ecad.pid"),
-API https://127.0.0.1:$PORT) and one ecad per host, each with its peer listener:
+API https://$API_ADDR:$PORT) and one ecad per host, each with its peer listener:
 $(for h in primary $HOSTS; do printf '    %-20s %s:%s  (pid %s, log demo/%s/ecad.log)\n' "$h.$DOMAIN" "${ADDR[$h]}" "$PEER_PORT" "$(cat "$DEMO/$h/ecad.pid")" "$h"; done)
 Try the commands yourself, from $(pwd):
     $R_ECA -f demo/client1/eca.conf ping media2.$DOMAIN
     $R_ECA -f demo/client2/eca.conf --json ping media1.$DOMAIN --purpose restore
     $R_ECA -f demo/media1/eca.conf status
+    $R_ECA -f demo/media1/eca.conf --json ping nat1.$DOMAIN
     $R_ECA -f demo/client2/eca.conf --json status
     $R_ECA -f demo/client2/eca.conf health-check
     $R_ECA -f demo/client2/eca.conf unenroll
@@ -372,6 +521,8 @@ accept it, or import demo/ca/trust.pem); sign in with the link of
 Each host's files: demo/HOST/eca.conf, demo/HOST/HOST.pem, demo/HOST/HOST.key;
 the CA: demo/ca/.  The primary's registry: demo/primary/state/registry.db
 (sqlite3); each host's roster and enrollment state: demo/HOST/state/.
+and the NAT host nat1.$DOMAIN (pid $(cat "$DEMO/nat1/ecad.pid"), no peer listener; a broker
+session to the primary, port $BROKER_PORT$([ "$NAT_NS" = yes ] && echo ", from its namespace behind the router")).
 Stop every ecad with: make demo-stop
 EOF
 # Let tee write the last lines before we return.

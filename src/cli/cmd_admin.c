@@ -63,11 +63,15 @@ table_add_record(struct out_table *t, const struct eca_enrollment *rec,
 	return out_table_add(t, cells);
 }
 
-/* Fetch pages of the list into all until next is null or limit is reached. */
+/*
+ * Fetch pages of the list into all until next is null or limit is reached
+ * (nat: only the NAT hosts' records, limit counting those).
+ */
 static int
-fetch_all(struct cli *cli, struct eca_client *c, const char *state, long limit,
-    json_t *all, const char *who)
+fetch_all(struct cli *cli, struct eca_client *c, const char *state, int nat,
+    long limit, json_t *all, const char *who)
 {
+	const json_t *rec;
 	json_t *resp = NULL, *page, *next;
 	char path[ECA_HOST_MAX * 3 + 128], after[ECA_HOST_MAX * 3];
 	char esc[ECA_HOST_MAX * 3];
@@ -80,7 +84,8 @@ fetch_all(struct cli *cli, struct eca_client *c, const char *state, long limit,
 	snprintf(what, sizeof(what), "cannot list the enrollments on %s", who);
 	for (npages = 0; npages < PAGES_MAX; npages++) {
 		want = ECA_LIST_PAGE_MAX;
-		if (limit > 0 && limit - (long)got < want)
+		/* Filtered: whole pages, the limit counts what is kept. */
+		if (!nat && limit > 0 && limit - (long)got < want)
 			want = limit - (long)got;
 		snprintf(path, sizeof(path),
 		    "/v1/enrollments?limit=%ld%s%s%s%s", want,
@@ -101,8 +106,10 @@ fetch_all(struct cli *cli, struct eca_client *c, const char *state, long limit,
 		for (i = 0; i < json_array_size(page); i++) {
 			if (limit > 0 && (long)got >= limit)
 				break;
-			if (json_array_append(all, json_array_get(page, i)) !=
-			    0) {
+			rec = json_array_get(page, i);
+			if (nat && !json_is_true(json_object_get(rec, "nat")))
+				continue;
+			if (json_array_append(all, (json_t *)rec) != 0) {
 				r = out_error(cli->json, ECA_ERR_NOMEM,
 				    "out of memory");
 				goto out;
@@ -213,7 +220,7 @@ cmd_list(struct cli *cli, const struct cli_args *a)
 	const char *who;
 	char state[32];
 	long limit;
-	int r;
+	int r, nat;
 
 	if ((r = list_args(cli, a, state, sizeof(state), &limit)) != 0)
 		return r;
@@ -223,8 +230,9 @@ cmd_list(struct cli *cli, const struct cli_args *a)
 		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = fetch_all(cli, c, state[0] != '\0' ? state : NULL, limit, all,
-		 who)) != 0)
+	nat = cli_opt(a, "--nat") != NULL;
+	if ((r = fetch_all(cli, c, state[0] != '\0' ? state : NULL, nat, limit,
+		 all, who)) != 0)
 		goto out;
 	if (cli->json) {
 		if ((top = json_pack("{s:O}", "enrollments", all)) == NULL)
@@ -233,7 +241,8 @@ cmd_list(struct cli *cli, const struct cli_args *a)
 		else
 			out_json(top);
 	} else if (json_array_size(all) == 0)
-		printf("No enrollments%s%s on %s.\n",
+		printf("No enrollments%s%s%s on %s.\n",
+		    nat ? " of NAT hosts" : "",
 		    state[0] != '\0' ? " in state " : "", state, who);
 	else
 		r = print_list(all);
@@ -760,7 +769,7 @@ bulk_decision(struct cli *cli, const struct cli_args *a, const char *suffix,
 		r = out_error(cli->json, ECA_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((r = fetch_all(cli, b.c, "CONFLICT", 0, all, b.who)) != 0)
+	if ((r = fetch_all(cli, b.c, "CONFLICT", 0, 0, all, b.who)) != 0)
 		goto out;
 	for (i = 0; i < json_array_size(all); i++) {
 		host = json_string_value(

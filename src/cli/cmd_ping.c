@@ -28,6 +28,7 @@ struct ping_result {
 	struct eca_channel_steps steps;
 	int roster_refreshed; /* a roster sync ran during the open */
 	int reverse;	      /* --reverse: the peer is a NAT host */
+	int reversed;	      /* reached by a reverse connection */
 	int code;	      /* 0 accepted, else the refusal */
 	struct eca_err err;
 	int64_t service_us; /* -1 not reached */
@@ -90,6 +91,30 @@ str_or_null(const char *s)
 	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
 }
 
+/*
+ * The route's part of "steps": how the peer was reached, and a reverse
+ * connection's request to the primary and call back; 0 or NOMEM.
+ */
+static int
+route_json(json_t *steps, const struct ping_result *pr)
+{
+	const struct eca_channel_steps *s = &pr->steps;
+	json_t *j;
+
+	j = json_pack("{s:s, s:b, s:o, s:o, s:o, s:o}", "route",
+	    eca_channel_route_name(s->route), "fell_back", s->fell_back != 0,
+	    "direct_us", us_or_null(s->direct_us), "direct_error",
+	    str_or_null(s->direct_error), "request_us",
+	    us_or_null(s->request_us), "callback_us",
+	    us_or_null(s->callback_us));
+	if (j == NULL || json_object_update(steps, j) != 0) {
+		json_decref(j);
+		return ECA_ERR_NOMEM;
+	}
+	json_decref(j);
+	return 0;
+}
+
 static int
 print_json(const struct ping_result *pr)
 {
@@ -125,7 +150,8 @@ print_json(const struct ping_result *pr)
 		"message",
 		pr->service_code == 0 ? json_null() :
 					json_string(pr->service_err.msg));
-	if (steps == NULL || verdict == NULL || service == NULL) {
+	if (steps == NULL || verdict == NULL || service == NULL ||
+	    route_json(steps, pr) != 0) {
 		json_decref(steps);
 		json_decref(verdict);
 		json_decref(service);
@@ -135,7 +161,7 @@ print_json(const struct ping_result *pr)
 	    pr->peer, "purpose", eca_purpose_name(pr->purpose), "primary",
 	    str_or_null(s->primary), "steps", steps, "autoenrolled",
 	    s->autoenrolled != 0, "verdict", verdict, "service", service,
-	    "reverse", pr->reverse != 0);
+	    "reverse", pr->reversed != 0);
 	if (top == NULL)
 		goto out;
 	r = 0;
@@ -162,20 +188,51 @@ step_line(const char *name, int64_t us, const char *fmt, ...)
 	printf("  %-15s %10s  %s\n", name, t, what);
 }
 
+/*
+ * A reverse connection's steps (docs/nat.md): the direct try when it came
+ * first, the request to the primary, the NAT host's call back.
+ */
+static void
+print_reverse(const struct eca_config *cfg, const struct ping_result *pr)
+{
+	const struct eca_channel_steps *s = &pr->steps;
+	const struct eca_endpoint *ep = eca_config_server(cfg, NULL);
+	const char *primary = ep != NULL ? ep->name : "-";
+
+	if (s->fell_back)
+		step_line("direct", s->direct_us, "failed: %s",
+		    s->direct_error);
+	if (s->request_us >= 0)
+		step_line("request", s->request_us,
+		    "asked primary %s to have %s call back", primary, pr->peer);
+	else
+		step_line("request", -1, "primary %s did not take the request",
+		    primary);
+	if (strstr(s->address, "(reverse)") != NULL)
+		step_line("reverse connect", s->callback_us,
+		    "%s called back from %s", pr->peer, s->address);
+	else
+		step_line("reverse connect", s->callback_us, "%s",
+		    s->callback_us < 0 ? "(not reached)" : "no call back");
+}
+
 static void
 print_text(const struct eca_config *cfg, const struct ping_result *pr)
 {
 	const struct eca_channel_steps *s = &pr->steps;
 
-	printf("ping %s from %s, purpose %s%s\n", pr->peer, cfg->client_name,
-	    eca_purpose_name(pr->purpose),
-	    pr->reverse ? ", by a reverse connection through the primary" : "");
-	step_line("resolution", s->resolve_us, "%s",
-	    s->address[0] != '\0' ? s->address : "(not resolved)");
-	step_line("TCP", s->tcp_us, "%s",
-	    s->tcp_us < 0   ? "(not connected)" :
-		pr->reverse ? "asked the primary, called back" :
-			      "connected");
+	printf("ping %s from %s, purpose %s, route %s%s\n", pr->peer,
+	    cfg->client_name, eca_purpose_name(pr->purpose),
+	    eca_channel_route_name(s->route),
+	    pr->reversed ? ": a reverse connection through the primary" : "");
+	if (pr->reversed)
+		print_reverse(cfg, pr);
+	else {
+		step_line("resolution", s->resolve_us, "%s",
+		    s->address[0] != '\0' ? s->address : "(not resolved)");
+		step_line("TCP", s->tcp_us, "%s",
+		    s->tcp_us < 0 ? "(not connected)" : "connected");
+	}
 	step_line("TLS", s->tls_us, "%s%s%s",
 	    s->tls_version[0] != '\0' ? s->tls_version : "(no handshake)",
 	    s->cipher[0] != '\0' ? ", " : "", s->cipher);
@@ -305,6 +362,8 @@ ping_run(struct eca_host *h, struct ping_result *pr, struct eca_channel **ch)
 		&pr->steps, &pr->err);
 	if (pr->code != 0)
 		*ch = NULL;
+	pr->reversed =
+	    pr->steps.route == ECA_ROUTE_REVERSE || pr->steps.fell_back;
 	for (i = 0; i < h->ndomains && i < ECA_MAX_SERVERS; i++)
 		if (domain_syncs(&h->domains[i]) != before[i])
 			pr->roster_refreshed = 1;

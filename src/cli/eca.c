@@ -54,6 +54,7 @@ static const struct cli_opt opts_cert[] = {
 static const struct cli_opt opts_list[] = {
     {"--state", "-state", "S"},
     {"--limit", "-limit", "N"},
+    {"--nat", NULL, NULL},
     OPT_SERVER,
     OPT_END,
 };
@@ -111,8 +112,8 @@ static const struct cli_cmd commands[] = {
     {"cert-details", "-getExternalCertDetails", cmd_cert, 0, 0, opts_cert,
 	"--cert FILE", "print the details of a certificate chain file"},
     {"list", NULL, cmd_list, 0, 0, opts_list,
-	"[--state S] [--limit N] [--server S]",
-	"primary: list the enrollments"},
+	"[--state S] [--nat] [--limit N] [--server S]",
+	"primary: list the enrollments (--nat: NAT hosts only)"},
     {"show", NULL, cmd_show, 1, 1, opts_server, "[--server S] HOST",
 	"primary: show a host's enrollment and its history"},
     {"approve", NULL, cmd_approve, 0, 1, opts_decision,

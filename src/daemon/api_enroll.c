@@ -73,6 +73,7 @@ enroll_request(struct api_call *c, const struct eca_enroll_body *body,
 	memcpy(&rq->cert, &c->conn->info, sizeof(rq->cert));
 	rq->force = body->force;
 	rq->allow_force = c->snap->cfg->allow_forced_reenrollment;
+	rq->nat = body->nat;
 	rq->now = (int64_t)time(NULL);
 }
 
@@ -150,8 +151,12 @@ api_h_enroll(struct api_call *c)
 			    e.msg);
 		goto out;
 	}
-	/* Nothing to write: answered here, without the writer. */
-	if (r == 0 && outcome == ECA_OUTCOME_UNCHANGED) {
+	/*
+	 * Nothing to write: answered here, without the writer (unless the
+	 * host has become a NAT host: the roster must say so).
+	 */
+	if (r == 0 && outcome == ECA_OUTCOME_UNCHANGED &&
+	    !(rq.nat && !rec.nat)) {
 		eca_metrics_enroll(&c->d->metrics, outcome);
 		reply_enroll(c, 200, eca_outcome_name(outcome), 0, &rec);
 	} else if (r != 0 && r != ECA_ERR_CONFLICT)

@@ -88,6 +88,22 @@ page_of(const struct api_list_query *lq, struct eca_store_page *q)
 }
 
 /*
+ * What the broker knows of a NAT host (online, since when); a host the
+ * registry says is a NAT host but the broker has not seen since ecad
+ * started is offline (docs/nat.md, "Visibility").
+ */
+static void
+nat_annotate(struct ecad *d, json_t *rec)
+{
+	broker_annotate(d, rec);
+	if (!json_is_true(json_object_get(rec, "nat")) ||
+	    json_object_get(rec, "online") != NULL)
+		return;
+	(void)json_object_set_new(rec, "online", json_false());
+	(void)json_object_set_new(rec, "online_since", json_null());
+}
+
+/*
  * ?state=S&prefix=P&sort=K&order=O&after=C&limit=N: one page in the
  * store's order (eca_store_page: keyset paging on an index per order) and
  * "next", the cursor of the page after it (null on the last).
@@ -127,7 +143,7 @@ api_h_list(struct api_call *c)
 		return;
 	}
 	for (i = 0; i < json_array_size(arr); i++)
-		broker_annotate(c->d, json_array_get(arr, i));
+		nat_annotate(c->d, json_array_get(arr, i));
 	api_reply_json(c, 200,
 	    json_pack("{s:o, s:o}", "enrollments", arr, "next", next));
 }

@@ -9,6 +9,8 @@
  * request may be the caller.
  */
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +75,13 @@ on_tcp(struct peer_reverse *rv, evutil_socket_t fd)
 {
 	struct peer_thread *t = rv->t;
 	unsigned char src[ECAD_KEY_LEN];
-	int counted;
+	int counted, one = 1;
 
+	/*
+	 * As an accepted socket has it (listen.c): without it the TLS
+	 * records and the HELLO wait for delayed ACKs (40 ms each).
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (!peer_admit(t, (struct sockaddr *)&rv->sa, src, &counted)) {
 		evutil_closesocket(fd);
 		return;

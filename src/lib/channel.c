@@ -36,6 +36,7 @@ steps_init(struct eca_channel_steps *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->resolve_us = s->tcp_us = s->tls_us = -1;
+	s->request_us = s->callback_us = s->direct_us = -1;
 	s->identity_us = s->enroll_check_us = s->autoenroll_us = -1;
 	s->total_us = -1;
 }
@@ -280,10 +281,13 @@ read_verdict(struct opening *o, struct eca_err *err)
 	return 0;
 }
 
-/* Open a channel: connect out (at port, or PEER's), or through reverse. */
+/*
+ * Open a channel: connect out (at port, or PEER's), or through reverse;
+ * route < 0: as eca_channel_route decides for this peer.
+ */
 static int
 open_channel(struct eca_host *h, const char *peer, const char *port,
-    enum eca_purpose purpose, long timeout_ms, int reverse,
+    enum eca_purpose purpose, long timeout_ms, int route,
     struct eca_channel **out, struct eca_channel_steps *steps,
     struct eca_err *err)
 {
@@ -325,8 +329,13 @@ open_channel(struct eca_host *h, const char *peer, const char *port,
 		goto out;
 	}
 
-	r = reverse ? eca_channel_reverse_connect(o->ch, h, steps, err) :
-		      eca_channel_tcp_connect(o->ch, h->cfg, steps, err);
+	/* The roster is asked only when its answer can change the route. */
+	if (route < 0)
+		route = (int)eca_channel_route(h->cfg,
+		    eca_channel_route(h->cfg, 1) == ECA_ROUTE_REVERSE &&
+			eca_channel_peer_is_nat(h, o->ch->peer));
+	r = eca_channel_connect_route(o->ch, h, (enum eca_channel_route)route,
+	    steps, err);
 	if (r != 0 ||
 	    (r = eca_channel_tls_connect(o->ch, h->client_ctx, steps, err)) !=
 		0 ||
@@ -359,7 +368,7 @@ eca_channel_open(struct eca_host *h, const char *peer, enum eca_purpose purpose,
     long timeout_ms, struct eca_channel **out, struct eca_channel_steps *steps,
     struct eca_err *err)
 {
-	return open_channel(h, peer, NULL, purpose, timeout_ms, 0, out, steps,
+	return open_channel(h, peer, NULL, purpose, timeout_ms, -1, out, steps,
 	    err);
 }
 
@@ -368,8 +377,8 @@ eca_channel_open_port(struct eca_host *h, const char *peer, const char *port,
     enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
     struct eca_channel_steps *steps, struct eca_err *err)
 {
-	return open_channel(h, peer, port, purpose, timeout_ms, 0, out, steps,
-	    err);
+	return open_channel(h, peer, port, purpose, timeout_ms,
+	    ECA_ROUTE_DIRECT, out, steps, err);
 }
 
 int
@@ -377,8 +386,8 @@ eca_channel_open_reverse(struct eca_host *h, const char *peer,
     enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
     struct eca_channel_steps *steps, struct eca_err *err)
 {
-	return open_channel(h, peer, NULL, purpose, timeout_ms, 1, out, steps,
-	    err);
+	return open_channel(h, peer, NULL, purpose, timeout_ms,
+	    ECA_ROUTE_REVERSE, out, steps, err);
 }
 
 void

@@ -146,9 +146,45 @@ const char *eca_channel_shared_primary(const struct eca_config *mine,
 
 struct eca_host; /* host.h */
 
+/*
+ * How the calling end reaches its peer (docs/nat.md, "Choosing a reverse
+ * connection"): eca_channel_route.
+ */
+enum eca_channel_route {
+	ECA_ROUTE_DIRECT,	       /* connect to it */
+	ECA_ROUTE_REVERSE,	       /* have it call back (a NAT host) */
+	ECA_ROUTE_DIRECT_THEN_REVERSE, /* ENABLE_DIRECT_CONNECTION */
+};
+
+/*
+ * The rule: a NAT host (cfg's NAT_CLIENT) or a host without a SERVER
+ * connects directly; a peer the roster flags as a NAT host (peer_nat) is
+ * reached in reverse; any other peer directly, or directly first and then
+ * in reverse with ENABLE_DIRECT_CONNECTION = TRUE.
+ */
+enum eca_channel_route eca_channel_route(const struct eca_config *cfg,
+    int peer_nat);
+/* "direct", "reverse", "direct-then-reverse". */
+const char *eca_channel_route_name(enum eca_channel_route r);
+struct eca_host;
+/*
+ * Does the roster of h's first SERVER flag peer as a NAT host?  A peer
+ * missing from it, or a stale roster, costs one sync first; 0 when it
+ * cannot tell.
+ */
+int eca_channel_peer_is_nat(struct eca_host *h, const char *peer);
+
 /* What `eca ping` reports, step by step (microseconds; -1 not reached). */
 struct eca_channel_steps {
 	char address[ECA_HOST_MAX + 8]; /* host:port connected to */
+	enum eca_channel_route route;	/* how it was reached */
+	/* A reverse connection's two parts (tcp_us holds both). */
+	int64_t request_us;  /* the request to the primary, answered */
+	int64_t callback_us; /* then the NAT host's call back */
+	/* DIRECT_THEN_REVERSE: the direct try failed, then reverse. */
+	int fell_back;
+	int64_t direct_us; /* how long the direct try took */
+	char direct_error[ECA_ERR_MSG_MAX];
 	int64_t resolve_us;
 	int64_t tcp_us;
 	int64_t tls_us;

@@ -59,6 +59,14 @@ int eca_channel_relay_open(struct eca_channel *ch, struct eca_host *h,
 int eca_channel_relay_answer(struct eca_channel *ch, int fd, const char *where,
     int64_t deadline, struct eca_err *err);
 
+/*
+ * channel_route.c: connect ch by route (a direct connection, a reverse
+ * one, or the first then the second when the first cannot be made).
+ */
+int eca_channel_connect_route(struct eca_channel *ch, struct eca_host *h,
+    enum eca_channel_route route, struct eca_channel_steps *steps,
+    struct eca_err *err);
+
 /* channel_codec.c */
 
 /* Put "prefix: " in front of err's message, keeping its code. */

@@ -187,7 +187,9 @@ eca_channel_reverse_connect(struct eca_channel *ch, struct eca_host *h,
 		return eca_err_set(err, ECA_ERR_IO,
 		    "cannot listen for %s's call back: %s", ch->peer,
 		    strerror(errno));
-	if ((r = ask_primary(ch, h, ep, port, &relay, err)) == 0 && relay) {
+	r = ask_primary(ch, h, ep, port, &relay, err);
+	steps->request_us = eca_util_mono_us() - t;
+	if (r == 0 && relay) {
 		close(lfd);
 		lfd = -1;
 		r = eca_channel_relay_connect(ch, h, ep, steps, err);
@@ -204,6 +206,8 @@ eca_channel_reverse_connect(struct eca_channel *ch, struct eca_host *h,
 		else if (rfd != -1)
 			close(rfd);
 	}
+	if (r == 0)
+		steps->callback_us = eca_util_mono_us() - t - steps->request_us;
 	if (lfd != -1)
 		close(lfd);
 	steps->tcp_us = eca_util_mono_us() - t;

@@ -57,7 +57,13 @@ struct eca_config {
 	 */
 	int nat_client;
 	int accept_reverse_connection; /* ACCEPT_REVERSE_CONNECTION */
-	int broker_heartbeat_seconds;  /* BROKER_HEARTBEAT_SECONDS */
+	/*
+	 * ENABLE_DIRECT_CONNECTION TRUE/FALSE (NetBackup's spelling): a host
+	 * the roster does not flag as a NAT host is tried directly first,
+	 * then through a reverse connection (docs/nat.md, "Choosing").
+	 */
+	int enable_direct_connection;
+	int broker_heartbeat_seconds; /* BROKER_HEARTBEAT_SECONDS */
 	/* The primary: reverse connection tokens and relays (docs/nat.md). */
 	int nat_token_seconds; /* NAT_TOKEN_SECONDS */
 	int relay_max_kbytes;  /* RELAY_MAX_KBYTES, both ways together */

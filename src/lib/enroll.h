@@ -48,6 +48,7 @@ struct eca_enroll_req {
 	char source[ECA_SOURCE_MAX];
 	int force;	 /* the host asked for forced re-enrollment */
 	int allow_force; /* the primary's policy allows it */
+	int nat;	 /* the host says it is a NAT host ("nat": true) */
 	int64_t now;
 };
 

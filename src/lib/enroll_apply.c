@@ -222,6 +222,7 @@ take_cert(struct eca_enrollment *rec, const struct eca_enroll_req *req,
 {
 	rec->role = req->role;
 	rec->method = req->method;
+	rec->nat = rec->nat || req->nat; /* kept: see store.h */
 	rec->enrolled_at = req->now;
 	snprintf(rec->source, sizeof(rec->source), "%s", req->source);
 	return set_cert(&rec->cert, &req->cert, err);
@@ -242,11 +243,18 @@ carry_out(struct eca_store *st, struct eca_op *op, int have,
 
 	switch (op->outcome) {
 	case ECA_OUTCOME_UNCHANGED:
+		/* A host now a NAT host: the roster must carry it. */
+		if (req->nat && !rec->nat) {
+			rec->nat = 1;
+			return write_change(st, op, "NAT", &rec->cert);
+		}
 		/* Only the sighting changes: no new version, no history. */
 		rec->last_seen = req->now;
 		return eca_store_put(st, rec, &op->err);
 	case ECA_OUTCOME_ENROLLED:
-		/* Enrolled again after removal: host_id kept. */
+		/* Enrolled again after removal: host_id kept, NAT flag anew. */
+		if (have)
+			rec->nat = 0;
 		if ((!have && (r = new_record(op)) != 0) ||
 		    (r = take_cert(rec, req, &op->err)) != 0)
 			return r;

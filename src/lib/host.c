@@ -798,6 +798,12 @@ eca_domain_enroll(struct eca_host *h, struct eca_domain *d, unsigned int flags,
 	    h->cfg->client_name, "precheck", precheck, "force", force, "role",
 	    eca_config_role_name(h->cfg->role), "method",
 	    method == ECA_METHOD_AUTO ? "auto" : "manual");
+	/* Only a NAT host says so: the body of any other is as it was. */
+	if (body != NULL && h->cfg->nat_client &&
+	    json_object_set_new(body, "nat", json_true()) != 0) {
+		json_decref(body);
+		body = NULL;
+	}
 	if (body == NULL) {
 		r = eca_err_set(err, ECA_ERR_NOMEM,
 		    "cannot build the "

@@ -191,9 +191,29 @@ look_up(const struct eca_judge_input *in, struct eca_verdict_input *vin,
 	return 0;
 }
 
-int
-eca_judge_peer(const struct eca_judge_input *in, struct eca_judge_result *res)
+/*
+ * Is the peer a NAT host?  Its HELLO's "nat", or the roster (the
+ * primary's word): the stricter of the two, so that a NAT host hiding
+ * its flag still enrolls nobody automatically (docs/nat.md).
+ */
+static int
+peer_is_nat(const struct eca_judge_input *in, struct eca_judge_result *res)
 {
+	struct eca_roster_entry entry;
+	struct eca_err e;
+
+	eca_err_clear(&e);
+	res->roster_nat =
+	    eca_domain_peek(in->h, in->d, in->peer, &entry, NULL, &e) == 0 &&
+	    entry.nat;
+	return in->peer_side.nat || res->roster_nat;
+}
+
+int
+eca_judge_peer(const struct eca_judge_input *orig, struct eca_judge_result *res)
+{
+	struct eca_judge_input nin;
+	const struct eca_judge_input *in = orig;
 	struct eca_verdict_input vin;
 	struct eca_roster_entry entry;
 	struct eca_dn_lookup lk;
@@ -201,6 +221,7 @@ eca_judge_peer(const struct eca_judge_input *in, struct eca_judge_result *res)
 	int r;
 
 	res->code = 0;
+	res->roster_nat = 0;
 	res->end = ECA_JUDGE_END_VERDICT;
 	res->peer_autoenroll = res->wait_enroll = 0;
 	res->no_autoenroll_why = NULL;
@@ -236,6 +257,10 @@ eca_judge_peer(const struct eca_judge_input *in, struct eca_judge_result *res)
 		return res->code = 0;
 	}
 	if (res->cert.code == 0) {
+		/* From here on the peer is a NAT host if either says so. */
+		nin = *orig;
+		nin.peer_side.nat = peer_is_nat(orig, res);
+		in = &nin;
 		if ((r = enroll_self(in, res)) != 0)
 			return r;
 		peer_autoenroll(in, res);

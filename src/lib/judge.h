@@ -93,6 +93,11 @@ enum eca_judge_end {
 
 struct eca_judge_result {
 	int code; /* what eca_judge_peer returned */
+	/*
+	 * The roster says the peer is a NAT host (its HELLO may not): it is
+	 * then judged as one.
+	 */
+	int roster_nat;
 	enum eca_judge_end end;
 	/*
 	 * The verdict, and the code and message of any refusal (peer is

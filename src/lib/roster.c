@@ -391,6 +391,7 @@ eca_roster_upsert(struct eca_roster *r, const struct eca_roster_entry *e,
 	x->not_after = e->not_after;
 	x->version = e->version;
 	x->state = (uint8_t)e->state;
+	x->nat = e->nat ? 1 : 0;
 	fp_index_put(r, idx, hash_fp(x->fp));
 }
 
@@ -408,6 +409,7 @@ entry_out(const struct eca_roster *r, const struct slot *s,
 	memcpy(out->spki_fingerprint, x->spki, ECA_ROSTER_FP_LEN);
 	out->not_after = x->not_after;
 	out->version = x->version;
+	out->nat = x->nat;
 }
 
 /* ------------------------------------------------------------------ */

@@ -44,6 +44,7 @@ struct eca_roster_entry {
 	uint8_t spki_fingerprint[ECA_ROSTER_FP_LEN];
 	int64_t not_after; /* unix seconds, 0 unknown */
 	int64_t version;   /* registry version of its change */
+	int nat;	   /* a NAT host (docs/nat.md) */
 };
 
 /*

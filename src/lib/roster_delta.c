@@ -211,6 +211,7 @@ parse_entry(const json_t *o, size_t i, struct eca_roster_entry *e,
     struct eca_err *err)
 {
 	uint8_t id[ROSTER_UUID_RAW];
+	const json_t *v;
 	const char *s;
 	int st, r;
 
@@ -241,6 +242,10 @@ parse_entry(const json_t *o, size_t i, struct eca_roster_entry *e,
 		return ECA_ERR_PROTOCOL;
 	if (eca_wire_parse_time(s, &e->not_after) != 0)
 		return bad(err, "is not an RFC 3339 UTC time", "not_after", i);
+	/* Optional: sent only for a NAT host (older primaries never). */
+	if ((v = json_object_get(o, "nat")) != NULL && !json_is_boolean(v))
+		return bad(err, "is not true or false", "nat", i);
+	e->nat = json_is_true(v);
 	return get_int(o, "version", 1, &e->version, i, err);
 }
 

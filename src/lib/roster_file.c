@@ -33,8 +33,11 @@
  * 2 adds, after the records: u32 mapping count, then per mapping
  * i64 version, u16 subject length, subject, u8 host length, host.
  * Format 1 files (no mappings) still load.
+ * 3: a record's state byte carries ROSTER_NAT (bit 7) for a NAT host;
+ * the bit is clear in every older file, so formats 1 and 2 still load (an
+ * older eca refuses a format 3 file and syncs the roster afresh).
  */
-#define FILE_FORMAT 2
+#define FILE_FORMAT 3
 #define FILE_HEAD (8 + 4 + 4 + 8 + 8 + 8 + 2)
 #define FILE_REC_MIN (32 + 32 + 16 + 8 + 8 + 1 + 1 + 1)
 #define IOBUF (1024 * 1024)
@@ -153,7 +156,8 @@ write_all(const struct eca_roster *r, struct fio *f)
 		    (rc = wbytes(f, x->host_id, sizeof(x->host_id))) != 0 ||
 		    (rc = wr_int(f, (uint64_t)x->not_after, 8)) != 0 ||
 		    (rc = wr_int(f, (uint64_t)x->version, 8)) != 0 ||
-		    (rc = wr_int(f, x->state, 1)) != 0 ||
+		    (rc = wr_int(f, x->state | (x->nat ? ROSTER_NAT : 0), 1)) !=
+			0 ||
 		    (rc = wr_int(f, x->name_len, 1)) != 0 ||
 		    (rc = wbytes(f, r->names + x->name_off, x->name_len)) != 0)
 			return rc;
@@ -379,7 +383,7 @@ read_record(struct fio *f, struct eca_roster *r, int64_t version)
 	    eca_hostname_canon_n((const char *)p + REC_FIXED, (size_t)nl,
 		r->names + r->names_len, (size_t)nl + 1, NULL) != 0)
 		return corrupt(f, "damaged (an invalid host name)");
-	if (st > ECA_STATE_REVOKED)
+	if ((st & ~ROSTER_NAT) > ECA_STATE_REVOKED)
 		return corrupt(f, "damaged (an unknown state)");
 	if ((int64_t)v < 1 || (int64_t)v > version)
 		return corrupt(f, "damaged (a record newer than the roster)");
@@ -389,7 +393,8 @@ read_record(struct fio *f, struct eca_roster *r, int64_t version)
 	memcpy(x->host_id, p + 64, ROSTER_UUID_RAW);
 	x->not_after = (int64_t)le(p + 80, 8);
 	x->version = (int64_t)v;
-	x->state = (uint8_t)st;
+	x->state = (uint8_t)(st & ~ROSTER_NAT);
+	x->nat = (st & ROSTER_NAT) != 0;
 	x->name_len = (uint8_t)nl;
 	x->name_off = (uint32_t)r->names_len;
 	r->names_len += (size_t)nl + 1;
@@ -466,7 +471,7 @@ read_head(struct fio *f, const char *primary, struct head *h)
 	    (rc = rd_int(f, 8, &h->count)) != 0 ||
 	    (rc = rd_int(f, 2, &plen)) != 0)
 		return rc;
-	if ((h->fmt != 1 && h->fmt != FILE_FORMAT) || zero != 0)
+	if (h->fmt < 1 || h->fmt > FILE_FORMAT || zero != 0)
 		return corrupt(f, "of an unknown format version");
 	if ((int64_t)h->ver < 0 || (int64_t)h->synced < 0)
 		return corrupt(f, "damaged (a negative version or time)");

@@ -40,7 +40,10 @@ struct rent {
 	uint32_t name_off; /* into names */
 	uint8_t name_len;
 	uint8_t state;
+	uint8_t nat; /* a NAT host (the record's "nat") */
 };
+/* In the roster file's state byte (format 3): a NAT host. */
+#define ROSTER_NAT 0x80u
 
 /*
  * A slot of either index (8 bytes): the offset of the record's host name

@@ -181,8 +181,10 @@ key(struct scan *s, const char *const *keys, unsigned *seen)
 	return -1; /* unknown: left to the full decoder */
 }
 
+/* The first 7 are required; "nat" (a NAT host) is optional. */
 static const char *const entry_keys[] = {"host", "host_id", "state",
-    "fingerprint", "spki_fingerprint", "not_after", "version", NULL};
+    "fingerprint", "spki_fingerprint", "not_after", "version", "nat", NULL};
+#define ENTRY_REQUIRED ((1u << 7) - 1)
 
 static int
 entry_field(struct scan *s, int k, struct eca_roster_entry *e)
@@ -207,6 +209,8 @@ entry_field(struct scan *s, int k, struct eca_roster_entry *e)
 		if (str_copy(s, t, sizeof(t)) != 0)
 			return -1;
 		return eca_wire_parse_time(t, &e->not_after) == 0 ? 0 : -1;
+	case 7:
+		return boolean(s, &e->nat);
 	default:
 		return num(s, 1, &e->version);
 	}
@@ -225,7 +229,9 @@ entry(struct scan *s, struct eca_roster_entry *e)
 		    entry_field(s, k, e) != 0)
 			return -1;
 	} while (lit(s, ',') == 0);
-	return lit(s, '}') == 0 && seen == (1u << 7) - 1 ? 0 : -1;
+	return lit(s, '}') == 0 && (seen & ENTRY_REQUIRED) == ENTRY_REQUIRED ?
+	    0 :
+	    -1;
 }
 
 static int

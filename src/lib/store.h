@@ -54,6 +54,12 @@ struct eca_enrollment {
 	int64_t last_seen;	     /* last request from the host */
 	char source[ECA_SOURCE_MAX]; /* address the enrollment came from */
 	int64_t version;	     /* registry version of the last change */
+	/*
+	 * A NAT host (docs/nat.md): set by its enrollment request's "nat" or
+	 * its broker session; kept until the record is removed and the host
+	 * enrolls again without it.
+	 */
+	int nat;
 };
 
 /*
@@ -229,6 +235,7 @@ struct eca_change {
 	char spki_fingerprint[ECA_FP_HEX_LEN + 1];
 	int64_t not_after;
 	int64_t version;
+	int nat; /* a NAT host (sent only when true) */
 };
 
 /*

@@ -124,12 +124,18 @@ static const char SQL_MIGRATION_5[] =
     "CREATE INDEX enrollments_state_expiry ON enrollments"
     "  (primary_name, state, not_after, host);";
 
+/* 6: which hosts are NAT hosts (docs/nat.md), carried in the roster. */
+static const char SQL_MIGRATION_6[] =
+    "ALTER TABLE enrollments ADD COLUMN nat SMALLINT NOT NULL DEFAULT 0"
+    "  CHECK (nat IN (0, 1));";
+
 static const char *const migrations[] = {
     SQL_MIGRATION_1,
     SQL_MIGRATION_2,
     SQL_MIGRATION_3,
     SQL_MIGRATION_4,
     SQL_MIGRATION_5,
+    SQL_MIGRATION_6,
 };
 #define SCHEMA_VERSION ((int)PG_NELEM(migrations))
 

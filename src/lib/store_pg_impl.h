@@ -81,7 +81,7 @@ enum pg_stmt_id {
 	" cand_issuer, cand_serial, cand_not_before, cand_not_after,"          \
 	" cand_key_desc, cand_sig_alg, cand_cn, cand_san,"                     \
 	" candidate_at, candidate_source,"                                     \
-	" enrolled_at, updated_at, last_seen, source, version"
+	" enrolled_at, updated_at, last_seen, source, version, nat"
 
 /* A record as read (FROM enrollments e): and how many candidates wait. */
 #define PG_ENROLLMENT_SELECT                                                   \
@@ -106,6 +106,7 @@ enum {
 	PC_LAST_SEEN,
 	PC_SOURCE,
 	PC_VERSION,
+	PC_NAT,
 	PC_COUNT,
 	PC_NCANDIDATES = PC_COUNT /* selected, never written */
 };

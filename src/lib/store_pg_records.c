@@ -58,6 +58,7 @@ row_enrollment(const PGresult *res, int i, void *item, const void *arg,
 	rec->last_seen = eca_pg_col_i64(res, i, PC_LAST_SEEN, &bad);
 	PG_COL_STR(res, i, PC_SOURCE, rec->source, &bad);
 	rec->version = eca_pg_col_i64(res, i, PC_VERSION, &bad);
+	rec->nat = eca_pg_col_i64(res, i, PC_NAT, &bad) != 0;
 	rec->ncandidates = (int)eca_pg_col_i64(res, i, PC_NCANDIDATES, &bad);
 	if (bad) {
 		eca_enrollment_clear(rec);
@@ -135,6 +136,7 @@ eca_pg_put(struct eca_store *st, const struct eca_enrollment *rec,
 	eca_pg_i64(&p, rec->last_seen);
 	PG_STR(&p, rec->source);
 	eca_pg_i64(&p, rec->version);
+	eca_pg_i64(&p, rec->nat ? 1 : 0);
 	return eca_pg_exec(pg_impl(st), P_PUT, &p,
 	    "cannot store an enrollment record", err);
 }
@@ -320,6 +322,7 @@ row_change(const PGresult *res, int i, void *item, const void *arg,
 	PG_COL_STR(res, i, 4, ch->spki_fingerprint, &bad);
 	ch->not_after = eca_pg_col_i64(res, i, 5, &bad);
 	ch->version = eca_pg_col_i64(res, i, 6, &bad);
+	ch->nat = eca_pg_col_i64(res, i, 7, &bad) != 0;
 	if (bad)
 		return eca_err_set(err, ECA_ERR_DB,
 		    "registry record of host \"%.64s\" has a field "

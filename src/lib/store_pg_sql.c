@@ -50,7 +50,7 @@ static const char SQL_PUT[] =
     "INSERT INTO enrollments (" PG_ENROLLMENT_COLUMNS ") VALUES ("
     "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
     " $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30,"
-    " $31, $32, $33, $34, $35, $36)"
+    " $31, $32, $33, $34, $35, $36, $37)"
     " ON CONFLICT (primary_name, host) DO UPDATE SET"
     " host_id = excluded.host_id, role = excluded.role,"
     " state = excluded.state, method = excluded.method,"
@@ -74,7 +74,7 @@ static const char SQL_PUT[] =
     " candidate_source = excluded.candidate_source,"
     " enrolled_at = excluded.enrolled_at, updated_at = excluded.updated_at,"
     " last_seen = excluded.last_seen, source = excluded.source,"
-    " version = excluded.version";
+    " version = excluded.version, nat = excluded.nat";
 
 /*
  * The one counter row of the database: its row lock, held to COMMIT,
@@ -121,7 +121,7 @@ static const char SQL_HISTORY[] =
 
 static const char SQL_CHANGES[] =
     "SELECT host, host_id, state, fingerprint, spki_fingerprint, not_after,"
-    " version FROM enrollments"
+    " version, nat FROM enrollments"
     " WHERE primary_name = $1 AND version > $2 ORDER BY version LIMIT $3";
 
 static const char SQL_VERSION[] = "SELECT value FROM meta WHERE key = $1";

@@ -190,6 +190,14 @@ static const char SQL_MIGRATION_6[] =
     "CREATE INDEX enrollments_state_expiry ON enrollments"
     "  (primary_name, state, not_after, host);";
 
+/*
+ * 7: which hosts are NAT hosts (docs/nat.md): the roster carries it, so
+ * that a peer treats such a host as one whatever its HELLO says.
+ */
+static const char SQL_MIGRATION_7[] =
+    "ALTER TABLE enrollments ADD COLUMN nat INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (nat IN (0, 1));";
+
 static const char *const migrations[] = {
     SQL_MIGRATION_1,
     SQL_MIGRATION_2,
@@ -197,6 +205,7 @@ static const char *const migrations[] = {
     SQL_MIGRATION_4,
     SQL_MIGRATION_5,
     SQL_MIGRATION_6,
+    SQL_MIGRATION_7,
 };
 #define SCHEMA_VERSION ((int)NELEM(migrations))
 

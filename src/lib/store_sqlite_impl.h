@@ -68,7 +68,7 @@ enum stmt_id {
 	" cand_issuer, cand_serial, cand_not_before, cand_not_after,"          \
 	" cand_key_desc, cand_sig_alg, cand_cn, cand_san,"                     \
 	" candidate_at, candidate_source,"                                     \
-	" enrolled_at, updated_at, last_seen, source, version"
+	" enrolled_at, updated_at, last_seen, source, version, nat"
 
 /* A record as read: its columns and how many candidates wait. */
 #define ENROLLMENT_SELECT                                                      \
@@ -93,6 +93,7 @@ enum {
 	C_LAST_SEEN,
 	C_SOURCE,
 	C_VERSION,
+	C_NAT,
 	C_COUNT,
 	C_NCANDIDATES = C_COUNT /* selected, never written */
 };

@@ -56,6 +56,7 @@ row_enrollment(sqlite3_stmt *stmt, void *item, const void *arg,
 	rec->last_seen = sqlite3_column_int64(stmt, C_LAST_SEEN);
 	COL_STR(stmt, C_SOURCE, rec->source, &bad);
 	rec->version = sqlite3_column_int64(stmt, C_VERSION);
+	rec->nat = sqlite3_column_int(stmt, C_NAT) != 0;
 	rec->ncandidates = sqlite3_column_int(stmt, C_NCANDIDATES);
 	if (bad) {
 		eca_enrollment_clear(rec);
@@ -135,6 +136,7 @@ eca_sqlite_put(struct eca_store *st, const struct eca_enrollment *rec,
 	eca_sqlite_bind_i64(stmt, C_LAST_SEEN, rec->last_seen, &rc);
 	BIND_STR(stmt, C_SOURCE, rec->source, &rc);
 	eca_sqlite_bind_i64(stmt, C_VERSION, rec->version, &rc);
+	eca_sqlite_bind_i64(stmt, C_NAT, rec->nat ? 1 : 0, &rc);
 	return eca_sqlite_run(s, stmt, rc, "cannot store an enrollment record",
 	    err);
 }
@@ -423,6 +425,7 @@ row_change(sqlite3_stmt *stmt, void *item, const void *arg, struct eca_err *err)
 	COL_STR(stmt, 4, ch->spki_fingerprint, &bad);
 	ch->not_after = sqlite3_column_int64(stmt, 5);
 	ch->version = sqlite3_column_int64(stmt, 6);
+	ch->nat = sqlite3_column_int(stmt, 7) != 0;
 	if (bad)
 		return eca_err_set(err, ECA_ERR_DB,
 		    "registry record of host \"%.64s\" has a field "

@@ -26,7 +26,7 @@
 
 /*
  * POST /v1/enrollments body: {"host": NAME, "precheck": bool, "force":
- * bool, "role": R, "method": "auto"|"manual"}.
+ * bool, "role": R, "method": "auto"|"manual", "nat": bool}.
  */
 struct eca_enroll_body {
 	char host[ECA_HOST_MAX];
@@ -34,6 +34,7 @@ struct eca_enroll_body {
 	int force;
 	enum eca_role role;	/* default client */
 	enum eca_method method; /* default manual */
+	int nat;		/* a NAT host (NAT_CLIENT = YES) */
 };
 
 /*

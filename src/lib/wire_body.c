@@ -166,10 +166,12 @@ body_fields(const json_t *o, struct eca_enroll_body *out, struct eca_err *err)
 			r = body_role(v, &out->role, err);
 		else if (strcmp(key, "method") == 0)
 			r = body_method(v, &out->method, err);
+		else if (strcmp(key, "nat") == 0)
+			r = body_bool(v, key, &out->nat, err);
 		else
 			r = unknown_key(key,
 			    "host, precheck, force, role, "
-			    "method",
+			    "method, nat",
 			    err);
 		if (r != 0)
 			return r;

@@ -189,6 +189,9 @@ eca_wire_enrollment(const struct eca_enrollment *rec)
 	    &ok);
 	eca_wire_put_fields(o, rec_tail_fields, WIRE_NFIELDS(rec_tail_fields),
 	    rec, &ok);
+	/* Only when true: older command lines never see it otherwise. */
+	if (rec->nat)
+		eca_wire_put(o, "nat", json_true(), &ok);
 	return eca_wire_done(o, ok);
 }
 
@@ -241,6 +244,13 @@ enrollment_fields(const json_t *j, struct eca_enrollment *rec,
 	if ((r = certinfo_code(v, &rec->cert, code, err)) != 0 ||
 	    (r = enrollment_candidate(j, rec, err)) != 0)
 		return r;
+	/* "nat": absent (not a NAT host, or an older primary) or a bool. */
+	v = json_object_get(j, "nat");
+	if (v != NULL && !json_is_boolean(v))
+		return eca_err_set(err, code,
+		    "field \"nat\" must be true or "
+		    "false");
+	rec->nat = json_is_true(v);
 	return eca_wire_get_fields(j, rec_tail_fields,
 	    WIRE_NFIELDS(rec_tail_fields), rec, code, err);
 }
@@ -276,9 +286,20 @@ eca_wire_history_entry(const struct eca_history_entry *h)
 json_t *
 eca_wire_roster_entry(const struct eca_change *ch)
 {
-	if (ch == NULL)
+	json_t *o;
+	int ok = 1;
+
+	if (ch == NULL ||
+	    (o = fields_object(change_fields, WIRE_NFIELDS(change_fields),
+		 ch)) == NULL)
 		return NULL;
-	return fields_object(change_fields, WIRE_NFIELDS(change_fields), ch);
+	/*
+	 * Only when true: an entry of any other host is what it was, and
+	 * an older host (whose fast path does not know the key) ignores it.
+	 */
+	if (ch->nat)
+		eca_wire_put(o, "nat", json_true(), &ok);
+	return eca_wire_done(o, ok);
 }
 
 json_t *

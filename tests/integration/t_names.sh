@@ -211,7 +211,7 @@ c_upgrade_with_two_spellings_refuses_to_start() {
 	    cand_fingerprint, cand_spki_fingerprint, cand_subject, cand_issuer,
 	    cand_serial, cand_not_before, cand_not_after, cand_key_desc,
 	    cand_sig_alg, cand_cn, cand_san, candidate_at, candidate_source,
-	    enrolled_at, updated_at, last_seen, source, version
+	    enrolled_at, updated_at, last_seen, source, version, nat
 	    FROM enrollments WHERE host = '$M1'; PRAGMA user_version = 2;" ||
 	    { fail "cannot write the old registry"; return; }
 	log=${P_DIR[$P]}/ecad.log

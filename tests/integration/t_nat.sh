@@ -304,10 +304,12 @@ c_enrolled_nat_host_reaches_the_media_directly() {
 }
 
 c_media_reaches_the_nat_host_only_by_a_reverse_connection() {
-	eca_in $NS_DC $M --json ping $N1 --purpose backup
-	expect_rc 4 || return
-	expect_json .verdict.code UNREACHABLE || return
-	expect_match "$ERR" 'Network is unreachable' "a direct channel from $M to $N1" || return
+	local why
+	# No route from the datacenter to the NAT host's peer port...
+	why=$(tcp_connects $NS_DC $N1IP 1557) &&
+	    { fail "the media server reaches $N1IP:1557 directly"; return; }
+	expect_match "$why" 'unreachable' "a direct connection from $M to $N1" || return
+	# ... while a channel through a reverse connection succeeds.
 	eca_in $NS_DC $M --json ping $N1 --reverse --purpose backup
 	expect_rc 0 || return
 	expect_json .verdict.accept true || return
@@ -525,6 +527,111 @@ run_case "eca enroll --remote-host NATHOST on the primary enrolls the NAT host t
     c_remote_enrollment_through_the_broker_session
 run_case "GET /metrics: the NAT host's reconnects and the reverse requests by result moved" \
     c_metrics_counters_moved
+
+# --- NAT flag, routes and visibility (issue 10: registry, roster, ping) ---------
+# Cases of the NAT flag in the registry and the roster, the route a channel
+# takes (ENABLE_DIRECT_CONNECTION) and what eca list / eca ping show.  They
+# run after the cases above (N1 and N2 enrolled, both online), before the relay's.
+
+N4=nat4.nat.test
+N4IP=10.77.2.4
+
+c_registry_and_roster_flag_nat_hosts() {
+	expect_db "SELECT group_concat(h, ',') FROM (SELECT host || ' ' || nat AS h FROM enrollments WHERE host IN ('$N1','$M') ORDER BY host)" \
+	    "$M 0,$N1 1" || return
+	primary_eca "$P" --json list --nat
+	expect_rc 0 || return
+	expect_json "[.enrollments[].host] | sort | join(\" \")" "$N1 $N2" || return
+	expect_json "[.enrollments[] | .nat and .online] | all" true || return
+	primary_eca "$P" list --nat
+	expect_rc 0 || return
+	expect_match "$(grep "^$N1 " <<<"$OUT")" ' online$' "eca list --nat's row of $N1" || return
+	expect_match "$OUT" "^HOST .* NAT$" "eca list --nat's header" || return
+	[ -z "$(grep "^$M " <<<"$OUT")" ] ||
+	    { fail "eca list --nat shows $M, not a NAT host"; return; }
+	pass
+}
+
+c_nat_host_by_the_roster_is_reached_in_reverse_by_default() {
+	eca_in $NS_DC $M --json ping $N1 --purpose backup
+	expect_rc 0 || return
+	expect_json .verdict.accept true || return
+	expect_json .steps.route reverse || return
+	expect_json .reverse true || return
+	expect_json ".steps.request_us > 0 and .steps.callback_us > 0" true || return
+	expect_json .steps.fell_back false || return
+	eca_in $NS_DC $M ping $N1
+	expect_rc 0 || return
+	expect_match "$OUT" "route reverse: a reverse connection through the primary" "the header" || return
+	expect_match "$OUT" "request .* ms  asked primary $P to have $N1 call back" "the request step" || return
+	expect_match "$OUT" "reverse connect .* ms  $N1 called back from 10\\.77\\.1\\.254:[0-9]+ \\(reverse\\)" \
+	    "the reverse connect step" || return
+	expect_match "$OUT" "TLS .* ms  TLSv1\\.[23]" "the TLS step" || return
+	expect_match "$OUT" "verdict: ACCEPTED" "the verdict"
+}
+
+# $N4: a NAT host enrolled while it was not one, so the roster does not
+# flag it (yet): what ENABLE_DIRECT_CONNECTION is for.
+c_direct_connection_first_then_reverse() {
+	local conf
+	in_ns $NS_SITE ip addr add $N4IP/24 dev $IF_S ||
+	    { fail "cannot add $N4IP"; return; }
+	nat_host $N4 || { fail "cannot make $N4"; return; }
+	conf="$(host_dir $N4)/eca.conf"
+	sed -i '/^NAT_CLIENT/d' "$conf"
+	eca_in $NS_SITE $N4 --json enroll
+	expect_rc 0 || return
+	expect_db "SELECT nat FROM enrollments WHERE host='$N4'" 0 || return
+	echo "NAT_CLIENT = YES" >>"$conf"
+	start_in $NS_SITE $N4 "$conf" "$(host_dir $N4)" || return
+	wait_broker_online $N4 10 || return
+	echo "PEER = $N4 $N4IP:1557" >>"$(host_dir $M)/eca.conf"
+	# Default: a host the roster does not flag is reached directly only.
+	eca_in $NS_DC $M --json ping $N4
+	expect_rc 4 || return
+	expect_json .verdict.code UNREACHABLE || return
+	expect_json .steps.route direct || return
+	# ENABLE_DIRECT_CONNECTION = TRUE: directly first, then in reverse.
+	cp "$(host_dir $M)/eca.conf" "$T/media-direct.conf"
+	echo "ENABLE_DIRECT_CONNECTION = TRUE" >>"$T/media-direct.conf"
+	run_cmd nsenter --net="/run/netns/$NS_DC" "$ECA" -f "$T/media-direct.conf" \
+	    --json ping $N4 --purpose backup
+	expect_rc 0 || return
+	expect_json .steps.route direct-then-reverse || return
+	expect_json .steps.fell_back true || return
+	expect_match "$(jq -r .steps.direct_error <<<"$OUT")" 'unreachable' "the direct try's error" || return
+	expect_json .reverse true || return
+	run_cmd nsenter --net="/run/netns/$NS_DC" "$ECA" -f "$T/media-direct.conf" ping $N4
+	expect_rc 0 || return
+	expect_match "$OUT" "direct .* ms  failed: " "the direct step" || return
+	expect_match "$OUT" "reverse connect .* $N4 called back" "the reverse connect step"
+}
+
+c_nat_host_enrolling_again_is_flagged() {
+	eca_in $NS_SITE $N4 --json enroll
+	expect_rc 0 || return
+	expect_json .outcome UNCHANGED || return
+	expect_db "SELECT nat FROM enrollments WHERE host='$N4'" 1 || return
+	expect_db "SELECT count(*) FROM history WHERE host='$N4' AND event='NAT'" 1 || return
+	# Now flagged: reached in reverse by default, once the media server's
+	# roster has synced (its file dropped: the next channel syncs it).
+	rm -f "$(host_dir $M)/state/roster-$P.bin"
+	eca_in $NS_DC $M --json ping $N4
+	expect_rc 0 || return
+	expect_json .steps.route reverse || return
+	# Its HELLO says it too; an unflagged HELLO would not make it less so.
+	primary_eca "$P" --json list --nat
+	expect_json "[.enrollments[].host] | sort | join(\" \")" "$N1 $N2 $N4"
+}
+
+run_case "the registry and the roster flag the NAT hosts; eca list --nat shows them online" \
+    c_registry_and_roster_flag_nat_hosts
+run_case "a NAT host flagged by the roster is reached by a reverse connection by default; eca ping prints each step" \
+    c_nat_host_by_the_roster_is_reached_in_reverse_by_default
+run_case "ENABLE_DIRECT_CONNECTION = TRUE: a host the roster does not flag is tried directly, then in reverse" \
+    c_direct_connection_first_then_reverse
+run_case "a NAT host enrolled as a plain host is flagged on its next enrollment request (UNCHANGED, history NAT)" \
+    c_nat_host_enrolling_again_is_flagged
 
 # --- the relay between NAT hosts, and its tokens (docs/nat.md, "Relay") -----
 #

@@ -157,7 +157,7 @@ c_start() {
 	make_primary "$P" || return
 	set_conf "${P_CONF[$P]}" ECA_DB "$PG_URI" || return
 	start_primary "$P" || return
-	expect_pg "SELECT version FROM eca_schema" 5 || return
+	expect_pg "SELECT version FROM eca_schema" 6 || return
 	make_certs || fail "cannot make the certificates: $(tail -3 "$C/err" 2>/dev/null)"
 }
 

@@ -930,6 +930,9 @@ srv_send_text(SSL *ssl, const char *text)
 	return r;
 }
 
+/* roster_put's records are NAT hosts (docs/nat.md). */
+static int roster_put_nat;
+
 /* Apply one record to h's roster of PRIMARY, as a sync would. */
 static void
 roster_put(struct eca_host *h, const char *host, X509 *leaf, enum eca_state st)
@@ -957,6 +960,7 @@ roster_put(struct eca_host *h, const char *host, X509 *leaf, enum eca_state st)
 	    sizeof(c.spki_fingerprint));
 	c.not_after = ci.not_after;
 	c.version = v + 1;
+	c.nat = roster_put_nat;
 	j = eca_wire_roster(&(struct eca_wire_roster_page){.primary = PRIMARY,
 				.since = v,
 				.version = v + 1,
@@ -1245,6 +1249,120 @@ open_refused(struct fx *f, enum eca_purpose p, long timeout, int code,
 	assert_int_equal(err.code, code);
 	if (needle != NULL)
 		contains(err.msg, needle);
+}
+
+/* ------------------------------------------------------------------ */
+/* The route (docs/nat.md, "Choosing a reverse connection").          */
+
+static void
+test_route_rule(void **state)
+{
+	struct eca_config cfg;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(eca_channel_route(NULL, 1), ECA_ROUTE_DIRECT);
+	/* no SERVER to ask: directly */
+	assert_int_equal(eca_channel_route(&cfg, 1), ECA_ROUTE_DIRECT);
+	cfg.nservers = 1;
+	assert_int_equal(eca_channel_route(&cfg, 0), ECA_ROUTE_DIRECT);
+	assert_int_equal(eca_channel_route(&cfg, 1), ECA_ROUTE_REVERSE);
+	cfg.enable_direct_connection = 1;
+	assert_int_equal(eca_channel_route(&cfg, 0),
+	    ECA_ROUTE_DIRECT_THEN_REVERSE);
+	/* a NAT peer by the roster: never tried directly */
+	assert_int_equal(eca_channel_route(&cfg, 1), ECA_ROUTE_REVERSE);
+	/* a NAT host itself cannot be called back: always directly */
+	cfg.nat_client = 1;
+	assert_int_equal(eca_channel_route(&cfg, 1), ECA_ROUTE_DIRECT);
+	assert_int_equal(eca_channel_route(&cfg, 0), ECA_ROUTE_DIRECT);
+	cfg.nat_client = 0;
+	cfg.accept_reverse_connection = 1;
+	assert_int_equal(eca_channel_route(&cfg, 1), ECA_ROUTE_DIRECT);
+	assert_string_equal(eca_channel_route_name(ECA_ROUTE_REVERSE),
+	    "reverse");
+	assert_string_equal(
+	    eca_channel_route_name(ECA_ROUTE_DIRECT_THEN_REVERSE),
+	    "direct-then-reverse");
+	assert_string_equal(eca_channel_route_name(ECA_ROUTE_DIRECT), "direct");
+}
+
+/*
+ * A peer the roster flags as a NAT host is not connected to: the primary
+ * is asked (here its port is closed), though the peer listens.
+ */
+static void
+test_nat_peer_by_the_roster_is_reached_in_reverse(void **state)
+{
+	struct eca_channel_steps steps;
+	struct eca_channel *ch = NULL;
+	struct eca_err err;
+	struct fx f;
+
+	(void)state;
+	roster_put_nat = 1;
+	fx_open(&f, M_ACCEPT, server_cred, 1, 1, NULL, NULL);
+	roster_put_nat = 0;
+	assert_true(eca_channel_peer_is_nat(f.h, SERVER));
+	assert_false(eca_channel_peer_is_nat(f.h, "someone-else.example"));
+	eca_err_clear(&err);
+	assert_int_not_equal(eca_channel_open(f.h, SERVER, ECA_PURPOSE_PING,
+				 2000, &ch, &steps, &err),
+	    0);
+	assert_null(ch);
+	assert_int_equal(steps.route, ECA_ROUTE_REVERSE);
+	assert_int_equal(steps.fell_back, 0);
+	assert_int_equal(steps.callback_us, -1); /* the request failed */
+	assert_int_equal(steps.tls_us, -1);
+	/* at a given port it is what the caller asked: directly */
+	assert_int_equal(eca_channel_open_port(f.h, SERVER, NULL,
+			     ECA_PURPOSE_PING, 2000, &ch, &steps, &err),
+	    0);
+	assert_int_equal(steps.route, ECA_ROUTE_DIRECT);
+	eca_channel_close(ch);
+	fx_close(&f);
+}
+
+/* ENABLE_DIRECT_CONNECTION: an unreachable peer is then asked for. */
+static void
+test_direct_connection_falls_back_to_reverse_when_enabled(void **state)
+{
+	struct eca_channel_steps steps;
+	struct eca_channel *ch = NULL;
+	struct eca_err err;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, M_NONE, server_cred, 1, 1, NULL,
+	    "PEER = gone.example 127.0.0.1:1\n");
+	eca_err_clear(&err);
+	assert_int_equal(eca_channel_open(f.h, "gone.example", ECA_PURPOSE_PING,
+			     2000, &ch, &steps, &err),
+	    ECA_ERR_UNREACHABLE);
+	assert_int_equal(steps.route, ECA_ROUTE_DIRECT);
+	assert_int_equal(steps.fell_back, 0);
+	fx_close(&f);
+
+	fx_open(&f, M_ACCEPT, server_cred, 1, 1, NULL,
+	    "PEER = gone.example 127.0.0.1:1\n"
+	    "ENABLE_DIRECT_CONNECTION = TRUE\n");
+	eca_err_clear(&err);
+	assert_int_not_equal(eca_channel_open(f.h, "gone.example",
+				 ECA_PURPOSE_PING, 2000, &ch, &steps, &err),
+	    0);
+	assert_null(ch);
+	assert_int_equal(steps.route, ECA_ROUTE_DIRECT_THEN_REVERSE);
+	assert_int_equal(steps.fell_back, 1);
+	assert_true(steps.direct_us >= 0);
+	contains(steps.direct_error, "gone.example");
+	/* a reachable peer is taken directly, no fallback */
+	assert_int_equal(eca_channel_open(f.h, SERVER, ECA_PURPOSE_PING, 2000,
+			     &ch, &steps, &err),
+	    0);
+	assert_int_equal(steps.route, ECA_ROUTE_DIRECT_THEN_REVERSE);
+	assert_int_equal(steps.fell_back, 0);
+	eca_channel_close(ch);
+	fx_close(&f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1618,6 +1736,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_frame_with_zero_length_is_a_protocol_error),
+	    cmocka_unit_test(test_route_rule),
+	    cmocka_unit_test(test_nat_peer_by_the_roster_is_reached_in_reverse),
+	    cmocka_unit_test(
+		test_direct_connection_falls_back_to_reverse_when_enabled),
 	    cmocka_unit_test(test_frame_longer_than_max_is_too_large),
 	    cmocka_unit_test(test_partial_header_needs_more_bytes),
 	    cmocka_unit_test(test_partial_payload_needs_more_bytes),

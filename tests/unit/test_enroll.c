@@ -889,6 +889,50 @@ test_apply_forced_reenrollment_when_allowed(void **state)
 	free(h);
 }
 
+/* A NAT host's enrollment sets the flag and one that says so later too. */
+static void
+test_apply_nat_flag_is_recorded_kept_and_reset_on_reenrollment(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment before, r;
+	struct eca_op op;
+
+	/* enrolled as a plain host, then found UNCHANGED as a NAT host */
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	get(f, "a.example", &before);
+	assert_int_equal(before.nat, 0);
+	op_enroll(f, &op, "a.example", 1, 1);
+	op.req.nat = 1;
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.nat, 1);
+	assert_true(r.version > before.version); /* the roster carries it */
+	assert_int_equal(history_len(f, "a.example", &h), 2);
+	assert_string_equal(h[1].event, "NAT");
+	free(h);
+	/* a request without the flag does not clear it, nor does a renewal */
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_int_equal(enroll(f, "a.example", 2, 1, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_RENEWED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.nat, 1);
+	/* removed, then enrolled again without it: a plain host again */
+	op_admin(f, &op, ECA_OP_REMOVE, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(enroll(f, "a.example", 3, 3, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_ENROLLED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.nat, 0);
+	/* a first enrollment as a NAT host */
+	op_enroll(f, &op, "b.example", 4, 4);
+	op.req.nat = 1;
+	assert_int_equal(apply1(f, &op), 0);
+	get(f, "b.example", &r);
+	assert_int_equal(r.nat, 1);
+}
+
 static void
 test_apply_host_id_is_stable_across_remove_and_reenroll(void **state)
 {
@@ -1816,6 +1860,7 @@ main(void)
 	    T(test_apply_reject_drops_candidate_and_returns_to_enrolled),
 	    T(test_apply_forced_reenrollment_when_allowed),
 	    T(test_apply_host_id_is_stable_across_remove_and_reenroll),
+	    T(test_apply_nat_flag_is_recorded_kept_and_reset_on_reenrollment),
 	    T(test_apply_admin_remove_drops_the_candidate),
 	    T(test_apply_new_hosts_get_distinct_host_ids),
 	    T(test_apply_of_empty_group_does_nothing),

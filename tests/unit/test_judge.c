@@ -63,6 +63,8 @@ enum roster_case {
 	R_CONFLICT,	  /* in CONFLICT, the presented one enrolled */
 	R_CONFLICT_OTHER, /* in CONFLICT, another one enrolled */
 	R_STALE,	  /* the peer enrolled, but synced too long ago */
+	R_NAT,		  /* the peer enrolled, a NAT host by the roster */
+	R_NAT_REMOVED,	  /* the peer REMOVED, a NAT host by the roster */
 };
 
 /* This host's side of the rule. */
@@ -198,6 +200,13 @@ static const struct jcase cases[] = {
 	"`eca enroll --server " PRIMARY "` on " PEER},
     {"an enrolled NAT peer passes", BOTH, P_NAT, M, -1, BK, S_ENROLLED,
 	R_ENROLLED, 0, 0, 0, 0, NULL},
+    /* The roster says NAT, the HELLO does not: NAT all the same. */
+    {"a NAT peer by the roster never makes this host enroll", BOTH, P_GOOD, M,
+	-1, BK, S_NEW, R_NAT, 0, 0, 0, 0, NULL},
+    {"a removed NAT peer by the roster, resumed", BOTH, P_GOOD, M, 1, BK,
+	S_ENROLLED, R_NAT_REMOVED, 1, ECA_ERR_NOT_ENROLLED, 0, 0,
+	"communication with a NAT host does not enroll automatically: run "
+	"`eca enroll --server " PRIMARY "` on " PEER},
 
     /* Decided at once. */
     {"match", BOTH, P_GOOD, M, -1, BK, S_ENROLLED, R_ENROLLED, 0, 0, 0, 0,
@@ -303,6 +312,7 @@ struct fx {
 	struct eca_domain *d;
 	int enroll_calls;
 	int enroll_fails;
+	int roster_nat; /* roster_put's records are NAT hosts */
 };
 
 static struct fx *hook_fx; /* the host the enrollment hook acts for */
@@ -389,6 +399,7 @@ roster_put(struct fx *f, const char *host, enum eca_state st,
 	memset(c.spki_fingerprint, 'c', ECA_FP_HEX_LEN);
 	c.not_after = 1900000000;
 	c.version = v + 1;
+	c.nat = f->roster_nat;
 	assert_non_null(j = eca_wire_roster(
 			    &(struct eca_wire_roster_page){.primary = PRIMARY,
 				.since = v,
@@ -418,6 +429,8 @@ fx_roster(struct fx *f, enum roster_case rc)
 	    [R_CONFLICT] = ECA_STATE_CONFLICT,
 	    [R_CONFLICT_OTHER] = ECA_STATE_CONFLICT,
 	    [R_STALE] = ECA_STATE_ENROLLED,
+	    [R_NAT] = ECA_STATE_ENROLLED,
+	    [R_NAT_REMOVED] = ECA_STATE_REMOVED,
 	};
 	struct eca_certinfo ci;
 	char other[ECA_FP_HEX_LEN + 1];
@@ -431,6 +444,7 @@ fx_roster(struct fx *f, enum roster_case rc)
 		    now);
 		return;
 	}
+	f->roster_nat = rc == R_NAT || rc == R_NAT_REMOVED;
 	roster_put(f, PEER, states[rc],
 	    rc == R_OTHER_FP || rc == R_CONFLICT_OTHER ? other : ci.fingerprint,
 	    rc == R_STALE ? now - 7200 : now);

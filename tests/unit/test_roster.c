@@ -1334,6 +1334,67 @@ same_delta(const struct eca_roster_delta *a, const char *text, int fast)
 	eca_roster_delta_free(b);
 }
 
+/*
+ * The NAT flag: "nat" only on a NAT host's entry, decoded by both
+ * decoders (anything but a bool refused), kept by the index and the file.
+ */
+static void
+test_nat_flag_travels_in_the_roster_and_its_file(void **state)
+{
+	struct eca_roster *r = roster(), *l = NULL;
+	struct eca_roster_delta *d = NULL;
+	struct eca_roster_entry e;
+	struct eca_change ch[6];
+	struct eca_err err;
+	char path[256], *s, *bad;
+	const char *p;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < 6; i++) {
+		fake_change(&ch[i], i, 0, ECA_STATE_ENROLLED, i + 1);
+		ch[i].nat = i % 3 == 0;
+	}
+	s = body_of(PRIMARY, 0, 6, 1, 0, ch, 6);
+	/* a NAT host's entry only: two of six */
+	p = strstr(s, "\"nat\":true");
+	assert_non_null(p);
+	p = strstr(p + 1, "\"nat\":true");
+	assert_non_null(p);
+	assert_null(strstr(p + 1, "\"nat\""));
+	bad = replaced(s, "\"nat\":true", "\"nat\":\"yes\"");
+	refused(bad, ECA_ERR_PROTOCOL, "nat");
+	free(bad);
+	/* the fast path takes it, and agrees with jansson */
+	assert_int_equal(eca_roster_scan(s, strlen(s), &d), 0);
+	for (i = 0; i < 6; i++)
+		assert_int_equal(d->entries[i].nat, i % 3 == 0);
+	same_delta(d, s, 1);
+	eca_roster_delta_free(d);
+	free(s);
+	apply_ok(r, 0, 6, 1, 0, ch, 6, 1000);
+	tmp_path(path, sizeof(path), "nat");
+	eca_err_clear(&err);
+	if (eca_roster_save(r, path, &err) != 0 ||
+	    eca_roster_load(path, PRIMARY, &l, &err) != 0)
+		fail_msg("save/load: %s", err.msg);
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(eca_roster_lookup_host(r, ch[i].host, &e), 0);
+		assert_int_equal(e.nat, i % 3 == 0);
+		assert_int_equal(eca_roster_lookup_host(l, ch[i].host, &e), 0);
+		assert_int_equal(e.nat, i % 3 == 0);
+	}
+	/* a later delta clears it */
+	ch[0].nat = 0;
+	ch[0].version = 7;
+	apply_ok(r, 6, 7, 0, 0, ch, 1, 1001);
+	assert_int_equal(eca_roster_lookup_host(r, ch[0].host, &e), 0);
+	assert_int_equal(e.nat, 0);
+	eca_roster_free(l);
+	eca_roster_free(r);
+	unlink(path);
+}
+
 static void
 test_fast_decoder_refuses_what_jansson_refuses(void **state)
 {
@@ -1572,6 +1633,7 @@ main(void)
 	    U(test_roster_file_with_bad_records_is_refused),
 	    U(test_roster_file_of_format_1_keeps_its_records),
 	    U(test_fast_decoder_refuses_what_jansson_refuses),
+	    U(test_nat_flag_travels_in_the_roster_and_its_file),
 	    U(test_pages_written_otherwise_decode_the_same),
 	    U(test_names_that_prefix_each_other_are_distinct),
 	    U(test_one_certificate_twice_answers_the_last),

@@ -172,6 +172,7 @@ assert_record_equal(const struct eca_enrollment *a,
 	assert_int_equal(a->last_seen, b->last_seen);
 	assert_string_equal(a->source, b->source);
 	assert_int_equal(a->version, b->version);
+	assert_int_equal(a->nat, b->nat);
 }
 
 static int
@@ -579,6 +580,22 @@ test_second_writer_gets_busy_after_timeout(void **state)
 /* ---------------------------------------------------------------- */
 /* Positive cases.                                                   */
 
+/* The roster's view of a.example (the only record) carries nat. */
+static void
+nat_change_is(struct eca_store *st, int nat)
+{
+	struct eca_change *ch = NULL;
+	struct eca_err err;
+	size_t n = 0;
+
+	assert_int_equal(
+	    eca_store_changes(st, "primary.example", 0, 10, &ch, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ch[0].host, "a.example");
+	assert_int_equal(ch[0].nat, nat);
+	free(ch);
+}
+
 static void
 test_put_get_round_trips_every_field(void **state)
 {
@@ -616,6 +633,21 @@ test_put_get_round_trips_every_field(void **state)
 	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
 	    0);
 	assert_record_equal(&got, &r);
+
+	/* a NAT host: the flag reads back, and the roster's view has it */
+	r.nat = 1;
+	r.version = 9;
+	put_committed(f->st, &r);
+	memset(&got, 0x5a, sizeof(got));
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    0);
+	assert_record_equal(&got, &r);
+	nat_change_is(f->st, 1);
+	r.nat = 0;
+	r.version = 10;
+	put_committed(f->st, &r);
+	nat_change_is(f->st, 0);
 }
 
 static void
@@ -849,7 +881,7 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 	int tables = 0;
 
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 6);
+	assert_int_equal(raw_user_version(f->path), 7);
 	assert_int_equal(
 	    sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL),
 	    SQLITE_OK);
@@ -873,7 +905,7 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 	/* opening again does not migrate twice */
 	eca_store_close(f->st);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 6);
+	assert_int_equal(raw_user_version(f->path), 7);
 }
 
 static void
@@ -1200,7 +1232,7 @@ test_migration_3_folds_names_to_lower_case(void **state)
 	v2_insert(db, "primary.example", "client1.example", 3, "ENROLLED");
 	sqlite3_close(db);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 6);
+	assert_int_equal(raw_user_version(f->path), 7);
 	assert_int_equal(raw_count(f->path,
 			     "SELECT count(*) FROM enrollments"
 			     " WHERE host <> lower(host) OR primary_name <> "
@@ -1234,7 +1266,7 @@ test_migration_3_folds_names_to_lower_case(void **state)
 	/* Opening again does not migrate twice. */
 	eca_store_close(f->st);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 6);
+	assert_int_equal(raw_user_version(f->path), 7);
 }
 
 /* Defence in depth: the store takes canonical names only. */
@@ -1493,6 +1525,36 @@ test_candidates_are_kept_distinct_and_oldest_first(void **state)
 	assert_null(list);
 }
 
+/* Migration 6: a schema-5 file's records are not NAT hosts. */
+static void
+test_migration_7_adds_the_nat_flag_cleared(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r, got;
+	struct eca_err err;
+	sqlite3 *db = NULL;
+
+	f->st = open_rw(f);
+	fake_record(&r, "a.example", 1);
+	put_committed(f->st, &r);
+	eca_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+			     "ALTER TABLE enrollments DROP COLUMN nat; "
+			     "PRAGMA user_version = 6;",
+			     NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	f->st = open_rw(f);
+	assert_int_equal(raw_user_version(f->path), 7);
+	assert_int_equal(
+	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
+	    0);
+	assert_int_equal(got.nat, 0);
+	nat_change_is(f->st, 0);
+}
+
 static void
 test_migration_moves_the_waiting_candidate(void **state)
 {
@@ -1521,12 +1583,13 @@ test_migration_moves_the_waiting_candidate(void **state)
 			     " DROP INDEX enrollments_expiry;"
 			     " DROP INDEX enrollments_state_enrolled;"
 			     " DROP INDEX enrollments_state_expiry;"
+			     " ALTER TABLE enrollments DROP COLUMN nat;"
 			     " PRAGMA user_version = 3;",
 			     NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 6);
+	assert_int_equal(raw_user_version(f->path), 7);
 	assert_int_equal(eca_store_candidates(f->st, "primary.example",
 			     "a.example", &list, &n, &err),
 	    0);
@@ -2222,6 +2285,7 @@ main(void)
 	    T(test_host_with_two_live_subjects_is_refused),
 	    T(test_candidates_are_kept_distinct_and_oldest_first),
 	    T(test_migration_moves_the_waiting_candidate),
+	    T(test_migration_7_adds_the_nat_flag_cleared),
 	    T(test_mappings_add_remove_list_and_changes),
 	};
 
