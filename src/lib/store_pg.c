@@ -530,4 +530,7 @@ const struct eca_store_ops eca_store_pg_ops = {
     .dnmap_get = eca_pg_dnmap_get,
     .dnmap_put = eca_pg_dnmap_put,
     .dnmaps = eca_pg_dnmaps,
+    .dump = eca_pg_dump,
+    .load = eca_pg_load,
+    .bulk = eca_pg_bulk,
 };
