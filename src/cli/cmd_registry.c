@@ -64,9 +64,9 @@ print_sum(struct cli *cli, const char *verb, const char *path,
 	for (i = 0; i < ECA_REGISTRY_NTABLES && r == 0; i++) {
 		t = json_pack("{s:I, s:s}", "rows", (json_int_t)s->rows[i],
 		    "sha256", s->digest[i]);
-		if (t == NULL || json_object_set_new(json_object_get(top,
-							 "tables"),
-				     eca_registry_table(i), t) != 0)
+		if (t == NULL ||
+		    json_object_set_new(json_object_get(top, "tables"),
+			eca_registry_table(i), t) != 0)
 			r = ECA_ERR_NOMEM;
 	}
 	return out_json_end(top, r, "the counts");
@@ -151,8 +151,7 @@ do_verify(struct cli *cli, const char *path)
 	if (r != 0)
 		return out_error_err(cli->json, "cannot read the registry",
 		    &err);
-	if (eca_registry_compare(&file, path, &live, "the registry", &err) !=
-	    0)
+	if (eca_registry_compare(&file, path, &live, "the registry", &err) != 0)
 		return out_error_err(cli->json, "verify", &err);
 	return print_sum(cli, "verified", path, &live);
 }

@@ -25,35 +25,33 @@
 /* ------------------------------------------------------------------ */
 /* The tables, in the file's order.                                   */
 
-static const struct eca_store_column meta_cols[] = {
-    {"key", T}, {"value", I}};
+static const struct eca_store_column meta_cols[] = {{"key", T}, {"value", I}};
 static const int meta_order[] = {0};
 
-static const struct eca_store_column enrollment_cols[] = {
-    {"primary_name", T}, {"host", T}, {"host_id", T}, {"role", T},
-    {"state", T}, {"method", T}, {"fingerprint", T},
-    {"spki_fingerprint", T}, {"subject", T}, {"issuer", T}, {"serial", T},
-    {"not_before", I}, {"not_after", I}, {"key_desc", T}, {"sig_alg", T},
-    {"cn", T}, {"san", T}, {"has_candidate", I}, {"cand_fingerprint", T},
-    {"cand_spki_fingerprint", T}, {"cand_subject", T}, {"cand_issuer", T},
-    {"cand_serial", T}, {"cand_not_before", I}, {"cand_not_after", I},
-    {"cand_key_desc", T}, {"cand_sig_alg", T}, {"cand_cn", T},
-    {"cand_san", T}, {"candidate_at", I}, {"candidate_source", T},
-    {"enrolled_at", I}, {"updated_at", I}, {"last_seen", I}, {"source", T},
-    {"version", I}};
+static const struct eca_store_column enrollment_cols[] = {{"primary_name", T},
+    {"host", T}, {"host_id", T}, {"role", T}, {"state", T}, {"method", T},
+    {"fingerprint", T}, {"spki_fingerprint", T}, {"subject", T}, {"issuer", T},
+    {"serial", T}, {"not_before", I}, {"not_after", I}, {"key_desc", T},
+    {"sig_alg", T}, {"cn", T}, {"san", T}, {"has_candidate", I},
+    {"cand_fingerprint", T}, {"cand_spki_fingerprint", T}, {"cand_subject", T},
+    {"cand_issuer", T}, {"cand_serial", T}, {"cand_not_before", I},
+    {"cand_not_after", I}, {"cand_key_desc", T}, {"cand_sig_alg", T},
+    {"cand_cn", T}, {"cand_san", T}, {"candidate_at", I},
+    {"candidate_source", T}, {"enrolled_at", I}, {"updated_at", I},
+    {"last_seen", I}, {"source", T}, {"version", I}};
 static const int host_order[] = {0, 1};
 
 static const struct eca_store_column history_cols[] = {{"id", I},
     {"primary_name", T}, {"host", T}, {"host_id", T}, {"event", T},
-    {"state", T}, {"fingerprint", T}, {"spki_fingerprint", T},
-    {"actor", T}, {"source", T}, {"at", I}};
+    {"state", T}, {"fingerprint", T}, {"spki_fingerprint", T}, {"actor", T},
+    {"source", T}, {"at", I}};
 static const int id_order[] = {0};
 
-static const struct eca_store_column candidate_cols[] = {
-    {"primary_name", T}, {"host", T}, {"fingerprint", T},
-    {"spki_fingerprint", T}, {"subject", T}, {"issuer", T}, {"serial", T},
-    {"not_before", I}, {"not_after", I}, {"key_desc", T}, {"sig_alg", T},
-    {"cn", T}, {"san", T}, {"at", I}, {"last_seen", I}, {"source", T}};
+static const struct eca_store_column candidate_cols[] = {{"primary_name", T},
+    {"host", T}, {"fingerprint", T}, {"spki_fingerprint", T}, {"subject", T},
+    {"issuer", T}, {"serial", T}, {"not_before", I}, {"not_after", I},
+    {"key_desc", T}, {"sig_alg", T}, {"cn", T}, {"san", T}, {"at", I},
+    {"last_seen", I}, {"source", T}};
 /* Oldest first within a host, then in the order they came. */
 static const int candidate_order[] = {0, 1, 13};
 
@@ -61,11 +59,10 @@ static const struct eca_store_column dnmap_cols[] = {{"primary_name", T},
     {"subject", T}, {"host", T}, {"removed", I}, {"created_at", I},
     {"updated_at", I}, {"actor", T}, {"version", I}};
 
-#define TABLE(n, c, o) .name = n, .cols = c, .ncols = NELEM(c), \
-	.order = o, .norder = NELEM(o)
+#define TABLE(n, c, o)                                                         \
+	.name = n, .cols = c, .ncols = NELEM(c), .order = o, .norder = NELEM(o)
 static const struct eca_store_table tables[ECA_REGISTRY_NTABLES] = {
-    {TABLE("meta", meta_cols, meta_order),
-	.where = "key = 'registry_version'"},
+    {TABLE("meta", meta_cols, meta_order), .where = "key = 'registry_version'"},
     {TABLE("enrollments", enrollment_cols, host_order)},
     {TABLE("history", history_cols, id_order), .identity = "id"},
     {TABLE("candidates", candidate_cols, candidate_order), .seq = "seq"},
@@ -305,8 +302,8 @@ header_json(void)
 			h = NULL;
 		}
 	}
-	if (h == NULL || list == NULL || json_object_set_new(h, "tables",
-					     list) != 0) {
+	if (h == NULL || list == NULL ||
+	    json_object_set_new(h, "tables", list) != 0) {
 		json_decref(h);
 		return NULL;
 	}
@@ -332,8 +329,8 @@ trailer_json(const struct eca_registry_sum *sum)
 		json_decref(dig);
 		return NULL;
 	}
-	tr = json_pack("{s:b, s:o, s:o, s:s}", "end", 1, "rows", rows,
-	    "sha256", dig, "total", sum->total);
+	tr = json_pack("{s:b, s:o, s:o, s:s}", "end", 1, "rows", rows, "sha256",
+	    dig, "total", sum->total);
 	return tr;
 }
 
@@ -438,9 +435,9 @@ advance(struct reader *r, struct eca_err *err)
 	errno = 0;
 	if ((n = getline(&r->line, &r->cap, r->fp)) < 0)
 		return errno == 0 || feof(r->fp) ?
-			   0 :
-			   eca_err_set(err, ECA_ERR_IO, "cannot read %s: %s",
-			       r->path, strerror(errno));
+		    0 :
+		    eca_err_set(err, ECA_ERR_IO, "cannot read %s: %s", r->path,
+			strerror(errno));
 	r->lineno++;
 	r->next = json_loadb(r->line, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
 	if (r->next == NULL || !json_is_object(r->next))
@@ -765,7 +762,7 @@ eca_registry_import(struct eca_store *st, const char *path, int force,
 	if ((rc = eca_store_begin(st, err)) != 0)
 		goto out;
 	if ((rc = eca_store_bulk(st, ECA_STORE_BULK_LOCK, NULL, NULL, err)) ==
-		0)
+	    0)
 		rc = make_room(st, force, err);
 	src.r = &r;
 	for (i = 0; i < ECA_REGISTRY_NTABLES && rc == 0; i++) {
@@ -788,8 +785,7 @@ out:
 
 int
 eca_registry_compare(const struct eca_registry_sum *a, const char *a_name,
-    const struct eca_registry_sum *b, const char *b_name,
-    struct eca_err *err)
+    const struct eca_registry_sum *b, const char *b_name, struct eca_err *err)
 {
 	char msg[ECA_ERR_MSG_MAX] = "";
 	size_t len = 0;

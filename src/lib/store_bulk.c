@@ -18,10 +18,10 @@ check(struct eca_store *st, const struct eca_store_table *t, int need_table,
 	if (write && (st->flags & ECA_STORE_READONLY))
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "%s: the registry was opened read-only", what);
-	if (need_table && (t == NULL || t->name == NULL || t->cols == NULL ||
-			      t->ncols == 0))
-		return eca_err_set(err, ECA_ERR_INTERNAL,
-		    "%s: missing table", what);
+	if (need_table &&
+	    (t == NULL || t->name == NULL || t->cols == NULL || t->ncols == 0))
+		return eca_err_set(err, ECA_ERR_INTERNAL, "%s: missing table",
+		    what);
 	return 0;
 }
 
@@ -58,8 +58,8 @@ int
 eca_store_bulk(struct eca_store *st, enum eca_store_bulk step,
     const struct eca_store_table *t, int64_t *n, struct eca_err *err)
 {
-	int table = step == ECA_STORE_BULK_COUNT ||
-	    step == ECA_STORE_BULK_CLEAR;
+	int table =
+	    step == ECA_STORE_BULK_COUNT || step == ECA_STORE_BULK_CLEAR;
 	int write = step == ECA_STORE_BULK_LOCK || step == ECA_STORE_BULK_CLEAR;
 	int r;
 

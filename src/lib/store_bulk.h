@@ -90,8 +90,7 @@ int eca_store_dump(struct eca_store *st, const struct eca_store_table *t,
     eca_store_sink *sink, void *arg, struct eca_err *err) ECA_WUR;
 /* Insert src's rows into t (inside a transaction); *n: how many. */
 int eca_store_load(struct eca_store *st, const struct eca_store_table *t,
-    eca_store_source *src, void *arg, int64_t *n,
-    struct eca_err *err) ECA_WUR;
+    eca_store_source *src, void *arg, int64_t *n, struct eca_err *err) ECA_WUR;
 /* t is NULL for SNAPSHOT, END and LOCK; n is used by COUNT only. */
 int eca_store_bulk(struct eca_store *st, enum eca_store_bulk step,
     const struct eca_store_table *t, int64_t *n, struct eca_err *err) ECA_WUR;

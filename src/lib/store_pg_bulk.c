@@ -71,8 +71,8 @@ read_row(const PGresult *res, const struct eca_store_table *t,
 
 /* Read every result of the query sent, each row to sink until it fails. */
 static int
-drain(struct pg_store *s, const struct eca_store_table *t,
-    eca_store_sink *sink, void *arg, struct eca_err *err)
+drain(struct pg_store *s, const struct eca_store_table *t, eca_store_sink *sink,
+    void *arg, struct eca_err *err)
 {
 	struct eca_store_value v[MAXCOLS];
 	PGresult *res;
@@ -156,11 +156,21 @@ put_text(struct line *l, const char *s)
 
 	for (p = s; *p != '\0' && r == 0; p++) {
 		switch (*p) {
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default: r = put(l, p, 1); continue;
+		case '\\':
+			esc[1] = '\\';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			r = put(l, p, 1);
+			continue;
 		}
 		r = put(l, esc, 2);
 	}
@@ -249,8 +259,7 @@ set_identity(struct pg_store *s, const struct eca_store_table *t,
 	if (n < 0 || (size_t)n >= sizeof(sql))
 		return eca_err_set(err, ECA_ERR_INTERNAL,
 		    "the registry table %s is described wrongly", t->name);
-	return simple(s, sql, NULL, "cannot set the registry's numbering",
-	    err);
+	return simple(s, sql, NULL, "cannot set the registry's numbering", err);
 }
 
 int

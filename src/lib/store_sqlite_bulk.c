@@ -40,8 +40,8 @@ read_row(sqlite3_stmt *stmt, const struct eca_store_table *t,
 		else if (t->cols[i].type == ECA_COL_INT)
 			v[i].i = sqlite3_column_int64(stmt, (int)i);
 		else
-			v[i].s = (const char *)sqlite3_column_text(stmt,
-			    (int)i);
+			v[i].s =
+			    (const char *)sqlite3_column_text(stmt, (int)i);
 		if (t->cols[i].type == ECA_COL_TEXT && !v[i].null &&
 		    v[i].s == NULL)
 			v[i].null = 1; /* out of memory reads as NULL */

@@ -54,16 +54,16 @@ conf_for() {
 }
 
 reg() {
-	local conf=$1
+	local cf=$1
 	shift
-	run_cmd "$ECA" -f "$conf" "$@"
+	run_cmd "$ECA" -f "$cf" "$@"
 }
 
 c_setup() {
 	start_primary "$P" || return
 	for h in $A $B $C $D; do
-		make_host $h --server "$P" || return
-		host_eca $h enroll
+		make_host "$h" --server "$P" || return
+		host_eca "$h" enroll
 		expect_rc 0 || return
 	done
 	# B presents another key: a CONFLICT, its certificate waiting.

@@ -118,8 +118,8 @@ add_host(struct eca_store *st, unsigned n, enum eca_state state)
 	assert_int_equal(eca_store_next_version(st, &v, &err), 0);
 	snprintf(r.primary, sizeof(r.primary), P);
 	snprintf(r.host, sizeof(r.host), "h%u.example", n);
-	snprintf(r.host_id, sizeof(r.host_id),
-	    "00000000-0000-4000-8000-%012x", n);
+	snprintf(r.host_id, sizeof(r.host_id), "00000000-0000-4000-8000-%012x",
+	    n);
 	r.role = ECA_ROLE_MEDIA;
 	r.state = state;
 	fake_cert(&r.cert, n);
@@ -135,9 +135,8 @@ add_host(struct eca_store *st, unsigned n, enum eca_state state)
 	}
 	assert_int_equal(eca_store_put(st, &r, &err), 0);
 	if (state == ECA_STATE_CONFLICT)
-		assert_int_equal(eca_store_candidate_put(st, P, r.host, &c,
-				     &err),
-		    0);
+		assert_int_equal(
+		    eca_store_candidate_put(st, P, r.host, &c, &err), 0);
 	memset(&h, 0, sizeof(h));
 	snprintf(h.primary, sizeof(h.primary), P);
 	snprintf(h.host, sizeof(h.host), "%s", r.host);
@@ -258,9 +257,8 @@ assert_refused(struct fixture *f, const char *file, int code, const char *why)
 	if (strstr(err.msg, why) == NULL)
 		fail_msg("'%s' does not say '%s'", err.msg, why);
 	sum_of(f->uri[1], &empty);
-	assert_int_equal(empty.rows[1] + empty.rows[2] + empty.rows[3] +
-		empty.rows[4],
-	    0);
+	assert_int_equal(
+	    empty.rows[1] + empty.rows[2] + empty.rows[3] + empty.rows[4], 0);
 	assert_int_equal(eca_registry_read(file, &s, &err), code);
 }
 
@@ -341,7 +339,8 @@ test_changed_row_breaks_its_table_digest(void **state)
 	p[5] = '9';
 	edit_lines(f->file, f->other, 3, line);
 	free(line);
-	assert_refused(f, f->other, ECA_ERR_PARSE, "table enrollments's SHA-256");
+	assert_refused(f, f->other, ECA_ERR_PARSE,
+	    "table enrollments's SHA-256");
 }
 
 static void
@@ -417,9 +416,8 @@ test_digest_of_an_empty_registry_is_the_documented_one(void **state)
 	char hex[65];
 	struct eca_registry_sum s;
 
-	assert_int_equal(EVP_Digest(row, strlen(row), md, NULL, EVP_sha256(),
-			     NULL),
-	    1);
+	assert_int_equal(
+	    EVP_Digest(row, strlen(row), md, NULL, EVP_sha256(), NULL), 1);
 	eca_text_hex(md, sizeof(md), hex, 0);
 	sum_of(f->uri[0], &s);
 	assert_int_equal(s.rows[0], 1);
@@ -491,8 +489,9 @@ test_pg_sqlite_to_postgresql_and_back_is_identical(void **state)
 	struct eca_err err;
 	struct eca_store *st;
 
-	pg_sql(pg, "SET client_min_messages = warning;"
-		   "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+	pg_sql(pg,
+	    "SET client_min_messages = warning;"
+	    "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
 	fill(f->uri[0], 12);
 	export_of(f->uri[0], f->file, &s);
 	/* A damaged file leaves the database as it was: empty. */
@@ -550,6 +549,7 @@ main(void)
 		printf("skipped: PostgreSQL not available\n");
 		return ci != NULL && strcmp(ci, "true") == 0 ? 1 : r;
 	}
-	return r | cmocka_run_group_tests_name("registry_io_postgresql",
-		       pg_tests, NULL, NULL);
+	return r |
+	    cmocka_run_group_tests_name("registry_io_postgresql", pg_tests,
+		NULL, NULL);
 }
