@@ -72,6 +72,7 @@ struct opts {
 	const char *trust;
 	const char *certs;
 	size_t n;
+	size_t first; /* --first: hosts first .. first + n - 1 */
 	size_t conc;
 	long seconds;
 	long timeout_ms;
@@ -128,7 +129,8 @@ usage(void)
 	    "usage: bench_enroll --target HOST:PORT --name NAME --trust FILE\n"
 	    "           --certs DIR --n N --concurrency C "
 	    "--mode enroll|bare|get\n"
-	    "           [--seconds S] [--timeout MS] [--retry] [--json]\n");
+	    "           [--first I] [--seconds S] [--timeout MS] [--retry] "
+	    "[--json]\n");
 	exit(2);
 }
 
@@ -195,6 +197,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	    {"trust", required_argument, NULL, 'T'},
 	    {"certs", required_argument, NULL, 'c'},
 	    {"n", required_argument, NULL, 'n'},
+	    {"first", required_argument, NULL, 'f'},
 	    {"concurrency", required_argument, NULL, 'C'},
 	    {"mode", required_argument, NULL, 'm'},
 	    {"seconds", required_argument, NULL, 's'},
@@ -229,6 +232,10 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'n':
 			o->n = (size_t)parse_num("--n", optarg, 1, 99999);
+			break;
+		case 'f':
+			o->first =
+			    (size_t)parse_num("--first", optarg, 0, 99998);
 			break;
 		case 'C':
 			o->conc =
@@ -320,11 +327,12 @@ load_clients(struct bench *b, size_t count)
 		struct client *c = &b->clients[i];
 
 		b->nclients = i + 1; /* free_clients() takes what is loaded */
-		snprintf(c->host, sizeof(c->host), HOST_FMT HOST_DOMAIN, i);
+		snprintf(c->host, sizeof(c->host), HOST_FMT HOST_DOMAIN,
+		    b->o.first + i);
 		snprintf(cert, sizeof(cert), "%s/" HOST_FMT ".pem", b->o.certs,
-		    i);
+		    b->o.first + i);
 		snprintf(key, sizeof(key), "%s/" HOST_FMT ".key", b->o.certs,
-		    i);
+		    b->o.first + i);
 		if (eca_x509_load_chain(NULL, cert, &c->cred.leaf,
 			&c->cred.chain, &err) != 0 ||
 		    eca_x509_load_key(NULL, key, NULL, &c->cred.key, &err) !=
