@@ -22,6 +22,26 @@
 #include "registry_io.h"
 #include "store.h"
 
+/*
+ * Is pid an ecad?  A pid file a crash left may name a pid since reused by
+ * another program; without /proc, assume it is.
+ */
+static int
+is_ecad(long pid)
+{
+	char path[64], comm[32] = "";
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	if ((fp = fopen(path, "re")) == NULL)
+		return errno != ENOENT;
+	if (fgets(comm, sizeof(comm), fp) == NULL)
+		comm[0] = '\0';
+	fclose(fp);
+	comm[strcspn(comm, "\n")] = '\0';
+	return strcmp(comm, "ecad") == 0;
+}
+
 /* The live ecad PID_FILE names, or 0. */
 static long
 running_ecad(const struct eca_config *cfg)
@@ -39,7 +59,9 @@ running_ecad(const struct eca_config *cfg)
 	pid = strtol(buf, &end, 10);
 	if (errno != 0 || end == buf || pid <= 1)
 		return 0;
-	return kill((pid_t)pid, 0) == 0 || errno == EPERM ? pid : 0;
+	if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
+		return 0;
+	return is_ecad(pid) ? pid : 0;
 }
 
 static int
