@@ -7,8 +7,12 @@
  * tests/pg.sh started a server, SQLite -> PostgreSQL -> SQLite) giving one
  * digest.
  */
+#include <sys/resource.h>
+
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -406,6 +410,56 @@ test_export_to_an_unwritable_place_leaves_nothing(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+/* Files in dir (., .. not counted). */
+static int
+count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n +=
+		    strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
+/*
+ * A write that fails midway (here the file size limit, as a full disk
+ * would): the error names the file, and neither it nor the temporary
+ * file is left.
+ */
+static void
+test_failed_write_leaves_no_file(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_registry_sum s;
+	struct eca_store *st;
+	struct eca_err err;
+	struct rlimit old, lim;
+	int before, r;
+
+	fill(f->uri[0], 40);
+	before = count_files(f->dir);
+	st = open_rw(f->uri[0]);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim = old;
+	lim.rlim_cur = 8192;
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	r = eca_registry_export(st, f->file, &s, &err);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	eca_store_close(st);
+	assert_int_equal(r, ECA_ERR_IO);
+	assert_non_null(strstr(err.msg, "cannot write"));
+	assert_non_null(strstr(err.msg, f->file));
+	assert_int_equal(access(f->file, F_OK), -1);
+	assert_int_equal(count_files(f->dir), before);
+}
+
 /* The documented canonical form: SHA-256 of `["registry_version",0]\n`. */
 static void
 test_digest_of_an_empty_registry_is_the_documented_one(void **state)
@@ -535,6 +589,7 @@ main(void)
 	    T(test_rows_out_of_order_or_after_the_trailer_are_refused),
 	    T(test_non_empty_target_is_refused_unless_forced),
 	    T(test_export_to_an_unwritable_place_leaves_nothing),
+	    T(test_failed_write_leaves_no_file),
 	    T(test_digest_of_an_empty_registry_is_the_documented_one),
 	    T(test_round_trip_and_verify),
 	};
