@@ -144,9 +144,13 @@ do_import(struct cli *cli, const char *path, int force)
 		    "%s); stop it first (and every other front end of this "
 		    "registry), import, then start them again",
 		    pid, cli->cfg->pid_file);
+	/* Before the registry is opened (a new SQLite file is created). */
+	eca_err_clear(&err);
+	if (eca_registry_check_header(path, &err) != 0)
+		return out_error_err(cli->json,
+		    "import refused, nothing was imported", &err);
 	if ((r = open_store(cli, 0, &st)) != 0)
 		return r;
-	eca_err_clear(&err);
 	r = eca_registry_import(st, path, force, &sum, &err);
 	eca_store_close(st);
 	if (r != 0)

@@ -695,6 +695,18 @@ reader_close(struct reader *r)
 }
 
 int
+eca_registry_check_header(const char *path, struct eca_err *err)
+{
+	struct eca_registry_sum sum;
+	struct reader r;
+	int rc;
+
+	rc = reader_open(&r, path, &sum, err);
+	reader_close(&r);
+	return rc;
+}
+
+int
 eca_registry_read(const char *path, struct eca_registry_sum *sum,
     struct eca_err *err)
 {

@@ -57,6 +57,12 @@ int eca_registry_export(struct eca_store *st, const char *path,
 int eca_registry_import(struct eca_store *st, const char *path, int force,
     struct eca_registry_sum *sum, struct eca_err *err) ECA_WUR;
 
+/*
+ * Check path's header alone (its format, version and tables), before a
+ * target is opened: a foreign file is refused without creating anything.
+ */
+int eca_registry_check_header(const char *path, struct eca_err *err) ECA_WUR;
+
 /* Read and check path (its trailer against its rows); sum what it holds. */
 int eca_registry_read(const char *path, struct eca_registry_sum *sum,
     struct eca_err *err) ECA_WUR;

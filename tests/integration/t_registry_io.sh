@@ -117,6 +117,10 @@ c_damaged_files_refused_nothing_imported() {
 	reg "$PGCONF" registry import "$T/garbage.jsonl"
 	expect_rc 1 || return
 	expect_match "$ERR" "not an eca registry export" "garbage's refusal" || return
+	# Refused before the target is opened: no SQLite file is created.
+	reg "$SQCONF" registry import "$T/garbage.jsonl"
+	expect_rc 1 || return
+	[ ! -e "$SQ2" ] || { fail "a refused import created $SQ2"; return 1; }
 	sed '3s/"ENROLLED"/"REVOKED"/' "$F" >"$T/changed.jsonl"
 	reg "$PGCONF" registry import "$T/changed.jsonl"
 	expect_rc 1 || return

@@ -283,10 +283,13 @@ static void
 test_garbage_is_not_an_export(void **state)
 {
 	struct fixture *f = *state;
+	struct eca_err err;
 
 	write_text(f->other, "hello, world\n");
 	assert_refused(f, f->other, ECA_ERR_PARSE,
 	    "not an eca registry export");
+	assert_int_equal(eca_registry_check_header(f->other, &err),
+	    ECA_ERR_PARSE);
 	write_text(f->other, "{\"format\":\"something-else\",\"version\":1}\n");
 	assert_refused(f, f->other, ECA_ERR_PARSE,
 	    "not an eca registry export");
@@ -491,6 +494,7 @@ test_round_trip_and_verify(void **state)
 
 	fill(f->uri[0], 9);
 	export_of(f->uri[0], f->file, &s);
+	assert_int_equal(eca_registry_check_header(f->file, &err), 0);
 	assert_int_equal(s.rows[0], 1);
 	assert_int_equal(s.rows[1], 9);
 	assert_int_equal(s.rows[2], 9);
