@@ -17,7 +17,9 @@
 #    (GET /v1/roster, pages of 5000 on one kept-alive TLS connection, as a
 #    host syncs) time and bytes; the delta sync after 1,000 changes (1,000
 #    new enrollments); `eca list --state CONFLICT` time (target <= 1 s)
-#    and the query plan it runs on; `eca registry export` of it.
+#    and the query plan it runs on; `eca registry export` of it, and its
+#    import into a new SQLite file and a new PostgreSQL database (one
+#    digest on all three).
 #
 # PostgreSQL 15 as tests/pg.sh starts it (a temporary directory, a UNIX
 # socket), but with fsync on: enrollments are durable here as in
@@ -437,11 +439,34 @@ part2() {
 	pg_q "EXPLAIN (ANALYZE, COSTS OFF) SELECT *, (SELECT count(*) FROM candidates c WHERE c.primary_name = e.primary_name AND c.host = e.host) FROM enrollments e WHERE primary_name = '$PRIMARY' AND host > '' AND state = 'CONFLICT' ORDER BY host LIMIT 1001" |
 	    grep -E 'Scan|Execution Time|Planning Time' | sed 's/^ */     /'
 	stop_fe big
+	moving_over
+}
+
+# The registry moved: exported, imported into a new SQLite file and into
+# a new PostgreSQL database; the three digests must be one.
+moving_over() {
+	local out sq pg uri
 	t0=$(now)
-	timeout 3600 "$ECA" -f "$TMP/big/eca.conf" registry export "$TMP/big.jsonl" >/dev/null ||
+	out=$(timeout 3600 "$ECA" -f "$TMP/big/eca.conf" --json registry export "$TMP/big.jsonl") ||
 		die "eca registry export failed"
-	t1=$(now)
-	printf '   eca registry export: %s s, %s MB\n' "$(secs "$t0" "$t1")" "$(($(stat -c %s "$TMP/big.jsonl") / 1048576))"
+	printf '   eca registry export: %s s, %s MB\n' "$(secs "$t0" "$(now)")" \
+	    "$(($(stat -c %s "$TMP/big.jsonl") / 1048576))"
+	write_conf imp-sq "sqlite:$TMP/imp-sq/state/registry.db"
+	t0=$(now)
+	sq=$(timeout 3600 "$ECA" -f "$TMP/imp-sq/eca.conf" --json registry import "$TMP/big.jsonl") ||
+		die "eca registry import into SQLite failed"
+	printf '   eca registry import into a new SQLite file: %s s\n' "$(secs "$t0" "$(now)")"
+	pg_q "CREATE DATABASE eca_import" >/dev/null
+	uri=${PG_URI/\/eca\?/\/eca_import?}
+	write_conf imp-pg "$uri"
+	t0=$(now)
+	pg=$(timeout 3600 "$ECA" -f "$TMP/imp-pg/eca.conf" --json registry import "$TMP/big.jsonl") ||
+		die "eca registry import into PostgreSQL failed"
+	printf '   eca registry import into a new PostgreSQL database (COPY): %s s\n' "$(secs "$t0" "$(now)")"
+	if [ "$(j "$out" .sha256)" != "$(j "$sq" .sha256)" ] || [ "$(j "$out" .sha256)" != "$(j "$pg" .sha256)" ]; then
+		die "the digests differ: export $(j "$out" .sha256), SQLite $(j "$sq" .sha256), PostgreSQL $(j "$pg" .sha256)"
+	fi
+	printf '   one digest on all three: %s\n' "$(j "$out" .sha256)"
 	rm -f "$TMP/big.jsonl"
 }
 
