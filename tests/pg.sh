@@ -17,6 +17,7 @@
 # postgres, so as root the server runs as the `postgres` system user (or
 # ECA_PG_USER) with the directory chowned to it.  No network, no service.
 # fsync is off: the tests kill ecad, never the database's machine.
+# ECA_PG_OPTS adds server options after these (bench/pg.sh: fsync on).
 #
 # When the server cannot be started, `run` prints one line "skipped:
 # PostgreSQL not available (WHY)" and runs CMD without ECA_TEST_PG_URI, so
@@ -71,7 +72,7 @@ pg_start() {
 	if ! _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
 	    -w -t "$PG_TIMEOUT" -o "-c listen_addresses='' \
 	    -c unix_socket_directories='$dir' -c fsync=off \
-	    -c max_connections=100 -c shared_buffers=16MB" \
+	    -c max_connections=100 -c shared_buffers=16MB ${ECA_PG_OPTS:-}" \
 	    start >/dev/null 2>&1; then
 		echo "pg.sh: the server did not start:" >&2
 		tail -5 "$dir/server.log" >&2

@@ -143,6 +143,7 @@ int cmd_ban(struct cli *, const struct cli_args *);
 int cmd_unban(struct cli *, const struct cli_args *);
 int cmd_audit(struct cli *, const struct cli_args *);
 int cmd_ping(struct cli *, const struct cli_args *);
+int cmd_registry(struct cli *, const struct cli_args *);
 int cmd_map(struct cli *, const struct cli_args *);
 int cmd_console(struct cli *, const struct cli_args *);
 int cmd_map_add(struct cli *, const struct cli_args *);

@@ -85,6 +85,10 @@ static const struct cli_opt opts_ping[] = {
     {"--reverse", NULL, NULL},
     OPT_END,
 };
+static const struct cli_opt opts_registry[] = {
+    {"--force", NULL, NULL},
+    OPT_END,
+};
 static const struct cli_opt opts_crl[] = {
     {"--expired", "-expired", NULL},
     {"--issuer-hash", "-issuerHash", "H"},
@@ -154,6 +158,10 @@ static const struct cli_cmd commands[] = {
 	"primary: remove a subject mapping (= map remove)"},
     {"map-list", "-listECACertEntries", cmd_map_list, 0, 0, opts_server,
 	"[--server S]", "primary: list the subject mappings (= map list)"},
+    {"registry", NULL, cmd_registry, 2, 2, opts_registry,
+	"export FILE | import [--force] FILE | verify FILE",
+	"primary: the registry (ECA_DB) to a file, from a file into an "
+	"empty one, or compared with a file"},
     {"ping", NULL, cmd_ping, 1, 1, opts_ping, "[--purpose P] [--reverse] HOST",
 	"open a verified channel to HOST and report each step and the "
 	"verdict"},

@@ -11,6 +11,7 @@
 #define ECA_STORE_IMPL_H
 
 #include "store.h"
+#include "store_bulk.h"
 
 /*
  * The states and methods as a backend stores them: these exact names
@@ -87,6 +88,13 @@ struct eca_store_ops {
 	int (*probe)(struct eca_store *st, int64_t *next_ms,
 	    struct eca_err *err);
 	void (*watch)(struct eca_store *st, struct eca_store_watch *w);
+	/* Whole tables (store_bulk.h; store_*_bulk.c). */
+	int (*dump)(struct eca_store *st, const struct eca_store_table *t,
+	    eca_store_sink *sink, void *arg, struct eca_err *err);
+	int (*load)(struct eca_store *st, const struct eca_store_table *t,
+	    eca_store_source *src, void *arg, int64_t *n, struct eca_err *err);
+	int (*bulk)(struct eca_store *st, enum eca_store_bulk step,
+	    const struct eca_store_table *t, int64_t *n, struct eca_err *err);
 };
 
 /*
@@ -123,6 +131,15 @@ struct eca_store {
 	const struct eca_store_ops *ops;
 	int flags; /* ECA_STORE_READONLY */
 };
+
+/*
+ * The SQL of a bulk read of t into buf: SELECT its columns in its order
+ * (pg: PostgreSQL, text ordered COLLATE "C", insertion order by t->seq;
+ * SQLite: by rowid); "col, col, ..." for columns_only.  ECA_ERR_INTERNAL
+ * if it does not fit (store_bulk.c).
+ */
+int eca_store_bulk_sql(const struct eca_store_table *t, int pg,
+    int columns_only, char *buf, size_t size, struct eca_err *err);
 
 extern const struct eca_store_ops eca_store_sqlite_ops;
 extern const struct eca_store_ops eca_store_pg_ops;

@@ -530,4 +530,7 @@ const struct eca_store_ops eca_store_pg_ops = {
     .dnmaps = eca_pg_dnmaps,
     .probe = eca_pg_probe,
     .watch = eca_pg_watch_attach,
+    .dump = eca_pg_dump,
+    .load = eca_pg_load,
+    .bulk = eca_pg_bulk,
 };

@@ -277,4 +277,12 @@ int eca_pg_dnmap_put(struct eca_store *st, const char *primary,
 int eca_pg_dnmaps(struct eca_store *st, const char *primary, int64_t since,
     size_t limit, struct eca_dnmap **out, size_t *n, struct eca_err *err);
 
+/* store_pg_bulk.c: whole tables (store_bulk.h). */
+int eca_pg_dump(struct eca_store *st, const struct eca_store_table *t,
+    eca_store_sink *sink, void *arg, struct eca_err *err);
+int eca_pg_load(struct eca_store *st, const struct eca_store_table *t,
+    eca_store_source *src, void *arg, int64_t *n, struct eca_err *err);
+int eca_pg_bulk(struct eca_store *st, enum eca_store_bulk step,
+    const struct eca_store_table *t, int64_t *n, struct eca_err *err);
+
 #endif

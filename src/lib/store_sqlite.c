@@ -658,4 +658,7 @@ const struct eca_store_ops eca_store_sqlite_ops = {
     .dnmap_get = eca_sqlite_dnmap_get,
     .dnmap_put = eca_sqlite_dnmap_put,
     .dnmaps = eca_sqlite_dnmaps,
+    .dump = eca_sqlite_dump,
+    .load = eca_sqlite_load,
+    .bulk = eca_sqlite_bulk,
 };

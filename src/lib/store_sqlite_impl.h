@@ -239,4 +239,12 @@ int eca_sqlite_dnmap_put(struct eca_store *st, const char *primary,
 int eca_sqlite_dnmaps(struct eca_store *st, const char *primary, int64_t since,
     size_t limit, struct eca_dnmap **out, size_t *n, struct eca_err *err);
 
+/* store_sqlite_bulk.c: whole tables (store_bulk.h). */
+int eca_sqlite_dump(struct eca_store *st, const struct eca_store_table *t,
+    eca_store_sink *sink, void *arg, struct eca_err *err);
+int eca_sqlite_load(struct eca_store *st, const struct eca_store_table *t,
+    eca_store_source *src, void *arg, int64_t *n, struct eca_err *err);
+int eca_sqlite_bulk(struct eca_store *st, enum eca_store_bulk step,
+    const struct eca_store_table *t, int64_t *n, struct eca_err *err);
+
 #endif
