@@ -25,10 +25,7 @@
 set -euo pipefail
 
 prog="bench/nat.sh"
-die() {
-	echo "$prog: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/lib.sh"
 
 [ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $prog BUILD [N]" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,33 +48,13 @@ case $N in '' | *[!0-9]*) die "N must be a number, not '$N'" ;; esac
 ulimit -n $((N + 4096)) 2>/dev/null ||
 	die "cannot raise RLIMIT_NOFILE to $((N + 4096)) (run as root or raise the hard limit)"
 
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/eca-bench-nat.XXXXXX")
 PIDS=()
-ok=0
 cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	if [ $ok = 1 ]; then
-		rm -rf "$DIR"
-	else
-		echo "$prog: files kept in $DIR" >&2
-	fi
+	local rc=$?
+
+	stop_pids "${PIDS[@]}"
+	keep_or_remove $rc "$DIR"
 }
 trap cleanup EXIT
 
@@ -219,4 +196,3 @@ printf '  with %s sessions: %.1f enrollments/s (p99 %.1f ms, errors %s)\n' "$N" 
 printf '  without sessions: %.1f enrollments/s (p99 %.1f ms, errors %s)\n' \
     "$without" "$(jq -r .p99_ms "$DIR/enroll-without.json")" "$(jq -r .errors "$DIR/enroll-without.json")"
 awk -v a="$with" -v b="$without" 'BEGIN { printf "  with / without: %.2f\n", a / b }'
-ok=1

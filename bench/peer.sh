@@ -25,10 +25,7 @@
 set -euo pipefail
 
 prog="bench/peer.sh"
-die() {
-	echo "$prog: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/lib.sh"
 
 [ $# -eq 1 ] || { echo "usage: $prog BUILD" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,33 +43,13 @@ for f in "$ECAD" "$ECA" "$BENCH"; do
 	[ -x "$f" ] || die "$f not built (ninja -C $BUILD)"
 done
 
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/eca-bench-peer.XXXXXX")
 PIDS=()
-ok=0
 cleanup() {
-	local pid
-	for pid in "${PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
-	if [ $ok = 1 ]; then
-		rm -rf "$DIR"
-	else
-		echo "$prog: files kept in $DIR" >&2
-	fi
+	local rc=$?
+
+	stop_pids "${PIDS[@]}"
+	keep_or_remove $rc "$DIR"
 }
 trap cleanup EXIT
 
@@ -175,4 +152,3 @@ if [ "${BENCH_PROFILE:-0}" = 1 ]; then
 	echo "==> BENCH_PROFILE: the media server's ecad, $N channel set-ups, $ms ms CPU per set-up"
 	"$ROOT/bench/profile.sh" "$DIR/perf-media.data" "$ms"
 fi
-ok=1

@@ -33,10 +33,7 @@
 set -euo pipefail
 
 prog="bench/pg.sh"
-die() {
-	echo "$prog: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/lib.sh"
 
 if [ $# -lt 1 ] || [ $# -gt 3 ]; then
 	echo "usage: $prog BUILD [N [HOSTS]]" >&2
@@ -74,12 +71,6 @@ if why=$(pg_unavailable); then
 	die "PostgreSQL not available: $why"
 fi
 
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 j() { jq -r "$2" <<<"$1"; }
@@ -106,20 +97,11 @@ chmod 755 "$TMP"
 PGD=$TMP/pg
 declare -A FE_PID=() FE_PORT=()
 cleanup() {
-	local rc=$? p
-	for p in "${FE_PID[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${FE_PID[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-	done
+	local rc=$?
+
+	stop_pids "${FE_PID[@]}"
 	pg_stop "$PGD" 2>/dev/null || true
-	if [ $rc -ne 0 ]; then
-		echo "$prog: stopped before the end (exit $rc); logs kept in $TMP" >&2
-	elif [ -n "${BENCH_KEEP:-}" ]; then
-		echo "$prog: files kept in $TMP"
-	else
-		rm -rf "$TMP"
-	fi
+	keep_or_remove $rc "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

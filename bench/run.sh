@@ -24,10 +24,7 @@
 set -euo pipefail
 
 prog="bench/run.sh"
-die() {
-	echo "$prog: $*" >&2
-	exit 1
-}
+. "$(dirname "$0")/lib.sh"
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
 	echo "usage: $prog BUILD [N]" >&2
@@ -65,13 +62,6 @@ done
 NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 
 # A TCP port on 127.0.0.1 that nothing listens on right now.
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # Wait (at most $2 seconds) until something accepts on 127.0.0.1:$1.
 wait_port() {
 	local i
@@ -117,21 +107,10 @@ NGINX_PID=""
 BENCH_PID=""
 cleanup() {
 	local rc=$?
-	for p in $PERF_PID $BENCH_PID $ECAD_PID $NGINX_PID; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in $PERF_PID $BENCH_PID $ECAD_PID $NGINX_PID; do
-		for _ in $(seq 50); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null || true
-	done
-	if [ $rc -ne 0 ]; then
-		echo "$prog: stopped before the end (exit $rc); logs kept in $TMP" >&2
-	else
-		[ -n "${BENCH_KEEP:-}" ] && echo "$prog: files kept in $TMP" || rm -rf "$TMP"
-	fi
+
+	# shellcheck disable=SC2086 # unset ones vanish
+	stop_pids $PERF_PID $BENCH_PID $ECAD_PID $NGINX_PID
+	keep_or_remove $rc "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

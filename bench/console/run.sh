@@ -11,6 +11,8 @@
 # to the target (300 ms).  A benchmark, not a test: it fails only when it
 # cannot measure.  BENCH_KEEP=1 keeps the files.
 set -eu
+prog="bench/console/run.sh"
+. "$(dirname "$0")/../lib.sh"
 BUILD=$(cd "${1:?usage: bench/console/run.sh BUILD [N]}" && pwd)
 N=${2:-1000000}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,18 +24,12 @@ H=h0000000.bench.test
 PID=""
 
 cleanup() {
-	[ -z "$PID" ] || { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then
-		echo "files kept in $T"
-	else
-		rm -rf "$T"
-	fi
+	local rc=$?
+
+	[ -z "$PID" ] || stop_pids "$PID"
+	keep_or_remove $rc "$T"
 }
 trap cleanup EXIT
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 start_ecad() {
 	local i

@@ -131,3 +131,20 @@ eca_store_bulk_sql(const struct eca_store_table *t, int pg, int columns_only,
 		    "the registry table %s is described wrongly", t->name);
 	return 0;
 }
+
+int
+eca_store_bulk_step_sql(enum eca_store_bulk step,
+    const struct eca_store_table *t, char *buf, size_t size,
+    struct eca_err *err)
+{
+	int r = snprintf(buf, size, "%s %s%s%s",
+	    step == ECA_STORE_BULK_COUNT ? "SELECT count(*) FROM" :
+					   "DELETE FROM",
+	    t->name, t->where != NULL ? " WHERE " : "",
+	    t->where != NULL ? t->where : "");
+
+	if (r < 0 || (size_t)r >= size)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "the registry table %s is described wrongly", t->name);
+	return 0;
+}

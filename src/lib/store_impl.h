@@ -141,6 +141,14 @@ struct eca_store {
 int eca_store_bulk_sql(const struct eca_store_table *t, int pg,
     int columns_only, char *buf, size_t size, struct eca_err *err);
 
+/*
+ * The SQL of ECA_STORE_BULK_COUNT ("SELECT count(*) FROM t ...") or
+ * ECA_STORE_BULK_CLEAR ("DELETE FROM t ...") into buf, with t's WHERE.
+ */
+int eca_store_bulk_step_sql(enum eca_store_bulk step,
+    const struct eca_store_table *t, char *buf, size_t size,
+    struct eca_err *err);
+
 extern const struct eca_store_ops eca_store_sqlite_ops;
 extern const struct eca_store_ops eca_store_pg_ops;
 /* PostgreSQL with the password read from password_file (NULL: libpq's). */

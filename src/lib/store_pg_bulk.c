@@ -334,15 +334,9 @@ eca_pg_bulk(struct eca_store *st, enum eca_store_bulk step,
 		    NULL, "cannot lock the registry", err);
 	case ECA_STORE_BULK_COUNT:
 	case ECA_STORE_BULK_CLEAR:
-		r = snprintf(sql, sizeof(sql), "%s %s%s%s",
-		    step == ECA_STORE_BULK_COUNT ? "SELECT count(*) FROM" :
-						   "DELETE FROM",
-		    t->name, t->where != NULL ? " WHERE " : "",
-		    t->where != NULL ? t->where : "");
-		if (r < 0 || (size_t)r >= sizeof(sql))
-			return eca_err_set(err, ECA_ERR_INTERNAL,
-			    "the registry table %s is described wrongly",
-			    t->name);
+		if ((r = eca_store_bulk_step_sql(step, t, sql, sizeof(sql),
+			 err)) != 0)
+			return r;
 		return simple(s, sql, step == ECA_STORE_BULK_COUNT ? n : NULL,
 		    step == ECA_STORE_BULK_COUNT ? "cannot count the registry" :
 						   "cannot clear the registry",

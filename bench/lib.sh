@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: ISC
+# shellcheck shell=bash disable=SC2154 # $prog is the caller's
+# bench/lib.sh: what the benchmark scripts share.  Sourced after the
+# caller has set $prog (its name in messages).
+
+die() {
+	echo "$prog: $*" >&2
+	exit 1
+}
+
+# A TCP port free on 127.0.0.1 now.
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# stop_pids PID...: SIGTERM to each, up to 5 s for each to go, then SIGKILL.
+stop_pids() {
+	local p
+	for p in "$@"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "$@"; do
+		for _ in $(seq 50); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+}
+
+# keep_or_remove RC DIR: after a failure (RC not 0) or with BENCH_KEEP set
+# (not 0), keep DIR and say where; otherwise remove it.
+keep_or_remove() {
+	if [ "$1" -ne 0 ]; then
+		echo "$prog: stopped before the end (exit $1); files kept in $2" >&2
+	elif [ -n "${BENCH_KEEP:-}" ] && [ "$BENCH_KEEP" != 0 ]; then
+		echo "$prog: files kept in $2"
+	else
+		rm -rf "$2"
+	fi
+}
