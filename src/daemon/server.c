@@ -99,6 +99,7 @@ info_cb(const SSL *ssl, int where, int ret)
 {
 	struct ecad *d;
 	struct ecad_conn *cn;
+	int one = 1;
 
 	(void)ret;
 	if (!(where & SSL_CB_HANDSHAKE_DONE) ||
@@ -107,6 +108,14 @@ info_cb(const SSL *ssl, int where, int ret)
 		return;
 	cn->hs_done = 1;
 	eca_metrics_handshake(&cn->w->d->metrics, ECA_METRICS_API, 1);
+	/*
+	 * Acknowledge the client's Finished now.  With no session tickets
+	 * (tls.c) the server has nothing to send after the handshake, so
+	 * the kernel would delay that ACK (40 ms) and a client whose socket
+	 * keeps Nagle on would hold its request back until it came.
+	 */
+	(void)setsockopt(SSL_get_fd(ssl), IPPROTO_TCP, TCP_QUICKACK, &one,
+	    sizeof(one));
 }
 
 void
