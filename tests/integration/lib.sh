@@ -39,6 +39,24 @@ ECA=$BUILD/src/cli/eca
 CMD_TIMEOUT=${ECA_IT_CMD_TIMEOUT:-30}
 READY_TIMEOUT=${ECA_IT_READY_TIMEOUT:-15}
 
+IT_DB=${ECA_IT_DB:-sqlite}
+IT_PGD="" # the file's PostgreSQL server (ECA_IT_DB=pg)
+case $IT_DB in
+sqlite) ;;
+pg)
+	# shellcheck source=tests/pg.sh
+	. "$REPO/tests/pg.sh"
+	if why=$(pg_unavailable); then
+		echo "Bail out! ECA_IT_DB=pg: PostgreSQL not available ($why)"
+		exit 1
+	fi
+	;;
+*)
+	echo "Bail out! ECA_IT_DB is '$IT_DB': use sqlite or pg"
+	exit 1
+	;;
+esac
+
 # The file's name, for messages and its directory.
 IT_FILE=$(basename "$0" .sh)
 
@@ -68,23 +86,6 @@ declare -A P_PORT=() P_DIR=() P_PID=() P_CONF=()
 declare -A H_DIR=()
 declare -a P_ORDER=()
 DB_PRIMARY=""
-IT_DB=${ECA_IT_DB:-sqlite}
-IT_PGD="" # the file's PostgreSQL server (ECA_IT_DB=pg)
-case $IT_DB in
-sqlite) ;;
-pg)
-	# shellcheck source=tests/pg.sh
-	. "$REPO/tests/pg.sh"
-	if why=$(pg_unavailable); then
-		echo "Bail out! ECA_IT_DB=pg: PostgreSQL not available ($why)"
-		exit 1
-	fi
-	;;
-*)
-	echo "Bail out! ECA_IT_DB is '$IT_DB': use sqlite or pg"
-	exit 1
-	;;
-esac
 
 _it_verdict_missing() {
 	if [ $IT_DONE = 0 ]; then
@@ -240,6 +241,7 @@ _it_pg_make() {
 	if [ -z "$IT_PGD" ]; then
 		IT_PGD=$(mktemp -d "${TMPDIR:-/tmp}/eca-pg.XXXXXX") || return 1
 		pg_start "$IT_PGD" || return 1
+		echo "# registries on PostgreSQL ($IT_PGD)"
 	fi
 	db=$(_it_pg_db "$1")
 	[ -z "$(_it_psql postgres "SELECT 1 FROM pg_database WHERE datname = '$db'")" ] || return 0
