@@ -7,6 +7,10 @@
 #   ECA_IT_RUN    the run's directory (made here when unset); each file gets
 #                 a sub-directory T of it, and the run's throwaway CA lives in
 #                 ECA_IT_RUN/ca (made once per run by mkca.sh)
+#   ECA_IT_DB     sqlite (default) or pg: each primary's registry is then a
+#                 database of its own on one PostgreSQL server per file
+#                 (tests/pg.sh, started at the first make_primary, stopped
+#                 at the end); db_count, expect_db and db_digest ask it
 #
 # The mini-framework (`case` is a bash reserved word, hence `tcase`):
 #   tcase "statement of behaviour"   start a case
@@ -34,6 +38,24 @@ ECA=$BUILD/src/cli/eca
 # Bounds, in seconds.
 CMD_TIMEOUT=${ECA_IT_CMD_TIMEOUT:-30}
 READY_TIMEOUT=${ECA_IT_READY_TIMEOUT:-15}
+
+IT_DB=${ECA_IT_DB:-sqlite}
+IT_PGD="" # the file's PostgreSQL server (ECA_IT_DB=pg)
+case $IT_DB in
+sqlite) ;;
+pg)
+	# shellcheck source=tests/pg.sh
+	. "$REPO/tests/pg.sh"
+	if why=$(pg_unavailable); then
+		echo "Bail out! ECA_IT_DB=pg: PostgreSQL not available ($why)"
+		exit 1
+	fi
+	;;
+*)
+	echo "Bail out! ECA_IT_DB is '$IT_DB': use sqlite or pg"
+	exit 1
+	;;
+esac
 
 # The file's name, for messages and its directory.
 IT_FILE=$(basename "$0" .sh)
@@ -108,6 +130,7 @@ _it_finish() {
 	local rc=$?
 	_it_verdict_missing
 	stop_all
+	[ -z "$IT_PGD" ] || pg_stop "$IT_PGD"
 	echo "# summary: $IT_PASSED passed, $IT_FAILED failed"
 	if [ "$IT_FAILED" -gt 0 ]; then
 		echo "# $IT_FILE: failures; files kept in $T"
@@ -176,7 +199,7 @@ CLIENT_NAME = $name
 ROLE = primary
 API_LISTEN = 127.0.0.1:${P_PORT[$name]}
 STATE_DIR = $d/state
-ECA_DB = sqlite:$d/state/registry.db
+ECA_DB = $(_it_db_uri "$name")
 CONTROL_SOCKET = $d/state/ecad.sock
 PID_FILE = $d/state/ecad.pid
 ECA_CERT_PATH = $d/cert.pem
@@ -195,6 +218,50 @@ EOF
 	# unless the file asks for one (on a port of its own).
 	[ $console = yes ] || echo "CONSOLE_LISTEN = NO"
 }
+
+# _it_pg_db NAME: the PostgreSQL database of primary NAME (ECA_IT_DB=pg).
+_it_pg_db() {
+	echo "p_$1" | tr -c 'a-z0-9_\n' _
+}
+
+# _it_db_uri NAME: ECA_DB of primary NAME.
+_it_db_uri() {
+	if [ "$IT_DB" = pg ]; then
+		echo "postgresql:///$(_it_pg_db "$1")?host=$IT_PGD&user=postgres"
+	else
+		echo "sqlite:${P_DIR[$1]}/state/registry.db"
+	fi
+}
+
+# _it_pg_make NAME: with ECA_IT_DB=pg, the file's server (started once)
+# and an empty database for primary NAME (made once).
+_it_pg_make() {
+	local db
+	[ "$IT_DB" = pg ] || return 0
+	if [ -z "$IT_PGD" ]; then
+		IT_PGD=$(mktemp -d "${TMPDIR:-/tmp}/eca-pg.XXXXXX") || return 1
+		pg_start "$IT_PGD" || return 1
+		echo "# registries on PostgreSQL ($IT_PGD)"
+	fi
+	db=$(_it_pg_db "$1")
+	[ -z "$(_it_psql postgres "SELECT 1 FROM pg_database WHERE datname = '$db'")" ] || return 0
+	_pg_as "$PG_BIN/createdb" -h "$IT_PGD" -U postgres "$db" >/dev/null || return 1
+	_it_psql "$db" "$_IT_PG_GROUP_CONCAT" >/dev/null
+}
+
+# _it_psql DB SQL: the rows of SQL on DB (psql -At).  SQLite's
+# group_concat(X, SEP) exists for these queries (schema it, not the
+# registry's own).
+_it_psql() {
+	PGOPTIONS="-c search_path=public,it" timeout 10 psql \
+	    "postgresql:///$1?host=$IT_PGD&user=postgres" -XAtq -c "$2"
+}
+
+_IT_PG_GROUP_CONCAT="CREATE SCHEMA it;
+CREATE FUNCTION it.gc(acc text, v text, sep text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS 'SELECT CASE WHEN acc IS NULL THEN v ELSE acc || sep || v END';
+CREATE AGGREGATE it.group_concat(text, text) (SFUNC = it.gc, STYPE = text);"
 
 # make_primary NAME [config lines...]: writes its cert, key and config
 # (P_CONF[NAME]) without starting it.
@@ -215,6 +282,7 @@ make_primary() {
 		mv "$d/leaf.key" "$d/key.pem"
 	fi
 	P_CONF[$name]=$d/eca.conf
+	_it_pg_make "$name" || return 1
 	_primary_conf "$name" "$@" >"$d/eca.conf"
 }
 
@@ -443,6 +511,10 @@ expect_match() {
 # empty registry).
 db_count() {
 	local sql=$1 name=${2:-$DB_PRIMARY} db
+	if [ "$IT_DB" = pg ] && [ -n "${P_DIR[$name]:-}" ]; then
+		_it_psql "$(_it_pg_db "$name")" "$sql"
+		return
+	fi
 	db=${P_DIR[$name]:-}/state/registry.db
 	if [ -z "${P_DIR[$name]:-}" ] || [ ! -f "$db" ]; then
 		echo "no registry $db (primary '$name')" >&2
@@ -466,6 +538,12 @@ expect_db() {
 # shellcheck disable=SC2120
 db_digest() {
 	local name=${1:-$DB_PRIMARY}
+	if [ "$IT_DB" = pg ]; then
+		_it_psql "$(_it_pg_db "$name")" \
+		    "SELECT * FROM enrollments ORDER BY host; SELECT * FROM history ORDER BY id;" |
+		    sha256sum | cut -c1-64
+		return
+	fi
 	timeout 10 sqlite3 -readonly -cmd '.timeout 5000' \
 	    "${P_DIR[$name]}/state/registry.db" \
 	    "SELECT * FROM enrollments ORDER BY host; SELECT * FROM history;" |

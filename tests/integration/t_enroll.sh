@@ -74,7 +74,7 @@ c_renewal_same_key() {
 	expect_json '.servers[0].status' ENROLLED || return
 	expect_json '.servers[0].host_id' "$id" || return
 	expect_json '.servers[0].fingerprint' "$fp" || return
-	expect_db "SELECT group_concat(event, ',') FROM (SELECT event FROM history WHERE host='$h' ORDER BY id)" "ENROLL,RENEW"
+	expect_db "SELECT group_concat(event, ',') FROM (SELECT event FROM history WHERE host='$h' ORDER BY id) h" "ENROLL,RENEW"
 }
 
 c_conflict_approve() {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
-# it-timeout: 900
+# it-timeout: 480
 # The registry on PostgreSQL (issue 12): a real PostgreSQL 15 started by
 # tests/pg.sh in a temporary directory (UNIX socket only, run as the
 # postgres user, stopped at the end).  The enrollment cases on one front
@@ -12,7 +12,15 @@
 # once, one to each front end, give exactly one ENROLLED and one CONFLICT;
 # a front end killed with SIGKILL mid-burst loses no acknowledged
 # enrollment; PostgreSQL stopped mid-burst gives 503s with Retry-After,
-# rosters from memory, then recovery with nothing acknowledged lost.  ECA_IT_PG_N sets the burst's size (default 400).
+# rosters from memory, then recovery with nothing acknowledged lost.
+# The burst is the issue's: ECA_IT_PG_N (default 2000) first enrollments
+# at once, half through each front end, each half sent by one
+# bench/bench_enroll at concurrency ECA_IT_PG_CONC (default 250) with
+# --retry (a 429 BUSY is retried as a host's eca would).  Every host
+# certificate is minted in-process by bench/mintcerts before the timed
+# cases (one process per host set, thousands per second).  Last, the
+# whole of t_enroll.sh runs with ECA_IT_DB=pg (its registries on
+# PostgreSQL) and must pass.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/pg.sh
@@ -20,13 +28,16 @@
 
 P=primary1.it.test
 FE2=fe2 # the second front end of $P (its key in the P_* arrays)
-N=${ECA_IT_PG_N:-400}
-NKILL=$((N / 4))
-NDOWN=$((N / 8))
+N=${ECA_IT_PG_N:-2000}
+CONC=${ECA_IT_PG_CONC:-250}
+NKILL=100
+NDOWN=50
 NAUDIT=10
 NSAME=10
 PAR=8
 C=$T/certs
+BENCH=$BUILD/bench/bench_enroll
+MINT=$BUILD/bench/mintcerts
 PGD=""
 export C CA P
 
@@ -64,23 +75,13 @@ expect_pg() {
 	return 0
 }
 
-# one_cert HOST KEY: C/HOST.KEY.pem (leaf + intermediate) with key
-# C/KEY.pem, its fingerprint in C/HOST.KEY.fp (as in t_crash.sh).
-one_cert() {
-	local h=$1 k=$2
-	openssl req -config "$C/req.cnf" -x509 -new -key "$C/$k.pem" \
-	    -CA "$CA/inter.pem" -CAkey "$CA/inter.key" -subj "/CN=$h" \
-	    -days 30 -sha256 \
-	    -addext "basicConstraints = critical, CA:FALSE" \
-	    -addext "keyUsage = critical, digitalSignature" \
-	    -addext "extendedKeyUsage = serverAuth, clientAuth" \
-	    -addext "subjectAltName = DNS:$h" -out "$C/$h.$k.leaf" || return 1
-	cat "$C/$h.$k.leaf" "$CA/inter.pem" >"$C/$h.$k.pem"
-	openssl x509 -in "$C/$h.$k.leaf" -noout -fingerprint -sha256 |
-	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f' >"$C/$h.$k.fp"
-	rm -f "$C/$h.$k.leaf"
-}
-export -f one_cert
+# crt_of HOST KEY / key_of HOST KEY: the files of HOST's certificate (leaf +
+# intermediate) and private key of key set KEY (k1, or k2: a second
+# certificate with another key for the same-host race); mintcerts names
+# them by the host name's first label.
+crt_of() { echo "$C/$2/${1%%.*}.pem"; }
+key_of() { echo "$C/$2/${1%%.*}.key"; }
+export -f crt_of key_of
 
 # enroll_at HOST KEY PORT: one POST with HOST's certificate of KEY to the
 # front end on PORT; prints "HOST STATUS" (000: no answer).
@@ -88,7 +89,7 @@ enroll_at() {
 	local h=$1 k=$2 port=$3 code
 	code=$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' \
 	    --cacert "$CA/trust.pem" --resolve "$P:$port:127.0.0.1" \
-	    --cert "$C/$h.$k.pem" --key "$C/$k.pem" -X POST \
+	    --cert "$(crt_of "$h" "$k")" --key "$(key_of "$h" "$k")" -X POST \
 	    -H 'Content-Type: application/json' \
 	    --data "{\"host\":\"$h\",\"precheck\":false,\"force\":false}" \
 	    "https://$P:$port/v1/enrollments" 2>/dev/null)
@@ -96,39 +97,69 @@ enroll_at() {
 }
 export -f enroll_at
 
-# make_certs: the hosts of the burst (C/burst), of the kill round
-# (C/kill), and of the same-host race (C/same, with a second key);
-# certificates share a key (the key is not what is tested).
+# hosts PREFIX COUNT DOMAIN: mintcerts' host names, one a line.
+hosts() {
+	local i
+	for ((i = 0; i < $2; i++)); do printf '%s%05d.%s\n' "$1" "$i" "$3"; done
+}
+
+# mint KEY PREFIX COUNT [DOMAIN]: COUNT certificates of hosts
+# PREFIXNNNNN.DOMAIN (default pg.it.test) signed by the test CA into C/KEY.
+mint() {
+	"$MINT" --ca "$CA" --out "$C/$1" --count "$3" --prefix "$2" \
+	    --domain "${4:-pg.it.test}" 2>>"$C/err"
+}
+
+# fps DIR DOMAIN: "host|sha256 fingerprint" of every certificate in DIR
+# (its leaf, the first PEM block), sorted; one python3 for thousands.
+fps() {
+	"$PY" - "$1" "$2" <<'PYEOF' | sort
+import glob, hashlib, os, ssl, sys
+d, dom = sys.argv[1], sys.argv[2]
+end = "-----END CERTIFICATE-----"
+for p in glob.glob(d + "/*.pem"):
+    with open(p) as f:
+        t = f.read()
+    der = ssl.PEM_cert_to_DER_cert(t[:t.index(end) + len(end)] + "\n")
+    name = os.path.basename(p)[:-4]
+    print(name + "." + dom + "|" + hashlib.sha256(der).hexdigest())
+PYEOF
+}
+
+# make_certs: the hosts of the burst (C/burst, hNNNNN.bench.eca: the
+# names bench_enroll sends), of the kill round (C/kill), of the same-host
+# race (C/same, also with a second key in C/k2), of the database-down
+# round (C/down) and of the audit chain (C/audit); their fingerprints in
+# C/k1.fps.
 make_certs() {
-	local i k
+	local t0 t1
+	[ -x "$MINT" ] || { echo "$MINT not built" >"$C/err"; return 1; }
 	mkdir -p "$C"
-	for k in k1 k2; do
-		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
-		    -out "$C/$k.pem" 2>/dev/null || return 1
-		chmod 600 "$C/$k.pem"
-	done
-	printf '[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = x\n' >"$C/req.cnf"
-	for ((i = 0; i < N; i++)); do printf 'b%04d.pg.it.test\n' "$i"; done >"$C/burst"
-	for ((i = 0; i < NKILL; i++)); do printf 'k%04d.pg.it.test\n' "$i"; done >"$C/kill"
-	for ((i = 0; i < NSAME; i++)); do printf 's%02d.pg.it.test\n' "$i"; done >"$C/same"
-	for ((i = 0; i < NDOWN; i++)); do printf 'd%04d.pg.it.test\n' "$i"; done >"$C/down"
-	for ((i = 0; i < NAUDIT; i++)); do printf 'a%02d.pg.it.test\n' "$i"; done >"$C/audit"
+	: >"$C/err"
+	t0=$(date +%s.%N)
+	mint k1 h "$N" bench.eca || return 1
+	mint k1 k "$NKILL" || return 1
+	mint k1 s "$NSAME" || return 1
+	mint k1 d "$NDOWN" || return 1
+	mint k1 a "$NAUDIT" || return 1
+	mint k1 r 1 || return 1
+	mint k1 x 2 || return 1
+	mint k2 s "$NSAME" || return 1
+	t1=$(date +%s.%N)
+	hosts h "$N" bench.eca >"$C/burst"
+	hosts k "$NKILL" pg.it.test >"$C/kill"
+	hosts s "$NSAME" pg.it.test >"$C/same"
+	hosts d "$NDOWN" pg.it.test >"$C/down"
+	hosts a "$NAUDIT" pg.it.test >"$C/audit"
 	{
-		echo r1.pg.it.test
-		echo x0.pg.it.test
-		echo x1.pg.it.test
-		cat "$C/burst" "$C/kill" "$C/same" "$C/down" "$C/audit"
-	} | sed 's/$/ k1/' >"$C/all.k1"
-	{
-		cat "$C/all.k1"
-		sed 's/$/ k2/' "$C/same"
-	} >"$C/all"
-	# shellcheck disable=SC2016
-	xargs -r -P "$PAR" -L 1 bash -c 'one_cert "$1" "$2"' _ <"$C/all" \
-	    2>"$C/err" || return 1
-	while read -r h k; do
-		[ -s "$C/$h.$k.fp" ] || return 1
-	done <"$C/all"
+		fps "$C/k1" pg.it.test | grep -v '^h'
+		fps "$C/k1" bench.eca | grep '^h'
+	} | sort >"$C/k1.fps"
+	echo "# minted $((N + NKILL + 2 * NSAME + NDOWN + NAUDIT + 3)) certificates in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+	if [ "$(wc -l <"$C/k1.fps")" != $((N + NKILL + NSAME + NDOWN + NAUDIT + 3)) ]; then
+		echo "$(wc -l <"$C/k1.fps") fingerprints in $C/k1.fps" >>"$C/err"
+		return 1
+	fi
 }
 
 # split_fe FILE: its hosts as "HOST k1 PORT" lines, alternately to each front end.
@@ -139,10 +170,12 @@ split_fe() {
 
 # fps_of FILE: sorted "host|fingerprint" lines of FILE's hosts (key k1).
 fps_of() {
-	local h
-	while read -r h; do
-		echo "$h|$(cat "$C/$h.k1.fp")"
-	done <"$1" | sort
+	awk -F'|' 'NR == FNR { want[$1]; next } $1 in want' "$1" "$C/k1.fps" | sort
+}
+
+# fp_of HOST: the fingerprint of HOST's certificate of key k1.
+fp_of() {
+	awk -F'|' -v h="$1" '$1 == h { print $2 }' "$C/k1.fps"
 }
 
 c_start() {
@@ -154,7 +187,8 @@ c_start() {
 		fail "PostgreSQL did not start (see above)"
 		return 1
 	}
-	make_primary "$P" || return
+	# the burst comes from one address: no per-source cap in its way
+	make_primary "$P" "MAX_CONNECTIONS_PER_SOURCE = 100000" || return
 	set_conf "${P_CONF[$P]}" ECA_DB "$PG_URI" || return
 	start_primary "$P" || return
 	expect_pg "SELECT version FROM eca_schema" 6 || return
@@ -231,16 +265,50 @@ c_second_front_end() {
 	expect_json '[.history[].event] | join(" ")' "ENROLL CONFLICT APPROVE"
 }
 
+# bench_at PORT FIRST COUNT OUT: bench_enroll sends the first enrollments of
+# burst hosts FIRST..FIRST+COUNT-1 to the front end on PORT at concurrency
+# CONC (a 429 BUSY retried), its JSON summary in OUT, stderr in OUT.err.
+bench_at() {
+	timeout -k 5 300 "$BENCH" --target "127.0.0.1:$1" --name "$P" \
+	    --trust "$CA/trust.pem" --certs "$C/k1" --first "$2" --n "$3" \
+	    --concurrency "$CONC" --mode enroll --retry --timeout 60000 --json \
+	    >"$4" 2>"$4.err"
+}
+
 c_burst() {
-	local res=$T/burst.res
-	# shellcheck disable=SC2016
-	split_fe "$C/burst" | xargs -r -P "$PAR" -L 1 bash -c 'enroll_at "$1" "$2" "$3"' _ \
-	    >"$res" 2>/dev/null
-	expect_eq "$(grep -c ' 201$' "$res")" "$N" "enrollments answered 201" || return
-	expect_pg "SELECT count(*) FROM enrollments WHERE host LIKE 'b%.pg.it.test' AND state = 'ENROLLED'" "$N" || return
-	expect_pg "SELECT count(*) FROM history WHERE host LIKE 'b%.pg.it.test' AND event = 'ENROLL'" "$N" || return
-	expect_eq "$(pg_q "SELECT host || '|' || fingerprint FROM enrollments WHERE host LIKE 'b%.pg.it.test' ORDER BY host" | sort)" \
+	local half=$((N / 2)) a b rc1 rc2 t0 t1 q="FROM enrollments WHERE host LIKE 'h%.bench.eca'"
+	[ -x "$BENCH" ] || { fail "$BENCH not built"; return 1; }
+	t0=$(date +%s.%N)
+	# both at once: N first enrollments in flight together
+	bench_at "${P_PORT[$P]}" 0 "$half" "$T/burst1.json" &
+	a=$!
+	bench_at "${P_PORT[$FE2]}" "$half" $((N - half)) "$T/burst2.json" &
+	b=$!
+	wait "$a"
+	rc1=$?
+	wait "$b"
+	rc2=$?
+	t1=$(date +%s.%N)
+	echo "# burst: $N first enrollments, $half through front end 1 and $((N - half)) through front end 2, at concurrency $CONC each, in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s;" \
+	    "429 BUSY retried: $(jq -r .busy "$T/burst1.json" 2>/dev/null) + $(jq -r .busy "$T/burst2.json" 2>/dev/null)"
+	expect_eq "$rc1" 0 "bench_enroll's status through front end 1 ($(_it_short "$(cat "$T/burst1.json.err")"))" || return
+	expect_eq "$rc2" 0 "bench_enroll's status through front end 2 ($(_it_short "$(cat "$T/burst2.json.err")"))" || return
+	expect_json .errors 0 "$(cat "$T/burst1.json")" || return
+	expect_json .errors 0 "$(cat "$T/burst2.json")" || return
+	expect_json .created "$half" "$(cat "$T/burst1.json")" || return
+	expect_json .created $((N - half)) "$(cat "$T/burst2.json")" || return
+	# each host enrolled exactly once, with its own certificate
+	expect_pg "SELECT count(*) $q" "$N" || return
+	expect_pg "SELECT count(*) $q AND state = 'ENROLLED'" "$N" || return
+	expect_pg "SELECT count(DISTINCT fingerprint) $q" "$N" || return
+	expect_pg "SELECT count(*) FROM history WHERE host LIKE 'h%.bench.eca' AND event = 'ENROLL'" "$N" || return
+	expect_pg "SELECT count(*) FROM (SELECT host FROM history WHERE host LIKE 'h%.bench.eca' GROUP BY host HAVING count(*) = 1 AND min(event) = 'ENROLL') o" "$N" || return
+	expect_eq "$(pg_q "SELECT host || '|' || fingerprint $q" | sort)" \
 	    "$(fps_of "$C/burst")" "the registry's fingerprints" || return
+	# nothing else: only m1.it.test besides the burst, no other event
+	expect_pg "SELECT string_agg(host, ' ') FROM enrollments WHERE host NOT LIKE 'h%.bench.eca'" m1.it.test || return
+	expect_pg "SELECT count(*) FROM history WHERE host NOT LIKE 'h%.bench.eca' AND host <> 'm1.it.test'" 0 || return
+	expect_pg "SELECT count(*) FROM candidates" 0 || return
 	# one version per change, across both front ends
 	expect_pg "SELECT count(DISTINCT version) = count(*) FROM enrollments" t
 }
@@ -402,9 +470,9 @@ c_db_down_mid_burst() {
 	for ((i = 0; i < 20; i++)); do
 		run_cmd curl -sS --max-time 15 -D "$hdr" -o "$T/.body" -w '%{http_code}' \
 		    --cacert "$CA/trust.pem" --resolve "$P:${P_PORT[$P]}:127.0.0.1" \
-		    --cert "$C/x0.pg.it.test.k1.pem" --key "$C/k1.pem" -X POST \
+		    --cert "$(crt_of x00000 k1)" --key "$(key_of x00000 k1)" -X POST \
 		    -H 'Content-Type: application/json' \
-		    --data '{"host":"x0.pg.it.test","precheck":false,"force":false}' \
+		    --data '{"host":"x00000.pg.it.test","precheck":false,"force":false}' \
 		    "https://$P:${P_PORT[$P]}/v1/enrollments"
 		[ "$OUT" = 503 ] && break
 		sleep 0.2
@@ -472,7 +540,7 @@ c_db_restart() {
 		fail "pg_ctl restart failed"
 		return 1
 	}
-	res=$(enroll_at r1.pg.it.test k1 "${P_PORT[$P]}")
+	res=$(enroll_at r00000.pg.it.test k1 "${P_PORT[$P]}")
 	expect_eq "${res##* }" 201 "enrollment after the restart" || return
 	expect_eq "$(count_from "$log" "$from" "database connection lost")" 0 \
 	    "\"lost\" lines" || return
@@ -487,7 +555,7 @@ c_db_restart() {
 # Then the real path: an enrollment through front end 1, then one sync
 # through front end 2.
 c_notify_wakes_other_front_end() {
-	local fe2=${P_PORT[$FE2]} v w h=x1.pg.it.test res
+	local fe2=${P_PORT[$FE2]} v w h=x00001.pg.it.test res
 	roster_at "$fe2" 0
 	expect_http 200 || return
 	roster_at "$fe2" 0
@@ -521,7 +589,7 @@ c_notify_wakes_other_front_end() {
 	roster_at "$fe2" "$w"
 	expect_http 200 || return
 	expect_json '[.entries[].host] | join(" ")' $h || return
-	expect_json ".entries[0].fingerprint" "$(cat "$C/$h.k1.fp")"
+	expect_json ".entries[0].fingerprint" "$(fp_of $h)"
 }
 
 # The audit journal is one hash chain in PostgreSQL for both front ends:
@@ -538,7 +606,7 @@ c_audit_one_chain() {
 		enroll_at "$h" k1 "${P_PORT[$FE2]}" >>"$res"
 	done <"$C/audit"
 	expect_eq "$(grep -c ' 201$' "$res")" "$NAUDIT" "enrollments answered 201" || return
-	expect_pg "SELECT count(*) FROM audit WHERE line LIKE '%\"event\":\"enrolled\"%' AND line LIKE '%\"host\":\"a__.pg.it.test\"%'" "$NAUDIT" || return
+	expect_pg "SELECT count(*) FROM audit WHERE line LIKE '%\"event\":\"enrolled\"%' AND line LIKE '%\"host\":\"a_____.pg.it.test\"%'" "$NAUDIT" || return
 	# one chain: seq 1..N without a gap, whichever front end wrote
 	expect_pg "SELECT min(seq) = 1 AND max(seq) = count(*) FROM audit" t || return
 	rows=$(pg_q "SELECT count(*) FROM audit")
@@ -549,16 +617,16 @@ c_audit_one_chain() {
 		expect_json .intact true || return
 		expect_json .entries "$rows" || return
 	done
-	primary_eca "$FE2" --json audit show --host a01.pg.it.test
+	primary_eca "$FE2" --json audit show --host a00001.pg.it.test
 	expect_rc 0 || return
 	expect_json '[.entries[].event] | join(" ")' enrolled || return
 	# an edited row is the one verify names
-	seq=$(pg_q "SELECT seq FROM audit WHERE line LIKE '%\"host\":\"a03.pg.it.test\"%' ORDER BY seq LIMIT 1")
+	seq=$(pg_q "SELECT seq FROM audit WHERE line LIKE '%\"host\":\"a00003.pg.it.test\"%' ORDER BY seq LIMIT 1")
 	[ -n "$seq" ] || {
-		fail "no audit row of a03.pg.it.test"
+		fail "no audit row of a00003.pg.it.test"
 		return 1
 	}
-	pg_q "UPDATE audit SET line = replace(line, 'a03.pg.it.test', 'a99.pg.it.test') WHERE seq = $seq" >/dev/null || {
+	pg_q "UPDATE audit SET line = replace(line, 'a00003.pg.it.test', 'a99999.pg.it.test') WHERE seq = $seq" >/dev/null || {
 		fail "psql UPDATE failed"
 		return 1
 	}
@@ -569,7 +637,7 @@ c_audit_one_chain() {
 	expect_match "$(printf '%s' "$OUT" | jq -r .problem)" "edited" "verify's problem" || return
 	primary_eca "$P" audit verify
 	expect_match "$OUT" "row $seq " "verify's line" || return
-	pg_q "UPDATE audit SET line = replace(line, 'a99.pg.it.test', 'a03.pg.it.test') WHERE seq = $seq" >/dev/null || {
+	pg_q "UPDATE audit SET line = replace(line, 'a99999.pg.it.test', 'a00003.pg.it.test') WHERE seq = $seq" >/dev/null || {
 		fail "psql UPDATE failed"
 		return 1
 	}
@@ -621,6 +689,25 @@ c_password_file() {
 	stop_primary "$name"
 }
 
+# t_enroll.sh's enrollment life cycle with ECA_IT_DB=pg (lib.sh: its
+# primaries' registries on a PostgreSQL server of its own), in a run
+# directory of its own with this run's CA: every case passes.
+c_enroll_cases_on_pg() {
+	local run=$T/enroll log=$T/enroll.log rc
+	if ! { mkdir -p "$run" && cp -r "$CA" "$run/ca"; }; then
+		fail "cannot make $run"
+		return 1
+	fi
+	ECA_IT_DB=pg ECA_IT_RUN=$run timeout -k 10 240 \
+	    bash "$IT_DIR/t_enroll.sh" >"$log" 2>&1
+	rc=$?
+	echo "# t_enroll.sh on PostgreSQL: $(grep '^# summary' "$log")"
+	expect_eq "$rc" 0 "t_enroll.sh's status ($(grep -m3 '^not ok' "$log" | tr '\n' ' '))" || return
+	expect_match "$(cat "$log")" "^# registries on PostgreSQL " "t_enroll.sh's output" || return
+	expect_match "$(grep '^# summary' "$log")" "^# summary: [1-9][0-9]* passed, 0 failed$" \
+	    "t_enroll.sh's summary"
+}
+
 run_case "ecad starts on a PostgreSQL registry and migrates its schema" c_start
 run_case "ecad refuses a password in ECA_DB and does not repeat it" c_password_refused
 run_case "a first enrollment is ENROLLED with the certificate's fingerprint and one history entry" c_first_enrollment
@@ -638,3 +725,4 @@ run_case "PostgreSQL restarted between requests: the connection is reset quietly
 run_case "a change through one front end wakes the other's roster in memory (LISTEN/NOTIFY) within one sync" c_notify_wakes_other_front_end
 run_case "the audit journal is one chain in PostgreSQL across both front ends; verify names an edited row" c_audit_one_chain
 run_case "ECA_DB_PASSWORD_FILE logs a front end in with a role's password; a wrong or readable one is refused" c_password_file
+run_case "the enrollment life cycle of t_enroll.sh passes on PostgreSQL (ECA_IT_DB=pg)" c_enroll_cases_on_pg
