@@ -152,6 +152,11 @@ broker_metrics(struct ecad *d, struct eca_metrics_gauges *g)
 	g->broker_reverse[ECA_METRICS_REVERSE_OFFLINE] = b->n_offline;
 	g->broker_reverse[ECA_METRICS_REVERSE_RATE_LIMITED] = b->n_limited;
 	g->broker_reverse[ECA_METRICS_REVERSE_REFUSED] = b->n_restricted;
+	g->relay_pairs = b->n_relays;
+	g->relay_open = (int64_t)b->n_relay_open;
+	g->relay_refused = b->n_relay_refused;
+	g->relay_budget = b->n_relay_budget;
+	g->relay_bytes = b->relay_bytes;
 	pthread_mutex_unlock(&b->lock);
 	return 1;
 }
