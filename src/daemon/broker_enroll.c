@@ -39,7 +39,7 @@ broker_on_enrolled(struct bsess *s, struct eca_broker_msg *m)
 
 	pthread_mutex_lock(&b->lock);
 	if (b->enroll.id == m->id && !b->enroll.done &&
-	    strcmp(b->enroll.host, s->reg.host) == 0) {
+	    strcmp(b->enroll.host, s->host) == 0) {
 		b->enroll.answer = m->answer;
 		m->answer = NULL;
 		b->enroll.done = 1;
@@ -50,13 +50,13 @@ broker_on_enrolled(struct bsess *s, struct eca_broker_msg *m)
 	if (!taken)
 		log_warn("broker: NAT host %s (%s) answered remote enrollment "
 			 "%lld, which nobody waits for (too late?)",
-		    s->reg.host, s->addr, (long long)m->id);
+		    s->host, s->addr, (long long)m->id);
 	eca_broker_msg_clear(m);
 	if (!s->restricted)
 		return 0;
 	log_info("broker: NAT host %s (%s) answered a remote enrollment on "
 		 "its restricted session: closed, to be judged again",
-	    s->reg.host, s->addr);
+	    s->host, s->addr);
 	broker_sess_free(s);
 	return -1;
 }

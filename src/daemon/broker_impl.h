@@ -35,6 +35,8 @@
 #include "ecad.h"
 
 #define BROKER_READ_MAX (64 * 1024)
+/* "[numeric IPv6%scope]:port", a session's address (sess_addr). */
+#define BROKER_ADDR_MAX 80
 
 enum bstate { BS_TLS, BS_REGISTER, BS_JUDGING, BS_ONLINE, BS_CLOSING };
 
@@ -49,12 +51,16 @@ struct bsess {
 	struct event *judged_ev;
 	enum bstate state;
 	int dead; /* closed while judging */
-	char addr[NI_MAXHOST + NI_MAXSERV + 2];
-	struct eca_broker_msg reg;
+	char addr[BROKER_ADDR_MAX];
+	/* The registration: what is kept of it once judged. */
+	char host[ECA_HOST_MAX];
+	enum eca_role role;
+	int heartbeat; /* seconds */
+	/* Until judged (freed then: an idle session holds only its TLS). */
 	X509 *leaf;
 	STACK_OF(X509) *chain;
-	int code; /* the verdict, 0 accepted */
-	char msg[ECA_ERR_MSG_MAX];
+	int code;	 /* the verdict, 0 accepted */
+	char *msg;	 /* its message (NULL when there is none) */
 	int64_t last_ms; /* the last frame from the host (monotonic) */
 	struct bentry *entry;
 	int restricted; /* not enrolled: remote enrollment only */
@@ -78,7 +84,7 @@ struct bentry {
 	struct bsess *sess; /* NULL: offline */
 	int64_t since;	    /* unix seconds */
 	int64_t last_heartbeat;
-	char addr[NI_MAXHOST + NI_MAXSERV + 2];
+	char addr[BROKER_ADDR_MAX];
 	int restricted; /* its session is restricted */
 };
 
@@ -109,6 +115,9 @@ struct ecad_broker {
 	int stopping;
 	struct bentry *tab;
 	size_t ntab, cap;
+	/* tab's index by host: open addressing, 0 empty, else index + 1. */
+	uint32_t *idx;
+	size_t idx_cap; /* a power of two, at least twice ntab */
 	/* Counters for GET /v1/stats (under lock). */
 	uint64_t n_connections; /* accepted */
 	uint64_t n_registered;	/* registrations accepted */

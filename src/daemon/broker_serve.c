@@ -46,15 +46,64 @@ broker_count(struct ecad_broker *b, uint64_t *counter, int delta)
 /* ------------------------------------------------------------------ */
 /* The table (under b->lock).                                          */
 
+/*
+ * The table is an array (sessions point at its entries, moved along when
+ * it grows; entries are never removed) indexed by host name: FNV-1a,
+ * open addressing with linear probing, at most half full.
+ */
+static size_t
+host_hash(const char *host)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *host != '\0'; host++)
+		h = (h ^ (unsigned char)*host) * 16777619u;
+	return h;
+}
+
+/* The slot of host in b->idx: its entry's, or the empty one it would take. */
+static size_t
+idx_slot(const struct ecad_broker *b, const char *host)
+{
+	size_t mask = b->idx_cap - 1, i = host_hash(host) & mask;
+
+	while (b->idx[i] != 0 && strcmp(b->tab[b->idx[i] - 1].host, host) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Room for one more entry in b->idx (-1 out of memory). */
+static int
+idx_grow(struct ecad_broker *b)
+{
+	uint32_t *idx = b->idx;
+	size_t cap = b->idx_cap, i;
+
+	if (b->idx != NULL && 2 * (b->ntab + 1) <= b->idx_cap)
+		return 0;
+	if (b->ntab >= UINT32_MAX - 1)
+		return -1;
+	b->idx_cap = cap == 0 ? 32 : cap * 2;
+	if ((b->idx = calloc(b->idx_cap, sizeof(*b->idx))) == NULL) {
+		b->idx = idx;
+		b->idx_cap = cap;
+		return -1;
+	}
+	for (i = 0; i < b->ntab; i++)
+		b->idx[idx_slot(b, b->tab[i].host)] = (uint32_t)(i + 1);
+	free(idx);
+	return 0;
+}
+
 struct bentry *
 broker_entry_find(struct ecad_broker *b, const char *host)
 {
 	size_t i;
 
-	for (i = 0; i < b->ntab; i++)
-		if (strcmp(b->tab[i].host, host) == 0)
-			return &b->tab[i];
-	return NULL;
+	if (b->idx == NULL)
+		return NULL;
+	i = idx_slot(b, host);
+	return b->idx[i] != 0 ? &b->tab[b->idx[i] - 1] : NULL;
 }
 
 /* The host's entry, added if new; NULL out of memory. */
@@ -66,6 +115,8 @@ broker_entry_get(struct ecad_broker *b, const char *host)
 
 	if ((e = broker_entry_find(b, host)) != NULL)
 		return e;
+	if (idx_grow(b) != 0)
+		return NULL;
 	if (b->ntab == b->cap) {
 		cap = b->cap == 0 ? 16 : b->cap * 2;
 		if ((grown = realloc(b->tab, cap * sizeof(*grown))) == NULL)
@@ -77,10 +128,11 @@ broker_entry_get(struct ecad_broker *b, const char *host)
 			if (e->sess != NULL)
 				e->sess->entry = e;
 	}
-	e = &b->tab[b->ntab++];
+	e = &b->tab[b->ntab];
 	memset(e, 0, sizeof(*e));
 	/* Host names are canonical, shorter than ECA_HOST_MAX; "" ends it. */
 	memcpy(e->host, host, strnlen(host, sizeof(e->host) - 1));
+	b->idx[idx_slot(b, e->host)] = (uint32_t)(++b->ntab);
 	return e;
 }
 
@@ -100,6 +152,11 @@ broker_metrics(struct ecad *d, struct eca_metrics_gauges *g)
 	g->broker_reverse[ECA_METRICS_REVERSE_OFFLINE] = b->n_offline;
 	g->broker_reverse[ECA_METRICS_REVERSE_RATE_LIMITED] = b->n_limited;
 	g->broker_reverse[ECA_METRICS_REVERSE_REFUSED] = b->n_restricted;
+	g->relay_pairs = b->n_relays;
+	g->relay_open = (int64_t)b->n_relay_open;
+	g->relay_refused = b->n_relay_refused;
+	g->relay_budget = b->n_relay_budget;
+	g->relay_bytes = b->relay_bytes;
 	pthread_mutex_unlock(&b->lock);
 	return 1;
 }
@@ -245,6 +302,7 @@ broker_destroy(struct ecad_broker *b)
 	pthread_cond_destroy(&b->enrolled);
 	free(b->enroll.answer);
 	free(b->tab);
+	free(b->idx);
 	OPENSSL_cleanse(b->token_key, sizeof(b->token_key));
 	free(b);
 }

@@ -37,6 +37,18 @@
 #include "tls.h"
 #include "util.h"
 
+/* Judged: drop what only the judge needed. */
+static void
+sess_judged(struct bsess *s)
+{
+	X509_free(s->leaf);
+	sk_X509_pop_free(s->chain, X509_free);
+	free(s->msg);
+	s->leaf = NULL;
+	s->chain = NULL;
+	s->msg = NULL;
+}
+
 void
 broker_sess_free(struct bsess *s)
 {
@@ -57,9 +69,9 @@ broker_sess_free(struct bsess *s)
 			b->n_restricted_online -= s->restricted ? 1 : 0;
 			s->entry->restricted = 0;
 		}
-		broker_enroll_gone(b, s->reg.host);
+		broker_enroll_gone(b, s->host);
 		pthread_mutex_unlock(&b->lock);
-		log_info("broker: NAT host %s (%s) is offline", s->reg.host,
+		log_info("broker: NAT host %s (%s) is offline", s->host,
 		    s->addr);
 	}
 	if (s->prev != NULL)
@@ -73,8 +85,7 @@ broker_sess_free(struct bsess *s)
 		event_free(s->timer);
 	if (s->judged_ev != NULL)
 		event_free(s->judged_ev);
-	X509_free(s->leaf);
-	sk_X509_pop_free(s->chain, X509_free);
+	sess_judged(s);
 	free(s);
 }
 
@@ -111,8 +122,8 @@ sess_refuse(struct bsess *s, int code, const char *msg)
 
 	broker_count(s->b, &s->b->n_refused, 1);
 	log_warn("broker: refused %s (%s): %s: %s",
-	    s->reg.host[0] != '\0' ? s->reg.host : "?", s->addr,
-	    eca_err_name(code), msg);
+	    s->host[0] != '\0' ? s->host : "?", s->addr, eca_err_name(code),
+	    msg);
 	memset(&m, 0, sizeof(m));
 	m.op = ECA_BROKER_REFUSED;
 	m.code = code;
@@ -150,7 +161,9 @@ on_register(struct bsess *s, const struct eca_broker_msg *m)
 	struct eca_err e;
 	int r;
 
-	s->reg = *m;
+	snprintf(s->host, sizeof(s->host), "%s", m->host);
+	s->role = m->role;
+	s->heartbeat = m->heartbeat;
 	if (!m->nat)
 		return sess_refuse(s, ECA_ERR_FORBIDDEN,
 		    "only NAT hosts (NAT_CLIENT = YES) keep a broker session; "
@@ -264,10 +277,10 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	silent = eca_util_mono_ms() - s->last_ms;
-	if (silent > (int64_t)s->reg.heartbeat * ECA_BROKER_MISSES * 1000) {
+	if (silent > (int64_t)s->heartbeat * ECA_BROKER_MISSES * 1000) {
 		log_warn("broker: NAT host %s (%s) missed %d heartbeats (%lld "
 			 "ms silent): session closed",
-		    s->reg.host, s->addr, ECA_BROKER_MISSES, (long long)silent);
+		    s->host, s->addr, ECA_BROKER_MISSES, (long long)silent);
 		broker_count(s->b, &s->b->n_dead, 1);
 		broker_sess_free(s);
 	}
@@ -284,7 +297,7 @@ go_online(struct bsess *s)
 	struct timeval tv;
 
 	pthread_mutex_lock(&b->lock);
-	if ((e = broker_entry_get(b, s->reg.host)) != NULL) {
+	if ((e = broker_entry_get(b, s->host)) != NULL) {
 		old = e->sess;
 		e->sess = s;
 		b->n_registered++;
@@ -315,10 +328,9 @@ go_online(struct bsess *s)
 	if (broker_sess_send(s, &m) != 0)
 		return;
 	log_info("broker: NAT host %s (%s) is online%s, heartbeat %d s",
-	    s->reg.host, s->addr,
-	    s->restricted ? " (restricted: not enrolled)" : "",
-	    s->reg.heartbeat);
-	tv.tv_sec = s->reg.heartbeat;
+	    s->host, s->addr,
+	    s->restricted ? " (restricted: not enrolled)" : "", s->heartbeat);
+	tv.tv_sec = s->heartbeat;
 	tv.tv_usec = 0;
 	event_del(s->timer);
 	event_assign(s->timer, b->base, -1, EV_PERSIST, timer_cb, s);
@@ -332,6 +344,8 @@ static void
 judged_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct bsess *s = arg;
+	const char *msg;
+	int r;
 
 	(void)fd;
 	(void)what;
@@ -340,16 +354,20 @@ judged_cb(evutil_socket_t fd, short what, void *arg)
 		broker_sess_free(s);
 		return;
 	}
+	msg = s->msg != NULL ? s->msg : "out of memory judging the caller";
 	if (s->code == ECA_ERR_NOT_ENROLLED) {
 		/* Certificate and identity passed: it may be enrolled. */
 		log_info("broker: %s (%s) is not enrolled: restricted session "
 			 "(%s)",
-		    s->reg.host, s->addr, s->msg);
+		    s->host, s->addr, msg);
 		s->restricted = 1;
 	} else if (s->code != 0) {
-		(void)sess_refuse(s, s->code, s->msg);
+		r = sess_refuse(s, s->code, msg);
+		if (r > 0)
+			sess_judged(s);
 		return;
 	}
+	sess_judged(s);
 	go_online(s);
 }
 
@@ -369,7 +387,6 @@ judge_one(struct ecad *d, struct bsess *s)
 
 	memset(&in, 0, sizeof(in));
 	s->code = ECA_ERR_NOMEM;
-	snprintf(s->msg, sizeof(s->msg), "out of memory judging the caller");
 	if ((res = malloc(sizeof(*res))) == NULL)
 		goto out;
 	in.side = ECA_JUDGE_ACCEPTING;
@@ -378,11 +395,11 @@ judge_one(struct ecad *d, struct bsess *s)
 	    eca_host_domain(snap->host, snap->cfg->client_name) :
 	    NULL;
 	in.primary = snap->cfg->client_name;
-	in.peer = s->reg.host;
+	in.peer = s->host;
 	in.leaf = s->leaf;
 	in.chain = s->chain;
 	in.purpose = ECA_PURPOSE_CONTROL;
-	in.peer_side.role = s->reg.role;
+	in.peer_side.role = s->role;
 	in.peer_side.has_cert = s->leaf != NULL;
 	in.peer_side.nat = 1;
 	in.has_autoenroll = 1; /* a NAT host never enrolls automatically */
@@ -396,7 +413,7 @@ judge_one(struct ecad *d, struct bsess *s)
 		r = eca_judge_peer(&in, res);
 	}
 	s->code = r;
-	snprintf(s->msg, sizeof(s->msg), "%s", res->verdict.message);
+	s->msg = strdup(res->verdict.message); /* NULL: judged_cb says */
 	free(res);
 out:
 	ecad_snap_put(snap);
@@ -434,13 +451,17 @@ sess_addr(struct bsess *s, const struct sockaddr *sa, int salen)
 {
 	char host[NI_MAXHOST], port[NI_MAXSERV];
 
+	int n;
+
 	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port,
 		sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-		snprintf(s->addr, sizeof(s->addr), "?");
+		n = snprintf(s->addr, sizeof(s->addr), "?");
 	else if (sa->sa_family == AF_INET6)
-		snprintf(s->addr, sizeof(s->addr), "[%s]:%s", host, port);
+		n = snprintf(s->addr, sizeof(s->addr), "[%s]:%s", host, port);
 	else
-		snprintf(s->addr, sizeof(s->addr), "%s:%s", host, port);
+		n = snprintf(s->addr, sizeof(s->addr), "%s:%s", host, port);
+	if (n < 0 || (size_t)n >= sizeof(s->addr))
+		snprintf(s->addr, sizeof(s->addr), "?");
 }
 
 int
@@ -464,6 +485,11 @@ broker_sess_new(struct ecad_broker *b, evutil_socket_t fd,
 	ecad_snap_put(snap);
 	if (ssl == NULL)
 		goto fail;
+	/*
+	 * An idle session's TLS read and write buffers (about 33 KiB) go
+	 * back between records: a heartbeat every few seconds is all it has.
+	 */
+	SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
 	s->bev = bufferevent_openssl_socket_new(b->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);

@@ -462,7 +462,30 @@ write_primary(FILE *f, const struct eca_metrics *m,
 	return write_crls(f, g, err);
 }
 
-/* The broker's sessions, registrations, reverse connections. */
+/* The broker's relay between NAT hosts: pairs, bytes, budget closes. */
+static int
+write_relay(FILE *f, const struct eca_metrics_gauges *g, struct eca_err *err)
+{
+	int r;
+
+	if ((r = one(f, "eca_relay_pairs_total", "counter",
+		 "Relay pairs made between two NAT hosts",
+		 (double)g->relay_pairs, err)) != 0 ||
+	    (r = one(f, "eca_relay_pairs_open", "gauge",
+		 "Relay pairs copying now", (double)g->relay_open, err)) != 0 ||
+	    (r = one(f, "eca_relay_refused_total", "counter",
+		 "Relay requests refused", (double)g->relay_refused, err)) !=
+		0 ||
+	    (r = one(f, "eca_relay_budget_closes_total", "counter",
+		 "Relay pairs closed by the byte or time budget",
+		 (double)g->relay_budget, err)) != 0)
+		return r;
+	return one(f, "eca_relay_bytes_total", "counter",
+	    "Bytes the relay copied, both ways, by pairs now closed",
+	    (double)g->relay_bytes, err);
+}
+
+/* The broker's sessions, registrations, reverse connections, relay. */
 static int
 write_broker(FILE *f, const struct eca_metrics_gauges *g, struct eca_err *err)
 {
@@ -494,7 +517,7 @@ write_broker(FILE *f, const struct eca_metrics_gauges *g, struct eca_err *err)
 			 &l, 1, (double)g->broker_reverse[i], err)) != 0)
 			return r;
 	}
-	return 0;
+	return write_relay(f, g, err);
 }
 
 static const char *

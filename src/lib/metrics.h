@@ -160,6 +160,12 @@ struct eca_metrics_gauges {
 	int64_t broker_online;		  /* sessions online now */
 	uint64_t broker_registrations[2]; /* accepted, refused */
 	uint64_t broker_reverse[ECA_METRICS_NREVERSE];
+	/* Its relay between NAT hosts (docs/nat.md, "Relay"). */
+	uint64_t relay_pairs;	/* pairs made */
+	int64_t relay_open;	/* pairs copying now */
+	uint64_t relay_refused; /* requests refused */
+	uint64_t relay_budget;	/* pairs closed by the byte or time budget */
+	uint64_t relay_bytes;	/* copied, both ways, by closed pairs */
 	/* Primary: the console (have_console 0: none runs). */
 	int have_console;
 	int64_t console_sessions; /* signed in now */

@@ -769,6 +769,11 @@ c_relay_two_nat_hosts_behind_one_router() {
 	expect_json '.broker.relay.pairs >= 1' true || return
 	expect_json '.broker.relay.bytes > 1000' true || return
 	expect_json .broker.relay.open 0 || return
+	# The same counters in GET /metrics.
+	scrape_primary || return
+	expect_match "$(sample 'eca_relay_pairs_total{}')" '^[1-9]' "the relay's pairs in /metrics" || return
+	expect_eq "$(sample 'eca_relay_pairs_open{}' | sed 's/\.0$//')" 0 "the relay's open pairs in /metrics" || return
+	expect_match "$(sample 'eca_relay_bytes_total{}')" '^[1-9][0-9]{3,}' "the relay's bytes in /metrics" || return
 	# On the wire at the primary: the relay requests are plain text, the
 	# channel's HELLOs (the server's names "primaries") are not: TLS runs
 	# end to end between the NAT hosts.
@@ -865,6 +870,9 @@ c_relay_budget_exceeded_closes_it() {
 	    5 "$((from + 1))" || return
 	primary_stats "$P" || return
 	expect_json '.broker.relay.budget_closed >= 1' true || return
+	scrape_primary || return
+	expect_match "$(sample 'eca_relay_budget_closes_total{}')" '^[1-9]' \
+	    "the relay's budget closes in /metrics" || return
 	# The budget is back: the relay carries the channel again.
 	eca_in $NS_SITE $N1 --json ping $N2 --reverse --purpose backup
 	expect_rc 0

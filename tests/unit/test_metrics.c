@@ -337,6 +337,7 @@ test_nat_and_console(void **state)
 	/* Without a broker or a console: none of their families. */
 	assert_int_equal(eca_metrics_write(m, &g, &s, &len, &e), 0);
 	assert_null(strstr(s, "eca_broker_"));
+	assert_null(strstr(s, "eca_relay_"));
 	assert_null(strstr(s, "eca_console_"));
 	free(s);
 	g.have_broker = 1;
@@ -345,6 +346,11 @@ test_nat_and_console(void **state)
 	g.broker_registrations[1] = 1;
 	g.broker_reverse[ECA_METRICS_REVERSE_RATE_LIMITED] = 4;
 	g.broker_reverse[ECA_METRICS_REVERSE_REFUSED] = 6;
+	g.relay_pairs = 7;
+	g.relay_open = 1;
+	g.relay_refused = 8;
+	g.relay_budget = 2;
+	g.relay_bytes = 123456;
 	g.have_console = 1;
 	g.console_sessions = 3;
 	assert_int_equal(eca_metrics_write(m, &g, &s, &len, &e), 0);
@@ -360,6 +366,11 @@ test_nat_and_console(void **state)
 	    "4\n"));
 	assert_non_null(strstr(s,
 	    "eca_broker_reverse_requests_total{result=\"refused\"} 6\n"));
+	assert_non_null(strstr(s, "eca_relay_pairs_total 7\n"));
+	assert_non_null(strstr(s, "eca_relay_pairs_open 1\n"));
+	assert_non_null(strstr(s, "eca_relay_refused_total 8\n"));
+	assert_non_null(strstr(s, "eca_relay_budget_closes_total 2\n"));
+	assert_non_null(strstr(s, "eca_relay_bytes_total 123456\n"));
 	assert_non_null(
 	    strstr(s, "eca_console_signins_total{result=\"ok\"} 1\n"));
 	assert_non_null(
