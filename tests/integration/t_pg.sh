@@ -555,11 +555,20 @@ c_db_restart() {
 # Then the real path: an enrollment through front end 1, then one sync
 # through front end 2.
 c_notify_wakes_other_front_end() {
-	local fe2=${P_PORT[$FE2]} v w h=x00001.pg.it.test res
+	local fe2=${P_PORT[$FE2]} v w h=x00001.pg.it.test res i
+	# Both front ends listen again: after the restart cases above each
+	# reconnects its LISTEN connection with a backoff of up to 30 s, and
+	# until then its roster is read from the database every time.
+	for ((i = 0; i < 90; i++)); do
+		[ "$(pg_q "SELECT count(*) FROM pg_stat_activity
+		    WHERE query = 'LISTEN eca_registry'")" -ge 2 ] && break
+		sleep 0.5
+	done
 	roster_at "$fe2" 0
 	expect_http 200 || return
 	roster_at "$fe2" 0
 	expect_http 200 || return
+	sleep 0.5 # the cache is refreshed after the answer
 	v=$(printf '%s' "$OUT" | jq -r .version)
 	w=$(pg_q "BEGIN;
 	    UPDATE meta SET value = value + 1 WHERE key = 'registry_version';
