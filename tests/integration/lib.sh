@@ -219,6 +219,37 @@ EOF
 	[ $console = yes ] || echo "CONSOLE_LISTEN = NO"
 }
 
+# need_pg: the file needs a real PostgreSQL server (tests/pg.sh).  Without
+# one it prints "skipped: PostgreSQL not available (WHY)" and ends there,
+# except in CI, where a missing server is a failure, never a silent pass.
+need_pg() {
+	local why
+	# shellcheck source=tests/pg.sh
+	. "$REPO/tests/pg.sh"
+	why=$(pg_unavailable) || return 0
+	echo "skipped: PostgreSQL not available ($why)"
+	if [ "${CI:-}" = true ]; then
+		tcase "PostgreSQL is available in CI"
+		fail "$why"
+	fi
+	exit 0
+}
+
+# pg_server: the file's PostgreSQL server (need_pg first), started once in
+# IT_PGD and stopped at the end; PG_URI is its database "eca".  A case that
+# calls it fails when the server does not start.
+pg_server() {
+	[ -z "$IT_PGD" ] || return 0
+	IT_PGD=$(mktemp -d "${TMPDIR:-/tmp}/eca-pg.XXXXXX") || {
+		fail "mktemp for the PostgreSQL server"
+		return 1
+	}
+	pg_start "$IT_PGD" || {
+		fail "PostgreSQL did not start (see above)"
+		return 1
+	}
+}
+
 # _it_pg_db NAME: the PostgreSQL database of primary NAME (ECA_IT_DB=pg).
 _it_pg_db() {
 	echo "p_$1" | tr -c 'a-z0-9_\n' _
@@ -239,8 +270,7 @@ _it_pg_make() {
 	local db
 	[ "$IT_DB" = pg ] || return 0
 	if [ -z "$IT_PGD" ]; then
-		IT_PGD=$(mktemp -d "${TMPDIR:-/tmp}/eca-pg.XXXXXX") || return 1
-		pg_start "$IT_PGD" || return 1
+		pg_server || return 1
 		echo "# registries on PostgreSQL ($IT_PGD)"
 	fi
 	db=$(_it_pg_db "$1")

@@ -23,8 +23,6 @@
 # PostgreSQL) and must pass.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=tests/pg.sh
-. "$REPO/tests/pg.sh"
 
 P=primary1.it.test
 FE2=fe2 # the second front end of $P (its key in the P_* arrays)
@@ -38,26 +36,9 @@ PAR=8
 C=$T/certs
 BENCH=$BUILD/bench/bench_enroll
 MINT=$BUILD/bench/mintcerts
-PGD=""
 export C CA P
 
-_pg_it_finish() {
-	local rc=$?
-	stop_all
-	[ -z "$PGD" ] || pg_stop "$PGD"
-	(exit $rc)
-	_it_finish
-}
-trap _pg_it_finish EXIT
-
-if why=$(pg_unavailable); then
-	echo "skipped: PostgreSQL not available ($why)"
-	if [ "${CI:-}" = true ]; then
-		tcase "PostgreSQL is available in CI"
-		fail "$why"
-	fi
-	exit 0
-fi
+need_pg
 
 # pg_q SQL: the rows SQL gives on the test database (psql -At).
 pg_q() {
@@ -179,14 +160,7 @@ fp_of() {
 }
 
 c_start() {
-	PGD=$(mktemp -d "${TMPDIR:-/tmp}/eca-pg.XXXXXX") || {
-		fail "mktemp"
-		return 1
-	}
-	pg_start "$PGD" || {
-		fail "PostgreSQL did not start (see above)"
-		return 1
-	}
+	pg_server || return
 	# the burst comes from one address: no per-source cap in its way
 	make_primary "$P" "MAX_CONNECTIONS_PER_SOURCE = 100000" || return
 	set_conf "${P_CONF[$P]}" ECA_DB "$PG_URI" || return
@@ -255,7 +229,7 @@ c_second_front_end() {
 	sed -e "s|^API_LISTEN = .*|API_LISTEN = 127.0.0.1:${P_PORT[$FE2]}|" \
 	    -e "s|${P_DIR[$P]}/state|$d/state|g" "${P_CONF[$P]}" >"$d/eca.conf"
 	# the same database, spelled as a libpq keyword string
-	set_conf "$d/eca.conf" ECA_DB "host=$PGD dbname=eca user=postgres" || return
+	set_conf "$d/eca.conf" ECA_DB "host=$IT_PGD dbname=eca user=postgres" || return
 	P_CONF[$FE2]=$d/eca.conf
 	start_primary "$FE2" || return
 	# what front end 1 wrote, front end 2 reads
@@ -379,7 +353,7 @@ c_kill_mid_burst() {
 
 c_password_refused() {
 	local pwconf=$T/pw.conf
-	sed -e "s|^ECA_DB = .*|ECA_DB = postgresql://postgres:s3cret@/eca?host=$PGD|" \
+	sed -e "s|^ECA_DB = .*|ECA_DB = postgresql://postgres:s3cret@/eca?host=$IT_PGD|" \
 	    -e "s|${P_DIR[$P]}/state|$T/pw|g" "${P_CONF[$P]}" >"$pwconf"
 	run_cmd "$ECAD" -d -f "$pwconf"
 	[ "$RC" != 0 ] || { fail "ecad started with a password in ECA_DB"; return 1; }
@@ -404,8 +378,8 @@ roster_at() {
 
 # pg_start_again: the server pg_ctl stopped, started with pg.sh's options.
 pg_start_again() {
-	_pg_as "$PG_BIN/pg_ctl" -D "$PGD/data" -l "$PGD/server.log" -w -t 30 \
-	    -o "-c listen_addresses='' -c unix_socket_directories='$PGD' \
+	_pg_as "$PG_BIN/pg_ctl" -D "$IT_PGD/data" -l "$IT_PGD/server.log" -w -t 30 \
+	    -o "-c listen_addresses='' -c unix_socket_directories='$IT_PGD' \
 	    -c fsync=off -c max_connections=100 -c shared_buffers=16MB" \
 	    start >/dev/null 2>&1
 }
@@ -461,7 +435,7 @@ c_db_down_mid_burst() {
 		[ "$(grep -c ' 201$' "$res")" -ge $((NDOWN / 4)) ] && break
 		sleep 0.05
 	done
-	_pg_as "$PG_BIN/pg_ctl" -D "$PGD/data" -m fast -w -t 30 stop \
+	_pg_as "$PG_BIN/pg_ctl" -D "$IT_PGD/data" -m fast -w -t 30 stop \
 	    >/dev/null 2>&1 || {
 		fail "pg_ctl stop failed"
 		return 1
@@ -496,7 +470,7 @@ c_db_down_mid_burst() {
 	expect_http 503 || return
 	sleep 1
 	pg_start_again || {
-		fail "pg_ctl start failed: $(tail -3 "$PGD/server.log")"
+		fail "pg_ctl start failed: $(tail -3 "$IT_PGD/server.log")"
 		return 1
 	}
 	wait "$pid"
@@ -535,8 +509,8 @@ c_db_restart() {
 	local before res log=${P_DIR[$P]}/ecad.log from
 	before=$(pg_q "SELECT count(*) FROM enrollments")
 	from=$(log_lines "$log")
-	_pg_as "$PG_BIN/pg_ctl" -D "$PGD/data" -m fast -w -t 30 restart \
-	    -l "$PGD/server.log" >/dev/null 2>&1 || {
+	_pg_as "$PG_BIN/pg_ctl" -D "$IT_PGD/data" -m fast -w -t 30 restart \
+	    -l "$IT_PGD/server.log" >/dev/null 2>&1 || {
 		fail "pg_ctl restart failed"
 		return 1
 	}
@@ -555,15 +529,20 @@ c_db_restart() {
 # Then the real path: an enrollment through front end 1, then one sync
 # through front end 2.
 c_notify_wakes_other_front_end() {
-	local fe2=${P_PORT[$FE2]} v w h=x00001.pg.it.test res i
+	local fe2=${P_PORT[$FE2]} v w h=x00001.pg.it.test res i n=0
 	# Both front ends listen again: after the restart cases above each
 	# reconnects its LISTEN connection with a backoff of up to 30 s, and
 	# until then its roster is read from the database every time.
 	for ((i = 0; i < 90; i++)); do
-		[ "$(pg_q "SELECT count(*) FROM pg_stat_activity
-		    WHERE query = 'LISTEN eca_registry'")" -ge 2 ] && break
+		n=$(pg_q "SELECT count(*) FROM pg_stat_activity
+		    WHERE query = 'LISTEN eca_registry'")
+		[ "${n:-0}" -ge 2 ] && break
 		sleep 0.5
 	done
+	[ "${n:-0}" -ge 2 ] || {
+		fail "after 45 s only ${n:-0} of the 2 front ends listen on eca_registry again"
+		return 1
+	}
 	roster_at "$fe2" 0
 	expect_http 200 || return
 	roster_at "$fe2" 0
@@ -664,12 +643,12 @@ c_password_file() {
 		fail "cannot create the role"
 		return 1
 	}
-	sed -i '1i local all ecapw scram-sha-256' "$PGD/data/pg_hba.conf"
-	_pg_as "$PG_BIN/pg_ctl" -D "$PGD/data" reload >/dev/null 2>&1 || {
+	sed -i '1i local all ecapw scram-sha-256' "$IT_PGD/data/pg_hba.conf"
+	_pg_as "$PG_BIN/pg_ctl" -D "$IT_PGD/data" reload >/dev/null 2>&1 || {
 		fail "pg_ctl reload failed"
 		return 1
 	}
-	if timeout 10 psql "host=$PGD dbname=eca user=ecapw" -w -XAtqc 'SELECT 1' >/dev/null 2>&1; then
+	if timeout 10 psql "host=$IT_PGD dbname=eca user=ecapw" -w -XAtqc 'SELECT 1' >/dev/null 2>&1; then
 		fail "the role logs in without a password"
 		return 1
 	fi
@@ -678,7 +657,7 @@ c_password_file() {
 	P_PORT[$name]=$(free_port) || return
 	sed -e "s|^API_LISTEN = .*|API_LISTEN = 127.0.0.1:${P_PORT[$name]}|" \
 	    -e "s|${P_DIR[$P]}/state|$d/state|g" "${P_CONF[$P]}" >"$d/eca.conf"
-	set_conf "$d/eca.conf" ECA_DB "host=$PGD dbname=eca user=ecapw" || return
+	set_conf "$d/eca.conf" ECA_DB "host=$IT_PGD dbname=eca user=ecapw" || return
 	set_conf "$d/eca.conf" ECA_DB_PASSWORD_FILE "$pw" || return
 	P_CONF[$name]=$d/eca.conf
 	(umask 077 && echo wrong >"$pw")

@@ -10,17 +10,8 @@
 # SQLite files by hand and stay SQLite's.)
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=tests/pg.sh
-. "$REPO/tests/pg.sh"
 
-if why=$(pg_unavailable); then
-	echo "skipped: PostgreSQL not available ($why)"
-	if [ "${CI:-}" = true ]; then
-		tcase "PostgreSQL is available in CI"
-		fail "$why"
-	fi
-	exit 0
-fi
+need_pg
 
 # on_pg FILE: FILE's cases, all of them, with their registries on
 # PostgreSQL, in a run directory of their own with this run's CA.

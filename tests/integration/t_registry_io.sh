@@ -12,8 +12,6 @@
 # the imported PostgreSQL registry: the hosts and their states are there.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=tests/pg.sh
-. "$REPO/tests/pg.sh"
 
 P=primary.rio.test
 A=a.rio.test
@@ -21,27 +19,11 @@ B=b.rio.test
 C=c.rio.test
 D=d.rio.test
 X=x.rio.test # banned before it ever enrolled
-PGD=""
 F=$T/registry.jsonl
 SUM="" # the source registry's digest
 
-_rio_finish() {
-	local rc=$?
-	stop_all
-	[ -z "$PGD" ] || pg_stop "$PGD"
-	(exit $rc)
-	_it_finish
-}
-trap _rio_finish EXIT
 
-if why=$(pg_unavailable); then
-	echo "skipped: PostgreSQL not available ($why)"
-	if [ "${CI:-}" = true ]; then
-		tcase "PostgreSQL is available in CI"
-		fail "$why"
-	fi
-	exit 0
-fi
+need_pg
 
 pg_q() {
 	timeout 20 psql "$PG_URI" -XAtq -c "$1"
@@ -78,8 +60,7 @@ c_setup() {
 	primary_eca "$P" remove $D
 	expect_rc 0 || return
 	expect_db "SELECT count(*) FROM candidates" 1 || return
-	PGD=$(mktemp -d "${TMPDIR:-/tmp}/eca-pg.XXXXXX") || return
-	pg_start "$PGD" || { fail "PostgreSQL did not start"; return 1; }
+	pg_server || return
 	PGCONF=$(conf_for pg "$PG_URI")
 	SQ2=$T/fresh.db
 	SQCONF=$(conf_for fresh "sqlite:$SQ2")
