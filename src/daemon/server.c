@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 
 #include "ecad.h"
 #include "log.h"
+#include "tls.h"
 #include "wire.h"
 
 /* The peer's address as a keymap key and as text (limits.c). */
@@ -99,23 +99,14 @@ info_cb(const SSL *ssl, int where, int ret)
 {
 	struct ecad *d;
 	struct ecad_conn *cn;
-	int one = 1;
 
-	(void)ret;
+	eca_tls_server_info_cb(ssl, where, ret);
 	if (!(where & SSL_CB_HANDSHAKE_DONE) ||
 	    (d = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl))) == NULL ||
 	    (cn = SSL_get_ex_data(ssl, d->ssl_idx)) == NULL || cn->hs_done)
 		return;
 	cn->hs_done = 1;
 	eca_metrics_handshake(&cn->w->d->metrics, ECA_METRICS_API, 1);
-	/*
-	 * Acknowledge the client's Finished now.  With no session tickets
-	 * (tls.c) the server has nothing to send after the handshake, so
-	 * the kernel would delay that ACK (40 ms) and a client whose socket
-	 * keeps Nagle on would hold its request back until it came.
-	 */
-	(void)setsockopt(SSL_get_fd(ssl), IPPROTO_TCP, TCP_QUICKACK, &one,
-	    sizeof(one));
 }
 
 void

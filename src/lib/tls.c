@@ -10,6 +10,10 @@
  */
 #include "tls.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -137,6 +141,17 @@ new_ctx(OSSL_LIB_CTX *libctx, const SSL_METHOD *method, const char *what,
 	return 0;
 }
 
+void
+eca_tls_server_info_cb(const SSL *ssl, int where, int ret)
+{
+	int one = 1;
+
+	(void)ret;
+	if (where & SSL_CB_HANDSHAKE_DONE)
+		(void)setsockopt(SSL_get_fd(ssl), IPPROTO_TCP, TCP_QUICKACK,
+		    &one, sizeof(one));
+}
+
 int
 eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
     SSL_CTX **out, struct eca_err *err)
@@ -164,6 +179,7 @@ eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 	 * entry holding the decoded chain until it aged out.
 	 */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_info_callback(ctx, eca_tls_server_info_cb);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	if (SSL_CTX_set_num_tickets(ctx, 0) != 1) {
 		r = eca_err_set(err, ECA_ERR_INTERNAL,

@@ -22,6 +22,16 @@ int eca_tls_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
     SSL_CTX **out, struct eca_err *err) ECA_WUR;
 
 /*
+ * The info callback every server context gets: when a handshake completes
+ * it acknowledges the client's Finished at once (TCP_QUICKACK).  With no
+ * session tickets the server sends nothing after the handshake, so the
+ * kernel would delay that ACK by up to 40 ms, and a client whose socket
+ * keeps Nagle on would hold its first request until it came.  A server
+ * that installs an info callback of its own calls this one from it.
+ */
+void eca_tls_server_info_cb(const SSL *ssl, int where, int ret);
+
+/*
  * Client context: presents cred's certificate and verifies the server's
  * chain against cred's trust store (host name checked by the caller, e.g.
  * SSL_set1_host or libcurl).
