@@ -5,7 +5,7 @@
  *
  * bench_enroll --target HOST:PORT --name NAME --trust FILE --certs DIR
  *     --n N --concurrency C --mode enroll|bare|get [--seconds S]
- *      [--first I] [--timeout MS] [--retry] [--json]
+ *      [--first I] [--timeout MS] [--retry] [--nat] [--json]
  *
  * DIR holds h00000.pem/.key ... (host hNNNNN.bench.eca).  Every TLS client
  * context is built before the clock starts, so the timed part is what a
@@ -16,6 +16,9 @@
  *   bare    N new connections, each GET / (nginx: `return 200`).
  *   get     C kept-alive connections, each GET /v1/enrollments/NAME of its
  *           own host again and again for S seconds.
+ *
+ * --nat (enroll): each host says it is a NAT host ("nat": true), as a NAT
+ * host's ecad does (bench/nat.sh's session hosts).
  *
  * --retry (enroll, bare): an answer 429 BUSY is retried on a new
  * connection after its Retry-After (1 s when absent) plus a random
@@ -79,6 +82,7 @@ struct opts {
 	enum mode mode;
 	int json;
 	int retry;
+	int nat; /* enroll: "nat": true */
 };
 
 /* One host: its certificate and key as a ready TLS client context. */
@@ -130,7 +134,7 @@ usage(void)
 	    "           --certs DIR --n N --concurrency C "
 	    "--mode enroll|bare|get\n"
 	    "           [--first I] [--seconds S] [--timeout MS] [--retry] "
-	    "[--json]\n");
+	    "[--nat] [--json]\n");
 	exit(2);
 }
 
@@ -204,6 +208,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	    {"timeout", required_argument, NULL, 'o'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"retry", no_argument, NULL, 'r'},
+	    {"nat", no_argument, NULL, 'a'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -262,6 +267,9 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'r':
 			o->retry = 1;
+			break;
+		case 'a':
+			o->nat = 1;
 			break;
 		default:
 			usage();
@@ -572,7 +580,8 @@ build_request(const struct bench *b, const struct client *c, char *req,
 
 	switch (b->o.mode) {
 	case MODE_ENROLL:
-		bl = snprintf(body, sizeof(body), "{\"host\":\"%s\"}", c->host);
+		bl = snprintf(body, sizeof(body), "{\"host\":\"%s\"%s}",
+		    c->host, b->o.nat ? ",\"nat\":true" : "");
 		n = snprintf(req, len,
 		    "POST /v1/enrollments HTTP/1.1\r\n"
 		    "Host: %s\r\nContent-Type: application/json\r\n"

@@ -109,7 +109,7 @@ print_remote(struct cli *cli, const char *host, const json_t *resp)
 		return out_error(cli->json, ECA_ERR_PROTOCOL,
 		    "the answer about %s cannot be read: %s", host,
 		    err.msg[0] != '\0' ? err.msg : "no outcome");
-	for (k = 0; k <= (int)ECA_OUTCOME_UNMAPPED; k++)
+	for (k = 0; k <= (int)ECA_OUTCOME_LAST; k++)
 		if (strcmp(eca_outcome_name((enum eca_enroll_outcome)k),
 			outcome) == 0)
 			o = (enum eca_enroll_outcome)k;

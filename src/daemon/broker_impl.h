@@ -64,6 +64,7 @@ struct bsess {
 	int64_t last_ms; /* the last frame from the host (monotonic) */
 	struct bentry *entry;
 	int restricted; /* not enrolled: remote enrollment only */
+	int mark_nat;	/* accepted, and the roster lacks its NAT flag */
 };
 
 /*

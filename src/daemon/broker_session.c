@@ -339,6 +339,47 @@ go_online(struct bsess *s)
 	read_cb(s->bev, s);
 }
 
+/*
+ * An enrolled host whose registry record lacks the NAT flag (enrolled
+ * before it was configured as a NAT host, say) registered a session: the
+ * primary now knows it is one, so the registry says so and the roster
+ * carries it to every host, which then never enroll automatically for a
+ * communication with it.  A detached writer job (ECA_OP_MARK_NAT, which
+ * checks the record again): nobody waits, and when it cannot be queued
+ * the next registration asks again.
+ */
+static void
+mark_nat(struct bsess *s)
+{
+	struct ecad *d = s->b->d;
+	struct ecad_job *job;
+	struct eca_op *op;
+	struct eca_err e;
+
+	if (d->writer == NULL)
+		return;
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		return;
+	op = &job->op;
+	op->type = ECA_OP_MARK_NAT;
+	snprintf(op->req.primary, sizeof(op->req.primary), "%s",
+	    d->cfg->client_name);
+	snprintf(op->req.host, sizeof(op->req.host), "%s", s->host);
+	snprintf(op->req.source, sizeof(op->req.source), "%.*s",
+	    (int)sizeof(op->req.source) - 1, s->addr);
+	snprintf(op->actor, sizeof(op->actor), "broker");
+	op->req.now = (int64_t)time(NULL);
+	eca_err_clear(&e);
+	if (eca_x509_info(s->leaf, &op->req.cert, &e) != 0 ||
+	    writer_submit(d->writer, job) != 0) {
+		log_warn("broker: cannot mark %s as a NAT host in the registry "
+			 "now (%s); its next registration asks again",
+		    s->host, e.msg[0] != '\0' ? e.msg : "the writer is busy");
+		eca_op_clear(op);
+		free(job);
+	}
+}
+
 /* The judge is done (on the I/O thread). */
 static void
 judged_cb(evutil_socket_t fd, short what, void *arg)
@@ -367,6 +408,8 @@ judged_cb(evutil_socket_t fd, short what, void *arg)
 			sess_judged(s);
 		return;
 	}
+	if (s->mark_nat)
+		mark_nat(s);
 	sess_judged(s);
 	go_online(s);
 }
@@ -413,6 +456,7 @@ judge_one(struct ecad *d, struct bsess *s)
 		r = eca_judge_peer(&in, res);
 	}
 	s->code = r;
+	s->mark_nat = r == 0 && !res->roster_nat;
 	s->msg = strdup(res->verdict.message); /* NULL: judged_cb says */
 	free(res);
 out:

@@ -409,11 +409,13 @@ int api_tls_admin(struct ecad_worker *w, struct evhttp_request *req,
  * writer.c: the one thread owning the writer store connection.  A job is
  * queued by a worker and completed on that worker's thread: the writer
  * fills job->op's out fields and activates job->ev (created by the worker
- * in its own base), whose callback replies.
+ * in its own base), whose callback replies.  A detached job (ev NULL,
+ * allocated with malloc) has nobody waiting: the writer logs what it did
+ * and frees it, so it may outlive the thread that queued it.
  */
 struct ecad_job {
 	struct eca_op op;
-	struct event *ev;
+	struct event *ev; /* NULL: detached */
 	struct ecad_job *next;
 	int64_t queued_ms; /* when submitted (monotonic), for GET /v1/health */
 };
@@ -523,6 +525,13 @@ struct eca_metrics_gauges;
 int broker_metrics(struct ecad *d, struct eca_metrics_gauges *g);
 /* The broker's counters for GET /v1/stats ("broker"; null without one). */
 struct json_t *broker_stats_json(struct ecad *d);
+/*
+ * GET /v1/nat/restricted: the NAT hosts online on a restricted session
+ * (not enrolled, so not in the registry's list), by host name, at most
+ * max of them: {"sessions":[{"host","address","online_since",
+ * "last_heartbeat"}...], "total":n}; NULL out of memory.
+ */
+struct json_t *broker_restricted_json(struct ecad *d, size_t max);
 
 /*
  * nat_session.c: a NAT host's broker session with each of its primaries

@@ -111,11 +111,11 @@ rebuild(const json_t *o, struct eca_err *err)
 		eca_err_set(err, ECA_ERR_PROTOCOL, "no outcome");
 		return NULL;
 	}
-	for (k = 0; k <= (int)ECA_OUTCOME_UNMAPPED; k++)
+	for (k = 0; k <= (int)ECA_OUTCOME_LAST; k++)
 		if (strcmp(name,
 			eca_outcome_name((enum eca_enroll_outcome)k)) == 0)
 			break;
-	if (k > (int)ECA_OUTCOME_UNMAPPED) {
+	if (k > (int)ECA_OUTCOME_LAST) {
 		eca_err_set(err, ECA_ERR_PROTOCOL, "an unknown outcome");
 		return NULL;
 	}

@@ -305,6 +305,28 @@ audit_only(struct ecad_writer *wr, struct audit_item *items)
 		    k, e.msg);
 }
 
+/* A detached job applied: nobody waits, so its outcome is logged here. */
+static void
+detached_done(struct ecad_job *job)
+{
+	struct eca_op *op = &job->op;
+	const char *outcome = eca_outcome_name(op->outcome);
+
+	if (op->status != 0)
+		log_warn("registry change for %s asked by %s not made: %s: %s",
+		    op->req.host, op->actor, eca_err_name(op->status),
+		    op->err.msg);
+	else if (op->outcome != ECA_OUTCOME_UNCHANGED)
+		log_info_fields(ECA_LOG_FIELDS({"HOST", op->rec.host},
+				    {"FINGERPRINT", op->rec.cert.fingerprint},
+				    {"REASON", outcome},
+				    {"PRIMARY", op->rec.primary}),
+		    "%s: %s, asked by %s (registry version %lld)", op->rec.host,
+		    outcome, op->actor, (long long)op->rec.version);
+	eca_op_clear(op);
+	free(job);
+}
+
 /* The monotonic clock in microseconds, for the commit histogram. */
 static uint64_t
 mono_us(void)
@@ -360,7 +382,10 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 			wr->ops[i]->status == ECA_ERR_CONFLICT))
 			wrote++;
 		/* The worker replies from its own thread. */
-		event_active(batch[i]->ev, EV_READ, 0);
+		if (batch[i]->ev != NULL)
+			event_active(batch[i]->ev, EV_READ, 0);
+		else
+			detached_done(batch[i]);
 	}
 	atomic_fetch_add(&wr->d->stats.written, wrote);
 	log_debug("group of %zu op(s) applied, %zu written", n, wrote);

@@ -38,6 +38,7 @@ static const char *const outcome_names[] = {
     [ECA_OUTCOME_REVOKED] = "REVOKED",
     [ECA_OUTCOME_MAPPED] = "MAPPED",
     [ECA_OUTCOME_UNMAPPED] = "UNMAPPED",
+    [ECA_OUTCOME_NAT] = "NAT",
 };
 
 const char *
@@ -215,7 +216,7 @@ eca_enroll_decide(const struct eca_enrollment *ex,
 /* The revocation rule.                                                */
 
 int
-eca_enroll_revocable(const struct eca_enrollment *rec, const char *fp)
+eca_enroll_serves(const struct eca_enrollment *rec, const char *fp)
 {
 	return (rec->state == ECA_STATE_ENROLLED ||
 		   rec->state == ECA_STATE_CONFLICT) &&
@@ -248,7 +249,7 @@ revoke_names(struct eca_store *st, const char *primary,
 	if (eca_hostname_canon(name, host, size, NULL) != 0 ||
 	    eca_store_get(st, primary, host, &rec, NULL) != 0)
 		return 0;
-	hit = eca_enroll_revocable(&rec, ci->fingerprint);
+	hit = eca_enroll_serves(&rec, ci->fingerprint);
 	eca_enrollment_clear(&rec);
 	return hit;
 }

@@ -33,7 +33,10 @@ enum eca_enroll_outcome {
 	ECA_OUTCOME_REVOKED,  /* the enrolled certificate found revoked */
 	ECA_OUTCOME_MAPPED,   /* administrator: a subject now names a host */
 	ECA_OUTCOME_UNMAPPED, /* administrator: a host's mapping removed */
+	ECA_OUTCOME_NAT,      /* the broker: the host is now a NAT host */
 };
+/* The last outcome, for tables indexed by outcome. */
+#define ECA_OUTCOME_LAST ECA_OUTCOME_NAT
 
 struct eca_enroll_req {
 	char primary[ECA_HOST_MAX];
@@ -121,6 +124,16 @@ enum eca_op_type {
 	ECA_OP_MAP_ADD,
 	/* Administrator: req.host's mapping removed (NOT_FOUND if none). */
 	ECA_OP_MAP_REMOVE,
+	/*
+	 * The primary's broker accepted req.host's session as a NAT host's
+	 * with req.cert (the certificate it was judged by).  If that is the
+	 * enrolled certificate of an ENROLLED or CONFLICT record without the
+	 * NAT flag, the flag is set: history NAT, a new version (the roster
+	 * carries it), outcome NAT.  Otherwise (no record, another
+	 * certificate, another state, the flag set already) nothing is
+	 * written: status 0, outcome UNCHANGED.
+	 */
+	ECA_OP_MARK_NAT,
 };
 
 struct eca_op {

@@ -498,10 +498,31 @@ apply_revoke(struct eca_store *st, struct eca_op *op)
 	if ((r = fetch(st, op, &have)) != 0)
 		return r;
 	op->outcome = ECA_OUTCOME_UNCHANGED;
-	if (!have || !eca_enroll_revocable(rec, op->req.cert.fingerprint))
+	if (!have || !eca_enroll_serves(rec, op->req.cert.fingerprint))
 		return 0;
 	return change_state(st, op, ECA_STATE_REVOKED, ECA_OUTCOME_REVOKED,
 	    "REVOKE");
+}
+
+/*
+ * Mark NAT: the broker saw the host's session judged with its enrolled
+ * certificate.  Checked again here, against the record as it is now.
+ */
+static int
+apply_mark_nat(struct eca_store *st, struct eca_op *op)
+{
+	struct eca_enrollment *rec = &op->rec;
+	int r, have;
+
+	if ((r = fetch(st, op, &have)) != 0)
+		return r;
+	op->outcome = ECA_OUTCOME_UNCHANGED;
+	if (!have || rec->nat ||
+	    !eca_enroll_serves(rec, op->req.cert.fingerprint))
+		return 0;
+	rec->nat = 1;
+	op->outcome = ECA_OUTCOME_NAT;
+	return write_change(st, op, "NAT", &rec->cert);
 }
 
 /* Unban: BANNED becomes REMOVED; the host must enroll again. */
@@ -615,6 +636,8 @@ apply_one(struct eca_store *st, struct eca_op *op)
 		return apply_map_add(st, op);
 	case ECA_OP_MAP_REMOVE:
 		return apply_map_remove(st, op);
+	case ECA_OP_MARK_NAT:
+		return apply_mark_nat(st, op);
 	default:
 		return eca_err_set(&op->err, ECA_ERR_INTERNAL,
 		    "unknown registry operation %d", (int)op->type);

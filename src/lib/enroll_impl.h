@@ -10,13 +10,13 @@
 #include "enroll.h"
 
 /*
- * Whether the CRL takes rec's certificate: only while fp (a revoked
- * certificate's fingerprint) is the one enrolled and the record is in use
- * (ENROLLED, or CONFLICT with the enrolled certificate still served); a
- * REMOVED, BANNED or REVOKED record has nothing left to revoke.  One rule
- * for the primary's pre-check (eca_enroll_revoke_target) and the writer
- * (ECA_OP_REVOKE), so that they cannot drift.
+ * Whether rec is in use with fp as its enrolled certificate (ENROLLED, or
+ * CONFLICT with the enrolled certificate still served); a REMOVED, BANNED
+ * or REVOKED record serves nothing.  The CRL takes rec's certificate only
+ * then (one rule for the primary's pre-check, eca_enroll_revoke_target,
+ * and the writer's ECA_OP_REVOKE, so that they cannot drift), and the
+ * broker marks a NAT host only then (ECA_OP_MARK_NAT).
  */
-int eca_enroll_revocable(const struct eca_enrollment *rec, const char *fp);
+int eca_enroll_serves(const struct eca_enrollment *rec, const char *fp);
 
 #endif

@@ -66,7 +66,7 @@ enum eca_metrics_signin {
 
 /* Reason codes as an index: 0 is OK, then every ECA_ERR_*. */
 #define ECA_METRICS_NCODES ((size_t)(ECA_ERR_LAST_ - ECA_ERR_FIRST_))
-#define ECA_METRICS_NOUTCOMES ((size_t)ECA_OUTCOME_UNMAPPED + 1)
+#define ECA_METRICS_NOUTCOMES ((size_t)ECA_OUTCOME_LAST + 1)
 
 struct eca_metrics {
 	/* Primary: registry changes by outcome (written, and UNCHANGED). */

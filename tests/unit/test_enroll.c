@@ -1346,6 +1346,91 @@ test_apply_revoke_of_conflict_keeps_candidate_for_a_decision(void **state)
 }
 
 static void
+op_mark_nat(struct fixture *f, struct eca_op *op, const char *host,
+    unsigned leaf, unsigned key)
+{
+	op_admin(f, op, ECA_OP_MARK_NAT, host);
+	snprintf(op->actor, sizeof(op->actor), "broker");
+	fake_cert(&op->req.cert, leaf, key);
+}
+
+static void
+test_apply_mark_nat_of_unknown_host_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_err err;
+	struct eca_op op;
+
+	op_mark_nat(f, &op, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	assert_int_equal(eca_store_get(f->st, PRIMARY, "a.example", &r, &err),
+	    ECA_ERR_NOT_FOUND);
+}
+
+static void
+test_apply_mark_nat_with_another_certificate_or_state_writes_nothing(
+    void **state)
+{
+	struct fixture *f = *state;
+	struct eca_enrollment r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	/* a certificate the broker judged that is not the enrolled one */
+	op_mark_nat(f, &op, "a.example", 9, 9);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.nat, 0);
+	assert_int_equal(history_len(f, "a.example", NULL), 1);
+	/* banned meanwhile: the record is not in use */
+	op_admin(f, &op, ECA_OP_BAN, "a.example");
+	assert_int_equal(apply1(f, &op), 0);
+	op_mark_nat(f, &op, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	get(f, "a.example", &r);
+	assert_int_equal(r.nat, 0);
+	assert_int_equal(r.state, ECA_STATE_BANNED);
+}
+
+static void
+test_apply_mark_nat_sets_flag_once_with_history_and_version(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_history_entry *h = NULL;
+	struct eca_enrollment before, r;
+	struct eca_op op;
+
+	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	get(f, "a.example", &before);
+	assert_int_equal(before.nat, 0);
+	op_mark_nat(f, &op, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_NAT);
+	get(f, "a.example", &r);
+	assert_int_equal(r.nat, 1);
+	assert_int_equal(r.state, ECA_STATE_ENROLLED);
+	/* a new version: the roster's next delta carries the flag */
+	assert_true(r.version > before.version);
+	assert_string_equal(r.cert.fingerprint, before.cert.fingerprint);
+	assert_int_equal(history_len(f, "a.example", &h), 2);
+	assert_string_equal(h[1].event, "NAT");
+	assert_string_equal(h[1].actor, "broker");
+	free(h);
+	/* again: the flag is set already, nothing is written */
+	op_mark_nat(f, &op, "a.example", 1, 1);
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	get(f, "a.example", &before);
+	assert_int_equal(before.version, r.version);
+	assert_int_equal(history_len(f, "a.example", NULL), 2);
+	assert_string_equal(eca_outcome_name(ECA_OUTCOME_NAT), "NAT");
+}
+
+static void
 test_apply_reject_of_conflict_on_revoked_record_returns_to_revoked(void **state)
 {
 	struct fixture *f = *state;
@@ -1889,6 +1974,9 @@ main(void)
 	    T(test_apply_revoke_of_revoked_host_is_unchanged_and_writes_nothing),
 	    T(test_apply_revoke_of_enrolled_certificate_makes_record_revoked),
 	    T(test_apply_revoke_of_conflict_keeps_candidate_for_a_decision),
+	    T(test_apply_mark_nat_of_unknown_host_writes_nothing),
+	    T(test_apply_mark_nat_with_another_certificate_or_state_writes_nothing),
+	    T(test_apply_mark_nat_sets_flag_once_with_history_and_version),
 	    T(test_apply_reject_of_conflict_on_revoked_record_returns_to_revoked),
 	    T(test_apply_approve_of_conflict_on_revoked_record_enrolls_candidate),
 	    T(test_revoke_target_without_fingerprint_or_record_is_not_found),
