@@ -175,9 +175,57 @@ list_args(struct cli *cli, const struct cli_args *a, char *state, size_t len,
 	return 0;
 }
 
-/* The records of all as a table on stdout; 0 or the exit code. */
+/*
+ * --nat: the NAT hosts online on a restricted broker session (not
+ * enrolled, so not in the registry's list), into *out (the answer's
+ * "sessions"); 0 or the exit code.
+ */
 static int
-print_list(const json_t *all)
+fetch_restricted(struct cli *cli, struct eca_client *c, const char *who,
+    json_t **out)
+{
+	json_t *resp = NULL, *s;
+	char what[ECA_HOST_MAX + 64];
+	int r;
+
+	snprintf(what, sizeof(what),
+	    "cannot list the restricted broker sessions on %s", who);
+	if ((r = cli_request(cli, c, "GET", "/v1/nat/restricted", NULL, &resp,
+		 what)) != 0)
+		return r;
+	s = resp != NULL ? json_object_get(resp, "sessions") : NULL;
+	if (!json_is_array(s)) {
+		json_decref(resp);
+		return out_error(cli->json, ECA_ERR_PROTOCOL,
+		    "%s: the answer has no \"sessions\" array", what);
+	}
+	*out = json_incref(s);
+	json_decref(resp);
+	return 0;
+}
+
+/* A restricted session's row: not enrolled, online on the broker. */
+static int
+table_add_restricted(struct out_table *t, const json_t *o)
+{
+	const json_t *h = json_object_get(o, "host");
+	const char *cells[7];
+
+	if (!json_is_string(h))
+		return 0;
+	cells[0] = json_string_value(h);
+	cells[1] = "NOT_ENROLLED";
+	cells[2] = cells[3] = cells[4] = cells[5] = "-";
+	cells[6] = "online (restricted)";
+	return out_table_add(t, cells);
+}
+
+/*
+ * The records of all, then the restricted sessions (NULL: none asked),
+ * as a table on stdout; 0 or the exit code.
+ */
+static int
+print_list(const json_t *all, const json_t *restricted)
 {
 	static const char *const hdr[] = {"HOST", "STATE", "HOST ID", "METHOD",
 	    "FINGERPRINT", "EXPIRES", "NAT"};
@@ -206,6 +254,12 @@ print_list(const json_t *all)
 			goto out;
 		}
 	}
+	for (i = 0; i < json_array_size(restricted); i++)
+		if (table_add_restricted(t, json_array_get(restricted, i)) !=
+		    0) {
+			r = out_error(0, ECA_ERR_NOMEM, "out of memory");
+			goto out;
+		}
 	out_table_print(t, stdout);
 out:
 	out_table_free(t);
@@ -216,7 +270,7 @@ int
 cmd_list(struct cli *cli, const struct cli_args *a)
 {
 	struct eca_client *c = NULL;
-	json_t *all = NULL, *top = NULL;
+	json_t *all = NULL, *top = NULL, *restricted = NULL;
 	const char *who;
 	char state[32];
 	long limit;
@@ -234,20 +288,27 @@ cmd_list(struct cli *cli, const struct cli_args *a)
 	if ((r = fetch_all(cli, c, state[0] != '\0' ? state : NULL, nat, limit,
 		 all, who)) != 0)
 		goto out;
+	/* Not enrolled: no state to filter by, none under --state. */
+	if (nat && state[0] == '\0' &&
+	    (r = fetch_restricted(cli, c, who, &restricted)) != 0)
+		goto out;
 	if (cli->json) {
-		if ((top = json_pack("{s:O}", "enrollments", all)) == NULL)
+		if ((top = json_pack("{s:O}", "enrollments", all)) == NULL ||
+		    (restricted != NULL &&
+			json_object_set(top, "restricted", restricted) != 0))
 			r = out_error(cli->json, ECA_ERR_NOMEM,
 			    "out of memory");
 		else
 			out_json(top);
-	} else if (json_array_size(all) == 0)
+	} else if (json_array_size(all) + json_array_size(restricted) == 0)
 		printf("No enrollments%s%s%s on %s.\n",
 		    nat ? " of NAT hosts" : "",
 		    state[0] != '\0' ? " in state " : "", state, who);
 	else
-		r = print_list(all);
+		r = print_list(all, restricted);
 out:
 	json_decref(top);
+	json_decref(restricted);
 	json_decref(all);
 	eca_client_free(c);
 	return r;

@@ -117,7 +117,8 @@ static const struct cli_cmd commands[] = {
 	"--cert FILE", "print the details of a certificate chain file"},
     {"list", NULL, cmd_list, 0, 0, opts_list,
 	"[--state S] [--nat] [--limit N] [--server S]",
-	"primary: list the enrollments (--nat: NAT hosts only)"},
+	"primary: list the enrollments (--nat: NAT hosts only, and those on a "
+	"restricted broker session)"},
     {"show", NULL, cmd_show, 1, 1, opts_server, "[--server S] HOST",
 	"primary: show a host's enrollment and its history"},
     {"approve", NULL, cmd_approve, 0, 1, opts_decision,

@@ -2,7 +2,8 @@
 /*
  * api_nat.c - POST /v1/nat/requests: a host of the domain asks the
  * primary to have a NAT host call it back (a reverse connection,
- * docs/nat.md).  The caller must be the enrolled host it says it is; the
+ * docs/nat.md); GET /v1/nat/restricted: the NAT hosts online on a
+ * restricted session, not enrolled (administrators).  The caller must be the enrolled host it says it is; the
  * callback address is the caller's own source address with the port it
  * listens on; the request goes over the NAT host's broker session
  * (broker_request).
@@ -126,4 +127,20 @@ api_h_nat_request(struct api_call *c)
 	    json_pack("{s:s, s:s, s:s, s:b, s:i}", "token", token, "host", host,
 		"address", addr, "relay", relay, "relay_port",
 		relay_port > 0 && relay_port <= 65535 ? (int)relay_port : 0));
+}
+
+/* At most this many restricted sessions in one answer ("total": all). */
+#define RESTRICTED_MAX 1000
+
+void
+api_h_nat_restricted(struct api_call *c)
+{
+	json_t *j;
+
+	if ((j = broker_restricted_json(c->d, RESTRICTED_MAX)) == NULL) {
+		api_reply_error(c, ECA_ERR_NOMEM,
+		    "out of memory listing the restricted broker sessions");
+		return;
+	}
+	api_reply_json(c, 200, j);
 }

@@ -44,6 +44,8 @@ const struct api_route api_routes[] = {
 	api_h_map_remove},
     {EVHTTP_REQ_POST, "/v1/nat/requests", API_HOST, 0, API_COUNT_NONE,
 	api_h_nat_request},
+    {EVHTTP_REQ_GET, "/v1/nat/restricted", API_ADMIN, 0, API_COUNT_NONE,
+	api_h_nat_restricted},
     /* What the primary reports about itself (api_report.c). */
     {EVHTTP_REQ_GET, "/v1/audit", API_ADMIN, 0, API_COUNT_NONE, api_h_audit},
     {EVHTTP_REQ_GET, "/v1/audit/verify", API_ADMIN, 0, API_COUNT_NONE,

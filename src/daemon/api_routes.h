@@ -132,7 +132,7 @@ api_handler api_h_remote_enroll; /* remote.c */
 api_handler api_h_list, api_h_show, api_h_remove, api_h_history, api_h_approve,
     api_h_reject, api_h_ban, api_h_unban, api_h_maps, api_h_map_add,
     api_h_map_remove;
-api_handler api_h_nat_request;
+api_handler api_h_nat_request, api_h_nat_restricted;
 api_handler api_h_audit, api_h_audit_verify, api_h_config, api_h_summary;
 api_handler api_h_console_link, api_h_console_sessions, api_h_console_revoke;
 

@@ -195,6 +195,57 @@ broker_stats_json(struct ecad *d)
 	return j != NULL ? j : json_null();
 }
 
+static int
+cmp_entry_host(const void *a, const void *b)
+{
+	return strcmp((*(const struct bentry *const *)a)->host,
+	    (*(const struct bentry *const *)b)->host);
+}
+
+/* One restricted session's JSON (under b->lock). */
+static json_t *
+restricted_json(const struct bentry *e)
+{
+	char since[40], hb[40];
+
+	eca_text_rfc3339(e->since, since, sizeof(since));
+	eca_text_rfc3339(e->last_heartbeat, hb, sizeof(hb));
+	return json_pack("{s:s, s:s, s:s, s:s}", "host", e->host, "address",
+	    e->addr, "online_since", since, "last_heartbeat", hb);
+}
+
+json_t *
+broker_restricted_json(struct ecad *d, size_t max)
+{
+	struct ecad_broker *b = d->broker;
+	const struct bentry **v = NULL;
+	json_t *arr, *j = NULL;
+	size_t i, n = 0;
+
+	if ((arr = json_array()) == NULL)
+		return NULL;
+	if (b == NULL)
+		return json_pack("{s:o, s:i}", "sessions", arr, "total", 0);
+	pthread_mutex_lock(&b->lock);
+	if (b->n_restricted_online > 0 &&
+	    (v = malloc(b->n_restricted_online * sizeof(*v))) == NULL)
+		goto out;
+	for (i = 0; i < b->ntab && n < b->n_restricted_online; i++)
+		if (b->tab[i].sess != NULL && b->tab[i].restricted)
+			v[n++] = &b->tab[i];
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_entry_host);
+	for (i = 0; i < n && i < max; i++)
+		if (json_array_append_new(arr, restricted_json(v[i])) != 0)
+			goto out;
+	j = json_pack("{s:O, s:I}", "sessions", arr, "total", (json_int_t)n);
+out:
+	pthread_mutex_unlock(&b->lock);
+	free(v);
+	json_decref(arr);
+	return j;
+}
+
 void
 broker_annotate(struct ecad *d, struct json_t *rec)
 {

@@ -29,19 +29,42 @@
 /* Connecting to the relay to stand by must not eat the channel's time. */
 #define RELAY_STANDBY_CONNECT_MS 2000L
 
-/* A listening IPv4 socket on a free port (*port); -1 and errno. */
+/*
+ * A listening socket on a free port (*port), any address, for the call
+ * back: IPv6 and IPv4 both (one dual-stack socket), since the NAT host
+ * calls back the address the primary saw this host's request come from,
+ * of either family; IPv4 alone where the system has no IPv6.  -1 and
+ * errno.
+ */
 static int
 listen_any(int *port)
 {
+	struct sockaddr_in6 sin6;
 	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd;
+	socklen_t len;
+	int fd, off = 0;
 
+	if ((fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0)) != -1) {
+		memset(&sin6, 0, sizeof(sin6));
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_addr = in6addr_any;
+		len = sizeof(sin6);
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,
+			sizeof(off)) == 0 &&
+		    bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0 &&
+		    listen(fd, 1) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&sin6, &len) == 0) {
+			*port = ntohs(sin6.sin6_port);
+			return fd;
+		}
+		close(fd);
+	}
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return -1;
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_ANY);
+	len = sizeof(sin);
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
 	    listen(fd, 1) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
@@ -50,6 +73,30 @@ listen_any(int *port)
 	}
 	*port = ntohs(sin.sin_port);
 	return fd;
+}
+
+/*
+ * "a.b.c.d:port" or "[v6]:port" of a caller; an IPv4 caller on the
+ * dual-stack socket (::ffff:a.b.c.d) as the IPv4 address it is.
+ */
+static void
+caller_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const struct sockaddr_in6 *s6 = (const void *)ss;
+	const struct sockaddr_in *s4 = (const void *)ss;
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET) {
+		(void)inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(s4->sin_port));
+	} else if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		(void)inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], host,
+		    sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(s6->sin6_port));
+	} else {
+		(void)inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(s6->sin6_port));
+	}
 }
 
 /*
@@ -108,7 +155,7 @@ accept_call(struct eca_channel *ch, int lfd, struct eca_channel_steps *steps,
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	char host[INET6_ADDRSTRLEN];
+	char from[INET6_ADDRSTRLEN + 16];
 	int one = 1, fd;
 
 	if ((fd = accept4(lfd, (struct sockaddr *)&ss, &len,
@@ -117,12 +164,8 @@ accept_call(struct eca_channel *ch, int lfd, struct eca_channel_steps *steps,
 		    "the call back from %s failed: %s", ch->peer,
 		    strerror(errno));
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (ss.ss_family == AF_INET &&
-	    inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
-		sizeof(host)) != NULL)
-		snprintf(steps->address, sizeof(steps->address),
-		    "%s:%u (reverse)", host,
-		    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	caller_text(&ss, from, sizeof(from));
+	snprintf(steps->address, sizeof(steps->address), "%s (reverse)", from);
 	ch->fd = fd;
 	return 0;
 }

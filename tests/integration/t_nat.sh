@@ -428,6 +428,17 @@ c_unenrolled_nat_host_gets_a_restricted_session() {
 	    return
 	primary_stats "$P" || return
 	expect_json .broker.restricted 1 || return
+	# Not in the registry, but listed as online on a restricted session.
+	primary_eca "$P" --json list --nat
+	expect_rc 0 || return
+	expect_json '[.restricted[].host] | join(" ")' $N2 || return
+	expect_json "[.enrollments[].host] | index(\"$N2\")" null || return
+	expect_match "$(jq -r '.restricted[0].address' <<<"$OUT")" '^10\.77\.1\.254:[0-9]+$' \
+	    "the restricted session's address (the router's)" || return
+	primary_eca "$P" list --nat
+	expect_rc 0 || return
+	expect_match "$(grep "^$N2 " <<<"$OUT")" "NOT_ENROLLED .* online \(restricted\)$" \
+	    "eca list --nat's row of $N2" || return
 	# A reverse connection to it is refused, with the remedy.
 	eca_in $NS_DC $M --json ping $N2 --reverse --purpose backup
 	expect_rc 3 || return
@@ -607,11 +618,26 @@ c_direct_connection_first_then_reverse() {
 	expect_match "$OUT" "reverse connect .* $N4 called back" "the reverse connect step"
 }
 
-c_nat_host_enrolling_again_is_flagged() {
+# $N4 registered with the broker in the case above: the primary now knows
+# it is a NAT host and its registry says so (ECA_OP_MARK_NAT), journaled
+# and in the history as the broker's doing; its own next enrollment
+# request changes nothing more.
+c_nat_host_is_flagged_by_its_broker_session() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ "$(db_count "SELECT nat FROM enrollments WHERE host='$N4'")" = 1 ] && break
+		sleep 0.2
+	done
+	expect_db "SELECT nat FROM enrollments WHERE host='$N4'" 1 || return
+	expect_db "SELECT group_concat(event || ' ' || actor, ',') FROM history WHERE host='$N4' AND event='NAT'" \
+	    "NAT broker" || return
+	wait_log "${P_DIR[$P]}/ecad.log" "$N4: NAT, asked by broker \(registry version [0-9]+\)" 5 || return
+	primary_eca "$P" --json audit show --host $N4
+	expect_rc 0 || return
+	expect_json '[.entries[] | select(.event == "nat") | .actor] | join(",")' broker || return
 	eca_in $NS_SITE $N4 --json enroll
 	expect_rc 0 || return
 	expect_json .outcome UNCHANGED || return
-	expect_db "SELECT nat FROM enrollments WHERE host='$N4'" 1 || return
 	expect_db "SELECT count(*) FROM history WHERE host='$N4' AND event='NAT'" 1 || return
 	# Now flagged: reached in reverse by default, once the media server's
 	# roster has synced (its file dropped: the next channel syncs it).
@@ -619,7 +645,6 @@ c_nat_host_enrolling_again_is_flagged() {
 	eca_in $NS_DC $M --json ping $N4
 	expect_rc 0 || return
 	expect_json .steps.route reverse || return
-	# Its HELLO says it too; an unflagged HELLO would not make it less so.
 	primary_eca "$P" --json list --nat
 	expect_json "[.enrollments[].host] | sort | join(\" \")" "$N1 $N2 $N4"
 }
@@ -630,8 +655,8 @@ run_case "a NAT host flagged by the roster is reached by a reverse connection by
     c_nat_host_by_the_roster_is_reached_in_reverse_by_default
 run_case "ENABLE_DIRECT_CONNECTION = TRUE: a host the roster does not flag is tried directly, then in reverse" \
     c_direct_connection_first_then_reverse
-run_case "a NAT host enrolled as a plain host is flagged on its next enrollment request (UNCHANGED, history NAT)" \
-    c_nat_host_enrolling_again_is_flagged
+run_case "a NAT host enrolled as a plain host is flagged by the primary when its broker session comes up (history and journal: NAT, by the broker)" \
+    c_nat_host_is_flagged_by_its_broker_session
 
 # --- the relay between NAT hosts, and its tokens (docs/nat.md, "Relay") -----
 #

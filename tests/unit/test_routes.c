@@ -40,6 +40,7 @@ STUB(api_h_map_remove)
 STUB(api_h_metrics)
 STUB(api_h_remote_enroll)
 STUB(api_h_nat_request)
+STUB(api_h_nat_restricted)
 STUB(api_h_audit)
 STUB(api_h_audit_verify)
 STUB(api_h_config)
@@ -232,6 +233,7 @@ test_each_route_has_the_level_docs_api_md_gives(void **state)
 	    {EVHTTP_REQ_DELETE, "/v1/mappings/*", API_ADMIN},
 	    {EVHTTP_REQ_POST, "/v1/remote-enrollments", API_CONTROL},
 	    {EVHTTP_REQ_POST, "/v1/nat/requests", API_HOST},
+	    {EVHTTP_REQ_GET, "/v1/nat/restricted", API_ADMIN},
 	    {EVHTTP_REQ_GET, "/v1/audit", API_ADMIN},
 	    {EVHTTP_REQ_GET, "/v1/audit/verify", API_ADMIN},
 	    {EVHTTP_REQ_GET, "/v1/config", API_ADMIN},
