@@ -110,20 +110,66 @@ audit_file(struct api_call *c, char *path, size_t len)
 	return -1;
 }
 
+/* The page's answer: {"entries": v (newest first), "next": SEQ or null}. */
+static void
+audit_reply(struct api_call *c, const struct eca_audit_entry *v, size_t n,
+    json_t *next)
+{
+	json_t *arr;
+	size_t i;
+
+	if ((arr = json_array()) == NULL) {
+		json_decref(next);
+		api_reply_error(c, ECA_ERR_NOMEM, "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, eca_audit_entry_json(&v[i]));
+	api_reply_json(c, 200,
+	    json_pack("{s:o, s:o}", "entries", arr, "next", next));
+}
+
+/*
+ * A PostgreSQL registry's journal is its table, one chain for every front
+ * end (audit_pg.c): a page of it, read with an index, not the whole.  1
+ * when the registry is SQLite (its journal is the file), else 0 (replied).
+ */
+static int
+audit_db_page(struct api_call *c, long limit, long long before)
+{
+	struct eca_audit_entry *v = NULL;
+	struct eca_err e;
+	size_t n = 0;
+	int r, more = 0;
+
+	eca_err_clear(&e);
+	r = eca_audit_store_page(c->w->rd, (int64_t)before, (size_t)limit, &v,
+	    &n, &more, &e);
+	if (r == ECA_ERR_USAGE)
+		return 1;
+	if (r != 0)
+		api_reply_error(c, r, "%s", e.msg);
+	else
+		audit_reply(c, v, n,
+		    more && n > 0 ? json_integer(v[n - 1].seq) : json_null());
+	free(v);
+	return 0;
+}
+
 /* GET /v1/audit: {"entries": [newest first], "next": SEQ or null}. */
 void
 api_h_audit(struct api_call *c)
 {
-	struct eca_audit_entry *v = NULL;
+	struct eca_audit_entry *v = NULL, t;
 	char path[4096];
 	struct eca_err e;
 	long long before;
 	long limit;
 	size_t n = 0, end, i, start;
-	json_t *arr;
 	int r;
 
 	if (audit_query(c, &limit, &before) != 0 ||
+	    audit_db_page(c, limit, before) == 0 ||
 	    audit_file(c, path, sizeof(path)) != 0)
 		return;
 	eca_err_clear(&e);
@@ -135,16 +181,14 @@ api_h_audit(struct api_call *c)
 	for (end = n; before > 0 && end > 0 && v[end - 1].seq >= before; end--)
 		;
 	start = end > (size_t)limit ? end - (size_t)limit : 0;
-	if ((arr = json_array()) == NULL) {
-		free(v);
-		api_reply_error(c, ECA_ERR_NOMEM, "out of memory");
-		return;
+	/* Newest first. */
+	for (i = 0; i < (end - start) / 2; i++) {
+		t = v[start + i];
+		v[start + i] = v[end - 1 - i];
+		v[end - 1 - i] = t;
 	}
-	for (i = end; i > start; i--)
-		json_array_append_new(arr, eca_audit_entry_json(&v[i - 1]));
-	api_reply_json(c, 200,
-	    json_pack("{s:o, s:o}", "entries", arr, "next",
-		start > 0 ? json_integer(v[start].seq) : json_null()));
+	audit_reply(c, v + start, end - start,
+	    start > 0 ? json_integer(v[end - 1].seq) : json_null());
 	free(v);
 }
 
@@ -157,11 +201,20 @@ api_h_audit_verify(struct api_call *c)
 	struct eca_err e;
 	int r;
 
-	if (audit_file(c, path, sizeof(path)) != 0)
-		return;
 	eca_err_clear(&e);
 	memset(&rep, 0, sizeof(rep));
-	if ((r = eca_audit_verify(path, &rep, &e)) != 0) {
+	/* PostgreSQL: the one chain of every front end, in the database. */
+	r = eca_audit_store_verify(c->w->rd, &rep, &e);
+	if (r == 0)
+		snprintf(path, sizeof(path), "the registry database");
+	else if (r == ECA_ERR_USAGE) {
+		if (audit_file(c, path, sizeof(path)) != 0)
+			return;
+		eca_err_clear(&e);
+		memset(&rep, 0, sizeof(rep));
+		r = eca_audit_verify(path, &rep, &e);
+	}
+	if (r != 0) {
 		api_reply_error(c, r, "%s", e.msg);
 		return;
 	}

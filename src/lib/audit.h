@@ -205,6 +205,14 @@ int eca_audit_store_verify(struct eca_store *st, struct eca_audit_report *rep,
     struct eca_err *err) ECA_WUR;
 int eca_audit_store_read(struct eca_store *st, const char *host,
     struct eca_audit_entry **out, size_t *n, struct eca_err *err) ECA_WUR;
+/*
+ * One page of the chain, newest first: at most limit rows whose seq is
+ * below before (0: from the newest), in *out (*n of them; free it), and
+ * *more set when older rows are left.  ECA_ERR_USAGE on SQLite.
+ */
+int eca_audit_store_page(struct eca_store *st, int64_t before, size_t limit,
+    struct eca_audit_entry **out, size_t *n, int *more,
+    struct eca_err *err) ECA_WUR;
 
 /* The entry as a JSON object in the journal's field order; NULL on ENOMEM. */
 json_t *eca_audit_entry_json(const struct eca_audit_entry *e);

@@ -214,3 +214,41 @@ eca_audit_store_read(struct eca_store *st, const char *host,
 	*n = x.n;
 	return 0;
 }
+
+int
+eca_audit_store_page(struct eca_store *st, int64_t before, size_t limit,
+    struct eca_audit_entry **out, size_t *n, int *more, struct eca_err *err)
+{
+	struct pg_params p;
+	PGresult *res = NULL;
+	struct read_ctx x = {.host = NULL};
+	int r = 0, i, nt;
+
+	*out = NULL;
+	*n = 0;
+	*more = 0;
+	if (!is_pg(st))
+		return eca_err_set(err, ECA_ERR_USAGE,
+		    "the registry is not PostgreSQL: its audit journal is the "
+		    "file (AUDIT_LOG)");
+	memset(&p, 0, sizeof(p));
+	eca_pg_i64(&p, before > 0 ? before : 0);
+	/* One more than asked tells whether older rows are left. */
+	eca_pg_i64(&p, (int64_t)limit + 1);
+	if ((r = eca_pg_run(pg_impl(st), P_AUDIT_PAGE, &p,
+		 "cannot read the audit chain", &res, err)) != 0)
+		return r;
+	nt = PQntuples(res);
+	for (i = 0; i < nt && (size_t)i < limit && r == 0; i++)
+		r = read_row(PQgetvalue(res, i, 1),
+		    (size_t)PQgetlength(res, i, 1), (size_t)i + 1, &x, err);
+	PQclear(res);
+	if (r != 0) {
+		free(x.v);
+		return r;
+	}
+	*out = x.v;
+	*n = x.n;
+	*more = (size_t)nt > limit;
+	return 0;
+}

@@ -59,6 +59,7 @@ enum pg_stmt_id {
 	P_AUDIT_HEAD,
 	P_AUDIT_ADD,
 	P_AUDIT_ROWS,
+	P_AUDIT_PAGE,
 	P_COUNT
 };
 

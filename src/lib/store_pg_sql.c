@@ -100,6 +100,11 @@ static const char SQL_AUDIT_ADD[] =
 static const char SQL_AUDIT_ROWS[] =
     "SELECT seq, line FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2";
 
+/* Newest first, below seq $1 (0: from the newest), at most $2. */
+static const char SQL_AUDIT_PAGE[] =
+    "SELECT seq, line FROM audit WHERE $1 = 0 OR seq < $1"
+    " ORDER BY seq DESC LIMIT $2";
+
 static const char SQL_ADD_HISTORY[] =
     "INSERT INTO history (primary_name, host, host_id, event, state,"
     " fingerprint, spki_fingerprint, actor, source, at)"
@@ -219,6 +224,7 @@ static const char *const stmt_sql[P_COUNT] = {
     [P_AUDIT_HEAD] = SQL_AUDIT_HEAD,
     [P_AUDIT_ADD] = SQL_AUDIT_ADD,
     [P_AUDIT_ROWS] = SQL_AUDIT_ROWS,
+    [P_AUDIT_PAGE] = SQL_AUDIT_PAGE,
 };
 
 /* ------------------------------------------------------------------ */

@@ -699,11 +699,16 @@ stop_host() {
 	IT_PIDS=("${keep[@]}")
 }
 
-# primary_stats NAME: GET /v1/stats over the primary's control socket;
-# the JSON in $OUT.
-primary_stats() {
+# primary_get NAME PATH: GET PATH over the primary's control socket (as
+# an administrator); the answer in $OUT.
+primary_get() {
 	run_cmd curl -sS --max-time 10 --unix-socket \
-	    "${P_DIR[$1]}/state/ecad.sock" http://localhost/v1/stats
+	    "${P_DIR[$1]}/state/ecad.sock" "http://localhost$2"
+}
+
+# primary_stats NAME: GET /v1/stats; the JSON in $OUT.
+primary_stats() {
+	primary_get "$1" /v1/stats
 }
 
 # wait_settled NAME: waits (bounded, 10 s) until the primary has no open

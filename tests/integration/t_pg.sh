@@ -608,6 +608,20 @@ c_audit_one_chain() {
 	primary_eca "$FE2" --json audit show --host a00001.pg.it.test
 	expect_rc 0 || return
 	expect_json '[.entries[].event] | join(" ")' enrolled || return
+	# The API (the web console's audit page) reads the same chain, a
+	# page at a time, newest first, through either front end.
+	for name in "$P" "$FE2"; do
+		primary_get "$name" /v1/audit/verify
+		expect_json .path "the registry database" || return
+		expect_json .intact true || return
+		expect_json .entries "$rows" || return
+		primary_get "$name" "/v1/audit?limit=3"
+		expect_json '[.entries[].seq] | join(" ")' "$rows $((rows - 1)) $((rows - 2))" || return
+		expect_json .next $((rows - 2)) || return
+		primary_get "$name" "/v1/audit?limit=1000&before=3"
+		expect_json '[.entries[].seq] | join(" ")' "2 1" || return
+		expect_json .next null || return
+	done
 	# an edited row is the one verify names
 	seq=$(pg_q "SELECT seq FROM audit WHERE line LIKE '%\"host\":\"a00003.pg.it.test\"%' ORDER BY seq LIMIT 1")
 	[ -n "$seq" ] || {

@@ -1972,6 +1972,7 @@ test_pg_audit_is_one_chain_across_writers(void **state)
 	struct eca_audit_entry e, *v = NULL;
 	struct eca_err err;
 	size_t n = 0;
+	int more = 0;
 
 	f->st = open_rw(f);
 	b = open_rw(f);
@@ -1995,6 +1996,21 @@ test_pg_audit_is_one_chain_across_writers(void **state)
 	assert_int_equal(n, 2);
 	assert_int_equal(v[0].seq, 1);
 	assert_int_equal(v[1].seq, 4);
+	free(v);
+	/* a page at a time, newest first, with whether older rows are left */
+	assert_int_equal(eca_audit_store_page(b, 0, 3, &v, &n, &more, &err),
+	    0);
+	assert_int_equal(n, 3);
+	assert_int_equal(v[0].seq, 4);
+	assert_int_equal(v[2].seq, 2);
+	assert_string_equal(v[1].host, "c.example");
+	assert_true(more);
+	free(v);
+	assert_int_equal(eca_audit_store_page(b, 2, 3, &v, &n, &more, &err),
+	    0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].seq, 1);
+	assert_false(more);
 	free(v);
 	pg_sql(f->uri,
 	    "UPDATE audit SET line = replace(line, 'c.example', "
