@@ -1998,16 +1998,14 @@ test_pg_audit_is_one_chain_across_writers(void **state)
 	assert_int_equal(v[1].seq, 4);
 	free(v);
 	/* a page at a time, newest first, with whether older rows are left */
-	assert_int_equal(eca_audit_store_page(b, 0, 3, &v, &n, &more, &err),
-	    0);
+	assert_int_equal(eca_audit_store_page(b, 0, 3, &v, &n, &more, &err), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(v[0].seq, 4);
 	assert_int_equal(v[2].seq, 2);
 	assert_string_equal(v[1].host, "c.example");
 	assert_true(more);
 	free(v);
-	assert_int_equal(eca_audit_store_page(b, 2, 3, &v, &n, &more, &err),
-	    0);
+	assert_int_equal(eca_audit_store_page(b, 2, 3, &v, &n, &more, &err), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(v[0].seq, 1);
 	assert_false(more);
