@@ -581,8 +581,10 @@ c_nat_host_by_the_roster_is_reached_in_reverse_by_default() {
 	expect_match "$OUT" "verdict: ACCEPTED" "the verdict"
 }
 
-# $N4: a NAT host enrolled while it was not one, so the roster does not
-# flag it (yet): what ENABLE_DIRECT_CONNECTION is for.
+# $N4: a NAT host enrolled while it was not one, in the media server's
+# roster as a plain host: what ENABLE_DIRECT_CONNECTION is for (the
+# primary flags it once its broker session comes up, but the media
+# server's roster does not say so until its next sync).
 c_direct_connection_first_then_reverse() {
 	local conf
 	in_ns $NS_SITE ip addr add $N4IP/24 dev $IF_S ||
@@ -593,14 +595,18 @@ c_direct_connection_first_then_reverse() {
 	eca_in $NS_SITE $N4 --json enroll
 	expect_rc 0 || return
 	expect_db "SELECT nat FROM enrollments WHERE host='$N4'" 0 || return
-	echo "NAT_CLIENT = YES" >>"$conf"
-	start_in $NS_SITE $N4 "$conf" "$(host_dir $N4)" || return
-	wait_broker_online $N4 10 || return
 	echo "PEER = $N4 $N4IP:1557" >>"$(host_dir $M)/eca.conf"
-	# Default: a host the roster does not flag is reached directly only.
+	# Default: a host the roster does not flag is reached directly only
+	# (this first try also brings $N4 into the media server's roster).
 	eca_in $NS_DC $M --json ping $N4
 	expect_rc 4 || return
 	expect_json .verdict.code UNREACHABLE || return
+	expect_json .steps.route direct || return
+	echo "NAT_CLIENT = YES" >>"$conf"
+	start_in $NS_SITE $N4 "$conf" "$(host_dir $N4)" || return
+	wait_broker_online $N4 10 || return
+	eca_in $NS_DC $M --json ping $N4
+	expect_rc 4 || return
 	expect_json .steps.route direct || return
 	# ENABLE_DIRECT_CONNECTION = TRUE: directly first, then in reverse.
 	cp "$(host_dir $M)/eca.conf" "$T/media-direct.conf"
