@@ -54,16 +54,24 @@ struct con_req {
 	char addr[ECA_SOURCE_MAX];   /* without the port */
 };
 
+/* An answer with its Cache-Control (NULL: "no-store"). */
 static void
-reply(struct con_req *r, int status, const char *type, const void *data,
-    size_t len)
+reply_cached(struct con_req *r, int status, const char *type,
+    const void *data, size_t len, const char *cache)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 
 	evhttp_add_header(h, "Content-Type", type);
-	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "Cache-Control", cache != NULL ? cache : "no-store");
 	evbuffer_add(evhttp_request_get_output_buffer(r->req), data, len);
 	evhttp_send_reply(r->req, status, NULL, NULL);
+}
+
+static void
+reply(struct con_req *r, int status, const char *type, const void *data,
+    size_t len)
+{
+	reply_cached(r, status, type, data, len, NULL);
 }
 
 static void
@@ -307,6 +315,43 @@ api_call(struct con_req *r)
 	api_console_request(r->w, r->req, si.identity, r->source);
 }
 
+/*
+ * A static file.  The pages are never stored (no-store, as every other
+ * answer).  The files they name, asked for with their version
+ * (?v=VERSION, as the pages name them), are the same bytes for good: a
+ * browser keeps them (immutable), so that a new tab runs the script from
+ * its cache, compiled already.  Asked for otherwise, a file is
+ * revalidated every time (no-cache with its ETag; 304 when unchanged).
+ */
+static void
+asset_reply(struct con_req *r, const struct console_asset *a)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->req);
+	const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	const char *inm;
+	char etag[40], want[40];
+
+	if (strcmp(a->type, "text/html; charset=utf-8") == 0) {
+		reply(r, 200, a->type, a->data, a->len);
+		return;
+	}
+	snprintf(etag, sizeof(etag), "\"%s\"", a->version);
+	snprintf(want, sizeof(want), "v=%s", a->version);
+	evhttp_add_header(h, "ETag", etag);
+	inm = evhttp_find_header(evhttp_request_get_input_headers(r->req),
+	    "If-None-Match");
+	if (inm != NULL && strcmp(inm, etag) == 0) {
+		evhttp_add_header(h, "Cache-Control", "no-cache");
+		evhttp_send_reply(r->req, 304, NULL, NULL);
+		return;
+	}
+	reply_cached(r, 200, a->type, a->data, a->len,
+	    q != NULL && strcmp(q, want) == 0 ?
+		"public, max-age=31536000, immutable" :
+		"no-cache");
+}
+
 /* GET of a page or file. */
 static void
 asset(struct con_req *r)
@@ -320,8 +365,7 @@ asset(struct con_req *r)
 		p = "/login.html";
 	for (i = 0; i < console_nassets; i++)
 		if (strcmp(console_assets[i].path, p) == 0) {
-			reply(r, 200, console_assets[i].type,
-			    console_assets[i].data, console_assets[i].len);
+			asset_reply(r, &console_assets[i]);
 			return;
 		}
 	reply_error(r, ECA_ERR_NOT_FOUND,

@@ -11,12 +11,17 @@
 
 #include "ecad.h"
 
-/* One static file of the console: its path, type and bytes. */
+/*
+ * One static file of the console: its path, type, bytes and version (16
+ * hex digits of its SHA-256; the HTML pages name the other files as
+ * "/app.js?v=VERSION").
+ */
 struct console_asset {
 	const char *path; /* "/app.js" */
 	const char *type; /* Content-Type */
 	const unsigned char *data;
 	size_t len;
+	const char *version;
 };
 extern const struct console_asset console_assets[];
 extern const size_t console_nassets;

@@ -24,6 +24,8 @@ JAR=""
 con() {
 	local method=$1 path=$2
 	shift 2
+	# curl leaves -o's file as it was when the answer has no body
+	rm -f "$T/.body"
 	run_cmd curl -sS --max-time 15 -o "$T/.body" -D "$T/.headers" \
 	    -w '%{http_code}' --cacert "$CA/trust.pem" \
 	    --resolve "$P:$CPORT:127.0.0.1" -b "$JAR" -c "$JAR" \
@@ -99,8 +101,18 @@ c_bad_token_refused_and_journaled() {
 }
 
 c_headers_on_every_answer() {
-	local path
-	for path in / /login /app.js /style.css /v1/enrollments /nope; do
+	local path js css etag
+	con GET /
+	expect_http 200 || return
+	js=$(grep -o '<script src="/app.js?v=[0-9a-f]\{16\}"' <<<"$OUT" | sed 's/.*src="//; s/"$//')
+	css=$(grep -o 'href="/style.css?v=[0-9a-f]\{16\}"' <<<"$OUT" | sed 's/.*href="//; s/"$//')
+	[ -n "$js" ] && [ -n "$css" ] ||
+	    { fail "index.html names no versioned /app.js and /style.css: $(_it_short "$OUT")"; return 1; }
+	if grep -q '<script>' <<<"$OUT"; then
+		fail "inline script in index.html"
+		return 1
+	fi
+	for path in / /login "$js" "$css" /app.js /v1/enrollments /nope; do
 		con GET "$path"
 		expect_match "$(header Content-Security-Policy)" \
 		    "default-src 'none'; script-src 'self'.*frame-ancestors 'none'" \
@@ -108,14 +120,31 @@ c_headers_on_every_answer() {
 		expect_eq "$(header X-Content-Type-Options)" nosniff "nosniff of $path" || return
 		expect_eq "$(header Referrer-Policy)" no-referrer "Referrer-Policy of $path" || return
 		expect_match "$(header Strict-Transport-Security)" "max-age=" "HSTS of $path" || return
+	done
+	# Pages and answers are never stored; the files the pages name by
+	# version are kept for good; a file asked for without its version is
+	# revalidated by its ETag.
+	for path in / /login /v1/enrollments /nope; do
+		con GET "$path"
 		expect_eq "$(header Cache-Control)" no-store "Cache-Control of $path" || return
 	done
-	con GET /
+	for path in "$js" "$css"; do
+		con GET "$path"
+		expect_http 200 || return
+		expect_eq "$(header Cache-Control)" "public, max-age=31536000, immutable" \
+		    "Cache-Control of $path" || return
+	done
+	con GET /app.js
 	expect_http 200 || return
-	expect_match "$OUT" '<script src="/app.js"' "index.html" || return
-	if grep -q '<script>' <<<"$OUT"; then
-		fail "inline script in index.html"
-	fi
+	expect_eq "$(header Cache-Control)" no-cache "Cache-Control of /app.js" || return
+	etag=$(header ETag)
+	expect_eq "$etag" "\"${js##*v=}\"" "the ETag of /app.js" || return
+	con GET /app.js -H "If-None-Match: $etag"
+	expect_http 304 || return
+	[ -z "$OUT" ] || { fail "a 304 with a body"; return 1; }
+	con GET "/app.js?v=0000000000000000"
+	expect_http 200 || return
+	expect_eq "$(header Cache-Control)" no-cache "Cache-Control of another version"
 }
 
 c_link_signs_in_once() {
@@ -355,7 +384,7 @@ run_case "a primary with its console on a port of its own, a host" c_setup
 run_case "CONSOLE_LISTEN = NO: no console, eca console login says so" c_no_console_when_off
 run_case "the /v1 API through the console needs a session (401)" c_api_needs_a_session
 run_case "an unknown sign-in token is refused 401 and journaled" c_bad_token_refused_and_journaled
-run_case "CSP, nosniff, Referrer-Policy, HSTS and no-store on every answer" c_headers_on_every_answer
+run_case "CSP, nosniff, Referrer-Policy and HSTS on every answer; no-store on pages and answers, the files the pages name by version kept for good" c_headers_on_every_answer
 run_case "a link signs in once: HttpOnly Secure SameSite=Strict cookie" c_link_signs_in_once
 run_case "a change without (or with a wrong) CSRF token is 403" c_change_without_csrf_is_403
 run_case "the console enrolls nothing (POST /v1/enrollments is 403)" c_console_enrolls_nothing
