@@ -56,13 +56,14 @@ struct con_req {
 
 /* An answer with its Cache-Control (NULL: "no-store"). */
 static void
-reply_cached(struct con_req *r, int status, const char *type,
-    const void *data, size_t len, const char *cache)
+reply_cached(struct con_req *r, int status, const char *type, const void *data,
+    size_t len, const char *cache)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 
 	evhttp_add_header(h, "Content-Type", type);
-	evhttp_add_header(h, "Cache-Control", cache != NULL ? cache : "no-store");
+	evhttp_add_header(h, "Cache-Control",
+	    cache != NULL ? cache : "no-store");
 	evbuffer_add(evhttp_request_get_output_buffer(r->req), data, len);
 	evhttp_send_reply(r->req, status, NULL, NULL);
 }
