@@ -294,10 +294,11 @@ by_label(FILE *f, const char *name, const char *help, const char *label,
 	return 0;
 }
 
+/* No sample for NONE, nor for NAT (the broker's, not an enrollment's). */
 static const char *
 outcome_at(size_t i)
 {
-	return i == ECA_OUTCOME_NONE ?
+	return i == ECA_OUTCOME_NONE || i == ECA_OUTCOME_NAT ?
 	    NULL :
 	    eca_outcome_name((enum eca_enroll_outcome)i);
 }

@@ -266,6 +266,7 @@ test_exposition(void **state)
 	assert_non_null(
 	    strstr(s, "eca_enrollments_total{outcome=\"RENEWED\"} 0\n"));
 	assert_null(strstr(s, "outcome=\"NONE\""));
+	assert_null(strstr(s, "outcome=\"NAT\""));
 	assert_non_null(
 	    strstr(s, "eca_refusals_total{reason=\"CONFLICT\"} 1\n"));
 	assert_null(strstr(s, "eca_refusals_total{reason=\"OK\"}"));
