@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * api_nat.c - POST /v1/nat/requests: a host of the domain asks the
- * primary to have a NAT host call it back (a reverse connection,
- * docs/nat.md); GET /v1/nat/restricted: the NAT hosts online on a
- * restricted session, not enrolled (administrators).  The caller must be the enrolled host it says it is; the
- * callback address is the caller's own source address with the port it
- * listens on; the request goes over the NAT host's broker session
- * (broker_request).
+ * api_nat.c - the NAT routes (docs/nat.md).
+ *
+ * POST /v1/nat/requests: a host of the domain asks the primary to have a
+ * NAT host call it back (a reverse connection).  The caller must be the
+ * enrolled host it says it is; the callback address is the caller's own
+ * source address with the port it listens on; the request goes over the
+ * NAT host's broker session (broker_request).
+ *
+ * GET /v1/nat/restricted (administrators): the NAT hosts online on a
+ * restricted session, not enrolled.
  */
 #include <stdio.h>
 #include <stdlib.h>
