@@ -78,6 +78,9 @@ net_down() {
 	for ns in $(cat "$DEMO/netns"); do
 		ip netns del "$ns" 2>/dev/null || true
 	done
+	# The pair goes with the router's namespace, unless a mount of it
+	# elsewhere (a chroot's /run) keeps that namespace alive: then here.
+	ip link del ecademo0 2>/dev/null || true
 	rm -f "$DEMO/netns"
 }
 
@@ -257,6 +260,15 @@ net_cmd() {
 # net_up: the datacenter (this namespace, $NAT_DC), a router namespace that
 # forwards and masquerades, a site namespace ($NAT_SITE) for nat1.
 net_up() {
+	# Our own earlier demo's namespaces went with stop_demo.  A datacenter
+	# link still here is an orphan: a demo killed without `make
+	# demo-stop` whose demo/ is gone, or a fresh root (chroot) that shares
+	# this network namespace.  Its address would shadow ours: it goes
+	# (with its veth pair).
+	if ip link show ecademo0 >/dev/null 2>&1; then
+		echo "$prog: removing ecademo0, left by an earlier demo that is gone"
+		ip link del ecademo0 || fail "cannot remove the stale link ecademo0 (ip link del ecademo0)"
+	fi
 	echo "$NS_SITE $NS_RT" >"$DEMO/netns"
 	net_cmd ip netns add "$NS_RT"
 	net_cmd ip netns add "$NS_SITE"
