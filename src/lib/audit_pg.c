@@ -222,7 +222,7 @@ eca_audit_store_page(struct eca_store *st, int64_t before, size_t limit,
 	struct pg_params p;
 	PGresult *res = NULL;
 	struct read_ctx x = {.host = NULL};
-	int r = 0, i, nt;
+	int r = 0, i, nt, bad = 0;
 
 	*out = NULL;
 	*n = 0;
@@ -239,9 +239,11 @@ eca_audit_store_page(struct eca_store *st, int64_t before, size_t limit,
 		 "cannot read the audit chain", &res, err)) != 0)
 		return r;
 	nt = PQntuples(res);
+	/* A damaged row is named by its seq, not by its place in the page. */
 	for (i = 0; i < nt && (size_t)i < limit && r == 0; i++)
 		r = read_row(PQgetvalue(res, i, 1),
-		    (size_t)PQgetlength(res, i, 1), (size_t)i + 1, &x, err);
+		    (size_t)PQgetlength(res, i, 1),
+		    (size_t)eca_pg_col_i64(res, i, 0, &bad), &x, err);
 	PQclear(res);
 	if (r != 0) {
 		free(x.v);

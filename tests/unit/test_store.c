@@ -2018,6 +2018,12 @@ test_pg_audit_is_one_chain_across_writers(void **state)
 	assert_int_equal(rep.first_bad_line, 3);
 	assert_int_equal(rep.entries, 2);
 	assert_non_null(strstr(rep.problem, "edited"));
+	/* a row that is no journal entry is named by its seq in a page */
+	pg_sql(f->uri, "UPDATE audit SET line = 'not a line' WHERE seq = 3");
+	assert_int_equal(eca_audit_store_page(b, 0, 10, &v, &n, &more, &err),
+	    ECA_ERR_PARSE);
+	assert_null(v);
+	assert_non_null(strstr(err.msg, "audit row 3 "));
 	eca_store_close(b);
 }
 
