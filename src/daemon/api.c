@@ -532,10 +532,12 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 				    {"FINGERPRINT", op->rec.cert.fingerprint},
 				    {"REASON", outcome},
 				    {"PRIMARY", op->rec.primary}),
-		    "%s %s: %s (host ID %s, fingerprint %s, by %s "
+		    "%s %s: %s%s (host ID %s, fingerprint %s, by %s "
 		    "from %s)",
-		    c->method, c->path, outcome, op->rec.host_id,
-		    op->rec.cert.fingerprint, op->actor, c->source);
+		    c->method, c->path, outcome,
+		    op->nat_marked ? ", now flagged a NAT host" : "",
+		    op->rec.host_id, op->rec.cert.fingerprint, op->actor,
+		    c->source);
 		if (op->type == ECA_OP_MAP_ADD || op->type == ECA_OP_MAP_REMOVE)
 			body = json_pack("{s:s, s:o}", "outcome", outcome,
 			    "mapping", eca_wire_dnmap(&op->map));

@@ -92,11 +92,13 @@ op_entry(const struct eca_op *op, struct eca_audit_entry *e)
 	const struct eca_certinfo *ci;
 
 	memset(e, 0, sizeof(*e));
-	if (op->status == 0 &&
+	if (op->status == 0 && !op->nat_marked &&
 	    (op->outcome == ECA_OUTCOME_NONE ||
 		op->outcome == ECA_OUTCOME_UNCHANGED))
 		return 0;
-	if (op->status == 0 ||
+	if (op->status == 0 && op->nat_marked)
+		event_name(ECA_OUTCOME_NAT, e->event, sizeof(e->event));
+	else if (op->status == 0 ||
 	    (op->status == ECA_ERR_CONFLICT &&
 		op->outcome == ECA_OUTCOME_CONFLICT))
 		event_name(op->outcome, e->event, sizeof(e->event));

@@ -155,11 +155,17 @@ struct eca_op {
 	int status; /* 0 or ECA_ERR_* */
 	struct eca_err err;
 	enum eca_enroll_outcome outcome;
-	struct eca_enrollment rec; /* the record after the op */
-				   /*
-	 * APPROVE, REJECT: req.cert is set to the candidate decided on, so
-	 * that the journal names it.
+	/*
+	 * ENROLL answered UNCHANGED whose request (req.nat) set the record's
+	 * NAT flag: a change all the same (history NAT, a new version), so
+	 * the journal has a "nat" line for it.
 	 */
+	int nat_marked;
+	/*
+	 * The record after the op.  APPROVE, REJECT: req.cert is set to the
+	 * candidate decided on, so that the journal names it.
+	 */
+	struct eca_enrollment rec;
 };
 
 /*

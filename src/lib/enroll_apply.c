@@ -246,6 +246,7 @@ carry_out(struct eca_store *st, struct eca_op *op, int have,
 		/* A host now a NAT host: the roster must carry it. */
 		if (req->nat && !rec->nat) {
 			rec->nat = 1;
+			op->nat_marked = 1;
 			return write_change(st, op, "NAT", &rec->cert);
 		}
 		/* Only the sighting changes: no new version, no history. */
@@ -666,6 +667,7 @@ fail_all(struct eca_op *const *ops, size_t n, int code,
 	for (i = 0; i < n; i++) {
 		ops[i]->status = code;
 		ops[i]->outcome = ECA_OUTCOME_NONE;
+		ops[i]->nat_marked = 0;
 		if (err != NULL)
 			ops[i]->err = *err;
 		else
@@ -718,6 +720,7 @@ eca_registry_apply_hook(struct eca_store *st, struct eca_op *const *ops,
 		op = ops[i];
 		op->status = 0;
 		op->outcome = ECA_OUTCOME_NONE;
+		op->nat_marked = 0;
 		eca_err_clear(&op->err);
 		eca_enrollment_clear(&op->rec);
 		memset(&op->rec, 0, sizeof(op->rec));
@@ -746,6 +749,7 @@ eca_registry_apply_hook(struct eca_store *st, struct eca_op *const *ops,
 		if (!keep) {
 			undo_op(st);
 			op->outcome = ECA_OUTCOME_NONE;
+			op->nat_marked = 0;
 		}
 	}
 	/* E.g. the audit journal: written and synced before the commit. */

@@ -192,6 +192,30 @@ c_netbackup_alias() {
 	expect_rc 0
 }
 
+# A plain host whose configuration now says NAT_CLIENT = YES: its next
+# enrollment is UNCHANGED, yet a change (the registry's NAT flag, a new
+# version for the rosters): history, journal and log say so, once.
+c_nat_flag_by_enrollment() {
+	local h=natlater.it.test
+	make_host $h --server "$P" || return
+	host_eca $h --json enroll
+	expect_rc 0 || return
+	expect_db "SELECT nat FROM enrollments WHERE host='$h'" 0 || return
+	echo "NAT_CLIENT = YES" >>"$(host_dir $h)/eca.conf"
+	host_eca $h --json enroll
+	expect_rc 0 || return
+	expect_json .outcome UNCHANGED || return
+	expect_db "SELECT nat FROM enrollments WHERE host='$h'" 1 || return
+	expect_db "SELECT group_concat(event, ',') FROM (SELECT event FROM history WHERE host='$h' ORDER BY id) h" \
+	    "ENROLL,NAT" || return
+	wait_log "${P_DIR[$P]}/ecad.log" "UNCHANGED, now flagged a NAT host \\(host ID" 5 || return
+	host_eca $h --json enroll
+	expect_json .outcome UNCHANGED || return
+	primary_eca "$P" --json audit show --host $h
+	expect_rc 0 || return
+	expect_json '[.entries[].event] | join(",")' "enrolled,nat"
+}
+
 run_case "ecad starts two primaries and reports ready" c_primary_starts
 [ "$IT_FAILED" = 0 ] || exit 1
 run_case "manual enrollment records the host ENROLLED with its certificate's fingerprint" c_manual
@@ -207,3 +231,4 @@ run_case "an administrator's remove leaves the host NOT_ENROLLED" c_admin_remove
 run_case "a non-admin host calling an admin command is FORBIDDEN (exit 5)" c_non_admin_forbidden
 run_case "a host named in ADMIN_IDENTITY can list the enrollments" c_admin_identity_lists
 run_case "the NetBackup-style aliases -listEnrollmentStatus and -enrollCertificate -preCheck work" c_netbackup_alias
+run_case "a plain host that enrolls again as a NAT host is UNCHANGED, flagged, with history and journal NAT once" c_nat_flag_by_enrollment

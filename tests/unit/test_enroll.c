@@ -906,14 +906,22 @@ test_apply_nat_flag_is_recorded_kept_and_reset_on_reenrollment(void **state)
 	op.req.nat = 1;
 	assert_int_equal(apply1(f, &op), 0);
 	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	assert_true(op.nat_marked); /* a change: the journal has a line */
 	get(f, "a.example", &r);
 	assert_int_equal(r.nat, 1);
 	assert_true(r.version > before.version); /* the roster carries it */
 	assert_int_equal(history_len(f, "a.example", &h), 2);
 	assert_string_equal(h[1].event, "NAT");
 	free(h);
+	/* the flag again, or a request without it: nothing to journal */
+	op_enroll(f, &op, "a.example", 1, 1);
+	op.req.nat = 1;
+	assert_int_equal(apply1(f, &op), 0);
+	assert_int_equal(op.outcome, ECA_OUTCOME_UNCHANGED);
+	assert_false(op.nat_marked);
 	/* a request without the flag does not clear it, nor does a renewal */
 	assert_int_equal(enroll(f, "a.example", 1, 1, &op), 0);
+	assert_false(op.nat_marked);
 	assert_int_equal(enroll(f, "a.example", 2, 1, &op), 0);
 	assert_int_equal(op.outcome, ECA_OUTCOME_RENEWED);
 	get(f, "a.example", &r);
