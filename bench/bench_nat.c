@@ -10,7 +10,13 @@
  *   registration), one after the other, then reads the primary's memory
  *   (VmRSS of PID) and prints the bytes per idle session; then sends K
  *   rounds of one heartbeat (ping, pong) on every session and prints the
- *   primary's CPU time per heartbeat (/proc/PID/stat).  Then, with
+ *   primary's CPU time per heartbeat (/proc/PID/stat).  With --bare-cert
+ *   and --bare-key (the primary's certificate chain and key), the same N
+ *   sessions are first held by a bare mutual-TLS server in a child
+ *   process (OpenSSL alone, the client's chain verified in the handshake,
+ *   no session cache or tickets, buffers released when idle: the least a
+ *   TLS server can hold per live connection), whose growth in VmRSS per
+ *   session is the baseline the broker's is divided by.  Then, with
  *   --ready, writes FILE (bench/nat.sh runs enrollments meanwhile) and
  *   keeps the sessions for S seconds, a heartbeat round every 10 s, and
  *   prints how many are still alive.
@@ -32,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +49,7 @@
 #include "channel.h"
 #include "config.h"
 #include "host.h"
+#include "tls.h"
 
 #define REVERSE_PACE_US 55000 /* at most ~18 reverse requests a second */
 
@@ -186,6 +194,7 @@ struct sess_opts {
 	long n, pid;
 	int heartbeats, hold;
 	const char *ready;
+	const char *bare_cert, *bare_key;
 };
 
 /* Session i: TLS with its own certificate, then its registration. */
@@ -296,17 +305,130 @@ hold_sessions(const struct sess_opts *o, struct sess *s)
 	    o->hold, alive, o->n);
 }
 
+/*
+ * The baseline's server (a child process): accepts o->n connections on
+ * lfd, one after the other, each a full mutual-TLS handshake and one
+ * registration answered, and holds them until killed.  Writes one byte
+ * to ready_fd once its context is made.
+ */
+static void
+bare_serve(int lfd, const struct sess_opts *o, int ready_fd)
+{
+	struct eca_broker_msg m;
+	SSL_CTX *ctx;
+	SSL **held;
+	long i;
+	int fd;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
+	    SSL_CTX_use_certificate_chain_file(ctx, o->bare_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, o->bare_key, SSL_FILETYPE_PEM) !=
+		1 ||
+	    SSL_CTX_load_verify_locations(ctx, o->trust, NULL) != 1 ||
+	    SSL_CTX_set_num_tickets(ctx, 0) != 1 ||
+	    (held = calloc((size_t)o->n, sizeof(*held))) == NULL)
+		die("the bare server cannot make its TLS context",
+		    o->bare_cert);
+	SSL_CTX_set_verify(ctx,
+	    SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* As every ecad server: no delayed ACK of the client's last flight. */
+	SSL_CTX_set_info_callback(ctx, eca_tls_server_info_cb);
+	if (write(ready_fd, "r", 1) != 1)
+		die("the bare server cannot say it is ready", strerror(errno));
+	for (i = 0; i < o->n; i++) {
+		if ((fd = accept(lfd, NULL, NULL)) == -1 ||
+		    (held[i] = SSL_new(ctx)) == NULL ||
+		    SSL_set_fd(held[i], fd) != 1 || SSL_accept(held[i]) != 1 ||
+		    recv_msg(held[i], &m) != 0 || m.op != ECA_BROKER_REGISTER)
+			die("the bare server lost a session", NULL);
+		eca_broker_msg_clear(&m);
+		memset(&m, 0, sizeof(m));
+		m.op = ECA_BROKER_REGISTERED;
+		if (send_msg(held[i], &m) != 0)
+			die("the bare server cannot answer", NULL);
+	}
+	for (;;)
+		pause(); /* killed by the bench once measured */
+}
+
+/*
+ * The baseline: VmRSS growth per session of a bare mutual-TLS server
+ * (bare_serve) holding o->n sessions opened as the broker's are.
+ */
+static double
+bare_per_session(SSL_CTX *ctx, const struct sess_opts *o)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	struct sess_opts bo = *o;
+	socklen_t salen = sizeof(sa);
+	struct sess *s;
+	long long rss0, rss1;
+	int lfd, ready[2];
+	char port[16], c;
+	pid_t pid;
+	long i;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    listen(lfd, 128) != 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0 ||
+	    pipe(ready) != 0)
+		die("the bare server cannot listen", strerror(errno));
+	if ((pid = fork()) == -1)
+		die("cannot start the bare server", strerror(errno));
+	if (pid == 0) {
+		close(ready[0]);
+		bare_serve(lfd, o, ready[1]);
+	}
+	close(lfd);
+	close(ready[1]);
+	if (read(ready[0], &c, 1) != 1)
+		die("the bare server did not start", NULL);
+	close(ready[0]);
+	snprintf(port, sizeof(port), "%u", (unsigned)ntohs(sa.sin_port));
+	bo.host = "127.0.0.1";
+	bo.port = port;
+	if ((s = calloc((size_t)o->n, sizeof(*s))) == NULL)
+		die("out of memory", NULL);
+	rss0 = process_rss((long)pid);
+	for (i = 0; i < o->n; i++)
+		if (sess_open(ctx, &bo, i, &s[i]) != 0)
+			die("a session with the bare server failed", NULL);
+	sleep(2); /* as for the broker */
+	rss1 = process_rss((long)pid);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	for (i = 0; i < o->n; i++) {
+		SSL_free(s[i].ssl);
+		close(s[i].fd);
+	}
+	free(s);
+	if (rss0 < 0 || rss1 < 0)
+		die("cannot read the bare server's memory", NULL);
+	printf("bare mutual-TLS server (OpenSSL alone, same certificates): "
+	       "RSS %.1f MiB idle, %.1f MiB with %ld sessions: %.2f KiB per "
+	       "session\n",
+	    (double)rss0 / 1048576.0, (double)rss1 / 1048576.0, o->n,
+	    (double)(rss1 - rss0) / 1024.0 / (double)o->n);
+	return (double)(rss1 - rss0) / (double)o->n;
+}
+
 static void
 run_sessions(const struct sess_opts *o)
 {
 	struct sess *s;
 	SSL_CTX *ctx = client_ctx(o->trust);
 	long long rss0, rss1;
-	double cpu0, cpu1;
+	double cpu0, cpu1, bare = 0;
 	int64_t t0;
 	long i, ok;
 	int k;
 
+	if (o->bare_cert != NULL)
+		bare = bare_per_session(ctx, o);
 	if ((s = calloc((size_t)o->n, sizeof(*s))) == NULL)
 		die("out of memory", NULL);
 	rss0 = process_rss(o->pid);
@@ -324,6 +446,10 @@ run_sessions(const struct sess_opts *o)
 	       "%.2f KiB per session (target <= 16 KiB)\n",
 	    (double)rss0 / 1048576.0, (double)rss1 / 1048576.0, o->n,
 	    (double)(rss1 - rss0) / 1024.0 / (double)o->n);
+	if (bare > 0)
+		printf("broker / bare mutual-TLS server, memory per session: "
+		       "%.2f\n",
+		    (double)(rss1 - rss0) / (double)o->n / bare);
 	cpu0 = process_cpu_s(o->pid);
 	t0 = mono_us();
 	for (k = 0, ok = 0; k < o->heartbeats; k++)
@@ -430,7 +556,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: bench_nat sessions --target HOST:PORT --trust FILE "
 	    "--certs DIR --n N --server-pid PID [--prefix P] [--domain D] "
-	    "[--heartbeats K] [--hold S --ready FILE]\n"
+	    "[--heartbeats K] [--hold S --ready FILE] "
+	    "[--bare-cert FILE --bare-key FILE]\n"
 	    "       bench_nat setup --config CLIENT.conf --direct NAME "
 	    "--nat NAME --n N\n");
 	exit(2);
@@ -500,6 +627,10 @@ main(int argc, char **argv)
 			o.hold = (int)num_arg(v, 1, 3600);
 		else if (strcmp(k, "--ready") == 0)
 			o.ready = v;
+		else if (strcmp(k, "--bare-cert") == 0)
+			o.bare_cert = v;
+		else if (strcmp(k, "--bare-key") == 0)
+			o.bare_key = v;
 		else if (strcmp(k, "--config") == 0)
 			conf = v;
 		else if (strcmp(k, "--direct") == 0)
@@ -516,7 +647,8 @@ main(int argc, char **argv)
 		run_setup(conf, direct, nat, o.n);
 	else if (strcmp(argv[1], "sessions") == 0 && o.host != NULL &&
 	    o.trust != NULL && o.certs != NULL && o.pid > 0 &&
-	    (o.ready == NULL) == (o.hold == 0))
+	    (o.ready == NULL) == (o.hold == 0) &&
+	    (o.bare_cert == NULL) == (o.bare_key == NULL))
 		run_sessions(&o);
 	else
 		usage();

@@ -151,7 +151,7 @@ else
 fi
 
 echo
-echo "==> 2. $N idle broker sessions of enrolled NAT hosts, then 10 heartbeats on each"
+echo "==> 2. $N idle broker sessions of enrolled NAT hosts (first held by a bare mutual-TLS server: the baseline), then 10 heartbeats on each"
 # Hosts h00000 .. h(N-1) hold the sessions (enrolled first, as NAT hosts
 # are); h(N) .. h(N+E-1) enroll while they are held.
 "$MINT" --ca "$DIR/ca" --out "$DIR/hosts" --count $((N + ENROLLS)) --prefix h \
@@ -172,6 +172,7 @@ READY=$DIR/ready
 timeout $((N / 20 + 900)) "$BENCH" sessions --target "127.0.0.1:$BPORT" \
     --trust "$DIR/ca/trust.pem" --certs "$DIR/hosts" --prefix h \
     --n "$N" --server-pid "$PPID_" --heartbeats 10 --hold 20 \
+    --bare-cert "$DIR/$P/host.pem" --bare-key "$DIR/$P/host.key" \
     --ready "$READY" >"$DIR/sessions.out" 2>"$DIR/sessions.err" &
 SPID=$!
 PIDS+=("$SPID")
