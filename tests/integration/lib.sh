@@ -250,6 +250,27 @@ pg_server() {
 	}
 }
 
+# on_pg FILE: the case "FILE passes on PostgreSQL": FILE's cases, all of
+# them, with ECA_IT_DB=pg (its primaries' registries on a PostgreSQL server
+# of its own, _it_pg_make), in a run directory of their own with this
+# run's CA; its status, its "registries on PostgreSQL" line and a summary
+# with no failure.
+on_pg() {
+	local run=$T/${1%.sh} log=$T/${1%.sh}.log rc
+	if ! { mkdir -p "$run" && cp -r "$CA" "$run/ca"; }; then
+		fail "cannot make $run"
+		return 1
+	fi
+	ECA_IT_DB=pg ECA_IT_RUN=$run timeout -k 10 240 \
+	    bash "$IT_DIR/$1" >"$log" 2>&1
+	rc=$?
+	echo "# $1 on PostgreSQL: $(grep '^# summary' "$log")"
+	expect_eq "$rc" 0 "$1's status ($(grep -m3 '^not ok' "$log" | tr '\n' ' '))" || return
+	expect_match "$(cat "$log")" "^# registries on PostgreSQL " "$1's output" || return
+	expect_match "$(grep '^# summary' "$log")" "^# summary: [1-9][0-9]* passed, 0 failed$" \
+	    "$1's summary"
+}
+
 # _it_pg_db NAME: the PostgreSQL database of primary NAME (ECA_IT_DB=pg).
 _it_pg_db() {
 	echo "p_$1" | tr -c 'a-z0-9_\n' _

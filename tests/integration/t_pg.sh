@@ -691,25 +691,6 @@ c_password_file() {
 	stop_primary "$name"
 }
 
-# t_enroll.sh's enrollment life cycle with ECA_IT_DB=pg (lib.sh: its
-# primaries' registries on a PostgreSQL server of its own), in a run
-# directory of its own with this run's CA: every case passes.
-c_enroll_cases_on_pg() {
-	local run=$T/enroll log=$T/enroll.log rc
-	if ! { mkdir -p "$run" && cp -r "$CA" "$run/ca"; }; then
-		fail "cannot make $run"
-		return 1
-	fi
-	ECA_IT_DB=pg ECA_IT_RUN=$run timeout -k 10 240 \
-	    bash "$IT_DIR/t_enroll.sh" >"$log" 2>&1
-	rc=$?
-	echo "# t_enroll.sh on PostgreSQL: $(grep '^# summary' "$log")"
-	expect_eq "$rc" 0 "t_enroll.sh's status ($(grep -m3 '^not ok' "$log" | tr '\n' ' '))" || return
-	expect_match "$(cat "$log")" "^# registries on PostgreSQL " "t_enroll.sh's output" || return
-	expect_match "$(grep '^# summary' "$log")" "^# summary: [1-9][0-9]* passed, 0 failed$" \
-	    "t_enroll.sh's summary"
-}
-
 run_case "ecad starts on a PostgreSQL registry and migrates its schema" c_start
 run_case "ecad refuses a password in ECA_DB and does not repeat it" c_password_refused
 run_case "a first enrollment is ENROLLED with the certificate's fingerprint and one history entry" c_first_enrollment
@@ -727,4 +708,4 @@ run_case "PostgreSQL restarted between requests: the connection is reset quietly
 run_case "a change through one front end wakes the other's roster in memory (LISTEN/NOTIFY) within one sync" c_notify_wakes_other_front_end
 run_case "the audit journal is one chain in PostgreSQL across both front ends; verify names an edited row" c_audit_one_chain
 run_case "ECA_DB_PASSWORD_FILE logs a front end in with a role's password; a wrong or readable one is refused" c_password_file
-run_case "the enrollment life cycle of t_enroll.sh passes on PostgreSQL (ECA_IT_DB=pg)" c_enroll_cases_on_pg
+run_case "the enrollment life cycle of t_enroll.sh passes on PostgreSQL (ECA_IT_DB=pg)" on_pg t_enroll.sh
