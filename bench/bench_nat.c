@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -367,7 +368,7 @@ bare_per_session(SSL_CTX *ctx, const struct sess_opts *o)
 	long long rss0, rss1;
 	int lfd, ready[2];
 	char port[16], c;
-	pid_t pid;
+	pid_t pid, parent;
 	long i;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -377,9 +378,14 @@ bare_per_session(SSL_CTX *ctx, const struct sess_opts *o)
 	    getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0 ||
 	    pipe(ready) != 0)
 		die("the bare server cannot listen", strerror(errno));
+	parent = getpid();
 	if ((pid = fork()) == -1)
 		die("cannot start the bare server", strerror(errno));
 	if (pid == 0) {
+		/* Dies with the bench, however the bench ends. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
+		    getppid() != parent)
+			_exit(1);
 		close(ready[0]);
 		bare_serve(lfd, o, ready[1]);
 	}
