@@ -69,6 +69,16 @@ in_ns() {
 	nsenter --net="/run/netns/$ns" "$@"
 }
 
+# in_ns_exec NS CMD...: as in_ns, the shell replaced by CMD, for the
+# background (`in_ns_exec NS CMD &`): $! is then CMD's own PID, which
+# stop_all stops.  (`in_ns NS CMD &` would give the PID of a subshell
+# running the function, and CMD would outlive it.)
+in_ns_exec() {
+	local ns=$1
+	shift
+	exec nsenter --net="/run/netns/$ns" "$@"
+}
+
 net_up() {
 	ip netns add $NS_DC && ip netns add $NS_RT && ip netns add $NS_SITE &&
 	    ip link add $IF_D netns $NS_DC type veth peer name $IF_RD netns $NS_RT &&
@@ -110,7 +120,7 @@ except OSError as e:
 start_in() {
 	local ns=$1 name=$2 conf=$3 d=$4 i pid
 	: >"$d/ecad.log"
-	in_ns "$ns" "$ECAD" -d -f "$conf" 2>>"$d/ecad.log" >>"$d/ecad.out" &
+	in_ns_exec "$ns" "$ECAD" -d -f "$conf" 2>>"$d/ecad.log" >>"$d/ecad.out" &
 	pid=$!
 	IT_PIDS+=("$pid")
 	for ((i = 0; i < READY_TIMEOUT * 10; i++)); do
@@ -369,7 +379,7 @@ table ip callback_filter {
 }
 EOF
 	from=$(log_lines "${P_DIR[$P]}/ecad.log")
-	in_ns $NS_DC timeout -k 5 "$CMD_TIMEOUT" "$ECA" \
+	in_ns_exec $NS_DC timeout -k 5 "$CMD_TIMEOUT" "$ECA" \
 	    -f "$(host_dir $M)/eca.conf" --json ping $N1 --reverse \
 	    >"$T/forged.out" 2>"$T/forged.err" &
 	pid=$!
@@ -694,7 +704,7 @@ reload_primary() {
 # (the datacenter side of the router), raw, into FILE: what the relay
 # received and sent, as the wire carried it (30 s at most).
 capture_start() {
-	in_ns $NS_DC python3 - "$IF_D" "$1" <<'PY' &
+	in_ns_exec $NS_DC python3 - "$IF_D" "$1" <<'PY' &
 import socket, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.bind((sys.argv[1], 0))
@@ -1026,3 +1036,12 @@ EOF
 
 run_case "a NAT host whose call back cannot reach the requester meets it at the relay instead" \
     c_failed_call_back_falls_back_to_the_relay
+
+# Last: what the file started stops when asked, so that no daemon of a
+# finished run lives on in a namespace that is gone.
+c_every_process_of_the_file_stops() {
+	stop_all
+	expect_eq "$(pgrep -af -- "$T/")" "" "processes of this run left after stop_all"
+}
+
+run_case "every daemon and helper the file started stops with it" c_every_process_of_the_file_stops
