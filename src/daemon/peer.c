@@ -9,9 +9,13 @@
  *   socket(s) on LISTEN (SO_REUSEPORT): TLS (bufferevent_openssl), the
  *   HELLO exchange, the services.  Nothing in them blocks.
  * - PEER_JUDGES judge threads: judging a caller can block (this host's
- *   own auto-enrollment with the primary, a CRL download), so a
- *   connection whose client HELLO has arrived is queued to them and its
- *   verdict comes back to its I/O thread with event_active().
+ *   own auto-enrollment with the primary, a CRL download, the roster
+ *   refresh of an unmapped DN).  A connection whose client HELLO has
+ *   arrived is judged at once on its I/O thread by a judgment that may
+ *   not wait (judge.h, nowait), which is every judgment once this host is
+ *   enrolled and no CRL is due; one that would wait (and every remote
+ *   enrollment) is queued to the judges instead, and its verdict comes
+ *   back to its I/O thread with event_active().
  * - One sync thread: every domain's roster is synced at start and every
  *   ECA_ROSTER_SYNC_SECONDS (a blocking HTTP call each), and sooner when
  *   a parked judgment asks for it.

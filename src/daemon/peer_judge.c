@@ -4,10 +4,12 @@
  * judges' queue and threads, parking a judgment until a roster sync, the
  * sync thread, and the verdict's way back to its I/O thread.
  *
- * A judge thread takes a connection whose client HELLO is in and runs
- * the one judging path (eca_judge_peer, judge.h): judging can block on
- * this host's own enrollment with the primary or a CRL download, never
- * on the roster.  When the roster must be synced first the judge parks
+ * A connection whose client HELLO is in is judged by the one judging
+ * path (eca_judge_peer, judge.h), first on its own I/O thread as a
+ * judgment that may not wait; where it would (this host's own enrollment
+ * with the primary, a CRL download, an unmapped DN's roster refresh) a
+ * judge thread takes it and judges it in full.  Neither waits for the
+ * roster.  When the roster must be synced first the judge parks
  * the connection: it is its I/O thread's again, whose timer looks at the
  * roster every PEER_PARK_TICK_MS without any network, and sends it back
  * to a judge once a sync has finished (and the caller is found, when it
@@ -48,7 +50,13 @@ peer_park_release(struct pconn *pc)
 	pc->dom = NULL;
 }
 
-/* Queue pc to the judges. */
+static int judge(struct ecad *d, struct pconn *pc, int nowait);
+
+/*
+ * Judge pc: at once on its I/O thread when that waits for nothing (the
+ * usual case: this host enrolled already, no CRL due for a fetch), which
+ * spares two thread hand-offs per channel; else on a judge thread.
+ */
 void
 peer_judge_submit(struct pconn *pc)
 {
@@ -57,6 +65,10 @@ peer_judge_submit(struct pconn *pc)
 	pc->state = PS_JUDGING;
 	bufferevent_disable(pc->bev, EV_READ);
 	evtimer_del(pc->timer);
+	if (judge(p->d, pc, 1) == 0) {
+		peer_judged_cb(-1, 0, pc);
+		return;
+	}
 	pthread_mutex_lock(&p->lock);
 	pc->qnext = NULL;
 	if (p->qtail != NULL)
@@ -344,11 +356,12 @@ log_self_enrollment(const struct eca_config *cfg, const struct pconn *pc,
  * verdict into pc->v, or pc parked until a roster sync (a judge never
  * waits for the roster).  A resumed judgment checks the certificate
  * again: keeping its check for a parked connection would cost more
- * memory than the verification cache takes time.
+ * memory than the verification cache takes time.  nowait (an I/O
+ * thread): -1 where the judgment would wait, nothing decided.
  */
-static void
+static int
 judge_caller(struct ecad *d, struct pconn *pc, struct ecad_snap *s,
-    struct eca_domain *dom)
+    struct eca_domain *dom, int nowait)
 {
 	struct eca_judge_input in;
 	struct eca_judge_result res;
@@ -369,8 +382,12 @@ judge_caller(struct ecad *d, struct pconn *pc, struct ecad_snap *s,
 	in.has_autoenroll = pc->hello.has_autoenroll;
 	in.autoenroll = pc->hello.autoenroll;
 	in.resumed = pc->resumed;
+	in.nowait = nowait;
 	eca_judge_init(&res);
-	r = eca_judge_peer(&in, &res);
+	if ((r = eca_judge_peer(&in, &res)) == ECA_JUDGE_WOULD_WAIT) {
+		eca_judge_done(&res);
+		return -1;
+	}
 	log_self_enrollment(s->cfg, pc, &res);
 	if (res.cert_done)
 		snprintf(pc->fingerprint, sizeof(pc->fingerprint), "%s",
@@ -379,13 +396,14 @@ judge_caller(struct ecad *d, struct pconn *pc, struct ecad_snap *s,
 		(void)park(d->peer, pc, s, dom, res.synced, res.wait_enroll,
 		    res.cert.info.fingerprint);
 		eca_judge_done(&res);
-		return;
+		return 0;
 	}
 	pc->v.accept = r == 0;
 	pc->v.code = r;
 	snprintf(pc->v.message, sizeof(pc->v.message), "%s",
 	    res.verdict.message);
 	eca_judge_done(&res);
+	return 0;
 }
 
 /*
@@ -394,15 +412,25 @@ judge_caller(struct ecad *d, struct pconn *pc, struct ecad_snap *s,
  * a certificate, a primary this host does not share; then the one
  * judging path.  The snapshot's, the CRL cache's and the roster's
  * generations are read before judging: a change while judging means the
- * next frame is judged once more.
+ * next frame is judged once more.  0: judged (or parked); -1: nowait (an
+ * I/O thread) and the judgment would wait, nothing decided: a remote
+ * enrollment always does.
  */
-static void
-judge(struct ecad *d, struct pconn *pc)
+static int
+judge(struct ecad *d, struct pconn *pc, int nowait)
 {
-	struct ecad_snap *s = ecad_snap_get(d);
-	const struct eca_config *cfg = s->cfg;
-	struct eca_host *h = s->host;
+	struct ecad_snap *s;
+	const struct eca_config *cfg;
+	struct eca_host *h;
 	struct eca_domain *dom;
+	int r = 0;
+
+	if (nowait && pc->pre_code == 0 &&
+	    pc->hello.purpose == ECA_PURPOSE_ENROLL)
+		return -1;
+	s = ecad_snap_get(d);
+	cfg = s->cfg;
+	h = s->host;
 
 	memset(&pc->v, 0, sizeof(pc->v));
 	snprintf(pc->v.primary, sizeof(pc->v.primary), "%s", pc->hello.primary);
@@ -426,12 +454,13 @@ judge(struct ecad *d, struct pconn *pc)
 		    pc->hello.primary, cfg->client_name);
 	else {
 		pc->gen_roster = eca_domain_roster_version(dom);
-		judge_caller(d, pc, s, dom);
-		if (pc->hello.purpose == ECA_PURPOSE_ENROLL && !pc->parked &&
-		    !pc->rejudge && pc->v.accept)
+		r = judge_caller(d, pc, s, dom, nowait);
+		if (r == 0 && pc->hello.purpose == ECA_PURPOSE_ENROLL &&
+		    !pc->parked && !pc->rejudge && pc->v.accept)
 			peer_remote_enroll(s, dom, pc);
 	}
 	ecad_snap_put(s);
+	return r;
 }
 
 void *
@@ -452,7 +481,7 @@ peer_judge_main(void *arg)
 		if ((p->qhead = pc->qnext) == NULL)
 			p->qtail = NULL;
 		pthread_mutex_unlock(&p->lock);
-		judge(p->d, pc);
+		(void)judge(p->d, pc, 0);
 		event_active(pc->judged_ev, EV_TIMEOUT, 0);
 	}
 	return NULL;

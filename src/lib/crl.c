@@ -276,7 +276,7 @@ ent_path(const struct eca_crl_cache *c, unsigned long hash, char *buf,
 }
 
 int
-crl_ent_claim(const struct eca_crl_cache *c, struct ent *e, time_t now)
+crl_ent_due(const struct eca_crl_cache *c, const struct ent *e, time_t now)
 {
 	if (now - e->attempt < ECA_CRL_RETRY_SEC)
 		return 0;
@@ -289,19 +289,28 @@ crl_ent_claim(const struct eca_crl_cache *c, struct ent *e, time_t now)
 	    (c->crl_path != NULL || c->refresh_hours == 0 ||
 		now - e->fetched < (time_t)c->refresh_hours * 3600))
 		return 0;
+	return 1;
+}
+
+int
+crl_ent_claim(const struct eca_crl_cache *c, struct ent *e, time_t now)
+{
+	if (!crl_ent_due(c, e, now))
+		return 0;
 	e->attempt = now;
 	return 1;
 }
 
 int
-crl_sync_claim(struct eca_crl_cache *c, time_t now)
+crl_sync_due(struct eca_crl_cache *c, time_t now, int claim)
 {
 	int due = 0;
 
 	pthread_mutex_lock(&c->lock);
 	if (c->crl_path != NULL &&
 	    now - c->last_sync >= (time_t)c->path_sync_hours * 3600) {
-		c->last_sync = now;
+		if (claim)
+			c->last_sync = now;
 		due = 1;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -739,7 +748,7 @@ eca_crl_cache_maintain(struct eca_crl_cache *c, X509_STORE *trust,
 		return 0;
 	if (c->crl_path == NULL)
 		r = refresh_due(c, trust, untrusted, now, &nadd, err);
-	else if (crl_sync_claim(c, now))
+	else if (crl_sync_due(c, now, 1))
 		r = eca_crl_cache_sync_path(c, trust, untrusted, &nadd, NULL,
 		    err);
 	if (added != NULL)

@@ -157,10 +157,15 @@ int eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 /*
  * The same, for a caller that already has the chain's key
  * (eca_vcache_key of leaf and chain; NULL: none, nothing remembered).
+ * nowait: a caller that must not wait for the network (ecad's I/O
+ * threads) gets ECA_ERR_WOULD_WAIT where the check would fetch a CRL or
+ * sync ECA_CRL_PATH; nothing is fetched or claimed then, so the same
+ * check without nowait (on a thread that may wait) does it.
  */
 int eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
     STACK_OF(X509) *chain, const uint8_t *key, enum eca_crl_check level,
-    time_t now, struct eca_crl_result *result, struct eca_err *err) ECA_WUR;
+    time_t now, int nowait, struct eca_crl_result *result,
+    struct eca_err *err) ECA_WUR;
 
 /*
  * The cache's generation: it grows whenever a CRL is stored, replaced or

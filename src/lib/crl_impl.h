@@ -99,12 +99,16 @@ struct ent *crl_ent_find(struct eca_crl_cache *c, unsigned long hash);
 /*
  * Is e due for a fetch at now (no CRL, an expired one, or, from the
  * distribution points, one older than ECA_CRL_REFRESH_HOURS), and was
- * none tried in the last ECA_CRL_RETRY_SEC?  Then 1, and the attempt is
- * recorded, so that one caller fetches.  Lock held.
+ * none tried in the last ECA_CRL_RETRY_SEC?  Then 1.  Lock held.
  */
+int crl_ent_due(const struct eca_crl_cache *c, const struct ent *e, time_t now);
+/* The same, and the attempt is recorded, so that one caller fetches. */
 int crl_ent_claim(const struct eca_crl_cache *c, struct ent *e, time_t now);
-/* The same for syncing ECA_CRL_PATH (0 when there is none).  Locks. */
-int crl_sync_claim(struct eca_crl_cache *c, time_t now);
+/*
+ * The same for syncing ECA_CRL_PATH (0 when there is none), with claim
+ * recording it.  Locks.
+ */
+int crl_sync_due(struct eca_crl_cache *c, time_t now, int claim);
 
 /*
  * Load the cache's file for hash if it is newer than what this process

@@ -220,16 +220,21 @@ checked(enum eca_crl_check level, STACK_OF(X509) *full)
 	return level == ECA_CRL_LEAF ? 1 : sk_X509_num(full) - 1;
 }
 
+/* fetch_due's answer to a caller that may not wait, when one is due. */
+#define DUE_WOULD_WAIT (-1)
+
 /*
  * Before the verdict: fetch the CRLs of the CAs that issued the checked
  * certificates when missing, expired or due for refresh, at most once per
  * ECA_CRL_RETRY_SEC per CA, and sync ECA_CRL_PATH when it is due.
  * Returns how many CRLs it loaded, fetched or tried to: 0 when the cache
- * is as it was.
+ * is as it was.  nowait: DUE_WOULD_WAIT instead of the first fetch or
+ * sync, nothing claimed (files another process stored are still loaded:
+ * that waits for no network).
  */
 static int
 fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
-    int ncheck, time_t now)
+    int ncheck, time_t now, int nowait)
 {
 	struct eca_err e;
 	unsigned long h;
@@ -239,7 +244,9 @@ fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
 
 	if (c->no_fetch)
 		return 0;
-	if (crl_sync_claim(c, now)) {
+	if (crl_sync_due(c, now, !nowait)) {
+		if (nowait)
+			return DUE_WOULD_WAIT;
 		changed++;
 		eca_err_clear(&e);
 		if (eca_crl_cache_sync_path(c, trust, full, NULL, NULL, &e) !=
@@ -255,10 +262,13 @@ fetch_due(struct eca_crl_cache *c, X509_STORE *trust, STACK_OF(X509) *full,
 		changed += crl_reload_changed(c, h);
 		pthread_mutex_lock(&c->lock);
 		due = (ent = crl_ent_find(c, h)) != NULL &&
-		    crl_ent_claim(c, ent, now);
+		    (nowait ? crl_ent_due(c, ent, now) :
+			      crl_ent_claim(c, ent, now));
 		pthread_mutex_unlock(&c->lock);
 		if (!due)
 			continue;
+		if (nowait)
+			return DUE_WOULD_WAIT;
 		changed++;
 		eca_err_clear(&e);
 		if (crl_fetch_for(c, trust, full, x, ECA_CRL_CHECK_TIMEOUT_MS,
@@ -445,20 +455,28 @@ eca_crl_cache_stats(struct eca_crl_cache *c, uint64_t *hits, uint64_t *misses)
 /*
  * The same chain, the same CRLs, inside their validity: the same
  * verdict, unless something is due for a fetch (which may change the
- * CRLs, so the check is run again).  1: the remembered verdict stands.
+ * CRLs, so the check is run again).  1: the remembered verdict stands;
+ * DUE_WOULD_WAIT (nowait): a fetch is due.
  */
 static int
 remembered(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
-    enum eca_crl_check level, time_t now)
+    enum eca_crl_check level, time_t now, int nowait)
 {
 	STACK_OF(X509) *full;
-	int stands;
+	int due;
 
 	if (!result_get(c, trust, key, level, now, &full))
 		return 0;
-	stands = fetch_due(c, trust, full, checked(level, full), now) == 0;
+	due = fetch_due(c, trust, full, checked(level, full), now, nowait);
 	sk_X509_pop_free(full, X509_free);
-	return stands;
+	return due == DUE_WOULD_WAIT ? due : due == 0;
+}
+
+static int
+would_wait(struct eca_err *err)
+{
+	return eca_err_set(err, ECA_ERR_WOULD_WAIT,
+	    "a CRL is due for a fetch, which this caller may not wait for");
 }
 
 /*
@@ -470,7 +488,7 @@ remembered(struct eca_crl_cache *c, X509_STORE *trust, const uint8_t *key,
  */
 static int
 verify_fresh(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
-    STACK_OF(X509) *chain, enum eca_crl_check level, time_t now,
+    STACK_OF(X509) *chain, enum eca_crl_check level, time_t now, int nowait,
     struct crl_run *run, STACK_OF(X509) **full, struct eca_err *err)
 {
 	int r;
@@ -483,7 +501,10 @@ verify_fresh(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 	} else if ((r = build_chain(c, trust, leaf, chain, now, full, err)) !=
 	    0)
 		return r;
-	if (fetch_due(c, trust, *full, checked(level, *full), now) != 0)
+	r = fetch_due(c, trust, *full, checked(level, *full), now, nowait);
+	if (r == DUE_WOULD_WAIT)
+		return would_wait(err);
+	if (r != 0)
 		return crl_verify(c, trust, leaf, chain, level, now, run, err);
 	return 0;
 }
@@ -541,17 +562,17 @@ eca_crl_check(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 		    eca_vcache_key(leaf, chain, key) == 0 ?
 		key :
 		NULL,
-	    level, now, result, err);
+	    level, now, 0, result, err);
 }
 
 int
 eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
     STACK_OF(X509) *chain, const uint8_t *key, enum eca_crl_check level,
-    time_t now, struct eca_crl_result *result, struct eca_err *err)
+    time_t now, int nowait, struct eca_crl_result *result, struct eca_err *err)
 {
 	STACK_OF(X509) *full = NULL;
 	struct crl_run run;
-	int r = ECA_ERR_INTERNAL;
+	int r = ECA_ERR_INTERNAL, rem;
 
 	memset(&run, 0, sizeof(run));
 	if (result != NULL)
@@ -563,12 +584,13 @@ eca_crl_check_keyed(struct eca_crl_cache *c, X509_STORE *trust, X509 *leaf,
 		    "no CRL cache, trust store or certificate to check");
 	if (now == 0)
 		now = time(NULL);
-	if (key != NULL && remembered(c, trust, key, level, now)) {
-		r = 0;
+	if (key != NULL &&
+	    (rem = remembered(c, trust, key, level, now, nowait)) != 0) {
+		r = rem == DUE_WOULD_WAIT ? would_wait(err) : 0;
 		goto out;
 	}
-	if ((r = verify_fresh(c, trust, leaf, chain, level, now, &run, &full,
-		 err)) != 0)
+	if ((r = verify_fresh(c, trust, leaf, chain, level, now, nowait, &run,
+		 &full, err)) != 0)
 		goto out;
 	if (!run.ok) {
 		r = refusal(c, &run, leaf, err);

@@ -30,6 +30,9 @@
 /*
  * X(NAME, http status, exit code, description)
  * The description is the generic sentence; call sites add the detail.
+ * WOULD_WAIT never leaves the process: it tells a caller that may not
+ * wait for the network (judge.h, nowait) to judge again on a thread
+ * that may.
  */
 #define ECA_ERRORS(X)                                                          \
 	X(INTERNAL, 500, 1, "internal error")                                  \
@@ -76,7 +79,8 @@
 	X(FINGERPRINT_REQUIRED, 400, 2, "certificate fingerprint required")    \
 	X(MAPPING_EXISTS, 409, 5, "subject already mapped to another host")    \
 	X(NAT_HOST_OFFLINE, 503, 4, "NAT host not connected to its primary")   \
-	X(UNAUTHENTICATED, 401, 5, "not signed in")
+	X(UNAUTHENTICATED, 401, 5, "not signed in")                            \
+	X(WOULD_WAIT, 500, 1, "the check would wait for the network")
 
 enum eca_errcode {
 	ECA_OK = 0,

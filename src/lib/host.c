@@ -666,6 +666,8 @@ eca_domain_dn_map(void *arg, const char *subject, char *host, size_t size)
 		pthread_mutex_unlock(&lk->d->lock);
 		if (r == 0 || tried)
 			return r;
+		if (lk->nowait)
+			return ECA_ERR_WOULD_WAIT;
 		/* Mapped since the last sync?  Ask the primary once. */
 		if (domain_sync(lk->h, lk->d, 1, NULL) != 0)
 			return r;

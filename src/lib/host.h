@@ -95,6 +95,7 @@ int eca_domain_sync(struct eca_host *h, struct eca_domain *d, int on_miss,
 struct eca_dn_lookup {
 	struct eca_host *h;
 	struct eca_domain *d;
+	int nowait; /* unmapped: ECA_ERR_WOULD_WAIT instead of the refresh */
 };
 int eca_domain_dn_map(void *arg, const char *subject, char *host, size_t size);
 

@@ -64,7 +64,15 @@ refuse(struct eca_judge_result *res, enum eca_judge_end end, int code,
 }
 
 /* Step 1: the certificate, once per judgment (resumed or not). */
-static void
+/* The judgment stops where it would wait (in->nowait). */
+static int
+would_wait(struct eca_judge_result *res)
+{
+	res->end = ECA_JUDGE_END_WAIT;
+	return res->code = ECA_JUDGE_WOULD_WAIT;
+}
+
+static int
 check_cert(struct eca_verdict_input *vin, struct eca_judge_result *res)
 {
 	int64_t t;
@@ -73,9 +81,16 @@ check_cert(struct eca_verdict_input *vin, struct eca_judge_result *res)
 		t = eca_util_mono_us();
 		(void)eca_verdict_check_cert(vin, &res->cert);
 		res->cert_us = eca_util_mono_us() - t;
+		if (res->cert.code == ECA_ERR_WOULD_WAIT) {
+			eca_certinfo_clear(&res->cert.info);
+			memset(&res->cert, 0, sizeof(res->cert));
+			res->cert_us = -1;
+			return would_wait(res);
+		}
 		res->cert_done = 1;
 	}
 	vin->cert = &res->cert;
+	return 0;
 }
 
 /*
@@ -97,6 +112,8 @@ enroll_self(const struct eca_judge_input *in, struct eca_judge_result *res)
 		in->peer_side.has_cert, in->peer_side.nat, in->purpose, NULL);
 	if (!res->self_autoenroll || eca_domain_is_enrolled(in->h, in->d))
 		return 0;
+	if (in->nowait)
+		return would_wait(res);
 	eca_err_clear(&res->enroll_err);
 	t = eca_util_mono_us();
 	r = enroll(in->h, in->d, &res->outcome, &res->enroll_err);
@@ -216,6 +233,7 @@ eca_judge_peer(const struct eca_judge_input *orig, struct eca_judge_result *res)
 	const struct eca_judge_input *in = orig;
 	struct eca_verdict_input vin;
 	struct eca_roster_entry entry;
+	struct eca_peer_policy policy;
 	struct eca_dn_lookup lk;
 	struct eca_err le;
 	int r;
@@ -235,7 +253,10 @@ eca_judge_peer(const struct eca_judge_input *orig, struct eca_judge_result *res)
 	memset(&vin, 0, sizeof(vin));
 	lk.h = in->h;
 	lk.d = in->d;
-	vin.policy = &in->h->policy;
+	lk.nowait = in->nowait;
+	policy = in->h->policy;
+	policy.nowait = in->nowait;
+	vin.policy = &policy;
 	vin.leaf = in->leaf;
 	vin.chain = in->chain;
 	vin.expected_host = in->peer;
@@ -244,7 +265,8 @@ eca_judge_peer(const struct eca_judge_input *orig, struct eca_judge_result *res)
 	vin.dn_map = eca_domain_dn_map;
 	vin.dn_map_arg = &lk;
 
-	check_cert(&vin, res);
+	if ((r = check_cert(&vin, res)) != 0)
+		return r;
 	/*
 	 * Remote enrollment: the calling primary asks the server to enroll
 	 * the certificate it presents, so the server's roster entry is what

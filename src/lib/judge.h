@@ -44,6 +44,8 @@
 
 /* eca_judge_peer's answer when the roster must be synced first (> 0). */
 #define ECA_JUDGE_NEED_SYNC 1
+/* Its answer to a caller that may not wait, where it would (> 0). */
+#define ECA_JUDGE_WOULD_WAIT 2
 
 /* Which end judges: it words the refusals this host makes of itself. */
 enum eca_judge_side {
@@ -81,6 +83,15 @@ struct eca_judge_input {
 	int autoenroll;
 	int resumed;		     /* judged again after a sync */
 	eca_judge_enroll_fn *enroll; /* NULL: eca_domain_enroll (auto) */
+	/*
+	 * The caller may not wait for the network (ecad's I/O threads):
+	 * where the judgment would (this host's own enrollment, a CRL due
+	 * for a fetch, the roster refresh of an unmapped DN) it returns
+	 * ECA_JUDGE_WOULD_WAIT instead, having fetched, claimed and
+	 * enrolled nothing.  The caller then judges again on a thread that
+	 * may wait, with the same res or a fresh one.
+	 */
+	int nowait;
 };
 
 /* Where a judgment ended. */
@@ -89,6 +100,7 @@ enum eca_judge_end {
 	ECA_JUDGE_END_ENROLL,  /* this host's own enrollment failed */
 	ECA_JUDGE_END_ERROR,   /* this host could not judge (the roster) */
 	ECA_JUDGE_END_SYNC,    /* ECA_JUDGE_NEED_SYNC */
+	ECA_JUDGE_END_WAIT,    /* ECA_JUDGE_WOULD_WAIT */
 };
 
 struct eca_judge_result {
@@ -132,9 +144,9 @@ void eca_judge_done(struct eca_judge_result *res);
 
 /*
  * Judge the peer of in (see above): 0 accept, a refusal's ECA_ERR_*
- * (res->verdict.message says why, for the peer and the log), or
+ * (res->verdict.message says why, for the peer and the log),
  * ECA_JUDGE_NEED_SYNC (res->wait_enroll, res->synced), never when
- * in->resumed.  res: eca_judge_init before the first judgment; a resumed
+ * in->resumed, or ECA_JUDGE_WOULD_WAIT, only when in->nowait.  res: eca_judge_init before the first judgment; a resumed
  * judgment is given the same res, so the certificate is checked once.
  * Blocks only for this host's own enrollment (an HTTPS call to the
  * primary) and, with ECA_IDENTITY = DN, one rate-limited roster refresh

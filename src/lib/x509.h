@@ -243,6 +243,13 @@ struct eca_peer_policy {
 	 */
 	eca_dn_map_fn *dn_map;
 	void *dn_map_arg;
+	/*
+	 * 1: a check that would wait for the network (a CRL due for a
+	 * fetch) returns ECA_ERR_WOULD_WAIT instead, having fetched and
+	 * claimed nothing (crl.h); the DN mapping is asked the same
+	 * (struct eca_dn_lookup).  0: it waits.
+	 */
+	int nowait;
 };
 int eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
     STACK_OF(X509) *chain, const char *expected_host, struct eca_certinfo *info,

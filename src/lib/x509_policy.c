@@ -832,8 +832,8 @@ eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
 			goto out;
 		}
 		if ((r = eca_crl_check_keyed(policy->crls, policy->trust, leaf,
-			 chain, key, policy->crl_check, policy->now, NULL,
-			 err)) != 0)
+			 chain, key, policy->crl_check, policy->now,
+			 policy->nowait, NULL, err)) != 0)
 			goto out;
 	}
 	if ((r = eca_x509_check_acceptable(leaf, chain, err)) != 0)

@@ -995,6 +995,56 @@ test_refresh_hours_zero_refetches_only_expired_crls(void **state)
 	fix_free(never);
 }
 
+/* When the intermediate's CRL was last tried (claimed) for a fetch. */
+static time_t
+inter_crl_attempt(struct fix *f)
+{
+	struct ent *e;
+
+	assert_non_null(
+	    e = crl_ent_find(f->cache,
+		crl_name_hash(f->cache, X509_get_subject_name(ca->inter))));
+	return e->attempt;
+}
+
+/*
+ * A caller that may not wait (ecad's I/O threads) is told where a check
+ * would fetch a CRL, remembered verdict or not, and nothing is claimed:
+ * the same check by a caller that may wait then tries the fetch.
+ */
+static void
+test_a_check_that_may_not_wait_stops_where_a_fetch_is_due(void **state)
+{
+	struct fix *f = fix_new_refresh(24, 0, 0, 24);
+	uint8_t key[ECA_VCACHE_KEY_LEN];
+	time_t now = time(NULL), later = now + HOURS(48), tried;
+	struct eca_err err;
+
+	(void)state;
+	put_inter_crl(f, NULL, 0, HOURS(96), 1);
+	assert_int_equal(eca_vcache_key(leaf, f->chain, key), 0);
+	/* Nothing due: checked, and the clean verdict remembered. */
+	assert_int_equal(eca_crl_check_keyed(f->cache, trust, leaf, f->chain,
+			     key, ECA_CRL_LEAF, now, 1, NULL, &err),
+	    0);
+	tried = inter_crl_attempt(f);
+	/* Two days on, the CRL is due for its refresh. */
+	assert_int_equal(eca_crl_check_keyed(f->cache, trust, leaf, f->chain,
+			     key, ECA_CRL_LEAF, later, 1, NULL, &err),
+	    ECA_ERR_WOULD_WAIT);
+	assert_non_null(strstr(err.msg, "due for a fetch"));
+	assert_int_equal(eca_crl_check_keyed(f->cache, trust, leaf, f->chain,
+			     NULL, ECA_CRL_LEAF, later, 1, NULL, &err),
+	    ECA_ERR_WOULD_WAIT);
+	assert_int_equal(inter_crl_attempt(f), tried);
+	/* Allowed to wait: the fetch is tried (no distribution point). */
+	assert_int_equal(eca_crl_check_keyed(f->cache, trust, leaf, f->chain,
+			     key, ECA_CRL_LEAF, later, 0, NULL, &err),
+	    0);
+	assert_int_equal(inter_crl_attempt(f), later);
+	fix_free(f);
+}
+
 static void
 test_maintain_syncs_crl_path_only_when_it_is_due(void **state)
 {
@@ -1090,6 +1140,8 @@ main(void)
 	    cmocka_unit_test(
 		test_maintain_picks_up_a_crl_another_process_stored),
 	    cmocka_unit_test(test_maintain_syncs_crl_path_only_when_it_is_due),
+	    cmocka_unit_test(
+		test_a_check_that_may_not_wait_stops_where_a_fetch_is_due),
 	    cmocka_unit_test(
 		test_refresh_hours_zero_refetches_only_expired_crls),
 	    cmocka_unit_test(

@@ -553,6 +553,35 @@ test_peek_never_syncs_nor_waits(void **state)
 	assert_int_not_equal(d->last_sync_try, 0);
 }
 
+/*
+ * An unmapped subject (ECA_IDENTITY = DN): a caller that may not wait
+ * (ecad's I/O threads) is told so and nothing is asked of the primary;
+ * one that may wait has the roster refreshed once.
+ */
+static void
+test_dn_lookup_that_may_not_wait_never_syncs(void **state)
+{
+	struct fx *f = *state;
+	struct eca_dn_lookup lk;
+	char host[ECA_HOST_MAX];
+
+	save_roster(f, (int64_t)time(NULL));
+	load_cfg(f, 1, closed_port(), NULL);
+	new_host(f);
+	lk.h = f->h;
+	lk.d = eca_host_domain(f->h, PRIMARY);
+	lk.nowait = 1;
+	assert_int_equal(
+	    eca_domain_dn_map(&lk, "CN=nobody", host, sizeof(host)),
+	    ECA_ERR_WOULD_WAIT);
+	assert_int_equal(lk.d->last_sync_try, 0);
+	lk.nowait = 0;
+	assert_int_equal(
+	    eca_domain_dn_map(&lk, "CN=nobody", host, sizeof(host)),
+	    ECA_ERR_NOT_FOUND);
+	assert_int_not_equal(lk.d->last_sync_try, 0);
+}
+
 static void
 test_peek_on_a_stale_roster_is_roster_stale(void **state)
 {
@@ -1212,6 +1241,7 @@ main(void)
 	    T(test_removed_host_is_refreshed_once_without_waiting),
 	    T(test_peek_on_a_loaded_roster_needs_no_network),
 	    T(test_peek_never_syncs_nor_waits),
+	    T(test_dn_lookup_that_may_not_wait_never_syncs),
 	    T(test_peek_on_a_stale_roster_is_roster_stale),
 	    T(test_malformed_state_file_is_ignored),
 	    T(test_state_of_another_certificate_is_not_enrolled),

@@ -487,8 +487,14 @@ input_of(const struct jcase *c, enum eca_judge_side side, struct fx *f,
 	in->enroll = hook_enroll;
 }
 
+/*
+ * Judge c from side.  nowait: first as a caller that may not wait (an
+ * I/O thread): where this host would enroll itself, the judgment stops
+ * there, having enrolled nothing, and is judged again, with the same
+ * result, by a caller that may wait; everywhere else it decides alike.
+ */
 static void
-judge_case(const struct jcase *c, enum eca_judge_side side)
+judge_case(const struct jcase *c, enum eca_judge_side side, int nowait)
 {
 	static const char *const side_names[] = {"calling", "accepting"};
 	struct eca_judge_result *res;
@@ -501,7 +507,22 @@ judge_case(const struct jcase *c, enum eca_judge_side side)
 	fx_roster(&f, c->roster);
 	input_of(c, side, &f, &in);
 	eca_judge_init(res);
-	r = eca_judge_peer(&in, res);
+	if (nowait) {
+		in.nowait = 1;
+		r = eca_judge_peer(&in, res);
+		if (c->enrolls > 0) {
+			if (r != ECA_JUDGE_WOULD_WAIT)
+				fail_msg("case \"%s\" (%s, nowait): %d, "
+					 "expected WOULD_WAIT",
+				    c->what, side_names[side], r);
+			assert_int_equal(res->end, ECA_JUDGE_END_WAIT);
+			assert_int_equal(f.enroll_calls, 0);
+			assert_false(res->autoenrolled);
+			in.nowait = 0;
+			r = eca_judge_peer(&in, res);
+		}
+	} else
+		r = eca_judge_peer(&in, res);
 	if (r != c->code)
 		fail_msg("case \"%s\" (%s): %d %s, expected %d (%s)", c->what,
 		    side_names[side], r, res->verdict.message, c->code,
@@ -543,9 +564,29 @@ test_every_branch_from_both_ends(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		c = &cases[i];
 		if (c->sides != ACCEPTING)
-			judge_case(c, ECA_JUDGE_CALLING);
+			judge_case(c, ECA_JUDGE_CALLING, 0);
 		if (c->sides != CALLING)
-			judge_case(c, ECA_JUDGE_ACCEPTING);
+			judge_case(c, ECA_JUDGE_ACCEPTING, 0);
+	}
+}
+
+/*
+ * The same table judged by a caller that may not wait (ecad's I/O
+ * threads): it stops before this host's own enrollment and nowhere else.
+ */
+static void
+test_a_judgment_that_may_not_wait_stops_only_before_waiting(void **state)
+{
+	const struct jcase *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c = &cases[i];
+		if (c->sides != ACCEPTING)
+			judge_case(c, ECA_JUDGE_CALLING, 1);
+		if (c->sides != CALLING)
+			judge_case(c, ECA_JUDGE_ACCEPTING, 1);
 	}
 }
 
@@ -632,6 +673,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_missing_arguments_are_an_internal_error),
 	    cmocka_unit_test(test_every_branch_from_both_ends),
+	    cmocka_unit_test(
+		test_a_judgment_that_may_not_wait_stops_only_before_waiting),
 	    cmocka_unit_test(
 		test_a_resumed_judgment_keeps_the_certificate_check),
 	    cmocka_unit_test(

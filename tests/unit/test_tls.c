@@ -274,7 +274,7 @@ test_untrusted_client_completes_handshake_and_policy_refuses_it(void **state)
 	struct eca_cred *srv = make_cred(ca, "server.example");
 	struct eca_cred *cli = make_cred(rogue, "client.example");
 	struct eca_peer_policy pol = {NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, NULL, NULL};
+	    ECA_CRL_DISABLE, NULL, NULL, NULL, 0};
 	STACK_OF(X509) *chain = NULL;
 	struct eca_err err;
 	X509 *leaf = NULL;
@@ -391,7 +391,7 @@ check_mutual(long max_version)
 	struct eca_cred *srv = make_cred(ca, "server.example");
 	struct eca_cred *cli = make_cred(ca, "client.example");
 	struct eca_peer_policy pol = {NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, NULL, NULL};
+	    ECA_CRL_DISABLE, NULL, NULL, NULL, 0};
 	STACK_OF(X509) *chain = NULL;
 	struct eca_certinfo info;
 	struct eca_err err;

@@ -87,7 +87,7 @@ peer_check(X509 *leaf, const char *host, enum eca_identity rule,
     struct eca_err *err)
 {
 	struct eca_peer_policy pol = {NULL, trust, rule, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, NULL, NULL};
+	    ECA_CRL_DISABLE, NULL, NULL, NULL, 0};
 	STACK_OF(X509) *chain = stack_of(ca->inter, NULL);
 	struct eca_certinfo info;
 	int r;
@@ -142,7 +142,7 @@ static void
 test_chain_from_untrusted_ca_is_refused(void **state)
 {
 	struct eca_peer_policy pol = {NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, NULL, NULL};
+	    ECA_CRL_DISABLE, NULL, NULL, NULL, 0};
 	STACK_OF(X509) *chain;
 	struct eca_certinfo info;
 	struct eca_err err;
@@ -401,7 +401,7 @@ static void
 test_dn_identity_goes_through_the_mapping(void **state)
 {
 	struct eca_peer_policy pol = {NULL, trust, ECA_ID_DN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, map_to, NULL};
+	    ECA_CRL_DISABLE, NULL, map_to, NULL, 0};
 	STACK_OF(X509) *chain = stack_of(ca->inter, NULL);
 	struct eca_certinfo info;
 	struct eca_err err;
@@ -1098,7 +1098,7 @@ test_chain_including_the_root_verifies(void **state)
 {
 	STACK_OF(X509) *chain = stack_of(ca->inter, ca->root);
 	struct eca_peer_policy pol = {NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, NULL, NULL};
+	    ECA_CRL_DISABLE, NULL, NULL, NULL, 0};
 	struct eca_err err;
 
 	(void)state;
