@@ -119,6 +119,46 @@ peer_conn_free(struct pconn *pc)
 }
 
 /*
+ * libevent 2.1's OpenSSL bufferevent writes a socket only when epoll says
+ * it is writable: a frame queued to it costs an epoll_ctl to watch for
+ * that, a wake-up and one more epoll_ctl, and a write event left on costs
+ * the same once more.  So the write event is on only while output is
+ * queued, and a frame with nothing queued before it goes out at once.
+ * Should the socket not take it now, the same bytes are queued: OpenSSL
+ * then expects exactly that retry, which the bufferevent makes.
+ */
+int
+peer_send(struct pconn *pc, const void *buf, size_t len)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(pc->bev);
+	int n;
+
+	if (len <= PEER_DIRECT_MAX &&
+	    !(bufferevent_get_enabled(pc->bev) & EV_WRITE) &&
+	    evbuffer_get_length(bufferevent_get_output(pc->bev)) == 0) {
+		ERR_clear_error();
+		if ((n = SSL_write(ssl, buf, (int)len)) == (int)len)
+			return 0;
+		switch (SSL_get_error(ssl, n)) {
+		case SSL_ERROR_WANT_WRITE:
+		case SSL_ERROR_WANT_READ:
+			log_debug("peer channel from %s (%s): the socket is "
+				  "full, output queued",
+			    pc->hello.host[0] != '\0' ? pc->hello.host : "?",
+			    pc->addr);
+			break;
+		default:
+			ERR_clear_error();
+			return -1;
+		}
+	}
+	if (bufferevent_enable(pc->bev, EV_WRITE) != 0 ||
+	    bufferevent_write(pc->bev, buf, len) != 0)
+		return -1;
+	return 0;
+}
+
+/*
  * Close after what is queued has gone out: half-close once the output is
  * flushed (write_cb), then wait a little for the peer's own close so that
  * unread input does not turn our last frame into a reset.
@@ -132,9 +172,11 @@ peer_conn_closing(struct pconn *pc)
 	bufferevent_setwatermark(pc->bev, EV_WRITE, 0, 0);
 	bufferevent_set_timeouts(pc->bev, NULL, NULL);
 	evtimer_add(pc->timer, &tv);
-	bufferevent_enable(pc->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(pc->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(pc->bev)) == 0)
 		(void)shutdown(bufferevent_getfd(pc->bev), SHUT_WR);
+	else
+		bufferevent_enable(pc->bev, EV_WRITE);
 }
 
 /* Refusal before judging (the judge passes it through). */
@@ -265,6 +307,9 @@ write_cb(struct bufferevent *bev, void *arg)
 		peer_bulk_fill(pc);
 		return;
 	case PS_SERVING:
+		/* Drained: the next frame goes out at once (peer_send). */
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			bufferevent_disable(bev, EV_WRITE);
 		if (pc->throttled &&
 		    evbuffer_get_length(bufferevent_get_output(bev)) <
 			PEER_OUT_LOW) {
@@ -309,9 +354,9 @@ on_connected(struct pconn *pc)
 	snprintf(h.token, sizeof(h.token), "%s", pc->token);
 	ecad_snap_put(s);
 	if ((r = eca_channel_server_hello_encode(&h, &buf, &len, &e)) != 0 ||
-	    bufferevent_write(pc->bev, buf, len) != 0) {
+	    peer_send(pc, buf, len) != 0) {
 		log_error("peer %s: cannot send the server HELLO: %s", pc->addr,
-		    r != 0 ? e.msg : "out of memory");
+		    r != 0 ? e.msg : "connection lost or out of memory");
 		free(buf);
 		peer_conn_free(pc);
 		return;
@@ -495,7 +540,9 @@ peer_conn_new(struct peer_thread *t, evutil_socket_t fd,
 	bufferevent_openssl_set_allow_dirty_shutdown(pc->bev, 1);
 	bufferevent_setcb(pc->bev, read_cb, write_cb, event_cb, pc);
 	bufferevent_setwatermark(pc->bev, EV_READ, 0, PEER_READ_MAX);
-	bufferevent_enable(pc->bev, EV_READ | EV_WRITE);
+	/* Writing is on only while output is queued (peer_send). */
+	bufferevent_disable(pc->bev, EV_WRITE);
+	bufferevent_enable(pc->bev, EV_READ);
 	tv.tv_sec = d->cfg->request_timeout;
 	tv.tv_usec = 0;
 	evtimer_add(pc->timer, &tv);

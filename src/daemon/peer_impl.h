@@ -45,6 +45,7 @@
 #define PEER_BULK_CHUNK (64 * 1024)
 #define PEER_LINGER_SEC 2     /* after a refusal, wait for the peer's close */
 #define PEER_PARK_TICK_MS 100 /* a parked judgment looks at the roster */
+#define PEER_DIRECT_MAX 4096  /* a frame peer_send may write at once */
 
 enum pstate {
 	PS_TLS,	     /* TLS handshake */
@@ -230,5 +231,12 @@ void peer_service_error(struct pconn *pc, int code, const char *fmt, ...)
     ECA_PRINTF(3, 4);
 /* Write one frame for a JSON object (consumed). */
 int peer_send_json(struct pconn *pc, json_t *obj);
+/*
+ * Send len bytes: at once with SSL_write when nothing is queued before
+ * them, else (or when the socket does not take them now) through the
+ * bufferevent, with its write event on.  0, or -1 when the connection
+ * failed or out of memory (the caller frees pc).
+ */
+int peer_send(struct pconn *pc, const void *buf, size_t len);
 
 #endif

@@ -205,7 +205,7 @@ start_serving(struct pconn *pc)
 	tv.tv_sec = pc->t->p->d->cfg->idle_timeout;
 	tv.tv_usec = 0;
 	bufferevent_set_timeouts(pc->bev, &tv, &tv);
-	bufferevent_enable(pc->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(pc->bev, EV_READ);
 	peer_conn_read(pc);
 }
 
@@ -247,16 +247,16 @@ peer_judged_cb(evutil_socket_t fd, short what, void *arg)
 	log_verdict(pc);
 	eca_err_clear(&e);
 	if ((r = eca_channel_verdict_encode(&pc->v, &buf, &len, &e)) != 0 ||
-	    bufferevent_write(pc->bev, buf, len) != 0) {
+	    peer_send(pc, buf, len) != 0) {
 		log_error("peer %s: cannot send the verdict: %s", pc->addr,
-		    r != 0 ? e.msg : "out of memory");
+		    r != 0 ? e.msg : "connection lost or out of memory");
 		free(buf);
 		peer_conn_free(pc);
 		return;
 	}
 	free(buf);
 	if (pc->v.accept && pc->reply != NULL &&
-	    bufferevent_write(pc->bev, pc->reply, pc->reply_len) != 0) {
+	    peer_send(pc, pc->reply, pc->reply_len) != 0) {
 		peer_conn_free(pc);
 		return;
 	}

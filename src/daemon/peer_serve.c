@@ -41,8 +41,8 @@ peer_send_json(struct pconn *pc, json_t *obj)
 		    e.msg);
 		return r;
 	}
-	if (bufferevent_write(pc->bev, buf, len) != 0)
-		r = ECA_ERR_NOMEM;
+	if (peer_send(pc, buf, len) != 0)
+		r = ECA_ERR_IO;
 	free(buf);
 	return r;
 }
@@ -105,10 +105,12 @@ peer_serve_echo(struct pconn *pc)
 		}
 		if (service_frame(pc, &payload, &flen) != 0)
 			return;
-		if (evbuffer_remove_buffer(in, out, flen) != (int)flen) {
+		/* The frame, header included, is contiguous (pulled up). */
+		if (peer_send(pc, payload - 4, flen) != 0) {
 			peer_conn_free(pc);
 			return;
 		}
+		evbuffer_drain(in, flen);
 	}
 }
 
@@ -141,6 +143,7 @@ peer_bulk_fill(struct pconn *pc)
 		return;
 	}
 	pc->state = PS_SERVING;
+	bufferevent_disable(pc->bev, EV_WRITE);
 	bufferevent_enable(pc->bev, EV_READ);
 	peer_conn_read(pc);
 }
@@ -224,6 +227,7 @@ bulk_request(struct pconn *pc, const json_t *req)
 	 */
 	pc->state = PS_BULK_OUT;
 	bufferevent_disable(pc->bev, EV_READ);
+	bufferevent_enable(pc->bev, EV_WRITE);
 	bufferevent_setwatermark(pc->bev, EV_WRITE, PEER_OUT_LOW, 0);
 	peer_bulk_fill(pc);
 	return 1;

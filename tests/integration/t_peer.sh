@@ -22,13 +22,19 @@ RAW=$T/raw.py
 # line per event ("hello ...", "verdict ...", "frame ...", "closed", ...).
 write_raw() {
 	cat >"$RAW" <<'EOF'
-import json, socket, ssl, struct, sys, time
+import json, select, socket, ssl, struct, sys, time
 port, cert, key, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 ctx.load_cert_chain(cert, key)
-s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20))
+tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+if mode == "flood":
+    # A small window: ecad's writes soon find the socket full.
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+tcp.settimeout(20)
+tcp.connect(("127.0.0.1", port))
+s = ctx.wrap_socket(tcp)
 def recv_exact(n):
     b = bytearray()
     while len(b) < n:
@@ -100,6 +106,54 @@ elif mode == "leave":
 elif mode == "idle":
     hello("ping"); s.settimeout(30); t = time.time(); closed()
     print("after", int(time.time() - t))
+elif mode == "flood":
+    # Frames under PEER_DIRECT_MAX, more than ecad's socket can hold
+    # (twice tcp_wmem's max), sent without reading an echo until ecad
+    # stops reading (its output is full): its writes find the socket
+    # full on the way.  Then every echo is read, in order, while the
+    # rest is sent.
+    wmem = int(open("/proc/sys/net/ipv4/tcp_wmem").read().split()[2])
+    pad = lambda i: 3000 if i % 2 == 0 else 64
+    frames, size = [], 0
+    while size < 2 * wmem + (2 << 20):
+        m = json.dumps({"n": len(frames), "pad": "y" * pad(len(frames))})
+        frames.append(struct.pack(">I", len(m)) + m.encode())
+        size += len(frames[-1])
+    n, out = len(frames), b"".join(frames)
+    hello("ping")
+    s.setblocking(False)
+    sent, stuck = 0, None
+    while sent < len(out):
+        try:
+            sent += s.send(out[sent:sent + 65536])
+            stuck = None
+        except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            stuck = stuck or time.time()
+            if time.time() - stuck > 1:
+                break
+            select.select([], [s], [], 0.05)
+    buf, got, end = b"", 0, time.time() + 60
+    while got < n and time.time() < end:
+        if sent < len(out):
+            try:
+                sent += s.send(out[sent:sent + 65536])
+                continue
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                pass
+        try:
+            buf += s.recv(1 << 16)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            select.select([s], [s] if sent < len(out) else [], [], 0.05)
+            continue
+        while len(buf) >= 4 and len(buf) >= 4 + struct.unpack(">I", buf[:4])[0]:
+            k = struct.unpack(">I", buf[:4])[0]
+            f = json.loads(buf[4:4 + k])
+            buf = buf[4 + k:]
+            if f["n"] != got or len(f["pad"]) != pad(got):
+                print("echo", got, "was", f["n"], len(f["pad"]))
+                sys.exit(1)
+            got += 1
+    print("echoed", "all" if got == n else "%d of %d" % (got, n), "in order")
 EOF
 }
 
@@ -178,6 +232,20 @@ echo 1
 echo 2" "the raw client's view"
 }
 
+c_a_client_reading_slower_than_it_sends_gets_every_echo_in_order() {
+	local log=$(host_dir $M)/ecad.log
+	raw flood
+	expect_eq "$OUT" "hello $M
+verdict True OK
+echoed all in order" "the raw client's view" || return
+	# What the socket could not take at once was queued, and went out.
+	expect_match "$(cat "$log")" \
+	    "peer channel from $C .*: the socket is full, output queued" \
+	    "the media's log" || return
+	raw echo
+	expect_match "$OUT" "echo 2" "a channel after it"
+}
+
 c_unknown_bulk_op_gets_an_error_frame_and_close() {
 	raw badop
 	expect_eq "$OUT" "hello $M
@@ -246,6 +314,8 @@ run_case "a client that sends no HELLO is closed after REQUEST_TIMEOUT" \
 run_case "bulk send and receive count every byte" \
     c_bulk_send_and_receive_count_every_byte
 run_case "a ping channel echoes every frame" c_echo_purpose_echoes_every_frame
+run_case "a ping client that sends faster than it reads gets every echo, in order" \
+    c_a_client_reading_slower_than_it_sends_gets_every_echo_in_order
 run_case "an unknown or oversized bulk request gets an error frame and the channel closes" \
     c_unknown_bulk_op_gets_an_error_frame_and_close
 run_case "a client leaving mid-transfer frees its channel and ecad serves on" \
