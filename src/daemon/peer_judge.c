@@ -63,12 +63,19 @@ peer_judge_submit(struct pconn *pc)
 	struct ecad_peer *p = pc->t->p;
 
 	pc->state = PS_JUDGING;
-	bufferevent_disable(pc->bev, EV_READ);
 	evtimer_del(pc->timer);
+	/*
+	 * Reading pauses while a judge or a roster sync has pc; judged at
+	 * once and served on, it stays on (off and on again within one
+	 * loop iteration would still cost an epoll_ctl).
+	 */
 	if (judge(p->d, pc, 1) == 0) {
+		if (pc->parked)
+			bufferevent_disable(pc->bev, EV_READ);
 		peer_judged_cb(-1, 0, pc);
 		return;
 	}
+	bufferevent_disable(pc->bev, EV_READ);
 	pthread_mutex_lock(&p->lock);
 	pc->qnext = NULL;
 	if (p->qtail != NULL)
