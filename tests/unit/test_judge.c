@@ -554,20 +554,27 @@ judge_case(const struct jcase *c, enum eca_judge_side side, int nowait)
 	free(res);
 }
 
+/* Every row of the table, from each end it names. */
 static void
-test_every_branch_from_both_ends(void **state)
+judge_table(int nowait)
 {
 	const struct jcase *c;
 	size_t i;
 
-	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		c = &cases[i];
 		if (c->sides != ACCEPTING)
-			judge_case(c, ECA_JUDGE_CALLING, 0);
+			judge_case(c, ECA_JUDGE_CALLING, nowait);
 		if (c->sides != CALLING)
-			judge_case(c, ECA_JUDGE_ACCEPTING, 0);
+			judge_case(c, ECA_JUDGE_ACCEPTING, nowait);
 	}
+}
+
+static void
+test_every_branch_from_both_ends(void **state)
+{
+	(void)state;
+	judge_table(0);
 }
 
 /*
@@ -577,17 +584,8 @@ test_every_branch_from_both_ends(void **state)
 static void
 test_a_judgment_that_may_not_wait_stops_only_before_waiting(void **state)
 {
-	const struct jcase *c;
-	size_t i;
-
 	(void)state;
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		c = &cases[i];
-		if (c->sides != ACCEPTING)
-			judge_case(c, ECA_JUDGE_CALLING, 1);
-		if (c->sides != CALLING)
-			judge_case(c, ECA_JUDGE_ACCEPTING, 1);
-	}
+	judge_table(1);
 }
 
 /* ------------------------------------------------------------------ */
