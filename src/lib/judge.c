@@ -63,7 +63,6 @@ refuse(struct eca_judge_result *res, enum eca_judge_end end, int code,
 	return res->code = code;
 }
 
-/* Step 1: the certificate, once per judgment (resumed or not). */
 /* The judgment stops where it would wait (in->nowait). */
 static int
 would_wait(struct eca_judge_result *res)
@@ -72,6 +71,7 @@ would_wait(struct eca_judge_result *res)
 	return res->code = ECA_JUDGE_WOULD_WAIT;
 }
 
+/* Step 1: the certificate, once per judgment (resumed or not). */
 static int
 check_cert(struct eca_verdict_input *vin, struct eca_judge_result *res)
 {
