@@ -17,6 +17,10 @@ const env = process.env;
 const BASE = env.CONSOLE;
 const SHOTS = env.SHOTS;
 const started = Date.now();
+// The bound on each wait for a page, a selector or a navigation, not a
+// speed check: under `make check`'s parallel load a cold page in a new
+// context has taken over 10 s.
+const WAIT_MS = 30000;
 let browser;
 let failed = 0;
 
@@ -53,7 +57,7 @@ async function newPage(width, height) {
     viewport: {width: width || 1280, height: height || 800},
   });
   const page = await ctx.newPage();
-  page.setDefaultTimeout(10000);
+  page.setDefaultTimeout(WAIT_MS);
   // Nothing may leave the primary: no CDN, no external request.
   page.on('request', (r) => {
     if (!r.url().startsWith(BASE) && !r.url().startsWith('data:'))
@@ -429,7 +433,7 @@ async function main() {
         certPath: env[name + '_CERT'], keyPath: env[name + '_KEY']}],
     });
     const p = await ctx.newPage();
-    p.setDefaultTimeout(10000);
+    p.setDefaultTimeout(WAIT_MS);
     await p.goto(BASE + '/login');
     await p.click('#cert-signin');
     return p;
