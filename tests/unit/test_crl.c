@@ -1045,11 +1045,66 @@ test_a_check_that_may_not_wait_stops_where_a_fetch_is_due(void **state)
 	fix_free(f);
 }
 
-static void
-test_maintain_syncs_crl_path_only_when_it_is_due(void **state)
+/*
+ * A cache over ECA_CRL_PATH = DIR/in (synced every 2 hours, never yet),
+ * which holds the intermediate's CRL revoking nothing; *chain: the
+ * intermediate.  The caller frees both and removes *dir.
+ */
+static struct eca_crl_cache *
+path_cache(char **dir, STACK_OF(X509) **chain)
 {
 	struct eca_crl_cache *c = NULL;
 	struct eca_crl_opts o;
+	struct eca_err err;
+	X509_CRL *crl;
+
+	*dir = testca_tmpdir();
+	assert_int_equal(mkdir(testca_path(*dir, "in"), 0700), 0);
+	crl = testca_crl(ca->inter, ca->int_key, NULL, 0, -HOURS(1), HOURS(24),
+	    1);
+	testca_write_crl(testca_path(*dir, "in/inter.crl"), crl, 0, 0644);
+	X509_CRL_free(crl);
+	assert_non_null(*chain = sk_X509_new_null());
+	assert_true(sk_X509_push(*chain, ca->inter) > 0);
+	memset(&o, 0, sizeof(o));
+	o.dir = testca_path(*dir, "cache");
+	o.crl_path = testca_path(*dir, "in");
+	o.path_sync_hours = 2;
+	o.grace_hours = 24;
+	assert_int_equal(eca_crl_cache_new(NULL, &o, &c, &err), 0);
+	return c;
+}
+
+/* The same for ECA_CRL_PATH, due for its first sync. */
+static void
+test_a_check_that_may_not_wait_stops_where_a_path_sync_is_due(void **state)
+{
+	struct eca_crl_cache *c;
+	struct eca_err err;
+	STACK_OF(X509) *chain;
+	time_t now = time(NULL);
+	char *dir;
+
+	(void)state;
+	c = path_cache(&dir, &chain);
+	assert_int_equal(eca_crl_check_keyed(c, trust, leaf, chain, NULL,
+			     ECA_CRL_LEAF, now, 1, NULL, &err),
+	    ECA_ERR_WOULD_WAIT);
+	assert_int_equal(c->last_sync, 0);
+	/* Allowed to wait: synced, and the leaf checked against its CRL. */
+	assert_int_equal(eca_crl_check_keyed(c, trust, leaf, chain, NULL,
+			     ECA_CRL_LEAF, now, 0, NULL, &err),
+	    0);
+	assert_int_equal(c->last_sync, now);
+	eca_crl_cache_free(c);
+	sk_X509_free(chain);
+	testca_rmdir(dir);
+}
+
+static void
+test_maintain_syncs_crl_path_only_when_it_is_due(void **state)
+{
+	struct eca_crl_cache *c;
 	struct eca_err err;
 	X509_CRL *crl;
 	STACK_OF(X509) *chain;
@@ -1058,20 +1113,7 @@ test_maintain_syncs_crl_path_only_when_it_is_due(void **state)
 	char *dir;
 
 	(void)state;
-	dir = testca_tmpdir();
-	assert_int_equal(mkdir(testca_path(dir, "in"), 0700), 0);
-	crl = testca_crl(ca->inter, ca->int_key, NULL, 0, -HOURS(1), HOURS(24),
-	    1);
-	testca_write_crl(testca_path(dir, "in/inter.crl"), crl, 0, 0644);
-	X509_CRL_free(crl);
-	assert_non_null(chain = sk_X509_new_null());
-	assert_true(sk_X509_push(chain, ca->inter) > 0);
-	memset(&o, 0, sizeof(o));
-	o.dir = testca_path(dir, "cache");
-	o.crl_path = testca_path(dir, "in");
-	o.path_sync_hours = 2;
-	o.grace_hours = 24;
-	assert_int_equal(eca_crl_cache_new(NULL, &o, &c, &err), 0);
+	c = path_cache(&dir, &chain);
 	/* never synced: due at once */
 	assert_int_equal(
 	    eca_crl_cache_maintain(c, trust, chain, now, &added, &err), 0);
@@ -1142,6 +1184,8 @@ main(void)
 	    cmocka_unit_test(test_maintain_syncs_crl_path_only_when_it_is_due),
 	    cmocka_unit_test(
 		test_a_check_that_may_not_wait_stops_where_a_fetch_is_due),
+	    cmocka_unit_test(
+		test_a_check_that_may_not_wait_stops_where_a_path_sync_is_due),
 	    cmocka_unit_test(
 		test_refresh_hours_zero_refetches_only_expired_crls),
 	    cmocka_unit_test(
