@@ -124,8 +124,10 @@ peer_conn_free(struct pconn *pc)
  * that, a wake-up and one more epoll_ctl, and a write event left on costs
  * the same once more.  So the write event is on only while output is
  * queued, and a frame with nothing queued before it goes out at once.
- * Should the socket not take it now, the same bytes are queued: OpenSSL
- * then expects exactly that retry, which the bufferevent makes.
+ * What that SSL_write does not send is queued: when the socket is full,
+ * OpenSSL expects the same bytes again, which the bufferevent writes;
+ * when the connection failed, the bufferevent's write meets the error
+ * and reports it (event_cb), as for any queued frame.
  */
 int
 peer_send(struct pconn *pc, const void *buf, size_t len)
@@ -139,18 +141,13 @@ peer_send(struct pconn *pc, const void *buf, size_t len)
 		ERR_clear_error();
 		if ((n = SSL_write(ssl, buf, (int)len)) == (int)len)
 			return 0;
-		switch (SSL_get_error(ssl, n)) {
-		case SSL_ERROR_WANT_WRITE:
-		case SSL_ERROR_WANT_READ:
+		n = SSL_get_error(ssl, n);
+		if (n == SSL_ERROR_WANT_WRITE || n == SSL_ERROR_WANT_READ)
 			log_debug("peer channel from %s (%s): the socket is "
 				  "full, output queued",
 			    pc->hello.host[0] != '\0' ? pc->hello.host : "?",
 			    pc->addr);
-			break;
-		default:
-			ERR_clear_error();
-			return -1;
-		}
+		ERR_clear_error();
 	}
 	if (bufferevent_enable(pc->bev, EV_WRITE) != 0 ||
 	    bufferevent_write(pc->bev, buf, len) != 0)
@@ -356,7 +353,7 @@ on_connected(struct pconn *pc)
 	if ((r = eca_channel_server_hello_encode(&h, &buf, &len, &e)) != 0 ||
 	    peer_send(pc, buf, len) != 0) {
 		log_error("peer %s: cannot send the server HELLO: %s", pc->addr,
-		    r != 0 ? e.msg : "connection lost or out of memory");
+		    r != 0 ? e.msg : "out of memory");
 		free(buf);
 		peer_conn_free(pc);
 		return;

@@ -233,9 +233,8 @@ void peer_service_error(struct pconn *pc, int code, const char *fmt, ...)
 int peer_send_json(struct pconn *pc, json_t *obj);
 /*
  * Send len bytes: at once with SSL_write when nothing is queued before
- * them, else (or when the socket does not take them now) through the
- * bufferevent, with its write event on.  0, or -1 when the connection
- * failed or out of memory (the caller frees pc).
+ * them, else (or when that does not send them) through the bufferevent,
+ * with its write event on.  0, or -1 out of memory (the caller frees pc).
  */
 int peer_send(struct pconn *pc, const void *buf, size_t len);
 

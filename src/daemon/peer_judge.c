@@ -256,7 +256,7 @@ peer_judged_cb(evutil_socket_t fd, short what, void *arg)
 	if ((r = eca_channel_verdict_encode(&pc->v, &buf, &len, &e)) != 0 ||
 	    peer_send(pc, buf, len) != 0) {
 		log_error("peer %s: cannot send the verdict: %s", pc->addr,
-		    r != 0 ? e.msg : "connection lost or out of memory");
+		    r != 0 ? e.msg : "out of memory");
 		free(buf);
 		peer_conn_free(pc);
 		return;

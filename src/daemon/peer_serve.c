@@ -42,7 +42,7 @@ peer_send_json(struct pconn *pc, json_t *obj)
 		return r;
 	}
 	if (peer_send(pc, buf, len) != 0)
-		r = ECA_ERR_IO;
+		r = ECA_ERR_NOMEM;
 	free(buf);
 	return r;
 }
