@@ -303,10 +303,13 @@ outcome_at(size_t i)
 	    eca_outcome_name((enum eca_enroll_outcome)i);
 }
 
+/* Every reason but WOULD_WAIT, which is never a verdict nor an answer. */
 static const char *
 reason_at(size_t i)
 {
-	return eca_err_name(i == 0 ? 0 : (int)i + ECA_ERR_FIRST_);
+	int code = i == 0 ? 0 : (int)i + ECA_ERR_FIRST_;
+
+	return code == ECA_ERR_WOULD_WAIT ? NULL : eca_err_name(code);
 }
 
 static const char *

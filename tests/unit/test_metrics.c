@@ -270,6 +270,7 @@ test_exposition(void **state)
 	assert_non_null(
 	    strstr(s, "eca_refusals_total{reason=\"CONFLICT\"} 1\n"));
 	assert_null(strstr(s, "eca_refusals_total{reason=\"OK\"}"));
+	assert_null(strstr(s, "WOULD_WAIT"));
 	assert_non_null(
 	    strstr(s, "eca_channel_verdicts_total{reason=\"OK\"} 0\n"));
 	assert_non_null(strstr(s,
