@@ -146,11 +146,12 @@ void eca_judge_done(struct eca_judge_result *res);
  * Judge the peer of in (see above): 0 accept, a refusal's ECA_ERR_*
  * (res->verdict.message says why, for the peer and the log),
  * ECA_JUDGE_NEED_SYNC (res->wait_enroll, res->synced), never when
- * in->resumed, or ECA_JUDGE_WOULD_WAIT, only when in->nowait.  res: eca_judge_init before the first judgment; a resumed
- * judgment is given the same res, so the certificate is checked once.
- * Blocks only for this host's own enrollment (an HTTPS call to the
- * primary) and, with ECA_IDENTITY = DN, one rate-limited roster refresh
- * for an unmapped subject.
+ * in->resumed, or ECA_JUDGE_WOULD_WAIT, only when in->nowait.  res:
+ * eca_judge_init before the first judgment; a resumed judgment is given
+ * the same res, so the certificate is checked once.  Blocks (unless
+ * in->nowait) only for this host's own enrollment (an HTTPS call to the
+ * primary), a CRL due for a fetch (crl.h) and, with ECA_IDENTITY = DN,
+ * one rate-limited roster refresh for an unmapped subject.
  */
 int eca_judge_peer(const struct eca_judge_input *in,
     struct eca_judge_result *res) ECA_WUR;

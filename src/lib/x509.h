@@ -246,8 +246,9 @@ struct eca_peer_policy {
 	/*
 	 * 1: a check that would wait for the network (a CRL due for a
 	 * fetch) returns ECA_ERR_WOULD_WAIT instead, having fetched and
-	 * claimed nothing (crl.h); the DN mapping is asked the same
-	 * (struct eca_dn_lookup).  0: it waits.
+	 * claimed nothing (crl.h).  0: it waits.  A dn_map that may wait
+	 * has its own switch (struct eca_dn_lookup's nowait) and answers
+	 * ECA_ERR_WOULD_WAIT the same way.
 	 */
 	int nowait;
 };
