@@ -421,6 +421,30 @@ migration_check(struct sqlite_store *s, int i, struct eca_err *err)
 	}
 }
 
+/*
+ * A writer keeps its savepoint journal in memory.  Every op of a group
+ * runs in its own SAVEPOINT (docs/registry.md), so each page it changes
+ * is copied to the sub-journal first; past 64 KiB, which one enrollment
+ * with its indexes and history reaches, SQLite moves that journal to a
+ * temporary file (created, unlinked, written page by page, closed at
+ * COMMIT): more writes than the WAL itself.  In memory it holds one op's
+ * pages, emptied at each RELEASE.  Set after the migrations, whose
+ * CREATE INDEX may sort a whole table: the sorts of this connection's
+ * own statements are keyed and LIMITed.
+ */
+static int
+journal_in_memory(struct sqlite_store *s, struct eca_err *err)
+{
+	int rc;
+
+	rc =
+	    sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return eca_sqlite_error(s, rc,
+		    "cannot configure the registry database", err);
+	return 0;
+}
+
 /* Bring the schema to SCHEMA_VERSION, all steps in one transaction. */
 static int
 migrate(struct sqlite_store *s, struct eca_err *err)
@@ -595,8 +619,8 @@ sqlite_open(const char *path, int flags, struct eca_store **out,
 		goto out;
 	if (readonly)
 		r = check_schema(s, err);
-	else
-		r = migrate(s, err);
+	else if ((r = migrate(s, err)) == 0)
+		r = journal_in_memory(s, err);
 	if (r != 0)
 		goto out;
 	*out = &s->base;

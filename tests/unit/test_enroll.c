@@ -9,7 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "enroll.h"
 #include "store.h"
@@ -1010,6 +1016,47 @@ test_apply_new_hosts_get_distinct_host_ids(void **state)
 	assert_int_equal(ops[0].rec.host_id[14], '4');
 }
 
+/*
+ * Each op of a group runs in its own savepoint, whose journal holds every
+ * page the op changes: it stays in memory.  SQLite would otherwise move a
+ * journal past 64 KiB to a temporary file (created, unlinked, written page
+ * by page): watched here in the directory SQLite is told to use.
+ */
+static void
+test_apply_group_writes_no_temporary_file(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_op ops[16];
+	struct eca_err err;
+	char tmp[80], host[32], ev[4096];
+	char *was = sqlite3_temp_directory;
+	int fd, i, k;
+	ssize_t n;
+
+	snprintf(tmp, sizeof(tmp), "%s/tmp", f->dir);
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_true(inotify_add_watch(fd, tmp, IN_CREATE) >= 0);
+	sqlite3_temp_directory = tmp;
+	/* 640 enrollments: some ops split index pages, past 64 KiB. */
+	for (k = 0; k < 40; k++) {
+		for (i = 0; i < 16; i++) {
+			snprintf(host, sizeof(host), "h%d-%d.example", k, i);
+			op_enroll(f, &ops[i], host, (unsigned)(k * 16 + i + 1),
+			    (unsigned)(k * 16 + i + 1));
+		}
+		assert_int_equal(eca_registry_apply(f->st, ops, 16, &err), 0);
+		for (i = 0; i < 16; i++)
+			assert_int_equal(ops[i].status, 0);
+	}
+	sqlite3_temp_directory = was;
+	n = read(fd, ev, sizeof(ev));
+	assert_true(n == -1 && errno == EAGAIN);
+	close(fd);
+	assert_int_equal(rmdir(tmp), 0);
+}
+
 static void
 test_apply_of_empty_group_does_nothing(void **state)
 {
@@ -1956,6 +2003,7 @@ main(void)
 	    T(test_apply_nat_flag_is_recorded_kept_and_reset_on_reenrollment),
 	    T(test_apply_admin_remove_drops_the_candidate),
 	    T(test_apply_new_hosts_get_distinct_host_ids),
+	    T(test_apply_group_writes_no_temporary_file),
 	    T(test_apply_of_empty_group_does_nothing),
 	    T(test_apply_unban_of_unknown_host_is_not_found),
 	    U(test_decide_ninth_candidate_is_refused),
