@@ -480,6 +480,7 @@ out:
 	eca_store_watch_free(d.dbwatch);
 	rcache_free(d.rcache);
 	ecad_snap_put(d.snap);
+	ecad_libctx_free(&d);
 	eca_config_free(d.cfg);
 	pthread_mutex_destroy(&d.snap_lock);
 	free(d.conf_abs);

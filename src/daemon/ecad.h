@@ -86,7 +86,15 @@ struct ecad_snap {
 	uint64_t gen;
 	struct eca_config *cfg;
 	struct eca_cred *cred;
-	SSL_CTX *ctx;
+	/*
+	 * The API's server context, one per worker in that worker's library
+	 * context (ecad.libctx): worker i serves with api_ctx[i], presenting
+	 * api_cred[i], cred decoded again in its context.  The console's
+	 * fallback too.
+	 */
+	SSL_CTX **api_ctx;
+	struct eca_cred **api_cred;
+	size_t napi;
 	/* API callers' chains that verified against cred->trust (vcache.h). */
 	struct eca_vcache *vcache;
 	/*
@@ -182,6 +190,17 @@ struct ecad {
 	struct eca_store *wstore; /* handed to the writer thread */
 	struct ecad_worker *workers;
 	size_t nworkers;
+	/*
+	 * One OpenSSL library context per API worker (ecad_snap.c), made
+	 * with the first snapshot and kept to the end (WORKERS needs a
+	 * restart).  A handshake decodes the client's certificates through
+	 * the context's provider, decoder and name stores, each behind a
+	 * lock: two workers on two cores sharing one context pass those
+	 * locks' cache lines back and forth on every certificate
+	 * (bench/README.md, round 6).
+	 */
+	OSSL_LIB_CTX **libctx;
+	size_t nlibctx;
 	int ctl_fd;
 	char listen_desc[300]; /* "HOST:PORT" for the ready line */
 	uid_t admin_uid;       /* the daemon's uid after dropping */
@@ -316,6 +335,10 @@ void server_free(struct ecad *d);
 int ecad_conn_index(void);
 /* Install ecad's callbacks in a new server SSL_CTX. */
 void server_ctx_setup(struct ecad *d, SSL_CTX *ctx);
+/* How many API workers cfg asks for: WORKERS, else one per core. */
+size_t server_workers(const struct eca_config *cfg);
+/* Free ecad.libctx, once nothing uses them (the last snapshot freed). */
+void ecad_libctx_free(struct ecad *d);
 /*
  * The connection's first request has arrived: its handshake is over and
  * its MAX_HANDSHAKES slot is given back (idempotent).

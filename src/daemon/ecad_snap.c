@@ -29,13 +29,20 @@ ecad_snap_get(struct ecad *d)
 void
 ecad_snap_put(struct ecad_snap *s)
 {
+	size_t i;
+
 	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	eca_host_free(s->host); /* borrows cfg */
 	SSL_CTX_free(s->peer_ctx);
 	SSL_CTX_free(s->console_ctx);
 	eca_cred_free(s->console_cred);
-	SSL_CTX_free(s->ctx);
+	for (i = 0; i < s->napi; i++) {
+		SSL_CTX_free(s->api_ctx[i]);
+		eca_cred_free(s->api_cred[i]);
+	}
+	free(s->api_ctx);
+	free(s->api_cred);
 	eca_vcache_free(s->vcache);
 	eca_cred_free(s->cred);
 	eca_config_free(s->cfg);
@@ -66,7 +73,66 @@ console_ctx(struct ecad *d, const struct eca_config *cfg, struct ecad_snap *s,
 	return 0;
 }
 
-/* Credentials and server context for cfg; takes cfg on success. */
+/*
+ * The API workers' library contexts (ecad.libctx), one per worker that
+ * cfg asks for, made once.  A new context loads the default provider when
+ * first used, as OpenSSL's own does.
+ */
+static int
+libctx_setup(struct ecad *d, const struct eca_config *cfg, struct eca_err *err)
+{
+	size_t i, n;
+
+	if (d->libctx != NULL)
+		return 0;
+	n = server_workers(cfg);
+	if ((d->libctx = calloc(n, sizeof(*d->libctx))) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+	d->nlibctx = n;
+	for (i = 0; i < n; i++)
+		if ((d->libctx[i] = OSSL_LIB_CTX_new()) == NULL)
+			return eca_err_set(err, ECA_ERR_NOMEM,
+			    "cannot create an OpenSSL library context for "
+			    "API worker %zu",
+			    i);
+	return 0;
+}
+
+void
+ecad_libctx_free(struct ecad *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nlibctx; i++)
+		OSSL_LIB_CTX_free(d->libctx[i]);
+	free(d->libctx);
+	d->libctx = NULL;
+	d->nlibctx = 0;
+}
+
+/* Each API worker's copy of s->cred and its server context. */
+static int
+api_ctxs(struct ecad *d, struct ecad_snap *s, struct eca_err *err)
+{
+	size_t i;
+	int r;
+
+	if ((s->api_ctx = calloc(d->nlibctx, sizeof(*s->api_ctx))) == NULL ||
+	    (s->api_cred = calloc(d->nlibctx, sizeof(*s->api_cred))) == NULL)
+		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+	s->napi = d->nlibctx;
+	for (i = 0; i < s->napi; i++) {
+		if ((r = eca_cred_copy(d->libctx[i], s->cred, &s->api_cred[i],
+			 err)) != 0 ||
+		    (r = eca_tls_server_ctx(d->libctx[i], s->api_cred[i],
+			 &s->api_ctx[i], err)) != 0)
+			return r;
+		server_ctx_setup(d, s->api_ctx[i]);
+	}
+	return 0;
+}
+
+/* Credentials and server contexts for cfg; takes cfg on success. */
 static int
 snap_build(struct ecad *d, struct eca_config *cfg, struct ecad_snap **out,
     struct eca_err *err)
@@ -75,16 +141,16 @@ snap_build(struct ecad *d, struct eca_config *cfg, struct ecad_snap **out,
 	int r;
 
 	*out = NULL;
+	if ((r = libctx_setup(d, cfg, err)) != 0)
+		return r;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
+	atomic_init(&s->refs, 1);
 	if ((r = eca_cred_load(NULL, cfg, &s->cred, err)) != 0 ||
-	    (r = eca_tls_server_ctx(NULL, s->cred, &s->ctx, err)) != 0) {
-		eca_cred_free(s->cred);
-		free(s);
+	    (r = api_ctxs(d, s, err)) != 0) {
+		ecad_snap_put(s);
 		return r;
 	}
-	server_ctx_setup(d, s->ctx);
-	atomic_init(&s->refs, 1);
 	s->gen = ++d->snap_gen;
 	s->cfg = cfg;
 	if ((r = eca_vcache_new(s->cred->trust, ECA_VCACHE_SLOTS,

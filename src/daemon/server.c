@@ -315,7 +315,7 @@ tls_bev(struct event_base *base, struct ecad_worker *w, int console)
 	pthread_mutex_lock(&d->snap_lock);
 	ssl = SSL_new(console && d->snap->console_ctx != NULL ?
 		d->snap->console_ctx :
-		d->snap->ctx);
+		d->snap->api_ctx[w->id]);
 	pthread_mutex_unlock(&d->snap_lock);
 	if (ssl == NULL)
 		goto fail;
@@ -431,6 +431,17 @@ worker_fds(void *arg, size_t i, size_t **nfds)
 	return d->workers[i].fds;
 }
 
+size_t
+server_workers(const struct eca_config *cfg)
+{
+	long nproc;
+
+	if (cfg->workers > 0)
+		return (size_t)cfg->workers;
+	nproc = sysconf(_SC_NPROCESSORS_ONLN);
+	return nproc > 0 ? (size_t)nproc : 1;
+}
+
 /*
  * Bind API_LISTEN once per worker, before privileges are dropped.  "*" or
  * an empty host means every address.
@@ -440,17 +451,13 @@ server_bind(struct ecad *d, struct eca_err *err)
 {
 	struct ecad_bind b;
 	size_t i, n;
-	long nproc;
 	int r;
 
 	if (ecad_keymap_new(&d->srcmap) != 0 || refusals_new(&d->refusals) != 0)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "cannot allocate the per-source connection table");
-	n = d->cfg->workers > 0 ? (size_t)d->cfg->workers : 0;
-	if (n == 0) {
-		nproc = sysconf(_SC_NPROCESSORS_ONLN);
-		n = nproc > 0 ? (size_t)nproc : 1;
-	}
+	/* One worker per library context (ecad_snap.c), counted at start. */
+	n = d->nlibctx;
 	if ((d->workers = calloc(n, sizeof(*d->workers))) == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "cannot allocate workers");

@@ -766,6 +766,74 @@ eca_cred_free(struct eca_cred *cred)
 	free(cred);
 }
 
+/* x decoded again from its DER in libctx: X509_dup keeps x's context. */
+static X509 *
+cert_in(OSSL_LIB_CTX *libctx, X509 *x)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509 *c;
+	int len;
+
+	if ((len = i2d_X509(x, &der)) <= 0 ||
+	    (c = X509_new_ex(libctx, NULL)) == NULL) {
+		OPENSSL_free(der);
+		return NULL;
+	}
+	p = der;
+	if (d2i_X509(&c, &p, len) == NULL)
+		c = NULL; /* d2i_X509 freed it */
+	OPENSSL_free(der);
+	return c;
+}
+
+int
+eca_cred_copy(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
+    struct eca_cred **out, struct eca_err *err)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	struct eca_cred *c = NULL;
+	X509 *x;
+	int i, r = ECA_ERR_NOMEM;
+
+	*out = NULL;
+	if (cred == NULL || cred->leaf == NULL || cred->key == NULL ||
+	    cred->trust == NULL)
+		return eca_err_set(err, ECA_ERR_INTERNAL,
+		    "incomplete credentials to copy");
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->leaf = cert_in(libctx, cred->leaf)) == NULL ||
+	    (c->chain = sk_X509_new_null()) == NULL)
+		goto out;
+	for (i = 0; i < sk_X509_num(cred->chain); i++) {
+		if ((x = cert_in(libctx, sk_X509_value(cred->chain, i))) ==
+		    NULL)
+			goto out;
+		if (!sk_X509_push(c->chain, x)) {
+			X509_free(x);
+			goto out;
+		}
+	}
+	/* PKCS#8 holds any key type; its free clears the key's bytes. */
+	if ((p8 = EVP_PKEY2PKCS8(cred->key)) == NULL ||
+	    (c->key = EVP_PKCS82PKEY_ex(p8, libctx, NULL)) == NULL ||
+	    !X509_STORE_up_ref(cred->trust))
+		goto out;
+	c->trust = cred->trust;
+	*out = c;
+	c = NULL;
+	r = 0;
+out:
+	if (r != 0) {
+		eca_err_set(err, r, "cannot copy this host's credentials");
+		eca_err_add_openssl(err);
+	}
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	eca_cred_free(c);
+	ERR_clear_error();
+	return r;
+}
+
 /*
  * When the key belongs to no leaf but to a certificate listed later in
  * ECA_CERT_PATH, the file is in the wrong order, and "use the right key"

@@ -271,4 +271,14 @@ int eca_cred_load(OSSL_LIB_CTX *libctx, const struct eca_config *cfg,
     struct eca_cred **out, struct eca_err *err) ECA_WUR;
 void eca_cred_free(struct eca_cred *cred);
 
+/*
+ * cred's certificate, intermediates and key decoded again in libctx, with
+ * cred's trust store shared (a reference): what a TLS context of libctx
+ * needs to present this host, for a thread that has a library context of
+ * its own (ecad's API workers).  Nothing is read from disk again, so
+ * every copy is the credential that was loaded and checked.
+ */
+int eca_cred_copy(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
+    struct eca_cred **out, struct eca_err *err) ECA_WUR;
+
 #endif

@@ -302,6 +302,76 @@ test_untrusted_client_completes_handshake_and_policy_refuses_it(void **state)
 }
 
 static void
+test_an_incomplete_credential_is_not_copied(void **state)
+{
+	struct eca_cred *cred = make_cred(ca, "server.example");
+	struct eca_cred *copy = cred;
+	struct eca_err err;
+	EVP_PKEY *key;
+
+	(void)state;
+	key = cred->key;
+	cred->key = NULL;
+	assert_int_equal(eca_cred_copy(NULL, cred, &copy, &err),
+	    ECA_ERR_INTERNAL);
+	assert_null(copy);
+	assert_int_equal(eca_cred_copy(NULL, NULL, &copy, &err),
+	    ECA_ERR_INTERNAL);
+	cred->key = key;
+	eca_cred_free(cred);
+}
+
+/*
+ * ecad's API workers each serve from a library context of their own: a
+ * credential copied into a new context presents the same certificate and
+ * key, shares the trust store, and the chain its server receives is judged
+ * against that store, made in the default context.
+ */
+static void
+test_a_copied_credential_serves_from_its_own_library_context(void **state)
+{
+	struct eca_cred *srv = make_cred(ca, "server.example");
+	struct eca_cred *cli = make_cred(ca, "client.example");
+	struct eca_peer_policy pol = {NULL, NULL, ECA_ID_SAN, 0, NULL,
+	    ECA_CRL_DISABLE, NULL, NULL, NULL, 0};
+	struct eca_cred *copy = NULL;
+	STACK_OF(X509) *chain = NULL;
+	OSSL_LIB_CTX *lc;
+	struct eca_err err;
+	SSL_CTX *sctx = NULL;
+	X509 *leaf = NULL;
+	struct conn k;
+
+	(void)state;
+	assert_non_null(lc = OSSL_LIB_CTX_new());
+	assert_int_equal(eca_cred_copy(lc, srv, &copy, &err), 0);
+	assert_ptr_not_equal(copy->leaf, srv->leaf);
+	assert_int_equal(X509_cmp(copy->leaf, srv->leaf), 0);
+	assert_int_equal(sk_X509_num(copy->chain), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(copy->chain, 0), ca->inter), 0);
+	assert_int_equal(EVP_PKEY_eq(copy->key, srv->key), 1);
+	assert_ptr_equal(copy->trust, srv->trust);
+	assert_int_equal(eca_tls_server_ctx(lc, copy, &sctx, &err), 0);
+	conn_open(&k, sctx, client_ctx(cli));
+	assert_int_equal(handshake(&k), 0);
+	assert_int_equal(X509_cmp(SSL_get0_peer_certificate(k.c), srv->leaf),
+	    0);
+	assert_int_equal(eca_tls_peer_chain(k.s, &leaf, &chain, &err), 0);
+	pol.trust = srv->trust;
+	assert_int_equal(eca_x509_check_peer(&pol, leaf, chain,
+			     "client.example", NULL, &err),
+	    0);
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+	conn_close(&k);
+	eca_cred_free(copy); /* the trust store stays srv's */
+	assert_int_equal(X509_STORE_add_cert(srv->trust, rogue->root), 1);
+	eca_cred_free(srv);
+	eca_cred_free(cli);
+	OSSL_LIB_CTX_free(lc);
+}
+
+static void
 test_contexts_refuse_incomplete_credentials(void **state)
 {
 	struct eca_cred *cred = make_cred(ca, "server.example");
@@ -459,7 +529,10 @@ main(void)
 		test_handshake_without_client_cert_completes_with_no_peer_chain),
 	    cmocka_unit_test(
 		test_untrusted_client_completes_handshake_and_policy_refuses_it),
+	    cmocka_unit_test(test_an_incomplete_credential_is_not_copied),
 	    cmocka_unit_test(test_contexts_refuse_incomplete_credentials),
+	    cmocka_unit_test(
+		test_a_copied_credential_serves_from_its_own_library_context),
 	    cmocka_unit_test(test_trust_only_is_a_client_without_certificate),
 	    cmocka_unit_test(test_contexts_allow_only_tls12_and_tls13),
 	    cmocka_unit_test(
