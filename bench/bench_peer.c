@@ -61,14 +61,31 @@
 
 #define IO_BUF (16 * 1024)
 
+struct bench;
+
+/*
+ * One of the bare server's threads, with a library context and a server
+ * context of its own, as each of nginx's worker processes has: the
+ * strictest baseline (ecad's API workers and peer I/O threads have theirs
+ * too).
+ */
+struct bare_thread {
+	struct bench *b;
+	OSSL_LIB_CTX *libctx;
+	SSL_CTX *ctx;
+	pthread_t thread;
+	int started;
+};
+
 struct bench {
 	const char *peer;
 	struct eca_host *host;
 	struct eca_crl_cache *crls; /* the client's, as `eca ping` opens */
-	SSL_CTX *bare_ctx;	    /* the bare server's */
-	SSL_CTX *bare_client_ctx;   /* the bare client's */
-	X509_CRL *crl;		    /* --crl (bare sides) */
-	int bare_fd;		    /* its listening socket */
+	struct bare_thread *bare;   /* the bare server's threads */
+	int nbare;
+	SSL_CTX *bare_client_ctx; /* the bare client's */
+	X509_CRL *crl;		  /* --crl (bare sides) */
+	int bare_fd;		  /* its listening socket */
 	struct sockaddr_storage bare_addr;
 	socklen_t bare_addrlen;
 	long n; /* setups of each kind */
@@ -220,7 +237,7 @@ out:
  * else that many bytes; then close.
  */
 static void
-bare_serve(struct bench *b, int fd)
+bare_serve(struct bench *b, SSL_CTX *ctx, int fd)
 {
 	unsigned char req[8], *buf = NULL;
 	uint64_t want = 0;
@@ -229,7 +246,7 @@ bare_serve(struct bench *b, int fd)
 	double c0 = thread_cpu_s();
 	int i;
 
-	if ((ssl = SSL_new(b->bare_ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
+	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
 	    SSL_accept(ssl) != 1 || read_all(ssl, req, sizeof(req)) != 0)
 		goto out;
 	for (i = 0; i < 8; i++)
@@ -260,7 +277,8 @@ out:
 static void *
 bare_acceptor(void *arg)
 {
-	struct bench *b = arg;
+	struct bare_thread *t = arg;
+	struct bench *b = t->b;
 	int fd, one = 1;
 
 	while (!atomic_load(&b->stop)) {
@@ -271,7 +289,7 @@ bare_acceptor(void *arg)
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
-		bare_serve(b, fd);
+		bare_serve(b, t->ctx, fd);
 	}
 	return NULL;
 }
@@ -606,37 +624,64 @@ out:
 
 /* ---- set-up --------------------------------------------------------------- */
 
+/*
+ * Thread t's server context, from server_conf's certificate, key and trust
+ * store loaded in t's own library context: ecad's peer listener's
+ * settings, but verifying the client's chain in the handshake, as a bare
+ * mutual-TLS server does (nginx's ssl_verify_client on): ecad does that
+ * check itself, in its verdict, after the handshake.
+ */
 static int
-bare_server_start(struct bench *b, const char *server_conf, pthread_t **threads,
-    int *nthreads)
+bare_thread_ctx(struct bench *b, const struct eca_config *cfg,
+    struct bare_thread *t, struct eca_err *err)
+{
+	struct eca_cred *cred = NULL;
+	int r = -1;
+
+	if ((t->libctx = OSSL_LIB_CTX_new()) == NULL ||
+	    eca_cred_load(t->libctx, cfg, &cred, err) != 0 ||
+	    eca_tls_server_ctx(t->libctx, cred, &t->ctx, err) != 0)
+		goto out;
+	SSL_CTX_set_cert_verify_callback(t->ctx, NULL, NULL);
+	SSL_CTX_set_verify(t->ctx,
+	    SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	if (SSL_CTX_set1_verify_cert_store(t->ctx, cred->trust) != 1 ||
+	    bare_use_crl(t->ctx, cred->trust, b->crl) != 0) {
+		eca_err_set(err, ECA_ERR_INTERNAL,
+		    "cannot set the trust store");
+		goto out;
+	}
+	r = 0;
+out:
+	eca_cred_free(cred);
+	return r;
+}
+
+static int
+bare_server_start(struct bench *b, const char *server_conf)
 {
 	struct eca_config *cfg = NULL;
-	struct eca_cred *cred = NULL;
 	struct addrinfo hints, *ai = NULL;
 	struct eca_err err;
 	const char *host;
 	int i, one = 1, r = -1;
 
 	eca_err_clear(&err);
-	if (eca_config_load(server_conf, &cfg, &err) != 0 ||
-	    eca_cred_load(NULL, cfg, &cred, &err) != 0 ||
-	    eca_tls_server_ctx(NULL, cred, &b->bare_ctx, &err) != 0) {
+	if (eca_config_load(server_conf, &cfg, &err) != 0) {
 		fprintf(stderr, "bench_peer: %s: %s\n", server_conf, err.msg);
 		goto out;
 	}
-	/*
-	 * The same context as ecad's peer listener, but verifying the
-	 * client's chain in the handshake, as a bare mutual-TLS server does
-	 * (nginx's ssl_verify_client on): ecad does that check itself, in
-	 * its verdict, after the handshake.
-	 */
-	SSL_CTX_set_cert_verify_callback(b->bare_ctx, NULL, NULL);
-	SSL_CTX_set_verify(b->bare_ctx,
-	    SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	if (SSL_CTX_set1_verify_cert_store(b->bare_ctx, cred->trust) != 1 ||
-	    bare_use_crl(b->bare_ctx, cred->trust, b->crl) != 0) {
-		fprintf(stderr, "bench_peer: cannot set the trust store\n");
+	/* One thread per concurrent connection, as many as the clients. */
+	b->nbare = b->conc + 1;
+	if ((b->bare = calloc((size_t)b->nbare, sizeof(*b->bare))) == NULL)
 		goto out;
+	for (i = 0; i < b->nbare; i++) {
+		b->bare[i].b = b;
+		if (bare_thread_ctx(b, cfg, &b->bare[i], &err) != 0) {
+			fprintf(stderr, "bench_peer: %s: %s\n", server_conf,
+			    err.msg);
+			goto out;
+		}
 	}
 	host = cfg->listen.host != NULL ? cfg->listen.host : "127.0.0.1";
 	memset(&hints, 0, sizeof(hints));
@@ -659,21 +704,18 @@ bare_server_start(struct bench *b, const char *server_conf, pthread_t **threads,
 	if (getsockname(b->bare_fd, (struct sockaddr *)&b->bare_addr,
 		&b->bare_addrlen) != 0)
 		goto out;
-	/* One thread per concurrent connection, as many as the clients. */
-	*nthreads = b->conc + 1;
-	if ((*threads = calloc((size_t)*nthreads, sizeof(pthread_t))) == NULL)
-		goto out;
-	for (i = 0; i < *nthreads; i++)
-		if (pthread_create(&(*threads)[i], NULL, bare_acceptor, b) !=
-		    0) {
+	for (i = 0; i < b->nbare; i++) {
+		if (pthread_create(&b->bare[i].thread, NULL, bare_acceptor,
+			&b->bare[i]) != 0) {
 			fprintf(stderr, "bench_peer: cannot start a thread\n");
 			exit(1);
 		}
+		b->bare[i].started = 1;
+	}
 	r = 0;
 out:
 	if (ai != NULL)
 		freeaddrinfo(ai);
-	eca_cred_free(cred);
 	eca_config_free(cfg);
 	return r;
 }
@@ -711,10 +753,9 @@ main(int argc, char **argv)
 	struct setup_result bare, chan, warm_bare, warm_chan;
 	const char *conf = NULL, *server_conf = NULL, *crl = NULL;
 	BIO *bio;
-	pthread_t *srv = NULL;
 	char cb[128] = "", cc[128] = "";
 	double tb = 0, tc = 0, mbb, mbc, median = 0, smedian = 0;
-	int i, json = 0, nsrv = 0, rc = 1;
+	int i, json = 0, rc = 1;
 	long keep;
 
 	memset(&b, 0, sizeof(b));
@@ -790,7 +831,7 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (bare_server_start(&b, server_conf, &srv, &nsrv) != 0)
+	if (bare_server_start(&b, server_conf) != 0)
 		goto out;
 
 	/* Warm up both paths (roster synced, code paged in); 1% or 20. */
@@ -863,14 +904,17 @@ out:
 	atomic_store(&b.stop, 1);
 	if (b.bare_fd != -1)
 		shutdown(b.bare_fd, SHUT_RDWR);
-	for (i = 0; i < nsrv; i++)
-		pthread_join(srv[i], NULL);
+	for (i = 0; i < b.nbare; i++) {
+		if (b.bare[i].started)
+			pthread_join(b.bare[i].thread, NULL);
+		SSL_CTX_free(b.bare[i].ctx);
+		OSSL_LIB_CTX_free(b.bare[i].libctx);
+	}
+	free(b.bare);
 	if (b.bare_fd != -1)
 		close(b.bare_fd);
-	free(srv);
 	free(bare.lat);
 	free(chan.lat);
-	SSL_CTX_free(b.bare_ctx);
 	SSL_CTX_free(b.bare_client_ctx);
 	X509_CRL_free(b.crl);
 	eca_host_free(b.host);

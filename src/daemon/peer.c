@@ -492,6 +492,55 @@ peer_unadmit(struct ecad_peer *p, const unsigned char src[ECAD_KEY_LEN],
 	atomic_fetch_sub(&p->open, 1);
 }
 
+/* The peer listener's server context in libctx, from cred. */
+static int
+peer_server_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
+    SSL_CTX **out, struct eca_err *err)
+{
+	int r;
+
+	if ((r = eca_tls_server_ctx(libctx, cred, out, err)) != 0)
+		return r;
+	/* As the API's: bound a client's Certificate message. */
+	SSL_CTX_set_max_cert_list(*out, ECAD_CERT_LIST_MAX);
+	return 0;
+}
+
+/*
+ * Thread t's server context for snapshot s, built again when s is newer
+ * than the one it was built from.  A handshake decodes the caller's
+ * certificates through its context's decoder and provider stores, whose
+ * locks threads on other cores would share in one context (ecad.h,
+ * ecad.libctx).  s->peer_ctx, shared, if t's cannot be built.
+ */
+static SSL_CTX *
+thread_ctx(struct peer_thread *t, struct ecad_snap *s)
+{
+	struct eca_cred *cred = NULL;
+	struct eca_err err;
+	SSL_CTX *ctx = NULL;
+
+	if (t->ctx_gen == s->gen)
+		return t->ctx != NULL ? t->ctx : s->peer_ctx;
+	t->ctx_gen = s->gen;
+	if (s->cred == NULL)
+		return s->peer_ctx;
+	eca_err_clear(&err);
+	if ((t->libctx == NULL && (t->libctx = OSSL_LIB_CTX_new()) == NULL) ||
+	    eca_cred_copy(t->libctx, s->cred, &cred, &err) != 0 ||
+	    peer_server_ctx(t->libctx, cred, &ctx, &err) != 0) {
+		log_warn("peer I/O thread %d serves with the shared TLS "
+			 "context: %s",
+		    t->id, err.msg[0] != '\0' ? err.msg : "out of memory");
+		eca_cred_free(cred);
+		return s->peer_ctx;
+	}
+	eca_cred_free(cred); /* ctx holds what it uses */
+	SSL_CTX_free(t->ctx);
+	t->ctx = ctx;
+	return ctx;
+}
+
 /*
  * The admitted connection fd on thread t: its TLS bufferevent, its
  * events, and the deadline of the whole handshake phase (TLS and both
@@ -508,6 +557,7 @@ peer_conn_new(struct peer_thread *t, evutil_socket_t fd,
 	struct ecad_snap *s;
 	struct timeval tv;
 	char host[INET6_ADDRSTRLEN], port[8];
+	SSL_CTX *ctx;
 	SSL *ssl;
 
 	if ((pc = calloc(1, sizeof(*pc))) == NULL)
@@ -523,7 +573,8 @@ peer_conn_new(struct peer_thread *t, evutil_socket_t fd,
 		NULL)
 		goto fail;
 	s = ecad_snap_get(d);
-	ssl = s->peer_ctx != NULL ? SSL_new(s->peer_ctx) : NULL;
+	ctx = thread_ctx(t, s);
+	ssl = ctx != NULL ? SSL_new(ctx) : NULL;
 	ecad_snap_put(s);
 	if (ssl == NULL)
 		goto fail;
@@ -805,10 +856,8 @@ peer_snap_setup(struct ecad *d, struct ecad_snap *s, struct eca_err *err)
 	if (s->cred == NULL)
 		return 0;
 	/* A primary lists itself in SERVER: config.c adds it (own domain). */
-	if ((r = eca_tls_server_ctx(NULL, s->cred, &s->peer_ctx, err)) != 0)
+	if ((r = peer_server_ctx(NULL, s->cred, &s->peer_ctx, err)) != 0)
 		return r;
-	/* As the API's: bound a client's Certificate message. */
-	SSL_CTX_set_max_cert_list(s->peer_ctx, ECAD_CERT_LIST_MAX);
 	if ((r = eca_host_new(NULL, s->cfg, &s->host, err)) != 0)
 		return r;
 	s->host->persist_rosters = 1;
@@ -977,6 +1026,8 @@ peer_free(struct ecad *d)
 			event_free(t->stop_ev);
 		if (t->base != NULL)
 			event_base_free(t->base);
+		SSL_CTX_free(t->ctx);
+		OSSL_LIB_CTX_free(t->libctx);
 	}
 	peer_destroy(p);
 	d->peer = NULL;

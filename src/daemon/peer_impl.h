@@ -132,6 +132,15 @@ struct peer_thread {
 	struct pconn *conns;
 	struct peer_reverse *reverses;	/* connecting out (peer_reverse.c) */
 	struct eca_broker_spent *spent; /* its tokens, thread 0 (ditto) */
+	/*
+	 * The thread's own server context, in a library context of its own
+	 * (as each API worker's, ecad.h): built from the snapshot of
+	 * generation ctx_gen when a caller first comes, again after a
+	 * reload (peer.c, thread_ctx).
+	 */
+	OSSL_LIB_CTX *libctx;
+	SSL_CTX *ctx;
+	uint64_t ctx_gen;
 	time_t cap_logged;
 	time_t src_cap_logged;
 	time_t hs_logged;

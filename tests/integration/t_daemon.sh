@@ -63,6 +63,49 @@ c_sighup_bad_config() {
 	expect_eq "$STOP_RC" 0 "ecad's exit status after SIGTERM"
 }
 
+# served_fp PORT: the SHA-256 fingerprint of the certificate that the TLS
+# server on 127.0.0.1:PORT presents.
+served_fp() {
+	timeout 10 openssl s_client -connect "127.0.0.1:$1" </dev/null \
+	    2>/dev/null | openssl x509 -noout -fingerprint -sha256 |
+	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
+}
+
+# expect_served FP WHEN PORT...: twelve connections to each port (spread
+# by the kernel over both API workers and both peer I/O threads, each with
+# a TLS context of its own) all see the certificate FP.
+expect_served() {
+	local fp=$1 when=$2 port i
+	shift 2
+	for port in "$@"; do
+		for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+			expect_eq "$(served_fp "$port")" "$fp" \
+			    "the certificate served on port $port $when" || return
+		done
+	done
+}
+
+c_sighup_renewed_cert() {
+	local d lport old new
+	lport=$(free_port) || return
+	start_primary "$P" "LISTEN = 127.0.0.1:$lport" || return
+	d=${P_DIR[$P]}
+	old=$(cert_fp "$d/cert.pem")
+	expect_served "$old" "before the reload" "${P_PORT[$P]}" "$lport" ||
+	    return
+	"$MKCA" leaf "$CA" "$P" --out "$d/new" >/dev/null ||
+	    { fail "mkca.sh leaf $P failed"; return; }
+	mv -f "$d/new.pem" "$d/cert.pem"
+	mv -f "$d/new.key" "$d/key.pem"
+	new=$(cert_fp "$d/cert.pem")
+	[ "$new" != "$old" ] || { fail "the renewed certificate is the old one"; return; }
+	kill -HUP "${P_PID[$P]}"
+	wait_log "$d/ecad.log" "configuration reloaded" || return
+	expect_served "$new" "after the reload" "${P_PORT[$P]}" "$lport" ||
+	    return
+	stop_primary "$P" TERM
+}
+
 c_survives_kill9() {
 	local fp
 	start_primary "$P" || return
@@ -84,4 +127,5 @@ run_case "ecad -t on a configuration with an unknown key prints FILE:LINE: and e
 run_case "ecad -T prints the effective configuration, defaults included" c_dump
 run_case "SIGTERM stops ecad with exit 0 and removes its socket and PID file" c_sigterm
 run_case "SIGHUP with a broken configuration keeps ecad serving with the old one" c_sighup_bad_config
+run_case "SIGHUP with a renewed certificate: every API worker and peer I/O thread presents the new one" c_sighup_renewed_cert
 run_case "an acknowledged enrollment survives kill -9 of ecad and a restart" c_survives_kill9
