@@ -458,12 +458,48 @@ writer_wait(struct ecad_writer *wr)
 	(void)pthread_cond_timedwait(&wr->cond, &wr->lock, &ts);
 }
 
+/*
+ * With the lock held and requests queued: while other callers are still in
+ * their TLS handshake on the API, wait up to GROUP_COMMIT_DELAY_US for
+ * their requests, so that one commit and its two syncs serve more of them
+ * (docs/daemon.md, "Group commit").  Each submission wakes the writer; it
+ * stops waiting at the deadline, when the group is full, when no handshake
+ * is in progress any more, and on stop or reopen.  Returns how long it
+ * waited (µs), 0 when it did not.
+ */
+static uint64_t
+writer_gather(struct ecad_writer *wr)
+{
+	const int64_t us = wr->d->cfg->group_commit_delay_us;
+	struct ecad_stats *st = &wr->d->stats;
+	struct timespec ts;
+	uint64_t t0;
+
+	if (us <= 0 || wr->head == NULL || wr->stopping ||
+	    atomic_load(&st->handshakes) <= 0)
+		return 0;
+	t0 = mono_us();
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* wr->cond's clock */
+	ts.tv_sec += (time_t)(us / 1000000);
+	ts.tv_nsec += (long)(us % 1000000) * 1000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (wr->queued < ECAD_WRITER_BATCH && !wr->stopping && !wr->reopen &&
+	    atomic_load(&st->handshakes) > 0 &&
+	    pthread_cond_timedwait(&wr->cond, &wr->lock, &ts) == 0)
+		;
+	return mono_us() - t0;
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct ecad_writer *wr = arg;
 	struct ecad_job *batch[ECAD_WRITER_BATCH];
 	struct audit_item *items;
+	uint64_t waited;
 	size_t n;
 
 	pthread_mutex_lock(&wr->lock);
@@ -481,6 +517,7 @@ writer_main(void *arg)
 		/* On stop, the queue is drained before the loop ends. */
 		if (wr->head == NULL && wr->ahead == NULL)
 			break;
+		waited = writer_gather(wr);
 		items = wr->ahead;
 		wr->ahead = wr->atail = NULL;
 		wr->aqueued = 0;
@@ -494,6 +531,10 @@ writer_main(void *arg)
 		wr->queued -= n;
 		wr->group_oldest_ms = n > 0 ? batch[0]->queued_ms : 0;
 		pthread_mutex_unlock(&wr->lock);
+		if (waited > 0)
+			log_debug("group commit waited %llu us for callers "
+				  "in their handshake: %zu op(s)",
+			    (unsigned long long)waited, n);
 		writer_apply(wr, batch, n, items);
 		items_free(items);
 		pthread_mutex_lock(&wr->lock);

@@ -120,6 +120,7 @@ struct eca_config {
 	int idle_timeout;		/* IDLE_TIMEOUT, seconds */
 	int max_handshakes;		/* MAX_HANDSHAKES */
 	int max_pending_enrollments;	/* MAX_PENDING_ENROLLMENTS */
+	int group_commit_delay_us;	/* GROUP_COMMIT_DELAY_US */
 	int busy_retry_after;		/* BUSY_RETRY_AFTER, seconds */
 	/* The peer listener's bounds (docs/hardening.md). */
 	int peer_max_connections_per_source; /* PEER_MAX_CONNECTIONS_... */
