@@ -42,6 +42,18 @@ enroll_all() {
 	expect_db "SELECT count(*) FROM enrollments WHERE host LIKE '$1%' AND state='ENROLLED'" "$N"
 }
 
+# enroll_beside_a_handshake PREFIX: enroll_all PREFIX while a TCP connection
+# to the API holds a handshake slot (no ClientHello sent).
+enroll_beside_a_handshake() {
+	local rc
+	exec 3<>"/dev/tcp/127.0.0.1/${P_PORT[$P]}" ||
+	    { fail "cannot connect to the API"; return 1; }
+	enroll_all "$1"
+	rc=$?
+	exec 3>&-
+	return $rc
+}
+
 # start DELAY_US: the primary with that delay, and its administrator.
 start() {
 	stop_all
@@ -69,12 +81,7 @@ c_callers_in_handshake_share_a_commit() {
 	start 1000000 || return
 	from=$(log_lines "${P_DIR[$P]}/ecad.log")
 	c0=$(commits)
-	exec 3<>"/dev/tcp/127.0.0.1/${P_PORT[$P]}" ||
-	    { fail "cannot connect to the API"; return; }
-	enroll_all w
-	local rc=$?
-	exec 3>&-
-	[ $rc = 0 ] || return
+	enroll_beside_a_handshake w || return
 	c1=$(commits)
 	echo "# $N enrollments in $((c1 - c0)) group commit(s)"
 	expect_eq "$((c1 - c0 < N))" 1 "fewer commits ($((c1 - c0))) than enrollments ($N)" || return
@@ -85,12 +92,7 @@ c_zero_never_waits() {
 	local from
 	start 0 || return
 	from=$(log_lines "${P_DIR[$P]}/ecad.log")
-	exec 3<>"/dev/tcp/127.0.0.1/${P_PORT[$P]}" ||
-	    { fail "cannot connect to the API"; return; }
-	enroll_all z
-	local rc=$?
-	exec 3>&-
-	[ $rc = 0 ] || return
+	enroll_beside_a_handshake z || return
 	if tail -n +"$from" "${P_DIR[$P]}/ecad.log" | grep -qE "$WAITED"; then
 		fail "GROUP_COMMIT_DELAY_US = 0, yet the writer waited"
 	fi

@@ -268,16 +268,33 @@ test_handshake_without_client_cert_completes_with_no_peer_chain(void **state)
 	eca_cred_free(srv);
 }
 
-static void
-test_untrusted_client_completes_handshake_and_policy_refuses_it(void **state)
+/*
+ * The server end's verdict on k's client after the handshake: the chain it
+ * received, judged against trust for host name (eca_x509_check_peer).
+ */
+static int
+client_verdict(struct conn *k, X509_STORE *trust, const char *name)
 {
-	struct eca_cred *srv = make_cred(ca, "server.example");
-	struct eca_cred *cli = make_cred(rogue, "client.example");
 	struct eca_peer_policy pol = {NULL, NULL, ECA_ID_SAN, 0, NULL,
 	    ECA_CRL_DISABLE, NULL, NULL, NULL, 0};
 	STACK_OF(X509) *chain = NULL;
 	struct eca_err err;
 	X509 *leaf = NULL;
+	int r;
+
+	assert_int_equal(eca_tls_peer_chain(k->s, &leaf, &chain, &err), 0);
+	pol.trust = trust;
+	r = eca_x509_check_peer(&pol, leaf, chain, name, NULL, &err);
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+	return r;
+}
+
+static void
+test_untrusted_client_completes_handshake_and_policy_refuses_it(void **state)
+{
+	struct eca_cred *srv = make_cred(ca, "server.example");
+	struct eca_cred *cli = make_cred(rogue, "client.example");
 	SSL_CTX *cctx;
 	struct conn k;
 
@@ -289,13 +306,8 @@ test_untrusted_client_completes_handshake_and_policy_refuses_it(void **state)
 	    X509_STORE_add_cert(SSL_CTX_get_cert_store(cctx), ca->root), 1);
 	conn_open(&k, server_ctx(srv), cctx);
 	assert_int_equal(handshake(&k), 0);
-	assert_int_equal(eca_tls_peer_chain(k.s, &leaf, &chain, &err), 0);
-	pol.trust = srv->trust;
-	assert_int_equal(eca_x509_check_peer(&pol, leaf, chain,
-			     "client.example", NULL, &err),
+	assert_int_equal(client_verdict(&k, srv->trust, "client.example"),
 	    ECA_ERR_UNTRUSTED);
-	X509_free(leaf);
-	sk_X509_pop_free(chain, X509_free);
 	conn_close(&k);
 	eca_cred_free(srv);
 	eca_cred_free(cli);
@@ -332,14 +344,10 @@ test_a_copied_credential_serves_from_its_own_library_context(void **state)
 {
 	struct eca_cred *srv = make_cred(ca, "server.example");
 	struct eca_cred *cli = make_cred(ca, "client.example");
-	struct eca_peer_policy pol = {NULL, NULL, ECA_ID_SAN, 0, NULL,
-	    ECA_CRL_DISABLE, NULL, NULL, NULL, 0};
 	struct eca_cred *copy = NULL;
-	STACK_OF(X509) *chain = NULL;
 	OSSL_LIB_CTX *lc;
 	struct eca_err err;
 	SSL_CTX *sctx = NULL;
-	X509 *leaf = NULL;
 	struct conn k;
 
 	(void)state;
@@ -356,13 +364,7 @@ test_a_copied_credential_serves_from_its_own_library_context(void **state)
 	assert_int_equal(handshake(&k), 0);
 	assert_int_equal(X509_cmp(SSL_get0_peer_certificate(k.c), srv->leaf),
 	    0);
-	assert_int_equal(eca_tls_peer_chain(k.s, &leaf, &chain, &err), 0);
-	pol.trust = srv->trust;
-	assert_int_equal(eca_x509_check_peer(&pol, leaf, chain,
-			     "client.example", NULL, &err),
-	    0);
-	X509_free(leaf);
-	sk_X509_pop_free(chain, X509_free);
+	assert_int_equal(client_verdict(&k, srv->trust, "client.example"), 0);
 	conn_close(&k);
 	eca_cred_free(copy); /* the trust store stays srv's */
 	assert_int_equal(X509_STORE_add_cert(srv->trust, rogue->root), 1);
