@@ -429,8 +429,9 @@ migration_check(struct sqlite_store *s, int i, struct eca_err *err)
  * temporary file (created, unlinked, written page by page, closed at
  * COMMIT): more writes than the WAL itself.  In memory it holds one op's
  * pages, emptied at each RELEASE.  Set after the migrations, whose
- * CREATE INDEX may sort a whole table: the sorts of this connection's
- * own statements are keyed and LIMITed.
+ * CREATE INDEX may sort a whole table: this connection's own statements
+ * read in an index's order (LIMITed, or grouped by state), so they
+ * sort nothing into temporary storage.
  */
 static int
 journal_in_memory(struct sqlite_store *s, struct eca_err *err)
