@@ -323,6 +323,7 @@ STATS=$(curl -s --max-time 5 --unix-socket "$ECAD_DIR/state/ecad.sock" \
 if [ -n "$STATS" ] && jq -e .commits >/dev/null 2>&1 <<<"$STATS"; then
 	echo "  group commit (last round): $(j "$STATS" .enrollments_written) enrollments written in $(j "$STATS" .commits) commits"
 fi
+echo "  ecad's $(grep -o 'memory allocator: .*' "$ECAD_DIR/ecad.log" | head -1)"
 ROWS=$(sqlite3 "$ECAD_DIR/state/registry.db" \
 	"SELECT count(*) FROM enrollments WHERE state = 'ENROLLED';" 2>/dev/null || echo "?")
 echo "  rows ENROLLED in the last round's registry: $ROWS of $N"

@@ -23,7 +23,7 @@ set -eu
 
 BUILD="build-essential pkg-config meson ninja-build libssl-dev libevent-dev
 libsqlite3-dev libpq-dev libcurl4-openssl-dev libjansson-dev libcmocka-dev
-libsystemd-dev python3"
+libsystemd-dev libmimalloc-dev python3"
 TOOLS="openssl sqlite3 curl python3 iproute2 procps jq"
 # postgresql: the registry tests start a real server (initdb, pg_ctl);
 # nftables: the NAT tests build a masquerading router in network namespaces;

@@ -22,6 +22,9 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include "eca-config.h"
+#if ECA_HAVE_MIMALLOC
+#include <mimalloc.h>
+#endif
 #if ECA_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
@@ -313,9 +316,35 @@ start(struct ecad *d, struct eca_err *err)
 	return metrics_http_start(d, err);
 }
 
+/*
+ * Which allocator serves malloc: mimalloc when ecad was built with it and
+ * nothing came before it (an LD_PRELOAD, a sanitizer), else the C
+ * library's.
+ */
+static void
+log_allocator(void)
+{
+#if ECA_HAVE_MIMALLOC
+	void *p = malloc(64);
+	int ours = p != NULL && mi_is_in_heap_region(p);
+	int v = mi_version();
+
+	free(p);
+	if (ours)
+		log_info("memory allocator: mimalloc %d.%d.%d", v / 100,
+		    v / 10 % 10, v % 10);
+	else
+		log_warn("memory allocator: ecad is built with mimalloc but "
+			 "malloc is another allocator's (LD_PRELOAD?)");
+#else
+	log_info("memory allocator: the C library's malloc");
+#endif
+}
+
 static void
 announce_ready(struct ecad *d)
 {
+	log_allocator();
 	if (d->peer_desc[0] != '\0' && d->foreground)
 		fprintf(stderr, "ecad: peer listener on %s\n", d->peer_desc);
 	if (d->cfg->role == ECA_ROLE_PRIMARY) {
@@ -451,6 +480,8 @@ main(int argc, char **argv)
 	 * one rather than give each thread's heap back to the kernel after
 	 * a burst and grow it again (an mprotect and fresh zeroed pages per
 	 * connection).  A bounded amount: MAX_CONNECTIONS caps what is live.
+	 * For glibc's malloc only: mimalloc, when ecad is built with it,
+	 * keeps its own per-thread pages (log_allocator).
 	 */
 	(void)mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	(void)mallopt(M_TOP_PAD, 4 * 1024 * 1024);

@@ -44,6 +44,21 @@ c_sigterm() {
 	    fail "PID_FILE left behind after SIGTERM"
 }
 
+# A build with mimalloc (the default where libmimalloc-dev is installed,
+# never under the sanitizers) serves every malloc with it, OpenSSL's too.
+c_allocator() {
+	local want="the C library's malloc"
+	if grep -q '^#define ECA_HAVE_MIMALLOC 1' "$BUILD/eca-config.h"; then
+		want="mimalloc [0-9]"
+		ldd "$ECAD" | grep -q 'libmimalloc' ||
+		    { fail "ecad is built with mimalloc but does not link it"; return; }
+	fi
+	start_primary "$P" || return
+	expect_match "$(cat "${P_DIR[$P]}/ecad.log")" "info: memory allocator: $want" \
+	    "ecad's start-up log"
+	stop_primary "$P" TERM
+}
+
 c_sighup_bad_config() {
 	local cfg=${P_CONF[$P]}
 	start_primary "$P" || return
@@ -126,6 +141,7 @@ run_case "ecad -t on a good configuration exits 0" c_check_good
 run_case "ecad -t on a configuration with an unknown key prints FILE:LINE: and exits 1" c_check_unknown_key
 run_case "ecad -T prints the effective configuration, defaults included" c_dump
 run_case "SIGTERM stops ecad with exit 0 and removes its socket and PID file" c_sigterm
+run_case "ecad's start-up log names the allocator that serves malloc: mimalloc when built with it" c_allocator
 run_case "SIGHUP with a broken configuration keeps ecad serving with the old one" c_sighup_bad_config
 run_case "SIGHUP with a renewed certificate: every API worker and peer I/O thread presents the new one" c_sighup_renewed_cert
 run_case "an acknowledged enrollment survives kill -9 of ecad and a restart" c_survives_kill9
