@@ -221,6 +221,30 @@ eca_tls_client_ctx(OSSL_LIB_CTX *libctx, const struct eca_cred *cred,
 	return r;
 }
 
+/*
+ * a and b are the same certificate: the same object (a client's chain holds
+ * its peer's leaf itself), else the same signature and, to be sure, the
+ * same certificate by X509_cmp.  X509_cmp alone would cache every
+ * extension of both and digest them, work that a chain the verification
+ * cache already knows never needs.
+ */
+static int
+same_cert(const X509 *a, const X509 *b)
+{
+	const ASN1_BIT_STRING *sa, *sb;
+
+	if (a == b)
+		return 1;
+	X509_get0_signature(&sa, NULL, a);
+	X509_get0_signature(&sb, NULL, b);
+	if (sa == NULL || sb == NULL ||
+	    ASN1_STRING_length(sa) != ASN1_STRING_length(sb) ||
+	    memcmp(ASN1_STRING_get0_data(sa), ASN1_STRING_get0_data(sb),
+		(size_t)ASN1_STRING_length(sa)) != 0)
+		return 0;
+	return X509_cmp(a, b) == 0;
+}
+
 int
 eca_tls_peer_chain(SSL *ssl, X509 **leaf, STACK_OF(X509) **chain,
     struct eca_err *err)
@@ -252,7 +276,7 @@ eca_tls_peer_chain(SSL *ssl, X509 **leaf, STACK_OF(X509) **chain,
 	sent = SSL_get_peer_cert_chain(ssl);
 	for (i = 0; i < sk_X509_num(sent); i++) {
 		c = sk_X509_value(sent, i);
-		if (X509_cmp(c, x) == 0)
+		if (same_cert(c, x))
 			continue;
 		if (sk_X509_num(sk) >= ECA_CHAIN_MAX) {
 			r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,

@@ -519,6 +519,37 @@ test_client_cert_is_visible_with_no_leaf_in_chain_tls12(void **state)
 	check_mutual(TLS1_2_VERSION);
 }
 
+/*
+ * A client whose chain repeats its leaf (a copy, not the same object): the
+ * server sees the leaf, and the chain without it.
+ */
+static void
+test_client_that_sends_its_leaf_twice_is_seen_with_it_once(void **state)
+{
+	struct eca_cred *srv = make_cred(ca, "server.example");
+	struct eca_cred *cli = make_cred(ca, "client.example");
+	STACK_OF(X509) *chain = NULL;
+	struct eca_err err;
+	X509 *leaf = NULL, *copy;
+	struct conn k;
+
+	(void)state;
+	assert_non_null(copy = X509_dup(cli->leaf));
+	assert_true(sk_X509_insert(cli->chain, copy, 0) > 0);
+	conn_open(&k, server_ctx(srv), client_ctx(cli));
+	assert_int_equal(handshake(&k), 0);
+	assert_int_equal(sk_X509_num(SSL_get_peer_cert_chain(k.s)), 2);
+	assert_int_equal(eca_tls_peer_chain(k.s, &leaf, &chain, &err), 0);
+	assert_int_equal(X509_cmp(leaf, cli->leaf), 0);
+	assert_int_equal(sk_X509_num(chain), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(chain, 0), ca->inter), 0);
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+	conn_close(&k);
+	eca_cred_free(srv);
+	eca_cred_free(cli);
+}
+
 int
 main(void)
 {
@@ -529,6 +560,8 @@ main(void)
 	    cmocka_unit_test(test_client_refuses_a_server_from_an_untrusted_ca),
 	    cmocka_unit_test(
 		test_handshake_without_client_cert_completes_with_no_peer_chain),
+	    cmocka_unit_test(
+		test_client_that_sends_its_leaf_twice_is_seen_with_it_once),
 	    cmocka_unit_test(
 		test_untrusted_client_completes_handshake_and_policy_refuses_it),
 	    cmocka_unit_test(test_an_incomplete_credential_is_not_copied),
