@@ -142,18 +142,17 @@ eca_sqlite_put(struct eca_store *st, const struct eca_enrollment *rec,
 }
 
 /*
- * The registry's version counter through statement which (S_VERSION
- * reads it, S_NEXT_VERSION advances it and returns the new value); the
- * statement is run to its end so that an update is complete.
+ * The registry's version counter (S_VERSION); the statement is run to its
+ * end.
  */
 static int
-version_counter(struct sqlite_store *s, enum stmt_id which, const char *what,
-    int64_t *out, struct eca_err *err)
+version_counter(struct sqlite_store *s, const char *what, int64_t *out,
+    struct eca_err *err)
 {
 	sqlite3_stmt *stmt = NULL;
 	int r = ECA_ERR_INTERNAL, rc = SQLITE_OK;
 
-	if ((r = eca_sqlite_stmt(s, which, &stmt, err)) != 0)
+	if ((r = eca_sqlite_stmt(s, S_VERSION, &stmt, err)) != 0)
 		return r;
 	eca_sqlite_bind_str(stmt, 0, VERSION_KEY, sizeof(VERSION_KEY), &rc);
 	if (rc == SQLITE_OK)
@@ -177,17 +176,29 @@ out:
 	return r;
 }
 
+/* Advance the counter (S_NEXT_VERSION), then read it (S_VERSION). */
 int
 eca_sqlite_next_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 {
-	return version_counter(sqlite_impl(st), S_NEXT_VERSION,
-	    "cannot advance the registry version", out, err);
+	struct sqlite_store *s = sqlite_impl(st);
+	sqlite3_stmt *stmt = NULL;
+	int r, rc = SQLITE_OK;
+
+	if ((r = eca_sqlite_stmt(s, S_NEXT_VERSION, &stmt, err)) != 0)
+		return r;
+	eca_sqlite_bind_str(stmt, 0, VERSION_KEY, sizeof(VERSION_KEY), &rc);
+	/* A missing row updates nothing, and the read says so. */
+	if ((r = eca_sqlite_run(s, stmt, rc,
+		 "cannot advance the registry version", err)) != 0)
+		return r;
+	return version_counter(s, "cannot advance the registry version", out,
+	    err);
 }
 
 int
 eca_sqlite_version(struct eca_store *st, int64_t *out, struct eca_err *err)
 {
-	return version_counter(sqlite_impl(st), S_VERSION,
+	return version_counter(sqlite_impl(st),
 	    "cannot read the registry version", out, err);
 }
 

@@ -58,8 +58,12 @@ static const char SQL_PUT[] =
     " last_seen = excluded.last_seen, source = excluded.source,"
     " version = excluded.version, nat = excluded.nat";
 
+/*
+ * No RETURNING: SQLite collects RETURNING's rows in an ephemeral table, a
+ * B-tree opened and freed on every call (S_VERSION reads the new value).
+ */
 static const char SQL_NEXT_VERSION[] =
-    "UPDATE meta SET value = value + 1 WHERE key = ?1 RETURNING value";
+    "UPDATE meta SET value = value + 1 WHERE key = ?1";
 
 static const char SQL_ADD_HISTORY[] =
     "INSERT INTO history (primary_name, host, host_id, event, state,"

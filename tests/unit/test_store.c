@@ -873,6 +873,27 @@ test_versions_increase_across_transactions_and_reopen(void **state)
 }
 
 static void
+test_lost_version_counter_is_refused_as_damage(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_err err;
+	sqlite3 *db = NULL;
+	int64_t v = -1;
+
+	f->st = open_rw(f);
+	eca_store_close(f->st);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM meta", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	f->st = open_rw(f);
+	assert_int_equal(eca_store_begin(f->st, &err), 0);
+	assert_int_equal(eca_store_next_version(f->st, &v, &err), ECA_ERR_DB);
+	assert_non_null(strstr(err.msg, "version counter is missing"));
+	eca_store_rollback(f->st);
+}
+
+static void
 test_new_file_is_migrated_and_sets_user_version(void **state)
 {
 	struct fixture *f = *state;
@@ -2291,6 +2312,7 @@ main(void)
 	    T(test_list_grows_past_its_first_allocation),
 	    T(test_history_is_oldest_first_and_limited),
 	    T(test_versions_increase_across_transactions_and_reopen),
+	    T(test_lost_version_counter_is_refused_as_damage),
 	    T(test_new_file_is_migrated_and_sets_user_version),
 	    T(test_reopen_keeps_data),
 	    T(test_killed_writer_keeps_commits_and_loses_the_rest),
