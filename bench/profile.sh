@@ -17,7 +17,8 @@
 #    phase that asked for it, and what no phase claims is the event loop,
 #    sockets and scheduling;
 #  - by where the instructions are: OpenSSL, the kernel, libc, the
-#    allocator, SQLite, jansson, libevent, the server's own code.
+#    allocator (glibc's or mimalloc), SQLite, jansson, libevent, the
+#    server's own code.
 set -euo pipefail
 
 [ $# -ge 1 ] || {
@@ -63,6 +64,7 @@ function where(sym, dso) {
 	if (dso ~ /libsqlite3/) return "SQLite"
 	if (dso ~ /libjansson/) return "jansson"
 	if (dso ~ /libevent/) return "libevent"
+	if (dso ~ /libmimalloc/) return "allocator (mimalloc)"
 	if (sym ~ /^(_int_malloc|_int_free|malloc|free|cfree|realloc|calloc|_int_realloc|malloc_consolidate|tcache_.*|__libc_malloc|__libc_free|__libc_calloc|__libc_realloc|__GI___libc_malloc|__GI___libc_free|unlink_chunk|sysmalloc|arena_get2|_int_memalign)$/) return "allocator (glibc malloc)"
 	if (dso ~ /libc\.so|libc-/) return "libc (memcpy, memset, strings, locks)"
 	if (dso ~ /ecad|nginx|libeca|bench_/) return "the server'\''s own code"
