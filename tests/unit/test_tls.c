@@ -457,6 +457,22 @@ test_contexts_allow_only_tls12_and_tls13(void **state)
 	eca_cred_free(cred);
 }
 
+/*
+ * What eca_tls_peer_chain gives at one end of a handshake with make_cred's
+ * credentials: want's leaf, and a chain of the intermediate alone.  The
+ * caller frees *leaf and *chain.
+ */
+static void
+peer_chain_is(SSL *ssl, const X509 *want, X509 **leaf, STACK_OF(X509) **chain)
+{
+	struct eca_err err;
+
+	assert_int_equal(eca_tls_peer_chain(ssl, leaf, chain, &err), 0);
+	assert_int_equal(X509_cmp(*leaf, want), 0);
+	assert_int_equal(sk_X509_num(*chain), 1);
+	assert_int_equal(X509_cmp(sk_X509_value(*chain, 0), ca->inter), 0);
+}
+
 static void
 check_mutual(long max_version)
 {
@@ -481,10 +497,7 @@ check_mutual(long max_version)
 		assert_non_null(strstr(SSL_get_cipher_name(k.c), "ECDHE"));
 
 	/* Server side: the client's leaf, and a chain without it. */
-	assert_int_equal(eca_tls_peer_chain(k.s, &leaf, &chain, &err), 0);
-	assert_int_equal(X509_cmp(leaf, cli->leaf), 0);
-	assert_int_equal(sk_X509_num(chain), 1);
-	assert_int_equal(X509_cmp(sk_X509_value(chain, 0), ca->inter), 0);
+	peer_chain_is(k.s, cli->leaf, &leaf, &chain);
 	pol.trust = srv->trust;
 	assert_int_equal(eca_x509_check_peer(&pol, leaf, chain,
 			     "client.example", &info, &err),
@@ -493,10 +506,7 @@ check_mutual(long max_version)
 	sk_X509_pop_free(chain, X509_free);
 
 	/* Client side sees the same shape for the server. */
-	assert_int_equal(eca_tls_peer_chain(k.c, &leaf, &chain, &err), 0);
-	assert_int_equal(X509_cmp(leaf, srv->leaf), 0);
-	assert_int_equal(sk_X509_num(chain), 1);
-	assert_int_equal(X509_cmp(sk_X509_value(chain, 0), ca->inter), 0);
+	peer_chain_is(k.c, srv->leaf, &leaf, &chain);
 	X509_free(leaf);
 	sk_X509_pop_free(chain, X509_free);
 
@@ -529,7 +539,6 @@ test_client_that_sends_its_leaf_twice_is_seen_with_it_once(void **state)
 	struct eca_cred *srv = make_cred(ca, "server.example");
 	struct eca_cred *cli = make_cred(ca, "client.example");
 	STACK_OF(X509) *chain = NULL;
-	struct eca_err err;
 	X509 *leaf = NULL, *copy;
 	struct conn k;
 
@@ -539,10 +548,7 @@ test_client_that_sends_its_leaf_twice_is_seen_with_it_once(void **state)
 	conn_open(&k, server_ctx(srv), client_ctx(cli));
 	assert_int_equal(handshake(&k), 0);
 	assert_int_equal(sk_X509_num(SSL_get_peer_cert_chain(k.s)), 2);
-	assert_int_equal(eca_tls_peer_chain(k.s, &leaf, &chain, &err), 0);
-	assert_int_equal(X509_cmp(leaf, cli->leaf), 0);
-	assert_int_equal(sk_X509_num(chain), 1);
-	assert_int_equal(X509_cmp(sk_X509_value(chain, 0), ca->inter), 0);
+	peer_chain_is(k.s, cli->leaf, &leaf, &chain);
 	X509_free(leaf);
 	sk_X509_pop_free(chain, X509_free);
 	conn_close(&k);
