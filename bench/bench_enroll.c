@@ -29,6 +29,7 @@
  * This is a benchmark, not a test: it measures and reports; it asserts
  * nothing beyond counting responses whose status is not 200/201 as errors.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -806,10 +807,50 @@ collect(struct bench *b, size_t *count)
 	return all;
 }
 
-static void
-report(struct bench *b, double elapsed)
+/* This process's CPU time (user and system) so far, in seconds. */
+static double
+cpu_sec(void)
 {
-	double *all, rate, p50, p99;
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0.0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/*
+ * The machine's CPU time so far, idle and in all (clock ticks of every
+ * core, /proc/stat): how much of the machine a run left unused, whoever
+ * else ran.  Both 0 where /proc/stat cannot be read.
+ */
+static void
+machine_ticks(unsigned long long *idle, unsigned long long *all)
+{
+	unsigned long long v[8] = {0};
+	FILE *f;
+	int i;
+
+	*idle = *all = 0;
+	if ((f = fopen("/proc/stat", "r")) == NULL)
+		return;
+	if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+		&v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+		*idle = v[3] + v[4]; /* idle and iowait */
+		for (i = 0; i < 8; i++)
+			*all += v[i];
+	}
+	fclose(f);
+}
+
+/*
+ * cpu: the client's own CPU time over the run, in seconds; idle: the
+ * share of the machine's cores that stayed idle during it (%).
+ */
+static void
+report(struct bench *b, double elapsed, double cpu, double idle)
+{
+	double *all, rate, p50, p99, cpu_ms;
 	size_t n = 0, ok, errs;
 
 	if ((all = collect(b, &n)) == NULL) {
@@ -821,18 +862,19 @@ report(struct bench *b, double elapsed)
 	rate = elapsed > 0.0 ? (double)ok / elapsed : 0.0;
 	p50 = percentile(all, n, 50.0);
 	p99 = percentile(all, n, 99.0);
+	cpu_ms = ok > 0 ? cpu * 1000.0 / (double)ok : 0.0;
 	if (b->o.json) {
-		printf(
-		    "{\"mode\":\"%s\",\"target\":\"%s:%s\",\"n\":%zu,"
-		    "\"concurrency\":%zu,\"seconds\":%.3f,\"ok\":%zu,"
-		    "\"created\":%zu,\"errors\":%zu,\"reconnects\":%zu,"
-		    "\"busy\":%zu,"
-		    "\"ops_per_sec\":%.1f,\"p50_ms\":%.2f,\"p99_ms\":%.2f}\n",
+		printf("{\"mode\":\"%s\",\"target\":\"%s:%s\",\"n\":%zu,"
+		       "\"concurrency\":%zu,\"seconds\":%.3f,\"ok\":%zu,"
+		       "\"created\":%zu,\"errors\":%zu,\"reconnects\":%zu,"
+		       "\"busy\":%zu,"
+		       "\"ops_per_sec\":%.1f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,"
+		       "\"client_cpu_ms\":%.3f,\"idle_pct\":%.1f}\n",
 		    mode_names[b->o.mode], b->o.host, b->o.port,
 		    b->o.mode == MODE_GET ? ok + errs : b->o.n, b->o.conc,
 		    elapsed, ok, atomic_load(&b->created), errs,
 		    atomic_load(&b->reconnects), atomic_load(&b->busy), rate,
-		    p50, p99);
+		    p50, p99, cpu_ms, idle);
 	} else {
 		printf("mode %s  target %s:%s  concurrency %zu\n",
 		    mode_names[b->o.mode], b->o.host, b->o.port, b->o.conc);
@@ -840,6 +882,8 @@ report(struct bench *b, double elapsed)
 		    atomic_load(&b->created), errs, elapsed);
 		printf("  %.1f ops/s  p50 %.2f ms  p99 %.2f ms\n", rate, p50,
 		    p99);
+		printf("  client CPU %.3f ms per op, machine idle %.1f %%\n",
+		    cpu_ms, idle);
 		if (atomic_load(&b->busy) > 0)
 			printf("  429 BUSY answers %zu%s\n",
 			    atomic_load(&b->busy),
@@ -921,7 +965,8 @@ int
 main(int argc, char **argv)
 {
 	struct bench b;
-	double t0, elapsed = 0.0;
+	double t0, cpu0, elapsed = 0.0;
+	unsigned long long idle0, all0, idle1, all1;
 	size_t i, count;
 	int r = 1;
 
@@ -949,9 +994,15 @@ main(int argc, char **argv)
 		    "bench_enroll: %zu TLS client contexts ready "
 		    "in %.2f s\n",
 		    count, now_sec() - t0);
+	cpu0 = cpu_sec();
+	machine_ticks(&idle0, &all0);
 	if (run(&b, &elapsed) != 0)
 		goto out;
-	report(&b, elapsed);
+	machine_ticks(&idle1, &all1);
+	report(&b, elapsed, cpu_sec() - cpu0,
+	    all1 > all0 ?
+		100.0 * (double)(idle1 - idle0) / (double)(all1 - all0) :
+		0.0);
 	r = 0;
 out:
 	free_clients(&b);
