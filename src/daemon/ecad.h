@@ -440,7 +440,7 @@ struct ecad_job {
 	struct eca_op op;
 	struct event *ev; /* NULL: detached */
 	struct ecad_job *next;
-	int64_t queued_ms; /* when submitted (monotonic), for GET /v1/health */
+	int64_t queued_us; /* submitted (monotonic µs): group delay, health */
 };
 int writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
     struct eca_err *err) ECA_WUR;

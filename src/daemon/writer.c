@@ -56,7 +56,7 @@ struct ecad_writer {
 	 * was submitted (0: no group in flight), and the code of the last
 	 * group commit (0: it succeeded, or none ran yet).
 	 */
-	int64_t group_oldest_ms;
+	int64_t group_oldest_us;
 	int last_code;
 	int stopping;
 	int reopen;    /* SIGHUP: reopen the journal before the next group */
@@ -330,16 +330,6 @@ detached_done(struct ecad_job *job)
 	free(job);
 }
 
-/* The monotonic clock in microseconds, for the commit histogram. */
-static uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void
 writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
     struct audit_item *items)
@@ -361,10 +351,11 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 	memset(&g, 0, sizeof(g));
 	g.wr = wr;
 	g.items = items;
-	t0 = mono_us();
+	t0 = eca_util_mono_us();
 	r = eca_registry_apply_hook(wr->st, wr->ops, n, audit_hook, &g, &err);
 	if (r == 0)
-		eca_hist_observe(&wr->d->metrics.commit, mono_us() - t0);
+		eca_hist_observe(&wr->d->metrics.commit,
+		    (uint64_t)(eca_util_mono_us() - t0));
 	pthread_mutex_lock(&wr->lock);
 	wr->last_code = r;
 	pthread_mutex_unlock(&wr->lock);
@@ -460,40 +451,50 @@ writer_wait(struct ecad_writer *wr)
 }
 
 /*
- * With the lock held and requests queued: while other callers are still in
- * their TLS handshake on the API, wait up to GROUP_COMMIT_DELAY_US for
- * their requests, so that one commit and its two syncs serve more of them
- * (docs/daemon.md, "Group commit").  It stops waiting at the deadline,
- * when the group is full, when a request comes with no handshake in
- * progress any more (writer_submit wakes it only then), and on stop or
- * reopen.  Returns how long it waited (µs), 0 when it did not.
+ * With the lock held: whether a gathering group is to be committed now,
+ * its deadline aside (the group is full, or no caller is in its handshake).
  */
-static uint64_t
+static int
+group_ready(struct ecad_writer *wr)
+{
+	return wr->queued >= ECAD_WRITER_BATCH ||
+	    atomic_load(&wr->d->stats.handshakes) <= 0;
+}
+
+/*
+ * With the lock held and requests queued: while other callers are still in
+ * their TLS handshake on the API, wait for their requests, so that one
+ * commit and its two syncs serve more of them (docs/daemon.md, "Group
+ * commit").  The delay, GROUP_COMMIT_DELAY_US, runs from the arrival of
+ * the oldest request queued, not from now: one that came while the
+ * previous group was on its way to disk has waited already, and no
+ * request waits longer than the delay for its group to start.  It stops
+ * waiting at that deadline, when the group is full, when a request comes
+ * with no handshake in progress any more (writer_submit wakes it only
+ * then), and on stop or reopen.  Returns how long it waited (µs), 0 when
+ * it did not.
+ */
+static int64_t
 writer_gather(struct ecad_writer *wr)
 {
 	const int64_t us = wr->d->cfg->group_commit_delay_us;
-	struct ecad_stats *st = &wr->d->stats;
 	struct timespec ts;
-	uint64_t t0;
+	int64_t t0, deadline;
 
-	if (us <= 0 || wr->head == NULL || wr->stopping ||
-	    atomic_load(&st->handshakes) <= 0)
+	if (us <= 0 || wr->head == NULL || wr->stopping || group_ready(wr))
 		return 0;
-	t0 = mono_us();
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* wr->cond's clock */
-	ts.tv_sec += (time_t)(us / 1000000);
-	ts.tv_nsec += (long)(us % 1000000) * 1000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	t0 = eca_util_mono_us();
+	if ((deadline = wr->head->queued_us + us) <= t0)
+		return 0;
+	/* wr->cond waits on CLOCK_MONOTONIC, eca_util_mono_us's clock */
+	ts.tv_sec = (time_t)(deadline / 1000000);
+	ts.tv_nsec = (long)(deadline % 1000000) * 1000L;
 	wr->gathering = 1;
-	while (wr->queued < ECAD_WRITER_BATCH && !wr->stopping && !wr->reopen &&
-	    atomic_load(&st->handshakes) > 0 &&
+	while (!group_ready(wr) && !wr->stopping && !wr->reopen &&
 	    pthread_cond_timedwait(&wr->cond, &wr->lock, &ts) == 0)
 		;
 	wr->gathering = 0;
-	return mono_us() - t0;
+	return eca_util_mono_us() - t0;
 }
 
 static void *
@@ -502,7 +503,7 @@ writer_main(void *arg)
 	struct ecad_writer *wr = arg;
 	struct ecad_job *batch[ECAD_WRITER_BATCH];
 	struct audit_item *items;
-	uint64_t waited;
+	int64_t waited;
 	size_t n;
 
 	pthread_mutex_lock(&wr->lock);
@@ -532,7 +533,7 @@ writer_main(void *arg)
 		if (wr->head == NULL)
 			wr->tail = NULL;
 		wr->queued -= n;
-		wr->group_oldest_ms = n > 0 ? batch[0]->queued_ms : 0;
+		wr->group_oldest_us = n > 0 ? batch[0]->queued_us : 0;
 		pthread_mutex_unlock(&wr->lock);
 		if (waited > 0)
 			log_debug("group commit waited %llu us for callers "
@@ -542,7 +543,7 @@ writer_main(void *arg)
 		items_free(items);
 		pthread_mutex_lock(&wr->lock);
 		wr->pending -= n;
-		wr->group_oldest_ms = 0;
+		wr->group_oldest_us = 0;
 	}
 	pthread_mutex_unlock(&wr->lock);
 	return NULL;
@@ -649,7 +650,7 @@ writer_submit(struct ecad_writer *wr, struct ecad_job *job)
 	int r = 0;
 
 	job->next = NULL;
-	job->queued_ms = eca_util_mono_ms();
+	job->queued_us = eca_util_mono_us();
 	pthread_mutex_lock(&wr->lock);
 	/* MAX_PENDING_ENROLLMENTS is restart-only: the start-up config. */
 	if (wr->stopping ||
@@ -669,8 +670,7 @@ writer_submit(struct ecad_writer *wr, struct ecad_job *job)
 	 * no other caller is in its handshake: waking it for anything less
 	 * costs two context switches per request.
 	 */
-	if (!wr->gathering || wr->queued >= ECAD_WRITER_BATCH ||
-	    atomic_load(&wr->d->stats.handshakes) <= 0)
+	if (!wr->gathering || group_ready(wr))
 		pthread_cond_signal(&wr->cond);
 out:
 	pthread_mutex_unlock(&wr->lock);
@@ -691,23 +691,23 @@ writer_pending(struct ecad_writer *wr)
 void
 writer_health(struct ecad_writer *wr, struct writer_health *out)
 {
-	int64_t oldest = 0, now = eca_util_mono_ms();
+	int64_t oldest = 0, now = eca_util_mono_us();
 
 	memset(out, 0, sizeof(*out));
 	if (wr == NULL)
 		return;
 	pthread_mutex_lock(&wr->lock);
 	/* The group in flight was queued before anything still queued. */
-	if (wr->group_oldest_ms != 0)
-		oldest = wr->group_oldest_ms;
+	if (wr->group_oldest_us != 0)
+		oldest = wr->group_oldest_us;
 	else if (wr->head != NULL)
-		oldest = wr->head->queued_ms;
+		oldest = wr->head->queued_us;
 	out->running = !wr->stopping;
 	out->last_code = wr->last_code;
 	out->pending = wr->pending;
 	pthread_mutex_unlock(&wr->lock);
 	if (oldest != 0 && now > oldest)
-		out->oldest_age = (now - oldest) / 1000;
+		out->oldest_age = (now - oldest) / 1000000;
 }
 
 void
