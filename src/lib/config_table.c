@@ -147,7 +147,7 @@ const struct keyword eca_config_keywords[] = {
 	    .def = "1024" },
 	{ .name = "GROUP_COMMIT_DELAY_US", .type = KW_INT,
 	    .off = OFF(group_commit_delay_us), .min = 0, .max = 1000000,
-	    .def = "3000" },
+	    .def = "10000" },
 	{ .name = "BUSY_RETRY_AFTER", .type = KW_INT,
 	    .off = OFF(busy_retry_after), .min = 1, .max = 3600, .def = "1" },
 
