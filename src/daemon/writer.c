@@ -337,7 +337,7 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 	struct group g;
 	struct eca_err err;
 	size_t i, wrote = 0;
-	uint64_t t0;
+	int64_t t0;
 	int r;
 
 	if (n == 0) {
