@@ -74,19 +74,28 @@ group_teardown(void **state)
 	return 0;
 }
 
-/* A host whose files are good apart from what o changes. */
+/*
+ * A host whose files are good apart from what o changes.  The leaf lives a
+ * year unless o says otherwise: testca's default of 30 days would fall
+ * inside ECA_CERT_EXPIRY_WARN_DAYS = 30 as soon as the clock ticks one
+ * second past the signing, and warn in tests that expect none.
+ */
 static struct host *
 host_new(const struct testca_leaf_opts *o)
 {
-	struct testca_leaf_opts def = {.cn = "host1.example",
+	struct testca_leaf_opts leaf_opts = {.cn = "host1.example",
 	    .san = "host1.example"};
 	struct host *h;
 	EVP_PKEY *key = NULL;
 	X509 *leaf = NULL;
 
+	if (o != NULL)
+		leaf_opts = *o;
+	if (leaf_opts.not_after == 0)
+		leaf_opts.not_after = 86400L * 365;
 	assert_non_null(h = calloc(1, sizeof(*h)));
 	h->dir = testca_tmpdir();
-	testca_leaf(ca, o != NULL ? o : &def, &leaf, &key);
+	testca_leaf(ca, &leaf_opts, &leaf, &key);
 	testca_write_host(h->dir, ca, leaf, key);
 	snprintf(h->cert, sizeof(h->cert), "%s/cert.pem", h->dir);
 	snprintf(h->key, sizeof(h->key), "%s/key.pem", h->dir);
