@@ -347,6 +347,12 @@ open_channel(struct eca_host *h, const char *peer, const char *port,
 	/* The server enrolled while reading our HELLO: wait to see it. */
 	if (o->deferred && (r = judge_server(o, ECA_ENROLL_WAIT_MS, err)) != 0)
 		goto out;
+	/*
+	 * The set-up's read-ahead ends here: what it already took stays in
+	 * the TLS buffer for the next read; from now on a read takes what
+	 * the caller asks for, as a bulk transfer expects.
+	 */
+	SSL_set_read_ahead(o->ch->ssl, 0);
 	*out = o->ch;
 	o->ch = NULL;
 	r = 0;

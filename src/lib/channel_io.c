@@ -4,7 +4,9 @@
  * (PEER entry or DNS), TLS, and frames read and written with deadlines.
  *
  * The socket is non-blocking and every wait is a poll() bounded by the
- * step's deadline.  Its BIO writes with MSG_NOSIGNAL, so that a peer
+ * step's deadline, made only after an SSL call asked for more bytes: the
+ * set-up reads ahead (eca_channel_tls_connect), so bytes may wait in the
+ * TLS buffer that poll() cannot see.  Its BIO writes with MSG_NOSIGNAL, so that a peer
  * closing the connection is an error, not a SIGPIPE in a command line
  * that never asked for one.
  */
@@ -542,6 +544,15 @@ eca_channel_tls_connect(struct eca_channel *ch, SSL_CTX *ctx,
 	}
 	SSL_set_bio(ch->ssl, b, b);
 	SSL_set_connect_state(ch->ssl);
+	/*
+	 * Read ahead during the set-up: the server's last handshake flight,
+	 * its tickets, its HELLO and often its VERDICT arrive together, and
+	 * are taken in one recv() rather than two per record.  Safe because
+	 * every wait here follows an SSL call that wanted more bytes, never
+	 * precedes one; open_channel() switches it off once the channel is
+	 * open.
+	 */
+	SSL_set_read_ahead(ch->ssl, 1);
 	/* SNI helps a listener behind a TLS router; never an address. */
 	if (!is_ip_literal(ch->peer))
 		(void)SSL_set_tlsext_host_name(ch->ssl, ch->peer);

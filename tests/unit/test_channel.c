@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -867,7 +868,17 @@ enum mode {
 	M_NO_SHARED,   /* HELLO listing another primary */
 	M_ENROLL_LATE, /* enters the client's roster before its VERDICT */
 	M_BAD_ECHO,    /* accepts, then answers pings wrongly */
+	M_HASTY,       /* HELLO and VERDICT in one segment, unasked */
+	M_HASTY_DATA,  /* the same, and a first data frame with them */
 };
+
+#define SRV_HELLO                                                              \
+	"{\"v\":1,\"host\":\"" SERVER "\",\"role\":\"media\","                 \
+	"\"primaries\":[\"other.example\",\"" PRIMARY "\"],\"cert\":true}"
+#define SRV_ACCEPT                                                             \
+	"{\"accept\":true,\"code\":\"OK\",\"message\":\"\",\"primary\":"       \
+	"\"" PRIMARY "\"}"
+#define SRV_EARLY "{\"op\":\"early\",\"payload\":\"read ahead\"}"
 
 struct srv {
 	int lfd;
@@ -928,6 +939,25 @@ srv_send_text(SSL *ssl, const char *text)
 	r = srv_write(ssl, f, len);
 	free(f);
 	return r;
+}
+
+/*
+ * M_HASTY: the HELLO and the VERDICT (and with data, a first frame) as
+ * separate TLS records in one TCP segment, before the client's HELLO,
+ * so that a client reading ahead holds the VERDICT in its TLS buffer
+ * while the socket has nothing more to say.
+ */
+static int
+srv_send_hasty(SSL *ssl, int fd, int data)
+{
+	int on = 1, off = 0, r;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+	r = srv_send_text(ssl, SRV_HELLO) != 0 ||
+	    srv_send_text(ssl, SRV_ACCEPT) != 0 ||
+	    (data && srv_send_text(ssl, SRV_EARLY) != 0);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+	return r ? -1 : 0;
 }
 
 /* roster_put's records are NAT hosts (docs/nat.md). */
@@ -1040,7 +1070,7 @@ srv_main(void *arg)
 	unsigned char *buf;
 	SSL *ssl = NULL;
 	size_t len;
-	int fd = -1;
+	int fd = -1, hasty;
 
 	assert_non_null(buf = malloc(ECA_FRAME_MAX + 1));
 	if (poll(&pfd, 1, 10000) != 1 ||
@@ -1078,10 +1108,9 @@ srv_main(void *arg)
 	default:
 		break;
 	}
-	if (srv_send_text(ssl,
-		"{\"v\":1,\"host\":\"" SERVER "\",\"role\":"
-		"\"media\",\"primaries\":[\"other.example\",\"" PRIMARY "\"],"
-		"\"cert\":true}") != 0 ||
+	hasty = s->mode == M_HASTY || s->mode == M_HASTY_DATA;
+	if ((hasty ? srv_send_hasty(ssl, fd, s->mode == M_HASTY_DATA) :
+		     srv_send_text(ssl, SRV_HELLO)) != 0 ||
 	    srv_recv_frame(ssl, buf, &len) != 0)
 		goto done;
 	if (eca_channel_client_hello_parse(buf, len, &s->hello, NULL) == 0)
@@ -1097,9 +1126,7 @@ srv_main(void *arg)
 		    "one\",\"primary\":\"" PRIMARY "\"}");
 		goto drain;
 	}
-	if (srv_send_text(ssl,
-		"{\"accept\":true,\"code\":\"OK\",\"message\":"
-		"\"\",\"primary\":\"" PRIMARY "\"}") != 0)
+	if (!hasty && srv_send_text(ssl, SRV_ACCEPT) != 0)
 		goto done;
 	srv_services(s, ssl, buf);
 	goto done;
@@ -1249,6 +1276,19 @@ open_refused(struct fx *f, enum eca_purpose p, long timeout, int code,
 	assert_int_equal(err.code, code);
 	if (needle != NULL)
 		contains(err.msg, needle);
+}
+
+/* Open to SERVER, which must succeed within 3 s. */
+static struct eca_channel *
+open_ok(struct fx *f, enum eca_purpose p, struct eca_channel_steps *steps)
+{
+	struct eca_channel *ch = NULL;
+	struct eca_err err;
+
+	eca_err_clear(&err);
+	if (eca_channel_open(f->h, SERVER, p, 3000, &ch, steps, &err) != 0)
+		fail_msg("open: %s", err.msg);
+	return ch;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1604,9 +1644,7 @@ test_bad_ping_echo_is_a_protocol_error(void **state)
 
 	(void)state;
 	fx_open(&f, M_BAD_ECHO, server_cred, 1, 1, NULL, NULL);
-	assert_int_equal(eca_channel_open(f.h, SERVER, ECA_PURPOSE_PING, 3000,
-			     &ch, NULL, &err),
-	    0);
+	ch = open_ok(&f, ECA_PURPOSE_PING, NULL);
 	assert_int_equal(eca_channel_ping(ch, &err), ECA_ERR_PROTOCOL);
 	contains(err.msg, "other than its echo");
 	assert_int_equal(eca_channel_bulk_send(ch, -1, &err), ECA_ERR_USAGE);
@@ -1639,17 +1677,14 @@ static void
 test_disabled_auto_enrollment_enrolls_nothing(void **state)
 {
 	struct eca_channel_steps steps;
-	struct eca_channel *ch = NULL;
-	struct eca_err err;
+	struct eca_channel *ch;
 	struct fx f;
 
 	(void)state;
 	fx_open(&f, M_ACCEPT, server_cred, 0, 1, NULL,
 	    "ECA_DISABLE_AUTO_ENROLLMENT = YES\n");
 	/* The test server accepts anyway: the client must not enroll. */
-	if (eca_channel_open(f.h, SERVER, ECA_PURPOSE_PING, 3000, &ch, &steps,
-		&err) != 0)
-		fail_msg("open: %s", err.msg);
+	ch = open_ok(&f, ECA_PURPOSE_PING, &steps);
 	assert_false(steps.autoenrolled);
 	assert_int_equal(steps.autoenroll_us, -1);
 	eca_channel_close(ch);
@@ -1666,9 +1701,7 @@ test_server_enrolling_during_the_handshake_is_accepted(void **state)
 
 	(void)state;
 	fx_open(&f, M_ENROLL_LATE, server_cred, 1, 0, NULL, NULL);
-	if (eca_channel_open(f.h, SERVER, ECA_PURPOSE_BACKUP, 3000, &ch, &steps,
-		&err) != 0)
-		fail_msg("open: %s", err.msg);
+	ch = open_ok(&f, ECA_PURPOSE_BACKUP, &steps);
 	assert_int_equal(eca_channel_ping(ch, &err), 0);
 	eca_channel_close(ch);
 	fx_close(&f);
@@ -1688,9 +1721,7 @@ test_accepted_channel_reports_steps_and_serves_ping_and_bulk(void **state)
 
 	(void)state;
 	fx_open(&f, M_ACCEPT, server_cred, 1, 1, NULL, NULL);
-	if (eca_channel_open(f.h, SERVER, ECA_PURPOSE_PING, 3000, &ch, &steps,
-		&err) != 0)
-		fail_msg("open: %s", err.msg);
+	ch = open_ok(&f, ECA_PURPOSE_PING, &steps);
 	assert_non_null(eca_channel_ssl(ch));
 	assert_true(steps.resolve_us >= 0 && steps.tcp_us >= 0 &&
 	    steps.tls_us >= 0 && steps.identity_us >= 0 &&
@@ -1729,6 +1760,55 @@ test_accepted_channel_reports_steps_and_serves_ping_and_bulk(void **state)
 	fx_close(&f);
 	assert_true(f.srv.got_hello);
 	assert_int_equal(f.srv.hello.purpose, ECA_PURPOSE_PING);
+}
+
+/*
+ * A server may send its VERDICT with its HELLO, before it has read ours:
+ * the client, reading ahead, then holds the VERDICT before it asks for
+ * it, and must take it from there rather than wait on a quiet socket
+ * (which would time out: this server says nothing more until pinged).
+ */
+static void
+test_verdict_read_with_the_hello_is_not_waited_for(void **state)
+{
+	struct eca_channel_steps steps;
+	struct eca_channel *ch;
+	struct eca_err err;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, M_HASTY, server_cred, 1, 1, NULL, NULL);
+	ch = open_ok(&f, ECA_PURPOSE_PING, &steps);
+	assert_string_equal(steps.primary, PRIMARY);
+	assert_int_equal(eca_channel_ping(ch, &err), 0);
+	eca_channel_close(ch);
+	fx_close(&f);
+	assert_true(f.srv.got_hello);
+}
+
+/*
+ * Data that arrived with the VERDICT was read ahead during the set-up:
+ * once the channel is open it is the first thing the caller reads.
+ */
+static void
+test_data_read_ahead_with_the_verdict_is_received(void **state)
+{
+	struct eca_channel *ch;
+	struct eca_err err;
+	unsigned char buf[256];
+	size_t got;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, M_HASTY_DATA, server_cred, 1, 1, NULL, NULL);
+	ch = open_ok(&f, ECA_PURPOSE_PING, NULL);
+	if (eca_channel_recv_frame(ch, buf, sizeof(buf), &got, &err) != 0)
+		fail_msg("the early frame: %s", err.msg);
+	assert_int_equal(got, strlen(SRV_EARLY));
+	assert_memory_equal(buf, SRV_EARLY, got);
+	assert_int_equal(eca_channel_ping(ch, &err), 0);
+	eca_channel_close(ch);
+	fx_close(&f);
 }
 
 int
@@ -1792,6 +1872,9 @@ main(void)
 		test_server_enrolling_during_the_handshake_is_accepted),
 	    cmocka_unit_test(
 		test_accepted_channel_reports_steps_and_serves_ping_and_bulk),
+	    cmocka_unit_test(
+		test_verdict_read_with_the_hello_is_not_waited_for),
+	    cmocka_unit_test(test_data_read_ahead_with_the_verdict_is_received),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
