@@ -311,6 +311,7 @@ thread_main(void *arg)
 {
 	struct ecad_broker *b = arg;
 
+	ecad_thread_name("ecad-broker");
 	event_base_dispatch(b->base);
 	return NULL;
 }

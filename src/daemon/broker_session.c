@@ -469,6 +469,7 @@ broker_judge_main(void *arg)
 	struct ecad_broker *b = arg;
 	struct bsess *s;
 
+	ecad_thread_name("ecad-broker-jdg");
 	for (;;) {
 		pthread_mutex_lock(&b->lock);
 		while (!b->stopping && b->qhead == NULL)

@@ -51,6 +51,7 @@ crlsync_main(void *arg)
 	struct ecad_crlsync *cs = arg;
 	struct timespec ts;
 
+	ecad_thread_name("ecad-crlsync");
 	pthread_mutex_lock(&cs->lock);
 	while (!cs->stopping) {
 		pthread_mutex_unlock(&cs->lock);

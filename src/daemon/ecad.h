@@ -310,6 +310,14 @@ void refusals_flush(struct ecad *d, int all);
 struct ecad_snap *ecad_snap_get(struct ecad *d);
 void ecad_snap_put(struct ecad_snap *s);
 
+/*
+ * ecad_proc.c: name the calling thread (at most 15 characters, "ecad-"
+ * and what it does; docs/daemon.md lists them), so that top -H, perf and
+ * /proc/PID/task/TID/comm tell ecad's threads apart.  Every thread's
+ * start routine calls it first; a failure is ignored, it is only a label.
+ */
+void ecad_thread_name(const char *name);
+
 /* server.c: listeners and workers. */
 /*
  * An event loop for a thread that serves TLS connections (API workers,

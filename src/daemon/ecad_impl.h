@@ -6,7 +6,8 @@
  *   ecad.c       options, the start-up phases, signals, main()
  *   ecad_log.c   the log sinks: stderr, the systemd journal, syslog
  *   ecad_snap.c  the configuration, its snapshot and SIGHUP's reload
- *   ecad_proc.c  daemonizing, the pid file, dropping privileges
+ *   ecad_proc.c  daemonizing, the pid file, dropping privileges, thread
+ *                names
  */
 #ifndef ECAD_IMPL_H
 #define ECAD_IMPL_H

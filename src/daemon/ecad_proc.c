@@ -2,13 +2,15 @@
 /*
  * ecad_proc.c - what the daemon does to its own process: detach from
  * the terminal (telling the waiting parent how start-up went), keep a pid
- * file, and drop root for good after handing STATE_DIR to USER.
+ * file, drop root for good after handing STATE_DIR to USER, and name its
+ * threads.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -309,4 +311,10 @@ ecad_drop_privileges(struct ecad *d, struct eca_err *err)
 	d->admin_uid = uid;
 	log_info("running as %s (uid %u)", d->cfg->user, (unsigned)uid);
 	return 0;
+}
+
+void
+ecad_thread_name(const char *name)
+{
+	(void)pthread_setname_np(pthread_self(), name);
 }

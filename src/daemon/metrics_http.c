@@ -301,6 +301,7 @@ mhttp_main(void *arg)
 {
 	struct ecad_metrics_http *m = arg;
 
+	ecad_thread_name("ecad-metrics");
 	event_base_dispatch(m->base);
 	return NULL;
 }

@@ -283,11 +283,13 @@ enroll_main(void *arg)
 {
 	struct nenroll *job = arg;
 	struct nsess *s = job->s;
-	struct ecad_snap *snap = ecad_snap_get(s->n->d);
+	struct ecad_snap *snap;
 	struct eca_domain *dom;
 	char via[400];
 	json_t *j;
 
+	ecad_thread_name("ecad-nat-enroll");
+	snap = ecad_snap_get(s->n->d);
 	dom = snap->host != NULL ? eca_host_domain(snap->host, s->st.primary) :
 				   NULL;
 	snprintf(via, sizeof(via), "through its broker session, %s",
@@ -560,6 +562,7 @@ stop_cb(evutil_socket_t fd, short what, void *arg)
 static void *
 thread_main(void *arg)
 {
+	ecad_thread_name("ecad-nat");
 	event_base_dispatch(((struct ecad_nat *)arg)->base);
 	return NULL;
 }

@@ -665,7 +665,10 @@ static void *
 thread_main(void *arg)
 {
 	struct peer_thread *t = arg;
+	char name[16];
 
+	snprintf(name, sizeof(name), "ecad-peer-%d", t->id);
+	ecad_thread_name(name);
 	/* A NAT host's thread has no listener: it waits for reverse ones. */
 	event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;

@@ -476,6 +476,7 @@ peer_judge_main(void *arg)
 	struct ecad_peer *p = arg;
 	struct pconn *pc;
 
+	ecad_thread_name("ecad-peer-judge");
 	for (;;) {
 		pthread_mutex_lock(&p->lock);
 		while (!p->stopping && p->qhead == NULL)
@@ -540,6 +541,7 @@ peer_sync_main(void *arg)
 	struct timespec next, now;
 	int every, wanted;
 
+	ecad_thread_name("ecad-peer-sync");
 	clock_gettime(CLOCK_MONOTONIC, &next); /* the first sync: now */
 	for (;;) {
 		pthread_mutex_lock(&p->lock);

@@ -147,6 +147,7 @@ listen_main(void *arg)
 {
 	struct ecad_pglisten *l = arg;
 
+	ecad_thread_name("ecad-pglisten");
 	listen_open(l);
 	event_base_dispatch(l->base);
 	listen_close(l);

@@ -284,6 +284,7 @@ remote_main(void *arg)
 	struct ecad_remote *rm = arg;
 	struct remote_job *j;
 
+	ecad_thread_name("ecad-remote");
 	pthread_mutex_lock(&rm->lock);
 	for (;;) {
 		while (rm->head == NULL && !rm->stopping)

@@ -541,7 +541,10 @@ static void *
 worker_main(void *arg)
 {
 	struct ecad_worker *w = arg;
+	char name[16];
 
+	snprintf(name, sizeof(name), "ecad-api-%d", w->id);
+	ecad_thread_name(name);
 	log_debug("worker %d running", w->id);
 	event_base_dispatch(w->base);
 	log_debug("worker %d stopped", w->id);

@@ -506,6 +506,7 @@ writer_main(void *arg)
 	int64_t waited;
 	size_t n;
 
+	ecad_thread_name("ecad-writer");
 	pthread_mutex_lock(&wr->lock);
 	for (;;) {
 		while (wr->head == NULL && wr->ahead == NULL && !wr->stopping &&
