@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: ISC
-# ecad itself: -t, -T, SIGTERM and durability across kill -9.
+# ecad itself: -t, -T, SIGTERM, its threads' names and durability across
+# kill -9.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -137,10 +138,36 @@ c_survives_kill9() {
 	expect_db "SELECT fingerprint FROM enrollments WHERE host='$H'" "$fp"
 }
 
+# Threads name themselves (ecad_thread_name), so that top -H, perf and
+# the benches tell them apart; the main thread keeps the program's name.
+# With LISTEN set the peer listener's threads are there too.
+c_thread_names() {
+	local lport pid t comm names=""
+	lport=$(free_port) || return
+	start_primary "$P" "LISTEN = 127.0.0.1:$lport" || return
+	pid=${P_PID[$P]}
+	for t in /proc/"$pid"/task/*; do
+		[ "${t##*/}" != "$pid" ] || continue
+		comm=$(cat "$t/comm" 2>/dev/null) || continue # it just exited
+		names+="$comm "
+	done
+	stop_primary "$P" TERM
+	for comm in $names; do
+		case $comm in
+		ecad-*) ;;
+		*) fail "a thread of ecad is named '$comm', not ecad-* (all: $names)"; return ;;
+		esac
+	done
+	expect_match "$names" '(^| )ecad-writer ' "the names of ecad's threads" || return
+	expect_match "$names" '(^| )ecad-api-[0-9]+ ' "the names of ecad's threads" || return
+	expect_match "$names" '(^| )ecad-peer-[0-9]+ ' "the names of ecad's threads"
+}
+
 run_case "ecad -t on a good configuration exits 0" c_check_good
 run_case "ecad -t on a configuration with an unknown key prints FILE:LINE: and exits 1" c_check_unknown_key
 run_case "ecad -T prints the effective configuration, defaults included" c_dump
 run_case "SIGTERM stops ecad with exit 0 and removes its socket and PID file" c_sigterm
+run_case "every thread of ecad other than the main one carries an ecad-* name" c_thread_names
 run_case "ecad's start-up log names the allocator that serves malloc: mimalloc when built with it" c_allocator
 run_case "SIGHUP with a broken configuration keeps ecad serving with the old one" c_sighup_bad_config
 run_case "SIGHUP with a renewed certificate: every API worker and peer I/O thread presents the new one" c_sighup_renewed_cert
