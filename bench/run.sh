@@ -10,8 +10,9 @@
 # started afresh for the round (new SQLite registry, WORKERS = nproc).
 # Then kept-alive connections read their own record (GET
 # /v1/enrollments/NAME) for a few seconds.  Prints every round's rates,
-# p50/p99 latencies and server CPU per operation, the median ratios per
-# concurrency, and the strict figure: the worse concurrency.
+# p50/p99 latencies and server CPU per operation (and that of ecad's
+# writer thread, the group commit), the median ratios per concurrency,
+# and the strict figure: the worse concurrency.
 #
 # Certificates are made before any timing and cached under
 # BUILD/bench-certs/nN, so a second run with the same N reuses them.
@@ -218,6 +219,19 @@ cpu_ticks() {
 	done
 	echo "$sum"
 }
+# thread_ticks PID COMM: the same, summed over the threads of PID named
+# COMM (ecad names its threads, docs/daemon.md): utime and stime, fields
+# 14 and 15 of /proc/PID/task/TID/stat, counted after the last ')' since
+# the comm of field 2 may hold spaces and parentheses.
+thread_ticks() {
+	local task sum=0 t
+	for task in /proc/"$1"/task/*; do
+		[ "$(cat "$task/comm" 2>/dev/null)" = "$2" ] || continue
+		t=$(sed 's/^.*) //' "$task/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+		sum=$((sum + ${t:-0}))
+	done
+	echo "$sum"
+}
 TICK=$(getconf CLK_TCK)
 # ms_per_op TICKS OPS
 ms_per_op() { awk -v t="$1" -v n="$2" -v hz="$TICK" 'BEGIN { printf "%.3f", (n > 0 ? t * 1000 / hz / n : 0) }'; }
@@ -276,9 +290,9 @@ declare -A RATE_RATIO=() CPU_RATIO=()
 echo
 echo "eca enrollment benchmark: $N hosts (EC P-256) per round, $ROUNDS alternating rounds per concurrency, $NPROC cores, nginx access log $NGINX_LOG, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 for conc in $CONCS; do
-	rates=() cpus=() idle_b=() idle_e=() cli_b=() cli_e=()
+	rates=() cpus=() writer=() idle_b=() idle_e=() cli_b=() cli_e=()
 	printf '  concurrency %s\n' "$conc"
-	printf '    %-5s %9s %7s %7s %9s %9s %7s %7s %9s %6s %6s\n' round "nginx/s" "p50 ms" "p99 ms" "CPU ms" "eca/s" "p50 ms" "p99 ms" "CPU ms" "rate" "CPU"
+	printf '    %-5s %9s %7s %7s %9s %9s %7s %7s %9s %9s %6s %6s\n' round "nginx/s" "p50 ms" "p99 ms" "CPU ms" "eca/s" "p50 ms" "p99 ms" "CPU ms" "writer ms" "rate" "CPU"
 	for r in $(seq "$ROUNDS"); do
 		tag=c$conc-r$r
 		last=$([ "$r" = "$ROUNDS" ] && echo 1 || echo 0)
@@ -291,9 +305,11 @@ for conc in $CONCS; do
 		start_ecad "$tag"
 		[ "$last" = 1 ] && profile_start "ecad-c$conc" "$ECAD_PID"
 		t0=$(cpu_ticks "$ECAD_PID")
+		w0=$(thread_ticks "$ECAD_PID" ecad-writer)
 		bench enroll "$ECA_PORT" "$conc" "enroll-$tag"
 		ENROLL=$(cat "$TMP/bench-enroll-$tag.json")
 		ENROLL_CPU=$(ms_per_op $(($(cpu_ticks "$ECAD_PID") - t0)) "$(j "$ENROLL" .ok)")
+		WRITER_CPU=$(ms_per_op $(($(thread_ticks "$ECAD_PID" ecad-writer) - w0)) "$(j "$ENROLL" .ok)")
 		[ "$last" = 1 ] && profile_stop "ecad-c$conc" "$ENROLL_CPU"
 		created=$(j "$ENROLL" .created)
 		[ "$created" = "$N" ] || die "round $tag: $created new enrollments of $N (log: $ECAD_DIR/ecad.log)"
@@ -301,13 +317,14 @@ for conc in $CONCS; do
 		cr=$(awk -v a="$ENROLL_CPU" -v b="$BARE_CPU" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
 		rates+=("$rr")
 		cpus+=("$cr")
+		writer+=("$WRITER_CPU")
 		idle_b+=("$(j "$BARE" .idle_pct)")
 		idle_e+=("$(j "$ENROLL" .idle_pct)")
 		cli_b+=("$(j "$BARE" .client_cpu_ms)")
 		cli_e+=("$(j "$ENROLL" .client_cpu_ms)")
-		printf '    %-5s %9.1f %7.2f %7.2f %9s %9.1f %7.2f %7.2f %9s %6.2f %6.2f\n' "$r" \
+		printf '    %-5s %9.1f %7.2f %7.2f %9s %9.1f %7.2f %7.2f %9s %9s %6.2f %6.2f\n' "$r" \
 		    "$(j "$BARE" .ops_per_sec)" "$(j "$BARE" .p50_ms)" "$(j "$BARE" .p99_ms)" "$BARE_CPU" \
-		    "$(j "$ENROLL" .ops_per_sec)" "$(j "$ENROLL" .p50_ms)" "$(j "$ENROLL" .p99_ms)" "$ENROLL_CPU" "$rr" "$cr"
+		    "$(j "$ENROLL" .ops_per_sec)" "$(j "$ENROLL" .p50_ms)" "$(j "$ENROLL" .p99_ms)" "$ENROLL_CPU" "$WRITER_CPU" "$rr" "$cr"
 		# The very last primary stays up for the kept-alive reads.
 		if [ "$r" != "$ROUNDS" ] || [ "$conc" != "${CONCS##* }" ]; then
 			stop_ecad
@@ -320,8 +337,9 @@ for conc in $CONCS; do
 	# Why the two ratios differ: the client's CPU is shared with the
 	# server, and a machine left idle (callers waiting for a commit's
 	# disk syncs) is rate lost whatever the CPU per operation.
-	printf '    medians: machine idle %s %% in nginx rounds, %s %% in eca rounds; the client'"'"'s CPU per operation %s ms against nginx, %s ms against eca\n' \
-	    "$(median "${idle_b[@]}")" "$(median "${idle_e[@]}")" "$(median "${cli_b[@]}")" "$(median "${cli_e[@]}")"
+	# The writer's share of ecad's CPU per enrollment: the group commit.
+	printf '    medians: machine idle %s %% in nginx rounds, %s %% in eca rounds; the client'"'"'s CPU per operation %s ms against nginx, %s ms against eca; ecad'"'"'s writer thread %s ms per enrollment\n' \
+	    "$(median "${idle_b[@]}")" "$(median "${idle_e[@]}")" "$(median "${cli_b[@]}")" "$(median "${cli_e[@]}")" "$(median "${writer[@]}")"
 done
 
 # The stricter figure: the lowest rate ratio and the highest CPU ratio of
