@@ -349,8 +349,8 @@ open_channel(struct eca_host *h, const char *peer, const char *port,
 		goto out;
 	/*
 	 * The set-up's read-ahead ends here: what it already took stays in
-	 * the TLS buffer for the next read; from now on a read takes what
-	 * the caller asks for, as a bulk transfer expects.
+	 * the TLS buffer for the next read (eca_channel_ssl says so), and
+	 * from now on no more records gather there unseen by poll().
 	 */
 	SSL_set_read_ahead(o->ch->ssl, 0);
 	*out = o->ch;

@@ -228,6 +228,12 @@ int eca_channel_open_reverse(struct eca_host *h, const char *peer,
     enum eca_purpose purpose, long timeout_ms, struct eca_channel **out,
     struct eca_channel_steps *steps, struct eca_err *err) ECA_WUR;
 void eca_channel_close(struct eca_channel *ch);
+/*
+ * The channel's TLS connection, for a caller that reads it itself: what
+ * the set-up read ahead may already wait in its buffer (SSL_has_pending)
+ * while the socket has nothing, so poll() the socket only after SSL_read
+ * asked for more.
+ */
 SSL *eca_channel_ssl(struct eca_channel *ch);
 /* Send one frame / receive one frame (payload into buf, at most cap). */
 int eca_channel_send_frame(struct eca_channel *ch, const unsigned char *frame,
