@@ -9,12 +9,13 @@
  *
  * (a) setup: N times, at concurrency C, eca_channel_open + close to an
  *     enrolled peer's ecad (TCP, TLS, HELLOs, the verdict on both sides:
- *     roster lookups) against a bare mutual-TLS server run in this
- *     process: TCP, the same TLS handshake (same certificates, keys, TLS
- *     settings and cipher suites, each side verifying the other's chain
- *     against the same trust store, in the handshake, as mutual TLS does;
- *     a channel does that in its verdicts instead), one byte each way so
- *     that the server has finished verifying the client, close.
+ *     roster lookups) against a bare mutual-TLS server in a process of
+ *     its own, as ecad is: TCP, the same TLS handshake (same
+ *     certificates, keys, TLS settings and cipher suites, each side
+ *     verifying the other's chain against the same trust store, in the
+ *     handshake, as mutual TLS does; a channel does that in its verdicts
+ *     instead), one byte each way so that the server has finished
+ *     verifying the client, close.
  * (c) stream: bulk receives of B bytes in all over channels (purpose
  *     restore) against B bytes read from the bare server over the same
  *     kind of TLS connection; only the transfers are timed.
@@ -24,7 +25,8 @@
  *     [--crl FILE] [--json]
  *
  * With --server-pid (the peer's ecad), the CPU time each side spends per
- * setup is printed too: thread clocks in this process, /proc for ecad.
+ * setup is printed too: thread clocks for the clients, /proc for both
+ * servers (each counted whole, as the same kind of process).
  * With --crl (PEM), both bare sides check the peer's leaf against that CRL
  * in the handshake (the hosts' configurations then check it too).
  *
@@ -39,12 +41,15 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,7 +79,6 @@ struct bare_thread {
 	OSSL_LIB_CTX *libctx;
 	SSL_CTX *ctx;
 	pthread_t thread;
-	int started;
 };
 
 struct bench {
@@ -100,10 +104,10 @@ struct bench {
 	double *lat; /* this batch's latencies (s) */
 	char first_err[512];
 	pthread_mutex_t err_lock;
-	atomic_int stop;
-	/* CPU seconds (thread clocks) spent by each side, per run */
-	_Atomic double cpu_client, cpu_bare_server;
+	/* CPU seconds (thread clocks) the clients spent, per run */
+	_Atomic double cpu_client;
 	pid_t server_pid; /* the peer's ecad, 0 if unknown */
+	pid_t bare_pid;	  /* the bare server's process */
 };
 
 static double
@@ -237,13 +241,12 @@ out:
  * else that many bytes; then close.
  */
 static void
-bare_serve(struct bench *b, SSL_CTX *ctx, int fd)
+bare_serve(SSL_CTX *ctx, int fd)
 {
 	unsigned char req[8], *buf = NULL;
 	uint64_t want = 0;
 	SSL *ssl = NULL;
 	size_t k;
-	double c0 = thread_cpu_s();
 	int i;
 
 	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
@@ -271,7 +274,6 @@ out:
 	free(buf);
 	close(fd);
 	ERR_clear_error();
-	add_cpu(&b->cpu_bare_server, thread_cpu_s() - c0);
 }
 
 static void *
@@ -281,7 +283,7 @@ bare_acceptor(void *arg)
 	struct bench *b = t->b;
 	int fd, one = 1;
 
-	while (!atomic_load(&b->stop)) {
+	for (;;) {
 		if ((fd = accept(b->bare_fd, NULL, NULL)) == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -289,7 +291,7 @@ bare_acceptor(void *arg)
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));
-		bare_serve(b, t->ctx, fd);
+		bare_serve(t->ctx, fd);
 	}
 	return NULL;
 }
@@ -420,16 +422,17 @@ run_batch(struct bench *b, int mode, long count, struct setup_result *res)
 {
 	pthread_t *th;
 	double t0, s0, s1, secs;
+	pid_t server;
 	int i;
 
 	b->mode = mode;
 	b->batch = count;
 	b->lat = res->lat + res->done;
 	atomic_store(&b->cpu_client, 0);
-	atomic_store(&b->cpu_bare_server, 0);
 	atomic_store(&b->next, 0);
 	atomic_store(&b->errors, 0);
-	s0 = mode == 1 ? process_cpu_s(b->server_pid) : 0;
+	server = mode == 1 ? b->server_pid : b->bare_pid;
+	s0 = process_cpu_s(server);
 	if ((th = calloc((size_t)b->conc, sizeof(*th))) == NULL) {
 		fprintf(stderr, "bench_peer: out of memory\n");
 		exit(1);
@@ -448,9 +451,7 @@ run_batch(struct bench *b, int mode, long count, struct setup_result *res)
 	res->done += count;
 	res->errors += atomic_load(&b->errors);
 	res->cpu_client += atomic_load(&b->cpu_client);
-	if (mode == 0)
-		res->cpu_server += atomic_load(&b->cpu_bare_server);
-	else if (s0 >= 0 && (s1 = process_cpu_s(b->server_pid)) >= 0)
+	if (s0 >= 0 && (s1 = process_cpu_s(server)) >= 0)
 		res->cpu_server += s1 - s0;
 	else
 		res->server_cpu_known = 0;
@@ -657,6 +658,30 @@ out:
 	return r;
 }
 
+/*
+ * The bare server's process: its threads, until the parent stops it or
+ * exits.  A process of its own, as ecad and nginx are: its threads and the
+ * client's do not share an address space, so a switch between them costs
+ * what a switch between the client and ecad costs.
+ */
+static _Noreturn void
+bare_server_main(struct bench *b)
+{
+	int i;
+
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(0);
+	for (i = 0; i < b->nbare; i++)
+		if (pthread_create(&b->bare[i].thread, NULL, bare_acceptor,
+			&b->bare[i]) != 0) {
+			fprintf(stderr, "bench_peer: cannot start a thread\n");
+			_exit(1);
+		}
+	for (;;)
+		pause();
+}
+
 static int
 bare_server_start(struct bench *b, const char *server_conf)
 {
@@ -704,14 +729,13 @@ bare_server_start(struct bench *b, const char *server_conf)
 	if (getsockname(b->bare_fd, (struct sockaddr *)&b->bare_addr,
 		&b->bare_addrlen) != 0)
 		goto out;
-	for (i = 0; i < b->nbare; i++) {
-		if (pthread_create(&b->bare[i].thread, NULL, bare_acceptor,
-			&b->bare[i]) != 0) {
-			fprintf(stderr, "bench_peer: cannot start a thread\n");
-			exit(1);
-		}
-		b->bare[i].started = 1;
+	fflush(NULL);
+	if ((b->bare_pid = fork()) == -1) {
+		fprintf(stderr, "bench_peer: fork: %s\n", strerror(errno));
+		goto out;
 	}
+	if (b->bare_pid == 0)
+		bare_server_main(b);
 	r = 0;
 out:
 	if (ai != NULL)
@@ -901,12 +925,11 @@ main(int argc, char **argv)
 	}
 	rc = bare.errors + chan.errors > 0 ? 1 : 0;
 out:
-	atomic_store(&b.stop, 1);
-	if (b.bare_fd != -1)
-		shutdown(b.bare_fd, SHUT_RDWR);
+	if (b.bare_pid > 0) {
+		(void)kill(b.bare_pid, SIGKILL);
+		(void)waitpid(b.bare_pid, NULL, 0);
+	}
 	for (i = 0; i < b.nbare; i++) {
-		if (b.bare[i].started)
-			pthread_join(b.bare[i].thread, NULL);
 		SSL_CTX_free(b.bare[i].ctx);
 		OSSL_LIB_CTX_free(b.bare[i].libctx);
 	}
