@@ -6,9 +6,9 @@
  * The socket is non-blocking and every wait is a poll() bounded by the
  * step's deadline; once TLS runs, a wait comes only after an SSL call
  * asked for more bytes: the set-up reads ahead (eca_channel_tls_connect),
- * so bytes may wait in the TLS buffer that poll() cannot see.  Its BIO writes with MSG_NOSIGNAL,
- * so that a peer closing the connection is an error, not a SIGPIPE in a
- * command line that never asked for one.
+ * so bytes may wait in the TLS buffer that poll() cannot see.  Its BIO
+ * writes with MSG_NOSIGNAL, so that a peer closing the connection is an
+ * error, not a SIGPIPE in a command line that never asked for one.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
