@@ -9,12 +9,51 @@
  */
 #include "hostname.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "text.h"
 
 /* Longest piece of a refused name echoed in a message. */
 #define SHOW_MAX 64
+
+/* c in its canonical case: ASCII A-Z only, whatever the locale. */
+static char
+fold(char c)
+{
+	unsigned char u = (unsigned char)c;
+
+	return (char)(u + ((unsigned char)(u - 'A') < 26 ? 'a' - 'A' : 0));
+}
+
+/*
+ * fold() on the 8 bytes of w at once.  Each byte's low 7 bits plus 0x3f
+ * reach bit 7 when they are at least 'A', plus 0x25 when they are above
+ * 'Z', and neither sum carries into the next byte; a byte with bit 7 set
+ * is not a letter.  The upper-case letters' bit 7, shifted to 0x20, folds
+ * them.
+ */
+static uint64_t
+fold8(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
+	uint64_t x = w & ~high, upper;
+
+	upper = (x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1)) &
+	    ~w & high;
+	return w | upper >> 2;
+}
+
+/* fold8 on the 8 bytes at in, into out (which may be in). */
+static void
+fold_word(const char *in, char *out)
+{
+	uint64_t w;
+
+	memcpy(&w, in, 8);
+	w = fold8(w);
+	memcpy(out, &w, 8);
+}
 
 static int
 refuse(struct eca_err *err, const char *in, size_t len, const char *why)
@@ -92,10 +131,8 @@ canon(const char *in, size_t len, char *out, size_t outlen, struct eca_err *err)
 	if ((why = label_fault(in + start, len - start)) != NULL)
 		return refuse(err, in, len, why);
 	/* Checked first, folded second: in and out may overlap. */
-	for (i = 0; i < len; i++) {
-		c = in[i];
-		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
+	for (i = 0; i < len; i++)
+		out[i] = fold(in[i]);
 	out[len] = '\0';
 	return 0;
 }
@@ -125,6 +162,30 @@ eca_hostname_canon(const char *in, char *out, size_t outlen,
 	}
 	return eca_hostname_canon_n(in, strnlen(in, ECA_HOSTNAME_MAX_LEN + 1),
 	    out, outlen, err);
+}
+
+int
+eca_hostname_fold(const char *in, char *out, size_t outlen)
+{
+	size_t i, len;
+
+	if (in == NULL || out == NULL)
+		return -1;
+	len = strnlen(in, ECA_HOSTNAME_MAX_LEN + 1);
+	if (len > ECA_HOSTNAME_MAX_LEN || outlen <= len)
+		return -1;
+	if (len < 8) {
+		for (i = 0; i < len; i++)
+			out[i] = fold(in[i]);
+	} else {
+		/* The last word ends at len, over the one before: folding
+		 * twice folds once. */
+		for (i = 0; i + 8 < len; i += 8)
+			fold_word(in + i, out + i);
+		fold_word(in + len - 8, out + len - 8);
+	}
+	out[len] = '\0';
+	return (int)len;
 }
 
 int

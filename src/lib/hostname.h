@@ -40,6 +40,16 @@ int eca_hostname_canon(const char *in, char *out, size_t outlen,
 /* The same for len bytes that need not be NUL-terminated (a NUL inside is refused). */
 int eca_hostname_canon_n(const char *in, size_t len, char *out, size_t outlen,
     struct eca_err *err) ECA_WUR;
+/*
+ * The case fold alone: in (NUL-terminated) with A-Z as a-z into out
+ * (outlen bytes; in and out may be the same buffer), and its length; -1 if
+ * it is longer than a host name or does not fit.  Nothing else is checked,
+ * so use it only to look a name up among canonical keys: a valid name
+ * folds to its canonical form, and an invalid one to a name still invalid
+ * (folding changes only letters), which equals no key.  Anything kept or
+ * compared otherwise is canonicalised.
+ */
+int eca_hostname_fold(const char *in, char *out, size_t outlen) ECA_WUR;
 /* 1 if in is a valid host name in any case, else 0. */
 int eca_hostname_valid(const char *in);
 /* 1 if s is a valid host name already in canonical form, else 0. */

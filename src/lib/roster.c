@@ -50,22 +50,27 @@ hash_fp(const uint8_t *fp)
 	return mix64(h * 0x9e3779b97f4a7c15ULL);
 }
 
-/* Eight bytes at a time, then mixed. */
+/*
+ * Eight bytes at a time, then mixed; a name of eight bytes or more ends
+ * with the word that ends at its last byte (no call to copy a short tail).
+ */
 static uint64_t
 hash_name(const char *s, size_t len)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w = 0;
 	size_t i;
 
-	for (i = 0; i + 8 <= len; i += 8) {
+	if (len < 8) {
+		for (i = 0; i < len; i++)
+			w |= (uint64_t)(unsigned char)s[i] << 8 * i;
+		return mix64(mix64(h ^ w) * 0x94d049bb133111ebULL);
+	}
+	for (i = 0; i + 8 < len; i += 8) {
 		memcpy(&w, s + i, 8);
 		h = mix64(h ^ w);
 	}
-	if (i < len) {
-		w = 0;
-		memcpy(&w, s + i, len - i);
-		h = mix64(h ^ w);
-	}
+	memcpy(&w, s + len - 8, 8);
+	h = mix64(h ^ w);
 	return mix64(h * 0x94d049bb133111ebULL);
 }
 
@@ -458,19 +463,20 @@ int
 eca_roster_lookup_host(const struct eca_roster *r, const char *host,
     struct eca_roster_entry *out)
 {
-	char canon[ECA_HOST_MAX];
-	size_t i, len;
-	int found;
+	char key[ECA_HOST_MAX];
+	size_t i;
+	int len, found;
 
 	if (r == NULL || host == NULL || out == NULL || r->slots == 0)
 		return ECA_ERR_NOT_FOUND;
-	/* Keys are canonical: MEDIA1.example finds media1.example. */
-	if (eca_hostname_canon(host, canon, sizeof(canon), NULL) != 0)
+	/*
+	 * Keys are canonical: MEDIA1.example finds media1.example, and a
+	 * name that is not a host name finds nothing (hostname.h).
+	 */
+	if ((len = eca_hostname_fold(host, key, sizeof(key))) <= 0)
 		return ECA_ERR_NOT_FOUND;
-	len = strlen(canon);
-	if (len > ROSTER_NAME_MAX)
-		return ECA_ERR_NOT_FOUND;
-	i = find_host_slot(r, canon, len, hash_name(canon, len), &found);
+	i = find_host_slot(r, key, (size_t)len, hash_name(key, (size_t)len),
+	    &found);
 	if (!found)
 		return ECA_ERR_NOT_FOUND;
 	entry_out(r, &r->by_host[i], out);

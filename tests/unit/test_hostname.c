@@ -168,6 +168,105 @@ test_in_place(void **state)
 	assert_string_equal(buf, "media1");
 }
 
+/*
+ * The fold alone (roster lookups): it refuses only what is too long or
+ * does not fit, changes A-Z and nothing else, gives a valid name its
+ * canonical form, and leaves an invalid name invalid.
+ */
+static void
+test_fold_refuses_what_is_too_long_or_does_not_fit(void **state)
+{
+	char long254[300], out[ECA_HOST_MAX];
+
+	(void)state;
+	memset(long254, 'a', 254);
+	long254[254] = '\0';
+	assert_int_equal(eca_hostname_fold(long254, out, sizeof(out)), -1);
+	assert_int_equal(eca_hostname_fold(NULL, out, sizeof(out)), -1);
+	assert_int_equal(eca_hostname_fold("a.example", NULL, 64), -1);
+	/* No room for the NUL. */
+	assert_int_equal(eca_hostname_fold("a.example", out, 9), -1);
+	assert_int_equal(eca_hostname_fold("a.example", out, 10), 9);
+	assert_int_equal(eca_hostname_fold("", out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+}
+
+/* in folds to want, into another buffer and in place. */
+static void
+assert_folds_to(const char *in, const char *want)
+{
+	char out[ECA_HOST_MAX], same[ECA_HOST_MAX];
+	int len = (int)strlen(in);
+
+	assert_int_equal(eca_hostname_fold(in, out, sizeof(out)), len);
+	assert_string_equal(out, want);
+	snprintf(same, sizeof(same), "%s", in);
+	assert_int_equal(eca_hostname_fold(same, same, sizeof(same)), len);
+	assert_string_equal(same, want);
+}
+
+static void
+test_fold_changes_only_ascii_capitals(void **state)
+{
+	char in[24], want[24];
+	unsigned b;
+	size_t len, at;
+
+	(void)state;
+	/* Every byte at every place, in names shorter and longer than a word. */
+	for (len = 1; len < 20; len++)
+		for (b = 1; b < 256; b++)
+			for (at = 0; at < len; at++) {
+				memset(in, 'Q', len);
+				memset(want, 'q', len);
+				in[len] = want[len] = '\0';
+				in[at] = (char)b;
+				want[at] = (char)b;
+				if (b >= 'A' && b <= 'Z')
+					want[at] = (char)(b + ('a' - 'A'));
+				assert_folds_to(in, want);
+			}
+}
+
+static void
+test_fold_gives_a_valid_name_its_canonical_form(void **state)
+{
+	const char *names[] = {"MEDIA1.EXAMPLE", "mEdIa1.It.TeSt", "H1",
+	    "XN--BCHER-KVA.example", "client0000123.DC3.example.COM",
+	    "media1.example"};
+	char c[ECA_HOST_MAX], f[ECA_HOST_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(names); i++) {
+		assert_int_equal(
+		    eca_hostname_canon(names[i], c, sizeof(c), NULL), 0);
+		assert_int_equal(eca_hostname_fold(names[i], f, sizeof(f)),
+		    (int)strlen(names[i]));
+		assert_string_equal(f, c);
+	}
+}
+
+static void
+test_fold_leaves_an_invalid_name_invalid(void **state)
+{
+	const char *names[] = {"MEDIA1.EXAMPLE.", "MEDIA_1.example",
+	    "-MEDIA1.example", "MEDIA1-.example", "MEDIA1..example", ".MEDIA1",
+	    "MED\xc4\xb0"
+	    "A1.example",
+	    "MEDIA 1.example", "\xc1.example", "MEDIA1.EXAMPLE_"};
+	char f[ECA_HOST_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < NELEM(names); i++) {
+		assert_false(eca_hostname_valid(names[i]));
+		assert_true(eca_hostname_fold(names[i], f, sizeof(f)) > 0);
+		if (eca_hostname_valid(f))
+			fail_msg("case %zu: folded to the valid \"%s\"", i, f);
+	}
+}
+
 int
 main(void)
 {
@@ -176,6 +275,11 @@ main(void)
 	    cmocka_unit_test(test_refused_odd_arguments),
 	    cmocka_unit_test(test_folded),
 	    cmocka_unit_test(test_in_place),
+	    cmocka_unit_test(
+		test_fold_refuses_what_is_too_long_or_does_not_fit),
+	    cmocka_unit_test(test_fold_changes_only_ascii_capitals),
+	    cmocka_unit_test(test_fold_gives_a_valid_name_its_canonical_form),
+	    cmocka_unit_test(test_fold_leaves_an_invalid_name_invalid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

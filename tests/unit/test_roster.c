@@ -1593,6 +1593,32 @@ test_host_on_two_pages_of_a_full_sync_is_one_record(void **state)
 	eca_roster_free(r);
 }
 
+/* A host ID prints as the text it was read from, every byte value. */
+static void
+test_host_id_prints_as_it_was_read(void **state)
+{
+	uint8_t raw[ROSTER_UUID_RAW], back[ROSTER_UUID_RAW];
+	char want[ECA_HOST_ID_LEN + 1], got[ECA_HOST_ID_LEN + 1];
+	unsigned v, k;
+
+	(void)state;
+	for (v = 0; v < 256; v++) {
+		for (k = 0; k < ROSTER_UUID_RAW; k++)
+			raw[k] = (uint8_t)(v + 37 * k);
+		snprintf(want, sizeof(want),
+		    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		    "%02x%02x%02x%02x%02x%02x",
+		    raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6],
+		    raw[7], raw[8], raw[9], raw[10], raw[11], raw[12], raw[13],
+		    raw[14], raw[15]);
+		memset(got, 'x', sizeof(got));
+		eca_roster_uuid_text(raw, got);
+		assert_string_equal(got, want);
+		assert_int_equal(eca_roster_uuid_parse(got, back), 0);
+		assert_memory_equal(back, raw, sizeof(raw));
+	}
+}
+
 #define U(f) cmocka_unit_test(f)
 
 int
@@ -1638,6 +1664,7 @@ main(void)
 	    U(test_names_that_prefix_each_other_are_distinct),
 	    U(test_one_certificate_twice_answers_the_last),
 	    U(test_host_on_two_pages_of_a_full_sync_is_one_record),
+	    U(test_host_id_prints_as_it_was_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
