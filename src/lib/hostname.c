@@ -26,32 +26,14 @@ fold(char c)
 	return (char)(u + ((unsigned char)(u - 'A') < 26 ? 'a' - 'A' : 0));
 }
 
-/*
- * fold() on the 8 bytes of w at once.  Each byte's low 7 bits plus 0x3f
- * reach bit 7 when they are at least 'A', plus 0x25 when they are above
- * 'Z', and neither sum carries into the next byte; a byte with bit 7 set
- * is not a letter.  The upper-case letters' bit 7, shifted to 0x20, folds
- * them.
- */
-static uint64_t
-fold8(uint64_t w)
-{
-	const uint64_t ones = 0x0101010101010101ULL, high = ones * 0x80;
-	uint64_t x = w & ~high, upper;
-
-	upper = (x + ones * (0x80 - 'A')) & ~(x + ones * (0x80 - 'Z' - 1)) &
-	    ~w & high;
-	return w | upper >> 2;
-}
-
-/* fold8 on the 8 bytes at in, into out (which may be in). */
+/* eca_hostname_fold8 on the 8 bytes at in, into out (which may be in). */
 static void
 fold_word(const char *in, char *out)
 {
 	uint64_t w;
 
 	memcpy(&w, in, 8);
-	w = fold8(w);
+	w = eca_hostname_fold8(w);
 	memcpy(out, &w, 8);
 }
 

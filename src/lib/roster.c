@@ -50,27 +50,45 @@ hash_fp(const uint8_t *fp)
 	return mix64(h * 0x9e3779b97f4a7c15ULL);
 }
 
-/*
- * Eight bytes at a time, then mixed; a name of eight bytes or more ends
- * with the word that ends at its last byte (no call to copy a short tail).
- */
+/* The 8 bytes of s at i, folded to lower case (hostname.h). */
 static uint64_t
-hash_name(const char *s, size_t len)
+word_at(const char *s, size_t i)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w = 0;
+	uint64_t w;
+
+	memcpy(&w, s + i, 8);
+	return eca_hostname_fold8(w);
+}
+
+/* A name of fewer than 8 bytes as one word, folded, the rest zero. */
+static uint64_t
+short_word(const char *s, size_t len)
+{
+	uint64_t w = 0;
 	size_t i;
 
-	if (len < 8) {
-		for (i = 0; i < len; i++)
-			w |= (uint64_t)(unsigned char)s[i] << 8 * i;
-		return mix64(mix64(h ^ w) * 0x94d049bb133111ebULL);
-	}
-	for (i = 0; i + 8 < len; i += 8) {
-		memcpy(&w, s + i, 8);
-		h = mix64(h ^ w);
-	}
-	memcpy(&w, s + len - 8, 8);
-	h = mix64(h ^ w);
+	for (i = 0; i < len; i++)
+		w |= (uint64_t)(unsigned char)s[i] << 8 * i;
+	return eca_hostname_fold8(w);
+}
+
+/*
+ * Eight bytes at a time, each word folded as it is read (a key is
+ * canonical already, a name asked for is folded here), then mixed; a name
+ * of eight bytes or more ends with the word that ends at its last byte.
+ */
+uint64_t
+eca_roster_hash_name(const char *s, size_t len)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+	size_t i;
+
+	if (len < 8)
+		return mix64(
+		    mix64(h ^ short_word(s, len)) * 0x94d049bb133111ebULL);
+	for (i = 0; i + 8 < len; i += 8)
+		h = mix64(h ^ word_at(s, i));
+	h = mix64(h ^ word_at(s, len - 8));
 	return mix64(h * 0x94d049bb133111ebULL);
 }
 
@@ -139,13 +157,28 @@ prefetch_rec(const struct eca_roster *r, const struct slot *s)
 	__builtin_prefetch(r->names + s->name_off);
 }
 
-/* Whether the name at off is host (len bytes): it ends where host does. */
+/*
+ * Whether the name at off is host (len bytes) folded, word by word as
+ * eca_roster_hash_name reads it, and ends where host does.
+ */
 static int
 name_is(const struct eca_roster *r, uint32_t off, const char *host, size_t len)
 {
-	return (size_t)off + len < r->names_len &&
-	    memcmp(r->names + off, host, len) == 0 &&
-	    r->names[off + len] == '\0';
+	const char *name = r->names + off;
+	uint64_t w;
+	size_t i;
+
+	if ((size_t)off + len >= r->names_len || name[len] != '\0')
+		return 0;
+	if (len < 8)
+		return short_word(name, len) == short_word(host, len);
+	for (i = 0; i + 8 < len; i += 8) {
+		memcpy(&w, name + i, 8);
+		if (w != word_at(host, i))
+			return 0;
+	}
+	memcpy(&w, name + len - 8, 8);
+	return w == word_at(host, len - 8);
 }
 
 /* The slot holding host (len bytes, hash h), or the empty one it would. */
@@ -255,7 +288,8 @@ eca_roster_index_build(struct eca_roster *r)
 		m = r->n - base < PREFETCH ? r->n - base : PREFETCH;
 		for (k = 0; k < m; k++) {
 			x = &r->ents[base + k];
-			hh[k] = hash_name(r->names + x->name_off, x->name_len);
+			hh[k] = eca_roster_hash_name(r->names + x->name_off,
+			    x->name_len);
 			hf[k] = hash_fp(x->fp);
 			__builtin_prefetch(&r->by_host[HOME(hh[k], mask)], 1);
 			__builtin_prefetch(&r->by_fp[HOME(hf[k], mask)], 1);
@@ -362,7 +396,7 @@ prefetch_entry(const struct eca_roster *r, const struct eca_roster_entry *e,
 	size_t mask = r->slots - 1;
 
 	__builtin_prefetch(
-	    &r->by_host[HOME(hash_name(e->host, name_len), mask)]);
+	    &r->by_host[HOME(eca_roster_hash_name(e->host, name_len), mask)]);
 	__builtin_prefetch(&r->by_fp[HOME(hash_fp(e->fingerprint), mask)]);
 }
 
@@ -371,7 +405,7 @@ eca_roster_upsert(struct eca_roster *r, const struct eca_roster_entry *e,
     const uint8_t host_id[ROSTER_UUID_RAW], size_t name_len)
 {
 	struct rent *x;
-	uint64_t h = hash_name(e->host, name_len);
+	uint64_t h = eca_roster_hash_name(e->host, name_len);
 	size_t i, idx;
 	int found;
 
@@ -400,14 +434,43 @@ eca_roster_upsert(struct eca_roster *r, const struct eca_roster_entry *e,
 	fp_index_put(r, idx, hash_fp(x->fp));
 }
 
-/* The record of slot s, its name taken from the slot's offset. */
+/*
+ * Copy n bytes (a name and its NUL: 1 to 256) in whole moves, the last one
+ * ending at n.  Not memcpy: knowing n to be at most 256, the compiler
+ * makes it one `rep movs`, and when n comes from a record still on its
+ * way from memory, that instruction holds back every one after it, the
+ * next lookups' loads included (bench_roster's lookups took twice as
+ * long).  These branches are predicted instead.
+ */
 static void
-entry_out(const struct eca_roster *r, const struct slot *s,
-    struct eca_roster_entry *out)
+copy_name(char *dst, const char *src, size_t n)
+{
+	size_t i;
+
+	if (n >= 16) {
+		for (i = 0; i + 16 < n; i += 16)
+			memcpy(dst + i, src + i, 16);
+		memcpy(dst + n - 16, src + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else {
+		for (i = 0; i < n; i++)
+			dst[i] = src[i];
+	}
+}
+
+/* The record of slot s, with its host name (len bytes). */
+static void
+entry_out(const struct eca_roster *r, const struct slot *s, const char *name,
+    size_t len, struct eca_roster_entry *out)
 {
 	const struct rent *x = &r->ents[REF(s) - 1];
 
-	memcpy(out->host, r->names + s->name_off, (size_t)x->name_len + 1);
+	copy_name(out->host, name, len + 1);
 	eca_roster_uuid_text(x->host_id, out->host_id);
 	out->state = (enum eca_state)x->state;
 	memcpy(out->fingerprint, x->fp, ECA_ROSTER_FP_LEN);
@@ -463,23 +526,30 @@ int
 eca_roster_lookup_host(const struct eca_roster *r, const char *host,
     struct eca_roster_entry *out)
 {
-	char key[ECA_HOST_MAX];
-	size_t i;
-	int len, found;
+	const struct slot *s;
+	size_t i, len;
+	int found;
 
 	if (r == NULL || host == NULL || out == NULL || r->slots == 0)
 		return ECA_ERR_NOT_FOUND;
 	/*
-	 * Keys are canonical: MEDIA1.example finds media1.example, and a
-	 * name that is not a host name finds nothing (hostname.h).
+	 * Keys are canonical, and the name is folded to lower case as it is
+	 * read: MEDIA1.example finds media1.example, and a name that is not a
+	 * host name finds nothing (hostname.h).  It is not folded into a copy
+	 * first: the copy's words would be read back across the stores that
+	 * wrote them, and such a load waits until the stores reach the cache,
+	 * after every earlier instruction, the previous lookups' cache misses
+	 * included; lookups would no longer overlap.
 	 */
-	if ((len = eca_hostname_fold(host, key, sizeof(key))) <= 0)
+	len = strnlen(host, ECA_HOSTNAME_MAX_LEN + 1);
+	if (len == 0 || len > ECA_HOSTNAME_MAX_LEN)
 		return ECA_ERR_NOT_FOUND;
-	i = find_host_slot(r, key, (size_t)len, hash_name(key, (size_t)len),
+	i = find_host_slot(r, host, len, eca_roster_hash_name(host, len),
 	    &found);
 	if (!found)
 		return ECA_ERR_NOT_FOUND;
-	entry_out(r, &r->by_host[i], out);
+	s = &r->by_host[i];
+	entry_out(r, s, r->names + s->name_off, len, out);
 	return 0;
 }
 
@@ -487,6 +557,7 @@ int
 eca_roster_lookup_fp(const struct eca_roster *r,
     const uint8_t fp[ECA_ROSTER_FP_LEN], struct eca_roster_entry *out)
 {
+	const struct slot *s;
 	size_t i;
 	int found;
 
@@ -495,7 +566,9 @@ eca_roster_lookup_fp(const struct eca_roster *r,
 	i = find_fp_slot(r, fp, hash_fp(fp), &found);
 	if (!found)
 		return ECA_ERR_NOT_FOUND;
-	entry_out(r, &r->by_fp[i], out);
+	s = &r->by_fp[i];
+	entry_out(r, s, r->names + s->name_off, r->ents[REF(s) - 1].name_len,
+	    out);
 	return 0;
 }
 

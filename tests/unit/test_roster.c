@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "config.h"
+#include "hostname.h"
 #include "roster.h"
 #include "roster_impl.h"
 #include "wire.h"
@@ -1593,6 +1594,145 @@ test_host_on_two_pages_of_a_full_sync_is_one_record(void **state)
 	eca_roster_free(r);
 }
 
+/* A valid name of len bytes (1 to 253): labels of 50 letters and digits. */
+static void
+name_of_length(char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = i % 51 == 50 && i + 1 < len ?
+		    '.' :
+		    "abcdefghijklmnopqrstuvwxyz0123456789"[(i * 7 + len) % 36];
+	buf[len] = '\0';
+}
+
+/*
+ * Names of every length are found as held and in capitals, by name and by
+ * certificate, and come back whole; a name one byte off finds nothing.
+ * (Lookups read a name in words of 8 and copy it in moves of 16, 8 and 4
+ * bytes: every length meets every tail.)
+ */
+static void
+test_names_of_every_length_are_found_whole(void **state)
+{
+	enum { N = ECA_HOSTNAME_MAX_LEN };
+	struct eca_roster_entry e;
+	struct eca_roster *r = roster();
+	struct eca_change *ch = calloc(N, sizeof(*ch));
+	char name[ECA_HOST_MAX], upper[ECA_HOST_MAX];
+	uint8_t fp[ECA_ROSTER_FP_LEN];
+	size_t len, i, at;
+	char was;
+
+	(void)state;
+	assert_non_null(ch);
+	for (i = 0; i < N; i++) {
+		fake_change(&ch[i], (unsigned)i, 0, ECA_STATE_ENROLLED,
+		    (int64_t)i + 1);
+		name_of_length(ch[i].host, i + 1);
+	}
+	apply_ok(r, 0, N, 1, 0, ch, N, 1000);
+	assert_int_equal(eca_roster_count(r), N);
+	for (len = 1; len <= N; len++) {
+		name_of_length(name, len);
+		for (i = 0; i <= len; i++)
+			upper[i] = name[i] >= 'a' && name[i] <= 'z' ?
+			    (char)(name[i] - 'a' + 'A') :
+			    name[i];
+		memset(&e, 'x', sizeof(e));
+		assert_int_equal(eca_roster_lookup_host(r, name, &e), 0);
+		assert_string_equal(e.host, name);
+		assert_int_equal(e.version, (int64_t)len);
+		memset(&e, 'x', sizeof(e));
+		assert_int_equal(eca_roster_lookup_host(r, upper, &e), 0);
+		assert_string_equal(e.host, name);
+		fake_fp((unsigned)len - 1, 0, fp);
+		memset(&e, 'x', sizeof(e));
+		assert_int_equal(eca_roster_lookup_fp(r, fp, &e), 0);
+		assert_string_equal(e.host, name);
+		/* one byte off, anywhere: no other name of that length is held */
+		for (at = 0; at < len; at++) {
+			if (name[at] == '.')
+				continue;
+			was = upper[at];
+			upper[at] = name[at] == '9' ? '8' : '9';
+			assert_int_equal(eca_roster_lookup_host(r, upper, &e),
+			    ECA_ERR_NOT_FOUND);
+			upper[at] = was;
+		}
+	}
+	free(ch);
+	eca_roster_free(r);
+}
+
+/*
+ * Two names of one length whose hashes share a home and a tag in a table of
+ * `slots`, made from fmt with numbers from 0 (the index then compares the
+ * names themselves).
+ */
+static void
+names_that_collide(const char *fmt, size_t slots, char *a, char *b)
+{
+	enum { SEEN = 1 << 14 };
+	static unsigned seen[SEEN]; /* home and tag -> number + 1 */
+	uint64_t h;
+	unsigned i, k;
+
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < 100000; i++) {
+		snprintf(b, ECA_HOST_MAX, fmt, i);
+		h = eca_roster_hash_name(b, strlen(b));
+		k = (unsigned)((h & (slots - 1)) << 7 | h >> 57) % SEEN;
+		if (seen[k] != 0) {
+			snprintf(a, ECA_HOST_MAX, fmt, seen[k] - 1);
+			h ^= eca_roster_hash_name(a, strlen(a));
+			if ((h & (slots - 1)) == 0 && h >> 57 == 0)
+				return;
+		}
+		seen[k] = i + 1;
+	}
+	fail_msg("no two names of \"%s\" collide", fmt);
+}
+
+/*
+ * A name is found only as itself, even when its hash is another's: the
+ * names differ in a name shorter than a word, only in its first word, or
+ * only in its last.
+ */
+static void
+test_names_whose_hashes_collide_are_told_apart(void **state)
+{
+	const char *fmts[] = {"a%04u", "%05u.example", "example.h%04u"};
+	struct eca_roster_entry e;
+	struct eca_change ch[2];
+	char a[ECA_HOST_MAX], b[ECA_HOST_MAX];
+	struct eca_roster *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
+		r = roster();
+		fake_change(&ch[0], 1, 0, ECA_STATE_ENROLLED, 1);
+		fake_change(&ch[1], 2, 0, ECA_STATE_ENROLLED, 2);
+		snprintf(ch[0].host, sizeof(ch[0].host), "placeholder");
+		apply_ok(r, 0, 1, 1, 0, ch, 1, 1000);
+		names_that_collide(fmts[i], r->slots, a, b);
+		snprintf(ch[0].host, sizeof(ch[0].host), "%s", a);
+		snprintf(ch[1].host, sizeof(ch[1].host), "%s", b);
+		apply_ok(r, 0, 1, 1, 0, ch, 1, 1001);
+		assert_int_equal(eca_roster_lookup_host(r, a, &e), 0);
+		assert_int_equal(eca_roster_lookup_host(r, b, &e),
+		    ECA_ERR_NOT_FOUND);
+		apply_ok(r, 1, 2, 0, 0, ch + 1, 1, 1002);
+		assert_int_equal(eca_roster_lookup_host(r, a, &e), 0);
+		assert_string_equal(e.host, a);
+		assert_int_equal(eca_roster_lookup_host(r, b, &e), 0);
+		assert_string_equal(e.host, b);
+		eca_roster_free(r);
+	}
+}
+
 /* A host ID prints as the text it was read from, every byte value. */
 static void
 test_host_id_prints_as_it_was_read(void **state)
@@ -1664,6 +1804,8 @@ main(void)
 	    U(test_names_that_prefix_each_other_are_distinct),
 	    U(test_one_certificate_twice_answers_the_last),
 	    U(test_host_on_two_pages_of_a_full_sync_is_one_record),
+	    U(test_names_of_every_length_are_found_whole),
+	    U(test_names_whose_hashes_collide_are_told_apart),
 	    U(test_host_id_prints_as_it_was_read),
 	};
 
