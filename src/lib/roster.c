@@ -439,8 +439,9 @@ eca_roster_upsert(struct eca_roster *r, const struct eca_roster_entry *e,
  * ending at n.  Not memcpy: knowing n to be at most 256, the compiler
  * makes it one `rep movs`, and when n comes from a record still on its
  * way from memory, that instruction holds back every one after it, the
- * next lookups' loads included (bench_roster's lookups took twice as
- * long).  These branches are predicted instead.
+ * next lookups' loads included (with it, bench_roster's lookup by
+ * fingerprint took about 230 ns instead of 160).  These branches are
+ * predicted instead.
  */
 static void
 copy_name(char *dst, const char *src, size_t n)
