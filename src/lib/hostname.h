@@ -44,13 +44,14 @@ int eca_hostname_canon_n(const char *in, size_t len, char *out, size_t outlen,
 /*
  * The case fold alone: in (NUL-terminated) with A-Z as a-z into out
  * (outlen bytes; in and out may be the same buffer), and its length; -1 if
- * it is longer than a host name or does not fit.  Nothing else is checked,
- * so use it only to look a name up among canonical keys: a valid name
- * folds to its canonical form, and an invalid one to a name still invalid
- * (folding changes only letters), which equals no key.  Anything kept or
- * compared otherwise is canonicalised.  (The roster's lookups apply
- * eca_hostname_fold8 below to each word as they read it: the same fold,
- * whose properties the tests and fuzz_roster check on this function.)
+ * it is longer than a host name or does not fit.  Nothing else is checked:
+ * it is fit only to look a name up among canonical keys, where a valid
+ * name folds to its canonical form and an invalid one to a name still
+ * invalid (folding changes only letters), which equals no key.  Anything
+ * kept or compared otherwise is canonicalised.  The roster's lookups apply
+ * eca_hostname_fold8 below to each word as they read it, with no copy;
+ * this string form of the same fold is what test_hostname and fuzz_roster
+ * check those properties on.
  */
 int eca_hostname_fold(const char *in, char *out, size_t outlen) ECA_WUR;
 /*
