@@ -42,3 +42,25 @@ keep_or_remove() {
 		rm -rf "$2"
 	fi
 }
+
+# cpu_speeds: how fast each CPU is on its own, now: ECDSA P-256 signatures
+# per second on each CPU in turn (`openssl speed`, about 2 s per CPU), and
+# the slowest over the fastest.  The figures of a virtual machine whose
+# vCPUs are not alike (one shares its core with a busy neighbour) depend
+# on which CPU did the work; this line says whether that is so.  Prints
+# nothing without taskset or openssl.
+cpu_speeds() {
+	local c n line="" min=0 max=0
+
+	command -v taskset >/dev/null && command -v openssl >/dev/null || return 0
+	for c in $(seq 0 $(($(nproc) - 1))); do
+		n=$(taskset -c "$c" openssl speed -seconds 1 -mr ecdsap256 2>/dev/null |
+		    awk -F: '$1 == "+F4" { printf "%.0f", $4 }')
+		[ -n "$n" ] || return 0
+		line="$line${line:+, }cpu$c $n"
+		if [ "$min" = 0 ] || [ "$n" -lt "$min" ]; then min=$n; fi
+		if [ "$n" -gt "$max" ]; then max=$n; fi
+	done
+	awk -v l="$line" -v a="$min" -v b="$max" 'BEGIN {
+		printf "  CPUs on their own (ECDSA P-256 signatures/s): %s; slowest/fastest %.2f\n", l, a / b }'
+}

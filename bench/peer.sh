@@ -122,6 +122,7 @@ timeout 30 "$ECA" -f "$DIR/$C/eca.conf" ping "$M" >/dev/null || die "ping $M"
 echo "bench/peer: $N channel setups at concurrency $CONC; a $BYTES-byte stream;" \
     "revocation $([ "$CRL" = 1 ] && echo "checked (LEAF)" || echo "not checked");" \
     "$(nproc) cores shared by the client, ecad and the bare server"
+cpu_speeds
 timeout 600 "$BENCH" --config "$DIR/$C/eca.conf" --peer "$M" \
     --server-config "$DIR/$M/eca.conf" --n "$N" --concurrency "$CONC" \
     --rounds "$ROUNDS" \

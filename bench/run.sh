@@ -289,6 +289,7 @@ declare -A RATE_RATIO=() CPU_RATIO=()
 
 echo
 echo "eca enrollment benchmark: $N hosts (EC P-256) per round, $ROUNDS alternating rounds per concurrency, $NPROC cores, nginx access log $NGINX_LOG, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+cpu_speeds
 for conc in $CONCS; do
 	rates=() cpus=() writer=() idle_b=() idle_e=() cli_b=() cli_e=()
 	printf '  concurrency %s\n' "$conc"
