@@ -44,16 +44,19 @@ keep_or_remove() {
 }
 
 # cpu_speeds: how fast each CPU is on its own, now: ECDSA P-256 signatures
-# per second on each CPU in turn (`openssl speed`, about 2 s per CPU), and
-# the slowest over the fastest.  The figures of a virtual machine whose
-# vCPUs are not alike (one shares its core with a busy neighbour) depend
-# on which CPU did the work; this line says whether that is so.  Prints
-# nothing without taskset or openssl.
+# per second on each CPU in turn (`openssl speed`, about 2 s per CPU; the
+# first 8 CPUs at most), and the slowest over the fastest.  On a virtual
+# machine whose vCPUs are not alike (the host slows one of them), a CPU
+# time per operation depends on which CPU did the work; this line says
+# whether that is so.  Prints nothing without taskset or openssl, or when
+# a CPU cannot be measured.
 cpu_speeds() {
-	local c n line="" min=0 max=0
+	local c n last line="" min=0 max=0
 
 	command -v taskset >/dev/null && command -v openssl >/dev/null || return 0
-	for c in $(seq 0 $(($(nproc) - 1))); do
+	last=$(($(nproc) - 1))
+	[ "$last" -le 7 ] || last=7
+	for c in $(seq 0 "$last"); do
 		n=$(taskset -c "$c" openssl speed -seconds 1 -mr ecdsap256 2>/dev/null |
 		    awk -F: '$1 == "+F4" { printf "%.0f", $4 }')
 		[ -n "$n" ] || return 0
