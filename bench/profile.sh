@@ -35,7 +35,9 @@ command -v perf >/dev/null || {
 TMP=$(mktemp -d /tmp/eca-profile.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
-perf script -i "$DATA" -F ip,sym,dso 2>/dev/null | awk '
+# COUNT: counts one table's rows (P for phases, W for where) from perf
+# script's call chains, one sample per paragraph.
+COUNT='
 # Phases, by priority: a sample goes to the first of these that any frame
 # of its stack is in (a signature check inside chain verification counts
 # as chain verification, one in the handshake as a signature).
@@ -78,10 +80,11 @@ function flush() {
 		if (q && (!best || q < best)) best = q
 	}
 	P[best ? PN[best] : "event loop, sockets, scheduling"]++
-	# Where: the innermost frame, in the object of the first frame that
-	# is not inlined.
-	for (i = 1; i < n && D[i] == "inlined"; i++) ;
-	W[where(S[1], D[i])]++
+	# Where: the innermost frame (the pass without inlined frames, whose
+	# first line names the object the sampled instruction is in; with
+	# them, malloc inlined in mimalloc reads as "(inlined)" and the next
+	# frame is its caller in libcrypto).
+	W[where(S[1], D[1])]++
 	total++
 	n = 0
 }
@@ -99,10 +102,18 @@ function flush() {
 }
 END {
 	flush()
-	printf "N\t%d\n", total
-	for (k in P) printf "P\t%s\t%d\n", k, P[k]
-	for (k in W) printf "W\t%s\t%d\n", k, W[k]
-}' >"$TMP/counts"
+	if (kind == "P") {
+		printf "N\t%d\n", total
+		for (k in P) printf "P\t%s\t%d\n", k, P[k]
+	} else
+		for (k in W) printf "W\t%s\t%d\n", k, W[k]
+}'
+# Phases read the stacks with inlined functions (a phase may begin in one);
+# where the instructions are reads the object of each sampled address.
+perf script -i "$DATA" -F ip,sym,dso 2>/dev/null |
+	awk -v kind=P "$COUNT" >"$TMP/counts"
+perf script --no-inline -i "$DATA" -F ip,sym,dso 2>/dev/null |
+	awk -v kind=W "$COUNT" >>"$TMP/counts"
 
 total=$(awk -F'\t' '$1 == "N" { print $2 }' "$TMP/counts")
 [ "${total:-0}" -gt 0 ] || {
