@@ -98,6 +98,9 @@ function flush() {
 	sym = line
 	sub(/ \([^()]*\)$/, "", sym)
 	sub(/\+0x[0-9a-f]+$/, "", sym)
+	# "cfree@GLIBC_2.2.5", "unlink_chunk.constprop.0": the name alone.
+	sub(/@.*$/, "", sym)
+	sub(/\.(constprop|isra|part|cold)(\.[0-9]+)*$/, "", sym)
 	n++; S[n] = sym; D[n] = dso
 }
 END {
