@@ -77,7 +77,7 @@ api_reply_json(struct api_call *c, int status, json_t *body)
 	}
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "Cache-Control", "no-store");
-	evhttp_send_reply(c->req, status, NULL, NULL);
+	server_send_reply(c->req, status);
 }
 
 /*

@@ -65,7 +65,7 @@ reply_cached(struct con_req *r, int status, const char *type, const void *data,
 	evhttp_add_header(h, "Cache-Control",
 	    cache != NULL ? cache : "no-store");
 	evbuffer_add(evhttp_request_get_output_buffer(r->req), data, len);
-	evhttp_send_reply(r->req, status, NULL, NULL);
+	server_send_reply(r->req, status);
 }
 
 static void
@@ -344,7 +344,7 @@ asset_reply(struct con_req *r, const struct console_asset *a)
 	    "If-None-Match");
 	if (inm != NULL && strcmp(inm, etag) == 0) {
 		evhttp_add_header(h, "Cache-Control", "no-cache");
-		evhttp_send_reply(r->req, 304, NULL, NULL);
+		server_send_reply(r->req, 304);
 		return;
 	}
 	reply_cached(r, 200, a->type, a->data, a->len,

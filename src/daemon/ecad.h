@@ -352,6 +352,13 @@ void ecad_libctx_free(struct ecad *d);
  * its MAX_HANDSHAKES slot is given back (idempotent).
  */
 void server_handshake_done(struct ecad_conn *cn);
+/*
+ * evhttp_send_reply, with a reply that fits one TLS record sent as one:
+ * evhttp queues the headers and the body as two pieces, and libevent's
+ * TLS bufferevent writes each piece as a record of its own (two records,
+ * two writes; the client reads each record's header and body apart).
+ */
+void server_send_reply(struct evhttp_request *req, int status);
 
 /*
  * peer.c: the peer listener (every role), its judges and the periodic

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
@@ -249,6 +250,27 @@ req_conn(struct ecad_worker *w, struct evhttp_request *req)
 	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL)
 		return NULL;
 	return SSL_get_ex_data(ssl, w->d->ssl_idx);
+}
+
+/* The largest payload of one TLS record (RFC 8446, 5.1). */
+#define TLS_RECORD_MAX 16384
+
+void
+server_send_reply(struct evhttp_request *req, int status)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev =
+	    evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	struct evbuffer *out;
+
+	evhttp_send_reply(req, status, NULL, NULL);
+	/*
+	 * req may be freed by now, not the connection: its bufferevent
+	 * writes on a later turn of the loop (evhttp_send_done frees it).
+	 */
+	if (bev != NULL && (out = bufferevent_get_output(bev)) != NULL &&
+	    evbuffer_get_length(out) <= TLS_RECORD_MAX)
+		(void)evbuffer_pullup(out, -1);
 }
 
 /* The reply went out: the next request on this connection gets its own. */
