@@ -250,6 +250,7 @@ struct ecad_conn {
 	/* Hostile-client bounds (server.c). */
 	struct bufferevent *bev; /* the connection's, not owned */
 	struct event *timer;	 /* source check, then request deadline */
+	struct event *kick;	 /* records read ahead (server.c) */
 	int src_checked;	 /* the per-source cap was applied */
 	int src_counted;	 /* counted in d->srcmap under src */
 	unsigned char src[ECAD_KEY_LEN]; /* source address (ecad_addr_key) */

@@ -23,6 +23,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/util.h>
@@ -69,6 +70,8 @@ conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 		ecad_keymap_put(cn->w->d->srcmap, cn->src);
 	if (cn->timer != NULL)
 		event_free(cn->timer);
+	if (cn->kick != NULL)
+		event_free(cn->kick);
 	X509_free(cn->leaf);
 	eca_certinfo_clear(&cn->info);
 	free(cn);
@@ -94,6 +97,56 @@ client_hello_cb(SSL *ssl, int *al, void *arg)
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
 
+/*
+ * Read-ahead.  OpenSSL reads what the socket holds in one read() instead
+ * of each record's header and body apart (13 reads per enrollment down to
+ * about 4), but libevent 2.1's TLS bufferevent does not see a record read
+ * ahead: after each record it asks only SSL_pending() (the rest of that
+ * record) and otherwise waits for the socket to be readable again.  A
+ * request that came with the client's Finished, or a body sent as a
+ * record of its own, would then wait for the request deadline.  So each
+ * time records may wait inside OpenSSL (the handshake is over, a read
+ * added data, a reply went out and evhttp reads again) the connection is
+ * kicked: on the next turn of the loop, if it reads and OpenSSL holds
+ * bytes, the bufferevent's own read callback runs once more, as if the
+ * socket were readable.
+ */
+static void
+conn_kick_cb(evutil_socket_t unused, short what, void *arg)
+{
+	struct ecad_conn *cn = arg;
+	SSL *ssl;
+
+	(void)unused;
+	(void)what;
+	if (cn->bev == NULL ||
+	    (bufferevent_get_enabled(cn->bev) & EV_READ) == 0 ||
+	    (ssl = bufferevent_openssl_get_ssl(cn->bev)) == NULL ||
+	    !SSL_has_pending(ssl))
+		return;
+	event_active(&cn->bev->ev_read, EV_READ, 1);
+}
+
+static void
+conn_kick(struct ecad_conn *cn, const SSL *ssl)
+{
+	if (cn->kick != NULL && SSL_has_pending(ssl))
+		event_active(cn->kick, EV_TIMEOUT, 0);
+}
+
+static void
+conn_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct ecad_conn *cn = arg;
+	SSL *ssl;
+
+	(void)buf;
+	if (info->n_added > 0 && cn->bev != NULL &&
+	    (ssl = bufferevent_openssl_get_ssl(cn->bev)) != NULL)
+		conn_kick(cn, ssl);
+}
+
 /* A completed handshake, counted once (TLS 1.3 tickets call again). */
 static void
 info_cb(const SSL *ssl, int where, int ret)
@@ -104,7 +157,10 @@ info_cb(const SSL *ssl, int where, int ret)
 	eca_tls_server_info_cb(ssl, where, ret);
 	if (!(where & SSL_CB_HANDSHAKE_DONE) ||
 	    (d = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl))) == NULL ||
-	    (cn = SSL_get_ex_data(ssl, d->ssl_idx)) == NULL || cn->hs_done)
+	    (cn = SSL_get_ex_data(ssl, d->ssl_idx)) == NULL)
+		return;
+	conn_kick(cn, ssl);
+	if (cn->hs_done)
 		return;
 	cn->hs_done = 1;
 	eca_metrics_handshake(&cn->w->d->metrics, ECA_METRICS_API, 1);
@@ -283,6 +339,7 @@ req_done_cb(struct evhttp_request *req, void *arg)
 
 	if ((cn = req_conn(w, req)) == NULL || cn->timer == NULL)
 		return;
+	conn_kick(cn, bufferevent_openssl_get_ssl(cn->bev));
 	tv.tv_sec = w->d->cfg->request_timeout;
 	tv.tv_usec = 0;
 	evtimer_add(cn->timer, &tv);
@@ -332,7 +389,8 @@ tls_bev(struct event_base *base, struct ecad_worker *w, int console)
 	if ((cn = calloc(1, sizeof(*cn))) == NULL)
 		goto fail;
 	cn->w = w;
-	if ((cn->timer = evtimer_new(base, conn_timer_cb, cn)) == NULL)
+	if ((cn->timer = evtimer_new(base, conn_timer_cb, cn)) == NULL ||
+	    (cn->kick = event_new(base, -1, 0, conn_kick_cb, cn)) == NULL)
 		goto fail;
 	pthread_mutex_lock(&d->snap_lock);
 	ssl = SSL_new(console && d->snap->console_ctx != NULL ?
@@ -341,6 +399,7 @@ tls_bev(struct event_base *base, struct ecad_worker *w, int console)
 	pthread_mutex_unlock(&d->snap_lock);
 	if (ssl == NULL)
 		goto fail;
+	SSL_set_read_ahead(ssl, 1);
 	open = atomic_fetch_add(&d->stats.open, 1) + 1;
 	w->conns++;
 	if (!SSL_set_ex_data(ssl, d->ssl_idx, cn)) {
@@ -371,6 +430,13 @@ tls_bev(struct event_base *base, struct ecad_worker *w, int console)
 		goto fail;
 	/* Clients that just close the socket are not an error. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	if (evbuffer_add_cb(bufferevent_get_input(bev), conn_input_cb, c) ==
+	    NULL) {
+		bufferevent_free(bev); /* frees the SSL, and c with it */
+		bev = NULL;
+		ssl = NULL;
+		goto fail;
+	}
 	/*
 	 * evhttp gives bev its socket after we return; the timer's first
 	 * run (next turn of the loop) sees it and applies the source cap.
@@ -387,6 +453,8 @@ fail:
 	SSL_free(ssl);
 	if (cn != NULL && cn->timer != NULL)
 		event_free(cn->timer);
+	if (cn != NULL && cn->kick != NULL)
+		event_free(cn->kick);
 	free(cn);
 	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 }
