@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "hostname.h"
+#include "sqlite_vfs.h"
 #include "store_sqlite_impl.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -610,7 +611,7 @@ sqlite_open(const char *path, int flags, struct eca_store **out,
 		oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	}
 	oflags |= SQLITE_OPEN_NOMUTEX;
-	rc = sqlite3_open_v2(path, &s->db, oflags, NULL);
+	rc = sqlite3_open_v2(path, &s->db, oflags, eca_sqlite_vfs());
 	if (rc != SQLITE_OK) {
 		r = eca_sqlite_error(s, rc, "cannot open the registry database",
 		    err);
