@@ -22,6 +22,10 @@
 # BENCH_ROUNDS (3), BENCH_GET_SECONDS (5), BENCH_NGINX_LOG (off|on),
 # BENCH_PROFILE (1: perf call graphs, a table of CPU by phase, and the
 # CPU ratio normalised by each profile's handshake crypto share),
+# BENCH_SYSCALLS (1: the system calls each server makes per operation in
+# the last round of each concurrency, counted by `perf trace -s`; a count,
+# not a time, so the noise of a shared machine does not move it; the
+# traced rounds' own rates and CPU are slowed by the tracing),
 # BENCH_ECAD_CONF (lines added to ecad's configuration, e.g.
 # "GROUP_COMMIT_DELAY_US = 10000", to measure a setting).
 set -euo pipefail
@@ -42,6 +46,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 GET_CONC=${CONCS##* }
 NGINX_LOG=${BENCH_NGINX_LOG:-off}
 PROFILE=${BENCH_PROFILE:-0}
+SYSCALLS=${BENCH_SYSCALLS:-0}
 GET_SECONDS=${BENCH_GET_SECONDS:-5}
 NPROC=$(nproc)
 MKCA="$ROOT/scripts/mkca.sh"
@@ -106,13 +111,14 @@ fi
 TMP=$(mktemp -d /tmp/eca-bench.XXXXXX)
 ECAD_PID=""
 PERF_PID=""
+TRACE_PID=""
 NGINX_PID=""
 BENCH_PID=""
 cleanup() {
 	local rc=$?
 
 	# shellcheck disable=SC2086 # unset ones vanish
-	stop_pids $PERF_PID $BENCH_PID $ECAD_PID $NGINX_PID
+	stop_pids $PERF_PID $TRACE_PID $BENCH_PID $ECAD_PID $NGINX_PID
 	keep_or_remove $rc "$TMP"
 }
 trap cleanup EXIT
@@ -283,6 +289,32 @@ profile_stop() { # TAG MS_PER_OP
 		echo "(profile of $1 failed: see $TMP/perf-$1.err)" >>"$TMP/profile-$1.txt"
 }
 
+# BENCH_SYSCALLS=1: perf trace counts the system calls of the servers
+# during the last round of each concurrency (every thread of ecad, nginx's
+# master and workers).
+trace_start() { # TAG PID...
+	local tag=$1
+	shift
+	[ "$SYSCALLS" = 1 ] || return 0
+	perf trace -s -p "$(IFS=,; echo "$*")" -o "$TMP/trace-$tag.txt" \
+	    >/dev/null 2>"$TMP/trace-$tag.err" &
+	TRACE_PID=$!
+	sleep 0.5 # attached before the first handshake
+}
+trace_stop() { # TAG OPS: one line, the calls per operation, the most first
+	[ -n "$TRACE_PID" ] || return 0
+	kill -INT "$TRACE_PID" 2>/dev/null || true
+	wait "$TRACE_PID" 2>/dev/null || true
+	TRACE_PID=""
+	awk -v n="$2" '/^ *[a-z_0-9]+ +[0-9]+ /{ c[$1] += $2; t += $2 }
+		END { if (n <= 0 || t == 0) { print "(no count)"; exit }
+			printf "%.1f:\n", t / n
+			for (k in c) printf "%s %.2f\n", k, c[k] / n }' \
+	    "$TMP/trace-$1.txt" 2>/dev/null |
+	    { IFS= read -r total; sort -k2 -gr | head -8 | paste -sd, |
+		sed "s/^/$total /; s/,/, /g"; } >"$TMP/syscalls-$1.txt"
+}
+
 j() { jq -r "$2" <<<"$1"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 declare -A RATE_RATIO=() CPU_RATIO=()
@@ -298,19 +330,23 @@ for conc in $CONCS; do
 		tag=c$conc-r$r
 		last=$([ "$r" = "$ROUNDS" ] && echo 1 || echo 0)
 		[ "$last" = 1 ] && profile_start "nginx-c$conc" "${NGINX_PIDS[@]}"
+		[ "$last" = 1 ] && trace_start "nginx-c$conc" "${NGINX_PIDS[@]}"
 		t0=$(cpu_ticks "${NGINX_PIDS[@]}")
 		bench bare "$NGINX_PORT" "$conc" "bare-$tag"
 		BARE=$(cat "$TMP/bench-bare-$tag.json")
 		BARE_CPU=$(ms_per_op $(($(cpu_ticks "${NGINX_PIDS[@]}") - t0)) "$(j "$BARE" .ok)")
+		[ "$last" = 1 ] && trace_stop "nginx-c$conc" "$(j "$BARE" .ok)"
 		[ "$last" = 1 ] && profile_stop "nginx-c$conc" "$BARE_CPU"
 		start_ecad "$tag"
 		[ "$last" = 1 ] && profile_start "ecad-c$conc" "$ECAD_PID"
+		[ "$last" = 1 ] && trace_start "ecad-c$conc" "$ECAD_PID"
 		t0=$(cpu_ticks "$ECAD_PID")
 		w0=$(thread_ticks "$ECAD_PID" ecad-writer)
 		bench enroll "$ECA_PORT" "$conc" "enroll-$tag"
 		ENROLL=$(cat "$TMP/bench-enroll-$tag.json")
 		ENROLL_CPU=$(ms_per_op $(($(cpu_ticks "$ECAD_PID") - t0)) "$(j "$ENROLL" .ok)")
 		WRITER_CPU=$(ms_per_op $(($(thread_ticks "$ECAD_PID" ecad-writer) - w0)) "$(j "$ENROLL" .ok)")
+		[ "$last" = 1 ] && trace_stop "ecad-c$conc" "$(j "$ENROLL" .ok)"
 		[ "$last" = 1 ] && profile_stop "ecad-c$conc" "$ENROLL_CPU"
 		created=$(j "$ENROLL" .created)
 		[ "$created" = "$N" ] || die "round $tag: $created new enrollments of $N (log: $ECAD_DIR/ecad.log)"
@@ -341,6 +377,10 @@ for conc in $CONCS; do
 	# The writer's share of ecad's CPU per enrollment: the group commit.
 	printf '    medians: machine idle %s %% in nginx rounds, %s %% in eca rounds; the client'"'"'s CPU per operation %s ms against nginx, %s ms against eca; ecad'"'"'s writer thread %s ms per enrollment\n' \
 	    "$(median "${idle_b[@]}")" "$(median "${idle_e[@]}")" "$(median "${cli_b[@]}")" "$(median "${cli_e[@]}")" "$(median "${writer[@]}")"
+	if [ "$SYSCALLS" = 1 ]; then
+		printf '    system calls per operation (last round): nginx %s\n' "$(cat "$TMP/syscalls-nginx-c$conc.txt" 2>/dev/null)"
+		printf '    system calls per operation (last round): ecad  %s\n' "$(cat "$TMP/syscalls-ecad-c$conc.txt" 2>/dev/null)"
+	fi
 done
 
 # The stricter figure: the lowest rate ratio and the highest CPU ratio of
