@@ -25,7 +25,7 @@
 #define GATHER_MAX (96 * 1024)
 
 struct vfs_file {
-	sqlite3_file base; /* pMethods = &file_methods */
+	sqlite3_file base;  /* pMethods = &file_methods */
 	sqlite3_file *real; /* the default VFS's file, right after this */
 	int wal;	    /* a WAL file: appends are gathered */
 	unsigned char *buf; /* what is gathered (WAL files, once used) */
@@ -235,30 +235,30 @@ file_unfetch(sqlite3_file *file, sqlite3_int64 off, void *p)
 }
 
 static const sqlite3_io_methods file_methods = {
-	.iVersion = 3,
-	.xClose = file_close,
-	.xRead = file_read,
-	.xWrite = file_write,
-	.xTruncate = file_truncate,
-	.xSync = file_sync,
-	.xFileSize = file_size,
-	.xLock = file_lock,
-	.xUnlock = file_unlock,
-	.xCheckReservedLock = file_check_reserved,
-	.xFileControl = file_control,
-	.xSectorSize = file_sector_size,
-	.xDeviceCharacteristics = file_device,
-	.xShmMap = file_shm_map,
-	.xShmLock = file_shm_lock,
-	.xShmBarrier = file_shm_barrier,
-	.xShmUnmap = file_shm_unmap,
-	.xFetch = file_fetch,
-	.xUnfetch = file_unfetch,
+    .iVersion = 3,
+    .xClose = file_close,
+    .xRead = file_read,
+    .xWrite = file_write,
+    .xTruncate = file_truncate,
+    .xSync = file_sync,
+    .xFileSize = file_size,
+    .xLock = file_lock,
+    .xUnlock = file_unlock,
+    .xCheckReservedLock = file_check_reserved,
+    .xFileControl = file_control,
+    .xSectorSize = file_sector_size,
+    .xDeviceCharacteristics = file_device,
+    .xShmMap = file_shm_map,
+    .xShmLock = file_shm_lock,
+    .xShmBarrier = file_shm_barrier,
+    .xShmUnmap = file_shm_unmap,
+    .xFetch = file_fetch,
+    .xUnfetch = file_unfetch,
 };
 
 static int
-vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file,
-    int flags, int *out_flags)
+vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
+    int *out_flags)
 {
 	struct vfs_file *f = (struct vfs_file *)file;
 	int rc;
@@ -365,21 +365,21 @@ vfs_current_time64(sqlite3_vfs *vfs, sqlite3_int64 *out)
 }
 
 static sqlite3_vfs vfs = {
-	.iVersion = 2,
-	.zName = VFS_NAME,
-	.xOpen = vfs_open,
-	.xDelete = vfs_delete,
-	.xAccess = vfs_access,
-	.xFullPathname = vfs_full_pathname,
-	.xDlOpen = vfs_dlopen,
-	.xDlError = vfs_dlerror,
-	.xDlSym = vfs_dlsym,
-	.xDlClose = vfs_dlclose,
-	.xRandomness = vfs_randomness,
-	.xSleep = vfs_sleep,
-	.xCurrentTime = vfs_current_time,
-	.xGetLastError = vfs_last_error,
-	.xCurrentTimeInt64 = vfs_current_time64,
+    .iVersion = 2,
+    .zName = VFS_NAME,
+    .xOpen = vfs_open,
+    .xDelete = vfs_delete,
+    .xAccess = vfs_access,
+    .xFullPathname = vfs_full_pathname,
+    .xDlOpen = vfs_dlopen,
+    .xDlError = vfs_dlerror,
+    .xDlSym = vfs_dlsym,
+    .xDlClose = vfs_dlclose,
+    .xRandomness = vfs_randomness,
+    .xSleep = vfs_sleep,
+    .xCurrentTime = vfs_current_time,
+    .xGetLastError = vfs_last_error,
+    .xCurrentTimeInt64 = vfs_current_time64,
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -87,8 +87,7 @@ scalar(sqlite3 *db, const char *sql)
 	sqlite3_stmt *st = NULL;
 	long long n;
 
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
-	    SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -106,8 +105,8 @@ assert_intact(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
 
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1,
-			     &st, NULL),
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
@@ -209,9 +208,8 @@ child_then_crash(int commit, int n)
 
 		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
 			eca_sqlite_vfs()) != SQLITE_OK ||
-		    sqlite3_exec(db,
-			"PRAGMA synchronous = FULL; BEGIN", NULL, NULL,
-			NULL) != SQLITE_OK ||
+		    sqlite3_exec(db, "PRAGMA synchronous = FULL; BEGIN", NULL,
+			NULL, NULL) != SQLITE_OK ||
 		    insert_rows(db, 1000, n, 2000) != SQLITE_OK)
 			_exit(2);
 		if (commit &&
