@@ -100,7 +100,7 @@ client_hello_cb(SSL *ssl, int *al, void *arg)
 /*
  * Read-ahead.  OpenSSL reads what the socket holds in one read() instead
  * of each record's header and body apart (13 reads per enrollment down to
- * about 4), but libevent 2.1's TLS bufferevent does not see a record read
+ * 3), but libevent 2.1's TLS bufferevent does not see a record read
  * ahead: after each record it asks only SSL_pending() (the rest of that
  * record) and otherwise waits for the socket to be readable again.  A
  * request that came with the client's Finished, or a body sent as a
@@ -322,7 +322,8 @@ server_send_reply(struct evhttp_request *req, int status)
 	evhttp_send_reply(req, status, NULL, NULL);
 	/*
 	 * req may be freed by now, not the connection: its bufferevent
-	 * writes on a later turn of the loop (evhttp_send_done frees it).
+	 * writes on a later turn of the loop, and only then does evhttp
+	 * free the connection, if it closes.
 	 */
 	if (bev != NULL && (out = bufferevent_get_output(bev)) != NULL &&
 	    evbuffer_get_length(out) <= TLS_RECORD_MAX)
