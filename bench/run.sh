@@ -306,11 +306,15 @@ trace_stop() { # TAG OPS: one line, the calls per operation, the most first
 	kill -INT "$TRACE_PID" 2>/dev/null || true
 	wait "$TRACE_PID" 2>/dev/null || true
 	TRACE_PID=""
+	if [ ! -s "$TMP/trace-$1.txt" ]; then
+		echo "(perf trace failed: see $TMP/trace-$1.err)" >"$TMP/syscalls-$1.txt"
+		return 0
+	fi
 	awk -v n="$2" '/^ *[a-z_0-9]+ +[0-9]+ /{ c[$1] += $2; t += $2 }
 		END { if (n <= 0 || t == 0) { print "(no count)"; exit }
 			printf "%.1f:\n", t / n
 			for (k in c) printf "%s %.2f\n", k, c[k] / n }' \
-	    "$TMP/trace-$1.txt" 2>/dev/null |
+	    "$TMP/trace-$1.txt" |
 	    { IFS= read -r total; sort -k2 -gr | head -8 | paste -sd, |
 		sed "s/^/$total /; s/,/, /g"; } >"$TMP/syscalls-$1.txt"
 }
