@@ -390,6 +390,8 @@ vfs_register(void)
 {
 	sqlite3_vfs *d;
 
+	/* Refused (SQLITE_MISUSE) once SQLite is initialised: then as it is. */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	if (sqlite3_initialize() != SQLITE_OK ||
 	    (d = sqlite3_vfs_find(NULL)) == NULL || d->iVersion < 2 ||
 	    d->szOsFile < 0)

@@ -24,7 +24,11 @@
 /*
  * The VFS's name for sqlite3_open_v2 (registered, not as the default, on
  * the first call; thread-safe), or NULL if it could not be registered
- * (then open with the default VFS).
+ * (then open with the default VFS).  The first call also initialises
+ * SQLite, with its memory statistics off (SQLITE_CONFIG_MEMSTATUS): with
+ * them on, every allocation of every connection takes one process-wide
+ * mutex, which the writer and the API workers' read connections contend
+ * for.  eca reads none of those statistics.
  */
 const char *eca_sqlite_vfs(void);
 

@@ -147,6 +147,24 @@ test_the_vfs_is_registered_not_as_the_default(void **state)
 	assert_ptr_not_equal(sqlite3_vfs_find(name), sqlite3_vfs_find(NULL));
 }
 
+/*
+ * Memory statistics off: no process-wide mutex per allocation.  This
+ * test runs first, so that nothing in this process initialised SQLite
+ * before eca_sqlite_vfs did (as in ecad, where the store opens first).
+ */
+static void
+test_sqlite_counts_no_memory_so_connections_share_no_lock(void **state)
+{
+	sqlite3 *db;
+
+	(void)state;
+	db = fresh_db();
+	exec_ok(db, "INSERT INTO t (v) VALUES (randomblob(9000))");
+	assert_true(sqlite3_memory_used() == 0);
+	assert_true(sqlite3_memory_highwater(0) == 0);
+	sqlite3_close(db);
+}
+
 static void
 test_a_refused_write_fails_the_commit_and_keeps_the_database(void **state)
 {
@@ -308,6 +326,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(
+		test_sqlite_counts_no_memory_so_connections_share_no_lock),
 	    cmocka_unit_test(test_the_vfs_is_registered_not_as_the_default),
 	    cmocka_unit_test(
 		test_a_refused_write_fails_the_commit_and_keeps_the_database),
