@@ -5,6 +5,7 @@
  * listener of ecad needs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -18,53 +19,25 @@
 #define LISTEN_BACKLOG 1024
 
 /*
- * SO_REUSEPORT would let a second ecad of the same user bind the same
- * port and silently take half the connections: a probe bound without it
- * fails if anyone listens there already.
+ * A non-blocking listening socket on ai with ecad's options (bind fails
+ * with EADDRINUSE where anyone listens already).  -1 and errno.
  */
 static int
-port_free(const struct addrinfo *ai)
-{
-	int fd, one = 1, ok;
-
-	if ((fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		 ai->ai_protocol)) == -1)
-		return 1;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ai->ai_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-		    sizeof(one));
-	ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno != EADDRINUSE;
-	close(fd);
-	return ok;
-}
-
-/*
- * A non-blocking listening socket on ai with ecad's options; with probe,
- * refuse (EADDRINUSE) a port someone already listens on.  -1 and errno.
- */
-static int
-listen_socket(const struct addrinfo *ai, int probe, int *out)
+listen_socket(const struct addrinfo *ai, int *out)
 {
 	int fd, one = 1, e;
 
 	*out = -1;
-	if (probe && !port_free(ai)) {
-		errno = EADDRINUSE;
-		return -1;
-	}
 	if ((fd = socket(ai->ai_family,
 		 ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		 ai->ai_protocol)) == -1)
 		return -1;
 	/*
-	 * SO_REUSEPORT: one socket per thread, the kernel spreads the
-	 * connections.  TCP_NODELAY is inherited by accepted sockets:
-	 * without it a reply on a kept-alive connection waits ~40 ms for
-	 * the client's delayed ACK.
+	 * TCP_NODELAY is inherited by accepted sockets: without it a reply
+	 * on a kept-alive connection waits ~40 ms for the client's delayed
+	 * ACK.
 	 */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
 	    (ai->ai_family == AF_INET6 &&
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) ==
@@ -113,15 +86,14 @@ resolve(const char *host, const char *port, const char *keyword,
 	return 0;
 }
 
-/* One socket on ai into the next slot of set i; ECA_ERR_IO says why not. */
+/* One socket on ai into the next slot of set 0; ECA_ERR_IO says why not. */
 static int
-bind_one(struct ecad_bind *b, size_t i, const struct addrinfo *ai, int probe,
-    struct eca_err *err)
+bind_one(struct ecad_bind *b, const struct addrinfo *ai, struct eca_err *err)
 {
 	size_t *nfds;
-	int *fds = b->set(b->arg, i, &nfds);
+	int *fds = b->set(b->arg, 0, &nfds);
 
-	if (listen_socket(ai, probe, &fds[*nfds]) == 0) {
+	if (listen_socket(ai, &fds[*nfds]) == 0) {
 		(*nfds)++;
 		return 0;
 	}
@@ -136,8 +108,8 @@ bind_one(struct ecad_bind *b, size_t i, const struct addrinfo *ai, int probe,
 }
 
 /*
- * Port 0 (tests): the first socket got a free port; every other socket,
- * of every set, binds that one.  *res is resolved again with it.
+ * Port 0 (tests): the first socket got a free port; the socket of every
+ * other address binds that one.  *res is resolved again with it.
  */
 static int
 fix_port(struct ecad_bind *b, int fd, const char *host, struct addrinfo **res,
@@ -158,8 +130,8 @@ ecad_listen_bind(struct ecad_bind *b, struct eca_err *err)
 {
 	struct addrinfo *res = NULL, *ai;
 	const char *host = b->ep->host;
-	size_t i, *nfds;
-	int r, port0;
+	size_t i, j, n0, *nfds;
+	int *fds0, *fds, r, port0;
 
 	b->failed_addr[0] = '\0';
 	b->failed_errno = 0;
@@ -170,22 +142,33 @@ ecad_listen_bind(struct ecad_bind *b, struct eca_err *err)
 	port0 = strcmp(b->port, "0") == 0;
 	if ((r = resolve(host, b->port, b->keyword, &res, err)) != 0)
 		goto out;
-	for (i = 0; i < b->nsets; i++) {
-		(void)b->set(b->arg, i, &nfds);
-		for (ai = res; ai != NULL && *nfds < ECAD_MAX_LISTEN;
-		     ai = ai->ai_next) {
-			/* The first set probes; the others join it. */
-			if ((r = bind_one(b, i, ai, i == 0 && !port0, err)) !=
-			    0)
+	/* Set 0: one socket per address. */
+	fds0 = b->set(b->arg, 0, &nfds);
+	for (ai = res; ai != NULL && *nfds < ECAD_MAX_LISTEN;
+	     ai = ai->ai_next) {
+		if ((r = bind_one(b, ai, err)) != 0)
+			goto out;
+		if (port0 && *nfds == 1) {
+			if ((r = fix_port(b, fds0[0], host, &res, err)) != 0)
 				goto out;
-			if (port0 && i == 0 && *nfds == 1) {
-				if ((r = fix_port(b,
-					 b->set(b->arg, 0, &nfds)[0], host,
-					 &res, err)) != 0)
-					goto out;
-				ai = res;
-				port0 = 0;
+			ai = res;
+			port0 = 0;
+		}
+	}
+	/* Every other set: the same sockets (ecad.h says why). */
+	n0 = *nfds;
+	for (i = 1; i < b->nsets; i++) {
+		fds = b->set(b->arg, i, &nfds);
+		for (j = 0; j < n0; j++) {
+			if ((fds[*nfds] = fcntl(fds0[j], F_DUPFD_CLOEXEC, 0)) ==
+			    -1) {
+				r = eca_err_set(err, ECA_ERR_IO,
+				    "cannot share the socket of %s among its "
+				    "threads: %s",
+				    b->listener, strerror(errno));
+				goto out;
 			}
+			(*nfds)++;
 		}
 	}
 	snprintf(b->desc, sizeof(b->desc), "%s:%s", host != NULL ? host : "*",

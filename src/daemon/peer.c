@@ -5,9 +5,10 @@
  *
  * Threads, all owned here:
  * - I/O threads (WORKERS of them, default two per core, 4 to
- *   PEER_IO_MAX), each with its own event base and its own listening
- *   socket(s) on LISTEN (SO_REUSEPORT): TLS (bufferevent_openssl), the
- *   HELLO exchange, the services.  Nothing in them blocks.
+ *   PEER_IO_MAX), each with its own event base, all accepting from the
+ *   listening socket(s) of LISTEN, one connection per turn (accept_cb):
+ *   TLS (bufferevent_openssl), the HELLO exchange, the services.  Nothing
+ *   in them blocks.
  * - PEER_JUDGES judge threads: judging a caller can block (this host's
  *   own auto-enrollment with the primary, a CRL download, the roster
  *   refresh of an unmapped DN).  A connection whose client HELLO has
@@ -616,15 +617,39 @@ fail:
 	return -1;
 }
 
+/*
+ * One connection at a time, as the API's workers (server.c): every I/O
+ * thread accepts from the same socket (listen.c), and one that took a
+ * whole burst would leave the others idle.  The listeners pause after
+ * each connection and resume once the callbacks already due have run.
+ */
+static void
+resume_accepting_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer_thread *t = arg;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < t->nfds; i++)
+		if (t->lis[i] != NULL)
+			(void)evconnlistener_enable(t->lis[i]);
+}
+
 static void
 accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	struct peer_thread *t = arg;
 	unsigned char src[ECAD_KEY_LEN];
+	size_t i;
 	int src_counted;
 
 	(void)lis;
+	for (i = 0; i < t->nfds; i++)
+		if (t->lis[i] != NULL)
+			(void)evconnlistener_disable(t->lis[i]);
+	event_active(t->resume_ev, 0, 0);
 	if (!peer_admit(t, sa, src, &src_counted)) {
 		evutil_closesocket(fd);
 		return;
@@ -697,12 +722,13 @@ close_fds(struct ecad_peer *p)
 
 /*
  * I/O threads: WORKERS, else twice as many as cores (PEER_IO_MIN to
- * PEER_IO_MAX).  Each connection stays on the thread the kernel's
- * SO_REUSEPORT hash gave it, and its TLS handshake runs there: with one
- * thread per core, connections that hash unevenly leave a core idle
- * while another thread has a queue.  Twice as many threads as cores keep
- * them busy (bench/peer.sh: 1.86 of 2 cores used with 2 threads, 1.95
- * with 4).  Port 0 (tests) gets one.
+ * PEER_IO_MAX).  Each connection stays on the thread that accepted it,
+ * and its TLS handshake runs there.  Chosen when each thread had a
+ * socket of its own (SO_REUSEPORT) and the kernel's hash left a core
+ * idle while another thread had a queue (bench/peer.sh: 1.86 of 2 cores
+ * used with 2 threads, 1.95 with 4); now that a free thread takes the
+ * next connection (accept_cb) it is kept, not measured again.  Port 0
+ * (tests) gets one.
  */
 static size_t
 io_threads(const struct eca_config *cfg)
@@ -880,7 +906,9 @@ make_loops(struct ecad_peer *p, struct eca_err *err)
 
 		if ((t->base = ecad_base_new()) == NULL ||
 		    (t->stop_ev = event_new(t->base, -1, 0, thread_stop_cb,
-			 t)) == NULL)
+			 t)) == NULL ||
+		    (t->resume_ev = event_new(t->base, -1, 0,
+			 resume_accepting_cb, t)) == NULL)
 			return eca_err_set(err, ECA_ERR_NOMEM,
 			    "cannot create "
 			    "peer thread %zu's event loop",
@@ -1027,6 +1055,8 @@ peer_free(struct ecad *d)
 		}
 		if (t->stop_ev != NULL)
 			event_free(t->stop_ev);
+		if (t->resume_ev != NULL)
+			event_free(t->resume_ev);
 		if (t->base != NULL)
 			event_base_free(t->base);
 		SSL_CTX_free(t->ctx);

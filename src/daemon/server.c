@@ -2,11 +2,11 @@
 /*
  * server.c - the worker threads and their TLS listeners.
  *
- * Each worker has its own event base, its own evhttp, its own listening
- * socket(s) on API_LISTEN (SO_REUSEPORT, so the kernel spreads incoming
- * connections over the workers) and its own read-only registry
- * connection: workers share nothing but the writer queue, the counters
- * and the reloadable TLS snapshot.
+ * Each worker has its own event base, its own evhttp on the listening
+ * socket(s) of API_LISTEN, which all workers share (listen.c; each takes
+ * one connection per turn, server_bevcb), and its own read-only registry
+ * connection: workers share nothing else but the writer queue, the
+ * counters and the reloadable TLS snapshot.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +26,7 @@
 #include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 #include <openssl/ssl.h>
 
@@ -460,10 +461,43 @@ fail:
 	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 }
 
+/*
+ * Every worker accepts from the same API socket (listen.c), and one
+ * connection at a time: libevent's listener would take every connection
+ * waiting, so a worker woken first by a burst (say, the callers of one
+ * group commit coming back at once) took it whole while the other
+ * worker, busy a moment longer, got none.  Its listeners pause after each
+ * connection and resume once the callbacks already due have run (the
+ * base's changelist makes the pair one epoll_ctl, a MOD), and a
+ * connection still waiting is seen at the next epoll_wait by whichever
+ * worker is free first.
+ */
+static void
+resume_accepting_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ecad_worker *w = arg;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < w->nfds; i++)
+		if (w->bound[i] != NULL)
+			(void)evconnlistener_enable(
+			    evhttp_bound_socket_get_listener(w->bound[i]));
+}
+
 static struct bufferevent *
 server_bevcb(struct event_base *base, void *arg)
 {
-	return tls_bev(base, arg, 0);
+	struct ecad_worker *w = arg;
+	size_t i;
+
+	for (i = 0; i < w->nfds; i++)
+		if (w->bound[i] != NULL)
+			(void)evconnlistener_disable(
+			    evhttp_bound_socket_get_listener(w->bound[i]));
+	event_active(w->resume_ev, 0, 0);
+	return tls_bev(base, w, 0);
 }
 
 /* The console's connections: its own certificate when it has one. */
@@ -666,6 +700,8 @@ worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 	    (w->http = evhttp_new(w->base)) == NULL ||
 	    (w->stop_ev = event_new(w->base, -1, 0, worker_stop_cb, w)) ==
 		NULL ||
+	    (w->resume_ev = event_new(w->base, -1, 0, resume_accepting_cb,
+		 w)) == NULL ||
 	    (w->tick_ev = event_new(w->base, -1, EV_PERSIST, worker_tick_cb,
 		 w)) == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM,
@@ -782,6 +818,8 @@ server_free(struct ecad *d)
 			evhttp_free(w->http);
 		if (w->stop_ev != NULL)
 			event_free(w->stop_ev);
+		if (w->resume_ev != NULL)
+			event_free(w->resume_ev);
 		if (w->tick_ev != NULL)
 			event_free(w->tick_ev);
 		if (w->refusal_ev != NULL)

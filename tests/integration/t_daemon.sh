@@ -79,6 +79,45 @@ c_sighup_bad_config() {
 	expect_eq "$STOP_RC" 0 "ecad's exit status after SIGTERM"
 }
 
+# A port that another program listens on is refused at start, with the
+# remedy, even when that program allows SO_REUSEPORT: ecad's threads share
+# one socket of their own and never join another's (half the connections
+# would go to the other program).
+c_port_taken() {
+	local port pid i
+	port=$(free_port) || return
+	python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+print("listening", flush=True)
+time.sleep(60)' "$port" >"$T/squatter.out" &
+	pid=$!
+	IT_PIDS+=("$pid")
+	for ((i = 0; i < 100; i++)); do
+		grep -q listening "$T/squatter.out" && break
+		sleep 0.1
+	done
+	grep -q listening "$T/squatter.out" ||
+	    { fail "the other program does not listen on $port"; return; }
+	make_primary "$P" || return
+	cp "${P_CONF[$P]}" "$T/taken.conf"
+	set_conf "$T/taken.conf" API_LISTEN "127.0.0.1:$port" || return
+	expect_exit 1 "$ECAD" -d -f "$T/taken.conf" || return
+	expect_match "$ERR" "cannot listen on 127\.0\.0\.1 port $port \(API_LISTEN\): Address already in use \(is another ecad or service using the port\?\)" \
+	    "ecad's message" || return
+	cp "${P_CONF[$P]}" "$T/taken.conf"
+	echo "LISTEN = 127.0.0.1:$port" >>"$T/taken.conf"
+	expect_exit 1 "$ECAD" -d -f "$T/taken.conf" || return
+	expect_match "$ERR" "cannot listen on 127\.0\.0\.1 port $port \(LISTEN, the peer listener\): Address already in use" \
+	    "ecad's message for the peer listener"
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
 # served_fp PORT: the SHA-256 fingerprint of the certificate that the TLS
 # server on 127.0.0.1:PORT presents.
 served_fp() {
@@ -87,9 +126,9 @@ served_fp() {
 	    sed 's/.*=//; s/://g' | tr 'A-F' 'a-f'
 }
 
-# expect_served FP WHEN PORT...: twelve connections to each port (spread
-# by the kernel over both API workers and both peer I/O threads, each with
-# a TLS context of its own) all see the certificate FP.
+# expect_served FP WHEN PORT...: twelve connections to each port (each
+# taken by whichever API worker or peer I/O thread accepts first, each
+# with a TLS context of its own) all see the certificate FP.
 expect_served() {
 	local fp=$1 when=$2 port i
 	shift 2
@@ -169,6 +208,7 @@ run_case "ecad -T prints the effective configuration, defaults included" c_dump
 run_case "SIGTERM stops ecad with exit 0 and removes its socket and PID file" c_sigterm
 run_case "every thread of ecad other than the main one carries an ecad-* name" c_thread_names
 run_case "ecad's start-up log names the allocator that serves malloc: mimalloc when built with it" c_allocator
+run_case "a port another program listens on, even with SO_REUSEPORT, is refused at start with the remedy" c_port_taken
 run_case "SIGHUP with a broken configuration keeps ecad serving with the old one" c_sighup_bad_config
 run_case "SIGHUP with a renewed certificate: every API worker and peer I/O thread presents the new one" c_sighup_renewed_cert
 run_case "an acknowledged enrollment survives kill -9 of ecad and a restart" c_survives_kill9
