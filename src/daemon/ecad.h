@@ -149,6 +149,7 @@ struct ecad_worker {
 	int fds[ECAD_MAX_LISTEN]; /* listening sockets, until handed */
 	struct evhttp_bound_socket *bound[ECAD_MAX_LISTEN];
 	struct event *resume_ev; /* accepting again, after one connection */
+	atomic_int handshakes;	 /* its admitted ones in progress */
 	size_t nfds;
 	struct evhttp *ctl_http; /* control socket (worker 0 only) */
 	struct evhttp_bound_socket *ctl_bound;
@@ -604,18 +605,18 @@ int peer_reverse(struct ecad *d, const struct eca_broker_msg *m);
  * listener.  One listening socket on each address ep resolves to (at most
  * ECAD_MAX_LISTEN), and every one of nsets sets (a worker, a peer I/O
  * thread) gets its own descriptor of each: all the threads accept from
- * the same socket, one connection per turn of its loop (server.c,
- * peer.c), so a new connection goes to whichever thread asks first, most
- * often one with nothing to do.  (A socket per thread with SO_REUSEPORT
- * let the kernel's hash choose: at 16 callers it left one core idle while
- * the other had a queue, 3.0 to 3.9 % of the machine idle on
- * bench_enroll --mode bare against 0 to 0.3 % now; bench/README.md round
- * 16.)  A host of "*" or "" is every address, no port is defport;
- * port 0 (tests) is a free port, the same for all.  set(arg, i, &nfds)
- * gives set i's array of sockets and its count; on failure the sockets
- * bound so far stay there for the caller to close, and
- * failed_addr/failed_errno name the address that could not be bound
- * (failed_errno 0: another failure).
+ * the same socket, so a new connection goes to whichever thread asks
+ * first, most often one with little to do (and a thread more loaded than
+ * another takes one connection per turn of its loop: server.c, peer.c).
+ * A socket per thread with SO_REUSEPORT let the kernel's hash choose: at
+ * 16 callers it left one core idle while the other had a queue (on
+ * bench_enroll --mode bare, 4.1 to 5.4 % of the machine idle against 0 to
+ * 0.5 % now; bench/README.md round 16).  A host of "*" or "" is every
+ * address, no port is defport; port 0 (tests) is a free port, the same
+ * for all.  set(arg, i, &nfds) gives set i's array of sockets and its
+ * count; on failure the sockets bound so far stay there for the caller
+ * to close, and failed_addr/failed_errno name the address that could not
+ * be bound (failed_errno 0: another failure).
  */
 struct ecad_bind {
 	const struct eca_endpoint *ep;

@@ -6,7 +6,7 @@
  * Threads, all owned here:
  * - I/O threads (WORKERS of them, default two per core, 4 to
  *   PEER_IO_MAX), each with its own event base, all accepting from the
- *   listening socket(s) of LISTEN, one connection per turn (accept_cb):
+ *   listening socket(s) of LISTEN, paced when uneven (accept_cb):
  *   TLS (bufferevent_openssl), the HELLO exchange, the services.  Nothing
  *   in them blocks.
  * - PEER_JUDGES judge threads: judging a caller can block (this host's
@@ -75,6 +75,7 @@ peer_handshake_done(struct pconn *pc)
 	if (!pc->in_handshake)
 		return;
 	pc->in_handshake = 0;
+	atomic_fetch_sub_explicit(&pc->t->handshakes, 1, memory_order_relaxed);
 	ecad_slot_put(&pc->t->p->handshakes);
 }
 
@@ -597,6 +598,7 @@ peer_conn_new(struct peer_thread *t, evutil_socket_t fd,
 	evtimer_add(pc->timer, &tv);
 	pc->state = PS_TLS;
 	pc->in_handshake = 1;
+	atomic_fetch_add_explicit(&t->handshakes, 1, memory_order_relaxed);
 	memcpy(pc->src, src, sizeof(pc->src));
 	pc->src_counted = src_counted;
 	atomic_fetch_add_explicit(&d->metrics.peer_connections, 1,
@@ -618,10 +620,10 @@ fail:
 }
 
 /*
- * One connection at a time, as the API's workers (server.c): every I/O
- * thread accepts from the same socket (listen.c), and one that took a
- * whole burst would leave the others idle.  The listeners pause after
- * each connection and resume once the callbacks already due have run.
+ * As the API's workers (server.c, server_bevcb): every I/O thread accepts
+ * from the same socket (listen.c), and a thread with more connections
+ * before their verdict than another stops after each one, so that a
+ * burst is not taken whole by the first thread awake.
  */
 static void
 resume_accepting_cb(evutil_socket_t fd, short what, void *arg)
@@ -636,6 +638,21 @@ resume_accepting_cb(evutil_socket_t fd, short what, void *arg)
 			(void)evconnlistener_enable(t->lis[i]);
 }
 
+/* Whether another I/O thread has fewer connections in progress than t. */
+static int
+another_is_freer(const struct peer_thread *t)
+{
+	int mine = atomic_load_explicit(&t->handshakes, memory_order_relaxed);
+	size_t i;
+
+	for (i = 0; i < t->p->nthreads; i++)
+		if (&t->p->threads[i] != t &&
+		    atomic_load_explicit(&t->p->threads[i].handshakes,
+			memory_order_relaxed) < mine)
+			return 1;
+	return 0;
+}
+
 static void
 accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -646,10 +663,6 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 	int src_counted;
 
 	(void)lis;
-	for (i = 0; i < t->nfds; i++)
-		if (t->lis[i] != NULL)
-			(void)evconnlistener_disable(t->lis[i]);
-	event_active(t->resume_ev, 0, 0);
 	if (!peer_admit(t, sa, src, &src_counted)) {
 		evutil_closesocket(fd);
 		return;
@@ -658,6 +671,13 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 		log_error("cannot set up a peer connection: out of memory");
 		peer_unadmit(t->p, src, src_counted);
 		evutil_closesocket(fd);
+		return;
+	}
+	if (another_is_freer(t)) {
+		for (i = 0; i < t->nfds; i++)
+			if (t->lis[i] != NULL)
+				(void)evconnlistener_disable(t->lis[i]);
+		event_active(t->resume_ev, 0, 0);
 	}
 }
 
@@ -798,6 +818,7 @@ peer_new(struct ecad *d, size_t n)
 	for (i = 0; i < n; i++) {
 		p->threads[i].p = p;
 		p->threads[i].id = (int)i;
+		atomic_init(&p->threads[i].handshakes, 0);
 		for (j = 0; j < ECAD_MAX_LISTEN; j++)
 			p->threads[i].fds[j] = -1;
 	}

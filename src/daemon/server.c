@@ -4,7 +4,7 @@
  *
  * Each worker has its own event base, its own evhttp on the listening
  * socket(s) of API_LISTEN, which all workers share (listen.c; each takes
- * one connection per turn, server_bevcb), and its own read-only registry
+ * paced when uneven, server_bevcb), and its own read-only registry
  * connection: workers share nothing else but the writer queue, the
  * counters and the reloadable TLS snapshot.
  */
@@ -173,6 +173,7 @@ server_handshake_done(struct ecad_conn *cn)
 	if (!cn->in_handshake)
 		return;
 	cn->in_handshake = 0;
+	atomic_fetch_sub_explicit(&cn->w->handshakes, 1, memory_order_relaxed);
 	ecad_slot_put(&cn->w->d->stats.handshakes);
 }
 
@@ -192,6 +193,8 @@ admit_handshake(struct ecad_worker *w, struct ecad_conn *cn)
 
 	if (ecad_slot_take(&d->stats.handshakes, d->cfg->max_handshakes, &hs)) {
 		cn->in_handshake = 1;
+		atomic_fetch_add_explicit(&w->handshakes, 1,
+		    memory_order_relaxed);
 		return;
 	}
 	cn->over_handshakes = 1;
@@ -462,15 +465,17 @@ fail:
 }
 
 /*
- * Every worker accepts from the same API socket (listen.c), and one
- * connection at a time: libevent's listener would take every connection
- * waiting, so a worker woken first by a burst (say, the callers of one
- * group commit coming back at once) took it whole while the other
- * worker, busy a moment longer, got none.  Its listeners pause after each
- * connection and resume once the callbacks already due have run (the
- * base's changelist makes the pair one epoll_ctl, a MOD), and a
- * connection still waiting is seen at the next epoll_wait by whichever
- * worker is free first.
+ * Every worker accepts from the same API socket (listen.c).  libevent's
+ * listener takes every connection waiting, so the worker woken first by a
+ * burst (the callers of one group commit coming back at once) would take
+ * it whole while another, busy a moment longer, got none.  So a worker
+ * that has more handshakes in progress than another stops after each
+ * connection: its listeners pause and resume once the callbacks already
+ * due have run (the base's changelist makes the pair one epoll_ctl, a
+ * MOD), and a connection still waiting is seen at the next epoll_wait by
+ * whichever worker asks first.  Workers evenly loaded (a steady crowd)
+ * take what is waiting in one turn, as before: pausing always cost a
+ * turn of the loop per connection.
  */
 static void
 resume_accepting_cb(evutil_socket_t fd, short what, void *arg)
@@ -486,18 +491,37 @@ resume_accepting_cb(evutil_socket_t fd, short what, void *arg)
 			    evhttp_bound_socket_get_listener(w->bound[i]));
 }
 
+/* Whether another worker has fewer handshakes in progress than w. */
+static int
+another_is_freer(const struct ecad_worker *w)
+{
+	int mine = atomic_load_explicit(&w->handshakes, memory_order_relaxed);
+	size_t i;
+
+	for (i = 0; i < w->d->nworkers; i++)
+		if (&w->d->workers[i] != w &&
+		    atomic_load_explicit(&w->d->workers[i].handshakes,
+			memory_order_relaxed) < mine)
+			return 1;
+	return 0;
+}
+
 static struct bufferevent *
 server_bevcb(struct event_base *base, void *arg)
 {
 	struct ecad_worker *w = arg;
+	struct bufferevent *bev = tls_bev(base, w, 0);
 	size_t i;
 
-	for (i = 0; i < w->nfds; i++)
-		if (w->bound[i] != NULL)
-			(void)evconnlistener_disable(
-			    evhttp_bound_socket_get_listener(w->bound[i]));
-	event_active(w->resume_ev, 0, 0);
-	return tls_bev(base, w, 0);
+	if (another_is_freer(w)) {
+		for (i = 0; i < w->nfds; i++)
+			if (w->bound[i] != NULL)
+				(void)evconnlistener_disable(
+				    evhttp_bound_socket_get_listener(
+					w->bound[i]));
+		event_active(w->resume_ev, 0, 0);
+	}
+	return bev;
 }
 
 /* The console's connections: its own certificate when it has one. */
@@ -590,6 +614,7 @@ server_bind(struct ecad *d, struct eca_err *err)
 	for (i = 0; i < n; i++) {
 		d->workers[i].d = d;
 		d->workers[i].id = (int)i;
+		atomic_init(&d->workers[i].handshakes, 0);
 	}
 	memset(&b, 0, sizeof(b));
 	b.ep = &d->cfg->api_listen;

@@ -121,9 +121,10 @@ c_storm_bench() {
 	expect_json .errors 0 "$STORM_BENCH" || return
 	expect_json .ok "$SN" "$STORM_BENCH" || return
 	expect_json .created "$SN" "$STORM_BENCH" || return
-	# The workers take one connection per turn of their loop, so on
-	# loopback the burst mostly waits in the kernel's queue and few or no
-	# caps are reached; every 429 sent was one the callers saw and retried.
+	# The workers share the burst and a busier one takes one connection
+	# per turn, so on loopback it mostly waits in the kernel's queue and
+	# few or no caps are reached; every 429 sent was one the callers saw
+	# and retried.
 	expect_json .busy_replies "$(jq -r .busy <<<"$STORM_BENCH")" || return
 	expect_json '.commits < .enrollments_written' true
 }
