@@ -3,10 +3,10 @@
  * server.c - the worker threads and their TLS listeners.
  *
  * Each worker has its own event base, its own evhttp on the listening
- * socket(s) of API_LISTEN, which all workers share (listen.c; each takes
- * paced when uneven, server_bevcb), and its own read-only registry
- * connection: workers share nothing else but the writer queue, the
- * counters and the reloadable TLS snapshot.
+ * socket(s) of API_LISTEN, which all workers share (listen.c; a busier
+ * worker takes one connection per turn, server_bevcb), and its own
+ * read-only registry connection: workers share nothing else but the
+ * writer queue, the counters and the reloadable TLS snapshot.
  */
 #include <arpa/inet.h>
 #include <errno.h>
