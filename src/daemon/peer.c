@@ -4,7 +4,7 @@
  * (docs/channels.md, docs/daemon.md "Peer listener"), on every role.
  *
  * Threads, all owned here:
- * - I/O threads (WORKERS of them, default two per core, 4 to
+ * - I/O threads (WORKERS of them, default one per core, at most
  *   PEER_IO_MAX), each with its own event base, all accepting from the
  *   listening socket(s) of LISTEN, paced when uneven (accept_cb):
  *   TLS (bufferevent_openssl), the HELLO exchange, the services.  Nothing
@@ -741,14 +741,15 @@ close_fds(struct ecad_peer *p)
 }
 
 /*
- * I/O threads: WORKERS, else twice as many as cores (PEER_IO_MIN to
- * PEER_IO_MAX).  Each connection stays on the thread that accepted it,
- * and its TLS handshake runs there.  Chosen when each thread had a
- * socket of its own (SO_REUSEPORT) and the kernel's hash left a core
- * idle while another thread had a queue (bench/peer.sh: 1.86 of 2 cores
- * used with 2 threads, 1.95 with 4); now that a free thread takes the
- * next connection (accept_cb) it is kept, not measured again.  Port 0
- * (tests) gets one.
+ * I/O threads: WORKERS, else one per core (at most PEER_IO_MAX).  Each
+ * connection stays on the thread that accepted it, and its TLS handshake
+ * runs there.  While each thread had a socket of its own (SO_REUSEPORT)
+ * there were two per core, so that connections the kernel's hash spread
+ * unevenly would not leave a core idle; with one shared socket a free
+ * thread takes the next connection (accept_cb), and the second thread
+ * per core only cost wake-ups (bench/peer.sh (a): ecad 0.845 ms CPU per
+ * set-up with 2 threads against 0.935 to 0.950 with 4; bench/README.md
+ * round 16).  Port 0 (tests) gets one.
  */
 static size_t
 io_threads(const struct eca_config *cfg)
@@ -762,9 +763,7 @@ io_threads(const struct eca_config *cfg)
 	if (cfg->workers > 0)
 		return (size_t)cfg->workers;
 	nproc = sysconf(_SC_NPROCESSORS_ONLN);
-	n = (nproc > 0 ? (size_t)nproc : 1) * PEER_IO_PER_CPU;
-	if (n < PEER_IO_MIN)
-		n = PEER_IO_MIN;
+	n = nproc > 0 ? (size_t)nproc : 1;
 	if (n > PEER_IO_MAX)
 		n = PEER_IO_MAX;
 	return n;

@@ -35,10 +35,8 @@
 #include "ecad.h"
 #include "host.h"
 
-#define PEER_IO_PER_CPU 2 /* I/O threads per core when WORKERS is 0 */
-#define PEER_IO_MIN 4
-#define PEER_IO_MAX 16
-#define PEER_JUDGES 16		   /* judge threads */
+#define PEER_IO_MAX 16 /* I/O threads when WORKERS is 0: one per core */
+#define PEER_JUDGES 16 /* judge threads */
 #define PEER_READ_MAX (256 * 1024) /* input buffered per connection */
 #define PEER_OUT_HIGH (256 * 1024) /* output buffered per connection */
 #define PEER_OUT_LOW (64 * 1024)   /* refill bulk output below this */
