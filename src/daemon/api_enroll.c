@@ -82,9 +82,14 @@ enroll_request(struct api_call *c, const struct eca_enroll_body *body,
  * waiting certificates as they are now: *rule is its code (0, CONFLICT,
  * a refusal) with *outcome and e.  0, or -1 when the registry could not
  * be read (replied).
+ *
+ * A host the registry has surely never held (hosthint.c) is decided
+ * without the read, unless for a precheck: a new enrollment goes to the
+ * writer, which decides again on the record itself, and a refusal is
+ * decided again here after the read, so that the hint never answers.
  */
 static int
-enroll_decide(struct api_call *c, const struct eca_enroll_req *rq,
+enroll_decide(struct api_call *c, const struct eca_enroll_req *rq, int precheck,
     struct eca_enrollment *rec, int *have, int *rule,
     enum eca_enroll_outcome *outcome, struct eca_err *e)
 {
@@ -92,6 +97,14 @@ enroll_decide(struct api_call *c, const struct eca_enroll_req *rq,
 	size_t ncands = 0;
 	int r;
 
+	if (!precheck && hosthint_absent(c->d, rq->host)) {
+		*have = 0;
+		*outcome = ECA_OUTCOME_NONE;
+		eca_err_clear(e);
+		if ((*rule = eca_enroll_decide(NULL, NULL, 0, rq, outcome,
+			 e)) == 0)
+			return 0;
+	}
 	*outcome = ECA_OUTCOME_NONE;
 	if ((*have = api_get_record(c, rq->host, rec)) < 0)
 		return -1;
@@ -139,7 +152,8 @@ api_h_enroll(struct api_call *c)
 		return;
 	enroll_request(c, &body, &rq);
 	memset(&rec, 0, sizeof(rec));
-	if (enroll_decide(c, &rq, &rec, &have, &r, &outcome, &e) != 0)
+	if (enroll_decide(c, &rq, body.precheck, &rec, &have, &r, &outcome,
+		&e) != 0)
 		goto out;
 	if (body.precheck) {
 		if (r == 0)

@@ -10,6 +10,7 @@
  *   api.c        the /v1 API (with api_*.c: api_impl.h, api_routes.h)
  *   apiparse.c   route patterns and query strings of the API
  *   writer.c     the group-commit writer thread
+ *   hosthint.c   which host names a SQLite registry holds (a hint)
  *   control.c    the control socket
  *   refusals.c   strangers' refusals, counted and journaled as summaries
  *   remote.c     remote enrollment: asking a host's ecad to enroll
@@ -221,6 +222,7 @@ struct ecad {
 	/* The registry server's reachability, shared by every connection. */
 	struct eca_store_watch *dbwatch;
 	struct ecad_rcache *rcache;	 /* PostgreSQL: the last good roster */
+	struct ecad_hosthint *hosthint;	 /* SQLite: names held (hosthint.c) */
 	struct ecad_pglisten *pglisten;	 /* PostgreSQL: LISTEN (pglisten.c) */
 	struct ecad_metrics_http *mhttp; /* METRICS_LISTEN (metrics_http.c) */
 	struct ecad_remote *remote;	 /* remote enrollment (remote.c) */
@@ -312,6 +314,22 @@ void refusals_flush(struct ecad *d, int all);
  */
 struct ecad_snap *ecad_snap_get(struct ecad *d);
 void ecad_snap_put(struct ecad_snap *s);
+
+/*
+ * hosthint.c: which host names a SQLite registry holds, as a hint
+ * (hostset.h); d->hosthint stays NULL on PostgreSQL.  hosthint_start
+ * before the writer starts (st: the writer's connection, not yet handed
+ * over), hosthint_stop once the workers and the writer have stopped.
+ * hosthint_add: the writer, for each record it committed.
+ * hosthint_absent: 1 only when the registry has surely never held host
+ * (the names are loaded, and host is not among them).
+ */
+struct ecad_hosthint;
+int hosthint_start(struct ecad *d, struct eca_store *st,
+    struct eca_err *err) ECA_WUR;
+void hosthint_stop(struct ecad *d);
+void hosthint_add(struct ecad *d, const char *host);
+int hosthint_absent(struct ecad *d, const char *host);
 
 /*
  * ecad_proc.c: name the calling thread (at most 15 characters, "ecad-"

@@ -373,8 +373,11 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 	for (i = 0; i < n; i++) {
 		if (r == 0 &&
 		    (wr->ops[i]->status == 0 ||
-			wr->ops[i]->status == ECA_ERR_CONFLICT))
+			wr->ops[i]->status == ECA_ERR_CONFLICT)) {
 			wrote++;
+			/* Known before its caller (or anyone) hears of it. */
+			hosthint_add(wr->d, wr->ops[i]->rec.host);
+		}
 		/* The worker replies from its own thread. */
 		if (batch[i]->ev != NULL)
 			event_active(batch[i]->ev, EV_READ, 0);

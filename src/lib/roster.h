@@ -28,6 +28,13 @@
 #define ECA_ROSTER_PAGE_MAX 5000     /* largest ?limit= accepted */
 /* Largest roster body a host accepts: a full page of longest entries. */
 #define ECA_ROSTER_BODY_MAX (4 * 1024 * 1024)
+
+/*
+ * The hash of a host name (len bytes), the name folded to lower case: in
+ * the roster's index a slot's home is its low bits, its tag the top 7; the
+ * daemon's hint of names held (hostset.h) probes with it too.
+ */
+uint64_t eca_roster_hash_name(const char *s, size_t len);
 /* Most hosts one roster holds (the indexes use 32-bit slots). */
 #define ECA_ROSTER_HOSTS_MAX (16 * 1024 * 1024)
 /* ECA_ROSTER_MAX_AGE's default, in seconds. */

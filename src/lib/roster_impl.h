@@ -78,12 +78,6 @@ struct eca_roster {
 
 /* ---- roster.c: building the index. ---- */
 
-/*
- * The hash of a host name (len bytes) in the index, the name folded to
- * lower case: a slot's home is its low bits, its tag the top 7.
- */
-uint64_t eca_roster_hash_name(const char *s, size_t len);
-
 /* ECA_ERR_NOMEM with the roster's sentence. */
 int eca_roster_nomem(struct eca_err *err);
 /*

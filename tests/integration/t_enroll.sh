@@ -216,6 +216,54 @@ c_nat_flag_by_enrollment() {
 	expect_json '[.entries[].event] | join(",")' "enrolled,nat"
 }
 
+# A record written into the registry file behind ecad's back (by the eca
+# command or an operator, after ecad loaded its host names: hosthint.c):
+# its host is answered from the record, UNCHANGED, not enrolled anew: by
+# the writer, which decides on the record itself (the one line it logs).
+c_record_written_behind_ecads_back() {
+	local h=behind.it.test pdb fdb from
+	pdb=${P_DIR[$P]}/state/registry.db
+	fdb=${P_DIR[$PF]}/state/registry.db
+	make_host $h --server "$PF" || return
+	host_eca $h --json enroll
+	expect_rc 0 || return
+	expect_json .outcome ENROLLED || return
+	timeout 10 sqlite3 -cmd '.timeout 5000' "$pdb" \
+	    "ATTACH '$fdb' AS f;
+	     INSERT INTO enrollments SELECT * FROM f.enrollments WHERE host = '$h';
+	     UPDATE enrollments SET primary_name = '$P' WHERE host = '$h';" || {
+		fail "cannot copy the record of $h into $P's registry"
+		return 1
+	}
+	sed -i "s/^SERVER = $PF .*/SERVER = $P 127.0.0.1:${P_PORT[$P]}/" "$(host_dir $h)/eca.conf"
+	from=$(log_lines "${P_DIR[$P]}/ecad.log")
+	host_eca $h --json enroll
+	expect_rc 0 || return
+	expect_json .outcome UNCHANGED || return
+	wait_log "${P_DIR[$P]}/ecad.log" "POST /v1/enrollments: UNCHANGED \\(host ID .*by $h " 5 "$from" || return
+	expect_db "SELECT count(*) FROM enrollments WHERE host='$h'" 1 || return
+	expect_db "SELECT count(*) FROM history WHERE host='$h'" 0
+}
+
+# At start ecad loads the host names of a SQLite registry (hosthint.c),
+# every record's; on PostgreSQL, where other front ends write, it does not.
+c_restart_loads_host_names() {
+	local log=${P_DIR[$P]}/ecad.log n
+	stop_primary "$P" || return
+	start_primary "$P" || return
+	if [ "$IT_DB" = pg ]; then
+		# No loader starts there at all: "ready" is late enough.
+		expect_eq "$(grep -c 'host name(s) of the registry loaded' "$log")" 0 \
+		    "host names loaded on PostgreSQL" || return
+	else
+		n=$(db_count "SELECT count(*) FROM enrollments") || return
+		wait_log "$log" " $n host name\(s\) of the registry loaded in [0-9]+ ms" || return
+	fi
+	host_eca k1.it.test --json enroll
+	expect_rc 0 || return
+	expect_json .outcome UNCHANGED
+}
+
 run_case "ecad starts two primaries and reports ready" c_primary_starts
 [ "$IT_FAILED" = 0 ] || exit 1
 run_case "manual enrollment records the host ENROLLED with its certificate's fingerprint" c_manual
@@ -232,3 +280,6 @@ run_case "a non-admin host calling an admin command is FORBIDDEN (exit 5)" c_non
 run_case "a host named in ADMIN_IDENTITY can list the enrollments" c_admin_identity_lists
 run_case "the NetBackup-style aliases -listEnrollmentStatus and -enrollCertificate -preCheck work" c_netbackup_alias
 run_case "a plain host that enrolls again as a NAT host is UNCHANGED, flagged, with history and journal NAT once" c_nat_flag_by_enrollment
+[ "$IT_DB" = pg ] ||
+	run_case "a record written into the registry file behind ecad's back is answered from the record, UNCHANGED" c_record_written_behind_ecads_back
+run_case "a restarted primary loads its registry's host names (SQLite only) and still answers UNCHANGED" c_restart_loads_host_names

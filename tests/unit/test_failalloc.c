@@ -40,6 +40,7 @@
 #include "broker.h"
 #include "crl.h"
 #include "failalloc.h"
+#include "hostset.h"
 #include "roster.h"
 #include "store.h"
 #include "testca.h"
@@ -2427,6 +2428,51 @@ group_teardown(void **state)
 	return rmdir(tmpdir);
 }
 
+/* The set of host names: all of it or nothing, and the reason. */
+static int
+hostset_call(void *p)
+{
+	struct eca_hostset **hs = p;
+	struct eca_err e;
+	int r;
+
+	eca_err_clear(&e);
+	r = eca_hostset_new(1000, hs, &e);
+	if (r != 0) {
+		assert_null(*hs);
+		assert_non_null(strstr(e.msg, "set of host names"));
+	}
+	return r;
+}
+
+static void
+hostset_done(void *p, int r)
+{
+	struct eca_hostset **hs = p;
+
+	if (r == 0) {
+		eca_hostset_add(*hs, "media1.example.com");
+		assert_int_equal(
+		    eca_hostset_may_hold(*hs, "media1.example.com"), 1);
+	}
+	eca_hostset_free(*hs);
+	*hs = NULL;
+}
+
+static void
+test_hostset_out_of_memory_is_a_clean_error(void **state)
+{
+	static const struct failalloc_case c = {
+	    .name = "eca_hostset_new",
+	    .call = hostset_call,
+	    .done = hostset_done,
+	};
+	struct eca_hostset *hs = NULL;
+
+	(void)state;
+	assert_int_equal(failalloc_each(&c, &hs), 2);
+}
+
 int
 main(void)
 {
@@ -2455,6 +2501,7 @@ main(void)
 	    T(test_store_write_out_of_memory_rolls_back_whole),
 	    T(test_store_reads_out_of_memory_are_clean_errors),
 	    T(test_api_encoders_out_of_memory_give_nothing_not_less),
+	    T(test_hostset_out_of_memory_is_a_clean_error),
 	};
 
 	if (failalloc_install() != 0 || failalloc_nosync() != 0)
