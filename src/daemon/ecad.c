@@ -304,8 +304,8 @@ start(struct ecad *d, struct eca_err *err)
 		return r;
 	if ((r = crl_start(d, err)) != 0 || (r = crlsync_start(d, err)) != 0)
 		return r;
-	if ((r = hosthint_start(d, d->wstore, err)) != 0 ||
-	    (r = writer_start(d, d->wstore, &d->writer, err)) != 0)
+	hosthint_start(d, d->wstore);
+	if ((r = writer_start(d, d->wstore, &d->writer, err)) != 0)
 		return r;
 	d->wstore = NULL; /* the writer owns it */
 	if ((r = pglisten_start(d, err)) != 0)

@@ -317,16 +317,16 @@ void ecad_snap_put(struct ecad_snap *s);
 
 /*
  * hosthint.c: which host names a SQLite registry holds, as a hint
- * (hostset.h); d->hosthint stays NULL on PostgreSQL.  hosthint_start
- * before the writer starts (st: the writer's connection, not yet handed
- * over), hosthint_stop once the workers and the writer have stopped.
+ * (hostset.h); d->hosthint stays NULL on PostgreSQL, and when it could
+ * not be made (logged: ecad runs on without it).  hosthint_start before
+ * the writer starts (st: the writer's connection, not yet handed over),
+ * hosthint_stop once the workers and the writer have stopped.
  * hosthint_add: the writer, for each record it committed.
  * hosthint_absent: 1 only when the registry has surely never held host
  * (the names are loaded, and host is not among them).
  */
 struct ecad_hosthint;
-int hosthint_start(struct ecad *d, struct eca_store *st,
-    struct eca_err *err) ECA_WUR;
+void hosthint_start(struct ecad *d, struct eca_store *st);
 void hosthint_stop(struct ecad *d);
 void hosthint_add(struct ecad *d, const char *host);
 int hosthint_absent(struct ecad *d, const char *host);

@@ -20,8 +20,9 @@
  *
  * A hint, never a verdict (api_enroll.c): "absent" leads only to the
  * writer, which decides on the record itself, or, for a refusal, to the
- * read after all.  So a name written behind ecad's back (the eca command
- * on the registry file) costs one trip to the writer, not a wrong answer.
+ * read after all.  So a name written behind ecad's back (an operator's
+ * sqlite3 on the registry file) costs one trip to the writer, not a wrong
+ * answer.
  * Not on PostgreSQL, where other front ends write too.
  */
 #include <pthread.h>
@@ -36,6 +37,8 @@
 #include "util.h"
 
 #define HOSTHINT_PAGE 1000 /* records per read while loading */
+/* The set is sized for at most this many names (8 MiB): beyond, it fills. */
+#define HOSTHINT_EXPECT_MAX 4000000
 
 struct ecad_hosthint {
 	struct ecad *d;
@@ -43,8 +46,15 @@ struct ecad_hosthint {
 	atomic_int ready;
 	atomic_int stopping;
 	pthread_t thread;
-	int started;
 };
+
+static void
+not_loaded(const struct eca_err *e)
+{
+	log_warn("host names not loaded (new hosts' enrollments read the "
+		 "registry first, as before): %s",
+	    e->msg);
+}
 
 /* Every record's name, a page at a time: 0, or -1 (logged). */
 static int
@@ -75,9 +85,7 @@ load(struct ecad_hosthint *h, size_t *count)
 	return 0;
 fail:
 	eca_store_close(rd);
-	log_warn("host names not loaded (new hosts' enrollments read the "
-		 "registry first, as before): %s",
-	    e.msg);
+	not_loaded(&e);
 	return -1;
 }
 
@@ -99,39 +107,53 @@ loader_main(void *arg)
 	return NULL;
 }
 
-int
-hosthint_start(struct ecad *d, struct eca_store *st, struct eca_err *err)
+void
+hosthint_start(struct ecad *d, struct eca_store *st)
 {
 	struct ecad_hosthint *h;
 	int64_t version = 0;
 	sigset_t all, old;
-	int r, e;
+	struct eca_err err;
+	size_t expect;
+	int e;
 
 	if (strncmp(d->cfg->db, "sqlite:", strlen("sqlite:")) != 0)
-		return 0;
-	/* Versions are handed out one per change: at least one per record. */
-	if ((r = eca_store_version(st, &version, err)) != 0)
-		return r;
-	if ((h = calloc(1, sizeof(*h))) == NULL)
-		return eca_err_set(err, ECA_ERR_NOMEM,
-		    "out of memory for the host names' hint");
+		return;
+	eca_err_clear(&err);
+	/*
+	 * Sized by the registry's version: one is handed out per change, so
+	 * at least one per record, and at most HOSTHINT_EXPECT_MAX names.
+	 */
+	if (eca_store_version(st, &version, &err) != 0)
+		goto fail;
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		eca_err_set(&err, ECA_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
 	h->d = d;
-	if ((r = eca_hostset_new(version > 0 ? (size_t)version : 0, &h->set,
-		 err)) != 0) {
+	expect = HOSTHINT_EXPECT_MAX;
+	if (version < HOSTHINT_EXPECT_MAX)
+		expect = version > 0 ? (size_t)version : 0;
+	if (eca_hostset_new(expect, &h->set, &err) != 0) {
 		free(h);
-		return r;
+		goto fail;
 	}
 	/* Signals belong to the main thread's event loop. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	e = pthread_create(&h->thread, NULL, loader_main, h);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0)
-		log_warn("host names not loaded: cannot start a thread: %s",
+	if (e != 0) {
+		eca_hostset_free(h->set);
+		free(h);
+		eca_err_set(&err, ECA_ERR_INTERNAL, "cannot start a thread: %s",
 		    strerror(e));
-	h->started = e == 0;
+		goto fail;
+	}
 	d->hosthint = h;
-	return 0;
+	return;
+fail:
+	not_loaded(&err);
 }
 
 void
@@ -142,8 +164,7 @@ hosthint_stop(struct ecad *d)
 	if (h == NULL)
 		return;
 	atomic_store(&h->stopping, 1);
-	if (h->started)
-		pthread_join(h->thread, NULL);
+	pthread_join(h->thread, NULL);
 	eca_hostset_free(h->set);
 	free(h);
 	d->hosthint = NULL;

@@ -216,8 +216,8 @@ c_nat_flag_by_enrollment() {
 	expect_json '[.entries[].event] | join(",")' "enrolled,nat"
 }
 
-# A record written into the registry file behind ecad's back (by the eca
-# command or an operator, after ecad loaded its host names: hosthint.c):
+# A record written into the registry file behind ecad's back (by an
+# operator with sqlite3, after ecad loaded its host names: hosthint.c):
 # its host is answered from the record, UNCHANGED, not enrolled anew: by
 # the writer, which decides on the record itself (the one line it logs).
 c_record_written_behind_ecads_back() {
