@@ -630,8 +630,8 @@ int peer_reverse(struct ecad *d, const struct eca_broker_msg *m);
  * 16 callers it left one core idle while the other had a queue (on
  * bench_enroll --mode bare, 4.1 to 5.4 % of the machine idle against 0 to
  * 0.5 % now; bench/README.md round 16).  A host of "*" or "" is every
- * address, no port is defport; port 0 (tests) is a free port, the same
- * for all.  set(arg, i, &nfds) gives set i's array of sockets and its
+ * address, no port is defport (the configuration allows no port 0).
+ * set(arg, i, &nfds) gives set i's array of sockets and its
  * count; on failure the sockets bound so far stay there for the caller
  * to close, and failed_addr/failed_errno name the address that could not
  * be bound (failed_errno 0: another failure).

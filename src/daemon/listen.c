@@ -53,20 +53,6 @@ listen_socket(const struct addrinfo *ai, int *out)
 	return 0;
 }
 
-/* The port fd is bound to, as text (port 0 picks a free one); -1 on error. */
-static int
-bound_port(int fd, char *buf, size_t len)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1 ||
-	    getnameinfo((struct sockaddr *)&ss, sl, NULL, 0, buf, len,
-		NI_NUMERICSERV) != 0)
-		return -1;
-	return 0;
-}
-
 static int
 resolve(const char *host, const char *port, const char *keyword,
     struct addrinfo **res, struct eca_err *err)
@@ -107,31 +93,13 @@ bind_one(struct ecad_bind *b, const struct addrinfo *ai, struct eca_err *err)
 	    b->failed_addr, b->port, b->listener, strerror(b->failed_errno));
 }
 
-/*
- * Port 0 (tests): the first socket got a free port; the socket of every
- * other address binds that one.  *res is resolved again with it.
- */
-static int
-fix_port(struct ecad_bind *b, int fd, const char *host, struct addrinfo **res,
-    struct eca_err *err)
-{
-	if (bound_port(fd, b->port, sizeof(b->port)) == -1)
-		return eca_err_set(err, ECA_ERR_IO,
-		    "cannot read the bound "
-		    "port: %s",
-		    strerror(errno));
-	freeaddrinfo(*res);
-	*res = NULL;
-	return resolve(host, b->port, b->keyword, res, err);
-}
-
 int
 ecad_listen_bind(struct ecad_bind *b, struct eca_err *err)
 {
 	struct addrinfo *res = NULL, *ai;
 	const char *host = b->ep->host;
 	size_t i, j, n0, *nfds;
-	int *fds0, *fds, r, port0;
+	int *fds0, *fds, r;
 
 	b->failed_addr[0] = '\0';
 	b->failed_errno = 0;
@@ -139,7 +107,6 @@ ecad_listen_bind(struct ecad_bind *b, struct eca_err *err)
 		host = NULL;
 	snprintf(b->port, sizeof(b->port), "%s",
 	    b->ep->port != NULL ? b->ep->port : b->defport);
-	port0 = strcmp(b->port, "0") == 0;
 	if ((r = resolve(host, b->port, b->keyword, &res, err)) != 0)
 		goto out;
 	/* Set 0: one socket per address. */
@@ -148,12 +115,6 @@ ecad_listen_bind(struct ecad_bind *b, struct eca_err *err)
 	     ai = ai->ai_next) {
 		if ((r = bind_one(b, ai, err)) != 0)
 			goto out;
-		if (port0 && *nfds == 1) {
-			if ((r = fix_port(b, fds0[0], host, &res, err)) != 0)
-				goto out;
-			ai = res;
-			port0 = 0;
-		}
 	}
 	/* Every other set: the same sockets (ecad.h says why). */
 	n0 = *nfds;

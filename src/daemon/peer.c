@@ -749,17 +749,14 @@ close_fds(struct ecad_peer *p)
  * thread takes the next connection (accept_cb), and the second thread
  * per core only cost wake-ups (bench/peer.sh (a): ecad 0.845 ms CPU per
  * set-up with 2 threads against 0.935 to 0.950 with 4; bench/README.md
- * round 16).  Port 0 (tests) gets one.
+ * round 16).
  */
 static size_t
 io_threads(const struct eca_config *cfg)
 {
-	const struct eca_endpoint *ep = &cfg->listen;
 	long nproc;
 	size_t n;
 
-	if (ep->port != NULL && strcmp(ep->port, "0") == 0)
-		return 1;
 	if (cfg->workers > 0)
 		return (size_t)cfg->workers;
 	nproc = sysconf(_SC_NPROCESSORS_ONLN);
