@@ -139,6 +139,42 @@ struct ecad_peer;
 struct ecad_broker;
 struct ecad_nat;
 
+/*
+ * listen.c: the pace of the threads that accept from one socket.
+ * libevent's listener takes every connection waiting, so the thread woken
+ * first by a burst (the callers of one group commit coming back at once)
+ * would take it whole while another, busy a moment longer, got none.  So
+ * a thread with more connections in progress than a sibling stops after
+ * each connection it takes: its listeners pause and resume once the
+ * callbacks already due have run (the base's changelist makes the pair
+ * one epoll_ctl, a MOD), and a connection still waiting is seen at the
+ * next epoll_wait by whichever thread asks first.  Threads evenly loaded
+ * (a steady crowd) take what is waiting in one turn: pausing always cost
+ * a turn of the loop per connection (bench/README.md, round 16).
+ *
+ * Each thread has one, its siblings linked in a ring by ecad_pace_init
+ * (next: the following sibling, the first for the last; a thread alone
+ * is its own next).  The listeners are the thread's own, watched here,
+ * not owned.  ecad_pace_took runs on the thread's loop after it
+ * took a connection; ecad_pace_load counts one in (+1) or out (-1) from
+ * any thread; ecad_pace_forget before the listeners are freed.
+ */
+struct evconnlistener;
+struct ecad_pace {
+	atomic_int load;	/* its connections in progress */
+	struct ecad_pace *next; /* the next sibling, around to this one */
+	struct evconnlistener *lis[ECAD_MAX_LISTEN];
+	size_t nlis;
+	struct event *resume_ev;
+};
+void ecad_pace_init(struct ecad_pace *pc, struct ecad_pace *next);
+int ecad_pace_start(struct ecad_pace *pc, struct event_base *base) ECA_WUR;
+void ecad_pace_watch(struct ecad_pace *pc, struct evconnlistener *lis);
+void ecad_pace_took(struct ecad_pace *pc);
+void ecad_pace_load(struct ecad_pace *pc, int delta);
+void ecad_pace_forget(struct ecad_pace *pc);
+void ecad_pace_clear(struct ecad_pace *pc);
+
 /* One worker thread: its own event base, HTTP server and read connection. */
 struct ecad_worker {
 	struct ecad *d;
@@ -149,8 +185,7 @@ struct ecad_worker {
 	struct evhttp *http;
 	int fds[ECAD_MAX_LISTEN]; /* listening sockets, until handed */
 	struct evhttp_bound_socket *bound[ECAD_MAX_LISTEN];
-	struct event *resume_ev; /* accepting again, after one connection */
-	atomic_int handshakes;	 /* its admitted ones in progress */
+	struct ecad_pace pace; /* its admitted handshakes in progress */
 	size_t nfds;
 	struct evhttp *ctl_http; /* control socket (worker 0 only) */
 	struct evhttp_bound_socket *ctl_bound;
@@ -625,7 +660,7 @@ int peer_reverse(struct ecad *d, const struct eca_broker_msg *m);
  * thread) gets its own descriptor of each: all the threads accept from
  * the same socket, so a new connection goes to whichever thread asks
  * first, most often one with little to do (and a thread more loaded than
- * another takes one connection per turn of its loop: server.c, peer.c).
+ * another takes one connection per turn of its loop: ecad_pace below).
  * A socket per thread with SO_REUSEPORT let the kernel's hash choose: at
  * 16 callers it left one core idle while the other had a queue (on
  * bench_enroll --mode bare, 4.1 to 5.4 % of the machine idle against 0 to

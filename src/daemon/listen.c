@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * listen.c - listening sockets for the API and the peer listener: one
- * resolve-and-bind loop, and one place for the socket options every
- * listener of ecad needs.
+ * resolve-and-bind loop, one place for the socket options every listener
+ * of ecad needs, and the pace of the threads that accept from one socket
+ * (ecad.h, struct ecad_pace).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <event2/listener.h>
 
 #include "ecad.h"
 
@@ -139,4 +142,84 @@ out:
 	if (res != NULL)
 		freeaddrinfo(res);
 	return r;
+}
+
+void
+ecad_pace_init(struct ecad_pace *pc, struct ecad_pace *next)
+{
+	memset(pc, 0, sizeof(*pc));
+	atomic_init(&pc->load, 0);
+	pc->next = next;
+}
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ecad_pace *pc = arg;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < pc->nlis; i++)
+		(void)evconnlistener_enable(pc->lis[i]);
+}
+
+int
+ecad_pace_start(struct ecad_pace *pc, struct event_base *base)
+{
+	pc->resume_ev = event_new(base, -1, 0, resume_cb, pc);
+	return pc->resume_ev != NULL ? 0 : -1;
+}
+
+void
+ecad_pace_watch(struct ecad_pace *pc, struct evconnlistener *lis)
+{
+	if (lis != NULL && pc->nlis < ECAD_MAX_LISTEN)
+		pc->lis[pc->nlis++] = lis;
+}
+
+/* Whether a sibling has fewer connections in progress than pc. */
+static int
+another_is_freer(const struct ecad_pace *pc)
+{
+	int mine = atomic_load_explicit(&pc->load, memory_order_relaxed);
+	const struct ecad_pace *q;
+
+	for (q = pc->next; q != NULL && q != pc; q = q->next)
+		if (atomic_load_explicit(&q->load, memory_order_relaxed) < mine)
+			return 1;
+	return 0;
+}
+
+void
+ecad_pace_took(struct ecad_pace *pc)
+{
+	size_t i;
+
+	if (pc->nlis == 0 || !another_is_freer(pc))
+		return;
+	for (i = 0; i < pc->nlis; i++)
+		(void)evconnlistener_disable(pc->lis[i]);
+	event_active(pc->resume_ev, 0, 0);
+}
+
+void
+ecad_pace_load(struct ecad_pace *pc, int delta)
+{
+	atomic_fetch_add_explicit(&pc->load, delta, memory_order_relaxed);
+}
+
+void
+ecad_pace_forget(struct ecad_pace *pc)
+{
+	pc->nlis = 0;
+}
+
+void
+ecad_pace_clear(struct ecad_pace *pc)
+{
+	if (pc->resume_ev != NULL)
+		event_free(pc->resume_ev);
+	pc->resume_ev = NULL;
+	pc->nlis = 0;
 }

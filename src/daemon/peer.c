@@ -75,7 +75,7 @@ peer_handshake_done(struct pconn *pc)
 	if (!pc->in_handshake)
 		return;
 	pc->in_handshake = 0;
-	atomic_fetch_sub_explicit(&pc->t->handshakes, 1, memory_order_relaxed);
+	ecad_pace_load(&pc->t->pace, -1);
 	ecad_slot_put(&pc->t->p->handshakes);
 }
 
@@ -598,7 +598,7 @@ peer_conn_new(struct peer_thread *t, evutil_socket_t fd,
 	evtimer_add(pc->timer, &tv);
 	pc->state = PS_TLS;
 	pc->in_handshake = 1;
-	atomic_fetch_add_explicit(&t->handshakes, 1, memory_order_relaxed);
+	ecad_pace_load(&t->pace, 1);
 	memcpy(pc->src, src, sizeof(pc->src));
 	pc->src_counted = src_counted;
 	atomic_fetch_add_explicit(&d->metrics.peer_connections, 1,
@@ -619,47 +619,12 @@ fail:
 	return -1;
 }
 
-/*
- * As the API's workers (server.c, server_bevcb): every I/O thread accepts
- * from the same socket (listen.c), and a thread with more connections
- * before their verdict than another stops after each one, so that a
- * burst is not taken whole by the first thread awake.
- */
-static void
-resume_accepting_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct peer_thread *t = arg;
-	size_t i;
-
-	(void)fd;
-	(void)what;
-	for (i = 0; i < t->nfds; i++)
-		if (t->lis[i] != NULL)
-			(void)evconnlistener_enable(t->lis[i]);
-}
-
-/* Whether another I/O thread has fewer connections in progress than t. */
-static int
-another_is_freer(const struct peer_thread *t)
-{
-	int mine = atomic_load_explicit(&t->handshakes, memory_order_relaxed);
-	size_t i;
-
-	for (i = 0; i < t->p->nthreads; i++)
-		if (&t->p->threads[i] != t &&
-		    atomic_load_explicit(&t->p->threads[i].handshakes,
-			memory_order_relaxed) < mine)
-			return 1;
-	return 0;
-}
-
 static void
 accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	struct peer_thread *t = arg;
 	unsigned char src[ECAD_KEY_LEN];
-	size_t i;
 	int src_counted;
 
 	(void)lis;
@@ -673,12 +638,8 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
-	if (another_is_freer(t)) {
-		for (i = 0; i < t->nfds; i++)
-			if (t->lis[i] != NULL)
-				(void)evconnlistener_disable(t->lis[i]);
-		event_active(t->resume_ev, 0, 0);
-	}
+	/* Every I/O thread accepts from the same socket (listen.c). */
+	ecad_pace_took(&t->pace);
 }
 
 /* Stop (on the thread's own loop): close everything it has. */
@@ -691,6 +652,7 @@ thread_stop_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	ecad_pace_forget(&t->pace);
 	for (i = 0; i < t->nfds; i++) {
 		if (t->lis[i] != NULL)
 			evconnlistener_free(t->lis[i]);
@@ -814,7 +776,8 @@ peer_new(struct ecad *d, size_t n)
 	for (i = 0; i < n; i++) {
 		p->threads[i].p = p;
 		p->threads[i].id = (int)i;
-		atomic_init(&p->threads[i].handshakes, 0);
+		ecad_pace_init(&p->threads[i].pace,
+		    &p->threads[(i + 1) % n].pace);
 		for (j = 0; j < ECAD_MAX_LISTEN; j++)
 			p->threads[i].fds[j] = -1;
 	}
@@ -924,8 +887,7 @@ make_loops(struct ecad_peer *p, struct eca_err *err)
 		if ((t->base = ecad_base_new()) == NULL ||
 		    (t->stop_ev = event_new(t->base, -1, 0, thread_stop_cb,
 			 t)) == NULL ||
-		    (t->resume_ev = event_new(t->base, -1, 0,
-			 resume_accepting_cb, t)) == NULL)
+		    ecad_pace_start(&t->pace, t->base) != 0)
 			return eca_err_set(err, ECA_ERR_NOMEM,
 			    "cannot create "
 			    "peer thread %zu's event loop",
@@ -940,6 +902,7 @@ make_loops(struct ecad_peer *p, struct eca_err *err)
 				    "thread %zu cannot accept on its socket",
 				    i);
 			t->fds[j] = -1; /* the listener owns it */
+			ecad_pace_watch(&t->pace, t->lis[j]);
 		}
 	}
 	return 0;
@@ -1072,8 +1035,7 @@ peer_free(struct ecad *d)
 		}
 		if (t->stop_ev != NULL)
 			event_free(t->stop_ev);
-		if (t->resume_ev != NULL)
-			event_free(t->resume_ev);
+		ecad_pace_clear(&t->pace);
 		if (t->base != NULL)
 			event_base_free(t->base);
 		SSL_CTX_free(t->ctx);

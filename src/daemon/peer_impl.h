@@ -127,8 +127,7 @@ struct peer_thread {
 	size_t nfds;
 	struct evconnlistener *lis[ECAD_MAX_LISTEN];
 	struct event *stop_ev;
-	struct event *resume_ev; /* accepting again, after one connection */
-	atomic_int handshakes;	 /* its connections before their verdict */
+	struct ecad_pace pace; /* its connections before their verdict */
 	struct pconn *conns;
 	struct peer_reverse *reverses;	/* connecting out (peer_reverse.c) */
 	struct eca_broker_spent *spent; /* its tokens, thread 0 (ditto) */

@@ -4,7 +4,7 @@
  *
  * Each worker has its own event base, its own evhttp on the listening
  * socket(s) of API_LISTEN, which all workers share (listen.c; a busier
- * worker takes one connection per turn, server_bevcb), and its own
+ * worker takes one connection per turn, ecad_pace), and its own
  * read-only registry connection: workers share nothing else but the
  * writer queue, the counters and the reloadable TLS snapshot.
  */
@@ -173,7 +173,7 @@ server_handshake_done(struct ecad_conn *cn)
 	if (!cn->in_handshake)
 		return;
 	cn->in_handshake = 0;
-	atomic_fetch_sub_explicit(&cn->w->handshakes, 1, memory_order_relaxed);
+	ecad_pace_load(&cn->w->pace, -1);
 	ecad_slot_put(&cn->w->d->stats.handshakes);
 }
 
@@ -193,8 +193,7 @@ admit_handshake(struct ecad_worker *w, struct ecad_conn *cn)
 
 	if (ecad_slot_take(&d->stats.handshakes, d->cfg->max_handshakes, &hs)) {
 		cn->in_handshake = 1;
-		atomic_fetch_add_explicit(&w->handshakes, 1,
-		    memory_order_relaxed);
+		ecad_pace_load(&w->pace, 1);
 		return;
 	}
 	cn->over_handshakes = 1;
@@ -464,63 +463,14 @@ fail:
 	return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 }
 
-/*
- * Every worker accepts from the same API socket (listen.c).  libevent's
- * listener takes every connection waiting, so the worker woken first by a
- * burst (the callers of one group commit coming back at once) would take
- * it whole while another, busy a moment longer, got none.  So a worker
- * that has more handshakes in progress than another stops after each
- * connection: its listeners pause and resume once the callbacks already
- * due have run (the base's changelist makes the pair one epoll_ctl, a
- * MOD), and a connection still waiting is seen at the next epoll_wait by
- * whichever worker asks first.  Workers evenly loaded (a steady crowd)
- * take what is waiting in one turn, as before: pausing always cost a
- * turn of the loop per connection.
- */
-static void
-resume_accepting_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct ecad_worker *w = arg;
-	size_t i;
-
-	(void)fd;
-	(void)what;
-	for (i = 0; i < w->nfds; i++)
-		if (w->bound[i] != NULL)
-			(void)evconnlistener_enable(
-			    evhttp_bound_socket_get_listener(w->bound[i]));
-}
-
-/* Whether another worker has fewer handshakes in progress than w. */
-static int
-another_is_freer(const struct ecad_worker *w)
-{
-	int mine = atomic_load_explicit(&w->handshakes, memory_order_relaxed);
-	size_t i;
-
-	for (i = 0; i < w->d->nworkers; i++)
-		if (&w->d->workers[i] != w &&
-		    atomic_load_explicit(&w->d->workers[i].handshakes,
-			memory_order_relaxed) < mine)
-			return 1;
-	return 0;
-}
-
 static struct bufferevent *
 server_bevcb(struct event_base *base, void *arg)
 {
 	struct ecad_worker *w = arg;
 	struct bufferevent *bev = tls_bev(base, w, 0);
-	size_t i;
 
-	if (another_is_freer(w)) {
-		for (i = 0; i < w->nfds; i++)
-			if (w->bound[i] != NULL)
-				(void)evconnlistener_disable(
-				    evhttp_bound_socket_get_listener(
-					w->bound[i]));
-		event_active(w->resume_ev, 0, 0);
-	}
+	/* Every worker accepts from the same API socket (listen.c). */
+	ecad_pace_took(&w->pace);
 	return bev;
 }
 
@@ -614,7 +564,8 @@ server_bind(struct ecad *d, struct eca_err *err)
 	for (i = 0; i < n; i++) {
 		d->workers[i].d = d;
 		d->workers[i].id = (int)i;
-		atomic_init(&d->workers[i].handshakes, 0);
+		ecad_pace_init(&d->workers[i].pace,
+		    &d->workers[(i + 1) % n].pace);
 	}
 	memset(&b, 0, sizeof(b));
 	b.ep = &d->cfg->api_listen;
@@ -660,6 +611,7 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	w->stopping = 1;
 	w->deadline = time(NULL) + ECAD_STOP_GRACE_SEC;
+	ecad_pace_forget(&w->pace);
 	for (i = 0; i < w->nfds; i++) {
 		if (w->bound[i] != NULL)
 			evhttp_del_accept_socket(w->http, w->bound[i]);
@@ -725,8 +677,7 @@ worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 	    (w->http = evhttp_new(w->base)) == NULL ||
 	    (w->stop_ev = event_new(w->base, -1, 0, worker_stop_cb, w)) ==
 		NULL ||
-	    (w->resume_ev = event_new(w->base, -1, 0, resume_accepting_cb,
-		 w)) == NULL ||
+	    ecad_pace_start(&w->pace, w->base) != 0 ||
 	    (w->tick_ev = event_new(w->base, -1, EV_PERSIST, worker_tick_cb,
 		 w)) == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM,
@@ -740,6 +691,8 @@ worker_setup(struct ecad *d, struct ecad_worker *w, struct eca_err *err)
 		if (w->bound[i] == NULL)
 			return eca_err_set(err, ECA_ERR_IO,
 			    "worker %d cannot accept on its socket", w->id);
+		ecad_pace_watch(&w->pace,
+		    evhttp_bound_socket_get_listener(w->bound[i]));
 		/* The listener owns (and closes) the socket now. */
 		w->fds[i] = -1;
 	}
@@ -843,8 +796,7 @@ server_free(struct ecad *d)
 			evhttp_free(w->http);
 		if (w->stop_ev != NULL)
 			event_free(w->stop_ev);
-		if (w->resume_ev != NULL)
-			event_free(w->resume_ev);
+		ecad_pace_clear(&w->pace);
 		if (w->tick_ev != NULL)
 			event_free(w->tick_ev);
 		if (w->refusal_ev != NULL)
