@@ -48,10 +48,13 @@ keep_or_remove() {
 # first 8 CPUs at most), and the slowest over the fastest.  On a virtual
 # machine whose vCPUs are not alike (the host slows one of them), a CPU
 # time per operation depends on which CPU did the work; this line says
-# whether that is so.  Prints nothing without taskset or openssl, or when
-# a CPU cannot be measured.
+# whether that is so, and says so in words when the slowest is more than
+# a tenth behind: such a run is not one of an idle machine, its CPU ratios
+# least of all (bench/README.md, round 18).  Called before the rounds and
+# after them (LABEL), since a host's load changes within minutes.  Prints
+# nothing without taskset or openssl, or when a CPU cannot be measured.
 cpu_speeds() {
-	local c n last line="" min=0 max=0
+	local label=${1:-CPUs on their own} c n last line="" min=0 max=0
 
 	command -v taskset >/dev/null && command -v openssl >/dev/null || return 0
 	last=$(($(nproc) - 1))
@@ -64,6 +67,7 @@ cpu_speeds() {
 		if [ "$min" = 0 ] || [ "$n" -lt "$min" ]; then min=$n; fi
 		if [ "$n" -gt "$max" ]; then max=$n; fi
 	done
-	awk -v l="$line" -v a="$min" -v b="$max" 'BEGIN {
-		printf "  CPUs on their own (ECDSA P-256 signatures/s): %s; slowest/fastest %.2f\n", l, a / b }'
+	awk -v t="$label" -v l="$line" -v a="$min" -v b="$max" 'BEGIN {
+		printf "  %s (ECDSA P-256 signatures/s): %s; slowest/fastest %.2f%s\n", t, l, a / b,
+		    a / b < 0.9 ? " (uneven: the CPU times depend on which core did the work)" : "" }'
 }

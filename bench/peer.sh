@@ -128,6 +128,7 @@ timeout 600 "$BENCH" --config "$DIR/$C/eca.conf" --peer "$M" \
     --rounds "$ROUNDS" \
     --bytes "$BYTES" --server-pid "$MPID" ${CRL_ARGS[@]+"${CRL_ARGS[@]}"} ||
     die "bench_peer failed"
+cpu_speeds "CPUs on their own after the rounds"
 
 if [ "${BENCH_PROFILE:-0}" = 1 ]; then
 	command -v perf >/dev/null || die "BENCH_PROFILE=1 needs perf (install-deps.sh bench)"

@@ -392,6 +392,7 @@ done
 worst_rate=$(printf '%s\n' "${RATE_RATIO[@]}" | sort -g | head -1)
 worst_cpu=$(printf '%s\n' "${CPU_RATIO[@]}" | sort -g | tail -1)
 verdict() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN { ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "meets" : "MISSES" }'; }
+cpu_speeds "CPUs on their own after the rounds"
 echo "  strict figure (worst concurrency): rate ratio $worst_rate ($(verdict "$worst_rate" 0.9 '>=') >= 0.9), CPU ratio $worst_cpu ($(verdict "$worst_cpu" 1.15 '<=') <= 1.15)"
 
 STATS=$(curl -s --max-time 5 --unix-socket "$ECAD_DIR/state/ecad.sock" \
