@@ -9,11 +9,16 @@
  * of the fsync is shared by many enrollments.
  *
  * The writer is also the only appender of the audit journal (audit.h):
- * a group's lines are written and fsynced inside the transaction, before
- * its COMMIT (eca_registry_apply_hook), so no registry change exists that
- * the journal does not show; if the journal cannot be written the group is
- * rolled back.  Refusals decided by workers arrive as audit-only items
- * (writer_audit) and go into the next group's write.
+ * a group's lines are written inside the transaction, before its COMMIT
+ * (eca_registry_apply_hook), so no registry change exists that the
+ * journal does not show; if the journal cannot be written the group is
+ * rolled back.  On SQLite the registry keeps the lines too, in the same
+ * transaction (audit_sqlite.c), so that the COMMIT's sync makes both
+ * durable: the file is fsynced within AUDIT_SYNC_MS instead of once per
+ * group, and a start after a crash writes again what the file lacks.  On
+ * PostgreSQL the file is fsynced before the COMMIT.  Refusals decided by
+ * workers arrive as audit-only items (writer_audit) and go into the next
+ * group's write.
  */
 #include <limits.h>
 #include <ctype.h>
@@ -36,6 +41,12 @@
  * logged as lost.
  */
 #define ECAD_AUDIT_QUEUE 65536
+
+/*
+ * SQLite: how long after a line was written the journal file is fsynced
+ * at the latest (its lines are durable in the registry meanwhile).
+ */
+#define AUDIT_SYNC_MS 1000
 
 struct audit_item {
 	struct eca_audit_entry e;
@@ -69,6 +80,14 @@ struct ecad_writer {
 	/* One group's journal lines: audit-only items, then the ops. */
 	struct eca_audit_entry *entries;
 	size_t nentries, centries;
+	/*
+	 * SQLite (keeps): the registry keeps each group's lines until the
+	 * file has them on disk, up to seq synced; it has forgotten those up
+	 * to forgotten.  sync_due: when the file is to be fsynced (monotonic
+	 * ms; 0: nothing written since the last fsync).  Writer thread only.
+	 */
+	int keeps;
+	int64_t synced, forgotten, sync_due;
 };
 
 /* The journal's event for an outcome: its name in lower case. */
@@ -164,6 +183,16 @@ items_free(struct audit_item *it)
 	}
 }
 
+/* The journal's failure e (code r) as the group's: nothing changed. */
+static int
+journal_failed(int r, const struct eca_err *e, struct eca_err *err)
+{
+	return eca_err_set(err, r,
+	    "%s; the registry was not changed "
+	    "(free space or fix the journal, then retry)",
+	    e->msg);
+}
+
 /*
  * Write entries 0..nentries-1 to the journal and fsync it.  The error
  * says the registry was not changed: the caller rolls back (or, for
@@ -178,18 +207,81 @@ journal_write(struct ecad_writer *wr, struct eca_err *err)
 	eca_err_clear(&e);
 	if ((r = eca_audit_append(wr->audit, wr->entries, wr->nentries, &e)) !=
 	    0)
-		return eca_err_set(err, r,
-		    "%s; the registry was not changed "
-		    "(free space or fix the journal, then retry)",
-		    e.msg);
+		return journal_failed(r, &e, err);
 	return 0;
 }
 
 struct group {
 	struct ecad_writer *wr;
 	struct audit_item *items;
-	int written; /* the journal has the group's lines */
+	int written;	/* the journal has the group's lines */
+	int64_t forgot; /* SQLite: the kept lines forgotten, up to this seq */
 };
+
+/*
+ * SQLite, inside the group's transaction: entries 0..nentries-1 sealed,
+ * kept in the registry and written to the file, which is fsynced later
+ * (journal_settle); the groups the file has on disk are forgotten.
+ */
+static int
+journal_keep(struct ecad_writer *wr, struct group *g, struct eca_err *err)
+{
+	char hash[ECA_AUDIT_HASH_LEN + 1], *buf = NULL;
+	struct eca_err e;
+	size_t len = 0;
+	int64_t seq, first;
+	int r;
+
+	if (wr->nentries == 0)
+		return 0;
+	eca_audit_head(wr->audit, &seq, hash);
+	first = seq + 1;
+	if ((r = eca_audit_seal(eca_audit_file(wr->audit), wr->entries,
+		 wr->nentries, &seq, hash, &buf, &len, err)) != 0)
+		return r;
+	if (wr->synced > wr->forgotten &&
+	    (r = eca_audit_store_forget(wr->st, wr->synced, err)) != 0)
+		goto out;
+	g->forgot = wr->synced;
+	if ((r = eca_audit_store_keep(wr->st, first, seq, buf, len, err)) != 0)
+		goto out;
+	eca_err_clear(&e);
+	if ((r = eca_audit_write(wr->audit, buf, len, seq, hash, 0, &e)) != 0) {
+		r = journal_failed(r, &e, err);
+		goto out;
+	}
+	g->written = 1;
+	if (wr->sync_due == 0)
+		wr->sync_due = eca_util_mono_ms() + AUDIT_SYNC_MS;
+out:
+	free(buf);
+	return r;
+}
+
+/*
+ * SQLite: fsync the journal file once its time has come (or now, when
+ * now is set: on stop and before a reopen); then the registry may forget
+ * the groups it holds.  A failure is logged and retried AUDIT_SYNC_MS
+ * later; the lines stay kept in the registry meanwhile.
+ */
+static void
+journal_settle(struct ecad_writer *wr, int now)
+{
+	struct eca_err e;
+
+	if (wr->sync_due == 0 || (!now && eca_util_mono_ms() < wr->sync_due))
+		return;
+	eca_err_clear(&e);
+	if (eca_audit_sync(wr->audit, &e) != 0) {
+		log_error("%s (its lines are kept in the registry until it "
+			  "can be)",
+		    e.msg);
+		wr->sync_due = eca_util_mono_ms() + AUDIT_SYNC_MS;
+		return;
+	}
+	wr->synced = eca_audit_last_seq(wr->audit);
+	wr->sync_due = 0;
+}
 
 /* eca_registry_hook: the group's lines, before the COMMIT. */
 static int
@@ -213,6 +305,8 @@ audit_hook(struct eca_op *const *ops, size_t n, void *arg, struct eca_err *err)
 	for (i = 0; i < n; i++)
 		if (op_entry(ops[i], &wr->entries[wr->nentries]))
 			wr->nentries++;
+	if (wr->keeps)
+		return journal_keep(wr, g, err);
 	/* PostgreSQL: the one chain of every front end, in this transaction. */
 	if ((r = eca_audit_store_append(wr->st, wr->entries, wr->nentries,
 		 err)) != 0 ||
@@ -223,8 +317,10 @@ audit_hook(struct eca_op *const *ops, size_t n, void *arg, struct eca_err *err)
 }
 
 /*
- * The journal has a group's lines but its COMMIT failed: say so, so that
- * the journal does not claim decisions the registry does not hold.
+ * The journal has a group's lines but its COMMIT failed: on SQLite they
+ * are cut back off the file (they are not on disk yet); where that cannot
+ * be, and on PostgreSQL, rolled_back lines say so, so that the journal
+ * does not claim decisions the registry does not hold.
  */
 static void
 journal_undo(struct ecad_writer *wr, int code)
@@ -232,6 +328,8 @@ journal_undo(struct ecad_writer *wr, int code)
 	struct eca_err e;
 	size_t i, k = 0;
 
+	if (wr->keeps && eca_audit_undo(wr->audit) == 0)
+		return;
 	for (i = 0; i < wr->nentries; i++) {
 		if (strcmp(wr->entries[i].event, "refused") == 0)
 			continue;
@@ -279,6 +377,28 @@ store_chain_only(struct ecad_writer *wr)
 	}
 }
 
+/* SQLite: refusals with no registry change, kept in a transaction of their own. */
+static int
+keep_only(struct ecad_writer *wr, struct eca_err *err)
+{
+	struct group g;
+	int r;
+
+	memset(&g, 0, sizeof(g));
+	g.wr = wr;
+	if ((r = eca_store_begin(wr->st, err)) == 0 &&
+	    (r = journal_keep(wr, &g, err)) == 0 &&
+	    (r = eca_store_commit(wr->st, err)) == 0) {
+		if (g.written)
+			wr->forgotten = g.forgot;
+		return 0;
+	}
+	eca_store_rollback(wr->st);
+	if (g.written)
+		journal_undo(wr, r);
+	return r;
+}
+
 /* Audit-only items when there is no op to go with them. */
 static void
 audit_only(struct ecad_writer *wr, struct audit_item *items)
@@ -286,6 +406,7 @@ audit_only(struct ecad_writer *wr, struct audit_item *items)
 	struct audit_item *it;
 	struct eca_err e;
 	size_t k = 0;
+	int r;
 
 	for (it = items; it != NULL; it = it->next)
 		k++;
@@ -301,8 +422,13 @@ audit_only(struct ecad_writer *wr, struct audit_item *items)
 	wr->nentries = 0;
 	for (it = items; it != NULL; it = it->next)
 		wr->entries[wr->nentries++] = it->e;
-	store_chain_only(wr);
-	if (journal_write(wr, &e) != 0)
+	if (wr->keeps)
+		r = keep_only(wr, &e);
+	else {
+		store_chain_only(wr);
+		r = journal_write(wr, &e);
+	}
+	if (r != 0)
 		log_error("%zu refusal(s) not written to the audit journal: "
 			  "%s",
 		    k, e.msg);
@@ -361,6 +487,8 @@ writer_apply(struct ecad_writer *wr, struct ecad_job **batch, size_t n,
 	pthread_mutex_unlock(&wr->lock);
 	if (r != 0 && g.written)
 		journal_undo(wr, r);
+	if (r == 0 && g.written)
+		wr->forgotten = g.forgot;
 	/* The database's loss is logged once, by the store (not per group). */
 	if (r != 0 && r != ECA_ERR_DB_UNAVAILABLE)
 		log_error("group commit of %zu request(s) failed: %s: %s", n,
@@ -396,6 +524,7 @@ journal_reopen(struct ecad_writer *wr)
 	int moved;
 
 	eca_err_clear(&err);
+	journal_settle(wr, 1);
 	if (eca_audit_reopen(wr->audit, &moved, &err) != 0)
 		log_error("audit journal not reopened: %s", err.msg);
 	else if (moved)
@@ -422,7 +551,8 @@ writer_reopen(struct ecad_writer *wr)
  * comes first, so that the database comes back even when no request
  * reaches the writer (the workers' reads fail first).  On PostgreSQL it
  * looks at least every WRITER_WATCH_MS whether a reader found the server
- * gone; on SQLite it waits for work.
+ * gone; on SQLite it waits for work, or for the journal's fsync when it
+ * is due (journal_settle).
  */
 #define WRITER_WATCH_MS 1000
 
@@ -434,7 +564,20 @@ writer_wait(struct ecad_writer *wr)
 	int r;
 
 	if (wr->d->rcache == NULL) {
-		pthread_cond_wait(&wr->cond, &wr->lock);
+		if (wr->sync_due == 0) {
+			pthread_cond_wait(&wr->cond, &wr->lock);
+			return;
+		}
+		if (wr->sync_due > eca_util_mono_ms()) {
+			ts.tv_sec = (time_t)(wr->sync_due / 1000);
+			ts.tv_nsec = (long)(wr->sync_due % 1000) * 1000000L;
+			if (pthread_cond_timedwait(&wr->cond, &wr->lock, &ts) ==
+			    0)
+				return;
+		}
+		pthread_mutex_unlock(&wr->lock);
+		journal_settle(wr, 0);
+		pthread_mutex_lock(&wr->lock);
 		return;
 	}
 	if (eca_store_watch_down(wr->d->dbwatch)) {
@@ -545,12 +688,67 @@ writer_main(void *arg)
 			    (unsigned long long)waited, n);
 		writer_apply(wr, batch, n, items);
 		items_free(items);
+		journal_settle(wr, 0);
 		pthread_mutex_lock(&wr->lock);
 		wr->pending -= n;
 		wr->group_oldest_us = 0;
 	}
 	pthread_mutex_unlock(&wr->lock);
+	journal_settle(wr, 1);
 	return NULL;
+}
+
+/*
+ * SQLite, at start: what the registry kept that the journal file lacks (it
+ * was written but not yet on disk when the machine stopped) is written to
+ * it again.  Kept lines that do not continue the file (it was replaced or
+ * restored from an older copy) are saved beside it and forgotten, and
+ * the journal goes on from its own last line: nothing is lost, and
+ * nothing that does not link is appended.
+ */
+static int
+journal_restore(struct ecad_writer *wr, struct eca_err *err)
+{
+	const char *path = eca_audit_file(wr->audit);
+	int64_t last = eca_audit_last_seq(wr->audit), first, upto;
+	char where[PATH_MAX], *lines = NULL;
+	size_t len = 0, n = 0;
+	struct eca_err e;
+	int r;
+
+	if ((r = eca_audit_store_kept(wr->st, last, &first, &upto, &lines, &len,
+		 err)) != 0 ||
+	    lines == NULL)
+		goto out;
+	eca_err_clear(&e);
+	if ((r = eca_audit_restore(wr->audit, lines, len, &n, &e)) == 0) {
+		if (n > 0)
+			log_warn("audit journal %s lacked its last %zu "
+				 "line(s): written again from the registry "
+				 "(seq %lld to %lld)",
+			    path, n, (long long)(last + 1),
+			    (long long)eca_audit_last_seq(wr->audit));
+		goto out;
+	}
+	if (r != ECA_ERR_PARSE) {
+		r = eca_err_set(err, r, "%s", e.msg);
+		goto out;
+	}
+	if ((r = eca_audit_set_aside(wr->audit, lines, len, first, upto, where,
+		 sizeof(where), err)) != 0 ||
+	    (r = eca_store_begin(wr->st, err)) != 0)
+		goto out;
+	if ((r = eca_audit_store_forget(wr->st, upto, err)) != 0 ||
+	    (r = eca_store_commit(wr->st, err)) != 0) {
+		eca_store_rollback(wr->st);
+		goto out;
+	}
+	log_error("%s; they were saved to %s, and the journal goes on from "
+		  "its own last line",
+	    e.msg, where);
+out:
+	free(lines);
+	return r;
 }
 
 int
@@ -579,6 +777,10 @@ writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
 	if ((r = eca_audit_path(d->cfg, path, sizeof(path), err)) != 0 ||
 	    (r = eca_audit_open(path, &wr->audit, err)) != 0)
 		goto out;
+	wr->keeps = eca_audit_store_keeps(st);
+	if (wr->keeps && (r = journal_restore(wr, err)) != 0)
+		goto out;
+	wr->synced = eca_audit_last_seq(wr->audit);
 	log_info("audit journal %s: continuing at seq %lld", path,
 	    (long long)eca_audit_last_seq(wr->audit) + 1);
 	pthread_mutex_init(&wr->lock, NULL);

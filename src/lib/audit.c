@@ -2,9 +2,10 @@
 /*
  * audit.c - the hash-chained audit journal (see audit.h for the format).
  *
- * Appends are one write(2) of whole lines followed by fsync(2); a failed
- * append is cut back off the file so the chain never has a half line in
- * the middle.  Reading uses stdio line by line and judges each line on its
+ * Appends are one write(2) of whole lines, followed by fsync(2) or, for
+ * a writer whose lines the registry keeps too (audit_sqlite.c), by a
+ * later eca_audit_sync; a failed append is cut back off the file so the
+ * chain never has a half line in the middle.  Reading uses stdio line by line and judges each line on its
  * own (parse, own hash) and against the one before (seq, prev), so the
  * first bad line is named precisely.
  */
@@ -38,6 +39,12 @@ struct eca_audit {
 	char *path;
 	int64_t seq;			   /* last seq written */
 	char hash[ECA_AUDIT_HASH_LEN + 1]; /* last hash written */
+	int dirty; /* lines written since the last fsync */
+	/* The last write, for eca_audit_undo (undo_ok: it can be undone). */
+	int undo_ok;
+	off_t undo_size;
+	int64_t undo_seq;
+	char undo_hash[ECA_AUDIT_HASH_LEN + 1];
 };
 
 int
@@ -533,44 +540,70 @@ out:
 	return r;
 }
 
+/* write(2) all of buf: 0, or -1 with errno. */
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t w;
+	size_t off;
+
+	for (off = 0; off < len; off += (size_t)w) {
+		if ((w = write(fd, buf + off, len - off)) < 0) {
+			if (errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			return -1;
+		}
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /*
- * Write a group's lines with write(2) and make them durable; on failure
- * a regular file is cut back to where it was, so that the chain never
- * holds half a group.
+ * fsync the journal: 0, or -1 with errno.  A device (e.g. a terminal or
+ * /dev/null) may not support fsync.
  */
 static int
-write_group(struct eca_audit *a, const char *buf, size_t len,
+sync_file(struct eca_audit *a)
+{
+	if (fsync(a->fd) == -1 &&
+	    (a->regular ||
+		(errno != EINVAL && errno != EROFS && errno != ENOTSUP)))
+		return -1;
+	a->dirty = 0;
+	return 0;
+}
+
+/*
+ * Write a group's lines with write(2), and make them durable when sync is
+ * set; on failure a regular file is cut back to where it was, so that the
+ * chain never holds half a group.
+ */
+static int
+write_group(struct eca_audit *a, const char *buf, size_t len, int sync,
     struct eca_err *err)
 {
 	struct stat st;
 	off_t size0 = 0;
-	ssize_t w;
-	size_t off;
 	int saved;
 
+	a->undo_ok = 0;
 	if (a->regular) {
 		if (fstat(a->fd, &st) == -1)
 			return io_error(err, errno, a->path, "written");
 		size0 = st.st_size;
 	}
-	for (off = 0; off < len; off += (size_t)w) {
-		if ((w = write(a->fd, buf + off, len - off)) < 0) {
-			if (errno == EINTR) {
-				w = 0;
-				continue;
-			}
-			goto fail;
-		}
-		if (w == 0) {
-			errno = EIO;
-			goto fail;
-		}
-	}
-	/* A device (e.g. a terminal or /dev/null) may not support fsync. */
-	if (fsync(a->fd) == -1 &&
-	    (a->regular ||
-		(errno != EINVAL && errno != EROFS && errno != ENOTSUP)))
+	if (write_all(a->fd, buf, len) != 0)
 		goto fail;
+	a->dirty = 1;
+	if (sync && sync_file(a) != 0)
+		goto fail;
+	a->undo_ok = a->regular;
+	a->undo_size = size0;
 	return 0;
 fail:
 	saved = errno;
@@ -578,6 +611,58 @@ fail:
 	if (a->regular && ftruncate(a->fd, size0) == 0)
 		(void)fsync(a->fd);
 	return io_error(err, saved, a->path, "written");
+}
+
+void
+eca_audit_head(const struct eca_audit *a, int64_t *seq,
+    char hash[ECA_AUDIT_HASH_LEN + 1])
+{
+	*seq = a->seq;
+	memcpy(hash, a->hash, ECA_AUDIT_HASH_LEN + 1);
+}
+
+int
+eca_audit_write(struct eca_audit *a, const char *lines, size_t len, int64_t seq,
+    const char hash[ECA_AUDIT_HASH_LEN + 1], int sync, struct eca_err *err)
+{
+	int64_t seq0 = a->seq;
+	int r;
+
+	if (len == 0)
+		return 0;
+	if ((r = write_group(a, lines, len, sync, err)) != 0)
+		return r;
+	/* The chain moves on only once the group is in the file. */
+	a->undo_seq = seq0;
+	memcpy(a->undo_hash, a->hash, sizeof(a->undo_hash));
+	a->seq = seq;
+	memcpy(a->hash, hash, sizeof(a->hash));
+	return 0;
+}
+
+int
+eca_audit_undo(struct eca_audit *a)
+{
+	if (!a->undo_ok || ftruncate(a->fd, a->undo_size) != 0)
+		return -1;
+	a->undo_ok = 0;
+	a->seq = a->undo_seq;
+	memcpy(a->hash, a->undo_hash, sizeof(a->hash));
+	return 0;
+}
+
+int
+eca_audit_sync(struct eca_audit *a, struct eca_err *err)
+{
+	if (a->dirty && sync_file(a) != 0)
+		return io_error(err, errno, a->path, "synced");
+	return 0;
+}
+
+int
+eca_audit_dirty(const struct eca_audit *a)
+{
+	return a->dirty;
 }
 
 int
@@ -593,16 +678,88 @@ eca_audit_append(struct eca_audit *a, struct eca_audit_entry *e, size_t n,
 	if (n == 0)
 		return 0;
 	memcpy(hash, a->hash, sizeof(hash));
-	if ((r = eca_audit_seal(a->path, e, n, &seq, hash, &buf, &len, err)) !=
-		0 ||
-	    (r = write_group(a, buf, len, err)) != 0)
-		goto out;
-	/* The chain moves on only once the group is on disk. */
-	a->seq = seq;
-	memcpy(a->hash, hash, sizeof(a->hash));
-out:
+	if ((r = eca_audit_seal(a->path, e, n, &seq, hash, &buf, &len, err)) ==
+	    0)
+		r = eca_audit_write(a, buf, len, seq, hash, 1, err);
 	free(buf);
 	return r;
+}
+
+/* The seq of the line at p (len bytes, no newline), or -1. */
+static int64_t
+line_seq(const char *p, size_t len)
+{
+	struct eca_audit_entry e;
+
+	return eca_audit_parse_line(p, len, &e) == 0 ? e.seq : -1;
+}
+
+int
+eca_audit_restore(struct eca_audit *a, const char *lines, size_t len,
+    size_t *restored, struct eca_err *err)
+{
+	struct eca_audit_report rep;
+	struct eca_audit_chain c;
+	const char *p = lines, *from = NULL, *nl;
+	size_t lineno = 0;
+	int64_t seq;
+	int r;
+
+	*restored = 0;
+	eca_audit_chain_init(&c, &rep);
+	c.want = a->seq + 1;
+	memcpy(c.prev, a->hash, sizeof(c.prev));
+	c.started = a->seq > 0;
+	for (; p < lines + len; p = nl + 1) {
+		if ((nl = memchr(p, '\n', len - (size_t)(p - lines))) == NULL)
+			return eca_err_set(err, ECA_ERR_INTERNAL,
+			    "audit lines to restore without their newline");
+		/* The file may hold the first lines of the first group. */
+		if (from == NULL && (seq = line_seq(p, (size_t)(nl - p))) > 0 &&
+		    seq <= a->seq)
+			continue;
+		if (from == NULL)
+			from = p;
+		if ((r = eca_audit_chain_line(&c, p, (size_t)(nl - p), ++lineno,
+			 &rep, err)) != 0)
+			return r;
+		if (!rep.intact)
+			return eca_err_set(err, ECA_ERR_PARSE,
+			    "the registry keeps audit lines that do not "
+			    "continue the journal %s, which ends at seq %lld: "
+			    "its line %zu: %s",
+			    a->path, (long long)a->seq, lineno, rep.problem);
+	}
+	if (from == NULL)
+		return 0;
+	if ((r = eca_audit_write(a, from, len - (size_t)(from - lines),
+		 c.want - 1, c.prev, 1, err)) != 0)
+		return r;
+	*restored = rep.entries;
+	return 0;
+}
+
+int
+eca_audit_set_aside(const struct eca_audit *a, const char *lines, size_t len,
+    int64_t first, int64_t last, char *where, size_t wlen, struct eca_err *err)
+{
+	int fd, saved;
+
+	if ((size_t)snprintf(where, wlen, "%s.unjoined-%lld-%lld", a->path,
+		(long long)first, (long long)last) >= wlen)
+		return eca_err_set(err, ECA_ERR_CONFIG,
+		    "audit journal path %s is too long", a->path);
+	if ((fd = open(where, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		 0640)) == -1)
+		return io_error(err, errno, where, "created");
+	if (write_all(fd, lines, len) != 0 || fsync(fd) == -1) {
+		saved = errno;
+		close(fd);
+		return io_error(err, saved, where, "written");
+	}
+	close(fd);
+	(void)eca_util_sync_dir(where, NULL);
+	return 0;
 }
 
 int
@@ -636,9 +793,15 @@ eca_audit_reopen(struct eca_audit *a, int *moved, struct eca_err *err)
 		close(fd);
 		return r;
 	}
+	/* The old file's lines are on disk before it is let go. */
+	if ((r = eca_audit_sync(a, err)) != 0) {
+		close(fd);
+		return r;
+	}
 	close(a->fd);
 	a->fd = fd;
 	a->regular = S_ISREG(st.st_mode);
+	a->undo_ok = 0;
 	a->seq = b.seq;
 	memcpy(a->hash, b.hash, sizeof(a->hash));
 	*moved = 1;

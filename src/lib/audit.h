@@ -98,6 +98,47 @@ int eca_audit_open(const char *path, struct eca_audit **out,
 int eca_audit_append(struct eca_audit *a, struct eca_audit_entry *e, size_t n,
     struct eca_err *err) ECA_WUR;
 
+/*
+ * The same in steps, for a writer that also keeps the lines in the
+ * registry (audit_sqlite.c): the chain's head (the last seq and hash),
+ * from which eca_audit_seal makes a group's lines; then the lines
+ * written (len bytes of whole lines, the last of them seq with hash),
+ * fsynced only when sync is set.  The chain moves on once they are in
+ * the file; a failure is as for eca_audit_append.
+ */
+void eca_audit_head(const struct eca_audit *a, int64_t *seq,
+    char hash[ECA_AUDIT_HASH_LEN + 1]);
+int eca_audit_write(struct eca_audit *a, const char *lines, size_t len,
+    int64_t seq, const char hash[ECA_AUDIT_HASH_LEN + 1], int sync,
+    struct eca_err *err) ECA_WUR;
+/*
+ * Take the last write back (its registry transaction failed): the file
+ * is cut back to where it was and the chain with it.  0, or -1 when it
+ * cannot be (not a regular file, nothing written since the last undo or
+ * reopen, or ftruncate failed): then the lines stay.
+ */
+int eca_audit_undo(struct eca_audit *a);
+/* fsync what was written without it; whether some was (dirty). */
+int eca_audit_sync(struct eca_audit *a, struct eca_err *err) ECA_WUR;
+int eca_audit_dirty(const struct eca_audit *a);
+
+/*
+ * At start-up, the lines the registry kept (eca_audit_store_kept) that
+ * the file lacks: those after its last seq are checked to continue its
+ * chain and written, fsynced (*restored of them).  ECA_ERR_PARSE when
+ * they do not continue it (the file was replaced or restored from an
+ * older copy): then nothing is written.
+ */
+int eca_audit_restore(struct eca_audit *a, const char *lines, size_t len,
+    size_t *restored, struct eca_err *err) ECA_WUR;
+/*
+ * Kept lines that do not continue the journal, saved to a file of their
+ * own beside it, PATH.unjoined-FIRST-LAST (its name into where), fsynced.
+ */
+int eca_audit_set_aside(const struct eca_audit *a, const char *lines,
+    size_t len, int64_t first, int64_t last, char *where, size_t wlen,
+    struct eca_err *err) ECA_WUR;
+
 /* The last seq written (0 for an empty journal). */
 int64_t eca_audit_last_seq(const struct eca_audit *a);
 const char *eca_audit_file(const struct eca_audit *a);
@@ -213,6 +254,24 @@ int eca_audit_store_read(struct eca_store *st, const char *host,
 int eca_audit_store_page(struct eca_store *st, int64_t before, size_t limit,
     struct eca_audit_entry **out, size_t *n, int *more,
     struct eca_err *err) ECA_WUR;
+
+/*
+ * audit_sqlite.c: on a SQLite registry the lines of each group are kept
+ * in the registry, in the group's transaction, until the file has them
+ * on disk (docs/audit.md, "Durability").  keeps: whether st keeps them
+ * (SQLite; else the others do nothing).  keep: one group's lines (first
+ * to last seq, whole lines), inside a transaction.  forget: the groups
+ * whose last seq is at most upto.  kept: the lines of the groups whose
+ * last seq is after `after`, in order, into *out (*len bytes, NUL
+ * ended; NULL when none; the caller's, free()), from seq *from to *to.
+ */
+int eca_audit_store_keeps(struct eca_store *st);
+int eca_audit_store_keep(struct eca_store *st, int64_t first, int64_t last,
+    const char *lines, size_t len, struct eca_err *err) ECA_WUR;
+int eca_audit_store_forget(struct eca_store *st, int64_t upto,
+    struct eca_err *err) ECA_WUR;
+int eca_audit_store_kept(struct eca_store *st, int64_t after, int64_t *from,
+    int64_t *to, char **out, size_t *len, struct eca_err *err) ECA_WUR;
 
 /* The entry as a JSON object in the journal's field order; NULL on ENOMEM. */
 json_t *eca_audit_entry_json(const struct eca_audit_entry *e);

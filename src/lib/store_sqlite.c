@@ -199,6 +199,21 @@ static const char SQL_MIGRATION_7[] =
     "ALTER TABLE enrollments ADD COLUMN nat INTEGER NOT NULL DEFAULT 0"
     "  CHECK (nat IN (0, 1));";
 
+/*
+ * 8: the audit journal's last groups (docs/audit.md, "Durability"): each
+ * group's lines are written here in the transaction of its registry
+ * changes, so that one sync, the COMMIT's, makes both durable; the file
+ * gets them at once and is fsynced later, and ecad forgets a group once
+ * the file has it on disk.  A row is one group: its first and last seq
+ * and its lines, each ended by a newline, exactly as the file holds them.
+ */
+static const char SQL_MIGRATION_8[] =
+    "CREATE TABLE IF NOT EXISTS audit_kept ("
+    "  last_seq INTEGER PRIMARY KEY,"
+    "  first_seq INTEGER NOT NULL CHECK (first_seq <= last_seq),"
+    "  lines TEXT NOT NULL"
+    ");";
+
 static const char *const migrations[] = {
     SQL_MIGRATION_1,
     SQL_MIGRATION_2,
@@ -207,6 +222,7 @@ static const char *const migrations[] = {
     SQL_MIGRATION_5,
     SQL_MIGRATION_6,
     SQL_MIGRATION_7,
+    SQL_MIGRATION_8,
 };
 #define SCHEMA_VERSION ((int)NELEM(migrations))
 

@@ -48,6 +48,9 @@ enum stmt_id {
 	S_DNMAP_LIVE,
 	S_DNMAP_SINCE,
 	S_COUNTS,
+	S_AUDIT_KEEP,
+	S_AUDIT_FORGET,
+	S_AUDIT_KEPT,
 	S_COUNT
 };
 

@@ -152,6 +152,15 @@ static const char SQL_COUNTS[] =
     "  WHERE c.primary_name = ?1 AND x.state = e.state)"
     " FROM enrollments e WHERE e.primary_name = ?1 GROUP BY e.state";
 
+/* The audit journal's groups not yet on disk in the file (audit_sqlite.c). */
+static const char SQL_AUDIT_KEEP[] =
+    "INSERT INTO audit_kept (last_seq, first_seq, lines) VALUES (?1, ?2, ?3)";
+static const char SQL_AUDIT_FORGET[] =
+    "DELETE FROM audit_kept WHERE last_seq <= ?1";
+static const char SQL_AUDIT_KEPT[] =
+    "SELECT first_seq, last_seq, lines FROM audit_kept WHERE last_seq > ?1"
+    " ORDER BY last_seq";
+
 /* Statement ids (store_sqlite_impl.h) to their SQL. */
 static const char *const stmt_sql[S_COUNT] = {
     [S_BEGIN] = SQL_BEGIN,
@@ -179,6 +188,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_DNMAP_LIVE] = SQL_DNMAP_LIVE,
     [S_DNMAP_SINCE] = SQL_DNMAP_SINCE,
     [S_COUNTS] = SQL_COUNTS,
+    [S_AUDIT_KEEP] = SQL_AUDIT_KEEP,
+    [S_AUDIT_FORGET] = SQL_AUDIT_FORGET,
+    [S_AUDIT_KEPT] = SQL_AUDIT_KEPT,
 };
 
 /* ------------------------------------------------------------------ */

@@ -3,7 +3,9 @@
 # The audit journal: every enrollment decision and refusal is a hash-chained
 # line; `eca audit verify` finds the first edited, removed or reordered
 # line; a journal that cannot be written stops registry changes; the chain
-# survives a restart.
+# survives a restart; lines the file lost in a crash (written, not yet
+# fsynced) come back from the registry, which keeps each group's lines
+# in the group's transaction.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -194,6 +196,57 @@ c_corrupt_tail_stops_start() {
 	[ ! -e "$d/state/ecad.pid" ] || fail "a pid file was left behind"
 }
 
+# The registry keeps the last group's lines: a journal that lost them (as
+# after a power cut before the file's fsync) gets them back at start.
+c_lost_lines_come_back_from_the_registry() {
+	local g=g.audit.it.test d=${P_DIR[$P]} whole n
+	make_host $g --server "$P" || return
+	host_eca $g enroll
+	expect_rc 0 || return
+	stop_primary "$P"
+	expect_eq "$STOP_RC" 0 "ecad's exit status" || return
+	expect_db "SELECT count(*) > 0 FROM audit_kept" 1 "$P" || return
+	whole=$T/audit-whole.jsonl
+	cp "$(journal)" "$whole" || return
+	n=$(wc -l <"$whole")
+	head -n $((n - 1)) "$whole" >"$(journal)"
+	start_primary "$P" || return
+	expect_match "$(cat "$d/ecad.log")" "lacked its last 1 line\(s\): written again from the registry \(seq $n to $n\)" \
+	    "ecad's log" || return
+	cmp -s "$whole" "$(journal)" || fail "the journal differs from the one before the loss"
+	events $g || return
+	expect_eq "$EVENTS" "enrolled" "journal events of $g" || return
+	primary_eca "$P" --json audit verify
+	expect_rc 0 || return
+	expect_json .intact true || return
+	expect_json .entries "$n"
+}
+
+# Kept lines that do not continue the file (here one that is no journal
+# line at all) are saved beside it and forgotten; the journal goes on.
+c_kept_lines_that_do_not_continue_the_file_are_set_aside() {
+	local h=h.audit.it.test d=${P_DIR[$P]} n next aside
+	stop_primary "$P"
+	n=$(wc -l <"$(journal)")
+	next=$((n + 1))
+	timeout 10 sqlite3 -cmd '.timeout 5000' "$d/state/registry.db" \
+	    "INSERT INTO audit_kept VALUES ($next, $next, '{\"seq\":$next}' || char(10))" ||
+	    { fail "cannot write the registry"; return; }
+	start_primary "$P" || return
+	aside=$(journal).unjoined-$next-$next
+	expect_match "$(cat "$d/ecad.log")" "do not continue the journal .*ends at seq $n.*saved to $aside" \
+	    "ecad's log" || return
+	expect_eq "$(cat "$aside" 2>&1)" "{\"seq\":$next}" "the lines set aside" || return
+	expect_db "SELECT count(*) FROM audit_kept WHERE last_seq = $next" 0 "$P" || return
+	make_host $h --server "$P" || return
+	host_eca $h enroll
+	expect_rc 0 || return
+	primary_eca "$P" --json audit verify
+	expect_rc 0 || return
+	expect_json .intact true || return
+	expect_json .entries "$next"
+}
+
 run_case "the primary starts with its journal at STATE_DIR/audit.jsonl" c_setup
 run_case "decisions are journaled in order with their events, actor, host and fingerprints" c_decisions_in_order
 run_case "a refused certificate is journaled with its reason and no registry row" c_refusal_with_reason
@@ -205,4 +258,6 @@ run_case "swapped lines are reported at the first of them" c_swapped_lines
 run_case "a cut last line is reported as truncated" c_truncated_line
 run_case "AUDIT_LOG on a full disk refuses the enrollment and writes no registry row" c_full_disk_refuses_changes
 run_case "the journal survives a restart and continues the chain" c_restart_continues_chain
+run_case "lines the journal lost after their COMMIT are written again from the registry at start" c_lost_lines_come_back_from_the_registry
+run_case "kept lines that do not continue the journal are saved beside it and the journal goes on" c_kept_lines_that_do_not_continue_the_file_are_set_aside
 run_case "ecad refuses to start on a journal with a corrupt tail" c_corrupt_tail_stops_start

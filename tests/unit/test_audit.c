@@ -59,6 +59,8 @@ teardown(void **state)
 	}
 	snprintf(p, sizeof(p), "%s.3.gz", f->path);
 	unlink(p);
+	snprintf(p, sizeof(p), "%s.unjoined-5-6", f->path);
+	unlink(p);
 	rmdir(f->dir);
 	free(f);
 	return 0;
@@ -163,6 +165,75 @@ patch(char *s, const char *from, const char *to)
 	assert_non_null(p);
 	assert_int_equal(strlen(from), strlen(to));
 	memcpy(p, to, strlen(to));
+}
+
+/* The whole file at path, NUL ended (the caller's). */
+static char *
+slurp(const char *path)
+{
+	char *buf;
+	long n;
+	FILE *fp;
+
+	assert_non_null(fp = fopen(path, "r"));
+	assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+	assert_true((n = ftell(fp)) >= 0);
+	rewind(fp);
+	assert_non_null(buf = calloc(1, (size_t)n + 1));
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	return buf;
+}
+
+/* Lines from..to (1-based) of a journal's text, the caller's. */
+static char *
+lines_of(const char *text, size_t from, size_t to)
+{
+	const char *p = text, *start = NULL;
+	size_t line = 1;
+
+	for (; *p != '\0'; p++) {
+		if (line == from && start == NULL)
+			start = p;
+		if (*p == '\n' && line++ == to)
+			break;
+	}
+	assert_non_null(start);
+	assert_true(*p == '\n');
+	return strndup(start, (size_t)(p + 1 - start));
+}
+
+/* Keep the first n lines of the journal at path. */
+static void
+keep_lines(const char *path, size_t n)
+{
+	char *text = slurp(path), *head = lines_of(text, 1, n);
+	FILE *fp;
+
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(head, fp);
+	fclose(fp);
+	free(head);
+	free(text);
+}
+
+/* Seal n entries from a's head and write them without fsync. */
+static void
+write_unsynced(struct eca_audit *a, size_t n)
+{
+	struct eca_audit_entry e[NLINES_MAX];
+	char hash[ECA_AUDIT_HASH_LEN + 1], *buf = NULL;
+	struct eca_err err;
+	size_t len = 0, i;
+	int64_t seq;
+
+	for (i = 0; i < n; i++)
+		fill(&e[i], "enrolled", "w", "");
+	eca_audit_head(a, &seq, hash);
+	assert_int_equal(
+	    eca_audit_seal("test", e, n, &seq, hash, &buf, &len, &err), 0);
+	assert_int_equal(eca_audit_write(a, buf, len, seq, hash, 0, &err), 0);
+	free(buf);
 }
 
 /* --- negative cases --- */
@@ -343,6 +414,106 @@ test_append_to_a_full_device_fails_with_disk_full(void **state)
 	/* The chain state did not move. */
 	assert_int_equal(eca_audit_last_seq(a), 0);
 	eca_audit_close(a);
+}
+
+static void
+test_write_to_a_full_device_fails_and_keeps_the_chain(void **state)
+{
+	struct eca_audit_entry e;
+	char hash[ECA_AUDIT_HASH_LEN + 1], *buf = NULL;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	size_t len = 0;
+	int64_t seq;
+
+	(void)state;
+	if (access("/dev/full", W_OK) != 0)
+		fail_msg("/dev/full is needed by this test");
+	assert_int_equal(eca_audit_open("/dev/full", &a, &err), 0);
+	fill(&e, "enrolled", "h1", "");
+	eca_audit_head(a, &seq, hash);
+	assert_int_equal(
+	    eca_audit_seal("test", &e, 1, &seq, hash, &buf, &len, &err), 0);
+	/* Without fsync too: the write itself says the disk is full. */
+	assert_int_equal(eca_audit_write(a, buf, len, seq, hash, 0, &err),
+	    ECA_ERR_DISK_FULL);
+	assert_int_equal(eca_audit_last_seq(a), 0);
+	assert_false(eca_audit_dirty(a));
+	free(buf);
+	eca_audit_close(a);
+}
+
+static void
+test_undo_without_a_write_to_take_back_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+
+	make_journal(f->path, 2);
+	assert_int_equal(eca_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(eca_audit_undo(a), -1);
+	write_unsynced(a, 1);
+	assert_int_equal(eca_audit_undo(a), 0);
+	/* One write, one undo: the lines before it are not touched. */
+	assert_int_equal(eca_audit_undo(a), -1);
+	assert_int_equal(eca_audit_last_seq(a), 2);
+	eca_audit_close(a);
+}
+
+static void
+test_restore_refuses_lines_that_do_not_continue_the_file(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	char *text, *kept, *after, *first;
+	size_t n = 7;
+
+	make_journal(f->path, 4);
+	text = slurp(f->path);
+	kept = lines_of(text, 3, 4);
+	keep_lines(f->path, 1); /* line 2 is lost, not only 3 and 4 */
+	assert_int_equal(eca_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(eca_audit_restore(a, kept, strlen(kept), &n, &err),
+	    ECA_ERR_PARSE);
+	assert_int_equal(n, 0);
+	assert_non_null(strstr(err.msg, "do not continue"));
+	assert_non_null(strstr(err.msg, "ends at seq 1"));
+	assert_int_equal(eca_audit_last_seq(a), 1);
+	eca_audit_close(a);
+	/* The file holds its one line still, nothing appended. */
+	after = slurp(f->path);
+	first = lines_of(text, 1, 1);
+	assert_string_equal(after, first);
+	free(first);
+	free(after);
+	free(kept);
+	free(text);
+}
+
+static void
+test_restore_refuses_an_edited_kept_line(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	char *text, *kept;
+	size_t n;
+
+	make_journal(f->path, 3);
+	text = slurp(f->path);
+	kept = lines_of(text, 3, 3);
+	patch(kept, "\"reason\":\"UNTRUSTED\"", "\"reason\":\"UNTRUSTEE\"");
+	keep_lines(f->path, 2);
+	assert_int_equal(eca_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(eca_audit_restore(a, kept, strlen(kept), &n, &err),
+	    ECA_ERR_PARSE);
+	assert_non_null(strstr(err.msg, "edited"));
+	assert_int_equal(eca_audit_last_seq(a), 2);
+	eca_audit_close(a);
+	free(kept);
+	free(text);
 }
 
 static void
@@ -768,6 +939,139 @@ test_open_of_an_empty_journal_after_rotation_continues_from_path_1(void **state)
 	assert_int_equal(rep.entries, 4);
 }
 
+static void
+test_a_write_without_sync_is_dirty_until_synced(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_report rep;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+
+	make_journal(f->path, 1);
+	assert_int_equal(eca_audit_open(f->path, &a, &err), 0);
+	assert_false(eca_audit_dirty(a));
+	write_unsynced(a, 2);
+	assert_true(eca_audit_dirty(a));
+	assert_int_equal(eca_audit_last_seq(a), 3);
+	/* Readers see the lines at once. */
+	assert_int_equal(eca_audit_verify(f->path, &rep, &err), 0);
+	assert_true(rep.intact);
+	assert_int_equal(rep.entries, 3);
+	assert_int_equal(eca_audit_sync(a, &err), 0);
+	assert_false(eca_audit_dirty(a));
+	eca_audit_close(a);
+}
+
+static void
+test_undo_cuts_the_last_write_back_and_the_chain_with_it(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_report rep;
+	struct eca_audit_entry e;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	char *before, *after;
+
+	make_journal(f->path, 2);
+	before = slurp(f->path);
+	assert_int_equal(eca_audit_open(f->path, &a, &err), 0);
+	write_unsynced(a, 3);
+	assert_int_equal(eca_audit_last_seq(a), 5);
+	assert_int_equal(eca_audit_undo(a), 0);
+	assert_int_equal(eca_audit_last_seq(a), 2);
+	after = slurp(f->path);
+	assert_string_equal(after, before);
+	/* The chain goes on from the line before the write taken back. */
+	fill(&e, "removed", "h1", "");
+	assert_int_equal(eca_audit_append(a, &e, 1, &err), 0);
+	assert_int_equal(e.seq, 3);
+	eca_audit_close(a);
+	assert_int_equal(eca_audit_verify(f->path, &rep, &err), 0);
+	assert_true(rep.intact);
+	assert_int_equal(rep.entries, 3);
+	free(after);
+	free(before);
+}
+
+static void
+test_restore_writes_the_lines_the_file_lacks(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_report rep;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	char *text, *kept, *after;
+	size_t n = 0;
+
+	make_journal(f->path, 5);
+	text = slurp(f->path);
+	/* The registry kept 2..5; the file has lines 1 and 2 only. */
+	kept = lines_of(text, 2, 5);
+	keep_lines(f->path, 2);
+	assert_int_equal(eca_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(eca_audit_restore(a, kept, strlen(kept), &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(eca_audit_last_seq(a), 5);
+	assert_false(eca_audit_dirty(a));
+	eca_audit_close(a);
+	after = slurp(f->path);
+	assert_string_equal(after, text);
+	assert_int_equal(eca_audit_verify(f->path, &rep, &err), 0);
+	assert_true(rep.intact);
+	assert_int_equal(rep.entries, 5);
+	free(after);
+	free(kept);
+	free(text);
+}
+
+static void
+test_restore_of_lines_the_file_has_writes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	char *text, *kept, *after;
+	size_t n = 7;
+
+	make_journal(f->path, 3);
+	text = slurp(f->path);
+	kept = lines_of(text, 2, 3);
+	assert_int_equal(eca_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(eca_audit_restore(a, kept, strlen(kept), &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(eca_audit_last_seq(a), 3);
+	eca_audit_close(a);
+	after = slurp(f->path);
+	assert_string_equal(after, text);
+	free(after);
+	free(kept);
+	free(text);
+}
+
+static void
+test_lines_set_aside_are_saved_beside_the_journal(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	char where[256], want[256], *text;
+	struct stat st;
+
+	assert_int_equal(eca_audit_open(f->path, &a, &err), 0);
+	assert_int_equal(eca_audit_set_aside(a, "l5\nl6\n", 6, 5, 6, where,
+			     sizeof(where), &err),
+	    0);
+	snprintf(want, sizeof(want), "%s.unjoined-5-6", f->path);
+	assert_string_equal(where, want);
+	text = slurp(where);
+	assert_string_equal(text, "l5\nl6\n");
+	assert_int_equal(stat(where, &st), 0);
+	/* Like the journal: not for every user to read. */
+	assert_int_equal(st.st_mode & 0007, 0);
+	free(text);
+	eca_audit_close(a);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -785,6 +1089,10 @@ main(void)
 	    T(test_open_refuses_a_journal_whose_last_line_is_cut),
 	    T(test_open_refuses_a_journal_whose_last_line_was_edited),
 	    T(test_append_to_a_full_device_fails_with_disk_full),
+	    T(test_write_to_a_full_device_fails_and_keeps_the_chain),
+	    T(test_undo_without_a_write_to_take_back_is_refused),
+	    T(test_restore_refuses_lines_that_do_not_continue_the_file),
+	    T(test_restore_refuses_an_edited_kept_line),
 	    T(test_open_of_a_directory_is_refused),
 	    T(test_verify_of_a_missing_file_is_not_found),
 	    T(test_read_refuses_a_garbage_line_naming_it),
@@ -802,6 +1110,11 @@ main(void)
 	    T(test_verify_of_no_files_is_a_usage_error),
 	    T(test_rotated_files_in_order_verify_as_one_chain),
 	    T(test_open_of_an_empty_journal_after_rotation_continues_from_path_1),
+	    T(test_a_write_without_sync_is_dirty_until_synced),
+	    T(test_undo_cuts_the_last_write_back_and_the_chain_with_it),
+	    T(test_restore_writes_the_lines_the_file_lacks),
+	    T(test_restore_of_lines_the_file_has_writes_nothing),
+	    T(test_lines_set_aside_are_saved_beside_the_journal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -902,7 +902,7 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 	int tables = 0;
 
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 7);
+	assert_int_equal(raw_user_version(f->path), 8);
 	assert_int_equal(
 	    sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL),
 	    SQLITE_OK);
@@ -926,7 +926,7 @@ test_new_file_is_migrated_and_sets_user_version(void **state)
 	/* opening again does not migrate twice */
 	eca_store_close(f->st);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 7);
+	assert_int_equal(raw_user_version(f->path), 8);
 }
 
 static void
@@ -1253,7 +1253,7 @@ test_migration_3_folds_names_to_lower_case(void **state)
 	v2_insert(db, "primary.example", "client1.example", 3, "ENROLLED");
 	sqlite3_close(db);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 7);
+	assert_int_equal(raw_user_version(f->path), 8);
 	assert_int_equal(raw_count(f->path,
 			     "SELECT count(*) FROM enrollments"
 			     " WHERE host <> lower(host) OR primary_name <> "
@@ -1287,7 +1287,7 @@ test_migration_3_folds_names_to_lower_case(void **state)
 	/* Opening again does not migrate twice. */
 	eca_store_close(f->st);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 7);
+	assert_int_equal(raw_user_version(f->path), 8);
 }
 
 /* Defence in depth: the store takes canonical names only. */
@@ -1568,12 +1568,38 @@ test_migration_7_adds_the_nat_flag_cleared(void **state)
 	    SQLITE_OK);
 	sqlite3_close(db);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 7);
+	assert_int_equal(raw_user_version(f->path), 8);
 	assert_int_equal(
 	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
 	    0);
 	assert_int_equal(got.nat, 0);
 	nat_change_is(f->st, 0);
+}
+
+static void
+test_migration_8_adds_the_table_of_kept_audit_lines(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_err err;
+	sqlite3 *db = NULL;
+	char *lines = NULL;
+	int64_t from, to;
+	size_t len;
+
+	f->st = open_rw(f);
+	eca_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+			     "DROP TABLE audit_kept; PRAGMA user_version = 7;",
+			     NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	f->st = open_rw(f);
+	assert_int_equal(raw_user_version(f->path), 8);
+	assert_int_equal(
+	    eca_audit_store_kept(f->st, 0, &from, &to, &lines, &len, &err), 0);
+	assert_null(lines);
 }
 
 static void
@@ -1610,7 +1636,7 @@ test_migration_moves_the_waiting_candidate(void **state)
 	    SQLITE_OK);
 	sqlite3_close(db);
 	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 7);
+	assert_int_equal(raw_user_version(f->path), 8);
 	assert_int_equal(eca_store_candidates(f->st, "primary.example",
 			     "a.example", &list, &n, &err),
 	    0);
@@ -2328,6 +2354,7 @@ main(void)
 	    T(test_candidates_are_kept_distinct_and_oldest_first),
 	    T(test_migration_moves_the_waiting_candidate),
 	    T(test_migration_7_adds_the_nat_flag_cleared),
+	    T(test_migration_8_adds_the_table_of_kept_audit_lines),
 	    T(test_mappings_add_remove_list_and_changes),
 	};
 
