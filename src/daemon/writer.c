@@ -377,7 +377,10 @@ store_chain_only(struct ecad_writer *wr)
 	}
 }
 
-/* SQLite: refusals with no registry change, kept in a transaction of their own. */
+/*
+ * SQLite: refusals with no registry change, kept in a transaction of
+ * their own.
+ */
 static int
 keep_only(struct ecad_writer *wr, struct eca_err *err)
 {
@@ -610,7 +613,7 @@ group_ready(struct ecad_writer *wr)
 /*
  * With the lock held and requests queued: while other callers are still in
  * their TLS handshake on the API, wait for their requests, so that one
- * commit and its two syncs serve more of them (docs/daemon.md, "Group
+ * commit and its syncs serve more of them (docs/daemon.md, "Group
  * commit").  The delay, GROUP_COMMIT_DELAY_US, runs from the arrival of
  * the oldest request queued, not from now: one that came while the
  * previous group was on its way to disk has waited already, and no
@@ -777,7 +780,8 @@ writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
 	if ((r = eca_audit_path(d->cfg, path, sizeof(path), err)) != 0 ||
 	    (r = eca_audit_open(path, &wr->audit, err)) != 0)
 		goto out;
-	wr->keeps = eca_audit_store_keeps(st);
+	/* A device or a pipe cannot be read back: nothing to keep for it. */
+	wr->keeps = eca_audit_store_keeps(st) && eca_audit_is_file(wr->audit);
 	if (wr->keeps && (r = journal_restore(wr, err)) != 0)
 		goto out;
 	wr->synced = eca_audit_last_seq(wr->audit);

@@ -816,6 +816,12 @@ eca_audit_last_seq(const struct eca_audit *a)
 	return a->seq;
 }
 
+int
+eca_audit_is_file(const struct eca_audit *a)
+{
+	return a->regular;
+}
+
 const char *
 eca_audit_file(const struct eca_audit *a)
 {

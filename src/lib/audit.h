@@ -141,6 +141,8 @@ int eca_audit_set_aside(const struct eca_audit *a, const char *lines,
 
 /* The last seq written (0 for an empty journal). */
 int64_t eca_audit_last_seq(const struct eca_audit *a);
+/* Whether the journal is a regular file (not a device or a pipe). */
+int eca_audit_is_file(const struct eca_audit *a);
 const char *eca_audit_file(const struct eca_audit *a);
 void eca_audit_close(struct eca_audit *a);
 

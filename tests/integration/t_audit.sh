@@ -11,6 +11,7 @@
 
 P=audit1.it.test
 PFULL=auditfull.it.test
+PNULL=auditnull.it.test
 OTHER=$T/otherca
 
 journal() {
@@ -168,6 +169,22 @@ c_full_disk_refuses_changes() {
 	expect_db "SELECT count(*) FROM history WHERE host='$h'" 0 "$PFULL"
 }
 
+# A journal that is a device cannot be read back: the registry keeps none
+# of its lines, and the primary starts again over it.
+c_device_journal_keeps_nothing_and_restarts() {
+	local h=n.audit.it.test
+	start_primary "$PNULL" "AUDIT_LOG = /dev/null" || return
+	make_host $h --server "$PNULL" || return
+	host_eca $h enroll
+	expect_rc 0 || return
+	expect_db "SELECT count(*) FROM enrollments WHERE host='$h'" 1 "$PNULL" || return
+	stop_primary "$PNULL"
+	expect_eq "$STOP_RC" 0 "ecad's exit status" || return
+	expect_db "SELECT count(*) FROM audit_kept" 0 "$PNULL" || return
+	start_primary "$PNULL" || return
+	stop_primary "$PNULL"
+}
+
 c_restart_continues_chain() {
 	local e=e.audit.it.test
 	stop_primary "$P"
@@ -257,6 +274,7 @@ run_case "a removed line is reported at the line that took its place" c_removed_
 run_case "swapped lines are reported at the first of them" c_swapped_lines
 run_case "a cut last line is reported as truncated" c_truncated_line
 run_case "AUDIT_LOG on a full disk refuses the enrollment and writes no registry row" c_full_disk_refuses_changes
+run_case "AUDIT_LOG on a device keeps no lines in the registry, and the primary restarts over it" c_device_journal_keeps_nothing_and_restarts
 run_case "the journal survives a restart and continues the chain" c_restart_continues_chain
 run_case "lines the journal lost after their COMMIT are written again from the registry at start" c_lost_lines_come_back_from_the_registry
 run_case "kept lines that do not continue the journal are saved beside it and the journal goes on" c_kept_lines_that_do_not_continue_the_file_are_set_aside

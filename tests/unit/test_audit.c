@@ -438,6 +438,8 @@ test_write_to_a_full_device_fails_and_keeps_the_chain(void **state)
 	assert_int_equal(eca_audit_write(a, buf, len, seq, hash, 0, &err),
 	    ECA_ERR_DISK_FULL);
 	assert_int_equal(eca_audit_last_seq(a), 0);
+	/* A device: nothing to read back, so no registry keeps its lines. */
+	assert_false(eca_audit_is_file(a));
 	assert_false(eca_audit_dirty(a));
 	free(buf);
 	eca_audit_close(a);
@@ -949,6 +951,7 @@ test_a_write_without_sync_is_dirty_until_synced(void **state)
 
 	make_journal(f->path, 1);
 	assert_int_equal(eca_audit_open(f->path, &a, &err), 0);
+	assert_true(eca_audit_is_file(a));
 	assert_false(eca_audit_dirty(a));
 	write_unsynced(a, 2);
 	assert_true(eca_audit_dirty(a));
