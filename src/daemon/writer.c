@@ -425,9 +425,14 @@ audit_only(struct ecad_writer *wr, struct audit_item *items)
 	wr->nentries = 0;
 	for (it = items; it != NULL; it = it->next)
 		wr->entries[wr->nentries++] = it->e;
-	if (wr->keeps)
-		r = keep_only(wr, &e);
-	else {
+	if (wr->keeps && (r = keep_only(wr, &e)) != 0) {
+		/* The registry cannot take them: the file alone, fsynced. */
+		log_warn("%zu refusal(s) not kept in the registry (%s): "
+			 "writing them to the audit journal alone",
+		    k, e.msg);
+		eca_err_clear(&e);
+		r = journal_write(wr, &e);
+	} else if (!wr->keeps) {
 		store_chain_only(wr);
 		r = journal_write(wr, &e);
 	}

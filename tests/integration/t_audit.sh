@@ -169,6 +169,38 @@ c_full_disk_refuses_changes() {
 	expect_db "SELECT count(*) FROM history WHERE host='$h'" 0 "$PFULL"
 }
 
+# Refusals change no record: while the registry cannot take their lines
+# (another process holds its write lock past the busy timeout), they go to
+# the journal file alone, fsynced, rather than being lost.
+c_refusals_reach_the_journal_while_the_registry_is_locked() {
+	local v=v.audit.it.test claimed=claimed.audit.it.test d=${P_DIR[$P]} n locker
+	make_host $v --server "$P" --name $claimed || return
+	n=$(wc -l <"$(journal)")
+	python3 -c '
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(8)
+db.execute("ROLLBACK")
+' "$d/state/registry.db" >"$T/locker.out" 2>&1 &
+	locker=$!
+	for _ in $(seq 50); do grep -q locked "$T/locker.out" && break; sleep 0.1; done
+	grep -q locked "$T/locker.out" || { fail "the registry was not locked: $(cat "$T/locker.out")"; return; }
+	host_eca $v --json enroll
+	expect_rc 5 || return
+	expect_json .error.code IDENTITY_MISMATCH || return
+	wait $locker
+	wait_entries $((n + 1)) || return
+	expect_match "$(cat "$d/ecad.log")" "1 refusal\(s\) not kept in the registry .*writing them to the audit journal alone" \
+	    "ecad's log" || return
+	events $claimed || return
+	expect_eq "$EVENTS" "refused/IDENTITY_MISMATCH" "journal events of $claimed" || return
+	primary_eca "$P" --json audit verify
+	expect_rc 0 || return
+	expect_json .intact true
+}
+
 # A journal that is a device cannot be read back: the registry keeps none
 # of its lines, and the primary starts again over it.
 c_device_journal_keeps_nothing_and_restarts() {
@@ -195,11 +227,11 @@ c_restart_continues_chain() {
 	expect_rc 0 || return
 	events $e || return
 	expect_eq "$EVENTS" "enrolled" "journal events of $e" || return
-	expect_json '.entries[0].seq' 9 || return
+	expect_json '.entries[0].seq' 10 || return
 	primary_eca "$P" --json audit verify
 	expect_rc 0 || return
 	expect_json .intact true || return
-	expect_json .entries 9
+	expect_json .entries 10
 }
 
 c_corrupt_tail_stops_start() {
@@ -274,6 +306,7 @@ run_case "a removed line is reported at the line that took its place" c_removed_
 run_case "swapped lines are reported at the first of them" c_swapped_lines
 run_case "a cut last line is reported as truncated" c_truncated_line
 run_case "AUDIT_LOG on a full disk refuses the enrollment and writes no registry row" c_full_disk_refuses_changes
+run_case "refusals reach the journal file alone while the registry is locked by another process" c_refusals_reach_the_journal_while_the_registry_is_locked
 run_case "AUDIT_LOG on a device keeps no lines in the registry, and the primary restarts over it" c_device_journal_keeps_nothing_and_restarts
 run_case "the journal survives a restart and continues the chain" c_restart_continues_chain
 run_case "lines the journal lost after their COMMIT are written again from the registry at start" c_lost_lines_come_back_from_the_registry
