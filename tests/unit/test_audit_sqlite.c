@@ -43,6 +43,7 @@ setup(void **state)
 	snprintf(uri, sizeof(uri), "sqlite:%s", f->db);
 	if (eca_store_open(uri, 0, &f->st, &err) != 0) {
 		fprintf(stderr, "%s\n", err.msg);
+		rmdir(f->dir);
 		free(f);
 		return -1;
 	}

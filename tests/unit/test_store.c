@@ -1547,28 +1547,37 @@ test_candidates_are_kept_distinct_and_oldest_first(void **state)
 }
 
 /* Migration 6: a schema-5 file's records are not NAT hosts. */
+/*
+ * Close the store, take the file back to an older schema behind eca's
+ * back (sql), and open it again: the missing migrations run.
+ */
+static void
+reopen_downgraded(struct fixture *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	eca_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	f->st = open_rw(f);
+	assert_int_equal(raw_user_version(f->path), 8);
+}
+
 static void
 test_migration_7_adds_the_nat_flag_cleared(void **state)
 {
 	struct fixture *f = *state;
 	struct eca_enrollment r, got;
 	struct eca_err err;
-	sqlite3 *db = NULL;
 
 	f->st = open_rw(f);
 	fake_record(&r, "a.example", 1);
 	put_committed(f->st, &r);
-	eca_store_close(f->st);
-	f->st = NULL;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-			     "ALTER TABLE enrollments DROP COLUMN nat; "
-			     "PRAGMA user_version = 6;",
-			     NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(db);
-	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 8);
+	reopen_downgraded(f,
+	    "DROP TABLE audit_kept; ALTER TABLE enrollments DROP COLUMN nat; "
+	    "PRAGMA user_version = 6;");
 	assert_int_equal(
 	    eca_store_get(f->st, "primary.example", "a.example", &got, &err),
 	    0);
@@ -1581,22 +1590,12 @@ test_migration_8_adds_the_table_of_kept_audit_lines(void **state)
 {
 	struct fixture *f = *state;
 	struct eca_err err;
-	sqlite3 *db = NULL;
 	char *lines = NULL;
 	int64_t from, to;
 	size_t len;
 
 	f->st = open_rw(f);
-	eca_store_close(f->st);
-	f->st = NULL;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-			     "DROP TABLE audit_kept; PRAGMA user_version = 7;",
-			     NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(db);
-	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 8);
+	reopen_downgraded(f, "DROP TABLE audit_kept; PRAGMA user_version = 7;");
 	assert_int_equal(
 	    eca_audit_store_kept(f->st, 0, &from, &to, &lines, &len, &err), 0);
 	assert_null(lines);
@@ -1609,7 +1608,6 @@ test_migration_moves_the_waiting_candidate(void **state)
 	struct eca_enrollment r;
 	struct eca_candidate *list = NULL;
 	struct eca_err err;
-	sqlite3 *db = NULL;
 	size_t n = 0;
 
 	f->st = open_rw(f);
@@ -1620,23 +1618,14 @@ test_migration_moves_the_waiting_candidate(void **state)
 	r.candidate_at = 1760000000;
 	snprintf(r.candidate_source, sizeof(r.candidate_source), "x:1");
 	put_committed(f->st, &r);
-	eca_store_close(f->st);
-	f->st = NULL;
 	/* back to a schema-3 file: one candidate in the record only */
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-			     "DROP TABLE candidates; DROP TABLE "
-			     "dn_map; DROP INDEX enrollments_enrolled;"
-			     " DROP INDEX enrollments_expiry;"
-			     " DROP INDEX enrollments_state_enrolled;"
-			     " DROP INDEX enrollments_state_expiry;"
-			     " ALTER TABLE enrollments DROP COLUMN nat;"
-			     " PRAGMA user_version = 3;",
-			     NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(db);
-	f->st = open_rw(f);
-	assert_int_equal(raw_user_version(f->path), 8);
+	reopen_downgraded(f,
+	    "DROP TABLE candidates; DROP TABLE dn_map;"
+	    " DROP INDEX enrollments_enrolled; DROP INDEX enrollments_expiry;"
+	    " DROP INDEX enrollments_state_enrolled;"
+	    " DROP INDEX enrollments_state_expiry;"
+	    " ALTER TABLE enrollments DROP COLUMN nat; DROP TABLE audit_kept;"
+	    " PRAGMA user_version = 3;");
 	assert_int_equal(eca_store_candidates(f->st, "primary.example",
 			     "a.example", &list, &n, &err),
 	    0);
