@@ -184,9 +184,11 @@ crash_round() {
 	integ=$(timeout 20 sqlite3 "${P_DIR[$P]}/state/registry.db" 'PRAGMA integrity_check')
 	expect_eq "$integ" ok "round $r: PRAGMA integrity_check after the retries" || return
 	audit_intact "round $r, after the retries" || return
-	# The journal is fsynced before the COMMIT: every acknowledged
-	# enrollment has its line (a line without a row is possible, the
-	# reverse is not; docs/hardening.md).
+	# An acknowledged enrollment's line is durable with its COMMIT (on
+	# SQLite the registry keeps it until the file has it on disk; a start
+	# writes back what the file lacks): every acknowledged enrollment has
+	# its line (a line without a row is possible, the reverse is not;
+	# docs/hardening.md).
 	tail -n +"$((jlines + 1))" "$(journal)" |
 	    jq -r 'select(.event == "enrolled" or .event == "renewed" or .event == "forced") | .host' |
 	    sort -u >"$res.journaled"
