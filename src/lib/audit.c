@@ -5,9 +5,9 @@
  * Appends are one write(2) of whole lines, followed by fsync(2) or, for
  * a writer whose lines the registry keeps too (audit_sqlite.c), by a
  * later eca_audit_sync; a failed append is cut back off the file so the
- * chain never has a half line in the middle.  Reading uses stdio line by line and judges each line on its
- * own (parse, own hash) and against the one before (seq, prev), so the
- * first bad line is named precisely.
+ * chain never has a half line in the middle.  Reading uses stdio line by
+ * line and judges each line on its own (parse, own hash) and against the
+ * one before (seq, prev), so the first bad line is named precisely.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -479,10 +479,10 @@ out:
 }
 
 /*
- * eca_audit_seal: the lines of a group: each entry takes the next seq and the previous
- * hash, gets its time (now, unless given) and its own hash, and becomes
- * one JSON line in *out (*outlen bytes, the caller's, free()).  *seq and
- * hash end as the group's last.  Nothing is written.
+ * eca_audit_seal: the lines of a group: each entry takes the next seq
+ * and the previous hash, gets its time (now, unless given) and its own
+ * hash, and becomes one JSON line in *out (*outlen bytes, the caller's,
+ * free()).  *seq and hash end as the group's last.  Nothing is written.
  */
 int
 eca_audit_seal(const char *where, struct eca_audit_entry *e, size_t n,
