@@ -743,23 +743,11 @@ int
 eca_audit_set_aside(const struct eca_audit *a, const char *lines, size_t len,
     int64_t first, int64_t last, char *where, size_t wlen, struct eca_err *err)
 {
-	int fd, saved;
-
 	if ((size_t)snprintf(where, wlen, "%s.unjoined-%lld-%lld", a->path,
 		(long long)first, (long long)last) >= wlen)
 		return eca_err_set(err, ECA_ERR_CONFIG,
 		    "audit journal path %s is too long", a->path);
-	if ((fd = open(where, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		 0640)) == -1)
-		return io_error(err, errno, where, "created");
-	if (write_all(fd, lines, len) != 0 || fsync(fd) == -1) {
-		saved = errno;
-		close(fd);
-		return io_error(err, saved, where, "written");
-	}
-	close(fd);
-	(void)eca_util_sync_dir(where, NULL);
-	return 0;
+	return eca_util_replace_file(where, lines, len, 0640, err);
 }
 
 int

@@ -133,7 +133,9 @@ int eca_audit_restore(struct eca_audit *a, const char *lines, size_t len,
     size_t *restored, struct eca_err *err) ECA_WUR;
 /*
  * Kept lines that do not continue the journal, saved to a file of their
- * own beside it, PATH.unjoined-FIRST-LAST (its name into where), fsynced.
+ * own beside it, PATH.unjoined-FIRST-LAST (its name into where), whole
+ * or not at all (eca_util_replace_file: a temporary file, fsynced and
+ * renamed).
  */
 int eca_audit_set_aside(const struct eca_audit *a, const char *lines,
     size_t len, int64_t first, int64_t last, char *where, size_t wlen,
