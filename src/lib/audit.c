@@ -87,9 +87,10 @@ eca_audit_hash(const char *prev, const json_t *obj,
     char out[ECA_AUDIT_HASH_LEN + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *ctx = NULL;
 	json_t *copy = NULL;
-	char *canon = NULL, *buf = NULL;
-	size_t clen, mdlen = 0;
+	char *canon = NULL;
+	unsigned int mdlen = 0;
 	int r = ECA_ERR_NOMEM;
 
 	out[0] = '\0';
@@ -100,15 +101,14 @@ eca_audit_hash(const char *prev, const json_t *obj,
 	if ((copy = json_copy((json_t *)obj)) == NULL)
 		goto out;
 	json_object_del(copy, "hash");
-	if ((canon = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT)) == NULL)
+	if ((canon = json_dumps(copy, JSON_SORT_KEYS | JSON_COMPACT)) == NULL ||
+	    (ctx = EVP_MD_CTX_new()) == NULL)
 		goto out;
-	clen = strlen(canon);
-	if ((buf = malloc(ECA_AUDIT_HASH_LEN + clen)) == NULL)
-		goto out;
-	memcpy(buf, prev, ECA_AUDIT_HASH_LEN);
-	memcpy(buf + ECA_AUDIT_HASH_LEN, canon, clen);
-	if (EVP_Q_digest(NULL, "SHA256", NULL, buf, ECA_AUDIT_HASH_LEN + clen,
-		md, &mdlen) != 1 ||
+	/* SHA-256 of the previous line's hash, then this line's canon. */
+	if (EVP_DigestInit_ex2(ctx, eca_util_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, prev, ECA_AUDIT_HASH_LEN) != 1 ||
+	    EVP_DigestUpdate(ctx, canon, strlen(canon)) != 1 ||
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 ||
 	    mdlen != ECA_AUDIT_HASH_LEN / 2) {
 		ERR_clear_error();
 		r = ECA_ERR_INTERNAL;
@@ -117,7 +117,7 @@ eca_audit_hash(const char *prev, const json_t *obj,
 	eca_text_hex(md, mdlen, out, 0);
 	r = 0;
 out:
-	free(buf);
+	EVP_MD_CTX_free(ctx);
 	free(canon);
 	json_decref(copy);
 	return r;

@@ -12,11 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/rand.h>
-
 #include "enroll_impl.h"
 #include "hostname.h"
+#include "util.h"
 
 #define REMEDY_CONFLICT                                                        \
 	"an administrator must check it with `eca show HOST` and run "         \
@@ -52,20 +50,24 @@ eca_outcome_name(enum eca_enroll_outcome o)
 int
 eca_uuid_new(char out[ECA_HOST_ID_LEN + 1])
 {
+	/* Where each byte's two hex digits go: the dashes stay put. */
+	static const unsigned char at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21,
+	    24, 26, 28, 30, 32, 34};
+	static const char hex[] = "0123456789abcdef";
 	unsigned char b[16];
+	size_t i;
 
 	out[0] = '\0';
-	if (RAND_bytes(b, sizeof(b)) != 1) {
-		ERR_clear_error();
+	if (eca_util_id_random(b, sizeof(b)) != 0)
 		return ECA_ERR_INTERNAL;
-	}
 	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
 	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-	snprintf(out, ECA_HOST_ID_LEN + 1,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x",
-	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-	    b[11], b[12], b[13], b[14], b[15]);
+	memcpy(out, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx",
+	    ECA_HOST_ID_LEN + 1);
+	for (i = 0; i < sizeof(b); i++) {
+		out[at[i]] = hex[b[i] >> 4];
+		out[at[i] + 1] = hex[b[i] & 0x0f];
+	}
 	return 0;
 }
 

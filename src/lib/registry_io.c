@@ -17,6 +17,7 @@
 #include "registry_io.h"
 #include "store_bulk.h"
 #include "text.h"
+#include "util.h"
 
 #define T ECA_COL_TEXT
 #define I ECA_COL_INT
@@ -107,7 +108,7 @@ digests_init(struct digests *d, struct eca_registry_sum *sum,
 	d->sum = sum;
 	for (i = 0; i < ECA_REGISTRY_NTABLES; i++)
 		if ((d->md[i] = EVP_MD_CTX_new()) == NULL ||
-		    EVP_DigestInit_ex2(d->md[i], EVP_sha256(), NULL) != 1)
+		    EVP_DigestInit_ex2(d->md[i], eca_util_sha256(), NULL) != 1)
 			return eca_err_set(err, ECA_ERR_NOMEM,
 			    "out of memory starting a digest");
 	return 0;
@@ -145,7 +146,7 @@ digests_end(struct digests *d, struct eca_err *err)
 	int i, ok = 1;
 
 	if ((all = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex2(all, EVP_sha256(), NULL) != 1)
+	    EVP_DigestInit_ex2(all, eca_util_sha256(), NULL) != 1)
 		ok = 0;
 	for (i = 0; ok && i < ECA_REGISTRY_NTABLES; i++) {
 		ok = EVP_DigestFinal_ex(d->md[i], md, &len) == 1 && len == 32;

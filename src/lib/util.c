@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 int
 eca_util_read_file(const char *path, const char *what, size_t max,
@@ -251,4 +255,60 @@ int64_t
 eca_util_mono_ms(void)
 {
 	return eca_util_mono_us() / 1000;
+}
+
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void
+sha256_fetch(void)
+{
+	/* Kept for the process's life: it is reachable, not leaked. */
+	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		ERR_clear_error();
+}
+
+const EVP_MD *
+eca_util_sha256(void)
+{
+	if (pthread_once(&sha256_once, sha256_fetch) != 0 || sha256_md == NULL)
+		return EVP_sha256();
+	return sha256_md;
+}
+
+/* The calling thread's pool: its next unused byte is pool[used]. */
+static __thread unsigned char id_pool[ECA_UTIL_ID_POOL];
+static __thread size_t id_used = ECA_UTIL_ID_POOL;
+static pthread_once_t id_atfork_once = PTHREAD_ONCE_INIT;
+
+/* In the child, in the one thread fork() left: its pool is its parent's. */
+static void
+id_atfork_child(void)
+{
+	OPENSSL_cleanse(id_pool, sizeof(id_pool));
+	id_used = ECA_UTIL_ID_POOL;
+}
+
+static void
+id_atfork(void)
+{
+	(void)pthread_atfork(NULL, NULL, id_atfork_child);
+}
+
+int
+eca_util_id_random(void *buf, size_t n)
+{
+	if (n > ECA_UTIL_ID_RANDOM_MAX ||
+	    pthread_once(&id_atfork_once, id_atfork) != 0)
+		return ECA_ERR_INTERNAL;
+	if (n > ECA_UTIL_ID_POOL - id_used) {
+		if (RAND_bytes(id_pool, sizeof(id_pool)) != 1) {
+			ERR_clear_error();
+			return ECA_ERR_INTERNAL;
+		}
+		id_used = 0;
+	}
+	memcpy(buf, id_pool + id_used, n);
+	id_used += n;
+	return 0;
 }

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <openssl/types.h>
+
 #include "err.h"
 
 /*
@@ -68,5 +70,26 @@ int eca_util_sync_dir(const char *path, struct eca_err *err);
 /* CLOCK_MONOTONIC in milliseconds and microseconds. */
 int64_t eca_util_mono_ms(void);
 int64_t eca_util_mono_us(void);
+
+/*
+ * SHA-256, fetched from the default providers once for the process.
+ * OpenSSL 3 looks EVP_sha256() up in its provider store again at every
+ * digest (a lock and a hash lookup, some 0.4 us), which an enrollment
+ * does several times over (the fingerprints, the verdict cache's key, the
+ * audit chain).  Never NULL: EVP_sha256() itself if the fetch failed.
+ */
+const EVP_MD *eca_util_sha256(void);
+
+/*
+ * n (at most ECA_UTIL_ID_RANDOM_MAX) random bytes for an identifier, not
+ * for a key or a secret: from a per-thread pool that RAND_bytes fills
+ * ECA_UTIL_ID_POOL bytes at a time, so that a host ID costs OpenSSL's
+ * DRBG (and its fork check, a system call) once per 32.  A child of
+ * fork() draws from a fresh fill, never from bytes its parent used.  0,
+ * or ECA_ERR_INTERNAL when OpenSSL has no random bytes.
+ */
+#define ECA_UTIL_ID_RANDOM_MAX 64
+#define ECA_UTIL_ID_POOL 512
+int eca_util_id_random(void *buf, size_t n);
 
 #endif

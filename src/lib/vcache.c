@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "util.h"
 #include "vcache.h"
 
 struct slot {
@@ -77,25 +78,24 @@ eca_vcache_free(struct eca_vcache *c)
 }
 
 int
-eca_vcache_key(X509 *leaf, STACK_OF(X509) *chain,
-    uint8_t key[ECA_VCACHE_KEY_LEN])
+eca_vcache_key_md(const uint8_t leaf_md[ECA_VCACHE_KEY_LEN],
+    STACK_OF(X509) *chain, uint8_t key[ECA_VCACHE_KEY_LEN])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0, klen = 0;
 	EVP_MD_CTX *ctx = NULL;
-	X509 *x;
 	int i, r = ECA_ERR_INTERNAL;
 
-	if (leaf == NULL || (ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+	if (leaf_md == NULL || (ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, eca_util_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, leaf_md, ECA_VCACHE_KEY_LEN) != 1)
 		goto out;
-	/* The digest of each certificate's DER, in order: leaf first. */
-	for (i = -1; i < sk_X509_num(chain); i++) {
-		x = i < 0 ? leaf : sk_X509_value(chain, i);
-		if (X509_digest(x, EVP_sha256(), md, &len) != 1 ||
+	/* The digest of each certificate's DER, in order, after the leaf's. */
+	for (i = 0; i < sk_X509_num(chain); i++)
+		if (X509_digest(sk_X509_value(chain, i), eca_util_sha256(), md,
+			&len) != 1 ||
 		    EVP_DigestUpdate(ctx, md, len) != 1)
 			goto out;
-	}
 	if (EVP_DigestFinal_ex(ctx, md, &klen) != 1 ||
 	    klen != ECA_VCACHE_KEY_LEN)
 		goto out;
@@ -105,6 +105,22 @@ out:
 	EVP_MD_CTX_free(ctx);
 	ERR_clear_error();
 	return r;
+}
+
+int
+eca_vcache_key(X509 *leaf, STACK_OF(X509) *chain,
+    uint8_t key[ECA_VCACHE_KEY_LEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	if (leaf == NULL ||
+	    X509_digest(leaf, eca_util_sha256(), md, &len) != 1 ||
+	    len != ECA_VCACHE_KEY_LEN) {
+		ERR_clear_error();
+		return ECA_ERR_INTERNAL;
+	}
+	return eca_vcache_key_md(md, chain, key);
 }
 
 /*

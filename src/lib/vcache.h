@@ -51,6 +51,9 @@ void eca_vcache_free(struct eca_vcache *c);
 /* The key of leaf and chain (may be NULL): 0, or ECA_ERR_INTERNAL. */
 int eca_vcache_key(X509 *leaf, STACK_OF(X509) *chain,
     uint8_t key[ECA_VCACHE_KEY_LEN]) ECA_WUR;
+/* The same from the leaf's SHA-256 (its fingerprint), already computed. */
+int eca_vcache_key_md(const uint8_t leaf_md[ECA_VCACHE_KEY_LEN],
+    STACK_OF(X509) *chain, uint8_t key[ECA_VCACHE_KEY_LEN]) ECA_WUR;
 
 /*
  * Did this chain verify against trust, and is now inside its window?

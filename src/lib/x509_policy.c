@@ -14,6 +14,7 @@
 #include "crl.h"
 #include "hostname.h"
 #include "text.h"
+#include "util.h"
 #include "vcache.h"
 
 #include <stdarg.h>
@@ -668,24 +669,30 @@ out:
 	return r;
 }
 
-/* The SHA-256 of the certificate and of its public key, in hex. */
+/*
+ * The SHA-256 of the certificate (also into leaf_md) and of its public
+ * key, in hex.
+ */
 static int
-info_fingerprints(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
+info_fingerprints(X509 *leaf, struct eca_certinfo *info,
+    uint8_t leaf_md[ECA_VCACHE_KEY_LEN], struct eca_err *err)
 {
 	unsigned char md[EVP_MAX_MD_SIZE], *spki = NULL;
 	unsigned int mdlen = 0;
 	int len, r = 0;
 
-	if (X509_digest(leaf, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
+	if (X509_digest(leaf, eca_util_sha256(), md, &mdlen) != 1 ||
+	    mdlen != ECA_VCACHE_KEY_LEN) {
 		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "cannot compute the certificate fingerprint");
 		eca_err_add_openssl(err);
 		goto out;
 	}
+	memcpy(leaf_md, md, ECA_VCACHE_KEY_LEN);
 	eca_text_hex(md, mdlen, info->fingerprint, 0);
 	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &spki)) <= 0 ||
-	    EVP_Digest(spki, (size_t)len, md, &mdlen, EVP_sha256(), NULL) !=
-		1 ||
+	    EVP_Digest(spki, (size_t)len, md, &mdlen, eca_util_sha256(),
+		NULL) != 1 ||
 	    mdlen != 32) {
 		r = eca_err_set(err, ECA_ERR_BAD_CERTIFICATE,
 		    "cannot compute the public key fingerprint");
@@ -748,15 +755,17 @@ info_key(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
 	return 0;
 }
 
-int
-eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
+/* eca_x509_info, with the certificate's SHA-256 also into leaf_md. */
+static int
+x509_info_md(X509 *leaf, struct eca_certinfo *info,
+    uint8_t leaf_md[ECA_VCACHE_KEY_LEN], struct eca_err *err)
 {
 	int r;
 
 	memset(info, 0, sizeof(*info));
 	if (leaf == NULL)
 		return eca_err_set(err, ECA_ERR_INTERNAL, "no certificate");
-	if ((r = info_fingerprints(leaf, info, err)) != 0 ||
+	if ((r = info_fingerprints(leaf, info, leaf_md, err)) != 0 ||
 	    (r = eca_x509_name_rfc2253(X509_get_subject_name(leaf),
 		 info->subject, sizeof(info->subject), err)) != 0 ||
 	    (r = eca_x509_name_rfc2253(X509_get_issuer_name(leaf), info->issuer,
@@ -788,6 +797,14 @@ out:
 	return r;
 }
 
+int
+eca_x509_info(X509 *leaf, struct eca_certinfo *info, struct eca_err *err)
+{
+	uint8_t leaf_md[ECA_VCACHE_KEY_LEN];
+
+	return x509_info_md(leaf, info, leaf_md, err);
+}
+
 /*
  * THE acceptance policy for a peer's certificate.
  */
@@ -797,7 +814,7 @@ eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
     struct eca_err *err)
 {
 	struct eca_certinfo local;
-	uint8_t kbuf[ECA_VCACHE_KEY_LEN];
+	uint8_t leaf_md[ECA_VCACHE_KEY_LEN], kbuf[ECA_VCACHE_KEY_LEN];
 	const uint8_t *key = NULL;
 	int r, crl;
 
@@ -813,12 +830,16 @@ eca_x509_check_peer(const struct eca_peer_policy *policy, X509 *leaf,
 		goto out;
 	}
 	/* Details first, so that any refusal can name the fingerprint. */
-	if ((r = eca_x509_info(leaf, info != NULL ? info : &local, err)) != 0)
+	if ((r = x509_info_md(leaf, info != NULL ? info : &local, leaf_md,
+		 err)) != 0)
 		goto out;
-	/* The chain's name, once, for the remembered verdicts of both. */
+	/*
+	 * The chain's name, once, for the remembered verdicts of both; the
+	 * leaf's digest is its fingerprint's, not computed twice.
+	 */
 	crl = policy->crl_check != ECA_CRL_DISABLE;
 	if ((policy->vcache != NULL || crl) &&
-	    eca_vcache_key(leaf, chain, kbuf) == 0)
+	    eca_vcache_key_md(leaf_md, chain, kbuf) == 0)
 		key = kbuf;
 	if ((r = verify_peer_chain(policy, leaf, chain, key, err)) != 0)
 		goto out;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * test_util.c - capped file reads, atomic replacement, the monotonic
- * clock.
+ * clock, the process's SHA-256 and the random bytes for identifiers.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "util.h"
 
@@ -201,6 +204,83 @@ test_mono_clock_moves_forward(void **state)
 	assert_true(eca_util_mono_ms() >= b / 1000);
 }
 
+static void
+test_sha256_is_one_fetched_digest(void **state)
+{
+	/* SHA-256("abc"), FIPS 180-2 appendix B.1 */
+	static const unsigned char abc[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f,
+	    0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+	    0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff,
+	    0x61, 0xf2, 0x00, 0x15, 0xad};
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	const EVP_MD *sha = eca_util_sha256();
+
+	(void)state;
+	assert_non_null(sha);
+	assert_ptr_equal(eca_util_sha256(), sha);
+	/* fetched from a provider, not the legacy EVP_sha256() table */
+	assert_ptr_not_equal(sha, EVP_sha256());
+	assert_non_null(EVP_MD_get0_provider(sha));
+	assert_int_equal(EVP_Digest("abc", 3, md, &len, sha, NULL), 1);
+	assert_int_equal(len, sizeof(abc));
+	assert_memory_equal(md, abc, sizeof(abc));
+}
+
+static void
+test_id_random_refuses_more_than_its_max(void **state)
+{
+	unsigned char b[ECA_UTIL_ID_RANDOM_MAX + 1];
+
+	(void)state;
+	assert_int_equal(eca_util_id_random(b, sizeof(b)), ECA_ERR_INTERNAL);
+	assert_int_equal(eca_util_id_random(b, ECA_UTIL_ID_RANDOM_MAX), 0);
+	assert_int_equal(eca_util_id_random(b, 0), 0);
+}
+
+static void
+test_id_random_never_hands_out_a_byte_twice(void **state)
+{
+	/* three pools' worth and more, in draws that do not divide a pool */
+	enum { DRAW = 24, N = 3 * ECA_UTIL_ID_POOL / DRAW + 5 };
+	static unsigned char got[N][DRAW];
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < N; i++)
+		assert_int_equal(eca_util_id_random(got[i], DRAW), 0);
+	for (i = 0; i < N; i++)
+		for (j = i + 1; j < N; j++)
+			assert_memory_not_equal(got[i], got[j], DRAW);
+}
+
+static void
+test_id_random_child_of_fork_does_not_reuse_the_parents_pool(void **state)
+{
+	unsigned char first[16], mine[16], childs[16];
+	int fds[2], status;
+	pid_t pid;
+
+	(void)state;
+	/* The pool is filled now: the parent's next 16 bytes are in it. */
+	assert_int_equal(eca_util_id_random(first, sizeof(first)), 0);
+	assert_int_equal(pipe(fds), 0);
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		_exit(eca_util_id_random(childs, sizeof(childs)) != 0 ||
+		    write(fds[1], childs, sizeof(childs)) !=
+			(ssize_t)sizeof(childs));
+	}
+	assert_true(pid > 0);
+	close(fds[1]);
+	assert_int_equal(read(fds[0], childs, sizeof(childs)), sizeof(childs));
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(eca_util_id_random(mine, sizeof(mine)), 0);
+	assert_memory_not_equal(mine, childs, sizeof(mine));
+}
+
 int
 main(void)
 {
@@ -212,6 +292,11 @@ main(void)
 	    cmocka_unit_test(test_abort_leaves_the_old_content),
 	    cmocka_unit_test(test_replace_writes_with_the_mode_asked),
 	    cmocka_unit_test(test_mono_clock_moves_forward),
+	    cmocka_unit_test(test_sha256_is_one_fetched_digest),
+	    cmocka_unit_test(test_id_random_refuses_more_than_its_max),
+	    cmocka_unit_test(test_id_random_never_hands_out_a_byte_twice),
+	    cmocka_unit_test(
+		test_id_random_child_of_fork_does_not_reuse_the_parents_pool),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, setup, teardown);

@@ -120,6 +120,7 @@ test_no_cache_and_unknown_chains_are_misses(void **state)
 	uint8_t key[ECA_VCACHE_KEY_LEN];
 
 	assert_int_not_equal(eca_vcache_key(NULL, f->chain, key), 0);
+	assert_int_not_equal(eca_vcache_key_md(NULL, f->chain, key), 0);
 	assert_int_equal(eca_vcache_key(f->leaf, f->chain, key), 0);
 	assert_int_equal(eca_vcache_lookup(NULL, f->trust, key, time(NULL)), 0);
 	assert_int_equal(eca_vcache_lookup(f->vc, f->trust, key, time(NULL)),
@@ -217,6 +218,24 @@ test_chain_is_named_by_every_certificate(void **state)
 }
 
 static void
+test_key_from_the_leafs_fingerprint_is_the_same(void **state)
+{
+	struct fx *f = *state;
+	uint8_t key[ECA_VCACHE_KEY_LEN], from_md[ECA_VCACHE_KEY_LEN];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	assert_int_equal(X509_digest(f->leaf, EVP_sha256(), md, &len), 1);
+	assert_int_equal(len, ECA_VCACHE_KEY_LEN);
+	assert_int_equal(eca_vcache_key(f->leaf, f->chain, key), 0);
+	assert_int_equal(eca_vcache_key_md(md, f->chain, from_md), 0);
+	assert_memory_equal(key, from_md, sizeof(key));
+	assert_int_equal(eca_vcache_key(f->leaf, NULL, key), 0);
+	assert_int_equal(eca_vcache_key_md(md, NULL, from_md), 0);
+	assert_memory_equal(key, from_md, sizeof(key));
+}
+
+static void
 test_verified_chain_is_answered_from_the_cache(void **state)
 {
 	struct fx *f = *state;
@@ -301,6 +320,7 @@ main(void)
 	    T(test_window_bounds_are_exact),
 	    T(test_another_trust_store_does_not_use_the_cache),
 	    T(test_chain_is_named_by_every_certificate),
+	    T(test_key_from_the_leafs_fingerprint_is_the_same),
 	    T(test_verified_chain_is_answered_from_the_cache),
 	    T(test_full_cache_replaces_the_older_chain),
 	    T(test_threads_share_one_cache),
