@@ -709,7 +709,8 @@ writer_main(void *arg)
 /*
  * SQLite, at start: what the registry kept that the journal file lacks (it
  * was written but not yet on disk when the machine stopped) is written to
- * it again.  Kept lines that do not continue the file (it was replaced or
+ * it again, after the start of a line cut short by that stop, when the
+ * registry keeps the line, is cut off.  Kept lines that do not continue the file (it was replaced or
  * restored from an older copy) are saved beside it and forgotten, and
  * the journal goes on from its own last line: nothing is lost, and
  * nothing that does not link is appended.
@@ -720,14 +721,21 @@ journal_restore(struct ecad_writer *wr, struct eca_err *err)
 	const char *path = eca_audit_file(wr->audit);
 	int64_t last = eca_audit_last_seq(wr->audit), first, upto;
 	char where[PATH_MAX], *lines = NULL;
-	size_t len = 0, n = 0;
+	size_t len = 0, n = 0, torn = eca_audit_torn(wr->audit);
 	struct eca_err e;
 	int r;
 
 	if ((r = eca_audit_store_kept(wr->st, last, &first, &upto, &lines, &len,
 		 err)) != 0 ||
+	    (r = eca_audit_mend(wr->audit, lines, len, err)) != 0 ||
 	    lines == NULL)
 		goto out;
+	if (torn > 0)
+		log_warn("audit journal %s ended in %zu byte(s) of a line cut "
+			 "short (written, not yet on disk, when the machine "
+			 "stopped): cut off, since the registry keeps that "
+			 "line whole",
+		    path, torn);
 	eca_err_clear(&e);
 	if ((r = eca_audit_restore(wr->audit, lines, len, &n, &e)) == 0) {
 		if (n > 0)
@@ -780,14 +788,17 @@ writer_start(struct ecad *d, struct eca_store *st, struct ecad_writer **out,
 	wr->st = st;
 	/*
 	 * The journal continues from its last line; a corrupt tail stops
-	 * the start (the message points to `eca audit verify`).
+	 * the start (the message points to `eca audit verify`), except a
+	 * line cut short whose whole text the registry keeps (SQLite:
+	 * journal_restore mends it).
 	 */
 	if ((r = eca_audit_path(d->cfg, path, sizeof(path), err)) != 0 ||
-	    (r = eca_audit_open(path, &wr->audit, err)) != 0)
+	    (r = eca_audit_open_torn(path, &wr->audit, err)) != 0)
 		goto out;
 	/* A device or a pipe cannot be read back: nothing to keep for it. */
 	wr->keeps = eca_audit_store_keeps(st) && eca_audit_is_file(wr->audit);
-	if (wr->keeps && (r = journal_restore(wr, err)) != 0)
+	if (wr->keeps ? (r = journal_restore(wr, err)) != 0 :
+			(r = eca_audit_mend(wr->audit, NULL, 0, err)) != 0)
 		goto out;
 	wr->synced = eca_audit_last_seq(wr->audit);
 	log_info("audit journal %s: continuing at seq %lld", path,

@@ -45,6 +45,14 @@ struct eca_audit {
 	off_t undo_size;
 	int64_t undo_seq;
 	char undo_hash[ECA_AUDIT_HASH_LEN + 1];
+	/*
+	 * eca_audit_open_torn: the bytes after the last newline, torn of
+	 * them from torn_at to the end of the file (0: none), of which the
+	 * first torn_len (zeros at the end left out) are in torn_bytes.
+	 */
+	char *torn_bytes;
+	size_t torn, torn_len;
+	off_t torn_at;
 };
 
 int
@@ -309,48 +317,124 @@ io_error(struct eca_err *err, int e, const char *path, const char *what)
 	    path, what, strerror(e));
 }
 
+/* "cannot be continued": nothing is appended to the journal at path. */
+static int
+tail_refused(struct eca_err *err, const char *path, const char *prob)
+{
+	return eca_err_set(err, ECA_ERR_PARSE,
+	    "audit journal %s cannot be "
+	    "continued: %s; nothing will be appended to it until it is "
+	    "repaired (run `eca audit verify --file %s` to find the first "
+	    "bad line)",
+	    path, prob, path);
+}
+
+#define TAIL_CUT_SHORT "its last line is cut short (no newline at the end)"
+
+/* pread exactly len bytes at off: 0, or an error naming path. */
+static int
+read_at(int fd, const char *path, char *buf, size_t len, off_t off,
+    struct eca_err *err)
+{
+	ssize_t got;
+	size_t done;
+
+	for (done = 0; done < len; done += (size_t)got)
+		if ((got = pread(fd, buf + done, len - done,
+			 off + (off_t)done)) <= 0)
+			return got == 0 ?
+			    eca_err_set(err, ECA_ERR_IO,
+				"audit journal %s shrank while being read",
+				path) :
+			    io_error(err, errno, path, "read");
+	return 0;
+}
+
 /*
- * Continue the chain from the last line of the regular file fd (path, of
- * size sz): a->seq and a->hash become that line's.
+ * Where the file's data ends, zeros at its end left out (the blocks a
+ * power cut left unwritten read back as zeros): into *end.
  */
 static int
-read_tail(struct eca_audit *a, int fd, const char *path, off_t sz,
+data_end(int fd, const char *path, off_t sz, off_t *end, struct eca_err *err)
+{
+	char buf[8192];
+	off_t pos = sz;
+	size_t n;
+	int r;
+
+	while (pos > 0) {
+		n = pos > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)pos;
+		if ((r = read_at(fd, path, buf, n, pos - (off_t)n, err)) != 0)
+			return r;
+		pos -= (off_t)n;
+		while (n > 0 && buf[n - 1] == '\0')
+			n--;
+		if (n > 0) {
+			*end = pos + (off_t)n;
+			return 0;
+		}
+	}
+	*end = 0;
+	return 0;
+}
+
+/*
+ * Continue the chain from the last line of the regular file fd (path, of
+ * size sz): a->seq and a->hash become that line's.  With torn, what
+ * follows the last newline (the start of a line a power cut cut short,
+ * then perhaps zeros) is left for eca_audit_mend (a->torn*) and the chain
+ * continues from the whole line before it (none: a->seq stays 0);
+ * without, it refuses the journal.
+ */
+static int
+read_tail(struct eca_audit *a, int fd, const char *path, off_t sz, int torn,
     struct eca_err *err)
 {
 	struct eca_audit_entry e;
 	char prob[ECA_ERR_MSG_MAX];
-	char *buf = NULL, *start, *p;
-	size_t chunk, len;
-	ssize_t got;
-	off_t off;
+	char *buf = NULL, *start, *end, *p;
+	size_t chunk, cut;
+	off_t off, zend = sz;
 	int r;
 
-	chunk = (size_t)sz > ECA_AUDIT_LINE_MAX + 1 ? ECA_AUDIT_LINE_MAX + 1 :
-						      (size_t)sz;
-	off = sz - (off_t)chunk;
-	if ((buf = malloc(chunk)) == NULL)
+	if (torn && (r = data_end(fd, path, sz, &zend, err)) != 0)
+		return r;
+	/* Room for the start of a line and a whole one before it. */
+	chunk = (size_t)zend > 2 * (ECA_AUDIT_LINE_MAX + 1) ?
+	    2 * (ECA_AUDIT_LINE_MAX + 1) :
+	    (size_t)zend;
+	off = zend - (off_t)chunk;
+	if ((buf = malloc(chunk + 1)) == NULL)
 		return eca_err_set(err, ECA_ERR_NOMEM,
 		    "out of memory reading "
 		    "the audit journal");
-	for (len = 0; len < chunk; len += (size_t)got) {
-		got = pread(fd, buf + len, chunk - len, off + (off_t)len);
-		if (got <= 0) {
-			r = got == 0 ? eca_err_set(err, ECA_ERR_IO,
-					   "audit "
-					   "journal %s shrank while being read",
-					   path) :
-				       io_error(err, errno, path, "read");
-			goto out;
-		}
-	}
-	if (buf[chunk - 1] != '\n') {
-		snprintf(prob, sizeof(prob),
-		    "its last line is cut short "
-		    "(no newline at the end)");
+	if ((r = read_at(fd, path, buf, chunk, off, err)) != 0)
+		goto out;
+	/* end: just after the last newline (buf: none in the chunk). */
+	for (end = buf + chunk; end > buf && end[-1] != '\n'; end--)
+		;
+	cut = (size_t)(buf + chunk - end);
+	if ((cut > 0 || zend < sz) && (!torn || cut > ECA_AUDIT_LINE_MAX)) {
+		snprintf(prob, sizeof(prob), "%s", TAIL_CUT_SHORT);
 		goto bad;
 	}
+	if (cut > 0 || zend < sz) {
+		if ((a->torn_bytes = malloc(cut + 1)) == NULL) {
+			r = eca_err_set(err, ECA_ERR_NOMEM,
+			    "out of memory reading the audit journal");
+			goto out;
+		}
+		memcpy(a->torn_bytes, end, cut);
+		a->torn_len = cut;
+		a->torn_at = zend - (off_t)cut;
+		a->torn = (size_t)(sz - a->torn_at);
+	}
+	if (end == buf) { /* no whole line: at most the start of a first */
+		r = 0;
+		goto out;
+	}
 	start = buf;
-	for (p = buf + chunk - 1; p > buf; p--)
+	for (p = end - 1; p > buf; p--)
 		if (p[-1] == '\n') {
 			start = p;
 			break;
@@ -362,7 +446,7 @@ read_tail(struct eca_audit *a, int fd, const char *path, off_t sz,
 		    ECA_AUDIT_LINE_MAX);
 		goto bad;
 	}
-	if ((r = judge_line(start, (size_t)(buf + chunk - 1 - start), &e, prob,
+	if ((r = judge_line(start, (size_t)(end - 1 - start), &e, prob,
 		 sizeof(prob))) == -1)
 		goto bad;
 	if (r != 0) {
@@ -374,12 +458,7 @@ read_tail(struct eca_audit *a, int fd, const char *path, off_t sz,
 	r = 0;
 	goto out;
 bad:
-	r = eca_err_set(err, ECA_ERR_PARSE,
-	    "audit journal %s cannot be "
-	    "continued: %s; nothing will be appended to it until it is "
-	    "repaired (run `eca audit verify --file %s` to find the first "
-	    "bad line)",
-	    path, prob, path);
+	r = tail_refused(err, path, prob);
 out:
 	free(buf);
 	return r;
@@ -405,13 +484,14 @@ rotated_tail(struct eca_audit *a, struct eca_err *err)
 	if (fstat(fd, &st) == -1)
 		r = io_error(err, errno, prev, "examined");
 	else if (S_ISREG(st.st_mode) && st.st_size > 0)
-		r = read_tail(a, fd, prev, st.st_size, err);
+		r = read_tail(a, fd, prev, st.st_size, 0, err);
 	close(fd);
 	return r;
 }
 
-int
-eca_audit_open(const char *path, struct eca_audit **out, struct eca_err *err)
+static int
+audit_open(const char *path, int torn, struct eca_audit **out,
+    struct eca_err *err)
 {
 	struct eca_audit *a = NULL;
 	struct stat st;
@@ -463,9 +543,11 @@ eca_audit_open(const char *path, struct eca_audit **out, struct eca_err *err)
 	a->regular = S_ISREG(st.st_mode);
 	memcpy(a->hash, ZERO_HASH, sizeof(a->hash));
 	if (a->regular && st.st_size > 0 &&
-	    (r = read_tail(a, a->fd, path, st.st_size, err)) != 0)
+	    (r = read_tail(a, a->fd, path, st.st_size, torn, err)) != 0)
 		goto out;
-	if (a->regular && st.st_size == 0 && (r = rotated_tail(a, err)) != 0)
+	/* No whole line (perhaps the start of a first one): just rotated? */
+	if (a->regular && st.st_size == (off_t)a->torn &&
+	    (r = rotated_tail(a, err)) != 0)
 		goto out;
 	/* Best effort: the new file's directory entry made durable. */
 	if (created)
@@ -476,6 +558,72 @@ eca_audit_open(const char *path, struct eca_audit **out, struct eca_err *err)
 out:
 	eca_audit_close(a);
 	return r;
+}
+
+int
+eca_audit_open(const char *path, struct eca_audit **out, struct eca_err *err)
+{
+	return audit_open(path, 0, out, err);
+}
+
+int
+eca_audit_open_torn(const char *path, struct eca_audit **out,
+    struct eca_err *err)
+{
+	return audit_open(path, 1, out, err);
+}
+
+size_t
+eca_audit_torn(const struct eca_audit *a)
+{
+	return a->torn;
+}
+
+/*
+ * The kept line that continues the journal (seq a->seq + 1) in lines (len
+ * bytes of whole lines), without its newline: *line and *llen; 0 if none.
+ */
+static int
+next_kept_line(const struct eca_audit *a, const char *lines, size_t len,
+    const char **line, size_t *llen)
+{
+	struct eca_audit_entry e;
+	const char *p, *nl;
+
+	for (p = lines; p != NULL && p < lines + len; p = nl + 1) {
+		if ((nl = memchr(p, '\n', len - (size_t)(p - lines))) == NULL)
+			return 0;
+		if (eca_audit_parse_line(p, (size_t)(nl - p), &e) == 0 &&
+		    e.seq == a->seq + 1) {
+			*line = p;
+			*llen = (size_t)(nl - p);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+eca_audit_mend(struct eca_audit *a, const char *lines, size_t len,
+    struct eca_err *err)
+{
+	const char *line = NULL;
+	size_t llen = 0;
+
+	if (a->torn == 0)
+		return 0;
+	if (!next_kept_line(a, lines, len, &line, &llen) ||
+	    a->torn_len > llen || memcmp(a->torn_bytes, line, a->torn_len) != 0)
+		return tail_refused(err, a->path,
+		    TAIL_CUT_SHORT ", and the registry keeps no line it is "
+				   "the start of");
+	if (ftruncate(a->fd, a->torn_at) != 0 || fsync(a->fd) != 0)
+		return io_error(err, errno, a->path, "cut back");
+	free(a->torn_bytes);
+	a->torn_bytes = NULL;
+	a->torn = a->torn_len = 0;
+	a->undo_ok = 0;
+	return 0;
 }
 
 /*
@@ -591,6 +739,9 @@ write_group(struct eca_audit *a, const char *buf, size_t len, int sync,
 	off_t size0 = 0;
 	int saved;
 
+	/* Never after a line cut short: the new lines would not link. */
+	if (a->torn > 0)
+		return tail_refused(err, a->path, TAIL_CUT_SHORT);
 	a->undo_ok = 0;
 	if (a->regular) {
 		if (fstat(a->fd, &st) == -1)
@@ -777,7 +928,7 @@ eca_audit_reopen(struct eca_audit *a, int *moved, struct eca_err *err)
 	/* A new empty file continues the chain held in memory. */
 	b = *a;
 	if (S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    (r = read_tail(&b, fd, a->path, st.st_size, err)) != 0) {
+	    (r = read_tail(&b, fd, a->path, st.st_size, 0, err)) != 0) {
 		close(fd);
 		return r;
 	}
@@ -823,6 +974,7 @@ eca_audit_close(struct eca_audit *a)
 		return;
 	if (a->fd != -1)
 		close(a->fd);
+	free(a->torn_bytes);
 	free(a->path);
 	free(a);
 }

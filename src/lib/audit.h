@@ -87,6 +87,26 @@ int eca_audit_path(const struct eca_config *cfg, char *buf, size_t len,
  */
 int eca_audit_open(const char *path, struct eca_audit **out,
     struct eca_err *err) ECA_WUR;
+/*
+ * The same, except that a last line cut short (no newline: a power cut
+ * before its fsync) is left for eca_audit_mend: the chain continues from
+ * the whole line before it, and eca_audit_torn tells its length (0: none).
+ * Nothing can be appended (eca_audit_write refuses) until it is mended.
+ */
+int eca_audit_open_torn(const char *path, struct eca_audit **out,
+    struct eca_err *err) ECA_WUR;
+size_t eca_audit_torn(const struct eca_audit *a);
+/*
+ * Mend a tail left by eca_audit_open_torn: when lines (len bytes of whole
+ * lines, the registry's kept ones; may be NULL) hold the line that
+ * continues the journal and the torn bytes are its start (then perhaps
+ * zeros: blocks never written), they are cut off and fsynced, so that
+ * eca_audit_restore writes that line again, whole.  Otherwise
+ * ECA_ERR_PARSE, the same refusal as eca_audit_open's, and nothing
+ * changes.  0 when there was nothing to mend.
+ */
+int eca_audit_mend(struct eca_audit *a, const char *lines, size_t len,
+    struct eca_err *err) ECA_WUR;
 
 /*
  * Append n entries as one write followed by fsync: all of them or none.

@@ -5,7 +5,7 @@
 # line; a journal that cannot be written stops registry changes; the chain
 # survives a restart; lines the file lost in a crash (written, not yet
 # fsynced) come back from the registry, which keeps each group's lines
-# in the group's transaction.
+# in the group's transaction, and so does a last line cut short.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -271,6 +271,34 @@ c_lost_lines_come_back_from_the_registry() {
 	expect_json .entries "$n"
 }
 
+# A power cut can also leave the start of the last line on disk, perhaps
+# followed by blocks never written (zeros): when the registry keeps that
+# line, the start is cut off and the line written again, whole.
+c_torn_last_line_is_mended_from_the_registry() {
+	local t=t.audit.it.test d=${P_DIR[$P]} whole n size
+	make_host $t --server "$P" || return
+	host_eca $t enroll
+	expect_rc 0 || return
+	stop_primary "$P"
+	expect_eq "$STOP_RC" 0 "ecad's exit status" || return
+	whole=$T/audit-whole-torn.jsonl
+	cp "$(journal)" "$whole" || return
+	n=$(wc -l <"$whole")
+	size=$(stat -c %s "$whole")
+	truncate -s $((size - 40)) "$(journal)" || return
+	head -c 1024 /dev/zero >>"$(journal)"
+	start_primary "$P" || return
+	expect_match "$(cat "$d/ecad.log")" "ended in $((size - 40 - $(head -n $((n - 1)) "$whole" | wc -c) + 1024)) byte\(s\) of a line cut short.*cut off" \
+	    "ecad's log" || return
+	expect_match "$(cat "$d/ecad.log")" "lacked its last 1 line\(s\): written again from the registry \(seq $n to $n\)" \
+	    "ecad's log" || return
+	cmp -s "$whole" "$(journal)" || fail "the journal differs from the one before the power cut"
+	primary_eca "$P" --json audit verify
+	expect_rc 0 || return
+	expect_json .intact true || return
+	expect_json .entries "$n"
+}
+
 # Kept lines that do not continue the file (here one that is no journal
 # line at all) are saved beside it and forgotten; the journal goes on.
 c_kept_lines_that_do_not_continue_the_file_are_set_aside() {
@@ -310,5 +338,6 @@ run_case "refusals reach the journal file alone while the registry is locked by 
 run_case "AUDIT_LOG on a device keeps no lines in the registry, and the primary restarts over it" c_device_journal_keeps_nothing_and_restarts
 run_case "the journal survives a restart and continues the chain" c_restart_continues_chain
 run_case "lines the journal lost after their COMMIT are written again from the registry at start" c_lost_lines_come_back_from_the_registry
+run_case "a last line cut short by a power cut is cut off and written again whole from the registry" c_torn_last_line_is_mended_from_the_registry
 run_case "kept lines that do not continue the journal are saved beside it and the journal goes on" c_kept_lines_that_do_not_continue_the_file_are_set_aside
 run_case "ecad refuses to start on a journal with a corrupt tail" c_corrupt_tail_stops_start

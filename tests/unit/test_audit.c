@@ -996,6 +996,177 @@ test_undo_cuts_the_last_write_back_and_the_chain_with_it(void **state)
 	free(before);
 }
 
+/*
+ * The journal at path as a power cut leaves it: its first n whole lines,
+ * then the first cut bytes of line n + 1, then zeros more zero bytes.
+ */
+static void
+tear_after(const char *path, const char *text, size_t n, size_t cut,
+    size_t zeros)
+{
+	char *head = lines_of(text, 1, n), *next = lines_of(text, n + 1, n + 1);
+	FILE *fp;
+	size_t i;
+
+	assert_true(cut < strlen(next));
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(head, fp);
+	assert_int_equal(fwrite(next, 1, cut, fp), cut);
+	for (i = 0; i < zeros; i++)
+		fputc('\0', fp);
+	fclose(fp);
+	free(next);
+	free(head);
+}
+
+/* Open a torn journal and mend it with kept: the code eca_audit_mend gave. */
+static int
+open_and_mend(const char *path, const char *kept, size_t torn,
+    struct eca_err *err)
+{
+	struct eca_audit *a = NULL;
+	int r;
+
+	assert_int_equal(eca_audit_open_torn(path, &a, err), 0);
+	assert_int_equal(eca_audit_torn(a), torn);
+	r = eca_audit_mend(a, kept, kept != NULL ? strlen(kept) : 0, err);
+	eca_audit_close(a);
+	return r;
+}
+
+static void
+test_torn_tail_the_registry_does_not_keep_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *text, *torn, *kept, *other;
+	struct eca_err err;
+
+	make_journal(f->path, 5);
+	text = slurp(f->path);
+	kept = lines_of(text, 4, 5);
+	other = lines_of(text, 5, 5); /* not the line the tail starts */
+	tear_after(f->path, text, 3, 40, 0);
+	torn = slurp(f->path);
+	assert_int_equal(open_and_mend(f->path, NULL, 40, &err), ECA_ERR_PARSE);
+	assert_non_null(strstr(err.msg, "cut short"));
+	assert_non_null(strstr(err.msg, "eca audit verify"));
+	assert_int_equal(open_and_mend(f->path, other, 40, &err),
+	    ECA_ERR_PARSE);
+	/* bytes that are not the kept line's start */
+	kept[10] ^= 1;
+	assert_int_equal(open_and_mend(f->path, kept, 40, &err), ECA_ERR_PARSE);
+	free(text);
+	text = slurp(f->path);
+	assert_string_equal(text, torn); /* nothing cut */
+	free(other);
+	free(kept);
+	free(torn);
+	free(text);
+}
+
+static void
+test_torn_tail_is_refused_by_a_strict_open_and_by_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	char *text;
+
+	make_journal(f->path, 3);
+	text = slurp(f->path);
+	tear_after(f->path, text, 2, 5, 0);
+	assert_int_equal(eca_audit_open(f->path, &a, &err), ECA_ERR_PARSE);
+	assert_null(a);
+	assert_int_equal(eca_audit_open_torn(f->path, &a, &err), 0);
+	assert_int_equal(eca_audit_last_seq(a), 2);
+	assert_int_equal(eca_audit_write(a, "x\n", 2, 3, ZEROS, 1, &err),
+	    ECA_ERR_PARSE);
+	assert_non_null(strstr(err.msg, "cut short"));
+	eca_audit_close(a);
+	free(text);
+}
+
+static void
+test_torn_tail_the_registry_keeps_is_cut_and_written_again(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit_report rep;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	char *text, *kept, *after;
+	size_t n = 0, cut[] = {1, 60, 200}, zeros[] = {0, 3000, 100000}, i;
+
+	make_journal(f->path, 5);
+	text = slurp(f->path);
+	kept = lines_of(text, 3, 5);
+	/*
+	 * the start of line 4, alone or followed by blocks never written,
+	 * some, or more than the last two lines' room
+	 */
+	for (i = 0; i < 3; i++) {
+		tear_after(f->path, text, 3, cut[i], zeros[i]);
+		assert_int_equal(eca_audit_open_torn(f->path, &a, &err), 0);
+		assert_int_equal(eca_audit_torn(a), cut[i] + zeros[i]);
+		assert_int_equal(eca_audit_last_seq(a), 3);
+		assert_int_equal(eca_audit_mend(a, kept, strlen(kept), &err),
+		    0);
+		assert_int_equal(eca_audit_torn(a), 0);
+		assert_int_equal(
+		    eca_audit_restore(a, kept, strlen(kept), &n, &err), 0);
+		assert_int_equal(n, 2);
+		eca_audit_close(a);
+		after = slurp(f->path);
+		assert_string_equal(after, text);
+		free(after);
+		assert_int_equal(eca_audit_verify(f->path, &rep, &err), 0);
+		assert_true(rep.intact);
+		assert_int_equal(rep.entries, 5);
+	}
+	free(kept);
+	free(text);
+}
+
+static void
+test_torn_or_unwritten_first_line_is_cut_and_written_again(void **state)
+{
+	struct fixture *f = *state;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	char *text, *kept, *after, *next;
+	size_t n = 0, i, z;
+	FILE *fp;
+
+	make_journal(f->path, 2);
+	text = slurp(f->path);
+	kept = lines_of(text, 1, 2);
+	next = lines_of(text, 1, 1);
+	/* the start of line 1; then only zeros, not one byte written */
+	for (i = 0; i < 2; i++) {
+		assert_non_null(fp = fopen(f->path, "w"));
+		if (i == 0)
+			assert_int_equal(fwrite(next, 1, 20, fp), 20);
+		else
+			for (z = 0; z < 4096; z++)
+				fputc('\0', fp);
+		fclose(fp);
+		assert_int_equal(eca_audit_open_torn(f->path, &a, &err), 0);
+		assert_int_equal(eca_audit_torn(a), i == 0 ? 20 : 4096);
+		assert_int_equal(eca_audit_last_seq(a), 0);
+		assert_int_equal(eca_audit_mend(a, kept, strlen(kept), &err),
+		    0);
+		assert_int_equal(
+		    eca_audit_restore(a, kept, strlen(kept), &n, &err), 0);
+		assert_int_equal(n, 2);
+		eca_audit_close(a);
+		after = slurp(f->path);
+		assert_string_equal(after, text);
+		free(after);
+	}
+	free(next);
+	free(kept);
+	free(text);
+}
+
 static void
 test_restore_writes_the_lines_the_file_lacks(void **state)
 {
@@ -1096,6 +1267,8 @@ main(void)
 	    T(test_undo_without_a_write_to_take_back_is_refused),
 	    T(test_restore_refuses_lines_that_do_not_continue_the_file),
 	    T(test_restore_refuses_an_edited_kept_line),
+	    T(test_torn_tail_the_registry_does_not_keep_is_refused),
+	    T(test_torn_tail_is_refused_by_a_strict_open_and_by_writes),
 	    T(test_open_of_a_directory_is_refused),
 	    T(test_verify_of_a_missing_file_is_not_found),
 	    T(test_read_refuses_a_garbage_line_naming_it),
@@ -1117,6 +1290,8 @@ main(void)
 	    T(test_undo_cuts_the_last_write_back_and_the_chain_with_it),
 	    T(test_restore_writes_the_lines_the_file_lacks),
 	    T(test_restore_of_lines_the_file_has_writes_nothing),
+	    T(test_torn_tail_the_registry_keeps_is_cut_and_written_again),
+	    T(test_torn_or_unwritten_first_line_is_cut_and_written_again),
 	    T(test_lines_set_aside_are_saved_beside_the_journal),
 	};
 
