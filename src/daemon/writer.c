@@ -709,11 +709,12 @@ writer_main(void *arg)
 /*
  * SQLite, at start: what the registry kept that the journal file lacks (it
  * was written but not yet on disk when the machine stopped) is written to
- * it again, after the start of a line cut short by that stop, when the
- * registry keeps the line, is cut off.  Kept lines that do not continue the file (it was replaced or
- * restored from an older copy) are saved beside it and forgotten, and
- * the journal goes on from its own last line: nothing is lost, and
- * nothing that does not link is appended.
+ * it again; first, the start of a line that stop cut short is cut off
+ * when the registry keeps that line whole (eca_audit_mend).  Kept lines
+ * that do not continue the file (it was replaced or restored from an
+ * older copy) are saved beside it and forgotten, and the journal goes on
+ * from its own last line: nothing is lost, and nothing that does not link
+ * is appended.
  */
 static int
 journal_restore(struct ecad_writer *wr, struct eca_err *err)
