@@ -997,14 +997,16 @@ test_undo_cuts_the_last_write_back_and_the_chain_with_it(void **state)
 }
 
 /*
- * The journal at path as a power cut leaves it: its first n whole lines,
- * then the first cut bytes of line n + 1, then zeros more zero bytes.
+ * The journal at path as a power cut leaves it: its first n whole lines
+ * (perhaps none), then the first cut bytes of line n + 1, then zeros more
+ * zero bytes.
  */
 static void
 tear_after(const char *path, const char *text, size_t n, size_t cut,
     size_t zeros)
 {
-	char *head = lines_of(text, 1, n), *next = lines_of(text, n + 1, n + 1);
+	char *head = n > 0 ? lines_of(text, 1, n) : strdup(""),
+	     *next = lines_of(text, n + 1, n + 1);
 	FILE *fp;
 	size_t i;
 
@@ -1017,6 +1019,36 @@ tear_after(const char *path, const char *text, size_t n, size_t cut,
 	fclose(fp);
 	free(next);
 	free(head);
+}
+
+/*
+ * A torn journal (torn bytes after seq last) opened, mended and restored
+ * with kept: it becomes text again, restored lines written, and verifies.
+ */
+static void
+mend_and_restore(const char *path, const char *text, const char *kept,
+    size_t torn, int64_t last, size_t restored)
+{
+	struct eca_audit_report rep;
+	struct eca_audit *a = NULL;
+	struct eca_err err;
+	size_t n = 0;
+	char *after;
+
+	assert_int_equal(eca_audit_open_torn(path, &a, &err), 0);
+	assert_int_equal(eca_audit_torn(a), torn);
+	assert_int_equal(eca_audit_last_seq(a), last);
+	assert_int_equal(eca_audit_mend(a, kept, strlen(kept), &err), 0);
+	assert_int_equal(eca_audit_torn(a), 0);
+	assert_int_equal(eca_audit_restore(a, kept, strlen(kept), &n, &err), 0);
+	assert_int_equal(n, restored);
+	eca_audit_close(a);
+	after = slurp(path);
+	assert_string_equal(after, text);
+	free(after);
+	assert_int_equal(eca_audit_verify(path, &rep, &err), 0);
+	assert_true(rep.intact);
+	assert_int_equal(rep.entries, (size_t)last + restored);
 }
 
 /* Open a torn journal and mend it with kept: the code eca_audit_mend gave. */
@@ -1090,11 +1122,8 @@ static void
 test_torn_tail_the_registry_keeps_is_cut_and_written_again(void **state)
 {
 	struct fixture *f = *state;
-	struct eca_audit_report rep;
-	struct eca_audit *a = NULL;
-	struct eca_err err;
-	char *text, *kept, *after;
-	size_t n = 0, cut[] = {1, 60, 200}, zeros[] = {0, 3000, 100000}, i;
+	size_t cut[] = {1, 60, 200}, zeros[] = {0, 3000, 100000}, i;
+	char *text, *kept;
 
 	make_journal(f->path, 5);
 	text = slurp(f->path);
@@ -1105,22 +1134,7 @@ test_torn_tail_the_registry_keeps_is_cut_and_written_again(void **state)
 	 */
 	for (i = 0; i < 3; i++) {
 		tear_after(f->path, text, 3, cut[i], zeros[i]);
-		assert_int_equal(eca_audit_open_torn(f->path, &a, &err), 0);
-		assert_int_equal(eca_audit_torn(a), cut[i] + zeros[i]);
-		assert_int_equal(eca_audit_last_seq(a), 3);
-		assert_int_equal(eca_audit_mend(a, kept, strlen(kept), &err),
-		    0);
-		assert_int_equal(eca_audit_torn(a), 0);
-		assert_int_equal(
-		    eca_audit_restore(a, kept, strlen(kept), &n, &err), 0);
-		assert_int_equal(n, 2);
-		eca_audit_close(a);
-		after = slurp(f->path);
-		assert_string_equal(after, text);
-		free(after);
-		assert_int_equal(eca_audit_verify(f->path, &rep, &err), 0);
-		assert_true(rep.intact);
-		assert_int_equal(rep.entries, 5);
+		mend_and_restore(f->path, text, kept, cut[i] + zeros[i], 3, 2);
 	}
 	free(kept);
 	free(text);
@@ -1130,39 +1144,16 @@ static void
 test_torn_or_unwritten_first_line_is_cut_and_written_again(void **state)
 {
 	struct fixture *f = *state;
-	struct eca_audit *a = NULL;
-	struct eca_err err;
-	char *text, *kept, *after, *next;
-	size_t n = 0, i, z;
-	FILE *fp;
+	char *text, *kept;
 
 	make_journal(f->path, 2);
 	text = slurp(f->path);
 	kept = lines_of(text, 1, 2);
-	next = lines_of(text, 1, 1);
 	/* the start of line 1; then only zeros, not one byte written */
-	for (i = 0; i < 2; i++) {
-		assert_non_null(fp = fopen(f->path, "w"));
-		if (i == 0)
-			assert_int_equal(fwrite(next, 1, 20, fp), 20);
-		else
-			for (z = 0; z < 4096; z++)
-				fputc('\0', fp);
-		fclose(fp);
-		assert_int_equal(eca_audit_open_torn(f->path, &a, &err), 0);
-		assert_int_equal(eca_audit_torn(a), i == 0 ? 20 : 4096);
-		assert_int_equal(eca_audit_last_seq(a), 0);
-		assert_int_equal(eca_audit_mend(a, kept, strlen(kept), &err),
-		    0);
-		assert_int_equal(
-		    eca_audit_restore(a, kept, strlen(kept), &n, &err), 0);
-		assert_int_equal(n, 2);
-		eca_audit_close(a);
-		after = slurp(f->path);
-		assert_string_equal(after, text);
-		free(after);
-	}
-	free(next);
+	tear_after(f->path, text, 0, 20, 0);
+	mend_and_restore(f->path, text, kept, 20, 0, 2);
+	tear_after(f->path, text, 0, 0, 4096);
+	mend_and_restore(f->path, text, kept, 4096, 0, 2);
 	free(kept);
 	free(text);
 }
