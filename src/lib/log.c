@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * log.c - the log sink.  The sink pointer is the one piece of process-wide
- * state in libeca; it is written once at start-up, before threads exist.
+ * log.c - the log sink.  The sink pointer is libeca's one piece of
+ * process-wide state that a program sets (util.c keeps a fetched digest
+ * and per-thread random bytes of its own); it is written once at
+ * start-up, before threads exist.
  */
 #include "log.h"
 
