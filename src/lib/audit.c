@@ -612,6 +612,9 @@ eca_audit_mend(struct eca_audit *a, const char *lines, size_t len,
 
 	if (a->torn == 0)
 		return 0;
+	/* Nothing kept (PostgreSQL, a device): the refusal of old. */
+	if (lines == NULL)
+		return tail_refused(err, a->path, TAIL_CUT_SHORT);
 	if (!next_kept_line(a, lines, len, &line, &llen) ||
 	    a->torn_len > llen || memcmp(a->torn_bytes, line, a->torn_len) != 0)
 		return tail_refused(err, a->path,

@@ -1082,11 +1082,14 @@ test_torn_tail_the_registry_does_not_keep_is_refused(void **state)
 	assert_int_equal(open_and_mend(f->path, NULL, 40, &err), ECA_ERR_PARSE);
 	assert_non_null(strstr(err.msg, "cut short"));
 	assert_non_null(strstr(err.msg, "eca audit verify"));
+	assert_null(strstr(err.msg, "registry"));
 	assert_int_equal(open_and_mend(f->path, other, 40, &err),
 	    ECA_ERR_PARSE);
+	assert_non_null(strstr(err.msg, "the registry keeps no line"));
 	/* bytes that are not the kept line's start */
 	kept[10] ^= 1;
 	assert_int_equal(open_and_mend(f->path, kept, 40, &err), ECA_ERR_PARSE);
+	assert_non_null(strstr(err.msg, "the registry keeps no line"));
 	free(text);
 	text = slurp(f->path);
 	assert_string_equal(text, torn); /* nothing cut */
