@@ -41,6 +41,7 @@
 #include "err.h"
 #include "metrics.h"
 #include "store.h"
+#include "tls.h"
 #include "x509.h"
 
 #define ECAD_MAX_LISTEN 8     /* addresses API_LISTEN resolves to */
@@ -235,9 +236,10 @@ struct ecad {
 	 * the context's provider, decoder and name stores, each behind a
 	 * lock: two workers on two cores sharing one context pass those
 	 * locks' cache lines back and forth on every certificate
-	 * (bench/README.md, round 6).
+	 * (bench/README.md, round 6).  Each offers only the decoders a
+	 * handshake needs (eca_tls_libctx_new, round 21).
 	 */
-	OSSL_LIB_CTX **libctx;
+	struct eca_tls_libctx *libctx;
 	size_t nlibctx;
 	int ctl_fd;
 	char listen_desc[300]; /* "HOST:PORT" for the ready line */

@@ -75,13 +75,14 @@ console_ctx(struct ecad *d, const struct eca_config *cfg, struct ecad_snap *s,
 
 /*
  * The API workers' library contexts (ecad.libctx), one per worker that
- * cfg asks for, made once.  A new context loads the default provider when
- * first used, as OpenSSL's own does.
+ * cfg asks for, made once, each with the decoders a handshake needs
+ * (eca_tls_libctx_new).
  */
 static int
 libctx_setup(struct ecad *d, const struct eca_config *cfg, struct eca_err *err)
 {
 	size_t i, n;
+	int r;
 
 	if (d->libctx != NULL)
 		return 0;
@@ -90,11 +91,8 @@ libctx_setup(struct ecad *d, const struct eca_config *cfg, struct eca_err *err)
 		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 	d->nlibctx = n;
 	for (i = 0; i < n; i++)
-		if ((d->libctx[i] = OSSL_LIB_CTX_new()) == NULL)
-			return eca_err_set(err, ECA_ERR_NOMEM,
-			    "cannot create an OpenSSL library context for "
-			    "API worker %zu",
-			    i);
+		if ((r = eca_tls_libctx_new(&d->libctx[i], err)) != 0)
+			return r;
 	return 0;
 }
 
@@ -104,7 +102,7 @@ ecad_libctx_free(struct ecad *d)
 	size_t i;
 
 	for (i = 0; i < d->nlibctx; i++)
-		OSSL_LIB_CTX_free(d->libctx[i]);
+		eca_tls_libctx_free(&d->libctx[i]);
 	free(d->libctx);
 	d->libctx = NULL;
 	d->nlibctx = 0;
@@ -122,9 +120,9 @@ api_ctxs(struct ecad *d, struct ecad_snap *s, struct eca_err *err)
 		return eca_err_set(err, ECA_ERR_NOMEM, "out of memory");
 	s->napi = d->nlibctx;
 	for (i = 0; i < s->napi; i++) {
-		if ((r = eca_cred_copy(d->libctx[i], s->cred, &s->api_cred[i],
-			 err)) != 0 ||
-		    (r = eca_tls_server_ctx(d->libctx[i], s->api_cred[i],
+		if ((r = eca_cred_copy(d->libctx[i].ctx, s->cred,
+			 &s->api_cred[i], err)) != 0 ||
+		    (r = eca_tls_server_ctx(d->libctx[i].ctx, s->api_cred[i],
 			 &s->api_ctx[i], err)) != 0)
 			return r;
 		server_ctx_setup(d, s->api_ctx[i]);

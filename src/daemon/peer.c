@@ -528,9 +528,10 @@ thread_ctx(struct peer_thread *t, struct ecad_snap *s)
 	if (s->cred == NULL)
 		return s->peer_ctx;
 	eca_err_clear(&err);
-	if ((t->libctx == NULL && (t->libctx = OSSL_LIB_CTX_new()) == NULL) ||
-	    eca_cred_copy(t->libctx, s->cred, &cred, &err) != 0 ||
-	    peer_server_ctx(t->libctx, cred, &ctx, &err) != 0) {
+	if ((t->libctx.ctx == NULL &&
+		eca_tls_libctx_new(&t->libctx, &err) != 0) ||
+	    eca_cred_copy(t->libctx.ctx, s->cred, &cred, &err) != 0 ||
+	    peer_server_ctx(t->libctx.ctx, cred, &ctx, &err) != 0) {
 		log_warn("peer I/O thread %d serves with the shared TLS "
 			 "context: %s",
 		    t->id, err.msg[0] != '\0' ? err.msg : "out of memory");
@@ -1039,7 +1040,7 @@ peer_free(struct ecad *d)
 		if (t->base != NULL)
 			event_base_free(t->base);
 		SSL_CTX_free(t->ctx);
-		OSSL_LIB_CTX_free(t->libctx);
+		eca_tls_libctx_free(&t->libctx);
 	}
 	peer_destroy(p);
 	d->peer = NULL;

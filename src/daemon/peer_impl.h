@@ -137,7 +137,7 @@ struct peer_thread {
 	 * generation ctx_gen when a caller first comes, again after a
 	 * reload (peer.c, thread_ctx).
 	 */
-	OSSL_LIB_CTX *libctx;
+	struct eca_tls_libctx libctx;
 	SSL_CTX *ctx;
 	uint64_t ctx_gen;
 	time_t cap_logged;

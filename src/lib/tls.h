@@ -6,10 +6,32 @@
 #ifndef ECA_TLS_H
 #define ECA_TLS_H
 
+#include <openssl/provider.h>
 #include <openssl/ssl.h>
 
 #include "err.h"
 #include "x509.h"
+
+/*
+ * A library context for a thread that serves TLS (tls_libctx.c): OpenSSL's
+ * default provider with the decoders a handshake needs, not all of them,
+ * so that decoding a peer's certificate does not walk some forty decoders
+ * by name.  ctx is what to give SSL_CTX_new_ex and eca_cred_copy; inner
+ * holds the default provider that ctx's provider hands everything on to
+ * (NULL, and ctx a plain context, if this OpenSSL's decoders are not the
+ * ones expected).
+ */
+struct eca_tls_libctx {
+	OSSL_LIB_CTX *ctx;
+	OSSL_LIB_CTX *inner;
+	OSSL_PROVIDER *slim, *dflt;
+};
+
+int eca_tls_libctx_new(struct eca_tls_libctx *lc, struct eca_err *err) ECA_WUR;
+/* Whether lc offers the shorter decoder list (not the fallback). */
+int eca_tls_libctx_slim(const struct eca_tls_libctx *lc);
+/* Frees what lc holds (after every SSL_CTX and key made in it); NULL ok. */
+void eca_tls_libctx_free(struct eca_tls_libctx *lc);
 
 /*
  * Server context: asks every client for a certificate but lets the

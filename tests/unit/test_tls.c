@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 #include <openssl/ssl.h>
 
 #include "testca.h"
@@ -373,6 +374,182 @@ test_a_copied_credential_serves_from_its_own_library_context(void **state)
 	OSSL_LIB_CTX_free(lc);
 }
 
+/*
+ * A context for a TLS thread offers no decoder for keys that cannot sign a
+ * handshake (X25519, X448): a certificate carrying one fails there as it
+ * did before, at the signature it cannot make.  The default context still
+ * decodes them.  Freeing nothing is harmless.
+ */
+static void
+test_a_tls_thread_context_decodes_no_key_a_handshake_cannot_sign_with(
+    void **state)
+{
+	static const char *const types[] = {"X25519", "X448"};
+	struct eca_tls_libctx lc, none;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	struct eca_err err;
+	EVP_PKEY *key, *back;
+	size_t i;
+	int len;
+
+	(void)state;
+	memset(&none, 0, sizeof(none));
+	eca_tls_libctx_free(&none);
+	eca_tls_libctx_free(NULL);
+	assert_int_equal(eca_tls_libctx_new(&lc, &err), 0);
+	assert_int_equal(eca_tls_libctx_slim(&lc), 1);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		assert_non_null(key = EVP_PKEY_Q_keygen(NULL, NULL, types[i]));
+		assert_true((len = i2d_PUBKEY(key, &der)) > 0);
+		p = der;
+		assert_null(d2i_PUBKEY_ex(NULL, &p, len, lc.ctx, NULL));
+		ERR_clear_error();
+		p = der;
+		assert_non_null(
+		    back = d2i_PUBKEY_ex(NULL, &p, len, NULL, NULL));
+		assert_int_equal(EVP_PKEY_eq(back, key), 1);
+		EVP_PKEY_free(back);
+		OPENSSL_free(der);
+		der = NULL;
+		EVP_PKEY_free(key);
+	}
+	eca_tls_libctx_free(&lc);
+	assert_null(lc.ctx);
+}
+
+/* An RSA-PSS key (EVP_PKEY_Q_keygen makes no such key in OpenSSL 3.0). */
+static EVP_PKEY *
+rsa_pss_key(void)
+{
+	EVP_PKEY_CTX *pctx;
+	EVP_PKEY *key = NULL;
+
+	assert_non_null(
+	    pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL));
+	assert_int_equal(EVP_PKEY_keygen_init(pctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_keygen_bits(pctx, 2048), 1);
+	assert_int_equal(EVP_PKEY_keygen(pctx, &key), 1);
+	EVP_PKEY_CTX_free(pctx);
+	return key;
+}
+
+/* A key of each type a handshake can sign with, in the default context. */
+static EVP_PKEY *
+signing_key(size_t i)
+{
+	switch (i) {
+	case 0:
+		return testca_key(TESTCA_EC_P256);
+	case 1:
+		return testca_key(TESTCA_EC_P384);
+	case 2:
+		return testca_key(TESTCA_RSA2048_NEW);
+	case 3:
+		return rsa_pss_key();
+	case 4:
+		return testca_key(TESTCA_ED25519);
+	case 5:
+		return EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
+	case 6:
+		return testca_key(TESTCA_DSA);
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Everything a TLS thread's context decodes, for every key type that can
+ * sign a handshake (RSA, RSA-PSS, EC, Ed25519, Ed448, DSA): a public key
+ * as a certificate carries it, and a private key as eca_cred_copy moves
+ * it (PKCS#8).  Each comes back equal to the key it was made from.
+ */
+static void
+test_a_tls_thread_context_decodes_every_key_a_handshake_signs_with(void **state)
+{
+	PKCS8_PRIV_KEY_INFO *p8;
+	struct eca_tls_libctx lc;
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	struct eca_err err;
+	EVP_PKEY *key, *back;
+	size_t i;
+	int len;
+
+	(void)state;
+	assert_int_equal(eca_tls_libctx_new(&lc, &err), 0);
+	assert_int_equal(eca_tls_libctx_slim(&lc), 1);
+	for (i = 0; (key = signing_key(i)) != NULL; i++) {
+		assert_true((len = i2d_PUBKEY(key, &der)) > 0);
+		p = der;
+		assert_non_null(
+		    back = d2i_PUBKEY_ex(NULL, &p, len, lc.ctx, NULL));
+		assert_int_equal(EVP_PKEY_eq(back, key), 1);
+		EVP_PKEY_free(back);
+		OPENSSL_free(der);
+		der = NULL;
+		assert_non_null(p8 = EVP_PKEY2PKCS8(key));
+		assert_non_null(back = EVP_PKCS82PKEY_ex(p8, lc.ctx, NULL));
+		assert_int_equal(EVP_PKEY_eq(back, key), 1);
+		EVP_PKEY_free(back);
+		PKCS8_PRIV_KEY_INFO_free(p8);
+		EVP_PKEY_free(key);
+	}
+	assert_int_equal(i, 7);
+	eca_tls_libctx_free(&lc);
+}
+
+/*
+ * A server whose credential was copied into a TLS thread's context
+ * completes handshakes with clients whose keys are EC, RSA and Ed25519,
+ * sees each client's own key in the certificate it received, and judges
+ * the chain as any server does.
+ */
+static void
+test_a_tls_thread_context_serves_and_judges_clients_of_each_key_type(
+    void **state)
+{
+	static const enum testca_keytype types[] = {TESTCA_EC_P256,
+	    TESTCA_RSA2048, TESTCA_ED25519};
+	struct eca_cred *srv = make_cred(ca, "server.example");
+	struct eca_cred *copy = NULL, *cli;
+	struct testca_leaf_opts o = {.cn = "client.example",
+	    .san = "client.example"};
+	struct eca_tls_libctx lc;
+	struct eca_err err;
+	SSL_CTX *sctx = NULL;
+	struct conn k;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(eca_tls_libctx_new(&lc, &err), 0);
+	assert_int_equal(eca_cred_copy(lc.ctx, srv, &copy, &err), 0);
+	assert_int_equal(EVP_PKEY_eq(copy->key, srv->key), 1);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		cli = make_cred(ca, "unused.example");
+		X509_free(cli->leaf);
+		EVP_PKEY_free(cli->key);
+		o.keytype = types[i];
+		testca_leaf(ca, &o, &cli->leaf, &cli->key);
+		assert_int_equal(eca_tls_server_ctx(lc.ctx, copy, &sctx, &err),
+		    0);
+		conn_open(&k, sctx, client_ctx(cli));
+		assert_int_equal(handshake(&k), 0);
+		assert_int_equal(
+		    EVP_PKEY_eq(
+			X509_get0_pubkey(SSL_get0_peer_certificate(k.s)),
+			cli->key),
+		    1);
+		assert_int_equal(
+		    client_verdict(&k, srv->trust, "client.example"), 0);
+		conn_close(&k);
+		eca_cred_free(cli);
+	}
+	eca_cred_free(copy);
+	eca_cred_free(srv);
+	eca_tls_libctx_free(&lc);
+}
+
 static void
 test_contexts_refuse_incomplete_credentials(void **state)
 {
@@ -571,7 +748,13 @@ main(void)
 	    cmocka_unit_test(
 		test_untrusted_client_completes_handshake_and_policy_refuses_it),
 	    cmocka_unit_test(test_an_incomplete_credential_is_not_copied),
+	    cmocka_unit_test(
+		test_a_tls_thread_context_decodes_no_key_a_handshake_cannot_sign_with),
 	    cmocka_unit_test(test_contexts_refuse_incomplete_credentials),
+	    cmocka_unit_test(
+		test_a_tls_thread_context_decodes_every_key_a_handshake_signs_with),
+	    cmocka_unit_test(
+		test_a_tls_thread_context_serves_and_judges_clients_of_each_key_type),
 	    cmocka_unit_test(
 		test_a_copied_credential_serves_from_its_own_library_context),
 	    cmocka_unit_test(test_trust_only_is_a_client_without_certificate),
