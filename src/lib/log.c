@@ -2,8 +2,8 @@
 /*
  * log.c - the log sink.  The sink pointer is libeca's one piece of
  * process-wide state that a program sets (util.c keeps a fetched digest
- * and per-thread random bytes of its own); it is written once at
- * start-up, before threads exist.
+ * and per-thread random bytes of its own, tls_libctx.c a decoder list
+ * built once); it is written once at start-up, before threads exist.
  */
 #include "log.h"
 

@@ -22,9 +22,11 @@
  * TLS handshake can sign with (RSA, RSA-PSS, EC, Ed25519, Ed448, DSA).
  * That is all such a context decodes: the certificates peers send, and
  * the PKCS#8 key eca_cred_copy moves into it.  A key of another type (DH,
- * X25519, X448, SM2) cannot sign a handshake, so a peer presenting one
- * failed before as it fails now.  The algorithms are OpenSSL's own; only
- * the list the decoder framework walks is shorter.
+ * X25519, X448, SM2) cannot sign a handshake with OpenSSL's signature
+ * algorithms, so a peer presenting one failed before as it fails now; an
+ * SM2 CA a client sends is refused as unverifiable rather than for its
+ * signature algorithm (docs/daemon.md).  The algorithms are OpenSSL's
+ * own; only the list the decoder framework walks is shorter.
  *
  * If the default provider does not offer all twelve of those decoders (an
  * OpenSSL that names them otherwise), a context is made as before, with
@@ -37,6 +39,7 @@
 #include <strings.h>
 
 #include <openssl/core_dispatch.h>
+#include <openssl/err.h>
 #include <openssl/provider.h>
 
 #define SLIM_NAME "eca-default"
@@ -180,8 +183,11 @@ static int
 libctx_failed(struct eca_tls_libctx *lc, struct eca_err *err)
 {
 	eca_tls_libctx_free(lc);
-	return eca_err_set(err, ECA_ERR_NOMEM,
-	    "cannot create an OpenSSL library context (out of memory)");
+	eca_err_set(err, ECA_ERR_NOMEM,
+	    "cannot create an OpenSSL library context for a TLS thread");
+	eca_err_add_openssl(err);
+	ERR_clear_error();
+	return err->code;
 }
 
 int
